@@ -1,0 +1,160 @@
+//! Builds a kube [`Client`] from kubeconfig the way kubectl does, honouring [`KubeArgs`].
+
+use std::path::PathBuf;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+use crate::cli::KubeArgs;
+use crate::error::{Error, ErrorKind, Result};
+
+/// A connected client and what the kubeconfig says about where we are.
+#[derive(Clone)]
+pub struct Kube {
+    pub client: Client,
+    /// The namespace of the kubeconfig context (or `default`).
+    pub context_namespace: String,
+    /// The API server URL, for messages.
+    pub server: String,
+}
+
+impl Kube {
+    /// The namespace to work in: the single `-n`, else the context's.
+    pub fn namespace(&self, args: &KubeArgs) -> Result<String> {
+        Ok(args.single_namespace()?.map(str::to_owned).unwrap_or_else(|| self.context_namespace.clone()))
+    }
+
+    /// The namespaces given with `-n`, else the context's.
+    pub fn namespaces(&self, args: &KubeArgs) -> Vec<String> {
+        if args.namespaces.is_empty() { vec![self.context_namespace.clone()] } else { args.namespaces.clone() }
+    }
+}
+
+/// Reads kubeconfig like kubectl: `--kubeconfig`, else every file listed in `KUBECONFIG` that
+/// exists (merged, first wins), else `~/.kube/config`.
+pub fn load_kubeconfig(args: &KubeArgs) -> Result<Kubeconfig> {
+    if let Some(path) = &args.kubeconfig {
+        return Kubeconfig::read_from(path).map_err(|e| {
+            Error::new(ErrorKind::Kubeconfig, format!("cannot read kubeconfig {}: {e}", path.display()))
+                .with_hint("check the path given to --kubeconfig")
+        });
+    }
+    if let Some(value) = std::env::var_os("KUBECONFIG") {
+        let paths: Vec<PathBuf> =
+            std::env::split_paths(&value).filter(|p| !p.as_os_str().is_empty() && p.exists()).collect();
+        if !paths.is_empty() {
+            let mut merged = Kubeconfig::default();
+            for path in &paths {
+                let one = Kubeconfig::read_from(path).map_err(|e| {
+                    Error::new(ErrorKind::Kubeconfig, format!("cannot read kubeconfig {}: {e}", path.display()))
+                })?;
+                merged = merged.merge(one)?;
+            }
+            return Ok(merged);
+        }
+    }
+    Kubeconfig::read().map_err(|e| {
+        Error::new(ErrorKind::Kubeconfig, format!("no kubeconfig found: {e}"))
+            .with_hint("pass --kubeconfig FILE or set KUBECONFIG to point at your cluster")
+    })
+}
+
+/// Builds the client configuration from kubeconfig and the flags.
+pub async fn config(args: &KubeArgs) -> Result<Config> {
+    let kubeconfig = load_kubeconfig(args)?;
+    if let Some(context) = &args.context
+        && !kubeconfig.contexts.iter().any(|c| &c.name == context)
+    {
+        let known: Vec<&str> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
+        return Err(Error::new(ErrorKind::Kubeconfig, format!("context {context:?} is not in the kubeconfig"))
+            .with_hint(format!("known contexts: {}", known.join(", "))));
+    }
+    let options =
+        KubeConfigOptions { context: args.context.clone(), cluster: args.cluster.clone(), user: args.user.clone() };
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &options).await?;
+    if let Some(timeout) = args.request_timeout.filter(|t| !t.is_zero()) {
+        config.connect_timeout = Some(timeout);
+        config.read_timeout = Some(timeout);
+        config.write_timeout = Some(timeout);
+    }
+    if let Some(user) = &args.as_user {
+        config.auth_info.impersonate = Some(user.clone());
+    }
+    if !args.as_groups.is_empty() {
+        config.auth_info.impersonate_groups = Some(args.as_groups.clone());
+    }
+    Ok(config)
+}
+
+/// Connects to the cluster named by the flags. Does not send a request yet.
+pub async fn connect(args: &KubeArgs) -> Result<Kube> {
+    let config = config(args).await?;
+    let context_namespace = config.default_namespace.clone();
+    let server = config.cluster_url.to_string();
+    let client = Client::try_from(config)
+        .map_err(|e| Error::from(e).context("building the Kubernetes client from kubeconfig"))?;
+    Ok(Kube { client, context_namespace, server })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KUBECONFIG: &str = r#"
+apiVersion: v1
+kind: Config
+clusters:
+- name: one
+  cluster: {server: "https://127.0.0.1:1"}
+- name: two
+  cluster: {server: "https://127.0.0.1:2"}
+users:
+- name: admin
+  user: {token: abc}
+contexts:
+- name: first
+  context: {cluster: one, user: admin, namespace: apps}
+- name: second
+  context: {cluster: two, user: admin}
+current-context: first
+"#;
+
+    fn args_with_file() -> (tempfile::NamedTempFile, KubeArgs) {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), KUBECONFIG).unwrap();
+        let args = KubeArgs { kubeconfig: Some(file.path().to_owned()), ..Default::default() };
+        (file, args)
+    }
+
+    #[tokio::test]
+    async fn context_flag_picks_cluster_and_namespace() {
+        let (_file, mut args) = args_with_file();
+        let kube = connect(&args).await.unwrap();
+        assert_eq!(kube.context_namespace, "apps");
+        assert!(kube.server.contains(":1"));
+        args.context = Some("second".into());
+        let kube = connect(&args).await.unwrap();
+        assert_eq!(kube.context_namespace, "default");
+        assert!(kube.server.contains(":2"));
+    }
+
+    #[tokio::test]
+    async fn unknown_context_names_the_known_ones() {
+        let (_file, mut args) = args_with_file();
+        args.context = Some("nope".into());
+        let err = connect(&args).await.err().unwrap();
+        assert!(err.to_string().contains("first, second"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn impersonation_and_timeout_reach_the_config() {
+        let (_file, mut args) = args_with_file();
+        args.as_user = Some("dev".into());
+        args.as_groups = vec!["team".into()];
+        args.request_timeout = Some(std::time::Duration::from_secs(7));
+        let config = config(&args).await.unwrap();
+        assert_eq!(config.auth_info.impersonate.as_deref(), Some("dev"));
+        assert_eq!(config.auth_info.impersonate_groups, Some(vec!["team".to_string()]));
+        assert_eq!(config.read_timeout, Some(std::time::Duration::from_secs(7)));
+    }
+}

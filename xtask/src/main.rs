@@ -63,7 +63,7 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         }
     }
     check(cargo().args(["build", "--workspace", "--bins"]))?;
-    check(cargo().args(["test", "--workspace", "--all-targets"]).args(extra))
+    check(cargo().args(["test", "--workspace"]).args(extra))
 }
 
 fn cluster_dir() -> PathBuf {

@@ -1,0 +1,58 @@
+//! The real kubectl finds every plugin by its executable name and runs it.
+
+use std::path::PathBuf;
+
+use harden_tests::{plugin_path, run, stderr, stdout};
+
+const PLUGINS: [&str; 6] = ["netpol-deny", "block-metadata", "tls-ingress", "dash-user", "cis-bench", "verify-bin"];
+
+/// A PATH holding only the plugins and kubectl: target/debug also has `kubectl-*.d` dep-info files,
+/// which kubectl would warn about as non-executable plugins.
+fn plugin_path_dir() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    for plugin in PLUGINS {
+        let source = plugin_path(plugin);
+        std::fs::copy(&source, dir.path().join(source.file_name().unwrap())).unwrap();
+    }
+    let kubectl = which("kubectl").expect("kubectl must be on PATH for the discovery tests");
+    let path = format!("{}:{}", dir.path().display(), kubectl.parent().unwrap().display());
+    (dir, path)
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(program)).find(|p| p.is_file())
+}
+
+#[test]
+fn kubectl_plugin_list_lists_all_six_without_warnings() {
+    let (dir, path) = plugin_path_dir();
+    let output = run(std::process::Command::new("kubectl").args(["plugin", "list"]).env("PATH", &path));
+    assert!(output.status.success());
+    let listed = stdout(&output);
+    for plugin in PLUGINS {
+        let executable = dir.path().join(format!("kubectl-{}", plugin.replace('-', "_")));
+        assert!(listed.contains(&executable.display().to_string()), "{plugin} not listed:\n{listed}");
+    }
+    let warnings = stderr(&output);
+    assert!(!warnings.to_lowercase().contains("warning"), "kubectl warned:\n{warnings}");
+}
+
+#[test]
+fn kubectl_runs_each_plugin_by_its_dashed_name() {
+    let (_dir, path) = plugin_path_dir();
+    for plugin in PLUGINS {
+        let output = run(std::process::Command::new("kubectl").args([plugin, "--help"]).env("PATH", &path));
+        assert!(output.status.success(), "kubectl {plugin} --help failed");
+        let help = stdout(&output);
+        assert!(help.contains(&format!("kubectl {plugin}")), "help of {plugin} should name it as kubectl does:\n{help}");
+    }
+}
+
+#[test]
+fn every_plugin_prints_its_version() {
+    for plugin in PLUGINS {
+        let output = run(&mut harden_tests::plugin_command(plugin).arg("--version"));
+        assert!(output.status.success());
+        assert!(stdout(&output).contains(env!("CARGO_PKG_VERSION")), "{plugin} --version");
+    }
+}

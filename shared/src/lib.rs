@@ -10,6 +10,7 @@ pub mod cli;
 pub mod client;
 pub mod error;
 pub mod namespaces;
+pub mod netpol;
 pub mod output;
 pub mod progress;
 pub mod prompt;

@@ -1,0 +1,67 @@
+//! A fixed-size bit set over group indices: the matrix works on sets of groups, not on pods.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Bits {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Bits {
+    pub fn empty(len: usize) -> Self {
+        Bits { words: vec![0; len.div_ceil(64)], len }
+    }
+
+    pub fn full(len: usize) -> Self {
+        let mut bits = Bits { words: vec![u64::MAX; len.div_ceil(64)], len };
+        if len % 64 != 0
+            && let Some(last) = bits.words.last_mut()
+        {
+            *last = (1u64 << (len % 64)) - 1;
+        }
+        bits
+    }
+
+    pub fn set(&mut self, i: usize) {
+        self.words[i / 64] |= 1 << (i % 64);
+    }
+
+    pub fn get(&self, i: usize) -> bool {
+        self.words[i / 64] >> (i % 64) & 1 == 1
+    }
+
+    pub fn union_with(&mut self, other: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a |= b;
+        }
+    }
+
+    /// `self |= a & b`.
+    pub fn union_with_and(&mut self, a: &Bits, b: &Bits) {
+        for ((out, x), y) in self.words.iter_mut().zip(&a.words).zip(&b.words) {
+            *out |= x & y;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_get_union_and_iterate() {
+        let mut a = Bits::empty(130);
+        a.set(0);
+        a.set(129);
+        let mut b = Bits::empty(130);
+        b.set(64);
+        assert!(a.get(129) && !a.get(64));
+        a.union_with(&b);
+        assert!(a.get(0) && a.get(64) && a.get(129) && !a.get(1));
+        let full = Bits::full(130);
+        assert!((0..130).all(|i| full.get(i)));
+        assert_eq!(full.words[2], 0b11, "bits past the end stay clear");
+        let mut c = Bits::empty(130);
+        c.union_with_and(&a, &b);
+        assert!(c.get(64) && !c.get(0) && !c.get(129));
+    }
+}

@@ -1,1 +1,223 @@
-fn main() {}
+//! `kubectl verify-bin`: checks Kubernetes platform binaries (kubectl, kubeadm, kubelet, the
+//! control-plane components) against their published sha256/sha512 checksums.
+//!
+//! A verdict command: exit 0 when every binary matches, 1 on any mismatch, 2 on an error.
+
+mod checksum;
+mod fetch;
+mod hash;
+mod header;
+mod locate;
+mod report;
+mod verify;
+mod version;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{ArgAction, Parser, ValueEnum};
+use shared::cli::parse_duration;
+use shared::error::{Error, ExitStyle, Outcome, Result, finish};
+use shared::progress::Spinner;
+
+use crate::checksum::DEFAULT_BASE_URL;
+use crate::hash::Algorithm;
+use crate::verify::{Options, Source};
+
+pub const PLUGIN: &str = "kubectl-verify-bin";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl verify-bin",
+    bin_name = "kubectl verify-bin",
+    version,
+    // --version is the release to check against; the plugin's own version is -V/--plugin-version.
+    disable_version_flag = true,
+    about = "Verify Kubernetes platform binaries against their published checksums",
+    long_about = "Verify Kubernetes platform binaries against their published checksums.\n\n\
+        The OS and architecture come from each binary's header, the version from --version or by asking the \
+        binary, and the expected checksum from --checksum, --checksum-file, or \
+        {base-url}/{version}/bin/{os}/{arch}/{name}.{sha256|sha512} over HTTPS.\n\n\
+        Exit status: 0 all OK, 1 any MISMATCH, 2 an error.",
+    after_help = "Examples:\n  \
+        kubectl verify-bin                                   # kubectl and the platform binaries in PATH\n  \
+        kubectl verify-bin ./kubeadm --version v1.31.2\n  \
+        kubectl verify-bin ./kubeadm --checksum-file kubeadm.sha256\n  \
+        kubectl verify-bin /usr/bin/kubelet --algorithm sha512 -o json"
+)]
+struct Cli {
+    /// Binaries to check: paths, or names looked up in PATH (default: the kubectl that runs this
+    /// plugin, and kubeadm, kubelet, kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy if found).
+    #[arg(value_name = "PATH|NAME")]
+    binaries: Vec<String>,
+
+    /// Release to check against, e.g. v1.31.2 (default: ask the binary, which runs it).
+    #[arg(long, value_name = "VERSION")]
+    version: Option<String>,
+
+    /// OS of the published binary (default: from the binary's header).
+    #[arg(long, value_name = "OS")]
+    os: Option<String>,
+
+    /// Architecture of the published binary, e.g. amd64, arm64 (default: from the binary's header).
+    #[arg(long, value_name = "ARCH")]
+    arch: Option<String>,
+
+    /// Digest to compare (default: sha256, or what the length of a given checksum says).
+    #[arg(long, value_enum, value_name = "ALGORITHM")]
+    algorithm: Option<Algorithm>,
+
+    /// The expected checksum in hex (for a single binary).
+    #[arg(long, value_name = "HEX", conflicts_with = "checksum_file")]
+    checksum: Option<String>,
+
+    /// A file with the expected checksum: bare hex as dl.k8s.io serves it, or `sha256sum`-style
+    /// lines (the line of each binary's file name is used).
+    #[arg(long, value_name = "FILE")]
+    checksum_file: Option<PathBuf>,
+
+    /// Where releases are published; must be https. Extra CAs are read from SSL_CERT_FILE.
+    #[arg(long, value_name = "URL", default_value = DEFAULT_BASE_URL)]
+    base_url: String,
+
+    /// Time allowed for each checksum download, e.g. 30s, 2m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    timeout: Duration,
+
+    /// Output format: text (one line per binary) or json.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text", value_name = "FORMAT")]
+    output: Format,
+
+    /// Print the plugin's version.
+    #[arg(short = 'V', long = "plugin-version", action = ArgAction::Version)]
+    plugin_version: Option<bool>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    finish(PLUGIN, ExitStyle::Verdict, run(cli))
+}
+
+fn platform_word(value: Option<String>, flag: &str) -> Result<Option<String>> {
+    match value {
+        Some(v) if v.is_empty() || !v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) => {
+            Err(Error::invalid(format!("{flag} {v:?} is not a Go-style name")).with_hint(format!(
+                "use names as dl.k8s.io does, e.g. {flag} {}",
+                if flag == "--os" { "linux" } else { "amd64" }
+            )))
+        }
+        other => Ok(other),
+    }
+}
+
+fn options(cli: &Cli) -> Result<Options> {
+    let version = cli.version.as_deref().map(checksum::normalize_version).transpose()?;
+    let os = platform_word(cli.os.clone(), "--os")?;
+    let arch = platform_word(cli.arch.clone(), "--arch")?;
+    let base = checksum::normalize_base_url(&cli.base_url)?;
+    let source = if let Some(hex) = &cli.checksum {
+        if cli.binaries.len() != 1 {
+            return Err(Error::invalid("--checksum needs exactly one binary to check").with_hint(
+                "name the binary, e.g. `kubectl verify-bin ./kubeadm --checksum HEX`; for several, use --checksum-file",
+            ));
+        }
+        let (hex, found) = checksum::parse_hex(hex, "--checksum")?;
+        Source::Given { hex, algorithm: verify::check_algorithm(found, cli.algorithm, "--checksum")? }
+    } else if let Some(path) = &cli.checksum_file {
+        let meta = std::fs::metadata(path);
+        if meta.as_ref().is_ok_and(|m| m.is_dir()) {
+            return Err(Error::invalid(format!("--checksum-file {} is a directory", path.display())));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::invalid(format!("cannot read --checksum-file {}: {e}", path.display()))
+                .with_hint("give the .sha256/.sha512 file or a sha256sum-style list")
+        })?;
+        Source::File { text, name: path.display().to_string() }
+    } else {
+        let cert_file = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()).map(PathBuf::from);
+        let roots = fetch::root_certs(cert_file.as_deref())?;
+        Source::Published { base, fetcher: fetch::Fetcher::new(roots, cli.timeout) }
+    };
+    Ok(Options { version, os, arch, algorithm: cli.algorithm, source })
+}
+
+fn run(cli: Cli) -> Result<Outcome> {
+    let options = options(&cli)?;
+    let path_var = std::env::var_os("PATH");
+    let targets: Vec<verify::Located> = if cli.binaries.is_empty() {
+        let kubectl_path = std::env::var_os("KUBECTL_PATH");
+        locate::defaults(kubectl_path.as_deref(), path_var.as_deref())
+            .into_iter()
+            .map(|t| t.map_err(|e| ("kubectl".to_string(), e)))
+            .collect()
+    } else {
+        cli.binaries.iter().map(|arg| locate::resolve(arg, path_var.as_deref()).map_err(|e| (arg.clone(), e))).collect()
+    };
+
+    let spinner = Spinner::start(format!("verifying {} binaries", targets.len()));
+    let reports = verify::verify_all(targets, &options);
+    drop(spinner);
+
+    match cli.output {
+        Format::Text => {
+            print!("{}", report::text(&reports));
+            for r in reports.iter().filter(|r| r.failure.is_some()) {
+                eprintln!("error: {}", report::error_line(r));
+            }
+        }
+        Format::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
+    }
+    report::outcome(&reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("kubectl-verify_bin").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn version_is_the_release_and_v_is_the_plugin() {
+        let cli = parse(&["kubeadm", "--version", "1.31.2"]).unwrap();
+        assert_eq!(options(&cli).unwrap().version.as_deref(), Some("v1.31.2"));
+        assert_eq!(parse(&["-V"]).unwrap_err().kind(), clap::error::ErrorKind::DisplayVersion);
+    }
+
+    #[test]
+    fn bad_input_is_refused_before_any_work() {
+        assert_eq!(parse(&["--algorithm", "md5"]).unwrap_err().exit_code(), 2);
+        assert!(parse(&["x", "--checksum", "a", "--checksum-file", "f"]).is_err());
+        let hex = "ab".repeat(32);
+        let two = parse(&["a", "b", "--checksum", &hex]).unwrap();
+        assert!(options(&two).err().unwrap().message.contains("exactly one binary"));
+        let wrong = parse(&["a", "--checksum", &hex, "--algorithm", "sha512"]).unwrap();
+        assert!(options(&wrong).err().unwrap().message.contains("but --algorithm is sha512"));
+        let http = parse(&["a", "--base-url", "http://dl.k8s.io/release"]).unwrap();
+        assert!(options(&http).err().unwrap().message.contains("plain-http"));
+        let os = parse(&["a", "--os", "Linux/../x"]).unwrap();
+        assert!(options(&os).err().unwrap().message.contains("--os"));
+        let dir = parse(&["a", "--checksum-file", "/"]).unwrap();
+        assert!(options(&dir).err().unwrap().message.contains("is a directory"));
+    }
+
+    #[test]
+    fn checksum_length_picks_the_algorithm() {
+        let cli = parse(&["a", "--checksum", &"AB".repeat(64)]).unwrap();
+        match options(&cli).unwrap().source {
+            Source::Given { hex, algorithm } => {
+                assert_eq!(algorithm, Algorithm::Sha512);
+                assert_eq!(hex, "ab".repeat(64));
+            }
+            _ => panic!("expected a given checksum"),
+        }
+    }
+}

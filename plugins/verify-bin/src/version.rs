@@ -1,0 +1,139 @@
+//! Asking a binary which release it is: `kubectl version --client -o json`, `kubeadm version -o short`,
+//! `<component> --version`. Only done when the checksum must be looked up by version, because it
+//! runs a binary that is not verified yet (`--version` avoids that).
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use shared::error::{Error, Result};
+
+use crate::checksum::normalize_version;
+
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The arguments that make `name` print its version.
+pub fn version_args(name: &str) -> &'static [&'static str] {
+    match name.strip_suffix(".exe").unwrap_or(name) {
+        "kubectl" => &["version", "--client", "-o", "json"],
+        "kubeadm" => &["version", "-o", "short"],
+        _ => &["--version"],
+    }
+}
+
+/// Finds the release version in what a binary printed: kubectl's JSON, `v1.31.2`, or
+/// `Kubernetes v1.31.2`.
+pub fn parse_version_output(output: &str) -> Option<String> {
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(output)
+        && let Some(version) = json["clientVersion"]["gitVersion"].as_str()
+    {
+        return normalize_version(version).ok();
+    }
+    output
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '"')
+        .filter(|word| word.starts_with('v') && word.as_bytes().get(1).is_some_and(u8::is_ascii_digit))
+        .find_map(|word| normalize_version(word).ok())
+}
+
+/// Runs the binary at `path` (called `name`) to learn its version.
+pub fn ask(path: &Path, name: &str) -> Result<String> {
+    let args = version_args(name);
+    let shown = format!("{} {}", path.display(), args.join(" "));
+    let hint = "pass --version vX.Y.Z";
+    let mut child = Command::new(path)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        // The version commands read no config, but make sure a kubeconfig cannot trigger a login plugin.
+        .env_remove("KUBECONFIG")
+        .spawn()
+        .map_err(|e| Error::other(format!("cannot run `{shown}` to learn its version: {e}")).with_hint(hint))?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stdout.by_ref().take(1 << 20).read_to_end(&mut text);
+        text
+    });
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(
+                    Error::other(format!("`{shown}` did not answer within {}s", TIMEOUT.as_secs())).with_hint(hint)
+                );
+            }
+            Err(e) => return Err(Error::other(format!("waiting for `{shown}`: {e}"))),
+        }
+    };
+    let text = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
+    if !status.success() {
+        return Err(Error::other(format!("`{shown}` failed ({status}), so its version is unknown")).with_hint(hint));
+    }
+    parse_version_output(&text).ok_or_else(|| {
+        Error::other(format!(
+            "`{shown}` printed no release version ({:?})",
+            text.trim().chars().take(80).collect::<String>()
+        ))
+        .with_hint(hint)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_binary_is_asked_its_own_way() {
+        assert_eq!(version_args("kubectl"), ["version", "--client", "-o", "json"]);
+        assert_eq!(version_args("kubectl.exe"), ["version", "--client", "-o", "json"]);
+        assert_eq!(version_args("kubeadm"), ["version", "-o", "short"]);
+        assert_eq!(version_args("kubelet"), ["--version"]);
+        assert_eq!(version_args("kube-apiserver"), ["--version"]);
+    }
+
+    #[test]
+    fn versions_are_found_in_every_output_style() {
+        let kubectl = r#"{"clientVersion": {"major": "1", "gitVersion": "v1.31.2", "platform": "linux/amd64"},
+                          "kustomizeVersion": "v5.4.2"}"#;
+        assert_eq!(parse_version_output(kubectl).as_deref(), Some("v1.31.2"));
+        assert_eq!(parse_version_output("v1.26.1\n").as_deref(), Some("v1.26.1"));
+        assert_eq!(parse_version_output("Kubernetes v1.37.2\n").as_deref(), Some("v1.37.2"));
+        assert_eq!(parse_version_output("Client Version: v1.30.0-rc.1").as_deref(), Some("v1.30.0-rc.1"));
+        assert_eq!(parse_version_output("kubelet version unknown"), None);
+        assert_eq!(parse_version_output(""), None);
+    }
+
+    /// A script written just now can be "text file busy" while another test thread forks; retry that.
+    #[cfg(unix)]
+    fn ask_settled(path: &Path, name: &str) -> Result<String> {
+        for _ in 0..20 {
+            match ask(path, name) {
+                Err(e) if e.message.contains("busy") => std::thread::sleep(Duration::from_millis(50)),
+                other => return other,
+            }
+        }
+        ask(path, name)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_script_binary_is_run_and_a_failing_one_is_reported() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let ok = dir.path().join("kubelet");
+        std::fs::write(&ok, "#!/bin/sh\n[ \"$1\" = --version ] && echo 'Kubernetes v1.29.4'\n").unwrap();
+        std::fs::set_permissions(&ok, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(ask_settled(&ok, "kubelet").unwrap(), "v1.29.4");
+        let bad = dir.path().join("kube-proxy");
+        std::fs::write(&bad, "#!/bin/sh\nexit 3\n").unwrap();
+        std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = ask_settled(&bad, "kube-proxy").unwrap_err();
+        assert!(err.message.contains("failed") && err.hint.as_deref().unwrap().contains("--version"), "{err}");
+    }
+}

@@ -2,6 +2,7 @@
 //! engine that answers "who can reach whom, and why".
 
 mod policy;
+mod render;
 mod verdict;
 
 use std::process::ExitCode;

@@ -1,23 +1,266 @@
-//! Placeholder: filled in by the netpol-deny work (issue 3).
+//! `can-reach` and `matrix`: flags, gathering the objects (from `-f` or the live cluster), and
+//! handing the engine's answers to [`crate::render`].
 
-use clap::Args;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
 use shared::cli::KubeArgs;
+use shared::client::connect;
 use shared::error::{Error, Outcome, Result};
+use shared::netpol::{Cluster, Endpoint, Objects, PodId, PortQuery};
+use shared::progress::Spinner;
+use shared::prompt;
 
-#[derive(Args)]
-pub struct CanReachCmd {}
+use crate::render;
 
-impl CanReachCmd {
-    pub async fn run(self, _kube: &KubeArgs) -> Result<Outcome> {
-        Err(Error::other("not implemented yet"))
-    }
+/// The port both commands use when none is given and the destination does not declare exactly one.
+const DEFAULT_PORT: u16 = 80;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerdictFormat {
+    Text,
+    Json,
 }
 
 #[derive(Args)]
-pub struct MatrixCmd {}
+pub struct CanReachCmd {
+    /// The source pod, NS/POD (or POD in the -n namespace).
+    #[arg(long, value_name = "NS/POD", conflicts_with = "from_ip")]
+    from: Option<String>,
+    /// The source address, when it is not a pod (or to name a pod by its IP).
+    #[arg(long, value_name = "IP")]
+    from_ip: Option<String>,
+    /// The destination pod, NS/POD (or POD in the -n namespace).
+    #[arg(long, value_name = "NS/POD", conflicts_with = "to_ip")]
+    to: Option<String>,
+    /// The destination address, when it is not a pod.
+    #[arg(long, value_name = "IP")]
+    to_ip: Option<String>,
+    /// PORT[/PROTO]: a number or a named container port of the destination (default: the
+    /// destination's only declared container port, else 80/TCP).
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    port: Option<String>,
+    /// Read Namespaces, Pods, workloads and NetworkPolicies from files or directories instead of the cluster.
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
+    files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text")]
+    output: VerdictFormat,
+}
+
+/// Where an endpoint flag points before the objects are loaded.
+enum Target {
+    Pod { namespace: Option<String>, name: String },
+    Ip(IpAddr),
+}
+
+fn parse_pod(text: &str, flag: &str) -> Result<Target> {
+    let bad = || {
+        Error::invalid(format!("invalid {flag} {text:?}: expected NS/POD or POD"))
+            .with_hint(format!("e.g. {flag} g04/frontend, or {flag} frontend -n g04"))
+    };
+    let (namespace, name) = match text.split_once('/') {
+        Some((ns, name)) => (Some(ns.to_string()), name),
+        None => (None, text),
+    };
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 253
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+    };
+    if !valid(name) || namespace.as_deref().is_some_and(|ns| !valid(ns)) {
+        return Err(bad());
+    }
+    Ok(Target::Pod { namespace, name: name.to_string() })
+}
+
+fn parse_ip(text: &str, flag: &str) -> Result<Target> {
+    text.trim().parse().map(Target::Ip).map_err(|_| {
+        Error::invalid(format!("invalid {flag} {text:?}: not an IPv4 or IPv6 address"))
+            .with_hint("give one address, e.g. 10.0.0.7 or fd00::7 (not a CIDR)")
+    })
+}
+
+fn endpoint_flag(pod: Option<String>, ip: Option<String>, side: &str) -> Result<Target> {
+    match (pod, ip) {
+        (Some(pod), _) => parse_pod(&pod, &format!("--{side}")),
+        (None, Some(ip)) => parse_ip(&ip, &format!("--{side}-ip")),
+        (None, None) => {
+            let answer = prompt::text(
+                None,
+                &format!("--{side} NS/POD or --{side}-ip IP"),
+                &format!("{side} (NS/POD)"),
+                None,
+                |s| parse_pod(s, &format!("--{side}")).map(|_| ()).map_err(|e| e.message),
+            )?;
+            parse_pod(&answer, &format!("--{side}"))
+        }
+    }
+}
+
+impl CanReachCmd {
+    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+        let from = endpoint_flag(self.from, self.from_ip, "from")?;
+        let to = endpoint_flag(self.to, self.to_ip, "to")?;
+        let port = self.port.as_deref().map(PortQuery::parse).transpose()?;
+        let flag_ns = kube.single_namespace()?.map(str::to_string);
+
+        let objects = if self.files.is_empty() {
+            let client = connect(kube).await?;
+            let default_ns = client.namespace(kube)?;
+            let mut scope: Vec<String> = Vec::new();
+            let mut cluster_wide = false;
+            for target in [&from, &to] {
+                match target {
+                    Target::Pod { namespace, .. } => scope.push(namespace.clone().unwrap_or(default_ns.clone())),
+                    // An address may be a pod's, in any namespace.
+                    Target::Ip(_) => cluster_wide = true,
+                }
+            }
+            scope.sort();
+            scope.dedup();
+            let spinner = Spinner::start(format!("reading pods and network policies from {}", client.server));
+            let mut objects =
+                Objects::from_cluster(&client.client, (!cluster_wide).then_some(scope.as_slice())).await?;
+            spinner.finish("read pods and network policies");
+            objects.default_namespace = default_ns;
+            objects
+        } else {
+            shared::netpol::load::from_paths(&self.files, flag_ns.as_deref().unwrap_or("default"))?
+        };
+        let cluster = Cluster::build(&objects)?;
+        let resolve = |target: &Target| -> Result<Endpoint> {
+            match target {
+                Target::Pod { namespace, name } => {
+                    let ns = namespace.as_deref().unwrap_or(&objects.default_namespace);
+                    Ok(Endpoint::Pod(cluster.find_pod(ns, name)?))
+                }
+                Target::Ip(ip) => Ok(cluster.endpoint_for_ip(*ip)),
+            }
+        };
+        let (from, to) = (resolve(&from)?, resolve(&to)?);
+        let port = match port {
+            Some(port) => port,
+            None => default_port(&cluster, to),
+        };
+        let verdict = cluster.check(from, to, &port)?;
+        let text = match self.output {
+            VerdictFormat::Text => render::verdict_text(&cluster, &verdict),
+            VerdictFormat::Json => render::verdict_json(&cluster, &verdict),
+        };
+        print(&text)?;
+        Ok(if verdict.allowed { Outcome::Good } else { Outcome::Finding })
+    }
+}
+
+/// The destination's only declared container port, else 80/TCP.
+fn default_port(cluster: &Cluster, to: Endpoint) -> PortQuery {
+    if let Endpoint::Pod(pod) = to
+        && let [(port, protocol)] = cluster.pods[pod].container_ports.as_slice()
+    {
+        return PortQuery::new(*port, *protocol);
+    }
+    PortQuery::tcp(DEFAULT_PORT)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MatrixFormat {
+    /// `.` allowed, `X` denied, `-` no such named port; one table per port.
+    Table,
+    Json,
+    /// One line per port, source and destination.
+    Csv,
+    /// A Graphviz digraph of the allowed connections.
+    Dot,
+}
+
+#[derive(Args)]
+pub struct MatrixCmd {
+    /// Pods of every namespace (default: the -n namespaces; with -f and no -n, every pod in the files).
+    #[arg(short = 'A', long = "all-namespaces")]
+    all_namespaces: bool,
+    /// PORT[/PROTO] to check (repeat for several; default 80/TCP). Named ports resolve per destination.
+    #[arg(long = "port", value_name = "PORT[/PROTO]")]
+    ports: Vec<String>,
+    /// Read Namespaces, Pods, workloads and NetworkPolicies from files or directories instead of the cluster.
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
+    files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
+    output: MatrixFormat,
+}
 
 impl MatrixCmd {
-    pub async fn run(self, _kube: &KubeArgs) -> Result<Outcome> {
-        Err(Error::other("not implemented yet"))
+    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+        if self.all_namespaces && !kube.namespaces.is_empty() {
+            return Err(Error::invalid("-A and -n cannot be combined").with_hint("pick one"));
+        }
+        let mut ports: Vec<PortQuery> = self.ports.iter().map(|p| PortQuery::parse(p)).collect::<Result<_>>()?;
+        if ports.is_empty() {
+            ports.push(PortQuery::tcp(DEFAULT_PORT));
+        }
+        let (objects, scope) = if self.files.is_empty() {
+            let client = connect(kube).await?;
+            let scope = if self.all_namespaces { None } else { Some(client.namespaces(kube)) };
+            let spinner = Spinner::start(format!("reading pods and network policies from {}", client.server));
+            let mut objects = Objects::from_cluster(&client.client, scope.as_deref()).await?;
+            spinner.finish("read pods and network policies");
+            objects.default_namespace = client.context_namespace.clone();
+            (objects, scope)
+        } else {
+            let default_ns = kube.namespaces.first().map_or("default", String::as_str);
+            let objects = shared::netpol::load::from_paths(&self.files, default_ns)?;
+            let scope = (!kube.namespaces.is_empty()).then(|| kube.namespaces.clone());
+            (objects, scope)
+        };
+        let cluster = Cluster::build(&objects)?;
+        let pods: Vec<PodId> = (0..cluster.pods.len())
+            .filter(|&p| {
+                scope.as_ref().is_none_or(|names| names.contains(&cluster.namespaces[cluster.pods[p].namespace].name))
+            })
+            .collect();
+        if pods.is_empty() {
+            let place = scope.map_or("anywhere".to_string(), |names| format!("in namespace(s) {}", names.join(", ")));
+            return Err(Error::not_found(format!("no pods {place}"))
+                .with_hint("pick namespaces with pods (-n NS, -A), or check the -f files"));
+        }
+        let units = render::Units::new(&cluster, &pods);
+        let matrices: Vec<_> = ports.iter().map(|port| cluster.matrix(&units.groups(), port)).collect();
+        let text = match self.output {
+            MatrixFormat::Table => render::matrix_table(&cluster, &units, &matrices),
+            MatrixFormat::Json => render::matrix_json(&cluster, &units, &matrices),
+            MatrixFormat::Csv => render::matrix_csv(&cluster, &units, &matrices),
+            MatrixFormat::Dot => render::matrix_dot(&cluster, &units, &matrices),
+        };
+        print(&text)?;
+        Ok(Outcome::Good)
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a message.
+fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|e| Error::other(format!("writing the output: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_and_ip_flags_are_validated() {
+        assert!(matches!(parse_pod("g04/backend", "--to"), Ok(Target::Pod { namespace: Some(_), .. })));
+        assert!(matches!(parse_pod("backend", "--to"), Ok(Target::Pod { namespace: None, .. })));
+        for bad in ["", "g04/", "/x", "a/b/c", "Back_end"] {
+            let err = parse_pod(bad, "--to").err().unwrap();
+            assert!(err.message.contains("expected NS/POD"), "{bad}: {err}");
+        }
+        assert!(matches!(parse_ip("fd00::1", "--to-ip"), Ok(Target::Ip(_))));
+        assert!(parse_ip("10.0.0.0/8", "--to-ip").is_err());
     }
 }

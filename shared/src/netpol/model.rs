@@ -70,6 +70,8 @@ pub struct Pod {
     pub host_network: bool,
     /// Container ports that have a name; only these matter to policies.
     pub named_ports: Vec<NamedPort>,
+    /// Every declared container port, named or not (for a default port in messages and commands).
+    pub container_ports: Vec<(u16, Protocol)>,
     /// `Kind/name` of the controlling owner, used to fold replicas together in output.
     pub owner: Option<String>,
     pub group: GroupId,
@@ -246,6 +248,7 @@ impl Cluster {
         let namespace = self.namespace_id(&ns_name);
         let spec = pod.spec.as_ref();
         let mut named_ports = Vec::new();
+        let mut container_ports = Vec::new();
         for container in
             spec.map(|s| s.containers.iter().chain(s.init_containers.iter().flatten())).into_iter().flatten()
         {
@@ -261,6 +264,8 @@ impl Cluster {
         }
         named_ports.sort();
         named_ports.dedup();
+        container_ports.sort();
+        container_ports.dedup();
         let mut ips = Vec::new();
         if let Some(status) = &pod.status {
             for text in status.pod_ips.iter().flatten().map(|ip| ip.ip.as_str()).chain(status.pod_ip.as_deref()) {
@@ -292,6 +297,7 @@ impl Cluster {
             ips,
             host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
             named_ports,
+            container_ports,
             owner,
             group: 0,
         });

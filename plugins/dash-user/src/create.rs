@@ -1,0 +1,383 @@
+//! `kubectl dash-user create`: flags (or the wizard) -> [`UserSpec`] -> discovery -> the pure
+//! builders -> the shared apply path -> a short-lived token and how to log in.
+
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::ClusterRole;
+use kube::api::Api;
+use kube::{Client, ResourceExt};
+use shared::apply::Applier;
+use shared::cli::{ApplyArgs, DryRun, KubeArgs, ObjectFormat};
+use shared::error::{Error, ErrorKind, Outcome, Result};
+use shared::progress::warn;
+use shared::prompt;
+
+use crate::manage::{self, Kind, Owned};
+use crate::rbac::{self, ResourceName, RoleChoice, Scope, UserSpec};
+use crate::token::{self, DEFAULT_DURATION, duration_arg};
+use crate::{DEFAULT_NAMESPACE, PLUGIN};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CreateFormat {
+    Yaml,
+    Json,
+    /// `kind.group/name`, one per line.
+    Name,
+    /// Only the token on stdout (the object summary goes to stderr).
+    Token,
+}
+
+/// `kubectl dash-user create NAME`
+#[derive(Debug, Args)]
+pub struct CreateCmd {
+    /// The dashboard user (ServiceAccount) name; asked for in a terminal when missing.
+    pub name: Option<String>,
+
+    /// read-only (get/list/watch without Secrets), admin (cluster-admin, asks first), or an existing ClusterRole.
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+
+    /// Give access only in these namespaces (Roles and RoleBindings) instead of cluster-wide.
+    #[arg(long = "namespaces", value_name = "NS,...", value_delimiter = ',')]
+    pub scope_namespaces: Vec<String>,
+
+    /// Let the read-only role read Secrets too (every token in its scope); warns.
+    #[arg(long)]
+    pub include_secrets: bool,
+
+    /// Leave more resources out of the read-only role, as RESOURCE[.GROUP] (repeat or comma-separate).
+    #[arg(long, value_name = "RESOURCE[.GROUP]", value_delimiter = ',')]
+    pub exclude: Vec<ResourceName>,
+
+    /// How long the printed token is valid (default 1h, at least 10m).
+    #[arg(long, value_parser = duration_arg, allow_hyphen_values = true)]
+    pub duration: Option<Duration>,
+
+    /// Do not print a token.
+    #[arg(long)]
+    pub no_token: bool,
+
+    /// Confirm binding cluster-admin (or another role that can do everything) without asking.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Print the objects (yaml, json, name) instead of a summary, or only the token (token).
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<CreateFormat>,
+
+    /// none, client or server. A bare --dry-run means client, as in kubectl.
+    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, default_value = "none", default_missing_value = "client")]
+    pub dry_run: DryRun,
+
+    /// Field manager for server-side apply (default: kubectl-dash-user).
+    #[arg(long, value_name = "NAME")]
+    pub field_manager: Option<String>,
+
+    /// Take over fields owned by another field manager.
+    #[arg(long)]
+    pub force_conflicts: bool,
+
+    /// Change objects that exist but were not created by this plugin.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+const ROLE_CHOICES: [&str; 3] = ["read-only", "admin", "another ClusterRole"];
+const SCOPE_CHOICES: [&str; 2] = ["cluster-wide", "only in some namespaces"];
+
+/// What the flags and the wizard settled on.
+struct Settled {
+    spec: UserSpec,
+    duration: Duration,
+}
+
+impl CreateCmd {
+    fn apply_args(&self) -> ApplyArgs {
+        ApplyArgs {
+            output: match self.output {
+                Some(CreateFormat::Yaml) => Some(ObjectFormat::Yaml),
+                Some(CreateFormat::Json) => Some(ObjectFormat::Json),
+                Some(CreateFormat::Name) => Some(ObjectFormat::Name),
+                Some(CreateFormat::Token) | None => None,
+            },
+            dry_run: self.dry_run,
+            field_manager: self.field_manager.clone(),
+            force_conflicts: self.force_conflicts,
+            overwrite: self.overwrite,
+        }
+    }
+
+    /// Validates the flags; asks for what is missing when NAME is missing and a person is there.
+    fn settle(&self, kube: &KubeArgs) -> Result<Settled> {
+        let namespace = kube.single_namespace()?.unwrap_or(DEFAULT_NAMESPACE).to_string();
+        rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
+        let wizard = self.name.is_none() && prompt::interactive();
+        let name = prompt::text(self.name.clone(), "NAME", "Name of the dashboard user", None, rbac::validate_name)?;
+        rbac::validate_name(&name).map_err(Error::invalid)?;
+
+        let role = match (&self.role, wizard) {
+            (Some(role), _) => role.clone(),
+            (None, false) => "read-only".into(),
+            (None, true) => match prompt::choose(None, "--role", "Role", &ROLE_CHOICES)?.as_str() {
+                "another ClusterRole" => prompt::text(None, "--role", "ClusterRole to bind", Some("view"), |r| {
+                    if r.is_empty() || r.contains('/') { Err("give a ClusterRole name".into()) } else { Ok(()) }
+                })?,
+                chosen => chosen.to_string(),
+            },
+        };
+        if role.is_empty() || role.contains('/') {
+            return Err(Error::invalid(format!("invalid --role {role:?}: use read-only, admin or a ClusterRole name")));
+        }
+        let role = RoleChoice::parse(&role);
+
+        let mut scope_namespaces = self.scope_namespaces.clone();
+        if wizard
+            && scope_namespaces.is_empty()
+            && prompt::choose(None, "--namespaces", "Scope", &SCOPE_CHOICES)? == SCOPE_CHOICES[1]
+        {
+            let answer = prompt::text(None, "--namespaces", "Namespaces (comma-separated)", None, |text| {
+                text.split(',').map(str::trim).try_for_each(rbac::validate_namespace)
+            })?;
+            scope_namespaces = answer.split(',').map(|s| s.trim().to_string()).collect();
+        }
+        scope_namespaces.retain(|ns| !ns.is_empty());
+        for ns in &scope_namespaces {
+            rbac::validate_namespace(ns).map_err(|e| Error::invalid(format!("--namespaces: {e}")))?;
+        }
+        scope_namespaces.sort();
+        scope_namespaces.dedup();
+        let scope = if scope_namespaces.is_empty() { Scope::Cluster } else { Scope::Namespaces(scope_namespaces) };
+
+        let duration = match (self.duration, wizard && !self.no_token) {
+            (Some(d), _) => d,
+            (None, false) => duration_arg(DEFAULT_DURATION).map_err(Error::invalid)?,
+            (None, true) => {
+                let text = prompt::text(None, "--duration", "Token valid for", Some(DEFAULT_DURATION), |t| {
+                    duration_arg(t).map(|_| ())
+                })?;
+                duration_arg(&text).map_err(Error::invalid)?
+            }
+        };
+        if role != RoleChoice::ReadOnly && (self.include_secrets || !self.exclude.is_empty()) {
+            return Err(Error::invalid("--include-secrets and --exclude only apply to --role read-only"));
+        }
+        let spec = UserSpec {
+            name,
+            namespace,
+            role,
+            scope,
+            include_secrets: self.include_secrets,
+            exclude: self.exclude.clone(),
+        };
+        Ok(Settled { spec, duration })
+    }
+
+    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+        let Settled { spec, duration } = self.settle(kube)?;
+        let who = format!("serviceaccount {}/{}", spec.namespace, spec.name);
+        let needs_cluster = Applier::needs_cluster(&self.apply_args()) || spec.role != RoleChoice::Admin;
+        let client = if needs_cluster { Some(shared::client::connect(kube).await?.client) } else { None };
+
+        let mut grants_everything = spec.role == RoleChoice::Admin;
+        if let (RoleChoice::ClusterRole(name), Some(client)) = (&spec.role, &client) {
+            grants_everything = check_cluster_role(client, name).await?;
+        }
+        if grants_everything {
+            let what = match &spec.scope {
+                Scope::Cluster => "the whole cluster".to_string(),
+                Scope::Namespaces(list) => format!("namespace(s) {}", list.join(", ")),
+            };
+            let question = format!(
+                "bind {} to {who}? Its tokens get full control of {what}, including every Secret",
+                match &spec.role {
+                    RoleChoice::ClusterRole(name) => format!("ClusterRole {name} (which allows everything)"),
+                    _ => "cluster-admin".into(),
+                }
+            );
+            if self.dry_run == DryRun::None {
+                prompt::confirm(&question, self.yes)?;
+            }
+        }
+        if spec.include_secrets {
+            warn(format!(
+                "--include-secrets: {who} will read every Secret in its scope, including other ServiceAccounts' tokens"
+            ));
+        }
+
+        if let Some(client) = &client {
+            let mut namespaces = vec![spec.namespace.clone()];
+            if let Scope::Namespaces(list) = &spec.scope {
+                namespaces.extend(list.iter().cloned());
+            }
+            check_namespaces(client, &namespaces).await?;
+        }
+        let resources = match (&spec.role, &client) {
+            (RoleChoice::ReadOnly, Some(client)) => crate::discovery::discover(client).await?,
+            _ => Vec::new(),
+        };
+        let plan = rbac::plan(&spec, &resources)?;
+        let wanted: Vec<Owned> = planned(&plan);
+        let objects = plan.into_objects()?;
+
+        let applier = Applier::new(PLUGIN, self.apply_args(), client.clone());
+        // A binding's roleRef cannot change: remove ours first when the role changed.
+        let existing = match (&client, self.dry_run) {
+            (Some(client), DryRun::None | DryRun::Server) => manage::owned(client, &spec.namespace, &spec.name).await?,
+            _ => Vec::new(),
+        };
+        let (replace, prune) = stale(&existing, &wanted);
+        if let Some(client) = &client {
+            manage::delete_all(client, &replace, self.dry_run, "deleted (its role changed)").await?;
+        }
+        let applied = applier.apply(objects).await?;
+        let report = applier.report(&applied)?;
+        if self.output == Some(CreateFormat::Token) {
+            eprint!("{report}");
+        } else {
+            print!("{report}");
+        }
+        if let Some(client) = &client {
+            manage::delete_all(client, &prune, self.dry_run, "pruned (no longer part of this user)").await?;
+        }
+
+        let wants_token = !self.no_token && matches!(self.output, None | Some(CreateFormat::Token));
+        if !wants_token {
+            if !self.no_token {
+                eprintln!("No token printed with -o yaml|json|name; get one with: kubectl dash-user token {} -n {}", spec.name, spec.namespace);
+            }
+            return Ok(Outcome::Good);
+        }
+        let Some(client) = client.filter(|_| self.dry_run == DryRun::None) else {
+            eprintln!("Dry run: no token issued.");
+            return Ok(Outcome::Good);
+        };
+        let token = token::request(&client, &spec.namespace, &spec.name, duration).await?;
+        let login = token::login_instructions(&spec.namespace, &token::services(&client, &spec.namespace).await);
+        let expiry = format!(
+            "Token for {who} (valid {}{})",
+            token::human(duration),
+            token.expires.as_deref().map(|e| format!(", expires {e}")).unwrap_or_default()
+        );
+        if self.output == Some(CreateFormat::Token) {
+            println!("{}", token.token);
+            eprintln!("{expiry}\n{login}");
+        } else {
+            println!("\n{expiry}:\n{}\n\n{login}New token later: kubectl dash-user token {} -n {}", token.token, spec.name, spec.namespace);
+        }
+        Ok(Outcome::Good)
+    }
+}
+
+/// What the plan will own, for comparing with what exists.
+fn planned(plan: &rbac::Plan) -> Vec<Owned> {
+    let mut out = Vec::new();
+    for r in &plan.cluster_roles {
+        out.push(Owned { kind: Kind::ClusterRole, namespace: None, name: r.name_any(), role_ref: None });
+    }
+    for b in &plan.cluster_role_bindings {
+        let role_ref = Some((b.role_ref.kind.clone(), b.role_ref.name.clone()));
+        out.push(Owned { kind: Kind::ClusterRoleBinding, namespace: None, name: b.name_any(), role_ref });
+    }
+    for r in &plan.roles {
+        out.push(Owned { kind: Kind::Role, namespace: r.namespace(), name: r.name_any(), role_ref: None });
+    }
+    for b in &plan.role_bindings {
+        let role_ref = Some((b.role_ref.kind.clone(), b.role_ref.name.clone()));
+        out.push(Owned { kind: Kind::RoleBinding, namespace: b.namespace(), name: b.name_any(), role_ref });
+    }
+    out
+}
+
+/// Splits what exists into bindings to replace (their roleRef changed) and objects to prune
+/// (no longer wanted: e.g. the ClusterRoleBinding after moving a user to `--namespaces`).
+fn stale(existing: &[Owned], wanted: &[Owned]) -> (Vec<Owned>, Vec<Owned>) {
+    let mut replace = Vec::new();
+    let mut prune = Vec::new();
+    for object in existing.iter().filter(|o| o.kind != Kind::ServiceAccount) {
+        match wanted.iter().find(|w| w.kind == object.kind && w.namespace == object.namespace && w.name == object.name) {
+            None => prune.push(object.clone()),
+            Some(w) if w.role_ref != object.role_ref => replace.push(object.clone()),
+            Some(_) => {}
+        }
+    }
+    (replace, prune)
+}
+
+/// Fails clearly for an unknown ClusterRole; warns if it reads Secrets. Returns whether it allows everything.
+async fn check_cluster_role(client: &Client, name: &str) -> Result<bool> {
+    let role = Api::<ClusterRole>::all(client.clone())
+        .get_opt(name)
+        .await
+        .map_err(|e| Error::from_kube(e, format!("reading clusterrole {name}")))?
+        .ok_or_else(|| {
+            Error::invalid(format!("--role {name}: ClusterRole {name:?} does not exist"))
+                .with_hint("use read-only, admin, or a name from `kubectl get clusterroles`")
+        })?;
+    let rules = role.rules.unwrap_or_default();
+    if rules.iter().any(rbac::rule_is_wildcard_admin) {
+        return Ok(true);
+    }
+    if rules.iter().any(rbac::rule_reads_secrets) {
+        warn(format!("ClusterRole {name} can read Secrets (every token in its scope); consider --role read-only"));
+    }
+    Ok(false)
+}
+
+/// Fails clearly when a namespace is missing, rather than with the API server's 404 on the first object.
+async fn check_namespaces(client: &Client, namespaces: &[String]) -> Result<()> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    for ns in namespaces {
+        match api.get_opt(ns).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return Err(Error::new(ErrorKind::NotFound, format!("namespace {ns:?} does not exist")).with_hint(
+                    if ns == DEFAULT_NAMESPACE {
+                        "install the dashboard first, or give the namespace the user should live in with -n".to_string()
+                    } else {
+                        format!("create it with `kubectl create namespace {ns}` or fix the name")
+                    },
+                ));
+            }
+            // Allowed to create users but not to read namespaces: let the apply path report.
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owned(kind: Kind, ns: Option<&str>, name: &str, role: Option<&str>) -> Owned {
+        Owned {
+            kind,
+            namespace: ns.map(str::to_string),
+            name: name.into(),
+            role_ref: role.map(|r| ("ClusterRole".to_string(), r.to_string())),
+        }
+    }
+
+    #[test]
+    fn changing_scope_prunes_and_changing_role_replaces() {
+        let existing = [
+            owned(Kind::ClusterRoleBinding, None, "dash-user:d:dev", Some("dash-user:d:dev")),
+            owned(Kind::ClusterRole, None, "dash-user:d:dev", None),
+            owned(Kind::RoleBinding, Some("a"), "dash-user:d:dev", Some("view")),
+            owned(Kind::ServiceAccount, Some("d"), "dev", None),
+        ];
+        let wanted = [owned(Kind::RoleBinding, Some("a"), "dash-user:d:dev", Some("edit"))];
+        let (replace, prune) = stale(&existing, &wanted);
+        assert_eq!(replace, [existing[2].clone()]);
+        assert_eq!(prune, [existing[0].clone(), existing[1].clone()]);
+    }
+
+    #[test]
+    fn unchanged_objects_are_left_alone() {
+        let existing = [owned(Kind::ClusterRoleBinding, None, "x", Some("cluster-admin"))];
+        let (replace, prune) = stale(&existing, &existing);
+        assert!(replace.is_empty() && prune.is_empty());
+    }
+}

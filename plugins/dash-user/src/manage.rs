@@ -1,0 +1,299 @@
+//! Finding the objects this plugin made for a user (by its labels), `list` and `delete`.
+
+use std::collections::BTreeMap;
+
+use clap::{Args, ValueEnum};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, RoleRef};
+use kube::api::{Api, ListParams};
+use kube::{Client, ResourceExt};
+use serde::Serialize;
+use shared::apply::{Deleted, delete_managed, is_managed_by, managed_selector};
+use shared::cli::{DryRun, KubeArgs};
+use shared::error::{Error, Outcome, Result};
+
+use crate::rbac::{self, ROLE_ANNOTATION, SCOPE_ANNOTATION, USER_NAME_LABEL, USER_NAMESPACE_LABEL};
+use crate::{DEFAULT_NAMESPACE, PLUGIN};
+
+/// The kinds of object a user is made of, in the order they are deleted (access goes first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    ClusterRoleBinding,
+    RoleBinding,
+    ClusterRole,
+    Role,
+    ServiceAccount,
+}
+
+impl Kind {
+    pub fn display(self) -> &'static str {
+        match self {
+            Kind::ClusterRoleBinding => "clusterrolebinding.rbac.authorization.k8s.io",
+            Kind::RoleBinding => "rolebinding.rbac.authorization.k8s.io",
+            Kind::ClusterRole => "clusterrole.rbac.authorization.k8s.io",
+            Kind::Role => "role.rbac.authorization.k8s.io",
+            Kind::ServiceAccount => "serviceaccount",
+        }
+    }
+}
+
+/// One object of ours that belongs to a user.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Owned {
+    pub kind: Kind,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub role_ref: Option<(String, String)>,
+}
+
+impl Owned {
+    pub fn display(&self) -> String {
+        format!("{}/{}", self.kind.display(), self.name)
+    }
+}
+
+fn role_ref(r: &RoleRef) -> Option<(String, String)> {
+    Some((r.kind.clone(), r.name.clone()))
+}
+
+/// Everything this plugin created for `namespace/name` that still exists.
+pub async fn owned(client: &Client, namespace: &str, name: &str) -> Result<Vec<Owned>> {
+    let params = ListParams::default().labels(&rbac::user_selector(PLUGIN, namespace, name));
+    let doing = |what: &str| format!("listing the {what} of dashboard user {namespace}/{name}");
+    let mut found = Vec::new();
+    let crbs = Api::<ClusterRoleBinding>::all(client.clone()).list(&params).await;
+    for b in crbs.map_err(|e| Error::from_kube(e, doing("clusterrolebindings")))? {
+        found.push(Owned { kind: Kind::ClusterRoleBinding, namespace: None, name: b.name_any(), role_ref: role_ref(&b.role_ref) });
+    }
+    let rbs = Api::<RoleBinding>::all(client.clone()).list(&params).await;
+    for b in rbs.map_err(|e| Error::from_kube(e, doing("rolebindings")))? {
+        found.push(Owned { kind: Kind::RoleBinding, namespace: b.namespace(), name: b.name_any(), role_ref: role_ref(&b.role_ref) });
+    }
+    let crs = Api::<ClusterRole>::all(client.clone()).list(&params).await;
+    for r in crs.map_err(|e| Error::from_kube(e, doing("clusterroles")))? {
+        found.push(Owned { kind: Kind::ClusterRole, namespace: None, name: r.name_any(), role_ref: None });
+    }
+    let roles = Api::<Role>::all(client.clone()).list(&params).await;
+    for r in roles.map_err(|e| Error::from_kube(e, doing("roles")))? {
+        found.push(Owned { kind: Kind::Role, namespace: r.namespace(), name: r.name_any(), role_ref: None });
+    }
+    let sa = Api::<ServiceAccount>::namespaced(client.clone(), namespace).get_opt(name).await;
+    if let Some(sa) = sa.map_err(|e| Error::from_kube(e, format!("reading serviceaccount {namespace}/{name}")))?
+        && is_managed_by(&sa, PLUGIN)
+    {
+        found.push(Owned { kind: Kind::ServiceAccount, namespace: Some(namespace.into()), name: name.into(), role_ref: None });
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Deletes one object if it is still ours.
+pub async fn delete_one(client: &Client, object: &Owned, dry_run: DryRun) -> Result<Deleted> {
+    let ns = object.namespace.as_deref().unwrap_or_default();
+    let name = object.name.as_str();
+    match object.kind {
+        Kind::ClusterRoleBinding => {
+            delete_managed(&Api::<ClusterRoleBinding>::all(client.clone()), PLUGIN, name, dry_run, false).await
+        }
+        Kind::ClusterRole => delete_managed(&Api::<ClusterRole>::all(client.clone()), PLUGIN, name, dry_run, false).await,
+        Kind::RoleBinding => {
+            delete_managed(&Api::<RoleBinding>::namespaced(client.clone(), ns), PLUGIN, name, dry_run, false).await
+        }
+        Kind::Role => delete_managed(&Api::<Role>::namespaced(client.clone(), ns), PLUGIN, name, dry_run, false).await,
+        Kind::ServiceAccount => {
+            delete_managed(&Api::<ServiceAccount>::namespaced(client.clone(), ns), PLUGIN, name, dry_run, false).await
+        }
+    }
+}
+
+fn suffix(dry_run: DryRun) -> &'static str {
+    match dry_run {
+        DryRun::None => "",
+        DryRun::Client => " (dry run)",
+        DryRun::Server => " (server dry run)",
+    }
+}
+
+/// Deletes `objects` in order, printing kubectl's `kind/name <verb>` lines.
+pub async fn delete_all(client: &Client, objects: &[Owned], dry_run: DryRun, verb: &str) -> Result<()> {
+    for object in objects {
+        match delete_one(client, object, dry_run).await? {
+            Deleted::Deleted => println!("{} {verb}{}", object.display(), suffix(dry_run)),
+            Deleted::NotFound => {}
+        }
+    }
+    Ok(())
+}
+
+/// `kubectl dash-user delete NAME`
+#[derive(Debug, Args)]
+pub struct DeleteCmd {
+    /// The dashboard user (ServiceAccount) name.
+    pub name: String,
+
+    /// none, client or server. A bare --dry-run means client.
+    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, default_value = "none", default_missing_value = "client")]
+    pub dry_run: DryRun,
+}
+
+impl DeleteCmd {
+    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+        let namespace = kube.single_namespace()?.unwrap_or(DEFAULT_NAMESPACE).to_string();
+        rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
+        rbac::validate_name(&self.name).map_err(Error::invalid)?;
+        let client = shared::client::connect(kube).await?.client;
+        let objects = owned(&client, &namespace, &self.name).await?;
+        if objects.is_empty() {
+            let sa = Api::<ServiceAccount>::namespaced(client.clone(), &namespace).get_opt(&self.name).await.ok().flatten();
+            let err = Error::not_found(format!("no dashboard user {namespace}/{} created by {PLUGIN}", self.name));
+            return Err(match sa {
+                Some(_) => err.context(format!("serviceaccount {namespace}/{} exists but was not created by {PLUGIN}; it was left in place", self.name))
+                    .with_hint("delete it with kubectl if you mean to"),
+                None => err.with_hint("`kubectl dash-user list` shows the users this plugin created"),
+            });
+        }
+        delete_all(&client, &objects, self.dry_run, "deleted").await?;
+        Ok(Outcome::Good)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+/// `kubectl dash-user list`
+#[derive(Debug, Args)]
+pub struct ListCmd {
+    /// List users in every namespace (the default unless -n is given).
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: ListFormat,
+}
+
+/// One row of `list`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UserRow {
+    pub namespace: String,
+    pub name: String,
+    pub role: String,
+    pub scope: String,
+    pub bindings: Vec<String>,
+    pub created: Option<String>,
+}
+
+/// Joins ServiceAccounts with the bindings that name them (both ours), for `list`.
+pub fn rows(accounts: &[ServiceAccount], bindings: &[(String, String, String)]) -> Vec<UserRow> {
+    let mut by_user: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for (ns, name, binding) in bindings {
+        by_user.entry((ns.clone(), name.clone())).or_default().push(binding.clone());
+    }
+    let mut rows: Vec<UserRow> = accounts
+        .iter()
+        .map(|sa| {
+            let ns = sa.namespace().unwrap_or_default();
+            let annotations = sa.annotations();
+            UserRow {
+                bindings: by_user.get(&(ns.clone(), sa.name_any())).cloned().unwrap_or_default(),
+                namespace: ns,
+                name: sa.name_any(),
+                role: annotations.get(ROLE_ANNOTATION).cloned().unwrap_or_else(|| "?".into()),
+                scope: annotations.get(SCOPE_ANNOTATION).cloned().unwrap_or_else(|| "?".into()),
+                created: sa.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    rows
+}
+
+impl ListCmd {
+    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+        let client = shared::client::connect(kube).await?.client;
+        let params = ListParams::default().labels(&managed_selector(PLUGIN));
+        let mut accounts = Vec::new();
+        if self.all_namespaces || kube.namespaces.is_empty() {
+            let list = Api::<ServiceAccount>::all(client.clone()).list(&params).await;
+            accounts.extend(list.map_err(|e| Error::from_kube(e, "listing dashboard users"))?.items);
+        } else {
+            for ns in &kube.namespaces {
+                let list = Api::<ServiceAccount>::namespaced(client.clone(), ns).list(&params).await;
+                accounts.extend(list.map_err(|e| Error::from_kube(e, format!("listing dashboard users in {ns}")))?.items);
+            }
+        }
+        let mut bindings = Vec::new();
+        let user_of = |labels: &BTreeMap<String, String>| {
+            Some((labels.get(USER_NAMESPACE_LABEL)?.clone(), labels.get(USER_NAME_LABEL)?.clone()))
+        };
+        let crbs = Api::<ClusterRoleBinding>::all(client.clone()).list(&params).await;
+        for b in crbs.map_err(|e| Error::from_kube(e, "listing clusterrolebindings"))? {
+            if let Some((ns, name)) = user_of(b.labels()) {
+                bindings.push((ns, name, format!("cluster:{}", b.role_ref.name)));
+            }
+        }
+        let rbs = Api::<RoleBinding>::all(client.clone()).list(&params).await;
+        for b in rbs.map_err(|e| Error::from_kube(e, "listing rolebindings"))? {
+            if let Some((ns, name)) = user_of(b.labels()) {
+                let role = if b.role_ref.kind == "Role" { "role" } else { &b.role_ref.name };
+                bindings.push((ns, name, format!("{}:{role}", b.namespace().unwrap_or_default())));
+            }
+        }
+        let rows = rows(&accounts, &bindings);
+        match self.output {
+            ListFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+            ListFormat::Table if rows.is_empty() => eprintln!("No dashboard users created by {PLUGIN} found."),
+            ListFormat::Table => print!(
+                "{}",
+                shared::output::table(
+                    &["namespace", "name", "role", "scope", "bindings", "created"],
+                    rows.iter().map(|r| {
+                        let bindings = if r.bindings.is_empty() { "<none>".to_string() } else { r.bindings.join(",") };
+                        [r.namespace.clone(), r.name.clone(), r.role.clone(), r.scope.clone(), bindings, r.created.clone().unwrap_or_default()]
+                    })
+                )
+            ),
+        }
+        Ok(Outcome::Good)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::api::ObjectMeta;
+
+    #[test]
+    fn rows_join_accounts_with_their_bindings() {
+        let sa = ServiceAccount {
+            metadata: ObjectMeta {
+                name: Some("developer".into()),
+                namespace: Some("kubernetes-dashboard".into()),
+                annotations: Some(BTreeMap::from([
+                    (ROLE_ANNOTATION.to_string(), "read-only".to_string()),
+                    (SCOPE_ANNOTATION.to_string(), "cluster".to_string()),
+                ])),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let bindings = vec![
+            ("kubernetes-dashboard".to_string(), "developer".to_string(), "cluster:dash-user:x".to_string()),
+            ("other".to_string(), "developer".to_string(), "cluster:y".to_string()),
+        ];
+        let rows = rows(&[sa], &bindings);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].role, "read-only");
+        assert_eq!(rows[0].bindings, ["cluster:dash-user:x"]);
+    }
+
+    #[test]
+    fn access_is_removed_before_the_account() {
+        let mut objects = [Kind::ServiceAccount, Kind::ClusterRole, Kind::RoleBinding, Kind::ClusterRoleBinding, Kind::Role];
+        objects.sort();
+        assert_eq!(objects[0], Kind::ClusterRoleBinding);
+        assert_eq!(objects[4], Kind::ServiceAccount);
+    }
+}

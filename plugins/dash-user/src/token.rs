@@ -1,0 +1,226 @@
+//! Short-lived tokens from the TokenRequest API, and how to log in to the dashboard with one.
+
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use kube::api::{Api, ListParams, PostParams};
+use kube::{Client, ResourceExt};
+use shared::cli::{KubeArgs, parse_duration};
+use shared::error::{Error, Outcome, Result};
+use shared::progress::warn;
+
+use crate::{DEFAULT_NAMESPACE, PLUGIN, rbac};
+
+/// The API server refuses shorter tokens.
+pub const MIN_DURATION: Duration = Duration::from_secs(600);
+/// Longer than this is no longer "short-lived": allowed, with a warning.
+pub const LONG_DURATION: Duration = Duration::from_secs(24 * 3600);
+pub const DEFAULT_DURATION: &str = "1h";
+
+/// Accepts `-1h` as a value (so that it is reported as negative rather than as an unknown flag).
+pub fn duration_arg(text: &str) -> std::result::Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    check_duration(duration)?;
+    Ok(duration)
+}
+
+pub fn check_duration(duration: Duration) -> std::result::Result<(), String> {
+    if duration < MIN_DURATION {
+        return Err(format!(
+            "token duration {} is too short: the API server issues tokens for at least 10m",
+            human(duration)
+        ));
+    }
+    Ok(())
+}
+
+/// `1h`, `1h30m`, `45m`, `2d`.
+pub fn human(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    let (d, h, m, s) = (secs / 86400, secs % 86400 / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
+    for (n, unit) in [(d, "d"), (h, "h"), (m, "m"), (s, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() { "0s".into() } else { out }
+}
+
+/// A token and when it expires.
+pub struct Token {
+    pub token: String,
+    pub expires: Option<String>,
+}
+
+/// Asks the TokenRequest API for a token of `namespace/name` valid for `duration`.
+pub async fn request(client: &Client, namespace: &str, name: &str, duration: Duration) -> Result<Token> {
+    if duration > LONG_DURATION {
+        warn(format!("a token valid for {} is long-lived; prefer an hour and ask for a new one", human(duration)));
+    }
+    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec { expiration_seconds: Some(duration.as_secs() as i64), ..Default::default() }),
+        ..Default::default()
+    };
+    let answer = api.create_token_request(name, &PostParams::default(), &request).await.map_err(|e| {
+        let err = Error::from_kube(e, format!("requesting a token for serviceaccount {namespace}/{name}"));
+        if err.kind == shared::error::ErrorKind::NotFound {
+            err.with_hint(format!("create the user first: kubectl dash-user create {name} -n {namespace}"))
+        } else {
+            err
+        }
+    })?;
+    let status = answer.status.unwrap_or_default();
+    let token = status
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::other(format!("the API server answered the TokenRequest for {namespace}/{name} without a token")))?;
+    Ok(Token { token, expires: status.expiration_timestamp.map(|t| t.0.to_string()) })
+}
+
+/// The dashboard's entry Service in `namespace`: the v7 chart's Kong proxy, else the v2 Service.
+/// Returns the Service's name and its HTTPS port.
+pub fn dashboard_entry(services: &[Service]) -> Option<(String, i32)> {
+    let https_port = |svc: &Service| {
+        let ports = svc.spec.as_ref()?.ports.clone().unwrap_or_default();
+        let tls = ports.iter().find(|p| p.port == 443 || p.name.as_deref().is_some_and(|n| n.contains("tls") || n.contains("https")));
+        tls.or(ports.first()).map(|p| p.port)
+    };
+    let by = |pred: &dyn Fn(&Service) -> bool| services.iter().filter(|s| pred(s)).find_map(|s| Some((s.name_any(), https_port(s)?)));
+    by(&|s| s.name_any().ends_with("kong-proxy"))
+        .or_else(|| by(&|s| s.name_any() == "kubernetes-dashboard"))
+        .or_else(|| by(&|s| s.labels().get("k8s-app").is_some_and(|v| v == "kubernetes-dashboard")))
+}
+
+/// How to reach the dashboard and paste the token.
+pub fn login_instructions(namespace: &str, services: &[Service]) -> String {
+    let (service, port, note) = match dashboard_entry(services) {
+        Some((service, port)) => (service, port, String::new()),
+        None => (
+            "kubernetes-dashboard-kong-proxy".to_string(),
+            443,
+            format!("  (no dashboard Service found in namespace {namespace}; this is the Helm chart's default)\n"),
+        ),
+    };
+    format!(
+        "To log in, forward the dashboard's port and paste the token into its login page:\n  \
+         kubectl -n {namespace} port-forward svc/{service} 8443:{port}\n{note}  \
+         then open https://localhost:8443\n"
+    )
+}
+
+/// Lists the Services of `namespace` for [`login_instructions`]; an empty list if we may not.
+pub async fn services(client: &Client, namespace: &str) -> Vec<Service> {
+    let api: Api<Service> = Api::namespaced(client.clone(), namespace);
+    api.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenFormat {
+    /// The token alone on stdout; expiry and login help on stderr.
+    Token,
+    /// The token, its expiry and how to log in, on stdout.
+    Text,
+}
+
+/// `kubectl dash-user token NAME`
+#[derive(Debug, Args)]
+pub struct TokenCmd {
+    /// The dashboard user (ServiceAccount) name.
+    pub name: String,
+
+    /// How long the token is valid (at least 10m).
+    #[arg(long, default_value = DEFAULT_DURATION, value_parser = duration_arg, allow_hyphen_values = true)]
+    pub duration: Duration,
+
+    /// token: only the token on stdout (for scripts); text: with its expiry and login help.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "token")]
+    pub output: TokenFormat,
+}
+
+impl TokenCmd {
+    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+        let namespace = kube.single_namespace()?.unwrap_or(DEFAULT_NAMESPACE).to_string();
+        rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
+        if self.name.is_empty() || self.name.len() > 253 {
+            return Err(Error::invalid(format!("invalid name {:?}", self.name)));
+        }
+        let client = shared::client::connect(kube).await?.client;
+        let api: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
+        if let Ok(Some(sa)) = api.get_opt(&self.name).await
+            && !shared::apply::is_managed_by(&sa, PLUGIN)
+        {
+            warn(format!("serviceaccount {namespace}/{} was not created by {PLUGIN}; issuing a token anyway", self.name));
+        }
+        let token = request(&client, &namespace, &self.name, self.duration).await?;
+        let expiry = format!(
+            "Token for serviceaccount {namespace}/{} (valid {}{})",
+            self.name,
+            human(self.duration),
+            token.expires.as_deref().map(|e| format!(", expires {e}")).unwrap_or_default()
+        );
+        let login = login_instructions(&namespace, &services(&client, &namespace).await);
+        match self.output {
+            TokenFormat::Token => {
+                println!("{}", token.token);
+                eprintln!("{expiry}\n{login}");
+            }
+            TokenFormat::Text => println!("{expiry}:\n{}\n\n{login}", token.token),
+        }
+        Ok(Outcome::Good)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{ServicePort, ServiceSpec};
+    use kube::api::ObjectMeta;
+
+    fn service(name: &str, ports: &[(&str, i32)]) -> Service {
+        Service {
+            metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+            spec: Some(ServiceSpec {
+                ports: Some(
+                    ports
+                        .iter()
+                        .map(|(n, p)| ServicePort { name: Some(n.to_string()), port: *p, ..Default::default() })
+                        .collect(),
+                ),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn login_goes_through_the_kong_proxy_tls_port_of_the_v7_chart() {
+        let services = [
+            service("kubernetes-dashboard-web", &[("web", 8000)]),
+            service("kubernetes-dashboard-kong-proxy", &[("kong-proxy", 80), ("kong-proxy-tls", 443)]),
+        ];
+        let text = login_instructions("kubernetes-dashboard", &services);
+        assert!(text.contains("kubectl -n kubernetes-dashboard port-forward svc/kubernetes-dashboard-kong-proxy 8443:443"), "{text}");
+        assert!(text.contains("https://localhost:8443"));
+    }
+
+    #[test]
+    fn login_uses_the_v2_service_or_the_chart_default() {
+        let text = login_instructions("dash", &[service("kubernetes-dashboard", &[("", 443)])]);
+        assert!(text.contains("svc/kubernetes-dashboard 8443:443"), "{text}");
+        let text = login_instructions("dash", &[]);
+        assert!(text.contains("svc/kubernetes-dashboard-kong-proxy 8443:443"), "{text}");
+        assert!(text.contains("no dashboard Service found"));
+    }
+
+    #[test]
+    fn durations_below_the_servers_minimum_or_negative_are_refused() {
+        assert_eq!(duration_arg("1h").unwrap(), Duration::from_secs(3600));
+        assert!(duration_arg("5m").unwrap_err().contains("at least 10m"));
+        assert!(duration_arg("-1h").unwrap_err().contains("negative"));
+        assert_eq!(human(Duration::from_secs(5400)), "1h30m");
+    }
+}

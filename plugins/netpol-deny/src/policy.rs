@@ -1,23 +1,312 @@
-//! Placeholder: filled in by the netpol-deny work (issue 3).
+//! `apply` (default-deny policies per namespace) and `allow` (one rule that opens traffic to, or with
+//! `--egress` from, selected pods). Flags are validated into specs, [`build`] turns them into
+//! NetworkPolicies without any I/O, and the shared apply path prints or server-side applies them.
+
+mod build;
+mod input;
 
 use clap::Args;
-use shared::cli::KubeArgs;
+use shared::apply::{Applier, Object};
+use shared::cli::{ApplyArgs, KubeArgs};
+use shared::client::{Kube, connect};
 use shared::error::{Error, Outcome, Result};
+use shared::namespaces::NamespaceScope;
+use shared::progress::warn;
+use shared::{prompt, selector};
+
+use build::{AllowSpec, Direction, Directions, apply_policies};
+use input::{PortArg, blocks, parse_cidr, validate_name};
+
+use crate::PLUGIN;
 
 #[derive(Args)]
-pub struct ApplyCmd {}
+pub struct ApplyCmd {
+    /// Every namespace except kube-system (name it with -n as well to include it).
+    #[arg(short = 'A', long = "all-namespaces", conflicts_with = "namespace_selector")]
+    all_namespaces: bool,
+
+    /// Every namespace whose labels match this selector, e.g. env=prod.
+    #[arg(long, value_name = "SEL")]
+    namespace_selector: Option<String>,
+
+    /// Deny incoming traffic (with neither --ingress nor --egress: both directions).
+    #[arg(long)]
+    ingress: bool,
+
+    /// Deny outgoing traffic (with neither --ingress nor --egress: both directions).
+    #[arg(long)]
+    egress: bool,
+
+    /// Also allow egress to kube-dns (UDP and TCP 53 in kube-system), so that names still resolve.
+    #[arg(long)]
+    allow_dns: bool,
+
+    /// Name of the deny policy (default: default-deny-ingress, default-deny-egress or default-deny-all).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+
+    #[command(flatten)]
+    apply: ApplyArgs,
+}
 
 impl ApplyCmd {
-    pub async fn run(self, _kube: &KubeArgs) -> Result<Outcome> {
-        Err(Error::other("not implemented yet"))
+    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+        let directions = Directions::from_flags(self.ingress, self.egress);
+        if self.allow_dns && !directions.egress {
+            return Err(Error::invalid(
+                "--allow-dns only makes sense when egress is denied: on its own, a policy allowing DNS egress \
+                 isolates egress and would block every other destination",
+            )
+            .with_hint("add --egress (or drop --ingress to deny both directions), or drop --allow-dns"));
+        }
+        if let Some(name) = &self.name {
+            validate_name(name)?;
+        }
+        let scope = NamespaceScope {
+            named: kube.namespaces.clone(),
+            all: self.all_namespaces,
+            selector: self.namespace_selector.as_deref().map(selector::parse).transpose()?,
+        };
+        let cluster = connect_if(Applier::needs_cluster(&self.apply) || scope.needs_cluster(), kube).await?;
+        let namespaces = scope.resolve(cluster.as_ref()).await?;
+        if directions.egress && !self.allow_dns {
+            warn(format!(
+                "denying egress without --allow-dns: pods in {} will not be able to resolve names (kube-dns is \
+                 blocked too); re-run with --allow-dns to allow UDP and TCP 53 to kube-dns",
+                namespaces.join(", ")
+            ));
+        }
+        let objects = namespaces
+            .iter()
+            .flat_map(|ns| apply_policies(ns, directions, self.allow_dns, self.name.as_deref()))
+            .map(|policy| Object::from_typed(&policy))
+            .collect::<Result<Vec<_>>>()?;
+        Applier::new(PLUGIN, self.apply, cluster.map(|k| k.client)).run(objects).await?;
+        Ok(Outcome::Good)
     }
 }
 
 #[derive(Args)]
-pub struct AllowCmd {}
+pub struct AllowCmd {
+    /// Allow egress from the pods chosen by --from to --to-pod/--to-namespace/--to-cidr, instead of ingress.
+    #[arg(long)]
+    egress: bool,
+
+    /// Ingress: the pods that may receive the traffic (label selector; '' selects every pod).
+    #[arg(long, value_name = "SEL", conflicts_with = "egress")]
+    to: Option<String>,
+
+    /// Ingress: source pods (in this namespace, or with --from-namespace in those namespaces: both must match).
+    #[arg(long, value_name = "SEL", conflicts_with = "egress")]
+    from_pod: Option<String>,
+
+    /// Ingress: source namespaces by their labels (every pod there, or those matching --from-pod).
+    #[arg(long, value_name = "SEL", conflicts_with = "egress")]
+    from_namespace: Option<String>,
+
+    /// Ingress: source addresses (IPv4 or IPv6 CIDR; repeat or comma-separate).
+    #[arg(long, value_name = "CIDR", value_delimiter = ',', conflicts_with = "egress")]
+    from_cidr: Vec<String>,
+
+    /// Egress: the pods whose outgoing traffic is allowed (label selector; '' selects every pod).
+    #[arg(long, value_name = "SEL", requires = "egress")]
+    from: Option<String>,
+
+    /// Egress: destination pods (in this namespace, or with --to-namespace in those namespaces: both must match).
+    #[arg(long, value_name = "SEL", requires = "egress")]
+    to_pod: Option<String>,
+
+    /// Egress: destination namespaces by their labels (every pod there, or those matching --to-pod).
+    #[arg(long, value_name = "SEL", requires = "egress")]
+    to_namespace: Option<String>,
+
+    /// Egress: destination addresses (IPv4 or IPv6 CIDR; repeat or comma-separate).
+    #[arg(long, value_name = "CIDR", value_delimiter = ',', requires = "egress")]
+    to_cidr: Vec<String>,
+
+    /// Addresses to leave out of --from-cidr/--to-cidr (repeat or comma-separate).
+    #[arg(long, value_name = "CIDR", value_delimiter = ',')]
+    except: Vec<String>,
+
+    /// Allowed port: 3000, 8000-8080, http (a container port name), with optional /TCP, /UDP or /SCTP
+    /// (repeat or comma-separate; default: all ports).
+    #[arg(long = "port", value_name = "PORT[/PROTO]", value_delimiter = ',')]
+    ports: Vec<String>,
+
+    /// Policy name (default: derived from the rule, e.g. allow-to-tier-backend-from-pod-tier-frontend-tcp-3000).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+
+    #[command(flatten)]
+    apply: ApplyArgs,
+}
 
 impl AllowCmd {
-    pub async fn run(self, _kube: &KubeArgs) -> Result<Outcome> {
-        Err(Error::other("not implemented yet"))
+    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+        let (flag, question, given) = match self.egress {
+            false => ("--to", "Pods that may receive the traffic (label selector, e.g. tier=backend)", &self.to),
+            true => {
+                ("--from", "Pods whose outgoing traffic is allowed (label selector, e.g. tier=frontend)", &self.from)
+            }
+        };
+        let target = prompt::text(given.clone(), flag, question, None, |answer| {
+            selector::parse(answer).map(|_| ()).map_err(|e| e.message)
+        })?;
+        let named = kube.single_namespace()?.map(str::to_owned);
+        // Validate everything before connecting, so bad input fails the same with or without a cluster.
+        let probe = self.spec(named.as_deref().unwrap_or("default"), &target)?;
+        let cluster = connect_if(Applier::needs_cluster(&self.apply) || named.is_none(), kube).await?;
+        let namespace = match (named, &cluster) {
+            (Some(ns), _) => ns,
+            (None, Some(cluster)) => cluster.context_namespace.clone(),
+            (None, None) => unreachable!("connect_if connects when no namespace was named"),
+        };
+        let spec = AllowSpec { namespace, ..probe };
+        let object = Object::from_typed(&spec.policy())?;
+        Applier::new(PLUGIN, self.apply, cluster.map(|k| k.client)).run(vec![object]).await?;
+        Ok(Outcome::Good)
+    }
+
+    /// The validated rule (pure).
+    fn spec(&self, namespace: &str, target: &str) -> Result<AllowSpec> {
+        let (direction, pods, namespaces, cidrs, cidr_flag) = match self.egress {
+            false => (Direction::Ingress, &self.from_pod, &self.from_namespace, &self.from_cidr, "--from-cidr"),
+            true => (Direction::Egress, &self.to_pod, &self.to_namespace, &self.to_cidr, "--to-cidr"),
+        };
+        let sel = |flag: &str, text: &str| {
+            selector::parse(text)
+                .map_err(|e| e.context(flag).with_hint("e.g. tier=frontend or 'env in (prod,staging)'"))
+        };
+        let cidrs = cidrs.iter().map(|c| parse_cidr(cidr_flag, c)).collect::<Result<Vec<_>>>()?;
+        let except = self.except.iter().map(|c| parse_cidr("--except", c)).collect::<Result<Vec<_>>>()?;
+        if let Some(name) = &self.name {
+            validate_name(name)?;
+        }
+        let (pod_flag, ns_flag, target_flag) = match direction {
+            Direction::Ingress => ("--from-pod", "--from-namespace", "--to"),
+            Direction::Egress => ("--to-pod", "--to-namespace", "--from"),
+        };
+        Ok(AllowSpec {
+            namespace: namespace.to_string(),
+            direction,
+            target: sel(target_flag, target)?,
+            peer_pods: pods.as_deref().map(|p| sel(pod_flag, p)).transpose()?,
+            peer_namespaces: namespaces.as_deref().map(|n| sel(ns_flag, n)).transpose()?,
+            blocks: blocks(cidr_flag, &cidrs, &except)?,
+            ports: self.ports.iter().map(|p| PortArg::parse(p)).collect::<Result<_>>()?,
+            name: self.name.clone(),
+        })
+    }
+}
+
+async fn connect_if(needed: bool, kube: &KubeArgs) -> Result<Option<Kube>> {
+    if !needed {
+        return Ok(None);
+    }
+    match connect(kube).await {
+        Ok(cluster) => Ok(Some(cluster)),
+        // Without -n the kubeconfig was only wanted for its namespace; say that -n avoids it.
+        Err(err) if kube.namespaces.is_empty() => {
+            let hint = err.hint.clone().unwrap_or_default();
+            Err(err.with_hint(
+                format!("{hint}; or name the namespace with -n NAMESPACE").trim_start_matches("; ").to_string(),
+            ))
+        }
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use shared::error::ErrorKind;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        kube: KubeArgs,
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(clap::Subcommand)]
+    enum Command {
+        Apply(ApplyCmd),
+        Allow(Box<AllowCmd>),
+    }
+
+    fn allow(args: &[&str]) -> AllowCmd {
+        let cli = Cli::try_parse_from(["x", "allow"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Allow(cmd) => *cmd,
+            Command::Apply(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn the_seed_command_parses_to_one_anded_peer() {
+        let cmd = allow(&[
+            "--to",
+            "tier=backend",
+            "--from-namespace",
+            "app=orion",
+            "--from-pod",
+            "tier=frontend",
+            "--port",
+            "3000",
+        ]);
+        let spec = cmd.spec("g04", cmd.to.as_deref().unwrap()).unwrap();
+        let policy = serde_json::to_value(spec.policy()).unwrap();
+        let from = &policy["spec"]["ingress"][0]["from"];
+        assert_eq!(from.as_array().unwrap().len(), 1, "namespace and pod selectors form ONE peer");
+        assert_eq!(from[0]["namespaceSelector"]["matchLabels"]["app"], "orion");
+        assert_eq!(from[0]["podSelector"]["matchLabels"]["tier"], "frontend");
+    }
+
+    #[test]
+    fn egress_flags_need_egress_and_ingress_flags_conflict_with_it() {
+        assert!(Cli::try_parse_from(["x", "allow", "--to-pod", "a=b"]).is_err());
+        assert!(Cli::try_parse_from(["x", "allow", "--egress", "--from-pod", "a=b"]).is_err());
+        assert!(Cli::try_parse_from(["x", "allow", "--egress", "--to", "a=b"]).is_err());
+        let cmd =
+            allow(&["--egress", "--from", "a=b", "--to-cidr", "0.0.0.0/0,::/0", "--except", "169.254.169.254/32"]);
+        let spec = cmd.spec("ns", "a=b").unwrap();
+        assert_eq!(spec.direction, Direction::Egress);
+        assert_eq!(spec.blocks.len(), 2);
+        assert_eq!(spec.blocks[0].except.len(), 1);
+        assert!(spec.blocks[1].except.is_empty());
+    }
+
+    #[test]
+    fn bad_values_are_invalid_input_naming_the_flag() {
+        let cases: [(&[&str], &str); 5] = [
+            (&["--to", "tier=back end"], "--to"),
+            (&["--to", "a=b", "--from-pod", "x in (y"], "--from-pod"),
+            (&["--to", "a=b", "--from-cidr", "10.0.0.300/8"], "--from-cidr"),
+            (&["--to", "a=b", "--port", "70000"], "--port"),
+            (&["--to", "a=b", "--from-cidr", "10.0.0.0/8", "--except", "192.168.0.0/16"], "--except"),
+        ];
+        for (args, flag) in cases {
+            let cmd = allow(args);
+            let err = cmd.spec("ns", cmd.to.as_deref().unwrap()).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidInput, "{args:?}");
+            assert!(err.message.contains(flag), "{args:?}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn allow_dns_without_egress_is_refused() {
+        let cli = Cli::try_parse_from(["x", "-n", "a", "apply", "--ingress", "--allow-dns", "--dry-run"]).unwrap();
+        let Command::Apply(cmd) = cli.command else { unreachable!() };
+        let err = cmd.run(&cli.kube).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("--egress"), "{err}");
+    }
+
+    #[test]
+    fn all_namespaces_and_a_selector_conflict() {
+        assert!(Cli::try_parse_from(["x", "apply", "-A", "--namespace-selector", "a=b"]).is_err());
+        assert!(Cli::try_parse_from(["x", "apply", "-A", "-n", "kube-system"]).is_ok());
     }
 }

@@ -1,0 +1,248 @@
+//! `rotate`: a new certificate for the same hosts in the Ingress's TLS Secret, updated in place.
+//! Only certificates this plugin generated are regenerated; others need `--cert/--key`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::ResourceExt;
+use kube::api::Api;
+use shared::apply::{Applier, Object, is_managed_by};
+use shared::cli::{ApplyArgs, KubeArgs};
+use shared::error::{Error, ErrorKind, Outcome, Result};
+use time::OffsetDateTime;
+
+use crate::PLUGIN;
+use crate::build::{self, ORIGIN_ANNOTATION, ORIGIN_GENERATED};
+use crate::cert::{self, KeyType, Material};
+use crate::create::describe;
+use crate::files;
+
+#[derive(Args)]
+pub struct RotateCmd {
+    /// The Ingress whose TLS Secret to rotate.
+    pub name: String,
+
+    /// Validity of the new certificate, in days.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: u32,
+
+    /// Key type of the new certificate (default: that of the current one).
+    #[arg(long, value_enum, conflicts_with = "cert")]
+    pub key_type: Option<KeyType>,
+
+    /// Only this Secret, when the Ingress has several TLS entries.
+    #[arg(long, value_name = "NAME")]
+    pub secret: Option<String>,
+
+    /// Put this PEM certificate into the Secret instead of generating one.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+
+    /// The PEM private key of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// Use --cert/--key even if the key does not match, a host is not covered or it is not valid now.
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+}
+
+/// The Secrets named in an Ingress's TLS entries with the hosts each must cover.
+pub fn tls_secrets(ingress: &Ingress) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for entry in ingress.spec.iter().flat_map(|s| s.tls.iter().flatten()) {
+        let Some(name) = entry.secret_name.clone() else { continue };
+        let hosts = entry.hosts.clone().unwrap_or_default();
+        match out.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, existing)) => {
+                for host in hosts {
+                    if !existing.contains(&host) {
+                        existing.push(host);
+                    }
+                }
+            }
+            None => out.push((name, hosts)),
+        }
+    }
+    out
+}
+
+/// Whether `rotate` may regenerate this Secret's certificate by itself.
+pub fn generated_by_us(secret: &Secret) -> bool {
+    is_managed_by(secret, PLUGIN)
+        && secret.annotations().get(ORIGIN_ANNOTATION).map(String::as_str) == Some(ORIGIN_GENERATED)
+}
+
+impl RotateCmd {
+    pub async fn run(self, kube_args: &KubeArgs) -> Result<Outcome> {
+        let kube = shared::client::connect(kube_args).await?;
+        let namespace = kube.namespace(kube_args)?;
+        let client = kube.client.clone();
+        let ingresses: Api<Ingress> = Api::namespaced(client.clone(), &namespace);
+        let ingress = ingresses
+            .get_opt(&self.name)
+            .await
+            .map_err(|e| Error::from_kube(e, format!("reading ingress {namespace}/{}", self.name)))?
+            .ok_or_else(|| {
+                Error::not_found(format!("ingress {namespace}/{} not found", self.name))
+                    .with_hint(format!("list them with `kubectl get ingress -n {namespace}`"))
+            })?;
+        let mut targets = tls_secrets(&ingress);
+        if let Some(only) = &self.secret {
+            targets.retain(|(name, _)| name == only);
+            if targets.is_empty() {
+                return Err(Error::invalid(format!(
+                    "ingress {namespace}/{} has no TLS entry with secret {only}",
+                    self.name
+                )));
+            }
+        }
+        match targets.len() {
+            0 => {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("ingress {namespace}/{} has no TLS entry with a secretName", self.name),
+                )
+                .with_hint("create a TLS Ingress with `kubectl tls-ingress create`"));
+            }
+            1 => {}
+            _ if self.cert.is_some() => {
+                let names: Vec<&str> = targets.iter().map(|(n, _)| n.as_str()).collect();
+                return Err(Error::invalid(format!(
+                    "ingress {namespace}/{} has several TLS secrets ({}); choose one with --secret",
+                    self.name,
+                    names.join(", ")
+                )));
+            }
+            _ => {}
+        }
+
+        // Decide everything before changing anything, so one refused Secret changes none.
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+        let now = OffsetDateTime::now_utc();
+        let mut planned = Vec::new();
+        for (name, tls_hosts) in targets {
+            let existing = secrets
+                .get_opt(&name)
+                .await
+                .map_err(|e| Error::from_kube(e, format!("reading secret {namespace}/{name}")))?
+                .ok_or_else(|| {
+                    Error::not_found(format!("secret {namespace}/{name} (used by ingress {}) not found", self.name))
+                        .with_hint("re-run `kubectl tls-ingress create` to recreate it")
+                })?;
+            let old_chain = existing
+                .data
+                .as_ref()
+                .and_then(|d| d.get(build::TLS_CRT))
+                .and_then(|crt| cert::parse_chain(&crt.0).ok());
+            let hosts = if tls_hosts.is_empty() {
+                old_chain.as_ref().map(|c| c[0].dns_names.clone()).unwrap_or_default()
+            } else {
+                tls_hosts
+            };
+            if hosts.is_empty() {
+                return Err(Error::invalid(format!(
+                    "secret {namespace}/{name}: neither the TLS entry nor the certificate names any host"
+                ))
+                .with_hint("give the certificate with --cert/--key, or add hosts to the Ingress's TLS entry"));
+            }
+            let (material, generated) = match (&self.cert, &self.key) {
+                (Some(cert_path), Some(key_path)) => (self.provided(cert_path, key_path, &hosts, now)?, false),
+                _ => {
+                    if !generated_by_us(&existing) {
+                        return Err(Error::conflict(format!(
+                            "the certificate in secret {namespace}/{name} was not generated by {PLUGIN}; \
+                             refusing to replace it with a self-signed one"
+                        ))
+                        .with_hint("give the new certificate with --cert FILE --key FILE"));
+                    }
+                    let old_type =
+                        old_chain.as_ref().and_then(|c| c[0].public_key.as_ref().ok()).and_then(|k| k.key_type());
+                    let key_type = self.key_type.or(old_type).unwrap_or(KeyType::EcdsaP256);
+                    (cert::generate(&hosts, key_type, self.days, now).map_err(Error::other)?, true)
+                }
+            };
+            let old = old_chain.map(|c| c[0].clone());
+            planned.push((name, material, generated, old));
+        }
+
+        let mut objects = Vec::new();
+        for (name, material, generated, _) in &planned {
+            objects.push(Object::from_typed(&build::secret(name, &namespace, material, *generated))?);
+        }
+        let applier = Applier::new(PLUGIN, self.apply.clone(), Some(client));
+        applier.run(objects).await?;
+        if self.apply.output.is_none() {
+            for (_, material, generated, old) in &planned {
+                println!("{}", describe(material, *generated));
+                if let Some(old) = old {
+                    println!("replaced: sha256 {}, valid until {}", old.sha256, cert::date(old.not_after));
+                }
+            }
+        }
+        Ok(Outcome::Good)
+    }
+
+    fn provided(
+        &self,
+        cert_path: &std::path::Path,
+        key_path: &std::path::Path,
+        hosts: &[String],
+        now: OffsetDateTime,
+    ) -> Result<Material> {
+        let cert_pem = files::read("--cert", cert_path)?;
+        let key_pem = files::read("--key", key_path)?;
+        crate::create::check_provided(&cert_pem, &key_pem, cert_path, key_path, hosts, now, self.force)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::networking::v1::{IngressSpec, IngressTLS};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn tls_secrets_merge_hosts_per_secret() {
+        let tls = |secret: &str, hosts: &[&str]| IngressTLS {
+            secret_name: Some(secret.into()),
+            hosts: Some(hosts.iter().map(|h| h.to_string()).collect()),
+        };
+        let ingress = Ingress {
+            spec: Some(IngressSpec {
+                tls: Some(vec![
+                    tls("a", &["x.acme.com"]),
+                    tls("b", &["y.acme.com"]),
+                    tls("a", &["z.acme.com", "x.acme.com"]),
+                    IngressTLS { secret_name: None, hosts: None },
+                ]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            tls_secrets(&ingress),
+            [
+                ("a".to_string(), vec!["x.acme.com".to_string(), "z.acme.com".to_string()]),
+                ("b".to_string(), vec!["y.acme.com".to_string()])
+            ]
+        );
+    }
+
+    #[test]
+    fn only_our_generated_certificates_are_regenerated() {
+        let material = Material { cert_pem: "C".into(), key_pem: "K".into() };
+        let mut secret = build::secret("s", "ns", &material, true);
+        assert!(!generated_by_us(&secret), "no managed-by label yet");
+        secret.metadata.labels = Some(BTreeMap::from([(shared::MANAGED_BY_LABEL.to_string(), PLUGIN.to_string())]));
+        assert!(generated_by_us(&secret));
+        let mut provided = build::secret("s", "ns", &material, false);
+        provided.metadata.labels = secret.metadata.labels.clone();
+        assert!(!generated_by_us(&provided));
+    }
+}

@@ -1,1 +1,262 @@
-fn main() {}
+//! `kubectl cis-bench`: run kube-bench (the CIS Kubernetes Benchmark) on the cluster as a Job and
+//! turn its report into actions; read saved reports offline; compare two reports.
+
+mod diff;
+mod filter;
+mod job;
+mod model;
+mod parse;
+mod render;
+mod run;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use shared::cli::{DryRun, KubeArgs, parse_duration};
+use shared::error::{Error, ExitStyle, Outcome, Result, finish};
+
+use crate::filter::FailOn;
+use crate::model::{Report, Status};
+use crate::render::Format;
+
+#[derive(Parser)]
+#[command(name = "kubectl cis-bench", version, about, long_about = None)]
+/// Run kube-bench (the CIS Kubernetes Benchmark) and turn its report into actions.
+///
+/// Exit codes: 0 nothing to act on, 1 checks at or above --fail-on remain (diff: some check changed),
+/// 2 an error or invalid input.
+struct Cli {
+    #[command(flatten)]
+    kube: KubeArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run kube-bench as a Job (one per node for --targets node), wait, report, and delete the Job.
+    Run(RunArgs),
+    /// Read saved kube-bench output (JSON, --nototals JSON, plain text) or a saved -o json report.
+    Report(ReportArgs),
+    /// Show the checks that changed status between two saved reports.
+    Diff(DiffArgs),
+}
+
+/// How a report is narrowed, printed and judged.
+#[derive(Args)]
+struct Output {
+    /// Output format: table (totals, then what to change), json (our documented schema), or junit.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
+    format: Format,
+    /// Write the output to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    output_file: Option<PathBuf>,
+    /// Keep only checks with these statuses (comma-separated: PASS, FAIL, WARN, INFO).
+    #[arg(long, value_name = "STATUS", value_delimiter = ',', value_parser = filter::parse_status)]
+    status: Vec<Status>,
+    /// Keep only these targets, sections or checks by number (comma-separated, e.g. 1.2,4).
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    section: Vec<String>,
+    /// Exit 1 when a check with this status (or worse) remains: fail, warn or none.
+    #[arg(long, value_name = "LEVEL", default_value = "fail")]
+    fail_on: FailOn,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// kube-bench targets, comma-separated: master, controlplane, etcd, policies, node, managedservices.
+    #[arg(long, value_name = "TARGETS", value_delimiter = ',', default_value = "master,node")]
+    targets: Vec<String>,
+    /// Run every target on this one node (default: control-plane targets on a control-plane node,
+    /// node on every node).
+    #[arg(long, value_name = "NODE")]
+    node: Option<String>,
+    /// Benchmark version, e.g. cis-1.10 (default: kube-bench picks one for the cluster's version).
+    #[arg(long, value_name = "NAME")]
+    benchmark: Option<String>,
+    /// kube-bench image; pinned by tag or digest.
+    #[arg(long, value_name = "IMAGE", default_value = job::DEFAULT_IMAGE)]
+    image: String,
+    /// How long to wait for the Jobs, e.g. 90s, 10m.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Keep the Jobs (and their Pods and logs) instead of deleting them.
+    #[arg(long)]
+    keep: bool,
+    /// Only print the Jobs (client), or have the server validate them (server); nothing runs.
+    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, default_value = "none", default_missing_value = "client")]
+    dry_run: DryRun,
+    #[command(flatten)]
+    output: Output,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// The saved output, or - for stdin.
+    #[arg(value_name = "FILE")]
+    file: String,
+    #[command(flatten)]
+    output: Output,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DiffFormat {
+    Table,
+    Json,
+}
+
+#[derive(Args)]
+struct DiffArgs {
+    /// The earlier report (kube-bench JSON or text, or our -o json; - for stdin).
+    #[arg(value_name = "OLD")]
+    old: String,
+    /// The later report.
+    #[arg(value_name = "NEW")]
+    new: String,
+    /// table or json.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
+    format: DiffFormat,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    finish(run::PLUGIN, ExitStyle::Verdict, dispatch(cli).await)
+}
+
+async fn dispatch(cli: Cli) -> Result<Outcome> {
+    match cli.command {
+        Command::Report(args) => {
+            let report = read_report(&args.file)?;
+            emit(report, &args.output)
+        }
+        Command::Diff(args) => {
+            if args.old == "-" && args.new == "-" {
+                return Err(Error::invalid("OLD and NEW cannot both be - (stdin)"));
+            }
+            let old = read_report(&args.old)?;
+            let new = read_report(&args.new)?;
+            let changes = diff::diff(&old, &new);
+            match args.format {
+                DiffFormat::Table => stdout(&diff::table(&changes))?,
+                DiffFormat::Json => {
+                    stdout(&(serde_json::to_string_pretty(&serde_json::json!({ "changes": changes }))? + "\n"))?
+                }
+            }
+            Ok(if changes.is_empty() { Outcome::Good } else { Outcome::Finding })
+        }
+        Command::Run(args) => run_command(&cli.kube, args).await,
+    }
+}
+
+async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
+    job::validate_targets(&args.targets)?;
+    if let Some(b) = &args.benchmark {
+        job::validate_benchmark(b)?;
+    }
+    job::validate_image(&args.image)?;
+    if args.timeout.is_zero() {
+        return Err(Error::invalid("--timeout must be more than 0"));
+    }
+    let client = if args.dry_run == DryRun::Client { None } else { Some(shared::client::connect(kube).await?) };
+    let namespace = match (&client, kube.single_namespace()?) {
+        (_, Some(ns)) => ns.to_string(),
+        (Some(k), None) => k.context_namespace.clone(),
+        (None, None) => "default".to_string(),
+    };
+    let request = run::Request {
+        targets: args.targets,
+        node: args.node,
+        options: job::Options {
+            namespace,
+            image: args.image,
+            benchmark: args.benchmark,
+            timeout: args.timeout,
+            keep: args.keep,
+            run_id: run::run_id(),
+        },
+        dry_run: args.dry_run,
+    };
+    match run::run(client.map(|k| k.client), &request).await? {
+        run::Ran::DryRun(text) => {
+            stdout(&text)?;
+            Ok(Outcome::Good)
+        }
+        run::Ran::Done { report, failures } => {
+            let outcome = emit(report, &args.output)?;
+            if failures.is_empty() {
+                return Ok(outcome);
+            }
+            for failure in &failures[1..] {
+                eprintln!("error: {failure}");
+            }
+            Err(failures[0]
+                .clone()
+                .context(format!("{} kube-bench Job(s) gave no report (the report above lacks them)", failures.len())))
+        }
+    }
+}
+
+fn read_report(path: &str) -> Result<Report> {
+    let (text, source) = if path == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| Error::invalid(format!("reading stdin: {e}")))?;
+        (text, "stdin".to_string())
+    } else {
+        let bytes = std::fs::read(path).map_err(|e| {
+            let err = Error::new(
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    shared::error::ErrorKind::InvalidInput
+                } else {
+                    shared::error::ErrorKind::Other
+                },
+                format!("cannot read {path}: {e}"),
+            );
+            err.with_hint("give the path of a saved kube-bench report, or - to read stdin")
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            Error::invalid(format!(
+                "{path} is not UTF-8 text (byte {}): not a kube-bench report",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        (text, path.to_string())
+    };
+    parse::parse(&text, &source)
+}
+
+fn emit(mut report: Report, output: &Output) -> Result<Outcome> {
+    for warning in &report.warnings {
+        shared::progress::warn(warning);
+    }
+    filter::apply(&mut report, &output.status, &output.section)?;
+    let listed = render::listed(&output.status);
+    let text = render::render(&report, output.format, &listed, output.fail_on)?;
+    match &output.output_file {
+        Some(path) => write_file(path, &text)?,
+        None => stdout(&text)?,
+    }
+    Ok(output.fail_on.outcome(&report))
+}
+
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| {
+        Error::other(format!("writing {}: {e}", path.display()))
+            .with_hint("check that the directory exists and is writable")
+    })?;
+    eprintln!("report written to {}", path.display());
+    Ok(())
+}
+
+/// Prints to stdout; a reader that went away (`| head`) is not an error worth a panic.
+fn stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::other(format!("writing to stdout: {e}"))),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,527 @@
+//! `run`: create the kube-bench Jobs, wait for them with progress, read each Pod's log through the
+//! same parser as `report`, and delete the Jobs unless `--keep`.
+//!
+//! Waiting never hangs silently: a Pod that cannot be scheduled, an image that cannot be pulled or a
+//! Job whose Pods are refused (PodSecurity) ends the wait with the cluster's own message; anything
+//! else ends at `--timeout` with what was last seen.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, Preconditions, PropagationPolicy};
+use kube::{Client, ResourceExt};
+use shared::apply::{Applier, Object};
+use shared::cli::{ApplyArgs, DryRun, ObjectFormat};
+use shared::error::{Error, ErrorKind, Result};
+use shared::progress::Spinner;
+
+use crate::job::{self, Plan, Role};
+use crate::model::Report;
+use crate::parse;
+
+pub const PLUGIN: &str = "kubectl-cis-bench";
+const POLL: Duration = Duration::from_secs(2);
+
+/// What `run` was asked to do, validated.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub targets: Vec<String>,
+    pub node: Option<String>,
+    pub options: job::Options,
+    pub dry_run: DryRun,
+}
+
+/// A short id for this run's Job names: base-36 of the clock and pid, 5 characters.
+pub fn run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    hasher.write_u32(std::process::id());
+    let mut n = hasher.finish();
+    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    (0..5)
+        .map(|_| {
+            let c = digits[(n % 36) as usize] as char;
+            n /= 36;
+            c
+        })
+        .collect()
+}
+
+/// Parses a kube-bench Pod's log: the same path as `report` reading a file.
+pub fn report_from_log(log: &str, pod: &str, node: Option<&str>) -> Result<Report> {
+    let mut report = parse::parse(log, &format!("the log of pod {pod}"))?;
+    if let Some(node) = node {
+        report.set_node(node);
+    }
+    Ok(report)
+}
+
+async fn node_names(client: &Client) -> Result<Vec<String>> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let list = nodes.list(&ListParams::default()).await.map_err(|e| Error::from_kube(e, "listing nodes"))?;
+    Ok(list.items.iter().map(|n| n.name_any()).collect())
+}
+
+/// The Jobs to create, after checking that the nodes they need exist.
+async fn plans(client: &Client, request: &Request) -> Result<Vec<Plan>> {
+    let needs_all_nodes = request.node.is_none() && request.targets.iter().any(|t| t == "node");
+    let needs_lookup = needs_all_nodes || request.node.is_some();
+    let nodes = if needs_lookup && request.dry_run != DryRun::Client { node_names(client).await? } else { Vec::new() };
+    if let Some(node) = &request.node
+        && request.dry_run != DryRun::Client
+        && !nodes.contains(node)
+    {
+        let shown: Vec<&str> = nodes.iter().take(10).map(String::as_str).collect();
+        return Err(Error::not_found(format!("node {node} does not exist")).with_hint(if shown.is_empty() {
+            "the cluster has no nodes".to_string()
+        } else {
+            format!("nodes: {}", shown.join(", "))
+        }));
+    }
+    if needs_all_nodes && nodes.is_empty() && request.dry_run != DryRun::Client {
+        return Err(Error::new(ErrorKind::Other, "--targets node runs one Job per node, but the cluster has no nodes")
+            .with_hint("register nodes first, or run only control-plane targets: --targets master,etcd,policies"));
+    }
+    let nodes = if request.dry_run == DryRun::Client && needs_all_nodes { vec!["NODE".to_string()] } else { nodes };
+    Ok(job::plan(&request.targets, request.node.as_deref(), &nodes, &request.options.run_id))
+}
+
+/// Creates the Jobs and returns the report of every one that completed, or the first dry-run output.
+pub enum Ran {
+    /// `--dry-run`: the Jobs as YAML, nothing ran.
+    DryRun(String),
+    /// The merged report, and the Jobs that did not produce one (with why).
+    Done { report: Report, failures: Vec<Error> },
+}
+
+pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
+    let plans = match &client {
+        Some(client) => plans(client, request).await?,
+        None => job::plan(&request.targets, request.node.as_deref(), &["NODE".to_string()], &request.options.run_id),
+    };
+    let objects =
+        plans.iter().map(|p| Object::from_typed(&job::build(p, &request.options))).collect::<Result<Vec<_>>>()?;
+    if request.dry_run != DryRun::None {
+        let args = ApplyArgs { output: Some(ObjectFormat::Yaml), dry_run: request.dry_run, ..Default::default() };
+        let applier = Applier::new(PLUGIN, args, client);
+        let applied = applier.apply(objects).await?;
+        return Ok(Ran::DryRun(applier.report(&applied)?));
+    }
+    let client = client.ok_or_else(|| Error::other("no cluster connection"))?;
+    let namespace = &request.options.namespace;
+    let applier = Applier::new(PLUGIN, ApplyArgs::default(), Some(client.clone()));
+    // Create them one by one so that a failure still lets the ones made be cleaned up.
+    let mut created: Vec<(Plan, String)> = Vec::new();
+    let mut result: Result<()> = Ok(());
+    for (plan, object) in plans.iter().zip(objects) {
+        match applier.apply(vec![object]).await {
+            Ok(applied) => {
+                let uid = applied.first().and_then(|a| a.object.metadata.uid.clone()).unwrap_or_default();
+                eprintln!("job.batch/{} created in namespace {namespace}", plan.name);
+                created.push((plan.clone(), uid));
+            }
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    let outcome = match result {
+        Ok(()) => wait_all(&client, namespace, &created, request.options.timeout).await,
+        Err(e) => Err(e),
+    };
+    let cleanup = cleanup(&client, namespace, &created, request.options.keep).await;
+    let (report, failures) = outcome?;
+    cleanup?;
+    Ok(Ran::Done { report, failures })
+}
+
+async fn wait_all(
+    client: &Client,
+    namespace: &str,
+    created: &[(Plan, String)],
+    timeout: Duration,
+) -> Result<(Report, Vec<Error>)> {
+    let spinner = Spinner::start(format!("waiting for {} kube-bench Job(s)", created.len()));
+    let deadline = Instant::now() + timeout;
+    let waits = created.iter().map(|(plan, uid)| wait_one(client, namespace, plan, uid, deadline, timeout, &spinner));
+    let results = tokio::select! {
+        results = futures::future::join_all(waits) => results,
+        _ = tokio::signal::ctrl_c() => {
+            return Err(Error::other("interrupted while waiting for kube-bench"));
+        }
+    };
+    let mut report = Report::default();
+    let mut failures = Vec::new();
+    for result in results {
+        match result {
+            Ok(one) => report.merge(one),
+            Err(e) => failures.push(e),
+        }
+    }
+    spinner.finish(format!("{} of {} kube-bench Job(s) completed", created.len() - failures.len(), created.len()));
+    if report.targets.is_empty()
+        && let Some(first) = failures.first().cloned()
+    {
+        let rest = failures.len() - 1;
+        return Err(if rest == 0 { first } else { first.context(format!("{} more Job(s) failed too; first", rest)) });
+    }
+    Ok((report, failures))
+}
+
+/// Where a Job stands, from its Pods and events (pure, so each case is unit-tested).
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// The Pod finished: read its log. (pod, node)
+    Done(String, Option<String>),
+    Waiting(String),
+    Failed(Error),
+}
+
+impl PartialEq for Progress {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Progress::Done(a, b), Progress::Done(c, d)) => a == c && b == d,
+            (Progress::Waiting(a), Progress::Waiting(b)) => a == b,
+            (Progress::Failed(a), Progress::Failed(b)) => a.to_string() == b.to_string(),
+            _ => false,
+        }
+    }
+}
+
+/// Judges one Job: its conditions, its Pods and the events about it.
+pub fn assess(job: &Job, pods: &[Pod], events: &[Event], role: Role) -> Progress {
+    let name = job.name_any();
+    if let Some(pod) = pods.iter().find(|p| phase(p) == "Succeeded") {
+        return Progress::Done(pod.name_any(), pod.spec.as_ref().and_then(|s| s.node_name.clone()));
+    }
+    for pod in pods {
+        if let Some(failed) = pod_problem(pod, role) {
+            return Progress::Failed(failed);
+        }
+    }
+    let conditions = job.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
+    if let Some(c) = conditions.iter().find(|c| c.type_ == "Failed" && c.status == "True") {
+        return Progress::Failed(
+            Error::other(format!(
+                "job.batch/{name} failed: {} {}",
+                c.reason.clone().unwrap_or_default(),
+                c.message.clone().unwrap_or_default()
+            ))
+            .with_hint(format!("see `kubectl describe job {name}` and `kubectl logs job/{name}`")),
+        );
+    }
+    if pods.is_empty() {
+        if let Some(event) = events.iter().rev().find(|e| e.reason.as_deref() == Some("FailedCreate")) {
+            return Progress::Failed(
+                Error::other(format!(
+                    "job.batch/{name} cannot create its Pod: {}",
+                    event.message.clone().unwrap_or_default()
+                ))
+                .with_hint(
+                    "kube-bench needs hostPID and read-only hostPath mounts; run it in a namespace whose \
+                     Pod Security level is `privileged` (-n NAMESPACE)",
+                ),
+            );
+        }
+        return Progress::Waiting(format!("job.batch/{name} has created no Pod yet"));
+    }
+    let pod = &pods[pods.len() - 1];
+    let pod_name = pod.name_any();
+    let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+    match (phase(pod).as_str(), node) {
+        ("Pending", None) => Progress::Waiting(format!("pod {pod_name} is Pending: no node has been assigned yet")),
+        ("Pending", Some(node)) => {
+            let reason = waiting_reasons(pod).join(", ");
+            let reason = if reason.is_empty() { String::new() } else { format!(" ({reason})") };
+            Progress::Waiting(format!("pod {pod_name} is starting on node {node}{reason}"))
+        }
+        (phase, Some(node)) => Progress::Waiting(format!("pod {pod_name} is {phase} on node {node}")),
+        (phase, None) => Progress::Waiting(format!("pod {pod_name} is {phase}")),
+    }
+}
+
+fn phase(pod: &Pod) -> String {
+    pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_else(|| "Pending".into())
+}
+
+fn waiting_reasons(pod: &Pod) -> Vec<String> {
+    pod.status
+        .iter()
+        .flat_map(|s| s.container_statuses.iter().flatten())
+        .filter_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.clone())
+        .collect()
+}
+
+/// A Pod that will not get anywhere by waiting longer.
+fn pod_problem(pod: &Pod, role: Role) -> Option<Error> {
+    let name = pod.name_any();
+    let status = pod.status.as_ref()?;
+    if status.phase.as_deref() == Some("Failed") {
+        let exit = status
+            .container_statuses
+            .iter()
+            .flatten()
+            .filter_map(|c| c.state.as_ref()?.terminated.as_ref())
+            .map(|t| format!(": container exited with code {} ({})", t.exit_code, t.reason.clone().unwrap_or_default()))
+            .next()
+            .unwrap_or_default();
+        return Some(
+            Error::other(format!("pod {name} failed{exit}"))
+                .with_hint(format!("see `kubectl logs {name}` for kube-bench's error")),
+        );
+    }
+    for c in status.container_statuses.iter().flatten() {
+        let Some(waiting) = c.state.as_ref().and_then(|s| s.waiting.as_ref()) else { continue };
+        let reason = waiting.reason.clone().unwrap_or_default();
+        let message = waiting.message.clone().unwrap_or_default();
+        let image = c.image.clone();
+        match reason.as_str() {
+            "ImagePullBackOff" | "InvalidImageName" | "ErrImageNeverPull" => {
+                return Some(
+                    Error::other(format!("pod {name} cannot pull image {image}: {reason} {message}")).with_hint(
+                        "check the image name and that the node can reach its registry; pass another with --image",
+                    ),
+                );
+            }
+            "CreateContainerConfigError" | "CreateContainerError" | "RunContainerError" | "CrashLoopBackOff" => {
+                return Some(
+                    Error::other(format!("pod {name} cannot start: {reason} {message}"))
+                        .with_hint(format!("see `kubectl describe pod {name}`")),
+                );
+            }
+            _ => {}
+        }
+    }
+    let unschedulable =
+        status.conditions.iter().flatten().find(|c| {
+            c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable")
+        })?;
+    let hint = match role {
+        Role::Master => {
+            "no node matches the control-plane affinity: managed clusters (EKS, GKE, AKS) hide their control \
+                         plane, so run --targets node; or pin a node with --node"
+                .to_string()
+        }
+        Role::Node => "check the node's resources and that it is Ready (`kubectl describe node`)".to_string(),
+    };
+    Some(
+        Error::other(format!(
+            "pod {name} cannot be scheduled: {}",
+            unschedulable.message.clone().unwrap_or_else(|| "no reason given".into())
+        ))
+        .with_hint(hint),
+    )
+}
+
+async fn wait_one(
+    client: &Client,
+    namespace: &str,
+    plan: &Plan,
+    uid: &str,
+    deadline: Instant,
+    timeout: Duration,
+    spinner: &Spinner,
+) -> Result<Report> {
+    let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
+    let name = &plan.name;
+    let where_ = plan.node.as_ref().map(|n| format!(" on node {n}")).unwrap_or_default();
+    let pod_selector = ListParams::default().labels(&format!("batch.kubernetes.io/controller-uid={uid}"));
+    let event_selector = ListParams::default().fields(&format!("involvedObject.kind=Job,involvedObject.name={name}"));
+    loop {
+        let job = jobs.get(name).await.map_err(|e| Error::from_kube(e, format!("reading job.batch/{name}")))?;
+        let pod_list = pods
+            .list(&pod_selector)
+            .await
+            .map_err(|e| Error::from_kube(e, format!("listing the Pods of job.batch/{name}")))?;
+        let event_list = events.list(&event_selector).await.map(|l| l.items).unwrap_or_default();
+        match assess(&job, &pod_list.items, &event_list, plan.role) {
+            Progress::Done(pod, node) => {
+                spinner.set_message(format!("reading the log of pod {pod}"));
+                let log = pods
+                    .logs(&pod, &LogParams { container: Some(job::CONTAINER.into()), ..Default::default() })
+                    .await
+                    .map_err(|e| Error::from_kube(e, format!("reading the log of pod {namespace}/{pod}")))?;
+                let node = node.or_else(|| plan.node.clone());
+                return report_from_log(&log, &format!("{namespace}/{pod}"), node.as_deref())
+                    .map_err(|e| e.with_hint(format!("the Job is {name}; rerun with --keep to inspect it")));
+            }
+            Progress::Failed(e) => return Err(e.context(format!("kube-bench{where_}"))),
+            Progress::Waiting(message) => {
+                if Instant::now() >= deadline {
+                    let hint = if message.contains("created no Pod") {
+                        format!(
+                            "is the Job controller (kube-controller-manager) running? see `kubectl describe job {name} -n {namespace}`"
+                        )
+                    } else if message.contains("no node has been assigned") {
+                        "is a scheduler running? see `kubectl describe pod` for its events".to_string()
+                    } else {
+                        "raise --timeout if the cluster is just slow".to_string()
+                    };
+                    return Err(Error::other(format!(
+                        "timed out after {} waiting for kube-bench{where_}: {message}",
+                        human(timeout)
+                    ))
+                    .with_hint(hint));
+                }
+                spinner.set_message(message);
+            }
+        }
+        tokio::time::sleep(
+            POLL.min(deadline.saturating_duration_since(Instant::now())).max(Duration::from_millis(100)),
+        )
+        .await;
+    }
+}
+
+fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    match (secs / 60, secs % 60) {
+        (0, s) => format!("{s}s"),
+        (m, 0) => format!("{m}m"),
+        (m, s) => format!("{m}m{s}s"),
+    }
+}
+
+/// Deletes the Jobs this run created (their Pods with them), or says how to find them with `--keep`.
+async fn cleanup(client: &Client, namespace: &str, created: &[(Plan, String)], keep: bool) -> Result<()> {
+    let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
+    let mut first_error = None;
+    for (plan, uid) in created {
+        if keep {
+            eprintln!(
+                "job.batch/{} kept in namespace {namespace}; delete it with: kubectl delete job {} -n {namespace}",
+                plan.name, plan.name
+            );
+            continue;
+        }
+        let params = DeleteParams {
+            // Jobs orphan their Pods by default; Background deletes them too.
+            propagation_policy: Some(PropagationPolicy::Background),
+            preconditions: (!uid.is_empty()).then(|| Preconditions { uid: Some(uid.clone()), resource_version: None }),
+            ..DeleteParams::default()
+        };
+        match jobs.delete(&plan.name, &params).await {
+            Ok(_) => eprintln!("job.batch/{} deleted", plan.name),
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(e) => {
+                first_error.get_or_insert(Error::from_kube(
+                    e,
+                    format!("deleting job.batch/{} in namespace {namespace}", plan.name),
+                ));
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn job() -> Job {
+        serde_json::from_value(json!({"metadata": {"name": "kube-bench-master-x"}, "spec": {"template": {}}})).unwrap()
+    }
+
+    fn pod(status: serde_json::Value, node: Option<&str>) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "kube-bench-master-x-abcde"},
+            "spec": {"containers": [{"name": "kube-bench"}], "nodeName": node},
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    fn failed(progress: Progress) -> String {
+        match progress {
+            Progress::Failed(e) => e.to_string(),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_pod_is_waiting_unless_an_event_says_why() {
+        assert_eq!(
+            assess(&job(), &[], &[], Role::Master),
+            Progress::Waiting("job.batch/kube-bench-master-x has created no Pod yet".into())
+        );
+        let event: Event = serde_json::from_value(json!({
+            "metadata": {"name": "e"}, "involvedObject": {},
+            "reason": "FailedCreate",
+            "message": "Error creating: pods \"x\" is forbidden: violates PodSecurity \"restricted:latest\": host namespaces (hostPID=true)"
+        }))
+        .unwrap();
+        let text = failed(assess(&job(), &[], &[event], Role::Master));
+        assert!(text.contains("violates PodSecurity"), "{text}");
+        assert!(text.contains("privileged"), "{text}");
+    }
+
+    #[test]
+    fn unschedulable_pods_fail_at_once_with_the_schedulers_message() {
+        let p = pod(
+            json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                "message": "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."}]}),
+            None,
+        );
+        let text = failed(assess(&job(), &[p], &[], Role::Master));
+        assert!(text.contains("cannot be scheduled: 0/3 nodes are available"), "{text}");
+        assert!(text.contains("--targets node"), "{text}");
+    }
+
+    #[test]
+    fn image_pull_back_off_fails_but_a_first_pull_error_waits() {
+        let status = |reason: &str| {
+            json!({"phase": "Pending", "containerStatuses": [{"name": "kube-bench", "image": "aquasec/kube-bench:v0.0.0",
+                "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": reason, "message": "manifest unknown"}}}]})
+        };
+        let text = failed(assess(&job(), &[pod(status("ImagePullBackOff"), Some("n1"))], &[], Role::Node));
+        assert!(text.contains("cannot pull image aquasec/kube-bench:v0.0.0"), "{text}");
+        assert!(text.contains("--image"), "{text}");
+        let waiting = assess(&job(), &[pod(status("ErrImagePull"), Some("n1"))], &[], Role::Node);
+        assert_eq!(
+            waiting,
+            Progress::Waiting("pod kube-bench-master-x-abcde is starting on node n1 (ErrImagePull)".into())
+        );
+    }
+
+    #[test]
+    fn succeeded_pods_are_read_and_failed_ones_reported() {
+        let done = assess(&job(), &[pod(json!({"phase": "Succeeded"}), Some("cp-1"))], &[], Role::Master);
+        assert_eq!(done, Progress::Done("kube-bench-master-x-abcde".into(), Some("cp-1".into())));
+        let p = pod(
+            json!({"phase": "Failed", "containerStatuses": [{"name": "kube-bench", "image": "i", "imageID": "", "ready": false,
+                "restartCount": 0, "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}),
+            Some("cp-1"),
+        );
+        assert!(failed(assess(&job(), &[p], &[], Role::Master)).contains("exited with code 1 (Error)"));
+        let pending = assess(&job(), &[pod(json!({"phase": "Pending"}), None)], &[], Role::Master);
+        assert_eq!(
+            pending,
+            Progress::Waiting("pod kube-bench-master-x-abcde is Pending: no node has been assigned yet".into())
+        );
+    }
+
+    #[test]
+    fn a_pod_log_goes_through_the_report_parser_and_gets_its_node() {
+        let log = "Warning: Kubernetes version was not auto-detected\n[{\"id\":\"4\",\"node_type\":\"node\",\"text\":\"Worker\",\"tests\":[{\"section\":\"4.1\",\"fail\":1,\"results\":[{\"test_number\":\"4.1.1\",\"status\":\"FAIL\"}]}],\"total_fail\":1}]";
+        let report = report_from_log(log, "ns/p", Some("w-1")).unwrap();
+        assert_eq!(report.targets[0].node.as_deref(), Some("w-1"));
+        assert_eq!(report.totals.fail, 1);
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+        let err = report_from_log("exec /usr/local/bin/kube-bench: exec format error\n", "ns/p", None).unwrap_err();
+        assert!(err.to_string().contains("the log of pod ns/p is not kube-bench output"), "{err}");
+    }
+
+    #[test]
+    fn run_ids_are_short_dns_labels() {
+        let id = run_id();
+        assert_eq!(id.len(), 5);
+        assert!(id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+    }
+}

@@ -263,4 +263,15 @@ mod tests {
         assert!(matches!(parse_ip("fd00::1", "--to-ip"), Ok(Target::Ip(_))));
         assert!(parse_ip("10.0.0.0/8", "--to-ip").is_err());
     }
+
+    #[test]
+    fn the_default_port_is_the_destinations_only_port_else_80() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/g04/g04.yaml");
+        let cluster = Cluster::build(&shared::netpol::load::from_paths(&[root], "default").unwrap()).unwrap();
+        let backend = Endpoint::Pod(cluster.find_pod("g04", "backend").unwrap());
+        let frontend = Endpoint::Pod(cluster.find_pod("g04", "frontend").unwrap());
+        assert_eq!(default_port(&cluster, backend), PortQuery::tcp(3000));
+        assert_eq!(default_port(&cluster, frontend), PortQuery::tcp(80));
+        assert_eq!(default_port(&cluster, Endpoint::Ip("192.0.2.1".parse().unwrap())), PortQuery::tcp(80));
+    }
 }

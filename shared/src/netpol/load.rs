@@ -143,12 +143,14 @@ impl Objects {
     /// out: they take no traffic.
     pub async fn from_cluster(client: &kube::Client, namespaces: Option<&[String]>) -> Result<Objects> {
         let params = ListParams::default();
-        let mut objects = Objects::default();
-        objects.namespaces = Api::<Namespace>::all(client.clone())
-            .list(&params)
-            .await
-            .map_err(|e| Error::from_kube(e, "listing namespaces"))?
-            .items;
+        let mut objects = Objects {
+            namespaces: Api::<Namespace>::all(client.clone())
+                .list(&params)
+                .await
+                .map_err(|e| Error::from_kube(e, "listing namespaces"))?
+                .items,
+            ..Default::default()
+        };
         let scopes: Vec<Option<&str>> = match namespaces {
             Some(list) => list.iter().map(|ns| Some(ns.as_str())).collect(),
             None => vec![None],

@@ -253,13 +253,15 @@ impl Cluster {
             spec.map(|s| s.containers.iter().chain(s.init_containers.iter().flatten())).into_iter().flatten()
         {
             for port in container.ports.iter().flatten() {
-                let Some(port_name) = &port.name else { continue };
                 let protocol =
                     Protocol::parse(port.protocol.as_deref().unwrap_or("TCP")).map_err(|e| e.context(what()))?;
                 let number = u16::try_from(port.container_port).ok().filter(|n| *n > 0).ok_or_else(|| {
                     Error::invalid(format!("{}: containerPort {} is not 1-65535", what(), port.container_port))
                 })?;
-                named_ports.push(NamedPort { name: port_name.clone(), port: number, protocol });
+                container_ports.push((number, protocol));
+                if let Some(port_name) = &port.name {
+                    named_ports.push(NamedPort { name: port_name.clone(), port: number, protocol });
+                }
             }
         }
         named_ports.sort();

@@ -65,3 +65,49 @@ pub fn outcome(reports: &[Report]) -> Result<Outcome> {
     }
     if reports.iter().any(|r| r.verdict == Verdict::Mismatch) { Ok(Outcome::Finding) } else { Ok(Outcome::Good) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::Algorithm;
+    use std::path::PathBuf;
+
+    fn report(name: &str, verdict: Verdict) -> Report {
+        let mut r = Report::failed(name.into(), PathBuf::from(format!("/usr/bin/{name}")), Error::other("boom"));
+        r.verdict = verdict;
+        if verdict != Verdict::Error {
+            r.failure = None;
+            r.error = None;
+            r.version = Some("v1.31.2".into());
+            r.os = Some("linux".into());
+            r.arch = Some("arm64".into());
+            r.algorithm = Some(Algorithm::Sha256);
+            r.expected = Some("aa".into());
+            r.actual = Some(if verdict == Verdict::Ok { "aa" } else { "bb" }.into());
+            r.source = Some("https://x/kubelet.sha256".into());
+        }
+        r
+    }
+
+    #[test]
+    fn lines_are_aligned_and_mismatches_show_both_digests() {
+        let reports =
+            [report("kubectl", Verdict::Ok), report("kubelet", Verdict::Mismatch), report("kubeadm", Verdict::Error)];
+        let text = text(&reports);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "kubectl  v1.31.2  linux/arm64  OK");
+        assert_eq!(lines[1], "kubelet  v1.31.2  linux/arm64  MISMATCH");
+        assert_eq!(lines[3], "    expected: sha256 aa (from https://x/kubelet.sha256)");
+        assert_eq!(lines[4], "    actual:   sha256 bb");
+        assert!(!text.contains("kubeadm"), "errors go to stderr");
+        assert_eq!(error_line(&reports[2]), "kubeadm (/usr/bin/kubeadm): boom");
+    }
+
+    #[test]
+    fn errors_outrank_mismatches_which_outrank_ok() {
+        assert_eq!(outcome(&[report("a", Verdict::Ok)]).unwrap(), Outcome::Good);
+        assert_eq!(outcome(&[report("a", Verdict::Ok), report("b", Verdict::Mismatch)]).unwrap(), Outcome::Finding);
+        let err = outcome(&[report("a", Verdict::Mismatch), report("b", Verdict::Error)]).unwrap_err();
+        assert_eq!(err.exit_code(shared::error::ExitStyle::Verdict), 2);
+    }
+}

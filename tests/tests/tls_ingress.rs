@@ -352,8 +352,29 @@ async fn provided_certificates_are_checked_and_wait_times_out_without_a_controll
     assert!(err.contains("ingress-nginx"), "{err}");
 
     let client = cluster.admin_client().await;
-    let secret = Api::<Secret>::namespaced(client, &ns).get("own-tls").await.unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client, &ns);
+    let secret = secrets.get("own-tls").await.unwrap();
     assert_eq!(secret.data.unwrap()["tls.crt"].0, pair.cert.as_bytes());
+
+    // A provided certificate is only rotated with the next one given; that one is checked too.
+    let refused = run(cluster.plugin("tls-ingress").args(["rotate", "own", "-n", &ns]));
+    assert_eq!(refused.status.code(), Some(1));
+    let next = self_signed("own.acme.com", -1, 300);
+    std::fs::write(dir.path().join("next.crt"), &next.cert).unwrap();
+    std::fs::write(dir.path().join("next.key"), &pair.key).unwrap();
+    let mut mismatched = cluster.plugin("tls-ingress");
+    mismatched.args(["rotate", "own", "-n", &ns, "--cert"]).arg(dir.path().join("next.crt"));
+    mismatched.arg("--key").arg(dir.path().join("next.key"));
+    let refused = run(&mut mismatched);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("does not match the certificate"), "{}", stderr(&refused));
+    std::fs::write(dir.path().join("next.key"), &next.key).unwrap();
+    let rotated = run(&mut mismatched);
+    assert_eq!(rotated.status.code(), Some(0));
+    assert!(stdout(&rotated).contains("secret/own-tls configured"), "{}", stdout(&rotated));
+    assert!(stdout(&rotated).contains("replaced: sha256"), "{}", stdout(&rotated));
+    let secret = secrets.get("own-tls").await.unwrap();
+    assert_eq!(secret.data.unwrap()["tls.crt"].0, next.cert.as_bytes());
 }
 
 #[tokio::test]
@@ -476,4 +497,75 @@ fn bad_input_gives_clear_errors_and_exit_2() {
         assert!(stderr(&output).contains(expected), "{command:?}: {}", stderr(&output));
         assert!(stdout(&output).is_empty());
     }
+}
+
+/// Runs `command` under `script(1)` so it has a terminal, answering each prompt when it appears.
+fn with_terminal(command: &str, answers: &[(&str, &str)]) -> (Option<i32>, String) {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+    let mut child = Command::new("script")
+        .args(["-qec", command, "/dev/null"])
+        .env_remove("KUBECONFIG")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux runs the wizard in a pseudo-terminal");
+    let seen = Arc::new(Mutex::new(String::new()));
+    let mut out = child.stdout.take().unwrap();
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let mut from = 0;
+    for (prompt, answer) in answers {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let text = seen.lock().unwrap().clone();
+            if let Some(at) = text[from..].find(prompt) {
+                from += at + prompt.len();
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no prompt {prompt:?} in:\n{text}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        stdin.write_all(format!("{answer}\r").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let text = seen.lock().unwrap().replace('\r', "");
+    (status.code(), text)
+}
+
+#[test]
+fn missing_inputs_start_a_wizard_in_a_terminal() {
+    let binary = harden_tests::plugin_path("tls-ingress");
+    let command = format!("{} create --dry-run=client -o yaml", binary.display());
+    let (code, text) = with_terminal(
+        &command,
+        &[
+            ("Host name(s) to serve", "shop.acme.com"),
+            ("Backend Service name", "shop-service"),
+            ("Service port", "0"),
+            ("out of range", "8080"),
+            ("Namespace", "t75"),
+            ("Ingress name", ""),
+        ],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    let yaml = &text[text.find("apiVersion: v1").expect("the objects are printed")..];
+    assert!(yaml.contains("name: shop-ingress\n  namespace: t75\n"), "the default name is offered: {yaml}");
+    assert!(yaml.contains("- host: shop.acme.com"), "{yaml}");
+    assert!(yaml.contains("name: shop-service\n            port:\n              number: 8080"), "{yaml}");
 }

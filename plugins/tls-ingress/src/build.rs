@@ -25,8 +25,11 @@ pub const ORIGIN_PROVIDED: &str = "provided";
 /// kubernetes.io/ingress pathType.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PathType {
+    #[value(name = "Prefix")]
     Prefix,
+    #[value(name = "Exact")]
     Exact,
+    #[value(name = "ImplementationSpecific")]
     ImplementationSpecific,
 }
 

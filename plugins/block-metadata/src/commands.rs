@@ -1,0 +1,203 @@
+//! `apply` and `remove`: flags, the safety check against the cluster, and the shared apply path.
+
+use clap::Args;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
+use shared::apply::{Applier, Deleted, Object, delete_managed, managed_selector};
+use shared::cli::{ApplyArgs, DryRun, KubeArgs};
+use shared::client::{Kube, connect};
+use shared::error::{Error, Outcome, Result};
+use shared::namespaces::NamespaceScope;
+use shared::progress::warn;
+
+use crate::PLUGIN;
+use crate::build::{DEFAULT_NAME, block_policy, egress_isolating, refusal};
+use crate::presets::{Cloud, Endpoint, endpoints, parse_block};
+
+/// Which endpoints: shared by `apply` and `status`.
+#[derive(Args, Debug, Clone)]
+pub struct EndpointArgs {
+    /// Whose metadata endpoints (repeat or comma-separate).
+    #[arg(long, value_name = "CLOUD", value_delimiter = ',', default_value = "all")]
+    pub cloud: Vec<Cloud>,
+
+    /// Also Azure's wire server 168.63.129.16 (certificates and extension settings; hosts use it for DNS
+    /// too, so it is opt-in).
+    #[arg(long)]
+    pub azure_wire_server: bool,
+}
+
+#[derive(Args)]
+pub struct ApplyCmd {
+    /// Every namespace except kube-system (name it with -n as well to include it).
+    #[arg(short = 'A', long = "all-namespaces")]
+    all_namespaces: bool,
+
+    #[command(flatten)]
+    endpoints: EndpointArgs,
+
+    /// Another address or CIDR to block (IPv4 or IPv6; repeat or comma-separate).
+    #[arg(long, value_name = "CIDR", value_delimiter = ',')]
+    block: Vec<String>,
+
+    /// Name of the policy.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_NAME)]
+    name: String,
+
+    /// Apply even where policies already restrict egress (this policy would widen what they allow).
+    #[arg(long)]
+    force: bool,
+
+    #[command(flatten)]
+    apply: ApplyArgs,
+}
+
+impl ApplyCmd {
+    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+        let custom = self.block.iter().map(|b| parse_block(b)).collect::<Result<Vec<_>>>()?;
+        validate_name(&self.name)?;
+        let endpoints = endpoints(&self.endpoints.cloud, self.endpoints.azure_wire_server, &custom);
+        let scope = NamespaceScope { named: kube.namespaces.clone(), all: self.all_namespaces, selector: None };
+        let client_dry_run = self.apply.dry_run == DryRun::Client;
+        let cluster = if client_dry_run && !scope.needs_cluster() { None } else { Some(connect(kube).await?) };
+        let namespaces = scope.resolve(cluster.as_ref()).await?;
+
+        let refused = match (&cluster, self.force, client_dry_run) {
+            (_, true, _) => Vec::new(),
+            (Some(cluster), false, false) => unsafe_namespaces(cluster, &namespaces, self.all_namespaces).await?,
+            (_, false, _) => {
+                warn(
+                    "a client dry run does not read the cluster, so the check for policies that already restrict egress was skipped; use --dry-run=server to run it",
+                );
+                Vec::new()
+            }
+        };
+        let objects = namespaces
+            .iter()
+            .filter(|ns| !refused.iter().any(|(r, _)| r == *ns))
+            .map(|ns| Object::from_typed(&block_policy(ns, &self.name, &endpoints)))
+            .collect::<Result<Vec<_>>>()?;
+        if !objects.is_empty() {
+            Applier::new(PLUGIN, self.apply, cluster.map(|c| c.client)).run(objects).await?;
+        }
+        if refused.is_empty() { Ok(Outcome::Good) } else { Err(refusal(&refused, &endpoints)) }
+    }
+}
+
+/// The namespaces (with the policies) where adding our policy would widen egress. One list across
+/// the cluster for `-A`, else one per namespace.
+async fn unsafe_namespaces(cluster: &Kube, namespaces: &[String], all: bool) -> Result<Vec<(String, Vec<String>)>> {
+    let mut by_namespace: Vec<(String, Vec<NetworkPolicy>)> =
+        namespaces.iter().map(|ns| (ns.clone(), Vec::new())).collect();
+    if all {
+        let api: Api<NetworkPolicy> = Api::all(cluster.client.clone());
+        let listed = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| Error::from_kube(e, "listing networkpolicies in all namespaces"))?;
+        for policy in listed.items {
+            let ns = policy.namespace().unwrap_or_default();
+            if let Some((_, list)) = by_namespace.iter_mut().find(|(n, _)| *n == ns) {
+                list.push(policy);
+            }
+        }
+    } else {
+        for (ns, list) in &mut by_namespace {
+            let api: Api<NetworkPolicy> = Api::namespaced(cluster.client.clone(), ns);
+            *list = api
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| Error::from_kube(e, format!("listing networkpolicies in namespace {ns}")))?
+                .items;
+        }
+    }
+    Ok(by_namespace
+        .into_iter()
+        .map(|(ns, policies)| (ns, egress_isolating(&policies, PLUGIN)))
+        .filter(|(_, names)| !names.is_empty())
+        .collect())
+}
+
+fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|part| {
+            !part.is_empty()
+                && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "invalid --name {name:?}: a NetworkPolicy name is lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
+        )))
+    }
+}
+
+#[derive(Args)]
+pub struct RemoveCmd {
+    /// Every namespace.
+    #[arg(short = 'A', long = "all-namespaces")]
+    all_namespaces: bool,
+
+    /// none, client (only list what would go) or server (the server checks the deletion, nothing is deleted).
+    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, default_value = "none", default_missing_value = "client")]
+    dry_run: DryRun,
+}
+
+impl RemoveCmd {
+    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+        let cluster = connect(kube).await?;
+        let params = ListParams::default().labels(&managed_selector(PLUGIN));
+        let mut ours: Vec<NetworkPolicy> = Vec::new();
+        let namespaces = if self.all_namespaces {
+            let api: Api<NetworkPolicy> = Api::all(cluster.client.clone());
+            ours = api
+                .list(&params)
+                .await
+                .map_err(|e| Error::from_kube(e, "listing networkpolicies in all namespaces"))?
+                .items;
+            Vec::new()
+        } else {
+            let namespaces = cluster.namespaces(kube);
+            for ns in &namespaces {
+                let api: Api<NetworkPolicy> = Api::namespaced(cluster.client.clone(), ns);
+                let listed = api
+                    .list(&params)
+                    .await
+                    .map_err(|e| Error::from_kube(e, format!("listing networkpolicies in namespace {ns}")))?;
+                ours.extend(listed.items);
+            }
+            namespaces
+        };
+        let suffix = match self.dry_run {
+            DryRun::None => "",
+            DryRun::Client => " (dry run)",
+            DryRun::Server => " (server dry run)",
+        };
+        for policy in &ours {
+            let (ns, name) = (policy.namespace().unwrap_or_default(), policy.name_any());
+            let api: Api<NetworkPolicy> = Api::namespaced(cluster.client.clone(), &ns);
+            if delete_managed(&api, PLUGIN, &name, self.dry_run, false).await? == Deleted::Deleted {
+                println!("networkpolicy.networking.k8s.io \"{name}\" deleted from namespace {ns}{suffix}");
+            }
+        }
+        if ours.is_empty() {
+            let place = if self.all_namespaces {
+                "any namespace".to_string()
+            } else {
+                format!("namespace {}", namespaces.join(", "))
+            };
+            eprintln!("No policies created by {PLUGIN} found in {place}.");
+        }
+        Ok(Outcome::Good)
+    }
+}
+
+/// Kept for `status`: the endpoints from the shared flags.
+pub fn chosen_endpoints(args: &EndpointArgs) -> Vec<Endpoint> {
+    endpoints(&args.cloud, args.azure_wire_server, &[])
+}

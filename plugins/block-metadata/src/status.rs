@@ -1,0 +1,379 @@
+//! `status`: which pods can still reach a metadata endpoint on TCP 80 or 443, and which policy rule
+//! lets them, answered by the shared reachability engine ([`shared::netpol`]) from the live cluster
+//! or from `-f` files. [`evaluate`] is pure; the rest loads objects and prints.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use shared::cli::KubeArgs;
+use shared::client::connect;
+use shared::error::{Outcome, Result};
+use shared::namespaces::{NamespaceScope, SKIPPED_BY_ALL};
+use shared::netpol::{self, Cluster, Direction, Objects, Protocol};
+
+use crate::commands::{EndpointArgs, chosen_endpoints};
+use crate::presets::Endpoint;
+
+/// The ports metadata services answer on.
+const PORTS: [u16; 2] = [80, 443];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Args)]
+pub struct StatusCmd {
+    /// Every namespace except kube-system (name it with -n as well to include it).
+    #[arg(short = 'A', long = "all-namespaces")]
+    all_namespaces: bool,
+
+    #[command(flatten)]
+    endpoints: EndpointArgs,
+
+    /// Read Namespaces, Pods, workloads and NetworkPolicies from files or directories instead of the
+    /// cluster (repeat; '-' is standard input). Without -n, every namespace in them but kube-system.
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
+    files: Vec<PathBuf>,
+
+    /// table or json.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
+    output: Format,
+}
+
+impl StatusCmd {
+    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+        let endpoints = chosen_endpoints(&self.endpoints);
+        let (cluster, namespaces) = if self.files.is_empty() {
+            let live = connect(kube).await?;
+            let scope = NamespaceScope { named: kube.namespaces.clone(), all: self.all_namespaces, selector: None };
+            let namespaces = scope.resolve(Some(&live)).await?;
+            let only = (!self.all_namespaces).then_some(namespaces.as_slice());
+            let objects = Objects::from_cluster(&live.client, only).await?;
+            (Cluster::build(&objects)?, namespaces)
+        } else {
+            let default_ns = kube.namespaces.first().map_or("default", String::as_str);
+            let objects = netpol::load::from_paths(&self.files, default_ns)?;
+            let cluster = Cluster::build(&objects)?;
+            let namespaces = if kube.namespaces.is_empty() || self.all_namespaces {
+                let mut all: Vec<String> = cluster
+                    .namespaces
+                    .iter()
+                    .map(|n| n.name.clone())
+                    .filter(|n| !SKIPPED_BY_ALL.contains(&n.as_str()) || kube.namespaces.contains(n))
+                    .collect();
+                all.extend(kube.namespaces.iter().cloned());
+                all.sort();
+                all.dedup();
+                all
+            } else {
+                kube.namespaces.clone()
+            };
+            (cluster, namespaces)
+        };
+        let report = evaluate(&cluster, &namespaces, &endpoints);
+        match self.output {
+            Format::Table => print!("{}", table(&report)),
+            Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        }
+        Ok(if report.reachable { Outcome::Finding } else { Outcome::Good })
+    }
+}
+
+/// What `status` found; also the `-o json` document.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Whether any pod can reach any endpoint (exit 1).
+    pub reachable: bool,
+    pub endpoints: Vec<EndpointInfo>,
+    pub ports: Vec<String>,
+    pub namespaces: Vec<NamespaceReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EndpointInfo {
+    pub address: IpAddr,
+    pub source: String,
+    pub description: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceReport {
+    pub name: String,
+    /// Pods checked (finished pods are not loaded).
+    pub pods: usize,
+    pub reachable: Vec<Reach>,
+}
+
+/// One pod reaching one endpoint on one port.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reach {
+    pub pod: String,
+    pub endpoint: IpAddr,
+    pub port: u16,
+    pub protocol: Protocol,
+    /// Why: `hostNetwork`, `notIsolated` (no policy restricts its egress) or `allowedByRule`.
+    pub reason: &'static str,
+    /// The rules that allow it (empty unless `allowedByRule`).
+    pub allowed_by: Vec<RuleInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleInfo {
+    pub policy: String,
+    /// Index into the policy's `spec.egress`.
+    pub rule: usize,
+    /// The matching peer (`ipBlock 0.0.0.0/0`), or `any destination` for a rule without peers.
+    pub peer: String,
+    /// The matching port, or `all ports`.
+    pub port: String,
+}
+
+/// Checks every pod of the namespaces against every endpoint on TCP 80 and 443. Pods the engine
+/// grouped together share one evaluation.
+pub fn evaluate(cluster: &Cluster, namespaces: &[String], endpoints: &[Endpoint]) -> Report {
+    let mut per_group: HashMap<(usize, IpAddr, u16), Option<Why>> = HashMap::new();
+    let mut reports = Vec::new();
+    for name in namespaces {
+        let ns = cluster.namespace(name);
+        let pods: Vec<usize> = (0..cluster.pods.len()).filter(|&p| Some(cluster.pods[p].namespace) == ns).collect();
+        let mut reachable = Vec::new();
+        for &pod in &pods {
+            for endpoint in endpoints {
+                let address = endpoint.net.addr();
+                for port in PORTS {
+                    let key = (cluster.pods[pod].group, address, port);
+                    let outcome = per_group.entry(key).or_insert_with(|| why_reachable(cluster, pod, address, port));
+                    if let Some((reason, allowed_by)) = outcome {
+                        reachable.push(Reach {
+                            pod: cluster.pods[pod].name.clone(),
+                            endpoint: address,
+                            port,
+                            protocol: Protocol::Tcp,
+                            reason,
+                            allowed_by: allowed_by.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        reports.push(NamespaceReport { name: name.clone(), pods: pods.len(), reachable });
+    }
+    Report {
+        reachable: reports.iter().any(|r| !r.reachable.is_empty()),
+        endpoints: endpoints
+            .iter()
+            .map(|e| EndpointInfo { address: e.net.addr(), source: e.source.clone(), description: e.what.to_string() })
+            .collect(),
+        ports: PORTS.iter().map(|p| format!("{p}/TCP")).collect(),
+        namespaces: reports,
+    }
+}
+
+/// Why a pod reaches an address: the [`Reach::reason`] and the rules.
+type Why = (&'static str, Vec<RuleInfo>);
+
+/// `None` when the pod cannot reach the address; else why it can.
+fn why_reachable(cluster: &Cluster, pod: usize, address: IpAddr, port: u16) -> Option<Why> {
+    let verdict =
+        cluster.check_resolved(netpol::Endpoint::Pod(pod), netpol::Endpoint::Ip(address), port, Protocol::Tcp);
+    if !verdict.allowed {
+        return None;
+    }
+    if cluster.pods[pod].host_network {
+        return Some(("hostNetwork", Vec::new()));
+    }
+    if verdict.egress.isolated_by.is_empty() {
+        return Some(("notIsolated", Vec::new()));
+    }
+    let rules = verdict
+        .egress
+        .allowed_by
+        .iter()
+        .map(|r| {
+            let policy = &cluster.policies[r.policy];
+            let rule = &policy.rules(Direction::Egress)[r.rule];
+            RuleInfo {
+                policy: policy.name.clone(),
+                rule: r.rule,
+                peer: r.peer.map_or("any destination".to_string(), |i| rule.peers[i].to_string()),
+                port: r.port.map_or("all ports".to_string(), |i| rule.ports[i].to_string()),
+            }
+        })
+        .collect();
+    Some(("allowedByRule", rules))
+}
+
+/// One row per namespace, pod and reason, with the endpoints and ports it reaches; namespaces where
+/// nothing is reachable get one line saying so.
+pub fn table(report: &Report) -> String {
+    let mut rows: Vec<[String; 5]> = Vec::new();
+    for ns in &report.namespaces {
+        let mut merged: Vec<(String, String, Vec<String>, Vec<String>)> = Vec::new();
+        for reach in &ns.reachable {
+            let why = match reach.reason {
+                "hostNetwork" => "hostNetwork pod: NetworkPolicies do not apply".to_string(),
+                "notIsolated" => "no NetworkPolicy restricts its egress".to_string(),
+                _ => reach
+                    .allowed_by
+                    .iter()
+                    .map(|r| format!("{} egress[{}]: {}, {}", r.policy, r.rule, r.peer, r.port))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            };
+            let endpoint = reach.endpoint.to_string();
+            let port = reach.port.to_string();
+            match merged.iter_mut().find(|(pod, w, ..)| *pod == reach.pod && *w == why) {
+                Some((_, _, endpoints, ports)) => {
+                    if !endpoints.contains(&endpoint) {
+                        endpoints.push(endpoint);
+                    }
+                    if !ports.contains(&port) {
+                        ports.push(port);
+                    }
+                }
+                None => merged.push((reach.pod.clone(), why, vec![endpoint], vec![port])),
+            }
+        }
+        for (pod, why, endpoints, ports) in merged {
+            rows.push([ns.name.clone(), pod, endpoints.join(","), format!("{}/TCP", ports.join(",")), why]);
+        }
+    }
+    let mut text = String::new();
+    if !rows.is_empty() {
+        text.push_str(&shared::output::table(&["namespace", "pod", "endpoints", "ports", "allowed by"], rows));
+    }
+    for ns in &report.namespaces {
+        if ns.pods == 0 {
+            text.push_str(&format!("namespace {}: no pods to check\n", ns.name));
+        } else if ns.reachable.is_empty() {
+            text.push_str(&format!(
+                "namespace {}: none of its {} pod(s) can reach the {} metadata endpoint(s) on TCP 80 or 443\n",
+                ns.name,
+                ns.pods,
+                report.endpoints.len()
+            ));
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::{DEFAULT_NAME, block_policy};
+    use crate::presets::{Cloud, endpoints};
+    use serde_json::json;
+
+    fn objects(extra_policies: &[serde_json::Value]) -> Objects {
+        let mut objects = Objects::new("default");
+        let pod = |ns: &str, name: &str, host: bool| {
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
+                   "spec": {"hostNetwork": host, "containers": [{"name": "c", "image": "x"}]}})
+        };
+        for value in
+            [pod("a12", "web", false), pod("a12", "api", false), pod("other", "tool", false), pod("a12", "agent", true)]
+        {
+            objects.add_value(value, None).unwrap();
+        }
+        for policy in extra_policies {
+            objects.add_value(policy.clone(), None).unwrap();
+        }
+        objects
+    }
+
+    fn ours(ns: &str) -> serde_json::Value {
+        let mut value =
+            serde_json::to_value(block_policy(ns, DEFAULT_NAME, &endpoints(&[Cloud::All], false, &[]))).unwrap();
+        value["apiVersion"] = json!("networking.k8s.io/v1");
+        value["kind"] = json!("NetworkPolicy");
+        value
+    }
+
+    fn pods_reaching(report: &Report, ns: &str) -> Vec<String> {
+        let mut pods: Vec<String> = report
+            .namespaces
+            .iter()
+            .filter(|n| n.name == ns)
+            .flat_map(|n| n.reachable.iter().map(|r| r.pod.clone()))
+            .collect();
+        pods.dedup();
+        pods
+    }
+
+    #[test]
+    fn without_policies_every_pod_reaches_every_endpoint() {
+        let cluster = Cluster::build(&objects(&[])).unwrap();
+        let eps = endpoints(&[Cloud::Aws], false, &[]);
+        let report = evaluate(&cluster, &["a12".into()], &eps);
+        assert!(report.reachable);
+        let ns = &report.namespaces[0];
+        assert_eq!(ns.pods, 3);
+        assert_eq!(ns.reachable.len(), 3 * 2 * 2, "3 pods x 2 endpoints x 2 ports");
+        let web = ns.reachable.iter().find(|r| r.pod == "web").unwrap();
+        assert_eq!(web.reason, "notIsolated");
+    }
+
+    #[test]
+    fn our_policy_blocks_all_but_host_network_pods() {
+        let cluster = Cluster::build(&objects(&[ours("a12")])).unwrap();
+        let eps = endpoints(&[Cloud::All], false, &[]);
+        let report = evaluate(&cluster, &["a12".into(), "other".into()], &eps);
+        assert_eq!(pods_reaching(&report, "a12"), ["agent"], "hostNetwork pods are never selected");
+        assert_eq!(report.namespaces[0].reachable[0].reason, "hostNetwork");
+        assert_eq!(pods_reaching(&report, "other"), ["tool"]);
+        let text = table(&report);
+        assert!(text.contains("hostNetwork pod: NetworkPolicies do not apply"), "{text}");
+        assert!(text.contains("no NetworkPolicy restricts its egress"), "{text}");
+    }
+
+    #[test]
+    fn a_policy_allowing_all_egress_is_named_with_its_rule() {
+        let allow_all = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-all-egress", "namespace": "a12"},
+            "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Egress"], "egress": [{}]}});
+        let cluster = Cluster::build(&objects(&[ours("a12"), allow_all])).unwrap();
+        let eps = endpoints(&[Cloud::Aws], false, &[]);
+        let report = evaluate(&cluster, &["a12".into()], &eps);
+        assert_eq!(pods_reaching(&report, "a12"), ["web", "agent"]);
+        let web = report.namespaces[0].reachable.iter().find(|r| r.pod == "web").unwrap();
+        assert_eq!(web.reason, "allowedByRule");
+        assert_eq!(
+            web.allowed_by,
+            [RuleInfo {
+                policy: "allow-all-egress".into(),
+                rule: 0,
+                peer: "any destination".into(),
+                port: "all ports".into()
+            }]
+        );
+        let text = table(&report);
+        assert!(text.contains("allow-all-egress egress[0]: any destination, all ports"), "{text}");
+        assert!(text.contains("169.254.169.254,fd00:ec2::254"), "{text}");
+    }
+
+    #[test]
+    fn json_is_documented_shape() {
+        let cluster = Cluster::build(&objects(&[ours("a12")])).unwrap();
+        let report = evaluate(&cluster, &["other".into()], &endpoints(&[Cloud::Alibaba], false, &[]));
+        let value = serde_json::to_value(&report).unwrap();
+        assert_eq!(value["reachable"], true);
+        assert_eq!(value["ports"], json!(["80/TCP", "443/TCP"]));
+        assert_eq!(
+            value["endpoints"][0],
+            json!({"address": "100.100.100.200", "source": "alibaba", "description": "Alibaba Cloud ECS metadata service"})
+        );
+        assert_eq!(
+            value["namespaces"][0]["reachable"][0],
+            json!({"pod": "tool", "endpoint": "100.100.100.200", "port": 80, "protocol": "TCP", "reason": "notIsolated", "allowedBy": []})
+        );
+    }
+}

@@ -17,6 +17,38 @@
 //! pod. hostNetwork pods are never selected by pod or namespace selectors. Traffic from a pod to
 //! itself is always allowed. An external address (`Endpoint::Ip`) has no policies of its own: only
 //! the pod side is checked.
+//!
+//! ```
+//! use shared::netpol::{Cluster, Direction, Endpoint, Objects, PortQuery};
+//!
+//! let mut objects = Objects::default(); // or load::from_paths(&paths, "default"), Objects::from_cluster(..)
+//! objects.add_yaml(r#"
+//! apiVersion: v1
+//! kind: Pod
+//! metadata: {name: app, namespace: shop, labels: {app: web}}
+//! ---
+//! apiVersion: networking.k8s.io/v1
+//! kind: NetworkPolicy
+//! metadata: {name: egress, namespace: shop}
+//! spec:
+//!   podSelector: {matchLabels: {app: web}}
+//!   policyTypes: [Egress]
+//!   egress:
+//!   - to: [{ipBlock: {cidr: 0.0.0.0/0, except: [169.254.169.254/32]}}]
+//! "#, "example").unwrap();
+//! let cluster = Cluster::build(&objects).unwrap();
+//! let app = cluster.find_pod("shop", "app").unwrap();
+//! let isolating = cluster.isolating(app, Direction::Egress);
+//! assert_eq!(cluster.policy_name(isolating[0]), "shop/egress");
+//!
+//! let metadata = Endpoint::Ip("169.254.169.254".parse().unwrap());
+//! let verdict = cluster.check(Endpoint::Pod(app), metadata, &PortQuery::tcp(80)).unwrap();
+//! assert!(!verdict.allowed && verdict.egress.allowed_by.is_empty());
+//! let web = Endpoint::Ip("203.0.113.7".parse().unwrap());
+//! let verdict = cluster.check(Endpoint::Pod(app), web, &PortQuery::tcp(443)).unwrap();
+//! let rule = verdict.egress.allowed_by[0]; // policy, direction, rule index, peer index, port index
+//! assert_eq!((cluster.policy_name(rule.policy), rule.rule, rule.peer), ("shop/egress".to_string(), 0, Some(0)));
+//! ```
 
 mod bits;
 mod explain;

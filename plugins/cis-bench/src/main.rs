@@ -139,6 +139,9 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             }
             let old = read_report(&args.old)?;
             let new = read_report(&args.new)?;
+            for warning in old.warnings.iter().chain(&new.warnings) {
+                shared::progress::warn(warning);
+            }
             let changes = diff::diff(&old, &new);
             match args.format {
                 DiffFormat::Table => stdout(&diff::table(&changes))?,

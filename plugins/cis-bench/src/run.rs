@@ -68,9 +68,8 @@ async fn node_names(client: &Client) -> Result<Vec<String>> {
 async fn plans(client: &Client, request: &Request) -> Result<Vec<Plan>> {
     let needs_all_nodes = request.node.is_none() && request.targets.iter().any(|t| t == "node");
     let needs_lookup = needs_all_nodes || request.node.is_some();
-    let nodes = if needs_lookup && request.dry_run != DryRun::Client { node_names(client).await? } else { Vec::new() };
+    let nodes = if needs_lookup { node_names(client).await? } else { Vec::new() };
     if let Some(node) = &request.node
-        && request.dry_run != DryRun::Client
         && !nodes.contains(node)
     {
         let shown: Vec<&str> = nodes.iter().take(10).map(String::as_str).collect();
@@ -80,11 +79,10 @@ async fn plans(client: &Client, request: &Request) -> Result<Vec<Plan>> {
             format!("nodes: {}", shown.join(", "))
         }));
     }
-    if needs_all_nodes && nodes.is_empty() && request.dry_run != DryRun::Client {
+    if needs_all_nodes && nodes.is_empty() {
         return Err(Error::new(ErrorKind::Other, "--targets node runs one Job per node, but the cluster has no nodes")
             .with_hint("register nodes first, or run only control-plane targets: --targets master,etcd,policies"));
     }
-    let nodes = if request.dry_run == DryRun::Client && needs_all_nodes { vec!["NODE".to_string()] } else { nodes };
     Ok(job::plan(&request.targets, request.node.as_deref(), &nodes, &request.options.run_id))
 }
 
@@ -99,7 +97,15 @@ pub enum Ran {
 pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
     let plans = match &client {
         Some(client) => plans(client, request).await?,
-        None => job::plan(&request.targets, request.node.as_deref(), &["NODE".to_string()], &request.options.run_id),
+        None => {
+            if request.node.is_none() && request.targets.iter().any(|t| t == "node") {
+                shared::progress::warn(
+                    "a client dry run cannot list the nodes: the per-node Job is shown once for a node named NODE \
+                     (--dry-run=server shows one per node)",
+                );
+            }
+            job::plan(&request.targets, request.node.as_deref(), &["NODE".to_string()], &request.options.run_id)
+        }
     };
     let objects =
         plans.iter().map(|p| Object::from_typed(&job::build(p, &request.options))).collect::<Result<Vec<_>>>()?;

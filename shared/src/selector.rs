@@ -68,7 +68,7 @@ fn split_terms(text: &str) -> Result<Vec<&str>> {
             }
             _ => {}
         }
-        if depth < 0 || depth > 1 {
+        if !(0..=1).contains(&depth) {
             return Err(Error::invalid(format!("invalid label selector {text:?}: unbalanced parentheses")));
         }
     }

@@ -229,7 +229,7 @@ async fn inspect_fails_on_a_mismatched_key_and_an_expired_certificate() {
     assert!(out.contains("FAIL") && out.contains("secret mixed-tls: the private key"), "{out}");
     assert!(out.contains("does not match the certificate"), "{out}");
     assert!(out.contains("secret old-tls: the certificate expired on"), "{out}");
-    assert!(out.contains("kubectl tls-ingress rotate old -n"), "{out}");
+    assert!(out.contains(&format!("`kubectl tls-ingress rotate old -n {ns} --cert NEW.crt --key NEW.key`")), "{out}");
     assert!(!out.contains("good-tls:"), "{out}");
 
     let json_out = run(cluster.plugin("tls-ingress").args(["inspect", "old", "-n", &ns, "-o", "json"]));

@@ -384,9 +384,13 @@ pub fn describe(material: &Material, generated: bool) -> String {
             } else {
                 "provided"
             };
+            let hosts = if leaf.dns_names.is_empty() {
+                format!("no DNS SANs (CN={})", leaf.common_name.as_deref().unwrap_or("-"))
+            } else {
+                format!("hosts {}", leaf.dns_names.join(", "))
+            };
             format!(
-                "certificate: {origin} {key}, hosts {}, valid until {}, sha256 {}",
-                leaf.dns_names.join(", "),
+                "certificate: {origin} {key}, {hosts}, valid until {}, sha256 {}",
                 cert::date(leaf.not_after),
                 leaf.sha256
             )

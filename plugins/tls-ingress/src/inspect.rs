@@ -214,6 +214,12 @@ fn inspect_tls(
         findings.push(fail(message));
         return report;
     };
+    // Only certificates we generated can be renewed without the user supplying the next one.
+    let rotate = if crate::rotate::generated_by_us(secret) {
+        format!("`{rotate}`")
+    } else {
+        format!("`{rotate} --cert NEW.crt --key NEW.key`")
+    };
     let type_ = secret.type_.as_deref().unwrap_or("Opaque");
     if type_ != TLS_TYPE {
         findings.push(fail(format!("secret {secret_name} has type {type_}, not {TLS_TYPE}")));
@@ -248,7 +254,7 @@ fn inspect_tls(
         Validity::Valid(days) => {
             if days < cert::EXPIRY_WARNING_DAYS {
                 findings.push(warn(format!(
-                    "secret {secret_name}: the certificate expires in {days} days ({}); renew it, e.g. `{rotate}`",
+                    "secret {secret_name}: the certificate expires in {days} days ({}); renew it: {rotate}",
                     cert::date(leaf.not_after)
                 )));
             }
@@ -256,7 +262,7 @@ fn inspect_tls(
         }
         Validity::Expired(days) => {
             findings.push(fail(format!(
-                "secret {secret_name}: the certificate expired on {} ({days} days ago); renew it, e.g. `{rotate}`",
+                "secret {secret_name}: the certificate expired on {} ({days} days ago); renew it: {rotate}",
                 cert::date(leaf.not_after)
             )));
             -days
@@ -484,10 +490,12 @@ mod tests {
     }
 
     fn check(ingress: &Ingress, material: Option<&Material>) -> IngressReport {
-        let secrets = BTreeMap::from([(
-            "accounting-secret".to_string(),
-            material.map(|m| secret("accounting-secret", "t75", m, true)),
-        )]);
+        let ours = |m: &Material| {
+            let mut made = secret("accounting-secret", "t75", m, true);
+            made.metadata.labels = Some(BTreeMap::from([(shared::MANAGED_BY_LABEL.into(), crate::PLUGIN.into())]));
+            made
+        };
+        let secrets = BTreeMap::from([("accounting-secret".to_string(), material.map(ours))]);
         let classes = [class("nginx", true)];
         let lookup = Lookup { secrets: &secrets, elsewhere: &BTreeMap::new(), classes: Some(&classes) };
         inspect_ingress(ingress, &lookup, OffsetDateTime::now_utc())
@@ -542,7 +550,7 @@ mod tests {
         let found = messages(&check(&t75(&["accounting.internal.acme.com"], Some("nginx")), Some(&material)));
         assert_eq!(found.len(), 1);
         assert!(found[0].starts_with("Warn") && found[0].contains("expires in 9 days"), "{found:?}");
-        assert!(found[0].contains("kubectl tls-ingress rotate accounting-ingress -n t75"), "{found:?}");
+        assert!(found[0].ends_with("renew it: `kubectl tls-ingress rotate accounting-ingress -n t75`"), "{found:?}");
     }
 
     #[test]

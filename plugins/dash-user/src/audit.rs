@@ -133,7 +133,8 @@ pub fn classify(deployment: &Deployment) -> Option<Component> {
     }
     let labels = deployment.spec.template.metadata.as_ref().and_then(|m| m.labels.clone());
     let labels = labels.unwrap_or_default();
-    let label = |key: &str| labels.get(key).map(String::as_str).or_else(|| deployment.labels().get(key).map(String::as_str));
+    let label =
+        |key: &str| labels.get(key).map(String::as_str).or_else(|| deployment.labels().get(key).map(String::as_str));
     match label("app.kubernetes.io/name") {
         Some("kubernetes-dashboard-api") => return Some(Component::Api),
         Some("kubernetes-dashboard-auth") => return Some(Component::Auth),
@@ -195,11 +196,9 @@ pub fn flags(container: &Container) -> Vec<(String, Option<String>)> {
 
 fn flag_on(flags: &[(String, Option<String>)], name: &str) -> bool {
     // The last occurrence wins, as with pflag.
-    flags
-        .iter()
-        .rev()
-        .find(|(n, _)| n == name)
-        .is_some_and(|(_, v)| v.as_deref().is_none_or(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "t" | "yes")))
+    flags.iter().rev().find(|(n, _)| n == name).is_some_and(|(_, v)| {
+        v.as_deref().is_none_or(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "t" | "yes"))
+    })
 }
 
 fn flag_value<'a>(flags: &'a [(String, Option<String>)], name: &str) -> Option<&'a str> {
@@ -218,11 +217,7 @@ const BAD_BOOL_FLAGS: [(&str, Severity, &str); 5] = [
         Severity::High,
         "allows logging in over plain HTTP, so bearer tokens cross the network unencrypted",
     ),
-    (
-        "disable-settings-authorizer",
-        Severity::Medium,
-        "lets any user change the dashboard's global settings",
-    ),
+    ("disable-settings-authorizer", Severity::Medium, "lets any user change the dashboard's global settings"),
     ("disable-csrf-protection", Severity::Medium, "turns off CSRF protection of the dashboard's API"),
     (
         "apiserver-skip-tls-verify",
@@ -274,7 +269,8 @@ fn container_findings(found: &Found, container: &Container, out: &mut Vec<Findin
                 "container {cname} has neither --auto-generate-certificates nor --tls-cert-file/--tls-key-file: \
                  the dashboard has no TLS certificate and serves plain HTTP"
             ),
-            "add --auto-generate-certificates, or mount a certificate and pass --tls-cert-file and --tls-key-file".into(),
+            "add --auto-generate-certificates, or mount a certificate and pass --tls-cert-file and --tls-key-file"
+                .into(),
         ));
     }
 }
@@ -332,13 +328,13 @@ fn service_findings(service: &Service, selected: &[(&Found, &Deployment)], out: 
     let ports = spec.ports.clone().unwrap_or_default();
     if exposed {
         let node_ports: Vec<String> = ports.iter().filter_map(|p| p.node_port).map(|p| p.to_string()).collect();
-        let on = if node_ports.is_empty() { String::new() } else { format!(" (node ports {})", node_ports.join(", ")) };
+        let on = if node_ports.is_empty() { String::new() } else { format!(", node ports {}", node_ports.join(", ")) };
         out.push(Finding {
             severity: Severity::High,
             check: "exposed-service".into(),
             namespace: ns.clone(),
             object: object.clone(),
-            message: format!("{kind} Service exposes the dashboard's {} outside the cluster{on}", parts.join("/")),
+            message: format!("{kind} Service exposes the dashboard outside the cluster ({}{on})", parts.join(", ")),
             fix: format!(
                 "make it ClusterIP (kubectl -n {ns} patch svc {} -p '{{\"spec\":{{\"type\":\"ClusterIP\"}}}}') \
                  and use kubectl port-forward, or an authenticating Ingress",
@@ -385,7 +381,10 @@ fn subject_in(subject: &Subject, namespace: &str) -> Option<String> {
         "ServiceAccount" if subject.namespace.as_deref() == Some(namespace) => {
             Some(format!("ServiceAccount {namespace}/{}", subject.name))
         }
-        "Group" if subject.name == "system:serviceaccounts" || subject.name == format!("system:serviceaccounts:{namespace}") => {
+        "Group"
+            if subject.name == "system:serviceaccounts"
+                || subject.name == format!("system:serviceaccounts:{namespace}") =>
+        {
             Some(format!("every ServiceAccount of namespace {namespace} (group {})", subject.name))
         }
         _ => None,
@@ -510,10 +509,15 @@ pub fn audit(snapshot: &Snapshot, scope: &Where) -> Report {
     for deployment in &snapshot.deployments {
         let ns = deployment.namespace().unwrap_or_default();
         if in_scope(&ns) && is_kong(deployment) && kong_is_dashboards(deployment, &dashboard_namespaces) {
-            found.push((Found { namespace: ns, deployment: deployment.name_any(), component: Component::Kong }, deployment));
+            found.push((
+                Found { namespace: ns, deployment: deployment.name_any(), component: Component::Kong },
+                deployment,
+            ));
         }
     }
-    found.sort_by(|a, b| (&a.0.namespace, a.0.component, &a.0.deployment).cmp(&(&b.0.namespace, b.0.component, &b.0.deployment)));
+    found.sort_by(|a, b| {
+        (&a.0.namespace, a.0.component, &a.0.deployment).cmp(&(&b.0.namespace, b.0.component, &b.0.deployment))
+    });
 
     let namespaces: Vec<String> = match scope {
         Where::Namespaces(list) => list.clone(),
@@ -621,7 +625,8 @@ pub async fn snapshot(client: &Client, scope: &Where) -> Result<Snapshot> {
         }
         Where::Namespaces(list_ns) => {
             for ns in list_ns {
-                snap.deployments.extend(list(Api::namespaced(client.clone(), ns), &format!("deployments in {ns}")).await?);
+                snap.deployments
+                    .extend(list(Api::namespaced(client.clone(), ns), &format!("deployments in {ns}")).await?);
                 snap.services.extend(list(Api::namespaced(client.clone(), ns), &format!("services in {ns}")).await?);
             }
         }
@@ -687,7 +692,8 @@ mod tests {
     /// Loads a fixture the integration tests also apply, with its namespace filled in.
     fn fixture(file: &str, namespace: &str) -> Snapshot {
         let path = format!("{}/../../tests/fixtures/dashboard/{file}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")).replace("__NS__", namespace);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")).replace("__NS__", namespace);
         let mut snap = Snapshot::default();
         for doc in serde_yaml::Deserializer::from_str(&text) {
             let value = serde_json::Value::deserialize(doc).unwrap();
@@ -695,7 +701,9 @@ mod tests {
                 continue;
             }
             let mut value = value;
-            if value["metadata"]["namespace"].is_null() && !["ClusterRole", "ClusterRoleBinding"].contains(&value["kind"].as_str().unwrap()) {
+            if value["metadata"]["namespace"].is_null()
+                && !["ClusterRole", "ClusterRoleBinding"].contains(&value["kind"].as_str().unwrap())
+            {
                 value["metadata"]["namespace"] = namespace.into();
             }
             match value["kind"].as_str().unwrap() {
@@ -704,14 +712,16 @@ mod tests {
                 "ClusterRoleBinding" => snap.cluster_role_bindings.push(serde_json::from_value(value).unwrap()),
                 "RoleBinding" => snap.role_bindings.push(serde_json::from_value(value).unwrap()),
                 "ClusterRole" => snap.cluster_roles.push(serde_json::from_value(value).unwrap()),
-                "Secret" if value["type"] == "kubernetes.io/service-account-token" => snap.token_secrets.push(TokenSecret {
-                    namespace: namespace.into(),
-                    name: value["metadata"]["name"].as_str().unwrap().into(),
-                    service_account: value["metadata"]["annotations"]["kubernetes.io/service-account.name"]
-                        .as_str()
-                        .unwrap()
-                        .into(),
-                }),
+                "Secret" if value["type"] == "kubernetes.io/service-account-token" => {
+                    snap.token_secrets.push(TokenSecret {
+                        namespace: namespace.into(),
+                        name: value["metadata"]["name"].as_str().unwrap().into(),
+                        service_account: value["metadata"]["annotations"]["kubernetes.io/service-account.name"]
+                            .as_str()
+                            .unwrap()
+                            .into(),
+                    })
+                }
                 _ => {}
             }
         }
@@ -729,7 +739,10 @@ mod tests {
     #[test]
     fn v2_with_skip_login_and_the_seeds_admin_user_is_reported() {
         let report = audit(&fixture("v2-insecure.yaml", "dash"), &here("dash"));
-        assert_eq!(report.dashboards.iter().map(|f| f.component).collect::<Vec<_>>(), [Component::Dashboard, Component::MetricsScraper]);
+        assert_eq!(
+            report.dashboards.iter().map(|f| f.component).collect::<Vec<_>>(),
+            [Component::Dashboard, Component::MetricsScraper]
+        );
         let got = checks(&report);
         for (check, object) in [
             ("enable-skip-login", "deployment/kubernetes-dashboard"),
@@ -755,11 +768,23 @@ mod tests {
         let components: BTreeSet<Component> = report.dashboards.iter().map(|f| f.component).collect();
         assert_eq!(
             components,
-            BTreeSet::from([Component::Api, Component::Auth, Component::Web, Component::MetricsScraper, Component::Kong])
+            BTreeSet::from([
+                Component::Api,
+                Component::Auth,
+                Component::Web,
+                Component::MetricsScraper,
+                Component::Kong
+            ])
         );
         let got = checks(&report);
-        assert!(got.contains(&("exposed-service".into(), "service/kubernetes-dashboard-kong-proxy".into())), "{got:#?}");
-        assert!(got.contains(&("kong-proxy-http".into(), "service/kubernetes-dashboard-kong-proxy".into())), "{got:#?}");
+        assert!(
+            got.contains(&("exposed-service".into(), "service/kubernetes-dashboard-kong-proxy".into())),
+            "{got:#?}"
+        );
+        assert!(
+            got.contains(&("kong-proxy-http".into(), "service/kubernetes-dashboard-kong-proxy".into())),
+            "{got:#?}"
+        );
         assert_eq!(report.findings.len(), 2, "{got:#?}");
         let http = report.findings.iter().find(|f| f.check == "kong-proxy-http").unwrap();
         assert_eq!(http.severity, Severity::High);
@@ -793,7 +818,13 @@ mod tests {
 
     #[test]
     fn flags_parse_like_pflag() {
-        let c = container(&["--enable-skip-login=false", "--insecure-port", "9090", "--auto-generate-certificates", "--x=1"]);
+        let c = container(&[
+            "--enable-skip-login=false",
+            "--insecure-port",
+            "9090",
+            "--auto-generate-certificates",
+            "--x=1",
+        ]);
         let parsed = flags(&c);
         assert!(!flag_on(&parsed, "enable-skip-login"));
         assert_eq!(flag_value(&parsed, "insecure-port"), Some("9090"));

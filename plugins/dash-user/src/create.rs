@@ -245,7 +245,10 @@ impl CreateCmd {
         let wants_token = !self.no_token && matches!(self.output, None | Some(CreateFormat::Token));
         if !wants_token {
             if !self.no_token {
-                eprintln!("No token printed with -o yaml|json|name; get one with: kubectl dash-user token {} -n {}", spec.name, spec.namespace);
+                eprintln!(
+                    "No token printed with -o yaml|json|name; get one with: kubectl dash-user token {} -n {}",
+                    spec.name, spec.namespace
+                );
             }
             return Ok(Outcome::Good);
         }
@@ -264,7 +267,10 @@ impl CreateCmd {
             println!("{}", token.token);
             eprintln!("{expiry}\n{login}");
         } else {
-            println!("\n{expiry}:\n{}\n\n{login}New token later: kubectl dash-user token {} -n {}", token.token, spec.name, spec.namespace);
+            println!(
+                "\n{expiry}:\n{}\n\n{login}New token later: kubectl dash-user token {} -n {}",
+                token.token, spec.name, spec.namespace
+            );
         }
         Ok(Outcome::Good)
     }
@@ -296,7 +302,8 @@ fn stale(existing: &[Owned], wanted: &[Owned]) -> (Vec<Owned>, Vec<Owned>) {
     let mut replace = Vec::new();
     let mut prune = Vec::new();
     for object in existing.iter().filter(|o| o.kind != Kind::ServiceAccount) {
-        match wanted.iter().find(|w| w.kind == object.kind && w.namespace == object.namespace && w.name == object.name) {
+        match wanted.iter().find(|w| w.kind == object.kind && w.namespace == object.namespace && w.name == object.name)
+        {
             None => prune.push(object.clone()),
             Some(w) if w.role_ref != object.role_ref => replace.push(object.clone()),
             Some(_) => {}

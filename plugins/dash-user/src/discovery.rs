@@ -26,7 +26,9 @@ pub async fn discover(client: &Client) -> Result<Vec<ApiResource>> {
     spinner.finish("discovered the API resources");
     let (resources, stale) = flatten(&[core, groups]);
     for group in stale {
-        warn(format!("API group {group:?} is unavailable (its aggregated API server is down); its resources may be missing"));
+        warn(format!(
+            "API group {group:?} is unavailable (its aggregated API server is down); its resources may be missing"
+        ));
     }
     Ok(resources)
 }

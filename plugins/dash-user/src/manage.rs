@@ -63,11 +63,21 @@ pub async fn owned(client: &Client, namespace: &str, name: &str) -> Result<Vec<O
     let mut found = Vec::new();
     let crbs = Api::<ClusterRoleBinding>::all(client.clone()).list(&params).await;
     for b in crbs.map_err(|e| Error::from_kube(e, doing("clusterrolebindings")))? {
-        found.push(Owned { kind: Kind::ClusterRoleBinding, namespace: None, name: b.name_any(), role_ref: role_ref(&b.role_ref) });
+        found.push(Owned {
+            kind: Kind::ClusterRoleBinding,
+            namespace: None,
+            name: b.name_any(),
+            role_ref: role_ref(&b.role_ref),
+        });
     }
     let rbs = Api::<RoleBinding>::all(client.clone()).list(&params).await;
     for b in rbs.map_err(|e| Error::from_kube(e, doing("rolebindings")))? {
-        found.push(Owned { kind: Kind::RoleBinding, namespace: b.namespace(), name: b.name_any(), role_ref: role_ref(&b.role_ref) });
+        found.push(Owned {
+            kind: Kind::RoleBinding,
+            namespace: b.namespace(),
+            name: b.name_any(),
+            role_ref: role_ref(&b.role_ref),
+        });
     }
     let crs = Api::<ClusterRole>::all(client.clone()).list(&params).await;
     for r in crs.map_err(|e| Error::from_kube(e, doing("clusterroles")))? {
@@ -81,7 +91,12 @@ pub async fn owned(client: &Client, namespace: &str, name: &str) -> Result<Vec<O
     if let Some(sa) = sa.map_err(|e| Error::from_kube(e, format!("reading serviceaccount {namespace}/{name}")))?
         && is_managed_by(&sa, PLUGIN)
     {
-        found.push(Owned { kind: Kind::ServiceAccount, namespace: Some(namespace.into()), name: name.into(), role_ref: None });
+        found.push(Owned {
+            kind: Kind::ServiceAccount,
+            namespace: Some(namespace.into()),
+            name: name.into(),
+            role_ref: None,
+        });
     }
     found.sort();
     Ok(found)
@@ -95,7 +110,9 @@ pub async fn delete_one(client: &Client, object: &Owned, dry_run: DryRun) -> Res
         Kind::ClusterRoleBinding => {
             delete_managed(&Api::<ClusterRoleBinding>::all(client.clone()), PLUGIN, name, dry_run, false).await
         }
-        Kind::ClusterRole => delete_managed(&Api::<ClusterRole>::all(client.clone()), PLUGIN, name, dry_run, false).await,
+        Kind::ClusterRole => {
+            delete_managed(&Api::<ClusterRole>::all(client.clone()), PLUGIN, name, dry_run, false).await
+        }
         Kind::RoleBinding => {
             delete_managed(&Api::<RoleBinding>::namespaced(client.clone(), ns), PLUGIN, name, dry_run, false).await
         }
@@ -144,10 +161,15 @@ impl DeleteCmd {
         let client = shared::client::connect(kube).await?.client;
         let objects = owned(&client, &namespace, &self.name).await?;
         if objects.is_empty() {
-            let sa = Api::<ServiceAccount>::namespaced(client.clone(), &namespace).get_opt(&self.name).await.ok().flatten();
+            let sa =
+                Api::<ServiceAccount>::namespaced(client.clone(), &namespace).get_opt(&self.name).await.ok().flatten();
             let err = Error::not_found(format!("no dashboard user {namespace}/{} created by {PLUGIN}", self.name));
             return Err(match sa {
-                Some(_) => err.context(format!("serviceaccount {namespace}/{} exists but was not created by {PLUGIN}; it was left in place", self.name))
+                Some(_) => err
+                    .context(format!(
+                        "serviceaccount {namespace}/{} exists but was not created by {PLUGIN}; it was left in place",
+                        self.name
+                    ))
                     .with_hint("delete it with kubectl if you mean to"),
                 None => err.with_hint("`kubectl dash-user list` shows the users this plugin created"),
             });
@@ -221,7 +243,8 @@ impl ListCmd {
         } else {
             for ns in &kube.namespaces {
                 let list = Api::<ServiceAccount>::namespaced(client.clone(), ns).list(&params).await;
-                accounts.extend(list.map_err(|e| Error::from_kube(e, format!("listing dashboard users in {ns}")))?.items);
+                accounts
+                    .extend(list.map_err(|e| Error::from_kube(e, format!("listing dashboard users in {ns}")))?.items);
             }
         }
         let mut bindings = Vec::new();
@@ -251,7 +274,14 @@ impl ListCmd {
                     &["namespace", "name", "role", "scope", "bindings", "created"],
                     rows.iter().map(|r| {
                         let bindings = if r.bindings.is_empty() { "<none>".to_string() } else { r.bindings.join(",") };
-                        [r.namespace.clone(), r.name.clone(), r.role.clone(), r.scope.clone(), bindings, r.created.clone().unwrap_or_default()]
+                        [
+                            r.namespace.clone(),
+                            r.name.clone(),
+                            r.role.clone(),
+                            r.scope.clone(),
+                            bindings,
+                            r.created.clone().unwrap_or_default(),
+                        ]
                     })
                 )
             ),
@@ -291,7 +321,8 @@ mod tests {
 
     #[test]
     fn access_is_removed_before_the_account() {
-        let mut objects = [Kind::ServiceAccount, Kind::ClusterRole, Kind::RoleBinding, Kind::ClusterRoleBinding, Kind::Role];
+        let mut objects =
+            [Kind::ServiceAccount, Kind::ClusterRole, Kind::RoleBinding, Kind::ClusterRoleBinding, Kind::Role];
         objects.sort();
         assert_eq!(objects[0], Kind::ClusterRoleBinding);
         assert_eq!(objects[4], Kind::ServiceAccount);

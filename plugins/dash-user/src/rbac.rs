@@ -63,9 +63,13 @@ impl std::str::FromStr for ResourceName {
             Some((resource, group)) => (resource, group, true),
             None => (text, "", false),
         };
-        let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-/".contains(c));
+        let valid = |s: &str| {
+            !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-/".contains(c))
+        };
         if !valid(resource) || (dotted && !group.split('.').all(|p| !p.is_empty())) {
-            return Err(format!("invalid resource {text:?}: expected RESOURCE[.GROUP] such as configmaps or leases.coordination.k8s.io"));
+            return Err(format!(
+                "invalid resource {text:?}: expected RESOURCE[.GROUP] such as configmaps or leases.coordination.k8s.io"
+            ));
         }
         Ok(Self { group: group.to_string(), resource: resource.to_string() })
     }
@@ -169,7 +173,8 @@ pub fn validate_namespace(name: &str) -> std::result::Result<(), String> {
 
 fn validate_label(name: &str, what: &str) -> std::result::Result<(), String> {
     let ok_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    let ok_ends = name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let ok_ends =
+        name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     if name.is_empty() || name.len() > 63 || !ok_chars || !ok_ends {
         return Err(format!(
             "invalid {what} {name:?}: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
@@ -187,7 +192,11 @@ pub fn object_name(namespace: &str, name: &str) -> String {
 pub fn service_account_user(namespace: &str, name: &str) -> (String, Vec<String>) {
     (
         format!("system:serviceaccount:{namespace}:{name}"),
-        vec!["system:serviceaccounts".into(), format!("system:serviceaccounts:{namespace}"), "system:authenticated".into()],
+        vec![
+            "system:serviceaccounts".into(),
+            format!("system:serviceaccounts:{namespace}"),
+            "system:authenticated".into(),
+        ],
     )
 }
 
@@ -436,7 +445,8 @@ pub(crate) mod tests {
     fn read_only_rules_grant_reading_but_never_secrets_exec_or_proxy() {
         let rules = read_only_rules(&discovered(), false, false, &[]);
         let set = granted(&rules);
-        for (g, r) in [("", "pods"), ("", "configmaps"), ("", "nodes"), ("apps", "deployments"), (RBAC_GROUP, "roles")] {
+        for (g, r) in [("", "pods"), ("", "configmaps"), ("", "nodes"), ("apps", "deployments"), (RBAC_GROUP, "roles")]
+        {
             for v in READ_VERBS {
                 assert!(has(&set, g, r, v), "{v} {r}.{g} should be granted");
             }

@@ -74,10 +74,9 @@ pub async fn request(client: &Client, namespace: &str, name: &str, duration: Dur
         }
     })?;
     let status = answer.status.unwrap_or_default();
-    let token = status
-        .token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| Error::other(format!("the API server answered the TokenRequest for {namespace}/{name} without a token")))?;
+    let token = status.token.filter(|t| !t.is_empty()).ok_or_else(|| {
+        Error::other(format!("the API server answered the TokenRequest for {namespace}/{name} without a token"))
+    })?;
     Ok(Token { token, expires: status.expiration_timestamp.map(|t| t.0.to_string()) })
 }
 
@@ -86,10 +85,14 @@ pub async fn request(client: &Client, namespace: &str, name: &str, duration: Dur
 pub fn dashboard_entry(services: &[Service]) -> Option<(String, i32)> {
     let https_port = |svc: &Service| {
         let ports = svc.spec.as_ref()?.ports.clone().unwrap_or_default();
-        let tls = ports.iter().find(|p| p.port == 443 || p.name.as_deref().is_some_and(|n| n.contains("tls") || n.contains("https")));
+        let tls = ports
+            .iter()
+            .find(|p| p.port == 443 || p.name.as_deref().is_some_and(|n| n.contains("tls") || n.contains("https")));
         tls.or(ports.first()).map(|p| p.port)
     };
-    let by = |pred: &dyn Fn(&Service) -> bool| services.iter().filter(|s| pred(s)).find_map(|s| Some((s.name_any(), https_port(s)?)));
+    let by = |pred: &dyn Fn(&Service) -> bool| {
+        services.iter().filter(|s| pred(s)).find_map(|s| Some((s.name_any(), https_port(s)?)))
+    };
     by(&|s| s.name_any().ends_with("kong-proxy"))
         .or_else(|| by(&|s| s.name_any() == "kubernetes-dashboard"))
         .or_else(|| by(&|s| s.labels().get("k8s-app").is_some_and(|v| v == "kubernetes-dashboard")))
@@ -153,7 +156,10 @@ impl TokenCmd {
         if let Ok(Some(sa)) = api.get_opt(&self.name).await
             && !shared::apply::is_managed_by(&sa, PLUGIN)
         {
-            warn(format!("serviceaccount {namespace}/{} was not created by {PLUGIN}; issuing a token anyway", self.name));
+            warn(format!(
+                "serviceaccount {namespace}/{} was not created by {PLUGIN}; issuing a token anyway",
+                self.name
+            ));
         }
         let token = request(&client, &namespace, &self.name, self.duration).await?;
         let expiry = format!(
@@ -203,7 +209,10 @@ mod tests {
             service("kubernetes-dashboard-kong-proxy", &[("kong-proxy", 80), ("kong-proxy-tls", 443)]),
         ];
         let text = login_instructions("kubernetes-dashboard", &services);
-        assert!(text.contains("kubectl -n kubernetes-dashboard port-forward svc/kubernetes-dashboard-kong-proxy 8443:443"), "{text}");
+        assert!(
+            text.contains("kubectl -n kubernetes-dashboard port-forward svc/kubernetes-dashboard-kong-proxy 8443:443"),
+            "{text}"
+        );
         assert!(text.contains("https://localhost:8443"));
     }
 

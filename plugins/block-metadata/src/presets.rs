@@ -89,6 +89,7 @@ pub fn endpoints(clouds: &[Cloud], wire_server: bool, custom: &[IpNet]) -> Vec<E
         if let Some(seen) = unique.iter_mut().find(|e| e.net == endpoint.net) {
             if !seen.source.split(',').any(|s| s == endpoint.source) {
                 seen.source = format!("{},{}", seen.source, endpoint.source);
+                seen.what = "instance metadata service of several clouds";
             }
         } else {
             unique.push(endpoint);
@@ -160,6 +161,7 @@ mod tests {
         );
         let imds = all.iter().find(|e| e.net.to_string() == "169.254.169.254/32").unwrap();
         assert_eq!(imds.source, "aws,gcp,azure,oracle,openstack,digitalocean");
+        assert_eq!(imds.what, "instance metadata service of several clouds");
         assert!(!addresses(&all).contains(&"168.63.129.16/32".to_string()), "the wire server is opt-in");
     }
 

@@ -3,6 +3,7 @@
 //! or from `-f` files. [`evaluate`] is pure; the rest loads objects and prints.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -60,10 +61,15 @@ impl StatusCmd {
             let objects = netpol::load::from_paths(&self.files, default_ns)?;
             let cluster = Cluster::build(&objects)?;
             let namespaces = if kube.namespaces.is_empty() || self.all_namespaces {
-                let mut all: Vec<String> = cluster
-                    .namespaces
-                    .iter()
-                    .map(|n| n.name.clone())
+                // Namespaces the files define or put objects in, not the loader's fallback for objects without one.
+                let used = |id: usize| {
+                    cluster.namespaces[id].defined
+                        || cluster.pods.iter().any(|p| p.namespace == id)
+                        || cluster.policies.iter().any(|p| p.namespace == id)
+                };
+                let mut all: Vec<String> = (0..cluster.namespaces.len())
+                    .filter(|&id| used(id))
+                    .map(|id| cluster.namespaces[id].name.clone())
                     .filter(|n| !SKIPPED_BY_ALL.contains(&n.as_str()) || kube.namespaces.contains(n))
                     .collect();
                 all.extend(kube.namespaces.iter().cloned());
@@ -76,9 +82,15 @@ impl StatusCmd {
             (cluster, namespaces)
         };
         let report = evaluate(&cluster, &namespaces, &endpoints);
-        match self.output {
-            Format::Table => print!("{}", table(&report)),
-            Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        let text = match self.output {
+            Format::Table => table(&report),
+            Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+        };
+        // A reader that stops early (`| head`) is not an error, and must not panic the way print! does.
+        let mut stdout = std::io::stdout().lock();
+        match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+            _ => {}
         }
         Ok(if report.reachable { Outcome::Finding } else { Outcome::Good })
     }

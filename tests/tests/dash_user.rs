@@ -4,10 +4,13 @@
 //! the auditor on v2 and v7 dashboard manifests, and bad input.
 
 use std::collections::BTreeMap;
-use std::process::Output;
+use std::io::{Read, Write};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
-use harden_tests::{cluster, plugin_command, repo_root, run, stderr, stdout};
+use harden_tests::{cluster, plugin_command, plugin_path, repo_root, run, stderr, stdout};
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, RoleRef, Subject};
@@ -440,4 +443,101 @@ async fn unknown_cluster_role_is_a_clear_error() {
     let out = dash(&["check", "nobody", "-n", &ns]);
     assert_eq!(code(&out), Some(1));
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+}
+
+/// The plugin in a pseudo-terminal (util-linux `script`), so that it asks its questions.
+struct Terminal {
+    child: Child,
+    input: Option<ChildStdin>,
+    output: Receiver<Vec<u8>>,
+    seen: String,
+}
+
+impl Terminal {
+    fn start(args: &[&str]) -> Self {
+        let line = format!("{} {}", plugin_path(PLUGIN).display(), args.join(" "));
+        let mut child = Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env("KUBECONFIG", cluster().admin_kubeconfig())
+            .env("TERM", "xterm")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("util-linux `script` runs the wizard in a pseudo-terminal; install util-linux");
+        let mut stdout = child.stdout.take().unwrap();
+        let (sender, output) = channel();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buffer) {
+                if n == 0 || sender.send(buffer[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let input = child.stdin.take();
+        Self { child, input, output, seen: String::new() }
+    }
+
+    /// Waits until the terminal shows `text`, then types `keys`.
+    fn answer(&mut self, text: &str, keys: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.seen.contains(text) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(bytes) => self.seen.push_str(&String::from_utf8_lossy(&bytes).replace('\r', "")),
+                Err(_) => panic!("the terminal never showed {text:?}; it showed:\n{}", self.seen),
+            }
+        }
+        let input = self.input.as_mut().unwrap();
+        input.write_all(keys.as_bytes()).unwrap();
+        input.flush().unwrap();
+    }
+
+    /// Waits for the plugin to exit; returns its exit code and everything the terminal showed.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let status = self.child.wait().unwrap();
+        drop(self.input.take());
+        while let Ok(bytes) = self.output.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push_str(&String::from_utf8_lossy(&bytes).replace('\r', ""));
+        }
+        eprintln!("-- terminal (exit {:?})\n{}", status.code(), self.seen);
+        (status.code(), self.seen)
+    }
+}
+
+const DOWN: &str = "\x1b[B";
+
+#[tokio::test]
+async fn without_a_name_a_terminal_gets_a_wizard_for_name_role_scope_and_duration() {
+    let c = cluster();
+    let ns = c.namespace("dash").await;
+    let team = c.namespace("team").await;
+    let mut terminal = Terminal::start(&["create", "-n", &ns]);
+    terminal.answer("Name of the dashboard user", "wiz\r");
+    terminal.answer("Role", "\r");
+    terminal.answer("Scope", &format!("{DOWN}\r"));
+    terminal.answer("Namespaces", &format!("{team}\r"));
+    terminal.answer("Token valid for", "\r");
+    let (code, screen) = terminal.finish();
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains(&format!("rolebinding.rbac.authorization.k8s.io/dash-user:{ns}:wiz created")), "{screen}");
+    assert!(screen.contains("Token for serviceaccount") && screen.contains("valid 1h"), "{screen}");
+    let client = c.admin_client().await;
+    let name = format!("dash-user:{ns}:wiz");
+    assert!(Api::<RoleBinding>::namespaced(client.clone(), &team).get_opt(&name).await.unwrap().is_some());
+    assert!(Api::<ClusterRoleBinding>::all(client.clone()).get_opt(&name).await.unwrap().is_none());
+
+    // Picking admin in the wizard asks for confirmation; answering no changes nothing.
+    let mut terminal = Terminal::start(&["create", "-n", &ns]);
+    terminal.answer("Name of the dashboard user", "boss\r");
+    terminal.answer("Role", &format!("{DOWN}\r"));
+    terminal.answer("Scope", "\r");
+    terminal.answer("Token valid for", "\r");
+    terminal.answer("cluster-admin", "n");
+    let (code, screen) = terminal.finish();
+    assert_eq!(code, Some(1), "{screen}");
+    assert!(screen.contains("cancelled; nothing was changed"), "{screen}");
+    assert!(Api::<ServiceAccount>::namespaced(client, &ns).get_opt("boss").await.unwrap().is_none());
 }

@@ -109,6 +109,11 @@ impl CreateCmd {
         }
     }
 
+    /// Whether a token is printed at the end (so whether its duration matters).
+    fn prints_token(&self) -> bool {
+        !self.no_token && matches!(self.output, None | Some(CreateFormat::Token)) && self.dry_run == DryRun::None
+    }
+
     /// Validates the flags; asks for what is missing when NAME is missing and a person is there.
     fn settle(&self, kube: &KubeArgs) -> Result<Settled> {
         let namespace = kube.single_namespace()?.unwrap_or(DEFAULT_NAMESPACE).to_string();
@@ -150,7 +155,7 @@ impl CreateCmd {
         scope_namespaces.dedup();
         let scope = if scope_namespaces.is_empty() { Scope::Cluster } else { Scope::Namespaces(scope_namespaces) };
 
-        let duration = match (self.duration, wizard && !self.no_token) {
+        let duration = match (self.duration, wizard && self.prints_token()) {
             (Some(d), _) => d,
             (None, false) => duration_arg(DEFAULT_DURATION).map_err(Error::invalid)?,
             (None, true) => {

@@ -290,3 +290,90 @@ fn bad_input_exits_2_before_contacting_anything() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("one namespace"), "{}", stderr(&out));
 }
+
+/// The spec (and namespace) of a policy printed by a command or stored in a file.
+fn spec_of(yaml: &str) -> (serde_json::Value, serde_json::Value) {
+    let value: serde_json::Value = serde_yaml::from_str(yaml).unwrap();
+    (value["metadata"]["namespace"].clone(), value["spec"].clone())
+}
+
+#[test]
+fn the_shipped_g04_example_is_what_apply_and_allow_print() {
+    let dir = harden_tests::repo_root().join("examples/g04");
+    let cases: [(&str, &[&str]); 2] = [
+        ("default-deny-ingress.yaml", &["apply", "-n", "g04", "--ingress"]),
+        (
+            "backend-ingress.yaml",
+            &[
+                "allow",
+                "-n",
+                "g04",
+                "--to",
+                "tier=backend",
+                "--from-namespace",
+                "app=orion",
+                "--from-pod",
+                "tier=frontend",
+                "--port",
+                "3000",
+            ],
+        ),
+    ];
+    for (file, args) in cases {
+        let shipped = std::fs::read_to_string(dir.join(file)).unwrap();
+        let out = run(plugin_command(PLUGIN).args(args).args(["--dry-run", "-o", "yaml"]));
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(spec_of(&stdout(&out)), spec_of(&shipped), "{file}");
+    }
+}
+
+#[tokio::test]
+async fn live_g04_scenario_frontend_reaches_backend_and_other_does_not() {
+    let ns = cluster().namespace("g04").await;
+    let other_ns = cluster().namespace("g04-other").await;
+    label_namespace(&ns, json!({"app": "orion"})).await;
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(cluster().admin_client().await, &ns);
+    let others: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(cluster().admin_client().await, &other_ns);
+    let pod = |name: &str, tier: &str, port: Option<i32>| {
+        let ports = port.map(|p| json!([{"containerPort": p}])).unwrap_or(json!([]));
+        serde_json::from_value(json!({"metadata": {"name": name, "labels": {"tier": tier}},
+            "spec": {"containers": [{"name": "c", "image": "alpine", "ports": ports}]}}))
+        .unwrap()
+    };
+    pods.create(&PostParams::default(), &pod("backend", "backend", Some(3000))).await.unwrap();
+    pods.create(&PostParams::default(), &pod("frontend", "frontend", None)).await.unwrap();
+    others.create(&PostParams::default(), &pod("other", "outside", None)).await.unwrap();
+
+    let reach = |from: String| {
+        let to = format!("{ns}/backend");
+        run(cluster().plugin(PLUGIN).args(["can-reach", "--from", &from, "--to", &to, "--port", "3000"]))
+    };
+    assert_eq!(reach(format!("{other_ns}/other")).status.code(), Some(0), "before any policy all is allowed");
+
+    assert_eq!(netpol(&["apply", "-n", &ns, "--ingress"]).status.code(), Some(0));
+    let allow = [
+        "allow",
+        "-n",
+        &ns,
+        "--to",
+        "tier=backend",
+        "--from-namespace",
+        "app=orion",
+        "--from-pod",
+        "tier=frontend",
+        "--port",
+        "3000",
+    ];
+    assert_eq!(netpol(&allow).status.code(), Some(0));
+
+    let out = reach(format!("{ns}/frontend"));
+    assert_eq!(out.status.code(), Some(0), "frontend -> backend:3000 is allowed");
+    assert!(
+        stdout(&out).contains("allow-to-tier-backend-from-ns-app-orion-pod-tier-frontend-tcp-3000"),
+        "{}",
+        stdout(&out)
+    );
+    let out = reach(format!("{other_ns}/other"));
+    assert_eq!(out.status.code(), Some(1), "other -> backend is denied");
+    assert!(stdout(&out).contains("default-deny-ingress"), "{}", stdout(&out));
+}

@@ -71,17 +71,13 @@ impl NamespaceScope {
             named.dedup();
             return Ok(named);
         }
-        let kube = kube.ok_or_else(|| {
-            Error::invalid("no namespace given and no cluster to ask").with_hint("pass -n NAMESPACE")
-        })?;
+        let kube = kube
+            .ok_or_else(|| Error::invalid("no namespace given and no cluster to ask").with_hint("pass -n NAMESPACE"))?;
         if !self.needs_listing() {
             return Ok(vec![kube.context_namespace.clone()]);
         }
         let api: Api<Namespace> = Api::all(kube.client.clone());
-        let listed = api
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| Error::from_kube(e, "listing namespaces"))?;
+        let listed = api.list(&ListParams::default()).await.map_err(|e| Error::from_kube(e, "listing namespaces"))?;
         let picked = self.pick(&listed.items);
         if picked.is_empty() {
             let what = match &self.selector {

@@ -541,3 +541,20 @@ async fn without_a_name_a_terminal_gets_a_wizard_for_name_role_scope_and_duratio
     assert!(screen.contains("cancelled; nothing was changed"), "{screen}");
     assert!(Api::<ServiceAccount>::namespaced(client, &ns).get_opt("boss").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn server_dry_run_validates_everything_and_stores_nothing() {
+    let c = cluster();
+    let ns = c.namespace("dash").await;
+    let out = dash(&["create", "dry", "-n", &ns, "--dry-run=server"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("serviceaccount/dry created (server dry run)"), "{text}");
+    assert!(text.contains(&format!(
+        "clusterrolebinding.rbac.authorization.k8s.io/dash-user:{ns}:dry created (server dry run)"
+    )));
+    assert!(!text.contains("Token for"), "no token in a dry run: {text}");
+    let client = c.admin_client().await;
+    assert!(Api::<ServiceAccount>::namespaced(client.clone(), &ns).get_opt("dry").await.unwrap().is_none());
+    assert!(Api::<ClusterRole>::all(client).get_opt(&format!("dash-user:{ns}:dry")).await.unwrap().is_none());
+}

@@ -208,3 +208,18 @@ fn bad_input_exits_2() {
     );
     assert!(stderr(&out).contains("check for policies that already restrict egress was skipped"), "{}", stderr(&out));
 }
+
+#[tokio::test]
+async fn status_all_namespaces_reads_the_cluster_once_and_skips_kube_system() {
+    let ns = cluster().namespace("bm-status-all").await;
+    create_pod(&ns, "probe").await;
+    let out = block(&["status", "-A", "--cloud", "aws", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let names: Vec<&str> =
+        report["namespaces"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&ns.as_str()) && !names.contains(&"kube-system"), "{names:?}");
+    let ours = report["namespaces"].as_array().unwrap().iter().find(|n| n["name"] == ns.as_str()).unwrap();
+    assert_eq!(ours["pods"], 1);
+    assert_eq!(ours["reachable"].as_array().unwrap().len(), 4, "one pod, two endpoints, two ports");
+    assert_eq!(out.status.code(), Some(1), "an unprotected pod means a finding");
+}

@@ -128,14 +128,18 @@ fn table(report: &Report, listed: &[Status]) -> String {
         return out;
     }
     let counts: Vec<String> = listed.iter().map(|s| format!("{} {s}", report.totals.get(*s))).collect();
-    let _ = writeln!(out, "\n{} — grouped by the file or flag to change:", counts.join(", "));
+    let _ = writeln!(out, "\n{}, grouped by the file or flag to change:", counts.join(", "));
 
     // Groups with a FAIL come first, then in the order the benchmark lists them.
     let key = |f: &Finding| match (&f.fix.file, &f.fix.flag) {
         (Some(file), _) => file.clone(),
         (None, Some(flag)) => format!("flag {flag} (no file named)"),
-        (None, None) => "no file or flag named: see each remediation".to_string(),
+        (None, None) if f.kind == "policies" => {
+            "cluster objects (RBAC, Pod Security, NetworkPolicies, ...): change them with kubectl".to_string()
+        }
+        (None, None) => format!("{}: no file or flag named, see each remediation", f.kind),
     };
+    let named = |f: &Finding| f.fix.file.is_some() || f.fix.flag.is_some();
     let mut groups: Vec<(String, Vec<&Finding>)> = Vec::new();
     for finding in &findings {
         let k = key(finding);
@@ -144,8 +148,11 @@ fn table(report: &Report, listed: &[Status]) -> String {
             None => groups.push((k, vec![finding])),
         }
     }
-    groups
-        .sort_by_key(|(_, list)| std::cmp::Reverse(list.iter().map(|f| f.check.status.severity()).max().unwrap_or(0)));
+    // FAIL groups first; within the same severity, groups naming a file or flag before the rest.
+    groups.sort_by_key(|(_, list)| {
+        let worst = list.iter().map(|f| f.check.status.severity()).max().unwrap_or(0);
+        (std::cmp::Reverse(worst), !list.iter().any(|f| named(f)))
+    });
     for (name, mut list) in groups {
         list.sort_by_key(|f| std::cmp::Reverse(f.check.status.severity()));
         let _ = writeln!(out, "\n{name}");
@@ -318,6 +325,8 @@ mod tests {
         assert!(group < fail_1 && fail_1 < fail_2, "{text}");
         assert!(text.contains("\nflag --read-only-port (no file named)\n  WARN 4.1.1 [node]"), "{text}");
         assert!(!text.contains("PASS 1.1.1"), "{text}");
+        let unnamed = text.find("\nmaster: no file or flag named, see each remediation\n  WARN 1.2.1").expect(&text);
+        assert!(text.find("\nflag --read-only-port").unwrap() < unnamed, "groups naming a flag come first: {text}");
     }
 
     #[test]

@@ -129,7 +129,7 @@ impl Applier {
     /// Labels every object as ours, then prints or applies them, then reports like kubectl.
     pub async fn run(&self, objects: Vec<Object>) -> Result<Vec<Applied>> {
         let applied = self.apply(objects).await?;
-        print!("{}", self.report(&applied)?);
+        output::print_stdout(&self.report(&applied)?)?;
         Ok(applied)
     }
 

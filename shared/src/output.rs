@@ -6,6 +6,16 @@ use serde_json::{Value, json};
 
 use crate::error::Result;
 
+/// Writes `text` to stdout; a closed pipe (`| head`) is not an error.
+pub fn print_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(crate::Error::other(format!("writing to stdout: {e}"))),
+        _ => Ok(()),
+    }
+}
+
 /// A YAML stream (`---` between documents) that `kubectl apply -f -` accepts.
 pub fn yaml_stream(objects: &[DynamicObject]) -> Result<String> {
     let mut out = String::new();

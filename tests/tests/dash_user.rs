@@ -440,6 +440,9 @@ async fn unknown_cluster_role_is_a_clear_error() {
     let out = dash(&["create", "dev", "-n", "no-such-namespace"]);
     assert_eq!(code(&out), Some(1));
     assert!(stderr(&out).contains("namespace \"no-such-namespace\" does not exist"), "{}", stderr(&out));
+    let out = dash(&["audit", "-n", "no-such-namespace"]);
+    assert_eq!(code(&out), Some(2), "an audit of nothing is an error, not a clean verdict");
+    assert!(stderr(&out).contains("nothing was audited"), "{}", stderr(&out));
     let out = dash(&["check", "nobody", "-n", &ns]);
     assert_eq!(code(&out), Some(1));
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));

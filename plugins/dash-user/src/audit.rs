@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Container, Secret, Service, ServicePort};
+use k8s_openapi::api::core::v1::{Container, Namespace, Secret, Service, ServicePort};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, ListParams};
@@ -675,6 +675,18 @@ impl AuditCmd {
             Where::Namespaces(kube.namespaces.clone())
         };
         let client = shared::client::connect(kube).await?.client;
+        if let Where::Namespaces(list) = &scope {
+            // A typo must not read as a clean audit.
+            let api: Api<Namespace> = Api::all(client.clone());
+            for ns in list {
+                let found =
+                    api.get_opt(ns).await.map_err(|e| Error::from_kube(e, format!("reading namespace {ns}")))?;
+                if found.is_none() {
+                    return Err(Error::not_found(format!("namespace {ns:?} does not exist; nothing was audited"))
+                        .with_hint("pass the dashboard's namespace with -n, or -A to look in every namespace"));
+                }
+            }
+        }
         let spinner = Spinner::start("reading dashboard Deployments, Services, RBAC and token Secrets");
         let snap = snapshot(&client, &scope).await?;
         spinner.finish("read the cluster");

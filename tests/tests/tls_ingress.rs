@@ -356,6 +356,40 @@ async fn provided_certificates_are_checked_and_wait_times_out_without_a_controll
     let secret = secrets.get("own-tls").await.unwrap();
     assert_eq!(secret.data.unwrap()["tls.crt"].0, pair.cert.as_bytes());
 
+    // Re-running without --cert/--key keeps a provided certificate that still fits, and never
+    // replaces it with a self-signed one when it does not.
+    let again = run(cluster.plugin("tls-ingress").args([
+        "create",
+        "own",
+        "-n",
+        &ns,
+        "--host",
+        "own.acme.com",
+        "--service",
+        "web:http",
+        "--class",
+        "nginx",
+    ]));
+    assert_eq!(again.status.code(), Some(0));
+    assert!(stdout(&again).contains("secret/own-tls unchanged"), "{}", stdout(&again));
+    assert!(stderr(&again).contains("keeping the provided certificate"), "{}", stderr(&again));
+    let other_host = run(cluster.plugin("tls-ingress").args([
+        "create",
+        "own",
+        "-n",
+        &ns,
+        "--host",
+        "new.acme.com",
+        "--service",
+        "web:http",
+        "--class",
+        "nginx",
+    ]));
+    assert_eq!(other_host.status.code(), Some(1));
+    assert!(stderr(&other_host).contains("does not cover new.acme.com"), "{}", stderr(&other_host));
+    assert!(stderr(&other_host).contains("not replaced by a self-signed one"), "{}", stderr(&other_host));
+    assert_eq!(secrets.get("own-tls").await.unwrap().data.unwrap()["tls.crt"].0, pair.cert.as_bytes());
+
     // A provided certificate is only rotated with the next one given; that one is checked too.
     let refused = run(cluster.plugin("tls-ingress").args(["rotate", "own", "-n", &ns]));
     assert_eq!(refused.status.code(), Some(1));

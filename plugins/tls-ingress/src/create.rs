@@ -56,9 +56,9 @@ pub struct CreateCmd {
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
 
-    /// Key type of a generated certificate.
-    #[arg(long, value_enum, default_value = "ecdsa-p256", conflicts_with = "cert")]
-    pub key_type: KeyType,
+    /// Key type of a generated certificate [default: ecdsa-p256, or that of the certificate being kept].
+    #[arg(long, value_enum, conflicts_with = "cert")]
+    pub key_type: Option<KeyType>,
 
     /// Validity of a generated certificate, in days.
     #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650), conflicts_with = "cert")]
@@ -108,8 +108,11 @@ impl CreateCmd {
                 (check_provided(&cert_pem, &key_pem, cert_path, key_path, &plan.spec.hosts, now, self.force)?, false)
             }
             _ => match reusable(client.as_ref(), &plan.spec, self.key_type, now).await? {
-                Some(material) => (material, true),
-                None => (cert::generate(&plan.spec.hosts, self.key_type, self.days, now).map_err(Error::other)?, true),
+                Some(kept) => kept,
+                None => {
+                    let key_type = self.key_type.unwrap_or(KeyType::EcdsaP256);
+                    (cert::generate(&plan.spec.hosts, key_type, self.days, now).map_err(Error::other)?, true)
+                }
             },
         };
 
@@ -149,7 +152,9 @@ impl CreateCmd {
                 (DryRun::None, Some(client)) => {
                     let api: Api<Ingress> = Api::namespaced(client.clone(), &spec.namespace);
                     let addresses = wait_for_address(&api, &spec, self.timeout).await?;
-                    print!("{}", address_help(&addresses, &spec.hosts, written.as_deref()));
+                    let help = address_help(&addresses, &spec.hosts, written.as_deref());
+                    // With -o, stdout holds only the objects (it may be piped to kubectl apply).
+                    if summary { print!("{help}") } else { eprint!("{help}") }
                 }
                 _ => warn("--wait does nothing in a dry run"),
             }
@@ -274,30 +279,51 @@ pub fn check_provided(
     Ok(Material { cert_pem: text(cert_pem, "--cert")?, key_pem: text(key_pem, "--key")? })
 }
 
-/// The certificate already in our Secret, when it is one we generated for exactly these hosts with
-/// this key type and it has more than the warning period left. Re-running `create` must leave a
-/// working Secret unchanged instead of minting a new certificate each time.
+/// The certificate already in our Secret, if re-running `create` should keep it: re-running must
+/// leave a working Secret unchanged instead of minting a new certificate each time, and must never
+/// replace a certificate the user provided with a self-signed one. Returns it and whether we
+/// generated it; `None` means generate a new one.
 async fn reusable(
     client: Option<&Client>,
     spec: &IngressSpecInput,
-    key_type: KeyType,
+    key_type: Option<KeyType>,
     now: OffsetDateTime,
-) -> Result<Option<Material>> {
+) -> Result<Option<(Material, bool)>> {
     let Some(client) = client else { return Ok(None) };
     let api: Api<Secret> = Api::namespaced(client.clone(), &spec.namespace);
-    let existing = api
-        .get_opt(&spec.secret)
-        .await
-        .map_err(|e| Error::from_kube(e, format!("reading secret {}/{}", spec.namespace, spec.secret)))?;
-    let Some(secret) = existing else { return Ok(None) };
-    if !is_managed_by(&secret, PLUGIN)
-        || secret.annotations().get(build::ORIGIN_ANNOTATION).map(String::as_str) != Some(build::ORIGIN_GENERATED)
-    {
-        return Ok(None);
-    }
+    let shown = format!("secret {}/{}", spec.namespace, spec.secret);
+    let existing = api.get_opt(&spec.secret).await.map_err(|e| Error::from_kube(e, format!("reading {shown}")))?;
+    // Secrets that are not ours are refused (or taken over with --overwrite) by the apply path.
+    let Some(secret) = existing.filter(|s| is_managed_by(s, PLUGIN)) else { return Ok(None) };
+    let generated =
+        secret.annotations().get(build::ORIGIN_ANNOTATION).map(String::as_str) == Some(build::ORIGIN_GENERATED);
     let data = secret.data.unwrap_or_default();
-    let (Some(crt), Some(key)) = (data.get(build::TLS_CRT), data.get(build::TLS_KEY)) else { return Ok(None) };
-    let (Ok(chain), Ok(public_key)) = (cert::parse_chain(&crt.0), cert::parse_key(&key.0)) else { return Ok(None) };
+    let pem = |key: &str| data.get(key).and_then(|v| String::from_utf8(v.0.clone()).ok()).unwrap_or_default();
+    let material = Material { cert_pem: pem(build::TLS_CRT), key_pem: pem(build::TLS_KEY) };
+    let rotate = format!("kubectl tls-ingress rotate {} -n {}", spec.name, spec.namespace);
+
+    if !generated {
+        let found = cert::problems(material.cert_pem.as_bytes(), material.key_pem.as_bytes(), &spec.hosts, now)
+            .unwrap_or_else(|e| vec![e]);
+        if !found.is_empty() {
+            return Err(Error::conflict(format!(
+                "{shown} holds a certificate that was provided with --cert/--key and does not fit: {}; \
+                 it is not replaced by a self-signed one",
+                found.join("; ")
+            ))
+            .with_hint(format!(
+                "give the new certificate with --cert FILE --key FILE (or `{rotate} --cert FILE --key FILE`)"
+            )));
+        }
+        eprintln!("keeping the provided certificate in {shown}");
+        return Ok(Some((material, false)));
+    }
+
+    let (Ok(chain), Ok(public_key)) =
+        (cert::parse_chain(material.cert_pem.as_bytes()), cert::parse_key(material.key_pem.as_bytes()))
+    else {
+        return Ok(None);
+    };
     let leaf = &chain[0];
     let mut sans = leaf.dns_names.clone();
     let mut wanted = spec.hosts.clone();
@@ -305,23 +331,16 @@ async fn reusable(
     wanted.sort();
     let fits = sans == wanted
         && cert::key_problem(&chain, &public_key).is_none()
-        && public_key.key_type() == Some(key_type)
+        && key_type.is_none_or(|wanted| public_key.key_type() == Some(wanted))
         && matches!(cert::validity(leaf, now), Validity::Valid(days) if days >= cert::EXPIRY_WARNING_DAYS);
     if !fits {
         return Ok(None);
     }
-    let (Ok(cert_pem), Ok(key_pem)) = (String::from_utf8(crt.0.clone()), String::from_utf8(key.0.clone())) else {
-        return Ok(None);
-    };
     eprintln!(
-        "keeping the certificate in secret {}/{} (valid until {}); `kubectl tls-ingress rotate {} -n {}` replaces it",
-        spec.namespace,
-        spec.secret,
-        cert::date(leaf.not_after),
-        spec.name,
-        spec.namespace
+        "keeping the certificate in {shown} (valid until {}); `{rotate}` replaces it",
+        cert::date(leaf.not_after)
     );
-    Ok(Some(Material { cert_pem, key_pem }))
+    Ok(Some((material, true)))
 }
 
 /// The cluster's IngressClasses, or `None` if we may not list them.

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use harden_tests::{cluster, plugin_command, repo_root, run, stderr, stdout};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
@@ -679,13 +680,26 @@ async fn a_completed_pods_log_is_read_through_the_apiserver_and_reported() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let template = job.spec.unwrap().template;
-    let mut labels = template.metadata.unwrap().labels.unwrap();
-    labels.insert("batch.kubernetes.io/controller-uid".into(), job.metadata.uid.unwrap());
+    let labels = template.metadata.unwrap().labels.unwrap();
+    // Owned the way the job controller owns its Pods.
+    let owner = OwnerReference {
+        api_version: "batch/v1".into(),
+        kind: "Job".into(),
+        name: job.metadata.name.unwrap(),
+        uid: job.metadata.uid.unwrap(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    };
     let mut spec = template.spec.unwrap();
     spec.node_name = Some("cb-kubelet".into());
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let pod = Pod {
-        metadata: ObjectMeta { name: Some("kube-bench-node-pod".into()), labels: Some(labels), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some("kube-bench-node-pod".into()),
+            labels: Some(labels),
+            owner_references: Some(vec![owner]),
+            ..Default::default()
+        },
         spec: Some(spec),
         status: None,
     };
@@ -703,4 +717,23 @@ async fn a_completed_pods_log_is_read_through_the_apiserver_and_reported() {
     assert_eq!(doc["targets"][0]["node"], "cb-kubelet");
     assert!(stderr(&out).contains("deleted"), "{}", stderr(&out));
     assert!(jobs.list(&ListParams::default()).await.unwrap().items.is_empty(), "the Job was deleted");
+}
+
+#[tokio::test]
+async fn a_user_without_rights_gets_a_clear_forbidden_error() {
+    let cluster = cluster();
+    let ns = cluster.namespace("cis-bench").await;
+    let out = run(cluster.plugin(PLUGIN).env("KUBECONFIG", cluster.user_kubeconfig()).args([
+        "run",
+        "-n",
+        &ns,
+        "--targets",
+        "master",
+        "--timeout",
+        "5s",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("forbidden") && err.contains("User \"dev\"") && err.contains("jobs"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
 }

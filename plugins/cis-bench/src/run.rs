@@ -249,6 +249,17 @@ pub fn assess(job: &Job, pods: &[Pod], events: &[Event], role: Role) -> Progress
     }
 }
 
+/// Whether a Pod belongs to the Job with this uid: its owner reference, or the labels the job
+/// controller sets (`batch.kubernetes.io/controller-uid` since 1.27, `controller-uid` before).
+pub fn owned_by(pod: &Pod, uid: &str) -> bool {
+    let by_owner = pod.owner_references().iter().any(|o| o.uid == uid && o.kind == "Job");
+    let labels = pod.labels();
+    by_owner
+        || ["batch.kubernetes.io/controller-uid", "controller-uid"]
+            .iter()
+            .any(|k| labels.get(*k).is_some_and(|v| v == uid))
+}
+
 fn phase(pod: &Pod) -> String {
     pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_else(|| "Pending".into())
 }
@@ -336,16 +347,18 @@ async fn wait_one(
     let events: Api<Event> = Api::namespaced(client.clone(), namespace);
     let name = &plan.name;
     let where_ = plan.node.as_ref().map(|n| format!(" on node {n}")).unwrap_or_default();
-    let pod_selector = ListParams::default().labels(&format!("batch.kubernetes.io/controller-uid={uid}"));
     let event_selector = ListParams::default().fields(&format!("involvedObject.kind=Job,involvedObject.name={name}"));
     loop {
         let job = jobs.get(name).await.map_err(|e| Error::from_kube(e, format!("reading job.batch/{name}")))?;
+        // Our run label is on every Pod of this run's Jobs, whatever the cluster's version labels Pods with.
+        let run = job.labels().get(job::RUN_LABEL).cloned().unwrap_or_default();
         let pod_list = pods
-            .list(&pod_selector)
+            .list(&ListParams::default().labels(&format!("{}={run}", job::RUN_LABEL)))
             .await
             .map_err(|e| Error::from_kube(e, format!("listing the Pods of job.batch/{name}")))?;
+        let owned: Vec<Pod> = pod_list.items.into_iter().filter(|p| owned_by(p, uid)).collect();
         let event_list = events.list(&event_selector).await.map(|l| l.items).unwrap_or_default();
-        match assess(&job, &pod_list.items, &event_list, plan.role) {
+        match assess(&job, &owned, &event_list, plan.role) {
             Progress::Done(pod, node) => {
                 spinner.set_message(format!("reading the log of pod {pod}"));
                 let log = pods
@@ -522,6 +535,16 @@ mod tests {
         assert!(report.warnings.is_empty(), "{:?}", report.warnings);
         let err = report_from_log("exec /usr/local/bin/kube-bench: exec format error\n", "ns/p", None).unwrap_err();
         assert!(err.to_string().contains("the log of pod ns/p is not kube-bench output"), "{err}");
+    }
+
+    #[test]
+    fn pods_belong_to_a_job_by_owner_or_by_label() {
+        let with = |meta: serde_json::Value| -> Pod { serde_json::from_value(json!({ "metadata": meta })).unwrap() };
+        let owner = json!({"name": "p", "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": "u1"}]});
+        assert!(owned_by(&with(owner), "u1"));
+        assert!(owned_by(&with(json!({"name": "p", "labels": {"controller-uid": "u1"}})), "u1"));
+        assert!(owned_by(&with(json!({"name": "p", "labels": {"batch.kubernetes.io/controller-uid": "u1"}})), "u1"));
+        assert!(!owned_by(&with(json!({"name": "p", "labels": {"batch.kubernetes.io/controller-uid": "u2"}})), "u1"));
     }
 
     #[test]

@@ -22,12 +22,15 @@ use crate::filter::FailOn;
 use crate::model::{Report, Status};
 use crate::render::Format;
 
+/// The CLI: kubectl's connection flags, then one subcommand.
 #[derive(Parser)]
-#[command(name = "kubectl cis-bench", version, about, long_about = None)]
-/// Run kube-bench (the CIS Kubernetes Benchmark) and turn its report into actions.
-///
-/// Exit codes: 0 nothing to act on, 1 checks at or above --fail-on remain (diff: some check changed),
-/// 2 an error or invalid input.
+#[command(
+    name = "kubectl cis-bench",
+    version,
+    about,
+    after_help = "Exit codes: 0 nothing to act on; 1 checks at or above --fail-on remain (diff: some check \
+                  changed status); 2 an error or invalid input."
+)]
 struct Cli {
     #[command(flatten)]
     kube: KubeArgs,

@@ -31,9 +31,12 @@ pub fn parse(text: &str, source: &str) -> Result<Report> {
             ));
         }
     };
-    let stated = std::mem::take(&mut report.warnings);
     report.recount();
-    report.warnings = stated;
+    if report.totals.count() == 0 {
+        report
+            .warnings
+            .push(format!("{source} has no checks: kube-bench ran no target (check --targets and --benchmark)"));
+    }
     Ok(report)
 }
 
@@ -739,6 +742,16 @@ on the control plane node and remove the --token-auth-file=<filename> parameter.
 
         let log = format!("Warning: Kubernetes version was not auto-detected\nI1129 glog line\n{JSON}\n");
         assert_eq!(parse(&log, "pod log").unwrap().targets, report.targets);
+    }
+
+    #[test]
+    fn a_report_without_checks_says_so() {
+        let report = parse("[]", "empty.json").unwrap();
+        assert!(report.targets.is_empty());
+        assert_eq!(
+            report.warnings,
+            ["empty.json has no checks: kube-bench ran no target (check --targets and --benchmark)"]
+        );
     }
 
     #[test]

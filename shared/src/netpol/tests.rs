@@ -519,3 +519,61 @@ fn grouping_follows_label_sets_and_agrees_with_pairwise_verdicts() {
         }
     }
 }
+
+#[test]
+fn e2e_an_ip_in_both_a_cidr_and_an_except_is_allowed_by_another_policy() {
+    // "should ensure an IP overlapping both IPBlock.CIDR and IPBlock.Except is allowed"
+    let c = ip_cluster(
+        "  podSelector: {matchLabels: {app: client}}\n  policyTypes: [Egress]\n  egress:\n\
+         \x20 - to: [{ipBlock: {cidr: 10.0.0.0/16, except: [10.0.3.9/32]}}]\n\
+         ---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: q, namespace: n}\nspec:\n\
+         \x20 podSelector: {matchLabels: {app: client}}\n  policyTypes: [Egress]\n  egress: [{to: [{ipBlock: {cidr: 10.0.3.9/32}}]}]\n",
+    );
+    let v = c.check(pod(&c, "n/client"), pod(&c, "n/other"), &PortQuery::tcp(80)).unwrap();
+    assert!(v.allowed);
+    assert_eq!(v.egress.allowed_by.len(), 1);
+    assert_eq!(c.policy_name(v.egress.allowed_by[0].policy), "n/q");
+}
+
+#[test]
+fn e2e_egress_allow_all_takes_precedence_and_directions_are_independent() {
+    // "should enforce multiple egress policies with egress allow-all policy taking precedence"
+    let c = e2e_cluster(
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: only-80, namespace: x}\n\
+         spec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress: [{ports: [{port: 80}]}]\n\
+         ---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: all, namespace: x}\n\
+         spec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress: [{}]\n",
+    );
+    assert!(can(&c, "x/a", "y/b", "81") && can(&c, "x/a", "y/b", "80/UDP"));
+    table(&c, "81");
+    // "ingress and egress policies can be controlled independently": deny egress of x/a to x/b only.
+    let c = e2e_cluster(
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: e, namespace: x}\n\
+         spec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n\
+         \x20 egress: [{to: [{podSelector: {matchExpressions: [{key: pod, operator: NotIn, values: [b]}]}}, {namespaceSelector: {matchLabels: {ns: y}}}]}]\n",
+    );
+    assert!(!can(&c, "x/a", "x/b", "80") && can(&c, "x/a", "x/c", "80") && can(&c, "x/a", "y/b", "80"));
+    assert!(can(&c, "x/b", "x/a", "80"), "ingress of x/a is untouched");
+    assert!(!can(&c, "x/a", "z/a", "80"));
+    table(&c, "80");
+}
+
+#[test]
+fn e2e_namespace_selector_on_the_default_name_label_and_protocol_only_ports() {
+    // "should enforce policy to allow traffic based on NamespaceSelector with MatchLabels using default ns label"
+    let c = e2e_cluster(
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: x}\n\
+         spec:\n  podSelector: {}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}}]}]\n",
+    );
+    assert!(can(&c, "y/c", "x/a", "80") && !can(&c, "z/c", "x/a", "80"));
+    // "should not allow access by TCP when a policy specifies only UDP"; SCTP is distinct too.
+    let c = e2e_cluster(
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: x}\n\
+         spec:\n  podSelector: {}\n  ingress: [{ports: [{protocol: UDP, port: 81}]}]\n",
+    );
+    assert!(can(&c, "y/a", "x/a", "81/UDP"));
+    assert!(!can(&c, "y/a", "x/a", "81") && !can(&c, "y/a", "x/a", "81/SCTP"));
+    assert!(can(&c, "y/a", "x/a", "serve-81-udp"));
+    table(&c, "81/UDP");
+    table(&c, "serve-80-sctp");
+}

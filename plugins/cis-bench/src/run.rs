@@ -220,6 +220,12 @@ pub fn assess(job: &Job, pods: &[Pod], events: &[Event], role: Role) -> Progress
         );
     }
     if pods.is_empty() {
+        if conditions.iter().any(|c| c.type_ == "Complete" && c.status == "True") {
+            return Progress::Failed(
+                Error::other(format!("job.batch/{name} completed, but its Pod (and so its log) is gone"))
+                    .with_hint("run again; something deleted the Pod before its log was read"),
+            );
+        }
         if let Some(event) = events.iter().rev().find(|e| e.reason.as_deref() == Some("FailedCreate")) {
             return Progress::Failed(
                 Error::other(format!(
@@ -478,6 +484,13 @@ mod tests {
         let text = failed(assess(&job(), &[], &[event], Role::Master));
         assert!(text.contains("violates PodSecurity"), "{text}");
         assert!(text.contains("privileged"), "{text}");
+    }
+
+    #[test]
+    fn a_complete_job_without_its_pod_is_not_waited_on() {
+        let mut j = job();
+        j.status = serde_json::from_value(json!({"conditions": [{"type": "Complete", "status": "True"}]})).unwrap();
+        assert!(failed(assess(&j, &[], &[], Role::Node)).contains("its Pod (and so its log) is gone"));
     }
 
     #[test]

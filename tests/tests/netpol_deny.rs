@@ -242,6 +242,13 @@ async fn live_matrix_equals_offline_matrix_of_the_same_objects() {
     // Rows/columns sorted by name: NS/backend, NS/frontend, OTHER/egress-locked, OTHER/other.
     assert_eq!(live["ports"][0]["rows"], serde_json::json!([".X..", "....", "XX.X", "XX.."]));
 
+    // -A lists every namespace: ours are among them, with the same verdicts.
+    let all = run(cluster.plugin(PLUGIN).args(["matrix", "-A", "--port", "3000", "-o", "csv"]));
+    assert_eq!(all.status.code(), Some(0), "{}", stderr(&all));
+    let csv = stdout(&all);
+    assert!(csv.contains(&format!("3000/TCP,{ns}/frontend,{ns}/backend,allowed\n")), "{csv}");
+    assert!(csv.contains(&format!("3000/TCP,{other_ns}/other,{ns}/backend,denied\n")), "{csv}");
+
     let can_reach = |from: &str, to: &str| {
         run(cluster.plugin(PLUGIN).args(["can-reach", "--from", from, "--to", to, "--port", "3000"]))
     };

@@ -38,7 +38,8 @@ impl Object {
     {
         let resource = ApiResource::erase::<K>(&());
         let mut data: DynamicObject = serde_json::from_value(serde_json::to_value(object)?)?;
-        data.types = Some(kube::api::TypeMeta { api_version: resource.api_version.clone(), kind: resource.kind.clone() });
+        data.types =
+            Some(kube::api::TypeMeta { api_version: resource.api_version.clone(), kind: resource.kind.clone() });
         let namespaced = TypeId::of::<K::Scope>() == TypeId::of::<NamespaceResourceScope>();
         Ok(Self { resource, namespaced, data })
     }
@@ -158,7 +159,8 @@ impl Applier {
             _ => Api::all_with(client, &object.resource),
         };
         let name = object.data.name_any();
-        let existing = api.get_opt(&name).await.map_err(|e| Error::from_kube(e, format!("reading {}", object.describe())))?;
+        let existing =
+            api.get_opt(&name).await.map_err(|e| Error::from_kube(e, format!("reading {}", object.describe())))?;
         if let Some(existing) = &existing
             && !is_managed_by(existing, &self.plugin)
             && !self.args.overwrite
@@ -266,7 +268,8 @@ mod tests {
         assert!(object.namespaced);
         assert_eq!(object.display_name(), "networkpolicy.networking.k8s.io/deny");
         assert_eq!(object.describe(), "networkpolicy.networking.k8s.io/deny in namespace g04");
-        let ns = Namespace { metadata: ObjectMeta { name: Some("g04".into()), ..Default::default() }, ..Default::default() };
+        let ns =
+            Namespace { metadata: ObjectMeta { name: Some("g04".into()), ..Default::default() }, ..Default::default() };
         let object = Object::from_typed(&ns).unwrap();
         assert!(!object.namespaced);
         assert_eq!(object.display_name(), "namespace/g04");

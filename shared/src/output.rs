@@ -11,7 +11,9 @@ pub fn print_stdout(text: &str) -> Result<()> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(crate::Error::other(format!("writing to stdout: {e}"))),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(crate::Error::other(format!("writing to stdout: {e}")))
+        }
         _ => Ok(()),
     }
 }
@@ -86,8 +88,7 @@ mod tests {
         let text = yaml_stream(&[object("a"), object("b")]).unwrap();
         assert_eq!(text.matches("---").count(), 1);
         assert!(!text.contains("managedFields"));
-        let docs: Vec<Value> =
-            text.split("---\n").map(|d| serde_yaml::from_str(d).unwrap()).collect();
+        let docs: Vec<Value> = text.split("---\n").map(|d| serde_yaml::from_str(d).unwrap()).collect();
         assert_eq!(docs[1]["metadata"]["name"], "b");
     }
 

@@ -141,11 +141,7 @@ fn is_label_name(text: &str) -> bool {
 /// Whether `labels` satisfy `selector` (API semantics: every matchLabel and every expression; `{}`
 /// matches everything). Unknown operators match nothing, as the API server would reject them.
 pub fn matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
-    let labels_ok = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(key, value)| labels.get(key) == Some(value));
+    let labels_ok = selector.match_labels.iter().flatten().all(|(key, value)| labels.get(key) == Some(value));
     labels_ok
         && selector.match_expressions.iter().flatten().all(|req| {
             let values = req.values.as_deref().unwrap_or_default();
@@ -161,8 +157,7 @@ pub fn matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> b
 
 /// Renders a selector back in kubectl's syntax, for messages (`{}` renders as `<all>`).
 pub fn display(selector: &LabelSelector) -> String {
-    let mut terms: Vec<String> =
-        selector.match_labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut terms: Vec<String> = selector.match_labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
     for req in selector.match_expressions.iter().flatten() {
         let values = req.values.as_deref().unwrap_or_default().join(",");
         terms.push(match req.operator.as_str() {

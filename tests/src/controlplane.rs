@@ -75,7 +75,8 @@ impl ControlPlane {
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.distinguished_name = name("kube-harden-test-ca", None);
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        ca_params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let ca_cert = ca_params.self_signed(&ca_key)?;
         let ca_pem = ca_cert.pem();
         let issuer = Issuer::new(ca_params, ca_key);
@@ -148,7 +149,16 @@ impl ControlPlane {
         write_user_kubeconfig(&admin_kubeconfig, &server, &ca_pem, &issuer, "admin", Some("system:masters"))?;
         write_user_kubeconfig(&user_kubeconfig, &server, &ca_pem, &issuer, "dev", Some("devs"))?;
 
-        let plane = Self { dir: dir.to_path_buf(), bin_dir, server, ca_pem, admin_kubeconfig, user_kubeconfig, pids, _temp: None };
+        let plane = Self {
+            dir: dir.to_path_buf(),
+            bin_dir,
+            server,
+            ca_pem,
+            admin_kubeconfig,
+            user_kubeconfig,
+            pids,
+            _temp: None,
+        };
         fs::write(dir.join("pids"), plane.pids.iter().map(|p| format!("{p}\n")).collect::<String>())?;
         if let Err(e) = plane.wait_ready(&mut apiserver, Duration::from_secs(90)) {
             let log = fs::read_to_string(dir.join("kube-apiserver.log")).unwrap_or_default();
@@ -182,7 +192,9 @@ impl ControlPlane {
                 .output();
             match output {
                 Ok(out) if out.status.success() && out.stdout == b"ok" => return Ok(()),
-                Ok(out) => last = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+                Ok(out) => {
+                    last = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+                }
                 Err(e) => return Err(format!("running curl to poll /readyz: {e}").into()),
             }
             std::thread::sleep(Duration::from_millis(250));
@@ -222,8 +234,8 @@ fn name(common: &str, organization: Option<&str>) -> DistinguishedName {
 }
 
 fn write_private(path: &Path, pem: &str) -> Result<(), BoxError> {
-    use std::os::unix::fs::OpenOptionsExt;
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let mut file = fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(path)?;
     file.write_all(pem.as_bytes())?;
     Ok(())

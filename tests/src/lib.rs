@@ -87,7 +87,8 @@ impl Cluster {
     pub async fn namespace(&self, prefix: &str) -> String {
         let name = format!("{prefix}-{}", NAMESPACES.fetch_add(1, Ordering::SeqCst));
         let api: Api<Namespace> = Api::all(self.admin_client().await);
-        let ns = Namespace { metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() }, ..Default::default() };
+        let ns =
+            Namespace { metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() }, ..Default::default() };
         api.create(&PostParams::default(), &ns).await.unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
         name
     }

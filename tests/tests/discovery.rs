@@ -44,7 +44,10 @@ fn kubectl_runs_each_plugin_by_its_dashed_name() {
         let output = run(std::process::Command::new("kubectl").args([plugin, "--help"]).env("PATH", &path));
         assert!(output.status.success(), "kubectl {plugin} --help failed");
         let help = stdout(&output);
-        assert!(help.contains(&format!("kubectl {plugin}")), "help of {plugin} should name it as kubectl does:\n{help}");
+        assert!(
+            help.contains(&format!("kubectl {plugin}")),
+            "help of {plugin} should name it as kubectl does:\n{help}"
+        );
     }
 }
 

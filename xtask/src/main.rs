@@ -55,7 +55,9 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     if let Ok(entries) = std::fs::read_dir(&tools) {
         let mut scripts: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("build-") && n.ends_with(".sh")))
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("build-") && n.ends_with(".sh"))
+            })
             .collect();
         scripts.sort();
         for script in scripts {

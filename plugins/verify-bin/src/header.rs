@@ -58,8 +58,9 @@ pub fn detect<'data, R: ReadRef<'data>>(data: R) -> Result<Platform> {
     let kind = FileKind::parse(data).map_err(|_| unknown())?;
     match kind {
         FileKind::MachOFat32 | FileKind::MachOFat64 => {
-            return Err(Error::invalid("a universal (fat) Mach-O binary holds several architectures")
-                .with_hint("pass --arch with the one to check (Kubernetes publishes one binary per architecture)"));
+            return Err(Error::invalid("a universal (fat) Mach-O binary holds several architectures").with_hint(
+                "pass --os darwin and --arch with the one to check (Kubernetes publishes one per architecture)",
+            ));
         }
         FileKind::Elf32 | FileKind::Elf64 | FileKind::MachO32 | FileKind::MachO64 | FileKind::Pe32 | FileKind::Pe64 => {
         }

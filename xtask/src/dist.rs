@@ -513,4 +513,55 @@ mod tests {
         assert!(a.text.contains(&format!("sha256: {sha}")));
         assert_eq!(a.missing, ["linux/arm64", "darwin/amd64", "darwin/arm64", "windows/amd64"]);
     }
+
+    /// The release step: with an archive for every platform, `--update-manifests` writes complete
+    /// manifests back to krew-manifests/; with one missing it refuses and leaves the file alone.
+    #[test]
+    fn update_manifests_needs_every_platform_and_writes_them_all() {
+        let real_root = crate::repo_root();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("krew-manifests")).unwrap();
+        let source_path = root.path().join("krew-manifests/verify-bin.yaml");
+        let source = std::fs::read_to_string(real_root.join("krew-manifests/verify-bin.yaml")).unwrap();
+        std::fs::write(&source_path, &source).unwrap();
+        std::fs::copy(real_root.join("LICENSE"), root.path().join("LICENSE")).unwrap();
+        let bin_dir = root.path().join("bin");
+        std::fs::create_dir(&bin_dir).unwrap();
+        std::fs::write(bin_dir.join("kubectl-verify_bin"), b"unix").unwrap();
+        std::fs::write(bin_dir.join("kubectl-verify_bin.exe"), b"windows").unwrap();
+        let plugin = Plugin {
+            name: "verify-bin".into(),
+            package: "kubectl-verify-bin".into(),
+            bin: "kubectl-verify_bin".into(),
+            version: "0.1.0".into(),
+            repository: "https://example.test/r".into(),
+        };
+        let out = root.path().join("dist");
+        std::fs::create_dir(&out).unwrap();
+        let platforms =
+            [("linux", "amd64"), ("linux", "arm64"), ("darwin", "amd64"), ("darwin", "arm64"), ("windows", "amd64")];
+        for (os, arch) in &platforms[1..] {
+            pack_plugin(root.path(), &plugin, os, arch, &bin_dir, &out).unwrap();
+        }
+        let plugins = [plugin.clone()];
+        let error = render_all(root.path(), &plugins, DEFAULT_URL_TEMPLATE, &out, true).unwrap_err();
+        assert!(error.to_string().contains("no archive for linux/amd64"), "{error:#}");
+        assert_eq!(std::fs::read_to_string(&source_path).unwrap(), source);
+
+        pack_plugin(root.path(), &plugin, "linux", "amd64", &bin_dir, &out).unwrap();
+        render_all(root.path(), &plugins, DEFAULT_URL_TEMPLATE, &out, true).unwrap();
+        let updated = std::fs::read_to_string(&source_path).unwrap();
+        assert_eq!(updated, std::fs::read_to_string(out.join("krew/verify-bin.yaml")).unwrap());
+        assert!(!updated.contains(&"0".repeat(64)), "every placeholder is replaced:\n{updated}");
+        for (os, arch) in platforms {
+            let name = archive_name("verify-bin", "0.1.0", os, arch);
+            let sha = archive::sha256_file(&out.join(&name)).unwrap();
+            assert!(updated.contains(&format!(
+                "uri: https://example.test/r/releases/download/v0.1.0/{name}\n      sha256: {sha}\n"
+            )));
+        }
+        // Rendering the updated manifest again changes nothing.
+        render_all(root.path(), &plugins, DEFAULT_URL_TEMPLATE, &out, true).unwrap();
+        assert_eq!(std::fs::read_to_string(&source_path).unwrap(), updated);
+    }
 }

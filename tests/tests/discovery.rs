@@ -54,7 +54,7 @@ fn kubectl_runs_each_plugin_by_its_dashed_name() {
 #[test]
 fn every_plugin_prints_its_version() {
     for plugin in PLUGINS {
-        let output = run(&mut harden_tests::plugin_command(plugin).arg("--version"));
+        let output = run(harden_tests::plugin_command(plugin).arg("-V"));
         assert!(output.status.success());
         assert!(stdout(&output).contains(env!("CARGO_PKG_VERSION")), "{plugin} --version");
     }

@@ -26,6 +26,7 @@ use crate::render::Format;
 #[derive(Parser)]
 #[command(
     name = "kubectl cis-bench",
+    bin_name = "kubectl cis-bench",
     version,
     about,
     after_help = "Exit codes: 0 nothing to act on; 1 checks at or above --fail-on remain (diff: some check \

@@ -81,6 +81,11 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("up") => {
             harden_tests::controlplane::stop_detached(&dir).ok();
+            // A fresh etcd each time: a control plane is for trying things, not for keeping them.
+            if dir.exists() {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+            }
             let plane = harden_tests::ControlPlane::start(&dir, false)
                 .map_err(|e| anyhow::anyhow!("starting the control plane: {e}"))?;
             eprintln!("control plane ready at {} (logs in {})", plane.server, dir.display());

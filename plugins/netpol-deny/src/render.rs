@@ -220,7 +220,7 @@ pub fn matrix_table(cluster: &Cluster, units: &Units, matrices: &[Matrix]) -> St
     out
 }
 
-/// The documented machine-readable form (see docs/netpol-deny.md).
+/// The documented machine-readable form (see the README, kubectl netpol-deny).
 pub fn matrix_json(cluster: &Cluster, units: &Units, matrices: &[Matrix]) -> String {
     let pods: Vec<Value> = units
         .0

@@ -39,24 +39,32 @@ pub fn load_kubeconfig(args: &KubeArgs) -> Result<Kubeconfig> {
                 .with_hint("check the path given to --kubeconfig")
         });
     }
-    if let Some(value) = std::env::var_os("KUBECONFIG") {
-        let paths: Vec<PathBuf> =
-            std::env::split_paths(&value).filter(|p| !p.as_os_str().is_empty() && p.exists()).collect();
-        if !paths.is_empty() {
-            let mut merged = Kubeconfig::default();
-            for path in &paths {
-                let one = Kubeconfig::read_from(path).map_err(|e| {
-                    Error::new(ErrorKind::Kubeconfig, format!("cannot read kubeconfig {}: {e}", path.display()))
-                })?;
-                merged = merged.merge(one)?;
-            }
-            return Ok(merged);
-        }
+    if let Some(merged) = merge_kubeconfig_list(std::env::var_os("KUBECONFIG").as_deref())? {
+        return Ok(merged);
     }
     Kubeconfig::read().map_err(|e| {
         Error::new(ErrorKind::Kubeconfig, format!("no kubeconfig found: {e}"))
             .with_hint("pass --kubeconfig FILE or set KUBECONFIG to point at your cluster")
     })
+}
+
+/// Merges the files of a `KUBECONFIG`-style list, skipping missing ones as kubectl does (the first
+/// file to set a value wins). `None` when the list names no existing file.
+pub fn merge_kubeconfig_list(value: Option<&std::ffi::OsStr>) -> Result<Option<Kubeconfig>> {
+    let Some(value) = value else { return Ok(None) };
+    let paths: Vec<PathBuf> =
+        std::env::split_paths(value).filter(|p| !p.as_os_str().is_empty() && p.exists()).collect();
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut merged = Kubeconfig::default();
+    for path in &paths {
+        let one = Kubeconfig::read_from(path).map_err(|e| {
+            Error::new(ErrorKind::Kubeconfig, format!("cannot read kubeconfig {}: {e}", path.display()))
+        })?;
+        merged = merged.merge(one)?;
+    }
+    Ok(Some(merged))
 }
 
 /// Builds the client configuration from kubeconfig and the flags.
@@ -136,6 +144,29 @@ current-context: first
         let kube = connect(&args).await.unwrap();
         assert_eq!(kube.context_namespace, "default");
         assert!(kube.server.contains(":2"));
+    }
+
+    #[test]
+    fn kubeconfig_lists_merge_several_files_and_skip_missing_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("first");
+        let second = dir.path().join("second");
+        std::fs::write(&first, KUBECONFIG).unwrap();
+        std::fs::write(
+            &second,
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: three\n  cluster: {server: \"https://127.0.0.1:3\"}\n\
+             users:\n- name: viewer\n  user: {token: xyz}\ncontexts:\n- name: third\n  context: {cluster: three, user: viewer}\n\
+             current-context: third\n",
+        )
+        .unwrap();
+        let list =
+            std::env::join_paths([first.as_path(), dir.path().join("missing").as_path(), second.as_path()]).unwrap();
+        let merged = merge_kubeconfig_list(Some(&list)).unwrap().unwrap();
+        let contexts: Vec<&str> = merged.contexts.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(contexts, ["first", "second", "third"]);
+        assert_eq!(merged.current_context.as_deref(), Some("first"), "the first file wins");
+        let nothing = std::env::join_paths([dir.path().join("missing")]).unwrap();
+        assert!(merge_kubeconfig_list(Some(&nothing)).unwrap().is_none());
     }
 
     #[tokio::test]

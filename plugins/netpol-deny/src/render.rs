@@ -29,13 +29,14 @@ fn rule_words(cluster: &Cluster, rule: &RuleRef) -> (String, String) {
     (peer, port)
 }
 
-fn side_text(cluster: &Cluster, side: &Side, other: &str, out: &mut String) {
+/// One side of a verdict; `this` names the side's own endpoint, `other` the far end.
+fn side_text(cluster: &Cluster, side: &Side, this: &str, other: &str, out: &mut String) {
     let (verb, what) = match side.direction {
         shared::netpol::Direction::Egress => ("egress from", "to"),
         shared::netpol::Direction::Ingress => ("ingress to", "from"),
     };
     let Some(pod) = side.pod else {
-        let _ = writeln!(out, "  {verb} {other}: an address outside the cluster, no policy applies");
+        let _ = writeln!(out, "  {verb} {this}: an address outside the cluster, no policy applies");
         return;
     };
     let name = cluster.pod_name(pod);
@@ -80,8 +81,8 @@ pub fn verdict_text(cluster: &Cluster, verdict: &Verdict) -> String {
         let _ = writeln!(out, "  traffic from a pod to itself is always allowed");
         return out;
     }
-    side_text(cluster, &verdict.egress, &to, &mut out);
-    side_text(cluster, &verdict.ingress, &from, &mut out);
+    side_text(cluster, &verdict.egress, &from, &to, &mut out);
+    side_text(cluster, &verdict.ingress, &to, &from, &mut out);
     out
 }
 
@@ -365,6 +366,18 @@ mod tests {
         assert!(text.starts_with("denied: default/other -> g04/backend"), "{text}");
         assert!(text.contains("ingress to g04/backend: DENIED"), "{text}");
         assert!(text.contains("no ingress rule of these policies allows traffic from default/other"), "{text}");
+    }
+
+    #[test]
+    fn verdict_text_names_an_outside_address_on_its_own_side() {
+        let c = g04(true);
+        let ip = Endpoint::Ip("203.0.113.7".parse().unwrap());
+        let out = c.check(pod(&c, "g04/frontend"), ip, &PortQuery::tcp(443)).unwrap();
+        let text = verdict_text(&c, &out);
+        assert!(text.contains("ingress to 203.0.113.7: an address outside the cluster"), "{text}");
+        let back = c.check(ip, pod(&c, "g04/frontend"), &PortQuery::tcp(443)).unwrap();
+        let text = verdict_text(&c, &back);
+        assert!(text.contains("egress from 203.0.113.7: an address outside the cluster"), "{text}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod apply;
 pub mod cli;
 pub mod client;
 pub mod error;
+pub mod names;
 pub mod namespaces;
 pub mod netpol;
 pub mod output;

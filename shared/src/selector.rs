@@ -99,18 +99,10 @@ pub fn validate_key(key: &str) -> std::result::Result<(), String> {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
     };
-    if let Some(prefix) = prefix {
-        let ok = !prefix.is_empty()
-            && prefix.len() <= 253
-            && prefix.split('.').all(|part| {
-                !part.is_empty()
-                    && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                    && !part.starts_with('-')
-                    && !part.ends_with('-')
-            });
-        if !ok {
-            return Err(format!("key prefix {prefix:?} must be a DNS subdomain"));
-        }
+    if let Some(prefix) = prefix
+        && !crate::names::is_dns_subdomain(prefix)
+    {
+        return Err(format!("key prefix {prefix:?} must be a DNS subdomain"));
     }
     if name.is_empty() || name.len() > 63 || !is_label_name(name) {
         return Err(format!(

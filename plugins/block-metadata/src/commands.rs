@@ -120,15 +120,7 @@ async fn unsafe_namespaces(cluster: &Kube, namespaces: &[String], all: bool) -> 
 }
 
 fn validate_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|part| {
-            !part.is_empty()
-                && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !part.starts_with('-')
-                && !part.ends_with('-')
-        });
-    if ok {
+    if shared::names::is_dns_subdomain(name) {
         Ok(())
     } else {
         Err(Error::invalid(format!(

@@ -172,10 +172,7 @@ pub fn validate_namespace(name: &str) -> std::result::Result<(), String> {
 }
 
 fn validate_label(name: &str, what: &str) -> std::result::Result<(), String> {
-    let ok_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    let ok_ends =
-        name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if name.is_empty() || name.len() > 63 || !ok_chars || !ok_ends {
+    if !shared::names::is_dns_label(name) {
         return Err(format!(
             "invalid {what} {name:?}: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
         ));

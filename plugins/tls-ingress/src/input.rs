@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use shared::Error;
+use shared::names::is_dns_label as dns_label;
 
 /// A Service port in an Ingress backend: a number or the name of a port of the Service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,15 +29,8 @@ pub struct Backend {
     pub port: Port,
 }
 
-fn dns_label(label: &str) -> bool {
-    !label.is_empty()
-        && label.len() <= 63
-        && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !label.starts_with('-')
-        && !label.ends_with('-')
-}
-
-/// A DNS-1123 subdomain (what most Kubernetes object names must be).
+/// A DNS-1123 subdomain whose labels are at most 63 characters each (a host name; stricter than
+/// the API's object-name rule, which does not limit labels).
 pub fn dns_subdomain(name: &str) -> bool {
     name.len() <= 253 && name.split('.').all(dns_label)
 }
@@ -112,12 +106,7 @@ pub fn port_value(port: &str) -> Result<Port, Error> {
                 .with_hint("use a port from 1 to 65535"))
         };
     }
-    let named = !port.is_empty()
-        && port.len() <= 15
-        && dns_label(port)
-        && !port.contains("--")
-        && port.bytes().any(|b| b.is_ascii_lowercase());
-    if !named {
+    if !shared::names::is_port_name(port) {
         return Err(Error::invalid(format!("invalid service port {port:?}"))
             .with_hint("give a number (80) or the name of a port of the Service (http)"));
     }

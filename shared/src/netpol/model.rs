@@ -556,14 +556,7 @@ impl Cluster {
 
 /// Named ports are IANA_SVC_NAMEs: at most 15 lower-case letters, digits and '-', with a letter.
 pub fn validate_port_name(name: &str) -> std::result::Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 15
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && name.chars().any(|c| c.is_ascii_lowercase())
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && !name.contains("--");
-    if ok {
+    if crate::names::is_port_name(name) {
         Ok(())
     } else {
         Err(format!(

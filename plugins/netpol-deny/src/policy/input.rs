@@ -97,13 +97,7 @@ fn parse_protocol(text: &str) -> Option<&'static str> {
 /// The API's rule for container port names (IANA_SVC_NAME): 1-15 lower-case letters, digits and
 /// dashes, at least one letter, no dash at either end and no two dashes in a row.
 fn validate_port_name(name: &str) -> std::result::Result<(), String> {
-    let ok = (1..=15).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && name.chars().any(|c| c.is_ascii_lowercase())
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && !name.contains("--");
-    if ok {
+    if shared::names::is_port_name(name) {
         Ok(())
     } else {
         Err(format!(
@@ -169,15 +163,7 @@ fn strictly_contains(outer: &IpNet, inner: &IpNet) -> bool {
 
 /// An object name: a DNS subdomain (lower-case letters, digits, '-' and '.', at most 253).
 pub fn validate_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|part| {
-            !part.is_empty()
-                && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !part.starts_with('-')
-                && !part.ends_with('-')
-        });
-    if ok {
+    if shared::names::is_dns_subdomain(name) {
         Ok(())
     } else {
         Err(Error::invalid(format!("invalid --name {name:?}: a NetworkPolicy name is at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"))

@@ -89,18 +89,7 @@ pub(crate) mod tests {
     use crate::model::{Check, Section, Target, Totals};
 
     fn check(id: &str, status: Status) -> Check {
-        Check {
-            id: id.into(),
-            text: format!("check {id}"),
-            status,
-            scored: true,
-            kind: String::new(),
-            remediation: String::new(),
-            audit: String::new(),
-            expected_result: String::new(),
-            actual_value: String::new(),
-            reason: String::new(),
-        }
+        Check::new(id, format!("check {id}"), status, true)
     }
 
     pub(crate) fn sample() -> Report {

@@ -536,18 +536,7 @@ impl TextParser {
             return Ok(());
         }
         if let Some(section) = target.sections.last_mut() {
-            section.checks.push(Check {
-                id: id.to_string(),
-                text: text.to_string(),
-                status,
-                scored: false,
-                kind: String::new(),
-                remediation: String::new(),
-                audit: String::new(),
-                expected_result: String::new(),
-                actual_value: String::new(),
-                reason: String::new(),
-            });
+            section.checks.push(Check::new(id, text, status, false));
         }
         Ok(())
     }

@@ -338,6 +338,19 @@ mod tests {
         items.iter().map(|s| s.to_string()).collect()
     }
 
+    fn node_selector_terms(pod: &PodSpec) -> &[NodeSelectorTerm] {
+        &pod.affinity
+            .as_ref()
+            .unwrap()
+            .node_affinity
+            .as_ref()
+            .unwrap()
+            .required_during_scheduling_ignored_during_execution
+            .as_ref()
+            .unwrap()
+            .node_selector_terms
+    }
+
     #[test]
     fn targets_split_into_a_master_job_and_one_job_per_node() {
         let plans = plan(&strings(&["master", "etcd", "node"]), None, &strings(&["w-1", "Big.Node_2"]), "abc12");
@@ -381,17 +394,7 @@ mod tests {
         assert_eq!(mounts.len(), 14);
         assert!(mounts.iter().all(|m| m.read_only == Some(true)));
         assert!(mounts.iter().any(|m| m.name == "usr-bin" && m.mount_path == "/usr/local/mount-from-host/bin"));
-        let terms = &pod
-            .affinity
-            .as_ref()
-            .unwrap()
-            .node_affinity
-            .as_ref()
-            .unwrap()
-            .required_during_scheduling_ignored_during_execution
-            .as_ref()
-            .unwrap()
-            .node_selector_terms;
+        let terms = node_selector_terms(pod);
         let keys: Vec<&str> = terms.iter().map(|t| t.match_expressions.as_ref().unwrap()[0].key.as_str()).collect();
         assert_eq!(keys, ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"]);
         let tolerated: Vec<&str> =
@@ -410,20 +413,7 @@ mod tests {
         assert_eq!(spec.ttl_seconds_after_finished, None, "--keep keeps the Job");
         let pod = spec.template.spec.as_ref().unwrap();
         assert_eq!(pod.volumes.as_ref().unwrap().len(), 12, "job-node.yaml has no /etc/passwd and /etc/group");
-        let field = &pod
-            .affinity
-            .as_ref()
-            .unwrap()
-            .node_affinity
-            .as_ref()
-            .unwrap()
-            .required_during_scheduling_ignored_during_execution
-            .as_ref()
-            .unwrap()
-            .node_selector_terms[0]
-            .match_fields
-            .as_ref()
-            .unwrap()[0];
+        let field = &node_selector_terms(pod)[0].match_fields.as_ref().unwrap()[0];
         assert_eq!((field.key.as_str(), field.values.as_ref().unwrap()[0].as_str()), ("metadata.name", "w-1"));
         assert_eq!(pod.tolerations.as_ref().unwrap()[0].operator.as_deref(), Some("Exists"));
         assert_eq!(pod.containers[0].command.as_ref().unwrap().last().unwrap(), "--json");

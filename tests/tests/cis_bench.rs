@@ -491,13 +491,7 @@ async fn an_unschedulable_pod_is_reported_at_once_not_waited_on() {
     let started = Instant::now();
 
     let jobs = jobs_in(client.clone(), &ns);
-    let job = loop {
-        if let Some(job) = jobs.list(&ListParams::default()).await.unwrap().items.into_iter().next() {
-            break job;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "the plugin did not create its Job");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let job = first_job(&jobs, started).await;
     let uid = job.metadata.uid.clone().unwrap();
     let template = job.spec.unwrap().template;
     let mut labels = template.metadata.unwrap().labels.unwrap();
@@ -672,13 +666,7 @@ async fn a_completed_pods_log_is_read_through_the_apiserver_and_reported() {
         .unwrap();
     let started = Instant::now();
     let jobs = jobs_in(client.clone(), &ns);
-    let job = loop {
-        if let Some(job) = jobs.list(&ListParams::default()).await.unwrap().items.into_iter().next() {
-            break job;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "the plugin did not create its Job");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let job = first_job(&jobs, started).await;
     let template = job.spec.unwrap().template;
     let labels = template.metadata.unwrap().labels.unwrap();
     // Owned the way the job controller owns its Pods.
@@ -736,4 +724,15 @@ async fn a_user_without_rights_gets_a_clear_forbidden_error() {
     let err = stderr(&out);
     assert!(err.contains("forbidden") && err.contains("User \"dev\"") && err.contains("jobs"), "{err}");
     assert!(err.contains("hint:"), "{err}");
+}
+
+/// Waits (up to 30 s from `started`) for the plugin to create its first Job.
+async fn first_job(jobs: &Api<Job>, started: Instant) -> Job {
+    loop {
+        if let Some(job) = jobs.list(&ListParams::default()).await.unwrap().items.into_iter().next() {
+            return job;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the plugin did not create its Job");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

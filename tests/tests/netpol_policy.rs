@@ -38,19 +38,8 @@ fn names(policies: &[NetworkPolicy]) -> Vec<String> {
 async fn the_seed_g04_policies_are_two_commands_and_rerunning_changes_nothing() {
     let ns = cluster().namespace("g04").await;
     label_namespace(&ns, json!({"app": "orion"})).await;
-    let allow = [
-        "allow",
-        "-n",
-        &ns,
-        "--to",
-        "tier=backend",
-        "--from-namespace",
-        "app=orion",
-        "--from-pod",
-        "tier=frontend",
-        "--port",
-        "3000",
-    ];
+    let allow = seed_allow(&ns);
+    let allow: Vec<&str> = allow.iter().map(String::as_str).collect();
 
     let out = netpol(&["apply", "-n", &ns, "--ingress"]);
     assert_eq!(out.status.code(), Some(0));
@@ -351,19 +340,8 @@ async fn live_g04_scenario_frontend_reaches_backend_and_other_does_not() {
     assert_eq!(reach(format!("{other_ns}/other")).status.code(), Some(0), "before any policy all is allowed");
 
     assert_eq!(netpol(&["apply", "-n", &ns, "--ingress"]).status.code(), Some(0));
-    let allow = [
-        "allow",
-        "-n",
-        &ns,
-        "--to",
-        "tier=backend",
-        "--from-namespace",
-        "app=orion",
-        "--from-pod",
-        "tier=frontend",
-        "--port",
-        "3000",
-    ];
+    let allow = seed_allow(&ns);
+    let allow: Vec<&str> = allow.iter().map(String::as_str).collect();
     assert_eq!(netpol(&allow).status.code(), Some(0));
 
     let out = reach(format!("{ns}/frontend"));
@@ -376,4 +354,11 @@ async fn live_g04_scenario_frontend_reaches_backend_and_other_does_not() {
     let out = reach(format!("{other_ns}/other"));
     assert_eq!(out.status.code(), Some(1), "other -> backend is denied");
     assert!(stdout(&out).contains("default-deny-ingress"), "{}", stdout(&out));
+}
+
+/// The seed's backend-ingress policy as one `allow` command in namespace `ns`.
+fn seed_allow(ns: &str) -> Vec<String> {
+    let args =
+        ["allow", "-n", ns, "--to", "tier=backend", "--from-namespace", "app=orion", "--from-pod", "tier=frontend"];
+    args.into_iter().chain(["--port", "3000"]).map(str::to_owned).collect()
 }

@@ -3,7 +3,6 @@
 //! or from `-f` files. [`evaluate`] is pure; the rest loads objects and prints.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -86,12 +85,7 @@ impl StatusCmd {
             Format::Table => table(&report),
             Format::Json => serde_json::to_string_pretty(&report)? + "\n",
         };
-        // A reader that stops early (`| head`) is not an error, and must not panic the way print! does.
-        let mut stdout = std::io::stdout().lock();
-        match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
-            _ => {}
-        }
+        shared::output::print_stdout(&text)?;
         Ok(if report.reachable { Outcome::Finding } else { Outcome::Good })
     }
 }

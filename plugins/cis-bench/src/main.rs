@@ -148,10 +148,10 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             }
             let changes = diff::diff(&old, &new);
             match args.format {
-                DiffFormat::Table => stdout(&diff::table(&changes))?,
-                DiffFormat::Json => {
-                    stdout(&(serde_json::to_string_pretty(&serde_json::json!({ "changes": changes }))? + "\n"))?
-                }
+                DiffFormat::Table => shared::output::print_stdout(&diff::table(&changes))?,
+                DiffFormat::Json => shared::output::print_stdout(
+                    &(serde_json::to_string_pretty(&serde_json::json!({ "changes": changes }))? + "\n"),
+                )?,
             }
             Ok(if changes.is_empty() { Outcome::Good } else { Outcome::Finding })
         }
@@ -189,7 +189,7 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
     };
     match run::run(client.map(|k| k.client), &request).await? {
         run::Ran::DryRun(text) => {
-            stdout(&text)?;
+            shared::output::print_stdout(&text)?;
             Ok(Outcome::Good)
         }
         run::Ran::Done { report, failures } => {
@@ -244,7 +244,7 @@ fn emit(mut report: Report, output: &Output) -> Result<Outcome> {
     let text = render::render(&report, output.format, &listed, output.fail_on)?;
     match &output.output_file {
         Some(path) => write_file(path, &text)?,
-        None => stdout(&text)?,
+        None => shared::output::print_stdout(&text)?,
     }
     Ok(output.fail_on.outcome(&report))
 }
@@ -256,14 +256,4 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
     })?;
     eprintln!("report written to {}", path.display());
     Ok(())
-}
-
-/// Prints to stdout; a reader that went away (`| head`) is not an error worth a panic.
-fn stdout(text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::other(format!("writing to stdout: {e}"))),
-        _ => Ok(()),
-    }
 }

@@ -1,7 +1,6 @@
 //! `can-reach` and `matrix`: flags, gathering the objects (from `-f` or the live cluster), and
 //! handing the engine's answers to [`crate::render`].
 
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -150,7 +149,7 @@ impl CanReachCmd {
             VerdictFormat::Text => render::verdict_text(&cluster, &verdict),
             VerdictFormat::Json => render::verdict_json(&cluster, &verdict),
         };
-        print(&text)?;
+        shared::output::print_stdout(&text)?;
         Ok(if verdict.allowed { Outcome::Good } else { Outcome::Finding })
     }
 }
@@ -234,17 +233,8 @@ impl MatrixCmd {
             MatrixFormat::Csv => render::matrix_csv(&cluster, &units, &matrices),
             MatrixFormat::Dot => render::matrix_dot(&cluster, &units, &matrices),
         };
-        print(&text)?;
+        shared::output::print_stdout(&text)?;
         Ok(Outcome::Good)
-    }
-}
-
-/// Writes to stdout; a closed pipe (`| head`) is not an error worth a message.
-fn print(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.map_err(|e| Error::other(format!("writing the output: {e}"))),
     }
 }
 

@@ -4,6 +4,8 @@
 # dry-run, RBAC, TokenRequest) without Docker or any download from outside the registries.
 #
 # Usage: tests/controlplane/build.sh           build what is missing, print the bin dir
+#        tests/controlplane/build.sh --node    also the node's programs (controller manager,
+#                                              scheduler, kubelet) for the one-node cluster
 #        tests/controlplane/build.sh --regen   rewrite go.mod/go.sum from VERSION first
 # Env:   KUBE_HARDEN_CACHE (default ~/.cache/kube-harden)
 set -euo pipefail
@@ -44,19 +46,34 @@ if [[ "${1:-}" == "--regen" ]]; then
   go mod tidy
 fi
 
-if [[ -x "$bin/kube-apiserver" && -x "$bin/etcd" ]]; then
+# The API-server tier needs etcd and kube-apiserver; the one-node cluster (--node) also needs the
+# controller manager, the scheduler and the kubelet, all from the same module set.
+programs=(etcd kube-apiserver)
+[[ "${1:-}" == "--node" || "${2:-}" == "--node" ]] && programs+=(kube-controller-manager kube-scheduler kubelet)
+declare -A package=(
+  [etcd]=go.etcd.io/etcd/server/v3
+  [kube-apiserver]=k8s.io/kubernetes/cmd/kube-apiserver
+  [kube-controller-manager]=k8s.io/kubernetes/cmd/kube-controller-manager
+  [kube-scheduler]=k8s.io/kubernetes/cmd/kube-scheduler
+  [kubelet]=k8s.io/kubernetes/cmd/kubelet
+)
+missing=()
+for program in "${programs[@]}"; do
+  [[ -x "$bin/$program" ]] || missing+=("$program")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
   echo "$bin"
   exit 0
 fi
 
 mkdir -p "$bin"
-echo "building kube-apiserver $version and etcd into $bin (first time only; takes several minutes)" >&2
+echo "building ${missing[*]} $version into $bin (first time only; takes several minutes)" >&2
 ldflags="-s -w"
 for var in gitVersion=$version gitMajor=1 gitMinor=${minor_patch%%.*} gitTreeState=clean buildDate=1970-01-01T00:00:00Z; do
   ldflags+=" -X k8s.io/component-base/version.$var -X k8s.io/client-go/pkg/version.$var"
 done
-go build -trimpath -ldflags "$ldflags" -o "$bin/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
-go build -trimpath -ldflags "-s -w" -o "$bin/etcd.tmp" go.etcd.io/etcd/server/v3
-mv "$bin/kube-apiserver.tmp" "$bin/kube-apiserver"
-mv "$bin/etcd.tmp" "$bin/etcd"
+for program in "${missing[@]}"; do
+  go build -trimpath -ldflags "$ldflags" -o "$bin/$program.tmp" "${package[$program]}"
+  mv "$bin/$program.tmp" "$bin/$program"
+done
 echo "$bin"

@@ -362,3 +362,45 @@ fn seed_allow(ns: &str) -> Vec<String> {
         ["allow", "-n", ns, "--to", "tier=backend", "--from-namespace", "app=orion", "--from-pod", "tier=frontend"];
     args.into_iter().chain(["--port", "3000"]).map(str::to_owned).collect()
 }
+
+/// Issue 21's silent widening: a flag of the other direction was dropped and `ingress: [{}]` written.
+#[test]
+fn allow_from_without_egress_is_refused_not_widened() {
+    let out = run(plugin_command(PLUGIN).args([
+        "allow",
+        "-n",
+        "g04",
+        "--from",
+        "tier=frontend",
+        "--to",
+        "tier=backend",
+        "--dry-run",
+        "-o",
+        "yaml",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout(&out), "", "nothing is printed to apply");
+    assert!(stderr(&out).contains("--from does not apply to an ingress rule"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("did you mean --from-pod"), "{}", stderr(&out));
+}
+
+/// Issue 21's silent widening: `--to-cidr` without `--egress` allowed every source on the port.
+#[test]
+fn allow_to_cidr_without_egress_is_refused_not_widened() {
+    let out = run(plugin_command(PLUGIN).args([
+        "allow",
+        "-n",
+        "g04",
+        "--to",
+        "tier=backend",
+        "--to-cidr",
+        "10.0.0.0/8",
+        "--port",
+        "3000",
+        "--dry-run",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("--to-cidr does not apply"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("did you mean --from-cidr"), "{}", stderr(&out));
+}

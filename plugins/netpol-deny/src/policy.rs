@@ -93,35 +93,35 @@ pub struct AllowCmd {
     egress: bool,
 
     /// Ingress: the pods that may receive the traffic (label selector; '' selects every pod).
-    #[arg(long, value_name = "SEL", conflicts_with = "egress")]
+    #[arg(long, value_name = "SEL")]
     to: Option<String>,
 
     /// Ingress: source pods (in this namespace, or with --from-namespace in those namespaces: both must match).
-    #[arg(long, value_name = "SEL", conflicts_with = "egress")]
+    #[arg(long, value_name = "SEL")]
     from_pod: Option<String>,
 
     /// Ingress: source namespaces by their labels (every pod there, or those matching --from-pod).
-    #[arg(long, value_name = "SEL", conflicts_with = "egress")]
+    #[arg(long, value_name = "SEL")]
     from_namespace: Option<String>,
 
     /// Ingress: source addresses (IPv4 or IPv6 CIDR; repeat or comma-separate).
-    #[arg(long, value_name = "CIDR", value_delimiter = ',', conflicts_with = "egress")]
+    #[arg(long, value_name = "CIDR", value_delimiter = ',')]
     from_cidr: Vec<String>,
 
     /// Egress: the pods whose outgoing traffic is allowed (label selector; '' selects every pod).
-    #[arg(long, value_name = "SEL", requires = "egress")]
+    #[arg(long, value_name = "SEL")]
     from: Option<String>,
 
     /// Egress: destination pods (in this namespace, or with --to-namespace in those namespaces: both must match).
-    #[arg(long, value_name = "SEL", requires = "egress")]
+    #[arg(long, value_name = "SEL")]
     to_pod: Option<String>,
 
     /// Egress: destination namespaces by their labels (every pod there, or those matching --to-pod).
-    #[arg(long, value_name = "SEL", requires = "egress")]
+    #[arg(long, value_name = "SEL")]
     to_namespace: Option<String>,
 
     /// Egress: destination addresses (IPv4 or IPv6 CIDR; repeat or comma-separate).
-    #[arg(long, value_name = "CIDR", value_delimiter = ',', requires = "egress")]
+    #[arg(long, value_name = "CIDR", value_delimiter = ',')]
     to_cidr: Vec<String>,
 
     /// Addresses to leave out of --from-cidr/--to-cidr (repeat or comma-separate).
@@ -141,8 +141,87 @@ pub struct AllowCmd {
     apply: ApplyArgs,
 }
 
+/// One flag of `allow` that belongs to a single direction, and what to use in the other.
+struct DirectionalFlag {
+    flag: &'static str,
+    given: bool,
+    direction: Direction,
+    /// What the user probably meant when the flag is given for the other direction.
+    instead: &'static str,
+}
+
 impl AllowCmd {
+    /// Refuses flags of the other direction. clap's `requires` cannot see that a bool flag was not
+    /// given (its default counts as present), so this is checked here: an ignored `--from` or
+    /// `--to-cidr` would silently allow every source.
+    fn check_direction_flags(&self) -> Result<()> {
+        let flags = [
+            DirectionalFlag {
+                flag: "--to",
+                given: self.to.is_some(),
+                direction: Direction::Ingress,
+                instead: "--to-pod (destination pods of the egress rule); the pods whose egress is allowed are --from",
+            },
+            DirectionalFlag {
+                flag: "--from-pod",
+                given: self.from_pod.is_some(),
+                direction: Direction::Ingress,
+                instead: "--from (the pods whose egress is allowed)",
+            },
+            DirectionalFlag {
+                flag: "--from-namespace",
+                given: self.from_namespace.is_some(),
+                direction: Direction::Ingress,
+                instead: "-n (an egress rule belongs to its source pods' namespace) or --to-namespace",
+            },
+            DirectionalFlag {
+                flag: "--from-cidr",
+                given: !self.from_cidr.is_empty(),
+                direction: Direction::Ingress,
+                instead: "--to-cidr (destination addresses)",
+            },
+            DirectionalFlag {
+                flag: "--from",
+                given: self.from.is_some(),
+                direction: Direction::Egress,
+                instead: "--from-pod (source pods) or --from-namespace (source namespaces)",
+            },
+            DirectionalFlag {
+                flag: "--to-pod",
+                given: self.to_pod.is_some(),
+                direction: Direction::Egress,
+                instead: "--to (the pods that receive the traffic)",
+            },
+            DirectionalFlag {
+                flag: "--to-namespace",
+                given: self.to_namespace.is_some(),
+                direction: Direction::Egress,
+                instead: "--from-namespace (source namespaces); the receiving pods are in the -n namespace",
+            },
+            DirectionalFlag {
+                flag: "--to-cidr",
+                given: !self.to_cidr.is_empty(),
+                direction: Direction::Egress,
+                instead: "--from-cidr (source addresses)",
+            },
+        ];
+        let chosen = if self.egress { Direction::Egress } else { Direction::Ingress };
+        let Some(wrong) = flags.iter().find(|f| f.given && f.direction != chosen) else {
+            return Ok(());
+        };
+        let (rule, other) = match chosen {
+            Direction::Ingress => ("an ingress rule (no --egress)", "only with --egress"),
+            Direction::Egress => ("an egress rule (--egress)", "only without --egress"),
+        };
+        Err(Error::invalid(format!(
+            "{} does not apply to {rule}: it is used {other}, and ignoring it would allow more than asked",
+            wrong.flag
+        ))
+        .with_hint(format!("did you mean {}?", wrong.instead)))
+    }
+
     pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+        self.check_direction_flags()?;
         let (flag, question, given) = match self.egress {
             false => ("--to", "Pods that may receive the traffic (label selector, e.g. tier=backend)", &self.to),
             true => {
@@ -169,6 +248,7 @@ impl AllowCmd {
 
     /// The validated rule (pure).
     fn spec(&self, namespace: &str, target: &str) -> Result<AllowSpec> {
+        self.check_direction_flags()?;
         let (direction, pods, namespaces, cidrs, cidr_flag) = match self.egress {
             false => (Direction::Ingress, &self.from_pod, &self.from_namespace, &self.from_cidr, "--from-cidr"),
             true => (Direction::Egress, &self.to_pod, &self.to_namespace, &self.to_cidr, "--to-cidr"),
@@ -264,11 +344,45 @@ mod tests {
         assert_eq!(from[0]["podSelector"]["matchLabels"]["tier"], "frontend");
     }
 
+    fn refused(args: &[&str]) -> shared::Error {
+        let cmd = allow(args);
+        let err = cmd.check_direction_flags().unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidInput, "{args:?}");
+        err
+    }
+
+    /// The silent widening of issue 21: `--from` without `--egress` wrote `ingress: [{}]`.
     #[test]
-    fn egress_flags_need_egress_and_ingress_flags_conflict_with_it() {
-        assert!(Cli::try_parse_from(["x", "allow", "--to-pod", "a=b"]).is_err());
-        assert!(Cli::try_parse_from(["x", "allow", "--egress", "--from-pod", "a=b"]).is_err());
-        assert!(Cli::try_parse_from(["x", "allow", "--egress", "--to", "a=b"]).is_err());
+    fn allow_from_without_egress_is_refused_not_widened() {
+        let err = refused(&["--from", "tier=frontend", "--to", "tier=backend"]);
+        assert!(err.message.starts_with("--from does not apply to an ingress rule"), "{err}");
+        assert!(err.to_string().contains("did you mean --from-pod"), "{err}");
+    }
+
+    /// The silent widening of issue 21: `--to-cidr` without `--egress` allowed every source.
+    #[test]
+    fn allow_to_cidr_without_egress_is_refused_not_widened() {
+        let err = refused(&["--to", "tier=backend", "--to-cidr", "10.0.0.0/8", "--port", "3000"]);
+        assert!(err.message.starts_with("--to-cidr does not apply"), "{err}");
+        assert!(err.to_string().contains("did you mean --from-cidr"), "{err}");
+    }
+
+    #[test]
+    fn every_flag_of_the_other_direction_is_refused() {
+        for args in [
+            &["--to", "a=b", "--to-pod", "x=y"][..],
+            &["--to", "a=b", "--to-namespace", "x=y"],
+            &["--egress", "--from", "a=b", "--to", "x=y"],
+            &["--egress", "--from", "a=b", "--from-pod", "x=y"],
+            &["--egress", "--from", "a=b", "--from-namespace", "x=y"],
+            &["--egress", "--from", "a=b", "--from-cidr", "10.0.0.0/8"],
+        ] {
+            refused(args);
+        }
+    }
+
+    #[test]
+    fn egress_flags_go_with_egress() {
         let cmd =
             allow(&["--egress", "--from", "a=b", "--to-cidr", "0.0.0.0/0,::/0", "--except", "169.254.169.254/32"]);
         let spec = cmd.spec("ns", "a=b").unwrap();

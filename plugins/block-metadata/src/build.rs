@@ -1,13 +1,13 @@
 //! Pure builders: the egress policy that keeps a namespace's pods away from the metadata
 //! endpoints, and the safety analysis that decides whether adding it would widen egress.
 
+use harden_cli::error::Error;
+use harden_kube::apply::is_managed_by;
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::ObjectMeta;
-use shared::apply::is_managed_by;
-use shared::error::Error;
 
 use crate::presets::Endpoint;
 
@@ -194,7 +194,7 @@ spec:
     fn the_refusal_names_the_policies_and_the_way_out() {
         let eps = endpoints(&[Cloud::Aws], false, &[]);
         let err = refusal(&[("a12".into(), vec!["default-deny-egress".into(), "db-egress".into()])], &eps);
-        assert_eq!(err.kind, shared::error::ErrorKind::Conflict, "exit 1 for an action command");
+        assert_eq!(err.kind, harden_cli::error::ErrorKind::Conflict, "exit 1 for an action command");
         let text = err.to_string();
         for part in [
             "namespace a12 (networkpolicy default-deny-egress, networkpolicy db-egress)",

@@ -1,15 +1,15 @@
 //! `apply` and `remove`: flags, the safety check against the cluster, and the shared apply path.
 
 use clap::Args;
+use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::output::warn;
+use harden_kube::apply::{Applier, Deleted, Object, delete_managed, managed_selector};
+use harden_kube::client::{Kube, connect};
+use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs};
+use harden_kube::namespaces::NamespaceScope;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
-use shared::apply::{Applier, Deleted, Object, delete_managed, managed_selector};
-use shared::cli::{ApplyArgs, DryRun, KubeArgs};
-use shared::client::{Kube, connect};
-use shared::error::{Error, Outcome, Result};
-use shared::namespaces::NamespaceScope;
-use shared::progress::warn;
 
 use crate::PLUGIN;
 use crate::build::{DEFAULT_NAME, block_policy, egress_isolating, refusal};
@@ -51,10 +51,14 @@ pub struct ApplyCmd {
 
     #[command(flatten)]
     apply: ApplyArgs,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 impl ApplyCmd {
-    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+    pub async fn run(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
         let custom = self.block.iter().map(|b| parse_block(b)).collect::<Result<Vec<_>>>()?;
         validate_name(&self.name)?;
         let endpoints = endpoints(&self.endpoints.cloud, self.endpoints.azure_wire_server, &custom);
@@ -95,7 +99,7 @@ async fn unsafe_namespaces(cluster: &Kube, namespaces: &[String], all: bool) -> 
         let listed = api
             .list(&ListParams::default())
             .await
-            .map_err(|e| Error::from_kube(e, "listing networkpolicies in all namespaces"))?;
+            .map_err(|e| harden_kube::error::from_kube(e, "listing networkpolicies in all namespaces"))?;
         for policy in listed.items {
             let ns = policy.namespace().unwrap_or_default();
             if let Some((_, list)) = by_namespace.iter_mut().find(|(n, _)| *n == ns) {
@@ -108,7 +112,7 @@ async fn unsafe_namespaces(cluster: &Kube, namespaces: &[String], all: bool) -> 
             *list = api
                 .list(&ListParams::default())
                 .await
-                .map_err(|e| Error::from_kube(e, format!("listing networkpolicies in namespace {ns}")))?
+                .map_err(|e| harden_kube::error::from_kube(e, format!("listing networkpolicies in namespace {ns}")))?
                 .items;
         }
     }
@@ -120,7 +124,7 @@ async fn unsafe_namespaces(cluster: &Kube, namespaces: &[String], all: bool) -> 
 }
 
 fn validate_name(name: &str) -> Result<()> {
-    if shared::names::is_dns_subdomain(name) {
+    if apimachinery::validation::is_dns_subdomain(name) {
         Ok(())
     } else {
         Err(Error::invalid(format!(
@@ -136,12 +140,16 @@ pub struct RemoveCmd {
     all_namespaces: bool,
 
     /// none, client (only list what would go) or server (the server checks the deletion, nothing is deleted).
-    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, default_value = "none", default_missing_value = "client")]
+    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
     dry_run: DryRun,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 impl RemoveCmd {
-    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+    pub async fn run(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
         let cluster = connect(kube).await?;
         let params = ListParams::default().labels(&managed_selector(PLUGIN));
         let mut ours: Vec<NetworkPolicy> = Vec::new();
@@ -150,17 +158,16 @@ impl RemoveCmd {
             ours = api
                 .list(&params)
                 .await
-                .map_err(|e| Error::from_kube(e, "listing networkpolicies in all namespaces"))?
+                .map_err(|e| harden_kube::error::from_kube(e, "listing networkpolicies in all namespaces"))?
                 .items;
             Vec::new()
         } else {
             let namespaces = cluster.namespaces(kube);
             for ns in &namespaces {
                 let api: Api<NetworkPolicy> = Api::namespaced(cluster.client.clone(), ns);
-                let listed = api
-                    .list(&params)
-                    .await
-                    .map_err(|e| Error::from_kube(e, format!("listing networkpolicies in namespace {ns}")))?;
+                let listed = api.list(&params).await.map_err(|e| {
+                    harden_kube::error::from_kube(e, format!("listing networkpolicies in namespace {ns}"))
+                })?;
                 ours.extend(listed.items);
             }
             namespaces
@@ -174,7 +181,9 @@ impl RemoveCmd {
             let (ns, name) = (policy.namespace().unwrap_or_default(), policy.name_any());
             let api: Api<NetworkPolicy> = Api::namespaced(cluster.client.clone(), &ns);
             if delete_managed(&api, PLUGIN, &name, self.dry_run, false).await? == Deleted::Deleted {
-                println!("networkpolicy.networking.k8s.io \"{name}\" deleted from namespace {ns}{suffix}");
+                harden_cli::output::line(format!(
+                    "networkpolicy.networking.k8s.io \"{name}\" deleted from namespace {ns}{suffix}"
+                ));
             }
         }
         if ours.is_empty() {
@@ -183,7 +192,7 @@ impl RemoveCmd {
             } else {
                 format!("namespace {}", namespaces.join(", "))
             };
-            eprintln!("No policies created by {PLUGIN} found in {place}.");
+            harden_cli::output::eline(format!("No policies created by {PLUGIN} found in {place}."));
         }
         Ok(Outcome::Good)
     }

@@ -2,6 +2,8 @@
 //! NetworkPolicy per namespace, refuse where that policy would widen egress, and prove with the
 //! reachability engine which pods can still reach an endpoint.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod build;
 mod commands;
 mod presets;
@@ -10,8 +12,7 @@ mod status;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use shared::cli::KubeArgs;
-use shared::error::{ExitStyle, finish};
+use harden_cli::error::{ExitStyle, finish};
 
 pub const PLUGIN: &str = "kubectl-block-metadata";
 
@@ -23,8 +24,6 @@ pub const PLUGIN: &str = "kubectl-block-metadata";
     about = "Keep pods away from cloud metadata endpoints, and show which pods can still reach them"
 )]
 struct Cli {
-    #[command(flatten)]
-    kube: KubeArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -39,12 +38,12 @@ enum Command {
     Remove(commands::RemoveCmd),
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Apply(cmd) => finish(PLUGIN, ExitStyle::Action, cmd.run(&cli.kube).await),
-        Command::Status(cmd) => finish(PLUGIN, ExitStyle::Verdict, cmd.run(&cli.kube).await),
-        Command::Remove(cmd) => finish(PLUGIN, ExitStyle::Action, cmd.run(&cli.kube).await),
-    }
+fn main() -> ExitCode {
+    harden_kube::main("kubectl-block_metadata", |cli: Cli| async move {
+        match cli.command {
+            Command::Apply(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::Status(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
+            Command::Remove(cmd) => finish(ExitStyle::Action, cmd.run().await),
+        }
+    })
 }

@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 
 use clap::ValueEnum;
+use harden_cli::error::{Error, Result};
 use ipnet::IpNet;
-use shared::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
 pub enum Cloud {
@@ -183,7 +183,7 @@ mod tests {
     fn bad_blocks_are_invalid_input() {
         for bad in ["169.254.169.256", "10.0.0.1/8", "0.0.0.0/0", "::/0", "metadata", "1.2.3.4/33", ""] {
             let err = parse_block(bad).unwrap_err();
-            assert_eq!(err.kind, shared::error::ErrorKind::InvalidInput, "{bad}");
+            assert_eq!(err.kind, harden_cli::error::ErrorKind::InvalidInput, "{bad}");
             assert!(err.message.contains("--block"), "{bad}: {err}");
         }
         assert_eq!(parse_block("fd00:ec2::254").unwrap().to_string(), "fd00:ec2::254/128");

@@ -1,5 +1,5 @@
 //! `status`: which pods can still reach a metadata endpoint on TCP 80 or 443, and which policy rule
-//! lets them, answered by the shared reachability engine ([`shared::netpol`]) from the live cluster
+//! lets them, answered by the shared reachability engine ([`netpol`]) from the live cluster
 //! or from `-f` files. [`evaluate`] is pure; the rest loads objects and prints.
 
 use std::collections::HashMap;
@@ -7,12 +7,11 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use harden_cli::error::{Outcome, Result};
+use harden_kube::flags::KubeArgs;
+use harden_kube::sources::{SourceArgs, Wanted, load};
+use netpol::{Cluster, Direction, GroupId, PodId, Protocol};
 use serde::Serialize;
-use shared::cli::KubeArgs;
-use shared::client::connect;
-use shared::error::{Outcome, Result};
-use shared::namespaces::{NamespaceScope, SKIPPED_BY_ALL};
-use shared::netpol::{self, Cluster, Direction, Objects, Protocol};
 
 use crate::commands::{EndpointArgs, chosen_endpoints};
 use crate::presets::Endpoint;
@@ -24,6 +23,7 @@ const PORTS: [u16; 2] = [80, 443];
 pub enum Format {
     Table,
     Json,
+    Yaml,
 }
 
 #[derive(Args)]
@@ -37,56 +37,49 @@ pub struct StatusCmd {
 
     /// Read Namespaces, Pods, workloads and NetworkPolicies from files or directories instead of the
     /// cluster (repeat; '-' is standard input). Without -n, every namespace in them but kube-system.
-    #[arg(short = 'f', long = "filename", value_name = "PATH")]
+    #[arg(short = 'f', long = "filename", value_name = "PATH", value_hint = clap::ValueHint::AnyPath)]
     files: Vec<PathBuf>,
 
-    /// table or json.
+    /// With -f: also read the directories' subdirectories, as kubectl's -R.
+    #[arg(short = 'R', long)]
+    recursive: bool,
+
+    /// table, json or yaml.
     #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
     output: Format,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 impl StatusCmd {
-    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+    pub async fn run(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
         let endpoints = chosen_endpoints(&self.endpoints);
-        let (cluster, namespaces) = if self.files.is_empty() {
-            let live = connect(kube).await?;
-            let scope = NamespaceScope { named: kube.namespaces.clone(), all: self.all_namespaces, selector: None };
-            let namespaces = scope.resolve(Some(&live)).await?;
-            let only = (!self.all_namespaces).then_some(namespaces.as_slice());
-            let objects = Objects::from_cluster(&live.client, only).await?;
-            (Cluster::build(&objects)?, namespaces)
-        } else {
-            let default_ns = kube.namespaces.first().map_or("default", String::as_str);
-            let objects = netpol::load::from_paths(&self.files, default_ns)?;
-            let cluster = Cluster::build(&objects)?;
-            let namespaces = if kube.namespaces.is_empty() || self.all_namespaces {
-                // Namespaces the files define or put objects in, not the loader's fallback for objects without one.
-                let used = |id: usize| {
-                    cluster.namespaces[id].defined
-                        || cluster.pods.iter().any(|p| p.namespace == id)
-                        || cluster.policies.iter().any(|p| p.namespace == id)
-                };
-                let mut all: Vec<String> = (0..cluster.namespaces.len())
-                    .filter(|&id| used(id))
-                    .map(|id| cluster.namespaces[id].name.clone())
-                    .filter(|n| !SKIPPED_BY_ALL.contains(&n.as_str()) || kube.namespaces.contains(n))
-                    .collect();
-                all.extend(kube.namespaces.iter().cloned());
-                all.sort();
-                all.dedup();
-                all
-            } else {
-                kube.namespaces.clone()
-            };
-            (cluster, namespaces)
-        };
-        let report = evaluate(&cluster, &namespaces, &endpoints);
+        let source =
+            SourceArgs { files: self.files.clone(), recursive: self.recursive, all_namespaces: self.all_namespaces };
+        let loaded = load(kube, &source, Wanted::Scope, engine_error).await?;
+        let report = evaluate(&loaded.cluster, &loaded.namespaces, &endpoints);
         let text = match self.output {
             Format::Table => table(&report),
             Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+            Format::Yaml => harden_kube::print::to_yaml(&report)?,
         };
-        shared::output::print_stdout(&text)?;
+        harden_cli::output::print(&text);
         Ok(if report.reachable { Outcome::Finding } else { Outcome::Good })
+    }
+}
+
+/// The engine's errors with hints about this plugin's flags.
+fn engine_error(err: netpol::Error) -> harden_cli::Error {
+    let kind = if err.is_input() { harden_cli::ErrorKind::InvalidInput } else { harden_cli::ErrorKind::NotFound };
+    let error = harden_cli::Error::new(kind, err.to_string());
+    match err {
+        netpol::Error::InvalidObject { .. } => {
+            error.with_hint("the API server would refuse this object too; fix it in the -f file")
+        }
+        netpol::Error::Document { .. } => error.with_hint("check the -f files: each document must be YAML or JSON"),
+        _ => error,
     }
 }
 
@@ -146,11 +139,11 @@ pub struct RuleInfo {
 /// Checks every pod of the namespaces against every endpoint on TCP 80 and 443. Pods the engine
 /// grouped together share one evaluation.
 pub fn evaluate(cluster: &Cluster, namespaces: &[String], endpoints: &[Endpoint]) -> Report {
-    let mut per_group: HashMap<(usize, IpAddr, u16), Option<Why>> = HashMap::new();
+    let mut per_group: HashMap<(GroupId, IpAddr, u16), Option<Why>> = HashMap::new();
     let mut reports = Vec::new();
     for name in namespaces {
         let ns = cluster.namespace(name);
-        let pods: Vec<usize> = (0..cluster.pods.len()).filter(|&p| Some(cluster.pods[p].namespace) == ns).collect();
+        let pods: Vec<PodId> = cluster.pod_ids().filter(|&p| Some(cluster.pods[p].namespace) == ns).collect();
         let mut reachable = Vec::new();
         for &pod in &pods {
             for endpoint in endpoints {
@@ -188,7 +181,7 @@ pub fn evaluate(cluster: &Cluster, namespaces: &[String], endpoints: &[Endpoint]
 type Why = (&'static str, Vec<RuleInfo>);
 
 /// `None` when the pod cannot reach the address; else why it can.
-fn why_reachable(cluster: &Cluster, pod: usize, address: IpAddr, port: u16) -> Option<Why> {
+fn why_reachable(cluster: &Cluster, pod: PodId, address: IpAddr, port: u16) -> Option<Why> {
     let verdict =
         cluster.check_resolved(netpol::Endpoint::Pod(pod), netpol::Endpoint::Ip(address), port, Protocol::Tcp);
     if !verdict.allowed {
@@ -255,7 +248,7 @@ pub fn table(report: &Report) -> String {
     }
     let mut text = String::new();
     if !rows.is_empty() {
-        text.push_str(&shared::output::table(&["namespace", "pod", "endpoints", "ports", "allowed by"], rows));
+        text.push_str(&harden_cli::output::table(&["namespace", "pod", "endpoints", "ports", "allowed by"], rows));
     }
     for ns in &report.namespaces {
         if ns.pods == 0 {
@@ -279,8 +272,8 @@ mod tests {
     use crate::presets::{Cloud, endpoints};
     use serde_json::json;
 
-    fn objects(extra_policies: &[serde_json::Value]) -> Objects {
-        let mut objects = Objects::new("default");
+    fn objects(extra_policies: &[serde_json::Value]) -> netpol::Objects {
+        let mut objects = netpol::Objects::new("default");
         let pod = |ns: &str, name: &str, host: bool| {
             json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
                    "spec": {"hostNetwork": host, "containers": [{"name": "c", "image": "x"}]}})
@@ -288,10 +281,10 @@ mod tests {
         for value in
             [pod("a12", "web", false), pod("a12", "api", false), pod("other", "tool", false), pod("a12", "agent", true)]
         {
-            objects.add_value(value, None).unwrap();
+            objects.add_yaml(&value.to_string(), "test").unwrap();
         }
         for policy in extra_policies {
-            objects.add_value(policy.clone(), None).unwrap();
+            objects.add_yaml(&policy.to_string(), "test").unwrap();
         }
         objects
     }

@@ -115,7 +115,7 @@ pub fn table(changes: &[Change]) -> String {
             ]
         })
         .collect();
-    let mut out = shared::output::table(&["check", "target", "node", "old", "new", "change", "description"], rows);
+    let mut out = harden_cli::output::table(&["check", "target", "node", "old", "new", "change", "description"], rows);
     let count = |d: &str| changes.iter().filter(|c| c.direction() == d).count();
     out.push_str(&format!(
         "\n{} fixed, {} regressed, {} changed otherwise, {} added, {} removed\n",

@@ -2,7 +2,7 @@
 //! left into the exit code. Totals are recomputed from what is kept, so they always add up.
 
 use clap::ValueEnum;
-use shared::error::{Error, Outcome, Result};
+use harden_cli::error::{Error, Outcome, Result};
 
 use crate::model::{Report, Status};
 
@@ -154,7 +154,7 @@ pub(crate) mod tests {
     #[test]
     fn unknown_section_is_invalid_input_naming_the_known_ones() {
         let err = apply(&mut sample(), &[], &["9.9".into()]).unwrap_err();
-        assert_eq!(err.kind, shared::error::ErrorKind::InvalidInput);
+        assert_eq!(err.kind, harden_cli::error::ErrorKind::InvalidInput);
         assert!(err.to_string().contains("1.1, 1.2, 4.1"), "{err}");
     }
 

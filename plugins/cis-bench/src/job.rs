@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use harden_cli::error::{Error, Result};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
     Affinity, Container, HostPathVolumeSource, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm,
     PodSpec, PodTemplateSpec, Toleration, Volume, VolumeMount,
 };
 use kube::api::ObjectMeta;
-use shared::error::{Error, Result};
 
 /// The image `run` uses unless `--image` is given: the release the tests build and parse.
 pub const DEFAULT_IMAGE: &str = "docker.io/aquasec/kube-bench:v0.12.0";

@@ -1,6 +1,8 @@
 //! `kubectl cis-bench`: run kube-bench (the CIS Kubernetes Benchmark) on the cluster as a Job and
 //! turn its report into actions; read saved reports offline; compare two reports.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod diff;
 mod filter;
 mod job;
@@ -9,14 +11,14 @@ mod parse;
 mod render;
 mod run;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use shared::cli::{DryRun, KubeArgs, parse_duration};
-use shared::error::{Error, ExitStyle, Outcome, Result, finish};
+use harden_cli::duration::parse as parse_duration;
+use harden_cli::error::{Error, ExitStyle, Outcome, Result, finish};
+use harden_kube::flags::{DryRun, KubeArgs};
 
 use crate::filter::FailOn;
 use crate::model::{Report, Status};
@@ -33,8 +35,6 @@ use crate::render::Format;
                   changed status); 2 an error or invalid input."
 )]
 struct Cli {
-    #[command(flatten)]
-    kube: KubeArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,7 +42,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run kube-bench as a Job (one per node for --targets node), wait, report, and delete the Job.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Read saved kube-bench output (JSON, --nototals JSON, plain text) or a saved -o json report.
     Report(ReportArgs),
     /// Show the checks that changed status between two saved reports.
@@ -55,9 +55,12 @@ struct Output {
     /// Output format: table (totals, then what to change), json (our documented schema), or junit.
     #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
     format: Format,
-    /// Write the output to FILE instead of stdout.
-    #[arg(long, value_name = "FILE")]
+    /// Write the output to FILE instead of stdout (a new file; see --overwrite).
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     output_file: Option<PathBuf>,
+    /// Replace --output-file if it exists (a symlink or anything but a regular file is still refused).
+    #[arg(long, requires = "output_file")]
+    overwrite: bool,
     /// Keep only checks with these statuses (comma-separated: PASS, FAIL, WARN, INFO).
     #[arg(long, value_name = "STATUS", value_delimiter = ',', value_parser = filter::parse_status)]
     status: Vec<Status>,
@@ -91,10 +94,13 @@ struct RunArgs {
     #[arg(long)]
     keep: bool,
     /// Only print the Jobs (client), or have the server validate them (server); nothing runs.
-    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, default_value = "none", default_missing_value = "client")]
+    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
     dry_run: DryRun,
     #[command(flatten)]
     output: Output,
+
+    #[command(flatten)]
+    kube: KubeArgs,
 }
 
 #[derive(Args)]
@@ -125,10 +131,8 @@ struct DiffArgs {
     format: DiffFormat,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    finish(run::PLUGIN, ExitStyle::Verdict, dispatch(cli).await)
+fn main() -> ExitCode {
+    harden_kube::main("kubectl-cis_bench", |cli: Cli| async move { finish(ExitStyle::Verdict, dispatch(cli).await) })
 }
 
 async fn dispatch(cli: Cli) -> Result<Outcome> {
@@ -144,18 +148,21 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
             let old = read_report(&args.old)?;
             let new = read_report(&args.new)?;
             for warning in old.warnings.iter().chain(&new.warnings) {
-                shared::progress::warn(warning);
+                harden_cli::output::warn(warning);
             }
             let changes = diff::diff(&old, &new);
             match args.format {
-                DiffFormat::Table => shared::output::print_stdout(&diff::table(&changes))?,
-                DiffFormat::Json => shared::output::print_stdout(
+                DiffFormat::Table => harden_cli::output::print(&diff::table(&changes)),
+                DiffFormat::Json => harden_cli::output::print(
                     &(serde_json::to_string_pretty(&serde_json::json!({ "changes": changes }))? + "\n"),
-                )?,
+                ),
             }
             Ok(if changes.is_empty() { Outcome::Good } else { Outcome::Finding })
         }
-        Command::Run(args) => run_command(&cli.kube, args).await,
+        Command::Run(args) => {
+            let kube = args.kube.clone();
+            run_command(&kube, *args).await
+        }
     }
 }
 
@@ -168,7 +175,7 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
     if args.timeout.is_zero() {
         return Err(Error::invalid("--timeout must be more than 0"));
     }
-    let client = if args.dry_run == DryRun::Client { None } else { Some(shared::client::connect(kube).await?) };
+    let client = if args.dry_run == DryRun::Client { None } else { Some(harden_kube::client::connect(kube).await?) };
     let namespace = match (&client, kube.single_namespace()?) {
         (_, Some(ns)) => ns.to_string(),
         (Some(k), None) => k.context_namespace.clone(),
@@ -188,17 +195,14 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
         dry_run: args.dry_run,
     };
     match run::run(client.map(|k| k.client), &request).await? {
-        run::Ran::DryRun(text) => {
-            shared::output::print_stdout(&text)?;
-            Ok(Outcome::Good)
-        }
+        run::Ran::DryRun => Ok(Outcome::Good),
         run::Ran::Done { report, failures } => {
             let outcome = emit(report, &args.output)?;
             if failures.is_empty() {
                 return Ok(outcome);
             }
             for failure in &failures[1..] {
-                eprintln!("error: {failure}");
+                harden_cli::output::eline(format!("error: {failure}"));
             }
             Err(failures[0]
                 .clone()
@@ -208,52 +212,47 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
 }
 
 fn read_report(path: &str) -> Result<Report> {
-    let (text, source) = if path == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| Error::invalid(format!("reading stdin: {e}")))?;
-        (text, "stdin".to_string())
-    } else {
-        let bytes = std::fs::read(path).map_err(|e| {
-            let err = Error::new(
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    shared::error::ErrorKind::InvalidInput
-                } else {
-                    shared::error::ErrorKind::Other
-                },
-                format!("cannot read {path}: {e}"),
-            );
-            err.with_hint("give the path of a saved kube-bench report, or - to read stdin")
+    let source = if path == "-" { "stdin".to_string() } else { path.to_string() };
+    let text =
+        harden_cli::files::read_text(Path::new(path), &source, harden_cli::files::limits::REPORT).map_err(|e| {
+            if e.kind == harden_cli::ErrorKind::InvalidInput {
+                e.with_hint("give the path of a saved kube-bench report, or - to read stdin")
+            } else {
+                e
+            }
         })?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            Error::invalid(format!(
-                "{path} is not UTF-8 text (byte {}): not a kube-bench report",
-                e.utf8_error().valid_up_to()
-            ))
-        })?;
-        (text, path.to_string())
-    };
     parse::parse(&text, &source)
 }
 
 fn emit(mut report: Report, output: &Output) -> Result<Outcome> {
     for warning in &report.warnings {
-        shared::progress::warn(warning);
+        harden_cli::output::warn(warning);
     }
     filter::apply(&mut report, &output.status, &output.section)?;
     let listed = render::listed(&output.status);
     let text = render::render(&report, output.format, &listed, output.fail_on)?;
     match &output.output_file {
-        Some(path) => write_file(path, &text)?,
-        None => shared::output::print_stdout(&text)?,
+        Some(path) => write_file(path, &text, output.overwrite)?,
+        None => harden_cli::output::print(&text),
     }
     Ok(output.fail_on.outcome(&report))
 }
 
-fn write_file(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| {
-        Error::other(format!("writing {}: {e}", path.display()))
-            .with_hint("check that the directory exists and is writable")
-    })?;
-    eprintln!("report written to {}", path.display());
+/// Writes the report file safely: a new file (or, with --overwrite, a new one renamed over the old),
+/// never through a symlink.
+fn write_file(path: &Path, text: &str, overwrite: bool) -> Result<()> {
+    use harden_cli::files::{Existing, write_new};
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::invalid(format!("--output-file {} does not name a file", path.display())))?;
+    let existing = if overwrite { Existing::Replace } else { Existing::Refuse };
+    write_new(dir, name, text.as_bytes(), 0o644, existing, "--output-file")
+        .map_err(|e| e.context(format!("writing {}", path.display())))?;
+    harden_cli::output::eline(format!("report written to {}", path.display()));
     Ok(())
 }

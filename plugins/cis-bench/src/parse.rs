@@ -5,9 +5,9 @@
 //! skipped. Anything that is not a report is an [`Error::invalid`] that says where and why; the
 //! parser never panics (a property test feeds it arbitrary text).
 
+use harden_cli::error::{Error, Result};
 use serde::Deserialize;
 use serde_json::Value;
-use shared::error::{Error, Result};
 
 use crate::model::{Check, Document, KIND, Report, Section, Status, Target, Totals};
 
@@ -752,7 +752,7 @@ on the control plane node and remove the --token-auth-file=<filename> parameter.
 
     #[test]
     fn malformed_input_is_a_clear_invalid_input_error() {
-        use shared::error::ErrorKind;
+        use harden_cli::error::ErrorKind;
         let cases = [
             ("", "is empty"),
             ("hello world\n", "not kube-bench output"),

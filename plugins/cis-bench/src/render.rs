@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 use clap::ValueEnum;
+use harden_cli::error::Result;
 use regex::Regex;
-use shared::error::Result;
 
 use crate::filter::FailOn;
 use crate::model::{Check, Document, Report, Status, Totals};
@@ -94,7 +94,7 @@ fn table(report: &Report, listed: &[Status]) -> String {
     let mut total = vec!["TOTAL".to_string(), String::new(), String::new(), String::new()];
     total.extend(totals_cells(&report.totals));
     rows.push(total);
-    out.push_str(&shared::output::table(
+    out.push_str(&harden_cli::output::table(
         &["target", "node", "section", "description", "pass", "fail", "warn", "info"],
         rows,
     ));

@@ -7,14 +7,14 @@
 
 use std::time::{Duration, Instant};
 
+use harden_cli::error::{Error, ErrorKind, Result};
+use harden_cli::progress::Spinner;
+use harden_kube::apply::{Applier, Object};
+use harden_kube::flags::{ApplyArgs, DryRun, ObjectFormat};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Preconditions, PropagationPolicy};
 use kube::{Client, ResourceExt};
-use shared::apply::{Applier, Object};
-use shared::cli::{ApplyArgs, DryRun, ObjectFormat};
-use shared::error::{Error, ErrorKind, Result};
-use shared::progress::Spinner;
 
 use crate::job::{self, Plan, Role};
 use crate::model::Report;
@@ -60,7 +60,8 @@ pub fn report_from_log(log: &str, pod: &str, node: Option<&str>) -> Result<Repor
 
 async fn node_names(client: &Client) -> Result<Vec<String>> {
     let nodes: Api<Node> = Api::all(client.clone());
-    let list = nodes.list(&ListParams::default()).await.map_err(|e| Error::from_kube(e, "listing nodes"))?;
+    let list =
+        nodes.list(&ListParams::default()).await.map_err(|e| harden_kube::error::from_kube(e, "listing nodes"))?;
     Ok(list.items.iter().map(|n| n.name_any()).collect())
 }
 
@@ -89,7 +90,7 @@ async fn plans(client: &Client, request: &Request) -> Result<Vec<Plan>> {
 /// Creates the Jobs and returns the report of every one that completed, or the first dry-run output.
 pub enum Ran {
     /// `--dry-run`: the Jobs as YAML, nothing ran.
-    DryRun(String),
+    DryRun,
     /// The merged report, and the Jobs that did not produce one (with why).
     Done { report: Report, failures: Vec<Error> },
 }
@@ -99,7 +100,7 @@ pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
         Some(client) => plans(client, request).await?,
         None => {
             if request.node.is_none() && request.targets.iter().any(|t| t == "node") {
-                shared::progress::warn(
+                harden_cli::output::warn(
                     "a client dry run cannot list the nodes: the per-node Job is shown once for a node named NODE \
                      (--dry-run=server shows one per node)",
                 );
@@ -110,22 +111,22 @@ pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
     let objects =
         plans.iter().map(|p| Object::from_typed(&job::build(p, &request.options))).collect::<Result<Vec<_>>>()?;
     if request.dry_run != DryRun::None {
-        let args = ApplyArgs { output: Some(ObjectFormat::Yaml), dry_run: request.dry_run, ..Default::default() };
-        let applier = Applier::new(PLUGIN, args, client);
-        let applied = applier.apply(objects).await?;
-        return Ok(Ran::DryRun(applier.report(&applied)?));
+        // A client dry run prints the Jobs; a server dry run says what the server did with each.
+        let output = (request.dry_run == DryRun::Client).then_some(ObjectFormat::Yaml);
+        let args = ApplyArgs { output, dry_run: request.dry_run, ..Default::default() };
+        Applier::new(PLUGIN, args, client).run(objects).await?;
+        return Ok(Ran::DryRun);
     }
     let client = client.ok_or_else(|| Error::other("no cluster connection"))?;
     let namespace = &request.options.namespace;
-    let applier = Applier::new(PLUGIN, ApplyArgs::default(), Some(client.clone()));
+    let applier = Applier::new(PLUGIN, ApplyArgs::default(), Some(client.clone())).lines_to_stderr();
     // Create them one by one so that a failure still lets the ones made be cleaned up.
     let mut created: Vec<(Plan, String)> = Vec::new();
     let mut result: Result<()> = Ok(());
     for (plan, object) in plans.iter().zip(objects) {
-        match applier.apply(vec![object]).await {
+        match applier.run(vec![object]).await {
             Ok(applied) => {
                 let uid = applied.first().and_then(|a| a.object.metadata.uid.clone()).unwrap_or_default();
-                eprintln!("job.batch/{} created in namespace {namespace}", plan.name);
                 created.push((plan.clone(), uid));
             }
             Err(e) => {
@@ -355,13 +356,14 @@ async fn wait_one(
     let where_ = plan.node.as_ref().map(|n| format!(" on node {n}")).unwrap_or_default();
     let event_selector = ListParams::default().fields(&format!("involvedObject.kind=Job,involvedObject.name={name}"));
     loop {
-        let job = jobs.get(name).await.map_err(|e| Error::from_kube(e, format!("reading job.batch/{name}")))?;
+        let job =
+            jobs.get(name).await.map_err(|e| harden_kube::error::from_kube(e, format!("reading job.batch/{name}")))?;
         // Our run label is on every Pod of this run's Jobs, whatever the cluster's version labels Pods with.
         let run = job.labels().get(job::RUN_LABEL).cloned().unwrap_or_default();
         let pod_list = pods
             .list(&ListParams::default().labels(&format!("{}={run}", job::RUN_LABEL)))
             .await
-            .map_err(|e| Error::from_kube(e, format!("listing the Pods of job.batch/{name}")))?;
+            .map_err(|e| harden_kube::error::from_kube(e, format!("listing the Pods of job.batch/{name}")))?;
         let owned: Vec<Pod> = pod_list.items.into_iter().filter(|p| owned_by(p, uid)).collect();
         let event_list = events.list(&event_selector).await.map(|l| l.items).unwrap_or_default();
         match assess(&job, &owned, &event_list, plan.role) {
@@ -370,7 +372,9 @@ async fn wait_one(
                 let log = pods
                     .logs(&pod, &LogParams { container: Some(job::CONTAINER.into()), ..Default::default() })
                     .await
-                    .map_err(|e| Error::from_kube(e, format!("reading the log of pod {namespace}/{pod}")))?;
+                    .map_err(|e| {
+                        harden_kube::error::from_kube(e, format!("reading the log of pod {namespace}/{pod}"))
+                    })?;
                 let node = node.or_else(|| plan.node.clone());
                 return report_from_log(&log, &format!("{namespace}/{pod}"), node.as_deref())
                     .map_err(|e| e.with_hint(format!("the Job is {name}; rerun with --keep to inspect it")));
@@ -418,10 +422,10 @@ async fn cleanup(client: &Client, namespace: &str, created: &[(Plan, String)], k
     let mut first_error = None;
     for (plan, uid) in created {
         if keep {
-            eprintln!(
+            harden_cli::output::eline(format!(
                 "job.batch/{} kept in namespace {namespace}; delete it with: kubectl delete job {} -n {namespace}",
                 plan.name, plan.name
-            );
+            ));
             continue;
         }
         let params = DeleteParams {
@@ -431,10 +435,10 @@ async fn cleanup(client: &Client, namespace: &str, created: &[(Plan, String)], k
             ..DeleteParams::default()
         };
         match jobs.delete(&plan.name, &params).await {
-            Ok(_) => eprintln!("job.batch/{} deleted", plan.name),
+            Ok(_) => harden_cli::output::eline(format!("job.batch/{} deleted", plan.name)),
             Err(kube::Error::Api(status)) if status.code == 404 => {}
             Err(e) => {
-                first_error.get_or_insert(Error::from_kube(
+                first_error.get_or_insert(harden_kube::error::from_kube(
                     e,
                     format!("deleting job.batch/{} in namespace {namespace}", plan.name),
                 ));

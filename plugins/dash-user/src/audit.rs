@@ -8,6 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use clap::{Args, ValueEnum};
+use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::progress::Spinner;
+use harden_kube::flags::KubeArgs;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Namespace, Secret, Service, ServicePort};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding, RoleRef, Subject};
@@ -15,9 +18,6 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 use serde::Serialize;
-use shared::cli::KubeArgs;
-use shared::error::{Error, Outcome, Result};
-use shared::progress::Spinner;
 
 use crate::DEFAULT_NAMESPACE;
 use crate::rbac::{rule_is_wildcard_admin, rule_reads_secrets};
@@ -570,7 +570,7 @@ pub fn render(report: &Report, format: AuditFormat) -> Result<String> {
         return Ok(out);
     }
     out.push('\n');
-    out.push_str(&shared::output::table(
+    out.push_str(&harden_cli::output::table(
         &["severity", "namespace", "object", "check", "finding"],
         report.findings.iter().map(|f| {
             let severity = match f.severity {
@@ -606,13 +606,20 @@ pub struct AuditCmd {
 
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub output: AuditFormat,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 async fn list<K>(api: Api<K>, what: &str) -> Result<Vec<K>>
 where
     K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    Ok(api.list(&ListParams::default()).await.map_err(|e| Error::from_kube(e, format!("listing {what}")))?.items)
+    Ok(api
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| harden_kube::error::from_kube(e, format!("listing {what}")))?
+        .items)
 }
 
 /// Reads what the checks need: Deployments and Services of the scope, RBAC, token Secrets' metadata.
@@ -649,7 +656,7 @@ pub async fn snapshot(client: &Client, scope: &Where) -> Result<Snapshot> {
         let secrets = api
             .list_metadata(&tokens)
             .await
-            .map_err(|e| Error::from_kube(e, format!("listing token secrets in {ns}")))?;
+            .map_err(|e| harden_kube::error::from_kube(e, format!("listing token secrets in {ns}")))?;
         for secret in secrets {
             let service_account =
                 secret.annotations().get("kubernetes.io/service-account.name").cloned().unwrap_or_else(|| "?".into());
@@ -660,7 +667,8 @@ pub async fn snapshot(client: &Client, scope: &Where) -> Result<Snapshot> {
 }
 
 impl AuditCmd {
-    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+    pub async fn run(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
         if self.all_namespaces && !kube.namespaces.is_empty() {
             return Err(Error::invalid("give either -n NAMESPACE or -A, not both"));
         }
@@ -674,13 +682,15 @@ impl AuditCmd {
         } else {
             Where::Namespaces(kube.namespaces.clone())
         };
-        let client = shared::client::connect(kube).await?.client;
+        let client = harden_kube::client::connect(kube).await?.client;
         if let Where::Namespaces(list) = &scope {
             // A typo must not read as a clean audit.
             let api: Api<Namespace> = Api::all(client.clone());
             for ns in list {
-                let found =
-                    api.get_opt(ns).await.map_err(|e| Error::from_kube(e, format!("reading namespace {ns}")))?;
+                let found = api
+                    .get_opt(ns)
+                    .await
+                    .map_err(|e| harden_kube::error::from_kube(e, format!("reading namespace {ns}")))?;
                 if found.is_none() {
                     return Err(Error::not_found(format!("namespace {ns:?} does not exist; nothing was audited"))
                         .with_hint("pass the dashboard's namespace with -n, or -A to look in every namespace"));
@@ -691,7 +701,7 @@ impl AuditCmd {
         let snap = snapshot(&client, &scope).await?;
         spinner.finish("read the cluster");
         let report = audit(&snap, &scope);
-        print!("{}", render(&report, self.output)?);
+        harden_cli::output::print(&render(&report, self.output)?.to_string());
         Ok(if report.findings.is_empty() { Outcome::Good } else { Outcome::Finding })
     }
 }

@@ -3,14 +3,14 @@
 
 use clap::{Args, ValueEnum};
 use futures::future::try_join_all;
+use harden_cli::error::{Error, Outcome, Result};
+use harden_kube::flags::KubeArgs;
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, ListParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde::Serialize;
-use shared::cli::KubeArgs;
-use shared::error::{Error, Outcome, Result};
 
 use crate::rbac::{self, RBAC_GROUP};
 use crate::{DEFAULT_NAMESPACE, PLUGIN};
@@ -108,7 +108,7 @@ pub fn table(answers: &[Answer]) -> String {
     }
     let mut headers = vec!["scope", "resource"];
     headers.extend(VERBS);
-    shared::output::table(&headers, rows)
+    harden_cli::output::table(&headers, rows)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -129,6 +129,9 @@ pub struct CheckCmd {
 
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub output: CheckFormat,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 /// Where the user has RoleBindings made by this plugin.
@@ -137,7 +140,7 @@ async fn bound_namespaces(client: &Client, namespace: &str, name: &str) -> Resul
     let bindings = Api::<RoleBinding>::all(client.clone())
         .list(&params)
         .await
-        .map_err(|e| Error::from_kube(e, format!("listing the rolebindings of {namespace}/{name}")))?;
+        .map_err(|e| harden_kube::error::from_kube(e, format!("listing the rolebindings of {namespace}/{name}")))?;
     let mut out: Vec<String> = bindings.items.iter().filter_map(|b| b.namespace()).collect();
     out.sort();
     out.dedup();
@@ -145,7 +148,8 @@ async fn bound_namespaces(client: &Client, namespace: &str, name: &str) -> Resul
 }
 
 impl CheckCmd {
-    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+    pub async fn run(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
         let namespace = kube.single_namespace()?.unwrap_or(DEFAULT_NAMESPACE).to_string();
         rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
         if self.name.is_empty() || self.name.len() > 253 || self.name.contains(['/', ':']) {
@@ -154,11 +158,11 @@ impl CheckCmd {
         for ns in &self.scope_namespaces {
             rbac::validate_namespace(ns).map_err(|e| Error::invalid(format!("--namespaces: {e}")))?;
         }
-        let client = shared::client::connect(kube).await?.client;
-        let sa = Api::<ServiceAccount>::namespaced(client.clone(), &namespace)
-            .get_opt(&self.name)
-            .await
-            .map_err(|e| Error::from_kube(e, format!("reading serviceaccount {namespace}/{}", self.name)))?;
+        let client = harden_kube::client::connect(kube).await?.client;
+        let sa =
+            Api::<ServiceAccount>::namespaced(client.clone(), &namespace).get_opt(&self.name).await.map_err(|e| {
+                harden_kube::error::from_kube(e, format!("reading serviceaccount {namespace}/{}", self.name))
+            })?;
         if sa.is_none() {
             return Err(Error::not_found(format!("serviceaccount {namespace}/{} does not exist", self.name))
                 .with_hint("`kubectl dash-user list` shows the dashboard users; pass -n for another namespace"));
@@ -179,7 +183,7 @@ impl CheckCmd {
                 let answer = api
                     .create(&PostParams::default(), &review)
                     .await
-                    .map_err(|e| Error::from_kube(e, "creating a SubjectAccessReview"))?;
+                    .map_err(|e| harden_kube::error::from_kube(e, "creating a SubjectAccessReview"))?;
                 let status = answer.status.unwrap_or_default();
                 Ok::<_, Error>(Answer {
                     scope: q.namespace.clone().unwrap_or_else(|| "cluster-wide".into()),
@@ -195,13 +199,15 @@ impl CheckCmd {
         match self.output {
             CheckFormat::Json => {
                 let doc = serde_json::json!({ "user": user, "groups": groups, "answers": answers });
-                println!("{}", serde_json::to_string_pretty(&doc)?);
+                harden_cli::output::line(serde_json::to_string_pretty(&doc)?.to_string());
             }
             CheckFormat::Table => {
-                println!("What {user} may do (SubjectAccessReview):");
-                print!("{}", table(&answers));
+                harden_cli::output::line(format!("What {user} may do (SubjectAccessReview):"));
+                harden_cli::output::print(&table(&answers).to_string());
                 if answers.iter().any(|a| a.resource == "secrets" && a.allowed && a.verb != "create") {
-                    println!("\nThis user can read Secrets, i.e. other ServiceAccounts' tokens.");
+                    harden_cli::output::line(
+                        "\nThis user can read Secrets, i.e. other ServiceAccounts' tokens.".to_string(),
+                    );
                 }
             }
         }

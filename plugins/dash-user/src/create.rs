@@ -4,15 +4,15 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use harden_cli::error::{Error, ErrorKind, Outcome, Result};
+use harden_cli::output::warn;
+use harden_cli::prompt;
+use harden_kube::apply::Applier;
+use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs, ObjectFormat};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::Api;
 use kube::{Client, ResourceExt};
-use shared::apply::Applier;
-use shared::cli::{ApplyArgs, DryRun, KubeArgs, ObjectFormat};
-use shared::error::{Error, ErrorKind, Outcome, Result};
-use shared::progress::warn;
-use shared::prompt;
 
 use crate::manage::{self, Kind, Owned};
 use crate::rbac::{self, ResourceName, RoleChoice, Scope, UserSpec};
@@ -68,7 +68,7 @@ pub struct CreateCmd {
     pub output: Option<CreateFormat>,
 
     /// none, client or server. A bare --dry-run means client, as in kubectl.
-    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, default_value = "none", default_missing_value = "client")]
+    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
     pub dry_run: DryRun,
 
     /// Field manager for server-side apply (default: kubectl-dash-user).
@@ -82,6 +82,9 @@ pub struct CreateCmd {
     /// Change objects that exist but were not created by this plugin.
     #[arg(long)]
     pub overwrite: bool,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 const ROLE_CHOICES: [&str; 3] = ["read-only", "admin", "another ClusterRole"];
@@ -179,11 +182,12 @@ impl CreateCmd {
         Ok(Settled { spec, duration })
     }
 
-    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+    pub async fn run(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
         let Settled { spec, duration } = self.settle(kube)?;
         let who = format!("serviceaccount {}/{}", spec.namespace, spec.name);
         let needs_cluster = Applier::needs_cluster(&self.apply_args()) || spec.role != RoleChoice::Admin;
-        let client = if needs_cluster { Some(shared::client::connect(kube).await?.client) } else { None };
+        let client = if needs_cluster { Some(harden_kube::client::connect(kube).await?.client) } else { None };
 
         let mut grants_everything = spec.role == RoleChoice::Admin;
         if let (RoleChoice::ClusterRole(name), Some(client)) = (&spec.role, &client) {
@@ -226,7 +230,10 @@ impl CreateCmd {
         let wanted: Vec<Owned> = planned(&plan);
         let objects = plan.into_objects()?;
 
-        let applier = Applier::new(PLUGIN, self.apply_args(), client.clone());
+        let mut applier = Applier::new(PLUGIN, self.apply_args(), client.clone()).all_or_nothing();
+        if self.output == Some(CreateFormat::Token) {
+            applier = applier.lines_to_stderr();
+        }
         // A binding's roleRef cannot change: remove ours first when the role changed.
         let existing = match (&client, self.dry_run) {
             (Some(client), DryRun::None | DryRun::Server) => manage::owned(client, &spec.namespace, &spec.name).await?,
@@ -236,13 +243,7 @@ impl CreateCmd {
         if let Some(client) = &client {
             manage::delete_all(client, &replace, self.dry_run, "deleted (its role changed)").await?;
         }
-        let applied = applier.apply(objects).await?;
-        let report = applier.report(&applied)?;
-        if self.output == Some(CreateFormat::Token) {
-            eprint!("{report}");
-        } else {
-            print!("{report}");
-        }
+        applier.run(objects).await?;
         if let Some(client) = &client {
             manage::delete_all(client, &prune, self.dry_run, "pruned (no longer part of this user)").await?;
         }
@@ -250,15 +251,15 @@ impl CreateCmd {
         let wants_token = !self.no_token && matches!(self.output, None | Some(CreateFormat::Token));
         if !wants_token {
             if !self.no_token {
-                eprintln!(
+                harden_cli::output::eline(format!(
                     "No token printed with -o yaml|json|name; get one with: kubectl dash-user token {} -n {}",
                     spec.name, spec.namespace
-                );
+                ));
             }
             return Ok(Outcome::Good);
         }
         let Some(client) = client.filter(|_| self.dry_run == DryRun::None) else {
-            eprintln!("Dry run: no token issued.");
+            harden_cli::output::eline("Dry run: no token issued.".to_string());
             return Ok(Outcome::Good);
         };
         let token = token::request(&client, &spec.namespace, &spec.name, duration).await?;
@@ -269,13 +270,13 @@ impl CreateCmd {
             token.expires.as_deref().map(|e| format!(", expires {e}")).unwrap_or_default()
         );
         if self.output == Some(CreateFormat::Token) {
-            println!("{}", token.token);
-            eprintln!("{expiry}\n{login}");
+            harden_cli::output::line(token.token.to_string());
+            harden_cli::output::eline(format!("{expiry}\n{login}"));
         } else {
-            println!(
+            harden_cli::output::line(format!(
                 "\n{expiry}:\n{}\n\n{login}New token later: kubectl dash-user token {} -n {}",
                 token.token, spec.name, spec.namespace
-            );
+            ));
         }
         Ok(Outcome::Good)
     }
@@ -322,7 +323,7 @@ async fn check_cluster_role(client: &Client, name: &str) -> Result<bool> {
     let role = Api::<ClusterRole>::all(client.clone())
         .get_opt(name)
         .await
-        .map_err(|e| Error::from_kube(e, format!("reading clusterrole {name}")))?
+        .map_err(|e| harden_kube::error::from_kube(e, format!("reading clusterrole {name}")))?
         .ok_or_else(|| {
             Error::invalid(format!("--role {name}: ClusterRole {name:?} does not exist"))
                 .with_hint("use read-only, admin, or a name from `kubectl get clusterroles`")

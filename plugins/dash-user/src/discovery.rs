@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
+use harden_cli::error::Result;
+use harden_cli::{output::warn, progress::Spinner};
 use kube::Client;
 use kube::client::APIGroupDiscoveryList;
-use shared::error::{Error, Result};
-use shared::progress::{Spinner, warn};
 
 use crate::rbac::ApiResource;
 
@@ -18,11 +18,11 @@ pub async fn discover(client: &Client) -> Result<Vec<ApiResource>> {
     let core = client
         .list_core_api_versions_aggregated()
         .await
-        .map_err(|e| Error::from_kube(e, "discovering core API resources").with_hint(hint))?;
+        .map_err(|e| harden_kube::error::from_kube(e, "discovering core API resources").with_hint(hint))?;
     let groups = client
         .list_api_groups_aggregated()
         .await
-        .map_err(|e| Error::from_kube(e, "discovering API groups").with_hint(hint))?;
+        .map_err(|e| harden_kube::error::from_kube(e, "discovering API groups").with_hint(hint))?;
     spinner.finish("discovered the API resources");
     let (resources, stale) = flatten(&[core, groups]);
     for group in stale {

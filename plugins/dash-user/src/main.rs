@@ -1,6 +1,8 @@
 //! `kubectl dash-user`: least-privilege Kubernetes Dashboard users (ServiceAccount, role, binding),
 //! short-lived tokens for them, what they may do, and an auditor of dashboard installs.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod audit;
 mod check;
 mod create;
@@ -12,8 +14,7 @@ mod token;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use shared::cli::KubeArgs;
-use shared::error::{ExitStyle, finish};
+use harden_cli::error::{ExitStyle, finish};
 
 pub const PLUGIN: &str = "kubectl-dash-user";
 /// Where both dashboard layouts (v2 manifests and the v7 Helm chart) install by default.
@@ -28,8 +29,6 @@ pub const DEFAULT_NAMESPACE: &str = "kubernetes-dashboard";
     after_help = "-n/--namespace is the namespace of the dashboard user's ServiceAccount (default: kubernetes-dashboard)."
 )]
 struct Cli {
-    #[command(flatten)]
-    kube: KubeArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -50,17 +49,17 @@ enum Command {
     Audit(audit::AuditCmd),
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Create(cmd) => finish(PLUGIN, ExitStyle::Action, cmd.run(&cli.kube).await),
-        Command::Token(cmd) => finish(PLUGIN, ExitStyle::Action, cmd.run(&cli.kube).await),
-        Command::Check(cmd) => finish(PLUGIN, ExitStyle::Action, cmd.run(&cli.kube).await),
-        Command::List(cmd) => finish(PLUGIN, ExitStyle::Action, cmd.run(&cli.kube).await),
-        Command::Delete(cmd) => finish(PLUGIN, ExitStyle::Action, cmd.run(&cli.kube).await),
-        Command::Audit(cmd) => finish(PLUGIN, ExitStyle::Verdict, cmd.run(&cli.kube).await),
-    }
+fn main() -> ExitCode {
+    harden_kube::main("kubectl-dash_user", |cli: Cli| async move {
+        match cli.command {
+            Command::Create(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::Token(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::Check(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::List(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::Delete(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::Audit(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -76,8 +75,8 @@ mod tests {
     #[test]
     fn scope_namespaces_and_the_user_namespace_are_different_flags() {
         let cli = Cli::try_parse_from(["x", "create", "dev", "-n", "dash", "--namespaces", "a,b"]).unwrap();
-        assert_eq!(cli.kube.namespaces, ["dash"]);
         let Command::Create(cmd) = cli.command else { panic!("create") };
+        assert_eq!(cmd.kube.namespaces, ["dash"]);
         assert_eq!(cmd.scope_namespaces, ["a", "b"]);
     }
 

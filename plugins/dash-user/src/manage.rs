@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 
 use clap::{Args, ValueEnum};
+use harden_cli::error::{Error, Outcome, Result};
+use harden_kube::apply::{Deleted, delete_managed, is_managed_by, managed_selector};
+use harden_kube::flags::{DryRun, KubeArgs};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, RoleRef};
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 use serde::Serialize;
-use shared::apply::{Deleted, delete_managed, is_managed_by, managed_selector};
-use shared::cli::{DryRun, KubeArgs};
-use shared::error::{Error, Outcome, Result};
 
 use crate::rbac::{self, ROLE_ANNOTATION, SCOPE_ANNOTATION, USER_NAME_LABEL, USER_NAMESPACE_LABEL};
 use crate::{DEFAULT_NAMESPACE, PLUGIN};
@@ -62,7 +62,7 @@ pub async fn owned(client: &Client, namespace: &str, name: &str) -> Result<Vec<O
     let doing = |what: &str| format!("listing the {what} of dashboard user {namespace}/{name}");
     let mut found = Vec::new();
     let crbs = Api::<ClusterRoleBinding>::all(client.clone()).list(&params).await;
-    for b in crbs.map_err(|e| Error::from_kube(e, doing("clusterrolebindings")))? {
+    for b in crbs.map_err(|e| harden_kube::error::from_kube(e, doing("clusterrolebindings")))? {
         found.push(Owned {
             kind: Kind::ClusterRoleBinding,
             namespace: None,
@@ -71,7 +71,7 @@ pub async fn owned(client: &Client, namespace: &str, name: &str) -> Result<Vec<O
         });
     }
     let rbs = Api::<RoleBinding>::all(client.clone()).list(&params).await;
-    for b in rbs.map_err(|e| Error::from_kube(e, doing("rolebindings")))? {
+    for b in rbs.map_err(|e| harden_kube::error::from_kube(e, doing("rolebindings")))? {
         found.push(Owned {
             kind: Kind::RoleBinding,
             namespace: b.namespace(),
@@ -80,15 +80,16 @@ pub async fn owned(client: &Client, namespace: &str, name: &str) -> Result<Vec<O
         });
     }
     let crs = Api::<ClusterRole>::all(client.clone()).list(&params).await;
-    for r in crs.map_err(|e| Error::from_kube(e, doing("clusterroles")))? {
+    for r in crs.map_err(|e| harden_kube::error::from_kube(e, doing("clusterroles")))? {
         found.push(Owned { kind: Kind::ClusterRole, namespace: None, name: r.name_any(), role_ref: None });
     }
     let roles = Api::<Role>::all(client.clone()).list(&params).await;
-    for r in roles.map_err(|e| Error::from_kube(e, doing("roles")))? {
+    for r in roles.map_err(|e| harden_kube::error::from_kube(e, doing("roles")))? {
         found.push(Owned { kind: Kind::Role, namespace: r.namespace(), name: r.name_any(), role_ref: None });
     }
     let sa = Api::<ServiceAccount>::namespaced(client.clone(), namespace).get_opt(name).await;
-    if let Some(sa) = sa.map_err(|e| Error::from_kube(e, format!("reading serviceaccount {namespace}/{name}")))?
+    if let Some(sa) =
+        sa.map_err(|e| harden_kube::error::from_kube(e, format!("reading serviceaccount {namespace}/{name}")))?
         && is_managed_by(&sa, PLUGIN)
     {
         found.push(Owned {
@@ -135,7 +136,7 @@ fn suffix(dry_run: DryRun) -> &'static str {
 pub async fn delete_all(client: &Client, objects: &[Owned], dry_run: DryRun, verb: &str) -> Result<()> {
     for object in objects {
         match delete_one(client, object, dry_run).await? {
-            Deleted::Deleted => println!("{} {verb}{}", object.display(), suffix(dry_run)),
+            Deleted::Deleted => harden_cli::output::line(format!("{} {verb}{}", object.display(), suffix(dry_run))),
             Deleted::NotFound => {}
         }
     }
@@ -149,16 +150,20 @@ pub struct DeleteCmd {
     pub name: String,
 
     /// none, client or server. A bare --dry-run means client.
-    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, default_value = "none", default_missing_value = "client")]
+    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
     pub dry_run: DryRun,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 impl DeleteCmd {
-    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+    pub async fn run(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
         let namespace = kube.single_namespace()?.unwrap_or(DEFAULT_NAMESPACE).to_string();
         rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
         rbac::validate_name(&self.name).map_err(Error::invalid)?;
-        let client = shared::client::connect(kube).await?.client;
+        let client = harden_kube::client::connect(kube).await?.client;
         let objects = owned(&client, &namespace, &self.name).await?;
         if objects.is_empty() {
             let sa =
@@ -194,6 +199,9 @@ pub struct ListCmd {
 
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub output: ListFormat,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 /// One row of `list`.
@@ -233,18 +241,21 @@ pub fn rows(accounts: &[ServiceAccount], bindings: &[(String, String, String)]) 
 }
 
 impl ListCmd {
-    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
-        let client = shared::client::connect(kube).await?.client;
+    pub async fn run(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
+        let client = harden_kube::client::connect(kube).await?.client;
         let params = ListParams::default().labels(&managed_selector(PLUGIN));
         let mut accounts = Vec::new();
         if self.all_namespaces || kube.namespaces.is_empty() {
             let list = Api::<ServiceAccount>::all(client.clone()).list(&params).await;
-            accounts.extend(list.map_err(|e| Error::from_kube(e, "listing dashboard users"))?.items);
+            accounts.extend(list.map_err(|e| harden_kube::error::from_kube(e, "listing dashboard users"))?.items);
         } else {
             for ns in &kube.namespaces {
                 let list = Api::<ServiceAccount>::namespaced(client.clone(), ns).list(&params).await;
-                accounts
-                    .extend(list.map_err(|e| Error::from_kube(e, format!("listing dashboard users in {ns}")))?.items);
+                accounts.extend(
+                    list.map_err(|e| harden_kube::error::from_kube(e, format!("listing dashboard users in {ns}")))?
+                        .items,
+                );
             }
         }
         let mut bindings = Vec::new();
@@ -252,13 +263,13 @@ impl ListCmd {
             Some((labels.get(USER_NAMESPACE_LABEL)?.clone(), labels.get(USER_NAME_LABEL)?.clone()))
         };
         let crbs = Api::<ClusterRoleBinding>::all(client.clone()).list(&params).await;
-        for b in crbs.map_err(|e| Error::from_kube(e, "listing clusterrolebindings"))? {
+        for b in crbs.map_err(|e| harden_kube::error::from_kube(e, "listing clusterrolebindings"))? {
             if let Some((ns, name)) = user_of(b.labels()) {
                 bindings.push((ns, name, format!("cluster:{}", b.role_ref.name)));
             }
         }
         let rbs = Api::<RoleBinding>::all(client.clone()).list(&params).await;
-        for b in rbs.map_err(|e| Error::from_kube(e, "listing rolebindings"))? {
+        for b in rbs.map_err(|e| harden_kube::error::from_kube(e, "listing rolebindings"))? {
             if let Some((ns, name)) = user_of(b.labels()) {
                 let role = if b.role_ref.kind == "Role" { "role" } else { &b.role_ref.name };
                 bindings.push((ns, name, format!("{}:{role}", b.namespace().unwrap_or_default())));
@@ -266,11 +277,12 @@ impl ListCmd {
         }
         let rows = rows(&accounts, &bindings);
         match self.output {
-            ListFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
-            ListFormat::Table if rows.is_empty() => eprintln!("No dashboard users created by {PLUGIN} found."),
-            ListFormat::Table => print!(
-                "{}",
-                shared::output::table(
+            ListFormat::Json => harden_cli::output::line(serde_json::to_string_pretty(&rows)?.to_string()),
+            ListFormat::Table if rows.is_empty() => {
+                harden_cli::output::eline(format!("No dashboard users created by {PLUGIN} found."))
+            }
+            ListFormat::Table => harden_cli::output::print(
+                &harden_cli::output::table(
                     &["namespace", "name", "role", "scope", "bindings", "created"],
                     rows.iter().map(|r| {
                         let bindings = if r.bindings.is_empty() { "<none>".to_string() } else { r.bindings.join(",") };
@@ -282,8 +294,9 @@ impl ListCmd {
                             bindings,
                             r.created.clone().unwrap_or_default(),
                         ]
-                    })
+                    }),
                 )
+                .to_string(),
             ),
         }
         Ok(Outcome::Good)

@@ -7,11 +7,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use harden_cli::error::{Error, Result};
+use harden_kube::apply::Object;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use kube::api::ObjectMeta;
-use shared::apply::Object;
-use shared::error::{Error, Result};
 
 /// Labels that tie every object to the user it was made for, so `delete` finds exactly them.
 pub const USER_NAMESPACE_LABEL: &str = "dash-user.kube-harden.io/namespace";
@@ -172,7 +172,7 @@ pub fn validate_namespace(name: &str) -> std::result::Result<(), String> {
 }
 
 fn validate_label(name: &str, what: &str) -> std::result::Result<(), String> {
-    if !shared::names::is_dns_label(name) {
+    if !apimachinery::validation::is_dns_label(name) {
         return Err(format!(
             "invalid {what} {name:?}: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
         ));
@@ -199,7 +199,10 @@ pub fn service_account_user(namespace: &str, name: &str) -> (String, Vec<String>
 
 /// Selector for every object made for one user.
 pub fn user_selector(plugin: &str, namespace: &str, name: &str) -> String {
-    format!("{},{USER_NAMESPACE_LABEL}={namespace},{USER_NAME_LABEL}={name}", shared::apply::managed_selector(plugin))
+    format!(
+        "{},{USER_NAMESPACE_LABEL}={namespace},{USER_NAME_LABEL}={name}",
+        harden_kube::apply::managed_selector(plugin)
+    )
 }
 
 fn is_credential(group: &str, resource: &str) -> bool {

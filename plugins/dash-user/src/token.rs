@@ -3,13 +3,14 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use harden_cli::duration::parse as parse_duration;
+use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::output::warn;
+use harden_kube::flags::KubeArgs;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use kube::api::{Api, ListParams, PostParams};
 use kube::{Client, ResourceExt};
-use shared::cli::{KubeArgs, parse_duration};
-use shared::error::{Error, Outcome, Result};
-use shared::progress::warn;
 
 use crate::{DEFAULT_NAMESPACE, PLUGIN, rbac};
 
@@ -66,8 +67,8 @@ pub async fn request(client: &Client, namespace: &str, name: &str, duration: Dur
         ..Default::default()
     };
     let answer = api.create_token_request(name, &PostParams::default(), &request).await.map_err(|e| {
-        let err = Error::from_kube(e, format!("requesting a token for serviceaccount {namespace}/{name}"));
-        if err.kind == shared::error::ErrorKind::NotFound {
+        let err = harden_kube::error::from_kube(e, format!("requesting a token for serviceaccount {namespace}/{name}"));
+        if err.kind == harden_cli::error::ErrorKind::NotFound {
             err.with_hint(format!("create the user first: kubectl dash-user create {name} -n {namespace}"))
         } else {
             err
@@ -142,19 +143,23 @@ pub struct TokenCmd {
     /// token: only the token on stdout (for scripts); text: with its expiry and login help.
     #[arg(short = 'o', long = "output", value_enum, default_value = "token")]
     pub output: TokenFormat,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 impl TokenCmd {
-    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+    pub async fn run(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
         let namespace = kube.single_namespace()?.unwrap_or(DEFAULT_NAMESPACE).to_string();
         rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
         if self.name.is_empty() || self.name.len() > 253 {
             return Err(Error::invalid(format!("invalid name {:?}", self.name)));
         }
-        let client = shared::client::connect(kube).await?.client;
+        let client = harden_kube::client::connect(kube).await?.client;
         let api: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
         if let Ok(Some(sa)) = api.get_opt(&self.name).await
-            && !shared::apply::is_managed_by(&sa, PLUGIN)
+            && !harden_kube::apply::is_managed_by(&sa, PLUGIN)
         {
             warn(format!(
                 "serviceaccount {namespace}/{} was not created by {PLUGIN}; issuing a token anyway",
@@ -171,10 +176,10 @@ impl TokenCmd {
         let login = login_instructions(&namespace, &services(&client, &namespace).await);
         match self.output {
             TokenFormat::Token => {
-                println!("{}", token.token);
-                eprintln!("{expiry}\n{login}");
+                harden_cli::output::line(token.token.to_string());
+                harden_cli::output::eline(format!("{expiry}\n{login}"));
             }
-            TokenFormat::Text => println!("{expiry}:\n{}\n\n{login}", token.token),
+            TokenFormat::Text => harden_cli::output::line(format!("{expiry}:\n{}\n\n{login}", token.token)),
         }
         Ok(Outcome::Good)
     }

@@ -1,6 +1,9 @@
 //! `kubectl netpol-deny`: default-deny NetworkPolicies, allow rules, and an offline reachability
 //! engine that answers "who can reach whom, and why".
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+mod engine_errors;
 mod policy;
 mod render;
 mod verdict;
@@ -8,8 +11,7 @@ mod verdict;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use shared::cli::KubeArgs;
-use shared::error::{ExitStyle, finish};
+use harden_cli::error::{ExitStyle, finish};
 
 pub const PLUGIN: &str = "kubectl-netpol-deny";
 
@@ -21,8 +23,6 @@ pub const PLUGIN: &str = "kubectl-netpol-deny";
     about = "Default-deny NetworkPolicies, allow rules, and who-can-reach-whom answers"
 )]
 struct Cli {
-    #[command(flatten)]
-    kube: KubeArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,20 +32,20 @@ enum Command {
     /// Apply default-deny policies (ingress, egress or both) to namespaces.
     Apply(policy::ApplyCmd),
     /// Allow traffic to selected pods (or, with --egress, from them).
-    Allow(policy::AllowCmd),
+    Allow(Box<policy::AllowCmd>),
     /// Can A reach B on a port? Exit 0 allowed, 1 denied, 2 error.
     CanReach(verdict::CanReachCmd),
     /// The pod-to-pod reachability matrix.
     Matrix(verdict::MatrixCmd),
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Apply(cmd) => finish(PLUGIN, ExitStyle::Action, cmd.run(&cli.kube).await),
-        Command::Allow(cmd) => finish(PLUGIN, ExitStyle::Action, cmd.run(&cli.kube).await),
-        Command::CanReach(cmd) => finish(PLUGIN, ExitStyle::Verdict, cmd.run(&cli.kube).await),
-        Command::Matrix(cmd) => finish(PLUGIN, ExitStyle::Verdict, cmd.run(&cli.kube).await),
-    }
+fn main() -> ExitCode {
+    harden_kube::main("kubectl-netpol_deny", |cli: Cli| async move {
+        match cli.command {
+            Command::Apply(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::Allow(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::CanReach(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
+            Command::Matrix(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
+        }
+    })
 }

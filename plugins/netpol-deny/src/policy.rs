@@ -5,14 +5,15 @@
 mod build;
 mod input;
 
+use apimachinery::labels as selector;
 use clap::Args;
-use shared::apply::{Applier, Object};
-use shared::cli::{ApplyArgs, KubeArgs};
-use shared::client::{Kube, connect};
-use shared::error::{Error, Outcome, Result};
-use shared::namespaces::NamespaceScope;
-use shared::progress::warn;
-use shared::{prompt, selector};
+use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::output::warn;
+use harden_cli::prompt;
+use harden_kube::apply::{Applier, Object};
+use harden_kube::client::{Kube, connect};
+use harden_kube::flags::{ApplyArgs, KubeArgs};
+use harden_kube::namespaces::NamespaceScope;
 
 use build::{AllowSpec, Direction, Directions, apply_policies};
 use input::{PortArg, blocks, parse_cidr, validate_name};
@@ -47,10 +48,14 @@ pub struct ApplyCmd {
 
     #[command(flatten)]
     apply: ApplyArgs,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 impl ApplyCmd {
-    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+    pub async fn run(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
         let directions = Directions::from_flags(self.ingress, self.egress);
         if self.allow_dns && !directions.egress {
             return Err(Error::invalid(
@@ -139,6 +144,9 @@ pub struct AllowCmd {
 
     #[command(flatten)]
     apply: ApplyArgs,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 /// One flag of `allow` that belongs to a single direction, and what to use in the other.
@@ -220,7 +228,8 @@ impl AllowCmd {
         .with_hint(format!("did you mean {}?", wrong.instead)))
     }
 
-    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+    pub async fn run(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
         self.check_direction_flags()?;
         let (flag, question, given) = match self.egress {
             false => ("--to", "Pods that may receive the traffic (label selector, e.g. tier=backend)", &self.to),
@@ -229,7 +238,7 @@ impl AllowCmd {
             }
         };
         let target = prompt::text(given.clone(), flag, question, None, |answer| {
-            selector::parse(answer).map(|_| ()).map_err(|e| e.message)
+            selector::parse(answer).map(|_| ()).map_err(|e| e.to_string())
         })?;
         let named = kube.single_namespace()?.map(str::to_owned);
         // Validate everything before connecting, so bad input fails the same with or without a cluster.
@@ -254,8 +263,9 @@ impl AllowCmd {
             true => (Direction::Egress, &self.to_pod, &self.to_namespace, &self.to_cidr, "--to-cidr"),
         };
         let sel = |flag: &str, text: &str| {
-            selector::parse(text)
-                .map_err(|e| e.context(flag).with_hint("e.g. tier=frontend or 'env in (prod,staging)'"))
+            selector::parse(text).map_err(|e| {
+                harden_cli::Error::from(e).context(flag).with_hint("e.g. tier=frontend or 'env in (prod,staging)'")
+            })
         };
         let cidrs = cidrs.iter().map(|c| parse_cidr(cidr_flag, c)).collect::<Result<Vec<_>>>()?;
         let except = self.except.iter().map(|c| parse_cidr("--except", c)).collect::<Result<Vec<_>>>()?;
@@ -300,19 +310,17 @@ async fn connect_if(needed: bool, kube: &KubeArgs) -> Result<Option<Kube>> {
 mod tests {
     use super::*;
     use clap::Parser;
-    use shared::error::ErrorKind;
+    use harden_cli::error::ErrorKind;
 
     #[derive(Parser)]
     struct Cli {
-        #[command(flatten)]
-        kube: KubeArgs,
         #[command(subcommand)]
         command: Command,
     }
 
     #[derive(clap::Subcommand)]
     enum Command {
-        Apply(ApplyCmd),
+        Apply(Box<ApplyCmd>),
         Allow(Box<AllowCmd>),
     }
 
@@ -344,7 +352,7 @@ mod tests {
         assert_eq!(from[0]["podSelector"]["matchLabels"]["tier"], "frontend");
     }
 
-    fn refused(args: &[&str]) -> shared::Error {
+    fn refused(args: &[&str]) -> harden_cli::Error {
         let cmd = allow(args);
         let err = cmd.check_direction_flags().unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidInput, "{args:?}");
@@ -411,9 +419,9 @@ mod tests {
 
     #[tokio::test]
     async fn allow_dns_without_egress_is_refused() {
-        let cli = Cli::try_parse_from(["x", "-n", "a", "apply", "--ingress", "--allow-dns", "--dry-run"]).unwrap();
+        let cli = Cli::try_parse_from(["x", "apply", "-n", "a", "--ingress", "--allow-dns", "--dry-run"]).unwrap();
         let Command::Apply(cmd) = cli.command else { unreachable!() };
-        let err = cmd.run(&cli.kube).await.unwrap_err();
+        let err = cmd.run().await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidInput);
         assert!(err.to_string().contains("--egress"), "{err}");
     }

@@ -4,8 +4,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use netpol::{Cell, Cluster, Endpoint, GroupId, Matrix, PodId, PortQuery, PortRef, RuleRef, Side, Verdict};
 use serde_json::{Value, json};
-use shared::netpol::{Cell, Cluster, Endpoint, GroupId, Matrix, PodId, PortQuery, PortRef, RuleRef, Side, Verdict};
+
+/// The JSON document of a verdict or matrix, as YAML (`-o yaml`).
+pub fn json_to_yaml(json: &str) -> harden_cli::Result<String> {
+    let value: Value = serde_json::from_str(json)?;
+    harden_kube::print::to_yaml(&value)
+}
 
 fn endpoint_name(cluster: &Cluster, endpoint: Endpoint) -> String {
     match endpoint {
@@ -32,8 +38,8 @@ fn rule_words(cluster: &Cluster, rule: &RuleRef) -> (String, String) {
 /// One side of a verdict; `this` names the side's own endpoint, `other` the far end.
 fn side_text(cluster: &Cluster, side: &Side, this: &str, other: &str, out: &mut String) {
     let (verb, what) = match side.direction {
-        shared::netpol::Direction::Egress => ("egress from", "to"),
-        shared::netpol::Direction::Ingress => ("ingress to", "from"),
+        netpol::Direction::Egress => ("egress from", "to"),
+        netpol::Direction::Ingress => ("ingress to", "from"),
     };
     let Some(pod) = side.pod else {
         let _ = writeln!(out, "  {verb} {this}: an address outside the cluster, no policy applies");
@@ -326,7 +332,6 @@ fn quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::netpol::load;
 
     fn g04(with_policies: bool) -> Cluster {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/g04");
@@ -335,11 +340,15 @@ mod tests {
             paths.push(root.join("default-deny-ingress.yaml"));
             paths.push(root.join("backend-ingress.yaml"));
         }
-        Cluster::build(&load::from_paths(&paths, "default").unwrap()).unwrap()
+        let mut objects = netpol::Objects::default();
+        for path in &paths {
+            objects.add_yaml(&std::fs::read_to_string(path).unwrap(), &path.display().to_string()).unwrap();
+        }
+        Cluster::build(&objects).unwrap()
     }
 
     fn all_units(cluster: &Cluster) -> Units {
-        Units::new(cluster, &(0..cluster.pods.len()).collect::<Vec<_>>())
+        Units::new(cluster, &cluster.pod_ids().collect::<Vec<_>>())
     }
 
     fn pod(cluster: &Cluster, name: &str) -> Endpoint {
@@ -449,7 +458,7 @@ mod tests {
 
     #[test]
     fn replicas_of_one_owner_fold_into_one_row() {
-        let mut objects = shared::netpol::Objects::default();
+        let mut objects = netpol::Objects::default();
         let pod = |name: &str| {
             format!(
                 "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: a\n  labels: {{app: web}}\n\

@@ -2,26 +2,19 @@
 //! handing the engine's answers to [`crate::render`].
 
 use std::net::IpAddr;
-use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use shared::cli::KubeArgs;
-use shared::client::connect;
-use shared::error::{Error, Outcome, Result};
-use shared::netpol::{Cluster, Endpoint, Objects, PodId, PortQuery};
-use shared::progress::Spinner;
-use shared::prompt;
+use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::prompt;
+use harden_kube::flags::{KubeArgs, VerdictFormat};
+use harden_kube::sources::{SourceArgs, Wanted, load};
+use netpol::{Cluster, Endpoint, PodId, PortQuery};
 
+use crate::engine_errors::engine_error;
 use crate::render;
 
 /// The port both commands use when none is given and the destination does not declare exactly one.
 const DEFAULT_PORT: u16 = 80;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum VerdictFormat {
-    Text,
-    Json,
-}
 
 #[derive(Args)]
 pub struct CanReachCmd {
@@ -42,11 +35,17 @@ pub struct CanReachCmd {
     #[arg(long, value_name = "PORT[/PROTO]")]
     port: Option<String>,
     /// Read Namespaces, Pods, workloads and NetworkPolicies from files or directories instead of the cluster.
-    #[arg(short = 'f', long = "filename", value_name = "PATH")]
-    files: Vec<PathBuf>,
-    /// Output format.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", value_hint = clap::ValueHint::AnyPath)]
+    files: Vec<std::path::PathBuf>,
+    /// With -f: also read the directories' subdirectories, as kubectl's -R.
+    #[arg(short = 'R', long)]
+    recursive: bool,
+    /// Output format: text, json or yaml.
     #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text")]
     output: VerdictFormat,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 /// Where an endpoint flag points before the objects are loaded.
@@ -100,41 +99,27 @@ fn endpoint_flag(pod: Option<String>, ip: Option<String>, side: &str) -> Result<
 }
 
 impl CanReachCmd {
-    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
+    pub async fn run(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
         let from = endpoint_flag(self.from, self.from_ip, "from")?;
         let to = endpoint_flag(self.to, self.to_ip, "to")?;
-        let port = self.port.as_deref().map(PortQuery::parse).transpose()?;
-        let flag_ns = kube.single_namespace()?.map(str::to_string);
-
-        let objects = if self.files.is_empty() {
-            let client = connect(kube).await?;
-            let default_ns = client.namespace(kube)?;
-            let mut scope: Vec<String> = Vec::new();
-            let mut cluster_wide = false;
-            for target in [&from, &to] {
-                match target {
-                    Target::Pod { namespace, .. } => scope.push(namespace.clone().unwrap_or(default_ns.clone())),
-                    // An address may be a pod's, in any namespace.
-                    Target::Ip(_) => cluster_wide = true,
-                }
+        let port = self.port.as_deref().map(PortQuery::parse).transpose().map_err(engine_error)?;
+        kube.single_namespace()?;
+        let wanted = match (&from, &to) {
+            // An address may be any pod's.
+            (Target::Ip(_), _) | (_, Target::Ip(_)) => Wanted::Everywhere,
+            (Target::Pod { namespace: a, .. }, Target::Pod { namespace: b, .. }) => {
+                Wanted::Namespaces(vec![a.clone(), b.clone()])
             }
-            scope.sort();
-            scope.dedup();
-            let spinner = Spinner::start(format!("reading pods and network policies from {}", client.server));
-            let mut objects =
-                Objects::from_cluster(&client.client, (!cluster_wide).then_some(scope.as_slice())).await?;
-            spinner.finish("read pods and network policies");
-            objects.default_namespace = default_ns;
-            objects
-        } else {
-            shared::netpol::load::from_paths(&self.files, flag_ns.as_deref().unwrap_or("default"))?
         };
-        let cluster = Cluster::build(&objects)?;
+        let source = SourceArgs { files: self.files.clone(), recursive: self.recursive, all_namespaces: false };
+        let loaded = load(kube, &source, wanted, engine_error).await?;
+        let cluster = &loaded.cluster;
         let resolve = |target: &Target| -> Result<Endpoint> {
             match target {
                 Target::Pod { namespace, name } => {
-                    let ns = namespace.as_deref().unwrap_or(&objects.default_namespace);
-                    Ok(Endpoint::Pod(cluster.find_pod(ns, name)?))
+                    let ns = namespace.as_deref().unwrap_or(&loaded.default_namespace);
+                    Ok(Endpoint::Pod(cluster.find_pod(ns, name).map_err(engine_error)?))
                 }
                 Target::Ip(ip) => Ok(cluster.endpoint_for_ip(*ip)),
             }
@@ -142,14 +127,15 @@ impl CanReachCmd {
         let (from, to) = (resolve(&from)?, resolve(&to)?);
         let port = match port {
             Some(port) => port,
-            None => default_port(&cluster, to),
+            None => default_port(cluster, to),
         };
-        let verdict = cluster.check(from, to, &port)?;
+        let verdict = cluster.check(from, to, &port).map_err(engine_error)?;
         let text = match self.output {
-            VerdictFormat::Text => render::verdict_text(&cluster, &verdict),
-            VerdictFormat::Json => render::verdict_json(&cluster, &verdict),
+            VerdictFormat::Text => render::verdict_text(cluster, &verdict),
+            VerdictFormat::Json => render::verdict_json(cluster, &verdict),
+            VerdictFormat::Yaml => render::json_to_yaml(&render::verdict_json(cluster, &verdict))?,
         };
-        shared::output::print_stdout(&text)?;
+        harden_cli::output::print(&text);
         Ok(if verdict.allowed { Outcome::Good } else { Outcome::Finding })
     }
 }
@@ -169,6 +155,7 @@ pub enum MatrixFormat {
     /// `.` allowed, `X` denied, `-` no such named port; one table per port.
     Table,
     Json,
+    Yaml,
     /// One line per port, source and destination.
     Csv,
     /// A Graphviz digraph of the allowed connections.
@@ -177,63 +164,52 @@ pub enum MatrixFormat {
 
 #[derive(Args)]
 pub struct MatrixCmd {
-    /// Pods of every namespace (default: the -n namespaces; with -f and no -n, every pod in the files).
-    #[arg(short = 'A', long = "all-namespaces")]
-    all_namespaces: bool,
     /// PORT[/PROTO] to check (repeat for several; default 80/TCP). Named ports resolve per destination.
     #[arg(long = "port", value_name = "PORT[/PROTO]")]
     ports: Vec<String>,
-    /// Read Namespaces, Pods, workloads and NetworkPolicies from files or directories instead of the cluster.
-    #[arg(short = 'f', long = "filename", value_name = "PATH")]
-    files: Vec<PathBuf>,
+    /// The pods: of the -n namespaces, -A every namespace, -f from files (without -n: every pod in them).
+    #[command(flatten)]
+    source: SourceArgs,
     /// Output format.
     #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
     output: MatrixFormat,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 impl MatrixCmd {
-    pub async fn run(self, kube: &KubeArgs) -> Result<Outcome> {
-        if self.all_namespaces && !kube.namespaces.is_empty() {
-            return Err(Error::invalid("-A and -n cannot be combined").with_hint("pick one"));
-        }
-        let mut ports: Vec<PortQuery> = self.ports.iter().map(|p| PortQuery::parse(p)).collect::<Result<_>>()?;
+    pub async fn run(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
+        let mut ports: Vec<PortQuery> = self
+            .ports
+            .iter()
+            .map(|p| PortQuery::parse(p))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(engine_error)?;
         if ports.is_empty() {
             ports.push(PortQuery::tcp(DEFAULT_PORT));
         }
-        let (objects, scope) = if self.files.is_empty() {
-            let client = connect(kube).await?;
-            let scope = if self.all_namespaces { None } else { Some(client.namespaces(kube)) };
-            let spinner = Spinner::start(format!("reading pods and network policies from {}", client.server));
-            let mut objects = Objects::from_cluster(&client.client, scope.as_deref()).await?;
-            spinner.finish("read pods and network policies");
-            objects.default_namespace = client.context_namespace.clone();
-            (objects, scope)
-        } else {
-            let default_ns = kube.namespaces.first().map_or("default", String::as_str);
-            let objects = shared::netpol::load::from_paths(&self.files, default_ns)?;
-            let scope = (!kube.namespaces.is_empty()).then(|| kube.namespaces.clone());
-            (objects, scope)
-        };
-        let cluster = Cluster::build(&objects)?;
-        let pods: Vec<PodId> = (0..cluster.pods.len())
-            .filter(|&p| {
-                scope.as_ref().is_none_or(|names| names.contains(&cluster.namespaces[cluster.pods[p].namespace].name))
-            })
+        let loaded = load(kube, &self.source, Wanted::Scope, engine_error).await?;
+        let cluster = &loaded.cluster;
+        let pods: Vec<PodId> = cluster
+            .pod_ids()
+            .filter(|&p| loaded.namespaces.contains(&cluster.namespaces[cluster.pods[p].namespace].name))
             .collect();
         if pods.is_empty() {
-            let place = scope.map_or("anywhere".to_string(), |names| format!("in namespace(s) {}", names.join(", ")));
-            return Err(Error::not_found(format!("no pods {place}"))
+            return Err(Error::not_found(format!("no pods in namespace(s) {}", loaded.namespaces.join(", ")))
                 .with_hint("pick namespaces with pods (-n NS, -A), or check the -f files"));
         }
-        let units = render::Units::new(&cluster, &pods);
+        let units = render::Units::new(cluster, &pods);
         let matrices: Vec<_> = ports.iter().map(|port| cluster.matrix(&units.groups(), port)).collect();
         let text = match self.output {
-            MatrixFormat::Table => render::matrix_table(&cluster, &units, &matrices),
-            MatrixFormat::Json => render::matrix_json(&cluster, &units, &matrices),
-            MatrixFormat::Csv => render::matrix_csv(&cluster, &units, &matrices),
-            MatrixFormat::Dot => render::matrix_dot(&cluster, &units, &matrices),
+            MatrixFormat::Table => render::matrix_table(cluster, &units, &matrices),
+            MatrixFormat::Json => render::matrix_json(cluster, &units, &matrices),
+            MatrixFormat::Yaml => render::json_to_yaml(&render::matrix_json(cluster, &units, &matrices))?,
+            MatrixFormat::Csv => render::matrix_csv(cluster, &units, &matrices),
+            MatrixFormat::Dot => render::matrix_dot(cluster, &units, &matrices),
         };
-        shared::output::print_stdout(&text)?;
+        harden_cli::output::print(&text);
         Ok(Outcome::Good)
     }
 }
@@ -257,7 +233,9 @@ mod tests {
     #[test]
     fn the_default_port_is_the_destinations_only_port_else_80() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/g04/g04.yaml");
-        let cluster = Cluster::build(&shared::netpol::load::from_paths(&[root], "default").unwrap()).unwrap();
+        let mut objects = netpol::Objects::default();
+        objects.add_yaml(&std::fs::read_to_string(&root).unwrap(), "g04.yaml").unwrap();
+        let cluster = Cluster::build(&objects).unwrap();
         let backend = Endpoint::Pod(cluster.find_pod("g04", "backend").unwrap());
         let frontend = Endpoint::Pod(cluster.find_pod("g04", "frontend").unwrap());
         assert_eq!(default_port(&cluster, backend), PortQuery::tcp(3000));

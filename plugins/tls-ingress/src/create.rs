@@ -5,15 +5,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use harden_cli::duration::parse as parse_duration;
+use harden_cli::error::{Error, ErrorKind, Outcome, Result};
+use harden_cli::prompt;
+use harden_cli::{output::warn, progress::Spinner};
+use harden_kube::apply::{Applier, Object, is_managed_by, managed_selector};
+use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
-use shared::apply::{Applier, Object, is_managed_by, managed_selector};
-use shared::cli::{ApplyArgs, DryRun, KubeArgs, parse_duration};
-use shared::error::{Error, ErrorKind, Outcome, Result};
-use shared::progress::{Spinner, warn};
-use shared::prompt;
 use time::OffsetDateTime;
 
 use crate::PLUGIN;
@@ -86,6 +87,9 @@ pub struct CreateCmd {
 
     #[command(flatten)]
     pub apply: ApplyArgs,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 /// The inputs after the wizard and validation.
@@ -94,9 +98,13 @@ struct Plan {
 }
 
 impl CreateCmd {
-    pub async fn run(self, kube_args: &KubeArgs) -> Result<Outcome> {
-        let kube =
-            if Applier::needs_cluster(&self.apply) { Some(shared::client::connect(kube_args).await?) } else { None };
+    pub async fn run(self) -> Result<Outcome> {
+        let kube_args = &self.kube.clone();
+        let kube = if Applier::needs_cluster(&self.apply) {
+            Some(harden_kube::client::connect(kube_args).await?)
+        } else {
+            None
+        };
         let context_namespace = kube.as_ref().map(|k| k.context_namespace.clone());
         let plan = self.plan(kube_args, context_namespace.as_deref())?;
         let client = kube.map(|k| k.client);
@@ -139,12 +147,16 @@ impl CreateCmd {
 
         let summary = self.apply.output.is_none();
         if summary {
-            println!("{}", describe(&material, generated));
+            harden_cli::output::line(describe(&material, generated).to_string());
         }
         let mut written = None;
         if let Some(dir) = &self.write_cert {
             let (cert_file, key_file) = files::write_pair(dir, &spec.secret, &material)?;
-            eprintln!("wrote {} and {} (private, 0600)", cert_file.display(), key_file.display());
+            harden_cli::output::eline(format!(
+                "wrote {} and {} (private, 0600)",
+                cert_file.display(),
+                key_file.display()
+            ));
             written = Some(cert_file);
         }
         if self.wait {
@@ -154,7 +166,11 @@ impl CreateCmd {
                     let addresses = wait_for_address(&api, &spec, self.timeout).await?;
                     let help = address_help(&addresses, &spec.hosts, written.as_deref());
                     // With -o, stdout holds only the objects (it may be piped to kubectl apply).
-                    if summary { print!("{help}") } else { eprint!("{help}") }
+                    if summary {
+                        harden_cli::output::print(&help.to_string())
+                    } else {
+                        harden_cli::output::eprint(&help.to_string())
+                    }
                 }
                 _ => warn("--wait does nothing in a dry run"),
             }
@@ -292,7 +308,8 @@ async fn reusable(
     let Some(client) = client else { return Ok(None) };
     let api: Api<Secret> = Api::namespaced(client.clone(), &spec.namespace);
     let shown = format!("secret {}/{}", spec.namespace, spec.secret);
-    let existing = api.get_opt(&spec.secret).await.map_err(|e| Error::from_kube(e, format!("reading {shown}")))?;
+    let existing =
+        api.get_opt(&spec.secret).await.map_err(|e| harden_kube::error::from_kube(e, format!("reading {shown}")))?;
     // Secrets that are not ours are refused (or taken over with --overwrite) by the apply path.
     let Some(secret) = existing.filter(|s| is_managed_by(s, PLUGIN)) else { return Ok(None) };
     let generated =
@@ -315,7 +332,7 @@ async fn reusable(
                 "give the new certificate with --cert FILE --key FILE (or `{rotate} --cert FILE --key FILE`)"
             )));
         }
-        eprintln!("keeping the provided certificate in {shown}");
+        harden_cli::output::eline(format!("keeping the provided certificate in {shown}"));
         return Ok(Some((material, false)));
     }
 
@@ -336,10 +353,10 @@ async fn reusable(
     if !fits {
         return Ok(None);
     }
-    eprintln!(
+    harden_cli::output::eline(format!(
         "keeping the certificate in {shown} (valid until {}); `{rotate}` replaces it",
         cert::date(leaf.not_after)
-    );
+    ));
     Ok(Some((material, true)))
 }
 
@@ -349,7 +366,10 @@ pub async fn list_classes(client: &Client) -> Option<Vec<IngressClass>> {
     match api.list(&ListParams::default()).await {
         Ok(list) => Some(list.items),
         Err(e) => {
-            warn(format!("cannot list IngressClasses ({}); the class is not checked", Error::from(e).message));
+            warn(format!(
+                "cannot list IngressClasses ({}); the class is not checked",
+                harden_kube::error::convert(e).message
+            ));
             None
         }
     }
@@ -364,10 +384,14 @@ async fn preflight(client: &Client, spec: &IngressSpecInput, overwrite: bool) ->
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &spec.namespace);
     let ingresses: Api<Ingress> = Api::namespaced(client.clone(), &spec.namespace);
     let reading = |what: &str, name: &str| format!("reading {what} {}/{name}", spec.namespace);
-    let secret =
-        secrets.get_opt(&spec.secret).await.map_err(|e| Error::from_kube(e, reading("secret", &spec.secret)))?;
-    let ingress =
-        ingresses.get_opt(&spec.name).await.map_err(|e| Error::from_kube(e, reading("ingress", &spec.name)))?;
+    let secret = secrets
+        .get_opt(&spec.secret)
+        .await
+        .map_err(|e| harden_kube::error::from_kube(e, reading("secret", &spec.secret)))?;
+    let ingress = ingresses
+        .get_opt(&spec.name)
+        .await
+        .map_err(|e| harden_kube::error::from_kube(e, reading("ingress", &spec.name)))?;
     let theirs = |what: &str, name: &str| {
         Error::conflict(format!(
             "{what} {name} in namespace {} already exists and was not created by {PLUGIN} (it lacks the label {}); \
@@ -447,7 +471,8 @@ async fn wait_for_address(api: &Api<Ingress>, spec: &IngressSpecInput, timeout: 
     let spinner = Spinner::start(format!("waiting for {target} to get an address"));
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let ingress = api.get(&spec.name).await.map_err(|e| Error::from_kube(e, format!("reading {target}")))?;
+        let ingress =
+            api.get(&spec.name).await.map_err(|e| harden_kube::error::from_kube(e, format!("reading {target}")))?;
         let found = addresses(&ingress);
         if !found.is_empty() {
             spinner.finish(format!("{target} has an address"));

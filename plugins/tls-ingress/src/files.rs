@@ -6,7 +6,7 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use shared::Error;
+use harden_cli::Error;
 
 use crate::cert::Material;
 
@@ -63,7 +63,7 @@ mod tests {
     #[test]
     fn unreadable_files_are_invalid_input_naming_the_flag() {
         let err = read("--cert", Path::new("/nonexistent/x.crt")).unwrap_err();
-        assert_eq!(err.kind, shared::error::ErrorKind::InvalidInput);
+        assert_eq!(err.kind, harden_cli::error::ErrorKind::InvalidInput);
         assert!(err.message.contains("cannot read --cert /nonexistent/x.crt"), "{err}");
     }
 }

@@ -3,8 +3,8 @@
 
 use std::net::IpAddr;
 
-use shared::Error;
-use shared::names::is_dns_label as dns_label;
+use apimachinery::validation::is_dns_label as dns_label;
+use harden_cli::Error;
 
 /// A Service port in an Ingress backend: a number or the name of a port of the Service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +106,7 @@ pub fn port_value(port: &str) -> Result<Port, Error> {
                 .with_hint("use a port from 1 to 65535"))
         };
     }
-    if !shared::names::is_port_name(port) {
+    if !apimachinery::validation::is_port_name(port) {
         return Err(Error::invalid(format!("invalid service port {port:?}"))
             .with_hint("give a number (80) or the name of a port of the Service (http)"));
     }
@@ -174,7 +174,7 @@ mod tests {
         let err = backend("accounting-service").unwrap_err();
         assert!(err.message.contains("has no port"), "{err}");
         assert!(err.to_string().contains("accounting-service:80"), "{err}");
-        assert_eq!(err.exit_code(shared::error::ExitStyle::Action), 2);
+        assert_eq!(err.exit_code(harden_cli::error::ExitStyle::Action), 2);
     }
 
     #[test]

@@ -6,13 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use clap::{Args, ValueEnum};
+use harden_cli::error::{Error, ErrorKind, Outcome, Result};
+use harden_kube::flags::KubeArgs;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 use serde::Serialize;
-use shared::cli::KubeArgs;
-use shared::error::{Error, ErrorKind, Outcome, Result};
 use time::OffsetDateTime;
 
 use crate::build::{TLS_CRT, TLS_KEY, TLS_TYPE};
@@ -38,6 +38,9 @@ pub struct InspectCmd {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub output: Format,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -336,7 +339,7 @@ pub fn render_table(reports: &[IngressReport]) -> String {
             );
         }
     }
-    let mut out = shared::output::table(
+    let mut out = harden_cli::output::table(
         &["namespace", "ingress", "class", "address", "secret", "hosts", "expires", "self-signed", "status"],
         rows,
     );
@@ -364,8 +367,9 @@ struct JsonReport<'a> {
 }
 
 impl InspectCmd {
-    pub async fn run(self, kube_args: &KubeArgs) -> Result<Outcome> {
-        let kube = shared::client::connect(kube_args).await?;
+    pub async fn run(self) -> Result<Outcome> {
+        let kube_args = &self.kube.clone();
+        let kube = harden_kube::client::connect(kube_args).await?;
         let client = kube.client.clone();
         let ingresses = self.ingresses(&client, &kube, kube_args).await?;
         let classes = list_classes(&client).await;
@@ -386,7 +390,7 @@ impl InspectCmd {
                 let secret = api
                     .get_opt(&name)
                     .await
-                    .map_err(|e| Error::from_kube(e, format!("reading secret {namespace}/{name}")))?;
+                    .map_err(|e| harden_kube::error::from_kube(e, format!("reading secret {namespace}/{name}")))?;
                 if secret.is_none() {
                     elsewhere.insert(name.clone(), namespaces_with_secret(&client, &name, &namespace).await);
                 }
@@ -397,23 +401,28 @@ impl InspectCmd {
         }
         let healthy = reports.iter().all(|r| r.all_findings().next().is_none());
         match self.output {
-            Format::Json => {
-                println!("{}", serde_json::to_string_pretty(&JsonReport { healthy, ingresses: &reports })?)
-            }
+            Format::Json => harden_cli::output::line(
+                serde_json::to_string_pretty(&JsonReport { healthy, ingresses: &reports })?.to_string(),
+            ),
             Format::Table if reports.is_empty() => {
                 let scope = if self.all_namespaces {
                     "any namespace".to_string()
                 } else {
                     format!("namespace {}", kube.namespaces(kube_args).join(", "))
                 };
-                eprintln!("No ingresses found in {scope}.");
+                harden_cli::output::eline(format!("No ingresses found in {scope}."));
             }
-            Format::Table => print!("{}", render_table(&reports)),
+            Format::Table => harden_cli::output::print(&render_table(&reports).to_string()),
         }
         Ok(if healthy { Outcome::Good } else { Outcome::Finding })
     }
 
-    async fn ingresses(&self, client: &Client, kube: &shared::client::Kube, args: &KubeArgs) -> Result<Vec<Ingress>> {
+    async fn ingresses(
+        &self,
+        client: &Client,
+        kube: &harden_kube::client::Kube,
+        args: &KubeArgs,
+    ) -> Result<Vec<Ingress>> {
         if self.all_namespaces {
             if !args.namespaces.is_empty() {
                 return Err(Error::invalid("-A and -n cannot be used together"));
@@ -422,7 +431,7 @@ impl InspectCmd {
             return Ok(api
                 .list(&ListParams::default())
                 .await
-                .map_err(|e| Error::from_kube(e, "listing ingresses in all namespaces"))?
+                .map_err(|e| harden_kube::error::from_kube(e, "listing ingresses in all namespaces"))?
                 .items);
         }
         let mut found = Vec::new();
@@ -435,12 +444,16 @@ impl InspectCmd {
                         return Err(Error::new(ErrorKind::NotFound, format!("ingress {namespace}/{name} not found"))
                             .with_hint(format!("list them with `kubectl get ingress -n {namespace}`")));
                     }
-                    Err(e) => return Err(Error::from_kube(e, format!("reading ingress {namespace}/{name}"))),
+                    Err(e) => {
+                        return Err(harden_kube::error::from_kube(e, format!("reading ingress {namespace}/{name}")));
+                    }
                 },
                 None => found.extend(
                     api.list(&ListParams::default())
                         .await
-                        .map_err(|e| Error::from_kube(e, format!("listing ingresses in namespace {namespace}")))?
+                        .map_err(|e| {
+                            harden_kube::error::from_kube(e, format!("listing ingresses in namespace {namespace}"))
+                        })?
                         .items,
                 ),
             }
@@ -492,7 +505,7 @@ mod tests {
     fn check(ingress: &Ingress, material: Option<&Material>) -> IngressReport {
         let ours = |m: &Material| {
             let mut made = secret("accounting-secret", "t75", m, true);
-            made.metadata.labels = Some(BTreeMap::from([(shared::MANAGED_BY_LABEL.into(), crate::PLUGIN.into())]));
+            made.metadata.labels = Some(BTreeMap::from([(harden_kube::MANAGED_BY_LABEL.into(), crate::PLUGIN.into())]));
             made
         };
         let secrets = BTreeMap::from([("accounting-secret".to_string(), material.map(ours))]);

@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use harden_cli::error::{Error, ErrorKind, Outcome, Result};
+use harden_kube::apply::{Applier, Object, is_managed_by};
+use harden_kube::flags::{ApplyArgs, KubeArgs};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::ResourceExt;
 use kube::api::Api;
-use shared::apply::{Applier, Object, is_managed_by};
-use shared::cli::{ApplyArgs, KubeArgs};
-use shared::error::{Error, ErrorKind, Outcome, Result};
 use time::OffsetDateTime;
 
 use crate::PLUGIN;
@@ -50,6 +50,9 @@ pub struct RotateCmd {
 
     #[command(flatten)]
     pub apply: ApplyArgs,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 /// The Secrets named in an Ingress's TLS entries with the hosts each must cover.
@@ -79,15 +82,16 @@ pub fn generated_by_us(secret: &Secret) -> bool {
 }
 
 impl RotateCmd {
-    pub async fn run(self, kube_args: &KubeArgs) -> Result<Outcome> {
-        let kube = shared::client::connect(kube_args).await?;
+    pub async fn run(self) -> Result<Outcome> {
+        let kube_args = &self.kube.clone();
+        let kube = harden_kube::client::connect(kube_args).await?;
         let namespace = kube.namespace(kube_args)?;
         let client = kube.client.clone();
         let ingresses: Api<Ingress> = Api::namespaced(client.clone(), &namespace);
         let ingress = ingresses
             .get_opt(&self.name)
             .await
-            .map_err(|e| Error::from_kube(e, format!("reading ingress {namespace}/{}", self.name)))?
+            .map_err(|e| harden_kube::error::from_kube(e, format!("reading ingress {namespace}/{}", self.name)))?
             .ok_or_else(|| {
                 Error::not_found(format!("ingress {namespace}/{} not found", self.name))
                     .with_hint(format!("list them with `kubectl get ingress -n {namespace}`"))
@@ -130,7 +134,7 @@ impl RotateCmd {
             let existing = secrets
                 .get_opt(&name)
                 .await
-                .map_err(|e| Error::from_kube(e, format!("reading secret {namespace}/{name}")))?
+                .map_err(|e| harden_kube::error::from_kube(e, format!("reading secret {namespace}/{name}")))?
                 .ok_or_else(|| {
                     Error::not_found(format!("secret {namespace}/{name} (used by ingress {}) not found", self.name))
                         .with_hint("re-run `kubectl tls-ingress create` to recreate it")
@@ -179,9 +183,13 @@ impl RotateCmd {
         applier.run(objects).await?;
         if self.apply.output.is_none() {
             for (_, material, generated, old) in &planned {
-                println!("{}", describe(material, *generated));
+                harden_cli::output::line(describe(material, *generated).to_string());
                 if let Some(old) = old {
-                    println!("replaced: sha256 {}, valid until {}", old.sha256, cert::date(old.not_after));
+                    harden_cli::output::line(format!(
+                        "replaced: sha256 {}, valid until {}",
+                        old.sha256,
+                        cert::date(old.not_after)
+                    ));
                 }
             }
         }
@@ -239,7 +247,8 @@ mod tests {
         let material = Material { cert_pem: "C".into(), key_pem: "K".into() };
         let mut secret = build::secret("s", "ns", &material, true);
         assert!(!generated_by_us(&secret), "no managed-by label yet");
-        secret.metadata.labels = Some(BTreeMap::from([(shared::MANAGED_BY_LABEL.to_string(), PLUGIN.to_string())]));
+        secret.metadata.labels =
+            Some(BTreeMap::from([(harden_kube::MANAGED_BY_LABEL.to_string(), PLUGIN.to_string())]));
         assert!(generated_by_us(&secret));
         let mut provided = build::secret("s", "ns", &material, false);
         provided.metadata.labels = secret.metadata.labels.clone();

@@ -1,7 +1,7 @@
 //! Where an expected checksum comes from and how its text is read: release versions, the
 //! dl.k8s.io URL layout, bare hex, and `sha256sum`/BSD-style checksum files. All pure.
 
-use shared::error::{Error, Result};
+use harden_cli::error::{Error, Result};
 
 use crate::hash::Algorithm;
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use shared::error::{Error, ErrorKind, Result};
+use harden_cli::error::{Error, ErrorKind, Result};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 /// Checksum files are one line; anything much bigger is not one.

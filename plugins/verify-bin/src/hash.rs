@@ -8,9 +8,9 @@ use std::io::{ErrorKind as IoKind, Read};
 use std::path::Path;
 
 use clap::ValueEnum;
+use harden_cli::error::{Error, Result};
 use serde::Serialize;
 use sha2::{Digest, Sha256, Sha512};
-use shared::error::{Error, Result};
 
 /// Large enough that syscalls are noise next to the hashing, small enough to stay in L2.
 const CHUNK: usize = 256 * 1024;

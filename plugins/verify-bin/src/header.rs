@@ -8,9 +8,9 @@ use std::fmt;
 use std::fs::File;
 use std::path::Path;
 
+use harden_cli::error::{Error, Result};
 use object::read::ReadCache;
 use object::{Architecture, BinaryFormat, Endianness, FileKind, Object, ReadRef};
-use shared::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Platform {

@@ -4,7 +4,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use shared::error::{Error, Result};
+use harden_cli::error::{Error, Result};
 
 /// Checked when no binaries are named (kubectl first; the rest only when present).
 pub const DEFAULT_NAMES: [&str; 7] =

@@ -3,6 +3,8 @@
 //!
 //! A verdict command: exit 0 when every binary matches, 1 on any mismatch, 2 on an error.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod checksum;
 mod fetch;
 mod hash;
@@ -17,9 +19,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser, ValueEnum};
-use shared::cli::parse_duration;
-use shared::error::{Error, ExitStyle, Outcome, Result, finish};
-use shared::progress::Spinner;
+use harden_cli::duration::parse as parse_duration;
+use harden_cli::error::{Error, ExitStyle, Outcome, Result, finish};
+use harden_cli::progress::Spinner;
 
 use crate::checksum::DEFAULT_BASE_URL;
 use crate::hash::Algorithm;
@@ -101,8 +103,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    finish(PLUGIN, ExitStyle::Verdict, run(cli))
+    harden_cli::app::main("kubectl-verify_bin", &harden_cli::complete::Offline, |cli: Cli| {
+        finish(ExitStyle::Verdict, run(cli))
+    })
 }
 
 fn platform_word(value: Option<String>, flag: &str) -> Result<Option<String>> {
@@ -167,12 +170,12 @@ fn run(cli: Cli) -> Result<Outcome> {
 
     match cli.output {
         Format::Text => {
-            print!("{}", report::text(&reports));
+            harden_cli::output::print(&report::text(&reports).to_string());
             for r in reports.iter().filter(|r| r.failure.is_some()) {
-                eprintln!("error: {}", report::error_line(r));
+                harden_cli::output::eline(format!("error: {}", report::error_line(r)));
             }
         }
-        Format::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
+        Format::Json => harden_cli::output::line(serde_json::to_string_pretty(&reports)?.to_string()),
     }
     report::outcome(&reports)
 }

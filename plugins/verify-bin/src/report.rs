@@ -1,7 +1,7 @@
 //! The verdict as text (`NAME VERSION OS/ARCH OK|MISMATCH`, both digests on a mismatch) and as an
 //! exit outcome. JSON is the serialized reports.
 
-use shared::error::{Error, Outcome, Result};
+use harden_cli::error::{Error, Outcome, Result};
 
 use crate::verify::{Report, Verdict};
 
@@ -108,6 +108,6 @@ mod tests {
         assert_eq!(outcome(&[report("a", Verdict::Ok)]).unwrap(), Outcome::Good);
         assert_eq!(outcome(&[report("a", Verdict::Ok), report("b", Verdict::Mismatch)]).unwrap(), Outcome::Finding);
         let err = outcome(&[report("a", Verdict::Mismatch), report("b", Verdict::Error)]).unwrap_err();
-        assert_eq!(err.exit_code(shared::error::ExitStyle::Verdict), 2);
+        assert_eq!(err.exit_code(harden_cli::error::ExitStyle::Verdict), 2);
     }
 }

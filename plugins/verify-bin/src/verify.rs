@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
+use harden_cli::error::{Error, Result};
 use serde::Serialize;
-use shared::error::{Error, Result};
 
 use crate::checksum::{self, checksum_url};
 use crate::fetch::Fetcher;

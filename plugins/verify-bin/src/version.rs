@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use shared::error::{Error, Result};
+use harden_cli::error::{Error, Result};
 
 use crate::checksum::normalize_version;
 

@@ -274,7 +274,7 @@ fn shorten(name: &str) -> String {
 mod tests {
     use super::*;
     use crate::policy::input::{PortArg, blocks, parse_cidr};
-    use shared::selector::parse;
+    use apimachinery::labels::parse;
 
     /// The seed's `backend-ingress` policy, as printed in the seed document.
     const SEED_BACKEND_INGRESS: &str = "
@@ -451,7 +451,7 @@ spec:
         assert_ne!(other.default_name(), seed_allow().default_name(), "different rules, different names");
 
         let sel = parse("app.kubernetes.io/name in (Web_UI,api),!legacy,Team").unwrap();
-        assert_eq!(slug_selector(&sel), "app.kubernetes.io-name-in-web-ui-api-no-legacy-team");
+        assert_eq!(slug_selector(&sel), "team-app.kubernetes.io-name-in-web-ui-api-no-legacy");
         assert_eq!(sanitize("-.a..b-.-c.-"), "a-b-c");
 
         let mut long = seed_allow();

@@ -4,10 +4,10 @@
 
 use std::fmt;
 
+use harden_cli::error::{Error, Result};
 use ipnet::IpNet;
 use k8s_openapi::api::networking::v1::NetworkPolicyPort;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use shared::error::{Error, Result};
 
 /// A NetworkPolicy port as given with `--port PORT[/PROTO]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +97,7 @@ fn parse_protocol(text: &str) -> Option<&'static str> {
 /// The API's rule for container port names (IANA_SVC_NAME): 1-15 lower-case letters, digits and
 /// dashes, at least one letter, no dash at either end and no two dashes in a row.
 fn validate_port_name(name: &str) -> std::result::Result<(), String> {
-    if shared::names::is_port_name(name) {
+    if apimachinery::validation::is_port_name(name) {
         Ok(())
     } else {
         Err(format!(
@@ -163,7 +163,7 @@ fn strictly_contains(outer: &IpNet, inner: &IpNet) -> bool {
 
 /// An object name: a DNS subdomain (lower-case letters, digits, '-' and '.', at most 253).
 pub fn validate_name(name: &str) -> Result<()> {
-    if shared::names::is_dns_subdomain(name) {
+    if apimachinery::validation::is_dns_subdomain(name) {
         Ok(())
     } else {
         Err(Error::invalid(format!("invalid --name {name:?}: a NetworkPolicy name is at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"))
@@ -203,7 +203,7 @@ mod tests {
             ["0", "65536", "80/ICMP", "", "/TCP", "9000-8000", "Http", "a--b", "-x", "verylongportname1", "1-99999"]
         {
             let err = PortArg::parse(bad).unwrap_err();
-            assert_eq!(err.kind, shared::error::ErrorKind::InvalidInput, "{bad}");
+            assert_eq!(err.kind, harden_cli::error::ErrorKind::InvalidInput, "{bad}");
             assert!(err.message.contains("--port"), "{bad}: {err}");
             assert!(err.hint.is_some(), "{bad}");
         }

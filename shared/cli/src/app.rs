@@ -1,0 +1,142 @@
+//! A plugin's `main`: parse the flags (with `completion` and the hidden `__complete` added to every
+//! plugin), run the command, exit with its code. Usage errors exit 2 as clap's do.
+
+use std::process::ExitCode;
+
+use clap::{Arg, Command, CommandFactory, FromArgMatches};
+
+use crate::complete::{self, COMPLETE_COMMAND, Dynamic};
+use crate::output;
+
+/// Parses the command line of `C`, answers `completion` and `__complete` itself, and otherwise
+/// hands the parsed flags to `run`. `bin` is the executable's name (`kubectl-netpol_deny`).
+pub fn main<C>(bin: &str, dynamic: &dyn Dynamic, run: impl FnOnce(C) -> ExitCode) -> ExitCode
+where
+    C: CommandFactory + FromArgMatches,
+{
+    let command = with_completion(C::command());
+    let args = flags_after_subcommand(&command, std::env::args().collect());
+    if args.get(1).map(String::as_str) == Some(COMPLETE_COMMAND) {
+        output::print(&complete::answer(&C::command(), &args[2..], dynamic));
+        return ExitCode::SUCCESS;
+    }
+    let matches = match command.clone().try_get_matches_from(&args) {
+        Ok(matches) => matches,
+        Err(err) => {
+            let code = if err.use_stderr() { 2 } else { 0 };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    if let Some(("completion", sub)) = matches.subcommand() {
+        let shell = sub.get_one::<clap_complete::Shell>("shell").copied().unwrap_or(clap_complete::Shell::Bash);
+        output::print(&complete::script(&C::command(), bin, shell));
+        return crate::error::finish(crate::ExitStyle::Action, Ok(crate::Outcome::Good));
+    }
+    match C::from_arg_matches(&matches) {
+        Ok(cli) => run(cli),
+        Err(err) => {
+            let _ = err.format(&mut command.clone()).print();
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// kubectl takes its flags anywhere (`kubectl -n g04 get pods`); the plugins' connection flags
+/// belong to their subcommands. Flags typed before the subcommand's name are moved after it, so
+/// `kubectl netpol-deny -n g04 matrix` means `kubectl netpol-deny matrix -n g04`. A flag the
+/// subcommand does not have is then refused by it, as any flag that does not apply.
+pub fn flags_after_subcommand(root: &Command, args: Vec<String>) -> Vec<String> {
+    let subcommands: Vec<&Command> = root.get_subcommands().collect();
+    if subcommands.is_empty() || args.len() < 2 {
+        return args;
+    }
+    let is_root_flag = |word: &str| {
+        root.get_arguments().any(|a| {
+            word.strip_prefix("--").is_some_and(|l| a.get_long() == Some(l.split('=').next().unwrap_or(l)))
+                || word.strip_prefix('-').and_then(|s| s.chars().next()).is_some_and(|c| a.get_short() == Some(c))
+        }) || matches!(word, "-h" | "--help" | "-V" | "--version")
+    };
+    let takes_value = |word: &str| {
+        let all = subcommands.iter().flat_map(|s| s.get_arguments());
+        let matching: Vec<&clap::Arg> = if let Some(long) = word.strip_prefix("--") {
+            if long.contains('=') {
+                return false;
+            }
+            all.filter(|a| a.get_long() == Some(long)).collect()
+        } else {
+            let shorts = &word[1..];
+            if shorts.chars().count() != 1 {
+                return false;
+            }
+            all.filter(|a| a.get_short() == shorts.chars().next()).collect()
+        };
+        matching.iter().any(|a| {
+            matches!(a.get_action(), clap::ArgAction::Set | clap::ArgAction::Append)
+                && a.get_num_args().is_none_or(|n| n.min_values() > 0)
+        })
+    };
+    let mut i = 1;
+    while i < args.len() {
+        let word = &args[i];
+        if word == "--" || !word.starts_with('-') || word == "-" {
+            break;
+        }
+        if is_root_flag(word) {
+            return args;
+        }
+        i += if takes_value(word) { 2 } else { 1 };
+    }
+    if i == 1 || i >= args.len() || !subcommands.iter().any(|s| s.get_name() == args[i]) {
+        return args;
+    }
+    let mut out = vec![args[0].clone(), args[i].clone()];
+    out.extend(args[1..i].iter().cloned());
+    out.extend(args[i + 1..].iter().cloned());
+    out
+}
+
+/// The plugin's command with the `completion` subcommand every plugin has.
+pub fn with_completion(command: Command) -> Command {
+    command.subcommand(
+        Command::new("completion")
+            .about("Print a shell completion script for this plugin's executable (bash, zsh, fish, powershell)")
+            .after_help(
+                "Examples:\n  # complete `kubectl-netpol_deny ...` in bash\n  source <(kubectl-netpol_deny completion bash)\n\n  \
+                 # `kubectl <plugin> ...` completes through the kubectl_complete-<plugin> executable shipped\n  \
+                 # with each plugin: put it on PATH next to the plugin",
+            )
+            .arg(
+                Arg::new("shell")
+                    .value_parser(clap::value_parser!(clap_complete::Shell))
+                    .required(true)
+                    .value_name("SHELL"),
+            ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command() -> Command {
+        Command::new("x").subcommand(
+            Command::new("apply")
+                .arg(Arg::new("ns").short('n').long("namespace").num_args(1))
+                .arg(Arg::new("all").short('A').action(clap::ArgAction::SetTrue)),
+        )
+    }
+
+    fn moved(args: &[&str]) -> Vec<String> {
+        flags_after_subcommand(&command(), args.iter().map(|a| a.to_string()).collect())
+    }
+
+    #[test]
+    fn leading_flags_move_behind_the_subcommand() {
+        assert_eq!(moved(&["x", "-n", "g04", "apply", "--ingress"]), ["x", "apply", "-n", "g04", "--ingress"]);
+        assert_eq!(moved(&["x", "--namespace=g04", "-A", "apply"]), ["x", "apply", "--namespace=g04", "-A"]);
+        assert_eq!(moved(&["x", "apply", "-n", "a"]), ["x", "apply", "-n", "a"]);
+        assert_eq!(moved(&["x", "--help"]), ["x", "--help"]);
+        assert_eq!(moved(&["x", "-n", "g04"]), ["x", "-n", "g04"], "no subcommand: clap says so");
+    }
+}

@@ -1,0 +1,31 @@
+//! The plugin runtime that needs no cluster: what every kube-harden plugin shares between parsing
+//! its flags and exiting.
+//!
+//! - [`output`]: the one writer to stdout and stderr. A closed pipe (`| head`) ends the output
+//!   quietly and never stops the command: a mutation sequence always finishes, and the exit code
+//!   stays the command's own.
+//! - [`error`]: one error type with a hint, and kubectl's exit codes (actions 0/1, verdicts as
+//!   `kubectl diff` 0/1/2, invalid input 2).
+//! - [`prompt`] and [`progress`]: asking for missing values at a terminal (never without one), and
+//!   progress on stderr when it is a terminal.
+//! - [`duration`]: kubectl's durations, bounded at parse time.
+//! - [`files`]: reading user files with a size limit (never hanging on a FIFO), and writing files
+//!   safely (new file, mode set from the first byte, never through a symlink, never replacing
+//!   without being told).
+//! - [`complete`]: shell completion scripts and the `kubectl_complete-<plugin>` protocol.
+//! - [`help`]: the shape of `--help`: kubectl's connection flags under their own heading, examples.
+//!
+//! The crate that connects to clusters builds on this one; a plugin that never talks to the API
+//! server (verify-bin) uses only this.
+
+pub mod app;
+pub mod complete;
+pub mod duration;
+pub mod error;
+pub mod files;
+pub mod help;
+pub mod output;
+pub mod progress;
+pub mod prompt;
+
+pub use error::{Error, ErrorKind, ExitStyle, Outcome, Result};

@@ -1,0 +1,635 @@
+//! The one path every plugin uses to print or apply the objects its builders made, and to delete
+//! the ones it made before.
+//!
+//! With `--dry-run=client` nothing talks to the server: `-o yaml|json` prints a stream that
+//! `kubectl apply -f -` accepts. Otherwise:
+//!
+//! - **Rights first.** A SelfSubjectAccessReview per object (create, or patch when it exists) runs
+//!   before the first write. In an all-or-nothing plan (a TLS Secret and the Ingress that uses it)
+//!   one denial means nothing is written; in a plan of independent objects (one policy per
+//!   namespace) the denied ones are reported as refused and the others go ahead.
+//! - **Nothing taken over.** An object that is absent is created with a create-only request, so an
+//!   object someone else makes meanwhile is never adopted; one that exists is changed only if it
+//!   carries this plugin's managed-by label (or `--overwrite`), and the change is made with a
+//!   precondition on the version that was checked. Ownership is then server-side apply's, under the
+//!   plugin's field manager.
+//! - **Every outcome reported, as it happens**: `kind/name created|configured|unchanged|refused|failed
+//!   in namespace NS`, with why. The run goes on past a refusal; the command fails (exit 1) when
+//!   any object was not applied. An all-or-nothing plan that fails part-way deletes what it created
+//!   (and says so), and names what it had already changed.
+
+use std::any::TypeId;
+use std::fmt;
+
+use harden_cli::output;
+use harden_cli::{Error, ErrorKind, Result};
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions};
+use kube::{Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::MANAGED_BY_LABEL;
+use crate::error::{convert, from_kube, status_code};
+use crate::flags::{ApplyArgs, DryRun, ObjectFormat};
+use crate::print;
+
+/// A typed object turned into what the apply path needs: its API resource and its JSON.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub resource: ApiResource,
+    pub namespaced: bool,
+    pub data: DynamicObject,
+}
+
+impl Object {
+    /// Converts any k8s-openapi object (its apiVersion and kind are filled in).
+    pub fn from_typed<K>(object: &K) -> Result<Self>
+    where
+        K: Resource<DynamicType = ()> + Serialize + 'static,
+        K::Scope: 'static,
+    {
+        let resource = ApiResource::erase::<K>(&());
+        let mut data: DynamicObject = serde_json::from_value(serde_json::to_value(object)?)?;
+        data.types =
+            Some(kube::api::TypeMeta { api_version: resource.api_version.clone(), kind: resource.kind.clone() });
+        let namespaced = TypeId::of::<K::Scope>() == TypeId::of::<NamespaceResourceScope>();
+        Ok(Self { resource, namespaced, data })
+    }
+
+    /// kubectl's name for it: `networkpolicy.networking.k8s.io/default-deny`.
+    pub fn display_name(&self) -> String {
+        display_name(&self.resource, &self.data.name_any())
+    }
+
+    /// `networkpolicy.networking.k8s.io/default-deny in namespace g04`, for messages.
+    pub fn describe(&self) -> String {
+        describe(&self.display_name(), self.namespace())
+    }
+
+    /// The namespace of a namespaced object.
+    pub fn namespace(&self) -> Option<String> {
+        self.data.namespace().filter(|_| self.namespaced)
+    }
+}
+
+/// kubectl's `kind.group/name`.
+pub fn display_name(resource: &ApiResource, name: &str) -> String {
+    let kind = resource.kind.to_lowercase();
+    if resource.group.is_empty() { format!("{kind}/{name}") } else { format!("{kind}.{}/{name}", resource.group) }
+}
+
+/// `kind.group/name in namespace NS` (or just the name for cluster-scoped objects).
+pub fn describe(name: &str, namespace: Option<String>) -> String {
+    match namespace {
+        Some(ns) => format!("{name} in namespace {ns}"),
+        None => name.to_string(),
+    }
+}
+
+/// One report line: `kind.group/name created in namespace g04 (dry run): why`.
+pub fn outcome_line(name: &str, namespace: Option<&str>, outcome: &str, suffix: &str, why: Option<&str>) -> String {
+    let place = namespace.map(|ns| format!(" in namespace {ns}")).unwrap_or_default();
+    let why = why.map(|w| format!(": {w}")).unwrap_or_default();
+    format!("{name} {outcome}{place}{suffix}{why}")
+}
+
+/// What applying did to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Created,
+    Configured,
+    Unchanged,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Created => "created",
+            Action::Configured => "configured",
+            Action::Unchanged => "unchanged",
+        })
+    }
+}
+
+/// One object after the apply path: the server's answer (or the local object for a client dry run).
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// `kind.group/name`.
+    pub name: String,
+    pub namespace: Option<String>,
+    pub action: Action,
+    pub object: DynamicObject,
+}
+
+/// How the objects of one run relate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// Each object stands alone (a policy per namespace): a refusal does not stop the others.
+    Independent,
+    /// The objects only make sense together (a Secret and its Ingress; a ServiceAccount and its
+    /// binding): nothing is written unless every write is allowed, and a failure part-way deletes
+    /// what this run created.
+    AllOrNothing,
+}
+
+/// Where the per-object lines go: stdout, or stderr when stdout carries something else (a token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    Stdout,
+    Stderr,
+}
+
+/// Prints or applies objects for one plugin.
+pub struct Applier {
+    plugin: String,
+    args: ApplyArgs,
+    client: Option<Client>,
+    plan: Plan,
+    lines: Lines,
+}
+
+/// The label selector that finds a plugin's objects.
+pub fn managed_selector(plugin: &str) -> String {
+    format!("{MANAGED_BY_LABEL}={plugin}")
+}
+
+/// Whether an object carries our managed-by label.
+pub fn is_managed_by<K: Resource>(object: &K, plugin: &str) -> bool {
+    object.meta().labels.as_ref().and_then(|l| l.get(MANAGED_BY_LABEL)).is_some_and(|v| v == plugin)
+}
+
+/// One object that was not applied, and why.
+struct NotApplied {
+    shown: String,
+    outcome: &'static str,
+    error: Error,
+}
+
+impl Applier {
+    /// `plugin` is the executable's name with dashes (`kubectl-netpol-deny`): the managed-by value and
+    /// the default field manager. `client` may be `None` only for `--dry-run=client`.
+    pub fn new(plugin: impl Into<String>, args: ApplyArgs, client: Option<Client>) -> Self {
+        Self { plugin: plugin.into(), args, client, plan: Plan::Independent, lines: Lines::Stdout }
+    }
+
+    /// Makes the run all-or-nothing (see [`Plan::AllOrNothing`]).
+    pub fn all_or_nothing(mut self) -> Self {
+        self.plan = Plan::AllOrNothing;
+        self
+    }
+
+    /// Sends the per-object lines to stderr.
+    pub fn lines_to_stderr(mut self) -> Self {
+        self.lines = Lines::Stderr;
+        self
+    }
+
+    /// Whether this run needs a cluster at all (everything but a client dry run does).
+    pub fn needs_cluster(args: &ApplyArgs) -> bool {
+        args.dry_run != DryRun::Client
+    }
+
+    pub fn args(&self) -> &ApplyArgs {
+        &self.args
+    }
+
+    fn field_manager(&self) -> String {
+        self.args.field_manager.clone().unwrap_or_else(|| self.plugin.clone())
+    }
+
+    fn suffix(&self) -> &'static str {
+        match self.args.dry_run {
+            DryRun::None => "",
+            DryRun::Client => " (dry run)",
+            DryRun::Server => " (server dry run)",
+        }
+    }
+
+    /// A per-object line: on stdout unless `-o` prints objects there (then stderr).
+    fn say(&self, text: &str, failure: bool) {
+        if self.lines == Lines::Stderr || self.args.output.is_some() {
+            if self.args.output.is_none() || failure {
+                output::eline(text);
+            }
+        } else {
+            output::line(text);
+        }
+    }
+
+    /// Labels every object as ours, checks the rights for all of them, applies them in order
+    /// reporting each outcome as it happens, then prints the objects for `-o`. Fails (after
+    /// printing everything) when any object was not applied.
+    pub async fn run(&self, objects: Vec<Object>) -> Result<Vec<Applied>> {
+        let mut prepared = Vec::with_capacity(objects.len());
+        for mut object in objects {
+            object.data.labels_mut().insert(MANAGED_BY_LABEL.to_string(), self.plugin.clone());
+            if object.namespaced && object.data.namespace().is_none() {
+                return Err(Error::other(format!("{} has no namespace (a bug in the builder)", object.display_name())));
+            }
+            prepared.push(object);
+        }
+        if self.args.dry_run == DryRun::Client {
+            let applied: Vec<Applied> = prepared
+                .into_iter()
+                .map(|object| Applied {
+                    name: object.display_name(),
+                    namespace: object.namespace(),
+                    action: Action::Created,
+                    object: object.data,
+                })
+                .collect();
+            for a in &applied {
+                self.say(&outcome_line(&a.name, a.namespace.as_deref(), "created", self.suffix(), None), false);
+            }
+            self.print_objects(&applied)?;
+            return Ok(applied);
+        }
+        let client = self.client.clone().ok_or_else(|| Error::other("no cluster connection for apply"))?;
+
+        // Rights for the whole plan, before anything is written.
+        let mut denied: Vec<Option<Error>> = Vec::with_capacity(prepared.len());
+        for object in &prepared {
+            denied.push(self.check_rights(&client, object).await?);
+        }
+        if self.plan == Plan::AllOrNothing && denied.iter().any(Option::is_some) {
+            let mut lines = Vec::new();
+            for (object, why) in prepared.iter().zip(&denied) {
+                if let Some(why) = why {
+                    lines.push(format!("{}: {}", object.describe(), why.message));
+                }
+            }
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                format!("nothing was changed: this plan needs rights you do not have:\n  {}", lines.join("\n  ")),
+            )
+            .with_hint("ask a cluster admin for them, or pick another identity with --context/--as"));
+        }
+
+        let mut applied = Vec::new();
+        let mut failed: Vec<NotApplied> = Vec::new();
+        let mut created_here: Vec<(Object, Applied)> = Vec::new();
+        for (object, denial) in prepared.into_iter().zip(denied) {
+            let (shown, namespace) = (object.display_name(), object.namespace());
+            let result = match denial {
+                Some(error) => Err(("refused", error)),
+                None => self.apply_one(&client, &object).await,
+            };
+            match result {
+                Ok(done) => {
+                    let action = done.action.to_string();
+                    self.say(&outcome_line(&done.name, done.namespace.as_deref(), &action, self.suffix(), None), false);
+                    if done.action == Action::Created {
+                        created_here.push((object, done.clone()));
+                    }
+                    applied.push(done);
+                }
+                Err((outcome, error)) => {
+                    let line = outcome_line(&shown, namespace.as_deref(), outcome, self.suffix(), Some(&error.message));
+                    self.say(&line, true);
+                    failed.push(NotApplied { shown: describe(&shown, namespace), outcome, error });
+                    if self.plan == Plan::AllOrNothing {
+                        break;
+                    }
+                }
+            }
+        }
+        if failed.is_empty() {
+            self.print_objects(&applied)?;
+            return Ok(applied);
+        }
+        if self.plan == Plan::AllOrNothing && self.args.dry_run == DryRun::None {
+            self.roll_back(&client, &created_here, &applied).await;
+        }
+        Err(self.failure(&failed, applied.len()))
+    }
+
+    fn failure(&self, failed: &[NotApplied], done: usize) -> Error {
+        let total = failed.len() + done;
+        let [one] = failed else {
+            let kinds: Vec<String> = failed.iter().map(|f| format!("{} ({})", f.shown, f.outcome)).collect();
+            return Error::new(
+                failed.iter().map(|f| f.error.kind).next().unwrap_or(ErrorKind::Other),
+                format!("{} of {total} objects were not applied: {}", failed.len(), kinds.join(", ")),
+            )
+            .with_hint("each one's reason is printed above; fix them and re-run: what was applied stays as it is");
+        };
+        let mut error = one.error.clone();
+        error.message = format!("{} {}: {}", one.shown, one.outcome, one.error.message);
+        if error.hint.is_none() && total > 1 {
+            error.hint = Some("re-run once it is fixed: what was applied stays as it is".into());
+        }
+        error
+    }
+
+    /// Deletes the objects this run created (newest first), and names the ones it changed.
+    async fn roll_back(&self, client: &Client, created: &[(Object, Applied)], applied: &[Applied]) {
+        for (object, done) in created.iter().rev() {
+            let api = api_for(client.clone(), object);
+            let uid = done.object.metadata.uid.clone();
+            let params = DeleteParams {
+                preconditions: Some(Preconditions { uid, resource_version: None }),
+                ..DeleteParams::default()
+            };
+            match api.delete(&object.data.name_any(), &params).await {
+                Ok(_) => {
+                    output::eline(format!("{} deleted (rolled back: the rest of the plan failed)", object.describe()))
+                }
+                Err(e) if status_code(&e) == Some(404) => {}
+                Err(e) => output::eline(format!(
+                    "{} was left in place: rolling it back failed: {}; remove it with kubectl delete {} -n {}",
+                    object.describe(),
+                    convert(e).message,
+                    object.display_name(),
+                    object.namespace().unwrap_or_default()
+                )),
+            }
+        }
+        for done in applied.iter().filter(|a| a.action == Action::Configured) {
+            output::eline(format!(
+                "{} was changed by this run and is left changed (its earlier content is not kept)",
+                describe(&done.name, done.namespace.clone())
+            ));
+        }
+    }
+
+    fn print_objects(&self, applied: &[Applied]) -> Result<()> {
+        let objects: Vec<DynamicObject> = applied.iter().map(|a| a.object.clone()).collect();
+        let text = match self.args.output {
+            Some(ObjectFormat::Yaml) => print::yaml_stream(&objects)?,
+            Some(ObjectFormat::Json) => print::json_list(&objects)?,
+            Some(ObjectFormat::Name) => applied.iter().map(|a| format!("{}\n", a.name)).collect(),
+            None => String::new(),
+        };
+        output::print(&text);
+        Ok(())
+    }
+
+    /// `Some(why)` when the caller may not write the object (create if absent, patch if present).
+    async fn check_rights(&self, client: &Client, object: &Object) -> Result<Option<Error>> {
+        let api = api_for(client.clone(), object);
+        let name = object.data.name_any();
+        let exists = match api.get_opt(&name).await {
+            Ok(found) => found.is_some(),
+            // Not allowed to read it: the write will say more; ask about create.
+            Err(e) if status_code(&e) == Some(403) => false,
+            Err(e) => return Err(from_kube(e, format!("reading {}", object.describe()))),
+        };
+        let verb = if exists { "patch" } else { "create" };
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    verb: Some(verb.into()),
+                    group: Some(object.resource.group.clone()),
+                    resource: Some(object.resource.plural.clone()),
+                    namespace: object.namespace(),
+                    name: exists.then(|| name.clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+        let answer = api
+            .create(&PostParams::default(), &review)
+            .await
+            .map_err(|e| from_kube(e, "asking the API server what you may do (SelfSubjectAccessReview)"))?;
+        let status = answer.status.unwrap_or_default();
+        if status.allowed {
+            return Ok(None);
+        }
+        let resource = if object.resource.group.is_empty() {
+            object.resource.plural.clone()
+        } else {
+            format!("{}.{}", object.resource.plural, object.resource.group)
+        };
+        let reason = status.reason.filter(|r| !r.is_empty()).map(|r| format!(" ({r})")).unwrap_or_default();
+        let who = match crate::access::whoami(client).await {
+            Some(user) => format!("User {user:?}"),
+            None => "you".to_string(),
+        };
+        let place = object.namespace().map(|ns| format!(" in the namespace {ns:?}")).unwrap_or_default();
+        Ok(Some(
+            Error::new(ErrorKind::Forbidden, format!("forbidden: {who} may not {verb} {resource}{place}{reason}"))
+                .with_hint(
+                    "ask a cluster admin for this permission, or pick another identity with --context/--as; \
+                 `kubectl auth can-i --list` shows what you may do",
+                ),
+        ))
+    }
+
+    /// Applies one object. The error side carries the outcome word: refused (not ours) or failed.
+    async fn apply_one(&self, client: &Client, object: &Object) -> std::result::Result<Applied, (&'static str, Error)> {
+        let api = api_for(client.clone(), object);
+        let name = object.data.name_any();
+        let failed = |doing: &str, e: kube::Error| ("failed", from_kube(e, doing));
+        // A changed object between the check and the write (a 409 on the precondition) is read again.
+        for _attempt in 0..3 {
+            let existing = api.get_opt(&name).await.map_err(|e| failed("reading it", e))?;
+            let Some(existing) = existing else {
+                match self.create(&api, object).await {
+                    Err(e) if status_code(&e) == Some(409) => continue,
+                    Err(e) => return Err(failed("creating it", e)),
+                    Ok(created) => return Ok(self.applied(object, Action::Created, created)),
+                }
+            };
+            if !is_managed_by(&existing, &self.plugin) && !self.args.overwrite {
+                return Err((
+                    "refused",
+                    Error::conflict(format!(
+                        "it exists and was not created by {} (it lacks the label {}); nothing was changed",
+                        self.plugin,
+                        managed_selector(&self.plugin)
+                    ))
+                    .with_hint("re-run with --overwrite to take it over, or choose another name"),
+                ));
+            }
+            let mut data = object.data.clone();
+            data.metadata.resource_version = existing.metadata.resource_version.clone();
+            let mut params = PatchParams::apply(&self.field_manager());
+            params.force = self.args.force_conflicts;
+            params.dry_run = self.args.dry_run == DryRun::Server;
+            match api.patch(&name, &params, &Patch::Apply(&data)).await {
+                // The resourceVersion precondition failed: someone changed it since we checked.
+                Err(e) if status_code(&e) == Some(409) && is_precondition_conflict(&e) => continue,
+                Err(e) => return Err(failed("applying it", e)),
+                Ok(result) => {
+                    let action = if comparable(&existing) == comparable(&result) {
+                        Action::Unchanged
+                    } else {
+                        Action::Configured
+                    };
+                    return Ok(self.applied(object, action, result));
+                }
+            }
+        }
+        Err(("failed", Error::conflict("it kept changing while being applied; nothing more was done")))
+    }
+
+    /// Creates an absent object with a create-only request (so nothing made meanwhile by someone
+    /// else is ever adopted), then records its fields as this plugin's server-side apply, as if it
+    /// had been applied: later applies by the plugin then change them without conflicts.
+    async fn create(
+        &self,
+        api: &Api<DynamicObject>,
+        object: &Object,
+    ) -> std::result::Result<DynamicObject, kube::Error> {
+        let dry_run = self.args.dry_run == DryRun::Server;
+        let manager = self.field_manager();
+        let params = PostParams { dry_run, field_manager: Some(manager.clone()) };
+        let created = api.create(&params, &object.data).await?;
+        if dry_run {
+            return Ok(created);
+        }
+        // Take the fields under server-side apply; the precondition guarantees this is the object
+        // just created, so forcing only moves fields from this run's own create.
+        let mut data = object.data.clone();
+        data.metadata.resource_version = created.metadata.resource_version.clone();
+        let mut apply = PatchParams::apply(&manager);
+        apply.force = true;
+        let name = object.data.name_any();
+        let Ok(applied) = api.patch(&name, &apply, &Patch::Apply(&data)).await else { return Ok(created) };
+        // Drop the create's own entry, so that later applies own every field alone.
+        let entries: Vec<Value> = applied
+            .metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .filter(|entry| {
+                !(entry.manager.as_deref() == Some(manager.as_str()) && entry.operation.as_deref() == Some("Update"))
+            })
+            .filter_map(|entry| serde_json::to_value(entry).ok())
+            .collect();
+        let patch = serde_json::json!({
+            "metadata": { "resourceVersion": applied.metadata.resource_version, "managedFields": entries }
+        });
+        let params = PatchParams { field_manager: Some(manager), ..PatchParams::default() };
+        Ok(api.patch(&name, &params, &Patch::Merge(&patch)).await.unwrap_or(applied))
+    }
+
+    fn applied(&self, object: &Object, action: Action, result: DynamicObject) -> Applied {
+        Applied { name: object.display_name(), namespace: object.namespace(), action, object: result }
+    }
+}
+
+fn api_for(client: Client, object: &Object) -> Api<DynamicObject> {
+    match object.namespace() {
+        Some(ns) => Api::namespaced_with(client, &ns, &object.resource),
+        None => Api::all_with(client, &object.resource),
+    }
+}
+
+/// A 409 from a resourceVersion precondition (as opposed to a field-manager conflict).
+fn is_precondition_conflict(err: &kube::Error) -> bool {
+    match err {
+        kube::Error::Api(status) => status.message.contains("the object has been modified"),
+        _ => false,
+    }
+}
+
+/// The parts of an object that a no-op apply leaves alone.
+fn comparable(object: &DynamicObject) -> Option<Value> {
+    let mut value = serde_json::to_value(object).ok()?;
+    if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+        for volatile in ["managedFields", "resourceVersion", "generation"] {
+            meta.remove(volatile);
+        }
+    }
+    Some(value)
+}
+
+/// What deleting one named object did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    Deleted,
+    NotFound,
+}
+
+/// Deletes `name` only if it carries our managed-by label (or `force`), with a precondition on the
+/// version that was checked; a client dry run only checks.
+pub async fn delete_managed<K>(api: &Api<K>, plugin: &str, name: &str, dry_run: DryRun, force: bool) -> Result<Deleted>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug,
+{
+    let resource = ApiResource::erase::<K>(&());
+    let shown = display_name(&resource, name);
+    let Some(existing) = api.get_opt(name).await.map_err(|e| from_kube(e, format!("reading {shown}")))? else {
+        return Ok(Deleted::NotFound);
+    };
+    if !is_managed_by(&existing, plugin) && !force {
+        return Err(Error::conflict(format!("{shown} was not created by {plugin}; it was left in place"))
+            .with_hint("delete it with kubectl if you mean to"));
+    }
+    if dry_run == DryRun::Client {
+        return Ok(Deleted::Deleted);
+    }
+    let params = DeleteParams {
+        dry_run: dry_run == DryRun::Server,
+        preconditions: Some(Preconditions {
+            uid: existing.meta().uid.clone(),
+            resource_version: existing.meta().resource_version.clone(),
+        }),
+        ..DeleteParams::default()
+    };
+    match api.delete(name, &params).await {
+        Ok(_) => Ok(Deleted::Deleted),
+        Err(e) if status_code(&e) == Some(404) => Ok(Deleted::NotFound),
+        Err(e) if status_code(&e) == Some(409) => {
+            Err(Error::conflict(format!("{shown} changed while being deleted; it was left in place"))
+                .with_hint("re-run to check it again"))
+        }
+        Err(e) => Err(from_kube(e, format!("deleting {shown}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::Namespace;
+    use k8s_openapi::api::networking::v1::NetworkPolicy;
+    use kube::api::ObjectMeta;
+
+    use super::*;
+
+    fn policy() -> NetworkPolicy {
+        NetworkPolicy {
+            metadata: ObjectMeta { name: Some("deny".into()), namespace: Some("g04".into()), ..Default::default() },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn typed_objects_keep_kind_group_and_scope() {
+        let object = Object::from_typed(&policy()).unwrap();
+        assert!(object.namespaced);
+        assert_eq!(object.display_name(), "networkpolicy.networking.k8s.io/deny");
+        assert_eq!(object.describe(), "networkpolicy.networking.k8s.io/deny in namespace g04");
+        let ns =
+            Namespace { metadata: ObjectMeta { name: Some("g04".into()), ..Default::default() }, ..Default::default() };
+        let object = Object::from_typed(&ns).unwrap();
+        assert!(!object.namespaced);
+        assert_eq!(object.display_name(), "namespace/g04");
+    }
+
+    #[tokio::test]
+    async fn client_dry_run_labels_without_a_cluster() {
+        let args = ApplyArgs { dry_run: DryRun::Client, output: Some(ObjectFormat::Yaml), ..Default::default() };
+        let applier = Applier::new("kubectl-test", args, None);
+        let applied = applier.run(vec![Object::from_typed(&policy()).unwrap()]).await.unwrap();
+        let text = print::yaml_stream(&[applied[0].object.clone()]).unwrap();
+        let back: NetworkPolicy = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(back.metadata.labels.unwrap()[MANAGED_BY_LABEL], "kubectl-test");
+        assert!(text.starts_with("apiVersion: networking.k8s.io/v1"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_namespaced_object_without_namespace_is_refused() {
+        let mut p = policy();
+        p.metadata.namespace = None;
+        let args = ApplyArgs { dry_run: DryRun::Client, ..Default::default() };
+        let err = Applier::new("kubectl-test", args, None).run(vec![Object::from_typed(&p).unwrap()]).await;
+        assert!(err.is_err());
+    }
+}

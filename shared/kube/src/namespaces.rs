@@ -1,0 +1,166 @@
+//! Which namespaces a command acts on: `-n NS ...`, `-A` (every namespace but kube-system unless it
+//! is named), or `--namespace-selector SEL`, resolved with at most one list request.
+//!
+//! Namespaces that are being deleted are left out of `-A` and selector matches: the API server
+//! refuses new objects in them, and nothing placed there would outlive the namespace anyway.
+
+use apimachinery::labels as selector;
+use harden_cli::{Error, Result};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::api::{Api, ListParams};
+
+use crate::client::Kube;
+use crate::error::KubeResultExt;
+
+/// Namespaces that `-A` skips unless they are also named with `-n`: changing their traffic rules
+/// can break the cluster itself (DNS, CNI, cloud controllers).
+pub const SKIPPED_BY_ALL: &[&str] = &["kube-system"];
+
+/// The namespace flags of one command, before they are resolved against the cluster.
+#[derive(Debug, Clone, Default)]
+pub struct NamespaceScope {
+    /// `-n` (repeated or comma-separated).
+    pub named: Vec<String>,
+    /// `-A`.
+    pub all: bool,
+    /// `--namespace-selector`.
+    pub selector: Option<LabelSelector>,
+}
+
+impl NamespaceScope {
+    /// Whether the namespaces must be listed from the cluster to know them.
+    pub fn needs_listing(&self) -> bool {
+        self.all || self.selector.is_some()
+    }
+
+    /// Whether resolving needs a cluster connection at all (listing, or the context's namespace).
+    pub fn needs_cluster(&self) -> bool {
+        self.needs_listing() || self.named.is_empty()
+    }
+
+    /// Picks from the listed namespaces: `-A` takes all but [`SKIPPED_BY_ALL`], a selector takes the
+    /// matching ones, and named namespaces are always added. Terminating namespaces are skipped
+    /// unless named. Sorted, without duplicates.
+    pub fn pick(&self, listed: &[Namespace]) -> Vec<String> {
+        let mut picked: Vec<String> = listed
+            .iter()
+            .filter(|ns| ns.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Terminating"))
+            .filter_map(|ns| {
+                let name = ns.metadata.name.as_deref()?;
+                let chosen = if self.all {
+                    !SKIPPED_BY_ALL.contains(&name)
+                } else if let Some(sel) = &self.selector {
+                    selector::matches(sel, ns.metadata.labels.as_ref().unwrap_or(&Default::default()))
+                } else {
+                    false
+                };
+                chosen.then(|| name.to_string())
+            })
+            .collect();
+        picked.extend(self.named.iter().cloned());
+        picked.sort();
+        picked.dedup();
+        picked
+    }
+
+    /// The namespaces to act on. `kube` may be `None` only when [`Self::needs_cluster`] is false.
+    pub async fn resolve(&self, kube: Option<&Kube>) -> Result<Vec<String>> {
+        if !self.needs_cluster() {
+            let mut named = self.named.clone();
+            named.sort();
+            named.dedup();
+            return Ok(named);
+        }
+        let kube = kube
+            .ok_or_else(|| Error::invalid("no namespace given and no cluster to ask").with_hint("pass -n NAMESPACE"))?;
+        if !self.needs_listing() {
+            return Ok(vec![kube.context_namespace.clone()]);
+        }
+        let api: Api<Namespace> = Api::all(kube.client.clone());
+        let listed = api.list(&ListParams::default()).await.or_kube("listing namespaces")?;
+        let picked = self.pick(&listed.items);
+        if picked.is_empty() {
+            let what = match &self.selector {
+                Some(sel) => format!("no namespace matches the selector {}", selector::display(sel)),
+                None => "the cluster has no namespace to act on".to_string(),
+            };
+            return Err(Error::not_found(what).with_hint("check `kubectl get namespaces --show-labels`"));
+        }
+        Ok(picked)
+    }
+
+    /// Like [`Self::resolve`], and every namespace named with `-n` (or the context's) must exist:
+    /// for commands that report on namespaces, where a typo must not read as "nothing found".
+    pub async fn resolve_existing(&self, kube: &Kube) -> Result<Vec<String>> {
+        let names = self.resolve(Some(kube)).await?;
+        if self.needs_listing() && self.named.is_empty() {
+            return Ok(names);
+        }
+        let api: Api<Namespace> = Api::all(kube.client.clone());
+        let mut missing = Vec::new();
+        for name in &names {
+            if api.get_opt(name).await.or_kube(format!("reading namespace {name}"))?.is_none() {
+                missing.push(name.clone());
+            }
+        }
+        match missing.as_slice() {
+            [] => Ok(names),
+            [one] => Err(Error::invalid(format!("namespace {one:?} does not exist"))
+                .with_hint("check the name with `kubectl get namespaces`")),
+            many => Err(Error::invalid(format!("namespaces {} do not exist", many.join(", ")))
+                .with_hint("check the names with `kubectl get namespaces`")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::NamespaceStatus;
+    use kube::api::ObjectMeta;
+
+    fn ns(name: &str, labels: &[(&str, &str)], phase: &str) -> Namespace {
+        Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+                ..Default::default()
+            },
+            status: Some(NamespaceStatus { phase: Some(phase.into()), ..Default::default() }),
+            ..Default::default()
+        }
+    }
+
+    fn cluster() -> Vec<Namespace> {
+        vec![
+            ns("default", &[], "Active"),
+            ns("kube-system", &[], "Active"),
+            ns("shop", &[("team", "a")], "Active"),
+            ns("old", &[("team", "a")], "Terminating"),
+        ]
+    }
+
+    #[test]
+    fn all_skips_kube_system_and_terminating_unless_named() {
+        let scope = NamespaceScope { all: true, ..Default::default() };
+        assert_eq!(scope.pick(&cluster()), ["default", "shop"]);
+        let scope = NamespaceScope { all: true, named: vec!["kube-system".into()], ..Default::default() };
+        assert_eq!(scope.pick(&cluster()), ["default", "kube-system", "shop"]);
+    }
+
+    #[test]
+    fn selector_takes_matching_live_namespaces() {
+        let scope = NamespaceScope { selector: Some(selector::parse("team=a").unwrap()), ..Default::default() };
+        assert_eq!(scope.pick(&cluster()), ["shop"]);
+    }
+
+    #[tokio::test]
+    async fn named_namespaces_need_no_cluster() {
+        let scope = NamespaceScope { named: vec!["b".into(), "a".into(), "b".into()], ..Default::default() };
+        assert!(!scope.needs_cluster());
+        assert_eq!(scope.resolve(None).await.unwrap(), ["a", "b"]);
+        assert!(NamespaceScope::default().needs_cluster());
+        assert!(NamespaceScope::default().resolve(None).await.is_err());
+    }
+}

@@ -1,0 +1,257 @@
+//! The objects the NetworkPolicy engine answers from, from `-f` files or from the live cluster, and
+//! the namespaces a command is about: one implementation of those rules for every plugin.
+//!
+//! With `-f` (files, directories, `-` for standard input; `-R` for subdirectories, as kubectl):
+//! objects without a namespace are in the first `-n` namespace, else `default`, as `kubectl apply
+//! -f` would put them; the command is about the `-n` namespaces, else every namespace the files use
+//! (but kube-system unless named). Live: about the `-n` namespaces (which must exist), `-A` (every
+//! namespace but kube-system unless named), else the context's namespace; Namespaces are always
+//! listed (namespace selectors need every namespace's labels), pods and policies only where needed.
+//!
+//! What the files hold that the engine does not use is named once on stderr; unknown fields are
+//! warned about one by one, as kubectl's field validation does.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use harden_cli::files::{limits, read_text};
+use harden_cli::output::warn;
+use harden_cli::progress::Spinner;
+use harden_cli::{Error, Result};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{Api, ListParams};
+use netpol::{Cluster, Objects};
+
+use crate::client::{Kube, connect};
+use crate::error::KubeResultExt;
+use crate::flags::KubeArgs;
+use crate::namespaces::{NamespaceScope, SKIPPED_BY_ALL};
+
+/// Where the objects come from and which namespaces are meant.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SourceArgs {
+    /// Read Namespaces, Pods, workloads and NetworkPolicies from files or directories instead of the
+    /// cluster (repeat; '-' is standard input).
+    #[arg(short = 'f', long = "filename", value_name = "PATH", value_hint = clap::ValueHint::AnyPath)]
+    pub files: Vec<PathBuf>,
+
+    /// With -f: also read the directories' subdirectories, as kubectl's -R.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+
+    /// Every namespace (kube-system only when also named with -n).
+    #[arg(short = 'A', long = "all-namespaces")]
+    pub all_namespaces: bool,
+}
+
+/// What a command loaded: the objects, the compiled cluster, the namespaces it is about, and the
+/// connection when it read a live cluster.
+pub struct Loaded {
+    pub cluster: Cluster,
+    pub namespaces: Vec<String>,
+    pub live: Option<Kube>,
+    /// The namespace of objects and names without one (`-n`, the context's, else `default`).
+    pub default_namespace: String,
+}
+
+/// Which pods and policies a live command needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wanted {
+    /// Those of the namespaces the command is about.
+    Scope,
+    /// Every namespace's (a question about an address, which any pod may have).
+    Everywhere,
+    /// Those of these namespaces (`None`: the default one), e.g. the two ends of `can-reach`.
+    Namespaces(Vec<Option<String>>),
+}
+
+/// Loads the objects for a command (see the module docs); `engine_error` turns the engine's errors
+/// into the command's, with hints about its own flags.
+pub async fn load(
+    kube: &KubeArgs,
+    source: &SourceArgs,
+    wanted: Wanted,
+    engine_error: impl Fn(netpol::Error) -> Error,
+) -> Result<Loaded> {
+    if source.recursive && source.files.is_empty() {
+        return Err(Error::invalid("-R/--recursive only applies to -f directories").with_hint("add -f DIR, or drop -R"));
+    }
+    if source.all_namespaces && !kube.namespaces.is_empty() && !source.files.is_empty() {
+        return Err(Error::invalid("-A and -n cannot be combined with -f").with_hint("pick one"));
+    }
+    if source.files.is_empty() {
+        return load_live(kube, source, wanted, engine_error).await;
+    }
+    let default_namespace = kube.namespaces.first().cloned().unwrap_or_else(|| "default".to_string());
+    let mut objects = Objects::new(&default_namespace);
+    let mut budget = limits::MANIFESTS;
+    let mut files_read = 0;
+    for path in &source.files {
+        for file in manifest_files(path, source.recursive)? {
+            let what = if file.as_os_str() == "-" { "standard input".to_string() } else { file.display().to_string() };
+            let text = read_text(&file, &format!("-f {what}"), budget)?;
+            budget = budget.saturating_sub(text.len() as u64);
+            files_read += 1;
+            objects.add_yaml(&text, &what).map_err(&engine_error)?;
+        }
+    }
+    if files_read == 0 {
+        return Err(Error::invalid("the -f paths hold no .yaml, .yml or .json file")
+            .with_hint("name the files, or add -R to read subdirectories"));
+    }
+    report_input(&objects);
+    let cluster = Cluster::build(&objects).map_err(&engine_error)?;
+    for warning in &cluster.warnings {
+        warn(warning);
+    }
+    if cluster.pods.is_empty() && cluster.policies.is_empty() && cluster.namespaces.iter().all(|n| !n.defined) {
+        return Err(Error::invalid("the -f files hold no Namespace, Pod, workload or NetworkPolicy")
+            .with_hint("check the -f paths; the engine reads those kinds only"));
+    }
+    let namespaces = if kube.namespaces.is_empty() || source.all_namespaces {
+        let used = |id: netpol::NsId| {
+            cluster.namespaces[id].defined
+                || cluster.pods.iter().any(|p| p.namespace == id)
+                || cluster.policies.iter().any(|p| p.namespace == id)
+        };
+        let mut all: Vec<String> = cluster
+            .namespace_ids()
+            .filter(|&id| used(id))
+            .map(|id| cluster.namespaces[id].name.clone())
+            .filter(|n| !SKIPPED_BY_ALL.contains(&n.as_str()) || kube.namespaces.contains(n))
+            .collect();
+        all.extend(kube.namespaces.iter().cloned());
+        all.sort();
+        all.dedup();
+        all
+    } else {
+        let unknown: Vec<&String> = kube.namespaces.iter().filter(|n| cluster.namespace(n).is_none()).collect();
+        if !unknown.is_empty() {
+            let names: Vec<&str> = unknown.iter().map(|n| n.as_str()).collect();
+            return Err(Error::invalid(format!("the -f files have nothing in namespace {}", names.join(", ")))
+                .with_hint("check -n against the namespaces in the files"));
+        }
+        kube.namespaces.clone()
+    };
+    Ok(Loaded { cluster, namespaces, live: None, default_namespace })
+}
+
+async fn load_live(
+    kube: &KubeArgs,
+    source: &SourceArgs,
+    wanted: Wanted,
+    engine_error: impl Fn(netpol::Error) -> Error,
+) -> Result<Loaded> {
+    let live = connect(kube).await?;
+    let scope = NamespaceScope { named: kube.namespaces.clone(), all: source.all_namespaces, selector: None };
+    let namespaces = scope.resolve_existing(&live).await?;
+    let default_namespace = kube.namespaces.first().cloned().unwrap_or_else(|| live.context_namespace.clone());
+    let spinner = Spinner::start(format!("reading pods and network policies from {}", live.server));
+    let lists: Option<Vec<String>> = match wanted {
+        _ if source.all_namespaces => None,
+        Wanted::Everywhere => None,
+        Wanted::Scope => Some(namespaces.clone()),
+        Wanted::Namespaces(list) => {
+            let mut list: Vec<String> =
+                list.into_iter().map(|ns| ns.unwrap_or_else(|| default_namespace.clone())).collect();
+            list.sort();
+            list.dedup();
+            Some(list)
+        }
+    };
+    let (listed_namespaces, pods, policies) = list(&live.client, lists.as_deref()).await?;
+    spinner.finish("read pods and network policies");
+    let objects = Objects::from_typed(listed_namespaces, pods, policies, &default_namespace);
+    let cluster = Cluster::build(&objects).map_err(&engine_error)?;
+    Ok(Loaded { cluster, namespaces, live: Some(live), default_namespace })
+}
+
+/// Lists Namespaces, and Pods and NetworkPolicies in `namespaces` (every namespace when `None`),
+/// one list request per kind and namespace.
+pub async fn list(
+    client: &kube::Client,
+    namespaces: Option<&[String]>,
+) -> Result<(Vec<Namespace>, Vec<Pod>, Vec<NetworkPolicy>)> {
+    let params = ListParams::default();
+    let listed = Api::<Namespace>::all(client.clone()).list(&params).await.or_kube("listing namespaces")?.items;
+    let scopes: Vec<Option<&str>> = match namespaces {
+        Some(list) => list.iter().map(|ns| Some(ns.as_str())).collect(),
+        None => vec![None],
+    };
+    let (mut pods, mut policies) = (Vec::new(), Vec::new());
+    for scope in scopes {
+        let (pod_api, policy_api): (Api<Pod>, Api<NetworkPolicy>) = match scope {
+            Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
+            None => (Api::all(client.clone()), Api::all(client.clone())),
+        };
+        let place = scope.map_or("in all namespaces".to_string(), |ns| format!("in namespace {ns}"));
+        pods.extend(pod_api.list(&params).await.or_kube(format!("listing pods {place}"))?.items);
+        policies.extend(policy_api.list(&params).await.or_kube(format!("listing networkpolicies {place}"))?.items);
+    }
+    Ok((listed, pods, policies))
+}
+
+/// One warning per unknown field, and one line for everything skipped.
+fn report_input(objects: &Objects) {
+    for warning in &objects.warnings {
+        warn(warning);
+    }
+    if objects.skipped.is_empty() {
+        return;
+    }
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for skipped in &objects.skipped {
+        *counts.entry(skipped.what.as_str()).or_default() += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(what, n)| format!("{n} {what}")).collect();
+    warn(format!(
+        "skipped what the NetworkPolicy engine does not use: {} (first in {})",
+        parts.join(", "),
+        objects.skipped[0].source
+    ));
+}
+
+/// The files a `-f` path stands for: itself, or a directory's `.yaml`, `.yml` and `.json` files
+/// (with `recursive`, also those of its subdirectories), sorted.
+fn manifest_files(path: &Path, recursive: bool) -> Result<Vec<PathBuf>> {
+    if path.as_os_str() == "-" || !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| Error::invalid(format!("cannot read directory {}: {e}", dir.display())))?;
+        for entry in entries.filter_map(|e| e.ok()) {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() {
+                if recursive {
+                    pending.push(path);
+                }
+            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directories_are_flat_unless_recursive() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/b.json"), "").unwrap();
+        assert_eq!(manifest_files(dir.path(), false).unwrap().len(), 1);
+        assert_eq!(manifest_files(dir.path(), true).unwrap().len(), 2);
+    }
+}

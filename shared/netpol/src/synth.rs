@@ -1,0 +1,211 @@
+//! A deterministic synthetic cluster generator, for benchmarks and for checking the grouped
+//! matrix against pair-by-pair verdicts. The shape is what real clusters look like: a handful of
+//! apps and tiers per namespace, replicas with IPs, default-deny plus allow policies that use pod
+//! and namespace selectors, matchExpressions, port ranges, named ports and ipBlocks.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Container, ContainerPort, Namespace, Pod, PodIP, PodSpec, PodStatus};
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::Objects;
+use super::input::Sourced;
+
+/// How big a cluster to make.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub pods: usize,
+    pub policies: usize,
+    pub namespaces: usize,
+    pub seed: u64,
+}
+
+/// A small, fast PRNG (SplitMix64): the generator must be reproducible, not cryptographic.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn labels(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
+fn selector(pairs: &[(&str, String)]) -> LabelSelector {
+    LabelSelector { match_labels: Some(labels(pairs)), match_expressions: None }
+}
+
+const TIERS: [&str; 3] = ["web", "api", "db"];
+const ENVS: [&str; 3] = ["prod", "staging", "dev"];
+
+fn synthetic<T>(object: T) -> Sourced<T> {
+    Sourced { object, source: std::sync::Arc::from("synthetic") }
+}
+
+/// Generates the objects of a synthetic cluster.
+pub fn generate(shape: Shape) -> Objects {
+    let mut rng = Rng(shape.seed);
+    let mut objects = Objects::default();
+    let ns_name = |i: usize| format!("ns-{i}");
+    for i in 0..shape.namespaces {
+        objects.namespaces.push(synthetic(Namespace {
+            metadata: ObjectMeta {
+                name: Some(ns_name(i)),
+                labels: Some(labels(&[("team", format!("team-{}", i % 10)), ("env", ENVS[i % 3].to_string())])),
+                ..Default::default()
+            },
+            ..Default::default()
+        }));
+    }
+    for i in 0..shape.pods {
+        let ns = i % shape.namespaces.max(1);
+        let app = rng.below(8);
+        let tier = TIERS[rng.below(3)];
+        let mut container = Container { name: "main".into(), ..Default::default() };
+        if tier != "db" {
+            container.ports = Some(vec![ContainerPort {
+                name: Some("http".into()),
+                container_port: if tier == "web" { 8080 } else { 9090 },
+                ..Default::default()
+            }]);
+        }
+        let ip = format!("10.{}.{}.{}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
+        objects.pods.push(synthetic(Pod {
+            metadata: ObjectMeta {
+                name: Some(format!("pod-{i}")),
+                namespace: Some(ns_name(ns)),
+                labels: Some(labels(&[("app", format!("app-{app}")), ("tier", tier.to_string())])),
+                ..Default::default()
+            },
+            spec: Some(PodSpec { containers: vec![container], ..Default::default() }),
+            status: Some(PodStatus {
+                pod_ip: Some(ip.clone()),
+                pod_ips: Some(vec![PodIP { ip }]),
+                ..Default::default()
+            }),
+        }));
+    }
+    for i in 0..shape.policies {
+        let ns = rng.below(shape.namespaces.max(1));
+        let tier = TIERS[rng.below(3)].to_string();
+        let app = format!("app-{}", rng.below(8));
+        let port = |n: i32, end: Option<i32>| NetworkPolicyPort {
+            port: Some(IntOrString::Int(n)),
+            end_port: end,
+            protocol: Some("TCP".into()),
+        };
+        let mut spec =
+            NetworkPolicySpec { pod_selector: Some(selector(&[("tier", tier.clone())])), ..Default::default() };
+        match i % 6 {
+            0 => {
+                spec.pod_selector = Some(LabelSelector::default());
+                spec.policy_types = Some(vec!["Ingress".into()]);
+            }
+            1 => {
+                spec.ingress = Some(vec![NetworkPolicyIngressRule {
+                    from: Some(vec![NetworkPolicyPeer {
+                        pod_selector: Some(selector(&[("app", app)])),
+                        ..Default::default()
+                    }]),
+                    ports: Some(vec![port(80, None), port(8080, Some(8090))]),
+                }]);
+            }
+            2 => {
+                spec.ingress = Some(vec![NetworkPolicyIngressRule {
+                    from: Some(vec![NetworkPolicyPeer {
+                        namespace_selector: Some(selector(&[("team", format!("team-{}", rng.below(10)))])),
+                        pod_selector: Some(LabelSelector {
+                            match_labels: None,
+                            match_expressions: Some(vec![LabelSelectorRequirement {
+                                key: "tier".into(),
+                                operator: "In".into(),
+                                values: Some(vec!["web".into(), "api".into()]),
+                            }]),
+                        }),
+                        ..Default::default()
+                    }]),
+                    ports: Some(vec![NetworkPolicyPort {
+                        port: Some(IntOrString::String("http".into())),
+                        ..Default::default()
+                    }]),
+                }]);
+            }
+            3 => {
+                spec.policy_types = Some(vec!["Egress".into()]);
+                spec.egress = Some(vec![
+                    NetworkPolicyEgressRule {
+                        to: Some(vec![NetworkPolicyPeer {
+                            namespace_selector: Some(selector(&[("env", ENVS[rng.below(3)].to_string())])),
+                            ..Default::default()
+                        }]),
+                        ports: Some(vec![port(80, None), port(9090, None)]),
+                    },
+                    NetworkPolicyEgressRule {
+                        to: Some(vec![NetworkPolicyPeer {
+                            ip_block: Some(IPBlock {
+                                cidr: "10.0.0.0/8".into(),
+                                except: Some(vec![format!("10.0.{}.0/24", rng.below(4))]),
+                            }),
+                            ..Default::default()
+                        }]),
+                        ports: None,
+                    },
+                ]);
+            }
+            4 => {
+                spec.policy_types = Some(vec!["Ingress".into(), "Egress".into()]);
+                spec.ingress = Some(vec![NetworkPolicyIngressRule {
+                    from: Some(vec![NetworkPolicyPeer {
+                        namespace_selector: Some(LabelSelector::default()),
+                        ..Default::default()
+                    }]),
+                    ports: None,
+                }]);
+                spec.egress = Some(vec![NetworkPolicyEgressRule {
+                    to: Some(vec![NetworkPolicyPeer {
+                        pod_selector: Some(selector(&[("tier", "db".into())])),
+                        ..Default::default()
+                    }]),
+                    ports: Some(vec![NetworkPolicyPort {
+                        port: Some(IntOrString::String("http".into())),
+                        ..Default::default()
+                    }]),
+                }]);
+            }
+            _ => {
+                spec.ingress = Some(vec![NetworkPolicyIngressRule {
+                    from: Some(vec![NetworkPolicyPeer {
+                        pod_selector: Some(selector(&[("app", app)])),
+                        namespace_selector: Some(selector(&[("env", "prod".into())])),
+                        ..Default::default()
+                    }]),
+                    ports: Some(vec![NetworkPolicyPort { protocol: Some("UDP".into()), ..Default::default() }]),
+                }]);
+            }
+        }
+        objects.policies.push(synthetic(NetworkPolicy {
+            metadata: ObjectMeta {
+                name: Some(format!("policy-{i}")),
+                namespace: Some(ns_name(ns)),
+                ..Default::default()
+            },
+            spec: Some(spec),
+        }));
+    }
+    objects
+}

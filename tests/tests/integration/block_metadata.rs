@@ -1,0 +1,243 @@
+//! `kubectl block-metadata` against the real API server: apply to several namespaces, re-apply
+//! unchanged, server dry runs store nothing, the refusal where egress is already restricted,
+//! `status` on the seed's a12 example, and `remove` leaving other policies alone.
+
+use std::process::Output;
+
+use harden_kube::MANAGED_BY_LABEL;
+use harden_tests::{cluster, plugin_command, run, stderr, stdout};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{Api, ListParams, PostParams};
+use serde_json::json;
+
+const PLUGIN: &str = "block-metadata";
+
+fn block(args: &[&str]) -> Output {
+    run(cluster().plugin(PLUGIN).args(args))
+}
+
+async fn policies(ns: &str) -> Vec<NetworkPolicy> {
+    let api: Api<NetworkPolicy> = Api::namespaced(cluster().admin_client().await, ns);
+    let mut items = api.list(&ListParams::default()).await.unwrap().items;
+    items.sort_by_key(|p| p.metadata.name.clone());
+    items
+}
+
+fn names(policies: &[NetworkPolicy]) -> Vec<String> {
+    policies.iter().map(|p| p.metadata.name.clone().unwrap()).collect()
+}
+
+async fn create_policy(ns: &str, value: serde_json::Value) {
+    let api: Api<NetworkPolicy> = Api::namespaced(cluster().admin_client().await, ns);
+    api.create(&PostParams::default(), &serde_json::from_value(value).unwrap()).await.unwrap();
+}
+
+async fn create_pod(ns: &str, name: &str) {
+    let api: Api<Pod> = Api::namespaced(cluster().admin_client().await, ns);
+    let pod = json!({"metadata": {"name": name, "labels": {"app": name}},
+                     "spec": {"containers": [{"name": "c", "image": "alpine"}]}});
+    api.create(&PostParams::default(), &serde_json::from_value(pod).unwrap()).await.unwrap();
+}
+
+#[tokio::test]
+async fn apply_to_several_namespaces_then_unchanged_and_server_dry_run_stores_nothing() {
+    let a = cluster().namespace("bm-a").await;
+    let b = cluster().namespace("bm-b").await;
+    let both = format!("{a},{b}");
+
+    let out = block(&["apply", "-n", &both, "--dry-run=server"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "networkpolicy.networking.k8s.io/block-metadata created in namespace {a} (server dry run)\n\
+             networkpolicy.networking.k8s.io/block-metadata created in namespace {b} (server dry run)\n"
+        )
+    );
+    assert!(policies(&a).await.is_empty() && policies(&b).await.is_empty(), "a server dry run stores nothing");
+
+    let out = block(&["apply", "-n", &both]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "networkpolicy.networking.k8s.io/block-metadata created in namespace {a}\n\
+             networkpolicy.networking.k8s.io/block-metadata created in namespace {b}\n"
+        )
+    );
+    for ns in [&a, &b] {
+        let stored = policies(ns).await;
+        assert_eq!(names(&stored), ["block-metadata"]);
+        assert_eq!(stored[0].metadata.labels.as_ref().unwrap()[MANAGED_BY_LABEL], "kubectl-block-metadata");
+        let spec = serde_json::to_value(stored[0].spec.as_ref().unwrap()).unwrap();
+        assert_eq!(spec["policyTypes"], json!(["Egress"]));
+        assert_eq!(spec["egress"][0]["to"][0]["ipBlock"]["cidr"], "0.0.0.0/0");
+        assert!(
+            spec["egress"][0]["to"][0]["ipBlock"]["except"].as_array().unwrap().contains(&json!("169.254.169.254/32"))
+        );
+        assert!(
+            spec["egress"][0]["to"][1]["ipBlock"]["except"].as_array().unwrap().contains(&json!("fd00:ec2::254/128"))
+        );
+    }
+    let version = policies(&a).await[0].metadata.resource_version.clone();
+
+    let out = block(&["apply", "-n", &both]);
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "networkpolicy.networking.k8s.io/block-metadata unchanged in namespace {a}\n\
+             networkpolicy.networking.k8s.io/block-metadata unchanged in namespace {b}\n"
+        )
+    );
+    assert_eq!(policies(&a).await[0].metadata.resource_version, version);
+
+    // A change in a server dry run is reported but not stored.
+    let out = block(&["apply", "-n", &a, "--azure-wire-server", "--dry-run=server", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("168.63.129.16/32"), "{}", stdout(&out));
+    let stored = serde_json::to_string(&policies(&a).await[0].spec).unwrap();
+    assert!(!stored.contains("168.63.129.16"), "{stored}");
+    assert_eq!(policies(&a).await[0].metadata.resource_version, version);
+}
+
+#[tokio::test]
+async fn seed_a12_status_is_clean_after_apply_and_names_a_policy_that_reopens_egress() {
+    let ns = cluster().namespace("a12").await;
+    create_pod(&ns, "web").await;
+
+    let out = block(&["status", "-n", &ns]);
+    assert_eq!(out.status.code(), Some(1), "before apply the pod reaches the endpoints");
+    assert!(stdout(&out).contains("no NetworkPolicy restricts its egress"), "{}", stdout(&out));
+
+    let out = block(&["apply", "-n", &ns]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = block(&["status", "-n", &ns]);
+    assert_eq!(out.status.code(), Some(0), "after apply no pod can reach an endpoint");
+    assert!(stdout(&out).contains("none of its 1 pod(s) can reach"), "{}", stdout(&out));
+
+    create_policy(
+        &ns,
+        json!({"metadata": {"name": "allow-all-egress"},
+               "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]}}),
+    )
+    .await;
+    let out = block(&["status", "-n", &ns]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("allow-all-egress egress[0]: any destination, all ports"), "{}", stdout(&out));
+    let out = block(&["status", "-n", &ns, "-o", "json", "--cloud", "aws"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["reachable"], true);
+    let reach = &report["namespaces"][0]["reachable"][0];
+    assert_eq!(reach["pod"], "web");
+    assert_eq!(reach["allowedBy"][0]["policy"], "allow-all-egress");
+
+    // The same objects offline give the same verdict.
+    let dump = run(cluster().kubectl().args(["get", "pods,networkpolicies", "-n", &ns, "-o", "yaml"]));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a12.yaml");
+    std::fs::write(&file, stdout(&dump)).unwrap();
+    let out = run(plugin_command(PLUGIN).args(["status", "-n", &ns, "-f"]).arg(&file));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("allow-all-egress"), "{}", stdout(&out));
+}
+
+#[tokio::test]
+async fn apply_refuses_where_egress_is_already_denied_unless_forced() {
+    let ns = cluster().namespace("bm-deny").await;
+    let safe = cluster().namespace("bm-safe").await;
+    create_policy(
+        &ns,
+        json!({"metadata": {"name": "default-deny-egress"}, "spec": {"podSelector": {}, "policyTypes": ["Egress"]}}),
+    )
+    .await;
+    let out = block(&["apply", "-n", &format!("{ns},{safe}")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("namespace {ns} (networkpolicy default-deny-egress)")), "{err}");
+    assert!(err.contains("`except`") && err.contains("--force"), "{err}");
+    assert_eq!(names(&policies(&ns).await), ["default-deny-egress"], "nothing added where it would widen egress");
+    assert_eq!(names(&policies(&safe).await), ["block-metadata"], "the safe namespace got its policy");
+
+    let out = block(&["apply", "-n", &ns, "--force"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(names(&policies(&ns).await), ["block-metadata", "default-deny-egress"]);
+}
+
+#[tokio::test]
+async fn remove_deletes_only_our_policies() {
+    let ns = cluster().namespace("bm-remove").await;
+    create_policy(
+        &ns,
+        json!({"metadata": {"name": "theirs"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}),
+    )
+    .await;
+    assert_eq!(block(&["apply", "-n", &ns, "--name", "no-imds", "--cloud", "aws,gcp"]).status.code(), Some(0));
+    assert_eq!(names(&policies(&ns).await), ["no-imds", "theirs"]);
+
+    let out = block(&["remove", "-n", &ns, "--dry-run=server"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("\"no-imds\" deleted from namespace"), "{}", stdout(&out));
+    assert_eq!(names(&policies(&ns).await), ["no-imds", "theirs"]);
+
+    let out = block(&["remove", "-n", &ns]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), format!("networkpolicy.networking.k8s.io \"no-imds\" deleted from namespace {ns}\n"));
+    assert_eq!(names(&policies(&ns).await), ["theirs"]);
+
+    let out = block(&["remove", "-n", &ns]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("No policies created by kubectl-block-metadata found"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn all_namespaces_skips_kube_system() {
+    let ns = cluster().namespace("bm-all").await;
+    let out = block(&["apply", "-A", "--force", "--name", "all-namespaces-probe", "--dry-run=server", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains(&format!("\"namespace\": \"{ns}\"")));
+    assert!(!stdout(&out).contains("\"namespace\": \"kube-system\""));
+    assert!(policies(&ns).await.is_empty());
+}
+
+#[test]
+fn bad_input_exits_2() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["apply", "-n", "x", "--block", "169.254.169.256"], "invalid --block"),
+        (&["apply", "-n", "x", "--block", "10.0.0.1/8"], "did you mean 10.0.0.0/8"),
+        (&["apply", "-n", "x", "--cloud", "ibm"], "invalid value 'ibm'"),
+        (&["status", "-n", "x", "--cloud", "aws,nope"], "invalid value 'nope'"),
+        (&["apply", "-n", "x", "--name", "Bad_Name"], "invalid --name"),
+    ];
+    for (args, expected) in cases {
+        let out = run(plugin_command(PLUGIN).args(args).env("KUBECONFIG", "/nonexistent"));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+    }
+    // A client dry run needs no cluster and prints the seed's policy (with IPv6 kept open).
+    let out = run(plugin_command(PLUGIN).args(["apply", "-n", "a12", "--cloud", "azure", "-o", "yaml", "--dry-run"]));
+    assert_eq!(out.status.code(), Some(0));
+    let policy: NetworkPolicy = serde_yaml::from_str(&stdout(&out)).unwrap();
+    let spec = serde_json::to_value(policy.spec.unwrap()).unwrap();
+    assert_eq!(
+        spec["egress"][0]["to"],
+        json!([{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}, {"ipBlock": {"cidr": "::/0"}}])
+    );
+    assert!(stderr(&out).contains("check for policies that already restrict egress was skipped"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn status_all_namespaces_reads_the_cluster_once_and_skips_kube_system() {
+    let ns = cluster().namespace("bm-status-all").await;
+    create_pod(&ns, "probe").await;
+    let out = block(&["status", "-A", "--cloud", "aws", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let names: Vec<&str> =
+        report["namespaces"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&ns.as_str()) && !names.contains(&"kube-system"), "{names:?}");
+    let ours = report["namespaces"].as_array().unwrap().iter().find(|n| n["name"] == ns.as_str()).unwrap();
+    assert_eq!(ours["pods"], 1);
+    assert_eq!(ours["reachable"].as_array().unwrap().len(), 4, "one pod, two endpoints, two ports");
+    assert_eq!(out.status.code(), Some(1), "an unprotected pod means a finding");
+}

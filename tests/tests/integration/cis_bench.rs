@@ -1,0 +1,739 @@
+//! `kubectl cis-bench` on real kube-bench output (built from its Go module, run here with its own
+//! cfg/ for several benchmarks, in JSON and text) and against the real API server (the Job it
+//! creates, the Pending/timeout messages, cleanup), including a whole run whose Pod log the API
+//! server fetches from a stand-in kubelet serving real kube-bench output.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use harden_tests::{cluster, plugin_command, repo_root, run, stderr, stdout};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+const PLUGIN: &str = "cis-bench";
+
+/// The directory with the built kube-bench and its cfg/ (built once, cached by version).
+fn kube_bench_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let script = repo_root().join("tests/tools/build-kube-bench.sh");
+        let out =
+            Command::new("bash").arg(&script).stderr(Stdio::inherit()).output().expect("running build-kube-bench.sh");
+        assert!(out.status.success(), "{} failed: kube-bench is needed for these tests", script.display());
+        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    })
+}
+
+/// Runs the real kube-bench on this machine. `pod_log` merges stderr in, as a Pod's log does.
+fn kube_bench(benchmark: &str, targets: &str, extra: &[&str], pod_log: bool) -> String {
+    let dir = kube_bench_dir();
+    let mut command = Command::new(dir.join("kube-bench"));
+    command
+        .args(["run", "--config-dir"])
+        .arg(dir.join("cfg"))
+        .arg("--config")
+        .arg(dir.join("cfg/config.yaml"))
+        .args(["--benchmark", benchmark, "--targets", targets])
+        .args(extra)
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null());
+    let out = command.output().expect("running kube-bench");
+    assert!(out.status.success(), "kube-bench failed: {}", String::from_utf8_lossy(&out.stderr));
+    let mut text = String::new();
+    if pod_log {
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    text.push_str(&String::from_utf8_lossy(&out.stdout));
+    assert!(!text.trim().is_empty(), "kube-bench printed nothing for {benchmark} {targets} {extra:?}");
+    text
+}
+
+fn save(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn cis_bench() -> Command {
+    plugin_command(PLUGIN)
+}
+
+fn report_json(path: &Path, extra: &[&str]) -> Value {
+    let out = run(cis_bench().arg("report").arg(path).args(["-o", "json", "--fail-on", "none"]).args(extra));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["apiVersion"], "cis-bench.kube-harden.io/v1");
+    assert_eq!(doc["kind"], "CisBenchReport");
+    doc
+}
+
+fn totals(pass: &Value, fail: &Value, warn: &Value, info: &Value) -> Value {
+    json!({"pass": pass, "fail": fail, "warn": warn, "info": info})
+}
+
+/// Every control, group and check of kube-bench's JSON, and every total it states, is in our report.
+fn assert_accounts_for(controls: &[Value], doc: &Value) {
+    let targets = doc["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), controls.len());
+    for (control, target) in controls.iter().zip(targets) {
+        assert_eq!(target["id"], control["id"]);
+        assert_eq!(target["type"], control["node_type"]);
+        assert_eq!(target["benchmark"], control["version"]);
+        assert_eq!(
+            target["totals"],
+            totals(&control["total_pass"], &control["total_fail"], &control["total_warn"], &control["total_info"]),
+            "totals of {}",
+            control["node_type"]
+        );
+        let groups = control["tests"].as_array().unwrap();
+        let sections = target["sections"].as_array().unwrap();
+        assert_eq!(sections.len(), groups.len());
+        for (group, section) in groups.iter().zip(sections) {
+            assert_eq!(section["id"], group["section"]);
+            assert_eq!(section["text"], group["desc"]);
+            assert_eq!(section["totals"], totals(&group["pass"], &group["fail"], &group["warn"], &group["info"]));
+            let results = group["results"].as_array().unwrap();
+            let checks = section["checks"].as_array().unwrap();
+            assert_eq!(checks.len(), results.len(), "section {}", group["section"]);
+            for (result, check) in results.iter().zip(checks) {
+                assert_eq!(check["id"], result["test_number"]);
+                assert_eq!(check["status"], result["status"]);
+                assert_eq!(check["text"], result["test_desc"]);
+                assert_eq!(check["remediation"].as_str().unwrap(), result["remediation"].as_str().unwrap().trim_end());
+            }
+        }
+    }
+    assert!(doc.get("warnings").is_none(), "{:?}", doc["warnings"]);
+}
+
+/// The checks of a report as (target type, id, status, text).
+fn check_list(doc: &Value) -> Vec<(String, String, String, String)> {
+    let mut list = Vec::new();
+    for t in doc["targets"].as_array().unwrap() {
+        for s in t["sections"].as_array().unwrap() {
+            for c in s["checks"].as_array().unwrap() {
+                let f = |v: &Value| v.as_str().unwrap().to_string();
+                list.push((f(&t["type"]), f(&c["id"]), f(&c["status"]), f(&c["text"])));
+            }
+        }
+    }
+    list
+}
+
+/// kube-bench's text `== Summary NAME ==` blocks: (name, [pass, fail, warn, info]).
+fn text_summaries(text: &str) -> Vec<(String, [u64; 4])> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(name) = line.strip_prefix("== Summary ").and_then(|l| l.strip_suffix(" ==")) {
+            let n = |k: usize| lines[i + k].split_whitespace().next().unwrap().parse::<u64>().unwrap();
+            out.push((name.to_string(), [n(1), n(2), n(3), n(4)]));
+        }
+    }
+    out
+}
+
+/// The check lines of kube-bench's text, `[STATUS] ID text`, as (target type, id, status, text);
+/// `structure` lists the (target type, "ID text") of the benchmark's checks in order.
+fn text_checks(text: &str, structure: &[(String, String)]) -> Vec<(String, String, String, String)> {
+    let mut next = structure.iter().peekable();
+    let mut found = Vec::new();
+    for line in text.lines() {
+        let Some((status, rest)) = line.strip_prefix('[').and_then(|l| l.split_once("] ")) else { continue };
+        if let Some((kind, expected)) = next.peek()
+            && rest == expected.as_str()
+        {
+            let (id, desc) = rest.split_once(' ').unwrap();
+            found.push((kind.clone(), id.to_string(), status.to_string(), desc.to_string()));
+            next.next();
+        }
+    }
+    assert!(next.peek().is_none(), "the text lacks checks: {:?}", next.collect::<Vec<_>>());
+    found
+}
+
+fn as_counts(t: &Value) -> [u64; 4] {
+    [t["pass"].as_u64().unwrap(), t["fail"].as_u64().unwrap(), t["warn"].as_u64().unwrap(), t["info"].as_u64().unwrap()]
+}
+
+#[test]
+fn real_kube_bench_output_of_several_benchmarks_is_fully_accounted_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = [
+        ("cis-1.10", "master,etcd,controlplane,node,policies"),
+        ("cis-1.9", "master,node,etcd,policies"),
+        ("eks-1.5.0", "node,policies,managedservices"),
+    ];
+    for (benchmark, targets) in runs {
+        let json_text = kube_bench(benchmark, targets, &["--json"], false);
+        let truth: Value = serde_json::from_str(json_text.trim()).unwrap();
+        let controls = truth["Controls"].as_array().unwrap();
+        assert_eq!(controls.len(), targets.split(',').count(), "{benchmark}");
+
+        // JSON with totals.
+        let json_file = save(dir.path(), &format!("{benchmark}.json"), &json_text);
+        let doc = report_json(&json_file, &[]);
+        assert_accounts_for(controls, &doc);
+        let t = &truth["Totals"];
+        assert_eq!(doc["totals"], totals(&t["total_pass"], &t["total_fail"], &t["total_warn"], &t["total_info"]));
+
+        // --nototals array, as a Pod log: kube-bench's stderr warning first.
+        let log = kube_bench(benchmark, targets, &["--json", "--nototals"], true);
+        let array: Value = serde_json::from_str(&log[log.find("\n[").map_or(0, |i| i + 1)..]).unwrap();
+        let log_doc = report_json(&save(dir.path(), &format!("{benchmark}.log"), &log), &[]);
+        assert_accounts_for(array.as_array().unwrap(), &log_doc);
+
+        // Plain text, with and without the total summary: same checks, and every summary block matches.
+        for extra in [&[][..], &["--nototals"][..]] {
+            let text = kube_bench(benchmark, targets, extra, false);
+            let text_doc = report_json(&save(dir.path(), &format!("{benchmark}{}.txt", extra.len()), &text), &[]);
+            // Each kube-bench run sees the processes running at that moment (other tests start
+            // kube-apiserver and etcd here), so the text is checked against itself, with the JSON
+            // only telling which numbered lines are checks rather than headers.
+            let structure: Vec<(String, String)> =
+                check_list(&doc).into_iter().map(|(kind, id, _, text)| (kind, format!("{id} {text}"))).collect();
+            assert_eq!(check_list(&text_doc), text_checks(&text, &structure), "{benchmark} text {extra:?}");
+            let summaries = text_summaries(&text);
+            let per_target: Vec<_> = summaries.iter().filter(|(n, _)| n != "total").collect();
+            assert_eq!(per_target.len(), controls.len(), "{benchmark}: one summary per target");
+            for ((name, counts), target) in per_target.iter().zip(text_doc["targets"].as_array().unwrap()) {
+                assert_eq!(target["type"].as_str().unwrap(), name);
+                assert_eq!(as_counts(&target["totals"]), *counts, "{benchmark} {name}");
+            }
+            let total = summaries.iter().find(|(n, _)| n == "total").map(|(_, c)| *c);
+            assert_eq!(total.is_some(), extra.is_empty());
+            if let Some(total) = total {
+                assert_eq!(as_counts(&text_doc["totals"]), total);
+            }
+            assert!(text_doc.get("warnings").is_none(), "{:?}", text_doc["warnings"]);
+        }
+
+        // The table: the TOTAL row, and every FAIL and WARN listed with its number.
+        let out = run(cis_bench().arg("report").arg(&json_file));
+        let fails = t["total_fail"].as_u64().unwrap();
+        assert_eq!(out.status.code(), Some(if fails > 0 { 1 } else { 0 }), "--fail-on fail is the default");
+        let table = stdout(&out);
+        let total_row: Vec<&str> = table.lines().find(|l| l.starts_with("TOTAL")).unwrap().split_whitespace().collect();
+        let expected: Vec<String> =
+            ["total_pass", "total_fail", "total_warn", "total_info"].iter().map(|k| t[k].to_string()).collect();
+        assert_eq!(total_row[1..], expected.iter().map(String::as_str).collect::<Vec<_>>()[..]);
+        for (kind, id, status, _) in check_list(&doc) {
+            if status == "FAIL" || status == "WARN" {
+                assert!(
+                    table.contains(&format!("{status} {id} [{kind}")),
+                    "{benchmark}: {status} {id} missing from the table"
+                );
+            }
+        }
+
+        // JUnit: one testcase per check.
+        let out = run(cis_bench().arg("report").arg(&json_file).args(["-o", "junit", "--fail-on", "none"]));
+        assert_eq!(out.status.code(), Some(0));
+        let xml = stdout(&out);
+        let all: u64 =
+            ["total_pass", "total_fail", "total_warn", "total_info"].iter().map(|k| t[k].as_u64().unwrap()).sum();
+        assert_eq!(xml.matches("<testcase ").count() as u64, all);
+        assert!(
+            xml.contains(&format!("<testsuites name=\"kube-bench\" tests=\"{all}\" failures=\"{fails}\"")),
+            "{xml}"
+        );
+    }
+}
+
+#[test]
+fn filters_and_fail_on_on_real_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = save(dir.path(), "cis.json", &kube_bench("cis-1.10", "master,node", &["--json"], false));
+    let truth: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let group =
+        truth["Controls"][0]["tests"].as_array().unwrap().iter().find(|g| g["section"] == "1.2").unwrap().clone();
+
+    let doc = report_json(&file, &["--section", "1.2"]);
+    let ids: Vec<String> = check_list(&doc).into_iter().map(|c| c.1).collect();
+    assert_eq!(ids.len(), group["results"].as_array().unwrap().len());
+    assert!(ids.iter().all(|id| id.starts_with("1.2.")), "{ids:?}");
+    assert_eq!(doc["totals"], totals(&group["pass"], &group["fail"], &group["warn"], &group["info"]));
+
+    let doc = report_json(&file, &["--status", "warn,pass"]);
+    assert!(check_list(&doc).iter().all(|c| c.2 == "WARN" || c.2 == "PASS"));
+
+    // Only WARNs left: --fail-on fail is satisfied, --fail-on warn is not, none never is.
+    let code = |extra: &[&str]| run(cis_bench().arg("report").arg(&file).args(extra)).status.code();
+    assert_eq!(code(&["--status", "WARN"]), Some(0));
+    assert_eq!(code(&["--status", "WARN", "--fail-on", "warn"]), Some(1));
+    assert_eq!(code(&["--fail-on", "none"]), Some(0));
+    assert_eq!(code(&["--fail-on", "fail"]), Some(1));
+    assert_eq!(code(&["--section", "4.2", "--fail-on", "warn", "-o", "junit"]), Some(1));
+
+    // A report read from stdin, and written to a file.
+    let target = dir.path().join("out.json");
+    let out = run(cis_bench()
+        .args(["report", "-", "-o", "json", "--fail-on", "none", "--output-file"])
+        .arg(&target)
+        .stdin(std::fs::File::open(&file).unwrap()));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).is_empty());
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&target).unwrap()).unwrap();
+    assert_eq!(saved["kind"], "CisBenchReport");
+    // Our own JSON reads back as the same report.
+    assert_eq!(report_json(&target, &[])["targets"], saved["targets"]);
+}
+
+#[test]
+fn diff_shows_checks_that_changed_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_text = kube_bench("cis-1.10", "master,node", &["--json"], false);
+    let old = save(dir.path(), "old.json", &json_text);
+    let text = save(dir.path(), "old.txt", &kube_bench("cis-1.10", "master,node", &[], false));
+    let ours = dir.path().join("ours.json");
+    run(cis_bench().arg("report").arg(&old).args(["-o", "json", "--fail-on", "none", "--output-file"]).arg(&ours));
+
+    let out = run(cis_bench().args(["diff"]).arg(&old).arg(&ours));
+    assert_eq!(out.status.code(), Some(0), "kube-bench's JSON and our JSON of it have no differences");
+    assert!(stdout(&out).contains("No check changed status."));
+    let out = run(cis_bench().args(["diff"]).arg(&text).arg(&text));
+    assert_eq!(out.status.code(), Some(0));
+
+    // The same report after fixing the first FAIL and dropping the last check.
+    let mut fixed: Value = serde_json::from_str(&json_text).unwrap();
+    let results = fixed["Controls"][0]["tests"][0]["results"].as_array_mut().unwrap();
+    let first_fail = results.iter_mut().find(|r| r["status"] == "FAIL").unwrap();
+    first_fail["status"] = json!("PASS");
+    let fixed_id = first_fail["test_number"].as_str().unwrap().to_string();
+    let node_groups = fixed["Controls"][1]["tests"].as_array_mut().unwrap();
+    let last_group = node_groups.last_mut().unwrap();
+    let removed = last_group["results"].as_array_mut().unwrap().pop().unwrap();
+    let removed_id = removed["test_number"].as_str().unwrap().to_string();
+    let new = save(dir.path(), "new.json", &fixed.to_string());
+
+    let out = run(cis_bench().args(["diff"]).arg(&old).arg(&new));
+    assert_eq!(out.status.code(), Some(1), "differences exit 1, like kubectl diff");
+    let table = stdout(&out);
+    let fixed_row = table.lines().find(|l| l.starts_with(&format!("{fixed_id} "))).unwrap();
+    assert_eq!(
+        fixed_row.split_whitespace().take(5).collect::<Vec<_>>(),
+        [fixed_id.as_str(), "master", "FAIL", "PASS", "fixed"]
+    );
+    assert!(table.contains("1 fixed, 0 regressed, 0 changed otherwise, 0 added, 1 removed"), "{table}");
+    // kube-bench's stated totals no longer add up for the edited file: that is said, not hidden.
+    assert!(stderr(&out).contains("may be cut off or edited"), "{}", stderr(&out));
+
+    let out = run(cis_bench().args(["diff", "-o", "json"]).arg(&new).arg(&old));
+    assert_eq!(out.status.code(), Some(1));
+    let changes: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let changes = changes["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2);
+    assert!(changes.iter().any(|c| c["id"] == fixed_id.as_str() && c["old"] == "PASS" && c["new"] == "FAIL"));
+    assert!(changes.iter().any(|c| c["id"] == removed_id.as_str() && c["old"].is_null()));
+}
+
+#[test]
+fn malformed_input_is_a_clear_error_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_text = kube_bench("cis-1.10", "node", &["--json"], false);
+    let cases: Vec<(PathBuf, &str)> = vec![
+        (save(dir.path(), "garbage.txt", "this is not a report\n"), "not kube-bench output"),
+        (save(dir.path(), "cut.json", &json_text[..json_text.len() / 2]), "invalid JSON at line 1"),
+        (save(dir.path(), "empty.json", ""), "is empty"),
+        (save(dir.path(), "wrong.json", "{\"items\": []}"), "not a kube-bench report"),
+        (dir.path().join("missing.json"), "cannot read"),
+    ];
+    for (path, expected) in cases {
+        let out = run(cis_bench().arg("report").arg(&path));
+        assert_eq!(out.status.code(), Some(2), "{}", path.display());
+        let err = stderr(&out);
+        assert!(err.contains(expected), "{}: {err}", path.display());
+        assert!(err.contains(path.file_name().unwrap().to_str().unwrap()), "the message names the file: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let good = save(dir.path(), "good.json", &json_text);
+    let out = run(cis_bench().arg("report").arg(&good).args(["--section", "9.9"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("sections in the report: 4.1, 4.2, 4.3"), "{}", stderr(&out));
+    let out = run(cis_bench().arg("report").arg(&good).args(["--status", "BROKEN"]));
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn client_dry_run_prints_the_jobs_without_a_cluster() {
+    let out = run(cis_bench().args([
+        "run",
+        "--dry-run",
+        "-n",
+        "bench",
+        "--targets",
+        "master,etcd",
+        "--benchmark",
+        "cis-1.10",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let job: Job = serde_yaml::from_str(&stdout(&out)).unwrap();
+    let spec = job.spec.unwrap().template.spec.unwrap();
+    assert_eq!(spec.containers[0].command.as_ref().unwrap()[..4], ["kube-bench", "run", "--targets", "master,etcd"]);
+    assert_eq!(job.metadata.namespace.as_deref(), Some("bench"));
+    assert_eq!(job.metadata.labels.unwrap()["app.kubernetes.io/managed-by"], "kubectl-cis-bench");
+
+    let out = run(cis_bench().args(["run", "--dry-run", "--image", "aquasec/kube-bench:latest"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no pinned tag"), "{}", stderr(&out));
+    let out = run(cis_bench().args(["run", "--dry-run", "--targets", "master,workers"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown target \"workers\""), "{}", stderr(&out));
+}
+
+fn jobs_in(client: kube::Client, ns: &str) -> Api<Job> {
+    Api::namespaced(client, ns)
+}
+
+#[tokio::test]
+async fn run_creates_the_upstream_equivalent_job_and_reports_the_timeout() {
+    let cluster = cluster();
+    let ns = cluster.namespace("cis-bench").await;
+    let out = run(cluster.plugin(PLUGIN).args([
+        "run",
+        "-n",
+        &ns,
+        "--targets",
+        "master",
+        "--benchmark",
+        "cis-1.10",
+        "--timeout",
+        "3s",
+        "--keep",
+    ]));
+    assert_eq!(out.status.code(), Some(2), "a run that gives no report is an error");
+    let err = stderr(&out);
+    // There is no job controller here: the Job never gets a Pod, and the message says so.
+    assert!(err.contains("timed out after 3s waiting for kube-bench: job.batch/kube-bench-master-"), "{err}");
+    assert!(err.contains("has created no Pod yet"), "{err}");
+    assert!(err.contains("kube-controller-manager"), "{err}");
+    assert!(err.contains("kept in namespace"), "{err}");
+
+    let jobs = jobs_in(cluster.admin_client().await, &ns);
+    let list = jobs.list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(list.len(), 1, "--keep keeps the Job");
+    let job = &list[0];
+    let labels = job.metadata.labels.as_ref().unwrap();
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "kubectl-cis-bench");
+    let fields = job.metadata.managed_fields.as_ref().unwrap();
+    assert!(fields.iter().any(|f| f.manager.as_deref() == Some("kubectl-cis-bench")));
+    let spec = job.spec.as_ref().unwrap();
+    assert_eq!(spec.backoff_limit, Some(0));
+    assert_eq!(spec.active_deadline_seconds, Some(3));
+    assert_eq!(spec.ttl_seconds_after_finished, None);
+    let pod = spec.template.spec.as_ref().unwrap();
+    assert_eq!(pod.host_pid, Some(true));
+    assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
+    let container = &pod.containers[0];
+    let image = container.image.as_deref().unwrap();
+    assert!(image.starts_with("docker.io/aquasec/kube-bench:v") && !image.ends_with(":latest"), "{image}");
+    assert_eq!(
+        container.command.as_ref().unwrap(),
+        &["kube-bench", "run", "--targets", "master", "--json", "--benchmark", "cis-1.10"]
+    );
+    let mounts = container.volume_mounts.as_ref().unwrap();
+    assert!(mounts.iter().all(|m| m.read_only == Some(true)));
+    for path in
+        ["/etc/kubernetes", "/var/lib/etcd", "/var/lib/kubelet", "/etc/systemd", "/usr/local/mount-from-host/bin"]
+    {
+        assert!(mounts.iter().any(|m| m.mount_path.trim_end_matches('/') == path), "{path} is mounted");
+    }
+    let volumes = pod.volumes.as_ref().unwrap();
+    assert!(volumes.iter().all(|v| v.host_path.is_some()));
+    let terms = &pod
+        .affinity
+        .as_ref()
+        .unwrap()
+        .node_affinity
+        .as_ref()
+        .unwrap()
+        .required_during_scheduling_ignored_during_execution
+        .as_ref()
+        .unwrap()
+        .node_selector_terms;
+    assert_eq!(terms[0].match_expressions.as_ref().unwrap()[0].key, "node-role.kubernetes.io/control-plane");
+    let tolerations = pod.tolerations.as_ref().unwrap();
+    assert!(tolerations.iter().any(|t| t.key.as_deref() == Some("node-role.kubernetes.io/control-plane")));
+
+    // Without --keep the Job is deleted, also when the run fails.
+    let out = run(cluster.plugin(PLUGIN).args(["run", "-n", &ns, "--targets", "master", "--timeout", "2s"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("deleted"), "{}", stderr(&out));
+    let left: Vec<String> = jobs
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|j| j.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(left, [job.metadata.name.clone().unwrap()], "only the kept Job remains");
+}
+
+/// Plays the job controller and scheduler: makes the Job's Pod and marks it unschedulable.
+#[tokio::test]
+async fn an_unschedulable_pod_is_reported_at_once_not_waited_on() {
+    let cluster = cluster();
+    let ns = cluster.namespace("cis-bench").await;
+    let client = cluster.admin_client().await;
+    let child = cluster
+        .plugin(PLUGIN)
+        .args(["run", "-n", &ns, "--targets", "master", "--timeout", "90s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+
+    let jobs = jobs_in(client.clone(), &ns);
+    let job = first_job(&jobs, started).await;
+    let uid = job.metadata.uid.clone().unwrap();
+    let template = job.spec.unwrap().template;
+    let mut labels = template.metadata.unwrap().labels.unwrap();
+    labels.insert("batch.kubernetes.io/controller-uid".into(), uid);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let pod = Pod {
+        metadata: ObjectMeta { name: Some("kube-bench-master-pod".into()), labels: Some(labels), ..Default::default() },
+        spec: template.spec,
+        status: None,
+    };
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let message = "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.";
+    let status = json!({"status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+        "reason": "Unschedulable", "message": message, "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    pods.patch_status("kube-bench-master-pod", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    eprintln!("{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(started.elapsed() < Duration::from_secs(60), "reported without waiting for --timeout");
+    let err = stderr(&out);
+    assert!(err.contains(&format!("cannot be scheduled: {message}")), "{err}");
+    assert!(err.contains("--targets node"), "the hint points at managed clusters: {err}");
+    assert!(jobs.list(&ListParams::default()).await.unwrap().items.is_empty(), "the Job was deleted");
+}
+
+#[tokio::test]
+async fn node_targets_run_one_pinned_job_per_node() {
+    let cluster = cluster();
+    let ns = cluster.namespace("cis-bench").await;
+    let client = cluster.admin_client().await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    for name in ["cb-worker-a", "cb-worker-b"] {
+        let node =
+            Node { metadata: ObjectMeta { name: Some(name.into()), ..Default::default() }, ..Default::default() };
+        nodes.create(&PostParams::default(), &node).await.unwrap();
+    }
+    let out = run(cluster.plugin(PLUGIN).args(["run", "-n", &ns, "--targets", "node", "--timeout", "2s", "--keep"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("more Job(s) failed too"), "{}", stderr(&out));
+    let jobs = jobs_in(client.clone(), &ns).list(&ListParams::default()).await.unwrap().items;
+    let mut pinned: Vec<String> = jobs
+        .iter()
+        .map(|job| {
+            let pod = job.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+            assert_eq!(pod.volumes.as_ref().unwrap().len(), 12, "job-node.yaml's volumes");
+            let term = &pod
+                .affinity
+                .as_ref()
+                .unwrap()
+                .node_affinity
+                .as_ref()
+                .unwrap()
+                .required_during_scheduling_ignored_during_execution
+                .as_ref()
+                .unwrap()
+                .node_selector_terms[0];
+            let field = &term.match_fields.as_ref().unwrap()[0];
+            assert_eq!(field.key, "metadata.name");
+            field.values.as_ref().unwrap()[0].clone()
+        })
+        .collect();
+    // Another test of this binary may add a node meanwhile: ours are there, each once.
+    pinned.sort();
+    let before = pinned.len();
+    pinned.dedup();
+    assert_eq!(pinned.len(), before, "one Job per node");
+    assert!(pinned.contains(&"cb-worker-a".to_string()) && pinned.contains(&"cb-worker-b".to_string()), "{pinned:?}");
+    for job in jobs {
+        jobs_in(client.clone(), &ns).delete(&job.metadata.name.unwrap(), &DeleteParams::background()).await.unwrap();
+    }
+
+    let out = run(cluster.plugin(PLUGIN).args(["run", "-n", &ns, "--node", "cb-nowhere"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("node cb-nowhere does not exist"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cb-worker-a"), "the hint names the nodes: {}", stderr(&out));
+
+    let out = run(cluster.plugin(PLUGIN).args(["run", "-n", &ns, "--node", "cb-worker-b", "--dry-run=server"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let line = stdout(&out);
+    assert!(line.starts_with("job.batch/kube-bench-master-cb-worker-b-"), "{line}");
+    assert!(line.ends_with(&format!(" created in namespace {ns} (server dry run)\n")), "{line}");
+    assert!(
+        jobs_in(client, &ns).list(&ListParams::default()).await.unwrap().items.is_empty(),
+        "server dry run stores nothing"
+    );
+}
+
+/// A stand-in kubelet: answers the API server's `/containerLogs/...` requests over TLS with `log`.
+/// (The test apiserver has no --kubelet-certificate-authority, so it does not verify the kubelet.)
+fn fake_kubelet(log: String) -> u16 {
+    use rcgen::{CertificateParams, KeyPair};
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap().self_signed(&key).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log = Arc::new(log);
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, log) = (config.clone(), log.clone());
+            std::thread::spawn(move || {
+                tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let mut tls = rustls::StreamOwned::new(rustls::ServerConnection::new(config).unwrap(), tcp);
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head);
+                let path = head.split_whitespace().nth(1).unwrap_or("");
+                let (status, body) = if path.starts_with("/containerLogs/") && path.contains("/kube-bench") {
+                    ("200 OK", log.as_str())
+                } else {
+                    ("404 Not Found", "not found\n")
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(response.as_bytes());
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    port
+}
+
+/// A whole `run`: the test plays job controller, scheduler and kubelet; the plugin reads the completed
+/// Pod's log through the API server and reports it like `report` does.
+#[tokio::test]
+async fn a_completed_pods_log_is_read_through_the_apiserver_and_reported() {
+    let cluster = cluster();
+    let ns = cluster.namespace("cis-bench").await;
+    let client = cluster.admin_client().await;
+    let log = kube_bench("cis-1.10", "node", &["--json"], true);
+    let truth: Value = serde_json::from_str(&log[log.find("\n{").map_or(0, |i| i + 1)..]).unwrap();
+    let port = fake_kubelet(log);
+
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node =
+        Node { metadata: ObjectMeta { name: Some("cb-kubelet".into()), ..Default::default() }, ..Default::default() };
+    nodes.create(&PostParams::default(), &node).await.unwrap();
+    let status = json!({"status": {
+        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
+    }});
+    nodes.patch_status("cb-kubelet", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+
+    let child = cluster
+        .plugin(PLUGIN)
+        .args(["run", "-n", &ns, "--node", "cb-kubelet", "--targets", "node", "--timeout", "90s", "-o", "json"])
+        .args(["--fail-on", "none"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let jobs = jobs_in(client.clone(), &ns);
+    let job = first_job(&jobs, started).await;
+    let template = job.spec.unwrap().template;
+    let labels = template.metadata.unwrap().labels.unwrap();
+    // Owned the way the job controller owns its Pods.
+    let owner = OwnerReference {
+        api_version: "batch/v1".into(),
+        kind: "Job".into(),
+        name: job.metadata.name.unwrap(),
+        uid: job.metadata.uid.unwrap(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    };
+    let mut spec = template.spec.unwrap();
+    spec.node_name = Some("cb-kubelet".into());
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let pod = Pod {
+        metadata: ObjectMeta {
+            name: Some("kube-bench-node-pod".into()),
+            labels: Some(labels),
+            owner_references: Some(vec![owner]),
+            ..Default::default()
+        },
+        spec: Some(spec),
+        status: None,
+    };
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let done = json!({"status": {"phase": "Succeeded", "containerStatuses": [{
+        "name": "kube-bench", "image": "docker.io/aquasec/kube-bench:v0.12.0", "imageID": "", "ready": false,
+        "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}});
+    pods.patch_status("kube-bench-node-pod", &PatchParams::default(), &Patch::Merge(&done)).await.unwrap();
+
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    eprintln!("-- stderr\n{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_accounts_for(truth["Controls"].as_array().unwrap(), &doc);
+    assert_eq!(doc["targets"][0]["node"], "cb-kubelet");
+    assert!(stderr(&out).contains("deleted"), "{}", stderr(&out));
+    assert!(jobs.list(&ListParams::default()).await.unwrap().items.is_empty(), "the Job was deleted");
+}
+
+#[tokio::test]
+async fn a_user_without_rights_gets_a_clear_forbidden_error() {
+    let cluster = cluster();
+    let ns = cluster.namespace("cis-bench").await;
+    let out = run(cluster.plugin(PLUGIN).env("KUBECONFIG", cluster.user_kubeconfig()).args([
+        "run",
+        "-n",
+        &ns,
+        "--targets",
+        "master",
+        "--timeout",
+        "5s",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("forbidden") && err.contains("User \"dev\"") && err.contains("jobs"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+}
+
+/// Waits (up to 30 s from `started`) for the plugin to create its first Job.
+async fn first_job(jobs: &Api<Job>, started: Instant) -> Job {
+    loop {
+        if let Some(job) = jobs.list(&ListParams::default()).await.unwrap().items.into_iter().next() {
+            return job;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the plugin did not create its Job");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,16 @@
+//! The integration tests: one test binary, so that every module shares one control plane (and,
+//! for the node tier, one node cluster), started on first use.
+//!
+//! One module per plugin (and one for the runtime they share); each test takes a namespace of its
+//! own from [`harden_tests::Cluster::namespace`].
+
+mod block_metadata;
+mod cis_bench;
+mod dash_user;
+mod discovery;
+mod foundation;
+mod krew;
+mod netpol_deny;
+mod netpol_policy;
+mod tls_ingress;
+mod verify_bin;

@@ -1,0 +1,270 @@
+//! `kubectl netpol-deny can-reach` and `matrix`: offline on the g04 example with no kubeconfig at
+//! all, live against the real API server (the live matrix equals the `-f` matrix of the same
+//! objects), and bad input exiting 2 with a message that says what is wrong.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use harden_tests::{cluster, plugin_command, repo_root, run, stderr, stdout};
+use serde_json::Value;
+
+const PLUGIN: &str = "netpol-deny";
+
+fn g04() -> PathBuf {
+    repo_root().join("examples/g04")
+}
+
+/// The plugin with no kubeconfig anywhere: offline commands must not need one.
+fn offline() -> (Command, tempfile::TempDir) {
+    let home = tempfile::tempdir().unwrap();
+    let mut command = plugin_command(PLUGIN);
+    command.env("HOME", home.path()).env("KUBECONFIG", home.path().join("missing"));
+    (command, home)
+}
+
+fn offline_run(args: &[&str]) -> Output {
+    let (mut command, _home) = offline();
+    run(command.args(args))
+}
+
+fn before() -> Vec<String> {
+    vec!["-f".into(), g04().join("g04.yaml").display().to_string()]
+}
+
+fn after() -> Vec<String> {
+    let mut args = before();
+    for file in ["default-deny-ingress.yaml", "backend-ingress.yaml"] {
+        args.push("-f".into());
+        args.push(g04().join(file).display().to_string());
+    }
+    args
+}
+
+/// `SUBCOMMAND -f FILE... EXTRA...` (`-f` belongs to the subcommand).
+fn with(files: Vec<String>, extra: &[&str]) -> Vec<String> {
+    let (subcommand, rest) = extra.split_first().expect("a subcommand");
+    let mut args = vec![subcommand.to_string()];
+    args.extend(files);
+    args.extend(rest.iter().map(|s| s.to_string()));
+    args
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn g04_before_policies_everything_is_reachable_offline() {
+    let out = offline_run(&strs(&with(before(), &["matrix", "--port", "3000"])));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let rows: Vec<&str> = text.lines().skip(2).collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(rows.iter().all(|r| r.split_whitespace().skip(1).all(|c| c == ".")), "{text}");
+    let out = offline_run(&strs(&with(before(), &["can-reach", "--from", "default/other", "--to", "g04/backend"])));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("allowed: default/other -> g04/backend on 3000/TCP"), "{}", stdout(&out));
+}
+
+#[test]
+fn g04_after_policies_frontend_reaches_backend_and_other_does_not() {
+    let out = offline_run(&strs(&with(
+        after(),
+        &["can-reach", "--from", "g04/frontend", "--to", "g04/backend", "--port", "3000"],
+    )));
+    assert_eq!(out.status.code(), Some(0), "allowed exits 0: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "allowed by g04/backend-ingress ingress[0]: from pods tier=frontend in namespaces app=orion, 3000/TCP"
+        ),
+        "{text}"
+    );
+
+    let out = offline_run(&strs(&with(
+        after(),
+        &["can-reach", "--from", "default/other", "--to", "g04/backend", "--port", "3000", "-o", "json"],
+    )));
+    assert_eq!(out.status.code(), Some(1), "denied exits 1: {}", stderr(&out));
+    let verdict: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(verdict["allowed"], false);
+    assert_eq!(verdict["egress"]["allowed"], true);
+    assert_eq!(verdict["ingress"]["allowed"], false);
+    assert_eq!(
+        verdict["ingress"]["isolatedBy"],
+        serde_json::json!(["g04/default-deny-ingress", "g04/backend-ingress"])
+    );
+    assert_eq!(verdict["ingress"]["allowedBy"], serde_json::json!([]));
+
+    let out = offline_run(&strs(&with(after(), &["matrix", "--port", "3000", "-o", "json"])));
+    let matrix: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let names: Vec<&str> = matrix["pods"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["default/other", "g04/backend", "g04/frontend"]);
+    assert_eq!(matrix["ports"][0]["rows"], serde_json::json!([".XX", "..X", "..."]));
+}
+
+#[test]
+fn offline_directories_and_named_ports() {
+    // -f DIR reads every manifest in it: the "after" state.
+    let out = offline_run(&[
+        "can-reach",
+        "-f",
+        &g04().display().to_string(),
+        "--from",
+        "g04/frontend",
+        "--to",
+        "g04/backend",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: c, image: x, ports: [{name: http, containerPort: 8080}]}]}\n\
+         ---\napiVersion: v1\nkind: Pod\nmetadata: {name: client, namespace: shop}\nspec: {containers: [{name: c, image: x}]}\n\
+         ---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: web, namespace: shop}\nspec:\n  podSelector: {matchLabels: {app: web}}\n  ingress: [{ports: [{port: http}]}]\n",
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let out = offline_run(&["can-reach", "-f", &path, "--from", "shop/client", "--to", "shop/web", "--port", "http"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("on 8080/TCP"), "{}", stdout(&out));
+    let out = offline_run(&["can-reach", "-f", &path, "--from", "shop/client", "--to", "shop/web", "--port", "9090"]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    let out =
+        offline_run(&["-n", "shop", "can-reach", "-f", &path, "--from", "client", "--to", "web", "--port", "8080"]);
+    assert_eq!(out.status.code(), Some(0), "POD without NS uses -n: {}", stderr(&out));
+    let out = offline_run(&["-n", "shop", "matrix", "-f", &path, "--port", "http", "-o", "csv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let csv = stdout(&out);
+    assert!(csv.contains("http,shop/client,shop/web,allowed\n"), "{csv}");
+    assert!(csv.contains("http,shop/web,shop/client,no-such-port\n"), "{csv}");
+}
+
+fn assert_invalid(args: &[&str], needle: &str) {
+    let out = offline_run(args);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {}{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+}
+
+fn bad_policy(dir: &Path, spec: &str) -> String {
+    let file = dir.join("bad.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: a, namespace: n}}\n---\n\
+             apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: bad, namespace: n}}\nspec:\n{spec}"
+        ),
+    )
+    .unwrap();
+    file.display().to_string()
+}
+
+#[test]
+fn bad_input_exits_2_with_a_clear_message() {
+    let files = after();
+    let can_reach = |extra: &[&str]| with(files.clone(), &[&["can-reach"], extra].concat());
+    let cases: [(&[&str], &str); 6] = [
+        (&["--from", "g04/nope", "--to", "g04/backend"], "pod g04/nope not found"),
+        (&["--from", "g04/frontend", "--to", "g04/backend", "--port", "70000"], "invalid port"),
+        (&["--from", "g04/frontend", "--to", "g04/backend", "--port", "80/ICMP"], "unknown protocol"),
+        (&["--from", "g04/frontend", "--to", "g04/backend", "--port", "http"], "has no container port named http"),
+        (&["--from-ip", "10.0.0.0/8", "--to", "g04/backend"], "not an IPv4 or IPv6 address"),
+        (&["--from", "g04/frontend"], "missing required --to"),
+    ];
+    for (extra, needle) in cases {
+        assert_invalid(&strs(&can_reach(extra)), needle);
+    }
+    assert_invalid(&strs(&with(files.clone(), &["matrix", "--port", "0"])), "invalid port");
+    assert_invalid(
+        &["can-reach", "-f", "/nonexistent/x.yaml", "--from", "a/b", "--to", "a/c"],
+        "cannot read -f /nonexistent/x.yaml",
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let cidr = bad_policy(dir.path(), "  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: 10.0.0.300/8}}]}]\n");
+    assert_invalid(&["matrix", "-f", &cidr], "ipBlock.cidr: Invalid value: \"10.0.0.300/8\"");
+    let selector = bad_policy(dir.path(), "  podSelector: {matchLabels: {'tier': 'back end'}}\n");
+    assert_invalid(&["matrix", "-f", &selector], "spec.podSelector.matchLabels[tier]: Invalid value: \"back end\"");
+    let yaml = bad_policy(dir.path(), "  podSelector: [\n");
+    assert_invalid(&["matrix", "-f", &yaml], "bad.yaml");
+}
+
+fn objects_yaml(ns: &str, other_ns: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}, labels: {{app: orion}}}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {{name: backend, namespace: {ns}, labels: {{tier: backend}}}}\n\
+         spec: {{containers: [{{name: hello, image: bmuschko/nodejs-hello-world:1.0.0, ports: [{{containerPort: 3000, name: web}}]}}]}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {{name: frontend, namespace: {ns}, labels: {{tier: frontend}}}}\n\
+         spec: {{containers: [{{name: frontend, image: alpine}}]}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {{name: other, namespace: {other_ns}, labels: {{tier: outside}}}}\n\
+         spec: {{containers: [{{name: other, image: alpine}}]}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {{name: egress-locked, namespace: {other_ns}, labels: {{tier: locked}}}}\n\
+         spec: {{containers: [{{name: c, image: alpine}}]}}\n---\n\
+         apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: default-deny-ingress, namespace: {ns}}}\n\
+         spec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n---\n\
+         apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: backend-ingress, namespace: {ns}}}\n\
+         spec:\n  podSelector: {{matchLabels: {{tier: backend}}}}\n  policyTypes: [Ingress]\n  ingress:\n\
+         \x20 - from: [{{namespaceSelector: {{matchLabels: {{app: orion}}}}, podSelector: {{matchLabels: {{tier: frontend}}}}}}]\n\
+         \x20   ports: [{{protocol: TCP, port: web}}]\n---\n\
+         apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: locked, namespace: {other_ns}}}\n\
+         spec:\n  podSelector: {{matchLabels: {{tier: locked}}}}\n  policyTypes: [Egress]\n  egress:\n\
+         \x20 - to: [{{namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {ns}}}}}}}]\n    ports: [{{port: 3000, endPort: 3010}}]\n"
+    )
+}
+
+#[tokio::test]
+async fn live_matrix_equals_offline_matrix_of_the_same_objects() {
+    let cluster = cluster();
+    let ns = cluster.namespace("netpol-g04").await;
+    let other_ns = cluster.namespace("netpol-other").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("objects.yaml");
+    std::fs::write(&file, objects_yaml(&ns, &other_ns)).unwrap();
+    let path = file.display().to_string();
+    let applied = run(cluster.kubectl().args(["apply", "-f", &path]));
+    assert!(applied.status.success(), "the server accepts the objects: {}", stderr(&applied));
+
+    let scope = format!("{ns},{other_ns}");
+    for port in ["3000", "web", "80", "53/UDP"] {
+        let live = run(cluster.plugin(PLUGIN).args(["matrix", "-n", &scope, "--port", port, "-o", "json"]));
+        assert_eq!(live.status.code(), Some(0), "{}", stderr(&live));
+        let (mut command, _home) = offline();
+        let files = run(command.args(["matrix", "-n", &scope, "-f", &path, "--port", port, "-o", "json"]));
+        assert_eq!(files.status.code(), Some(0), "{}", stderr(&files));
+        let live: Value = serde_json::from_str(&stdout(&live)).unwrap();
+        let files: Value = serde_json::from_str(&stdout(&files)).unwrap();
+        assert_eq!(live, files, "port {port}");
+        assert_eq!(live["pods"].as_array().unwrap().len(), 4);
+    }
+    let live = run(cluster.plugin(PLUGIN).args(["matrix", "-n", &scope, "--port", "3000", "-o", "json"]));
+    let live: Value = serde_json::from_str(&stdout(&live)).unwrap();
+    // Rows/columns sorted by name: NS/backend, NS/frontend, OTHER/egress-locked, OTHER/other.
+    assert_eq!(live["ports"][0]["rows"], serde_json::json!([".X..", "....", "XX.X", "XX.."]));
+
+    // -A lists every namespace: ours are among them, with the same verdicts.
+    let all = run(cluster.plugin(PLUGIN).args(["matrix", "-A", "--port", "3000", "-o", "csv"]));
+    assert_eq!(all.status.code(), Some(0), "{}", stderr(&all));
+    let csv = stdout(&all);
+    assert!(csv.contains(&format!("3000/TCP,{ns}/frontend,{ns}/backend,allowed\n")), "{csv}");
+    assert!(csv.contains(&format!("3000/TCP,{other_ns}/other,{ns}/backend,denied\n")), "{csv}");
+
+    let can_reach = |from: &str, to: &str| {
+        run(cluster.plugin(PLUGIN).args(["can-reach", "--from", from, "--to", to, "--port", "3000"]))
+    };
+    let out = can_reach(&format!("{ns}/frontend"), &format!("{ns}/backend"));
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains(&format!("allowed by {ns}/backend-ingress ingress[0]")), "{}", stdout(&out));
+    let out = can_reach(&format!("{other_ns}/other"), &format!("{ns}/backend"));
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    let out = can_reach(&format!("{other_ns}/egress-locked"), &format!("{other_ns}/other"));
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("egress from {other_ns}/egress-locked: DENIED, isolated by {other_ns}/locked")),
+        "{}",
+        stdout(&out)
+    );
+    let out = can_reach(&format!("{ns}/nope"), &format!("{ns}/backend"));
+    assert_eq!(out.status.code(), Some(2), "{}{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).contains(&format!("pod {ns}/nope not found")), "{}", stderr(&out));
+}

@@ -107,13 +107,11 @@ pub fn parse_block(text: &str) -> Result<IpNet> {
             "give an address or CIDR to keep pods away from, e.g. --block 169.254.170.2 or --block 100.100.100.200/32",
         )
     };
-    let net = match text.parse::<IpNet>() {
-        Ok(net) => net,
-        Err(_) => IpNet::from(text.parse::<IpAddr>().map_err(|_| bad("not an IP address or CIDR".into()))?),
-    };
-    if net.trunc() != net {
-        return Err(bad(format!("it has bits set after the prefix length; did you mean {}?", net.trunc())));
-    }
+    // Strict, as the API server: an IPv4-mapped address or leading zeros would give YAML it rejects.
+    let net = apimachinery::net::parse_cidr_or_ip(text).map_err(|e| match e.suggestion {
+        Some(meant) => bad(format!("it has bits set after the prefix length; did you mean {meant}?")),
+        None => bad(e.reason),
+    })?;
     if net.prefix_len() == 0 {
         return Err(bad("a /0 would block all egress; use `kubectl netpol-deny apply --egress` for that".into()));
     }

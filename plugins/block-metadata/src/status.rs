@@ -60,6 +60,16 @@ impl StatusCmd {
             SourceArgs { files: self.files.clone(), recursive: self.recursive, all_namespaces: self.all_namespaces };
         let loaded = load(kube, &source, Wanted::Scope, engine_error).await?;
         let report = evaluate(&loaded.cluster, &loaded.namespaces, &endpoints);
+        if loaded.live.is_none() && report.namespaces.iter().all(|n| n.pods == 0) {
+            // Offline, no pods means the wrong files: "nothing reaches the endpoints" would be a lie.
+            return Err(harden_cli::Error::invalid(format!(
+                "the -f files hold no pods (or workloads) in {}: there is nothing to check",
+                loaded.namespaces.join(", ")
+            ))
+            .with_hint(
+                "give the files of the pods and policies to check, e.g. kubectl get pods,networkpolicies -A -o yaml",
+            ));
+        }
         let text = match self.output {
             Format::Table => table(&report),
             Format::Json => serde_json::to_string_pretty(&report)? + "\n",

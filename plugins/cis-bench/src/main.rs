@@ -16,7 +16,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use harden_cli::duration::parse as parse_duration;
 use harden_cli::error::{Error, ExitStyle, Outcome, Result, finish};
 use harden_kube::flags::{DryRun, KubeArgs};
 
@@ -88,7 +87,7 @@ struct RunArgs {
     #[arg(long, value_name = "IMAGE", default_value = job::DEFAULT_IMAGE)]
     image: String,
     /// How long to wait for the Jobs, e.g. 90s, 10m.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = harden_cli::duration::parse_wait)]
     timeout: Duration,
     /// Keep the Jobs (and their Pods and logs) instead of deleting them.
     #[arg(long)]

@@ -378,13 +378,19 @@ fn parse_text(text: &str) -> Result<Report> {
     let mut report = p.report;
     report.recount();
     for (i, target) in report.targets.iter().enumerate() {
-        if let Some(Some(stated)) = p.stated.get(i) {
-            check_total(
+        match p.stated.get(i) {
+            Some(Some(stated)) => check_total(
                 &mut report.warnings,
                 &format!("the summary of {} ({})", target.kind, target.id),
                 *stated,
                 target.totals,
-            );
+            ),
+            // kube-bench ends every target with `== Summary ... ==`; without it the text was cut.
+            _ => report.warnings.push(format!(
+                "the report of {} ({}) has no `== Summary ==` section: it is truncated, so checks after its last line \
+                 are missing; re-run kube-bench or save its whole output",
+                target.kind, target.id
+            )),
         }
     }
     if let Some(stated) = p.stated_total {
@@ -785,6 +791,21 @@ on the control plane node and remove the --token-auth-file=<filename> parameter.
     const REAL_JSON: &str = include_str!("../../../tests/fixtures/kube-bench/cis-1.10.json");
     const REAL_TEXT: &str = include_str!("../../../tests/fixtures/kube-bench/cis-1.10.txt");
     const REAL_LOG: &str = include_str!("../../../tests/fixtures/kube-bench/cis-1.9-node-nototals.log");
+
+    /// Issue 12: a text report cut before its summary was reported as complete.
+    #[test]
+    fn a_text_report_cut_before_its_summary_is_truncated() {
+        let cut = &REAL_TEXT[..REAL_TEXT.find("== Summary master ==").unwrap()];
+        let report = parse(cut, "text").unwrap();
+        assert!(
+            report.warnings.iter().any(|w| w.contains("master") && w.contains("truncated")),
+            "{:?}",
+            report.warnings
+        );
+        let cut = &REAL_TEXT[..REAL_TEXT.find("== Summary total ==").unwrap()];
+        let report = parse(cut, "text").unwrap();
+        assert!(!report.warnings.iter().any(|w| w.contains("truncated")), "each target has its summary");
+    }
 
     #[test]
     fn real_json_and_text_of_one_run_give_the_same_report() {

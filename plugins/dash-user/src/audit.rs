@@ -39,7 +39,14 @@ pub struct Snapshot {
     pub cluster_role_bindings: Vec<ClusterRoleBinding>,
     pub role_bindings: Vec<RoleBinding>,
     pub cluster_roles: Vec<ClusterRole>,
+    /// With `-A`: namespaces that hold dashboard users (ServiceAccounts this plugin made) or are a
+    /// dashboard's usual namespace, besides those with a dashboard Deployment: their users' rights
+    /// are audited too, so that `-A` sees what `-n NS` sees.
+    pub user_namespaces: BTreeSet<String>,
 }
+
+/// The namespaces dashboards install into by default.
+pub const UI_NAMESPACES: [&str; 2] = ["kubernetes-dashboard", "headlamp"];
 
 /// The parts of the two dashboard layouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -521,7 +528,13 @@ pub fn audit(snapshot: &Snapshot, scope: &Where) -> Report {
 
     let namespaces: Vec<String> = match scope {
         Where::Namespaces(list) => list.clone(),
-        Where::All => found.iter().map(|(f, _)| f.namespace.clone()).collect::<BTreeSet<_>>().into_iter().collect(),
+        Where::All => found
+            .iter()
+            .map(|(f, _)| f.namespace.clone())
+            .chain(snapshot.user_namespaces.iter().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
     };
     let mut findings = Vec::new();
     for (f, deployment) in &found {
@@ -641,6 +654,20 @@ pub async fn snapshot(client: &Client, scope: &Where) -> Result<Snapshot> {
     snap.cluster_role_bindings = list(Api::all(client.clone()), "clusterrolebindings").await?;
     snap.role_bindings = list(Api::all(client.clone()), "rolebindings").await?;
     snap.cluster_roles = list(Api::all(client.clone()), "clusterroles").await?;
+    if *scope == Where::All {
+        let managed = ListParams::default().labels(&harden_kube::apply::managed_selector(crate::PLUGIN));
+        let accounts = Api::<k8s_openapi::api::core::v1::ServiceAccount>::all(client.clone())
+            .list_metadata(&managed)
+            .await
+            .map_err(|e| harden_kube::error::from_kube(e, "listing dashboard users in all namespaces"))?;
+        snap.user_namespaces.extend(accounts.items.iter().filter_map(|a| a.namespace()));
+        let existing = Api::<Namespace>::all(client.clone())
+            .list_metadata(&ListParams::default())
+            .await
+            .map_err(|e| harden_kube::error::from_kube(e, "listing namespaces"))?;
+        snap.user_namespaces
+            .extend(existing.items.iter().map(|n| n.name_any()).filter(|n| UI_NAMESPACES.contains(&n.as_str())));
+    }
     let namespaces: BTreeSet<String> = match scope {
         Where::Namespaces(list) => list.iter().cloned().collect(),
         Where::All => snap
@@ -648,6 +675,7 @@ pub async fn snapshot(client: &Client, scope: &Where) -> Result<Snapshot> {
             .iter()
             .filter(|d| classify(d).is_some() || is_kong(d))
             .filter_map(|d| d.namespace())
+            .chain(snap.user_namespaces.iter().cloned())
             .collect(),
     };
     let tokens = ListParams::default().fields("type=kubernetes.io/service-account-token");

@@ -14,6 +14,7 @@ use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::Api;
 use kube::{Client, ResourceExt};
 
+use crate::inherited;
 use crate::manage::{self, Kind, Owned};
 use crate::rbac::{self, ResourceName, RoleChoice, Scope, UserSpec};
 use crate::token::{self, DEFAULT_DURATION, duration_arg};
@@ -51,13 +52,22 @@ pub struct CreateCmd {
     #[arg(long, value_name = "RESOURCE[.GROUP]", value_delimiter = ',')]
     pub exclude: Vec<ResourceName>,
 
-    /// How long the printed token is valid (default 1h, at least 10m).
+    /// How long the printed token is valid (default 1h; at least 10m, at most 24h, 30d with --allow-long-lived).
     #[arg(long, value_parser = duration_arg, allow_hyphen_values = true)]
     pub duration: Option<Duration>,
+
+    /// Allow a --duration above 24h (up to 30d): a long-lived token is a standing credential.
+    #[arg(long)]
+    pub allow_long_lived: bool,
 
     /// Do not print a token.
     #[arg(long)]
     pub no_token: bool,
+
+    /// Remove this account from existing bindings that give it more than asked (deleting a binding
+    /// only when the account is its only subject). Without it, such bindings make create fail.
+    #[arg(long)]
+    pub prune_bindings: bool,
 
     /// Confirm binding cluster-admin (or another role that can do everything) without asking.
     #[arg(short = 'y', long)]
@@ -185,6 +195,7 @@ impl CreateCmd {
     pub async fn run(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let Settled { spec, duration } = self.settle(kube)?;
+        token::check_lifetime(duration, self.allow_long_lived)?;
         let who = format!("serviceaccount {}/{}", spec.namespace, spec.name);
         let needs_cluster = Applier::needs_cluster(&self.apply_args()) || spec.role != RoleChoice::Admin;
         let client = if needs_cluster { Some(harden_kube::client::connect(kube).await?.client) } else { None };
@@ -228,6 +239,12 @@ impl CreateCmd {
         };
         let plan = rbac::plan(&spec, &resources)?;
         let wanted: Vec<Owned> = planned(&plan);
+        // RBAC only adds: rights from older bindings stay with the account, whatever role we bind.
+        let inherited = match &client {
+            Some(client) => inherited::find(client, &spec.namespace, &spec.name, &plan).await?,
+            None => Vec::new(),
+        };
+        let to_prune = self.settle_inherited(&who, &inherited)?;
         let objects = plan.into_objects()?;
 
         let mut applier = Applier::new(PLUGIN, self.apply_args(), client.clone()).all_or_nothing();
@@ -246,6 +263,10 @@ impl CreateCmd {
         applier.run(objects).await?;
         if let Some(client) = &client {
             manage::delete_all(client, &prune, self.dry_run, "pruned (no longer part of this user)").await?;
+            for existing in &to_prune {
+                let line = inherited::prune(client, existing, &spec.namespace, &spec.name, self.dry_run).await?;
+                harden_cli::output::line(line);
+            }
         }
 
         let wants_token = !self.no_token && matches!(self.output, None | Some(CreateFormat::Token));
@@ -279,6 +300,46 @@ impl CreateCmd {
             ));
         }
         Ok(Outcome::Good)
+    }
+}
+
+impl CreateCmd {
+    /// Names every existing binding of the account; those that grant more than asked are pruned
+    /// when the user agrees (`--prune-bindings`, or yes at a terminal), else create fails (exit 1)
+    /// before anything is written.
+    fn settle_inherited<'a>(
+        &self,
+        who: &str,
+        found: &'a [inherited::Existing],
+    ) -> Result<Vec<&'a inherited::Existing>> {
+        for existing in found {
+            harden_cli::output::eline(format!("existing binding: {}", existing.describe(who)));
+        }
+        let more: Vec<&inherited::Existing> = found.iter().filter(|e| !e.beyond.is_empty()).collect();
+        if more.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(group) = more.iter().find(|e| e.through_group.is_some()) {
+            return Err(Error::conflict(format!(
+                "{who} would have more rights than asked: {} gives them to every account of group {}; nothing was changed",
+                group.object,
+                group.through_group.as_deref().unwrap_or_default()
+            ))
+            .with_hint("narrow or delete that binding with kubectl; it cannot be pruned for one account"));
+        }
+        let names: Vec<&str> = more.iter().map(|e| e.object.as_str()).collect();
+        if self.prune_bindings {
+            return Ok(more);
+        }
+        if prompt::interactive() {
+            prompt::confirm(&format!("remove {who} from {}?", names.join(", ")), false)?;
+            return Ok(more);
+        }
+        Err(Error::conflict(format!(
+            "{who} would have more rights than asked: {} grant(s) it more; nothing was changed",
+            names.join(", ")
+        ))
+        .with_hint("re-run with --prune-bindings to remove the account from them, or remove them with kubectl"))
     }
 }
 

@@ -7,6 +7,7 @@ mod audit;
 mod check;
 mod create;
 mod discovery;
+mod inherited;
 mod manage;
 mod rbac;
 mod token;

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use harden_cli::duration::parse as parse_duration;
 use harden_cli::error::{Error, Outcome, Result};
 use harden_cli::output::warn;
 use harden_kube::flags::KubeArgs;
@@ -16,15 +15,30 @@ use crate::{DEFAULT_NAMESPACE, PLUGIN, rbac};
 
 /// The API server refuses shorter tokens.
 pub const MIN_DURATION: Duration = Duration::from_secs(600);
-/// Longer than this is no longer "short-lived": allowed, with a warning.
+/// The longest token issued without `--allow-long-lived`: a dashboard login is a working day.
 pub const LONG_DURATION: Duration = Duration::from_secs(24 * 3600);
+/// The longest token ever asked for, even with `--allow-long-lived`.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
 pub const DEFAULT_DURATION: &str = "1h";
 
 /// Accepts `-1h` as a value (so that it is reported as negative rather than as an unknown flag).
 pub fn duration_arg(text: &str) -> std::result::Result<Duration, String> {
-    let duration = parse_duration(text)?;
+    let duration = harden_cli::duration::parse_max(text, MAX_DURATION)?;
     check_duration(duration)?;
     Ok(duration)
+}
+
+/// Refuses a token longer than a day unless the user said they want a long-lived one.
+pub fn check_lifetime(duration: Duration, allow_long_lived: bool) -> Result<()> {
+    if duration > LONG_DURATION && !allow_long_lived {
+        return Err(Error::invalid(format!(
+            "a token valid for {} is not short-lived: the maximum without --allow-long-lived is {}",
+            human(duration),
+            human(LONG_DURATION)
+        ))
+        .with_hint("ask for a new token when it expires, or pass --allow-long-lived (at most 30d)"));
+    }
+    Ok(())
 }
 
 pub fn check_duration(duration: Duration) -> std::result::Result<(), String> {
@@ -56,11 +70,13 @@ pub struct Token {
     pub expires: Option<String>,
 }
 
-/// Asks the TokenRequest API for a token of `namespace/name` valid for `duration`.
+/// Asks the TokenRequest API for a token of `namespace/name` valid for `duration`, and says so
+/// when the API server issued a shorter one (its `--service-account-max-token-expiration`).
 pub async fn request(client: &Client, namespace: &str, name: &str, duration: Duration) -> Result<Token> {
     if duration > LONG_DURATION {
         warn(format!("a token valid for {} is long-lived; prefer an hour and ask for a new one", human(duration)));
     }
+    let asked_at = k8s_openapi::jiff::Timestamp::now();
     let api: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
     let request = TokenRequest {
         spec: Some(TokenRequestSpec { expiration_seconds: Some(duration.as_secs() as i64), ..Default::default() }),
@@ -78,6 +94,18 @@ pub async fn request(client: &Client, namespace: &str, name: &str, duration: Dur
     let token = status.token.filter(|t| !t.is_empty()).ok_or_else(|| {
         Error::other(format!("the API server answered the TokenRequest for {namespace}/{name} without a token"))
     })?;
+    if let Some(expires) = &status.expiration_timestamp {
+        let issued = Duration::from_secs(expires.0.as_second().saturating_sub(asked_at.as_second()).max(0) as u64);
+        if issued + Duration::from_secs(60) < duration {
+            warn(format!(
+                "the API server shortened the token: asked for {}, it is valid for {} (until {}); the server's \
+                 --service-account-max-token-expiration is lower",
+                human(duration),
+                human(issued),
+                expires.0
+            ));
+        }
+    }
     Ok(Token { token, expires: status.expiration_timestamp.map(|t| t.0.to_string()) })
 }
 
@@ -136,9 +164,13 @@ pub struct TokenCmd {
     /// The dashboard user (ServiceAccount) name.
     pub name: String,
 
-    /// How long the token is valid (at least 10m).
+    /// How long the token is valid: at least 10m, at most 24h (30d with --allow-long-lived).
     #[arg(long, default_value = DEFAULT_DURATION, value_parser = duration_arg, allow_hyphen_values = true)]
     pub duration: Duration,
+
+    /// Allow a --duration above 24h (up to 30d): a long-lived token is a standing credential.
+    #[arg(long)]
+    pub allow_long_lived: bool,
 
     /// token: only the token on stdout (for scripts); text: with its expiry and login help.
     #[arg(short = 'o', long = "output", value_enum, default_value = "token")]
@@ -156,6 +188,7 @@ impl TokenCmd {
         if self.name.is_empty() || self.name.len() > 253 {
             return Err(Error::invalid(format!("invalid name {:?}", self.name)));
         }
+        check_lifetime(self.duration, self.allow_long_lived)?;
         let client = harden_kube::client::connect(kube).await?.client;
         let api: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
         if let Ok(Some(sa)) = api.get_opt(&self.name).await

@@ -42,7 +42,7 @@ pub struct ApplyCmd {
     #[arg(long)]
     allow_dns: bool,
 
-    /// Name of the deny policy (default: default-deny-ingress, default-deny-egress or default-deny-all).
+    /// Name of the deny policy (default: default-deny-ingress, default-deny-egress or default-deny-ingress-egress).
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
 

@@ -12,10 +12,8 @@ use clap::ValueEnum;
 use rcgen::{
     CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SerialNumber,
 };
-use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rsa::rand_core::{OsRng, RngCore};
-use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 use x509_parser::certificate::X509Certificate;
@@ -104,10 +102,52 @@ pub fn generate(hosts: &[String], key_type: KeyType, days: u32, now: OffsetDateT
     Ok(Material { cert_pem: cert.pem(), key_pem: key_pair.serialize_pem() })
 }
 
+/// An RSA public key as its modulus and exponent (big-endian, no leading zeros). Read with the
+/// DER structures rather than `rsa::RsaPublicKey`, which refuses keys above 4096 bits: the API
+/// server and the common controllers take RSA 8192 certificates, so this must read them too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RsaKey {
+    pub modulus: Vec<u8>,
+    pub exponent: Vec<u8>,
+}
+
+/// The largest RSA modulus read: twice what anyone deploys, far below what would be slow.
+const RSA_MAX_BITS: usize = 16384;
+
+impl RsaKey {
+    fn new(modulus: &[u8], exponent: &[u8]) -> Result<Self, String> {
+        let trim = |b: &[u8]| b.iter().position(|&x| x != 0).map_or_else(Vec::new, |i| b[i..].to_vec());
+        let key = RsaKey { modulus: trim(modulus), exponent: trim(exponent) };
+        if key.bits() < 1024 || key.bits() > RSA_MAX_BITS || key.exponent.is_empty() {
+            return Err(format!("an RSA key of {} bits is outside 1024-{RSA_MAX_BITS}", key.bits()));
+        }
+        Ok(key)
+    }
+
+    pub fn bits(&self) -> usize {
+        match self.modulus.first() {
+            Some(first) => self.modulus.len() * 8 - first.leading_zeros() as usize,
+            None => 0,
+        }
+    }
+
+    fn from_public_der(der: &[u8]) -> Result<Self, String> {
+        use rsa::pkcs1::der::Decode;
+        let key = rsa::pkcs1::RsaPublicKey::from_der(der).map_err(|e| e.to_string())?;
+        RsaKey::new(key.modulus.as_bytes(), key.public_exponent.as_bytes())
+    }
+
+    fn from_private_der(der: &[u8]) -> Result<Self, String> {
+        use rsa::pkcs1::der::Decode;
+        let key = rsa::pkcs1::RsaPrivateKey::from_der(der).map_err(|e| e.to_string())?;
+        RsaKey::new(key.modulus.as_bytes(), key.public_exponent.as_bytes())
+    }
+}
+
 /// A public key, compared by value (so PKCS#1/PKCS#8/SEC1 and compressed points all compare equal).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PublicKey {
-    Rsa(rsa::RsaPublicKey),
+    Rsa(RsaKey),
     P256(p256::PublicKey),
     P384(p384::PublicKey),
     /// Ed25519 and anything else: the algorithm OID and the raw key bits.
@@ -118,7 +158,7 @@ impl PublicKey {
     /// "ECDSA P-256", "RSA 2048", ...
     pub fn describe(&self) -> String {
         match self {
-            PublicKey::Rsa(key) => format!("RSA {}", key.size() * 8),
+            PublicKey::Rsa(key) => format!("RSA {}", key.bits()),
             PublicKey::P256(_) => "ECDSA P-256".into(),
             PublicKey::P384(_) => "ECDSA P-384".into(),
             PublicKey::Other(oid, _) if oid == OID_ED25519 => "Ed25519".into(),
@@ -130,8 +170,8 @@ impl PublicKey {
     pub fn key_type(&self) -> Option<KeyType> {
         match self {
             PublicKey::P256(_) => Some(KeyType::EcdsaP256),
-            PublicKey::Rsa(key) if key.size() * 8 == 2048 => Some(KeyType::Rsa2048),
-            PublicKey::Rsa(key) if key.size() * 8 == 4096 => Some(KeyType::Rsa4096),
+            PublicKey::Rsa(key) if key.bits() == 2048 => Some(KeyType::Rsa2048),
+            PublicKey::Rsa(key) if key.bits() == 4096 => Some(KeyType::Rsa4096),
             _ => None,
         }
     }
@@ -140,7 +180,7 @@ impl PublicKey {
         let oid = spki.algorithm.algorithm.to_id_string();
         let bits: &[u8] = &spki.subject_public_key.data;
         match oid.as_str() {
-            OID_RSA => rsa::RsaPublicKey::from_pkcs1_der(bits)
+            OID_RSA => RsaKey::from_public_der(bits)
                 .map(PublicKey::Rsa)
                 .map_err(|e| format!("the certificate's RSA public key does not parse: {e}")),
             OID_EC => {
@@ -251,8 +291,8 @@ pub fn parse_key(text: &[u8]) -> Result<PublicKey, String> {
     let der = block.contents.as_slice();
     match block.label.as_str() {
         "PRIVATE KEY" => pkcs8_public_key(der),
-        "RSA PRIVATE KEY" => rsa::RsaPrivateKey::from_pkcs1_der(der)
-            .map(|k| PublicKey::Rsa(k.to_public_key()))
+        "RSA PRIVATE KEY" => RsaKey::from_private_der(der)
+            .map(PublicKey::Rsa)
             .map_err(|e| format!("the RSA private key does not parse: {e}")),
         "EC PRIVATE KEY" => p256::SecretKey::from_sec1_der(der)
             .map(|k| PublicKey::P256(k.public_key()))
@@ -270,8 +310,8 @@ fn pkcs8_public_key(der: &[u8]) -> Result<PublicKey, String> {
         rsa::pkcs8::PrivateKeyInfo::try_from(der).map_err(|e| format!("the PKCS#8 private key does not parse: {e}"))?;
     let oid = info.algorithm.oid.to_string();
     match oid.as_str() {
-        OID_RSA => rsa::RsaPrivateKey::from_pkcs8_der(der)
-            .map(|k| PublicKey::Rsa(k.to_public_key()))
+        OID_RSA => RsaKey::from_private_der(info.private_key)
+            .map(PublicKey::Rsa)
             .map_err(|e| format!("the RSA private key does not parse: {e}")),
         OID_EC => p256::SecretKey::from_pkcs8_der(der)
             .map(|k| PublicKey::P256(k.public_key()))
@@ -519,7 +559,10 @@ pub mod tests {
         let rsa_key = rsa::RsaPrivateKey::new(&mut OsRng, 1024).unwrap();
         let pem = rsa_key.to_pkcs1_pem(LineEnding::LF).unwrap();
         assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
-        assert_eq!(parse_key(pem.as_bytes()).unwrap(), PublicKey::Rsa(rsa_key.to_public_key()));
+        use rsa::traits::PublicKeyParts;
+        let public = rsa_key.to_public_key();
+        let expected = RsaKey::new(&public.n().to_bytes_be(), &public.e().to_bytes_be()).unwrap();
+        assert_eq!(parse_key(pem.as_bytes()).unwrap(), PublicKey::Rsa(expected));
 
         let ec_key = p256::SecretKey::random(&mut OsRng);
         let pem = format!(

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use harden_cli::duration::parse as parse_duration;
 use harden_cli::error::{Error, ErrorKind, Outcome, Result};
 use harden_cli::prompt;
 use harden_cli::{output::warn, progress::Spinner};
@@ -78,7 +77,7 @@ pub struct CreateCmd {
     pub wait: bool,
 
     /// How long --wait waits.
-    #[arg(long, default_value = "2m", value_parser = parse_duration, requires = "wait")]
+    #[arg(long, default_value = "2m", value_parser = harden_cli::duration::parse_wait, requires = "wait")]
     pub timeout: Duration,
 
     /// Use --cert/--key even if the key does not match, a host is not covered or it is not valid now.
@@ -137,12 +136,16 @@ impl CreateCmd {
         if let Some(client) = &client {
             preflight(client, &spec, self.apply.overwrite).await?;
         }
+        if let Some(dir) = &self.write_cert {
+            files::check_pair(dir, &spec.secret, self.apply.overwrite)?;
+        }
 
         let objects = vec![
             Object::from_typed(&build::secret(&spec.secret, &spec.namespace, &material, generated))?,
             Object::from_typed(&build::ingress(&spec))?,
         ];
-        let applier = Applier::new(PLUGIN, self.apply.clone(), client.clone());
+        // The Secret holds a private key: never leave it behind without the Ingress it was made for.
+        let applier = Applier::new(PLUGIN, self.apply.clone(), client.clone()).all_or_nothing();
         applier.run(objects).await?;
 
         let summary = self.apply.output.is_none();
@@ -151,7 +154,7 @@ impl CreateCmd {
         }
         let mut written = None;
         if let Some(dir) = &self.write_cert {
-            let (cert_file, key_file) = files::write_pair(dir, &spec.secret, &material)?;
+            let (cert_file, key_file) = files::write_pair(dir, &spec.secret, &material, self.apply.overwrite)?;
             harden_cli::output::eline(format!(
                 "wrote {} and {} (private, 0600)",
                 cert_file.display(),
@@ -538,6 +541,18 @@ mod tests {
             status: Some(IngressStatus { load_balancer: Some(IngressLoadBalancerStatus { ingress: Some(entries) }) }),
             ..Default::default()
         }
+    }
+
+    /// Issue 12: valid RSA 8192 certificates and keys were refused as malformed.
+    #[test]
+    fn rsa_8192_certificates_are_accepted() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tls");
+        let (cert, key) = (dir.join("rsa8192.crt"), dir.join("rsa8192.key"));
+        let (cert_pem, key_pem) = (std::fs::read(&cert).unwrap(), std::fs::read(&key).unwrap());
+        let hosts = vec!["big.example.com".to_string()];
+        let material = check_provided(&cert_pem, &key_pem, &cert, &key, &hosts, OffsetDateTime::now_utc(), false);
+        assert!(material.is_ok(), "{:?}", material.err());
+        assert_eq!(crate::cert::parse_key(&key_pem).unwrap().describe(), "RSA 8192");
     }
 
     #[test]

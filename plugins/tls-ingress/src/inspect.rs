@@ -412,7 +412,8 @@ impl InspectCmd {
                 };
                 harden_cli::output::eline(format!("No ingresses found in {scope}."));
             }
-            Format::Table => harden_cli::output::print(&render_table(&reports).to_string()),
+            // Hosts and SANs come from the cluster: never let them drive the terminal.
+            Format::Table => harden_cli::output::print(&harden_cli::output::terminal_safe(&render_table(&reports))),
         }
         Ok(if healthy { Outcome::Good } else { Outcome::Finding })
     }
@@ -435,7 +436,9 @@ impl InspectCmd {
                 .items);
         }
         let mut found = Vec::new();
-        for namespace in kube.namespaces(args) {
+        // A typo must not read as "no ingresses, healthy".
+        let scope = harden_kube::namespaces::NamespaceScope { named: args.namespaces.clone(), ..Default::default() };
+        for namespace in scope.resolve_existing(kube).await? {
             let api: Api<Ingress> = Api::namespaced(client.clone(), &namespace);
             match &self.name {
                 Some(name) => match api.get_opt(name).await {

@@ -109,8 +109,9 @@ fn parse_line(line: &str, source: &str, number: usize) -> Result<Entry> {
         Some(rest) => (true, rest),
         None => (false, line),
     };
-    let (hex, rest) = match line.find(char::is_whitespace) {
-        Some(i) => (&line[..i], Some(&line[i + 1..])),
+    // Any Unicode whitespace ends the digest; slice after the whole character (NBSP is 2 bytes).
+    let (hex, rest) = match line.char_indices().find(|(_, c)| c.is_whitespace()) {
+        Some((i, c)) => (&line[..i], Some(&line[i + c.len_utf8()..])),
         None => (line, None),
     };
     let (hex, algorithm) = parse_hex(hex, &what)?;
@@ -186,6 +187,16 @@ mod tests {
 
     const A: &str = "9f0c2a1bd1fbd6ed5bcbd9e4a0e6f4d8d2b0b6d7cf3c8f8bd3f0e7a2c9d3b1a0";
     const B: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+
+    /// Issue 12: a line with NBSP or U+3000 after the digest sliced inside a UTF-8 character.
+    #[test]
+    fn non_ascii_whitespace_after_the_digest_does_not_panic() {
+        for sep in ["\u{a0}", "\u{3000}", "\u{2003}"] {
+            let line = format!("{A}{sep}kubeadm");
+            let entry = parse_line(&line, "f", 1).unwrap();
+            assert_eq!(entry.name.as_deref(), Some("kubeadm"));
+        }
+    }
 
     #[test]
     fn urls_follow_the_dl_k8s_io_layout() {

@@ -20,9 +20,9 @@ pub fn root_certs(ssl_cert_file: Option<&std::path::Path>) -> Result<Vec<Certifi
         webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().map(|der| Certificate::from_der(der.as_ref())).collect();
     if let Some(path) = ssl_cert_file {
         let hint = "point SSL_CERT_FILE at a PEM file of CA certificates, or unset it";
-        let pem = std::fs::read(path).map_err(|e| {
-            Error::invalid(format!("cannot read SSL_CERT_FILE {}: {e}", path.display())).with_hint(hint)
-        })?;
+        // A CA bundle is a few hundred certificates; 16 MiB is far beyond any real one.
+        let what = format!("SSL_CERT_FILE {}", path.display());
+        let pem = harden_cli::files::read_limited(path, &what, 16 * 1024 * 1024).map_err(|e| e.with_hint(hint))?;
         let before = roots.len();
         for item in ureq::tls::parse_pem(&pem) {
             match item {

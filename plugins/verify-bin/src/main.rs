@@ -19,7 +19,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser, ValueEnum};
-use harden_cli::duration::parse as parse_duration;
 use harden_cli::error::{Error, ExitStyle, Outcome, Result, finish};
 use harden_cli::progress::Spinner;
 
@@ -90,7 +89,7 @@ struct Cli {
     base_url: String,
 
     /// Time allowed for each checksum download, e.g. 30s, 2m.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    #[arg(long, value_name = "DURATION", value_parser = harden_cli::duration::parse_wait, default_value = "30s")]
     timeout: Duration,
 
     /// Output format: text (one line per binary) or json.
@@ -134,13 +133,9 @@ fn options(cli: &Cli) -> Result<Options> {
         let (hex, found) = checksum::parse_hex(hex, "--checksum")?;
         Source::Given { hex, algorithm: verify::check_algorithm(found, cli.algorithm, "--checksum")? }
     } else if let Some(path) = &cli.checksum_file {
-        let meta = std::fs::metadata(path);
-        if meta.as_ref().is_ok_and(|m| m.is_dir()) {
-            return Err(Error::invalid(format!("--checksum-file {} is a directory", path.display())));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::invalid(format!("cannot read --checksum-file {}: {e}", path.display()))
-                .with_hint("give the .sha256/.sha512 file or a sha256sum-style list")
+        let what = format!("--checksum-file {}", path.display());
+        let text = harden_cli::files::read_text(path, &what, harden_cli::files::limits::CHECKSUMS).map_err(|e| {
+            if e.hint.is_none() { e.with_hint("give the .sha256/.sha512 file or a sha256sum-style list") } else { e }
         })?;
         Source::File { text, name: path.display().to_string() }
     } else {

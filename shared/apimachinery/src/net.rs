@@ -93,6 +93,22 @@ fn sloppy_v4(text: &str) -> Option<std::net::Ipv4Addr> {
     Some(octets.into())
 }
 
+/// Parses a CIDR, or a single address as its host CIDR (`/32`, `/128`), for flags: what comes back
+/// is in canonical form and is accepted by the API server.
+pub fn parse_cidr_or_ip(text: &str) -> Result<IpNet, CidrError> {
+    if text.contains('/') {
+        return parse_cidr(text);
+    }
+    let bits = if text.contains(':') { 128 } else { 32 };
+    parse_cidr(&format!("{text}/{bits}")).map_err(|e| CidrError {
+        reason: e.reason.replace(
+            "CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+            "IP address or CIDR (e.g. 10.9.8.7, 10.9.8.0/24 or 2001:db8::/64)",
+        ),
+        suggestion: None,
+    })
+}
+
 /// Parses one address for flags that name an endpoint (`--to-ip`): strict, as for CIDRs.
 pub fn parse_ip(text: &str) -> Result<IpAddr, CidrError> {
     let bits = if text.contains(':') { 128 } else { 32 };

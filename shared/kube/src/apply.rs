@@ -440,9 +440,10 @@ impl Applier {
                 return Err((
                     "refused",
                     Error::conflict(format!(
-                        "it exists and was not created by {} (it lacks the label {}); nothing was changed",
+                        "it exists and was not created by {} (it lacks the label {}); {}; nothing was changed",
                         self.plugin,
-                        managed_selector(&self.plugin)
+                        managed_selector(&self.plugin),
+                        differences(&existing, &object.data)
                     ))
                     .with_hint("re-run with --overwrite to take it over, or choose another name"),
                 ));
@@ -520,6 +521,43 @@ fn api_for(client: Client, object: &Object) -> Api<DynamicObject> {
         Some(ns) => Api::namespaced_with(client, &ns, &object.resource),
         None => Api::all_with(client, &object.resource),
     }
+}
+
+/// How an existing object differs from ours, in a few words: `its spec.policyTypes is ["Ingress"],
+/// ours ["Ingress","Egress"]`, or that the content is the same.
+fn differences(existing: &DynamicObject, ours: &DynamicObject) -> String {
+    let mut diffs = Vec::new();
+    for field in ["spec", "data", "stringData", "rules", "roleRef", "subjects", "type"] {
+        let (theirs, mine) = (existing.data.get(field), ours.data.get(field));
+        let (Some(Value::Object(theirs)), Some(Value::Object(mine))) = (theirs, mine) else {
+            if theirs != mine && mine.is_some() {
+                diffs.push(format!("its {field} is {}, ours {}", short(theirs), short(mine)));
+            }
+            continue;
+        };
+        for (key, value) in mine {
+            // Values are not shown for Secrets: they are keys and certificates.
+            if theirs.get(key) != Some(value) {
+                let shown = if field == "data" || field == "stringData" {
+                    "different".to_string()
+                } else {
+                    format!("{}, ours {}", short(theirs.get(key)), short(Some(value)))
+                };
+                diffs.push(format!("its {field}.{key} is {shown}"));
+            }
+        }
+    }
+    if diffs.is_empty() {
+        "its content is the same as ours".to_string()
+    } else {
+        diffs.truncate(3);
+        diffs.join("; ")
+    }
+}
+
+fn short(value: Option<&Value>) -> String {
+    let text = value.map_or_else(|| "unset".to_string(), Value::to_string);
+    if text.chars().count() > 60 { format!("{}...", text.chars().take(60).collect::<String>()) } else { text }
 }
 
 /// A 409 from a resourceVersion precondition (as opposed to a field-manager conflict).

@@ -9,6 +9,7 @@ mod cis_bench;
 mod dash_user;
 mod discovery;
 mod foundation;
+mod guarantees;
 mod krew;
 mod netpol_deny;
 mod netpol_policy;

@@ -46,12 +46,14 @@ impl Directions {
         types
     }
 
-    /// `default-deny-ingress`, `default-deny-egress` or `default-deny-all`.
+    /// `default-deny-ingress`, `default-deny-egress` or `default-deny-ingress-egress`.
     pub fn default_name(self) -> &'static str {
         match (self.ingress, self.egress) {
             (true, false) => "default-deny-ingress",
             (false, true) => "default-deny-egress",
-            _ => "default-deny-all",
+            // Not `default-deny-all`: the seed gives that name to an ingress-only policy, so clusters
+            // that followed it have one, with other content.
+            _ => "default-deny-ingress-egress",
         }
     }
 }
@@ -354,7 +356,7 @@ spec:
         let both = Directions::from_flags(false, false);
         assert_eq!(both, Directions::from_flags(true, true));
         let policy = deny_policy("x", both, None);
-        assert_eq!(policy.metadata.name.as_deref(), Some("default-deny-all"));
+        assert_eq!(policy.metadata.name.as_deref(), Some("default-deny-ingress-egress"));
         assert_eq!(policy.spec.unwrap().policy_types.unwrap(), ["Ingress", "Egress"]);
         let egress = deny_policy("x", Directions::from_flags(false, true), None);
         assert_eq!(egress.metadata.name.as_deref(), Some("default-deny-egress"));

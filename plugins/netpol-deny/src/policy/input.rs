@@ -114,16 +114,11 @@ pub fn parse_cidr(flag: &str, text: &str) -> Result<IpNet> {
         Error::invalid(format!("invalid {flag} {text:?}: {why}"))
             .with_hint("give an IPv4 or IPv6 CIDR such as 10.0.0.0/8 or fd00::/8, or a single address")
     };
-    let net = match text.parse::<IpNet>() {
-        Ok(net) => net,
-        Err(_) => match text.parse::<std::net::IpAddr>() {
-            Ok(ip) => IpNet::from(ip),
-            Err(_) => return Err(bad("not an IP address or CIDR".into())),
-        },
-    };
-    if net.trunc() != net {
-        return Err(bad(format!("it has bits set after the prefix length; did you mean {}?", net.trunc())));
-    }
+    // Strict, as the API server: an IPv4-mapped address or leading zeros would give YAML it rejects.
+    let net = apimachinery::net::parse_cidr_or_ip(text).map_err(|e| match e.suggestion {
+        Some(meant) => bad(format!("it has bits set after the prefix length; did you mean {meant}?")),
+        None => bad(e.reason),
+    })?;
     Ok(net)
 }
 
@@ -217,7 +212,7 @@ mod tests {
         assert_eq!(parse_cidr("--from-cidr", "::1").unwrap().to_string(), "::1/128");
         let err = parse_cidr("--from-cidr", "10.0.0.1/8").unwrap_err();
         assert!(err.message.contains("did you mean 10.0.0.0/8"), "{err}");
-        for bad in ["10.0.0.0/33", "300.1.1.1", "banana", "10.0.0.0/"] {
+        for bad in ["10.0.0.0/33", "300.1.1.1", "banana", "10.0.0.0/", "::ffff:169.254.169.254", "010.0.0.0/8"] {
             assert!(parse_cidr("--to-cidr", bad).unwrap_err().message.contains("--to-cidr"), "{bad}");
         }
     }

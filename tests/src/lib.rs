@@ -166,3 +166,31 @@ pub fn stderr(output: &Output) -> String {
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
 }
+
+/// The workspace's plugins (`netpol-deny`, ...), read from `cargo metadata`: the packages under
+/// `plugins/` with a `kubectl-*` binary. Adding a plugin needs no list to be edited.
+pub fn plugins() -> Vec<String> {
+    static PLUGINS: OnceLock<Vec<String>> = OnceLock::new();
+    PLUGINS
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let output = Command::new(cargo)
+                .current_dir(repo_root())
+                .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+                .output()
+                .expect("running cargo metadata");
+            assert!(output.status.success(), "cargo metadata: {}", String::from_utf8_lossy(&output.stderr));
+            let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).expect("cargo metadata JSON");
+            let plugins_dir = repo_root().join("plugins");
+            let mut names: Vec<String> = metadata["packages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["manifest_path"].as_str().is_some_and(|m| Path::new(m).starts_with(&plugins_dir)))
+                .filter_map(|p| p["name"].as_str()?.strip_prefix("kubectl-").map(str::to_string))
+                .collect();
+            names.sort();
+            names
+        })
+        .clone()
+}

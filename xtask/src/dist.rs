@@ -176,8 +176,13 @@ pub fn pack_plugin(
     ensure!(binary.is_file(), "{} was not built (looked for {})", plugin.package, binary.display());
     let license = root.join("LICENSE");
     ensure!(license.is_file(), "{} is missing: the archives must carry the license", license.display());
+    // kubectl (>= 1.26) completes `kubectl <plugin> ...` by running kubectl_complete-<plugin>.
+    let completer = executable_name(&plugin.bin.replacen("kubectl-", "kubectl_complete-", 1), os);
+    let completer_path = bin_dir.join(&completer);
+    ensure!(completer_path.is_file(), "{} was not built (looked for {})", completer, completer_path.display());
     let entries = [
         Entry { name: executable, source: binary, executable: true },
+        Entry { name: completer, source: completer_path, executable: true },
         Entry { name: "LICENSE".into(), source: license, executable: false },
     ];
     let dest = out.join(archive_name(&plugin.name, &plugin.version, os, arch));
@@ -488,6 +493,7 @@ mod tests {
         let bin_dir = dir.path().join("bin");
         std::fs::create_dir(&bin_dir).unwrap();
         std::fs::write(bin_dir.join("kubectl-netpol_deny"), b"not really a binary").unwrap();
+        std::fs::write(bin_dir.join("kubectl_complete-netpol_deny"), b"not really a completer").unwrap();
         let plugin = Plugin {
             name: "netpol-deny".into(),
             package: "kubectl-netpol-deny".into(),
@@ -529,6 +535,8 @@ mod tests {
         std::fs::create_dir(&bin_dir).unwrap();
         std::fs::write(bin_dir.join("kubectl-verify_bin"), b"unix").unwrap();
         std::fs::write(bin_dir.join("kubectl-verify_bin.exe"), b"windows").unwrap();
+        std::fs::write(bin_dir.join("kubectl_complete-verify_bin"), b"unix").unwrap();
+        std::fs::write(bin_dir.join("kubectl_complete-verify_bin.exe"), b"windows").unwrap();
         let plugin = Plugin {
             name: "verify-bin".into(),
             package: "kubectl-verify-bin".into(),

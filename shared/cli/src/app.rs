@@ -17,7 +17,11 @@ where
     let command = with_completion(C::command());
     let args = flags_after_subcommand(&command, std::env::args().collect());
     if args.get(1).map(String::as_str) == Some(COMPLETE_COMMAND) {
-        output::print(&complete::answer(&C::command(), &args[2..], dynamic));
+        // The words as kubectl passes them, flags before the subcommand moved behind it as for a run.
+        let mut words = vec![args[0].clone()];
+        words.extend(args[2..].iter().cloned());
+        let words = flags_after_subcommand(&command, words);
+        output::print(&complete::answer(&command, &words[1..], dynamic));
         return ExitCode::SUCCESS;
     }
     let matches = match command.clone().try_get_matches_from(&args) {

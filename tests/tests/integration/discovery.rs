@@ -4,13 +4,12 @@ use std::path::PathBuf;
 
 use harden_tests::{plugin_path, run, stderr, stdout};
 
-const PLUGINS: [&str; 6] = ["netpol-deny", "block-metadata", "tls-ingress", "dash-user", "cis-bench", "verify-bin"];
-
 /// A PATH holding only the plugins and kubectl: target/debug also has `kubectl-*.d` dep-info files,
 /// which kubectl would warn about as non-executable plugins.
 fn plugin_path_dir() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
-    for plugin in PLUGINS {
+    for plugin in harden_tests::plugins() {
+        let plugin = plugin.as_str();
         let source = plugin_path(plugin);
         std::fs::copy(&source, dir.path().join(source.file_name().unwrap())).unwrap();
     }
@@ -29,7 +28,8 @@ fn kubectl_plugin_list_lists_all_six_without_warnings() {
     let output = run(std::process::Command::new("kubectl").args(["plugin", "list"]).env("PATH", &path));
     assert!(output.status.success());
     let listed = stdout(&output);
-    for plugin in PLUGINS {
+    for plugin in harden_tests::plugins() {
+        let plugin = plugin.as_str();
         let executable = dir.path().join(format!("kubectl-{}", plugin.replace('-', "_")));
         assert!(listed.contains(&executable.display().to_string()), "{plugin} not listed:\n{listed}");
     }
@@ -40,7 +40,8 @@ fn kubectl_plugin_list_lists_all_six_without_warnings() {
 #[test]
 fn kubectl_runs_each_plugin_by_its_dashed_name() {
     let (_dir, path) = plugin_path_dir();
-    for plugin in PLUGINS {
+    for plugin in harden_tests::plugins() {
+        let plugin = plugin.as_str();
         let output = run(std::process::Command::new("kubectl").args([plugin, "--help"]).env("PATH", &path));
         assert!(output.status.success(), "kubectl {plugin} --help failed");
         let help = stdout(&output);
@@ -53,7 +54,8 @@ fn kubectl_runs_each_plugin_by_its_dashed_name() {
 
 #[test]
 fn every_plugin_prints_its_version() {
-    for plugin in PLUGINS {
+    for plugin in harden_tests::plugins() {
+        let plugin = plugin.as_str();
         let output = run(harden_tests::plugin_command(plugin).arg("-V"));
         assert!(output.status.success());
         assert!(stdout(&output).contains(env!("CARGO_PKG_VERSION")), "{plugin} --version");

@@ -12,8 +12,6 @@ use harden_tests::{bin_target_dir, plugin_path, repo_root, run, stderr, stdout};
 use serde_yaml::Value;
 use validator::{Rule, validate};
 
-const PLUGINS: [&str; 6] = ["netpol-deny", "block-metadata", "tls-ingress", "dash-user", "cis-bench", "verify-bin"];
-
 /// The platforms every plugin ships for.
 const PLATFORMS: [(&str, &str); 5] =
     [("linux", "amd64"), ("linux", "arm64"), ("darwin", "amd64"), ("darwin", "arm64"), ("windows", "amd64")];
@@ -38,7 +36,8 @@ fn rules(violations: &[validator::Violation]) -> Vec<Rule> {
 
 #[test]
 fn shipped_manifests_pass_every_krew_index_rule() {
-    for plugin in PLUGINS {
+    for plugin in harden_tests::plugins() {
+        let plugin = plugin.as_str();
         let violations = validate(&format!("{plugin}.yaml"), &shipped(plugin), None);
         assert!(violations.is_empty(), "{plugin}:\n{}", validator::describe(&violations));
     }
@@ -51,14 +50,15 @@ fn there_is_a_manifest_for_every_plugin_and_nothing_else() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    let mut expected: Vec<String> = PLUGINS.iter().map(|p| format!("{p}.yaml")).collect();
+    let mut expected: Vec<String> = harden_tests::plugins().iter().map(|p| format!("{p}.yaml")).collect();
     expected.sort();
     assert_eq!(files, expected);
 }
 
 #[test]
 fn shipped_manifests_describe_the_plugin_and_cover_every_platform() {
-    for plugin in PLUGINS {
+    for plugin in harden_tests::plugins() {
+        let plugin = plugin.as_str();
         let manifest: validator::Manifest = serde_yaml::from_str(&shipped(plugin)).unwrap();
         let spec = &manifest.spec;
         assert_eq!(spec.version, format!("v{}", env!("CARGO_PKG_VERSION")), "{plugin}: version follows the crates");
@@ -419,7 +419,8 @@ fn dist() -> Command {
     );
     let mut command = Command::new(path);
     command.arg("dist").stdin(std::process::Stdio::null());
-    for plugin in PLUGINS {
+    for plugin in harden_tests::plugins() {
+        let plugin = plugin.as_str();
         command.args(["--plugin", plugin]);
     }
     command
@@ -429,12 +430,16 @@ fn dist() -> Command {
 /// make packing take a minute. Release builds are stripped by the release profile.
 fn stripped_plugins(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
-    for plugin in PLUGINS {
+    for plugin in harden_tests::plugins() {
+        let plugin = plugin.as_str();
         let source = plugin_path(plugin);
-        let dest = dir.join(source.file_name().unwrap());
-        std::fs::copy(&source, &dest).unwrap();
-        let output = run(Command::new("strip").arg("--strip-debug").arg(&dest));
-        assert!(output.status.success(), "strip (binutils) is needed to shrink the debug binaries");
+        let completer = bin_target_dir().join(format!("kubectl_complete-{}", plugin.replace('-', "_")));
+        for source in [source, completer] {
+            let dest = dir.join(source.file_name().unwrap());
+            std::fs::copy(&source, &dest).unwrap();
+            let output = run(Command::new("strip").arg("--strip-debug").arg(&dest));
+            assert!(output.status.success(), "strip (binutils) is needed to shrink the debug binaries");
+        }
     }
 }
 
@@ -464,16 +469,18 @@ fn krew_installs_every_plugin_from_the_dist_archives_and_kubectl_runs_it() {
 
     // SHA256SUMS lists every archive with its checksum.
     let sums = String::from_utf8(read(&out.join("SHA256SUMS"))).unwrap();
-    for plugin in PLUGINS {
+    for plugin in harden_tests::plugins() {
+        let plugin = plugin.as_str();
         let line =
             format!("{}  {}", sha256_hex(&archive(plugin)), archive(plugin).file_name().unwrap().to_string_lossy());
         assert!(sums.lines().any(|l| l == line), "SHA256SUMS lacks {line:?}:\n{sums}");
     }
-    assert_eq!(sums.lines().count(), PLUGINS.len());
+    assert_eq!(sums.lines().count(), harden_tests::plugins().len());
 
     // The rendered manifests pass every rule, archive rules included, and differ from the shipped
     // ones only in the rendered fields and the platforms not built here.
-    for plugin in PLUGINS {
+    for plugin in harden_tests::plugins() {
+        let plugin = plugin.as_str();
         let text = String::from_utf8(read(&manifest(plugin))).unwrap();
         let dir = out.clone();
         let archive_for = move |p: &validator::Platform| Some(dir.join(p.uri.rsplit('/').next().unwrap()));
@@ -496,7 +503,8 @@ fn krew_installs_every_plugin_from_the_dist_archives_and_kubectl_runs_it() {
     let output = run(dist().args(["--render-only", "--out"]).arg(&again));
     assert!(output.status.success());
     assert_eq!(read(&again.join("SHA256SUMS")), read(&out.join("SHA256SUMS")));
-    for plugin in PLUGINS {
+    for plugin in harden_tests::plugins() {
+        let plugin = plugin.as_str();
         assert_eq!(read(&again.join("krew").join(format!("{plugin}.yaml"))), read(&manifest(plugin)), "{plugin}");
     }
 
@@ -539,7 +547,8 @@ fn krew_installs_every_plugin_from_the_dist_archives_and_kubectl_runs_it() {
         command
     };
 
-    for plugin in PLUGINS {
+    for plugin in harden_tests::plugins() {
+        let plugin = plugin.as_str();
         let manifest_arg = format!("--manifest={}", manifest(plugin).display());
         let archive_arg = format!("--archive={}", archive(plugin).display());
         let output = run(&mut krew_cmd(&["install", &manifest_arg, &archive_arg]));
@@ -562,7 +571,8 @@ fn krew_installs_every_plugin_from_the_dist_archives_and_kubectl_runs_it() {
         assert!(output.status.success() && stdout(&output).contains(plugin), "kubectl krew list lacks {plugin}");
     }
 
-    for plugin in PLUGINS {
+    for plugin in harden_tests::plugins() {
+        let plugin = plugin.as_str();
         let output = run(&mut krew_cmd(&["uninstall", plugin]));
         assert!(output.status.success(), "kubectl krew uninstall {plugin} failed");
         assert!(!krew_bin.join(format!("kubectl-{}", plugin.replace('-', "_"))).exists());
@@ -572,5 +582,9 @@ fn krew_installs_every_plugin_from_the_dist_archives_and_kubectl_runs_it() {
     }
     let output = run(&mut krew_cmd(&["list"]));
     assert!(output.status.success());
-    assert!(PLUGINS.iter().all(|p| !stdout(&output).contains(p)), "krew still lists:\n{}", stdout(&output));
+    assert!(
+        harden_tests::plugins().iter().all(|p| !stdout(&output).contains(p)),
+        "krew still lists:\n{}",
+        stdout(&output)
+    );
 }

@@ -6,6 +6,7 @@
 
 mod block_metadata;
 mod cis_bench;
+mod completion;
 mod dash_user;
 mod discovery;
 mod foundation;

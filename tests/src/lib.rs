@@ -194,3 +194,21 @@ pub fn plugins() -> Vec<String> {
         })
         .clone()
 }
+
+/// Where `tests/tools/build-krew.sh` built krew and its manifest validator (built on first use).
+pub fn krew_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let output = Command::new("bash")
+            .arg(repo_root().join("tests/tools/build-krew.sh"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("running build-krew.sh");
+        assert!(output.status.success(), "building krew failed");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let dir = PathBuf::from(text.lines().last().expect("build-krew.sh prints the directory").trim());
+        assert!(dir.join("kubectl-krew").is_file(), "{} has no kubectl-krew", dir.display());
+        dir
+    })
+    .clone()
+}

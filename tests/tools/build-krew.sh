@@ -5,7 +5,8 @@
 # Usage: tests/tools/build-krew.sh        build what is missing, print the directory
 # Env:   KUBE_HARDEN_CACHE (default ~/.cache/kube-harden)
 #        KREW_VERSION (default below)
-# Output: <dir>/kubectl-krew, which kubectl finds as the `krew` plugin when <dir> is on PATH.
+# Output: <dir>/kubectl-krew, which kubectl finds as the `krew` plugin when <dir> is on PATH, and
+#         <dir>/validate-krew-manifest, krew's own manifest validator (the one krew-index CI runs).
 set -euo pipefail
 
 version="${KREW_VERSION:-v0.4.3}"
@@ -13,7 +14,7 @@ module="sigs.k8s.io/krew"
 cache="${KUBE_HARDEN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kube-harden}"
 dir="$cache/krew-$version"
 
-if [[ -x "$dir/kubectl-krew" ]]; then
+if [[ -x "$dir/kubectl-krew" && -x "$dir/validate-krew-manifest" ]]; then
   echo "$dir"
   exit 0
 fi
@@ -36,5 +37,7 @@ chmod -R u+w "$work/src"
 (cd "$work/src" && go build -mod=readonly -trimpath \
   -ldflags "-s -w -X $module/internal/version.gitTag=$version -X $module/internal/version.gitCommit=$version" \
   -o "$work/kubectl-krew" ./cmd/krew)
+(cd "$work/src" && go build -mod=readonly -trimpath -ldflags "-s -w" -o "$work/validate-krew-manifest" ./cmd/validate-krew-manifest)
 mv "$work/kubectl-krew" "$dir/kubectl-krew"
+mv "$work/validate-krew-manifest" "$dir/validate-krew-manifest"
 echo "$dir"

@@ -516,7 +516,7 @@ mod tests {
         assert!(a.text.contains("version: v9.8.7"));
         assert!(a.text.contains(&format!("uri: https://example.test/r/releases/download/v9.8.7/{name}")), "{}", a.text);
         let sha = archive::sha256_file(&out_a.join(name)).unwrap();
-        assert!(a.text.contains(&format!("sha256: {sha}")));
+        assert!(a.text.contains(&format!("sha256: \"{sha}\"")));
         assert_eq!(a.missing, ["linux/arm64", "darwin/amd64", "darwin/arm64", "windows/amd64"]);
     }
 
@@ -565,7 +565,7 @@ mod tests {
             let name = archive_name("verify-bin", "0.1.0", os, arch);
             let sha = archive::sha256_file(&out.join(&name)).unwrap();
             assert!(updated.contains(&format!(
-                "uri: https://example.test/r/releases/download/v0.1.0/{name}\n      sha256: {sha}\n"
+                "uri: https://example.test/r/releases/download/v0.1.0/{name}\n      sha256: \"{sha}\"\n"
             )));
         }
         // Rendering the updated manifest again changes nothing.

@@ -91,7 +91,9 @@ pub fn render(source: &str, version: &str, artifacts: &[Option<Artifact>]) -> an
                     uri += 1;
                 }
                 Some("sha256") if at_item_level => {
-                    out.push_str(&replace_value(line, &artifact.sha256));
+                    // Always quoted: an all-digit (or all-zero) digest would otherwise read as a number,
+                    // which krew's validator rejects.
+                    out.push_str(&replace_value_quoted(line, &artifact.sha256));
                     sha += 1;
                 }
                 _ => out.push_str(line),
@@ -203,6 +205,12 @@ fn replace_value(line: &str, value: &str) -> String {
     format!("{}: {}{newline}", &line[..colon], yaml_scalar(value))
 }
 
+fn replace_value_quoted(line: &str, value: &str) -> String {
+    let colon = line.find(':').expect("key_of found a colon");
+    let newline = if line.ends_with('\n') { "\n" } else { "" };
+    format!("{}: \"{value}\"{newline}", &line[..colon])
+}
+
 /// A plain scalar when YAML reads it back unchanged, else a double-quoted one.
 fn yaml_scalar(value: &str) -> String {
     let plain_safe = !value.is_empty()
@@ -260,7 +268,7 @@ spec:
           os: linux
           arch: amd64
       uri: https://old/linux
-      sha256: 0000000000000000000000000000000000000000000000000000000000000000
+      sha256: \"0000000000000000000000000000000000000000000000000000000000000000\"
       bin: kubectl-demo
       files:
         - from: kubectl-demo
@@ -270,7 +278,7 @@ spec:
           os: windows
           arch: amd64
       uri: https://old/windows
-      sha256: 0000000000000000000000000000000000000000000000000000000000000000
+      sha256: \"0000000000000000000000000000000000000000000000000000000000000000\"
       bin: kubectl-demo.exe
       files:
         - from: '*'
@@ -327,8 +335,11 @@ spec:
 
     #[test]
     fn a_platform_without_a_sha256_line_is_an_error() {
-        let source =
-            SOURCE.replacen("      sha256: 0000000000000000000000000000000000000000000000000000000000000000\n", "", 1);
+        let source = SOURCE.replacen(
+            "      sha256: \"0000000000000000000000000000000000000000000000000000000000000000\"\n",
+            "",
+            1,
+        );
         let error =
             render(&source, "v1.2.3", &[artifact("https://x/a", 'a'), artifact("https://x/b", 'b')]).unwrap_err();
         assert!(error.to_string().contains("exactly one `uri:` and one `sha256:`"), "{error:#}");

@@ -43,7 +43,7 @@ async fn kubectl_completes_every_plugins_subcommands_and_flags() {
     assert!(flags.contains("--egress\t"), "{flags}");
     let formats = complete(&path, &["netpol-deny", "matrix", "-o", ""]);
     for format in ["table", "json", "yaml", "csv", "dot"] {
-        assert!(formats.contains(&format!("{format}")), "{formats}");
+        assert!(formats.contains(format), "{formats}");
     }
 }
 

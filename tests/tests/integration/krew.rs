@@ -134,7 +134,8 @@ fn rejects_unknown_fields_and_non_manifests() {
 /// Each of these is krew's to refuse: one broken field each, refused with krew's own words.
 #[test]
 fn krews_validator_refuses_each_broken_field() {
-    let edits: [(&str, fn(&mut Value), &str); 11] = [
+    type Edit = (&'static str, fn(&mut Value), &'static str);
+    let edits: [Edit; 11] = [
         ("apiVersion", |d| d["apiVersion"] = "krew.googlecontainertools.github.com/v1alpha1".into(), "not supported"),
         ("kind", |d| d["kind"] = "Plugins".into(), "only \"Plugin\" is supported"),
         ("version", |d| d["spec"]["version"] = "0.1.0".into(), "not starting with 'v'"),

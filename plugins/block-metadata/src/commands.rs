@@ -28,7 +28,10 @@ pub struct EndpointArgs {
     pub azure_wire_server: bool,
 }
 
+const APPLYCMD_EXAMPLES: &str = "Examples:\n  # the seed's default-deny-egress-metadata-server policy for a12\n  kubectl block-metadata apply -n a12\n  # only AWS's endpoints, in every namespace but kube-system, shown first\n  kubectl block-metadata apply -A --cloud aws --dry-run=server";
+
 #[derive(Args)]
+#[command(after_help = APPLYCMD_EXAMPLES)]
 pub struct ApplyCmd {
     /// Every namespace except kube-system (name it with -n as well to include it).
     #[arg(short = 'A', long = "all-namespaces")]
@@ -133,7 +136,11 @@ fn validate_name(name: &str) -> Result<()> {
     }
 }
 
+const REMOVECMD_EXAMPLES: &str =
+    "Examples:\n  kubectl block-metadata remove -n a12\n  kubectl block-metadata remove -A --dry-run";
+
 #[derive(Args)]
+#[command(after_help = REMOVECMD_EXAMPLES)]
 pub struct RemoveCmd {
     /// Every namespace.
     #[arg(short = 'A', long = "all-namespaces")]

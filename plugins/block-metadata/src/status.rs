@@ -26,7 +26,10 @@ pub enum Format {
     Yaml,
 }
 
+const STATUSCMD_EXAMPLES: &str = "Examples:\n  # which pods of a12 can still reach 169.254.169.254 (exit 1 if any)\n  kubectl block-metadata status -n a12\n  # offline, from manifests\n  kubectl block-metadata status -f manifests/ -R -o json";
+
 #[derive(Args)]
+#[command(after_help = STATUSCMD_EXAMPLES)]
 pub struct StatusCmd {
     /// Every namespace except kube-system (name it with -n as well to include it).
     #[arg(short = 'A', long = "all-namespaces")]

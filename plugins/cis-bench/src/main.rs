@@ -71,7 +71,10 @@ struct Output {
     fail_on: FailOn,
 }
 
+const RUNARGS_EXAMPLES: &str = "Examples:\n  # the seed's job-master.yaml: the control-plane checks, on a control-plane node\n  kubectl cis-bench run --targets master\n  # the node checks on every node, failing only on FAIL\n  kubectl cis-bench run --targets node --fail-on fail\n  # the Jobs, as YAML, without running them\n  kubectl cis-bench run --dry-run=client";
+
 #[derive(Args)]
+#[command(after_help = RUNARGS_EXAMPLES)]
 struct RunArgs {
     /// kube-bench targets, comma-separated: master, controlplane, etcd, policies, node, managedservices.
     #[arg(long, value_name = "TARGETS", value_delimiter = ',', default_value = "master,node")]
@@ -102,7 +105,10 @@ struct RunArgs {
     kube: KubeArgs,
 }
 
+const REPORTARGS_EXAMPLES: &str = "Examples:\n  # the seed's `kubectl logs kube-bench-master-xxxxx > report.txt`, read back\n  kubectl cis-bench report report.txt\n  kubectl logs job/kube-bench | kubectl cis-bench report - --status FAIL -o junit";
+
 #[derive(Args)]
+#[command(after_help = REPORTARGS_EXAMPLES)]
 struct ReportArgs {
     /// The saved output, or - for stdin.
     #[arg(value_name = "FILE")]
@@ -117,7 +123,11 @@ enum DiffFormat {
     Json,
 }
 
+const DIFFARGS_EXAMPLES: &str =
+    "Examples:\n  # what changed after fixing a finding\n  kubectl cis-bench diff before.json after.json";
+
 #[derive(Args)]
+#[command(after_help = DIFFARGS_EXAMPLES)]
 struct DiffArgs {
     /// The earlier report (kube-bench JSON or text, or our -o json; - for stdin).
     #[arg(value_name = "OLD")]
@@ -254,4 +264,17 @@ fn write_file(path: &Path, text: &str, overwrite: bool) -> Result<()> {
         .map_err(|e| e.context(format!("writing {}", path.display())))?;
     harden_cli::output::eline(format!("report written to {}", path.display()));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn help_is_kubectl_shaped() {
+        Cli::command().debug_assert();
+        harden_cli::help::check_command_tree(&Cli::command(), &["report", "diff"]).unwrap();
+    }
 }

@@ -20,7 +20,10 @@ use input::{PortArg, blocks, parse_cidr, validate_name};
 
 use crate::PLUGIN;
 
+const APPLYCMD_EXAMPLES: &str = "Examples:\n  # the seed's default-deny ingress policy in g04\n  kubectl netpol-deny apply -n g04 --ingress\n  # both directions, keeping DNS working, in every namespace labelled env=prod\n  kubectl netpol-deny apply --namespace-selector env=prod --allow-dns\n  # print the YAML to write by hand in the exam\n  kubectl netpol-deny apply -n g04 --ingress --name default-deny-all \\\n      --dry-run=client -o yaml";
+
 #[derive(Args)]
+#[command(after_help = APPLYCMD_EXAMPLES)]
 pub struct ApplyCmd {
     /// Every namespace except kube-system (name it with -n as well to include it).
     #[arg(short = 'A', long = "all-namespaces", conflicts_with = "namespace_selector")]
@@ -91,7 +94,10 @@ impl ApplyCmd {
     }
 }
 
+const ALLOWCMD_EXAMPLES: &str = "Examples:\n  # the seed's backend-ingress: only frontends in namespaces labelled app=orion, on 3000/TCP\n  kubectl netpol-deny allow -n g04 --to tier=backend \\\n      --from-namespace app=orion --from-pod tier=frontend --port 3000 --name backend-ingress\n  # egress from every pod of a12 to anywhere but the cloud metadata endpoint\n  kubectl netpol-deny allow -n a12 --egress --from '' \\\n      --to-cidr 0.0.0.0/0 --except 169.254.169.254/32";
+
 #[derive(Args)]
+#[command(after_help = ALLOWCMD_EXAMPLES)]
 pub struct AllowCmd {
     /// Allow egress from the pods chosen by --from to --to-pod/--to-namespace/--to-cidr, instead of ingress.
     #[arg(long)]

@@ -16,7 +16,10 @@ use crate::render;
 /// The port both commands use when none is given and the destination does not declare exactly one.
 const DEFAULT_PORT: u16 = 80;
 
+const CANREACHCMD_EXAMPLES: &str = "Examples:\n  # the seed's wget from frontend to backend, answered from the policies\n  kubectl netpol-deny can-reach --from g04/frontend --to g04/backend --port 3000\n  # other (in default) to backend, offline from the seed's files\n  kubectl netpol-deny can-reach -f examples/g04 --from default/other --to g04/backend\n  # a pod to the cloud metadata endpoint\n  kubectl netpol-deny can-reach --from a12/web --to-ip 169.254.169.254 --port 80";
+
 #[derive(Args)]
+#[command(after_help = CANREACHCMD_EXAMPLES)]
 pub struct CanReachCmd {
     /// The source pod, NS/POD (or POD in the -n namespace).
     #[arg(long, value_name = "NS/POD", conflicts_with = "from_ip")]
@@ -162,7 +165,10 @@ pub enum MatrixFormat {
     Dot,
 }
 
+const MATRIXCMD_EXAMPLES: &str = "Examples:\n  # who can reach whom in g04 and default on the backend's port\n  kubectl netpol-deny matrix -n g04,default --port 3000\n  # offline, from the seed's files, as JSON\n  kubectl netpol-deny matrix -f examples/g04 --port 3000 -o json";
+
 #[derive(Args)]
+#[command(after_help = MATRIXCMD_EXAMPLES)]
 pub struct MatrixCmd {
     /// PORT[/PROTO] to check (repeat for several; default 80/TCP). Named ports resolve per destination.
     #[arg(long = "port", value_name = "PORT[/PROTO]")]

@@ -73,7 +73,12 @@ impl ApplyCmd {
         let scope = NamespaceScope {
             named: kube.namespaces.clone(),
             all: self.all_namespaces,
-            selector: self.namespace_selector.as_deref().map(selector::parse).transpose()?,
+            selector: self
+                .namespace_selector
+                .as_deref()
+                .map(selector::parse)
+                .transpose()
+                .map_err(harden_kube::error::selector)?,
         };
         let cluster = connect_if(Applier::needs_cluster(&self.apply) || scope.needs_cluster(), kube).await?;
         let namespaces = scope.resolve(cluster.as_ref()).await?;
@@ -270,7 +275,7 @@ impl AllowCmd {
         };
         let sel = |flag: &str, text: &str| {
             selector::parse(text).map_err(|e| {
-                harden_cli::Error::from(e).context(flag).with_hint("e.g. tier=frontend or 'env in (prod,staging)'")
+                harden_kube::error::selector(e).context(flag).with_hint("e.g. tier=frontend or 'env in (prod,staging)'")
             })
         };
         let cidrs = cidrs.iter().map(|c| parse_cidr(cidr_flag, c)).collect::<Result<Vec<_>>>()?;

@@ -149,13 +149,6 @@ pub fn finish(style: ExitStyle, result: Result<Outcome>) -> ExitCode {
     }
 }
 
-impl From<apimachinery::labels::SelectorError> for Error {
-    fn from(err: apimachinery::labels::SelectorError) -> Self {
-        Error::invalid(err.to_string())
-            .with_hint("selectors are written as kubectl's -l: tier=frontend, 'env in (prod,staging)', !legacy")
-    }
-}
-
 impl From<std::fmt::Error> for Error {
     fn from(_: std::fmt::Error) -> Self {
         Error::other("formatting output failed")

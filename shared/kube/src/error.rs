@@ -89,3 +89,9 @@ mod tests {
         assert!(err.to_string().contains("hint:"));
     }
 }
+
+/// A selector kubectl would refuse, as invalid input with a hint about the syntax.
+pub fn selector(err: apimachinery::labels::SelectorError) -> Error {
+    Error::invalid(err.to_string())
+        .with_hint("selectors are written as kubectl's -l: tier=frontend, 'env in (prod,staging)', !legacy")
+}

@@ -4,6 +4,7 @@
 //! One module per plugin (and one for the runtime they share); each test takes a namespace of its
 //! own from [`harden_tests::Cluster::namespace`].
 
+mod architecture;
 mod block_metadata;
 mod cis_bench;
 mod completion;

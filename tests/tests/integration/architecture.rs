@@ -1,0 +1,53 @@
+//! The boundaries the crates promise, checked on the real dependency graph: the NetworkPolicy
+//! engine builds without a client, clap or a terminal, and the plugin that never talks to the API
+//! server (verify-bin) does not build kube.
+
+use harden_tests::{repo_root, run, stdout};
+
+fn normal_dependencies(package: &str) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = run(std::process::Command::new(cargo).current_dir(repo_root()).args([
+        "tree",
+        "--offline",
+        "-p",
+        package,
+        "-e",
+        "normal",
+        "--prefix",
+        "none",
+        "--format",
+        "{p}",
+    ]));
+    assert!(out.status.success(), "cargo tree -p {package}");
+    stdout(&out)
+}
+
+fn crates(tree: &str) -> Vec<String> {
+    tree.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect()
+}
+
+#[test]
+fn the_engine_builds_without_a_client_clap_or_a_terminal() {
+    let deps = crates(&normal_dependencies("harden-netpol"));
+    for banned in ["kube", "kube-client", "clap", "tokio", "dialoguer", "indicatif", "harden-cli", "harden-kube"] {
+        assert!(!deps.iter().any(|d| d == banned), "harden-netpol depends on {banned}:\n{deps:?}");
+    }
+    assert!(deps.iter().any(|d| d == "k8s-openapi"), "it reads Kubernetes objects");
+}
+
+#[test]
+fn verify_bin_does_not_build_kube() {
+    let deps = crates(&normal_dependencies("kubectl-verify-bin"));
+    for banned in ["kube", "kube-client", "k8s-openapi", "harden-kube"] {
+        assert!(!deps.iter().any(|d| d == banned), "kubectl-verify-bin depends on {banned}");
+    }
+}
+
+/// Plugins write through the runtime only: clippy's print lints are denied in every plugin.
+#[test]
+fn every_plugin_denies_printing_around_the_runtime() {
+    for plugin in harden_tests::plugins() {
+        let main = std::fs::read_to_string(repo_root().join("plugins").join(&plugin).join("src/main.rs")).unwrap();
+        assert!(main.contains("#![deny(clippy::print_stdout, clippy::print_stderr)]"), "{plugin}");
+    }
+}

@@ -46,6 +46,19 @@ fn side_text(cluster: &Cluster, side: &Side, this: &str, other: &str, out: &mut 
         return;
     };
     let name = cluster.pod_name(pod);
+    if cluster.pods[pod].host_network {
+        let selected: Vec<String> = side.host_network_selected_by.iter().map(|&p| cluster.policy_name(p)).collect();
+        let note = if selected.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} select its labels, and do not apply)", selected.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  {verb} {name}: allowed, hostNetwork pod: NetworkPolicies do not apply to it here{note}, see Semantics"
+        );
+        return;
+    }
     if side.isolated_by.is_empty() {
         let _ = writeln!(
             out,
@@ -60,9 +73,27 @@ fn side_text(cluster: &Cluster, side: &Side, this: &str, other: &str, out: &mut 
     if side.allowed_by.is_empty() {
         let _ = writeln!(
             out,
-            "    no {} rule of these policies allows traffic {what} {other} on this port",
+            "    no {} rule of these policies allows traffic {what} {other} on this port:",
             side.direction
         );
+    }
+    for denial in &side.denials {
+        let policy = cluster.policy_name(denial.policy);
+        match &denial.nearest {
+            None => {
+                let _ = writeln!(out, "      {policy} has no {} rules: it allows nothing", side.direction);
+            }
+            Some(nearest) => {
+                let why: Vec<String> = nearest.failures.iter().map(ToString::to_string).collect();
+                let _ = writeln!(
+                    out,
+                    "      {policy} {}[{}] came nearest: {}",
+                    side.direction,
+                    nearest.rule,
+                    why.join("; ")
+                );
+            }
+        }
     }
     for rule in &side.allowed_by {
         let (peer, port) = rule_words(cluster, rule);
@@ -109,8 +140,26 @@ fn side_json(cluster: &Cluster, side: &Side) -> Value {
             })
         })
         .collect();
+    let denials: Vec<Value> = side
+        .denials
+        .iter()
+        .map(|d| {
+            json!({
+                "policy": cluster.policy_name(d.policy),
+                "rule": d.nearest.as_ref().map(|n| n.rule),
+                "why": d.nearest.as_ref().map_or_else(
+                    || vec![format!("no {} rules: it allows nothing", side.direction)],
+                    |n| n.failures.iter().map(ToString::to_string).collect(),
+                ),
+                "failures": d.nearest.as_ref().map(|n| n.failures.clone()).unwrap_or_default(),
+            })
+        })
+        .collect();
     json!({
         "pod": side.pod.map(|p| cluster.pod_name(p)),
+        "hostNetwork": side.pod.is_some_and(|p| cluster.pods[p].host_network),
+        "hostNetworkSelectedBy": side.host_network_selected_by.iter().map(|&p| cluster.policy_name(p)).collect::<Vec<_>>(),
+        "denials": denials,
         "isolated": !side.isolated_by.is_empty(),
         "isolatedBy": side.isolated_by.iter().map(|&p| cluster.policy_name(p)).collect::<Vec<_>>(),
         "allowed": side.allowed,

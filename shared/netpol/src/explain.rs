@@ -31,6 +31,11 @@ pub struct Side {
     /// Every rule of those policies that allows the traffic.
     pub allowed_by: Vec<RuleRef>,
     pub allowed: bool,
+    /// When denied: for each isolating policy, the nearest rule and what it lacked.
+    pub denials: Vec<super::why::Denial>,
+    /// For a hostNetwork pod: the policies whose podSelector matches its labels for this
+    /// direction, none of which applies to it (NetworkPolicies do not govern host-network pods).
+    pub host_network_selected_by: Vec<PolicyId>,
 }
 
 /// The answer to "can `from` reach `to` on this port".
@@ -135,7 +140,18 @@ impl Cluster {
             }
         }
         let allowed = isolated_by.is_empty() || !allowed_by.is_empty();
-        Side { direction, pod: Some(pod), isolated_by, allowed_by, allowed }
+        let denials =
+            if allowed { Vec::new() } else { self.denials(&isolated_by, direction, peer, dst_pod, port, protocol) };
+        let host_network_selected_by = if self.pods[pod].host_network {
+            self.policies_by_ns[self.pods[pod].namespace.index()]
+                .iter()
+                .copied()
+                .filter(|&p| self.policies[p].isolates(direction) && self.selects_ignoring_host_network(p, pod))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Side { direction, pod: Some(pod), isolated_by, allowed_by, allowed, denials, host_network_selected_by }
     }
 
     /// `Some(None)`: the rule has no peers (all match); `Some(Some(i))`: peer `i` matches.
@@ -165,7 +181,15 @@ impl Cluster {
 
 impl Side {
     fn external(direction: Direction) -> Self {
-        Side { direction, pod: None, isolated_by: Vec::new(), allowed_by: Vec::new(), allowed: true }
+        Side {
+            direction,
+            pod: None,
+            isolated_by: Vec::new(),
+            allowed_by: Vec::new(),
+            allowed: true,
+            denials: Vec::new(),
+            host_network_selected_by: Vec::new(),
+        }
     }
 }
 

@@ -58,6 +58,7 @@ pub mod input;
 mod matrix;
 mod model;
 pub mod synth;
+mod why;
 
 #[cfg(test)]
 mod tests;
@@ -70,6 +71,7 @@ pub use model::{
     Cluster, Direction, Group, GroupId, NamedPort, Namespace, NsId, Peer, Pod, PodId, Policy, PolicyId, PortRef,
     PortSpec, Rule,
 };
+pub use why::{Denial, Failure, Nearest};
 
 use std::fmt;
 use std::net::IpAddr;

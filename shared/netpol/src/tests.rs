@@ -645,3 +645,62 @@ fn a_misspelt_container_port_names_file_object_and_field() {
     assert!(text.contains("containerPort?"), "{text}");
     assert!(objects.warnings[0].message.contains("unknown field \"spec.containers[0].ports[0].containerport\""));
 }
+
+/// Issue 21: the seed's two denials give different, precise reasons.
+#[test]
+fn denials_say_why_not_per_policy() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/g04");
+    let c = Cluster::build(&files(&[
+        root.join("g04.yaml"),
+        root.join("default-deny-ingress.yaml"),
+        root.join("backend-ingress.yaml"),
+    ]))
+    .unwrap();
+    let reasons = |from: &str, port: u16| -> Vec<String> {
+        let v = c.check(pod(&c, from), pod(&c, "g04/backend"), &PortQuery::tcp(port)).unwrap();
+        v.ingress
+            .denials
+            .iter()
+            .filter_map(|d| d.nearest.as_ref())
+            .flat_map(|n| n.failures.iter().map(ToString::to_string))
+            .collect()
+    };
+    assert_eq!(
+        reasons("default/other", 3000),
+        ["namespace default lacks app=orion", "pod default/other lacks tier=frontend"]
+    );
+    assert_eq!(reasons("g04/frontend", 8080), ["allows 3000/TCP, asked 8080/TCP"]);
+    let v = c.check(pod(&c, "g04/frontend"), pod(&c, "g04/backend"), &PortQuery::tcp(8080)).unwrap();
+    let empty = v.ingress.denials.iter().find(|d| d.nearest.is_none()).unwrap();
+    assert_eq!(c.policy_name(empty.policy), "g04/default-deny-ingress");
+}
+
+#[test]
+fn address_denials_name_the_cidr_or_the_except() {
+    let c = build(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: app, namespace: a12}\n---\n\
+         apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: egress, namespace: a12}\n\
+         spec:\n  podSelector: {}\n  policyTypes: [Egress]\n\
+         \x20 egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0, except: [169.254.169.254/32]}}]}]\n",
+    )
+    .unwrap();
+    let app = c.find_pod("a12", "app").unwrap();
+    let to = |ip: &str| Endpoint::Ip(ip.parse().unwrap());
+    let v = c.check(Endpoint::Pod(app), to("169.254.169.254"), &PortQuery::tcp(80)).unwrap();
+    let failure = &v.egress.denials[0].nearest.as_ref().unwrap().failures[0];
+    assert_eq!(failure.to_string(), "169.254.169.254 is in the except entry 169.254.169.254/32");
+    assert!(c.check(Endpoint::Pod(app), to("10.0.0.1"), &PortQuery::tcp(80)).unwrap().allowed);
+}
+
+#[test]
+fn host_network_pods_are_named_as_such() {
+    let c = build(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: agent, namespace: n, labels: {app: a}}\nspec: {hostNetwork: true, containers: [{name: c}]}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: peer, namespace: n}\n---\n\
+         apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: n}\nspec: {podSelector: {matchLabels: {app: a}}}\n",
+    )
+    .unwrap();
+    let v = c.check(pod(&c, "n/peer"), pod(&c, "n/agent"), &PortQuery::tcp(80)).unwrap();
+    assert!(v.allowed);
+    assert_eq!(v.ingress.host_network_selected_by.len(), 1, "the policy would select it, were it not hostNetwork");
+}

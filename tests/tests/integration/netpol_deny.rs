@@ -268,3 +268,28 @@ async fn live_matrix_equals_offline_matrix_of_the_same_objects() {
     assert_eq!(out.status.code(), Some(2), "{}{}", stdout(&out), stderr(&out));
     assert!(stderr(&out).contains(&format!("pod {ns}/nope not found")), "{}", stderr(&out));
 }
+
+/// Issue 21: a denial says why not, per side, differently for the seed's two denials, in text and JSON.
+#[test]
+fn denials_explain_why_not_in_text_and_json() {
+    let files = after();
+    let other =
+        offline_run(&strs(&with(files.clone(), &["can-reach", "--from", "default/other", "--to", "g04/backend"])));
+    assert_eq!(other.status.code(), Some(1));
+    assert!(stdout(&other).contains("namespace default lacks app=orion"), "{}", stdout(&other));
+    let port = offline_run(&strs(&with(
+        files.clone(),
+        &["can-reach", "--from", "g04/frontend", "--to", "g04/backend", "--port", "8080", "-o", "json"],
+    )));
+    assert_eq!(port.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&port)).unwrap();
+    let denials = doc["ingress"]["denials"].as_array().unwrap();
+    let backend = denials.iter().find(|d| d["policy"] == "g04/backend-ingress").unwrap();
+    assert_eq!(backend["why"], serde_json::json!(["allows 3000/TCP, asked 8080/TCP"]));
+    assert_eq!(backend["failures"][0]["kind"], "port");
+    let yaml = offline_run(&strs(&with(
+        files,
+        &["can-reach", "--from", "g04/frontend", "--to", "g04/backend", "--port", "8080", "-o", "yaml"],
+    )));
+    assert!(stdout(&yaml).contains("asked 8080/TCP"), "verdicts print as YAML too");
+}

@@ -72,6 +72,13 @@ pub fn from_kubeconfig(err: kube::config::KubeconfigError) -> Error {
         .with_hint("pass --kubeconfig FILE, set KUBECONFIG, or pick a --context that exists")
 }
 
+/// A selector kubectl would refuse, as invalid input with a hint about the syntax.
+pub fn selector(err: apimachinery::labels::SelectorError) -> Error {
+    Error::invalid(err.to_string())
+        .with_hint("selectors are written as kubectl's -l: tier=frontend, 'env in (prod,staging)', !legacy")
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,10 +95,4 @@ mod tests {
         assert!(err.message.contains("cannot delete resource \"pods\""), "{err}");
         assert!(err.to_string().contains("hint:"));
     }
-}
-
-/// A selector kubectl would refuse, as invalid input with a hint about the syntax.
-pub fn selector(err: apimachinery::labels::SelectorError) -> Error {
-    Error::invalid(err.to_string())
-        .with_hint("selectors are written as kubectl's -l: tier=frontend, 'env in (prod,staging)', !legacy")
 }

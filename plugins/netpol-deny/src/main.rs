@@ -4,6 +4,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod engine_errors;
+mod matrix;
 mod policy;
 mod render;
 mod verdict;
@@ -36,7 +37,7 @@ enum Command {
     /// Can A reach B on a port? Exit 0 allowed, 1 denied, 2 error.
     CanReach(verdict::CanReachCmd),
     /// The pod-to-pod reachability matrix.
-    Matrix(verdict::MatrixCmd),
+    Matrix(Box<matrix::MatrixCmd>),
 }
 
 fn main() -> ExitCode {

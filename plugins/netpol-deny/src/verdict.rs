@@ -3,18 +3,17 @@
 
 use std::net::IpAddr;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use harden_cli::error::{Error, Outcome, Result};
 use harden_cli::prompt;
 use harden_kube::flags::{KubeArgs, VerdictFormat};
 use harden_kube::sources::{SourceArgs, Wanted, load};
-use netpol::{Cluster, Endpoint, PodId, PortQuery};
+use netpol::{Cluster, Endpoint, PortQuery};
 
 use crate::engine_errors::engine_error;
 use crate::render;
 
-/// The port both commands use when none is given and the destination does not declare exactly one.
-const DEFAULT_PORT: u16 = 80;
+use crate::matrix::DEFAULT_PORT;
 
 const CANREACHCMD_EXAMPLES: &str = "Examples:\n  # the seed's wget from frontend to backend, answered from the policies\n  kubectl netpol-deny can-reach --from g04/frontend --to g04/backend --port 3000\n  # other (in default) to backend, offline from the seed's files\n  kubectl netpol-deny can-reach -f examples/g04 --from default/other --to g04/backend\n  # a pod to the cloud metadata endpoint\n  kubectl netpol-deny can-reach --from a12/web --to-ip 169.254.169.254 --port 80";
 
@@ -151,73 +150,6 @@ fn default_port(cluster: &Cluster, to: Endpoint) -> PortQuery {
         return PortQuery::new(*port, *protocol);
     }
     PortQuery::tcp(DEFAULT_PORT)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum MatrixFormat {
-    /// `.` allowed, `X` denied, `-` no such named port; one table per port.
-    Table,
-    Json,
-    Yaml,
-    /// One line per port, source and destination.
-    Csv,
-    /// A Graphviz digraph of the allowed connections.
-    Dot,
-}
-
-const MATRIXCMD_EXAMPLES: &str = "Examples:\n  # who can reach whom in g04 and default on the backend's port\n  kubectl netpol-deny matrix -n g04,default --port 3000\n  # offline, from the seed's files, as JSON\n  kubectl netpol-deny matrix -f examples/g04 --port 3000 -o json";
-
-#[derive(Args)]
-#[command(after_help = MATRIXCMD_EXAMPLES)]
-pub struct MatrixCmd {
-    /// PORT[/PROTO] to check (repeat for several; default 80/TCP). Named ports resolve per destination.
-    #[arg(long = "port", value_name = "PORT[/PROTO]")]
-    ports: Vec<String>,
-    /// The pods: of the -n namespaces, -A every namespace, -f from files (without -n: every pod in them).
-    #[command(flatten)]
-    source: SourceArgs,
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
-    output: MatrixFormat,
-
-    #[command(flatten)]
-    pub kube: KubeArgs,
-}
-
-impl MatrixCmd {
-    pub async fn run(self) -> Result<Outcome> {
-        let kube = &self.kube.clone();
-        let mut ports: Vec<PortQuery> = self
-            .ports
-            .iter()
-            .map(|p| PortQuery::parse(p))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(engine_error)?;
-        if ports.is_empty() {
-            ports.push(PortQuery::tcp(DEFAULT_PORT));
-        }
-        let loaded = load(kube, &self.source, Wanted::Scope, engine_error).await?;
-        let cluster = &loaded.cluster;
-        let pods: Vec<PodId> = cluster
-            .pod_ids()
-            .filter(|&p| loaded.namespaces.contains(&cluster.namespaces[cluster.pods[p].namespace].name))
-            .collect();
-        if pods.is_empty() {
-            return Err(Error::not_found(format!("no pods in namespace(s) {}", loaded.namespaces.join(", ")))
-                .with_hint("pick namespaces with pods (-n NS, -A), or check the -f files"));
-        }
-        let units = render::Units::new(cluster, &pods);
-        let matrices: Vec<_> = ports.iter().map(|port| cluster.matrix(&units.groups(), port)).collect();
-        let text = match self.output {
-            MatrixFormat::Table => render::matrix_table(cluster, &units, &matrices),
-            MatrixFormat::Json => render::matrix_json(cluster, &units, &matrices),
-            MatrixFormat::Yaml => render::json_to_yaml(&render::matrix_json(cluster, &units, &matrices))?,
-            MatrixFormat::Csv => render::matrix_csv(cluster, &units, &matrices),
-            MatrixFormat::Dot => render::matrix_dot(cluster, &units, &matrices),
-        };
-        harden_cli::output::print(&text);
-        Ok(Outcome::Good)
-    }
 }
 
 #[cfg(test)]

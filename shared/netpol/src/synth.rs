@@ -23,6 +23,9 @@ pub struct Shape {
     pub policies: usize,
     pub namespaces: usize,
     pub seed: u64,
+    /// Whether pods belong to ReplicaSets (as a Deployment's do) or stand alone (bare pods, as
+    /// `kubectl get pods -o yaml` of a test fixture gives).
+    pub owners: bool,
 }
 
 /// A small, fast PRNG (SplitMix64): the generator must be reproducible, not cryptographic.
@@ -52,6 +55,31 @@ fn selector(pairs: &[(&str, String)]) -> LabelSelector {
 
 const TIERS: [&str; 3] = ["web", "api", "db"];
 const ENVS: [&str; 3] = ["prod", "staging", "dev"];
+
+/// The objects as one multi-document YAML stream, as `kubectl get ... -o yaml` per object would
+/// write them: the input of the whole-command benchmark.
+pub fn to_yaml(objects: &Objects) -> String {
+    fn document<T: serde::Serialize>(out: &mut String, api_version: &str, kind: &str, object: &T) {
+        let mut value = serde_json::to_value(object).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            map.insert("apiVersion".into(), api_version.into());
+            map.insert("kind".into(), kind.into());
+        }
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(&value).unwrap_or_default());
+    }
+    let mut out = String::new();
+    for ns in &objects.namespaces {
+        document(&mut out, "v1", "Namespace", &ns.object);
+    }
+    for pod in &objects.pods {
+        document(&mut out, "v1", "Pod", &pod.object);
+    }
+    for policy in &objects.policies {
+        document(&mut out, "networking.k8s.io/v1", "NetworkPolicy", &policy.object);
+    }
+    out
+}
 
 fn synthetic<T>(object: T) -> Sourced<T> {
     Sourced { object, source: std::sync::Arc::from("synthetic") }
@@ -85,11 +113,22 @@ pub fn generate(shape: Shape) -> Objects {
             }]);
         }
         let ip = format!("10.{}.{}.{}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
+        let owner_references = shape.owners.then(|| {
+            vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                api_version: "apps/v1".into(),
+                kind: "ReplicaSet".into(),
+                name: format!("app-{app}-{tier}-5d8f9c"),
+                uid: format!("00000000-0000-0000-0000-{:012}", app * 3 + TIERS.iter().position(|t| *t == tier).unwrap_or(0)),
+                controller: Some(true),
+                ..Default::default()
+            }]
+        });
         objects.pods.push(synthetic(Pod {
             metadata: ObjectMeta {
                 name: Some(format!("pod-{i}")),
                 namespace: Some(ns_name(ns)),
                 labels: Some(labels(&[("app", format!("app-{app}")), ("tier", tier.to_string())])),
+                owner_references,
                 ..Default::default()
             },
             spec: Some(PodSpec { containers: vec![container], ..Default::default() }),

@@ -108,22 +108,28 @@ fn main() {
         std::fs::read_to_string(&baseline_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     let mut results: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     let mut missed = Vec::new();
-    println!(
-        "{:<34} {:>9} {:>10} {:>11} {:>16}",
-        "scenario / command", "wall", "peak RSS", "output", "vs baseline"
-    );
+    println!("{:<34} {:>9} {:>10} {:>11} {:>16}", "scenario / command", "wall", "peak RSS", "output", "vs baseline");
     for scenario in &SCENARIOS {
         if only.as_deref().is_some_and(|o| !scenario.name.contains(o)) {
             continue;
         }
         let file = input(&dir, scenario);
         let file_size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-        println!("{} ({} pods, {} policies; input {})", scenario.name, scenario.shape.pods, scenario.shape.policies, human_bytes(file_size));
+        println!(
+            "{} ({} pods, {} policies; input {})",
+            scenario.name,
+            scenario.shape.pods,
+            scenario.shape.policies,
+            human_bytes(file_size)
+        );
         let path = file.display().to_string();
         let mut runs: Vec<(String, Vec<String>)> = FORMATS
             .iter()
             .map(|format| {
-                (format!("matrix -o {format}"), ["matrix", "-f", &path, "--port", "80", "-o", format].map(String::from).to_vec())
+                (
+                    format!("matrix -o {format}"),
+                    ["matrix", "-f", &path, "--port", "80", "-o", format].map(String::from).to_vec(),
+                )
             })
             .collect();
         runs.push((
@@ -151,8 +157,7 @@ fn main() {
                 if m.exit > 1 { format!("  (exit {})", m.exit) } else { String::new() }
             );
             if scenario.name.starts_with("10k") {
-                let (time_goal, memory_goal) =
-                    if label == "can-reach" { (0.5, 500 * 1024) } else { (2.0, 500 * 1024) };
+                let (time_goal, memory_goal) = if label == "can-reach" { (0.5, 500 * 1024) } else { (2.0, 500 * 1024) };
                 if m.wall.as_secs_f64() > time_goal || m.peak_rss_kib > memory_goal {
                     missed.push(format!("{key}: {:.2}s, {} MiB", m.wall.as_secs_f64(), m.peak_rss_kib / 1024));
                 }

@@ -3,9 +3,12 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod diff;
 mod engine_errors;
+mod manage;
 mod matrix;
 mod policy;
+mod reach;
 mod render;
 mod verdict;
 
@@ -38,6 +41,16 @@ enum Command {
     CanReach(verdict::CanReachCmd),
     /// The pod-to-pod reachability matrix.
     Matrix(Box<matrix::MatrixCmd>),
+    /// Every pod that can reach a pod, and through which rules.
+    WhoCanReach(Box<reach::WhoCanReachCmd>),
+    /// Every pod a pod can reach, and through which rules.
+    ReachableFrom(Box<reach::ReachableFromCmd>),
+    /// What a change adds and removes: connections before and after applying files. Exit 0 none, 1 some, 2 error.
+    Diff(Box<diff::DiffCmd>),
+    /// The NetworkPolicies of namespaces, the pods each selects, and which this plugin made.
+    List(Box<manage::ListCmd>),
+    /// Delete policies this plugin made (and nothing else).
+    Delete(Box<manage::DeleteCmd>),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +60,11 @@ fn main() -> ExitCode {
             Command::Allow(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::CanReach(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
             Command::Matrix(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
+            Command::WhoCanReach(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::ReachableFrom(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::Diff(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
+            Command::List(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::Delete(cmd) => finish(ExitStyle::Action, cmd.run().await),
         }
     })
 }

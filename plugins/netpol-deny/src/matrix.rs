@@ -97,8 +97,12 @@ impl Side {
 impl MatrixCmd {
     pub async fn run(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
-        let mut ports: Vec<PortQuery> =
-            self.ports.iter().map(|p| PortQuery::parse(p)).collect::<std::result::Result<_, _>>().map_err(engine_error)?;
+        let mut ports: Vec<PortQuery> = self
+            .ports
+            .iter()
+            .map(|p| PortQuery::parse(p))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(engine_error)?;
         if ports.is_empty() {
             ports.push(PortQuery::tcp(DEFAULT_PORT));
         }
@@ -124,8 +128,11 @@ impl MatrixCmd {
         let destinations: Vec<PodId> = in_scope.iter().copied().filter(|&p| columns.keeps(cluster, p)).collect();
         if sources.is_empty() || destinations.is_empty() {
             let side = if sources.is_empty() { "--from/--from-namespace" } else { "--to/--to-namespace" };
-            return Err(Error::not_found(format!("{side} select no pod in namespace(s) {}", loaded.namespaces.join(", ")))
-                .with_hint("check the selectors against `kubectl get pods --show-labels`"));
+            return Err(Error::not_found(format!(
+                "{side} select no pod in namespace(s) {}",
+                loaded.namespaces.join(", ")
+            ))
+            .with_hint("check the selectors against `kubectl get pods --show-labels`"));
         }
         let table = Table::new(cluster, &sources, &destinations, !self.no_fold, &ports);
         let mut out = harden_cli::output::Stream::new();
@@ -165,7 +172,8 @@ impl Units {
             .map(|pods| {
                 let first = &cluster.pods[pods[0]];
                 let namespace = cluster.namespaces[first.namespace].name.clone();
-                let owner = first.owner.clone().filter(|o| pods.iter().all(|&p| cluster.pods[p].owner.as_ref() == Some(o)));
+                let owner =
+                    first.owner.clone().filter(|o| pods.iter().all(|&p| cluster.pods[p].owner.as_ref() == Some(o)));
                 let label = match (pods.len(), &owner) {
                     (1, _) => cluster.pod_name(pods[0]),
                     (n, Some(owner)) => {
@@ -195,7 +203,13 @@ pub struct Table<'a> {
 }
 
 impl<'a> Table<'a> {
-    pub fn new(cluster: &'a Cluster, sources: &[PodId], destinations: &[PodId], fold: bool, ports: &[PortQuery]) -> Self {
+    pub fn new(
+        cluster: &'a Cluster,
+        sources: &[PodId],
+        destinations: &[PodId],
+        fold: bool,
+        ports: &[PortQuery],
+    ) -> Self {
         let rows = Units::new(cluster, sources, fold);
         let columns = Units::new(cluster, destinations, fold);
         let mut groups: Vec<GroupId> = rows.groups().chain(columns.groups()).collect();
@@ -315,7 +329,13 @@ impl<'a> Table<'a> {
                     .map(|m| port_label(&m.port))
                     .collect();
                 if !ports.is_empty() {
-                    writeln!(out, "  u{} -> u{} [label={}];", index[from.label.as_str()], index[to.label.as_str()], quote(&ports.join(",")))?;
+                    writeln!(
+                        out,
+                        "  u{} -> u{} [label={}];",
+                        index[from.label.as_str()],
+                        index[to.label.as_str()],
+                        quote(&ports.join(","))
+                    )?;
                 }
             }
         }
@@ -537,7 +557,9 @@ mod tests {
     fn pods_yaml(pods: &[(&str, Option<&str>)]) -> Cluster {
         let mut text = String::new();
         for (name, owner) in pods {
-            text.push_str(&format!("---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: a\n  labels: {{app: web}}\n"));
+            text.push_str(&format!(
+                "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: a\n  labels: {{app: web}}\n"
+            ));
             if let Some(owner) = owner {
                 text.push_str(&format!(
                     "  ownerReferences: [{{apiVersion: apps/v1, kind: ReplicaSet, name: {owner}, uid: u, controller: true}}]\n"

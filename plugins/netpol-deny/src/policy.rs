@@ -16,7 +16,8 @@ use harden_kube::flags::{ApplyArgs, KubeArgs};
 use harden_kube::namespaces::NamespaceScope;
 
 use build::{AllowSpec, Direction, Directions, apply_policies};
-use input::{PortArg, blocks, parse_cidr, validate_name};
+pub use input::validate_name;
+use input::{PortArg, blocks, parse_cidr};
 
 use crate::PLUGIN;
 

@@ -78,7 +78,6 @@ pub fn selector(err: apimachinery::labels::SelectorError) -> Error {
         .with_hint("selectors are written as kubectl's -l: tier=frontend, 'env in (prod,staging)', !legacy")
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

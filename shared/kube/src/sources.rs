@@ -49,6 +49,8 @@ pub struct SourceArgs {
 /// What a command loaded: the objects, the compiled cluster, the namespaces it is about, and the
 /// connection when it read a live cluster.
 pub struct Loaded {
+    /// The objects the cluster was built from (to build another with changes, as `diff` does).
+    pub objects: Objects,
     pub cluster: Cluster,
     pub namespaces: Vec<String>,
     pub live: Option<Kube>,
@@ -86,22 +88,7 @@ pub async fn load(
     }
     let default_namespace = kube.namespaces.first().cloned().unwrap_or_else(|| "default".to_string());
     let mut objects = Objects::new(&default_namespace);
-    let mut budget = limits::MANIFESTS;
-    let mut files_read = 0;
-    for path in &source.files {
-        for file in manifest_files(path, source.recursive)? {
-            let what = if file.as_os_str() == "-" { "standard input".to_string() } else { file.display().to_string() };
-            let text = read_text(&file, &format!("-f {what}"), budget)?;
-            budget = budget.saturating_sub(text.len() as u64);
-            files_read += 1;
-            objects.add_yaml(&text, &what).map_err(&engine_error)?;
-        }
-    }
-    if files_read == 0 {
-        return Err(Error::invalid("the -f paths hold no .yaml, .yml or .json file")
-            .with_hint("name the files, or add -R to read subdirectories"));
-    }
-    report_input(&objects);
+    add_files(&mut objects, &source.files, source.recursive, "-f", &engine_error)?;
     let cluster = Cluster::build(&objects).map_err(&engine_error)?;
     for warning in &cluster.warnings {
         warn(warning);
@@ -135,7 +122,7 @@ pub async fn load(
         }
         kube.namespaces.clone()
     };
-    Ok(Loaded { cluster, namespaces, live: None, default_namespace })
+    Ok(Loaded { objects, cluster, namespaces, live: None, default_namespace })
 }
 
 async fn load_live(
@@ -165,7 +152,37 @@ async fn load_live(
     spinner.finish("read pods and network policies");
     let objects = Objects::from_typed(listed_namespaces, pods, policies, &default_namespace);
     let cluster = Cluster::build(&objects).map_err(&engine_error)?;
-    Ok(Loaded { cluster, namespaces, live: Some(live), default_namespace })
+    Ok(Loaded { objects, cluster, namespaces, live: Some(live), default_namespace })
+}
+
+/// Adds the objects of files and directories (`-` is standard input) to `objects`, within the
+/// input size limit, and names on stderr what the engine does not use. `flag` names the paths in
+/// messages (`-f`, `--apply`).
+pub fn add_files(
+    objects: &mut Objects,
+    paths: &[PathBuf],
+    recursive: bool,
+    flag: &str,
+    engine_error: &impl Fn(netpol::Error) -> Error,
+) -> Result<()> {
+    let mut budget = limits::MANIFESTS;
+    let mut files_read = 0;
+    let (warnings, skipped) = (objects.warnings.len(), objects.skipped.len());
+    for path in paths {
+        for file in manifest_files(path, recursive)? {
+            let what = if file.as_os_str() == "-" { "standard input".to_string() } else { file.display().to_string() };
+            let text = read_text(&file, &format!("{flag} {what}"), budget)?;
+            budget = budget.saturating_sub(text.len() as u64);
+            files_read += 1;
+            objects.add_yaml(&text, &what).map_err(engine_error)?;
+        }
+    }
+    if files_read == 0 {
+        return Err(Error::invalid(format!("the {flag} paths hold no .yaml, .yml or .json file"))
+            .with_hint("name the files, or add -R to read subdirectories"));
+    }
+    report_input(&objects.warnings[warnings..], &objects.skipped[skipped..]);
+    Ok(())
 }
 
 /// Lists Namespaces, and Pods and NetworkPolicies in `namespaces` (every namespace when `None`),
@@ -194,22 +211,20 @@ pub async fn list(
 }
 
 /// One warning per unknown field, and one line for everything skipped.
-fn report_input(objects: &Objects) {
-    for warning in &objects.warnings {
+fn report_input(warnings: &[netpol::Warning], skipped: &[netpol::input::Skipped]) {
+    for warning in warnings {
         warn(warning);
     }
-    if objects.skipped.is_empty() {
-        return;
-    }
+    let Some(first) = skipped.first() else { return };
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for skipped in &objects.skipped {
+    for skipped in skipped {
         *counts.entry(skipped.what.as_str()).or_default() += 1;
     }
     let parts: Vec<String> = counts.iter().map(|(what, n)| format!("{n} {what}")).collect();
     warn(format!(
         "skipped what the NetworkPolicy engine does not use: {} (first in {})",
         parts.join(", "),
-        objects.skipped[0].source
+        first.source
     ));
 }
 

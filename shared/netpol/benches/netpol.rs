@@ -18,7 +18,10 @@ use netpol::{Cluster, Endpoint, PortQuery};
 
 const SCENARIOS: [(&str, Shape); 2] = [
     ("1k pods / 200 policies / 20 ns", Shape { pods: 1_000, policies: 200, namespaces: 20, seed: 1, owners: true }),
-    ("10k pods / 2k policies / 200 ns", Shape { pods: 10_000, policies: 2_000, namespaces: 200, seed: 2, owners: true }),
+    (
+        "10k pods / 2k policies / 200 ns",
+        Shape { pods: 10_000, policies: 2_000, namespaces: 200, seed: 2, owners: true },
+    ),
 ];
 const TARGET: Duration = Duration::from_secs(2);
 const RUNS: usize = 3;

@@ -118,7 +118,10 @@ pub fn generate(shape: Shape) -> Objects {
                 api_version: "apps/v1".into(),
                 kind: "ReplicaSet".into(),
                 name: format!("app-{app}-{tier}-5d8f9c"),
-                uid: format!("00000000-0000-0000-0000-{:012}", app * 3 + TIERS.iter().position(|t| *t == tier).unwrap_or(0)),
+                uid: format!(
+                    "00000000-0000-0000-0000-{:012}",
+                    app * 3 + TIERS.iter().position(|t| *t == tier).unwrap_or(0)
+                ),
                 controller: Some(true),
                 ..Default::default()
             }]

@@ -293,3 +293,48 @@ fn denials_explain_why_not_in_text_and_json() {
     )));
     assert!(stdout(&yaml).contains("asked 8080/TCP"), "verdicts print as YAML too");
 }
+
+#[test]
+fn who_can_reach_and_reachable_from_name_the_rules() {
+    let files = after();
+    let out = offline_run(&strs(&with(files.clone(), &["who-can-reach", "g04/backend", "-o", "json"])));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["sources"][0]["name"], "g04/frontend");
+    assert_eq!(doc["sources"][0]["ingressAllowedBy"][0], "g04/backend-ingress ingress[0]");
+    assert_eq!(doc["denied"], 1, "other cannot");
+    let out = offline_run(&strs(&with(files, &["reachable-from", "default/other", "--port", "3000"])));
+    assert!(!stdout(&out).contains("g04/backend "), "{}", stdout(&out));
+}
+
+#[test]
+fn diff_offline_lists_removed_connections_with_the_reason() {
+    let root = repo_root().join("examples/g04");
+    let out = offline_run(&[
+        "diff",
+        "-f",
+        root.join("g04.yaml").to_str().unwrap(),
+        "--apply",
+        root.join("default-deny-ingress.yaml").to_str().unwrap(),
+        "--apply",
+        root.join("backend-ingress.yaml").to_str().unwrap(),
+        "--port",
+        "3000",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let removed = doc["removed"].as_array().unwrap();
+    let other = removed.iter().find(|c| c["from"] == "default/other" && c["to"] == "g04/backend").unwrap();
+    assert!(other["why"].to_string().contains("namespace default lacks app=orion"), "{other}");
+    assert!(!removed.iter().any(|c| c["from"] == "g04/frontend" && c["to"] == "g04/backend"), "frontend keeps it");
+    let same = offline_run(&[
+        "diff",
+        "-f",
+        root.to_str().unwrap(),
+        "--apply",
+        root.join("backend-ingress.yaml").to_str().unwrap(),
+    ]);
+    assert_eq!(same.status.code(), Some(0), "re-applying what is there changes nothing: {}", stdout(&same));
+}

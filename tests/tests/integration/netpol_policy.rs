@@ -410,3 +410,64 @@ fn allow_to_cidr_without_egress_is_refused_not_widened() {
     assert!(stderr(&out).contains("--to-cidr does not apply"), "{}", stderr(&out));
     assert!(stderr(&out).contains("did you mean --from-cidr"), "{}", stderr(&out));
 }
+
+/// `list` names every policy and which this plugin made; `delete` removes only those.
+#[tokio::test]
+async fn list_and_delete_touch_only_what_the_plugin_made() {
+    let ns = cluster().namespace("manage").await;
+    let api: Api<NetworkPolicy> = Api::namespaced(cluster().admin_client().await, &ns);
+    let foreign: NetworkPolicy =
+        serde_json::from_value(json!({"metadata": {"name": "theirs"}, "spec": {"podSelector": {}}})).unwrap();
+    api.create(&PostParams::default(), &foreign).await.unwrap();
+    assert_eq!(netpol(&["apply", "-n", &ns, "--ingress"]).status.code(), Some(0));
+
+    let out = netpol(&["list", "-n", &ns, "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let managed: Vec<(String, bool)> = doc["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap().to_string(), p["managed"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(managed, [("default-deny-ingress".to_string(), true), ("theirs".to_string(), false)]);
+
+    let refused = netpol(&["delete", "theirs", "-n", &ns]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stdout(&refused).contains("theirs refused"), "{}", stdout(&refused));
+    let out = netpol(&["delete", "--all-managed", "-n", &ns]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("networkpolicy.networking.k8s.io/default-deny-ingress deleted in namespace {ns}\n")
+    );
+    assert_eq!(names(&policies(&ns).await), ["theirs"]);
+}
+
+/// `diff` against the live cluster: what a default-deny would cut, before it is applied.
+#[tokio::test]
+async fn diff_says_what_a_change_would_cut() {
+    let ns = cluster().namespace("diff").await;
+    let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(cluster().admin_client().await, &ns);
+    for (name, tier) in [("web", "frontend"), ("api", "backend")] {
+        let pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"tier": tier}},
+            "spec": {"containers": [{"name": "c", "image": "x", "ports": [{"containerPort": 8080}]}]},
+        }))
+        .unwrap();
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deny.yaml");
+    std::fs::write(
+        &file,
+        format!("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: deny, namespace: {ns}}}\nspec: {{podSelector: {{}}}}\n"),
+    )
+    .unwrap();
+    let out = run(cluster().plugin(PLUGIN).args(["diff", "-n", &ns, "--port", "8080", "--apply"]).arg(&file));
+    assert_eq!(out.status.code(), Some(1), "changes are a finding: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains(&format!("- {ns}/web -> {ns}/api on 8080/TCP")), "{text}");
+    assert!(text.contains("2 connection(s) removed, 0 added"), "{text}");
+    assert!(policies(&ns).await.is_empty(), "diff changes nothing");
+}

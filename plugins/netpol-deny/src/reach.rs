@@ -1,0 +1,210 @@
+//! `who-can-reach NS/POD` and its mirror `reachable-from NS/POD`: every pod (folded as in
+//! `matrix`) that can reach the pod, or that it can reach, and through which rule on each side.
+
+use clap::{Args, ValueEnum};
+use harden_cli::error::{Error, Outcome, Result};
+use harden_kube::flags::KubeArgs;
+use harden_kube::sources::{SourceArgs, Wanted, load};
+use netpol::{Cluster, Endpoint, PodId, PortQuery, Side, Verdict};
+use serde_json::{Value, json};
+
+use crate::engine_errors::engine_error;
+use crate::matrix::{DEFAULT_PORT, Units};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReachFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+/// Which way the question goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Way {
+    /// Sources that can reach the pod.
+    To,
+    /// Destinations the pod can reach.
+    From,
+}
+
+const WHO_EXAMPLES: &str = "Examples:\n  \
+    # who can reach the seed's backend on 3000/TCP, from every namespace\n  \
+    kubectl netpol-deny who-can-reach g04/backend --port 3000\n  \
+    # offline, from the seed's files\n  \
+    kubectl netpol-deny who-can-reach g04/backend -f examples/g04";
+
+const FROM_EXAMPLES: &str = "Examples:\n  \
+    # where the seed's frontend may connect on 3000/TCP\n  \
+    kubectl netpol-deny reachable-from g04/frontend --port 3000\n  \
+    kubectl netpol-deny reachable-from g04/frontend -f examples/g04 -o json";
+
+#[derive(Args)]
+pub struct ReachArgs {
+    /// The pod, NS/POD (or POD in the first -n namespace).
+    #[arg(value_name = "NS/POD")]
+    pod: String,
+    /// PORT[/PROTO] (default: the destination's only declared port, else 80/TCP).
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    port: Option<String>,
+    /// The other pods: every namespace (default), the -n namespaces, or -f files.
+    #[command(flatten)]
+    source: SourceArgs,
+    /// table, json or yaml.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
+    output: ReachFormat,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+#[derive(Args)]
+#[command(after_help = WHO_EXAMPLES)]
+pub struct WhoCanReachCmd {
+    #[command(flatten)]
+    args: ReachArgs,
+}
+
+#[derive(Args)]
+#[command(after_help = FROM_EXAMPLES)]
+pub struct ReachableFromCmd {
+    #[command(flatten)]
+    args: ReachArgs,
+}
+
+impl WhoCanReachCmd {
+    pub async fn run(self) -> Result<Outcome> {
+        self.args.run(Way::To).await
+    }
+}
+
+impl ReachableFromCmd {
+    pub async fn run(self) -> Result<Outcome> {
+        self.args.run(Way::From).await
+    }
+}
+
+/// How one side lets the traffic through: not isolated, or the rules that allow it.
+fn side_words(cluster: &Cluster, side: &Side) -> Vec<String> {
+    if side.pod.is_some_and(|p| cluster.pods[p].host_network) {
+        return vec!["hostNetwork pod (no policy applies)".into()];
+    }
+    if side.isolated_by.is_empty() {
+        return vec!["not isolated".into()];
+    }
+    side.allowed_by.iter().map(|r| format!("{} {}[{}]", cluster.policy_name(r.policy), r.direction, r.rule)).collect()
+}
+
+impl ReachArgs {
+    async fn run(self, way: Way) -> Result<Outcome> {
+        let kube = &self.kube.clone();
+        let (namespace, name) = match self.pod.split_once('/') {
+            Some((ns, name)) => (Some(ns.to_string()), name.to_string()),
+            None => (None, self.pod.clone()),
+        };
+        if name.is_empty() || namespace.as_deref().is_some_and(|ns| !apimachinery::validation::is_dns_label(ns)) {
+            return Err(Error::invalid(format!("invalid pod {:?}: expected NS/POD or POD", self.pod)));
+        }
+        let port = self.port.as_deref().map(PortQuery::parse).transpose().map_err(engine_error)?;
+        let mut source = self.source.clone();
+        // The other side may be anywhere: every namespace unless -n or -f narrows it.
+        if kube.namespaces.is_empty() && source.files.is_empty() {
+            source.all_namespaces = true;
+        }
+        let loaded = load(kube, &source, Wanted::Everywhere, engine_error).await?;
+        let cluster = &loaded.cluster;
+        let ns = namespace.unwrap_or_else(|| loaded.default_namespace.clone());
+        let target = cluster.find_pod(&ns, &name).map_err(engine_error)?;
+        let others: Vec<PodId> = cluster
+            .pod_ids()
+            .filter(|&p| p != target && loaded.namespaces.contains(&cluster.namespaces[cluster.pods[p].namespace].name))
+            .collect();
+        let units = Units::new(cluster, &others, true);
+        let mut reached = Vec::new();
+        let mut denied = 0usize;
+        for unit in &units.0 {
+            let other = Endpoint::Pod(unit.pods[0]);
+            let (from, to) = match way {
+                Way::To => (other, Endpoint::Pod(target)),
+                Way::From => (Endpoint::Pod(target), other),
+            };
+            let destination = if way == Way::To { target } else { unit.pods[0] };
+            let query = port.clone().unwrap_or_else(|| default_port(cluster, destination));
+            match cluster.check(from, to, &query) {
+                Ok(verdict) if verdict.allowed => reached.push((unit, verdict)),
+                Ok(_) => denied += unit.pods.len(),
+                // A named port the destination does not have: nothing to reach there.
+                Err(netpol::Error::NoSuchNamedPort { .. }) => denied += unit.pods.len(),
+                Err(e) => return Err(engine_error(e)),
+            }
+        }
+        let target_name = cluster.pod_name(target);
+        let text = match self.output {
+            ReachFormat::Table => table(cluster, way, &target_name, &reached, denied),
+            ReachFormat::Json => {
+                serde_json::to_string_pretty(&document(cluster, way, &target_name, &reached, denied))? + "\n"
+            }
+            ReachFormat::Yaml => harden_kube::print::to_yaml(&document(cluster, way, &target_name, &reached, denied))?,
+        };
+        harden_cli::output::print(&text);
+        Ok(Outcome::Good)
+    }
+}
+
+fn default_port(cluster: &Cluster, destination: PodId) -> PortQuery {
+    match cluster.pods[destination].container_ports.as_slice() {
+        [(port, protocol)] => PortQuery::new(*port, *protocol),
+        _ => PortQuery::tcp(DEFAULT_PORT),
+    }
+}
+
+fn table(
+    cluster: &Cluster,
+    way: Way,
+    target: &str,
+    reached: &[(&crate::matrix::Unit, Verdict)],
+    denied: usize,
+) -> String {
+    let (other, verb) = match way {
+        Way::To => ("SOURCE", format!("can reach {target}")),
+        Way::From => ("DESTINATION", format!("{target} can reach")),
+    };
+    let rows = reached.iter().map(|(unit, v)| {
+        vec![
+            unit.label.clone(),
+            format!("{}/{}", v.port, v.protocol),
+            side_words(cluster, &v.egress).join(", "),
+            side_words(cluster, &v.ingress).join(", "),
+        ]
+    });
+    let mut text = format!("{} pod(s) {verb}:\n", reached.iter().map(|(u, _)| u.pods.len()).sum::<usize>());
+    if !reached.is_empty() {
+        text.push_str(&harden_cli::output::table(&[other, "PORT", "EGRESS ALLOWED BY", "INGRESS ALLOWED BY"], rows));
+    }
+    if denied > 0 {
+        text.push_str(&format!("{denied} other pod(s) cannot (`kubectl netpol-deny can-reach` says why)\n"));
+    }
+    text
+}
+
+fn document(
+    cluster: &Cluster,
+    way: Way,
+    target: &str,
+    reached: &[(&crate::matrix::Unit, Verdict)],
+    denied: usize,
+) -> Value {
+    let key = if way == Way::To { "sources" } else { "destinations" };
+    let entries: Vec<Value> = reached
+        .iter()
+        .map(|(unit, v)| {
+            json!({
+                "name": unit.label,
+                "pods": unit.pods.iter().map(|&p| cluster.pod_name(p)).collect::<Vec<_>>(),
+                "port": v.port,
+                "protocol": v.protocol,
+                "egressAllowedBy": side_words(cluster, &v.egress),
+                "ingressAllowedBy": side_words(cluster, &v.ingress),
+            })
+        })
+        .collect();
+    json!({ "pod": target, key: entries, "denied": denied })
+}

@@ -19,9 +19,10 @@ fn main() -> anyhow::Result<()> {
         Some("test") => test(&args[1..]),
         Some("cluster") => cluster(&args[1..]),
         Some("dist") => dist::run(&args[1..]),
+        Some("dev-path") => dev_path(args.get(1).map(String::as_str) == Some("--no-build")),
         _ => {
             eprintln!(
-                "usage: cargo xtask test [-- CARGO TEST ARGS]\n       cargo xtask cluster up|down|status\n       cargo xtask dist [--help]"
+                "usage: cargo xtask test [-- CARGO TEST ARGS]\n       cargo xtask cluster up|down|status\n       cargo xtask dist [--help]\n       cargo xtask dev-path [--no-build]"
             );
             std::process::exit(2)
         }
@@ -66,6 +67,31 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     }
     check(cargo().args(["build", "--workspace", "--bins"]))?;
     check(cargo().args(["test", "--workspace"]).args(extra))
+}
+
+/// Builds the plugins and prints a directory holding only their executables, to put on PATH:
+/// the build directory itself also holds `kubectl-*.d` files, which `kubectl plugin list` warns
+/// about.
+fn dev_path(no_build: bool) -> anyhow::Result<()> {
+    if !no_build {
+        check(cargo().args(["build", "--quiet", "--bins"]))?;
+    }
+    let built = repo_root().join("target/debug");
+    let dir = repo_root().join("target/plugin-path");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for entry in std::fs::read_dir(&dir)?.filter_map(|e| e.ok()) {
+        std::fs::remove_file(entry.path()).with_context(|| format!("removing {}", entry.path().display()))?;
+    }
+    for entry in std::fs::read_dir(&built)?.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_plugin = name.starts_with("kubectl-") || name.starts_with("kubectl_complete-");
+        if is_plugin && !name.contains('.') && entry.path().is_file() {
+            std::os::unix::fs::symlink(entry.path(), dir.join(&name))
+                .with_context(|| format!("linking {name} into {}", dir.display()))?;
+        }
+    }
+    println!("{}", dir.display());
+    Ok(())
 }
 
 fn cluster_dir() -> PathBuf {

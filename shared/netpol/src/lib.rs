@@ -12,7 +12,7 @@
 //!   isolating each side and the rules that allow it), [`Cluster::isolating`] (which policies isolate
 //!   a pod for a direction), and [`Cluster::matrix`] (the grouped pod-to-pod matrix for one port).
 //!
-//! Semantics, in short (the README has the long form): a pod is isolated for a direction when a
+//! Semantics, in short (the long form, every choice made, is [`semantics`]): a pod is isolated for a direction when a
 //! policy of its namespace with that policy type selects it; traffic needs egress at the source
 //! and ingress at the destination; policies only add. Named ports are resolved on the destination
 //! pod. hostNetwork pods are never selected by pod or namespace selectors. Traffic from a pod to
@@ -50,6 +50,10 @@
 //! let rule = verdict.egress.allowed_by[0]; // policy, direction, rule index, peer index, port index
 //! assert_eq!((cluster.policy_name(rule.policy), rule.rule, rule.peer), ("shop/egress".to_string(), 0, Some(0)));
 //! ```
+
+/// The engine's semantics, and every choice it makes (SEMANTICS.md next to this crate).
+#[doc = include_str!("../SEMANTICS.md")]
+pub mod semantics {}
 
 mod bits;
 mod error;

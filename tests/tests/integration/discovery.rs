@@ -61,3 +61,21 @@ fn every_plugin_prints_its_version() {
         assert!(stdout(&output).contains(env!("CARGO_PKG_VERSION")), "{plugin} --version");
     }
 }
+
+/// The README's development set-up (`PATH="$(cargo xtask dev-path):$PATH"`) gives kubectl the
+/// plugins without the build directory's `.d` files, so `kubectl plugin list` has no warnings.
+#[test]
+fn the_development_path_lists_every_plugin_without_warnings() {
+    let xtask = harden_tests::bin_target_dir().join("xtask");
+    let out = run(std::process::Command::new(xtask).args(["dev-path", "--no-build"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let dir = stdout(&out).trim().to_string();
+    let kubectl = which("kubectl").expect("kubectl on PATH");
+    let path = format!("{dir}:{}", kubectl.parent().unwrap().display());
+    let out = run(std::process::Command::new(&kubectl).env("PATH", path).args(["plugin", "list"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).to_lowercase().contains("warning"), "{}", stderr(&out));
+    for plugin in harden_tests::plugins() {
+        assert!(stdout(&out).contains(&format!("kubectl-{}", plugin.replace('-', "_"))), "{plugin}");
+    }
+}

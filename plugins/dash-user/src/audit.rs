@@ -1217,7 +1217,10 @@ impl AuditCmd {
         let snap = snapshot(&client, &scope).await?;
         spinner.finish("read the cluster");
         let report = audit(&snap, &scope);
-        harden_cli::output::print(&render(&report, self.output)?.to_string());
+        let text = render(&report, self.output)?;
+        // Names and flag values come from the cluster: never let them drive the terminal.
+        let text = if self.output == AuditFormat::Table { harden_cli::output::terminal_safe(&text) } else { text };
+        harden_cli::output::print(&text);
         Ok(if report.findings.is_empty() { Outcome::Good } else { Outcome::Finding })
     }
 }

@@ -122,8 +122,8 @@ pub fn choose_namespace(ui: Option<Ui>, known: &Known) -> Result<Chosen> {
     let dashboards = namespaces_of(installs, Ui::Dashboard);
     let headlamps = namespaces_of(installs, Ui::Headlamp);
     let why_unknown = match known {
-        Known::Offline => " (no cluster was asked)".to_string(),
-        Known::Unknown(why) => format!(" (the installed UI could not be looked up: {why})"),
+        Known::Offline => "; no cluster was asked".to_string(),
+        Known::Unknown(why) => format!("; the installed UI could not be looked up: {why}"),
         Known::Found(_) => String::new(),
     };
     let several = |ui: Ui, list: &[String]| {
@@ -165,7 +165,7 @@ pub fn choose_namespace(ui: Option<Ui>, known: &Known) -> Result<Chosen> {
                 [] => Ok(dashboard(format!(
                     "namespace {DASHBOARD_NAMESPACE}: the Kubernetes Dashboard's default{}",
                     if why_unknown.is_empty() {
-                        " (no dashboard UI was found)".to_string()
+                        "; no dashboard UI was found".to_string()
                     } else {
                         why_unknown.clone()
                     }
@@ -282,7 +282,7 @@ pub async fn namespace(kube: &KubeArgs, ui: Option<Ui>, client: Option<&Client>)
         None => Known::Offline,
     };
     let chosen = choose_namespace(ui, &known)?;
-    harden_cli::output::eline(format!("Using {} (-n picks another).", chosen.why));
+    harden_cli::output::eline(format!("Using {}. -n picks another.", chosen.why));
     Ok((chosen.namespace, known))
 }
 

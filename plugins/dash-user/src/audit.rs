@@ -1,9 +1,12 @@
-//! `kubectl dash-user audit`: finds Kubernetes Dashboard installs (the v2 manifests and the v7
-//! Helm chart's api/auth/web/kong/metrics-scraper Deployments) and reports what makes them unsafe.
+//! `kubectl dash-user audit`: finds the web UIs that log in with ServiceAccount tokens, the
+//! Kubernetes Dashboard (the v2 manifests and the v7 Helm chart's api/auth/web/kong/metrics-scraper
+//! Deployments; archived in January 2026) and Headlamp (its Helm chart or plain manifests), and
+//! reports what makes them unsafe: their own flags, how they are exposed (Services, Ingresses), the
+//! rights of their own ServiceAccounts and of the users in their namespace.
 //!
 //! The checks are a pure function of a [`Snapshot`] of the cluster, so they are unit-tested on the
 //! same manifests the integration tests apply. Token Secrets are listed as metadata only: the
-//! auditor never reads a token.
+//! auditor never reads a token, nor any other Secret.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +16,7 @@ use harden_cli::progress::Spinner;
 use harden_kube::flags::KubeArgs;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Namespace, Secret, Service, ServicePort};
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, ListParams};
@@ -20,6 +24,7 @@ use kube::{Client, ResourceExt};
 use serde::Serialize;
 
 use crate::DEFAULT_NAMESPACE;
+use crate::headlamp;
 use crate::rbac::{rule_is_wildcard_admin, rule_reads_secrets};
 
 /// A legacy, never-expiring ServiceAccount token Secret (metadata only).
@@ -35,6 +40,7 @@ pub struct TokenSecret {
 pub struct Snapshot {
     pub deployments: Vec<Deployment>,
     pub services: Vec<Service>,
+    pub ingresses: Vec<Ingress>,
     pub token_secrets: Vec<TokenSecret>,
     pub cluster_role_bindings: Vec<ClusterRoleBinding>,
     pub role_bindings: Vec<RoleBinding>,
@@ -48,7 +54,7 @@ pub struct Snapshot {
 /// The namespaces dashboards install into by default.
 pub const UI_NAMESPACES: [&str; 2] = ["kubernetes-dashboard", "headlamp"];
 
-/// The parts of the two dashboard layouts.
+/// The parts of the two Dashboard layouts, and Headlamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Component {
@@ -60,6 +66,8 @@ pub enum Component {
     MetricsScraper,
     /// The v7 chart's gateway in front of auth/api/web; it terminates TLS.
     Kong,
+    /// Headlamp's server (UI and API proxy in one).
+    Headlamp,
 }
 
 impl Component {
@@ -71,7 +79,13 @@ impl Component {
             Component::Web => "web",
             Component::MetricsScraper => "metrics-scraper",
             Component::Kong => "kong",
+            Component::Headlamp => "headlamp",
         }
+    }
+
+    /// Whether this is a part of the (archived) Kubernetes Dashboard.
+    pub fn is_dashboard(self) -> bool {
+        self != Component::Headlamp
     }
 }
 
@@ -107,9 +121,18 @@ pub struct Found {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub namespaces: Vec<String>,
+    /// Every UI Deployment found (Dashboard parts and Headlamp).
     pub dashboards: Vec<Found>,
+    /// Facts that are not findings (the exit code does not count them), e.g. the Dashboard's archive.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
     pub findings: Vec<Finding>,
 }
+
+/// Said whenever a Kubernetes Dashboard is found.
+pub const ARCHIVED_NOTICE: &str = "the Kubernetes Dashboard was archived in January 2026 and no longer receives fixes, \
+     security fixes included; Headlamp (kubernetes-sigs) is its recommended replacement and logs in with the same \
+     ServiceAccount tokens (kubectl dash-user create NAME --ui headlamp)";
 
 fn image_name(image: &str) -> (String, String) {
     // registry/org/name:tag@digest -> ("org/name" lower-cased path, last segment)
@@ -123,9 +146,29 @@ fn image_name(image: &str) -> (String, String) {
     (path, last)
 }
 
-/// Which dashboard part a Deployment is, from its images, else from the chart's and v2's labels.
+/// Whether an image is Headlamp's server (`ghcr.io/headlamp-k8s/headlamp:v0.45.0`).
+fn is_headlamp_image(image: &str) -> bool {
+    let (path, last) = image_name(image);
+    last == "headlamp"
+        && (path.contains("headlamp-k8s/") || path.contains("kubernetes-sigs/") || path.contains("headlamp/"))
+}
+
+/// The container that runs Headlamp's server in a Headlamp Deployment.
+pub fn headlamp_container(deployment: &Deployment) -> Option<Container> {
+    let all = containers(deployment);
+    all.iter()
+        .find(|c| is_headlamp_image(c.image.as_deref().unwrap_or_default()))
+        .or_else(|| all.iter().find(|c| c.name == "headlamp"))
+        .or_else(|| all.first())
+        .cloned()
+}
+
+/// Which UI part a Deployment is, from its images, else from the charts' and manifests' labels.
 pub fn classify(deployment: &Deployment) -> Option<Component> {
     for container in containers(deployment) {
+        if is_headlamp_image(container.image.as_deref().unwrap_or_default()) {
+            return Some(Component::Headlamp);
+        }
         let (path, last) = image_name(container.image.as_deref().unwrap_or_default());
         let kubernetesui = path.contains("kubernetesui/");
         match last.as_str() {
@@ -151,6 +194,9 @@ pub fn classify(deployment: &Deployment) -> Option<Component> {
     }
     if label("k8s-app") == Some("kubernetes-dashboard") {
         return Some(Component::Dashboard);
+    }
+    if label("app.kubernetes.io/name") == Some("headlamp") || label("k8s-app") == Some("headlamp") {
+        return Some(Component::Headlamp);
     }
     None
 }
@@ -302,7 +348,8 @@ pub fn kong_plain_ports(container: &Container) -> Vec<i32> {
     ports
 }
 
-fn selects(service: &Service, deployment: &Deployment) -> bool {
+/// Whether `service` sends traffic to the pods of `deployment`.
+pub fn selects(service: &Service, deployment: &Deployment) -> bool {
     if service.namespace() != deployment.namespace() {
         return false;
     }
@@ -331,6 +378,8 @@ fn service_findings(service: &Service, selected: &[(&Found, &Deployment)], out: 
     let object = format!("service/{}", service.name_any());
     let kind = spec.type_.as_deref().unwrap_or("ClusterIP");
     let parts: Vec<&str> = selected.iter().map(|(f, _)| f.component.name()).collect();
+    let headlamp_only = selected.iter().all(|(f, _)| f.component == Component::Headlamp);
+    let what = if headlamp_only { "Headlamp".to_string() } else { format!("the dashboard ({})", parts.join(", ")) };
     let exposed = matches!(kind, "NodePort" | "LoadBalancer");
     let ports = spec.ports.clone().unwrap_or_default();
     if exposed {
@@ -341,7 +390,16 @@ fn service_findings(service: &Service, selected: &[(&Found, &Deployment)], out: 
             check: "exposed-service".into(),
             namespace: ns.clone(),
             object: object.clone(),
-            message: format!("{kind} Service exposes the dashboard outside the cluster ({}{on})", parts.join(", ")),
+            message: if headlamp_only {
+                let list = if node_ports.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (node ports {})", node_ports.join(", "))
+                };
+                format!("{kind} Service exposes Headlamp outside the cluster{list}")
+            } else {
+                format!("{kind} Service exposes the dashboard outside the cluster ({}{on})", parts.join(", "))
+            },
             fix: format!(
                 "make it ClusterIP (kubectl -n {ns} patch svc {} -p '{{\"spec\":{{\"type\":\"ClusterIP\"}}}}') \
                  and use kubectl port-forward, or an authenticating Ingress",
@@ -355,9 +413,35 @@ fn service_findings(service: &Service, selected: &[(&Found, &Deployment)], out: 
             check: "exposed-service".into(),
             namespace: ns.clone(),
             object: object.clone(),
-            message: format!("Service publishes the dashboard on external IPs {}", ips.join(", ")),
+            message: format!("Service publishes {what} on external IPs {}", ips.join(", ")),
             fix: "remove spec.externalIPs".into(),
         });
+    }
+    let reachable = exposed || spec.external_ips.as_ref().is_some_and(|ips| !ips.is_empty());
+    for (found, deployment) in selected.iter().filter(|(f, _)| f.component == Component::Headlamp) {
+        let Some(config) = headlamp_container(deployment).map(|c| headlamp::Config::of(&c)) else { continue };
+        if !reachable || config.serves_tls() {
+            continue;
+        }
+        for port in &ports {
+            let target = target_port(port, deployment);
+            let node = port.node_port.filter(|_| exposed).map(|n| format!(", node port {n}")).unwrap_or_default();
+            out.push(Finding {
+                severity: Severity::High,
+                check: "plain-http".into(),
+                namespace: ns.clone(),
+                object: object.clone(),
+                message: format!(
+                    "Headlamp (deployment/{}) serves plain HTTP, without -tls-cert-path/-tls-key-path, and this Service \
+                     takes it outside the cluster on port {} (target {target}{node}): tokens and session cookies cross \
+                     the network unencrypted",
+                    found.deployment, port.port
+                ),
+                fix: "make the Service ClusterIP and put an Ingress with TLS in front, or serve TLS from Headlamp \
+                      (config.tlsCertPath and config.tlsKeyPath in the Helm values)"
+                    .into(),
+            });
+        }
     }
     for (found, deployment) in selected.iter().filter(|(f, _)| f.component == Component::Kong) {
         let plain: Vec<i32> = containers(deployment).iter().flat_map(kong_plain_ports).collect();
@@ -379,6 +463,339 @@ fn service_findings(service: &Service, selected: &[(&Found, &Deployment)], out: 
                     fix: "set kong.proxy.http.enabled=false in the Helm values and reach the dashboard over HTTPS".into(),
                 });
             }
+        }
+    }
+}
+
+/// Headlamp's own flags (and `HEADLAMP_CONFIG_*` variables) that weaken it, as its server reads them.
+fn headlamp_findings(found: &Found, deployment: &Deployment, out: &mut Vec<Finding>) {
+    let Some(container) = headlamp_container(deployment) else { return };
+    let config = headlamp::Config::of(&container);
+    let account = service_account(deployment);
+    let finding = |severity, check: &str, message: String, fix: &str| Finding {
+        severity,
+        check: check.into(),
+        namespace: found.namespace.clone(),
+        object: format!("deployment/{}", found.deployment),
+        message,
+        fix: fix.into(),
+    };
+    let src = |name: &str| config.source(name);
+    if config.on("unsafe-use-service-account-token") {
+        out.push(finding(
+            Severity::High,
+            "unsafe-use-service-account-token",
+            format!(
+                "{}: every visitor acts as Headlamp's own ServiceAccount {}/{account}, with no login of their own \
+                 (Headlamp's documentation: only safe behind an authenticating proxy)",
+                src("unsafe-use-service-account-token"),
+                found.namespace
+            ),
+            "remove it (config.unsafeUseServiceAccountToken=false) and let users log in with their own token or OIDC",
+        ));
+    }
+    if config.on("insecure-ssl") {
+        out.push(finding(
+            Severity::High,
+            "insecure-ssl",
+            format!(
+                "{}: Headlamp accepts any certificate from the API servers it proxies to, so users' tokens can be intercepted",
+                src("insecure-ssl")
+            ),
+            "remove -insecure-ssl and give Headlamp the clusters' CA",
+        ));
+    }
+    if config.on("oidc-skip-tls-verify") {
+        out.push(finding(
+            Severity::High,
+            "oidc-skip-tls-verify",
+            format!(
+                "{}: Headlamp does not verify the OIDC provider's certificate, so logins and their tokens can be intercepted",
+                src("oidc-skip-tls-verify")
+            ),
+            "remove -oidc-skip-tls-verify; give the provider's CA with -oidc-ca-file if it is private",
+        ));
+    }
+    if let Some(url) =
+        config.known("oidc-idp-issuer-url").filter(|u| u.trim().to_ascii_lowercase().starts_with("http://"))
+    {
+        out.push(finding(
+            Severity::High,
+            "oidc-insecure-issuer",
+            format!("{} is {url}: Headlamp talks to the OIDC provider over plain HTTP", src("oidc-idp-issuer-url")),
+            "use the provider's https:// issuer URL",
+        ));
+    }
+    if let Some(url) = config.known("oidc-callback-url").filter(|u| {
+        let u = u.trim().to_ascii_lowercase();
+        u.starts_with("http://") && !u.starts_with("http://localhost") && !u.starts_with("http://127.0.0.1")
+    }) {
+        out.push(finding(
+            Severity::Medium,
+            "oidc-insecure-callback",
+            format!("{} is {url}: the login's authorization code comes back over plain HTTP", src("oidc-callback-url")),
+            "use an https:// callback URL (Headlamp's URL behind TLS, plus /oidc-callback)",
+        ));
+    }
+    if let Some(setting) = config.get("oidc-client-secret").filter(|s| s.literal && config.is_set("oidc-client-secret"))
+    {
+        out.push(finding(
+            Severity::Medium,
+            "oidc-secret-in-spec",
+            format!(
+                "the OIDC client secret ({}) is written in the Deployment: everyone who may read Deployments, read-only \
+                 users included, can read it",
+                setting.source
+            ),
+            "keep it in a Secret: the chart's config.oidc.secret.create=true or config.oidc.externalSecret",
+        ));
+    }
+    let given = config.oidc_given();
+    if !given.is_empty() && !config.oidc_enabled() {
+        let missing: Vec<&str> = ["oidc-client-id", "oidc-idp-issuer-url", "oidc-scopes"]
+            .into_iter()
+            .filter(|name| match *name {
+                "oidc-scopes" => config.get(name).is_some() && !config.is_set(name),
+                _ => !config.is_set(name),
+            })
+            .collect();
+        out.push(finding(
+            Severity::Medium,
+            "oidc-incomplete",
+            format!(
+                "OIDC is configured ({}) but off: Headlamp turns it on only when client ID, issuer URL and scopes are \
+                 all set, and {} {} missing or empty",
+                given.iter().map(|g| format!("-{g}")).collect::<Vec<_>>().join(", "),
+                missing.iter().map(|g| format!("-{g}")).collect::<Vec<_>>().join(", "),
+                if missing.len() == 1 { "is" } else { "are" }
+            ),
+            "set the missing OIDC values (config.oidc in the Helm values), or remove the others",
+        ));
+    }
+    if config.on("proxy-auth") {
+        out.push(finding(
+            Severity::Medium,
+            "proxy-auth",
+            format!(
+                "{}: Headlamp trusts the identity headers ({}) of every request: anyone who reaches it without going \
+                 through the authenticating proxy, or through a proxy that passes client headers on, is whoever they claim",
+                src("proxy-auth"),
+                config.known("proxy-auth-username-header").unwrap_or("X-Forwarded-User")
+            ),
+            "make Headlamp reachable only through the proxy (ClusterIP Service, NetworkPolicy) and have the proxy \
+             strip client-supplied identity headers; or remove -proxy-auth",
+        ));
+    }
+    if config.on("dev") {
+        out.push(finding(
+            Severity::Medium,
+            "dev-mode",
+            format!(
+                "{}: Headlamp allows requests from other origins, so a web page a logged-in user opens can use their session",
+                src("dev")
+            ),
+            "remove -dev: it is for developing Headlamp",
+        ));
+    }
+    if config.on("allow-kubeconfig-changes") {
+        out.push(finding(
+            Severity::Medium,
+            "allow-kubeconfig-changes",
+            format!(
+                "{}: users of the web UI may change the kubeconfig Headlamp's server uses (Headlamp's documentation: \
+                 not recommendable when it is deployed as a service)",
+                src("allow-kubeconfig-changes")
+            ),
+            "remove -allow-kubeconfig-changes",
+        ));
+    }
+    match config.session_ttl() {
+        Some(ttl) if ttl > headlamp::DEFAULT_SESSION_TTL => out.push(finding(
+            Severity::Medium,
+            "long-session",
+            format!(
+                "{} is {ttl}s ({}): a login, and a stolen session cookie, stays valid that long",
+                src("session-ttl"),
+                crate::token::human(std::time::Duration::from_secs(ttl))
+            ),
+            "keep sessions at most a day: config.sessionTTL=86400 or less",
+        )),
+        _ => {}
+    }
+}
+
+/// The ServiceAccount a Deployment's pods run as.
+fn service_account(deployment: &Deployment) -> String {
+    let spec = deployment.spec.template.spec.as_ref();
+    spec.and_then(|p| p.service_account_name.clone().filter(|n| !n.is_empty())).unwrap_or_else(|| "default".to_string())
+}
+
+/// Whether the pods of a Deployment get a token mounted (Kubernetes' default when unset).
+fn mounts_token(deployment: &Deployment) -> bool {
+    let spec = deployment.spec.template.spec.as_ref();
+    spec.and_then(|p| p.automount_service_account_token) != Some(false)
+}
+
+/// The Deployment's kind of UI and whether every visitor uses its own ServiceAccount's rights.
+fn proxies_with_own_account(found: &Found, deployment: &Deployment) -> Option<String> {
+    match found.component {
+        Component::Headlamp => {
+            let config = headlamp_container(deployment).map(|c| headlamp::Config::of(&c))?;
+            config.on("unsafe-use-service-account-token").then(|| config.source("unsafe-use-service-account-token"))
+        }
+        Component::Dashboard => containers(deployment)
+            .iter()
+            .any(|c| flag_on(&flags(c), "enable-skip-login"))
+            .then(|| "--enable-skip-login".to_string()),
+        _ => None,
+    }
+}
+
+/// The rights of the UIs' own ServiceAccounts: a UI that acts with its own credentials hands them to
+/// every visitor, and even one that forwards users' tokens keeps its own in its pod.
+fn ui_account_findings(
+    snapshot: &Snapshot,
+    found: &[(Found, &Deployment)],
+    out: &mut Vec<Finding>,
+) -> BTreeSet<(String, String)> {
+    let roles: BTreeMap<String, &ClusterRole> = snapshot.cluster_roles.iter().map(|r| (r.name_any(), r)).collect();
+    let mut accounts = BTreeSet::new();
+    for (f, deployment) in found.iter().filter(|(f, _)| {
+        matches!(
+            f.component,
+            Component::Headlamp | Component::Dashboard | Component::Api | Component::Auth | Component::Web
+        )
+    }) {
+        let account = service_account(deployment);
+        accounts.insert((f.namespace.clone(), account.clone()));
+        let names_it = |s: &Subject| {
+            s.kind == "ServiceAccount" && s.name == account && s.namespace.as_deref() == Some(f.namespace.as_str())
+        };
+        let ui = if f.component == Component::Headlamp { "Headlamp" } else { "the dashboard" };
+        let everyone = proxies_with_own_account(f, deployment);
+        let bindings =
+            snapshot.cluster_role_bindings.iter().filter(|b| b.subjects.iter().flatten().any(names_it)).map(|b| {
+                (
+                    format!("clusterrolebinding.rbac.authorization.k8s.io/{}", b.name_any()),
+                    &b.role_ref,
+                    "cluster-wide".to_string(),
+                )
+            });
+        let role_bindings =
+            snapshot.role_bindings.iter().filter(|b| b.subjects.iter().flatten().any(names_it)).map(|b| {
+                let ns = b.namespace().unwrap_or_default();
+                (
+                    format!("rolebinding.rbac.authorization.k8s.io/{}", b.name_any()),
+                    &b.role_ref,
+                    format!("in namespace {ns}"),
+                )
+            });
+        for (object, role_ref, place) in bindings.chain(role_bindings) {
+            let (check, what) = match power(role_ref, &roles) {
+                Power::Admin => ("ui-account-admin", format!("{} (full control {place})", role_ref.name)),
+                Power::ReadsSecrets => {
+                    ("ui-account-reads-secrets", format!("{} (every Secret {place})", role_ref.name))
+                }
+                Power::Other => continue,
+            };
+            let (severity, consequence) = match &everyone {
+                Some(flag) => {
+                    (Severity::High, format!("with {flag}, every visitor of {ui} gets it without logging in"))
+                }
+                None if mounts_token(deployment) => (
+                    Severity::Medium,
+                    format!(
+                        "{ui} forwards each user's own token and needs none of it, but the token mounted in its pods is a \
+                         standing credential for anyone who gets into them"
+                    ),
+                ),
+                None => (
+                    Severity::Medium,
+                    format!(
+                        "{ui} does not use it (no token is mounted), but anyone who may run pods or request tokens as it gets it"
+                    ),
+                ),
+            };
+            let fix = if f.component == Component::Headlamp {
+                "Headlamp needs no rights of its own: helm upgrade with --set clusterRoleBinding.create=false (or \
+                 clusterRoleBinding.clusterRoleName set to a narrow role), or delete the binding"
+            } else {
+                "the dashboard's own account needs no such rights: delete the binding"
+            };
+            out.push(Finding {
+                severity,
+                check: check.into(),
+                namespace: f.namespace.clone(),
+                object,
+                message: format!(
+                    "{}'s own ServiceAccount {}/{account} (deployment/{}) is bound to {what}: {consequence}",
+                    if f.component == Component::Headlamp { "Headlamp" } else { "The dashboard" },
+                    f.namespace,
+                    f.deployment
+                ),
+                fix: fix.into(),
+            });
+        }
+    }
+    accounts
+}
+
+/// The Services an Ingress sends traffic to, with the hosts that reach them without TLS.
+fn ingress_findings(snapshot: &Snapshot, found: &[(Found, &Deployment)], out: &mut Vec<Finding>) {
+    for ingress in &snapshot.ingresses {
+        let ns = ingress.namespace().unwrap_or_default();
+        let Some(spec) = &ingress.spec else { continue };
+        let tls = spec.tls.clone().unwrap_or_default();
+        let covered = |host: Option<&str>| {
+            tls.iter().any(|t| {
+                let hosts = t.hosts.clone().unwrap_or_default();
+                hosts.is_empty() || host.is_some_and(|h| hosts.iter().any(|x| x == h))
+            })
+        };
+        let mut routes: Vec<(Option<String>, String)> = Vec::new();
+        if let Some(service) = spec.default_backend.as_ref().and_then(|b| b.service.as_ref()) {
+            routes.push((None, service.name.clone()));
+        }
+        for rule in spec.rules.iter().flatten() {
+            for path in rule.http.iter().flat_map(|h| h.paths.iter()) {
+                if let Some(service) = &path.backend.service {
+                    routes.push((rule.host.clone(), service.name.clone()));
+                }
+            }
+        }
+        let mut reported = BTreeSet::new();
+        for (host, service_name) in routes {
+            if covered(host.as_deref()) {
+                continue;
+            }
+            let Some(service) = snapshot
+                .services
+                .iter()
+                .find(|s| s.namespace().as_deref() == Some(ns.as_str()) && s.name_any() == service_name)
+            else {
+                continue;
+            };
+            let parts: Vec<&Found> = found.iter().filter(|(_, d)| selects(service, d)).map(|(f, _)| f).collect();
+            if parts.is_empty() || !reported.insert((host.clone(), service_name.clone())) {
+                continue;
+            }
+            let what =
+                if parts.iter().all(|f| f.component == Component::Headlamp) { "Headlamp" } else { "the dashboard" };
+            let host = host.unwrap_or_else(|| "every host".to_string());
+            out.push(Finding {
+                severity: Severity::High,
+                check: "ingress-without-tls".into(),
+                namespace: ns.clone(),
+                object: format!("ingress.networking.k8s.io/{}", ingress.name_any()),
+                message: format!(
+                    "the Ingress sends {host} to {what} (service/{service_name}) over plain HTTP: no spec.tls covers it, \
+                     so tokens and session cookies cross the network unencrypted"
+                ),
+                fix: format!(
+                    "add spec.tls with a certificate for {host} (kubectl tls-ingress can make one), or remove the Ingress \
+                     and use kubectl port-forward"
+                ),
+            });
         }
     }
 }
@@ -422,12 +839,22 @@ fn power(role_ref: &RoleRef, cluster_roles: &BTreeMap<String, &ClusterRole>) -> 
     }
 }
 
-fn rbac_findings(snapshot: &Snapshot, namespace: &str, out: &mut Vec<Finding>) {
+fn rbac_findings(
+    snapshot: &Snapshot,
+    namespace: &str,
+    ui_accounts: &BTreeSet<(String, String)>,
+    out: &mut Vec<Finding>,
+) {
     let roles: BTreeMap<String, &ClusterRole> = snapshot.cluster_roles.iter().map(|r| (r.name_any(), r)).collect();
+    // The UIs' own accounts have their own check.
+    let not_a_ui = |s: &&Subject| {
+        !(s.kind == "ServiceAccount"
+            && ui_accounts.contains(&(s.namespace.clone().unwrap_or_default(), s.name.clone())))
+    };
     for binding in &snapshot.cluster_role_bindings {
         let object = format!("clusterrolebinding.rbac.authorization.k8s.io/{}", binding.name_any());
         let power = power(&binding.role_ref, &roles);
-        for who in binding.subjects.iter().flatten().filter_map(|s| subject_in(s, namespace)) {
+        for who in binding.subjects.iter().flatten().filter(not_a_ui).filter_map(|s| subject_in(s, namespace)) {
             let (severity, check, what, fix) = match power {
                 Power::Admin => (
                     Severity::High,
@@ -459,7 +886,7 @@ fn rbac_findings(snapshot: &Snapshot, namespace: &str, out: &mut Vec<Finding>) {
     for binding in &snapshot.role_bindings {
         let Power::Admin = power(&binding.role_ref, &roles) else { continue };
         let bound_ns = binding.namespace().unwrap_or_default();
-        for who in binding.subjects.iter().flatten().filter_map(|s| subject_in(s, namespace)) {
+        for who in binding.subjects.iter().flatten().filter(not_a_ui).filter_map(|s| subject_in(s, namespace)) {
             out.push(Finding {
                 severity: Severity::Medium,
                 check: "cluster-admin-binding".into(),
@@ -512,7 +939,8 @@ pub fn audit(snapshot: &Snapshot, scope: &Where) -> Report {
             found.push((Found { namespace: ns, deployment: deployment.name_any(), component }, deployment));
         }
     }
-    let dashboard_namespaces: BTreeSet<String> = found.iter().map(|(f, _)| f.namespace.clone()).collect();
+    let dashboard_namespaces: BTreeSet<String> =
+        found.iter().filter(|(f, _)| f.component.is_dashboard()).map(|(f, _)| f.namespace.clone()).collect();
     for deployment in &snapshot.deployments {
         let ns = deployment.namespace().unwrap_or_default();
         if in_scope(&ns) && is_kong(deployment) && kong_is_dashboards(deployment, &dashboard_namespaces) {
@@ -538,11 +966,14 @@ pub fn audit(snapshot: &Snapshot, scope: &Where) -> Report {
     };
     let mut findings = Vec::new();
     for (f, deployment) in &found {
-        if f.component == Component::Kong || f.component == Component::MetricsScraper {
-            continue;
-        }
-        for container in containers(deployment) {
-            container_findings(f, &container, &mut findings);
+        match f.component {
+            Component::Kong | Component::MetricsScraper => {}
+            Component::Headlamp => headlamp_findings(f, deployment, &mut findings),
+            _ => {
+                for container in containers(deployment) {
+                    container_findings(f, &container, &mut findings);
+                }
+            }
         }
     }
     for service in &snapshot.services {
@@ -552,18 +983,31 @@ pub fn audit(snapshot: &Snapshot, scope: &Where) -> Report {
             service_findings(service, &selected, &mut findings);
         }
     }
+    ingress_findings(snapshot, &found, &mut findings);
+    let ui_accounts = ui_account_findings(snapshot, &found, &mut findings);
     for ns in &namespaces {
-        rbac_findings(snapshot, ns, &mut findings);
+        rbac_findings(snapshot, ns, &ui_accounts, &mut findings);
     }
     findings.sort_by(|a, b| (a.severity, &a.namespace, &a.object).cmp(&(b.severity, &b.namespace, &b.object)));
     findings.dedup();
-    Report { namespaces, dashboards: found.into_iter().map(|(f, _)| f).collect(), findings }
+    let mut notices = Vec::new();
+    let archived: BTreeSet<&str> =
+        found.iter().filter(|(f, _)| f.component.is_dashboard()).map(|(f, _)| f.namespace.as_str()).collect();
+    if !archived.is_empty() {
+        let list: Vec<&str> = archived.into_iter().collect();
+        notices.push(format!("Kubernetes Dashboard found in namespace(s) {}: {ARCHIVED_NOTICE}", list.join(", ")));
+    }
+    Report { namespaces, dashboards: found.into_iter().map(|(f, _)| f).collect(), notices, findings }
 }
 
 /// The table (or JSON) `audit` prints.
 pub fn render(report: &Report, format: AuditFormat) -> Result<String> {
-    if format == AuditFormat::Json {
-        return Ok(serde_json::to_string_pretty(report)? + "\n");
+    match format {
+        AuditFormat::Json => return Ok(serde_json::to_string_pretty(report)? + "\n"),
+        AuditFormat::Yaml => {
+            return serde_yaml::to_string(report).map_err(|e| Error::other(format!("writing YAML: {e}")));
+        }
+        AuditFormat::Table => {}
     }
     let mut out = String::new();
     let mut by_ns: BTreeMap<&str, Vec<&Found>> = BTreeMap::new();
@@ -571,12 +1015,28 @@ pub fn render(report: &Report, format: AuditFormat) -> Result<String> {
         by_ns.entry(&f.namespace).or_default().push(f);
     }
     if by_ns.is_empty() {
-        out.push_str(&format!("No Kubernetes Dashboard found in namespace(s) {}.\n", report.namespaces.join(", ")));
+        out.push_str(&format!(
+            "No Kubernetes Dashboard or Headlamp found in namespace(s) {}.\n",
+            report.namespaces.join(", ")
+        ));
     }
     for (ns, parts) in &by_ns {
-        let layout = if parts.iter().any(|f| f.component == Component::Dashboard) { "v2" } else { "v7 (Helm chart)" };
-        let names: Vec<String> = parts.iter().map(|f| format!("{} ({})", f.deployment, f.component.name())).collect();
-        out.push_str(&format!("Dashboard {layout} in namespace {ns}: {}\n", names.join(", ")));
+        let (headlamp, dashboard): (Vec<&Found>, Vec<&Found>) =
+            parts.iter().partition(|f| f.component == Component::Headlamp);
+        let names = |list: &[&Found]| -> String {
+            list.iter().map(|f| format!("{} ({})", f.deployment, f.component.name())).collect::<Vec<_>>().join(", ")
+        };
+        if !dashboard.is_empty() {
+            let layout =
+                if dashboard.iter().any(|f| f.component == Component::Dashboard) { "v2" } else { "v7 (Helm chart)" };
+            out.push_str(&format!("Dashboard {layout} in namespace {ns}: {}\n", names(&dashboard)));
+        }
+        if !headlamp.is_empty() {
+            out.push_str(&format!("Headlamp in namespace {ns}: {}\n", names(&headlamp)));
+        }
+    }
+    for notice in &report.notices {
+        out.push_str(&format!("\nNotice: {notice}\n"));
     }
     if report.findings.is_empty() {
         out.push_str("No findings.\n");
@@ -608,15 +1068,29 @@ pub fn render(report: &Report, format: AuditFormat) -> Result<String> {
 pub enum AuditFormat {
     Table,
     Json,
+    Yaml,
 }
+
+pub const EXAMPLES: &str = "Examples:
+  # The namespaces where a Dashboard or Headlamp is installed (kubernetes-dashboard for the seed)
+  kubectl dash-user audit
+
+  # Every namespace, as YAML (exit 1 when there are findings)
+  kubectl dash-user audit -A -o yaml
+
+  # One namespace, e.g. after kubectl dash-user create developer-user --overwrite --prune-bindings
+  kubectl dash-user audit -n kubernetes-dashboard";
 
 /// `kubectl dash-user audit`
 #[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
 pub struct AuditCmd {
-    /// Audit every namespace that has a dashboard (default: -n, else kubernetes-dashboard).
+    /// Audit every namespace that has a Dashboard, Headlamp or users made by this plugin (default: -n,
+    /// else the namespaces where a Dashboard or Headlamp is installed, else kubernetes-dashboard).
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
 
+    /// table, json or yaml.
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub output: AuditFormat,
 
@@ -642,12 +1116,14 @@ pub async fn snapshot(client: &Client, scope: &Where) -> Result<Snapshot> {
         Where::All => {
             snap.deployments = list(Api::all(client.clone()), "deployments in all namespaces").await?;
             snap.services = list(Api::all(client.clone()), "services in all namespaces").await?;
+            snap.ingresses = list(Api::all(client.clone()), "ingresses in all namespaces").await?;
         }
         Where::Namespaces(list_ns) => {
             for ns in list_ns {
                 snap.deployments
                     .extend(list(Api::namespaced(client.clone(), ns), &format!("deployments in {ns}")).await?);
                 snap.services.extend(list(Api::namespaced(client.clone(), ns), &format!("services in {ns}")).await?);
+                snap.ingresses.extend(list(Api::namespaced(client.clone(), ns), &format!("ingresses in {ns}")).await?);
             }
         }
     }
@@ -703,14 +1179,26 @@ impl AuditCmd {
         for ns in &kube.namespaces {
             crate::rbac::validate_namespace(ns).map_err(Error::invalid)?;
         }
+        let client = harden_kube::client::connect(kube).await?.client;
         let scope = if self.all_namespaces {
             Where::All
         } else if kube.namespaces.is_empty() {
-            Where::Namespaces(vec![DEFAULT_NAMESPACE.into()])
+            let known = crate::ui::find(&client, None).await;
+            let mut installed: Vec<String> = known.installs().iter().map(|i| i.namespace.clone()).collect();
+            installed.sort();
+            installed.dedup();
+            if installed.is_empty() {
+                Where::Namespaces(vec![DEFAULT_NAMESPACE.into()])
+            } else {
+                harden_cli::output::eline(format!(
+                    "Auditing namespace(s) {}: where a Kubernetes Dashboard or Headlamp is installed (-n or -A for others)",
+                    installed.join(", ")
+                ));
+                Where::Namespaces(installed)
+            }
         } else {
             Where::Namespaces(kube.namespaces.clone())
         };
-        let client = harden_kube::client::connect(kube).await?.client;
         if let Where::Namespaces(list) = &scope {
             // A typo must not read as a clean audit.
             let api: Api<Namespace> = Api::all(client.clone());
@@ -725,11 +1213,14 @@ impl AuditCmd {
                 }
             }
         }
-        let spinner = Spinner::start("reading dashboard Deployments, Services, RBAC and token Secrets");
+        let spinner = Spinner::start("reading UI Deployments, Services, Ingresses, RBAC and token Secrets' metadata");
         let snap = snapshot(&client, &scope).await?;
         spinner.finish("read the cluster");
         let report = audit(&snap, &scope);
-        harden_cli::output::print(&render(&report, self.output)?.to_string());
+        let text = render(&report, self.output)?;
+        // Names and flag values come from the cluster: never let them drive the terminal.
+        let text = if self.output == AuditFormat::Table { harden_cli::output::terminal_safe(&text) } else { text };
+        harden_cli::output::print(&text);
         Ok(if report.findings.is_empty() { Outcome::Good } else { Outcome::Finding })
     }
 }
@@ -741,7 +1232,7 @@ mod tests {
 
     /// Loads a fixture the integration tests also apply, with its namespace filled in.
     fn fixture(file: &str, namespace: &str) -> Snapshot {
-        let path = format!("{}/../../tests/fixtures/dashboard/{file}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/../../tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"));
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")).replace("__NS__", namespace);
         let mut snap = Snapshot::default();
@@ -759,6 +1250,7 @@ mod tests {
             match value["kind"].as_str().unwrap() {
                 "Deployment" => snap.deployments.push(serde_json::from_value(value).unwrap()),
                 "Service" => snap.services.push(serde_json::from_value(value).unwrap()),
+                "Ingress" => snap.ingresses.push(serde_json::from_value(value).unwrap()),
                 "ClusterRoleBinding" => snap.cluster_role_bindings.push(serde_json::from_value(value).unwrap()),
                 "RoleBinding" => snap.role_bindings.push(serde_json::from_value(value).unwrap()),
                 "ClusterRole" => snap.cluster_roles.push(serde_json::from_value(value).unwrap()),
@@ -788,7 +1280,7 @@ mod tests {
 
     #[test]
     fn v2_with_skip_login_and_the_seeds_admin_user_is_reported() {
-        let report = audit(&fixture("v2-insecure.yaml", "dash"), &here("dash"));
+        let report = audit(&fixture("dashboard/v2-insecure.yaml", "dash"), &here("dash"));
         assert_eq!(
             report.dashboards.iter().map(|f| f.component).collect::<Vec<_>>(),
             [Component::Dashboard, Component::MetricsScraper]
@@ -814,7 +1306,7 @@ mod tests {
 
     #[test]
     fn v7_with_a_node_port_http_kong_proxy_is_reported() {
-        let report = audit(&fixture("v7-nodeport-http.yaml", "dash"), &here("dash"));
+        let report = audit(&fixture("dashboard/v7-nodeport-http.yaml", "dash"), &here("dash"));
         let components: BTreeSet<Component> = report.dashboards.iter().map(|f| f.component).collect();
         assert_eq!(
             components,
@@ -843,10 +1335,10 @@ mod tests {
 
     #[test]
     fn hardened_installs_have_no_findings() {
-        let report = audit(&fixture("v7-hardened.yaml", "dash"), &here("dash"));
+        let report = audit(&fixture("dashboard/v7-hardened.yaml", "dash"), &here("dash"));
         assert_eq!(report.dashboards.len(), 5);
         assert!(report.findings.is_empty(), "{:#?}", report.findings);
-        let report = audit(&fixture("v2-hardened.yaml", "dash"), &here("dash"));
+        let report = audit(&fixture("dashboard/v2-hardened.yaml", "dash"), &here("dash"));
         assert_eq!(report.dashboards.len(), 2);
         assert!(report.findings.is_empty(), "{:#?}", report.findings);
         assert!(render(&report, AuditFormat::Table).unwrap().contains("No findings."));
@@ -854,12 +1346,96 @@ mod tests {
 
     #[test]
     fn other_namespaces_are_not_reported_and_all_namespaces_finds_them() {
-        let snap = fixture("v2-insecure.yaml", "dash");
+        let snap = fixture("dashboard/v2-insecure.yaml", "dash");
         let report = audit(&snap, &here("elsewhere"));
         assert!(report.dashboards.is_empty() && report.findings.is_empty(), "{report:#?}");
         let report = audit(&snap, &Where::All);
         assert_eq!(report.namespaces, ["dash"]);
         assert_eq!(report.findings.len(), 8);
+    }
+
+    fn found_headlamp(report: &Report, ns: &str) {
+        assert_eq!(
+            report.dashboards,
+            [Found { namespace: ns.into(), deployment: "headlamp".into(), component: Component::Headlamp }]
+        );
+        assert!(report.notices.is_empty(), "Headlamp is not archived: {:?}", report.notices);
+    }
+
+    #[test]
+    fn the_headlamp_charts_defaults_give_its_own_account_cluster_admin() {
+        let report = audit(&fixture("headlamp/default.yaml", "hl"), &here("hl"));
+        found_headlamp(&report, "hl");
+        let got = checks(&report);
+        assert_eq!(
+            got,
+            BTreeSet::from([(
+                "ui-account-admin".to_string(),
+                "clusterrolebinding.rbac.authorization.k8s.io/hl-headlamp-admin".to_string()
+            )]),
+            "{:#?}",
+            report.findings
+        );
+        let finding = &report.findings[0];
+        assert_eq!(finding.severity, Severity::Medium, "Headlamp forwards users' tokens by default");
+        assert!(finding.message.contains("Headlamp's own ServiceAccount hl/headlamp"), "{}", finding.message);
+        assert!(finding.fix.contains("clusterRoleBinding.create=false"), "{}", finding.fix);
+        let text = render(&report, AuditFormat::Table).unwrap();
+        assert!(text.contains("Headlamp in namespace hl: headlamp (headlamp)"), "{text}");
+        assert!(!text.contains("archived"), "{text}");
+    }
+
+    #[test]
+    fn a_risky_headlamp_install_reports_each_of_its_flags_and_its_exposure() {
+        let report = audit(&fixture("headlamp/insecure.yaml", "hl"), &here("hl"));
+        found_headlamp(&report, "hl");
+        let got = checks(&report);
+        let crb = "clusterrolebinding.rbac.authorization.k8s.io/hl-headlamp-admin";
+        let expected = [
+            ("exposed-service", "service/headlamp"),
+            ("plain-http", "service/headlamp"),
+            ("ingress-without-tls", "ingress.networking.k8s.io/headlamp"),
+            ("ui-account-admin", crb),
+            ("unsafe-use-service-account-token", "deployment/headlamp"),
+            ("insecure-ssl", "deployment/headlamp"),
+            ("oidc-skip-tls-verify", "deployment/headlamp"),
+            ("oidc-insecure-issuer", "deployment/headlamp"),
+            ("oidc-secret-in-spec", "deployment/headlamp"),
+            ("long-session", "deployment/headlamp"),
+        ];
+        for (check, object) in expected {
+            assert!(got.contains(&(check.to_string(), object.to_string())), "missing {check} on {object}: {got:#?}");
+        }
+        assert_eq!(report.findings.len(), expected.len(), "{got:#?}");
+        let admin = report.findings.iter().find(|f| f.check == "ui-account-admin").unwrap();
+        assert_eq!(admin.severity, Severity::High, "every visitor acts as the account");
+        assert!(admin.message.contains("every visitor of Headlamp gets it"), "{}", admin.message);
+        let http = report.findings.iter().find(|f| f.check == "plain-http").unwrap();
+        assert!(http.message.contains("node port 31466"), "{}", http.message);
+        let issuer = report.findings.iter().find(|f| f.check == "oidc-insecure-issuer").unwrap();
+        assert!(issuer.message.contains("http://dex.example.com:5556"), "{}", issuer.message);
+        assert!(!report.findings.iter().any(|f| f.message.contains("not-a-secret-anymore")), "secrets are not shown");
+        assert!(!got.iter().any(|(c, _)| c == "cluster-admin-binding"), "the UI's own account is reported once");
+    }
+
+    #[test]
+    fn a_hardened_headlamp_install_has_no_findings() {
+        let report = audit(&fixture("headlamp/hardened.yaml", "hl"), &here("hl"));
+        found_headlamp(&report, "hl");
+        assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    }
+
+    #[test]
+    fn a_dashboard_is_noticed_as_archived_without_it_being_a_finding() {
+        let report = audit(&fixture("dashboard/v7-hardened.yaml", "dash"), &here("dash"));
+        assert!(report.findings.is_empty());
+        assert_eq!(report.notices.len(), 1);
+        assert!(report.notices[0].contains("archived in January 2026"), "{:?}", report.notices);
+        let text = render(&report, AuditFormat::Table).unwrap();
+        assert!(text.contains("Notice: Kubernetes Dashboard found in namespace(s) dash"), "{text}");
+        let yaml = render(&report, AuditFormat::Yaml).unwrap();
+        let back: serde_json::Value = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(back["notices"][0], report.notices[0]);
     }
 
     fn container(args: &[&str]) -> Container {

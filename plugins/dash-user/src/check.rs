@@ -1,74 +1,138 @@
-//! `kubectl dash-user check`: what a dashboard user can and cannot do, asked of the real
-//! authorizer with SubjectAccessReviews for the ServiceAccount's user name and groups.
+//! `kubectl dash-user check`: what a UI user can do that an attacker looks for, asked of the real
+//! authorizer with a SubjectAccessReview per right for the ServiceAccount's user name and groups.
+//!
+//! A verdict: exit 0 when none of the dangerous rights is allowed, 1 when one is, 2 on an error.
+//! The rights are those that turn a read-only login into more: Secrets (other accounts' tokens),
+//! exec/attach/port-forward into pods, the kubelet through nodes/proxy, minting tokens,
+//! impersonation, escalate and bind on roles, starting pods (directly or through a workload), and
+//! cluster-admin's wildcards. A few reads are asked too, to show the user can use the UI.
 
 use clap::{Args, ValueEnum};
 use futures::future::try_join_all;
 use harden_cli::error::{Error, Outcome, Result};
+use harden_kube::access::{self, Question};
 use harden_kube::flags::KubeArgs;
-use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 use serde::Serialize;
 
+use crate::PLUGIN;
+use crate::create::NAMESPACE_HELP;
 use crate::rbac::{self, RBAC_GROUP};
-use crate::{DEFAULT_NAMESPACE, PLUGIN};
+use crate::ui::{self, Ui};
 
-pub const VERBS: [&str; 6] = ["get", "list", "watch", "create", "update", "delete"];
-
-/// The resources of the matrix: (group, resource, namespaced).
-pub const RESOURCES: [(&str, &str, bool); 5] = [
-    ("", "pods", true),
-    ("", "secrets", true),
-    ("apps", "deployments", true),
-    (RBAC_GROUP, "roles", true),
-    ("", "nodes", false),
-];
-
-/// One question to the authorizer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Question {
-    /// `None`: cluster-wide (every namespace, or a cluster-scoped resource).
-    pub namespace: Option<String>,
+/// One right: `verb` on `group`/`resource`[/`subresource`], and why an attacker wants it (`None`
+/// for the reads a UI user needs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Right {
+    pub verb: &'static str,
     pub group: &'static str,
     pub resource: &'static str,
-    pub verb: &'static str,
+    pub subresource: Option<&'static str>,
+    pub namespaced: bool,
+    pub danger: Option<&'static str>,
 }
 
-/// Every question of the matrix: all resources cluster-wide, then the namespaced ones per namespace.
-pub fn questions(namespaces: &[String]) -> Vec<Question> {
+const fn right(
+    verb: &'static str,
+    group: &'static str,
+    resource: &'static str,
+    subresource: Option<&'static str>,
+    namespaced: bool,
+    danger: Option<&'static str>,
+) -> Right {
+    Right { verb, group, resource, subresource, namespaced, danger }
+}
+
+const SECRETS: Option<&str> = Some("reads Secrets: other ServiceAccounts' tokens, keys, passwords");
+const EXEC: Option<&str> = Some("runs commands in pods, with their mounted tokens");
+const ATTACH: Option<&str> = Some("attaches to the consoles of running containers");
+const PORTFORWARD: Option<&str> = Some("opens connections into pods, past NetworkPolicies");
+const NODES_PROXY: Option<&str> = Some("reaches every kubelet's API: exec into any pod of the node");
+const TOKEN: Option<&str> = Some("mints tokens of other ServiceAccounts");
+const IMPERSONATE: Option<&str> = Some("acts as any user, group or account (system:masters too)");
+const ESCALATE: Option<&str> = Some("writes roles with rights it does not have");
+const BIND: Option<&str> = Some("binds roles with rights it does not have");
+const RUN: Option<&str> = Some("starts pods: they can mount any ServiceAccount of the namespace and the node's files");
+const WILDCARD: Option<&str> = Some("cluster-admin or equivalent: every verb on every resource");
+
+/// Every right asked about, in the order shown.
+pub const RIGHTS: &[Right] = &[
+    // What a UI user needs, to show the account works.
+    right("get", "", "pods", None, true, None),
+    right("list", "", "pods", None, true, None),
+    right("watch", "", "pods", None, true, None),
+    right("list", "apps", "deployments", None, true, None),
+    right("list", "", "nodes", None, false, None),
+    // What an attacker looks for.
+    right("get", "", "secrets", None, true, SECRETS),
+    right("list", "", "secrets", None, true, SECRETS),
+    right("watch", "", "secrets", None, true, SECRETS),
+    right("create", "", "pods", Some("exec"), true, EXEC),
+    right("get", "", "pods", Some("exec"), true, EXEC),
+    right("create", "", "pods", Some("attach"), true, ATTACH),
+    right("get", "", "pods", Some("attach"), true, ATTACH),
+    right("create", "", "pods", Some("portforward"), true, PORTFORWARD),
+    right("get", "", "pods", Some("portforward"), true, PORTFORWARD),
+    right("get", "", "nodes", Some("proxy"), false, NODES_PROXY),
+    right("create", "", "nodes", Some("proxy"), false, NODES_PROXY),
+    right("create", "", "serviceaccounts", Some("token"), true, TOKEN),
+    right("impersonate", "", "users", None, false, IMPERSONATE),
+    right("impersonate", "", "groups", None, false, IMPERSONATE),
+    right("impersonate", "", "serviceaccounts", None, true, IMPERSONATE),
+    right("escalate", RBAC_GROUP, "roles", None, true, ESCALATE),
+    right("bind", RBAC_GROUP, "roles", None, true, BIND),
+    right("escalate", RBAC_GROUP, "clusterroles", None, false, ESCALATE),
+    right("bind", RBAC_GROUP, "clusterroles", None, false, BIND),
+    right("create", "", "pods", None, true, RUN),
+    right("create", "apps", "deployments", None, true, RUN),
+    right("create", "apps", "daemonsets", None, true, RUN),
+    right("create", "apps", "statefulsets", None, true, RUN),
+    right("create", "apps", "replicasets", None, true, RUN),
+    right("create", "batch", "jobs", None, true, RUN),
+    right("create", "batch", "cronjobs", None, true, RUN),
+    right("create", "", "replicationcontrollers", None, true, RUN),
+    right("*", "*", "*", None, true, WILDCARD),
+];
+
+#[cfg(test)]
+impl Right {
+    /// `pods/exec`, `deployments.apps`, `*.*`.
+    pub fn shown(&self) -> String {
+        let resource = match self.subresource {
+            Some(sub) => format!("{}/{sub}", self.resource),
+            None => self.resource.to_string(),
+        };
+        if self.group.is_empty() { resource } else { format!("{resource}.{}", self.group) }
+    }
+}
+
+/// Every question: all rights cluster-wide, then the namespaced ones per namespace.
+pub fn questions(namespaces: &[String]) -> Vec<(Option<String>, Right)> {
     let scopes = std::iter::once(None).chain(namespaces.iter().cloned().map(Some));
     let mut out = Vec::new();
     for namespace in scopes {
-        for (group, resource, namespaced) in RESOURCES {
-            if namespace.is_some() && !namespaced {
+        for r in RIGHTS {
+            if namespace.is_some() && !r.namespaced {
                 continue;
             }
-            for verb in VERBS {
-                out.push(Question { namespace: namespace.clone(), group, resource, verb });
-            }
+            out.push((namespace.clone(), *r));
         }
     }
     out
 }
 
-/// The SubjectAccessReview for one question about a ServiceAccount.
-pub fn review(user: &str, groups: &[String], q: &Question) -> SubjectAccessReview {
-    SubjectAccessReview {
-        spec: SubjectAccessReviewSpec {
-            user: Some(user.to_string()),
-            groups: Some(groups.to_vec()),
-            resource_attributes: Some(ResourceAttributes {
-                namespace: q.namespace.clone(),
-                group: Some(q.group.to_string()),
-                resource: Some(q.resource.to_string()),
-                verb: Some(q.verb.to_string()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        ..Default::default()
+/// The SubjectAccessReview question for one right.
+pub fn question(namespace: Option<&str>, r: &Right) -> Question {
+    Question {
+        verb: r.verb.to_string(),
+        group: r.group.to_string(),
+        resource: r.resource.to_string(),
+        subresource: r.subresource.map(str::to_string),
+        namespace: namespace.map(str::to_string),
+        name: None,
     }
 }
 
@@ -77,48 +141,76 @@ pub fn review(user: &str, groups: &[String], q: &Question) -> SubjectAccessRevie
 pub struct Answer {
     /// `cluster-wide` or the namespace.
     pub scope: String,
-    pub group: String,
-    pub resource: String,
     pub verb: String,
+    pub group: String,
+    /// `pods`, or `pods/exec` for a subresource.
+    pub resource: String,
     pub allowed: bool,
+    /// Why an attacker wants this right; absent for the reads a UI user needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub danger: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
-/// The matrix as a table: one row per scope and resource, one column per verb.
+impl Answer {
+    pub fn dangerous(&self) -> bool {
+        self.allowed && self.danger.is_some()
+    }
+}
+
+/// The answers as a table, one row per scope and right.
 pub fn table(answers: &[Answer]) -> String {
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut keys: Vec<(&str, &str)> = Vec::new();
-    for a in answers {
-        if !keys.contains(&(a.scope.as_str(), a.resource.as_str())) {
-            keys.push((&a.scope, &a.resource));
-        }
+    harden_cli::output::table(
+        &["scope", "verb", "resource", "allowed", "why it matters"],
+        answers.iter().map(|a| {
+            let resource = if a.group.is_empty() { a.resource.clone() } else { format!("{}.{}", a.resource, a.group) };
+            let allowed = match (a.allowed, a.danger.is_some()) {
+                (true, true) => "YES",
+                (true, false) => "yes",
+                (false, _) => "no",
+            };
+            [a.scope.clone(), a.verb.clone(), resource, allowed.to_string(), a.danger.clone().unwrap_or_default()]
+        }),
+    )
+}
+
+/// The closing sentence of the table.
+pub fn summary(answers: &[Answer]) -> String {
+    let dangerous: Vec<String> = answers
+        .iter()
+        .filter(|a| a.dangerous())
+        .map(|a| {
+            let resource = if a.group.is_empty() { a.resource.clone() } else { format!("{}.{}", a.resource, a.group) };
+            format!("{} {resource} ({})", a.verb, a.scope)
+        })
+        .collect();
+    if dangerous.is_empty() {
+        "No dangerous right is allowed: no Secrets, no exec, attach or port-forward, no nodes/proxy, no tokens, no \
+         impersonation, no escalate or bind, no new pods or workloads, no wildcards."
+            .to_string()
+    } else {
+        format!("{} dangerous right(s) allowed: {}.", dangerous.len(), dangerous.join(", "))
     }
-    for (scope, resource) in keys {
-        let mut row = vec![scope.to_string(), resource.to_string()];
-        for verb in VERBS {
-            let cell = answers.iter().find(|a| a.scope == scope && a.resource == resource && a.verb == verb);
-            row.push(match cell {
-                Some(a) if a.allowed => "yes".into(),
-                Some(_) => "no".into(),
-                None => "-".into(),
-            });
-        }
-        rows.push(row);
-    }
-    let mut headers = vec!["scope", "resource"];
-    headers.extend(VERBS);
-    harden_cli::output::table(&headers, rows)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CheckFormat {
     Table,
     Json,
+    Yaml,
 }
+
+pub const EXAMPLES: &str = "Examples:
+  # What developer-user may do that matters (exit 1 if it may read Secrets, exec, ...)
+  kubectl dash-user check developer-user -n kubernetes-dashboard
+
+  # The same for admin-user, as YAML, asking about namespace t75 too
+  kubectl dash-user check admin-user -n kubernetes-dashboard --namespaces t75 -o yaml";
 
 /// `kubectl dash-user check NAME`
 #[derive(Debug, Args)]
+#[command(after_help = EXAMPLES, mut_arg("namespaces", |a| a.help(NAMESPACE_HELP)))]
 pub struct CheckCmd {
     /// The dashboard user (ServiceAccount) name.
     pub name: String,
@@ -127,8 +219,13 @@ pub struct CheckCmd {
     #[arg(long = "namespaces", value_name = "NS,...", value_delimiter = ',')]
     pub scope_namespaces: Vec<String>,
 
+    /// table, json or yaml.
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub output: CheckFormat,
+
+    /// The UI whose namespace to use when -n is not given (default: the one installed).
+    #[arg(long, value_enum, value_name = "UI")]
+    pub ui: Option<Ui>,
 
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -150,15 +247,20 @@ async fn bound_namespaces(client: &Client, namespace: &str, name: &str) -> Resul
 impl CheckCmd {
     pub async fn run(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
-        let namespace = kube.single_namespace()?.unwrap_or(DEFAULT_NAMESPACE).to_string();
-        rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
         if self.name.is_empty() || self.name.len() > 253 || self.name.contains(['/', ':']) {
             return Err(Error::invalid(format!("invalid name {:?}", self.name)));
         }
         for ns in &self.scope_namespaces {
             rbac::validate_namespace(ns).map_err(|e| Error::invalid(format!("--namespaces: {e}")))?;
         }
+        if self.ui.is_some() && kube.single_namespace()?.is_some() {
+            return Err(
+                Error::invalid("--ui only picks the namespace when -n is not given").with_hint("drop --ui or -n")
+            );
+        }
         let client = harden_kube::client::connect(kube).await?.client;
+        let (namespace, _) = ui::namespace(kube, self.ui, Some(&client)).await?;
+        rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
         let sa =
             Api::<ServiceAccount>::namespaced(client.clone(), &namespace).get_opt(&self.name).await.map_err(|e| {
                 harden_kube::error::from_kube(e, format!("reading serviceaccount {namespace}/{}", self.name))
@@ -174,44 +276,42 @@ impl CheckCmd {
             self.scope_namespaces.clone()
         };
         let (user, groups) = rbac::service_account_user(&namespace, &self.name);
-        let api: Api<SubjectAccessReview> = Api::all(client.clone());
         let questions = questions(&namespaces);
-        let answers = try_join_all(questions.iter().map(|q| {
-            let api = api.clone();
-            let review = review(&user, &groups, q);
+        let answers = try_join_all(questions.iter().map(|(scope, r)| {
+            let client = client.clone();
+            let namespace = namespace.clone();
+            let name = self.name.clone();
             async move {
-                let answer = api
-                    .create(&PostParams::default(), &review)
-                    .await
-                    .map_err(|e| harden_kube::error::from_kube(e, "creating a SubjectAccessReview"))?;
-                let status = answer.status.unwrap_or_default();
+                let answer =
+                    access::may_service_account(&client, &namespace, &name, &question(scope.as_deref(), r)).await?;
                 Ok::<_, Error>(Answer {
-                    scope: q.namespace.clone().unwrap_or_else(|| "cluster-wide".into()),
-                    group: q.group.into(),
-                    resource: q.resource.into(),
-                    verb: q.verb.into(),
-                    allowed: status.allowed && status.denied != Some(true),
-                    reason: status.reason.filter(|r| !r.is_empty()),
+                    scope: scope.clone().unwrap_or_else(|| "cluster-wide".into()),
+                    verb: r.verb.into(),
+                    group: r.group.into(),
+                    resource: r.subresource.map_or_else(|| r.resource.to_string(), |s| format!("{}/{s}", r.resource)),
+                    allowed: answer.allowed,
+                    danger: r.danger.map(str::to_string),
+                    reason: answer.reason,
                 })
             }
         }))
         .await?;
+        let dangerous = answers.iter().filter(|a| a.dangerous()).count();
+        let doc = serde_json::json!({
+            "user": user, "groups": groups, "dangerousAllowed": dangerous, "answers": answers,
+        });
         match self.output {
-            CheckFormat::Json => {
-                let doc = serde_json::json!({ "user": user, "groups": groups, "answers": answers });
-                harden_cli::output::line(serde_json::to_string_pretty(&doc)?.to_string());
-            }
+            CheckFormat::Json => harden_cli::output::line(serde_json::to_string_pretty(&doc)?),
+            CheckFormat::Yaml => harden_cli::output::print(
+                &serde_yaml::to_string(&doc).map_err(|e| Error::other(format!("writing YAML: {e}")))?,
+            ),
             CheckFormat::Table => {
                 harden_cli::output::line(format!("What {user} may do (SubjectAccessReview):"));
-                harden_cli::output::print(&table(&answers).to_string());
-                if answers.iter().any(|a| a.resource == "secrets" && a.allowed && a.verb != "create") {
-                    harden_cli::output::line(
-                        "\nThis user can read Secrets, i.e. other ServiceAccounts' tokens.".to_string(),
-                    );
-                }
+                harden_cli::output::print(&table(&answers));
+                harden_cli::output::line(format!("\n{}", summary(&answers)));
             }
         }
-        Ok(Outcome::Good)
+        Ok(if dangerous == 0 { Outcome::Good } else { Outcome::Finding })
     }
 }
 
@@ -220,40 +320,59 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_matrix_asks_cluster_wide_then_per_namespace_without_nodes() {
+    fn every_right_the_issue_names_is_asked() {
+        let shown: Vec<(String, &str)> = RIGHTS.iter().map(|r| (r.shown(), r.verb)).collect();
+        for (resource, verb) in [
+            ("secrets", "get"),
+            ("secrets", "list"),
+            ("secrets", "watch"),
+            ("pods/exec", "create"),
+            ("pods/attach", "create"),
+            ("pods/portforward", "create"),
+            ("nodes/proxy", "get"),
+            ("serviceaccounts/token", "create"),
+            ("users", "impersonate"),
+            ("groups", "impersonate"),
+            ("roles.rbac.authorization.k8s.io", "escalate"),
+            ("roles.rbac.authorization.k8s.io", "bind"),
+            ("clusterroles.rbac.authorization.k8s.io", "bind"),
+            ("pods", "create"),
+            ("deployments.apps", "create"),
+            ("jobs.batch", "create"),
+            ("*.*", "*"),
+        ] {
+            assert!(shown.iter().any(|(r, v)| r == resource && *v == verb), "{verb} {resource} not asked");
+        }
+    }
+
+    #[test]
+    fn cluster_scoped_rights_are_asked_once_and_namespaced_ones_per_namespace() {
         let qs = questions(&["apps".into()]);
-        assert_eq!(qs.len(), 5 * 6 + 4 * 6);
-        assert!(qs.iter().any(|q| q.namespace.is_none() && q.resource == "nodes" && q.verb == "delete"));
-        assert!(!qs.iter().any(|q| q.namespace.is_some() && q.resource == "nodes"));
-        let deploy = qs.iter().find(|q| q.resource == "deployments").unwrap();
-        assert_eq!(deploy.group, "apps");
+        assert_eq!(qs.iter().filter(|(ns, _)| ns.is_none()).count(), RIGHTS.len());
+        assert!(!qs.iter().any(|(ns, r)| ns.is_some() && (r.resource == "nodes" || r.resource == "users")));
+        let exec = question(Some("apps"), &RIGHTS.iter().find(|r| r.subresource == Some("exec")).copied().unwrap());
+        assert_eq!((exec.resource.as_str(), exec.subresource.as_deref()), ("pods", Some("exec")));
+        assert_eq!(exec.namespace.as_deref(), Some("apps"));
     }
 
     #[test]
-    fn reviews_carry_the_service_account_user_and_groups() {
-        let (user, groups) = rbac::service_account_user("kubernetes-dashboard", "developer");
-        let q = Question { namespace: Some("apps".into()), group: "", resource: "pods", verb: "delete" };
-        let sar = review(&user, &groups, &q);
-        assert_eq!(sar.spec.user.as_deref(), Some("system:serviceaccount:kubernetes-dashboard:developer"));
-        assert!(sar.spec.groups.unwrap().contains(&"system:serviceaccounts:kubernetes-dashboard".to_string()));
-        let attrs = sar.spec.resource_attributes.unwrap();
-        assert_eq!((attrs.verb.as_deref(), attrs.namespace.as_deref()), (Some("delete"), Some("apps")));
-    }
-
-    #[test]
-    fn table_has_a_row_per_scope_and_resource() {
-        let answer = |scope: &str, verb: &str, allowed| Answer {
-            scope: scope.into(),
-            group: "".into(),
-            resource: "pods".into(),
+    fn the_table_marks_dangerous_rights_and_the_summary_names_them() {
+        let answer = |resource: &str, verb: &str, allowed, danger: Option<&str>| Answer {
+            scope: "cluster-wide".into(),
             verb: verb.into(),
+            group: "".into(),
+            resource: resource.into(),
             allowed,
+            danger: danger.map(str::to_string),
             reason: None,
         };
-        let text = table(&[answer("cluster-wide", "list", true), answer("cluster-wide", "delete", false)]);
+        let answers = [answer("pods", "list", true, None), answer("secrets", "get", true, SECRETS)];
+        let text = table(&answers);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("SCOPE"), "{text}");
-        let cells: Vec<&str> = lines[1].split_whitespace().collect();
-        assert_eq!(cells, ["cluster-wide", "pods", "-", "yes", "-", "-", "-", "no"]);
+        assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["cluster-wide", "list", "pods", "yes"]);
+        assert!(lines[2].contains("YES") && lines[2].contains("reads Secrets"), "{text}");
+        assert_eq!(summary(&answers), "1 dangerous right(s) allowed: get secrets (cluster-wide).");
+        assert!(summary(&answers[..1]).starts_with("No dangerous right"));
     }
 }

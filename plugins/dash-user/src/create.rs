@@ -1,5 +1,6 @@
-//! `kubectl dash-user create`: flags (or the wizard) -> [`UserSpec`] -> discovery -> the pure
-//! builders -> the shared apply path -> a short-lived token and how to log in.
+//! `kubectl dash-user create`: flags (or the wizard) -> [`UserSpec`] -> the namespace of the installed
+//! UI -> the resources (discovery, or the built-in list offline) -> the pure builders -> the shared
+//! apply path -> a short-lived token and how to log in to that UI.
 
 use std::time::Duration;
 
@@ -18,7 +19,32 @@ use crate::inherited;
 use crate::manage::{self, Kind, Owned};
 use crate::rbac::{self, ResourceName, RoleChoice, Scope, UserSpec};
 use crate::token::{self, DEFAULT_DURATION, duration_arg};
+use crate::ui::{self, Ui};
 use crate::{DEFAULT_NAMESPACE, PLUGIN};
+
+/// `-n` as `create` uses it: it is not the context's namespace, and it does not limit what the user reads.
+pub const NAMESPACE_HELP: &str = "Namespace of the user's ServiceAccount (default: the installed UI's: kubernetes-dashboard \
+     for the Dashboard, Headlamp's namespace when only Headlamp is found; kubernetes-dashboard offline). It does not \
+     limit what the user may read: that is --namespaces";
+
+pub const EXAMPLES: &str = "Examples:
+  # The seed's developer-user: read-only, no Secrets, in the installed UI's namespace
+  kubectl dash-user create developer-user
+
+  # Take over an existing developer-user and drop its old read-all binding (cluster-developer)
+  kubectl dash-user create developer-user -n kubernetes-dashboard --overwrite --prune-bindings
+
+  # A Headlamp user that may read only namespace t75
+  kubectl dash-user create developer-user --ui headlamp --namespaces t75
+
+  # Offline (no cluster needed): the objects, to apply later with kubectl apply -f -
+  kubectl dash-user create developer-user -n kubernetes-dashboard --dry-run=client -o yaml
+
+  # admin-user with cluster-admin (asks first; --yes confirms)
+  kubectl dash-user create admin-user --role admin --yes
+
+  # Only the token, as the seed's kubectl create token developer-user -n kubernetes-dashboard
+  kubectl dash-user create developer-user -n kubernetes-dashboard -o token";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CreateFormat {
@@ -32,6 +58,7 @@ pub enum CreateFormat {
 
 /// `kubectl dash-user create NAME`
 #[derive(Debug, Args)]
+#[command(after_help = EXAMPLES, mut_arg("namespaces", |a| a.help(NAMESPACE_HELP)))]
 pub struct CreateCmd {
     /// The dashboard user (ServiceAccount) name; asked for in a terminal when missing.
     pub name: Option<String>,
@@ -40,9 +67,13 @@ pub struct CreateCmd {
     #[arg(long, value_name = "ROLE")]
     pub role: Option<String>,
 
-    /// Give access only in these namespaces (Roles and RoleBindings) instead of cluster-wide.
+    /// What the user may read: only these namespaces (Roles and RoleBindings) instead of every namespace.
     #[arg(long = "namespaces", value_name = "NS,...", value_delimiter = ',')]
     pub scope_namespaces: Vec<String>,
+
+    /// The UI the user logs in to, for the default namespace and the login help (default: the one installed).
+    #[arg(long, value_enum, value_name = "UI")]
+    pub ui: Option<Ui>,
 
     /// Let the read-only role read Secrets too (every token in its scope); warns.
     #[arg(long)]
@@ -129,6 +160,7 @@ impl CreateCmd {
 
     /// Validates the flags; asks for what is missing when NAME is missing and a person is there.
     fn settle(&self, kube: &KubeArgs) -> Result<Settled> {
+        // The namespace is settled later, from the installed UI when -n is not given.
         let namespace = kube.single_namespace()?.unwrap_or(DEFAULT_NAMESPACE).to_string();
         rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
         let wizard = self.name.is_none() && prompt::interactive();
@@ -194,11 +226,29 @@ impl CreateCmd {
 
     pub async fn run(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
-        let Settled { spec, duration } = self.settle(kube)?;
+        let Settled { mut spec, duration } = self.settle(kube)?;
         token::check_lifetime(duration, self.allow_long_lived)?;
+        let explicit_namespace = kube.single_namespace()?.is_some();
+        if self.ui.is_some() && explicit_namespace && !self.prints_token() {
+            return Err(Error::invalid(
+                "--ui picks the namespace (without -n) and the login help (with a token): with -n and no token it does nothing",
+            )
+            .with_hint("drop --ui, or drop -n to use the namespace of that UI"));
+        }
+        let client = self.client(kube).await?;
+
+        let (namespace, known) = ui::namespace(kube, self.ui, client.as_ref()).await?;
+        rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
+        spec.namespace = namespace;
         let who = format!("serviceaccount {}/{}", spec.namespace, spec.name);
-        let needs_cluster = Applier::needs_cluster(&self.apply_args()) || spec.role != RoleChoice::Admin;
-        let client = if needs_cluster { Some(harden_kube::client::connect(kube).await?.client) } else { None };
+        if explicit_namespace && spec.scope == Scope::Cluster {
+            harden_cli::output::eline(format!(
+                "Note: -n {ns} is where the ServiceAccount lives; its {} applies in every namespace. To let it read \
+                 only namespace {ns}, add --namespaces {ns}.",
+                if spec.role == RoleChoice::ReadOnly { "read-only role" } else { "role" },
+                ns = spec.namespace
+            ));
+        }
 
         let mut grants_everything = spec.role == RoleChoice::Admin;
         if let (RoleChoice::ClusterRole(name), Some(client)) = (&spec.role, &client) {
@@ -233,16 +283,43 @@ impl CreateCmd {
             }
             check_namespaces(client, &namespaces).await?;
         }
-        let resources = match (&spec.role, &client) {
-            (RoleChoice::ReadOnly, Some(client)) => crate::discovery::discover(client).await?,
-            _ => Vec::new(),
+        let (resources, source) = match (&spec.role, &client) {
+            (RoleChoice::ReadOnly, Some(client)) => {
+                let found = crate::discovery::discover(client).await?;
+                let text = format!(
+                    "Read-only role: built from the cluster's discovery ({} resources and subresources, custom resources included).",
+                    found.len()
+                );
+                (found, Some((rbac::ResourcesFrom::Discovery, text)))
+            }
+            (RoleChoice::ReadOnly, None) => (
+                crate::builtin::resources(),
+                Some((
+                    rbac::ResourcesFrom::BuiltIn,
+                    format!(
+                        "Read-only role: built from the built-in resources of Kubernetes {} (no cluster was contacted: \
+                         custom resources are not included).",
+                        crate::builtin::KUBERNETES_VERSION
+                    ),
+                )),
+            ),
+            _ => (Vec::new(), None),
         };
-        let plan = rbac::plan(&spec, &resources)?;
+        if let Some((_, text)) = &source {
+            harden_cli::output::eline(text);
+        }
+        let plan = rbac::plan_from(&spec, &resources, source.map(|(from, _)| from))?;
         let wanted: Vec<Owned> = planned(&plan);
         // RBAC only adds: rights from older bindings stay with the account, whatever role we bind.
         let inherited = match &client {
             Some(client) => inherited::find(client, &spec.namespace, &spec.name, &plan).await?,
-            None => Vec::new(),
+            None => {
+                harden_cli::output::eline(format!(
+                    "Existing bindings of {who} were not checked (no cluster): apply the output where that account is \
+                     new, or run create against the cluster to find and prune them."
+                ));
+                Vec::new()
+            }
         };
         let to_prune = self.settle_inherited(&who, &inherited)?;
         let objects = plan.into_objects()?;
@@ -257,15 +334,22 @@ impl CreateCmd {
             _ => Vec::new(),
         };
         let (replace, prune) = stale(&existing, &wanted);
+        let lines = |text: String| {
+            if self.output.is_some() { harden_cli::output::eline(text) } else { harden_cli::output::line(text) }
+        };
         if let Some(client) = &client {
-            manage::delete_all(client, &replace, self.dry_run, "deleted (its role changed)").await?;
+            for line in manage::delete_all(client, &replace, self.dry_run, "deleted (its role changed)").await? {
+                lines(line);
+            }
         }
         applier.run(objects).await?;
         if let Some(client) = &client {
-            manage::delete_all(client, &prune, self.dry_run, "pruned (no longer part of this user)").await?;
+            for line in manage::delete_all(client, &prune, self.dry_run, "pruned (no longer part of this user)").await?
+            {
+                lines(line);
+            }
             for existing in &to_prune {
-                let line = inherited::prune(client, existing, &spec.namespace, &spec.name, self.dry_run).await?;
-                harden_cli::output::line(line);
+                lines(inherited::prune(client, existing, &spec.namespace, &spec.name, self.dry_run).await?);
             }
         }
 
@@ -284,7 +368,7 @@ impl CreateCmd {
             return Ok(Outcome::Good);
         };
         let token = token::request(&client, &spec.namespace, &spec.name, duration).await?;
-        let login = token::login_instructions(&spec.namespace, &token::services(&client, &spec.namespace).await);
+        let login = token::login(&client, &spec.namespace, self.ui, &known).await;
         let expiry = format!(
             "Token for {who} (valid {}{})",
             token::human(duration),
@@ -300,6 +384,32 @@ impl CreateCmd {
             ));
         }
         Ok(Outcome::Good)
+    }
+
+    /// The cluster, when there is one to use: always, but for a client dry run only when a kubeconfig
+    /// is there and its server answers (offline, the read-only role comes from the built-in list).
+    async fn client(&self, kube: &KubeArgs) -> Result<Option<Client>> {
+        if self.dry_run != DryRun::Client {
+            return Ok(Some(harden_kube::client::connect(kube).await?.client));
+        }
+        if harden_kube::client::load_kubeconfig(kube).is_err() {
+            return Ok(None);
+        }
+        let client = match harden_kube::client::connect(kube).await {
+            Ok(kube) => kube.client,
+            Err(e) => {
+                warn(format!("--dry-run=client: not using the cluster ({}); working offline", e.message));
+                return Ok(None);
+            }
+        };
+        match client.apiserver_version().await {
+            Ok(_) => Ok(Some(client)),
+            Err(e) => {
+                let e = harden_kube::error::from_kube(e, "reaching the API server");
+                warn(format!("--dry-run=client: the cluster did not answer ({}); working offline", e.message));
+                Ok(None)
+            }
+        }
     }
 }
 

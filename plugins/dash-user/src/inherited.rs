@@ -51,6 +51,20 @@ pub struct Existing {
 }
 
 impl Existing {
+    /// `rolebinding.../NAME in namespace NS`.
+    pub fn shown(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} in namespace {ns}", self.object),
+            None => self.object.clone(),
+        }
+    }
+
+    /// `rolebinding.../NAME deleted in namespace NS (why)`, as the apply path words its lines.
+    pub fn line(&self, word: &str, rest: &str) -> String {
+        let place = self.namespace.as_ref().map(|ns| format!(" in namespace {ns}")).unwrap_or_default();
+        format!("{} {word}{place}{rest}", self.object)
+    }
+
     pub fn describe(&self, account: &str) -> String {
         let place = match &self.namespace {
             Some(ns) => format!("in namespace {ns}"),
@@ -258,6 +272,49 @@ pub async fn find(client: &Client, namespace: &str, name: &str, plan: &Plan) -> 
     Ok(found)
 }
 
+/// Every binding made by someone else that names the ServiceAccount `namespace/name` itself, for
+/// `delete`: deleting the account must not leave them behind (a new account of that name would get
+/// their rights). `beyond` is left empty: it is not about rights.
+pub async fn naming(client: &Client, namespace: &str, name: &str) -> Result<Vec<Existing>> {
+    let params = ListParams::default();
+    let mut found = Vec::new();
+    let direct = |subjects: &[Subject]| subjects.iter().any(|s| names_account(s, namespace, name) == Some(None));
+    let bindings =
+        Api::<ClusterRoleBinding>::all(client.clone()).list(&params).await.or_kube("listing clusterrolebindings")?;
+    for binding in bindings.items {
+        let subjects = binding.subjects.clone().unwrap_or_default();
+        if made_for_this_user(&binding, namespace, name) || !direct(&subjects) {
+            continue;
+        }
+        found.push(Existing {
+            object: format!("clusterrolebinding.rbac.authorization.k8s.io/{}", binding.name_any()),
+            namespace: None,
+            name: binding.name_any(),
+            role: format!("{} {}", binding.role_ref.kind, binding.role_ref.name),
+            through_group: None,
+            only_subject: subjects.len() == 1,
+            beyond: Vec::new(),
+        });
+    }
+    let bindings = Api::<RoleBinding>::all(client.clone()).list(&params).await.or_kube("listing rolebindings")?;
+    for binding in bindings.items {
+        let subjects = binding.subjects.clone().unwrap_or_default();
+        if made_for_this_user(&binding, namespace, name) || !direct(&subjects) {
+            continue;
+        }
+        found.push(Existing {
+            object: format!("rolebinding.rbac.authorization.k8s.io/{}", binding.name_any()),
+            namespace: binding.namespace(),
+            name: binding.name_any(),
+            role: format!("{} {}", binding.role_ref.kind, binding.role_ref.name),
+            through_group: None,
+            only_subject: subjects.len() == 1,
+            beyond: Vec::new(),
+        });
+    }
+    Ok(found)
+}
+
 async fn role_rules(
     kind: &str,
     name: &str,
@@ -296,7 +353,7 @@ pub async fn prune(
     };
     if dry_run == DryRun::Client {
         let what = if existing.only_subject { "deleted" } else { "pruned" };
-        return Ok(format!("{} {what}{suffix}", existing.object));
+        return Ok(existing.line(what, suffix));
     }
     match &existing.namespace {
         None => {
@@ -348,12 +405,12 @@ async fn prune_in<K: Binding>(
             ..DeleteParams::default()
         };
         api.delete(&existing.name, &params).await.or_kube(format!("deleting {}", existing.object))?;
-        return Ok(format!("{} deleted (it only bound this account){suffix}", existing.object));
+        return Ok(existing.line("deleted", &format!("{suffix} (it only bound this account)")));
     }
     let patch = serde_json::json!({ "metadata": {"resourceVersion": meta.resource_version}, "subjects": subjects });
     let params = PatchParams { dry_run: dry_run == DryRun::Server, ..PatchParams::default() };
     api.patch(&existing.name, &params, &Patch::Merge(&patch)).await.or_kube(format!("pruning {}", existing.object))?;
-    Ok(format!("{} pruned: this account removed, its other subjects kept{suffix}", existing.object))
+    Ok(existing.line("pruned", &format!("{suffix}: this account removed, its other subjects kept")))
 }
 
 #[cfg(test)]

@@ -1,16 +1,20 @@
-//! `kubectl dash-user`: least-privilege Kubernetes Dashboard users (ServiceAccount, role, binding),
-//! short-lived tokens for them, what they may do, and an auditor of dashboard installs.
+//! `kubectl dash-user`: least-privilege users of the web UIs that log in with ServiceAccount tokens,
+//! Headlamp and the (archived) Kubernetes Dashboard (ServiceAccount, role, binding), short-lived
+//! tokens for them, what they may do, and an auditor of both UIs' installs.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod audit;
+mod builtin;
 mod check;
 mod create;
 mod discovery;
+mod headlamp;
 mod inherited;
 mod manage;
 mod rbac;
 mod token;
+mod ui;
 
 use std::process::ExitCode;
 
@@ -18,16 +22,23 @@ use clap::{Parser, Subcommand};
 use harden_cli::error::{ExitStyle, finish};
 
 pub const PLUGIN: &str = "kubectl-dash-user";
-/// Where both dashboard layouts (v2 manifests and the v7 Helm chart) install by default.
-pub const DEFAULT_NAMESPACE: &str = "kubernetes-dashboard";
+/// Where both Dashboard layouts (v2 manifests and the v7 Helm chart) install by default.
+pub const DEFAULT_NAMESPACE: &str = ui::DASHBOARD_NAMESPACE;
 
 #[derive(Parser)]
 #[command(
     name = "kubectl dash-user",
     bin_name = "kubectl dash-user",
     version,
-    about = "Least-privilege Kubernetes Dashboard users, their short-lived tokens, and a dashboard auditor",
-    after_help = "-n/--namespace is the namespace of the dashboard user's ServiceAccount (default: kubernetes-dashboard)."
+    about = "Least-privilege users of Headlamp and the Kubernetes Dashboard, their short-lived tokens, and an auditor of both",
+    after_help = "-n/--namespace is the namespace of the user's ServiceAccount (default: the installed UI's, \
+        kubernetes-dashboard for the Dashboard or Headlamp's; kubernetes-dashboard offline); --namespaces is what it may \
+        read.\n\nThe Kubernetes Dashboard was archived in January 2026 and no longer receives fixes; Headlamp is its \
+        recommended replacement.\n\nExamples:\n  \
+        kubectl dash-user create developer-user\n  \
+        kubectl dash-user token developer-user -n kubernetes-dashboard\n  \
+        kubectl dash-user check developer-user -n kubernetes-dashboard\n  \
+        kubectl dash-user audit -A"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -36,17 +47,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create a dashboard user: ServiceAccount, role and binding, and print a short-lived token.
+    /// Create a Headlamp or Dashboard user: ServiceAccount, role and binding, and print a short-lived token.
     Create(create::CreateCmd),
-    /// Print a fresh short-lived token of a dashboard user (TokenRequest API).
+    /// Print a fresh short-lived token of a user (TokenRequest API) and how to log in with it.
     Token(token::TokenCmd),
-    /// What a dashboard user can and cannot do, from SubjectAccessReviews.
+    /// Whether a user may do what an attacker looks for, from SubjectAccessReviews. Exit 0 none, 1 some, 2 error.
     Check(check::CheckCmd),
-    /// List the dashboard users this plugin created.
+    /// List the users this plugin created.
     List(manage::ListCmd),
-    /// Delete a dashboard user: exactly the objects this plugin created for it.
+    /// Delete a user: exactly the objects this plugin created for it (and, if asked, others' bindings of it).
     Delete(manage::DeleteCmd),
-    /// Audit dashboard installs: insecure args, exposed Services, cluster-admin bindings, long-lived tokens. Exit 0 clean, 1 findings, 2 error.
+    /// Audit Headlamp and Dashboard installs: flags, exposure, their own and their users' rights, long-lived tokens. Exit 0 clean, 1 findings, 2 error.
     Audit(audit::AuditCmd),
 }
 
@@ -55,7 +66,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Create(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::Token(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Check(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::Check(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
             Command::List(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::Delete(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::Audit(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
@@ -71,6 +82,22 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_has_examples_and_connection_flags() {
+        harden_cli::help::check_command_tree(&Cli::command(), &[]).unwrap();
+    }
+
+    #[test]
+    fn help_states_the_real_default_namespace() {
+        for sub in ["create", "token", "check", "delete"] {
+            let mut command = Cli::command();
+            let help = command.find_subcommand_mut(sub).unwrap().render_help().to_string();
+            let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(help.contains("default: the installed UI's"), "{sub}: {help}");
+            assert!(!help.contains("default: the context's"), "{sub}: {help}");
+        }
     }
 
     #[test]

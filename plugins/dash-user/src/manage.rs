@@ -12,8 +12,11 @@ use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 use serde::Serialize;
 
+use crate::PLUGIN;
+use crate::create::NAMESPACE_HELP;
+use crate::inherited;
 use crate::rbac::{self, ROLE_ANNOTATION, SCOPE_ANNOTATION, USER_NAME_LABEL, USER_NAMESPACE_LABEL};
-use crate::{DEFAULT_NAMESPACE, PLUGIN};
+use crate::ui::{self, Ui};
 
 /// The kinds of object a user is made of, in the order they are deleted (access goes first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -49,6 +52,21 @@ pub struct Owned {
 impl Owned {
     pub fn display(&self) -> String {
         format!("{}/{}", self.kind.display(), self.name)
+    }
+
+    /// The report line: `role.rbac.authorization.k8s.io/NAME deleted in namespace NS (dry run)`.
+    pub fn line(&self, verb: &str, dry_run: DryRun) -> String {
+        let (word, why) = match verb.split_once(' ') {
+            Some((word, why)) => (word, format!(" {why}")),
+            None => (verb, String::new()),
+        };
+        harden_kube::apply::outcome_line(
+            &self.display(),
+            self.namespace.as_deref(),
+            word,
+            &format!("{}{why}", suffix(dry_run)),
+            None,
+        )
     }
 }
 
@@ -132,22 +150,50 @@ fn suffix(dry_run: DryRun) -> &'static str {
     }
 }
 
-/// Deletes `objects` in order, printing kubectl's `kind/name <verb>` lines.
-pub async fn delete_all(client: &Client, objects: &[Owned], dry_run: DryRun, verb: &str) -> Result<()> {
+/// Deletes `objects` in order; returns kubectl's `kind/name <verb> in namespace NS` line of each.
+pub async fn delete_all(client: &Client, objects: &[Owned], dry_run: DryRun, verb: &str) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
     for object in objects {
         match delete_one(client, object, dry_run).await? {
-            Deleted::Deleted => harden_cli::output::line(format!("{} {verb}{}", object.display(), suffix(dry_run))),
+            Deleted::Deleted => lines.push(object.line(verb, dry_run)),
             Deleted::NotFound => {}
         }
     }
-    Ok(())
+    Ok(lines)
 }
+
+pub const DELETE_EXAMPLES: &str = "Examples:
+  # Remove developer-user and the role and binding this plugin made for it
+  kubectl dash-user delete developer-user -n kubernetes-dashboard
+
+  # Also remove it from bindings made by hand (the seed's developer-user -> cluster-developer)
+  kubectl dash-user delete developer-user -n kubernetes-dashboard --prune-bindings
+
+  # What would be deleted
+  kubectl dash-user delete admin-user -n kubernetes-dashboard --dry-run";
+
+pub const LIST_EXAMPLES: &str = "Examples:
+  # Every user this plugin made, in every namespace
+  kubectl dash-user list
+
+  # Those of the Dashboard's namespace, as JSON
+  kubectl dash-user list -n kubernetes-dashboard -o json";
 
 /// `kubectl dash-user delete NAME`
 #[derive(Debug, Args)]
+#[command(after_help = DELETE_EXAMPLES, mut_arg("namespaces", |a| a.help(NAMESPACE_HELP)))]
 pub struct DeleteCmd {
     /// The dashboard user (ServiceAccount) name.
     pub name: String,
+
+    /// Also remove the account from bindings made by others that name it (deleting a binding when it
+    /// is the only subject). Without it, such bindings make delete fail before anything is deleted.
+    #[arg(long)]
+    pub prune_bindings: bool,
+
+    /// The UI whose namespace to use when -n is not given (default: the one installed).
+    #[arg(long, value_enum, value_name = "UI")]
+    pub ui: Option<Ui>,
 
     /// none, client or server. A bare --dry-run means client.
     #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
@@ -160,10 +206,15 @@ pub struct DeleteCmd {
 impl DeleteCmd {
     pub async fn run(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
-        let namespace = kube.single_namespace()?.unwrap_or(DEFAULT_NAMESPACE).to_string();
-        rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
         rbac::validate_name(&self.name).map_err(Error::invalid)?;
+        if self.ui.is_some() && kube.single_namespace()?.is_some() {
+            return Err(
+                Error::invalid("--ui only picks the namespace when -n is not given").with_hint("drop --ui or -n")
+            );
+        }
         let client = harden_kube::client::connect(kube).await?.client;
+        let (namespace, _) = ui::namespace(kube, self.ui, Some(&client)).await?;
+        rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
         let objects = owned(&client, &namespace, &self.name).await?;
         if objects.is_empty() {
             let sa =
@@ -179,7 +230,26 @@ impl DeleteCmd {
                 None => err.with_hint("`kubectl dash-user list` shows the users this plugin created"),
             });
         }
-        delete_all(&client, &objects, self.dry_run, "deleted").await?;
+        // A binding left naming a deleted account gives its rights to the next account of that name.
+        let account = format!("serviceaccount {namespace}/{}", self.name);
+        let deletes_account = objects.iter().any(|o| o.kind == Kind::ServiceAccount);
+        let others =
+            if deletes_account { inherited::naming(&client, &namespace, &self.name).await? } else { Vec::new() };
+        if !others.is_empty() && !self.prune_bindings {
+            let names: Vec<String> = others.iter().map(inherited::Existing::shown).collect();
+            return Err(Error::conflict(format!(
+                "{account} is also named by binding(s) this plugin did not make: {}; deleting the account would leave \
+                 them pointing at nothing, ready to give their rights to the next account of that name; nothing was deleted",
+                names.join(", ")
+            ))
+            .with_hint("re-run with --prune-bindings to remove the account from them too, or change them with kubectl"));
+        }
+        for existing in &others {
+            harden_cli::output::line(inherited::prune(&client, existing, &namespace, &self.name, self.dry_run).await?);
+        }
+        for line in delete_all(&client, &objects, self.dry_run, "deleted").await? {
+            harden_cli::output::line(line);
+        }
         Ok(Outcome::Good)
     }
 }
@@ -192,6 +262,7 @@ pub enum ListFormat {
 
 /// `kubectl dash-user list`
 #[derive(Debug, Args)]
+#[command(after_help = LIST_EXAMPLES)]
 pub struct ListCmd {
     /// List users in every namespace (the default unless -n is given).
     #[arg(short = 'A', long)]

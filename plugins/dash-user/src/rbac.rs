@@ -19,6 +19,26 @@ pub const USER_NAME_LABEL: &str = "dash-user.kube-harden.io/name";
 /// Annotations on the ServiceAccount that `list` shows.
 pub const ROLE_ANNOTATION: &str = "dash-user.kube-harden.io/role";
 pub const SCOPE_ANNOTATION: &str = "dash-user.kube-harden.io/scope";
+/// Annotation on the generated read-only role: where its list of resources came from.
+pub const RESOURCES_FROM_ANNOTATION: &str = "dash-user.kube-harden.io/resources-from";
+
+/// Where the read-only role's resources came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourcesFrom {
+    /// The cluster's discovery (custom resources included).
+    Discovery,
+    /// The built-in resources of the Kubernetes version this suite targets (no cluster).
+    BuiltIn,
+}
+
+impl ResourcesFrom {
+    pub fn label(self) -> String {
+        match self {
+            ResourcesFrom::Discovery => "discovery".to_string(),
+            ResourcesFrom::BuiltIn => format!("built-in Kubernetes {}", crate::builtin::KUBERNETES_VERSION),
+        }
+    }
+}
 
 pub const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 pub const READ_VERBS: [&str; 3] = ["get", "list", "watch"];
@@ -297,11 +317,24 @@ fn role_ref(kind: &str, name: &str) -> RoleRef {
 }
 
 /// Builds the objects for `spec`. `resources` is the discovery result, used only for `read-only`.
+#[cfg(test)]
 pub fn plan(spec: &UserSpec, resources: &[ApiResource]) -> Result<Plan> {
+    plan_from(spec, resources, None)
+}
+
+/// [`plan`], with the source of `resources` recorded on the generated roles.
+pub fn plan_from(spec: &UserSpec, resources: &[ApiResource], from: Option<ResourcesFrom>) -> Result<Plan> {
     if spec.role == RoleChoice::ReadOnly && resources.is_empty() {
         return Err(Error::other("discovery returned no API resources; cannot build a read-only role"));
     }
     let generated = object_name(&spec.namespace, &spec.name);
+    let role_meta = |namespace: Option<String>| {
+        let mut meta = meta(spec, generated.clone(), namespace);
+        if let Some(from) = from {
+            meta.annotations = Some(BTreeMap::from([(RESOURCES_FROM_ANNOTATION.to_string(), from.label())]));
+        }
+        meta
+    };
     let mut sa_meta = meta(spec, spec.name.clone(), Some(spec.namespace.clone()));
     sa_meta.annotations = Some(BTreeMap::from([
         (
@@ -334,7 +367,7 @@ pub fn plan(spec: &UserSpec, resources: &[ApiResource]) -> Result<Plan> {
                 Some(name) => name,
                 None => {
                     plan.cluster_roles.push(ClusterRole {
-                        metadata: meta(spec, generated.clone(), None),
+                        metadata: role_meta(None),
                         rules: Some(read_only_rules(resources, false, spec.include_secrets, &spec.exclude)),
                         aggregation_rule: None,
                     });
@@ -353,7 +386,7 @@ pub fn plan(spec: &UserSpec, resources: &[ApiResource]) -> Result<Plan> {
                     Some(name) => role_ref("ClusterRole", name),
                     None => {
                         plan.roles.push(Role {
-                            metadata: meta(spec, generated.clone(), Some(ns.clone())),
+                            metadata: role_meta(Some(ns.clone())),
                             rules: Some(read_only_rules(resources, true, spec.include_secrets, &spec.exclude)),
                         });
                         role_ref("Role", &generated)

@@ -8,10 +8,12 @@ use harden_cli::output::warn;
 use harden_kube::flags::KubeArgs;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};
 
-use crate::{DEFAULT_NAMESPACE, PLUGIN, rbac};
+use crate::create::NAMESPACE_HELP;
+use crate::ui::{self, Known, Ui};
+use crate::{PLUGIN, rbac};
 
 /// The API server refuses shorter tokens.
 pub const MIN_DURATION: Duration = Duration::from_secs(600);
@@ -127,28 +129,26 @@ pub fn dashboard_entry(services: &[Service]) -> Option<(String, i32)> {
         .or_else(|| by(&|s| s.labels().get("k8s-app").is_some_and(|v| v == "kubernetes-dashboard")))
 }
 
-/// How to reach the dashboard and paste the token.
-pub fn login_instructions(namespace: &str, services: &[Service]) -> String {
-    let (service, port, note) = match dashboard_entry(services) {
-        Some((service, port)) => (service, port, String::new()),
-        None => (
-            "kubernetes-dashboard-kong-proxy".to_string(),
-            443,
-            format!("  (no dashboard Service found in namespace {namespace}; this is the Helm chart's default)\n"),
-        ),
+/// How to log in to the UI of `namespace` (`--ui`, else the one installed there) with a token.
+pub async fn login(client: &Client, namespace: &str, choice: Option<Ui>, known: &Known) -> String {
+    let (services, deployments) = ui::entry_objects(client, namespace).await;
+    let here = match known {
+        Known::Found(list) if list.iter().any(|i| i.namespace == namespace) => known.clone(),
+        _ => Known::Found(ui::installs(&deployments)),
     };
-    format!(
-        "To log in, forward the dashboard's port and paste the token into its login page:\n  \
-         kubectl -n {namespace} port-forward svc/{service} 8443:{port}\n{note}  \
-         then open https://localhost:8443\n"
-    )
+    let which = ui::ui_in(namespace, choice, &here);
+    ui::login_instructions(which, namespace, &services, &here, &deployments)
 }
 
-/// Lists the Services of `namespace` for [`login_instructions`]; an empty list if we may not.
-pub async fn services(client: &Client, namespace: &str) -> Vec<Service> {
-    let api: Api<Service> = Api::namespaced(client.clone(), namespace);
-    api.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default()
-}
+pub const EXAMPLES: &str = "Examples:
+  # A fresh one-hour token, as the seed's kubectl create token developer-user -n kubernetes-dashboard
+  kubectl dash-user token developer-user -n kubernetes-dashboard
+
+  # With its expiry and how to log in to Headlamp
+  kubectl dash-user token developer-user --ui headlamp -o text
+
+  # A working day, for a script
+  kubectl dash-user token developer-user -n kubernetes-dashboard --duration 8h";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TokenFormat {
@@ -160,6 +160,7 @@ pub enum TokenFormat {
 
 /// `kubectl dash-user token NAME`
 #[derive(Debug, Args)]
+#[command(after_help = EXAMPLES, mut_arg("namespaces", |a| a.help(NAMESPACE_HELP)))]
 pub struct TokenCmd {
     /// The dashboard user (ServiceAccount) name.
     pub name: String,
@@ -176,6 +177,10 @@ pub struct TokenCmd {
     #[arg(short = 'o', long = "output", value_enum, default_value = "token")]
     pub output: TokenFormat,
 
+    /// The UI the user logs in to, for the default namespace and the login help (default: the one installed).
+    #[arg(long, value_enum, value_name = "UI")]
+    pub ui: Option<Ui>,
+
     #[command(flatten)]
     pub kube: KubeArgs,
 }
@@ -183,13 +188,13 @@ pub struct TokenCmd {
 impl TokenCmd {
     pub async fn run(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
-        let namespace = kube.single_namespace()?.unwrap_or(DEFAULT_NAMESPACE).to_string();
-        rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
         if self.name.is_empty() || self.name.len() > 253 {
             return Err(Error::invalid(format!("invalid name {:?}", self.name)));
         }
         check_lifetime(self.duration, self.allow_long_lived)?;
         let client = harden_kube::client::connect(kube).await?.client;
+        let (namespace, known) = ui::namespace(kube, self.ui, Some(&client)).await?;
+        rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
         let api: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
         if let Ok(Some(sa)) = api.get_opt(&self.name).await
             && !harden_kube::apply::is_managed_by(&sa, PLUGIN)
@@ -206,7 +211,7 @@ impl TokenCmd {
             human(self.duration),
             token.expires.as_deref().map(|e| format!(", expires {e}")).unwrap_or_default()
         );
-        let login = login_instructions(&namespace, &services(&client, &namespace).await);
+        let login = login(&client, &namespace, self.ui, &known).await;
         match self.output {
             TokenFormat::Token => {
                 harden_cli::output::line(token.token.to_string());
@@ -223,6 +228,10 @@ mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{ServicePort, ServiceSpec};
     use kube::api::ObjectMeta;
+
+    fn login_instructions(namespace: &str, services: &[Service]) -> String {
+        ui::login_instructions(Ui::Dashboard, namespace, services, &Known::Found(vec![]), &[])
+    }
 
     fn service(name: &str, ports: &[(&str, i32)]) -> Service {
         Service {

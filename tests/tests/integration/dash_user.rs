@@ -100,9 +100,10 @@ async fn create_developer_then_check_shows_list_allowed_and_delete_and_secrets_d
     }
 
     let out = dash(&["check", "developer", "-n", &ns, "-o", "json"]);
-    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert_eq!(code(&out), Some(0), "no dangerous right: {}", stdout(&out));
     let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(doc["user"], format!("system:serviceaccount:{ns}:developer"));
+    assert_eq!(doc["dangerousAllowed"], 0);
     let allowed = |scope: &str, resource: &str, verb: &str| {
         doc["answers"]
             .as_array()
@@ -115,26 +116,50 @@ async fn create_developer_then_check_shows_list_allowed_and_delete_and_secrets_d
     };
     for scope in ["cluster-wide", ns.as_str()] {
         assert!(allowed(scope, "pods", "list"), "list pods in {scope}");
-        assert!(allowed(scope, "deployments", "watch"));
-        assert!(!allowed(scope, "pods", "delete"), "delete pods in {scope}");
-        assert!(!allowed(scope, "secrets", "get"), "get secrets in {scope}");
-        assert!(!allowed(scope, "secrets", "list"));
-        assert!(!allowed(scope, "roles", "create"));
+        assert!(allowed(scope, "pods", "watch"));
+        assert!(allowed(scope, "deployments", "list"));
+        for (resource, verb) in [
+            ("secrets", "get"),
+            ("secrets", "list"),
+            ("secrets", "watch"),
+            ("pods/exec", "create"),
+            ("pods/exec", "get"),
+            ("pods/attach", "create"),
+            ("pods/portforward", "create"),
+            ("serviceaccounts/token", "create"),
+            ("roles", "escalate"),
+            ("roles", "bind"),
+            ("pods", "create"),
+            ("deployments", "create"),
+            ("jobs", "create"),
+            ("*", "*"),
+        ] {
+            assert!(!allowed(scope, resource, verb), "{verb} {resource} in {scope}");
+        }
     }
-    assert!(allowed("cluster-wide", "nodes", "get"));
-    assert!(!allowed("cluster-wide", "nodes", "delete"));
+    assert!(allowed("cluster-wide", "nodes", "list"));
+    for (resource, verb) in [("nodes/proxy", "get"), ("users", "impersonate"), ("clusterroles", "bind")] {
+        assert!(!allowed("cluster-wide", resource, verb), "{verb} {resource}");
+    }
+
+    let out = dash(&["check", "developer", "-n", &ns, "-o", "yaml"]);
+    assert_eq!(code(&out), Some(0));
+    let yaml: Value = serde_yaml::from_str(&stdout(&out)).unwrap();
+    assert_eq!(yaml["answers"], doc["answers"], "yaml and json say the same");
 
     let out = dash(&["check", "developer", "-n", &ns]);
     let table = stdout(&out);
-    let row = |scope: &str, resource: &str| -> Vec<String> {
+    let row = |scope: &str, verb: &str, resource: &str| -> String {
         let line = table
             .lines()
-            .find(|l| l.split_whitespace().take(2).eq([scope, resource]))
-            .unwrap_or_else(|| panic!("no {scope} {resource} row:\n{table}"));
-        line.split_whitespace().skip(2).map(str::to_string).collect()
+            .find(|l| l.split_whitespace().take(3).eq([scope, verb, resource]))
+            .unwrap_or_else(|| panic!("no {scope} {verb} {resource} row:\n{table}"));
+        line.split_whitespace().nth(3).unwrap().to_string()
     };
-    assert_eq!(row("cluster-wide", "pods"), ["yes", "yes", "yes", "no", "no", "no"], "{table}");
-    assert_eq!(row("cluster-wide", "secrets"), ["no"; 6], "{table}");
+    assert_eq!(row("cluster-wide", "list", "pods"), "yes", "{table}");
+    assert_eq!(row("cluster-wide", "get", "secrets"), "no", "{table}");
+    assert_eq!(row(&ns, "create", "pods/exec"), "no", "{table}");
+    assert!(table.contains("No dangerous right is allowed"), "{table}");
 
     let out = dash(&["list", "-o", "json"]);
     let users: Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -213,6 +238,13 @@ async fn admin_without_yes_and_without_a_terminal_refuses_and_changes_nothing() 
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     let stored = Api::<ClusterRoleBinding>::all(client).get(&binding).await.unwrap();
     assert_eq!(stored.role_ref.name, "cluster-admin");
+
+    // check is a verdict: an admin has every right an attacker looks for.
+    let out = dash(&["check", "boss", "-n", &ns]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("dangerous right(s) allowed: get secrets (cluster-wide)"), "{text}");
+    assert!(text.contains("* *.* (cluster-wide)"), "{text}");
 }
 
 #[tokio::test]
@@ -278,20 +310,49 @@ async fn delete_removes_exactly_what_was_created_and_a_new_scope_prunes_the_old_
     };
     Api::<ServiceAccount>::namespaced(client.clone(), &ns).create(&PostParams::default(), &other).await.unwrap();
 
+    // The look-alike names the account: deleting the account would leave it pointing at nothing
+    // (ready for the next account of that name), so delete refuses and changes nothing.
+    let foreign_name = format!("{name}-foreign");
     let out = dash(&["delete", "dev", "-n", &ns]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("rolebinding.rbac.authorization.k8s.io/{foreign_name} in namespace {team_a}"))
+            && err.contains("nothing was deleted")
+            && err.contains("--prune-bindings"),
+        "{err}"
+    );
+    assert!(Api::<ServiceAccount>::namespaced(client.clone(), &ns).get_opt("dev").await.unwrap().is_some());
+    assert!(Api::<Role>::namespaced(client.clone(), &team_a).get_opt(&name).await.unwrap().is_some());
+
+    let out = dash(&["delete", "dev", "-n", &ns, "--prune-bindings"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    let deleted: Vec<&str> = text.lines().map(|l| l.trim_end_matches(" deleted")).collect();
-    assert_eq!(deleted.len(), 5, "2 rolebindings, 2 roles, 1 serviceaccount: {deleted:?}");
-    assert_eq!(deleted.last(), Some(&"serviceaccount/dev"), "access goes before the account");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "the foreign binding, 2 rolebindings, 2 roles, 1 serviceaccount: {lines:?}");
+    let unique: std::collections::BTreeSet<&&str> = lines.iter().collect();
+    assert_eq!(unique.len(), lines.len(), "no line twice: {lines:?}");
+    assert!(lines.iter().all(|l| l.contains(" in namespace ")), "every line names its namespace: {lines:?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "rolebinding.rbac.authorization.k8s.io/{foreign_name} deleted in namespace {team_a}"
+        ))
+    );
+    for team in [&team_a, &team_b] {
+        assert!(text.contains(&format!("role.rbac.authorization.k8s.io/{name} deleted in namespace {team}")), "{text}");
+    }
+    assert_eq!(
+        lines.last(),
+        Some(&format!("serviceaccount/dev deleted in namespace {ns}").as_str()),
+        "access goes first"
+    );
     for team in [&team_a, &team_b] {
         assert!(Api::<Role>::namespaced(client.clone(), team).get_opt(&name).await.unwrap().is_none());
         assert!(Api::<RoleBinding>::namespaced(client.clone(), team).get_opt(&name).await.unwrap().is_none());
     }
     assert!(Api::<ServiceAccount>::namespaced(client.clone(), &ns).get_opt("dev").await.unwrap().is_none());
-    let kept =
-        Api::<RoleBinding>::namespaced(client.clone(), &team_a).get_opt(&format!("{name}-foreign")).await.unwrap();
-    assert!(kept.is_some(), "a RoleBinding we did not create was deleted");
+    let gone = Api::<RoleBinding>::namespaced(client.clone(), &team_a).get_opt(&foreign_name).await.unwrap();
+    assert!(gone.is_none(), "the binding that only named the deleted account is gone");
     assert!(Api::<ServiceAccount>::namespaced(client.clone(), &ns).get_opt("other").await.unwrap().is_some());
 
     // A ServiceAccount we did not create is left in place, with a clear error.
@@ -308,12 +369,14 @@ async fn delete_removes_exactly_what_was_created_and_a_new_scope_prunes_the_old_
     assert!(Api::<ClusterRoleBinding>::all(client).list(&selector).await.unwrap().items.is_empty());
 }
 
-/// Applies a dashboard fixture to `ns` with the real kubectl.
+/// Applies a fixture (`v2-insecure.yaml` of the dashboard's, or `headlamp/default.yaml`) to `ns`
+/// with the real kubectl.
 fn apply_fixture(file: &str, ns: &str) {
-    let text =
-        std::fs::read_to_string(repo_root().join("tests/fixtures/dashboard").join(file)).unwrap().replace("__NS__", ns);
+    let path =
+        if file.contains('/') { format!("tests/fixtures/{file}") } else { format!("tests/fixtures/dashboard/{file}") };
+    let text = std::fs::read_to_string(repo_root().join(path)).unwrap().replace("__NS__", ns);
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(file);
+    let path = dir.path().join(file.replace('/', "-"));
     std::fs::write(&path, text).unwrap();
     let out = run(cluster().kubectl().args(["apply", "-n", ns, "-f"]).arg(&path));
     assert!(out.status.success(), "applying {file}: {}", stderr(&out));
@@ -338,6 +401,7 @@ async fn audit_reports_each_finding_of_an_insecure_v2_install() {
             "ServiceAccount {ns}/developer-user is bound to ClusterRole {ns}-cluster-developer which can read every Secret"
         ),
         "secret/admin-user-token",
+        "archived in January 2026",
     ] {
         assert!(text.contains(expected), "{expected:?} not reported:\n{text}");
     }
@@ -391,6 +455,11 @@ async fn audit_of_hardened_installs_exits_0() {
         let out = dash(&["audit", "-n", &ns]);
         assert_eq!(code(&out), Some(0), "{file}: {}", stdout(&out));
         assert!(stdout(&out).contains("No findings."), "{}", stdout(&out));
+        assert!(
+            stdout(&out).contains("Notice: Kubernetes Dashboard found"),
+            "a notice, not a finding: {}",
+            stdout(&out)
+        );
     }
 }
 
@@ -444,7 +513,7 @@ async fn unknown_cluster_role_is_a_clear_error() {
     assert_eq!(code(&out), Some(2), "an audit of nothing is an error, not a clean verdict");
     assert!(stderr(&out).contains("nothing was audited"), "{}", stderr(&out));
     let out = dash(&["check", "nobody", "-n", &ns]);
-    assert_eq!(code(&out), Some(1));
+    assert_eq!(code(&out), Some(2), "check is a verdict: an error is 2");
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
 }
 
@@ -560,4 +629,265 @@ async fn server_dry_run_validates_everything_and_stores_nothing() {
     let client = c.admin_client().await;
     assert!(Api::<ServiceAccount>::namespaced(client.clone(), &ns).get_opt("dry").await.unwrap().is_none());
     assert!(Api::<ClusterRole>::all(client).get_opt(&format!("dash-user:{ns}:dry")).await.unwrap().is_none());
+}
+
+/// The plugin with no kubeconfig at all (and a HOME without one): it must not try to connect.
+fn offline(home: &std::path::Path, args: &[&str]) -> Output {
+    let mut command = plugin_command(PLUGIN);
+    command.env("HOME", home).env("KUBECONFIG", home.join("missing"));
+    run(command.args(args))
+}
+
+/// The (group, resource, verb) atoms of the rules of the objects of kind `kind` in a JSON List.
+fn rule_atoms(list: &Value, kind: &str) -> std::collections::BTreeSet<(String, String, String)> {
+    let mut atoms = std::collections::BTreeSet::new();
+    for item in list["items"].as_array().unwrap().iter().filter(|i| i["kind"] == kind) {
+        for rule in item["rules"].as_array().unwrap() {
+            for g in rule["apiGroups"].as_array().unwrap() {
+                for r in rule["resources"].as_array().unwrap() {
+                    for v in rule["verbs"].as_array().unwrap() {
+                        atoms.insert((
+                            g.as_str().unwrap().into(),
+                            r.as_str().unwrap().into(),
+                            v.as_str().unwrap().into(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    atoms
+}
+
+#[tokio::test]
+async fn offline_yaml_needs_no_cluster_applies_on_a_real_server_and_grants_no_secrets() {
+    let c = cluster();
+    let ns = c.namespace("offline").await;
+    let home = tempfile::tempdir().unwrap();
+    let out = offline(home.path(), &["create", "developer-user", "-n", &ns, "--dry-run=client", "-o", "yaml"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("built from the built-in resources of Kubernetes 1.37"), "{err}");
+    assert!(err.contains("no cluster was contacted"), "{err}");
+    let yaml = stdout(&out);
+    assert!(yaml.contains("dash-user.kube-harden.io/resources-from: built-in Kubernetes 1.37"), "{yaml}");
+
+    // The real API server accepts it as it is (server-side dry run: validated, nothing stored).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("user.yaml");
+    std::fs::write(&file, &yaml).unwrap();
+    let applied = run(c.kubectl().args(["apply", "--dry-run=server", "-f"]).arg(&file));
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    let applied = stdout(&applied);
+    assert!(applied.contains("serviceaccount/developer-user created (server dry run)"), "{applied}");
+    assert!(applied.contains(&format!("clusterrole.rbac.authorization.k8s.io/dash-user:{ns}:developer-user created")));
+
+    // No Secrets, tokens or actions in it.
+    let docs: Vec<Value> =
+        serde_yaml::Deserializer::from_str(&yaml).map(|d| serde::Deserialize::deserialize(d).unwrap()).collect();
+    let list = serde_json::json!({ "items": docs });
+    let atoms = rule_atoms(&list, "ClusterRole");
+    assert!(atoms.len() > 200, "{}", atoms.len());
+    for (_, resource, verb) in &atoms {
+        assert!(["get", "list", "watch"].contains(&verb.as_str()), "{verb} {resource}");
+        for banned in
+            ["secrets", "serviceaccounts/token", "pods/exec", "pods/attach", "pods/portforward", "nodes/proxy", "*"]
+        {
+            assert_ne!(resource, banned);
+        }
+    }
+    // Applied for real, the account may read pods and not Secrets.
+    let applied = run(c.kubectl().args(["apply", "-f"]).arg(&file));
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    let out = dash(&["check", "developer-user", "-n", &ns, "-o", "json"]);
+    assert_eq!(code(&out), Some(0), "{}", stdout(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let answer = |resource: &str, verb: &str| {
+        doc["answers"].as_array().unwrap().iter().any(|a| {
+            a["scope"] == "cluster-wide" && a["resource"] == resource && a["verb"] == verb && a["allowed"] == true
+        })
+    };
+    assert!(answer("pods", "list") && !answer("secrets", "get") && !answer("secrets", "list"));
+}
+
+/// The built-in list (k8s-openapi's v1_37) is what the test API server (v1.37) serves, for every
+/// built-in group: the offline role and the one built from live discovery grant the same.
+#[tokio::test]
+async fn the_offline_role_matches_live_discovery_for_built_in_groups() {
+    let ns = cluster().namespace("builtin").await;
+    let home = tempfile::tempdir().unwrap();
+    let out = offline(home.path(), &["create", "x", "-n", &ns, "--dry-run=client", "-o", "json"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let builtin = rule_atoms(&serde_json::from_str(&stdout(&out)).unwrap(), "ClusterRole");
+    let out = dash(&["create", "x", "-n", &ns, "--dry-run=server", "-o", "json"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("built from the cluster's discovery"), "{}", stderr(&out));
+    let discovered = rule_atoms(&serde_json::from_str(&stdout(&out)).unwrap(), "ClusterRole");
+    let groups: std::collections::BTreeSet<&String> = builtin.iter().map(|(g, _, _)| g).collect();
+    // Other tests may add CustomResourceDefinitions: only built-in groups are compared.
+    let served: std::collections::BTreeSet<_> =
+        discovered.iter().filter(|(g, _, _)| groups.contains(g)).cloned().collect();
+    let missing: Vec<_> = served.difference(&builtin).collect();
+    let extra: Vec<_> = builtin.difference(&served).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "served but not built in: {missing:?}\nbuilt in but not served: {extra:?}"
+    );
+}
+
+/// The seed's developer-user: an account bound by hand to cluster-developer (get/list/watch on
+/// everything, so every Secret). Taking it over moves it to the least-privilege role and prunes the
+/// old binding; then Secrets are denied and audit has nothing to say; delete leaves no binding.
+#[tokio::test]
+async fn the_seeds_developer_user_is_taken_over_and_its_read_all_binding_pruned() {
+    let c = cluster();
+    let ns = c.namespace("kubernetes-dashboard").await;
+    let client = c.admin_client().await;
+    let cluster_developer = format!("{ns}-cluster-developer");
+    let seed: Vec<Value> = vec![
+        serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "developer-user", "namespace": ns}}),
+        serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": cluster_developer},
+            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
+                      {"nonResourceURLs": ["*"], "verbs": ["get", "list", "watch"]}]}),
+        serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": format!("{ns}-developer-user")},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_developer},
+            "subjects": [{"kind": "ServiceAccount", "name": "developer-user", "namespace": ns}]}),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("seed.json");
+    std::fs::write(
+        &file,
+        serde_json::to_string(&serde_json::json!({"apiVersion": "v1", "kind": "List", "items": seed})).unwrap(),
+    )
+    .unwrap();
+    assert!(run(c.kubectl().args(["apply", "-f"]).arg(&file)).status.success());
+    let binding = format!("clusterrolebinding.rbac.authorization.k8s.io/{ns}-developer-user");
+
+    let secrets = |client: kube::Client, ns: String| async move {
+        let review: k8s_openapi::api::authorization::v1::SubjectAccessReview = serde_json::from_value(serde_json::json!({
+            "spec": {"user": format!("system:serviceaccount:{ns}:developer-user"),
+                     "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{ns}"), "system:authenticated"],
+                     "resourceAttributes": {"verb": "list", "resource": "secrets", "namespace": "kube-system"}}
+        }))
+        .unwrap();
+        let answer = Api::<k8s_openapi::api::authorization::v1::SubjectAccessReview>::all(client)
+            .create(&PostParams::default(), &review)
+            .await
+            .unwrap();
+        answer.status.unwrap().allowed
+    };
+    assert!(secrets(client.clone(), ns.clone()).await, "the seed's binding reads every Secret");
+    let out = dash(&["audit", "-n", &ns]);
+    assert_eq!(code(&out), Some(1));
+    assert!(
+        stdout(&out)
+            .contains(&format!("ServiceAccount {ns}/developer-user is bound to ClusterRole {cluster_developer}"))
+    );
+    let out = dash(&["check", "developer-user", "-n", &ns]);
+    assert_eq!(code(&out), Some(1), "the verdict names the Secrets: {}", stdout(&out));
+
+    // Not ours: refused. Ours with --overwrite, but the old binding grants more: refused, nothing changed.
+    let out = dash(&["create", "developer-user", "-n", &ns, "--no-token"]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    let out = dash(&["create", "developer-user", "-n", &ns, "--overwrite", "--no-token"]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&binding) && err.contains("--prune-bindings") && err.contains("nothing was changed"), "{err}");
+    assert!(secrets(client.clone(), ns.clone()).await);
+
+    let out = dash(&["create", "developer-user", "-n", &ns, "--overwrite", "--prune-bindings", "--no-token"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains(&format!("serviceaccount/developer-user configured in namespace {ns}")), "{text}");
+    assert!(text.contains(&format!("{binding} deleted")), "{text}");
+    assert!(!secrets(client.clone(), ns.clone()).await, "Secrets are denied now");
+    let out = dash(&["check", "developer-user", "-n", &ns]);
+    assert_eq!(code(&out), Some(0), "{}", stdout(&out));
+    let out = dash(&["audit", "-n", &ns]);
+    assert_eq!(code(&out), Some(0), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("developer-user"), "{}", stdout(&out));
+
+    // delete never leaves a binding naming the deleted account.
+    let out = dash(&["delete", "developer-user", "-n", &ns]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let names_it = |subjects: &Option<Vec<Subject>>| {
+        subjects.iter().flatten().any(|s| {
+            s.kind == "ServiceAccount" && s.name == "developer-user" && s.namespace.as_deref() == Some(ns.as_str())
+        })
+    };
+    let crbs = Api::<ClusterRoleBinding>::all(client.clone()).list(&ListParams::default()).await.unwrap();
+    assert!(!crbs.items.iter().any(|b| names_it(&b.subjects)));
+    let rbs = Api::<RoleBinding>::all(client).list(&ListParams::default()).await.unwrap();
+    assert!(!rbs.items.iter().any(|b| names_it(&b.subjects)));
+}
+
+#[tokio::test]
+async fn a_headlamp_user_gets_headlamps_login_and_n_says_what_it_scopes() {
+    let c = cluster();
+    let ns = c.namespace("headlamp").await;
+    apply_fixture("headlamp/default.yaml", &ns);
+    let out = dash(&["create", "viewer", "-n", &ns, "--duration", "30m"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("To log in to Headlamp"), "{text}");
+    assert!(text.contains(&format!("kubectl -n {ns} port-forward svc/headlamp 8080:80")), "{text}");
+    assert!(text.contains("then open http://localhost:8080/"), "{text}");
+    let err = stderr(&out);
+    assert!(err.contains(&format!("-n {ns} is where the ServiceAccount lives")), "{err}");
+    assert!(err.contains(&format!("add --namespaces {ns}")), "{err}");
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().position(|l| l.starts_with("Token for serviceaccount")).unwrap();
+    assert_token_is_the_read_only_user(lines[at + 1].trim(), &ns, "viewer").await;
+
+    let out = dash(&["token", "viewer", "-n", &ns, "-o", "text"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("kubectl -n {ns} port-forward svc/headlamp 8080:80")));
+    // --ui says which UI's login to print.
+    let out = dash(&["token", "viewer", "-n", &ns, "-o", "text", "--ui", "dashboard"]);
+    assert!(stdout(&out).contains("To log in to the Kubernetes Dashboard"), "{}", stdout(&out));
+    // A flag that does nothing is an error.
+    let out = dash(&["check", "viewer", "-n", &ns, "--ui", "headlamp"]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn audit_reports_headlamps_risks_from_its_chart_output() {
+    let ns = cluster().namespace("hl-default").await;
+    apply_fixture("headlamp/default.yaml", &ns);
+    let out = dash(&["audit", "-n", &ns]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains(&format!("Headlamp in namespace {ns}: headlamp (headlamp)")), "{text}");
+    assert!(text.contains(&format!("Headlamp's own ServiceAccount {ns}/headlamp")), "{text}");
+    assert!(text.contains("clusterRoleBinding.create=false"), "{text}");
+    assert!(!text.contains("archived"), "{text}");
+
+    let ns = cluster().namespace("hl-insecure").await;
+    apply_fixture("headlamp/insecure.yaml", &ns);
+    let out = dash(&["audit", "-n", &ns, "-o", "yaml"]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    let report: Value = serde_yaml::from_str(&stdout(&out)).unwrap();
+    let checks: Vec<&str> =
+        report["findings"].as_array().unwrap().iter().map(|f| f["check"].as_str().unwrap()).collect();
+    for check in [
+        "exposed-service",
+        "plain-http",
+        "ingress-without-tls",
+        "ui-account-admin",
+        "unsafe-use-service-account-token",
+        "insecure-ssl",
+        "oidc-skip-tls-verify",
+        "oidc-insecure-issuer",
+        "oidc-secret-in-spec",
+        "long-session",
+    ] {
+        assert!(checks.contains(&check), "{check} missing: {checks:?}");
+    }
+    assert!(!stdout(&out).contains("not-a-secret-anymore"), "the audit never prints a secret");
+
+    let ns = cluster().namespace("hl-hardened").await;
+    apply_fixture("headlamp/hardened.yaml", &ns);
+    let out = dash(&["audit", "-n", &ns]);
+    assert_eq!(code(&out), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("No findings."), "{}", stdout(&out));
 }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use netpol::synth::{Shape, generate, to_yaml};
+use netpol::synth::{Shape, generate_typed, to_yaml};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-netpol_deny");
 
@@ -84,7 +84,7 @@ fn measure(args: &[&str]) -> Measured {
 fn input(dir: &Path, scenario: &Scenario) -> PathBuf {
     let path = dir.join(format!("{}.yaml", scenario.name));
     if !path.exists() {
-        std::fs::write(&path, to_yaml(&generate(scenario.shape))).expect("writing the synthetic cluster");
+        std::fs::write(&path, to_yaml(&generate_typed(scenario.shape))).expect("writing the synthetic cluster");
     }
     path
 }

@@ -16,7 +16,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Namespace, Pod, PodSpec, PodStatus, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Namespace, Pod, PodTemplateSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde::de::DeserializeOwned;
@@ -54,11 +54,76 @@ pub struct Skipped {
     pub what: String,
 }
 
+/// A pod as the engine reads it: only what policies can see, so that ten thousand pods cost what
+/// their labels and ports cost, not what their full specs do. Validated by [`crate::Cluster::build`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodInput {
+    pub namespace: Option<String>,
+    pub name: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub host_network: bool,
+    pub ports: Vec<PortInput>,
+    /// `status.podIPs`, then `status.podIP`, as written.
+    pub ips: Vec<String>,
+    /// `Kind/name` of the controlling (else first) owner.
+    pub owner: Option<String>,
+}
+
+/// A container port as written, with where it is (for messages that name the field).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortInput {
+    /// `containers` or `initContainers`.
+    pub list: &'static str,
+    pub container: usize,
+    pub index: usize,
+    pub name: Option<String>,
+    pub number: i32,
+    pub protocol: Option<String>,
+}
+
+impl PodInput {
+    /// Takes what the engine reads from a typed pod.
+    pub fn from_pod(pod: Pod) -> Self {
+        let meta = pod.metadata;
+        let owner = meta
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.controller.unwrap_or(false))
+            .or_else(|| meta.owner_references.iter().flatten().next())
+            .map(|o| format!("{}/{}", o.kind, o.name));
+        let mut ports = Vec::new();
+        let mut host_network = false;
+        if let Some(spec) = pod.spec {
+            host_network = spec.host_network.unwrap_or(false);
+            let init = spec.init_containers.into_iter().flatten().enumerate().map(|(i, c)| ("initContainers", i, c));
+            for (list, container, c) in spec.containers.into_iter().enumerate().map(|(i, c)| ("containers", i, c)).chain(init) {
+                for (index, port) in c.ports.into_iter().flatten().enumerate() {
+                    ports.push(PortInput {
+                        list,
+                        container,
+                        index,
+                        name: port.name,
+                        number: port.container_port,
+                        protocol: port.protocol,
+                    });
+                }
+            }
+        }
+        let mut ips = Vec::new();
+        if let Some(status) = pod.status {
+            ips.extend(status.pod_ips.into_iter().flatten().map(|ip| ip.ip));
+            ips.extend(status.pod_ip);
+        }
+        PodInput { namespace: meta.namespace, name: meta.name.unwrap_or_default(), labels: meta.labels.unwrap_or_default(), host_network, ports, ips, owner }
+    }
+}
+
 /// The raw objects a [`crate::Cluster`] is built from.
 #[derive(Debug, Clone)]
 pub struct Objects {
     pub namespaces: Vec<Sourced<Namespace>>,
-    pub pods: Vec<Sourced<Pod>>,
+    pub pods: Vec<Sourced<PodInput>>,
     pub policies: Vec<Sourced<NetworkPolicy>>,
     /// The namespace of objects that have none (`-n`, else `default`), as `kubectl apply -f` does.
     pub default_namespace: String,
@@ -114,7 +179,7 @@ impl Objects {
                 let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
                 !matches!(phase, Some("Succeeded" | "Failed"))
             })
-            .map(|pod| Sourced { object: slim_pod(pod), source: source.clone() })
+            .map(|pod| Sourced { object: PodInput::from_pod(pod), source: source.clone() })
             .collect();
         objects.policies = policies.into_iter().map(|object| Sourced { object, source: source.clone() }).collect();
         objects
@@ -174,7 +239,7 @@ impl Objects {
             }
             "Pod" if core("v1") => {
                 let pod: Pod = self.decode(value, &what, source)?;
-                self.pods.push(Sourced { object: slim_pod(pod), source: source.clone() });
+                self.pods.push(Sourced { object: PodInput::from_pod(pod), source: source.clone() });
             }
             "NetworkPolicy" if core("networking.k8s.io/v1") => {
                 let policy: NetworkPolicy = self.decode(value, &what, source)?;
@@ -235,7 +300,7 @@ impl Objects {
             spec: template.spec,
             status: None,
         };
-        self.pods.push(Sourced { object: slim_pod(pod), source: source.clone() });
+        self.pods.push(Sourced { object: PodInput::from_pod(pod), source: source.clone() });
         Ok(())
     }
 
@@ -290,38 +355,6 @@ fn yaml_reason(err: &serde_yaml::Error) -> String {
     err.to_string()
 }
 
-/// Keeps only what the engine reads from a pod, so that ten thousand pods cost what their labels
-/// and ports cost, not what their full specs do.
-fn slim_pod(pod: Pod) -> Pod {
-    let slim_containers = |containers: Vec<k8s_openapi::api::core::v1::Container>| {
-        containers
-            .into_iter()
-            .map(|c| k8s_openapi::api::core::v1::Container { name: c.name, ports: c.ports, ..Default::default() })
-            .collect::<Vec<_>>()
-    };
-    Pod {
-        metadata: ObjectMeta {
-            name: pod.metadata.name,
-            namespace: pod.metadata.namespace,
-            labels: pod.metadata.labels,
-            owner_references: pod.metadata.owner_references,
-            ..Default::default()
-        },
-        spec: pod.spec.map(|spec| PodSpec {
-            containers: slim_containers(spec.containers),
-            init_containers: spec.init_containers.map(slim_containers),
-            host_network: spec.host_network,
-            ..Default::default()
-        }),
-        status: pod.status.map(|status| PodStatus {
-            phase: status.phase,
-            pod_ip: status.pod_ip,
-            pod_ips: status.pod_ips,
-            ..Default::default()
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,7 +372,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(objects.pods.len(), 2);
-        assert_eq!(objects.pods[1].object.metadata.labels.as_ref().unwrap()["app"], "web");
+        assert_eq!(objects.pods[1].object.labels["app"], "web");
         assert_eq!(
             objects.skipped,
             [Skipped { source: Arc::from("f.yaml: document 1: items[1]"), what: "Service".into() }]
@@ -397,7 +430,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(objects.pods.len(), 2);
-        let labels = objects.pods[1].object.metadata.labels.clone().unwrap();
+        let labels = objects.pods[1].object.labels.clone();
         assert_eq!(labels["app"], "api");
         assert_eq!(labels["tier"], "x");
     }

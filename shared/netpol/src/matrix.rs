@@ -54,6 +54,11 @@ impl Matrix {
         }
     }
 
+    /// The position of a group in [`Matrix::groups`], for [`Matrix::cell`].
+    pub fn position(&self, group: GroupId) -> Option<usize> {
+        self.position.get(&group).copied()
+    }
+
     /// The cell between two pods (both must be in the matrix's groups); a pod reaches itself.
     pub fn pod_cell(&self, cluster: &Cluster, from: PodId, to: PodId) -> Option<Cell> {
         let row = *self.position.get(&cluster.pods[from].group)?;

@@ -7,13 +7,12 @@ use std::net::IpAddr;
 
 use apimachinery::labels as selector;
 use ipnet::IpNet;
-use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::networking::v1 as net;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Protocol;
-use super::input::{Objects, Sourced, Warning};
+use super::input::{Objects, PodInput, Sourced, Warning};
 use crate::error::{Error, Result};
 
 pub type Labels = BTreeMap<String, String>;
@@ -326,7 +325,12 @@ impl Cluster {
             |ns| (String::new(), ns.metadata.name.clone().unwrap_or_default()),
             &mut warnings,
         );
-        let pods = last_wins(&objects.pods, "pod", |pod| ns_of(&pod.metadata), &mut warnings);
+        let pods = last_wins(
+            &objects.pods,
+            "pod",
+            |pod| (pod.namespace.clone().unwrap_or_else(|| default_ns.to_string()), pod.name.clone()),
+            &mut warnings,
+        );
         let policies = last_wins(&objects.policies, "networkpolicy", |p| ns_of(&p.metadata), &mut warnings);
         for ns in namespaces {
             let name = ns.object.metadata.name.clone().unwrap_or_default();
@@ -363,48 +367,37 @@ impl Cluster {
         ns
     }
 
-    fn add_pod(&mut self, pod: &Sourced<core::Pod>, default_namespace: &str) -> Result<()> {
+    fn add_pod(&mut self, pod: &Sourced<PodInput>, default_namespace: &str) -> Result<()> {
         let (source, pod) = (&pod.source, &pod.object);
-        let name = pod.metadata.name.clone().unwrap_or_default();
-        let ns_name = pod.metadata.namespace.as_deref().unwrap_or(default_namespace).to_string();
-        let object = format!("{source}: pod {ns_name}/{name}");
-        let namespace = self.namespace_id(&ns_name);
-        let spec = pod.spec.as_ref();
+        let ns_name = pod.namespace.as_deref().unwrap_or(default_namespace);
+        let object = format!("{source}: pod {ns_name}/{}", pod.name);
+        let namespace = self.namespace_id(ns_name);
         let mut named_ports = Vec::new();
         let mut container_ports = Vec::new();
-        let containers = spec
-            .map(|s| {
-                let init = s.init_containers.iter().flatten().enumerate().map(|(i, c)| ("initContainers", i, c));
-                s.containers.iter().enumerate().map(|(i, c)| ("containers", i, c)).chain(init)
-            })
-            .into_iter()
-            .flatten();
-        for (list, ci, container) in containers {
-            for (pi, port) in container.ports.iter().flatten().enumerate() {
-                let field = |leaf: &str| format!("spec.{list}[{ci}].ports[{pi}].{leaf}");
-                let protocol = Protocol::from_api(port.protocol.as_deref().unwrap_or("TCP")).map_err(|_| {
-                    Error::invalid(
-                        &object,
-                        field("protocol"),
-                        format!(
-                            "Unsupported value: {:?}: supported values: \"SCTP\", \"TCP\", \"UDP\"",
-                            port.protocol.as_deref().unwrap_or_default()
-                        ),
-                    )
-                })?;
-                let number = u16::try_from(port.container_port).ok().filter(|n| *n > 0).ok_or_else(|| {
-                    let reason = if port.container_port == 0 {
-                        "Required value (is the field name spelt containerPort?)".to_string()
-                    } else {
-                        format!("Invalid value: {}: must be between 1 and 65535, inclusive", port.container_port)
-                    };
-                    Error::invalid(&object, field("containerPort"), reason)
-                })?;
-                container_ports.push((number, protocol));
-                if let Some(port_name) = &port.name {
-                    validate_port_name(port_name).map_err(|why| Error::invalid(&object, field("name"), why))?;
-                    named_ports.push(NamedPort { name: port_name.clone(), port: number, protocol });
-                }
+        for port in &pod.ports {
+            let field = |leaf: &str| format!("spec.{}[{}].ports[{}].{leaf}", port.list, port.container, port.index);
+            let protocol = Protocol::from_api(port.protocol.as_deref().unwrap_or("TCP")).map_err(|_| {
+                Error::invalid(
+                    &object,
+                    field("protocol"),
+                    format!(
+                        "Unsupported value: {:?}: supported values: \"SCTP\", \"TCP\", \"UDP\"",
+                        port.protocol.as_deref().unwrap_or_default()
+                    ),
+                )
+            })?;
+            let number = u16::try_from(port.number).ok().filter(|n| *n > 0).ok_or_else(|| {
+                let reason = if port.number == 0 {
+                    "Required value (is the field name spelt containerPort?)".to_string()
+                } else {
+                    format!("Invalid value: {}: must be between 1 and 65535, inclusive", port.number)
+                };
+                Error::invalid(&object, field("containerPort"), reason)
+            })?;
+            container_ports.push((number, protocol));
+            if let Some(port_name) = &port.name {
+                validate_port_name(port_name).map_err(|why| Error::invalid(&object, field("name"), why))?;
+                named_ports.push(NamedPort { name: port_name.clone(), port: number, protocol });
             }
         }
         named_ports.sort();
@@ -412,34 +405,18 @@ impl Cluster {
         container_ports.sort();
         container_ports.dedup();
         let mut ips = Vec::new();
-        if let Some(status) = &pod.status {
-            let listed =
-                status.pod_ips.iter().flatten().enumerate().map(|(i, ip)| (format!("status.podIPs[{i}].ip"), &ip.ip));
-            for (field, text) in listed.chain(status.pod_ip.iter().map(|ip| ("status.podIP".to_string(), ip))) {
-                let ip = apimachinery::net::parse_ip(text)
-                    .map_err(|e| Error::invalid(&object, field, format!("Invalid value: {text:?}: {e}")))?;
-                if !ips.contains(&ip) {
-                    ips.push(ip);
-                }
+        for (i, text) in pod.ips.iter().enumerate() {
+            let ip = apimachinery::net::parse_ip(text).map_err(|e| {
+                Error::invalid(&object, format!("status.podIPs[{i}]"), format!("Invalid value: {text:?}: {e}"))
+            })?;
+            if !ips.contains(&ip) {
+                ips.push(ip);
             }
         }
-        let owner = pod
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .find(|o| o.controller.unwrap_or(false))
-            .or_else(|| pod.metadata.owner_references.iter().flatten().next())
-            .map(|o| format!("{}/{}", o.kind, o.name));
-        let labels = pod.metadata.labels.clone().unwrap_or_default();
-        for (key, value) in &labels {
+        for (key, value) in &pod.labels {
             let errors = apimachinery::validation::label_key_errors(key);
             if !errors.is_empty() {
-                return Err(Error::invalid(
-                    &object,
-                    "metadata.labels",
-                    format!("Invalid value: {key:?}: {}", errors.join("; ")),
-                ));
+                return Err(Error::invalid(&object, "metadata.labels", format!("Invalid value: {key:?}: {}", errors.join("; "))));
             }
             let errors = apimachinery::validation::label_value_errors(value);
             if !errors.is_empty() {
@@ -451,16 +428,16 @@ impl Cluster {
             }
         }
         let pod_id = PodId(id(self.pods.len()));
-        self.pod_index.insert((namespace, name.clone()), pod_id);
+        self.pod_index.insert((namespace, pod.name.clone()), pod_id);
         self.pods.push(Pod {
             namespace,
-            name,
-            labels,
+            name: pod.name.clone(),
+            labels: pod.labels.clone(),
             ips,
-            host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
+            host_network: pod.host_network,
             named_ports,
             container_ports,
-            owner,
+            owner: pod.owner.clone(),
             group: GroupId(0),
         });
         Ok(())

@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelecto
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Objects;
-use super::input::Sourced;
+use super::input::Source;
 
 /// How big a cluster to make.
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +58,7 @@ const ENVS: [&str; 3] = ["prod", "staging", "dev"];
 
 /// The objects as one multi-document YAML stream, as `kubectl get ... -o yaml` per object would
 /// write them: the input of the whole-command benchmark.
-pub fn to_yaml(objects: &Objects) -> String {
+pub fn to_yaml(objects: &Typed) -> String {
     fn document<T: serde::Serialize>(out: &mut String, api_version: &str, kind: &str, object: &T) {
         let mut value = serde_json::to_value(object).unwrap_or_default();
         if let Some(map) = value.as_object_mut() {
@@ -70,35 +70,56 @@ pub fn to_yaml(objects: &Objects) -> String {
     }
     let mut out = String::new();
     for ns in &objects.namespaces {
-        document(&mut out, "v1", "Namespace", &ns.object);
+        document(&mut out, "v1", "Namespace", ns);
     }
     for pod in &objects.pods {
-        document(&mut out, "v1", "Pod", &pod.object);
+        document(&mut out, "v1", "Pod", pod);
     }
     for policy in &objects.policies {
-        document(&mut out, "networking.k8s.io/v1", "NetworkPolicy", &policy.object);
+        document(&mut out, "networking.k8s.io/v1", "NetworkPolicy", policy);
     }
     out
 }
 
-fn synthetic<T>(object: T) -> Sourced<T> {
-    Sourced { object, source: std::sync::Arc::from("synthetic") }
+/// A synthetic cluster as Kubernetes objects.
+#[derive(Debug, Clone, Default)]
+pub struct Typed {
+    pub namespaces: Vec<Namespace>,
+    pub pods: Vec<Pod>,
+    pub policies: Vec<NetworkPolicy>,
 }
 
-/// Generates the objects of a synthetic cluster.
+/// Generates the objects of a synthetic cluster, as the engine's input.
 pub fn generate(shape: Shape) -> Objects {
+    let typed = generate_typed(shape);
+    let mut objects = Objects::from_typed(typed.namespaces, typed.pods, typed.policies, "default");
+    let source: Source = std::sync::Arc::from("synthetic");
+    for ns in &mut objects.namespaces {
+        ns.source = source.clone();
+    }
+    for pod in &mut objects.pods {
+        pod.source = source.clone();
+    }
+    for policy in &mut objects.policies {
+        policy.source = source.clone();
+    }
+    objects
+}
+
+/// Generates the Kubernetes objects of a synthetic cluster.
+pub fn generate_typed(shape: Shape) -> Typed {
     let mut rng = Rng(shape.seed);
-    let mut objects = Objects::default();
+    let mut objects = Typed::default();
     let ns_name = |i: usize| format!("ns-{i}");
     for i in 0..shape.namespaces {
-        objects.namespaces.push(synthetic(Namespace {
+        objects.namespaces.push(Namespace {
             metadata: ObjectMeta {
                 name: Some(ns_name(i)),
                 labels: Some(labels(&[("team", format!("team-{}", i % 10)), ("env", ENVS[i % 3].to_string())])),
                 ..Default::default()
             },
             ..Default::default()
-        }));
+        });
     }
     for i in 0..shape.pods {
         let ns = i % shape.namespaces.max(1);
@@ -126,7 +147,7 @@ pub fn generate(shape: Shape) -> Objects {
                 ..Default::default()
             }]
         });
-        objects.pods.push(synthetic(Pod {
+        objects.pods.push(Pod {
             metadata: ObjectMeta {
                 name: Some(format!("pod-{i}")),
                 namespace: Some(ns_name(ns)),
@@ -140,7 +161,7 @@ pub fn generate(shape: Shape) -> Objects {
                 pod_ips: Some(vec![PodIP { ip }]),
                 ..Default::default()
             }),
-        }));
+        });
     }
     for i in 0..shape.policies {
         let ns = rng.below(shape.namespaces.max(1));
@@ -240,14 +261,14 @@ pub fn generate(shape: Shape) -> Objects {
                 }]);
             }
         }
-        objects.policies.push(synthetic(NetworkPolicy {
+        objects.policies.push(NetworkPolicy {
             metadata: ObjectMeta {
                 name: Some(format!("policy-{i}")),
                 namespace: Some(ns_name(ns)),
                 ..Default::default()
             },
             spec: Some(spec),
-        }));
+        });
     }
     objects
 }

@@ -351,7 +351,11 @@ impl<'a> Table<'a> {
             }
             out.write_all(&buffer)?;
             buffer.clear();
-            write!(out, "      ],\n      \"port\": {},\n      \"rows\": [\n", serde_json::to_string(&port_label(&matrix.port))?)?;
+            write!(
+                out,
+                "      ],\n      \"port\": {},\n      \"rows\": [\n",
+                serde_json::to_string(&port_label(&matrix.port))?
+            )?;
             for row in 0..self.rows.0.len() {
                 let comma = if row + 1 < self.rows.0.len() { "," } else { "" };
                 writeln!(out, "        \"{}\"{comma}", self.row_symbols(matrix, row))?;
@@ -365,8 +369,11 @@ impl<'a> Table<'a> {
     /// The same document as YAML, written row by row.
     fn write_yaml(&self, out: &mut dyn Write) -> Result<()> {
         let units = |key: &str, units: &Units| -> Result<String> {
-            let docs: Vec<serde_json::Value> =
-                units.0.iter().map(|u| serde_json::to_value(UnitDoc(self.cluster, u))).collect::<std::result::Result<_, _>>()?;
+            let docs: Vec<serde_json::Value> = units
+                .0
+                .iter()
+                .map(|u| serde_json::to_value(UnitDoc(self.cluster, u)))
+                .collect::<std::result::Result<_, _>>()?;
             let mut map = serde_json::Map::new();
             map.insert(key.to_string(), serde_json::Value::Array(docs));
             harden_kube::print::to_yaml(&map)
@@ -454,7 +461,8 @@ impl<'a> Table<'a> {
             }
             writeln!(out, "  }}")?;
         }
-        let row_nodes: Vec<String> = self.rows.0.iter().map(|u| format!("  u{} -> ", index[u.label.as_str()])).collect();
+        let row_nodes: Vec<String> =
+            self.rows.0.iter().map(|u| format!("  u{} -> ", index[u.label.as_str()])).collect();
         let column_ids: Vec<usize> = self.columns.0.iter().map(|u| index[u.label.as_str()]).collect();
         let row_ids: Vec<usize> = self.rows.0.iter().map(|u| index[u.label.as_str()]).collect();
         let column_nodes: Vec<String> = column_ids.iter().map(|id| format!("u{id}")).collect();

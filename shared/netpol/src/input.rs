@@ -97,7 +97,9 @@ impl PodInput {
         if let Some(spec) = pod.spec {
             host_network = spec.host_network.unwrap_or(false);
             let init = spec.init_containers.into_iter().flatten().enumerate().map(|(i, c)| ("initContainers", i, c));
-            for (list, container, c) in spec.containers.into_iter().enumerate().map(|(i, c)| ("containers", i, c)).chain(init) {
+            for (list, container, c) in
+                spec.containers.into_iter().enumerate().map(|(i, c)| ("containers", i, c)).chain(init)
+            {
                 for (index, port) in c.ports.into_iter().flatten().enumerate() {
                     ports.push(PortInput {
                         list,
@@ -115,7 +117,15 @@ impl PodInput {
             ips.extend(status.pod_ips.into_iter().flatten().map(|ip| ip.ip));
             ips.extend(status.pod_ip);
         }
-        PodInput { namespace: meta.namespace, name: meta.name.unwrap_or_default(), labels: meta.labels.unwrap_or_default(), host_network, ports, ips, owner }
+        PodInput {
+            namespace: meta.namespace,
+            name: meta.name.unwrap_or_default(),
+            labels: meta.labels.unwrap_or_default(),
+            host_network,
+            ports,
+            ips,
+            owner,
+        }
     }
 }
 

@@ -416,7 +416,11 @@ impl Cluster {
         for (key, value) in &pod.labels {
             let errors = apimachinery::validation::label_key_errors(key);
             if !errors.is_empty() {
-                return Err(Error::invalid(&object, "metadata.labels", format!("Invalid value: {key:?}: {}", errors.join("; "))));
+                return Err(Error::invalid(
+                    &object,
+                    "metadata.labels",
+                    format!("Invalid value: {key:?}: {}", errors.join("; ")),
+                ));
             }
             let errors = apimachinery::validation::label_value_errors(value);
             if !errors.is_empty() {

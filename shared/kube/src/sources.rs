@@ -90,9 +90,7 @@ pub async fn load(
     let mut objects = Objects::new(&default_namespace);
     add_files(&mut objects, &source.files, source.recursive, "-f", &engine_error)?;
     let cluster = Cluster::build(&objects).map_err(&engine_error)?;
-    for warning in &cluster.warnings {
-        warn(warning);
-    }
+    warn_capped(&cluster.warnings);
     if cluster.pods.is_empty() && cluster.policies.is_empty() && cluster.namespaces.iter().all(|n| !n.defined) {
         return Err(Error::invalid("the -f files hold no Namespace, Pod, workload or NetworkPolicy")
             .with_hint("check the -f paths; the engine reads those kinds only"));
@@ -212,9 +210,7 @@ pub async fn list(
 
 /// One warning per unknown field, and one line for everything skipped.
 fn report_input(warnings: &[netpol::Warning], skipped: &[netpol::input::Skipped]) {
-    for warning in warnings {
-        warn(warning);
-    }
+    warn_capped(warnings);
     let Some(first) = skipped.first() else { return };
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for skipped in skipped {
@@ -226,6 +222,23 @@ fn report_input(warnings: &[netpol::Warning], skipped: &[netpol::input::Skipped]
         parts.join(", "),
         first.source
     ));
+}
+
+/// Warnings shown one per line before the rest are summed up: a cluster dump given twice would
+/// otherwise print one line per object and bury the answer.
+const WARNINGS_SHOWN: usize = 20;
+
+fn warn_capped(warnings: &[impl std::fmt::Display]) {
+    for warning in warnings.iter().take(WARNINGS_SHOWN) {
+        warn(warning);
+    }
+    if warnings.len() > WARNINGS_SHOWN {
+        warn(format!(
+            "{} more warnings like these not shown ({} in all)",
+            warnings.len() - WARNINGS_SHOWN,
+            warnings.len()
+        ));
+    }
 }
 
 /// The files a `-f` path stands for: itself, or a directory's `.yaml`, `.yml` and `.json` files

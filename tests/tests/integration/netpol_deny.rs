@@ -338,3 +338,25 @@ fn diff_offline_lists_removed_connections_with_the_reason() {
     ]);
     assert_eq!(same.status.code(), Some(0), "re-applying what is there changes nothing: {}", stdout(&same));
 }
+
+#[test]
+fn a_dump_given_twice_warns_in_a_few_lines_not_one_per_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut yaml = String::new();
+    for i in 0..30 {
+        yaml.push_str(&format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: dup, labels: {{app: a}}}}\nstatus: {{podIP: 10.1.0.{}}}\n",
+            i + 1
+        ));
+    }
+    let file = dir.path().join("pods.yaml");
+    std::fs::write(&file, &yaml).unwrap();
+    let file = file.display().to_string();
+    let out = offline_run(&["matrix", "-f", &file, "-f", &file, "--port", "80"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches("given twice").count(), 20, "{err}");
+    assert!(err.contains("10 more warnings like these not shown (30 in all)"), "{err}");
+    // The answer is the same as for the file given once.
+    assert_eq!(stdout(&out), stdout(&offline_run(&["matrix", "-f", &file, "--port", "80"])));
+}

@@ -2,10 +2,11 @@
 
 use clap::Args;
 use harden_cli::error::{Error, Outcome, Result};
-use harden_cli::output::warn;
+use harden_cli::output::{print, warn};
 use harden_kube::apply::{Applier, Deleted, Object, delete_managed, managed_selector};
 use harden_kube::client::{Kube, connect};
 use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs};
+use harden_kube::manual::{self, ManualArgs};
 use harden_kube::namespaces::NamespaceScope;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::ResourceExt;
@@ -56,6 +57,9 @@ pub struct ApplyCmd {
     apply: ApplyArgs,
 
     #[command(flatten)]
+    manual: ManualArgs,
+
+    #[command(flatten)]
     pub kube: KubeArgs,
 }
 
@@ -66,9 +70,27 @@ impl ApplyCmd {
         validate_name(&self.name)?;
         let endpoints = endpoints(&self.endpoints.cloud, self.endpoints.azure_wire_server, &custom);
         let scope = NamespaceScope { named: kube.namespaces.clone(), all: self.all_namespaces, selector: None };
-        let client_dry_run = self.apply.dry_run == DryRun::Client;
+        self.manual.validate(&self.apply)?;
+        let client_dry_run = self.apply.dry_run == DryRun::Client || self.manual.show_manual;
         let cluster = if client_dry_run && !scope.needs_cluster() { None } else { Some(connect(kube).await?) };
         let namespaces = scope.resolve(cluster.as_ref()).await?;
+        if self.manual.show_manual {
+            let objects = namespaces
+                .iter()
+                .map(|ns| Object::from_typed(&block_policy(ns, &self.name, &endpoints)))
+                .collect::<Result<Vec<_>>>()?;
+            // What apply checks for the user: a second egress policy only adds what it allows.
+            let before: Vec<String> = namespaces
+                .iter()
+                .map(|ns| {
+                    format!(
+                        "kubectl get networkpolicy -n {ns}   # first: any policy with egress rules already here would let this one widen them"
+                    )
+                })
+                .collect();
+            print(&manual::steps(&objects, &before, &[])?);
+            return Ok(Outcome::Good);
+        }
 
         let refused = match (&cluster, self.force, client_dry_run) {
             (_, true, _) => Vec::new(),

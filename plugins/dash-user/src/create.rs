@@ -10,6 +10,7 @@ use harden_cli::output::warn;
 use harden_cli::prompt;
 use harden_kube::apply::Applier;
 use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs, ObjectFormat};
+use harden_kube::manual::ManualArgs;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::Api;
@@ -125,6 +126,9 @@ pub struct CreateCmd {
     pub overwrite: bool,
 
     #[command(flatten)]
+    pub manual: ManualArgs,
+
+    #[command(flatten)]
     pub kube: KubeArgs,
 }
 
@@ -228,6 +232,13 @@ impl CreateCmd {
         let kube = &self.kube.clone();
         let Settled { mut spec, duration } = self.settle(kube)?;
         token::check_lifetime(duration, self.allow_long_lived)?;
+        self.manual.validate(&self.apply_args())?;
+        if self.manual.show_manual && (self.prune_bindings || self.yes || self.output.is_some()) {
+            return Err(Error::invalid(
+                "--prune-bindings, -y and -o cannot be combined with --show-manual, which prints the steps and changes nothing",
+            )
+            .with_hint("drop them, or drop --show-manual to create the user"));
+        }
         let explicit_namespace = kube.single_namespace()?.is_some();
         if self.ui.is_some() && explicit_namespace && !self.prints_token() {
             return Err(Error::invalid(
@@ -266,7 +277,7 @@ impl CreateCmd {
                     _ => "cluster-admin".into(),
                 }
             );
-            if self.dry_run == DryRun::None {
+            if self.dry_run == DryRun::None && !self.manual.show_manual {
                 prompt::confirm(&question, self.yes)?;
             }
         }
@@ -311,6 +322,20 @@ impl CreateCmd {
         let plan = rbac::plan_from(&spec, &resources, source.map(|(from, _)| from))?;
         let wanted: Vec<Owned> = planned(&plan);
         // RBAC only adds: rights from older bindings stay with the account, whatever role we bind.
+        if self.manual.show_manual {
+            let objects = plan.into_objects()?;
+            let before = [format!(
+                "kubectl get clusterrolebindings,rolebindings -A -o wide | grep '{}/{}'   # rights it already has stay with it",
+                spec.namespace, spec.name
+            )];
+            let after: Vec<String> = if self.no_token {
+                Vec::new()
+            } else {
+                vec![token::manual_step(&spec.name, &spec.namespace, duration)]
+            };
+            harden_cli::output::print(&harden_kube::manual::steps(&objects, &before, &after)?);
+            return Ok(Outcome::Good);
+        }
         let inherited = match &client {
             Some(client) => inherited::find(client, &spec.namespace, &spec.name, &plan).await?,
             None => {
@@ -386,10 +411,14 @@ impl CreateCmd {
         Ok(Outcome::Good)
     }
 
+    fn offline_flag(&self) -> &'static str {
+        if self.manual.show_manual { "--show-manual" } else { "--dry-run=client" }
+    }
+
     /// The cluster, when there is one to use: always, but for a client dry run only when a kubeconfig
     /// is there and its server answers (offline, the read-only role comes from the built-in list).
     async fn client(&self, kube: &KubeArgs) -> Result<Option<Client>> {
-        if self.dry_run != DryRun::Client {
+        if self.dry_run != DryRun::Client && !self.manual.show_manual {
             return Ok(Some(harden_kube::client::connect(kube).await?.client));
         }
         if harden_kube::client::load_kubeconfig(kube).is_err() {
@@ -398,7 +427,7 @@ impl CreateCmd {
         let client = match harden_kube::client::connect(kube).await {
             Ok(kube) => kube.client,
             Err(e) => {
-                warn(format!("--dry-run=client: not using the cluster ({}); working offline", e.message));
+                warn(format!("{}: not using the cluster ({}); working offline", self.offline_flag(), e.message));
                 return Ok(None);
             }
         };
@@ -406,7 +435,7 @@ impl CreateCmd {
             Ok(_) => Ok(Some(client)),
             Err(e) => {
                 let e = harden_kube::error::from_kube(e, "reaching the API server");
-                warn(format!("--dry-run=client: the cluster did not answer ({}); working offline", e.message));
+                warn(format!("{}: the cluster did not answer ({}); working offline", self.offline_flag(), e.message));
                 Ok(None)
             }
         }

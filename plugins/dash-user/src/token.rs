@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 use harden_cli::error::{Error, Outcome, Result};
 use harden_cli::output::warn;
 use harden_kube::flags::KubeArgs;
+use harden_kube::manual::ManualArgs;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use kube::api::{Api, PostParams};
@@ -64,6 +65,24 @@ pub fn human(duration: Duration) -> String {
         }
     }
     if out.is_empty() { "0s".into() } else { out }
+}
+
+/// A duration as kubectl's `--duration` (Go's time.ParseDuration) reads it: no days.
+pub fn kubectl_duration(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
+    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() { "0s".into() } else { out }
+}
+
+/// The seed's `kubectl create token` line for a manual step.
+pub fn manual_step(name: &str, namespace: &str, duration: Duration) -> String {
+    format!("kubectl create token {name} -n {namespace} --duration={}", kubectl_duration(duration))
 }
 
 /// A token and when it expires.
@@ -173,9 +192,12 @@ pub struct TokenCmd {
     #[arg(long)]
     pub allow_long_lived: bool,
 
-    /// token: only the token on stdout (for scripts); text: with its expiry and login help.
-    #[arg(short = 'o', long = "output", value_enum, default_value = "token")]
-    pub output: TokenFormat,
+    /// token (the default): only the token on stdout, for scripts; text: with its expiry and login help.
+    #[arg(short = 'o', long = "output", value_enum)]
+    pub output: Option<TokenFormat>,
+
+    #[command(flatten)]
+    pub manual: ManualArgs,
 
     /// The UI the user logs in to, for the default namespace and the login help (default: the one installed).
     #[arg(long, value_enum, value_name = "UI")]
@@ -192,6 +214,24 @@ impl TokenCmd {
             return Err(Error::invalid(format!("invalid name {:?}", self.name)));
         }
         check_lifetime(self.duration, self.allow_long_lived)?;
+        if self.manual.show_manual {
+            if self.output.is_some() {
+                return Err(Error::invalid(
+                    "-o/--output cannot be combined with --show-manual, which prints the steps and issues no token",
+                )
+                .with_hint("drop -o, or drop --show-manual to issue the token"));
+            }
+            let namespace = match kube.single_namespace()? {
+                Some(ns) => ns.to_string(),
+                None => ui::namespace(kube, self.ui, Some(&harden_kube::client::connect(kube).await?.client)).await?.0,
+            };
+            rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
+            harden_cli::output::print(&format!(
+                "# The manual step this command replaces (no token was issued):\n{}\n",
+                manual_step(&self.name, &namespace, self.duration)
+            ));
+            return Ok(Outcome::Good);
+        }
         let client = harden_kube::client::connect(kube).await?.client;
         let (namespace, known) = ui::namespace(kube, self.ui, Some(&client)).await?;
         rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
@@ -212,7 +252,7 @@ impl TokenCmd {
             token.expires.as_deref().map(|e| format!(", expires {e}")).unwrap_or_default()
         );
         let login = login(&client, &namespace, self.ui, &known).await;
-        match self.output {
+        match self.output.unwrap_or(TokenFormat::Token) {
             TokenFormat::Token => {
                 harden_cli::output::line(token.token.to_string());
                 harden_cli::output::eline(format!("{expiry}\n{login}"));

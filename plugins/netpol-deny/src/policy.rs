@@ -8,11 +8,12 @@ mod input;
 use apimachinery::labels as selector;
 use clap::Args;
 use harden_cli::error::{Error, Outcome, Result};
-use harden_cli::output::warn;
+use harden_cli::output::{print, warn};
 use harden_cli::prompt;
 use harden_kube::apply::{Applier, Object};
 use harden_kube::client::{Kube, connect};
 use harden_kube::flags::{ApplyArgs, KubeArgs};
+use harden_kube::manual::{self, ManualArgs};
 use harden_kube::namespaces::NamespaceScope;
 
 use build::{AllowSpec, Direction, Directions, apply_policies};
@@ -54,6 +55,9 @@ pub struct ApplyCmd {
     apply: ApplyArgs,
 
     #[command(flatten)]
+    manual: ManualArgs,
+
+    #[command(flatten)]
     pub kube: KubeArgs,
 }
 
@@ -71,6 +75,7 @@ impl ApplyCmd {
         if let Some(name) = &self.name {
             validate_name(name)?;
         }
+        self.manual.validate(&self.apply)?;
         let scope = NamespaceScope {
             named: kube.namespaces.clone(),
             all: self.all_namespaces,
@@ -81,9 +86,10 @@ impl ApplyCmd {
                 .transpose()
                 .map_err(harden_kube::error::selector)?,
         };
-        let cluster = connect_if(Applier::needs_cluster(&self.apply) || scope.needs_cluster(), kube).await?;
+        let applies = !self.manual.show_manual && Applier::needs_cluster(&self.apply);
+        let cluster = connect_if(applies || scope.needs_cluster(), kube).await?;
         let namespaces = scope.resolve(cluster.as_ref()).await?;
-        if directions.egress && !self.allow_dns {
+        if directions.egress && !self.allow_dns && !self.manual.show_manual {
             warn(format!(
                 "denying egress without --allow-dns: pods in {} will not be able to resolve names (kube-dns is \
                  blocked too); re-run with --allow-dns to allow UDP and TCP 53 to kube-dns",
@@ -95,6 +101,10 @@ impl ApplyCmd {
             .flat_map(|ns| apply_policies(ns, directions, self.allow_dns, self.name.as_deref()))
             .map(|policy| Object::from_typed(&policy))
             .collect::<Result<Vec<_>>>()?;
+        if self.manual.show_manual {
+            print(&manual::steps(&objects, &[], &[])?);
+            return Ok(Outcome::Good);
+        }
         Applier::new(PLUGIN, self.apply, cluster.map(|k| k.client)).run(objects).await?;
         Ok(Outcome::Good)
     }
@@ -156,6 +166,9 @@ pub struct AllowCmd {
 
     #[command(flatten)]
     apply: ApplyArgs,
+
+    #[command(flatten)]
+    manual: ManualArgs,
 
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -255,7 +268,9 @@ impl AllowCmd {
         let named = kube.single_namespace()?.map(str::to_owned);
         // Validate everything before connecting, so bad input fails the same with or without a cluster.
         let probe = self.spec(named.as_deref().unwrap_or("default"), &target)?;
-        let cluster = connect_if(Applier::needs_cluster(&self.apply) || named.is_none(), kube).await?;
+        self.manual.validate(&self.apply)?;
+        let applies = !self.manual.show_manual && Applier::needs_cluster(&self.apply);
+        let cluster = connect_if(applies || named.is_none(), kube).await?;
         let namespace = match (named, &cluster) {
             (Some(ns), _) => ns,
             (None, Some(cluster)) => cluster.context_namespace.clone(),
@@ -263,6 +278,10 @@ impl AllowCmd {
         };
         let spec = AllowSpec { namespace, ..probe };
         let object = Object::from_typed(&spec.policy())?;
+        if self.manual.show_manual {
+            print(&manual::steps(&[object], &[], &[])?);
+            return Ok(Outcome::Good);
+        }
         Applier::new(PLUGIN, self.apply, cluster.map(|k| k.client)).run(vec![object]).await?;
         Ok(Outcome::Good)
     }

@@ -6,6 +6,7 @@
 //!   impersonation, proxies, exec and OIDC credentials), with `--v=6` request logs.
 //! - [`apply`]: the one path that prints or applies objects and deletes the plugin's own, reporting
 //!   every object's outcome (see its docs for what is never taken over and what is rolled back).
+//! - [`manual`]: `--show-manual`, the steps a creating command replaces, for the exam.
 //! - [`namespaces`]: `-n`, `-A` and `--namespace-selector`, resolved once.
 //! - [`sources`] (feature `netpol`): the NetworkPolicy engine's objects from `-f` or the cluster.
 //! - [`access`]: what an identity may do, from SubjectAccessReviews.
@@ -19,6 +20,7 @@ pub mod apply;
 pub mod client;
 pub mod error;
 pub mod flags;
+pub mod manual;
 pub mod namespaces;
 pub mod print;
 #[cfg(feature = "netpol")]

@@ -13,6 +13,7 @@ mod discovery;
 mod foundation;
 mod guarantees;
 mod krew;
+mod manual;
 mod netpol_deny;
 mod netpol_policy;
 mod tls_ingress;

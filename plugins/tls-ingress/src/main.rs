@@ -8,6 +8,8 @@ mod cert;
 mod class;
 mod create;
 mod files;
+#[cfg(test)]
+mod fuzz;
 mod input;
 mod inspect;
 mod rotate;

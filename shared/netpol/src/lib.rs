@@ -65,6 +65,8 @@ pub mod synth;
 mod why;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
 
 pub use error::{Error, Result};

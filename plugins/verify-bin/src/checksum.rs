@@ -25,6 +25,19 @@ pub fn normalize_version(text: &str) -> Result<String> {
     Ok(format!("v{bare}"))
 }
 
+/// The part of a version that says it is a vendor's build (`-dispatcher` in gcloud's
+/// `v1.32.4-dispatcher`, `-gke.1200`, `+k3s1`, `-eks-...`): anything after MAJOR.MINOR.PATCH but
+/// upstream's pre-release tags (`-alpha.N`, `-beta.N`, `-rc.N`), which dl.k8s.io publishes.
+pub fn vendor_suffix(version: &str) -> Option<&str> {
+    let bare = version.strip_prefix('v').unwrap_or(version);
+    let at = bare.find(['-', '+'])?;
+    let suffix = &bare[at..];
+    let upstream = ["-alpha.", "-beta.", "-rc."]
+        .iter()
+        .any(|tag| suffix.strip_prefix(tag).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())));
+    (!upstream).then_some(suffix)
+}
+
 /// Checks that the base URL is HTTPS and drops trailing slashes. Plain http is refused: the
 /// checksum is the only thing vouching for the binary, so it must not be open to tampering on the way.
 pub fn normalize_base_url(base: &str) -> Result<String> {
@@ -184,6 +197,18 @@ pub fn pick(text: &str, file_name: &str, source: &str) -> Result<(String, Algori
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vendor_builds_are_told_from_upstream_releases() {
+        assert_eq!(vendor_suffix("v1.32.4-dispatcher"), Some("-dispatcher"));
+        assert_eq!(vendor_suffix("v1.30.2-gke.1587003"), Some("-gke.1587003"));
+        assert_eq!(vendor_suffix("v1.31.4+k3s1"), Some("+k3s1"));
+        assert_eq!(vendor_suffix("v1.29.3-eks-adc7111"), Some("-eks-adc7111"));
+        assert_eq!(vendor_suffix("v1.31.0-rc.1"), None);
+        assert_eq!(vendor_suffix("v1.32.0-alpha.3"), None);
+        assert_eq!(vendor_suffix("v1.26.1"), None);
+        assert_eq!(vendor_suffix("v1.31.0-rc.x"), Some("-rc.x"));
+    }
 
     const A: &str = "9f0c2a1bd1fbd6ed5bcbd9e4a0e6f4d8d2b0b6d7cf3c8f8bd3f0e7a2c9d3b1a0";
     const B: &str = "1111111111111111111111111111111111111111111111111111111111111111";

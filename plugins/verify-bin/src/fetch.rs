@@ -59,30 +59,48 @@ impl Fetcher {
 
     /// GETs `url` and returns the body as text. 404 is NotFound; everything else that fails is Unreachable.
     pub fn get(&self, url: &str) -> Result<String> {
-        let unreachable = |e: String| {
-            Error::new(ErrorKind::Unreachable, format!("downloading {url}: {e}"))
-                .with_hint("check the network (HTTPS_PROXY) and --base-url, or pass --checksum/--checksum-file")
-        };
-        let mut response = self.agent.get(url).call().map_err(|e| unreachable(describe(e)))?;
+        let mut response = self.call(url, "no checksum published at")?;
+        response.body_mut().with_config().limit(MAX_BODY).read_to_string().map_err(|e| unreachable(url, describe(e)))
+    }
+
+    /// GETs a binary of at most `limit` bytes. An empty body is an error: its digest would be the
+    /// SHA-256 of nothing.
+    pub fn get_binary(&self, url: &str, limit: u64) -> Result<Vec<u8>> {
+        let mut response = self.call(url, "no binary published at")?;
+        let body =
+            response.body_mut().with_config().limit(limit).read_to_vec().map_err(|e| unreachable(url, describe(e)))?;
+        if body.is_empty() {
+            return Err(Error::other(format!("downloading {url}: the server sent an empty file")));
+        }
+        Ok(body)
+    }
+
+    fn call(&self, url: &str, missing: &str) -> Result<ureq::http::Response<ureq::Body>> {
+        let response = self.agent.get(url).call().map_err(|e| unreachable(url, describe(e)))?;
         let status = response.status().as_u16();
         if status == 404 || status == 403 {
             // dl.k8s.io's bucket answers 403 or 404 for files that do not exist.
-            return Err(Error::not_found(format!("no checksum published at {url} (HTTP {status})")).with_hint(
+            return Err(Error::not_found(format!("{missing} {url} (HTTP {status})")).with_hint(
                 "check the version (--version) and platform (--os/--arch); for binaries not published on \
                  dl.k8s.io pass --checksum or --checksum-file",
             ));
         }
         if status != 200 {
-            return Err(unreachable(format!("the server answered HTTP {status}")));
+            return Err(unreachable(url, format!("the server answered HTTP {status}")));
         }
-        response.body_mut().with_config().limit(MAX_BODY).read_to_string().map_err(|e| unreachable(describe(e)))
+        Ok(response)
     }
+}
+
+fn unreachable(url: &str, why: String) -> Error {
+    Error::new(ErrorKind::Unreachable, format!("downloading {url}: {why}"))
+        .with_hint("check the network (HTTPS_PROXY) and --base-url, or pass --checksum/--checksum-file")
 }
 
 fn describe(err: ureq::Error) -> String {
     match err {
         ureq::Error::RequireHttpsOnly(url) => format!("refusing plain-http {url} (HTTPS only, redirects included)"),
-        ureq::Error::BodyExceedsLimit(limit) => format!("the answer is larger than {limit} bytes; not a checksum file"),
+        ureq::Error::BodyExceedsLimit(limit) => format!("the answer is larger than {limit} bytes"),
         ureq::Error::Timeout(_) => "timed out (see --timeout)".to_string(),
         other => other.to_string(),
     }

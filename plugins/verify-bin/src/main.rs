@@ -6,7 +6,10 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod checksum;
+mod download;
 mod fetch;
+#[cfg(test)]
+mod fuzz;
 mod hash;
 mod header;
 mod locate;
@@ -20,6 +23,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser, ValueEnum};
 use harden_cli::error::{Error, ExitStyle, Outcome, Result, finish};
+use harden_cli::files::Existing;
 use harden_cli::progress::Spinner;
 
 use crate::checksum::DEFAULT_BASE_URL;
@@ -32,6 +36,7 @@ pub const PLUGIN: &str = "kubectl-verify-bin";
 enum Format {
     Text,
     Json,
+    Yaml,
 }
 
 #[derive(Debug, Parser)]
@@ -43,14 +48,16 @@ enum Format {
     disable_version_flag = true,
     about = "Verify Kubernetes platform binaries against their published checksums",
     long_about = "Verify Kubernetes platform binaries against their published checksums.\n\n\
-        The OS and architecture come from each binary's header, the version from --version or by asking the \
-        binary, and the expected checksum from --checksum, --checksum-file, or \
+        The OS and architecture come from each binary's header, the version from --version, else the version \
+        string embedded in the binary (read, not run), else by asking the binary, and the expected checksum from --checksum, --checksum-file, or \
         {base-url}/{version}/bin/{os}/{arch}/{name}.{sha256|sha512} over HTTPS.\n\n\
-        Exit status: 0 all OK, 1 any MISMATCH, 2 an error.",
+        Exit status: 0 all OK, 1 any MISMATCH or vendor build (no upstream checksum exists), 2 an error.",
     after_help = "Examples:\n  \
         kubectl verify-bin                                   # kubectl and the platform binaries in PATH\n  \
         kubectl verify-bin ./kubeadm --version v1.31.2\n  \
         kubectl verify-bin ./kubeadm --checksum-file kubeadm.sha256\n  \
+        kubectl verify-bin ./kubectl.1.32 --name kubectl\n  \
+        kubectl verify-bin --download kubectl --version v1.31.2 --os linux --arch arm64\n  \
         kubectl verify-bin /usr/bin/kubelet --algorithm sha512 -o json"
 )]
 struct Cli {
@@ -92,7 +99,20 @@ struct Cli {
     #[arg(long, value_name = "DURATION", value_parser = harden_cli::duration::parse_wait, default_value = "30s")]
     timeout: Duration,
 
-    /// Output format: text (one line per binary) or json.
+    /// The published name of a renamed file (e.g. kubectl for ./kubectl.1.32), for its checksum.
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+
+    /// Download this binary (kubectl, kubeadm, kubelet, ...) of --version from --base-url into the
+    /// current directory, verified before the file is written.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["binaries", "name", "checksum", "checksum_file"])]
+    download: Option<String>,
+
+    /// With --download: replace an existing regular file of that name.
+    #[arg(long, requires = "download")]
+    overwrite: bool,
+
+    /// Output format: text (one line per binary), json or yaml.
     #[arg(short = 'o', long = "output", value_enum, default_value = "text", value_name = "FORMAT")]
     output: Format,
 
@@ -146,8 +166,59 @@ fn options(cli: &Cli) -> Result<Options> {
     Ok(Options { version, os, arch, algorithm: cli.algorithm, source })
 }
 
+/// A file name as dl.k8s.io publishes binaries: lower-case letters, digits and dashes.
+fn published_name(name: &str, flag: &str) -> Result<String> {
+    let bare = name.strip_suffix(".exe").unwrap_or(name);
+    if bare.is_empty() || !bare.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Err(Error::invalid(format!("{flag} {name:?} is not the name of a published binary"))
+            .with_hint(format!("e.g. {flag} kubectl, kubeadm or kubelet")));
+    }
+    Ok(bare.to_string())
+}
+
+fn download(cli: &Cli, name: &str, options: &Options) -> Result<Outcome> {
+    let name = published_name(name, "--download")?;
+    let version = options.version.as_deref().ok_or_else(|| {
+        Error::invalid("--download needs --version").with_hint(format!("e.g. --download {name} --version v1.31.2"))
+    })?;
+    let host = header::Platform::host();
+    let platform =
+        header::Platform { os: options.os.clone().unwrap_or(host.os), arch: options.arch.clone().unwrap_or(host.arch) };
+    let dir = std::env::current_dir().map_err(|e| Error::other(format!("the current directory: {e}")))?;
+    let existing = if cli.overwrite { Existing::Replace } else { Existing::Refuse };
+    let request =
+        download::Request { name: &name, version, platform, algorithm: options.algorithm, dir: &dir, existing };
+    let spinner = Spinner::start(format!("downloading {name} {version}"));
+    let result = download::run(&request, &options.source);
+    drop(spinner);
+    let (report, written) = result?;
+    let reports = [report];
+    print_reports(cli.output, &reports)?;
+    if let Some(path) = written {
+        harden_cli::output::eline(format!("{} written (verified before writing)", path.display()));
+    }
+    report::outcome(&reports)
+}
+
+fn print_reports(format: Format, reports: &[verify::Report]) -> Result<()> {
+    match format {
+        Format::Text => {
+            harden_cli::output::print(&report::text(reports).to_string());
+            for r in reports.iter().filter(|r| r.failure.is_some()) {
+                harden_cli::output::eline(format!("error: {}", report::error_line(r)));
+            }
+        }
+        Format::Json => harden_cli::output::line(serde_json::to_string_pretty(reports)?.to_string()),
+        Format::Yaml => harden_cli::output::print(&harden_cli::output::yaml(&reports)?),
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<Outcome> {
     let options = options(&cli)?;
+    if let Some(name) = &cli.download {
+        return download(&cli, name, &options);
+    }
     let path_var = std::env::var_os("PATH");
     let targets: Vec<verify::Located> = if cli.binaries.is_empty() {
         let kubectl_path = std::env::var_os("KUBECTL_PATH");
@@ -158,20 +229,23 @@ fn run(cli: Cli) -> Result<Outcome> {
     } else {
         cli.binaries.iter().map(|arg| locate::resolve(arg, path_var.as_deref()).map_err(|e| (arg.clone(), e))).collect()
     };
+    let targets = match &cli.name {
+        None => targets,
+        Some(_) if cli.binaries.len() != 1 => {
+            return Err(Error::invalid("--name needs exactly one binary to check")
+                .with_hint("e.g. kubectl verify-bin ./kubectl.1.32 --name kubectl"));
+        }
+        Some(name) => {
+            let name = published_name(name, "--name")?;
+            targets.into_iter().map(|t| t.map(|target| locate::Target { name: name.clone(), ..target })).collect()
+        }
+    };
 
     let spinner = Spinner::start(format!("verifying {} binaries", targets.len()));
     let reports = verify::verify_all(targets, &options);
     drop(spinner);
 
-    match cli.output {
-        Format::Text => {
-            harden_cli::output::print(&report::text(&reports).to_string());
-            for r in reports.iter().filter(|r| r.failure.is_some()) {
-                harden_cli::output::eline(format!("error: {}", report::error_line(r)));
-            }
-        }
-        Format::Json => harden_cli::output::line(serde_json::to_string_pretty(&reports)?.to_string()),
-    }
+    print_reports(cli.output, &reports)?;
     report::outcome(&reports)
 }
 

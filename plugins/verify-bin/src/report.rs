@@ -1,4 +1,4 @@
-//! The verdict as text (`NAME VERSION OS/ARCH OK|MISMATCH`, both digests on a mismatch) and as an
+//! The verdict as text (`NAME VERSION OS/ARCH OK|MISMATCH|VENDOR-BUILD`, both digests on a mismatch) and as an
 //! exit outcome. JSON is the serialized reports.
 
 use harden_cli::error::{Error, Outcome, Result};
@@ -11,7 +11,11 @@ pub fn text(reports: &[Report]) -> String {
         .iter()
         .filter(|r| r.verdict != Verdict::Error)
         .map(|r| {
-            let verdict = if r.verdict == Verdict::Ok { "OK" } else { "MISMATCH" };
+            let verdict = match r.verdict {
+                Verdict::Ok => "OK",
+                Verdict::Vendor => "VENDOR-BUILD",
+                _ => "MISMATCH",
+            };
             [r.name.clone(), r.version.clone().unwrap_or_else(|| "-".into()), r.platform(), verdict.into()]
         })
         .collect();
@@ -29,6 +33,9 @@ pub fn text(reports: &[Report]) -> String {
             w1 = widths[1],
             w2 = widths[2]
         ));
+        if let Some(note) = &report.note {
+            out.push_str(&format!("    {note}\n"));
+        }
         if report.verdict == Verdict::Mismatch {
             let algorithm = report.algorithm.map_or("", |a| a.name());
             let none = String::new();
@@ -63,7 +70,12 @@ pub fn outcome(reports: &[Report]) -> Result<Outcome> {
     if failed > 0 {
         return Err(Error::other(format!("{failed} of {} binaries could not be verified (see above)", reports.len())));
     }
-    if reports.iter().any(|r| r.verdict == Verdict::Mismatch) { Ok(Outcome::Finding) } else { Ok(Outcome::Good) }
+    // A vendor build is a finding: nothing vouches for it upstream.
+    if reports.iter().any(|r| matches!(r.verdict, Verdict::Mismatch | Verdict::Vendor)) {
+        Ok(Outcome::Finding)
+    } else {
+        Ok(Outcome::Good)
+    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,8 @@ pub struct Options {
 pub enum Verdict {
     Ok,
     Mismatch,
+    /// A vendor's build (gcloud's `-dispatcher`, GKE, k3s): upstream publishes no checksum for it.
+    Vendor,
     Error,
 }
 
@@ -55,6 +57,9 @@ pub struct Report {
     /// The URL or file the expected checksum came from (`--checksum` for the flag).
     pub source: Option<String>,
     pub verdict: Verdict,
+    /// Why the verdict is what it is, where that needs a sentence (a vendor build).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip)]
@@ -76,6 +81,11 @@ impl Report {
         report
     }
 
+    /// A report for a binary checked before it is written to `path`.
+    pub fn downloaded(name: String, path: PathBuf) -> Report {
+        Report::new(name, path)
+    }
+
     fn new(name: String, path: PathBuf) -> Report {
         Report {
             name,
@@ -88,6 +98,7 @@ impl Report {
             actual: None,
             source: None,
             verdict: Verdict::Error,
+            note: None,
             error: None,
             failure: None,
         }
@@ -144,12 +155,14 @@ fn run(target: &Target, options: &Options, report: &mut Report) -> Result<()> {
         }
         Source::Published { base, fetcher } => {
             let platform = platform?;
-            let version = match &options.version {
-                Some(v) => v.clone(),
-                None if platform == Platform::host() => version::ask(&target.path, &target.name)?,
-                None => {
+            let version = match (&options.version, version::embedded(&target.path)?) {
+                (Some(v), _) => v.clone(),
+                (None, Some(found)) => found,
+                (None, None) if platform == Platform::host() => version::ask(&target.path, &target.name)?,
+                (None, None) => {
                     return Err(Error::invalid(format!(
-                        "{} is a {platform} binary, which cannot run here ({}) to tell its version",
+                        "{} holds no version string and is a {platform} binary, which cannot run here ({}) to tell \
+                         its version",
                         target.path.display(),
                         Platform::host()
                     ))
@@ -157,6 +170,14 @@ fn run(target: &Target, options: &Options, report: &mut Report) -> Result<()> {
                 }
             };
             report.version = Some(version.clone());
+            if let Some(suffix) = checksum::vendor_suffix(&version) {
+                report.verdict = Verdict::Vendor;
+                report.note = Some(format!(
+                    "vendor build ({version}: the \"{suffix}\" suffix is not an upstream release): no upstream \
+                     checksum exists; compare with the checksum its vendor publishes (--checksum or --checksum-file)"
+                ));
+                return Ok(());
+            }
             let algorithm = options.algorithm.unwrap_or(Algorithm::Sha256);
             let url = checksum_url(base, &version, &platform.os, &platform.arch, &target.name, algorithm);
             report.source = Some(url.clone());

@@ -1,6 +1,8 @@
-//! Asking a binary which release it is: `kubectl version --client -o json`, `kubeadm version -o short`,
-//! `<component> --version`. Only done when the checksum must be looked up by version, because it
-//! runs a binary that is not verified yet (`--version` avoids that).
+//! Which release a binary is. First from the version string the Kubernetes build embeds with
+//! `-X .../version.gitVersion=vX.Y.Z` (a NUL-delimited string in its read-only data), read from
+//! the file without running it, so a downloaded file that is not executable works too. Only when
+//! there is none is the binary asked (`kubectl version --client -o json`, `kubeadm version -o short`,
+//! `<component> --version`), which runs a binary that is not verified yet (`--version` avoids that).
 
 use std::io::Read;
 use std::path::Path;
@@ -12,6 +14,62 @@ use harden_cli::error::{Error, Result};
 use crate::checksum::normalize_version;
 
 const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Read this much at a time; versions straddling two reads are found through the overlap.
+const CHUNK: usize = 4 << 20;
+const LONGEST: usize = 80;
+
+/// The release version embedded in the file at `path`, without running it: the version string
+/// that occurs most often as a NUL-delimited `vMAJOR.MINOR.PATCH[-suffix]` (kubectl carries it
+/// twice, for client-go and component-base). `None` when there is none, or two different ones
+/// are equally common.
+pub fn embedded(path: &Path) -> Result<Option<String>> {
+    let mut file = crate::hash::open_regular(path)?;
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    let mut buffer = vec![0u8; CHUNK + LONGEST];
+    let mut kept = 0;
+    loop {
+        let read =
+            file.read(&mut buffer[kept..]).map_err(|e| Error::other(format!("reading {}: {e}", path.display())))?;
+        let end = kept + read;
+        let data = &buffer[..end];
+        // Only candidates that end inside this read count now; the tail is scanned again next time.
+        let limit = if read == 0 { end } else { end.saturating_sub(LONGEST) };
+        for at in memchr::memmem::find_iter(data, b"\0v") {
+            if at >= limit {
+                break;
+            }
+            if let Some(version) = version_at(&data[at + 1..]) {
+                *counts.entry(version).or_default() += 1;
+            }
+        }
+        if read == 0 {
+            break;
+        }
+        buffer.copy_within(limit..end, 0);
+        kept = end - limit;
+    }
+    let best = counts.values().copied().max().unwrap_or(0);
+    let mut top = counts.into_iter().filter(|(_, n)| *n == best && best > 0);
+    Ok(match (top.next(), top.next()) {
+        (Some((version, _)), None) => Some(version),
+        _ => None,
+    })
+}
+
+/// `vX.Y.Z[-suffix]` followed by a NUL at the start of `data`.
+fn version_at(data: &[u8]) -> Option<String> {
+    let end = memchr::memchr(0, &data[..data.len().min(LONGEST)])?;
+    let text = std::str::from_utf8(&data[..end]).ok()?;
+    let bare = text.strip_prefix('v')?;
+    let core = bare.split(['-', '+']).next()?;
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric =
+        parts.len() == 3 && parts.iter().all(|p| (1..=4).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    let suffix = &bare[core.len()..];
+    let suffix_ok = suffix.bytes().all(|b| b.is_ascii_alphanumeric() || b"-+.".contains(&b));
+    (numeric && suffix_ok && suffix.len() != 1).then(|| text.to_string())
+}
 
 /// The arguments that make `name` print its version.
 pub fn version_args(name: &str) -> &'static [&'static str] {
@@ -87,6 +145,25 @@ pub fn ask(path: &Path, name: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_embedded_version_is_read_without_running_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kubeadm");
+        // As the linker lays out -X strings: padded with NULs, among other data; another module's
+        // version inside a path does not count.
+        let mut data = b"\x7fELF junk google.golang.org/protobuf@v1.35.1/x.go\0v2.0\0".to_vec();
+        data.extend(std::iter::repeat_n(0u8, CHUNK - 3)); // the next one straddles two reads
+        data.extend(b"v1.31.2\0\0\0\0v1.31.2\0 more \0v9.9.9\0");
+        std::fs::write(&file, &data).unwrap();
+        assert_eq!(embedded(&file).unwrap().as_deref(), Some("v1.31.2"));
+        std::fs::write(&file, b"\0v1.32.4-dispatcher\0\0v1.32.4-dispatcher\0").unwrap();
+        assert_eq!(embedded(&file).unwrap().as_deref(), Some("v1.32.4-dispatcher"));
+        std::fs::write(&file, b"\0v1.30.1\0\0v1.31.1\0").unwrap();
+        assert_eq!(embedded(&file).unwrap(), None, "two different versions: ambiguous");
+        std::fs::write(&file, b"#!/bin/sh\necho v1.2.3\n").unwrap();
+        assert_eq!(embedded(&file).unwrap(), None);
+    }
 
     #[test]
     fn each_binary_is_asked_its_own_way() {

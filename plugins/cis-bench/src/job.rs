@@ -117,9 +117,21 @@ fn dns_part(text: &str, max: usize) -> String {
     out
 }
 
-/// Splits the targets over Jobs: with `--node` one Job on that node; otherwise one Job for the
-/// control-plane targets and, for `node`, one Job per node in `nodes`.
-pub fn plan(targets: &[String], pinned: Option<&str>, nodes: &[String], run_id: &str) -> Vec<Plan> {
+/// The label that marks control-plane nodes (kubeadm and most installers); the older `master`
+/// label is deprecated and not looked at.
+pub const CONTROL_PLANE_LABEL: &str = "node-role.kubernetes.io/control-plane";
+
+/// A node as the plan needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub name: String,
+    pub control_plane: bool,
+}
+
+/// Splits the targets over Jobs: with `--node` one Job on that node; otherwise one Job per
+/// control-plane node for the control-plane targets and, for `node`, one Job per node. Every Job
+/// is pinned to its node by name.
+pub fn plan(targets: &[String], pinned: Option<&str>, nodes: &[NodeInfo], run_id: &str) -> Vec<Plan> {
     let (node_targets, master_targets): (Vec<String>, Vec<String>) = targets.iter().cloned().partition(|t| t == "node");
     if let Some(node) = pinned {
         let role = if master_targets.is_empty() { Role::Node } else { Role::Master };
@@ -132,20 +144,22 @@ pub fn plan(targets: &[String], pinned: Option<&str>, nodes: &[String], run_id: 
     }
     let mut plans = Vec::new();
     if !master_targets.is_empty() {
-        plans.push(Plan {
-            name: format!("kube-bench-master-{run_id}"),
-            role: Role::Master,
-            targets: master_targets,
-            node: None,
-        });
+        for (i, node) in nodes.iter().filter(|n| n.control_plane).enumerate() {
+            plans.push(Plan {
+                name: format!("kube-bench-master-{}-{run_id}-{i}", dns_part(&node.name, 30)),
+                role: Role::Master,
+                targets: master_targets.clone(),
+                node: Some(node.name.clone()),
+            });
+        }
     }
     if !node_targets.is_empty() {
         for (i, node) in nodes.iter().enumerate() {
             plans.push(Plan {
-                name: format!("kube-bench-node-{}-{run_id}-{i}", dns_part(node, 30)),
+                name: format!("kube-bench-node-{}-{run_id}-{i}", dns_part(&node.name, 30)),
                 role: Role::Node,
                 targets: node_targets.clone(),
-                node: Some(node.clone()),
+                node: Some(node.name.clone()),
             });
         }
     }
@@ -225,13 +239,11 @@ pub fn build(plan: &Plan, options: &Options) -> Job {
             }),
             ..Default::default()
         }),
+        // Not planned any more (every Job is pinned), but kept total: control-plane nodes only.
         (None, Role::Master) => Some(Affinity {
             node_affinity: Some(NodeAffinity {
                 required_during_scheduling_ignored_during_execution: Some(NodeSelector {
-                    node_selector_terms: vec![
-                        exists("node-role.kubernetes.io/control-plane"),
-                        exists("node-role.kubernetes.io/master"),
-                    ],
+                    node_selector_terms: vec![exists(CONTROL_PLANE_LABEL)],
                 }),
                 ..Default::default()
             }),
@@ -240,12 +252,7 @@ pub fn build(plan: &Plan, options: &Options) -> Job {
         (None, Role::Node) => None,
     };
     let tolerations = match (&plan.node, plan.role) {
-        (None, Role::Master) => {
-            vec![
-                toleration(Some("node-role.kubernetes.io/master")),
-                toleration(Some("node-role.kubernetes.io/control-plane")),
-            ]
-        }
+        (None, Role::Master) => vec![toleration(Some(CONTROL_PLANE_LABEL))],
         // A Job pinned to one node must run there whatever its taints, like a DaemonSet's Pod.
         (Some(_), _) => vec![toleration(None)],
         (None, Role::Node) => vec![],
@@ -351,22 +358,30 @@ mod tests {
             .node_selector_terms
     }
 
+    fn nodes(list: &[(&str, bool)]) -> Vec<NodeInfo> {
+        list.iter()
+            .map(|(name, control_plane)| NodeInfo { name: name.to_string(), control_plane: *control_plane })
+            .collect()
+    }
+
     #[test]
-    fn targets_split_into_a_master_job_and_one_job_per_node() {
-        let plans = plan(&strings(&["master", "etcd", "node"]), None, &strings(&["w-1", "Big.Node_2"]), "abc12");
-        assert_eq!(plans.len(), 3);
+    fn targets_split_into_a_master_job_per_control_plane_node_and_one_job_per_node() {
+        let all = nodes(&[("cp-1", true), ("w-1", false), ("Big.Node_2", false)]);
+        let plans = plan(&strings(&["master", "etcd", "node"]), None, &all, "abc12");
+        assert_eq!(plans.len(), 4);
         assert_eq!(
             plans[0],
             Plan {
-                name: "kube-bench-master-abc12".into(),
+                name: "kube-bench-master-cp-1-abc12-0".into(),
                 role: Role::Master,
                 targets: strings(&["master", "etcd"]),
-                node: None
+                node: Some("cp-1".into())
             }
         );
-        assert_eq!(plans[1].name, "kube-bench-node-w-1-abc12-0");
-        assert_eq!(plans[2].name, "kube-bench-node-big-node-2-abc12-1");
-        assert_eq!(plans[2].node.as_deref(), Some("Big.Node_2"));
+        assert_eq!(plans[1].name, "kube-bench-node-cp-1-abc12-0");
+        assert_eq!(plans[2].name, "kube-bench-node-w-1-abc12-1");
+        assert_eq!(plans[3].name, "kube-bench-node-big-node-2-abc12-2");
+        assert_eq!(plans[3].node.as_deref(), Some("Big.Node_2"));
         let pinned = plan(&strings(&["master", "node"]), Some("cp-1"), &[], "abc12");
         assert_eq!(pinned.len(), 1);
         assert_eq!(pinned[0].targets, strings(&["master", "node"]));
@@ -375,7 +390,8 @@ mod tests {
 
     #[test]
     fn master_job_matches_upstream_job_master() {
-        let plans = plan(&strings(&["master"]), None, &[], "abc12");
+        let plans = plan(&strings(&["master"]), None, &nodes(&[("cp-1", true), ("w-1", false)]), "abc12");
+        assert_eq!(plans.len(), 1, "{plans:?}");
         let job = build(&plans[0], &options());
         let spec = job.spec.as_ref().unwrap();
         assert_eq!(spec.backoff_limit, Some(0));
@@ -394,17 +410,16 @@ mod tests {
         assert_eq!(mounts.len(), 14);
         assert!(mounts.iter().all(|m| m.read_only == Some(true)));
         assert!(mounts.iter().any(|m| m.name == "usr-bin" && m.mount_path == "/usr/local/mount-from-host/bin"));
-        let terms = node_selector_terms(pod);
-        let keys: Vec<&str> = terms.iter().map(|t| t.match_expressions.as_ref().unwrap()[0].key.as_str()).collect();
-        assert_eq!(keys, ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"]);
-        let tolerated: Vec<&str> =
-            pod.tolerations.as_ref().unwrap().iter().map(|t| t.key.as_deref().unwrap()).collect();
-        assert_eq!(tolerated, ["node-role.kubernetes.io/master", "node-role.kubernetes.io/control-plane"]);
+        let field = &node_selector_terms(pod)[0].match_fields.as_ref().unwrap()[0];
+        assert_eq!((field.key.as_str(), field.values.as_ref().unwrap()[0].as_str()), ("metadata.name", "cp-1"));
+        // Pinned to its node, it tolerates that node's taints (the control-plane NoSchedule one included).
+        assert_eq!(pod.tolerations.as_ref().unwrap()[0].operator.as_deref(), Some("Exists"));
+        assert!(!serde_json::to_string(&job).unwrap().contains("node-role.kubernetes.io/master"));
     }
 
     #[test]
     fn node_jobs_are_pinned_by_name_and_tolerate_the_nodes_taints() {
-        let plans = plan(&strings(&["node"]), None, &strings(&["w-1"]), "abc12");
+        let plans = plan(&strings(&["node"]), None, &nodes(&[("w-1", false)]), "abc12");
         let mut opts = options();
         opts.keep = true;
         opts.benchmark = None;

@@ -3,9 +3,12 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod baseline;
 mod diff;
+mod explain;
 mod filter;
 mod job;
+mod known;
 mod model;
 mod parse;
 mod render;
@@ -19,6 +22,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use harden_cli::error::{Error, ExitStyle, Outcome, Result, finish};
 use harden_kube::flags::{DryRun, KubeArgs};
 
+use crate::baseline::Baseline;
 use crate::filter::FailOn;
 use crate::model::{Report, Status};
 use crate::render::Format;
@@ -46,6 +50,31 @@ enum Command {
     Report(ReportArgs),
     /// Show the checks that changed status between two saved reports.
     Diff(DiffArgs),
+    /// Explain one check of a saved report: what it audits, what kube-bench saw, and what to change where.
+    Explain(ExplainArgs),
+}
+
+const EXPLAINARGS_EXAMPLES: &str = "Examples:\n  # why 1.2.5 failed, and which file and flag to change on which node\n  kubectl cis-bench run --output-file report.json -o json; kubectl cis-bench explain 1.2.5 report.json";
+
+#[derive(Args)]
+#[command(after_help = EXPLAINARGS_EXAMPLES)]
+struct ExplainArgs {
+    /// The check number, e.g. 1.2.5.
+    #[arg(value_name = "ID")]
+    id: String,
+    /// The saved report (kube-bench JSON, or our -o json; - for stdin). Text reports lack the audit details.
+    #[arg(value_name = "REPORT")]
+    report: String,
+    /// text, json or yaml.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text")]
+    format: ExplainFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExplainFormat {
+    Text,
+    Json,
+    Yaml,
 }
 
 /// How a report is narrowed, printed and judged.
@@ -69,6 +98,17 @@ struct Output {
     /// Exit 1 when a check with this status (or worse) remains: fail, warn or none.
     #[arg(long, value_name = "LEVEL", default_value = "fail")]
     fail_on: FailOn,
+    /// Accepted risks, a YAML file `accepted: [{id: 1.2.5, reason: ..., expires: YYYY-MM-DD, node: ...}]`:
+    /// their checks are shown, marked, and do not fail the run (expired ones count again).
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    baseline: Option<PathBuf>,
+}
+
+impl Output {
+    /// Read before any work, so a typo in the file does not cost a benchmark run.
+    fn baseline(&self) -> Result<Option<Baseline>> {
+        self.baseline.as_deref().map(Baseline::read).transpose()
+    }
 }
 
 const RUNARGS_EXAMPLES: &str = "Examples:\n  # the seed's job-master.yaml: the control-plane checks, on a control-plane node\n  kubectl cis-bench run --targets master\n  # the node checks on every node, failing only on FAIL\n  kubectl cis-bench run --targets node --fail-on fail\n  # the Jobs, as YAML, without running them\n  kubectl cis-bench run --dry-run=client";
@@ -95,7 +135,8 @@ struct RunArgs {
     /// Keep the Jobs (and their Pods and logs) instead of deleting them.
     #[arg(long)]
     keep: bool,
-    /// Only print the Jobs (client), or have the server validate them (server); nothing runs.
+    /// Only print the Jobs (client: reads the node list unless --node is given), or have the server
+    /// validate them (server); nothing runs.
     #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
     dry_run: DryRun,
     #[command(flatten)]
@@ -121,6 +162,7 @@ struct ReportArgs {
 enum DiffFormat {
     Table,
     Json,
+    Yaml,
 }
 
 const DIFFARGS_EXAMPLES: &str =
@@ -135,9 +177,12 @@ struct DiffArgs {
     /// The later report.
     #[arg(value_name = "NEW")]
     new: String,
-    /// table or json.
+    /// table, json or yaml.
     #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
     format: DiffFormat,
+    /// Accepted risks (as for run and report): changes to FAIL of accepted checks do not make the diff a finding.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    baseline: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -147,15 +192,22 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Report(args) => {
+            let baseline = args.output.baseline()?;
             let report = read_report(&args.file)?;
-            emit(report, &args.output)
+            emit(report, &args.output, baseline.as_ref())
         }
         Command::Diff(args) => {
             if args.old == "-" && args.new == "-" {
                 return Err(Error::invalid("OLD and NEW cannot both be - (stdin)"));
             }
+            let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
             let old = read_report(&args.old)?;
-            let new = read_report(&args.new)?;
+            let mut new = read_report(&args.new)?;
+            if let Some(baseline) = &baseline {
+                for warning in baseline.apply(&mut new, baseline::today()) {
+                    harden_cli::output::warn(warning);
+                }
+            }
             for warning in old.warnings.iter().chain(&new.warnings) {
                 harden_cli::output::warn(warning);
             }
@@ -165,8 +217,35 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
                 DiffFormat::Json => harden_cli::output::print(
                     &(serde_json::to_string_pretty(&serde_json::json!({ "changes": changes }))? + "\n"),
                 ),
+                DiffFormat::Yaml => {
+                    harden_cli::output::print(&harden_cli::output::yaml(&serde_json::json!({ "changes": changes }))?)
+                }
             }
-            Ok(if changes.is_empty() { Outcome::Good } else { Outcome::Finding })
+            // With a baseline, only what got worse and is not accepted is a finding.
+            let finding = match &baseline {
+                None => !changes.is_empty(),
+                Some(_) => changes.iter().any(|change| {
+                    change.new == Some(Status::Fail)
+                        && change.direction() != "fixed"
+                        && !new.checks().any(|c| {
+                            c.check.id == change.id
+                                && c.target.kind == change.target
+                                && c.target.node == change.node
+                                && c.check.set_aside().is_some()
+                        })
+                }),
+            };
+            Ok(if finding { Outcome::Finding } else { Outcome::Good })
+        }
+        Command::Explain(args) => {
+            let report = read_report(&args.report)?;
+            let found = explain::find(&report, &args.id)?;
+            match args.format {
+                ExplainFormat::Text => harden_cli::output::print(&explain::text(&found)),
+                ExplainFormat::Json => harden_cli::output::print(&(serde_json::to_string_pretty(&found)? + "\n")),
+                ExplainFormat::Yaml => harden_cli::output::print(&harden_cli::output::yaml(&found)?),
+            }
+            Ok(Outcome::Good)
         }
         Command::Run(args) => {
             let kube = args.kube.clone();
@@ -177,6 +256,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
 
 async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
     job::validate_targets(&args.targets)?;
+    let baseline = args.output.baseline()?;
     if let Some(b) = &args.benchmark {
         job::validate_benchmark(b)?;
     }
@@ -184,7 +264,17 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
     if args.timeout.is_zero() {
         return Err(Error::invalid("--timeout must be more than 0"));
     }
-    let client = if args.dry_run == DryRun::Client { None } else { Some(harden_kube::client::connect(kube).await?) };
+    // A client dry run with --node needs nothing from the cluster; without it, it reads the node list.
+    let offline = args.dry_run == DryRun::Client && args.node.is_some();
+    let client = if offline {
+        None
+    } else {
+        let connected = harden_kube::client::connect(kube).await;
+        Some(connected.map_err(|e| match args.dry_run {
+            DryRun::Client => e.with_hint("a client dry run reads the node list; give --node NAME to print the Job for one node without a cluster"),
+            _ => e,
+        })?)
+    };
     let namespace = match (&client, kube.single_namespace()?) {
         (_, Some(ns)) => ns.to_string(),
         (Some(k), None) => k.context_namespace.clone(),
@@ -206,7 +296,7 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
     match run::run(client.map(|k| k.client), &request).await? {
         run::Ran::DryRun => Ok(Outcome::Good),
         run::Ran::Done { report, failures } => {
-            let outcome = emit(report, &args.output)?;
+            let outcome = emit(report, &args.output, baseline.as_ref())?;
             if failures.is_empty() {
                 return Ok(outcome);
             }
@@ -233,11 +323,16 @@ fn read_report(path: &str) -> Result<Report> {
     parse::parse(&text, &source)
 }
 
-fn emit(mut report: Report, output: &Output) -> Result<Outcome> {
+fn emit(mut report: Report, output: &Output, baseline: Option<&Baseline>) -> Result<Outcome> {
     for warning in &report.warnings {
         harden_cli::output::warn(warning);
     }
     filter::apply(&mut report, &output.status, &output.section)?;
+    if let Some(baseline) = baseline {
+        for warning in baseline.apply(&mut report, baseline::today()) {
+            harden_cli::output::warn(warning);
+        }
+    }
     let listed = render::listed(&output.status);
     let text = render::render(&report, output.format, &listed, output.fail_on)?;
     match &output.output_file {
@@ -275,6 +370,6 @@ mod tests {
     #[test]
     fn help_is_kubectl_shaped() {
         Cli::command().debug_assert();
-        harden_cli::help::check_command_tree(&Cli::command(), &["report", "diff"]).unwrap();
+        harden_cli::help::check_command_tree(&Cli::command(), &["report", "diff", "explain"]).unwrap();
     }
 }

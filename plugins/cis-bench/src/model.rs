@@ -22,8 +22,6 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [Status::Pass, Status::Fail, Status::Warn, Status::Info];
-
     pub fn parse(text: &str) -> Option<Self> {
         match text.trim().to_ascii_uppercase().as_str() {
             "PASS" => Some(Status::Pass),
@@ -129,9 +127,22 @@ pub struct Check {
     /// Why the audit did not run, when it did not.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    /// Why this FAIL is an accepted risk (`--baseline`): shown, but not a finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<String>,
+    /// Why this FAIL is likely one of kube-bench's known false positives here: shown with the FAIL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub false_positive: Option<String>,
 }
 
 impl Check {
+    /// Set aside as an accepted risk (`--baseline`), with the reason. A likely false positive is
+    /// only marked, and still counts: a report where kube-bench found no files at all must not
+    /// pass.
+    pub fn set_aside(&self) -> Option<&str> {
+        self.accepted.as_deref()
+    }
+
     /// A check known only by its id, text and status (no audit details, remediation or type).
     pub fn new(id: impl Into<String>, text: impl Into<String>, status: Status, scored: bool) -> Check {
         Check {
@@ -145,6 +156,8 @@ impl Check {
             expected_result: String::new(),
             actual_value: String::new(),
             reason: String::new(),
+            accepted: None,
+            false_positive: None,
         }
     }
 }

@@ -32,6 +32,7 @@ pub fn parse(text: &str, source: &str) -> Result<Report> {
         }
     };
     report.recount();
+    crate::known::mark(&mut report);
     if report.totals.count() == 0 {
         report
             .warnings
@@ -258,6 +259,8 @@ fn add_controls(report: &mut Report, controls: KbControls) -> Result<()> {
                 expected_result: check.expected_result,
                 actual_value: check.actual_value,
                 reason: check.reason,
+                accepted: None,
+                false_positive: None,
             });
         }
         let stated = Totals { pass: group.pass, fail: group.fail, warn: group.warn, info: group.info };

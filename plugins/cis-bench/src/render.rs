@@ -17,6 +17,7 @@ pub enum Format {
     #[default]
     Table,
     Json,
+    Yaml,
     Junit,
 }
 
@@ -24,6 +25,7 @@ pub fn render(report: &Report, format: Format, listed: &[Status], fail_on: FailO
     Ok(match format {
         Format::Table => table(report, listed),
         Format::Json => serde_json::to_string_pretty(&Document::new(report.clone()))? + "\n",
+        Format::Yaml => harden_cli::output::yaml(&Document::new(report.clone()))?,
         Format::Junit => junit(report, fail_on),
     })
 }
@@ -163,6 +165,12 @@ fn table(report: &Report, listed: &[Status]) -> String {
                 format!("{} on {}", finding.kind, finding.nodes.join(", "))
             };
             let _ = writeln!(out, "  {} {} [{where_}] {}", finding.check.status, finding.check.id, finding.check.text);
+            if let Some(why) = finding.check.set_aside() {
+                let _ = writeln!(out, "      not counted ({why})");
+            }
+            if let Some(why) = &finding.check.false_positive {
+                let _ = writeln!(out, "      likely a false positive: {why}");
+            }
             if let (Some(flag), Some(_)) = (&finding.fix.flag, &finding.fix.file) {
                 let _ = writeln!(out, "      flag: {flag}");
             }
@@ -201,16 +209,21 @@ fn xml_escape(text: &str) -> String {
 /// JUnit: one testsuite per target and section, one testcase per check. FAIL is a failure (and WARN
 /// too with `--fail-on warn`); WARN and INFO otherwise are skipped, with the reason.
 fn junit(report: &Report, fail_on: FailOn) -> String {
-    let is_failure = |s: Status| s == Status::Fail || (fail_on == FailOn::Warn && s == Status::Warn);
-    let failures = |t: &Totals| Status::ALL.iter().filter(|s| is_failure(**s)).map(|s| t.get(*s)).sum::<usize>();
-    let skipped = |t: &Totals| t.warn + t.info - if fail_on == FailOn::Warn { t.warn } else { 0 };
+    let is_failure = |c: &Check| {
+        (c.status == Status::Fail || (fail_on == FailOn::Warn && c.status == Status::Warn)) && c.set_aside().is_none()
+    };
+    let is_skipped =
+        |c: &Check| !is_failure(c) && (matches!(c.status, Status::Warn | Status::Info) || c.set_aside().is_some());
+    let all = || report.targets.iter().flat_map(|t| &t.sections).flat_map(|s| &s.checks);
+    let failures = |checks: &[Check]| checks.iter().filter(|c| is_failure(c)).count();
+    let skipped = |checks: &[Check]| checks.iter().filter(|c| is_skipped(c)).count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
         "<testsuites name=\"kube-bench\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
         report.totals.count(),
-        failures(&report.totals),
-        skipped(&report.totals)
+        all().filter(|c| is_failure(c)).count(),
+        all().filter(|c| is_skipped(c)).count()
     );
     for target in &report.targets {
         let prefix = match &target.node {
@@ -223,8 +236,8 @@ fn junit(report: &Report, fail_on: FailOn) -> String {
                 "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
                 xml_escape(&format!("{prefix}: {} {}", section.id, section.text)),
                 section.totals.count(),
-                failures(&section.totals),
-                skipped(&section.totals)
+                failures(&section.checks),
+                skipped(&section.checks)
             );
             let classname = xml_escape(&format!("{}.{}", prefix.replace(' ', "_"), section.id));
             for check in &section.checks {
@@ -235,7 +248,7 @@ fn junit(report: &Report, fail_on: FailOn) -> String {
                 } else {
                     format!("audit did not run: {}\n{}", check.reason, check.remediation)
                 };
-                if is_failure(check.status) {
+                if is_failure(check) {
                     let _ = writeln!(
                         out,
                         ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",
@@ -243,11 +256,15 @@ fn junit(report: &Report, fail_on: FailOn) -> String {
                         xml_escape(&format!("{} {}", check.status, check.text)),
                         xml_escape(&detail)
                     );
-                } else if matches!(check.status, Status::Warn | Status::Info) {
+                } else if is_skipped(check) {
+                    let why = check
+                        .set_aside()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| detail.lines().next().unwrap_or("").to_string());
                     let _ = writeln!(
                         out,
                         ">\n      <skipped message=\"{}\"/>\n    </testcase>",
-                        xml_escape(&format!("{}: {}", check.status, detail.lines().next().unwrap_or("")))
+                        xml_escape(&format!("{}: {why}", check.status))
                     );
                 } else {
                     out.push_str("/>\n");

@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Preconditions, PropagationPolicy};
 use kube::{Client, ResourceExt};
 
-use crate::job::{self, Plan, Role};
+use crate::job::{self, NodeInfo, Plan, Role};
 use crate::model::Report;
 use crate::parse;
 
@@ -58,33 +58,78 @@ pub fn report_from_log(log: &str, pod: &str, node: Option<&str>) -> Result<Repor
     Ok(report)
 }
 
-async fn node_names(client: &Client) -> Result<Vec<String>> {
+async fn nodes(client: &Client) -> Result<Vec<NodeInfo>> {
     let nodes: Api<Node> = Api::all(client.clone());
     let list =
         nodes.list(&ListParams::default()).await.map_err(|e| harden_kube::error::from_kube(e, "listing nodes"))?;
-    Ok(list.items.iter().map(|n| n.name_any()).collect())
+    Ok(list
+        .items
+        .iter()
+        .map(|n| NodeInfo { name: n.name_any(), control_plane: n.labels().contains_key(job::CONTROL_PLANE_LABEL) })
+        .collect())
 }
 
 /// The Jobs to create, after checking that the nodes they need exist.
 async fn plans(client: &Client, request: &Request) -> Result<Vec<Plan>> {
-    let needs_all_nodes = request.node.is_none() && request.targets.iter().any(|t| t == "node");
-    let needs_lookup = needs_all_nodes || request.node.is_some();
-    let nodes = if needs_lookup { node_names(client).await? } else { Vec::new() };
+    let nodes = nodes(client).await?;
+    let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
     if let Some(node) = &request.node
-        && !nodes.contains(node)
+        && !names.contains(&node.as_str())
     {
-        let shown: Vec<&str> = nodes.iter().take(10).map(String::as_str).collect();
+        let shown: Vec<&str> = names.iter().take(10).copied().collect();
         return Err(Error::not_found(format!("node {node} does not exist")).with_hint(if shown.is_empty() {
             "the cluster has no nodes".to_string()
         } else {
             format!("nodes: {}", shown.join(", "))
         }));
     }
-    if needs_all_nodes && nodes.is_empty() {
-        return Err(Error::new(ErrorKind::Other, "--targets node runs one Job per node, but the cluster has no nodes")
+    if request.node.is_none() {
+        if request.targets.iter().any(|t| t == "node") && nodes.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Other,
+                "--targets node runs one Job per node, but the cluster has no nodes",
+            )
             .with_hint("register nodes first, or run only control-plane targets: --targets master,etcd,policies"));
+        }
+        if request.targets.iter().any(|t| t != "node") && !nodes.iter().any(|n| n.control_plane) {
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!(
+                    "no node has the {} label, so the control-plane targets have nowhere to run (a managed \
+                     control plane runs no API server on the nodes)",
+                    job::CONTROL_PLANE_LABEL
+                ),
+            )
+            .with_hint("run --targets node, or name the node that runs the control plane with --node"));
+        }
     }
     Ok(job::plan(&request.targets, request.node.as_deref(), &nodes, &request.options.run_id))
+}
+
+/// Pod Security admission rejects kube-bench's pods (hostPID, hostPath) in a namespace that
+/// enforces `baseline` or `restricted`; the Jobs would then wait for pods that never come.
+async fn admitted(client: &Client, namespace: &str) -> Result<()> {
+    const ENFORCE: &str = "pod-security.kubernetes.io/enforce";
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let Some(ns) = api
+        .get_opt(namespace)
+        .await
+        .map_err(|e| harden_kube::error::from_kube(e, format!("reading namespace {namespace}")))?
+    else {
+        return Err(Error::not_found(format!("namespace {namespace} does not exist"))
+            .with_hint("create it, or pick another with -n"));
+    };
+    match ns.labels().get(ENFORCE).map(String::as_str) {
+        Some(level @ ("baseline" | "restricted")) => Err(Error::invalid(format!(
+            "namespace {namespace} enforces the {level} Pod Security level ({ENFORCE}={level}), which rejects \
+             kube-bench's privileged pods (hostPID and host paths)"
+        ))
+        .with_hint(format!(
+            "run in a namespace for it: kubectl create namespace kube-bench && kubectl label namespace kube-bench \
+             {ENFORCE}=privileged, then -n kube-bench"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Creates the Jobs and returns the report of every one that completed, or the first dry-run output.
@@ -96,16 +141,13 @@ pub enum Ran {
 }
 
 pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
-    let plans = match &client {
-        Some(client) => plans(client, request).await?,
-        None => {
-            if request.node.is_none() && request.targets.iter().any(|t| t == "node") {
-                harden_cli::output::warn(
-                    "a client dry run cannot list the nodes: the per-node Job is shown once for a node named NODE \
-                     (--dry-run=server shows one per node)",
-                );
-            }
-            job::plan(&request.targets, request.node.as_deref(), &["NODE".to_string()], &request.options.run_id)
+    let plans = match (&client, &request.node) {
+        (Some(client), _) => plans(client, request).await?,
+        // Offline, only a named node can be planned: a made-up node name would not apply.
+        (None, Some(node)) => job::plan(&request.targets, Some(node), &[], &request.options.run_id),
+        (None, None) => {
+            return Err(Error::invalid("the Jobs are one per node, and without a cluster the nodes are unknown")
+                .with_hint("give --node NAME, or connect to the cluster (a client dry run only reads the node list)"));
         }
     };
     let objects =
@@ -119,6 +161,7 @@ pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
     }
     let client = client.ok_or_else(|| Error::other("no cluster connection"))?;
     let namespace = &request.options.namespace;
+    admitted(&client, namespace).await?;
     let applier = Applier::new(PLUGIN, ApplyArgs::default(), Some(client.clone())).lines_to_stderr();
     // Create them one by one so that a failure still lets the ones made be cleaned up.
     let mut created: Vec<(Plan, String)> = Vec::new();

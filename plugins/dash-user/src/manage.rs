@@ -258,6 +258,7 @@ impl DeleteCmd {
 pub enum ListFormat {
     Table,
     Json,
+    Yaml,
 }
 
 /// `kubectl dash-user list`
@@ -349,6 +350,7 @@ impl ListCmd {
         let rows = rows(&accounts, &bindings);
         match self.output {
             ListFormat::Json => harden_cli::output::line(serde_json::to_string_pretty(&rows)?.to_string()),
+            ListFormat::Yaml => harden_cli::output::print(&harden_cli::output::yaml(&rows)?),
             ListFormat::Table if rows.is_empty() => {
                 harden_cli::output::eline(format!("No dashboard users created by {PLUGIN} found."))
             }

@@ -131,6 +131,11 @@ pub fn error_line(err: &crate::Error) {
     eprint(&format!("error: {err}\n"));
 }
 
+/// A report as YAML (`-o yaml`), as `kubectl get -o yaml` prints: the same fields as `-o json`.
+pub fn yaml<T: serde::Serialize>(value: &T) -> crate::Result<String> {
+    serde_yaml::to_string(value).map_err(|e| crate::Error::other(format!("writing YAML: {e}")))
+}
+
 /// A borderless table with kubectl's upper-case headers.
 pub fn table<I, R, S>(headers: &[&str], rows: I) -> String
 where

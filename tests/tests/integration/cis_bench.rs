@@ -366,17 +366,25 @@ fn client_dry_run_prints_the_jobs_without_a_cluster() {
         "--dry-run",
         "-n",
         "bench",
+        "--node",
+        "cp-1",
         "--targets",
         "master,etcd",
         "--benchmark",
         "cis-1.10",
     ]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("NODE"), "no placeholder node: {}", stdout(&out));
     let job: Job = serde_yaml::from_str(&stdout(&out)).unwrap();
     let spec = job.spec.unwrap().template.spec.unwrap();
     assert_eq!(spec.containers[0].command.as_ref().unwrap()[..4], ["kube-bench", "run", "--targets", "master,etcd"]);
     assert_eq!(job.metadata.namespace.as_deref(), Some("bench"));
     assert_eq!(job.metadata.labels.unwrap()["app.kubernetes.io/managed-by"], "kubectl-cis-bench");
+
+    // Without a cluster and without --node the nodes are unknown: an error, not a made-up node.
+    let out = run(cis_bench().args(["run", "--dry-run", "-n", "bench"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--node"), "{}", stderr(&out));
 
     let out = run(cis_bench().args(["run", "--dry-run", "--image", "aquasec/kube-bench:latest"]));
     assert_eq!(out.status.code(), Some(2));
@@ -384,6 +392,27 @@ fn client_dry_run_prints_the_jobs_without_a_cluster() {
     let out = run(cis_bench().args(["run", "--dry-run", "--targets", "master,workers"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unknown target \"workers\""), "{}", stderr(&out));
+}
+
+/// A control-plane Node object (no kubelet behind it) for the control-plane targets to be pinned
+/// to; shared by the tests, created by the first that needs it.
+async fn control_plane_node(client: &kube::Client) -> &'static str {
+    const NAME: &str = "cb-control-plane";
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node = Node {
+        metadata: ObjectMeta {
+            name: Some(NAME.into()),
+            labels: Some([("node-role.kubernetes.io/control-plane".to_string(), String::new())].into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    match nodes.create(&PostParams::default(), &node).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => panic!("creating node {NAME}: {e}"),
+    }
+    NAME
 }
 
 fn jobs_in(client: kube::Client, ns: &str) -> Api<Job> {
@@ -394,6 +423,7 @@ fn jobs_in(client: kube::Client, ns: &str) -> Api<Job> {
 async fn run_creates_the_upstream_equivalent_job_and_reports_the_timeout() {
     let cluster = cluster();
     let ns = cluster.namespace("cis-bench").await;
+    let control_plane = control_plane_node(&cluster.admin_client().await).await;
     let out = run(cluster.plugin(PLUGIN).args([
         "run",
         "-n",
@@ -409,7 +439,12 @@ async fn run_creates_the_upstream_equivalent_job_and_reports_the_timeout() {
     assert_eq!(out.status.code(), Some(2), "a run that gives no report is an error");
     let err = stderr(&out);
     // There is no job controller here: the Job never gets a Pod, and the message says so.
-    assert!(err.contains("timed out after 3s waiting for kube-bench: job.batch/kube-bench-master-"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "timed out after 3s waiting for kube-bench on node {control_plane}: job.batch/kube-bench-master-{control_plane}-"
+        )),
+        "{err}"
+    );
     assert!(err.contains("has created no Pod yet"), "{err}");
     assert!(err.contains("kube-controller-manager"), "{err}");
     assert!(err.contains("kept in namespace"), "{err}");
@@ -456,9 +491,12 @@ async fn run_creates_the_upstream_equivalent_job_and_reports_the_timeout() {
         .as_ref()
         .unwrap()
         .node_selector_terms;
-    assert_eq!(terms[0].match_expressions.as_ref().unwrap()[0].key, "node-role.kubernetes.io/control-plane");
+    // One Job per control-plane node, pinned to it by name, tolerating its taints.
+    let field = &terms[0].match_fields.as_ref().unwrap()[0];
+    assert_eq!((field.key.as_str(), field.values.as_ref().unwrap()[0].as_str()), ("metadata.name", control_plane));
     let tolerations = pod.tolerations.as_ref().unwrap();
-    assert!(tolerations.iter().any(|t| t.key.as_deref() == Some("node-role.kubernetes.io/control-plane")));
+    assert!(tolerations.iter().any(|t| t.key.is_none() && t.operator.as_deref() == Some("Exists")));
+    assert!(!serde_json::to_string(pod).unwrap().contains("node-role.kubernetes.io/master"), "no deprecated label");
 
     // Without --keep the Job is deleted, also when the run fails.
     let out = run(cluster.plugin(PLUGIN).args(["run", "-n", &ns, "--targets", "master", "--timeout", "2s"]));
@@ -481,6 +519,7 @@ async fn an_unschedulable_pod_is_reported_at_once_not_waited_on() {
     let cluster = cluster();
     let ns = cluster.namespace("cis-bench").await;
     let client = cluster.admin_client().await;
+    control_plane_node(&client).await;
     let child = cluster
         .plugin(PLUGIN)
         .args(["run", "-n", &ns, "--targets", "master", "--timeout", "90s"])
@@ -723,7 +762,8 @@ async fn a_user_without_rights_gets_a_clear_forbidden_error() {
     ]));
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("forbidden") && err.contains("User \"dev\"") && err.contains("jobs"), "{err}");
+    // The first thing it needs is the node list (which nodes run the control plane).
+    assert!(err.contains("forbidden") && err.contains("User \"dev\"") && err.contains("nodes"), "{err}");
     assert!(err.contains("hint:"), "{err}");
 }
 

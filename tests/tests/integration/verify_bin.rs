@@ -38,12 +38,6 @@ fn coreutils_sum(tool: &str, path: &Path) -> String {
     stdout(&out).split_whitespace().next().unwrap().to_string()
 }
 
-fn kubectl_version() -> String {
-    let out = run(Command::new(kubectl()).args(["version", "--client", "-o", "json"]));
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-    json["clientVersion"]["gitVersion"].as_str().unwrap().to_string()
-}
-
 /// The Go-style name of this machine's platform, which native binaries' headers must show.
 fn host_platform() -> String {
     let arch = match std::env::consts::ARCH {
@@ -199,14 +193,16 @@ fn serve(
 #[test]
 fn published_checksums_are_fetched_over_https_by_version_and_platform() {
     let apiserver = kube_apiserver();
-    let kubectl = kubectl();
-    let kubectl_version = kubectl_version();
     let platform = host_platform();
-    // A copy of kube-apiserver named kube-scheduler: it answers --version like the real one, but
-    // the published kube-scheduler checksum is not its digest.
+    // Copies of kube-apiserver named kube-scheduler and kubectl: they carry its embedded version
+    // (v1.37.2); the published kube-scheduler checksum is not their digest, kubectl's is. (The
+    // kubectl in PATH may be a vendor's build, with no upstream checksum at all.)
     let bins = tempfile::tempdir().unwrap();
     let scheduler = bins.path().join("kube-scheduler");
     std::fs::copy(&apiserver, &scheduler).unwrap();
+    let kubectl = bins.path().join("kubectl");
+    std::fs::copy(&apiserver, &kubectl).unwrap();
+    let kubectl_version = "v1.37.2".to_string();
 
     let files = HashMap::from([
         // dl.k8s.io serves the bare hex without a newline.
@@ -220,7 +216,7 @@ fn published_checksums_are_fetched_over_https_by_version_and_platform() {
     ]);
     let server = https_server(files);
 
-    // Versions are asked from the binaries themselves; OS/arch come from their headers.
+    // Versions are read from the binaries (not run); OS/arch come from their headers.
     let out = run(verify_bin()
         .arg(&apiserver)
         .arg(&kubectl)
@@ -303,4 +299,129 @@ fn bad_input_gives_clear_errors_and_exit_2() {
     let out = run(verify_bin().arg("/bin/sh").arg("--checksum-file").arg(&sums));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("has no checksum for sh (it lists kubelet)"), "{}", stderr(&out));
+}
+
+/// A file with the version string a Kubernetes build embeds (`-X .../version.gitVersion=...`).
+fn fake_binary(dir: &Path, name: &str, version: &str) -> PathBuf {
+    let data = std::fs::read(kube_apiserver()).unwrap();
+    // Replace each embedded v1.37.2 (client-go's and component-base's, NUL-delimited and side by
+    // side) with `version`.
+    let from = b"v1.37.2\0";
+    let mut out = Vec::with_capacity(data.len() + 64);
+    let mut rest = &data[..];
+    let mut replaced = 0;
+    while let Some(at) = rest.windows(from.len()).position(|w| w == from) {
+        let delimited = at > 0 && rest[at - 1] == 0 || at == 0 && out.last() == Some(&0);
+        out.extend_from_slice(&rest[..at]);
+        if delimited {
+            out.extend_from_slice(version.as_bytes());
+            out.push(0);
+            replaced += 1;
+        } else {
+            out.extend_from_slice(from);
+        }
+        rest = &rest[at + from.len()..];
+    }
+    out.extend_from_slice(rest);
+    assert!(replaced > 0, "kube-apiserver embeds its version");
+    let data = out;
+    let path = dir.join(name);
+    std::fs::write(&path, &data).unwrap();
+    path
+}
+
+#[test]
+fn a_bare_name_in_the_current_directory_is_read_not_run_and_renamed_files_take_name() {
+    let dir = tempfile::tempdir().unwrap();
+    // Not executable, as after `curl -LO`: the version still comes from the file itself.
+    let file = fake_binary(dir.path(), "kubeadm", "v1.37.2");
+    let digest = coreutils_sum("sha256sum", &file);
+    let platform = host_platform();
+    let files = HashMap::from([(format!("/release/v1.37.2/bin/{platform}/kubeadm.sha256"), digest.clone())]);
+    let server = https_server(files);
+    let out = run(verify_bin()
+        .current_dir(dir.path())
+        .env("PATH", "/nonexistent")
+        .args(["kubeadm", "--base-url", &server.base, "-o", "json"])
+        .env("SSL_CERT_FILE", &server.ca_file));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = &json_reports(&out)[0];
+    assert_eq!(report["version"], "v1.37.2");
+    assert_eq!(report["verdict"], "OK");
+    assert_eq!(report["path"], "kubeadm", "the file it hashed is the one in the current directory");
+
+    // Renamed: the checksum is looked up under --name.
+    std::fs::rename(&file, dir.path().join("kubeadm.1.37")).unwrap();
+    let out = run(verify_bin()
+        .current_dir(dir.path())
+        .args(["kubeadm.1.37", "--name", "kubeadm", "--base-url", &server.base])
+        .env("SSL_CERT_FILE", &server.ca_file));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("kubeadm  v1.37.2"), "{}", stdout(&out));
+    let out = run(verify_bin().args(["a", "b", "--name", "kubeadm"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--name needs exactly one binary"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_vendor_build_is_a_finding_with_a_sentence_not_a_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fake_binary(dir.path(), "kubectl", "v1.32.4-dispatcher");
+    let server = https_server(HashMap::new());
+    let out = run(verify_bin().arg(&file).args(["--base-url", &server.base]).env("SSL_CERT_FILE", &server.ca_file));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("VENDOR-BUILD"), "{text}");
+    assert!(text.contains("vendor build") && text.contains("no upstream checksum exists"), "{text}");
+    assert!(server.requests.lock().unwrap().is_empty(), "nothing is fetched for a vendor build");
+}
+
+#[test]
+fn download_verifies_before_writing_and_leaves_nothing_on_a_mismatch() {
+    let platform = host_platform();
+    let source = tempfile::tempdir().unwrap();
+    let binary = fake_binary(source.path(), "kubelet", "v1.37.2");
+    let bytes = std::fs::read(&binary).unwrap();
+    let good = coreutils_sum("sha256sum", &binary);
+    let small = source.path().join("small");
+    std::fs::write(&small, "\0v1.37.4\0 a small kubelet").unwrap();
+    let small_digest = coreutils_sum("sha256sum", &small);
+    let files = HashMap::from([
+        (format!("/release/v1.37.2/bin/{platform}/kubelet"), String::from_utf8_lossy(&bytes).into_owned()),
+        (format!("/release/v1.37.2/bin/{platform}/kubelet.sha256"), "ab".repeat(32)),
+        (format!("/release/v1.37.3/bin/{platform}/kubelet"), String::new()),
+        (format!("/release/v1.37.3/bin/{platform}/kubelet.sha256"), good),
+        (format!("/release/v1.37.4/bin/{platform}/kubelet"), "\0v1.37.4\0 a small kubelet".to_string()),
+        (format!("/release/v1.37.4/bin/{platform}/kubelet.sha256"), small_digest.clone()),
+    ]);
+    let server = https_server(files);
+    let work = tempfile::tempdir().unwrap();
+    let download = |version: &str| {
+        run(verify_bin()
+            .current_dir(work.path())
+            .args(["--download", "kubelet", "--version", version, "--base-url", &server.base])
+            .env("SSL_CERT_FILE", &server.ca_file))
+    };
+    let out = download("v1.37.2");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("MISMATCH"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("nothing was written"), "{}", stdout(&out));
+    assert!(!work.path().join("kubelet").exists(), "no unverified file is left");
+    let out = download("v1.37.3");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("empty file"), "{}", stderr(&out));
+    assert!(!work.path().join("kubelet").exists(), "no empty file is left");
+    let out = download("v1.37.4");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let written = work.path().join("kubelet");
+    assert_eq!(std::fs::read(&written).unwrap(), b"\0v1.37.4\0 a small kubelet");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&written).unwrap().permissions().mode() & 0o777, 0o755);
+    assert!(stderr(&out).contains("written (verified before writing)"), "{}", stderr(&out));
+    // Not replaced without --overwrite.
+    let out = download("v1.37.4");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = run(verify_bin().args(["--download", "kubelet"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--download needs --version"), "{}", stderr(&out));
 }

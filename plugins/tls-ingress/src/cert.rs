@@ -217,6 +217,9 @@ pub struct CertInfo {
     pub public_key: Result<PublicKey, String>,
     /// SHA-256 of the DER, as `AB:CD:...`.
     pub sha256: String,
+    /// basicConstraints says CA: clients refuse it as a server certificate (webpki's
+    /// `CaUsedAsEndEntity`).
+    pub is_ca: bool,
 }
 
 fn read_certificate(der: &[u8]) -> Result<CertInfo, String> {
@@ -247,6 +250,7 @@ fn read_certificate(der: &[u8]) -> Result<CertInfo, String> {
         self_signed,
         public_key: PublicKey::from_spki(cert.public_key()),
         sha256: digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":"),
+        is_ca: cert.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca),
     })
 }
 
@@ -258,6 +262,20 @@ fn pem_blocks(text: &[u8], what: &str) -> Result<Vec<Pem>, String> {
         return Err(format!("the {what} contains no PEM block (expected -----BEGIN ...-----)"));
     }
     Ok(blocks)
+}
+
+/// Reads one DER certificate (as a TLS server presents it).
+pub fn read_der(der: &[u8]) -> Result<CertInfo, String> {
+    read_certificate(der)
+}
+
+/// The DER of the first CERTIFICATE block of a PEM text.
+pub fn pem_to_der(text: &[u8]) -> Result<Vec<u8>, String> {
+    pem_blocks(text, "certificate")?
+        .into_iter()
+        .find(|b| b.label == "CERTIFICATE")
+        .map(|b| b.contents)
+        .ok_or_else(|| "no CERTIFICATE block".to_string())
 }
 
 /// Reads a PEM certificate chain (server certificate first). Blocks other than CERTIFICATE are ignored.
@@ -370,6 +388,7 @@ pub fn problems(cert_pem: &[u8], key_pem: &[u8], hosts: &[String], now: OffsetDa
     let leaf = &chain[0];
     let mut found: Vec<String> = key_problem(&chain, &key).into_iter().collect();
     found.extend(coverage_problem(leaf, hosts));
+    found.extend(ca_problem(leaf));
     match validity(leaf, now) {
         Validity::NotYetValid => found.push(format!("the certificate is not valid before {}", date(leaf.not_before))),
         Validity::Expired(days) => {
@@ -401,6 +420,15 @@ pub fn key_problem(chain: &[CertInfo], key: &PublicKey) -> Option<String> {
         }
         Err(e) => Some(e.clone()),
     }
+}
+
+/// A CA certificate given as the server's: what clients report as `CaUsedAsEndEntity`, in words.
+pub fn ca_problem(leaf: &CertInfo) -> Option<String> {
+    leaf.is_ca.then(|| {
+        "this certificate is a CA certificate, not a server certificate (clients refuse it: CaUsedAsEndEntity); \
+         issue a server certificate for the hosts from that CA and give that one"
+            .to_string()
+    })
 }
 
 /// Which hosts the certificate does not cover and what it does cover, if any host is left out.

@@ -270,6 +270,7 @@ pub fn read_der(der: &[u8]) -> Result<CertInfo, String> {
 }
 
 /// The DER of the first CERTIFICATE block of a PEM text.
+#[cfg(test)]
 pub fn pem_to_der(text: &[u8]) -> Result<Vec<u8>, String> {
     pem_blocks(text, "certificate")?
         .into_iter()
@@ -423,8 +424,10 @@ pub fn key_problem(chain: &[CertInfo], key: &PublicKey) -> Option<String> {
 }
 
 /// A CA certificate given as the server's: what clients report as `CaUsedAsEndEntity`, in words.
+/// A self-signed one is left alone: `openssl req -x509` (the seed's command) marks its certificates
+/// CA:TRUE by default, and browsers and Go clients accept them once trusted.
 pub fn ca_problem(leaf: &CertInfo) -> Option<String> {
-    leaf.is_ca.then(|| {
+    (leaf.is_ca && !leaf.self_signed).then(|| {
         "this certificate is a CA certificate, not a server certificate (clients refuse it: CaUsedAsEndEntity); \
          issue a server certificate for the hosts from that CA and give that one"
             .to_string()
@@ -469,6 +472,27 @@ pub mod tests {
         params.not_after = now - Duration::days(35);
         let cert = params.self_signed(&key).unwrap();
         Material { cert_pem: cert.pem(), key_pem: key.serialize_pem() }
+    }
+
+    /// Issue 16: a CA certificate given as the server's surfaced as webpki's `CaUsedAsEndEntity`.
+    #[test]
+    fn a_ca_certificate_as_the_server_certificate_is_a_sentence() {
+        let now = OffsetDateTime::now_utc();
+        let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
+        root.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let root_cert = root.self_signed(&root_key).unwrap();
+        let issuer = rcgen::Issuer::new(root, &root_key);
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = CertificateParams::new(vec!["a.acme.com".to_string()]).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        let found = problems(cert.pem().as_bytes(), key.serialize_pem().as_bytes(), &hosts(&["a.acme.com"]), now).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("this certificate is a CA certificate, not a server certificate"), "{found:?}");
+        // openssl req -x509 (the seed's command) marks self-signed certificates CA:TRUE: not refused.
+        let own = problems(root_cert.pem().as_bytes(), root_key.serialize_pem().as_bytes(), &[], now).unwrap();
+        assert!(own.is_empty(), "{own:?}");
     }
 
     #[test]

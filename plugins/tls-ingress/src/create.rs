@@ -588,7 +588,7 @@ async fn check_backend(client: &Client, spec: &IngressSpecInput, no_check: bool)
     let api: Api<Service> = Api::namespaced(client.clone(), &spec.namespace);
     let name = &spec.backend.service;
     let shown = format!("service {}/{name}", spec.namespace);
-    let problem = match api.get_opt(name).await {
+    let problem: Result<()> = match api.get_opt(name).await {
         Err(e) if harden_kube::error::status_code(&e) == Some(403) => {
             warn(format!("cannot read {shown} (forbidden); the backend is not checked"));
             return Ok(None);
@@ -605,7 +605,7 @@ async fn check_backend(client: &Client, spec: &IngressSpecInput, no_check: bool)
                 None if others.is_empty() => format!("namespace {} has no Services", spec.namespace),
                 None => format!("the namespace has {}", others.join(", ")),
             };
-            Err(Error::not_found(format!("{shown} does not exist: the route would answer 503")).with_hint(hint))
+            Err(Error::invalid(format!("{shown} does not exist: the route would answer 503")).with_hint(hint))
         }
         Ok(Some(service)) => {
             let ports: Vec<(Option<String>, i32)> = service
@@ -638,7 +638,7 @@ async fn check_backend(client: &Client, spec: &IngressSpecInput, no_check: bool)
             warn(format!("{} (--no-check: going on)", e.message));
             Ok(None)
         }
-        other => other.map(|_| None),
+        other => other.map(|()| None),
     }
 }
 

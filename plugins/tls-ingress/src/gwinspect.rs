@@ -182,7 +182,7 @@ fn inspect_ref(
     let namespace = text(reference, "namespace").unwrap_or_else(|| gateway_namespace.to_string());
     let hosts: Vec<String> = hostname.into_iter().collect();
     if kind != "Secret" || !group.is_empty() {
-        let mut report = TlsReport { secret: Some(secret), hosts, certificate: None, findings: vec![] };
+        let mut report = TlsReport { secret: Some(secret), hosts, certificate: None, findings: vec![], probes: vec![] };
         report.findings.push(warn(format!(
             "certificateRef {kind}.{group} is not a core Secret: it is not checked (implementation-specific)"
         )));

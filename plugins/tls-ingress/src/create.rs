@@ -1058,6 +1058,80 @@ mod tests {
         assert!(text.contains("CNAME") && !text.contains("/etc/hosts"), "{text}");
     }
 
+    fn cmd(args: &[&str]) -> CreateCmd {
+        use clap::{FromArgMatches, Parser};
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            create: CreateCmd,
+        }
+        let mut all = vec!["create"];
+        all.extend_from_slice(args);
+        let matches = <Wrap as clap::CommandFactory>::command().try_get_matches_from(all).unwrap();
+        Wrap::from_arg_matches(&matches).unwrap().create
+    }
+
+    #[test]
+    fn flags_that_do_not_apply_to_the_path_are_errors() {
+        let err = |args: &[&str]| cmd(args).check_flags().unwrap_err().message;
+        assert!(err(&["--gateway", "web", "--class", "nginx"]).contains("--class is the IngressClass"));
+        assert!(err(&["--gateway-namespace", "infra"]).contains("needs --gateway"));
+        assert!(err(&["--redirect-http"]).contains("Gateway path only"));
+        assert!(err(&["--gateway", "web", "--path-type", "ImplementationSpecific"]).contains("no HTTPRoute equivalent"));
+        assert!(err(&["--show-manual", "-o", "yaml"]).contains("-o does not apply"));
+        assert!(err(&["--gateway", "Bad_Name"]).contains("invalid Gateway name"));
+        assert!(cmd(&["--gateway-class", "eg", "--gateway-namespace", "infra", "--redirect-http"]).check_flags().is_ok());
+        assert!(cmd(&["--class", "nginx"]).check_flags().is_ok());
+    }
+
+    #[test]
+    fn typos_suggest_the_nearest_name() {
+        let names = vec!["accounting-service".to_string(), "web".to_string()];
+        assert_eq!(closest("acounting-service", &names).as_deref(), Some("accounting-service"));
+        assert_eq!(closest("shop", &names), None);
+    }
+
+    #[test]
+    fn taking_over_an_ingress_keeps_its_other_hosts_and_says_what_is_replaced() {
+        let spec = |hosts: &[&str], service: &str| IngressSpecInput {
+            name: "accounting-ingress".into(),
+            namespace: "t75".into(),
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            backend: input::Backend { service: service.into(), port: Port::Number(80) },
+            path: "/".into(),
+            path_type: PathType::Prefix,
+            secret: "accounting-secret".into(),
+            class: None,
+        };
+        let mut theirs = build::ingress(&spec(&["a.acme.com", "b.acme.com"], "old"));
+        theirs.spec.as_mut().unwrap().ingress_class_name = Some("nginx".into());
+        let mut ours = build::ingress(&spec(&["a.acme.com"], "new"));
+        let said = merge_ingress(&theirs, &mut ours);
+        assert_eq!(said[0], "replacing the rule for a.acme.com (/ -> old:80)");
+        assert_eq!(said[1], "keeping the rule for b.acme.com");
+        assert!(said[2].starts_with("replacing the TLS entry for a.acme.com"), "{said:?}");
+        let merged = ours.spec.unwrap();
+        let hosts: Vec<String> = merged.rules.unwrap().into_iter().filter_map(|r| r.host).collect();
+        assert_eq!(hosts, ["a.acme.com", "b.acme.com"]);
+        let tls = merged.tls.unwrap();
+        assert_eq!(tls[1].hosts.as_deref(), Some(&["b.acme.com".to_string()][..]), "their entry keeps its other host");
+        assert_eq!(merged.ingress_class_name.as_deref(), Some("nginx"));
+    }
+
+    #[test]
+    fn gateway_waits_stop_only_when_no_controller_will_act() {
+        let info = |accepted: bool, why: Option<&str>| class::GatewayClassInfo {
+            name: "eg".into(),
+            accepted,
+            why_not: why.map(str::to_owned),
+        };
+        assert!(gateway_will_never_be_programmed("nope", &[info(true, None)]).unwrap().contains("does not exist"));
+        assert!(gateway_will_never_be_programmed("eg", &[info(true, None)]).is_none());
+        assert!(gateway_will_never_be_programmed("eg", &[info(false, Some("Pending: Waiting for controller"))]).is_none());
+        let refused = gateway_will_never_be_programmed("eg", &[info(false, Some("InvalidParameters: bad ref"))]);
+        assert!(refused.unwrap().contains("not accepted by its controller: InvalidParameters"));
+    }
+
     #[test]
     fn describe_never_shows_the_key() {
         let hosts = vec!["a.example.com".to_string()];

@@ -235,8 +235,9 @@ pub fn inspect_tls(
     let Some(Some(secret)) = lookup.secrets.get(secret_name) else {
         let mut message = format!("secret {secret_name} not found in namespace {namespace}");
         if let Some(others) = lookup.elsewhere.get(secret_name).filter(|o| !o.is_empty()) {
+            let (which, has) = if others.len() == 1 { ("namespace", "has") } else { ("namespaces", "have") };
             message.push_str(&format!(
-                " (namespace {} has one: an Ingress can only use Secrets of its own namespace)",
+                " ({which} {} {has} one: an Ingress can only use Secrets of its own namespace)",
                 others.join(", ")
             ));
         }
@@ -496,7 +497,7 @@ impl InspectCmd {
             && world.report.is_empty()
         {
             let ns = namespaces.as_deref().unwrap_or_default().join(", ");
-            return Err(Error::new(ErrorKind::NotFound, format!("no ingress, gateway or httproute {name} in namespace {ns}"))
+            return Err(Error::new(ErrorKind::NotFound, format!("ingress, gateway or httproute {name} not found in namespace {ns}"))
                 .with_hint(format!("list them with `kubectl get ingress,gateway,httproute -n {ns}`")));
         }
         let classes = list_classes(&client).await;

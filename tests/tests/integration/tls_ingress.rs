@@ -808,13 +808,13 @@ async fn gateway_live_create_is_unchanged_on_rerun_and_inspect_follows_the_contr
     assert!(out.contains("listener accounting-https: ResolvedRefs is False (InvalidCertificateRef)"), "{out}");
 
     // A second host adds a listener to our Gateway and keeps the first.
-    let more = run(cluster.plugin("tls-ingress").args(["create", "shop", "-n", &ns, "--host", "shop.acme.com"])
+    let more = run(cluster.plugin("tls-ingress").args(["create", "billing", "-n", &ns, "--host", "billing.acme.com"])
         .args(["--service", "accounting-service:80", "--gateway", "web"]));
     assert_eq!(more.status.code(), Some(0));
     assert!(stdout(&more).contains("gateway.gateway.networking.k8s.io/web configured"), "{}", stdout(&more));
     let gw: DynamicObject = Api::namespaced_with(cluster.admin_client().await, &ns, &gateways()).get("web").await.unwrap();
     let names: Vec<&str> = gw.data["spec"]["listeners"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["accounting-https", "shop-https"]);
+    assert_eq!(names, ["accounting-https", "billing-https"]);
 }
 
 #[tokio::test]

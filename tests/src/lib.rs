@@ -109,11 +109,19 @@ impl Cluster {
             let crds = gateway_api_dir().join("crds");
             // Server-side: the HTTPRoute CRD is too large for client-side apply's annotation.
             let applied = run_quiet(self.kubectl().args(["apply", "--server-side", "-f"]).arg(&crds));
-            assert!(applied.status.success(), "installing the Gateway API CRDs: {}", String::from_utf8_lossy(&applied.stderr));
+            assert!(
+                applied.status.success(),
+                "installing the Gateway API CRDs: {}",
+                String::from_utf8_lossy(&applied.stderr)
+            );
             let waited = run_quiet(
                 self.kubectl().args(["wait", "--for=condition=Established", "--timeout=60s", "-f"]).arg(&crds),
             );
-            assert!(waited.status.success(), "waiting for the Gateway API CRDs: {}", String::from_utf8_lossy(&waited.stderr));
+            assert!(
+                waited.status.success(),
+                "waiting for the Gateway API CRDs: {}",
+                String::from_utf8_lossy(&waited.stderr)
+            );
         });
     }
 
@@ -228,7 +236,11 @@ pub fn gateway_api_dir() -> PathBuf {
         assert!(output.status.success(), "fetching the Gateway API CRDs failed");
         let text = String::from_utf8_lossy(&output.stdout);
         let dir = PathBuf::from(text.lines().last().expect("build-gateway-api-crds.sh prints the directory").trim());
-        assert!(dir.join("crds/gateway.networking.k8s.io_gateways.yaml").is_file(), "{} has no Gateway CRD", dir.display());
+        assert!(
+            dir.join("crds/gateway.networking.k8s.io_gateways.yaml").is_file(),
+            "{} has no Gateway CRD",
+            dir.display()
+        );
         dir
     })
     .clone()

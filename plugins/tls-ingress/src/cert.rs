@@ -487,7 +487,8 @@ pub mod tests {
         let mut params = CertificateParams::new(vec!["a.acme.com".to_string()]).unwrap();
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         let cert = params.signed_by(&key, &issuer).unwrap();
-        let found = problems(cert.pem().as_bytes(), key.serialize_pem().as_bytes(), &hosts(&["a.acme.com"]), now).unwrap();
+        let found =
+            problems(cert.pem().as_bytes(), key.serialize_pem().as_bytes(), &hosts(&["a.acme.com"]), now).unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].starts_with("this certificate is a CA certificate, not a server certificate"), "{found:?}");
         // openssl req -x509 (the seed's command) marks self-signed certificates CA:TRUE: not refused.

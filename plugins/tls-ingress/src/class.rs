@@ -92,7 +92,11 @@ pub fn detect(
             let names: Vec<&str> = accepted.iter().map(|c| c.name.as_str()).collect();
             format!("; the cluster also has GatewayClass {} (use --gateway-class for a Gateway)", names.join(", "))
         };
-        return (Detected::Ingress(Some(one.clone())), Some(format!("using IngressClass {one} (the cluster's default){also}")), vec![]);
+        return (
+            Detected::Ingress(Some(one.clone())),
+            Some(format!("using IngressClass {one} (the cluster's default){also}")),
+            vec![],
+        );
     }
     if let [one] = accepted.as_slice() {
         return (
@@ -124,7 +128,10 @@ pub fn detect(
         }
         several => {
             let names: Vec<&str> = several.iter().map(|c| c.name.as_str()).collect();
-            warnings.push(format!("several GatewayClasses are accepted ({}): pass --gateway-class NAME to use one", names.join(", ")));
+            warnings.push(format!(
+                "several GatewayClasses are accepted ({}): pass --gateway-class NAME to use one",
+                names.join(", ")
+            ));
         }
     }
     (Detected::Ingress(class), None, warnings)
@@ -146,7 +153,11 @@ pub mod tests {
     }
 
     fn gateway_class(name: &str, accepted: bool) -> GatewayClassInfo {
-        GatewayClassInfo { name: name.into(), accepted, why_not: (!accepted).then(|| "Pending: Waiting for controller".into()) }
+        GatewayClassInfo {
+            name: name.into(),
+            accepted,
+            why_not: (!accepted).then(|| "Pending: Waiting for controller".into()),
+        }
     }
 
     #[test]
@@ -154,7 +165,8 @@ pub mod tests {
         let (chosen, said, _) = detect(Some(&[class("nginx", true)]), Some(&[gateway_class("traefik", true)]));
         assert_eq!(chosen, Detected::Ingress(Some("nginx".into())));
         assert!(said.unwrap().contains("also has GatewayClass traefik"));
-        let (chosen, said, warnings) = detect(Some(&[]), Some(&[gateway_class("eg", true), gateway_class("old", false)]));
+        let (chosen, said, warnings) =
+            detect(Some(&[]), Some(&[gateway_class("eg", true), gateway_class("old", false)]));
         assert_eq!(chosen, Detected::Gateway("eg".into()));
         assert!(said.unwrap().contains("using GatewayClass eg"), "{warnings:?}");
         let (chosen, _, warnings) = detect(Some(&[]), Some(&[gateway_class("old", false)]));
@@ -162,7 +174,10 @@ pub mod tests {
         assert!(warnings.iter().any(|w| w.contains("old (Pending: Waiting for controller)")), "{warnings:?}");
         let (_, _, warnings) = detect(Some(&[]), Some(&[]));
         assert!(warnings[0].contains("no IngressClass and no GatewayClass exist"), "{warnings:?}");
-        assert!(warnings[0].contains("Envoy Gateway") && warnings[0].contains("ingress-nginx was retired"), "{warnings:?}");
+        assert!(
+            warnings[0].contains("Envoy Gateway") && warnings[0].contains("ingress-nginx was retired"),
+            "{warnings:?}"
+        );
         let (_, _, warnings) = detect(Some(&[]), Some(&[gateway_class("a", true), gateway_class("b", true)]));
         assert!(warnings.iter().any(|w| w.contains("several GatewayClasses are accepted (a, b)")), "{warnings:?}");
     }

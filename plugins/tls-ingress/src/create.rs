@@ -13,8 +13,8 @@ use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs};
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass, IngressTLS};
 use kube::api::{Api, DynamicObject, ListParams};
-use serde_json::Value;
 use kube::{Client, ResourceExt};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::PLUGIN;
@@ -23,7 +23,7 @@ use crate::cert::{self, KeyType, Material, Validity};
 use crate::class;
 use crate::files;
 use crate::gateway::{self, GatewaySpec, GatewayTarget};
-use crate::input::{self, Port};
+use crate::input::{self, Port, Ports};
 use crate::manual;
 
 #[derive(Args)]
@@ -253,8 +253,12 @@ impl CreateCmd {
 
         if self.show_manual {
             let text = match &gateway_spec {
-                Some(g) => manual::gateway_steps(g, self.cert.as_deref(), self.key.as_deref(), self.key_type, self.days)?,
-                None => manual::ingress_steps(&spec, self.cert.as_deref(), self.key.as_deref(), self.key_type, self.days)?,
+                Some(g) => {
+                    manual::gateway_steps(g, self.cert.as_deref(), self.key.as_deref(), self.key_type, self.days)?
+                }
+                None => {
+                    manual::ingress_steps(&spec, self.cert.as_deref(), self.key.as_deref(), self.key_type, self.days)?
+                }
             };
             harden_cli::output::print(&text);
             return Ok(Outcome::Good);
@@ -278,7 +282,8 @@ impl CreateCmd {
             files::check_pair(dir, &spec.secret, self.apply.overwrite)?;
         }
 
-        let mut objects = vec![Object::from_typed(&build::secret(&spec.secret, &spec.namespace, &material, generated))?];
+        let mut objects =
+            vec![Object::from_typed(&build::secret(&spec.secret, &spec.namespace, &material, generated))?];
         match &gateway_spec {
             None => {
                 let mut ingress = build::ingress(&spec);
@@ -358,7 +363,8 @@ impl CreateCmd {
 
     /// Fills missing inputs (asking in a terminal) and validates all of them.
     fn plan(&self, kube_args: &KubeArgs, context_namespace: Option<&str>) -> Result<Plan> {
-        let namespace = kube_args.single_namespace()?.map(str::to_owned).or_else(|| context_namespace.map(str::to_owned));
+        let namespace =
+            kube_args.single_namespace()?.map(str::to_owned).or_else(|| context_namespace.map(str::to_owned));
         let mut missing = Vec::new();
         if self.hosts.is_empty() {
             missing.push("--host");
@@ -584,7 +590,7 @@ pub async fn list_gateway_classes(client: &Client) -> Option<Vec<class::GatewayC
 
 /// Checks that the backend Service exists and has the port; returns its ports (name, number).
 /// With `no_check` a problem is a warning.
-async fn check_backend(client: &Client, spec: &IngressSpecInput, no_check: bool) -> Result<Option<Vec<(Option<String>, i32)>>> {
+async fn check_backend(client: &Client, spec: &IngressSpecInput, no_check: bool) -> Result<Option<Ports>> {
     let api: Api<Service> = Api::namespaced(client.clone(), &spec.namespace);
     let name = &spec.backend.service;
     let shown = format!("service {}/{name}", spec.namespace);
@@ -608,12 +614,8 @@ async fn check_backend(client: &Client, spec: &IngressSpecInput, no_check: bool)
             Err(Error::invalid(format!("{shown} does not exist: the route would answer 503")).with_hint(hint))
         }
         Ok(Some(service)) => {
-            let ports: Vec<(Option<String>, i32)> = service
-                .spec
-                .iter()
-                .flat_map(|s| s.ports.iter().flatten())
-                .map(|p| (p.name.clone(), p.port))
-                .collect();
+            let ports: Ports =
+                service.spec.iter().flat_map(|s| s.ports.iter().flatten()).map(|p| (p.name.clone(), p.port)).collect();
             let found = ports.iter().any(|(n, number)| match &spec.backend.port {
                 Port::Number(want) => number == want,
                 Port::Name(want) => n.as_deref() == Some(want.as_str()),
@@ -664,7 +666,12 @@ pub fn closest(name: &str, names: &[String]) -> Option<String> {
 /// With `--overwrite`, an Ingress someone else made (`kubectl create ingress`) is taken over
 /// without dropping its rules for other hosts; what is replaced is said. Without it, the apply
 /// path refuses it.
-async fn take_over_ingress(client: &Client, spec: &IngressSpecInput, ours: &mut Ingress, overwrite: bool) -> Result<()> {
+async fn take_over_ingress(
+    client: &Client,
+    spec: &IngressSpecInput,
+    ours: &mut Ingress,
+    overwrite: bool,
+) -> Result<()> {
     let api: Api<Ingress> = Api::namespaced(client.clone(), &spec.namespace);
     let existing = api
         .get_opt(&spec.name)
@@ -722,7 +729,8 @@ pub fn merge_ingress(existing: &Ingress, ours: &mut Ingress) -> Vec<String> {
                 hosts.join(", "),
                 entry.secret_name.as_deref().unwrap_or("none")
             ));
-            let rest: Vec<String> = entry.hosts.unwrap_or_default().into_iter().filter(|h| !our_hosts.contains(h)).collect();
+            let rest: Vec<String> =
+                entry.hosts.unwrap_or_default().into_iter().filter(|h| !our_hosts.contains(h)).collect();
             if !rest.is_empty() {
                 kept_tls.push(IngressTLS { hosts: Some(rest), secret_name: entry.secret_name });
             }
@@ -904,7 +912,10 @@ async fn wait_for_address(
         if let Some(why) = ingress_will_never_be_served(client, spec).await {
             drop(spinner);
             return Err(Error::new(ErrorKind::Other, format!("{target} will get no address: {why}; not waiting"))
-                .with_hint(format!("pass --class NAME of an installed controller (`kubectl get ingressclass`), or {}", class::INSTALL_CONTROLLER)));
+                .with_hint(format!(
+                    "pass --class NAME of an installed controller (`kubectl get ingressclass`), or {}",
+                    class::INSTALL_CONTROLLER
+                )));
         }
         if tokio::time::Instant::now() >= deadline {
             drop(spinner);
@@ -930,8 +941,13 @@ fn gateway_will_never_be_programmed(class: &str, classes: &[class::GatewayClassI
         None => Some(format!("GatewayClass {class} does not exist, so no controller acts on it")),
         Some(c) if c.accepted => None,
         // A class no controller has looked at yet may still be picked up: keep waiting.
-        Some(c) if c.why_not.as_deref().is_none_or(|w| w.starts_with("Pending") || w.starts_with("no controller")) => None,
-        Some(c) => Some(format!("GatewayClass {class} was not accepted by its controller: {}", c.why_not.clone().unwrap_or_default())),
+        Some(c) if c.why_not.as_deref().is_none_or(|w| w.starts_with("Pending") || w.starts_with("no controller")) => {
+            None
+        }
+        Some(c) => Some(format!(
+            "GatewayClass {class} was not accepted by its controller: {}",
+            c.why_not.clone().unwrap_or_default()
+        )),
     }
 }
 
@@ -941,7 +957,8 @@ async fn wait_for_gateway(client: &Client, target: &GatewayTarget, timeout: Dura
     let spinner = Spinner::start(format!("waiting for {shown} to be Programmed"));
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let found = api.get(&target.name).await.map_err(|e| harden_kube::error::from_kube(e, format!("reading {shown}")))?;
+        let found =
+            api.get(&target.name).await.map_err(|e| harden_kube::error::from_kube(e, format!("reading {shown}")))?;
         let conditions = found.data.get("status").and_then(|s| s.get("conditions"));
         let value = serde_json::to_value(&found)?;
         if gateway::is_true(conditions, "Programmed") {
@@ -1077,10 +1094,14 @@ mod tests {
         assert!(err(&["--gateway", "web", "--class", "nginx"]).contains("--class is the IngressClass"));
         assert!(err(&["--gateway-namespace", "infra"]).contains("needs --gateway"));
         assert!(err(&["--redirect-http"]).contains("Gateway path only"));
-        assert!(err(&["--gateway", "web", "--path-type", "ImplementationSpecific"]).contains("no HTTPRoute equivalent"));
+        assert!(
+            err(&["--gateway", "web", "--path-type", "ImplementationSpecific"]).contains("no HTTPRoute equivalent")
+        );
         assert!(err(&["--show-manual", "-o", "yaml"]).contains("-o does not apply"));
         assert!(err(&["--gateway", "Bad_Name"]).contains("invalid Gateway name"));
-        assert!(cmd(&["--gateway-class", "eg", "--gateway-namespace", "infra", "--redirect-http"]).check_flags().is_ok());
+        assert!(
+            cmd(&["--gateway-class", "eg", "--gateway-namespace", "infra", "--redirect-http"]).check_flags().is_ok()
+        );
         assert!(cmd(&["--class", "nginx"]).check_flags().is_ok());
     }
 
@@ -1127,7 +1148,9 @@ mod tests {
         };
         assert!(gateway_will_never_be_programmed("nope", &[info(true, None)]).unwrap().contains("does not exist"));
         assert!(gateway_will_never_be_programmed("eg", &[info(true, None)]).is_none());
-        assert!(gateway_will_never_be_programmed("eg", &[info(false, Some("Pending: Waiting for controller"))]).is_none());
+        assert!(
+            gateway_will_never_be_programmed("eg", &[info(false, Some("Pending: Waiting for controller"))]).is_none()
+        );
         let refused = gateway_will_never_be_programmed("eg", &[info(false, Some("InvalidParameters: bad ref"))]);
         assert!(refused.unwrap().contains("not accepted by its controller: InvalidParameters"));
     }

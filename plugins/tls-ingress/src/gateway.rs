@@ -145,7 +145,10 @@ impl GatewaySpec {
             }
             None => {
                 let class = self.gateway.class.clone().ok_or_else(|| {
-                    format!("gateway {}/{} does not exist and no GatewayClass was given", self.gateway.namespace, self.gateway.name)
+                    format!(
+                        "gateway {}/{} does not exist and no GatewayClass was given",
+                        self.gateway.namespace, self.gateway.name
+                    )
                 })?;
                 json!({"gatewayClassName": class, "listeners": ours})
             }
@@ -210,7 +213,12 @@ impl GatewaySpec {
             "from": [{"group": GROUP, "kind": "Gateway", "namespace": self.gateway.namespace}],
             "to": [{"group": "", "kind": "Secret", "name": self.app.secret}],
         });
-        Some(object(reference_grant_resource(), &self.reference_grant_name(), &self.app.namespace, json!({ "spec": spec })))
+        Some(object(
+            reference_grant_resource(),
+            &self.reference_grant_name(),
+            &self.app.namespace,
+            json!({ "spec": spec }),
+        ))
     }
 
     /// Everything after the Secret, in the order it is applied: the grant before the Gateway that
@@ -345,7 +353,10 @@ mod tests {
         assert_eq!(listeners.len(), 2);
         assert_eq!(listeners[0]["name"], "accounting-https-1");
         assert_eq!(listeners[1]["hostname"], "*.acme.com");
-        assert_eq!(listeners[0]["tls"]["certificateRefs"][0], json!({"group": "", "kind": "Secret", "name": "accounting-secret"}));
+        assert_eq!(
+            listeners[0]["tls"]["certificateRefs"][0],
+            json!({"group": "", "kind": "Secret", "name": "accounting-secret"})
+        );
         assert_eq!(listeners[0]["allowedRoutes"]["namespaces"]["from"], "Same");
         let route = spec.https_route();
         let route = &route.data.data["spec"];
@@ -360,11 +371,17 @@ mod tests {
         let spec = t75("gateways", &["accounting.internal.acme.com"], true);
         let grant = spec.reference_grant().unwrap();
         assert_eq!(grant.data.metadata.namespace.as_deref(), Some("t75"));
-        assert_eq!(grant.data.data["spec"]["to"], json!([{"group": "", "kind": "Secret", "name": "accounting-secret"}]));
+        assert_eq!(
+            grant.data.data["spec"]["to"],
+            json!([{"group": "", "kind": "Secret", "name": "accounting-secret"}])
+        );
         assert_eq!(grant.data.data["spec"]["from"][0]["namespace"], "gateways");
         let listeners = spec.listeners();
         assert_eq!(listeners[0]["tls"]["certificateRefs"][0]["namespace"], "t75");
-        assert_eq!(listeners[0]["allowedRoutes"]["namespaces"]["selector"]["matchLabels"]["kubernetes.io/metadata.name"], "t75");
+        assert_eq!(
+            listeners[0]["allowedRoutes"]["namespaces"]["selector"]["matchLabels"]["kubernetes.io/metadata.name"],
+            "t75"
+        );
         assert_eq!(listeners[1]["protocol"], "HTTP");
         let names: Vec<String> = spec.objects(None).unwrap().iter().map(|o| o.display_name()).collect();
         assert_eq!(
@@ -397,7 +414,10 @@ mod tests {
         assert!(clashes(&existing, &spec.listeners()).is_empty());
         let taken = json!({"listeners": [{"name": "shop", "port": 443, "protocol": "HTTPS",
             "hostname": "accounting.internal.acme.com"}]});
-        assert_eq!(clashes(&taken, &spec.listeners()), ["listener shop already takes HTTPS accounting.internal.acme.com on port 443"]);
+        assert_eq!(
+            clashes(&taken, &spec.listeners()),
+            ["listener shop already takes HTTPS accounting.internal.acme.com on port 443"]
+        );
         let mut missing = spec.clone();
         missing.gateway.class = None;
         assert!(missing.gateway(None).unwrap_err().contains("no GatewayClass"));

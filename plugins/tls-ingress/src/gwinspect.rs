@@ -14,10 +14,11 @@ use time::OffsetDateTime;
 
 use crate::class::GatewayClassInfo;
 use crate::gateway::{self, GROUP};
+use crate::input::Ports;
 use crate::inspect::{Finding, Lookup, TlsReport, fail, inspect_tls, warn};
 
 /// Service ports by (namespace, name): `None` when the Service does not exist.
-pub type Services = BTreeMap<(String, String), Option<Vec<(Option<String>, i32)>>>;
+pub type Services = BTreeMap<(String, String), Option<Ports>>;
 
 /// What the cluster holds that Gateways and routes refer to.
 pub struct GatewayLookup<'a> {
@@ -79,9 +80,10 @@ fn text(value: &Value, key: &str) -> Option<String> {
 pub fn granted(grants: &[Value], from_namespace: &str, secret: &str) -> bool {
     grants.iter().any(|grant| {
         let spec = &grant["spec"];
-        let from = spec["from"].as_array().into_iter().flatten().any(|f| {
-            f["group"] == GROUP && f["kind"] == "Gateway" && f["namespace"].as_str() == Some(from_namespace)
-        });
+        let from =
+            spec["from"].as_array().into_iter().flatten().any(|f| {
+                f["group"] == GROUP && f["kind"] == "Gateway" && f["namespace"].as_str() == Some(from_namespace)
+            });
         let to = spec["to"].as_array().into_iter().flatten().any(|t| {
             t["group"].as_str().unwrap_or_default().is_empty()
                 && t["kind"] == "Secret"
@@ -229,10 +231,15 @@ pub fn inspect_route(route: &DynamicObject, lookup: &GatewayLookup) -> RouteRepo
         let gw_name = text(parent, "name").unwrap_or_default();
         let gw_ns = text(parent, "namespace").unwrap_or_else(|| namespace.clone());
         let section = text(parent, "sectionName");
-        let shown = format!("gateway {gw_ns}/{gw_name}{}", section.as_ref().map(|s| format!(" listener {s}")).unwrap_or_default());
+        let shown = format!(
+            "gateway {gw_ns}/{gw_name}{}",
+            section.as_ref().map(|s| format!(" listener {s}")).unwrap_or_default()
+        );
         parents.push(format!("{gw_ns}/{gw_name}{}", section.as_ref().map(|s| format!("/{s}")).unwrap_or_default()));
         match lookup.gateways.get(&(gw_ns.clone(), gw_name.clone())) {
-            None => findings.push(fail(format!("parent {shown}: the Gateway does not exist, the route is not attached"))),
+            None => {
+                findings.push(fail(format!("parent {shown}: the Gateway does not exist, the route is not attached")))
+            }
             Some(gw) => {
                 let listeners = gw.data["spec"]["listeners"].as_array().cloned().unwrap_or_default();
                 let chosen: Vec<&Value> = listeners
@@ -337,16 +344,21 @@ mod tests {
         if let Some(s) = secret_ns {
             reference["namespace"] = json!(s);
         }
-        object(gateway_resource(), ns, "web", json!({
-            "spec": {"gatewayClassName": "eg", "listeners": [
-                {"name": "acc-https", "hostname": "acc.acme.com", "port": 443, "protocol": "HTTPS",
-                 "tls": {"mode": "Terminate", "certificateRefs": [reference]}},
-                {"name": "plain", "port": 80, "protocol": "HTTP"}]},
-            "status": {"addresses": [{"type": "IPAddress", "value": "10.0.0.5"}],
-                "conditions": [{"type": "Programmed", "status": "True", "reason": "Programmed", "message": ""}],
-                "listeners": [{"name": "acc-https", "conditions": [
-                    {"type": "ResolvedRefs", "status": "False", "reason": "InvalidCertificateRef", "message": "bad secret"}]}]}
-        }))
+        object(
+            gateway_resource(),
+            ns,
+            "web",
+            json!({
+                "spec": {"gatewayClassName": "eg", "listeners": [
+                    {"name": "acc-https", "hostname": "acc.acme.com", "port": 443, "protocol": "HTTPS",
+                     "tls": {"mode": "Terminate", "certificateRefs": [reference]}},
+                    {"name": "plain", "port": 80, "protocol": "HTTP"}]},
+                "status": {"addresses": [{"type": "IPAddress", "value": "10.0.0.5"}],
+                    "conditions": [{"type": "Programmed", "status": "True", "reason": "Programmed", "message": ""}],
+                    "listeners": [{"name": "acc-https", "conditions": [
+                        {"type": "ResolvedRefs", "status": "False", "reason": "InvalidCertificateRef", "message": "bad secret"}]}]}
+            }),
+        )
     }
 
     struct World {
@@ -428,21 +440,33 @@ mod tests {
     fn routes_report_attachment_backends_and_plain_http() {
         let mut w = world("gw", None);
         w.gateways.insert(("gw".into(), "web".into()), web("gw", None));
-        let route = object(http_route_resource(), "app", "acc", json!({
-            "spec": {"parentRefs": [{"name": "web", "namespace": "gw", "sectionName": "acc-https"},
-                                    {"name": "web", "namespace": "gw", "sectionName": "plain"},
-                                    {"name": "gone", "namespace": "gw"}],
-                     "hostnames": ["acc.acme.com"],
-                     "rules": [{"backendRefs": [{"name": "acc", "port": 8080}, {"name": "acounting", "port": 80}]}]},
-            "status": {"parents": [{"parentRef": {"name": "web", "namespace": "gw", "sectionName": "acc-https"},
-                "conditions": [{"type": "Accepted", "status": "False", "reason": "NotAllowedByListeners", "message": "namespace not allowed"}]}]}
-        }));
-        let w2 = World { services: BTreeMap::from([
-            (("app".to_string(), "acc".to_string()), Some(vec![(None, 80)])),
-            (("app".to_string(), "acounting".to_string()), None)]), ..w };
+        let route = object(
+            http_route_resource(),
+            "app",
+            "acc",
+            json!({
+                "spec": {"parentRefs": [{"name": "web", "namespace": "gw", "sectionName": "acc-https"},
+                                        {"name": "web", "namespace": "gw", "sectionName": "plain"},
+                                        {"name": "gone", "namespace": "gw"}],
+                         "hostnames": ["acc.acme.com"],
+                         "rules": [{"backendRefs": [{"name": "acc", "port": 8080}, {"name": "acounting", "port": 80}]}]},
+                "status": {"parents": [{"parentRef": {"name": "web", "namespace": "gw", "sectionName": "acc-https"},
+                    "conditions": [{"type": "Accepted", "status": "False", "reason": "NotAllowedByListeners", "message": "namespace not allowed"}]}]}
+            }),
+        );
+        let w2 = World {
+            services: BTreeMap::from([
+                (("app".to_string(), "acc".to_string()), Some(vec![(None, 80)])),
+                (("app".to_string(), "acounting".to_string()), None),
+            ]),
+            ..w
+        };
         let report = inspect_route(&route, &w2.lookup());
         let found: Vec<String> = report.findings.iter().map(|f| format!("{:?} {}", f.severity, f.message)).collect();
-        assert!(found.iter().any(|f| f.starts_with("Fail") && f.contains("Accepted is False (NotAllowedByListeners)")), "{found:?}");
+        assert!(
+            found.iter().any(|f| f.starts_with("Fail") && f.contains("Accepted is False (NotAllowedByListeners)")),
+            "{found:?}"
+        );
         assert!(found.iter().any(|f| f.contains("listener plain: served over plain HTTP")), "{found:?}");
         assert!(found.iter().any(|f| f.contains("gateway gw/gone: the Gateway does not exist")), "{found:?}");
         assert!(found.iter().any(|f| f.contains("no controller has reported")), "{found:?}");

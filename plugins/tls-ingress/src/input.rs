@@ -22,6 +22,9 @@ impl std::fmt::Display for Port {
     }
 }
 
+/// A Service's ports: (name, number).
+pub type Ports = Vec<(Option<String>, i32)>;
+
 /// A backend Service and port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backend {

@@ -25,7 +25,11 @@ use crate::gwinspect::{
     GatewayLookup, GatewayReport, RouteReport, Services, certificate_refs, inspect_gateway, inspect_route,
     parent_gateways,
 };
+use crate::input::Ports;
 use crate::probe;
+
+/// Services of a namespace by name with their ports (`None`: does not exist).
+pub type ServicePorts = BTreeMap<String, Option<Ports>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -132,7 +136,7 @@ pub struct Lookup<'a> {
     pub classes: Option<&'a [IngressClass]>,
     /// Backend Services of the namespace by name with their ports (`None` inside: does not exist);
     /// `None`: not read.
-    pub services: Option<&'a BTreeMap<String, Option<Vec<(Option<String>, i32)>>>>,
+    pub services: Option<&'a ServicePorts>,
 }
 
 /// Checks one Ingress.
@@ -220,8 +224,13 @@ pub fn inspect_tls(
     now: OffsetDateTime,
     rotate: Option<&str>,
 ) -> TlsReport {
-    let mut report =
-        TlsReport { secret: secret_name.map(str::to_owned), hosts, certificate: None, findings: vec![], probes: vec![] };
+    let mut report = TlsReport {
+        secret: secret_name.map(str::to_owned),
+        hosts,
+        certificate: None,
+        findings: vec![],
+        probes: vec![],
+    };
     let findings = &mut report.findings;
     if report.hosts.is_empty() {
         findings.push(warn("TLS entry lists no hosts: which requests get this certificate is up to the controller"));
@@ -324,10 +333,7 @@ pub fn inspect_tls(
 }
 
 /// The backends of an Ingress that do not exist (a typo in the Service or port answers 503).
-fn backend_findings(
-    spec: &k8s_openapi::api::networking::v1::IngressSpec,
-    services: &BTreeMap<String, Option<Vec<(Option<String>, i32)>>>,
-) -> Vec<Finding> {
+fn backend_findings(spec: &k8s_openapi::api::networking::v1::IngressSpec, services: &ServicePorts) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     let backends = spec
@@ -346,9 +352,9 @@ fn backend_findings(
         match services.get(&service.name) {
             Some(None) => out.push(fail(format!("backend service {} does not exist: requests get 503", service.name))),
             Some(Some(ports)) => {
-                let found = ports.iter().any(|(name, number)| {
-                    port.number == Some(*number) || (port.name.is_some() && port.name == *name)
-                });
+                let found = ports
+                    .iter()
+                    .any(|(name, number)| port.number == Some(*number) || (port.name.is_some() && port.name == *name));
                 if !found {
                     let listed: Vec<String> = ports
                         .iter()
@@ -497,8 +503,11 @@ impl InspectCmd {
             && world.report.is_empty()
         {
             let ns = namespaces.as_deref().unwrap_or_default().join(", ");
-            return Err(Error::new(ErrorKind::NotFound, format!("ingress, gateway or httproute {name} not found in namespace {ns}"))
-                .with_hint(format!("list them with `kubectl get ingress,gateway,httproute -n {ns}`")));
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("ingress, gateway or httproute {name} not found in namespace {ns}"),
+            )
+            .with_hint(format!("list them with `kubectl get ingress,gateway,httproute -n {ns}`")));
         }
         let classes = list_classes(&client).await;
         let now = OffsetDateTime::now_utc();
@@ -530,7 +539,12 @@ impl InspectCmd {
                     services.insert(name, ports);
                 }
             }
-            let lookup = Lookup { secrets: &secrets, elsewhere: &elsewhere, classes: classes.as_deref(), services: Some(&services) };
+            let lookup = Lookup {
+                secrets: &secrets,
+                elsewhere: &elsewhere,
+                classes: classes.as_deref(),
+                services: Some(&services),
+            };
             reports.push(inspect_ingress(ingress, &lookup, now));
         }
         let gateway_classes = if world.report.is_empty() { None } else { list_gateway_classes(&client).await };
@@ -541,8 +555,12 @@ impl InspectCmd {
             gateways: &world.gateways,
             classes: gateway_classes.as_deref(),
         };
-        let mut gateway_reports: Vec<GatewayReport> =
-            world.report.iter().filter_map(|key| world.gateways.get(key)).map(|g| inspect_gateway(g, &lookup, now)).collect();
+        let mut gateway_reports: Vec<GatewayReport> = world
+            .report
+            .iter()
+            .filter_map(|key| world.gateways.get(key))
+            .map(|g| inspect_gateway(g, &lookup, now))
+            .collect();
         let route_reports: Vec<RouteReport> = world.routes.iter().map(|r| inspect_route(r, &lookup)).collect();
 
         if self.probe {
@@ -621,7 +639,8 @@ impl InspectCmd {
             // No Gateway API CRDs: nothing to inspect there.
             None => return Ok(world),
         };
-        let routes = list_dynamic(client, &gateway::http_route_resource(), namespaces, "httproutes").await?.unwrap_or_default();
+        let routes =
+            list_dynamic(client, &gateway::http_route_resource(), namespaces, "httproutes").await?.unwrap_or_default();
         for gw in gateways {
             let key = (gw.namespace().unwrap_or_default(), gw.name_any());
             if self.name.as_ref().is_none_or(|n| *n == key.1) {
@@ -635,7 +654,8 @@ impl InspectCmd {
             }
             for key in parent_gateways(&route) {
                 if !world.gateways.contains_key(&key) {
-                    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &key.0, &gateway::gateway_resource());
+                    let api: Api<DynamicObject> =
+                        Api::namespaced_with(client.clone(), &key.0, &gateway::gateway_resource());
                     if let Ok(Some(gw)) = api.get_opt(&key.1).await {
                         world.gateways.insert(key.clone(), gw);
                     }
@@ -650,9 +670,13 @@ impl InspectCmd {
             world.report.iter().filter_map(|k| world.gateways.get(k)).flat_map(certificate_refs).collect();
         for (ns, name) in refs {
             let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
-            let secret = api.get_opt(&name).await.map_err(|e| harden_kube::error::from_kube(e, format!("reading secret {ns}/{name}")))?;
+            let secret = api
+                .get_opt(&name)
+                .await
+                .map_err(|e| harden_kube::error::from_kube(e, format!("reading secret {ns}/{name}")))?;
             if !world.grants.contains_key(&ns) {
-                let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &gateway::reference_grant_resource());
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(client.clone(), &ns, &gateway::reference_grant_resource());
                 let grants = api.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
                 world.grants.insert(ns.clone(), grants.iter().filter_map(|g| serde_json::to_value(g).ok()).collect());
             }
@@ -740,7 +764,7 @@ async fn list_dynamic(
 
 /// A Service's ports (name, number): `Some(None)` when it does not exist, `None` when it could
 /// not be read (no permission): then it is not judged.
-async fn service_ports(client: &Client, namespace: &str, name: &str) -> Option<Option<Vec<(Option<String>, i32)>>> {
+async fn service_ports(client: &Client, namespace: &str, name: &str) -> Option<Option<Ports>> {
     let api: Api<Service> = Api::namespaced(client.clone(), namespace);
     match api.get_opt(name).await {
         Ok(None) => Some(None),
@@ -788,7 +812,8 @@ pub fn render_gateways(gateways: &[GatewayReport], routes: &[RouteReport]) -> St
     let mut rows: Vec<Vec<String>> = Vec::new();
     for g in gateways {
         for l in &g.listeners {
-            let mut all: Vec<&Finding> = l.findings.iter().chain(l.tls.iter().flat_map(|t| t.findings.iter())).collect();
+            let mut all: Vec<&Finding> =
+                l.findings.iter().chain(l.tls.iter().flat_map(|t| t.findings.iter())).collect();
             all.extend(g.findings.iter());
             let cert = l.tls.first();
             rows.push(vec![
@@ -800,7 +825,9 @@ pub fn render_gateways(gateways: &[GatewayReport], routes: &[RouteReport]) -> St
                 format!("{}/{}", l.protocol, l.port),
                 l.hostname.clone().unwrap_or_else(|| "*".into()),
                 cert.and_then(|c| c.secret.clone()).unwrap_or_else(|| "-".into()),
-                cert.and_then(|c| c.certificate.as_ref()).map(|c| format!("{}d", c.days_left)).unwrap_or_else(|| "-".into()),
+                cert.and_then(|c| c.certificate.as_ref())
+                    .map(|c| format!("{}d", c.days_left))
+                    .unwrap_or_else(|| "-".into()),
                 status(&all).into(),
             ]);
         }
@@ -808,7 +835,18 @@ pub fn render_gateways(gateways: &[GatewayReport], routes: &[RouteReport]) -> St
     let mut out = String::new();
     if !rows.is_empty() {
         out.push_str(&harden_cli::output::table(
-            &["namespace", "gateway", "class", "address", "listener", "protocol", "hostname", "secret", "expires", "status"],
+            &[
+                "namespace",
+                "gateway",
+                "class",
+                "address",
+                "listener",
+                "protocol",
+                "hostname",
+                "secret",
+                "expires",
+                "status",
+            ],
             rows,
         ));
     }
@@ -823,7 +861,10 @@ pub fn render_gateways(gateways: &[GatewayReport], routes: &[RouteReport]) -> St
         if !out.is_empty() {
             out.push('\n');
         }
-        out.push_str(&harden_cli::output::table(&["namespace", "httproute", "hostnames", "parents", "status"], route_rows));
+        out.push_str(&harden_cli::output::table(
+            &["namespace", "httproute", "hostnames", "parents", "status"],
+            route_rows,
+        ));
     }
     out.push_str(&probe_lines(gateways.iter().flat_map(|g| g.listeners.iter().flat_map(|l| l.tls.iter()))));
     let mut findings: Vec<(String, &Finding)> = Vec::new();
@@ -997,8 +1038,9 @@ mod tests {
             generate(&hosts(&["accounting.internal.acme.com"]), KeyType::EcdsaP256, 365, OffsetDateTime::now_utc())
                 .unwrap();
         let report = check(&t75(&["accounting.internal.acme.com"], Some("nginx")), Some(&material));
-        let value = serde_json::to_value(JsonReport { healthy: true, ingresses: &[report], gateways: &[], httproutes: &[] })
-            .unwrap();
+        let value =
+            serde_json::to_value(JsonReport { healthy: true, ingresses: &[report], gateways: &[], httproutes: &[] })
+                .unwrap();
         assert_eq!(value["ingresses"][0]["tls"][0]["certificate"]["dns_names"][0], "accounting.internal.acme.com");
         assert_eq!(value["ingresses"][0]["addresses"][0], "10.0.0.7");
     }

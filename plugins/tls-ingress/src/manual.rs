@@ -47,7 +47,9 @@ fn secret_steps(
                 KeyType::Rsa4096 => "-newkey rsa:4096",
             };
             let sans: Vec<String> = spec.hosts.iter().map(|h| format!("DNS:{h}")).collect();
-            out.push_str("# 1. A self-signed certificate and its key (clients read the hosts from subjectAltName, not the CN)\n");
+            out.push_str(
+                "# 1. A self-signed certificate and its key (clients read the hosts from subjectAltName, not the CN)\n",
+            );
             out.push_str(&format!(
                 // Hosts are validated DNS names: double quotes as in the seed are safe.
                 "openssl req -nodes -new -x509 -keyout {keyfile} -out {crt} -subj \"/CN={}\" {newkey} -days {days} \
@@ -131,9 +133,9 @@ pub fn gateway_steps(
 ) -> Result<String> {
     let mut out = secret_steps(&g.app, cert, key, key_type, days);
     let file = format!("{}-gateway.yml", g.app.name);
-    let objects = g.objects(None).map_err(|e| {
-        Error::invalid(e).with_hint("give --gateway-class NAME: the manual steps create the Gateway")
-    })?;
+    let objects = g
+        .objects(None)
+        .map_err(|e| Error::invalid(e).with_hint("give --gateway-class NAME: the manual steps create the Gateway"))?;
     out.push_str(&format!(
         "# 3. The Gateway listener{}, the HTTPRoute{}: save the YAML below as {file}, then\nkubectl apply -f {file}\n",
         if g.reference_grant().is_some() { ", the ReferenceGrant for the Secret" } else { "" },
@@ -165,25 +167,32 @@ mod tests {
     #[test]
     fn the_seeds_steps_with_our_values() {
         let text = ingress_steps(&t75(), None, None, Some(KeyType::Rsa2048), 365).unwrap();
-        assert!(text.contains(
-            "openssl req -nodes -new -x509 -keyout accounting-secret.key -out accounting-secret.crt \
+        assert!(
+            text.contains(
+                "openssl req -nodes -new -x509 -keyout accounting-secret.key -out accounting-secret.crt \
              -subj \"/CN=accounting.internal.acme.com\" -newkey rsa:2048 -days 365 \
              -addext \"subjectAltName=DNS:accounting.internal.acme.com\"\n"
-        ), "{text}");
+            ),
+            "{text}"
+        );
         assert!(text.contains(
             "kubectl create secret tls accounting-secret --cert=accounting-secret.crt --key=accounting-secret.key -n t75\n"
         ), "{text}");
-        assert!(text.contains(
-            "kubectl create ingress accounting-ingress \
+        assert!(
+            text.contains(
+                "kubectl create ingress accounting-ingress \
              --rule=\"accounting.internal.acme.com/*=accounting-service:80,tls=accounting-secret\" -n t75\n"
-        ), "{text}");
+            ),
+            "{text}"
+        );
         assert!(text.contains("kind: Ingress") && text.contains("secretName: accounting-secret"), "{text}");
         assert!(!text.contains("managed-by"), "the manual YAML is not labelled as ours: {text}");
     }
 
     #[test]
     fn provided_files_skip_openssl() {
-        let text = ingress_steps(&t75(), Some(Path::new("/tmp/my cert.pem")), Some(Path::new("/tmp/k.pem")), None, 1).unwrap();
+        let text =
+            ingress_steps(&t75(), Some(Path::new("/tmp/my cert.pem")), Some(Path::new("/tmp/k.pem")), None, 1).unwrap();
         assert!(!text.contains("openssl"), "{text}");
         assert!(text.contains("--cert='/tmp/my cert.pem' --key=/tmp/k.pem"), "{text}");
     }

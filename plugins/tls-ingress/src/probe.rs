@@ -107,10 +107,8 @@ pub fn sni(host: &str) -> String {
 /// Connects to `address` (`HOST:PORT`) and runs a TLS handshake with SNI `server_name`.
 pub fn handshake(address: &str, server_name: &str, timeout: Duration) -> Handshake {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let recorder = Arc::new(Recorder {
-        chain: Mutex::new(Vec::new()),
-        algorithms: provider.signature_verification_algorithms,
-    });
+    let recorder =
+        Arc::new(Recorder { chain: Mutex::new(Vec::new()), algorithms: provider.signature_verification_algorithms });
     let config = match ClientConfig::builder_with_provider(provider.clone() as Arc<CryptoProvider>)
         .with_safe_default_protocol_versions()
     {
@@ -193,7 +191,9 @@ pub fn judge(
         Handshake::Served(chain) => {
             let leaf = match cert::read_der(&chain[0]) {
                 Ok(leaf) => leaf,
-                Err(e) => return result(Verdict::Another, None, format!("serves a certificate that does not parse: {e}")),
+                Err(e) => {
+                    return result(Verdict::Another, None, format!("serves a certificate that does not parse: {e}"));
+                }
             };
             let shown = describe(&leaf);
             if ours == Some(leaf.sha256.as_str()) {
@@ -237,7 +237,8 @@ mod tests {
         let sha = cert::read_der(&der).unwrap().sha256;
         let served = || Handshake::Served(vec![der.clone()]);
         assert_eq!(judge("a.acme.com", "x:443", served(), Some(&sha), Some("s"), &[]).verdict, Verdict::Ours);
-        let other = judge("a.acme.com", "x:443", served(), Some("00:11"), Some("s"), &["the key does not match".into()]);
+        let other =
+            judge("a.acme.com", "x:443", served(), Some("00:11"), Some("s"), &["the key does not match".into()]);
         assert_eq!(other.verdict, Verdict::Another);
         assert!(other.detail.contains("likely because the key does not match"), "{}", other.detail);
         let other = judge("a.acme.com", "x:443", served(), Some("00:11"), Some("s"), &[]);

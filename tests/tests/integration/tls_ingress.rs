@@ -364,7 +364,10 @@ async fn provided_certificates_are_checked_and_wait_times_out_without_a_controll
     assert!(stdout(&timed_out).contains("certificate: provided, self-signed"), "{}", stdout(&timed_out));
     let err = stderr(&timed_out);
     assert!(err.contains(&format!("ingress {ns}/own got no address within 2s")), "{err}");
-    assert!(err.contains("Envoy Gateway") && !err.contains("kubectl apply -f https://"), "maintained controllers: {err}");
+    assert!(
+        err.contains("Envoy Gateway") && !err.contains("kubectl apply -f https://"),
+        "maintained controllers: {err}"
+    );
 
     let client = cluster.admin_client().await;
     let secrets: Api<Secret> = Api::namespaced(client, &ns);
@@ -665,7 +668,8 @@ async fn service(ns: &str, name: &str, port_name: &str, port: i32) {
 /// A GatewayClass, as an implementation's install leaves it (status set by hand: no controller runs here).
 async fn gateway_class(name: &str, accepted: bool) {
     cluster().install_gateway_api();
-    let api: Api<DynamicObject> = Api::all_with(cluster().admin_client().await, &gateway_api("GatewayClass", "gatewayclasses", "v1"));
+    let api: Api<DynamicObject> =
+        Api::all_with(cluster().admin_client().await, &gateway_api("GatewayClass", "gatewayclasses", "v1"));
     let mut class = DynamicObject::new(name, &gateway_api("GatewayClass", "gatewayclasses", "v1"));
     class.data = json!({"spec": {"controllerName": "example.com/gateway-controller"}});
     match api.create(&PostParams::default(), &class).await {
@@ -711,7 +715,9 @@ async fn accept_route(ns: &str, name: &str, gateway_ns: &str, gateway: &str, sec
             "conditions": [condition("Accepted", accepted, if accepted { "Accepted" } else { "NotAllowedByListeners" }),
                            condition("ResolvedRefs", true, "ResolvedRefs")]}))
         .collect();
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&json!({"status": {"parents": parents}}))).await.unwrap();
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&json!({"status": {"parents": parents}})))
+        .await
+        .unwrap();
 }
 
 fn kubectl_apply(yaml: &str) -> std::process::Output {
@@ -728,7 +734,14 @@ async fn gateway_offline_yaml_applies_with_kubectl_on_the_real_crds() {
     let ns = cluster().namespace("gw-dry").await;
     let gw_ns = cluster().namespace("gw-infra").await;
     let output = run(plugin_command("tls-ingress")
-        .args(["create", "accounting", "--host", &format!("{HOST},*.apps.acme.com"), "--service", "accounting-service:80"])
+        .args([
+            "create",
+            "accounting",
+            "--host",
+            &format!("{HOST},*.apps.acme.com"),
+            "--service",
+            "accounting-service:80",
+        ])
         .args(["--gateway", "web", "--gateway-namespace", &gw_ns, "--gateway-class", "eg", "--redirect-http"])
         .args(["--dry-run=client", "-o", "yaml", "-n", &ns]));
     assert_eq!(output.status.code(), Some(0));
@@ -752,7 +765,10 @@ async fn gateway_offline_yaml_applies_with_kubectl_on_the_real_crds() {
         Api::namespaced_with(cluster().admin_client().await, &gw_ns, &gateways()).get("web").await.unwrap();
     let listeners = gw.data["spec"]["listeners"].as_array().unwrap();
     assert_eq!(listeners.len(), 4, "HTTPS and HTTP per host: {listeners:?}");
-    assert_eq!(listeners[0]["tls"]["certificateRefs"][0], json!({"group": "", "kind": "Secret", "name": "accounting-tls", "namespace": ns}));
+    assert_eq!(
+        listeners[0]["tls"]["certificateRefs"][0],
+        json!({"group": "", "kind": "Secret", "name": "accounting-tls", "namespace": ns})
+    );
 }
 
 #[tokio::test]
@@ -763,8 +779,14 @@ async fn gateway_live_create_is_unchanged_on_rerun_and_inspect_follows_the_contr
     accounting_service(&ns).await;
     let create = || {
         let mut c = cluster.plugin("tls-ingress");
-        c.args(["create", "accounting", "-n", &ns, "--host", HOST, "--service", "accounting-service:http"])
-            .args(["--gateway", "web", "--gateway-class", "eg-live", "--secret", "accounting-secret"]);
+        c.args(["create", "accounting", "-n", &ns, "--host", HOST, "--service", "accounting-service:http"]).args([
+            "--gateway",
+            "web",
+            "--gateway-class",
+            "eg-live",
+            "--secret",
+            "accounting-secret",
+        ]);
         c
     };
     let first = run(&mut create());
@@ -772,15 +794,23 @@ async fn gateway_live_create_is_unchanged_on_rerun_and_inspect_follows_the_contr
     let out = stdout(&first);
     assert!(out.contains(&format!("secret/accounting-secret created in namespace {ns}")), "{out}");
     assert!(out.contains(&format!("gateway.gateway.networking.k8s.io/web created in namespace {ns}")), "{out}");
-    assert!(out.contains(&format!("httproute.gateway.networking.k8s.io/accounting created in namespace {ns}")), "{out}");
+    assert!(
+        out.contains(&format!("httproute.gateway.networking.k8s.io/accounting created in namespace {ns}")),
+        "{out}"
+    );
     assert!(!out.contains("referencegrant"), "same namespace: no grant: {out}");
-    let route: DynamicObject = Api::namespaced_with(cluster.admin_client().await, &ns, &routes()).get("accounting").await.unwrap();
+    let route: DynamicObject =
+        Api::namespaced_with(cluster.admin_client().await, &ns, &routes()).get("accounting").await.unwrap();
     assert_eq!(route.data["spec"]["rules"][0]["backendRefs"][0]["port"], 80, "the named port is resolved");
 
     let again = run(&mut create());
     assert_eq!(again.status.code(), Some(0));
     let out = stdout(&again);
-    for what in ["secret/accounting-secret", "gateway.gateway.networking.k8s.io/web", "httproute.gateway.networking.k8s.io/accounting"] {
+    for what in [
+        "secret/accounting-secret",
+        "gateway.gateway.networking.k8s.io/web",
+        "httproute.gateway.networking.k8s.io/accounting",
+    ] {
         assert!(out.contains(&format!("{what} unchanged in namespace {ns}")), "{what}: {out}");
     }
 
@@ -808,12 +838,16 @@ async fn gateway_live_create_is_unchanged_on_rerun_and_inspect_follows_the_contr
     assert!(out.contains("listener accounting-https: ResolvedRefs is False (InvalidCertificateRef)"), "{out}");
 
     // A second host adds a listener to our Gateway and keeps the first.
-    let more = run(cluster.plugin("tls-ingress").args(["create", "billing", "-n", &ns, "--host", "billing.acme.com"])
+    let more = run(cluster
+        .plugin("tls-ingress")
+        .args(["create", "billing", "-n", &ns, "--host", "billing.acme.com"])
         .args(["--service", "accounting-service:80", "--gateway", "web"]));
     assert_eq!(more.status.code(), Some(0));
     assert!(stdout(&more).contains("gateway.gateway.networking.k8s.io/web configured"), "{}", stdout(&more));
-    let gw: DynamicObject = Api::namespaced_with(cluster.admin_client().await, &ns, &gateways()).get("web").await.unwrap();
-    let names: Vec<&str> = gw.data["spec"]["listeners"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    let gw: DynamicObject =
+        Api::namespaced_with(cluster.admin_client().await, &ns, &gateways()).get("web").await.unwrap();
+    let names: Vec<&str> =
+        gw.data["spec"]["listeners"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["accounting-https", "billing-https"]);
 }
 
@@ -828,13 +862,28 @@ async fn gateways_not_ours_are_not_rewritten_and_inspect_finds_each_certificate_
     let tls_secret = |name: &str, pair: &Pair, type_: &str| Secret {
         metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
         type_: Some(type_.into()),
-        string_data: Some(BTreeMap::from([("tls.crt".to_string(), pair.cert.clone()), ("tls.key".to_string(), pair.key.clone())])),
+        string_data: Some(BTreeMap::from([
+            ("tls.crt".to_string(), pair.cert.clone()),
+            ("tls.key".to_string(), pair.key.clone()),
+        ])),
         ..Default::default()
     };
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    secrets.create(&PostParams::default(), &tls_secret("other-host", &self_signed("other.acme.com", -1, 200), "kubernetes.io/tls")).await.unwrap();
-    secrets.create(&PostParams::default(), &tls_secret("soon", &self_signed("soon.acme.com", -1, 10), "kubernetes.io/tls")).await.unwrap();
-    secrets.create(&PostParams::default(), &tls_secret("opaque", &self_signed("opaque.acme.com", -1, 200), "Opaque")).await.unwrap();
+    secrets
+        .create(
+            &PostParams::default(),
+            &tls_secret("other-host", &self_signed("other.acme.com", -1, 200), "kubernetes.io/tls"),
+        )
+        .await
+        .unwrap();
+    secrets
+        .create(&PostParams::default(), &tls_secret("soon", &self_signed("soon.acme.com", -1, 10), "kubernetes.io/tls"))
+        .await
+        .unwrap();
+    secrets
+        .create(&PostParams::default(), &tls_secret("opaque", &self_signed("opaque.acme.com", -1, 200), "Opaque"))
+        .await
+        .unwrap();
     Api::<Secret>::namespaced(client.clone(), &secrets_ns)
         .create(&PostParams::default(), &tls_secret("far", &self_signed("far.acme.com", -1, 200), "kubernetes.io/tls"))
         .await
@@ -855,7 +904,10 @@ async fn gateways_not_ours_are_not_rewritten_and_inspect_finds_each_certificate_
         listener("opaque", "opaque.acme.com", "opaque", None),
         listener("far", "far.acme.com", "far", Some(&secrets_ns)),
     ]}});
-    Api::<DynamicObject>::namespaced_with(client.clone(), &ns, &gateways()).create(&PostParams::default(), &theirs).await.unwrap();
+    Api::<DynamicObject>::namespaced_with(client.clone(), &ns, &gateways())
+        .create(&PostParams::default(), &theirs)
+        .await
+        .unwrap();
     program_gateway(&ns, "platform", &[]).await;
 
     let found = run(cluster.plugin("tls-ingress").args(["inspect", "platform", "-n", &ns]));
@@ -869,8 +921,12 @@ async fn gateways_not_ours_are_not_rewritten_and_inspect_finds_each_certificate_
 
     // A Gateway someone else made is never rewritten without --overwrite, and nothing is created.
     let before = Api::<DynamicObject>::namespaced_with(client.clone(), &ns, &gateways()).get("platform").await.unwrap();
-    let refused = run(cluster.plugin("tls-ingress").args(["create", "accounting", "-n", &ns, "--host", HOST])
-        .args(["--service", "accounting-service:80", "--gateway", "platform"]));
+    let refused = run(cluster.plugin("tls-ingress").args(["create", "accounting", "-n", &ns, "--host", HOST]).args([
+        "--service",
+        "accounting-service:80",
+        "--gateway",
+        "platform",
+    ]));
     assert_eq!(refused.status.code(), Some(1));
     assert!(stderr(&refused).contains("was not created by kubectl-tls-ingress"), "{}", stderr(&refused));
     assert!(stderr(&refused).contains("it is not rewritten"), "{}", stderr(&refused));
@@ -879,10 +935,19 @@ async fn gateways_not_ours_are_not_rewritten_and_inspect_finds_each_certificate_
     assert!(secrets.get_opt("accounting-tls").await.unwrap().is_none(), "nothing was created");
 
     // A listener of theirs for the same host is refused even with --overwrite.
-    let clash = run(cluster.plugin("tls-ingress").args(["create", "acc", "-n", &ns, "--host", "acc.acme.com"])
-        .args(["--service", "accounting-service:80", "--gateway", "platform", "--overwrite"]));
+    let clash = run(cluster.plugin("tls-ingress").args(["create", "acc", "-n", &ns, "--host", "acc.acme.com"]).args([
+        "--service",
+        "accounting-service:80",
+        "--gateway",
+        "platform",
+        "--overwrite",
+    ]));
     assert_eq!(clash.status.code(), Some(1));
-    assert!(stderr(&clash).contains("listener uncovered already takes HTTPS acc.acme.com on port 443"), "{}", stderr(&clash));
+    assert!(
+        stderr(&clash).contains("listener uncovered already takes HTTPS acc.acme.com on port 443"),
+        "{}",
+        stderr(&clash)
+    );
 }
 
 #[tokio::test]
@@ -892,15 +957,33 @@ async fn a_gateway_in_another_namespace_gets_a_reference_grant_and_inspect_misse
     let ns = cluster.namespace("gw-app").await;
     let gw_ns = cluster.namespace("gw-shared").await;
     accounting_service(&ns).await;
-    let created = run(cluster.plugin("tls-ingress").args(["create", "accounting", "-n", &ns, "--host", HOST])
-        .args(["--service", "accounting-service:80", "--gateway", "shared", "--gateway-namespace", &gw_ns, "--gateway-class", "eg-x"]));
+    let created = run(cluster.plugin("tls-ingress").args(["create", "accounting", "-n", &ns, "--host", HOST]).args([
+        "--service",
+        "accounting-service:80",
+        "--gateway",
+        "shared",
+        "--gateway-namespace",
+        &gw_ns,
+        "--gateway-class",
+        "eg-x",
+    ]));
     assert_eq!(created.status.code(), Some(0));
     let out = stdout(&created);
-    assert!(out.contains(&format!("referencegrant.gateway.networking.k8s.io/accounting-from-{gw_ns} created in namespace {ns}")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "referencegrant.gateway.networking.k8s.io/accounting-from-{gw_ns} created in namespace {ns}"
+        )),
+        "{out}"
+    );
     program_gateway(&gw_ns, "shared", &[("accounting-https", true)]).await;
     accept_route(&ns, "accounting", &gw_ns, "shared", &["accounting-https"], true).await;
     let healthy = run(&mut inspect(&ns));
-    assert_eq!(healthy.status.code(), Some(0), "the parent Gateway in the other namespace is inspected too: {}", stdout(&healthy));
+    assert_eq!(
+        healthy.status.code(),
+        Some(0),
+        "the parent Gateway in the other namespace is inspected too: {}",
+        stdout(&healthy)
+    );
     assert!(stdout(&healthy).contains(&gw_ns), "{}", stdout(&healthy));
 
     let grants = gateway_api("ReferenceGrant", "referencegrants", "v1beta1");
@@ -920,11 +1003,25 @@ async fn wait_stops_early_when_no_controller_will_ever_act() {
     let ns = cluster.namespace("gw-wait").await;
     accounting_service(&ns).await;
     let started = std::time::Instant::now();
-    let gateway = run(cluster.plugin("tls-ingress").args(["create", "accounting", "-n", &ns, "--host", HOST])
-        .args(["--service", "accounting-service:80", "--gateway-class", "no-such-class", "--wait", "--timeout", "60s"]));
+    let gateway = run(cluster.plugin("tls-ingress").args(["create", "accounting", "-n", &ns, "--host", HOST]).args([
+        "--service",
+        "accounting-service:80",
+        "--gateway-class",
+        "no-such-class",
+        "--wait",
+        "--timeout",
+        "60s",
+    ]));
     assert_eq!(gateway.status.code(), Some(1));
-    assert!(stderr(&gateway).contains("GatewayClass no-such-class does not exist, so no controller acts on it; not waiting"), "{}", stderr(&gateway));
-    let ingress = run(cluster.plugin("tls-ingress").args(["create", "web", "-n", &ns, "--host", "web.acme.com"])
+    assert!(
+        stderr(&gateway)
+            .contains("GatewayClass no-such-class does not exist, so no controller acts on it; not waiting"),
+        "{}",
+        stderr(&gateway)
+    );
+    let ingress = run(cluster
+        .plugin("tls-ingress")
+        .args(["create", "web", "-n", &ns, "--host", "web.acme.com"])
         .args(["--service", "accounting-service:80", "--class", "no-such-class", "--wait", "--timeout", "60s"]));
     assert_eq!(ingress.status.code(), Some(1));
     assert!(stderr(&ingress).contains("IngressClass no-such-class does not exist"), "{}", stderr(&ingress));
@@ -967,7 +1064,9 @@ async fn overwrite_takes_over_a_kubectl_created_ingress_keeping_its_other_rules(
     default_class().await;
     let ns = cluster.namespace("tls-kubectl").await;
     accounting_service(&ns).await;
-    let made = run(cluster.kubectl().args(["create", "ingress", "accounting-ingress", "-n", &ns])
+    let made = run(cluster
+        .kubectl()
+        .args(["create", "ingress", "accounting-ingress", "-n", &ns])
         .arg(format!("--rule={HOST}/*=accounting-service:80,tls=accounting-secret"))
         .arg("--rule=other.acme.com/*=other-service:80"));
     assert!(made.status.success());
@@ -978,7 +1077,8 @@ async fn overwrite_takes_over_a_kubectl_created_ingress_keeping_its_other_rules(
     let err = stderr(&taken);
     assert!(err.contains(&format!("replacing the rule for {HOST} (/ -> accounting-service:80)")), "{err}");
     assert!(err.contains("keeping the rule for other.acme.com"), "{err}");
-    let ingress = Api::<Ingress>::namespaced(cluster.admin_client().await, &ns).get("accounting-ingress").await.unwrap();
+    let ingress =
+        Api::<Ingress>::namespaced(cluster.admin_client().await, &ns).get("accounting-ingress").await.unwrap();
     let hosts: Vec<String> = ingress.spec.unwrap().rules.unwrap().into_iter().filter_map(|r| r.host).collect();
     assert_eq!(hosts, [HOST, "other.acme.com"]);
     assert_eq!(ingress.metadata.labels.unwrap()[MANAGED_BY_LABEL], PLUGIN);
@@ -991,17 +1091,33 @@ async fn namespace_defaults_to_the_contexts() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");
     std::fs::copy(cluster.admin_kubeconfig(), &config).unwrap();
-    let set = run(cluster.kubectl().arg("--kubeconfig").arg(&config).args(["config", "set-context", "--current", "--namespace", &ns]));
+    let set = run(cluster.kubectl().arg("--kubeconfig").arg(&config).args([
+        "config",
+        "set-context",
+        "--current",
+        "--namespace",
+        &ns,
+    ]));
     assert!(set.status.success());
-    let output = run(plugin_command("tls-ingress").env("KUBECONFIG", &config)
-        .args(["create", "web", "--host", "web.acme.com", "--service", "web:80", "--dry-run=client", "-o", "yaml"]));
+    let output = run(plugin_command("tls-ingress").env("KUBECONFIG", &config).args([
+        "create",
+        "web",
+        "--host",
+        "web.acme.com",
+        "--service",
+        "web:80",
+        "--dry-run=client",
+        "-o",
+        "yaml",
+    ]));
     assert_eq!(output.status.code(), Some(0));
     assert!(stdout(&output).contains(&format!("namespace: {ns}\n")), "{}", stdout(&output));
 }
 
 #[test]
 fn show_manual_prints_the_seeds_steps_and_changes_nothing() {
-    let output = run(plugin_command("tls-ingress").args(["create", "accounting-ingress", "-n", "t75", "--host", HOST])
+    let output = run(plugin_command("tls-ingress")
+        .args(["create", "accounting-ingress", "-n", "t75", "--host", HOST])
         .args(["--service", "accounting-service:80", "--secret", "accounting-secret", "--show-manual"]));
     assert_eq!(output.status.code(), Some(0));
     let out = stdout(&output);
@@ -1124,14 +1240,23 @@ async fn probe_over_a_gateway_listener_names_the_missing_grant() {
     let ns = cluster.namespace("gw-probe").await;
     let gw_ns = cluster.namespace("gw-probe-infra").await;
     accounting_service(&ns).await;
-    let created = run(cluster.plugin("tls-ingress").args(["create", "accounting", "-n", &ns, "--host", HOST])
-        .args(["--service", "accounting-service:80", "--gateway", "web", "--gateway-namespace", &gw_ns, "--gateway-class", "eg-probe"]));
+    let created = run(cluster.plugin("tls-ingress").args(["create", "accounting", "-n", &ns, "--host", HOST]).args([
+        "--service",
+        "accounting-service:80",
+        "--gateway",
+        "web",
+        "--gateway-namespace",
+        &gw_ns,
+        "--gateway-class",
+        "eg-probe",
+    ]));
     assert_eq!(created.status.code(), Some(0));
     program_gateway(&gw_ns, "web", &[("accounting-https", true)]).await;
     accept_route(&ns, "accounting", &gw_ns, "web", &["accounting-https"], true).await;
     let (cert, key) = secret_pem(&ns, "accounting-tls").await;
     let address = serve(Serve::Tls(cert, key));
-    let ours = run(cluster.plugin("tls-ingress").args(["inspect", "web", "-n", &gw_ns, "--probe", "--address", &address]));
+    let ours =
+        run(cluster.plugin("tls-ingress").args(["inspect", "web", "-n", &gw_ns, "--probe", "--address", &address]));
     assert_eq!(ours.status.code(), Some(0), "{}", stdout(&ours));
     assert!(stdout(&ours).contains("serves our certificate"), "{}", stdout(&ours));
 
@@ -1143,7 +1268,8 @@ async fn probe_over_a_gateway_listener_names_the_missing_grant() {
         .unwrap();
     let fake = self_signed("fake.traefik.default", -1, 300);
     let address = serve(Serve::Tls(fake.cert, fake.key));
-    let other = run(cluster.plugin("tls-ingress").args(["inspect", "web", "-n", &gw_ns, "--probe", "--address", &address]));
+    let other =
+        run(cluster.plugin("tls-ingress").args(["inspect", "web", "-n", &gw_ns, "--probe", "--address", &address]));
     assert_eq!(other.status.code(), Some(1));
     let out = stdout(&other);
     assert!(out.contains("serves another certificate: likely because secret"), "{out}");

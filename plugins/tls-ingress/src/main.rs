@@ -14,6 +14,7 @@ mod gateway;
 mod gwinspect;
 mod input;
 mod inspect;
+mod manage;
 mod manual;
 mod probe;
 mod rotate;
@@ -45,6 +46,10 @@ enum Command {
     Inspect(Box<inspect::InspectCmd>),
     /// Replace the certificate in an Ingress's TLS Secret (a new self-signed one for the same hosts, or --cert/--key).
     Rotate(Box<rotate::RotateCmd>),
+    /// List what this plugin made: Ingresses, Gateways, HTTPRoutes, ReferenceGrants and TLS Secrets.
+    List(Box<manage::ListCmd>),
+    /// Delete what `create NAME` made (only what this plugin made; a Gateway only when no listener is left).
+    Delete(Box<manage::DeleteCmd>),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +58,8 @@ fn main() -> ExitCode {
             Command::Create(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::Inspect(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
             Command::Rotate(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::List(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::Delete(cmd) => finish(ExitStyle::Action, cmd.run().await),
         }
     })
 }

@@ -1275,3 +1275,128 @@ async fn probe_over_a_gateway_listener_names_the_missing_grant() {
     assert!(out.contains("serves another certificate: likely because secret"), "{out}");
     assert!(out.contains("(RefNotPermitted)"), "{out}");
 }
+
+#[tokio::test]
+async fn rotate_keeps_local_copies_in_step_and_its_dry_run_says_configured() {
+    let cluster = cluster();
+    default_class().await;
+    let ns = cluster.namespace("tls-rotate").await;
+    accounting_service(&ns).await;
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    assert_eq!(run(t75_create(&ns).arg("--write-cert").arg(&certs)).status.code(), Some(0));
+    let dry = run(cluster.plugin("tls-ingress").args(["rotate", "accounting-ingress", "-n", &ns, "--dry-run"]));
+    assert_eq!(dry.status.code(), Some(0));
+    assert!(
+        stdout(&dry).contains(&format!("secret/accounting-secret configured in namespace {ns} (dry run)")),
+        "{}",
+        stdout(&dry)
+    );
+    let before = std::fs::read_to_string(certs.join("accounting-secret.crt")).unwrap();
+    let rotated = run(cluster
+        .plugin("tls-ingress")
+        .args(["rotate", "accounting-ingress", "-n", &ns, "--write-cert"])
+        .arg(&certs));
+    assert_eq!(rotated.status.code(), Some(0));
+    let (cert, key) = secret_pem(&ns, "accounting-secret").await;
+    assert_ne!(cert, before);
+    assert_eq!(
+        std::fs::read_to_string(certs.join("accounting-secret.crt")).unwrap(),
+        cert,
+        "the local copy is the new certificate"
+    );
+    assert_eq!(std::fs::read_to_string(certs.join("accounting-secret.key")).unwrap(), key);
+    assert_eq!(std::fs::metadata(certs.join("accounting-secret.key")).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[tokio::test]
+async fn list_and_delete_touch_only_what_the_plugin_made() {
+    let cluster = cluster();
+    default_class().await;
+    gateway_class("eg-del", true).await;
+    let ns = cluster.namespace("tls-del").await;
+    let gw_ns = cluster.namespace("tls-del-gw").await;
+    accounting_service(&ns).await;
+    assert_eq!(run(&mut t75_create(&ns)).status.code(), Some(0));
+    let gw = |name: &str, host: &str| {
+        let mut c = cluster.plugin("tls-ingress");
+        c.args(["create", name, "-n", &ns, "--host", host, "--service", "accounting-service:80"]).args([
+            "--gateway",
+            "shared",
+            "--gateway-namespace",
+            &gw_ns,
+            "--gateway-class",
+            "eg-del",
+            "--redirect-http",
+        ]);
+        c
+    };
+    assert_eq!(run(&mut gw("billing", "billing.acme.com")).status.code(), Some(0));
+    assert_eq!(run(&mut gw("shop", "shop.acme.com")).status.code(), Some(0));
+    let client = cluster.admin_client().await;
+    let theirs = Secret {
+        metadata: ObjectMeta { name: Some("theirs".into()), ..Default::default() },
+        string_data: Some(BTreeMap::from([("k".to_string(), "v".to_string())])),
+        ..Default::default()
+    };
+    Api::<Secret>::namespaced(client.clone(), &ns).create(&PostParams::default(), &theirs).await.unwrap();
+
+    let listed = run(cluster.plugin("tls-ingress").args(["list", "-n", &format!("{ns},{gw_ns}")]));
+    assert_eq!(listed.status.code(), Some(0));
+    let out = stdout(&listed);
+    for object in [
+        "ingress.networking.k8s.io/accounting-ingress",
+        "secret/accounting-secret",
+        "httproute.gateway.networking.k8s.io/billing-redirect",
+        "gateway.gateway.networking.k8s.io/shared",
+        "referencegrant.gateway.networking.k8s.io/shop-from-",
+    ] {
+        assert!(out.contains(object), "{object}: {out}");
+    }
+    assert!(!out.contains("theirs"), "{out}");
+
+    let dry = run(cluster.plugin("tls-ingress").args(["delete", "billing", "-n", &ns, "--dry-run"]));
+    assert_eq!(dry.status.code(), Some(0));
+    assert!(
+        stdout(&dry)
+            .contains(&format!("httproute.gateway.networking.k8s.io/billing deleted in namespace {ns} (dry run)")),
+        "{}",
+        stdout(&dry)
+    );
+    assert!(
+        Api::<Secret>::namespaced(client.clone(), &ns).get_opt("billing-tls").await.unwrap().is_some(),
+        "a dry run deletes nothing"
+    );
+
+    let deleted = run(cluster.plugin("tls-ingress").args(["delete", "billing", "-n", &ns]));
+    assert_eq!(deleted.status.code(), Some(0));
+    let out = stdout(&deleted);
+    for line in [
+        "httproute.gateway.networking.k8s.io/billing deleted",
+        "httproute.gateway.networking.k8s.io/billing-redirect deleted",
+        "referencegrant.gateway.networking.k8s.io/billing-from-",
+        "secret/billing-tls deleted",
+        "gateway.gateway.networking.k8s.io/shared configured",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    let shared: DynamicObject = Api::namespaced_with(client.clone(), &gw_ns, &gateways()).get("shared").await.unwrap();
+    let names: Vec<&str> =
+        shared.data["spec"]["listeners"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["shop-https", "shop-http"], "the other app's listeners stay");
+
+    let last = run(cluster.plugin("tls-ingress").args(["delete", "shop", "-n", &ns]));
+    assert_eq!(last.status.code(), Some(0));
+    assert!(
+        stdout(&last).contains("gateway.gateway.networking.k8s.io/shared deleted"),
+        "no listener left: {}",
+        stdout(&last)
+    );
+
+    let ingress = run(cluster.plugin("tls-ingress").args(["delete", "accounting-ingress", "-n", &ns]));
+    assert_eq!(ingress.status.code(), Some(0));
+    assert!(stdout(&ingress).contains("secret/accounting-secret deleted"), "{}", stdout(&ingress));
+    assert!(Api::<Secret>::namespaced(client.clone(), &ns).get_opt("theirs").await.unwrap().is_some());
+    let again = run(cluster.plugin("tls-ingress").args(["delete", "accounting-ingress", "-n", &ns]));
+    assert_eq!(again.status.code(), Some(1), "nothing left to delete");
+}

@@ -38,6 +38,15 @@ pub enum Format {
 }
 
 #[derive(Args)]
+#[command(after_help = "Examples:
+  # Every Ingress, Gateway and HTTPRoute of t75, read from the cluster
+  kubectl tls-ingress inspect -n t75
+
+  # And what the controller really serves for each host
+  kubectl tls-ingress inspect accounting-ingress -n t75 --probe
+
+  # Probe another address (a NodePort, a port-forward) instead of the published one
+  kubectl tls-ingress inspect -A --probe --address 127.0.0.1:8443")]
 pub struct InspectCmd {
     /// Inspect only the Ingress, Gateway or HTTPRoute of this name.
     pub name: Option<String>,

@@ -63,3 +63,16 @@ fn main() -> ExitCode {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn help_is_kubectl_shaped() {
+        Cli::command().debug_assert();
+        harden_cli::help::check_command_tree(&Cli::command(), &[]).unwrap();
+    }
+}

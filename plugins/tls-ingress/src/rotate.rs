@@ -20,6 +20,10 @@ use crate::create::describe;
 use crate::files;
 
 #[derive(Args)]
+#[command(after_help = "Examples:
+  kubectl tls-ingress rotate accounting-ingress -n t75 --days 90
+  kubectl tls-ingress rotate accounting-ingress -n t75 --write-cert ./certs
+  kubectl tls-ingress rotate accounting-ingress -n t75 --cert new.crt --key new.key")]
 pub struct RotateCmd {
     /// The Ingress whose TLS Secret to rotate.
     pub name: String,

@@ -765,7 +765,7 @@ async fn existing_gateway(client: &Client, g: &GatewaySpec, overwrite: bool) -> 
         {
             return Err(Error::not_found("the cluster has no Gateway API CRDs (gateway.networking.k8s.io)")
                 .with_hint(format!(
-                    "install them with the Gateway API implementation you choose, or serve an Ingress instead                      (drop --gateway/--gateway-class); {}",
+                    "install them with the Gateway API implementation you choose, or serve an Ingress instead (drop --gateway/--gateway-class); {}",
                     class::INSTALL_CONTROLLER
                 )));
         }
@@ -790,7 +790,7 @@ async fn existing_gateway(client: &Client, g: &GatewaySpec, overwrite: bool) -> 
     let clashes = gateway::clashes(&spec, &g.listeners());
     if !clashes.is_empty() {
         return Err(Error::conflict(format!("{shown}: {}; nothing was changed", clashes.join("; "))).with_hint(
-            "two listeners for one host and port leave it to the implementation which certificate is served:              remove that listener, or serve the host through it",
+            "two listeners for one host and port leave it to the implementation which certificate is served: remove that listener, or serve the host through it",
         ));
     }
     Ok(Some(spec))

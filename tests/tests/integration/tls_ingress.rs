@@ -1400,3 +1400,32 @@ async fn list_and_delete_touch_only_what_the_plugin_made() {
     let again = run(cluster.plugin("tls-ingress").args(["delete", "accounting-ingress", "-n", &ns]));
     assert_eq!(again.status.code(), Some(1), "nothing left to delete");
 }
+
+#[tokio::test]
+async fn wait_returns_the_address_once_the_gateway_is_programmed() {
+    let cluster = cluster();
+    gateway_class("eg-wait", true).await;
+    let ns = cluster.namespace("gw-waited").await;
+    accounting_service(&ns).await;
+    let child = cluster
+        .plugin("tls-ingress")
+        .args(["create", "accounting", "-n", &ns, "--host", HOST, "--service", "accounting-service:80"])
+        .args(["--gateway", "web", "--gateway-class", "eg-wait", "--wait", "--timeout", "60s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Play the controller once the Gateway exists.
+    let api: Api<DynamicObject> = Api::namespaced_with(cluster.admin_client().await, &ns, &gateways());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while api.get_opt("web").await.unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the Gateway was never created");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    program_gateway(&ns, "web", &[("accounting-https", true)]).await;
+    let output = child.wait_with_output().unwrap();
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}{}", stderr(&output));
+    assert!(out.contains("address: 127.0.0.1\n"), "{out}");
+    assert!(out.contains(&format!("\n127.0.0.1 {HOST}\n")), "{out}");
+}

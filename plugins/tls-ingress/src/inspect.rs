@@ -800,6 +800,11 @@ async fn probe_entry(tls: &mut TlsReport, address: Option<&str>, port: u16) {
     } else {
         format!("{address}:{port}")
     };
+    if tls.hosts.is_empty() {
+        // Without a host there is no SNI to ask with: which certificate answers is the controller's choice.
+        tls.findings.push(warn("not probed: the entry or listener names no host"));
+        return;
+    }
     let ours = tls.certificate.as_ref().map(|c| c.sha256.clone());
     let why: Vec<String> =
         tls.findings.iter().filter(|f| f.severity == Severity::Fail).map(|f| f.message.clone()).collect();

@@ -190,6 +190,32 @@ mod tests {
     }
 
     #[test]
+    fn the_gateway_steps_end_with_its_objects() {
+        use crate::gateway::{GatewaySpec, GatewayTarget};
+        let g = GatewaySpec {
+            app: t75(),
+            gateway: GatewayTarget { name: "web".into(), namespace: "gateways".into(), class: Some("traefik".into()) },
+            redirect: true,
+            port: 80,
+        };
+        let text = gateway_steps(&g, None, None, None, 30).unwrap();
+        assert!(text.contains("kubectl create secret tls accounting-secret"), "{text}");
+        assert!(
+            text.contains("the ReferenceGrant for the Secret")
+                && text.contains("kubectl apply -f accounting-ingress-gateway.yml"),
+            "{text}"
+        );
+        for kind in
+            ["kind: ReferenceGrant", "kind: Gateway", "kind: HTTPRoute", "gatewayClassName: traefik", "RequestRedirect"]
+        {
+            assert!(text.contains(kind), "{kind}: {text}");
+        }
+        let mut no_class = g.clone();
+        no_class.gateway.class = None;
+        assert!(gateway_steps(&no_class, None, None, None, 30).unwrap_err().hint.unwrap().contains("--gateway-class"));
+    }
+
+    #[test]
     fn provided_files_skip_openssl() {
         let text =
             ingress_steps(&t75(), Some(Path::new("/tmp/my cert.pem")), Some(Path::new("/tmp/k.pem")), None, 1).unwrap();

@@ -164,6 +164,10 @@ impl CreateCmd {
             return Err(Error::invalid("--path-type ImplementationSpecific has no HTTPRoute equivalent")
                 .with_hint("use Prefix or Exact with --gateway"));
         }
+        if self.no_check && (self.show_manual || self.apply.dry_run == DryRun::Client) {
+            return Err(Error::invalid("--no-check does not apply offline: without the cluster nothing is checked")
+                .with_hint("drop --no-check, or use --dry-run=server to have the backend checked"));
+        }
         if self.show_manual && self.apply.output.is_some() {
             return Err(Error::invalid("--show-manual prints the manual steps; -o does not apply to it"));
         }
@@ -1098,6 +1102,7 @@ mod tests {
             err(&["--gateway", "web", "--path-type", "ImplementationSpecific"]).contains("no HTTPRoute equivalent")
         );
         assert!(err(&["--show-manual", "-o", "yaml"]).contains("-o does not apply"));
+        assert!(err(&["--no-check", "--dry-run=client"]).contains("--no-check does not apply offline"));
         assert!(err(&["--gateway", "Bad_Name"]).contains("invalid Gateway name"));
         assert!(
             cmd(&["--gateway-class", "eg", "--gateway-namespace", "infra", "--redirect-http"]).check_flags().is_ok()

@@ -101,6 +101,30 @@ impl Cluster {
         command
     }
 
+    /// Installs the Gateway API standard-channel CRDs of the pinned release (once per test binary)
+    /// and waits until they are served.
+    pub fn install_gateway_api(&self) {
+        static INSTALLED: OnceLock<()> = OnceLock::new();
+        INSTALLED.get_or_init(|| {
+            let crds = gateway_api_dir().join("crds");
+            // Server-side: the HTTPRoute CRD is too large for client-side apply's annotation.
+            let applied = run_quiet(self.kubectl().args(["apply", "--server-side", "-f"]).arg(&crds));
+            assert!(
+                applied.status.success(),
+                "installing the Gateway API CRDs: {}",
+                String::from_utf8_lossy(&applied.stderr)
+            );
+            let waited = run_quiet(
+                self.kubectl().args(["wait", "--for=condition=Established", "--timeout=60s", "-f"]).arg(&crds),
+            );
+            assert!(
+                waited.status.success(),
+                "waiting for the Gateway API CRDs: {}",
+                String::from_utf8_lossy(&waited.stderr)
+            );
+        });
+    }
+
     /// The real `kubectl` against this cluster as admin.
     pub fn kubectl(&self) -> Command {
         let mut command = Command::new("kubectl");
@@ -193,6 +217,33 @@ pub fn plugins() -> Vec<String> {
             names
         })
         .clone()
+}
+
+fn run_quiet(command: &mut Command) -> Output {
+    command.output().unwrap_or_else(|e| panic!("running {command:?}: {e}"))
+}
+
+/// Where `tests/tools/build-gateway-api-crds.sh` put the pinned Gateway API release's
+/// standard-channel CRDs (fetched from the Go module proxy on first use).
+pub fn gateway_api_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let output = Command::new("bash")
+            .arg(repo_root().join("tests/tools/build-gateway-api-crds.sh"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("running build-gateway-api-crds.sh");
+        assert!(output.status.success(), "fetching the Gateway API CRDs failed");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let dir = PathBuf::from(text.lines().last().expect("build-gateway-api-crds.sh prints the directory").trim());
+        assert!(
+            dir.join("crds/gateway.networking.k8s.io_gateways.yaml").is_file(),
+            "{} has no Gateway CRD",
+            dir.display()
+        );
+        dir
+    })
+    .clone()
 }
 
 /// Where `tests/tools/build-krew.sh` built krew and its manifest validator (built on first use).

@@ -217,6 +217,9 @@ pub struct CertInfo {
     pub public_key: Result<PublicKey, String>,
     /// SHA-256 of the DER, as `AB:CD:...`.
     pub sha256: String,
+    /// basicConstraints says CA: clients refuse it as a server certificate (webpki's
+    /// `CaUsedAsEndEntity`).
+    pub is_ca: bool,
 }
 
 fn read_certificate(der: &[u8]) -> Result<CertInfo, String> {
@@ -247,6 +250,7 @@ fn read_certificate(der: &[u8]) -> Result<CertInfo, String> {
         self_signed,
         public_key: PublicKey::from_spki(cert.public_key()),
         sha256: digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":"),
+        is_ca: cert.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca),
     })
 }
 
@@ -258,6 +262,21 @@ fn pem_blocks(text: &[u8], what: &str) -> Result<Vec<Pem>, String> {
         return Err(format!("the {what} contains no PEM block (expected -----BEGIN ...-----)"));
     }
     Ok(blocks)
+}
+
+/// Reads one DER certificate (as a TLS server presents it).
+pub fn read_der(der: &[u8]) -> Result<CertInfo, String> {
+    read_certificate(der)
+}
+
+/// The DER of the first CERTIFICATE block of a PEM text.
+#[cfg(test)]
+pub fn pem_to_der(text: &[u8]) -> Result<Vec<u8>, String> {
+    pem_blocks(text, "certificate")?
+        .into_iter()
+        .find(|b| b.label == "CERTIFICATE")
+        .map(|b| b.contents)
+        .ok_or_else(|| "no CERTIFICATE block".to_string())
 }
 
 /// Reads a PEM certificate chain (server certificate first). Blocks other than CERTIFICATE are ignored.
@@ -370,6 +389,7 @@ pub fn problems(cert_pem: &[u8], key_pem: &[u8], hosts: &[String], now: OffsetDa
     let leaf = &chain[0];
     let mut found: Vec<String> = key_problem(&chain, &key).into_iter().collect();
     found.extend(coverage_problem(leaf, hosts));
+    found.extend(ca_problem(leaf));
     match validity(leaf, now) {
         Validity::NotYetValid => found.push(format!("the certificate is not valid before {}", date(leaf.not_before))),
         Validity::Expired(days) => {
@@ -401,6 +421,17 @@ pub fn key_problem(chain: &[CertInfo], key: &PublicKey) -> Option<String> {
         }
         Err(e) => Some(e.clone()),
     }
+}
+
+/// A CA certificate given as the server's: what clients report as `CaUsedAsEndEntity`, in words.
+/// A self-signed one is left alone: `openssl req -x509` (the seed's command) marks its certificates
+/// CA:TRUE by default, and browsers and Go clients accept them once trusted.
+pub fn ca_problem(leaf: &CertInfo) -> Option<String> {
+    (leaf.is_ca && !leaf.self_signed).then(|| {
+        "this certificate is a CA certificate, not a server certificate (clients refuse it: CaUsedAsEndEntity); \
+         issue a server certificate for the hosts from that CA and give that one"
+            .to_string()
+    })
 }
 
 /// Which hosts the certificate does not cover and what it does cover, if any host is left out.
@@ -441,6 +472,28 @@ pub mod tests {
         params.not_after = now - Duration::days(35);
         let cert = params.self_signed(&key).unwrap();
         Material { cert_pem: cert.pem(), key_pem: key.serialize_pem() }
+    }
+
+    /// Issue 16: a CA certificate given as the server's surfaced as webpki's `CaUsedAsEndEntity`.
+    #[test]
+    fn a_ca_certificate_as_the_server_certificate_is_a_sentence() {
+        let now = OffsetDateTime::now_utc();
+        let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
+        root.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let root_cert = root.self_signed(&root_key).unwrap();
+        let issuer = rcgen::Issuer::new(root, &root_key);
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = CertificateParams::new(vec!["a.acme.com".to_string()]).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        let found =
+            problems(cert.pem().as_bytes(), key.serialize_pem().as_bytes(), &hosts(&["a.acme.com"]), now).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("this certificate is a CA certificate, not a server certificate"), "{found:?}");
+        // openssl req -x509 (the seed's command) marks self-signed certificates CA:TRUE: not refused.
+        let own = problems(root_cert.pem().as_bytes(), root_key.serialize_pem().as_bytes(), &[], now).unwrap();
+        assert!(own.is_empty(), "{own:?}");
     }
 
     #[test]

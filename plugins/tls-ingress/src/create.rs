@@ -10,10 +10,11 @@ use harden_cli::prompt;
 use harden_cli::{output::warn, progress::Spinner};
 use harden_kube::apply::{Applier, Object, is_managed_by, managed_selector};
 use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs};
-use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-use kube::api::{Api, ListParams};
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass, IngressTLS};
+use kube::api::{Api, DynamicObject, ListParams};
 use kube::{Client, ResourceExt};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::PLUGIN;
@@ -21,11 +22,25 @@ use crate::build::{self, IngressSpecInput, PathType};
 use crate::cert::{self, KeyType, Material, Validity};
 use crate::class;
 use crate::files;
-use crate::input;
+use crate::gateway::{self, GatewaySpec, GatewayTarget};
+use crate::input::{self, Port, Ports};
+use crate::manual;
 
 #[derive(Args)]
+#[command(after_help = "Examples:
+  # The seed's t75 example: a self-signed certificate, the TLS Secret and an Ingress
+  kubectl tls-ingress create accounting-ingress -n t75 --host accounting.internal.acme.com \\
+    --service accounting-service:80 --secret accounting-secret
+
+  # The same host on a Gateway (Gateway API), created with its class, redirecting HTTP to HTTPS
+  kubectl tls-ingress create accounting -n t75 --host accounting.internal.acme.com \\
+    --service accounting-service:80 --gateway web --gateway-class traefik --redirect-http
+
+  # The manual steps this replaces (openssl, kubectl create secret tls, the YAML)
+  kubectl tls-ingress create accounting-ingress -n t75 --host accounting.internal.acme.com \\
+    --service accounting-service:80 --secret accounting-secret --show-manual")]
 pub struct CreateCmd {
-    /// Name of the Ingress (asked for in a terminal when missing).
+    /// Name of the Ingress, or of the HTTPRoute on the Gateway path (asked for in a terminal when missing).
     pub name: Option<String>,
 
     /// Host to serve (repeat or comma-separate; `*.example.com` wildcards allowed). The first is the CN.
@@ -40,7 +55,7 @@ pub struct CreateCmd {
     #[arg(long, default_value = "/")]
     pub path: String,
 
-    /// pathType of each rule.
+    /// pathType of each rule (on the Gateway path: Prefix is PathPrefix, Exact is Exact).
     #[arg(long, value_enum, default_value = "Prefix", ignore_case = true)]
     pub path_type: PathType,
 
@@ -64,15 +79,40 @@ pub struct CreateCmd {
     #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650), conflicts_with = "cert")]
     pub days: u32,
 
-    /// IngressClass (default: the cluster's default class).
+    /// IngressClass of the Ingress (default: the cluster's default class).
     #[arg(long, value_name = "NAME")]
     pub class: Option<String>,
+
+    /// Serve through this Gateway (Gateway API) instead of an Ingress: an HTTPS listener per host
+    /// on it, an HTTPRoute to the Service, and a ReferenceGrant when the Gateway is in another namespace.
+    #[arg(long, value_name = "NAME")]
+    pub gateway: Option<String>,
+
+    /// Namespace of the Gateway [default: the namespace of the Secret and the routes].
+    #[arg(long, value_name = "NS", value_parser = harden_kube::flags::parse_namespace)]
+    pub gateway_namespace: Option<String>,
+
+    /// GatewayClass of the Gateway when it has to be created (alone: a Gateway named NAME).
+    #[arg(long, value_name = "NAME")]
+    pub gateway_class: Option<String>,
+
+    /// Gateway path: also listen on HTTP for the hosts and redirect every request there to HTTPS.
+    #[arg(long)]
+    pub redirect_http: bool,
+
+    /// Only warn (instead of failing) when the backend Service or its port does not exist.
+    #[arg(long)]
+    pub no_check: bool,
+
+    /// Print the manual steps this command replaces (openssl, kubectl create secret tls, the YAML); change nothing.
+    #[arg(long, conflicts_with_all = ["wait", "write_cert"])]
+    pub show_manual: bool,
 
     /// Also write the certificate (0644) and key (0600) as DIR/SECRET.crt and DIR/SECRET.key.
     #[arg(long, value_name = "DIR")]
     pub write_cert: Option<PathBuf>,
 
-    /// Wait until an ingress controller gives the Ingress an address, then print it.
+    /// Wait until a controller serves it (an Ingress address, a Gateway Programmed), then print the address.
     #[arg(long)]
     pub wait: bool,
 
@@ -96,56 +136,195 @@ struct Plan {
     spec: IngressSpecInput,
 }
 
+/// Where the hosts are served.
+enum Route {
+    Ingress,
+    Gateway(GatewayTarget),
+}
+
 impl CreateCmd {
+    /// Flags that do not apply to the path chosen (pure).
+    pub fn check_flags(&self) -> Result<()> {
+        let gateway = self.gateway.is_some() || self.gateway_class.is_some();
+        if gateway && self.class.is_some() {
+            return Err(Error::invalid("--class is the IngressClass of an Ingress; it does not apply with --gateway")
+                .with_hint("give the Gateway's class with --gateway-class, or drop --gateway for an Ingress"));
+        }
+        if !gateway {
+            if self.gateway_namespace.is_some() {
+                return Err(Error::invalid("--gateway-namespace needs --gateway NAME (or --gateway-class)"));
+            }
+            if self.redirect_http {
+                return Err(Error::invalid("--redirect-http applies to the Gateway path only").with_hint(
+                    "an Ingress has no portable redirect (it is a controller-specific annotation); use --gateway",
+                ));
+            }
+        }
+        if gateway && self.path_type == PathType::ImplementationSpecific {
+            return Err(Error::invalid("--path-type ImplementationSpecific has no HTTPRoute equivalent")
+                .with_hint("use Prefix or Exact with --gateway"));
+        }
+        if self.no_check && (self.show_manual || self.apply.dry_run == DryRun::Client) {
+            return Err(Error::invalid("--no-check does not apply offline: without the cluster nothing is checked")
+                .with_hint("drop --no-check, or use --dry-run=server to have the backend checked"));
+        }
+        if self.show_manual && self.apply.output.is_some() {
+            return Err(Error::invalid("--show-manual prints the manual steps; -o does not apply to it"));
+        }
+        if let Some(name) = &self.gateway {
+            input::object_name("Gateway", name)?;
+        }
+        if let Some(class) = &self.gateway_class {
+            input::object_name("GatewayClass", class)?;
+        }
+        Ok(())
+    }
+
     pub async fn run(self) -> Result<Outcome> {
+        self.check_flags()?;
         let kube_args = &self.kube.clone();
-        let kube = if Applier::needs_cluster(&self.apply) {
-            Some(harden_kube::client::connect(kube_args).await?)
-        } else {
-            None
+        let live = Applier::needs_cluster(&self.apply) && !self.show_manual;
+        let kube = if live { Some(harden_kube::client::connect(kube_args).await?) } else { None };
+        // -n defaults to the context's namespace like every plugin; offline it is read from the
+        // kubeconfig (no request), and only without one is it asked for.
+        let context_namespace = match &kube {
+            Some(k) => Some(k.context_namespace.clone()),
+            None if kube_args.namespaces.is_empty() => {
+                harden_kube::client::config(kube_args).await.ok().map(|c| c.default_namespace)
+            }
+            None => None,
         };
-        let context_namespace = kube.as_ref().map(|k| k.context_namespace.clone());
         let plan = self.plan(kube_args, context_namespace.as_deref())?;
         let client = kube.map(|k| k.client);
-        let now = OffsetDateTime::now_utc();
+        let mut spec = plan.spec;
 
+        let mut route = match (&self.gateway, &self.gateway_class) {
+            (None, None) => Route::Ingress,
+            (gateway, class) => Route::Gateway(GatewayTarget {
+                name: gateway.clone().unwrap_or_else(|| spec.name.clone()),
+                namespace: self.gateway_namespace.clone().unwrap_or_else(|| spec.namespace.clone()),
+                class: class.clone(),
+            }),
+        };
+        if let Some(client) = &client {
+            let classes = list_classes(client).await;
+            match &route {
+                Route::Ingress if self.class.is_some() => {
+                    let (class, warnings) = class::resolve(self.class.as_deref(), classes.as_deref());
+                    spec.class = class;
+                    warnings.iter().for_each(warn);
+                }
+                Route::Ingress => {
+                    let gateway_classes = list_gateway_classes(client).await;
+                    let (detected, said, warnings) = class::detect(classes.as_deref(), gateway_classes.as_deref());
+                    if let Some(said) = said {
+                        harden_cli::output::eline(said);
+                    }
+                    warnings.iter().for_each(warn);
+                    match detected {
+                        class::Detected::Ingress(class) => spec.class = class,
+                        class::Detected::Gateway(class) => {
+                            route = Route::Gateway(GatewayTarget {
+                                name: spec.name.clone(),
+                                namespace: spec.namespace.clone(),
+                                class: Some(class),
+                            })
+                        }
+                    }
+                }
+                Route::Gateway(_) => {}
+            }
+        } else if let Route::Ingress = route {
+            spec.class = self.class.clone();
+        }
+
+        // The backend must exist: a typo in the Service or port otherwise shows up only as a 503.
+        let service_ports = match &client {
+            Some(client) => check_backend(client, &spec, self.no_check).await?,
+            None => None,
+        };
+
+        let gateway_spec = match &route {
+            Route::Ingress => None,
+            Route::Gateway(target) => {
+                let port = gateway::numeric_port(&spec.backend.port, service_ports.as_deref()).map_err(|e| {
+                    Error::invalid(format!("--service {}: {e}", spec.backend.service))
+                        .with_hint("give the port as a number, e.g. --service accounting-service:80")
+                })?;
+                Some(GatewaySpec { app: spec.clone(), gateway: target.clone(), redirect: self.redirect_http, port })
+            }
+        };
+
+        if self.show_manual {
+            let text = match &gateway_spec {
+                Some(g) => {
+                    manual::gateway_steps(g, self.cert.as_deref(), self.key.as_deref(), self.key_type, self.days)?
+                }
+                None => {
+                    manual::ingress_steps(&spec, self.cert.as_deref(), self.key.as_deref(), self.key_type, self.days)?
+                }
+            };
+            harden_cli::output::print(&text);
+            return Ok(Outcome::Good);
+        }
+
+        let now = OffsetDateTime::now_utc();
         let (material, generated) = match (&self.cert, &self.key) {
             (Some(cert_path), Some(key_path)) => {
                 let (cert_pem, key_pem) = (files::read("--cert", cert_path)?, files::read("--key", key_path)?);
-                (check_provided(&cert_pem, &key_pem, cert_path, key_path, &plan.spec.hosts, now, self.force)?, false)
+                (check_provided(&cert_pem, &key_pem, cert_path, key_path, &spec.hosts, now, self.force)?, false)
             }
-            _ => match reusable(client.as_ref(), &plan.spec, self.key_type, now).await? {
+            _ => match reusable(client.as_ref(), &spec, self.key_type, now).await? {
                 Some(kept) => kept,
                 None => {
                     let key_type = self.key_type.unwrap_or(KeyType::EcdsaP256);
-                    (cert::generate(&plan.spec.hosts, key_type, self.days, now).map_err(Error::other)?, true)
+                    (cert::generate(&spec.hosts, key_type, self.days, now).map_err(Error::other)?, true)
                 }
             },
         };
-
-        let mut spec = plan.spec;
-        let classes = match &client {
-            Some(client) => list_classes(client).await,
-            None => None,
-        };
-        let (class, warnings) = class::resolve(self.class.as_deref(), classes.as_deref());
-        spec.class = class;
-        for warning in &warnings {
-            warn(warning);
-        }
-        if let Some(client) = &client {
-            preflight(client, &spec, self.apply.overwrite).await?;
-        }
         if let Some(dir) = &self.write_cert {
             files::check_pair(dir, &spec.secret, self.apply.overwrite)?;
         }
 
-        let objects = vec![
-            Object::from_typed(&build::secret(&spec.secret, &spec.namespace, &material, generated))?,
-            Object::from_typed(&build::ingress(&spec))?,
-        ];
-        // The Secret holds a private key: never leave it behind without the Ingress it was made for.
-        let applier = Applier::new(PLUGIN, self.apply.clone(), client.clone()).all_or_nothing();
+        let mut objects =
+            vec![Object::from_typed(&build::secret(&spec.secret, &spec.namespace, &material, generated))?];
+        match &gateway_spec {
+            None => {
+                let mut ingress = build::ingress(&spec);
+                if let Some(client) = &client {
+                    take_over_ingress(client, &spec, &mut ingress, self.apply.overwrite).await?;
+                }
+                objects.push(Object::from_typed(&ingress)?);
+            }
+            Some(g) => {
+                let existing = match &client {
+                    Some(client) => existing_gateway(client, g, self.apply.overwrite).await?,
+                    None => None,
+                };
+                if existing.is_none() && g.gateway.class.is_none() {
+                    return Err(Error::invalid(format!(
+                        "gateway {}/{} does not exist, and no GatewayClass was given to create it",
+                        g.gateway.namespace, g.gateway.name
+                    ))
+                    .with_hint(if client.is_some() {
+                        "give --gateway-class NAME (`kubectl get gatewayclass` lists them), or name an existing Gateway"
+                    } else {
+                        "give --gateway-class NAME: offline the existing Gateway cannot be read"
+                    }));
+                }
+                objects.extend(g.objects(existing.as_ref()).map_err(Error::invalid)?);
+            }
+        }
+        if let Some(client) = &client {
+            preflight(client, &objects, self.apply.overwrite).await?;
+        }
+
+        let mut apply_args = self.apply.clone();
+        // --overwrite is the user saying "take it over": fields another manager owns (kubectl
+        // create's) go with it, without a second flag.
+        apply_args.force_conflicts |= apply_args.overwrite;
+        // The Secret holds a private key: never leave it behind without the objects it was made for.
+        let applier = Applier::new(PLUGIN, apply_args, client.clone()).all_or_nothing();
         applier.run(objects).await?;
 
         let summary = self.apply.output.is_none();
@@ -165,8 +344,13 @@ impl CreateCmd {
         if self.wait {
             match (self.apply.dry_run, &client) {
                 (DryRun::None, Some(client)) => {
-                    let api: Api<Ingress> = Api::namespaced(client.clone(), &spec.namespace);
-                    let addresses = wait_for_address(&api, &spec, self.timeout).await?;
+                    let addresses = match &gateway_spec {
+                        None => {
+                            let api: Api<Ingress> = Api::namespaced(client.clone(), &spec.namespace);
+                            wait_for_address(client, &api, &spec, self.timeout).await?
+                        }
+                        Some(g) => wait_for_gateway(client, &g.gateway, self.timeout).await?,
+                    };
                     let help = address_help(&addresses, &spec.hosts, written.as_deref());
                     // With -o, stdout holds only the objects (it may be piped to kubectl apply).
                     if summary {
@@ -183,7 +367,8 @@ impl CreateCmd {
 
     /// Fills missing inputs (asking in a terminal) and validates all of them.
     fn plan(&self, kube_args: &KubeArgs, context_namespace: Option<&str>) -> Result<Plan> {
-        let namespace = kube_args.single_namespace()?.map(str::to_owned);
+        let namespace =
+            kube_args.single_namespace()?.map(str::to_owned).or_else(|| context_namespace.map(str::to_owned));
         let mut missing = Vec::new();
         if self.hosts.is_empty() {
             missing.push("--host");
@@ -224,11 +409,9 @@ impl CreateCmd {
         };
         let namespace = match namespace {
             Some(ns) => ns,
-            None => {
-                prompt::text(None, "-n/--namespace", "Namespace", Some(context_namespace.unwrap_or("default")), |t| {
-                    input::object_name("namespace", t).map_err(|e| e.message)
-                })?
-            }
+            None => prompt::text(None, "-n/--namespace", "Namespace", Some("default"), |t| {
+                input::object_name("namespace", t).map_err(|e| e.message)
+            })?,
         };
         let name = match &self.name {
             Some(name) => name.clone(),
@@ -378,41 +561,270 @@ pub async fn list_classes(client: &Client) -> Option<Vec<IngressClass>> {
     }
 }
 
-/// Refuses before changing anything when either object exists and is not ours, so that a
-/// conflict on the Ingress does not leave a new Secret behind.
-async fn preflight(client: &Client, spec: &IngressSpecInput, overwrite: bool) -> Result<()> {
+/// The cluster's GatewayClasses with their Accepted condition; `Some(empty)` when the Gateway API
+/// CRDs are not installed, `None` when we may not list them.
+pub async fn list_gateway_classes(client: &Client) -> Option<Vec<class::GatewayClassInfo>> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &gateway::gateway_class_resource());
+    match api.list(&ListParams::default()).await {
+        Ok(list) => Some(
+            list.items
+                .iter()
+                .map(|c| {
+                    let conditions = c.data.get("status").and_then(|s| s.get("conditions"));
+                    let accepted = gateway::condition(conditions, "Accepted");
+                    class::GatewayClassInfo {
+                        name: c.name_any(),
+                        accepted: accepted.as_ref().is_some_and(|a| a.status == "True"),
+                        why_not: match accepted {
+                            Some(a) if a.status == "True" => None,
+                            Some(a) => Some(format!("{}: {}", a.reason, a.message)),
+                            None => Some("no controller has looked at it".into()),
+                        },
+                    }
+                })
+                .collect(),
+        ),
+        Err(e) if harden_kube::error::status_code(&e) == Some(404) => Some(Vec::new()),
+        Err(e) => {
+            warn(format!("cannot list GatewayClasses ({})", harden_kube::error::convert(e).message));
+            None
+        }
+    }
+}
+
+/// Checks that the backend Service exists and has the port; returns its ports (name, number).
+/// With `no_check` a problem is a warning.
+async fn check_backend(client: &Client, spec: &IngressSpecInput, no_check: bool) -> Result<Option<Ports>> {
+    let api: Api<Service> = Api::namespaced(client.clone(), &spec.namespace);
+    let name = &spec.backend.service;
+    let shown = format!("service {}/{name}", spec.namespace);
+    let problem: Result<()> = match api.get_opt(name).await {
+        Err(e) if harden_kube::error::status_code(&e) == Some(403) => {
+            warn(format!("cannot read {shown} (forbidden); the backend is not checked"));
+            return Ok(None);
+        }
+        Err(e) => return Err(harden_kube::error::from_kube(e, format!("reading {shown}"))),
+        Ok(None) => {
+            let others: Vec<String> = api
+                .list_metadata(&ListParams::default())
+                .await
+                .map(|l| l.items.iter().map(|s| s.name_any()).collect())
+                .unwrap_or_default();
+            let hint = match closest(name, &others) {
+                Some(near) => format!("did you mean --service {near}:{}?", spec.backend.port),
+                None if others.is_empty() => format!("namespace {} has no Services", spec.namespace),
+                None => format!("the namespace has {}", others.join(", ")),
+            };
+            Err(Error::invalid(format!("{shown} does not exist: the route would answer 503")).with_hint(hint))
+        }
+        Ok(Some(service)) => {
+            let ports: Ports =
+                service.spec.iter().flat_map(|s| s.ports.iter().flatten()).map(|p| (p.name.clone(), p.port)).collect();
+            let found = ports.iter().any(|(n, number)| match &spec.backend.port {
+                Port::Number(want) => number == want,
+                Port::Name(want) => n.as_deref() == Some(want.as_str()),
+            });
+            if found {
+                return Ok(Some(ports));
+            }
+            let listed: Vec<String> = ports
+                .iter()
+                .map(|(n, p)| n.as_ref().map(|n| format!("{p} ({n})")).unwrap_or_else(|| p.to_string()))
+                .collect();
+            Err(Error::invalid(format!(
+                "{shown} has no port {} (its ports: {})",
+                spec.backend.port,
+                if listed.is_empty() { "none".to_string() } else { listed.join(", ") }
+            ))
+            .with_hint("give one of its ports in --service SERVICE:PORT"))
+        }
+    };
+    match problem {
+        Err(e) if no_check => {
+            warn(format!("{} (--no-check: going on)", e.message));
+            Ok(None)
+        }
+        other => other.map(|()| None),
+    }
+}
+
+/// The name among `names` one typo away from `name` (an edit distance of at most 2).
+pub fn closest(name: &str, names: &[String]) -> Option<String> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(row[j]).min(row[j + 1]) };
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    }
+    names.iter().map(|n| (distance(name, n), n)).filter(|(d, _)| *d <= 2).min().map(|(_, n)| n.clone())
+}
+
+/// With `--overwrite`, an Ingress someone else made (`kubectl create ingress`) is taken over
+/// without dropping its rules for other hosts; what is replaced is said. Without it, the apply
+/// path refuses it.
+async fn take_over_ingress(
+    client: &Client,
+    spec: &IngressSpecInput,
+    ours: &mut Ingress,
+    overwrite: bool,
+) -> Result<()> {
+    let api: Api<Ingress> = Api::namespaced(client.clone(), &spec.namespace);
+    let existing = api
+        .get_opt(&spec.name)
+        .await
+        .map_err(|e| harden_kube::error::from_kube(e, format!("reading ingress {}/{}", spec.namespace, spec.name)))?;
+    let Some(existing) = existing.filter(|i| !is_managed_by(i, PLUGIN)) else { return Ok(()) };
+    if !overwrite {
+        return Ok(());
+    }
+    for line in merge_ingress(&existing, ours) {
+        harden_cli::output::eline(format!("ingress {}/{}: {line}", spec.namespace, spec.name));
+    }
+    Ok(())
+}
+
+/// Keeps the rules and TLS entries of `existing` for hosts we do not serve, and says which of its
+/// rules and entries ours replace (pure).
+pub fn merge_ingress(existing: &Ingress, ours: &mut Ingress) -> Vec<String> {
+    let theirs = existing.spec.clone().unwrap_or_default();
+    let Some(spec) = ours.spec.as_mut() else { return vec![] };
+    let our_hosts: Vec<String> = spec.tls.iter().flatten().flat_map(|t| t.hosts.clone().unwrap_or_default()).collect();
+    let mut said = Vec::new();
+    let mut kept_rules = Vec::new();
+    for rule in theirs.rules.unwrap_or_default() {
+        let host = rule.host.clone().unwrap_or_default();
+        if our_hosts.contains(&host) {
+            let backends: Vec<String> = rule
+                .http
+                .iter()
+                .flat_map(|h| h.paths.iter())
+                .filter_map(|p| {
+                    let s = p.backend.service.as_ref()?;
+                    let port = s.port.as_ref()?;
+                    let port = port.number.map(|n| n.to_string()).or_else(|| port.name.clone()).unwrap_or_default();
+                    Some(format!("{} -> {}:{port}", p.path.as_deref().unwrap_or("/"), s.name))
+                })
+                .collect();
+            said.push(format!("replacing the rule for {host} ({})", backends.join(", ")));
+        } else {
+            let shown = if host.is_empty() { "(any host)".to_string() } else { host };
+            said.push(format!("keeping the rule for {shown}"));
+            kept_rules.push(rule);
+        }
+    }
+    let mut kept_tls = Vec::new();
+    for entry in theirs.tls.unwrap_or_default() {
+        let hosts = entry.hosts.clone().unwrap_or_default();
+        let mine: Vec<&String> = hosts.iter().filter(|h| our_hosts.contains(h)).collect();
+        if mine.is_empty() {
+            kept_tls.push(entry);
+        } else {
+            let hosts: Vec<&str> = mine.iter().map(|h| h.as_str()).collect();
+            said.push(format!(
+                "replacing the TLS entry for {} (secret {})",
+                hosts.join(", "),
+                entry.secret_name.as_deref().unwrap_or("none")
+            ));
+            let rest: Vec<String> =
+                entry.hosts.unwrap_or_default().into_iter().filter(|h| !our_hosts.contains(h)).collect();
+            if !rest.is_empty() {
+                kept_tls.push(IngressTLS { hosts: Some(rest), secret_name: entry.secret_name });
+            }
+        }
+    }
+    if let Some(default) = theirs.default_backend {
+        spec.default_backend.get_or_insert(default);
+    }
+    if spec.ingress_class_name.is_none() {
+        spec.ingress_class_name = theirs.ingress_class_name;
+    }
+    spec.rules.get_or_insert_with(Vec::new).extend(kept_rules);
+    spec.tls.get_or_insert_with(Vec::new).extend(kept_tls);
+    said
+}
+
+/// The spec of the Gateway to add listeners to, if it exists. One we did not make is changed only
+/// with `--overwrite`; a listener of another that already takes one of our hosts is refused.
+async fn existing_gateway(client: &Client, g: &GatewaySpec, overwrite: bool) -> Result<Option<Value>> {
+    let target = &g.gateway;
+    let shown = format!("gateway {}/{}", target.namespace, target.name);
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &target.namespace, &gateway::gateway_resource());
+    let found = match api.get_opt(&target.name).await {
+        Ok(found) => found,
+        Err(e) => return Err(harden_kube::error::from_kube(e, format!("reading {shown}"))),
+    };
+    if found.is_none() && list_gateway_classes(client).await.is_some_and(|c| c.is_empty()) {
+        // get_opt reads "no such resource" as "no such object": tell the two apart.
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &gateway::gateway_class_resource());
+        if let Err(e) = api.list(&ListParams::default().limit(1)).await
+            && harden_kube::error::status_code(&e) == Some(404)
+        {
+            return Err(Error::not_found("the cluster has no Gateway API CRDs (gateway.networking.k8s.io)")
+                .with_hint(format!(
+                    "install them with the Gateway API implementation you choose, or serve an Ingress instead (drop --gateway/--gateway-class); {}",
+                    class::INSTALL_CONTROLLER
+                )));
+        }
+    }
+    let Some(existing) = found else { return Ok(None) };
+    if !is_managed_by(&existing, PLUGIN) && !overwrite {
+        return Err(Error::conflict(format!(
+            "{shown} exists and was not created by {PLUGIN} (it lacks the label {}); it is not rewritten; nothing was changed",
+            managed_selector(PLUGIN)
+        ))
+        .with_hint("re-run with --overwrite to add our listeners to it (its own are kept), or name another --gateway"));
+    }
+    let spec = existing.data.get("spec").cloned().unwrap_or_default();
+    if let (Some(given), Some(theirs)) = (&target.class, spec.get("gatewayClassName").and_then(Value::as_str))
+        && given != theirs
+    {
+        return Err(Error::invalid(format!(
+            "{shown} exists with GatewayClass {theirs}; --gateway-class {given} does not apply to it"
+        ))
+        .with_hint("drop --gateway-class, or name another --gateway"));
+    }
+    let clashes = gateway::clashes(&spec, &g.listeners());
+    if !clashes.is_empty() {
+        return Err(Error::conflict(format!("{shown}: {}; nothing was changed", clashes.join("; "))).with_hint(
+            "two listeners for one host and port leave it to the implementation which certificate is served: remove that listener, or serve the host through it",
+        ));
+    }
+    Ok(Some(spec))
+}
+
+/// Refuses before changing anything when any object exists and is not ours (unless
+/// `--overwrite`), so that a conflict on a later object does not leave a new Secret behind.
+async fn preflight(client: &Client, objects: &[Object], overwrite: bool) -> Result<()> {
     if overwrite {
         return Ok(());
     }
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &spec.namespace);
-    let ingresses: Api<Ingress> = Api::namespaced(client.clone(), &spec.namespace);
-    let reading = |what: &str, name: &str| format!("reading {what} {}/{name}", spec.namespace);
-    let secret = secrets
-        .get_opt(&spec.secret)
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, reading("secret", &spec.secret)))?;
-    let ingress = ingresses
-        .get_opt(&spec.name)
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, reading("ingress", &spec.name)))?;
-    let theirs = |what: &str, name: &str| {
-        Error::conflict(format!(
-            "{what} {name} in namespace {} already exists and was not created by {PLUGIN} (it lacks the label {}); \
-             nothing was changed",
-            spec.namespace,
-            managed_selector(PLUGIN)
-        ))
-        .with_hint("re-run with --overwrite to take it over, or choose another name (--secret for the Secret)")
-    };
-    if let Some(secret) = secret
-        && !is_managed_by(&secret, PLUGIN)
-    {
-        return Err(theirs("secret", &spec.secret));
-    }
-    if let Some(ingress) = ingress
-        && !is_managed_by(&ingress, PLUGIN)
-    {
-        return Err(theirs("ingress.networking.k8s.io", &spec.name));
+    for object in objects {
+        let namespace = object.namespace().unwrap_or_default();
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &object.resource);
+        let name = object.data.name_any();
+        let existing = api
+            .get_opt(&name)
+            .await
+            .map_err(|e| harden_kube::error::from_kube(e, format!("reading {}", object.describe())))?;
+        if let Some(existing) = existing
+            && !is_managed_by(&existing, PLUGIN)
+        {
+            let what = object.display_name().replacen('/', " ", 1);
+            return Err(Error::conflict(format!(
+                "{what} in namespace {namespace} already exists and was not created by {PLUGIN} (it lacks the label {}); \
+                 nothing was changed",
+                managed_selector(PLUGIN)
+            ))
+            .with_hint("re-run with --overwrite to take it over, or choose another name (--secret for the Secret)"));
+        }
     }
     Ok(())
 }
@@ -469,7 +881,27 @@ pub fn addresses(ingress: &Ingress) -> Vec<Address> {
         .collect()
 }
 
-async fn wait_for_address(api: &Api<Ingress>, spec: &IngressSpecInput, timeout: Duration) -> Result<Vec<Address>> {
+/// Why no controller will ever give this Ingress an address, if that is already certain: its class
+/// does not exist (and none is the default).
+async fn ingress_will_never_be_served(client: &Client, spec: &IngressSpecInput) -> Option<String> {
+    let classes = list_classes(client).await?;
+    match &spec.class {
+        Some(class) if !classes.iter().any(|c| c.name_any() == *class) => {
+            Some(format!("IngressClass {class} does not exist, so no controller serves it"))
+        }
+        None if class::defaults(&classes).is_empty() => {
+            Some("it has no IngressClass and the cluster has no default class, so no controller serves it".into())
+        }
+        _ => None,
+    }
+}
+
+async fn wait_for_address(
+    client: &Client,
+    api: &Api<Ingress>,
+    spec: &IngressSpecInput,
+    timeout: Duration,
+) -> Result<Vec<Address>> {
     let target = format!("ingress {}/{}", spec.namespace, spec.name);
     let spinner = Spinner::start(format!("waiting for {target} to get an address"));
     let deadline = tokio::time::Instant::now() + timeout;
@@ -481,6 +913,14 @@ async fn wait_for_address(api: &Api<Ingress>, spec: &IngressSpecInput, timeout: 
             spinner.finish(format!("{target} has an address"));
             return Ok(found);
         }
+        if let Some(why) = ingress_will_never_be_served(client, spec).await {
+            drop(spinner);
+            return Err(Error::new(ErrorKind::Other, format!("{target} will get no address: {why}; not waiting"))
+                .with_hint(format!(
+                    "pass --class NAME of an installed controller (`kubectl get ingressclass`), or {}",
+                    class::INSTALL_CONTROLLER
+                )));
+        }
         if tokio::time::Instant::now() >= deadline {
             drop(spinner);
             let class = spec.class.as_deref().unwrap_or("(none)");
@@ -490,9 +930,67 @@ async fn wait_for_address(api: &Api<Ingress>, spec: &IngressSpecInput, timeout: 
             )
             .with_hint(format!(
                 "no ingress controller has admitted it: check that a controller for the class runs \
-                 (`kubectl get ingressclass`, `kubectl get pods -A -l app.kubernetes.io/component=controller`), \
-                 or install one: `{}`",
+                 (`kubectl get ingressclass`, `kubectl get pods -A`), or {}",
                 class::INSTALL_CONTROLLER
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500).min(deadline - tokio::time::Instant::now())).await;
+    }
+}
+
+/// Why no controller will ever program this Gateway, if that is already certain: its
+/// GatewayClass does not exist, or its controller refused it.
+fn gateway_will_never_be_programmed(class: &str, classes: &[class::GatewayClassInfo]) -> Option<String> {
+    match classes.iter().find(|c| c.name == class) {
+        None => Some(format!("GatewayClass {class} does not exist, so no controller acts on it")),
+        Some(c) if c.accepted => None,
+        // A class no controller has looked at yet may still be picked up: keep waiting.
+        Some(c) if c.why_not.as_deref().is_none_or(|w| w.starts_with("Pending") || w.starts_with("no controller")) => {
+            None
+        }
+        Some(c) => Some(format!(
+            "GatewayClass {class} was not accepted by its controller: {}",
+            c.why_not.clone().unwrap_or_default()
+        )),
+    }
+}
+
+async fn wait_for_gateway(client: &Client, target: &GatewayTarget, timeout: Duration) -> Result<Vec<Address>> {
+    let shown = format!("gateway {}/{}", target.namespace, target.name);
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &target.namespace, &gateway::gateway_resource());
+    let spinner = Spinner::start(format!("waiting for {shown} to be Programmed"));
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let found =
+            api.get(&target.name).await.map_err(|e| harden_kube::error::from_kube(e, format!("reading {shown}")))?;
+        let conditions = found.data.get("status").and_then(|s| s.get("conditions"));
+        let value = serde_json::to_value(&found)?;
+        if gateway::is_true(conditions, "Programmed") {
+            spinner.finish(format!("{shown} is Programmed"));
+            return Ok(gateway::gateway_addresses(&value)
+                .into_iter()
+                .map(|a| if a.parse::<std::net::IpAddr>().is_ok() { Address::Ip(a) } else { Address::Hostname(a) })
+                .collect());
+        }
+        let class = found.data["spec"]["gatewayClassName"].as_str().unwrap_or_default().to_string();
+        if let Some(classes) = list_gateway_classes(client).await
+            && let Some(why) = gateway_will_never_be_programmed(&class, &classes)
+        {
+            drop(spinner);
+            return Err(Error::new(ErrorKind::Other, format!("{shown} will not be programmed: {why}; not waiting"))
+                .with_hint(format!("`kubectl get gatewayclass` lists the classes; {}", class::INSTALL_CONTROLLER)));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            drop(spinner);
+            let why = gateway::condition(conditions, "Programmed")
+                .map(|c| format!(" (Programmed: {} {}: {})", c.status, c.reason, c.message))
+                .unwrap_or_default();
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!("{shown} was not Programmed within {}s{why}", timeout.as_secs()),
+            )
+            .with_hint(format!(
+                "check that the controller of GatewayClass {class} runs; `kubectl tls-ingress inspect` shows the listener status"
             )));
         }
         tokio::time::sleep(Duration::from_millis(500).min(deadline - tokio::time::Instant::now())).await;
@@ -579,6 +1077,87 @@ mod tests {
         assert!(text.contains("curl --cacert /tmp/c/s.crt --resolve accounting.internal.acme.com:443:10.102.150.36"));
         let text = address_help(&[Address::Hostname("lb.aws.com".into())], &hosts[..1], None);
         assert!(text.contains("CNAME") && !text.contains("/etc/hosts"), "{text}");
+    }
+
+    fn cmd(args: &[&str]) -> CreateCmd {
+        use clap::{FromArgMatches, Parser};
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            create: CreateCmd,
+        }
+        let mut all = vec!["create"];
+        all.extend_from_slice(args);
+        let matches = <Wrap as clap::CommandFactory>::command().try_get_matches_from(all).unwrap();
+        Wrap::from_arg_matches(&matches).unwrap().create
+    }
+
+    #[test]
+    fn flags_that_do_not_apply_to_the_path_are_errors() {
+        let err = |args: &[&str]| cmd(args).check_flags().unwrap_err().message;
+        assert!(err(&["--gateway", "web", "--class", "nginx"]).contains("--class is the IngressClass"));
+        assert!(err(&["--gateway-namespace", "infra"]).contains("needs --gateway"));
+        assert!(err(&["--redirect-http"]).contains("Gateway path only"));
+        assert!(
+            err(&["--gateway", "web", "--path-type", "ImplementationSpecific"]).contains("no HTTPRoute equivalent")
+        );
+        assert!(err(&["--show-manual", "-o", "yaml"]).contains("-o does not apply"));
+        assert!(err(&["--no-check", "--dry-run=client"]).contains("--no-check does not apply offline"));
+        assert!(err(&["--gateway", "Bad_Name"]).contains("invalid Gateway name"));
+        assert!(
+            cmd(&["--gateway-class", "eg", "--gateway-namespace", "infra", "--redirect-http"]).check_flags().is_ok()
+        );
+        assert!(cmd(&["--class", "nginx"]).check_flags().is_ok());
+    }
+
+    #[test]
+    fn typos_suggest_the_nearest_name() {
+        let names = vec!["accounting-service".to_string(), "web".to_string()];
+        assert_eq!(closest("acounting-service", &names).as_deref(), Some("accounting-service"));
+        assert_eq!(closest("shop", &names), None);
+    }
+
+    #[test]
+    fn taking_over_an_ingress_keeps_its_other_hosts_and_says_what_is_replaced() {
+        let spec = |hosts: &[&str], service: &str| IngressSpecInput {
+            name: "accounting-ingress".into(),
+            namespace: "t75".into(),
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            backend: input::Backend { service: service.into(), port: Port::Number(80) },
+            path: "/".into(),
+            path_type: PathType::Prefix,
+            secret: "accounting-secret".into(),
+            class: None,
+        };
+        let mut theirs = build::ingress(&spec(&["a.acme.com", "b.acme.com"], "old"));
+        theirs.spec.as_mut().unwrap().ingress_class_name = Some("nginx".into());
+        let mut ours = build::ingress(&spec(&["a.acme.com"], "new"));
+        let said = merge_ingress(&theirs, &mut ours);
+        assert_eq!(said[0], "replacing the rule for a.acme.com (/ -> old:80)");
+        assert_eq!(said[1], "keeping the rule for b.acme.com");
+        assert!(said[2].starts_with("replacing the TLS entry for a.acme.com"), "{said:?}");
+        let merged = ours.spec.unwrap();
+        let hosts: Vec<String> = merged.rules.unwrap().into_iter().filter_map(|r| r.host).collect();
+        assert_eq!(hosts, ["a.acme.com", "b.acme.com"]);
+        let tls = merged.tls.unwrap();
+        assert_eq!(tls[1].hosts.as_deref(), Some(&["b.acme.com".to_string()][..]), "their entry keeps its other host");
+        assert_eq!(merged.ingress_class_name.as_deref(), Some("nginx"));
+    }
+
+    #[test]
+    fn gateway_waits_stop_only_when_no_controller_will_act() {
+        let info = |accepted: bool, why: Option<&str>| class::GatewayClassInfo {
+            name: "eg".into(),
+            accepted,
+            why_not: why.map(str::to_owned),
+        };
+        assert!(gateway_will_never_be_programmed("nope", &[info(true, None)]).unwrap().contains("does not exist"));
+        assert!(gateway_will_never_be_programmed("eg", &[info(true, None)]).is_none());
+        assert!(
+            gateway_will_never_be_programmed("eg", &[info(false, Some("Pending: Waiting for controller"))]).is_none()
+        );
+        let refused = gateway_will_never_be_programmed("eg", &[info(false, Some("InvalidParameters: bad ref"))]);
+        assert!(refused.unwrap().contains("not accepted by its controller: InvalidParameters"));
     }
 
     #[test]

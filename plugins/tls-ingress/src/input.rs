@@ -22,6 +22,9 @@ impl std::fmt::Display for Port {
     }
 }
 
+/// A Service's ports: (name, number).
+pub type Ports = Vec<(Option<String>, i32)>;
+
 /// A backend Service and port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backend {
@@ -38,8 +41,11 @@ pub fn dns_subdomain(name: &str) -> bool {
 /// Checks an Ingress host: a lower-case DNS name, optionally with a `*.` wildcard first label.
 pub fn host(text: &str) -> Result<String, Error> {
     let bad = |why: String| {
-        Error::invalid(format!("invalid host {text:?}: {why}"))
-            .with_hint("give a DNS name such as accounting.internal.acme.com or *.apps.acme.com")
+        let hint = match suggest_host(text) {
+            Some(near) => format!("did you mean --host {near}?"),
+            None => "give a DNS name such as accounting.internal.acme.com or *.apps.acme.com".to_string(),
+        };
+        Error::invalid(format!("invalid host {text:?}: {why}")).with_hint(hint)
     };
     if text.is_empty() {
         return Err(bad("it is empty".into()));
@@ -63,6 +69,38 @@ pub fn host(text: &str) -> Result<String, Error> {
             .into()));
     }
     Ok(text.to_string())
+}
+
+/// A valid host name close to what was typed: without a scheme, port or path, lower case, with
+/// `_` as `-` and empty labels dropped; `None` when nothing valid is left.
+pub fn suggest_host(text: &str) -> Option<String> {
+    let mut rest = text.trim();
+    if let Some((_, after)) = rest.split_once("://") {
+        rest = after;
+    }
+    rest = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if let Some((name, port)) = rest.rsplit_once(':')
+        && port.chars().all(|c| c.is_ascii_digit())
+    {
+        rest = name;
+    }
+    let lowered = rest.to_ascii_lowercase().replace('_', "-");
+    let (wildcard, name) = match lowered.strip_prefix("*.") {
+        Some(name) => ("*.", name.to_string()),
+        None => ("", lowered.clone()),
+    };
+    let labels: Vec<&str> = name.split('.').map(|l| l.trim_matches('-')).filter(|l| !l.is_empty()).collect();
+    let candidate = format!("{wildcard}{}", labels.join("."));
+    (candidate != text && host_is_valid(&candidate)).then_some(candidate)
+}
+
+fn host_is_valid(name: &str) -> bool {
+    let bare = name.strip_prefix("*.").unwrap_or(name);
+    !bare.is_empty()
+        && bare.parse::<IpAddr>().is_err()
+        && !bare.contains('*')
+        && (!name.starts_with("*.") || bare.contains('.'))
+        && dns_subdomain(bare)
 }
 
 /// Checks a list of hosts (comma-separated values allowed) and drops duplicates, keeping order.
@@ -161,6 +199,18 @@ mod tests {
             assert!(err.message.contains(why), "{text}: {err}");
             assert!(err.message.contains(&format!("{text:?}")), "{err}");
         }
+    }
+
+    #[test]
+    fn host_hints_suggest_a_valid_name() {
+        let hint = |text: &str| host(text).unwrap_err().hint.unwrap_or_default();
+        assert_eq!(hint("https://accounting.internal.acme.com/"), "did you mean --host accounting.internal.acme.com?");
+        assert_eq!(hint("Accounting.acme.com"), "did you mean --host accounting.acme.com?");
+        assert_eq!(hint("under_score.acme.com"), "did you mean --host under-score.acme.com?");
+        assert_eq!(hint("a..b"), "did you mean --host a.b?");
+        assert_eq!(hint("acme.com:443"), "did you mean --host acme.com?");
+        assert!(hint("10.0.0.1").starts_with("give a DNS name"), "no name to suggest for an IP");
+        assert!(hint("*").starts_with("give a DNS name"));
     }
 
     #[test]

@@ -4,13 +4,14 @@
 //! what was read from the cluster.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use harden_cli::error::{Error, ErrorKind, Outcome, Result};
 use harden_kube::flags::KubeArgs;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-use kube::api::{Api, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use kube::{Client, ResourceExt};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -18,7 +19,17 @@ use time::OffsetDateTime;
 use crate::build::{TLS_CRT, TLS_KEY, TLS_TYPE};
 use crate::cert::{self, Validity};
 use crate::class;
-use crate::create::{Address, addresses, list_classes};
+use crate::create::{Address, addresses, list_classes, list_gateway_classes};
+use crate::gateway;
+use crate::gwinspect::{
+    GatewayLookup, GatewayReport, RouteReport, Services, certificate_refs, inspect_gateway, inspect_route,
+    parent_gateways,
+};
+use crate::input::Ports;
+use crate::probe;
+
+/// Services of a namespace by name with their ports (`None`: does not exist).
+pub type ServicePorts = BTreeMap<String, Option<Ports>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -27,8 +38,17 @@ pub enum Format {
 }
 
 #[derive(Args)]
+#[command(after_help = "Examples:
+  # Every Ingress, Gateway and HTTPRoute of t75, read from the cluster
+  kubectl tls-ingress inspect -n t75
+
+  # And what the controller really serves for each host
+  kubectl tls-ingress inspect accounting-ingress -n t75 --probe
+
+  # Probe another address (a NodePort, a port-forward) instead of the published one
+  kubectl tls-ingress inspect -A --probe --address 127.0.0.1:8443")]
 pub struct InspectCmd {
-    /// Inspect only this Ingress.
+    /// Inspect only the Ingress, Gateway or HTTPRoute of this name.
     pub name: Option<String>,
 
     /// Inspect every namespace.
@@ -38,6 +58,15 @@ pub struct InspectCmd {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub output: Format,
+
+    /// Also connect to the controller's address with SNI for each host and compare the served
+    /// certificate with the Secret's: ours, another one (and why), or no TLS.
+    #[arg(long)]
+    pub probe: bool,
+
+    /// Where --probe connects (HOST or HOST:PORT) instead of the Ingress's or Gateway's address.
+    #[arg(long, value_name = "ADDR")]
+    pub address: Option<String>,
 
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -56,11 +85,11 @@ pub struct Finding {
     pub message: String,
 }
 
-fn warn(message: impl Into<String>) -> Finding {
+pub fn warn(message: impl Into<String>) -> Finding {
     Finding { severity: Severity::Warn, message: message.into() }
 }
 
-fn fail(message: impl Into<String>) -> Finding {
+pub fn fail(message: impl Into<String>) -> Finding {
     Finding { severity: Severity::Fail, message: message.into() }
 }
 
@@ -84,6 +113,9 @@ pub struct TlsReport {
     pub hosts: Vec<String>,
     pub certificate: Option<CertSummary>,
     pub findings: Vec<Finding>,
+    /// With --probe: what the controller serves for each host.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<probe::ProbeResult>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -111,6 +143,9 @@ pub struct Lookup<'a> {
     pub elsewhere: &'a BTreeMap<String, Vec<String>>,
     /// The cluster's IngressClasses, if we could list them.
     pub classes: Option<&'a [IngressClass]>,
+    /// Backend Services of the namespace by name with their ports (`None` inside: does not exist);
+    /// `None`: not read.
+    pub services: Option<&'a ServicePorts>,
 }
 
 /// Checks one Ingress.
@@ -127,7 +162,7 @@ pub fn inspect_ingress(ingress: &Ingress, lookup: &Lookup, now: OffsetDateTime) 
         .iter()
         .map(|entry| {
             let hosts = entry.hosts.clone().unwrap_or_default();
-            inspect_tls(entry.secret_name.as_deref(), hosts, &namespace, lookup, now, &rotate)
+            inspect_tls(entry.secret_name.as_deref(), hosts, &namespace, lookup, now, Some(&rotate))
         })
         .collect();
 
@@ -172,6 +207,9 @@ pub fn inspect_ingress(ingress: &Ingress, lookup: &Lookup, now: OffsetDateTime) 
             _ => {}
         }
     }
+    if let Some(services) = lookup.services {
+        findings.extend(backend_findings(&spec, services));
+    }
     let addresses: Vec<String> = addresses(ingress)
         .into_iter()
         .map(|a| match a {
@@ -187,15 +225,21 @@ pub fn inspect_ingress(ingress: &Ingress, lookup: &Lookup, now: OffsetDateTime) 
     IngressReport { namespace, name, class, addresses, tls, plain_http_hosts, findings }
 }
 
-fn inspect_tls(
+pub fn inspect_tls(
     secret_name: Option<&str>,
     hosts: Vec<String>,
     namespace: &str,
     lookup: &Lookup,
     now: OffsetDateTime,
-    rotate: &str,
+    rotate: Option<&str>,
 ) -> TlsReport {
-    let mut report = TlsReport { secret: secret_name.map(str::to_owned), hosts, certificate: None, findings: vec![] };
+    let mut report = TlsReport {
+        secret: secret_name.map(str::to_owned),
+        hosts,
+        certificate: None,
+        findings: vec![],
+        probes: vec![],
+    };
     let findings = &mut report.findings;
     if report.hosts.is_empty() {
         findings.push(warn("TLS entry lists no hosts: which requests get this certificate is up to the controller"));
@@ -209,8 +253,9 @@ fn inspect_tls(
     let Some(Some(secret)) = lookup.secrets.get(secret_name) else {
         let mut message = format!("secret {secret_name} not found in namespace {namespace}");
         if let Some(others) = lookup.elsewhere.get(secret_name).filter(|o| !o.is_empty()) {
+            let (which, has) = if others.len() == 1 { ("namespace", "has") } else { ("namespaces", "have") };
             message.push_str(&format!(
-                " (namespace {} has one: an Ingress can only use Secrets of its own namespace)",
+                " ({which} {} {has} one: an Ingress can only use Secrets of its own namespace)",
                 others.join(", ")
             ));
         }
@@ -218,10 +263,10 @@ fn inspect_tls(
         return report;
     };
     // Only certificates we generated can be renewed without the user supplying the next one.
-    let rotate = if crate::rotate::generated_by_us(secret) {
-        format!("`{rotate}`")
-    } else {
-        format!("`{rotate} --cert NEW.crt --key NEW.key`")
+    let rotate = match rotate {
+        Some(rotate) if crate::rotate::generated_by_us(secret) => format!("`{rotate}`"),
+        Some(rotate) => format!("`{rotate} --cert NEW.crt --key NEW.key`"),
+        None => format!("put a new certificate into secret {namespace}/{secret_name}"),
     };
     let type_ = secret.type_.as_deref().unwrap_or("Opaque");
     if type_ != TLS_TYPE {
@@ -251,6 +296,9 @@ fn inspect_tls(
         }
     }
     if let Some(problem) = cert::coverage_problem(leaf, &report.hosts) {
+        findings.push(fail(format!("secret {secret_name}: {problem}")));
+    }
+    if let Some(problem) = cert::ca_problem(leaf) {
         findings.push(fail(format!("secret {secret_name}: {problem}")));
     }
     let days_left = match cert::validity(leaf, now) {
@@ -293,12 +341,78 @@ fn inspect_tls(
     report
 }
 
+/// The backends of an Ingress that do not exist (a typo in the Service or port answers 503).
+fn backend_findings(spec: &k8s_openapi::api::networking::v1::IngressSpec, services: &ServicePorts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    let backends = spec
+        .rules
+        .iter()
+        .flatten()
+        .flat_map(|r| r.http.iter().flat_map(|h| h.paths.iter().map(|p| p.backend.clone())))
+        .chain(spec.default_backend.clone());
+    for backend in backends {
+        let Some(service) = backend.service else { continue };
+        let port = service.port.unwrap_or_default();
+        let shown_port = port.number.map(|n| n.to_string()).or(port.name.clone()).unwrap_or_default();
+        if !seen.insert((service.name.clone(), shown_port.clone())) {
+            continue;
+        }
+        match services.get(&service.name) {
+            Some(None) => out.push(fail(format!("backend service {} does not exist: requests get 503", service.name))),
+            Some(Some(ports)) => {
+                let found = ports
+                    .iter()
+                    .any(|(name, number)| port.number == Some(*number) || (port.name.is_some() && port.name == *name));
+                if !found {
+                    let listed: Vec<String> = ports
+                        .iter()
+                        .map(|(n, p)| n.as_ref().map(|n| format!("{p} ({n})")).unwrap_or_else(|| p.to_string()))
+                        .collect();
+                    out.push(fail(format!(
+                        "backend service {} has no port {shown_port} (its ports: {})",
+                        service.name,
+                        listed.join(", ")
+                    )));
+                }
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+/// The backend Services an Ingress names.
+pub fn backend_services(ingress: &Ingress) -> BTreeSet<String> {
+    let spec = ingress.spec.clone().unwrap_or_default();
+    spec.rules
+        .iter()
+        .flatten()
+        .flat_map(|r| r.http.iter().flat_map(|h| h.paths.iter().map(|p| p.backend.clone())))
+        .chain(spec.default_backend)
+        .filter_map(|b| b.service.map(|s| s.name))
+        .collect()
+}
+
 fn status(findings: &[&Finding]) -> &'static str {
     match findings.iter().map(|f| f.severity).max() {
         None => "ok",
         Some(Severity::Warn) => "warn",
         Some(Severity::Fail) => "fail",
     }
+}
+
+/// What --probe saw, one line per host.
+fn probe_lines<'a>(entries: impl Iterator<Item = &'a TlsReport>) -> String {
+    let mut out = String::new();
+    for probe in entries.flat_map(|t| t.probes.iter()) {
+        if out.is_empty() {
+            out.push_str("\nPROBES\n");
+        }
+        let served = probe.served.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
+        out.push_str(&format!("{} at {}: {}{served}\n", probe.host, probe.address, probe.detail));
+    }
+    out
 }
 
 /// The table and the list of findings below it.
@@ -343,6 +457,7 @@ pub fn render_table(reports: &[IngressReport]) -> String {
         &["namespace", "ingress", "class", "address", "secret", "hosts", "expires", "self-signed", "status"],
         rows,
     );
+    out.push_str(&probe_lines(reports.iter().flat_map(|r| r.tls.iter())));
     let findings: Vec<(String, &Finding)> = reports
         .iter()
         .flat_map(|r| r.all_findings().map(move |f| (format!("{}/{}", r.namespace, r.name), f)))
@@ -364,14 +479,45 @@ pub fn render_table(reports: &[IngressReport]) -> String {
 struct JsonReport<'a> {
     healthy: bool,
     ingresses: &'a [IngressReport],
+    gateways: &'a [GatewayReport],
+    httproutes: &'a [RouteReport],
+}
+
+/// The Gateway API objects in scope and what they refer to.
+#[derive(Default)]
+struct GatewayWorld {
+    gateways: BTreeMap<(String, String), DynamicObject>,
+    /// The Gateways to report: those in scope and the parents of routes in scope.
+    report: BTreeSet<(String, String)>,
+    routes: Vec<DynamicObject>,
+    secrets: BTreeMap<(String, String), Option<Secret>>,
+    grants: BTreeMap<String, Vec<serde_json::Value>>,
+    services: Services,
 }
 
 impl InspectCmd {
     pub async fn run(self) -> Result<Outcome> {
+        if self.address.is_some() && !self.probe {
+            return Err(Error::invalid("--address is where --probe connects; it needs --probe"));
+        }
         let kube_args = &self.kube.clone();
         let kube = harden_kube::client::connect(kube_args).await?;
         let client = kube.client.clone();
-        let ingresses = self.ingresses(&client, &kube, kube_args).await?;
+        let namespaces = self.namespaces(&kube, kube_args).await?;
+        let ingresses = self.ingresses(&client, namespaces.as_deref()).await?;
+        let world = self.gateway_world(&client, namespaces.as_deref()).await?;
+        if let Some(name) = &self.name
+            && ingresses.is_empty()
+            && world.routes.is_empty()
+            && world.report.is_empty()
+        {
+            let ns = namespaces.as_deref().unwrap_or_default().join(", ");
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("ingress, gateway or httproute {name} not found in namespace {ns}"),
+            )
+            .with_hint(format!("list them with `kubectl get ingress,gateway,httproute -n {ns}`")));
+        }
         let classes = list_classes(&client).await;
         let now = OffsetDateTime::now_utc();
         let mut reports = Vec::new();
@@ -396,57 +542,195 @@ impl InspectCmd {
                 }
                 secrets.insert(name, secret);
             }
-            let lookup = Lookup { secrets: &secrets, elsewhere: &elsewhere, classes: classes.as_deref() };
+            let mut services = BTreeMap::new();
+            for name in backend_services(ingress) {
+                if let Some(ports) = service_ports(&client, &namespace, &name).await {
+                    services.insert(name, ports);
+                }
+            }
+            let lookup = Lookup {
+                secrets: &secrets,
+                elsewhere: &elsewhere,
+                classes: classes.as_deref(),
+                services: Some(&services),
+            };
             reports.push(inspect_ingress(ingress, &lookup, now));
         }
-        let healthy = reports.iter().all(|r| r.all_findings().next().is_none());
+        let gateway_classes = if world.report.is_empty() { None } else { list_gateway_classes(&client).await };
+        let lookup = GatewayLookup {
+            secrets: &world.secrets,
+            grants: &world.grants,
+            services: &world.services,
+            gateways: &world.gateways,
+            classes: gateway_classes.as_deref(),
+        };
+        let mut gateway_reports: Vec<GatewayReport> = world
+            .report
+            .iter()
+            .filter_map(|key| world.gateways.get(key))
+            .map(|g| inspect_gateway(g, &lookup, now))
+            .collect();
+        let route_reports: Vec<RouteReport> = world.routes.iter().map(|r| inspect_route(r, &lookup)).collect();
+
+        if self.probe {
+            for report in &mut reports {
+                let address = self.address.clone().or_else(|| report.addresses.first().cloned());
+                for tls in &mut report.tls {
+                    probe_entry(tls, address.as_deref(), 443).await;
+                }
+            }
+            for report in &mut gateway_reports {
+                let address = self.address.clone().or_else(|| report.addresses.first().cloned());
+                for listener in &mut report.listeners {
+                    let port = u16::try_from(listener.port).unwrap_or(443);
+                    for tls in &mut listener.tls {
+                        probe_entry(tls, address.as_deref(), port).await;
+                    }
+                }
+            }
+        }
+
+        let healthy = reports.iter().all(|r| r.all_findings().next().is_none())
+            && gateway_reports.iter().all(|r| r.all_findings().next().is_none())
+            && route_reports.iter().all(|r| r.findings.is_empty());
         match self.output {
             Format::Json => harden_cli::output::line(
-                serde_json::to_string_pretty(&JsonReport { healthy, ingresses: &reports })?.to_string(),
+                serde_json::to_string_pretty(&JsonReport {
+                    healthy,
+                    ingresses: &reports,
+                    gateways: &gateway_reports,
+                    httproutes: &route_reports,
+                })?
+                .to_string(),
             ),
-            Format::Table if reports.is_empty() => {
-                let scope = if self.all_namespaces {
-                    "any namespace".to_string()
-                } else {
-                    format!("namespace {}", kube.namespaces(kube_args).join(", "))
+            Format::Table if reports.is_empty() && gateway_reports.is_empty() && route_reports.is_empty() => {
+                let scope = match &namespaces {
+                    None => "any namespace".to_string(),
+                    Some(ns) => format!("namespace {}", ns.join(", ")),
                 };
-                harden_cli::output::eline(format!("No ingresses found in {scope}."));
+                harden_cli::output::eline(format!("No ingresses, gateways or httproutes found in {scope}."));
             }
             // Hosts and SANs come from the cluster: never let them drive the terminal.
-            Format::Table => harden_cli::output::print(&harden_cli::output::terminal_safe(&render_table(&reports))),
+            Format::Table => {
+                let mut text = String::new();
+                if !reports.is_empty() {
+                    text.push_str(&render_table(&reports));
+                }
+                if !gateway_reports.is_empty() || !route_reports.is_empty() {
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(&render_gateways(&gateway_reports, &route_reports));
+                }
+                harden_cli::output::print(&harden_cli::output::terminal_safe(&text))
+            }
         }
         Ok(if healthy { Outcome::Good } else { Outcome::Finding })
     }
 
-    async fn ingresses(
-        &self,
-        client: &Client,
-        kube: &harden_kube::client::Kube,
-        args: &KubeArgs,
-    ) -> Result<Vec<Ingress>> {
+    /// The namespaces in scope (`None`: all), each checked to exist: a typo must not read as
+    /// "nothing found, healthy".
+    async fn namespaces(&self, kube: &harden_kube::client::Kube, args: &KubeArgs) -> Result<Option<Vec<String>>> {
         if self.all_namespaces {
             if !args.namespaces.is_empty() {
                 return Err(Error::invalid("-A and -n cannot be used together"));
             }
+            return Ok(None);
+        }
+        let scope = harden_kube::namespaces::NamespaceScope { named: args.namespaces.clone(), ..Default::default() };
+        Ok(Some(scope.resolve_existing(kube).await?))
+    }
+
+    async fn gateway_world(&self, client: &Client, namespaces: Option<&[String]>) -> Result<GatewayWorld> {
+        let mut world = GatewayWorld::default();
+        let gateways = match list_dynamic(client, &gateway::gateway_resource(), namespaces, "gateways").await? {
+            Some(found) => found,
+            // No Gateway API CRDs: nothing to inspect there.
+            None => return Ok(world),
+        };
+        let routes =
+            list_dynamic(client, &gateway::http_route_resource(), namespaces, "httproutes").await?.unwrap_or_default();
+        for gw in gateways {
+            let key = (gw.namespace().unwrap_or_default(), gw.name_any());
+            if self.name.as_ref().is_none_or(|n| *n == key.1) {
+                world.report.insert(key.clone());
+            }
+            world.gateways.insert(key, gw);
+        }
+        for route in routes {
+            if self.name.as_ref().is_some_and(|n| *n != route.name_any()) {
+                continue;
+            }
+            for key in parent_gateways(&route) {
+                if !world.gateways.contains_key(&key) {
+                    let api: Api<DynamicObject> =
+                        Api::namespaced_with(client.clone(), &key.0, &gateway::gateway_resource());
+                    if let Ok(Some(gw)) = api.get_opt(&key.1).await {
+                        world.gateways.insert(key.clone(), gw);
+                    }
+                }
+                if world.gateways.contains_key(&key) {
+                    world.report.insert(key);
+                }
+            }
+            world.routes.push(route);
+        }
+        let refs: BTreeSet<(String, String)> =
+            world.report.iter().filter_map(|k| world.gateways.get(k)).flat_map(certificate_refs).collect();
+        for (ns, name) in refs {
+            let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
+            let secret = api
+                .get_opt(&name)
+                .await
+                .map_err(|e| harden_kube::error::from_kube(e, format!("reading secret {ns}/{name}")))?;
+            if !world.grants.contains_key(&ns) {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(client.clone(), &ns, &gateway::reference_grant_resource());
+                let grants = api.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
+                world.grants.insert(ns.clone(), grants.iter().filter_map(|g| serde_json::to_value(g).ok()).collect());
+            }
+            world.secrets.insert((ns, name), secret);
+        }
+        for route in &world.routes {
+            let namespace = route.namespace().unwrap_or_default();
+            for rule in route.data["spec"]["rules"].as_array().into_iter().flatten() {
+                for backend in rule["backendRefs"].as_array().into_iter().flatten() {
+                    if backend.get("kind").is_some_and(|k| k != "Service") {
+                        continue;
+                    }
+                    let Some(name) = backend["name"].as_str() else { continue };
+                    let ns = backend["namespace"].as_str().unwrap_or(&namespace).to_string();
+                    let key = (ns.clone(), name.to_string());
+                    if !world.services.contains_key(&key)
+                        && let Some(ports) = service_ports(client, &ns, name).await
+                    {
+                        world.services.insert(key, ports);
+                    }
+                }
+            }
+        }
+        Ok(world)
+    }
+
+    async fn ingresses(&self, client: &Client, namespaces: Option<&[String]>) -> Result<Vec<Ingress>> {
+        let Some(namespaces) = namespaces else {
             let api: Api<Ingress> = Api::all(client.clone());
             return Ok(api
                 .list(&ListParams::default())
                 .await
                 .map_err(|e| harden_kube::error::from_kube(e, "listing ingresses in all namespaces"))?
-                .items);
-        }
+                .items
+                .into_iter()
+                .filter(|i| self.name.as_ref().is_none_or(|n| *n == i.name_any()))
+                .collect());
+        };
         let mut found = Vec::new();
-        // A typo must not read as "no ingresses, healthy".
-        let scope = harden_kube::namespaces::NamespaceScope { named: args.namespaces.clone(), ..Default::default() };
-        for namespace in scope.resolve_existing(kube).await? {
-            let api: Api<Ingress> = Api::namespaced(client.clone(), &namespace);
+        for namespace in namespaces {
+            let api: Api<Ingress> = Api::namespaced(client.clone(), namespace);
             match &self.name {
                 Some(name) => match api.get_opt(name).await {
                     Ok(Some(ingress)) => found.push(ingress),
-                    Ok(None) => {
-                        return Err(Error::new(ErrorKind::NotFound, format!("ingress {namespace}/{name} not found"))
-                            .with_hint(format!("list them with `kubectl get ingress -n {namespace}`")));
-                    }
+                    Ok(None) => {}
                     Err(e) => {
                         return Err(harden_kube::error::from_kube(e, format!("reading ingress {namespace}/{name}")));
                     }
@@ -463,6 +747,158 @@ impl InspectCmd {
         }
         Ok(found)
     }
+}
+
+/// Lists a Gateway API kind in the namespaces (or all); `None` when its CRD is not installed.
+async fn list_dynamic(
+    client: &Client,
+    resource: &kube::api::ApiResource,
+    namespaces: Option<&[String]>,
+    what: &str,
+) -> Result<Option<Vec<DynamicObject>>> {
+    let apis: Vec<Api<DynamicObject>> = match namespaces {
+        None => vec![Api::all_with(client.clone(), resource)],
+        Some(list) => list.iter().map(|ns| Api::namespaced_with(client.clone(), ns, resource)).collect(),
+    };
+    let mut out = Vec::new();
+    for api in apis {
+        match api.list(&ListParams::default()).await {
+            Ok(list) => out.extend(list.items),
+            Err(e) if harden_kube::error::status_code(&e) == Some(404) => return Ok(None),
+            Err(e) => return Err(harden_kube::error::from_kube(e, format!("listing {what}"))),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// A Service's ports (name, number): `Some(None)` when it does not exist, `None` when it could
+/// not be read (no permission): then it is not judged.
+async fn service_ports(client: &Client, namespace: &str, name: &str) -> Option<Option<Ports>> {
+    let api: Api<Service> = Api::namespaced(client.clone(), namespace);
+    match api.get_opt(name).await {
+        Ok(None) => Some(None),
+        Ok(Some(service)) => Some(Some(
+            service.spec.iter().flat_map(|s| s.ports.iter().flatten()).map(|p| (p.name.clone(), p.port)).collect(),
+        )),
+        Err(_) => None,
+    }
+}
+
+/// Probes every host of one TLS entry at `address` (`HOST` or `HOST:PORT`; the port defaults to
+/// `port`) and records the verdicts as findings.
+async fn probe_entry(tls: &mut TlsReport, address: Option<&str>, port: u16) {
+    let Some(address) = address else {
+        tls.findings.push(warn("not probed: no address (a controller gives one; or give --address)"));
+        return;
+    };
+    let target = if address.parse::<std::net::SocketAddr>().is_ok()
+        || (address.rsplit_once(':').is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok()))
+    {
+        address.to_string()
+    } else if address.contains(':') {
+        format!("[{address}]:{port}")
+    } else {
+        format!("{address}:{port}")
+    };
+    if tls.hosts.is_empty() {
+        // Without a host there is no SNI to ask with: which certificate answers is the controller's choice.
+        tls.findings.push(warn("not probed: the entry or listener names no host"));
+        return;
+    }
+    let ours = tls.certificate.as_ref().map(|c| c.sha256.clone());
+    let why: Vec<String> =
+        tls.findings.iter().filter(|f| f.severity == Severity::Fail).map(|f| f.message.clone()).collect();
+    for host in tls.hosts.clone() {
+        let (target_c, sni) = (target.clone(), probe::sni(&host));
+        let outcome = tokio::task::spawn_blocking(move || probe::handshake(&target_c, &sni, Duration::from_secs(5)))
+            .await
+            .unwrap_or_else(|e| probe::Handshake::Unreachable(e.to_string()));
+        let result = probe::judge(&host, &target, outcome, ours.as_deref(), tls.secret.as_deref(), &why);
+        if result.verdict != probe::Verdict::Ours {
+            tls.findings.push(fail(format!("{host} at {target}: {}", result.detail)));
+        }
+        tls.probes.push(result);
+    }
+}
+
+/// The Gateways (one row per listener) and the HTTPRoutes, with their findings.
+pub fn render_gateways(gateways: &[GatewayReport], routes: &[RouteReport]) -> String {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for g in gateways {
+        for l in &g.listeners {
+            let mut all: Vec<&Finding> =
+                l.findings.iter().chain(l.tls.iter().flat_map(|t| t.findings.iter())).collect();
+            all.extend(g.findings.iter());
+            let cert = l.tls.first();
+            rows.push(vec![
+                g.namespace.clone(),
+                g.name.clone(),
+                g.class.clone(),
+                if g.addresses.is_empty() { "<none>".into() } else { g.addresses.join(",") },
+                l.name.clone(),
+                format!("{}/{}", l.protocol, l.port),
+                l.hostname.clone().unwrap_or_else(|| "*".into()),
+                cert.and_then(|c| c.secret.clone()).unwrap_or_else(|| "-".into()),
+                cert.and_then(|c| c.certificate.as_ref())
+                    .map(|c| format!("{}d", c.days_left))
+                    .unwrap_or_else(|| "-".into()),
+                status(&all).into(),
+            ]);
+        }
+    }
+    let mut out = String::new();
+    if !rows.is_empty() {
+        out.push_str(&harden_cli::output::table(
+            &[
+                "namespace",
+                "gateway",
+                "class",
+                "address",
+                "listener",
+                "protocol",
+                "hostname",
+                "secret",
+                "expires",
+                "status",
+            ],
+            rows,
+        ));
+    }
+    let route_rows: Vec<Vec<String>> = routes
+        .iter()
+        .map(|r| {
+            let all: Vec<&Finding> = r.findings.iter().collect();
+            vec![r.namespace.clone(), r.name.clone(), r.hostnames.join(","), r.parents.join(","), status(&all).into()]
+        })
+        .collect();
+    if !route_rows.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&harden_cli::output::table(
+            &["namespace", "httproute", "hostnames", "parents", "status"],
+            route_rows,
+        ));
+    }
+    out.push_str(&probe_lines(gateways.iter().flat_map(|g| g.listeners.iter().flat_map(|l| l.tls.iter()))));
+    let mut findings: Vec<(String, &Finding)> = Vec::new();
+    for g in gateways {
+        findings.extend(g.all_findings().map(|f| (format!("gateway {}/{}", g.namespace, g.name), f)));
+    }
+    for r in routes {
+        findings.extend(r.findings.iter().map(|f| (format!("httproute {}/{}", r.namespace, r.name), f)));
+    }
+    if !findings.is_empty() {
+        out.push_str("\nFINDINGS\n");
+        for (what, finding) in findings {
+            let level = match finding.severity {
+                Severity::Warn => "WARN",
+                Severity::Fail => "FAIL",
+            };
+            out.push_str(&format!("{level} {what}: {}\n", finding.message));
+        }
+    }
+    out
 }
 
 /// Other namespaces with a Secret named `name` (the seed's "secret in another namespace" mistake).
@@ -513,7 +949,7 @@ mod tests {
         };
         let secrets = BTreeMap::from([("accounting-secret".to_string(), material.map(ours))]);
         let classes = [class("nginx", true)];
-        let lookup = Lookup { secrets: &secrets, elsewhere: &BTreeMap::new(), classes: Some(&classes) };
+        let lookup = Lookup { secrets: &secrets, elsewhere: &BTreeMap::new(), classes: Some(&classes), services: None };
         inspect_ingress(ingress, &lookup, OffsetDateTime::now_utc())
     }
 
@@ -574,7 +1010,7 @@ mod tests {
         let ing = t75(&["accounting.internal.acme.com"], Some("nginx"));
         let secrets = BTreeMap::from([("accounting-secret".to_string(), None)]);
         let elsewhere = BTreeMap::from([("accounting-secret".to_string(), vec!["default".to_string()])]);
-        let lookup = Lookup { secrets: &secrets, elsewhere: &elsewhere, classes: None };
+        let lookup = Lookup { secrets: &secrets, elsewhere: &elsewhere, classes: None, services: None };
         let found = messages(&inspect_ingress(&ing, &lookup, OffsetDateTime::now_utc()));
         assert!(
             found[0].contains("secret accounting-secret not found in namespace t75 (namespace default has one"),
@@ -593,7 +1029,7 @@ mod tests {
         opaque.type_ = Some("Opaque".into());
         let secrets = BTreeMap::from([("accounting-secret".to_string(), Some(opaque))]);
         let classes = [class("traefik", false)];
-        let lookup = Lookup { secrets: &secrets, elsewhere: &BTreeMap::new(), classes: Some(&classes) };
+        let lookup = Lookup { secrets: &secrets, elsewhere: &BTreeMap::new(), classes: Some(&classes), services: None };
         let report = inspect_ingress(&ing, &lookup, OffsetDateTime::now_utc());
         let found = messages(&report);
         assert_eq!(report.plain_http_hosts, ["b.acme.com"]);
@@ -616,7 +1052,9 @@ mod tests {
             generate(&hosts(&["accounting.internal.acme.com"]), KeyType::EcdsaP256, 365, OffsetDateTime::now_utc())
                 .unwrap();
         let report = check(&t75(&["accounting.internal.acme.com"], Some("nginx")), Some(&material));
-        let value = serde_json::to_value(JsonReport { healthy: true, ingresses: &[report] }).unwrap();
+        let value =
+            serde_json::to_value(JsonReport { healthy: true, ingresses: &[report], gateways: &[], httproutes: &[] })
+                .unwrap();
         assert_eq!(value["ingresses"][0]["tls"][0]["certificate"]["dns_names"][0], "accounting.internal.acme.com");
         assert_eq!(value["ingresses"][0]["addresses"][0], "10.0.0.7");
     }

@@ -1,5 +1,7 @@
-//! `kubectl tls-ingress`: a TLS-terminated Ingress in one command (certificate, TLS Secret,
-//! Ingress, IngressClass, address), an auditor for existing ones, and certificate rotation.
+//! `kubectl tls-ingress`: TLS termination in one command, on an Ingress (certificate, TLS Secret,
+//! Ingress, IngressClass, address) or on a Gateway (Gateway API: listener, HTTPRoute,
+//! ReferenceGrant), an auditor for existing ones that can also probe what is served, and
+//! certificate rotation.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -10,8 +12,13 @@ mod create;
 mod files;
 #[cfg(test)]
 mod fuzz;
+mod gateway;
+mod gwinspect;
 mod input;
 mod inspect;
+mod manage;
+mod manual;
+mod probe;
 mod rotate;
 
 use std::process::ExitCode;
@@ -26,7 +33,7 @@ pub const PLUGIN: &str = "kubectl-tls-ingress";
     name = "kubectl tls-ingress",
     bin_name = "kubectl tls-ingress",
     version,
-    about = "TLS-terminated Ingresses in one command, and an auditor for existing ones"
+    about = "TLS-terminated Ingresses and Gateways in one command, and an auditor for existing ones"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -35,12 +42,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create a TLS Secret (self-signed or from --cert/--key) and an Ingress serving HOSTs over HTTPS.
+    /// Create a TLS Secret (self-signed or from --cert/--key) and an Ingress (or Gateway listener and HTTPRoute) serving HOSTs over HTTPS.
     Create(Box<create::CreateCmd>),
-    /// Audit Ingress TLS: secrets, keys, hosts, expiry, plain-HTTP hosts, class, address. Exit 0 healthy, 1 findings, 2 error.
+    /// Audit Ingress and Gateway TLS: secrets, keys, hosts, expiry, grants, plain HTTP, routes, address; --probe what is served. Exit 0 healthy, 1 findings, 2 error.
     Inspect(Box<inspect::InspectCmd>),
     /// Replace the certificate in an Ingress's TLS Secret (a new self-signed one for the same hosts, or --cert/--key).
     Rotate(Box<rotate::RotateCmd>),
+    /// List what this plugin made: Ingresses, Gateways, HTTPRoutes, ReferenceGrants and TLS Secrets.
+    List(Box<manage::ListCmd>),
+    /// Delete what `create NAME` made (only what this plugin made; a Gateway only when no listener is left).
+    Delete(Box<manage::DeleteCmd>),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +60,21 @@ fn main() -> ExitCode {
             Command::Create(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::Inspect(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
             Command::Rotate(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::List(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::Delete(cmd) => finish(ExitStyle::Action, cmd.run().await),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn help_is_kubectl_shaped() {
+        Cli::command().debug_assert();
+        harden_cli::help::check_command_tree(&Cli::command(), &[]).unwrap();
+    }
 }

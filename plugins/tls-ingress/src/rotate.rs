@@ -20,6 +20,10 @@ use crate::create::describe;
 use crate::files;
 
 #[derive(Args)]
+#[command(after_help = "Examples:
+  kubectl tls-ingress rotate accounting-ingress -n t75 --days 90
+  kubectl tls-ingress rotate accounting-ingress -n t75 --write-cert ./certs
+  kubectl tls-ingress rotate accounting-ingress -n t75 --cert new.crt --key new.key")]
 pub struct RotateCmd {
     /// The Ingress whose TLS Secret to rotate.
     pub name: String,
@@ -47,6 +51,11 @@ pub struct RotateCmd {
     /// Use --cert/--key even if the key does not match, a host is not covered or it is not valid now.
     #[arg(long)]
     pub force: bool,
+
+    /// Also replace the local copies DIR/SECRET.crt (0644) and DIR/SECRET.key (0600) that
+    /// `create --write-cert DIR` wrote, so they stay in step with the Secret (not in a dry run).
+    #[arg(long, value_name = "DIR")]
+    pub write_cert: Option<PathBuf>,
 
     #[command(flatten)]
     pub apply: ApplyArgs,
@@ -175,12 +184,36 @@ impl RotateCmd {
             planned.push((name, material, generated, old));
         }
 
+        let dry_run = self.apply.dry_run != harden_kube::flags::DryRun::None;
+        if let Some(dir) = &self.write_cert
+            && !dry_run
+        {
+            for (name, ..) in &planned {
+                files::check_pair(dir, name, true)?;
+            }
+        }
         let mut objects = Vec::new();
         for (name, material, generated, _) in &planned {
             objects.push(Object::from_typed(&build::secret(name, &namespace, material, *generated))?);
         }
-        let applier = Applier::new(PLUGIN, self.apply.clone(), Some(client));
+        // A dry run of a rotation changes an existing Secret: say "configured", not "created".
+        let applier = Applier::new(PLUGIN, self.apply.clone(), Some(client)).reads_in_client_dry_run();
         applier.run(objects).await?;
+        if let Some(dir) = &self.write_cert {
+            if dry_run {
+                harden_cli::output::warn("--write-cert: the local copies are not replaced in a dry run");
+            } else {
+                for (name, material, ..) in &planned {
+                    // The copies are of this Secret: replacing them keeps them in step with it.
+                    let (cert_file, key_file) = files::write_pair(dir, name, material, true)?;
+                    harden_cli::output::eline(format!(
+                        "wrote {} and {} (private, 0600)",
+                        cert_file.display(),
+                        key_file.display()
+                    ));
+                }
+            }
+        }
         if self.apply.output.is_none() {
             for (_, material, generated, old) in &planned {
                 harden_cli::output::line(describe(material, *generated).to_string());

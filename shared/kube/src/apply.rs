@@ -149,6 +149,7 @@ pub struct Applier {
     client: Option<Client>,
     plan: Plan,
     lines: Lines,
+    read_existing: bool,
 }
 
 /// The label selector that finds a plugin's objects.
@@ -172,12 +173,26 @@ impl Applier {
     /// `plugin` is the executable's name with dashes (`kubectl-netpol-deny`): the managed-by value and
     /// the default field manager. `client` may be `None` only for `--dry-run=client`.
     pub fn new(plugin: impl Into<String>, args: ApplyArgs, client: Option<Client>) -> Self {
-        Self { plugin: plugin.into(), args, client, plan: Plan::Independent, lines: Lines::Stdout }
+        Self {
+            plugin: plugin.into(),
+            args,
+            client,
+            plan: Plan::Independent,
+            lines: Lines::Stdout,
+            read_existing: false,
+        }
     }
 
     /// Makes the run all-or-nothing (see [`Plan::AllOrNothing`]).
     pub fn all_or_nothing(mut self) -> Self {
         self.plan = Plan::AllOrNothing;
+        self
+    }
+
+    /// In a client dry run with a connection, reads each object so that one that exists is reported
+    /// as "configured" rather than "created" (for commands that change existing objects).
+    pub fn reads_in_client_dry_run(mut self) -> Self {
+        self.read_existing = true;
         self
     }
 
@@ -232,17 +247,29 @@ impl Applier {
             prepared.push(object);
         }
         if self.args.dry_run == DryRun::Client {
-            let applied: Vec<Applied> = prepared
-                .into_iter()
-                .map(|object| Applied {
+            let mut applied = Vec::with_capacity(prepared.len());
+            for object in prepared {
+                // With a connection and `reads_in_client_dry_run`, an object that exists reads as
+                // "configured", as kubectl's client dry run says; otherwise nothing is asked.
+                let action = match (&self.client, self.read_existing) {
+                    (Some(client), true) => {
+                        match api_for(client.clone(), &object).get_opt(&object.data.name_any()).await {
+                            Ok(Some(_)) => Action::Configured,
+                            _ => Action::Created,
+                        }
+                    }
+                    _ => Action::Created,
+                };
+                applied.push(Applied {
                     name: object.display_name(),
                     namespace: object.namespace(),
-                    action: Action::Created,
+                    action,
                     object: object.data,
-                })
-                .collect();
+                });
+            }
             for a in &applied {
-                self.say(&outcome_line(&a.name, a.namespace.as_deref(), "created", self.suffix(), None), false);
+                let action = a.action.to_string();
+                self.say(&outcome_line(&a.name, a.namespace.as_deref(), &action, self.suffix(), None), false);
             }
             self.print_objects(&applied)?;
             return Ok(applied);

@@ -95,6 +95,10 @@ fn self_signed(host: &str, not_before_days: i64, not_after_days: i64) -> Pair {
 /// that inspect's verdict depends only on the certificate.
 async fn hand_made(ns: &str, name: &str, host: &str, pair: &Pair) {
     let client = cluster().admin_client().await;
+    // The backend exists, so that inspect's verdict depends only on the certificate.
+    if Api::<Service>::namespaced(client.clone(), ns).get_opt("web").await.unwrap().is_none() {
+        service(ns, "web", "http", 80).await;
+    }
     let secret = Secret {
         metadata: ObjectMeta { name: Some(format!("{name}-tls")), ..Default::default() },
         type_: Some("kubernetes.io/tls".into()),
@@ -136,6 +140,7 @@ async fn t75_example_creates_both_objects_is_unchanged_on_rerun_and_inspects_hea
     let cluster = cluster();
     default_class().await;
     let ns = cluster.namespace("t75").await;
+    accounting_service(&ns).await;
     let client = cluster.admin_client().await;
 
     let first = run(&mut t75_create(&ns));
@@ -282,7 +287,9 @@ async fn inspect_names_a_secret_that_lives_in_another_namespace() {
 #[tokio::test]
 async fn an_existing_secret_not_ours_is_not_overwritten_without_overwrite() {
     let cluster = cluster();
+    default_class().await;
     let ns = cluster.namespace("tls-theirs").await;
+    accounting_service(&ns).await;
     let client = cluster.admin_client().await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let theirs = Secret {
@@ -328,7 +335,9 @@ async fn an_existing_secret_not_ours_is_not_overwritten_without_overwrite() {
 #[tokio::test]
 async fn provided_certificates_are_checked_and_wait_times_out_without_a_controller() {
     let cluster = cluster();
+    default_class().await;
     let ns = cluster.namespace("tls-own").await;
+    service(&ns, "web", "http", 80).await;
     let dir = tempfile::tempdir().unwrap();
     let pair = self_signed("own.acme.com", -1, 100);
     std::fs::write(dir.path().join("own.crt"), &pair.cert).unwrap();
@@ -355,7 +364,10 @@ async fn provided_certificates_are_checked_and_wait_times_out_without_a_controll
     assert!(stdout(&timed_out).contains("certificate: provided, self-signed"), "{}", stdout(&timed_out));
     let err = stderr(&timed_out);
     assert!(err.contains(&format!("ingress {ns}/own got no address within 2s")), "{err}");
-    assert!(err.contains("ingress-nginx"), "{err}");
+    assert!(
+        err.contains("Envoy Gateway") && !err.contains("kubectl apply -f https://"),
+        "maintained controllers: {err}"
+    );
 
     let client = cluster.admin_client().await;
     let secrets: Api<Secret> = Api::namespaced(client, &ns);
@@ -608,4 +620,812 @@ fn missing_inputs_start_a_wizard_in_a_terminal() {
     assert!(yaml.contains("name: shop-ingress\n  namespace: t75\n"), "the default name is offered: {yaml}");
     assert!(yaml.contains("- host: shop.acme.com"), "{yaml}");
     assert!(yaml.contains("name: shop-service\n            port:\n              number: 8080"), "{yaml}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 16: the Gateway API path, what is served for real, and the fixes from a new user's trial.
+
+use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
+use kube::api::{ApiResource, DynamicObject};
+
+fn gateway_api(kind: &str, plural: &str, version: &str) -> ApiResource {
+    ApiResource {
+        group: "gateway.networking.k8s.io".into(),
+        version: version.into(),
+        api_version: format!("gateway.networking.k8s.io/{version}"),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+fn gateways() -> ApiResource {
+    gateway_api("Gateway", "gateways", "v1")
+}
+
+fn routes() -> ApiResource {
+    gateway_api("HTTPRoute", "httproutes", "v1")
+}
+
+/// The seed's backend: accounting-service on port 80 (no pods needed: the API server checks nothing more).
+async fn accounting_service(ns: &str) {
+    service(ns, "accounting-service", "http", 80).await;
+}
+
+async fn service(ns: &str, name: &str, port_name: &str, port: i32) {
+    let service = Service {
+        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+        spec: Some(ServiceSpec {
+            ports: Some(vec![ServicePort { name: Some(port_name.into()), port, ..Default::default() }]),
+            selector: Some(BTreeMap::from([("app".to_string(), name.to_string())])),
+            ..Default::default()
+        }),
+        status: None,
+    };
+    let api: Api<Service> = Api::namespaced(cluster().admin_client().await, ns);
+    api.create(&PostParams::default(), &service).await.unwrap();
+}
+
+/// A GatewayClass, as an implementation's install leaves it (status set by hand: no controller runs here).
+async fn gateway_class(name: &str, accepted: bool) {
+    cluster().install_gateway_api();
+    let api: Api<DynamicObject> =
+        Api::all_with(cluster().admin_client().await, &gateway_api("GatewayClass", "gatewayclasses", "v1"));
+    let mut class = DynamicObject::new(name, &gateway_api("GatewayClass", "gatewayclasses", "v1"));
+    class.data = json!({"spec": {"controllerName": "example.com/gateway-controller"}});
+    match api.create(&PostParams::default(), &class).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(e) => panic!("creating GatewayClass {name}: {e}"),
+    }
+    if accepted {
+        let status = json!({"status": {"conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted",
+            "message": "", "lastTransitionTime": "2026-12-01T00:00:00Z", "observedGeneration": 1}]}});
+        api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    }
+}
+
+fn condition(kind: &str, ok: bool, reason: &str) -> Value {
+    json!({"type": kind, "status": if ok { "True" } else { "False" }, "reason": reason, "message": format!("{kind} by the test"),
+        "lastTransitionTime": "2026-12-01T00:00:00Z", "observedGeneration": 1})
+}
+
+/// What a Gateway controller records: the Gateway Programmed with an address, each listener's
+/// refs resolved (or not), and each route Accepted by its parents.
+async fn program_gateway(ns: &str, name: &str, listeners: &[(&str, bool)]) {
+    let api: Api<DynamicObject> = Api::namespaced_with(cluster().admin_client().await, ns, &gateways());
+    let listeners: Vec<Value> = listeners
+        .iter()
+        .map(|(l, ok)| json!({"name": l, "attachedRoutes": 1, "supportedKinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
+            "conditions": [condition("ResolvedRefs", *ok, if *ok { "ResolvedRefs" } else { "InvalidCertificateRef" }),
+                           condition("Programmed", *ok, if *ok { "Programmed" } else { "Invalid" }),
+                           condition("Accepted", true, "Accepted")]}))
+        .collect();
+    let status = json!({"status": {"addresses": [{"type": "IPAddress", "value": "127.0.0.1"}],
+        "conditions": [condition("Accepted", true, "Accepted"), condition("Programmed", true, "Programmed")],
+        "listeners": listeners}});
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+}
+
+async fn accept_route(ns: &str, name: &str, gateway_ns: &str, gateway: &str, sections: &[&str], accepted: bool) {
+    let api: Api<DynamicObject> = Api::namespaced_with(cluster().admin_client().await, ns, &routes());
+    let parents: Vec<Value> = sections
+        .iter()
+        .map(|s| json!({"parentRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gateway, "namespace": gateway_ns, "sectionName": s},
+            "controllerName": "example.com/gateway-controller",
+            "conditions": [condition("Accepted", accepted, if accepted { "Accepted" } else { "NotAllowedByListeners" }),
+                           condition("ResolvedRefs", true, "ResolvedRefs")]}))
+        .collect();
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&json!({"status": {"parents": parents}})))
+        .await
+        .unwrap();
+}
+
+fn kubectl_apply(yaml: &str) -> std::process::Output {
+    let mut apply = cluster().kubectl();
+    apply.args(["apply", "-f", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = apply.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(yaml.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn gateway_offline_yaml_applies_with_kubectl_on_the_real_crds() {
+    cluster().install_gateway_api();
+    let ns = cluster().namespace("gw-dry").await;
+    let gw_ns = cluster().namespace("gw-infra").await;
+    let output = run(plugin_command("tls-ingress")
+        .args([
+            "create",
+            "accounting",
+            "--host",
+            &format!("{HOST},*.apps.acme.com"),
+            "--service",
+            "accounting-service:80",
+        ])
+        .args(["--gateway", "web", "--gateway-namespace", &gw_ns, "--gateway-class", "eg", "--redirect-http"])
+        .args(["--dry-run=client", "-o", "yaml", "-n", &ns]));
+    assert_eq!(output.status.code(), Some(0));
+    let yaml = stdout(&output);
+    for kind in ["kind: Secret", "kind: ReferenceGrant", "kind: Gateway", "kind: HTTPRoute"] {
+        assert!(yaml.contains(kind), "{kind}: {yaml}");
+    }
+    let applied = kubectl_apply(&yaml);
+    assert!(applied.status.success(), "kubectl apply: {}", String::from_utf8_lossy(&applied.stderr));
+    let text = String::from_utf8_lossy(&applied.stdout).to_string();
+    for line in [
+        "secret/accounting-tls created",
+        "referencegrant.gateway.networking.k8s.io/accounting-from-",
+        "gateway.gateway.networking.k8s.io/web created",
+        "httproute.gateway.networking.k8s.io/accounting created",
+        "httproute.gateway.networking.k8s.io/accounting-redirect created",
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+    let gw: DynamicObject =
+        Api::namespaced_with(cluster().admin_client().await, &gw_ns, &gateways()).get("web").await.unwrap();
+    let listeners = gw.data["spec"]["listeners"].as_array().unwrap();
+    assert_eq!(listeners.len(), 4, "HTTPS and HTTP per host: {listeners:?}");
+    assert_eq!(
+        listeners[0]["tls"]["certificateRefs"][0],
+        json!({"group": "", "kind": "Secret", "name": "accounting-tls", "namespace": ns})
+    );
+}
+
+#[tokio::test]
+async fn gateway_live_create_is_unchanged_on_rerun_and_inspect_follows_the_controller() {
+    let cluster = cluster();
+    gateway_class("eg-live", true).await;
+    let ns = cluster.namespace("gw-live").await;
+    accounting_service(&ns).await;
+    let create = || {
+        let mut c = cluster.plugin("tls-ingress");
+        c.args(["create", "accounting", "-n", &ns, "--host", HOST, "--service", "accounting-service:http"]).args([
+            "--gateway",
+            "web",
+            "--gateway-class",
+            "eg-live",
+            "--secret",
+            "accounting-secret",
+        ]);
+        c
+    };
+    let first = run(&mut create());
+    assert_eq!(first.status.code(), Some(0));
+    let out = stdout(&first);
+    assert!(out.contains(&format!("secret/accounting-secret created in namespace {ns}")), "{out}");
+    assert!(out.contains(&format!("gateway.gateway.networking.k8s.io/web created in namespace {ns}")), "{out}");
+    assert!(
+        out.contains(&format!("httproute.gateway.networking.k8s.io/accounting created in namespace {ns}")),
+        "{out}"
+    );
+    assert!(!out.contains("referencegrant"), "same namespace: no grant: {out}");
+    let route: DynamicObject =
+        Api::namespaced_with(cluster.admin_client().await, &ns, &routes()).get("accounting").await.unwrap();
+    assert_eq!(route.data["spec"]["rules"][0]["backendRefs"][0]["port"], 80, "the named port is resolved");
+
+    let again = run(&mut create());
+    assert_eq!(again.status.code(), Some(0));
+    let out = stdout(&again);
+    for what in [
+        "secret/accounting-secret",
+        "gateway.gateway.networking.k8s.io/web",
+        "httproute.gateway.networking.k8s.io/accounting",
+    ] {
+        assert!(out.contains(&format!("{what} unchanged in namespace {ns}")), "{what}: {out}");
+    }
+
+    // No controller: inspect says the Gateway is not programmed and the route not attached.
+    let pending = run(&mut inspect(&ns));
+    assert_eq!(pending.status.code(), Some(1));
+    let out = stdout(&pending);
+    assert!(out.contains("not Programmed"), "{out}");
+    assert!(out.contains("no controller has reported on this route"), "{out}");
+
+    program_gateway(&ns, "web", &[("accounting-https", true)]).await;
+    accept_route(&ns, "accounting", &ns, "web", &["accounting-https"], true).await;
+    let healthy = run(&mut inspect(&ns));
+    assert_eq!(healthy.status.code(), Some(0), "{}", stdout(&healthy));
+    let out = stdout(&healthy);
+    assert!(out.contains("accounting-https") && out.contains("HTTPS/443") && out.contains("364d"), "{out}");
+
+    // A route the listener does not admit, and a listener whose refs the controller refused.
+    accept_route(&ns, "accounting", &ns, "web", &["accounting-https"], false).await;
+    program_gateway(&ns, "web", &[("accounting-https", false)]).await;
+    let refused = run(&mut inspect(&ns));
+    assert_eq!(refused.status.code(), Some(1));
+    let out = stdout(&refused);
+    assert!(out.contains("Accepted is False (NotAllowedByListeners)"), "{out}");
+    assert!(out.contains("listener accounting-https: ResolvedRefs is False (InvalidCertificateRef)"), "{out}");
+
+    // A second host adds a listener to our Gateway and keeps the first.
+    let more = run(cluster
+        .plugin("tls-ingress")
+        .args(["create", "billing", "-n", &ns, "--host", "billing.acme.com"])
+        .args(["--service", "accounting-service:80", "--gateway", "web"]));
+    assert_eq!(more.status.code(), Some(0));
+    assert!(stdout(&more).contains("gateway.gateway.networking.k8s.io/web configured"), "{}", stdout(&more));
+    let gw: DynamicObject =
+        Api::namespaced_with(cluster.admin_client().await, &ns, &gateways()).get("web").await.unwrap();
+    let names: Vec<&str> =
+        gw.data["spec"]["listeners"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["accounting-https", "billing-https"]);
+}
+
+#[tokio::test]
+async fn gateways_not_ours_are_not_rewritten_and_inspect_finds_each_certificate_failure() {
+    let cluster = cluster();
+    gateway_class("eg-bad", true).await;
+    let ns = cluster.namespace("gw-bad").await;
+    let secrets_ns = cluster.namespace("gw-secrets").await;
+    accounting_service(&ns).await;
+    let client = cluster.admin_client().await;
+    let tls_secret = |name: &str, pair: &Pair, type_: &str| Secret {
+        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+        type_: Some(type_.into()),
+        string_data: Some(BTreeMap::from([
+            ("tls.crt".to_string(), pair.cert.clone()),
+            ("tls.key".to_string(), pair.key.clone()),
+        ])),
+        ..Default::default()
+    };
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    secrets
+        .create(
+            &PostParams::default(),
+            &tls_secret("other-host", &self_signed("other.acme.com", -1, 200), "kubernetes.io/tls"),
+        )
+        .await
+        .unwrap();
+    secrets
+        .create(&PostParams::default(), &tls_secret("soon", &self_signed("soon.acme.com", -1, 10), "kubernetes.io/tls"))
+        .await
+        .unwrap();
+    secrets
+        .create(&PostParams::default(), &tls_secret("opaque", &self_signed("opaque.acme.com", -1, 200), "Opaque"))
+        .await
+        .unwrap();
+    Api::<Secret>::namespaced(client.clone(), &secrets_ns)
+        .create(&PostParams::default(), &tls_secret("far", &self_signed("far.acme.com", -1, 200), "kubernetes.io/tls"))
+        .await
+        .unwrap();
+    let listener = |name: &str, host: &str, secret: &str, secret_ns: Option<&str>| {
+        let mut reference = json!({"group": "", "kind": "Secret", "name": secret});
+        if let Some(s) = secret_ns {
+            reference["namespace"] = json!(s);
+        }
+        json!({"name": name, "hostname": host, "port": 443, "protocol": "HTTPS",
+            "tls": {"mode": "Terminate", "certificateRefs": [reference]}})
+    };
+    let mut theirs = DynamicObject::new("platform", &gateways()).within(&ns);
+    theirs.data = json!({"spec": {"gatewayClassName": "eg-bad", "listeners": [
+        listener("missing", "missing.acme.com", "nope", None),
+        listener("uncovered", "acc.acme.com", "other-host", None),
+        listener("expiring", "soon.acme.com", "soon", None),
+        listener("opaque", "opaque.acme.com", "opaque", None),
+        listener("far", "far.acme.com", "far", Some(&secrets_ns)),
+    ]}});
+    Api::<DynamicObject>::namespaced_with(client.clone(), &ns, &gateways())
+        .create(&PostParams::default(), &theirs)
+        .await
+        .unwrap();
+    program_gateway(&ns, "platform", &[]).await;
+
+    let found = run(cluster.plugin("tls-ingress").args(["inspect", "platform", "-n", &ns]));
+    assert_eq!(found.status.code(), Some(1));
+    let out = stdout(&found);
+    assert!(out.contains(&format!("secret nope not found in namespace {ns}")), "{out}");
+    assert!(out.contains("the certificate does not cover acc.acme.com: its DNS SANs are other.acme.com"), "{out}");
+    assert!(out.contains("the certificate expires in 9 days"), "{out}");
+    assert!(out.contains("has type Opaque, not kubernetes.io/tls"), "{out}");
+    assert!(out.contains(&format!("no ReferenceGrant in {secrets_ns} lets Gateways of {ns} use it")), "{out}");
+
+    // A Gateway someone else made is never rewritten without --overwrite, and nothing is created.
+    let before = Api::<DynamicObject>::namespaced_with(client.clone(), &ns, &gateways()).get("platform").await.unwrap();
+    let refused = run(cluster.plugin("tls-ingress").args(["create", "accounting", "-n", &ns, "--host", HOST]).args([
+        "--service",
+        "accounting-service:80",
+        "--gateway",
+        "platform",
+    ]));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("was not created by kubectl-tls-ingress"), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("it is not rewritten"), "{}", stderr(&refused));
+    let after = Api::<DynamicObject>::namespaced_with(client.clone(), &ns, &gateways()).get("platform").await.unwrap();
+    assert_eq!(before.metadata.resource_version, after.metadata.resource_version);
+    assert!(secrets.get_opt("accounting-tls").await.unwrap().is_none(), "nothing was created");
+
+    // A listener of theirs for the same host is refused even with --overwrite.
+    let clash = run(cluster.plugin("tls-ingress").args(["create", "acc", "-n", &ns, "--host", "acc.acme.com"]).args([
+        "--service",
+        "accounting-service:80",
+        "--gateway",
+        "platform",
+        "--overwrite",
+    ]));
+    assert_eq!(clash.status.code(), Some(1));
+    assert!(
+        stderr(&clash).contains("listener uncovered already takes HTTPS acc.acme.com on port 443"),
+        "{}",
+        stderr(&clash)
+    );
+}
+
+#[tokio::test]
+async fn a_gateway_in_another_namespace_gets_a_reference_grant_and_inspect_misses_it_when_deleted() {
+    let cluster = cluster();
+    gateway_class("eg-x", true).await;
+    let ns = cluster.namespace("gw-app").await;
+    let gw_ns = cluster.namespace("gw-shared").await;
+    accounting_service(&ns).await;
+    let created = run(cluster.plugin("tls-ingress").args(["create", "accounting", "-n", &ns, "--host", HOST]).args([
+        "--service",
+        "accounting-service:80",
+        "--gateway",
+        "shared",
+        "--gateway-namespace",
+        &gw_ns,
+        "--gateway-class",
+        "eg-x",
+    ]));
+    assert_eq!(created.status.code(), Some(0));
+    let out = stdout(&created);
+    assert!(
+        out.contains(&format!(
+            "referencegrant.gateway.networking.k8s.io/accounting-from-{gw_ns} created in namespace {ns}"
+        )),
+        "{out}"
+    );
+    program_gateway(&gw_ns, "shared", &[("accounting-https", true)]).await;
+    accept_route(&ns, "accounting", &gw_ns, "shared", &["accounting-https"], true).await;
+    let healthy = run(&mut inspect(&ns));
+    assert_eq!(
+        healthy.status.code(),
+        Some(0),
+        "the parent Gateway in the other namespace is inspected too: {}",
+        stdout(&healthy)
+    );
+    assert!(stdout(&healthy).contains(&gw_ns), "{}", stdout(&healthy));
+
+    let grants = gateway_api("ReferenceGrant", "referencegrants", "v1beta1");
+    Api::<DynamicObject>::namespaced_with(cluster.admin_client().await, &ns, &grants)
+        .delete(&format!("accounting-from-{gw_ns}"), &Default::default())
+        .await
+        .unwrap();
+    let missing = run(&mut inspect(&ns));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stdout(&missing).contains("(RefNotPermitted)"), "{}", stdout(&missing));
+}
+
+#[tokio::test]
+async fn wait_stops_early_when_no_controller_will_ever_act() {
+    let cluster = cluster();
+    cluster.install_gateway_api();
+    let ns = cluster.namespace("gw-wait").await;
+    accounting_service(&ns).await;
+    let started = std::time::Instant::now();
+    let gateway = run(cluster.plugin("tls-ingress").args(["create", "accounting", "-n", &ns, "--host", HOST]).args([
+        "--service",
+        "accounting-service:80",
+        "--gateway-class",
+        "no-such-class",
+        "--wait",
+        "--timeout",
+        "60s",
+    ]));
+    assert_eq!(gateway.status.code(), Some(1));
+    assert!(
+        stderr(&gateway)
+            .contains("GatewayClass no-such-class does not exist, so no controller acts on it; not waiting"),
+        "{}",
+        stderr(&gateway)
+    );
+    let ingress = run(cluster
+        .plugin("tls-ingress")
+        .args(["create", "web", "-n", &ns, "--host", "web.acme.com"])
+        .args(["--service", "accounting-service:80", "--class", "no-such-class", "--wait", "--timeout", "60s"]));
+    assert_eq!(ingress.status.code(), Some(1));
+    assert!(stderr(&ingress).contains("IngressClass no-such-class does not exist"), "{}", stderr(&ingress));
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "neither waited for the timeout");
+}
+
+#[tokio::test]
+async fn create_checks_the_backend_service_and_port() {
+    let cluster = cluster();
+    let ns = cluster.namespace("tls-backend").await;
+    accounting_service(&ns).await;
+    let create = |service: &str| {
+        let mut c = cluster.plugin("tls-ingress");
+        c.args(["create", "accounting-ingress", "-n", &ns, "--host", HOST, "--service", service, "--class", "nginx"]);
+        c
+    };
+    let typo = run(&mut create("acounting-service:80"));
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(stderr(&typo).contains(&format!("service {ns}/acounting-service does not exist")), "{}", stderr(&typo));
+    assert!(stderr(&typo).contains("did you mean --service accounting-service:80?"), "{}", stderr(&typo));
+    let port = run(&mut create("accounting-service:8080"));
+    assert_eq!(port.status.code(), Some(2));
+    assert!(stderr(&port).contains("has no port 8080 (its ports: 80 (http))"), "{}", stderr(&port));
+    let client = cluster.admin_client().await;
+    assert!(Api::<Secret>::namespaced(client.clone(), &ns).get_opt("accounting-ingress-tls").await.unwrap().is_none());
+
+    let forced = run(create("acounting-service:80").arg("--no-check"));
+    assert_eq!(forced.status.code(), Some(0));
+    assert!(stderr(&forced).contains("(--no-check: going on)"), "{}", stderr(&forced));
+    default_class().await;
+    give_address(&ns, "accounting-ingress", "10.0.0.3").await;
+    let found = run(&mut inspect(&ns));
+    assert_eq!(found.status.code(), Some(1));
+    assert!(stdout(&found).contains("backend service acounting-service does not exist"), "{}", stdout(&found));
+}
+
+#[tokio::test]
+async fn overwrite_takes_over_a_kubectl_created_ingress_keeping_its_other_rules() {
+    let cluster = cluster();
+    default_class().await;
+    let ns = cluster.namespace("tls-kubectl").await;
+    accounting_service(&ns).await;
+    let made = run(cluster
+        .kubectl()
+        .args(["create", "ingress", "accounting-ingress", "-n", &ns])
+        .arg(format!("--rule={HOST}/*=accounting-service:80,tls=accounting-secret"))
+        .arg("--rule=other.acme.com/*=other-service:80"));
+    assert!(made.status.success());
+    let refused = run(&mut t75_create(&ns));
+    assert_eq!(refused.status.code(), Some(1), "not ours without --overwrite");
+    let taken = run(t75_create(&ns).arg("--overwrite"));
+    assert_eq!(taken.status.code(), Some(0), "--overwrite alone takes it over");
+    let err = stderr(&taken);
+    assert!(err.contains(&format!("replacing the rule for {HOST} (/ -> accounting-service:80)")), "{err}");
+    assert!(err.contains("keeping the rule for other.acme.com"), "{err}");
+    let ingress =
+        Api::<Ingress>::namespaced(cluster.admin_client().await, &ns).get("accounting-ingress").await.unwrap();
+    let hosts: Vec<String> = ingress.spec.unwrap().rules.unwrap().into_iter().filter_map(|r| r.host).collect();
+    assert_eq!(hosts, [HOST, "other.acme.com"]);
+    assert_eq!(ingress.metadata.labels.unwrap()[MANAGED_BY_LABEL], PLUGIN);
+}
+
+#[tokio::test]
+async fn namespace_defaults_to_the_contexts() {
+    let cluster = cluster();
+    let ns = cluster.namespace("tls-context").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::copy(cluster.admin_kubeconfig(), &config).unwrap();
+    let set = run(cluster.kubectl().arg("--kubeconfig").arg(&config).args([
+        "config",
+        "set-context",
+        "--current",
+        "--namespace",
+        &ns,
+    ]));
+    assert!(set.status.success());
+    let output = run(plugin_command("tls-ingress").env("KUBECONFIG", &config).args([
+        "create",
+        "web",
+        "--host",
+        "web.acme.com",
+        "--service",
+        "web:80",
+        "--dry-run=client",
+        "-o",
+        "yaml",
+    ]));
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains(&format!("namespace: {ns}\n")), "{}", stdout(&output));
+}
+
+#[test]
+fn show_manual_prints_the_seeds_steps_and_changes_nothing() {
+    let output = run(plugin_command("tls-ingress")
+        .args(["create", "accounting-ingress", "-n", "t75", "--host", HOST])
+        .args(["--service", "accounting-service:80", "--secret", "accounting-secret", "--show-manual"]));
+    assert_eq!(output.status.code(), Some(0));
+    let out = stdout(&output);
+    assert!(out.contains("openssl req -nodes -new -x509 -keyout accounting-secret.key -out accounting-secret.crt -subj \"/CN=accounting.internal.acme.com\""), "{out}");
+    assert!(out.contains("-addext \"subjectAltName=DNS:accounting.internal.acme.com\""), "{out}");
+    assert!(out.contains("kubectl create secret tls accounting-secret --cert=accounting-secret.crt --key=accounting-secret.key -n t75\n"), "{out}");
+    assert!(out.contains("kubectl create ingress accounting-ingress --rule=\"accounting.internal.acme.com/*=accounting-service:80,tls=accounting-secret\" -n t75\n"), "{out}");
+    assert!(out.contains("kubectl apply -f accounting-ingress.yml\n") && out.contains("kind: Ingress"), "{out}");
+    assert!(!out.contains("PRIVATE KEY") && !out.contains(" created"), "{out}");
+}
+
+// --- inspect --probe against a TLS server of the tests' own (no controller can run here) ---
+
+enum Serve {
+    /// TLS with this certificate and key (PEM).
+    Tls(String, String),
+    /// Plain TCP that answers like an HTTP server.
+    Plain,
+}
+
+/// Serves `what` on 127.0.0.1 until the test ends; returns `127.0.0.1:PORT`.
+fn serve(what: Serve) -> String {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let config = match &what {
+        Serve::Tls(cert, key) => {
+            let chain: Vec<CertificateDer<'static>> =
+                CertificateDer::pem_slice_iter(cert.as_bytes()).collect::<Result<_, _>>().unwrap();
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+            let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+            Some(std::sync::Arc::new(
+                rustls::ServerConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .unwrap()
+                    .with_no_client_auth()
+                    .with_single_cert(chain, key)
+                    .unwrap(),
+            ))
+        }
+        Serve::Plain => None,
+    };
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            match &config {
+                Some(config) => {
+                    let mut conn = rustls::ServerConnection::new(config.clone()).unwrap();
+                    while conn.is_handshaking() {
+                        if conn.complete_io(&mut stream).is_err() {
+                            break;
+                        }
+                    }
+                }
+                None => {
+                    let mut buf = [0u8; 1024];
+                    let _ = stream.read(&mut buf);
+                    let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+                }
+            }
+        }
+    });
+    address
+}
+
+async fn secret_pem(ns: &str, name: &str) -> (String, String) {
+    let secret = Api::<Secret>::namespaced(cluster().admin_client().await, ns).get(name).await.unwrap();
+    let data = secret.data.unwrap();
+    (String::from_utf8(data["tls.crt"].0.clone()).unwrap(), String::from_utf8(data["tls.key"].0.clone()).unwrap())
+}
+
+#[tokio::test]
+async fn probe_tells_our_certificate_from_another_one_and_from_no_tls() {
+    let cluster = cluster();
+    default_class().await;
+    let ns = cluster.namespace("tls-probe").await;
+    accounting_service(&ns).await;
+    assert_eq!(run(&mut t75_create(&ns)).status.code(), Some(0));
+    give_address(&ns, "accounting-ingress", "10.0.0.4").await;
+    let probe = |address: &str| {
+        let mut c = cluster.plugin("tls-ingress");
+        c.args(["inspect", "accounting-ingress", "-n", &ns, "--probe", "--address", address]);
+        c
+    };
+
+    let (cert, key) = secret_pem(&ns, "accounting-secret").await;
+    let ours = run(&mut probe(&serve(Serve::Tls(cert, key))));
+    assert_eq!(ours.status.code(), Some(0), "{}", stdout(&ours));
+    assert!(stdout(&ours).contains(&format!("{HOST} at 127.0.0.1:")), "{}", stdout(&ours));
+    assert!(stdout(&ours).contains(": serves our certificate"), "{}", stdout(&ours));
+
+    // What a controller serves when it cannot use the Secret: its own default certificate.
+    let fake = self_signed("ingress.local", -1, 300);
+    let another = run(&mut probe(&serve(Serve::Tls(fake.cert, fake.key))));
+    assert_eq!(another.status.code(), Some(1));
+    let out = stdout(&another);
+    assert!(out.contains("serves another certificate: the controller has not taken secret accounting-secret"), "{out}");
+    assert!(out.contains("ingress.local"), "the served certificate is described: {out}");
+
+    let plain = run(&mut probe(&serve(Serve::Plain)));
+    assert_eq!(plain.status.code(), Some(1));
+    assert!(stdout(&plain).contains("no TLS: the server did not speak TLS"), "{}", stdout(&plain));
+
+    let json_out = run(probe(&serve(Serve::Plain)).args(["-o", "json"]));
+    let report: Value = serde_json::from_str(&stdout(&json_out)).unwrap();
+    assert_eq!(report["ingresses"][0]["tls"][0]["probes"][0]["verdict"], "no-tls");
+
+    // --address without --probe does not apply.
+    let bad = run(cluster.plugin("tls-ingress").args(["inspect", "-n", &ns, "--address", "127.0.0.1"]));
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn probe_over_a_gateway_listener_names_the_missing_grant() {
+    let cluster = cluster();
+    gateway_class("eg-probe", true).await;
+    let ns = cluster.namespace("gw-probe").await;
+    let gw_ns = cluster.namespace("gw-probe-infra").await;
+    accounting_service(&ns).await;
+    let created = run(cluster.plugin("tls-ingress").args(["create", "accounting", "-n", &ns, "--host", HOST]).args([
+        "--service",
+        "accounting-service:80",
+        "--gateway",
+        "web",
+        "--gateway-namespace",
+        &gw_ns,
+        "--gateway-class",
+        "eg-probe",
+    ]));
+    assert_eq!(created.status.code(), Some(0));
+    program_gateway(&gw_ns, "web", &[("accounting-https", true)]).await;
+    accept_route(&ns, "accounting", &gw_ns, "web", &["accounting-https"], true).await;
+    let (cert, key) = secret_pem(&ns, "accounting-tls").await;
+    let address = serve(Serve::Tls(cert, key));
+    let ours =
+        run(cluster.plugin("tls-ingress").args(["inspect", "web", "-n", &gw_ns, "--probe", "--address", &address]));
+    assert_eq!(ours.status.code(), Some(0), "{}", stdout(&ours));
+    assert!(stdout(&ours).contains("serves our certificate"), "{}", stdout(&ours));
+
+    // Without the grant a controller serves its default certificate; the probe says why.
+    let grants = gateway_api("ReferenceGrant", "referencegrants", "v1beta1");
+    Api::<DynamicObject>::namespaced_with(cluster.admin_client().await, &ns, &grants)
+        .delete(&format!("accounting-from-{gw_ns}"), &Default::default())
+        .await
+        .unwrap();
+    let fake = self_signed("fake.traefik.default", -1, 300);
+    let address = serve(Serve::Tls(fake.cert, fake.key));
+    let other =
+        run(cluster.plugin("tls-ingress").args(["inspect", "web", "-n", &gw_ns, "--probe", "--address", &address]));
+    assert_eq!(other.status.code(), Some(1));
+    let out = stdout(&other);
+    assert!(out.contains("serves another certificate: likely because secret"), "{out}");
+    assert!(out.contains("(RefNotPermitted)"), "{out}");
+}
+
+#[tokio::test]
+async fn rotate_keeps_local_copies_in_step_and_its_dry_run_says_configured() {
+    let cluster = cluster();
+    default_class().await;
+    let ns = cluster.namespace("tls-rotate").await;
+    accounting_service(&ns).await;
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    assert_eq!(run(t75_create(&ns).arg("--write-cert").arg(&certs)).status.code(), Some(0));
+    let dry = run(cluster.plugin("tls-ingress").args(["rotate", "accounting-ingress", "-n", &ns, "--dry-run"]));
+    assert_eq!(dry.status.code(), Some(0));
+    assert!(
+        stdout(&dry).contains(&format!("secret/accounting-secret configured in namespace {ns} (dry run)")),
+        "{}",
+        stdout(&dry)
+    );
+    let before = std::fs::read_to_string(certs.join("accounting-secret.crt")).unwrap();
+    let rotated = run(cluster
+        .plugin("tls-ingress")
+        .args(["rotate", "accounting-ingress", "-n", &ns, "--write-cert"])
+        .arg(&certs));
+    assert_eq!(rotated.status.code(), Some(0));
+    let (cert, key) = secret_pem(&ns, "accounting-secret").await;
+    assert_ne!(cert, before);
+    assert_eq!(
+        std::fs::read_to_string(certs.join("accounting-secret.crt")).unwrap(),
+        cert,
+        "the local copy is the new certificate"
+    );
+    assert_eq!(std::fs::read_to_string(certs.join("accounting-secret.key")).unwrap(), key);
+    assert_eq!(std::fs::metadata(certs.join("accounting-secret.key")).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[tokio::test]
+async fn list_and_delete_touch_only_what_the_plugin_made() {
+    let cluster = cluster();
+    default_class().await;
+    gateway_class("eg-del", true).await;
+    let ns = cluster.namespace("tls-del").await;
+    let gw_ns = cluster.namespace("tls-del-gw").await;
+    accounting_service(&ns).await;
+    assert_eq!(run(&mut t75_create(&ns)).status.code(), Some(0));
+    let gw = |name: &str, host: &str| {
+        let mut c = cluster.plugin("tls-ingress");
+        c.args(["create", name, "-n", &ns, "--host", host, "--service", "accounting-service:80"]).args([
+            "--gateway",
+            "shared",
+            "--gateway-namespace",
+            &gw_ns,
+            "--gateway-class",
+            "eg-del",
+            "--redirect-http",
+        ]);
+        c
+    };
+    assert_eq!(run(&mut gw("billing", "billing.acme.com")).status.code(), Some(0));
+    assert_eq!(run(&mut gw("shop", "shop.acme.com")).status.code(), Some(0));
+    let client = cluster.admin_client().await;
+    let theirs = Secret {
+        metadata: ObjectMeta { name: Some("theirs".into()), ..Default::default() },
+        string_data: Some(BTreeMap::from([("k".to_string(), "v".to_string())])),
+        ..Default::default()
+    };
+    Api::<Secret>::namespaced(client.clone(), &ns).create(&PostParams::default(), &theirs).await.unwrap();
+
+    let listed = run(cluster.plugin("tls-ingress").args(["list", "-n", &format!("{ns},{gw_ns}")]));
+    assert_eq!(listed.status.code(), Some(0));
+    let out = stdout(&listed);
+    for object in [
+        "ingress.networking.k8s.io/accounting-ingress",
+        "secret/accounting-secret",
+        "httproute.gateway.networking.k8s.io/billing-redirect",
+        "gateway.gateway.networking.k8s.io/shared",
+        "referencegrant.gateway.networking.k8s.io/shop-from-",
+    ] {
+        assert!(out.contains(object), "{object}: {out}");
+    }
+    assert!(!out.contains("theirs"), "{out}");
+
+    let dry = run(cluster.plugin("tls-ingress").args(["delete", "billing", "-n", &ns, "--dry-run"]));
+    assert_eq!(dry.status.code(), Some(0));
+    assert!(
+        stdout(&dry)
+            .contains(&format!("httproute.gateway.networking.k8s.io/billing deleted in namespace {ns} (dry run)")),
+        "{}",
+        stdout(&dry)
+    );
+    assert!(
+        Api::<Secret>::namespaced(client.clone(), &ns).get_opt("billing-tls").await.unwrap().is_some(),
+        "a dry run deletes nothing"
+    );
+
+    let deleted = run(cluster.plugin("tls-ingress").args(["delete", "billing", "-n", &ns]));
+    assert_eq!(deleted.status.code(), Some(0));
+    let out = stdout(&deleted);
+    for line in [
+        "httproute.gateway.networking.k8s.io/billing deleted",
+        "httproute.gateway.networking.k8s.io/billing-redirect deleted",
+        "referencegrant.gateway.networking.k8s.io/billing-from-",
+        "secret/billing-tls deleted",
+        "gateway.gateway.networking.k8s.io/shared configured",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    let shared: DynamicObject = Api::namespaced_with(client.clone(), &gw_ns, &gateways()).get("shared").await.unwrap();
+    let names: Vec<&str> =
+        shared.data["spec"]["listeners"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["shop-https", "shop-http"], "the other app's listeners stay");
+
+    let last = run(cluster.plugin("tls-ingress").args(["delete", "shop", "-n", &ns]));
+    assert_eq!(last.status.code(), Some(0));
+    assert!(
+        stdout(&last).contains("gateway.gateway.networking.k8s.io/shared deleted"),
+        "no listener left: {}",
+        stdout(&last)
+    );
+
+    let ingress = run(cluster.plugin("tls-ingress").args(["delete", "accounting-ingress", "-n", &ns]));
+    assert_eq!(ingress.status.code(), Some(0));
+    assert!(stdout(&ingress).contains("secret/accounting-secret deleted"), "{}", stdout(&ingress));
+    assert!(Api::<Secret>::namespaced(client.clone(), &ns).get_opt("theirs").await.unwrap().is_some());
+    let again = run(cluster.plugin("tls-ingress").args(["delete", "accounting-ingress", "-n", &ns]));
+    assert_eq!(again.status.code(), Some(1), "nothing left to delete");
+}
+
+#[tokio::test]
+async fn wait_returns_the_address_once_the_gateway_is_programmed() {
+    let cluster = cluster();
+    gateway_class("eg-wait", true).await;
+    let ns = cluster.namespace("gw-waited").await;
+    accounting_service(&ns).await;
+    let child = cluster
+        .plugin("tls-ingress")
+        .args(["create", "accounting", "-n", &ns, "--host", HOST, "--service", "accounting-service:80"])
+        .args(["--gateway", "web", "--gateway-class", "eg-wait", "--wait", "--timeout", "60s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Play the controller once the Gateway exists.
+    let api: Api<DynamicObject> = Api::namespaced_with(cluster.admin_client().await, &ns, &gateways());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while api.get_opt("web").await.unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the Gateway was never created");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    program_gateway(&ns, "web", &[("accounting-https", true)]).await;
+    let output = child.wait_with_output().unwrap();
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}{}", stderr(&output));
+    assert!(out.contains("address: 127.0.0.1\n"), "{out}");
+    assert!(out.contains(&format!("\n127.0.0.1 {HOST}\n")), "{out}");
 }

@@ -1,0 +1,360 @@
+//! `list` and `delete`: what this plugin made (by its managed-by label), and removing exactly that.
+//! `delete NAME` removes the Ingress NAME or the HTTPRoute NAME with what `create NAME` made for
+//! it: its TLS Secrets, the redirect route, the ReferenceGrant and its listeners on the Gateway
+//! (the Gateway itself when it is ours and has no listener left). Anything not ours stays.
+
+use std::collections::BTreeSet;
+
+use clap::Args;
+use harden_cli::error::{Error, Outcome, Result};
+use harden_kube::apply::{Applier, Object, display_name, is_managed_by, managed_selector};
+use harden_kube::error::{from_kube, status_code};
+use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Preconditions};
+use kube::{Client, ResourceExt};
+use serde_json::Value;
+
+use crate::PLUGIN;
+use crate::gateway::{self, http_route_resource, reference_grant_resource};
+
+#[derive(Args)]
+#[command(after_help = "Examples:
+  kubectl tls-ingress list -n t75
+  kubectl tls-ingress list -A")]
+pub struct ListCmd {
+    /// Every namespace.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+#[derive(Args)]
+#[command(after_help = "Examples:
+  kubectl tls-ingress delete accounting-ingress -n t75
+  kubectl tls-ingress delete accounting -n t75 --dry-run")]
+pub struct DeleteCmd {
+    /// The Ingress, or the HTTPRoute of the Gateway path, that `create NAME` made.
+    pub name: String,
+
+    /// none, client or server, given as --dry-run=STRATEGY. A bare --dry-run means client.
+    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
+    pub dry_run: DryRun,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+fn secrets() -> ApiResource {
+    ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&())
+}
+
+fn ingresses() -> ApiResource {
+    ApiResource::erase::<k8s_openapi::api::networking::v1::Ingress>(&())
+}
+
+/// The kinds `create` makes, in the order they are listed.
+fn kinds() -> Vec<ApiResource> {
+    vec![ingresses(), gateway::gateway_resource(), http_route_resource(), reference_grant_resource(), secrets()]
+}
+
+fn api(client: &Client, resource: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
+    match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
+        None => Api::all_with(client.clone(), resource),
+    }
+}
+
+/// Hosts of an Ingress, HTTPRoute or Gateway, for the list.
+fn hosts(object: &DynamicObject) -> String {
+    let spec = &object.data["spec"];
+    let mut out: Vec<String> = Vec::new();
+    for rule in spec["rules"].as_array().into_iter().flatten() {
+        out.extend(rule["host"].as_str().map(str::to_owned));
+    }
+    for host in spec["hostnames"].as_array().into_iter().flatten() {
+        out.extend(host.as_str().map(str::to_owned));
+    }
+    for listener in spec["listeners"].as_array().into_iter().flatten() {
+        out.extend(listener["hostname"].as_str().map(str::to_owned));
+    }
+    out.dedup();
+    if out.is_empty() { "-".into() } else { out.join(",") }
+}
+
+impl ListCmd {
+    pub async fn run(self) -> Result<Outcome> {
+        let kube_args = &self.kube.clone();
+        let kube = harden_kube::client::connect(kube_args).await?;
+        let namespaces: Vec<Option<String>> = if self.all_namespaces {
+            if !kube_args.namespaces.is_empty() {
+                return Err(Error::invalid("-A and -n cannot be used together"));
+            }
+            vec![None]
+        } else {
+            kube.namespaces(kube_args).into_iter().map(Some).collect()
+        };
+        let params = ListParams::default().labels(&managed_selector(PLUGIN));
+        let mut rows = Vec::new();
+        for resource in kinds() {
+            for ns in &namespaces {
+                match api(&kube.client, &resource, ns.as_deref()).list_metadata(&params).await {
+                    Ok(list) => {
+                        for item in list.items {
+                            // Metadata lists carry no spec: read the object for its hosts (not Secrets).
+                            let shown = if resource.kind == "Secret" {
+                                "-".to_string()
+                            } else {
+                                let ns = item.namespace().unwrap_or_default();
+                                match api(&kube.client, &resource, Some(&ns)).get_opt(&item.name_any()).await {
+                                    Ok(Some(full)) => hosts(&full),
+                                    _ => "-".into(),
+                                }
+                            };
+                            rows.push(vec![
+                                item.namespace().unwrap_or_default(),
+                                display_name(&resource, &item.name_any()),
+                                shown,
+                            ]);
+                        }
+                    }
+                    // No Gateway API CRDs: nothing of those kinds.
+                    Err(e) if status_code(&e) == Some(404) => {}
+                    Err(e) => return Err(from_kube(e, format!("listing {}", resource.plural))),
+                }
+            }
+        }
+        if rows.is_empty() {
+            harden_cli::output::eline(format!("Nothing created by {PLUGIN} found."));
+        } else {
+            let table = harden_cli::output::table(&["namespace", "object", "hosts"], rows);
+            harden_cli::output::print(&harden_cli::output::terminal_safe(&table));
+        }
+        Ok(Outcome::Good)
+    }
+}
+
+/// What deleting one object did.
+enum Gone {
+    Deleted,
+    Absent,
+    NotOurs,
+}
+
+impl DeleteCmd {
+    fn suffix(&self) -> &'static str {
+        match self.dry_run {
+            DryRun::None => "",
+            DryRun::Client => " (dry run)",
+            DryRun::Server => " (server dry run)",
+        }
+    }
+
+    /// Deletes one object if it carries our label, with a precondition on the version checked.
+    async fn delete(&self, client: &Client, resource: &ApiResource, ns: &str, name: &str) -> Result<Gone> {
+        let api = api(client, resource, Some(ns));
+        let shown = display_name(resource, name);
+        let Some(existing) = api.get_opt(name).await.map_err(|e| from_kube(e, format!("reading {shown}")))? else {
+            return Ok(Gone::Absent);
+        };
+        if !is_managed_by(&existing, PLUGIN) {
+            harden_cli::output::eline(format!(
+                "{shown} in namespace {ns} was not created by {PLUGIN}; it was left in place"
+            ));
+            return Ok(Gone::NotOurs);
+        }
+        if self.dry_run != DryRun::Client {
+            let params = DeleteParams {
+                dry_run: self.dry_run == DryRun::Server,
+                preconditions: Some(Preconditions {
+                    uid: existing.metadata.uid.clone(),
+                    resource_version: existing.metadata.resource_version.clone(),
+                }),
+                ..DeleteParams::default()
+            };
+            match api.delete(name, &params).await {
+                Ok(_) => {}
+                Err(e) if status_code(&e) == Some(404) => return Ok(Gone::Absent),
+                Err(e) => return Err(from_kube(e, format!("deleting {shown}"))),
+            }
+        }
+        harden_cli::output::line(format!("{shown} deleted in namespace {ns}{}", self.suffix()));
+        Ok(Gone::Deleted)
+    }
+
+    pub async fn run(self) -> Result<Outcome> {
+        let kube_args = &self.kube.clone();
+        let kube = harden_kube::client::connect(kube_args).await?;
+        let ns = kube.namespace(kube_args)?;
+        let client = kube.client.clone();
+        let name = self.name.clone();
+        let mut secrets_used: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut found = false;
+
+        let ingress = api(&client, &ingresses(), Some(&ns))
+            .get_opt(&name)
+            .await
+            .map_err(|e| from_kube(e, "reading the ingress"))?;
+        if let Some(ingress) = ingress {
+            found = true;
+            for tls in ingress.data["spec"]["tls"].as_array().into_iter().flatten() {
+                if let Some(secret) = tls["secretName"].as_str() {
+                    secrets_used.insert((ns.clone(), secret.to_string()));
+                }
+            }
+            if let Gone::NotOurs = self.delete(&client, &ingresses(), &ns, &name).await? {
+                return Err(Error::conflict(format!(
+                    "ingress {ns}/{name} was not created by {PLUGIN}; nothing was deleted"
+                ))
+                .with_hint("delete it with kubectl if you mean to"));
+            }
+        }
+
+        let routes = api(&client, &http_route_resource(), Some(&ns));
+        let route = match routes.get_opt(&name).await {
+            Ok(found) => found,
+            Err(e) if status_code(&e) == Some(404) => None,
+            Err(e) => return Err(from_kube(e, "reading the httproute")),
+        };
+        if let Some(route) = route {
+            found = true;
+            if !is_managed_by(&route, PLUGIN) {
+                return Err(Error::conflict(format!(
+                    "httproute {ns}/{name} was not created by {PLUGIN}; nothing was deleted"
+                ))
+                .with_hint("delete it with kubectl if you mean to"));
+            }
+            let parents: BTreeSet<(String, String)> = crate::gwinspect::parent_gateways(&route).into_iter().collect();
+            self.delete(&client, &http_route_resource(), &ns, &name).await?;
+            self.delete(&client, &http_route_resource(), &ns, &format!("{name}-redirect")).await?;
+            for (gw_ns, gw_name) in &parents {
+                self.remove_listeners(&client, gw_ns, gw_name, &name, &mut secrets_used).await?;
+                if *gw_ns != ns {
+                    self.delete(&client, &reference_grant_resource(), &ns, &format!("{name}-from-{gw_ns}")).await?;
+                }
+            }
+        }
+        if !found {
+            return Err(Error::not_found(format!("no ingress or httproute {name} in namespace {ns}"))
+                .with_hint(format!("`kubectl tls-ingress list -n {ns}` shows what this plugin made")));
+        }
+        for (secret_ns, secret) in secrets_used {
+            if still_used(&client, &secret_ns, &secret, &name).await {
+                harden_cli::output::eline(format!(
+                    "secret {secret_ns}/{secret} is still used by another Ingress or Gateway; it was left in place"
+                ));
+                continue;
+            }
+            self.delete(&client, &secrets(), &secret_ns, &secret).await?;
+        }
+        Ok(Outcome::Good)
+    }
+
+    /// Removes the listeners `create NAME` added to a Gateway we made (and the Gateway when none
+    /// is left); records the Secrets they referred to.
+    async fn remove_listeners(
+        &self,
+        client: &Client,
+        gw_ns: &str,
+        gw_name: &str,
+        name: &str,
+        secrets_used: &mut BTreeSet<(String, String)>,
+    ) -> Result<()> {
+        let resource = gateway::gateway_resource();
+        let Some(gw) = api(client, &resource, Some(gw_ns))
+            .get_opt(gw_name)
+            .await
+            .map_err(|e| from_kube(e, "reading the gateway"))?
+        else {
+            return Ok(());
+        };
+        let ours = |l: &Value| is_listener_of(l, name);
+        let listeners: Vec<Value> = gw.data["spec"]["listeners"].as_array().cloned().unwrap_or_default();
+        for l in listeners.iter().filter(|l| ours(l)) {
+            for r in l["tls"]["certificateRefs"].as_array().into_iter().flatten() {
+                if let Some(secret) = r["name"].as_str() {
+                    secrets_used.insert((r["namespace"].as_str().unwrap_or(gw_ns).to_string(), secret.to_string()));
+                }
+            }
+        }
+        let kept: Vec<Value> = listeners.iter().filter(|l| !ours(l)).cloned().collect();
+        if kept.len() == listeners.len() {
+            return Ok(());
+        }
+        if !is_managed_by(&gw, PLUGIN) {
+            harden_cli::output::eline(format!(
+                "gateway {gw_ns}/{gw_name} was not created by {PLUGIN}: its listeners for {name} were left in place"
+            ));
+            return Ok(());
+        }
+        if kept.is_empty() {
+            self.delete(client, &resource, gw_ns, gw_name).await?;
+            return Ok(());
+        }
+        let mut spec = gw.data["spec"].clone();
+        spec["listeners"] = Value::Array(kept);
+        let mut data = DynamicObject::new(gw_name, &resource).within(gw_ns);
+        data.data = serde_json::json!({ "spec": spec });
+        let args = ApplyArgs { dry_run: self.dry_run, ..ApplyArgs::default() };
+        Applier::new(PLUGIN, args, Some(client.clone()))
+            .reads_in_client_dry_run()
+            .run(vec![Object { resource, namespaced: true, data }])
+            .await?;
+        Ok(())
+    }
+}
+
+/// Whether a listener is one `create NAME` adds: `NAME-https`, `NAME-http`, `NAME-https-N`, `NAME-http-N`.
+pub fn is_listener_of(listener: &Value, name: &str) -> bool {
+    let n = listener["name"].as_str().unwrap_or_default();
+    [format!("{name}-https"), format!("{name}-http")].iter().any(|p| {
+        n == p || n.strip_prefix(p.as_str()).and_then(|r| r.strip_prefix('-')).is_some_and(|i| i.parse::<u32>().is_ok())
+    })
+}
+
+/// Whether anything but what `delete NAME` removes still refers to the Secret: another Ingress of
+/// its namespace, or a Gateway listener (anywhere) that is not one of NAME's.
+async fn still_used(client: &Client, ns: &str, secret: &str, name: &str) -> bool {
+    let ingresses =
+        api(client, &ingresses(), Some(ns)).list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
+    let by_ingress = ingresses.iter().filter(|i| i.name_any() != name).any(|i| {
+        i.data["spec"]["tls"].as_array().into_iter().flatten().any(|t| t["secretName"].as_str() == Some(secret))
+    });
+    let gateways = api(client, &gateway::gateway_resource(), None)
+        .list(&ListParams::default())
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default();
+    let by_gateway = gateways.iter().any(|g| {
+        let gw_ns = g.namespace().unwrap_or_default();
+        g.data["spec"]["listeners"].as_array().into_iter().flatten().filter(|l| !is_listener_of(l, name)).any(|l| {
+            l["tls"]["certificateRefs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|r| r["name"].as_str() == Some(secret) && r["namespace"].as_str().unwrap_or(&gw_ns) == ns)
+        })
+    });
+    by_ingress || by_gateway
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_names_listeners_are_removed() {
+        for (listener, ours) in [
+            ("accounting-https", true),
+            ("accounting-http", true),
+            ("accounting-https-2", true),
+            ("accounting-https-x", false),
+            ("accounting-api-https", false),
+            ("other-https", false),
+        ] {
+            assert_eq!(is_listener_of(&json!({"name": listener}), "accounting"), ours, "{listener}");
+        }
+    }
+}

@@ -83,7 +83,16 @@ pub struct Info {
 
 impl Id {
     pub fn name(self) -> &'static str {
-        self.to_possible_value().map(|v| v.get_name()).unwrap_or("?")
+        match self {
+            Id::DefaultDeny => "default-deny",
+            Id::FrontendToBackend => "frontend-to-backend",
+            Id::BlockMetadata => "block-metadata",
+            Id::TlsIngress => "tls-ingress",
+            Id::DashboardUser => "dashboard-user",
+            Id::DashboardArgs => "dashboard-args",
+            Id::TamperedBinary => "tampered-binary",
+            Id::KubeBench => "kube-bench",
+        }
     }
 
     pub fn number(self) -> u8 {
@@ -297,6 +306,8 @@ pub fn sh(word: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use kube::ResourceExt;
+
     use super::*;
 
     #[test]
@@ -308,6 +319,7 @@ mod tests {
         assert!(Id::parse("nope").unwrap_err().contains("default-deny"));
         for (i, id) in ALL.iter().enumerate() {
             assert_eq!(id.number() as usize, i + 1);
+            assert_eq!(Id::from_str(id.name(), false).unwrap(), *id, "the name is clap's value");
         }
     }
 

@@ -95,7 +95,7 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
     let Some(deployment) = deployment else {
         return Ok(vec![Check::new(running, false, format!("Deployment {ns}/{name} was deleted: fix it, do not remove it"))]);
     };
-    let spec = deployment.spec.clone().unwrap_or_default();
+    let spec = deployment.spec.clone();
     let replicas = spec.replicas.unwrap_or(1);
     let mut checks = vec![Check::new(running, replicas >= 1, format!("spec.replicas is {replicas}"))];
     let containers = spec.template.spec.clone().unwrap_or_default().containers;

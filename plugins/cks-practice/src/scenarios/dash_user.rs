@@ -121,7 +121,7 @@ async fn token_check(client: &kube::Client, plan: &Plan, ns: &str, user: &str) -
         return Ok(Check::new(check, false, "the file is empty"));
     }
     let review = TokenReview {
-        spec: TokenReviewSpec { token: Some(token.to_string()), ..Default::default() },
+        spec: TokenReviewSpec { token: token.to_string(), ..Default::default() },
         ..Default::default()
     };
     let api: Api<TokenReview> = Api::all(client.clone());

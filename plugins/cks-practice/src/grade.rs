@@ -101,23 +101,31 @@ fn allowed(cluster: &Cluster, side: &Side) -> Option<String> {
     if side.isolated_by.is_empty() {
         return Some(format!("no NetworkPolicy isolates {pod} for {}", direction(side)));
     }
+    let mut or_trap = false;
     let rules: Vec<String> = side
         .allowed_by
         .iter()
         .map(|r| {
-            let peer = match r.peer {
-                Some(peer) => format!(", peer {peer}"),
-                None => ", which has no peers (every source)".into(),
+            let rule = cluster.policies[r.policy.index()].rules(side.direction).get(r.rule);
+            let peer = match (r.peer, rule) {
+                (Some(peer), Some(rule)) => {
+                    or_trap |= rule.peers.len() > 1;
+                    let shown = rule.peers.get(peer).map(|p| format!(" ({p})")).unwrap_or_default();
+                    format!(", peer {peer}{shown}")
+                }
+                (Some(peer), None) => format!(", peer {peer}"),
+                (None, _) => ", which has no peers (every peer)".into(),
             };
             format!("{} {} rule {}{peer}", cluster.policy_name(r.policy), direction(side), r.rule)
         })
         .collect();
-    let or_note = if side.allowed_by.iter().any(|r| r.peer.is_some_and(|p| p > 0)) || side.allowed_by.len() > 1 {
-        " (the peers of a rule, and the rules, are alternatives: any one allows)"
+    let note = if or_trap {
+        "; the peers of a rule are alternatives: any one of them allows (one peer with both namespaceSelector \
+         and podSelector requires both)"
     } else {
         ""
     };
-    Some(format!("{pod} {} is allowed by {}{or_note}", direction(side), rules.join(" and ")))
+    Some(format!("{pod} {} is allowed by {}{note}", direction(side), rules.join(" and ")))
 }
 
 fn denied(cluster: &Cluster, side: &Side) -> String {

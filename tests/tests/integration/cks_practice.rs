@@ -228,7 +228,7 @@ async fn tls_ingress_refuses_a_certificate_without_the_hosts_san() {
     // Wrong: the host only in the CN, under names of our own.
     let dir = tempfile::tempdir().unwrap();
     sh(&format!(
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 30 -keyout k.pem -out c.pem -subj /CN={host}\n\
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 30 -keyout k.pem -out c.pem -subj /CN={host} 2>/dev/null\n\
          kubectl create secret tls cn-only -n {ns} --cert=c.pem --key=k.pem\n\
          kubectl create ingress mine -n {ns} --rule='{host}/*={service}:{port},tls=cn-only'\n"
     ), dir.path());
@@ -240,8 +240,8 @@ async fn tls_ingress_refuses_a_certificate_without_the_hosts_san() {
 
     // Wrong: another key.
     sh(&format!(
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 30 -keyout k2.pem -out c2.pem -subj /CN={host} -addext subjectAltName=DNS:{host}\n\
-         kubectl create secret tls mixed -n {ns} --cert=c2.pem --key=k.pem --dry-run=client -o yaml | kubectl apply -f -\n\
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 30 -keyout k2.pem -out c2.pem -subj /CN={host} -addext subjectAltName=DNS:{host} 2>/dev/null\n\
+         kubectl create secret generic mixed -n {ns} --type=kubernetes.io/tls --from-file=tls.crt=c2.pem --from-file=tls.key=k.pem\n\
          kubectl -n {ns} patch ingress mine --type=json -p '[{{\"op\":\"replace\",\"path\":\"/spec/tls/0/secretName\",\"value\":\"mixed\"}}]'\n"
     ), dir.path());
     let (_, checks, _) = check(id);

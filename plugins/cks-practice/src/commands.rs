@@ -67,11 +67,19 @@ impl ListCmd {
             Format::Text => {
                 let rows = infos.iter().map(|i| {
                     let needs: Vec<&str> = i.needs.iter().map(|n| n.as_str()).collect();
-                    vec![i.number.to_string(), i.id.name().to_string(), format!("{}m", i.minutes), needs.join(","), i.topic.to_string()]
+                    vec![
+                        i.number.to_string(),
+                        i.id.name().to_string(),
+                        format!("{}m", i.minutes),
+                        needs.join(","),
+                        i.topic.to_string(),
+                    ]
                 });
                 output::print(&output::table(&["#", "scenario", "time", "needs", "topic"], rows));
                 if self.runnable && !nodes {
-                    output::eline("kube-bench (8) is left out: it needs node access, and this cluster has no Ready node.");
+                    output::eline(
+                        "kube-bench (8) is left out: it needs node access, and this cluster has no Ready node.",
+                    );
                 }
             }
         }
@@ -118,7 +126,10 @@ impl StartCmd {
             None => scenario::default_dir(&run_name),
         };
         if self.dir.is_some() && !self.scenario.info().needs.contains(&Need::LocalFiles) {
-            return Err(Error::invalid(format!("--dir does not apply to {}: it writes no files", self.scenario.name())));
+            return Err(Error::invalid(format!(
+                "--dir does not apply to {}: it writes no files",
+                self.scenario.name()
+            )));
         }
         let plan = scenario::plan(self.scenario, &Context { seed, dir: &dir })?;
         let kube = connect(&self.kube).await?;
@@ -162,8 +173,7 @@ pub struct RunArg {
     pub run: Option<String>,
 }
 
-const TASK_EXAMPLES: &str =
-    "Examples:\n  kubectl cks-practice task\n  # the task text, its namespaces and names, for a script\n  kubectl cks-practice task --run tls-ingress-42 -o json";
+const TASK_EXAMPLES: &str = "Examples:\n  kubectl cks-practice task\n  # the task text, its namespaces and names, for a script\n  kubectl cks-practice task --run tls-ingress-42 -o json";
 
 #[derive(Args)]
 #[command(after_help = TASK_EXAMPLES)]
@@ -234,7 +244,12 @@ pub fn checks_text(checks: &[Check]) -> String {
     let passed = checks.iter().filter(|c| c.passed).count();
     let mut text = String::new();
     for c in checks {
-        text.push_str(&format!("{}  {}: {}\n", if c.passed { "PASS" } else { "FAIL" }, c.check, output::terminal_safe(&c.reason)));
+        text.push_str(&format!(
+            "{}  {}: {}\n",
+            if c.passed { "PASS" } else { "FAIL" },
+            c.check,
+            output::terminal_safe(&c.reason)
+        ));
     }
     let verdict = if passed == checks.len() { "all checks pass" } else { "not yet" };
     text.push_str(&format!("Score: {passed}/{} ({verdict})\n", checks.len()));
@@ -335,13 +350,16 @@ impl SolutionCmd {
         let plan = record.plan()?;
         match self.output {
             Format::Text => output::print(&solution_text(&plan)),
-            Format::Json => print_json(&json!({"run": record.run, "plugin": plan.plugin_steps, "manual": plan.manual}))?,
+            Format::Json => {
+                print_json(&json!({"run": record.run, "plugin": plan.plugin_steps, "manual": plan.manual}))?
+            }
         }
         Ok(Outcome::Good)
     }
 }
 
-const RESET_EXAMPLES: &str = "Examples:\n  kubectl cks-practice reset\n  kubectl cks-practice reset --run default-deny-42";
+const RESET_EXAMPLES: &str =
+    "Examples:\n  kubectl cks-practice reset\n  kubectl cks-practice reset --run default-deny-42";
 
 #[derive(Args)]
 #[command(after_help = RESET_EXAMPLES)]

@@ -26,7 +26,8 @@ impl Check {
 /// exist yet: "a pod created later").
 pub async fn traffic_model(client: &kube::Client, namespaces: &[String], extra: &str) -> Result<Cluster> {
     let (listed, pods, policies) = harden_kube::sources::list(client, Some(namespaces)).await?;
-    let listed = listed.into_iter().filter(|n| n.metadata.name.as_ref().is_some_and(|n| namespaces.contains(n))).collect();
+    let listed =
+        listed.into_iter().filter(|n| n.metadata.name.as_ref().is_some_and(|n| namespaces.contains(n))).collect();
     let mut objects = Objects::from_typed(listed, pods, policies, &namespaces[0]);
     if !extra.is_empty() {
         objects.add_yaml(extra, "the pods a check imagines").map_err(engine)?;
@@ -53,12 +54,10 @@ pub fn traffic(cluster: &Cluster, from: Endpoint, to: Endpoint, port: &PortQuery
     let verdict = cluster
         .check(from, to, port)
         .map_err(|e| Error::other(format!("the NetworkPolicy engine could not answer: {e}")))?;
-    let (what, shown_port) = (format!("{} to {}", endpoint(cluster, from), endpoint(cluster, to)), verdict_port(&verdict));
-    let check = if want {
-        format!("{what} on {shown_port} is allowed")
-    } else {
-        format!("{what} on {shown_port} is denied")
-    };
+    let (what, shown_port) =
+        (format!("{} to {}", endpoint(cluster, from), endpoint(cluster, to)), verdict_port(&verdict));
+    let check =
+        if want { format!("{what} on {shown_port} is allowed") } else { format!("{what} on {shown_port} is denied") };
     let reason = explain(cluster, &verdict);
     Ok(Check::new(check, verdict.allowed == want, reason))
 }
@@ -81,7 +80,8 @@ pub fn explain(cluster: &Cluster, verdict: &Verdict) -> String {
         return "a pod may always reach itself".into();
     }
     if verdict.allowed {
-        let sides: Vec<String> = [&verdict.egress, &verdict.ingress].into_iter().filter_map(|s| allowed(cluster, s)).collect();
+        let sides: Vec<String> =
+            [&verdict.egress, &verdict.ingress].into_iter().filter_map(|s| allowed(cluster, s)).collect();
         return format!("allowed: {}", sides.join("; "));
     }
     let sides: Vec<String> =
@@ -159,11 +159,8 @@ pub async fn right(
         (g, None) => format!("{}.{g}", question.resource),
     };
     let place = question.namespace.as_deref().map_or(" cluster-wide".to_string(), |ns| format!(" in {ns}"));
-    let check = format!(
-        "{namespace}/{account} {} {} {resource}{place}",
-        if want { "may" } else { "may not" },
-        question.verb
-    );
+    let check =
+        format!("{namespace}/{account} {} {} {resource}{place}", if want { "may" } else { "may not" }, question.verb);
     let reason = match (answer.allowed, answer.reason) {
         (true, Some(reason)) => format!("the API server allows it: {reason}"),
         (true, None) => "the API server allows it".into(),

@@ -12,7 +12,8 @@ use crate::grade::Check;
 /// Whether a certificate name (`*.example.com` allowed) covers `host`: a wildcard stands for
 /// exactly one left-most label.
 pub fn name_covers(name: &str, host: &str) -> bool {
-    let (name, host) = (name.trim_end_matches('.').to_ascii_lowercase(), host.trim_end_matches('.').to_ascii_lowercase());
+    let (name, host) =
+        (name.trim_end_matches('.').to_ascii_lowercase(), host.trim_end_matches('.').to_ascii_lowercase());
     match name.strip_prefix("*.") {
         Some(rest) => host.split_once('.').is_some_and(|(first, tail)| !first.is_empty() && tail == rest),
         None => name == host,
@@ -48,14 +49,22 @@ pub fn grade(cert_pem: &[u8], key_pem: &[u8], host: &str, now: OffsetDateTime) -
         Some(Ok(pem)) if pem.label == "CERTIFICATE" => pem,
         _ => {
             let reason = "tls.crt holds no PEM CERTIFICATE block".to_string();
-            return vec![Check::new(covers, false, reason.clone()), Check::new(valid, false, reason.clone()), Check::new(matches, false, reason)];
+            return vec![
+                Check::new(covers, false, reason.clone()),
+                Check::new(valid, false, reason.clone()),
+                Check::new(matches, false, reason),
+            ];
         }
     };
     let cert = match pem.parse_x509() {
         Ok(cert) => cert,
         Err(e) => {
             let reason = format!("tls.crt does not parse as X.509: {e}");
-            return vec![Check::new(covers, false, reason.clone()), Check::new(valid, false, reason.clone()), Check::new(matches, false, reason)];
+            return vec![
+                Check::new(covers, false, reason.clone()),
+                Check::new(valid, false, reason.clone()),
+                Check::new(matches, false, reason),
+            ];
         }
     };
     let mut sans: Vec<String> = Vec::new();
@@ -68,14 +77,21 @@ pub fn grade(cert_pem: &[u8], key_pem: &[u8], host: &str, now: OffsetDateTime) -
             }
         }
     }
-    let cn: Vec<String> = cert.subject().iter_common_name().filter_map(|c| c.as_str().ok()).map(str::to_string).collect();
+    let cn: Vec<String> =
+        cert.subject().iter_common_name().filter_map(|c| c.as_str().ok()).map(str::to_string).collect();
     let mut checks = Vec::new();
     if sans.iter().any(|s| name_covers(s, host)) {
         checks.push(Check::new(covers, true, format!("its DNS names are {}", sans.join(", "))));
     } else {
-        let shown = if sans.is_empty() { "it has no subjectAltName".to_string() } else { format!("its DNS names are {}", sans.join(", ")) };
+        let shown = if sans.is_empty() {
+            "it has no subjectAltName".to_string()
+        } else {
+            format!("its DNS names are {}", sans.join(", "))
+        };
         let cn_note = if cn.iter().any(|c| name_covers(c, host)) {
-            format!("; its CN is {host}, which clients ignore when checking the name (add -addext \"subjectAltName=DNS:{host}\")")
+            format!(
+                "; its CN is {host}, which clients ignore when checking the name (add -addext \"subjectAltName=DNS:{host}\")"
+            )
         } else {
             String::new()
         };
@@ -93,7 +109,9 @@ pub fn grade(cert_pem: &[u8], key_pem: &[u8], host: &str, now: OffsetDateTime) -
     checks.push(Check::new(valid, ok, reason));
     let cert_key = cert.public_key().raw.to_vec();
     match key_spki(key_pem) {
-        Ok(key) if key == cert_key => checks.push(Check::new(matches, true, "tls.key holds the certificate's key pair")),
+        Ok(key) if key == cert_key => {
+            checks.push(Check::new(matches, true, "tls.key holds the certificate's key pair"))
+        }
         Ok(_) => checks.push(Check::new(
             matches,
             false,
@@ -128,7 +146,11 @@ mod tests {
         let (cert, key) = material(&[], "web.t75.example.com");
         let checks = grade(cert.as_bytes(), key.as_bytes(), "web.t75.example.com", OffsetDateTime::now_utc());
         assert!(!checks[0].passed);
-        assert!(checks[0].reason.contains("no subjectAltName") && checks[0].reason.contains("clients ignore"), "{}", checks[0].reason);
+        assert!(
+            checks[0].reason.contains("no subjectAltName") && checks[0].reason.contains("clients ignore"),
+            "{}",
+            checks[0].reason
+        );
     }
 
     #[test]

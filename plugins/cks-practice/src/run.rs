@@ -116,8 +116,9 @@ pub async fn current(client: &Client, run: Option<&str>) -> Result<Record> {
         (1, _) => Ok(found.remove(0)),
         (0, Some(run)) => Err(Error::not_found(format!("no practice run {run} on this cluster"))
             .with_hint("`kubectl cks-practice list` shows the scenarios; `start` one")),
-        (0, None) => Err(Error::not_found("no practice run on this cluster")
-            .with_hint("start one: kubectl cks-practice start default-deny (or run kubectl cks-practice at a terminal)")),
+        (0, None) => Err(Error::not_found("no practice run on this cluster").with_hint(
+            "start one: kubectl cks-practice start default-deny (or run kubectl cks-practice at a terminal)",
+        )),
         (_, _) => {
             let names: Vec<String> = found.iter().map(|r| r.run.clone()).collect();
             Err(Error::invalid(format!("{} practice runs on this cluster: {}", names.len(), names.join(", ")))
@@ -129,8 +130,10 @@ pub async fn current(client: &Client, run: Option<&str>) -> Result<Record> {
 /// Creates the plan's starting state and its record. Refuses when the run exists.
 pub async fn start(client: &Client, plan: &Plan, exam: bool) -> Result<Record> {
     if !runs(client, Some(&plan.run)).await?.is_empty() {
-        return Err(Error::conflict(format!("run {} is already on this cluster", plan.run))
-            .with_hint(format!("carry on with it, `kubectl cks-practice reset --run {}`, or pick another --seed", plan.run)));
+        return Err(Error::conflict(format!("run {} is already on this cluster", plan.run)).with_hint(format!(
+            "carry on with it, `kubectl cks-practice reset --run {}`, or pick another --seed",
+            plan.run
+        )));
     }
     let record = Record {
         run: plan.run.clone(),
@@ -151,7 +154,11 @@ pub async fn start(client: &Client, plan: &Plan, exam: bool) -> Result<Record> {
     if plan.id.info().needs.contains(&scenario::Need::LocalFiles) {
         create_dir(&plan.dir)?;
     }
-    Applier::new(PLUGIN, ApplyArgs::default(), Some(client.clone())).all_or_nothing().lines_to_stderr().run(objects).await?;
+    Applier::new(PLUGIN, ApplyArgs::default(), Some(client.clone()))
+        .all_or_nothing()
+        .lines_to_stderr()
+        .run(objects)
+        .await?;
     for file in &plan.files {
         let path = harden_cli::files::write_new(
             &plan.dir,

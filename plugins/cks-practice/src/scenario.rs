@@ -120,7 +120,10 @@ impl Id {
     /// Parses `default-deny` or `1`.
     pub fn parse(text: &str) -> std::result::Result<Id, String> {
         if let Ok(n) = text.parse::<usize>() {
-            return ALL.get(n.wrapping_sub(1)).copied().ok_or_else(|| format!("scenarios are numbered 1-{}", ALL.len()));
+            return ALL
+                .get(n.wrapping_sub(1))
+                .copied()
+                .ok_or_else(|| format!("scenarios are numbered 1-{}", ALL.len()));
         }
         Id::from_str(text, false).map_err(|_| {
             let names: Vec<&str> = ALL.iter().map(|i| i.name()).collect();

@@ -53,7 +53,8 @@ pub async fn run() -> Result<Outcome> {
         "Quit and keep the run (check it later)",
     ];
     loop {
-        let action = Select::with_theme(&theme).with_prompt("Next").items(&actions).default(0).interact().map_err(failed)?;
+        let action =
+            Select::with_theme(&theme).with_prompt("Next").items(actions).default(0).interact().map_err(failed)?;
         match action {
             0 => output::eprint(&checks_text(&grade(&kube.client, &record).await?)),
             1 | 2 => output::eprint(&hint_text(&plan, action as u8)),

@@ -111,7 +111,12 @@ async fn reset_leaves_nothing(run_name: &str, task: &Value) {
         ] {
             let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &resource);
             let left = api.list(&ListParams::default()).await.unwrap().items;
-            assert!(left.is_empty(), "{} left in {ns}: {:?}", resource.plural, left.iter().map(|o| &o.metadata.name).collect::<Vec<_>>());
+            assert!(
+                left.is_empty(),
+                "{} left in {ns}: {:?}",
+                resource.plural,
+                left.iter().map(|o| &o.metadata.name).collect::<Vec<_>>()
+            );
         }
     }
     let labelled = Api::<Namespace>::all(client.clone())
@@ -141,7 +146,12 @@ async fn default_deny_graded_by_behaviour_including_egress_left_open() {
 
     // A typical wrong answer: deny both directions, under another name.
     let dir = tempfile::tempdir().unwrap();
-    sh(&format!("kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: wrong, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress, Egress]}}\nEOF\n"), dir.path());
+    sh(
+        &format!(
+            "kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: wrong, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress, Egress]}}\nEOF\n"
+        ),
+        dir.path(),
+    );
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(1));
     assert_eq!(failing(&checks).len(), 1, "{checks:#?}");
@@ -169,8 +179,13 @@ async fn frontend_to_backend_refuses_the_or_policy_with_the_peer_that_lets_other
 
     // Two separate peers: an OR. The labelled namespace's worker gets in through peer 0.
     let dir = tempfile::tempdir().unwrap();
-    sh(&format!("kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: or-policy, namespace: {ns}}}\n\
-spec:\n  podSelector: {{matchLabels: {{app: backend}}}}\n  policyTypes: [Ingress]\n  ingress:\n  - from:\n    - namespaceSelector: {{matchLabels: {{{team_key}: {team}}}}}\n    - podSelector: {{matchLabels: {{role: frontend}}}}\n    ports: [{{port: {port}}}]\nEOF\n"), dir.path());
+    sh(
+        &format!(
+            "kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: or-policy, namespace: {ns}}}\n\
+spec:\n  podSelector: {{matchLabels: {{app: backend}}}}\n  policyTypes: [Ingress]\n  ingress:\n  - from:\n    - namespaceSelector: {{matchLabels: {{{team_key}: {team}}}}}\n    - podSelector: {{matchLabels: {{role: frontend}}}}\n    ports: [{{port: {port}}}]\nEOF\n"
+        ),
+        dir.path(),
+    );
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(1));
     let front_ns = &namespaces(&task)[1];
@@ -197,7 +212,12 @@ async fn block_metadata_keeps_other_egress_open() {
 
     let dir = tempfile::tempdir().unwrap();
     // Wrong: deny all egress. The metadata is blocked, and so is everything else.
-    sh(&format!("kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: deny-all, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Egress]}}\nEOF\n"), dir.path());
+    sh(
+        &format!(
+            "kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: deny-all, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Egress]}}\nEOF\n"
+        ),
+        dir.path(),
+    );
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(1));
     assert!(failing(&checks).iter().all(|c| c.contains("203.0.113.80") || c.contains("10.96.0.10")), "{checks:#?}");
@@ -227,11 +247,14 @@ async fn tls_ingress_refuses_a_certificate_without_the_hosts_san() {
 
     // Wrong: the host only in the CN, under names of our own.
     let dir = tempfile::tempdir().unwrap();
-    sh(&format!(
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 30 -keyout k.pem -out c.pem -subj /CN={host} 2>/dev/null\n\
+    sh(
+        &format!(
+            "openssl req -x509 -newkey rsa:2048 -nodes -days 30 -keyout k.pem -out c.pem -subj /CN={host} 2>/dev/null\n\
          kubectl create secret tls cn-only -n {ns} --cert=c.pem --key=k.pem\n\
          kubectl create ingress mine -n {ns} --rule='{host}/*={service}:{port},tls=cn-only'\n"
-    ), dir.path());
+        ),
+        dir.path(),
+    );
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(1));
     assert_eq!(failing(&checks), [format!("the certificate covers {host} in its subjectAltName")], "{checks:#?}");
@@ -239,11 +262,14 @@ async fn tls_ingress_refuses_a_certificate_without_the_hosts_san() {
     assert!(why.contains("no subjectAltName") && why.contains("clients ignore"), "{why}");
 
     // Wrong: another key.
-    sh(&format!(
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 30 -keyout k2.pem -out c2.pem -subj /CN={host} -addext subjectAltName=DNS:{host} 2>/dev/null\n\
+    sh(
+        &format!(
+            "openssl req -x509 -newkey rsa:2048 -nodes -days 30 -keyout k2.pem -out c2.pem -subj /CN={host} -addext subjectAltName=DNS:{host} 2>/dev/null\n\
          kubectl create secret generic mixed -n {ns} --type=kubernetes.io/tls --from-file=tls.crt=c2.pem --from-file=tls.key=k.pem\n\
          kubectl -n {ns} patch ingress mine --type=json -p '[{{\"op\":\"replace\",\"path\":\"/spec/tls/0/secretName\",\"value\":\"mixed\"}}]'\n"
-    ), dir.path());
+        ),
+        dir.path(),
+    );
     let (_, checks, _) = check(id);
     assert_eq!(failing(&checks), ["the private key matches the certificate"], "{checks:#?}");
 
@@ -274,10 +300,13 @@ async fn dashboard_user_refuses_a_role_that_reads_secrets() {
     assert!(reason(&checks, "holds a token").contains(&format!("system:serviceaccount:{ns}:{user}")));
 
     // Wrong: a role that can read Secrets too.
-    sh(&format!(
-        "kubectl -n {ns} create role too-much --verb=get --resource=secrets\n\
+    sh(
+        &format!(
+            "kubectl -n {ns} create role too-much --verb=get --resource=secrets\n\
          kubectl -n {ns} create rolebinding too-much --role=too-much --serviceaccount={ns}:{user}\n"
-    ), files.path());
+        ),
+        files.path(),
+    );
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(1));
     assert_eq!(failing(&checks), [format!("{ns}/{user} may not get secrets in {ns}")], "{checks:#?}");
@@ -383,7 +412,11 @@ async fn exam_mode_locks_the_namespaces_against_the_plugins_and_gives_no_hints()
     {
         let out = run(cluster().plugin(plugin).args(&args));
         assert_eq!(code(&out), Some(1), "{plugin} refuses");
-        assert!(stdout(&out).contains("refused") && stdout(&out).contains("locked by kubectl-cks-practice"), "{}", stdout(&out));
+        assert!(
+            stdout(&out).contains("refused") && stdout(&out).contains("locked by kubectl-cks-practice"),
+            "{}",
+            stdout(&out)
+        );
     }
     let client = cluster().admin_client().await;
     let policies: Api<k8s_openapi::api::networking::v1::NetworkPolicy> = Api::namespaced(client, ns);
@@ -395,7 +428,12 @@ async fn exam_mode_locks_the_namespaces_against_the_plugins_and_gives_no_hints()
     }
     // Plain kubectl works, and check counts the time budget.
     let dir = tempfile::tempdir().unwrap();
-    sh(&format!("kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: x, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress]}}\nEOF\n"), dir.path());
+    sh(
+        &format!(
+            "kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: x, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress]}}\nEOF\n"
+        ),
+        dir.path(),
+    );
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(0), "{checks:#?}");
     assert!(passed(&checks, "within the time budget of 6 minutes"));

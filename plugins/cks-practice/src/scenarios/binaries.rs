@@ -1,4 +1,4 @@
-//! 7. Several platform binaries, each with a published-style checksum file (`NAME.sha256`, the hex
+//! Scenario 7: Several platform binaries, each with a published-style checksum file (`NAME.sha256`, the hex
 //! digest alone, as dl.k8s.io publishes them); one was changed by one byte after its checksum was
 //! published. Remove that one and keep the others. Graded by the sha256 of what is in the directory.
 
@@ -45,7 +45,11 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
             body[at] ^= 1 << rng.below(8);
         }
         plan.files.push(File { name: name.to_string(), contents: body, mode: 0o755 });
-        plan.files.push(File { name: format!("{name}.sha256"), contents: format!("{digest}\n").into_bytes(), mode: 0o644 });
+        plan.files.push(File {
+            name: format!("{name}.sha256"),
+            contents: format!("{digest}\n").into_bytes(),
+            mode: 0o644,
+        });
     }
     let dir = ctx.dir.display().to_string();
     plan.namespaces = vec![ns.clone()];
@@ -60,7 +64,8 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
         names.join(", ")
     );
     plan.read = vec!["https://kubernetes.io/releases/download/#verifying-binaries", "man sha256sum (--check)"];
-    plan.skeleton = format!("cd {dir}\necho \"$(cat kubelet.sha256)  kubelet\" | sha256sum --check   # for each binary\nrm ???\n");
+    plan.skeleton =
+        format!("cd {dir}\necho \"$(cat kubelet.sha256)  kubelet\" | sha256sum --check   # for each binary\nrm ???\n");
     let dirq = sh(&dir);
     plan.plugin_steps = names
         .iter()
@@ -90,7 +95,9 @@ pub fn check(plan: &Plan) -> Result<Vec<Check>> {
         };
         let genuine = hex(&binary.contents) == want;
         let (check, passed, reason) = match (genuine, present) {
-            (false, None) => (format!("{} (does not match its checksum) is removed", binary.name), true, "it is gone".to_string()),
+            (false, None) => {
+                (format!("{} (does not match its checksum) is removed", binary.name), true, "it is gone".to_string())
+            }
             (false, Some(got)) => (
                 format!("{} (does not match its checksum) is removed", binary.name),
                 got == want,
@@ -108,7 +115,11 @@ pub fn check(plan: &Plan) -> Result<Vec<Check>> {
             (true, Some(got)) => (
                 format!("{} is kept", binary.name),
                 got == want,
-                if got == want { format!("sha256 {got} matches") } else { format!("it changed: sha256 {got}, published {want}") },
+                if got == want {
+                    format!("sha256 {got} matches")
+                } else {
+                    format!("it changed: sha256 {got}, published {want}")
+                },
             ),
         };
         checks.push(Check::new(check, passed, reason));

@@ -1,4 +1,4 @@
-//! 6. A Dashboard Deployment started with `--enable-skip-login`, `--enable-insecure-login` and
+//! Scenario 6: A Dashboard Deployment started with `--enable-skip-login`, `--enable-insecure-login` and
 //! `--insecure-port`, exposed by a NodePort Service: make it safe and keep it running. Graded on the
 //! Deployment's pod template and on every Service that selects its pods.
 
@@ -55,7 +55,9 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
     let args = format!("[\"--auto-generate-certificates\",\"--namespace={ns}\"]");
     plan.plugin_steps = vec![
         format!("kubectl dash-user audit -n {ns}    # names each insecure argument and the NodePort, with the fix"),
-        format!("kubectl -n {ns} patch deployment {name} --type=json -p '[{{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/args\",\"value\":{args}}}]'"),
+        format!(
+            "kubectl -n {ns} patch deployment {name} --type=json -p '[{{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/args\",\"value\":{args}}}]'"
+        ),
         format!("kubectl -n {ns} patch service {name} -p '{{\"spec\":{{\"type\":\"ClusterIP\"}}}}'"),
     ];
     plan.manual = format!(
@@ -93,7 +95,11 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
         .map_err(|e| harden_kube::error::from_kube(e, format!("reading deployment {ns}/{name}")))?;
     let running = format!("Deployment {name} still runs the Dashboard (replicas >= 1)");
     let Some(deployment) = deployment else {
-        return Ok(vec![Check::new(running, false, format!("Deployment {ns}/{name} was deleted: fix it, do not remove it"))]);
+        return Ok(vec![Check::new(
+            running,
+            false,
+            format!("Deployment {ns}/{name} was deleted: fix it, do not remove it"),
+        )]);
     };
     let spec = deployment.spec.clone();
     let replicas = spec.replicas.unwrap_or(1);
@@ -118,7 +124,11 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
     checks.push(Check::new(
         "no login over plain HTTP",
         !on(login),
-        if on(login) { "the container still has --enable-insecure-login".into() } else { "no --enable-insecure-login".to_string() },
+        if on(login) {
+            "the container still has --enable-insecure-login".into()
+        } else {
+            "no --enable-insecure-login".to_string()
+        },
     ));
     let port = flag(&args, "insecure-port");
     let plain = port.is_some_and(|p| p != "0");
@@ -141,10 +151,19 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
         .iter()
         .filter(|s| {
             let spec = s.spec.clone().unwrap_or_default();
-            let selects = spec.selector.as_ref().is_some_and(|sel| !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v)));
+            let selects = spec
+                .selector
+                .as_ref()
+                .is_some_and(|sel| !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v)));
             selects && matches!(spec.type_.as_deref(), Some("NodePort" | "LoadBalancer"))
         })
-        .map(|s| format!("{} ({})", s.metadata.name.clone().unwrap_or_default(), s.spec.clone().unwrap_or_default().type_.unwrap_or_default()))
+        .map(|s| {
+            format!(
+                "{} ({})",
+                s.metadata.name.clone().unwrap_or_default(),
+                s.spec.clone().unwrap_or_default().type_.unwrap_or_default()
+            )
+        })
         .collect();
     checks.push(Check::new(
         "no Service exposes the Dashboard on the nodes' ports",

@@ -1,4 +1,4 @@
-//! 5. A restricted Dashboard/Headlamp user: the ServiceAccount may read pods, deployments and
+//! Scenario 5: A restricted Dashboard/Headlamp user: the ServiceAccount may read pods, deployments and
 //! services of its namespace and nothing more (no Secrets, no deleting pods, no changes), and a login
 //! token for it is saved. The run starts it with a Role that allows everything: the task is to take
 //! that away. Graded with SubjectAccessReviews as the ServiceAccount, and a TokenReview of the token.
@@ -120,10 +120,8 @@ async fn token_check(client: &kube::Client, plan: &Plan, ns: &str, user: &str) -
     if token.is_empty() {
         return Ok(Check::new(check, false, "the file is empty"));
     }
-    let review = TokenReview {
-        spec: TokenReviewSpec { token: token.to_string(), ..Default::default() },
-        ..Default::default()
-    };
+    let review =
+        TokenReview { spec: TokenReviewSpec { token: token.to_string(), ..Default::default() }, ..Default::default() };
     let api: Api<TokenReview> = Api::all(client.clone());
     let answer = api
         .create(&PostParams::default(), &review)
@@ -132,12 +130,17 @@ async fn token_check(client: &kube::Client, plan: &Plan, ns: &str, user: &str) -
     let status = answer.status.unwrap_or_default();
     let name = status.user.and_then(|u| u.username);
     Ok(match (status.authenticated, name) {
-        (Some(true), Some(name)) if name == want => Check::new(check, true, format!("the API server authenticates it as {name}")),
+        (Some(true), Some(name)) if name == want => {
+            Check::new(check, true, format!("the API server authenticates it as {name}"))
+        }
         (Some(true), Some(name)) => Check::new(check, false, format!("it is a valid token, but of {name}")),
         _ => Check::new(
             check,
             false,
-            format!("the API server does not accept it: {}", status.error.unwrap_or_else(|| "not authenticated".into())),
+            format!(
+                "the API server does not accept it: {}",
+                status.error.unwrap_or_else(|| "not authenticated".into())
+            ),
         ),
     })
 }

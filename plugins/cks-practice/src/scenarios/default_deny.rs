@@ -1,4 +1,4 @@
-//! 1. Default-deny ingress in a namespace (the seed's g04): every pod of the namespace, including
+//! Scenario 1: Default-deny ingress in a namespace (the seed's g04): every pod of the namespace, including
 //! pods created later, takes no ingress from anywhere; egress is left alone.
 
 use harden_cli::Result;

@@ -1,4 +1,4 @@
-//! 2. Only frontend pods in namespaces labelled `team=X` may reach the backend on port P: the
+//! Scenario 2: Only frontend pods in namespaces labelled `team=X` may reach the backend on port P: the
 //! AND-versus-OR trap. One peer with both selectors is an AND; two peers are an OR, which lets the
 //! labelled namespace's other pods in (and the check says which peer did).
 

@@ -1,4 +1,4 @@
-//! 3. Pods of a namespace must not reach the cloud metadata endpoint; their other egress keeps
+//! Scenario 3: Pods of a namespace must not reach the cloud metadata endpoint; their other egress keeps
 //! working (the seed's a12). Graded with the engine for every pod, and for a pod created later.
 
 use harden_cli::Result;

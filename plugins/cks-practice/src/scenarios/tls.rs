@@ -1,4 +1,4 @@
-//! 4. A TLS Ingress for a host on a Service (the seed's t75): a TLS Secret whose certificate covers
+//! Scenario 4: A TLS Ingress for a host on a Service (the seed's t75): a TLS Secret whose certificate covers
 //! the host in its SANs and matches its key, and an Ingress that routes the host to the Service and
 //! terminates TLS with that Secret. Graded on what is stored, whatever the names.
 
@@ -53,8 +53,9 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
          kubectl create secret tls {secret} -n {ns} --cert=??? --key=???\n\
          kubectl create ingress {ingress} -n {ns} --rule='{host}/*=???:???,tls=???'\n"
     );
-    plan.plugin_steps =
-        vec![format!("kubectl tls-ingress create {ingress} -n {ns} --host {host} --service {service}:{port} --secret {secret}")];
+    plan.plugin_steps = vec![format!(
+        "kubectl tls-ingress create {ingress} -n {ns} --host {host} --service {service}:{port} --secret {secret}"
+    )];
     plan.manual = format!(
         "openssl req -x509 -newkey rsa:2048 -nodes -days 365 -keyout tls.key -out tls.crt \\\n  -subj \"/CN={host}\" -addext \
          \"subjectAltName=DNS:{host}\"\n\

@@ -58,7 +58,12 @@ pub fn traffic(cluster: &Cluster, from: Endpoint, to: Endpoint, port: &PortQuery
         (format!("{} to {}", endpoint(cluster, from), endpoint(cluster, to)), verdict_port(&verdict));
     let check =
         if want { format!("{what} on {shown_port} is allowed") } else { format!("{what} on {shown_port} is denied") };
-    let reason = explain(cluster, &verdict);
+    let explanation = explain(cluster, &verdict);
+    let reason = if verdict.allowed == want {
+        explanation
+    } else {
+        format!("it is {}: {explanation}", if verdict.allowed { "allowed" } else { "denied" })
+    };
     Ok(Check::new(check, verdict.allowed == want, reason))
 }
 
@@ -82,11 +87,11 @@ pub fn explain(cluster: &Cluster, verdict: &Verdict) -> String {
     if verdict.allowed {
         let sides: Vec<String> =
             [&verdict.egress, &verdict.ingress].into_iter().filter_map(|s| allowed(cluster, s)).collect();
-        return format!("allowed: {}", sides.join("; "));
+        return sides.join("; ");
     }
     let sides: Vec<String> =
         [&verdict.egress, &verdict.ingress].into_iter().filter(|s| !s.allowed).map(|s| denied(cluster, s)).collect();
-    format!("denied: {}", sides.join("; "))
+    sides.join("; ")
 }
 
 fn direction(side: &Side) -> &'static str {

@@ -530,3 +530,37 @@ sys.exit(os.waitstatus_to_exitcode(status))
         .items;
     assert!(left.iter().all(|n| n.metadata.deletion_timestamp.is_some()), "the wizard's reset deleted the run");
 }
+
+/// The plugin commands `solution` prints do the task too (run through the real kubectl, which finds
+/// the plugins on PATH).
+#[tokio::test]
+async fn the_plugin_commands_of_the_solution_pass_the_checks() {
+    let files = tempfile::tempdir().unwrap();
+    let bins = harden_tests::bin_target_dir();
+    let path = format!("{}:{}", bins.display(), std::env::var("PATH").unwrap());
+    for (scenario, seed) in
+        [("default-deny", "111"), ("frontend-to-backend", "212"), ("block-metadata", "313"), ("dashboard-user", "515")]
+    {
+        let dir = files.path().join(scenario);
+        let mut args = vec![scenario, "--seed", seed];
+        if scenario == "dashboard-user" {
+            args.extend(["--dir", dir.to_str().unwrap()]);
+        }
+        let task = start(&args);
+        let id = format!("{scenario}-{seed}");
+        let out = cks(&["solution", "--run", &id, "-o", "json"]);
+        let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        for step in json["plugin"].as_array().unwrap() {
+            let out = run(std::process::Command::new("bash")
+                .args(["-euo", "pipefail", "-c", step.as_str().unwrap()])
+                .current_dir(files.path())
+                .env("PATH", &path)
+                .env("KUBECONFIG", cluster().admin_kubeconfig())
+                .stdin(std::process::Stdio::null()));
+            assert_eq!(code(&out), Some(0), "{id}: {step}");
+        }
+        let (exit, checks, _) = check(&id);
+        assert_eq!(exit, Some(0), "{id}: {checks:#?}");
+        reset_leaves_nothing(&id, &task).await;
+    }
+}

@@ -59,7 +59,8 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
     let nsq = sh(&ns);
     plan.plugin_steps = vec![
         format!("kubectl -n {ns} delete rolebinding {broad}"),
-        format!("kubectl dash-user create {user} -n {ns} --namespaces {ns} --overwrite"),
+        // The ServiceAccount was made by this run: --overwrite and --force-conflicts take it over.
+        format!("kubectl dash-user create {user} -n {ns} --namespaces {ns} --overwrite --force-conflicts"),
         format!("kubectl dash-user check {user} -n {ns}"),
         format!("kubectl dash-user token {user} -n {ns} > {}", sh(&token_path)),
     ];

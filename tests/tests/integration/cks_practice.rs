@@ -538,12 +538,16 @@ async fn the_plugin_commands_of_the_solution_pass_the_checks() {
     let files = tempfile::tempdir().unwrap();
     let bins = harden_tests::bin_target_dir();
     let path = format!("{}:{}", bins.display(), std::env::var("PATH").unwrap());
-    for (scenario, seed) in
-        [("default-deny", "111"), ("frontend-to-backend", "212"), ("block-metadata", "313"), ("dashboard-user", "515")]
-    {
+    for (scenario, seed) in [
+        ("default-deny", "111"),
+        ("frontend-to-backend", "212"),
+        ("block-metadata", "313"),
+        ("dashboard-user", "515"),
+        ("tampered-binary", "717"),
+    ] {
         let dir = files.path().join(scenario);
         let mut args = vec![scenario, "--seed", seed];
-        if scenario == "dashboard-user" {
+        if scenario == "dashboard-user" || scenario == "tampered-binary" {
             args.extend(["--dir", dir.to_str().unwrap()]);
         }
         let task = start(&args);

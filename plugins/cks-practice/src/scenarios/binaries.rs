@@ -67,11 +67,10 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
     plan.skeleton =
         format!("cd {dir}\necho \"$(cat kubelet.sha256)  kubelet\" | sha256sum --check   # for each binary\nrm ???\n");
     let dirq = sh(&dir);
-    plan.plugin_steps = names
-        .iter()
-        .map(|n| format!("kubectl verify-bin {dirq}/{n} --checksum-file {dirq}/{n}.sha256"))
-        .chain(std::iter::once("rm the one that does not match".to_string()))
-        .collect();
+    plan.plugin_steps = vec![format!(
+        "for f in {}; do kubectl verify-bin {dirq}/$f --checksum-file {dirq}/$f.sha256 || rm -v {dirq}/$f; done",
+        names.join(" ")
+    )];
     plan.manual = format!(
         "cd {dirq}\nfor f in {}; do\n  echo \"$(cat \"$f.sha256\")  $f\" | sha256sum --check || rm -v \"$f\"\ndone\n",
         names.join(" ")

@@ -225,19 +225,25 @@ pub struct CheckCmd {
 pub async fn grade(client: &kube::Client, record: &Record) -> Result<Vec<Check>> {
     let plan = record.plan()?;
     let mut checks = crate::scenarios::check(client, &plan).await?;
-    if record.exam {
-        let left = record.left(run::now());
-        checks.push(Check::new(
-            format!("done within the time budget of {} minutes", record.minutes),
-            left >= 0,
-            if left >= 0 {
-                format!("{}m{:02}s left", left / 60, left % 60)
-            } else {
-                format!("time is up: {}m{:02}s over", (-left) / 60, (-left) % 60)
-            },
-        ));
-    }
+    checks.extend(time_check(record, run::now()));
     Ok(checks)
+}
+
+/// In exam mode, the time budget as one more check: it fails once the time is up.
+pub fn time_check(record: &Record, now: u64) -> Option<Check> {
+    if !record.exam {
+        return None;
+    }
+    let left = record.left(now);
+    Some(Check::new(
+        format!("done within the time budget of {} minutes", record.minutes),
+        left >= 0,
+        if left >= 0 {
+            format!("{}m{:02}s left", left / 60, left % 60)
+        } else {
+            format!("time is up: {}m{:02}s over", (-left) / 60, (-left) % 60)
+        },
+    ))
 }
 
 pub fn checks_text(checks: &[Check]) -> String {
@@ -274,7 +280,11 @@ impl CheckCmd {
 }
 
 fn refuse_in_exam(record: &Record, what: &str) -> Result<()> {
-    if record.exam && record.left(run::now()) >= 0 {
+    refuse_in_exam_at(record, what, run::now())
+}
+
+fn refuse_in_exam_at(record: &Record, what: &str, now: u64) -> Result<()> {
+    if record.exam && record.left(now) >= 0 {
         return Err(Error::new(
             harden_cli::ErrorKind::Forbidden,
             format!("run {} is in exam mode: no {what} until the time budget is over", record.run),
@@ -391,5 +401,48 @@ impl ResetCmd {
             output::eline(format!("Run {name} reset."));
         }
         Ok(Outcome::Good)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(exam: bool) -> Record {
+        Record {
+            run: "default-deny-1".into(),
+            id: Id::DefaultDeny,
+            seed: 1,
+            started: 1_000_000,
+            exam,
+            minutes: 6,
+            dir: PathBuf::from("/tmp/x"),
+        }
+    }
+
+    #[test]
+    fn the_exam_time_budget_is_a_check_that_fails_once_the_time_is_up() {
+        assert_eq!(time_check(&record(false), 9_999_999), None, "practice mode has no time check");
+        let within = time_check(&record(true), 1_000_000 + 5 * 60).unwrap();
+        assert!(within.passed && within.reason == "1m00s left", "{within:?}");
+        let late = time_check(&record(true), 1_000_000 + 6 * 60 + 75).unwrap();
+        assert!(!late.passed && late.reason == "time is up: 1m15s over", "{late:?}");
+    }
+
+    #[test]
+    fn hints_are_refused_in_the_exam_until_the_time_is_up() {
+        let err = refuse_in_exam_at(&record(true), "hints", 1_000_010).unwrap_err();
+        assert!(err.message.contains("exam mode"), "{err}");
+        refuse_in_exam_at(&record(true), "hints", 1_000_000 + 7 * 60).unwrap();
+        refuse_in_exam_at(&record(false), "hints", 1_000_010).unwrap();
+    }
+
+    #[test]
+    fn the_task_says_when_the_time_is_up() {
+        let record = Record { started: 0, ..record(true) };
+        let plan = record.plan().unwrap();
+        let text = task_text(&record, &plan);
+        assert!(text.contains("time is up") && text.contains("exam mode"), "{text}");
+        assert!(text.contains(&plan.namespaces[0]) && text.contains(&plan.task), "{text}");
     }
 }

@@ -203,11 +203,18 @@ fn kinds() -> Vec<ApiResource> {
 /// files it wrote or asked for. Idempotent: a second reset finds nothing and says so.
 pub async fn reset(client: &Client, run: &str, record: Option<&Record>) -> Result<usize> {
     let namespaces_api: Api<Namespace> = Api::all(client.clone());
-    let ours = namespaces_api
-        .list(&ListParams::default().labels(&format!("{RUN_LABEL}={run}")))
+    // Only namespaces this plugin created for the run (its managed-by label and the run label), and
+    // when the record is there, only the plan's: a namespace labelled by hand is never emptied.
+    let selector = format!("{RUN_LABEL}={run},{}", harden_kube::apply::managed_selector(PLUGIN));
+    let planned = record.map(Record::plan).transpose()?.map(|plan| plan.namespaces);
+    let ours: Vec<Namespace> = namespaces_api
+        .list(&ListParams::default().labels(&selector))
         .await
         .map_err(|e| harden_kube::error::from_kube(e, "listing the run's namespaces"))?
-        .items;
+        .items
+        .into_iter()
+        .filter(|ns| planned.as_ref().is_none_or(|names| names.contains(&ns.name_any())))
+        .collect();
     let mut deleted = 0;
     for ns in &ours {
         let name = ns.name_any();

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 const PLUGIN: &str = "cks-practice";
 const RUN_LABEL: &str = "cks-practice.kube-harden.io/run";
+const MANAGED: &str = "app.kubernetes.io/managed-by=kubectl-cks-practice";
 
 fn cks(args: &[&str]) -> Output {
     run(cluster().plugin(PLUGIN).args(args))
@@ -120,11 +121,11 @@ async fn reset_leaves_nothing(run_name: &str, task: &Value) {
         }
     }
     let labelled = Api::<Namespace>::all(client.clone())
-        .list(&ListParams::default().labels(&format!("{RUN_LABEL}={run_name}")))
+        .list(&ListParams::default().labels(&format!("{RUN_LABEL}={run_name},{MANAGED}")))
         .await
         .unwrap()
         .items;
-    assert!(labelled.iter().all(|n| n.metadata.deletion_timestamp.is_some()));
+    assert!(!labelled.is_empty() && labelled.iter().all(|n| n.metadata.deletion_timestamp.is_some()));
     let again = cks(&["reset", "--run", run_name]);
     assert_eq!(code(&again), Some(0), "reset is idempotent");
     assert!(stderr(&again).contains("Nothing is left"), "{}", stderr(&again));
@@ -567,4 +568,23 @@ async fn the_plugin_commands_of_the_solution_pass_the_checks() {
         assert_eq!(exit, Some(0), "{id}: {checks:#?}");
         reset_leaves_nothing(&id, &task).await;
     }
+}
+
+/// `reset` empties only the namespaces the plugin made for the run: one labelled with the run label
+/// by hand keeps what is in it.
+#[tokio::test]
+async fn reset_never_empties_a_namespace_it_did_not_make() {
+    let task = start(&["default-deny", "--seed", "121"]);
+    let id = "default-deny-121";
+    let other = cluster().namespace("cks-not-ours").await;
+    let dir = tempfile::tempdir().unwrap();
+    sh(
+        &format!("kubectl label namespace {other} {RUN_LABEL}={id}\nkubectl -n {other} create configmap keep-me"),
+        dir.path(),
+    );
+    reset_leaves_nothing(id, &task).await;
+    let out = run(cluster().kubectl().args(["-n", &other, "get", "configmap", "keep-me"]));
+    assert_eq!(code(&out), Some(0), "the hand-labelled namespace keeps its objects");
+    let ns = Api::<Namespace>::all(cluster().admin_client().await).get(&other).await.unwrap();
+    assert!(ns.metadata.deletion_timestamp.is_none(), "and is not deleted");
 }

@@ -419,7 +419,13 @@ async fn exam_mode_locks_the_namespaces_against_the_plugins_and_gives_no_hints()
             stdout(&out)
         );
     }
+    // An all-or-nothing plan (a ServiceAccount and its bindings) changes nothing.
+    let out = run(cluster().plugin("dash-user").args(["create", "someone", "-n", ns, "--namespaces", ns]));
+    assert_eq!(code(&out), Some(1));
+    assert!(stderr(&out).contains("nothing was changed") && stderr(&out).contains("locked by"), "{}", stderr(&out));
     let client = cluster().admin_client().await;
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(client.clone(), ns);
+    assert!(accounts.get_opt("someone").await.unwrap().is_none());
     let policies: Api<k8s_openapi::api::networking::v1::NetworkPolicy> = Api::namespaced(client, ns);
     assert!(policies.list(&ListParams::default()).await.unwrap().items.is_empty(), "nothing was applied");
     for args in [vec!["hint", "--run", id], vec!["solution", "--run", id]] {

@@ -26,6 +26,17 @@ fn print_json(value: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
+/// `-n` comes with kubectl's connection flags, and does not apply here: a run has namespaces of its
+/// own (and `--run` names the run).
+fn no_namespace_flag(kube: &KubeArgs) -> Result<()> {
+    if kube.namespaces.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid("-n/--namespace does not apply: a practice run makes and names namespaces of its own")
+            .with_hint("name the run with --run (the task shows its namespaces)"))
+    }
+}
+
 /// Whether the cluster gives node access: at least one Ready node (kube-bench runs there).
 async fn node_access(kube: &Kube) -> Result<bool> {
     let nodes = Api::<Node>::all(kube.client.clone())
@@ -56,6 +67,7 @@ pub struct ListCmd {
 
 impl ListCmd {
     pub async fn run(self) -> Result<Outcome> {
+        no_namespace_flag(&self.kube)?;
         let nodes = if self.runnable { node_access(&connect(&self.kube).await?).await? } else { true };
         let infos: Vec<scenario::Info> = ALL
             .iter()
@@ -115,6 +127,7 @@ pub struct StartCmd {
 
 impl StartCmd {
     pub async fn run(self) -> Result<Outcome> {
+        no_namespace_flag(&self.kube)?;
         if self.scenario == Id::KubeBench {
             return Err(scenario::node_access_error());
         }
@@ -191,6 +204,7 @@ pub struct TaskCmd {
 
 impl TaskCmd {
     pub async fn run(self) -> Result<Outcome> {
+        no_namespace_flag(&self.kube)?;
         let kube = connect(&self.kube).await?;
         let record = run::current(&kube.client, self.run.run.as_deref()).await?;
         let plan = record.plan()?;
@@ -264,6 +278,7 @@ pub fn checks_text(checks: &[Check]) -> String {
 
 impl CheckCmd {
     pub async fn run(self) -> Result<Outcome> {
+        no_namespace_flag(&self.kube)?;
         let kube = connect(&self.kube).await?;
         let record = run::current(&kube.client, self.run.run.as_deref()).await?;
         let checks = grade(&kube.client, &record).await?;
@@ -320,6 +335,7 @@ pub fn hint_text(plan: &Plan, level: u8) -> String {
 
 impl HintCmd {
     pub async fn run(self) -> Result<Outcome> {
+        no_namespace_flag(&self.kube)?;
         let kube = connect(&self.kube).await?;
         let record = run::current(&kube.client, self.run.run.as_deref()).await?;
         refuse_in_exam(&record, "hints")?;
@@ -354,6 +370,7 @@ pub fn solution_text(plan: &Plan) -> String {
 
 impl SolutionCmd {
     pub async fn run(self) -> Result<Outcome> {
+        no_namespace_flag(&self.kube)?;
         let kube = connect(&self.kube).await?;
         let record = run::current(&kube.client, self.run.run.as_deref()).await?;
         refuse_in_exam(&record, "solution")?;
@@ -383,6 +400,7 @@ pub struct ResetCmd {
 
 impl ResetCmd {
     pub async fn run(self) -> Result<Outcome> {
+        no_namespace_flag(&self.kube)?;
         let kube = connect(&self.kube).await?;
         let (name, record) = match (run::current(&kube.client, self.run.run.as_deref()).await, &self.run.run) {
             (Ok(record), _) => (record.run.clone(), Some(record)),
@@ -444,5 +462,19 @@ mod tests {
         let text = task_text(&record, &plan);
         assert!(text.contains("time is up") && text.contains("exam mode"), "{text}");
         assert!(text.contains(&plan.namespaces[0]) && text.contains(&plan.task), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use super::*;
+
+    #[test]
+    fn the_namespace_flag_is_refused() {
+        no_namespace_flag(&KubeArgs::default()).unwrap();
+        let kube = KubeArgs { namespaces: vec!["a12".into()], ..Default::default() };
+        let err = no_namespace_flag(&kube).unwrap_err();
+        assert_eq!(err.exit_code(harden_cli::ExitStyle::Verdict), 2);
+        assert!(err.message.contains("-n"));
     }
 }

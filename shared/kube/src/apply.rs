@@ -4,6 +4,8 @@
 //! With `--dry-run=client` nothing talks to the server: `-o yaml|json` prints a stream that
 //! `kubectl apply -f -` accepts. Otherwise:
 //!
+//! - **Locked namespaces are left alone.** A namespace labelled [`LOCKED_BY_LABEL`] with another
+//!   plugin's name (an exam practice run of `kubectl cks-practice --exam`) refuses every object in it.
 //! - **Rights first.** A SelfSubjectAccessReview per object (create, or patch when it exists) runs
 //!   before the first write. In an all-or-nothing plan (a TLS Secret and the Ingress that uses it)
 //!   one denial means nothing is written; in a plan of independent objects (one policy per
@@ -279,7 +281,14 @@ impl Applier {
         // Rights for the whole plan, before anything is written.
         let mut denied: Vec<Option<Error>> = Vec::with_capacity(prepared.len());
         for object in &prepared {
-            denied.push(self.check_rights(&client, object).await?);
+            let lock = locked_by(&client, object, &self.plugin).await?;
+            if let (Some(lock), Plan::AllOrNothing) = (&lock, self.plan) {
+                return Err(lock.clone().context("nothing was changed"));
+            }
+            denied.push(match lock {
+                Some(lock) => Some(lock),
+                None => self.check_rights(&client, object).await?,
+            });
         }
         if self.plan == Plan::AllOrNothing && denied.iter().any(Option::is_some) {
             let mut lines = Vec::new();
@@ -541,6 +550,35 @@ impl Applier {
     fn applied(&self, object: &Object, action: Action, result: DynamicObject) -> Applied {
         Applied { name: object.display_name(), namespace: object.namespace(), action, object: result }
     }
+}
+
+/// The namespace label that locks a namespace against every plugin but the one it names: set by
+/// `kubectl cks-practice start --exam` on a run's namespaces, so the candidate practises with kubectl.
+pub const LOCKED_BY_LABEL: &str = "kube-harden.io/locked-by";
+
+/// `Some(refusal)` when the object's namespace (or the Namespace itself) carries [`LOCKED_BY_LABEL`]
+/// naming another plugin.
+async fn locked_by(client: &Client, object: &Object, plugin: &str) -> Result<Option<Error>> {
+    let namespace = match object.namespace() {
+        Some(ns) => ns,
+        None if object.resource.kind == "Namespace" && object.resource.group.is_empty() => object.data.name_any(),
+        None => return Ok(None),
+    };
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let found = match api.get_opt(&namespace).await {
+        Ok(found) => found,
+        // Not allowed to read it: the rights check and the write decide.
+        Err(e) if status_code(&e) == Some(403) => None,
+        Err(e) => return Err(from_kube(e, format!("reading namespace {namespace}"))),
+    };
+    let holder = found.and_then(|ns| ns.metadata.labels.and_then(|mut l| l.remove(LOCKED_BY_LABEL)));
+    Ok(holder.filter(|holder| holder != plugin).map(|holder| {
+        Error::new(
+            ErrorKind::Forbidden,
+            format!("namespace {namespace} is locked by {holder} (label {LOCKED_BY_LABEL}): an exam practice runs there"),
+        )
+        .with_hint("in exam mode the plugins do not act: practise with plain kubectl, or end the run with `kubectl cks-practice reset`")
+    }))
 }
 
 fn api_for(client: Client, object: &Object) -> Api<DynamicObject> {

@@ -18,7 +18,8 @@ const PLATFORMS: [(&str, &str); 5] =
     [("linux", "amd64"), ("linux", "arm64"), ("darwin", "amd64"), ("darwin", "arm64"), ("windows", "amd64")];
 
 /// Plugins that talk to the cluster, whose manifests must say which permissions they need.
-const NEEDS_CLUSTER_PERMISSIONS: [&str; 5] = ["netpol-deny", "block-metadata", "tls-ingress", "dash-user", "cis-bench"];
+const NEEDS_CLUSTER_PERMISSIONS: [&str; 6] =
+    ["netpol-deny", "block-metadata", "tls-ingress", "dash-user", "cis-bench", "cks-practice"];
 
 fn shipped(plugin: &str) -> String {
     let path = repo_root().join("krew-manifests").join(format!("{plugin}.yaml"));

@@ -7,6 +7,7 @@
 mod architecture;
 mod block_metadata;
 mod cis_bench;
+mod cks_practice;
 mod completion;
 mod dash_user;
 mod discovery;

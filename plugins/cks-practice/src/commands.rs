@@ -1,0 +1,480 @@
+//! The subcommands: flags, validation, and the run through the runtime.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::output::{self, line};
+use harden_kube::client::{Kube, connect};
+use harden_kube::flags::KubeArgs;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ListParams};
+use serde_json::json;
+
+use crate::grade::Check;
+use crate::run::{self, Record};
+use crate::scenario::{self, ALL, Context, Id, Need, Plan};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+fn print_json(value: &serde_json::Value) -> Result<()> {
+    line(serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// `-n` comes with kubectl's connection flags, and does not apply here: a run has namespaces of its
+/// own (and `--run` names the run).
+fn no_namespace_flag(kube: &KubeArgs) -> Result<()> {
+    if kube.namespaces.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid("-n/--namespace does not apply: a practice run makes and names namespaces of its own")
+            .with_hint("name the run with --run (the task shows its namespaces)"))
+    }
+}
+
+/// Whether the cluster gives node access: at least one Ready node (kube-bench runs there).
+async fn node_access(kube: &Kube) -> Result<bool> {
+    let nodes = Api::<Node>::all(kube.client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| harden_kube::error::from_kube(e, "listing nodes"))?;
+    Ok(nodes.items.iter().any(|n| {
+        n.status.iter().flat_map(|s| s.conditions.iter().flatten()).any(|c| c.type_ == "Ready" && c.status == "True")
+    }))
+}
+
+const LIST_EXAMPLES: &str = "Examples:\n  kubectl cks-practice list\n  # only what this cluster can run, for a script\n  kubectl cks-practice list --runnable -o json";
+
+#[derive(Args)]
+#[command(after_help = LIST_EXAMPLES)]
+pub struct ListCmd {
+    /// Only the scenarios this cluster can run (asks the cluster whether it has nodes for node access).
+    #[arg(long)]
+    runnable: bool,
+
+    /// text or json (each scenario's number, id, topic, minutes, needs).
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    output: Format,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+impl ListCmd {
+    pub async fn run(self) -> Result<Outcome> {
+        no_namespace_flag(&self.kube)?;
+        let nodes = if self.runnable { node_access(&connect(&self.kube).await?).await? } else { true };
+        let infos: Vec<scenario::Info> = ALL
+            .iter()
+            .map(|id| id.info())
+            .filter(|info| !self.runnable || nodes || !info.needs.contains(&Need::NodeAccess))
+            .collect();
+        match self.output {
+            Format::Json => print_json(&serde_json::to_value(&infos)?)?,
+            Format::Text => {
+                let rows = infos.iter().map(|i| {
+                    let needs: Vec<&str> = i.needs.iter().map(|n| n.as_str()).collect();
+                    vec![
+                        i.number.to_string(),
+                        i.id.name().to_string(),
+                        format!("{}m", i.minutes),
+                        needs.join(","),
+                        i.topic.to_string(),
+                    ]
+                });
+                output::print(&output::table(&["#", "scenario", "time", "needs", "topic"], rows));
+                if self.runnable && !nodes {
+                    output::eline(
+                        "kube-bench (8) is left out: it needs node access, and this cluster has no Ready node.",
+                    );
+                }
+            }
+        }
+        Ok(Outcome::Good)
+    }
+}
+
+const START_EXAMPLES: &str = "Examples:\n  # scenario 2 with names drawn from seed 42 (the same seed gives the same names)\n  kubectl cks-practice start frontend-to-backend --seed 42\n  # as in the exam: no hints, the time budget enforced, the suite's plugins refuse to act there\n  kubectl cks-practice start 4 --exam";
+
+#[derive(Args)]
+#[command(after_help = START_EXAMPLES)]
+pub struct StartCmd {
+    /// The scenario: its id or its number in `list`.
+    #[arg(value_name = "SCENARIO", value_parser = Id::parse)]
+    pub scenario: Id,
+
+    /// Draw names, labels and ports from this seed (default: a random one).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Exam mode: no hints, the time budget enforced, and the other kube-harden plugins refuse to change
+    /// the run's namespaces (practise with kubectl).
+    #[arg(long)]
+    pub exam: bool,
+
+    /// Where the scenario's files go (scenarios 5 and 7; default ./cks-practice-RUN).
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+impl StartCmd {
+    pub async fn run(self) -> Result<Outcome> {
+        no_namespace_flag(&self.kube)?;
+        if self.scenario == Id::KubeBench {
+            return Err(scenario::node_access_error());
+        }
+        let seed = self.seed.unwrap_or_else(crate::seed::random_seed);
+        let run_name = scenario::run_name(self.scenario, seed);
+        let dir = match &self.dir {
+            Some(dir) if dir.is_absolute() => dir.clone(),
+            Some(dir) => std::env::current_dir()?.join(dir),
+            None => scenario::default_dir(&run_name),
+        };
+        if self.dir.is_some() && !self.scenario.info().needs.contains(&Need::LocalFiles) {
+            return Err(Error::invalid(format!(
+                "--dir does not apply to {}: it writes no files",
+                self.scenario.name()
+            )));
+        }
+        let plan = scenario::plan(self.scenario, &Context { seed, dir: &dir })?;
+        let kube = connect(&self.kube).await?;
+        let record = run::start(&kube.client, &plan, self.exam).await?;
+        print_task(&record, &plan);
+        Ok(Outcome::Good)
+    }
+}
+
+/// The task as the exam prints it: the namespaces, the exact names, the constraints, the time.
+pub fn task_text(record: &Record, plan: &Plan) -> String {
+    let info = record.id.info();
+    let mode = if record.exam { "exam mode: no hints, the plugins refuse to act here" } else { "practice mode" };
+    let left = record.left(run::now());
+    let time = if left >= 0 {
+        format!("{} minutes ({}m{:02}s left)", record.minutes, left / 60, left % 60)
+    } else {
+        format!("{} minutes (time is up, {}m over)", record.minutes, (-left) / 60)
+    };
+    format!(
+        "Task {}/8: {} ({})\nRun: {}    Time budget: {time}    {mode}\nNamespaces: {}\n\n{}\n\nWhen done: kubectl cks-practice check --run {}\n",
+        info.number,
+        info.topic,
+        record.id.name(),
+        record.run,
+        plan.namespaces.join(", "),
+        plan.task,
+        record.run
+    )
+}
+
+fn print_task(record: &Record, plan: &Plan) {
+    output::print(&task_text(record, plan));
+}
+
+/// `--run` for the commands on a run.
+#[derive(Args, Clone)]
+pub struct RunArg {
+    /// The run (default: the only one on the cluster).
+    #[arg(long = "run", value_name = "RUN")]
+    pub run: Option<String>,
+}
+
+const TASK_EXAMPLES: &str = "Examples:\n  kubectl cks-practice task\n  # the task text, its namespaces and names, for a script\n  kubectl cks-practice task --run tls-ingress-42 -o json";
+
+#[derive(Args)]
+#[command(after_help = TASK_EXAMPLES)]
+pub struct TaskCmd {
+    #[command(flatten)]
+    pub run: RunArg,
+
+    /// text or json (text, namespaces, names, minutes, secondsLeft, exam).
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    output: Format,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+impl TaskCmd {
+    pub async fn run(self) -> Result<Outcome> {
+        no_namespace_flag(&self.kube)?;
+        let kube = connect(&self.kube).await?;
+        let record = run::current(&kube.client, self.run.run.as_deref()).await?;
+        let plan = record.plan()?;
+        match self.output {
+            Format::Text => print_task(&record, &plan),
+            Format::Json => print_json(&json!({
+                "run": record.run, "scenario": record.id, "text": plan.task, "namespaces": plan.namespaces,
+                "names": plan.names, "minutes": record.minutes, "secondsLeft": record.left(run::now()), "exam": record.exam,
+            }))?,
+        }
+        Ok(Outcome::Good)
+    }
+}
+
+const CHECK_EXAMPLES: &str = "Examples:\n  kubectl cks-practice check\n  # for a grader: every check with its reason, and the score\n  kubectl cks-practice check --run frontend-to-backend-42 -o json";
+
+#[derive(Args)]
+#[command(after_help = CHECK_EXAMPLES)]
+pub struct CheckCmd {
+    #[command(flatten)]
+    pub run: RunArg,
+
+    /// text or json (checks with passed and reason, score).
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    output: Format,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+/// The checks of a run, with the time budget's in exam mode.
+pub async fn grade(client: &kube::Client, record: &Record) -> Result<Vec<Check>> {
+    let plan = record.plan()?;
+    let mut checks = crate::scenarios::check(client, &plan).await?;
+    checks.extend(time_check(record, run::now()));
+    Ok(checks)
+}
+
+/// In exam mode, the time budget as one more check: it fails once the time is up.
+pub fn time_check(record: &Record, now: u64) -> Option<Check> {
+    if !record.exam {
+        return None;
+    }
+    let left = record.left(now);
+    Some(Check::new(
+        format!("done within the time budget of {} minutes", record.minutes),
+        left >= 0,
+        if left >= 0 {
+            format!("{}m{:02}s left", left / 60, left % 60)
+        } else {
+            format!("time is up: {}m{:02}s over", (-left) / 60, (-left) % 60)
+        },
+    ))
+}
+
+pub fn checks_text(checks: &[Check]) -> String {
+    let passed = checks.iter().filter(|c| c.passed).count();
+    let mut text = String::new();
+    for c in checks {
+        text.push_str(&format!(
+            "{}  {}: {}\n",
+            if c.passed { "PASS" } else { "FAIL" },
+            c.check,
+            output::terminal_safe(&c.reason)
+        ));
+    }
+    let verdict = if passed == checks.len() { "all checks pass" } else { "not yet" };
+    text.push_str(&format!("Score: {passed}/{} ({verdict})\n", checks.len()));
+    text
+}
+
+impl CheckCmd {
+    pub async fn run(self) -> Result<Outcome> {
+        no_namespace_flag(&self.kube)?;
+        let kube = connect(&self.kube).await?;
+        let record = run::current(&kube.client, self.run.run.as_deref()).await?;
+        let checks = grade(&kube.client, &record).await?;
+        let passed = checks.iter().filter(|c| c.passed).count();
+        match self.output {
+            Format::Text => output::print(&checks_text(&checks)),
+            Format::Json => print_json(&json!({
+                "run": record.run, "scenario": record.id, "checks": checks,
+                "score": {"passed": passed, "total": checks.len()},
+            }))?,
+        }
+        Ok(if passed == checks.len() { Outcome::Good } else { Outcome::Finding })
+    }
+}
+
+fn refuse_in_exam(record: &Record, what: &str) -> Result<()> {
+    refuse_in_exam_at(record, what, run::now())
+}
+
+fn refuse_in_exam_at(record: &Record, what: &str, now: u64) -> Result<()> {
+    if record.exam && record.left(now) >= 0 {
+        return Err(Error::new(
+            harden_cli::ErrorKind::Forbidden,
+            format!("run {} is in exam mode: no {what} until the time budget is over", record.run),
+        )
+        .with_hint(format!("`kubectl cks-practice check --run {}` grades it; `reset` ends the run", record.run)));
+    }
+    Ok(())
+}
+
+const HINT_EXAMPLES: &str = "Examples:\n  # what to read on kubernetes.io\n  kubectl cks-practice hint\n  # a skeleton to fill in\n  kubectl cks-practice hint --level 2";
+
+#[derive(Args)]
+#[command(after_help = HINT_EXAMPLES)]
+pub struct HintCmd {
+    #[command(flatten)]
+    pub run: RunArg,
+
+    /// 1: the page to read; 2: a skeleton; 3: the full solution.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+    level: u8,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+pub fn hint_text(plan: &Plan, level: u8) -> String {
+    match level {
+        1 => format!("Read:\n{}\n", plan.read.iter().map(|r| format!("  {r}\n")).collect::<String>()),
+        2 => format!("Fill in the ???:\n\n{}", plan.skeleton),
+        _ => solution_text(plan),
+    }
+}
+
+impl HintCmd {
+    pub async fn run(self) -> Result<Outcome> {
+        no_namespace_flag(&self.kube)?;
+        let kube = connect(&self.kube).await?;
+        let record = run::current(&kube.client, self.run.run.as_deref()).await?;
+        refuse_in_exam(&record, "hints")?;
+        output::print(&hint_text(&record.plan()?, self.level));
+        Ok(Outcome::Good)
+    }
+}
+
+const SOLUTION_EXAMPLES: &str = "Examples:\n  kubectl cks-practice solution\n  # the manual steps alone, as a script\n  kubectl cks-practice solution -o json | jq -r .manual";
+
+#[derive(Args)]
+#[command(after_help = SOLUTION_EXAMPLES)]
+pub struct SolutionCmd {
+    #[command(flatten)]
+    pub run: RunArg,
+
+    /// text or json (plugin: the plugin commands; manual: the manual steps as a shell script).
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    output: Format,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+pub fn solution_text(plan: &Plan) -> String {
+    format!(
+        "With the kube-harden plugins:\n{}\nBy hand, as in the exam (no plugins there):\n\n{}",
+        plan.plugin_steps.iter().map(|s| format!("  {s}\n")).collect::<String>(),
+        plan.manual
+    )
+}
+
+impl SolutionCmd {
+    pub async fn run(self) -> Result<Outcome> {
+        no_namespace_flag(&self.kube)?;
+        let kube = connect(&self.kube).await?;
+        let record = run::current(&kube.client, self.run.run.as_deref()).await?;
+        refuse_in_exam(&record, "solution")?;
+        let plan = record.plan()?;
+        match self.output {
+            Format::Text => output::print(&solution_text(&plan)),
+            Format::Json => {
+                print_json(&json!({"run": record.run, "plugin": plan.plugin_steps, "manual": plan.manual}))?
+            }
+        }
+        Ok(Outcome::Good)
+    }
+}
+
+const RESET_EXAMPLES: &str =
+    "Examples:\n  kubectl cks-practice reset\n  kubectl cks-practice reset --run default-deny-42";
+
+#[derive(Args)]
+#[command(after_help = RESET_EXAMPLES)]
+pub struct ResetCmd {
+    #[command(flatten)]
+    pub run: RunArg,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+impl ResetCmd {
+    pub async fn run(self) -> Result<Outcome> {
+        no_namespace_flag(&self.kube)?;
+        let kube = connect(&self.kube).await?;
+        let (name, record) = match (run::current(&kube.client, self.run.run.as_deref()).await, &self.run.run) {
+            (Ok(record), _) => (record.run.clone(), Some(record)),
+            // The record is gone (an earlier reset): what carries the run label still goes.
+            (Err(e), Some(name)) if e.kind == harden_cli::ErrorKind::NotFound => (name.clone(), None),
+            (Err(e), None) if e.kind == harden_cli::ErrorKind::NotFound => {
+                output::eline("No practice run on this cluster: nothing to reset.");
+                return Ok(Outcome::Good);
+            }
+            (Err(e), _) => return Err(e),
+        };
+        let deleted = run::reset(&kube.client, &name, record.as_ref()).await?;
+        if deleted == 0 {
+            output::eline(format!("Nothing is left of run {name}."));
+        } else {
+            output::eline(format!("Run {name} reset."));
+        }
+        Ok(Outcome::Good)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(exam: bool) -> Record {
+        Record {
+            run: "default-deny-1".into(),
+            id: Id::DefaultDeny,
+            seed: 1,
+            started: 1_000_000,
+            exam,
+            minutes: 6,
+            dir: PathBuf::from("/tmp/x"),
+        }
+    }
+
+    #[test]
+    fn the_exam_time_budget_is_a_check_that_fails_once_the_time_is_up() {
+        assert_eq!(time_check(&record(false), 9_999_999), None, "practice mode has no time check");
+        let within = time_check(&record(true), 1_000_000 + 5 * 60).unwrap();
+        assert!(within.passed && within.reason == "1m00s left", "{within:?}");
+        let late = time_check(&record(true), 1_000_000 + 6 * 60 + 75).unwrap();
+        assert!(!late.passed && late.reason == "time is up: 1m15s over", "{late:?}");
+    }
+
+    #[test]
+    fn hints_are_refused_in_the_exam_until_the_time_is_up() {
+        let err = refuse_in_exam_at(&record(true), "hints", 1_000_010).unwrap_err();
+        assert!(err.message.contains("exam mode"), "{err}");
+        refuse_in_exam_at(&record(true), "hints", 1_000_000 + 7 * 60).unwrap();
+        refuse_in_exam_at(&record(false), "hints", 1_000_010).unwrap();
+    }
+
+    #[test]
+    fn the_task_says_when_the_time_is_up() {
+        let record = Record { started: 0, ..record(true) };
+        let plan = record.plan().unwrap();
+        let text = task_text(&record, &plan);
+        assert!(text.contains("time is up") && text.contains("exam mode"), "{text}");
+        assert!(text.contains(&plan.namespaces[0]) && text.contains(&plan.task), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use super::*;
+
+    #[test]
+    fn the_namespace_flag_is_refused() {
+        no_namespace_flag(&KubeArgs::default()).unwrap();
+        let kube = KubeArgs { namespaces: vec!["a12".into()], ..Default::default() };
+        let err = no_namespace_flag(&kube).unwrap_err();
+        assert_eq!(err.exit_code(harden_cli::ExitStyle::Verdict), 2);
+        assert!(err.message.contains("-n"));
+    }
+}

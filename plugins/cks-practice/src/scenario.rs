@@ -1,0 +1,354 @@
+//! The scenarios: what each one is, and the plan a seed makes of it (the objects and files of its
+//! starting state, the task, the hints and the solution). Building a plan is pure; `run` applies it
+//! and `check` grades the cluster against it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+use harden_cli::{Error, Result};
+use harden_kube::apply::Object;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::scenarios;
+
+/// The label on everything a run makes (and on its namespaces).
+pub const RUN_LABEL: &str = "cks-practice.kube-harden.io/run";
+
+/// The eight scenarios, in the order of the issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Id {
+    /// 1. Default-deny ingress in a namespace.
+    DefaultDeny,
+    /// 2. Only frontend pods of labelled namespaces may reach the backend on one port.
+    FrontendToBackend,
+    /// 3. Pods of a namespace must not reach the cloud metadata endpoint.
+    BlockMetadata,
+    /// 4. A TLS Ingress for a host.
+    TlsIngress,
+    /// 5. A restricted Dashboard user with a token.
+    DashboardUser,
+    /// 6. A Dashboard started with insecure arguments and a NodePort.
+    DashboardArgs,
+    /// 7. Find the tampered platform binary.
+    TamperedBinary,
+    /// 8. A kube-bench finding fixed on the node.
+    KubeBench,
+}
+
+pub const ALL: [Id; 8] = [
+    Id::DefaultDeny,
+    Id::FrontendToBackend,
+    Id::BlockMetadata,
+    Id::TlsIngress,
+    Id::DashboardUser,
+    Id::DashboardArgs,
+    Id::TamperedBinary,
+    Id::KubeBench,
+];
+
+/// What a scenario needs of the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Need {
+    /// The API server (every scenario: the run is stored there).
+    Api,
+    /// A directory on this machine (the scenario writes files there).
+    LocalFiles,
+    /// A shell on a node (kube-bench reads the node's files).
+    NodeAccess,
+}
+
+impl Need {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Need::Api => "api",
+            Need::LocalFiles => "local-files",
+            Need::NodeAccess => "node-access",
+        }
+    }
+}
+
+/// A scenario's card, for `list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Info {
+    pub number: u8,
+    pub id: Id,
+    pub topic: &'static str,
+    pub minutes: u32,
+    pub needs: Vec<Need>,
+}
+
+impl Id {
+    pub fn name(self) -> &'static str {
+        match self {
+            Id::DefaultDeny => "default-deny",
+            Id::FrontendToBackend => "frontend-to-backend",
+            Id::BlockMetadata => "block-metadata",
+            Id::TlsIngress => "tls-ingress",
+            Id::DashboardUser => "dashboard-user",
+            Id::DashboardArgs => "dashboard-args",
+            Id::TamperedBinary => "tampered-binary",
+            Id::KubeBench => "kube-bench",
+        }
+    }
+
+    pub fn number(self) -> u8 {
+        ALL.iter().position(|&i| i == self).map_or(0, |i| i as u8 + 1)
+    }
+
+    pub fn info(self) -> Info {
+        let (topic, minutes, needs): (&str, u32, &[Need]) = match self {
+            Id::DefaultDeny => ("NetworkPolicy: default-deny ingress in a namespace", 6, &[Need::Api]),
+            Id::FrontendToBackend => {
+                ("NetworkPolicy: only frontend pods of labelled namespaces reach the backend", 10, &[Need::Api])
+            }
+            Id::BlockMetadata => ("NetworkPolicy: no pod reaches the cloud metadata endpoint", 8, &[Need::Api]),
+            Id::TlsIngress => ("Ingress: TLS for a host with a certificate you make", 12, &[Need::Api]),
+            Id::DashboardUser => ("RBAC: a read-only Dashboard user with a token", 10, &[Need::Api, Need::LocalFiles]),
+            Id::DashboardArgs => ("Dashboard: remove insecure arguments and the NodePort", 8, &[Need::Api]),
+            Id::TamperedBinary => {
+                ("Binaries: find and remove the one whose sha256 differs", 6, &[Need::Api, Need::LocalFiles])
+            }
+            Id::KubeBench => ("CIS: fix a kube-bench finding on the node", 15, &[Need::Api, Need::NodeAccess]),
+        };
+        Info { number: self.number(), id: self, topic, minutes, needs: needs.to_vec() }
+    }
+
+    /// Parses `default-deny` or `1`.
+    pub fn parse(text: &str) -> std::result::Result<Id, String> {
+        if let Ok(n) = text.parse::<usize>() {
+            return ALL
+                .get(n.wrapping_sub(1))
+                .copied()
+                .ok_or_else(|| format!("scenarios are numbered 1-{}", ALL.len()));
+        }
+        Id::from_str(text, false).map_err(|_| {
+            let names: Vec<&str> = ALL.iter().map(|i| i.name()).collect();
+            format!("no scenario {text:?}; the scenarios are {} (or their numbers 1-8)", names.join(", "))
+        })
+    }
+}
+
+/// A file a scenario writes into the run's directory.
+#[derive(Debug, Clone)]
+pub struct File {
+    pub name: String,
+    pub contents: Vec<u8>,
+    pub mode: u32,
+}
+
+/// What a seed makes of a scenario.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub id: Id,
+    pub seed: u64,
+    /// The run's name: `default-deny-42`.
+    pub run: String,
+    /// The run's directory on this machine (for scenarios with files).
+    pub dir: PathBuf,
+    /// The namespaces the run makes and uses (the first holds the run's record).
+    pub namespaces: Vec<String>,
+    /// The names the task asks for (and the ones it gives), for `task -o json`.
+    pub names: BTreeMap<&'static str, String>,
+    /// The task, as the exam words it (without the time budget).
+    pub task: String,
+    /// The objects of the starting state, namespaces first (each gets the run label).
+    pub objects: Vec<Value>,
+    /// Files of the starting state, in the run's directory.
+    pub files: Vec<File>,
+    /// Hint level 1: what to read; level 2: a skeleton.
+    pub read: Vec<&'static str>,
+    pub skeleton: String,
+    /// The plugin commands that do it.
+    pub plugin_steps: Vec<String>,
+    /// The manual steps, as a shell script (YAML in heredocs).
+    pub manual: String,
+}
+
+/// Everything a scenario needs to build its plan.
+pub struct Context<'a> {
+    pub seed: u64,
+    /// The run's directory on this machine (absolute).
+    pub dir: &'a Path,
+}
+
+impl Plan {
+    pub fn new(id: Id, ctx: &Context<'_>) -> Self {
+        Plan {
+            id,
+            seed: ctx.seed,
+            run: run_name(id, ctx.seed),
+            dir: ctx.dir.to_path_buf(),
+            namespaces: Vec::new(),
+            names: BTreeMap::new(),
+            task: String::new(),
+            objects: Vec::new(),
+            files: Vec::new(),
+            read: Vec::new(),
+            skeleton: String::new(),
+            plugin_steps: Vec::new(),
+            manual: String::new(),
+        }
+    }
+
+    /// The objects as the apply path takes them, each with the run label.
+    pub fn apply_objects(&self) -> Result<Vec<Object>> {
+        self.objects
+            .iter()
+            .map(|value| {
+                let mut value = value.clone();
+                value["metadata"]["labels"][RUN_LABEL] = Value::String(self.run.clone());
+                typed_object(value)
+            })
+            .collect()
+    }
+}
+
+/// The run's name: the scenario and the seed.
+pub fn run_name(id: Id, seed: u64) -> String {
+    format!("{}-{seed}", id.name())
+}
+
+/// Builds the plan of a scenario for a seed.
+pub fn plan(id: Id, ctx: &Context<'_>) -> Result<Plan> {
+    match id {
+        Id::DefaultDeny => Ok(scenarios::default_deny::plan(ctx)),
+        Id::FrontendToBackend => Ok(scenarios::frontend_backend::plan(ctx)),
+        Id::BlockMetadata => Ok(scenarios::metadata::plan(ctx)),
+        Id::TlsIngress => Ok(scenarios::tls::plan(ctx)),
+        Id::DashboardUser => Ok(scenarios::dash_user::plan(ctx)),
+        Id::DashboardArgs => Ok(scenarios::dash_args::plan(ctx)),
+        Id::TamperedBinary => Ok(scenarios::binaries::plan(ctx)),
+        Id::KubeBench => Err(node_access_error()),
+    }
+}
+
+pub fn node_access_error() -> Error {
+    Error::new(
+        harden_cli::ErrorKind::Other,
+        "scenario 8 (kube-bench) needs node access: a shell on a node to fix the file kube-bench reports, and a \
+         cluster whose nodes run kube-bench's Job; this plugin does not set it up",
+    )
+    .with_hint(
+        "on a cluster with nodes, practise it with `kubectl cis-bench run` (find), a fix on the node, and \
+         `kubectl cis-bench run` again (verify); `kubectl cks-practice list --runnable` leaves it out",
+    )
+}
+
+/// A JSON object as the apply path's [`Object`], through its typed k8s-openapi kind.
+pub fn typed_object(value: Value) -> Result<Object> {
+    use k8s_openapi::api::{apps, core, networking, rbac};
+    let kind = value["kind"].as_str().unwrap_or_default().to_string();
+    let bad = |e: serde_json::Error| Error::other(format!("building a {kind} (a bug in the scenario): {e}"));
+    match kind.as_str() {
+        "Namespace" => Object::from_typed(&serde_json::from_value::<core::v1::Namespace>(value).map_err(bad)?),
+        "Pod" => Object::from_typed(&serde_json::from_value::<core::v1::Pod>(value).map_err(bad)?),
+        "Service" => Object::from_typed(&serde_json::from_value::<core::v1::Service>(value).map_err(bad)?),
+        "ServiceAccount" => {
+            Object::from_typed(&serde_json::from_value::<core::v1::ServiceAccount>(value).map_err(bad)?)
+        }
+        "ConfigMap" => Object::from_typed(&serde_json::from_value::<core::v1::ConfigMap>(value).map_err(bad)?),
+        "Deployment" => Object::from_typed(&serde_json::from_value::<apps::v1::Deployment>(value).map_err(bad)?),
+        "Role" => Object::from_typed(&serde_json::from_value::<rbac::v1::Role>(value).map_err(bad)?),
+        "RoleBinding" => Object::from_typed(&serde_json::from_value::<rbac::v1::RoleBinding>(value).map_err(bad)?),
+        "NetworkPolicy" => {
+            Object::from_typed(&serde_json::from_value::<networking::v1::NetworkPolicy>(value).map_err(bad)?)
+        }
+        other => Err(Error::other(format!("a scenario made a {other}, which the plugin does not apply (a bug)"))),
+    }
+}
+
+/// Builders for the starting state's objects.
+pub mod build {
+    use serde_json::{Value, json};
+
+    pub fn namespace(name: &str, labels: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
+    }
+
+    /// A pod with one container listening on `port` (named `name` in `ports`).
+    pub fn pod(namespace: &str, name: &str, labels: Value, port: u16) -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"containers": [{
+                "name": "app", "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
+                "args": ["netexec", format!("--http-port={port}")],
+                "ports": [{"containerPort": port, "protocol": "TCP"}]
+            }]}
+        })
+    }
+
+    pub fn service(namespace: &str, name: &str, selector: Value, port: u16, target: u16, kind: &str) -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"type": kind, "selector": selector,
+                     "ports": [{"name": "web", "port": port, "targetPort": target, "protocol": "TCP"}]}
+        })
+    }
+}
+
+/// The run's directory when `--dir` is not given: `./cks-practice-RUN`, made absolute.
+pub fn default_dir(run: &str) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    cwd.join(format!("cks-practice-{run}"))
+}
+
+/// A shell word, quoted when it needs to be.
+pub fn sh(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c)) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::ResourceExt;
+
+    use super::*;
+
+    #[test]
+    fn scenarios_parse_by_name_and_number() {
+        assert_eq!(Id::parse("2").unwrap(), Id::FrontendToBackend);
+        assert_eq!(Id::parse("tls-ingress").unwrap(), Id::TlsIngress);
+        assert!(Id::parse("9").unwrap_err().contains("1-8"));
+        assert!(Id::parse("0").is_err());
+        assert!(Id::parse("nope").unwrap_err().contains("default-deny"));
+        for (i, id) in ALL.iter().enumerate() {
+            assert_eq!(id.number() as usize, i + 1);
+            assert_eq!(Id::from_str(id.name(), false).unwrap(), *id, "the name is clap's value");
+        }
+    }
+
+    #[test]
+    fn every_runnable_plan_is_complete_and_seeded() {
+        let dir = Path::new("/tmp/cks");
+        for id in ALL.into_iter().filter(|&i| i != Id::KubeBench) {
+            let a = plan(id, &Context { seed: 1, dir }).unwrap();
+            let b = plan(id, &Context { seed: 2, dir }).unwrap();
+            assert!(!a.namespaces.is_empty() && !a.task.is_empty() && !a.manual.is_empty(), "{id:?}");
+            assert!(!a.read.is_empty() && !a.skeleton.is_empty() && !a.plugin_steps.is_empty(), "{id:?}");
+            assert_ne!(a.namespaces, b.namespaces, "{id:?}: two seeds, two sets of names");
+            assert_eq!(a.objects[0]["kind"], "Namespace", "{id:?}: namespaces first");
+            for object in a.apply_objects().unwrap() {
+                assert_eq!(object.data.labels()[RUN_LABEL], a.run, "{id:?}");
+                if let Some(ns) = object.namespace() {
+                    assert!(a.namespaces.contains(&ns), "{id:?}: {ns} is the run's");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shell_words_are_quoted_when_needed() {
+        assert_eq!(sh("orion-g04"), "orion-g04");
+        assert_eq!(sh("a b"), "'a b'");
+        assert_eq!(sh("it's"), "'it'\\''s'");
+    }
+}

@@ -1,0 +1,29 @@
+//! One module per scenario: `plan` (pure: the seed's names, the starting state, the task, hints and
+//! solution) and `check` (grades the cluster's behaviour against the plan).
+
+pub mod binaries;
+pub mod dash_args;
+pub mod dash_user;
+pub mod default_deny;
+pub mod frontend_backend;
+pub mod metadata;
+pub mod tls;
+
+use harden_cli::Result;
+
+use crate::grade::Check;
+use crate::scenario::{Id, Plan};
+
+/// Grades the cluster (and the run's files) against the plan.
+pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
+    match plan.id {
+        Id::DefaultDeny => default_deny::check(client, plan).await,
+        Id::FrontendToBackend => frontend_backend::check(client, plan).await,
+        Id::BlockMetadata => metadata::check(client, plan).await,
+        Id::TlsIngress => tls::check(client, plan).await,
+        Id::DashboardUser => dash_user::check(client, plan).await,
+        Id::DashboardArgs => dash_args::check(client, plan).await,
+        Id::TamperedBinary => binaries::check(plan),
+        Id::KubeBench => Err(crate::scenario::node_access_error()),
+    }
+}

@@ -1,0 +1,155 @@
+//! Scenario 4: A TLS Ingress for a host on a Service (the seed's t75): a TLS Secret whose certificate covers
+//! the host in its SANs and matches its key, and an Ingress that routes the host to the Service and
+//! terminates TLS with that Secret. Graded on what is stored, whatever the names.
+
+use harden_cli::Result;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::networking::v1::{Ingress, IngressServiceBackend};
+use kube::api::{Api, ListParams};
+use serde_json::json;
+
+use crate::grade::Check;
+use crate::pki;
+use crate::scenario::{Context, Id, Plan, build, sh};
+use crate::seed::Rng;
+
+pub fn plan(ctx: &Context<'_>) -> Plan {
+    let mut rng = Rng::new(ctx.seed, "tls-ingress");
+    let mut plan = Plan::new(Id::TlsIngress, ctx);
+    let ns = rng.namespace();
+    let app = rng.word();
+    let host = format!("{}.{}.example.com", rng.fresh_word(&[app]), rng.word());
+    let port = [80u16, 8080, 8000, 3000][rng.below(4) as usize];
+    let target = rng.port(&[]);
+    let service = format!("{app}-web");
+    let secret = format!("{app}-tls");
+    let ingress = format!("{app}-ingress");
+    plan.namespaces = vec![ns.clone()];
+    plan.objects = vec![
+        build::namespace(&ns, json!({})),
+        build::pod(&ns, &format!("{app}-0"), json!({"app": app}), target),
+        build::service(&ns, &service, json!({"app": app}), port, target, "ClusterIP"),
+    ];
+    for (key, value) in
+        [("namespace", &ns), ("host", &host), ("service", &service), ("secret", &secret), ("ingress", &ingress)]
+    {
+        plan.names.insert(key, value.clone());
+    }
+    plan.names.insert("port", port.to_string());
+    plan.task = format!(
+        "Service {service} in namespace {ns} serves a web application on port {port}.\n\
+         Make it reachable as https://{host}/ :\n\
+         - create a TLS Secret named {secret} in namespace {ns} with a certificate valid for {host} and its private key\n  \
+         (a self-signed certificate is fine);\n\
+         - create an Ingress named {ingress} in namespace {ns} that routes every path of {host} to {service}:{port}\n  \
+         and terminates TLS for {host} with the Secret {secret}."
+    );
+    plan.read = vec![
+        "https://kubernetes.io/docs/concepts/services-networking/ingress/#tls",
+        "https://kubernetes.io/docs/reference/kubectl/generated/kubectl_create/kubectl_create_secret_tls/",
+    ];
+    plan.skeleton = format!(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 365 -keyout tls.key -out tls.crt -subj ??? -addext ???\n\
+         kubectl create secret tls {secret} -n {ns} --cert=??? --key=???\n\
+         kubectl create ingress {ingress} -n {ns} --rule='{host}/*=???:???,tls=???'\n"
+    );
+    plan.plugin_steps = vec![format!(
+        "kubectl tls-ingress create {ingress} -n {ns} --host {host} --service {service}:{port} --secret {secret}"
+    )];
+    plan.manual = format!(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 365 -keyout tls.key -out tls.crt \\\n  -subj \"/CN={host}\" -addext \
+         \"subjectAltName=DNS:{host}\"\n\
+         openssl x509 -in tls.crt -noout -ext subjectAltName\n\
+         kubectl create secret tls {secret} -n {nsq} --cert=tls.crt --key=tls.key\n\
+         kubectl create ingress {ingress} -n {nsq} --rule={rule}\n",
+        nsq = sh(&ns),
+        rule = sh(&format!("{host}/*={service}:{port},tls={secret}")),
+    );
+    plan
+}
+
+fn backend_matches(backend: Option<&IngressServiceBackend>, service: &str, port: u16, port_name: &str) -> bool {
+    let Some(b) = backend else { return false };
+    b.name == service
+        && b.port.as_ref().is_some_and(|p| p.number == Some(i32::from(port)) || p.name.as_deref() == Some(port_name))
+}
+
+pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
+    let ns = &plan.names["namespace"];
+    let (host, service) = (&plan.names["host"], &plan.names["service"]);
+    let port: u16 = plan.names["port"].parse().unwrap_or(80);
+    let ingresses: Vec<Ingress> = Api::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| harden_kube::error::from_kube(e, format!("listing ingresses in {ns}")))?
+        .items;
+    let mut checks = Vec::new();
+
+    // The Ingress whose rule for the host sends "/" to the Service.
+    let routes = |ing: &Ingress| -> bool {
+        ing.spec.iter().flat_map(|s| s.rules.iter().flatten()).any(|rule| {
+            rule.host.as_deref() == Some(host.as_str())
+                && rule.http.iter().flat_map(|h| h.paths.iter()).any(|p| {
+                    p.path.as_deref().unwrap_or("/") == "/"
+                        && p.path_type != "Exact"
+                        && backend_matches(p.backend.service.as_ref(), service, port, "web")
+                })
+        })
+    };
+    let routing: Vec<&Ingress> = ingresses.iter().filter(|i| routes(i)).collect();
+    let route_check = format!("an Ingress in {ns} routes every path of {host} to {service}:{port}");
+    let Some(ingress) = routing.first() else {
+        let seen: Vec<String> = ingresses.iter().filter_map(|i| i.metadata.name.clone()).collect();
+        let reason = if seen.is_empty() {
+            format!("namespace {ns} has no Ingress")
+        } else {
+            format!(
+                "no rule of {} has host {host} with path / (Prefix) to service {service} port {port}",
+                seen.join(", ")
+            )
+        };
+        checks.push(Check::new(route_check, false, reason));
+        checks.push(Check::new(format!("it terminates TLS for {host}"), false, "no Ingress routes the host yet"));
+        return Ok(checks);
+    };
+    let name = ingress.metadata.name.clone().unwrap_or_default();
+    checks.push(Check::new(route_check, true, format!("Ingress {name} routes {host}/ (Prefix) to {service}:{port}")));
+    let tls_secret = ingress
+        .spec
+        .iter()
+        .flat_map(|s| s.tls.iter().flatten())
+        .find(|t| t.hosts.iter().flatten().any(|h| h == host))
+        .map(|t| t.secret_name.clone());
+    let Some(Some(secret_name)) = tls_secret else {
+        checks.push(Check::new(
+            format!("Ingress {name} terminates TLS for {host}"),
+            false,
+            format!("its spec.tls has no entry listing host {host} with a secretName"),
+        ));
+        return Ok(checks);
+    };
+    checks.push(Check::new(
+        format!("Ingress {name} terminates TLS for {host}"),
+        true,
+        format!("spec.tls lists {host} with Secret {secret_name}"),
+    ));
+    let secret: Option<Secret> = Api::namespaced(client.clone(), ns)
+        .get_opt(&secret_name)
+        .await
+        .map_err(|e| harden_kube::error::from_kube(e, format!("reading secret {ns}/{secret_name}")))?;
+    let data = secret.as_ref().and_then(|s| s.data.clone()).unwrap_or_default();
+    let (cert, key) = (data.get("tls.crt").map(|b| b.0.clone()), data.get("tls.key").map(|b| b.0.clone()));
+    let secret_check = format!("Secret {secret_name} is a TLS Secret with tls.crt and tls.key");
+    let (Some(cert), Some(key)) = (cert, key) else {
+        let reason = match &secret {
+            None => format!("Secret {ns}/{secret_name} does not exist"),
+            Some(_) => format!("Secret {ns}/{secret_name} lacks tls.crt or tls.key"),
+        };
+        checks.push(Check::new(secret_check, false, reason));
+        return Ok(checks);
+    };
+    let kind = secret.and_then(|s| s.type_).unwrap_or_else(|| "Opaque".into());
+    checks.push(Check::new(secret_check, kind == "kubernetes.io/tls", format!("its type is {kind}")));
+    checks.extend(pki::grade(&cert, &key, host, time::OffsetDateTime::now_utc()));
+    Ok(checks)
+}

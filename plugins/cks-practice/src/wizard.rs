@@ -1,0 +1,76 @@
+//! `kubectl cks-practice` at a terminal: pick a scenario, start it, read the task, check, ask for a
+//! hint, and end with the commands that do the same without questions.
+
+use dialoguer::theme::ColorfulTheme;
+use dialoguer::{Input, Select};
+use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::output;
+use harden_kube::client::connect;
+use harden_kube::flags::KubeArgs;
+
+use crate::commands::{checks_text, grade, hint_text, solution_text, task_text};
+use crate::run;
+use crate::scenario::{self, ALL, Context, Id};
+
+fn failed(err: dialoguer::Error) -> Error {
+    Error::other(format!("reading the answer from the terminal failed: {err}"))
+}
+
+pub async fn run() -> Result<Outcome> {
+    let theme = ColorfulTheme::default();
+    let runnable: Vec<Id> = ALL.into_iter().filter(|&id| id != Id::KubeBench).collect();
+    let items: Vec<String> = runnable
+        .iter()
+        .map(|id| {
+            let info = id.info();
+            format!("{}. {} - {} ({}m)", info.number, id.name(), info.topic, info.minutes)
+        })
+        .collect();
+    let pick = Select::with_theme(&theme)
+        .with_prompt("Scenario (8, kube-bench, needs node access and is not offered here)")
+        .items(&items)
+        .default(0)
+        .interact()
+        .map_err(failed)?;
+    let id = runnable[pick];
+    let seed: u64 = Input::with_theme(&theme)
+        .with_prompt("Seed (names are drawn from it)")
+        .default(crate::seed::random_seed())
+        .interact_text()
+        .map_err(failed)?;
+    let kube = connect(&KubeArgs::default()).await?;
+    let name = scenario::run_name(id, seed);
+    let plan = scenario::plan(id, &Context { seed, dir: &scenario::default_dir(&name) })?;
+    let record = run::start(&kube.client, &plan, false).await?;
+    output::eprint(&format!("\n{}", task_text(&record, &plan)));
+    let actions = [
+        "Check my answer",
+        "Hint: what to read",
+        "Hint: a skeleton",
+        "Show the task again",
+        "Show the solution",
+        "Reset (delete the run) and quit",
+        "Quit and keep the run (check it later)",
+    ];
+    loop {
+        let action =
+            Select::with_theme(&theme).with_prompt("Next").items(actions).default(0).interact().map_err(failed)?;
+        match action {
+            0 => output::eprint(&checks_text(&grade(&kube.client, &record).await?)),
+            1 | 2 => output::eprint(&hint_text(&plan, action as u8)),
+            3 => output::eprint(&task_text(&record, &plan)),
+            4 => output::eprint(&solution_text(&plan)),
+            5 => {
+                run::reset(&kube.client, &record.run, Some(&record)).await?;
+                break;
+            }
+            _ => break,
+        }
+    }
+    harden_cli::prompt::show_equivalent(&format!(
+        "kubectl cks-practice start {} --seed {seed}\n  kubectl cks-practice check --run {}",
+        id.name(),
+        record.run
+    ));
+    Ok(Outcome::Good)
+}

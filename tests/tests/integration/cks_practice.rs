@@ -1,0 +1,596 @@
+//! `kubectl cks-practice` against the real API server: for each scenario, `start` then `check` fails
+//! with the expected checks, the manual solution printed by `solution` (run as the shell script it
+//! is) makes `check` pass, a typical wrong answer fails with the precise reason, and `reset` leaves
+//! nothing behind. Also: seeds, `list`, exam mode's refusals, and the wizard in a pseudo-terminal.
+
+use std::path::Path;
+use std::process::Output;
+
+use harden_tests::{cluster, plugin_command, plugin_path, run, stderr, stdout};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use serde_json::Value;
+
+const PLUGIN: &str = "cks-practice";
+const RUN_LABEL: &str = "cks-practice.kube-harden.io/run";
+const MANAGED: &str = "app.kubernetes.io/managed-by=kubectl-cks-practice";
+
+fn cks(args: &[&str]) -> Output {
+    run(cluster().plugin(PLUGIN).args(args))
+}
+
+fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+/// `start` and the run's task as JSON.
+fn start(args: &[&str]) -> Value {
+    let mut all = vec!["start"];
+    all.extend_from_slice(args);
+    let out = cks(&all);
+    assert_eq!(code(&out), Some(0), "start {args:?}: {}", stderr(&out));
+    let run = format!("{}-{}", args[0], args[args.iter().position(|a| *a == "--seed").unwrap() + 1]);
+    assert!(stdout(&out).contains(&format!("Run: {run}")), "{}", stdout(&out));
+    let out = cks(&["task", "--run", &run, "-o", "json"]);
+    assert_eq!(code(&out), Some(0));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+/// `check -o json`: the exit code and the checks.
+fn check(run: &str) -> (Option<i32>, Vec<Value>, Value) {
+    let out = cks(&["check", "--run", run, "-o", "json"]);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    (code(&out), json["checks"].as_array().unwrap().clone(), json["score"].clone())
+}
+
+fn failing(checks: &[Value]) -> Vec<String> {
+    checks.iter().filter(|c| c["passed"] == false).map(|c| c["check"].as_str().unwrap().to_string()).collect()
+}
+
+fn reason<'a>(checks: &'a [Value], check_contains: &str) -> &'a str {
+    checks
+        .iter()
+        .find(|c| c["check"].as_str().unwrap().contains(check_contains))
+        .unwrap_or_else(|| panic!("no check {check_contains:?} in {checks:#?}"))["reason"]
+        .as_str()
+        .unwrap()
+}
+
+fn passed(checks: &[Value], check_contains: &str) -> bool {
+    checks.iter().find(|c| c["check"].as_str().unwrap().contains(check_contains)).unwrap()["passed"] == true
+}
+
+/// Runs a shell script with kubectl as admin, in `dir`.
+fn sh(script: &str, dir: &Path) -> Output {
+    let out = run(std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(dir)
+        .env("KUBECONFIG", cluster().admin_kubeconfig())
+        .stdin(std::process::Stdio::null()));
+    assert_eq!(code(&out), Some(0), "script failed:\n{script}\n{}", stderr(&out));
+    out
+}
+
+/// The manual steps of `solution`, as the script it prints.
+fn manual(run: &str) -> String {
+    let out = cks(&["solution", "--run", run, "-o", "json"]);
+    assert_eq!(code(&out), Some(0));
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(!json["plugin"].as_array().unwrap().is_empty(), "the plugin commands too");
+    let text = cks(&["solution", "--run", run]);
+    assert!(stdout(&text).contains("By hand"), "{}", stdout(&text));
+    json["manual"].as_str().unwrap().to_string()
+}
+
+fn namespaces(task: &Value) -> Vec<String> {
+    task["namespaces"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect()
+}
+
+/// `reset`, then: nothing of the run in its namespaces, the namespaces deleting, a second reset
+/// finds nothing.
+async fn reset_leaves_nothing(run_name: &str, task: &Value) {
+    let out = cks(&["reset", "--run", run_name]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("deleted"), "{}", stdout(&out));
+    let client = cluster().admin_client().await;
+    for ns in namespaces(task) {
+        let found = Api::<Namespace>::all(client.clone()).get_opt(&ns).await.unwrap();
+        // The test API server runs no namespace controller: a deleted namespace stays Terminating.
+        assert!(found.is_none_or(|n| n.metadata.deletion_timestamp.is_some()), "namespace {ns} is not being deleted");
+        use k8s_openapi::api::{apps, core, networking, rbac};
+        for resource in [
+            ApiResource::erase::<core::v1::Pod>(&()),
+            ApiResource::erase::<core::v1::Service>(&()),
+            ApiResource::erase::<core::v1::Secret>(&()),
+            ApiResource::erase::<core::v1::ConfigMap>(&()),
+            ApiResource::erase::<core::v1::ServiceAccount>(&()),
+            ApiResource::erase::<apps::v1::Deployment>(&()),
+            ApiResource::erase::<networking::v1::NetworkPolicy>(&()),
+            ApiResource::erase::<networking::v1::Ingress>(&()),
+            ApiResource::erase::<rbac::v1::Role>(&()),
+            ApiResource::erase::<rbac::v1::RoleBinding>(&()),
+        ] {
+            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &resource);
+            let left = api.list(&ListParams::default()).await.unwrap().items;
+            assert!(
+                left.is_empty(),
+                "{} left in {ns}: {:?}",
+                resource.plural,
+                left.iter().map(|o| &o.metadata.name).collect::<Vec<_>>()
+            );
+        }
+    }
+    let labelled = Api::<Namespace>::all(client.clone())
+        .list(&ListParams::default().labels(&format!("{RUN_LABEL}={run_name},{MANAGED}")))
+        .await
+        .unwrap()
+        .items;
+    assert!(!labelled.is_empty() && labelled.iter().all(|n| n.metadata.deletion_timestamp.is_some()));
+    let again = cks(&["reset", "--run", run_name]);
+    assert_eq!(code(&again), Some(0), "reset is idempotent");
+    assert!(stderr(&again).contains("Nothing is left"), "{}", stderr(&again));
+    let out = cks(&["check", "--run", run_name]);
+    assert_eq!(code(&out), Some(2), "no run any more");
+}
+
+#[tokio::test]
+async fn default_deny_graded_by_behaviour_including_egress_left_open() {
+    let task = start(&["default-deny", "--seed", "101"]);
+    let id = "default-deny-101";
+    let ns = task["names"]["namespace"].as_str().unwrap().to_string();
+    let (exit, checks, score) = check(id);
+    assert_eq!(exit, Some(1));
+    assert!(passed(&checks, "egress stays open"), "nothing restricts egress yet");
+    assert_eq!(failing(&checks).len(), checks.len() - 1, "{checks:#?}");
+    assert!(reason(&checks, "pod-created-later").contains("no NetworkPolicy isolates"), "{checks:#?}");
+    assert_eq!(score["total"], checks.len());
+
+    // A typical wrong answer: deny both directions, under another name.
+    let dir = tempfile::tempdir().unwrap();
+    sh(
+        &format!(
+            "kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: wrong, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress, Egress]}}\nEOF\n"
+        ),
+        dir.path(),
+    );
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1));
+    assert_eq!(failing(&checks).len(), 1, "{checks:#?}");
+    let why = reason(&checks, "egress stays open");
+    assert!(why.contains("isolated for egress") && why.contains(&format!("{ns}/wrong has no egress rule")), "{why}");
+
+    sh(&format!("kubectl -n {ns} delete networkpolicy wrong"), dir.path());
+    sh(&manual(id), dir.path());
+    let (exit, checks, score) = check(id);
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    assert_eq!(score["passed"], score["total"]);
+    reset_leaves_nothing(id, &task).await;
+}
+
+#[tokio::test]
+async fn frontend_to_backend_refuses_the_or_policy_with_the_peer_that_lets_others_in() {
+    let task = start(&["frontend-to-backend", "--seed", "202"]);
+    let id = "frontend-to-backend-202";
+    let names = &task["names"];
+    let (ns, port) = (names["namespace"].as_str().unwrap(), names["port"].as_str().unwrap());
+    let (team_key, team) = names["namespaceLabel"].as_str().unwrap().split_once('=').unwrap();
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1));
+    assert!(passed(&checks, "/frontend to") && failing(&checks).len() == 4, "everything is open: {checks:#?}");
+
+    // Two separate peers: an OR. The labelled namespace's worker gets in through peer 0.
+    let dir = tempfile::tempdir().unwrap();
+    sh(
+        &format!(
+            "kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: or-policy, namespace: {ns}}}\n\
+spec:\n  podSelector: {{matchLabels: {{app: backend}}}}\n  policyTypes: [Ingress]\n  ingress:\n  - from:\n    - namespaceSelector: {{matchLabels: {{{team_key}: {team}}}}}\n    - podSelector: {{matchLabels: {{role: frontend}}}}\n    ports: [{{port: {port}}}]\nEOF\n"
+        ),
+        dir.path(),
+    );
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1));
+    let front_ns = &namespaces(&task)[1];
+    assert_eq!(failing(&checks), [format!("{front_ns}/worker to {ns}/backend on {port}/TCP is denied")], "{checks:#?}");
+    let why = reason(&checks, "/worker to");
+    assert!(why.contains(&format!("{ns}/or-policy ingress rule 0, peer 0")) && why.contains("alternatives"), "{why}");
+
+    sh(&format!("kubectl -n {ns} delete networkpolicy or-policy"), dir.path());
+    sh(&manual(id), dir.path());
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    reset_leaves_nothing(id, &task).await;
+}
+
+#[tokio::test]
+async fn block_metadata_keeps_other_egress_open() {
+    let task = start(&["block-metadata", "--seed", "303"]);
+    let id = "block-metadata-303";
+    let ns = task["names"]["namespace"].as_str().unwrap();
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1));
+    assert_eq!(failing(&checks).len(), 3, "the two pods and a later one reach the endpoint: {checks:#?}");
+    assert!(failing(&checks).iter().all(|c| c.contains("169.254.169.254")));
+
+    let dir = tempfile::tempdir().unwrap();
+    // Wrong: deny all egress. The metadata is blocked, and so is everything else.
+    sh(
+        &format!(
+            "kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: deny-all, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Egress]}}\nEOF\n"
+        ),
+        dir.path(),
+    );
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1));
+    assert!(failing(&checks).iter().all(|c| c.contains("203.0.113.80") || c.contains("10.96.0.10")), "{checks:#?}");
+    assert!(reason(&checks, "203.0.113.80").contains(&format!("{ns}/deny-all has no egress rule")));
+
+    sh(&format!("kubectl -n {ns} delete networkpolicy deny-all"), dir.path());
+    sh(&manual(id), dir.path());
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    reset_leaves_nothing(id, &task).await;
+}
+
+#[tokio::test]
+async fn tls_ingress_refuses_a_certificate_without_the_hosts_san() {
+    let task = start(&["tls-ingress", "--seed", "404"]);
+    let id = "tls-ingress-404";
+    let names = &task["names"];
+    let (ns, host, service, port) = (
+        names["namespace"].as_str().unwrap(),
+        names["host"].as_str().unwrap(),
+        names["service"].as_str().unwrap(),
+        names["port"].as_str().unwrap(),
+    );
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1));
+    assert!(reason(&checks, "routes every path").contains("has no Ingress"), "{checks:#?}");
+
+    // Wrong: the host only in the CN, under names of our own.
+    let dir = tempfile::tempdir().unwrap();
+    sh(
+        &format!(
+            "openssl req -x509 -newkey rsa:2048 -nodes -days 30 -keyout k.pem -out c.pem -subj /CN={host} 2>/dev/null\n\
+         kubectl create secret tls cn-only -n {ns} --cert=c.pem --key=k.pem\n\
+         kubectl create ingress mine -n {ns} --rule='{host}/*={service}:{port},tls=cn-only'\n"
+        ),
+        dir.path(),
+    );
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1));
+    assert_eq!(failing(&checks), [format!("the certificate covers {host} in its subjectAltName")], "{checks:#?}");
+    let why = reason(&checks, "covers");
+    assert!(why.contains("no subjectAltName") && why.contains("clients ignore"), "{why}");
+
+    // Wrong: another key.
+    sh(
+        &format!(
+            "openssl req -x509 -newkey rsa:2048 -nodes -days 30 -keyout k2.pem -out c2.pem -subj /CN={host} -addext subjectAltName=DNS:{host} 2>/dev/null\n\
+         kubectl create secret generic mixed -n {ns} --type=kubernetes.io/tls --from-file=tls.crt=c2.pem --from-file=tls.key=k.pem\n\
+         kubectl -n {ns} patch ingress mine --type=json -p '[{{\"op\":\"replace\",\"path\":\"/spec/tls/0/secretName\",\"value\":\"mixed\"}}]'\n"
+        ),
+        dir.path(),
+    );
+    let (_, checks, _) = check(id);
+    assert_eq!(failing(&checks), ["the private key matches the certificate"], "{checks:#?}");
+
+    sh(&format!("kubectl -n {ns} delete ingress mine"), dir.path());
+    sh(&manual(id), dir.path());
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    reset_leaves_nothing(id, &task).await;
+}
+
+#[tokio::test]
+async fn dashboard_user_refuses_a_role_that_reads_secrets() {
+    let files = tempfile::tempdir().unwrap();
+    let dir = files.path().join("run");
+    let task = start(&["dashboard-user", "--seed", "505", "--dir", dir.to_str().unwrap()]);
+    let id = "dashboard-user-505";
+    let names = &task["names"];
+    let (ns, user) = (names["namespace"].as_str().unwrap(), names["serviceaccount"].as_str().unwrap());
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1));
+    let why = reason(&checks, "may not get secrets");
+    assert!(why.contains("allows it") && why.contains(&format!("{user}-all")), "the broad binding is named: {why}");
+    assert!(reason(&checks, "holds a token").contains("cannot read it"));
+
+    sh(&manual(id), files.path());
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    assert!(reason(&checks, "holds a token").contains(&format!("system:serviceaccount:{ns}:{user}")));
+
+    // Wrong: a role that can read Secrets too.
+    sh(
+        &format!(
+            "kubectl -n {ns} create role too-much --verb=get --resource=secrets\n\
+         kubectl -n {ns} create rolebinding too-much --role=too-much --serviceaccount={ns}:{user}\n"
+        ),
+        files.path(),
+    );
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1));
+    assert_eq!(failing(&checks), [format!("{ns}/{user} may not get secrets in {ns}")], "{checks:#?}");
+    assert!(reason(&checks, "may not get secrets").contains("too-much"), "the binding that allows it is named");
+
+    reset_leaves_nothing(id, &task).await;
+    assert!(!dir.exists(), "the run's directory and token file are gone");
+}
+
+#[tokio::test]
+async fn dashboard_args_insecure_flags_and_nodeport_are_graded() {
+    let task = start(&["dashboard-args", "--seed", "606"]);
+    let id = "dashboard-args-606";
+    let (ns, name) = (task["names"]["namespace"].as_str().unwrap(), task["names"]["deployment"].as_str().unwrap());
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1));
+    assert_eq!(failing(&checks).len(), 4, "{checks:#?}");
+    assert!(reason(&checks, "nodes' ports").contains("(NodePort)"));
+
+    // Wrong: only the Service is fixed.
+    let dir = tempfile::tempdir().unwrap();
+    sh(&format!("kubectl -n {ns} patch service {name} -p '{{\"spec\":{{\"type\":\"ClusterIP\"}}}}'"), dir.path());
+    let (_, checks, _) = check(id);
+    assert_eq!(failing(&checks).len(), 3, "{checks:#?}");
+    assert!(reason(&checks, "cannot be skipped").contains("still has --enable-skip-login"));
+
+    sh(&manual(id), dir.path());
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    reset_leaves_nothing(id, &task).await;
+}
+
+#[tokio::test]
+async fn tampered_binary_is_found_by_digest_and_a_genuine_one_must_stay() {
+    let files = tempfile::tempdir().unwrap();
+    let dir = files.path().join("bins");
+    let task = start(&["tampered-binary", "--seed", "707", "--dir", dir.to_str().unwrap()]);
+    let id = "tampered-binary-707";
+    assert!(task["names"].get("tampered").is_none(), "the answer is not in the task");
+    let binaries: Vec<String> = task["names"]["binaries"].as_str().unwrap().split(',').map(str::to_string).collect();
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1));
+    let tampered = failing(&checks);
+    assert_eq!(tampered.len(), 1, "{checks:#?}");
+    let bad = tampered[0].split(' ').next().unwrap().to_string();
+    assert!(reason(&checks, &bad).contains("published"));
+    // The digest differs for real, as sha256sum sees it.
+    let out = run(std::process::Command::new("bash")
+        .args(["-c", &format!("echo \"$(cat {bad}.sha256)  {bad}\" | sha256sum --check")])
+        .current_dir(&dir));
+    assert_ne!(code(&out), Some(0));
+
+    // Wrong: a genuine one removed as well.
+    let genuine = binaries.iter().find(|b| **b != bad).unwrap();
+    std::fs::remove_file(dir.join(genuine)).unwrap();
+    let (_, checks, _) = check(id);
+    assert!(reason(&checks, &format!("{genuine} is kept")).contains("its sha256 matched"), "{checks:#?}");
+    std::fs::write(dir.join(genuine), b"restored?").unwrap();
+    let (_, checks, _) = check(id);
+    assert!(reason(&checks, &format!("{genuine} is kept")).contains("it changed"), "{checks:#?}");
+    cks(&["reset", "--run", id]);
+
+    // Again from the start, with the manual solution.
+    let task = start(&["tampered-binary", "--seed", "708", "--dir", dir.to_str().unwrap()]);
+    let id = "tampered-binary-708";
+    sh(&manual(id), files.path());
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    reset_leaves_nothing(id, &task).await;
+    assert!(!dir.exists());
+}
+
+#[tokio::test]
+async fn two_seeds_give_different_names_and_several_runs_need_run() {
+    let a = start(&["default-deny", "--seed", "801"]);
+    let b = start(&["default-deny", "--seed", "802"]);
+    assert_ne!(a["names"], b["names"]);
+    assert_ne!(a["namespaces"], b["namespaces"]);
+    assert_ne!(a["text"], b["text"]);
+    let out = cks(&["check"]);
+    assert_eq!(code(&out), Some(2), "several runs: which one?");
+    assert!(stderr(&out).contains("--run"), "{}", stderr(&out));
+    let out = cks(&["start", "default-deny", "--seed", "801"]);
+    assert_eq!(code(&out), Some(1), "the same run twice is refused");
+    assert!(stderr(&out).contains("already"), "{}", stderr(&out));
+    let out = cks(&["hint", "--run", "default-deny-801", "--level", "2"]);
+    assert_eq!(code(&out), Some(0));
+    assert!(stdout(&out).contains("podSelector: ???"), "{}", stdout(&out));
+    let out = cks(&["hint", "--run", "default-deny-801"]);
+    assert!(stdout(&out).contains("https://kubernetes.io/docs/"), "{}", stdout(&out));
+    reset_leaves_nothing("default-deny-801", &a).await;
+    reset_leaves_nothing("default-deny-802", &b).await;
+}
+
+#[tokio::test]
+async fn exam_mode_locks_the_namespaces_against_the_plugins_and_gives_no_hints() {
+    let task = start(&["default-deny", "--seed", "901", "--exam"]);
+    let id = "default-deny-901";
+    let ns = task["names"]["namespace"].as_str().unwrap();
+    assert_eq!(task["exam"], true);
+    for (plugin, args) in
+        [("netpol-deny", vec!["apply", "-n", ns, "--ingress"]), ("block-metadata", vec!["apply", "-n", ns])]
+    {
+        let out = run(cluster().plugin(plugin).args(&args));
+        assert_eq!(code(&out), Some(1), "{plugin} refuses");
+        assert!(
+            stdout(&out).contains("refused") && stdout(&out).contains("locked by kubectl-cks-practice"),
+            "{}",
+            stdout(&out)
+        );
+    }
+    // An all-or-nothing plan (a ServiceAccount and its bindings) changes nothing.
+    let out = run(cluster().plugin("dash-user").args(["create", "someone", "-n", ns, "--namespaces", ns]));
+    assert_eq!(code(&out), Some(1));
+    assert!(stderr(&out).contains("nothing was changed") && stderr(&out).contains("locked by"), "{}", stderr(&out));
+    let client = cluster().admin_client().await;
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(client.clone(), ns);
+    assert!(accounts.get_opt("someone").await.unwrap().is_none());
+    let policies: Api<k8s_openapi::api::networking::v1::NetworkPolicy> = Api::namespaced(client, ns);
+    assert!(policies.list(&ListParams::default()).await.unwrap().items.is_empty(), "nothing was applied");
+    for args in [vec!["hint", "--run", id], vec!["solution", "--run", id]] {
+        let out = cks(&args);
+        assert_eq!(code(&out), Some(1));
+        assert!(stderr(&out).contains("exam mode"), "{}", stderr(&out));
+    }
+    // Plain kubectl works, and check counts the time budget.
+    let dir = tempfile::tempdir().unwrap();
+    sh(
+        &format!(
+            "kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: x, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress]}}\nEOF\n"
+        ),
+        dir.path(),
+    );
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    assert!(passed(&checks, "within the time budget of 6 minutes"));
+    reset_leaves_nothing(id, &task).await;
+}
+
+#[tokio::test]
+async fn list_names_every_scenario_and_runnable_leaves_out_node_access() {
+    let out = run(plugin_command(PLUGIN).args(["list", "-o", "json"]));
+    assert_eq!(code(&out), Some(0));
+    let all: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(all.len(), 8);
+    assert!(all.iter().all(|s| s["id"].is_string() && s["topic"].is_string() && s["needs"].is_array()));
+    assert_eq!(all[7]["id"], "kube-bench");
+    assert!(all[7]["needs"].as_array().unwrap().contains(&Value::from("node-access")));
+    let out = cks(&["list", "--runnable", "-o", "json"]);
+    assert_eq!(code(&out), Some(0));
+    let runnable: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(runnable.len(), 7, "the test API server has no nodes");
+    assert!(runnable.iter().all(|s| s["id"] != "kube-bench"));
+    let out = cks(&["start", "kube-bench", "--seed", "1"]);
+    assert_eq!(code(&out), Some(1));
+    assert!(stderr(&out).contains("needs node access"), "{}", stderr(&out));
+}
+
+#[test]
+fn without_a_terminal_no_arguments_print_usage_and_exit_2() {
+    let out = run(&mut plugin_command(PLUGIN));
+    assert_eq!(code(&out), Some(2));
+    assert!(stderr(&out).contains("Usage:") && stderr(&out).contains("no terminal"), "{}", stderr(&out));
+    let out = run(plugin_command(PLUGIN).args(["start", "9"]));
+    assert_eq!(code(&out), Some(2));
+}
+
+/// The wizard in a pseudo-terminal (python's pty): pick the first scenario, give a seed, check
+/// (not yet), then reset and quit; it ends with the commands that do the same without questions.
+#[tokio::test]
+async fn the_wizard_runs_in_a_terminal() {
+    let script = r#"
+import os, pty, sys, time, select
+exe = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(exe, [exe])
+out = b""
+def wait_for(needle, limit=60):
+    global out
+    end = time.time() + limit
+    while needle not in out:
+        if time.time() > end:
+            sys.stdout.write(out.decode(errors="replace")); sys.exit("timed out waiting for %r" % needle)
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if r:
+            try:
+                out += os.read(fd, 65536)
+            except OSError:
+                break
+def send(keys):
+    time.sleep(0.3); os.write(fd, keys)
+wait_for(b"Scenario"); send(b"\r")
+wait_for(b"Seed"); send(b"\x15" * 1 + b"31337\r")
+wait_for(b"When done"); wait_for(b"Next"); send(b"\r")
+wait_for(b"Score:")
+mark = len(out)
+send(b"\x1b[B" * 5 + b"\r")
+wait_for(b"The same without questions")
+_, status = os.waitpid(pid, 0)
+while True:
+    try:
+        chunk = os.read(fd, 65536)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let out = run(std::process::Command::new("python3")
+        .args(["-c", script, plugin_path(PLUGIN).to_str().unwrap()])
+        .env("KUBECONFIG", cluster().admin_kubeconfig())
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1"));
+    let text = stdout(&out);
+    assert_eq!(code(&out), Some(0), "{text}");
+    assert!(text.contains("Run: default-deny-31337"), "{text}");
+    assert!(text.contains("Score:") && text.contains("not yet"), "{text}");
+    assert!(text.contains("kubectl cks-practice start default-deny --seed 31337"), "{text}");
+    let client = cluster().admin_client().await;
+    let left = Api::<Namespace>::all(client)
+        .list(&ListParams::default().labels(&format!("{RUN_LABEL}=default-deny-31337")))
+        .await
+        .unwrap()
+        .items;
+    assert!(left.iter().all(|n| n.metadata.deletion_timestamp.is_some()), "the wizard's reset deleted the run");
+}
+
+/// The plugin commands `solution` prints do the task too (run through the real kubectl, which finds
+/// the plugins on PATH).
+#[tokio::test]
+async fn the_plugin_commands_of_the_solution_pass_the_checks() {
+    let files = tempfile::tempdir().unwrap();
+    let bins = harden_tests::bin_target_dir();
+    let path = format!("{}:{}", bins.display(), std::env::var("PATH").unwrap());
+    for (scenario, seed) in [
+        ("default-deny", "111"),
+        ("frontend-to-backend", "212"),
+        ("block-metadata", "313"),
+        ("dashboard-user", "515"),
+        ("tampered-binary", "717"),
+    ] {
+        let dir = files.path().join(scenario);
+        let mut args = vec![scenario, "--seed", seed];
+        if scenario == "dashboard-user" || scenario == "tampered-binary" {
+            args.extend(["--dir", dir.to_str().unwrap()]);
+        }
+        let task = start(&args);
+        let id = format!("{scenario}-{seed}");
+        let out = cks(&["solution", "--run", &id, "-o", "json"]);
+        let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        for step in json["plugin"].as_array().unwrap() {
+            let out = run(std::process::Command::new("bash")
+                .args(["-euo", "pipefail", "-c", step.as_str().unwrap()])
+                .current_dir(files.path())
+                .env("PATH", &path)
+                .env("KUBECONFIG", cluster().admin_kubeconfig())
+                .stdin(std::process::Stdio::null()));
+            assert_eq!(code(&out), Some(0), "{id}: {step}");
+        }
+        let (exit, checks, _) = check(&id);
+        assert_eq!(exit, Some(0), "{id}: {checks:#?}");
+        reset_leaves_nothing(&id, &task).await;
+    }
+}
+
+/// `reset` empties only the namespaces the plugin made for the run: one labelled with the run label
+/// by hand keeps what is in it.
+#[tokio::test]
+async fn reset_never_empties_a_namespace_it_did_not_make() {
+    let task = start(&["default-deny", "--seed", "121"]);
+    let id = "default-deny-121";
+    let other = cluster().namespace("cks-not-ours").await;
+    let dir = tempfile::tempdir().unwrap();
+    sh(
+        &format!("kubectl label namespace {other} {RUN_LABEL}={id}\nkubectl -n {other} create configmap keep-me"),
+        dir.path(),
+    );
+    reset_leaves_nothing(id, &task).await;
+    let out = run(cluster().kubectl().args(["-n", &other, "get", "configmap", "keep-me"]));
+    assert_eq!(code(&out), Some(0), "the hand-labelled namespace keeps its objects");
+    let ns = Api::<Namespace>::all(cluster().admin_client().await).get(&other).await.unwrap();
+    assert!(ns.metadata.deletion_timestamp.is_none(), "and is not deleted");
+}

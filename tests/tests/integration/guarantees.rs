@@ -37,6 +37,16 @@ async fn tls_ingress_without_rights_for_the_ingress_writes_nothing() {
         ]),
     )
     .await;
+    // The backend exists (create checks it), so what is missing is only the right to write Ingresses.
+    let service: k8s_openapi::api::core::v1::Service = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"ports": [{"port": 80}]},
+    }))
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::Service>::namespaced(cluster().admin_client().await, &ns)
+        .create(&Default::default(), &service)
+        .await
+        .unwrap();
     let out = run(cluster().plugin("tls-ingress").env("KUBECONFIG", cluster().user_kubeconfig()).args([
         "create",
         "web",

@@ -467,6 +467,7 @@ mod tests {
             [
                 ("block-metadata", "kubectl-block_metadata"),
                 ("cis-bench", "kubectl-cis_bench"),
+                ("cks-practice", "kubectl-cks_practice"),
                 ("dash-user", "kubectl-dash_user"),
                 ("netpol-deny", "kubectl-netpol_deny"),
                 ("tls-ingress", "kubectl-tls_ingress"),

@@ -8,6 +8,7 @@ mod engine_errors;
 mod manage;
 mod matrix;
 mod policy;
+mod probe;
 mod reach;
 mod render;
 mod verdict;
@@ -41,6 +42,8 @@ enum Command {
     CanReach(verdict::CanReachCmd),
     /// The pod-to-pod reachability matrix.
     Matrix(Box<matrix::MatrixCmd>),
+    /// Real connection attempts beside the engine's verdicts, per matrix row pair. Exit 0 all as expected, 1 any difference, 2 error.
+    Probe(Box<probe::ProbeCmd>),
     /// Every pod that can reach a pod, and through which rules.
     WhoCanReach(Box<reach::WhoCanReachCmd>),
     /// Every pod a pod can reach, and through which rules.
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
             Command::Allow(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::CanReach(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
             Command::Matrix(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
+            Command::Probe(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
             Command::WhoCanReach(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::ReachableFrom(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::Diff(cmd) => finish(ExitStyle::Verdict, cmd.run().await),

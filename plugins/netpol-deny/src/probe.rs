@@ -1,0 +1,440 @@
+//! `probe`: real packets beside the engine's verdicts. For every pair of the matrix's rows (pods
+//! no policy can tell apart are one row, so the cost follows rows, not pods squared) it execs a
+//! TCP connection attempt (`nc -z -w T IP PORT`) in a Running pod of the source row towards a
+//! pod of the destination row, and compares what happened with what the policies say.
+//!
+//! Exec, rather than an ephemeral container or a copy of the pod, because it changes nothing: an
+//! ephemeral container stays in the pod spec until the pod is replaced, and a copy with the
+//! source's labels could be adopted by its controller. The price: the source container needs `sh`
+//! and `nc` (busybox, alpine and most debug images have them); a pod whose container has not is
+//! reported as "not probed" with the reason, never as a difference.
+
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use futures::StreamExt;
+use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::progress::Counter;
+use harden_kube::flags::KubeArgs;
+use harden_kube::sources::{SourceArgs, Wanted, load};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, AttachParams};
+use netpol::{Cluster, Endpoint, PodId, PortQuery, Protocol};
+use serde_json::{Value, json};
+
+use crate::engine_errors::engine_error;
+use crate::matrix::{DEFAULT_PORT, Units};
+
+const PROBE_EXAMPLES: &str = "Examples:\n  \
+    # the seed's test, for every pair of rows: expected (policies) and observed (packets)\n  \
+    kubectl netpol-deny probe -n g04,default --port 3000\n  \
+    # only some pods, more at once, as JSON (attempts = row pairs x ports)\n  \
+    kubectl netpol-deny probe -n shop --pod-selector app=web --parallel 16 -o json\n\n\
+    How: `kubectl exec` of `nc -z -w TIMEOUT IP PORT` in the first container of a Running pod of each source\n\
+    row (one pod per row of the matrix). Nothing is created or left behind; a container without sh and nc\n\
+    is reported as not probed. A blocked attempt costs at most --timeout.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProbeFormat {
+    Table,
+    Json,
+}
+
+#[derive(Args)]
+#[command(after_help = PROBE_EXAMPLES)]
+pub struct ProbeCmd {
+    /// Every namespace (kube-system only when also named with -n).
+    #[arg(short = 'A', long = "all-namespaces")]
+    all_namespaces: bool,
+    /// Only pods matching this label selector, on both sides.
+    #[arg(long, value_name = "SEL")]
+    pod_selector: Option<String>,
+    /// TCP port to probe (repeat or comma-separate; default 80). Named ports resolve per destination.
+    #[arg(long = "port", value_name = "PORT[/PROTO]", value_delimiter = ',')]
+    ports: Vec<String>,
+    /// How long one attempt may take before it counts as blocked, e.g. 1s, 500ms.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = harden_cli::duration::parse_wait)]
+    timeout: Duration,
+    /// Attempts running at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    parallel: u16,
+    /// table or json.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
+    output: ProbeFormat,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+/// What one attempt showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    Connected,
+    Blocked,
+    NotProbed(String),
+}
+
+impl Observed {
+    fn word(&self) -> &'static str {
+        match self {
+            Observed::Connected => "connected",
+            Observed::Blocked => "blocked",
+            Observed::NotProbed(_) => "not probed",
+        }
+    }
+}
+
+/// One probed cell.
+struct Cell {
+    from: usize,
+    to: usize,
+    port: String,
+    expected: bool,
+    observed: Observed,
+    /// The pods the attempt went between, `ns/pod`.
+    source: String,
+    destination: String,
+}
+
+impl Cell {
+    fn differs(&self) -> bool {
+        match self.observed {
+            Observed::Connected => !self.expected,
+            Observed::Blocked => self.expected,
+            Observed::NotProbed(_) => false,
+        }
+    }
+}
+
+/// The shell line run in the source pod: exit 127 says the container cannot probe.
+pub fn probe_script(ip: &str, port: u16, timeout: Duration) -> String {
+    let seconds = timeout.as_secs().max(1);
+    format!("command -v nc >/dev/null 2>&1 || exit 127; exec nc -z -w {seconds} {ip} {port}")
+}
+
+/// Runs the connection attempt from `pod` (its first container) to `ip:port`.
+pub async fn attempt(client: &kube::Client, pod: &Pod, ip: &str, port: u16, timeout: Duration) -> Observed {
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let Some(container) = pod.spec.as_ref().and_then(|s| s.containers.first()).map(|c| c.name.clone()) else {
+        return Observed::NotProbed("the pod has no container".into());
+    };
+    let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+    let params = AttachParams::default().container(container).stdin(false).stdout(false).stderr(false);
+    let script = probe_script(ip, port, timeout);
+    let run = async {
+        let mut process = api.exec(&name, ["sh", "-c", script.as_str()], &params).await?;
+        let status = match process.take_status() {
+            Some(status) => status.await,
+            None => None,
+        };
+        process.join().await.map_err(|e| kube::Error::Service(e.into()))?;
+        Ok::<_, kube::Error>(status)
+    };
+    // The exec's own round trips get some slack beyond the attempt's timeout.
+    let outcome = match tokio::time::timeout(timeout + Duration::from_secs(10), run).await {
+        Err(_) => return Observed::NotProbed(format!("kubectl exec into {namespace}/{name} did not finish")),
+        Ok(Err(e)) => return Observed::NotProbed(format!("cannot exec into {namespace}/{name}: {e}")),
+        Ok(Ok(status)) => status,
+    };
+    match exit_code(outcome.as_ref()) {
+        Some(0) => Observed::Connected,
+        Some(127) => Observed::NotProbed(format!("{namespace}/{name} has no nc (the probe runs `nc -z` in the pod)")),
+        Some(126) => Observed::NotProbed(format!("{namespace}/{name} cannot run sh")),
+        Some(_) => Observed::Blocked,
+        None => Observed::NotProbed(format!("exec into {namespace}/{name} gave no exit status")),
+    }
+}
+
+/// The exit code in an exec's final status (`Success`, or `NonZeroExitCode` with an `ExitCode`
+/// cause).
+fn exit_code(status: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Status>) -> Option<i32> {
+    let status = status?;
+    if status.status.as_deref() == Some("Success") {
+        return Some(0);
+    }
+    status
+        .details
+        .as_ref()?
+        .causes
+        .as_ref()?
+        .iter()
+        .find(|c| c.reason.as_deref() == Some("ExitCode"))
+        .and_then(|c| c.message.as_deref()?.parse().ok())
+}
+
+fn running(pod: &Pod) -> bool {
+    pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+}
+
+impl ProbeCmd {
+    pub async fn run(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
+        let ports: Vec<PortQuery> = if self.ports.is_empty() {
+            vec![PortQuery::tcp(DEFAULT_PORT)]
+        } else {
+            self.ports.iter().map(|p| PortQuery::parse(p)).collect::<netpol::Result<_>>().map_err(engine_error)?
+        };
+        let selector = self
+            .pod_selector
+            .as_deref()
+            .map(apimachinery::labels::parse)
+            .transpose()
+            .map_err(|e| harden_kube::error::selector(e).context("--pod-selector"))?;
+        let source = SourceArgs { files: Vec::new(), recursive: false, all_namespaces: self.all_namespaces };
+        let loaded = load(kube, &source, Wanted::Scope, engine_error).await?;
+        let cluster = &loaded.cluster;
+        let client = loaded.live.as_ref().map(|l| l.client.clone()).ok_or_else(|| Error::other("no cluster"))?;
+        let pods: Vec<PodId> = cluster
+            .pod_ids()
+            .filter(|&p| {
+                let pod = &cluster.pods[p];
+                loaded.namespaces.contains(&cluster.namespaces[pod.namespace].name)
+                    && selector.as_ref().is_none_or(|s| apimachinery::labels::matches(s, &pod.labels))
+            })
+            .collect();
+        if pods.is_empty() {
+            return Err(Error::invalid(format!(
+                "no pods to probe in namespace(s) {}{}",
+                loaded.namespaces.join(", "),
+                self.pod_selector.as_ref().map(|s| format!(" matching {s:?}")).unwrap_or_default()
+            ))
+            .with_hint("check -n and --pod-selector (kubectl get pods -n NS --show-labels)"));
+        }
+        let units = Units::new(cluster, &pods, true);
+        // The live Pod of each row's members, for phase and container: one GET per pod probed.
+        let mut live: Vec<Vec<(PodId, Option<Pod>)>> = Vec::with_capacity(units.0.len());
+        for unit in &units.0 {
+            let mut members = Vec::new();
+            for &pod in unit.pods.iter().take(2) {
+                let ns = &cluster.namespaces[cluster.pods[pod].namespace].name;
+                let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+                let got = api.get_opt(&cluster.pods[pod].name).await.map_err(|e| {
+                    harden_kube::error::from_kube(e, format!("reading pod {ns}/{}", cluster.pods[pod].name))
+                })?;
+                members.push((pod, got));
+            }
+            live.push(members);
+        }
+        let mut plan = Vec::new();
+        for (from, from_unit) in units.0.iter().enumerate() {
+            for (to, _) in units.0.iter().enumerate() {
+                // A row of one pod talking to itself is not a policy question.
+                let target_index = if from == to { 1 } else { 0 };
+                let Some((dst, dst_pod)) = live[to].get(target_index) else { continue };
+                let (src, src_pod) = &live[from][0];
+                for port in &ports {
+                    plan.push((from, to, *src, src_pod.clone(), *dst, dst_pod.clone(), port.clone(), from_unit));
+                }
+            }
+        }
+        let counter = Counter::start(plan.len() as u64, "probing");
+        let timeout = self.timeout;
+        let cells: Vec<Cell> =
+            futures::stream::iter(plan.into_iter().map(|(from, to, src, src_pod, dst, dst_pod, port, _)| {
+                let client = client.clone();
+                let counter = &counter;
+                async move {
+                    let verdict = cluster.check(Endpoint::Pod(src), Endpoint::Pod(dst), &port);
+                    let (expected, resolved) = match &verdict {
+                        Ok(v) => (v.allowed, Some((v.port, v.protocol))),
+                        Err(_) => (false, None),
+                    };
+                    let observed = match (&src_pod, &dst_pod, resolved) {
+                        (None, _, _) | (_, None, _) => Observed::NotProbed("the pod is gone".into()),
+                        (_, _, None) => Observed::NotProbed("the destination has no such named port".into()),
+                        (_, _, Some((_, protocol))) if protocol != Protocol::Tcp => Observed::NotProbed(
+                            "only TCP is probed: a UDP or SCTP send has no answer that tells delivered from dropped"
+                                .into(),
+                        ),
+                        (Some(s), Some(d), Some((number, _))) => {
+                            if !running(s) {
+                                Observed::NotProbed(format!("{} is not Running", show(s)))
+                            } else if !running(d) {
+                                Observed::NotProbed(format!("{} is not Running", show(d)))
+                            } else if cluster.pods[src].host_network || cluster.pods[dst].host_network {
+                                Observed::NotProbed("a hostNetwork pod: policies do not apply to it".into())
+                            } else {
+                                match cluster.pods[dst].ips.first() {
+                                    Some(ip) => attempt(&client, s, &ip.to_string(), number, timeout).await,
+                                    None => Observed::NotProbed(format!("{} has no IP", show(d))),
+                                }
+                            }
+                        }
+                    };
+                    counter.inc();
+                    Cell {
+                        from,
+                        to,
+                        port: port.to_string(),
+                        expected,
+                        observed,
+                        source: pod_name(cluster, src),
+                        destination: pod_name(cluster, dst),
+                    }
+                }
+            }))
+            .buffered(usize::from(self.parallel))
+            .collect()
+            .await;
+        drop(counter);
+        let attempts = cells.iter().filter(|c| !matches!(c.observed, Observed::NotProbed(_))).count();
+        if attempts == 0 && !cells.is_empty() {
+            let why = cells.iter().find_map(|c| match &c.observed {
+                Observed::NotProbed(why) => Some(why.clone()),
+                _ => None,
+            });
+            return Err(Error::other(format!("nothing could be probed: {}", why.unwrap_or_default()))
+                .with_hint("the source pods need to be Running and have sh and nc (e.g. busybox)"));
+        }
+        let text = match self.output {
+            ProbeFormat::Table => table(cluster, &units, &cells),
+            ProbeFormat::Json => serde_json::to_string_pretty(&as_json(&units, &cells, attempts))? + "\n",
+        };
+        harden_cli::output::print(&text);
+        Ok(if cells.iter().any(Cell::differs) { Outcome::Finding } else { Outcome::Good })
+    }
+}
+
+fn show(pod: &Pod) -> String {
+    format!("{}/{}", pod.metadata.namespace.as_deref().unwrap_or(""), pod.metadata.name.as_deref().unwrap_or(""))
+}
+
+fn pod_name(cluster: &Cluster, pod: PodId) -> String {
+    format!("{}/{}", cluster.namespaces[cluster.pods[pod].namespace].name, cluster.pods[pod].name)
+}
+
+fn word(allowed: bool) -> &'static str {
+    if allowed { "allowed" } else { "denied" }
+}
+
+fn table(cluster: &Cluster, units: &Units, cells: &[Cell]) -> String {
+    let rows = cells.iter().map(|c| {
+        vec![
+            units.0[c.from].label.clone(),
+            units.0[c.to].label.clone(),
+            c.port.clone(),
+            word(c.expected).to_string(),
+            c.observed.word().to_string(),
+            if c.differs() { "DIFFERS".to_string() } else { String::new() },
+        ]
+    });
+    let mut out = harden_cli::output::table(&["from", "to", "port", "expected", "observed", ""], rows);
+    let differing: Vec<&Cell> = cells.iter().filter(|c| c.differs()).collect();
+    for cell in &differing {
+        let what = match cell.observed {
+            Observed::Connected => {
+                "connected although the policies deny it (is NetworkPolicy enforced here? try `kubectl netpol-deny doctor`)"
+            }
+            _ => "was blocked although the policies allow it (a firewall, the CNI, or the pod not listening)",
+        };
+        out.push_str(&format!("\n{} -> {} on {}: {what}\n", cell.source, cell.destination, cell.port));
+        if let (Some(src), Some(dst)) = (find(cluster, &cell.source), find(cluster, &cell.destination))
+            && let Ok(port) = PortQuery::parse(&cell.port)
+            && let Ok(verdict) = cluster.check(Endpoint::Pod(src), Endpoint::Pod(dst), &port)
+        {
+            for line in crate::render::verdict_text(cluster, &verdict).lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+        }
+    }
+    let not_probed: Vec<String> = cells
+        .iter()
+        .filter_map(|c| match &c.observed {
+            Observed::NotProbed(why) => Some(format!("  {} -> {} on {}: {why}", c.source, c.destination, c.port)),
+            _ => None,
+        })
+        .collect();
+    if !not_probed.is_empty() {
+        out.push_str(&format!("\nNot probed ({}):\n{}\n", not_probed.len(), not_probed.join("\n")));
+    }
+    out.push_str(&format!(
+        "\n{} of {} probed pairs as expected\n",
+        cells.iter().filter(|c| !c.differs() && !matches!(c.observed, Observed::NotProbed(_))).count(),
+        cells.iter().filter(|c| !matches!(c.observed, Observed::NotProbed(_))).count()
+    ));
+    out
+}
+
+fn find(cluster: &Cluster, name: &str) -> Option<PodId> {
+    let (ns, pod) = name.split_once('/')?;
+    cluster.find_pod(ns, pod).ok()
+}
+
+fn as_json(units: &Units, cells: &[Cell], attempts: usize) -> Value {
+    json!({
+        "rows": units.0.iter().map(|u| json!({"name": u.label, "namespace": u.namespace, "pods": u.pods.len()})).collect::<Vec<_>>(),
+        "attempts": attempts,
+        "differences": cells.iter().filter(|c| c.differs()).count(),
+        "cells": cells.iter().map(|c| {
+            let mut cell = json!({
+                "from": units.0[c.from].label,
+                "to": units.0[c.to].label,
+                "source": c.source,
+                "destination": c.destination,
+                "port": c.port,
+                "expected": word(c.expected),
+                "observed": c.observed.word(),
+                "differs": c.differs(),
+            });
+            if let Observed::NotProbed(why) = &c.observed {
+                cell["reason"] = json!(why);
+            }
+            cell
+        }).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
+
+    #[test]
+    fn the_script_needs_nc_and_bounds_the_attempt() {
+        assert_eq!(
+            probe_script("10.0.0.43", 3000, Duration::from_millis(500)),
+            "command -v nc >/dev/null 2>&1 || exit 127; exec nc -z -w 1 10.0.0.43 3000"
+        );
+        assert!(probe_script("fd00::1", 80, Duration::from_secs(3)).ends_with("nc -z -w 3 fd00::1 80"));
+    }
+
+    #[test]
+    fn exec_statuses_become_exit_codes() {
+        let success = Status { status: Some("Success".into()), ..Default::default() };
+        assert_eq!(exit_code(Some(&success)), Some(0));
+        let failed = |code: &str| Status {
+            status: Some("Failure".into()),
+            reason: Some("NonZeroExitCode".into()),
+            details: Some(StatusDetails {
+                causes: Some(vec![StatusCause {
+                    reason: Some("ExitCode".into()),
+                    message: Some(code.into()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(exit_code(Some(&failed("1"))), Some(1));
+        assert_eq!(exit_code(Some(&failed("127"))), Some(127));
+        assert_eq!(exit_code(None), None);
+    }
+
+    #[test]
+    fn only_a_real_contradiction_is_a_difference() {
+        let cell = |expected, observed| Cell {
+            from: 0,
+            to: 0,
+            port: "80/TCP".into(),
+            expected,
+            observed,
+            source: String::new(),
+            destination: String::new(),
+        };
+        assert!(cell(false, Observed::Connected).differs());
+        assert!(cell(true, Observed::Blocked).differs());
+        assert!(!cell(true, Observed::Connected).differs());
+        assert!(!cell(false, Observed::Blocked).differs());
+        assert!(!cell(false, Observed::NotProbed("no nc".into())).differs());
+    }
+}

@@ -51,6 +51,15 @@ pub struct StatusCmd {
     #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
     output: Format,
 
+    /// Also try for real: from one Running pod of each namespace, a TCP connection attempt (exec
+    /// `nc -z` in the pod) to each endpoint on 80 and 443. Live cluster only.
+    #[arg(long, conflicts_with = "files")]
+    probe: bool,
+
+    /// With --probe: how long one attempt may take, e.g. 1s.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = harden_cli::duration::parse_wait, requires = "probe")]
+    timeout: std::time::Duration,
+
     #[command(flatten)]
     pub kube: KubeArgs,
 }
@@ -62,7 +71,13 @@ impl StatusCmd {
         let source =
             SourceArgs { files: self.files.clone(), recursive: self.recursive, all_namespaces: self.all_namespaces };
         let loaded = load(kube, &source, Wanted::Scope, engine_error).await?;
-        let report = evaluate(&loaded.cluster, &loaded.namespaces, &endpoints);
+        let mut report = evaluate(&loaded.cluster, &loaded.namespaces, &endpoints);
+        if self.probe
+            && let Some(live) = &loaded.live
+        {
+            report.probes = probe(&live.client, &loaded.cluster, &loaded.namespaces, &endpoints, self.timeout).await?;
+            report.reachable |= report.probes.iter().any(|p| p.observed == "connected");
+        }
         if loaded.live.is_none() && report.namespaces.iter().all(|n| n.pods == 0) {
             // Offline, no pods means the wrong files: "nothing reaches the endpoints" would be a lie.
             return Err(harden_cli::Error::invalid(format!(
@@ -81,6 +96,83 @@ impl StatusCmd {
         harden_cli::output::print(&text);
         Ok(if report.reachable { Outcome::Finding } else { Outcome::Good })
     }
+}
+
+/// One real attempt from a pod to an endpoint.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Probed {
+    pub namespace: String,
+    pub pod: String,
+    pub endpoint: IpAddr,
+    pub port: u16,
+    /// What the policies say: `reachable` or `blocked`.
+    pub expected: &'static str,
+    /// `connected`, `blocked` or `not probed`.
+    pub observed: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// From one Running, non-hostNetwork pod of each namespace to each endpoint on 80 and 443.
+async fn probe(
+    client: &kube::Client,
+    cluster: &Cluster,
+    namespaces: &[String],
+    endpoints: &[Endpoint],
+    timeout: std::time::Duration,
+) -> Result<Vec<Probed>> {
+    use harden_kube::probe::{Observed, attempt};
+    use k8s_openapi::api::core::v1::Pod;
+    let mut out = Vec::new();
+    for name in namespaces {
+        let api: kube::Api<Pod> = kube::Api::namespaced(client.clone(), name);
+        let listed = api
+            .list(&Default::default())
+            .await
+            .map_err(|e| harden_kube::error::from_kube(e, format!("listing pods in namespace {name}")))?;
+        let chosen = listed.items.into_iter().find(|p| {
+            let status = p.status.as_ref();
+            status.and_then(|s| s.phase.as_deref()) == Some("Running")
+                && !p.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false)
+        });
+        let Some(pod) = chosen else {
+            harden_cli::output::warn(format!("namespace {name} has no Running pod to probe from"));
+            continue;
+        };
+        let pod_name = pod.metadata.name.clone().unwrap_or_default();
+        let id = cluster.find_pod(name, &pod_name).ok();
+        for endpoint in endpoints {
+            let address = endpoint.net.addr();
+            for port in PORTS {
+                let expected = id.is_some_and(|id| why_reachable(cluster, id, address, port).is_some());
+                let observed = attempt(client, &pod, &address.to_string(), port, timeout).await;
+                let reason = match &observed {
+                    Observed::NotProbed(why) => Some(why.clone()),
+                    Observed::Connected if !expected => Some(
+                        "connected although the policies block it: is NetworkPolicy enforced? (kubectl netpol-deny doctor)"
+                            .to_string(),
+                    ),
+                    Observed::Blocked if expected => Some(
+                        "no connection although the policies allow it: nothing listens there (no cloud?), or \
+                         something else blocks it"
+                            .to_string(),
+                    ),
+                    _ => None,
+                };
+                out.push(Probed {
+                    namespace: name.clone(),
+                    pod: pod_name.clone(),
+                    endpoint: address,
+                    port,
+                    expected: if expected { "reachable" } else { "blocked" },
+                    observed: observed.word(),
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The engine's errors with hints about this plugin's flags.
@@ -105,6 +197,9 @@ pub struct Report {
     pub endpoints: Vec<EndpointInfo>,
     pub ports: Vec<String>,
     pub namespaces: Vec<NamespaceReport>,
+    /// `--probe`: the real attempts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<Probed>,
 }
 
 #[derive(Debug, Serialize)]
@@ -187,6 +282,7 @@ pub fn evaluate(cluster: &Cluster, namespaces: &[String], endpoints: &[Endpoint]
             .collect(),
         ports: PORTS.iter().map(|p| format!("{p}/TCP")).collect(),
         namespaces: reports,
+        probes: Vec::new(),
     }
 }
 
@@ -274,6 +370,19 @@ pub fn table(report: &Report) -> String {
                 report.endpoints.len()
             ));
         }
+    }
+    if !report.probes.is_empty() {
+        let rows = report.probes.iter().map(|p| {
+            [
+                format!("{}/{}", p.namespace, p.pod),
+                format!("{}:{}", p.endpoint, p.port),
+                p.expected.to_string(),
+                p.observed.to_string(),
+                p.reason.clone().unwrap_or_default(),
+            ]
+        });
+        text.push_str("\nProbes (real TCP connection attempts from a pod of each namespace):\n");
+        text.push_str(&harden_cli::output::table(&["from", "to", "expected", "observed", ""], rows));
     }
     text
 }

@@ -4,6 +4,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod diff;
+mod doctor;
 mod engine_errors;
 mod manage;
 mod matrix;
@@ -44,6 +45,8 @@ enum Command {
     Matrix(Box<matrix::MatrixCmd>),
     /// Real connection attempts beside the engine's verdicts, per matrix row pair. Exit 0 all as expected, 1 any difference, 2 error.
     Probe(Box<probe::ProbeCmd>),
+    /// Is NetworkPolicy enforced here? A canary namespace, probed before and after a default-deny policy. Exit 0 yes, 1 no.
+    Doctor(Box<doctor::DoctorCmd>),
     /// Every pod that can reach a pod, and through which rules.
     WhoCanReach(Box<reach::WhoCanReachCmd>),
     /// Every pod a pod can reach, and through which rules.
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
             Command::CanReach(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
             Command::Matrix(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
             Command::Probe(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
+            Command::Doctor(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
             Command::WhoCanReach(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::ReachableFrom(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::Diff(cmd) => finish(ExitStyle::Verdict, cmd.run().await),

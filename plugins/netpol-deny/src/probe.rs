@@ -16,9 +16,10 @@ use futures::StreamExt;
 use harden_cli::error::{Error, Outcome, Result};
 use harden_cli::progress::Counter;
 use harden_kube::flags::KubeArgs;
+use harden_kube::probe::{Observed, attempt};
 use harden_kube::sources::{SourceArgs, Wanted, load};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, AttachParams};
+use kube::api::Api;
 use netpol::{Cluster, Endpoint, PodId, PortQuery, Protocol};
 use serde_json::{Value, json};
 
@@ -65,24 +66,6 @@ pub struct ProbeCmd {
     pub kube: KubeArgs,
 }
 
-/// What one attempt showed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Observed {
-    Connected,
-    Blocked,
-    NotProbed(String),
-}
-
-impl Observed {
-    fn word(&self) -> &'static str {
-        match self {
-            Observed::Connected => "connected",
-            Observed::Blocked => "blocked",
-            Observed::NotProbed(_) => "not probed",
-        }
-    }
-}
-
 /// One probed cell.
 struct Cell {
     from: usize,
@@ -105,61 +88,59 @@ impl Cell {
     }
 }
 
-/// The shell line run in the source pod: exit 127 says the container cannot probe.
-pub fn probe_script(ip: &str, port: u16, timeout: Duration) -> String {
-    let seconds = timeout.as_secs().max(1);
-    format!("command -v nc >/dev/null 2>&1 || exit 127; exec nc -z -w {seconds} {ip} {port}")
+/// One pair, for `can-reach --probe`: the live pods read, then one attempt (or why not).
+pub async fn probe_pair(
+    client: &kube::Client,
+    cluster: &Cluster,
+    src: PodId,
+    dst: PodId,
+    verdict: &netpol::Verdict,
+    timeout: Duration,
+) -> Result<Observed> {
+    let get = |pod: PodId| {
+        let ns = cluster.namespaces[cluster.pods[pod].namespace].name.clone();
+        let name = cluster.pods[pod].name.clone();
+        let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        async move { api.get(&name).await.map_err(|e| harden_kube::error::from_kube(e, format!("reading pod {ns}/{name}"))) }
+    };
+    let (s, d) = (get(src).await?, get(dst).await?);
+    Ok(if verdict.protocol != Protocol::Tcp {
+        Observed::NotProbed("only TCP is probed".into())
+    } else if !running(&s) {
+        Observed::NotProbed(format!("{} is not Running", show(&s)))
+    } else if !running(&d) {
+        Observed::NotProbed(format!("{} is not Running", show(&d)))
+    } else {
+        match cluster.pods[dst].ips.first() {
+            Some(ip) => attempt(client, &s, &ip.to_string(), verdict.port, timeout).await,
+            None => Observed::NotProbed(format!("{} has no IP", show(&d))),
+        }
+    })
 }
 
-/// Runs the connection attempt from `pod` (its first container) to `ip:port`.
-pub async fn attempt(client: &kube::Client, pod: &Pod, ip: &str, port: u16, timeout: Duration) -> Observed {
-    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    let Some(container) = pod.spec.as_ref().and_then(|s| s.containers.first()).map(|c| c.name.clone()) else {
-        return Observed::NotProbed("the pod has no container".into());
+/// `Probe: connected (as expected)` under the engine's explanation.
+pub fn observed_line(observed: &Observed, expected: bool) -> String {
+    let agreement = match (observed, expected) {
+        (Observed::NotProbed(why), _) => format!("not probed: {why}"),
+        (Observed::Connected, true) | (Observed::Blocked, false) => "as the policies say".to_string(),
+        (Observed::Connected, false) => {
+            "DIFFERS: the policies deny it (is NetworkPolicy enforced here? try `kubectl netpol-deny doctor`)"
+                .to_string()
+        }
+        (Observed::Blocked, true) => {
+            "DIFFERS: the policies allow it (a firewall, the CNI, or nothing listening)".to_string()
+        }
     };
-    let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-    let params = AttachParams::default().container(container).stdin(false).stdout(false).stderr(false);
-    let script = probe_script(ip, port, timeout);
-    let run = async {
-        let mut process = api.exec(&name, ["sh", "-c", script.as_str()], &params).await?;
-        let status = match process.take_status() {
-            Some(status) => status.await,
-            None => None,
-        };
-        process.join().await.map_err(|e| kube::Error::Service(e.into()))?;
-        Ok::<_, kube::Error>(status)
-    };
-    // The exec's own round trips get some slack beyond the attempt's timeout.
-    let outcome = match tokio::time::timeout(timeout + Duration::from_secs(10), run).await {
-        Err(_) => return Observed::NotProbed(format!("kubectl exec into {namespace}/{name} did not finish")),
-        Ok(Err(e)) => return Observed::NotProbed(format!("cannot exec into {namespace}/{name}: {e}")),
-        Ok(Ok(status)) => status,
-    };
-    match exit_code(outcome.as_ref()) {
-        Some(0) => Observed::Connected,
-        Some(127) => Observed::NotProbed(format!("{namespace}/{name} has no nc (the probe runs `nc -z` in the pod)")),
-        Some(126) => Observed::NotProbed(format!("{namespace}/{name} cannot run sh")),
-        Some(_) => Observed::Blocked,
-        None => Observed::NotProbed(format!("exec into {namespace}/{name} gave no exit status")),
-    }
+    format!("\nProbe (a real TCP connection attempt from the source pod): {} ({agreement})\n", observed.word())
 }
 
-/// The exit code in an exec's final status (`Success`, or `NonZeroExitCode` with an `ExitCode`
-/// cause).
-fn exit_code(status: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Status>) -> Option<i32> {
-    let status = status?;
-    if status.status.as_deref() == Some("Success") {
-        return Some(0);
+pub fn observed_json(observed: &Observed, expected: bool) -> Value {
+    let differs = matches!((observed, expected), (Observed::Connected, false) | (Observed::Blocked, true));
+    let mut value = json!({"observed": observed.word(), "differs": differs});
+    if let Observed::NotProbed(why) = observed {
+        value["reason"] = json!(why);
     }
-    status
-        .details
-        .as_ref()?
-        .causes
-        .as_ref()?
-        .iter()
-        .find(|c| c.reason.as_deref() == Some("ExitCode"))
-        .and_then(|c| c.message.as_deref()?.parse().ok())
+    value
 }
 
 fn running(pod: &Pod) -> bool {
@@ -387,38 +368,6 @@ fn as_json(units: &Units, cells: &[Cell], attempts: usize) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
-
-    #[test]
-    fn the_script_needs_nc_and_bounds_the_attempt() {
-        assert_eq!(
-            probe_script("10.0.0.43", 3000, Duration::from_millis(500)),
-            "command -v nc >/dev/null 2>&1 || exit 127; exec nc -z -w 1 10.0.0.43 3000"
-        );
-        assert!(probe_script("fd00::1", 80, Duration::from_secs(3)).ends_with("nc -z -w 3 fd00::1 80"));
-    }
-
-    #[test]
-    fn exec_statuses_become_exit_codes() {
-        let success = Status { status: Some("Success".into()), ..Default::default() };
-        assert_eq!(exit_code(Some(&success)), Some(0));
-        let failed = |code: &str| Status {
-            status: Some("Failure".into()),
-            reason: Some("NonZeroExitCode".into()),
-            details: Some(StatusDetails {
-                causes: Some(vec![StatusCause {
-                    reason: Some("ExitCode".into()),
-                    message: Some(code.into()),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        assert_eq!(exit_code(Some(&failed("1"))), Some(1));
-        assert_eq!(exit_code(Some(&failed("127"))), Some(127));
-        assert_eq!(exit_code(None), None);
-    }
 
     #[test]
     fn only_a_real_contradiction_is_a_difference() {

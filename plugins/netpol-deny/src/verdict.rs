@@ -45,6 +45,13 @@ pub struct CanReachCmd {
     /// Output format: text, json or yaml.
     #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text")]
     output: VerdictFormat,
+    /// Also try it for real: exec `nc -z` in the source pod towards the destination pod (TCP; live
+    /// cluster, both ends pods). Exit 0 only when allowed and it connected.
+    #[arg(long)]
+    probe: bool,
+    /// With --probe: how long the attempt may take, e.g. 1s.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = harden_cli::duration::parse_wait, requires = "probe")]
+    timeout: std::time::Duration,
 
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -107,6 +114,10 @@ impl CanReachCmd {
         let to = endpoint_flag(self.to, self.to_ip, "to")?;
         let port = self.port.as_deref().map(PortQuery::parse).transpose().map_err(engine_error)?;
         kube.single_namespace()?;
+        if self.probe && (!self.files.is_empty() || matches!(from, Target::Ip(_)) || matches!(to, Target::Ip(_))) {
+            return Err(Error::invalid("--probe sends a packet from a pod to a pod of the live cluster")
+                .with_hint("name both ends with --from/--to NS/POD, and drop -f"));
+        }
         let wanted = match (&from, &to) {
             // An address may be any pod's.
             (Target::Ip(_), _) | (_, Target::Ip(_)) => Wanted::Everywhere,
@@ -132,13 +143,32 @@ impl CanReachCmd {
             None => default_port(cluster, to),
         };
         let verdict = cluster.check(from, to, &port).map_err(engine_error)?;
+        let observed = match (self.probe, from, to, &loaded.live) {
+            (true, Endpoint::Pod(src), Endpoint::Pod(dst), Some(live)) => {
+                Some(crate::probe::probe_pair(&live.client, cluster, src, dst, &verdict, self.timeout).await?)
+            }
+            _ => None,
+        };
+        let mut json = render::verdict_json(cluster, &verdict);
+        if let Some(observed) = &observed {
+            let mut value: serde_json::Value = serde_json::from_str(&json)?;
+            value["probe"] = crate::probe::observed_json(observed, verdict.allowed);
+            json = serde_json::to_string_pretty(&value)? + "\n";
+        }
         let text = match self.output {
-            VerdictFormat::Text => render::verdict_text(cluster, &verdict),
-            VerdictFormat::Json => render::verdict_json(cluster, &verdict),
-            VerdictFormat::Yaml => render::json_to_yaml(&render::verdict_json(cluster, &verdict))?,
+            VerdictFormat::Text => {
+                let mut text = render::verdict_text(cluster, &verdict);
+                if let Some(observed) = &observed {
+                    text.push_str(&crate::probe::observed_line(observed, verdict.allowed));
+                }
+                text
+            }
+            VerdictFormat::Json => json,
+            VerdictFormat::Yaml => render::json_to_yaml(&json)?,
         };
         harden_cli::output::print(&text);
-        Ok(if verdict.allowed { Outcome::Good } else { Outcome::Finding })
+        let probed_ok = observed.as_ref().is_none_or(|o| !matches!(o, harden_kube::probe::Observed::Blocked));
+        Ok(if verdict.allowed && probed_ok { Outcome::Good } else { Outcome::Finding })
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`manual`]: `--show-manual`, the steps a creating command replaces, for the exam.
 //! - [`namespaces`]: `-n`, `-A` and `--namespace-selector`, resolved once.
 //! - [`sources`] (feature `netpol`): the NetworkPolicy engine's objects from `-f` or the cluster.
+//! - [`probe`]: a real TCP connection attempt from inside a pod (exec `nc -z`).
 //! - [`access`]: what an identity may do, from SubjectAccessReviews.
 //! - [`error`], [`print`]: kube errors as the runtime's, and objects printed as kubectl does.
 //!
@@ -23,6 +24,7 @@ pub mod flags;
 pub mod manual;
 pub mod namespaces;
 pub mod print;
+pub mod probe;
 #[cfg(feature = "netpol")]
 pub mod sources;
 

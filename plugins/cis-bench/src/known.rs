@@ -34,6 +34,17 @@ fn reason(audit: &str, actual: &str, why_not: &str) -> Option<String> {
              re-check that file by hand"
         ));
     }
+    // `if test -e FILE; then stat ...; fi` prints nothing when FILE is not there.
+    if let Some(rest) = audit.split("test -e ").nth(1)
+        && actual.trim().is_empty()
+        && why_not.trim().is_empty()
+    {
+        let path = rest.split([' ', ';', '\'', '"']).next().unwrap_or("the file");
+        return Some(format!(
+            "{path} is not there, so kube-bench saw nothing to check; the component may use another file (e.g. the \
+             kubelet's --config, k3s/RKE2 under /var/lib/rancher): find the one it runs with and check it by hand"
+        ));
+    }
     let greps_a_process = audit.contains("ps -ef") || audit.contains("pgrep") || audit.contains("/proc/");
     if greps_a_process && actual.trim().is_empty() && why_not.trim().is_empty() {
         return Some(
@@ -87,6 +98,15 @@ mod tests {
             None
         );
         assert_eq!(reason("cat /etc/kubernetes/manifests/kube-apiserver.yaml", "", ""), None);
+    }
+
+    #[test]
+    fn a_guarded_stat_that_printed_nothing_names_the_missing_file() {
+        let audit = "/bin/sh -c 'if test -e /etc/systemd/system/kubelet.service.d/10-kubeadm.conf; then stat -c \
+                     permissions=%a /etc/systemd/system/kubelet.service.d/10-kubeadm.conf; fi'";
+        let why = reason(audit, "", "").unwrap();
+        assert!(why.starts_with("/etc/systemd/system/kubelet.service.d/10-kubeadm.conf is not there"), "{why}");
+        assert_eq!(reason(audit, "permissions=644", ""), None, "a file that is there and wrong is a real FAIL");
     }
 
     #[test]

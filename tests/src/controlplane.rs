@@ -15,7 +15,7 @@ use rcgen::{
     KeyUsagePurpose,
 };
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A running control plane and the files to talk to it.
 pub struct ControlPlane {
@@ -43,7 +43,7 @@ pub fn build_binaries() -> Result<PathBuf, BoxError> {
     Ok(PathBuf::from(String::from_utf8(output.stdout)?.trim()))
 }
 
-fn free_port() -> Result<u16, BoxError> {
+pub(crate) fn free_port() -> Result<u16, BoxError> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -224,7 +224,7 @@ pub fn stop_detached(dir: &Path) -> Result<bool, BoxError> {
     Ok(any)
 }
 
-fn name(common: &str, organization: Option<&str>) -> DistinguishedName {
+pub(crate) fn name(common: &str, organization: Option<&str>) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, common);
     if let Some(org) = organization {
@@ -233,7 +233,7 @@ fn name(common: &str, organization: Option<&str>) -> DistinguishedName {
     dn
 }
 
-fn write_private(path: &Path, pem: &str) -> Result<(), BoxError> {
+pub(crate) fn write_private(path: &Path, pem: &str) -> Result<(), BoxError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(path)?;

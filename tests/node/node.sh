@@ -13,28 +13,42 @@ dir="$1"
 source "$dir/env"   # BIN KUBE_ROUTER IMAGES NODE_NAME NODE_IP GW_IP METADATA_IP POD_CIDR
 trap 'echo "node.sh failed at line $LINENO" > "$dir/failed"' ERR
 
-# --- network: the node's IP on one end of a veth pair whose other end is also in here, with the
-# default route into it, so pods have a gateway and nothing can leave the namespace.
+# --- network: the node's IP on one end of a veth pair whose other end is in a "cloud" network
+# namespace of its own (a gateway and the stand-in metadata server 169.254.169.254, as a cloud's
+# would be: off the node, reached through its default route), so pods have a way out that goes
+# through the node's FORWARD chain, where kube-router enforces egress, and nothing can leave: the
+# cloud namespace has no other link.
 ip link set lo up
-ip link add kh-node type veth peer name kh-gw
+unshare --net -- sleep infinity &
+cloud=$!
+echo "$cloud" > "$dir/cloud.pid"
+in_cloud() { nsenter --net="/proc/$cloud/ns/net" -- "$@"; }
+ip link add kh-node type veth peer name kh-gw netns "/proc/$cloud/ns/net"
 ip addr add "$NODE_IP/24" dev kh-node
-ip addr add "$GW_IP/24" dev kh-gw
-# The stand-in cloud metadata address (the a12 scenario), served by busybox httpd below.
-ip addr add "$METADATA_IP/32" dev kh-gw
 ip link set kh-node up
-ip link set kh-gw up
 ip route add default via "$GW_IP" dev kh-node
+in_cloud ip link set lo up
+in_cloud ip addr add "$GW_IP/24" dev kh-gw
+in_cloud ip addr add "$METADATA_IP/32" dev lo
+in_cloud ip link set kh-gw up
+in_cloud ip route add "$POD_CIDR" via "$NODE_IP" dev kh-gw
 sysctl -qw net.ipv4.ip_forward=1
 # Per network namespace on this kernel: bridged pod traffic goes through kube-router's iptables.
 sysctl -qw net.bridge.bridge-nf-call-iptables=1
 
-# --- mounts (private to this mount namespace): runtime state on tmpfs, and the host-wide sysctls
-# the kubelet rewrites (vm.overcommit_memory, kernel.panic, ...) shadowed by files of ours.
+# --- mounts (private to this mount namespace): runtime state on tmpfs; /etc, /opt, /srv and
+# /var/lib as copy-on-write overlays, so the kubelet, containerd and the kube-bench Job's hostPath
+# volumes (/etc/kubernetes, /var/lib/etcd, /opt/cni/bin, ...) create what they need without
+# writing to the host's files; and the host-wide sysctls the kubelet rewrites
+# (vm.overcommit_memory, kernel.panic, ...) shadowed by files of ours.
 mount -t tmpfs -o mode=755 tmpfs /run
+for top in /etc /opt /srv /var/lib /var/log; do
+  [[ -d "$top" ]] || continue
+  layer="$dir/overlay/${top//\//_}"
+  mkdir -p "$layer/upper" "$layer/work"
+  mount -t overlay overlay -o "lowerdir=$top,upperdir=$layer/upper,workdir=$layer/work" "$top"
+done
 mkdir -p /var/lib/cni /var/log/pods /var/log/containers
-mount -t tmpfs tmpfs /var/lib/cni
-mount -t tmpfs tmpfs /var/log/pods
-mount -t tmpfs tmpfs /var/log/containers
 mkdir -p "$dir/sysctl"
 for key in vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops \
            kernel/keys/root_maxkeys kernel/keys/root_maxbytes; do
@@ -108,7 +122,8 @@ fi
 # The stand-in metadata server (what a cloud's 169.254.169.254 would be) for the a12 scenario.
 mkdir -p "$dir/metadata/latest"
 echo "stand-in instance credentials" > "$dir/metadata/latest/index.html"
-start metadata busybox httpd -f -p "$METADATA_IP:80" -h "$dir/metadata"
+cp "$dir/metadata/latest/index.html" "$dir/metadata/index.html"
+start metadata in_cloud busybox httpd -f -p "$METADATA_IP:80" -h "$dir/metadata"
 
 touch "$dir/started"
 trap - ERR

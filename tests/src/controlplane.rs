@@ -212,13 +212,30 @@ impl ControlPlane {
     }
 }
 
-/// Stops a detached control plane started in `dir`; returns whether one was running.
+/// Stops a detached control plane started in `dir` and waits until its processes are gone;
+/// returns whether one was running. A pid that now belongs to another program is left alone.
 pub fn stop_detached(dir: &Path) -> Result<bool, BoxError> {
     let Ok(pids) = fs::read_to_string(dir.join("pids")) else { return Ok(false) };
-    let mut any = false;
-    for pid in pids.lines().filter_map(|l| l.trim().parse::<libc::pid_t>().ok()) {
-        // SAFETY: kill(2) with a pid we started; a stale pid only yields ESRCH.
-        any |= unsafe { libc::kill(pid, libc::SIGTERM) } == 0;
+    let ours = |pid: libc::pid_t| {
+        fs::read_link(format!("/proc/{pid}/exe"))
+            .is_ok_and(|exe| exe.file_name().is_some_and(|n| n == "etcd" || n == "kube-apiserver"))
+    };
+    let pids: Vec<libc::pid_t> =
+        pids.lines().filter_map(|l| l.trim().parse::<libc::pid_t>().ok()).filter(|&pid| ours(pid)).collect();
+    let any = !pids.is_empty();
+    for (signal, wait) in [(libc::SIGTERM, Duration::from_secs(10)), (libc::SIGKILL, Duration::from_secs(5))] {
+        for &pid in &pids {
+            // SAFETY: kill(2) with a pid we started (checked above by its executable).
+            unsafe { libc::kill(pid, signal) };
+        }
+        let start = Instant::now();
+        while pids.iter().any(|&pid| ours(pid)) && start.elapsed() < wait {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let left: Vec<_> = pids.iter().filter(|&&pid| ours(pid)).collect();
+    if !left.is_empty() {
+        return Err(format!("control-plane processes {left:?} are still running after SIGKILL").into());
     }
     fs::remove_file(dir.join("pids"))?;
     Ok(any)

@@ -25,9 +25,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{OnceLock, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
-};
+use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
 use crate::controlplane::{BoxError, free_port, name, write_private};
 
@@ -45,6 +43,7 @@ const CGROUP_PREFIX: &str = "kube-harden-node-";
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// What the node runs, built or found in the cache by the project's scripts.
+#[derive(Clone, Debug)]
 pub struct Parts {
     pub bin_dir: PathBuf,
     pub kube_router: PathBuf,
@@ -166,11 +165,6 @@ pub fn prepare() -> Result<Parts, BoxError> {
     Ok(Parts { bin_dir, kube_router, images })
 }
 
-/// The busybox image the tests' pods use (built by tests/node/build-images.sh).
-pub fn busybox_image(parts_images: &Path) -> String {
-    image_named(parts_images, "busybox")
-}
-
 fn image_named(images: &Path, short: &str) -> String {
     fs::read_to_string(images.join("images"))
         .unwrap_or_default()
@@ -206,13 +200,8 @@ impl Pki {
     /// Issues `<file>.crt`/`.key` for a client (`client`) or server with these SANs.
     fn issue(&self, file: &str, cn: &str, org: Option<&str>, sans: &[&str], server: bool) -> Result<(), BoxError> {
         let key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        for san in sans {
-            params.subject_alt_names.push(match san.parse::<std::net::IpAddr>() {
-                Ok(ip) => SanType::IpAddress(ip),
-                Err(_) => SanType::DnsName((*san).try_into()?),
-            });
-        }
+        // rcgen makes IP SANs of the names that parse as addresses.
+        let mut params = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
         params.distinguished_name = name(cn, org);
         params.extended_key_usages = vec![if server {
             ExtendedKeyUsagePurpose::ServerAuth
@@ -464,7 +453,8 @@ impl NodeCluster {
         pki.kubeconfig(&admin_kubeconfig, &server, "admin")?;
         pki.kubeconfig(&user_kubeconfig, &server, "dev")?;
 
-        let unique = format!("{CGROUP_PREFIX}{}-{}", std::process::id(), started.elapsed().as_nanos());
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let unique = format!("{CGROUP_PREFIX}{}-{nanos}", std::process::id());
         write_configs(dir, parts, &unique, options.kube_router)?;
         create_cgroups(&unique)?;
 
@@ -871,7 +861,7 @@ pub fn node() -> &'static Node {
             panic!("{missing}");
         }
         let parts = prepare().unwrap_or_else(|e| panic!("building the node cluster's parts: {e}"));
-        let parts2 = Parts { bin_dir: parts.bin_dir.clone(), kube_router: parts.kube_router.clone(), images: parts.images.clone() };
+        let parts2 = parts.clone();
         // As for the control plane: processes tied by PR_SET_PDEATHSIG die with the thread that
         // started them, so start them from one that lives as long as the test binary.
         let (sender, receiver) = std::sync::mpsc::channel();

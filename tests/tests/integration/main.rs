@@ -15,5 +15,6 @@ mod guarantees;
 mod krew;
 mod netpol_deny;
 mod netpol_policy;
+mod node;
 mod tls_ingress;
 mod verify_bin;

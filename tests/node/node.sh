@@ -7,7 +7,7 @@
 # It writes DIR/ready when the node is Ready for pods, DIR/failed with a reason otherwise.
 #
 # Usage: node.sh DIR      (DIR holds env, the certificates and configs written by node.rs)
-set -euo pipefail
+set -Eeuo pipefail   # -E: the ERR trap below also fires inside functions
 dir="$1"
 # shellcheck source=/dev/null
 source "$dir/env"   # BIN KUBE_ROUTER IMAGES NODE_NAME NODE_IP GW_IP METADATA_IP POD_CIDR
@@ -22,8 +22,10 @@ ip link set lo up
 unshare --net -- sleep infinity &
 cloud=$!
 echo "$cloud" > "$dir/cloud.pid"
+# unshare has made the namespace once its /proc entry names another one than ours.
+until [[ "$(readlink "/proc/$cloud/ns/net")" != "$(readlink /proc/self/ns/net)" ]]; do sleep 0.05; done
 in_cloud() { nsenter --net="/proc/$cloud/ns/net" -- "$@"; }
-ip link add kh-node type veth peer name kh-gw netns "/proc/$cloud/ns/net"
+ip link add kh-node type veth peer name kh-gw netns "$cloud"
 ip addr add "$NODE_IP/24" dev kh-node
 ip link set kh-node up
 ip route add default via "$GW_IP" dev kh-node
@@ -97,7 +99,7 @@ start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig="$dir/
   --authorization-kubeconfig="$dir/controller-manager.kubeconfig" \
   --bind-address=127.0.0.1 --secure-port=10257 --leader-elect=false \
   --allocate-node-cidrs=true --cluster-cidr="$POD_CIDR" --node-cidr-mask-size=24 \
-  --service-cluster-ip-range=10.96.0.0/16 --use-service-account-credentials=false \
+  --service-cluster-ip-range=10.96.0.0/16 --use-service-account-credentials=true \
   --service-account-private-key-file="$dir/pki/sa.key" --root-ca-file="$dir/pki/ca.crt" \
   --cluster-signing-cert-file="$dir/pki/ca.crt" --cluster-signing-key-file="$dir/pki/ca.key" \
   --v=0

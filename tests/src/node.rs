@@ -36,7 +36,9 @@ pub const NODE_IP: &str = "10.250.0.2";
 const GW_IP: &str = "10.250.0.1";
 /// The stand-in cloud metadata server's address, served inside the node's namespace.
 pub const METADATA_IP: &str = "169.254.169.254";
-const POD_CIDR: &str = "10.244.0.0/16";
+/// The cluster's pod CIDR is the node's: one /24, so the controller manager can only give the node
+/// the subnet the CNI configuration (written before the node exists) hands out.
+const POD_CIDR: &str = "10.244.0.0/24";
 const API_PORT: u16 = 6443;
 /// Every cgroup the kubelet makes lives under `/<CGROUP_PREFIX><unique>` in each hierarchy.
 const CGROUP_PREFIX: &str = "kube-harden-node-";
@@ -759,6 +761,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{pause}"
   enable_selinux = false
+  # This machine kind has no CAP_SYS_RESOURCE, so lowering an oom_score_adj (pause gets -998) is
+  # refused: keep every container's at or above containerd's own.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -775,7 +780,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         ),
     )?;
     fs::create_dir_all(dir.join("cni"))?;
-    // The node's podCIDR is the first /24 of POD_CIDR (the only node the controller manager sees).
+    // The node's podCIDR is POD_CIDR, the only /24 the controller manager has to give.
     fs::write(
         dir.join("cni/10-kube-harden.conflist"),
         r#"{"cniVersion": "0.4.0", "name": "kube-harden", "plugins": [

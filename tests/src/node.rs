@@ -136,8 +136,7 @@ pub fn missing_requirements() -> Option<String> {
         }
         Err(e) => return Some(format!("the node tier needs `unshare` (util-linux): {e}")),
     }
-    if !Path::new(CGROUP_ROOT).join("memory").is_dir() && !Path::new(CGROUP_ROOT).join("cgroup.controllers").is_file()
-    {
+    if !Path::new(CGROUP_ROOT).join("memory").is_dir() && !Path::new(CGROUP_ROOT).join("cgroup.controllers").is_file() {
         return Some(format!("the node tier needs cgroups mounted at {CGROUP_ROOT}"));
     }
     None
@@ -205,11 +204,8 @@ impl Pki {
         // rcgen makes IP SANs of the names that parse as addresses.
         let mut params = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
         params.distinguished_name = name(cn, org);
-        params.extended_key_usages = vec![if server {
-            ExtendedKeyUsagePurpose::ServerAuth
-        } else {
-            ExtendedKeyUsagePurpose::ClientAuth
-        }];
+        params.extended_key_usages =
+            vec![if server { ExtendedKeyUsagePurpose::ServerAuth } else { ExtendedKeyUsagePurpose::ClientAuth }];
         fs::write(self.dir.join(format!("{file}.crt")), params.signed_by(&key, &self.issuer)?.pem())?;
         write_private(&self.dir.join(format!("{file}.key")), &key.serialize_pem())?;
         Ok(())
@@ -521,7 +517,8 @@ impl NodeCluster {
         let children = format!("/proc/{0}/task/{0}/children", unshare.id());
         let limit = Instant::now() + Duration::from_secs(10);
         let init_pid = loop {
-            if let Some(pid) = fs::read_to_string(&children).ok().and_then(|t| t.split_whitespace().next()?.parse().ok())
+            if let Some(pid) =
+                fs::read_to_string(&children).ok().and_then(|t| t.split_whitespace().next()?.parse().ok())
             {
                 break pid;
             }
@@ -883,10 +880,8 @@ pub fn node() -> &'static Node {
                 std::thread::park();
             }
         });
-        let cluster = receiver
-            .recv()
-            .expect("node thread")
-            .unwrap_or_else(|e| panic!("starting the node cluster: {e}"));
+        let cluster =
+            receiver.recv().expect("node thread").unwrap_or_else(|e| panic!("starting the node cluster: {e}"));
         // SAFETY: registering a plain extern "C" function.
         unsafe {
             libc::atexit(stop_at_exit);

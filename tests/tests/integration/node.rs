@@ -107,7 +107,11 @@ fn expect_probe(node: &Node, ns: &str, pod: &str, ip: &str, port: u16, expected:
     loop {
         let connected = probe(node, ns, pod, ip, port);
         if connected == expected {
-            eprintln!("{ns}/{pod} -> {ip}:{port}: {} after {:?}", if connected { "connects" } else { "blocked" }, start.elapsed());
+            eprintln!(
+                "{ns}/{pod} -> {ip}:{port}: {} after {:?}",
+                if connected { "connects" } else { "blocked" },
+                start.elapsed()
+            );
             return;
         }
         assert!(
@@ -131,7 +135,8 @@ fn observed_matrix(node: &Node, pods: &[(&str, &str)]) -> Vec<String> {
 }
 
 fn engine_matrix(node: &Node, namespaces: &str) -> (Vec<String>, Vec<String>) {
-    let out = run(node.cluster.plugin("netpol-deny").args(["matrix", "-n", namespaces, "--port", "3000", "-o", "json"]));
+    let out =
+        run(node.cluster.plugin("netpol-deny").args(["matrix", "-n", namespaces, "--port", "3000", "-o", "json"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let matrix: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let names = matrix["pods"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
@@ -290,6 +295,9 @@ fn node_cis_bench_runs_the_real_kube_bench_job() {
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(report["targets"][0]["node"], NODE_NAME, "{report}");
 
+    // The plugin reports once the Pod has succeeded; the job controller marks the Job a moment later.
+    let done = run(kubectl(node).args(["wait", "--for=condition=complete", "job", "--all", "-n", ns, "--timeout=60s"]));
+    assert!(done.status.success(), "the Job completed: {}", stderr(&done));
     let jobs = run(kubectl(node).args(["get", "jobs", "-n", ns, "-o", "json"]));
     let jobs: Value = serde_json::from_str(&stdout(&jobs)).unwrap();
     let items = jobs["items"].as_array().unwrap();
@@ -322,7 +330,9 @@ fn node_cis_bench_runs_the_real_kube_bench_job() {
             .as_array()
             .unwrap()
             .iter()
-            .flat_map(|g| g["results"].as_array().unwrap().iter().map(|r| (r["test_number"].clone(), r["status"].clone())))
+            .flat_map(|g| {
+                g["results"].as_array().unwrap().iter().map(|r| (r["test_number"].clone(), r["status"].clone()))
+            })
             .collect();
         assert_eq!(ours, theirs, "every check of the Job's log, with its status");
         checks += theirs.len();
@@ -338,7 +348,9 @@ fn node_dash_user_token_reads_but_cannot_read_secrets_or_delete() {
     let ns = "dash-live";
     let mut yaml = namespace_yaml(ns, "purpose: dashboard");
     yaml += &pod_yaml(node, ns, "app", "app: web");
-    yaml += &format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: {ns}\nstringData:\n  password: hunter2\n");
+    yaml += &format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: {ns}\nstringData:\n  password: hunter2\n"
+    );
     apply(node, &yaml);
     wait_ready(node, ns);
     let out = run(node.cluster.plugin("dash-user").args(["create", "developer-user", "-n", ns, "--no-token"]));

@@ -322,7 +322,7 @@ impl<'a> Table<'a> {
         };
         out.write_all(b"{\n")?;
         if !self.same_units() {
-            write!(out, "  \"columns\": {},\n", units(&self.columns)?)?;
+            writeln!(out, "  \"columns\": {},", units(&self.columns)?)?;
         }
         write!(out, "  \"pods\": {},\n  \"ports\": [\n", units(&self.rows)?)?;
         let columns = self.columns.0.len();

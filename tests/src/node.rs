@@ -293,6 +293,22 @@ fn remove_stale_cgroups() {
     }
 }
 
+/// Removes the directories of earlier test nodes that crashed (their PID 1 is gone): a test node's
+/// directory is a TempDir in a static, removed by the atexit stop, which a SIGKILL skips.
+fn remove_stale_dirs() {
+    for entry in fs::read_dir(std::env::temp_dir()).into_iter().flatten().filter_map(|e| e.ok()) {
+        let path = entry.path();
+        if !entry.file_name().to_string_lossy().starts_with(CGROUP_PREFIX) {
+            continue;
+        }
+        let dead = State::read(&path.join("state"))
+            .is_some_and(|s| namespace_of(s.init_pid, "pid").is_none_or(|ns| ns != s.pid_ns));
+        if dead {
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
+}
+
 /// Creates this node's cgroup root in every hierarchy: the kubelet requires it to exist.
 fn create_cgroups(cgroup: &str) -> Result<(), BoxError> {
     for hierarchy in cgroup_hierarchies() {
@@ -406,6 +422,7 @@ impl NodeCluster {
             return Err(missing.into());
         }
         remove_stale_cgroups();
+        remove_stale_dirs();
         if dir.exists() {
             fs::remove_dir_all(dir)?;
         }
@@ -869,7 +886,7 @@ pub fn node() -> &'static Node {
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let result = (|| {
-                let temp = tempfile::Builder::new().prefix("kube-harden-node-").tempdir()?;
+                let temp = tempfile::Builder::new().prefix(CGROUP_PREFIX).tempdir()?;
                 let options = Options { tied: true, forwarder: Forwarder::Thread, kube_router: true };
                 let mut cluster = NodeCluster::start(temp.path(), &parts2, options)?;
                 cluster._temp = Some(temp);

@@ -665,6 +665,32 @@ impl NodeCluster {
     pub fn stop(&self) -> Result<(), BoxError> {
         stop_state(&self.state)
     }
+
+    /// What of the node exists now, checked independently of `stop`: processes in its PID or network
+    /// namespaces (the network and mount namespaces live exactly as long as those), and its cgroups.
+    pub fn leftovers(&self) -> Vec<String> {
+        let mut left: Vec<String> = processes_in(&self.state.pid_ns, &self.state.net_ns)
+            .into_iter()
+            .map(|pid| {
+                format!(
+                    "process {pid} ({})",
+                    fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim()
+                )
+            })
+            .collect();
+        for hierarchy in cgroup_hierarchies() {
+            let path = hierarchy.join(&self.state.cgroup);
+            if path.exists() {
+                left.push(format!("cgroup {}", path.display()));
+            }
+        }
+        left
+    }
+
+    /// The node's cgroup name under each hierarchy (`kube-harden-node-...`).
+    pub fn cgroup(&self) -> &str {
+        &self.state.cgroup
+    }
 }
 
 fn node_ready(dir: &Path, port: u16) -> bool {

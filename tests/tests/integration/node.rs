@@ -10,7 +10,9 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harden_tests::node::{METADATA_IP, NODE_NAME, Node, enforcing, node, without_kube_router};
+use harden_tests::node::{
+    Forwarder, METADATA_IP, NODE_NAME, Node, NodeCluster, Options, enforcing, node, prepare, without_kube_router,
+};
 use harden_tests::{run, stderr, stdout};
 use serde_json::Value;
 
@@ -387,4 +389,39 @@ fn node_dash_user_token_reads_but_cannot_read_secrets_or_delete() {
     assert!(!out.status.success() && stderr(&out).contains("Forbidden"), "deletes are Forbidden: {}", stderr(&out));
     let out = as_token(&["exec", "app", "-n", ns, "--", "true"]);
     assert!(!out.status.success() && stderr(&out).contains("Forbidden"), "exec is Forbidden: {}", stderr(&out));
+}
+
+/// A node of its own, started without kube-router, with a pod running, then stopped: `stop` succeeds
+/// and nothing of it is left (no process in its PID or network namespace, hence no network or mount
+/// namespace and no iptables rule; no cgroup), checked apart from `stop`'s own checks.
+#[test]
+fn node_a_stopped_node_leaves_no_process_namespace_or_cgroup() {
+    let parts = prepare().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options { tied: true, forwarder: Forwarder::Thread, kube_router: false };
+    let cluster = NodeCluster::start(&dir.path().join("node"), &parts, options).unwrap_or_else(|e| panic!("{e}"));
+    let image = cluster.image("busybox");
+    let out = run(cluster.kubectl().args([
+        "run",
+        "sleeper",
+        "--image",
+        &image,
+        "--image-pull-policy=Never",
+        "--",
+        "sleep",
+        "3600",
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(cluster.kubectl().args(["wait", "--for=condition=Ready", "pod/sleeper", "--timeout=120s"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rules = run(cluster.nsenter().args(["iptables-save"]));
+    assert!(!stdout(&rules).contains("KUBE-ROUTER"), "started without kube-router: {}", stdout(&rules));
+    let before = cluster.leftovers();
+    assert!(before.iter().any(|l| l.contains("sleep")), "the pod's process is the node's: {before:?}");
+    assert!(before.iter().any(|l| l.starts_with("cgroup")), "{before:?}");
+
+    cluster.stop().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cluster.leftovers(), Vec::<String>::new());
+    assert!(!std::path::Path::new("/sys/fs/cgroup/memory").join(cluster.cgroup()).exists());
+    assert!(!std::path::Path::new(&format!("/proc/{}", cluster.init_pid)).exists(), "PID 1 of the node is gone");
 }

@@ -19,7 +19,7 @@ bench_version="$(basename "$bench")"; bench_version="${bench_version#kube-bench-
 busybox=/bin/busybox
 busybox_version="$(dpkg-query -W -f='${Version}' busybox-static | sed 's/^[0-9]*://; s/-.*//')"
 
-key="$(cat "$0" "$here/pause.c" "$busybox" "$bench/kube-bench" | sha256sum | cut -c1-16)"
+key="$(cat "$0" "$here/pause.c" "$here/ps.sh" "$busybox" "$bench/kube-bench" | sha256sum | cut -c1-16)"
 dir="$cache/node-images-$key"
 if [[ -f "$dir/done" ]]; then
   echo "$dir"
@@ -70,10 +70,13 @@ busybox_root "$work/busybox"
 image "kube-harden.local/busybox:$busybox_version" "$work/busybox" "{$env,\"Cmd\":[\"sh\"]}"
 
 # kube-bench reads its benchmarks from /etc/kube-bench/cfg by default and runs ps, grep, stat and sh
-# on the node through hostPID and the hostPath mounts: busybox gives it those.
+# on the node through hostPID and the hostPath mounts: busybox gives it those, ps.sh the ps it expects.
 busybox_root "$work/bench"
 mkdir -p "$work/bench/usr/local/bin" "$work/bench/etc/kube-bench" "$work/bench/opt/kube-bench"
 cp "$bench/kube-bench" "$work/bench/usr/local/bin/kube-bench"
+# procps-style ps (kube-bench's `ps -C NAME -o cmd`), replacing busybox's applet.
+rm "$work/bench/bin/ps"
+install -m 0755 "$here/ps.sh" "$work/bench/bin/ps"
 cp -R "$bench/cfg" "$work/bench/etc/kube-bench/cfg"
 ln -s /etc/kube-bench/cfg "$work/bench/opt/kube-bench/cfg"
 image "kube-harden.local/kube-bench:$bench_version" "$work/bench" \

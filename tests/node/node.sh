@@ -117,6 +117,11 @@ start kubelet "$BIN/kubelet" --config="$dir/kubelet.yaml" --kubeconfig="$dir/kub
   --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" --root-dir="$dir/kubelet" --v=1
 # kube-router exits ("failed to identify the node") when started before its Node object exists.
 wait_for "node $NODE_NAME" 60 api "/api/v1/nodes/$NODE_NAME"
+# The one node is the control plane too: labelled so, `cis-bench run --targets master` schedules there.
+curl -sfS --max-time 5 --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key" \
+  -X PATCH -H 'Content-Type: application/merge-patch+json' \
+  -d '{"metadata":{"labels":{"node-role.kubernetes.io/control-plane":""}}}' \
+  "https://$NODE_IP:6443/api/v1/nodes/$NODE_NAME" > /dev/null
 if [[ "${KUBE_ROUTER:-}" != none ]]; then
   bash "$dir/kube-router.sh"
 fi

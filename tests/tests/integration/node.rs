@@ -266,21 +266,14 @@ fn node_a12_block_metadata_blocks_the_endpoint_and_keeps_pod_traffic() {
     expect_probe(node, "a12", "web", &pod_ip(node, "a12", "client"), 3000, true);
 }
 
-/// `cis-bench run --targets node` runs the real kube-bench Job on the node to completion, and what it
-/// prints is that Job's log: `cis-bench report` of the kept Job's log gives the same report.
-#[test]
-fn node_cis_bench_runs_the_real_kube_bench_job() {
-    let node = node();
-    let ns = "cis-bench-live";
+/// Runs `cis-bench run --targets TARGETS --keep -o json` with the node's kube-bench image, waits for
+/// its Jobs to complete, and checks that the report accounts for every check (id and status) and total
+/// of the Jobs' logs (kube-bench's own JSON). Returns the report and the checks of the logs.
+fn bench(node: &Node, ns: &str, targets: &str, jobs_expected: usize) -> (Value, Vec<(String, String, String)>) {
     apply(node, &namespace_yaml(ns, "purpose: bench"));
     let image = node.cluster.image("kube-bench");
     assert!(!image.is_empty(), "the kube-bench image is missing from the node's images");
-    let out = run(node.cluster.plugin("cis-bench").args([
-        "run",
-        "-n",
-        ns,
-        "--targets",
-        "node",
+    let out = run(node.cluster.plugin("cis-bench").args(["run", "-n", ns, "--targets", targets]).args([
         "--benchmark",
         "cis-1.10",
         "--image",
@@ -295,29 +288,35 @@ fn node_cis_bench_runs_the_real_kube_bench_job() {
     ]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(report["targets"][0]["node"], NODE_NAME, "{report}");
 
-    // The plugin reports once the Pod has succeeded; the job controller marks the Job a moment later.
+    // The plugin reports once the Pods have succeeded; the job controller marks the Jobs a moment later.
     let done = run(kubectl(node).args(["wait", "--for=condition=complete", "job", "--all", "-n", ns, "--timeout=60s"]));
-    assert!(done.status.success(), "the Job completed: {}", stderr(&done));
+    assert!(done.status.success(), "the Jobs completed: {}", stderr(&done));
     let jobs = run(kubectl(node).args(["get", "jobs", "-n", ns, "-o", "json"]));
     let jobs: Value = serde_json::from_str(&stdout(&jobs)).unwrap();
     let items = jobs["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1, "one Job for the one node: {jobs}");
-    assert_eq!(items[0]["status"]["succeeded"], 1, "the Job completed: {}", items[0]["status"]);
-    let name = items[0]["metadata"]["name"].as_str().unwrap();
-    let log = run(kubectl(node).args(["logs", "-n", ns, &format!("job/{name}")]));
-    assert!(log.status.success(), "{}", stderr(&log));
-    let text = stdout(&log);
-    assert!(text.contains("\"Controls\""), "kube-bench's JSON in the Job's log: {text}");
-    // kube-bench's own JSON (after any line it logs first) is the truth the report must account for.
-    let truth: Value = serde_json::from_str(&text[text.find("\n{").map_or(0, |i| i + 1)..]).unwrap();
-    let controls = truth["Controls"].as_array().unwrap();
+    assert_eq!(items.len(), jobs_expected, "Jobs of --targets {targets} on the one node: {jobs}");
+    let mut controls = Vec::new();
+    for job in items {
+        assert_eq!(job["status"]["succeeded"], 1, "the Job completed: {}", job["status"]);
+        let name = job["metadata"]["name"].as_str().unwrap();
+        let log = run(kubectl(node).args(["logs", "-n", ns, &format!("job/{name}")]));
+        assert!(log.status.success(), "{}", stderr(&log));
+        let text = stdout(&log);
+        assert!(text.contains("\"Controls\""), "kube-bench's JSON in the Job's log: {text}");
+        // kube-bench's own JSON (after any line it logs first) is the truth the report must account for.
+        let truth: Value = serde_json::from_str(&text[text.find("\n{").map_or(0, |i| i + 1)..]).unwrap();
+        controls.extend(truth["Controls"].as_array().unwrap().iter().cloned());
+    }
     let targets = report["targets"].as_array().unwrap();
     assert_eq!(targets.len(), controls.len(), "one report target per kube-bench control");
-    let mut checks = 0;
-    for (control, target) in controls.iter().zip(targets) {
-        assert_eq!(target["type"], control["node_type"]);
+    let mut all = Vec::new();
+    for control in &controls {
+        let target = targets
+            .iter()
+            .find(|t| t["type"] == control["node_type"])
+            .unwrap_or_else(|| panic!("no report target for {}", control["node_type"]));
+        assert_eq!(target["node"], NODE_NAME, "{target}");
         assert_eq!(target["benchmark"], control["version"]);
         let totals = serde_json::json!({"pass": control["total_pass"], "fail": control["total_fail"],
             "warn": control["total_warn"], "info": control["total_info"]});
@@ -337,9 +336,45 @@ fn node_cis_bench_runs_the_real_kube_bench_job() {
             })
             .collect();
         assert_eq!(ours, theirs, "every check of the Job's log, with its status");
-        checks += theirs.len();
+        let kind = control["node_type"].as_str().unwrap_or_default().to_string();
+        all.extend(theirs.into_iter().map(|(id, status)| {
+            (kind.clone(), id.as_str().unwrap_or_default().to_string(), status.as_str().unwrap_or_default().to_string())
+        }));
     }
-    assert!(checks > 10, "kube-bench checked the node ({checks} checks)");
+    (report, all)
+}
+
+/// `cis-bench run --targets node` runs the real kube-bench Job on the node to completion, and what it
+/// prints is that Job's log, check by check.
+#[test]
+fn node_cis_bench_runs_the_real_kube_bench_job() {
+    let node = node();
+    let (_, checks) = bench(node, "cis-bench-live", "node", 1);
+    assert!(checks.len() > 10, "kube-bench checked the node ({} checks)", checks.len());
+    assert!(checks.iter().all(|(kind, _, _)| kind == "node"), "{checks:?}");
+}
+
+/// The control-plane targets on the node (labelled control-plane by node.sh): with hostPID, kube-bench
+/// sees the real kube-apiserver, and its verdicts follow the flags the node runs it with.
+#[test]
+fn node_cis_bench_control_plane_targets_see_the_real_apiserver() {
+    let node = node();
+    let (_, checks) = bench(node, "cis-bench-master", "master,node", 2);
+    assert!(checks.iter().any(|(kind, _, _)| kind == "master"), "{checks:?}");
+    assert!(checks.iter().any(|(kind, _, _)| kind == "node"), "{checks:?}");
+    let status = |id: &str| {
+        checks
+            .iter()
+            .find(|(kind, i, _)| kind == "master" && i == id)
+            .map(|(_, _, s)| s.as_str())
+            .unwrap_or_else(|| panic!("no master check {id}: {checks:?}"))
+    };
+    // cis-1.10: 1.2.6 --authorization-mode is not AlwaysAllow, 1.2.7 includes Node, 1.2.8 includes
+    // RBAC: node.sh runs --authorization-mode=Node,RBAC. 1.2.1 --anonymous-auth=false: not set there.
+    assert_eq!(status("1.2.6"), "PASS");
+    assert_eq!(status("1.2.7"), "PASS");
+    assert_eq!(status("1.2.8"), "PASS");
+    assert_ne!(status("1.2.1"), "PASS");
 }
 
 /// A token from `kubectl dash-user token` used by a real client (kubectl, from the host) against the

@@ -19,6 +19,11 @@ bench_version="$(basename "$bench")"; bench_version="${bench_version#kube-bench-
 busybox=/bin/busybox
 busybox_version="$(dpkg-query -W -f='${Version}' busybox-static | sed 's/^[0-9]*://; s/-.*//')"
 
+# One build at a time (tests that start nodes of their own prepare in parallel).
+mkdir -p "$cache"
+exec 9>"$cache/.node-images.lock"
+flock 9
+
 key="$(cat "$0" "$here/pause.c" "$here/ps.sh" "$busybox" "$bench/kube-bench" | sha256sum | cut -c1-16)"
 dir="$cache/node-images-$key"
 if [[ -f "$dir/done" ]]; then
@@ -85,4 +90,6 @@ image "kube-harden.local/kube-bench:$bench_version" "$work/bench" \
 printf 'kube-harden.local/pause:1\nkube-harden.local/busybox:%s\nkube-harden.local/kube-bench:%s\n' \
   "$busybox_version" "$bench_version" > "$dir/images"
 touch "$dir/done"
+# Earlier builds (other inputs) are not used again.
+find "$cache" -maxdepth 1 -name 'node-images-*' ! -name "node-images-$key" -exec rm -rf {} +
 echo "$dir"

@@ -60,6 +60,10 @@ for key in vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oop
   mount --bind "$file" "/proc/sys/$key"
 done
 
+# node.rs moves this process into the node's own cgroup, so that everything started from here on
+# (and nothing of the host) is in it: wait for that before starting any component.
+until [[ -e "$dir/joined" ]]; do sleep 0.05; done
+
 start() { # name command...: runs in the background, logs to DIR/name.log, pid in DIR/name.pid
   local name="$1"; shift
   "$@" > "$dir/$name.log" 2>&1 &
@@ -116,7 +120,7 @@ done
 start kubelet "$BIN/kubelet" --config="$dir/kubelet.yaml" --kubeconfig="$dir/kubelet.kubeconfig" \
   --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" --root-dir="$dir/kubelet" --v=1
 # kube-router exits ("failed to identify the node") when started before its Node object exists.
-wait_for "node $NODE_NAME" 60 api "/api/v1/nodes/$NODE_NAME"
+wait_for "node $NODE_NAME" 150 api "/api/v1/nodes/$NODE_NAME"
 # The one node is the control plane too: labelled so, `cis-bench run --targets master` schedules there.
 curl -sfS --max-time 5 --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key" \
   -X PATCH -H 'Content-Type: application/merge-patch+json' \

@@ -159,6 +159,9 @@ fn run_script(relative: &str, args: &[&str]) -> Result<String, BoxError> {
 
 /// Installs the Debian packages and builds (or finds cached) every program and image of the node.
 pub fn prepare() -> Result<Parts, BoxError> {
+    // One preparation at a time in this process: the scripts build into shared cache directories.
+    static PREPARING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = PREPARING.lock().unwrap_or_else(|e| e.into_inner());
     run_script("node/install-packages.sh", &[])?;
     let bin_dir = PathBuf::from(run_script("controlplane/build.sh", &["--node"])?);
     let kube_router = PathBuf::from(run_script("tools/build-kube-router.sh", &[])?);
@@ -282,15 +285,36 @@ fn remove_cgroups(cgroup: &str, limit: Duration) -> Result<(), BoxError> {
     }
 }
 
-/// Removes the cgroups of earlier nodes that crashed; the ones still in use (a running node) stay.
+/// Whether any process is in this cgroup or below it.
+fn cgroup_in_use(path: &Path) -> bool {
+    fs::read_to_string(path.join("cgroup.procs")).is_ok_and(|procs| !procs.trim().is_empty())
+        || fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_type().is_ok_and(|t| t.is_dir()) && cgroup_in_use(&e.path()))
+}
+
+/// Removes the cgroups of earlier nodes that crashed. A running node's PID 1 is in its cgroup root
+/// (see [`join_cgroups`]), so its tree is in use and stays, empty QoS cgroups of its kubelet included.
 fn remove_stale_cgroups() {
     for hierarchy in cgroup_hierarchies() {
         for entry in fs::read_dir(&hierarchy).into_iter().flatten().filter_map(|e| e.ok()) {
-            if entry.file_name().to_string_lossy().starts_with(CGROUP_PREFIX) {
+            if entry.file_name().to_string_lossy().starts_with(CGROUP_PREFIX) && !cgroup_in_use(&entry.path()) {
                 let _ = remove_cgroup_tree(&entry.path());
             }
         }
     }
+}
+
+/// Moves the node's PID 1 into its cgroup root in every hierarchy: every process it starts inherits
+/// it, and the tree is in use for as long as the node lives.
+fn join_cgroups(cgroup: &str, pid: u32) -> Result<(), BoxError> {
+    for hierarchy in cgroup_hierarchies() {
+        let procs = hierarchy.join(cgroup).join("cgroup.procs");
+        fs::write(&procs, pid.to_string()).map_err(|e| format!("moving the node into {}: {e}", procs.display()))?;
+    }
+    Ok(())
 }
 
 /// Removes the directories of earlier test nodes that crashed (their PID 1 is gone): a test node's
@@ -299,6 +323,10 @@ fn remove_stale_dirs() {
     for entry in fs::read_dir(std::env::temp_dir()).into_iter().flatten().filter_map(|e| e.ok()) {
         let path = entry.path();
         if !entry.file_name().to_string_lossy().starts_with(CGROUP_PREFIX) {
+            continue;
+        }
+        // A failed start keeps its logs for whoever reads the error.
+        if path.join("failed").exists() {
             continue;
         }
         let dead = State::read(&path.join("state"))
@@ -471,7 +499,6 @@ impl NodeCluster {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         let unique = format!("{CGROUP_PREFIX}{}-{nanos}", std::process::id());
         write_configs(dir, parts, &unique, options.kube_router)?;
-        create_cgroups(&unique)?;
 
         let log = fs::File::create(dir.join("node.log"))?;
         let mut command = Command::new("unshare");
@@ -506,6 +533,9 @@ impl NodeCluster {
             Ok(pid) => pid,
             Err(e) => {
                 let stopped = stop_state(&state).err().map(|s| format!("\n(stopping it: {s})")).unwrap_or_default();
+                if !dir.join("failed").exists() {
+                    fs::write(dir.join("failed"), format!("{e}\n"))?;
+                }
                 return Err(format!("{e}{stopped}\n{}", log_tails(dir)).into());
             }
         };
@@ -548,6 +578,10 @@ impl NodeCluster {
             std::thread::sleep(Duration::from_millis(20));
         };
         state.init_pid = init_pid;
+        create_cgroups(&state.cgroup)?;
+        join_cgroups(&state.cgroup, init_pid)?;
+        // node.sh waits for this before it starts any component.
+        fs::write(dir.join("joined"), "")?;
         // The namespaces are those of node.sh once it runs (not unshare's, the host's).
         let limit = Instant::now() + Duration::from_secs(10);
         loop {

@@ -66,8 +66,8 @@ fn pod_ip(node: &Node, ns: &str, pod: &str) -> String {
 }
 
 /// One TCP probe from `ns/pod` to `ip:port` with both tools the seed uses: `wget` (an HTTP GET) and
-/// `nc`. Both must agree; returns whether they connected.
-fn probe(node: &Node, ns: &str, pod: &str, ip: &str, port: u16) -> bool {
+/// `nc`. Returns whether each connected.
+fn probe_both(node: &Node, ns: &str, pod: &str, ip: &str, port: u16) -> (bool, bool) {
     let target = format!("http://{ip}:{port}/");
     // busybox 1.35's `wget -T` segfaults (exit 139) while parsing options: `timeout` bounds it instead.
     let wget = kubectl(node)
@@ -78,17 +78,6 @@ fn probe(node: &Node, ns: &str, pod: &str, ip: &str, port: u16) -> bool {
         .args(["exec", "-n", ns, pod, "--", "sh", "-c", &format!("nc -w 3 {ip} {port} </dev/null")])
         .output()
         .unwrap();
-    let wget_ok = wget.status.success();
-    let nc_ok = nc.status.success();
-    assert_eq!(
-        wget_ok,
-        nc_ok,
-        "wget and nc disagree for {ns}/{pod} -> {ip}:{port}: wget {:?} {}, nc {:?} {}",
-        wget.status.code(),
-        stderr(&wget),
-        nc.status.code(),
-        stderr(&nc)
-    );
     // Exit 126/127 or kubectl's own failures would look like a blocked packet: rule them out.
     for out in [&wget, &nc] {
         let err = stderr(out);
@@ -100,27 +89,34 @@ fn probe(node: &Node, ns: &str, pod: &str, ip: &str, port: u16) -> bool {
             "the probe itself failed for {ns}/{pod} -> {ip}:{port}: {err}"
         );
     }
-    wget_ok
+    (wget.status.success(), nc.status.success())
 }
 
-/// Polls `probe` until it returns `expected`; fails with what it saw after [`SETTLE`].
+/// [`probe_both`] once the rules are settled: both tools must agree.
+fn probe(node: &Node, ns: &str, pod: &str, ip: &str, port: u16) -> bool {
+    let (wget, nc) = probe_both(node, ns, pod, ip, port);
+    assert_eq!(wget, nc, "wget and nc disagree for {ns}/{pod} -> {ip}:{port}: wget {wget}, nc {nc}");
+    wget
+}
+
+/// Polls until both tools observe `expected` (while kube-router rewrites its rules, two probes a
+/// moment apart may see different rules); fails with what they saw after [`SETTLE`].
 fn expect_probe(node: &Node, ns: &str, pod: &str, ip: &str, port: u16, expected: bool) {
     let start = Instant::now();
     loop {
-        let connected = probe(node, ns, pod, ip, port);
-        if connected == expected {
-            eprintln!(
-                "{ns}/{pod} -> {ip}:{port}: {} after {:?}",
-                if connected { "connects" } else { "blocked" },
-                start.elapsed()
-            );
+        let (wget, nc) = probe_both(node, ns, pod, ip, port);
+        if wget == expected && nc == expected {
+            let what = if expected { "connects" } else { "blocked" };
+            eprintln!("{ns}/{pod} -> {ip}:{port}: {what} after {:?}", start.elapsed());
             return;
         }
+        let seen = |ok: bool| if ok { "connects" } else { "blocked" };
         assert!(
             start.elapsed() < SETTLE,
-            "{ns}/{pod} -> {ip}:{port}: expected {}, still {} after {SETTLE:?}",
-            if expected { "a connection" } else { "blocked" },
-            if connected { "connects" } else { "blocked" }
+            "{ns}/{pod} -> {ip}:{port}: expected {}, after {SETTLE:?} wget {} and nc {}",
+            seen(expected),
+            seen(wget),
+            seen(nc)
         );
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -432,9 +428,10 @@ fn node_dash_user_token_reads_but_cannot_read_secrets_or_delete() {
 #[test]
 fn node_a_stopped_node_leaves_no_process_namespace_or_cgroup() {
     let parts = prepare().unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap();
+    // Kept if the start fails, for its logs; removed at the end otherwise.
+    let dir = tempfile::Builder::new().prefix("kube-harden-teardown-").tempdir().unwrap().keep();
     let options = Options { tied: true, forwarder: Forwarder::Thread, kube_router: false };
-    let cluster = NodeCluster::start(&dir.path().join("node"), &parts, options).unwrap_or_else(|e| panic!("{e}"));
+    let cluster = NodeCluster::start(&dir.join("node"), &parts, options).unwrap_or_else(|e| panic!("{e}"));
     let image = cluster.image("busybox");
     let out = run(cluster.kubectl().args([
         "run",
@@ -459,4 +456,5 @@ fn node_a_stopped_node_leaves_no_process_namespace_or_cgroup() {
     assert_eq!(cluster.leftovers(), Vec::<String>::new());
     assert!(!std::path::Path::new("/sys/fs/cgroup/memory").join(cluster.cgroup()).exists());
     assert!(!std::path::Path::new(&format!("/proc/{}", cluster.init_pid)).exists(), "PID 1 of the node is gone");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

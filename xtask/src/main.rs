@@ -60,7 +60,9 @@ const NODE_TESTS: &str = "node::";
 fn test(args: &[String]) -> anyhow::Result<()> {
     let no_node = args.first().map(String::as_str) == Some("--no-node");
     let extra = if no_node { &args[1..] } else { args };
-    let extra: Vec<&str> = extra.iter().map(String::as_str).filter(|a| *a != "--").collect();
+    // `cargo test` arguments, then (after `--`) the test binaries' own.
+    let split = extra.iter().position(|a| a == "--").unwrap_or(extra.len());
+    let (cargo_args, test_args) = (&extra[..split], extra.get(split + 1..).unwrap_or_default());
     if !no_node && let Some(missing) = harden_tests::node::missing_requirements() {
         bail!("{missing}");
     }
@@ -85,7 +87,7 @@ fn test(args: &[String]) -> anyhow::Result<()> {
     }
     check(cargo().args(["build", "--workspace", "--bins"]))?;
     let mut test = cargo();
-    test.args(["test", "--workspace", "--"]).args(&extra);
+    test.args(["test", "--workspace"]).args(cargo_args).arg("--").args(test_args);
     if no_node {
         // cargo test's own filter: the node tests are not run (and not reported as passed).
         test.args(["--skip", NODE_TESTS]);

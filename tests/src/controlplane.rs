@@ -15,7 +15,7 @@ use rcgen::{
     KeyUsagePurpose,
 };
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A running control plane and the files to talk to it.
 pub struct ControlPlane {
@@ -43,7 +43,7 @@ pub fn build_binaries() -> Result<PathBuf, BoxError> {
     Ok(PathBuf::from(String::from_utf8(output.stdout)?.trim()))
 }
 
-fn free_port() -> Result<u16, BoxError> {
+pub(crate) fn free_port() -> Result<u16, BoxError> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -212,19 +212,36 @@ impl ControlPlane {
     }
 }
 
-/// Stops a detached control plane started in `dir`; returns whether one was running.
+/// Stops a detached control plane started in `dir` and waits until its processes are gone;
+/// returns whether one was running. A pid that now belongs to another program is left alone.
 pub fn stop_detached(dir: &Path) -> Result<bool, BoxError> {
     let Ok(pids) = fs::read_to_string(dir.join("pids")) else { return Ok(false) };
-    let mut any = false;
-    for pid in pids.lines().filter_map(|l| l.trim().parse::<libc::pid_t>().ok()) {
-        // SAFETY: kill(2) with a pid we started; a stale pid only yields ESRCH.
-        any |= unsafe { libc::kill(pid, libc::SIGTERM) } == 0;
+    let ours = |pid: libc::pid_t| {
+        fs::read_link(format!("/proc/{pid}/exe"))
+            .is_ok_and(|exe| exe.file_name().is_some_and(|n| n == "etcd" || n == "kube-apiserver"))
+    };
+    let pids: Vec<libc::pid_t> =
+        pids.lines().filter_map(|l| l.trim().parse::<libc::pid_t>().ok()).filter(|&pid| ours(pid)).collect();
+    let any = !pids.is_empty();
+    for (signal, wait) in [(libc::SIGTERM, Duration::from_secs(10)), (libc::SIGKILL, Duration::from_secs(5))] {
+        for &pid in &pids {
+            // SAFETY: kill(2) with a pid we started (checked above by its executable).
+            unsafe { libc::kill(pid, signal) };
+        }
+        let start = Instant::now();
+        while pids.iter().any(|&pid| ours(pid)) && start.elapsed() < wait {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let left: Vec<_> = pids.iter().filter(|&&pid| ours(pid)).collect();
+    if !left.is_empty() {
+        return Err(format!("control-plane processes {left:?} are still running after SIGKILL").into());
     }
     fs::remove_file(dir.join("pids"))?;
     Ok(any)
 }
 
-fn name(common: &str, organization: Option<&str>) -> DistinguishedName {
+pub(crate) fn name(common: &str, organization: Option<&str>) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, common);
     if let Some(org) = organization {
@@ -233,7 +250,7 @@ fn name(common: &str, organization: Option<&str>) -> DistinguishedName {
     dn
 }
 
-fn write_private(path: &Path, pem: &str) -> Result<(), BoxError> {
+pub(crate) fn write_private(path: &Path, pem: &str) -> Result<(), BoxError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(path)?;

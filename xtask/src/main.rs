@@ -1,9 +1,10 @@
 //! Developer tasks for the kube-harden workspace.
 //!
-//! - `cargo xtask test`: builds what the tests need (control plane, kube-bench, krew), the plugins, and
-//!   runs every test. This is the one command CI runs.
-//! - `cargo xtask cluster up|down|status`: the tests' control plane (etcd + kube-apiserver) for trying
-//!   the plugins by hand.
+//! - `cargo xtask test [--no-node]`: builds what the tests need (control plane, the node's programs and
+//!   images, kube-router, kube-bench, krew), the plugins, and runs every test, the node tier included
+//!   (it needs root). This is the one command CI runs.
+//! - `cargo xtask cluster up [--node]|down|status`: the tests' control plane (etcd + kube-apiserver), or
+//!   the whole one-node cluster, for trying the plugins by hand.
 //! - `cargo xtask dist`: release archives and krew manifests.
 
 mod dist;
@@ -20,9 +21,11 @@ fn main() -> anyhow::Result<()> {
         Some("cluster") => cluster(&args[1..]),
         Some("dist") => dist::run(&args[1..]),
         Some("dev-path") => dev_path(args.get(1).map(String::as_str) == Some("--no-build")),
+        // Internal: the detached node's API forwarder (host 127.0.0.1:PORT -> the node's namespace).
+        Some("__node-forward") => node_forward(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask test [-- CARGO TEST ARGS]\n       cargo xtask cluster up|down|status\n       cargo xtask dist [--help]\n       cargo xtask dev-path [--no-build]"
+                "usage: cargo xtask test [--no-node] [-- CARGO TEST ARGS]\n       cargo xtask cluster up [--node]|down|status\n       cargo xtask dist [--help]\n       cargo xtask dev-path [--no-build]"
             );
             std::process::exit(2)
         }
@@ -48,8 +51,21 @@ fn check(command: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The integration tests of the node tier live in this module of the integration test binary.
+const NODE_TESTS: &str = "node::";
+
 /// Builds every tool the tests use (cached between runs), the plugin binaries, then runs all tests.
-fn test(extra: &[String]) -> anyhow::Result<()> {
+/// The node tier runs unless `--no-node` says otherwise; without root or namespaces it is an error
+/// naming what is missing, never a silent skip.
+fn test(args: &[String]) -> anyhow::Result<()> {
+    let no_node = args.first().map(String::as_str) == Some("--no-node");
+    let extra = if no_node { &args[1..] } else { args };
+    // `cargo test` arguments, then (after `--`) the test binaries' own.
+    let split = extra.iter().position(|a| a == "--").unwrap_or(extra.len());
+    let (cargo_args, test_args) = (&extra[..split], extra.get(split + 1..).unwrap_or_default());
+    if !no_node && let Some(missing) = harden_tests::node::missing_requirements() {
+        bail!("{missing}");
+    }
     let root = repo_root();
     check(Command::new("bash").arg(root.join("tests/controlplane/build.sh")))?;
     let tools = root.join("tests/tools");
@@ -65,8 +81,25 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
             check(Command::new("bash").arg(script))?;
         }
     }
+    if !no_node {
+        // Built before the tests so their time is not counted against the first node test.
+        harden_tests::node::prepare().map_err(|e| anyhow::anyhow!("preparing the node cluster: {e}"))?;
+    }
     check(cargo().args(["build", "--workspace", "--bins"]))?;
-    check(cargo().args(["test", "--workspace"]).args(extra))
+    let mut test = cargo();
+    test.args(["test", "--workspace"]).args(cargo_args).arg("--").args(test_args);
+    if no_node {
+        // cargo test's own filter: the node tests are not run (and not reported as passed).
+        test.args(["--skip", NODE_TESTS]);
+    }
+    let result = check(&mut test);
+    if no_node {
+        eprintln!(
+            "\n*** xtask: THE NODE TIER DID NOT RUN (--no-node): no pod ran, no packet was sent, no policy was\n\
+             *** enforced, no kube-bench Job ran. Run `cargo xtask test` as root for the whole suite. ***\n"
+        );
+    }
+    result
 }
 
 /// Builds the plugins and prints a directory holding only their executables, to put on PATH:
@@ -94,22 +127,66 @@ fn dev_path(no_build: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn cluster_dir() -> PathBuf {
-    let cache = std::env::var_os("KUBE_HARDEN_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+fn cache_dir() -> PathBuf {
+    std::env::var_os("KUBE_HARDEN_CACHE").map(PathBuf::from).unwrap_or_else(|| {
         let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"));
         home.join(".cache/kube-harden")
-    });
-    cache.join("dev-cluster")
+    })
+}
+
+fn cluster_dir() -> PathBuf {
+    cache_dir().join("dev-cluster")
+}
+
+fn node_dir() -> PathBuf {
+    cache_dir().join("dev-node")
+}
+
+/// Stops whatever `cluster up` started (control plane or node) and checks it is gone.
+fn cluster_down() -> anyhow::Result<bool> {
+    let plane = harden_tests::controlplane::stop_detached(&cluster_dir()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let node = harden_tests::node::stop_detached(&node_dir()).map_err(|e| anyhow::anyhow!("stopping the node: {e}"))?;
+    Ok(plane || node)
 }
 
 fn cluster(args: &[String]) -> anyhow::Result<()> {
-    let dir = cluster_dir();
-    match args.first().map(String::as_str) {
-        Some("up") => {
-            harden_tests::controlplane::stop_detached(&dir).ok();
+    match (args.first().map(String::as_str), args.get(1).map(String::as_str)) {
+        (Some("up"), Some("--node")) => {
+            cluster_down()?;
+            let parts = harden_tests::node::prepare().map_err(|e| anyhow::anyhow!("preparing the node: {e}"))?;
+            let exe = std::env::current_exe().context("locating xtask")?;
+            let options = harden_tests::node::Options {
+                tied: false,
+                forwarder: harden_tests::node::Forwarder::Process(exe, vec!["__node-forward".into()]),
+                kube_router: true,
+            };
+            let dir = node_dir();
+            let node = harden_tests::node::NodeCluster::start(&dir, &parts, options)
+                .map_err(|e| anyhow::anyhow!("starting the node cluster: {e}"))?;
+            let seconds = std::fs::read_to_string(dir.join("start-seconds")).unwrap_or_default();
+            eprintln!(
+                "node {} Ready in {} s: API server {} (logs in {})",
+                harden_tests::node::NODE_NAME,
+                seconds.trim(),
+                node.server,
+                dir.display()
+            );
+            eprintln!("try:  export KUBECONFIG={}", node.admin_kubeconfig.display());
+            eprintln!("      as an unprivileged user: {}", node.user_kubeconfig.display());
+            eprintln!("      images: {}", ["busybox", "kube-bench"].map(|i| node.image(i)).join(", "));
+            eprintln!(
+                "inside the node (pod IPs, iptables, ctr): nsenter --target {} --net --mount --pid -- COMMAND",
+                node.init_pid
+            );
+            eprintln!("stop: cargo xtask cluster down");
+            println!("{}", node.admin_kubeconfig.display());
+            Ok(())
+        }
+        (Some("up"), None) => {
+            cluster_down()?;
+            let dir = cluster_dir();
             // A fresh etcd each time: a control plane is for trying things, not for keeping them.
             if dir.exists() {
-                std::thread::sleep(std::time::Duration::from_millis(500));
                 std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
             }
             let plane = harden_tests::ControlPlane::start(&dir, false)
@@ -121,16 +198,31 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
             println!("{}", plane.admin_kubeconfig.display());
             Ok(())
         }
-        Some("down") => {
-            let was_running = harden_tests::controlplane::stop_detached(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;
-            eprintln!("{}", if was_running { "control plane stopped" } else { "no control plane was running" });
+        (Some("down"), None) => {
+            let was_running = cluster_down()?;
+            eprintln!("{}", if was_running { "cluster stopped" } else { "no cluster was running" });
             Ok(())
         }
-        Some("status") => {
-            let running = std::fs::read_to_string(dir.join("pids")).is_ok();
-            println!("{}", if running { dir.join("admin.kubeconfig").display().to_string() } else { "down".into() });
+        (Some("status"), None) => {
+            let node = node_dir();
+            if node.join("state").is_file() {
+                println!("{}", node.join("admin.kubeconfig").display());
+            } else if cluster_dir().join("pids").is_file() {
+                println!("{}", cluster_dir().join("admin.kubeconfig").display());
+            } else {
+                println!("down");
+            }
             Ok(())
         }
-        _ => bail!("usage: cargo xtask cluster up|down|status"),
+        _ => bail!("usage: cargo xtask cluster up [--node]|down|status"),
     }
+}
+
+/// `__node-forward PORT NETNS TARGET`: serves 127.0.0.1:PORT by connecting into the node (runs until
+/// `cluster down` kills it).
+fn node_forward(args: &[String]) -> anyhow::Result<()> {
+    let [port, netns, target] = args else { bail!("usage: xtask __node-forward PORT NETNS TARGET") };
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>()?))?;
+    harden_tests::node::forward(listener, PathBuf::from(netns), target.parse()?);
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! `kubectl cis-bench` on real kube-bench output (built from its Go module, run here with its own
 //! cfg/ for several benchmarks, in JSON and text) and against the real API server (the Job it
-//! creates, the Pending/timeout messages, cleanup), including a whole run whose Pod log the API
-//! server fetches from a stand-in kubelet serving real kube-bench output.
+//! creates, the Pending/timeout messages, cleanup). A whole run, with the real kube-bench Job on a
+//! real kubelet, is in the node tier (`node::node_cis_bench_runs_the_real_kube_bench_job`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use harden_tests::{cluster, plugin_command, repo_root, run, stderr, stdout};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
@@ -617,134 +616,6 @@ async fn node_targets_run_one_pinned_job_per_node() {
         jobs_in(client, &ns).list(&ListParams::default()).await.unwrap().items.is_empty(),
         "server dry run stores nothing"
     );
-}
-
-/// A stand-in kubelet: answers the API server's `/containerLogs/...` requests over TLS with `log`.
-/// (The test apiserver has no --kubelet-certificate-authority, so it does not verify the kubelet.)
-fn fake_kubelet(log: String) -> u16 {
-    use rcgen::{CertificateParams, KeyPair};
-    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-    use std::io::{Read, Write};
-    use std::sync::Arc;
-
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap().self_signed(&key).unwrap();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der().clone()], key)
-        .unwrap();
-    let config = Arc::new(config);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let log = Arc::new(log);
-    std::thread::spawn(move || {
-        for tcp in listener.incoming().flatten() {
-            let (config, log) = (config.clone(), log.clone());
-            std::thread::spawn(move || {
-                tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                let mut tls = rustls::StreamOwned::new(rustls::ServerConnection::new(config).unwrap(), tcp);
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match tls.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&head);
-                let path = head.split_whitespace().nth(1).unwrap_or("");
-                let (status, body) = if path.starts_with("/containerLogs/") && path.contains("/kube-bench") {
-                    ("200 OK", log.as_str())
-                } else {
-                    ("404 Not Found", "not found\n")
-                };
-                let response = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = tls.write_all(response.as_bytes());
-                tls.conn.send_close_notify();
-                let _ = tls.flush();
-            });
-        }
-    });
-    port
-}
-
-/// A whole `run`: the test plays job controller, scheduler and kubelet; the plugin reads the completed
-/// Pod's log through the API server and reports it like `report` does.
-#[tokio::test]
-async fn a_completed_pods_log_is_read_through_the_apiserver_and_reported() {
-    let cluster = cluster();
-    let ns = cluster.namespace("cis-bench").await;
-    let client = cluster.admin_client().await;
-    let log = kube_bench("cis-1.10", "node", &["--json"], true);
-    let truth: Value = serde_json::from_str(&log[log.find("\n{").map_or(0, |i| i + 1)..]).unwrap();
-    let port = fake_kubelet(log);
-
-    let nodes: Api<Node> = Api::all(client.clone());
-    let node =
-        Node { metadata: ObjectMeta { name: Some("cb-kubelet".into()), ..Default::default() }, ..Default::default() };
-    nodes.create(&PostParams::default(), &node).await.unwrap();
-    let status = json!({"status": {
-        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
-    }});
-    nodes.patch_status("cb-kubelet", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
-
-    let child = cluster
-        .plugin(PLUGIN)
-        .args(["run", "-n", &ns, "--node", "cb-kubelet", "--targets", "node", "--timeout", "90s", "-o", "json"])
-        .args(["--fail-on", "none"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let jobs = jobs_in(client.clone(), &ns);
-    let job = first_job(&jobs, started).await;
-    let template = job.spec.unwrap().template;
-    let labels = template.metadata.unwrap().labels.unwrap();
-    // Owned the way the job controller owns its Pods.
-    let owner = OwnerReference {
-        api_version: "batch/v1".into(),
-        kind: "Job".into(),
-        name: job.metadata.name.unwrap(),
-        uid: job.metadata.uid.unwrap(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    };
-    let mut spec = template.spec.unwrap();
-    spec.node_name = Some("cb-kubelet".into());
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let pod = Pod {
-        metadata: ObjectMeta {
-            name: Some("kube-bench-node-pod".into()),
-            labels: Some(labels),
-            owner_references: Some(vec![owner]),
-            ..Default::default()
-        },
-        spec: Some(spec),
-        status: None,
-    };
-    pods.create(&PostParams::default(), &pod).await.unwrap();
-    let done = json!({"status": {"phase": "Succeeded", "containerStatuses": [{
-        "name": "kube-bench", "image": "docker.io/aquasec/kube-bench:v0.12.0", "imageID": "", "ready": false,
-        "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}});
-    pods.patch_status("kube-bench-node-pod", &PatchParams::default(), &Patch::Merge(&done)).await.unwrap();
-
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
-    eprintln!("-- stderr\n{}", stderr(&out));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_accounts_for(truth["Controls"].as_array().unwrap(), &doc);
-    assert_eq!(doc["targets"][0]["node"], "cb-kubelet");
-    assert!(stderr(&out).contains("deleted"), "{}", stderr(&out));
-    assert!(jobs.list(&ListParams::default()).await.unwrap().items.is_empty(), "the Job was deleted");
 }
 
 #[tokio::test]

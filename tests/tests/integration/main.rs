@@ -17,5 +17,6 @@ mod krew;
 mod manual;
 mod netpol_deny;
 mod netpol_policy;
+mod node;
 mod tls_ingress;
 mod verify_bin;

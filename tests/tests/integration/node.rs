@@ -1,0 +1,460 @@
+//! The node tier: the seed's scenarios on a real one-node cluster ([`harden_tests::node`]), with
+//! pods whose containers run, packets between them, kube-router enforcing NetworkPolicies and a
+//! kube-bench Job run to completion. These tests need root; without it they fail saying so
+//! (`cargo xtask test --no-node` leaves them out, loudly).
+//!
+//! Probes are `kubectl exec POD -- wget/nc` from inside a pod: kube-router REJECTs, so a blocked probe
+//! fails at once with "connection refused" instead of timing out. Policies take a moment to reach the
+//! iptables rules, so each expectation is polled for up to [`SETTLE`], and fails after it.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use harden_tests::node::{
+    Forwarder, METADATA_IP, NODE_NAME, Node, NodeCluster, Options, enforcing, node, prepare, without_kube_router,
+};
+use harden_tests::{run, stderr, stdout};
+use serde_json::Value;
+
+/// How long a policy change may take to be enforced (kube-router syncs on the watch event).
+const SETTLE: Duration = Duration::from_secs(45);
+
+fn kubectl(node: &Node) -> Command {
+    node.cluster.kubectl()
+}
+
+fn apply(node: &Node, yaml: &str) {
+    use std::io::Write;
+    let mut child = kubectl(node)
+        .args(["apply", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(yaml.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "kubectl apply: {}", stderr(&out));
+}
+
+/// A busybox pod serving HTTP on 3000 (every pod serves, so a probe measures the policy, not
+/// whether something listens), with `labels`.
+fn pod_yaml(node: &Node, ns: &str, name: &str, labels: &str) -> String {
+    let image = node.cluster.image("busybox");
+    assert!(!image.is_empty(), "the busybox image is missing from the node's images");
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {{{labels}}}\n\
+         spec:\n  terminationGracePeriodSeconds: 1\n  restartPolicy: Never\n  containers:\n  - name: main\n    image: {image}\n\
+         \x20   imagePullPolicy: Never\n    command: [httpd, -f, -p, '3000', -h, /www]\n    ports:\n    - containerPort: 3000\n---\n"
+    )
+}
+
+fn namespace_yaml(ns: &str, labels: &str) -> String {
+    format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n  labels: {{{labels}}}\n---\n")
+}
+
+fn wait_ready(node: &Node, ns: &str) {
+    let out = run(kubectl(node).args(["wait", "--for=condition=Ready", "pod", "--all", "-n", ns, "--timeout=120s"]));
+    assert!(out.status.success(), "pods in {ns} not Ready: {}", stderr(&out));
+}
+
+fn pod_ip(node: &Node, ns: &str, pod: &str) -> String {
+    let out = run(kubectl(node).args(["get", "pod", pod, "-n", ns, "-o", "jsonpath={.status.podIP}"]));
+    let ip = stdout(&out);
+    assert!(ip.starts_with("10.244."), "pod {ns}/{pod} has IP {ip:?}, not one of the node's pod CIDR");
+    ip
+}
+
+/// One TCP probe from `ns/pod` to `ip:port` with both tools the seed uses: `wget` (an HTTP GET) and
+/// `nc`. Returns whether each connected.
+fn probe_both(node: &Node, ns: &str, pod: &str, ip: &str, port: u16) -> (bool, bool) {
+    let target = format!("http://{ip}:{port}/");
+    // busybox 1.35's `wget -T` segfaults (exit 139) while parsing options: `timeout` bounds it instead.
+    let wget = kubectl(node)
+        .args(["exec", "-n", ns, pod, "--", "timeout", "5", "wget", "-q", "-O", "/dev/null", &target])
+        .output()
+        .unwrap();
+    let nc = kubectl(node)
+        .args(["exec", "-n", ns, pod, "--", "sh", "-c", &format!("nc -w 3 {ip} {port} </dev/null")])
+        .output()
+        .unwrap();
+    // Exit 126/127 or kubectl's own failures would look like a blocked packet: rule them out.
+    for out in [&wget, &nc] {
+        let err = stderr(out);
+        assert!(
+            !err.contains("error:")
+                && !err.contains("Error from server")
+                && !err.contains("not found")
+                && ![126, 127, 139].contains(&out.status.code().unwrap_or(0)),
+            "the probe itself failed for {ns}/{pod} -> {ip}:{port}: {err}"
+        );
+    }
+    (wget.status.success(), nc.status.success())
+}
+
+/// [`probe_both`] once the rules are settled: both tools must agree.
+fn probe(node: &Node, ns: &str, pod: &str, ip: &str, port: u16) -> bool {
+    let (wget, nc) = probe_both(node, ns, pod, ip, port);
+    assert_eq!(wget, nc, "wget and nc disagree for {ns}/{pod} -> {ip}:{port}: wget {wget}, nc {nc}");
+    wget
+}
+
+/// Polls until both tools observe `expected` (while kube-router rewrites its rules, two probes a
+/// moment apart may see different rules); fails with what they saw after [`SETTLE`].
+fn expect_probe(node: &Node, ns: &str, pod: &str, ip: &str, port: u16, expected: bool) {
+    let start = Instant::now();
+    loop {
+        let (wget, nc) = probe_both(node, ns, pod, ip, port);
+        if wget == expected && nc == expected {
+            let what = if expected { "connects" } else { "blocked" };
+            eprintln!("{ns}/{pod} -> {ip}:{port}: {what} after {:?}", start.elapsed());
+            return;
+        }
+        let seen = |ok: bool| if ok { "connects" } else { "blocked" };
+        assert!(
+            start.elapsed() < SETTLE,
+            "{ns}/{pod} -> {ip}:{port}: expected {}, after {SETTLE:?} wget {} and nc {}",
+            seen(expected),
+            seen(wget),
+            seen(nc)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The probes for every pair of `pods` ("ns/name") on port 3000, as the engine's matrix rows.
+fn observed_matrix(node: &Node, pods: &[(&str, &str)]) -> Vec<String> {
+    let ips: Vec<String> = pods.iter().map(|(ns, name)| pod_ip(node, ns, name)).collect();
+    pods.iter()
+        .map(|(ns, name)| {
+            ips.iter().map(|ip| if probe(node, ns, name, ip, 3000) { '.' } else { 'X' }).collect::<String>()
+        })
+        .collect()
+}
+
+fn engine_matrix(node: &Node, namespaces: &str) -> (Vec<String>, Vec<String>) {
+    let out =
+        run(node.cluster.plugin("netpol-deny").args(["matrix", "-n", namespaces, "--port", "3000", "-o", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let matrix: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let names = matrix["pods"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
+    let rows = matrix["ports"][0]["rows"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect();
+    (names, rows)
+}
+
+/// The engine's live matrix for g04 and default equals what the probes observe, pair by pair.
+fn assert_engine_matches_probes(node: &Node, stage: &str) {
+    let pods = [("default", "other"), ("g04", "backend"), ("g04", "frontend")];
+    let (names, engine) = engine_matrix(node, "default,g04");
+    assert_eq!(names, ["default/other", "g04/backend", "g04/frontend"], "{stage}: pods of the matrix");
+    let observed = observed_matrix(node, &pods);
+    assert_eq!(engine, observed, "{stage}: the engine's matrix (left) differs from the probes (right)");
+}
+
+/// The seed's g04 scenario, live: everything reaches the backend; after `netpol-deny apply -n g04
+/// --ingress` nothing does; after the seed's `allow`, frontend does and other does not. At each stage
+/// the engine's matrix equals the 3x3 probes.
+#[test]
+fn node_g04_default_deny_then_allow_is_enforced_and_matches_the_engine() {
+    let node = node();
+    let _enforcing = enforcing();
+    let mut yaml = namespace_yaml("g04", "app: orion");
+    yaml += &pod_yaml(node, "g04", "backend", "tier: backend");
+    yaml += &pod_yaml(node, "g04", "frontend", "tier: frontend");
+    yaml += &pod_yaml(node, "default", "other", "tier: outside");
+    apply(node, &yaml);
+    wait_ready(node, "g04");
+    wait_ready(node, "default");
+    let backend = pod_ip(node, "g04", "backend");
+
+    expect_probe(node, "g04", "frontend", &backend, 3000, true);
+    expect_probe(node, "default", "other", &backend, 3000, true);
+    assert_engine_matches_probes(node, "before any policy");
+
+    let out = run(node.cluster.plugin("netpol-deny").args(["apply", "-n", "g04", "--ingress"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_probe(node, "g04", "frontend", &backend, 3000, false);
+    expect_probe(node, "default", "other", &backend, 3000, false);
+    assert_engine_matches_probes(node, "after default-deny");
+
+    let out = run(node.cluster.plugin("netpol-deny").args([
+        "allow",
+        "-n",
+        "g04",
+        "--to",
+        "tier=backend",
+        "--from-namespace",
+        "app=orion",
+        "--from-pod",
+        "tier=frontend",
+        "--port",
+        "3000",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_probe(node, "g04", "frontend", &backend, 3000, true);
+    expect_probe(node, "default", "other", &backend, 3000, false);
+    assert_engine_matches_probes(node, "after allow");
+}
+
+/// The harness can tell an enforcing node from one that is not: with kube-router stopped (and its
+/// rules gone), default-deny no longer blocks; started again, it blocks again.
+#[test]
+fn node_without_kube_router_default_deny_is_not_enforced() {
+    let node = node();
+    let ns = "g04-unenforced";
+    let mut yaml = namespace_yaml(ns, "app: orion");
+    yaml += &pod_yaml(node, ns, "backend", "tier: backend");
+    yaml += &pod_yaml(node, ns, "frontend", "tier: frontend");
+    apply(node, &yaml);
+    wait_ready(node, ns);
+    let backend = pod_ip(node, ns, "backend");
+    let out = run(node.cluster.plugin("netpol-deny").args(["apply", "-n", ns, "--ingress"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    {
+        let _enforcing = enforcing();
+        expect_probe(node, ns, "frontend", &backend, 3000, false);
+    }
+    without_kube_router(|| {
+        let rules = run(node.cluster.nsenter().args(["iptables-save"]));
+        assert!(!stdout(&rules).contains("KUBE-ROUTER"), "kube-router's rules are gone: {}", stdout(&rules));
+        expect_probe(node, ns, "frontend", &backend, 3000, true);
+    });
+    let _enforcing = enforcing();
+    expect_probe(node, ns, "frontend", &backend, 3000, false);
+}
+
+/// The seed's a12 scenario, live: a pod reaches the (stand-in) metadata server at 169.254.169.254:80;
+/// after `block-metadata apply -n a12` it cannot, while ordinary pod-to-pod traffic still works.
+#[test]
+fn node_a12_block_metadata_blocks_the_endpoint_and_keeps_pod_traffic() {
+    let node = node();
+    let _enforcing = enforcing();
+    let mut yaml = namespace_yaml("a12", "purpose: metadata");
+    yaml += &pod_yaml(node, "a12", "client", "app: client");
+    yaml += &pod_yaml(node, "a12", "web", "app: web");
+    apply(node, &yaml);
+    wait_ready(node, "a12");
+    let web = pod_ip(node, "a12", "web");
+
+    let out = run(kubectl(node).args([
+        "exec",
+        "-n",
+        "a12",
+        "client",
+        "--",
+        "timeout",
+        "5",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        &format!("http://{METADATA_IP}/latest/"),
+    ]));
+    assert!(out.status.success(), "the stand-in metadata server answers before the block: {}", stderr(&out));
+    assert_eq!(stdout(&out), "stand-in instance credentials\n");
+    expect_probe(node, "a12", "client", METADATA_IP, 80, true);
+    expect_probe(node, "a12", "client", &web, 3000, true);
+
+    let out = run(node.cluster.plugin("block-metadata").args(["apply", "-n", "a12"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_probe(node, "a12", "client", METADATA_IP, 80, false);
+    expect_probe(node, "a12", "client", &web, 3000, true);
+    expect_probe(node, "a12", "web", &pod_ip(node, "a12", "client"), 3000, true);
+}
+
+/// Runs `cis-bench run --targets TARGETS --keep -o json` with the node's kube-bench image, waits for
+/// its Jobs to complete, and checks that the report accounts for every check (id and status) and total
+/// of the Jobs' logs (kube-bench's own JSON). Returns the report and the checks of the logs.
+fn bench(node: &Node, ns: &str, targets: &str, jobs_expected: usize) -> (Value, Vec<(String, String, String)>) {
+    apply(node, &namespace_yaml(ns, "purpose: bench"));
+    let image = node.cluster.image("kube-bench");
+    assert!(!image.is_empty(), "the kube-bench image is missing from the node's images");
+    let out = run(node.cluster.plugin("cis-bench").args(["run", "-n", ns, "--targets", targets]).args([
+        "--benchmark",
+        "cis-1.10",
+        "--image",
+        &image,
+        "--timeout",
+        "5m",
+        "--keep",
+        "--fail-on",
+        "none",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+
+    // The plugin reports once the Pods have succeeded; the job controller marks the Jobs a moment later.
+    let done = run(kubectl(node).args(["wait", "--for=condition=complete", "job", "--all", "-n", ns, "--timeout=60s"]));
+    assert!(done.status.success(), "the Jobs completed: {}", stderr(&done));
+    let jobs = run(kubectl(node).args(["get", "jobs", "-n", ns, "-o", "json"]));
+    let jobs: Value = serde_json::from_str(&stdout(&jobs)).unwrap();
+    let items = jobs["items"].as_array().unwrap();
+    assert_eq!(items.len(), jobs_expected, "Jobs of --targets {targets} on the one node: {jobs}");
+    let mut controls = Vec::new();
+    for job in items {
+        assert_eq!(job["status"]["succeeded"], 1, "the Job completed: {}", job["status"]);
+        let name = job["metadata"]["name"].as_str().unwrap();
+        let log = run(kubectl(node).args(["logs", "-n", ns, &format!("job/{name}")]));
+        assert!(log.status.success(), "{}", stderr(&log));
+        let text = stdout(&log);
+        assert!(text.contains("\"Controls\""), "kube-bench's JSON in the Job's log: {text}");
+        // kube-bench's own JSON (after any line it logs first) is the truth the report must account for.
+        let truth: Value = serde_json::from_str(&text[text.find("\n{").map_or(0, |i| i + 1)..]).unwrap();
+        controls.extend(truth["Controls"].as_array().unwrap().iter().cloned());
+    }
+    let targets = report["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), controls.len(), "one report target per kube-bench control");
+    let mut all = Vec::new();
+    for control in &controls {
+        let target = targets
+            .iter()
+            .find(|t| t["type"] == control["node_type"])
+            .unwrap_or_else(|| panic!("no report target for {}", control["node_type"]));
+        assert_eq!(target["node"], NODE_NAME, "{target}");
+        assert_eq!(target["benchmark"], control["version"]);
+        let totals = serde_json::json!({"pass": control["total_pass"], "fail": control["total_fail"],
+            "warn": control["total_warn"], "info": control["total_info"]});
+        assert_eq!(target["totals"], totals, "totals of {}", control["node_type"]);
+        let ours: Vec<(Value, Value)> = target["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["checks"].as_array().unwrap().iter().map(|c| (c["id"].clone(), c["status"].clone())))
+            .collect();
+        let theirs: Vec<(Value, Value)> = control["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|g| {
+                g["results"].as_array().unwrap().iter().map(|r| (r["test_number"].clone(), r["status"].clone()))
+            })
+            .collect();
+        assert_eq!(ours, theirs, "every check of the Job's log, with its status");
+        let kind = control["node_type"].as_str().unwrap_or_default().to_string();
+        all.extend(theirs.into_iter().map(|(id, status)| {
+            (kind.clone(), id.as_str().unwrap_or_default().to_string(), status.as_str().unwrap_or_default().to_string())
+        }));
+    }
+    (report, all)
+}
+
+/// `cis-bench run --targets node` runs the real kube-bench Job on the node to completion, and what it
+/// prints is that Job's log, check by check.
+#[test]
+fn node_cis_bench_runs_the_real_kube_bench_job() {
+    let node = node();
+    let (_, checks) = bench(node, "cis-bench-live", "node", 1);
+    assert!(checks.len() > 10, "kube-bench checked the node ({} checks)", checks.len());
+    assert!(checks.iter().all(|(kind, _, _)| kind == "node"), "{checks:?}");
+}
+
+/// The control-plane targets on the node (labelled control-plane by node.sh): with hostPID, kube-bench
+/// sees the real kube-apiserver, and its verdicts follow the flags the node runs it with.
+#[test]
+fn node_cis_bench_control_plane_targets_see_the_real_apiserver() {
+    let node = node();
+    let (_, checks) = bench(node, "cis-bench-master", "master,node", 2);
+    assert!(checks.iter().any(|(kind, _, _)| kind == "master"), "{checks:?}");
+    assert!(checks.iter().any(|(kind, _, _)| kind == "node"), "{checks:?}");
+    let status = |id: &str| {
+        checks
+            .iter()
+            .find(|(kind, i, _)| kind == "master" && i == id)
+            .map(|(_, _, s)| s.as_str())
+            .unwrap_or_else(|| panic!("no master check {id}: {checks:?}"))
+    };
+    // cis-1.10: 1.2.6 --authorization-mode is not AlwaysAllow, 1.2.7 includes Node, 1.2.8 includes
+    // RBAC: node.sh runs --authorization-mode=Node,RBAC. 1.2.1 --anonymous-auth=false: not set there.
+    assert_eq!(status("1.2.6"), "PASS");
+    assert_eq!(status("1.2.7"), "PASS");
+    assert_eq!(status("1.2.8"), "PASS");
+    assert_ne!(status("1.2.1"), "PASS");
+}
+
+/// A token from `kubectl dash-user token` used by a real client (kubectl, from the host) against the
+/// node's API server: reads allowed, Secrets and deletes Forbidden; and the pod it reads is running.
+#[test]
+fn node_dash_user_token_reads_but_cannot_read_secrets_or_delete() {
+    let node = node();
+    let ns = "dash-live";
+    let mut yaml = namespace_yaml(ns, "purpose: dashboard");
+    yaml += &pod_yaml(node, ns, "app", "app: web");
+    yaml += &format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: {ns}\nstringData:\n  password: hunter2\n"
+    );
+    apply(node, &yaml);
+    wait_ready(node, ns);
+    let out = run(node.cluster.plugin("dash-user").args(["create", "developer-user", "-n", ns, "--no-token"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(node.cluster.plugin("dash-user").args(["token", "developer-user", "-n", ns]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let token = stdout(&out).trim().to_string();
+    assert!(!token.is_empty());
+
+    // Only the token: no client certificate, the server and CA from the admin kubeconfig.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.crt");
+    std::fs::write(&ca, &node.cluster.ca_pem).unwrap();
+    let as_token = |args: &[&str]| {
+        let mut command = Command::new("kubectl");
+        command
+            .env("KUBECONFIG", dir.path().join("none"))
+            .args(["--server", &node.cluster.server, "--certificate-authority"])
+            .arg(&ca)
+            .args(["--token", &token])
+            .args(args)
+            .stdin(Stdio::null());
+        run(&mut command)
+    };
+    let out = as_token(&["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
+    assert_eq!(stdout(&out), format!("system:serviceaccount:{ns}:developer-user"), "{}", stderr(&out));
+    let out = as_token(&["get", "pod", "app", "-n", ns, "-o", "jsonpath={.status.phase}"]);
+    assert_eq!(stdout(&out), "Running", "{}", stderr(&out));
+    let out = as_token(&["logs", "app", "-n", ns]);
+    assert!(out.status.success(), "reading a running pod's log is allowed: {}", stderr(&out));
+    let out = as_token(&["get", "secret", "db", "-n", ns]);
+    assert!(!out.status.success() && stderr(&out).contains("Forbidden"), "Secrets are Forbidden: {}", stderr(&out));
+    let out = as_token(&["delete", "pod", "app", "-n", ns, "--wait=false"]);
+    assert!(!out.status.success() && stderr(&out).contains("Forbidden"), "deletes are Forbidden: {}", stderr(&out));
+    let out = as_token(&["exec", "app", "-n", ns, "--", "true"]);
+    assert!(!out.status.success() && stderr(&out).contains("Forbidden"), "exec is Forbidden: {}", stderr(&out));
+}
+
+/// A node of its own, started without kube-router, with a pod running, then stopped: `stop` succeeds
+/// and nothing of it is left (no process in its PID or network namespace, hence no network or mount
+/// namespace and no iptables rule; no cgroup), checked apart from `stop`'s own checks.
+#[test]
+fn node_a_stopped_node_leaves_no_process_namespace_or_cgroup() {
+    let parts = prepare().unwrap_or_else(|e| panic!("{e}"));
+    // Kept if the start fails, for its logs; removed at the end otherwise.
+    let dir = tempfile::Builder::new().prefix("kube-harden-teardown-").tempdir().unwrap().keep();
+    let options = Options { tied: true, forwarder: Forwarder::Thread, kube_router: false };
+    let cluster = NodeCluster::start(&dir.join("node"), &parts, options).unwrap_or_else(|e| panic!("{e}"));
+    let image = cluster.image("busybox");
+    let out = run(cluster.kubectl().args([
+        "run",
+        "sleeper",
+        "--image",
+        &image,
+        "--image-pull-policy=Never",
+        "--",
+        "sleep",
+        "3600",
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(cluster.kubectl().args(["wait", "--for=condition=Ready", "pod/sleeper", "--timeout=120s"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rules = run(cluster.nsenter().args(["iptables-save"]));
+    assert!(!stdout(&rules).contains("KUBE-ROUTER"), "started without kube-router: {}", stdout(&rules));
+    let before = cluster.leftovers();
+    assert!(before.iter().any(|l| l.contains("sleep")), "the pod's process is the node's: {before:?}");
+    assert!(before.iter().any(|l| l.starts_with("cgroup")), "{before:?}");
+
+    cluster.stop().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cluster.leftovers(), Vec::<String>::new());
+    assert!(!std::path::Path::new("/sys/fs/cgroup/memory").join(cluster.cgroup()).exists());
+    assert!(!std::path::Path::new(&format!("/proc/{}", cluster.init_pid)).exists(), "PID 1 of the node is gone");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -28,8 +28,17 @@ impl Observed {
 
 /// The shell line run in the source pod: exit 127 says the container cannot probe.
 pub fn probe_script(ip: &str, port: u16, timeout: Duration) -> String {
+    // `nc -z` is not in every nc (Debian's busybox lacks it): connect with stdin at EOF instead.
+    // `-w` bounds the connect; a server that keeps the connection open is ended by `timeout`,
+    // whose 124 (GNU) or 143 (busybox, SIGTERM) then means it did connect.
     let seconds = timeout.as_secs().max(1);
-    format!("command -v nc >/dev/null 2>&1 || exit 127; exec nc -z -w {seconds} {ip} {port}")
+    format!(
+        "command -v nc >/dev/null 2>&1 || exit 127; \
+         if command -v timeout >/dev/null 2>&1; then timeout {grace} nc -w {seconds} {ip} {port} </dev/null >/dev/null 2>&1; \
+         else nc -w {seconds} {ip} {port} </dev/null >/dev/null 2>&1; fi; \
+         rc=$?; if [ $rc -eq 124 ] || [ $rc -eq 143 ]; then exit 0; fi; exit $rc",
+        grace = seconds + 2
+    )
 }
 
 /// Runs the connection attempt from `pod` (its first container) to `ip:port`.
@@ -40,14 +49,24 @@ pub async fn attempt(client: &kube::Client, pod: &Pod, ip: &str, port: u16, time
         return Observed::NotProbed("the pod has no container".into());
     };
     let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-    let params = AttachParams::default().container(container).stdin(false).stdout(false).stderr(false);
+    // The API wants one stream at least: stderr, drained, which also carries why sh could not run.
+    let params = AttachParams::default().container(container).stdin(false).stdout(false).stderr(true);
     let script = probe_script(ip, port, timeout);
     let run = async {
         let mut process = api.exec(&name, ["sh", "-c", script.as_str()], &params).await?;
+        let drain = process.stderr().map(|mut stderr| {
+            tokio::spawn(async move {
+                let mut sink = Vec::new();
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut stderr, &mut sink).await;
+            })
+        });
         let status = match process.take_status() {
             Some(status) => status.await,
             None => None,
         };
+        if let Some(drain) = drain {
+            let _ = drain.await;
+        }
         process.join().await.map_err(|e| kube::Error::Service(e.into()))?;
         Ok::<_, kube::Error>(status)
     };
@@ -90,11 +109,10 @@ mod tests {
 
     #[test]
     fn the_script_needs_nc_and_bounds_the_attempt() {
-        assert_eq!(
-            probe_script("10.0.0.43", 3000, Duration::from_millis(500)),
-            "command -v nc >/dev/null 2>&1 || exit 127; exec nc -z -w 1 10.0.0.43 3000"
-        );
-        assert!(probe_script("fd00::1", 80, Duration::from_secs(3)).ends_with("nc -z -w 3 fd00::1 80"));
+        let script = probe_script("10.0.0.43", 3000, Duration::from_millis(500));
+        assert!(script.starts_with("command -v nc >/dev/null 2>&1 || exit 127;"), "{script}");
+        assert!(script.contains("timeout 3 nc -w 1 10.0.0.43 3000 </dev/null"), "{script}");
+        assert!(probe_script("fd00::1", 80, Duration::from_secs(3)).contains("nc -w 3 fd00::1 80"));
     }
 
     #[test]

@@ -458,3 +458,278 @@ fn node_a_stopped_node_leaves_no_process_namespace_or_cgroup() {
     assert!(!std::path::Path::new(&format!("/proc/{}", cluster.init_pid)).exists(), "PID 1 of the node is gone");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `probe` polled until observed equals expected (kube-router takes a moment after a change); the
+/// last JSON document, or a failure naming the cells that still differ after [`SETTLE`].
+fn probe_settled(node: &Node, namespaces: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let out =
+            run(node.cluster.plugin("netpol-deny").args(["probe", "-n", namespaces, "--port", "3000", "-o", "json"]));
+        let code = out.status.code();
+        assert!(matches!(code, Some(0) | Some(1)), "probe failed: {}", stderr(&out));
+        let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        if code == Some(0) {
+            return doc;
+        }
+        assert!(start.elapsed() < SETTLE, "observed differs from expected after {SETTLE:?}: {doc:#}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The seed's g04 as probes see it: `netpol-deny probe` shows observed equal to expected before any
+/// policy, after default-deny and after the seed's allow, with one attempt per pair of rows (not of
+/// pods); `can-reach --probe` prints both for frontend and other.
+#[test]
+fn node_probe_g04_observed_equals_expected_at_every_stage() {
+    let node = node();
+    let _enforcing = enforcing();
+    let (ns, other_ns) = ("p04", "p04-other");
+    let mut yaml = namespace_yaml(ns, "app: orion");
+    yaml += &namespace_yaml(other_ns, "app: elsewhere");
+    yaml += &pod_yaml(node, ns, "backend", "tier: backend");
+    yaml += &pod_yaml(node, ns, "frontend", "tier: frontend");
+    yaml += &pod_yaml(node, other_ns, "other", "tier: frontend");
+    apply(node, &yaml);
+    wait_ready(node, ns);
+    wait_ready(node, other_ns);
+    let namespaces = format!("{ns},{other_ns}");
+
+    let doc = probe_settled(node, &namespaces);
+    // Three rows (no two pods alike): 3 x 3 pairs, less the three single pods talking to themselves.
+    assert_eq!(doc["rows"].as_array().unwrap().len(), 3, "{doc:#}");
+    assert_eq!(doc["attempts"], 6, "one attempt per pair of rows: {doc:#}");
+    assert!(doc["cells"].as_array().unwrap().iter().all(|c| c["observed"] == "connected"), "{doc:#}");
+
+    let out = run(node.cluster.plugin("netpol-deny").args(["apply", "-n", ns, "--ingress"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = probe_settled(node, &namespaces);
+    let into_ns = |doc: &Value, observed: &str| {
+        doc["cells"].as_array().unwrap().iter().filter(|c| c["destination"].as_str().unwrap().starts_with("p04/")).all(
+            |c| c["observed"] == observed && c["expected"] == if observed == "blocked" { "denied" } else { "allowed" },
+        )
+    };
+    assert!(into_ns(&doc, "blocked"), "after default-deny nothing reaches p04: {doc:#}");
+
+    let out = run(node.cluster.plugin("netpol-deny").args([
+        "allow",
+        "-n",
+        ns,
+        "--to",
+        "tier=backend",
+        "--from-namespace",
+        "app=orion",
+        "--from-pod",
+        "tier=frontend",
+        "--port",
+        "3000",
+        "--name",
+        "backend-ingress",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = probe_settled(node, &namespaces);
+    let cell = |from: &str, to: &str| {
+        doc["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["source"] == from && c["destination"] == to)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(cell("p04/frontend", "p04/backend")["observed"], "connected", "{doc:#}");
+    assert_eq!(cell("p04-other/other", "p04/backend")["observed"], "blocked", "{doc:#}");
+
+    let out = run(node.cluster.plugin("netpol-deny").args([
+        "can-reach",
+        "--from",
+        "p04/frontend",
+        "--to",
+        "p04/backend",
+        "--port",
+        "3000",
+        "--probe",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("allowed") && stdout(&out).contains("connected (as the policies say)"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(node.cluster.plugin("netpol-deny").args([
+        "can-reach",
+        "--from",
+        "p04-other/other",
+        "--to",
+        "p04/backend",
+        "--port",
+        "3000",
+        "--probe",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("denied") && stdout(&out).contains("blocked (as the policies say)"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// With kube-router stopped, `doctor` says NetworkPolicy is not enforced (exit 1) and `probe` after a
+/// default-deny lists the cells that connect although the engine says denied; with it running,
+/// `doctor` says enforced. Neither leaves its canary namespace behind.
+#[test]
+fn node_doctor_and_probe_tell_an_enforcing_node_from_one_that_is_not() {
+    let node = node();
+    let image = node.cluster.image("busybox");
+    let ns = "p04-unenforced";
+    let mut yaml = namespace_yaml(ns, "app: orion");
+    yaml += &pod_yaml(node, ns, "backend", "tier: backend");
+    yaml += &pod_yaml(node, ns, "frontend", "tier: frontend");
+    apply(node, &yaml);
+    wait_ready(node, ns);
+    let out = run(node.cluster.plugin("netpol-deny").args(["apply", "-n", ns, "--ingress"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    {
+        let _enforcing = enforcing();
+        let out = run(node.cluster.plugin("netpol-deny").args(["doctor", "--image", &image]));
+        assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+        assert!(
+            stdout(&out).starts_with("enforced: a default-deny policy blocked the canary's traffic"),
+            "{}",
+            stdout(&out)
+        );
+        assert!(stdout(&out).contains("CNI: kube-router") || !stdout(&out).contains("CNI"), "{}", stdout(&out));
+        probe_settled(node, ns);
+    }
+    without_kube_router(|| {
+        let out = run(node.cluster.plugin("netpol-deny").args(["doctor", "--image", &image, "--settle", "5s"]));
+        assert_eq!(out.status.code(), Some(1), "{}\n{}", stdout(&out), stderr(&out));
+        assert!(stdout(&out).contains("NOT enforced: a default-deny policy did not block traffic"), "{}", stdout(&out));
+        let out = run(node.cluster.plugin("netpol-deny").args(["probe", "-n", ns, "--port", "3000"]));
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains("DIFFERS"), "{text}");
+        assert!(
+            text.contains(
+                "p04-unenforced/frontend -> p04-unenforced/backend on 3000: connected although the policies deny it"
+            ),
+            "{text}"
+        );
+    });
+    // Every canary namespace is gone (deletion finishes in the background).
+    let start = Instant::now();
+    loop {
+        let out = run(kubectl(node).args(["get", "namespaces", "-o", "name"]));
+        if !stdout(&out).contains("netpol-doctor-") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(90), "a canary namespace was left: {}", stdout(&out));
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// `block-metadata status --probe` against the stand-in metadata server: exit 1 before `apply`
+/// (a pod connects), 0 after it (the attempt is blocked), while the engine agrees.
+#[test]
+fn node_block_metadata_status_probe_before_and_after_apply() {
+    let node = node();
+    let _enforcing = enforcing();
+    let ns = "p12";
+    let mut yaml = namespace_yaml(ns, "purpose: metadata");
+    yaml += &pod_yaml(node, ns, "client", "app: client");
+    apply(node, &yaml);
+    wait_ready(node, ns);
+    let status = || {
+        run(node.cluster.plugin("block-metadata").args(["status", "-n", ns, "--cloud", "aws", "--probe", "-o", "json"]))
+    };
+    let out = status();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let on_80 = |doc: &Value| {
+        doc["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["endpoint"] == METADATA_IP && p["port"] == 80)
+            .cloned()
+            .unwrap_or_else(|| panic!("no probe of {METADATA_IP}:80: {doc:#}"))
+    };
+    assert_eq!(on_80(&doc)["observed"], "connected", "{doc:#}");
+    assert_eq!(on_80(&doc)["expected"], "reachable", "{doc:#}");
+
+    let out = run(node.cluster.plugin("block-metadata").args(["apply", "-n", ns]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let start = Instant::now();
+    loop {
+        let out = status();
+        let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        if out.status.code() == Some(0) {
+            assert_eq!(on_80(&doc)["observed"], "blocked", "{doc:#}");
+            assert_eq!(on_80(&doc)["expected"], "blocked", "{doc:#}");
+            break;
+        }
+        assert!(start.elapsed() < SETTLE, "still reachable after {SETTLE:?}: {doc:#}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Bad input and faults: clear messages, exit 2, nothing left behind.
+#[test]
+fn node_probe_bad_input_is_a_clear_error() {
+    let node = node();
+    let out = run(node.cluster.plugin("netpol-deny").args(["probe", "-n", "p04-nowhere"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out =
+        run(node.cluster.plugin("netpol-deny").args(["probe", "-n", "default", "--pod-selector", "app=nothing-here"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no pods to probe"), "{}", stderr(&out));
+    let out = run(node.cluster.plugin("netpol-deny").args([
+        "doctor",
+        "--image",
+        "kube-harden.local/no-such-image:1",
+        "--timeout",
+        "60s",
+    ]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot start") || stderr(&out).contains("did not run"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("deleted"), "the canary namespace is removed on failure too: {}", stderr(&out));
+}
+
+/// Cost follows rows, not pods: 20 pods of 4 Deployments (5 alike each) are 4 rows, so `probe` makes
+/// 4 x 4 = 16 attempts (a row of several pods is probed between two of its own), not 20 x 20.
+#[test]
+fn node_probe_attempts_follow_rows_not_pods() {
+    let node = node();
+    let _enforcing = enforcing();
+    let ns = "p-rows";
+    let image = node.cluster.image("busybox");
+    let mut yaml = namespace_yaml(ns, "purpose: rows");
+    for app in ["a", "b", "c", "d"] {
+        yaml += &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {app}\n  namespace: {ns}\nspec:\n  replicas: 5\n\
+             \x20 selector: {{matchLabels: {{app: {app}}}}}\n  template:\n    metadata: {{labels: {{app: {app}}}}}\n    spec:\n\
+             \x20     terminationGracePeriodSeconds: 1\n      containers:\n      - name: main\n        image: {image}\n\
+             \x20       imagePullPolicy: Never\n        command: [httpd, -f, -p, '3000', -h, /www]\n---\n"
+        );
+    }
+    apply(node, &yaml);
+    let start = Instant::now();
+    loop {
+        let out =
+            run(kubectl(node).args(["get", "pods", "-n", ns, "--field-selector=status.phase=Running", "-o", "name"]));
+        if stdout(&out).lines().count() == 20 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(180), "20 pods did not run: {}", stdout(&out));
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    wait_ready(node, ns);
+    let started = Instant::now();
+    let doc = probe_settled(node, ns);
+    eprintln!("probe of 20 pods in 4 rows took {:?}", started.elapsed());
+    assert_eq!(doc["rows"].as_array().unwrap().len(), 4, "{doc:#}");
+    assert_eq!(doc["attempts"], 16, "one attempt per pair of rows: {doc:#}");
+    assert!(doc["rows"].as_array().unwrap().iter().all(|r| r["pods"] == 5), "{doc:#}");
+    let out = run(kubectl(node).args(["delete", "namespace", ns, "--wait=false"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+}

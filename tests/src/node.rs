@@ -903,7 +903,7 @@ evictionHard:
 # The images were imported, not pulled: garbage-collecting them would break the next pod.
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
-maxPods: 60
+maxPods: 110
 "#
         ),
     )?;

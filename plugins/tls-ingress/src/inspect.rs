@@ -35,6 +35,7 @@ pub type ServicePorts = BTreeMap<String, Option<Ports>>;
 pub enum Format {
     Table,
     Json,
+    Yaml,
 }
 
 #[derive(Args)]
@@ -603,6 +604,12 @@ impl InspectCmd {
                 })?
                 .to_string(),
             ),
+            Format::Yaml => harden_cli::output::print(&harden_cli::output::yaml(&JsonReport {
+                healthy,
+                ingresses: &reports,
+                gateways: &gateway_reports,
+                httproutes: &route_reports,
+            })?),
             Format::Table if reports.is_empty() && gateway_reports.is_empty() && route_reports.is_empty() => {
                 let scope = match &namespaces {
                     None => "any namespace".to_string(),

@@ -108,3 +108,67 @@ async fn objects_we_do_not_manage_are_not_overwritten_without_overwrite() {
     let after = api.get("theirs").await.unwrap();
     assert!(after.spec.unwrap().policy_types.unwrap().contains(&"Ingress".to_string()));
 }
+
+/// `-v 6` / `--v=6` as kubectl: each request the plugin makes, with its status and time, on stderr.
+#[tokio::test]
+async fn verbosity_6_logs_every_request_like_kubectl() {
+    let cluster = harden_tests::cluster();
+    let ns = cluster.namespace("verbose").await;
+    for flag in [["--v=6"].as_slice(), ["-v", "6"].as_slice()] {
+        let out = harden_tests::run(cluster.plugin("netpol-deny").args(["list", "-n", &ns]).args(flag));
+        assert_eq!(out.status.code(), Some(0), "{}", harden_tests::stderr(&out));
+        let err = harden_tests::stderr(&out);
+        let request = format!("GET /apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies");
+        assert!(err.lines().any(|l| l.contains(&request) && l.contains(" 200 OK in ")), "{flag:?}: {err}");
+    }
+    let quiet = harden_tests::run(cluster.plugin("netpol-deny").args(["list", "-n", &ns]));
+    assert!(!harden_tests::stderr(&quiet).contains("GET "), "{}", harden_tests::stderr(&quiet));
+}
+
+/// A kubeconfig with `proxy-url` goes through that proxy (here an HTTP CONNECT proxy of the test's
+/// own, which records the tunnel it was asked for), as kubectl does.
+#[tokio::test]
+async fn a_kubeconfig_proxy_url_is_used() {
+    use std::io::{BufRead, BufReader, Write};
+    let cluster = harden_tests::cluster();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut first = String::new();
+                reader.read_line(&mut first).unwrap();
+                log.lock().unwrap().push(first.trim().to_string());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                    line.clear();
+                }
+                let target = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                let Ok(upstream) = std::net::TcpStream::connect(&target) else { return };
+                let mut client = stream;
+                client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").unwrap();
+                let (mut up_read, mut up_write) = (upstream.try_clone().unwrap(), upstream);
+                let mut client_read = client.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut client_read, &mut up_write);
+                });
+                let _ = std::io::copy(&mut up_read, &mut client);
+            });
+        }
+    });
+    let original = std::fs::read_to_string(cluster.admin_kubeconfig()).unwrap();
+    let mut config: serde_yaml::Value = serde_yaml::from_str(&original).unwrap();
+    config["clusters"][0]["cluster"]["proxy-url"] = serde_yaml::Value::String(proxy.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, serde_yaml::to_string(&config).unwrap()).unwrap();
+    let out = harden_tests::run(cluster.plugin("netpol-deny").args(["list", "-n", "default"]).env("KUBECONFIG", &path));
+    assert_eq!(out.status.code(), Some(0), "{}", harden_tests::stderr(&out));
+    let host = cluster.server().trim_start_matches("https://").to_string();
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.iter().any(|l| l == &format!("CONNECT {host} HTTP/1.1")), "the proxy saw {seen:?}");
+}

@@ -695,8 +695,9 @@ fn node_probe_bad_input_is_a_clear_error() {
     assert!(stderr(&out).contains("deleted"), "the canary namespace is removed on failure too: {}", stderr(&out));
 }
 
-/// Cost follows rows, not pods: 20 pods of 4 Deployments (5 alike each) are 4 rows, so `probe` makes
-/// 4 x 4 = 16 attempts (a row of several pods is probed between two of its own), not 20 x 20.
+/// Cost follows rows, not pods: 50 pods of 10 Deployments (5 alike each) are 10 rows, so `probe`
+/// makes 10 x 10 = 100 attempts (a row of several pods is probed between two of its own), not 50 x 50,
+/// and finishes in seconds.
 #[test]
 fn node_probe_attempts_follow_rows_not_pods() {
     let node = node();
@@ -704,7 +705,7 @@ fn node_probe_attempts_follow_rows_not_pods() {
     let ns = "p-rows";
     let image = node.cluster.image("busybox");
     let mut yaml = namespace_yaml(ns, "purpose: rows");
-    for app in ["a", "b", "c", "d"] {
+    for app in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"] {
         yaml += &format!(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {app}\n  namespace: {ns}\nspec:\n  replicas: 5\n\
              \x20 selector: {{matchLabels: {{app: {app}}}}}\n  template:\n    metadata: {{labels: {{app: {app}}}}}\n    spec:\n\
@@ -717,18 +718,18 @@ fn node_probe_attempts_follow_rows_not_pods() {
     loop {
         let out =
             run(kubectl(node).args(["get", "pods", "-n", ns, "--field-selector=status.phase=Running", "-o", "name"]));
-        if stdout(&out).lines().count() == 20 {
+        if stdout(&out).lines().count() == 50 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(180), "20 pods did not run: {}", stdout(&out));
+        assert!(start.elapsed() < Duration::from_secs(240), "50 pods did not run: {}", stdout(&out));
         std::thread::sleep(Duration::from_secs(1));
     }
     wait_ready(node, ns);
     let started = Instant::now();
     let doc = probe_settled(node, ns);
-    eprintln!("probe of 20 pods in 4 rows took {:?}", started.elapsed());
-    assert_eq!(doc["rows"].as_array().unwrap().len(), 4, "{doc:#}");
-    assert_eq!(doc["attempts"], 16, "one attempt per pair of rows: {doc:#}");
+    eprintln!("probe of 50 pods in 10 rows took {:?}", started.elapsed());
+    assert_eq!(doc["rows"].as_array().unwrap().len(), 10, "{doc:#}");
+    assert_eq!(doc["attempts"], 100, "one attempt per pair of rows: {doc:#}");
     assert!(doc["rows"].as_array().unwrap().iter().all(|r| r["pods"] == 5), "{doc:#}");
     let out = run(kubectl(node).args(["delete", "namespace", ns, "--wait=false"]));
     assert!(out.status.success(), "{}", stderr(&out));

@@ -198,6 +198,10 @@ async fn t75_example_creates_both_objects_is_unchanged_on_rerun_and_inspects_hea
     let report: Value = serde_json::from_str(&stdout(&json_out)).unwrap();
     assert_eq!(report["healthy"], true);
     assert_eq!(report["ingresses"][0]["tls"][0]["certificate"]["self_signed"], true);
+    let yaml_out = run(cluster.plugin("tls-ingress").args(["inspect", "accounting-ingress", "-n", &ns, "-o", "yaml"]));
+    assert_eq!(yaml_out.status.code(), Some(0));
+    let from_yaml: Value = serde_yaml::from_str(&stdout(&yaml_out)).unwrap();
+    assert_eq!(from_yaml, report, "-o yaml is the same document as -o json");
 
     // --wait with an address present prints it and the /etc/hosts line.
     let waited = run(t75_create(&ns).args(["--wait", "--timeout", "20s"]));

@@ -13,6 +13,7 @@ mod fuzz;
 mod hash;
 mod header;
 mod locate;
+mod node;
 mod report;
 mod verify;
 mod version;
@@ -58,6 +59,7 @@ enum Format {
         kubectl verify-bin ./kubeadm --checksum-file kubeadm.sha256\n  \
         kubectl verify-bin ./kubectl.1.32 --name kubectl\n  \
         kubectl verify-bin --download kubectl --version v1.31.2 --os linux --arch arm64\n  \
+        kubectl verify-bin --node worker-1 kubelet           # the kubelet running there\n  \
         kubectl verify-bin /usr/bin/kubelet --algorithm sha512 -o json"
 )]
 struct Cli {
@@ -107,6 +109,27 @@ struct Cli {
     /// current directory, verified before the file is written.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["binaries", "name", "checksum", "checksum_file"])]
     download: Option<String>,
+
+    /// Verify the binaries running on this node (repeat or comma-separate): kubelet and the control-plane
+    /// components found there, or the NAMEs given; hashed by a short-lived hostPID pod, through kubectl.
+    #[arg(long = "node", value_name = "NODE", value_delimiter = ',', conflicts_with_all = ["download", "name"])]
+    nodes: Vec<String>,
+
+    /// Like --node, for every node.
+    #[arg(long, conflicts_with_all = ["nodes", "download", "name"])]
+    all_nodes: bool,
+
+    /// With --node/--all-nodes: the hashing pod's image (needs sh and sha256sum).
+    #[arg(long, value_name = "IMAGE", default_value = "busybox:1.36")]
+    image: String,
+
+    /// With --node/--all-nodes: kubectl's --context.
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+
+    /// With --node/--all-nodes: the namespace of the hashing pod (default: kubectl's).
+    #[arg(short = 'n', long, value_name = "NS")]
+    namespace: Option<String>,
 
     /// With --download: replace an existing regular file of that name.
     #[arg(long, requires = "download")]
@@ -218,6 +241,31 @@ fn run(cli: Cli) -> Result<Outcome> {
     let options = options(&cli)?;
     if let Some(name) = &cli.download {
         return download(&cli, name, &options);
+    }
+    let on_nodes = !cli.nodes.is_empty() || cli.all_nodes;
+    if !on_nodes && (cli.context.is_some() || cli.namespace.is_some() || cli.image != "busybox:1.36") {
+        return Err(Error::invalid("--image, --context and -n only apply with --node or --all-nodes"));
+    }
+    if on_nodes {
+        let names = cli.binaries.iter().map(|n| published_name(n, "NAME")).collect::<Result<Vec<_>>>()?;
+        let request = node::NodeRequest {
+            nodes: cli.nodes.clone(),
+            all_nodes: cli.all_nodes,
+            names,
+            image: cli.image.clone(),
+            namespace: cli.namespace.clone(),
+            context: cli.context.clone(),
+        };
+        let spinner = Spinner::start("hashing the binaries on the nodes");
+        let reports = node::verify_nodes(&request, &options);
+        drop(spinner);
+        let reports = reports?;
+        if reports.is_empty() {
+            return Err(Error::not_found("none of the components runs as a process on the nodes asked for")
+                .with_hint("name them: kubectl verify-bin --node NODE kubelet"));
+        }
+        print_reports(cli.output, &reports)?;
+        return report::outcome(&reports);
     }
     let path_var = std::env::var_os("PATH");
     let targets: Vec<verify::Located> = if cli.binaries.is_empty() {

@@ -81,6 +81,15 @@ impl Report {
         report
     }
 
+    /// A report for a binary on a node, shown as `node:path`.
+    pub fn remote(name: String, shown: String) -> Report {
+        Report::new(name, PathBuf::from(shown))
+    }
+
+    pub fn fail_with(&mut self, err: Error) {
+        self.fail(err);
+    }
+
     /// A report for a binary checked before it is written to `path`.
     pub fn downloaded(name: String, path: PathBuf) -> Report {
         Report::new(name, path)

@@ -734,3 +734,73 @@ fn node_probe_attempts_follow_rows_not_pods() {
     let out = run(kubectl(node).args(["delete", "namespace", ns, "--wait=false"]));
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// `verify-bin --node`: a short-lived hostPID pod hashes the kubelet that runs on the node (and the
+/// file it was started from); against its true checksum it is OK, against the checksum of the same
+/// binary with one byte changed it is a MISMATCH (exit 1); the pod is gone afterwards.
+#[test]
+fn node_verify_bin_hashes_the_running_kubelet() {
+    let node = node();
+    let image = node.cluster.image("busybox");
+    let kubelet = std::fs::read(node.parts.bin_dir.join("kubelet")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sums = |data: &[u8], file: &str| {
+        use sha2::Digest;
+        let path = dir.path().join(file);
+        std::fs::write(&path, format!("{:x}  kubelet\n", sha2::Sha256::digest(data))).unwrap();
+        path
+    };
+    let genuine = sums(&kubelet, "genuine.sha256");
+    let mut tampered = kubelet.clone();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 1;
+    let tampered = sums(&tampered, "tampered.sha256");
+    let verify = |file: &std::path::Path| {
+        run(node
+            .cluster
+            .plugin("verify-bin")
+            .env("KUBECTL_PATH", "kubectl")
+            .args(["--node", NODE_NAME, "kubelet", "--image", &image, "-o", "json", "--checksum-file"])
+            .arg(file))
+    };
+    let out = verify(&genuine);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let reports: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(reports[0]["name"], "kubelet");
+    assert_eq!(reports[0]["verdict"], "OK", "{reports:#}");
+    assert_eq!(reports[0]["version"], "v1.37.2", "from the Node's nodeInfo: {reports:#}");
+    assert!(reports[0]["path"].as_str().unwrap().starts_with(&format!("{NODE_NAME}:/")), "{reports:#}");
+
+    let out = verify(&tampered);
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", stdout(&out), stderr(&out));
+    let reports: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(reports[0]["verdict"], "MISMATCH", "{reports:#}");
+
+    let pods = run(kubectl(node).args([
+        "get",
+        "pods",
+        "-A",
+        "-l",
+        "app.kubernetes.io/managed-by=kubectl-verify-bin",
+        "-o",
+        "name",
+    ]));
+    let start = Instant::now();
+    let mut left = stdout(&pods);
+    while !left.trim().is_empty() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_secs(1));
+        left = stdout(&run(kubectl(node).args([
+            "get",
+            "pods",
+            "-A",
+            "-l",
+            "app.kubernetes.io/managed-by=kubectl-verify-bin",
+            "-o",
+            "name",
+        ])));
+    }
+    assert!(left.trim().is_empty(), "the hashing pods are removed: {left}");
+    let out = run(node.cluster.plugin("verify-bin").args(["--node", "no-such-node", "--image", &image]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("node no-such-node does not exist"), "{}", stderr(&out));
+}

@@ -1,0 +1,328 @@
+//! `--node NODE` / `--all-nodes`: the binaries that actually run on the nodes. A short-lived pod
+//! on each node (hostPID, so it sees the node's processes; read-only; it removes nothing because
+//! it writes nothing) hashes `/proc/<pid>/exe` of the kubelet and of the control-plane components
+//! running there, and the file each was started from, then exits; verify-bin reads its log and
+//! deletes it. The version and platform come from the Node object (`status.nodeInfo`).
+//!
+//! verify-bin talks to the cluster through `kubectl` (the one that runs the plugin, from
+//! `KUBECTL_PATH`, else the one in `PATH`), so that it stays free of a Kubernetes client: the
+//! credentials, contexts and flags are kubectl's own.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use harden_cli::error::{Error, Result};
+use serde_json::{Value, json};
+
+use crate::checksum::{self, checksum_url};
+use crate::hash::Algorithm;
+use crate::verify::{Options, Report, Source, Verdict, check_algorithm};
+
+/// The components looked for when no NAME is given (those not running on a node are skipped).
+pub const COMPONENTS: [&str; 5] =
+    ["kubelet", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"];
+
+pub struct NodeRequest {
+    pub nodes: Vec<String>,
+    pub all_nodes: bool,
+    pub names: Vec<String>,
+    pub image: String,
+    pub namespace: Option<String>,
+    pub context: Option<String>,
+}
+
+fn kubectl_path() -> OsString {
+    std::env::var_os("KUBECTL_PATH").filter(|p| !p.is_empty()).unwrap_or_else(|| "kubectl".into())
+}
+
+fn kubectl(request: &NodeRequest) -> Command {
+    let mut command = Command::new(kubectl_path());
+    if let Some(context) = &request.context {
+        command.args(["--context", context]);
+    }
+    if let Some(namespace) = &request.namespace {
+        command.args(["-n", namespace]);
+    }
+    command
+}
+
+/// Runs kubectl, returning its stdout, or its stderr as the error.
+fn run(mut command: Command, stdin: Option<&str>, doing: &str) -> Result<String> {
+    command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(|e| {
+        Error::other(format!("{doing}: cannot run kubectl ({e})")).with_hint("put kubectl in PATH, or set KUBECTL_PATH")
+    })?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes()).map_err(|e| Error::other(format!("{doing}: {e}")))?;
+    }
+    let out = child.wait_with_output().map_err(|e| Error::other(format!("{doing}: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::other(format!("{doing}: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The shell script of the pod: per name, `NAME PID RUNNING-SHA256 FILE-SHA256 PATH`, or `NAME -`.
+pub fn script(names: &[String]) -> String {
+    let mut script = String::from("set -u\n");
+    for name in names {
+        // /proc/PID/comm holds at most 15 characters (kube-controller-manager is "kube-controller").
+        let comm: String = name.chars().take(15).collect();
+        script.push_str(&format!(
+            "pid=''; for d in /proc/[0-9]*; do [ \"$(cat $d/comm 2>/dev/null)\" = '{comm}' ] && pid=${{d#/proc/}} && break; done\n\
+             if [ -n \"$pid\" ]; then exe=$(readlink /proc/$pid/exe); run=$(sha256sum /proc/$pid/exe | cut -d' ' -f1); \
+             file=$(sha256sum \"/proc/$pid/root$exe\" 2>/dev/null | cut -d' ' -f1); echo \"{name} $pid $run ${{file:--}} $exe\"; \
+             else echo '{name} -'; fi\n"
+        ));
+    }
+    script
+}
+
+/// One line of the pod's log.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Seen {
+    pub name: String,
+    pub running: String,
+    /// The digest of the file the process was started from, as it is on disk now (`None`: gone).
+    pub file: Option<String>,
+    pub path: String,
+}
+
+pub fn parse_log(log: &str) -> Vec<Seen> {
+    log.lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                [name, _pid, running, file, path, ..] if running.len() == 64 => Some(Seen {
+                    name: name.to_string(),
+                    running: running.to_string(),
+                    file: (file.len() == 64).then(|| file.to_string()),
+                    path: path.to_string(),
+                }),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn pod(name: &str, node: &str, image: &str, script: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "kubectl-verify-bin"}},
+        "spec": {
+            "nodeName": node,
+            "hostPID": true,
+            "restartPolicy": "Never",
+            "activeDeadlineSeconds": 300,
+            "terminationGracePeriodSeconds": 0,
+            "tolerations": [{"operator": "Exists"}],
+            "containers": [{
+                "name": "hash",
+                "image": image,
+                "imagePullPolicy": "IfNotPresent",
+                "command": ["sh", "-c", script],
+                "securityContext": {"privileged": true, "readOnlyRootFilesystem": true},
+            }],
+        },
+    })
+}
+
+/// The reports for every node asked for.
+pub fn verify_nodes(request: &NodeRequest, options: &Options) -> Result<Vec<Report>> {
+    let nodes_json = run(
+        {
+            let mut c = kubectl(request);
+            c.args(["get", "nodes", "-o", "json"]);
+            c
+        },
+        None,
+        "listing nodes",
+    )?;
+    let listed: Value = serde_json::from_str(&nodes_json)?;
+    let items = listed["items"].as_array().cloned().unwrap_or_default();
+    let known: Vec<&str> = items.iter().filter_map(|n| n["metadata"]["name"].as_str()).collect();
+    let wanted: Vec<String> =
+        if request.all_nodes { known.iter().map(|s| s.to_string()).collect() } else { request.nodes.clone() };
+    for node in &wanted {
+        if !known.contains(&node.as_str()) {
+            return Err(Error::not_found(format!("node {node} does not exist"))
+                .with_hint(format!("nodes: {}", known.iter().take(10).copied().collect::<Vec<_>>().join(", "))));
+        }
+    }
+    let names: Vec<String> = if request.names.is_empty() {
+        COMPONENTS.iter().map(|s| s.to_string()).collect()
+    } else {
+        request.names.clone()
+    };
+    let mut reports = Vec::new();
+    for node in &wanted {
+        let info = items.iter().find(|n| n["metadata"]["name"] == node.as_str()).map(|n| &n["status"]["nodeInfo"]);
+        let version = options
+            .version
+            .clone()
+            .or_else(|| info.and_then(|i| i["kubeletVersion"].as_str()).map(str::to_string))
+            .ok_or_else(|| {
+                Error::other(format!("node {node} reports no kubelet version")).with_hint("pass --version")
+            })?;
+        let os = options.os.clone().or_else(|| info.and_then(|i| i["operatingSystem"].as_str()).map(str::to_string));
+        let arch = options.arch.clone().or_else(|| info.and_then(|i| i["architecture"].as_str()).map(str::to_string));
+        let seen = hash_on(request, node, &names)?;
+        for name in &names {
+            let Some(seen) = seen.iter().find(|s| &s.name == name) else {
+                if !request.names.is_empty() {
+                    let mut report = Report::remote(name.clone(), format!("{node}:(not running)"));
+                    report.fail_with(Error::not_found(format!("{name} is not running on node {node}")));
+                    reports.push(report);
+                }
+                continue;
+            };
+            reports.push(judge(node, seen, &version, os.as_deref(), arch.as_deref(), options));
+        }
+    }
+    Ok(reports)
+}
+
+/// Creates the hashing pod on `node`, waits for it, reads its log, and deletes it.
+fn hash_on(request: &NodeRequest, node: &str, names: &[String]) -> Result<Vec<Seen>> {
+    let pod_name = format!("verify-bin-{}", crate::node::suffix());
+    let manifest = pod(&pod_name, node, &request.image, &script(names));
+    run(
+        {
+            let mut c = kubectl(request);
+            c.args(["create", "-f", "-"]);
+            c
+        },
+        Some(&manifest.to_string()),
+        &format!("creating pod {pod_name} on node {node}"),
+    )?;
+    let waited = run(
+        {
+            let mut c = kubectl(request);
+            c.args(["wait", "--for=jsonpath={.status.phase}=Succeeded", &format!("pod/{pod_name}"), "--timeout=120s"]);
+            c
+        },
+        None,
+        &format!("waiting for pod {pod_name} on node {node}"),
+    );
+    let log = waited.and_then(|_| {
+        run(
+            {
+                let mut c = kubectl(request);
+                c.args(["logs", &pod_name]);
+                c
+            },
+            None,
+            &format!("reading the log of pod {pod_name}"),
+        )
+    });
+    let deleted = run(
+        {
+            let mut c = kubectl(request);
+            c.args(["delete", "pod", &pod_name, "--wait=false"]);
+            c
+        },
+        None,
+        &format!("deleting pod {pod_name}"),
+    );
+    if let Err(e) = &deleted {
+        harden_cli::output::eline(format!("error: {e}; delete it with: kubectl delete pod {pod_name}"));
+    }
+    Ok(parse_log(&log?))
+}
+
+fn judge(node: &str, seen: &Seen, version: &str, os: Option<&str>, arch: Option<&str>, options: &Options) -> Report {
+    let mut report = Report::remote(seen.name.clone(), format!("{node}:{}", seen.path));
+    report.version = Some(version.to_string());
+    report.os = os.map(str::to_string);
+    report.arch = arch.map(str::to_string);
+    report.actual = Some(seen.running.clone());
+    if let Some(suffix) = checksum::vendor_suffix(version) {
+        report.verdict = Verdict::Vendor;
+        report.note = Some(format!("vendor build ({version}, \"{suffix}\"): no upstream checksum exists"));
+        return report;
+    }
+    let expected = match (&options.source, os, arch) {
+        (Source::Given { hex, algorithm }, _, _) => Ok((hex.clone(), *algorithm, "--checksum".to_string())),
+        (Source::File { text, name }, _, _) => {
+            checksum::pick(text, &seen.name, name).map(|(hex, algorithm)| (hex, algorithm, name.clone()))
+        }
+        (Source::Published { base, fetcher }, Some(os), Some(arch)) => {
+            let url = checksum_url(base, version, os, arch, &seen.name, Algorithm::Sha256);
+            fetcher
+                .get(&url)
+                .and_then(|body| checksum::pick(&body, &seen.name, &url))
+                .and_then(|(hex, found)| Ok((hex, check_algorithm(found, Some(Algorithm::Sha256), &url)?, url.clone())))
+        }
+        (Source::Published { .. }, _, _) => Err(Error::other(format!("node {node} reports no OS or architecture"))),
+    };
+    match expected {
+        Err(e) => report.fail_with(e),
+        Ok((hex, algorithm, source)) => {
+            if algorithm != Algorithm::Sha256 {
+                report.fail_with(Error::invalid("the node's binaries are hashed with sha256; give a sha256 checksum"));
+                return report;
+            }
+            report.algorithm = Some(algorithm);
+            report.source = Some(source);
+            report.verdict = if hex == seen.running { Verdict::Ok } else { Verdict::Mismatch };
+            report.expected = Some(hex);
+            if seen.file.as_deref() != Some(seen.running.as_str()) {
+                report.note = Some(match &seen.file {
+                    Some(_) => format!("the file {} on the node differs from the binary running", seen.path),
+                    None => format!("the file {} the process was started from is gone", seen.path),
+                });
+                if report.verdict == Verdict::Ok {
+                    report.verdict = Verdict::Mismatch;
+                }
+            }
+        }
+    }
+    report
+}
+
+/// Five base-36 characters, different for each run.
+pub fn suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    let mut n = hasher.finish();
+    (0..5)
+        .map(|_| {
+            let c = b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize] as char;
+            n /= 36;
+            c
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_gives_running_and_file_digests() {
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        let log = format!(
+            "kubelet 812 {a} {a} /usr/bin/kubelet\nkube-apiserver -\nkube-scheduler 9 {a} - /old/kube-scheduler\nx 1 {b} {a} /x\n"
+        );
+        let seen = parse_log(&log);
+        assert_eq!(seen.len(), 3);
+        assert_eq!(
+            seen[0],
+            Seen { name: "kubelet".into(), running: a.clone(), file: Some(a.clone()), path: "/usr/bin/kubelet".into() }
+        );
+        assert_eq!(seen[1].file, None);
+        assert_eq!(seen[2].running, b);
+    }
+
+    #[test]
+    fn the_script_matches_comm_names_cut_to_15_characters() {
+        let script = script(&["kube-controller-manager".to_string()]);
+        assert!(script.contains("= 'kube-controller' ]"), "{script}");
+        assert!(script.contains("echo 'kube-controller-manager -'"), "{script}");
+    }
+}

@@ -135,6 +135,10 @@ struct RunArgs {
     /// Keep the Jobs (and their Pods and logs) instead of deleting them.
     #[arg(long)]
     keep: bool,
+    /// When the namespace enforces the baseline or restricted Pod Security level, label it
+    /// privileged for the run (kube-bench needs hostPID and host paths) and put the old level back after.
+    #[arg(long)]
+    privileged_namespace: bool,
     /// Only print the Jobs (client: reads the node list unless --node is given), or have the server
     /// validate them (server); nothing runs.
     #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
@@ -264,6 +268,12 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
     if args.timeout.is_zero() {
         return Err(Error::invalid("--timeout must be more than 0"));
     }
+    if args.privileged_namespace && args.dry_run != DryRun::None {
+        return Err(Error::invalid(
+            "--privileged-namespace relabels the namespace for a real run; a dry run changes nothing",
+        )
+        .with_hint("drop one of them"));
+    }
     // A client dry run with --node needs nothing from the cluster; without it, it reads the node list.
     let offline = args.dry_run == DryRun::Client && args.node.is_some();
     let client = if offline {
@@ -292,6 +302,7 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
             run_id: run::run_id(),
         },
         dry_run: args.dry_run,
+        relabel: args.privileged_namespace,
     };
     match run::run(client.map(|k| k.client), &request).await? {
         run::Ran::DryRun => Ok(Outcome::Good),

@@ -30,6 +30,9 @@ pub struct Request {
     pub node: Option<String>,
     pub options: job::Options,
     pub dry_run: DryRun,
+    /// `--privileged-namespace`: label the namespace `enforce=privileged` for the run, and put the
+    /// old label back afterwards.
+    pub relabel: bool,
 }
 
 /// A short id for this run's Job names: base-36 of the clock and pid, 5 characters.
@@ -106,10 +109,13 @@ async fn plans(client: &Client, request: &Request) -> Result<Vec<Plan>> {
     Ok(job::plan(&request.targets, request.node.as_deref(), &nodes, &request.options.run_id))
 }
 
+const ENFORCE: &str = "pod-security.kubernetes.io/enforce";
+
 /// Pod Security admission rejects kube-bench's pods (hostPID, hostPath) in a namespace that
-/// enforces `baseline` or `restricted`; the Jobs would then wait for pods that never come.
-async fn admitted(client: &Client, namespace: &str) -> Result<()> {
-    const ENFORCE: &str = "pod-security.kubernetes.io/enforce";
+/// enforces `baseline` or `restricted`; the Jobs would then wait for pods that never come. With
+/// `relabel` the namespace is labelled `privileged` for the run; the old level is returned to be
+/// put back.
+async fn admitted(client: &Client, namespace: &str, relabel_it: bool) -> Result<Option<String>> {
     let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     let Some(ns) = api
         .get_opt(namespace)
@@ -120,16 +126,37 @@ async fn admitted(client: &Client, namespace: &str) -> Result<()> {
             .with_hint("create it, or pick another with -n"));
     };
     match ns.labels().get(ENFORCE).map(String::as_str) {
+        Some(level @ ("baseline" | "restricted")) if relabel_it => {
+            let level = level.to_string();
+            relabel(client, namespace, Some("privileged")).await?;
+            harden_cli::output::eline(format!(
+                "namespace/{namespace} labelled {ENFORCE}=privileged for the run (was {level}; put back afterwards)"
+            ));
+            Ok(Some(level))
+        }
         Some(level @ ("baseline" | "restricted")) => Err(Error::invalid(format!(
             "namespace {namespace} enforces the {level} Pod Security level ({ENFORCE}={level}), which rejects \
              kube-bench's privileged pods (hostPID and host paths)"
         ))
         .with_hint(format!(
-            "run in a namespace for it: kubectl create namespace kube-bench && kubectl label namespace kube-bench \
+            "add --privileged-namespace to label it {ENFORCE}=privileged for the run (the old label is put back), or \
+             use a namespace of its own: kubectl create namespace kube-bench && kubectl label namespace kube-bench \
              {ENFORCE}=privileged, then -n kube-bench"
         ))),
-        _ => Ok(()),
+        _ if relabel_it => Err(Error::invalid(format!(
+            "--privileged-namespace: namespace {namespace} does not enforce baseline or restricted, so there is nothing to relabel"
+        ))),
+        _ => Ok(None),
     }
+}
+
+async fn relabel(client: &Client, namespace: &str, level: Option<&str>) -> Result<()> {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let patch = serde_json::json!({"metadata": {"labels": {ENFORCE: level}}});
+    api.patch(namespace, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+        .await
+        .map_err(|e| harden_kube::error::from_kube(e, format!("labelling namespace {namespace}")))?;
+    Ok(())
 }
 
 /// Creates the Jobs and returns the report of every one that completed, or the first dry-run output.
@@ -161,7 +188,7 @@ pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
     }
     let client = client.ok_or_else(|| Error::other("no cluster connection"))?;
     let namespace = &request.options.namespace;
-    admitted(&client, namespace).await?;
+    let restore = admitted(&client, namespace, request.relabel).await?;
     let applier = Applier::new(PLUGIN, ApplyArgs::default(), Some(client.clone())).lines_to_stderr();
     // Create them one by one so that a failure still lets the ones made be cleaned up.
     let mut created: Vec<(Plan, String)> = Vec::new();
@@ -183,6 +210,10 @@ pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
         Err(e) => Err(e),
     };
     let cleanup = cleanup(&client, namespace, &created, request.options.keep).await;
+    if let Some(old) = restore {
+        relabel(&client, namespace, Some(&old)).await?;
+        harden_cli::output::eline(format!("namespace/{namespace} labelled {ENFORCE}={old} again"));
+    }
     let (report, failures) = outcome?;
     cleanup?;
     Ok(Ran::Done { report, failures })

@@ -675,3 +675,47 @@ async fn client_dry_run_jobs_pass_a_server_dry_run_as_printed() {
     assert!(applied.status.success(), "{}", stderr(&applied));
     assert!(stdout(&applied).contains("created (server dry run)"), "{}", stdout(&applied));
 }
+
+/// A namespace that enforces `restricted` would reject kube-bench's pods: refused up front with how
+/// to fix it, or with --privileged-namespace labelled privileged for the run and put back after.
+#[tokio::test]
+async fn a_restricted_namespace_is_refused_or_relabelled_for_the_run_only() {
+    let cluster = cluster();
+    let client = cluster.admin_client().await;
+    let ns = cluster.namespace("cis-bench").await;
+    control_plane_node(&client).await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let restricted = json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}});
+    namespaces.patch(&ns, &PatchParams::default(), &Patch::Merge(&restricted)).await.unwrap();
+    let level = || async {
+        namespaces.get(&ns).await.unwrap().metadata.labels.unwrap()["pod-security.kubernetes.io/enforce"].clone()
+    };
+
+    let out = run(cluster.plugin(PLUGIN).args(["run", "-n", &ns, "--targets", "master", "--timeout", "2s"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("enforces the restricted Pod Security level"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--privileged-namespace"), "{}", stderr(&out));
+    assert!(jobs_in(client.clone(), &ns).list(&ListParams::default()).await.unwrap().items.is_empty());
+
+    let out = run(cluster.plugin(PLUGIN).args([
+        "run",
+        "-n",
+        &ns,
+        "--targets",
+        "master",
+        "--timeout",
+        "2s",
+        "--privileged-namespace",
+    ]));
+    assert_eq!(out.status.code(), Some(2), "no job controller here: the run times out: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("labelled pod-security.kubernetes.io/enforce=privileged for the run (was restricted"),
+        "{err}"
+    );
+    assert!(err.contains("labelled pod-security.kubernetes.io/enforce=restricted again"), "{err}");
+    assert_eq!(level().await, "restricted", "the old level is back");
+
+    let out = run(cluster.plugin(PLUGIN).args(["run", "-n", &ns, "--privileged-namespace", "--dry-run=server"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

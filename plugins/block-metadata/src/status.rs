@@ -375,7 +375,7 @@ pub fn table(report: &Report) -> String {
         let rows = report.probes.iter().map(|p| {
             [
                 format!("{}/{}", p.namespace, p.pod),
-                format!("{}:{}", p.endpoint, p.port),
+                std::net::SocketAddr::new(p.endpoint, p.port).to_string(),
                 p.expected.to_string(),
                 p.observed.to_string(),
                 p.reason.clone().unwrap_or_default(),

@@ -549,12 +549,13 @@ async fn the_plugin_commands_of_the_solution_pass_the_checks() {
         ("default-deny", "111"),
         ("frontend-to-backend", "212"),
         ("block-metadata", "313"),
+        ("tls-ingress", "414"),
         ("dashboard-user", "515"),
         ("tampered-binary", "717"),
     ] {
         let dir = files.path().join(scenario);
         let mut args = vec![scenario, "--seed", seed];
-        if scenario == "dashboard-user" || scenario == "tampered-binary" {
+        if matches!(scenario, "dashboard-user" | "tampered-binary") {
             args.extend(["--dir", dir.to_str().unwrap()]);
         }
         let task = start(&args);

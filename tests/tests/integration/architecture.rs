@@ -51,3 +51,33 @@ fn every_plugin_denies_printing_around_the_runtime() {
         assert!(main.contains("#![deny(clippy::print_stdout, clippy::print_stderr)]"), "{plugin}");
     }
 }
+
+/// The README's first command, `cargo run -q -p PACKAGE -- ARGS`, needs the package to say which of
+/// its binaries `cargo run` means (each plugin has a completion binary too): every plugin names its
+/// `kubectl-*` one as `default-run`, and the README's arguments give the seed's matrix.
+#[test]
+fn the_readmes_example_command_runs_the_plugin() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = run(std::process::Command::new(cargo).current_dir(repo_root()).args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--no-deps",
+        "--offline",
+    ]));
+    let metadata: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for plugin in harden_tests::plugins() {
+        let package =
+            metadata["packages"].as_array().unwrap().iter().find(|p| p["name"] == format!("kubectl-{plugin}"));
+        let expected = format!("kubectl-{}", plugin.replace('-', "_"));
+        assert_eq!(package.unwrap()["default_run"], expected.as_str(), "{plugin}: default-run");
+    }
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let line = readme.lines().find(|l| l.starts_with("cargo run -q -p ")).expect("the README's example command");
+    let (package, args) = line["cargo run -q -p ".len()..].split_once(" -- ").unwrap();
+    let plugin = package.strip_prefix("kubectl-").unwrap();
+    let args: Vec<&str> = args.split_whitespace().collect();
+    let out = run(harden_tests::plugin_command(plugin).current_dir(repo_root()).args(&args));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("FROM \\ TO"), "{}", stdout(&out));
+}

@@ -238,6 +238,10 @@ fn print_reports(format: Format, reports: &[verify::Report]) -> Result<()> {
 }
 
 fn run(cli: Cli) -> Result<Outcome> {
+    // clap's `requires` does not fire for a bool flag: checked here, so --overwrite is never ignored.
+    if cli.overwrite && cli.download.is_none() {
+        return Err(Error::invalid("--overwrite only applies with --download").with_hint("drop --overwrite"));
+    }
     let options = options(&cli)?;
     if let Some(name) = &cli.download {
         return download(&cli, name, &options);

@@ -209,3 +209,36 @@ async fn dash_user_create_refuses_inherited_cluster_admin_until_pruned() {
     let again = run(cluster().plugin("dash-user").args(["create", &user, "-n", ns, "--no-token"]));
     assert_eq!(again.status.code(), Some(0), "converged: {}", stderr(&again));
 }
+
+/// The flags added for probes, downloads and nodes are errors (exit 2) where they do not apply,
+/// never ignored; offline, so no cluster is needed to tell.
+#[test]
+fn new_flags_that_do_not_apply_are_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let missing = home.path().join("missing");
+    for (plugin, args, says) in [
+        ("verify-bin", vec!["kubectl", "--image", "busybox:1"], "only apply with --node"),
+        ("verify-bin", vec!["kubectl", "-n", "x"], "only apply with --node"),
+        ("verify-bin", vec!["kubectl", "--overwrite"], "--download"),
+        ("verify-bin", vec!["--download", "kubectl", "--node", "n1", "--version", "v1.31.0"], "cannot be used with"),
+        ("verify-bin", vec!["--all-nodes", "--node", "n1"], "cannot be used with"),
+        ("block-metadata", vec!["status", "-f", "x.yaml", "--probe"], "cannot be used with"),
+        ("block-metadata", vec!["status", "-n", "a12", "--timeout", "2s"], "--probe"),
+        (
+            "netpol-deny",
+            vec!["can-reach", "-f", "examples/g04", "--from", "g04/a", "--to", "g04/b", "--probe"],
+            "--probe",
+        ),
+        ("netpol-deny", vec!["can-reach", "--from", "g04/a", "--to", "g04/b", "--timeout", "2s"], "--probe"),
+        ("netpol-deny", vec!["probe", "-n", "g04", "--parallel", "0"], "--parallel"),
+        ("cis-bench", vec!["run", "--node", "n1", "--dry-run", "--privileged-namespace"], "--privileged-namespace"),
+    ] {
+        let out = run(harden_tests::plugin_command(plugin)
+            .current_dir(harden_tests::repo_root())
+            .env("HOME", home.path())
+            .env("KUBECONFIG", &missing)
+            .args(&args));
+        assert_eq!(out.status.code(), Some(2), "{plugin} {args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{plugin} {args:?}: {}", stderr(&out));
+    }
+}

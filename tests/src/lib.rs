@@ -177,6 +177,26 @@ pub fn run(command: &mut Command) -> Output {
     output
 }
 
+/// [`run`] with `input` written to the command's stdin (`kubectl apply -f -`).
+pub fn run_with_input(command: &mut Command, input: &str) -> Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {command:?}: {e}"));
+    child.stdin.take().expect("piped stdin").write_all(input.as_bytes()).expect("writing stdin");
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("running {command:?}: {e}"));
+    eprintln!(
+        "$ {command:?} < input\n-- exit {:?}\n-- stdout\n{}-- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 /// stdout of an output, as text.
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

@@ -299,7 +299,7 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
             benchmark: args.benchmark,
             timeout: args.timeout,
             keep: args.keep,
-            run_id: run::run_id(),
+            run_id: harden_cli::id::short(),
         },
         dry_run: args.dry_run,
         relabel: args.privileged_namespace,

@@ -35,23 +35,6 @@ pub struct Request {
     pub relabel: bool,
 }
 
-/// A short id for this run's Job names: base-36 of the clock and pid, 5 characters.
-pub fn run_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
-    hasher.write_u32(std::process::id());
-    let mut n = hasher.finish();
-    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    (0..5)
-        .map(|_| {
-            let c = digits[(n % 36) as usize] as char;
-            n /= 36;
-            c
-        })
-        .collect()
-}
-
 /// Parses a kube-bench Pod's log: the same path as `report` reading a file.
 pub fn report_from_log(log: &str, pod: &str, node: Option<&str>) -> Result<Report> {
     let mut report = parse::parse(log, &format!("the log of pod {pod}"))?;
@@ -636,12 +619,5 @@ mod tests {
         assert!(owned_by(&with(json!({"name": "p", "labels": {"controller-uid": "u1"}})), "u1"));
         assert!(owned_by(&with(json!({"name": "p", "labels": {"batch.kubernetes.io/controller-uid": "u1"}})), "u1"));
         assert!(!owned_by(&with(json!({"name": "p", "labels": {"batch.kubernetes.io/controller-uid": "u2"}})), "u1"));
-    }
-
-    #[test]
-    fn run_ids_are_short_dns_labels() {
-        let id = run_id();
-        assert_eq!(id.len(), 5);
-        assert!(id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
     }
 }

@@ -167,7 +167,7 @@ impl DoctorCmd {
     pub async fn run(self) -> Result<Outcome> {
         let kube = harden_kube::client::connect(&self.kube).await?;
         let client = kube.client;
-        let namespace = format!("netpol-doctor-{}", suffix());
+        let namespace = format!("netpol-doctor-{}", harden_cli::id::short());
         let namespaces: Api<Namespace> = Api::all(client.clone());
         let ns = Namespace {
             metadata: ObjectMeta {
@@ -271,21 +271,6 @@ impl DoctorCmd {
     }
 }
 
-/// Five base-36 characters, different for each run.
-fn suffix() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    let mut n = hasher.finish();
-    (0..5)
-        .map(|_| {
-            let c = b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize] as char;
-            n /= 36;
-            c
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,6 +292,5 @@ mod tests {
         assert_eq!(spec.active_deadline_seconds, Some(600));
         assert_eq!(spec.restart_policy.as_deref(), Some("Never"));
         assert_eq!(pod.metadata.labels.unwrap()[MANAGED_BY_LABEL], PLUGIN);
-        assert_eq!(suffix().len(), 5);
     }
 }

@@ -2,47 +2,14 @@
 //! (`tests/fixtures/fuzz/pem`, `tests/fixtures/tls`), mutated by byte edits and cuts, give an
 //! answer or an error, never a panic. Bounded by proptest's case count (`PROPTEST_CASES` raises it).
 
-use std::path::Path;
-
 use proptest::prelude::*;
 use time::OffsetDateTime;
 
 use crate::cert;
 
 fn corpus() -> Vec<Vec<u8>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut seeds = Vec::new();
-    for dir in ["tests/fixtures/fuzz/pem", "tests/fixtures/tls"] {
-        let mut paths: Vec<_> = std::fs::read_dir(root.join(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "crt" || e == "key"))
-            .collect();
-        paths.sort();
-        seeds.extend(paths.iter().map(|p| std::fs::read(p).unwrap()));
-    }
-    assert!(seeds.len() >= 6, "the fuzz corpus is missing");
-    seeds
-}
-
-/// Replace (0), insert (1) or delete (2) a byte at a position, then maybe cut the end.
-fn mutate(seed: &[u8], edits: &[(usize, u8, u8)], cut: Option<usize>) -> Vec<u8> {
-    let mut bytes = seed.to_vec();
-    for &(at, byte, op) in edits {
-        let at = if bytes.is_empty() { 0 } else { at % bytes.len() };
-        match op % 3 {
-            0 if !bytes.is_empty() => bytes[at] = byte,
-            1 => bytes.insert(at, byte),
-            _ if !bytes.is_empty() => {
-                bytes.remove(at);
-            }
-            _ => {}
-        }
-    }
-    if let Some(cut) = cut {
-        bytes.truncate(cut % (bytes.len() + 1));
-    }
-    bytes
+    let pem = |p: &std::path::Path| p.extension().is_some_and(|e| e == "crt" || e == "key");
+    harden_fuzz::corpus(&["tests/fixtures/fuzz/pem", "tests/fixtures/tls"], pem, 6)
 }
 
 proptest! {
@@ -52,11 +19,11 @@ proptest! {
     fn mutated_pem_never_panics(
         cert_seed in any::<prop::sample::Index>(),
         key_seed in any::<prop::sample::Index>(),
-        edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..8),
+        edits in harden_fuzz::edits(8),
         cut in proptest::option::of(any::<usize>()),
     ) {
         let corpus = corpus();
-        let cert_pem = mutate(&corpus[cert_seed.index(corpus.len())], &edits, cut);
+        let cert_pem = harden_fuzz::mutate(&corpus[cert_seed.index(corpus.len())], &edits, cut);
         let key_pem = &corpus[key_seed.index(corpus.len())];
         let _ = cert::parse_chain(&cert_pem);
         let _ = cert::parse_key(&cert_pem);

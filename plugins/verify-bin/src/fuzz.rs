@@ -3,39 +3,12 @@
 //! never a panic; a digest picked is always hex of a known length. Bounded by proptest's case count
 //! (`PROPTEST_CASES` raises it).
 
-use std::path::Path;
-
 use proptest::prelude::*;
 
 use crate::{checksum, header};
 
 fn corpus() -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/fuzz/checksums");
-    let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    paths.sort();
-    let seeds: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
-    assert!(seeds.len() >= 4, "the fuzz corpus is missing");
-    seeds
-}
-
-/// Replace (0), insert (1) or delete (2) a byte at a position, then maybe cut the end.
-fn mutate(seed: &[u8], edits: &[(usize, u8, u8)], cut: Option<usize>) -> Vec<u8> {
-    let mut bytes = seed.to_vec();
-    for &(at, byte, op) in edits {
-        let at = if bytes.is_empty() { 0 } else { at % bytes.len() };
-        match op % 3 {
-            0 if !bytes.is_empty() => bytes[at] = byte,
-            1 => bytes.insert(at, byte),
-            _ if !bytes.is_empty() => {
-                bytes.remove(at);
-            }
-            _ => {}
-        }
-    }
-    if let Some(cut) = cut {
-        bytes.truncate(cut % (bytes.len() + 1));
-    }
-    bytes
+    harden_fuzz::corpus(&["tests/fixtures/fuzz/checksums"], |_| true, 4)
 }
 
 proptest! {
@@ -44,12 +17,12 @@ proptest! {
     #[test]
     fn mutated_checksum_files_never_panic(
         seed in any::<prop::sample::Index>(),
-        edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..10),
+        edits in harden_fuzz::edits(10),
         cut in proptest::option::of(any::<usize>()),
         name in prop_oneof!["kubectl", "kubeadm", "kubelet", "we\\\\ird\nname", "\\PC{0,8}"],
     ) {
         let corpus = corpus();
-        let text = String::from_utf8_lossy(&mutate(&corpus[seed.index(corpus.len())], &edits, cut)).into_owned();
+        let text = String::from_utf8_lossy(&harden_fuzz::mutate(&corpus[seed.index(corpus.len())], &edits, cut)).into_owned();
         if let Ok((hex, algorithm)) = checksum::pick(&text, &name, "fuzz") {
             prop_assert!(hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
             prop_assert_eq!(Some(algorithm), crate::hash::Algorithm::from_hex_len(hex.len()));

@@ -187,7 +187,7 @@ pub fn verify_nodes(request: &NodeRequest, options: &Options) -> Result<Vec<Repo
 
 /// Creates the hashing pod on `node`, waits for it, reads its log, and deletes it.
 fn hash_on(request: &NodeRequest, node: &str, names: &[String]) -> Result<Vec<Seen>> {
-    let pod_name = format!("verify-bin-{}", crate::node::suffix());
+    let pod_name = format!("verify-bin-{}", harden_cli::id::short());
     let manifest = pod(&pod_name, node, &request.image, &script(names));
     run(
         {
@@ -281,21 +281,6 @@ fn judge(node: &str, seen: &Seen, version: &str, os: Option<&str>, arch: Option<
         }
     }
     report
-}
-
-/// Five base-36 characters, different for each run.
-pub fn suffix() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    let mut n = hasher.finish();
-    (0..5)
-        .map(|_| {
-            let c = b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize] as char;
-            n /= 36;
-            c
-        })
-        .collect()
 }
 
 #[cfg(test)]

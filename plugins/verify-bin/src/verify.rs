@@ -164,7 +164,12 @@ fn run(target: &Target, options: &Options, report: &mut Report) -> Result<()> {
         }
         Source::Published { base, fetcher } => {
             let platform = platform?;
-            let version = match (&options.version, version::embedded(&target.path)?) {
+            // The file is scanned for its version only when --version does not give it.
+            let embedded = match &options.version {
+                Some(_) => None,
+                None => version::embedded(&target.path)?,
+            };
+            let version = match (&options.version, embedded) {
                 (Some(v), _) => v.clone(),
                 (None, Some(found)) => found,
                 (None, None) if platform == Platform::host() => version::ask(&target.path, &target.name)?,

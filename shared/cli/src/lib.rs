@@ -24,6 +24,7 @@ pub mod duration;
 pub mod error;
 pub mod files;
 pub mod help;
+pub mod id;
 pub mod output;
 pub mod progress;
 pub mod prompt;

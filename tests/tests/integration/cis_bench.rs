@@ -653,7 +653,6 @@ async fn first_job(jobs: &Api<Job>, started: Instant) -> Job {
 /// they are: no placeholder node.
 #[tokio::test]
 async fn client_dry_run_jobs_pass_a_server_dry_run_as_printed() {
-    use std::io::Write;
     let cluster = cluster();
     let ns = cluster.namespace("cis-bench").await;
     let control_plane = control_plane_node(&cluster.admin_client().await).await;
@@ -662,16 +661,7 @@ async fn client_dry_run_jobs_pass_a_server_dry_run_as_printed() {
     let yaml = stdout(&out);
     assert!(yaml.contains(&format!("- {control_plane}")), "pinned to the control-plane node: {yaml}");
     assert!(!yaml.contains("NODE"), "{yaml}");
-    let mut apply = cluster
-        .kubectl()
-        .args(["apply", "--dry-run=server", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    apply.stdin.take().unwrap().write_all(yaml.as_bytes()).unwrap();
-    let applied = apply.wait_with_output().unwrap();
+    let applied = harden_tests::run_with_input(cluster.kubectl().args(["apply", "--dry-run=server", "-f", "-"]), &yaml);
     assert!(applied.status.success(), "{}", stderr(&applied));
     assert!(stdout(&applied).contains("created (server dry run)"), "{}", stdout(&applied));
 }

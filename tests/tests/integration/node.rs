@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use harden_tests::node::{
     Forwarder, METADATA_IP, NODE_NAME, Node, NodeCluster, Options, enforcing, node, prepare, without_kube_router,
 };
-use harden_tests::{run, stderr, stdout};
+use harden_tests::{run, run_with_input, stderr, stdout};
 use serde_json::Value;
 
 /// How long a policy change may take to be enforced (kube-router syncs on the watch event).
@@ -24,16 +24,7 @@ fn kubectl(node: &Node) -> Command {
 }
 
 fn apply(node: &Node, yaml: &str) {
-    use std::io::Write;
-    let mut child = kubectl(node)
-        .args(["apply", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(yaml.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_input(kubectl(node).args(["apply", "-f", "-"]), yaml);
     assert!(out.status.success(), "kubectl apply: {}", stderr(&out));
 }
 

@@ -767,28 +767,15 @@ fn node_verify_bin_hashes_the_running_kubelet() {
     let reports: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(reports[0]["verdict"], "MISMATCH", "{reports:#}");
 
-    let pods = run(kubectl(node).args([
-        "get",
-        "pods",
-        "-A",
-        "-l",
-        "app.kubernetes.io/managed-by=kubectl-verify-bin",
-        "-o",
-        "name",
-    ]));
+    let hashing_pods = || {
+        let selector = "app.kubernetes.io/managed-by=kubectl-verify-bin";
+        stdout(&run(kubectl(node).args(["get", "pods", "-A", "-l", selector, "-o", "name"])))
+    };
     let start = Instant::now();
-    let mut left = stdout(&pods);
+    let mut left = hashing_pods();
     while !left.trim().is_empty() && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_secs(1));
-        left = stdout(&run(kubectl(node).args([
-            "get",
-            "pods",
-            "-A",
-            "-l",
-            "app.kubernetes.io/managed-by=kubectl-verify-bin",
-            "-o",
-            "name",
-        ])));
+        left = hashing_pods();
     }
     assert!(left.trim().is_empty(), "the hashing pods are removed: {left}");
     let out = run(node.cluster.plugin("verify-bin").args(["--node", "no-such-node", "--image", &image]));

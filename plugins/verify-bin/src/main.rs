@@ -238,7 +238,7 @@ fn print_reports(format: Format, reports: &[verify::Report]) -> Result<()> {
 }
 
 fn run(cli: Cli) -> Result<Outcome> {
-    // clap's `requires` does not fire for a bool flag: checked here, so --overwrite is never ignored.
+    // Checked here as well: in this parser clap's `requires = "download"` let a lone --overwrite through.
     if cli.overwrite && cli.download.is_none() {
         return Err(Error::invalid("--overwrite only applies with --download").with_hint("drop --overwrite"));
     }

@@ -147,6 +147,14 @@ pub fn bin_target_dir() -> PathBuf {
     if deps.ends_with("deps") { deps.parent().expect("target dir").to_path_buf() } else { deps.to_path_buf() }
 }
 
+/// A temporary directory for files a test then executes (plugins on a PATH, krew's installs): next
+/// to the build's own executables, since the system's temporary directory may be mounted `noexec`.
+pub fn exec_tempdir() -> tempfile::TempDir {
+    let parent = bin_target_dir().join("exec-tmp");
+    std::fs::create_dir_all(&parent).expect("creating target/.../exec-tmp");
+    tempfile::tempdir_in(&parent).expect("a temporary directory under the build directory")
+}
+
 /// The path of a plugin executable built by `cargo build --bins`.
 pub fn plugin_path(name: &str) -> PathBuf {
     let path = bin_target_dir().join(format!("kubectl-{}", name.replace('-', "_")));

@@ -9,7 +9,7 @@ use harden_tests::{bin_target_dir, cluster, plugins, run, stdout};
 /// A PATH directory holding only the plugins and their completion executables (the build
 /// directory also holds `.d` files, which `kubectl plugin list` warns about).
 fn plugin_path() -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harden_tests::exec_tempdir();
     for plugin in plugins() {
         let name = plugin.replace('-', "_");
         for exe in [format!("kubectl-{name}"), format!("kubectl_complete-{name}")] {

@@ -7,7 +7,7 @@ use harden_tests::{plugin_path, run, stderr, stdout};
 /// A PATH holding only the plugins and kubectl: target/debug also has `kubectl-*.d` dep-info files,
 /// which kubectl would warn about as non-executable plugins.
 fn plugin_path_dir() -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = harden_tests::exec_tempdir();
     for plugin in harden_tests::plugins() {
         let plugin = plugin.as_str();
         let source = plugin_path(plugin);

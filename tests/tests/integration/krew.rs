@@ -433,7 +433,7 @@ fn krew_installs_every_plugin_from_the_dist_archives_and_kubectl_runs_it() {
     let kubectl = which("kubectl");
     let kubectl_dir = kubectl.parent().unwrap();
     let git_dir = which("git").parent().unwrap().to_path_buf();
-    let work = tempfile::tempdir().unwrap();
+    let work = harden_tests::exec_tempdir();
     let bins = work.path().join("bins");
     stripped_plugins(&bins);
 

@@ -201,7 +201,13 @@ async fn namespace_selector_and_all_namespaces_pick_namespaces_from_the_cluster(
     assert!(!namespaces.contains(&"kube-system"), "{namespaces:?}");
     assert!(policies(&c).await.is_empty(), "a server dry run stores nothing");
     let out = netpol(&[&["apply", "-A", "-n", "kube-system"][..], &probe].concat());
-    assert!(stdout(&out).contains("\"namespace\": \"kube-system\""));
+    assert!(
+        stdout(&out).contains("\"namespace\": \"kube-system\""),
+        "exit {:?}\n{}\n{}",
+        out.status.code(),
+        stdout(&out),
+        stderr(&out)
+    );
     assert!(policies("kube-system").await.is_empty());
 
     let out = netpol(&["apply", "--namespace-selector", "netpol-sel-test=nobody", "--dry-run=server"]);

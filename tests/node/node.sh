@@ -117,7 +117,11 @@ for image in "$IMAGES"/*.tar; do
   ctr --address "$dir/containerd.sock" -n k8s.io images import "$image" > /dev/null
 done
 
-start kubelet "$BIN/kubelet" --config="$dir/kubelet.yaml" --kubeconfig="$dir/kubelet.kubeconfig" \
+# The kubelet's files where kubeadm puts them (in the overlays), so kube-bench's node checks find them
+# (4.1.5/4.1.6 the kubeconfig, 4.1.9/4.1.10 the configuration) with kubeadm's modes.
+install -D -m 600 "$dir/kubelet.yaml" /var/lib/kubelet/config.yaml
+install -D -m 600 "$dir/kubelet.kubeconfig" /etc/kubernetes/kubelet.conf
+start kubelet "$BIN/kubelet" --config=/var/lib/kubelet/config.yaml --kubeconfig=/etc/kubernetes/kubelet.conf \
   --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" --root-dir="$dir/kubelet" --v=1
 # kube-router exits ("failed to identify the node") when started before its Node object exists.
 wait_for "node $NODE_NAME" 150 api "/api/v1/nodes/$NODE_NAME"

@@ -3,17 +3,6 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-mod baseline;
-mod diff;
-mod explain;
-mod filter;
-mod job;
-mod known;
-mod model;
-mod parse;
-mod render;
-mod run;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,10 +11,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use harden_cli::error::{Error, ExitStyle, Outcome, Result, finish};
 use harden_kube::flags::{DryRun, KubeArgs};
 
-use crate::baseline::Baseline;
-use crate::filter::FailOn;
-use crate::model::{Report, Status};
-use crate::render::Format;
+use cis_bench::baseline::Baseline;
+use cis_bench::filter::FailOn;
+use cis_bench::model::{Report, Status};
+use cis_bench::render::Format;
+use cis_bench::{baseline, diff, explain, filter, job, parse, render, run};
 
 /// The CLI: kubectl's connection flags, then one subcommand.
 #[derive(Parser)]
@@ -303,6 +293,7 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
         },
         dry_run: args.dry_run,
         relabel: args.privileged_namespace,
+        field_manager: run::PLUGIN,
     };
     match run::run(client.map(|k| k.client), &request).await? {
         run::Ran::DryRun => Ok(Outcome::Good),

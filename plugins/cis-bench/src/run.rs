@@ -33,6 +33,9 @@ pub struct Request {
     /// `--privileged-namespace`: label the namespace `enforce=privileged` for the run, and put the
     /// old label back afterwards.
     pub relabel: bool,
+    /// The field manager the Jobs are applied with: [`PLUGIN`], or the plugin that runs kube-bench
+    /// through this library.
+    pub field_manager: &'static str,
 }
 
 /// Parses a kube-bench Pod's log: the same path as `report` reading a file.
@@ -166,13 +169,13 @@ pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
         // A client dry run prints the Jobs; a server dry run says what the server did with each.
         let output = (request.dry_run == DryRun::Client).then_some(ObjectFormat::Yaml);
         let args = ApplyArgs { output, dry_run: request.dry_run, ..Default::default() };
-        Applier::new(PLUGIN, args, client).run(objects).await?;
+        Applier::new(request.field_manager, args, client).run(objects).await?;
         return Ok(Ran::DryRun);
     }
     let client = client.ok_or_else(|| Error::other("no cluster connection"))?;
     let namespace = &request.options.namespace;
     let restore = admitted(&client, namespace, request.relabel).await?;
-    let applier = Applier::new(PLUGIN, ApplyArgs::default(), Some(client.clone())).lines_to_stderr();
+    let applier = Applier::new(request.field_manager, ApplyArgs::default(), Some(client.clone())).lines_to_stderr();
     // Create them one by one so that a failure still lets the ones made be cleaned up.
     let mut created: Vec<(Plan, String)> = Vec::new();
     let mut result: Result<()> = Ok(());

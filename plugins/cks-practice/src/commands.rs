@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::grade::Check;
 use crate::run::{self, Record};
-use crate::scenario::{self, ALL, Context, Id, Need, Plan};
+use crate::scenario::{self, ALL, Context, Id, Need, NodeBench, Plan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -121,16 +121,101 @@ pub struct StartCmd {
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub dir: Option<PathBuf>,
 
+    /// Scenario 8: the node to make the finding on (default: the first Ready worker, else the first
+    /// Ready node).
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<String>,
+
+    /// Scenario 8: kube-bench's image, for its Job and the pod that changes the node's file (it needs
+    /// sh, stat and chmod) [default: the one `kubectl cis-bench run` uses].
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// Scenario 8: the CIS benchmark kube-bench grades with [default: cis-1.10].
+    #[arg(long, value_name = "NAME")]
+    pub benchmark: Option<String>,
+
     #[command(flatten)]
     pub kube: KubeArgs,
 }
 
+/// The node for scenario 8: `wanted` if it is Ready, else the first Ready node by name, workers
+/// before control-plane nodes (kube-bench's node checks are the workers').
+fn pick_node(nodes: &[Node], wanted: Option<&str>) -> Result<String> {
+    let ready = |n: &Node| {
+        n.status.iter().flat_map(|s| s.conditions.iter().flatten()).any(|c| c.type_ == "Ready" && c.status == "True")
+    };
+    let name = |n: &Node| n.metadata.name.clone().unwrap_or_default();
+    if let Some(wanted) = wanted {
+        return match nodes.iter().find(|n| name(n) == wanted) {
+            Some(n) if ready(n) => Ok(wanted.to_string()),
+            Some(_) => Err(Error::invalid(format!("node {wanted} is not Ready: kube-bench's Job cannot run there"))),
+            None => {
+                let names: Vec<String> = nodes.iter().map(name).take(10).collect();
+                Err(Error::not_found(format!("node {wanted} does not exist"))
+                    .with_hint(format!("nodes: {}", if names.is_empty() { "none".into() } else { names.join(", ") })))
+            }
+        };
+    }
+    let mut candidates: Vec<(bool, String)> = nodes
+        .iter()
+        .filter(|n| ready(n))
+        .map(|n| {
+            let control_plane =
+                n.metadata.labels.as_ref().is_some_and(|l| l.contains_key(cis_bench::job::CONTROL_PLANE_LABEL));
+            (control_plane, name(n))
+        })
+        .collect();
+    candidates.sort();
+    candidates.into_iter().next().map(|(_, name)| name).ok_or_else(scenario::node_access_error)
+}
+
+/// Scenario 8 on `node` (default: [`pick_node`]'s), with kube-bench's default image and benchmark.
+pub async fn default_bench(kube: &Kube, node: Option<&str>) -> Result<NodeBench> {
+    let nodes = Api::<Node>::all(kube.client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| harden_kube::error::from_kube(e, "listing nodes"))?;
+    Ok(NodeBench {
+        node: pick_node(&nodes.items, node)?,
+        image: cis_bench::job::DEFAULT_IMAGE.to_string(),
+        benchmark: crate::scenarios::kube_bench::DEFAULT_BENCHMARK.to_string(),
+    })
+}
+
 impl StartCmd {
+    /// `--node`, `--image` and `--benchmark` are scenario 8's: an error for the others.
+    fn bench_flags_absent(&self) -> Result<()> {
+        for (given, flag) in [(&self.node, "--node"), (&self.image, "--image"), (&self.benchmark, "--benchmark")] {
+            if given.is_some() {
+                return Err(Error::invalid(format!(
+                    "{flag} does not apply to {}: only kube-bench (8) runs on a node",
+                    self.scenario.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Scenario 8's node, image and benchmark (None for the others).
+    async fn bench(&self, kube: &Kube) -> Result<Option<NodeBench>> {
+        if self.scenario != Id::KubeBench {
+            return Ok(None);
+        }
+        let mut bench = default_bench(kube, self.node.as_deref()).await?;
+        if let Some(image) = &self.image {
+            cis_bench::job::validate_image(image)?;
+            bench.image = image.clone();
+        }
+        if let Some(benchmark) = &self.benchmark {
+            cis_bench::job::validate_benchmark(benchmark)?;
+            bench.benchmark = benchmark.clone();
+        }
+        Ok(Some(bench))
+    }
+
     pub async fn run(self) -> Result<Outcome> {
         no_namespace_flag(&self.kube)?;
-        if self.scenario == Id::KubeBench {
-            return Err(scenario::node_access_error());
-        }
         let seed = self.seed.unwrap_or_else(crate::seed::random_seed);
         let run_name = scenario::run_name(self.scenario, seed);
         let dir = match &self.dir {
@@ -144,9 +229,14 @@ impl StartCmd {
                 self.scenario.name()
             )));
         }
-        let plan = scenario::plan(self.scenario, &Context { seed, dir: &dir })?;
+        if self.scenario != Id::KubeBench {
+            // The flags that only scenario 8 takes are refused before anything connects.
+            self.bench_flags_absent()?;
+        }
         let kube = connect(&self.kube).await?;
-        let record = run::start(&kube.client, &plan, self.exam).await?;
+        let bench = self.bench(&kube).await?;
+        let plan = scenario::plan(self.scenario, &Context { seed, dir: &dir, bench: bench.as_ref() })?;
+        let record = run::start(&kube.client, &plan, self.exam, bench.as_ref()).await?;
         print_task(&record, &plan);
         Ok(Outcome::Good)
     }
@@ -238,7 +328,7 @@ pub struct CheckCmd {
 /// The checks of a run, with the time budget's in exam mode.
 pub async fn grade(client: &kube::Client, record: &Record) -> Result<Vec<Check>> {
     let plan = record.plan()?;
-    let mut checks = crate::scenarios::check(client, &plan).await?;
+    let mut checks = crate::scenarios::check(client, &plan, record.bench.as_ref()).await?;
     checks.extend(time_check(record, run::now()));
     Ok(checks)
 }
@@ -435,6 +525,8 @@ mod tests {
             exam,
             minutes: 6,
             dir: PathBuf::from("/tmp/x"),
+            bench: None,
+            modes: None,
         }
     }
 

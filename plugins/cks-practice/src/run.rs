@@ -15,7 +15,7 @@ use kube::{Client, ResourceExt};
 use serde_json::json;
 
 use crate::PLUGIN;
-use crate::scenario::{self, Context, Id, Plan, RUN_LABEL};
+use crate::scenario::{self, Context, Id, NodeBench, Plan, RUN_LABEL};
 
 /// The label of a run's record.
 pub const RECORD_LABEL: &str = "cks-practice.kube-harden.io/record";
@@ -32,6 +32,11 @@ pub struct Record {
     pub exam: bool,
     pub minutes: u32,
     pub dir: PathBuf,
+    /// Scenario 8: where kube-bench runs.
+    pub bench: Option<NodeBench>,
+    /// Scenario 8: the file's mode before the run, and the one the run set (what reset puts back,
+    /// and when).
+    pub modes: Option<(String, String)>,
 }
 
 pub fn now() -> u64 {
@@ -40,7 +45,7 @@ pub fn now() -> u64 {
 
 impl Record {
     pub fn plan(&self) -> Result<Plan> {
-        scenario::plan(self.id, &Context { seed: self.seed, dir: &self.dir })
+        scenario::plan(self.id, &Context { seed: self.seed, dir: &self.dir, bench: self.bench.as_ref() })
     }
 
     /// Seconds left of the time budget (negative: over).
@@ -49,14 +54,24 @@ impl Record {
     }
 
     fn data(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([
+        let mut data = BTreeMap::from([
             ("scenario".into(), self.id.name().into()),
             ("seed".into(), self.seed.to_string()),
             ("started".into(), self.started.to_string()),
             ("exam".into(), self.exam.to_string()),
             ("minutes".into(), self.minutes.to_string()),
             ("dir".into(), self.dir.display().to_string()),
-        ])
+        ]);
+        if let Some(bench) = &self.bench {
+            data.insert("node".into(), bench.node.clone());
+            data.insert("image".into(), bench.image.clone());
+            data.insert("benchmark".into(), bench.benchmark.clone());
+        }
+        if let Some((old, set)) = &self.modes {
+            data.insert("originalMode".into(), old.clone());
+            data.insert("setMode".into(), set.clone());
+        }
+        data
     }
 
     fn config_map(&self, namespace: &str) -> serde_json::Value {
@@ -87,6 +102,16 @@ impl Record {
             exam: get("exam")? == "true",
             minutes: get("minutes")?.parse().map_err(|_| bad("minutes"))?,
             dir: PathBuf::from(get("dir")?),
+            bench: match id {
+                Id::KubeBench => {
+                    Some(NodeBench { node: get("node")?, image: get("image")?, benchmark: get("benchmark")? })
+                }
+                _ => None,
+            },
+            modes: match (data.get("originalMode"), data.get("setMode")) {
+                (Some(old), Some(set)) => Some((old.clone(), set.clone())),
+                _ => None,
+            },
         })
     }
 }
@@ -128,14 +153,14 @@ pub async fn current(client: &Client, run: Option<&str>) -> Result<Record> {
 }
 
 /// Creates the plan's starting state and its record. Refuses when the run exists.
-pub async fn start(client: &Client, plan: &Plan, exam: bool) -> Result<Record> {
+pub async fn start(client: &Client, plan: &Plan, exam: bool, bench: Option<&NodeBench>) -> Result<Record> {
     if !runs(client, Some(&plan.run)).await?.is_empty() {
         return Err(Error::conflict(format!("run {} is already on this cluster", plan.run)).with_hint(format!(
             "carry on with it, `kubectl cks-practice reset --run {}`, or pick another --seed",
             plan.run
         )));
     }
-    let record = Record {
+    let mut record = Record {
         run: plan.run.clone(),
         id: plan.id,
         seed: plan.seed,
@@ -143,6 +168,8 @@ pub async fn start(client: &Client, plan: &Plan, exam: bool) -> Result<Record> {
         exam,
         minutes: plan.id.info().minutes,
         dir: plan.dir.clone(),
+        bench: bench.cloned(),
+        modes: None,
     };
     let mut objects: Vec<Object> = plan.apply_objects()?;
     if exam {
@@ -159,6 +186,23 @@ pub async fn start(client: &Client, plan: &Plan, exam: bool) -> Result<Record> {
         .lines_to_stderr()
         .run(objects)
         .await?;
+    if let Some(bench) = bench {
+        // The node's file changes last: if it cannot, the run is taken down again and nothing is left.
+        match crate::scenarios::kube_bench::break_file(client, plan, bench).await {
+            Ok(modes) => {
+                record.modes = Some(modes);
+                let saved = scenario::typed_object(record.config_map(&plan.namespaces[0]))?;
+                Applier::new(PLUGIN, ApplyArgs::default(), Some(client.clone()))
+                    .lines_to_stderr()
+                    .run(vec![saved])
+                    .await?;
+            }
+            Err(e) => {
+                let _ = reset(client, &plan.run, Some(&record)).await;
+                return Err(e.context("making kube-bench's finding on the node; the run was reset"));
+            }
+        }
+    }
     for file in &plan.files {
         let path = harden_cli::files::write_new(
             &plan.dir,
@@ -216,6 +260,14 @@ pub async fn reset(client: &Client, run: &str, record: Option<&Record>) -> Resul
         .filter(|ns| planned.as_ref().is_none_or(|names| names.contains(&ns.name_any())))
         .collect();
     let mut deleted = 0;
+    // Scenario 8 changed a file on a node: put its mode back (while the namespace for the helper pod
+    // is still there), unless the candidate changed it since.
+    if let Some(record @ Record { bench: Some(bench), modes: Some((old, set)), .. }) = record {
+        let plan = record.plan()?;
+        if ours.iter().any(|ns| ns.name_any() == plan.namespaces[0] && ns.metadata.deletion_timestamp.is_none()) {
+            crate::scenarios::kube_bench::restore_file(client, &plan, bench, old, set).await?;
+        }
+    }
     for ns in &ours {
         let name = ns.name_any();
         for resource in kinds() {

@@ -168,11 +168,22 @@ pub struct Plan {
     pub manual: String,
 }
 
+/// Where scenario 8 runs kube-bench: the node, the image of its Job (also the helper pod's: it has
+/// `sh`, `stat` and `chmod`), and the benchmark it grades with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeBench {
+    pub node: String,
+    pub image: String,
+    pub benchmark: String,
+}
+
 /// Everything a scenario needs to build its plan.
 pub struct Context<'a> {
     pub seed: u64,
     /// The run's directory on this machine (absolute).
     pub dir: &'a Path,
+    /// Scenario 8's node (the others have none).
+    pub bench: Option<&'a NodeBench>,
 }
 
 impl Plan {
@@ -222,20 +233,18 @@ pub fn plan(id: Id, ctx: &Context<'_>) -> Result<Plan> {
         Id::DashboardUser => Ok(scenarios::dash_user::plan(ctx)),
         Id::DashboardArgs => Ok(scenarios::dash_args::plan(ctx)),
         Id::TamperedBinary => Ok(scenarios::binaries::plan(ctx)),
-        Id::KubeBench => Err(node_access_error()),
+        Id::KubeBench => scenarios::kube_bench::plan(ctx),
     }
 }
 
+/// Scenario 8 on a cluster without a Ready node.
 pub fn node_access_error() -> Error {
     Error::new(
         harden_cli::ErrorKind::Other,
-        "scenario 8 (kube-bench) needs node access: a shell on a node to fix the file kube-bench reports, and a \
-         cluster whose nodes run kube-bench's Job; this plugin does not set it up",
+        "scenario 8 (kube-bench) needs node access: a Ready node that runs kube-bench's Job, and a shell on it \
+         to fix the file kube-bench reports; this cluster has no Ready node",
     )
-    .with_hint(
-        "on a cluster with nodes, practise it with `kubectl cis-bench run` (find), a fix on the node, and \
-         `kubectl cis-bench run` again (verify); `kubectl cks-practice list --runnable` leaves it out",
-    )
+    .with_hint("`kubectl cks-practice list --runnable` leaves it out on such a cluster")
 }
 
 /// A JSON object as the apply path's [`Object`], through its typed k8s-openapi kind.
@@ -329,9 +338,10 @@ mod tests {
     #[test]
     fn every_runnable_plan_is_complete_and_seeded() {
         let dir = Path::new("/tmp/cks");
-        for id in ALL.into_iter().filter(|&i| i != Id::KubeBench) {
-            let a = plan(id, &Context { seed: 1, dir }).unwrap();
-            let b = plan(id, &Context { seed: 2, dir }).unwrap();
+        let bench = NodeBench { node: "n1".into(), image: "i".into(), benchmark: "cis-1.10".into() };
+        for id in ALL {
+            let a = plan(id, &Context { seed: 1, dir, bench: Some(&bench) }).unwrap();
+            let b = plan(id, &Context { seed: 2, dir, bench: Some(&bench) }).unwrap();
             assert!(!a.namespaces.is_empty() && !a.task.is_empty() && !a.manual.is_empty(), "{id:?}");
             assert!(!a.read.is_empty() && !a.skeleton.is_empty() && !a.plugin_steps.is_empty(), "{id:?}");
             assert_ne!(a.namespaces, b.namespaces, "{id:?}: two seeds, two sets of names");

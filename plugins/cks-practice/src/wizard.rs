@@ -18,7 +18,7 @@ fn failed(err: dialoguer::Error) -> Error {
 
 pub async fn run() -> Result<Outcome> {
     let theme = ColorfulTheme::default();
-    let runnable: Vec<Id> = ALL.into_iter().filter(|&id| id != Id::KubeBench).collect();
+    let runnable: Vec<Id> = ALL.to_vec();
     let items: Vec<String> = runnable
         .iter()
         .map(|id| {
@@ -26,12 +26,8 @@ pub async fn run() -> Result<Outcome> {
             format!("{}. {} - {} ({}m)", info.number, id.name(), info.topic, info.minutes)
         })
         .collect();
-    let pick = Select::with_theme(&theme)
-        .with_prompt("Scenario (8, kube-bench, needs node access and is not offered here)")
-        .items(&items)
-        .default(0)
-        .interact()
-        .map_err(failed)?;
+    let pick =
+        Select::with_theme(&theme).with_prompt("Scenario").items(&items).default(0).interact().map_err(failed)?;
     let id = runnable[pick];
     let seed: u64 = Input::with_theme(&theme)
         .with_prompt("Seed (names are drawn from it)")
@@ -40,8 +36,12 @@ pub async fn run() -> Result<Outcome> {
         .map_err(failed)?;
     let kube = connect(&KubeArgs::default()).await?;
     let name = scenario::run_name(id, seed);
-    let plan = scenario::plan(id, &Context { seed, dir: &scenario::default_dir(&name) })?;
-    let record = run::start(&kube.client, &plan, false).await?;
+    let bench = match id {
+        Id::KubeBench => Some(crate::commands::default_bench(&kube, None).await?),
+        _ => None,
+    };
+    let plan = scenario::plan(id, &Context { seed, dir: &scenario::default_dir(&name), bench: bench.as_ref() })?;
+    let record = run::start(&kube.client, &plan, false, bench.as_ref()).await?;
     output::eprint(&format!("\n{}", task_text(&record, &plan)));
     let actions = [
         "Check my answer",
@@ -67,8 +67,9 @@ pub async fn run() -> Result<Outcome> {
             _ => break,
         }
     }
+    let node = bench.map(|b| format!(" --node {}", scenario::sh(&b.node))).unwrap_or_default();
     harden_cli::prompt::show_equivalent(&format!(
-        "kubectl cks-practice start {} --seed {seed}\n  kubectl cks-practice check --run {}",
+        "kubectl cks-practice start {} --seed {seed}{node}\n  kubectl cks-practice check --run {}",
         id.name(),
         record.run
     ));

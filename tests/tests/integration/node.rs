@@ -746,12 +746,15 @@ fn node_verify_bin_hashes_the_running_kubelet() {
     let middle = tampered.len() / 2;
     tampered[middle] ^= 1;
     let tampered = sums(&tampered, "tampered.sha256");
+    // A namespace of its own: the g04 test's matrix covers every pod in `default`.
+    let ns = "verify-bin-live";
+    apply(node, &namespace_yaml(ns, "purpose: hashing"));
     let verify = |file: &std::path::Path| {
         run(node
             .cluster
             .plugin("verify-bin")
             .env("KUBECTL_PATH", "kubectl")
-            .args(["--node", NODE_NAME, "kubelet", "--image", &image, "-o", "json", "--checksum-file"])
+            .args(["--node", NODE_NAME, "kubelet", "-n", ns, "--image", &image, "-o", "json", "--checksum-file"])
             .arg(file))
     };
     let out = verify(&genuine);
@@ -781,4 +784,113 @@ fn node_verify_bin_hashes_the_running_kubelet() {
     let out = run(node.cluster.plugin("verify-bin").args(["--node", "no-such-node", "--image", &image]));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("node no-such-node does not exist"), "{}", stderr(&out));
+}
+
+/// The mode of a file on the node (inside its mount namespace), as `stat -c %a` prints it.
+fn mode_on_node(node: &Node, path: &str) -> String {
+    let out = run(node.cluster.nsenter().args(["stat", "-c", "%a", path]));
+    assert!(out.status.success(), "stat {path} on the node: {}", stderr(&out));
+    stdout(&out).trim().to_string()
+}
+
+/// `cks-practice check -o json`: the exit code and the checks as (check, passed, reason).
+fn practice_checks(node: &Node, run_name: &str) -> (Option<i32>, Vec<(String, bool, String)>) {
+    let out = run(node.cluster.plugin("cks-practice").args(["check", "--run", run_name, "-o", "json"]));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    let checks = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (c["check"].as_str().unwrap().to_string(), c["passed"] == true, c["reason"].as_str().unwrap().to_string())
+        })
+        .collect();
+    (out.status.code(), checks)
+}
+
+/// Scenario 8 on the node, graded by the real kube-bench Job: `start` widens one of the kubelet's
+/// files (node.sh installs them 600, as kubeadm does) and `check` fails with what kube-bench saw; a
+/// group-readable "fix" still fails; the manual solution from `solution`, run on the node, passes;
+/// `reset` leaves the candidate's fix alone, and a reset without a fix puts the old mode back. The
+/// two seeds pick the two files (kubeconfig and configuration).
+#[test]
+fn node_cks_practice_kube_bench_finding_is_fixed_on_the_node_and_verified_by_kube_bench() {
+    let node = node();
+    let image = node.cluster.image("kube-bench");
+    let cks = |args: &[&str]| run(node.cluster.plugin("cks-practice").args(args));
+    let mut files = Vec::new();
+    for (seed, fix) in [("1", true), ("2", false)] {
+        let out = cks(&["start", "kube-bench", "--seed", seed, "--image", &image]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let run_name = format!("kube-bench-{seed}");
+        let task: Value = serde_json::from_str(&stdout(&cks(&["task", "--run", &run_name, "-o", "json"]))).unwrap();
+        let (file, check) = (task["names"]["file"].as_str().unwrap(), task["names"]["check"].as_str().unwrap());
+        assert_eq!(task["names"]["node"], NODE_NAME);
+        assert!(stdout(&out).contains(file) && stdout(&out).contains(check), "the task names both: {}", stdout(&out));
+        assert_eq!(mode_on_node(node, file), "644", "start widened {file} from 600");
+        files.push(file.to_string());
+
+        let (code, checks) = practice_checks(node, &run_name);
+        assert_eq!(code, Some(1), "{checks:?}");
+        let permissions = &checks[0];
+        assert!(permissions.0.contains(check) && permissions.0.contains(file), "{checks:?}");
+        assert!(
+            !permissions.1 && permissions.2.contains("FAIL") && permissions.2.contains("permissions=644"),
+            "{checks:?}"
+        );
+        assert!(checks[1..].iter().all(|c| c.1), "ownership and the node's readiness hold: {checks:?}");
+        if !fix {
+            let out = cks(&["reset", "--run", &run_name]);
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            assert!(stdout(&out).contains("mode 600 put back"), "{}", stdout(&out));
+            assert_eq!(mode_on_node(node, file), "600", "reset put the old mode back");
+            continue;
+        }
+
+        // A typical wrong answer: readable by the group is still wider than 600.
+        let out = run(node.cluster.nsenter().args(["chmod", "660", file]));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let (code, checks) = practice_checks(node, &run_name);
+        assert_eq!(code, Some(1), "{checks:?}");
+        assert!(!checks[0].1 && checks[0].2.contains("permissions=660"), "{checks:?}");
+
+        // The manual solution, as `solution` prints it, run on the node (the test's "ssh NODE").
+        let solution: Value =
+            serde_json::from_str(&stdout(&cks(&["solution", "--run", &run_name, "-o", "json"]))).unwrap();
+        let manual = solution["manual"].as_str().unwrap();
+        let chmod = manual.lines().find(|l| l.starts_with("sudo chmod ")).unwrap_or_else(|| panic!("{manual}"));
+        let out = run(node.cluster.nsenter().args(["sh", "-c", chmod.trim_start_matches("sudo ")]));
+        assert!(out.status.success(), "{chmod}: {}", stderr(&out));
+        let (code, checks) = practice_checks(node, &run_name);
+        assert_eq!(code, Some(0), "{checks:?}");
+        assert!(checks.iter().all(|c| c.1) && checks[0].2.contains("PASS"), "{checks:?}");
+
+        let out = cks(&["reset", "--run", &run_name]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stdout(&out).contains("left as it is"), "{}", stdout(&out));
+        assert_eq!(mode_on_node(node, file), "600", "reset did not undo the fix");
+        let again = cks(&["reset", "--run", &run_name]);
+        assert_eq!(again.status.code(), Some(0), "reset is idempotent: {}", stderr(&again));
+    }
+    assert_ne!(files[0], files[1], "the two seeds pick the two files");
+    // The namespaces go once their pods have (the helper pods and kube-bench's are gone already).
+    let start = Instant::now();
+    loop {
+        let left = run(kubectl(node).args(["get", "ns", "-l", "cks-practice.kube-harden.io/run", "-o", "name"]));
+        if stdout(&left).is_empty() {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "reset left the run's namespaces: {}", stdout(&left));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let pods = run(kubectl(node).args([
+        "get",
+        "pods",
+        "-A",
+        "-l",
+        "app.kubernetes.io/managed-by=kubectl-cks-practice",
+        "-o",
+        "name",
+    ]));
+    assert_eq!(stdout(&pods), "", "no helper pod is left");
 }

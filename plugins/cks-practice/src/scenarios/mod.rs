@@ -6,16 +6,17 @@ pub mod dash_args;
 pub mod dash_user;
 pub mod default_deny;
 pub mod frontend_backend;
+pub mod kube_bench;
 pub mod metadata;
 pub mod tls;
 
 use harden_cli::Result;
 
 use crate::grade::Check;
-use crate::scenario::{Id, Plan};
+use crate::scenario::{Id, NodeBench, Plan};
 
 /// Grades the cluster (and the run's files) against the plan.
-pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
+pub async fn check(client: &kube::Client, plan: &Plan, bench: Option<&NodeBench>) -> Result<Vec<Check>> {
     match plan.id {
         Id::DefaultDeny => default_deny::check(client, plan).await,
         Id::FrontendToBackend => frontend_backend::check(client, plan).await,
@@ -24,6 +25,10 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
         Id::DashboardUser => dash_user::check(client, plan).await,
         Id::DashboardArgs => dash_args::check(client, plan).await,
         Id::TamperedBinary => binaries::check(plan),
-        Id::KubeBench => Err(crate::scenario::node_access_error()),
+        Id::KubeBench => match bench {
+            Some(bench) => kube_bench::check(client, plan, bench).await,
+            None => Err(harden_cli::Error::invalid("the run record of a kube-bench run lacks its node")
+                .with_hint("it was edited: reset the run and start it again")),
+        },
     }
 }

@@ -270,6 +270,11 @@ pub async fn reset(client: &Client, run: &str, record: Option<&Record>) -> Resul
     }
     for ns in &ours {
         let name = ns.name_any();
+        if ns.metadata.deletion_timestamp.is_some() {
+            // An earlier reset deleted it: the namespace controller empties it.
+            output::line(format!("namespace/{name} is being deleted"));
+            continue;
+        }
         for resource in kinds() {
             let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &name, &resource);
             let listed = api
@@ -288,15 +293,13 @@ pub async fn reset(client: &Client, run: &str, record: Option<&Record>) -> Resul
                 }
             }
         }
-        if ns.metadata.deletion_timestamp.is_none() {
-            match namespaces_api.delete(&name, &DeleteParams::default()).await {
-                Ok(_) => {
-                    deleted += 1;
-                    output::line(format!("namespace/{name} deleted"));
-                }
-                Err(e) if harden_kube::error::status_code(&e) == Some(404) => {}
-                Err(e) => return Err(harden_kube::error::from_kube(e, format!("deleting namespace {name}"))),
+        match namespaces_api.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => {
+                deleted += 1;
+                output::line(format!("namespace/{name} deleted"));
             }
+            Err(e) if harden_kube::error::status_code(&e) == Some(404) => {}
+            Err(e) => return Err(harden_kube::error::from_kube(e, format!("deleting namespace {name}"))),
         }
     }
     if let Some(record) = record {

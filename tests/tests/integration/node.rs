@@ -818,6 +818,8 @@ fn node_cks_practice_kube_bench_finding_is_fixed_on_the_node_and_verified_by_kub
     let node = node();
     let image = node.cluster.image("kube-bench");
     let cks = |args: &[&str]| run(node.cluster.plugin("cks-practice").args(args));
+    let listed: Value = serde_json::from_str(&stdout(&cks(&["list", "--runnable", "-o", "json"]))).unwrap();
+    assert!(listed.as_array().unwrap().iter().any(|s| s["id"] == "kube-bench"), "a Ready node: runnable: {listed}");
     let mut files = Vec::new();
     for (seed, fix) in [("1", true), ("2", false)] {
         let out = cks(&["start", "kube-bench", "--seed", seed, "--image", &image]);

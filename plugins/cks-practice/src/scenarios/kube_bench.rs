@@ -88,7 +88,7 @@ pub fn plan(ctx: &Context<'_>) -> Result<Plan> {
     plan.names.insert("file", path.clone());
     plan.names.insert("benchmark", bench.benchmark.clone());
     plan.task = format!(
-        "kube-bench ({}) reports check {} as FAIL on node {node}: the permissions of {} ({path}).\n\
+        "kube-bench ({}) reports check {} as FAIL on node {node}: the permissions of {path},\n{}.\n\
          Fix it on the node (ssh {node}), then verify it by running kube-bench's check again.\n\
          The file must stay in place and owned by root, and the node must stay Ready.\n\
          Namespace {ns} is yours for running kube-bench's Job.",

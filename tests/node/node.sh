@@ -87,7 +87,7 @@ start etcd "$BIN/etcd" --name=node --data-dir="$dir/etcd" \
 start kube-apiserver "$BIN/kube-apiserver" --etcd-servers=http://127.0.0.1:2379 \
   --bind-address=0.0.0.0 --advertise-address="$NODE_IP" --secure-port=6443 \
   --tls-cert-file="$dir/pki/apiserver.crt" --tls-private-key-file="$dir/pki/apiserver.key" \
-  --client-ca-file="$dir/pki/ca.crt" \
+  --client-ca-file="$dir/pki/ca.crt" --token-auth-file="$dir/tokens.csv" \
   --kubelet-client-certificate="$dir/pki/apiserver-kubelet-client.crt" \
   --kubelet-client-key="$dir/pki/apiserver-kubelet-client.key" \
   --kubelet-certificate-authority="$dir/pki/ca.crt" --kubelet-preferred-address-types=InternalIP \

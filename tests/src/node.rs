@@ -49,6 +49,8 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 pub struct Parts {
     pub bin_dir: PathBuf,
     pub kube_router: PathBuf,
+    /// Traefik, the Ingress and Gateway API controller the tls-ingress tests start.
+    pub traefik: PathBuf,
     pub images: PathBuf,
 }
 
@@ -165,8 +167,9 @@ pub fn prepare() -> Result<Parts, BoxError> {
     run_script("node/install-packages.sh", &[])?;
     let bin_dir = PathBuf::from(run_script("controlplane/build.sh", &["--node"])?);
     let kube_router = PathBuf::from(run_script("tools/build-kube-router.sh", &[])?);
+    let traefik = PathBuf::from(run_script("tools/build-traefik.sh", &[])?);
     let images = PathBuf::from(run_script("node/build-images.sh", &[])?);
-    Ok(Parts { bin_dir, kube_router, images })
+    Ok(Parts { bin_dir, kube_router, traefik, images })
 }
 
 fn image_named(images: &Path, short: &str) -> String {
@@ -695,6 +698,52 @@ impl NodeCluster {
         Ok(())
     }
 
+    /// Starts Traefik inside the node (`traefik.sh`) and waits until its HTTPS entrypoint
+    /// (NODE_IP:443) accepts connections: first the Gateway API CRDs it watches, and the IngressClass
+    /// and GatewayClass `traefik` that name it.
+    pub fn start_traefik(&self) -> Result<(), BoxError> {
+        let crds = crate::gateway_api_dir().join("crds");
+        let kubectl = |args: &[&str], input: Option<&str>| -> Result<(), BoxError> {
+            let mut command = self.kubectl();
+            command.args(args);
+            let out = match input {
+                Some(text) => crate::run_with_input(&mut command, text),
+                None => command.output()?,
+            };
+            if !out.status.success() {
+                return Err(format!("kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)).into());
+            }
+            Ok(())
+        };
+        let crds_arg = crds.display().to_string();
+        kubectl(&["apply", "--server-side", "-f", &crds_arg], None)?;
+        kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "-f", &crds_arg], None)?;
+        kubectl(
+            &["apply", "-f", "-"],
+            Some(
+                "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata:\n  name: traefik\n\
+                 spec:\n  controller: traefik.io/ingress-controller\n---\n\
+                 apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata:\n  name: traefik\n\
+                 spec:\n  controllerName: traefik.io/gateway-controller\n",
+            ),
+        )?;
+        let out = self.nsenter().arg("bash").arg(self.dir.join("traefik.sh")).output()?;
+        if !out.status.success() {
+            return Err(format!("starting Traefik: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+        let netns = PathBuf::from(format!("/proc/{}/ns/net", self.init_pid));
+        let target: SocketAddr = format!("{NODE_IP}:443").parse()?;
+        let limit = Instant::now() + Duration::from_secs(60);
+        while connect_in(&netns, target).is_err() {
+            if Instant::now() > limit {
+                let log = fs::read_to_string(self.dir.join("traefik.log")).unwrap_or_default();
+                return Err(format!("Traefik did not listen on {target} within 60 s; its log:\n{log}").into());
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        Ok(())
+    }
+
     /// Stops every process of the node and removes its cgroups, then checks nothing is left.
     pub fn stop(&self) -> Result<(), BoxError> {
         stop_state(&self.state)
@@ -805,18 +854,55 @@ fn log_tails(dir: &Path) -> String {
     text
 }
 
+/// `bytes` random bytes as hex, from the kernel.
+fn random_hex(bytes: usize) -> Result<String, BoxError> {
+    let mut buf = vec![0u8; bytes];
+    fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 fn write_configs(dir: &Path, parts: &Parts, cgroup: &str, kube_router: bool) -> Result<(), BoxError> {
     let d = dir.display();
     fs::copy(script("node/node.sh"), dir.join("node.sh"))?;
     fs::copy(script("node/kube-router.sh"), dir.join("kube-router.sh"))?;
+    fs::copy(script("node/traefik.sh"), dir.join("traefik.sh"))?;
     fs::write(
         dir.join("env"),
         format!(
-            "BIN={}\nKUBE_ROUTER={}\nIMAGES={}\nNODE_NAME={NODE_NAME}\nNODE_IP={NODE_IP}\nGW_IP={GW_IP}\n\
+            "BIN={}\nKUBE_ROUTER={}\nTRAEFIK={}\nIMAGES={}\nNODE_NAME={NODE_NAME}\nNODE_IP={NODE_IP}\nGW_IP={GW_IP}\n\
              METADATA_IP={METADATA_IP}\nPOD_CIDR={POD_CIDR}\n",
             parts.bin_dir.display(),
             if kube_router { parts.kube_router.display().to_string() } else { "none".into() },
+            parts.traefik.display(),
             parts.images.display(),
+        ),
+    )?;
+    // Traefik reads the API with a bearer token (it takes no client certificate): a static token of
+    // the API server's --token-auth-file, admin like kube-router's identity, new for every node.
+    let token = random_hex(16)?;
+    write_private(&dir.join("tokens.csv"), &format!("{token},traefik,traefik,system:masters\n"))?;
+    write_private(
+        &dir.join("traefik.yaml"),
+        &format!(
+            r#"global: {{checkNewVersion: false, sendAnonymousUsage: false}}
+log: {{level: INFO}}
+entryPoints:
+  web: {{address: ":80"}}
+  # TLS on every router of the HTTPS entrypoint, as Traefik's Helm chart sets it: an Ingress's tls
+  # section only loads the certificates.
+  websecure: {{address: ":443", http: {{tls: {{}}}}}}
+providers:
+  kubernetesIngress:
+    endpoint: https://{NODE_IP}:{API_PORT}
+    token: {token}
+    certAuthFilePath: {d}/pki/ca.crt
+    ingressEndpoint: {{ip: {NODE_IP}}}
+  kubernetesGateway:
+    endpoint: https://{NODE_IP}:{API_PORT}
+    token: {token}
+    certAuthFilePath: {d}/pki/ca.crt
+    statusAddress: {{ip: {NODE_IP}}}
+"#
         ),
     )?;
     // Everything containerd keeps goes under DIR (the host's /run and /var/lib/cni are tmpfs inside

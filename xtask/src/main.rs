@@ -163,6 +163,9 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
             let dir = node_dir();
             let node = harden_tests::node::NodeCluster::start(&dir, &parts, options)
                 .map_err(|e| anyhow::anyhow!("starting the node cluster: {e}"))?;
+            // A real Ingress and Gateway API controller, for `kubectl tls-ingress create --class
+            // traefik` or `--gateway-class traefik`.
+            node.start_traefik().map_err(|e| anyhow::anyhow!("starting Traefik on the node: {e}"))?;
             let seconds = std::fs::read_to_string(dir.join("start-seconds")).unwrap_or_default();
             eprintln!(
                 "node {} Ready in {} s: API server {} (logs in {})",
@@ -174,6 +177,10 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
             eprintln!("try:  export KUBECONFIG={}", node.admin_kubeconfig.display());
             eprintln!("      as an unprivileged user: {}", node.user_kubeconfig.display());
             eprintln!("      images: {}", ["busybox", "kube-bench"].map(|i| node.image(i)).join(", "));
+            eprintln!(
+                "      Traefik serves Ingress class and GatewayClass traefik on {}:80 and :443 (inside the node)",
+                harden_tests::node::NODE_IP
+            );
             eprintln!(
                 "inside the node (pod IPs, iptables, ctr): nsenter --target {} --net --mount --pid -- COMMAND",
                 node.init_pid

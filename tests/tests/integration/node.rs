@@ -896,3 +896,173 @@ fn node_cks_practice_kube_bench_finding_is_fixed_on_the_node_and_verified_by_kub
     ]));
     assert_eq!(stdout(&pods), "", "no helper pod is left");
 }
+
+/// Traefik on the node, started once for the tests that need a real Ingress and Gateway API
+/// controller (with the Gateway API CRDs, the IngressClass and the GatewayClass `traefik`). Returns
+/// the host port forwarded to its HTTPS entrypoint (NODE_IP:443).
+fn traefik(node: &Node) -> u16 {
+    static PORT: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+    *PORT.get_or_init(|| {
+        node.cluster.start_traefik().unwrap_or_else(|e| panic!("{e}"));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let netns = std::path::PathBuf::from(format!("/proc/{}/ns/net", node.cluster.init_pid));
+        let target = format!("{}:443", harden_tests::node::NODE_IP).parse().unwrap();
+        std::thread::spawn(move || harden_tests::node::forward(listener, netns, target));
+        port
+    })
+}
+
+/// Polls `tls-ingress inspect -n NS --probe --address ADDR` until its output contains `expected`
+/// (Traefik applies a change a moment after the API has it); fails with the last output after SETTLE.
+fn expect_served(node: &Node, ns: &str, address: &str, expected: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let out = run(node.cluster.plugin("tls-ingress").args(["inspect", "-n", ns, "--probe", "--address", address]));
+        let text = stdout(&out);
+        if text.contains(expected) {
+            return text;
+        }
+        assert!(start.elapsed() < SETTLE, "after {SETTLE:?} the probe still says:\n{text}\n{}", stderr(&out));
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Polls an HTTPS GET through Traefik for `host`, verified against `ca`, until the body contains
+/// `expected` (Traefik adds the route once it has the Service's endpoints); fails after SETTLE with
+/// what it got and Traefik's log.
+fn expect_https(node: &Node, port: u16, host: &str, ca: &std::path::Path, expected: &str) {
+    let start = Instant::now();
+    loop {
+        let got = https_get(port, host, ca);
+        if got.as_ref().is_ok_and(|body| body.contains(expected)) {
+            return;
+        }
+        if start.elapsed() > SETTLE {
+            let log = std::fs::read_to_string(node.cluster.dir.join("traefik.log")).unwrap_or_default();
+            panic!("HTTPS GET https://{host}/ through Traefik: {got:?} after {SETTLE:?}; Traefik's log:\n{log}");
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// An HTTPS GET through Traefik for `host`, verified against `ca` (our self-signed certificate):
+/// the body, or curl's error.
+fn https_get(port: u16, host: &str, ca: &std::path::Path) -> Result<String, String> {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--resolve", &format!("{host}:{port}:127.0.0.1"), "--cacert"])
+        .arg(ca)
+        .arg(format!("https://{host}:{port}/"))
+        .output()
+        .expect("curl");
+    if out.status.success() { Ok(stdout(&out)) } else { Err(stderr(&out)) }
+}
+
+/// The seed's t75 with a real controller: `tls-ingress create` over an Ingress and then over a
+/// Gateway, and Traefik serves our certificate for accounting.internal.acme.com (the probe says
+/// "serves our certificate", and an HTTPS request verified against that certificate reaches the
+/// Service's pod); for an Ingress whose Secret does not exist, Traefik serves its default certificate
+/// and the probe says "serves another certificate".
+#[test]
+fn node_tls_ingress_traefik_serves_our_certificate_over_ingress_and_over_gateway() {
+    let node = node();
+    let port = traefik(node);
+    let (ns, host) = ("t75", "accounting.internal.acme.com");
+    let mut yaml = namespace_yaml(ns, "purpose: tls");
+    yaml += &pod_yaml(node, ns, "accounting", "app: accounting");
+    yaml += &format!(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: accounting-service\n  namespace: {ns}\n\
+         spec:\n  selector: {{app: accounting}}\n  ports:\n  - {{port: 80, targetPort: 3000}}\n"
+    );
+    apply(node, &yaml);
+    wait_ready(node, ns);
+    let address = format!("127.0.0.1:{port}");
+    let tls = |args: &[&str]| run(node.cluster.plugin("tls-ingress").args(args));
+    let certs = tempfile::tempdir().unwrap();
+
+    // The seed's path: an Ingress of class traefik.
+    let dir = certs.path().to_str().unwrap();
+    let out = tls(&[
+        "create",
+        "accounting-ingress",
+        "-n",
+        ns,
+        "--class",
+        "traefik",
+        "--host",
+        host,
+        "--service",
+        "accounting-service:80",
+        "--secret",
+        "accounting-secret",
+        "--wait",
+        "--write-cert",
+        dir,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let cert = certs.path().join("accounting-secret.crt");
+    let served = expect_served(node, ns, &address, ": serves our certificate");
+    assert!(served.contains(host), "{served}");
+    expect_https(node, port, host, &cert, "kube-harden test page");
+
+    // The classic failure: an Ingress whose Secret the controller cannot use (here: none of that
+    // name) is served with the controller's default certificate, silently; the probe says so.
+    apply(
+        node,
+        &format!(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: billing\n  namespace: {ns}\n\
+             spec:\n  ingressClassName: traefik\n  tls:\n  - {{hosts: [billing.internal.acme.com], secretName: billing-secret}}\n\
+             \x20 rules:\n  - host: billing.internal.acme.com\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n\
+             \x20       backend: {{service: {{name: accounting-service, port: {{number: 80}}}}}}\n"
+        ),
+    );
+    let served = expect_served(node, ns, &address, "billing.internal.acme.com at 127.0.0.1");
+    let line = served.lines().find(|l| l.starts_with("billing.internal.acme.com at ")).unwrap();
+    assert!(line.contains("serves another certificate") && line.contains("TRAEFIK DEFAULT CERT"), "{served}");
+    assert!(
+        https_get(port, "billing.internal.acme.com", &cert).is_err(),
+        "a client that checks the certificate refuses Traefik's default one"
+    );
+    let out = run(kubectl(node).args(["delete", "ingress", "billing", "-n", ns]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = tls(&["delete", "accounting-ingress", "-n", ns]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // The successor: a Gateway of class traefik with an HTTPS listener and an HTTPRoute.
+    let certs = tempfile::tempdir().unwrap();
+    let dir = certs.path().to_str().unwrap();
+    let out = tls(&[
+        "create",
+        "accounting-gw",
+        "-n",
+        ns,
+        "--gateway",
+        "web",
+        "--gateway-class",
+        "traefik",
+        "--host",
+        host,
+        "--service",
+        "accounting-service:80",
+        "--secret",
+        "accounting-secret",
+        "--wait",
+        "--write-cert",
+        dir,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let cert = certs.path().join("accounting-secret.crt");
+    let gateway = run(kubectl(node).args(["get", "gateway", "web", "-n", ns, "-o", "json"]));
+    let gateway: Value = serde_json::from_str(&stdout(&gateway)).unwrap();
+    let programmed = gateway["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["type"] == "Programmed" && c["status"] == "True");
+    assert!(programmed, "Traefik programmed the Gateway: {}", gateway["status"]);
+    let served = expect_served(node, ns, &address, ": serves our certificate");
+    assert!(served.contains(host), "{served}");
+    expect_https(node, port, host, &cert, "kube-harden test page");
+    let out = tls(&["delete", "accounting-gw", "-n", ns]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

@@ -897,6 +897,8 @@ providers:
     token: {token}
     certAuthFilePath: {d}/pki/ca.crt
     ingressEndpoint: {{ip: {NODE_IP}}}
+    # Routes (and their certificates) even for a Service without ready pods: it answers 503 then.
+    allowEmptyServices: true
   kubernetesGateway:
     endpoint: https://{NODE_IP}:{API_PORT}
     token: {token}

@@ -56,7 +56,7 @@ pub async fn run() -> Result<Outcome> {
         let action =
             Select::with_theme(&theme).with_prompt("Next").items(actions).default(0).interact().map_err(failed)?;
         match action {
-            0 => output::eprint(&checks_text(&grade(&kube.client, &record).await?)),
+            0 => output::eprint(&checks_text(&grade(&kube.client, &record, None).await?)),
             1 | 2 => output::eprint(&hint_text(&plan, action as u8)),
             3 => output::eprint(&task_text(&record, &plan)),
             4 => output::eprint(&solution_text(&plan)),

@@ -798,15 +798,7 @@ async fn probe_entry(tls: &mut TlsReport, address: Option<&str>, port: u16) {
         tls.findings.push(warn("not probed: no address (a controller gives one; or give --address)"));
         return;
     };
-    let target = if address.parse::<std::net::SocketAddr>().is_ok()
-        || (address.rsplit_once(':').is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok()))
-    {
-        address.to_string()
-    } else if address.contains(':') {
-        format!("[{address}]:{port}")
-    } else {
-        format!("{address}:{port}")
-    };
+    let target = probe::target(address, port);
     if tls.hosts.is_empty() {
         // Without a host there is no SNI to ask with: which certificate answers is the controller's choice.
         tls.findings.push(warn("not probed: the entry or listener names no host"));

@@ -5,28 +5,11 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-mod build;
-mod cert;
-mod class;
-mod create;
-mod files;
-#[cfg(test)]
-mod fuzz;
-mod gateway;
-mod gwinspect;
-mod input;
-mod inspect;
-mod manage;
-mod manual;
-mod probe;
-mod rotate;
-
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use harden_cli::error::{ExitStyle, finish};
-
-pub const PLUGIN: &str = "kubectl-tls-ingress";
+use tls_ingress::{create, inspect, manage, rotate};
 
 #[derive(Parser)]
 #[command(

@@ -96,6 +96,20 @@ pub enum Handshake {
     Unreachable(String),
 }
 
+/// Where to connect: `address` as given when it names a port (`10.0.0.1:8443`, `[::1]:8443`,
+/// `lb.example.com:8443`), else with `port` (an IPv6 address in brackets).
+pub fn target(address: &str, port: u16) -> String {
+    if address.parse::<std::net::SocketAddr>().is_ok()
+        || address.rsplit_once(':').is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok())
+    {
+        address.to_string()
+    } else if address.contains(':') {
+        format!("[{address}]:{port}")
+    } else {
+        format!("{address}:{port}")
+    }
+}
+
 /// SNI for a host: a wildcard is probed with one concrete name under it.
 pub fn sni(host: &str) -> String {
     match host.strip_prefix("*.") {
@@ -222,6 +236,16 @@ pub fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_get_the_port_unless_they_name_one() {
+        assert_eq!(target("10.0.0.1", 443), "10.0.0.1:443");
+        assert_eq!(target("10.0.0.1:8443", 443), "10.0.0.1:8443");
+        assert_eq!(target("lb.example.com", 443), "lb.example.com:443");
+        assert_eq!(target("lb.example.com:8443", 443), "lb.example.com:8443");
+        assert_eq!(target("fd00::1", 443), "[fd00::1]:443");
+        assert_eq!(target("[fd00::1]:8443", 443), "[fd00::1]:8443");
+    }
 
     #[test]
     fn wildcards_are_probed_with_a_name_under_them() {

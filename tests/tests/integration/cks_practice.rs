@@ -138,6 +138,9 @@ async fn default_deny_graded_by_behaviour_including_egress_left_open() {
     let task = start(&["default-deny", "--seed", "101"]);
     let id = "default-deny-101";
     let ns = task["names"]["namespace"].as_str().unwrap().to_string();
+    let out = cks(&["check", "--run", id, "--address", "10.0.0.1"]);
+    assert_eq!(code(&out), Some(2), "--address is scenario 4's");
+    assert!(stderr(&out).contains("--address does not apply to default-deny"), "{}", stderr(&out));
     let (exit, checks, score) = check(id);
     assert_eq!(exit, Some(1));
     assert!(passed(&checks, "egress stays open"), "nothing restricts egress yet");

@@ -795,7 +795,12 @@ fn mode_on_node(node: &Node, path: &str) -> String {
 
 /// `cks-practice check -o json`: the exit code and the checks as (check, passed, reason).
 fn practice_checks(node: &Node, run_name: &str) -> (Option<i32>, Vec<(String, bool, String)>) {
-    let out = run(node.cluster.plugin("cks-practice").args(["check", "--run", run_name, "-o", "json"]));
+    practice_checks_with(node, run_name, &[])
+}
+
+/// [`practice_checks`] with more arguments.
+fn practice_checks_with(node: &Node, run_name: &str, more: &[&str]) -> (Option<i32>, Vec<(String, bool, String)>) {
+    let out = run(node.cluster.plugin("cks-practice").args(["check", "--run", run_name, "-o", "json"]).args(more));
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
     let checks = report["checks"]
         .as_array()
@@ -1064,5 +1069,62 @@ fn node_tls_ingress_traefik_serves_our_certificate_over_ingress_and_over_gateway
     assert!(served.contains(host), "{served}");
     expect_https(node, port, host, &cert, "kube-harden test page");
     let out = tls(&["delete", "accounting-gw", "-n", ns]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Scenario 4 with a real controller: once Traefik has admitted the candidate's Ingress (it has an
+/// address), `check` also grades what is served for the host, with tls-ingress's probe. The manual
+/// solution from `solution` passes it (through the forwarder: `--address`), nothing listening fails
+/// it with why, and without `--address` the probe goes to the address Traefik gave the Ingress.
+#[test]
+fn node_cks_practice_tls_ingress_grades_what_traefik_serves() {
+    let node = node();
+    let port = traefik(node);
+    let cks = |args: &[&str]| run(node.cluster.plugin("cks-practice").args(args));
+    let out = cks(&["start", "tls-ingress", "--seed", "4242"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run_name = "tls-ingress-4242";
+    let task: Value = serde_json::from_str(&stdout(&cks(&["task", "--run", run_name, "-o", "json"]))).unwrap();
+    let host = task["names"]["host"].as_str().unwrap().to_string();
+    let solution: Value = serde_json::from_str(&stdout(&cks(&["solution", "--run", run_name, "-o", "json"]))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(Command::new("bash")
+        .args(["-euo", "pipefail", "-c", solution["manual"].as_str().unwrap()])
+        .current_dir(dir.path())
+        .env("KUBECONFIG", &node.cluster.admin_kubeconfig)
+        .stdin(Stdio::null()));
+    assert!(out.status.success(), "the manual solution: {}", stderr(&out));
+
+    let address = format!("127.0.0.1:{port}");
+    let probe_check = format!("the controller at {address} serves Secret");
+    let start = Instant::now();
+    loop {
+        let out = cks(&["check", "--run", run_name, "--address", &address, "-o", "json"]);
+        let report: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+        let checks = report["checks"].as_array().unwrap().clone();
+        let probe = checks.iter().find(|c| c["check"].as_str().unwrap().starts_with(&probe_check));
+        if out.status.code() == Some(0) {
+            let probe = probe.unwrap_or_else(|| panic!("the probe is graded: {checks:#?}"));
+            assert!(probe["check"].as_str().unwrap().ends_with(&format!("certificate for {host}")), "{probe}");
+            assert!(probe["reason"].as_str().unwrap().starts_with("serves our certificate"), "{probe}");
+            break;
+        }
+        assert!(start.elapsed() < SETTLE, "after {SETTLE:?}, check says: {checks:#?}");
+        std::thread::sleep(Duration::from_secs(1));
+    }
+
+    let (code, checks) = practice_checks_with(node, run_name, &["--address", "127.0.0.1:1"]);
+    assert_eq!(code, Some(1), "{checks:?}");
+    let failed: Vec<_> = checks.iter().filter(|c| !c.1).collect();
+    assert_eq!(failed.len(), 1, "only the probe fails: {checks:?}");
+    assert!(failed[0].0.starts_with("the controller at 127.0.0.1:1 serves"), "{checks:?}");
+    let (_, checks) = practice_checks_with(node, run_name, &[]);
+    assert!(
+        checks
+            .iter()
+            .any(|c| c.0.starts_with(&format!("the controller at {}:443 serves", harden_tests::node::NODE_IP))),
+        "without --address, the Ingress's own address: {checks:?}"
+    );
+    let out = cks(&["reset", "--run", run_name]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

@@ -16,12 +16,23 @@ use crate::grade::Check;
 use crate::scenario::{Id, NodeBench, Plan};
 
 /// Grades the cluster (and the run's files) against the plan.
-pub async fn check(client: &kube::Client, plan: &Plan, bench: Option<&NodeBench>) -> Result<Vec<Check>> {
+pub async fn check(
+    client: &kube::Client,
+    plan: &Plan,
+    bench: Option<&NodeBench>,
+    probe_address: Option<&str>,
+) -> Result<Vec<Check>> {
+    if probe_address.is_some() && plan.id != Id::TlsIngress {
+        return Err(harden_cli::Error::invalid(format!(
+            "--address does not apply to {}: only tls-ingress (4) probes what a controller serves",
+            plan.id.name()
+        )));
+    }
     match plan.id {
         Id::DefaultDeny => default_deny::check(client, plan).await,
         Id::FrontendToBackend => frontend_backend::check(client, plan).await,
         Id::BlockMetadata => metadata::check(client, plan).await,
-        Id::TlsIngress => tls::check(client, plan).await,
+        Id::TlsIngress => tls::check(client, plan, probe_address).await,
         Id::DashboardUser => dash_user::check(client, plan).await,
         Id::DashboardArgs => dash_args::check(client, plan).await,
         Id::TamperedBinary => binaries::check(plan),

@@ -1,6 +1,8 @@
 //! Scenario 4: A TLS Ingress for a host on a Service (the seed's t75): a TLS Secret whose certificate covers
 //! the host in its SANs and matches its key, and an Ingress that routes the host to the Service and
-//! terminates TLS with that Secret. Graded on what is stored, whatever the names.
+//! terminates TLS with that Secret. Graded on what is stored, whatever the names, and, where a
+//! controller admitted the Ingress (or `check --address` says where one listens), on what it serves
+//! for the host: a TLS handshake with SNI must get the Secret's certificate.
 
 use harden_cli::Result;
 use k8s_openapi::api::core::v1::Secret;
@@ -74,7 +76,7 @@ fn backend_matches(backend: Option<&IngressServiceBackend>, service: &str, port:
         && b.port.as_ref().is_some_and(|p| p.number == Some(i32::from(port)) || p.name.as_deref() == Some(port_name))
 }
 
-pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
+pub async fn check(client: &kube::Client, plan: &Plan, probe_address: Option<&str>) -> Result<Vec<Check>> {
     let ns = &plan.names["namespace"];
     let (host, service) = (&plan.names["host"], &plan.names["service"]);
     let port: u16 = plan.names["port"].parse().unwrap_or(80);
@@ -151,5 +153,44 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
     let kind = secret.and_then(|s| s.type_).unwrap_or_else(|| "Opaque".into());
     checks.push(Check::new(secret_check, kind == "kubernetes.io/tls", format!("its type is {kind}")));
     checks.extend(pki::grade(&cert, &key, host, time::OffsetDateTime::now_utc()));
+    // Where a controller admitted the Ingress (an address in its status), or `check --address` names
+    // where one listens: what it really serves for the host.
+    let address = match probe_address {
+        Some(address) => Some(address.to_string()),
+        None => ingress_address(ingress),
+    };
+    if let Some(address) = address {
+        checks.push(served(host, &address, &cert, &secret_name).await?);
+    }
     Ok(checks)
+}
+
+/// The first address of the Ingress's load balancer (set by the controller that admitted it).
+fn ingress_address(ingress: &Ingress) -> Option<String> {
+    let first = ingress.status.as_ref()?.load_balancer.as_ref()?.ingress.as_ref()?.first()?.clone();
+    first.ip.or(first.hostname).filter(|a| !a.is_empty())
+}
+
+/// A TLS handshake with SNI for `host` at `address` (port 443 unless given), graded by whether the
+/// leaf served is the Secret's certificate: tls-ingress's probe, so both say the same.
+async fn served(host: &str, address: &str, cert_pem: &[u8], secret: &str) -> Result<Check> {
+    use tls_ingress::probe::{self, Verdict};
+    let address = probe::target(address, 443);
+    // The server certificate is the chain's first (as tls-ingress inspect compares it).
+    let ours = tls_ingress::cert::parse_chain(cert_pem).ok().and_then(|chain| chain.into_iter().next());
+    let (target, name) = (address.clone(), probe::sni(host));
+    let outcome =
+        tokio::task::spawn_blocking(move || probe::handshake(&target, &name, std::time::Duration::from_secs(5)))
+            .await
+            .map_err(|e| harden_cli::Error::other(format!("the probe of {address} stopped: {e}")))?;
+    let result = probe::judge(host, &address, outcome, ours.as_ref().map(|c| c.sha256.as_str()), Some(secret), &[]);
+    let detail = match &result.served {
+        Some(served) => format!("{} ({served})", result.detail),
+        None => result.detail.clone(),
+    };
+    Ok(Check::new(
+        format!("the controller at {address} serves Secret {secret}'s certificate for {host}"),
+        result.verdict == Verdict::Ours,
+        detail,
+    ))
 }

@@ -203,7 +203,9 @@ async fn on_node(
         .await
         .map_err(|e| harden_kube::error::from_kube(e, format!("creating pod {name} in {namespace}")))?;
     output::eline(format!("pod/{name} created in namespace {namespace} (on node {}, {})", bench.node, control.dir));
+    let spinner = harden_cli::progress::Spinner::start(format!("waiting for pod {name} on node {}", bench.node));
     let result = wait_log(&api, &name).await;
+    drop(spinner);
     match api.delete(&name, &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await {
         Ok(_) => output::eline(format!("pod/{name} deleted from namespace {namespace}")),
         Err(e) if harden_kube::error::status_code(&e) == Some(404) => {}

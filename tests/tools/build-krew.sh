@@ -19,25 +19,15 @@ if [[ -x "$dir/kubectl-krew" && -x "$dir/validate-krew-manifest" ]]; then
   exit 0
 fi
 
-command -v go >/dev/null || { echo "error: Go is needed to build krew $version" >&2; exit 2; }
-export GOFLAGS="-buildvcs=false"
-export CGO_ENABLED=0
-
-mkdir -p "$dir"
+# shellcheck source=go-module.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go-module.sh"
 echo "building krew $version into $dir (first time only; takes a minute or two)" >&2
-# Build inside a copy of the module with its own go.mod and go.sum, as its release does.
-# (`go install module@version` would ask the proxy for the module's version list, which it may refuse.)
-src="$(go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
-[[ -f "$src/go.mod" ]] || { echo "error: could not download $module@$version from the Go module proxy" >&2; exit 1; }
-work="$(mktemp -d "$dir/.build.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-cp -R "$src/." "$work/src"
-chmod -R u+w "$work/src"
+go_module_copy krew "$module" "$version" "$dir"
 # krew reports its version from these variables (as its release build sets them).
-(cd "$work/src" && go build -mod=readonly -trimpath \
+(cd "$WORK/src" && go build -mod=readonly -trimpath \
   -ldflags "-s -w -X $module/internal/version.gitTag=$version -X $module/internal/version.gitCommit=$version" \
-  -o "$work/kubectl-krew" ./cmd/krew)
-(cd "$work/src" && go build -mod=readonly -trimpath -ldflags "-s -w" -o "$work/validate-krew-manifest" ./cmd/validate-krew-manifest)
-mv "$work/kubectl-krew" "$dir/kubectl-krew"
-mv "$work/validate-krew-manifest" "$dir/validate-krew-manifest"
+  -o "$WORK/kubectl-krew" ./cmd/krew)
+(cd "$WORK/src" && go build -mod=readonly -trimpath -ldflags "-s -w" -o "$WORK/validate-krew-manifest" ./cmd/validate-krew-manifest)
+mv "$WORK/kubectl-krew" "$dir/kubectl-krew"
+mv "$WORK/validate-krew-manifest" "$dir/validate-krew-manifest"
 echo "$dir"

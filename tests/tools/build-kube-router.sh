@@ -18,21 +18,11 @@ if [[ -x "$dir/kube-router" ]]; then
   exit 0
 fi
 
-command -v go >/dev/null || { echo "error: Go is needed to build kube-router $version" >&2; exit 2; }
-export GOFLAGS="-buildvcs=false"
-export CGO_ENABLED=0
-
-mkdir -p "$dir"
+# shellcheck source=go-module.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go-module.sh"
 echo "building kube-router $version into $dir (first time only; takes a few minutes)" >&2
-# Inside a copy of the module with its own go.mod/go.sum, as its release does (and as
-# build-kube-bench.sh does: `go install module@version` asks the proxy for a version list).
-src="$(go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
-[[ -f "$src/go.mod" ]] || { echo "error: could not download $module@$version from the Go module proxy" >&2; exit 1; }
-work="$(mktemp -d "$dir/.build.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-cp -R "$src/." "$work/src"
-chmod -R u+w "$work/src"
-(cd "$work/src" && go build -mod=readonly -trimpath \
-  -ldflags "-s -w -X $module/pkg/version.Version=$version" -o "$work/kube-router" ./cmd/kube-router)
-mv "$work/kube-router" "$dir/kube-router"
+go_module_copy kube-router "$module" "$version" "$dir"
+(cd "$WORK/src" && go build -mod=readonly -trimpath \
+  -ldflags "-s -w -X $module/pkg/version.Version=$version" -o "$WORK/kube-router" ./cmd/kube-router)
+mv "$WORK/kube-router" "$dir/kube-router"
 echo "$dir/kube-router"

@@ -19,21 +19,13 @@ if [[ -x "$dir/traefik" ]]; then
   exit 0
 fi
 
-command -v go >/dev/null || { echo "error: Go is needed to build Traefik $version" >&2; exit 2; }
-export GOFLAGS="-buildvcs=false"
-export CGO_ENABLED=0
-
-mkdir -p "$dir"
+# shellcheck source=go-module.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go-module.sh"
 echo "building Traefik $version into $dir (first time only; takes several minutes)" >&2
-# Inside a copy of the module with its own go.mod/go.sum, as build-kube-router.sh does. The web UI's
-# built assets are not in the module (webui/static holds a placeholder): the dashboard is not needed.
-src="$(go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
-[[ -f "$src/go.mod" ]] || { echo "error: could not download $module@$version from the Go module proxy" >&2; exit 1; }
-work="$(mktemp -d "$dir/.build.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-cp -R "$src/." "$work/src"
-chmod -R u+w "$work/src"
-(cd "$work/src" && go build -mod=readonly -trimpath \
-  -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$version" -o "$work/traefik" ./cmd/traefik)
-mv "$work/traefik" "$dir/traefik"
+# The web UI's built assets are not in the module (webui/static holds a placeholder): the dashboard
+# is not needed.
+go_module_copy Traefik "$module" "$version" "$dir"
+(cd "$WORK/src" && go build -mod=readonly -trimpath \
+  -ldflags "-s -w -X $module/pkg/version.Version=$version" -o "$WORK/traefik" ./cmd/traefik)
+mv "$WORK/traefik" "$dir/traefik"
 echo "$dir/traefik"

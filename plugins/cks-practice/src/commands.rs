@@ -43,9 +43,12 @@ async fn node_access(kube: &Kube) -> Result<bool> {
         .list(&ListParams::default())
         .await
         .map_err(|e| harden_kube::error::from_kube(e, "listing nodes"))?;
-    Ok(nodes.items.iter().any(|n| {
-        n.status.iter().flat_map(|s| s.conditions.iter().flatten()).any(|c| c.type_ == "Ready" && c.status == "True")
-    }))
+    Ok(nodes.items.iter().any(ready))
+}
+
+/// Whether the node reports Ready=True.
+fn ready(node: &Node) -> bool {
+    node.status.iter().flat_map(|s| s.conditions.iter().flatten()).any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
 const LIST_EXAMPLES: &str = "Examples:\n  kubectl cks-practice list\n  # only what this cluster can run, for a script\n  kubectl cks-practice list --runnable -o json";
@@ -142,9 +145,6 @@ pub struct StartCmd {
 /// The node for scenario 8: `wanted` if it is Ready, else the first Ready node by name, workers
 /// before control-plane nodes (kube-bench's node checks are the workers').
 fn pick_node(nodes: &[Node], wanted: Option<&str>) -> Result<String> {
-    let ready = |n: &Node| {
-        n.status.iter().flat_map(|s| s.conditions.iter().flatten()).any(|c| c.type_ == "Ready" && c.status == "True")
-    };
     let name = |n: &Node| n.metadata.name.clone().unwrap_or_default();
     if let Some(wanted) = wanted {
         return match nodes.iter().find(|n| name(n) == wanted) {

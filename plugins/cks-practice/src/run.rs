@@ -250,23 +250,22 @@ pub async fn reset(client: &Client, run: &str, record: Option<&Record>) -> Resul
     // Only namespaces this plugin created for the run (its managed-by label and the run label), and
     // when the record is there, only the plan's: a namespace labelled by hand is never emptied.
     let selector = format!("{RUN_LABEL}={run},{}", harden_kube::apply::managed_selector(PLUGIN));
-    let planned = record.map(Record::plan).transpose()?.map(|plan| plan.namespaces);
+    let plan = record.map(Record::plan).transpose()?;
     let ours: Vec<Namespace> = namespaces_api
         .list(&ListParams::default().labels(&selector))
         .await
         .map_err(|e| harden_kube::error::from_kube(e, "listing the run's namespaces"))?
         .items
         .into_iter()
-        .filter(|ns| planned.as_ref().is_none_or(|names| names.contains(&ns.name_any())))
+        .filter(|ns| plan.as_ref().is_none_or(|plan| plan.namespaces.contains(&ns.name_any())))
         .collect();
     let mut deleted = 0;
     // Scenario 8 changed a file on a node: put its mode back (while the namespace for the helper pod
     // is still there), unless the candidate changed it since.
-    if let Some(record @ Record { bench: Some(bench), modes: Some((old, set)), .. }) = record {
-        let plan = record.plan()?;
-        if ours.iter().any(|ns| ns.name_any() == plan.namespaces[0] && ns.metadata.deletion_timestamp.is_none()) {
-            crate::scenarios::kube_bench::restore_file(client, &plan, bench, old, set).await?;
-        }
+    if let (Some(Record { bench: Some(bench), modes: Some((old, set)), .. }), Some(plan)) = (record, &plan)
+        && ours.iter().any(|ns| ns.name_any() == plan.namespaces[0] && ns.metadata.deletion_timestamp.is_none())
+    {
+        crate::scenarios::kube_bench::restore_file(client, plan, bench, old, set).await?;
     }
     for ns in &ours {
         let name = ns.name_any();
@@ -302,8 +301,7 @@ pub async fn reset(client: &Client, run: &str, record: Option<&Record>) -> Resul
             Err(e) => return Err(harden_kube::error::from_kube(e, format!("deleting namespace {name}"))),
         }
     }
-    if let Some(record) = record {
-        let plan = record.plan()?;
+    if let (Some(record), Some(plan)) = (record, &plan) {
         let mut files: Vec<String> = plan.files.iter().map(|f| f.name.clone()).collect();
         if let Some(token) = plan.names.get("tokenFile") {
             files.push(PathBuf::from(token).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());

@@ -984,31 +984,29 @@ fn node_tls_ingress_traefik_serves_our_certificate_over_ingress_and_over_gateway
     let address = format!("127.0.0.1:{port}");
     let tls = |args: &[&str]| run(node.cluster.plugin("tls-ingress").args(args));
     let certs = tempfile::tempdir().unwrap();
+    // `tls-ingress create NAME PATH_ARGS...` for the host and Service, with --wait; the certificate
+    // it wrote is then served for the host, and an HTTPS request verified against it reaches the pod.
+    let create_and_serve = |name: &str, path_args: &[&str]| -> std::path::PathBuf {
+        let dir = certs.path().join(name);
+        let common = ["--host", host, "--service", "accounting-service:80", "--secret", "accounting-secret", "--wait"];
+        let out = run(node
+            .cluster
+            .plugin("tls-ingress")
+            .args(["create", name, "-n", ns])
+            .args(path_args)
+            .args(common)
+            .arg("--write-cert")
+            .arg(&dir));
+        assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+        let served = expect_served(node, ns, &address, ": serves our certificate");
+        assert!(served.contains(host), "{served}");
+        let cert = dir.join("accounting-secret.crt");
+        expect_https(node, port, host, &cert, "kube-harden test page");
+        cert
+    };
 
     // The seed's path: an Ingress of class traefik.
-    let dir = certs.path().to_str().unwrap();
-    let out = tls(&[
-        "create",
-        "accounting-ingress",
-        "-n",
-        ns,
-        "--class",
-        "traefik",
-        "--host",
-        host,
-        "--service",
-        "accounting-service:80",
-        "--secret",
-        "accounting-secret",
-        "--wait",
-        "--write-cert",
-        dir,
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
-    let cert = certs.path().join("accounting-secret.crt");
-    let served = expect_served(node, ns, &address, ": serves our certificate");
-    assert!(served.contains(host), "{served}");
-    expect_https(node, port, host, &cert, "kube-harden test page");
+    let cert = create_and_serve("accounting-ingress", &["--class", "traefik"]);
 
     // The classic failure: an Ingress whose Secret the controller cannot use (here: none of that
     // name) is served with the controller's default certificate, silently; the probe says so.
@@ -1034,29 +1032,7 @@ fn node_tls_ingress_traefik_serves_our_certificate_over_ingress_and_over_gateway
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     // The successor: a Gateway of class traefik with an HTTPS listener and an HTTPRoute.
-    let certs = tempfile::tempdir().unwrap();
-    let dir = certs.path().to_str().unwrap();
-    let out = tls(&[
-        "create",
-        "accounting-gw",
-        "-n",
-        ns,
-        "--gateway",
-        "web",
-        "--gateway-class",
-        "traefik",
-        "--host",
-        host,
-        "--service",
-        "accounting-service:80",
-        "--secret",
-        "accounting-secret",
-        "--wait",
-        "--write-cert",
-        dir,
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
-    let cert = certs.path().join("accounting-secret.crt");
+    create_and_serve("accounting-gw", &["--gateway", "web", "--gateway-class", "traefik"]);
     let gateway = run(kubectl(node).args(["get", "gateway", "web", "-n", ns, "-o", "json"]));
     let gateway: Value = serde_json::from_str(&stdout(&gateway)).unwrap();
     let programmed = gateway["status"]["conditions"]
@@ -1065,9 +1041,6 @@ fn node_tls_ingress_traefik_serves_our_certificate_over_ingress_and_over_gateway
         .iter()
         .any(|c| c["type"] == "Programmed" && c["status"] == "True");
     assert!(programmed, "Traefik programmed the Gateway: {}", gateway["status"]);
-    let served = expect_served(node, ns, &address, ": serves our certificate");
-    assert!(served.contains(host), "{served}");
-    expect_https(node, port, host, &cert, "kube-harden test page");
     let out = tls(&["delete", "accounting-gw", "-n", ns]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

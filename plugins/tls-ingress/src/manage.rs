@@ -151,36 +151,44 @@ impl DeleteCmd {
         }
     }
 
-    /// Deletes one object if it carries our label, with a precondition on the version checked.
+    /// Deletes one object if it carries our label, with a precondition on the version checked. A
+    /// controller writes the status of what it serves (a Gateway's attached routes change as soon as
+    /// our HTTPRoute goes), so a conflict means: read it again, check it is still ours, try again.
     async fn delete(&self, client: &Client, resource: &ApiResource, ns: &str, name: &str) -> Result<Gone> {
+        const ATTEMPTS: usize = 5;
         let api = api(client, resource, Some(ns));
         let shown = display_name(resource, name);
-        let Some(existing) = api.get_opt(name).await.map_err(|e| from_kube(e, format!("reading {shown}")))? else {
-            return Ok(Gone::Absent);
-        };
-        if !is_managed_by(&existing, PLUGIN) {
-            harden_cli::output::eline(format!(
-                "{shown} in namespace {ns} was not created by {PLUGIN}; it was left in place"
-            ));
-            return Ok(Gone::NotOurs);
-        }
-        if self.dry_run != DryRun::Client {
-            let params = DeleteParams {
-                dry_run: self.dry_run == DryRun::Server,
-                preconditions: Some(Preconditions {
-                    uid: existing.metadata.uid.clone(),
-                    resource_version: existing.metadata.resource_version.clone(),
-                }),
-                ..DeleteParams::default()
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let Some(existing) = api.get_opt(name).await.map_err(|e| from_kube(e, format!("reading {shown}")))? else {
+                return Ok(Gone::Absent);
             };
-            match api.delete(name, &params).await {
-                Ok(_) => {}
-                Err(e) if status_code(&e) == Some(404) => return Ok(Gone::Absent),
-                Err(e) => return Err(from_kube(e, format!("deleting {shown}"))),
+            if !is_managed_by(&existing, PLUGIN) {
+                harden_cli::output::eline(format!(
+                    "{shown} in namespace {ns} was not created by {PLUGIN}; it was left in place"
+                ));
+                return Ok(Gone::NotOurs);
             }
+            if self.dry_run != DryRun::Client {
+                let params = DeleteParams {
+                    dry_run: self.dry_run == DryRun::Server,
+                    preconditions: Some(Preconditions {
+                        uid: existing.metadata.uid.clone(),
+                        resource_version: existing.metadata.resource_version.clone(),
+                    }),
+                    ..DeleteParams::default()
+                };
+                match api.delete(name, &params).await {
+                    Ok(_) => {}
+                    Err(e) if status_code(&e) == Some(404) => return Ok(Gone::Absent),
+                    Err(e) if status_code(&e) == Some(409) && attempt < ATTEMPTS => continue,
+                    Err(e) => return Err(from_kube(e, format!("deleting {shown}"))),
+                }
+            }
+            harden_cli::output::line(format!("{shown} deleted in namespace {ns}{}", self.suffix()));
+            return Ok(Gone::Deleted);
         }
-        harden_cli::output::line(format!("{shown} deleted in namespace {ns}{}", self.suffix()));
-        Ok(Gone::Deleted)
     }
 
     pub async fn run(self) -> Result<Outcome> {

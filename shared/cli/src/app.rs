@@ -14,6 +14,7 @@ pub fn main<C>(bin: &str, dynamic: &dyn Dynamic, run: impl FnOnce(C) -> ExitCode
 where
     C: CommandFactory + FromArgMatches,
 {
+    crate::interrupt::install();
     let command = with_completion(C::command());
     let args = flags_after_subcommand(&command, std::env::args().collect());
     if args.get(1).map(String::as_str) == Some(COMPLETE_COMMAND) {

@@ -14,6 +14,8 @@
 //!   without being told).
 //! - [`complete`]: shell completion scripts and the `kubectl_complete-<plugin>` protocol.
 //! - [`help`]: the shape of `--help`: kubectl's connection flags under their own heading, examples.
+//! - [`interrupt`]: SIGINT/SIGTERM recorded during a critical section (a change with a partner, a
+//!   namespace relabelled for a run) so the command can undo or finish it, and fatal otherwise.
 //!
 //! The crate that connects to clusters builds on this one; a plugin that never talks to the API
 //! server (verify-bin) uses only this.
@@ -25,6 +27,7 @@ pub mod error;
 pub mod files;
 pub mod help;
 pub mod id;
+pub mod interrupt;
 pub mod output;
 pub mod progress;
 pub mod prompt;

@@ -212,7 +212,10 @@ pub const HEADLAMP_CHART: &str = "headlamp";
 
 /// Whether a `helm.sh/chart` value is `CHART-VERSION` of the chart `chart`.
 fn is_chart(value: &str, chart: &str) -> bool {
-    value.strip_prefix(chart).and_then(|rest| rest.strip_prefix('-')).is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+    value
+        .strip_prefix(chart)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// The Helm release of the Headlamp chart's own ClusterRoleBinding (`clusterRoleBinding.create`,
@@ -1068,8 +1071,11 @@ fn node_findings(
             ),
         });
     }
-    let others: Vec<String> =
-        subs.iter().filter(|(sub, _)| *sub != "*" && *sub != "proxy").map(|(sub, v)| format!("{} nodes/{sub}", verbs(v))).collect();
+    let others: Vec<String> = subs
+        .iter()
+        .filter(|(sub, _)| *sub != "*" && *sub != "proxy")
+        .map(|(sub, v)| format!("{} nodes/{sub}", verbs(v)))
+        .collect();
     if !others.is_empty() {
         out.push(Finding {
             severity: Severity::Medium,
@@ -1082,7 +1088,10 @@ fn node_findings(
                 others.join(", "),
                 role_ref.name
             ),
-            fix: format!("take the nodes/* subresources a dashboard user does not need out of ClusterRole {}", role_ref.name),
+            fix: format!(
+                "take the nodes/* subresources a dashboard user does not need out of ClusterRole {}",
+                role_ref.name
+            ),
         });
     }
 }
@@ -1646,9 +1655,15 @@ mod tests {
         let finding = &report.findings[0];
         assert_eq!(finding.severity, Severity::Medium, "Headlamp forwards users' tokens by default");
         assert!(finding.message.contains("Headlamp's own ServiceAccount hl/headlamp"), "{}", finding.message);
-        assert!(finding.message.contains("default clusterRoleBinding.create=true (release headlamp)"), "{}", finding.message);
         assert!(
-            finding.fix.contains("helm upgrade headlamp headlamp/headlamp -n hl --reuse-values --set clusterRoleBinding.create=false"),
+            finding.message.contains("default clusterRoleBinding.create=true (release headlamp)"),
+            "{}",
+            finding.message
+        );
+        assert!(
+            finding.fix.contains(
+                "helm upgrade headlamp headlamp/headlamp -n hl --reuse-values --set clusterRoleBinding.create=false"
+            ),
             "{}",
             finding.fix
         );
@@ -1717,7 +1732,11 @@ mod tests {
         assert_eq!(got, BTreeSet::from([("host-port".to_string(), "deployment/kubernetes-dashboard".to_string())]));
         let finding = &report.findings[0];
         assert_eq!(finding.severity, Severity::High);
-        assert!(finding.message.contains("publishes port 8443 on port 8443 of its node's own addresses"), "{}", finding.message);
+        assert!(
+            finding.message.contains("publishes port 8443 on port 8443 of its node's own addresses"),
+            "{}",
+            finding.message
+        );
         // The same install without hostPort: a containerPort alone is not on the node.
         let report = audit(&fixture("dashboard/v2-hardened.yaml", "dash"), &here("dash"));
         assert!(report.findings.iter().all(|f| !f.check.starts_with("host-")), "{:#?}", report.findings);
@@ -1792,26 +1811,45 @@ mod tests {
             }
             assert_eq!(report.findings.len(), 2, "{resources:?}: {got:#?}");
             let dev = report.findings.iter().find(|f| f.object.ends_with("hl-dev-kubelet")).unwrap();
-            assert!(dev.message.contains("ServiceAccount hl/developer (as User system:serviceaccount:hl:developer)"), "{}", dev.message);
+            assert!(
+                dev.message.contains("ServiceAccount hl/developer (as User system:serviceaccount:hl:developer)"),
+                "{}",
+                dev.message
+            );
         }
     }
 
     #[test]
     fn other_node_subresources_are_a_medium_finding_and_nodes_alone_or_pods_proxy_are_none() {
         let mut snap = fixture("headlamp/hardened.yaml", "hl");
-        snap.cluster_roles.push(cluster_role("metrics", vec![rule(&[""], &["nodes/metrics", "nodes/stats"], &["get"])]));
+        snap.cluster_roles
+            .push(cluster_role("metrics", vec![rule(&[""], &["nodes/metrics", "nodes/stats"], &["get"])]));
         snap.cluster_roles.push(cluster_role(
             "plain",
-            vec![rule(&[""], &["nodes", "pods/log"], &["get", "list"]), rule(&["apps"], &["deployments/scale"], &["get"])],
+            vec![
+                rule(&[""], &["nodes", "pods/log"], &["get", "list"]),
+                rule(&["apps"], &["deployments/scale"], &["get"]),
+            ],
         ));
-        snap.cluster_role_bindings.push(binding("hl-metrics", "metrics", vec![subject("ServiceAccount", "viewer", Some("hl"))]));
-        snap.cluster_role_bindings.push(binding("hl-plain", "plain", vec![subject("ServiceAccount", "reader", Some("hl"))]));
+        snap.cluster_role_bindings.push(binding(
+            "hl-metrics",
+            "metrics",
+            vec![subject("ServiceAccount", "viewer", Some("hl"))],
+        ));
+        snap.cluster_role_bindings.push(binding(
+            "hl-plain",
+            "plain",
+            vec![subject("ServiceAccount", "reader", Some("hl"))],
+        ));
         // Another namespace's account, in any spelling, is not this namespace's.
         snap.cluster_roles.push(cluster_role("kubelet-api", vec![rule(&[""], &["nodes/proxy"], &["get"])]));
         snap.cluster_role_bindings.push(binding(
             "elsewhere",
             "kubelet-api",
-            vec![subject("User", "system:serviceaccount:other:headlamp", None), subject("ServiceAccount", "headlamp", Some("other"))],
+            vec![
+                subject("User", "system:serviceaccount:other:headlamp", None),
+                subject("ServiceAccount", "headlamp", Some("other")),
+            ],
         ));
         let report = audit(&snap, &here("hl"));
         let got = checks(&report);
@@ -1825,7 +1863,11 @@ mod tests {
             report.findings
         );
         assert_eq!(report.findings[0].severity, Severity::Medium);
-        assert!(report.findings[0].message.contains("get nodes/metrics, get nodes/stats"), "{}", report.findings[0].message);
+        assert!(
+            report.findings[0].message.contains("get nodes/metrics, get nodes/stats"),
+            "{}",
+            report.findings[0].message
+        );
     }
 
     #[test]
@@ -1836,23 +1878,39 @@ mod tests {
             "cluster-admin",
             vec![subject("User", "system:serviceaccount:hl:developer", None)],
         ));
-        snap.cluster_role_bindings.push(binding("everyone", "cluster-admin", vec![subject("Group", "system:authenticated", None)]));
+        snap.cluster_role_bindings.push(binding(
+            "everyone",
+            "cluster-admin",
+            vec![subject("Group", "system:authenticated", None)],
+        ));
         snap.cluster_role_bindings.push(binding(
             "not-here",
             "cluster-admin",
-            vec![subject("User", "system:serviceaccount:other:developer", None), subject("Group", "system:serviceaccounts:other", None)],
+            vec![
+                subject("User", "system:serviceaccount:other:developer", None),
+                subject("Group", "system:serviceaccounts:other", None),
+            ],
         ));
         let report = audit(&snap, &here("hl"));
         let got = checks(&report);
-        let crb = |n: &str| ("cluster-admin-binding".to_string(), format!("clusterrolebinding.rbac.authorization.k8s.io/{n}"));
+        let crb = |n: &str| {
+            ("cluster-admin-binding".to_string(), format!("clusterrolebinding.rbac.authorization.k8s.io/{n}"))
+        };
         assert_eq!(got, BTreeSet::from([crb("as-user"), crb("everyone")]), "{:#?}", report.findings);
         // Headlamp's own account spelled as a User is its own account: reported as such, once.
         let mut snap = fixture("headlamp/hardened.yaml", "hl");
-        snap.cluster_role_bindings.push(binding("hl-own", "cluster-admin", vec![subject("User", "system:serviceaccount:hl:headlamp", None)]));
+        snap.cluster_role_bindings.push(binding(
+            "hl-own",
+            "cluster-admin",
+            vec![subject("User", "system:serviceaccount:hl:headlamp", None)],
+        ));
         let report = audit(&snap, &here("hl"));
         assert_eq!(
             checks(&report),
-            BTreeSet::from([("ui-account-admin".to_string(), "clusterrolebinding.rbac.authorization.k8s.io/hl-own".to_string())])
+            BTreeSet::from([(
+                "ui-account-admin".to_string(),
+                "clusterrolebinding.rbac.authorization.k8s.io/hl-own".to_string()
+            )])
         );
     }
 
@@ -1905,7 +1963,10 @@ mod tests {
         let report = audit(&snap, &here("hl"));
         assert_eq!(
             checks(&report),
-            BTreeSet::from([("ui-account-admin".to_string(), "clusterrolebinding.rbac.authorization.k8s.io/hl-headlamp-admin".to_string())])
+            BTreeSet::from([(
+                "ui-account-admin".to_string(),
+                "clusterrolebinding.rbac.authorization.k8s.io/hl-headlamp-admin".to_string()
+            )])
         );
     }
 
@@ -1913,7 +1974,10 @@ mod tests {
     fn node_subresources_are_read_from_every_way_rbac_names_them() {
         let subs = node_subresources(&[rule(&["*"], &["*"], &["get", "list"])]);
         assert_eq!(subs.keys().collect::<Vec<_>>(), ["*"]);
-        let subs = node_subresources(&[rule(&["apps"], &["nodes/proxy"], &["get"]), rule(&[""], &["nodes", "pods/proxy"], &["*"])]);
+        let subs = node_subresources(&[
+            rule(&["apps"], &["nodes/proxy"], &["get"]),
+            rule(&[""], &["nodes", "pods/proxy"], &["*"]),
+        ]);
         assert!(subs.is_empty(), "{subs:?}");
         let subs = node_subresources(&[rule(&[""], &["nodes/log", "*/proxy"], &["get"])]);
         assert_eq!(subs.keys().collect::<Vec<_>>(), ["log", "proxy"]);

@@ -235,15 +235,17 @@ pub struct CheckCmd {
 /// ServiceAccount, its user name, or one of its groups; see [`crate::identity`]): a right granted
 /// only in some namespace is seen only when that namespace is asked about.
 pub async fn bound_namespaces(client: &Client, namespace: &str, name: &str) -> Result<Vec<String>> {
-    let bindings = Api::<RoleBinding>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, format!("listing the rolebindings that name {namespace}/{name}")))?;
+    let bindings = Api::<RoleBinding>::all(client.clone()).list(&ListParams::default()).await.map_err(|e| {
+        harden_kube::error::from_kube(e, format!("listing the rolebindings that name {namespace}/{name}"))
+    })?;
     let mut out: Vec<String> = bindings
         .items
         .iter()
         .filter(|b| {
-            b.subjects.iter().flatten().any(|s| identity::naming(s, b.metadata.namespace.as_deref(), namespace, name).is_some())
+            b.subjects
+                .iter()
+                .flatten()
+                .any(|s| identity::naming(s, b.metadata.namespace.as_deref(), namespace, name).is_some())
         })
         .filter_map(|b| b.namespace())
         .collect();

@@ -18,11 +18,11 @@ use kube::api::{Api, DynamicObject};
 use kube::{Client, ResourceExt};
 
 use crate::manage::{self, Kind, Owned};
-use crate::{check, inherited, preflight};
 use crate::rbac::{self, ResourceName, RoleChoice, Scope, UserSpec};
 use crate::token::{self, DEFAULT_DURATION, duration_arg};
 use crate::ui::{self, Ui};
 use crate::{DEFAULT_NAMESPACE, PLUGIN};
+use crate::{check, inherited, preflight};
 
 /// `-n` as `create` uses it: it is not the context's namespace, and it does not limit what the user reads.
 pub const NAMESPACE_HELP: &str = "Namespace of the user's ServiceAccount (default: the installed UI's: kubernetes-dashboard \
@@ -506,9 +506,7 @@ impl CreateCmd {
         if !consents.foreign.is_empty() && !self.overwrite {
             missing.push("--overwrite");
             for object in &consents.foreign {
-                reasons.push(format!(
-                    "{object} exists and was not created by {PLUGIN} (--overwrite takes it over)"
-                ));
+                reasons.push(format!("{object} exists and was not created by {PLUGIN} (--overwrite takes it over)"));
             }
         }
         let names: Vec<String> = prunable.iter().map(|e| e.shown()).collect();
@@ -551,9 +549,11 @@ impl CreateCmd {
         };
         let hint = match (blockers.is_empty(), rerun.is_empty()) {
             (true, _) => rerun,
-            (false, true) => "narrow or delete that grant with kubectl (kubectl get clusterrolebindings,rolebindings -A \
+            (false, true) => {
+                "narrow or delete that grant with kubectl (kubectl get clusterrolebindings,rolebindings -A \
                               -o wide shows them), then re-run"
-                .to_string(),
+                    .to_string()
+            }
             (false, false) => format!(
                 "narrow or delete that grant with kubectl (kubectl get clusterrolebindings,rolebindings -A -o wide \
                  shows them), then {rerun}"
@@ -681,9 +681,7 @@ impl CreateCmd {
                 ))
             });
         }
-        let done = |what: &str| {
-            format!("user {}/{} was {what}, but the rest failed", spec.namespace, spec.name)
-        };
+        let done = |what: &str| format!("user {}/{} was {what}, but the rest failed", spec.namespace, spec.name);
         manage::delete_all(client, prune, self.dry_run, "pruned (no longer part of this user)", say)
             .await
             .map_err(|e| e.context(done("created or updated (the lines above)")))?;
@@ -713,8 +711,7 @@ pub fn rerun_command(flags: &[&str]) -> String {
 
 /// A word as a POSIX shell reads it back.
 fn shell_word(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
     if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
 }
 
@@ -747,7 +744,11 @@ struct Going<'a> {
 
 impl Going<'_> {
     fn explains(&self, reason: &str) -> bool {
-        let ours = self.replace.iter().chain(self.prune).filter(|o| matches!(o.kind, Kind::ClusterRoleBinding | Kind::RoleBinding));
+        let ours = self
+            .replace
+            .iter()
+            .chain(self.prune)
+            .filter(|o| matches!(o.kind, Kind::ClusterRoleBinding | Kind::RoleBinding));
         ours.into_iter().any(|o| inherited::reason_names(reason, o.namespace.as_deref(), &o.name))
             || self
                 .inherited
@@ -772,7 +773,11 @@ async fn asked_namespaces(client: &Client, spec: &UserSpec) -> Result<Vec<String
 
 /// The dangerous rights the authorizer gives the account that the plan does not grant, as
 /// `get secrets (cluster-wide): REASON`. `None` when the caller may not ask (a warning says so).
-async fn authorizer_beyond(client: &Client, spec: &UserSpec, grants: &[inherited::Grant]) -> Result<Option<Vec<check::Answer>>> {
+async fn authorizer_beyond(
+    client: &Client,
+    spec: &UserSpec,
+    grants: &[inherited::Grant],
+) -> Result<Option<Vec<check::Answer>>> {
     let namespaces = asked_namespaces(client, spec).await?;
     let answers = match check::ask(client, &spec.namespace, &spec.name, &namespaces).await {
         Ok(answers) => answers,
@@ -802,7 +807,12 @@ fn shown_right(answer: &check::Answer) -> String {
 
 /// Before writing: what the authorizer says the account may already do beyond the plan, that no
 /// binding this run removes explains (a grant it does not see or cannot prune).
-async fn beyond_plan(client: &Client, spec: &UserSpec, grants: &[inherited::Grant], going: &Going<'_>) -> Result<Vec<String>> {
+async fn beyond_plan(
+    client: &Client,
+    spec: &UserSpec,
+    grants: &[inherited::Grant],
+    going: &Going<'_>,
+) -> Result<Vec<String>> {
     let Some(answers) = authorizer_beyond(client, spec, grants).await? else { return Ok(Vec::new()) };
     Ok(answers
         .iter()

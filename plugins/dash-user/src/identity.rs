@@ -56,8 +56,11 @@ impl Naming {
 pub fn naming(subject: &Subject, binding_namespace: Option<&str>, namespace: &str, name: &str) -> Option<Naming> {
     match subject.kind.as_str() {
         "ServiceAccount" => {
-            let subject_namespace =
-                subject.namespace.as_deref().filter(|ns| !ns.is_empty()).or(binding_namespace.filter(|ns| !ns.is_empty()));
+            let subject_namespace = subject
+                .namespace
+                .as_deref()
+                .filter(|ns| !ns.is_empty())
+                .or(binding_namespace.filter(|ns| !ns.is_empty()));
             (subject.name == name && subject_namespace == Some(namespace)).then_some(Naming::ServiceAccount)
         }
         "User" => (subject.name == user_name(namespace, name)).then_some(Naming::User),
@@ -71,8 +74,11 @@ pub fn naming(subject: &Subject, binding_namespace: Option<&str>, namespace: &st
 pub fn account_of(subject: &Subject, binding_namespace: Option<&str>) -> Option<(String, String)> {
     match subject.kind.as_str() {
         "ServiceAccount" => {
-            let ns =
-                subject.namespace.as_deref().filter(|ns| !ns.is_empty()).or(binding_namespace.filter(|ns| !ns.is_empty()))?;
+            let ns = subject
+                .namespace
+                .as_deref()
+                .filter(|ns| !ns.is_empty())
+                .or(binding_namespace.filter(|ns| !ns.is_empty()))?;
             Some((ns.to_string(), subject.name.clone()))
         }
         "User" => {

@@ -99,7 +99,12 @@ impl Existing {
 
 /// How the subjects of a binding in `binding_namespace` name the account: alone if any subject
 /// does, else through a group. With whether those naming it alone are all its subjects.
-fn naming_in(subjects: &[Subject], binding_namespace: Option<&str>, namespace: &str, name: &str) -> Option<(Naming, bool)> {
+fn naming_in(
+    subjects: &[Subject],
+    binding_namespace: Option<&str>,
+    namespace: &str,
+    name: &str,
+) -> Option<(Naming, bool)> {
     let namings: Vec<Option<Naming>> =
         subjects.iter().map(|s| identity::naming(s, binding_namespace, namespace, name)).collect();
     let direct = namings.iter().flatten().filter(|n| n.is_direct()).count();

@@ -325,10 +325,8 @@ impl DeleteCmd {
         let others =
             if deletes_account { inherited::naming(&client, &namespace, &self.name).await? } else { Vec::new() };
         if !others.is_empty() && !self.prune_bindings {
-            let names: Vec<String> = others
-                .iter()
-                .map(|e| format!("{}{}", e.shown(), e.naming.shown(&namespace, &self.name)))
-                .collect();
+            let names: Vec<String> =
+                others.iter().map(|e| format!("{}{}", e.shown(), e.naming.shown(&namespace, &self.name))).collect();
             return Err(Error::conflict(format!(
                 "{account} is also named by binding(s) this plugin did not make: {}; deleting the account would leave \
                  them pointing at nothing, ready to give their rights to the next account of that name; nothing was deleted",
@@ -431,7 +429,8 @@ async fn confirm_deleted(client: &Client, namespace: &str, name: &str, namespace
 
 /// A ServiceAccount name no one has: `NAME-` and a suffix from the clock and the process.
 fn control_name(name: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{}-control-{:x}{:x}", &name[..name.len().min(30)], std::process::id(), nanos)
 }
 

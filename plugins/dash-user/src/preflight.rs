@@ -55,8 +55,11 @@ impl Problems {
             }
             _ => "fix what is named above and re-run",
         };
-        Err(Error::new(kind, format!("nothing was changed: checked before the first write:\n  {}", self.lines.join("\n  ")))
-            .with_hint(hint))
+        Err(Error::new(
+            kind,
+            format!("nothing was changed: checked before the first write:\n  {}", self.lines.join("\n  ")),
+        )
+        .with_hint(hint))
     }
 }
 
@@ -263,7 +266,10 @@ pub async fn token(client: &Client, namespace: &str, name: &str, problems: &mut 
         name: Some(name.into()),
     };
     if !access::may_i(client, &question).await?.allowed {
-        let error = Error::new(ErrorKind::Forbidden, "forbidden: you may not request its tokens (create serviceaccounts/token)");
+        let error = Error::new(
+            ErrorKind::Forbidden,
+            "forbidden: you may not request its tokens (create serviceaccounts/token)",
+        );
         problems.add(format!("the token of serviceaccount {namespace}/{name} (--no-token skips it)"), &error);
     }
     Ok(())

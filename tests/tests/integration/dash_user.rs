@@ -992,7 +992,10 @@ async fn a_refusals_hint_names_every_flag_needed_and_following_it_succeeds() {
     kubectl_apply(vec![
         serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "developer-user", "namespace": ns}}),
         serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "boss", "namespace": ns}}),
-        cluster_role_json(&reads_all, serde_json::json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}])),
+        cluster_role_json(
+            &reads_all,
+            serde_json::json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}]),
+        ),
         cluster_binding_json(
             &format!("{ns}-developer-user"),
             &reads_all,
@@ -1003,12 +1006,17 @@ async fn a_refusals_hint_names_every_flag_needed_and_following_it_succeeds() {
     assert_eq!(code(&out), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("nothing was changed"), "{err}");
-    assert!(err.contains(&format!("serviceaccount/developer-user in namespace {ns} exists and was not created")), "{err}");
+    assert!(
+        err.contains(&format!("serviceaccount/developer-user in namespace {ns} exists and was not created")),
+        "{err}"
+    );
     assert!(err.contains(&format!("clusterrolebinding.rbac.authorization.k8s.io/{ns}-developer-user")), "{err}");
     assert!(err.contains("re-run with --overwrite --prune-bindings"), "{err}");
     let out = follow_hint(&out);
     assert_eq!(code(&out), Some(0), "the hint's command: {}", stderr(&out));
-    assert!(stdout(&out).contains(&format!("clusterrolebinding.rbac.authorization.k8s.io/{ns}-developer-user deleted")));
+    assert!(
+        stdout(&out).contains(&format!("clusterrolebinding.rbac.authorization.k8s.io/{ns}-developer-user deleted"))
+    );
     assert!(!account_may(&ns, "developer-user", "get", "secrets", None).await);
     assert!(account_may(&ns, "developer-user", "list", "pods", None).await);
 
@@ -1017,7 +1025,13 @@ async fn a_refusals_hint_names_every_flag_needed_and_following_it_succeeds() {
     let err = stderr(&out);
     assert!(err.contains("refusing without confirmation") && err.contains("cluster-admin"), "{err}");
     assert!(err.contains("re-run with --yes --overwrite"), "{err}");
-    assert!(Api::<ClusterRoleBinding>::all(client.clone()).get_opt(&format!("dash-user:{ns}:boss")).await.unwrap().is_none());
+    assert!(
+        Api::<ClusterRoleBinding>::all(client.clone())
+            .get_opt(&format!("dash-user:{ns}:boss"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     let out = follow_hint(&out);
     assert_eq!(code(&out), Some(0), "the hint's command: {}", stderr(&out));
     assert!(account_may(&ns, "boss", "delete", "nodes", None).await);
@@ -1048,7 +1062,8 @@ async fn audit_reports_a_ui_on_its_nodes_ports_and_not_one_behind_a_clusterip_se
     let out = dash(&["audit", "-n", &ns, "-o", "json"]);
     assert_eq!(code(&out), Some(1), "{}", stdout(&out));
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let host: Vec<&Value> = report["findings"].as_array().unwrap().iter().filter(|f| f["check"] == "host-port").collect();
+    let host: Vec<&Value> =
+        report["findings"].as_array().unwrap().iter().filter(|f| f["check"] == "host-port").collect();
     assert_eq!(host.len(), 1, "{report:#}");
     assert_eq!(host[0]["object"], "deployment/kubernetes-dashboard");
     assert_eq!(host[0]["severity"], "high");
@@ -1087,15 +1102,28 @@ async fn audit_reports_nodes_proxy_for_a_uis_account_and_a_dash_user_user() {
     let metrics = format!("{ns}-kubelet-metrics");
     let nodes = format!("{ns}-nodes-reader");
     kubectl_apply(vec![
-        cluster_role_json(&kubelet, serde_json::json!([{"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]}])),
-        cluster_role_json(&metrics, serde_json::json!([{"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]}])),
-        cluster_role_json(&nodes, serde_json::json!([{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list"]}])),
+        cluster_role_json(
+            &kubelet,
+            serde_json::json!([{"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]}]),
+        ),
+        cluster_role_json(
+            &metrics,
+            serde_json::json!([{"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]}]),
+        ),
+        cluster_role_json(
+            &nodes,
+            serde_json::json!([{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list"]}]),
+        ),
         cluster_binding_json(
             &format!("{ns}-ui-kubelet"),
             &kubelet,
             serde_json::json!([{"kind": "ServiceAccount", "name": "headlamp", "namespace": ns}]),
         ),
-        cluster_binding_json(&format!("{ns}-dev-kubelet"), &kubelet, serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:dev"))])),
+        cluster_binding_json(
+            &format!("{ns}-dev-kubelet"),
+            &kubelet,
+            serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:dev"))]),
+        ),
         cluster_binding_json(
             &format!("{ns}-dev-metrics"),
             &metrics,
@@ -1155,7 +1183,13 @@ async fn audit_names_the_headlamp_charts_default_cluster_admin_binding() {
     // Without -n, the renamed Headlamp is found as the installed UI.
     let out = dash(&["audit", "-A", "-o", "json"]);
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert!(report["findings"].as_array().unwrap().iter().any(|f| f["check"] == "headlamp-chart-admin" && f["namespace"] == ns.as_str()));
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "headlamp-chart-admin" && f["namespace"] == ns.as_str())
+    );
 }
 
 /// Issue 32: a binding that names the account as the User `system:serviceaccount:NS:NAME` is the
@@ -1170,7 +1204,11 @@ async fn rights_granted_to_the_accounts_user_name_are_the_accounts() {
     let as_user = format!("{ns}-dev-as-user");
     let other = format!("{ns}-other-spellings");
     kubectl_apply(vec![
-        cluster_binding_json(&as_user, "cluster-admin", serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:dev"))])),
+        cluster_binding_json(
+            &as_user,
+            "cluster-admin",
+            serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:dev"))]),
+        ),
         // Not dev: another account of the namespace, dev of another namespace, another namespace's group.
         cluster_binding_json(
             &other,
@@ -1201,8 +1239,12 @@ async fn rights_granted_to_the_accounts_user_name_are_the_accounts() {
         let object = format!("clusterrolebinding.rbac.authorization.k8s.io/{binding}");
         found.iter().find(|(o, _)| *o == object).map(|(_, m)| m.to_string()).unwrap_or_else(|| panic!("{report:#}"))
     };
-    assert!(message_of(&as_user).starts_with(&format!("ServiceAccount {ns}/dev (as User system:serviceaccount:{ns}:dev)")));
-    assert!(message_of(&other).starts_with(&format!("ServiceAccount {ns}/devx (as User system:serviceaccount:{ns}:devx)")));
+    assert!(
+        message_of(&as_user).starts_with(&format!("ServiceAccount {ns}/dev (as User system:serviceaccount:{ns}:dev)"))
+    );
+    assert!(
+        message_of(&other).starts_with(&format!("ServiceAccount {ns}/devx (as User system:serviceaccount:{ns}:devx)"))
+    );
     assert!(!stdout(&out).contains(&prod), "{report:#}");
 
     // create: named and refused, nothing changed; the hint's command prunes it.
@@ -1215,27 +1257,53 @@ async fn rights_granted_to_the_accounts_user_name_are_the_accounts() {
     assert!(Api::<ServiceAccount>::namespaced(client.clone(), &ns).get_opt("dev").await.unwrap().is_none());
     let out = follow_hint(&out);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains(&format!("clusterrolebinding.rbac.authorization.k8s.io/{as_user} deleted")), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("clusterrolebinding.rbac.authorization.k8s.io/{as_user} deleted")),
+        "{}",
+        stdout(&out)
+    );
     assert!(!account_may(&ns, "dev", "get", "secrets", None).await);
-    assert!(Api::<ClusterRoleBinding>::all(client.clone()).get_opt(&other).await.unwrap().is_some(), "not dev's: left alone");
+    assert!(
+        Api::<ClusterRoleBinding>::all(client.clone()).get_opt(&other).await.unwrap().is_some(),
+        "not dev's: left alone"
+    );
 
     // check: a RoleBinding in another namespace, spelled as the User, is asked about. (The test
     // API server runs no controller-manager, so the aggregated `admin` role is empty: a role of our own.)
     let secrets = format!("{ns}-secrets-reader");
     kubectl_apply(vec![
-        cluster_role_json(&secrets, serde_json::json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}])),
-        role_binding_json(&prod, "dev-admin", &secrets, serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:dev"))])),
-        role_binding_json(&prod, "devx-admin", &secrets, serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:devx"))])),
+        cluster_role_json(
+            &secrets,
+            serde_json::json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]),
+        ),
+        role_binding_json(
+            &prod,
+            "dev-admin",
+            &secrets,
+            serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:dev"))]),
+        ),
+        role_binding_json(
+            &prod,
+            "devx-admin",
+            &secrets,
+            serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:devx"))]),
+        ),
     ]);
     let out = dash(&["check", "dev", "-n", &ns, "-o", "json"]);
     assert_eq!(code(&out), Some(1), "Secrets in {prod}: {}", stdout(&out));
     let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(
-        doc["answers"].as_array().unwrap().iter().any(|a| a["scope"] == prod.as_str() && a["resource"] == "secrets" && a["allowed"] == true),
+        doc["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["scope"] == prod.as_str() && a["resource"] == "secrets" && a["allowed"] == true),
         "{doc:#}"
     );
     // devx has no such binding: its check asks nothing about prod and finds nothing dangerous.
-    kubectl_apply(vec![serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "devy", "namespace": ns}})]);
+    kubectl_apply(vec![
+        serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "devy", "namespace": ns}}),
+    ]);
     let out = dash(&["check", "devy", "-n", &ns, "-o", "json"]);
     assert_eq!(code(&out), Some(0), "{}", stdout(&out));
     assert!(!stdout(&out).contains(&prod), "{}", stdout(&out));
@@ -1250,7 +1318,9 @@ async fn rights_granted_to_the_accounts_user_name_are_the_accounts() {
     assert!(Api::<ServiceAccount>::namespaced(client.clone(), &ns).get_opt("dev").await.unwrap().is_some());
     let out = follow_hint(&out);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains(&format!("rolebinding.rbac.authorization.k8s.io/dev-admin deleted in namespace {prod}")));
+    assert!(
+        stdout(&out).contains(&format!("rolebinding.rbac.authorization.k8s.io/dev-admin deleted in namespace {prod}"))
+    );
     assert!(!account_may(&ns, "dev", "get", "secrets", Some(&prod)).await, "the next account named dev gets nothing");
     assert!(Api::<RoleBinding>::namespaced(client.clone(), &prod).get_opt("devx-admin").await.unwrap().is_some());
 }
@@ -1344,7 +1414,15 @@ struct Refusal {
 }
 
 impl Refusal {
-    fn install(name: &str, operation: &str, group: &str, resource: &str, names: &[&str], extra: &str, canary: &Value) -> Self {
+    fn install(
+        name: &str,
+        operation: &str,
+        group: &str,
+        resource: &str,
+        names: &[&str],
+        extra: &str,
+        canary: &Value,
+    ) -> Self {
         let canary_name = canary["metadata"]["name"].as_str().unwrap().to_string();
         let mut all: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         all.push(canary_name.clone());
@@ -1430,7 +1508,8 @@ async fn delete_checks_first_and_reports_what_it_deleted_when_it_fails_part_way(
 
     // The ServiceAccount's real delete refused by admission after every check passed.
     let canary = serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "canary", "namespace": ns}});
-    let _refusal = Refusal::install(&format!("{ns}-no-sa-delete"), "DELETE", "", "serviceaccounts", &["dev"], "false", &canary);
+    let _refusal =
+        Refusal::install(&format!("{ns}-no-sa-delete"), "DELETE", "", "serviceaccounts", &["dev"], "false", &canary);
     let out = dash(&["delete", "dev", "-n", &ns]);
     assert_eq!(code(&out), Some(1), "{}", stdout(&out));
     let text = stdout(&out);
@@ -1438,7 +1517,10 @@ async fn delete_checks_first_and_reports_what_it_deleted_when_it_fails_part_way(
     assert!(text.contains(&format!("clusterrole.rbac.authorization.k8s.io/{binding} deleted")), "{text}");
     let err = stderr(&out);
     assert!(err.contains("refused by the test's admission policy"), "{err}");
-    assert!(err.contains(&format!("already done: clusterrolebinding.rbac.authorization.k8s.io/{binding} deleted")), "{err}");
+    assert!(
+        err.contains(&format!("already done: clusterrolebinding.rbac.authorization.k8s.io/{binding} deleted")),
+        "{err}"
+    );
     assert!(Api::<ClusterRoleBinding>::all(client.clone()).get_opt(&binding).await.unwrap().is_none());
 }
 
@@ -1464,7 +1546,10 @@ async fn a_replaced_binding_is_restored_when_its_replacement_fails() {
     );
     let out = dash(&["create", "dev", "-n", &ns, "--role", "admin", "--yes", "--no-token"]);
     assert_eq!(code(&out), Some(1), "{}", stdout(&out));
-    assert!(stdout(&out).contains(&format!("clusterrolebinding.rbac.authorization.k8s.io/{binding} deleted (its role changed)")));
+    assert!(
+        stdout(&out)
+            .contains(&format!("clusterrolebinding.rbac.authorization.k8s.io/{binding} deleted (its role changed)"))
+    );
     let err = stderr(&out);
     assert!(err.contains(&format!("clusterrolebinding.rbac.authorization.k8s.io/{binding} restored")), "{err}");
     let restored = Api::<ClusterRoleBinding>::all(client.clone()).get(&binding).await.unwrap();

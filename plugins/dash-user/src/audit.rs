@@ -369,10 +369,10 @@ fn container_findings(found: &Found, container: &Container, out: &mut Vec<Findin
 /// the node reaches the UI, whatever its Service says.
 fn host_findings(found: &Found, deployment: &Deployment, out: &mut Vec<Finding>) {
     let Some(pod) = deployment.spec.template.spec.as_ref() else { return };
-    let what = if found.component == Component::Headlamp {
-        "Headlamp".to_string()
-    } else {
-        format!("the dashboard ({})", found.component.name())
+    let what = match found.component {
+        Component::Headlamp => "Headlamp".to_string(),
+        Component::Dashboard => "the dashboard".to_string(),
+        part => format!("the dashboard's {}", part.name()),
     };
     let finding = |check: &str, message: String, fix: String| Finding {
         severity: Severity::High,

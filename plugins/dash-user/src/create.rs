@@ -960,6 +960,16 @@ mod tests {
     }
 
     #[test]
+    fn the_rerun_command_reads_back_as_the_same_words() {
+        assert_eq!(shell_word("developer-user"), "developer-user");
+        assert_eq!(shell_word("--kubeconfig=/tmp/a b"), "'--kubeconfig=/tmp/a b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word(""), "''");
+        assert!(rerun_command(&["--overwrite", "--prune-bindings"]).ends_with(" --overwrite --prune-bindings"));
+        assert!(rerun_command(&[]).starts_with("kubectl dash-user"));
+    }
+
+    #[test]
     fn unchanged_objects_are_left_alone() {
         let existing = [owned(Kind::ClusterRoleBinding, None, "x", Some("cluster-admin"))];
         let (replace, prune) = stale(&existing, &existing);

@@ -511,6 +511,30 @@ mod tests {
     }
 
     #[test]
+    fn the_authorizers_reason_names_a_binding_exactly() {
+        let reason = "RBAC: allowed by ClusterRoleBinding \"ci-admin\" of ClusterRole \"cluster-admin\" to User \"system:serviceaccount:d:ci\"";
+        assert!(reason_names(reason, None, "ci-admin"));
+        assert!(!reason_names(reason, None, "ci"));
+        assert!(!reason_names(reason, Some("d"), "ci-admin"));
+        let reason = "RBAC: allowed by RoleBinding \"ops/prod\" of ClusterRole \"edit\" to ServiceAccount \"ops/d\"";
+        assert!(reason_names(reason, Some("prod"), "ops"));
+        assert!(!reason_names(reason, None, "ops"));
+        assert!(!reason_names(reason, Some("dev"), "ops"));
+    }
+
+    #[test]
+    fn a_right_is_granted_by_the_plan_only_where_the_plan_reaches() {
+        let planned = [Grant { reach: Reach::Namespace("t".into()), rules: vec![rule(&[""], &["secrets"], &["get"])] }];
+        assert!(grants_right(&planned, "t", "get", "", "secrets"));
+        assert!(!grants_right(&planned, "cluster-wide", "get", "", "secrets"));
+        assert!(!grants_right(&planned, "t", "list", "", "secrets"));
+        assert!(!grants_right(&planned, "t", "*", "*", "*"));
+        let admin = [Grant { reach: Reach::Cluster, rules: vec![rule(&["*"], &["*"], &["*"])] }];
+        assert!(grants_right(&admin, "prod", "create", "", "pods/exec"));
+        assert!(grants_right(&admin, "cluster-wide", "*", "*", "*"));
+    }
+
+    #[test]
     fn subresources_and_wildcards_are_not_covered_by_narrower_rules() {
         let planned = [Grant { reach: Reach::Cluster, rules: vec![rule(&[""], &["pods"], &["*"])] }];
         assert_eq!(

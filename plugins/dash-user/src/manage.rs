@@ -604,6 +604,39 @@ mod tests {
         assert_eq!(rows[0].bindings, ["cluster:dash-user:x"]);
     }
 
+    fn answer(scope: &str, verb: &str, resource: &str, allowed: bool, reason: Option<&str>) -> crate::check::Answer {
+        crate::check::Answer {
+            scope: scope.into(),
+            verb: verb.into(),
+            group: String::new(),
+            resource: resource.into(),
+            allowed,
+            danger: None,
+            reason: reason.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn only_what_the_deleted_name_has_and_another_name_lacks_remains_with_the_name() {
+        let named = [
+            answer("cluster-wide", "get", "secrets", true, Some("RBAC: allowed by ClusterRoleBinding \"x\"")),
+            answer("cluster-wide", "list", "nodes", true, Some("RBAC: allowed by ClusterRoleBinding \"everyone\"")),
+            answer("t", "get", "pods", false, None),
+        ];
+        let control = [
+            answer("cluster-wide", "get", "secrets", false, None),
+            answer("cluster-wide", "list", "nodes", true, None),
+            answer("t", "get", "pods", false, None),
+        ];
+        assert_eq!(
+            name_only(&named, &control),
+            ["get secrets (cluster-wide): RBAC: allowed by ClusterRoleBinding \"x\""]
+        );
+        assert!(name_only(&control, &control).is_empty());
+        assert!(control_name("dev").starts_with("dev-control-"));
+        assert_ne!(control_name("dev"), "dev");
+    }
+
     #[test]
     fn access_is_removed_before_the_account() {
         let mut objects =

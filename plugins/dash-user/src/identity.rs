@@ -2,7 +2,7 @@
 //!
 //! A ServiceAccount's token authenticates as the user `system:serviceaccount:NS:NAME` with the
 //! groups `system:serviceaccounts`, `system:serviceaccounts:NS` and `system:authenticated`. The
-//! authorizer (plugin/pkg/auth/authorizer/rbac, `appliesToUser`) then matches a subject:
+//! RBAC authorizer (`appliesToUser` in pkg/registry/rbac/validation/rule.go) then matches a subject:
 //!
 //! - `kind: ServiceAccount` by name and namespace; in a RoleBinding an empty namespace means the
 //!   binding's own;

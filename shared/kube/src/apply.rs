@@ -564,6 +564,14 @@ async fn locked_by(client: &Client, object: &Object, plugin: &str) -> Result<Opt
         None if object.resource.kind == "Namespace" && object.resource.group.is_empty() => object.data.name_any(),
         None => return Ok(None),
     };
+    namespace_lock(client, &namespace, plugin).await
+}
+
+/// `Some(refusal)` when `namespace` carries [`LOCKED_BY_LABEL`] naming another plugin than
+/// `plugin`: for commands that check, before their first write, every namespace they will change
+/// something in (deletes included), not only what goes through the [`Applier`].
+pub async fn namespace_lock(client: &Client, namespace: &str, plugin: &str) -> Result<Option<Error>> {
+    let namespace = namespace.to_string();
     let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     let found = match api.get_opt(&namespace).await {
         Ok(found) => found,

@@ -200,14 +200,28 @@ fn one_binary_per_unnamed_checksum(cli: &Cli, source: &Source) -> Result<()> {
         [] => format!("kubectl and every platform binary in PATH ({})", locate::DEFAULT_NAMES[1..].join(", ")),
         several => format!("{} binaries ({})", several.len(), several.join(", ")),
     };
+    // The file's own name says which binary it is for, as dl.k8s.io names them (kubelet.sha256).
+    let file = cli.checksum_file.as_ref().and_then(|f| f.file_name()).and_then(|f| f.to_str());
+    let binary = file
+        .and_then(|f| f.strip_suffix(".sha256").or_else(|| f.strip_suffix(".sha512")))
+        .filter(|b| published_name(b, "NAME").is_ok())
+        .unwrap_or("kubelet");
+    let source = match file {
+        Some(file) => format!("--checksum-file {file}"),
+        None => "--checksum HEX".to_string(),
+    };
     let example = if on_nodes {
-        "kubectl verify-bin --node NODE kubelet --checksum-file kubelet.sha256"
+        format!("kubectl verify-bin --node NODE {binary} {source}")
     } else {
-        "kubectl verify-bin ./kubelet --checksum-file kubelet.sha256"
+        format!("kubectl verify-bin ./{binary} {source}")
+    };
+    let what = if cli.checksum_file.is_some() {
+        "holds one checksum that names no file (as dl.k8s.io's NAME.sha256 files do)"
+    } else {
+        "is one checksum that names no file"
     };
     Err(Error::invalid(format!(
-        "{unnamed} is one checksum that names no file (as dl.k8s.io's NAME.sha256 files are), so it vouches for \
-         exactly one binary, but {checked} would be checked against it"
+        "{unnamed} {what}, so it vouches for exactly one binary, but {checked} would be checked against it"
     ))
     .with_hint(format!(
         "name the one binary it belongs to (`{example}`), or give a sha256sum-style file with a line per binary \

@@ -9,7 +9,7 @@
 use crate::benchmark::ServerVersion;
 use crate::model::{Check, Report};
 
-/// A feature a check may name, the Kubernetes 1.x minor that removed it, and what replaces it.
+/// A feature a check may name, the Kubernetes 1.x minor that removed it, and what that means now.
 pub struct Feature {
     pub name: &'static str,
     pub removed: u32,
@@ -25,42 +25,42 @@ pub const FEATURES: [Feature; 6] = [
     Feature {
         name: "the SecurityContextDeny admission plugin",
         removed: 30,
-        instead: "Pod Security admission (the pod-security.kubernetes.io labels)",
+        instead: "Pod Security admission replaces it",
         title: "SecurityContextDeny",
         advice: None,
     },
     Feature {
         name: "PodSecurityPolicy",
         removed: 25,
-        instead: "Pod Security admission (the pod-security.kubernetes.io labels)",
+        instead: "Pod Security admission replaces it",
         title: "PodSecurityPolicy",
         advice: Some("Create a PSP"),
     },
     Feature {
         name: "the kube-apiserver flag --insecure-port",
         removed: 24,
-        instead: "nothing: the API server serves only over TLS",
+        instead: "the API server serves only over TLS",
         title: "--insecure-port",
         advice: None,
     },
     Feature {
         name: "the kube-apiserver flag --insecure-bind-address",
         removed: 24,
-        instead: "nothing: the API server serves only over TLS",
+        instead: "the API server serves only over TLS",
         title: "--insecure-bind-address",
         advice: None,
     },
     Feature {
         name: "the kube-apiserver flag --kubelet-https",
         removed: 22,
-        instead: "nothing: the API server always reaches kubelets over HTTPS",
+        instead: "the API server always reaches kubelets over HTTPS",
         title: "--kubelet-https",
         advice: None,
     },
     Feature {
         name: "the kube-apiserver flag --basic-auth-file",
         removed: 19,
-        instead: "nothing: basic authentication is gone",
+        instead: "basic authentication went with it",
         title: "--basic-auth-file",
         advice: None,
     },
@@ -123,13 +123,13 @@ pub fn not_applicable(check: &Check, version: Option<&ServerVersion>) -> Option<
     match version {
         Some(v) if v.major == 1 && v.minor < feature.removed => None,
         Some(v) => Some(format!(
-            "does not apply to this cluster (Kubernetes {}): {} was removed in Kubernetes 1.{}; use {} instead, and a \
+            "does not apply to this cluster (Kubernetes {}): {} was removed in Kubernetes 1.{} ({}); grade with a \
              benchmark for the cluster's version",
             v.git, feature.name, feature.removed, feature.instead
         )),
         None => Some(format!(
-            "does not apply to Kubernetes 1.{} and newer: {} was removed in 1.{} (use {}); the report does not say \
-             the cluster's version",
+            "does not apply to Kubernetes 1.{} and newer: {} was removed in 1.{} ({}); the report does not say the \
+             cluster's version",
             feature.removed, feature.name, feature.removed, feature.instead
         )),
     }

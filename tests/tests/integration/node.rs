@@ -495,6 +495,7 @@ fn node_cis_bench_a_signal_mid_run_leaves_the_namespace_as_it_was() {
     send(&child, libc::SIGTERM);
     let out = child.wait_with_output().unwrap();
     let err = stderr(&out);
+    eprintln!("-- the run's stderr after SIGTERM\n{err}");
     assert_eq!(out.status.code(), Some(143), "{err}");
     assert!(err.contains("interrupted by SIGTERM before kube-bench finished"), "{err}");
     assert!(err.contains(&format!("{job} deleted")), "{err}");

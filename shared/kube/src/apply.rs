@@ -488,7 +488,7 @@ impl Applier {
             let stop = if let Some(signal) = interrupt::received_name() {
                 Some(format!("interrupted by {signal} before it was applied"))
             } else if self.plan == Plan::AllOrNothing && !failed.is_empty() {
-                Some("not applied: an earlier object of this all-or-nothing plan failed".to_string())
+                Some("an earlier object of this all-or-nothing plan failed".to_string())
             } else {
                 None
             };
@@ -551,21 +551,23 @@ impl Applier {
         let mut said = vec![format!("interrupted by {signal}")];
         if skipped.is_empty() && failed.is_empty() {
             said.push(format!("it came after the last write: every object above was {}", self.applied_word()));
-        } else {
-            if !skipped.is_empty() {
-                said.push(format!("{} not applied: {}", count(skipped.len(), "object"), skipped.join(", ")));
-            }
-            if !failed.is_empty() {
-                let names: Vec<&str> = failed.iter().map(|f| f.shown.as_str()).collect();
-                said.push(format!("failed: {}", names.join(", ")));
-            }
-            match rolled_back {
-                Some(rolled_back) => said.push(rolled_back.summary()),
-                None if self.args.dry_run != DryRun::None => said.push("a dry run stores nothing".into()),
-                None if applied.is_empty() => said.push("nothing was changed".into()),
-                None => said.push("what was applied above stays as it is".into()),
-            }
+            return Error::other(said.join("; ")).with_hint(
+                "nothing is half-done; re-run the same command for what it had left to do after the objects",
+            );
         }
+        if !skipped.is_empty() {
+            said.push(format!("{} not applied: {}", count(skipped.len(), "object"), skipped.join(", ")));
+        }
+        if !failed.is_empty() {
+            let names: Vec<&str> = failed.iter().map(|f| f.shown.as_str()).collect();
+            said.push(format!("failed: {}", names.join(", ")));
+        }
+        said.push(match rolled_back {
+            Some(rolled_back) => rolled_back.summary(),
+            None if self.args.dry_run != DryRun::None => "a dry run stores nothing".into(),
+            None if applied.is_empty() => "nothing was changed".into(),
+            None => "what was applied above stays as it is".into(),
+        });
         Error::other(said.join("; ")).with_hint("re-run the same command to finish: it reads the cluster again")
     }
 

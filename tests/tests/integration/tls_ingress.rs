@@ -1851,6 +1851,9 @@ async fn twenty_concurrent_creates_one_secret_one_certificate() {
     }
     eprintln!("{ok} runs succeeded (one created, the rest found it unchanged), {conflicts} reported a conflict");
     let creator = outs.iter().find(|o| stdout(o).contains("secret/accounting-secret created")).unwrap();
+    for out in [Some(creator), outs.iter().find(|o| o.status.code() == Some(1))].into_iter().flatten() {
+        eprintln!("-- exit {:?}\n{}{}", out.status.code(), stdout(out), stderr(out));
+    }
     assert_eq!(printed_fingerprint(&stdout(creator)).as_deref(), Some(stored.as_str()));
 
     // Six concurrent rotations. A rotation replaces the certificate it read: two runs that read the
@@ -1980,6 +1983,12 @@ async fn signals_during_create_never_leave_a_secret_without_its_ingress() {
             proxy.set_pid(child.id());
             let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
             assert!(proxy.fired(), "{method} {path} #{nth} never came: {:?}", proxy.requests());
+            eprintln!(
+                "-- {method} {path} #{nth}, signal {signal}: exit {:?}\n{}{}",
+                out.status,
+                stdout(&out),
+                stderr(&out)
+            );
             let exists = check_interrupted(&ns, &name, signal, &out).await;
             assert_eq!(exists, left == Some(true), "{method} {path} #{nth}: {:?}", proxy.requests());
             if path != "/selfsubjectaccessreviews" {

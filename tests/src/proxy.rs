@@ -3,9 +3,10 @@
 //!
 //! The plugin talks plain HTTP to the proxy, through a kubeconfig of its own without credentials;
 //! the proxy forwards every request unchanged to the real API server as admin and returns the
-//! answer unchanged. It records each request, can hold each one back for a while, and can send a
-//! signal to a process when a chosen request arrives, before forwarding it: the request then
-//! reaches the API server after the signal, as a write in flight does when a user presses Ctrl-C.
+//! answer unchanged. It records each request, can hold each one back for a while, and when a chosen
+//! request arrives, before forwarding it, can send a signal to a process (the request then reaches
+//! the API server after the signal, as a write in flight does when a user presses Ctrl-C) or hold
+//! it until the test releases it (so the test can change the cluster at exactly that point).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -16,14 +17,22 @@ use kube::client::Body;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-/// A request that makes the proxy send `signal` to the process set with [`Proxy::set_pid`]: the
-/// `nth` (from 0) request with this method whose path contains `path`.
+/// The `nth` (from 0) request with this method whose path contains `path`, and what to do then.
 #[derive(Debug, Clone)]
 pub struct Trigger {
     pub method: String,
     pub path: String,
     pub nth: usize,
-    pub signal: i32,
+    pub action: Action,
+}
+
+/// What a [`Trigger`] does before the request is forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Send this signal to the process set with [`Proxy::set_pid`].
+    Signal(i32),
+    /// Hold the request until [`Proxy::release`].
+    Hold,
 }
 
 #[derive(Default)]
@@ -32,6 +41,7 @@ struct State {
     trigger: Option<Trigger>,
     seen: usize,
     fired: bool,
+    released: bool,
     delay: Duration,
 }
 
@@ -106,6 +116,7 @@ impl Proxy {
         state.trigger = trigger;
         state.seen = 0;
         state.fired = false;
+        state.released = false;
         state.log.clear();
     }
 
@@ -117,6 +128,20 @@ impl Proxy {
     /// Whether the armed trigger fired.
     pub fn fired(&self) -> bool {
         self.state.lock().unwrap().fired
+    }
+
+    /// Waits (up to a minute) until a [`Action::Hold`] trigger holds its request.
+    pub async fn wait_held(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.fired() {
+            assert!(Instant::now() < deadline, "the held request never came: {:?}", self.requests());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Lets the held request go on.
+    pub fn release(&self) {
+        self.state.lock().unwrap().released = true;
     }
 
     /// The requests since [`Proxy::arm`]: `METHOD /path -> STATUS`, and `SIGNAL n` where it fired.
@@ -165,9 +190,9 @@ async fn serve(
         let body = if chunked { read_chunked(&mut reader).await? } else { read_exact(&mut reader, length).await? };
 
         let path = target.split('?').next().unwrap_or_default().to_string();
-        let (delay, signal) = {
+        let (delay, action) = {
             let mut state = state.lock().unwrap();
-            let mut signal = None;
+            let mut action = None;
             if let Some(trigger) = state.trigger.clone()
                 && !state.fired
                 && trigger.method == method
@@ -175,15 +200,21 @@ async fn serve(
             {
                 if state.seen == trigger.nth {
                     state.fired = true;
-                    signal = Some(trigger.signal);
-                    state.log.push(format!("SIGNAL {}", trigger.signal));
+                    action = Some(trigger.action);
+                    state.log.push(format!("{:?}", trigger.action));
                 }
                 state.seen += 1;
             }
-            (state.delay, signal)
+            (state.delay, action)
         };
-        if let Some(signal) = signal {
-            send_signal(&pid, signal).await;
+        match action {
+            Some(Action::Signal(signal)) => send_signal(&pid, signal).await,
+            Some(Action::Hold) => {
+                while !state.lock().unwrap().released {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            None => {}
         }
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;

@@ -803,22 +803,32 @@ impl Applier {
                     .with_hint("re-run the command: it reads the cluster again and decides on what is there now"),
             )
         };
-        let Some(existing) = current else { return Err(conflict()) };
-        if !is_managed_by(&existing, &self.plugin) && !self.args.overwrite {
-            return Err(self.not_ours(&existing, object));
-        }
-        // Would applying ours change it? Asked of the server (a dry run on exactly that version), as
-        // it decides defaults and what a no-op is.
-        let mut data = object.data.clone();
-        data.metadata.resource_version = existing.metadata.resource_version.clone();
-        let mut params = PatchParams::apply(&self.field_manager()).dry_run();
-        params.force = self.args.force_conflicts;
-        match api.patch(&object.data.name_any(), &params, &Patch::Apply(&data)).await {
-            Ok(result) if comparable(&existing) == comparable(&result) => {
-                Ok(self.applied(object, Action::Unchanged, existing))
+        let name = object.data.name_any();
+        let mut current = current;
+        // The winner may still be writing it (a create is followed by the field manager's apply):
+        // a version that moves under the question is read again.
+        for _attempt in 0..5 {
+            let Some(existing) = current else { return Err(conflict()) };
+            if !is_managed_by(&existing, &self.plugin) && !self.args.overwrite {
+                return Err(self.not_ours(&existing, object));
             }
-            _ => Err(conflict()),
+            // Would applying ours change it? Asked of the server (a dry run on exactly that
+            // version), as it decides defaults and what a no-op is.
+            let mut data = object.data.clone();
+            data.metadata.resource_version = existing.metadata.resource_version.clone();
+            let mut params = PatchParams::apply(&self.field_manager()).dry_run();
+            params.force = self.args.force_conflicts;
+            match api.patch(&name, &params, &Patch::Apply(&data)).await {
+                Ok(result) if comparable(&existing) == comparable(&result) => {
+                    return Ok(self.applied(object, Action::Unchanged, existing));
+                }
+                Err(e) if status_code(&e) == Some(409) && is_precondition_conflict(&e) => {
+                    current = api.get_opt(&name).await.map_err(|e| ("failed", from_kube(e, "reading it")))?;
+                }
+                _ => return Err(conflict()),
+            }
         }
+        Err(conflict())
     }
 
     /// Creates an absent object with a create-only request (so nothing made meanwhile by someone

@@ -249,7 +249,7 @@ fn new_flags_that_do_not_apply_are_errors() {
 /// with the signal's status; nothing is rolled back (each object stands alone).
 #[tokio::test]
 async fn an_interrupted_independent_apply_stops_after_the_object_in_flight_and_reports_all() {
-    use harden_tests::proxy::{Proxy, Trigger};
+    use harden_tests::proxy::{Action, Proxy, Trigger};
     let mut namespaces = Vec::new();
     for _ in 0..4 {
         namespaces.push(cluster().namespace("interrupted").await);
@@ -260,7 +260,12 @@ async fn an_interrupted_independent_apply_stops_after_the_object_in_flight_and_r
         [(libc::SIGTERM, "deny-a", 143), (libc::SIGINT, "deny-b", 130)].into_iter().enumerate()
     {
         // The second namespace's create is in flight when the signal comes.
-        proxy.arm(Some(Trigger { method: "POST".into(), path: "/networkpolicies".into(), nth: 1, signal }));
+        proxy.arm(Some(Trigger {
+            method: "POST".into(),
+            path: "/networkpolicies".into(),
+            nth: 1,
+            action: Action::Signal(signal),
+        }));
         let mut command = harden_tests::plugin_command("netpol-deny");
         command
             .env("KUBECONFIG", proxy.kubeconfig())

@@ -1440,7 +1440,7 @@ async fn wait_returns_the_address_once_the_gateway_is_programmed() {
 // before what can fail is checked, dry runs that write nothing, races and signals, and one flag
 // per permission.
 
-use harden_tests::proxy::{Proxy, Trigger};
+use harden_tests::proxy::{Action, Proxy, Trigger};
 
 /// A control plane of this test's own, for what the shared one cannot show (its IngressClasses are
 /// every test's). Its processes end when the returned sender is dropped.
@@ -1978,7 +1978,7 @@ async fn signals_during_create_never_leave_a_secret_without_its_ingress() {
         for signal in [libc::SIGINT, libc::SIGTERM] {
             let name = format!("sig-{round}");
             round += 1;
-            proxy.arm(Some(Trigger { method: method.into(), path: path.into(), nth, signal }));
+            proxy.arm(Some(Trigger { method: method.into(), path: path.into(), nth, action: Action::Signal(signal) }));
             let child = spawn(&name);
             proxy.set_pid(child.id());
             let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
@@ -2045,4 +2045,88 @@ async fn signals_during_create_never_leave_a_secret_without_its_ingress() {
             .or_default() += 1;
     }
     eprintln!("24 signals at 10-125 ms: {tally:?}");
+}
+
+/// A controller writing a Gateway's status between `create`'s read and its write (a real one does,
+/// all the time) is not a conflict: the listener is added. Another writer adding a listener there
+/// is one: before, the second write silently dropped the first's listener (both runs apply the
+/// whole list as one field manager); now it is reported, and the other listener stays.
+#[tokio::test]
+async fn a_gateway_changed_between_read_and_write_is_a_conflict_unless_only_its_status_changed() {
+    let cluster = cluster();
+    gateway_class("eg-moving", true).await;
+    let ns = cluster.namespace("gw-moving").await;
+    accounting_service(&ns).await;
+    let first = run(cluster.plugin("tls-ingress").args(["create", "accounting", "-n", &ns, "--host", HOST]).args([
+        "--service",
+        "accounting-service:80",
+        "--gateway",
+        "web",
+        "--gateway-class",
+        "eg-moving",
+    ]));
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let proxy = Proxy::start(cluster.admin_kubeconfig());
+    let api = Api::<DynamicObject>::namespaced_with(cluster.admin_client().await, &ns, &gateways());
+    let listeners = |gw: &DynamicObject| -> Vec<String> {
+        gw.data["spec"]["listeners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (app, host, someone_else) in [("billing", "billing.acme.com", false), ("shop", "shop.acme.com", true)] {
+        // Held at the rights check: every read of the plan is done, nothing is written yet.
+        proxy.arm(Some(Trigger {
+            method: "POST".into(),
+            path: "/selfsubjectaccessreviews".into(),
+            nth: 0,
+            action: Action::Hold,
+        }));
+        let child = plugin_command("tls-ingress")
+            .env("KUBECONFIG", proxy.kubeconfig())
+            .args(["create", app, "-n", &ns, "--host", host, "--service", "accounting-service:80", "--gateway", "web"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        proxy.wait_held().await;
+        if someone_else {
+            let mut gw = api.get("web").await.unwrap();
+            let mut all = gw.data["spec"]["listeners"].as_array().unwrap().clone();
+            all.push(json!({"name": "other-https", "hostname": "other.acme.com", "port": 443, "protocol": "HTTPS",
+                "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": "accounting-tls"}]}}));
+            gw.data["spec"]["listeners"] = Value::Array(all);
+            let patch = json!({"metadata": {"resourceVersion": gw.metadata.resource_version}, "spec": gw.data["spec"]});
+            api.patch("web", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+        } else {
+            program_gateway(&ns, "web", &[("accounting-https", true)]).await;
+        }
+        proxy.release();
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+        let (text, err) = (stdout(&out), stderr(&out));
+        let gw = api.get("web").await.unwrap();
+        let secrets = Api::<Secret>::namespaced(cluster.admin_client().await, &ns);
+        if someone_else {
+            assert_eq!(out.status.code(), Some(1), "{text}\n{err}");
+            assert!(
+                text.contains("gateway.gateway.networking.k8s.io/web failed")
+                    && text.contains("conflict: it was changed by another writer"),
+                "{text}"
+            );
+            assert!(!text.contains("web configured"), "{text}");
+            assert_eq!(
+                listeners(&gw),
+                ["accounting-https", "billing-https", "other-https"],
+                "the other's listener stays"
+            );
+            assert!(secrets.get_opt(&format!("{app}-tls")).await.unwrap().is_none(), "rolled back: {err}");
+            assert!(err.contains(&format!("rolled back: secret/{app}-tls in namespace {ns} deleted again")), "{err}");
+        } else {
+            assert_eq!(out.status.code(), Some(0), "a status write is not a conflict: {text}\n{err}");
+            assert!(text.contains(&format!("gateway.gateway.networking.k8s.io/web configured in namespace {ns}")));
+            assert_eq!(listeners(&gw), ["accounting-https", "billing-https"]);
+        }
+    }
 }

@@ -977,13 +977,19 @@ pub enum Deleted {
 }
 
 /// Deletes `name` only if it carries our managed-by label (or `force`), with a precondition on the
-/// version that was checked; a client dry run only checks.
+/// version that was checked; a client dry run only checks. A SIGINT/SIGTERM during the request lets
+/// it finish (the caller reports it) and makes the next call fail as interrupted, so a loop of
+/// deletions stops after the one in flight, never with one done and unreported.
 pub async fn delete_managed<K>(api: &Api<K>, plugin: &str, name: &str, dry_run: DryRun, force: bool) -> Result<Deleted>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug,
 {
     let resource = ApiResource::erase::<K>(&());
     let shown = display_name(&resource, name);
+    if let Some(signal) = interrupt::received_name() {
+        return Err(Error::other(format!("interrupted by {signal}: {shown} was not deleted, nor what comes after it"))
+            .with_hint("re-run the same command to finish: what was deleted is reported above"));
+    }
     let Some(existing) = api.get_opt(name).await.map_err(|e| from_kube(e, format!("reading {shown}")))? else {
         return Ok(Deleted::NotFound);
     };
@@ -1002,6 +1008,7 @@ where
         }),
         ..DeleteParams::default()
     };
+    let _critical = interrupt::Critical::enter();
     match api.delete(name, &params).await {
         Ok(_) => Ok(Deleted::Deleted),
         Err(e) if status_code(&e) == Some(404) => Ok(Deleted::NotFound),

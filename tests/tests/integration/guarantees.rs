@@ -330,3 +330,47 @@ async fn concurrent_identical_applies_create_once_and_the_rest_are_unchanged() {
         assert!(text.contains(&line) || text.contains("deny-all unchanged in namespace"), "{text}");
     }
 }
+
+/// Issue 32: a deletion killed mid-way left the object in flight deleted but unreported. A signal
+/// during one deletion lets it finish and be reported; the next one is not made, the command says
+/// where it stopped and exits with the signal's status.
+#[tokio::test]
+async fn an_interrupted_removal_reports_the_deletion_in_flight_and_stops() {
+    use harden_tests::proxy::{Action, Proxy, Trigger};
+    let mut namespaces = Vec::new();
+    for _ in 0..4 {
+        namespaces.push(cluster().namespace("interrupted-rm").await);
+    }
+    let list = namespaces.join(",");
+    let out = run(cluster().plugin("block-metadata").args(["apply", "-n", &list]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let proxy = Proxy::start(cluster().admin_kubeconfig());
+    proxy.arm(Some(Trigger {
+        method: "DELETE".into(),
+        path: "/networkpolicies/".into(),
+        nth: 1,
+        action: Action::Signal(libc::SIGINT),
+    }));
+    let mut command = harden_tests::plugin_command("block-metadata");
+    command
+        .env("KUBECONFIG", proxy.kubeconfig())
+        .args(["remove", "-n", &list])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+    proxy.set_pid(child.id());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    assert!(proxy.fired(), "{:?}", proxy.requests());
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(130), "{text}\n{err}");
+    assert!(err.contains("interrupted by SIGINT") && err.contains("was not deleted, nor what comes after it"), "{err}");
+    let client = cluster().admin_client().await;
+    let mut gone = 0;
+    for ns in &namespaces {
+        let left = Api::<NetworkPolicy>::namespaced(client.clone(), ns).list(&ListParams::default()).await.unwrap();
+        let reported = text.contains(&format!("deleted from namespace {ns}"));
+        assert_eq!(left.items.is_empty(), reported, "{ns}: every deletion made is reported, and only those: {text}");
+        gone += usize::from(left.items.is_empty());
+    }
+    assert_eq!(gone, 2, "the deletion in flight finished, the next was not made: {text}");
+}

@@ -34,7 +34,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::MANAGED_BY_LABEL;
-use crate::error::{convert, from_kube, status_code};
+use crate::error::{convert, from_kube, missing_namespace, status_code};
 use crate::flags::{ApplyArgs, DryRun, ObjectFormat};
 use crate::print;
 
@@ -468,6 +468,14 @@ impl Applier {
             let Some(existing) = existing else {
                 match self.create(&api, object).await {
                     Err(e) if status_code(&e) == Some(409) => continue,
+                    Err(e) if missing_namespace(&e).is_some() => {
+                        let namespace = missing_namespace(&e).unwrap_or_default();
+                        return Err((
+                            "failed",
+                            Error::invalid(format!("namespace {namespace:?} does not exist"))
+                                .with_hint("check the name with `kubectl get namespaces`"),
+                        ));
+                    }
                     Err(e) => return Err(failed("creating it", e)),
                     Ok(created) => return Ok(self.applied(object, Action::Created, created)),
                 }

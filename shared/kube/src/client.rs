@@ -244,7 +244,9 @@ pub async fn config(args: &KubeArgs) -> Result<Config> {
     Ok(config)
 }
 
-/// Connects to the cluster named by the flags. Does not send a request yet.
+/// Connects to the cluster named by the flags, and checks that the namespaces named with `-n`
+/// exist (exit 2 naming the ones that do not, see [`crate::namespaces::require_existing`]); without
+/// `-n`, no request is sent yet.
 pub async fn connect(args: &KubeArgs) -> Result<Kube> {
     let verbosity = args.verbosity.unwrap_or(0);
     init_logging(verbosity);
@@ -254,6 +256,7 @@ pub async fn connect(args: &KubeArgs) -> Result<Kube> {
     let builder = ClientBuilder::try_from(config)
         .map_err(|e| convert(e).context("building the Kubernetes client from kubeconfig"))?;
     let client = builder.with_layer(&RequestLog { headers: verbosity >= 7 }).build();
+    crate::namespaces::require_existing(&client, &args.namespaces).await?;
     Ok(Kube { client, context_namespace, server })
 }
 

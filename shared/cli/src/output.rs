@@ -368,7 +368,7 @@ mod tests {
         }
         for c in (0..=0x10ffffu32).filter_map(char::from_u32) {
             let shown = escape_controls(c.encode_utf8(&mut [0; 4])).into_owned();
-            assert_eq!(shown.chars().any(is_terminal_control), false, "{c:?} -> {shown:?}");
+            assert!(!shown.chars().any(is_terminal_control), "{c:?} -> {shown:?}");
             assert_eq!(shown.len() > c.len_utf8(), is_terminal_control(c), "{c:?}");
         }
     }

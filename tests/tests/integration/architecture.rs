@@ -125,9 +125,14 @@ fn nothing_writes_to_the_terminal_around_the_escaping_writer() {
             let printing =
                 ["println!(", "print!(", "eprintln!(", "eprint!(", "dbg!("].iter().any(|m| macro_at(code, m));
             let inherited = code.contains("Stdio::inherit") || code.contains("with_writer(std::io::");
+            // The terminal's widgets draw themselves: only through harden_cli's prompt and progress,
+            // which escape what they show (the practice wizard's menu is the plugin's own fixed text).
+            let widgets = (code.contains("dialoguer") || code.contains("indicatif"))
+                && !file.starts_with(repo_root().join("shared/cli/src"))
+                && !file.ends_with("plugins/cks-practice/src/wizard.rs");
             // clap's own usage errors, in a plugin's main, show only the command line.
             let clap_error = file.ends_with("shared/cli/src/app.rs") && code.contains(".print()");
-            if (direct || printing || inherited) && !clap_error {
+            if (direct || printing || inherited || widgets) && !clap_error {
                 found.push(format!("{}:{}: {}", file.display(), number + 1, line.trim()));
             }
         }

@@ -241,16 +241,34 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// The bytes that may start a control character: C0 but newline and tab, and the lead byte of a
+/// C1 control (whether it is one depends on the next byte).
+const MAY_START_CONTROL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b != b'\n' as usize && b != b'\t' as usize;
+        b += 1;
+    }
+    table[C1_LEAD as usize] = true;
+    table
+};
+
 /// [`escape_controls`] on bytes; `None` when there is nothing to escape (the common case, no copy).
 fn escape_control_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
     let is_c1 = |at: usize| {
         bytes[at] == C1_LEAD && bytes.get(at + 1).is_some_and(|&next| (0x80..=0x9f).contains(&next) && next != NEL)
     };
-    let needs = |at: usize| {
-        let b = bytes[at];
-        (b < 0x20 && b != b'\n' && b != b'\t') || is_c1(at)
+    let needs = |at: usize| bytes[at] < 0x20 || is_c1(at);
+    // One table lookup per byte until something may need escaping (output is megabytes of names).
+    let mut from = 0;
+    let first = loop {
+        let at = from + bytes[from..].iter().position(|&b| MAY_START_CONTROL[usize::from(b)])?;
+        if needs(at) {
+            break at;
+        }
+        from = at + 1;
     };
-    let first = (0..bytes.len()).find(|&at| needs(at))?;
     let mut out = Vec::with_capacity(bytes.len() + 16);
     out.extend_from_slice(&bytes[..first]);
     let mut at = first;
@@ -258,7 +276,7 @@ fn escape_control_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
         if is_c1(at) {
             out.extend_from_slice(format!("\\u{:04x}", bytes[at + 1]).as_bytes());
             at += 2;
-        } else if needs(at) {
+        } else if MAY_START_CONTROL[usize::from(bytes[at])] && bytes[at] != C1_LEAD {
             out.extend_from_slice(format!("\\u{:04x}", bytes[at]).as_bytes());
             at += 1;
         } else {

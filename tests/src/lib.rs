@@ -7,6 +7,7 @@
 //! each test takes a fresh one from [`Cluster::namespace`], and pods stay Pending.
 
 pub mod controlplane;
+pub mod intercept;
 pub mod node;
 pub mod proxy;
 

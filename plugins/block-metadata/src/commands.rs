@@ -206,13 +206,24 @@ impl RemoveCmd {
             DryRun::Client => " (dry run)",
             DryRun::Server => " (server dry run)",
         };
+        // One policy per namespace, each on its own: a refusal (a namespace locked for an exam
+        // practice) is reported and the others go on.
+        let mut refused = Vec::new();
         for policy in &ours {
             let (ns, name) = (policy.namespace().unwrap_or_default(), policy.name_any());
             let api: Api<NetworkPolicy> = Api::namespaced(cluster.client.clone(), &ns);
-            if delete_managed(&api, PLUGIN, &name, self.dry_run, false).await? == Deleted::Deleted {
-                harden_cli::output::line(format!(
+            match delete_managed(&api, PLUGIN, &name, self.dry_run, false).await {
+                Ok(Deleted::Deleted) => harden_cli::output::line(format!(
                     "networkpolicy.networking.k8s.io \"{name}\" deleted from namespace {ns}{suffix}"
-                ));
+                )),
+                Ok(Deleted::NotFound) => {}
+                Err(e) => {
+                    harden_cli::output::line(format!(
+                        "networkpolicy.networking.k8s.io \"{name}\" refused in namespace {ns}: {}",
+                        e.message
+                    ));
+                    refused.push(e);
+                }
             }
         }
         if ours.is_empty() {
@@ -223,7 +234,12 @@ impl RemoveCmd {
             };
             harden_cli::output::eline(format!("No policies created by {PLUGIN} found in {place}."));
         }
-        Ok(Outcome::Good)
+        match refused.len() {
+            0 => Ok(Outcome::Good),
+            1 => Err(refused.remove(0)),
+            n => Err(Error::new(refused[0].kind, format!("{n} policies were not deleted"))
+                .with_hint("each is named above with why")),
+        }
     }
 }
 

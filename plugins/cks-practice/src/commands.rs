@@ -1,6 +1,6 @@
 //! The subcommands: flags, validation, and the run through the runtime.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use harden_cli::error::{Error, Outcome, Result};
@@ -255,8 +255,14 @@ pub fn task_text(record: &Record, plan: &Plan) -> String {
     } else {
         format!("{} minutes (time is up, {}m over)", record.minutes, (-left) / 60)
     };
+    // A directory of its own is named again where the run's files are used (check, reset).
+    let dir = if record.has_files() && record.dir != scenario::default_dir(&record.run) {
+        format!(" --dir {}", scenario::sh(&record.dir.display().to_string()))
+    } else {
+        String::new()
+    };
     format!(
-        "Task {}/8: {} ({})\nRun: {}    Time budget: {time}    {mode}\nNamespaces: {}\n\n{}\n\nWhen done: kubectl cks-practice check --run {}\n",
+        "Task {}/8: {} ({})\nRun: {}    Time budget: {time}    {mode}\nNamespaces: {}\n\n{}\n\nWhen done: kubectl cks-practice check --run {}{dir}\n",
         info.number,
         info.topic,
         record.id.name(),
@@ -279,6 +285,15 @@ pub struct RunArg {
     pub run: Option<String>,
 }
 
+/// `--dir` for the commands that use the run's files (scenarios 5 and 7).
+#[derive(Args, Clone)]
+pub struct DirArg {
+    /// Scenarios 5 and 7: the run's directory on this machine, as given to `start` (default
+    /// ./cks-practice-RUN). Files are read and removed only there, never where the cluster says.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub dir: Option<PathBuf>,
+}
+
 const TASK_EXAMPLES: &str = "Examples:\n  kubectl cks-practice task\n  # the task text, its namespaces and names, for a script\n  kubectl cks-practice task --run tls-ingress-42 -o json";
 
 #[derive(Args)]
@@ -287,7 +302,7 @@ pub struct TaskCmd {
     #[command(flatten)]
     pub run: RunArg,
 
-    /// text or json (text, namespaces, names, minutes, secondsLeft, exam).
+    /// text or json (text, namespaces, names, minutes, secondsLeft, exam, dir).
     #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
     output: Format,
 
@@ -306,6 +321,7 @@ impl TaskCmd {
             Format::Json => print_json(&json!({
                 "run": record.run, "scenario": record.id, "text": plan.task, "namespaces": plan.namespaces,
                 "names": plan.names, "minutes": record.minutes, "secondsLeft": record.left(run::now()), "exam": record.exam,
+                "dir": record.has_files().then(|| record.dir.display().to_string()),
             }))?,
         }
         Ok(Outcome::Good)
@@ -330,12 +346,25 @@ pub struct CheckCmd {
     address: Option<String>,
 
     #[command(flatten)]
+    pub dir: DirArg,
+
+    #[command(flatten)]
     pub kube: KubeArgs,
 }
 
-/// The checks of a run, with the time budget's in exam mode.
-pub async fn grade(client: &kube::Client, record: &Record, probe_address: Option<&str>) -> Result<Vec<Check>> {
-    let plan = record.plan()?;
+/// The checks of a run, with the time budget's in exam mode. The run's files (scenarios 5 and 7)
+/// are read in `dir`, the directory this machine names for the run ([`Record::local_dir`]).
+pub async fn grade(
+    client: &kube::Client,
+    record: &Record,
+    dir: Option<&Path>,
+    probe_address: Option<&str>,
+) -> Result<Vec<Check>> {
+    let plan = match dir {
+        Some(dir) => record.plan_in(dir)?,
+        None if record.has_files() => return Err(Error::other("no directory for the run's files (a bug)")),
+        None => record.plan()?,
+    };
     let mut checks = crate::scenarios::check(client, &plan, record.bench.as_ref(), probe_address).await?;
     checks.extend(time_check(record, run::now()));
     Ok(checks)
@@ -379,7 +408,8 @@ impl CheckCmd {
         no_namespace_flag(&self.kube)?;
         let kube = connect(&self.kube).await?;
         let record = run::current(&kube.client, self.run.run.as_deref()).await?;
-        let checks = grade(&kube.client, &record, self.address.as_deref()).await?;
+        let dir = record.local_dir(self.dir.dir.as_deref())?;
+        let checks = grade(&kube.client, &record, dir.as_deref(), self.address.as_deref()).await?;
         let passed = checks.iter().filter(|c| c.passed).count();
         match self.output {
             Format::Text => output::print(&checks_text(&checks)),
@@ -483,14 +513,16 @@ impl SolutionCmd {
     }
 }
 
-const RESET_EXAMPLES: &str =
-    "Examples:\n  kubectl cks-practice reset\n  kubectl cks-practice reset --run default-deny-42";
+const RESET_EXAMPLES: &str = "Examples:\n  kubectl cks-practice reset\n  kubectl cks-practice reset --run default-deny-42\n  # a run started with --dir: its files are removed from there\n  kubectl cks-practice reset --run tampered-binary-7 --dir ./bins";
 
 #[derive(Args)]
 #[command(after_help = RESET_EXAMPLES)]
 pub struct ResetCmd {
     #[command(flatten)]
     pub run: RunArg,
+
+    #[command(flatten)]
+    pub dir: DirArg,
 
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -510,7 +542,12 @@ impl ResetCmd {
             }
             (Err(e), _) => return Err(e),
         };
-        let deleted = run::reset(&kube.client, &name, record.as_ref()).await?;
+        // Where the files are is settled before anything is deleted.
+        let dir = match &record {
+            Some(record) => record.local_dir(self.dir.dir.as_deref())?,
+            None => None,
+        };
+        let deleted = run::reset(&kube.client, &name, record.as_ref(), dir.as_deref()).await?;
         if deleted == 0 {
             output::eline(format!("Nothing is left of run {name}."));
         } else {

@@ -1,13 +1,20 @@
 //! A run on the cluster: its record (a ConfigMap in the run's first namespace, so `check` works from
 //! any shell), starting it (the plan's objects through the shared apply path, its files through the
 //! safe writer) and resetting it (everything in the run's namespaces, the namespaces, the files).
+//!
+//! What the cluster says is not trusted with this machine. A record counts only where the plugin
+//! put it: in the first namespace of its run's plan, a namespace this plugin created for that run
+//! (its managed-by and run labels); anyone who can write a ConfigMap elsewhere gets it ignored, with
+//! a warning. Files are only ever read or deleted in the run's directory as this machine names it
+//! (`--dir`, else `./cks-practice-RUN`), by the plan's names, and deleted only when that directory
+//! holds the marker `start` wrote there for the run: never at a path read from the cluster.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use harden_cli::{Error, Result, output};
-use harden_kube::apply::{Applier, LOCKED_BY_LABEL, Object};
+use harden_kube::apply::{Applier, LOCKED_BY_LABEL, Object, is_managed_by, managed_selector};
 use harden_kube::flags::ApplyArgs;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams};
@@ -20,6 +27,9 @@ use crate::scenario::{self, Context, Id, NodeBench, Plan, RUN_LABEL};
 /// The label of a run's record.
 pub const RECORD_LABEL: &str = "cks-practice.kube-harden.io/record";
 pub const RECORD_NAME: &str = "cks-practice-run";
+/// The file `start` writes in the run's directory: the run's name. Reset deletes files only in a
+/// directory that holds it, naming the run being reset.
+pub const DIR_MARKER: &str = ".cks-practice-run";
 
 /// What the cluster keeps about a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +54,53 @@ pub fn now() -> u64 {
 }
 
 impl Record {
+    /// The plan, its files where the record says they are: for showing the task, never for
+    /// touching files (see [`Record::plan_in`]).
     pub fn plan(&self) -> Result<Plan> {
-        scenario::plan(self.id, &Context { seed: self.seed, dir: &self.dir, bench: self.bench.as_ref() })
+        self.plan_in(&self.dir)
+    }
+
+    /// The plan with its files in `dir`, the run's directory as this machine names it.
+    pub fn plan_in(&self, dir: &Path) -> Result<Plan> {
+        scenario::plan(self.id, &Context { seed: self.seed, dir, bench: self.bench.as_ref() })
+    }
+
+    /// Whether the scenario keeps files on this machine.
+    pub fn has_files(&self) -> bool {
+        self.id.info().needs.contains(&scenario::Need::LocalFiles)
+    }
+
+    /// The run's directory on this machine: `given` (`--dir`, relative to the working directory),
+    /// else `./cks-practice-RUN` as `start` made it. `None` for a scenario without files (where
+    /// `--dir` is an error). A directory that differs from the one the record names is refused, with
+    /// the recorded one named, before anything is read or changed: the user decides where files are
+    /// touched, the cluster does not.
+    pub fn local_dir(&self, given: Option<&Path>) -> Result<Option<PathBuf>> {
+        if !self.has_files() {
+            return match given {
+                Some(_) => Err(Error::invalid(format!("--dir does not apply to {}: it has no files", self.id.name()))),
+                None => Ok(None),
+            };
+        }
+        let dir = match given {
+            Some(dir) if dir.is_absolute() => dir.to_path_buf(),
+            Some(dir) => std::env::current_dir()?.join(dir),
+            None => scenario::default_dir(&self.run),
+        };
+        if dir != self.dir {
+            let flag = if given.is_some() { "--dir" } else { "the default directory" };
+            return Err(Error::invalid(format!(
+                "run {} keeps its files in {} (so its record says), not in {} ({flag}); nothing was done",
+                self.run,
+                self.dir.display(),
+                dir.display()
+            ))
+            .with_hint(format!(
+                "pass --dir {} if that is the directory you started the run with on this machine",
+                scenario::sh(&self.dir.display().to_string())
+            )));
+        }
+        Ok(Some(dir))
     }
 
     /// Seconds left of the time budget (negative: over).
@@ -104,7 +159,14 @@ impl Record {
             dir: PathBuf::from(get("dir")?),
             bench: match id {
                 Id::KubeBench => {
-                    Some(NodeBench { node: get("node")?, image: get("image")?, benchmark: get("benchmark")? })
+                    let bench = NodeBench { node: get("node")?, image: get("image")?, benchmark: get("benchmark")? };
+                    // They choose a pod with the node's files mounted: only values `start` accepts.
+                    if !apimachinery::validation::is_dns_subdomain(&bench.node) {
+                        return Err(bad("node"));
+                    }
+                    cis_bench::job::validate_image(&bench.image).map_err(|_| bad("image"))?;
+                    cis_bench::job::validate_benchmark(&bench.benchmark).map_err(|_| bad("benchmark"))?;
+                    Some(bench)
                 }
                 _ => None,
             },
@@ -116,7 +178,9 @@ impl Record {
     }
 }
 
-/// Every run on the cluster (`only`: the one of that name).
+/// Every run on the cluster (`only`: the one of that name): the records this plugin wrote, in the
+/// namespaces it made for their runs. A record anywhere else (a ConfigMap of that name and label in
+/// a namespace anyone may write to) is ignored, with a warning naming it.
 pub async fn runs(client: &Client, only: Option<&str>) -> Result<Vec<Record>> {
     let mut selector = format!("{RECORD_LABEL}=true");
     if let Some(run) = only {
@@ -126,12 +190,58 @@ pub async fn runs(client: &Client, only: Option<&str>) -> Result<Vec<Record>> {
         .list(&ListParams::default().labels(&selector))
         .await
         .map_err(|e| harden_kube::error::from_kube(e, "listing practice runs (configmaps)"))?;
+    let candidates: Vec<&ConfigMap> = listed.items.iter().filter(|c| c.metadata.deletion_timestamp.is_none()).collect();
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ours: BTreeMap<String, Namespace> = Api::<Namespace>::all(client.clone())
+        .list(&ListParams::default().labels(&managed_selector(PLUGIN)))
+        .await
+        .map_err(|e| harden_kube::error::from_kube(e, "listing the practice runs' namespaces"))?
+        .items
+        .into_iter()
+        .map(|ns| (ns.name_any(), ns))
+        .collect();
     let mut records = Vec::new();
-    for cm in listed.items.iter().filter(|c| c.metadata.deletion_timestamp.is_none()) {
-        records.push(Record::from_config_map(cm)?);
+    for cm in candidates {
+        match trusted(cm, &ours) {
+            Ok(record) => records.push(record),
+            Err(why) => output::warn(format!(
+                "ignoring configmap {}/{}: {why}",
+                cm.namespace().unwrap_or_default(),
+                cm.name_any()
+            )),
+        }
     }
     records.sort_by(|a, b| a.run.cmp(&b.run));
     Ok(records)
+}
+
+/// The record of a ConfigMap, if it is one this plugin wrote where it writes them: named
+/// [`RECORD_NAME`], ours, in a namespace of `ours` (made by this plugin) labelled for the same run,
+/// and that namespace the first of the run's plan. Otherwise why not.
+pub fn trusted(cm: &ConfigMap, ours: &BTreeMap<String, Namespace>) -> std::result::Result<Record, String> {
+    let namespace = cm.namespace().unwrap_or_default();
+    let labelled = |labels: &BTreeMap<String, String>| labels.get(RUN_LABEL).cloned();
+    let Some(run) = labelled(cm.labels()) else { return Err("it has no run label".into()) };
+    if cm.name_any() != RECORD_NAME || !is_managed_by(cm, PLUGIN) {
+        return Err(format!("it was not written by {PLUGIN}"));
+    }
+    let made_for = ours.get(&namespace).and_then(|ns| labelled(ns.labels()));
+    if made_for.as_deref() != Some(run.as_str()) {
+        return Err(format!(
+            "namespace {namespace} was not made by {PLUGIN} for run {run}; a run's record is kept only there"
+        ));
+    }
+    let record = Record::from_config_map(cm).map_err(|e| e.message)?;
+    if record.run != run {
+        return Err(format!("it is labelled for run {run} but records run {}", record.run));
+    }
+    let plan = record.plan().map_err(|e| e.message)?;
+    if plan.namespaces.first() != Some(&namespace) {
+        return Err(format!("run {run} keeps its record in namespace {}, not {namespace}", plan.namespaces.join(", ")));
+    }
+    Ok(record)
 }
 
 /// The run a command works on: `--run`, else the only one.
@@ -180,6 +290,10 @@ pub async fn start(client: &Client, plan: &Plan, exam: bool, bench: Option<&Node
     objects.push(scenario::typed_object(record.config_map(&plan.namespaces[0]))?);
     if plan.id.info().needs.contains(&scenario::Need::LocalFiles) {
         create_dir(&plan.dir)?;
+        if let Some(other) = marked_for(&plan.dir).filter(|other| *other != plan.run) {
+            return Err(Error::conflict(format!("{} holds the files of run {other}", plan.dir.display()))
+                .with_hint(format!("choose another --dir, or `kubectl cks-practice reset --run {other}` first")));
+        }
     }
     Applier::new(PLUGIN, ApplyArgs::default(), Some(client.clone()))
         .all_or_nothing()
@@ -198,10 +312,21 @@ pub async fn start(client: &Client, plan: &Plan, exam: bool, bench: Option<&Node
                     .await?;
             }
             Err(e) => {
-                let _ = reset(client, &plan.run, Some(&record)).await;
+                let _ = reset(client, &plan.run, Some(&record), None).await;
                 return Err(e.context("making kube-bench's finding on the node; the run was reset"));
             }
         }
+    }
+    if plan.id.info().needs.contains(&scenario::Need::LocalFiles) && marked_for(&plan.dir).is_none() {
+        // Before the files: reset deletes files only in a directory that names the run.
+        harden_cli::files::write_new(
+            &plan.dir,
+            DIR_MARKER,
+            format!("{}\n", plan.run).as_bytes(),
+            0o600,
+            harden_cli::files::Existing::Refuse,
+            "--dir",
+        )?;
     }
     for file in &plan.files {
         let path = harden_cli::files::write_new(
@@ -215,6 +340,16 @@ pub async fn start(client: &Client, plan: &Plan, exam: bool, bench: Option<&Node
         output::eline(format!("{} written", path.display()));
     }
     Ok(record)
+}
+
+/// The run named by the marker in `dir`, if it holds one (a regular file, not a link).
+fn marked_for(dir: &Path) -> Option<String> {
+    let marker = dir.join(DIR_MARKER);
+    if !std::fs::symlink_metadata(&marker).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
+    let text = harden_cli::files::read_text(&marker, "the run's marker", 4096).ok()?;
+    Some(text.trim().to_string())
 }
 
 fn create_dir(dir: &std::path::Path) -> Result<()> {
@@ -244,8 +379,9 @@ fn kinds() -> Vec<ApiResource> {
 }
 
 /// Deletes the run: what is in its namespaces (they are the run's own), the namespaces, and the
-/// files it wrote or asked for. Idempotent: a second reset finds nothing and says so.
-pub async fn reset(client: &Client, run: &str, record: Option<&Record>) -> Result<usize> {
+/// files it wrote or asked for in `dir`, the run's directory as this machine names it (see
+/// [`Record::local_dir`]). Idempotent: a second reset finds nothing and says so.
+pub async fn reset(client: &Client, run: &str, record: Option<&Record>, dir: Option<&Path>) -> Result<usize> {
     let namespaces_api: Api<Namespace> = Api::all(client.clone());
     // Only namespaces this plugin created for the run (its managed-by label and the run label), and
     // when the record is there, only the plan's: a namespace labelled by hand is never emptied.
@@ -301,23 +437,181 @@ pub async fn reset(client: &Client, run: &str, record: Option<&Record>) -> Resul
             Err(e) => return Err(harden_kube::error::from_kube(e, format!("deleting namespace {name}"))),
         }
     }
-    if let (Some(record), Some(plan)) = (record, &plan) {
-        let mut files: Vec<String> = plan.files.iter().map(|f| f.name.clone()).collect();
-        if let Some(token) = plan.names.get("tokenFile") {
-            files.push(PathBuf::from(token).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    if let (Some(record), Some(dir)) = (record, dir) {
+        deleted += remove_files(record, dir)?;
+    }
+    Ok(deleted)
+}
+
+/// Removes the run's files from `dir`, by the plan's names, when `dir` holds the marker `start`
+/// wrote for this run; then the marker, then `dir` if it is empty. Only regular files: a link
+/// planted there is neither followed nor removed.
+fn remove_files(record: &Record, dir: &Path) -> Result<usize> {
+    match marked_for(dir) {
+        Some(marked) if marked == record.run => {}
+        Some(other) => {
+            output::warn(format!(
+                "{} holds the files of run {other}, not {}: they were left",
+                dir.display(),
+                record.run
+            ));
+            return Ok(0);
         }
-        for name in files.iter().filter(|n| !n.is_empty()) {
-            let path = record.dir.join(name);
-            // Only regular files: a link planted there is not followed, and not removed.
-            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
-                std::fs::remove_file(&path).map_err(|e| Error::other(format!("removing {}: {e}", path.display())))?;
-                deleted += 1;
+        None if dir.exists() => {
+            output::warn(format!(
+                "{} was not made by run {} (it has no {DIR_MARKER}): nothing in it was removed",
+                dir.display(),
+                record.run
+            ));
+            return Ok(0);
+        }
+        None => return Ok(0),
+    }
+    let plan = record.plan_in(dir)?;
+    let mut names: Vec<String> = plan.files.iter().map(|f| f.name.clone()).collect();
+    if let Some(token) = plan.names.get("tokenFile") {
+        names.extend(Path::new(token).file_name().map(|n| n.to_string_lossy().into_owned()));
+    }
+    names.push(DIR_MARKER.to_string());
+    let mut removed = 0;
+    for name in &names {
+        // A name, never a path: nothing outside `dir` can be meant.
+        if name.is_empty() || Path::new(name).file_name() != Some(std::ffi::OsStr::new(name)) {
+            continue;
+        }
+        let path = dir.join(name);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            std::fs::remove_file(&path).map_err(|e| Error::other(format!("removing {}: {e}", path.display())))?;
+            if name != DIR_MARKER {
+                removed += 1;
                 output::line(format!("{} removed", path.display()));
             }
         }
-        if record.dir.is_dir() && std::fs::remove_dir(&record.dir).is_ok() {
-            output::line(format!("{} removed", record.dir.display()));
+    }
+    if std::fs::remove_dir(dir).is_ok() {
+        output::line(format!("{} removed", dir.display()));
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::api::ObjectMeta;
+
+    use super::*;
+
+    fn record(id: Id, seed: u64, dir: &Path) -> Record {
+        Record {
+            run: scenario::run_name(id, seed),
+            id,
+            seed,
+            started: 1,
+            exam: false,
+            minutes: 6,
+            dir: dir.to_path_buf(),
+            bench: None,
+            modes: None,
         }
     }
-    Ok(deleted)
+
+    fn labels(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
+        Some(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    /// The record's ConfigMap as `start` writes it, in `namespace`.
+    fn config_map(record: &Record, namespace: &str) -> ConfigMap {
+        let mut cm: ConfigMap = serde_json::from_value(record.config_map(namespace)).unwrap();
+        cm.metadata.labels.get_or_insert_default().insert(harden_kube::MANAGED_BY_LABEL.into(), PLUGIN.into());
+        cm
+    }
+
+    fn made_for(name: &str, run: &str) -> (String, Namespace) {
+        let meta = ObjectMeta {
+            name: Some(name.into()),
+            labels: labels(&[(RUN_LABEL, run), (harden_kube::MANAGED_BY_LABEL, PLUGIN)]),
+            ..Default::default()
+        };
+        (name.to_string(), Namespace { metadata: meta, ..Default::default() })
+    }
+
+    #[test]
+    fn a_record_is_trusted_only_in_the_first_namespace_made_for_its_run() {
+        let run = record(Id::FrontendToBackend, 42, Path::new("/tmp/x"));
+        let plan = run.plan().unwrap();
+        let ours: BTreeMap<String, Namespace> = plan.namespaces.iter().map(|ns| made_for(ns, &run.run)).collect();
+        let first = &plan.namespaces[0];
+        assert_eq!(trusted(&config_map(&run, first), &ours).unwrap(), run, "where start puts it");
+
+        let why = trusted(&config_map(&run, "team-a"), &ours).unwrap_err();
+        assert!(why.contains("namespace team-a was not made by kubectl-cks-practice for run"), "{why}");
+        let why = trusted(&config_map(&run, &plan.namespaces[1]), &ours).unwrap_err();
+        assert!(why.contains("keeps its record in namespace"), "another namespace of the run: {why}");
+        let other: BTreeMap<String, Namespace> = [made_for(first, "default-deny-1")].into();
+        assert!(trusted(&config_map(&run, first), &other).is_err(), "a namespace made for another run");
+        let mut unlabelled = config_map(&run, first);
+        unlabelled.metadata.labels.as_mut().unwrap().remove(harden_kube::MANAGED_BY_LABEL);
+        assert!(trusted(&unlabelled, &ours).unwrap_err().contains("was not written by"));
+        let mut relabelled = config_map(&run, first);
+        relabelled.metadata.labels.as_mut().unwrap().insert(RUN_LABEL.into(), "default-deny-1".into());
+        assert!(trusted(&relabelled, &ours).is_err(), "labelled for a run it does not record");
+    }
+
+    #[test]
+    fn a_record_that_would_choose_the_node_or_image_is_refused() {
+        let bench = NodeBench {
+            node: "node-1".into(),
+            image: "aquasec/kube-bench:v0.12.0".into(),
+            benchmark: "cis-1.10".into(),
+        };
+        let mut run = record(Id::KubeBench, 8, Path::new("/tmp/x"));
+        run.bench = Some(bench.clone());
+        let cm: ConfigMap = serde_json::from_value(run.config_map("ns")).unwrap();
+        assert_eq!(Record::from_config_map(&cm).unwrap().bench, Some(bench));
+        for (key, value) in [("node", "node-1; rm -rf /"), ("image", "evil image"), ("benchmark", "../../etc")] {
+            let mut bad = cm.clone();
+            bad.data.as_mut().unwrap().insert(key.into(), value.into());
+            let err = Record::from_config_map(&bad).unwrap_err();
+            assert!(err.message.contains(key), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_runs_directory_is_the_one_named_here_and_must_match_the_record() {
+        let files = record(Id::TamperedBinary, 7, &scenario::default_dir("tampered-binary-7"));
+        assert_eq!(files.local_dir(None).unwrap(), Some(scenario::default_dir("tampered-binary-7")));
+        let elsewhere = record(Id::TamperedBinary, 7, Path::new("/home/admin/.ssh"));
+        let err = elsewhere.local_dir(None).unwrap_err();
+        assert_eq!(err.exit_code(harden_cli::ExitStyle::Action), 2);
+        assert!(
+            err.message.contains("keeps its files in /home/admin/.ssh") && err.message.contains("nothing was done"),
+            "{err}"
+        );
+        assert!(elsewhere.local_dir(Some(Path::new("/tmp/other"))).is_err());
+        assert_eq!(
+            elsewhere.local_dir(Some(Path::new("/home/admin/.ssh"))).unwrap().unwrap(),
+            Path::new("/home/admin/.ssh")
+        );
+        let none = record(Id::DefaultDeny, 7, Path::new("/anywhere"));
+        assert_eq!(none.local_dir(None).unwrap(), None);
+        assert!(none.local_dir(Some(Path::new("/tmp"))).unwrap_err().message.contains("does not apply"));
+    }
+
+    #[test]
+    fn files_are_removed_by_name_only_from_a_directory_marked_for_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = record(Id::TamperedBinary, 7, dir.path());
+        let plan = run.plan().unwrap();
+        let write = |name: &str| std::fs::write(dir.path().join(name), "x").unwrap();
+        for file in &plan.files {
+            write(&file.name);
+        }
+        write("keep-me");
+        assert_eq!(remove_files(&run, dir.path()).unwrap(), 0, "no marker: nothing is removed");
+        assert!(plan.files.iter().all(|f| dir.path().join(&f.name).exists()));
+        std::fs::write(dir.path().join(DIR_MARKER), "tampered-binary-8\n").unwrap();
+        assert_eq!(remove_files(&run, dir.path()).unwrap(), 0, "another run's marker: nothing is removed");
+        std::fs::write(dir.path().join(DIR_MARKER), "tampered-binary-7\n").unwrap();
+        assert_eq!(remove_files(&run, dir.path()).unwrap(), plan.files.len());
+        assert!(dir.path().join("keep-me").exists() && !dir.path().join(DIR_MARKER).exists(), "only the run's names");
+    }
 }

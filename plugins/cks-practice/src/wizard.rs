@@ -56,12 +56,12 @@ pub async fn run() -> Result<Outcome> {
         let action =
             Select::with_theme(&theme).with_prompt("Next").items(actions).default(0).interact().map_err(failed)?;
         match action {
-            0 => output::eprint(&checks_text(&grade(&kube.client, &record, None).await?)),
+            0 => output::eprint(&checks_text(&grade(&kube.client, &record, Some(&plan.dir), None).await?)),
             1 | 2 => output::eprint(&hint_text(&plan, action as u8)),
             3 => output::eprint(&task_text(&record, &plan)),
             4 => output::eprint(&solution_text(&plan)),
             5 => {
-                run::reset(&kube.client, &record.run, Some(&record)).await?;
+                run::reset(&kube.client, &record.run, Some(&record), Some(&plan.dir)).await?;
                 break;
             }
             _ => break,

@@ -303,6 +303,8 @@ impl DeleteCmd {
         let client = harden_kube::client::connect(kube).await?.client;
         let (namespace, _) = ui::namespace(kube, self.ui, Some(&client)).await?;
         rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
+        // The user's cluster-wide bindings go first: a lock on its namespace must stop them too.
+        harden_kube::apply::refuse_if_locked(&client, &namespace, PLUGIN).await?;
         let objects = owned(&client, &namespace, &self.name).await?;
         if objects.is_empty() {
             let sa =

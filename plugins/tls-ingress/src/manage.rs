@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 
 use clap::Args;
 use harden_cli::error::{Error, Outcome, Result};
-use harden_kube::apply::{Applier, Object, display_name, is_managed_by, managed_selector};
+use harden_kube::apply::{Applier, Deletion, Object, delete_if_ours, display_name, is_managed_by, managed_selector};
 use harden_kube::error::{from_kube, status_code};
 use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs};
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Preconditions};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 
@@ -151,43 +151,23 @@ impl DeleteCmd {
         }
     }
 
-    /// Deletes one object if it carries our label, with a precondition on the version checked. A
-    /// controller writes the status of what it serves (a Gateway's attached routes change as soon as
-    /// our HTTPRoute goes), so a conflict means: read it again, check it is still ours, try again.
+    /// Deletes one object if it carries our label, through the shared delete path (a controller
+    /// writes the status of what it serves, so a conflict is read again and retried there).
     async fn delete(&self, client: &Client, resource: &ApiResource, ns: &str, name: &str) -> Result<Gone> {
-        const ATTEMPTS: usize = 5;
         let api = api(client, resource, Some(ns));
         let shown = display_name(resource, name);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let Some(existing) = api.get_opt(name).await.map_err(|e| from_kube(e, format!("reading {shown}")))? else {
-                return Ok(Gone::Absent);
-            };
-            if !is_managed_by(&existing, PLUGIN) {
+        match delete_if_ours(&api, resource, PLUGIN, name, self.dry_run).await? {
+            Deletion::NotFound => Ok(Gone::Absent),
+            Deletion::NotOurs => {
                 harden_cli::output::eline(format!(
                     "{shown} in namespace {ns} was not created by {PLUGIN}; it was left in place"
                 ));
-                return Ok(Gone::NotOurs);
+                Ok(Gone::NotOurs)
             }
-            if self.dry_run != DryRun::Client {
-                let params = DeleteParams {
-                    dry_run: self.dry_run == DryRun::Server,
-                    preconditions: Some(Preconditions {
-                        uid: existing.metadata.uid.clone(),
-                        resource_version: existing.metadata.resource_version.clone(),
-                    }),
-                    ..DeleteParams::default()
-                };
-                match api.delete(name, &params).await {
-                    Ok(_) => {}
-                    Err(e) if status_code(&e) == Some(404) => return Ok(Gone::Absent),
-                    Err(e) if status_code(&e) == Some(409) && attempt < ATTEMPTS => continue,
-                    Err(e) => return Err(from_kube(e, format!("deleting {shown}"))),
-                }
+            Deletion::Deleted => {
+                harden_cli::output::line(format!("{shown} deleted in namespace {ns}{}", self.suffix()));
+                Ok(Gone::Deleted)
             }
-            harden_cli::output::line(format!("{shown} deleted in namespace {ns}{}", self.suffix()));
-            return Ok(Gone::Deleted);
         }
     }
 

@@ -1,6 +1,8 @@
 //! A plugin's `main`: parse the flags (with `completion` and the hidden `__complete` added to every
-//! plugin), run the command, exit with its code. Usage errors exit 2 as clap's do.
+//! plugin), run the command, exit with its code. Usage errors exit 2 as clap's do, and so does an
+//! argument that is not valid text (UTF-8): it is named, never a panic.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{Arg, Command, CommandFactory, FromArgMatches};
@@ -16,7 +18,11 @@ where
 {
     crate::interrupt::install();
     let command = with_completion(C::command());
-    let args = flags_after_subcommand(&command, std::env::args().collect());
+    let args = match text_arguments(std::env::args_os()) {
+        Ok(args) => args,
+        Err(err) => return crate::error::finish(crate::ExitStyle::Action, Err(err)),
+    };
+    let args = flags_after_subcommand(&command, args);
     if args.get(1).map(String::as_str) == Some(COMPLETE_COMMAND) {
         // The words as kubectl passes them, flags before the subcommand moved behind it as for a run.
         let mut words = vec![args[0].clone()];
@@ -45,6 +51,33 @@ where
             ExitCode::from(2)
         }
     }
+}
+
+/// The command line as text. Flags, names and values are text for clap and for the API server, so an
+/// argument that is not valid UTF-8 is refused with its position and its bytes shown escaped (exit 2),
+/// never a panic. The program's own path (argument 0) only names it in messages, so it is taken
+/// lossily.
+pub fn text_arguments(args: impl IntoIterator<Item = OsString>) -> crate::Result<Vec<String>> {
+    let mut text = Vec::new();
+    for (position, arg) in args.into_iter().enumerate() {
+        if position == 0 {
+            text.push(arg.to_string_lossy().into_owned());
+            continue;
+        }
+        match arg.into_string() {
+            Ok(arg) => text.push(arg),
+            Err(arg) => {
+                return Err(crate::Error::invalid(format!(
+                    "argument {position} is not valid text (UTF-8): {}",
+                    crate::output::terminal_safe(&format!("{arg:?}"))
+                ))
+                .with_hint(
+                    "give names, values and paths in UTF-8 (a file with another name can be renamed or linked)",
+                ));
+            }
+        }
+    }
+    Ok(text)
 }
 
 /// kubectl takes its flags anywhere (`kubectl -n g04 get pods`); the plugins' connection flags
@@ -134,6 +167,19 @@ mod tests {
 
     fn moved(args: &[&str]) -> Vec<String> {
         flags_after_subcommand(&command(), args.iter().map(|a| a.to_string()).collect())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_argument_that_is_not_text_is_named_not_a_panic() {
+        use std::os::unix::ffi::OsStringExt;
+        let args = [OsString::from("x"), OsString::from("-n"), OsString::from_vec(b"g0\xff\x1b[2J".to_vec())];
+        let err = text_arguments(args).unwrap_err();
+        assert_eq!(err.exit_code(crate::ExitStyle::Verdict), 2);
+        assert!(err.message.starts_with("argument 2 is not valid text (UTF-8): "), "{err}");
+        assert!(err.message.contains("\\xFF") && !err.message.contains('\u{1b}'), "shown escaped: {err}");
+        let program = OsString::from_vec(b"/opt/\xff/kubectl-x".to_vec());
+        assert_eq!(text_arguments([program, OsString::from("apply")]).unwrap()[1], "apply", "argument 0 is lossy");
     }
 
     #[test]

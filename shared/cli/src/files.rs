@@ -27,6 +27,11 @@ pub mod limits {
     pub const CHECKSUMS: u64 = 1024 * 1024;
     /// A kube-bench report.
     pub const REPORT: u64 = 64 * 1024 * 1024;
+    /// Kubeconfig files: `--kubeconfig`, else every `KUBECONFIG` entry, else `~/.kube/config`, all
+    /// of one command together.
+    pub const KUBECONFIG: u64 = 16 * 1024 * 1024;
+    /// A certificate, key or token file a kubeconfig names.
+    pub const CREDENTIAL: u64 = 1024 * 1024;
 }
 
 fn too_large(what: &str, limit: u64) -> Error {

@@ -1,10 +1,17 @@
 //! Progress for long waits (Jobs, ingress addresses), on stderr and only when it is a terminal,
-//! so that piped output and CI logs stay clean.
+//! so that piped output and CI logs stay clean. Messages (which name pods, nodes and Jobs) are
+//! written with their control characters escaped, as everything the writer prints.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::output::escape_controls;
+
+fn shown(message: String) -> String {
+    escape_controls(&message).into_owned()
+}
 
 /// A spinner with a message; a no-op when stderr is not a terminal.
 pub struct Spinner {
@@ -19,21 +26,21 @@ impl Spinner {
         }
         let bar = ProgressBar::new_spinner();
         bar.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"));
-        bar.set_message(message);
+        bar.set_message(shown(message));
         bar.enable_steady_tick(Duration::from_millis(120));
         Self { bar: Some(bar) }
     }
 
     pub fn set_message(&self, message: impl Into<String>) {
         if let Some(bar) = &self.bar {
-            bar.set_message(message.into());
+            bar.set_message(shown(message.into()));
         }
     }
 
     /// Stops the spinner and leaves `message` on stderr (when a terminal).
     pub fn finish(mut self, message: impl Into<String>) {
         if let Some(bar) = self.bar.take() {
-            bar.finish_with_message(message.into());
+            bar.finish_with_message(shown(message.into()));
         }
     }
 }
@@ -62,7 +69,7 @@ impl Counter {
         bar.set_style(
             ProgressStyle::with_template("{spinner} {msg}: {pos} of {len} ({elapsed})").expect("valid template"),
         );
-        bar.set_message(message.into());
+        bar.set_message(shown(message.into()));
         bar.enable_steady_tick(Duration::from_millis(120));
         Self { bar: Some(bar) }
     }

@@ -1,11 +1,14 @@
 //! Asking for missing values: a dialoguer prompt when a person is at a terminal, otherwise an
-//! error that names the flag to pass (scripts and CI never hang on a prompt).
+//! error that names the flag to pass (scripts and CI never hang on a prompt). Questions, defaults
+//! and choices (which may come from the cluster) are shown with their control characters escaped,
+//! as everything the writer prints.
 
 use std::io::IsTerminal;
 
 use dialoguer::{Confirm, Input, Select, theme::ColorfulTheme};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::output::escape_controls;
 
 /// Whether we may ask: stdin and stderr are both terminals.
 pub fn interactive() -> bool {
@@ -44,7 +47,7 @@ pub fn text(
         return Err(missing(&[flag]));
     }
     let theme = ColorfulTheme::default();
-    let mut input = Input::<String>::with_theme(&theme).with_prompt(question);
+    let mut input = Input::<String>::with_theme(&theme).with_prompt(escape_controls(question));
     if let Some(default) = default {
         input = input.default(default.to_string());
     }
@@ -59,9 +62,10 @@ pub fn choose(value: Option<String>, flag: &str, question: &str, choices: &[&str
     if !interactive() {
         return Err(missing(&[flag]));
     }
+    let shown: Vec<String> = choices.iter().map(|c| escape_controls(c).into_owned()).collect();
     let index = Select::with_theme(&ColorfulTheme::default())
-        .with_prompt(question)
-        .items(choices)
+        .with_prompt(escape_controls(question))
+        .items(&shown)
         .default(0)
         .interact()
         .map_err(prompt_error)?;
@@ -84,7 +88,7 @@ pub fn confirm(question: &str, yes: bool) -> Result<()> {
             .with_hint("re-run with --yes to confirm"));
     }
     let answer = Confirm::with_theme(&ColorfulTheme::default())
-        .with_prompt(question)
+        .with_prompt(escape_controls(question))
         .default(false)
         .interact()
         .map_err(prompt_error)?;

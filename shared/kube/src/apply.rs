@@ -1,11 +1,13 @@
 //! The one path every plugin uses to print or apply the objects its builders made, and to delete
-//! the ones it made before.
+//! the ones it made before ([`delete_if_ours`]: the same lock, the same still-ours check on every
+//! attempt, the same retry on a version conflict, for every plugin).
 //!
 //! With `--dry-run=client` nothing talks to the server: `-o yaml|json` prints a stream that
 //! `kubectl apply -f -` accepts. Otherwise:
 //!
 //! - **Locked namespaces are left alone.** A namespace labelled [`LOCKED_BY_LABEL`] with another
-//!   plugin's name (an exam practice run of `kubectl cks-practice --exam`) refuses every object in it.
+//!   plugin's name (an exam practice run of `kubectl cks-practice --exam`) refuses every object in it,
+//!   to apply and to delete alike.
 //! - **Rights first.** A SelfSubjectAccessReview per object (create, or patch when it exists) runs
 //!   before the first write. In an all-or-nothing plan (a TLS Secret and the Ingress that uses it)
 //!   one denial means nothing is written; in a plan of independent objects (one policy per
@@ -44,7 +46,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::MANAGED_BY_LABEL;
-use crate::error::{convert, from_kube, status_code};
+use crate::error::{convert, from_kube, missing_namespace, status_code};
 use crate::flags::{ApplyArgs, DryRun, ObjectFormat};
 use crate::print;
 
@@ -745,6 +747,14 @@ impl Applier {
             let Some(existing) = current else {
                 match self.create(&api, object).await {
                     Err(e) if status_code(&e) == Some(409) => continue,
+                    Err(e) if missing_namespace(&e).is_some() => {
+                        let namespace = missing_namespace(&e).unwrap_or_default();
+                        return Err((
+                            "failed",
+                            Error::invalid(format!("namespace {namespace:?} does not exist"))
+                                .with_hint("check the name with `kubectl get namespaces`"),
+                        ));
+                    }
                     Err(e) => return Err(failed("creating it", e)),
                     Ok(created) => return Ok(self.applied(object, Action::Created, created)),
                 }
@@ -896,9 +906,8 @@ async fn locked_by(client: &Client, object: &Object, plugin: &str) -> Result<Opt
 /// `plugin`: for commands that check, before their first write, every namespace they will change
 /// something in (deletes included), not only what goes through the [`Applier`].
 pub async fn namespace_lock(client: &Client, namespace: &str, plugin: &str) -> Result<Option<Error>> {
-    let namespace = namespace.to_string();
     let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    let found = match api.get_opt(&namespace).await {
+    let found = match api.get_opt(namespace).await {
         Ok(found) => found,
         // Not allowed to read it: the rights check and the write decide.
         Err(e) if status_code(&e) == Some(403) => None,
@@ -912,6 +921,16 @@ pub async fn namespace_lock(client: &Client, namespace: &str, plugin: &str) -> R
         )
         .with_hint("in exam mode the plugins do not act: practise with plain kubectl, or end the run with `kubectl cks-practice reset`")
     }))
+}
+
+/// Refuses (Forbidden, exit 1) when `namespace` is locked by another plugin: for a command that
+/// changes objects of a namespace, cluster-scoped ones included (a user's ClusterRoleBinding), and
+/// must check before its first change rather than at the first object inside the namespace.
+pub async fn refuse_if_locked(client: &Client, namespace: &str, plugin: &str) -> Result<()> {
+    match namespace_lock(client, namespace, plugin).await? {
+        Some(refusal) => Err(refusal.context("nothing was changed")),
+        None => Ok(()),
+    }
 }
 
 fn api_for(client: Client, object: &Object) -> Api<DynamicObject> {
@@ -984,48 +1003,123 @@ pub enum Deleted {
     NotFound,
 }
 
+/// What [`delete_if_ours`] did with one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// Deleted (or, in a dry run, would be).
+    Deleted,
+    /// There is no such object.
+    NotFound,
+    /// It exists and lacks our managed-by label: it was left in place.
+    NotOurs,
+}
+
+/// How many times a delete is tried when the object keeps changing under it.
+const DELETE_ATTEMPTS: usize = 5;
+
 /// Deletes `name` only if it carries our managed-by label (or `force`), with a precondition on the
-/// version that was checked; a client dry run only checks. A SIGINT/SIGTERM during the request lets
-/// it finish (the caller reports it) and makes the next call fail as interrupted, so a loop of
-/// deletions stops after the one in flight, never with one done and unreported.
+/// version that was checked; a client dry run only checks. An object that is not ours is an error
+/// (Conflict). See [`delete_if_ours`] for the lock and the retries. A SIGINT/SIGTERM during the
+/// request lets it finish (the caller reports it) and makes the next call fail as interrupted, so a
+/// loop of deletions stops after the one in flight, never with one done and unreported.
 pub async fn delete_managed<K>(api: &Api<K>, plugin: &str, name: &str, dry_run: DryRun, force: bool) -> Result<Deleted>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug,
 {
     let resource = ApiResource::erase::<K>(&());
-    let shown = display_name(&resource, name);
     if let Some(signal) = interrupt::received_name() {
-        return Err(Error::other(format!("interrupted by {signal}: {shown} was not deleted, nor what comes after it"))
-            .with_hint("re-run the same command to finish: what was deleted is reported above"));
+        return Err(Error::other(format!(
+            "interrupted by {signal}: {} was not deleted, nor what comes after it",
+            display_name(&resource, name)
+        ))
+        .with_hint("re-run the same command to finish: what was deleted is reported above"));
     }
-    let Some(existing) = api.get_opt(name).await.map_err(|e| from_kube(e, format!("reading {shown}")))? else {
-        return Ok(Deleted::NotFound);
+    match delete_as(api, &resource, plugin, name, dry_run, force).await? {
+        Deletion::Deleted => Ok(Deleted::Deleted),
+        Deletion::NotFound => Ok(Deleted::NotFound),
+        Deletion::NotOurs => Err(Error::conflict(format!(
+            "{} was not created by {plugin}; it was left in place",
+            display_name(&resource, name)
+        ))
+        .with_hint("delete it with kubectl if you mean to")),
+    }
+}
+
+/// The one delete path, for any kind (`resource` says which; `api` may be typed or dynamic):
+///
+/// - a namespace locked by another plugin ([`LOCKED_BY_LABEL`], an exam practice run) refuses the
+///   delete of anything in it, and of itself, before anything is read;
+/// - the object is read, and deleted only if it carries `plugin`'s managed-by label, with a
+///   precondition on the uid and version that were checked;
+/// - a conflict on that precondition (a controller writing its status, someone relabelling it) reads
+///   it again, checks again that it is ours, and tries again, [`DELETE_ATTEMPTS`] times in all;
+///   then it is a Conflict error and the object stays.
+pub async fn delete_if_ours<K>(
+    api: &Api<K>,
+    resource: &ApiResource,
+    plugin: &str,
+    name: &str,
+    dry_run: DryRun,
+) -> Result<Deletion>
+where
+    K: Resource + Clone + DeserializeOwned + fmt::Debug,
+{
+    delete_as(api, resource, plugin, name, dry_run, false).await
+}
+
+async fn delete_as<K>(
+    api: &Api<K>,
+    resource: &ApiResource,
+    plugin: &str,
+    name: &str,
+    dry_run: DryRun,
+    force: bool,
+) -> Result<Deletion>
+where
+    K: Resource + Clone + DeserializeOwned + fmt::Debug,
+{
+    let shown = display_name(resource, name);
+    let namespace = match api.namespace() {
+        Some(ns) => Some(ns.to_string()),
+        None if resource.kind == "Namespace" && resource.group.is_empty() => Some(name.to_string()),
+        None => None,
     };
-    if !is_managed_by(&existing, plugin) && !force {
-        return Err(Error::conflict(format!("{shown} was not created by {plugin}; it was left in place"))
-            .with_hint("delete it with kubectl if you mean to"));
+    if let Some(ns) = &namespace
+        && let Some(refusal) = namespace_lock(&api.clone().into_client(), ns, plugin).await?
+    {
+        return Err(refusal.context(format!("{} was left in place", describe(&shown, namespace.clone()))));
     }
-    if dry_run == DryRun::Client {
-        return Ok(Deleted::Deleted);
-    }
-    let params = DeleteParams {
-        dry_run: dry_run == DryRun::Server,
-        preconditions: Some(Preconditions {
-            uid: existing.meta().uid.clone(),
-            resource_version: existing.meta().resource_version.clone(),
-        }),
-        ..DeleteParams::default()
-    };
-    let _critical = interrupt::Critical::enter();
-    match api.delete(name, &params).await {
-        Ok(_) => Ok(Deleted::Deleted),
-        Err(e) if status_code(&e) == Some(404) => Ok(Deleted::NotFound),
-        Err(e) if status_code(&e) == Some(409) => {
-            Err(Error::conflict(format!("{shown} changed while being deleted; it was left in place"))
-                .with_hint("re-run to check it again"))
+    for _attempt in 0..DELETE_ATTEMPTS {
+        let Some(existing) = api.get_opt(name).await.map_err(|e| from_kube(e, format!("reading {shown}")))? else {
+            return Ok(Deletion::NotFound);
+        };
+        if !is_managed_by(&existing, plugin) && !force {
+            return Ok(Deletion::NotOurs);
         }
-        Err(e) => Err(from_kube(e, format!("deleting {shown}"))),
+        if dry_run == DryRun::Client {
+            return Ok(Deletion::Deleted);
+        }
+        let params = DeleteParams {
+            dry_run: dry_run == DryRun::Server,
+            preconditions: Some(Preconditions {
+                uid: existing.meta().uid.clone(),
+                resource_version: existing.meta().resource_version.clone(),
+            }),
+            ..DeleteParams::default()
+        };
+        let _critical = interrupt::Critical::enter();
+        match api.delete(name, &params).await {
+            Ok(_) => return Ok(Deletion::Deleted),
+            Err(e) if status_code(&e) == Some(404) => return Ok(Deletion::NotFound),
+            // The precondition failed: it changed since it was read. Read it again.
+            Err(e) if status_code(&e) == Some(409) => continue,
+            Err(e) => return Err(from_kube(e, format!("deleting {shown}"))),
+        }
     }
+    Err(Error::conflict(format!(
+        "{shown} kept changing while being deleted ({DELETE_ATTEMPTS} attempts); it was left in place"
+    ))
+    .with_hint("re-run to check it again"))
 }
 
 #[cfg(test)]

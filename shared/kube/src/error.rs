@@ -29,6 +29,19 @@ pub fn status_code(err: &kube::Error) -> Option<u16> {
     }
 }
 
+/// The namespace named by a 404 that says the namespace itself is missing (`namespaces "x" not
+/// found`, as a create in a namespace that does not exist gets).
+pub fn missing_namespace(err: &kube::Error) -> Option<String> {
+    match err {
+        kube::Error::Api(status) if status.code == 404 => {
+            let details = status.details.as_ref()?;
+            (details.kind == "namespaces" && details.group.is_empty() && !details.name.is_empty())
+                .then(|| details.name.clone())
+        }
+        _ => None,
+    }
+}
+
 /// A kube client error without context.
 pub fn convert(err: kube::Error) -> Error {
     match err {

@@ -21,6 +21,8 @@ pub mod apply;
 pub mod client;
 pub mod error;
 pub mod flags;
+#[cfg(test)]
+mod fuzz;
 pub mod manual;
 pub mod namespaces;
 pub mod print;

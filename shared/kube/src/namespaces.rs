@@ -3,6 +3,10 @@
 //!
 //! Namespaces that are being deleted are left out of `-A` and selector matches: the API server
 //! refuses new objects in them, and nothing placed there would outlive the namespace anyway.
+//!
+//! A namespace named with `-n` that does not exist is an error (exit 2, naming it) in every command,
+//! checked once when the command connects ([`require_existing`]): a typo must never read as "nothing
+//! found" or "0 policies", nor fail later as a write refused with exit 1.
 
 use apimachinery::labels as selector;
 use harden_cli::{Error, Result};
@@ -11,7 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, ListParams};
 
 use crate::client::Kube;
-use crate::error::KubeResultExt;
+use crate::error::{KubeResultExt, status_code};
 
 /// Namespaces that `-A` skips unless they are also named with `-n`: changing their traffic rules
 /// can break the cluster itself (DNS, CNI, cloud controllers).
@@ -97,20 +101,32 @@ impl NamespaceScope {
         if self.needs_listing() && self.named.is_empty() {
             return Ok(names);
         }
-        let api: Api<Namespace> = Api::all(kube.client.clone());
-        let mut missing = Vec::new();
-        for name in &names {
-            if api.get_opt(name).await.or_kube(format!("reading namespace {name}"))?.is_none() {
-                missing.push(name.clone());
-            }
+        require_existing(&kube.client, &names).await?;
+        Ok(names)
+    }
+}
+
+/// Refuses namespaces that do not exist: invalid input (exit 2) naming each of them. A namespace
+/// the user may not read (403) is left to the command's own requests, which say what is forbidden.
+pub async fn require_existing(client: &kube::Client, names: &[String]) -> Result<()> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let mut missing = Vec::new();
+    for name in names {
+        match api.get_opt(name).await {
+            Ok(Some(_)) => {}
+            Ok(None) => missing.push(name.clone()),
+            Err(e) if status_code(&e) == Some(403) => {}
+            Err(e) => return Err(crate::error::from_kube(e, format!("reading namespace {name}"))),
         }
-        match missing.as_slice() {
-            [] => Ok(names),
-            [one] => Err(Error::invalid(format!("namespace {one:?} does not exist"))
-                .with_hint("check the name with `kubectl get namespaces`")),
-            many => Err(Error::invalid(format!("namespaces {} do not exist", many.join(", ")))
-                .with_hint("check the names with `kubectl get namespaces`")),
-        }
+    }
+    missing.sort();
+    missing.dedup();
+    match missing.as_slice() {
+        [] => Ok(()),
+        [one] => Err(Error::invalid(format!("namespace {one:?} does not exist"))
+            .with_hint("check the name with `kubectl get namespaces`")),
+        many => Err(Error::invalid(format!("namespaces {} do not exist", many.join(", ")))
+            .with_hint("check the names with `kubectl get namespaces`")),
     }
 }
 

@@ -81,3 +81,61 @@ fn the_readmes_example_command_runs_the_plugin() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("FROM \\ TO"), "{}", stdout(&out));
 }
+
+/// Everything the plugins print goes through `harden_cli::output`, whose every function escapes
+/// control characters (issue 32: names, labels and report fields reached the terminal raw): no
+/// plugin or shared crate writes to stdout or stderr another way. A printer that bypasses the
+/// writer fails here; `runtime_attacks::control_characters_from_files_and_the_cluster_reach_the_terminal_escaped`
+/// shows the writer at work in every plugin.
+#[test]
+fn nothing_writes_to_the_terminal_around_the_escaping_writer() {
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
+            if entry.is_dir() {
+                sources(&entry, out);
+            } else if entry.extension().is_some_and(|e| e == "rs") {
+                out.push(entry);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for group in ["plugins", "shared"] {
+        for krate in std::fs::read_dir(repo_root().join(group)).unwrap().map(|e| e.unwrap().path()) {
+            if krate.join("src").is_dir() {
+                sources(&krate.join("src"), &mut files);
+            }
+        }
+    }
+    assert!(files.len() > 100, "the sources were found: {}", files.len());
+    // The writer itself, and the terminal's own widgets (progress, prompts) that escape what they show.
+    let writer = repo_root().join("shared/cli/src/output.rs");
+    let macro_at = |line: &str, name: &str| {
+        line.match_indices(name).any(|(at, _)| {
+            !line[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_') && !line[..at].trim_end().ends_with("//")
+        })
+    };
+    let mut found = Vec::new();
+    for file in files.iter().filter(|f| **f != writer) {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            let direct = ["io::stdout()", "io::stderr()"]
+                .iter()
+                .any(|s| code.contains(s) && !code.contains(&format!("{s}.is_terminal()")));
+            let printing =
+                ["println!(", "print!(", "eprintln!(", "eprint!(", "dbg!("].iter().any(|m| macro_at(code, m));
+            let inherited = code.contains("Stdio::inherit") || code.contains("with_writer(std::io::");
+            // The terminal's widgets draw themselves: only through harden_cli's prompt and progress,
+            // which escape what they show (the practice wizard's menu is the plugin's own fixed text).
+            let widgets = (code.contains("dialoguer") || code.contains("indicatif"))
+                && !file.starts_with(repo_root().join("shared/cli/src"))
+                && !file.ends_with("plugins/cks-practice/src/wizard.rs");
+            // clap's own usage errors, in a plugin's main, show only the command line.
+            let clap_error = file.ends_with("shared/cli/src/app.rs") && code.contains(".print()");
+            if (direct || printing || inherited || widgets) && !clap_error {
+                found.push(format!("{}:{}: {}", file.display(), number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "writes around harden_cli::output:\n{}", found.join("\n"));
+}

@@ -38,7 +38,18 @@ fn start(args: &[&str]) -> Value {
 
 /// `check -o json`: the exit code and the checks.
 fn check(run: &str) -> (Option<i32>, Vec<Value>, Value) {
-    let out = cks(&["check", "--run", run, "-o", "json"]);
+    check_with(run, &[])
+}
+
+/// `check -o json --dir DIR`, for the scenarios with files (started with `--dir DIR`).
+fn check_in(run: &str, dir: &Path) -> (Option<i32>, Vec<Value>, Value) {
+    check_with(run, &["--dir", dir.to_str().unwrap()])
+}
+
+fn check_with(run: &str, extra: &[&str]) -> (Option<i32>, Vec<Value>, Value) {
+    let mut args = vec!["check", "--run", run, "-o", "json"];
+    args.extend_from_slice(extra);
+    let out = cks(&args);
     let json: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
     (code(&out), json["checks"].as_array().unwrap().clone(), json["score"].clone())
 }
@@ -89,7 +100,12 @@ fn namespaces(task: &Value) -> Vec<String> {
 /// `reset`, then: nothing of the run in its namespaces, the namespaces deleting, a second reset
 /// finds nothing.
 async fn reset_leaves_nothing(run_name: &str, task: &Value) {
-    let out = cks(&["reset", "--run", run_name]);
+    // A run with files is reset with the directory it was started with (`task -o json` names it).
+    let mut args = vec!["reset", "--run", run_name];
+    if let Some(dir) = task["dir"].as_str() {
+        args.extend(["--dir", dir]);
+    }
+    let out = cks(&args);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("deleted"), "{}", stdout(&out));
     let client = cluster().admin_client().await;
@@ -292,6 +308,7 @@ async fn dashboard_user_refuses_a_role_that_reads_secrets() {
     let id = "dashboard-user-505";
     let names = &task["names"];
     let (ns, user) = (names["namespace"].as_str().unwrap(), names["serviceaccount"].as_str().unwrap());
+    let check = |id: &str| check_in(id, &dir);
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(1));
     let why = reason(&checks, "may not get secrets");
@@ -349,6 +366,7 @@ async fn tampered_binary_is_found_by_digest_and_a_genuine_one_must_stay() {
     let dir = files.path().join("bins");
     let task = start(&["tampered-binary", "--seed", "707", "--dir", dir.to_str().unwrap()]);
     let id = "tampered-binary-707";
+    let check = |id: &str| check_in(id, &dir);
     assert!(task["names"].get("tampered").is_none(), "the answer is not in the task");
     let binaries: Vec<String> = task["names"]["binaries"].as_str().unwrap().split(',').map(str::to_string).collect();
     let (exit, checks, _) = check(id);
@@ -371,7 +389,9 @@ async fn tampered_binary_is_found_by_digest_and_a_genuine_one_must_stay() {
     std::fs::write(dir.join(genuine), b"restored?").unwrap();
     let (_, checks, _) = check(id);
     assert!(reason(&checks, &format!("{genuine} is kept")).contains("it changed"), "{checks:#?}");
-    cks(&["reset", "--run", id]);
+    let out = cks(&["reset", "--run", id, "--dir", dir.to_str().unwrap()]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert!(!dir.exists(), "the run's files, marker and directory are gone");
 
     // Again from the start, with the manual solution.
     let task = start(&["tampered-binary", "--seed", "708", "--dir", dir.to_str().unwrap()]);
@@ -585,7 +605,10 @@ async fn the_plugin_commands_of_the_solution_pass_the_checks() {
                 .stdin(std::process::Stdio::null()));
             assert_eq!(code(&out), Some(0), "{id}: {step}");
         }
-        let (exit, checks, _) = check(&id);
+        let (exit, checks, _) = match task["dir"].as_str() {
+            Some(dir) => check_in(&id, Path::new(dir)),
+            None => check(&id),
+        };
         assert_eq!(exit, Some(0), "{id}: {checks:#?}");
         reset_leaves_nothing(&id, &task).await;
     }
@@ -608,4 +631,148 @@ async fn reset_never_empties_a_namespace_it_did_not_make() {
     assert_eq!(code(&out), Some(0), "the hand-labelled namespace keeps its objects");
     let ns = Api::<Namespace>::all(cluster().admin_client().await).get(&other).await.unwrap();
     assert!(ns.metadata.deletion_timestamp.is_none(), "and is not deleted");
+}
+
+/// Issue 32: a tenant who may write ConfigMaps in their own namespace writes a run record there
+/// (every label and field a real one has, `dir` naming a directory of the admin's) and waits for
+/// the admin's `reset`. The record is ignored, with a warning, by every command: no file is
+/// touched, nothing is deleted, the tenant's ConfigMap stays. A real run next to it still works.
+#[tokio::test]
+async fn a_run_record_written_by_a_tenant_is_never_trusted() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    use kube::api::PostParams;
+
+    let tenant = cluster().namespace("cks-tenant").await;
+    let admin = cluster().admin_client().await;
+    let role: Role = serde_json::from_value(serde_json::json!({"metadata": {"name": "configmaps"},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "get", "list"]}]}))
+    .unwrap();
+    Api::<Role>::namespaced(admin.clone(), &tenant).create(&PostParams::default(), &role).await.unwrap();
+    let binding: RoleBinding = serde_json::from_value(serde_json::json!({"metadata": {"name": "configmaps"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "configmaps"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "dev"}]}))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(admin.clone(), &tenant).create(&PostParams::default(), &binding).await.unwrap();
+
+    // The admin's files: every name scenario 7 writes, in a directory the tenant names.
+    let victim = tempfile::tempdir().unwrap();
+    let mut precious = Vec::new();
+    for binary in
+        ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl", "kubeadm"]
+    {
+        for name in [binary.to_string(), format!("{binary}.sha256")] {
+            std::fs::write(victim.path().join(&name), "the admin's own").unwrap();
+            precious.push(name);
+        }
+    }
+    let run_name = "tampered-binary-4242";
+    let record: ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "cks-practice-run", "labels": {
+            "cks-practice.kube-harden.io/record": "true", RUN_LABEL: run_name,
+            "app.kubernetes.io/managed-by": "kubectl-cks-practice"}},
+        "data": {"scenario": "tampered-binary", "seed": "4242", "started": "1", "exam": "false", "minutes": "6",
+                 "dir": victim.path().to_str().unwrap()},
+    }))
+    .unwrap();
+    let as_tenant = cluster().user_client().await;
+    Api::<ConfigMap>::namespaced(as_tenant, &tenant).create(&PostParams::default(), &record).await.unwrap();
+
+    let untouched = || {
+        for name in &precious {
+            let left = std::fs::read_to_string(victim.path().join(name));
+            assert_eq!(left.ok().as_deref(), Some("the admin's own"), "{name} was deleted or changed");
+        }
+    };
+    let ignored = |out: &Output| {
+        let err = stderr(out);
+        assert!(
+            err.contains(&format!("ignoring configmap {tenant}/cks-practice-run"))
+                && err.contains("was not made by kubectl-cks-practice"),
+            "{err}"
+        );
+    };
+    // (`reset` without --run is not tried: the other tests' runs share this API server.) Before,
+    // this reset deleted the eight files of the tenant's choosing.
+    for extra in [vec![], vec!["--dir", victim.path().to_str().unwrap()]] {
+        let mut args = vec!["reset", "--run", run_name];
+        args.extend(extra);
+        let out = cks(&args);
+        untouched();
+        assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+        ignored(&out);
+        assert!(stderr(&out).contains("Nothing is left"), "{}", stderr(&out));
+    }
+    for args in [vec!["check", "--run", run_name], vec!["task", "--run", run_name], vec!["hint", "--run", run_name]] {
+        let out = cks(&args);
+        assert_eq!(code(&out), Some(if args[0] == "check" { 2 } else { 1 }), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("no practice run {run_name}")), "{}", stderr(&out));
+    }
+    untouched();
+    let cms = Api::<ConfigMap>::namespaced(admin.clone(), &tenant);
+    assert!(cms.get_opt("cks-practice-run").await.unwrap().is_some(), "a ConfigMap not ours is not deleted either");
+    cms.delete("cks-practice-run", &Default::default()).await.unwrap();
+
+    // A real run beside it: its record is in the namespace the plugin made for it, and reset removes
+    // the files it wrote in its own directory.
+    let files = tempfile::tempdir().unwrap();
+    let dir = files.path().join("bins");
+    let task = start(&["tampered-binary", "--seed", "4243", "--dir", dir.to_str().unwrap()]);
+    assert!(dir.join(".cks-practice-run").is_file(), "start marks the run's directory");
+    let (exit, _, _) = check_in("tampered-binary-4243", &dir);
+    assert_eq!(exit, Some(1), "graded: one binary is tampered");
+    reset_leaves_nothing("tampered-binary-4243", &task).await;
+    assert!(!dir.exists(), "the run's files are removed from its own directory");
+}
+
+/// A record in the run's own namespace whose `dir` was changed after `start` (by anyone with write
+/// access there): `check` and `reset` refuse to use the recorded directory unless told with `--dir`,
+/// and even then delete nothing in a directory the run did not mark as its own.
+#[tokio::test]
+async fn a_changed_record_never_chooses_which_files_are_read_or_deleted() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Patch, PatchParams};
+
+    let files = tempfile::tempdir().unwrap();
+    let dir = files.path().join("run");
+    let task = start(&["tampered-binary", "--seed", "4343", "--dir", dir.to_str().unwrap()]);
+    let id = "tampered-binary-4343";
+    let ns = namespaces(&task)[0].clone();
+    let victim = tempfile::tempdir().unwrap();
+    for name in ["kubelet", "kubelet.sha256", "kubectl", "kubeadm"] {
+        std::fs::write(victim.path().join(name), "the admin's own").unwrap();
+    }
+    // ESC in the path as well: it reaches the terminal escaped.
+    let changed = format!("{}/\u{1b}[2J", victim.path().display());
+    std::fs::create_dir(&changed).unwrap();
+    std::fs::write(Path::new(&changed).join("kubelet"), "the admin's own").unwrap();
+    let cms = Api::<ConfigMap>::namespaced(cluster().admin_client().await, &ns);
+    let patch = serde_json::json!({"data": {"dir": changed}});
+    cms.patch("cks-practice-run", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+
+    let out = cks(&["task", "--run", id]);
+    assert_eq!(code(&out), Some(0));
+    assert!(!stdout(&out).contains('\u{1b}') && stdout(&out).contains("\\u001b[2J"), "{}", stdout(&out));
+    for args in [vec!["check", "--run", id], vec!["check", "--run", id, "--dir", dir.to_str().unwrap()]] {
+        let out = cks(&args);
+        assert_eq!(code(&out), Some(2), "{args:?}");
+        assert!(stderr(&out).contains("keeps its files in") && !stderr(&out).contains('\u{1b}'), "{}", stderr(&out));
+    }
+    let out = cks(&["reset", "--run", id]);
+    assert_eq!(code(&out), Some(2), "refused before anything is deleted");
+    let left = Api::<Namespace>::all(cluster().admin_client().await).get(&ns).await.unwrap();
+    assert!(left.metadata.deletion_timestamp.is_none(), "nothing was deleted");
+    // Told to use it: the cluster's objects go, the directory's files stay (no marker of the run).
+    let out = cks(&["reset", "--run", id, "--dir", &changed]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no .cks-practice-run") && stderr(&out).contains("nothing in it was removed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(Path::new(&changed).join("kubelet")).unwrap(), "the admin's own");
+    for name in ["kubelet", "kubelet.sha256", "kubectl", "kubeadm"] {
+        assert!(victim.path().join(name).is_file(), "{name}");
+    }
+    assert!(dir.join(".cks-practice-run").is_file(), "the run's own directory was not named: left as it is");
 }

@@ -506,12 +506,13 @@ async fn unknown_cluster_role_is_a_clear_error() {
         err.contains("ClusterRole \"no-such-role\" does not exist") && err.contains("kubectl get clusterroles"),
         "{err}"
     );
+    // Issue 32: a namespace that does not exist is invalid input (exit 2), for actions as for verdicts.
     let out = dash(&["create", "dev", "-n", "no-such-namespace"]);
-    assert_eq!(code(&out), Some(1));
+    assert_eq!(code(&out), Some(2));
     assert!(stderr(&out).contains("namespace \"no-such-namespace\" does not exist"), "{}", stderr(&out));
     let out = dash(&["audit", "-n", "no-such-namespace"]);
     assert_eq!(code(&out), Some(2), "an audit of nothing is an error, not a clean verdict");
-    assert!(stderr(&out).contains("nothing was audited"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("namespace \"no-such-namespace\" does not exist"), "{}", stderr(&out));
     let out = dash(&["check", "nobody", "-n", &ns]);
     assert_eq!(code(&out), Some(2), "check is a verdict: an error is 2");
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));

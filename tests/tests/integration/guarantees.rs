@@ -100,11 +100,17 @@ async fn apply_never_takes_over_an_object_created_meanwhile() {
 }
 
 /// Every namespace's outcome is printed, the run goes past a refusal, and the exit code says some
-/// failed. Before, only the conflict was printed and the created policy went unmentioned.
+/// failed. Before, only the conflict was printed and the created policy went unmentioned. (The
+/// failure is a namespace being deleted: one that does not exist is refused before anything is
+/// applied, exit 2, since issue 32.)
 #[tokio::test]
 async fn a_multi_namespace_apply_reports_every_namespace() {
     let ok = cluster().namespace("multi-ok").await;
     let taken = cluster().namespace("multi-taken").await;
+    let closing = cluster().namespace("multi-closing").await;
+    // No namespace controller here: a deleted namespace stays Terminating, and refuses new objects.
+    let namespaces = Api::<k8s_openapi::api::core::v1::Namespace>::all(cluster().admin_client().await);
+    namespaces.delete(&closing, &Default::default()).await.unwrap();
     let api = Api::<NetworkPolicy>::namespaced(cluster().admin_client().await, &taken);
     let seeds: NetworkPolicy = serde_json::from_value(json!({
         "metadata": {"name": "default-deny-all"},
@@ -112,12 +118,11 @@ async fn a_multi_namespace_apply_reports_every_namespace() {
     }))
     .unwrap();
     api.create(&PostParams::default(), &seeds).await.unwrap();
-    let missing = "multi-nonexistent";
     for dry_run in ["--dry-run=server", "--dry-run=none"] {
         let out = run(cluster().plugin("netpol-deny").args([
             "apply",
             "-n",
-            &format!("{ok},{taken},{missing}"),
+            &format!("{ok},{taken},{closing}"),
             "--ingress",
             "--egress",
             "--name",
@@ -129,11 +134,20 @@ async fn a_multi_namespace_apply_reports_every_namespace() {
         assert!(text.contains(&format!("default-deny-all created in namespace {ok}")), "{text}");
         assert!(text.contains(&format!("default-deny-all refused in namespace {taken}")), "{text}");
         assert!(text.contains("its spec.policyTypes is [\"Ingress\"], ours [\"Ingress\",\"Egress\"]"), "{text}");
-        assert!(text.contains(&format!("default-deny-all failed in namespace {missing}")), "{text}");
+        assert!(text.contains(&format!("default-deny-all failed in namespace {closing}")), "{text}");
         assert!(stderr(&out).contains("2 of 3 objects were not applied"), "{}", stderr(&out));
     }
     let seeds_after = api.get("default-deny-all").await.unwrap();
     assert_eq!(seeds_after.spec.unwrap().policy_types.unwrap(), ["Ingress"], "the seed's policy is untouched");
+
+    // A namespace that does not exist among them: refused before anything, naming it.
+    let fresh = cluster().namespace("multi-fresh").await;
+    let missing = "multi-nonexistent";
+    let out = run(cluster().plugin("netpol-deny").args(["apply", "-n", &format!("{fresh},{missing}"), "--ingress"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("namespace \"{missing}\" does not exist")), "{}", stderr(&out));
+    let fresh_policies = Api::<NetworkPolicy>::namespaced(cluster().admin_client().await, &fresh);
+    assert!(fresh_policies.list(&ListParams::default()).await.unwrap().items.is_empty(), "nothing was applied");
 }
 
 /// A reader that goes away (`| head -1`) must not stop a sequence of deletions half-way.

@@ -18,5 +18,6 @@ mod manual;
 mod netpol_deny;
 mod netpol_policy;
 mod node;
+mod runtime_attacks;
 mod tls_ingress;
 mod verify_bin;

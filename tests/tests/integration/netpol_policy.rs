@@ -265,7 +265,7 @@ async fn the_server_accepts_an_egress_allow_to_cidrs_and_a_missing_namespace_is_
     assert_eq!(spec["podSelector"], json!({}));
 
     let out = netpol(&["allow", "-n", "no-such-namespace-here", "--to", "a=b"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a namespace that does not exist is invalid input (issue 32)");
     assert!(stderr(&out).contains("no-such-namespace-here"), "{}", stderr(&out));
 }
 

@@ -217,6 +217,8 @@ impl RemoveCmd {
                     "networkpolicy.networking.k8s.io \"{name}\" deleted from namespace {ns}{suffix}"
                 )),
                 Ok(Deleted::NotFound) => {}
+                // A signal stops the removal after the deletion in flight: the error says where.
+                Err(e) if harden_cli::interrupt::requested() => return Err(e),
                 Err(e) => {
                     harden_cli::output::line(format!(
                         "networkpolicy.networking.k8s.io \"{name}\" refused in namespace {ns}: {}",

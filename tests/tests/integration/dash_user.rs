@@ -1208,24 +1208,24 @@ async fn rights_granted_to_the_accounts_user_name_are_the_accounts() {
         cluster_binding_json(
             &as_user,
             "cluster-admin",
-            serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:dev"))]),
+            serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:ops"))]),
         ),
-        // Not dev: another account of the namespace, dev of another namespace, another namespace's group.
+        // Not ops: another account of the namespace, ops of another namespace, another namespace's group.
         cluster_binding_json(
             &other,
             "cluster-admin",
             serde_json::json!([
-                user_subject(&format!("system:serviceaccount:{ns}:devx")),
-                user_subject(&format!("system:serviceaccount:{prod}:dev")),
-                user_subject("dev"),
+                user_subject(&format!("system:serviceaccount:{ns}:opsx")),
+                user_subject(&format!("system:serviceaccount:{prod}:ops")),
+                user_subject("ops"),
                 {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": format!("system:serviceaccounts:{prod}")},
             ]),
         ),
     ]);
-    assert!(account_may(&ns, "dev", "get", "secrets", None).await, "the authorizer sees it");
+    assert!(account_may(&ns, "ops", "get", "secrets", None).await, "the authorizer sees it");
 
-    // audit: each account of the namespace spelled as a User is reported as itself (devx is one
-    // too); the accounts of another namespace, the plain user dev and another namespace's group are not.
+    // audit: each account of the namespace spelled as a User is reported as itself (opsx is one
+    // too); the accounts of another namespace, the plain user ops and another namespace's group are not.
     let out = dash(&["audit", "-n", &ns, "-o", "json"]);
     assert_eq!(code(&out), Some(1), "{}", stdout(&out));
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -1241,21 +1241,21 @@ async fn rights_granted_to_the_accounts_user_name_are_the_accounts() {
         found.iter().find(|(o, _)| *o == object).map(|(_, m)| m.to_string()).unwrap_or_else(|| panic!("{report:#}"))
     };
     assert!(
-        message_of(&as_user).starts_with(&format!("ServiceAccount {ns}/dev (as User system:serviceaccount:{ns}:dev)"))
+        message_of(&as_user).starts_with(&format!("ServiceAccount {ns}/ops (as User system:serviceaccount:{ns}:ops)"))
     );
     assert!(
-        message_of(&other).starts_with(&format!("ServiceAccount {ns}/devx (as User system:serviceaccount:{ns}:devx)"))
+        message_of(&other).starts_with(&format!("ServiceAccount {ns}/opsx (as User system:serviceaccount:{ns}:opsx)"))
     );
     assert!(!stdout(&out).contains(&prod), "{report:#}");
 
     // create: named and refused, nothing changed; the hint's command prunes it.
-    let out = dash(&["create", "dev", "-n", &ns, "--no-token"]);
+    let out = dash(&["create", "ops", "-n", &ns, "--no-token"]);
     assert_eq!(code(&out), Some(1), "a read-only user that is cluster-admin: {}", stdout(&out));
     let err = stderr(&out);
     assert!(err.contains(&format!("clusterrolebinding.rbac.authorization.k8s.io/{as_user}")), "{err}");
-    assert!(err.contains(&format!("(as User system:serviceaccount:{ns}:dev)")), "{err}");
+    assert!(err.contains(&format!("(as User system:serviceaccount:{ns}:ops)")), "{err}");
     assert!(!err.contains(&other), "{err}");
-    assert!(Api::<ServiceAccount>::namespaced(client.clone(), &ns).get_opt("dev").await.unwrap().is_none());
+    assert!(Api::<ServiceAccount>::namespaced(client.clone(), &ns).get_opt("ops").await.unwrap().is_none());
     let out = follow_hint(&out);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     assert!(
@@ -1263,10 +1263,10 @@ async fn rights_granted_to_the_accounts_user_name_are_the_accounts() {
         "{}",
         stdout(&out)
     );
-    assert!(!account_may(&ns, "dev", "get", "secrets", None).await);
+    assert!(!account_may(&ns, "ops", "get", "secrets", None).await);
     assert!(
         Api::<ClusterRoleBinding>::all(client.clone()).get_opt(&other).await.unwrap().is_some(),
-        "not dev's: left alone"
+        "not ops's: left alone"
     );
 
     // check: a RoleBinding in another namespace, spelled as the User, is asked about. (The test
@@ -1281,16 +1281,16 @@ async fn rights_granted_to_the_accounts_user_name_are_the_accounts() {
             &prod,
             "dev-admin",
             &secrets,
-            serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:dev"))]),
+            serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:ops"))]),
         ),
         role_binding_json(
             &prod,
-            "devx-admin",
+            "opsx-admin",
             &secrets,
-            serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:devx"))]),
+            serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:opsx"))]),
         ),
     ]);
-    let out = dash(&["check", "dev", "-n", &ns, "-o", "json"]);
+    let out = dash(&["check", "ops", "-n", &ns, "-o", "json"]);
     assert_eq!(code(&out), Some(1), "Secrets in {prod}: {}", stdout(&out));
     let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(
@@ -1301,7 +1301,7 @@ async fn rights_granted_to_the_accounts_user_name_are_the_accounts() {
             .any(|a| a["scope"] == prod.as_str() && a["resource"] == "secrets" && a["allowed"] == true),
         "{doc:#}"
     );
-    // devx has no such binding: its check asks nothing about prod and finds nothing dangerous.
+    // opsx has no such binding: its check asks nothing about prod and finds nothing dangerous.
     kubectl_apply(vec![
         serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "devy", "namespace": ns}}),
     ]);
@@ -1310,20 +1310,20 @@ async fn rights_granted_to_the_accounts_user_name_are_the_accounts() {
     assert!(!stdout(&out).contains(&prod), "{}", stdout(&out));
 
     // delete: the RoleBinding naming the account as a User is named, and left only when refused.
-    let out = dash(&["delete", "dev", "-n", &ns]);
+    let out = dash(&["delete", "ops", "-n", &ns]);
     assert_eq!(code(&out), Some(1), "{}", stdout(&out));
     let err = stderr(&out);
     assert!(err.contains(&format!("rolebinding.rbac.authorization.k8s.io/dev-admin in namespace {prod}")), "{err}");
-    assert!(!err.contains("devx-admin"), "{err}");
+    assert!(!err.contains("opsx-admin"), "{err}");
     assert!(err.contains("nothing was deleted"), "{err}");
-    assert!(Api::<ServiceAccount>::namespaced(client.clone(), &ns).get_opt("dev").await.unwrap().is_some());
+    assert!(Api::<ServiceAccount>::namespaced(client.clone(), &ns).get_opt("ops").await.unwrap().is_some());
     let out = follow_hint(&out);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     assert!(
         stdout(&out).contains(&format!("rolebinding.rbac.authorization.k8s.io/dev-admin deleted in namespace {prod}"))
     );
-    assert!(!account_may(&ns, "dev", "get", "secrets", Some(&prod)).await, "the next account named dev gets nothing");
-    assert!(Api::<RoleBinding>::namespaced(client.clone(), &prod).get_opt("devx-admin").await.unwrap().is_some());
+    assert!(!account_may(&ns, "ops", "get", "secrets", Some(&prod)).await, "the next account named ops gets nothing");
+    assert!(Api::<RoleBinding>::namespaced(client.clone(), &prod).get_opt("opsx-admin").await.unwrap().is_some());
 }
 
 /// A user that may write RBAC objects but does not hold cluster-admin's rights (impersonated with

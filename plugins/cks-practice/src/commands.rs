@@ -129,8 +129,9 @@ pub struct StartCmd {
     #[arg(long, value_name = "NODE")]
     pub node: Option<String>,
 
-    /// Scenario 8: kube-bench's image, for its Job and the pod that changes the node's file (it needs
-    /// sh, stat and chmod) [default: the one `kubectl cis-bench run` uses].
+    /// The image of the pods the scenario creates: scenarios 1-6 their pods (agnhost) and scenario 6's
+    /// Dashboard; scenario 8 kube-bench's Job and the pod that changes the node's file (it needs sh,
+    /// stat and chmod) [default: each scenario's own, under $KUBE_HARDEN_IMAGE_REPOSITORY when set].
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
 
@@ -178,21 +179,28 @@ pub async fn default_bench(kube: &Kube, node: Option<&str>) -> Result<NodeBench>
         .map_err(|e| harden_kube::error::from_kube(e, "listing nodes"))?;
     Ok(NodeBench {
         node: pick_node(&nodes.items, node)?,
-        image: cis_bench::job::DEFAULT_IMAGE.to_string(),
+        image: harden_cli::images::default_image(cis_bench::job::DEFAULT_IMAGE)?,
         benchmark: crate::scenarios::kube_bench::DEFAULT_BENCHMARK.to_string(),
     })
 }
 
 impl StartCmd {
-    /// `--node`, `--image` and `--benchmark` are scenario 8's: an error for the others.
+    /// `--node` and `--benchmark` are scenario 8's, `--image` applies to scenarios that create pods:
+    /// an error for the others.
     fn bench_flags_absent(&self) -> Result<()> {
-        for (given, flag) in [(&self.node, "--node"), (&self.image, "--image"), (&self.benchmark, "--benchmark")] {
+        for (given, flag) in [(&self.node, "--node"), (&self.benchmark, "--benchmark")] {
             if given.is_some() {
                 return Err(Error::invalid(format!(
                     "{flag} does not apply to {}: only kube-bench (8) runs on a node",
                     self.scenario.name()
                 )));
             }
+        }
+        if self.image.is_some() && !scenario::creates_pods(self.scenario) {
+            return Err(Error::invalid(format!(
+                "--image does not apply to {}: it creates no pods",
+                self.scenario.name()
+            )));
         }
         Ok(())
     }
@@ -204,6 +212,7 @@ impl StartCmd {
         }
         let mut bench = default_bench(kube, self.node.as_deref()).await?;
         if let Some(image) = &self.image {
+            harden_cli::images::validate(image)?;
             cis_bench::job::validate_image(image)?;
             bench.image = image.clone();
         }
@@ -235,7 +244,9 @@ impl StartCmd {
         }
         let kube = connect(&self.kube).await?;
         let bench = self.bench(&kube).await?;
-        let plan = scenario::plan(self.scenario, &Context { seed, dir: &dir, bench: bench.as_ref() })?;
+        let mut plan = scenario::plan(self.scenario, &Context { seed, dir: &dir, bench: bench.as_ref() })?;
+        // Scenario 8's --image is kube-bench's (in `bench`); the others' is their pods'.
+        plan.choose_images(if bench.is_some() { None } else { self.image.as_deref() })?;
         let record = run::start(&kube.client, &plan, self.exam, bench.as_ref()).await?;
         print_task(&record, &plan);
         Ok(Outcome::Good)

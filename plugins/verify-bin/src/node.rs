@@ -11,8 +11,10 @@
 use std::ffi::OsString;
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use harden_cli::error::{Error, Result};
+use harden_cli::pods::{Stage, StartFailure, stage};
 use serde_json::{Value, json};
 
 use crate::checksum::{self, checksum_url};
@@ -198,15 +200,7 @@ fn hash_on(request: &NodeRequest, node: &str, names: &[String]) -> Result<Vec<Se
         Some(&manifest.to_string()),
         &format!("creating pod {pod_name} on node {node}"),
     )?;
-    let waited = run(
-        {
-            let mut c = kubectl(request);
-            c.args(["wait", "--for=jsonpath={.status.phase}=Succeeded", &format!("pod/{pod_name}"), "--timeout=120s"]);
-            c
-        },
-        None,
-        &format!("waiting for pod {pod_name} on node {node}"),
-    );
+    let waited = wait_finished(request, &pod_name, node);
     let log = waited.and_then(|_| {
         run(
             {
@@ -231,6 +225,52 @@ fn hash_on(request: &NodeRequest, node: &str, names: &[String]) -> Result<Vec<Se
         harden_cli::output::eline(format!("error: {e}; delete it with: kubectl delete pod {pod_name}"));
     }
     Ok(parse_log(&log?))
+}
+
+/// How long the hashing pod may take to finish.
+const POD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Waits for the hashing pod to succeed, reading it through kubectl; a pod that cannot pull its
+/// image or start, or that fails, ends the wait at once with why ([`harden_cli::pods`]).
+fn wait_finished(request: &NodeRequest, pod_name: &str, node: &str) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let json = run(
+            {
+                let mut c = kubectl(request);
+                c.args(["get", "pod", pod_name, "-o", "json"]);
+                c
+            },
+            None,
+            &format!("reading pod {pod_name} on node {node}"),
+        )?;
+        let pod: Value = serde_json::from_str(&json)?;
+        let state = match stage(&pod) {
+            Stage::Succeeded => return Ok(()),
+            Stage::Failed(why) => {
+                return Err(Error::other(format!("the hashing pod {pod_name} on node {node} failed: {why}"))
+                    .with_hint(format!("see `kubectl logs {pod_name}`")));
+            }
+            Stage::CannotStart(failure) => {
+                let hint = match failure {
+                    StartFailure::Pull { .. } => harden_cli::images::pull_hint("it needs sh and sha256sum"),
+                    _ => format!("see `kubectl describe pod {pod_name}`"),
+                };
+                return Err(Error::other(format!("the hashing pod {pod_name} on node {node} {}", failure.describe()))
+                    .with_hint(hint));
+            }
+            Stage::Running => "Running".to_string(),
+            Stage::Pending(state) => state,
+        };
+        if started.elapsed() >= POD_TIMEOUT {
+            return Err(Error::other(format!(
+                "the hashing pod {pod_name} on node {node} did not finish within {}s ({state})",
+                POD_TIMEOUT.as_secs()
+            ))
+            .with_hint(format!("see `kubectl describe pod {pod_name}`")));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 fn judge(node: &str, seen: &Seen, version: &str, os: Option<&str>, arch: Option<&str>, options: &Options) -> Report {

@@ -265,7 +265,23 @@ impl DoctorCmd {
             match observed {
                 Observed::Blocked(_) => {
                     spinner.finish(format!("after the policy: blocked ({:.1}s)", started.elapsed().as_secs_f64()));
-                    return Ok(Some(enforcer_answer(&observed, timeout)));
+                    // A timeout may be a rejection whose ICMP error the kernel rate-limited: only
+                    // three timeouts, spaced beyond the limit's one a second, say the enforcer drops.
+                    let mut answer = observed;
+                    for _ in 0..2 {
+                        if !matches!(answer, Observed::Blocked(Blocked::TimedOut)) {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(1500)).await;
+                        answer = prober.probe(client_pod, Destination::Pod(server, ip), PORT).await;
+                    }
+                    return match answer {
+                        Observed::Blocked(_) => Ok(Some(enforcer_answer(&answer, timeout))),
+                        other => Err(Error::other(format!(
+                            "inconclusive: blocked once, then {}: is the enforcer still syncing? run the doctor again",
+                            other.word()
+                        ))),
+                    };
                 }
                 Observed::NotProbed(why) => return Err(Error::other(format!("inconclusive: {why}"))),
                 Observed::Connected | Observed::NothingListening(_) if started.elapsed() >= self.settle => {

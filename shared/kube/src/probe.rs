@@ -18,21 +18,31 @@
 //! refused". So a refusal from a pod is judged by what listens there: the destination pod's
 //! listening sockets are read (`/proc/net/tcp` and `/proc/net/tcp6`, through exec in the
 //! destination pod, whose containers share its network namespace). If something listens on the
-//! port (on every address or the pod's own), the attempt is made again and the sockets read again:
-//! a refusal with a listener before and after is a rejection on the way, i.e. blocked. If nothing
-//! listens, a short-lived listener is started in the destination pod (`nc -l -p PORT`, gone after
-//! the one attempt, and bounded by `nc -w`): connected then means the packet arrives and nothing of
-//! the pod's own listens (nothing listening), refused means rejected on the way (blocked). Where no
+//! port (on every address or the pod's own), the refusal is a rejection on the way, i.e. blocked:
+//! at once when an ICMP error answered the SYN (a pod's own TCP stack answers with a reset), else
+//! after a second attempt with the sockets read before and after it. If nothing listens, a
+//! short-lived listener is started in the destination pod (`nc -l -p PORT`, gone after the one
+//! attempt, and bounded by `nc -w`): connected then means the packet arrives and nothing of the
+//! pod's own listens (nothing listening), refused means rejected on the way (blocked). Where no
 //! listener can be started (no `nc` there, or not allowed), the pair is not probed, with why.
 //! Attempts to a port of a pod are serialized around such a listener, so no other attempt meets it.
 //!
 //! The probe also reads the source pod's ICMP counters (`/proc/net/snmp`, `/proc/net/snmp6`,
-//! `InDestUnreachs`) around the attempt: whether an ICMP destination-unreachable answered the
-//! refused SYN, or a TCP reset did. That tells how an enforcer rejects (`doctor` reports it), and
-//! is the only evidence at an address outside the cluster (block-metadata's endpoints), where no
-//! socket can be read: a refusal there is blocked only when an ICMP error came back for two
-//! attempts in a row (an endpoint's own TCP stack answers a closed port with a reset, never with
-//! ICMP), and not probed otherwise.
+//! `InDestUnreachs`) around the attempt (attempts from one source pod run one at a time, so the
+//! count is the attempt's own, unless the pod's workload gets ICMP errors meanwhile): whether an
+//! ICMP destination-unreachable answered the refused SYN, or a TCP reset did. That tells how an
+//! enforcer rejects (`doctor` reports it), and is the only evidence at an address outside the
+//! cluster (block-metadata's endpoints), where no socket can be read: a refusal there is blocked
+//! only when an ICMP error came back for two attempts in a row (an endpoint's own TCP stack answers
+//! a closed port with a reset, never with ICMP), and not probed otherwise.
+//!
+//! A rejection often looks like a timeout: the kernel keeps the ICMP error that answers a SYN as a
+//! soft error while the connecting process holds the socket, and fails the connect only when the
+//! SYN is sent again, a second later; a connect bounded to a second (the seed's `wget --timeout=1`,
+//! `--timeout 1s`) times out first. So a timeout during which an ICMP destination-unreachable
+//! arrived is reported as rejected, one without as timed out (dropped); both are blocked. The
+//! kernel also rate-limits the ICMP errors an iptables `REJECT` sends (per destination, a burst of
+//! six, then one a second): with many rejections in a row some come without one, as timed out.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -145,17 +155,23 @@ pub enum Attempt {
         icmp: Option<bool>,
         message: String,
     },
-    TimedOut,
+    /// No connection within the timeout; `icmp`: whether an ICMP destination-unreachable arrived
+    /// meanwhile (a rejection whose first ICMP error the kernel held as soft: see [`settled`]).
+    TimedOut {
+        icmp: Option<bool>,
+    },
     /// The attempt itself failed (no nc, no sh, exec refused): the reason.
     Failed(String),
 }
 
 /// The shell line run in the source pod: exit 127 says the container has no nc. It prints the ICMP
-/// counters and the uptime before and after the attempt on stdout, and nc's message on stderr.
+/// counters and the uptime before and after the attempt on stdout, and on stderr nc's message,
+/// `__rc=N` (nc's exit code) or `__ended` (nc was still connected when the attempt's time was up).
 pub fn probe_script(ip: &str, port: u16, timeout: Duration) -> String {
     // `nc -z` is not in every nc (Debian's busybox lacks it): connect with stdin at EOF instead.
-    // `-w` bounds the connect; a server that keeps the connection open is ended by `timeout`,
-    // whose 124 (GNU) or 143 (busybox, SIGTERM) then means it did connect.
+    // `-w` bounds the connect; a server that keeps the connection open is ended by the loop, which
+    // then means it did connect. No `timeout` command: busybox's leaves its watcher process behind,
+    // a zombie forever in a pod whose PID 1 does not reap (a `sleep`); every child here is waited for.
     let seconds = timeout.as_secs().max(1);
     format!(
         "command -v nc >/dev/null 2>&1 || exit 127; \
@@ -163,11 +179,12 @@ pub fn probe_script(ip: &str, port: u16, timeout: Duration) -> String {
          while IFS= read -r l; do case \"$l\" in Icmp:*|Icmp6InDestUnreachs*) echo \"$1 $l\";; esac; done < \"$f\"; done; }}; \
          up() {{ read -r u _ < /proc/uptime && echo \"$1 $u\"; }}; \
          icmp before; up start; \
-         if command -v timeout >/dev/null 2>&1; then err=$(timeout {grace} nc -w {seconds} {ip} {port} </dev/null 2>&1 >/dev/null); \
-         else err=$(nc -w {seconds} {ip} {port} </dev/null 2>&1 >/dev/null); fi; \
-         rc=$?; up end; icmp after; [ -n \"$err\" ] && echo \"$err\" >&2; \
-         if [ $rc -eq 124 ] || [ $rc -eq 143 ]; then exit 0; fi; exit $rc",
-        grace = seconds + 2
+         alive() {{ [ -r /proc/$1/stat ] && read -r _ _ st _ < /proc/$1/stat && [ \"$st\" != Z ]; }}; \
+         out=$(nc -w {seconds} {ip} {port} </dev/null 2>&1 >/dev/null & pid=$!; i=0; \
+         while alive $pid; do if [ $i -ge {ticks} ]; then kill $pid 2>/dev/null; echo __ended; break; fi; \
+         sleep 0.1 2>/dev/null || {{ sleep 1; i=$((i+9)); }}; i=$((i+1)); done; wait $pid; echo \"__rc=$?\"); \
+         up end; icmp after; echo \"$out\" >&2; exit 0",
+        ticks = (seconds + 2) * 10
     )
 }
 
@@ -199,7 +216,15 @@ fn uptime(stdout: &str, prefix: &str) -> Option<f64> {
 /// Judges an attempt from the script's exit code, stdout (counters, uptime) and stderr (nc's
 /// message). `seconds`: the connect timeout given to nc.
 pub fn classify(code: Option<i32>, stdout: &str, stderr: &str, seconds: u64) -> Attempt {
-    let message = stderr.trim().lines().last().unwrap_or_default().trim().to_string();
+    let ended = stderr.lines().any(|l| l.trim() == "__ended");
+    let rc: Option<i32> = stderr.lines().find_map(|l| l.trim().strip_prefix("__rc=")?.parse().ok());
+    let message = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("__"))
+        .last()
+        .unwrap_or_default()
+        .to_string();
     let lower = message.to_ascii_lowercase();
     let icmp = match (icmp_count(stdout, "before"), icmp_count(stdout, "after")) {
         (Some(before), Some(after)) => Some(after > before),
@@ -210,11 +235,16 @@ pub fn classify(code: Option<i32>, stdout: &str, stderr: &str, seconds: u64) -> 
         _ => None,
     };
     match code {
-        Some(0) => return Attempt::Connected,
         Some(127) => return Attempt::Failed("has no nc (the probe runs `nc` in the pod)".into()),
         Some(126) => return Attempt::Failed("cannot run sh".into()),
+        Some(0) => {}
+        Some(other) => return Attempt::Failed(format!("the probe's shell failed (exit {other}): {message}")),
         None => return Attempt::Failed("the exec gave no exit status".into()),
-        Some(_) => {}
+    }
+    match (ended, rc) {
+        (true, _) | (_, Some(0)) => return Attempt::Connected,
+        (false, None) => return Attempt::Failed("the probe's shell gave no result".into()),
+        _ => {}
     }
     if lower.contains("refused") {
         return Attempt::Refused { icmp, message };
@@ -223,11 +253,11 @@ pub fn classify(code: Option<i32>, stdout: &str, stderr: &str, seconds: u64) -> 
         return Attempt::Unreachable { icmp, message };
     }
     if lower.contains("timed out") || lower.contains("timeout") {
-        return Attempt::TimedOut;
+        return Attempt::TimedOut { icmp };
     }
     // Some nc (busybox's nc 1.10 flavour, Alpine's) fail silently: tell by the time it took.
     match (message.is_empty(), elapsed) {
-        (true, Some(elapsed)) if elapsed >= seconds as f64 - 0.05 => Attempt::TimedOut,
+        (true, Some(elapsed)) if elapsed >= seconds as f64 - 0.05 => Attempt::TimedOut { icmp },
         (true, Some(elapsed)) if elapsed < seconds as f64 / 2.0 => Attempt::Refused { icmp, message },
         (true, _) => Attempt::Failed("nc failed without saying why".into()),
         (false, _) => Attempt::Failed(format!("nc failed: {message}")),
@@ -370,10 +400,12 @@ pub fn listener_script(port: u16, max: Duration) -> String {
          up() {{ for f in /proc/net/tcp /proc/net/tcp6; do [ -r \"$f\" ] || continue; \
          while read -r _ l _ s _; do case \"$l $s\" in 00000000:{hex}\" 0A\"|00000000000000000000000000000000:{hex}\" 0A\") return 0;; esac; \
          done < \"$f\"; done; return 1; }}; \
+         alive() {{ [ -r /proc/$1/stat ] && read -r _ _ st _ < /proc/$1/stat && [ \"$st\" != Z ]; }}; \
          nc -w {max} -l -p {port} </dev/null >/dev/null & pid=$!; i=0; \
-         while ! up; do kill -0 $pid 2>/dev/null || {{ echo failed; exit 3; }}; i=$((i+1)); \
-         if [ $i -ge 50 ]; then kill $pid 2>/dev/null; echo failed; exit 4; fi; sleep 0.1 2>/dev/null || sleep 1; done; \
-         echo ready; read -r _; if kill -0 $pid 2>/dev/null; then echo alive; else echo gone; fi; kill $pid 2>/dev/null; exit 0",
+         while ! up; do alive $pid || {{ wait $pid 2>/dev/null; echo failed; exit 3; }}; i=$((i+1)); \
+         if [ $i -ge 50 ]; then kill $pid 2>/dev/null; wait $pid 2>/dev/null; echo failed; exit 4; fi; sleep 0.1 2>/dev/null || sleep 1; done; \
+         echo ready; read -r _; if alive $pid; then echo alive; else echo gone; fi; kill $pid 2>/dev/null; \
+         wait $pid 2>/dev/null; exit 0",
         max = max.as_secs().max(1)
     )
 }
@@ -382,19 +414,24 @@ pub fn listener_script(port: u16, max: Duration) -> String {
 /// it alone, so no other attempt meets the probe's listener.
 type ListenerLocks = Mutex<HashMap<(String, u16), Arc<tokio::sync::RwLock<()>>>>;
 
+/// One lock per source pod: its attempts run one at a time, so the ICMP errors counted during one
+/// are not another attempt's.
+type SourceLocks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
+
 /// Real connection attempts from pods, judged as the module docs say.
 pub struct Prober {
     client: kube::Client,
     timeout: Duration,
     listeners: bool,
     locks: ListenerLocks,
+    sources: SourceLocks,
 }
 
 impl Prober {
     /// `timeout`: how long one connect may take; `listeners`: whether a listener may be started in
     /// a destination pod where nothing listens.
     pub fn new(client: kube::Client, timeout: Duration, listeners: bool) -> Self {
-        Self { client, timeout, listeners, locks: Mutex::new(HashMap::new()) }
+        Self { client, timeout, listeners, locks: Mutex::new(HashMap::new()), sources: Mutex::new(HashMap::new()) }
     }
 
     fn lock(&self, pod: &Pod, port: u16) -> Arc<tokio::sync::RwLock<()>> {
@@ -415,8 +452,14 @@ impl Prober {
         }
     }
 
-    /// One attempt from `source` (its first container) to `ip:port`.
+    /// One attempt from `source` (its first container) to `ip:port`; attempts from one source pod
+    /// run one at a time.
     pub async fn attempt(&self, source: &Pod, ip: IpAddr, port: u16) -> Attempt {
+        let lock = {
+            let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+            sources.entry(pod_name(source)).or_default().clone()
+        };
+        let _alone = lock.lock().await;
         let Some(container) = containers(source).into_iter().next() else {
             return Attempt::Failed(format!("{} has no container", pod_name(source)));
         };
@@ -432,7 +475,13 @@ impl Prober {
                 Attempt::Failed(_) if out.code.is_none() => Attempt::Failed(format!(
                     "cannot run sh in {}: {}",
                     pod_name(source),
-                    if out.message.is_empty() { "the exec gave no exit status" } else { out.message.trim() }
+                    if out.message.contains("executable file not found") {
+                        "its image has no sh"
+                    } else if out.message.is_empty() {
+                        "the exec gave no exit status"
+                    } else {
+                        out.message.trim()
+                    }
                 )),
                 other => other,
             },
@@ -543,7 +592,7 @@ impl Prober {
         for _ in 0..2 {
             match self.attempt(source, ip, port).await {
                 Attempt::Connected => return Observed::Connected,
-                Attempt::TimedOut => return Observed::Blocked(Blocked::TimedOut),
+                timed_out @ Attempt::TimedOut { .. } => return settled(timed_out, &target.to_string(), port),
                 unreachable @ Attempt::Unreachable { .. } => return settled(unreachable, &target.to_string(), port),
                 Attempt::Failed(why) => return Observed::NotProbed(why),
                 Attempt::Refused { icmp: Some(true), .. } => icmp_answers += 1,
@@ -574,12 +623,18 @@ impl Prober {
         {
             let _shared = lock.read().await;
             let first = self.attempt(source, ip, port).await;
-            let Attempt::Refused { .. } = first else { return settled(first, &dst, port) };
+            let Attempt::Refused { icmp, message } = first else { return settled(first, &dst, port) };
             match self.listens(pod, ip, port).await {
                 Err(why) => {
                     return Observed::NotProbed(format!(
                         "refused, and whether anything listens on {port} in {dst} is unknown: {why}"
                     ));
+                }
+                // An ICMP error answered the SYN (a pod's own TCP stack answers with a reset) while a
+                // socket listens: rejected on the way, without a second attempt (a rejecting
+                // enforcer's ICMP errors are rate-limited by the kernel).
+                Ok(Some(exact)) if icmp == Some(true) => {
+                    return refused_while_listening(icmp, &message, exact, &dst, port);
                 }
                 Ok(Some(_)) => {
                     // Listening: again, with the sockets read before and after this attempt.
@@ -656,7 +711,14 @@ fn unreachable(icmp: Option<bool>, message: &str, dst: &str) -> Observed {
 fn settled(attempt: Attempt, dst: &str, port: u16) -> Observed {
     match attempt {
         Attempt::Connected => Observed::Connected,
-        Attempt::TimedOut => Observed::Blocked(Blocked::TimedOut),
+        // An ICMP error that answers a SYN while the connecting process holds its socket is kept as
+        // a soft error, and the connect fails only when the SYN is sent again (after a second): a
+        // rejection seen as a timeout by a connect bounded to about a second.
+        Attempt::TimedOut { icmp: Some(true) } => Observed::Blocked(Blocked::Rejected(format!(
+            "an ICMP destination-unreachable answered the SYN and no connection was made within the timeout: \
+             rejected on the way, not by {dst} (a host answers a SYN with a connection or a TCP reset, never ICMP)"
+        ))),
+        Attempt::TimedOut { .. } => Observed::Blocked(Blocked::TimedOut),
         Attempt::Unreachable { icmp, message } => unreachable(icmp, &message, dst),
         Attempt::Failed(why) => Observed::NotProbed(why),
         Attempt::Refused { .. } => Observed::NotProbed(format!("refused by {dst} on {port}, and not judged (a bug)")),
@@ -668,7 +730,7 @@ fn settled(attempt: Attempt, dst: &str, port: u16) -> Observed {
 pub fn refused_while_listening(icmp: Option<bool>, message: &str, exact: bool, dst: &str, port: u16) -> Observed {
     match (icmp, exact) {
         (Some(true), _) | (_, true) => Observed::Blocked(Blocked::Rejected(format!(
-            "refused although a socket listens on {port} in {dst} (before and after the attempt){}",
+            "refused although a socket listens on {port} in {dst}{}",
             answer(icmp, message)
         ))),
         (Some(false), false) => Observed::NotProbed(format!(
@@ -690,7 +752,9 @@ mod tests {
     fn the_script_needs_nc_bounds_the_attempt_and_reads_the_counters() {
         let script = probe_script("10.0.0.43", 3000, Duration::from_millis(500));
         assert!(script.starts_with("command -v nc >/dev/null 2>&1 || exit 127;"), "{script}");
-        assert!(script.contains("timeout 3 nc -w 1 10.0.0.43 3000 </dev/null"), "{script}");
+        assert!(script.contains("out=$(nc -w 1 10.0.0.43 3000 </dev/null 2>&1 >/dev/null & pid=$!"), "{script}");
+        assert!(script.contains("if [ $i -ge 30 ]; then kill $pid"), "the attempt ends 2 s after nc's -w: {script}");
+        assert!(script.contains("wait $pid") && !script.contains("timeout "), "every child is waited for: {script}");
         assert!(script.contains("/proc/net/snmp") && script.contains("/proc/uptime"), "{script}");
         assert!(probe_script("fd00::1", 80, Duration::from_secs(3)).contains("nc -w 3 fd00::1 80"));
     }
@@ -705,19 +769,24 @@ mod tests {
         )
     }
 
+    /// The script's stderr for nc's `message` and exit code.
+    fn nc(message: &str, rc: i32) -> String {
+        format!("{message}\n__rc={rc}\n")
+    }
+
     #[test]
     fn a_refusal_says_whether_an_icmp_error_answered() {
         let refused = "nc: can't connect to remote host (10.244.0.9): Connection refused\n";
         assert_eq!(
-            classify(Some(1), &after(5, "100.11"), refused, 1),
+            classify(Some(0), &after(5, "100.11"), &nc(refused, 1), 1),
             Attempt::Refused { icmp: Some(true), message: refused.trim().into() }
         );
         assert_eq!(
-            classify(Some(1), &after(4, "100.11"), refused, 1),
+            classify(Some(0), &after(4, "100.11"), &nc(refused, 1), 1),
             Attempt::Refused { icmp: Some(false), message: refused.trim().into() }
         );
         assert_eq!(
-            classify(Some(1), "", refused, 1),
+            classify(Some(0), "", &nc(refused, 1), 1),
             Attempt::Refused { icmp: None, message: refused.trim().into() },
             "without counters the refusal is still a refusal"
         );
@@ -725,31 +794,48 @@ mod tests {
 
     #[test]
     fn timeouts_unreachables_and_silent_failures_are_told_apart() {
-        assert_eq!(classify(Some(1), &after(4, "101.11"), "nc: timed out\n", 1), Attempt::TimedOut);
+        assert_eq!(
+            classify(Some(0), &after(4, "101.11"), &nc("nc: timed out\n", 1), 1),
+            Attempt::TimedOut { icmp: Some(false) }
+        );
+        // kube-router's REJECT seen with a one-second connect: an ICMP error came, the connect timed out.
+        let rejected = classify(Some(0), &after(5, "101.11"), &nc("nc: timed out\n", 1), 1);
+        assert_eq!(rejected, Attempt::TimedOut { icmp: Some(true) });
+        let observed = settled(rejected, "g04/backend", 3000);
+        assert_eq!(observed.word(), "blocked (rejected)");
+        assert!(observed.detail().unwrap().starts_with("an ICMP destination-unreachable answered the SYN"));
+        assert_eq!(settled(Attempt::TimedOut { icmp: Some(false) }, "x", 1).word(), "blocked (timed out)");
         assert!(matches!(
-            classify(Some(1), &after(5, "100.12"), "nc: can't connect to remote host (10.0.0.1): No route to host", 1),
+            classify(
+                Some(0),
+                &after(5, "100.12"),
+                &nc("nc: can't connect to remote host (10.0.0.1): No route to host", 1),
+                1
+            ),
             Attempt::Unreachable { icmp: Some(true), .. }
         ));
         // A network without a route from the pod (the IPv6 metadata address on an IPv4 cluster): no
         // ICMP came, so it says nothing about policy: not probed, never "blocked".
         let no_route = "nc: can't connect to remote host (fd00:ec2::254): Network is unreachable";
-        let attempt = classify(Some(1), &after(4, "100.11"), no_route, 1);
+        let attempt = classify(Some(0), &after(4, "100.11"), &nc(no_route, 1), 1);
         assert_eq!(settled(attempt, "[fd00:ec2::254]:80", 80).kind(), "not probed");
         // Alpine's nc says nothing: a failure at once is an answer, one that took the timeout is not.
-        assert_eq!(classify(Some(1), &after(4, "101.11"), "", 1), Attempt::TimedOut);
+        assert_eq!(classify(Some(0), &after(4, "101.11"), &nc("", 1), 1), Attempt::TimedOut { icmp: Some(false) });
         assert_eq!(
-            classify(Some(1), &after(5, "100.12"), "", 1),
+            classify(Some(0), &after(5, "100.12"), &nc("", 1), 1),
             Attempt::Refused { icmp: Some(true), message: "".into() }
         );
         assert_eq!(
-            classify(Some(1), &after(5, "100.80"), "", 1),
+            classify(Some(0), &after(5, "100.80"), &nc("", 1), 1),
             Attempt::Failed("nc failed without saying why".into())
         );
         assert!(
-            matches!(classify(Some(1), "", "nc: bad address 'x'", 1), Attempt::Failed(m) if m.contains("bad address"))
+            matches!(classify(Some(0), "", &nc("nc: bad address 'x'", 1), 1), Attempt::Failed(m) if m.contains("bad address"))
         );
-        assert_eq!(classify(Some(0), "", "", 1), Attempt::Connected);
+        assert_eq!(classify(Some(0), "", &nc("", 0), 1), Attempt::Connected);
+        assert_eq!(classify(Some(0), "", "__ended\n__rc=143\n", 1), Attempt::Connected, "still connected at the end");
         assert!(matches!(classify(Some(127), "", "", 1), Attempt::Failed(m) if m.contains("no nc")));
+        assert!(matches!(classify(Some(0), "", "", 1), Attempt::Failed(m) if m.contains("no result")));
     }
 
     const TCP: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
@@ -791,8 +877,8 @@ mod tests {
         assert_eq!(rejected.kind(), "blocked");
         assert_eq!(
             rejected.detail().unwrap(),
-            "refused although a socket listens on 3000 in g04/backend (before and after the attempt) \
-             (Connection refused; an ICMP destination-unreachable answered)"
+            "refused although a socket listens on 3000 in g04/backend (Connection refused; an ICMP \
+             destination-unreachable answered)"
         );
         assert_eq!(refused_while_listening(Some(false), said, true, "g04/backend", 3000).kind(), "blocked");
         assert_eq!(refused_while_listening(None, "", true, "g04/backend", 3000).kind(), "blocked");

@@ -18,5 +18,6 @@ mod manual;
 mod netpol_deny;
 mod netpol_policy;
 mod node;
+mod pod_images;
 mod tls_ingress;
 mod verify_bin;

@@ -344,7 +344,7 @@ fn table(cluster: &Cluster, units: &Units, cells: &[Cell]) -> String {
     if !not_probed.is_empty() {
         out.push_str(&format!("\nNot probed ({}):\n{}\n", not_probed.len(), not_probed.join("\n")));
     }
-    // How the pairs that agree were told, where a refusal was involved: never left to be guessed.
+    // How the pairs that agree and did not connect were told: never left to be guessed.
     let how: Vec<String> = cells
         .iter()
         .filter(|c| !c.differs())
@@ -356,7 +356,7 @@ fn table(cluster: &Cluster, units: &Units, cells: &[Cell]) -> String {
         })
         .collect();
     if !how.is_empty() {
-        out.push_str(&format!("\nRefused connections, and how they were told ({}):\n{}\n", how.len(), how.join("\n")));
+        out.push_str(&format!("\nHow the pairs that did not connect were told ({}):\n{}\n", how.len(), how.join("\n")));
     }
     out.push_str(&format!(
         "\n{} of {} probed pairs as expected\n",

@@ -218,13 +218,8 @@ fn uptime(stdout: &str, prefix: &str) -> Option<f64> {
 pub fn classify(code: Option<i32>, stdout: &str, stderr: &str, seconds: u64) -> Attempt {
     let ended = stderr.lines().any(|l| l.trim() == "__ended");
     let rc: Option<i32> = stderr.lines().find_map(|l| l.trim().strip_prefix("__rc=")?.parse().ok());
-    let message = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("__"))
-        .last()
-        .unwrap_or_default()
-        .to_string();
+    let message =
+        stderr.lines().map(str::trim).rfind(|l| !l.is_empty() && !l.starts_with("__")).unwrap_or_default().to_string();
     let lower = message.to_ascii_lowercase();
     let icmp = match (icmp_count(stdout, "before"), icmp_count(stdout, "after")) {
         (Some(before), Some(after)) => Some(after > before),

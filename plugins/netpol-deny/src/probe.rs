@@ -229,9 +229,13 @@ impl ProbeCmd {
                 }
             }
         }
+        // Attempts from one source pod run one after the other (the prober counts the ICMP errors
+        // of each): run them destination by destination, so that the attempts in flight come from
+        // different sources; the table is in source order again below.
+        plan.sort_by_key(|p| (p.1, p.0));
         let counter = Counter::start(plan.len() as u64, "probing");
         let prober = Prober::new(client.clone(), self.timeout, !self.no_listener);
-        let cells: Vec<Cell> =
+        let mut cells: Vec<Cell> =
             futures::stream::iter(plan.into_iter().map(|(from, to, src, src_pod, dst, dst_pod, port, _)| {
                 let (counter, prober) = (&counter, &prober);
                 async move {
@@ -277,6 +281,7 @@ impl ProbeCmd {
             .buffered(usize::from(self.parallel))
             .collect()
             .await;
+        cells.sort_by_key(|c| (c.from, c.to));
         drop(counter);
         let attempts = cells.iter().filter(|c| !matches!(c.observed, Observed::NotProbed(_))).count();
         if attempts == 0 && !cells.is_empty() {

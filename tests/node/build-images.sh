@@ -27,6 +27,7 @@ flock 9
 key="$(cat "$0" "$here/pause.c" "$here/ps.sh" "$busybox" "$bench/kube-bench" | sha256sum | cut -c1-16)"
 dir="$cache/node-images-$key"
 if [[ -f "$dir/done" ]]; then
+  touch "$dir"   # in use: kept by the clean-up below
   echo "$dir"
   exit 0
 fi
@@ -90,6 +91,7 @@ image "kube-harden.local/kube-bench:$bench_version" "$work/bench" \
 printf 'kube-harden.local/pause:1\nkube-harden.local/busybox:%s\nkube-harden.local/kube-bench:%s\n' \
   "$busybox_version" "$bench_version" > "$dir/images"
 touch "$dir/done"
-# Earlier builds (other inputs) are not used again.
-find "$cache" -maxdepth 1 -name 'node-images-*' ! -name "node-images-$key" -exec rm -rf {} +
+# Builds of other inputs unused for a week go. Not sooner: the cache is shared by every checkout on the
+# machine, and one with another kube-bench (or busybox) may be running a node cluster from its images.
+find "$cache" -maxdepth 1 -name 'node-images-*' ! -name "node-images-$key" -mtime +7 -exec rm -rf {} +
 echo "$dir"

@@ -8,6 +8,7 @@
 
 pub mod controlplane;
 pub mod node;
+pub mod proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

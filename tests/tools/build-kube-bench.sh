@@ -8,7 +8,7 @@
 # Output directory layout: <dir>/kube-bench (the binary), <dir>/cfg/ (benchmarks and config.yaml).
 set -euo pipefail
 
-version="${KUBE_BENCH_VERSION:-v0.12.0}"
+version="${KUBE_BENCH_VERSION:-v0.15.6}"
 module="github.com/aquasecurity/kube-bench"
 cache="${KUBE_HARDEN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kube-harden}"
 dir="$cache/kube-bench-$version"

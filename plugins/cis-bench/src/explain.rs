@@ -1,6 +1,7 @@
 //! `explain ID REPORT`: one check, everything a person needs to act on it: what it audits, the
 //! command kube-bench ran and the value it saw, what was expected, the remediation, and where to
-//! change it (the file or flag, on which node).
+//! change it (the file or flag, on which node); and, before the remediation, when that advice does
+//! not apply to the cluster's version (it names a removed feature).
 
 use std::fmt::Write;
 
@@ -33,6 +34,9 @@ pub struct Explained {
     pub set_aside: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub false_positive: Option<String>,
+    /// Why the remediation does not apply to the cluster's version (a removed feature).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_applicable: Option<String>,
 }
 
 /// Every occurrence of check `id` (one per target and node it ran on).
@@ -57,6 +61,7 @@ pub fn find(report: &Report, id: &str) -> Result<Vec<Explained>> {
                 flag: fix.flag,
                 set_aside: c.check.set_aside().map(str::to_string),
                 false_positive: c.check.false_positive.clone(),
+                not_applicable: c.check.not_applicable.clone(),
             }
         })
         .collect();
@@ -110,6 +115,9 @@ pub fn text(found: &[Explained]) -> String {
         if let Some(why) = &e.false_positive {
             block(&mut out, "likely a false positive", why);
         }
+        if let Some(why) = &e.not_applicable {
+            block(&mut out, "advice", why);
+        }
         let place = e.node.as_ref().map(|n| format!(" on node {n}")).unwrap_or_default();
         match (&e.file, &e.flag) {
             (Some(file), Some(flag)) => block(&mut out, "change", &format!("{flag} in {file}{place}")),
@@ -153,8 +161,35 @@ mod tests {
             ),
             "{shown}"
         );
+        assert!(!shown.contains("advice:"), "current advice is not marked: {shown}");
         let err = find(&report, "1.2.99").unwrap_err();
         assert!(err.message.contains("1.2.99 is not in the report"), "{err}");
         assert!(err.hint.as_deref().unwrap().contains("1.2.10"), "{err:?}");
+    }
+
+    /// Issue 25: `explain 1.2.16` of cis-1.6 on a v1.37 cluster repeated "enable PodSecurityPolicy".
+    #[test]
+    fn advice_for_a_removed_feature_says_it_does_not_apply() {
+        let mut report = crate::filter::tests::sample();
+        report.kubernetes_version = Some("v1.37.2".into());
+        for check in report.targets.iter_mut().flat_map(|t| t.sections.iter_mut()).flat_map(|s| s.checks.iter_mut()) {
+            if check.id == "1.2.10" {
+                check.text = "Ensure that the admission control plugin PodSecurityPolicy is set (Automated)".into();
+                check.remediation = "Follow the documentation and create Pod Security Policy objects as per your \
+                    environment. Then, edit the API server pod specification file and set the --enable-admission-plugins \
+                    parameter to a value that includes PodSecurityPolicy"
+                    .into();
+            }
+        }
+        crate::removed::mark(&mut report);
+        let shown = text(&find(&report, "1.2.10").unwrap());
+        let advice = shown.find("  advice: does not apply to this cluster (Kubernetes v1.37.2)").expect(&shown);
+        assert!(shown.contains("PodSecurityPolicy was removed in Kubernetes 1.25"), "{shown}");
+        assert!(advice < shown.find("  remediation:").unwrap(), "said before the advice: {shown}");
+        // Without the cluster's version, the sentence still comes with the advice.
+        report.kubernetes_version = None;
+        crate::removed::mark(&mut report);
+        let shown = text(&find(&report, "1.2.10").unwrap());
+        assert!(shown.contains("advice: does not apply to Kubernetes 1.25 and newer"), "{shown}");
     }
 }

@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::{
 use kube::api::ObjectMeta;
 
 /// The image `run` uses unless `--image` is given: the release the tests build and parse.
-pub const DEFAULT_IMAGE: &str = "docker.io/aquasec/kube-bench:v0.12.0";
+pub const DEFAULT_IMAGE: &str = "docker.io/aquasec/kube-bench:v0.15.6";
 pub const CONTAINER: &str = "kube-bench";
 pub const RUN_LABEL: &str = "cis-bench.kube-harden.io/run";
 pub const ROLE_LABEL: &str = "cis-bench.kube-harden.io/role";

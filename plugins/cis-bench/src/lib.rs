@@ -5,6 +5,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod baseline;
+pub mod benchmark;
 pub mod diff;
 pub mod explain;
 pub mod filter;
@@ -12,5 +13,6 @@ pub mod job;
 pub mod known;
 pub mod model;
 pub mod parse;
+pub mod removed;
 pub mod render;
 pub mod run;

@@ -113,7 +113,8 @@ struct RunArgs {
     /// node on every node).
     #[arg(long, value_name = "NODE")]
     node: Option<String>,
-    /// Benchmark version, e.g. cis-1.10 (default: kube-bench picks one for the cluster's version).
+    /// Benchmark, e.g. cis-1.12 (default: the one written for the cluster's version, from the plugin's
+    /// table; kube-bench is never left to pick).
     #[arg(long, value_name = "NAME")]
     benchmark: Option<String>,
     /// kube-bench image; pinned by tag or digest [default: the pinned kube-bench release, under
@@ -181,7 +182,11 @@ struct DiffArgs {
 }
 
 fn main() -> ExitCode {
-    harden_kube::main("kubectl-cis_bench", |cli: Cli| async move { finish(ExitStyle::Verdict, dispatch(cli).await) })
+    harden_kube::main("kubectl-cis_bench", |cli: Cli| async move {
+        let code = finish(ExitStyle::Verdict, dispatch(cli).await);
+        // A run stopped by SIGINT/SIGTERM (after undoing what it did) exits as the signal asks.
+        harden_cli::interrupt::exit_code().map_or(code, ExitCode::from)
+    })
 }
 
 async fn dispatch(cli: Cli) -> Result<Outcome> {
@@ -296,6 +301,7 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
         dry_run: args.dry_run,
         relabel: args.privileged_namespace,
         field_manager: run::PLUGIN,
+        benchmark_from: "--benchmark",
     };
     match run::run(client.map(|k| k.client), &request).await? {
         run::Ran::DryRun => Ok(Outcome::Good),
@@ -340,10 +346,21 @@ fn emit(mut report: Report, output: &Output, baseline: Option<&Baseline>) -> Res
     let listed = render::listed(&output.status);
     let text = render::render(&report, output.format, &listed, output.fail_on)?;
     match &output.output_file {
-        Some(path) => write_file(path, &text, output.overwrite)?,
+        Some(path) => {
+            write_file(path, &text, output.overwrite)?;
+            // The report is in the file; stdout still says where, and what it holds.
+            harden_cli::output::line(written_line(path, &report));
+        }
         None => harden_cli::output::print(&text),
     }
     Ok(output.fail_on.outcome(&report))
+}
+
+/// `report written to FILE: 1 PASS, 63 FAIL, 66 WARN, 0 INFO (cis-1.12)`.
+fn written_line(path: &Path, report: &Report) -> String {
+    let benchmarks = report.benchmarks();
+    let benchmarks = if benchmarks.is_empty() { String::new() } else { format!(" ({})", benchmarks.join(", ")) };
+    format!("report written to {}: {}{benchmarks}", path.display(), report.totals)
 }
 
 /// Writes the report file safely: a new file (or, with --overwrite, a new one renamed over the old),
@@ -361,7 +378,6 @@ fn write_file(path: &Path, text: &str, overwrite: bool) -> Result<()> {
     let existing = if overwrite { Existing::Replace } else { Existing::Refuse };
     write_new(dir, name, text.as_bytes(), 0o644, existing, "--output-file")
         .map_err(|e| e.context(format!("writing {}", path.display())))?;
-    harden_cli::output::eline(format!("report written to {}", path.display()));
     Ok(())
 }
 
@@ -370,6 +386,17 @@ mod tests {
     use clap::CommandFactory;
 
     use super::*;
+
+    /// Issue 25: with --output-file nothing was printed on stdout, not even where the report went.
+    #[test]
+    fn the_written_line_names_the_file_the_totals_and_the_benchmark() {
+        let text = include_str!("../../../tests/fixtures/kube-bench/cis-1.10.json");
+        let report = parse::parse(text, "cis-1.10.json").unwrap();
+        assert_eq!(
+            written_line(Path::new("out/report.json"), &report),
+            "report written to out/report.json: 1 PASS, 63 FAIL, 66 WARN, 0 INFO (cis-1.10)"
+        );
+    }
 
     #[test]
     fn help_is_kubectl_shaped() {

@@ -133,6 +133,10 @@ pub struct Check {
     /// Why this FAIL is likely one of kube-bench's known false positives here: shown with the FAIL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub false_positive: Option<String>,
+    /// Why the check's advice does not apply to the cluster's version (it names a feature Kubernetes
+    /// removed, as PodSecurityPolicy in 1.25): shown wherever the advice is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_applicable: Option<String>,
 }
 
 impl Check {
@@ -158,6 +162,7 @@ impl Check {
             reason: String::new(),
             accepted: None,
             false_positive: None,
+            not_applicable: None,
         }
     }
 }
@@ -199,6 +204,9 @@ pub struct Target {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
+    /// The cluster's Kubernetes version (the API server's `gitVersion`), when `run` read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<String>,
     #[serde(default)]
     pub totals: Totals,
     pub targets: Vec<Target>,
@@ -245,6 +253,9 @@ impl Report {
 
     /// Appends another report's targets (per-node runs are merged this way).
     pub fn merge(&mut self, other: Report) {
+        if self.kubernetes_version.is_none() {
+            self.kubernetes_version = other.kubernetes_version;
+        }
         self.targets.extend(other.targets);
         self.warnings.extend(other.warnings);
         self.recount();

@@ -33,6 +33,7 @@ pub fn parse(text: &str, source: &str) -> Result<Report> {
     };
     report.recount();
     crate::known::mark(&mut report);
+    crate::removed::mark(&mut report);
     if report.totals.count() == 0 {
         report
             .warnings
@@ -149,6 +150,82 @@ struct KbCheck {
     reason: String,
 }
 
+/// A JSON value read as `serde_json::Value` is, except that an object with the same key twice is an
+/// error: serde_json keeps the last, so a report with a second, smaller `"Controls"` would hide the
+/// first one's checks (issue 32: 69 FAILs hidden, exit 0).
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key {key:?} appears twice in one object, so the report cannot be read whole (a reader would \
+                     keep one and drop the other)"
+                )));
+            }
+            let Strict(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
 fn from_value<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
@@ -161,10 +238,15 @@ fn parse_json(text: &str) -> Result<Report> {
     let mut report = Report::default();
     let mut stated_total: Option<Totals> = None;
     let mut documents = 0;
-    for value in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
-        let value = value.map_err(|e| {
-            Error::invalid(format!("invalid JSON at line {}, column {}: {e}", e.line(), e.column()))
-                .with_hint("is the file complete? kube-bench's JSON is one line; a cut-off Pod log loses its end")
+    for value in serde_json::Deserializer::from_str(text).into_iter::<Strict>() {
+        let Strict(value) = value.map_err(|e| {
+            let hint = if e.is_data() {
+                "kube-bench writes each key once: the file was edited or put together from several; save kube-bench's \
+                 own output again"
+            } else {
+                "is the file complete? kube-bench's JSON is one line; a cut-off Pod log loses its end"
+            };
+            Error::invalid(format!("invalid JSON at line {}, column {}: {e}", e.line(), e.column())).with_hint(hint)
         })?;
         documents += 1;
         match value {
@@ -179,7 +261,7 @@ fn parse_json(text: &str) -> Result<Report> {
                 let stated = document.report.totals;
                 let mut ours = document.report;
                 ours.recount();
-                check_total(&mut report.warnings, "the report", stated, ours.totals);
+                check_total("the report", stated, ours.totals)?;
                 report.merge(ours);
             }
             Value::Object(ref map) if map.contains_key("Controls") || map.contains_key("Totals") => {
@@ -207,7 +289,7 @@ fn parse_json(text: &str) -> Result<Report> {
     }
     report.recount();
     if let Some(stated) = stated_total {
-        check_total(&mut report.warnings, "kube-bench's Totals", stated, report.totals);
+        check_total("kube-bench's Totals", stated, report.totals)?;
     }
     Ok(report)
 }
@@ -261,28 +343,31 @@ fn add_controls(report: &mut Report, controls: KbControls) -> Result<()> {
                 reason: check.reason,
                 accepted: None,
                 false_positive: None,
+                not_applicable: None,
             });
         }
         let stated = Totals { pass: group.pass, fail: group.fail, warn: group.warn, info: group.info };
-        check_total(
-            &mut report.warnings,
-            &format!("section {} of {}", section.id, target.kind),
-            stated,
-            section.totals,
-        );
+        check_total(&format!("section {} of {}", section.id, target.kind), stated, section.totals)?;
         target.totals.merge(section.totals);
         target.sections.push(section);
     }
     let stated = Totals::from(&controls.summary);
-    check_total(&mut report.warnings, &format!("target {} ({})", target.kind, target.id), stated, target.totals);
+    check_total(&format!("target {} ({})", target.kind, target.id), stated, target.totals)?;
     report.targets.push(target);
     Ok(())
 }
 
-fn check_total(warnings: &mut Vec<String>, what: &str, stated: Totals, counted: Totals) {
+/// kube-bench states its counts next to the checks; a count that differs from the checks listed means
+/// checks are missing or were changed, and such a report is not a verdict.
+fn check_total(what: &str, stated: Totals, counted: Totals) -> Result<()> {
     if stated != counted {
-        warnings.push(format!("{what} states {stated} but lists {counted}; the input may be cut off or edited"));
+        return Err(Error::invalid(format!(
+            "{what} states {stated} but lists {counted}: the report is cut off or was edited, so it cannot be read \
+             whole and gives no verdict"
+        ))
+        .with_hint("save kube-bench's whole output again (or run `kubectl cis-bench run`)"));
     }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -382,22 +467,23 @@ fn parse_text(text: &str) -> Result<Report> {
     report.recount();
     for (i, target) in report.targets.iter().enumerate() {
         match p.stated.get(i) {
-            Some(Some(stated)) => check_total(
-                &mut report.warnings,
-                &format!("the summary of {} ({})", target.kind, target.id),
-                *stated,
-                target.totals,
-            ),
-            // kube-bench ends every target with `== Summary ... ==`; without it the text was cut.
-            _ => report.warnings.push(format!(
-                "the report of {} ({}) has no `== Summary ==` section: it is truncated, so checks after its last line \
-                 are missing; re-run kube-bench or save its whole output",
-                target.kind, target.id
-            )),
+            Some(Some(stated)) => {
+                check_total(&format!("the summary of {} ({})", target.kind, target.id), *stated, target.totals)?
+            }
+            // kube-bench ends every target with `== Summary ... ==`; without it the text was cut (or
+            // printed with --nosummary, which leaves nothing to tell a cut from the end).
+            _ => {
+                return Err(Error::invalid(format!(
+                    "the report of {} ({}) has no `== Summary ==` section: it is cut off, so checks after its last \
+                     line may be missing and it gives no verdict",
+                    target.kind, target.id
+                ))
+                .with_hint("save kube-bench's whole output again, without --nosummary, or its --json output"));
+            }
         }
     }
     if let Some(stated) = p.stated_total {
-        check_total(&mut report.warnings, "the total summary", stated, report.totals);
+        check_total("the total summary", stated, report.totals)?;
     }
     if report.targets.is_empty() {
         return Err(Error::invalid(
@@ -708,15 +794,19 @@ on the control plane node and remove the --token-auth-file=<filename> parameter.
         assert_eq!(report.totals, Totals { pass: 2, fail: 2, warn: 1, info: 0 });
     }
 
+    /// Issue 32: a report that cannot be read whole is not a verdict (it was a warning, exit 0).
     #[test]
-    fn a_summary_that_does_not_add_up_is_a_warning() {
+    fn a_summary_that_does_not_add_up_is_refused() {
         let edited = TEXT.replace(
             "2 checks FAIL\n1 checks WARN\n0 checks INFO\n\n[INFO] 2",
             "3 checks FAIL\n1 checks WARN\n0 checks INFO\n\n[INFO] 2",
         );
-        let report = parse(&edited, "test").unwrap();
-        assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
-        assert!(report.warnings[0].contains("master"), "{:?}", report.warnings);
+        let err = parse(&edited, "test").unwrap_err();
+        assert_eq!(err.kind, harden_cli::ErrorKind::InvalidInput);
+        assert!(
+            err.message.contains("the summary of master (1) states") && err.message.contains("no verdict"),
+            "{err}"
+        );
     }
 
     const JSON: &str = r#"{"Controls":[{"id":"4","version":"cis-1.10","detected_version":"1.30","text":"Worker Node Security Configuration","node_type":"node","tests":[{"section":"4.1","type":"","pass":1,"fail":1,"warn":0,"info":0,"desc":"Worker Node Configuration Files","results":[{"test_number":"4.1.1","test_desc":"Ensure kubelet service file permissions (Automated)","audit":"stat","type":"","remediation":"chmod 600 /etc/systemd/system/kubelet.service.d/kubeadm.conf\n","test_info":["x"],"status":"PASS","actual_value":"","scored":true,"IsMultiple":false,"expected_result":""},{"test_number":"4.1.2","test_desc":"Ensure kubelet service file ownership (Automated)","audit":"stat","type":"","remediation":"chown root:root /etc/systemd/system/kubelet.service.d/kubeadm.conf\n","test_info":["x"],"status":"FAIL","actual_value":"","scored":true,"IsMultiple":false,"expected_result":""}]}],"total_pass":1,"total_fail":1,"total_warn":0,"total_info":0}],"Totals":{"total_pass":1,"total_fail":1,"total_warn":0,"total_info":0}}"#;
@@ -795,19 +885,36 @@ on the control plane node and remove the --token-auth-file=<filename> parameter.
     const REAL_TEXT: &str = include_str!("../../../tests/fixtures/kube-bench/cis-1.10.txt");
     const REAL_LOG: &str = include_str!("../../../tests/fixtures/kube-bench/cis-1.9-node-nototals.log");
 
-    /// Issue 12: a text report cut before its summary was reported as complete.
+    /// Issue 12: a text report cut before its summary was reported as complete; issue 32: it was
+    /// still a verdict, with a warning.
     #[test]
-    fn a_text_report_cut_before_its_summary_is_truncated() {
+    fn a_text_report_cut_before_its_summary_is_refused() {
         let cut = &REAL_TEXT[..REAL_TEXT.find("== Summary master ==").unwrap()];
-        let report = parse(cut, "text").unwrap();
-        assert!(
-            report.warnings.iter().any(|w| w.contains("master") && w.contains("truncated")),
-            "{:?}",
-            report.warnings
-        );
+        let err = parse(cut, "text").unwrap_err();
+        assert!(err.message.contains("master") && err.message.contains("cut off"), "{err}");
         let cut = &REAL_TEXT[..REAL_TEXT.find("== Summary total ==").unwrap()];
         let report = parse(cut, "text").unwrap();
-        assert!(!report.warnings.iter().any(|w| w.contains("truncated")), "each target has its summary");
+        assert!(report.warnings.is_empty(), "each target has its summary: {:?}", report.warnings);
+    }
+
+    /// Issue 32: a second `"Controls"` key hid the first one's 69 FAILs (serde_json keeps the last
+    /// key), and the report exited 0 with a warning. A repeated key anywhere is refused.
+    #[test]
+    fn a_repeated_key_is_refused_not_read_as_the_last_one() {
+        let value: Value = serde_json::from_str(REAL_JSON).unwrap();
+        assert_eq!(value["Totals"]["total_fail"], 63);
+        let empty = r#""Controls":[],"#;
+        let doubled = REAL_JSON.replacen("{\"Controls\":", &format!("{{{empty}\"Controls\":"), 1);
+        let doubled_after = REAL_JSON.trim_end().strip_suffix('}').unwrap().to_string() + r#","Controls":[]}"#;
+        let status_twice = JSON.replacen(r#""status":"FAIL","#, r#""status":"FAIL","status":"PASS","#, 1);
+        for (text, key) in [(doubled, "Controls"), (doubled_after, "Controls"), (status_twice, "status")] {
+            let err = parse(&text, "report.json").unwrap_err();
+            assert_eq!(err.kind, harden_cli::ErrorKind::InvalidInput, "{err}");
+            assert!(err.to_string().contains(&format!("the key \"{key}\" appears twice")), "{err}");
+            assert!(err.to_string().contains("report.json"), "{err}");
+        }
+        // The same report with each key once is read whole.
+        assert_eq!(parse(REAL_JSON, "x").unwrap().totals.fail, 63);
     }
 
     #[test]
@@ -815,7 +922,7 @@ on the control plane node and remove the --token-auth-file=<filename> parameter.
         let json = parse(REAL_JSON, "json").unwrap();
         let text = parse(REAL_TEXT, "text").unwrap();
         assert!(json.warnings.is_empty() && text.warnings.is_empty(), "{:?} {:?}", json.warnings, text.warnings);
-        assert_eq!(json.totals, Totals { pass: 1, fail: 69, warn: 60, info: 0 });
+        assert_eq!(json.totals, Totals { pass: 1, fail: 63, warn: 66, info: 0 });
         assert_eq!(text.totals, json.totals);
         let kinds: Vec<&str> = text.targets.iter().map(|t| t.kind.as_str()).collect();
         assert_eq!(kinds, ["master", "etcd", "controlplane", "node", "policies"]);
@@ -832,6 +939,24 @@ on the control plane node and remove the --token-auth-file=<filename> parameter.
                 }
             }
         }
+    }
+
+    /// Issue 25: cis-1.6 (kube-bench's fallback) asks for PodSecurityPolicy; read back without the
+    /// cluster's version, every such check says from which version its advice does not apply.
+    #[test]
+    fn real_cis_1_6_advice_for_podsecuritypolicy_is_marked() {
+        let report = parse(include_str!("../../../tests/fixtures/kube-bench/cis-1.6-master.json"), "cis-1.6").unwrap();
+        let psp: Vec<_> = report
+            .checks()
+            .filter(|c| c.check.text.contains("PodSecurityPolicy") || c.check.remediation.contains("PodSecurityPolicy"))
+            .collect();
+        assert!(psp.iter().any(|c| c.check.id == "1.2.16" && c.check.status == Status::Fail), "{}", psp.len());
+        for c in &psp {
+            let why = c.check.not_applicable.as_deref().unwrap_or_else(|| panic!("{} is not marked", c.check.id));
+            assert!(why.starts_with("does not apply to Kubernetes 1.") && why.contains("and newer"), "{why}");
+        }
+        // cis-1.10's checks name none of the removed features.
+        assert!(parse(REAL_JSON, "x").unwrap().checks().all(|c| c.check.not_applicable.is_none()));
     }
 
     #[test]

@@ -76,8 +76,9 @@ struct Finding<'a> {
 fn table(report: &Report, listed: &[Status]) -> String {
     let mut out = String::new();
     let benchmarks = report.benchmarks();
+    let cluster = report.kubernetes_version.as_ref().map(|v| format!(" (Kubernetes {v})")).unwrap_or_default();
     if !benchmarks.is_empty() {
-        let _ = writeln!(out, "Benchmark: {}\n", benchmarks.join(", "));
+        let _ = writeln!(out, "Benchmark: {}{cluster}\n", benchmarks.join(", "));
     }
     let mut rows: Vec<Vec<String>> = Vec::new();
     for target in &report.targets {
@@ -171,6 +172,9 @@ fn table(report: &Report, listed: &[Status]) -> String {
             if let Some(why) = &finding.check.false_positive {
                 let _ = writeln!(out, "      likely a false positive: {why}");
             }
+            if let Some(why) = &finding.check.not_applicable {
+                let _ = writeln!(out, "      advice: {why}");
+            }
             if let (Some(flag), Some(_)) = (&finding.fix.flag, &finding.fix.file) {
                 let _ = writeln!(out, "      flag: {flag}");
             }
@@ -243,11 +247,14 @@ fn junit(report: &Report, fail_on: FailOn) -> String {
             for check in &section.checks {
                 let name = xml_escape(&format!("{} {}", check.id, check.text));
                 let _ = write!(out, "    <testcase classname=\"{classname}\" name=\"{name}\"");
-                let detail = if check.reason.is_empty() {
+                let mut detail = if check.reason.is_empty() {
                     check.remediation.clone()
                 } else {
                     format!("audit did not run: {}\n{}", check.reason, check.remediation)
                 };
+                if let Some(why) = &check.not_applicable {
+                    detail = format!("advice: {why}\n{detail}");
+                }
                 if is_failure(check) {
                     let _ = writeln!(
                         out,

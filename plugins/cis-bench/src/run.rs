@@ -1,21 +1,31 @@
-//! `run`: create the kube-bench Jobs, wait for them with progress, read each Pod's log through the
-//! same parser as `report`, and delete the Jobs unless `--keep`.
+//! `run`: choose the benchmark from the cluster's version, create the kube-bench Jobs, wait for them
+//! with progress, read each Pod's log through the same parser as `report`, and delete the Jobs unless
+//! `--keep`.
 //!
 //! Waiting never hangs silently: a Pod that cannot be scheduled, an image that cannot be pulled or a
 //! Job whose Pods are refused (PodSecurity) ends the wait with the cluster's own message; anything
 //! else ends at `--timeout` with what was last seen.
+//!
+//! Nothing is left weaker: from the first change to the last clean-up, SIGINT and SIGTERM are only
+//! recorded ([`harden_cli::interrupt`]); the run then stops waiting, deletes its Jobs and puts the
+//! namespace's Pod Security label back before it exits. A run killed harder than that (SIGKILL, a
+//! second signal, a lost connection) leaves a record on the namespace ([`RECORD_ANNOTATION`]) that
+//! it renews while it runs; the next run in that namespace finds it expired and repairs what it left.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use harden_cli::error::{Error, ErrorKind, Result};
+use harden_cli::interrupt;
 use harden_cli::progress::Spinner;
 use harden_kube::apply::{Applier, Object};
 use harden_kube::flags::{ApplyArgs, DryRun, ObjectFormat};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
-use kube::api::{Api, DeleteParams, ListParams, LogParams, Preconditions, PropagationPolicy};
+use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, Preconditions, PropagationPolicy};
 use kube::{Client, ResourceExt};
+use serde::{Deserialize, Serialize};
 
+use crate::benchmark::{self, Choice, Platform, ServerVersion};
 use crate::job::{self, NodeInfo, Plan, Role};
 use crate::model::Report;
 use crate::parse;
@@ -36,6 +46,9 @@ pub struct Request {
     /// The field manager the Jobs are applied with: [`PLUGIN`], or the plugin that runs kube-bench
     /// through this library.
     pub field_manager: &'static str,
+    /// Where `options.benchmark` came from, for the line that says which benchmark runs
+    /// (`--benchmark`, or "the practice run").
+    pub benchmark_from: &'static str,
 }
 
 /// Parses a kube-bench Pod's log: the same path as `report` reading a file.
@@ -47,20 +60,64 @@ pub fn report_from_log(log: &str, pod: &str, node: Option<&str>) -> Result<Repor
     Ok(report)
 }
 
-async fn nodes(client: &Client) -> Result<Vec<NodeInfo>> {
+/// The cluster's nodes, and whether they are AKS's (which kube-bench tells by its nodes, not its version).
+async fn nodes(client: &Client) -> Result<(Vec<NodeInfo>, bool)> {
     let nodes: Api<Node> = Api::all(client.clone());
     let list =
         nodes.list(&ListParams::default()).await.map_err(|e| harden_kube::error::from_kube(e, "listing nodes"))?;
-    Ok(list
+    let aks = list.items.first().is_some_and(|n| {
+        n.labels().contains_key("kubernetes.azure.com/cluster")
+            || n.spec.as_ref().and_then(|s| s.provider_id.as_deref()).is_some_and(|p| p.starts_with("azure://"))
+    });
+    let infos = list
         .items
         .iter()
         .map(|n| NodeInfo { name: n.name_any(), control_plane: n.labels().contains_key(job::CONTROL_PLANE_LABEL) })
-        .collect())
+        .collect();
+    Ok((infos, aks))
+}
+
+/// The API server's version.
+pub async fn server_version(client: &Client) -> Result<ServerVersion> {
+    let info = client
+        .apiserver_version()
+        .await
+        .map_err(|e| harden_kube::error::from_kube(e, "reading the API server's version"))?;
+    ServerVersion::parse(&info.git_version)
+        .or_else(|| {
+            let minor: String = info.minor.chars().take_while(char::is_ascii_digit).collect();
+            ServerVersion::parse(&format!("v{}.{minor}", info.major))
+        })
+        .ok_or_else(|| {
+            Error::other(format!("the API server's version {:?} is not vMAJOR.MINOR.PATCH", info.git_version))
+                .with_hint("name the benchmark with --benchmark")
+        })
+}
+
+/// The benchmark for the cluster `client` reaches, chosen from its version (or `given`, checked
+/// against it), and the version. What `kubectl cis-bench run` and `kubectl cks-practice` grade with.
+pub async fn choose_benchmark(client: &Client, given: Option<&str>, from: &str) -> Result<(Choice, ServerVersion)> {
+    let version = server_version(client).await?;
+    let (_, aks) = nodes(client).await?;
+    let platform = version.platform().or(aks.then_some(Platform::Aks));
+    let choice = match given {
+        Some(benchmark) => benchmark::explicit(benchmark, Some(&version), platform, from),
+        None => benchmark::choose(&version, platform)?,
+    };
+    Ok((choice, version))
+}
+
+/// Says which benchmark runs and why, on stderr.
+pub fn tell(choice: &Choice) {
+    harden_cli::output::eline(&choice.why);
+    if let Some(warning) = &choice.warning {
+        harden_cli::output::warn(warning);
+    }
 }
 
 /// The Jobs to create, after checking that the nodes they need exist.
 async fn plans(client: &Client, request: &Request) -> Result<Vec<Plan>> {
-    let nodes = nodes(client).await?;
+    let (nodes, _) = nodes(client).await?;
     let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
     if let Some(node) = &request.node
         && !names.contains(&node.as_str())
@@ -97,31 +154,211 @@ async fn plans(client: &Client, request: &Request) -> Result<Vec<Plan>> {
 
 const ENFORCE: &str = "pod-security.kubernetes.io/enforce";
 
+/// What a `--privileged-namespace` run writes on the namespace together with `enforce=privileged`:
+/// the level to put back, the run, and until when the record holds (the run renews it while it
+/// runs). A later run that finds it expired knows the run was interrupted and puts the level back.
+pub const RECORD_ANNOTATION: &str = "cis-bench.kube-harden.io/relabelled";
+/// How long a record holds without being renewed, and how often a running run renews it.
+pub const RECORD_TTL: Duration = Duration::from_secs(45);
+const RECORD_RENEW: Duration = Duration::from_secs(15);
+
+/// The annotation's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The `enforce` level the namespace had: baseline or restricted (the only ones relabelled).
+    pub enforce: String,
+    pub run: String,
+    /// Seconds since the epoch until which the run that wrote it is taken to be running.
+    pub until: u64,
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl Record {
+    fn new(enforce: &str, run: &str) -> Record {
+        Record { enforce: enforce.to_string(), run: run.to_string(), until: now() + RECORD_TTL.as_secs() }
+    }
+
+    /// Reads the annotation of namespace `ns`. A record is trusted only to restore what this plugin
+    /// changes: a level it relabels from, and a run id it makes.
+    pub fn parse(text: &str, ns: &str) -> Result<Record> {
+        let record: Record = serde_json::from_str(text).map_err(|e| {
+            Error::invalid(format!(
+                "namespace {ns}: the annotation {RECORD_ANNOTATION} is not a cis-bench record ({e})"
+            ))
+        })?;
+        let run_ok = !record.run.is_empty()
+            && record.run.len() <= 16
+            && record.run.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if !matches!(record.enforce.as_str(), "baseline" | "restricted") || !run_ok {
+            return Err(Error::invalid(format!(
+                "namespace {ns}: the annotation {RECORD_ANNOTATION} names level {:?} and run {:?}, which no cis-bench \
+                 run writes",
+                record.enforce, record.run
+            ))
+            .with_hint(format!(
+                "check the namespace's pod-security labels by hand, then remove it: kubectl annotate namespace {ns} \
+                 {RECORD_ANNOTATION}-"
+            )));
+        }
+        Ok(record)
+    }
+
+    fn text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+async fn namespace(client: &Client, name: &str) -> Result<Namespace> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    api.get_opt(name)
+        .await
+        .map_err(|e| harden_kube::error::from_kube(e, format!("reading namespace {name}")))?
+        .ok_or_else(|| {
+            Error::not_found(format!("namespace {name} does not exist")).with_hint("create it, or pick another with -n")
+        })
+}
+
+/// A merge patch of the namespace's `enforce` label and our record, made only if the namespace is
+/// still at `resource_version` (what was checked).
+async fn patch_namespace(
+    client: &Client,
+    ns: &Namespace,
+    level: Option<&str>,
+    record: Option<&Record>,
+    field_manager: &str,
+) -> std::result::Result<(), kube::Error> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let mut metadata = serde_json::json!({
+        "resourceVersion": ns.resource_version(),
+        "annotations": {RECORD_ANNOTATION: record.map(Record::text)},
+    });
+    if let Some(level) = level {
+        metadata["labels"] = serde_json::json!({ ENFORCE: level });
+    }
+    let params = PatchParams { field_manager: Some(field_manager.to_string()), ..Default::default() };
+    api.patch(&ns.name_any(), &params, &Patch::Merge(&serde_json::json!({ "metadata": metadata }))).await.map(|_| ())
+}
+
+fn enforce_of(ns: &Namespace) -> Option<&str> {
+    ns.labels().get(ENFORCE).map(String::as_str)
+}
+
+fn record_of(ns: &Namespace) -> Option<&str> {
+    ns.annotations().get(RECORD_ANNOTATION).map(String::as_str)
+}
+
+/// Finds what an interrupted `--privileged-namespace` run left in the namespace, and repairs it:
+/// the old `enforce` level back (only if the label is still `privileged`, as that run left it),
+/// the record gone, and that run's Jobs deleted (unless they were kept with `--keep`). A record
+/// that is still being renewed belongs to a run in progress: with `relabel` that is a conflict.
+pub async fn repair(client: &Client, name: &str, relabel: bool, field_manager: &str) -> Result<()> {
+    for _ in 0..3 {
+        let ns = namespace(client, name).await?;
+        let Some(text) = record_of(&ns) else { return Ok(()) };
+        let record = Record::parse(text, name)?;
+        if record.until > now() {
+            if !relabel {
+                harden_cli::output::eline(format!(
+                    "namespace/{name} is labelled {ENFORCE}=privileged by cis-bench run {} for its Jobs",
+                    record.run
+                ));
+                return Ok(());
+            }
+            return Err(Error::conflict(format!(
+                "namespace {name} is labelled {ENFORCE}=privileged by another cis-bench run ({}), which is still \
+                 running: it puts {} back when it ends",
+                record.run, record.enforce
+            ))
+            .with_hint(format!(
+                "wait for it and run again (if it was killed, its record expires within {}s and the next run puts \
+                 the label back)",
+                RECORD_TTL.as_secs()
+            )));
+        }
+        let still_ours = enforce_of(&ns) == Some("privileged");
+        let level = still_ours.then_some(record.enforce.as_str());
+        match patch_namespace(client, &ns, level, None, field_manager).await {
+            Err(e) if harden_kube::error::status_code(&e) == Some(409) => continue,
+            Err(e) => return Err(harden_kube::error::from_kube(e, format!("repairing namespace {name}"))),
+            Ok(()) => {}
+        }
+        harden_cli::output::eline(if still_ours {
+            format!(
+                "namespace/{name} labelled {ENFORCE}={} again: cis-bench run {} was interrupted and had left it \
+                 privileged",
+                record.enforce, record.run
+            )
+        } else {
+            format!(
+                "namespace/{name}: the record of interrupted cis-bench run {} removed; {ENFORCE} is {} now (changed \
+                 since), left as it is",
+                record.run,
+                enforce_of(&ns).unwrap_or("unset")
+            )
+        });
+        let jobs: Api<Job> = Api::namespaced(client.clone(), name);
+        let selector =
+            format!("{}={},{}", job::RUN_LABEL, record.run, harden_kube::apply::managed_selector(field_manager));
+        let left = jobs
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| harden_kube::error::from_kube(e, format!("listing the Jobs of run {}", record.run)))?;
+        for job in left.items {
+            let kept = job.spec.as_ref().is_some_and(|s| s.ttl_seconds_after_finished.is_none());
+            if kept {
+                continue;
+            }
+            let params = DeleteParams {
+                propagation_policy: Some(PropagationPolicy::Background),
+                preconditions: job.uid().map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
+                ..DeleteParams::default()
+            };
+            match jobs.delete(&job.name_any(), &params).await {
+                Ok(_) => harden_cli::output::eline(format!(
+                    "job.batch/{} of interrupted run {} deleted",
+                    job.name_any(),
+                    record.run
+                )),
+                Err(e) if harden_kube::error::status_code(&e) == Some(404) => {}
+                Err(e) => {
+                    return Err(harden_kube::error::from_kube(e, format!("deleting job.batch/{}", job.name_any())));
+                }
+            }
+        }
+        return Ok(());
+    }
+    Err(Error::conflict(format!("namespace {name} kept changing while its interrupted run's record was repaired"))
+        .with_hint("run again"))
+}
+
 /// Pod Security admission rejects kube-bench's pods (hostPID, hostPath) in a namespace that
 /// enforces `baseline` or `restricted`; the Jobs would then wait for pods that never come. With
-/// `relabel` the namespace is labelled `privileged` for the run; the old level is returned to be
-/// put back.
-async fn admitted(client: &Client, namespace: &str, relabel_it: bool) -> Result<Option<String>> {
-    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    let Some(ns) = api
-        .get_opt(namespace)
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, format!("reading namespace {namespace}")))?
-    else {
-        return Err(Error::not_found(format!("namespace {namespace} does not exist"))
-            .with_hint("create it, or pick another with -n"));
-    };
-    match ns.labels().get(ENFORCE).map(String::as_str) {
+/// `relabel` the namespace is labelled `privileged` for the run, with the record of the old level;
+/// the old level is returned to be put back.
+async fn admitted(
+    client: &Client,
+    name: &str,
+    relabel_it: bool,
+    run: &str,
+    field_manager: &str,
+) -> Result<Option<String>> {
+    let ns = namespace(client, name).await?;
+    match enforce_of(&ns) {
         Some(level @ ("baseline" | "restricted")) if relabel_it => {
             let level = level.to_string();
-            relabel(client, namespace, Some("privileged")).await?;
+            patch_namespace(client, &ns, Some("privileged"), Some(&Record::new(&level, run)), field_manager)
+                .await
+                .map_err(|e| harden_kube::error::from_kube(e, format!("labelling namespace {name}")))?;
             harden_cli::output::eline(format!(
-                "namespace/{namespace} labelled {ENFORCE}=privileged for the run (was {level}; put back afterwards)"
+                "namespace/{name} labelled {ENFORCE}=privileged for the run (was {level}; put back afterwards)"
             ));
             Ok(Some(level))
         }
         Some(level @ ("baseline" | "restricted")) => Err(Error::invalid(format!(
-            "namespace {namespace} enforces the {level} Pod Security level ({ENFORCE}={level}), which rejects \
+            "namespace {name} enforces the {level} Pod Security level ({ENFORCE}={level}), which rejects \
              kube-bench's privileged pods (hostPID and host paths)"
         ))
         .with_hint(format!(
@@ -130,19 +367,66 @@ async fn admitted(client: &Client, namespace: &str, relabel_it: bool) -> Result<
              {ENFORCE}=privileged, then -n kube-bench"
         ))),
         _ if relabel_it => Err(Error::invalid(format!(
-            "--privileged-namespace: namespace {namespace} does not enforce baseline or restricted, so there is nothing to relabel"
+            "--privileged-namespace: namespace {name} does not enforce baseline or restricted, so there is nothing to relabel"
         ))),
         _ => Ok(None),
     }
 }
 
-async fn relabel(client: &Client, namespace: &str, level: Option<&str>) -> Result<()> {
-    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    let patch = serde_json::json!({"metadata": {"labels": {ENFORCE: level}}});
-    api.patch(namespace, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, format!("labelling namespace {namespace}")))?;
-    Ok(())
+/// Renews this run's record every [`RECORD_RENEW`], for as long as it is polled (never returns).
+async fn renew(client: &Client, name: &str, run: &str, level: Option<&str>, field_manager: &str) {
+    let Some(level) = level else { return std::future::pending().await };
+    loop {
+        tokio::time::sleep(RECORD_RENEW).await;
+        let Ok(ns) = namespace(client, name).await else { continue };
+        let ours = record_of(&ns).and_then(|t| Record::parse(t, name).ok()).is_some_and(|r| r.run == run);
+        if ours {
+            // Failing here only shortens the record's life: the run still puts the level back.
+            let _ = patch_namespace(client, &ns, None, Some(&Record::new(level, run)), field_manager).await;
+        }
+    }
+}
+
+/// Puts `level` back as the namespace's `enforce` label (if it is still `privileged`, as this run
+/// set it) and removes the run's record; says what it did.
+async fn put_back(client: &Client, name: &str, run: &str, level: &str, field_manager: &str) -> Result<String> {
+    for _ in 0..3 {
+        let ns = namespace(client, name).await?;
+        let ours = record_of(&ns).and_then(|t| Record::parse(t, name).ok()).is_some_and(|r| r.run == run);
+        let current = enforce_of(&ns).unwrap_or("unset").to_string();
+        let (patch_level, said) = match (ours, current.as_str()) {
+            (true, "privileged") => (Some(level), format!("namespace/{name} labelled {ENFORCE}={level} again")),
+            (true, _) => {
+                (None, format!("namespace/{name}: {ENFORCE} was changed to {current} during the run, left as it is"))
+            }
+            // Another run found our record expired and repaired it: nothing of ours is left.
+            (false, _) => return Ok(format!("namespace/{name}: {ENFORCE} is {current} (already put back)")),
+        };
+        match patch_namespace(client, &ns, patch_level, None, field_manager).await {
+            Ok(()) => return Ok(said),
+            Err(e) if harden_kube::error::status_code(&e) == Some(409) => continue,
+            Err(e) => {
+                return Err(harden_kube::error::from_kube(e, format!("labelling namespace {name} {ENFORCE}={level}"))
+                    .with_hint(format!(
+                        "put it back by hand: kubectl label namespace {name} {ENFORCE}={level} --overwrite; the next \
+                         cis-bench run in it also does"
+                    )));
+            }
+        }
+    }
+    Err(Error::conflict(format!("namespace {name} kept changing while its {ENFORCE} label was put back to {level}"))
+        .with_hint(format!("the next cis-bench run in {name} puts it back, or: kubectl label namespace {name} {ENFORCE}={level} --overwrite")))
+}
+
+fn interrupted() -> Error {
+    Error::other(format!("interrupted by {}", interrupt::received_name().unwrap_or("a signal")))
+}
+
+/// Resolves once SIGINT or SIGTERM was received inside the run's critical section.
+async fn signalled() {
+    while !interrupt::requested() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Creates the Jobs and returns the report of every one that completed, or the first dry-run output.
@@ -154,17 +438,38 @@ pub enum Ran {
 }
 
 pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
+    let mut options = request.options.clone();
+    let version = match &client {
+        Some(client) => {
+            let (choice, version) =
+                choose_benchmark(client, options.benchmark.as_deref(), request.benchmark_from).await?;
+            tell(&choice);
+            options.benchmark = Some(choice.benchmark);
+            Some(version)
+        }
+        None => None,
+    };
     let plans = match (&client, &request.node) {
         (Some(client), _) => plans(client, request).await?,
         // Offline, only a named node can be planned: a made-up node name would not apply.
-        (None, Some(node)) => job::plan(&request.targets, Some(node), &[], &request.options.run_id),
+        (None, Some(node)) => job::plan(&request.targets, Some(node), &[], &options.run_id),
         (None, None) => {
             return Err(Error::invalid("the Jobs are one per node, and without a cluster the nodes are unknown")
                 .with_hint("give --node NAME, or connect to the cluster (a client dry run only reads the node list)"));
         }
     };
-    let objects =
-        plans.iter().map(|p| Object::from_typed(&job::build(p, &request.options))).collect::<Result<Vec<_>>>()?;
+    if client.is_none() {
+        // Offline the cluster's version is unknown: kube-bench must not be left to guess it.
+        let Some(benchmark) = &options.benchmark else {
+            return Err(Error::invalid(
+                "without a cluster the benchmark cannot be chosen from its version, and kube-bench left to itself \
+                 falls back to cis-1.6 (Kubernetes 1.18)",
+            )
+            .with_hint("give --benchmark, e.g. --benchmark cis-1.12 for Kubernetes 1.32 and newer"));
+        };
+        tell(&benchmark::explicit(benchmark, None, None, request.benchmark_from));
+    }
+    let objects = plans.iter().map(|p| Object::from_typed(&job::build(p, &options))).collect::<Result<Vec<_>>>()?;
     if request.dry_run != DryRun::None {
         // A client dry run prints the Jobs; a server dry run says what the server did with each.
         let output = (request.dry_run == DryRun::Client).then_some(ObjectFormat::Yaml);
@@ -173,13 +478,22 @@ pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
         return Ok(Ran::DryRun);
     }
     let client = client.ok_or_else(|| Error::other("no cluster connection"))?;
-    let namespace = &request.options.namespace;
-    let restore = admitted(&client, namespace, request.relabel).await?;
-    let applier = Applier::new(request.field_manager, ApplyArgs::default(), Some(client.clone())).lines_to_stderr();
+    let namespace = &options.namespace;
+    let run_id = &options.run_id;
+    let manager = request.field_manager;
+    // From the first change to the last clean-up a signal is recorded, and what was done is undone.
+    let _critical = interrupt::Critical::enter();
+    repair(&client, namespace, request.relabel, manager).await?;
+    let restore = admitted(&client, namespace, request.relabel, run_id, manager).await?;
+    let applier = Applier::new(manager, ApplyArgs::default(), Some(client.clone())).lines_to_stderr();
     // Create them one by one so that a failure still lets the ones made be cleaned up.
     let mut created: Vec<(Plan, String)> = Vec::new();
     let mut result: Result<()> = Ok(());
     for (plan, object) in plans.iter().zip(objects) {
+        if interrupt::requested() {
+            result = Err(interrupted());
+            break;
+        }
         match applier.run(vec![object]).await {
             Ok(applied) => {
                 let uid = applied.first().and_then(|a| a.object.metadata.uid.clone()).unwrap_or_default();
@@ -192,16 +506,45 @@ pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
         }
     }
     let outcome = match result {
-        Ok(()) => wait_all(&client, namespace, &created, request.options.timeout).await,
+        Ok(()) if interrupt::requested() => Err(interrupted()),
+        Ok(()) => tokio::select! {
+            waited = wait_all(&client, namespace, &created, options.timeout) => waited,
+            () = signalled() => Err(interrupted()),
+            () = renew(&client, namespace, run_id, restore.as_deref(), manager) => Err(interrupted()),
+        },
         Err(e) => Err(e),
     };
-    let cleanup = cleanup(&client, namespace, &created, request.options.keep).await;
-    if let Some(old) = restore {
-        relabel(&client, namespace, Some(&old)).await?;
-        harden_cli::output::eline(format!("namespace/{namespace} labelled {ENFORCE}={old} again"));
+    let cleanup = cleanup(&client, namespace, &created, options.keep).await;
+    let restored = match &restore {
+        Some(old) => put_back(&client, namespace, run_id, old, manager).await.map(Some),
+        None => Ok(None),
+    };
+    if let Ok(Some(said)) = &restored {
+        harden_cli::output::eline(said);
     }
-    let (report, failures) = outcome?;
+    if interrupt::requested() {
+        let mut undone = Vec::new();
+        match (&cleanup, options.keep, created.is_empty()) {
+            (_, _, true) => {}
+            (Ok(()), false, false) => undone.push("its Jobs are deleted".to_string()),
+            (Ok(()), true, false) => undone.push("its Jobs are kept (--keep)".to_string()),
+            (Err(e), ..) => undone.push(format!("its Jobs could not all be deleted ({e})")),
+        }
+        match &restored {
+            Ok(None) => {}
+            Ok(Some(said)) => undone.push(said.clone()),
+            Err(e) => undone.push(format!("the {ENFORCE} label could not be put back ({e})")),
+        }
+        let undone = if undone.is_empty() { String::new() } else { format!(": {}", undone.join("; ")) };
+        return Err(Error::other(format!("{} before kube-bench finished{undone}", interrupted().message)));
+    }
+    let (mut report, failures) = outcome?;
     cleanup?;
+    restored?;
+    if let Some(version) = version {
+        report.kubernetes_version = Some(version.git);
+        crate::removed::mark(&mut report);
+    }
     Ok(Ran::Done { report, failures })
 }
 
@@ -214,12 +557,7 @@ async fn wait_all(
     let spinner = Spinner::start(format!("waiting for {} kube-bench Job(s)", created.len()));
     let deadline = Instant::now() + timeout;
     let waits = created.iter().map(|(plan, uid)| wait_one(client, namespace, plan, uid, deadline, timeout, &spinner));
-    let results = tokio::select! {
-        results = futures::future::join_all(waits) => results,
-        _ = tokio::signal::ctrl_c() => {
-            return Err(Error::other("interrupted while waiting for kube-bench"));
-        }
-    };
+    let results = futures::future::join_all(waits).await;
     let mut report = Report::default();
     let mut failures = Vec::new();
     for result in results {
@@ -606,6 +944,27 @@ mod tests {
         assert!(report.warnings.is_empty(), "{:?}", report.warnings);
         let err = report_from_log("exec /usr/local/bin/kube-bench: exec format error\n", "ns/p", None).unwrap_err();
         assert!(err.to_string().contains("the log of pod ns/p is not kube-bench output"), "{err}");
+    }
+
+    /// A record on the namespace is trusted only to put back a level a run relabels from: a forged
+    /// one never makes a repair weaken the namespace, or select another run's Jobs.
+    #[test]
+    fn only_records_a_run_could_have_written_are_trusted() {
+        let record = Record::new("restricted", "abc12");
+        assert_eq!(Record::parse(&record.text(), "ns").unwrap(), record);
+        assert!(record.until > now() && record.until <= now() + RECORD_TTL.as_secs());
+        for forged in [
+            r#"{"enforce":"privileged","run":"abc12","until":1}"#,
+            r#"{"enforce":"","run":"abc12","until":1}"#,
+            r#"{"enforce":"restricted","run":"x,app=y","until":1}"#,
+            r#"{"enforce":"restricted","run":"","until":1}"#,
+            r#"{"enforce":"restricted"}"#,
+            "restricted",
+        ] {
+            let err = Record::parse(forged, "ns").unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidInput, "{forged}");
+            assert!(err.to_string().contains("namespace ns"), "{err}");
+        }
     }
 
     #[test]

@@ -135,7 +135,8 @@ pub struct StartCmd {
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
 
-    /// Scenario 8: the CIS benchmark kube-bench grades with [default: cis-1.10].
+    /// Scenario 8: the CIS benchmark kube-bench grades with [default: the one `kubectl cis-bench run`
+    /// chooses for the cluster's version].
     #[arg(long, value_name = "NAME")]
     pub benchmark: Option<String>,
 
@@ -171,17 +172,19 @@ fn pick_node(nodes: &[Node], wanted: Option<&str>) -> Result<String> {
     candidates.into_iter().next().map(|(_, name)| name).ok_or_else(scenario::node_access_error)
 }
 
-/// Scenario 8 on `node` (default: [`pick_node`]'s), with kube-bench's default image and benchmark.
-pub async fn default_bench(kube: &Kube, node: Option<&str>) -> Result<NodeBench> {
+/// Scenario 8 on `node` (default: [`pick_node`]'s), with kube-bench's default image and the benchmark
+/// `kubectl cis-bench run` would choose for the cluster's version (or `benchmark`, checked against it);
+/// says which on stderr.
+pub async fn default_bench(kube: &Kube, node: Option<&str>, benchmark: Option<&str>) -> Result<NodeBench> {
     let nodes = Api::<Node>::all(kube.client.clone())
         .list(&ListParams::default())
         .await
         .map_err(|e| harden_kube::error::from_kube(e, "listing nodes"))?;
-    Ok(NodeBench {
-        node: pick_node(&nodes.items, node)?,
-        image: harden_cli::images::default_image(cis_bench::job::DEFAULT_IMAGE)?,
-        benchmark: crate::scenarios::kube_bench::DEFAULT_BENCHMARK.to_string(),
-    })
+    let node = pick_node(&nodes.items, node)?;
+    let (choice, _) = cis_bench::run::choose_benchmark(&kube.client, benchmark, "--benchmark").await?;
+    cis_bench::run::tell(&choice);
+    let image = harden_cli::images::default_image(cis_bench::job::DEFAULT_IMAGE)?;
+    Ok(NodeBench { node, image, benchmark: choice.benchmark })
 }
 
 impl StartCmd {
@@ -210,15 +213,16 @@ impl StartCmd {
         if self.scenario != Id::KubeBench {
             return Ok(None);
         }
-        let mut bench = default_bench(kube, self.node.as_deref()).await?;
         if let Some(image) = &self.image {
             harden_cli::images::validate(image)?;
             cis_bench::job::validate_image(image)?;
-            bench.image = image.clone();
         }
         if let Some(benchmark) = &self.benchmark {
             cis_bench::job::validate_benchmark(benchmark)?;
-            bench.benchmark = benchmark.clone();
+        }
+        let mut bench = default_bench(kube, self.node.as_deref(), self.benchmark.as_deref()).await?;
+        if let Some(image) = &self.image {
+            bench.image = image.clone();
         }
         Ok(Some(bench))
     }

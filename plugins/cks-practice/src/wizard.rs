@@ -37,7 +37,7 @@ pub async fn run() -> Result<Outcome> {
     let kube = connect(&KubeArgs::default()).await?;
     let name = scenario::run_name(id, seed);
     let bench = match id {
-        Id::KubeBench => Some(crate::commands::default_bench(&kube, None).await?),
+        Id::KubeBench => Some(crate::commands::default_bench(&kube, None, None).await?),
         _ => None,
     };
     let mut plan = scenario::plan(id, &Context { seed, dir: &scenario::default_dir(&name), bench: bench.as_ref() })?;

@@ -17,15 +17,15 @@ use harden_kube::flags::KubeArgs;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Namespace, Secret, Service, ServicePort};
 use k8s_openapi::api::networking::v1::Ingress;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 use serde::Serialize;
 
 use crate::DEFAULT_NAMESPACE;
-use crate::headlamp;
-use crate::rbac::{rule_is_wildcard_admin, rule_reads_secrets};
+use crate::rbac::{READ_VERBS, rule_is_wildcard_admin, rule_reads_secrets};
+use crate::{headlamp, identity};
 
 /// A legacy, never-expiring ServiceAccount token Secret (metadata only).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,7 +198,44 @@ pub fn classify(deployment: &Deployment) -> Option<Component> {
     if label("app.kubernetes.io/name") == Some("headlamp") || label("k8s-app") == Some("headlamp") {
         return Some(Component::Headlamp);
     }
+    // The Headlamp chart's own label, which nameOverride and a mirrored image do not change.
+    if deployment.labels().get(HELM_CHART_LABEL).is_some_and(|c| is_chart(c, HEADLAMP_CHART)) {
+        return Some(Component::Headlamp);
+    }
     None
+}
+
+/// Helm's label naming the chart and version that rendered an object (`headlamp-0.45.0`).
+pub const HELM_CHART_LABEL: &str = "helm.sh/chart";
+/// The name of Headlamp's Helm chart (kubernetes-sigs/headlamp, charts/headlamp).
+pub const HEADLAMP_CHART: &str = "headlamp";
+
+/// Whether a `helm.sh/chart` value is `CHART-VERSION` of the chart `chart`.
+fn is_chart(value: &str, chart: &str) -> bool {
+    value
+        .strip_prefix(chart)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// The Helm release of the Headlamp chart's own ClusterRoleBinding (`clusterRoleBinding.create`,
+/// true by default: `{fullname}-admin` to `clusterRoleBinding.clusterRoleName`, cluster-admin by
+/// default, for the chart's ServiceAccount), from the labels its template gives it.
+pub fn headlamp_chart_binding(binding: &ClusterRoleBinding) -> Option<String> {
+    let labels = binding.labels();
+    let by_chart = labels.get(HELM_CHART_LABEL).is_some_and(|c| is_chart(c, HEADLAMP_CHART))
+        && labels.get("app.kubernetes.io/managed-by").is_some_and(|m| m == "Helm");
+    (by_chart && binding.name_any().ends_with("-admin"))
+        .then(|| labels.get("app.kubernetes.io/instance").cloned().unwrap_or_else(|| "headlamp".to_string()))
+}
+
+/// The `helm upgrade` that turns the chart's binding off.
+fn headlamp_chart_fix(release: &str, namespace: &str) -> String {
+    format!(
+        "Headlamp needs no rights of its own (it forwards each user's token): helm upgrade {release} headlamp/headlamp \
+         -n {namespace} --reuse-values --set clusterRoleBinding.create=false (or clusterRoleBinding.clusterRoleName set \
+         to a narrow role)"
+    )
 }
 
 fn is_kong(deployment: &Deployment) -> bool {
@@ -325,6 +362,65 @@ fn container_findings(found: &Found, container: &Container, out: &mut Vec<Findin
             "add --auto-generate-certificates, or mount a certificate and pass --tls-cert-file and --tls-key-file"
                 .into(),
         ));
+    }
+}
+
+/// hostNetwork and hostPort put a UI's ports on the node's own addresses, where anyone who can reach
+/// the node reaches the UI, whatever its Service says.
+fn host_findings(found: &Found, deployment: &Deployment, out: &mut Vec<Finding>) {
+    let Some(pod) = deployment.spec.template.spec.as_ref() else { return };
+    let what = match found.component {
+        Component::Headlamp => "Headlamp".to_string(),
+        Component::Dashboard => "the dashboard".to_string(),
+        part => format!("the dashboard's {}", part.name()),
+    };
+    let finding = |check: &str, message: String, fix: String| Finding {
+        severity: Severity::High,
+        check: check.into(),
+        namespace: found.namespace.clone(),
+        object: format!("deployment/{}", found.deployment),
+        message,
+        fix,
+    };
+    if pod.host_network == Some(true) {
+        let ports: Vec<String> = pod
+            .containers
+            .iter()
+            .flat_map(|c| c.ports.iter().flatten())
+            .map(|p| p.container_port.to_string())
+            .collect();
+        let on = if ports.is_empty() { String::new() } else { format!(" (ports {})", ports.join(", ")) };
+        out.push(finding(
+            "host-network",
+            format!(
+                "its pods run in the node's network namespace (hostNetwork: true): {what} listens on every address of \
+                 its node{on}, reachable by anyone who reaches the node, and NetworkPolicies do not apply to it"
+            ),
+            format!(
+                "remove hostNetwork: true (kubectl -n {} edit deployment/{}) and reach it through a ClusterIP Service \
+                 with kubectl port-forward",
+                found.namespace, found.deployment
+            ),
+        ));
+        return;
+    }
+    for container in &pod.containers {
+        for port in container.ports.iter().flatten() {
+            let Some(host_port) = port.host_port.filter(|p| *p != 0) else { continue };
+            out.push(finding(
+                "host-port",
+                format!(
+                    "container {} publishes port {} on port {host_port} of its node's own addresses (hostPort): {what} \
+                     is reachable there by anyone who reaches the node, outside the cluster too, whatever its Service is",
+                    container.name, port.container_port
+                ),
+                format!(
+                    "remove hostPort from the container's ports (kubectl -n {} edit deployment/{}) and reach it through a \
+                     ClusterIP Service with kubectl port-forward, or an authenticating Ingress",
+                    found.namespace, found.deployment
+                ),
+            ));
+        }
     }
 }
 
@@ -652,14 +748,18 @@ fn proxies_with_own_account(found: &Found, deployment: &Deployment) -> Option<St
 }
 
 /// The rights of the UIs' own ServiceAccounts: a UI that acts with its own credentials hands them to
-/// every visitor, and even one that forwards users' tokens keeps its own in its pod.
+/// every visitor, and even one that forwards users' tokens keeps its own in its pod. The Headlamp
+/// chart's own binding (`clusterRoleBinding.create`, on by default) is named as such, also when no
+/// Headlamp Deployment uses its account any more.
 fn ui_account_findings(
     snapshot: &Snapshot,
     found: &[(Found, &Deployment)],
+    in_scope: &dyn Fn(&str) -> bool,
     out: &mut Vec<Finding>,
 ) -> BTreeSet<(String, String)> {
     let roles: BTreeMap<String, &ClusterRole> = snapshot.cluster_roles.iter().map(|r| (r.name_any(), r)).collect();
     let mut accounts = BTreeSet::new();
+    let mut chart_bindings_reported = BTreeSet::new();
     for (f, deployment) in found.iter().filter(|(f, _)| {
         matches!(
             f.component,
@@ -668,36 +768,44 @@ fn ui_account_findings(
     }) {
         let account = service_account(deployment);
         accounts.insert((f.namespace.clone(), account.clone()));
-        let names_it = |s: &Subject| {
-            s.kind == "ServiceAccount" && s.name == account && s.namespace.as_deref() == Some(f.namespace.as_str())
+        // The account itself, or its user name (`system:serviceaccount:NS:NAME`).
+        let names_it = |s: &Subject, binding_namespace: Option<&str>| {
+            identity::naming(s, binding_namespace, &f.namespace, &account).is_some_and(|n| n.is_direct())
         };
         let ui = if f.component == Component::Headlamp { "Headlamp" } else { "the dashboard" };
         let everyone = proxies_with_own_account(f, deployment);
-        let bindings =
-            snapshot.cluster_role_bindings.iter().filter(|b| b.subjects.iter().flatten().any(names_it)).map(|b| {
+        let bindings = snapshot
+            .cluster_role_bindings
+            .iter()
+            .filter(|b| b.subjects.iter().flatten().any(|s| names_it(s, None)))
+            .map(|b| {
                 (
                     format!("clusterrolebinding.rbac.authorization.k8s.io/{}", b.name_any()),
                     &b.role_ref,
                     "cluster-wide".to_string(),
+                    headlamp_chart_binding(b).filter(|_| f.component == Component::Headlamp),
                 )
             });
-        let role_bindings =
-            snapshot.role_bindings.iter().filter(|b| b.subjects.iter().flatten().any(names_it)).map(|b| {
+        let role_bindings = snapshot
+            .role_bindings
+            .iter()
+            .filter(|b| b.subjects.iter().flatten().any(|s| names_it(s, b.metadata.namespace.as_deref())))
+            .map(|b| {
                 let ns = b.namespace().unwrap_or_default();
                 (
                     format!("rolebinding.rbac.authorization.k8s.io/{}", b.name_any()),
                     &b.role_ref,
                     format!("in namespace {ns}"),
+                    None,
                 )
             });
-        for (object, role_ref, place) in bindings.chain(role_bindings) {
-            let (check, what) = match power(role_ref, &roles) {
-                Power::Admin => ("ui-account-admin", format!("{} (full control {place})", role_ref.name)),
-                Power::ReadsSecrets => {
-                    ("ui-account-reads-secrets", format!("{} (every Secret {place})", role_ref.name))
-                }
-                Power::Other => continue,
-            };
+        let who = format!(
+            "{}'s own ServiceAccount {}/{account} (deployment/{})",
+            if f.component == Component::Headlamp { "Headlamp" } else { "The dashboard" },
+            f.namespace,
+            f.deployment
+        );
+        for (object, role_ref, place, chart_release) in bindings.chain(role_bindings) {
             let (severity, consequence) = match &everyone {
                 Some(flag) => {
                     (Severity::High, format!("with {flag}, every visitor of {ui} gets it without logging in"))
@@ -716,6 +824,33 @@ fn ui_account_findings(
                     ),
                 ),
             };
+            let power = power(role_ref, &roles);
+            if let (Some(release), Power::Admin) = (&chart_release, &power) {
+                chart_bindings_reported.insert(object.clone());
+                out.push(Finding {
+                    severity,
+                    check: "headlamp-chart-admin".into(),
+                    namespace: f.namespace.clone(),
+                    object,
+                    message: format!(
+                        "the Headlamp Helm chart's default clusterRoleBinding.create=true (release {release}) binds {who} \
+                         to {} (full control {place}): {consequence}",
+                        role_ref.name
+                    ),
+                    fix: headlamp_chart_fix(release, &f.namespace),
+                });
+                continue;
+            }
+            if !matches!(power, Power::Admin) && role_ref.kind == "ClusterRole" && place == "cluster-wide" {
+                node_findings(role_ref, &roles, &f.namespace, &object, &who, out);
+            }
+            let (check, what) = match power {
+                Power::Admin => ("ui-account-admin", format!("{} (full control {place})", role_ref.name)),
+                Power::ReadsSecrets => {
+                    ("ui-account-reads-secrets", format!("{} (every Secret {place})", role_ref.name))
+                }
+                Power::Other => continue,
+            };
             let fix = if f.component == Component::Headlamp {
                 "Headlamp needs no rights of its own: helm upgrade with --set clusterRoleBinding.create=false (or \
                  clusterRoleBinding.clusterRoleName set to a narrow role), or delete the binding"
@@ -727,13 +862,36 @@ fn ui_account_findings(
                 check: check.into(),
                 namespace: f.namespace.clone(),
                 object,
-                message: format!(
-                    "{}'s own ServiceAccount {}/{account} (deployment/{}) is bound to {what}: {consequence}",
-                    if f.component == Component::Headlamp { "Headlamp" } else { "The dashboard" },
-                    f.namespace,
-                    f.deployment
-                ),
+                message: format!("{who} is bound to {what}: {consequence}"),
                 fix: fix.into(),
+            });
+        }
+    }
+    // The chart's binding of an account no Headlamp Deployment in the audit uses (its Deployment
+    // deleted by hand, scaled away into another name, or not recognised): still cluster-admin.
+    for binding in &snapshot.cluster_role_bindings {
+        let object = format!("clusterrolebinding.rbac.authorization.k8s.io/{}", binding.name_any());
+        let Some(release) = headlamp_chart_binding(binding) else { continue };
+        if chart_bindings_reported.contains(&object) || !matches!(power(&binding.role_ref, &roles), Power::Admin) {
+            continue;
+        }
+        for (namespace, account) in binding.subjects.iter().flatten().filter_map(|s| identity::account_of(s, None)) {
+            if !in_scope(&namespace) {
+                continue;
+            }
+            accounts.insert((namespace.clone(), account.clone()));
+            out.push(Finding {
+                severity: Severity::Medium,
+                check: "headlamp-chart-admin".into(),
+                namespace: namespace.clone(),
+                object: object.clone(),
+                message: format!(
+                    "the Headlamp Helm chart's default clusterRoleBinding.create=true (release {release}) binds \
+                     ServiceAccount {namespace}/{account} to {} (full control cluster-wide), and no Headlamp Deployment \
+                     found here uses that account: any pod that runs as it, and anyone who may request its tokens, gets it",
+                    binding.role_ref.name
+                ),
+                fix: headlamp_chart_fix(&release, &namespace),
             });
         }
     }
@@ -800,15 +958,16 @@ fn ingress_findings(snapshot: &Snapshot, found: &[(Found, &Deployment)], out: &m
     }
 }
 
-fn subject_in(subject: &Subject, namespace: &str) -> Option<String> {
+/// How a binding's subject names an account of `namespace` (any spelling the authorizer matches:
+/// see [`identity`]), for a message: `ServiceAccount NS/NAME`, `... (as User ...)`, `every
+/// ServiceAccount of namespace NS (group ...)`.
+fn subject_in(subject: &Subject, binding_namespace: Option<&str>, namespace: &str) -> Option<String> {
+    if let Some((ns, name)) = identity::account_of(subject, binding_namespace).filter(|(ns, _)| ns == namespace) {
+        let spelled = if subject.kind == "User" { format!(" (as User {})", subject.name) } else { String::new() };
+        return Some(format!("ServiceAccount {ns}/{name}{spelled}"));
+    }
     match subject.kind.as_str() {
-        "ServiceAccount" if subject.namespace.as_deref() == Some(namespace) => {
-            Some(format!("ServiceAccount {namespace}/{}", subject.name))
-        }
-        "Group"
-            if subject.name == "system:serviceaccounts"
-                || subject.name == format!("system:serviceaccounts:{namespace}") =>
-        {
+        "Group" if identity::groups(namespace).contains(&subject.name) => {
             Some(format!("every ServiceAccount of namespace {namespace} (group {})", subject.name))
         }
         _ => None,
@@ -839,6 +998,114 @@ fn power(role_ref: &RoleRef, cluster_roles: &BTreeMap<String, &ClusterRole>) -> 
     }
 }
 
+/// The `nodes/*` subresources `rules` allow, each with its verbs; `*` stands for every one of them
+/// (a rule on `*` or `nodes/*`). Nodes are cluster-scoped: only a ClusterRoleBinding grants them.
+pub fn node_subresources(rules: &[PolicyRule]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for rule in rules {
+        let core = rule.api_groups.iter().flatten().any(|g| g.is_empty() || g == "*");
+        if !core || rule.verbs.is_empty() {
+            continue;
+        }
+        for resource in rule.resources.iter().flatten() {
+            let sub = match resource.as_str() {
+                "*" | "nodes/*" => "*",
+                other => match other.strip_prefix("nodes/").or_else(|| other.strip_prefix("*/")) {
+                    Some(sub) if !sub.is_empty() => sub,
+                    _ => continue,
+                },
+            };
+            // Reading a node's status is reading the node; writing it is not.
+            let verbs = rule.verbs.iter().filter(|v| sub != "status" || !READ_VERBS.contains(&v.as_str()));
+            let verbs: Vec<String> = verbs.cloned().collect();
+            if !verbs.is_empty() {
+                out.entry(sub.to_string()).or_default().extend(verbs);
+            }
+        }
+    }
+    out
+}
+
+/// `nodes/proxy` is the kubelet's whole API (its `get` alone opens exec into any pod of the node
+/// over a WebSocket); the other `nodes/*` subresources read the node's logs, stats, metrics and
+/// configuration, or write its status.
+fn node_findings(
+    role_ref: &RoleRef,
+    cluster_roles: &BTreeMap<String, &ClusterRole>,
+    namespace: &str,
+    object: &str,
+    who: &str,
+    out: &mut Vec<Finding>,
+) {
+    if role_ref.kind != "ClusterRole" {
+        return;
+    }
+    let rules = cluster_roles.get(&role_ref.name).and_then(|r| r.rules.clone()).unwrap_or_default();
+    let subs = node_subresources(&rules);
+    if subs.is_empty() {
+        return;
+    }
+    let verbs = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(", ");
+    let proxy = subs.get("*").or_else(|| subs.get("proxy"));
+    if let Some(proxy_verbs) = proxy {
+        let what = if subs.contains_key("*") {
+            "every nodes/* subresource, nodes/proxy included".to_string()
+        } else {
+            "nodes/proxy".to_string()
+        };
+        out.push(Finding {
+            severity: Severity::High,
+            check: "nodes-proxy".into(),
+            namespace: namespace.into(),
+            object: object.into(),
+            message: format!(
+                "{who} may {} {what} (ClusterRole {}): that is the kubelet API of every node, which runs commands in \
+                 any pod there (exec), get alone being enough",
+                verbs(proxy_verbs),
+                role_ref.name
+            ),
+            fix: format!(
+                "take nodes/proxy (and any * or nodes/* resource) out of ClusterRole {}, or bind a narrower role; \
+                 metrics collectors need only nodes/metrics or nodes/stats",
+                role_ref.name
+            ),
+        });
+    }
+    let others: Vec<String> = subs
+        .iter()
+        .filter(|(sub, _)| *sub != "*" && *sub != "proxy")
+        .map(|(sub, v)| format!("{} nodes/{sub}", verbs(v)))
+        .collect();
+    if !others.is_empty() {
+        out.push(Finding {
+            severity: Severity::Medium,
+            check: "node-subresources".into(),
+            namespace: namespace.into(),
+            object: object.into(),
+            message: format!(
+                "{who} may {} (ClusterRole {}): the kubelet's logs, stats, metrics or configuration of every node, or \
+                 the node's status",
+                others.join(", "),
+                role_ref.name
+            ),
+            fix: format!(
+                "take the nodes/* subresources a dashboard user does not need out of ClusterRole {}",
+                role_ref.name
+            ),
+        });
+    }
+}
+
+/// The API server's bootstrap binding of one of the control plane's controllers to its role
+/// (`system:controller:NAME` for ServiceAccount kube-system/NAME): not a dashboard user.
+fn control_plane_controller(binding: &ClusterRoleBinding, subject: &Subject) -> bool {
+    let bootstrap = binding.labels().get("kubernetes.io/bootstrapping").is_some_and(|v| v == "rbac-defaults");
+    bootstrap
+        && subject.kind == "ServiceAccount"
+        && subject.namespace.as_deref() == Some("kube-system")
+        && binding.name_any().strip_prefix("system:controller:") == Some(subject.name.as_str())
+}
+
 fn rbac_findings(
     snapshot: &Snapshot,
     namespace: &str,
@@ -847,14 +1114,17 @@ fn rbac_findings(
 ) {
     let roles: BTreeMap<String, &ClusterRole> = snapshot.cluster_roles.iter().map(|r| (r.name_any(), r)).collect();
     // The UIs' own accounts have their own check.
-    let not_a_ui = |s: &&Subject| {
-        !(s.kind == "ServiceAccount"
-            && ui_accounts.contains(&(s.namespace.clone().unwrap_or_default(), s.name.clone())))
+    let not_a_ui = |s: &Subject, binding_namespace: Option<&str>| {
+        !identity::account_of(s, binding_namespace).is_some_and(|account| ui_accounts.contains(&account))
     };
     for binding in &snapshot.cluster_role_bindings {
         let object = format!("clusterrolebinding.rbac.authorization.k8s.io/{}", binding.name_any());
         let power = power(&binding.role_ref, &roles);
-        for who in binding.subjects.iter().flatten().filter(not_a_ui).filter_map(|s| subject_in(s, namespace)) {
+        let subjects = binding.subjects.iter().flatten().filter(|s| not_a_ui(s, None));
+        for (subject, who) in subjects.filter_map(|s| Some((s, subject_in(s, None, namespace)?))) {
+            if !matches!(power, Power::Admin) && !control_plane_controller(binding, subject) {
+                node_findings(&binding.role_ref, &roles, namespace, &object, &who, out);
+            }
             let (severity, check, what, fix) = match power {
                 Power::Admin => (
                     Severity::High,
@@ -886,7 +1156,8 @@ fn rbac_findings(
     for binding in &snapshot.role_bindings {
         let Power::Admin = power(&binding.role_ref, &roles) else { continue };
         let bound_ns = binding.namespace().unwrap_or_default();
-        for who in binding.subjects.iter().flatten().filter(not_a_ui).filter_map(|s| subject_in(s, namespace)) {
+        let subjects = binding.subjects.iter().flatten().filter(|s| not_a_ui(s, Some(&bound_ns)));
+        for who in subjects.filter_map(|s| subject_in(s, Some(&bound_ns), namespace)) {
             out.push(Finding {
                 severity: Severity::Medium,
                 check: "cluster-admin-binding".into(),
@@ -966,6 +1237,7 @@ pub fn audit(snapshot: &Snapshot, scope: &Where) -> Report {
     };
     let mut findings = Vec::new();
     for (f, deployment) in &found {
+        host_findings(f, deployment, &mut findings);
         match f.component {
             Component::Kong | Component::MetricsScraper => {}
             Component::Headlamp => headlamp_findings(f, deployment, &mut findings),
@@ -984,7 +1256,7 @@ pub fn audit(snapshot: &Snapshot, scope: &Where) -> Report {
         }
     }
     ingress_findings(snapshot, &found, &mut findings);
-    let ui_accounts = ui_account_findings(snapshot, &found, &mut findings);
+    let ui_accounts = ui_account_findings(snapshot, &found, &in_scope, &mut findings);
     for ns in &namespaces {
         rbac_findings(snapshot, ns, &ui_accounts, &mut findings);
     }
@@ -1294,11 +1566,15 @@ mod tests {
             ("exposed-service", "service/kubernetes-dashboard"),
             ("cluster-admin-binding", "clusterrolebinding.rbac.authorization.k8s.io/dash-admin-user"),
             ("reads-all-secrets", "clusterrolebinding.rbac.authorization.k8s.io/dash-developer-user"),
+            ("nodes-proxy", "clusterrolebinding.rbac.authorization.k8s.io/dash-developer-user"),
             ("long-lived-token", "secret/admin-user-token"),
         ] {
             assert!(got.contains(&(check.to_string(), object.to_string())), "missing {check} on {object}: {got:#?}");
         }
-        assert_eq!(report.findings.len(), 8, "{got:#?}");
+        assert_eq!(report.findings.len(), 9, "{got:#?}");
+        let proxy = report.findings.iter().find(|f| f.check == "nodes-proxy").unwrap();
+        assert!(proxy.message.contains("every nodes/* subresource, nodes/proxy included"), "{}", proxy.message);
+        assert_eq!(proxy.severity, Severity::High);
         let text = render(&report, AuditFormat::Table).unwrap();
         assert!(text.contains("Dashboard v2 in namespace dash"), "{text}");
         assert!(text.contains("--enable-skip-login"), "{text}");
@@ -1351,7 +1627,7 @@ mod tests {
         assert!(report.dashboards.is_empty() && report.findings.is_empty(), "{report:#?}");
         let report = audit(&snap, &Where::All);
         assert_eq!(report.namespaces, ["dash"]);
-        assert_eq!(report.findings.len(), 8);
+        assert_eq!(report.findings.len(), 9);
     }
 
     fn found_headlamp(report: &Report, ns: &str) {
@@ -1370,7 +1646,7 @@ mod tests {
         assert_eq!(
             got,
             BTreeSet::from([(
-                "ui-account-admin".to_string(),
+                "headlamp-chart-admin".to_string(),
                 "clusterrolebinding.rbac.authorization.k8s.io/hl-headlamp-admin".to_string()
             )]),
             "{:#?}",
@@ -1379,7 +1655,18 @@ mod tests {
         let finding = &report.findings[0];
         assert_eq!(finding.severity, Severity::Medium, "Headlamp forwards users' tokens by default");
         assert!(finding.message.contains("Headlamp's own ServiceAccount hl/headlamp"), "{}", finding.message);
-        assert!(finding.fix.contains("clusterRoleBinding.create=false"), "{}", finding.fix);
+        assert!(
+            finding.message.contains("default clusterRoleBinding.create=true (release headlamp)"),
+            "{}",
+            finding.message
+        );
+        assert!(
+            finding.fix.contains(
+                "helm upgrade headlamp headlamp/headlamp -n hl --reuse-values --set clusterRoleBinding.create=false"
+            ),
+            "{}",
+            finding.fix
+        );
         let text = render(&report, AuditFormat::Table).unwrap();
         assert!(text.contains("Headlamp in namespace hl: headlamp (headlamp)"), "{text}");
         assert!(!text.contains("archived"), "{text}");
@@ -1395,7 +1682,7 @@ mod tests {
             ("exposed-service", "service/headlamp"),
             ("plain-http", "service/headlamp"),
             ("ingress-without-tls", "ingress.networking.k8s.io/headlamp"),
-            ("ui-account-admin", crb),
+            ("headlamp-chart-admin", crb),
             ("unsafe-use-service-account-token", "deployment/headlamp"),
             ("insecure-ssl", "deployment/headlamp"),
             ("oidc-skip-tls-verify", "deployment/headlamp"),
@@ -1407,7 +1694,7 @@ mod tests {
             assert!(got.contains(&(check.to_string(), object.to_string())), "missing {check} on {object}: {got:#?}");
         }
         assert_eq!(report.findings.len(), expected.len(), "{got:#?}");
-        let admin = report.findings.iter().find(|f| f.check == "ui-account-admin").unwrap();
+        let admin = report.findings.iter().find(|f| f.check == "headlamp-chart-admin").unwrap();
         assert_eq!(admin.severity, Severity::High, "every visitor acts as the account");
         assert!(admin.message.contains("every visitor of Headlamp gets it"), "{}", admin.message);
         let http = report.findings.iter().find(|f| f.check == "plain-http").unwrap();
@@ -1436,6 +1723,268 @@ mod tests {
         let yaml = render(&report, AuditFormat::Yaml).unwrap();
         let back: serde_json::Value = serde_yaml::from_str(&yaml).unwrap();
         assert_eq!(back["notices"][0], report.notices[0]);
+    }
+
+    #[test]
+    fn a_dashboard_published_on_its_nodes_port_is_reported_and_a_clusterip_one_is_not() {
+        let report = audit(&fixture("dashboard/v2-hostport.yaml", "dash"), &here("dash"));
+        let got = checks(&report);
+        assert_eq!(got, BTreeSet::from([("host-port".to_string(), "deployment/kubernetes-dashboard".to_string())]));
+        let finding = &report.findings[0];
+        assert_eq!(finding.severity, Severity::High);
+        assert!(
+            finding.message.contains("publishes port 8443 on port 8443 of its node's own addresses"),
+            "{}",
+            finding.message
+        );
+        // The same install without hostPort: a containerPort alone is not on the node.
+        let report = audit(&fixture("dashboard/v2-hardened.yaml", "dash"), &here("dash"));
+        assert!(report.findings.iter().all(|f| !f.check.starts_with("host-")), "{:#?}", report.findings);
+    }
+
+    #[test]
+    fn headlamp_on_the_nodes_network_is_reported_once() {
+        let mut snap = fixture("headlamp/hostnetwork.yaml", "hl");
+        // The API server sets hostPort to the containerPort of a host-network pod.
+        let pod = snap.deployments[0].spec.template.spec.as_mut().unwrap();
+        pod.containers[0].ports.as_mut().unwrap()[0].host_port = Some(4466);
+        let report = audit(&snap, &here("hl"));
+        let got = checks(&report);
+        assert_eq!(got, BTreeSet::from([("host-network".to_string(), "deployment/headlamp".to_string())]));
+        assert!(report.findings[0].message.contains("(ports 4466)"), "{}", report.findings[0].message);
+        assert!(report.findings[0].message.contains("NetworkPolicies do not apply"));
+    }
+
+    fn cluster_role(name: &str, rules: Vec<PolicyRule>) -> ClusterRole {
+        ClusterRole {
+            metadata: kube::api::ObjectMeta { name: Some(name.into()), ..Default::default() },
+            rules: Some(rules),
+            aggregation_rule: None,
+        }
+    }
+
+    fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
+        PolicyRule {
+            api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
+            resources: Some(resources.iter().map(|s| s.to_string()).collect()),
+            verbs: verbs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn binding(name: &str, role: &str, subjects: Vec<Subject>) -> ClusterRoleBinding {
+        ClusterRoleBinding {
+            metadata: kube::api::ObjectMeta { name: Some(name.into()), ..Default::default() },
+            role_ref: RoleRef {
+                api_group: Some("rbac.authorization.k8s.io".into()),
+                kind: "ClusterRole".into(),
+                name: role.into(),
+            },
+            subjects: Some(subjects),
+        }
+    }
+
+    fn subject(kind: &str, name: &str, namespace: Option<&str>) -> Subject {
+        Subject { kind: kind.into(), name: name.into(), namespace: namespace.map(str::to_string), api_group: None }
+    }
+
+    #[test]
+    fn nodes_proxy_is_flagged_for_a_uis_account_and_a_user_however_it_is_granted() {
+        for resources in [&["nodes/proxy"][..], &["nodes/*"], &["*/proxy"], &["nodes", "nodes/proxy"]] {
+            let mut snap = fixture("headlamp/hardened.yaml", "hl");
+            snap.cluster_roles.push(cluster_role("kubelet-api", vec![rule(&[""], resources, &["get"])]));
+            snap.cluster_role_bindings.push(binding(
+                "hl-ui-kubelet",
+                "kubelet-api",
+                vec![subject("ServiceAccount", "headlamp", Some("hl"))],
+            ));
+            snap.cluster_role_bindings.push(binding(
+                "hl-dev-kubelet",
+                "kubelet-api",
+                vec![subject("User", "system:serviceaccount:hl:developer", None)],
+            ));
+            let report = audit(&snap, &here("hl"));
+            let got = checks(&report);
+            for object in ["hl-ui-kubelet", "hl-dev-kubelet"] {
+                let object = format!("clusterrolebinding.rbac.authorization.k8s.io/{object}");
+                assert!(got.contains(&("nodes-proxy".to_string(), object.clone())), "{resources:?}: {got:#?}");
+            }
+            assert_eq!(report.findings.len(), 2, "{resources:?}: {got:#?}");
+            let dev = report.findings.iter().find(|f| f.object.ends_with("hl-dev-kubelet")).unwrap();
+            assert!(
+                dev.message.contains("ServiceAccount hl/developer (as User system:serviceaccount:hl:developer)"),
+                "{}",
+                dev.message
+            );
+        }
+    }
+
+    #[test]
+    fn other_node_subresources_are_a_medium_finding_and_nodes_alone_or_pods_proxy_are_none() {
+        let mut snap = fixture("headlamp/hardened.yaml", "hl");
+        snap.cluster_roles
+            .push(cluster_role("metrics", vec![rule(&[""], &["nodes/metrics", "nodes/stats"], &["get"])]));
+        snap.cluster_roles.push(cluster_role(
+            "plain",
+            vec![
+                rule(&[""], &["nodes", "pods/log"], &["get", "list"]),
+                rule(&["apps"], &["deployments/scale"], &["get"]),
+            ],
+        ));
+        snap.cluster_role_bindings.push(binding(
+            "hl-metrics",
+            "metrics",
+            vec![subject("ServiceAccount", "viewer", Some("hl"))],
+        ));
+        snap.cluster_role_bindings.push(binding(
+            "hl-plain",
+            "plain",
+            vec![subject("ServiceAccount", "reader", Some("hl"))],
+        ));
+        // Another namespace's account, in any spelling, is not this namespace's.
+        snap.cluster_roles.push(cluster_role("kubelet-api", vec![rule(&[""], &["nodes/proxy"], &["get"])]));
+        snap.cluster_role_bindings.push(binding(
+            "elsewhere",
+            "kubelet-api",
+            vec![
+                subject("User", "system:serviceaccount:other:headlamp", None),
+                subject("ServiceAccount", "headlamp", Some("other")),
+            ],
+        ));
+        let report = audit(&snap, &here("hl"));
+        let got = checks(&report);
+        assert_eq!(
+            got,
+            BTreeSet::from([(
+                "node-subresources".to_string(),
+                "clusterrolebinding.rbac.authorization.k8s.io/hl-metrics".to_string()
+            )]),
+            "{:#?}",
+            report.findings
+        );
+        assert_eq!(report.findings[0].severity, Severity::Medium);
+        assert!(
+            report.findings[0].message.contains("get nodes/metrics, get nodes/stats"),
+            "{}",
+            report.findings[0].message
+        );
+    }
+
+    #[test]
+    fn rights_spelled_as_the_accounts_user_name_or_its_groups_are_counted() {
+        let mut snap = fixture("headlamp/hardened.yaml", "hl");
+        snap.cluster_role_bindings.push(binding(
+            "as-user",
+            "cluster-admin",
+            vec![subject("User", "system:serviceaccount:hl:developer", None)],
+        ));
+        snap.cluster_role_bindings.push(binding(
+            "everyone",
+            "cluster-admin",
+            vec![subject("Group", "system:authenticated", None)],
+        ));
+        snap.cluster_role_bindings.push(binding(
+            "not-here",
+            "cluster-admin",
+            vec![
+                subject("User", "system:serviceaccount:other:developer", None),
+                subject("Group", "system:serviceaccounts:other", None),
+            ],
+        ));
+        let report = audit(&snap, &here("hl"));
+        let got = checks(&report);
+        let crb = |n: &str| {
+            ("cluster-admin-binding".to_string(), format!("clusterrolebinding.rbac.authorization.k8s.io/{n}"))
+        };
+        assert_eq!(got, BTreeSet::from([crb("as-user"), crb("everyone")]), "{:#?}", report.findings);
+        // Headlamp's own account spelled as a User is its own account: reported as such, once.
+        let mut snap = fixture("headlamp/hardened.yaml", "hl");
+        snap.cluster_role_bindings.push(binding(
+            "hl-own",
+            "cluster-admin",
+            vec![subject("User", "system:serviceaccount:hl:headlamp", None)],
+        ));
+        let report = audit(&snap, &here("hl"));
+        assert_eq!(
+            checks(&report),
+            BTreeSet::from([(
+                "ui-account-admin".to_string(),
+                "clusterrolebinding.rbac.authorization.k8s.io/hl-own".to_string()
+            )])
+        );
+    }
+
+    #[test]
+    fn the_headlamp_charts_binding_is_named_when_the_chart_was_renamed_and_its_image_mirrored() {
+        let report = audit(&fixture("headlamp/renamed.yaml", "hl"), &here("hl"));
+        assert_eq!(
+            report.dashboards,
+            [Found { namespace: "hl".into(), deployment: "headlamp-ui".into(), component: Component::Headlamp }]
+        );
+        let got = checks(&report);
+        assert_eq!(
+            got,
+            BTreeSet::from([(
+                "headlamp-chart-admin".to_string(),
+                "clusterrolebinding.rbac.authorization.k8s.io/hl-headlamp-ui-admin".to_string()
+            )]),
+            "{:#?}",
+            report.findings
+        );
+        assert!(report.findings[0].message.contains("ServiceAccount hl/headlamp-ui"), "{}", report.findings[0].message);
+    }
+
+    #[test]
+    fn the_charts_binding_left_without_its_deployment_is_still_reported() {
+        let mut snap = fixture("headlamp/default.yaml", "hl");
+        snap.deployments.clear();
+        let report = audit(&snap, &Where::All);
+        let got = checks(&report);
+        assert_eq!(
+            got,
+            BTreeSet::from([(
+                "headlamp-chart-admin".to_string(),
+                "clusterrolebinding.rbac.authorization.k8s.io/hl-headlamp-admin".to_string()
+            )]),
+            "{:#?}",
+            report.findings
+        );
+        assert!(report.findings[0].message.contains("no Headlamp Deployment found here uses that account"));
+        // Not in the namespaces audited: not reported there.
+        assert!(audit(&snap, &here("elsewhere")).findings.is_empty());
+        // The chart's binding to a narrow role is not cluster-admin.
+        let mut snap = fixture("headlamp/default.yaml", "hl");
+        snap.cluster_role_bindings[0].role_ref.name = "view".into();
+        snap.cluster_roles.push(cluster_role("view", vec![rule(&[""], &["pods"], &["get"])]));
+        assert!(audit(&snap, &here("hl")).findings.is_empty(), "{:#?}", audit(&snap, &here("hl")).findings);
+        // A binding that only looks like the chart's (no chart label) is not the chart's.
+        let mut snap = fixture("headlamp/default.yaml", "hl");
+        snap.cluster_role_bindings[0].metadata.labels.as_mut().unwrap().remove(HELM_CHART_LABEL);
+        let report = audit(&snap, &here("hl"));
+        assert_eq!(
+            checks(&report),
+            BTreeSet::from([(
+                "ui-account-admin".to_string(),
+                "clusterrolebinding.rbac.authorization.k8s.io/hl-headlamp-admin".to_string()
+            )])
+        );
+    }
+
+    #[test]
+    fn node_subresources_are_read_from_every_way_rbac_names_them() {
+        let subs = node_subresources(&[rule(&["*"], &["*"], &["get", "list"])]);
+        assert_eq!(subs.keys().collect::<Vec<_>>(), ["*"]);
+        let subs = node_subresources(&[
+            rule(&["apps"], &["nodes/proxy"], &["get"]),
+            rule(&[""], &["nodes", "pods/proxy"], &["*"]),
+        ]);
+        assert!(subs.is_empty(), "{subs:?}");
+        let subs = node_subresources(&[rule(&[""], &["nodes/log", "*/proxy"], &["get"])]);
+        assert_eq!(subs.keys().collect::<Vec<_>>(), ["log", "proxy"]);
+        // dash-user's own read-only role reads nodes/status (the node itself): not a finding; writing it is.
+        assert!(node_subresources(&[rule(&[""], &["nodes/status"], &["get", "list", "watch"])]).is_empty());
+        let subs = node_subresources(&[rule(&[""], &["nodes/status"], &["get", "patch"])]);
+        assert_eq!(subs["status"], BTreeSet::from(["patch".to_string()]));
     }
 
     fn container(args: &[&str]) -> Container {

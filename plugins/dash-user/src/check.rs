@@ -18,8 +18,8 @@ use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 use serde::Serialize;
 
-use crate::PLUGIN;
 use crate::create::NAMESPACE_HELP;
+use crate::identity;
 use crate::rbac::{self, RBAC_GROUP};
 use crate::ui::{self, Ui};
 
@@ -231,17 +231,49 @@ pub struct CheckCmd {
     pub kube: KubeArgs,
 }
 
-/// Where the user has RoleBindings made by this plugin.
-async fn bound_namespaces(client: &Client, namespace: &str, name: &str) -> Result<Vec<String>> {
-    let params = ListParams::default().labels(&rbac::user_selector(PLUGIN, namespace, name));
-    let bindings = Api::<RoleBinding>::all(client.clone())
-        .list(&params)
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, format!("listing the rolebindings of {namespace}/{name}")))?;
-    let mut out: Vec<String> = bindings.items.iter().filter_map(|b| b.namespace()).collect();
+/// Where a RoleBinding gives the account something, however its subject names it (the
+/// ServiceAccount, its user name, or one of its groups; see [`crate::identity`]): a right granted
+/// only in some namespace is seen only when that namespace is asked about.
+pub async fn bound_namespaces(client: &Client, namespace: &str, name: &str) -> Result<Vec<String>> {
+    let bindings = Api::<RoleBinding>::all(client.clone()).list(&ListParams::default()).await.map_err(|e| {
+        harden_kube::error::from_kube(e, format!("listing the rolebindings that name {namespace}/{name}"))
+    })?;
+    let mut out: Vec<String> = bindings
+        .items
+        .iter()
+        .filter(|b| {
+            b.subjects
+                .iter()
+                .flatten()
+                .any(|s| identity::naming(s, b.metadata.namespace.as_deref(), namespace, name).is_some())
+        })
+        .filter_map(|b| b.namespace())
+        .collect();
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+/// Asks the authorizer about every right of [`RIGHTS`], cluster-wide and in each of `namespaces`,
+/// for the ServiceAccount `namespace/name` (its user name and groups).
+pub async fn ask(client: &Client, namespace: &str, name: &str, namespaces: &[String]) -> Result<Vec<Answer>> {
+    let questions = questions(namespaces);
+    try_join_all(questions.iter().map(|(scope, r)| {
+        let client = client.clone();
+        async move {
+            let answer = access::may_service_account(&client, namespace, name, &question(scope.as_deref(), r)).await?;
+            Ok::<_, Error>(Answer {
+                scope: scope.clone().unwrap_or_else(|| "cluster-wide".into()),
+                verb: r.verb.into(),
+                group: r.group.into(),
+                resource: r.subresource.map_or_else(|| r.resource.to_string(), |s| format!("{}/{s}", r.resource)),
+                allowed: answer.allowed,
+                danger: r.danger.map(str::to_string),
+                reason: answer.reason,
+            })
+        }
+    }))
+    .await
 }
 
 impl CheckCmd {
@@ -269,33 +301,26 @@ impl CheckCmd {
             return Err(Error::not_found(format!("serviceaccount {namespace}/{} does not exist", self.name))
                 .with_hint("`kubectl dash-user list` shows the dashboard users; pass -n for another namespace"));
         }
+        // Every namespace where a RoleBinding names the account in any spelling is asked about: a
+        // right granted only there would otherwise be missed, and the verdict would be false.
+        let bound = bound_namespaces(&client, &namespace, &self.name).await?;
         let namespaces = if self.scope_namespaces.is_empty() {
-            let bound = bound_namespaces(&client, &namespace, &self.name).await?;
             if bound.is_empty() { vec![namespace.clone()] } else { bound }
         } else {
-            self.scope_namespaces.clone()
+            let mut list = self.scope_namespaces.clone();
+            let added: Vec<String> = bound.into_iter().filter(|ns| !list.contains(ns)).collect();
+            if !added.is_empty() {
+                harden_cli::output::eline(format!(
+                    "Also asking about namespace(s) {}: a RoleBinding there names {namespace}/{}.",
+                    added.join(", "),
+                    self.name
+                ));
+            }
+            list.extend(added);
+            list
         };
         let (user, groups) = rbac::service_account_user(&namespace, &self.name);
-        let questions = questions(&namespaces);
-        let answers = try_join_all(questions.iter().map(|(scope, r)| {
-            let client = client.clone();
-            let namespace = namespace.clone();
-            let name = self.name.clone();
-            async move {
-                let answer =
-                    access::may_service_account(&client, &namespace, &name, &question(scope.as_deref(), r)).await?;
-                Ok::<_, Error>(Answer {
-                    scope: scope.clone().unwrap_or_else(|| "cluster-wide".into()),
-                    verb: r.verb.into(),
-                    group: r.group.into(),
-                    resource: r.subresource.map_or_else(|| r.resource.to_string(), |s| format!("{}/{s}", r.resource)),
-                    allowed: answer.allowed,
-                    danger: r.danger.map(str::to_string),
-                    reason: answer.reason,
-                })
-            }
-        }))
-        .await?;
+        let answers = ask(&client, &namespace, &self.name, &namespaces).await?;
         let dangerous = answers.iter().filter(|a| a.dangerous()).count();
         let doc = serde_json::json!({
             "user": user, "groups": groups, "dangerousAllowed": dangerous, "answers": answers,

@@ -2,26 +2,27 @@
 //! UI -> the resources (discovery, or the built-in list offline) -> the pure builders -> the shared
 //! apply path -> a short-lived token and how to log in to that UI.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use harden_cli::error::{Error, ErrorKind, Outcome, Result};
 use harden_cli::output::warn;
 use harden_cli::prompt;
-use harden_kube::apply::Applier;
+use harden_kube::apply::{Applier, Object};
 use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs, ObjectFormat};
 use harden_kube::manual::ManualArgs;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::ClusterRole;
-use kube::api::Api;
+use kube::api::{Api, DynamicObject};
 use kube::{Client, ResourceExt};
 
-use crate::inherited;
 use crate::manage::{self, Kind, Owned};
 use crate::rbac::{self, ResourceName, RoleChoice, Scope, UserSpec};
 use crate::token::{self, DEFAULT_DURATION, duration_arg};
 use crate::ui::{self, Ui};
 use crate::{DEFAULT_NAMESPACE, PLUGIN};
+use crate::{check, inherited, preflight};
 
 /// `-n` as `create` uses it: it is not the context's namespace, and it does not limit what the user reads.
 pub const NAMESPACE_HELP: &str = "Namespace of the user's ServiceAccount (default: the installed UI's: kubernetes-dashboard \
@@ -196,7 +197,17 @@ impl CreateCmd {
             })?;
             scope_namespaces = answer.split(',').map(|s| s.trim().to_string()).collect();
         }
-        scope_namespaces.retain(|ns| !ns.is_empty());
+        // `--namespaces ''` is an empty list, not "every namespace": a typo must not widen the scope.
+        if !self.scope_namespaces.is_empty() && scope_namespaces.iter().any(String::is_empty) {
+            let given = self.scope_namespaces.join(",");
+            return Err(if self.scope_namespaces.iter().all(String::is_empty) {
+                Error::invalid(format!("--namespaces {given:?} names no namespace"))
+                    .with_hint("name the namespaces the user may read (--namespaces a,b), or leave the flag out for every namespace")
+            } else {
+                Error::invalid(format!("--namespaces {given:?} has an empty namespace in its list"))
+                    .with_hint("separate the namespaces with single commas: --namespaces a,b")
+            });
+        }
         for ns in &scope_namespaces {
             rbac::validate_namespace(ns).map_err(|e| Error::invalid(format!("--namespaces: {e}")))?;
         }
@@ -261,6 +272,9 @@ impl CreateCmd {
             ));
         }
 
+        // Asked with every other consent once the cluster has been read, so that one refusal names
+        // every flag needed.
+        let mut confirm_admin = None;
         let mut grants_everything = spec.role == RoleChoice::Admin;
         if let (RoleChoice::ClusterRole(name), Some(client)) = (&spec.role, &client) {
             grants_everything = check_cluster_role(client, name).await?;
@@ -278,7 +292,7 @@ impl CreateCmd {
                 }
             );
             if self.dry_run == DryRun::None && !self.manual.show_manual {
-                prompt::confirm(&question, self.yes)?;
+                confirm_admin = Some(question);
             }
         }
         if spec.include_secrets {
@@ -336,46 +350,58 @@ impl CreateCmd {
             harden_cli::output::print(&harden_kube::manual::steps(&objects, &before, &after)?);
             return Ok(Outcome::Good);
         }
-        let inherited = match &client {
+        let (inherited, grants) = match &client {
             Some(client) => inherited::find(client, &spec.namespace, &spec.name, &plan).await?,
             None => {
                 harden_cli::output::eline(format!(
                     "Existing bindings of {who} were not checked (no cluster): apply the output where that account is \
                      new, or run create against the cluster to find and prune them."
                 ));
-                Vec::new()
+                (Vec::new(), Vec::new())
             }
         };
-        let to_prune = self.settle_inherited(&who, &inherited)?;
+        for existing in &inherited {
+            harden_cli::output::eline(format!("existing binding: {}", existing.describe(&who)));
+        }
         let objects = plan.into_objects()?;
+        // Everything that decides the run is read before anything is decided or written.
+        let live = matches!(self.dry_run, DryRun::None | DryRun::Server);
+        let existing = match (&client, live) {
+            (Some(client), true) => manage::owned(client, &spec.namespace, &spec.name).await?,
+            _ => Vec::new(),
+        };
+        let (replace, prune) = stale(&existing, &wanted);
+        let foreign = match (&client, live) {
+            (Some(client), true) => not_ours(client, &objects).await?,
+            _ => Vec::new(),
+        };
+        let unexplained = match &client {
+            Some(client) => {
+                let going = Going { replace: &replace, prune: &prune, inherited: &inherited };
+                beyond_plan(client, &spec, &grants, &going).await?
+            }
+            None => Vec::new(),
+        };
+        let consents = Consents { admin: confirm_admin, foreign, unexplained };
+        let to_prune = self.settle_consents(&who, &inherited, consents)?;
+        if let (Some(client), true) = (&client, live) {
+            self.preflight(client, &spec, &objects, &replace, &prune, &to_prune).await?;
+        }
 
         let mut applier = Applier::new(PLUGIN, self.apply_args(), client.clone()).all_or_nothing();
         if self.output == Some(CreateFormat::Token) {
             applier = applier.lines_to_stderr();
         }
-        // A binding's roleRef cannot change: remove ours first when the role changed.
-        let existing = match (&client, self.dry_run) {
-            (Some(client), DryRun::None | DryRun::Server) => manage::owned(client, &spec.namespace, &spec.name).await?,
-            _ => Vec::new(),
-        };
-        let (replace, prune) = stale(&existing, &wanted);
-        let lines = |text: String| {
+        let say = |text: String| {
             if self.output.is_some() { harden_cli::output::eline(text) } else { harden_cli::output::line(text) }
         };
         if let Some(client) = &client {
-            for line in manage::delete_all(client, &replace, self.dry_run, "deleted (its role changed)").await? {
-                lines(line);
+            self.write(client, &spec, &applier, objects, &replace, &prune, &to_prune, &say).await?;
+            if self.dry_run == DryRun::None {
+                confirm_after(client, &spec, &grants).await?;
             }
-        }
-        applier.run(objects).await?;
-        if let Some(client) = &client {
-            for line in manage::delete_all(client, &prune, self.dry_run, "pruned (no longer part of this user)").await?
-            {
-                lines(line);
-            }
-            for existing in &to_prune {
-                lines(inherited::prune(client, existing, &spec.namespace, &spec.name, self.dry_run).await?);
-            }
+        } else {
+            applier.run(objects).await?;
         }
 
         let wants_token = !self.no_token && matches!(self.output, None | Some(CreateFormat::Token));
@@ -442,44 +468,390 @@ impl CreateCmd {
     }
 }
 
+/// What `create` needs the user's word for, or cannot do at all, found before anything is written.
+struct Consents {
+    /// The question to confirm binding a role that allows everything (`--yes`).
+    admin: Option<String>,
+    /// Objects of the plan that exist and were not made by this plugin (`--overwrite`).
+    foreign: Vec<String>,
+    /// Rights the authorizer gives the account beyond the plan that no pruning here removes.
+    unexplained: Vec<String>,
+}
+
 impl CreateCmd {
-    /// Names every existing binding of the account; those that grant more than asked are pruned
-    /// when the user agrees (`--prune-bindings`, or yes at a terminal), else create fails (exit 1)
-    /// before anything is written.
-    fn settle_inherited<'a>(
+    /// Decides, in one place, what the run needs: `--yes` for a role that allows everything,
+    /// `--overwrite` for objects made by others, `--prune-bindings` for bindings that grant more
+    /// than asked; and what no flag fixes (a group's binding, a right the authorizer gives from
+    /// elsewhere). One refusal names all of them and the command that proceeds, before anything is
+    /// written (exit 2 when the confirmation is among them, as for any missing input; else 1). At a
+    /// terminal, the confirmations are asked instead. Returns the bindings to prune.
+    fn settle_consents<'a>(
         &self,
         who: &str,
         found: &'a [inherited::Existing],
+        consents: Consents,
     ) -> Result<Vec<&'a inherited::Existing>> {
-        for existing in found {
-            harden_cli::output::eline(format!("existing binding: {}", existing.describe(who)));
-        }
         let more: Vec<&inherited::Existing> = found.iter().filter(|e| !e.beyond.is_empty()).collect();
-        if more.is_empty() {
-            return Ok(Vec::new());
+        let (groups, prunable): (Vec<&inherited::Existing>, Vec<&inherited::Existing>) =
+            more.into_iter().partition(|e| e.through_group().is_some());
+        let mut missing: Vec<&str> = Vec::new();
+        let mut reasons: Vec<String> = Vec::new();
+        let mut blockers: Vec<String> = Vec::new();
+        if let Some(question) = &consents.admin
+            && !self.yes
+        {
+            missing.push("--yes");
+            reasons.push(format!("refusing without confirmation: {question} (--yes confirms)"));
         }
-        if let Some(group) = more.iter().find(|e| e.through_group.is_some()) {
-            return Err(Error::conflict(format!(
-                "{who} would have more rights than asked: {} gives them to every account of group {}; nothing was changed",
-                group.object,
-                group.through_group.as_deref().unwrap_or_default()
-            ))
-            .with_hint("narrow or delete that binding with kubectl; it cannot be pruned for one account"));
+        if !consents.foreign.is_empty() && !self.overwrite {
+            missing.push("--overwrite");
+            for object in &consents.foreign {
+                reasons.push(format!("{object} exists and was not created by {PLUGIN} (--overwrite takes it over)"));
+            }
         }
-        let names: Vec<&str> = more.iter().map(|e| e.object.as_str()).collect();
-        if self.prune_bindings {
-            return Ok(more);
+        let names: Vec<String> = prunable.iter().map(|e| e.shown()).collect();
+        if !prunable.is_empty() && !self.prune_bindings {
+            missing.push("--prune-bindings");
+            reasons.push(format!(
+                "{who} would have more rights than asked: {} grant(s) it more (--prune-bindings removes the account \
+                 from them)",
+                names.join(", ")
+            ));
         }
-        if prompt::interactive() {
-            prompt::confirm(&format!("remove {who} from {}?", names.join(", ")), false)?;
-            return Ok(more);
+        for group in &groups {
+            blockers.push(format!(
+                "{who} would have more rights than asked: {} gives them to every account of group {}; it cannot be \
+                 pruned for one account",
+                group.shown(),
+                group.through_group().unwrap_or_default()
+            ));
         }
-        Err(Error::conflict(format!(
-            "{who} would have more rights than asked: {} grant(s) it more; nothing was changed",
-            names.join(", ")
-        ))
-        .with_hint("re-run with --prune-bindings to remove the account from them, or remove them with kubectl"))
+        blockers.extend(consents.unexplained.iter().cloned());
+
+        // At a terminal the confirmations are asked, when nothing else stops the run.
+        let askable = missing.iter().all(|f| *f == "--yes" || *f == "--prune-bindings");
+        if !missing.is_empty() && blockers.is_empty() && askable && prompt::interactive() {
+            if let Some(question) = consents.admin.as_ref().filter(|_| !self.yes) {
+                prompt::confirm(question, false)?;
+            }
+            if !prunable.is_empty() && !self.prune_bindings {
+                prompt::confirm(&format!("remove {who} from {}?", names.join(", ")), false)?;
+            }
+            return Ok(prunable);
+        }
+        if missing.is_empty() && blockers.is_empty() {
+            return Ok(prunable);
+        }
+        let rerun = if missing.is_empty() {
+            String::new()
+        } else {
+            format!("re-run with {}: {}", missing.join(" "), rerun_command(&missing))
+        };
+        let hint = match (blockers.is_empty(), rerun.is_empty()) {
+            (true, _) => rerun,
+            (false, true) => {
+                "narrow or delete that grant with kubectl (kubectl get clusterrolebindings,rolebindings -A \
+                              -o wide shows them), then re-run"
+                    .to_string()
+            }
+            (false, false) => format!(
+                "narrow or delete that grant with kubectl (kubectl get clusterrolebindings,rolebindings -A -o wide \
+                 shows them), then {rerun}"
+            ),
+        };
+        let lines: Vec<String> = blockers.into_iter().chain(reasons).collect();
+        let kind = if missing.contains(&"--yes") { ErrorKind::MissingInput } else { ErrorKind::Conflict };
+        Err(Error::new(kind, format!("nothing was changed:\n  {}", lines.join("\n  "))).with_hint(hint))
     }
+
+    /// Every check that can be made before the first write: the exam lock of every namespace this
+    /// run touches, then each write as a server-side dry run (rights, the RBAC escalation check,
+    /// admission), and the right to request the token.
+    async fn preflight(
+        &self,
+        client: &Client,
+        spec: &UserSpec,
+        objects: &[Object],
+        replace: &[Owned],
+        prune: &[Owned],
+        to_prune: &[&inherited::Existing],
+    ) -> Result<()> {
+        let mut namespaces = vec![spec.namespace.clone()];
+        if let Scope::Namespaces(list) = &spec.scope {
+            namespaces.extend(list.iter().cloned());
+        }
+        namespaces.extend(replace.iter().chain(prune).filter_map(|o| o.namespace.clone()));
+        namespaces.extend(to_prune.iter().filter_map(|e| e.namespace.clone()));
+        preflight::locks(client, namespaces).await?;
+
+        let mut problems = preflight::Problems::default();
+        manage::check_deletes(client, replace, &mut problems).await;
+        let replaced: BTreeSet<String> = replace.iter().map(Owned::describe).collect();
+        let manager = self.field_manager.clone().unwrap_or_else(|| PLUGIN.to_string());
+        preflight::plan(client, objects, &replaced, &manager, self.force_conflicts, &mut problems).await?;
+        manage::check_deletes(client, prune, &mut problems).await;
+        for existing in to_prune {
+            if let Err(e) = inherited::prune(client, existing, &spec.namespace, &spec.name, DryRun::Server).await {
+                problems.add(existing.shown(), &e);
+            }
+        }
+        if self.prints_token() {
+            preflight::token(client, &spec.namespace, &spec.name, &mut problems).await?;
+        }
+        problems.into_error()
+    }
+
+    /// The writes, in order: our bindings whose role changed are deleted (a roleRef cannot change),
+    /// the plan is applied all-or-nothing (the deleted bindings are created again if it fails),
+    /// then what is no longer wanted is pruned. Every change is said as it is made; a failure names
+    /// what was changed before it.
+    #[allow(clippy::too_many_arguments)]
+    async fn write(
+        &self,
+        client: &Client,
+        spec: &UserSpec,
+        applier: &Applier,
+        objects: Vec<Object>,
+        replace: &[Owned],
+        prune: &[Owned],
+        to_prune: &[&inherited::Existing],
+        say: &dyn Fn(String),
+    ) -> Result<()> {
+        let mut kept = Vec::new();
+        if self.dry_run == DryRun::None {
+            for object in replace {
+                if let Some(copy) = manage::keep(client, object).await? {
+                    kept.push(copy);
+                }
+            }
+        }
+        let mut deleted: Vec<&Object> = Vec::new();
+        let mut replace_error = None;
+        for object in replace {
+            match manage::delete_one(client, object, self.dry_run).await {
+                Ok(harden_kube::apply::Deleted::Deleted) => {
+                    say(object.line("deleted (its role changed)", self.dry_run));
+                    deleted.extend(kept.iter().filter(|k| k.describe() == object.describe()));
+                }
+                Ok(harden_kube::apply::Deleted::NotFound) => {}
+                Err(e) => {
+                    replace_error = Some(e.context(format!("deleting {}", object.describe())));
+                    break;
+                }
+            }
+        }
+        // A server dry run deleted nothing: the replaced bindings' new versions were checked by the
+        // preflight as creates, and are said here rather than sent again over the old ones.
+        let replaced: BTreeSet<String> = replace.iter().map(Owned::describe).collect();
+        let objects: Vec<Object> = if self.dry_run == DryRun::Server {
+            let (again, rest): (Vec<Object>, Vec<Object>) =
+                objects.into_iter().partition(|o| replaced.contains(&o.describe()));
+            for object in again {
+                say(harden_kube::apply::outcome_line(
+                    &object.display_name(),
+                    object.namespace().as_deref(),
+                    "created",
+                    " (server dry run)",
+                    None,
+                ));
+            }
+            rest
+        } else {
+            objects
+        };
+        let applied = match replace_error {
+            Some(e) => Err(e),
+            None => applier.run(objects).await.map(|_| ()),
+        };
+        if let Err(e) = applied {
+            let mut restored = Vec::new();
+            for copy in deleted {
+                let line = manage::restore(client, copy).await;
+                harden_cli::output::eline(&line);
+                restored.push(line);
+            }
+            return Err(if restored.is_empty() {
+                e
+            } else {
+                e.context(format!(
+                    "creating user {}/{} failed after replacing its binding(s) ({})",
+                    spec.namespace,
+                    spec.name,
+                    restored.join("; ")
+                ))
+            });
+        }
+        let done = |what: &str| format!("user {}/{} was {what}, but the rest failed", spec.namespace, spec.name);
+        manage::delete_all(client, prune, self.dry_run, "pruned (no longer part of this user)", say)
+            .await
+            .map_err(|e| e.context(done("created or updated (the lines above)")))?;
+        for (i, existing) in to_prune.iter().enumerate() {
+            match inherited::prune(client, existing, &spec.namespace, &spec.name, self.dry_run).await {
+                Ok(line) => say(line),
+                Err(e) => {
+                    let left: Vec<String> = to_prune[i..].iter().map(|e| e.shown()).collect();
+                    return Err(e.context(done("created or updated (the lines above)")).with_hint(format!(
+                        "{} still grant(s) it more than asked: re-run with --prune-bindings, or remove it with kubectl",
+                        left.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The command that proceeds: this very command line, with `flags` added.
+pub fn rerun_command(flags: &[&str]) -> String {
+    let mut words = vec!["kubectl".to_string(), "dash-user".to_string()];
+    words.extend(std::env::args_os().skip(1).map(|a| shell_word(&a.to_string_lossy())));
+    words.extend(flags.iter().map(|f| f.to_string()));
+    words.join(" ")
+}
+
+/// A word as a POSIX shell reads it back.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
+    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
+}
+
+/// Objects of the plan that exist without this plugin's label: `--overwrite` takes them over.
+async fn not_ours(client: &Client, objects: &[Object]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for object in objects {
+        let api: Api<DynamicObject> = match object.namespace() {
+            Some(ns) => Api::namespaced_with(client.clone(), &ns, &object.resource),
+            None => Api::all_with(client.clone(), &object.resource),
+        };
+        match api.get_opt(&object.data.name_any()).await {
+            Ok(Some(found)) if !harden_kube::apply::is_managed_by(&found, PLUGIN) => out.push(object.describe()),
+            Ok(_) => {}
+            // Not allowed to read it: the preflight's dry run answers.
+            Err(e) if harden_kube::error::status_code(&e) == Some(403) => {}
+            Err(e) => return Err(harden_kube::error::from_kube(e, format!("reading {}", object.describe()))),
+        }
+    }
+    Ok(out)
+}
+
+/// Bindings this run removes: ours whose role changed or that are no longer wanted, and others'
+/// that grant more than asked (pruned, or the run is refused).
+struct Going<'a> {
+    replace: &'a [Owned],
+    prune: &'a [Owned],
+    inherited: &'a [inherited::Existing],
+}
+
+impl Going<'_> {
+    fn explains(&self, reason: &str) -> bool {
+        let ours = self
+            .replace
+            .iter()
+            .chain(self.prune)
+            .filter(|o| matches!(o.kind, Kind::ClusterRoleBinding | Kind::RoleBinding));
+        ours.into_iter().any(|o| inherited::reason_names(reason, o.namespace.as_deref(), &o.name))
+            || self
+                .inherited
+                .iter()
+                .filter(|e| !e.beyond.is_empty())
+                .any(|e| inherited::reason_names(reason, e.namespace.as_deref(), &e.name))
+    }
+}
+
+/// The namespaces to ask the authorizer about for the account: its own, the plan's, and every one
+/// where a RoleBinding names it.
+async fn asked_namespaces(client: &Client, spec: &UserSpec) -> Result<Vec<String>> {
+    let mut namespaces = vec![spec.namespace.clone()];
+    if let Scope::Namespaces(list) = &spec.scope {
+        namespaces.extend(list.iter().cloned());
+    }
+    namespaces.extend(check::bound_namespaces(client, &spec.namespace, &spec.name).await?);
+    namespaces.sort();
+    namespaces.dedup();
+    Ok(namespaces)
+}
+
+/// The dangerous rights the authorizer gives the account that the plan does not grant, as
+/// `get secrets (cluster-wide): REASON`. `None` when the caller may not ask (a warning says so).
+async fn authorizer_beyond(
+    client: &Client,
+    spec: &UserSpec,
+    grants: &[inherited::Grant],
+) -> Result<Option<Vec<check::Answer>>> {
+    let namespaces = asked_namespaces(client, spec).await?;
+    let answers = match check::ask(client, &spec.namespace, &spec.name, &namespaces).await {
+        Ok(answers) => answers,
+        Err(e) if e.kind == ErrorKind::Forbidden => {
+            warn(format!(
+                "the authorizer could not be asked what {}/{} may do ({}): only the bindings were read",
+                spec.namespace, spec.name, e.message
+            ));
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(Some(
+        answers
+            .into_iter()
+            .filter(|a| a.dangerous() && !inherited::grants_right(grants, &a.scope, &a.verb, &a.group, &a.resource))
+            .collect(),
+    ))
+}
+
+fn shown_right(answer: &check::Answer) -> String {
+    let resource =
+        if answer.group.is_empty() { answer.resource.clone() } else { format!("{}.{}", answer.resource, answer.group) };
+    let reason = answer.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+    format!("{} {resource} ({}){reason}", answer.verb, answer.scope)
+}
+
+/// Before writing: what the authorizer says the account may already do beyond the plan, that no
+/// binding this run removes explains (a grant it does not see or cannot prune).
+async fn beyond_plan(
+    client: &Client,
+    spec: &UserSpec,
+    grants: &[inherited::Grant],
+    going: &Going<'_>,
+) -> Result<Vec<String>> {
+    let Some(answers) = authorizer_beyond(client, spec, grants).await? else { return Ok(Vec::new()) };
+    Ok(answers
+        .iter()
+        .filter(|a| !a.reason.as_deref().is_some_and(|r| going.explains(r)))
+        .map(|a| {
+            format!(
+                "the authorizer says serviceaccount {}/{} may already {}, beyond what is asked, from a grant this \
+                 command does not remove",
+                spec.namespace,
+                spec.name,
+                shown_right(a)
+            )
+        })
+        .collect())
+}
+
+/// After writing: the authorizer's final word. A dangerous right beyond the plan left with the
+/// account fails the run (the writes are reported above). The authorizer's cache follows the
+/// writes within moments: asked again a few times before concluding.
+async fn confirm_after(client: &Client, spec: &UserSpec, grants: &[inherited::Grant]) -> Result<()> {
+    let mut left = Vec::new();
+    for attempt in 0..10 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let Some(answers) = authorizer_beyond(client, spec, grants).await? else { return Ok(()) };
+        left = answers;
+        if left.is_empty() {
+            return Ok(());
+        }
+    }
+    let rights: Vec<String> = left.iter().map(shown_right).collect();
+    Err(Error::conflict(format!(
+        "user {}/{} was created as asked, but the authorizer says it may still {}",
+        spec.namespace,
+        spec.name,
+        rights.join("; ")
+    ))
+    .with_hint("remove that grant with kubectl, then check with kubectl dash-user check"))
 }
 
 /// What the plan will own, for comparing with what exists.
@@ -585,6 +957,16 @@ mod tests {
         let (replace, prune) = stale(&existing, &wanted);
         assert_eq!(replace, [existing[2].clone()]);
         assert_eq!(prune, [existing[0].clone(), existing[1].clone()]);
+    }
+
+    #[test]
+    fn the_rerun_command_reads_back_as_the_same_words() {
+        assert_eq!(shell_word("developer-user"), "developer-user");
+        assert_eq!(shell_word("--kubeconfig=/tmp/a b"), "'--kubeconfig=/tmp/a b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word(""), "''");
+        assert!(rerun_command(&["--overwrite", "--prune-bindings"]).ends_with(" --overwrite --prune-bindings"));
+        assert!(rerun_command(&[]).starts_with("kubectl dash-user"));
     }
 
     #[test]

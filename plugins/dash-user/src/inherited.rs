@@ -1,12 +1,13 @@
-//! Rights a dashboard user already has: every existing binding of its ServiceAccount (directly, or
-//! through the groups every ServiceAccount is in) that is not part of what `create` is about to
-//! make, and whether it grants more than was asked.
+//! Rights a dashboard user already has: every existing binding of its ServiceAccount (however the
+//! subject spells it: the ServiceAccount, the User `system:serviceaccount:NS:NAME`, or the groups
+//! every ServiceAccount is in; see [`crate::identity`]) that is not part of what `create` is about
+//! to make, and whether it grants more than was asked.
 //!
 //! RBAC only adds: a "read-only" user that an older binding makes cluster-admin is cluster-admin.
 //! So `create` names every such binding and refuses (exit 1) when one grants more, unless the
 //! user agrees to prune it (`--prune-bindings`, or a yes at the terminal). Pruning removes only
-//! this ServiceAccount: a binding with other subjects keeps them; a binding through a group cannot
-//! be pruned for one account and is always refused.
+//! this ServiceAccount (in every spelling that names it alone): a binding with other subjects keeps
+//! them; a binding through a group cannot be pruned for one account and is always refused.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Ro
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, Preconditions};
 use kube::{Client, ResourceExt};
 
+use crate::identity::{self, Naming};
 use crate::rbac::Plan;
 
 /// Where a grant applies.
@@ -42,10 +44,13 @@ pub struct Existing {
     pub name: String,
     /// `ClusterRole cluster-developer`.
     pub role: String,
-    /// How the account is a subject: itself, or a group it is in.
-    pub through_group: Option<String>,
-    /// Whether the account is the binding's only subject (pruning deletes the binding).
+    /// How the account is a subject: itself, its user name, or a group it is in.
+    pub naming: Naming,
+    /// Whether the account (in any spelling that names it alone) is the binding's only subject
+    /// (pruning deletes the binding).
     pub only_subject: bool,
+    /// The account, `(namespace, name)`.
+    pub account: (String, String),
     /// What it allows beyond what was asked, e.g. `get secrets`, `* *.*` (empty: nothing more).
     pub beyond: Vec<String>,
 }
@@ -70,7 +75,7 @@ impl Existing {
             Some(ns) => format!("in namespace {ns}"),
             None => "cluster-wide".to_string(),
         };
-        let via = self.through_group.as_ref().map(|g| format!(" (through group {g})")).unwrap_or_default();
+        let via = self.naming.shown(&self.account.0, &self.account.1);
         let what = if self.beyond.is_empty() {
             "nothing beyond what is asked".to_string()
         } else {
@@ -82,18 +87,30 @@ impl Existing {
     }
 }
 
-/// The groups every ServiceAccount of `namespace` is in.
-fn groups_of(namespace: &str) -> [String; 3] {
-    ["system:serviceaccounts".into(), format!("system:serviceaccounts:{namespace}"), "system:authenticated".into()]
+impl Existing {
+    /// The group through which the binding names the account, when it does not name it alone.
+    pub fn through_group(&self) -> Option<&str> {
+        match &self.naming {
+            Naming::Group(group) => Some(group),
+            _ => None,
+        }
+    }
 }
 
-/// How `subject` names the account, if it does: `Some(None)` directly, `Some(Some(group))` by group.
-fn names_account(subject: &Subject, namespace: &str, name: &str) -> Option<Option<String>> {
-    match subject.kind.as_str() {
-        "ServiceAccount" if subject.name == name && subject.namespace.as_deref() == Some(namespace) => Some(None),
-        "Group" if groups_of(namespace).contains(&subject.name) => Some(Some(subject.name.clone())),
-        _ => None,
-    }
+/// How the subjects of a binding in `binding_namespace` name the account: alone if any subject
+/// does, else through a group. With whether those naming it alone are all its subjects.
+fn naming_in(
+    subjects: &[Subject],
+    binding_namespace: Option<&str>,
+    namespace: &str,
+    name: &str,
+) -> Option<(Naming, bool)> {
+    let namings: Vec<Option<Naming>> =
+        subjects.iter().map(|s| identity::naming(s, binding_namespace, namespace, name)).collect();
+    let direct = namings.iter().flatten().filter(|n| n.is_direct()).count();
+    let only = direct > 0 && direct == subjects.len();
+    let best = namings.iter().flatten().find(|n| n.is_direct()).or_else(|| namings.iter().flatten().next())?;
+    Some((best.clone(), only))
 }
 
 fn matches(list: Option<&Vec<String>>, value: &str) -> bool {
@@ -206,8 +223,32 @@ fn made_for_this_user<K: kube::Resource>(binding: &K, namespace: &str, name: &st
         && labels.get(crate::rbac::USER_NAME_LABEL).map(String::as_str) == Some(name)
 }
 
-/// Every binding of `namespace/name` outside the plan, with what it grants beyond it.
-pub async fn find(client: &Client, namespace: &str, name: &str, plan: &Plan) -> Result<Vec<Existing>> {
+/// Whether the planned grants allow `verb` on `resource` (`pods`, `pods/exec`, `*`) of `group`, in
+/// `scope` (`cluster-wide` or a namespace), as a [`crate::check::Answer`] names a right.
+pub fn grants_right(grants: &[Grant], scope: &str, verb: &str, group: &str, resource: &str) -> bool {
+    let rule = PolicyRule {
+        api_groups: Some(vec![group.to_string()]),
+        resources: Some(vec![resource.to_string()]),
+        verbs: vec![verb.to_string()],
+        ..Default::default()
+    };
+    let reach = if scope == "cluster-wide" { Reach::Cluster } else { Reach::Namespace(scope.to_string()) };
+    beyond(&[rule], &reach, grants).is_empty()
+}
+
+/// Whether the authorizer's reason (`RBAC: allowed by ClusterRoleBinding "x" of ClusterRole "y" to
+/// ...`, `... RoleBinding "x/ns" ...`) names the binding `name` (in `namespace` for a RoleBinding).
+pub fn reason_names(reason: &str, namespace: Option<&str>, name: &str) -> bool {
+    match namespace {
+        None => reason.contains(&format!("ClusterRoleBinding \"{name}\"")),
+        // A name has no '/': this never matches a ClusterRoleBinding.
+        Some(ns) => reason.contains(&format!("RoleBinding \"{name}/{ns}\"")),
+    }
+}
+
+/// Every binding of `namespace/name` outside the plan, with what it grants beyond it; and the
+/// plan's own grants.
+pub async fn find(client: &Client, namespace: &str, name: &str, plan: &Plan) -> Result<(Vec<Existing>, Vec<Grant>)> {
     let params = ListParams::default();
     let cluster_roles: BTreeMap<String, ClusterRole> = Api::<ClusterRole>::all(client.clone())
         .list(&params)
@@ -223,39 +264,39 @@ pub async fn find(client: &Client, namespace: &str, name: &str, plan: &Plan) -> 
         plan.role_bindings.iter().map(|b| (b.namespace(), b.name_any())).collect();
     let mut found = Vec::new();
 
-    let bindings =
-        Api::<ClusterRoleBinding>::all(client.clone()).list(&params).await.or_kube("listing clusterrolebindings")?;
-    for binding in bindings.items {
-        if ours_cluster.contains(&binding.name_any())
-            || made_for_this_user(&binding, namespace, name)
-            || bootstrap_default(&binding)
-        {
+    let (cluster_bindings, role_bindings) = list_bindings(client).await?;
+    for binding in cluster_bindings {
+        if ours_cluster.contains(&binding.name_any()) || made_for_this_user(&binding, namespace, name) {
             continue;
         }
         let subjects = binding.subjects.clone().unwrap_or_default();
-        let Some(via) = subjects.iter().find_map(|s| names_account(s, namespace, name)) else { continue };
+        let Some((via, only)) = naming_in(&subjects, None, namespace, name) else { continue };
+        // The API server's own bindings of the groups every account is in are not inherited rights.
+        if bootstrap_default(&binding) && !via.is_direct() {
+            continue;
+        }
         let rules = role_rules(&binding.role_ref.kind, &binding.role_ref.name, None, &cluster_roles, client).await?;
         found.push(Existing {
             object: format!("clusterrolebinding.rbac.authorization.k8s.io/{}", binding.name_any()),
             namespace: None,
             name: binding.name_any(),
             role: format!("{} {}", binding.role_ref.kind, binding.role_ref.name),
-            through_group: via,
-            only_subject: subjects.len() == 1,
+            naming: via,
+            only_subject: only,
+            account: (namespace.to_string(), name.to_string()),
             beyond: beyond(&rules, &Reach::Cluster, &grants),
         });
     }
-    let bindings = Api::<RoleBinding>::all(client.clone()).list(&params).await.or_kube("listing rolebindings")?;
-    for binding in bindings.items {
+    for binding in role_bindings {
         let ns = binding.namespace();
-        if ours_ns.contains(&(ns.clone(), binding.name_any()))
-            || made_for_this_user(&binding, namespace, name)
-            || bootstrap_default(&binding)
-        {
+        if ours_ns.contains(&(ns.clone(), binding.name_any())) || made_for_this_user(&binding, namespace, name) {
             continue;
         }
         let subjects = binding.subjects.clone().unwrap_or_default();
-        let Some(via) = subjects.iter().find_map(|s| names_account(s, namespace, name)) else { continue };
+        let Some((via, only)) = naming_in(&subjects, ns.as_deref(), namespace, name) else { continue };
+        if bootstrap_default(&binding) && !via.is_direct() {
+            continue;
+        }
         let bound_ns = ns.clone().unwrap_or_default();
         let rules =
             role_rules(&binding.role_ref.kind, &binding.role_ref.name, Some(&bound_ns), &cluster_roles, client).await?;
@@ -264,51 +305,65 @@ pub async fn find(client: &Client, namespace: &str, name: &str, plan: &Plan) -> 
             namespace: ns,
             name: binding.name_any(),
             role: format!("{} {}", binding.role_ref.kind, binding.role_ref.name),
-            through_group: via,
-            only_subject: subjects.len() == 1,
+            naming: via,
+            only_subject: only,
+            account: (namespace.to_string(), name.to_string()),
             beyond: beyond(&rules, &Reach::Namespace(bound_ns), &grants),
         });
     }
-    Ok(found)
+    Ok((found, grants))
 }
 
-/// Every binding made by someone else that names the ServiceAccount `namespace/name` itself, for
-/// `delete`: deleting the account must not leave them behind (a new account of that name would get
-/// their rights). `beyond` is left empty: it is not about rights.
-pub async fn naming(client: &Client, namespace: &str, name: &str) -> Result<Vec<Existing>> {
+/// Every ClusterRoleBinding and RoleBinding of the cluster.
+async fn list_bindings(client: &Client) -> Result<(Vec<ClusterRoleBinding>, Vec<RoleBinding>)> {
     let params = ListParams::default();
-    let mut found = Vec::new();
-    let direct = |subjects: &[Subject]| subjects.iter().any(|s| names_account(s, namespace, name) == Some(None));
-    let bindings =
+    let cluster =
         Api::<ClusterRoleBinding>::all(client.clone()).list(&params).await.or_kube("listing clusterrolebindings")?;
-    for binding in bindings.items {
+    let namespaced = Api::<RoleBinding>::all(client.clone()).list(&params).await.or_kube("listing rolebindings")?;
+    Ok((cluster.items, namespaced.items))
+}
+
+/// Every binding made by someone else that names the ServiceAccount `namespace/name` alone (as a
+/// ServiceAccount or as its user name `system:serviceaccount:NS:NAME`), for `delete`: deleting the
+/// account must not leave them behind (a new account of that name would get their rights).
+/// `beyond` is left empty: it is not about rights.
+pub async fn naming(client: &Client, namespace: &str, name: &str) -> Result<Vec<Existing>> {
+    let mut found = Vec::new();
+    let (cluster_bindings, role_bindings) = list_bindings(client).await?;
+    let direct = |subjects: &[Subject], binding_namespace: Option<&str>| {
+        naming_in(subjects, binding_namespace, namespace, name).filter(|(via, _)| via.is_direct())
+    };
+    for binding in cluster_bindings {
         let subjects = binding.subjects.clone().unwrap_or_default();
-        if made_for_this_user(&binding, namespace, name) || !direct(&subjects) {
+        if made_for_this_user(&binding, namespace, name) {
             continue;
         }
+        let Some((via, only)) = direct(&subjects, None) else { continue };
         found.push(Existing {
             object: format!("clusterrolebinding.rbac.authorization.k8s.io/{}", binding.name_any()),
             namespace: None,
             name: binding.name_any(),
             role: format!("{} {}", binding.role_ref.kind, binding.role_ref.name),
-            through_group: None,
-            only_subject: subjects.len() == 1,
+            naming: via,
+            only_subject: only,
+            account: (namespace.to_string(), name.to_string()),
             beyond: Vec::new(),
         });
     }
-    let bindings = Api::<RoleBinding>::all(client.clone()).list(&params).await.or_kube("listing rolebindings")?;
-    for binding in bindings.items {
+    for binding in role_bindings {
         let subjects = binding.subjects.clone().unwrap_or_default();
-        if made_for_this_user(&binding, namespace, name) || !direct(&subjects) {
+        if made_for_this_user(&binding, namespace, name) {
             continue;
         }
+        let Some((via, only)) = direct(&subjects, binding.metadata.namespace.as_deref()) else { continue };
         found.push(Existing {
             object: format!("rolebinding.rbac.authorization.k8s.io/{}", binding.name_any()),
             namespace: binding.namespace(),
             name: binding.name_any(),
             role: format!("{} {}", binding.role_ref.kind, binding.role_ref.name),
-            through_group: None,
-            only_subject: subjects.len() == 1,
+            naming: via,
+            only_subject: only,
+            account: (namespace.to_string(), name.to_string()),
             beyond: Vec::new(),
         });
     }
@@ -340,7 +395,7 @@ pub async fn prune(
     name: &str,
     dry_run: DryRun,
 ) -> Result<String> {
-    if let Some(group) = &existing.through_group {
+    if let Some(group) = existing.through_group() {
         return Err(Error::conflict(format!(
             "{} binds group {group}, not this account alone; it cannot be pruned for one user",
             existing.object
@@ -393,8 +448,12 @@ async fn prune_in<K: Binding>(
 ) -> Result<String> {
     let current = api.get(&existing.name).await.or_kube(format!("reading {}", existing.object))?;
     let meta = current.meta();
-    let subjects: Vec<Subject> =
-        current.subjects().into_iter().filter(|s| names_account(s, namespace, name) != Some(None)).collect();
+    let binding_namespace = current.meta().namespace.clone();
+    let subjects: Vec<Subject> = current
+        .subjects()
+        .into_iter()
+        .filter(|s| !identity::naming(s, binding_namespace.as_deref(), namespace, name).is_some_and(|n| n.is_direct()))
+        .collect();
     if subjects.is_empty() {
         let params = DeleteParams {
             dry_run: dry_run == DryRun::Server,
@@ -449,6 +508,30 @@ mod tests {
         let pods = [rule(&[""], &["pods"], &["list"])];
         assert_eq!(beyond(&pods, &Reach::Cluster, &planned), ["list pods"]);
         assert!(beyond(&pods, &Reach::Namespace("t75".into()), &planned).is_empty());
+    }
+
+    #[test]
+    fn the_authorizers_reason_names_a_binding_exactly() {
+        let reason = "RBAC: allowed by ClusterRoleBinding \"ci-admin\" of ClusterRole \"cluster-admin\" to User \"system:serviceaccount:d:ci\"";
+        assert!(reason_names(reason, None, "ci-admin"));
+        assert!(!reason_names(reason, None, "ci"));
+        assert!(!reason_names(reason, Some("d"), "ci-admin"));
+        let reason = "RBAC: allowed by RoleBinding \"ops/prod\" of ClusterRole \"edit\" to ServiceAccount \"ops/d\"";
+        assert!(reason_names(reason, Some("prod"), "ops"));
+        assert!(!reason_names(reason, None, "ops"));
+        assert!(!reason_names(reason, Some("dev"), "ops"));
+    }
+
+    #[test]
+    fn a_right_is_granted_by_the_plan_only_where_the_plan_reaches() {
+        let planned = [Grant { reach: Reach::Namespace("t".into()), rules: vec![rule(&[""], &["secrets"], &["get"])] }];
+        assert!(grants_right(&planned, "t", "get", "", "secrets"));
+        assert!(!grants_right(&planned, "cluster-wide", "get", "", "secrets"));
+        assert!(!grants_right(&planned, "t", "list", "", "secrets"));
+        assert!(!grants_right(&planned, "t", "*", "*", "*"));
+        let admin = [Grant { reach: Reach::Cluster, rules: vec![rule(&["*"], &["*"], &["*"])] }];
+        assert!(grants_right(&admin, "prod", "create", "", "pods/exec"));
+        assert!(grants_right(&admin, "cluster-wide", "*", "*", "*"));
     }
 
     #[test]

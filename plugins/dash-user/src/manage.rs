@@ -54,6 +54,11 @@ impl Owned {
         format!("{}/{}", self.kind.display(), self.name)
     }
 
+    /// `role.rbac.authorization.k8s.io/NAME in namespace NS`, as [`harden_kube::apply::Object::describe`].
+    pub fn describe(&self) -> String {
+        harden_kube::apply::describe(&self.display(), self.namespace.clone())
+    }
+
     /// The report line: `role.rbac.authorization.k8s.io/NAME deleted in namespace NS (dry run)`.
     pub fn line(&self, verb: &str, dry_run: DryRun) -> String {
         let (word, why) = match verb.split_once(' ') {
@@ -150,16 +155,99 @@ fn suffix(dry_run: DryRun) -> &'static str {
     }
 }
 
-/// Deletes `objects` in order; returns kubectl's `kind/name <verb> in namespace NS` line of each.
-pub async fn delete_all(client: &Client, objects: &[Owned], dry_run: DryRun, verb: &str) -> Result<Vec<String>> {
+/// Deletes `objects` in order, saying kubectl's `kind/name <verb> in namespace NS` line of each as
+/// it is done (so that a failure part-way leaves every change already made reported); returns those
+/// lines. A failure names what this call deleted before it.
+pub async fn delete_all(
+    client: &Client,
+    objects: &[Owned],
+    dry_run: DryRun,
+    verb: &str,
+    say: &dyn Fn(String),
+) -> Result<Vec<String>> {
     let mut lines = Vec::new();
     for object in objects {
-        match delete_one(client, object, dry_run).await? {
-            Deleted::Deleted => lines.push(object.line(verb, dry_run)),
-            Deleted::NotFound => {}
+        match delete_one(client, object, dry_run).await {
+            Ok(Deleted::Deleted) => {
+                let line = object.line(verb, dry_run);
+                say(line.clone());
+                lines.push(line);
+            }
+            Ok(Deleted::NotFound) => {}
+            Err(e) => {
+                let done = if lines.is_empty() {
+                    "nothing had been deleted yet".to_string()
+                } else {
+                    format!("already done: {}", lines.join("; "))
+                };
+                return Err(e.context(format!("deleting {} ({done})", object.describe())));
+            }
         }
     }
     Ok(lines)
+}
+
+/// Each object of `objects` deleted as a server-side dry run (ours, still there, and the caller may
+/// delete it), before the first real write.
+pub async fn check_deletes(client: &Client, objects: &[Owned], problems: &mut crate::preflight::Problems) {
+    for object in objects {
+        if let Err(e) = delete_one(client, object, DryRun::Server).await {
+            problems.add(object.describe(), &e);
+        }
+    }
+}
+
+/// A copy of one of our bindings as it is now, to create again if what replaces it fails.
+pub async fn keep(client: &Client, object: &Owned) -> Result<Option<harden_kube::apply::Object>> {
+    fn strip(meta: &mut kube::api::ObjectMeta) {
+        meta.resource_version = None;
+        meta.uid = None;
+        meta.managed_fields = None;
+        meta.creation_timestamp = None;
+        meta.generation = None;
+    }
+    let ns = object.namespace.clone().unwrap_or_default();
+    let doing = || format!("reading {}", object.describe());
+    match object.kind {
+        Kind::ClusterRoleBinding => {
+            let found = Api::<ClusterRoleBinding>::all(client.clone()).get_opt(&object.name).await;
+            let found = found.map_err(|e| harden_kube::error::from_kube(e, doing()))?;
+            found
+                .map(|mut b| {
+                    strip(&mut b.metadata);
+                    harden_kube::apply::Object::from_typed(&b)
+                })
+                .transpose()
+        }
+        Kind::RoleBinding => {
+            let found = Api::<RoleBinding>::namespaced(client.clone(), &ns).get_opt(&object.name).await;
+            let found = found.map_err(|e| harden_kube::error::from_kube(e, doing()))?;
+            found
+                .map(|mut b| {
+                    strip(&mut b.metadata);
+                    harden_kube::apply::Object::from_typed(&b)
+                })
+                .transpose()
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Creates again a binding [`keep`] copied; the line says whether it worked.
+pub async fn restore(client: &Client, kept: &harden_kube::apply::Object) -> String {
+    let api: Api<kube::api::DynamicObject> = match kept.namespace() {
+        Some(ns) => Api::namespaced_with(client.clone(), &ns, &kept.resource),
+        None => Api::all_with(client.clone(), &kept.resource),
+    };
+    let params = kube::api::PostParams { dry_run: false, field_manager: Some(PLUGIN.to_string()) };
+    match api.create(&params, &kept.data).await {
+        Ok(_) => format!("{} restored (rolled back: its replacement failed)", kept.describe()),
+        Err(e) => format!(
+            "{} was NOT restored: {}; the account has lost that binding",
+            kept.describe(),
+            harden_kube::error::convert(e).message
+        ),
+    }
 }
 
 pub const DELETE_EXAMPLES: &str = "Examples:
@@ -230,28 +318,139 @@ impl DeleteCmd {
                 None => err.with_hint("`kubectl dash-user list` shows the users this plugin created"),
             });
         }
-        // A binding left naming a deleted account gives its rights to the next account of that name.
+        // A binding left naming a deleted account (as a ServiceAccount or as its user name) gives its
+        // rights to the next account of that name.
         let account = format!("serviceaccount {namespace}/{}", self.name);
         let deletes_account = objects.iter().any(|o| o.kind == Kind::ServiceAccount);
         let others =
             if deletes_account { inherited::naming(&client, &namespace, &self.name).await? } else { Vec::new() };
         if !others.is_empty() && !self.prune_bindings {
-            let names: Vec<String> = others.iter().map(inherited::Existing::shown).collect();
+            let names: Vec<String> =
+                others.iter().map(|e| format!("{}{}", e.shown(), e.naming.shown(&namespace, &self.name))).collect();
             return Err(Error::conflict(format!(
                 "{account} is also named by binding(s) this plugin did not make: {}; deleting the account would leave \
                  them pointing at nothing, ready to give their rights to the next account of that name; nothing was deleted",
                 names.join(", ")
             ))
-            .with_hint("re-run with --prune-bindings to remove the account from them too, or change them with kubectl"));
+            .with_hint(format!(
+                "change them with kubectl, or remove the account from them too: re-run with --prune-bindings: {}",
+                crate::create::rerun_command(&["--prune-bindings"])
+            )));
         }
+
+        // Everything checked before the first delete: the exam lock of every namespace touched, and
+        // each delete and prune as a server-side dry run (rights, still ours, still there).
+        let namespaces = std::iter::once(namespace.clone())
+            .chain(objects.iter().filter_map(|o| o.namespace.clone()))
+            .chain(others.iter().filter_map(|e| e.namespace.clone()));
+        crate::preflight::locks(&client, namespaces).await?;
+        let mut problems = crate::preflight::Problems::default();
         for existing in &others {
-            harden_cli::output::line(inherited::prune(&client, existing, &namespace, &self.name, self.dry_run).await?);
+            if let Err(e) = inherited::prune(&client, existing, &namespace, &self.name, DryRun::Server).await {
+                problems.add(existing.shown(), &e);
+            }
         }
-        for line in delete_all(&client, &objects, self.dry_run, "deleted").await? {
-            harden_cli::output::line(line);
+        check_deletes(&client, &objects, &mut problems).await;
+        problems.into_error()?;
+        let asked = if deletes_account && self.dry_run == DryRun::None {
+            let mut list = crate::check::bound_namespaces(&client, &namespace, &self.name).await?;
+            list.push(namespace.clone());
+            list.sort();
+            list.dedup();
+            Some(list)
+        } else {
+            None
+        };
+
+        let mut done: Vec<String> = Vec::new();
+        let failed = |e: Error, done: &[String]| {
+            if done.is_empty() {
+                e.context("nothing had been changed yet")
+            } else {
+                e.context(format!("already done: {}", done.join("; ")))
+            }
+        };
+        for existing in &others {
+            match inherited::prune(&client, existing, &namespace, &self.name, self.dry_run).await {
+                Ok(line) => {
+                    harden_cli::output::line(&line);
+                    done.push(line);
+                }
+                Err(e) => return Err(failed(e, &done)),
+            }
+        }
+        let say = |line: String| harden_cli::output::line(line);
+        if let Err(e) = delete_all(&client, &objects, self.dry_run, "deleted", &say).await {
+            return Err(if done.is_empty() { e } else { failed(e, &done) });
+        }
+        if let Some(namespaces) = asked {
+            confirm_deleted(&client, &namespace, &self.name, &namespaces).await?;
         }
         Ok(Outcome::Good)
     }
+}
+
+/// The authorizer's final word after deleting an account: a right its name still has that another
+/// account of the same namespace lacks is a grant the next account of that name would get.
+/// The authorizer's cache follows the deletes within moments: asked again a few times first.
+async fn confirm_deleted(client: &Client, namespace: &str, name: &str, namespaces: &[String]) -> Result<()> {
+    let control = control_name(name);
+    let mut left = Vec::new();
+    for attempt in 0..10 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        let (named, other) = match futures::try_join!(
+            crate::check::ask(client, namespace, name, namespaces),
+            crate::check::ask(client, namespace, &control, namespaces)
+        ) {
+            Ok(answers) => answers,
+            Err(e) if e.kind == harden_cli::ErrorKind::Forbidden => {
+                harden_cli::output::warn(format!(
+                    "the authorizer could not be asked what the name {namespace}/{name} may still do ({})",
+                    e.message
+                ));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        left = name_only(&named, &other);
+        if left.is_empty() {
+            return Ok(());
+        }
+    }
+    Err(Error::conflict(format!(
+        "serviceaccount {namespace}/{name} was deleted, but the authorizer says its name may still {}: the next \
+         account of that name gets it",
+        left.join("; ")
+    ))
+    .with_hint("remove that grant with kubectl (the reason names it)"))
+}
+
+/// A ServiceAccount name no one has: `NAME-` and a suffix from the clock and the process.
+fn control_name(name: &str) -> String {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{}-control-{:x}{:x}", &name[..name.len().min(30)], std::process::id(), nanos)
+}
+
+/// The allowed rights of `named` that `control` (another name of the same namespace) does not
+/// have, as `verb resource (scope): reason`.
+pub fn name_only(named: &[crate::check::Answer], control: &[crate::check::Answer]) -> Vec<String> {
+    named
+        .iter()
+        .filter(|a| a.allowed)
+        .filter(|a| {
+            !control.iter().any(|c| {
+                c.allowed && c.scope == a.scope && c.verb == a.verb && c.group == a.group && c.resource == a.resource
+            })
+        })
+        .map(|a| {
+            let resource = if a.group.is_empty() { a.resource.clone() } else { format!("{}.{}", a.resource, a.group) };
+            let reason = a.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+            format!("{} {resource} ({}){reason}", a.verb, a.scope)
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -403,6 +602,39 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].role, "read-only");
         assert_eq!(rows[0].bindings, ["cluster:dash-user:x"]);
+    }
+
+    fn answer(scope: &str, verb: &str, resource: &str, allowed: bool, reason: Option<&str>) -> crate::check::Answer {
+        crate::check::Answer {
+            scope: scope.into(),
+            verb: verb.into(),
+            group: String::new(),
+            resource: resource.into(),
+            allowed,
+            danger: None,
+            reason: reason.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn only_what_the_deleted_name_has_and_another_name_lacks_remains_with_the_name() {
+        let named = [
+            answer("cluster-wide", "get", "secrets", true, Some("RBAC: allowed by ClusterRoleBinding \"x\"")),
+            answer("cluster-wide", "list", "nodes", true, Some("RBAC: allowed by ClusterRoleBinding \"everyone\"")),
+            answer("t", "get", "pods", false, None),
+        ];
+        let control = [
+            answer("cluster-wide", "get", "secrets", false, None),
+            answer("cluster-wide", "list", "nodes", true, None),
+            answer("t", "get", "pods", false, None),
+        ];
+        assert_eq!(
+            name_only(&named, &control),
+            ["get secrets (cluster-wide): RBAC: allowed by ClusterRoleBinding \"x\""]
+        );
+        assert!(name_only(&control, &control).is_empty());
+        assert!(control_name("dev").starts_with("dev-control-"));
+        assert_ne!(control_name("dev"), "dev");
     }
 
     #[test]

@@ -67,74 +67,51 @@ pub struct GatewayClassInfo {
     pub why_not: Option<String>,
 }
 
-/// Which path `create` takes when neither `--class` nor `--gateway`/`--gateway-class` was given.
+/// What `create` does when neither `--class` nor `--gateway`/`--gateway-class` was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Detected {
-    /// An Ingress of this class (`None`: no class, with a warning).
-    Ingress(Option<String>),
-    /// A new Gateway of this GatewayClass.
-    Gateway(String),
+pub enum Choice {
+    /// An Ingress (the seed's path) of this class (`None`: no class, with a warning), a line saying
+    /// which class and why, and warnings.
+    Ingress { class: Option<String>, said: Option<String>, warnings: Vec<String> },
+    /// The cluster has no IngressClass but has these GatewayClasses: no controller would serve an
+    /// Ingress, and a Gateway is other objects; the user chooses, nothing is chosen for them.
+    Ask(Vec<GatewayClassInfo>),
 }
 
-/// Uses what the cluster has: the default IngressClass (the seed's path) when there is one, else
-/// the one GatewayClass a controller accepted. Returns the choice, a line saying what was chosen
-/// and why, and warnings. `None` lists mean the cluster could not be asked.
-pub fn detect(
-    ingress_classes: Option<&[IngressClass]>,
-    gateway_classes: Option<&[GatewayClassInfo]>,
-) -> (Detected, Option<String>, Vec<String>) {
-    let accepted: Vec<&GatewayClassInfo> = gateway_classes.into_iter().flatten().filter(|c| c.accepted).collect();
-    let ingress_defaults = ingress_classes.map(defaults).unwrap_or_default();
-    if let [one] = ingress_defaults.as_slice() {
-        let also = if accepted.is_empty() {
-            String::new()
-        } else {
-            let names: Vec<&str> = accepted.iter().map(|c| c.name.as_str()).collect();
-            format!("; the cluster also has GatewayClass {} (use --gateway-class for a Gateway)", names.join(", "))
-        };
-        return (
-            Detected::Ingress(Some(one.clone())),
-            Some(format!("using IngressClass {one} (the cluster's default){also}")),
-            vec![],
-        );
+/// The seed's Ingress, of the cluster's default class, and never silently another path: a
+/// GatewayClass is only mentioned, and where it is the only kind of class the cluster has, the
+/// choice is the user's ([`Choice::Ask`]). `None` lists mean the cluster could not be asked.
+pub fn choose(ingress_classes: Option<&[IngressClass]>, gateway_classes: Option<&[GatewayClassInfo]>) -> Choice {
+    let gateways = gateway_classes.unwrap_or_default();
+    if ingress_classes.is_some_and(<[IngressClass]>::is_empty) && !gateways.is_empty() {
+        return Choice::Ask(gateways.to_vec());
     }
-    if let [one] = accepted.as_slice() {
-        return (
-            Detected::Gateway(one.name.clone()),
-            Some(format!(
-                "using GatewayClass {} (Accepted by its controller; no default IngressClass): a Gateway API path; \
-                 pass --class for an Ingress instead",
-                one.name
-            )),
-            vec![],
-        );
-    }
+    let names: Vec<&str> = gateways.iter().map(|c| c.name.as_str()).collect();
+    let also = match names.as_slice() {
+        [] => String::new(),
+        [one] => format!("the cluster also has GatewayClass {one}: --gateway-class {one} serves a Gateway instead"),
+        several => format!(
+            "the cluster also has GatewayClasses {}: --gateway-class NAME serves a Gateway instead",
+            several.join(", ")
+        ),
+    };
     let (class, mut warnings) = resolve(None, ingress_classes);
-    let no_ingress_class = ingress_classes.is_some_and(|c| c.is_empty());
-    match accepted.as_slice() {
-        [] => {
-            if let Some(pending) = gateway_classes.filter(|c| !c.is_empty()) {
-                let why: Vec<String> = pending
-                    .iter()
-                    .map(|c| format!("{} ({})", c.name, c.why_not.as_deref().unwrap_or("not accepted")))
-                    .collect();
-                warnings.push(format!("no GatewayClass is accepted by a controller: {}", why.join(", ")));
-            } else if no_ingress_class && gateway_classes.is_some() {
+    let said = match &class {
+        Some(one) if also.is_empty() => Some(format!("using IngressClass {one} (the cluster's default)")),
+        Some(one) => Some(format!("using IngressClass {one} (the cluster's default); {also}")),
+        None => {
+            if !also.is_empty() {
+                warnings.push(also);
+            } else if ingress_classes.is_some_and(<[IngressClass]>::is_empty) && gateway_classes.is_some() {
                 // resolve() already said there is no IngressClass, with the install hint.
                 if let Some(last) = warnings.last_mut() {
                     *last = last.replace("no IngressClass exists", "no IngressClass and no GatewayClass exist");
                 }
             }
+            None
         }
-        several => {
-            let names: Vec<&str> = several.iter().map(|c| c.name.as_str()).collect();
-            warnings.push(format!(
-                "several GatewayClasses are accepted ({}): pass --gateway-class NAME to use one",
-                names.join(", ")
-            ));
-        }
-    }
-    (Detected::Ingress(class), None, warnings)
+    };
+    Choice::Ingress { class, said, warnings }
 }
 
 fn existing(names: &[String]) -> String {
@@ -160,26 +137,42 @@ pub mod tests {
         }
     }
 
+    fn ingress(choice: Choice) -> (Option<String>, Option<String>, Vec<String>) {
+        match choice {
+            Choice::Ingress { class, said, warnings } => (class, said, warnings),
+            Choice::Ask(classes) => panic!("asked, with {classes:?}"),
+        }
+    }
+
+    /// Issue 25: with an IngressClass (not the default) and an accepted GatewayClass, `create`
+    /// took the Gateway path without being asked. The Ingress is the path; the Gateway is named.
     #[test]
-    fn detection_prefers_the_default_ingress_class_then_an_accepted_gateway_class() {
-        let (chosen, said, _) = detect(Some(&[class("nginx", true)]), Some(&[gateway_class("traefik", true)]));
-        assert_eq!(chosen, Detected::Ingress(Some("nginx".into())));
-        assert!(said.unwrap().contains("also has GatewayClass traefik"));
+    fn the_ingress_is_the_path_and_a_gateway_class_is_only_mentioned() {
+        let (chosen, said, _) = ingress(choose(Some(&[class("nginx", true)]), Some(&[gateway_class("traefik", true)])));
+        assert_eq!(chosen.as_deref(), Some("nginx"));
+        assert!(said.unwrap().contains("--gateway-class traefik serves a Gateway instead"));
         let (chosen, said, warnings) =
-            detect(Some(&[]), Some(&[gateway_class("eg", true), gateway_class("old", false)]));
-        assert_eq!(chosen, Detected::Gateway("eg".into()));
-        assert!(said.unwrap().contains("using GatewayClass eg"), "{warnings:?}");
-        let (chosen, _, warnings) = detect(Some(&[]), Some(&[gateway_class("old", false)]));
-        assert_eq!(chosen, Detected::Ingress(None));
-        assert!(warnings.iter().any(|w| w.contains("old (Pending: Waiting for controller)")), "{warnings:?}");
-        let (_, _, warnings) = detect(Some(&[]), Some(&[]));
+            ingress(choose(Some(&[class("nginx", false)]), Some(&[gateway_class("eg", true)])));
+        assert_eq!((chosen, said), (None, None), "no default class: an Ingress without one, not a Gateway");
+        assert!(warnings.iter().any(|w| w.contains("no IngressClass is marked as the default")), "{warnings:?}");
+        assert!(warnings.iter().any(|w| w.contains("--gateway-class eg")), "{warnings:?}");
+        let (_, _, warnings) = ingress(choose(Some(&[]), Some(&[])));
         assert!(warnings[0].contains("no IngressClass and no GatewayClass exist"), "{warnings:?}");
         assert!(
             warnings[0].contains("Envoy Gateway") && warnings[0].contains("ingress-nginx was retired"),
             "{warnings:?}"
         );
-        let (_, _, warnings) = detect(Some(&[]), Some(&[gateway_class("a", true), gateway_class("b", true)]));
-        assert!(warnings.iter().any(|w| w.contains("several GatewayClasses are accepted (a, b)")), "{warnings:?}");
+        let (chosen, _, _) = ingress(choose(None, Some(&[gateway_class("eg", true)])));
+        assert_eq!(chosen, None, "IngressClasses that cannot be listed are not an empty list");
+    }
+
+    /// Issue 25: where no IngressClass exists but a GatewayClass does (accepted or not), the
+    /// choice is the user's.
+    #[test]
+    fn only_gateway_classes_means_asking() {
+        let classes = [gateway_class("eg", true), gateway_class("old", false)];
+        assert_eq!(choose(Some(&[]), Some(&classes)), Choice::Ask(classes.to_vec()));
+        assert_eq!(choose(Some(&[]), Some(&classes[1..])), Choice::Ask(classes[1..].to_vec()));
     }
 
     #[test]

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use clap::Args;
 use harden_cli::error::{Error, ErrorKind, Outcome, Result};
+use harden_cli::interrupt;
 use harden_cli::prompt;
 use harden_cli::{output::warn, progress::Spinner};
-use harden_kube::apply::{Applier, Object, is_managed_by, managed_selector};
+use harden_kube::apply::{Applied, Applier, Basis, Object, is_managed_by, managed_selector};
 use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs};
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass, IngressTLS};
@@ -108,9 +109,15 @@ pub struct CreateCmd {
     #[arg(long, conflicts_with_all = ["wait", "write_cert"])]
     pub show_manual: bool,
 
-    /// Also write the certificate (0644) and key (0600) as DIR/SECRET.crt and DIR/SECRET.key.
+    /// Also write the certificate (0644) and key (0600) as DIR/SECRET.crt and DIR/SECRET.key
+    /// (checked before the cluster is changed; not in a dry run).
     #[arg(long, value_name = "DIR")]
     pub write_cert: Option<PathBuf>,
+
+    /// Replace DIR/SECRET.crt and DIR/SECRET.key of --write-cert when they exist (--overwrite is
+    /// for objects in the cluster, and does not replace files).
+    #[arg(long)]
+    pub overwrite_files: bool,
 
     /// Wait until a controller serves it (an Ingress address, a Gateway Programmed), then print the address.
     #[arg(long)]
@@ -168,6 +175,11 @@ impl CreateCmd {
             return Err(Error::invalid("--no-check does not apply offline: without the cluster nothing is checked")
                 .with_hint("drop --no-check, or use --dry-run=server to have the backend checked"));
         }
+        if self.overwrite_files && self.write_cert.is_none() {
+            return Err(Error::invalid("--overwrite-files applies to the files of --write-cert DIR only").with_hint(
+                "drop --overwrite-files, or add --write-cert DIR; --overwrite is for objects in the cluster",
+            ));
+        }
         if self.show_manual && self.apply.output.is_some() {
             return Err(Error::invalid("--show-manual prints the manual steps; -o does not apply to it"));
         }
@@ -198,7 +210,7 @@ impl CreateCmd {
         let client = kube.map(|k| k.client);
         let mut spec = plan.spec;
 
-        let mut route = match (&self.gateway, &self.gateway_class) {
+        let route = match (&self.gateway, &self.gateway_class) {
             (None, None) => Route::Ingress,
             (gateway, class) => Route::Gateway(GatewayTarget {
                 name: gateway.clone().unwrap_or_else(|| spec.name.clone()),
@@ -206,6 +218,9 @@ impl CreateCmd {
                 class: class.clone(),
             }),
         };
+        // The path is the user's: an Ingress (the seed's) unless --gateway/--gateway-class. Only
+        // the class of an Ingress is taken from the cluster, and where an Ingress could not be
+        // served but a Gateway could, the command stops and shows both.
         if let Some(client) = &client {
             let classes = list_classes(client).await;
             match &route {
@@ -216,19 +231,16 @@ impl CreateCmd {
                 }
                 Route::Ingress => {
                     let gateway_classes = list_gateway_classes(client).await;
-                    let (detected, said, warnings) = class::detect(classes.as_deref(), gateway_classes.as_deref());
-                    if let Some(said) = said {
-                        harden_cli::output::eline(said);
-                    }
-                    warnings.iter().for_each(warn);
-                    match detected {
-                        class::Detected::Ingress(class) => spec.class = class,
-                        class::Detected::Gateway(class) => {
-                            route = Route::Gateway(GatewayTarget {
-                                name: spec.name.clone(),
-                                namespace: spec.namespace.clone(),
-                                class: Some(class),
-                            })
+                    match class::choose(classes.as_deref(), gateway_classes.as_deref()) {
+                        class::Choice::Ingress { class, said, warnings } => {
+                            if let Some(said) = said {
+                                harden_cli::output::eline(said);
+                            }
+                            warnings.iter().for_each(warn);
+                            spec.class = class;
+                        }
+                        class::Choice::Ask(gateway_classes) => {
+                            return Err(self.choose_the_path(&spec, &gateway_classes));
                         }
                     }
                 }
@@ -269,12 +281,19 @@ impl CreateCmd {
         }
 
         let now = OffsetDateTime::now_utc();
+        let dry_run = self.apply.dry_run != DryRun::None;
+        // The Secret as it is now: the certificate kept from it, and the state the write must
+        // still find (another run creating it meanwhile is a conflict, never a silent replacement).
+        let secret_basis = match &client {
+            Some(client) => Basis::read::<Secret>(client, Some(&spec.namespace), &spec.secret).await?,
+            None => Basis::Unread,
+        };
         let (material, generated) = match (&self.cert, &self.key) {
             (Some(cert_path), Some(key_path)) => {
                 let (cert_pem, key_pem) = (files::read("--cert", cert_path)?, files::read("--key", key_path)?);
                 (check_provided(&cert_pem, &key_pem, cert_path, key_path, &spec.hosts, now, self.force)?, false)
             }
-            _ => match reusable(client.as_ref(), &spec, self.key_type, now).await? {
+            _ => match reusable(secret_basis.typed::<Secret>()?, &spec, self.key_type, now)? {
                 Some(kept) => kept,
                 None => {
                     let key_type = self.key_type.unwrap_or(KeyType::EcdsaP256);
@@ -282,24 +301,29 @@ impl CreateCmd {
                 }
             },
         };
+        // Everything about the local files that can fail is found now, before the cluster changes;
+        // a dry run checks the same and writes nothing.
         if let Some(dir) = &self.write_cert {
-            files::check_pair(dir, &spec.secret, self.apply.overwrite)?;
+            files::check_pair(dir, &spec.secret, self.overwrite_files, !dry_run)?;
         }
 
-        let mut objects =
-            vec![Object::from_typed(&build::secret(&spec.secret, &spec.namespace, &material, generated))?];
+        let mut planned = vec![(
+            Object::from_typed(&build::secret(&spec.secret, &spec.namespace, &material, generated))?,
+            secret_basis,
+        )];
         match &gateway_spec {
             None => {
                 let mut ingress = build::ingress(&spec);
-                if let Some(client) = &client {
-                    take_over_ingress(client, &spec, &mut ingress, self.apply.overwrite).await?;
-                }
-                objects.push(Object::from_typed(&ingress)?);
+                let basis = match &client {
+                    Some(client) => take_over_ingress(client, &spec, &mut ingress, self.apply.overwrite).await?,
+                    None => Basis::Unread,
+                };
+                planned.push((Object::from_typed(&ingress)?, basis));
             }
             Some(g) => {
-                let existing = match &client {
+                let (existing, gateway_basis) = match &client {
                     Some(client) => existing_gateway(client, g, self.apply.overwrite).await?,
-                    None => None,
+                    None => (None, Basis::Unread),
                 };
                 if existing.is_none() && g.gateway.class.is_none() {
                     return Err(Error::invalid(format!(
@@ -312,10 +336,19 @@ impl CreateCmd {
                         "give --gateway-class NAME: offline the existing Gateway cannot be read"
                     }));
                 }
-                objects.extend(g.objects(existing.as_ref()).map_err(Error::invalid)?);
+                // The Gateway's listeners are merged into what was read: that read is its basis.
+                let mut gateway_basis = Some(gateway_basis);
+                for object in g.objects(existing.as_ref()).map_err(Error::invalid)? {
+                    let basis = match object.resource.kind.as_str() {
+                        "Gateway" => gateway_basis.take().unwrap_or_default(),
+                        _ => Basis::Unread,
+                    };
+                    planned.push((object, basis));
+                }
             }
         }
         if let Some(client) = &client {
+            let objects: Vec<&Object> = planned.iter().map(|(object, _)| object).collect();
             preflight(client, &objects, self.apply.overwrite).await?;
         }
 
@@ -325,7 +358,7 @@ impl CreateCmd {
         apply_args.force_conflicts |= apply_args.overwrite;
         // The Secret holds a private key: never leave it behind without the objects it was made for.
         let applier = Applier::new(PLUGIN, apply_args, client.clone()).all_or_nothing();
-        applier.run(objects).await?;
+        let applied = applier.run_planned(planned).await?;
 
         let summary = self.apply.output.is_none();
         if summary {
@@ -333,13 +366,36 @@ impl CreateCmd {
         }
         let mut written = None;
         if let Some(dir) = &self.write_cert {
-            let (cert_file, key_file) = files::write_pair(dir, &spec.secret, &material, self.apply.overwrite)?;
-            harden_cli::output::eline(format!(
-                "wrote {} and {} (private, 0600)",
-                cert_file.display(),
-                key_file.display()
-            ));
-            written = Some(cert_file);
+            if dry_run {
+                let (cert_file, key_file) = files::paths(dir, &spec.secret);
+                harden_cli::output::eline(format!(
+                    "would write {} and {} (dry run: no file is written)",
+                    cert_file.display(),
+                    key_file.display()
+                ));
+            } else {
+                // The pair is written whole or the run stops with it: a signal waits for it.
+                let _critical = interrupt::Critical::enter();
+                let (cert_file, key_file) = files::write_pair(dir, &spec.secret, &material, self.overwrite_files)
+                    .map_err(|e| {
+                        after_the_cluster_changed(
+                            e,
+                            &applied,
+                            Some("re-run the same command: the Secret is kept as it is and the files are written"),
+                        )
+                    })?;
+                harden_cli::output::eline(format!(
+                    "wrote {} and {} (private, 0600)",
+                    cert_file.display(),
+                    key_file.display()
+                ));
+                if let Some(signal) = interrupt::received_name() {
+                    return Err(Error::other(format!(
+                        "interrupted by {signal} after the last change: every object above was applied and both files written"
+                    )));
+                }
+                written = Some(cert_file);
+            }
         }
         if self.wait {
             match (self.apply.dry_run, &client) {
@@ -347,10 +403,11 @@ impl CreateCmd {
                     let addresses = match &gateway_spec {
                         None => {
                             let api: Api<Ingress> = Api::namespaced(client.clone(), &spec.namespace);
-                            wait_for_address(client, &api, &spec, self.timeout).await?
+                            wait_for_address(client, &api, &spec, self.timeout).await
                         }
-                        Some(g) => wait_for_gateway(client, &g.gateway, self.timeout).await?,
-                    };
+                        Some(g) => wait_for_gateway(client, &g.gateway, self.timeout).await,
+                    }
+                    .map_err(|e| after_the_cluster_changed(e, &applied, None))?;
                     let help = address_help(&addresses, &spec.hosts, written.as_deref());
                     // With -o, stdout holds only the objects (it may be piped to kubectl apply).
                     if summary {
@@ -363,6 +420,63 @@ impl CreateCmd {
             }
         }
         Ok(Outcome::Good)
+    }
+
+    /// No IngressClass exists, but GatewayClasses do: an Ingress would be served by nothing, and a
+    /// Gateway is a different set of objects. Which one is the user's call, so the command stops
+    /// (exit 2) and shows both, as this command with one flag more.
+    fn choose_the_path(&self, spec: &IngressSpecInput, gateway_classes: &[class::GatewayClassInfo]) -> Error {
+        let command = |extra: &str| format!("{} {extra}", self.command_line(spec));
+        let mut text = format!(
+            "the cluster has no IngressClass, so no controller would serve an Ingress; it has GatewayClass {}. \
+             Choose the path and run one of:\n  an Ingress (the seed's path), once an Ingress controller is installed \
+             (CLASS is its IngressClass):\n    {}",
+            gateway_classes
+                .iter()
+                .map(|c| match &c.why_not {
+                    None => format!("{} (accepted by its controller)", c.name),
+                    Some(why) => format!("{} (not accepted: {why})", c.name),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            command("--class CLASS")
+        );
+        for c in gateway_classes {
+            text.push_str(&format!(
+                "\n  a Gateway named {} in namespace {} of GatewayClass {}, an HTTPS listener and an HTTPRoute:\n    {}",
+                spec.name,
+                spec.namespace,
+                c.name,
+                command(&format!("--gateway-class {}", shell_word(&c.name)))
+            ));
+        }
+        Error::new(ErrorKind::MissingInput, text).with_hint(format!(
+            "nothing was changed; `kubectl get gatewayclass` shows the classes; {}",
+            class::INSTALL_CONTROLLER
+        ))
+    }
+
+    /// This command as typed (values the wizard asked for added), for a message to repeat with a
+    /// flag more.
+    fn command_line(&self, spec: &IngressSpecInput) -> String {
+        let mut words: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+        if !words.iter().any(|w| w == "create") {
+            words = vec!["create".to_string()];
+        }
+        if self.name.is_none() {
+            words.push(spec.name.clone());
+        }
+        if self.kube.namespaces.is_empty() {
+            words.extend(["-n".to_string(), spec.namespace.clone()]);
+        }
+        if self.hosts.is_empty() {
+            words.extend(["--host".to_string(), spec.hosts.join(",")]);
+        }
+        if self.service.is_none() {
+            words.extend(["--service".to_string(), format!("{}:{}", spec.backend.service, spec.backend.port)]);
+        }
+        let words: Vec<String> = words.iter().map(|w| shell_word(w)).collect();
+        format!("kubectl tls-ingress {}", words.join(" "))
     }
 
     /// Fills missing inputs (asking in a terminal) and validates all of them.
@@ -446,6 +560,37 @@ impl CreateCmd {
     }
 }
 
+/// A step after the cluster was changed failed (writing the files, waiting): the error also says
+/// what the cluster now holds of this run, and `rerun` how re-running finishes the job.
+fn after_the_cluster_changed(mut error: Error, applied: &[Applied], rerun: Option<&str>) -> Error {
+    let changed: Vec<String> = applied
+        .iter()
+        .filter(|a| a.action != harden_kube::apply::Action::Unchanged)
+        .map(|a| format!("{} {}", harden_kube::apply::describe(&a.name, a.namespace.clone()), a.action))
+        .collect();
+    let held = if changed.is_empty() {
+        "the cluster was not changed by this run (every object was unchanged)".to_string()
+    } else {
+        format!("the cluster changes of this run stay: {}", changed.join(", "))
+    };
+    error.message = format!("{}; {held}", error.message);
+    if let Some(rerun) = rerun {
+        error.hint = Some(match error.hint.take() {
+            Some(hint) => format!("{hint}; then {rerun}"),
+            None => rerun.to_string(),
+        });
+    }
+    error
+}
+
+/// A word for a shell: as it is when it needs no quoting, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+*".contains(c))
+        && !word.starts_with('*');
+    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
+}
+
 /// Refuses a user's certificate and key that would not work for `hosts` (unless `force`).
 pub fn check_provided(
     cert_pem: &[u8],
@@ -481,21 +626,17 @@ pub fn check_provided(
     Ok(Material { cert_pem: text(cert_pem, "--cert")?, key_pem: text(key_pem, "--key")? })
 }
 
-/// The certificate already in our Secret, if re-running `create` should keep it: re-running must
-/// leave a working Secret unchanged instead of minting a new certificate each time, and must never
-/// replace a certificate the user provided with a self-signed one. Returns it and whether we
-/// generated it; `None` means generate a new one.
-async fn reusable(
-    client: Option<&Client>,
+/// The certificate already in our Secret (`existing`, as read), if re-running `create` should keep
+/// it: re-running must leave a working Secret unchanged instead of minting a new certificate each
+/// time, and must never replace a certificate the user provided with a self-signed one. Returns it
+/// and whether we generated it; `None` means generate a new one.
+fn reusable(
+    existing: Option<Secret>,
     spec: &IngressSpecInput,
     key_type: Option<KeyType>,
     now: OffsetDateTime,
 ) -> Result<Option<(Material, bool)>> {
-    let Some(client) = client else { return Ok(None) };
-    let api: Api<Secret> = Api::namespaced(client.clone(), &spec.namespace);
     let shown = format!("secret {}/{}", spec.namespace, spec.secret);
-    let existing =
-        api.get_opt(&spec.secret).await.map_err(|e| harden_kube::error::from_kube(e, format!("reading {shown}")))?;
     // Secrets that are not ours are refused (or taken over with --overwrite) by the apply path.
     let Some(secret) = existing.filter(|s| is_managed_by(s, PLUGIN)) else { return Ok(None) };
     let generated =
@@ -669,26 +810,21 @@ pub fn closest(name: &str, names: &[String]) -> Option<String> {
 
 /// With `--overwrite`, an Ingress someone else made (`kubectl create ingress`) is taken over
 /// without dropping its rules for other hosts; what is replaced is said. Without it, the apply
-/// path refuses it.
+/// path refuses it. Returns the Ingress as read: the state the write must still find.
 async fn take_over_ingress(
     client: &Client,
     spec: &IngressSpecInput,
     ours: &mut Ingress,
     overwrite: bool,
-) -> Result<()> {
-    let api: Api<Ingress> = Api::namespaced(client.clone(), &spec.namespace);
-    let existing = api
-        .get_opt(&spec.name)
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, format!("reading ingress {}/{}", spec.namespace, spec.name)))?;
-    let Some(existing) = existing.filter(|i| !is_managed_by(i, PLUGIN)) else { return Ok(()) };
-    if !overwrite {
-        return Ok(());
+) -> Result<Basis> {
+    let basis = Basis::read::<Ingress>(client, Some(&spec.namespace), &spec.name).await?;
+    let Some(existing) = basis.typed::<Ingress>()?.filter(|i| !is_managed_by(i, PLUGIN)) else { return Ok(basis) };
+    if overwrite {
+        for line in merge_ingress(&existing, ours) {
+            harden_cli::output::eline(format!("ingress {}/{}: {line}", spec.namespace, spec.name));
+        }
     }
-    for line in merge_ingress(&existing, ours) {
-        harden_cli::output::eline(format!("ingress {}/{}: {line}", spec.namespace, spec.name));
-    }
-    Ok(())
+    Ok(basis)
 }
 
 /// Keeps the rules and TLS entries of `existing` for hosts we do not serve, and says which of its
@@ -751,9 +887,10 @@ pub fn merge_ingress(existing: &Ingress, ours: &mut Ingress) -> Vec<String> {
     said
 }
 
-/// The spec of the Gateway to add listeners to, if it exists. One we did not make is changed only
-/// with `--overwrite`; a listener of another that already takes one of our hosts is refused.
-async fn existing_gateway(client: &Client, g: &GatewaySpec, overwrite: bool) -> Result<Option<Value>> {
+/// The spec of the Gateway to add listeners to, if it exists, and the Gateway as read (the state
+/// the write must still find). One we did not make is changed only with `--overwrite`; a
+/// listener of another that already takes one of our hosts is refused.
+async fn existing_gateway(client: &Client, g: &GatewaySpec, overwrite: bool) -> Result<(Option<Value>, Basis)> {
     let target = &g.gateway;
     let shown = format!("gateway {}/{}", target.namespace, target.name);
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &target.namespace, &gateway::gateway_resource());
@@ -774,7 +911,7 @@ async fn existing_gateway(client: &Client, g: &GatewaySpec, overwrite: bool) -> 
                 )));
         }
     }
-    let Some(existing) = found else { return Ok(None) };
+    let Some(existing) = found else { return Ok((None, Basis::Absent)) };
     if !is_managed_by(&existing, PLUGIN) && !overwrite {
         return Err(Error::conflict(format!(
             "{shown} exists and was not created by {PLUGIN} (it lacks the label {}); it is not rewritten; nothing was changed",
@@ -797,12 +934,12 @@ async fn existing_gateway(client: &Client, g: &GatewaySpec, overwrite: bool) -> 
             "two listeners for one host and port leave it to the implementation which certificate is served: remove that listener, or serve the host through it",
         ));
     }
-    Ok(Some(spec))
+    Ok((Some(spec), Basis::Read(Box::new(existing))))
 }
 
 /// Refuses before changing anything when any object exists and is not ours (unless
 /// `--overwrite`), so that a conflict on a later object does not leave a new Secret behind.
-async fn preflight(client: &Client, objects: &[Object], overwrite: bool) -> Result<()> {
+async fn preflight(client: &Client, objects: &[&Object], overwrite: bool) -> Result<()> {
     if overwrite {
         return Ok(());
     }
@@ -1108,6 +1245,57 @@ mod tests {
             cmd(&["--gateway-class", "eg", "--gateway-namespace", "infra", "--redirect-http"]).check_flags().is_ok()
         );
         assert!(cmd(&["--class", "nginx"]).check_flags().is_ok());
+        // Issue 32: one flag per permission; the files' flag needs the files.
+        assert!(err(&["--overwrite-files"]).contains("--overwrite-files applies to the files of --write-cert"));
+        assert!(cmd(&["--write-cert", "d", "--overwrite-files"]).check_flags().is_ok());
+    }
+
+    #[test]
+    fn commands_are_printed_as_a_shell_reads_them() {
+        assert_eq!(shell_word("accounting-service:80"), "accounting-service:80");
+        assert_eq!(shell_word("*.apps.acme.com"), "'*.apps.acme.com'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word(""), "''");
+        let spec = IngressSpecInput {
+            name: "web".into(),
+            namespace: "t75".into(),
+            hosts: vec!["a.acme.com".into(), "b.acme.com".into()],
+            backend: input::Backend { service: "web".into(), port: Port::Number(80) },
+            path: "/".into(),
+            path_type: PathType::Prefix,
+            secret: "web-tls".into(),
+            class: None,
+        };
+        // Values the wizard asked for are added to what was typed.
+        let line = cmd(&[]).command_line(&spec);
+        assert!(line.starts_with("kubectl tls-ingress "), "{line}");
+        assert!(line.ends_with("web -n t75 --host a.acme.com,b.acme.com --service web:80"), "{line}");
+    }
+
+    #[test]
+    fn a_failure_after_the_cluster_changed_names_what_stays() {
+        let applied = |action| Applied {
+            name: "secret/web-tls".into(),
+            namespace: Some("t75".into()),
+            action,
+            object: DynamicObject::new("web-tls", &kube::api::ApiResource::erase::<Secret>(&())),
+        };
+        let error = after_the_cluster_changed(
+            Error::other("writing failed").with_hint("free some space"),
+            &[applied(harden_kube::apply::Action::Created)],
+            Some("re-run the same command"),
+        );
+        assert_eq!(
+            error.message,
+            "writing failed; the cluster changes of this run stay: secret/web-tls in namespace t75 created"
+        );
+        assert_eq!(error.hint.as_deref(), Some("free some space; then re-run the same command"));
+        let error = after_the_cluster_changed(
+            Error::other("no address"),
+            &[applied(harden_kube::apply::Action::Unchanged)],
+            None,
+        );
+        assert!(error.message.ends_with("not changed by this run (every object was unchanged)"), "{error}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use harden_cli::error::{Error, ErrorKind, Outcome, Result};
-use harden_kube::apply::{Applier, Object, is_managed_by};
+use harden_kube::apply::{Applier, Basis, Object, is_managed_by};
 use harden_kube::flags::{ApplyArgs, KubeArgs};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::Ingress;
@@ -136,18 +136,16 @@ impl RotateCmd {
         }
 
         // Decide everything before changing anything, so one refused Secret changes none.
-        let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
         let now = OffsetDateTime::now_utc();
         let mut planned = Vec::new();
         for (name, tls_hosts) in targets {
-            let existing = secrets
-                .get_opt(&name)
-                .await
-                .map_err(|e| harden_kube::error::from_kube(e, format!("reading secret {namespace}/{name}")))?
-                .ok_or_else(|| {
-                    Error::not_found(format!("secret {namespace}/{name} (used by ingress {}) not found", self.name))
-                        .with_hint("re-run `kubectl tls-ingress create` to recreate it")
-                })?;
+            // The Secret as read is the rotation's basis: a rotation by someone else meanwhile is a
+            // conflict, never silently replaced.
+            let basis = Basis::read::<Secret>(&client, Some(&namespace), &name).await?;
+            let existing = basis.typed::<Secret>()?.ok_or_else(|| {
+                Error::not_found(format!("secret {namespace}/{name} (used by ingress {}) not found", self.name))
+                    .with_hint("re-run `kubectl tls-ingress create` to recreate it")
+            })?;
             let old_chain = existing
                 .data
                 .as_ref()
@@ -181,7 +179,7 @@ impl RotateCmd {
                 }
             };
             let old = old_chain.map(|c| c[0].clone());
-            planned.push((name, material, generated, old));
+            planned.push((name, material, generated, old, basis));
         }
 
         let dry_run = self.apply.dry_run != harden_kube::flags::DryRun::None;
@@ -189,16 +187,16 @@ impl RotateCmd {
             && !dry_run
         {
             for (name, ..) in &planned {
-                files::check_pair(dir, name, true)?;
+                files::check_pair(dir, name, true, true)?;
             }
         }
         let mut objects = Vec::new();
-        for (name, material, generated, _) in &planned {
-            objects.push(Object::from_typed(&build::secret(name, &namespace, material, *generated))?);
+        for (name, material, generated, _, basis) in &planned {
+            objects.push((Object::from_typed(&build::secret(name, &namespace, material, *generated))?, basis.clone()));
         }
         // A dry run of a rotation changes an existing Secret: say "configured", not "created".
         let applier = Applier::new(PLUGIN, self.apply.clone(), Some(client)).reads_in_client_dry_run();
-        applier.run(objects).await?;
+        applier.run_planned(objects).await?;
         if let Some(dir) = &self.write_cert {
             if dry_run {
                 harden_cli::output::warn("--write-cert: the local copies are not replaced in a dry run");
@@ -215,7 +213,7 @@ impl RotateCmd {
             }
         }
         if self.apply.output.is_none() {
-            for (_, material, generated, old) in &planned {
+            for (_, material, generated, old, _) in &planned {
                 harden_cli::output::line(describe(material, *generated).to_string());
                 if let Some(old) = old {
                     harden_cli::output::line(format!(

@@ -149,9 +149,7 @@ fn base_name(path: &str) -> &str {
     path.rsplit(['/', '\\']).next().unwrap_or(path)
 }
 
-/// Picks the checksum for `file_name` out of a checksum file's text: a bare digest, or the
-/// `sha256sum`/BSD line whose file name (ignoring directories) is `file_name`.
-pub fn pick(text: &str, file_name: &str, source: &str) -> Result<(String, Algorithm)> {
+fn entries(text: &str, source: &str) -> Result<Vec<Entry>> {
     let entries: Vec<Entry> = text
         .lines()
         .enumerate()
@@ -162,6 +160,21 @@ pub fn pick(text: &str, file_name: &str, source: &str) -> Result<(String, Algori
     if entries.is_empty() {
         return Err(Error::invalid(format!("{source} holds no checksum")));
     }
+    Ok(entries)
+}
+
+/// Whether a checksum file's text is one digest that names no file (dl.k8s.io's `NAME.sha256`),
+/// which can only vouch for the one binary it was published for. A file that cannot be read as
+/// checksums at all is not bare (reading it for a binary reports why).
+pub fn is_bare(text: &str, source: &str) -> bool {
+    matches!(entries(text, source).as_deref(), Ok([only]) if only.name.is_none())
+}
+
+/// Picks the checksum for `file_name` out of a checksum file's text: a bare digest, or the
+/// `sha256sum`/BSD line whose file name (ignoring directories) is `file_name`. A bare digest is
+/// taken as the one given for this binary: the caller makes sure it is checking only one.
+pub fn pick(text: &str, file_name: &str, source: &str) -> Result<(String, Algorithm)> {
+    let entries = entries(text, source)?;
     let bare: Vec<&Entry> = entries.iter().filter(|e| e.name.is_none()).collect();
     if let [only] = bare.as_slice()
         && entries.len() == 1
@@ -283,6 +296,16 @@ mod tests {
         // dl.k8s.io serves the hex alone, without a newline.
         assert_eq!(pick(A, "kubeadm", "kubeadm.sha256").unwrap().0, A);
         assert_eq!(pick(&format!("{A}\n"), "whatever", "f").unwrap().0, A);
+    }
+
+    #[test]
+    fn only_a_single_unnamed_digest_is_bare() {
+        assert!(is_bare(A, "kubelet.sha256"));
+        assert!(is_bare(&format!("# from dl.k8s.io\n{A}\n"), "f"));
+        assert!(!is_bare(&format!("{A}  kubelet\n"), "f"), "names its file");
+        assert!(!is_bare(&format!("SHA256 (kubelet) = {A}\n"), "f"));
+        assert!(!is_bare(&format!("{A}\n{B}\n"), "f"), "two digests: refused by pick, not bare");
+        assert!(!is_bare("", "f") && !is_bare("not a checksum", "f"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod checksum;
+mod child;
 mod download;
 mod fetch;
 #[cfg(test)]
@@ -169,11 +170,6 @@ fn options(cli: &Cli) -> Result<Options> {
     let arch = platform_word(cli.arch.clone(), "--arch")?;
     let base = checksum::normalize_base_url(&cli.base_url)?;
     let source = if let Some(hex) = &cli.checksum {
-        if cli.binaries.len() != 1 {
-            return Err(Error::invalid("--checksum needs exactly one binary to check").with_hint(
-                "name the binary, e.g. `kubectl verify-bin ./kubeadm --checksum HEX`; for several, use --checksum-file",
-            ));
-        }
         let (hex, found) = checksum::parse_hex(hex, "--checksum")?;
         Source::Given { hex, algorithm: verify::check_algorithm(found, cli.algorithm, "--checksum")? }
     } else if let Some(path) = &cli.checksum_file {
@@ -187,7 +183,51 @@ fn options(cli: &Cli) -> Result<Options> {
         let roots = fetch::root_certs(cert_file.as_deref())?;
         Source::Published { base, fetcher: fetch::Fetcher::new(roots, cli.timeout) }
     };
+    one_binary_per_unnamed_checksum(cli, &source)?;
     Ok(Options { version, os, arch, algorithm: cli.algorithm, source })
+}
+
+/// A checksum that names no file (`--checksum`, or dl.k8s.io's bare `NAME.sha256` in
+/// `--checksum-file`) vouches for the one binary it was published for: applied to several, it would
+/// call every other one a MISMATCH. So it needs exactly one binary named.
+fn one_binary_per_unnamed_checksum(cli: &Cli, source: &Source) -> Result<()> {
+    let Some(unnamed) = source.unnamed() else { return Ok(()) };
+    if cli.binaries.len() == 1 {
+        return Ok(());
+    }
+    let on_nodes = !cli.nodes.is_empty() || cli.all_nodes;
+    let checked = match cli.binaries.as_slice() {
+        [] if on_nodes => format!("every component running on the node ({})", node::COMPONENTS.join(", ")),
+        [] => format!("kubectl and every platform binary in PATH ({})", locate::DEFAULT_NAMES[1..].join(", ")),
+        several => format!("{} binaries ({})", several.len(), several.join(", ")),
+    };
+    // The file's own name says which binary it is for, as dl.k8s.io names them (kubelet.sha256).
+    let file = cli.checksum_file.as_ref().and_then(|f| f.file_name()).and_then(|f| f.to_str());
+    let binary = file
+        .and_then(|f| f.strip_suffix(".sha256").or_else(|| f.strip_suffix(".sha512")))
+        .filter(|b| published_name(b, "NAME").is_ok())
+        .unwrap_or("kubelet");
+    let source = match file {
+        Some(file) => format!("--checksum-file {file}"),
+        None => "--checksum HEX".to_string(),
+    };
+    let example = if on_nodes {
+        format!("kubectl verify-bin --node NODE {binary} {source}")
+    } else {
+        format!("kubectl verify-bin ./{binary} {source}")
+    };
+    let what = if cli.checksum_file.is_some() {
+        "holds one checksum that names no file (as dl.k8s.io's NAME.sha256 files do)"
+    } else {
+        "is one checksum that names no file"
+    };
+    Err(Error::invalid(format!(
+        "{unnamed} {what}, so it vouches for exactly one binary, but {checked} would be checked against it"
+    ))
+    .with_hint(format!(
+        "name the one binary it belongs to (`{example}`), or give a sha256sum-style file with a line per binary \
+         (`<hex>  kubelet`), or drop it to fetch each binary's published checksum"
+    )))
 }
 
 /// A file name as dl.k8s.io publishes binaries: lower-case letters, digits and dashes.
@@ -324,6 +364,8 @@ mod tests {
         let hex = "ab".repeat(32);
         let two = parse(&["a", "b", "--checksum", &hex]).unwrap();
         assert!(options(&two).err().unwrap().message.contains("exactly one binary"));
+        let none = parse(&["--checksum", &hex]).unwrap();
+        assert!(options(&none).err().unwrap().message.contains("exactly one binary"));
         let wrong = parse(&["a", "--checksum", &hex, "--algorithm", "sha512"]).unwrap();
         assert!(options(&wrong).err().unwrap().message.contains("but --algorithm is sha512"));
         let http = parse(&["a", "--base-url", "http://dl.k8s.io/release"]).unwrap();
@@ -332,6 +374,41 @@ mod tests {
         assert!(options(&os).err().unwrap().message.contains("--os"));
         let dir = parse(&["a", "--checksum-file", "/"]).unwrap();
         assert!(options(&dir).err().unwrap().message.contains("is a directory"));
+    }
+
+    /// Issue 25: a bare digest (dl.k8s.io's kubelet.sha256) was applied to every binary checked,
+    /// calling each genuine binary but one a MISMATCH.
+    #[test]
+    fn a_bare_checksum_file_needs_exactly_one_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        let bare = dir.path().join("kubelet.sha256");
+        std::fs::write(&bare, "ab".repeat(32)).unwrap();
+        let named = dir.path().join("SHA256SUMS");
+        std::fs::write(&named, format!("{}  kubelet\n{}  kube-apiserver\n", "ab".repeat(32), "cd".repeat(32))).unwrap();
+        let (bare, named) = (bare.to_str().unwrap(), named.to_str().unwrap());
+        for args in [
+            vec!["--node", "n1", "--checksum-file", bare],
+            vec!["--all-nodes", "--checksum-file", bare],
+            vec!["--checksum-file", bare],
+            vec!["kubelet", "kubeadm", "--checksum-file", bare],
+            vec!["--node", "n1", "kubelet", "kube-proxy", "--checksum-file", bare],
+        ] {
+            let err = options(&parse(&args).unwrap()).err().unwrap_or_else(|| panic!("{args:?} was accepted"));
+            assert_eq!(err.kind, harden_cli::ErrorKind::InvalidInput, "exit 2: {args:?}");
+            assert!(err.message.contains("vouches for exactly one binary"), "{args:?}: {err}");
+            assert!(err.hint.as_deref().unwrap().contains("sha256sum-style file"), "the fix is named: {err:?}");
+        }
+        let on_node = options(&parse(&["--node", "n1", "--checksum-file", bare]).unwrap()).err().unwrap();
+        assert!(on_node.message.contains("kube-apiserver, kube-controller-manager"), "{on_node}");
+        // One binary named, or a file that names each binary: accepted.
+        for args in [
+            vec!["--node", "n1", "kubelet", "--checksum-file", bare],
+            vec!["./kubelet", "--checksum-file", bare],
+            vec!["--node", "n1", "--checksum-file", named],
+            vec!["kubelet", "kube-apiserver", "--checksum-file", named],
+        ] {
+            assert!(options(&parse(&args).unwrap()).is_ok(), "{args:?}");
+        }
     }
 
     #[test]

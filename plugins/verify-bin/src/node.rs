@@ -9,8 +9,7 @@
 //! credentials, contexts and flags are kubectl's own.
 
 use std::ffi::OsString;
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use harden_cli::error::{Error, Result};
@@ -18,6 +17,7 @@ use harden_cli::pods::{Stage, StartFailure, stage};
 use serde_json::{Value, json};
 
 use crate::checksum::{self, checksum_url};
+use crate::child::Failure;
 use crate::hash::Algorithm;
 use crate::verify::{Options, Report, Source, Verdict, check_algorithm};
 
@@ -49,21 +49,38 @@ fn kubectl(request: &NodeRequest) -> Command {
     command
 }
 
-/// Runs kubectl, returning its stdout, or its stderr as the error.
-fn run(mut command: Command, stdin: Option<&str>, doing: &str) -> Result<String> {
-    command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-    command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = command.spawn().map_err(|e| {
-        Error::other(format!("{doing}: cannot run kubectl ({e})")).with_hint("put kubectl in PATH, or set KUBECTL_PATH")
-    })?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes()).map_err(|e| Error::other(format!("{doing}: {e}")))?;
+/// How long one kubectl call may take.
+const KUBECTL_BUDGET: Duration = Duration::from_secs(60);
+/// How long the hashing pod may take to finish.
+const POD_WAIT: Duration = Duration::from_secs(120);
+/// The most of kubectl's output read (a node list of a large cluster is tens of MiB).
+const KUBECTL_OUTPUT: usize = 256 << 20;
+
+/// Runs kubectl within `budget`, returning its stdout, or its stderr as the error.
+fn run(command: Command, stdin: Option<&str>, doing: &str, budget: Duration) -> Result<String> {
+    let finished = crate::child::run(command, stdin.map(|s| s.as_bytes().to_vec()), budget, KUBECTL_OUTPUT).map_err(
+        |failure| match failure {
+            Failure::Spawn(e) => Error::other(format!("{doing}: cannot run kubectl ({e})"))
+                .with_hint("put kubectl in PATH, or set KUBECTL_PATH"),
+            Failure::TimedOut { stderr } => {
+                let said = String::from_utf8_lossy(&stderr).trim().to_string();
+                let said = if said.is_empty() { String::new() } else { format!(" (it said: {said})") };
+                Error::other(format!("{doing}: kubectl did not finish within {}s{said}", budget.as_secs()))
+                    .with_hint("check that the cluster answers: kubectl get nodes")
+            }
+            Failure::Wait(e) => Error::other(format!("{doing}: {e}")),
+        },
+    )?;
+    if !finished.status.success() {
+        return Err(Error::other(format!("{doing}: {}", String::from_utf8_lossy(&finished.stderr).trim())));
     }
-    let out = child.wait_with_output().map_err(|e| Error::other(format!("{doing}: {e}")))?;
-    if !out.status.success() {
-        return Err(Error::other(format!("{doing}: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    if finished.truncated {
+        return Err(Error::new(
+            harden_cli::ErrorKind::TooLarge,
+            format!("{doing}: kubectl printed more than {} MiB", KUBECTL_OUTPUT >> 20),
+        ));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(String::from_utf8_lossy(&finished.stdout).into_owned())
 }
 
 /// The shell script of the pod: per name, `NAME PID RUNNING-SHA256 FILE-SHA256 PATH`, or `NAME -`.
@@ -142,6 +159,7 @@ pub fn verify_nodes(request: &NodeRequest, options: &Options) -> Result<Vec<Repo
         },
         None,
         "listing nodes",
+        KUBECTL_BUDGET,
     )?;
     let listed: Value = serde_json::from_str(&nodes_json)?;
     let items = listed["items"].as_array().cloned().unwrap_or_default();
@@ -159,18 +177,24 @@ pub fn verify_nodes(request: &NodeRequest, options: &Options) -> Result<Vec<Repo
     } else {
         request.names.clone()
     };
-    let mut reports = Vec::new();
-    for node in &wanted {
-        let info = items.iter().find(|n| n["metadata"]["name"] == node.as_str()).map(|n| &n["status"]["nodeInfo"]);
-        let version = options
-            .version
-            .clone()
-            .or_else(|| info.and_then(|i| i["kubeletVersion"].as_str()).map(str::to_string))
-            .ok_or_else(|| {
+    let builds = wanted
+        .iter()
+        .map(|node| {
+            let info = items.iter().find(|n| n["metadata"]["name"] == node.as_str()).map(|n| &n["status"]["nodeInfo"]);
+            let field = |key: &str| info.and_then(|i| i[key].as_str()).filter(|v| !v.is_empty()).map(str::to_string);
+            let reported = field("kubeletVersion");
+            let version = options.version.clone().or_else(|| reported.clone()).ok_or_else(|| {
                 Error::other(format!("node {node} reports no kubelet version")).with_hint("pass --version")
             })?;
-        let os = options.os.clone().or_else(|| info.and_then(|i| i["operatingSystem"].as_str()).map(str::to_string));
-        let arch = options.arch.clone().or_else(|| info.and_then(|i| i["architecture"].as_str()).map(str::to_string));
+            let os = options.os.clone().or_else(|| field("operatingSystem"));
+            let arch = options.arch.clone().or_else(|| field("architecture"));
+            Ok(Build { node: node.clone(), reported, version, os, arch })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    one_build_per_unnamed_checksum(&builds, &names, options)?;
+    let mut reports = Vec::new();
+    for build in &builds {
+        let (node, version, os, arch) = (&build.node, &build.version, build.os.clone(), build.arch.clone());
         let seen = hash_on(request, node, &names)?;
         for name in &names {
             let Some(seen) = seen.iter().find(|s| &s.name == name) else {
@@ -181,10 +205,71 @@ pub fn verify_nodes(request: &NodeRequest, options: &Options) -> Result<Vec<Repo
                 }
                 continue;
             };
-            reports.push(judge(node, seen, &version, os.as_deref(), arch.as_deref(), options));
+            // The node reports its kubelet's version: --version naming another is a finding.
+            let other_release = match (&options.version, &build.reported) {
+                (Some(asked), Some(reported)) if name == "kubelet" && asked != reported => {
+                    Some((asked.clone(), reported.clone()))
+                }
+                _ => None,
+            };
+            let mut report =
+                judge(node, seen, version, os.as_deref(), arch.as_deref(), options, other_release.as_ref());
+            if name == "kubelet" {
+                report.embedded_version = build.reported.clone();
+            }
+            reports.push(report);
         }
     }
     Ok(reports)
+}
+
+/// What a node runs, as its Node object (or the flags) says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Build {
+    pub node: String,
+    /// The kubelet's version as the node reports it (`status.nodeInfo.kubeletVersion`).
+    pub reported: Option<String>,
+    /// The version checked against: --version, else the reported one.
+    pub version: String,
+    pub os: Option<String>,
+    pub arch: Option<String>,
+}
+
+/// A checksum that names no file is one binary's: the nodes checked against it must run the same
+/// build of it (one version, OS and architecture), or all but one would be called a MISMATCH.
+pub fn one_build_per_unnamed_checksum(builds: &[Build], names: &[String], options: &Options) -> Result<()> {
+    let Some(unnamed) = options.source.unnamed() else { return Ok(()) };
+    let shown = |b: &Build| {
+        format!(
+            "{} {} {}/{}",
+            b.node,
+            b.reported.as_deref().unwrap_or(&b.version),
+            b.os.as_deref().unwrap_or("-"),
+            b.arch.as_deref().unwrap_or("-")
+        )
+    };
+    let mut distinct: Vec<&Build> = Vec::new();
+    for build in builds {
+        let same = |other: &&Build| {
+            other.reported == build.reported
+                && other.version == build.version
+                && other.os == build.os
+                && other.arch == build.arch
+        };
+        if !distinct.iter().any(same) {
+            distinct.push(build);
+        }
+    }
+    if distinct.len() <= 1 {
+        return Ok(());
+    }
+    let name = names.first().map_or("the binary", String::as_str);
+    Err(Error::invalid(format!(
+        "{unnamed} is one checksum that names no file, so it vouches for one build of {name}, but the nodes run \
+         different ones ({})",
+        distinct.iter().map(|b| shown(b)).collect::<Vec<_>>().join("; ")
+    ))
+    .with_hint("check the nodes of each build separately (--node NODE,...), or drop it to fetch each node's published checksum"))
 }
 
 /// Creates the hashing pod on `node`, waits for it, reads its log, and deletes it.
@@ -199,6 +284,7 @@ fn hash_on(request: &NodeRequest, node: &str, names: &[String]) -> Result<Vec<Se
         },
         Some(&manifest.to_string()),
         &format!("creating pod {pod_name} on node {node}"),
+        KUBECTL_BUDGET,
     )?;
     let waited = wait_finished(request, &pod_name, node);
     let log = waited.and_then(|_| {
@@ -210,6 +296,7 @@ fn hash_on(request: &NodeRequest, node: &str, names: &[String]) -> Result<Vec<Se
             },
             None,
             &format!("reading the log of pod {pod_name}"),
+            KUBECTL_BUDGET,
         )
     });
     let deleted = run(
@@ -220,15 +307,13 @@ fn hash_on(request: &NodeRequest, node: &str, names: &[String]) -> Result<Vec<Se
         },
         None,
         &format!("deleting pod {pod_name}"),
+        KUBECTL_BUDGET,
     );
     if let Err(e) = &deleted {
         harden_cli::output::eline(format!("error: {e}; delete it with: kubectl delete pod {pod_name}"));
     }
     Ok(parse_log(&log?))
 }
-
-/// How long the hashing pod may take to finish.
-const POD_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Waits for the hashing pod to succeed, reading it through kubectl; a pod that cannot pull its
 /// image or start, or that fails, ends the wait at once with why ([`harden_cli::pods`]).
@@ -243,6 +328,7 @@ fn wait_finished(request: &NodeRequest, pod_name: &str, node: &str) -> Result<()
             },
             None,
             &format!("reading pod {pod_name} on node {node}"),
+            KUBECTL_BUDGET,
         )?;
         let pod: Value = serde_json::from_str(&json)?;
         let state = match stage(&pod) {
@@ -262,10 +348,10 @@ fn wait_finished(request: &NodeRequest, pod_name: &str, node: &str) -> Result<()
             Stage::Running => "Running".to_string(),
             Stage::Pending(state) => state,
         };
-        if started.elapsed() >= POD_TIMEOUT {
+        if started.elapsed() >= POD_WAIT {
             return Err(Error::other(format!(
                 "the hashing pod {pod_name} on node {node} did not finish within {}s ({state})",
-                POD_TIMEOUT.as_secs()
+                POD_WAIT.as_secs()
             ))
             .with_hint(format!("see `kubectl describe pod {pod_name}`")));
         }
@@ -273,7 +359,15 @@ fn wait_finished(request: &NodeRequest, pod_name: &str, node: &str) -> Result<()
     }
 }
 
-fn judge(node: &str, seen: &Seen, version: &str, os: Option<&str>, arch: Option<&str>, options: &Options) -> Report {
+fn judge(
+    node: &str,
+    seen: &Seen,
+    version: &str,
+    os: Option<&str>,
+    arch: Option<&str>,
+    options: &Options,
+    other_release: Option<&(String, String)>,
+) -> Report {
     let mut report = Report::remote(seen.name.clone(), format!("{node}:{}", seen.path));
     report.version = Some(version.to_string());
     report.os = os.map(str::to_string);
@@ -307,12 +401,18 @@ fn judge(node: &str, seen: &Seen, version: &str, os: Option<&str>, arch: Option<
             }
             report.algorithm = Some(algorithm);
             report.source = Some(source);
-            report.verdict = if hex == seen.running { Verdict::Ok } else { Verdict::Mismatch };
+            let published = matches!(options.source, Source::Published { .. });
+            (report.verdict, report.note) =
+                crate::verify::judge(hex == seen.running, published, other_release, "the node's kubelet");
             report.expected = Some(hex);
             if seen.file.as_deref() != Some(seen.running.as_str()) {
-                report.note = Some(match &seen.file {
+                let changed = match &seen.file {
                     Some(_) => format!("the file {} on the node differs from the binary running", seen.path),
                     None => format!("the file {} the process was started from is gone", seen.path),
+                };
+                report.note = Some(match report.note.take() {
+                    Some(note) => format!("{changed}; {note}"),
+                    None => changed,
                 });
                 if report.verdict == Verdict::Ok {
                     report.verdict = Verdict::Mismatch;

@@ -1,5 +1,5 @@
-//! The verdict as text (`NAME VERSION OS/ARCH OK|MISMATCH|VENDOR-BUILD`, both digests on a mismatch) and as an
-//! exit outcome. JSON is the serialized reports.
+//! The verdict as text (`NAME VERSION OS/ARCH OK|MISMATCH|VENDOR-BUILD|WRONG-VERSION`, both digests on a
+//! mismatch or another release) and as an exit outcome. JSON is the serialized reports.
 
 use harden_cli::error::{Error, Outcome, Result};
 
@@ -14,7 +14,8 @@ pub fn text(reports: &[Report]) -> String {
             let verdict = match r.verdict {
                 Verdict::Ok => "OK",
                 Verdict::Vendor => "VENDOR-BUILD",
-                _ => "MISMATCH",
+                Verdict::WrongVersion => "WRONG-VERSION",
+                Verdict::Mismatch | Verdict::Error => "MISMATCH",
             };
             [r.name.clone(), r.version.clone().unwrap_or_else(|| "-".into()), r.platform(), verdict.into()]
         })
@@ -36,7 +37,7 @@ pub fn text(reports: &[Report]) -> String {
         if let Some(note) = &report.note {
             out.push_str(&format!("    {note}\n"));
         }
-        if report.verdict == Verdict::Mismatch {
+        if matches!(report.verdict, Verdict::Mismatch | Verdict::WrongVersion) {
             let algorithm = report.algorithm.map_or("", |a| a.name());
             let none = String::new();
             out.push_str(&format!("    path:     {}\n", report.path.display()));
@@ -70,8 +71,8 @@ pub fn outcome(reports: &[Report]) -> Result<Outcome> {
     if failed > 0 {
         return Err(Error::other(format!("{failed} of {} binaries could not be verified (see above)", reports.len())));
     }
-    // A vendor build is a finding: nothing vouches for it upstream.
-    if reports.iter().any(|r| matches!(r.verdict, Verdict::Mismatch | Verdict::Vendor)) {
+    // A vendor build is a finding: nothing vouches for it upstream; so is another release than asked.
+    if reports.iter().any(|r| matches!(r.verdict, Verdict::Mismatch | Verdict::Vendor | Verdict::WrongVersion)) {
         Ok(Outcome::Finding)
     } else {
         Ok(Outcome::Good)

@@ -26,6 +26,18 @@ pub enum Source {
     Published { base: String, fetcher: Fetcher },
 }
 
+impl Source {
+    /// How the source is named in messages when it is one checksum that names no file (`--checksum`,
+    /// or a bare digest in `--checksum-file`): such a checksum vouches for exactly one binary.
+    pub fn unnamed(&self) -> Option<String> {
+        match self {
+            Source::Given { .. } => Some("--checksum".into()),
+            Source::File { text, name } if checksum::is_bare(text, name) => Some(format!("--checksum-file {name}")),
+            _ => None,
+        }
+    }
+}
+
 pub struct Options {
     pub version: Option<String>,
     pub os: Option<String>,
@@ -41,6 +53,10 @@ pub enum Verdict {
     Mismatch,
     /// A vendor's build (gcloud's `-dispatcher`, GKE, k3s): upstream publishes no checksum for it.
     Vendor,
+    /// The file says it is another release than `--version`: not the release asked about, whatever
+    /// its digest (the note says which it is and whether the checksum matched).
+    #[serde(rename = "WRONG-VERSION")]
+    WrongVersion,
     Error,
 }
 
@@ -49,6 +65,9 @@ pub struct Report {
     pub name: String,
     pub path: PathBuf,
     pub version: Option<String>,
+    /// The release the file says it is (the version string its build embeds), when it holds one.
+    #[serde(rename = "embeddedVersion", skip_serializing_if = "Option::is_none")]
+    pub embedded_version: Option<String>,
     pub os: Option<String>,
     pub arch: Option<String>,
     pub algorithm: Option<Algorithm>,
@@ -100,6 +119,7 @@ impl Report {
             name,
             path,
             version: None,
+            embedded_version: None,
             os: None,
             arch: None,
             algorithm: None,
@@ -151,6 +171,16 @@ fn run(target: &Target, options: &Options, report: &mut Report) -> Result<()> {
         report.arch = Some(p.arch.clone());
     }
     report.version = options.version.clone();
+    // The version the file itself says it is: the release, when --version does not give it and the
+    // published checksum is wanted, and a finding when --version names another one. (Not read when
+    // neither applies: it is a second pass over the file.)
+    let published = matches!(options.source, Source::Published { .. });
+    let embedded = if options.version.is_some() || published { version::embedded(&target.path)? } else { None };
+    report.embedded_version = embedded.clone();
+    let other_release = match (&options.version, &embedded) {
+        (Some(asked), Some(found)) if asked != found => Some((asked.clone(), found.clone())),
+        _ => None,
+    };
 
     let (expected, algorithm) = match &options.source {
         Source::Given { hex, algorithm } => {
@@ -164,11 +194,6 @@ fn run(target: &Target, options: &Options, report: &mut Report) -> Result<()> {
         }
         Source::Published { base, fetcher } => {
             let platform = platform?;
-            // The file is scanned for its version only when --version does not give it.
-            let embedded = match &options.version {
-                Some(_) => None,
-                None => version::embedded(&target.path)?,
-            };
             let version = match (&options.version, embedded) {
                 (Some(v), _) => v.clone(),
                 (None, Some(found)) => found,
@@ -203,9 +228,53 @@ fn run(target: &Target, options: &Options, report: &mut Report) -> Result<()> {
     report.algorithm = Some(algorithm);
     report.expected = Some(expected.clone());
     let actual = hash::digest_file(&target.path, algorithm)?;
-    report.verdict = if actual == expected { Verdict::Ok } else { Verdict::Mismatch };
+    let matches = actual == expected;
     report.actual = Some(actual);
+    (report.verdict, report.note) = judge(matches, published, other_release.as_ref(), "the file");
     Ok(())
+}
+
+/// The verdict from whether the digest matched, given whether the checksum was the one published
+/// for `--version` (rather than one the user gave, which says nothing about a release), and the
+/// release `--version` asked for against the one `whose` ("the file", "the node's kubelet") says
+/// it is, when they differ.
+pub fn judge(
+    matches: bool,
+    published: bool,
+    other_release: Option<&(String, String)>,
+    whose: &str,
+) -> (Verdict, Option<String>) {
+    let Some((asked, found)) = other_release else {
+        return (if matches { Verdict::Ok } else { Verdict::Mismatch }, None);
+    };
+    match (matches, published) {
+        // Byte for byte the published release: the version string read from it was not its own.
+        (true, true) => (
+            Verdict::Ok,
+            Some(format!("the digest is the one published for {asked}, although {whose} says it is {found}")),
+        ),
+        (true, false) => (
+            Verdict::WrongVersion,
+            Some(format!(
+                "the checksum matches, but {whose} is {found}, not {asked} as --version says: it is the binary the \
+                 checksum is for, and that is not the {asked} release"
+            )),
+        ),
+        (false, true) => (
+            Verdict::WrongVersion,
+            Some(format!(
+                "{whose} is {found}, not {asked} as --version says, so it cannot match {asked}'s checksum; run \
+                 without --version to check it against the checksum published for {found}"
+            )),
+        ),
+        (false, false) => (
+            Verdict::WrongVersion,
+            Some(format!(
+                "{whose} is {found}, not {asked} as --version says, and the checksum does not match either: check \
+                 that the checksum is {found}'s, or that it is the binary you meant"
+            )),
+        ),
+    }
 }
 
 /// `--os`/`--arch` win over the header; the header fills in whatever was not given.
@@ -239,4 +308,77 @@ pub fn verify_all(targets: Vec<Located>, options: &Options) -> Vec<Report> {
         }
     });
     slots.iter_mut().filter_map(|slot| slot.get_mut().unwrap_or_else(|e| e.into_inner()).take()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sha256(data: &[u8]) -> String {
+        use sha2::Digest;
+        format!("{:x}", sha2::Sha256::digest(data))
+    }
+
+    fn options(version: Option<&str>, source: Source) -> Options {
+        Options {
+            version: version.map(str::to_string),
+            os: Some("linux".into()),
+            arch: Some("amd64".into()),
+            algorithm: None,
+            source,
+        }
+    }
+
+    /// Issue 25: `--version v1.36.0` on a file that is v1.37.2, with its true checksum, said OK.
+    #[test]
+    fn another_release_than_version_says_is_a_finding_and_the_right_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubelet");
+        let data = b"\x7fELF...\0v1.37.2\0\0v1.37.2\0 the rest of a kubelet".to_vec();
+        std::fs::write(&path, &data).unwrap();
+        let target = Target { name: "kubelet".into(), path: path.clone() };
+        let bare = || Source::File { text: sha256(&data), name: "kubelet.sha256".into() };
+
+        let report = verify(&target, &options(Some("v1.36.0"), bare()));
+        assert_eq!(report.verdict, Verdict::WrongVersion, "{report:?}");
+        assert_eq!(report.version.as_deref(), Some("v1.36.0"));
+        assert_eq!(report.embedded_version.as_deref(), Some("v1.37.2"));
+        let note = report.note.as_deref().unwrap();
+        assert!(note.contains("the file is v1.37.2, not v1.36.0 as --version says"), "{note}");
+        assert_eq!(crate::report::outcome(&[report]).unwrap(), harden_cli::Outcome::Finding);
+
+        // The right version, and no version at all: a genuine binary with its bare checksum is OK.
+        for version in [Some("v1.37.2"), None] {
+            let report = verify(&target, &options(version, bare()));
+            assert_eq!(report.verdict, Verdict::Ok, "{version:?}: {report:?}");
+            assert_eq!(report.note, None);
+        }
+        // A tampered file with the right version is a MISMATCH, not a version finding.
+        let mut tampered = data.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        std::fs::write(&path, &tampered).unwrap();
+        let report = verify(&target, &options(Some("v1.37.2"), bare()));
+        assert_eq!(report.verdict, Verdict::Mismatch, "{report:?}");
+        // A file without a version string cannot disagree with --version.
+        std::fs::write(&path, b"no version here").unwrap();
+        let given = Source::Given { hex: sha256(b"no version here"), algorithm: Algorithm::Sha256 };
+        let report = verify(&target, &options(Some("v1.36.0"), given));
+        assert_eq!(report.verdict, Verdict::Ok, "{report:?}");
+    }
+
+    #[test]
+    fn every_combination_of_digest_source_and_version_has_its_verdict() {
+        let other = ("v1.36.0".to_string(), "v1.37.2".to_string());
+        assert_eq!(judge(true, false, None, "the file"), (Verdict::Ok, None));
+        assert_eq!(judge(false, true, None, "the file"), (Verdict::Mismatch, None));
+        // Byte for byte the published release asked for: OK, with a word about the version string.
+        let (verdict, note) = judge(true, true, Some(&other), "the file");
+        assert_eq!(verdict, Verdict::Ok);
+        assert!(note.unwrap().contains("published for v1.36.0"));
+        for (matches, published) in [(true, false), (false, true), (false, false)] {
+            let (verdict, note) = judge(matches, published, Some(&other), "the node's kubelet");
+            assert_eq!(verdict, Verdict::WrongVersion, "{matches} {published}");
+            assert!(note.unwrap().contains("the node's kubelet is v1.37.2, not v1.36.0"), "{matches} {published}");
+        }
+    }
 }

@@ -6,12 +6,13 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use harden_cli::error::{Error, Result};
 
 use crate::checksum::normalize_version;
+use crate::child::Failure;
 
 const TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -94,44 +95,26 @@ pub fn parse_version_output(output: &str) -> Option<String> {
         .find_map(|word| normalize_version(word).ok())
 }
 
-/// Runs the binary at `path` (called `name`) to learn its version.
+/// Runs the binary at `path` (called `name`) to learn its version, within [`TIMEOUT`].
 pub fn ask(path: &Path, name: &str) -> Result<String> {
     let args = version_args(name);
     let shown = format!("{} {}", path.display(), args.join(" "));
     let hint = "pass --version vX.Y.Z";
-    let mut child = Command::new(path)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        // The version commands read no config, but make sure a kubeconfig cannot trigger a login plugin.
-        .env_remove("KUBECONFIG")
-        .spawn()
-        .map_err(|e| Error::other(format!("cannot run `{shown}` to learn its version: {e}")).with_hint(hint))?;
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let reader = std::thread::spawn(move || {
-        let mut text = Vec::new();
-        let _ = stdout.by_ref().take(1 << 20).read_to_end(&mut text);
-        text
-    });
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(
-                    Error::other(format!("`{shown}` did not answer within {}s", TIMEOUT.as_secs())).with_hint(hint)
-                );
-            }
-            Err(e) => return Err(Error::other(format!("waiting for `{shown}`: {e}"))),
+    let mut command = Command::new(path);
+    // The version commands read no config, but make sure a kubeconfig cannot trigger a login plugin.
+    command.args(args).env_remove("KUBECONFIG");
+    let finished = crate::child::run(command, None, TIMEOUT, 1 << 20).map_err(|failure| match failure {
+        Failure::Spawn(e) => Error::other(format!("cannot run `{shown}` to learn its version: {e}")).with_hint(hint),
+        Failure::TimedOut { .. } => {
+            Error::other(format!("`{shown}` did not answer within {}s", TIMEOUT.as_secs())).with_hint(hint)
         }
-    };
-    let text = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
-    if !status.success() {
-        return Err(Error::other(format!("`{shown}` failed ({status}), so its version is unknown")).with_hint(hint));
+        Failure::Wait(e) => Error::other(format!("waiting for `{shown}`: {e}")),
+    })?;
+    let text = String::from_utf8_lossy(&finished.stdout).into_owned();
+    if !finished.status.success() {
+        return Err(
+            Error::other(format!("`{shown}` failed ({}), so its version is unknown", finished.status)).with_hint(hint)
+        );
     }
     parse_version_output(&text).ok_or_else(|| {
         Error::other(format!(
@@ -196,6 +179,21 @@ mod tests {
             }
         }
         ask(path, name)
+    }
+
+    /// Issue 32: a binary that answers and exits, leaving a background process with its stdout,
+    /// held verify-bin until that process ended.
+    #[cfg(unix)]
+    #[test]
+    fn a_binary_whose_child_keeps_stdout_open_still_answers_at_once() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let kubelet = dir.path().join("kubelet");
+        std::fs::write(&kubelet, "#!/bin/sh\n(sleep 60) &\necho 'Kubernetes v1.37.2'\n").unwrap();
+        std::fs::set_permissions(&kubelet, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let started = std::time::Instant::now();
+        assert_eq!(ask_settled(&kubelet, "kubelet").unwrap(), "v1.37.2");
+        assert!(started.elapsed() < TIMEOUT, "answered in {:?}", started.elapsed());
     }
 
     #[cfg(unix)]

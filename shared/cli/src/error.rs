@@ -133,20 +133,23 @@ pub enum Outcome {
 
 /// Prints the error (if any) to stderr and turns the result into the process exit code. A failure
 /// to write stdout other than a closed pipe (a full disk under `> file`) makes a successful
-/// command fail: its output is not whole.
+/// command fail: its output is not whole. A command that received SIGINT/SIGTERM inside a
+/// critical section (and stopped after finishing what was in flight) exits with the signal's
+/// status, 130 or 143, as the shell expects of an interrupted command.
 pub fn finish(style: ExitStyle, result: Result<Outcome>) -> ExitCode {
     let result = match (result, crate::output::failure()) {
         (Ok(_), Some(failure)) => Err(Error::other(format!("writing to stdout: {failure}"))),
         (result, _) => result,
     };
-    match result {
-        Ok(Outcome::Good) => ExitCode::SUCCESS,
-        Ok(Outcome::Finding) => ExitCode::from(1),
+    let code = match result {
+        Ok(Outcome::Good) => 0,
+        Ok(Outcome::Finding) => 1,
         Err(err) => {
             crate::output::error_line(&err);
-            ExitCode::from(err.exit_code(style))
+            err.exit_code(style)
         }
-    }
+    };
+    ExitCode::from(crate::interrupt::exit_code().unwrap_or(code))
 }
 
 impl From<std::fmt::Error> for Error {

@@ -171,6 +171,81 @@ pub fn write_new(
     Ok(target)
 }
 
+/// Checks, without writing anything, what about `dir` would make [`write_new`] fail, so that a
+/// command can refuse before its first change (a Secret created, then no place for its key):
+/// `dir` is a directory this process may create files in, that no other user can change; or it
+/// does not exist yet and the nearest directory above it is one this process may create it in
+/// (it is then created private). `flag` names the option that chose it, for messages.
+pub fn check_target_dir(dir: &Path, flag: &str) -> Result<()> {
+    let shown = || format!("{flag} {}", dir.display());
+    match fs::metadata(dir) {
+        Ok(_) => {
+            check_directory(dir, flag)?;
+            may_write_in(dir).map_err(|e| {
+                Error::other(format!("cannot write in {}: {e}", shown()))
+                    .with_hint(format!("choose a directory you can write to for {flag}"))
+            })
+        }
+        // Absent, or below something that is not a directory (`a-file/certs`): look above.
+        Err(e) if is_missing(&e) => {
+            let mut above = dir.parent();
+            // `certs` (relative, one level) has the parent "": the current directory.
+            while let Some(parent) = above {
+                let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+                match fs::metadata(parent) {
+                    Ok(meta) if meta.is_dir() => {
+                        return may_write_in(parent).map_err(|e| {
+                            Error::other(format!(
+                                "cannot create {}: {} cannot be written: {e}",
+                                shown(),
+                                parent.display()
+                            ))
+                            .with_hint(format!("choose a directory you can write to for {flag}"))
+                        });
+                    }
+                    Ok(_) => {
+                        return Err(Error::invalid(format!(
+                            "cannot create {}: {} is not a directory",
+                            shown(),
+                            parent.display()
+                        )));
+                    }
+                    Err(e) if is_missing(&e) => above = parent.parent(),
+                    Err(e) => {
+                        return Err(Error::other(format!("cannot create {}: {}: {e}", shown(), parent.display())));
+                    }
+                }
+            }
+            Err(Error::other(format!("cannot create {}: no directory above it exists", shown())))
+        }
+        Err(e) => Err(Error::other(format!("cannot use {}: {e}", shown()))),
+    }
+}
+
+fn is_missing(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory)
+}
+
+/// Whether this process (its effective user) may create entries in `dir`: the permission bits,
+/// ACLs and a read-only mount all count, as the kernel decides.
+#[cfg(unix)]
+fn may_write_in(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path contains a NUL byte"))?;
+    // SAFETY: faccessat with a valid NUL-terminated path; it only reads.
+    let answer = unsafe { libc::faccessat(libc::AT_FDCWD, path.as_ptr(), libc::W_OK | libc::X_OK, libc::AT_EACCESS) };
+    if answer == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+#[cfg(not(unix))]
+fn may_write_in(dir: &Path) -> std::io::Result<()> {
+    if fs::metadata(dir)?.permissions().readonly() {
+        return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "read-only"));
+    }
+    Ok(())
+}
+
 /// A directory another user can change could swap the file between our checks and the rename.
 #[cfg(unix)]
 fn check_directory(dir: &Path, flag: &str) -> Result<()> {
@@ -292,6 +367,32 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         let err = write_new(dir.path(), "s.key", b"x", 0o600, Existing::Replace, "--write-cert").unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+
+    /// Issue 32: a directory that cannot be written was found only after the cluster changed.
+    #[test]
+    fn target_directories_are_checked_without_writing() {
+        let dir = private_dir();
+        check_target_dir(dir.path(), "--write-cert").unwrap();
+        check_target_dir(&dir.path().join("new/deeper"), "--write-cert").unwrap();
+        assert!(!dir.path().join("new").exists(), "a check creates nothing");
+        let file = dir.path().join("file");
+        fs::write(&file, "x").unwrap();
+        let err = check_target_dir(&file, "--write-cert").unwrap_err();
+        assert!(err.to_string().contains("is not a directory"), "{err}");
+        let err = check_target_dir(&file.join("below"), "--write-cert").unwrap_err();
+        assert!(err.to_string().contains("is not a directory"), "{err}");
+        let open = tempfile::tempdir().unwrap();
+        fs::set_permissions(open.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        let err = check_target_dir(open.path(), "--write-cert").unwrap_err();
+        assert!(err.to_string().contains("other users"), "{err}");
+        // The kernel refuses new entries in /proc/self even to root: permission bits do not tell.
+        if Path::new("/proc/self").is_dir() {
+            let err = check_target_dir(Path::new("/proc/self/certs"), "--write-cert").unwrap_err();
+            assert!(err.to_string().contains("cannot"), "{err}");
+            let err = check_target_dir(Path::new("/proc/self"), "--write-cert").unwrap_err();
+            assert!(err.to_string().contains("cannot write in"), "{err}");
+        }
     }
 
     #[test]

@@ -15,16 +15,26 @@
 //!   carries this plugin's managed-by label (or `--overwrite`), and the change is made with a
 //!   precondition on the version that was checked. Ownership is then server-side apply's, under the
 //!   plugin's field manager.
-//! - **Every outcome reported, as it happens**: `kind/name created|configured|unchanged|refused|failed
+//! - **No write that lost is reported as done.** A plan made from what the plugin read (a
+//!   certificate kept from the Secret it found, listeners added to the Gateway it read) carries that
+//!   read as its [`Basis`]: if the object was created, changed or deleted by another writer since, the
+//!   write is not made and the object is reported as a conflict (or `unchanged` when the object
+//!   already is exactly what this run would write). A plan that does not depend on what exists is
+//!   retried on the state read again. Changes to `status` alone (a controller's) do not count.
+//! - **Every outcome reported, as it happens**: `kind/name created|configured|unchanged|refused|failed|skipped
 //!   in namespace NS`, with why. The run goes on past a refusal; the command fails (exit 1) when
 //!   any object was not applied. An all-or-nothing plan that fails part-way deletes what it created
-//!   (and says so), and names what it had already changed.
+//!   (and says so, in the lines and in the error), and names what it had already changed.
+//! - **Interrupts.** SIGINT/SIGTERM during the writes ([`harden_cli::interrupt`]) never cut an object
+//!   short: the object in flight is finished and reported; an all-or-nothing plan then deletes what
+//!   this run created, an independent one stops there; the objects not written are reported as
+//!   `skipped`, and the command exits with the signal's status (130, 143).
 
 use std::any::TypeId;
 use std::fmt;
 
-use harden_cli::output;
 use harden_cli::{Error, ErrorKind, Result};
+use harden_cli::{interrupt, output};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions};
@@ -137,6 +147,110 @@ pub enum Plan {
     AllOrNothing,
 }
 
+/// What the plan of one object was made from, so that a write on a state that has changed since
+/// is never reported as this run's success.
+#[derive(Debug, Clone, Default)]
+pub enum Basis {
+    /// The object does not depend on what exists (a policy built from flags alone): a conflict with
+    /// another writer is retried on the state read again.
+    #[default]
+    Unread,
+    /// The plan was made seeing no such object.
+    Absent,
+    /// The plan was made from this object, as read.
+    Read(Box<DynamicObject>),
+}
+
+impl Basis {
+    /// Reads the object `name` of type `K` (in `namespace` if it is namespaced) as a plan's basis.
+    pub async fn read<K>(client: &Client, namespace: Option<&str>, name: &str) -> Result<Basis>
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        Self::read_dynamic(client, &ApiResource::erase::<K>(&()), namespace, name).await
+    }
+
+    /// [`Basis::read`] for a resource known only at run time (a custom resource).
+    pub async fn read_dynamic(
+        client: &Client,
+        resource: &ApiResource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Basis> {
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
+            None => Api::all_with(client.clone(), resource),
+        };
+        let shown = describe(&display_name(resource, name), namespace.map(str::to_owned));
+        match api.get_opt(name).await {
+            Ok(Some(found)) => Ok(Basis::Read(Box::new(found))),
+            Ok(None) => Ok(Basis::Absent),
+            Err(e) => Err(from_kube(e, format!("reading {shown}"))),
+        }
+    }
+
+    /// The object read, if it existed.
+    pub fn object(&self) -> Option<&DynamicObject> {
+        match self {
+            Basis::Read(object) => Some(object),
+            Basis::Unread | Basis::Absent => None,
+        }
+    }
+
+    /// The object read, as a typed object.
+    pub fn typed<K: DeserializeOwned>(&self) -> Result<Option<K>> {
+        self.object().map(|object| Ok(serde_json::from_value(serde_json::to_value(object)?)?)).transpose()
+    }
+
+    /// Why `current` (read just before the write) is no longer the state the plan was made from,
+    /// or `None` when it still is. Only `status` and the server's bookkeeping may differ.
+    fn changed_in(&self, current: Option<&DynamicObject>) -> Option<String> {
+        match (self, current) {
+            (Basis::Unread, _) | (Basis::Absent, None) => None,
+            (Basis::Absent, Some(found)) => {
+                Some(format!("it was created by another writer ({}) after this run found it absent", writers(found)))
+            }
+            (Basis::Read(_), None) => Some("it was deleted by another writer after this run read it".into()),
+            (Basis::Read(planned), Some(found)) => (content(planned) != content(found)).then(|| {
+                format!(
+                    "it was changed by another writer ({}) after this run read it (resourceVersion {} -> {})",
+                    writers(found),
+                    planned.metadata.resource_version.as_deref().unwrap_or("?"),
+                    found.metadata.resource_version.as_deref().unwrap_or("?")
+                )
+            }),
+        }
+    }
+}
+
+/// Who wrote an object, from its managed fields: `kubectl-tls-ingress`, `kubectl-client-side-apply`.
+fn writers(object: &DynamicObject) -> String {
+    let mut managers: Vec<&str> =
+        object.metadata.managed_fields.iter().flatten().filter_map(|entry| entry.manager.as_deref()).collect();
+    managers.dedup();
+    if managers.is_empty() {
+        "field managers unknown".to_string()
+    } else {
+        format!("field manager {}", managers.join(", "))
+    }
+}
+
+/// What a plan depends on: everything but `status` and the server's bookkeeping.
+fn content(object: &DynamicObject) -> Value {
+    let mut value = serde_json::to_value(object).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.remove("status");
+        map.remove("apiVersion");
+        map.remove("kind");
+    }
+    if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+        for volatile in ["managedFields", "resourceVersion", "generation"] {
+            meta.remove(volatile);
+        }
+    }
+    value
+}
+
 /// Where the per-object lines go: stdout, or stderr when stdout carries something else (a token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lines {
@@ -169,6 +283,55 @@ struct NotApplied {
     shown: String,
     outcome: &'static str,
     error: Error,
+}
+
+/// What rolling back an all-or-nothing plan did.
+#[derive(Debug, Default)]
+struct RolledBack {
+    /// Created by this run and deleted again.
+    deleted: Vec<String>,
+    /// Created by this run; deleting it failed.
+    left: Vec<String>,
+    /// Changed by this run; the change stays.
+    changed: Vec<String>,
+}
+
+impl RolledBack {
+    /// One sentence on what the cluster holds of this run now.
+    fn summary(&self) -> String {
+        let mut said = Vec::new();
+        if !self.deleted.is_empty() {
+            said.push(format!("rolled back: {} deleted again", self.deleted.join(" and ")));
+        }
+        if !self.left.is_empty() {
+            said.push(format!(
+                "{} could not be rolled back and {} left in place (delete {} with kubectl)",
+                self.left.join(" and "),
+                if self.left.len() == 1 { "is" } else { "are" },
+                if self.left.len() == 1 { "it" } else { "them" }
+            ));
+        }
+        if !self.changed.is_empty() {
+            said.push(format!(
+                "{} {} changed by this run and {} changed",
+                self.changed.join(" and "),
+                if self.changed.len() == 1 { "was" } else { "were" },
+                if self.changed.len() == 1 { "stays" } else { "stay" }
+            ));
+        }
+        if said.is_empty() {
+            return "nothing was changed".to_string();
+        }
+        if self.left.is_empty() && self.changed.is_empty() {
+            said.push("nothing this run created is left".into());
+        }
+        said.join("; ")
+    }
+}
+
+/// `1 object`, `3 objects`.
+fn count(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
 impl Applier {
@@ -238,23 +401,32 @@ impl Applier {
 
     /// Labels every object as ours, checks the rights for all of them, applies them in order
     /// reporting each outcome as it happens, then prints the objects for `-o`. Fails (after
-    /// printing everything) when any object was not applied.
+    /// printing everything) when any object was not applied. The objects do not depend on what
+    /// exists ([`Basis::Unread`]); see [`Applier::run_planned`] for plans that do.
     pub async fn run(&self, objects: Vec<Object>) -> Result<Vec<Applied>> {
-        let mut prepared = Vec::with_capacity(objects.len());
-        for mut object in objects {
+        self.run_planned(objects.into_iter().map(|object| (object, Basis::Unread)).collect()).await
+    }
+
+    /// [`Applier::run`] for objects planned from what the plugin read: each is written only if it
+    /// is still in the state its [`Basis`] records (`status` aside), else it is reported as a
+    /// conflict, or as `unchanged` when it already is exactly what this run would write.
+    pub async fn run_planned(&self, planned: Vec<(Object, Basis)>) -> Result<Vec<Applied>> {
+        let mut prepared = Vec::with_capacity(planned.len());
+        for (mut object, basis) in planned {
             object.data.labels_mut().insert(MANAGED_BY_LABEL.to_string(), self.plugin.clone());
             if object.namespaced && object.data.namespace().is_none() {
                 return Err(Error::other(format!("{} has no namespace (a bug in the builder)", object.display_name())));
             }
-            prepared.push(object);
+            prepared.push((object, basis));
         }
         if self.args.dry_run == DryRun::Client {
             let mut applied = Vec::with_capacity(prepared.len());
-            for object in prepared {
+            for (object, basis) in prepared {
                 // With a connection and `reads_in_client_dry_run`, an object that exists reads as
                 // "configured", as kubectl's client dry run says; otherwise nothing is asked.
-                let action = match (&self.client, self.read_existing) {
-                    (Some(client), true) => {
+                let action = match (&self.client, self.read_existing, &basis) {
+                    (_, _, Basis::Read(_)) => Action::Configured,
+                    (Some(client), true, Basis::Unread) => {
                         match api_for(client.clone(), &object).get_opt(&object.data.name_any()).await {
                             Ok(Some(_)) => Action::Configured,
                             _ => Action::Created,
@@ -280,19 +452,19 @@ impl Applier {
 
         // Rights for the whole plan, before anything is written.
         let mut denied: Vec<Option<Error>> = Vec::with_capacity(prepared.len());
-        for object in &prepared {
+        for (object, basis) in &prepared {
             let lock = locked_by(&client, object, &self.plugin).await?;
             if let (Some(lock), Plan::AllOrNothing) = (&lock, self.plan) {
                 return Err(lock.clone().context("nothing was changed"));
             }
             denied.push(match lock {
                 Some(lock) => Some(lock),
-                None => self.check_rights(&client, object).await?,
+                None => self.check_rights(&client, object, basis).await?,
             });
         }
         if self.plan == Plan::AllOrNothing && denied.iter().any(Option::is_some) {
             let mut lines = Vec::new();
-            for (object, why) in prepared.iter().zip(&denied) {
+            for ((object, _), why) in prepared.iter().zip(&denied) {
                 if let Some(why) = why {
                     lines.push(format!("{}: {}", object.describe(), why.message));
                 }
@@ -304,14 +476,30 @@ impl Applier {
             .with_hint("ask a cluster admin for them, or pick another identity with --context/--as"));
         }
 
+        // From the first write on, SIGINT/SIGTERM are recorded, not fatal: the object in flight is
+        // finished and reported, and the run stops (and rolls back) at the next object.
+        let _critical = interrupt::Critical::enter();
         let mut applied = Vec::new();
         let mut failed: Vec<NotApplied> = Vec::new();
         let mut created_here: Vec<(Object, Applied)> = Vec::new();
-        for (object, denial) in prepared.into_iter().zip(denied) {
+        let mut skipped: Vec<String> = Vec::new();
+        for ((object, basis), denial) in prepared.into_iter().zip(denied) {
             let (shown, namespace) = (object.display_name(), object.namespace());
+            let stop = if let Some(signal) = interrupt::received_name() {
+                Some(format!("interrupted by {signal} before it was applied"))
+            } else if self.plan == Plan::AllOrNothing && !failed.is_empty() {
+                Some("an earlier object of this all-or-nothing plan failed".to_string())
+            } else {
+                None
+            };
+            if let Some(why) = stop {
+                self.say(&outcome_line(&shown, namespace.as_deref(), "skipped", self.suffix(), Some(&why)), true);
+                skipped.push(describe(&shown, namespace));
+                continue;
+            }
             let result = match denial {
                 Some(error) => Err(("refused", error)),
-                None => self.apply_one(&client, &object).await,
+                None => self.apply_one(&client, &object, &basis).await,
             };
             match result {
                 Ok(done) => {
@@ -326,42 +514,111 @@ impl Applier {
                     let line = outcome_line(&shown, namespace.as_deref(), outcome, self.suffix(), Some(&error.message));
                     self.say(&line, true);
                     failed.push(NotApplied { shown: describe(&shown, namespace), outcome, error });
-                    if self.plan == Plan::AllOrNothing {
-                        break;
-                    }
                 }
             }
+        }
+        let rolled_back = if self.plan == Plan::AllOrNothing
+            && self.args.dry_run == DryRun::None
+            && (!failed.is_empty() || !skipped.is_empty())
+        {
+            let why = match interrupt::received_name() {
+                Some(signal) if failed.is_empty() => format!("interrupted by {signal}"),
+                _ => "the rest of the plan failed".to_string(),
+            };
+            Some(self.roll_back(&client, &created_here, &applied, &why).await)
+        } else {
+            None
+        };
+        if let Some(signal) = interrupt::received_name() {
+            return Err(self.interrupted(signal, &applied, &failed, &skipped, rolled_back.as_ref()));
         }
         if failed.is_empty() {
             self.print_objects(&applied)?;
             return Ok(applied);
         }
-        if self.plan == Plan::AllOrNothing && self.args.dry_run == DryRun::None {
-            self.roll_back(&client, &created_here, &applied).await;
-        }
-        Err(self.failure(&failed, applied.len()))
+        Err(self.failure(&failed, applied.len() + skipped.len(), rolled_back.as_ref()))
     }
 
-    fn failure(&self, failed: &[NotApplied], done: usize) -> Error {
-        let total = failed.len() + done;
-        let [one] = failed else {
-            let kinds: Vec<String> = failed.iter().map(|f| format!("{} ({})", f.shown, f.outcome)).collect();
-            return Error::new(
-                failed.iter().map(|f| f.error.kind).next().unwrap_or(ErrorKind::Other),
-                format!("{} of {total} objects were not applied: {}", failed.len(), kinds.join(", ")),
-            )
-            .with_hint("each one's reason is printed above; fix them and re-run: what was applied stays as it is");
+    /// The error of a run stopped by SIGINT/SIGTERM: what was done, rolled back and skipped.
+    fn interrupted(
+        &self,
+        signal: &str,
+        applied: &[Applied],
+        failed: &[NotApplied],
+        skipped: &[String],
+        rolled_back: Option<&RolledBack>,
+    ) -> Error {
+        let mut said = vec![format!("interrupted by {signal}")];
+        if skipped.is_empty() && failed.is_empty() {
+            said.push(format!("it came after the last write: every object above was {}", self.applied_word()));
+            return Error::other(said.join("; ")).with_hint(
+                "nothing is half-done; re-run the same command for what it had left to do after the objects",
+            );
+        }
+        if !skipped.is_empty() {
+            said.push(format!("{} not applied: {}", count(skipped.len(), "object"), skipped.join(", ")));
+        }
+        if !failed.is_empty() {
+            let names: Vec<&str> = failed.iter().map(|f| f.shown.as_str()).collect();
+            said.push(format!("failed: {}", names.join(", ")));
+        }
+        said.push(match rolled_back {
+            Some(rolled_back) => rolled_back.summary(),
+            None if self.args.dry_run != DryRun::None => "a dry run stores nothing".into(),
+            None if applied.is_empty() => "nothing was changed".into(),
+            None => "what was applied above stays as it is".into(),
+        });
+        Error::other(said.join("; ")).with_hint("re-run the same command to finish: it reads the cluster again")
+    }
+
+    fn applied_word(&self) -> &'static str {
+        if self.args.dry_run == DryRun::None { "applied" } else { "accepted by the server (nothing stored)" }
+    }
+
+    /// The error of a run where some objects were not applied. `others` counts the objects that
+    /// were applied or skipped; `rolled_back` says what an all-or-nothing plan undid.
+    fn failure(&self, failed: &[NotApplied], others: usize, rolled_back: Option<&RolledBack>) -> Error {
+        let total = failed.len() + others;
+        let mut error = match failed {
+            [one] => {
+                let mut error = one.error.clone();
+                error.message = format!("{} {}: {}", one.shown, one.outcome, one.error.message);
+                error
+            }
+            _ => {
+                let kinds: Vec<String> = failed.iter().map(|f| format!("{} ({})", f.shown, f.outcome)).collect();
+                Error::new(
+                    failed.iter().map(|f| f.error.kind).next().unwrap_or(ErrorKind::Other),
+                    format!("{} of {total} objects were not applied: {}", failed.len(), kinds.join(", ")),
+                )
+                .with_hint("each one's reason is printed above; fix them and re-run")
+            }
         };
-        let mut error = one.error.clone();
-        error.message = format!("{} {}: {}", one.shown, one.outcome, one.error.message);
-        if error.hint.is_none() && total > 1 {
-            error.hint = Some("re-run once it is fixed: what was applied stays as it is".into());
+        if total > 1 {
+            // What became of the rest of the plan belongs in the message: it is what the cluster now holds.
+            let rest = match (self.plan, rolled_back) {
+                (Plan::AllOrNothing, Some(rolled_back)) => rolled_back.summary(),
+                (Plan::AllOrNothing, None) => "a dry run stores nothing".to_string(),
+                (Plan::Independent, _) if others == 0 => "nothing was applied".to_string(),
+                (Plan::Independent, _) => "what was applied stays as it is".to_string(),
+            };
+            error.message = format!("{}; {rest}", error.message);
+            if error.hint.is_none() {
+                error.hint = Some("fix the cause above and re-run".into());
+            }
         }
         error
     }
 
     /// Deletes the objects this run created (newest first), and names the ones it changed.
-    async fn roll_back(&self, client: &Client, created: &[(Object, Applied)], applied: &[Applied]) {
+    async fn roll_back(
+        &self,
+        client: &Client,
+        created: &[(Object, Applied)],
+        applied: &[Applied],
+        why: &str,
+    ) -> RolledBack {
+        let mut rolled_back = RolledBack::default();
         for (object, done) in created.iter().rev() {
             let api = api_for(client.clone(), object);
             let uid = done.object.metadata.uid.clone();
@@ -371,16 +628,21 @@ impl Applier {
             };
             match api.delete(&object.data.name_any(), &params).await {
                 Ok(_) => {
-                    output::eline(format!("{} deleted (rolled back: the rest of the plan failed)", object.describe()))
+                    output::eline(format!("{} deleted (rolled back: {why})", object.describe()));
+                    rolled_back.deleted.push(object.describe());
                 }
-                Err(e) if status_code(&e) == Some(404) => {}
-                Err(e) => output::eline(format!(
-                    "{} was left in place: rolling it back failed: {}; remove it with kubectl delete {} -n {}",
-                    object.describe(),
-                    convert(e).message,
-                    object.display_name(),
-                    object.namespace().unwrap_or_default()
-                )),
+                // Already gone (someone deleted it): nothing of this run is left either way.
+                Err(e) if status_code(&e) == Some(404) => rolled_back.deleted.push(object.describe()),
+                Err(e) => {
+                    output::eline(format!(
+                        "{} was left in place: rolling it back failed: {}; remove it with kubectl delete {}{}",
+                        object.describe(),
+                        convert(e).message,
+                        object.display_name(),
+                        object.namespace().map(|ns| format!(" -n {ns}")).unwrap_or_default()
+                    ));
+                    rolled_back.left.push(object.describe());
+                }
             }
         }
         for done in applied.iter().filter(|a| a.action == Action::Configured) {
@@ -388,7 +650,9 @@ impl Applier {
                 "{} was changed by this run and is left changed (its earlier content is not kept)",
                 describe(&done.name, done.namespace.clone())
             ));
+            rolled_back.changed.push(describe(&done.name, done.namespace.clone()));
         }
+        rolled_back
     }
 
     fn print_objects(&self, applied: &[Applied]) -> Result<()> {
@@ -404,14 +668,18 @@ impl Applier {
     }
 
     /// `Some(why)` when the caller may not write the object (create if absent, patch if present).
-    async fn check_rights(&self, client: &Client, object: &Object) -> Result<Option<Error>> {
+    async fn check_rights(&self, client: &Client, object: &Object, basis: &Basis) -> Result<Option<Error>> {
         let api = api_for(client.clone(), object);
         let name = object.data.name_any();
-        let exists = match api.get_opt(&name).await {
-            Ok(found) => found.is_some(),
-            // Not allowed to read it: the write will say more; ask about create.
-            Err(e) if status_code(&e) == Some(403) => false,
-            Err(e) => return Err(from_kube(e, format!("reading {}", object.describe()))),
+        let exists = match basis {
+            Basis::Absent => false,
+            Basis::Read(_) => true,
+            Basis::Unread => match api.get_opt(&name).await {
+                Ok(found) => found.is_some(),
+                // Not allowed to read it: the write will say more; ask about create.
+                Err(e) if status_code(&e) == Some(403) => false,
+                Err(e) => return Err(from_kube(e, format!("reading {}", object.describe()))),
+            },
         };
         let verb = if exists { "patch" } else { "create" };
         let review = SelfSubjectAccessReview {
@@ -458,14 +726,23 @@ impl Applier {
     }
 
     /// Applies one object. The error side carries the outcome word: refused (not ours) or failed.
-    async fn apply_one(&self, client: &Client, object: &Object) -> std::result::Result<Applied, (&'static str, Error)> {
+    async fn apply_one(
+        &self,
+        client: &Client,
+        object: &Object,
+        basis: &Basis,
+    ) -> std::result::Result<Applied, (&'static str, Error)> {
         let api = api_for(client.clone(), object);
         let name = object.data.name_any();
         let failed = |doing: &str, e: kube::Error| ("failed", from_kube(e, doing));
-        // A changed object between the check and the write (a 409 on the precondition) is read again.
-        for _attempt in 0..3 {
-            let existing = api.get_opt(&name).await.map_err(|e| failed("reading it", e))?;
-            let Some(existing) = existing else {
+        // A 409 (created meanwhile, or changed since it was read) is read again: a plan that does
+        // not depend on the state is retried on the new one; one that does is checked against it.
+        for _attempt in 0..5 {
+            let current = api.get_opt(&name).await.map_err(|e| failed("reading it", e))?;
+            if let Some(why) = basis.changed_in(current.as_ref()) {
+                return self.after_a_lost_race(&api, object, current, why).await;
+            }
+            let Some(existing) = current else {
                 match self.create(&api, object).await {
                     Err(e) if status_code(&e) == Some(409) => continue,
                     Err(e) => return Err(failed("creating it", e)),
@@ -473,16 +750,7 @@ impl Applier {
                 }
             };
             if !is_managed_by(&existing, &self.plugin) && !self.args.overwrite {
-                return Err((
-                    "refused",
-                    Error::conflict(format!(
-                        "it exists and was not created by {} (it lacks the label {}); {}; nothing was changed",
-                        self.plugin,
-                        managed_selector(&self.plugin),
-                        differences(&existing, &object.data)
-                    ))
-                    .with_hint("re-run with --overwrite to take it over, or choose another name"),
-                ));
+                return Err(self.not_ours(&existing, object));
             }
             let mut data = object.data.clone();
             data.metadata.resource_version = existing.metadata.resource_version.clone();
@@ -503,7 +771,64 @@ impl Applier {
                 }
             }
         }
-        Err(("failed", Error::conflict("it kept changing while being applied; nothing more was done")))
+        Err(("failed", Error::conflict("conflict: it kept changing while being applied; nothing more was done")))
+    }
+
+    fn not_ours(&self, existing: &DynamicObject, object: &Object) -> (&'static str, Error) {
+        (
+            "refused",
+            Error::conflict(format!(
+                "it exists and was not created by {} (it lacks the label {}); {}; nothing was changed",
+                self.plugin,
+                managed_selector(&self.plugin),
+                differences(existing, &object.data)
+            ))
+            .with_hint("re-run with --overwrite to take it over, or choose another name"),
+        )
+    }
+
+    /// The object is no longer what the plan was made from: another writer won. Nothing is
+    /// written; it is `unchanged` only if it already is exactly what this run would write.
+    async fn after_a_lost_race(
+        &self,
+        api: &Api<DynamicObject>,
+        object: &Object,
+        current: Option<DynamicObject>,
+        why: String,
+    ) -> std::result::Result<Applied, (&'static str, Error)> {
+        let conflict = || {
+            (
+                "failed",
+                Error::conflict(format!("conflict: {why}; this run's version was not written"))
+                    .with_hint("re-run the command: it reads the cluster again and decides on what is there now"),
+            )
+        };
+        let name = object.data.name_any();
+        let mut current = current;
+        // The winner may still be writing it (a create is followed by the field manager's apply):
+        // a version that moves under the question is read again.
+        for _attempt in 0..5 {
+            let Some(existing) = current else { return Err(conflict()) };
+            if !is_managed_by(&existing, &self.plugin) && !self.args.overwrite {
+                return Err(self.not_ours(&existing, object));
+            }
+            // Would applying ours change it? Asked of the server (a dry run on exactly that
+            // version), as it decides defaults and what a no-op is.
+            let mut data = object.data.clone();
+            data.metadata.resource_version = existing.metadata.resource_version.clone();
+            let mut params = PatchParams::apply(&self.field_manager()).dry_run();
+            params.force = self.args.force_conflicts;
+            match api.patch(&name, &params, &Patch::Apply(&data)).await {
+                Ok(result) if comparable(&existing) == comparable(&result) => {
+                    return Ok(self.applied(object, Action::Unchanged, existing));
+                }
+                Err(e) if status_code(&e) == Some(409) && is_precondition_conflict(&e) => {
+                    current = api.get_opt(&name).await.map_err(|e| ("failed", from_kube(e, "reading it")))?;
+                }
+                _ => return Err(conflict()),
+            }
+        }
+        Err(conflict())
     }
 
     /// Creates an absent object with a create-only request (so nothing made meanwhile by someone
@@ -564,6 +889,14 @@ async fn locked_by(client: &Client, object: &Object, plugin: &str) -> Result<Opt
         None if object.resource.kind == "Namespace" && object.resource.group.is_empty() => object.data.name_any(),
         None => return Ok(None),
     };
+    namespace_lock(client, &namespace, plugin).await
+}
+
+/// `Some(refusal)` when `namespace` carries [`LOCKED_BY_LABEL`] naming another plugin than
+/// `plugin`: for commands that check, before their first write, every namespace they will change
+/// something in (deletes included), not only what goes through the [`Applier`].
+pub async fn namespace_lock(client: &Client, namespace: &str, plugin: &str) -> Result<Option<Error>> {
+    let namespace = namespace.to_string();
     let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     let found = match api.get_opt(&namespace).await {
         Ok(found) => found,
@@ -652,13 +985,19 @@ pub enum Deleted {
 }
 
 /// Deletes `name` only if it carries our managed-by label (or `force`), with a precondition on the
-/// version that was checked; a client dry run only checks.
+/// version that was checked; a client dry run only checks. A SIGINT/SIGTERM during the request lets
+/// it finish (the caller reports it) and makes the next call fail as interrupted, so a loop of
+/// deletions stops after the one in flight, never with one done and unreported.
 pub async fn delete_managed<K>(api: &Api<K>, plugin: &str, name: &str, dry_run: DryRun, force: bool) -> Result<Deleted>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug,
 {
     let resource = ApiResource::erase::<K>(&());
     let shown = display_name(&resource, name);
+    if let Some(signal) = interrupt::received_name() {
+        return Err(Error::other(format!("interrupted by {signal}: {shown} was not deleted, nor what comes after it"))
+            .with_hint("re-run the same command to finish: what was deleted is reported above"));
+    }
     let Some(existing) = api.get_opt(name).await.map_err(|e| from_kube(e, format!("reading {shown}")))? else {
         return Ok(Deleted::NotFound);
     };
@@ -677,6 +1016,7 @@ where
         }),
         ..DeleteParams::default()
     };
+    let _critical = interrupt::Critical::enter();
     match api.delete(name, &params).await {
         Ok(_) => Ok(Deleted::Deleted),
         Err(e) if status_code(&e) == Some(404) => Ok(Deleted::NotFound),
@@ -725,6 +1065,84 @@ mod tests {
         let back: NetworkPolicy = serde_yaml::from_str(&text).unwrap();
         assert_eq!(back.metadata.labels.unwrap()[MANAGED_BY_LABEL], "kubectl-test");
         assert!(text.starts_with("apiVersion: networking.k8s.io/v1"), "{text}");
+    }
+
+    fn dynamic(value: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(value).unwrap()
+    }
+
+    /// A controller writing `status` (a Gateway's) does not make a plan stale; anything else does,
+    /// and so does an object created or deleted since it was read.
+    #[test]
+    fn a_basis_is_stale_when_anything_but_status_and_bookkeeping_changed() {
+        let read = dynamic(serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s", "namespace": "t75", "resourceVersion": "1", "labels": {"a": "b"},
+                "managedFields": [{"manager": "kubectl-tls-ingress", "operation": "Apply"}]},
+            "data": {"tls.crt": "Q0VSVA=="},
+        }));
+        let basis = Basis::Read(Box::new(read.clone()));
+        let mut status_only = read.clone();
+        status_only.metadata.resource_version = Some("2".into());
+        status_only.metadata.managed_fields = None;
+        status_only.data["status"] = serde_json::json!({"conditions": []});
+        assert_eq!(basis.changed_in(Some(&status_only)), None);
+        let mut relabelled = read.clone();
+        relabelled.metadata.labels.as_mut().unwrap().insert("a".into(), "c".into());
+        relabelled.metadata.resource_version = Some("3".into());
+        let why = basis.changed_in(Some(&relabelled)).unwrap();
+        assert!(why.contains("changed by another writer (field manager kubectl-tls-ingress)"), "{why}");
+        assert!(why.contains("resourceVersion 1 -> 3"), "{why}");
+        let mut new_data = read.clone();
+        new_data.data["data"]["tls.crt"] = serde_json::json!("T1RIRVI=");
+        assert!(basis.changed_in(Some(&new_data)).is_some(), "another certificate");
+        assert!(basis.changed_in(None).unwrap().contains("deleted by another writer"));
+        assert!(Basis::Absent.changed_in(Some(&read)).unwrap().contains("created by another writer"));
+        assert_eq!(Basis::Absent.changed_in(None), None);
+        assert_eq!(Basis::Unread.changed_in(Some(&read)), None, "a plan that reads nothing is retried");
+        let typed: Option<k8s_openapi::api::core::v1::Secret> = basis.typed().unwrap();
+        assert_eq!(typed.unwrap().data.unwrap()["tls.crt"].0, b"CERT");
+    }
+
+    fn not_applied(shown: &str) -> NotApplied {
+        NotApplied { shown: shown.into(), outcome: "failed", error: Error::other("denied by an admission policy") }
+    }
+
+    /// Issue 25: after a rollback the hint said "what was applied stays as it is".
+    #[test]
+    fn a_failure_says_what_was_rolled_back_or_what_stays() {
+        let live = ApplyArgs::default();
+        let plan = Applier::new("kubectl-test", live.clone(), None).all_or_nothing();
+        let rolled = RolledBack {
+            deleted: vec![
+                "gateway.gateway.networking.k8s.io/web in namespace t75".into(),
+                "secret/s in namespace t75".into(),
+            ],
+            ..RolledBack::default()
+        };
+        let error = plan.failure(&[not_applied("httproute.gateway.networking.k8s.io/a")], 2, Some(&rolled));
+        assert!(
+            error.message.ends_with(
+                "rolled back: gateway.gateway.networking.k8s.io/web in namespace t75 and secret/s in namespace t75 \
+                 deleted again; nothing this run created is left"
+            ),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("stays as it is"), "{error}");
+        let partly =
+            RolledBack { left: vec!["secret/s".into()], changed: vec!["gateway/web".into()], ..Default::default() };
+        let text = partly.summary();
+        assert!(text.contains("secret/s could not be rolled back and is left in place"), "{text}");
+        assert!(text.contains("gateway/web was changed by this run and stays changed"), "{text}");
+        assert!(!text.contains("nothing this run created is left"), "{text}");
+        assert_eq!(RolledBack::default().summary(), "nothing was changed");
+
+        let independent = Applier::new("kubectl-test", live, None);
+        let error = independent.failure(&[not_applied("a"), not_applied("b")], 1, None);
+        assert!(error.message.contains("2 of 3 objects were not applied") && error.message.ends_with("stays as it is"));
+        let dry = ApplyArgs { dry_run: DryRun::Server, ..Default::default() };
+        let error = Applier::new("kubectl-test", dry, None).all_or_nothing().failure(&[not_applied("a")], 1, None);
+        assert!(error.message.ends_with("a dry run stores nothing"), "{error}");
     }
 
     #[tokio::test]

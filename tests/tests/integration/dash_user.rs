@@ -873,7 +873,7 @@ async fn audit_reports_headlamps_risks_from_its_chart_output() {
         "exposed-service",
         "plain-http",
         "ingress-without-tls",
-        "ui-account-admin",
+        "headlamp-chart-admin",
         "unsafe-use-service-account-token",
         "insecure-ssl",
         "oidc-skip-tls-verify",
@@ -890,4 +890,670 @@ async fn audit_reports_headlamps_risks_from_its_chart_output() {
     let out = dash(&["audit", "-n", &ns]);
     assert_eq!(code(&out), Some(0), "{}", stdout(&out));
     assert!(stdout(&out).contains("No findings."), "{}", stdout(&out));
+}
+
+/// Applies `items` (JSON objects) with the real kubectl, as admin.
+fn kubectl_apply(items: Vec<Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("objects.json");
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+    std::fs::write(&file, serde_json::to_string(&list).unwrap()).unwrap();
+    let out = run(cluster().kubectl().args(["apply", "-f"]).arg(&file));
+    assert!(out.status.success(), "kubectl apply: {}", stderr(&out));
+}
+
+fn cluster_role_json(name: &str, rules: Value) -> Value {
+    serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name},
+        "rules": rules})
+}
+
+fn cluster_binding_json(name: &str, role: &str, subjects: Value) -> Value {
+    serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role}, "subjects": subjects})
+}
+
+fn role_binding_json(ns: &str, name: &str, role: &str, subjects: Value) -> Value {
+    serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": ns},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role}, "subjects": subjects})
+}
+
+fn user_subject(name: &str) -> Value {
+    serde_json::json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": name})
+}
+
+/// What the real authorizer says the ServiceAccount `ns/name` may do (its user name and groups).
+async fn account_may(ns: &str, name: &str, verb: &str, resource: &str, namespace: Option<&str>) -> bool {
+    use k8s_openapi::api::authorization::v1::SubjectAccessReview;
+    let mut attributes = match resource.split_once('/') {
+        Some((resource, subresource)) => {
+            serde_json::json!({"verb": verb, "resource": resource, "subresource": subresource})
+        }
+        None => serde_json::json!({"verb": verb, "resource": resource}),
+    };
+    if let Some(namespace) = namespace {
+        attributes["namespace"] = namespace.into();
+    }
+    let review: SubjectAccessReview = serde_json::from_value(serde_json::json!({
+        "spec": {"user": format!("system:serviceaccount:{ns}:{name}"),
+                 "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{ns}"), "system:authenticated"],
+                 "resourceAttributes": attributes}
+    }))
+    .unwrap();
+    let answer = Api::<SubjectAccessReview>::all(cluster().admin_client().await)
+        .create(&PostParams::default(), &review)
+        .await
+        .unwrap();
+    answer.status.unwrap().allowed
+}
+
+/// The command a refusal's hint gives (`... kubectl dash-user ARGS`), run exactly as printed.
+fn follow_hint(refused: &Output) -> Output {
+    let err = stderr(refused);
+    let line = err
+        .lines()
+        .find(|l| l.contains("hint:") && l.contains("kubectl dash-user "))
+        .unwrap_or_else(|| panic!("no command in the hint:\n{err}"));
+    let command = &line[line.find("kubectl dash-user ").unwrap() + "kubectl dash-user ".len()..];
+    // The words as a POSIX shell reads them (the plugin quotes with single quotes only).
+    let mut words = Vec::new();
+    let (mut word, mut quoted, mut any) = (String::new(), false, false);
+    for c in command.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            c => word.push(c),
+        }
+    }
+    if any || !word.is_empty() {
+        words.push(word);
+    }
+    let args: Vec<&str> = words.iter().map(String::as_str).collect();
+    dash(&args)
+}
+
+/// Issue 25: the seed's developer-user (an account made by hand, bound to a role that reads every
+/// Secret) needs both --overwrite and --prune-bindings; the first refusal names both, and its
+/// command succeeds. Also --role admin on an account made by hand: --yes and --overwrite at once.
+#[tokio::test]
+async fn a_refusals_hint_names_every_flag_needed_and_following_it_succeeds() {
+    let c = cluster();
+    let ns = c.namespace("hint").await;
+    let client = c.admin_client().await;
+    let reads_all = format!("{ns}-reads-all");
+    kubectl_apply(vec![
+        serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "developer-user", "namespace": ns}}),
+        serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "boss", "namespace": ns}}),
+        cluster_role_json(
+            &reads_all,
+            serde_json::json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}]),
+        ),
+        cluster_binding_json(
+            &format!("{ns}-developer-user"),
+            &reads_all,
+            serde_json::json!([{"kind": "ServiceAccount", "name": "developer-user", "namespace": ns}]),
+        ),
+    ]);
+    let out = dash(&["create", "developer-user", "-n", &ns, "--no-token"]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert!(
+        err.contains(&format!("serviceaccount/developer-user in namespace {ns} exists and was not created")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("clusterrolebinding.rbac.authorization.k8s.io/{ns}-developer-user")), "{err}");
+    assert!(err.contains("re-run with --overwrite --prune-bindings"), "{err}");
+    let out = follow_hint(&out);
+    assert_eq!(code(&out), Some(0), "the hint's command: {}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("clusterrolebinding.rbac.authorization.k8s.io/{ns}-developer-user deleted"))
+    );
+    assert!(!account_may(&ns, "developer-user", "get", "secrets", None).await);
+    assert!(account_may(&ns, "developer-user", "list", "pods", None).await);
+
+    let out = dash(&["create", "boss", "-n", &ns, "--role", "admin", "--no-token"]);
+    assert_eq!(code(&out), Some(2), "a confirmation is missing input: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("refusing without confirmation") && err.contains("cluster-admin"), "{err}");
+    assert!(err.contains("re-run with --yes --overwrite"), "{err}");
+    assert!(
+        Api::<ClusterRoleBinding>::all(client.clone())
+            .get_opt(&format!("dash-user:{ns}:boss"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let out = follow_hint(&out);
+    assert_eq!(code(&out), Some(0), "the hint's command: {}", stderr(&out));
+    assert!(account_may(&ns, "boss", "delete", "nodes", None).await);
+}
+
+/// Issue 32: `--namespaces ''` is an empty list, not every namespace.
+#[tokio::test]
+async fn an_empty_namespace_list_is_refused_and_creates_nothing() {
+    let c = cluster();
+    let ns = c.namespace("emptyns").await;
+    let client = c.admin_client().await;
+    for list in ["", ",", "a,", ",a", "a,,b"] {
+        let out = dash(&["create", "dev", "-n", &ns, "--namespaces", list, "--no-token"]);
+        assert_eq!(code(&out), Some(2), "--namespaces {list:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--namespaces"), "{}", stderr(&out));
+    }
+    assert!(Api::<ServiceAccount>::namespaced(client.clone(), &ns).get_opt("dev").await.unwrap().is_none());
+    assert!(Api::<ClusterRoleBinding>::all(client).get_opt(&format!("dash-user:{ns}:dev")).await.unwrap().is_none());
+    assert!(!account_may(&ns, "dev", "list", "pods", None).await);
+}
+
+/// Issue 25: a dashboard published on its node (hostPort) or running on the node's network is a
+/// finding; the same installs on a ClusterIP Service are not.
+#[tokio::test]
+async fn audit_reports_a_ui_on_its_nodes_ports_and_not_one_behind_a_clusterip_service() {
+    let ns = cluster().namespace("hostport").await;
+    apply_fixture("v2-hostport.yaml", &ns);
+    let out = dash(&["audit", "-n", &ns, "-o", "json"]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let host: Vec<&Value> =
+        report["findings"].as_array().unwrap().iter().filter(|f| f["check"] == "host-port").collect();
+    assert_eq!(host.len(), 1, "{report:#}");
+    assert_eq!(host[0]["object"], "deployment/kubernetes-dashboard");
+    assert_eq!(host[0]["severity"], "high");
+
+    let ns = cluster().namespace("hostnet").await;
+    apply_fixture("headlamp/hostnetwork.yaml", &ns);
+    let out = dash(&["audit", "-n", &ns]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("host-network") && text.contains("hostNetwork: true"), "{text}");
+    assert!(!text.contains("host-port"), "a host-network pod's ports are reported once: {text}");
+
+    for file in ["v2-hardened.yaml", "headlamp/hardened.yaml"] {
+        let ns = cluster().namespace("clusterip").await;
+        apply_fixture(file, &ns);
+        let out = dash(&["audit", "-n", &ns]);
+        assert_eq!(code(&out), Some(0), "{file}: {}", stdout(&out));
+        assert!(!stdout(&out).contains("host-"), "{file}: {}", stdout(&out));
+    }
+}
+
+/// Issue 25: nodes/proxy (the kubelet's API: exec into any pod of the node) in a role bound to a
+/// UI's own account or to a user this plugin made, and the other nodes/* subresources; a role that
+/// reads nodes, and the plugin's own read-only role (which reads nodes/status), are not findings.
+#[tokio::test]
+async fn audit_reports_nodes_proxy_for_a_uis_account_and_a_dash_user_user() {
+    let c = cluster();
+    let ns = c.namespace("nodesproxy").await;
+    apply_fixture("headlamp/hardened.yaml", &ns);
+    let out = dash(&["create", "dev", "-n", &ns, "--no-token"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let out = dash(&["audit", "-n", &ns]);
+    assert_eq!(code(&out), Some(0), "the plugin's own read-only user: {}", stdout(&out));
+
+    let kubelet = format!("{ns}-kubelet-api");
+    let metrics = format!("{ns}-kubelet-metrics");
+    let nodes = format!("{ns}-nodes-reader");
+    kubectl_apply(vec![
+        cluster_role_json(
+            &kubelet,
+            serde_json::json!([{"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]}]),
+        ),
+        cluster_role_json(
+            &metrics,
+            serde_json::json!([{"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]}]),
+        ),
+        cluster_role_json(
+            &nodes,
+            serde_json::json!([{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list"]}]),
+        ),
+        cluster_binding_json(
+            &format!("{ns}-ui-kubelet"),
+            &kubelet,
+            serde_json::json!([{"kind": "ServiceAccount", "name": "headlamp", "namespace": ns}]),
+        ),
+        cluster_binding_json(
+            &format!("{ns}-dev-kubelet"),
+            &kubelet,
+            serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:dev"))]),
+        ),
+        cluster_binding_json(
+            &format!("{ns}-dev-metrics"),
+            &metrics,
+            serde_json::json!([{"kind": "ServiceAccount", "name": "dev", "namespace": ns}]),
+        ),
+        cluster_binding_json(
+            &format!("{ns}-dev-nodes"),
+            &nodes,
+            serde_json::json!([{"kind": "ServiceAccount", "name": "dev", "namespace": ns}]),
+        ),
+    ]);
+    let out = dash(&["audit", "-n", &ns, "-o", "json"]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let mut got: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["check"].as_str().unwrap().to_string(), f["object"].as_str().unwrap().to_string()))
+        .collect();
+    got.sort();
+    let crb = |name: &str| format!("clusterrolebinding.rbac.authorization.k8s.io/{ns}-{name}");
+    assert_eq!(
+        got,
+        [
+            ("node-subresources".to_string(), crb("dev-metrics")),
+            ("nodes-proxy".to_string(), crb("dev-kubelet")),
+            ("nodes-proxy".to_string(), crb("ui-kubelet")),
+        ],
+        "{report:#}"
+    );
+    // The authorizer agrees: get nodes/proxy is allowed to the user through its other spelling.
+    assert!(account_may(&ns, "dev", "get", "nodes/proxy", None).await);
+}
+
+/// Issue 25: the Headlamp chart's own ClusterRoleBinding (clusterRoleBinding.create: true, the
+/// default) is named as the chart's, with the helm command that turns it off, also when the
+/// release renamed its objects (nameOverride) and mirrored its image.
+#[tokio::test]
+async fn audit_names_the_headlamp_charts_default_cluster_admin_binding() {
+    let ns = cluster().namespace("hlchart").await;
+    apply_fixture("headlamp/renamed.yaml", &ns);
+    let out = dash(&["audit", "-n", &ns, "-o", "json"]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["dashboards"][0]["deployment"], "headlamp-ui", "{report:#}");
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report:#}");
+    assert_eq!(findings[0]["check"], "headlamp-chart-admin");
+    assert_eq!(findings[0]["object"], format!("clusterrolebinding.rbac.authorization.k8s.io/{ns}-headlamp-ui-admin"));
+    assert!(
+        findings[0]["fix"].as_str().unwrap().contains(&format!(
+            "helm upgrade headlamp headlamp/headlamp -n {ns} --reuse-values --set clusterRoleBinding.create=false"
+        )),
+        "{report:#}"
+    );
+    // Without -n, the renamed Headlamp is found as the installed UI.
+    let out = dash(&["audit", "-A", "-o", "json"]);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "headlamp-chart-admin" && f["namespace"] == ns.as_str())
+    );
+}
+
+/// Issue 32: a binding that names the account as the User `system:serviceaccount:NS:NAME` is the
+/// account's: create names it and refuses (then prunes it when told), check asks where it grants,
+/// audit reports it, delete does not leave it behind. Another account's spelling is not counted.
+#[tokio::test]
+async fn rights_granted_to_the_accounts_user_name_are_the_accounts() {
+    let c = cluster();
+    let ns = c.namespace("spelling").await;
+    let prod = c.namespace("prod").await;
+    let client = c.admin_client().await;
+    let as_user = format!("{ns}-dev-as-user");
+    let other = format!("{ns}-other-spellings");
+    kubectl_apply(vec![
+        cluster_binding_json(
+            &as_user,
+            "cluster-admin",
+            serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:dev"))]),
+        ),
+        // Not dev: another account of the namespace, dev of another namespace, another namespace's group.
+        cluster_binding_json(
+            &other,
+            "cluster-admin",
+            serde_json::json!([
+                user_subject(&format!("system:serviceaccount:{ns}:devx")),
+                user_subject(&format!("system:serviceaccount:{prod}:dev")),
+                user_subject("dev"),
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": format!("system:serviceaccounts:{prod}")},
+            ]),
+        ),
+    ]);
+    assert!(account_may(&ns, "dev", "get", "secrets", None).await, "the authorizer sees it");
+
+    // audit: each account of the namespace spelled as a User is reported as itself (devx is one
+    // too); the accounts of another namespace, the plain user dev and another namespace's group are not.
+    let out = dash(&["audit", "-n", &ns, "-o", "json"]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let found: Vec<(&str, &str)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["object"].as_str().unwrap(), f["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(found.len(), 2, "{report:#}");
+    let message_of = |binding: &str| {
+        let object = format!("clusterrolebinding.rbac.authorization.k8s.io/{binding}");
+        found.iter().find(|(o, _)| *o == object).map(|(_, m)| m.to_string()).unwrap_or_else(|| panic!("{report:#}"))
+    };
+    assert!(
+        message_of(&as_user).starts_with(&format!("ServiceAccount {ns}/dev (as User system:serviceaccount:{ns}:dev)"))
+    );
+    assert!(
+        message_of(&other).starts_with(&format!("ServiceAccount {ns}/devx (as User system:serviceaccount:{ns}:devx)"))
+    );
+    assert!(!stdout(&out).contains(&prod), "{report:#}");
+
+    // create: named and refused, nothing changed; the hint's command prunes it.
+    let out = dash(&["create", "dev", "-n", &ns, "--no-token"]);
+    assert_eq!(code(&out), Some(1), "a read-only user that is cluster-admin: {}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("clusterrolebinding.rbac.authorization.k8s.io/{as_user}")), "{err}");
+    assert!(err.contains(&format!("(as User system:serviceaccount:{ns}:dev)")), "{err}");
+    assert!(!err.contains(&other), "{err}");
+    assert!(Api::<ServiceAccount>::namespaced(client.clone(), &ns).get_opt("dev").await.unwrap().is_none());
+    let out = follow_hint(&out);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("clusterrolebinding.rbac.authorization.k8s.io/{as_user} deleted")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!account_may(&ns, "dev", "get", "secrets", None).await);
+    assert!(
+        Api::<ClusterRoleBinding>::all(client.clone()).get_opt(&other).await.unwrap().is_some(),
+        "not dev's: left alone"
+    );
+
+    // check: a RoleBinding in another namespace, spelled as the User, is asked about. (The test
+    // API server runs no controller-manager, so the aggregated `admin` role is empty: a role of our own.)
+    let secrets = format!("{ns}-secrets-reader");
+    kubectl_apply(vec![
+        cluster_role_json(
+            &secrets,
+            serde_json::json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]),
+        ),
+        role_binding_json(
+            &prod,
+            "dev-admin",
+            &secrets,
+            serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:dev"))]),
+        ),
+        role_binding_json(
+            &prod,
+            "devx-admin",
+            &secrets,
+            serde_json::json!([user_subject(&format!("system:serviceaccount:{ns}:devx"))]),
+        ),
+    ]);
+    let out = dash(&["check", "dev", "-n", &ns, "-o", "json"]);
+    assert_eq!(code(&out), Some(1), "Secrets in {prod}: {}", stdout(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        doc["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["scope"] == prod.as_str() && a["resource"] == "secrets" && a["allowed"] == true),
+        "{doc:#}"
+    );
+    // devx has no such binding: its check asks nothing about prod and finds nothing dangerous.
+    kubectl_apply(vec![
+        serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "devy", "namespace": ns}}),
+    ]);
+    let out = dash(&["check", "devy", "-n", &ns, "-o", "json"]);
+    assert_eq!(code(&out), Some(0), "{}", stdout(&out));
+    assert!(!stdout(&out).contains(&prod), "{}", stdout(&out));
+
+    // delete: the RoleBinding naming the account as a User is named, and left only when refused.
+    let out = dash(&["delete", "dev", "-n", &ns]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("rolebinding.rbac.authorization.k8s.io/dev-admin in namespace {prod}")), "{err}");
+    assert!(!err.contains("devx-admin"), "{err}");
+    assert!(err.contains("nothing was deleted"), "{err}");
+    assert!(Api::<ServiceAccount>::namespaced(client.clone(), &ns).get_opt("dev").await.unwrap().is_some());
+    let out = follow_hint(&out);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("rolebinding.rbac.authorization.k8s.io/dev-admin deleted in namespace {prod}"))
+    );
+    assert!(!account_may(&ns, "dev", "get", "secrets", Some(&prod)).await, "the next account named dev gets nothing");
+    assert!(Api::<RoleBinding>::namespaced(client.clone(), &prod).get_opt("devx-admin").await.unwrap().is_some());
+}
+
+/// A user that may write RBAC objects but does not hold cluster-admin's rights (impersonated with
+/// --as): create refuses what the API server's escalation check would refuse.
+fn limited_identity(ns: &str) -> String {
+    let user = format!("{ns}-limited");
+    let role = format!("{ns}-rbac-writer");
+    kubectl_apply(vec![
+        cluster_role_json(
+            &role,
+            serde_json::json!([
+                {"apiGroups": ["rbac.authorization.k8s.io"],
+                 "resources": ["clusterroles", "clusterrolebindings", "roles", "rolebindings"],
+                 "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+                {"apiGroups": [""], "resources": ["serviceaccounts", "namespaces"], "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+                {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]},
+                {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list"]},
+                {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list"]},
+            ]),
+        ),
+        cluster_binding_json(&role, &role, serde_json::json!([user_subject(&user)])),
+    ]);
+    user
+}
+
+/// Issue 32: create (all-or-nothing) refused by the RBAC escalation check must not have deleted
+/// the user's existing binding first.
+#[tokio::test]
+async fn a_create_refused_by_the_escalation_check_keeps_the_users_binding() {
+    let c = cluster();
+    let ns = c.namespace("escalate").await;
+    let client = c.admin_client().await;
+    let out = dash(&["create", "dev", "-n", &ns, "--no-token"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let binding = format!("dash-user:{ns}:dev");
+    let limited = limited_identity(&ns);
+
+    let out = dash(&["create", "dev", "-n", &ns, "--role", "admin", "--yes", "--no-token", "--as", &limited]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("nothing was changed") && err.contains("escalation"), "{err}");
+    assert!(!stdout(&out).contains("deleted"), "{}", stdout(&out));
+    let kept = Api::<ClusterRoleBinding>::all(client.clone()).get(&binding).await.unwrap();
+    assert_eq!(kept.role_ref.name, binding, "the user keeps its read-only role");
+    assert!(account_may(&ns, "dev", "list", "pods", None).await);
+
+    // A read-only role the caller cannot grant (it does not read pods itself): refused the same way.
+    let out = dash(&["create", "dev2", "-n", &ns, "--no-token", "--as", &limited]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("nothing was changed"), "{}", stderr(&out));
+    assert!(Api::<ServiceAccount>::namespaced(client.clone(), &ns).get_opt("dev2").await.unwrap().is_none());
+}
+
+/// Issue 32: a create refused by the exam lock must not have removed the user's RoleBinding.
+#[tokio::test]
+async fn a_create_refused_by_the_exam_lock_keeps_the_users_role_binding() {
+    let c = cluster();
+    let ns = c.namespace("lockuser").await;
+    let team = c.namespace("lockteam").await;
+    let client = c.admin_client().await;
+    let out = dash(&["create", "dev", "-n", &ns, "--namespaces", &team, "--no-token"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let binding = format!("dash-user:{ns}:dev");
+    let locked = run(c.kubectl().args(["label", "namespace", &team, "kube-harden.io/locked-by=kubectl-cks-practice"]));
+    assert!(locked.status.success(), "{}", stderr(&locked));
+
+    // The role changes (a roleRef cannot: the binding would be deleted and made again).
+    let out = dash(&["create", "dev", "-n", &ns, "--namespaces", &team, "--role", "view", "--no-token"]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("namespace {team} is locked")) && err.contains("nothing was changed"), "{err}");
+    let kept = Api::<RoleBinding>::namespaced(client.clone(), &team).get(&binding).await.unwrap();
+    assert_eq!((kept.role_ref.kind.as_str(), kept.role_ref.name.as_str()), ("Role", binding.as_str()));
+
+    // delete is refused too, before deleting anything.
+    let out = dash(&["delete", "dev", "-n", &ns]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
+    assert!(Api::<RoleBinding>::namespaced(client.clone(), &team).get_opt(&binding).await.unwrap().is_some());
+    assert!(Api::<ServiceAccount>::namespaced(client.clone(), &ns).get_opt("dev").await.unwrap().is_some());
+}
+
+/// A ValidatingAdmissionPolicy that refuses, except in a dry run, `operation` on the objects
+/// `resources` named `names` (so the preflight's dry runs pass and the real write fails, as a
+/// write can fail after every check: a conflict, a webhook, a quota). `extra` narrows it further
+/// (a CEL condition on `object`). Active once it refuses the canary name even in a dry run.
+struct Refusal {
+    name: String,
+}
+
+impl Refusal {
+    fn install(
+        name: &str,
+        operation: &str,
+        group: &str,
+        resource: &str,
+        names: &[&str],
+        extra: &str,
+        canary: &Value,
+    ) -> Self {
+        let canary_name = canary["metadata"]["name"].as_str().unwrap().to_string();
+        let mut all: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        all.push(canary_name.clone());
+        let expression = format!(
+            "(request.dryRun == true && request.name != '{canary_name}') || (request.name != '{canary_name}' && ({extra}))"
+        );
+        kubectl_apply(vec![
+            serde_json::json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+                "metadata": {"name": name},
+                "spec": {"failurePolicy": "Fail",
+                         "matchConstraints": {"resourceRules": [{"apiGroups": [group], "apiVersions": ["v1"],
+                             "operations": [operation], "resources": [resource], "resourceNames": all}]},
+                         "validations": [{"expression": expression, "message": "refused by the test's admission policy"}]}}),
+            serde_json::json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+                "metadata": {"name": name},
+                "spec": {"policyName": name, "validationActions": ["Deny"]}}),
+        ]);
+        // The canary: refused even as a dry run once the policy is in force.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("canary.json");
+        std::fs::write(&file, serde_json::to_string(canary).unwrap()).unwrap();
+        if operation == "DELETE" {
+            kubectl_apply(vec![canary.clone()]);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = if operation == "DELETE" {
+                run(cluster().kubectl().args(["delete", "--dry-run=server", "-f"]).arg(&file))
+            } else {
+                run(cluster().kubectl().args(["create", "--dry-run=server", "-f"]).arg(&file))
+            };
+            if stderr(&out).contains("refused by the test's admission policy") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the admission policy never took effect: {}", stderr(&out));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Self { name: name.to_string() }
+    }
+}
+
+impl Drop for Refusal {
+    fn drop(&mut self) {
+        let _ = run(cluster().kubectl().args([
+            "delete",
+            "validatingadmissionpolicybinding,validatingadmissionpolicy",
+            &self.name,
+            "--ignore-not-found",
+        ]));
+    }
+}
+
+/// Issue 32: delete checks what it can before deleting anything (here: rights, with an identity
+/// that may delete bindings and roles but not the account), and when a delete still fails
+/// part-way (refused at the API server after every check passed) it reports each object it had
+/// already deleted.
+#[tokio::test]
+async fn delete_checks_first_and_reports_what_it_deleted_when_it_fails_part_way() {
+    let c = cluster();
+    let ns = c.namespace("delpart").await;
+    let client = c.admin_client().await;
+    let out = dash(&["create", "dev", "-n", &ns, "--no-token"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let binding = format!("dash-user:{ns}:dev");
+
+    // May delete RBAC objects but not ServiceAccounts: refused before the first delete.
+    let user = format!("{ns}-rbac-only");
+    kubectl_apply(vec![
+        cluster_role_json(
+            &user,
+            serde_json::json!([
+                {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["*"], "verbs": ["get", "list", "delete"]},
+                {"apiGroups": [""], "resources": ["serviceaccounts", "namespaces"], "verbs": ["get", "list"]},
+                {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["list"]},
+            ]),
+        ),
+        cluster_binding_json(&user, &user, serde_json::json!([user_subject(&user)])),
+    ]);
+    let out = dash(&["delete", "dev", "-n", &ns, "--as", &user]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("nothing was changed"), "{}", stderr(&out));
+    assert!(Api::<ClusterRoleBinding>::all(client.clone()).get_opt(&binding).await.unwrap().is_some());
+
+    // The ServiceAccount's real delete refused by admission after every check passed.
+    let canary = serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "canary", "namespace": ns}});
+    let _refusal =
+        Refusal::install(&format!("{ns}-no-sa-delete"), "DELETE", "", "serviceaccounts", &["dev"], "false", &canary);
+    let out = dash(&["delete", "dev", "-n", &ns]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains(&format!("clusterrolebinding.rbac.authorization.k8s.io/{binding} deleted")), "{text}");
+    assert!(text.contains(&format!("clusterrole.rbac.authorization.k8s.io/{binding} deleted")), "{text}");
+    let err = stderr(&out);
+    assert!(err.contains("refused by the test's admission policy"), "{err}");
+    assert!(
+        err.contains(&format!("already done: clusterrolebinding.rbac.authorization.k8s.io/{binding} deleted")),
+        "{err}"
+    );
+    assert!(Api::<ClusterRoleBinding>::all(client.clone()).get_opt(&binding).await.unwrap().is_none());
+}
+
+/// Issue 32: when the write that replaces a user's binding (its role changed) fails after every
+/// check passed, the old binding is created again and both are reported.
+#[tokio::test]
+async fn a_replaced_binding_is_restored_when_its_replacement_fails() {
+    let c = cluster();
+    let ns = c.namespace("restore").await;
+    let client = c.admin_client().await;
+    let out = dash(&["create", "dev", "-n", &ns, "--no-token"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let binding = format!("dash-user:{ns}:dev");
+    let canary = cluster_binding_json(&format!("{ns}-canary"), "view", serde_json::json!([user_subject("nobody")]));
+    let _refusal = Refusal::install(
+        &format!("{ns}-no-admin-binding"),
+        "CREATE",
+        "rbac.authorization.k8s.io",
+        "clusterrolebindings",
+        &[&binding],
+        "object.roleRef.name != 'cluster-admin'",
+        &canary,
+    );
+    let out = dash(&["create", "dev", "-n", &ns, "--role", "admin", "--yes", "--no-token"]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out)
+            .contains(&format!("clusterrolebinding.rbac.authorization.k8s.io/{binding} deleted (its role changed)"))
+    );
+    let err = stderr(&out);
+    assert!(err.contains(&format!("clusterrolebinding.rbac.authorization.k8s.io/{binding} restored")), "{err}");
+    let restored = Api::<ClusterRoleBinding>::all(client.clone()).get(&binding).await.unwrap();
+    assert_eq!(restored.role_ref.name, binding, "the read-only role is back");
+    assert!(account_may(&ns, "dev", "list", "pods", None).await);
+    assert!(!account_may(&ns, "dev", "get", "secrets", None).await);
 }

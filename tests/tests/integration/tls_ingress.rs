@@ -447,10 +447,11 @@ async fn client_dry_run_works_offline_and_its_yaml_applies_with_kubectl() {
     assert_eq!(output.status.code(), Some(0));
     let yaml = stdout(&output);
     assert!(yaml.contains("kind: Secret") && yaml.contains("kind: Ingress"), "{yaml}");
-    let mode = |name: &str| std::fs::metadata(certs.join(name)).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode("web-tls.crt"), 0o644);
-    assert_eq!(mode("web-tls.key"), 0o600);
-    let key = std::fs::read_to_string(certs.join("web-tls.key")).unwrap();
+    // Issue 32: a dry run writes no file (it wrote a key for a Secret that was never stored).
+    assert!(!certs.exists(), "a dry run writes nothing, not even the directory");
+    assert!(stderr(&output).contains("(dry run: no file is written)"), "{}", stderr(&output));
+    let secret: Secret = serde_yaml::from_str(yaml.split("\n---\n").next().unwrap()).unwrap();
+    let key = String::from_utf8(secret.data.unwrap()["tls.key"].0.clone()).unwrap();
     assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"));
 
     let mut apply = cluster().kubectl();
@@ -467,7 +468,7 @@ async fn client_dry_run_works_offline_and_its_yaml_applies_with_kubectl() {
 
     let got = run(cluster().kubectl().args(["get", "secret", "web-tls", "-n", &ns, "-o", "jsonpath={.type}"]));
     assert_eq!(stdout(&got), "kubernetes.io/tls");
-    // The key kubectl stored is the one written to --write-cert.
+    // The key kubectl stored is the one the YAML carried.
     let stored =
         run(cluster().kubectl().args(["get", "secret", "web-tls", "-n", &ns, "-o", "jsonpath={.data.tls\\.key}"]));
     use base64::Engine;
@@ -1432,4 +1433,700 @@ async fn wait_returns_the_address_once_the_gateway_is_programmed() {
     assert_eq!(output.status.code(), Some(0), "{out}{}", stderr(&output));
     assert!(out.contains("address: 127.0.0.1\n"), "{out}");
     assert!(out.contains(&format!("\n127.0.0.1 {HOST}\n")), "{out}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issues 25 and 32: no silent choice of path, rollbacks that say what they undid, nothing written
+// before what can fail is checked, dry runs that write nothing, races and signals, and one flag
+// per permission.
+
+use harden_tests::proxy::{Action, Proxy, Trigger};
+
+/// A control plane of this test's own, for what the shared one cannot show (its IngressClasses are
+/// every test's). Its processes end when the returned sender is dropped.
+fn own_control_plane() -> (harden_tests::ControlPlane, std::sync::mpsc::Sender<()>) {
+    let (started, plane) = std::sync::mpsc::channel();
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let _ = started.send(harden_tests::ControlPlane::start_for_tests().map_err(|e| e.to_string()));
+        // The processes die with this thread (PR_SET_PDEATHSIG): it lives until `stop` is dropped.
+        let _ = stopped.recv();
+    });
+    (plane.recv().unwrap().unwrap_or_else(|e| panic!("starting a second control plane: {e}")), stop)
+}
+
+async fn client_of(kubeconfig: &std::path::Path) -> kube::Client {
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(kubeconfig).unwrap(),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+/// Runs a command line as a user would paste it (`kubectl tls-ingress ...`), through the real
+/// kubectl with the plugin on PATH.
+fn paste(line: &str, kubeconfig: &std::path::Path) -> std::process::Output {
+    let bins = harden_tests::exec_tempdir();
+    std::os::unix::fs::symlink(harden_tests::plugin_path("tls-ingress"), bins.path().join("kubectl-tls_ingress"))
+        .unwrap();
+    let path = format!("{}:{}", bins.path().display(), std::env::var("PATH").unwrap());
+    run(Command::new("bash").args(["-c", line]).env("PATH", path).env("KUBECONFIG", kubeconfig).stdin(Stdio::null()))
+}
+
+/// Issue 25: without `--class`, `create` took the Gateway API path on a cluster with an
+/// IngressClass (not the default) and a GatewayClass. The seed's Ingress is the path unless
+/// `--gateway`/`--gateway-class`; with no IngressClass but a GatewayClass the command stops (exit
+/// 2) and prints both commands, and each of them, pasted, succeeds.
+#[tokio::test]
+async fn without_class_the_path_is_the_ingress_and_only_gateway_classes_stop_with_both_commands() {
+    let (plane, _stop) = own_control_plane();
+    let kubeconfig = plane.admin_kubeconfig.clone();
+    let client = client_of(&kubeconfig).await;
+    let crds = harden_tests::gateway_api_dir().join("crds");
+    let kubectl = || {
+        let mut c = Command::new("kubectl");
+        c.env("KUBECONFIG", &kubeconfig).stdin(Stdio::null());
+        c
+    };
+    assert!(run(kubectl().args(["apply", "--server-side", "-f"]).arg(&crds)).status.success());
+    assert!(
+        run(kubectl().args(["wait", "--for=condition=Established", "--timeout=60s", "-f"]).arg(&crds)).status.success()
+    );
+    let classes = Api::<DynamicObject>::all_with(client.clone(), &gateway_api("GatewayClass", "gatewayclasses", "v1"));
+    let mut eg = DynamicObject::new("eg", &gateway_api("GatewayClass", "gatewayclasses", "v1"));
+    eg.data = json!({"spec": {"controllerName": "example.com/gateway-controller"}});
+    classes.create(&PostParams::default(), &eg).await.unwrap();
+    let accepted = json!({"status": {"conditions": [condition("Accepted", true, "Accepted")]}});
+    classes.patch_status("eg", &PatchParams::default(), &Patch::Merge(&accepted)).await.unwrap();
+    let namespace: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(json!({"metadata": {"name": "t75"}})).unwrap();
+    Api::all(client.clone()).create(&PostParams::default(), &namespace).await.unwrap();
+    let service: Service = serde_json::from_value(
+        json!({"metadata": {"name": "accounting-service"}, "spec": {"ports": [{"name": "http", "port": 80}]}}),
+    )
+    .unwrap();
+    Api::<Service>::namespaced(client.clone(), "t75").create(&PostParams::default(), &service).await.unwrap();
+    let (secrets, ingresses) =
+        (Api::<Secret>::namespaced(client.clone(), "t75"), Api::<Ingress>::namespaced(client.clone(), "t75"));
+    let gateways = Api::<DynamicObject>::namespaced_with(client.clone(), "t75", &gateways());
+    let create = |name: &str| {
+        let mut c = plugin_command("tls-ingress");
+        c.env("KUBECONFIG", &kubeconfig)
+            .args(["create", name, "-n", "t75", "--host", HOST])
+            .args(["--service", "accounting-service:80"]);
+        c
+    };
+
+    // No IngressClass, a GatewayClass: the choice is the user's.
+    let stopped = run(&mut create("accounting"));
+    assert_eq!(stopped.status.code(), Some(2), "{}", stderr(&stopped));
+    let err = stderr(&stopped);
+    assert!(err.contains("the cluster has no IngressClass") && err.contains("GatewayClass eg (accepted"), "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert!(secrets.get_opt("accounting-tls").await.unwrap().is_none(), "no Secret");
+    assert!(ingresses.get_opt("accounting").await.unwrap().is_none(), "no Ingress");
+    assert!(gateways.get_opt("accounting").await.unwrap().is_none(), "no Gateway");
+    let command = |flag: &str| {
+        err.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("kubectl tls-ingress create") && l.ends_with(flag))
+            .unwrap_or_else(|| panic!("no command ending in {flag}: {err}"))
+            .to_string()
+    };
+    let (ingress_line, gateway_line) = (command("--class CLASS"), command("--gateway-class eg"));
+    assert!(ingress_line.contains(&format!("-n t75 --host {HOST} --service accounting-service:80")), "{ingress_line}");
+
+    // Each command, as printed, does what it says.
+    let ingress = paste(&ingress_line.replace("CLASS", "traefik"), &kubeconfig);
+    assert_eq!(ingress.status.code(), Some(0), "{}", stderr(&ingress));
+    assert!(stderr(&ingress).contains("IngressClass \"traefik\" does not exist"), "{}", stderr(&ingress));
+    let made = ingresses.get("accounting").await.unwrap();
+    assert_eq!(made.spec.unwrap().ingress_class_name.as_deref(), Some("traefik"));
+    assert!(gateways.get_opt("accounting").await.unwrap().is_none(), "an Ingress, not a Gateway");
+    ingresses.delete("accounting", &Default::default()).await.unwrap();
+    secrets.delete("accounting-tls", &Default::default()).await.unwrap();
+    let gateway = paste(&gateway_line, &kubeconfig);
+    assert_eq!(gateway.status.code(), Some(0), "{}", stderr(&gateway));
+    assert!(gateways.get_opt("accounting").await.unwrap().is_some(), "the Gateway");
+    assert!(ingresses.get_opt("accounting").await.unwrap().is_none());
+
+    // An IngressClass that is not the default, and the GatewayClass: an Ingress, never the Gateway.
+    let plain = IngressClass {
+        metadata: ObjectMeta { name: Some("plain".into()), ..Default::default() },
+        spec: Some(IngressClassSpec { controller: Some("example.com/ingress".into()), parameters: None }),
+    };
+    Api::<IngressClass>::all(client.clone()).create(&PostParams::default(), &plain).await.unwrap();
+    let billing = run(&mut create("billing"));
+    assert_eq!(billing.status.code(), Some(0), "{}", stderr(&billing));
+    assert!(
+        stdout(&billing).contains("ingress.networking.k8s.io/billing created in namespace t75"),
+        "{}",
+        stdout(&billing)
+    );
+    let err = stderr(&billing);
+    assert!(err.contains("no IngressClass is marked as the default (the cluster has plain)"), "{err}");
+    assert!(err.contains("--gateway-class eg serves a Gateway instead"), "{err}");
+    assert!(gateways.get_opt("billing").await.unwrap().is_none(), "no Gateway was chosen silently");
+}
+
+/// Issue 25: after an all-or-nothing Gateway create failed on its HTTPRoute and rolled back the
+/// Secret and the Gateway, the hint still said "what was applied stays as it is". The message now
+/// says what was rolled back, and the cluster holds nothing of the run.
+#[tokio::test]
+async fn a_rolled_back_create_says_what_it_rolled_back() {
+    let cluster = cluster();
+    gateway_class("eg-frozen", true).await;
+    let ns = cluster.namespace("gw-frozen").await;
+    accounting_service(&ns).await;
+    // An admission policy that refuses every HTTPRoute in this namespace: the third write fails.
+    let policy = format!("freeze-routes-{ns}");
+    let yaml = format!(
+        "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {{name: {policy}}}\n\
+         spec:\n  failurePolicy: Fail\n  matchConstraints:\n    resourceRules:\n    - apiGroups: [gateway.networking.k8s.io]\n\
+         \x20     apiVersions: ['*']\n      operations: [CREATE]\n      resources: [httproutes]\n  validations:\n\
+         \x20 - expression: 'false'\n    message: HTTPRoutes are frozen in this namespace\n---\n\
+         apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata: {{name: {policy}}}\n\
+         spec:\n  policyName: {policy}\n  validationActions: [Deny]\n  matchResources:\n    namespaceSelector:\n\
+         \x20     matchLabels: {{kubernetes.io/metadata.name: {ns}}}\n"
+    );
+    assert!(harden_tests::run_with_input(cluster.kubectl().args(["apply", "-f", "-"]), &yaml).status.success());
+    let probe_route = format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: probe, namespace: {ns}}}\nspec: {{}}\n"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let tried = harden_tests::run_with_input(
+            cluster.kubectl().args(["create", "--dry-run=server", "-f", "-"]),
+            &probe_route,
+        );
+        if stderr(&tried).contains("frozen") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the admission policy never took effect");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+
+    let out = run(cluster.plugin("tls-ingress").args(["create", "accounting", "-n", &ns, "--host", HOST]).args([
+        "--service",
+        "accounting-service:80",
+        "--gateway",
+        "web",
+        "--gateway-class",
+        "eg-frozen",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert!(text.contains(&format!("secret/accounting-tls created in namespace {ns}")), "{text}");
+    assert!(text.contains(&format!("gateway.gateway.networking.k8s.io/web created in namespace {ns}")), "{text}");
+    assert!(text.contains("httproute.gateway.networking.k8s.io/accounting failed"), "{text}");
+    for what in ["secret/accounting-tls", "gateway.gateway.networking.k8s.io/web"] {
+        assert!(
+            err.contains(&format!("{what} in namespace {ns} deleted (rolled back: the rest of the plan failed)")),
+            "{what}: {err}"
+        );
+    }
+    let error = err.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
+    assert!(
+        error.contains(&format!(
+            "rolled back: gateway.gateway.networking.k8s.io/web in namespace {ns} and secret/accounting-tls in \
+             namespace {ns} deleted again; nothing this run created is left"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("stays as it is"), "{err}");
+    let client = cluster.admin_client().await;
+    assert!(Api::<Secret>::namespaced(client.clone(), &ns).get_opt("accounting-tls").await.unwrap().is_none());
+    assert!(Api::<DynamicObject>::namespaced_with(client, &ns, &gateways()).get_opt("web").await.unwrap().is_none());
+    run(cluster.kubectl().args(["delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", &policy]));
+}
+
+async fn nothing_created(ns: &str) {
+    let client = cluster().admin_client().await;
+    assert!(Api::<Secret>::namespaced(client.clone(), ns).get_opt("accounting-secret").await.unwrap().is_none());
+    assert!(Api::<Ingress>::namespaced(client, ns).get_opt("accounting-ingress").await.unwrap().is_none());
+}
+
+/// Issue 32: `--write-cert DIR` exited 1 when DIR could not be written, after creating the Secret
+/// and the Ingress. What can fail about DIR is found first and nothing is created; a step that
+/// fails after the cluster changed says what changed.
+#[tokio::test]
+async fn write_cert_problems_are_found_before_the_cluster_changes() {
+    let cluster = cluster();
+    default_class().await;
+    let ns = cluster.namespace("tls-unwritable").await;
+    accounting_service(&ns).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let planted = dir.path().join("planted");
+    std::fs::create_dir(&planted).unwrap();
+    std::fs::write(planted.join("accounting-secret.key"), "someone's key").unwrap();
+    for (target, code, says) in [
+        (file.clone(), 2, "is not a directory"),
+        (file.join("certs"), 2, "is not a directory"),
+        (std::path::PathBuf::from("/proc/self/certs"), 1, "cannot be written"),
+        (std::path::PathBuf::from("/sys/kernel"), 1, "cannot write in"),
+        (open.clone(), 1, "can be written by other users"),
+        (planted.clone(), 1, "accounting-secret.key already exists"),
+    ] {
+        let out = run(t75_create(&ns).arg("--write-cert").arg(&target));
+        assert_eq!(out.status.code(), Some(code), "{}: {}", target.display(), stderr(&out));
+        assert!(stderr(&out).contains(says), "{}: {}", target.display(), stderr(&out));
+        assert!(stderr(&out).contains("nothing was changed"), "{}: {}", target.display(), stderr(&out));
+        assert_eq!(stdout(&out), "", "no object was applied for {}", target.display());
+        nothing_created(&ns).await;
+    }
+    assert_eq!(std::fs::read_to_string(planted.join("accounting-secret.key")).unwrap(), "someone's key");
+
+    // A later step that fails (no controller gives an address) names every change that stays.
+    let out = run(t75_create(&ns).args(["--wait", "--timeout", "1s"]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "the cluster changes of this run stay: secret/accounting-secret in namespace {ns} created, \
+             ingress.networking.k8s.io/accounting-ingress in namespace {ns} created"
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Issue 32: `--dry-run=client` and `--dry-run=server` wrote the certificate and its private key
+/// for a Secret that was never stored. They write nothing, and check what a real run would.
+#[tokio::test]
+async fn dry_runs_write_no_file() {
+    let cluster = cluster();
+    default_class().await;
+    let ns = cluster.namespace("tls-dry-files").await;
+    accounting_service(&ns).await;
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("certs");
+    for dry_run in ["--dry-run=client", "--dry-run=server"] {
+        for target in [dir.path(), nested.as_path()] {
+            let out = run(t75_create(&ns).arg(dry_run).arg("--write-cert").arg(target));
+            assert_eq!(out.status.code(), Some(0), "{dry_run} {}: {}", target.display(), stderr(&out));
+            assert!(stderr(&out).contains("(dry run: no file is written)"), "{}", stderr(&out));
+            let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+            assert!(left.is_empty(), "{dry_run} wrote {left:?}");
+        }
+    }
+    nothing_created(&ns).await;
+    // A dry run checks the files as the real run would: an existing key is refused there too.
+    std::fs::write(dir.path().join("accounting-secret.key"), "mine").unwrap();
+    let out = run(t75_create(&ns).arg("--dry-run=server").arg("--write-cert").arg(dir.path()));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--overwrite-files"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(dir.path().join("accounting-secret.key")).unwrap(), "mine");
+}
+
+/// Issue 32: `--overwrite`, needed to replace the local files, also took over someone else's
+/// Ingress. `--overwrite` is for objects in the cluster, `--overwrite-files` for the local files,
+/// and each refusal names the flag it needs.
+#[tokio::test]
+async fn overwrite_is_for_the_cluster_and_overwrite_files_for_the_files() {
+    let cluster = cluster();
+    default_class().await;
+    let ns = cluster.namespace("tls-two-flags").await;
+    accounting_service(&ns).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("accounting-secret.key"), "old key").unwrap();
+
+    let out = run(t75_create(&ns).arg("--write-cert").arg(dir.path()).arg("--overwrite"));
+    assert_eq!(out.status.code(), Some(1), "--overwrite does not replace files: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("re-run with --overwrite-files to replace the local files"), "{err}");
+    assert!(err.contains("--overwrite is for objects in the cluster"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("accounting-secret.key")).unwrap(), "old key");
+    nothing_created(&ns).await;
+
+    // Someone else's Ingress of that name: --overwrite-files does not take it over.
+    let theirs: Ingress = serde_json::from_value(json!({
+        "metadata": {"name": "accounting-ingress"},
+        "spec": {"rules": [{"host": "other.acme.com", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": "accounting-service", "port": {"number": 80}}}}]}}]},
+    }))
+    .unwrap();
+    let ingresses = Api::<Ingress>::namespaced(cluster.admin_client().await, &ns);
+    let before = ingresses.create(&PostParams::default(), &theirs).await.unwrap();
+    let out = run(t75_create(&ns).arg("--write-cert").arg(dir.path()).arg("--overwrite-files"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("not created by kubectl-tls-ingress") && err.contains("--overwrite to take it over"), "{err}");
+    let after = ingresses.get("accounting-ingress").await.unwrap();
+    assert_eq!(after.metadata.resource_version, before.metadata.resource_version, "their Ingress is untouched");
+    assert_eq!(std::fs::read_to_string(dir.path().join("accounting-secret.key")).unwrap(), "old key");
+
+    // Both permissions, both flags.
+    let out = run(t75_create(&ns).arg("--write-cert").arg(dir.path()).args(["--overwrite", "--overwrite-files"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (_, key) = secret_pem(&ns, "accounting-secret").await;
+    assert_eq!(std::fs::read_to_string(dir.path().join("accounting-secret.key")).unwrap(), key);
+
+    let out = run(t75_create(&ns).arg("--overwrite-files"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--overwrite-files applies to the files of --write-cert DIR only"));
+}
+
+/// The SHA-256 fingerprint of the first certificate of a PEM text, as the plugin prints it.
+fn fingerprint(pem: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let body: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+    sha2::Sha256::digest(der).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+}
+
+/// The fingerprint a run printed in its `certificate: ...` line.
+fn printed_fingerprint(out: &str) -> Option<String> {
+    let line = out.lines().find(|l| l.starts_with("certificate: "))?;
+    Some(line.rsplit("sha256 ").next()?.trim().to_string())
+}
+
+fn spawn_all(commands: Vec<Command>) -> Vec<std::process::Output> {
+    let children: Vec<_> =
+        commands.into_iter().map(|mut c| c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()).collect();
+    children.into_iter().map(|c| c.wait_with_output().unwrap()).collect()
+}
+
+/// Issue 32: twenty concurrent identical creates: eleven exited 0 printing nine different
+/// fingerprints for one Secret. Exactly one run creates each object; every other run either
+/// reports a conflict (exit 1) or finds exactly what it would write (`unchanged`), and every run
+/// that succeeds printed the certificate the Secret holds. Then concurrent rotations: one wins.
+#[tokio::test]
+async fn twenty_concurrent_creates_one_secret_one_certificate() {
+    let cluster = cluster();
+    default_class().await;
+    let ns = cluster.namespace("tls-race").await;
+    accounting_service(&ns).await;
+    let outs = tokio::task::spawn_blocking({
+        let ns = ns.clone();
+        move || spawn_all((0..20).map(|_| t75_create(&ns)).collect())
+    })
+    .await
+    .unwrap();
+    let (cert, _) = secret_pem(&ns, "accounting-secret").await;
+    let stored = fingerprint(&cert);
+    let (mut ok, mut conflicts) = (0, 0);
+    for object in ["secret/accounting-secret", "ingress.networking.k8s.io/accounting-ingress"] {
+        let created = outs.iter().filter(|o| stdout(o).contains(&format!("{object} created in namespace"))).count();
+        assert_eq!(created, 1, "{object} is created by exactly one run");
+    }
+    for (i, out) in outs.iter().enumerate() {
+        let (text, err) = (stdout(out), stderr(out));
+        match out.status.code() {
+            Some(0) => {
+                ok += 1;
+                assert_eq!(printed_fingerprint(&text).as_deref(), Some(stored.as_str()), "run {i}: {text}");
+                for object in ["secret/accounting-secret", "ingress.networking.k8s.io/accounting-ingress"] {
+                    assert!(
+                        text.contains(&format!("{object} created in namespace"))
+                            || text.contains(&format!("{object} unchanged in namespace")),
+                        "run {i}: {object}: {text}"
+                    );
+                }
+                assert!(!text.contains("configured"), "run {i}: {text}");
+            }
+            Some(1) => {
+                conflicts += 1;
+                assert!(
+                    text.contains("secret/accounting-secret failed")
+                        && text.contains("conflict: it was created by another writer"),
+                    "run {i}: {text}\n{err}"
+                );
+                assert!(!text.contains(" created in namespace"), "a run that lost created nothing: {text}");
+                assert!(printed_fingerprint(&text).is_none(), "no certificate is claimed: {text}");
+            }
+            code => panic!("run {i} exited {code:?}: {text}\n{err}"),
+        }
+    }
+    eprintln!("{ok} runs succeeded (one created, the rest found it unchanged), {conflicts} reported a conflict");
+    let creator = outs.iter().find(|o| stdout(o).contains("secret/accounting-secret created")).unwrap();
+    for out in [Some(creator), outs.iter().find(|o| o.status.code() == Some(1))].into_iter().flatten() {
+        eprintln!("-- exit {:?}\n{}{}", out.status.code(), stdout(out), stderr(out));
+    }
+    assert_eq!(printed_fingerprint(&stdout(creator)).as_deref(), Some(stored.as_str()));
+
+    // Six concurrent rotations. A rotation replaces the certificate it read: two runs that read the
+    // same one cannot both succeed (the second would silently drop the first's certificate), so the
+    // winners form a chain, and the Secret holds the last one's.
+    let original = stored;
+    let outs = tokio::task::spawn_blocking({
+        let ns = ns.clone();
+        move || {
+            spawn_all(
+                (0..6)
+                    .map(|_| {
+                        let mut c = harden_tests::cluster().plugin("tls-ingress");
+                        c.args(["rotate", "accounting-ingress", "-n", &ns]);
+                        c
+                    })
+                    .collect(),
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let (cert, _) = secret_pem(&ns, "accounting-secret").await;
+    let mut replaced = Vec::new();
+    let mut new = Vec::new();
+    for out in &outs {
+        let text = stdout(out);
+        match out.status.code() {
+            Some(0) => {
+                assert!(text.contains("secret/accounting-secret configured"), "{text}");
+                let old = text.lines().find_map(|l| l.strip_prefix("replaced: sha256 ")).unwrap();
+                replaced.push(old.split(',').next().unwrap().to_string());
+                new.push(printed_fingerprint(&text).unwrap());
+            }
+            Some(1) => assert!(text.contains("conflict: it was changed by another writer"), "{text}"),
+            code => panic!("rotate exited {code:?}: {text}\n{}", stderr(out)),
+        }
+    }
+    assert!(!new.is_empty(), "one rotation at least succeeds");
+    let mut distinct = replaced.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), replaced.len(), "two rotations replaced the same certificate: {replaced:?}");
+    assert!(replaced.iter().all(|r| *r == original || new.contains(r)), "{replaced:?} {new:?} {original}");
+    assert!(new.contains(&fingerprint(&cert)), "the Secret holds a winner's certificate");
+    let last: Vec<_> = new.iter().filter(|n| !replaced.contains(n)).collect();
+    assert_eq!(last, [&fingerprint(&cert)], "the one no rotation replaced is in the Secret");
+}
+
+/// What one interrupted `create NAME` left and said, checked against the guarantees: never a
+/// Secret (a private key) without its Ingress, and every object's outcome in the output (a created
+/// one that is gone was rolled back, and said so). Returns whether the objects exist.
+async fn check_interrupted(ns: &str, name: &str, signal: i32, out: &std::process::Output) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    let client = cluster().admin_client().await;
+    let secret = Api::<Secret>::namespaced(client.clone(), ns).get_opt(&format!("{name}-tls")).await.unwrap();
+    let ingress = Api::<Ingress>::namespaced(client, ns).get_opt(name).await.unwrap();
+    let (text, err) = (stdout(out), stderr(out));
+    let context = format!("{name}: {:?}\n{text}\n{err}", out.status);
+    assert_eq!(secret.is_some(), ingress.is_some(), "a Secret without its Ingress (or the reverse): {context}");
+    let signal_name = if signal == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+    for object in [format!("secret/{name}-tls"), format!("ingress.networking.k8s.io/{name}")] {
+        let created = text.contains(&format!("{object} created in namespace {ns}"));
+        let exists = secret.is_some();
+        if exists {
+            assert!(created, "{object} exists but was not reported: {context}");
+        } else if created {
+            assert!(
+                err.contains(&format!(
+                    "{object} in namespace {ns} deleted (rolled back: interrupted by {signal_name})"
+                )),
+                "{object} was created, is gone, and its rollback was not reported: {context}"
+            );
+        }
+    }
+    match (out.status.code(), out.status.signal()) {
+        // Ended by the signal itself: it came outside the writes (before the first, or after the last).
+        (None, Some(s)) => assert_eq!(s, signal, "{context}"),
+        (Some(0), None) => assert!(secret.is_some(), "exit 0 and nothing created: {context}"),
+        (Some(code), None) => {
+            assert_eq!(code, 128 + signal, "the signal's status: {context}");
+            assert!(err.contains(&format!("interrupted by {signal_name}")), "{context}");
+            if secret.is_none() && text.contains(" created in namespace") {
+                assert!(err.contains("nothing this run created is left"), "{context}");
+            }
+        }
+        other => panic!("{other:?}: {context}"),
+    }
+    secret.is_some()
+}
+
+/// Issue 32: SIGINT/SIGTERM 10-125 ms into `create` left a TLS Secret without its Ingress, and a
+/// killed apply left the object in flight created but unreported. Through a proxy that signals
+/// the plugin exactly when a chosen request arrives (so that request is in flight), at each point
+/// of the create and with both signals; then at the attack's timings.
+#[tokio::test]
+async fn signals_during_create_never_leave_a_secret_without_its_ingress() {
+    let cluster = cluster();
+    default_class().await;
+    let ns = cluster.namespace("tls-signal").await;
+    accounting_service(&ns).await;
+    let proxy = Proxy::start(cluster.admin_kubeconfig());
+    let spawn = |name: &str| {
+        let mut c = plugin_command("tls-ingress");
+        c.env("KUBECONFIG", proxy.kubeconfig())
+            .args(["create", name, "-n", &ns, "--host", HOST, "--service", "accounting-service:80", "--class", "nginx"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c.spawn().unwrap()
+    };
+    // (method, path, nth, what must be left: None = nothing, Some(true) = both objects)
+    let points: [(&str, &str, usize, Option<bool>); 6] = [
+        ("POST", "/selfsubjectaccessreviews", 1, None), // the rights check: nothing is written yet
+        ("POST", "/secrets", 0, None),                  // the Secret's create in flight: rolled back
+        ("PATCH", "/secrets/", 0, None),                // its field-manager apply: rolled back
+        ("PATCH", "/secrets/", 1, None),                // its last request: rolled back
+        ("POST", "/ingresses", 0, Some(true)),          // the last object in flight: the plan completes
+        ("PATCH", "/ingresses/", 1, Some(true)),
+    ];
+    let mut round = 0;
+    for (method, path, nth, left) in points {
+        for signal in [libc::SIGINT, libc::SIGTERM] {
+            let name = format!("sig-{round}");
+            round += 1;
+            proxy.arm(Some(Trigger { method: method.into(), path: path.into(), nth, action: Action::Signal(signal) }));
+            let child = spawn(&name);
+            proxy.set_pid(child.id());
+            let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+            assert!(proxy.fired(), "{method} {path} #{nth} never came: {:?}", proxy.requests());
+            eprintln!(
+                "-- {method} {path} #{nth}, signal {signal}: exit {:?}\n{}{}",
+                out.status,
+                stdout(&out),
+                stderr(&out)
+            );
+            let exists = check_interrupted(&ns, &name, signal, &out).await;
+            assert_eq!(exists, left == Some(true), "{method} {path} #{nth}: {:?}", proxy.requests());
+            if path != "/selfsubjectaccessreviews" {
+                // Inside the writes the signal is never fatal: the run finishes the object in flight,
+                // rolls back or completes, reports, and exits with the signal's status.
+                assert_eq!(out.status.code(), Some(128 + signal), "{method} {path}: {}", stderr(&out));
+                let skipped = stdout(&out).contains("skipped in namespace");
+                assert_eq!(skipped, left.is_none(), "the Ingress not written is reported: {}", stdout(&out));
+            }
+        }
+    }
+
+    // The attack's timings, straight to the API server: a signal 10-125 ms after the start.
+    // Whatever the moment, the guarantees hold; the tally shows which moments were hit.
+    let mut tally = std::collections::BTreeMap::<&str, usize>::new();
+    for (i, delay) in (10..=125).step_by(5).enumerate() {
+        let name = format!("timed-{i}");
+        let signal = if i % 2 == 0 { libc::SIGINT } else { libc::SIGTERM };
+        let child = cluster
+            .plugin("tls-ingress")
+            .args([
+                "create",
+                &name,
+                "-n",
+                &ns,
+                "--host",
+                HOST,
+                "--service",
+                "accounting-service:80",
+                "--class",
+                "nginx",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let waiting = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        // SAFETY: kill(2) on the child started above (it may have exited: then nothing happens).
+        unsafe { libc::kill(pid as libc::pid_t, signal) };
+        let out = waiting.await.unwrap();
+        let exists = check_interrupted(&ns, &name, signal, &out).await;
+        let rolled_back = stderr(&out).contains("deleted (rolled back");
+        *tally
+            .entry(match (out.status.code(), exists, rolled_back) {
+                (None, false, _) => "ended by the signal before any write",
+                (None, true, _) => "ended by the signal after the last write",
+                (Some(0), _, _) => "finished before the signal",
+                (Some(_), false, true) => "stopped mid-plan and rolled back",
+                (Some(_), false, false) => "stopped before the first write",
+                (Some(_), true, _) => "stopped after the last write, plan complete",
+            })
+            .or_default() += 1;
+    }
+    eprintln!("24 signals at 10-125 ms: {tally:?}");
+}
+
+/// A controller writing a Gateway's status between `create`'s read and its write (a real one does,
+/// all the time) is not a conflict: the listener is added. Another writer adding a listener there
+/// is one: before, the second write silently dropped the first's listener (both runs apply the
+/// whole list as one field manager); now it is reported, and the other listener stays.
+#[tokio::test]
+async fn a_gateway_changed_between_read_and_write_is_a_conflict_unless_only_its_status_changed() {
+    let cluster = cluster();
+    gateway_class("eg-moving", true).await;
+    let ns = cluster.namespace("gw-moving").await;
+    accounting_service(&ns).await;
+    let first = run(cluster.plugin("tls-ingress").args(["create", "accounting", "-n", &ns, "--host", HOST]).args([
+        "--service",
+        "accounting-service:80",
+        "--gateway",
+        "web",
+        "--gateway-class",
+        "eg-moving",
+    ]));
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let proxy = Proxy::start(cluster.admin_kubeconfig());
+    let api = Api::<DynamicObject>::namespaced_with(cluster.admin_client().await, &ns, &gateways());
+    let listeners = |gw: &DynamicObject| -> Vec<String> {
+        gw.data["spec"]["listeners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (app, host, someone_else) in [("billing", "billing.acme.com", false), ("shop", "shop.acme.com", true)] {
+        // Held at the rights check: every read of the plan is done, nothing is written yet.
+        proxy.arm(Some(Trigger {
+            method: "POST".into(),
+            path: "/selfsubjectaccessreviews".into(),
+            nth: 0,
+            action: Action::Hold,
+        }));
+        let child = plugin_command("tls-ingress")
+            .env("KUBECONFIG", proxy.kubeconfig())
+            .args(["create", app, "-n", &ns, "--host", host, "--service", "accounting-service:80", "--gateway", "web"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        proxy.wait_held().await;
+        if someone_else {
+            let mut gw = api.get("web").await.unwrap();
+            let mut all = gw.data["spec"]["listeners"].as_array().unwrap().clone();
+            all.push(json!({"name": "other-https", "hostname": "other.acme.com", "port": 443, "protocol": "HTTPS",
+                "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": "accounting-tls"}]}}));
+            gw.data["spec"]["listeners"] = Value::Array(all);
+            let patch = json!({"metadata": {"resourceVersion": gw.metadata.resource_version}, "spec": gw.data["spec"]});
+            api.patch("web", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+        } else {
+            program_gateway(&ns, "web", &[("accounting-https", true)]).await;
+        }
+        proxy.release();
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+        let (text, err) = (stdout(&out), stderr(&out));
+        let gw = api.get("web").await.unwrap();
+        let secrets = Api::<Secret>::namespaced(cluster.admin_client().await, &ns);
+        if someone_else {
+            assert_eq!(out.status.code(), Some(1), "{text}\n{err}");
+            assert!(
+                text.contains("gateway.gateway.networking.k8s.io/web failed")
+                    && text.contains("conflict: it was changed by another writer"),
+                "{text}"
+            );
+            assert!(!text.contains("web configured"), "{text}");
+            assert_eq!(
+                listeners(&gw),
+                ["accounting-https", "billing-https", "other-https"],
+                "the other's listener stays"
+            );
+            assert!(secrets.get_opt(&format!("{app}-tls")).await.unwrap().is_none(), "rolled back: {err}");
+            assert!(err.contains(&format!("rolled back: secret/{app}-tls in namespace {ns} deleted again")), "{err}");
+        } else {
+            assert_eq!(out.status.code(), Some(0), "a status write is not a conflict: {text}\n{err}");
+            assert!(text.contains(&format!("gateway.gateway.networking.k8s.io/web configured in namespace {ns}")));
+            assert_eq!(listeners(&gw), ["accounting-https", "billing-https"]);
+        }
+    }
 }

@@ -66,16 +66,34 @@ fn real_binaries_hash_like_sha256sum_and_sha512sum() {
         assert_eq!(report["verdict"], "OK");
         assert_eq!(format!("{}/{}", report["os"].as_str().unwrap(), report["arch"].as_str().unwrap()), host_platform());
 
+        // A --version other than the one the binary embeds is a finding, even with the right digest.
+        let out = run(verify_bin().arg(&binary).args(["--checksum", &sha256, "--version", "v1.2.3", "-o", "json"]));
+        let report = &json_reports(&out)[0];
+        let version = match report["embeddedVersion"].as_str() {
+            Some(embedded) => {
+                assert_eq!(
+                    (out.status.code(), report["verdict"].as_str()),
+                    (Some(1), Some("WRONG-VERSION")),
+                    "{report}"
+                );
+                embedded.to_string()
+            }
+            None => {
+                assert_eq!((out.status.code(), report["verdict"].as_str()), (Some(0), Some("OK")), "{report}");
+                "v1.2.3".to_string()
+            }
+        };
+
         // sha512 from a sha512sum-style file; the algorithm follows from the digest length.
         let dir = tempfile::tempdir().unwrap();
         let sums = dir.path().join("SHA512SUMS");
         let name = binary.file_name().unwrap().to_str().unwrap();
         std::fs::write(&sums, format!("{}  other-binary\n{sha512}  {name}\n", "0".repeat(128))).unwrap();
-        let out = run(verify_bin().arg(&binary).arg("--checksum-file").arg(&sums).args(["--version", "v1.2.3"]));
+        let out = run(verify_bin().arg(&binary).arg("--checksum-file").arg(&sums).args(["--version", &version]));
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let line = stdout(&out);
         let words: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(words, [name, "v1.2.3", host_platform().as_str(), "OK"], "{line}");
+        assert_eq!(words, [name, version.as_str(), host_platform().as_str(), "OK"], "{line}");
     }
 }
 
@@ -424,4 +442,183 @@ fn download_verifies_before_writing_and_leaves_nothing_on_a_mismatch() {
     let out = run(verify_bin().args(["--download", "kubelet"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--download needs --version"), "{}", stderr(&out));
+}
+
+/// A kubectl for `--node` without a cluster: answers `get nodes` from `nodes`, `logs` with `log`
+/// (the hashing pod's output), the rest with a word; logs every call to `calls`. Each call leaves a
+/// background process holding kubectl's stdout and stderr for two minutes, as a credential helper
+/// or a daemon started by a wrapper may.
+struct FakeKubectl {
+    path: PathBuf,
+    calls: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn fake_kubectl(nodes: &Value, log: &str) -> FakeKubectl {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let calls = dir.path().join("calls");
+    std::fs::write(dir.path().join("nodes.json"), nodes.to_string()).unwrap();
+    std::fs::write(dir.path().join("log"), log).unwrap();
+    let d = dir.path().display();
+    let script = format!(
+        "#!/bin/sh\necho \"$*\" >> {d}/calls\n(sleep 120) &\ncase \"$1\" in\n\
+         get) cat {d}/nodes.json ;;\ncreate) cat > /dev/null; echo pod/x created ;;\nwait) echo condition met ;;\n\
+         logs) cat {d}/log ;;\ndelete) echo pod deleted ;;\n*) echo \"unexpected: $*\" >&2; exit 1 ;;\nesac\n"
+    );
+    let path = dir.path().join("kubectl");
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    FakeKubectl { path, calls, _dir: dir }
+}
+
+impl FakeKubectl {
+    fn calls(&self) -> String {
+        std::fs::read_to_string(&self.calls).unwrap_or_default()
+    }
+}
+
+fn nodes(list: &[(&str, &str, &str)]) -> Value {
+    let items: Vec<Value> = list
+        .iter()
+        .map(|(name, version, arch)| {
+            serde_json::json!({"metadata": {"name": name}, "status": {"nodeInfo": {
+                "kubeletVersion": version, "operatingSystem": "linux", "architecture": arch}}})
+        })
+        .collect();
+    serde_json::json!({ "items": items })
+}
+
+/// Issue 25: `--node` with dl.k8s.io's bare `kubelet.sha256` applied it to the kubelet and every
+/// control-plane component, and called three genuine binaries MISMATCH. A checksum that names no
+/// file is one binary's: for several it is an error naming the fix, and a genuine binary checked
+/// against it alone is never a MISMATCH. Issue 32: each kubectl call leaves a process holding its
+/// stdout; verify-bin answers without waiting for it.
+#[test]
+fn a_bare_checksum_vouches_for_one_binary_and_a_genuine_one_is_never_a_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let apiserver = kube_apiserver();
+    let digest = coreutils_sum("sha256sum", &apiserver);
+    let bare = dir.path().join("kube-apiserver.sha256");
+    std::fs::write(&bare, &digest).unwrap();
+    let scheduler = dir.path().join("kube-scheduler");
+    std::fs::copy(&apiserver, &scheduler).unwrap();
+
+    // Locally: two binaries, or the default set, against one bare digest: exit 2, nothing judged.
+    for args in [vec![apiserver.clone(), scheduler.clone()], vec![]] {
+        let out = run(verify_bin().args(&args).arg("--checksum-file").arg(&bare));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("vouches for exactly one binary"), "{}", stderr(&out));
+        assert!(stderr(&out).contains("sha256sum-style file"), "the hint names the fix: {}", stderr(&out));
+        assert!(!stdout(&out).contains("MISMATCH"), "{}", stdout(&out));
+    }
+    let out = run(verify_bin().arg(&apiserver).arg("--checksum-file").arg(&bare));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("OK"), "{}", stdout(&out));
+
+    // On a node: the default components against a bare digest are refused before any pod is made.
+    let platform = host_platform();
+    let arch = platform.split('/').nth(1).unwrap();
+    let running = format!("kubelet 812 {digest} {digest} /usr/bin/kubelet\n");
+    let kubectl = fake_kubectl(&nodes(&[("n1", "v1.37.2", arch)]), &running);
+    let on_node = |args: &[&str], file: &Path| {
+        let started = std::time::Instant::now();
+        let out = run(verify_bin().env("KUBECTL_PATH", &kubectl.path).args(args).arg("--checksum-file").arg(file));
+        assert!(started.elapsed() < Duration::from_secs(60), "kubectl's background child held verify-bin");
+        out
+    };
+    let out = on_node(&["--node", "n1"], &bare);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("kube-apiserver, kube-controller-manager"), "{}", stderr(&out));
+    assert!(kubectl.calls().is_empty(), "nothing ran: {}", kubectl.calls());
+    // One component named: the genuine binary is OK, through every kubectl call.
+    let out = on_node(&["--node", "n1", "kubelet", "-o", "json"], &bare);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json_reports(&out)[0]["verdict"], "OK");
+    let calls = kubectl.calls();
+    for call in ["get nodes", "create -f -", "wait ", "logs ", "delete pod "] {
+        assert!(calls.contains(call), "{call}: {calls}");
+    }
+
+    // Two nodes that run different kubelets: one bare digest cannot vouch for both.
+    let kubectl = fake_kubectl(&nodes(&[("n1", "v1.37.2", arch), ("n2", "v1.36.4", arch)]), &running);
+    let out = run(verify_bin()
+        .env("KUBECTL_PATH", &kubectl.path)
+        .args(["--all-nodes", "kubelet", "--checksum-file"])
+        .arg(&bare));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("n1 v1.37.2") && stderr(&out).contains("n2 v1.36.4"), "{}", stderr(&out));
+    assert!(!kubectl.calls().contains("create"), "{}", kubectl.calls());
+    // A file that names each binary is not bare: several binaries may use it.
+    let named = dir.path().join("SHA256SUMS");
+    std::fs::write(&named, format!("{digest}  kube-apiserver\n{digest}  kube-scheduler\n")).unwrap();
+    let out = run(verify_bin().arg(&apiserver).arg(&scheduler).arg("--checksum-file").arg(&named));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Issue 25: `--version v1.36.0` on a file that is v1.37.2 said OK without a word. Another release
+/// than asked is a finding (exit 1) with a sentence, whatever the checksum's source; the right
+/// version is not.
+#[test]
+fn a_version_other_than_the_files_is_a_finding_with_a_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fake_binary(dir.path(), "kubeadm", "v1.37.2");
+    let digest = coreutils_sum("sha256sum", &file);
+    let sums = dir.path().join("kubeadm.sha256");
+    std::fs::write(&sums, &digest).unwrap();
+    let platform = host_platform();
+
+    let out = run(verify_bin().arg(&file).arg("--checksum-file").arg(&sums).args(["--version", "v1.36.0"]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let first: Vec<&str> = text.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(first, ["kubeadm", "v1.36.0", platform.as_str(), "WRONG-VERSION"], "{text}");
+    assert!(text.contains("the file is v1.37.2, not v1.36.0 as --version says"), "{text}");
+    let out =
+        run(verify_bin().arg(&file).arg("--checksum-file").arg(&sums).args(["--version", "v1.37.2", "-o", "json"]));
+    assert_eq!(out.status.code(), Some(0), "the right version is not a finding: {}", stderr(&out));
+    let report = &json_reports(&out)[0];
+    assert_eq!((report["verdict"].as_str(), report["embeddedVersion"].as_str()), (Some("OK"), Some("v1.37.2")));
+    assert!(report.get("note").is_none(), "{report}");
+
+    // Published checksums: v1.36.0's does not match a v1.37.2 file, which is not tampering.
+    let files = HashMap::from([
+        (format!("/release/v1.36.0/bin/{platform}/kubeadm.sha256"), "ab".repeat(32)),
+        (format!("/release/v1.37.2/bin/{platform}/kubeadm.sha256"), digest.clone()),
+    ]);
+    let server = https_server(files);
+    let published = |version: &str| {
+        run(verify_bin()
+            .arg(&file)
+            .args(["--base-url", &server.base, "--version", version])
+            .env("SSL_CERT_FILE", &server.ca_file))
+    };
+    let out = published("v1.36.0");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("WRONG-VERSION") && !stdout(&out).contains("MISMATCH"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("run without --version"), "{}", stdout(&out));
+    let out = published("v1.37.2");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // On a node: the version the node reports for its kubelet against --version.
+    let arch = platform.split('/').nth(1).unwrap();
+    let running = format!("kubelet 812 {digest} {digest} /usr/bin/kubelet\n");
+    let kubectl = fake_kubectl(&nodes(&[("n1", "v1.37.2", arch)]), &running);
+    let on_node = |version: &str| {
+        run(verify_bin().env("KUBECTL_PATH", &kubectl.path).args([
+            "--node",
+            "n1",
+            "kubelet",
+            "--checksum",
+            &digest,
+            "--version",
+            version,
+        ]))
+    };
+    let out = on_node("v1.36.0");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("WRONG-VERSION"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("the node's kubelet is v1.37.2, not v1.36.0"), "{}", stdout(&out));
+    let out = on_node("v1.37.2");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

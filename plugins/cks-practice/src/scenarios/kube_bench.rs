@@ -1,9 +1,10 @@
 //! Scenario 8: kube-bench reports a FAIL on a node, for the permissions of one of the kubelet's files
 //! (4.1.5, its kubeconfig `/etc/kubernetes/kubelet.conf`, or 4.1.9, its configuration
 //! `/var/lib/kubelet/config.yaml`, picked by the seed). Fix it on the node and verify it with
-//! kube-bench. Graded by running kube-bench's own Job on that node (the same Job and parser as
-//! `kubectl cis-bench run`): the check must PASS, the file must still be owned by root, and the node
-//! must stay Ready.
+//! kube-bench. Graded by running kube-bench's own Job on that node (the same Job, parser and choice of
+//! benchmark as `kubectl cis-bench run`: the one written for the cluster's version, whose 4.1.5 and
+//! 4.1.9 ask for 600 or stricter from cis-1.7 on; `start --benchmark` names another): the check must
+//! PASS, the file must still be owned by root, and the node must stay Ready.
 //!
 //! `start` makes the finding: a short-lived pod on the node (host path of the file's directory)
 //! widens the file's mode with `chmod go+r` and says what it was; the run's record keeps the old
@@ -20,10 +21,6 @@ use serde_json::json;
 use crate::grade::Check;
 use crate::scenario::{Context, Id, NodeBench, Plan, build, sh};
 use crate::seed::Rng;
-
-/// The benchmark the scenario grades with when `--benchmark` is not given: its 4.1.5 and 4.1.9 ask
-/// for 600 or stricter (older ones accepted 644, which `go+r` makes).
-pub const DEFAULT_BENCHMARK: &str = "cis-1.10";
 
 /// How long the helper pod and the kube-bench Job may take.
 const HELPER_TIMEOUT: Duration = Duration::from_secs(180);
@@ -280,6 +277,7 @@ pub async fn check(client: &kube::Client, plan: &Plan, bench: &NodeBench) -> Res
         dry_run: harden_kube::flags::DryRun::None,
         relabel: false,
         field_manager: crate::PLUGIN,
+        benchmark_from: "the practice run",
     };
     let report = match cis_bench::run::run(Some(client.clone()), &request).await? {
         cis_bench::run::Ran::Done { report, .. } => report,
@@ -293,7 +291,10 @@ pub async fn check(client: &kube::Client, plan: &Plan, bench: &NodeBench) -> Res
             ErrorKind::Other,
             format!("kube-bench's report of node {} has no check {} ({})", bench.node, control.id, bench.benchmark),
         )
-        .with_hint("the benchmark numbers its checks differently: start the run again with --benchmark cis-1.10")
+        .with_hint(
+            "the benchmark numbers its checks differently: reset and start the run again without --benchmark, which \
+             picks the one for the cluster's version",
+        )
     })?;
     let seen = |c: &cis_bench::model::Check| {
         let actual = c.actual_value.trim();
@@ -339,7 +340,7 @@ mod tests {
     use super::*;
 
     fn bench() -> NodeBench {
-        NodeBench { node: "worker-1".into(), image: "busybox:1.36".into(), benchmark: DEFAULT_BENCHMARK.into() }
+        NodeBench { node: "worker-1".into(), image: "busybox:1.36".into(), benchmark: "cis-1.12".into() }
     }
 
     #[test]

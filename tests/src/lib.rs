@@ -207,6 +207,56 @@ pub fn run_with_input(command: &mut Command, input: &str) -> Output {
     output
 }
 
+/// Plays the kubelet for the pods a plugin under test creates: waits (up to a minute) for pods
+/// matching `selector` (in `namespace`, else in any namespace) whose first container has `image`,
+/// writes on each one's status what a kubelet reports when it cannot pull the image (`reason`:
+/// ErrImagePull, ImagePullBackOff, ...), and returns them as the plugin created them.
+pub async fn kubelet_cannot_pull(
+    client: &kube::Client,
+    namespace: Option<&str>,
+    selector: &str,
+    image: &str,
+    reason: &str,
+) -> Vec<k8s_openapi::api::core::v1::Pod> {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{ListParams, Patch, PatchParams};
+    let all: Api<Pod> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let started = std::time::Instant::now();
+    let pods = loop {
+        let mut pods = all.list(&ListParams::default().labels(selector)).await.expect("listing pods").items;
+        pods.retain(|p| p.spec.as_ref().and_then(|s| s.containers.first()?.image.as_deref()) == Some(image));
+        if !pods.is_empty() {
+            break pods;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no pod {selector} of image {image} was created"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    for pod in &pods {
+        let statuses: Vec<serde_json::Value> = pod
+            .spec
+            .iter()
+            .flat_map(|s| s.containers.iter())
+            .map(|c| {
+                serde_json::json!({"name": c.name, "image": c.image, "imageID": "", "ready": false, "restartCount": 0,
+                    "state": {"waiting": {"reason": reason,
+                        "message": format!("failed to pull and unpack image \"{}\": not found", c.image.as_deref().unwrap_or(""))}}})
+            })
+            .collect();
+        let status = serde_json::json!({"status": {"phase": "Pending", "containerStatuses": statuses}});
+        let api: Api<Pod> = Api::namespaced(client.clone(), pod.metadata.namespace.as_deref().unwrap());
+        api.patch_status(pod.metadata.name.as_deref().unwrap(), &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .expect("writing the pod's status as a kubelet would");
+    }
+    pods
+}
+
 /// stdout of an output, as text.
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

@@ -26,7 +26,7 @@ pub enum Format {
     Yaml,
 }
 
-const STATUSCMD_EXAMPLES: &str = "Examples:\n  # which pods of a12 can still reach 169.254.169.254 (exit 1 if any)\n  kubectl block-metadata status -n a12\n  # offline, from manifests\n  kubectl block-metadata status -f manifests/ -R -o json";
+const STATUSCMD_EXAMPLES: &str = "Examples:\n  # which pods of a12 can still reach 169.254.169.254 (exit 1 if any)\n  kubectl block-metadata status -n a12\n  # and real connection attempts (a helper pod from a mirror where a12 has no pod with nc)\n  kubectl block-metadata status -n a12 --probe --image registry.example.com/library/busybox:1.36\n  # offline, from manifests\n  kubectl block-metadata status -f manifests/ -R -o json";
 
 #[derive(Args)]
 #[command(after_help = STATUSCMD_EXAMPLES)]
@@ -52,13 +52,19 @@ pub struct StatusCmd {
     output: Format,
 
     /// Also try for real: from one Running pod of each namespace, a TCP connection attempt (exec
-    /// `nc -z` in the pod) to each endpoint on 80 and 443. Live cluster only.
+    /// `nc` in the pod) to each endpoint on 80 and 443; where no pod there has sh and nc, from a
+    /// short-lived helper pod (see --image). Live cluster only.
     #[arg(long, conflicts_with = "files")]
     probe: bool,
 
     /// With --probe: how long one attempt may take, e.g. 1s.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = harden_cli::duration::parse_wait, requires = "probe")]
     timeout: std::time::Duration,
+
+    /// With --probe: the image of the helper pod started in a namespace without a pod to probe from
+    /// (needs sh and nc) [default: busybox:1.36, under $KUBE_HARDEN_IMAGE_REPOSITORY when set].
+    #[arg(long, value_name = "IMAGE", requires = "probe")]
+    image: Option<String>,
 
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -75,8 +81,9 @@ impl StatusCmd {
         if self.probe
             && let Some(live) = &loaded.live
         {
-            report.probes = probe(&live.client, &loaded.cluster, &loaded.namespaces, &endpoints, self.timeout).await?;
-            report.reachable |= report.probes.iter().any(|p| p.observed == "connected");
+            let image = harden_cli::images::choose(self.image.as_deref(), harden_cli::images::BUSYBOX)?;
+            report.probes = probe(&live.client, &loaded, &endpoints, self.timeout, &image).await?;
+            report.reachable |= report.probes.iter().any(|p| p.reached == Some(true));
         }
         if loaded.live.is_none() && report.namespaces.iter().all(|n| n.pods == 0) {
             // Offline, no pods means the wrong files: "nothing reaches the endpoints" would be a lie.
@@ -104,75 +111,184 @@ impl StatusCmd {
 pub struct Probed {
     pub namespace: String,
     pub pod: String,
+    /// Whether the pod is a helper this run started (no pod of the namespace could probe).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub helper: bool,
     pub endpoint: IpAddr,
     pub port: u16,
     /// What the policies say: `reachable` or `blocked`.
     pub expected: &'static str,
-    /// `connected`, `blocked` or `not probed`.
+    /// `connected`, `nothing listening`, `blocked` or `not probed` ([`harden_kube::probe::Observed`]).
     pub observed: &'static str,
+    /// Whether the packet reached the endpoint (absent when not probed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reached: Option<bool>,
+    /// How a blocked attempt was blocked: `timed out` or `rejected`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
-/// From one Running, non-hostNetwork pod of each namespace to each endpoint on 80 and 443.
+/// How long a helper pod may take to run.
+const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The helper pod of a namespace without a pod to probe from: the plugin's label only (no workload's
+/// labels, so no Service sends it traffic and only namespace-wide policies select it), restricted
+/// Pod Security, gone on its own after 10 minutes.
+pub fn helper_pod(namespace: &str, name: &str, image: &str) -> k8s_openapi::api::core::v1::Pod {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace,
+                     "labels": {harden_kube::MANAGED_BY_LABEL: crate::PLUGIN}},
+        "spec": {
+            "restartPolicy": "Never",
+            "activeDeadlineSeconds": 600,
+            "terminationGracePeriodSeconds": 0,
+            "automountServiceAccountToken": false,
+            "securityContext": {"runAsNonRoot": true, "runAsUser": 65534, "runAsGroup": 65534,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "probe", "image": image, "imagePullPolicy": "IfNotPresent",
+                            "command": ["sh", "-c", "exec sleep 600"],
+                            "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+                                                "capabilities": {"drop": ["ALL"]}}}]
+        }
+    }))
+    .expect("the helper pod is a valid Pod")
+}
+
+/// A pod of the namespace to probe from: Running, not hostNetwork, with sh and nc.
+async fn probing_pod(
+    prober: &harden_kube::probe::Prober,
+    client: &kube::Client,
+    name: &str,
+) -> Result<Option<k8s_openapi::api::core::v1::Pod>> {
+    use k8s_openapi::api::core::v1::Pod;
+    let api: kube::Api<Pod> = kube::Api::namespaced(client.clone(), name);
+    let listed = api
+        .list(&Default::default())
+        .await
+        .map_err(|e| harden_kube::error::from_kube(e, format!("listing pods in namespace {name}")))?;
+    let candidates = listed.items.into_iter().filter(|p| {
+        p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+            && !p.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false)
+    });
+    // A few tries: a namespace of distroless pods should not cost an exec per pod.
+    for pod in candidates.take(3) {
+        if prober.can_probe_from(&pod).await.is_ok() {
+            return Ok(Some(pod));
+        }
+    }
+    Ok(None)
+}
+
+/// From one Running, non-hostNetwork pod of each namespace (or a helper pod of `image` where there is
+/// none with sh and nc) to each endpoint on 80 and 443.
 async fn probe(
     client: &kube::Client,
-    cluster: &Cluster,
-    namespaces: &[String],
+    loaded: &harden_kube::sources::Loaded,
     endpoints: &[Endpoint],
     timeout: std::time::Duration,
+    image: &str,
 ) -> Result<Vec<Probed>> {
-    use harden_kube::probe::{Observed, attempt};
+    use harden_kube::pods::{Until, Wait, wait_for};
+    use harden_kube::probe::{Destination, Observed, Prober};
     use k8s_openapi::api::core::v1::Pod;
+    let prober = Prober::new(client.clone(), timeout, false);
     let mut out = Vec::new();
-    for name in namespaces {
+    for name in &loaded.namespaces {
         let api: kube::Api<Pod> = kube::Api::namespaced(client.clone(), name);
-        let listed = api
-            .list(&Default::default())
-            .await
-            .map_err(|e| harden_kube::error::from_kube(e, format!("listing pods in namespace {name}")))?;
-        let chosen = listed.items.into_iter().find(|p| {
-            let status = p.status.as_ref();
-            status.and_then(|s| s.phase.as_deref()) == Some("Running")
-                && !p.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false)
-        });
-        let Some(pod) = chosen else {
-            harden_cli::output::warn(format!("namespace {name} has no Running pod to probe from"));
-            continue;
+        let (pod, helper) = match probing_pod(&prober, client, name).await? {
+            Some(pod) => (pod, None),
+            None => {
+                let helper = format!("block-metadata-probe-{}", harden_cli::id::short());
+                let params = kube::api::PostParams { field_manager: Some(crate::PLUGIN.into()), ..Default::default() };
+                api.create(&params, &helper_pod(name, &helper, image)).await.map_err(|e| {
+                    harden_kube::error::from_kube(e, format!("creating the probe's helper pod in namespace {name}"))
+                })?;
+                harden_cli::output::eline(format!(
+                    "pod/{helper} created in namespace {name} (image {image}; no pod there has sh and nc to probe from)"
+                ));
+                let wait = Wait {
+                    until: Until::Running,
+                    timeout: HELPER_TIMEOUT,
+                    pull_hint: harden_cli::images::pull_hint("it needs sh and nc, as busybox has"),
+                    timeout_flag: None,
+                };
+                let ran = wait_for(&api, &[helper.as_str()], &wait).await;
+                match ran {
+                    Ok(mut pods) => (pods.remove(0), Some(helper)),
+                    Err(e) => {
+                        delete_helper(&api, name, &helper).await;
+                        return Err(e);
+                    }
+                }
+            }
         };
         let pod_name = pod.metadata.name.clone().unwrap_or_default();
+        // The helper is not among the loaded objects: the engine's answer for it needs a cluster with it.
+        let with_helper;
+        let cluster = if helper.is_some() {
+            let mut objects = loaded.objects.clone();
+            objects.add_yaml(&serde_json::to_string(&pod)?, "the probe's helper pod").map_err(engine_error)?;
+            with_helper = Cluster::build(&objects).map_err(engine_error)?;
+            &with_helper
+        } else {
+            &loaded.cluster
+        };
         let id = cluster.find_pod(name, &pod_name).ok();
         for endpoint in endpoints {
             let address = endpoint.net.addr();
             for port in PORTS {
                 let expected = id.is_some_and(|id| why_reachable(cluster, id, address, port).is_some());
-                let observed = attempt(client, &pod, &address.to_string(), port, timeout).await;
-                let reason = match &observed {
-                    Observed::NotProbed(why) => Some(why.clone()),
-                    Observed::Connected if !expected => Some(
-                        "connected although the policies block it: is NetworkPolicy enforced? (kubectl netpol-deny doctor)"
-                            .to_string(),
-                    ),
-                    Observed::Blocked if expected => Some(
-                        "no connection although the policies allow it: nothing listens there (no cloud?), or \
-                         something else blocks it"
-                            .to_string(),
-                    ),
-                    _ => None,
+                let observed = prober.probe(&pod, Destination::Address(address), port).await;
+                let reason = match (&observed, observed.differs(expected)) {
+                    (Observed::Connected | Observed::NothingListening(_), true) => Some(format!(
+                        "{} although the policies block it: is NetworkPolicy enforced? (kubectl netpol-deny doctor)",
+                        if observed == Observed::Connected { "connected" } else { "the packet arrived" }
+                    )),
+                    (Observed::Blocked(_), true) => Some(format!(
+                        "{} although the policies allow it: nothing answers there (no cloud?), or something else \
+                         blocks it{}",
+                        observed.word(),
+                        observed.detail().map(|d| format!(" ({d})")).unwrap_or_default()
+                    )),
+                    _ => observed.detail().map(str::to_string),
                 };
                 out.push(Probed {
                     namespace: name.clone(),
                     pod: pod_name.clone(),
+                    helper: helper.is_some(),
                     endpoint: address,
                     port,
                     expected: if expected { "reachable" } else { "blocked" },
-                    observed: observed.word(),
+                    observed: observed.kind(),
+                    reached: observed.reached(),
+                    blocked: match &observed {
+                        Observed::Blocked(harden_kube::probe::Blocked::TimedOut) => Some("timed out"),
+                        Observed::Blocked(_) => Some("rejected"),
+                        _ => None,
+                    },
                     reason,
                 });
             }
         }
+        if let Some(helper) = helper {
+            delete_helper(&api, name, &helper).await;
+        }
     }
     Ok(out)
+}
+
+/// Deletes a helper pod this run created, saying so.
+async fn delete_helper(api: &kube::Api<k8s_openapi::api::core::v1::Pod>, namespace: &str, name: &str) {
+    let params = kube::api::DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
+    match api.delete(name, &params).await {
+        Ok(_) => harden_cli::output::eline(format!("pod/{name} deleted from namespace {namespace}")),
+        Err(e) => harden_cli::output::eline(format!(
+            "error: could not delete pod {name} in namespace {namespace} ({e}); delete it with: kubectl delete pod {name} -n {namespace}"
+        )),
+    }
 }
 
 /// The engine's errors with hints about this plugin's flags.
@@ -374,10 +490,13 @@ pub fn table(report: &Report) -> String {
     if !report.probes.is_empty() {
         let rows = report.probes.iter().map(|p| {
             [
-                format!("{}/{}", p.namespace, p.pod),
+                format!("{}/{}{}", p.namespace, p.pod, if p.helper { " (helper)" } else { "" }),
                 std::net::SocketAddr::new(p.endpoint, p.port).to_string(),
                 p.expected.to_string(),
-                p.observed.to_string(),
+                match p.blocked {
+                    Some(how) => format!("{} ({how})", p.observed),
+                    None => p.observed.to_string(),
+                },
                 p.reason.clone().unwrap_or_default(),
             ]
         });

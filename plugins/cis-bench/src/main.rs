@@ -117,9 +117,10 @@ struct RunArgs {
     /// table; kube-bench is never left to pick).
     #[arg(long, value_name = "NAME")]
     benchmark: Option<String>,
-    /// kube-bench image; pinned by tag or digest.
-    #[arg(long, value_name = "IMAGE", default_value = job::DEFAULT_IMAGE)]
-    image: String,
+    /// kube-bench image; pinned by tag or digest [default: the pinned kube-bench release, under
+    /// $KUBE_HARDEN_IMAGE_REPOSITORY when that is set].
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
     /// How long to wait for the Jobs, e.g. 90s, 10m.
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = harden_cli::duration::parse_wait)]
     timeout: Duration,
@@ -259,7 +260,8 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
     if let Some(b) = &args.benchmark {
         job::validate_benchmark(b)?;
     }
-    job::validate_image(&args.image)?;
+    let image = harden_cli::images::choose(args.image.as_deref(), job::DEFAULT_IMAGE)?;
+    job::validate_image(&image)?;
     if args.timeout.is_zero() {
         return Err(Error::invalid("--timeout must be more than 0"));
     }
@@ -290,7 +292,7 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
         node: args.node,
         options: job::Options {
             namespace,
-            image: args.image,
+            image,
             benchmark: args.benchmark,
             timeout: args.timeout,
             keep: args.keep,

@@ -695,27 +695,19 @@ fn pod_problem(pod: &Pod, role: Role) -> Option<Error> {
                 .with_hint(format!("see `kubectl logs {name}` for kube-bench's error")),
         );
     }
-    for c in status.container_statuses.iter().flatten() {
-        let Some(waiting) = c.state.as_ref().and_then(|s| s.waiting.as_ref()) else { continue };
-        let reason = waiting.reason.clone().unwrap_or_default();
-        let message = waiting.message.clone().unwrap_or_default();
-        let image = c.image.clone();
-        match reason.as_str() {
-            "ImagePullBackOff" | "InvalidImageName" | "ErrImageNeverPull" => {
-                return Some(
-                    Error::other(format!("pod {name} cannot pull image {image}: {reason} {message}")).with_hint(
-                        "check the image name and that the node can reach its registry; pass another with --image",
-                    ),
-                );
+    // A pull or start failure is known as soon as the kubelet reports it: the shared judgement.
+    if let harden_cli::pods::Stage::CannotStart(failure) = harden_kube::pods::judge(pod)
+        && !matches!(failure, harden_cli::pods::StartFailure::Unschedulable { .. })
+    {
+        let hint = match failure {
+            harden_cli::pods::StartFailure::Pull { .. } => {
+                "check the image name and that the node can reach its registry; pass another with --image, or set \
+                 KUBE_HARDEN_IMAGE_REPOSITORY to a registry that mirrors it"
+                    .to_string()
             }
-            "CreateContainerConfigError" | "CreateContainerError" | "RunContainerError" | "CrashLoopBackOff" => {
-                return Some(
-                    Error::other(format!("pod {name} cannot start: {reason} {message}"))
-                        .with_hint(format!("see `kubectl describe pod {name}`")),
-                );
-            }
-            _ => {}
-        }
+            _ => format!("see `kubectl describe pod {name}`"),
+        };
+        return Some(Error::other(format!("pod {name} {}", failure.describe())).with_hint(hint));
     }
     let unschedulable =
         status.conditions.iter().flatten().find(|c| {
@@ -908,7 +900,7 @@ mod tests {
     }
 
     #[test]
-    fn image_pull_back_off_fails_but_a_first_pull_error_waits() {
+    fn a_pull_error_fails_at_once_with_the_image_named() {
         let status = |reason: &str| {
             json!({"phase": "Pending", "containerStatuses": [{"name": "kube-bench", "image": "aquasec/kube-bench:v0.0.0",
                 "imageID": "", "ready": false, "restartCount": 0,
@@ -917,11 +909,13 @@ mod tests {
         let text = failed(assess(&job(), &[pod(status("ImagePullBackOff"), Some("n1"))], &[], Role::Node));
         assert!(text.contains("cannot pull image aquasec/kube-bench:v0.0.0"), "{text}");
         assert!(text.contains("--image"), "{text}");
-        let waiting = assess(&job(), &[pod(status("ErrImagePull"), Some("n1"))], &[], Role::Node);
-        assert_eq!(
-            waiting,
-            Progress::Waiting("pod kube-bench-master-x-abcde is starting on node n1 (ErrImagePull)".into())
+        // The first pull error is known within seconds: the run ends there, not at --timeout.
+        let text = failed(assess(&job(), &[pod(status("ErrImagePull"), Some("n1"))], &[], Role::Node));
+        assert!(
+            text.contains("cannot pull image aquasec/kube-bench:v0.0.0 (container kube-bench): ErrImagePull"),
+            "{text}"
         );
+        assert!(text.contains("KUBE_HARDEN_IMAGE_REPOSITORY"), "{text}");
     }
 
     #[test]

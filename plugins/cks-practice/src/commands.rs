@@ -129,8 +129,9 @@ pub struct StartCmd {
     #[arg(long, value_name = "NODE")]
     pub node: Option<String>,
 
-    /// Scenario 8: kube-bench's image, for its Job and the pod that changes the node's file (it needs
-    /// sh, stat and chmod) [default: the one `kubectl cis-bench run` uses].
+    /// The image of the pods the scenario creates: scenarios 1-6 their pods (agnhost) and scenario 6's
+    /// Dashboard; scenario 8 kube-bench's Job and the pod that changes the node's file (it needs sh,
+    /// stat and chmod) [default: each scenario's own, under $KUBE_HARDEN_IMAGE_REPOSITORY when set].
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
 
@@ -182,19 +183,27 @@ pub async fn default_bench(kube: &Kube, node: Option<&str>, benchmark: Option<&s
     let node = pick_node(&nodes.items, node)?;
     let (choice, _) = cis_bench::run::choose_benchmark(&kube.client, benchmark, "--benchmark").await?;
     cis_bench::run::tell(&choice);
-    Ok(NodeBench { node, image: cis_bench::job::DEFAULT_IMAGE.to_string(), benchmark: choice.benchmark })
+    let image = harden_cli::images::default_image(cis_bench::job::DEFAULT_IMAGE)?;
+    Ok(NodeBench { node, image, benchmark: choice.benchmark })
 }
 
 impl StartCmd {
-    /// `--node`, `--image` and `--benchmark` are scenario 8's: an error for the others.
+    /// `--node` and `--benchmark` are scenario 8's, `--image` applies to scenarios that create pods:
+    /// an error for the others.
     fn bench_flags_absent(&self) -> Result<()> {
-        for (given, flag) in [(&self.node, "--node"), (&self.image, "--image"), (&self.benchmark, "--benchmark")] {
+        for (given, flag) in [(&self.node, "--node"), (&self.benchmark, "--benchmark")] {
             if given.is_some() {
                 return Err(Error::invalid(format!(
                     "{flag} does not apply to {}: only kube-bench (8) runs on a node",
                     self.scenario.name()
                 )));
             }
+        }
+        if self.image.is_some() && !scenario::creates_pods(self.scenario) {
+            return Err(Error::invalid(format!(
+                "--image does not apply to {}: it creates no pods",
+                self.scenario.name()
+            )));
         }
         Ok(())
     }
@@ -205,6 +214,7 @@ impl StartCmd {
             return Ok(None);
         }
         if let Some(image) = &self.image {
+            harden_cli::images::validate(image)?;
             cis_bench::job::validate_image(image)?;
         }
         if let Some(benchmark) = &self.benchmark {
@@ -238,7 +248,9 @@ impl StartCmd {
         }
         let kube = connect(&self.kube).await?;
         let bench = self.bench(&kube).await?;
-        let plan = scenario::plan(self.scenario, &Context { seed, dir: &dir, bench: bench.as_ref() })?;
+        let mut plan = scenario::plan(self.scenario, &Context { seed, dir: &dir, bench: bench.as_ref() })?;
+        // Scenario 8's --image is kube-bench's (in `bench`); the others' is their pods'.
+        plan.choose_images(if bench.is_some() { None } else { self.image.as_deref() })?;
         let record = run::start(&kube.client, &plan, self.exam, bench.as_ref()).await?;
         print_task(&record, &plan);
         Ok(Outcome::Good)

@@ -205,6 +205,23 @@ impl Plan {
         }
     }
 
+    /// The images of the scenario's pods and Deployments: `given` (`--image`) for all of them, else
+    /// each default moved under `KUBE_HARDEN_IMAGE_REPOSITORY` when that is set.
+    pub fn choose_images(&mut self, given: Option<&str>) -> Result<()> {
+        for object in &mut self.objects {
+            let containers = match object["kind"].as_str() {
+                Some("Pod") => &mut object["spec"]["containers"],
+                Some("Deployment") => &mut object["spec"]["template"]["spec"]["containers"],
+                _ => continue,
+            };
+            for container in containers.as_array_mut().into_iter().flatten() {
+                let default = container["image"].as_str().unwrap_or_default().to_string();
+                container["image"] = Value::String(harden_cli::images::choose(given, &default)?);
+            }
+        }
+        Ok(())
+    }
+
     /// The objects as the apply path takes them, each with the run label.
     pub fn apply_objects(&self) -> Result<Vec<Object>> {
         self.objects
@@ -235,6 +252,16 @@ pub fn plan(id: Id, ctx: &Context<'_>) -> Result<Plan> {
         Id::TamperedBinary => Ok(scenarios::binaries::plan(ctx)),
         Id::KubeBench => scenarios::kube_bench::plan(ctx),
     }
+}
+
+/// Whether a scenario creates pods (its own, or scenario 8's kube-bench Job and helper), i.e.
+/// whether `--image` applies to it.
+pub fn creates_pods(id: Id) -> bool {
+    if id == Id::KubeBench {
+        return true;
+    }
+    let ctx = Context { seed: 1, dir: Path::new("/nonexistent"), bench: None };
+    plan(id, &ctx).is_ok_and(|p| p.objects.iter().any(|o| matches!(o["kind"].as_str(), Some("Pod" | "Deployment"))))
 }
 
 /// Scenario 8 on a cluster without a Ready node.

@@ -40,7 +40,8 @@ pub async fn run() -> Result<Outcome> {
         Id::KubeBench => Some(crate::commands::default_bench(&kube, None, None).await?),
         _ => None,
     };
-    let plan = scenario::plan(id, &Context { seed, dir: &scenario::default_dir(&name), bench: bench.as_ref() })?;
+    let mut plan = scenario::plan(id, &Context { seed, dir: &scenario::default_dir(&name), bench: bench.as_ref() })?;
+    plan.choose_images(None)?;
     let record = run::start(&kube.client, &plan, false, bench.as_ref()).await?;
     output::eprint(&format!("\n{}", task_text(&record, &plan)));
     let actions = [

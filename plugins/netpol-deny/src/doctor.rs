@@ -2,13 +2,17 @@
 //! (flannel alone, some k3s and kindnet set-ups), and then every "denied" of the engine is wide
 //! open. The doctor creates a canary in a namespace of its own (a server pod, a client pod),
 //! connects before and after a default-deny ingress policy, and removes the namespace, whatever
-//! happened.
+//! happened. It also says how the enforcer answers a denied connection: it drops it (the attempt
+//! times out) or rejects it (refused at once although the server listens, with an ICMP error or a
+//! TCP reset), which is what a probe elsewhere has to tell from a pod with nothing listening.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use harden_kube::pods::{Until, Wait, wait_for};
+
 use clap::Args;
-use harden_cli::error::{Error, ErrorKind, Outcome, Result};
+use harden_cli::error::{Error, Outcome, Result};
 use harden_cli::output::{eline, line};
 use harden_cli::progress::Spinner;
 use harden_kube::MANAGED_BY_LABEL;
@@ -19,22 +23,25 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
 
 use crate::PLUGIN;
-use harden_kube::probe::{Observed, attempt};
+use harden_kube::probe::{Blocked, Destination, Observed, Prober};
 
 const DOCTOR_EXAMPLES: &str = "Examples:\n  \
     kubectl netpol-deny doctor\n  \
     # where images come from a mirror\n  \
-    kubectl netpol-deny doctor --image registry.example.com/library/busybox:1.36\n\n\
+    kubectl netpol-deny doctor --image registry.example.com/library/busybox:1.36\n  \
+    KUBE_HARDEN_IMAGE_REPOSITORY=registry.example.com kubectl netpol-deny doctor\n\n\
     It creates namespace netpol-doctor-XXXXX (two busybox pods and a default-deny ingress policy), which it\n\
-    deletes at the end; the pods also stop on their own after 10 minutes. Exit 0 enforced, 1 NOT enforced,\n\
-    2 error or inconclusive.";
+    deletes at the end; the pods also stop on their own after 10 minutes. A pod that cannot pull its image\n\
+    fails the run at once, naming the image. It reports whether the enforcer drops or rejects a denied\n\
+    connection. Exit 0 enforced, 1 NOT enforced, 2 error or inconclusive.";
 
 #[derive(Args)]
 #[command(after_help = DOCTOR_EXAMPLES)]
 pub struct DoctorCmd {
-    /// The canary's image: needs sh, nc and httpd (busybox has them).
-    #[arg(long, value_name = "IMAGE", default_value = "busybox:1.36")]
-    image: String,
+    /// The canary's image: needs sh, nc and httpd [default: busybox:1.36, under
+    /// $KUBE_HARDEN_IMAGE_REPOSITORY when that is set].
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
     /// How long to wait for the canary's pods to run, e.g. 2m.
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = harden_cli::duration::parse_wait)]
     timeout: Duration,
@@ -124,42 +131,20 @@ async fn cni(client: &kube::Client) -> Option<&'static str> {
     detect_cni(&names, &annotations)
 }
 
-/// Waits until both pods run (with their IPs), or says why they will not.
-async fn running(pods: &Api<Pod>, names: &[&str], timeout: Duration) -> Result<Vec<Pod>> {
-    let started = Instant::now();
-    let spinner = Spinner::start("waiting for the canary pods");
-    loop {
-        let mut ready = Vec::new();
-        for name in names {
-            let pod =
-                pods.get(name).await.map_err(|e| harden_kube::error::from_kube(e, format!("reading pod {name}")))?;
-            let status = pod.status.clone().unwrap_or_default();
-            for waiting in status.container_statuses.iter().flatten().filter_map(|c| c.state.as_ref()?.waiting.as_ref())
-            {
-                let reason = waiting.reason.as_deref().unwrap_or("");
-                if matches!(reason, "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" | "CreateContainerError") {
-                    return Err(Error::other(format!(
-                        "the canary pod {name} cannot start: {reason}: {}",
-                        waiting.message.as_deref().unwrap_or("")
-                    ))
-                    .with_hint("give an image the nodes can pull with --image (it needs sh, nc and httpd)"));
-                }
-            }
-            if status.phase.as_deref() == Some("Running") && status.pod_ip.is_some() {
-                ready.push(pod);
-            } else if matches!(status.phase.as_deref(), Some("Failed" | "Succeeded")) {
-                return Err(Error::other(format!("the canary pod {name} stopped ({:?})", status.phase)));
-            }
+/// What the canary's image needs, for the hint of a pull failure.
+const IMAGE_NEEDS: &str = "it needs sh, nc and httpd, as busybox has";
+
+/// How the enforcer answered a denied connection, for the report.
+pub fn enforcer_answer(observed: &Observed, after: Duration) -> String {
+    match observed {
+        Observed::Blocked(Blocked::TimedOut) => {
+            format!("it drops a denied connection: the attempt timed out (after {}s)", after.as_secs().max(1))
         }
-        if ready.len() == names.len() {
-            spinner.finish("canary pods running");
-            return Ok(ready);
-        }
-        if started.elapsed() > timeout {
-            return Err(Error::new(ErrorKind::Other, format!("the canary pods did not run within {timeout:?}"))
-                .with_hint("is there a schedulable node? raise --timeout for slow image pulls"));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        Observed::Blocked(Blocked::Rejected(evidence)) => format!(
+            "it rejects a denied connection: {evidence}; so elsewhere a refused connection is judged by what \
+             listens at the destination (`kubectl netpol-deny probe`)"
+        ),
+        other => format!("it was not blocked: {}", other.word()),
     }
 }
 
@@ -182,7 +167,11 @@ impl DoctorCmd {
             .await
             .map_err(|e| harden_kube::error::from_kube(e, format!("creating namespace {namespace}")))?;
         eline(format!("namespace/{namespace} created (the canary; deleted at the end)"));
-        let result = self.canary(&client, &namespace).await;
+        let image = harden_cli::images::choose(self.image.as_deref(), harden_cli::images::BUSYBOX);
+        let result = match image {
+            Ok(image) => self.canary(&client, &namespace, &image).await,
+            Err(e) => Err(e),
+        };
         let cleanup = namespaces.delete(&namespace, &DeleteParams::default()).await;
         match &cleanup {
             Ok(_) => eline(format!("namespace/{namespace} deleted")),
@@ -191,10 +180,11 @@ impl DoctorCmd {
             )),
         }
         let detected = cni(&client).await;
-        let enforced = result?;
+        let answer = result?;
         let cni = detected.map(|c| format!(" (CNI: {c})")).unwrap_or_default();
-        if enforced {
+        if let Some(answer) = answer {
             line(format!("enforced: a default-deny policy blocked the canary's traffic{cni}"));
+            line(format!("How it answers: {answer}"));
             Ok(Outcome::Good)
         } else {
             line(format!("NOT enforced: a default-deny policy did not block traffic{cni}"));
@@ -205,23 +195,37 @@ impl DoctorCmd {
         }
     }
 
-    /// Whether the default-deny policy blocked the canary.
-    async fn canary(&self, client: &kube::Client, namespace: &str) -> Result<bool> {
+    /// How the default-deny policy blocked the canary (`None`: it did not).
+    async fn canary(&self, client: &kube::Client, namespace: &str, image: &str) -> Result<Option<String>> {
         let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-        let server = canary_pod(namespace, "server", &self.image, &format!("exec httpd -f -p {PORT}"));
-        let client_pod = canary_pod(namespace, "client", &self.image, "exec sleep 600");
+        let server = canary_pod(namespace, "server", image, &format!("exec httpd -f -p {PORT}"));
+        let client_pod = canary_pod(namespace, "client", image, "exec sleep 600");
         for pod in [&server, &client_pod] {
             pods.create(&PostParams::default(), pod)
                 .await
                 .map_err(|e| harden_kube::error::from_kube(e, format!("creating the canary pods in {namespace}")))?;
         }
-        let ready = running(&pods, &["server", "client"], self.timeout).await?;
-        let ip = ready[0].status.as_ref().and_then(|s| s.pod_ip.clone()).unwrap_or_default();
+        eline(format!("pod/server and pod/client created in namespace {namespace} (image {image})"));
+        let wait = Wait {
+            until: Until::Running,
+            timeout: self.timeout,
+            pull_hint: harden_cli::images::pull_hint(IMAGE_NEEDS),
+            timeout_flag: Some("--timeout"),
+        };
+        let ready = wait_for(&pods, &["server", "client"], &wait).await?;
+        let ip: std::net::IpAddr = ready[0]
+            .status
+            .as_ref()
+            .and_then(|s| s.pod_ip.as_deref()?.parse().ok())
+            .ok_or_else(|| Error::other("the canary server has no IP"))?;
         let timeout = Duration::from_secs(2);
+        // The canary's server listens by construction: no listener is ever started by the probe.
+        let prober = Prober::new(client.clone(), timeout, false);
+        let (server, client_pod) = (&ready[0], &ready[1]);
         // The server may need a moment to listen: a few tries before calling it inconclusive.
-        let mut before = Observed::Blocked;
+        let mut before = Observed::NotProbed("not tried".into());
         for _ in 0..10 {
-            before = attempt(client, &ready[1], &ip, PORT, timeout).await;
+            before = prober.probe(client_pod, Destination::Pod(server, ip), PORT).await;
             if before == Observed::Connected {
                 break;
             }
@@ -229,10 +233,12 @@ impl DoctorCmd {
         }
         match before {
             Observed::Connected => eline("before the policy: the client connects to the server"),
-            Observed::Blocked => {
-                return Err(Error::other(
-                    "inconclusive: the canary client could not reach its server even without any policy",
-                )
+            Observed::Blocked(_) | Observed::NothingListening(_) => {
+                return Err(Error::other(format!(
+                    "inconclusive: the canary client could not connect to its server even without any policy: {}{}",
+                    before.word(),
+                    before.detail().map(|d| format!(": {d}")).unwrap_or_default()
+                ))
                 .with_hint(
                     "a policy elsewhere (admin network policies?) or the pod network itself blocks pod traffic",
                 ));
@@ -255,17 +261,36 @@ impl DoctorCmd {
         let started = Instant::now();
         let spinner = Spinner::start("waiting for the policy to be enforced");
         loop {
-            match attempt(client, &ready[1], &ip, PORT, timeout).await {
-                Observed::Blocked => {
+            let observed = prober.probe(client_pod, Destination::Pod(server, ip), PORT).await;
+            match observed {
+                Observed::Blocked(_) => {
                     spinner.finish(format!("after the policy: blocked ({:.1}s)", started.elapsed().as_secs_f64()));
-                    return Ok(true);
+                    // A timeout may be a rejection whose ICMP error the kernel rate-limited: only
+                    // three timeouts, spaced beyond the limit's one a second, say the enforcer drops.
+                    let mut answer = observed;
+                    for _ in 0..2 {
+                        if !matches!(answer, Observed::Blocked(Blocked::TimedOut)) {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(1500)).await;
+                        answer = prober.probe(client_pod, Destination::Pod(server, ip), PORT).await;
+                    }
+                    return match answer {
+                        Observed::Blocked(_) => Ok(Some(enforcer_answer(&answer, timeout))),
+                        other => Err(Error::other(format!(
+                            "inconclusive: blocked once, then {}: is the enforcer still syncing? run the doctor again",
+                            other.word()
+                        ))),
+                    };
                 }
                 Observed::NotProbed(why) => return Err(Error::other(format!("inconclusive: {why}"))),
-                Observed::Connected if started.elapsed() >= self.settle => {
-                    spinner.finish(format!("after the policy: still connects ({:?} later)", self.settle));
-                    return Ok(false);
+                Observed::Connected | Observed::NothingListening(_) if started.elapsed() >= self.settle => {
+                    spinner.finish(format!("after the policy: still {} ({:?} later)", observed.word(), self.settle));
+                    return Ok(None);
                 }
-                Observed::Connected => tokio::time::sleep(Duration::from_millis(500)).await,
+                Observed::Connected | Observed::NothingListening(_) => {
+                    tokio::time::sleep(Duration::from_millis(500)).await
+                }
             }
         }
     }
@@ -292,5 +317,19 @@ mod tests {
         assert_eq!(spec.active_deadline_seconds, Some(600));
         assert_eq!(spec.restart_policy.as_deref(), Some("Never"));
         assert_eq!(pod.metadata.labels.unwrap()[MANAGED_BY_LABEL], PLUGIN);
+    }
+
+    #[test]
+    fn the_enforcers_answer_is_named_drop_or_reject() {
+        let dropped = enforcer_answer(&Observed::Blocked(Blocked::TimedOut), Duration::from_secs(2));
+        assert_eq!(dropped, "it drops a denied connection: the attempt timed out (after 2s)");
+        let rejected = enforcer_answer(
+            &Observed::Blocked(Blocked::Rejected("refused although a socket listens on 8080".into())),
+            Duration::from_secs(2),
+        );
+        assert!(
+            rejected.starts_with("it rejects a denied connection: refused although a socket listens"),
+            "{rejected}"
+        );
     }
 }

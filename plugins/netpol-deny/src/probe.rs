@@ -1,13 +1,15 @@
 //! `probe`: real packets beside the engine's verdicts. For every pair of the matrix's rows (pods
 //! no policy can tell apart are one row, so the cost follows rows, not pods squared) it execs a
-//! TCP connection attempt (`nc -z -w T IP PORT`) in a Running pod of the source row towards a
-//! pod of the destination row, and compares what happened with what the policies say.
+//! TCP connection attempt (`nc -w T IP PORT`) in a Running pod of the source row towards a pod of
+//! the destination row, and compares what happened with what the policies say. What an attempt
+//! means (connected, nothing listening, blocked, not probed) is judged by
+//! [`harden_kube::probe`]: a refusal is never taken for a block by itself.
 //!
 //! Exec, rather than an ephemeral container or a copy of the pod, because it changes nothing: an
 //! ephemeral container stays in the pod spec until the pod is replaced, and a copy with the
-//! source's labels could be adopted by its controller. The price: the source container needs `sh`
-//! and `nc` (busybox, alpine and most debug images have them); a pod whose container has not is
-//! reported as "not probed" with the reason, never as a difference.
+//! source's labels could be adopted by its controller or get a Service's traffic. The price: the
+//! source container needs `sh` and `nc` (busybox, alpine and most debug images have them); a pod
+//! whose container has not is reported as "not probed" with the reason, never as a difference.
 
 use std::time::Duration;
 
@@ -16,7 +18,7 @@ use futures::StreamExt;
 use harden_cli::error::{Error, Outcome, Result};
 use harden_cli::progress::Counter;
 use harden_kube::flags::KubeArgs;
-use harden_kube::probe::{Observed, attempt};
+use harden_kube::probe::{Destination, Observed, Prober};
 use harden_kube::sources::{SourceArgs, Wanted, load};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
@@ -31,14 +33,19 @@ const PROBE_EXAMPLES: &str = "Examples:\n  \
     kubectl netpol-deny probe -n g04,default --port 3000\n  \
     # only some pods, more at once, as JSON (attempts = row pairs x ports)\n  \
     kubectl netpol-deny probe -n shop --pod-selector app=web --parallel 16 -o json\n\n\
-    How: `kubectl exec` of `nc -z -w TIMEOUT IP PORT` in the first container of a Running pod of each source\n\
-    row (one pod per row of the matrix). Nothing is created or left behind; a container without sh and nc\n\
-    is reported as not probed. A blocked attempt costs at most --timeout.";
+    How: `kubectl exec` of `nc -w TIMEOUT IP PORT` in the first container of a Running pod of each source\n\
+    row (one pod per row of the matrix). A refused connection is judged by what listens at the destination\n\
+    (its /proc/net/tcp, read through exec): with a listener there it was rejected on the way (blocked); with\n\
+    none, `nc -l -p PORT` is started in the destination pod for one attempt and stopped (--no-listener: not\n\
+    probed instead). No pod is created; a container without sh and nc is reported as not probed.\n\
+    Observed: connected | nothing listening (the packet arrived, the pod refused it) | blocked (timed out |\n\
+    rejected) | not probed. A blocked attempt costs at most --timeout.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProbeFormat {
     Table,
     Json,
+    Yaml,
 }
 
 #[derive(Args)]
@@ -59,7 +66,11 @@ pub struct ProbeCmd {
     /// Attempts running at once.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     parallel: u16,
-    /// table or json.
+    /// Never start a listener in a destination pod where nothing listens on the port: such pairs
+    /// are reported as not probed.
+    #[arg(long)]
+    no_listener: bool,
+    /// table, json or yaml.
     #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
     output: ProbeFormat,
     #[command(flatten)]
@@ -80,11 +91,7 @@ struct Cell {
 
 impl Cell {
     fn differs(&self) -> bool {
-        match self.observed {
-            Observed::Connected => !self.expected,
-            Observed::Blocked => self.expected,
-            Observed::NotProbed(_) => false,
-        }
+        self.observed.differs(self.expected)
     }
 }
 
@@ -95,7 +102,7 @@ pub async fn probe_pair(
     src: PodId,
     dst: PodId,
     verdict: &netpol::Verdict,
-    timeout: Duration,
+    prober: &Prober,
 ) -> Result<Observed> {
     let get = |pod: PodId| {
         let ns = cluster.namespaces[cluster.pods[pod].namespace].name.clone();
@@ -112,34 +119,48 @@ pub async fn probe_pair(
         Observed::NotProbed(format!("{} is not Running", show(&d)))
     } else {
         match cluster.pods[dst].ips.first() {
-            Some(ip) => attempt(client, &s, &ip.to_string(), verdict.port, timeout).await,
+            Some(ip) => prober.probe(&s, Destination::Pod(&d, *ip), verdict.port).await,
             None => Observed::NotProbed(format!("{} has no IP", show(&d))),
         }
     })
 }
 
-/// `Probe: connected (as expected)` under the engine's explanation.
+/// `Probe (...): connected (as the policies say)` under the engine's explanation.
 pub fn observed_line(observed: &Observed, expected: bool) -> String {
     let agreement = match (observed, expected) {
         (Observed::NotProbed(why), _) => format!("not probed: {why}"),
-        (Observed::Connected, true) | (Observed::Blocked, false) => "as the policies say".to_string(),
-        (Observed::Connected, false) => {
-            "DIFFERS: the policies deny it (is NetworkPolicy enforced here? try `kubectl netpol-deny doctor`)"
-                .to_string()
-        }
-        (Observed::Blocked, true) => {
-            "DIFFERS: the policies allow it (a firewall, the CNI, or nothing listening)".to_string()
-        }
+        (observed, expected) if !observed.differs(expected) => match observed.detail() {
+            Some(detail) => format!("as the policies say; {detail}"),
+            None => "as the policies say".to_string(),
+        },
+        (observed, _) => format!("DIFFERS: {}", difference(observed)),
     };
     format!("\nProbe (a real TCP connection attempt from the source pod): {} ({agreement})\n", observed.word())
 }
 
-pub fn observed_json(observed: &Observed, expected: bool) -> Value {
-    let differs = matches!((observed, expected), (Observed::Connected, false) | (Observed::Blocked, true));
-    let mut value = json!({"observed": observed.word(), "differs": differs});
-    if let Observed::NotProbed(why) = observed {
-        value["reason"] = json!(why);
+/// Why an observation contradicts the policies, and where to look.
+fn difference(observed: &Observed) -> String {
+    match observed {
+        Observed::Connected => {
+            "connected although the policies deny it (is NetworkPolicy enforced here? try `kubectl netpol-deny doctor`)"
+                .to_string()
+        }
+        Observed::NothingListening(detail) => format!(
+            "the packet arrived although the policies deny it: {detail} (is NetworkPolicy enforced here? try \
+             `kubectl netpol-deny doctor`)"
+        ),
+        Observed::Blocked(_) => format!(
+            "{} although the policies allow it{} (a firewall, the CNI, or an object the engine does not model)",
+            observed.word(),
+            observed.detail().map(|d| format!(": {d}")).unwrap_or_default()
+        ),
+        Observed::NotProbed(why) => format!("not probed: {why}"),
     }
+}
+
+pub fn observed_json(observed: &Observed, expected: bool) -> Value {
+    let mut value = observed.json();
+    value["differs"] = json!(observed.differs(expected));
     value
 }
 
@@ -208,12 +229,15 @@ impl ProbeCmd {
                 }
             }
         }
+        // Attempts from one source pod run one after the other (the prober counts the ICMP errors
+        // of each): run them destination by destination, so that the attempts in flight come from
+        // different sources; the table is in source order again below.
+        plan.sort_by_key(|p| (p.1, p.0));
         let counter = Counter::start(plan.len() as u64, "probing");
-        let timeout = self.timeout;
-        let cells: Vec<Cell> =
+        let prober = Prober::new(client.clone(), self.timeout, !self.no_listener);
+        let mut cells: Vec<Cell> =
             futures::stream::iter(plan.into_iter().map(|(from, to, src, src_pod, dst, dst_pod, port, _)| {
-                let client = client.clone();
-                let counter = &counter;
+                let (counter, prober) = (&counter, &prober);
                 async move {
                     let verdict = cluster.check(Endpoint::Pod(src), Endpoint::Pod(dst), &port);
                     let (expected, resolved) = match &verdict {
@@ -236,7 +260,7 @@ impl ProbeCmd {
                                 Observed::NotProbed("a hostNetwork pod: policies do not apply to it".into())
                             } else {
                                 match cluster.pods[dst].ips.first() {
-                                    Some(ip) => attempt(&client, s, &ip.to_string(), number, timeout).await,
+                                    Some(ip) => prober.probe(s, Destination::Pod(d, *ip), number).await,
                                     None => Observed::NotProbed(format!("{} has no IP", show(d))),
                                 }
                             }
@@ -257,6 +281,7 @@ impl ProbeCmd {
             .buffered(usize::from(self.parallel))
             .collect()
             .await;
+        cells.sort_by_key(|c| (c.from, c.to));
         drop(counter);
         let attempts = cells.iter().filter(|c| !matches!(c.observed, Observed::NotProbed(_))).count();
         if attempts == 0 && !cells.is_empty() {
@@ -270,6 +295,7 @@ impl ProbeCmd {
         let text = match self.output {
             ProbeFormat::Table => table(cluster, &units, &cells),
             ProbeFormat::Json => serde_json::to_string_pretty(&as_json(&units, &cells, attempts))? + "\n",
+            ProbeFormat::Yaml => harden_kube::print::to_yaml(&as_json(&units, &cells, attempts))?,
         };
         harden_cli::output::print(&text);
         Ok(if cells.iter().any(Cell::differs) { Outcome::Finding } else { Outcome::Good })
@@ -302,12 +328,7 @@ fn table(cluster: &Cluster, units: &Units, cells: &[Cell]) -> String {
     let mut out = harden_cli::output::table(&["from", "to", "port", "expected", "observed", ""], rows);
     let differing: Vec<&Cell> = cells.iter().filter(|c| c.differs()).collect();
     for cell in &differing {
-        let what = match cell.observed {
-            Observed::Connected => {
-                "connected although the policies deny it (is NetworkPolicy enforced here? try `kubectl netpol-deny doctor`)"
-            }
-            _ => "was blocked although the policies allow it (a firewall, the CNI, or the pod not listening)",
-        };
+        let what = difference(&cell.observed);
         out.push_str(&format!("\n{} -> {} on {}: {what}\n", cell.source, cell.destination, cell.port));
         if let (Some(src), Some(dst)) = (find(cluster, &cell.source), find(cluster, &cell.destination))
             && let Ok(port) = PortQuery::parse(&cell.port)
@@ -327,6 +348,20 @@ fn table(cluster: &Cluster, units: &Units, cells: &[Cell]) -> String {
         .collect();
     if !not_probed.is_empty() {
         out.push_str(&format!("\nNot probed ({}):\n{}\n", not_probed.len(), not_probed.join("\n")));
+    }
+    // How the pairs that agree and did not connect were told: never left to be guessed.
+    let how: Vec<String> = cells
+        .iter()
+        .filter(|c| !c.differs())
+        .filter_map(|c| match &c.observed {
+            Observed::NothingListening(why) | Observed::Blocked(harden_kube::probe::Blocked::Rejected(why)) => {
+                Some(format!("  {} -> {} on {}: {}: {why}", c.source, c.destination, c.port, c.observed.word()))
+            }
+            _ => None,
+        })
+        .collect();
+    if !how.is_empty() {
+        out.push_str(&format!("\nHow the pairs that did not connect were told ({}):\n{}\n", how.len(), how.join("\n")));
     }
     out.push_str(&format!(
         "\n{} of {} probed pairs as expected\n",
@@ -354,11 +389,10 @@ fn as_json(units: &Units, cells: &[Cell], attempts: usize) -> Value {
                 "destination": c.destination,
                 "port": c.port,
                 "expected": word(c.expected),
-                "observed": c.observed.word(),
                 "differs": c.differs(),
             });
-            if let Observed::NotProbed(why) = &c.observed {
-                cell["reason"] = json!(why);
+            if let (Some(cell), Value::Object(observed)) = (cell.as_object_mut(), c.observed.json()) {
+                cell.extend(observed);
             }
             cell
         }).collect::<Vec<_>>(),
@@ -368,6 +402,7 @@ fn as_json(units: &Units, cells: &[Cell], attempts: usize) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use harden_kube::probe::Blocked;
 
     #[test]
     fn only_a_real_contradiction_is_a_difference() {
@@ -380,10 +415,37 @@ mod tests {
             source: String::new(),
             destination: String::new(),
         };
+        let blocked = || Observed::Blocked(Blocked::TimedOut);
+        let nothing = || Observed::NothingListening("the pod refused".into());
         assert!(cell(false, Observed::Connected).differs());
-        assert!(cell(true, Observed::Blocked).differs());
+        assert!(cell(true, blocked()).differs());
         assert!(!cell(true, Observed::Connected).differs());
-        assert!(!cell(false, Observed::Blocked).differs());
+        assert!(!cell(false, blocked()).differs());
         assert!(!cell(false, Observed::NotProbed("no nc".into())).differs());
+        // The pod's own refusal proves the packet arrived: as expected when allowed, a difference when
+        // denied, and never "blocked".
+        assert!(!cell(true, nothing()).differs());
+        assert!(cell(false, nothing()).differs());
+        assert!(difference(&nothing()).starts_with("the packet arrived although the policies deny it"));
+        assert!(observed_line(&nothing(), true).contains("nothing listening (as the policies say; the pod refused)"));
+    }
+
+    #[test]
+    fn json_cells_name_the_kind_and_how() {
+        let cell = Cell {
+            from: 0,
+            to: 0,
+            port: "3000/TCP".into(),
+            expected: false,
+            observed: Observed::Blocked(Blocked::Rejected("refused although 3000 listens".into())),
+            source: "g04/frontend".into(),
+            destination: "g04/backend".into(),
+        };
+        let value = observed_json(&cell.observed, cell.expected);
+        assert_eq!(value["observed"], "blocked");
+        assert_eq!(value["blocked"], "rejected");
+        assert_eq!(value["reached"], false);
+        assert_eq!(value["reason"], "refused although 3000 listens");
+        assert_eq!(value["differs"], false);
     }
 }

@@ -45,13 +45,18 @@ pub struct CanReachCmd {
     /// Output format: text, json or yaml.
     #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text")]
     output: VerdictFormat,
-    /// Also try it for real: exec `nc -z` in the source pod towards the destination pod (TCP; live
-    /// cluster, both ends pods). Exit 0 only when allowed and it connected.
+    /// Also try it for real: exec `nc` in the source pod towards the destination pod (TCP; live
+    /// cluster, both ends pods). Observed: connected, nothing listening, blocked or not probed; exit 0
+    /// only when allowed and the packet arrived.
     #[arg(long)]
     probe: bool,
     /// With --probe: how long the attempt may take, e.g. 1s.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = harden_cli::duration::parse_wait, requires = "probe")]
     timeout: std::time::Duration,
+    /// With --probe: never start a listener in the destination pod when nothing listens on the port
+    /// (the pair is then not probed).
+    #[arg(long, requires = "probe")]
+    no_listener: bool,
 
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -145,7 +150,8 @@ impl CanReachCmd {
         let verdict = cluster.check(from, to, &port).map_err(engine_error)?;
         let observed = match (self.probe, from, to, &loaded.live) {
             (true, Endpoint::Pod(src), Endpoint::Pod(dst), Some(live)) => {
-                Some(crate::probe::probe_pair(&live.client, cluster, src, dst, &verdict, self.timeout).await?)
+                let prober = harden_kube::probe::Prober::new(live.client.clone(), self.timeout, !self.no_listener);
+                Some(crate::probe::probe_pair(&live.client, cluster, src, dst, &verdict, &prober).await?)
             }
             _ => None,
         };
@@ -167,7 +173,7 @@ impl CanReachCmd {
             VerdictFormat::Yaml => render::json_to_yaml(&json)?,
         };
         harden_cli::output::print(&text);
-        let probed_ok = observed.as_ref().is_none_or(|o| !matches!(o, harden_kube::probe::Observed::Blocked));
+        let probed_ok = observed.as_ref().is_none_or(|o| !o.differs(verdict.allowed));
         Ok(if verdict.allowed && probed_ok { Outcome::Good } else { Outcome::Finding })
     }
 }

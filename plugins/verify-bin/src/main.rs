@@ -120,9 +120,10 @@ struct Cli {
     #[arg(long, conflicts_with_all = ["nodes", "download", "name"])]
     all_nodes: bool,
 
-    /// With --node/--all-nodes: the hashing pod's image (needs sh and sha256sum).
-    #[arg(long, value_name = "IMAGE", default_value = "busybox:1.36")]
-    image: String,
+    /// With --node/--all-nodes: the hashing pod's image (needs sh and sha256sum) [default:
+    /// busybox:1.36, under $KUBE_HARDEN_IMAGE_REPOSITORY when that is set].
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
 
     /// With --node/--all-nodes: kubectl's --context.
     #[arg(long, value_name = "NAME")]
@@ -287,7 +288,7 @@ fn run(cli: Cli) -> Result<Outcome> {
         return download(&cli, name, &options);
     }
     let on_nodes = !cli.nodes.is_empty() || cli.all_nodes;
-    if !on_nodes && (cli.context.is_some() || cli.namespace.is_some() || cli.image != "busybox:1.36") {
+    if !on_nodes && (cli.context.is_some() || cli.namespace.is_some() || cli.image.is_some()) {
         return Err(Error::invalid("--image, --context and -n only apply with --node or --all-nodes"));
     }
     if on_nodes {
@@ -296,7 +297,7 @@ fn run(cli: Cli) -> Result<Outcome> {
             nodes: cli.nodes.clone(),
             all_nodes: cli.all_nodes,
             names,
-            image: cli.image.clone(),
+            image: harden_cli::images::choose(cli.image.as_deref(), harden_cli::images::BUSYBOX)?,
             namespace: cli.namespace.clone(),
             context: cli.context.clone(),
         };

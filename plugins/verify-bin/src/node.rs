@@ -10,9 +10,10 @@
 
 use std::ffi::OsString;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use harden_cli::error::{Error, Result};
+use harden_cli::pods::{Stage, StartFailure, stage};
 use serde_json::{Value, json};
 
 use crate::checksum::{self, checksum_url};
@@ -48,9 +49,9 @@ fn kubectl(request: &NodeRequest) -> Command {
     command
 }
 
-/// How long one kubectl call may take (`kubectl wait` gets its own timeout on top).
+/// How long one kubectl call may take.
 const KUBECTL_BUDGET: Duration = Duration::from_secs(60);
-/// How long the hashing pod may take to finish (`kubectl wait --timeout`).
+/// How long the hashing pod may take to finish.
 const POD_WAIT: Duration = Duration::from_secs(120);
 /// The most of kubectl's output read (a node list of a large cluster is tens of MiB).
 const KUBECTL_OUTPUT: usize = 256 << 20;
@@ -285,17 +286,7 @@ fn hash_on(request: &NodeRequest, node: &str, names: &[String]) -> Result<Vec<Se
         &format!("creating pod {pod_name} on node {node}"),
         KUBECTL_BUDGET,
     )?;
-    let waited = run(
-        {
-            let mut c = kubectl(request);
-            c.args(["wait", "--for=jsonpath={.status.phase}=Succeeded", &format!("pod/{pod_name}")]);
-            c.arg(format!("--timeout={}s", POD_WAIT.as_secs()));
-            c
-        },
-        None,
-        &format!("waiting for pod {pod_name} on node {node}"),
-        POD_WAIT + KUBECTL_BUDGET,
-    );
+    let waited = wait_finished(request, &pod_name, node);
     let log = waited.and_then(|_| {
         run(
             {
@@ -322,6 +313,50 @@ fn hash_on(request: &NodeRequest, node: &str, names: &[String]) -> Result<Vec<Se
         harden_cli::output::eline(format!("error: {e}; delete it with: kubectl delete pod {pod_name}"));
     }
     Ok(parse_log(&log?))
+}
+
+/// Waits for the hashing pod to succeed, reading it through kubectl; a pod that cannot pull its
+/// image or start, or that fails, ends the wait at once with why ([`harden_cli::pods`]).
+fn wait_finished(request: &NodeRequest, pod_name: &str, node: &str) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let json = run(
+            {
+                let mut c = kubectl(request);
+                c.args(["get", "pod", pod_name, "-o", "json"]);
+                c
+            },
+            None,
+            &format!("reading pod {pod_name} on node {node}"),
+            KUBECTL_BUDGET,
+        )?;
+        let pod: Value = serde_json::from_str(&json)?;
+        let state = match stage(&pod) {
+            Stage::Succeeded => return Ok(()),
+            Stage::Failed(why) => {
+                return Err(Error::other(format!("the hashing pod {pod_name} on node {node} failed: {why}"))
+                    .with_hint(format!("see `kubectl logs {pod_name}`")));
+            }
+            Stage::CannotStart(failure) => {
+                let hint = match failure {
+                    StartFailure::Pull { .. } => harden_cli::images::pull_hint("it needs sh and sha256sum"),
+                    _ => format!("see `kubectl describe pod {pod_name}`"),
+                };
+                return Err(Error::other(format!("the hashing pod {pod_name} on node {node} {}", failure.describe()))
+                    .with_hint(hint));
+            }
+            Stage::Running => "Running".to_string(),
+            Stage::Pending(state) => state,
+        };
+        if started.elapsed() >= POD_WAIT {
+            return Err(Error::other(format!(
+                "the hashing pod {pod_name} on node {node} did not finish within {}s ({state})",
+                POD_WAIT.as_secs()
+            ))
+            .with_hint(format!("see `kubectl describe pod {pod_name}`")));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 fn judge(

@@ -14,6 +14,9 @@
 //!   without being told).
 //! - [`complete`]: shell completion scripts and the `kubectl_complete-<plugin>` protocol.
 //! - [`help`]: the shape of `--help`: kubectl's connection flags under their own heading, examples.
+//! - [`images`]: the default images of the pods the suite creates, `--image`, and the one setting
+//!   that moves every default to a mirror (`KUBE_HARDEN_IMAGE_REPOSITORY`).
+//! - [`pods`]: where a pod the suite created stands (a pull or start failure known at once).
 //! - [`interrupt`]: SIGINT/SIGTERM recorded during a critical section (a change with a partner, a
 //!   namespace relabelled for a run) so the command can undo or finish it, and fatal otherwise.
 //!
@@ -27,8 +30,10 @@ pub mod error;
 pub mod files;
 pub mod help;
 pub mod id;
+pub mod images;
 pub mod interrupt;
 pub mod output;
+pub mod pods;
 pub mod progress;
 pub mod prompt;
 

@@ -9,7 +9,9 @@
 //! - [`manual`]: `--show-manual`, the steps a creating command replaces, for the exam.
 //! - [`namespaces`]: `-n`, `-A` and `--namespace-selector`, resolved once.
 //! - [`sources`] (feature `netpol`): the NetworkPolicy engine's objects from `-f` or the cluster.
-//! - [`probe`]: a real TCP connection attempt from inside a pod (exec `nc -z`).
+//! - [`probe`]: a real TCP connection attempt from inside a pod (exec `nc`), judged as connected,
+//!   nothing listening, blocked (timed out or rejected) or not probed.
+//! - [`pods`]: waiting for the pods a command creates, failing as soon as one cannot start.
 //! - [`access`]: what an identity may do, from SubjectAccessReviews.
 //! - [`error`], [`print`]: kube errors as the runtime's, and objects printed as kubectl does.
 //!
@@ -25,6 +27,7 @@ pub mod flags;
 mod fuzz;
 pub mod manual;
 pub mod namespaces;
+pub mod pods;
 pub mod print;
 pub mod probe;
 #[cfg(feature = "netpol")]

@@ -18,6 +18,7 @@ mod manual;
 mod netpol_deny;
 mod netpol_policy;
 mod node;
+mod pod_images;
 mod runtime_attacks;
 mod tls_ingress;
 mod verify_bin;

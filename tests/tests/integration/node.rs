@@ -40,6 +40,17 @@ fn pod_yaml(node: &Node, ns: &str, name: &str, labels: &str) -> String {
     )
 }
 
+/// A busybox pod that listens on nothing (as the seed's frontend and other: a shell that sleeps), with
+/// `labels`: a connection to it is refused by the pod itself.
+fn quiet_pod_yaml(node: &Node, ns: &str, name: &str, labels: &str) -> String {
+    let image = node.cluster.image("busybox");
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {{{labels}}}\n\
+         spec:\n  terminationGracePeriodSeconds: 1\n  restartPolicy: Never\n  containers:\n  - name: main\n    image: {image}\n\
+         \x20   imagePullPolicy: Never\n    command: [sleep, '3600']\n---\n"
+    )
+}
+
 fn namespace_yaml(ns: &str, labels: &str) -> String {
     format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n  labels: {{{labels}}}\n---\n")
 }
@@ -651,9 +662,52 @@ fn probe_settled(node: &Node, namespaces: &str) -> Value {
     }
 }
 
-/// The seed's g04 as probes see it: `netpol-deny probe` shows observed equal to expected before any
-/// policy, after default-deny and after the seed's allow, with one attempt per pair of rows (not of
-/// pods); `can-reach --probe` prints both for frontend and other.
+/// The cells of a `probe -o json` document as (source, destination, observed kind).
+fn kinds(doc: &Value) -> Vec<(String, String, String)> {
+    let mut cells: Vec<(String, String, String)> = doc["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let kind = c["observed"].as_str().unwrap().to_string();
+            (c["source"].as_str().unwrap().to_string(), c["destination"].as_str().unwrap().to_string(), kind)
+        })
+        .collect();
+    cells.sort();
+    cells
+}
+
+/// Every blocked cell is blocked by kube-router: rejected (an ICMP error answered the SYN, seen as a
+/// timeout with a one-second connect, or as a refusal while a socket listens), or timed out where the
+/// kernel rate-limited that ICMP error; and at least one shows the rejection itself.
+fn assert_rejected_by_kube_router(doc: &Value) {
+    let blocked: Vec<&Value> = doc["cells"].as_array().unwrap().iter().filter(|c| c["observed"] == "blocked").collect();
+    assert!(!blocked.is_empty(), "{doc:#}");
+    for c in &blocked {
+        assert!(c["blocked"] == "rejected" || c["blocked"] == "timed out", "{c}");
+    }
+    assert!(
+        blocked
+            .iter()
+            .any(|c| c["blocked"] == "rejected"
+                && c["reason"].as_str().unwrap().contains("ICMP destination-unreachable")),
+        "kube-router answers with an ICMP error: {doc:#}"
+    );
+}
+
+fn cells(list: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    let mut cells: Vec<_> = list.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+    cells.sort();
+    cells
+}
+
+/// The seed's g04 as probes see it, with the seed's pods: the backend listens on 3000, frontend and
+/// other listen on nothing. `netpol-deny probe -n NS,OTHER --port 3000` (as the seed probes) gives
+/// observed == expected (exit 0) before any policy, after default-deny and after the seed's allow:
+/// a connection the pod itself refuses is "nothing listening" (the packet arrived), never "blocked";
+/// kube-router's rejection of a listening or non-listening pod is "blocked (rejected)". With one
+/// attempt per pair of rows; `can-reach --probe` prints both for frontend and other. (Namespaces of
+/// their own: the g04 test's matrix covers every pod in `default`.)
 #[test]
 fn node_probe_g04_observed_equals_expected_at_every_stage() {
     let node = node();
@@ -662,28 +716,52 @@ fn node_probe_g04_observed_equals_expected_at_every_stage() {
     let mut yaml = namespace_yaml(ns, "app: orion");
     yaml += &namespace_yaml(other_ns, "app: elsewhere");
     yaml += &pod_yaml(node, ns, "backend", "tier: backend");
-    yaml += &pod_yaml(node, ns, "frontend", "tier: frontend");
-    yaml += &pod_yaml(node, other_ns, "other", "tier: frontend");
+    yaml += &quiet_pod_yaml(node, ns, "frontend", "tier: frontend");
+    yaml += &quiet_pod_yaml(node, other_ns, "other", "tier: outside");
     apply(node, &yaml);
     wait_ready(node, ns);
     wait_ready(node, other_ns);
     let namespaces = format!("{ns},{other_ns}");
+    let (backend, frontend, other) = ("p04/backend", "p04/frontend", "p04-other/other");
 
     let doc = probe_settled(node, &namespaces);
     // Three rows (no two pods alike): 3 x 3 pairs, less the three single pods talking to themselves.
     assert_eq!(doc["rows"].as_array().unwrap().len(), 3, "{doc:#}");
     assert_eq!(doc["attempts"], 6, "one attempt per pair of rows: {doc:#}");
-    assert!(doc["cells"].as_array().unwrap().iter().all(|c| c["observed"] == "connected"), "{doc:#}");
+    let nothing = "nothing listening";
+    assert_eq!(
+        kinds(&doc),
+        cells(&[
+            (frontend, backend, "connected"),
+            (other, backend, "connected"),
+            (backend, frontend, nothing),
+            (other, frontend, nothing),
+            (backend, other, nothing),
+            (frontend, other, nothing),
+        ]),
+        "{doc:#}"
+    );
+    let refused = doc["cells"].as_array().unwrap().iter().find(|c| c["observed"] == nothing).unwrap();
+    assert_eq!(refused["reached"], true, "{refused}");
+    assert!(refused["reason"].as_str().unwrap().contains("a listener the probe started there"), "{refused}");
 
     let out = run(node.cluster.plugin("netpol-deny").args(["apply", "-n", ns, "--ingress"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc = probe_settled(node, &namespaces);
-    let into_ns = |doc: &Value, observed: &str| {
-        doc["cells"].as_array().unwrap().iter().filter(|c| c["destination"].as_str().unwrap().starts_with("p04/")).all(
-            |c| c["observed"] == observed && c["expected"] == if observed == "blocked" { "denied" } else { "allowed" },
-        )
-    };
-    assert!(into_ns(&doc, "blocked"), "after default-deny nothing reaches p04: {doc:#}");
+    let rejected = "blocked";
+    assert_eq!(
+        kinds(&doc),
+        cells(&[
+            (frontend, backend, rejected),
+            (other, backend, rejected),
+            (backend, frontend, rejected),
+            (other, frontend, rejected),
+            (backend, other, nothing),
+            (frontend, other, nothing),
+        ]),
+        "after default-deny nothing reaches p04: {doc:#}"
+    );
+    assert_rejected_by_kube_router(&doc);
 
     let out = run(node.cluster.plugin("netpol-deny").args([
         "allow",
@@ -702,24 +780,39 @@ fn node_probe_g04_observed_equals_expected_at_every_stage() {
     ]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc = probe_settled(node, &namespaces);
-    let cell = |from: &str, to: &str| {
-        doc["cells"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["source"] == from && c["destination"] == to)
-            .cloned()
-            .unwrap()
-    };
-    assert_eq!(cell("p04/frontend", "p04/backend")["observed"], "connected", "{doc:#}");
-    assert_eq!(cell("p04-other/other", "p04/backend")["observed"], "blocked", "{doc:#}");
+    assert_eq!(
+        kinds(&doc),
+        cells(&[
+            (frontend, backend, "connected"),
+            (other, backend, rejected),
+            (backend, frontend, rejected),
+            (other, frontend, rejected),
+            (backend, other, nothing),
+            (frontend, other, nothing),
+        ]),
+        "{doc:#}"
+    );
+    assert_rejected_by_kube_router(&doc);
+    // YAML and text name the kinds too.
+    let out =
+        run(node.cluster.plugin("netpol-deny").args(["probe", "-n", &namespaces, "--port", "3000", "-o", "yaml"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("observed: nothing listening") && stdout(&out).contains("observed: blocked"));
+    let out = run(node.cluster.plugin("netpol-deny").args(["probe", "-n", &namespaces, "--port", "3000"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("nothing listening") && text.contains("blocked (rejected)") && !text.contains("DIFFERS"),
+        "{text}"
+    );
+    assert!(text.contains("6 of 6 probed pairs as expected"), "{text}");
 
     let out = run(node.cluster.plugin("netpol-deny").args([
         "can-reach",
         "--from",
-        "p04/frontend",
+        frontend,
         "--to",
-        "p04/backend",
+        backend,
         "--port",
         "3000",
         "--probe",
@@ -733,19 +826,147 @@ fn node_probe_g04_observed_equals_expected_at_every_stage() {
     let out = run(node.cluster.plugin("netpol-deny").args([
         "can-reach",
         "--from",
-        "p04-other/other",
+        other,
         "--to",
-        "p04/backend",
+        backend,
         "--port",
         "3000",
         "--probe",
     ]));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("denied") && stdout(&out).contains("blocked (as the policies say)"),
+        stdout(&out).contains("denied")
+            && stdout(&out).contains("Probe (a real TCP connection attempt from the source pod): blocked (")
+            && stdout(&out).contains("(as the policies say"),
         "{}",
         stdout(&out)
     );
+    // frontend -> other: allowed, and other listens on nothing: the packet arrives (exit 0).
+    let out = run(node.cluster.plugin("netpol-deny").args([
+        "can-reach",
+        "--from",
+        frontend,
+        "--to",
+        other,
+        "--port",
+        "3000",
+        "--probe",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("nothing listening (as the policies say;"), "{}", stdout(&out));
+}
+
+/// Each verdict kind, live: connected (a listener), nothing listening (the pod refuses; a listener
+/// the probe starts proves the packet arrives), blocked (kube-router's REJECT, told by the listener
+/// and an ICMP error), not probed with why (a destination without sh/nc/cat; --no-listener). A
+/// refusal by the pod is never "blocked": without kube-router, after a default-deny, the same
+/// refusal is "nothing listening" and a difference (exit 1), where the old probe said "blocked, as
+/// the policies say". The probe's listener is gone afterwards.
+#[test]
+fn node_probe_verdict_kinds_and_a_refusal_by_the_pod_is_never_blocked() {
+    let node = node();
+    let ns = "pk";
+    let pause = node.cluster.image("pause");
+    let mut yaml = namespace_yaml(ns, "purpose: kinds");
+    yaml += &quiet_pod_yaml(node, ns, "client", "app: client");
+    yaml += &pod_yaml(node, ns, "web", "app: web");
+    yaml += &quiet_pod_yaml(node, ns, "quiet", "app: quiet");
+    yaml += &format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bare\n  namespace: {ns}\n  labels: {{app: bare}}\n\
+         spec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: main\n    image: {pause}\n    imagePullPolicy: Never\n---\n"
+    );
+    apply(node, &yaml);
+    wait_ready(node, ns);
+    let probe = |extra: &[&str]| {
+        let out = run(node
+            .cluster
+            .plugin("netpol-deny")
+            .args(["probe", "-n", ns, "--port", "3000", "-o", "json"])
+            .args(extra));
+        let doc: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|_| panic!("{}", stderr(&out)));
+        (out.status.code(), doc)
+    };
+    let cell = |doc: &Value, from: &str, to: &str| {
+        doc["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["source"] == format!("{ns}/{from}") && c["destination"] == format!("{ns}/{to}"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no cell {from} -> {to}: {doc:#}"))
+    };
+    let (code, doc) = {
+        let _enforcing = enforcing();
+        probe(&[])
+    };
+    assert_eq!(code, Some(0), "{doc:#}");
+    assert_eq!(cell(&doc, "client", "web")["observed"], "connected");
+    assert_eq!(cell(&doc, "client", "quiet")["observed"], "nothing listening");
+    let bare = cell(&doc, "client", "bare");
+    assert_eq!(bare["observed"], "not probed", "{bare}");
+    assert!(
+        bare["reason"]
+            .as_str()
+            .unwrap()
+            .contains("refused, and whether anything listens on 3000 in pk/bare is unknown"),
+        "{bare}"
+    );
+    assert_eq!(cell(&doc, "bare", "web")["observed"], "not probed");
+    assert!(
+        doc["cells"].as_array().unwrap().iter().all(|c| c["observed"] != "blocked"),
+        "no policy: nothing is blocked, whatever refuses: {doc:#}"
+    );
+    // --no-listener: where nothing listens, not probed with why; never blocked.
+    let (code, doc) = probe(&["--no-listener"]);
+    assert_eq!(code, Some(0), "{doc:#}");
+    let quiet = cell(&doc, "client", "quiet");
+    assert_eq!(quiet["observed"], "not probed", "{quiet}");
+    assert!(quiet["reason"].as_str().unwrap().contains("--no-listener"), "{quiet}");
+    // The probe's listener is gone, and the probes left no process behind (not even a zombie in a pod
+    // whose PID 1, a `sleep`, reaps none).
+    let listed = stdout(&run(kubectl(node).args(["exec", "-n", ns, "quiet", "--", "ps", "-o", "pid,stat,args"])));
+    let processes: Vec<&str> =
+        listed.lines().skip(1).map(str::trim).filter(|l| !l.ends_with("ps -o pid,stat,args")).collect();
+    assert_eq!(processes.len(), 1, "only the pod's own sleep: {processes:?}");
+    assert!(processes[0].ends_with("sleep 3600"), "{processes:?}");
+
+    let out = run(node.cluster.plugin("netpol-deny").args(["apply", "-n", ns, "--ingress"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    {
+        let _enforcing = enforcing();
+        let start = Instant::now();
+        let doc = loop {
+            let (code, doc) = probe(&[]);
+            if code == Some(0) {
+                break doc;
+            }
+            assert!(start.elapsed() < SETTLE, "{doc:#}");
+            std::thread::sleep(Duration::from_millis(500));
+        };
+        for to in ["web", "quiet"] {
+            assert_eq!(cell(&doc, "client", to)["observed"], "blocked", "{doc:#}");
+        }
+        assert_rejected_by_kube_router(&doc);
+        // kube-router's rule: a REJECT whose answer is an ICMP port-unreachable.
+        let rules = stdout(&run(node.cluster.nsenter().args(["iptables-save", "-t", "filter"])));
+        let reject = rules
+            .lines()
+            .find(|l| l.contains("rule to REJECT traffic destined for POD name:quiet"))
+            .unwrap_or_else(|| panic!("{rules}"));
+        assert!(reject.contains("-j REJECT --reject-with icmp-port-unreachable"), "{reject}");
+        eprintln!("kube-router's rule: {reject}");
+    }
+    without_kube_router(|| {
+        let (code, doc) = probe(&[]);
+        assert_eq!(code, Some(1), "{doc:#}");
+        let quiet = cell(&doc, "client", "quiet");
+        assert_eq!(quiet["observed"], "nothing listening", "the pod's own refusal is not a block: {quiet}");
+        assert_eq!(quiet["expected"], "denied");
+        assert_eq!(quiet["differs"], true);
+        assert_eq!(cell(&doc, "client", "web")["observed"], "connected");
+    });
+    let out = run(kubectl(node).args(["delete", "namespace", ns, "--wait=false"]));
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 /// With kube-router stopped, `doctor` says NetworkPolicy is not enforced (exit 1) and `probe` after a
@@ -773,6 +994,14 @@ fn node_doctor_and_probe_tell_an_enforcing_node_from_one_that_is_not() {
             stdout(&out)
         );
         assert!(stdout(&out).contains("CNI: kube-router") || !stdout(&out).contains("CNI"), "{}", stdout(&out));
+        // kube-router rejects: refused at once while the canary's server listens, with an ICMP error.
+        assert!(
+            stdout(&out)
+                .contains("How it answers: it rejects a denied connection: refused although a socket listens on 8080")
+                && stdout(&out).contains("ICMP destination-unreachable"),
+            "{}",
+            stdout(&out)
+        );
         probe_settled(node, ns);
     }
     without_kube_router(|| {
@@ -819,17 +1048,22 @@ fn node_block_metadata_status_probe_before_and_after_apply() {
     let out = status();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let on_80 = |doc: &Value| {
+    let on = |doc: &Value, port: u16| {
         doc["probes"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|p| p["endpoint"] == METADATA_IP && p["port"] == 80)
+            .find(|p| p["endpoint"] == METADATA_IP && p["port"] == port)
             .cloned()
-            .unwrap_or_else(|| panic!("no probe of {METADATA_IP}:80: {doc:#}"))
+            .unwrap_or_else(|| panic!("no probe of {METADATA_IP}:{port}: {doc:#}"))
     };
+    let on_80 = |doc: &Value| on(doc, 80);
     assert_eq!(on_80(&doc)["observed"], "connected", "{doc:#}");
     assert_eq!(on_80(&doc)["expected"], "reachable", "{doc:#}");
+    // The stand-in listens on 80 only: 443 is refused by its host with a TCP reset, which an address
+    // outside the pods cannot tell from an enforcer's reset: not probed, and never "blocked".
+    assert_eq!(on(&doc, 443)["observed"], "not probed", "{doc:#}");
+    assert!(on(&doc, 443)["reason"].as_str().unwrap().contains("refused with a TCP reset"), "{doc:#}");
 
     let out = run(node.cluster.plugin("block-metadata").args(["apply", "-n", ns]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -839,7 +1073,10 @@ fn node_block_metadata_status_probe_before_and_after_apply() {
         let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
         if out.status.code() == Some(0) {
             assert_eq!(on_80(&doc)["observed"], "blocked", "{doc:#}");
+            assert_eq!(on_80(&doc)["blocked"], "rejected", "kube-router rejects: {doc:#}");
+            assert!(on_80(&doc)["reason"].as_str().unwrap().contains("ICMP destination-unreachable"), "{doc:#}");
             assert_eq!(on_80(&doc)["expected"], "blocked", "{doc:#}");
+            assert_eq!(on(&doc, 443)["blocked"], "rejected", "{doc:#}");
             break;
         }
         assert!(start.elapsed() < SETTLE, "still reachable after {SETTLE:?}: {doc:#}");
@@ -857,15 +1094,24 @@ fn node_probe_bad_input_is_a_clear_error() {
         run(node.cluster.plugin("netpol-deny").args(["probe", "-n", "default", "--pod-selector", "app=nothing-here"]));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("no pods to probe"), "{}", stderr(&out));
+    // An image that does not exist: known as soon as the kubelet fails to pull it, not at --timeout.
+    let started = Instant::now();
     let out = run(node.cluster.plugin("netpol-deny").args([
         "doctor",
         "--image",
         "kube-harden.local/no-such-image:1",
         "--timeout",
-        "60s",
+        "100s",
     ]));
+    eprintln!("the pull failure was reported after {:?}", started.elapsed());
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("cannot start") || stderr(&out).contains("did not run"), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(40), "reported at once, not at --timeout: {:?}", started.elapsed());
+    assert!(
+        stderr(&out).contains("cannot pull image kube-harden.local/no-such-image:1 (container canary)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("KUBE_HARDEN_IMAGE_REPOSITORY"), "{}", stderr(&out));
     assert!(stderr(&out).contains("deleted"), "the canary namespace is removed on failure too: {}", stderr(&out));
 }
 

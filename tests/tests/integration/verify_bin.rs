@@ -444,8 +444,8 @@ fn download_verifies_before_writing_and_leaves_nothing_on_a_mismatch() {
     assert!(stderr(&out).contains("--download needs --version"), "{}", stderr(&out));
 }
 
-/// A kubectl for `--node` without a cluster: answers `get nodes` from `nodes`, `logs` with `log`
-/// (the hashing pod's output), the rest with a word; logs every call to `calls`. Each call leaves a
+/// A kubectl for `--node` without a cluster: answers `get nodes` from `nodes`, `get pod` with a pod
+/// that succeeded, `logs` with `log` (the hashing pod's output), the rest with a word; logs every call to `calls`. Each call leaves a
 /// background process holding kubectl's stdout and stderr for two minutes, as a credential helper
 /// or a daemon started by a wrapper may.
 struct FakeKubectl {
@@ -463,7 +463,8 @@ fn fake_kubectl(nodes: &Value, log: &str) -> FakeKubectl {
     let d = dir.path().display();
     let script = format!(
         "#!/bin/sh\necho \"$*\" >> {d}/calls\n(sleep 120) &\ncase \"$1\" in\n\
-         get) cat {d}/nodes.json ;;\ncreate) cat > /dev/null; echo pod/x created ;;\nwait) echo condition met ;;\n\
+         get) if [ \"$2\" = pod ]; then echo '{{\"status\": {{\"phase\": \"Succeeded\"}}}}'; else cat {d}/nodes.json; fi ;;\n\
+         create) cat > /dev/null; echo pod/x created ;;\nwait) echo condition met ;;\n\
          logs) cat {d}/log ;;\ndelete) echo pod deleted ;;\n*) echo \"unexpected: $*\" >&2; exit 1 ;;\nesac\n"
     );
     let path = dir.path().join("kubectl");
@@ -536,7 +537,7 @@ fn a_bare_checksum_vouches_for_one_binary_and_a_genuine_one_is_never_a_mismatch(
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(json_reports(&out)[0]["verdict"], "OK");
     let calls = kubectl.calls();
-    for call in ["get nodes", "create -f -", "wait ", "logs ", "delete pod "] {
+    for call in ["get nodes", "create -f -", "get pod ", "logs ", "delete pod "] {
         assert!(calls.contains(call), "{call}: {calls}");
     }
 

@@ -11,7 +11,7 @@
 //! mode. `reset` puts the old mode back only if the file still has the mode the run gave it, so a
 //! fix the candidate made is never undone, and nothing is ever widened by reset.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use harden_cli::{Error, ErrorKind, Result, output};
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -200,9 +200,7 @@ async fn on_node(
         .await
         .map_err(|e| harden_kube::error::from_kube(e, format!("creating pod {name} in {namespace}")))?;
     output::eline(format!("pod/{name} created in namespace {namespace} (on node {}, {})", bench.node, control.dir));
-    let spinner = harden_cli::progress::Spinner::start(format!("waiting for pod {name} on node {}", bench.node));
     let result = wait_log(&api, &name).await;
-    drop(spinner);
     match api.delete(&name, &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await {
         Ok(_) => output::eline(format!("pod/{name} deleted from namespace {namespace}")),
         Err(e) if harden_kube::error::status_code(&e) == Some(404) => {}
@@ -212,44 +210,23 @@ async fn on_node(
 }
 
 async fn wait_log(api: &Api<Pod>, name: &str) -> Result<String> {
-    let deadline = Instant::now() + HELPER_TIMEOUT;
-    loop {
-        let pod = api.get(name).await.map_err(|e| harden_kube::error::from_kube(e, format!("reading pod {name}")))?;
-        let status = pod.status.unwrap_or_default();
-        let phase = status.phase.unwrap_or_default();
-        if phase == "Succeeded" || phase == "Failed" {
-            let log = api
-                .logs(name, &LogParams::default())
-                .await
-                .map_err(|e| harden_kube::error::from_kube(e, format!("reading the log of pod {name}")))?;
-            if phase == "Failed" {
-                return Err(Error::other(format!("the pod on the node failed: {}", log.trim())));
-            }
-            return Ok(log);
-        }
-        let waiting =
-            status.container_statuses.iter().flatten().filter_map(|c| c.state.as_ref()?.waiting.as_ref()).find(|w| {
-                matches!(
-                    w.reason.as_deref(),
-                    Some("ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" | "CreateContainerConfigError")
-                )
-            });
-        if let Some(w) = waiting {
-            return Err(Error::other(format!(
-                "pod {name} cannot start: {}: {}",
-                w.reason.as_deref().unwrap_or_default(),
-                w.message.as_deref().unwrap_or_default()
-            ))
-            .with_hint("give an image the node can run that has sh, stat and chmod with --image"));
-        }
-        if Instant::now() >= deadline {
-            return Err(Error::other(format!(
-                "pod {name} did not finish within {}s (phase {phase})",
-                HELPER_TIMEOUT.as_secs()
-            )));
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+    use harden_kube::pods::{Until, Wait, wait_for};
+    let wait = Wait {
+        until: Until::Finished,
+        timeout: HELPER_TIMEOUT,
+        pull_hint: harden_cli::images::pull_hint("it needs sh, stat and chmod"),
+        timeout_flag: None,
+    };
+    let pod = wait_for(api, &[name], &wait).await?.remove(0);
+    let phase = pod.status.and_then(|s| s.phase).unwrap_or_default();
+    let log = api
+        .logs(name, &LogParams::default())
+        .await
+        .map_err(|e| harden_kube::error::from_kube(e, format!("reading the log of pod {name}")))?;
+    if phase == "Failed" {
+        return Err(Error::other(format!("the pod on the node failed: {}", log.trim())));
     }
+    Ok(log)
 }
 
 /// Makes the finding; returns the file's old and new modes.

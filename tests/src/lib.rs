@@ -13,8 +13,8 @@ pub mod proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ObjectMeta, PostParams};
@@ -29,6 +29,35 @@ pub struct Cluster {
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 static NAMESPACES: AtomicUsize = AtomicUsize::new(0);
+/// Tests that lock namespaces against the plugins hold this for reading while a lock lasts; a test
+/// that writes to every namespace (`-A`) holds it for writing, so that it never meets another
+/// test's lock (which would refuse its write, rightly).
+static NAMESPACE_LOCKS: RwLock<()> = RwLock::new(());
+const LOCK_LABEL: &str = "kube-harden.io/locked-by";
+
+/// Namespaces a test locks (label `kube-harden.io/locked-by`, set by the test or by
+/// `cks-practice start --exam`). Take it before the first lock; when it is dropped the labels go,
+/// then the tests that write to every namespace may run again.
+pub struct LockedNamespaces {
+    names: Mutex<Vec<String>>,
+    _held: RwLockReadGuard<'static, ()>,
+}
+
+impl LockedNamespaces {
+    /// `namespace` is (or is about to be) locked; its lock is lifted when this is dropped.
+    pub fn add(&self, namespace: &str) {
+        self.names.lock().unwrap_or_else(|e| e.into_inner()).push(namespace.to_string());
+    }
+}
+
+impl Drop for LockedNamespaces {
+    fn drop(&mut self) {
+        let names = std::mem::take(&mut *self.names.lock().unwrap_or_else(|e| e.into_inner()));
+        for name in names {
+            let _ = run_quiet(cluster().kubectl().args(["label", "namespace", &name, &format!("{LOCK_LABEL}-")]));
+        }
+    }
+}
 
 /// Starts the control plane on first use (blocking, up to a minute), then returns it.
 pub fn cluster() -> &'static Cluster {
@@ -126,6 +155,19 @@ impl Cluster {
                 String::from_utf8_lossy(&waited.stderr)
             );
         });
+    }
+
+    /// Held by a test while it locks namespaces; see [`LockedNamespaces`].
+    pub fn locking_namespaces(&self) -> LockedNamespaces {
+        LockedNamespaces {
+            names: Mutex::new(Vec::new()),
+            _held: NAMESPACE_LOCKS.read().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+
+    /// Held by a test that writes to every namespace (`-A`), while no namespace is locked by another test.
+    pub fn writing_to_all_namespaces(&self) -> RwLockWriteGuard<'static, ()> {
+        NAMESPACE_LOCKS.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The real `kubectl` against this cluster as admin.

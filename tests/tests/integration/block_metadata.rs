@@ -194,6 +194,7 @@ async fn remove_deletes_only_our_policies() {
 #[tokio::test]
 async fn all_namespaces_skips_kube_system() {
     let ns = cluster().namespace("bm-all").await;
+    let _no_locks = cluster().writing_to_all_namespaces();
     let out = block(&["apply", "-A", "--force", "--name", "all-namespaces-probe", "--dry-run=server", "-o", "json"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains(&format!("\"namespace\": \"{ns}\"")));

@@ -427,9 +427,11 @@ async fn two_seeds_give_different_names_and_several_runs_need_run() {
 
 #[tokio::test]
 async fn exam_mode_locks_the_namespaces_against_the_plugins_and_gives_no_hints() {
+    let locks = cluster().locking_namespaces();
     let task = start(&["default-deny", "--seed", "901", "--exam"]);
     let id = "default-deny-901";
     let ns = task["names"]["namespace"].as_str().unwrap();
+    locks.add(ns);
     assert_eq!(task["exam"], true);
     for (plugin, args) in
         [("netpol-deny", vec!["apply", "-n", ns, "--ingress"]), ("block-metadata", vec!["apply", "-n", ns])]

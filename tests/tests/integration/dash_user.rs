@@ -1387,6 +1387,8 @@ async fn a_create_refused_by_the_exam_lock_keeps_the_users_role_binding() {
     let out = dash(&["create", "dev", "-n", &ns, "--namespaces", &team, "--no-token"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     let binding = format!("dash-user:{ns}:dev");
+    let locks = c.locking_namespaces();
+    locks.add(&team);
     let locked = run(c.kubectl().args(["label", "namespace", &team, "kube-harden.io/locked-by=kubectl-cks-practice"]));
     assert!(locked.status.success(), "{}", stderr(&locked));
 

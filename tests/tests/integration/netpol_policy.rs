@@ -192,6 +192,7 @@ async fn namespace_selector_and_all_namespaces_pick_namespaces_from_the_cluster(
     // -A skips kube-system unless it is named; a server dry run stores nothing.
     // A name of its own, so that the dry run never meets the policies of tests running alongside.
     let probe = ["--ingress", "--name", "all-namespaces-probe", "--dry-run=server", "-o", "json"];
+    let _no_locks = cluster().writing_to_all_namespaces();
     let out = netpol(&[&["apply", "-A"][..], &probe].concat());
     assert_eq!(out.status.code(), Some(0));
     let list: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();

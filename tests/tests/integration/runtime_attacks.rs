@@ -107,8 +107,10 @@ async fn lock(ns: &str, holder: Option<&str>) {
 /// same command deletes, so the refusal was the lock's.
 #[tokio::test]
 async fn a_locked_namespace_refuses_deletes_from_every_plugin() {
+    let locks = cluster().locking_namespaces();
     for deleter in &DELETERS {
         let ns = made("locked-delete", deleter).await;
+        locks.add(&ns);
         lock(&ns, Some("kubectl-cks-practice")).await;
         let out = run(cluster().plugin(deleter.plugin).args((deleter.delete)(&ns)));
         assert_eq!(out.status.code(), Some(1), "{}: {}", deleter.plugin, stderr(&out));

@@ -1,7 +1,9 @@
 //! The loader under random input: seeds from the corpus (`tests/fixtures/fuzz/objects`, and the
 //! seed's g04 manifests), mutated by byte edits and cuts, must give an answer or an error, never a
-//! panic, and whatever loads must build and answer a matrix. Bounded by proptest's case count, so
-//! CI runs it in seconds; `PROPTEST_CASES=100000 cargo test -p harden-netpol fuzz` runs it longer.
+//! panic, and whatever loads must build and answer a matrix. YAML nested to random depths (flow and
+//! block collections, brackets in scalars) must be measured at least as deep as it is, refused
+//! before parsing past the budget, and parsed below it. Bounded by proptest's case count, so CI
+//! runs it in seconds; `PROPTEST_CASES=100000 cargo test -p harden-netpol fuzz` runs it longer.
 
 use proptest::prelude::*;
 
@@ -24,8 +26,34 @@ fn load(text: &str) {
     }
 }
 
+fn value_depth(value: &serde_yaml::Value) -> usize {
+    match value {
+        serde_yaml::Value::Mapping(map) => 1 + map.values().map(value_depth).max().unwrap_or(0),
+        serde_yaml::Value::Sequence(items) => 1 + items.iter().map(value_depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 768, ..ProptestConfig::default() })]
+
+    #[test]
+    fn nesting_is_measured_at_least_as_deep_as_it_is(choices in prop::collection::vec(any::<u8>(), 0..160)) {
+        let (text, depth) = harden_fuzz::nested_yaml(&choices);
+        let measured = crate::scan::depth(&text, usize::MAX).depth;
+        prop_assert!(measured >= depth, "measured {measured} < {depth}:\n{text}");
+        let mut objects = Objects::new("default");
+        match objects.add_yaml(&text, "fuzz") {
+            Err(Error::TooDeep { .. }) => prop_assert!(measured > crate::scan::MAX_DEPTH),
+            // Within the budget, the text is what the generator says: valid YAML this deep.
+            Err(e) => prop_assert!(false, "{e}:\n{text}"),
+            Ok(()) => {
+                prop_assert!(depth <= crate::scan::MAX_DEPTH);
+                let value: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+                prop_assert_eq!(value_depth(&value), depth);
+            }
+        }
+    }
 
     #[test]
     fn mutated_manifests_never_panic(

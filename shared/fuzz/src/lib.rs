@@ -117,7 +117,7 @@ mod tests {
     #[test]
     fn nested_yaml_nests_one_collection_per_choice() {
         assert_eq!(nested_yaml(&[]), ("'[{[{'\n".to_string(), 0));
-        assert_eq!(nested_yaml(&[0, 1]), ("{k: [x]}\n".to_string(), 2));
+        assert_eq!(nested_yaml(&[0, 1]), ("{k: ['[{[{']}\n".to_string(), 2));
         assert_eq!(nested_yaml(&[2, 3, 2]), ("k:\n  - k:\n      '[{[{'\n".to_string(), 3));
         assert_eq!(nested_yaml(&[2]), ("k:\n  |\n    {{[[ not nesting\n\n".to_string(), 1));
     }

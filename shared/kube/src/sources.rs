@@ -227,14 +227,18 @@ pub async fn unmodelled_in_cluster(client: &kube::Client) -> Result<Vec<netpol::
         Some(discovery) => {
             for group in discovery.items {
                 let name = group.metadata.and_then(|m| m.name).unwrap_or_default();
-                // The first version listed is the preferred one: every version serves the same objects.
-                let Some(version) = group.versions.into_iter().next() else { continue };
-                let api_version = format!("{name}/{}", version.version.unwrap_or_default());
-                for resource in version.resources {
-                    let kind = resource.response_kind.and_then(|k| k.kind).unwrap_or_default();
-                    if netpol::input::unmodelled_kind(&api_version, &kind) && resource.verbs.iter().any(|v| v == "list") {
-                        let namespaced = resource.scope.as_deref() == Some("Namespaced");
-                        kinds.push((api_version.clone(), kind, resource.resource.unwrap_or_default(), namespaced));
+                // Versions come preferred first; one group's kinds may live in different versions
+                // (AdminNetworkPolicy in v1alpha1, ClusterNetworkPolicy in v1beta1): each kind once.
+                for version in group.versions {
+                    let api_version = format!("{name}/{}", version.version.unwrap_or_default());
+                    for resource in version.resources {
+                        let kind = resource.response_kind.and_then(|k| k.kind).unwrap_or_default();
+                        let listable = resource.verbs.iter().any(|v| v == "list");
+                        let seen = kinds.iter().any(|(v, k, ..)| *k == kind && v.split('/').next() == Some(name.as_str()));
+                        if netpol::input::unmodelled_kind(&api_version, &kind) && listable && !seen {
+                            let namespaced = resource.scope.as_deref() == Some("Namespaced");
+                            kinds.push((api_version.clone(), kind, resource.resource.unwrap_or_default(), namespaced));
+                        }
                     }
                 }
             }
@@ -243,18 +247,26 @@ pub async fn unmodelled_in_cluster(client: &kube::Client) -> Result<Vec<netpol::
             // An API server without aggregated discovery: one request per group.
             let groups = client.list_api_groups().await.or_kube("discovering the API groups")?;
             for group in groups.groups {
-                let Some(version) = group.preferred_version.or_else(|| group.versions.into_iter().next()) else {
-                    continue;
-                };
-                let resources = client
-                    .list_api_group_resources(&version.group_version)
-                    .await
-                    .or_kube(format!("discovering {}", version.group_version))?;
-                for resource in resources.resources.into_iter().filter(|r| !r.name.contains('/')) {
-                    if netpol::input::unmodelled_kind(&version.group_version, &resource.kind)
-                        && resource.verbs.iter().any(|v| v == "list")
-                    {
-                        kinds.push((version.group_version.clone(), resource.kind, resource.name, resource.namespaced));
+                let mut versions = group.versions;
+                if let Some(preferred) = group.preferred_version {
+                    versions.retain(|v| v.group_version != preferred.group_version);
+                    versions.insert(0, preferred);
+                }
+                for version in versions {
+                    let resources = client
+                        .list_api_group_resources(&version.group_version)
+                        .await
+                        .or_kube(format!("discovering {}", version.group_version))?;
+                    for resource in resources.resources.into_iter().filter(|r| !r.name.contains('/')) {
+                        let seen = kinds.iter().any(|(v, k, ..)| {
+                            *k == resource.kind && v.split('/').next() == Some(group.name.as_str())
+                        });
+                        if netpol::input::unmodelled_kind(&version.group_version, &resource.kind)
+                            && resource.verbs.iter().any(|v| v == "list")
+                            && !seen
+                        {
+                            kinds.push((version.group_version.clone(), resource.kind, resource.name, resource.namespaced));
+                        }
                     }
                 }
             }

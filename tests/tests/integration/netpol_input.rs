@@ -50,7 +50,7 @@ fn g04() -> String {
 }
 
 const ANP: &str = "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: deny-all}\n\
-                   spec: {priority: 10, subject: {namespaces: {}}, ingress: [{name: deny, action: Deny, from: [{namespaces: {}}]}]}\n";
+                   spec: {priority: 10, subject: {namespaces: {}}, ingress: [{name: deny, action: Deny, from: [{namespaces: {namespaceSelector: {}}}]}]}\n";
 
 /// Issue 25: with -f and no -n, kube-system pods were dropped from the matrix.
 #[test]
@@ -104,8 +104,8 @@ fn folding_never_merges_pods_of_different_owners() {
         ]
     );
     let out = netpol(&["who-can-reach", "nodes/loose-1", "-f", &file, "-o", "json"]);
-    let sources: Vec<&str> =
-        json(&out)["sources"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect::<Vec<_>>();
+    let doc = json(&out);
+    let sources: Vec<&str> = doc["sources"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert!(sources.contains(&"nodes/agent-a (2 pods)") && sources.contains(&"nodes/agent-b (2 pods)"), "{sources:?}");
 }
 
@@ -137,12 +137,16 @@ fn unmodelled_kinds_in_files_make_every_verdict_incomplete() {
     ];
     for command in &commands {
         let (name, rest) = command.split_first().unwrap();
-        let whole = |file: &str| [&[*name, "-f", file][..], rest].concat();
-        let out = netpol(&whole(&complete));
+        let with_file = |file: &str| {
+            let mut args = vec![*name, "-f", file];
+            args.extend_from_slice(rest);
+            netpol(&args)
+        };
+        let out = with_file(&complete);
         assert!(matches!(out.status.code(), Some(0 | 1)), "{command:?}: {}", stderr(&out));
         assert_eq!(json(&out)["complete"], true, "{command:?}");
         assert_eq!(json(&out)["unmodelled"], serde_json::json!([]), "{command:?}");
-        let out = netpol(&whole(&with_anp));
+        let out = with_file(&with_anp);
         assert_eq!(out.status.code(), Some(2), "{command:?}: {}", stderr(&out));
         let doc = json(&out);
         assert_eq!(doc["complete"], false, "{command:?}");
@@ -220,7 +224,7 @@ fn diff_apply_of_nothing_the_engine_reads_is_an_error() {
     let deny = write(
         dir.path(),
         "deny.yaml",
-        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: g04}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n",
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-egress, namespace: g04}\nspec: {podSelector: {}, policyTypes: [Egress]}\n",
     );
     let out = netpol(&["diff", "-f", &before, "--apply", &deny, "--port", "3000"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -235,15 +239,15 @@ const REFUSED: [(&str, &str); 9] = [
     ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: NS}\nspec: {containers: [{name: c, image: busybox}, {name: c, image: busybox}]}\n", "spec.containers[1].name: Duplicate value"),
     ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: NS}\nspec: {containers: [{name: c}]}\n", "spec.containers[0].image: Required value"),
     ("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: d, namespace: NS}\nspec: {podSelector: {}, policyTypes: [Ingress, Egress, Ingress]}\n", "spec.policyTypes: Invalid value"),
-    ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w, namespace: NS}\nspec: {selector: {matchLabels: {app: x}}, template: {metadata: {labels: {app: y}}, spec: {containers: [{name: c, image: busybox}]}}}\n", "spec.template.metadata.labels: Invalid value"),
-    ("apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: a.b, namespace: NS}\nspec: {selector: {matchLabels: {app: y}}, template: {metadata: {labels: {app: y}}, spec: {containers: [{name: c, image: busybox}]}}}\n", "metadata.name: Invalid value: \"a.b\""),
+    ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w, namespace: NS}\nspec: {selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: api}}, spec: {containers: [{name: c, image: busybox}]}}}\n", "spec.template.metadata.labels: Invalid value"),
+    ("apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: a.b, namespace: NS}\nspec: {selector: {matchLabels: {app: db}}, template: {metadata: {labels: {app: db}}, spec: {containers: [{name: c, image: busybox}]}}}\n", "metadata.name: Invalid value: \"a.b\""),
 ];
 
 /// Objects the API server takes, close to the refused ones: the engine must take them too.
 const TAKEN: [&str; 4] = [
     "apiVersion: v1\nkind: Pod\nmetadata: {name: web-0.a, namespace: NS, labels: {app: web}}\nspec: {containers: [{name: c, image: busybox, ports: [{name: web, containerPort: 80}]}, {name: d, image: busybox, ports: [{name: web, containerPort: 81}]}]}\n",
     "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: d, namespace: NS}\nspec: {podSelector: {}, policyTypes: [Ingress, Ingress]}\n",
-    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w, namespace: NS}\nspec: {selector: {matchLabels: {app: y}}, template: {metadata: {labels: {app: y, v: \"1\"}}, spec: {containers: [{name: c, image: busybox}]}}}\n",
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w, namespace: NS}\nspec: {selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web, version: \"1\"}}, spec: {containers: [{name: c, image: busybox}]}}}\n",
     "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly, namespace: NS}\nspec: {schedule: \"@daily\", jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}}}\n",
 ];
 
@@ -391,7 +395,7 @@ fn live_cluster_tier_objects_make_every_verdict_incomplete() {
             "BaselineAdminNetworkPolicy",
             "baselineadminnetworkpolicy/default",
             "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\nmetadata: {name: default}\n\
-             spec: {subject: {namespaces: {}}, ingress: [{name: deny, action: Deny, from: [{namespaces: {}}]}]}\n"
+             spec: {subject: {namespaces: {}}, ingress: [{name: deny, action: Deny, from: [{namespaces: {namespaceSelector: {}}}]}]}\n"
                 .to_string(),
         ),
         (

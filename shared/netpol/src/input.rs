@@ -301,7 +301,8 @@ impl Objects {
             let mut json = serde_json::Deserializer::from_str(text);
             let place: Source = Arc::from(format!("{source}: document 1"));
             let mut failure = None;
-            let read = DocumentSeed { objects: &mut added, place: &place, failure: &mut failure }.deserialize(&mut json);
+            let read =
+                DocumentSeed { objects: &mut added, place: &place, failure: &mut failure }.deserialize(&mut json);
             if let Some(failure) = failure {
                 return Err(failure);
             }
@@ -463,7 +464,9 @@ impl Objects {
             "StatefulSet" => (NameRule::DnsLabel, Workload::Apps, "spec"),
             _ => (NameRule::DnsSubdomain, Workload::Apps, "spec"),
         };
-        if kind == "CronJob" && value.get("spec").and_then(|s| s.get("schedule")).is_none_or(|s| s.as_str().is_none_or(str::is_empty)) {
+        if kind == "CronJob"
+            && value.get("spec").and_then(|s| s.get("schedule")).is_none_or(|s| s.as_str().is_none_or(str::is_empty))
+        {
             return Err(Error::invalid(&object, "spec.schedule", "Required value"));
         }
         let invalid = |invalid: validate::Invalid| Error::invalid(&object, invalid.field, invalid.reason);
@@ -473,7 +476,9 @@ impl Objects {
             at = at.get(step).unwrap_or(&serde_yaml::Value::Null);
         }
         let template: Option<PodTemplateSpec> = match at.get("template") {
-            Some(t) if !t.is_null() => Some(self.decode_at(t.clone(), what, source, &format!("{spec_path}.template"))?),
+            Some(t) if !t.is_null() => {
+                Some(self.decode_at(t.clone(), what, source, &format!("{spec_path}.template"))?)
+            }
             _ => None,
         };
         let selector: Option<LabelSelector> = match (kind, at.get("selector")) {
@@ -745,7 +750,8 @@ impl Items {
             return;
         }
         let place: Source = Arc::from(format!("{}: items[{index}]", self.place));
-        let known_list = self.head.kind.as_deref().is_some_and(|k| k.ends_with("List")) && self.head.api_version.is_some();
+        let known_list =
+            self.head.kind.as_deref().is_some_and(|k| k.ends_with("List")) && self.head.api_version.is_some();
         let result = if known_list {
             let implied = Self::implied(&self.head);
             self.added.add_value(item, implied.as_ref(), &place)
@@ -984,7 +990,8 @@ mod tests {
         let err = refused(&calico.replace("apiVersion: projectcalico.org/v3\n", ""));
         assert!(err.contains("NetworkPolicyList") && err.contains("apiVersion: Required value"), "{err}");
         // In a plain List, an item without apiVersion is refused too.
-        let err = refused("apiVersion: v1\nkind: List\nitems:\n- {kind: NetworkPolicy, metadata: {name: x}, spec: {}}\n");
+        let err =
+            refused("apiVersion: v1\nkind: List\nitems:\n- {kind: NetworkPolicy, metadata: {name: x}, spec: {}}\n");
         assert!(err.contains("f.yaml: document 1: items[0]: NetworkPolicy \"x\": apiVersion: Required value"), "{err}");
         // An item that contradicts its typed list.
         let err = refused(
@@ -1114,7 +1121,11 @@ mod tests {
         let block: String = (0..150).map(|i| format!("{}k{i}:\n", "  ".repeat(i))).collect();
         assert!(matches!(read(&block), Err(Error::TooDeep { .. })));
         // Deep but within the budget: parsed as usual.
-        let nested = format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata: {}{}\n", "{a: ".repeat(60), "}".repeat(60));
+        let nested = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata: {}{}\n",
+            "{a: ".repeat(60),
+            "}".repeat(60)
+        );
         assert!(read(&nested).is_ok());
     }
 
@@ -1122,22 +1133,70 @@ mod tests {
     #[test]
     fn objects_the_api_server_refuses_are_refused_with_the_field() {
         let cases = [
-            ("apiVersion: v1\nkind: Pod\nmetadata: {name: \"\"}\nspec: {containers: [{name: c, image: x}]}\n", "metadata.name: Required value"),
-            (&*format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {}}}\nspec: {{containers: [{{name: c, image: x}}]}}\n", "a".repeat(254)), "must be no more than 253 characters"),
-            ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: Shop_1}\nspec: {containers: [{name: c, image: x}]}\n", "metadata.namespace: Invalid value: \"Shop_1\""),
+            (
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: \"\"}\nspec: {containers: [{name: c, image: x}]}\n",
+                "metadata.name: Required value",
+            ),
+            (
+                &*format!(
+                    "apiVersion: v1\nkind: Pod\nmetadata: {{name: {}}}\nspec: {{containers: [{{name: c, image: x}}]}}\n",
+                    "a".repeat(254)
+                ),
+                "must be no more than 253 characters",
+            ),
+            (
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: Shop_1}\nspec: {containers: [{name: c, image: x}]}\n",
+                "metadata.namespace: Invalid value: \"Shop_1\"",
+            ),
             ("apiVersion: v1\nkind: Namespace\nmetadata: {name: a.b}\n", "metadata.name: Invalid value: \"a.b\""),
-            ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n", "spec.containers: Required value"),
+            (
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n",
+                "spec.containers: Required value",
+            ),
             ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n", "spec.containers: Required value"),
-            ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x, ports: [{name: web, containerPort: 80}, {name: web, containerPort: 81}]}]}\n", "spec.containers[0].ports[1].name: Duplicate value: \"web\""),
-            ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x}], initContainers: [{name: c, image: x}]}\n", "Duplicate value: \"c\""),
-            ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n", "spec.containers[0].image: Required value"),
-            ("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: d}\nspec: {podSelector: {}, policyTypes: [Ingress, Egress, Ingress]}\n", "spec.policyTypes: Invalid value"),
-            ("apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: a.b}\nspec: {selector: {matchLabels: {app: y}}, template: {metadata: {labels: {app: y}}, spec: {containers: [{name: c, image: x}]}}}\n", "RFC 1123 label"),
-            ("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: D}\nspec: {podSelector: {}}\n", "metadata.name: Invalid value: \"D\""),
-            ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w}\nspec: {selector: {matchLabels: {app: x}}, template: {metadata: {labels: {app: y}}, spec: {containers: [{name: c, image: x}]}}}\n", "spec.template.metadata.labels: Invalid value"),
-            ("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: w}\nspec: {template: {metadata: {labels: {app: y}}, spec: {containers: [{name: c, image: x}]}}}\n", "spec.selector: Required value"),
-            ("apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec: {template: {spec: {containers: [{name: c, image: x}]}}}\n", "spec.template.spec.restartPolicy: Required value"),
-            (&*format!("apiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: {}}}\nspec: {{schedule: \"@daily\", jobTemplate: {{spec: {{template: {{spec: {{restartPolicy: Never, containers: [{{name: c, image: x}}]}}}}}}}}}}\n", "c".repeat(53)), "must be no more than 52 characters"),
+            (
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x, ports: [{name: web, containerPort: 80}, {name: web, containerPort: 81}]}]}\n",
+                "spec.containers[0].ports[1].name: Duplicate value: \"web\"",
+            ),
+            (
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x}], initContainers: [{name: c, image: x}]}\n",
+                "Duplicate value: \"c\"",
+            ),
+            (
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n",
+                "spec.containers[0].image: Required value",
+            ),
+            (
+                "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: d}\nspec: {podSelector: {}, policyTypes: [Ingress, Egress, Ingress]}\n",
+                "spec.policyTypes: Invalid value",
+            ),
+            (
+                "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: a.b}\nspec: {selector: {matchLabels: {app: y}}, template: {metadata: {labels: {app: y}}, spec: {containers: [{name: c, image: x}]}}}\n",
+                "RFC 1123 label",
+            ),
+            (
+                "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: D}\nspec: {podSelector: {}}\n",
+                "metadata.name: Invalid value: \"D\"",
+            ),
+            (
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w}\nspec: {selector: {matchLabels: {app: x}}, template: {metadata: {labels: {app: y}}, spec: {containers: [{name: c, image: x}]}}}\n",
+                "spec.template.metadata.labels: Invalid value",
+            ),
+            (
+                "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: w}\nspec: {template: {metadata: {labels: {app: y}}, spec: {containers: [{name: c, image: x}]}}}\n",
+                "spec.selector: Required value",
+            ),
+            (
+                "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec: {template: {spec: {containers: [{name: c, image: x}]}}}\n",
+                "spec.template.spec.restartPolicy: Required value",
+            ),
+            (
+                &*format!(
+                    "apiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: {}}}\nspec: {{schedule: \"@daily\", jobTemplate: {{spec: {{template: {{spec: {{restartPolicy: Never, containers: [{{name: c, image: x}}]}}}}}}}}}}\n",
+                    "c".repeat(53)
+                ),
+                "must be no more than 52 characters",
+            ),
         ];
         for (text, expected) in cases {
             let err = refused(text);

@@ -197,8 +197,9 @@ pub fn workload(
     let selector_at = format!("{at}.selector");
     match (kind, selector) {
         (Workload::Apps, None) => return Err(invalid(selector_at, "Required value")),
-        (Workload::Apps, Some(sel)) if sel.match_labels.iter().flatten().count() == 0
-            && sel.match_expressions.iter().flatten().count() == 0 =>
+        (Workload::Apps, Some(sel))
+            if sel.match_labels.iter().flatten().count() == 0
+                && sel.match_expressions.iter().flatten().count() == 0 =>
         {
             return Err(invalid(selector_at, "Invalid value: {}: empty selector is invalid for this workload"));
         }
@@ -230,10 +231,9 @@ pub fn workload(
             format!("{spec_at}.restartPolicy"),
             format!("Unsupported value: {policy:?}: supported values: \"Always\""),
         )),
-        (Workload::Job, None) => Err(invalid(
-            format!("{spec_at}.restartPolicy"),
-            "Required value: valid values: \"OnFailure\", \"Never\"",
-        )),
+        (Workload::Job, None) => {
+            Err(invalid(format!("{spec_at}.restartPolicy"), "Required value: valid values: \"OnFailure\", \"Never\""))
+        }
         (Workload::Job, Some(policy)) if policy != "OnFailure" && policy != "Never" => Err(invalid(
             format!("{spec_at}.restartPolicy"),
             format!("Unsupported value: {policy:?}: supported values: \"OnFailure\", \"Never\""),
@@ -286,8 +286,8 @@ mod tests {
         assert!(err.reason.contains("RFC 1123 label"), "{err:?}");
         let err = object_meta(&meta(Some("ok"), Some("Bad_NS")), Some(NameRule::DnsSubdomain), "metadata").unwrap_err();
         assert_eq!(err.field, "metadata.namespace");
-        let err =
-            object_meta(&meta(Some(&"c".repeat(53)), None), Some(NameRule::DnsSubdomainUpTo(52)), "metadata").unwrap_err();
+        let err = object_meta(&meta(Some(&"c".repeat(53)), None), Some(NameRule::DnsSubdomainUpTo(52)), "metadata")
+            .unwrap_err();
         assert!(err.reason.contains("no more than 52"), "{err:?}");
     }
 
@@ -339,7 +339,10 @@ mod tests {
         assert!(policy_types(Some(&types(&["Ingress", "Egress"]))).is_ok());
         assert!(policy_types(None).is_ok());
         assert!(policy_types(Some(&types(&["Ingress", "Ingress"]))).is_ok(), "the API server takes it");
-        assert_eq!(policy_types(Some(&types(&["Ingress", "Egress", "Ingress"]))).unwrap_err().field, "spec.policyTypes");
+        assert_eq!(
+            policy_types(Some(&types(&["Ingress", "Egress", "Ingress"]))).unwrap_err().field,
+            "spec.policyTypes"
+        );
         assert!(policy_types(Some(&types(&["ingress"]))).unwrap_err().reason.contains("Unsupported value"));
     }
 }

@@ -234,7 +234,8 @@ pub async fn unmodelled_in_cluster(client: &kube::Client) -> Result<Vec<netpol::
                     for resource in version.resources {
                         let kind = resource.response_kind.and_then(|k| k.kind).unwrap_or_default();
                         let listable = resource.verbs.iter().any(|v| v == "list");
-                        let seen = kinds.iter().any(|(v, k, ..)| *k == kind && v.split('/').next() == Some(name.as_str()));
+                        let seen =
+                            kinds.iter().any(|(v, k, ..)| *k == kind && v.split('/').next() == Some(name.as_str()));
                         if netpol::input::unmodelled_kind(&api_version, &kind) && listable && !seen {
                             let namespaced = resource.scope.as_deref() == Some("Namespaced");
                             kinds.push((api_version.clone(), kind, resource.resource.unwrap_or_default(), namespaced));
@@ -258,14 +259,19 @@ pub async fn unmodelled_in_cluster(client: &kube::Client) -> Result<Vec<netpol::
                         .await
                         .or_kube(format!("discovering {}", version.group_version))?;
                     for resource in resources.resources.into_iter().filter(|r| !r.name.contains('/')) {
-                        let seen = kinds.iter().any(|(v, k, ..)| {
-                            *k == resource.kind && v.split('/').next() == Some(group.name.as_str())
-                        });
+                        let seen = kinds
+                            .iter()
+                            .any(|(v, k, ..)| *k == resource.kind && v.split('/').next() == Some(group.name.as_str()));
                         if netpol::input::unmodelled_kind(&version.group_version, &resource.kind)
                             && resource.verbs.iter().any(|v| v == "list")
                             && !seen
                         {
-                            kinds.push((version.group_version.clone(), resource.kind, resource.name, resource.namespaced));
+                            kinds.push((
+                                version.group_version.clone(),
+                                resource.kind,
+                                resource.name,
+                                resource.namespaced,
+                            ));
                         }
                     }
                 }

@@ -19,7 +19,9 @@
 //!
 //! Reading is bounded: the text's nesting is measured first, in linear time ([`crate::scan`]), and a
 //! list is read one item at a time, so that a list of a hundred thousand pods never exists as one
-//! tree; JSON (`kubectl get -o json`) is read by a JSON parser, which holds nothing but the item.
+//! tree; JSON (`kubectl get -o json`) is read by a JSON parser, which holds nothing but the item,
+//! and a YAML list as kubectl writes it is cut into its items first ([`crate::split`]), so that the
+//! YAML parser never holds the events of the whole list.
 
 use std::fmt;
 use std::sync::Arc;
@@ -31,8 +33,8 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{Error, Result};
-use crate::scan;
 use crate::validate::{self, NameRule, Workload};
+use crate::{scan, split};
 
 /// Where an object came from, for messages: `g04.yaml: document 2`, `the cluster`.
 pub type Source = Arc<str>;
@@ -295,6 +297,30 @@ impl Objects {
         if found.depth > scan::MAX_DEPTH {
             return Err(Error::TooDeep { origin: source.to_string(), line: found.line, limit: scan::MAX_DEPTH });
         }
+        if let Some(cut) = split::cut(text, found.tied)
+            && let Some(result) = self.add_cut(&cut, source)
+        {
+            return result;
+        }
+        self.add_whole(text, source)
+    }
+
+    /// A kubectl list cut into its items ([`split`]): each item parsed on its own, then added as
+    /// the whole document's items would be. `None` when a part does not parse: the whole text is
+    /// then read as it is, and its errors name the lines of the whole.
+    fn add_cut(&mut self, cut: &split::Cut<'_>, source: &str) -> Option<Result<()>> {
+        let place: Source = Arc::from(format!("{source}: document 1"));
+        let head: serde_yaml::Mapping = serde_yaml::from_str(&cut.head()).ok()?;
+        let mut items = Items::new(Head::default(), &self.default_namespace, &place);
+        for (index, lines) in cut.items.iter().enumerate() {
+            let item: serde_yaml::Value = serde_yaml::from_str(&cut.item(lines)).ok()?;
+            items.item(index, item);
+        }
+        Some(items.finish(head, self, &place))
+    }
+
+    /// Every document of the text, parsed as a whole.
+    pub(crate) fn add_whole(&mut self, text: &str, source: &str) -> Result<()> {
         if text.trim_start().starts_with(['{', '[']) {
             // JSON is YAML; a JSON parser reads it without holding the whole document's events.
             let mut added = Objects::new(&self.default_namespace);
@@ -999,6 +1025,20 @@ mod tests {
              - {apiVersion: crd.projectcalico.org/v1, kind: NetworkPolicy, metadata: {name: x}, spec: {}}\n",
         );
         assert!(err.contains("apiVersion: Invalid value: \"crd.projectcalico.org/v1\""), "{err}");
+    }
+
+    /// The YAML parser lets a quoted scalar go on at the first column: a list inside one is text,
+    /// and cutting lists into items must never make objects of it.
+    #[test]
+    fn a_list_inside_a_quoted_scalar_is_never_cut_out_of_it() {
+        let text = format!(
+            "apiVersion: v1\nnote: \"x\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {{name: evil}}\n  {POD}\nc\"\nkind: List\n"
+        );
+        let objects = read(&text).unwrap();
+        assert!(objects.pods.is_empty(), "{:?}", objects.pods);
+        // The same list, outside the string, is read.
+        let plain = text.replace("note: \"x\n", "").replace("c\"\n", "");
+        assert_eq!(read(&plain).unwrap().pods.len(), 1);
     }
 
     #[test]

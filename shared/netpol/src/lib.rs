@@ -63,6 +63,7 @@ pub mod input;
 mod matrix;
 mod model;
 pub mod scan;
+mod split;
 pub mod synth;
 pub mod validate;
 mod why;

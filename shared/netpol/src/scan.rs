@@ -15,11 +15,15 @@
 /// refuses 128 levels itself; this limit is checked first, in linear time.
 pub const MAX_DEPTH: usize = 100;
 
-/// What the pass found: the deepest nesting and the line (1-based) where it was reached.
+/// What the pass found: the deepest nesting and the line (1-based) where it was reached, and
+/// whether parts of the text are tied together so that they cannot be read apart (see
+/// [`crate::split`]): anchors `&a`, aliases `*a` and tags `!t`, or a quoted scalar or flow
+/// collection that goes on at the first column of a line (which the YAML parser takes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Depth {
     pub depth: usize,
     pub line: usize,
+    pub tied: bool,
 }
 
 /// The deepest nesting of `text` (see the module docs). Stops early, at the first line where
@@ -27,7 +31,11 @@ pub struct Depth {
 pub fn depth(text: &str, limit: usize) -> Depth {
     let mut scan = Scan::default();
     for (index, line) in text.split('\n').enumerate() {
-        scan.line(line.strip_suffix('\r').unwrap_or(line).as_bytes(), index + 1);
+        // The YAML parser also breaks lines at a lone CR, NEL, LS and PS.
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        for part in line.split(['\r', '\u{85}', '\u{2028}', '\u{2029}']) {
+            scan.line(part.as_bytes(), index + 1);
+        }
         if scan.deepest.depth > limit {
             break;
         }
@@ -59,13 +67,17 @@ struct Scan {
 impl Scan {
     fn reach(&mut self, depth: usize, line: usize) {
         if depth > self.deepest.depth {
-            self.deepest = Depth { depth, line };
+            self.deepest.depth = depth;
+            self.deepest.line = line;
         }
     }
 
     fn line(&mut self, bytes: &[u8], number: usize) {
         let indent = bytes.iter().take_while(|&&b| b == b' ').count();
         let rest = &bytes[indent..];
+        if (self.quote.is_some() || self.flow > 0) && indent == 0 && !rest.is_empty() && self.block_scalar.is_none() {
+            self.deepest.tied = true;
+        }
         if let Some(parent) = self.block_scalar {
             if rest.iter().all(|b| b.is_ascii_whitespace()) || indent as isize > parent {
                 return;
@@ -173,8 +185,9 @@ impl Scan {
                     }
                     node_start = false;
                 }
-                // Anchors and tags come before the node they name.
-                b'&' | b'!' if node_start => {
+                // Anchors and tags come before the node they name; an alias is a node.
+                b'&' | b'!' | b'*' if node_start => {
+                    self.deepest.tied = true;
                     while at < bytes.len() && bytes[at] != b' ' {
                         at += 1;
                     }
@@ -232,6 +245,12 @@ mod tests {
     #[test]
     fn anchors_and_tags_come_before_the_collection() {
         assert_eq!(deep("a: &x {b: {c: 1}}\nd: !!map {e: 1}\n"), 3);
+        assert!(depth("a: &x 1\n", 10).tied && depth("a: *x\n", 10).tied);
+        assert!(depth("a: !!str 1\n", 10).tied);
+        assert!(!depth("a: 'x &y *z !t'\nb: c&d*e\nf: |\n  &g *h\n", 10).tied, "not in scalars");
+        // The YAML parser takes a quoted scalar or a flow collection going on at the first column.
+        assert!(depth("a: \"x\nitems: []\"\n", 10).tied && depth("a: [x,\nitems: 1]\n", 10).tied);
+        assert!(!depth("a: \"x\n  y\"\nb: [1,\n  2]\n", 10).tied);
     }
 
     #[test]
@@ -239,8 +258,8 @@ mod tests {
         let text = "{a: ".repeat(1000);
         assert_eq!(deep(&text), 1001);
         let lines = format!("a: 1\n{}\n{}", "{b: ".repeat(MAX_DEPTH), "{c: ".repeat(100_000));
-        assert_eq!(depth(&lines, MAX_DEPTH), Depth { depth: MAX_DEPTH + 1, line: 2 }, "not a third line");
+        assert_eq!(depth(&lines, MAX_DEPTH), Depth { depth: MAX_DEPTH + 1, line: 2, tied: false }, "not a third line");
         let block: String = (0..300).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect();
-        assert_eq!(depth(&block, MAX_DEPTH), Depth { depth: MAX_DEPTH + 1, line: MAX_DEPTH + 1 });
+        assert_eq!((depth(&block, MAX_DEPTH).depth, depth(&block, MAX_DEPTH).line), (MAX_DEPTH + 1, MAX_DEPTH + 1));
     }
 }

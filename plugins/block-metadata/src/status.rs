@@ -204,6 +204,9 @@ fn engine_error(err: netpol::Error) -> harden_cli::Error {
     let kind = if err.is_input() { harden_cli::ErrorKind::InvalidInput } else { harden_cli::ErrorKind::NotFound };
     let error = harden_cli::Error::new(kind, err.to_string());
     match err {
+        netpol::Error::InvalidObject { field, .. } if field == "kind" || field == "apiVersion" => {
+            error.with_hint("give every object its kind and apiVersion (kubectl refuses it too); nothing is guessed")
+        }
         netpol::Error::InvalidObject { .. } => {
             error.with_hint("the API server would refuse this object too; fix it in the -f file")
         }
@@ -404,7 +407,14 @@ pub fn table(report: &Report) -> String {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|u| format!("{} {} ({})", u["kind"].as_str().unwrap_or(""), u["object"].as_str().unwrap_or(""), u["apiVersion"].as_str().unwrap_or("")))
+            .map(|u| {
+                format!(
+                    "{} {} ({})",
+                    u["kind"].as_str().unwrap_or(""),
+                    u["object"].as_str().unwrap_or(""),
+                    u["apiVersion"].as_str().unwrap_or("")
+                )
+            })
             .collect();
         text.push_str(&format!(
             "INCOMPLETE: {} object(s) of kinds the engine does not model change what traffic is allowed: {}.\n\
@@ -578,7 +588,8 @@ mod tests {
         assert_eq!(serde_json::to_value(&report).unwrap()["unmodelled"][0]["kind"], "AdminNetworkPolicy");
         let text = table(&report);
         assert!(text.starts_with("INCOMPLETE: 1 object(s)"), "{text}");
-        let complete = evaluate(&Cluster::build(&objects(&[])).unwrap(), &["a12".into()], &endpoints(&[Cloud::Aws], false, &[]));
+        let complete =
+            evaluate(&Cluster::build(&objects(&[])).unwrap(), &["a12".into()], &endpoints(&[Cloud::Aws], false, &[]));
         assert!(complete.complete);
         assert!(!table(&complete).contains("INCOMPLETE"));
     }

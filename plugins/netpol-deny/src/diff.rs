@@ -98,7 +98,9 @@ impl DiffCmd {
                 .with_hint("pick namespaces with pods (-n NS, -A), or check the -f files"));
         }
         // Units: pods that neither model tells apart, of the same owner or none (as matrix folds).
-        let mut units: BTreeMap<(GroupId, GroupId, Option<&str>), Vec<(PodId, PodId)>> = BTreeMap::new();
+        // Keyed by the group before, the group after and the owner.
+        type UnitKey<'a> = (GroupId, GroupId, Option<&'a str>);
+        let mut units: BTreeMap<UnitKey<'_>, Vec<(PodId, PodId)>> = BTreeMap::new();
         for &(p, q) in &pairs {
             let key = (before.pods[p].group, after.pods[q].group, before.pods[p].owner.as_deref());
             units.entry(key).or_default().push((p, q));

@@ -378,7 +378,8 @@ impl<'a> Table<'a> {
             }
             out.write_all(if m + 1 < self.matrices.len() { b"      ]\n    },\n" } else { b"      ]\n    }\n" })?;
         }
-        let unmodelled = serde_json::to_string_pretty(&harden_kube::sources::unmodelled_json(&self.cluster.unmodelled))?;
+        let unmodelled =
+            serde_json::to_string_pretty(&harden_kube::sources::unmodelled_json(&self.cluster.unmodelled))?;
         write!(out, "  ],\n  \"unmodelled\": {}\n}}\n", unmodelled.replace('\n', "\n  "))?;
         Ok(())
     }

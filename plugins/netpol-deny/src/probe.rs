@@ -420,7 +420,10 @@ mod tests {
         objects.add_yaml(text, "test").unwrap();
         let complete = Cluster::build(&objects).unwrap();
         objects
-            .add_yaml("apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: allow}\n", "anp")
+            .add_yaml(
+                "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: allow}\n",
+                "anp",
+            )
             .unwrap();
         let incomplete = Cluster::build(&objects).unwrap();
         for (cluster, expected, differs) in [(&complete, "denied", true), (&incomplete, "unknown", false)] {

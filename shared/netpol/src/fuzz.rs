@@ -34,7 +34,7 @@ fn kubectl_list(seed: u64) -> String {
         policies: 4,
         namespaces: 3,
         seed,
-        owners: seed % 2 == 0,
+        owners: seed.is_multiple_of(2),
     });
     let mut items: Vec<serde_json::Value> = Vec::new();
     for (i, pod) in typed.pods.iter().enumerate() {

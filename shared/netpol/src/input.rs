@@ -615,10 +615,8 @@ fn type_of(
             Err(Error::invalid(
                 format!("{source}: {what}"),
                 missing,
-                format!(
-                    "Required value: the object's type is not certain without both kind and apiVersion \
-                     (kubectl refuses it too; a list's items need their own unless the list is typed, e.g. PodList)"
-                ),
+                "Required value: the object's type is not certain without both kind and apiVersion \
+                 (kubectl refuses it too; a list's items need their own unless the list is typed, e.g. PodList)",
             ))
         }
     }

@@ -56,7 +56,11 @@ const ANP: &str = "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNet
 #[test]
 fn f_without_n_means_every_pod_in_the_files() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "pods.yaml", &(pod("kube-system", "dns", "{k8s-app: kube-dns}") + &pod("shop", "web", "{app: web}")));
+    let file = write(
+        dir.path(),
+        "pods.yaml",
+        &(pod("kube-system", "dns", "{k8s-app: kube-dns}") + &pod("shop", "web", "{app: web}")),
+    );
     let out = netpol(&["matrix", "-f", &file, "-o", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let names: Vec<String> = json(&out)["pods"].as_array().unwrap().iter().map(|p| p["name"].to_string()).collect();
@@ -74,7 +78,8 @@ fn f_without_n_means_every_pod_in_the_files() {
 fn folding_never_merges_pods_of_different_owners() {
     let dir = tempfile::tempdir().unwrap();
     let mut yaml = String::new();
-    for (owner, pod) in [("agent-a", "agent-a-1"), ("agent-a", "agent-a-2"), ("agent-b", "agent-b-1"), ("agent-b", "agent-b-2")]
+    for (owner, pod) in
+        [("agent-a", "agent-a-1"), ("agent-a", "agent-a-2"), ("agent-b", "agent-b-1"), ("agent-b", "agent-b-2")]
     {
         yaml.push_str(&format!(
             "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\n  namespace: nodes\n  labels: {{tier: node}}\n\
@@ -178,10 +183,15 @@ fn unmodelled_kinds_in_files_make_every_verdict_incomplete() {
 #[test]
 fn objects_whose_type_is_not_certain_are_refused_never_guessed() {
     let dir = tempfile::tempdir().unwrap();
-    let pods = write(dir.path(), "pods.yaml", &(pod("shop", "web", "{app: web}") + &pod("shop", "client", "{app: client}")));
+    let pods =
+        write(dir.path(), "pods.yaml", &(pod("shop", "web", "{app: web}") + &pod("shop", "client", "{app: client}")));
     let items = "items:\n- metadata: {name: deny-web, namespace: shop}\n  \
                  spec: {selector: app == 'web', types: [Ingress], ingress: [{action: Deny, source: {selector: all()}}]}\n";
-    let typed = write(dir.path(), "calico.yaml", &format!("apiVersion: projectcalico.org/v3\nkind: NetworkPolicyList\n{items}"));
+    let typed = write(
+        dir.path(),
+        "calico.yaml",
+        &format!("apiVersion: projectcalico.org/v3\nkind: NetworkPolicyList\n{items}"),
+    );
     let untyped = write(dir.path(), "calico-no-version.yaml", &format!("kind: NetworkPolicyList\n{items}"));
     let plain = write(
         dir.path(),
@@ -209,7 +219,8 @@ fn diff_apply_of_nothing_the_engine_reads_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let before = write(dir.path(), "g04.yaml", &g04());
     let empty = write(dir.path(), "empty.yaml", "");
-    let configmap = write(dir.path(), "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n");
+    let configmap =
+        write(dir.path(), "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n");
     let fifo = dir.path().join("fifo.yaml");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: mkfifo with a valid NUL-terminated path.
@@ -217,7 +228,11 @@ fn diff_apply_of_nothing_the_engine_reads_is_an_error() {
     for apply in [empty.as_str(), configmap.as_str(), fifo.to_str().unwrap()] {
         let out = netpol(&["diff", "-f", &before, "--apply", apply, "--port", "3000"]);
         assert_eq!(out.status.code(), Some(2), "{apply}: {}", stdout(&out));
-        assert!(stderr(&out).contains("the --apply files hold no Namespace, Pod, workload or NetworkPolicy"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("the --apply files hold no Namespace, Pod, workload or NetworkPolicy"),
+            "{}",
+            stderr(&out)
+        );
         assert!(!stdout(&out).contains("no connection"), "{}", stdout(&out));
     }
     // A real change is still a diff.
@@ -232,15 +247,42 @@ fn diff_apply_of_nothing_the_engine_reads_is_an_error() {
 
 /// Each case: an object the API server refuses, and the field the error must name.
 const REFUSED: [(&str, &str); 9] = [
-    ("apiVersion: v1\nkind: Pod\nmetadata: {name: \"\", namespace: NS}\nspec: {containers: [{name: c, image: busybox}]}\n", "metadata.name: Required value"),
-    ("apiVersion: v1\nkind: Pod\nmetadata: {name: Web_1, namespace: NS}\nspec: {containers: [{name: c, image: busybox}]}\n", "metadata.name: Invalid value: \"Web_1\""),
-    ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: NS}\nspec: {containers: []}\n", "spec.containers: Required value"),
-    ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: NS}\nspec: {containers: [{name: c, image: busybox, ports: [{name: web, containerPort: 80}, {name: web, containerPort: 81}]}]}\n", "spec.containers[0].ports[1].name: Duplicate value"),
-    ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: NS}\nspec: {containers: [{name: c, image: busybox}, {name: c, image: busybox}]}\n", "spec.containers[1].name: Duplicate value"),
-    ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: NS}\nspec: {containers: [{name: c}]}\n", "spec.containers[0].image: Required value"),
-    ("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: d, namespace: NS}\nspec: {podSelector: {}, policyTypes: [Ingress, Egress, Ingress]}\n", "spec.policyTypes: Invalid value"),
-    ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w, namespace: NS}\nspec: {selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: api}}, spec: {containers: [{name: c, image: busybox}]}}}\n", "spec.template.metadata.labels: Invalid value"),
-    ("apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: a.b, namespace: NS}\nspec: {selector: {matchLabels: {app: db}}, template: {metadata: {labels: {app: db}}, spec: {containers: [{name: c, image: busybox}]}}}\n", "metadata.name: Invalid value: \"a.b\""),
+    (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: \"\", namespace: NS}\nspec: {containers: [{name: c, image: busybox}]}\n",
+        "metadata.name: Required value",
+    ),
+    (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: Web_1, namespace: NS}\nspec: {containers: [{name: c, image: busybox}]}\n",
+        "metadata.name: Invalid value: \"Web_1\"",
+    ),
+    (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: NS}\nspec: {containers: []}\n",
+        "spec.containers: Required value",
+    ),
+    (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: NS}\nspec: {containers: [{name: c, image: busybox, ports: [{name: web, containerPort: 80}, {name: web, containerPort: 81}]}]}\n",
+        "spec.containers[0].ports[1].name: Duplicate value",
+    ),
+    (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: NS}\nspec: {containers: [{name: c, image: busybox}, {name: c, image: busybox}]}\n",
+        "spec.containers[1].name: Duplicate value",
+    ),
+    (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: NS}\nspec: {containers: [{name: c}]}\n",
+        "spec.containers[0].image: Required value",
+    ),
+    (
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: d, namespace: NS}\nspec: {podSelector: {}, policyTypes: [Ingress, Egress, Ingress]}\n",
+        "spec.policyTypes: Invalid value",
+    ),
+    (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w, namespace: NS}\nspec: {selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: api}}, spec: {containers: [{name: c, image: busybox}]}}}\n",
+        "spec.template.metadata.labels: Invalid value",
+    ),
+    (
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: a.b, namespace: NS}\nspec: {selector: {matchLabels: {app: db}}, template: {metadata: {labels: {app: db}}, spec: {containers: [{name: c, image: busybox}]}}}\n",
+        "metadata.name: Invalid value: \"a.b\"",
+    ),
 ];
 
 /// Objects the API server takes, close to the refused ones: the engine must take them too.
@@ -300,10 +342,15 @@ fn budgets_are_checked_before_reading_and_parsing() {
         "{}",
         stderr(&out)
     );
-    let nested = write(dir.path(), "nested.yaml", &format!("apiVersion: v1\nkind: Pod\nmetadata: {}\n", "{a: ".repeat(5000)));
+    let nested =
+        write(dir.path(), "nested.yaml", &format!("apiVersion: v1\nkind: Pod\nmetadata: {}\n", "{a: ".repeat(5000)));
     let out = netpol(&["matrix", "-f", &nested]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("nested.yaml: line 3: collections nest more than 100 deep; refused before parsing"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nested.yaml: line 3: collections nest more than 100 deep; refused before parsing"),
+        "{}",
+        stderr(&out)
+    );
     let out = offline("block-metadata", &["status", "-f", &nested]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("refused before parsing"), "{}", stderr(&out));
@@ -314,7 +361,11 @@ fn budgets_are_checked_before_reading_and_parsing() {
 #[test]
 fn block_metadata_status_from_files_is_incomplete_with_unmodelled_kinds() {
     let dir = tempfile::tempdir().unwrap();
-    let pods = write(dir.path(), "pods.yaml", &(pod("a12", "web", "{app: web}") + &pod("kube-system", "agent", "{app: agent}")));
+    let pods = write(
+        dir.path(),
+        "pods.yaml",
+        &(pod("a12", "web", "{app: web}") + &pod("kube-system", "agent", "{app: agent}")),
+    );
     let anp = write(dir.path(), "anp.yaml", ANP);
     let out = offline("block-metadata", &["status", "-f", &pods, "-o", "json"]);
     assert_eq!(out.status.code(), Some(1), "an unprotected pod: {}", stderr(&out));
@@ -337,9 +388,8 @@ fn block_metadata_status_from_files_is_incomplete_with_unmodelled_kinds() {
 fn live_cluster_tier_objects_make_every_verdict_incomplete() {
     let plane = ControlPlane::start_for_tests().expect("a control plane for this test");
     let kubeconfig = plane.admin_kubeconfig.clone();
-    let kubectl = |args: &[&str]| {
-        run(Command::new("kubectl").env("KUBECONFIG", &kubeconfig).stdin(Stdio::null()).args(args))
-    };
+    let kubectl =
+        |args: &[&str]| run(Command::new("kubectl").env("KUBECONFIG", &kubeconfig).stdin(Stdio::null()).args(args));
     let plugin = |name: &str, args: &[&str]| run(plugin_command(name).env("KUBECONFIG", &kubeconfig).args(args));
     let dir = tempfile::tempdir().unwrap();
     let objects = write(

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use harden_cli::error::{Outcome, Result};
 use harden_kube::flags::KubeArgs;
+use harden_kube::namespaces::SKIPPED_BY_ALL;
 use harden_kube::sources::{SourceArgs, Wanted, load};
 use netpol::{Cluster, Direction, GroupId, PodId, Protocol};
 use serde::Serialize;
@@ -76,7 +77,18 @@ impl StatusCmd {
         let endpoints = chosen_endpoints(&self.endpoints);
         let source =
             SourceArgs { files: self.files.clone(), recursive: self.recursive, all_namespaces: self.all_namespaces };
-        let loaded = load(kube, &source, Wanted::Scope, engine_error).await?;
+        let mut loaded = load(kube, &source, Wanted::Scope, engine_error).await?;
+        if loaded.live.is_none() && kube.namespaces.is_empty() && !self.all_namespaces {
+            // As -A does live: cloud agents in kube-system (the AWS VPC CNI, CSI drivers) need the
+            // metadata service.
+            let before = loaded.namespaces.len();
+            loaded.namespaces.retain(|n| !SKIPPED_BY_ALL.contains(&n.as_str()));
+            if loaded.namespaces.len() < before {
+                harden_cli::output::warn(
+                    "kube-system is left out (cloud agents there need the metadata service); name it with -n to check it",
+                );
+            }
+        }
         let mut report = evaluate(&loaded.cluster, &loaded.namespaces, &endpoints);
         if self.probe
             && let Some(live) = &loaded.live
@@ -101,6 +113,10 @@ impl StatusCmd {
             Format::Yaml => harden_kube::print::to_yaml(&report)?,
         };
         harden_cli::output::print(&text);
+        if !report.complete {
+            harden_kube::sources::warn_incomplete(&loaded.cluster.unmodelled);
+            return Ok(Outcome::Incomplete);
+        }
         Ok(if report.reachable { Outcome::Finding } else { Outcome::Good })
     }
 }
@@ -116,7 +132,7 @@ pub struct Probed {
     pub helper: bool,
     pub endpoint: IpAddr,
     pub port: u16,
-    /// What the policies say: `reachable` or `blocked`.
+    /// What the policies say: `reachable` or `blocked`; `unknown` when the answer is incomplete.
     pub expected: &'static str,
     /// `connected`, `nothing listening`, `blocked` or `not probed` ([`harden_kube::probe::Observed`]).
     pub observed: &'static str,
@@ -241,8 +257,17 @@ async fn probe(
             let address = endpoint.net.addr();
             for port in PORTS {
                 let expected = id.is_some_and(|id| why_reachable(cluster, id, address, port).is_some());
+                let expected_word = match (cluster.complete(), expected) {
+                    (false, _) => "unknown",
+                    (true, true) => "reachable",
+                    (true, false) => "blocked",
+                };
                 let observed = prober.probe(&pod, Destination::Address(address), port).await;
                 let reason = match (&observed, observed.differs(expected)) {
+                    (Observed::NotProbed(_), _) => observed.detail().map(str::to_string),
+                    _ if !cluster.complete() => {
+                        Some("objects the engine does not model decide too: nothing to compare with".to_string())
+                    }
                     (Observed::Connected | Observed::NothingListening(_), true) => Some(format!(
                         "{} although the policies block it: is NetworkPolicy enforced? (kubectl netpol-deny doctor)",
                         if observed == Observed::Connected { "connected" } else { "the packet arrived" }
@@ -261,7 +286,7 @@ async fn probe(
                     helper: helper.is_some(),
                     endpoint: address,
                     port,
-                    expected: if expected { "reachable" } else { "blocked" },
+                    expected: expected_word,
                     observed: observed.kind(),
                     reached: observed.reached(),
                     blocked: match &observed {
@@ -296,6 +321,9 @@ fn engine_error(err: netpol::Error) -> harden_cli::Error {
     let kind = if err.is_input() { harden_cli::ErrorKind::InvalidInput } else { harden_cli::ErrorKind::NotFound };
     let error = harden_cli::Error::new(kind, err.to_string());
     match err {
+        netpol::Error::InvalidObject { field, .. } if field == "kind" || field == "apiVersion" => {
+            error.with_hint("give every object its kind and apiVersion (kubectl refuses it too); nothing is guessed")
+        }
         netpol::Error::InvalidObject { .. } => {
             error.with_hint("the API server would refuse this object too; fix it in the -f file")
         }
@@ -308,8 +336,14 @@ fn engine_error(err: netpol::Error) -> harden_cli::Error {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
-    /// Whether any pod can reach any endpoint (exit 1).
+    /// Whether any pod can reach any endpoint (exit 1), as far as the NetworkPolicies tell.
     pub reachable: bool,
+    /// False when objects the engine does not model (AdminNetworkPolicies, Calico's or Cilium's
+    /// policies, ...) are there: they decide too, and the report is what the NetworkPolicies alone
+    /// allow (exit 2).
+    pub complete: bool,
+    /// Those objects.
+    pub unmodelled: serde_json::Value,
     pub endpoints: Vec<EndpointInfo>,
     pub ports: Vec<String>,
     pub namespaces: Vec<NamespaceReport>,
@@ -365,11 +399,14 @@ pub struct RuleInfo {
 pub fn evaluate(cluster: &Cluster, namespaces: &[String], endpoints: &[Endpoint]) -> Report {
     let mut per_group: HashMap<(GroupId, IpAddr, u16), Option<Why>> = HashMap::new();
     let mut reports = Vec::new();
+    let mut pods_of: Vec<Vec<PodId>> = vec![Vec::new(); cluster.namespaces.len()];
+    for pod in cluster.pod_ids() {
+        pods_of[cluster.pods[pod].namespace.index()].push(pod);
+    }
     for name in namespaces {
-        let ns = cluster.namespace(name);
-        let pods: Vec<PodId> = cluster.pod_ids().filter(|&p| Some(cluster.pods[p].namespace) == ns).collect();
+        let pods: &[PodId] = cluster.namespace(name).map_or(&[], |ns| &pods_of[ns.index()]);
         let mut reachable = Vec::new();
-        for &pod in &pods {
+        for &pod in pods {
             for endpoint in endpoints {
                 let address = endpoint.net.addr();
                 for port in PORTS {
@@ -392,6 +429,8 @@ pub fn evaluate(cluster: &Cluster, namespaces: &[String], endpoints: &[Endpoint]
     }
     Report {
         reachable: reports.iter().any(|r| !r.reachable.is_empty()),
+        complete: cluster.complete(),
+        unmodelled: harden_kube::sources::unmodelled_json(&cluster.unmodelled),
         endpoints: endpoints
             .iter()
             .map(|e| EndpointInfo { address: e.net.addr(), source: e.source.clone(), description: e.what.to_string() })
@@ -441,7 +480,9 @@ fn why_reachable(cluster: &Cluster, pod: PodId, address: IpAddr, port: u16) -> O
 pub fn table(report: &Report) -> String {
     let mut rows: Vec<[String; 5]> = Vec::new();
     for ns in &report.namespaces {
+        // Rows by pod and reason, found by key: one pass over the namespace's findings.
         let mut merged: Vec<(String, String, Vec<String>, Vec<String>)> = Vec::new();
+        let mut row_of: HashMap<(&str, String), usize> = HashMap::new();
         for reach in &ns.reachable {
             let why = match reach.reason {
                 "hostNetwork" => "hostNetwork pod: NetworkPolicies do not apply".to_string(),
@@ -455,8 +496,10 @@ pub fn table(report: &Report) -> String {
             };
             let endpoint = reach.endpoint.to_string();
             let port = reach.port.to_string();
-            match merged.iter_mut().find(|(pod, w, ..)| *pod == reach.pod && *w == why) {
-                Some((_, _, endpoints, ports)) => {
+            match row_of.get(&(reach.pod.as_str(), why.clone())) {
+                Some(&row) => {
+                    // At most a handful of endpoints and two ports per row.
+                    let (_, _, endpoints, ports) = &mut merged[row];
                     if !endpoints.contains(&endpoint) {
                         endpoints.push(endpoint);
                     }
@@ -464,7 +507,10 @@ pub fn table(report: &Report) -> String {
                         ports.push(port);
                     }
                 }
-                None => merged.push((reach.pod.clone(), why, vec![endpoint], vec![port])),
+                None => {
+                    row_of.insert((reach.pod.as_str(), why.clone()), merged.len());
+                    merged.push((reach.pod.clone(), why, vec![endpoint], vec![port]));
+                }
             }
         }
         for (pod, why, endpoints, ports) in merged {
@@ -472,6 +518,28 @@ pub fn table(report: &Report) -> String {
         }
     }
     let mut text = String::new();
+    if !report.complete {
+        let objects: Vec<String> = report
+            .unmodelled
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|u| {
+                format!(
+                    "{} {} ({})",
+                    u["kind"].as_str().unwrap_or(""),
+                    u["object"].as_str().unwrap_or(""),
+                    u["apiVersion"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        text.push_str(&format!(
+            "INCOMPLETE: {} object(s) of kinds the engine does not model change what traffic is allowed: {}.\n\
+             What follows is what the NetworkPolicies alone allow, not what the cluster allows.\n",
+            objects.len(),
+            objects.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
     if !rows.is_empty() {
         text.push_str(&harden_cli::output::table(&["namespace", "pod", "endpoints", "ports", "allowed by"], rows));
     }
@@ -479,8 +547,13 @@ pub fn table(report: &Report) -> String {
         if ns.pods == 0 {
             text.push_str(&format!("namespace {}: no pods to check\n", ns.name));
         } else if ns.reachable.is_empty() {
+            let (who, verb) = if report.complete {
+                ("none of its", "can reach")
+            } else {
+                ("the NetworkPolicies let none of its", "reach")
+            };
             text.push_str(&format!(
-                "namespace {}: none of its {} pod(s) can reach the {} metadata endpoint(s) on TCP 80 or 443\n",
+                "namespace {}: {who} {} pod(s) {verb} the {} metadata endpoint(s) on TCP 80 or 443\n",
                 ns.name,
                 ns.pods,
                 report.endpoints.len()
@@ -598,6 +671,47 @@ mod tests {
         let text = table(&report);
         assert!(text.contains("allow-all-egress egress[0]: any destination, all ports"), "{text}");
         assert!(text.contains("169.254.169.254,fd00:ec2::254"), "{text}");
+    }
+
+    /// Issue 32: text output took 71 s for 46,000 unprotected pods (a linear search per finding).
+    /// The rows of many pods are what they were: one per pod and reason, endpoints and ports merged.
+    #[test]
+    fn many_pods_make_one_row_each() {
+        let mut objects = netpol::Objects::new("default");
+        let mut text = String::new();
+        for i in 0..3000 {
+            text.push_str(&format!(
+                "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: big}}\nspec: {{containers: [{{name: c, image: x}}]}}\n"
+            ));
+        }
+        objects.add_yaml(&text, "test").unwrap();
+        let cluster = Cluster::build(&objects).unwrap();
+        let report = evaluate(&cluster, &["big".into()], &endpoints(&[Cloud::Aws], false, &[]));
+        assert_eq!(report.namespaces[0].reachable.len(), 3000 * 2 * 2);
+        let text = table(&report);
+        assert_eq!(text.lines().count(), 1 + 3000, "a header and one row per pod");
+        assert!(text.contains("big        p2999  169.254.169.254,fd00:ec2::254  80,443/TCP"), "{}", &text[..300]);
+    }
+
+    #[test]
+    fn unmodelled_objects_make_the_report_incomplete_and_say_so() {
+        let mut with_anp = objects(&[]);
+        with_anp
+            .add_yaml(
+                "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: deny}\nspec: {}\n",
+                "anp.yaml",
+            )
+            .unwrap();
+        let cluster = Cluster::build(&with_anp).unwrap();
+        let report = evaluate(&cluster, &["a12".into()], &endpoints(&[Cloud::Aws], false, &[]));
+        assert!(!report.complete);
+        assert_eq!(serde_json::to_value(&report).unwrap()["unmodelled"][0]["kind"], "AdminNetworkPolicy");
+        let text = table(&report);
+        assert!(text.starts_with("INCOMPLETE: 1 object(s)"), "{text}");
+        let complete =
+            evaluate(&Cluster::build(&objects(&[])).unwrap(), &["a12".into()], &endpoints(&[Cloud::Aws], false, &[]));
+        assert!(complete.complete);
+        assert!(!table(&complete).contains("INCOMPLETE"));
     }
 
     #[test]

@@ -73,6 +73,7 @@ impl DiffCmd {
         let loaded = load(kube, &self.source, Wanted::Scope, engine_error).await?;
         let before = &loaded.cluster;
         let mut objects = loaded.objects.clone();
+        // An --apply path that adds nothing (an empty file, a FIFO, another kind) is an error there.
         add_files(&mut objects, &self.apply, false, "--apply", &engine_error)?;
         let after = Cluster::build(&objects).map_err(engine_error)?;
         for warning in after.warnings.iter().filter(|w| w.message.contains("given twice")) {
@@ -96,15 +97,26 @@ impl DiffCmd {
             return Err(Error::not_found(format!("no pods in namespace(s) {}", loaded.namespaces.join(", ")))
                 .with_hint("pick namespaces with pods (-n NS, -A), or check the -f files"));
         }
-        // Units: pods that neither model tells apart.
-        let mut units: BTreeMap<(GroupId, GroupId), Vec<(PodId, PodId)>> = BTreeMap::new();
+        // Units: pods that neither model tells apart, of the same owner or none (as matrix folds).
+        // Keyed by the group before, the group after and the owner.
+        type UnitKey<'a> = (GroupId, GroupId, Option<&'a str>);
+        let mut units: BTreeMap<UnitKey<'_>, Vec<(PodId, PodId)>> = BTreeMap::new();
         for &(p, q) in &pairs {
-            units.entry((before.pods[p].group, after.pods[q].group)).or_default().push((p, q));
+            let key = (before.pods[p].group, after.pods[q].group, before.pods[p].owner.as_deref());
+            units.entry(key).or_default().push((p, q));
         }
         let units: Vec<Vec<(PodId, PodId)>> = units.into_values().collect();
-        let label = |members: &[(PodId, PodId)]| match members.len() {
-            1 => before.pod_name(members[0].0),
-            n => format!("{} (+{} alike)", before.pod_name(members[0].0), n - 1),
+        let label = |members: &[(PodId, PodId)]| {
+            let first = &before.pods[members[0].0];
+            match (members.len(), &first.owner) {
+                (1, _) => before.pod_name(members[0].0),
+                (n, Some(owner)) => format!(
+                    "{}/{} ({n} pods)",
+                    before.namespaces[first.namespace].name,
+                    owner.split_once('/').map_or(owner.as_str(), |(_, name)| name)
+                ),
+                (n, None) => format!("{} (+{} alike)", before.pod_name(members[0].0), n - 1),
+            }
         };
         let groups_before: Vec<GroupId> = before.groups_of(pairs.iter().map(|(p, _)| *p));
         let groups_after: Vec<GroupId> = after.groups_of(pairs.iter().map(|(_, q)| *q));
@@ -152,12 +164,20 @@ impl DiffCmd {
                 }
             }
         }
+        let unmodelled = &after.unmodelled;
         let text = match self.output {
+            DiffFormat::Text if !unmodelled.is_empty() => {
+                harden_kube::sources::incomplete_note(unmodelled) + &text(&changes, pairs.len())
+            }
             DiffFormat::Text => text(&changes, pairs.len()),
-            DiffFormat::Json => serde_json::to_string_pretty(&document(&changes))? + "\n",
-            DiffFormat::Yaml => harden_kube::print::to_yaml(&document(&changes))?,
+            DiffFormat::Json => serde_json::to_string_pretty(&document(&changes, unmodelled))? + "\n",
+            DiffFormat::Yaml => harden_kube::print::to_yaml(&document(&changes, unmodelled))?,
         };
         harden_cli::output::print(&text);
+        if !unmodelled.is_empty() {
+            harden_kube::sources::warn_incomplete(unmodelled);
+            return Ok(Outcome::Incomplete);
+        }
         Ok(if changes.is_empty() { Outcome::Good } else { Outcome::Finding })
     }
 }
@@ -182,10 +202,14 @@ fn text(changes: &[Change], pods: usize) -> String {
     out
 }
 
-fn document(changes: &[Change]) -> Value {
+/// `complete: false` and the objects in `unmodelled` when the NetworkPolicies are not all that
+/// decides: then `removed` and `added` are what the NetworkPolicies alone change.
+fn document(changes: &[Change], unmodelled: &[netpol::Unmodelled]) -> Value {
     let entry = |c: &Change| json!({"from": c.from, "to": c.to, "port": c.port, "why": c.why});
     json!({
         "removed": changes.iter().filter(|c| !c.now_allowed).map(entry).collect::<Vec<_>>(),
         "added": changes.iter().filter(|c| c.now_allowed).map(entry).collect::<Vec<_>>(),
+        "complete": unmodelled.is_empty(),
+        "unmodelled": harden_kube::sources::unmodelled_json(unmodelled),
     })
 }

@@ -24,6 +24,9 @@ pub fn engine_error(err: netpol::Error) -> Error {
         netpol::Error::InvalidPort { .. } => {
             error.with_hint("give PORT[/PROTO], e.g. 3000, 53/UDP or http (a named container port)")
         }
+        netpol::Error::InvalidObject { field, .. } if field == "kind" || field == "apiVersion" => {
+            error.with_hint("give every object its kind and apiVersion (kubectl refuses it too); nothing is guessed")
+        }
         netpol::Error::InvalidObject { .. } => {
             error.with_hint("the API server would refuse this object too; fix it in the file")
         }

@@ -3,8 +3,9 @@
 //! memory does not grow with the output.
 //!
 //! Rows and columns are [`Units`]: pods that no policy can tell apart (the engine's groups: same
-//! namespace, labels, hostNetwork, named ports and ipBlock membership) fold into one unit, owner or
-//! not, and the unit says how many pods it holds; `--no-fold` shows every pod. A folded unit's
+//! namespace, labels, hostNetwork, named ports and ipBlock membership) and that have the same owner
+//! (replicas of one workload) or none fold into one unit, and the unit says how many pods it holds;
+//! pods of different owners are never folded together. `--no-fold` shows every pod. A folded unit's
 //! answer is each of its pods' answer: the engine computes on those groups in the first place.
 
 use std::collections::BTreeMap;
@@ -141,6 +142,10 @@ impl MatrixCmd {
         let mut out = harden_cli::output::Stream::new();
         table.write(&mut out, self.output)?;
         out.finish();
+        if !cluster.complete() {
+            harden_kube::sources::warn_incomplete(&cluster.unmodelled);
+            return Ok(Outcome::Incomplete);
+        }
         Ok(Outcome::Good)
     }
 }
@@ -158,13 +163,15 @@ pub struct Unit {
 pub struct Units(pub Vec<Unit>);
 
 impl Units {
-    /// Folds pods of the same engine group (unless `fold` is false); sorted by label.
+    /// Folds pods of the same engine group and the same owner, or none (unless `fold` is false);
+    /// sorted by label.
     pub fn new(cluster: &Cluster, pods: &[PodId], fold: bool) -> Self {
-        let mut by_group: BTreeMap<GroupId, Vec<PodId>> = BTreeMap::new();
+        let mut by_group: BTreeMap<(GroupId, Option<&str>), Vec<PodId>> = BTreeMap::new();
         let mut singles = Vec::new();
         for &pod in pods {
             if fold {
-                by_group.entry(cluster.pods[pod].group).or_default().push(pod);
+                let key = (cluster.pods[pod].group, cluster.pods[pod].owner.as_deref());
+                by_group.entry(key).or_default().push(pod);
             } else {
                 singles.push(vec![pod]);
             }
@@ -258,6 +265,9 @@ impl<'a> Table<'a> {
     }
 
     fn write_table(&self, out: &mut dyn Write) -> Result<()> {
+        if !self.cluster.complete() {
+            out.write_all(harden_kube::sources::incomplete_note(&self.cluster.unmodelled).as_bytes())?;
+        }
         let corner = "FROM \\ TO";
         let first_width = self.rows.0.iter().map(|u| u.label.len()).max().unwrap_or(0).max(corner.len());
         // A row is a blank template with the symbols set at fixed offsets: each column is two
@@ -273,7 +283,12 @@ impl<'a> Table<'a> {
             if i > 0 {
                 writeln!(out)?;
             }
-            writeln!(out, "PORT {}   (. allowed, X denied, - no such named port)", port_label(&matrix.port))?;
+            let legend = if self.cluster.complete() {
+                "(. allowed, X denied, - no such named port)"
+            } else {
+                "(by the NetworkPolicies alone: . allowed, X denied, - no such named port)"
+            };
+            writeln!(out, "PORT {}   {legend}", port_label(&matrix.port))?;
             let mut header = format!("{corner:first_width$}");
             for unit in &self.columns.0 {
                 header.push_str("  ");
@@ -324,6 +339,7 @@ impl<'a> Table<'a> {
         if !self.same_units() {
             writeln!(out, "  \"columns\": {},", units(&self.columns)?)?;
         }
+        writeln!(out, "  \"complete\": {},", self.cluster.complete())?;
         write!(out, "  \"pods\": {},\n  \"ports\": [\n", units(&self.rows)?)?;
         let columns = self.columns.0.len();
         let mut buffer = Vec::with_capacity(CHUNK);
@@ -362,7 +378,9 @@ impl<'a> Table<'a> {
             }
             out.write_all(if m + 1 < self.matrices.len() { b"      ]\n    },\n" } else { b"      ]\n    }\n" })?;
         }
-        out.write_all(b"  ]\n}\n")?;
+        let unmodelled =
+            serde_json::to_string_pretty(&harden_kube::sources::unmodelled_json(&self.cluster.unmodelled))?;
+        write!(out, "  ],\n  \"unmodelled\": {}\n}}\n", unmodelled.replace('\n', "\n  "))?;
         Ok(())
     }
 
@@ -381,6 +399,10 @@ impl<'a> Table<'a> {
         if !self.same_units() {
             out.write_all(units("columns", &self.columns)?.as_bytes())?;
         }
+        writeln!(out, "complete: {}", self.cluster.complete())?;
+        let mut unmodelled = serde_json::Map::new();
+        unmodelled.insert("unmodelled".into(), harden_kube::sources::unmodelled_json(&self.cluster.unmodelled));
+        out.write_all(harden_kube::print::to_yaml(&unmodelled)?.as_bytes())?;
         out.write_all(units("pods", &self.rows)?.as_bytes())?;
         out.write_all(b"ports:\n")?;
         let mut buffer = Vec::with_capacity(CHUNK);
@@ -443,6 +465,11 @@ impl<'a> Table<'a> {
     /// One cluster per namespace, an edge per allowed connection between different units,
     /// labelled with the ports it is allowed on.
     fn write_dot(&self, out: &mut dyn Write) -> Result<()> {
+        if !self.cluster.complete() {
+            for line in harden_kube::sources::incomplete_note(&self.cluster.unmodelled).lines() {
+                writeln!(out, "// {line}")?;
+            }
+        }
         writeln!(out, "digraph netpol {{\n  rankdir=LR;\n  node [shape=box];")?;
         // Units by label, so that a unit that is both a row and a column is one node.
         let mut nodes: BTreeMap<&str, &str> = BTreeMap::new();
@@ -628,8 +655,12 @@ mod tests {
                     "  ownerReferences: [{{apiVersion: apps/v1, kind: ReplicaSet, name: {owner}, uid: u, controller: true}}]\n"
                 ));
             }
+            text.push_str("spec: {containers: [{name: c, image: x}]}\n");
         }
-        text.push_str("---\napiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: a, labels: {app: db}}\n");
+        text.push_str(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: a, labels: {app: db}}\n\
+             spec: {containers: [{name: c, image: x}]}\n",
+        );
         let mut objects = netpol::Objects::default();
         objects.add_yaml(&text, "test").unwrap();
         Cluster::build(&objects).unwrap()
@@ -648,6 +679,53 @@ mod tests {
         let pods: Vec<PodId> = c.pod_ids().collect();
         let unfolded = Table::new(&c, &pods, &pods, false, &[PortQuery::tcp(80)]);
         assert_eq!(unfolded.rows.0.len(), 4, "--no-fold shows every pod");
+    }
+
+    /// Issue 25: pods of two owners (hostNetwork pods of two DaemonSets) were one "(+1 alike)" row.
+    #[test]
+    fn pods_of_different_owners_never_fold_together() {
+        let c = pods_yaml(&[("a-1", Some("a")), ("a-2", Some("a")), ("b-1", Some("b")), ("loose", None)]);
+        let table = all(&c, &[PortQuery::tcp(80)]);
+        let rows: Vec<(&str, Option<&str>)> =
+            table.rows.0.iter().map(|u| (u.label.as_str(), u.owner.as_deref())).collect();
+        assert_eq!(
+            rows,
+            [
+                ("a/a (2 pods)", Some("ReplicaSet/a")),
+                ("a/b-1", Some("ReplicaSet/b")),
+                ("a/db", None),
+                ("a/loose", None),
+            ]
+        );
+        // The engine still computes them as one group; only the rows keep owners apart.
+        assert_eq!(c.pods[c.pod("a", "a-1").unwrap()].group, c.pods[c.pod("a", "b-1").unwrap()].group);
+        assert_eq!(table.cell(&table.matrices[0], 0, 1), Cell::Allowed);
+    }
+
+    #[test]
+    fn an_incomplete_answer_says_so_in_every_format() {
+        let mut objects = netpol::Objects::default();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/g04/g04.yaml");
+        objects.add_yaml(&std::fs::read_to_string(root).unwrap(), "g04.yaml").unwrap();
+        objects
+            .add_yaml(
+                "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: deny}\nspec: {}\n",
+                "anp.yaml",
+            )
+            .unwrap();
+        let c = Cluster::build(&objects).unwrap();
+        let table = all(&c, &[PortQuery::tcp(3000)]);
+        let text = render(&table, MatrixFormat::Table);
+        assert!(text.starts_with("INCOMPLETE: 1 object(s)"), "{text}");
+        assert!(text.contains("(by the NetworkPolicies alone: . allowed, X denied"), "{text}");
+        let json = render(&table, MatrixFormat::Json);
+        let value: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(json, serde_json::to_string_pretty(&value).unwrap() + "\n", "still serde's pretty JSON");
+        assert_eq!(value["complete"], false);
+        assert_eq!(value["unmodelled"][0]["object"], "deny");
+        let yaml: Value = serde_yaml::from_str(&render(&table, MatrixFormat::Yaml)).unwrap();
+        assert_eq!(yaml, value);
+        assert!(render(&table, MatrixFormat::Dot).starts_with("// INCOMPLETE"));
     }
 
     /// Issue 20: a folded row's answer is each member pod's, on a synthetic cluster with policies.

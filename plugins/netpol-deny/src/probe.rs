@@ -294,10 +294,15 @@ impl ProbeCmd {
         }
         let text = match self.output {
             ProbeFormat::Table => table(cluster, &units, &cells),
-            ProbeFormat::Json => serde_json::to_string_pretty(&as_json(&units, &cells, attempts))? + "\n",
-            ProbeFormat::Yaml => harden_kube::print::to_yaml(&as_json(&units, &cells, attempts))?,
+            ProbeFormat::Json => serde_json::to_string_pretty(&as_json(cluster, &units, &cells, attempts))? + "\n",
+            ProbeFormat::Yaml => harden_kube::print::to_yaml(&as_json(cluster, &units, &cells, attempts))?,
         };
         harden_cli::output::print(&text);
+        if !cluster.complete() {
+            // Objects the engine does not model decide too: no expectation, so no difference.
+            harden_kube::sources::warn_incomplete(&cluster.unmodelled);
+            return Ok(Outcome::Incomplete);
+        }
         Ok(if cells.iter().any(Cell::differs) { Outcome::Finding } else { Outcome::Good })
     }
 }
@@ -310,23 +315,33 @@ fn pod_name(cluster: &Cluster, pod: PodId) -> String {
     format!("{}/{}", cluster.namespaces[cluster.pods[pod].namespace].name, cluster.pods[pod].name)
 }
 
-fn word(allowed: bool) -> &'static str {
-    if allowed { "allowed" } else { "denied" }
+/// What the policies make of a cell: `unknown` when objects the engine does not model decide too.
+fn word(cluster: &Cluster, allowed: bool) -> &'static str {
+    match (cluster.complete(), allowed) {
+        (false, _) => "unknown",
+        (true, true) => "allowed",
+        (true, false) => "denied",
+    }
 }
 
 fn table(cluster: &Cluster, units: &Units, cells: &[Cell]) -> String {
+    let differs = |c: &Cell| cluster.complete() && c.differs();
     let rows = cells.iter().map(|c| {
         vec![
             units.0[c.from].label.clone(),
             units.0[c.to].label.clone(),
             c.port.clone(),
-            word(c.expected).to_string(),
+            word(cluster, c.expected).to_string(),
             c.observed.word().to_string(),
-            if c.differs() { "DIFFERS".to_string() } else { String::new() },
+            if differs(c) { "DIFFERS".to_string() } else { String::new() },
         ]
     });
-    let mut out = harden_cli::output::table(&["from", "to", "port", "expected", "observed", ""], rows);
-    let differing: Vec<&Cell> = cells.iter().filter(|c| c.differs()).collect();
+    let mut out = String::new();
+    if !cluster.complete() {
+        out.push_str(&harden_kube::sources::incomplete_note(&cluster.unmodelled));
+    }
+    out.push_str(&harden_cli::output::table(&["from", "to", "port", "expected", "observed", ""], rows));
+    let differing: Vec<&Cell> = cells.iter().filter(|c| differs(c)).collect();
     for cell in &differing {
         let what = difference(&cell.observed);
         out.push_str(&format!("\n{} -> {} on {}: {what}\n", cell.source, cell.destination, cell.port));
@@ -352,7 +367,7 @@ fn table(cluster: &Cluster, units: &Units, cells: &[Cell]) -> String {
     // How the pairs that agree and did not connect were told: never left to be guessed.
     let how: Vec<String> = cells
         .iter()
-        .filter(|c| !c.differs())
+        .filter(|c| !differs(c))
         .filter_map(|c| match &c.observed {
             Observed::NothingListening(why) | Observed::Blocked(harden_kube::probe::Blocked::Rejected(why)) => {
                 Some(format!("  {} -> {} on {}: {}: {why}", c.source, c.destination, c.port, c.observed.word()))
@@ -363,11 +378,15 @@ fn table(cluster: &Cluster, units: &Units, cells: &[Cell]) -> String {
     if !how.is_empty() {
         out.push_str(&format!("\nHow the pairs that did not connect were told ({}):\n{}\n", how.len(), how.join("\n")));
     }
-    out.push_str(&format!(
-        "\n{} of {} probed pairs as expected\n",
-        cells.iter().filter(|c| !c.differs() && !matches!(c.observed, Observed::NotProbed(_))).count(),
-        cells.iter().filter(|c| !matches!(c.observed, Observed::NotProbed(_))).count()
-    ));
+    let probed = cells.iter().filter(|c| !matches!(c.observed, Observed::NotProbed(_))).count();
+    if cluster.complete() {
+        out.push_str(&format!(
+            "\n{} of {probed} probed pairs as expected\n",
+            cells.iter().filter(|c| !c.differs() && !matches!(c.observed, Observed::NotProbed(_))).count(),
+        ));
+    } else {
+        out.push_str(&format!("\n{probed} pairs probed; nothing to compare them with: the expectation is unknown\n"));
+    }
     out
 }
 
@@ -376,11 +395,14 @@ fn find(cluster: &Cluster, name: &str) -> Option<PodId> {
     cluster.find_pod(ns, pod).ok()
 }
 
-fn as_json(units: &Units, cells: &[Cell], attempts: usize) -> Value {
+fn as_json(cluster: &Cluster, units: &Units, cells: &[Cell], attempts: usize) -> Value {
+    let differs = |c: &Cell| cluster.complete() && c.differs();
     json!({
         "rows": units.0.iter().map(|u| json!({"name": u.label, "namespace": u.namespace, "pods": u.pods.len()})).collect::<Vec<_>>(),
         "attempts": attempts,
-        "differences": cells.iter().filter(|c| c.differs()).count(),
+        "complete": cluster.complete(),
+        "unmodelled": harden_kube::sources::unmodelled_json(&cluster.unmodelled),
+        "differences": cells.iter().filter(|c| differs(c)).count(),
         "cells": cells.iter().map(|c| {
             let mut cell = json!({
                 "from": units.0[c.from].label,
@@ -388,12 +410,12 @@ fn as_json(units: &Units, cells: &[Cell], attempts: usize) -> Value {
                 "source": c.source,
                 "destination": c.destination,
                 "port": c.port,
-                "expected": word(c.expected),
-                "differs": c.differs(),
+                "expected": word(cluster, c.expected),
             });
             if let (Some(cell), Value::Object(observed)) = (cell.as_object_mut(), c.observed.json()) {
                 cell.extend(observed);
             }
+            cell["differs"] = json!(differs(c));
             cell
         }).collect::<Vec<_>>(),
     })
@@ -447,5 +469,43 @@ mod tests {
         assert_eq!(value["reached"], false);
         assert_eq!(value["reason"], "refused although 3000 listens");
         assert_eq!(value["differs"], false);
+    }
+
+    /// Issue 25: with an AdminNetworkPolicy among the objects, the policies' expectation is
+    /// unknown: no "denied" expected, no DIFFERS when the packet arrived.
+    #[test]
+    fn an_incomplete_expectation_is_unknown_and_never_a_difference() {
+        let mut objects = netpol::Objects::default();
+        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: n, labels: {app: a}}\nspec: {containers: [{name: c, image: x}]}\n---\n\
+                    apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: n, labels: {app: b}}\nspec: {containers: [{name: c, image: x}]}\n---\n\
+                    apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: n}\nspec: {podSelector: {}}\n";
+        objects.add_yaml(text, "test").unwrap();
+        let complete = Cluster::build(&objects).unwrap();
+        objects
+            .add_yaml(
+                "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: allow}\n",
+                "anp",
+            )
+            .unwrap();
+        let incomplete = Cluster::build(&objects).unwrap();
+        for (cluster, expected, differs) in [(&complete, "denied", true), (&incomplete, "unknown", false)] {
+            let pods: Vec<PodId> = cluster.pod_ids().collect();
+            let units = Units::new(cluster, &pods, true);
+            let cells = [Cell {
+                from: 0,
+                to: 1,
+                port: "80/TCP".into(),
+                expected: false,
+                observed: Observed::Connected,
+                source: "n/a".into(),
+                destination: "n/b".into(),
+            }];
+            let text = table(cluster, &units, &cells);
+            assert!(text.contains(expected), "{text}");
+            assert_eq!(text.contains("DIFFERS"), differs, "{text}");
+            let doc = as_json(cluster, &units, &cells, 1);
+            assert_eq!(doc["cells"][0]["expected"], expected);
+            assert_eq!(doc["complete"], differs, "complete exactly when a difference can be told");
+        }
     }
 }

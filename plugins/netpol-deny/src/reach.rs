@@ -138,6 +138,10 @@ impl ReachArgs {
         }
         let target_name = cluster.pod_name(target);
         let text = match self.output {
+            ReachFormat::Table if !cluster.complete() => {
+                harden_kube::sources::incomplete_note(&cluster.unmodelled)
+                    + &table(cluster, way, &target_name, &reached, denied)
+            }
             ReachFormat::Table => table(cluster, way, &target_name, &reached, denied),
             ReachFormat::Json => {
                 serde_json::to_string_pretty(&document(cluster, way, &target_name, &reached, denied))? + "\n"
@@ -145,6 +149,10 @@ impl ReachArgs {
             ReachFormat::Yaml => harden_kube::print::to_yaml(&document(cluster, way, &target_name, &reached, denied))?,
         };
         harden_cli::output::print(&text);
+        if !cluster.complete() {
+            harden_kube::sources::warn_incomplete(&cluster.unmodelled);
+            return Ok(Outcome::Incomplete);
+        }
         Ok(Outcome::Good)
     }
 }
@@ -163,9 +171,12 @@ fn table(
     reached: &[(&crate::matrix::Unit, Verdict)],
     denied: usize,
 ) -> String {
-    let (other, verb) = match way {
-        Way::To => ("SOURCE", format!("can reach {target}")),
-        Way::From => ("DESTINATION", format!("{target} can reach")),
+    // Incomplete, it is only what the NetworkPolicies let through: never "can reach".
+    let (other, verb) = match (way, cluster.complete()) {
+        (Way::To, true) => ("SOURCE", format!("can reach {target}")),
+        (Way::From, true) => ("DESTINATION", format!("{target} can reach")),
+        (Way::To, false) => ("SOURCE", format!("the NetworkPolicies let reach {target}")),
+        (Way::From, false) => ("DESTINATION", format!("the NetworkPolicies let {target} reach")),
     };
     let rows = reached.iter().map(|(unit, v)| {
         vec![
@@ -180,7 +191,8 @@ fn table(
         text.push_str(&harden_cli::output::table(&[other, "PORT", "EGRESS ALLOWED BY", "INGRESS ALLOWED BY"], rows));
     }
     if denied > 0 {
-        text.push_str(&format!("{denied} other pod(s) cannot (`kubectl netpol-deny can-reach` says why)\n"));
+        let cannot = if cluster.complete() { "cannot" } else { "the NetworkPolicies deny" };
+        text.push_str(&format!("{denied} other pod(s) {cannot} (`kubectl netpol-deny can-reach` says why)\n"));
     }
     text
 }
@@ -206,5 +218,11 @@ fn document(
             })
         })
         .collect();
-    json!({ "pod": target, key: entries, "denied": denied })
+    json!({
+        "pod": target,
+        key: entries,
+        "denied": denied,
+        "complete": cluster.complete(),
+        "unmodelled": harden_kube::sources::unmodelled_json(&cluster.unmodelled),
+    })
 }

@@ -106,12 +106,21 @@ fn side_text(cluster: &Cluster, side: &Side, this: &str, other: &str, out: &mut 
     }
 }
 
-/// `allowed: A -> B on 3000/TCP` and the reasons on each side.
+/// `allowed: A -> B on 3000/TCP` and the reasons on each side. When objects the engine does not
+/// model are among the input, the answer is `unknown` and only says what the NetworkPolicies do.
 pub fn verdict_text(cluster: &Cluster, verdict: &Verdict) -> String {
     let from = endpoint_name(cluster, verdict.from);
     let to = endpoint_name(cluster, verdict.to);
     let mut out = String::new();
-    let word = if verdict.allowed { "allowed" } else { "denied" };
+    let word = match (cluster.complete(), verdict.allowed) {
+        (true, true) => "allowed",
+        (true, false) => "denied",
+        (false, true) => "unknown (the NetworkPolicies allow it)",
+        (false, false) => "unknown (the NetworkPolicies deny it)",
+    };
+    if !cluster.complete() {
+        out.push_str(&harden_kube::sources::incomplete_note(&cluster.unmodelled));
+    }
     let _ = writeln!(out, "{word}: {from} -> {to} on {}/{}", verdict.port, verdict.protocol);
     if verdict.self_traffic {
         let _ = writeln!(out, "  traffic from a pod to itself is always allowed");
@@ -166,9 +175,14 @@ fn side_json(cluster: &Cluster, side: &Side) -> Value {
     })
 }
 
+/// The verdict as JSON. `allowed` is `null` when the answer is incomplete (`complete: false`, the
+/// objects in `unmodelled`); `networkPoliciesAllow` is what the NetworkPolicies alone say.
 pub fn verdict_json(cluster: &Cluster, verdict: &Verdict) -> String {
     let value = json!({
-        "allowed": verdict.allowed,
+        "allowed": cluster.complete().then_some(verdict.allowed),
+        "complete": cluster.complete(),
+        "networkPoliciesAllow": verdict.allowed,
+        "unmodelled": harden_kube::sources::unmodelled_json(&cluster.unmodelled),
         "from": endpoint_json(cluster, verdict.from),
         "to": endpoint_json(cluster, verdict.to),
         "port": verdict.port,

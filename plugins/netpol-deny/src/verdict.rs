@@ -159,13 +159,21 @@ impl CanReachCmd {
         if let Some(observed) = &observed {
             let mut value: serde_json::Value = serde_json::from_str(&json)?;
             value["probe"] = crate::probe::observed_json(observed, verdict.allowed);
+            if !cluster.complete() {
+                value["probe"]["differs"] = serde_json::Value::Bool(false);
+            }
             json = serde_json::to_string_pretty(&value)? + "\n";
         }
         let text = match self.output {
             VerdictFormat::Text => {
                 let mut text = render::verdict_text(cluster, &verdict);
-                if let Some(observed) = &observed {
-                    text.push_str(&crate::probe::observed_line(observed, verdict.allowed));
+                match &observed {
+                    Some(observed) if !cluster.complete() => text.push_str(&format!(
+                        "\nProbe (a real TCP connection attempt from the source pod): {} (the expectation is unknown)\n",
+                        observed.word()
+                    )),
+                    Some(observed) => text.push_str(&crate::probe::observed_line(observed, verdict.allowed)),
+                    None => {}
                 }
                 text
             }
@@ -173,6 +181,10 @@ impl CanReachCmd {
             VerdictFormat::Yaml => render::json_to_yaml(&json)?,
         };
         harden_cli::output::print(&text);
+        if !cluster.complete() {
+            harden_kube::sources::warn_incomplete(&cluster.unmodelled);
+            return Ok(Outcome::Incomplete);
+        }
         let probed_ok = observed.as_ref().is_none_or(|o| !o.differs(verdict.allowed));
         Ok(if verdict.allowed && probed_ok { Outcome::Good } else { Outcome::Finding })
     }

@@ -129,6 +129,9 @@ pub enum Outcome {
     Good,
     /// A verdict command found something (denied, mismatch, findings). Exit 1.
     Finding,
+    /// A verdict command answered only part of the question (objects it cannot take into account
+    /// were there) and said so in its output. Exit 2 in every style: not a verdict.
+    Incomplete,
 }
 
 /// Prints the error (if any) to stderr and turns the result into the process exit code. A failure
@@ -144,6 +147,7 @@ pub fn finish(style: ExitStyle, result: Result<Outcome>) -> ExitCode {
     let code = match result {
         Ok(Outcome::Good) => 0,
         Ok(Outcome::Finding) => 1,
+        Ok(Outcome::Incomplete) => 2,
         Err(err) => {
             crate::output::error_line(&err);
             err.exit_code(style)

@@ -1,6 +1,7 @@
 //! What every fuzz target shares (a dev-dependency only): the seeds, read from directories of the
-//! repository (`tests/fixtures/fuzz/...` and fixtures the tests already keep), and the mutations
-//! proptest draws for them: bytes replaced, inserted or deleted, and the end cut off.
+//! repository (`tests/fixtures/fuzz/...` and fixtures the tests already keep), the mutations
+//! proptest draws for them (bytes replaced, inserted or deleted, and the end cut off), and YAML
+//! nested to a chosen depth ([`nested_yaml`]) for the parsers' depth budgets.
 
 use std::path::Path;
 
@@ -49,6 +50,57 @@ pub fn mutate(seed: &[u8], edits: &[(usize, u8, u8)], cut: Option<usize>) -> Vec
     bytes
 }
 
+/// YAML nested as deep as `choices` is long, one collection per choice, outermost first: flow
+/// mappings and sequences (`{k: ...}`, `[...]`), block mappings (`k:` and an indented value) and
+/// compact block sequences (`- ...`; blocks only outside flow collections), around a scalar that
+/// holds brackets where they are not syntax (quoted, or a block scalar `|`). Returns the text and
+/// how many collections it nests: what a depth check must count at least.
+pub fn nested_yaml(choices: &[u8]) -> (String, usize) {
+    fn node(choices: &[u8], indent: usize, in_flow: bool, out: &mut String) -> usize {
+        let Some((&choice, rest)) = choices.split_first() else {
+            out.push_str(match (in_flow, indent % 3) {
+                (true, 0) | (false, 0) => "'[{[{'",
+                (true, 1) | (false, 1) => "\"}]}]\"",
+                (true, _) => "x",
+                (false, _) => "|\n",
+            });
+            if !in_flow && indent % 3 == 2 {
+                out.push_str(&" ".repeat(indent + 2));
+                out.push_str("{{[[ not nesting\n");
+            }
+            return 0;
+        };
+        let kinds = if in_flow { 2 } else { 4 };
+        1 + match choice % kinds {
+            0 => {
+                out.push_str("{k: ");
+                let depth = node(rest, indent, true, out);
+                out.push('}');
+                depth
+            }
+            1 => {
+                out.push('[');
+                let depth = node(rest, indent, true, out);
+                out.push(']');
+                depth
+            }
+            2 => {
+                out.push_str("k:\n");
+                out.push_str(&" ".repeat(indent + 2));
+                node(rest, indent + 2, false, out)
+            }
+            _ => {
+                out.push_str("- ");
+                node(rest, indent + 2, false, out)
+            }
+        }
+    }
+    let mut text = String::new();
+    let depth = node(choices, 0, false, &mut text);
+    text.push('\n');
+    (text, depth)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +112,13 @@ mod tests {
         assert_eq!(mutate(b"abc", &[(1, b'X', 2)], None), b"ac");
         assert_eq!(mutate(b"abc", &[], Some(2)), b"ab");
         assert_eq!(mutate(b"", &[(5, b'X', 2), (5, b'Y', 1)], Some(9)), b"Y");
+    }
+
+    #[test]
+    fn nested_yaml_nests_one_collection_per_choice() {
+        assert_eq!(nested_yaml(&[]), ("'[{[{'\n".to_string(), 0));
+        assert_eq!(nested_yaml(&[0, 1]), ("{k: ['[{[{']}\n".to_string(), 2));
+        assert_eq!(nested_yaml(&[2, 3, 2]), ("k:\n  - k:\n      '[{[{'\n".to_string(), 3));
+        assert_eq!(nested_yaml(&[2]), ("k:\n  |\n    {{[[ not nesting\n\n".to_string(), 1));
     }
 }

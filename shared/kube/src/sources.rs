@@ -4,9 +4,18 @@
 //! With `-f` (files, directories, `-` for standard input; `-R` for subdirectories, as kubectl):
 //! objects without a namespace are in the first `-n` namespace, else `default`, as `kubectl apply
 //! -f` would put them; the command is about the `-n` namespaces, else every namespace the files use
-//! (but kube-system unless named). Live: about the `-n` namespaces (which must exist), `-A` (every
-//! namespace but kube-system unless named), else the context's namespace; Namespaces are always
-//! listed (namespace selectors need every namespace's labels), pods and policies only where needed.
+//! (kube-system included: `-f` means every object in the files; `-A` leaves kube-system out, as
+//! live). The files' sizes are added up before any is read (regular files by their size; standard
+//! input and FIFOs as they are read), within one budget ([`limits::MANIFESTS`]). Live: about the
+//! `-n` namespaces (which must exist), `-A` (every namespace but kube-system unless named), else the
+//! context's namespace; Namespaces are always listed (namespace selectors need every namespace's
+//! labels), pods and policies only where needed.
+//!
+//! Objects of kinds that change traffic and that the engine does not model make every answer
+//! incomplete: from files, as they are read; live, every such kind the API server serves
+//! ([`netpol::input::unmodelled_kind`], found with one aggregated discovery request) is listed
+//! cluster-wide, and a kind that cannot be listed counts as well. Commands say so with
+//! [`incomplete_note`] and exit 2.
 //!
 //! What the files hold that the engine does not use is named once on stderr; unknown fields are
 //! warned about one by one, as kubectl's field validation does.
@@ -91,10 +100,6 @@ pub async fn load(
     add_files(&mut objects, &source.files, source.recursive, "-f", &engine_error)?;
     let cluster = Cluster::build(&objects).map_err(&engine_error)?;
     warn_capped(&cluster.warnings);
-    if cluster.pods.is_empty() && cluster.policies.is_empty() && cluster.namespaces.iter().all(|n| !n.defined) {
-        return Err(Error::invalid("the -f files hold no Namespace, Pod, workload or NetworkPolicy")
-            .with_hint("check the -f paths; the engine reads those kinds only"));
-    }
     let namespaces = if kube.namespaces.is_empty() || source.all_namespaces {
         let used = |id: netpol::NsId| {
             cluster.namespaces[id].defined
@@ -105,7 +110,7 @@ pub async fn load(
             .namespace_ids()
             .filter(|&id| used(id))
             .map(|id| cluster.namespaces[id].name.clone())
-            .filter(|n| !SKIPPED_BY_ALL.contains(&n.as_str()) || kube.namespaces.contains(n))
+            .filter(|n| !source.all_namespaces || !SKIPPED_BY_ALL.contains(&n.as_str()))
             .collect();
         all.extend(kube.namespaces.iter().cloned());
         all.sort();
@@ -147,8 +152,10 @@ async fn load_live(
         }
     };
     let (listed_namespaces, pods, policies) = list(&live.client, lists.as_deref()).await?;
+    let unmodelled = unmodelled_in_cluster(&live.client).await?;
     spinner.finish("read pods and network policies");
-    let objects = Objects::from_typed(listed_namespaces, pods, policies, &default_namespace);
+    let mut objects = Objects::from_typed(listed_namespaces, pods, policies, &default_namespace);
+    objects.unmodelled = unmodelled;
     let cluster = Cluster::build(&objects).map_err(&engine_error)?;
     Ok(Loaded { objects, cluster, namespaces, live: Some(live), default_namespace })
 }
@@ -163,24 +170,198 @@ pub fn add_files(
     flag: &str,
     engine_error: &impl Fn(netpol::Error) -> Error,
 ) -> Result<()> {
-    let mut budget = limits::MANIFESTS;
-    let mut files_read = 0;
-    let (warnings, skipped) = (objects.warnings.len(), objects.skipped.len());
+    let (warnings, skipped, count) = (objects.warnings.len(), objects.skipped.len(), objects.count());
+    let mut files = Vec::new();
     for path in paths {
-        for file in manifest_files(path, recursive)? {
-            let what = if file.as_os_str() == "-" { "standard input".to_string() } else { file.display().to_string() };
-            let text = read_text(&file, &format!("{flag} {what}"), budget)?;
-            budget = budget.saturating_sub(text.len() as u64);
-            files_read += 1;
-            objects.add_yaml(&text, &what).map_err(engine_error)?;
-        }
+        files.extend(manifest_files(path, recursive)?);
     }
-    if files_read == 0 {
+    if files.is_empty() {
         return Err(Error::invalid(format!("the {flag} paths hold no .yaml, .yml or .json file"))
             .with_hint("name the files, or add -R to read subdirectories"));
     }
+    // All files together are within the budget: what regular files hold is known before any is read.
+    let total: u64 = files
+        .iter()
+        .filter(|f| f.as_os_str() != "-")
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum();
+    if total > limits::MANIFESTS {
+        return Err(Error::new(
+            harden_cli::ErrorKind::TooLarge,
+            format!(
+                "the {flag} files are too large: {} MiB together, more than {} MiB; nothing was read",
+                total / (1024 * 1024),
+                limits::MANIFESTS / (1024 * 1024)
+            ),
+        )
+        .with_hint("give fewer or smaller files; this limit keeps the memory the answer takes bounded"));
+    }
+    let mut budget = limits::MANIFESTS;
+    for file in files {
+        let what = if file.as_os_str() == "-" { "standard input".to_string() } else { file.display().to_string() };
+        let text = read_text(&file, &format!("{flag} {what}"), budget)?;
+        budget = budget.saturating_sub(text.len() as u64);
+        objects.add_yaml(&text, &what).map_err(engine_error)?;
+    }
     report_input(&objects.warnings[warnings..], &objects.skipped[skipped..]);
+    if objects.count() == count {
+        // An empty file, a FIFO without a writer, a file of other kinds: no answer can come from it.
+        return Err(Error::invalid(format!(
+            "the {flag} files hold no Namespace, Pod, workload or NetworkPolicy (nor a policy of a kind the engine does not model)"
+        ))
+        .with_hint(format!("check the {flag} paths; the engine reads those kinds only")));
+    }
     Ok(())
+}
+
+/// Every object of a kind the engine does not model that changes traffic (see the module docs),
+/// in the whole cluster: one aggregated discovery request, then one list request per such kind
+/// served. A kind that cannot be listed is reported as such: the answer cannot be complete either.
+pub async fn unmodelled_in_cluster(client: &kube::Client) -> Result<Vec<netpol::Unmodelled>> {
+    let source: netpol::input::Source = std::sync::Arc::from("the cluster");
+    let mut kinds: Vec<(String, String, String, bool)> = Vec::new();
+    let aggregated = client.list_api_groups_aggregated().await.ok().filter(|d| !d.items.is_empty());
+    match aggregated {
+        Some(discovery) => {
+            for group in discovery.items {
+                let name = group.metadata.and_then(|m| m.name).unwrap_or_default();
+                // Versions come preferred first; one group's kinds may live in different versions
+                // (AdminNetworkPolicy in v1alpha1, ClusterNetworkPolicy in v1beta1): each kind once.
+                for version in group.versions {
+                    let api_version = format!("{name}/{}", version.version.unwrap_or_default());
+                    for resource in version.resources {
+                        let kind = resource.response_kind.and_then(|k| k.kind).unwrap_or_default();
+                        let listable = resource.verbs.iter().any(|v| v == "list");
+                        let seen =
+                            kinds.iter().any(|(v, k, ..)| *k == kind && v.split('/').next() == Some(name.as_str()));
+                        if netpol::input::unmodelled_kind(&api_version, &kind) && listable && !seen {
+                            let namespaced = resource.scope.as_deref() == Some("Namespaced");
+                            kinds.push((api_version.clone(), kind, resource.resource.unwrap_or_default(), namespaced));
+                        }
+                    }
+                }
+            }
+        }
+        None => {
+            // An API server without aggregated discovery: one request per group.
+            let groups = client.list_api_groups().await.or_kube("discovering the API groups")?;
+            for group in groups.groups {
+                let mut versions = group.versions;
+                if let Some(preferred) = group.preferred_version {
+                    versions.retain(|v| v.group_version != preferred.group_version);
+                    versions.insert(0, preferred);
+                }
+                for version in versions {
+                    let resources = client
+                        .list_api_group_resources(&version.group_version)
+                        .await
+                        .or_kube(format!("discovering {}", version.group_version))?;
+                    for resource in resources.resources.into_iter().filter(|r| !r.name.contains('/')) {
+                        let seen = kinds
+                            .iter()
+                            .any(|(v, k, ..)| *k == resource.kind && v.split('/').next() == Some(group.name.as_str()));
+                        if netpol::input::unmodelled_kind(&version.group_version, &resource.kind)
+                            && resource.verbs.iter().any(|v| v == "list")
+                            && !seen
+                        {
+                            kinds.push((
+                                version.group_version.clone(),
+                                resource.kind,
+                                resource.name,
+                                resource.namespaced,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for (api_version, kind, plural, namespaced) in kinds {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
+        let resource = kube::discovery::ApiResource {
+            group: group.to_string(),
+            version: version.to_string(),
+            api_version: api_version.clone(),
+            kind: kind.clone(),
+            plural: plural.clone(),
+        };
+        let api: Api<kube::api::DynamicObject> = Api::all_with(client.clone(), &resource);
+        let unmodelled = |object: String| netpol::Unmodelled {
+            source: source.clone(),
+            kind: kind.clone(),
+            api_version: api_version.clone(),
+            object,
+        };
+        match api.list_metadata(&ListParams::default().limit(UNMODELLED_LISTED)).await {
+            Ok(list) => {
+                let more = list.metadata.continue_.as_deref().is_some_and(|c| !c.is_empty());
+                for item in &list.items {
+                    let name = item.metadata.name.clone().unwrap_or_default();
+                    found.push(unmodelled(match (&item.metadata.namespace, namespaced) {
+                        (Some(ns), true) => format!("{ns}/{name}"),
+                        _ => name,
+                    }));
+                }
+                if more {
+                    found.push(unmodelled(format!("(more than {UNMODELLED_LISTED} {plural})")));
+                }
+            }
+            Err(e) => {
+                let why = crate::error::from_kube(e, format!("listing {plural}.{group}")).message;
+                found.push(unmodelled(format!("(objects not known: {why})")));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// How many objects of an unmodelled kind are named; one is enough to make an answer incomplete.
+const UNMODELLED_LISTED: u32 = 100;
+
+/// The lines that tell an answer is incomplete, for the top of a text answer: what is not
+/// modelled (the first few, then how many), and what the answer still says.
+pub fn incomplete_note(unmodelled: &[netpol::Unmodelled]) -> String {
+    let shown: Vec<String> = unmodelled.iter().take(INCOMPLETE_SHOWN).map(ToString::to_string).collect();
+    let more = unmodelled.len().saturating_sub(INCOMPLETE_SHOWN);
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    format!(
+        "INCOMPLETE: {} object(s) of kinds the engine does not model change what traffic is allowed: {}{more}.\n\
+         What follows is what the NetworkPolicies alone allow, not what the cluster allows.\n",
+        unmodelled.len(),
+        shown.join(", ")
+    )
+}
+
+const INCOMPLETE_SHOWN: usize = 5;
+
+/// The objects that make an answer incomplete, for `-o json|yaml` (`unmodelled` beside `complete: false`).
+pub fn unmodelled_json(unmodelled: &[netpol::Unmodelled]) -> serde_json::Value {
+    serde_json::Value::Array(
+        unmodelled
+            .iter()
+            .map(|u| {
+                serde_json::json!({
+                    "kind": u.kind,
+                    "apiVersion": u.api_version,
+                    "object": u.object,
+                    "source": u.source.to_string(),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Says on stderr that the answer is incomplete (the exit code, 2, says it to scripts).
+pub fn warn_incomplete(unmodelled: &[netpol::Unmodelled]) {
+    if let Some(first) = unmodelled.first() {
+        warn(format!(
+            "the answer is incomplete: {} object(s) the engine does not model change traffic (first: {first}); exit code 2",
+            unmodelled.len()
+        ));
+    }
 }
 
 /// Lists Namespaces, and Pods and NetworkPolicies in `namespaces` (every namespace when `None`),

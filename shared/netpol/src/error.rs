@@ -13,6 +13,12 @@ pub enum Error {
     #[error("{origin}: {reason}")]
     Document { origin: String, reason: String },
 
+    /// A text whose collections nest deeper than the engine reads, refused before it is parsed.
+    #[error(
+        "{origin}: line {line}: collections nest more than {limit} deep; refused before parsing (Kubernetes objects nest about 15 deep)"
+    )]
+    TooDeep { origin: String, line: usize, limit: usize },
+
     /// The input is larger than the engine agrees to hold in memory.
     #[error("{origin} is {size} bytes, over the limit of {limit} bytes")]
     TooLarge { origin: String, size: u64, limit: u64 },

@@ -27,6 +27,7 @@
 //! apiVersion: v1
 //! kind: Pod
 //! metadata: {name: app, namespace: shop, labels: {app: web}}
+//! spec: {containers: [{name: app, image: nginx}]}
 //! ---
 //! apiVersion: networking.k8s.io/v1
 //! kind: NetworkPolicy
@@ -61,7 +62,10 @@ mod explain;
 pub mod input;
 mod matrix;
 mod model;
+pub mod scan;
+mod split;
 pub mod synth;
+pub mod validate;
 mod why;
 
 #[cfg(test)]
@@ -71,7 +75,7 @@ mod tests;
 
 pub use error::{Error, Result};
 pub use explain::{RuleRef, Side, Verdict};
-pub use input::{Objects, Warning};
+pub use input::{Objects, Unmodelled, Warning};
 pub use matrix::{Cell, Matrix};
 pub use model::{
     Cluster, Direction, Group, GroupId, NamedPort, Namespace, NsId, Peer, Pod, PodId, Policy, PolicyId, PortRef,

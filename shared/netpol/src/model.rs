@@ -12,7 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Protocol;
-use super::input::{Objects, PodInput, Sourced, Warning};
+use super::input::{Objects, PodInput, Sourced, Unmodelled, Warning};
 use crate::error::{Error, Result};
 
 pub type Labels = BTreeMap<String, String>;
@@ -254,10 +254,16 @@ pub struct Cluster {
     pub ip_blocks: Vec<(IpNet, Vec<IpNet>)>,
     /// What building noticed and did not refuse: objects given twice (the later one is used).
     pub warnings: Vec<Warning>,
+    /// Objects of the input that change what traffic is allowed and that the engine does not
+    /// model (see [`crate::input::unmodelled_kind`]). When there are any, every answer is only
+    /// what the NetworkPolicies say: incomplete, and the caller must say so.
+    pub unmodelled: Vec<Unmodelled>,
     pub(crate) ns_index: HashMap<String, NsId>,
     pub(crate) pod_index: HashMap<(NsId, String), PodId>,
     pub(crate) policies_by_ns: Vec<Vec<PolicyId>>,
     pub(crate) groups_by_ns: Vec<Vec<GroupId>>,
+    /// Where each distinct ipBlock is in [`Cluster::ip_blocks`].
+    pub(crate) ip_block_index: HashMap<(IpNet, Vec<IpNet>), usize>,
 }
 
 /// Which directions a policy isolates, after the API server's defaulting of `policyTypes`:
@@ -353,6 +359,7 @@ impl Cluster {
         }
         cluster.group_pods();
         cluster.warnings = warnings;
+        cluster.unmodelled = objects.unmodelled.clone();
         Ok(cluster)
     }
 
@@ -512,10 +519,11 @@ impl Cluster {
                         except.push(net);
                     }
                     let key = (cidr, except.clone());
-                    let block = match self.ip_blocks.iter().position(|b| *b == key) {
-                        Some(i) => i,
+                    let block = match self.ip_block_index.get(&key) {
+                        Some(&i) => i,
                         None => {
-                            self.ip_blocks.push(key);
+                            self.ip_blocks.push(key.clone());
+                            self.ip_block_index.insert(key, self.ip_blocks.len() - 1);
                             self.ip_blocks.len() - 1
                         }
                     };
@@ -631,6 +639,12 @@ impl Cluster {
     pub(crate) fn ip_in_block(&self, ips: &[IpAddr], block: usize) -> bool {
         let (cidr, except) = &self.ip_blocks[block];
         ips.iter().any(|ip| cidr.contains(ip) && !except.iter().any(|e| e.contains(ip)))
+    }
+
+    /// Whether the answers are complete: no object of the input changes traffic in a way the
+    /// engine does not model.
+    pub fn complete(&self) -> bool {
+        self.unmodelled.is_empty()
     }
 
     /// Every pod, in input order.

@@ -125,7 +125,8 @@ pub fn generate_typed(shape: Shape) -> Typed {
         let ns = i % shape.namespaces.max(1);
         let app = rng.below(8);
         let tier = TIERS[rng.below(3)];
-        let mut container = Container { name: "main".into(), ..Default::default() };
+        let mut container =
+            Container { name: "main".into(), image: Some("registry.example/app:1".into()), ..Default::default() };
         if tier != "db" {
             container.ports = Some(vec![ContainerPort {
                 name: Some("http".into()),

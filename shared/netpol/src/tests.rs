@@ -16,7 +16,7 @@ fn e2e_cluster(policies: &str) -> Cluster {
         for pod in ["a", "b", "c"] {
             text.push_str(&format!(
                 "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}, namespace: {ns}, labels: {{pod: {pod}}}}}\n\
-                 spec:\n  containers:\n  - name: c\n    ports:\n\
+                 spec:\n  containers:\n  - name: c\n    image: x\n    ports:\n\
                  \x20   - {{name: serve-80-tcp, containerPort: 80}}\n\
                  \x20   - {{name: serve-81-tcp, containerPort: 81}}\n\
                  \x20   - {{name: serve-80-udp, containerPort: 80, protocol: UDP}}\n\
@@ -238,8 +238,8 @@ fn match_expressions_select_pods_and_namespaces() {
 #[test]
 fn namespaces_get_the_metadata_name_label_even_when_only_referenced() {
     let c = build(
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: undeclared}\n---\n\
-         apiVersion: v1\nkind: Pod\nmetadata: {name: q, namespace: target}\n---\n\
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: undeclared}\nspec: {containers: [{name: c, image: x}]}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: q, namespace: target}\nspec: {containers: [{name: c, image: x}]}\n---\n\
          apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: target}\n\
          spec:\n  podSelector: {}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: undeclared}}}]}]\n",
     )
@@ -287,9 +287,9 @@ fn named_ports_resolve_on_the_destination_pod() {
     assert!(!can(&c, "y/a", "x/a", "81/UDP") && !can(&c, "y/a", "x/a", "81"));
     // Egress named ports are resolved on the destination too.
     let c = build(
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: src, namespace: n}\n---\n\
-         apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: n}\nspec: {containers: [{name: c, ports: [{name: http, containerPort: 8080}]}]}\n---\n\
-         apiVersion: v1\nkind: Pod\nmetadata: {name: alt, namespace: n}\nspec: {containers: [{name: c, ports: [{name: http, containerPort: 9090}]}]}\n---\n\
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: src, namespace: n}\nspec: {containers: [{name: c, image: x}]}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: n}\nspec: {containers: [{name: c, image: x, ports: [{name: http, containerPort: 8080}]}]}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: alt, namespace: n}\nspec: {containers: [{name: c, image: x, ports: [{name: http, containerPort: 9090}]}]}\n---\n\
          apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: e, namespace: n}\n\
          spec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress: [{ports: [{port: http}]}]\n",
     )
@@ -354,9 +354,9 @@ fn self_traffic_is_allowed() {
 
 fn ip_cluster(policy_spec: &str) -> Cluster {
     build(&format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: client, namespace: n, labels: {{app: client}}}}\nstatus: {{podIP: 10.0.1.5, podIPs: [{{ip: 10.0.1.5}}, {{ip: 'fd00::15'}}]}}\n---\n\
-         apiVersion: v1\nkind: Pod\nmetadata: {{name: server, namespace: n, labels: {{app: server}}}}\nstatus: {{podIP: 10.0.2.7}}\n---\n\
-         apiVersion: v1\nkind: Pod\nmetadata: {{name: other, namespace: n, labels: {{app: server}}}}\nstatus: {{podIP: 10.0.3.9}}\n---\n\
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: client, namespace: n, labels: {{app: client}}}}\nspec: {{containers: [{{name: c, image: x}}]}}\nstatus: {{podIP: 10.0.1.5, podIPs: [{{ip: 10.0.1.5}}, {{ip: 'fd00::15'}}]}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {{name: server, namespace: n, labels: {{app: server}}}}\nspec: {{containers: [{{name: c, image: x}}]}}\nstatus: {{podIP: 10.0.2.7}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {{name: other, namespace: n, labels: {{app: server}}}}\nspec: {{containers: [{{name: c, image: x}}]}}\nstatus: {{podIP: 10.0.3.9}}\n---\n\
          apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: p, namespace: n}}\nspec:\n{policy_spec}"
     ))
     .unwrap()
@@ -411,9 +411,9 @@ fn ip_block_ingress_from_a_pod_ip_and_an_ipv6_pod() {
 #[test]
 fn host_network_pods_are_not_selected_by_selectors() {
     let c = build(
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: host, namespace: n, labels: {app: a}}\nspec: {hostNetwork: true, containers: []}\n---\n\
-         apiVersion: v1\nkind: Pod\nmetadata: {name: pod, namespace: n, labels: {app: a}}\n---\n\
-         apiVersion: v1\nkind: Pod\nmetadata: {name: peer, namespace: n, labels: {app: b}}\n---\n\
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: host, namespace: n, labels: {app: a}}\nspec: {hostNetwork: true, containers: [{name: c, image: x}]}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: pod, namespace: n, labels: {app: a}}\nspec: {containers: [{name: c, image: x}]}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: peer, namespace: n, labels: {app: b}}\nspec: {containers: [{name: c, image: x}]}\n---\n\
          apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: n}\n\
          spec:\n  podSelector: {}\n  ingress: [{from: [{podSelector: {matchLabels: {app: a}}}]}]\n",
     )
@@ -452,9 +452,9 @@ fn loader_reads_lists_typed_lists_and_workload_templates() {
     objects
         .add_yaml(
             "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Namespace\n  metadata: {name: a, labels: {team: x}}\n\
-             - apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: web, namespace: a}\n  spec: {template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c, ports: [{name: http, containerPort: 80}]}]}}}\n\
-             ---\napiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: p1, labels: {app: x}}\n\
-             ---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly, namespace: a}\nspec: {schedule: '@daily', jobTemplate: {spec: {template: {metadata: {labels: {job: n}}}}}}\n\
+             - apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: web, namespace: a}\n  spec: {selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c, image: x, ports: [{name: http, containerPort: 80}]}]}}}\n\
+             ---\napiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: p1, labels: {app: x}}\n  spec: {containers: [{name: c, image: x}]}\n\
+             ---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly, namespace: a}\nspec: {schedule: '@daily', jobTemplate: {spec: {template: {metadata: {labels: {job: n}}, spec: {restartPolicy: Never, containers: [{name: c, image: x}]}}}}}\n\
              ---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ignored}\n---\n",
             "test",
         )
@@ -609,7 +609,7 @@ fn what_the_api_server_rejects_gets_no_verdict() {
         assert!(err.to_string().contains(reason), "{rules}: {err}");
     }
     let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: n}\n\
-               spec: {containers: [{name: c, ports: [{containerPort: 80, protocol: udp}]}]}\n";
+               spec: {containers: [{name: c, image: x, ports: [{containerPort: 80, protocol: udp}]}]}\n";
     assert!(build(pod).unwrap_err().to_string().contains("spec.containers[0].ports[0].protocol"));
 }
 
@@ -635,7 +635,7 @@ fn the_same_policy_twice_means_the_later_one() {
 fn a_misspelt_container_port_names_file_object_and_field() {
     let mut objects = Objects::default();
     let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: pod-a, namespace: helloworld}\n\
-                spec: {containers: [{name: c, ports: [{containerport: 8080}]}]}\n";
+                spec: {containers: [{name: c, image: x, ports: [{containerport: 8080}]}]}\n";
     let err = objects.add_yaml(yaml, "app.yaml").and_then(|()| Cluster::build(&objects).map(|_| ())).unwrap_err();
     let text = err.to_string();
     assert!(
@@ -678,7 +678,7 @@ fn denials_say_why_not_per_policy() {
 #[test]
 fn address_denials_name_the_cidr_or_the_except() {
     let c = build(
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: app, namespace: a12}\n---\n\
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: app, namespace: a12}\nspec: {containers: [{name: c, image: x}]}\n---\n\
          apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: egress, namespace: a12}\n\
          spec:\n  podSelector: {}\n  policyTypes: [Egress]\n\
          \x20 egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0, except: [169.254.169.254/32]}}]}]\n",
@@ -695,8 +695,8 @@ fn address_denials_name_the_cidr_or_the_except() {
 #[test]
 fn host_network_pods_are_named_as_such() {
     let c = build(
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: agent, namespace: n, labels: {app: a}}\nspec: {hostNetwork: true, containers: [{name: c}]}\n---\n\
-         apiVersion: v1\nkind: Pod\nmetadata: {name: peer, namespace: n}\n---\n\
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: agent, namespace: n, labels: {app: a}}\nspec: {hostNetwork: true, containers: [{name: c, image: x}]}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: peer, namespace: n}\nspec: {containers: [{name: c, image: x}]}\n---\n\
          apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: n}\nspec: {podSelector: {matchLabels: {app: a}}}\n",
     )
     .unwrap();

@@ -16,6 +16,7 @@ mod guarantees;
 mod krew;
 mod manual;
 mod netpol_deny;
+mod netpol_input;
 mod netpol_policy;
 mod node;
 mod pod_images;

@@ -152,7 +152,7 @@ fn bad_policy(dir: &Path, spec: &str) -> String {
     std::fs::write(
         &file,
         format!(
-            "apiVersion: v1\nkind: Pod\nmetadata: {{name: a, namespace: n}}\n---\n\
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: a, namespace: n}}\nspec: {{containers: [{{name: c, image: busybox}}]}}\n---\n\
              apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: bad, namespace: n}}\nspec:\n{spec}"
         ),
     )
@@ -345,7 +345,8 @@ fn a_dump_given_twice_warns_in_a_few_lines_not_one_per_object() {
     let mut yaml = String::new();
     for i in 0..30 {
         yaml.push_str(&format!(
-            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: dup, labels: {{app: a}}}}\nstatus: {{podIP: 10.1.0.{}}}\n",
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: dup, labels: {{app: a}}}}\n\
+             spec: {{containers: [{{name: c, image: busybox}}]}}\nstatus: {{podIP: 10.1.0.{}}}\n",
             i + 1
         ));
     }

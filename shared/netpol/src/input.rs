@@ -4,7 +4,8 @@
 //! A text may hold several documents, `List`s (also `PodList` and friends), a UTF-8 byte-order
 //! mark, YAML anchors and merge keys (`<<: *defaults`), as kubectl accepts them. The pod templates
 //! of Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs and CronJobs
-//! count as one pod each, named after the workload and owned by it.
+//! count as one pod each, named after the workload and owned by it. The cluster tiers' kinds
+//! (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy) are read by [`tier`].
 //!
 //! What is not the engine's is skipped, never guessed at: documents that are not Kubernetes
 //! objects (a JSON report, a Helm values file), kinds the engine does not use (Services,
@@ -22,6 +23,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
+
+pub mod tier;
+
+pub use tier::ClusterPolicyObject;
 
 /// Where an object came from, for messages: `g04.yaml: document 2`, `the cluster`.
 pub type Source = Arc<str>;
@@ -135,6 +140,9 @@ pub struct Objects {
     pub namespaces: Vec<Sourced<Namespace>>,
     pub pods: Vec<Sourced<PodInput>>,
     pub policies: Vec<Sourced<NetworkPolicy>>,
+    /// ClusterNetworkPolicies, and the AdminNetworkPolicies and BaselineAdminNetworkPolicies they
+    /// replaced (`policy.networking.k8s.io`): the cluster-scoped tiers around NetworkPolicy.
+    pub cluster_policies: Vec<Sourced<ClusterPolicyObject>>,
     /// The namespace of objects that have none (`-n`, else `default`), as `kubectl apply -f` does.
     pub default_namespace: String,
     /// Fields the API server would not know, named with their object.
@@ -166,6 +174,7 @@ impl Objects {
             namespaces: Vec::new(),
             pods: Vec::new(),
             policies: Vec::new(),
+            cluster_policies: Vec::new(),
             default_namespace: default_namespace.to_string(),
             warnings: Vec::new(),
             skipped: Vec::new(),
@@ -255,13 +264,17 @@ impl Objects {
                 let policy: NetworkPolicy = self.decode(value, &what, source)?;
                 self.policies.push(Sourced { object: policy, source: source.clone() });
             }
+            _ if tier::is_tier_kind(&kind, &api_version) => {
+                self.add_tier_object(value, &kind, &api_version, &what, source)?;
+            }
             _ => {
                 let workload = WORKLOADS.iter().find(|(k, version, _)| *k == kind && core(version));
                 match workload {
                     Some((_, _, pointer)) => self.add_workload(value, &kind, pointer, &what, source)?,
                     None => {
                         let ours = matches!(kind.as_str(), "Namespace" | "Pod" | "NetworkPolicy")
-                            || WORKLOADS.iter().any(|(k, _, _)| *k == kind);
+                            || WORKLOADS.iter().any(|(k, _, _)| *k == kind)
+                            || tier::is_tier_kind_name(&kind);
                         let shown = if ours { format!("{kind} ({api_version})") } else { kind.clone() };
                         self.skipped.push(Skipped { source: source.clone(), what: shown });
                     }

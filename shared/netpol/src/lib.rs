@@ -73,6 +73,8 @@ mod fuzz;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tier_reference;
+#[cfg(test)]
 mod tier_tests;
 
 pub use error::{Error, Result};

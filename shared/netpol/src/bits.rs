@@ -70,6 +70,20 @@ impl Bits {
         }
     }
 
+    /// The set bits, in order.
+    pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(i, &word)| {
+            let mut word = word;
+            std::iter::from_fn(move || {
+                (word != 0).then(|| {
+                    let bit = word.trailing_zeros() as usize;
+                    word &= word - 1;
+                    i * 64 + bit
+                })
+            })
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.words.iter().all(|w| *w == 0)
     }
@@ -112,5 +126,7 @@ mod tests {
         f.union_with_and3(&full, &a, &b);
         assert_eq!(f, b);
         assert!(Bits::empty(130).is_empty() && !f.is_empty());
+        assert_eq!(a.ones().collect::<Vec<_>>(), [0, 64, 129]);
+        assert_eq!(Bits::full(130).ones().count(), 130);
     }
 }

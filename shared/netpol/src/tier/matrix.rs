@@ -45,6 +45,8 @@ pub(crate) struct TierWork<'a> {
     /// Per rule id: the same over destinations, restricted to the columns whose port it matches.
     egress_rules: HashMap<usize, Rc<(Bits, Option<Bits>)>>,
     profiles: HashMap<(Direction, Vec<ClusterPolicyId>, Vec<bool>), Rc<Transform>>,
+    /// Per group, the cluster policies that apply to it for ingress and for egress, in order.
+    applying: Vec<[Vec<ClusterPolicyId>; 2]>,
     /// Columns whose ingress has uncertain sources, and those sources.
     pub uncertain_columns: Vec<(usize, Bits)>,
 }
@@ -52,6 +54,17 @@ pub(crate) struct TierWork<'a> {
 impl<'a> TierWork<'a> {
     pub fn new(cluster: &'a Cluster, groups: &'a [GroupId], resolved: &'a [Option<(u16, Protocol)>]) -> Option<Self> {
         let index = cluster.tiers.index.as_ref()?;
+        let mut applying = vec![[Vec::new(), Vec::new()]; cluster.groups.len()];
+        for &p in &cluster.tiers.order {
+            let policy = &cluster.tiers.policies[p.index()];
+            for (side, direction) in [Direction::Ingress, Direction::Egress].into_iter().enumerate() {
+                if !policy.rules(direction).is_empty() {
+                    for g in index.subject[p.index()].ones() {
+                        applying[g][side].push(p);
+                    }
+                }
+            }
+        }
         Some(TierWork {
             cluster,
             index,
@@ -61,22 +74,14 @@ impl<'a> TierWork<'a> {
             ingress_rules: HashMap::new(),
             egress_rules: HashMap::new(),
             profiles: HashMap::new(),
+            applying,
             uncertain_columns: Vec::new(),
         })
     }
 
     /// The cluster policies applying to a group for a direction, in evaluation order.
     fn applying(&self, group: GroupId, direction: Direction) -> Vec<ClusterPolicyId> {
-        let tiers = &self.cluster.tiers;
-        tiers
-            .order
-            .iter()
-            .copied()
-            .filter(|&p| {
-                self.index.subject[p.index()].get(group.index())
-                    && !tiers.policies[p.index()].rules(direction).is_empty()
-            })
-            .collect()
+        self.applying[group.index()][usize::from(direction == Direction::Egress)].clone()
     }
 
     /// The sources a column finally admits, from `np` (what NetworkPolicy admits; every source when

@@ -20,6 +20,7 @@ pub(crate) mod compile;
 pub(crate) mod eval;
 pub(crate) mod matrix;
 
+use std::collections::HashMap;
 use std::fmt;
 
 use apimachinery::labels as selector;
@@ -354,7 +355,7 @@ impl Cluster {
         }
         let n_all = self.groups.len();
         // Distinct label sets of group representatives, and per namespace its groups as bits.
-        let mut label_sets: std::collections::HashMap<&Labels, usize> = std::collections::HashMap::new();
+        let mut label_sets: HashMap<&Labels, usize> = HashMap::new();
         let mut distinct: Vec<&Labels> = Vec::new();
         let mut group_labels = Vec::with_capacity(n_all);
         for group in &self.groups {
@@ -365,7 +366,13 @@ impl Cluster {
             }));
         }
         let rep = |g: usize| &self.pods[self.groups[g].pods[0]];
-        let pod_groups = |namespaces: &LabelSelector, pods: Option<&LabelSelector>| -> Bits {
+        // Policies repeat selectors (`{}`, a team's namespaces): each pair is evaluated once.
+        let mut seen: HashMap<(String, Option<String>), Bits> = HashMap::new();
+        let mut pod_groups = |namespaces: &LabelSelector, pods: Option<&LabelSelector>| -> Bits {
+            let key = (format!("{namespaces:?}"), pods.map(|p| format!("{p:?}")));
+            if let Some(bits) = seen.get(&key) {
+                return bits.clone();
+            }
             let mut bits = Bits::empty(n_all);
             let by_labels: Option<Vec<bool>> =
                 pods.map(|sel| distinct.iter().map(|labels| selector::matches(sel, labels)).collect());
@@ -380,6 +387,7 @@ impl Cluster {
                     }
                 }
             }
+            seen.insert(key, bits.clone());
             bits
         };
         let mut index = GroupIndex::default();

@@ -170,6 +170,22 @@ impl Cluster {
         NAMESPACE_LOCKS.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Installs the network-policy API's CRDs (ClusterNetworkPolicy of v0.3.0, AdminNetworkPolicy
+    /// and BaselineAdminNetworkPolicy of v0.1.7; experimental channel) once per test binary, and
+    /// waits until they are served.
+    pub fn install_cluster_tier_crds(&self) {
+        static INSTALLED: OnceLock<()> = OnceLock::new();
+        INSTALLED.get_or_init(|| {
+            let crds = cluster_tier_crds_dir().join("crds");
+            let applied = run_quiet(self.kubectl().args(["apply", "--server-side", "-f"]).arg(&crds));
+            assert!(applied.status.success(), "installing the CRDs: {}", String::from_utf8_lossy(&applied.stderr));
+            let waited = run_quiet(
+                self.kubectl().args(["wait", "--for=condition=Established", "--timeout=60s", "-f"]).arg(&crds),
+            );
+            assert!(waited.status.success(), "waiting for the CRDs: {}", String::from_utf8_lossy(&waited.stderr));
+        });
+    }
+
     /// The real `kubectl` against this cluster as admin.
     pub fn kubectl(&self) -> Command {
         let mut command = Command::new("kubectl");
@@ -389,6 +405,23 @@ pub fn network_policy_api_dir() -> PathBuf {
             dir.display()
         );
         dir
+    })
+    .clone()
+}
+
+/// Where `tests/tools/build-cluster-tier-crds.sh` put the network-policy API's CRDs (fetched from
+/// the Go module proxy on first use).
+pub fn cluster_tier_crds_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let output = Command::new("bash")
+            .arg(repo_root().join("tests/tools/build-cluster-tier-crds.sh"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("running build-cluster-tier-crds.sh");
+        assert!(output.status.success(), "fetching the network-policy API CRDs failed");
+        let text = String::from_utf8_lossy(&output.stdout);
+        PathBuf::from(text.lines().last().expect("build-cluster-tier-crds.sh prints the directory").trim())
     })
     .clone()
 }

@@ -698,14 +698,14 @@ mod tests {
         let mut with_anp = objects(&[]);
         with_anp
             .add_yaml(
-                "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: deny}\nspec: {}\n",
+                "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: deny, namespace: n}\nspec: {}\n",
                 "anp.yaml",
             )
             .unwrap();
         let cluster = Cluster::build(&with_anp).unwrap();
         let report = evaluate(&cluster, &["a12".into()], &endpoints(&[Cloud::Aws], false, &[]));
         assert!(!report.complete);
-        assert_eq!(serde_json::to_value(&report).unwrap()["unmodelled"][0]["kind"], "AdminNetworkPolicy");
+        assert_eq!(serde_json::to_value(&report).unwrap()["unmodelled"][0]["kind"], "CiliumNetworkPolicy");
         let text = table(&report);
         assert!(text.starts_with("INCOMPLETE: 1 object(s)"), "{text}");
         let complete =

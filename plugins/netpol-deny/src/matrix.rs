@@ -709,7 +709,7 @@ mod tests {
         objects.add_yaml(&std::fs::read_to_string(root).unwrap(), "g04.yaml").unwrap();
         objects
             .add_yaml(
-                "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: deny}\nspec: {}\n",
+                "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: deny, namespace: n}\nspec: {}\n",
                 "anp.yaml",
             )
             .unwrap();
@@ -722,7 +722,7 @@ mod tests {
         let value: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(json, serde_json::to_string_pretty(&value).unwrap() + "\n", "still serde's pretty JSON");
         assert_eq!(value["complete"], false);
-        assert_eq!(value["unmodelled"][0]["object"], "deny");
+        assert_eq!(value["unmodelled"][0]["object"], "n/deny");
         let yaml: Value = serde_yaml::from_str(&render(&table, MatrixFormat::Yaml)).unwrap();
         assert_eq!(yaml, value);
         assert!(render(&table, MatrixFormat::Dot).starts_with("// INCOMPLETE"));

@@ -471,7 +471,7 @@ mod tests {
         assert_eq!(value["differs"], false);
     }
 
-    /// Issue 25: with an AdminNetworkPolicy among the objects, the policies' expectation is
+    /// Issue 25: with a CiliumNetworkPolicy among the objects, the policies' expectation is
     /// unknown: no "denied" expected, no DIFFERS when the packet arrived.
     #[test]
     fn an_incomplete_expectation_is_unknown_and_never_a_difference() {
@@ -483,7 +483,7 @@ mod tests {
         let complete = Cluster::build(&objects).unwrap();
         objects
             .add_yaml(
-                "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: allow}\n",
+                "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: allow, namespace: n}\n",
                 "anp",
             )
             .unwrap();

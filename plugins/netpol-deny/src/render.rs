@@ -58,6 +58,18 @@ fn side_text(cluster: &Cluster, side: &Side, this: &str, other: &str, out: &mut 
         );
         return;
     }
+    // A cluster tier (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy) decided
+    // this side: what NetworkPolicy says below would not be the answer.
+    if let netpol::Decision::Admin { rule } | netpol::Decision::Baseline { rule } = &side.tiers.path.decision {
+        let verdict = if side.allowed { "allowed" } else { "DENIED" };
+        let uncertain = if side.tiers.certain() {
+            ""
+        } else {
+            " (uncertain: a same-priority policy, or a peer the engine cannot evaluate, may deny it)"
+        };
+        let _ = writeln!(out, "  {verb} {name}: {verdict} by {}{uncertain}", cluster.tier_rule_text(rule));
+        return;
+    }
     if side.isolated_by.is_empty() {
         let _ = writeln!(
             out,
@@ -238,6 +250,37 @@ mod tests {
         assert!(text.starts_with("denied: default/other -> g04/backend"), "{text}");
         assert!(text.contains("ingress to g04/backend: DENIED"), "{text}");
         assert!(text.contains("no ingress rule of these policies allows traffic from default/other"), "{text}");
+    }
+
+    /// Issue 28: a side a ClusterNetworkPolicy decided is not explained by NetworkPolicy's view
+    /// (which says "allowed, not isolated" here).
+    #[test]
+    fn verdict_text_names_the_cluster_tier_that_decided() {
+        let mut objects = netpol::Objects::default();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/g04");
+        objects.add_yaml(&std::fs::read_to_string(root.join("g04.yaml")).unwrap(), "g04.yaml").unwrap();
+        objects
+            .add_yaml(
+                "apiVersion: policy.networking.k8s.io/v1beta1\nkind: ClusterNetworkPolicy\nmetadata: {name: no-default}\n\
+                 spec:\n  tier: Admin\n  priority: 10\n  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: g04}}}\n\
+                 \x20 ingress: [{name: not-from-default, action: Deny, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: default}}}]}]\n",
+                "cnp.yaml",
+            )
+            .unwrap();
+        let c = Cluster::build(&objects).unwrap();
+        let v = c.check(pod(&c, "default/other"), pod(&c, "g04/backend"), &PortQuery::tcp(3000)).unwrap();
+        let text = verdict_text(&c, &v);
+        assert!(text.starts_with("denied: default/other -> g04/backend"), "{text}");
+        assert!(
+            text.contains(
+                "ingress to g04/backend: DENIED by clusternetworkpolicy/no-default (Admin tier, priority 10) \
+                 ingress rule 0 \"not-from-default\": Deny"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("ingress to g04/backend: allowed"), "{text}");
+        let v = c.check(pod(&c, "g04/frontend"), pod(&c, "g04/backend"), &PortQuery::tcp(3000)).unwrap();
+        assert!(verdict_text(&c, &v).contains("ingress to g04/backend: allowed, not isolated"), "not from default");
     }
 
     #[test]

@@ -19,6 +19,10 @@
 //!
 //! What the files hold that the engine does not use is named once on stderr; unknown fields are
 //! warned about one by one, as kubectl's field validation does.
+//!
+//! The cluster tiers (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy, of
+//! `policy.networking.k8s.io`) are read live where the cluster serves them; where it does not, that
+//! is a fact ([`Loaded::cluster_policy_kinds`] is empty), not an error.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +34,7 @@ use harden_cli::progress::Spinner;
 use harden_cli::{Error, Result};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use netpol::{Cluster, Objects};
 
 use crate::client::{Kube, connect};
@@ -65,6 +69,9 @@ pub struct Loaded {
     pub live: Option<Kube>,
     /// The namespace of objects and names without one (`-n`, the context's, else `default`).
     pub default_namespace: String,
+    /// Live: the network-policy API kinds the cluster serves and that were listed
+    /// (`clusternetworkpolicies.policy.networking.k8s.io/v1beta1`, ...); empty when it serves none.
+    pub cluster_policy_kinds: Vec<String>,
 }
 
 /// Which pods and policies a live command needs.
@@ -125,7 +132,7 @@ pub async fn load(
         }
         kube.namespaces.clone()
     };
-    Ok(Loaded { objects, cluster, namespaces, live: None, default_namespace })
+    Ok(Loaded { objects, cluster, namespaces, live: None, default_namespace, cluster_policy_kinds: Vec::new() })
 }
 
 async fn load_live(
@@ -153,11 +160,62 @@ async fn load_live(
     };
     let (listed_namespaces, pods, policies) = list(&live.client, lists.as_deref()).await?;
     let unmodelled = unmodelled_in_cluster(&live.client).await?;
-    spinner.finish("read pods and network policies");
     let mut objects = Objects::from_typed(listed_namespaces, pods, policies, &default_namespace);
     objects.unmodelled = unmodelled;
+    let cluster_policy_kinds = list_cluster_policies(&live.client, &mut objects, &engine_error).await?;
+    spinner.finish("read pods and network policies");
     let cluster = Cluster::build(&objects).map_err(&engine_error)?;
-    Ok(Loaded { objects, cluster, namespaces, live: Some(live), default_namespace })
+    Ok(Loaded { objects, cluster, namespaces, live: Some(live), default_namespace, cluster_policy_kinds })
+}
+
+/// The network-policy API's kinds: kind, resource, and the versions to read it at, preferred first.
+const CLUSTER_POLICY_KINDS: [(&str, &str, &[&str]); 3] = [
+    ("ClusterNetworkPolicy", "clusternetworkpolicies", &["v1beta1", "v1alpha2"]),
+    ("AdminNetworkPolicy", "adminnetworkpolicies", &["v1alpha1"]),
+    ("BaselineAdminNetworkPolicy", "baselineadminnetworkpolicies", &["v1alpha1"]),
+];
+
+/// Adds the cluster-scoped policies of `policy.networking.k8s.io` the cluster serves to `objects`
+/// (one discovery request when the group is not served), and returns the kinds listed.
+pub async fn list_cluster_policies(
+    client: &kube::Client,
+    objects: &mut Objects,
+    engine_error: &impl Fn(netpol::Error) -> Error,
+) -> Result<Vec<String>> {
+    const GROUP: &str = "policy.networking.k8s.io";
+    let groups = client.list_api_groups().await.or_kube("discovering the API groups")?;
+    let Some(group) = groups.groups.iter().find(|g| g.name == GROUP) else { return Ok(Vec::new()) };
+    let served: Vec<&str> = group.versions.iter().map(|v| v.version.as_str()).collect();
+    let mut listed = Vec::new();
+    for (kind, plural, versions) in CLUSTER_POLICY_KINDS {
+        for version in versions.iter().filter(|v| served.contains(v)) {
+            let api_version = format!("{GROUP}/{version}");
+            let resources =
+                client.list_api_group_resources(&api_version).await.or_kube(format!("discovering {api_version}"))?;
+            if !resources.resources.iter().any(|r| r.name == plural) {
+                continue;
+            }
+            let resource = ApiResource {
+                group: GROUP.into(),
+                version: version.to_string(),
+                api_version: api_version.clone(),
+                kind: kind.into(),
+                plural: plural.into(),
+            };
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+            let items = api.list(&ListParams::default()).await.or_kube(format!("listing {plural}.{GROUP}"))?.items;
+            for item in items {
+                let mut value =
+                    serde_json::to_value(item).map_err(|e| Error::invalid(format!("a {kind} of the cluster: {e}")))?;
+                value["apiVersion"] = api_version.clone().into();
+                value["kind"] = kind.into();
+                objects.add_cluster_policy_json(value, "the cluster").map_err(engine_error)?;
+            }
+            listed.push(format!("{plural}.{api_version}"));
+            break;
+        }
+    }
+    Ok(listed)
 }
 
 /// Adds the objects of files and directories (`-` is standard input) to `objects`, within the

@@ -41,6 +41,57 @@ impl Bits {
             *out |= x & y;
         }
     }
+
+    /// `self &= other`.
+    pub fn intersect_with(&mut self, other: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= b;
+        }
+    }
+
+    /// `self &= !other`.
+    pub fn remove_all(&mut self, other: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= !b;
+        }
+    }
+
+    /// `self |= a & b & c`.
+    pub fn union_with_and3(&mut self, a: &Bits, b: &Bits, c: &Bits) {
+        for (((out, x), y), z) in self.words.iter_mut().zip(&a.words).zip(&b.words).zip(&c.words) {
+            *out |= x & y & z;
+        }
+    }
+
+    /// `self |= a & !b`.
+    pub fn union_with_and_not(&mut self, a: &Bits, b: &Bits) {
+        for ((out, x), y) in self.words.iter_mut().zip(&a.words).zip(&b.words) {
+            *out |= x & !y;
+        }
+    }
+
+    /// The set bits, in order.
+    pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(i, &word)| {
+            let mut word = word;
+            std::iter::from_fn(move || {
+                (word != 0).then(|| {
+                    let bit = word.trailing_zeros() as usize;
+                    word &= word - 1;
+                    i * 64 + bit
+                })
+            })
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.iter().all(|w| *w == 0)
+    }
+
+    /// Whether `self & other` has any bit.
+    pub fn intersects(&self, other: &Bits) -> bool {
+        self.words.iter().zip(&other.words).any(|(a, b)| a & b != 0)
+    }
 }
 
 #[cfg(test)]
@@ -63,5 +114,19 @@ mod tests {
         let mut c = Bits::empty(130);
         c.union_with_and(&a, &b);
         assert!(c.get(64) && !c.get(0) && !c.get(129));
+        let mut d = a.clone();
+        d.remove_all(&b);
+        assert!(d.get(0) && !d.get(64) && d.get(129));
+        d.intersect_with(&full);
+        assert!(d.get(0) && d.intersects(&a) && !d.intersects(&b));
+        let mut e = Bits::empty(130);
+        e.union_with_and_not(&full, &a);
+        assert!(!e.get(0) && e.get(1) && !e.get(64) && !e.get(129));
+        let mut f = Bits::empty(130);
+        f.union_with_and3(&full, &a, &b);
+        assert_eq!(f, b);
+        assert!(Bits::empty(130).is_empty() && !f.is_empty());
+        assert_eq!(a.ones().collect::<Vec<_>>(), [0, 64, 129]);
+        assert_eq!(Bits::full(130).ones().count(), 130);
     }
 }

@@ -6,6 +6,8 @@ use std::net::IpAddr;
 use super::model::{Cluster, Direction, NsId, Peer, Pod, PodId, PolicyId, PortRef, Rule};
 use super::{Endpoint, PortQuery, Protocol};
 use crate::error::{Error, Result};
+use crate::tier::TierSide;
+use crate::tier::eval::{NpTier, PairFacts};
 
 /// A rule that allows the traffic on one side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -30,17 +32,26 @@ pub struct Side {
     pub isolated_by: Vec<PolicyId>,
     /// Every rule of those policies that allows the traffic.
     pub allowed_by: Vec<RuleRef>,
+    /// Whether this side lets the traffic through, all tiers considered (see `tiers`). When the
+    /// outcome depends on what the API leaves open, true if some possible path allows it.
     pub allowed: bool,
     /// When denied: for each isolating policy, the nearest rule and what it lacked.
     pub denials: Vec<super::why::Denial>,
     /// For a hostNetwork pod: the policies whose podSelector matches its labels for this
     /// direction, none of which applies to it (NetworkPolicies do not govern host-network pods).
     pub host_network_selected_by: Vec<PolicyId>,
+    /// Which tier decided this side (Admin, NetworkPolicy, Baseline or the default), by which
+    /// rule, and what the API leaves open. `allowed` is this decision; `isolated_by`,
+    /// `allowed_by` and `denials` are what NetworkPolicy says, whether or not it was consulted.
+    pub tiers: TierSide,
 }
 
 /// The answer to "can `from` reach `to` on this port".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
+    /// Both sides allow it (or it is a pod talking to itself). When the outcome depends on what
+    /// the API leaves open ([`Verdict::certain`] is false), true if some possible path allows it:
+    /// "denied" is only said when every path denies.
     pub allowed: bool,
     pub from: Endpoint,
     pub to: Endpoint,
@@ -51,6 +62,14 @@ pub struct Verdict {
     pub self_traffic: bool,
     pub egress: Side,
     pub ingress: Side,
+}
+
+impl Verdict {
+    /// Whether the outcome is certain: no side has a possible path with the other outcome (a
+    /// choice between same-priority cluster policies, or a peer the engine cannot evaluate).
+    pub fn certain(&self) -> bool {
+        self.self_traffic || !self.allowed || (self.egress.tiers.certain() && self.ingress.tiers.certain())
+    }
 }
 
 impl Cluster {
@@ -139,9 +158,14 @@ impl Cluster {
                 allowed_by.push(RuleRef { policy, direction, rule: index, peer: peer_match, port: port_match });
             }
         }
-        let allowed = isolated_by.is_empty() || !allowed_by.is_empty();
+        let np_allowed = isolated_by.is_empty() || !allowed_by.is_empty();
         let denials =
-            if allowed { Vec::new() } else { self.denials(&isolated_by, direction, peer, dst_pod, port, protocol) };
+            if np_allowed { Vec::new() } else { self.denials(&isolated_by, direction, peer, dst_pod, port, protocol) };
+        let np =
+            if isolated_by.is_empty() { NpTier::NotIsolated } else { NpTier::Isolated(allowed_by.first().copied()) };
+        let facts = PairFacts { cluster: self, direction, peer, dst_pod, port, protocol };
+        let tiers = self.tier_side(pod, &facts, np);
+        let allowed = tiers.path.allowed;
         let host_network_selected_by = if self.pods[pod].host_network {
             self.policies_by_ns[self.pods[pod].namespace.index()]
                 .iter()
@@ -151,7 +175,29 @@ impl Cluster {
         } else {
             Vec::new()
         };
-        Side { direction, pod: Some(pod), isolated_by, allowed_by, allowed, denials, host_network_selected_by }
+        Side { direction, pod: Some(pod), isolated_by, allowed_by, allowed, denials, host_network_selected_by, tiers }
+    }
+
+    /// The first rule of the isolating policies that allows `peer` on this port (`None`: denied).
+    pub(crate) fn first_allowing(
+        &self,
+        isolating: &[PolicyId],
+        direction: Direction,
+        peer: Endpoint,
+        dst_pod: Option<&Pod>,
+        port: u16,
+        protocol: Protocol,
+    ) -> Option<RuleRef> {
+        for &policy in isolating {
+            for (index, rule) in self.policies[policy].rules(direction).iter().enumerate() {
+                let Some(peer_match) = self.rule_peer_match(self.policies[policy].namespace, rule, peer) else {
+                    continue;
+                };
+                let Some(port_match) = rule_port_match(rule, dst_pod, port, protocol) else { continue };
+                return Some(RuleRef { policy, direction, rule: index, peer: peer_match, port: port_match });
+            }
+        }
+        None
     }
 
     /// `Some(None)`: the rule has no peers (all match); `Some(Some(i))`: peer `i` matches.
@@ -189,6 +235,7 @@ impl Side {
             allowed: true,
             denials: Vec::new(),
             host_network_selected_by: Vec::new(),
+            tiers: TierSide::external(),
         }
     }
 }

@@ -1,16 +1,29 @@
-//! The loader under random input: seeds from the corpus (`tests/fixtures/fuzz/objects`, and the
-//! seed's g04 manifests), mutated by byte edits and cuts, must give an answer or an error, never a
-//! panic, and whatever loads must build and answer a matrix. YAML nested to random depths (flow and
-//! block collections, brackets in scalars) must be measured at least as deep as it is, refused
-//! before parsing past the budget, and parsed below it. Bounded by proptest's case count, so CI
-//! runs it in seconds; `PROPTEST_CASES=100000 cargo test -p harden-netpol fuzz` runs it longer.
+//! The loader under random input: seeds from the corpus (`tests/fixtures/fuzz/objects`, the
+//! seed's g04 manifests, and the network-policy API's own examples), mutated by byte edits and
+//! cuts, must give an answer or an error, never a panic, and whatever loads must build and answer
+//! a matrix, its decisions and a verdict. YAML nested to random depths (flow and block
+//! collections, brackets in scalars) must be measured at least as deep as it is, refused before
+//! parsing past the budget, and parsed below it. Bounded by proptest's case count, so CI runs it in
+//! seconds; `PROPTEST_CASES=100000 cargo test -p harden-netpol fuzz` runs it longer.
 
 use proptest::prelude::*;
 
 use super::*;
 
 fn corpus() -> Vec<Vec<u8>> {
-    harden_fuzz::corpus(&["tests/fixtures/fuzz/objects", "examples/g04"], |_| true, 4)
+    const UPSTREAM: &str = "shared/netpol/testdata/network-policy-api-v0.3.0";
+    harden_fuzz::corpus(
+        &[
+            "tests/fixtures/fuzz/objects",
+            "examples/g04",
+            &format!("{UPSTREAM}/crdtest/valid"),
+            &format!("{UPSTREAM}/conformance/admin_tier"),
+            &format!("{UPSTREAM}/conformance/api_integration"),
+            &format!("{UPSTREAM}/user-story-examples"),
+        ],
+        |_| true,
+        4,
+    )
 }
 
 fn load(text: &str) {
@@ -21,7 +34,14 @@ fn load(text: &str) {
     if let Ok(cluster) = Cluster::build(&objects) {
         let groups: Vec<GroupId> = cluster.group_ids().collect();
         for port in ["80", "53/UDP", "http"] {
-            let _ = cluster.matrix(&groups, &PortQuery::parse(port).unwrap());
+            let m = cluster.matrix(&groups, &PortQuery::parse(port).unwrap());
+            if !groups.is_empty() {
+                let _ = m.decision(&cluster, 0, groups.len() - 1);
+            }
+        }
+        let mut pods = cluster.pod_ids();
+        if let (Some(from), Some(to)) = (pods.next(), pods.last()) {
+            let _ = cluster.check(Endpoint::Pod(from), Endpoint::Pod(to), &PortQuery::tcp(80));
         }
     }
 }

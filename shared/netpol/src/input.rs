@@ -4,7 +4,8 @@
 //! A text may hold several documents, `List`s (also `PodList` and friends), a UTF-8 byte-order
 //! mark, YAML anchors and merge keys (`<<: *defaults`), as kubectl accepts them. The pod templates
 //! of Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs and CronJobs
-//! count as one pod each, named after the workload and owned by it.
+//! count as one pod each, named after the workload and owned by it. The cluster tiers' kinds
+//! (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy) are read by [`tier`].
 //!
 //! Nothing is guessed. An object must say its `kind` and `apiVersion` (the items of a typed list
 //! such as `PodList` take the list's); one that does not, or an item that contradicts its list, is
@@ -35,6 +36,10 @@ use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, 
 use crate::error::{Error, Result};
 use crate::validate::{self, NameRule, Workload};
 use crate::{scan, split};
+
+pub mod tier;
+
+pub use tier::ClusterPolicyObject;
 
 /// Where an object came from, for messages: `g04.yaml: document 2`, `the cluster`.
 pub type Source = Arc<str>;
@@ -86,13 +91,13 @@ impl fmt::Display for Unmodelled {
 }
 
 /// Whether objects of this kind change what traffic is allowed while the engine does not model
-/// them: the cluster tier (`policy.networking.k8s.io`: AdminNetworkPolicy, BaselineAdminNetworkPolicy,
-/// ClusterNetworkPolicy), every other API group's `*NetworkPolicy` (Calico, Cilium, Antrea,
+/// them: the cluster tier's kinds at versions [`tier`] does not read (`policy.networking.k8s.io`: a
+/// ClusterNetworkPolicy `v1`, say), every other API group's `*NetworkPolicy` (Calico, Cilium, Antrea,
 /// OpenShift, GKE, Multus; Calico's `Staged*` policies only preview and are not counted), OVN's
 /// EgressFirewall and Istio's AuthorizationPolicy.
 pub fn unmodelled_kind(api_version: &str, kind: &str) -> bool {
     let group = api_version.split_once('/').map_or("", |(group, _)| group);
-    if group == "networking.k8s.io" || group == "extensions" {
+    if group == "networking.k8s.io" || group == "extensions" || tier::is_tier_kind(kind, api_version) {
         return false;
     }
     group == "policy.networking.k8s.io"
@@ -181,6 +186,9 @@ pub struct Objects {
     pub namespaces: Vec<Sourced<Namespace>>,
     pub pods: Vec<Sourced<PodInput>>,
     pub policies: Vec<Sourced<NetworkPolicy>>,
+    /// ClusterNetworkPolicies, and the AdminNetworkPolicies and BaselineAdminNetworkPolicies they
+    /// replaced (`policy.networking.k8s.io`): the cluster-scoped tiers around NetworkPolicy.
+    pub cluster_policies: Vec<Sourced<ClusterPolicyObject>>,
     /// The namespace of objects that have none (`-n`, else `default`), as `kubectl apply -f` does.
     pub default_namespace: String,
     /// Fields the API server would not know, named with their object.
@@ -243,6 +251,7 @@ impl Objects {
             namespaces: Vec::new(),
             pods: Vec::new(),
             policies: Vec::new(),
+            cluster_policies: Vec::new(),
             default_namespace: default_namespace.to_string(),
             warnings: Vec::new(),
             skipped: Vec::new(),
@@ -276,17 +285,33 @@ impl Objects {
     /// How many objects the engine reads or counts as unmodelled: what a file contributed is the
     /// difference before and after adding it.
     pub fn count(&self) -> usize {
-        self.namespaces.len() + self.pods.len() + self.policies.len() + self.unmodelled.len()
+        self.namespaces.len()
+            + self.pods.len()
+            + self.policies.len()
+            + self.cluster_policies.len()
+            + self.unmodelled.len()
     }
 
     /// Moves the objects of `other` (read from another text) after these.
-    fn append(&mut self, mut other: Objects) {
-        self.namespaces.append(&mut other.namespaces);
-        self.pods.append(&mut other.pods);
-        self.policies.append(&mut other.policies);
-        self.warnings.append(&mut other.warnings);
-        self.skipped.append(&mut other.skipped);
-        self.unmodelled.append(&mut other.unmodelled);
+    fn append(&mut self, other: Objects) {
+        // Taken apart field by field, so that a kind added to `Objects` cannot be dropped here unnoticed.
+        let Objects {
+            mut namespaces,
+            mut pods,
+            mut policies,
+            mut cluster_policies,
+            default_namespace: _,
+            mut warnings,
+            mut skipped,
+            mut unmodelled,
+        } = other;
+        self.namespaces.append(&mut namespaces);
+        self.pods.append(&mut pods);
+        self.policies.append(&mut policies);
+        self.cluster_policies.append(&mut cluster_policies);
+        self.warnings.append(&mut warnings);
+        self.skipped.append(&mut skipped);
+        self.unmodelled.append(&mut unmodelled);
     }
 
     /// Adds every document of a YAML or JSON text; `source` names it in messages (a file name,
@@ -394,6 +419,11 @@ impl Objects {
         let name = value.get("metadata").and_then(|m| m.get("name")).and_then(|n| n.as_str()).unwrap_or_default();
         let name = name.to_string();
         let what = format!("{kind} {name:?}");
+        // The cluster tiers' kinds at the versions the engine models; other versions of their group
+        // stay unmodelled below, so that an answer never guesses at them.
+        if tier::is_tier_kind(kind, api_version) {
+            return self.add_tier_object(value, kind, api_version, &what, source);
+        }
         let group = group_of(api_version);
         let served = SERVED
             .iter()
@@ -1064,9 +1094,9 @@ mod tests {
     #[test]
     fn kinds_that_change_traffic_are_kept_as_unmodelled_the_rest_skipped() {
         let objects = read(
-            "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: deny-all}\nspec: {priority: 10}\n---\n\
-             apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\nmetadata: {name: default}\n---\n\
-             apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: tier}\n---\n\
+            "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: deny-all}\nspec: {priority: 10, subject: {namespaces: {}}}\n---\n\
+             apiVersion: policy.networking.k8s.io/v1\nkind: ClusterNetworkPolicy\nmetadata: {name: future}\n---\n\
+             apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: tier}\nspec: {tier: Admin, priority: 1, subject: {namespaces: {}}}\n---\n\
              apiVersion: crd.projectcalico.org/v1\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\n---\n\
              apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: c, namespace: shop}\n---\n\
              apiVersion: projectcalico.org/v3\nkind: StagedNetworkPolicy\nmetadata: {name: preview}\n---\n\
@@ -1077,15 +1107,15 @@ mod tests {
         assert_eq!(
             unmodelled,
             [
-                "AdminNetworkPolicy deny-all (policy.networking.k8s.io/v1alpha1)",
-                "BaselineAdminNetworkPolicy default (policy.networking.k8s.io/v1alpha1)",
-                "ClusterNetworkPolicy tier (policy.networking.k8s.io/v1alpha2)",
+                "ClusterNetworkPolicy future (policy.networking.k8s.io/v1)",
                 "GlobalNetworkPolicy g (crd.projectcalico.org/v1)",
                 "CiliumNetworkPolicy shop/c (cilium.io/v2)",
             ]
         );
         let skipped: Vec<&str> = objects.skipped.iter().map(|s| s.what.as_str()).collect();
         assert_eq!(skipped, ["StagedNetworkPolicy", "Service"]);
+        // The versions the cluster tier is modelled at are read, not kept aside.
+        assert_eq!(objects.cluster_policies.len(), 2);
     }
 
     #[test]

@@ -14,10 +14,13 @@
 //!
 //! Semantics, in short (the long form, every choice made, is [`semantics`]): a pod is isolated for a direction when a
 //! policy of its namespace with that policy type selects it; traffic needs egress at the source
-//! and ingress at the destination; policies only add. Named ports are resolved on the destination
-//! pod. hostNetwork pods are never selected by pod or namespace selectors. Traffic from a pod to
-//! itself is always allowed. An external address (`Endpoint::Ip`) has no policies of its own: only
-//! the pod side is checked.
+//! and ingress at the destination; policies only add. Around NetworkPolicy, the cluster tiers
+//! ([`tier`]: ClusterNetworkPolicy, and the AdminNetworkPolicy and BaselineAdminNetworkPolicy it
+//! replaced) decide each side first (Admin tier) or last (Baseline tier), and every verdict names
+//! the tier and rule that decided. Named ports are resolved on the destination pod. hostNetwork
+//! pods are never selected by pod or namespace selectors. Traffic from a pod to itself is always
+//! allowed. An external address (`Endpoint::Ip`) has no policies of its own: only the pod side is
+//! checked.
 //!
 //! ```
 //! use netpol::{Cluster, Direction, Endpoint, Objects, PortQuery};
@@ -65,6 +68,7 @@ mod model;
 pub mod scan;
 mod split;
 pub mod synth;
+pub mod tier;
 pub mod validate;
 mod why;
 
@@ -72,6 +76,10 @@ mod why;
 mod fuzz;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tier_reference;
+#[cfg(test)]
+mod tier_tests;
 
 pub use error::{Error, Result};
 pub use explain::{RuleRef, Side, Verdict};
@@ -80,6 +88,10 @@ pub use matrix::{Cell, Matrix};
 pub use model::{
     Cluster, Direction, Group, GroupId, NamedPort, Namespace, NsId, Peer, Pod, PodId, Policy, PolicyId, PortRef,
     PortSpec, Rule,
+};
+pub use tier::{
+    Action, Ambiguity, CellDecision, ClusterPolicy, ClusterPolicyId, ClusterPolicyKind, Decision, NotEvaluated,
+    SidePath, Tier, TierPeer, TierPort, TierRule, TierRuleRef, TierSide,
 };
 pub use why::{Denial, Failure, Nearest};
 

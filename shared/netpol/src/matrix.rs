@@ -40,6 +40,9 @@ pub struct Matrix {
     pub resolved: Vec<Option<(u16, Protocol)>>,
     allowed: Bits,
     position: HashMap<GroupId, usize>,
+    /// Allowed cells whose outcome depends on what the API leaves open (cluster policies of one
+    /// priority) or on a peer the engine cannot evaluate; `None` when there is none.
+    uncertain: Option<Bits>,
 }
 
 impl Matrix {
@@ -52,6 +55,25 @@ impl Matrix {
         } else {
             Cell::Denied
         }
+    }
+
+    /// Whether the cell's outcome is certain. An uncertain cell is [`Cell::Allowed`] (some
+    /// possible path allows it) and [`Matrix::decision`] says why it is uncertain.
+    pub fn certain(&self, from: usize, to: usize) -> bool {
+        self.uncertain.as_ref().is_none_or(|bits| !bits.get(from * self.groups.len() + to))
+    }
+
+    /// Whether some cell is uncertain (see [`Matrix::certain`]).
+    pub fn any_uncertain(&self) -> bool {
+        self.uncertain.is_some()
+    }
+
+    /// Which tier decided each side of the cell between the groups at positions `from` and `to`,
+    /// and by which rule (`None` when the destination has no such named port). Computed on demand
+    /// from the cluster's per-group index: a few bit tests per rule.
+    pub fn decision(&self, cluster: &Cluster, from: usize, to: usize) -> Option<crate::tier::CellDecision> {
+        let (port, protocol) = self.resolved[to]?;
+        Some(cluster.group_decision(self.groups[from], self.groups[to], port, protocol))
     }
 
     /// The position of a group in [`Matrix::groups`], for [`Matrix::cell`].
@@ -108,6 +130,7 @@ impl Cluster {
         for &g in groups {
             selected.set(g.index());
         }
+        let mut tiers = crate::tier::matrix::TierWork::new(self, groups, &resolved);
 
         // Ingress: for each destination column, the set of source groups it admits.
         let mut admits: Vec<Bits> = Vec::with_capacity(n);
@@ -119,7 +142,11 @@ impl Cluster {
                 continue;
             };
             if isolating.is_empty() {
-                admits.push(Bits::full(n_all));
+                let set = Bits::full(n_all);
+                admits.push(match &mut tiers {
+                    Some(t) => t.ingress(column, g, false, set),
+                    None => set,
+                });
                 continue;
             }
             let mut set = Bits::empty(n_all);
@@ -131,8 +158,13 @@ impl Cluster {
                     }
                 }
             }
-            admits.push(set);
+            admits.push(match &mut tiers {
+                Some(t) => t.ingress(column, g, true, set),
+                None => set,
+            });
         }
+        let uncertain_columns = tiers.as_mut().map(|t| std::mem::take(&mut t.uncertain_columns)).unwrap_or_default();
+        let mut uncertain: Option<Bits> = None;
 
         // Egress: for each source row, the set of destination groups it may send to on the port.
         let mut allowed = Bits::empty(n * n);
@@ -152,14 +184,37 @@ impl Cluster {
                 }
                 Some(set)
             };
+            let (reaches, row_uncertain) = match &mut tiers {
+                Some(t) => t.egress(g, reaches),
+                None => (reaches, None),
+            };
             for (column, &d) in groups.iter().enumerate() {
                 let out = reaches.as_ref().is_none_or(|set| set.get(d.index()));
                 if out && admits[column].get(g.index()) {
                     allowed.set(row * n + column);
                 }
             }
+            // An allowed cell is uncertain when either side could also deny it.
+            let mut mark = |column: usize| {
+                if allowed.get(row * n + column) {
+                    uncertain.get_or_insert_with(|| Bits::empty(n * n)).set(row * n + column);
+                }
+            };
+            if let Some(row_uncertain) = &row_uncertain {
+                for (column, &d) in groups.iter().enumerate() {
+                    if row_uncertain.get(d.index()) {
+                        mark(column);
+                    }
+                }
+            }
+            for (column, sources) in &uncertain_columns {
+                if sources.get(g.index()) {
+                    mark(*column);
+                }
+            }
         }
-        Matrix { port: port.clone(), groups: groups.to_vec(), resolved, allowed, position }
+        drop(tiers);
+        Matrix { port: port.clone(), groups: groups.to_vec(), resolved, allowed, position, uncertain }
     }
 
     /// The groups of the given pods, in first-seen order.

@@ -250,8 +250,12 @@ pub struct Cluster {
     pub pods: Vec<Pod>,
     pub policies: Vec<Policy>,
     pub groups: Vec<Group>,
-    /// Distinct ipBlocks `(cidr, except)` of all policies.
+    /// Distinct ipBlocks `(cidr, except)` of all policies (and the `networks` CIDRs of cluster
+    /// policies, without except).
     pub ip_blocks: Vec<(IpNet, Vec<IpNet>)>,
+    /// The cluster-scoped tiers: ClusterNetworkPolicies (and AdminNetworkPolicies,
+    /// BaselineAdminNetworkPolicies), in evaluation order.
+    pub tiers: crate::tier::Tiers,
     /// What building noticed and did not refuse: objects given twice (the later one is used).
     pub warnings: Vec<Warning>,
     /// Objects of the input that change what traffic is allowed and that the engine does not
@@ -288,7 +292,7 @@ pub fn policy_types(spec: &net::NetworkPolicySpec) -> std::result::Result<(bool,
 }
 
 /// Keeps the last of the objects with the same key, as `kubectl apply` of both would, and says so.
-fn last_wins<'a, T>(
+pub(crate) fn last_wins<'a, T>(
     items: &'a [Sourced<T>],
     kind: &str,
     key: impl Fn(&T) -> (String, String),
@@ -353,11 +357,13 @@ impl Cluster {
         for policy in policies {
             cluster.add_policy(policy, default_ns)?;
         }
+        cluster.add_cluster_policies(&objects.cluster_policies, &mut warnings)?;
         cluster.policies_by_ns = vec![Vec::new(); cluster.namespaces.len()];
         for (index, policy) in cluster.policies.iter().enumerate() {
             cluster.policies_by_ns[policy.namespace.index()].push(PolicyId(id(index)));
         }
         cluster.group_pods();
+        cluster.index_tiers();
         cluster.warnings = warnings;
         cluster.unmodelled = objects.unmodelled.clone();
         Ok(cluster)

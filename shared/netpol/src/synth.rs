@@ -273,3 +273,72 @@ pub fn generate_typed(shape: Shape) -> Typed {
     }
     objects
 }
+
+/// `count` ClusterNetworkPolicies for a synthetic cluster of `namespaces` namespaces, as a YAML
+/// stream, in the shapes admins write them: a metadata block and DNS and monitoring accepts for
+/// every namespace, a team's production guarded from development, delegation of a team's
+/// namespaces to their owners with Pass, database guards by pod, Baseline default denies and
+/// egress guardrails per team and environment, and (rarely) an egress allowlist by domain name. Four in ten are in the Baseline tier; priorities are distinct.
+pub fn cluster_policies_yaml(count: usize, namespaces: usize, seed: u64) -> String {
+    let mut rng = Rng(seed);
+    let mut out = String::new();
+    for i in 0..count {
+        let team = format!("team-{}", rng.below(10.min(namespaces.max(1))));
+        let env = ENVS[rng.below(3)];
+        let (tier, body) = match i % 10 {
+            0 => (
+                "Admin",
+                "  subject: {namespaces: {}}\n  egress:\n  - name: no-metadata\n    action: Deny\n    to: [{networks: [169.254.169.254/32, 'fd00:ec2::254/128']}]\n".to_string(),
+            ),
+            1 => (
+                "Admin",
+                "  subject: {namespaces: {}}\n  egress:\n  - name: dns\n    action: Accept\n    to: [{pods: {namespaceSelector: {matchLabels: {team: team-0}}, podSelector: {matchLabels: {tier: api}}}}]\n    protocols: [{udp: {destinationPort: {number: 53}}}, {tcp: {destinationPort: {number: 53}}}]\n".to_string(),
+            ),
+            2 => (
+                "Admin",
+                "  subject: {namespaces: {}}\n  ingress:\n  - name: monitoring\n    action: Accept\n    from: [{namespaces: {matchLabels: {team: team-1}}}]\n    protocols: [{tcp: {destinationPort: {range: {start: 9000, end: 9100}}}}]\n".to_string(),
+            ),
+            3 => (
+                "Admin",
+                format!("  subject: {{namespaces: {{matchLabels: {{team: {team}, env: prod}}}}}}\n  ingress:\n  - name: no-dev-into-prod\n    action: Deny\n    from: [{{namespaces: {{matchLabels: {{env: dev}}}}}}]\n"),
+            ),
+            4 => (
+                "Admin",
+                format!("  subject: {{namespaces: {{matchLabels: {{team: {team}, env: {env}}}}}}}\n  ingress:\n  - name: same-team\n    action: Pass\n    from: [{{namespaces: {{matchLabels: {{team: {team}}}}}}}]\n  - name: other-teams\n    action: Deny\n    from: [{{namespaces: {{}}}}]\n"),
+            ),
+            5 => (
+                "Admin",
+                format!("  subject: {{pods: {{namespaceSelector: {{matchLabels: {{env: {env}}}}}, podSelector: {{matchLabels: {{tier: db}}}}}}}}\n  ingress:\n  - name: from-api\n    action: Accept\n    from: [{{pods: {{namespaceSelector: {{matchLabels: {{env: {env}}}}}, podSelector: {{matchLabels: {{tier: api}}}}}}}}]\n    protocols: [{{tcp: {{destinationPort: {{number: 5432}}}}}}, {{destinationNamedPort: http}}]\n  - name: no-one-else\n    action: Deny\n    from: [{{namespaces: {{}}}}]\n"),
+            ),
+            8 if i % 50 == 8 => (
+                "Admin",
+                format!("  subject: {{namespaces: {{matchLabels: {{team: {team}, env: {env}}}}}}}\n  egress:\n  - name: allowlist\n    action: Accept\n    to: [{{domainNames: [api.example.com, '*.storage.example.net']}}]\n"),
+            ),
+            6 | 8 => (
+                "Baseline",
+                format!("  subject: {{namespaces: {{matchLabels: {{team: {team}, env: {env}}}}}}}\n  ingress:\n  - name: default-deny\n    action: Deny\n    from: [{{namespaces: {{}}}}]\n"),
+            ),
+            7 => (
+                "Baseline",
+                format!("  subject: {{namespaces: {{matchLabels: {{env: {env}}}}}}}\n  egress:\n  - name: in-cluster\n    action: Accept\n    to: [{{networks: [10.0.0.0/8]}}]\n  - name: nothing-else\n    action: Deny\n    to: [{{networks: [0.0.0.0/0, '::/0']}}]\n"),
+            ),
+            _ => (
+                "Baseline",
+                format!("  subject: {{pods: {{namespaceSelector: {{matchLabels: {{team: {team}, env: {env}}}}}, podSelector: {{matchLabels: {{tier: web}}}}}}}}\n  ingress:\n  - name: web-from-{env}\n    action: Accept\n    from: [{{namespaces: {{matchLabels: {{env: {env}}}}}}}]\n    protocols: [{{destinationNamedPort: http}}]\n  - name: web-default-deny\n    action: Deny\n    from: [{{namespaces: {{}}}}]\n"),
+            ),
+        };
+        out.push_str(&format!(
+            "---\napiVersion: policy.networking.k8s.io/v1beta1\nkind: ClusterNetworkPolicy\nmetadata:\n  name: cluster-policy-{i}\nspec:\n  tier: {tier}\n  priority: {}\n{body}",
+            (i * 10) % 1001
+        ));
+    }
+    out
+}
+
+/// [`generate`] with `cluster_policies` ClusterNetworkPolicies from [`cluster_policies_yaml`].
+pub fn generate_with_cluster_policies(shape: Shape, cluster_policies: usize) -> Objects {
+    let mut objects = generate(shape);
+    let yaml = cluster_policies_yaml(cluster_policies, shape.namespaces, shape.seed);
+    objects.add_yaml(&yaml, "synthetic").expect("the synthetic cluster policies are valid");
+    objects
+}

@@ -361,3 +361,75 @@ fn a_dump_given_twice_warns_in_a_few_lines_not_one_per_object() {
     // The answer is the same as for the file given once.
     assert_eq!(stdout(&out), stdout(&offline_run(&["matrix", "-f", &file, "--port", "80"])));
 }
+
+/// Issue 28: where the cluster serves the network-policy API, its objects are read live, as the
+/// server stored them (after the CRD's validation and pruning), and decide before NetworkPolicy:
+/// an Admin Deny beats a NetworkPolicy that allows, a Pass hands the decision back to it, and the
+/// same objects from files give the same verdicts.
+#[tokio::test]
+async fn live_cluster_network_policies_decide_before_network_policies() {
+    let cluster = cluster();
+    cluster.install_cluster_tier_crds();
+    let ns = cluster.namespace("tiers-app").await;
+    let other = cluster.namespace("tiers-other").await;
+    let objects = |action: &str, anp: bool| {
+        let mut text = format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: backend, namespace: {ns}, labels: {{tier: backend}}}}\n\
+             spec: {{containers: [{{name: c, image: alpine, ports: [{{containerPort: 3000}}]}}]}}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {{name: neighbour, namespace: {ns}}}\nspec: {{containers: [{{name: c, image: alpine}}]}}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {{name: client, namespace: {other}}}\nspec: {{containers: [{{name: c, image: alpine}}]}}\n---\n\
+             apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: from-anywhere, namespace: {ns}}}\n\
+             spec: {{podSelector: {{}}, ingress: [{{from: [{{namespaceSelector: {{}}}}]}}]}}\n---\n\
+             apiVersion: policy.networking.k8s.io/v1beta1\nkind: ClusterNetworkPolicy\nmetadata: {{name: {ns}}}\n\
+             spec:\n  tier: Admin\n  priority: 10\n  subject: {{namespaces: {{matchLabels: {{kubernetes.io/metadata.name: {ns}}}}}}}\n\
+             \x20 ingress: [{{name: not-from-{other}, action: {action}, from: [{{namespaces: {{matchLabels: {{kubernetes.io/metadata.name: {other}}}}}}}]}}]\n"
+        );
+        if anp {
+            text.push_str(&format!(
+                "---\napiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {{name: {ns}}}\n\
+                 spec:\n  priority: 5\n  subject: {{namespaces: {{matchLabels: {{kubernetes.io/metadata.name: {ns}}}}}}}\n\
+                 \x20 ingress: [{{action: Deny, from: [{{pods: {{namespaceSelector: {{}}, podSelector: {{}}}}}}], ports: [{{portNumber: {{port: 3000}}}}]}}]\n"
+            ));
+        }
+        text
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("objects.yaml");
+    let verdicts = |yaml: &str| {
+        std::fs::write(&file, yaml).unwrap();
+        let path = file.display().to_string();
+        let applied = run(cluster.kubectl().args(["apply", "-f", &path]));
+        assert!(applied.status.success(), "the server accepts the objects: {}", stderr(&applied));
+        let mut out = Vec::new();
+        for from in [format!("{other}/client"), format!("{ns}/neighbour")] {
+            let to = format!("{ns}/backend");
+            let live = run(cluster.plugin(PLUGIN).args(["can-reach", "--from", &from, "--to", &to, "--port", "3000"]));
+            let (mut command, _home) = offline();
+            let files = run(command.args(["can-reach", "-f", &path, "--from", &from, "--to", &to, "--port", "3000"]));
+            assert_eq!(live.status.code(), files.status.code(), "{from}: live and files disagree: {}", stdout(&live));
+            let first = stdout(&live).lines().next().unwrap_or_default().to_string();
+            out.push((live.status.code(), first));
+        }
+        out
+    };
+    let backend = format!("{ns}/backend on 3000/TCP");
+    // The Admin Deny beats the NetworkPolicy that allows every namespace; the neighbour is not
+    // matched by it, and the NetworkPolicy decides.
+    assert_eq!(
+        verdicts(&objects("Deny", false)),
+        [
+            (Some(1), format!("denied: {other}/client -> {backend}")),
+            (Some(0), format!("allowed: {ns}/neighbour -> {backend}"))
+        ]
+    );
+    // A Pass does not allow by itself: it hands the decision to the NetworkPolicy, which allows.
+    assert_eq!(verdicts(&objects("Pass", false))[0], (Some(0), format!("allowed: {other}/client -> {backend}")));
+    // An AdminNetworkPolicy (v1alpha1) at priority 5 comes before the Pass at 10, for every pod.
+    assert_eq!(
+        verdicts(&objects("Pass", true)),
+        [
+            (Some(1), format!("denied: {other}/client -> {backend}")),
+            (Some(1), format!("denied: {ns}/neighbour -> {backend}"))
+        ]
+    );
+}

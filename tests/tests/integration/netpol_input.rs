@@ -49,6 +49,11 @@ fn g04() -> String {
         .collect()
 }
 
+/// A kind that decides traffic and that the engine does not model (Cilium's cluster-wide policy).
+const UNMODELLED: &str = "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: deny-all}\n\
+                          spec: {endpointSelector: {}, ingressDeny: [{fromEntities: [all]}]}\n";
+
+/// The cluster tier's kind, which the engine models: denies ingress from every namespace.
 const ANP: &str = "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: deny-all}\n\
                    spec: {priority: 10, subject: {namespaces: {}}, ingress: [{name: deny, action: Deny, from: [{namespaces: {namespaceSelector: {}}}]}]}\n";
 
@@ -115,13 +120,15 @@ fn folding_never_merges_pods_of_different_owners() {
 }
 
 /// Issue 25: an AdminNetworkPolicy in the files was skipped with a warning and the verdict exited 0
-/// as if it did not exist. Every verdict command now says it is incomplete and exits 2; the same
-/// files without it give a complete answer.
+/// as if it did not exist. The cluster tier is modelled now (issue 28); a kind the engine does not
+/// model makes every verdict command say it is incomplete and exit 2; the same files without it
+/// give a complete answer.
 #[test]
 fn unmodelled_kinds_in_files_make_every_verdict_incomplete() {
     let dir = tempfile::tempdir().unwrap();
     let complete = write(dir.path(), "g04.yaml", &g04());
-    let with_anp = write(dir.path(), "g04-anp.yaml", &format!("{}---\n{ANP}", g04()));
+    let with_anp = write(dir.path(), "g04-cilium.yaml", &format!("{}---\n{UNMODELLED}", g04()));
+    let with_tier = write(dir.path(), "g04-anp.yaml", &format!("{}---\n{ANP}", g04()));
     let calico = write(
         dir.path(),
         "calico.yaml",
@@ -155,10 +162,18 @@ fn unmodelled_kinds_in_files_make_every_verdict_incomplete() {
         assert_eq!(out.status.code(), Some(2), "{command:?}: {}", stderr(&out));
         let doc = json(&out);
         assert_eq!(doc["complete"], false, "{command:?}");
-        assert_eq!(doc["unmodelled"][0]["kind"], "AdminNetworkPolicy", "{command:?}");
+        assert_eq!(doc["unmodelled"][0]["kind"], "CiliumClusterwideNetworkPolicy", "{command:?}");
         assert_eq!(doc["unmodelled"][0]["object"], "deny-all", "{command:?}");
         assert!(stderr(&out).contains("the answer is incomplete"), "{command:?}: {}", stderr(&out));
+        // The cluster tier decides, and the answer is complete.
+        let out = with_file(&with_tier);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{command:?}: {}", stderr(&out));
+        assert_eq!(json(&out)["complete"], true, "{command:?}");
     }
+    let out = netpol(&[&["can-reach", "-f", &with_tier][..], &pair].concat());
+    assert_eq!(out.status.code(), Some(1), "the AdminNetworkPolicy denies: {}", stdout(&out));
+    assert!(stdout(&out).starts_with("denied: g04/frontend -> g04/backend"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("adminnetworkpolicy/deny-all"), "{}", stdout(&out));
     // can-reach's verdict word and JSON: no "allowed" while something unmodelled may deny it.
     let out = netpol(&[&["can-reach", "-f", &complete, "-f", &calico][..], &pair].concat());
     assert_eq!(out.status.code(), Some(2));
@@ -356,7 +371,7 @@ fn budgets_are_checked_before_reading_and_parsing() {
     assert!(stderr(&out).contains("refused before parsing"), "{}", stderr(&out));
 }
 
-/// Issue 25 for block-metadata: the status of files with an AdminNetworkPolicy is incomplete
+/// Issue 25 for block-metadata: the status of files with a kind the engine does not model is incomplete
 /// (exit 2, `complete: false`), not a finding or a pass; without it, the same files' finding.
 #[test]
 fn block_metadata_status_from_files_is_incomplete_with_unmodelled_kinds() {
@@ -366,7 +381,7 @@ fn block_metadata_status_from_files_is_incomplete_with_unmodelled_kinds() {
         "pods.yaml",
         &(pod("a12", "web", "{app: web}") + &pod("kube-system", "agent", "{app: agent}")),
     );
-    let anp = write(dir.path(), "anp.yaml", ANP);
+    let anp = write(dir.path(), "cilium.yaml", UNMODELLED);
     let out = offline("block-metadata", &["status", "-f", &pods, "-o", "json"]);
     assert_eq!(out.status.code(), Some(1), "an unprotected pod: {}", stderr(&out));
     let doc = json(&out);
@@ -376,16 +391,18 @@ fn block_metadata_status_from_files_is_incomplete_with_unmodelled_kinds() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let doc = json(&out);
     assert_eq!(doc["complete"], false);
-    assert_eq!(doc["unmodelled"][0]["kind"], "AdminNetworkPolicy");
+    assert_eq!(doc["unmodelled"][0]["kind"], "CiliumClusterwideNetworkPolicy");
     let out = offline("block-metadata", &["status", "-f", &pods, "-f", &anp]);
     assert!(stdout(&out).starts_with("INCOMPLETE: 1 object(s)"), "{}", stdout(&out));
 }
 
-/// Issue 25, live: the cluster tier's real CRDs (sigs.k8s.io/network-policy-api) and one object of
-/// each kind make every verdict incomplete, from the API server; the CRDs alone do not. On a
-/// control plane of its own: a cluster-wide policy would make every other test's answer incomplete.
+/// Issues 25 and 28, live: with the cluster tier's real CRDs (sigs.k8s.io/network-policy-api) and one
+/// object of each kind, every verdict is complete (the engine reads and models them from the API
+/// server); a kind the engine does not model (a CRD of Cilium's cluster-wide policy here) makes
+/// every verdict incomplete, its CRD alone does not. On a control plane of its own: a cluster-wide
+/// policy would change every other test's answer.
 #[test]
-fn live_cluster_tier_objects_make_every_verdict_incomplete() {
+fn live_cluster_tier_objects_are_modelled_and_other_kinds_make_every_verdict_incomplete() {
     let plane = ControlPlane::start_for_tests().expect("a control plane for this test");
     let kubeconfig = plane.admin_kubeconfig.clone();
     let kubectl =
@@ -460,12 +477,39 @@ fn live_cluster_tier_objects_make_every_verdict_incomplete() {
         let file = write(dir.path(), "tier.yaml", &yaml);
         let created = kubectl(&["create", "-f", &file]);
         assert!(created.status.success(), "{kind}: {}", stderr(&created));
-        verdicts(Some(2), Some(kind));
-        let out = plugin("netpol-deny", &["can-reach", "--from", "shop/client", "--to", "shop/web"]);
-        assert!(stdout(&out).starts_with("INCOMPLETE: "), "{}", stdout(&out));
-        assert!(!stdout(&out).lines().any(|l| l.starts_with("allowed:")), "{}", stdout(&out));
-        assert!(kubectl(&["delete", resource]).status.success());
         verdicts(None, None);
+        let out = plugin("netpol-deny", &["can-reach", "--from", "shop/client", "--to", "shop/web"]);
+        assert!(!stdout(&out).starts_with("INCOMPLETE"), "{kind}: {}", stdout(&out));
+        assert!(kubectl(&["delete", resource]).status.success());
     }
+    // The AdminNetworkPolicy read from the API server decides: denied, and named.
+    let file = write(dir.path(), "anp.yaml", ANP);
+    assert!(kubectl(&["create", "-f", &file]).status.success());
+    let out = plugin("netpol-deny", &["can-reach", "--from", "shop/client", "--to", "shop/web"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).starts_with("denied: shop/client -> shop/web"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("adminnetworkpolicy/deny-all"), "{}", stdout(&out));
+    assert!(kubectl(&["delete", "adminnetworkpolicy/deny-all"]).status.success());
+
+    let crd = write(
+        dir.path(),
+        "cilium-crd.yaml",
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+         metadata: {name: ciliumclusterwidenetworkpolicies.cilium.io}\n\
+         spec:\n  group: cilium.io\n  scope: Cluster\n\
+         \x20 names: {kind: CiliumClusterwideNetworkPolicy, plural: ciliumclusterwidenetworkpolicies, singular: ciliumclusterwidenetworkpolicy, listKind: CiliumClusterwideNetworkPolicyList}\n\
+         \x20 versions:\n  - name: v2\n    served: true\n    storage: true\n\
+         \x20   schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n",
+    );
+    assert!(kubectl(&["apply", "-f", &crd]).status.success());
+    assert!(kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "-f", &crd]).status.success());
+    verdicts(None, None);
+    let file = write(dir.path(), "cilium.yaml", UNMODELLED);
+    let created = kubectl(&["create", "-f", &file]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    verdicts(Some(2), Some("CiliumClusterwideNetworkPolicy"));
+    let out = plugin("netpol-deny", &["can-reach", "--from", "shop/client", "--to", "shop/web"]);
+    assert!(stdout(&out).starts_with("INCOMPLETE: "), "{}", stdout(&out));
+    assert!(!stdout(&out).lines().any(|l| l.starts_with("allowed:")), "{}", stdout(&out));
     plane.kill();
 }

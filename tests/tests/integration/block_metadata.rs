@@ -192,6 +192,9 @@ async fn remove_deletes_only_our_policies() {
 }
 
 #[tokio::test]
+// The guard is held on purpose across awaits: each test has a runtime and a thread of its own, and
+// no other test may lock a namespace until this one is done.
+#[allow(clippy::await_holding_lock)]
 async fn all_namespaces_skips_kube_system() {
     let ns = cluster().namespace("bm-all").await;
     let _no_locks = cluster().writing_to_all_namespaces();

@@ -175,6 +175,9 @@ async fn denying_egress_without_dns_warns_and_with_dns_adds_the_dns_policy_every
 }
 
 #[tokio::test]
+// The guard is held on purpose across awaits: each test has a runtime and a thread of its own, and
+// no other test may lock a namespace until this one is done.
+#[allow(clippy::await_holding_lock)]
 async fn namespace_selector_and_all_namespaces_pick_namespaces_from_the_cluster() {
     let a = cluster().namespace("sel-a").await;
     let b = cluster().namespace("sel-b").await;

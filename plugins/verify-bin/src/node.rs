@@ -2,7 +2,11 @@
 //! on each node (hostPID, so it sees the node's processes; read-only; it removes nothing because
 //! it writes nothing) hashes `/proc/<pid>/exe` of the kubelet and of the control-plane components
 //! running there, and the file each was started from, then exits; verify-bin reads its log and
-//! deletes it. The version and platform come from the Node object (`status.nodeInfo`).
+//! deletes it. The platform comes from the Node object (`status.nodeInfo`). Each binary is checked
+//! against its own release: the version string it embeds (read by the pod, as `verify-bin FILE`
+//! reads a file's, without running it), else the kubelet's version the Node reports. Components
+//! run different releases while a cluster is upgraded (the control plane first): one version for
+//! all would call the genuine binaries of the other release a MISMATCH.
 //!
 //! verify-bin talks to the cluster through `kubectl` (the one that runs the plugin, from
 //! `KUBECTL_PATH`, else the one in `PATH`), so that it stays free of a Kubernetes client: the
@@ -93,11 +97,17 @@ pub fn script(names: &[String]) -> String {
             "pid=''; for d in /proc/[0-9]*; do [ \"$(cat $d/comm 2>/dev/null)\" = '{comm}' ] && pid=${{d#/proc/}} && break; done\n\
              if [ -n \"$pid\" ]; then exe=$(readlink /proc/$pid/exe); run=$(sha256sum /proc/$pid/exe | cut -d' ' -f1); \
              file=$(sha256sum \"/proc/$pid/root$exe\" 2>/dev/null | cut -d' ' -f1); echo \"{name} $pid $run ${{file:--}} $exe\"; \
+             ({VERSION_STRINGS}) < /proc/$pid/exe | while read n v; do echo \"version {name} $n $v\"; done; \
              else echo '{name} -'; fi\n"
         ));
     }
     script
 }
+
+/// The two commonest NUL-delimited `vX.Y.Z[-suffix]` strings of standard input with their counts,
+/// as [`crate::version::embedded`] reads a file's (newlines are kept out of the way first).
+pub const VERSION_STRINGS: &str = "tr '\\n\\000' '\\001\\n' | grep -xE 'v[0-9]{1,4}\\.[0-9]{1,4}\\.[0-9]{1,4}([-+][0-9A-Za-z.+-]+)?' \
+     | sort | uniq -c | sort -rn | head -n 2";
 
 /// One line of the pod's log.
 #[derive(Debug, PartialEq, Eq)]
@@ -107,10 +117,13 @@ pub struct Seen {
     /// The digest of the file the process was started from, as it is on disk now (`None`: gone).
     pub file: Option<String>,
     pub path: String,
+    /// The release the running binary embeds: the commonest version string, if no other is as common.
+    pub version: Option<String>,
 }
 
 pub fn parse_log(log: &str) -> Vec<Seen> {
-    log.lines()
+    let mut seen: Vec<Seen> = log
+        .lines()
         .filter_map(|line| {
             let words: Vec<&str> = line.split_whitespace().collect();
             match words.as_slice() {
@@ -119,11 +132,27 @@ pub fn parse_log(log: &str) -> Vec<Seen> {
                     running: running.to_string(),
                     file: (file.len() == 64).then(|| file.to_string()),
                     path: path.to_string(),
+                    version: None,
                 }),
                 _ => None,
             }
         })
-        .collect()
+        .collect();
+    for one in &mut seen {
+        let counted: Vec<(usize, &str)> = log
+            .lines()
+            .filter_map(|line| match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+                ["version", name, count, version] if *name == one.name => Some((count.parse().ok()?, *version)),
+                _ => None,
+            })
+            .collect();
+        one.version = match counted.as_slice() {
+            [(_, only)] => Some(only.to_string()),
+            [(first, best), (second, _), ..] if first > second => Some(best.to_string()),
+            _ => None,
+        };
+    }
+    seen
 }
 
 fn pod(name: &str, node: &str, image: &str, script: &str) -> Value {
@@ -194,7 +223,7 @@ pub fn verify_nodes(request: &NodeRequest, options: &Options) -> Result<Vec<Repo
     one_build_per_unnamed_checksum(&builds, &names, options)?;
     let mut reports = Vec::new();
     for build in &builds {
-        let (node, version, os, arch) = (&build.node, &build.version, build.os.clone(), build.arch.clone());
+        let (node, os, arch) = (&build.node, build.os.clone(), build.arch.clone());
         let seen = hash_on(request, node, &names)?;
         for name in &names {
             let Some(seen) = seen.iter().find(|s| &s.name == name) else {
@@ -205,22 +234,70 @@ pub fn verify_nodes(request: &NodeRequest, options: &Options) -> Result<Vec<Repo
                 }
                 continue;
             };
-            // The node reports its kubelet's version: --version naming another is a finding.
-            let other_release = match (&options.version, &build.reported) {
-                (Some(asked), Some(reported)) if name == "kubelet" && asked != reported => {
-                    Some((asked.clone(), reported.clone()))
-                }
-                _ => None,
-            };
-            let mut report =
-                judge(node, seen, version, os.as_deref(), arch.as_deref(), options, other_release.as_ref());
-            if name == "kubelet" {
-                report.embedded_version = build.reported.clone();
+            let release = Release::of(name, seen, build, options);
+            let mut report = judge(node, seen, &release, os.as_deref(), arch.as_deref(), options);
+            report.embedded_version = release.found.clone();
+            if let Some(why) = release.note(build) {
+                report.note = Some(match report.note.take() {
+                    Some(note) => format!("{note}; {why}"),
+                    None => why,
+                });
             }
             reports.push(report);
         }
     }
     Ok(reports)
+}
+
+/// The release one running binary is checked against, and what says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// The version whose checksum applies: --version, else `found`, else the node's kubelet's.
+    pub version: String,
+    /// The binary's own release: for the kubelet, as the Node reports it, else its embedded
+    /// version string; for the other components their embedded version string.
+    pub found: Option<String>,
+    /// Who says `found`, for sentences.
+    pub whose: &'static str,
+    name: String,
+}
+
+impl Release {
+    pub fn of(name: &str, seen: &Seen, build: &Build, options: &Options) -> Release {
+        let (found, whose) = match (name, &build.reported, &seen.version) {
+            ("kubelet", Some(reported), _) => (Some(reported.clone()), "the node's kubelet"),
+            (_, _, Some(embedded)) => (Some(embedded.clone()), "the version string in the running binary"),
+            _ => (None, "the running binary"),
+        };
+        let version = options.version.clone().or_else(|| found.clone()).unwrap_or_else(|| build.version.clone());
+        Release { version, found, whose, name: name.to_string() }
+    }
+
+    /// `--version` naming another release than the binary's own.
+    fn other_release(&self, options: &Options) -> Option<(String, String)> {
+        match (&options.version, &self.found) {
+            (Some(asked), Some(found)) if asked != found => Some((asked.clone(), found.clone())),
+            _ => None,
+        }
+    }
+
+    /// What the user should know about the version checked against.
+    fn note(&self, build: &Build) -> Option<String> {
+        let kubelet = build.reported.as_deref()?;
+        if self.name == "kubelet" {
+            return None;
+        }
+        match &self.found {
+            None => Some(format!(
+                "{} carries no version string: checked against the node's kubelet's version {kubelet}",
+                self.name
+            )),
+            Some(found) if found != kubelet => {
+                Some(format!("{} is {found}, the node's kubelet {kubelet} (an upgrade in progress?)", self.name))
+            }
+            Some(_) => None,
+        }
+    }
 }
 
 /// What a node runs, as its Node object (or the flags) says.
@@ -362,12 +439,13 @@ fn wait_finished(request: &NodeRequest, pod_name: &str, node: &str) -> Result<()
 fn judge(
     node: &str,
     seen: &Seen,
-    version: &str,
+    release: &Release,
     os: Option<&str>,
     arch: Option<&str>,
     options: &Options,
-    other_release: Option<&(String, String)>,
 ) -> Report {
+    let version = release.version.as_str();
+    let other_release = release.other_release(options);
     let mut report = Report::remote(seen.name.clone(), format!("{node}:{}", seen.path));
     report.version = Some(version.to_string());
     report.os = os.map(str::to_string);
@@ -403,7 +481,7 @@ fn judge(
             report.source = Some(source);
             let published = matches!(options.source, Source::Published { .. });
             (report.verdict, report.note) =
-                crate::verify::judge(hex == seen.running, published, other_release, "the node's kubelet");
+                crate::verify::judge(hex == seen.running, published, other_release.as_ref(), release.whose);
             report.expected = Some(hex);
             if seen.file.as_deref() != Some(seen.running.as_str()) {
                 let changed = match &seen.file {
@@ -438,10 +516,93 @@ mod tests {
         assert_eq!(seen.len(), 3);
         assert_eq!(
             seen[0],
-            Seen { name: "kubelet".into(), running: a.clone(), file: Some(a.clone()), path: "/usr/bin/kubelet".into() }
+            Seen {
+                name: "kubelet".into(),
+                running: a.clone(),
+                file: Some(a.clone()),
+                path: "/usr/bin/kubelet".into(),
+                version: None
+            }
         );
         assert_eq!(seen[1].file, None);
         assert_eq!(seen[2].running, b);
+    }
+
+    #[test]
+    fn the_commonest_version_string_is_the_binarys_and_a_tie_is_none() {
+        let a = "a".repeat(64);
+        let log = format!(
+            "kubelet 1 {a} {a} /k\nversion kubelet 3 v1.37.2\nversion kubelet 1 v0.31.0\n\
+             kube-apiserver 2 {a} {a} /a\nversion kube-apiserver 2 v1.37.3\nversion kube-apiserver 2 v1.2.0\n\
+             kube-proxy 3 {a} {a} /p\nversion kube-proxy 1 v1.37.1-eks.2\n"
+        );
+        let versions: Vec<Option<String>> = parse_log(&log).into_iter().map(|s| s.version).collect();
+        assert_eq!(versions, [Some("v1.37.2".to_string()), None, Some("v1.37.1-eks.2".to_string())]);
+    }
+
+    /// The pod's version reading, run by this machine's shell on a file with the strings a
+    /// Kubernetes build embeds among others (busybox has the same tools).
+    #[test]
+    fn the_pods_version_reading_finds_the_embedded_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kube-apiserver");
+        let mut data = b"\x7fELF\0\0junk\nv1.37.3\n\0v1.37.3\0go1.26\0".to_vec();
+        for _ in 0..2 {
+            data.extend_from_slice(b"xx\0v1.37.3\0yy\0v0.31.0\0v1.37\0v1.37.3-\0");
+        }
+        std::fs::write(&file, data).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("({VERSION_STRINGS}) < \"$1\""))
+            .arg("sh")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+        assert_eq!(lines, [vec!["3", "v1.37.3"], vec!["2", "v0.31.0"]], "{text}");
+    }
+
+    /// Issue 26/25: a control plane upgraded before the kubelet: each binary against its own release.
+    #[test]
+    fn each_component_is_checked_against_its_own_release() {
+        let options = |version: Option<&str>| Options {
+            version: version.map(str::to_string),
+            os: None,
+            arch: None,
+            algorithm: None,
+            source: Source::Given { hex: "a".repeat(64), algorithm: Algorithm::Sha256 },
+        };
+        let (asked, options) = (options(Some("v1.36.0")), options(None));
+        let build = Build {
+            node: "n1".into(),
+            reported: Some("v1.37.2".into()),
+            version: "v1.37.2".into(),
+            os: None,
+            arch: None,
+        };
+        let seen = |name: &str, version: Option<&str>| Seen {
+            name: name.into(),
+            running: "a".repeat(64),
+            file: None,
+            path: "/x".into(),
+            version: version.map(str::to_string),
+        };
+        let apiserver = Release::of("kube-apiserver", &seen("kube-apiserver", Some("v1.37.3")), &build, &options);
+        assert_eq!(apiserver.version, "v1.37.3");
+        assert!(apiserver.note(&build).unwrap().contains("kube-apiserver is v1.37.3, the node's kubelet v1.37.2"));
+        let kubelet = Release::of("kubelet", &seen("kubelet", Some("v9.9.9")), &build, &options);
+        assert_eq!(
+            (kubelet.version.as_str(), kubelet.note(&build)),
+            ("v1.37.2", None),
+            "the Node's word for its kubelet"
+        );
+        let bare = Release::of("kube-proxy", &seen("kube-proxy", None), &build, &options);
+        assert_eq!(bare.version, "v1.37.2");
+        assert!(bare.note(&build).unwrap().contains("carries no version string"));
+        let apiserver = Release::of("kube-apiserver", &seen("kube-apiserver", Some("v1.37.3")), &build, &asked);
+        assert_eq!(apiserver.version, "v1.36.0");
+        assert_eq!(apiserver.other_release(&asked), Some(("v1.36.0".into(), "v1.37.3".into())));
     }
 
     #[test]

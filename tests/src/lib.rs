@@ -228,8 +228,21 @@ pub fn plugin_path(name: &str) -> PathBuf {
 
 /// A plugin executable with no kubeconfig set, stdin closed and no colour: for offline runs.
 pub fn plugin_command(name: &str) -> Command {
+    use std::os::unix::process::CommandExt;
     let mut command = Command::new(plugin_path(name));
     command.stdin(Stdio::null()).env("NO_COLOR", "1").env_remove("KUBECONFIG");
+    // As a terminal's shell starts a command: SIGINT and SIGTERM at their default action. A test run
+    // started in the background by a non-interactive shell (`.ci/run &`) ignores SIGINT, and an
+    // ignored signal stays ignored in the plugins (as POSIX shells expect), so the tests that
+    // interrupt a plugin would test nothing.
+    // SAFETY: signal() is async-signal-safe, as pre_exec requires.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        });
+    }
     command
 }
 

@@ -337,6 +337,8 @@ fn emit(mut report: Report, output: &Output, baseline: Option<&Baseline>) -> Res
     for warning in &report.warnings {
         harden_cli::output::warn(warning);
     }
+    // A report of no checks is no pass: nothing was benchmarked (kube-bench ran no target).
+    let checked = report.totals.count();
     filter::apply(&mut report, &output.status, &output.section)?;
     if let Some(baseline) = baseline {
         for warning in baseline.apply(&mut report, baseline::today()) {
@@ -352,6 +354,9 @@ fn emit(mut report: Report, output: &Output, baseline: Option<&Baseline>) -> Res
             harden_cli::output::line(written_line(path, &report));
         }
         None => harden_cli::output::print(&text),
+    }
+    if checked == 0 {
+        return Ok(Outcome::Incomplete);
     }
     Ok(output.fail_on.outcome(&report))
 }

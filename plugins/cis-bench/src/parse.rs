@@ -35,9 +35,9 @@ pub fn parse(text: &str, source: &str) -> Result<Report> {
     crate::known::mark(&mut report);
     crate::removed::mark(&mut report);
     if report.totals.count() == 0 {
-        report
-            .warnings
-            .push(format!("{source} has no checks: kube-bench ran no target (check --targets and --benchmark)"));
+        report.warnings.push(format!(
+            "{source} has no checks: kube-bench ran no target (check --targets and --benchmark); no verdict (exit 2)"
+        ));
     }
     Ok(report)
 }
@@ -838,7 +838,9 @@ on the control plane node and remove the --token-auth-file=<filename> parameter.
         assert!(report.targets.is_empty());
         assert_eq!(
             report.warnings,
-            ["empty.json has no checks: kube-bench ran no target (check --targets and --benchmark)"]
+            [
+                "empty.json has no checks: kube-bench ran no target (check --targets and --benchmark); no verdict (exit 2)"
+            ]
         );
     }
 

@@ -408,6 +408,34 @@ fn malformed_input_is_a_clear_error_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// A report of no checks (kube-bench ran no target) exited 0, a pass by the exit code although
+/// nothing was benchmarked. It is no verdict: exit 2 with the warning, in every --fail-on; a report
+/// whose checks a filter leaves out is still judged (exit 0 when none is a finding).
+#[test]
+fn a_report_of_no_checks_is_no_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = [
+        save(dir.path(), "array.json", "[]"),
+        save(
+            dir.path(),
+            "totals.json",
+            "{\"Controls\": [], \"Totals\": {\"total_pass\": 0, \"total_fail\": 0, \"total_warn\": 0, \"total_info\": 0}}",
+        ),
+    ];
+    for path in &empty {
+        for fail_on in ["fail", "none"] {
+            let out = run(cis_bench().arg("report").arg(path).args(["--fail-on", fail_on]));
+            assert_eq!(out.status.code(), Some(2), "{} --fail-on {fail_on}: {}", path.display(), stderr(&out));
+            assert!(stderr(&out).contains("has no checks"), "{}", stderr(&out));
+        }
+    }
+    let good = save(dir.path(), "good.json", &kube_bench("cis-1.10", "master,node", &["--json"], false));
+    let out = run(cis_bench().arg("report").arg(&good).args(["--status", "WARN", "--fail-on", "fail"]));
+    assert_eq!(out.status.code(), Some(0), "FAILs filtered out are not findings: {}", stderr(&out));
+    let out = run(cis_bench().arg("report").arg(&good).args(["--fail-on", "fail"]));
+    assert_eq!(out.status.code(), Some(1), "the same report unfiltered has FAILs: {}", stderr(&out));
+}
+
 #[test]
 fn client_dry_run_prints_the_jobs_without_a_cluster() {
     let out = run(cis_bench().args([

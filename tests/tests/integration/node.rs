@@ -1199,6 +1199,29 @@ fn node_verify_bin_hashes_the_running_kubelet() {
     let reports: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(reports[0]["verdict"], "MISMATCH", "{reports:#}");
 
+    // The node's kube-apiserver is checked against the release its binary embeds, as the hashing
+    // pod (busybox) reads it: found, so no note that it carries none.
+    let apiserver = std::fs::read(node.parts.bin_dir.join("kube-apiserver")).unwrap();
+    let apiserver_sums = dir.path().join("apiserver.sha256");
+    {
+        use sha2::Digest;
+        std::fs::write(&apiserver_sums, format!("{:x}  kube-apiserver\n", sha2::Sha256::digest(&apiserver))).unwrap();
+    }
+    let out = run(node
+        .cluster
+        .plugin("verify-bin")
+        .env("KUBECTL_PATH", "kubectl")
+        .args(["--node", NODE_NAME, "kube-apiserver", "-n", ns, "--image", &image, "-o", "json", "--checksum-file"])
+        .arg(&apiserver_sums));
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let reports: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        (reports[0]["verdict"].as_str(), reports[0]["embeddedVersion"].as_str()),
+        (Some("OK"), Some("v1.37.2")),
+        "{reports:#}"
+    );
+    assert!(reports[0].get("note").is_none(), "{reports:#}");
+
     let hashing_pods = || {
         let selector = "app.kubernetes.io/managed-by=kubectl-verify-bin";
         stdout(&run(kubectl(node).args(["get", "pods", "-A", "-l", selector, "-o", "name"])))

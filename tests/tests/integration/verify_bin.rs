@@ -623,3 +623,65 @@ fn a_version_other_than_the_files_is_a_finding_with_a_sentence() {
     let out = on_node("v1.37.2");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// A control plane upgraded before its kubelet (kube-apiserver v1.37.3 beside a v1.37.2 kubelet):
+/// `--node` checked every component against the kubelet's release and called the genuine
+/// kube-apiserver a MISMATCH. Each running binary is now checked against its own release (the
+/// version string the hashing pod reads from it); a tampered one is still a MISMATCH, and one
+/// without a version string is checked against the kubelet's release, with a note.
+#[test]
+fn node_components_are_checked_against_their_own_release() {
+    let platform = host_platform();
+    let arch = platform.split('/').nth(1).unwrap();
+    let (kubelet, apiserver, old_apiserver, tampered) =
+        ("1".repeat(64), "2".repeat(64), "3".repeat(64), "4".repeat(64));
+    let files = HashMap::from([
+        (format!("/release/v1.37.2/bin/{platform}/kubelet.sha256"), kubelet.clone()),
+        (format!("/release/v1.37.2/bin/{platform}/kube-apiserver.sha256"), old_apiserver),
+        (format!("/release/v1.37.3/bin/{platform}/kube-apiserver.sha256"), apiserver.clone()),
+    ]);
+    let server = https_server(files);
+    let check =
+        |apiserver_line: &str| {
+            let log = format!(
+                "kubelet 1 {kubelet} {kubelet} /usr/bin/kubelet\nversion kubelet 3 v1.37.2\n{apiserver_line}\n"
+            );
+            let kubectl = fake_kubectl(&nodes(&[("n1", "v1.37.2", arch)]), &log);
+            let out = run(verify_bin()
+                .env("KUBECTL_PATH", &kubectl.path)
+                .env("SSL_CERT_FILE", &server.ca_file)
+                .args(["--node", "n1", "kubelet", "kube-apiserver", "--base-url", &server.base, "-o", "json"]));
+            let reports = json_reports(&out);
+            (out.status.code(), reports[0].clone(), reports[1].clone())
+        };
+
+    let genuine = format!(
+        "kube-apiserver 2 {apiserver} {apiserver} /usr/local/bin/kube-apiserver\n\
+         version kube-apiserver 3 v1.37.3\nversion kube-apiserver 1 v0.31.0"
+    );
+    let (code, kubelet_report, apiserver_report) = check(&genuine);
+    assert_eq!(code, Some(0), "{apiserver_report:#}");
+    assert_eq!((kubelet_report["verdict"].as_str(), kubelet_report["version"].as_str()), (Some("OK"), Some("v1.37.2")));
+    assert_eq!(
+        (apiserver_report["verdict"].as_str(), apiserver_report["version"].as_str()),
+        (Some("OK"), Some("v1.37.3")),
+        "{apiserver_report:#}"
+    );
+    assert!(
+        apiserver_report["note"].as_str().unwrap().contains("kube-apiserver is v1.37.3, the node's kubelet v1.37.2"),
+        "{apiserver_report:#}"
+    );
+
+    let forged = format!(
+        "kube-apiserver 2 {tampered} {tampered} /usr/local/bin/kube-apiserver\nversion kube-apiserver 3 v1.37.3"
+    );
+    let (code, _, apiserver_report) = check(&forged);
+    assert_eq!(code, Some(1), "{apiserver_report:#}");
+    assert_eq!(apiserver_report["verdict"], "MISMATCH", "{apiserver_report:#}");
+
+    let unversioned = format!("kube-apiserver 2 {apiserver} {apiserver} /usr/local/bin/kube-apiserver");
+    let (code, _, apiserver_report) = check(&unversioned);
+    assert_eq!(code, Some(1), "{apiserver_report:#}");
+    assert_eq!(apiserver_report["version"], "v1.37.2", "{apiserver_report:#}");
+    assert!(apiserver_report["note"].as_str().unwrap().contains("carries no version string"), "{apiserver_report:#}");
+}

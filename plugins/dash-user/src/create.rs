@@ -617,6 +617,10 @@ impl CreateCmd {
         to_prune: &[&inherited::Existing],
         say: &dyn Fn(String),
     ) -> Result<()> {
+        // From the first delete on, SIGINT/SIGTERM are recorded, not fatal: a binding deleted to be
+        // made again must not be left deleted. The Applier then stops before its first write and the
+        // deleted bindings are restored below; the exit status is the signal's.
+        let _critical = harden_cli::interrupt::Critical::enter();
         let mut kept = Vec::new();
         if self.dry_run == DryRun::None {
             for object in replace {

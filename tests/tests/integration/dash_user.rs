@@ -1560,3 +1560,57 @@ async fn a_replaced_binding_is_restored_when_its_replacement_fails() {
     assert!(account_may(&ns, "dev", "list", "pods", None).await);
     assert!(!account_may(&ns, "dev", "get", "secrets", None).await);
 }
+
+/// Issue 32: a binding whose role changes is deleted and made again (a roleRef cannot change). A
+/// signal between the delete and the new binding's write ended the process and left the account
+/// without its binding. Through a proxy that signals the plugin exactly when a chosen request
+/// arrives: with the delete in flight and with each request after it, the account keeps a binding
+/// (the deleted one restored, or the new one made), the run says what it did, and it exits with the
+/// signal's status.
+#[tokio::test]
+async fn a_signal_while_a_binding_is_replaced_never_leaves_the_account_without_it() {
+    use harden_tests::proxy::{Action, Proxy, Trigger};
+    let c = cluster();
+    let client = c.admin_client().await;
+    let proxy = Proxy::start(c.admin_kubeconfig());
+    // The real delete (#0 is the preflight's server dry run), and the first request after it (the
+    // Applier's read of the ServiceAccount, before its first write).
+    let points: [(&str, &str, usize); 2] = [("DELETE", "/rolebindings/", 1), ("GET", "/serviceaccounts/", 3)];
+    for (method, path, nth) in points {
+        for signal in [libc::SIGINT, libc::SIGTERM] {
+            let ns = c.namespace("sig-user").await;
+            let team = c.namespace("sig-team").await;
+            let out = dash(&["create", "dev", "-n", &ns, "--namespaces", &team, "--no-token"]);
+            assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+            let binding = format!("dash-user:{ns}:dev");
+            proxy.arm(Some(Trigger { method: method.into(), path: path.into(), nth, action: Action::Signal(signal) }));
+            let child = plugin_command(PLUGIN)
+                .env("KUBECONFIG", proxy.kubeconfig())
+                .args(["create", "dev", "-n", &ns, "--namespaces", &team, "--role", "view", "--no-token"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            proxy.set_pid(child.id());
+            let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+            let requests = proxy.requests();
+            assert!(proxy.fired(), "{method} {path} #{nth} never came: {requests:?}");
+            eprintln!(
+                "-- {method} {path} #{nth}, signal {signal}: {:?}\n{}{}{requests:#?}",
+                out.status,
+                stdout(&out),
+                stderr(&out)
+            );
+            let kept = Api::<RoleBinding>::namespaced(client.clone(), &team).get_opt(&binding).await.unwrap();
+            let kept = kept.unwrap_or_else(|| panic!("{method} {path} #{nth}: the binding is gone: {requests:?}"));
+            assert_eq!(code(&out), Some(128 + signal), "{method} {path} #{nth}: {}", stderr(&out));
+            let role = (kept.role_ref.kind.as_str(), kept.role_ref.name.as_str());
+            if role == ("Role", binding.as_str()) {
+                let said = stderr(&out);
+                assert!(said.contains("restored") || said.contains("nothing was changed"), "said: {said}");
+            } else {
+                assert_eq!(role, ("ClusterRole", "view"), "{method} {path} #{nth}");
+            }
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! NetworkPolicies without any I/O, and the shared apply path prints or server-side applies them.
 
 mod build;
+mod cluster;
 mod input;
 
 use apimachinery::labels as selector;
@@ -15,6 +16,7 @@ use harden_kube::client::{Kube, connect};
 use harden_kube::flags::{ApplyArgs, KubeArgs};
 use harden_kube::manual::{self, ManualArgs};
 use harden_kube::namespaces::NamespaceScope;
+use kube::api::ApiResource;
 
 use build::{AllowSpec, Direction, Directions, apply_policies};
 pub use input::validate_name;
@@ -30,6 +32,21 @@ pub struct ApplyCmd {
     /// Every namespace except kube-system (name it with -n as well to include it).
     #[arg(short = 'A', long = "all-namespaces", conflicts_with = "namespace_selector")]
     all_namespaces: bool,
+
+    /// One cluster-wide default deny instead: a Baseline-tier ClusterNetworkPolicy
+    /// (policy.networking.k8s.io) for every namespace but kube-system (-n kube-system includes it),
+    /// which each namespace's own NetworkPolicies can still open.
+    #[arg(long, conflicts_with_all = ["all_namespaces", "namespace_selector"])]
+    cluster_wide: bool,
+
+    /// With --cluster-wide: leave out the namespaces matching this selector (one requirement, e.g.
+    /// env=dev or sandbox; repeat the flag to leave out those matching any).
+    #[arg(long, value_name = "SEL", requires = "cluster_wide")]
+    exclude_namespace_selector: Vec<String>,
+
+    /// With --cluster-wide: the policy's priority in the Baseline tier, 0 (first) to 1000 (last).
+    #[arg(long, value_name = "N", requires = "cluster_wide", value_parser = clap::value_parser!(u32).range(0..=1000))]
+    priority: Option<u32>,
 
     /// Every namespace whose labels match this selector, e.g. env=prod.
     #[arg(long, value_name = "SEL")]
@@ -76,6 +93,9 @@ impl ApplyCmd {
             validate_name(name)?;
         }
         self.manual.validate(&self.apply)?;
+        if self.cluster_wide {
+            return self.run_cluster(directions).await;
+        }
         let scope = NamespaceScope {
             named: kube.namespaces.clone(),
             all: self.all_namespaces,
@@ -108,6 +128,107 @@ impl ApplyCmd {
         Applier::new(PLUGIN, self.apply, cluster.map(|k| k.client)).run(objects).await?;
         Ok(Outcome::Good)
     }
+}
+
+impl ApplyCmd {
+    /// `apply --cluster-wide`: validates the flags into a [`cluster::ClusterDenySpec`], checks that the
+    /// cluster serves ClusterNetworkPolicy (never installing it), and goes through the shared apply path.
+    async fn run_cluster(self, directions: Directions) -> Result<Outcome> {
+        let kube = &self.kube;
+        if let Some(other) = kube.namespaces.iter().find(|ns| *ns != "kube-system") {
+            return Err(Error::invalid(format!(
+                "--cluster-wide covers every namespace; -n {other} does not choose among them (only -n kube-system \
+                 does: it includes kube-system, which is left out by default)"
+            ))
+            .with_hint("drop -n, or leave namespaces out with --exclude-namespace-selector"));
+        }
+        let mut exclude = Vec::new();
+        for text in &self.exclude_namespace_selector {
+            let parsed = selector::parse(text).map_err(harden_kube::error::selector)?;
+            let requirement = cluster::negated_requirement(&parsed).map_err(|reason| {
+                Error::invalid(format!("--exclude-namespace-selector {text:?}: {reason}"))
+                    .with_hint("e.g. --exclude-namespace-selector env=dev --exclude-namespace-selector sandbox")
+            })?;
+            exclude.push(requirement);
+        }
+        let applies = !self.manual.show_manual && Applier::needs_cluster(&self.apply);
+        let cluster = connect_if(applies, kube).await?;
+        let version = match &cluster {
+            Some(cluster) => served_cluster_policy_version(&cluster.client).await?,
+            None => cluster::VERSIONS[0],
+        };
+        let spec = cluster::ClusterDenySpec {
+            directions,
+            allow_dns: self.allow_dns,
+            exclude_kube_system: !kube.namespaces.iter().any(|ns| ns == "kube-system"),
+            exclude,
+            priority: self.priority.unwrap_or(cluster::DEFAULT_PRIORITY),
+            name: self.name.clone(),
+            version,
+        };
+        if directions.egress && !self.allow_dns && !self.manual.show_manual {
+            warn(
+                "denying egress without --allow-dns: pods in every namespace the policy covers will not be able to \
+                 resolve names (kube-dns is blocked too); re-run with --allow-dns to allow UDP and TCP 53 to kube-dns",
+            );
+        }
+        if directions.ingress && !self.manual.show_manual {
+            warn(
+                "a ClusterNetworkPolicy's ingress rules name pods only: the Baseline deny covers traffic from pods, \
+                 not from nodes or outside the cluster (a default-deny NetworkPolicy per namespace covers those too)",
+            );
+        }
+        let object = Object {
+            resource: ApiResource {
+                group: cluster::GROUP.into(),
+                version: version.into(),
+                api_version: format!("{}/{version}", cluster::GROUP),
+                kind: "ClusterNetworkPolicy".into(),
+                plural: cluster::PLURAL.into(),
+            },
+            namespaced: false,
+            data: serde_json::from_value(spec.policy())?,
+        };
+        if self.manual.show_manual {
+            print(&manual::steps(&[object], &[], &[])?);
+            return Ok(Outcome::Good);
+        }
+        Applier::new(PLUGIN, self.apply, cluster.map(|k| k.client)).run(vec![object]).await?;
+        Ok(Outcome::Good)
+    }
+}
+
+/// The version of ClusterNetworkPolicy the cluster serves (v1alpha2 preferred), or a refusal that
+/// names the API and how it gets installed: this plugin never creates a CRD.
+async fn served_cluster_policy_version(client: &kube::Client) -> Result<&'static str> {
+    let groups =
+        client.list_api_groups().await.map_err(|e| harden_kube::error::from_kube(e, "discovering the API groups"))?;
+    if let Some(group) = groups.groups.iter().find(|g| g.name == cluster::GROUP) {
+        for version in cluster::VERSIONS {
+            if !group.versions.iter().any(|v| v.version == version) {
+                continue;
+            }
+            let api_version = format!("{}/{version}", cluster::GROUP);
+            let resources = client
+                .list_api_group_resources(&api_version)
+                .await
+                .map_err(|e| harden_kube::error::from_kube(e, format!("discovering {api_version}")))?;
+            if resources.resources.iter().any(|r| r.name == cluster::PLURAL) {
+                return Ok(version);
+            }
+        }
+    }
+    Err(Error::other(format!(
+        "this cluster does not serve ClusterNetworkPolicy ({}/v1alpha2 or v1beta1, the Kubernetes \
+         network-policy API, sigs.k8s.io/network-policy-api): its CRD is not installed, and netpol-deny never \
+         installs CRDs",
+        cluster::GROUP
+    ))
+    .with_hint(
+        "install it as your network plugin documents (kube-network-policies and Calico 3.32+ enforce it; the CRDs \
+         are in the network-policy-api release, config/crd/standard), or use per-namespace policies: \
+         kubectl netpol-deny apply -A",
+    ))
 }
 
 const ALLOWCMD_EXAMPLES: &str = "Examples:\n  # the seed's backend-ingress: only frontends in namespaces labelled app=orion, on 3000/TCP\n  kubectl netpol-deny allow -n g04 --to tier=backend \\\n      --from-namespace app=orion --from-pod tier=frontend --port 3000 --name backend-ingress\n  # egress from every pod of a12 to anywhere but the cloud metadata endpoint\n  kubectl netpol-deny allow -n a12 --egress --from '' \\\n      --to-cidr 0.0.0.0/0 --except 169.254.169.254/32";

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use harden_tests::{cluster, plugin_command, repo_root, run, stderr, stdout};
+use harden_tests::{ControlPlane, cluster, cluster_tier_crds_dir, plugin_command, repo_root, run, stderr, stdout};
 use serde_json::Value;
 
 const PLUGIN: &str = "netpol-deny";
@@ -432,4 +432,104 @@ async fn live_cluster_network_policies_decide_before_network_policies() {
             (Some(1), format!("denied: {ns}/neighbour -> {backend}"))
         ]
     );
+}
+
+/// Issue 28, live: `apply --cluster-wide` refuses where the cluster does not serve
+/// ClusterNetworkPolicy (and creates no CRD); with the real CRDs of network-policy-api v0.3.0,
+/// every variant it makes is accepted by their schema and CEL rules (server dry run), and the one
+/// applied is read back by the engine: a Baseline deny for every namespace but kube-system, which a
+/// namespace's own NetworkPolicy still opens (never the other way round). On a control plane of its
+/// own: a cluster-wide deny would change every other test's answer.
+#[test]
+fn apply_cluster_wide_is_a_baseline_deny_that_namespace_policies_open() {
+    let plane = ControlPlane::start_for_tests().expect("a control plane for this test");
+    let kubeconfig = plane.admin_kubeconfig.clone();
+    let kubectl = |args: &[&str]| {
+        run(Command::new("kubectl").env("KUBECONFIG", &kubeconfig).stdin(std::process::Stdio::null()).args(args))
+    };
+    let plugin = |args: &[&str]| run(plugin_command(PLUGIN).env("KUBECONFIG", &kubeconfig).args(args));
+
+    // No CRD: a refusal naming the API, nothing created, and no CRD installed by the plugin.
+    let refused = plugin(&["apply", "--cluster-wide", "--ingress"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let text = stderr(&refused);
+    assert!(text.contains("does not serve ClusterNetworkPolicy"), "{text}");
+    assert!(text.contains("sigs.k8s.io/network-policy-api"), "{text}");
+    assert!(text.contains("never installs CRDs"), "{text}");
+    assert!(!stdout(&refused).contains("created"), "{}", stdout(&refused));
+    let crds = kubectl(&["get", "crd", "-o", "name"]);
+    assert!(!stdout(&crds).contains("policy.networking.k8s.io"), "{}", stdout(&crds));
+
+    let crds = cluster_tier_crds_dir().join("crds");
+    let crds = crds.to_str().unwrap();
+    assert!(kubectl(&["apply", "--server-side", "-f", crds]).status.success());
+    assert!(kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "-f", crds]).status.success());
+
+    // Every variant passes the real schema and CEL rules.
+    let variants: [&[&str]; 5] = [
+        &["--ingress"],
+        &["--egress", "--allow-dns"],
+        &["--egress"],
+        &["--exclude-namespace-selector", "env=dev", "--exclude-namespace-selector", "sandbox", "--priority", "0"],
+        &["-n", "kube-system", "--allow-dns", "--name", "everything"],
+    ];
+    for variant in variants {
+        let mut args = vec!["apply", "--cluster-wide", "--dry-run=server"];
+        args.extend_from_slice(variant);
+        let out = plugin(&args);
+        assert_eq!(out.status.code(), Some(0), "{variant:?}: {}", stderr(&out));
+        assert!(stdout(&out).contains("created (server dry run)"), "{variant:?}: {}", stdout(&out));
+    }
+    let none = kubectl(&["get", "clusternetworkpolicies", "-o", "name"]);
+    assert_eq!(stdout(&none).trim(), "", "a server dry run stores nothing");
+
+    let applied = plugin(&["apply", "--cluster-wide", "--ingress"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    assert_eq!(
+        stdout(&applied).trim(),
+        "clusternetworkpolicy.policy.networking.k8s.io/default-deny-ingress created",
+        "{}",
+        stderr(&applied)
+    );
+    let again = plugin(&["apply", "--cluster-wide", "--ingress"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(stdout(&again).contains("unchanged"), "{}", stdout(&again));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pods.yaml");
+    let pod = |ns: &str, name: &str| {
+        format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}, labels: {{app: {name}}}}}\n\
+             spec: {{containers: [{{name: c, image: alpine, ports: [{{containerPort: 3000}}]}}]}}\n"
+        )
+    };
+    let mut yaml = String::from(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n",
+    );
+    for (ns, name) in [("shop", "web"), ("other", "client"), ("kube-system", "agent"), ("kube-system", "dns")] {
+        yaml.push_str(&pod(ns, name));
+    }
+    std::fs::write(&file, yaml).unwrap();
+    let created = kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let can_reach = |from: &str, to: &str| {
+        let out = plugin(&["can-reach", "--from", from, "--to", to, "--port", "3000"]);
+        (out.status.code(), stdout(&out))
+    };
+    // The Baseline deny decides where no NetworkPolicy does, and says so.
+    let (code, text) = can_reach("other/client", "shop/web");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.starts_with("denied: other/client -> shop/web on 3000/TCP"), "{text}");
+    assert!(text.contains("clusternetworkpolicy/default-deny-ingress (Baseline tier"), "{text}");
+    // kube-system is left out.
+    let (code, text) = can_reach("kube-system/agent", "kube-system/dns");
+    assert_eq!(code, Some(0), "{text}");
+    // A namespace's own NetworkPolicy opens what the Baseline denies: the answer is "allowed" by it,
+    // never the Baseline's deny.
+    let allow = plugin(&["allow", "-n", "shop", "--to", "app=web", "--from-namespace", "", "--port", "3000"]);
+    assert_eq!(allow.status.code(), Some(0), "{}", stderr(&allow));
+    let (code, text) = can_reach("other/client", "shop/web");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.starts_with("allowed: other/client -> shop/web on 3000/TCP"), "{text}");
+    assert!(!text.contains("Baseline"), "{text}");
 }

@@ -13,10 +13,10 @@ use harden_cli::output::{print, warn};
 use harden_cli::prompt;
 use harden_kube::apply::{Applier, Object};
 use harden_kube::client::{Kube, connect};
+use harden_kube::cluster_tier;
 use harden_kube::flags::{ApplyArgs, KubeArgs};
 use harden_kube::manual::{self, ManualArgs};
 use harden_kube::namespaces::NamespaceScope;
-use kube::api::ApiResource;
 
 use build::{AllowSpec, Direction, Directions, apply_policies};
 pub use input::validate_name;
@@ -154,8 +154,10 @@ impl ApplyCmd {
         let applies = !self.manual.show_manual && Applier::needs_cluster(&self.apply);
         let cluster = connect_if(applies, kube).await?;
         let version = match &cluster {
-            Some(cluster) => served_cluster_policy_version(&cluster.client).await?,
-            None => cluster::VERSIONS[0],
+            Some(cluster) => {
+                cluster_tier::require_served(&cluster.client, "netpol-deny", "kubectl netpol-deny apply -A").await?
+            }
+            None => cluster_tier::VERSIONS[0],
         };
         let spec = cluster::ClusterDenySpec {
             directions,
@@ -179,13 +181,7 @@ impl ApplyCmd {
             );
         }
         let object = Object {
-            resource: ApiResource {
-                group: cluster::GROUP.into(),
-                version: version.into(),
-                api_version: format!("{}/{version}", cluster::GROUP),
-                kind: "ClusterNetworkPolicy".into(),
-                plural: cluster::PLURAL.into(),
-            },
+            resource: cluster_tier::resource(version),
             namespaced: false,
             data: serde_json::from_value(spec.policy())?,
         };
@@ -196,39 +192,6 @@ impl ApplyCmd {
         Applier::new(PLUGIN, self.apply, cluster.map(|k| k.client)).run(vec![object]).await?;
         Ok(Outcome::Good)
     }
-}
-
-/// The version of ClusterNetworkPolicy the cluster serves (v1alpha2 preferred), or a refusal that
-/// names the API and how it gets installed: this plugin never creates a CRD.
-async fn served_cluster_policy_version(client: &kube::Client) -> Result<&'static str> {
-    let groups =
-        client.list_api_groups().await.map_err(|e| harden_kube::error::from_kube(e, "discovering the API groups"))?;
-    if let Some(group) = groups.groups.iter().find(|g| g.name == cluster::GROUP) {
-        for version in cluster::VERSIONS {
-            if !group.versions.iter().any(|v| v.version == version) {
-                continue;
-            }
-            let api_version = format!("{}/{version}", cluster::GROUP);
-            let resources = client
-                .list_api_group_resources(&api_version)
-                .await
-                .map_err(|e| harden_kube::error::from_kube(e, format!("discovering {api_version}")))?;
-            if resources.resources.iter().any(|r| r.name == cluster::PLURAL) {
-                return Ok(version);
-            }
-        }
-    }
-    Err(Error::other(format!(
-        "this cluster does not serve ClusterNetworkPolicy ({}/v1alpha2 or v1beta1, the Kubernetes \
-         network-policy API, sigs.k8s.io/network-policy-api): its CRD is not installed, and netpol-deny never \
-         installs CRDs",
-        cluster::GROUP
-    ))
-    .with_hint(
-        "install it as your network plugin documents (kube-network-policies and Calico 3.32+ enforce it; the CRDs \
-         are in the network-policy-api release, config/crd/standard), or use per-namespace policies: \
-         kubectl netpol-deny apply -A",
-    ))
 }
 
 const ALLOWCMD_EXAMPLES: &str = "Examples:\n  # the seed's backend-ingress: only frontends in namespaces labelled app=orion, on 3000/TCP\n  kubectl netpol-deny allow -n g04 --to tier=backend \\\n      --from-namespace app=orion --from-pod tier=frontend --port 3000 --name backend-ingress\n  # egress from every pod of a12 to anywhere but the cloud metadata endpoint\n  kubectl netpol-deny allow -n a12 --egress --from '' \\\n      --to-cidr 0.0.0.0/0 --except 169.254.169.254/32";

@@ -14,14 +14,10 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use serde_json::{Value, json};
 
+use harden_kube::cluster_tier::GROUP;
+
 use super::build::Directions;
 
-/// The group of the network-policy API.
-pub const GROUP: &str = "policy.networking.k8s.io";
-/// The versions of ClusterNetworkPolicy this builder writes (the same fields), preferred first.
-pub const VERSIONS: [&str; 2] = ["v1alpha2", "v1beta1"];
-/// The plural resource name, as discovery lists it.
-pub const PLURAL: &str = "clusternetworkpolicies";
 /// Lowest precedence in a tier (0 is the highest): a default deny comes after every other policy.
 pub const DEFAULT_PRIORITY: u32 = 1000;
 /// The label every namespace carries with its own name (set by the API server).

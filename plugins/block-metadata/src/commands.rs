@@ -149,7 +149,8 @@ impl ApplyCmd {
         let cluster = if client_dry_run { None } else { Some(connect(kube).await?) };
         let version = match &cluster {
             Some(cluster) => {
-                cluster_tier::require_served(&cluster.client, "block-metadata", "kubectl block-metadata apply -A").await?
+                cluster_tier::require_served(&cluster.client, "block-metadata", "kubectl block-metadata apply -A")
+                    .await?
             }
             None => cluster_tier::VERSIONS[0],
         };

@@ -598,3 +598,45 @@ fn matrix_over_mixed_tiers_agrees_with_the_reference() {
     }
     assert!(allowed_cells > 0 && denied_cells > 10, "the fixtures decide both ways: {allowed_cells} {denied_cells}");
 }
+
+/// Issue 28: `list` shows the cluster tier beside the NetworkPolicies: each cluster-scoped policy,
+/// its tier, priority and rules, and the listed pods its subject selects (not the others).
+#[test]
+fn list_shows_the_cluster_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    let cnp = dir.path().join("cnp.yaml");
+    std::fs::write(
+        &cnp,
+        "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: no-frontend}\n\
+         spec:\n  tier: Admin\n  priority: 3\n  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: g04}}}\n\
+         \x20 ingress: [{name: not-frontend, action: Deny, from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {tier: frontend}}}}]}]\n",
+    )
+    .unwrap();
+    let g04 = g04().display().to_string();
+    let cnp = cnp.display().to_string();
+    let out = offline_run(&["list", "-f", &g04, "-f", &cnp, "-A"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("CLUSTER POLICY"), "{text}");
+    assert!(
+        text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
+            == [
+                "clusternetworkpolicy/no-frontend",
+                "Admin",
+                "3",
+                "1",
+                "ingress,",
+                "0",
+                "egress",
+                "g04/backend,g04/frontend"
+            ]),
+        "{text}"
+    );
+    let out = offline_run(&["list", "-f", &g04, "-f", &cnp, "-A", "-o", "json"]);
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["clusterPolicies"][0]["tier"], "Admin");
+    assert_eq!(doc["clusterPolicies"][0]["selects"], serde_json::json!(["g04/backend", "g04/frontend"]));
+    let without = offline_run(&["list", "-f", &g04, "-o", "json"]);
+    let doc: Value = serde_json::from_str(&stdout(&without)).unwrap();
+    assert_eq!(doc["clusterPolicies"], serde_json::json!([]));
+}

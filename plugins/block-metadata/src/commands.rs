@@ -5,15 +5,17 @@ use harden_cli::error::{Error, Outcome, Result};
 use harden_cli::output::{print, warn};
 use harden_kube::apply::{Applier, Deleted, Object, delete_managed, managed_selector};
 use harden_kube::client::{Kube, connect};
+use harden_kube::cluster_tier;
 use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs};
 use harden_kube::manual::{self, ManualArgs};
 use harden_kube::namespaces::NamespaceScope;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
 
 use crate::PLUGIN;
 use crate::build::{DEFAULT_NAME, block_policy, egress_isolating, refusal};
+use crate::cluster;
 use crate::presets::{Cloud, Endpoint, endpoints, parse_block};
 
 /// Which endpoints: shared by `apply` and `status`.
@@ -38,6 +40,17 @@ pub struct ApplyCmd {
     #[arg(short = 'A', long = "all-namespaces")]
     all_namespaces: bool,
 
+    /// One block for every namespace instead: an Admin-tier ClusterNetworkPolicy Deny
+    /// (policy.networking.k8s.io) that no namespace's NetworkPolicy can widen; every namespace but
+    /// kube-system (-n kube-system includes it).
+    #[arg(long, conflicts_with = "all_namespaces")]
+    cluster_wide: bool,
+
+    /// With --cluster-wide: the policy's priority in the Admin tier, 0 (first) to 1000 (last).
+    #[arg(long, value_name = "N", requires = "cluster_wide", default_value_t = cluster::DEFAULT_PRIORITY,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    priority: u32,
+
     #[command(flatten)]
     endpoints: EndpointArgs,
 
@@ -49,7 +62,8 @@ pub struct ApplyCmd {
     #[arg(long, value_name = "NAME", default_value = DEFAULT_NAME)]
     name: String,
 
-    /// Apply even where policies already restrict egress (this policy would widen what they allow).
+    /// Apply even where policies already restrict egress (this policy would widen what they allow), or
+    /// with --cluster-wide, where an earlier Admin-tier rule lets pods reach an endpoint (a warning then).
     #[arg(long)]
     force: bool,
 
@@ -69,6 +83,9 @@ impl ApplyCmd {
         let custom = self.block.iter().map(|b| parse_block(b)).collect::<Result<Vec<_>>>()?;
         validate_name(&self.name)?;
         let endpoints = endpoints(&self.endpoints.cloud, self.endpoints.azure_wire_server, &custom);
+        if self.cluster_wide {
+            return self.run_cluster_wide(&endpoints).await;
+        }
         let scope = NamespaceScope { named: kube.namespaces.clone(), all: self.all_namespaces, selector: None };
         self.manual.validate(&self.apply)?;
         let client_dry_run = self.apply.dry_run == DryRun::Client || self.manual.show_manual;
@@ -112,6 +129,104 @@ impl ApplyCmd {
         }
         if refused.is_empty() { Ok(Outcome::Good) } else { Err(refusal(&refused, &endpoints)) }
     }
+}
+
+impl ApplyCmd {
+    /// `apply --cluster-wide`: one Admin-tier ClusterNetworkPolicy, refused where the cluster does not
+    /// serve it and where an Admin rule at an earlier priority would let pods reach an endpoint.
+    async fn run_cluster_wide(self, endpoints: &[Endpoint]) -> Result<Outcome> {
+        let kube = &self.kube;
+        if let Some(other) = kube.namespaces.iter().find(|ns| *ns != "kube-system") {
+            return Err(Error::invalid(format!(
+                "--cluster-wide covers every namespace; -n {other} does not choose among them (only -n kube-system \
+                 does: it includes kube-system, which is left out by default)"
+            ))
+            .with_hint("drop -n, or block per namespace: kubectl block-metadata apply -n NAMESPACE"));
+        }
+        self.manual.validate(&self.apply)?;
+        let include_kube_system = kube.namespaces.iter().any(|ns| ns == "kube-system");
+        let client_dry_run = self.apply.dry_run == DryRun::Client || self.manual.show_manual;
+        let cluster = if client_dry_run { None } else { Some(connect(kube).await?) };
+        let version = match &cluster {
+            Some(cluster) => {
+                cluster_tier::require_served(&cluster.client, "block-metadata", "kubectl block-metadata apply -A")
+                    .await?
+            }
+            None => cluster_tier::VERSIONS[0],
+        };
+        let policy = cluster::block_policy(&self.name, endpoints, self.priority, include_kube_system, version);
+        let object = Object {
+            resource: cluster_tier::resource(version),
+            namespaced: false,
+            data: serde_json::from_value(policy)?,
+        };
+        if self.manual.show_manual {
+            let before =
+                ["kubectl get clusternetworkpolicies,adminnetworkpolicies   # first: an Admin-tier Accept or Pass \
+                 of these addresses at an earlier priority would let pods through"
+                    .to_string()];
+            print(&manual::steps(&[object], &before, &[])?);
+            return Ok(Outcome::Good);
+        }
+        match &cluster {
+            Some(cluster) => {
+                let policies = admin_tier_policies(&cluster.client, version).await?;
+                let found = cluster::undoing(&policies, &self.name, self.priority, endpoints);
+                if !found.is_empty() {
+                    let rules: Vec<String> =
+                        found.iter().map(|u| format!("{} lets pods reach {}", u.rule, u.endpoint)).collect();
+                    let message = format!(
+                        "an Admin-tier rule at an earlier (or the same) priority than {} would undo the block: {}",
+                        self.priority,
+                        rules.join("; ")
+                    );
+                    if !self.force {
+                        return Err(Error::conflict(format!("refusing to apply: {message}")).with_hint(
+                            "give --priority a lower number than those rules, change them, or re-run with --force to apply anyway",
+                        ));
+                    }
+                    warn(format!("{message} (applying anyway: --force)"));
+                }
+            }
+            None => warn(
+                "a client dry run does not read the cluster, so the check for Admin-tier rules that would undo the block was skipped; use --dry-run=server to run it",
+            ),
+        }
+        Applier::new(PLUGIN, self.apply, cluster.map(|c| c.client)).run(vec![object]).await?;
+        Ok(Outcome::Good)
+    }
+}
+
+/// The Admin tier as the cluster stores it: every ClusterNetworkPolicy (at `version`) and every
+/// AdminNetworkPolicy (v1alpha1, where served), as JSON with their kinds.
+async fn admin_tier_policies(client: &kube::Client, version: &str) -> Result<Vec<serde_json::Value>> {
+    let anp = kube::api::ApiResource {
+        group: cluster_tier::GROUP.into(),
+        version: "v1alpha1".into(),
+        api_version: format!("{}/v1alpha1", cluster_tier::GROUP),
+        kind: "AdminNetworkPolicy".into(),
+        plural: "adminnetworkpolicies".into(),
+    };
+    let mut policies = Vec::new();
+    for (resource, required) in [(cluster_tier::resource(version), true), (anp, false)] {
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+        let items = match api.list(&ListParams::default()).await {
+            Ok(list) => list.items,
+            Err(e) if !required && harden_kube::error::status_code(&e) == Some(404) => continue,
+            Err(e) => {
+                return Err(harden_kube::error::from_kube(
+                    e,
+                    format!("listing {}.{}", resource.plural, resource.group),
+                ));
+            }
+        };
+        for item in items {
+            let mut value = serde_json::to_value(item)?;
+            value["kind"] = resource.kind.clone().into();
+            policies.push(value);
+        }
+    }
+    Ok(policies)
 }
 
 /// The namespaces (with the policies) where adding our policy would widen egress. One list across

@@ -5,6 +5,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod build;
+mod cluster;
 mod commands;
 mod presets;
 mod status;

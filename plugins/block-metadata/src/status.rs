@@ -256,7 +256,8 @@ async fn probe(
         for endpoint in endpoints {
             let address = endpoint.net.addr();
             for port in PORTS {
-                let expected = id.is_some_and(|id| why_reachable(cluster, id, address, port).is_some());
+                let expected =
+                    id.is_some_and(|id| matches!(why_reachable(cluster, id, address, port), Met::Reaches(_)));
                 let expected_word = match (cluster.complete(), expected) {
                     (false, _) => "unknown",
                     (true, true) => "reachable",
@@ -366,6 +367,10 @@ pub struct NamespaceReport {
     /// Pods checked (finished pods are not loaded).
     pub pods: usize,
     pub reachable: Vec<Reach>,
+    /// What keeps its pods from the endpoints where they cannot reach them: a cluster-tier rule
+    /// (`clusternetworkpolicy/block-metadata (Admin tier, priority 10) egress rule 0 ...: Deny`) or
+    /// the NetworkPolicies isolating them (`networkpolicy/NAME`).
+    pub protected_by: Vec<String>,
 }
 
 /// One pod reaching one endpoint on one port.
@@ -376,8 +381,12 @@ pub struct Reach {
     pub endpoint: IpAddr,
     pub port: u16,
     pub protocol: Protocol,
-    /// Why: `hostNetwork`, `notIsolated` (no policy restricts its egress) or `allowedByRule`.
+    /// Why: `hostNetwork`, `notIsolated` (no policy restricts its egress), `allowedByRule`, or
+    /// `allowedByClusterTier` (an Admin or Baseline rule accepts it, see `clusterRule`).
     pub reason: &'static str,
+    /// The cluster-tier rule that decided, with `allowedByClusterTier`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_rule: Option<String>,
     /// The rules that allow it (empty unless `allowedByRule`).
     pub allowed_by: Vec<RuleInfo>,
 }
@@ -397,7 +406,7 @@ pub struct RuleInfo {
 /// Checks every pod of the namespaces against every endpoint on TCP 80 and 443. Pods the engine
 /// grouped together share one evaluation.
 pub fn evaluate(cluster: &Cluster, namespaces: &[String], endpoints: &[Endpoint]) -> Report {
-    let mut per_group: HashMap<(GroupId, IpAddr, u16), Option<Why>> = HashMap::new();
+    let mut per_group: HashMap<(GroupId, IpAddr, u16), Met> = HashMap::new();
     let mut reports = Vec::new();
     let mut pods_of: Vec<Vec<PodId>> = vec![Vec::new(); cluster.namespaces.len()];
     for pod in cluster.pod_ids() {
@@ -406,26 +415,34 @@ pub fn evaluate(cluster: &Cluster, namespaces: &[String], endpoints: &[Endpoint]
     for name in namespaces {
         let pods: &[PodId] = cluster.namespace(name).map_or(&[], |ns| &pods_of[ns.index()]);
         let mut reachable = Vec::new();
+        let mut protected_by: Vec<String> = Vec::new();
         for &pod in pods {
             for endpoint in endpoints {
                 let address = endpoint.net.addr();
                 for port in PORTS {
                     let key = (cluster.pods[pod].group, address, port);
-                    let outcome = per_group.entry(key).or_insert_with(|| why_reachable(cluster, pod, address, port));
-                    if let Some((reason, allowed_by)) = outcome {
-                        reachable.push(Reach {
+                    match per_group.entry(key).or_insert_with(|| why_reachable(cluster, pod, address, port)) {
+                        Met::Reaches((reason, allowed_by, cluster_rule)) => reachable.push(Reach {
                             pod: cluster.pods[pod].name.clone(),
                             endpoint: address,
                             port,
                             protocol: Protocol::Tcp,
                             reason,
+                            cluster_rule: cluster_rule.clone(),
                             allowed_by: allowed_by.clone(),
-                        });
+                        }),
+                        Met::Blocked(by) => {
+                            for by in by.iter() {
+                                if !protected_by.contains(by) {
+                                    protected_by.push(by.clone());
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
-        reports.push(NamespaceReport { name: name.clone(), pods: pods.len(), reachable });
+        reports.push(NamespaceReport { name: name.clone(), pods: pods.len(), reachable, protected_by });
     }
     Report {
         reachable: reports.iter().any(|r| !r.reachable.is_empty()),
@@ -441,21 +458,46 @@ pub fn evaluate(cluster: &Cluster, namespaces: &[String], endpoints: &[Endpoint]
     }
 }
 
-/// Why a pod reaches an address: the [`Reach::reason`] and the rules.
-type Why = (&'static str, Vec<RuleInfo>);
+/// Why a pod reaches an address: the [`Reach::reason`], the NetworkPolicy rules and the cluster-tier rule.
+type Why = (&'static str, Vec<RuleInfo>, Option<String>);
 
-/// `None` when the pod cannot reach the address; else why it can.
-fn why_reachable(cluster: &Cluster, pod: PodId, address: IpAddr, port: u16) -> Option<Why> {
+/// What one pod (for its whole group) meets towards one address and port.
+enum Met {
+    Reaches(Why),
+    /// Blocked, by these (a cluster-tier rule, or the isolating NetworkPolicies).
+    Blocked(Vec<String>),
+}
+
+/// Whether the pod reaches the address, and why (or what blocks it).
+fn why_reachable(cluster: &Cluster, pod: PodId, address: IpAddr, port: u16) -> Met {
     let verdict =
         cluster.check_resolved(netpol::Endpoint::Pod(pod), netpol::Endpoint::Ip(address), port, Protocol::Tcp);
+    // A cluster tier (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy) decided
+    // the pod's egress: its rule is the reason, whatever the NetworkPolicies say.
+    let tier_rule = match &verdict.egress.tiers.path.decision {
+        netpol::Decision::Admin { rule } | netpol::Decision::Baseline { rule } => Some(cluster.tier_rule_text(rule)),
+        _ => None,
+    };
     if !verdict.allowed {
-        return None;
+        let by = match tier_rule {
+            Some(rule) => vec![rule],
+            None => verdict
+                .egress
+                .isolated_by
+                .iter()
+                .map(|&p| format!("networkpolicy/{}", cluster.policies[p].name))
+                .collect(),
+        };
+        return Met::Blocked(by);
+    }
+    if let Some(rule) = tier_rule {
+        return Met::Reaches(("allowedByClusterTier", Vec::new(), Some(rule)));
     }
     if cluster.pods[pod].host_network {
-        return Some(("hostNetwork", Vec::new()));
+        return Met::Reaches(("hostNetwork", Vec::new(), None));
     }
     if verdict.egress.isolated_by.is_empty() {
-        return Some(("notIsolated", Vec::new()));
+        return Met::Reaches(("notIsolated", Vec::new(), None));
     }
     let rules = verdict
         .egress
@@ -472,7 +514,7 @@ fn why_reachable(cluster: &Cluster, pod: PodId, address: IpAddr, port: u16) -> O
             }
         })
         .collect();
-    Some(("allowedByRule", rules))
+    Met::Reaches(("allowedByRule", rules, None))
 }
 
 /// One row per namespace, pod and reason, with the endpoints and ports it reaches; namespaces where
@@ -487,6 +529,7 @@ pub fn table(report: &Report) -> String {
             let why = match reach.reason {
                 "hostNetwork" => "hostNetwork pod: NetworkPolicies do not apply".to_string(),
                 "notIsolated" => "no NetworkPolicy restricts its egress".to_string(),
+                "allowedByClusterTier" => reach.cluster_rule.clone().unwrap_or_default(),
                 _ => reach
                     .allowed_by
                     .iter()
@@ -552,8 +595,13 @@ pub fn table(report: &Report) -> String {
             } else {
                 ("the NetworkPolicies let none of its", "reach")
             };
+            let by = if ns.protected_by.is_empty() {
+                String::new()
+            } else {
+                format!(" (blocked by {})", ns.protected_by.join("; "))
+            };
             text.push_str(&format!(
-                "namespace {}: {who} {} pod(s) {verb} the {} metadata endpoint(s) on TCP 80 or 443\n",
+                "namespace {}: {who} {} pod(s) {verb} the {} metadata endpoint(s) on TCP 80 or 443{by}\n",
                 ns.name,
                 ns.pods,
                 report.endpoints.len()
@@ -646,6 +694,74 @@ mod tests {
         let text = table(&report);
         assert!(text.contains("hostNetwork pod: NetworkPolicies do not apply"), "{text}");
         assert!(text.contains("no NetworkPolicy restricts its egress"), "{text}");
+    }
+
+    fn cluster_block(priority: u32) -> serde_json::Value {
+        crate::cluster::block_policy(DEFAULT_NAME, &endpoints(&[Cloud::Aws], false, &[]), priority, false, "v1alpha2")
+    }
+
+    /// Issue 28: the Admin-tier block protects every namespace even where a NetworkPolicy allows all
+    /// egress (a namespace owner cannot widen it), and `status` names it as what protects them; a
+    /// hostNetwork pod it does not stop is still reported.
+    #[test]
+    fn the_cluster_block_protects_namespaces_whose_policies_allow_everything() {
+        let allow_all = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-all-egress", "namespace": "a12"},
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]}});
+        let cluster = Cluster::build(&objects(&[cluster_block(10), allow_all.clone()])).unwrap();
+        let eps = endpoints(&[Cloud::Aws], false, &[]);
+        let report = evaluate(&cluster, &["a12".into(), "other".into()], &eps);
+        assert!(
+            !report.namespaces[0].reachable.iter().any(|r| r.pod != "agent"),
+            "{:?}",
+            report.namespaces[0].reachable
+        );
+        assert_eq!(pods_reaching(&report, "other"), Vec::<String>::new());
+        for ns in &report.namespaces {
+            assert_eq!(ns.protected_by.len(), 1, "{:?}", ns.protected_by);
+            assert!(
+                ns.protected_by[0]
+                    .starts_with("clusternetworkpolicy/block-metadata (Admin tier, priority 10) egress rule 0"),
+                "{:?}",
+                ns.protected_by
+            );
+        }
+        let text = table(&report);
+        assert!(text.contains("namespace other: none of its 1 pod(s) can reach the 2 metadata endpoint(s) on TCP 80 or 443 (blocked by clusternetworkpolicy/block-metadata"), "{text}");
+
+        // Wrong case: an Admin Accept at an earlier priority lets pods through, and is named as the
+        // reason; nothing calls the namespace protected by the block.
+        let accept = json!({"apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy",
+            "metadata": {"name": "open-imds"}, "spec": {"tier": "Admin", "priority": 5,
+            "subject": {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "other"}}},
+            "egress": [{"name": "imds", "action": "Accept", "to": [{"networks": ["169.254.169.254/32"]}]}]}});
+        let cluster = Cluster::build(&objects(&[cluster_block(10), allow_all, accept])).unwrap();
+        let report = evaluate(&cluster, &["a12".into(), "other".into()], &eps);
+        assert!(report.reachable);
+        let tool = report.namespaces[1].reachable.iter().find(|r| r.pod == "tool").unwrap();
+        assert_eq!(tool.reason, "allowedByClusterTier");
+        assert!(
+            tool.cluster_rule
+                .as_deref()
+                .unwrap()
+                .starts_with("clusternetworkpolicy/open-imds (Admin tier, priority 5)")
+        );
+        let text = table(&report);
+        assert!(text.contains("clusternetworkpolicy/open-imds (Admin tier, priority 5)"), "{text}");
+        assert!(!text.contains("namespace other: none"), "{text}");
+    }
+
+    /// Without the cluster block (a cluster without the CRD has none), a NetworkPolicy allowing all
+    /// egress leaves the namespace open: nothing is reported as protecting it.
+    #[test]
+    fn without_the_cluster_block_nothing_is_called_protected() {
+        let allow_all = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-all-egress", "namespace": "a12"},
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]}});
+        let cluster = Cluster::build(&objects(&[allow_all])).unwrap();
+        let report = evaluate(&cluster, &["a12".into()], &endpoints(&[Cloud::Aws], false, &[]));
+        assert_eq!(pods_reaching(&report, "a12"), ["web", "api", "agent"]);
+        assert!(report.namespaces[0].protected_by.is_empty(), "{:?}", report.namespaces[0].protected_by);
     }
 
     #[test]

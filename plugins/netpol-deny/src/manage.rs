@@ -75,28 +75,60 @@ impl ListCmd {
             rows.push((namespace.clone(), p.name.clone(), types, pods, managed.contains(&(namespace, p.name.clone()))));
         }
         rows.sort();
+        // The cluster tier: every cluster-scoped policy, with the pods of the listed namespaces its
+        // subject selects, in evaluation order.
+        let tier_rows: Vec<(String, String, String, String, Vec<String>)> = cluster
+            .cluster_policy_ids()
+            .map(|id| {
+                let p = &cluster.tiers.policies[id.index()];
+                let pods: Vec<String> = cluster
+                    .pod_ids()
+                    .filter(|&pod| loaded.namespaces.contains(&cluster.namespaces[cluster.pods[pod].namespace].name))
+                    .filter(|&pod| cluster.cluster_policy_selects(id, pod))
+                    .map(|pod| cluster.pod_name(pod))
+                    .collect();
+                let rules = format!("{} ingress, {} egress", p.ingress.len(), p.egress.len());
+                let priority = p.priority.map_or_else(|| "none".to_string(), |n| n.to_string());
+                (cluster.cluster_policy_name(id), p.tier.to_string(), priority, rules, pods)
+            })
+            .collect();
+        let selects = |pods: &[String], none: &str| match pods.len() {
+            0 => none.to_string(),
+            n if n <= 3 => pods.join(","),
+            n => format!("{} and {} more", pods[..3].join(","), n - 3),
+        };
+        let tier_table = || {
+            harden_cli::output::table(
+                &["cluster policy", "tier", "priority", "rules", "selects"],
+                tier_rows.iter().map(|(name, tier, priority, rules, pods)| {
+                    vec![name.clone(), tier.clone(), priority.clone(), rules.clone(), selects(pods, "no pod listed")]
+                }),
+            )
+        };
         let text = match self.output {
             ListFormat::Table if rows.is_empty() => {
                 harden_cli::output::eline(format!("No NetworkPolicies in {}.", loaded.namespaces.join(", ")));
-                String::new()
+                if tier_rows.is_empty() { String::new() } else { tier_table() }
             }
-            ListFormat::Table => harden_cli::output::table(
-                &["namespace", "name", "isolates", "selects", "managed"],
-                rows.iter().map(|(ns, name, types, pods, managed)| {
-                    let selects = match pods.len() {
-                        0 => "no pod".to_string(),
-                        n if n <= 3 => pods.join(","),
-                        n => format!("{} and {} more", pods[..3].join(","), n - 3),
-                    };
-                    vec![
-                        ns.clone(),
-                        name.clone(),
-                        types.join(","),
-                        selects,
-                        if *managed { "yes" } else { "no" }.to_string(),
-                    ]
-                }),
-            ),
+            ListFormat::Table => {
+                harden_cli::output::table(
+                    &["namespace", "name", "isolates", "selects", "managed"],
+                    rows.iter().map(|(ns, name, types, pods, managed)| {
+                        let selects = match pods.len() {
+                            0 => "no pod".to_string(),
+                            n if n <= 3 => pods.join(","),
+                            n => format!("{} and {} more", pods[..3].join(","), n - 3),
+                        };
+                        vec![
+                            ns.clone(),
+                            name.clone(),
+                            types.join(","),
+                            selects,
+                            if *managed { "yes" } else { "no" }.to_string(),
+                        ]
+                    }),
+                ) + &if tier_rows.is_empty() { String::new() } else { format!("\n{}", tier_table()) }
+            }
             ListFormat::Json | ListFormat::Yaml => {
                 let items: Vec<_> = rows
                     .iter()
@@ -104,7 +136,19 @@ impl ListCmd {
                         json!({"namespace": ns, "name": name, "isolates": types, "selects": pods, "managed": managed})
                     })
                     .collect();
-                let doc = json!({ "policies": items });
+                let tier_items: Vec<_> = tier_rows
+                    .iter()
+                    .map(|(name, tier, _, _, pods)| {
+                        let id = cluster.cluster_policy_ids().find(|&id| &cluster.cluster_policy_name(id) == name);
+                        let p = id.map(|id| &cluster.tiers.policies[id.index()]);
+                        json!({
+                            "name": name, "tier": tier, "priority": p.and_then(|p| p.priority),
+                            "ingressRules": p.map_or(0, |p| p.ingress.len()), "egressRules": p.map_or(0, |p| p.egress.len()),
+                            "selects": pods,
+                        })
+                    })
+                    .collect();
+                let doc = json!({ "clusterPolicies": tier_items, "policies": items });
                 if self.output == ListFormat::Json {
                     serde_json::to_string_pretty(&doc)? + "\n"
                 } else {

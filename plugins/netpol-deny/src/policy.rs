@@ -3,6 +3,7 @@
 //! NetworkPolicies without any I/O, and the shared apply path prints or server-side applies them.
 
 mod build;
+mod cluster;
 mod input;
 
 use apimachinery::labels as selector;
@@ -12,6 +13,7 @@ use harden_cli::output::{print, warn};
 use harden_cli::prompt;
 use harden_kube::apply::{Applier, Object};
 use harden_kube::client::{Kube, connect};
+use harden_kube::cluster_tier;
 use harden_kube::flags::{ApplyArgs, KubeArgs};
 use harden_kube::manual::{self, ManualArgs};
 use harden_kube::namespaces::NamespaceScope;
@@ -30,6 +32,21 @@ pub struct ApplyCmd {
     /// Every namespace except kube-system (name it with -n as well to include it).
     #[arg(short = 'A', long = "all-namespaces", conflicts_with = "namespace_selector")]
     all_namespaces: bool,
+
+    /// One cluster-wide default deny instead: a Baseline-tier ClusterNetworkPolicy
+    /// (policy.networking.k8s.io) for every namespace but kube-system (-n kube-system includes it),
+    /// which each namespace's own NetworkPolicies can still open.
+    #[arg(long, conflicts_with_all = ["all_namespaces", "namespace_selector"])]
+    cluster_wide: bool,
+
+    /// With --cluster-wide: leave out the namespaces matching this selector (one requirement, e.g.
+    /// env=dev or sandbox; repeat the flag to leave out those matching any).
+    #[arg(long, value_name = "SEL", requires = "cluster_wide")]
+    exclude_namespace_selector: Vec<String>,
+
+    /// With --cluster-wide: the policy's priority in the Baseline tier, 0 (first) to 1000 (last).
+    #[arg(long, value_name = "N", requires = "cluster_wide", value_parser = clap::value_parser!(u32).range(0..=1000))]
+    priority: Option<u32>,
 
     /// Every namespace whose labels match this selector, e.g. env=prod.
     #[arg(long, value_name = "SEL")]
@@ -76,6 +93,9 @@ impl ApplyCmd {
             validate_name(name)?;
         }
         self.manual.validate(&self.apply)?;
+        if self.cluster_wide {
+            return self.run_cluster(directions).await;
+        }
         let scope = NamespaceScope {
             named: kube.namespaces.clone(),
             all: self.all_namespaces,
@@ -106,6 +126,70 @@ impl ApplyCmd {
             return Ok(Outcome::Good);
         }
         Applier::new(PLUGIN, self.apply, cluster.map(|k| k.client)).run(objects).await?;
+        Ok(Outcome::Good)
+    }
+}
+
+impl ApplyCmd {
+    /// `apply --cluster-wide`: validates the flags into a [`cluster::ClusterDenySpec`], checks that the
+    /// cluster serves ClusterNetworkPolicy (never installing it), and goes through the shared apply path.
+    async fn run_cluster(self, directions: Directions) -> Result<Outcome> {
+        let kube = &self.kube;
+        if let Some(other) = kube.namespaces.iter().find(|ns| *ns != "kube-system") {
+            return Err(Error::invalid(format!(
+                "--cluster-wide covers every namespace; -n {other} does not choose among them (only -n kube-system \
+                 does: it includes kube-system, which is left out by default)"
+            ))
+            .with_hint("drop -n, or leave namespaces out with --exclude-namespace-selector"));
+        }
+        let mut exclude = Vec::new();
+        for text in &self.exclude_namespace_selector {
+            let parsed = selector::parse(text).map_err(harden_kube::error::selector)?;
+            let requirement = cluster::negated_requirement(&parsed).map_err(|reason| {
+                Error::invalid(format!("--exclude-namespace-selector {text:?}: {reason}"))
+                    .with_hint("e.g. --exclude-namespace-selector env=dev --exclude-namespace-selector sandbox")
+            })?;
+            exclude.push(requirement);
+        }
+        let applies = !self.manual.show_manual && Applier::needs_cluster(&self.apply);
+        let cluster = connect_if(applies, kube).await?;
+        let version = match &cluster {
+            Some(cluster) => {
+                cluster_tier::require_served(&cluster.client, "netpol-deny", "kubectl netpol-deny apply -A").await?
+            }
+            None => cluster_tier::VERSIONS[0],
+        };
+        let spec = cluster::ClusterDenySpec {
+            directions,
+            allow_dns: self.allow_dns,
+            exclude_kube_system: !kube.namespaces.iter().any(|ns| ns == "kube-system"),
+            exclude,
+            priority: self.priority.unwrap_or(cluster::DEFAULT_PRIORITY),
+            name: self.name.clone(),
+            version,
+        };
+        if directions.egress && !self.allow_dns && !self.manual.show_manual {
+            warn(
+                "denying egress without --allow-dns: pods in every namespace the policy covers will not be able to \
+                 resolve names (kube-dns is blocked too); re-run with --allow-dns to allow UDP and TCP 53 to kube-dns",
+            );
+        }
+        if directions.ingress && !self.manual.show_manual {
+            warn(
+                "a ClusterNetworkPolicy's ingress rules name pods only: the Baseline deny covers traffic from pods, \
+                 not from nodes or outside the cluster (a default-deny NetworkPolicy per namespace covers those too)",
+            );
+        }
+        let object = Object {
+            resource: cluster_tier::resource(version),
+            namespaced: false,
+            data: serde_json::from_value(spec.policy())?,
+        };
+        if self.manual.show_manual {
+            print(&manual::steps(&[object], &[], &[])?);
+            return Ok(Outcome::Good);
+        }
+        Applier::new(PLUGIN, self.apply, cluster.map(|k| k.client)).run(vec![object]).await?;
         Ok(Outcome::Good)
     }
 }

@@ -21,6 +21,7 @@
 pub mod access;
 pub mod apply;
 pub mod client;
+pub mod cluster_tier;
 pub mod error;
 pub mod flags;
 #[cfg(test)]

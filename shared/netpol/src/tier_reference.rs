@@ -884,3 +884,63 @@ fn the_engine_agrees_with_the_reference_on_fixed_seeds() {
         agree(seed);
     }
 }
+
+/// Where the reference's fixtures for the plugin live (see [`fixtures_for_the_plugin_are_current`]).
+const PLUGIN_FIXTURES: &str = "testdata/tier-reference";
+
+/// The reference's answers on fixed mixed clusters (NetworkPolicies, both tiers, an
+/// AdminNetworkPolicy and the BaselineAdminNetworkPolicy), written beside the clusters' YAML for
+/// the plugin's test (`netpol_deny::matrix_over_mixed_tiers_agrees_with_the_reference` in the
+/// integration tests), which runs `kubectl netpol-deny matrix -f` on them: the reference reaches
+/// the plugin's JSON through files, never through the engine. The files on disk must be what this
+/// writes; `KUBE_HARDEN_BLESS=1` rewrites them.
+#[test]
+fn fixtures_for_the_plugin_are_current() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(PLUGIN_FIXTURES);
+    let bless = std::env::var_os("KUBE_HARDEN_BLESS").is_some();
+    let seeds: Vec<u64> = (0..3000)
+        .filter(|&seed| {
+            let w = generate(seed);
+            !w.netpols.is_empty()
+                && w.tiers.iter().any(|t| t.admin && matches!(t.kind, Kind::Cnp(_)))
+                && w.tiers.iter().any(|t| !t.admin && matches!(t.kind, Kind::Cnp(_)))
+                && w.tiers.iter().any(|t| t.kind == Kind::Anp)
+                && w.tiers.iter().any(|t| t.kind == Kind::Banp)
+        })
+        .take(3)
+        .collect();
+    assert_eq!(seeds.len(), 3, "mixed clusters among the first 3000 seeds");
+    for seed in seeds {
+        let world = generate(seed);
+        let pods: Vec<String> =
+            world.pods.iter().map(|p| format!("{}/{}", world.namespaces[p.ns].name, p.name)).collect();
+        let namespaces: Vec<&str> = world.namespaces.iter().map(|n| n.name.as_str()).collect();
+        let mut ports = Vec::new();
+        for (query, port, proto) in [("80/TCP", 80, Proto::Tcp), ("53/UDP", 53, Proto::Udp)] {
+            let allowed: Vec<Vec<bool>> = (0..pods.len())
+                .map(|from| (0..pods.len()).map(|to| world.decide(from, to, port, proto).0).collect())
+                .collect();
+            ports.push(serde_json::json!({"port": query, "allowed": allowed}));
+        }
+        let expected = serde_json::to_string_pretty(
+            &serde_json::json!({"seed": seed, "namespaces": namespaces, "pods": pods, "ports": ports}),
+        )
+        .unwrap()
+            + "\n";
+        for (file, text) in
+            [(format!("seed-{seed}.yaml"), world.yaml()), (format!("seed-{seed}.expected.json"), expected)]
+        {
+            let path = dir.join(&file);
+            if bless {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &text).unwrap();
+            }
+            let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                on_disk == text,
+                "{} is not what the reference makes: run with KUBE_HARDEN_BLESS=1",
+                path.display()
+            );
+        }
+    }
+}

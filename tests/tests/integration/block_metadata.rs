@@ -5,7 +5,7 @@
 use std::process::Output;
 
 use harden_kube::MANAGED_BY_LABEL;
-use harden_tests::{cluster, plugin_command, run, stderr, stdout};
+use harden_tests::{ControlPlane, cluster, cluster_tier_crds_dir, plugin_command, run, stderr, stdout};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, ListParams, PostParams};
@@ -244,4 +244,106 @@ async fn status_all_namespaces_reads_the_cluster_once_and_skips_kube_system() {
     assert_eq!(ours["pods"], 1);
     assert_eq!(ours["reachable"].as_array().unwrap().len(), 4, "one pod, two endpoints, two ports");
     assert_eq!(out.status.code(), Some(1), "an unprotected pod means a finding");
+}
+
+/// Issue 28, live: `apply --cluster-wide` refuses where the cluster does not serve
+/// ClusterNetworkPolicy (no CRD created, and `status` does not call anything protected); with the
+/// real CRDs of network-policy-api v0.3.0 every variant is accepted by their schema and CEL rules;
+/// an Admin Accept of the endpoint at an earlier priority is a refusal (with --force, a warning);
+/// and `status` reads the stored block back: a namespace whose NetworkPolicy allows all egress is
+/// protected by it. On a control plane of its own: a cluster-wide policy would change every other
+/// test's answer.
+#[test]
+fn apply_cluster_wide_is_an_admin_deny_no_namespace_policy_widens() {
+    let plane = ControlPlane::start_for_tests().expect("a control plane for this test");
+    let kubeconfig = plane.admin_kubeconfig.clone();
+    let kubectl = |args: &[&str]| {
+        run(std::process::Command::new("kubectl")
+            .env("KUBECONFIG", &kubeconfig)
+            .stdin(std::process::Stdio::null())
+            .args(args))
+    };
+    let plugin = |args: &[&str]| run(plugin_command(PLUGIN).env("KUBECONFIG", &kubeconfig).args(args));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("objects.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec: {containers: [{name: c, image: alpine}]}\n---\n\
+         apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-all-egress, namespace: shop}\n\
+         spec: {podSelector: {}, policyTypes: [Egress], egress: [{}]}\n",
+    )
+    .unwrap();
+    assert!(kubectl(&["apply", "-f", file.to_str().unwrap()]).status.success());
+
+    let refused = plugin(&["apply", "--cluster-wide"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("does not serve ClusterNetworkPolicy"), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("never installs CRDs"), "{}", stderr(&refused));
+    assert!(!stdout(&kubectl(&["get", "crd", "-o", "name"])).contains("policy.networking.k8s.io"));
+    // Not protected: the namespace's policy allows everything and there is no cluster block.
+    let status = plugin(&["status", "-n", "shop", "--cloud", "aws"]);
+    assert_eq!(status.status.code(), Some(1), "{}", stdout(&status));
+    assert!(!stdout(&status).contains("blocked by"), "{}", stdout(&status));
+
+    let crds = cluster_tier_crds_dir().join("crds");
+    let crds = crds.to_str().unwrap();
+    assert!(kubectl(&["apply", "--server-side", "-f", crds]).status.success());
+    assert!(kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "-f", crds]).status.success());
+
+    let variants: [&[&str]; 4] = [
+        &[],
+        &["--azure-wire-server", "--block", "192.0.2.0/24", "--block", "2001:db8::1"],
+        &["-n", "kube-system", "--priority", "0", "--name", "no-imds"],
+        &["--cloud", "openstack", "--priority", "1000"],
+    ];
+    for variant in variants {
+        let mut args = vec!["apply", "--cluster-wide", "--dry-run=server"];
+        args.extend_from_slice(variant);
+        let out = plugin(&args);
+        assert_eq!(out.status.code(), Some(0), "{variant:?}: {}", stderr(&out));
+        assert!(stdout(&out).contains("created (server dry run)"), "{variant:?}: {}", stdout(&out));
+    }
+
+    // An Admin Accept of 169.254.169.254 at priority 5 would undo a block at 10: refused.
+    std::fs::write(
+        &file,
+        "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: open-imds}\n\
+         spec:\n  tier: Admin\n  priority: 5\n  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: kube-system}}}\n\
+         \x20 egress: [{name: imds, action: Accept, to: [{networks: [169.254.169.254/32]}]}]\n",
+    )
+    .unwrap();
+    assert!(kubectl(&["apply", "-f", file.to_str().unwrap()]).status.success());
+    let refused = plugin(&["apply", "--cluster-wide", "--cloud", "aws"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("clusternetworkpolicy/open-imds egress[0] (Accept, priority 5)"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!stdout(&refused).contains("created"), "{}", stdout(&refused));
+    // Before it, the block is not undone.
+    let first = plugin(&["apply", "--cluster-wide", "--cloud", "aws", "--priority", "4", "--dry-run=server"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let forced = plugin(&["apply", "--cluster-wide", "--cloud", "aws", "--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", stderr(&forced));
+    assert!(stderr(&forced).contains("would undo the block"), "{}", stderr(&forced));
+    assert_eq!(
+        stdout(&forced).trim(),
+        "clusternetworkpolicy.policy.networking.k8s.io/block-metadata created",
+        "{}",
+        stderr(&forced)
+    );
+
+    // The engine reads the stored block: shop's allow-all NetworkPolicy does not widen it.
+    let status = plugin(&["status", "-n", "shop", "--cloud", "aws"]);
+    assert_eq!(status.status.code(), Some(0), "{}{}", stdout(&status), stderr(&status));
+    assert!(
+        stdout(&status).contains(
+            "namespace shop: none of its 1 pod(s) can reach the 2 metadata endpoint(s) on TCP 80 or 443 \
+             (blocked by clusternetworkpolicy/block-metadata (Admin tier, priority 10) egress rule 0"
+        ),
+        "{}",
+        stdout(&status)
+    );
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use harden_tests::{cluster, plugin_command, repo_root, run, stderr, stdout};
+use harden_tests::{ControlPlane, cluster, cluster_tier_crds_dir, plugin_command, repo_root, run, stderr, stdout};
 use serde_json::Value;
 
 const PLUGIN: &str = "netpol-deny";
@@ -432,4 +432,211 @@ async fn live_cluster_network_policies_decide_before_network_policies() {
             (Some(1), format!("denied: {ns}/neighbour -> {backend}"))
         ]
     );
+}
+
+/// Issue 28, live: `apply --cluster-wide` refuses where the cluster does not serve
+/// ClusterNetworkPolicy (and creates no CRD); with the real CRDs of network-policy-api v0.3.0,
+/// every variant it makes is accepted by their schema and CEL rules (server dry run), and the one
+/// applied is read back by the engine: a Baseline deny for every namespace but kube-system, which a
+/// namespace's own NetworkPolicy still opens (never the other way round). On a control plane of its
+/// own: a cluster-wide deny would change every other test's answer.
+#[test]
+fn apply_cluster_wide_is_a_baseline_deny_that_namespace_policies_open() {
+    let plane = ControlPlane::start_for_tests().expect("a control plane for this test");
+    let kubeconfig = plane.admin_kubeconfig.clone();
+    let kubectl = |args: &[&str]| {
+        run(Command::new("kubectl").env("KUBECONFIG", &kubeconfig).stdin(std::process::Stdio::null()).args(args))
+    };
+    let plugin = |args: &[&str]| run(plugin_command(PLUGIN).env("KUBECONFIG", &kubeconfig).args(args));
+
+    // No CRD: a refusal naming the API, nothing created, and no CRD installed by the plugin.
+    let refused = plugin(&["apply", "--cluster-wide", "--ingress"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let text = stderr(&refused);
+    assert!(text.contains("does not serve ClusterNetworkPolicy"), "{text}");
+    assert!(text.contains("sigs.k8s.io/network-policy-api"), "{text}");
+    assert!(text.contains("never installs CRDs"), "{text}");
+    assert!(!stdout(&refused).contains("created"), "{}", stdout(&refused));
+    let crds = kubectl(&["get", "crd", "-o", "name"]);
+    assert!(!stdout(&crds).contains("policy.networking.k8s.io"), "{}", stdout(&crds));
+
+    let crds = cluster_tier_crds_dir().join("crds");
+    let crds = crds.to_str().unwrap();
+    assert!(kubectl(&["apply", "--server-side", "-f", crds]).status.success());
+    assert!(kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "-f", crds]).status.success());
+
+    // Every variant passes the real schema and CEL rules.
+    let variants: [&[&str]; 5] = [
+        &["--ingress"],
+        &["--egress", "--allow-dns"],
+        &["--egress"],
+        &["--exclude-namespace-selector", "env=dev", "--exclude-namespace-selector", "sandbox", "--priority", "0"],
+        &["-n", "kube-system", "--allow-dns", "--name", "everything"],
+    ];
+    for variant in variants {
+        let mut args = vec!["apply", "--cluster-wide", "--dry-run=server"];
+        args.extend_from_slice(variant);
+        let out = plugin(&args);
+        assert_eq!(out.status.code(), Some(0), "{variant:?}: {}", stderr(&out));
+        assert!(stdout(&out).contains("created (server dry run)"), "{variant:?}: {}", stdout(&out));
+    }
+    let none = kubectl(&["get", "clusternetworkpolicies", "-o", "name"]);
+    assert_eq!(stdout(&none).trim(), "", "a server dry run stores nothing");
+
+    let applied = plugin(&["apply", "--cluster-wide", "--ingress"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    assert_eq!(
+        stdout(&applied).trim(),
+        "clusternetworkpolicy.policy.networking.k8s.io/default-deny-ingress created",
+        "{}",
+        stderr(&applied)
+    );
+    let again = plugin(&["apply", "--cluster-wide", "--ingress"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(stdout(&again).contains("unchanged"), "{}", stdout(&again));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pods.yaml");
+    let pod = |ns: &str, name: &str| {
+        format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}, labels: {{app: {name}}}}}\n\
+             spec: {{containers: [{{name: c, image: alpine, ports: [{{containerPort: 3000}}]}}]}}\n"
+        )
+    };
+    let mut yaml = String::from(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n",
+    );
+    for (ns, name) in [("shop", "web"), ("other", "client"), ("kube-system", "agent"), ("kube-system", "dns")] {
+        yaml.push_str(&pod(ns, name));
+    }
+    std::fs::write(&file, yaml).unwrap();
+    let created = kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let can_reach = |from: &str, to: &str| {
+        let out = plugin(&["can-reach", "--from", from, "--to", to, "--port", "3000"]);
+        (out.status.code(), stdout(&out))
+    };
+    // The Baseline deny decides where no NetworkPolicy does, and says so.
+    let (code, text) = can_reach("other/client", "shop/web");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.starts_with("denied: other/client -> shop/web on 3000/TCP"), "{text}");
+    assert!(text.contains("clusternetworkpolicy/default-deny-ingress (Baseline tier"), "{text}");
+    // kube-system is left out.
+    let (code, text) = can_reach("kube-system/agent", "kube-system/dns");
+    assert_eq!(code, Some(0), "{text}");
+    // A namespace's own NetworkPolicy opens what the Baseline denies: the answer is "allowed" by it,
+    // never the Baseline's deny.
+    let allow = plugin(&["allow", "-n", "shop", "--to", "app=web", "--from-namespace", "", "--port", "3000"]);
+    assert_eq!(allow.status.code(), Some(0), "{}", stderr(&allow));
+    let (code, text) = can_reach("other/client", "shop/web");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.starts_with("allowed: other/client -> shop/web on 3000/TCP"), "{text}");
+    assert!(!text.contains("Baseline"), "{text}");
+}
+
+/// Issue 28's acceptance: `matrix -o json` over mixed directories (NetworkPolicies, Admin and
+/// Baseline ClusterNetworkPolicies, an AdminNetworkPolicy and the BaselineAdminNetworkPolicy)
+/// agrees, cell by cell, with the brute-force reference written apart from the engine
+/// (shared/netpol/src/tier_reference.rs writes its clusters and answers to
+/// shared/netpol/testdata/tier-reference, and checks the files are current).
+#[test]
+fn matrix_over_mixed_tiers_agrees_with_the_reference() {
+    let dir = repo_root().join("shared/netpol/testdata/tier-reference");
+    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".expected.json"))
+        .collect();
+    fixtures.sort();
+    assert_eq!(fixtures.len(), 3, "{}", dir.display());
+    let (mut allowed_cells, mut denied_cells) = (0, 0);
+    for fixture in fixtures {
+        let expected: Value = serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+        let yaml = fixture.to_string_lossy().replace(".expected.json", ".yaml");
+        let namespaces: Vec<&str> =
+            expected["namespaces"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+        let namespaces = namespaces.join(",");
+        let out = offline_run(&[
+            "matrix",
+            "-f",
+            &yaml,
+            "-n",
+            &namespaces,
+            "--no-fold",
+            "--port",
+            "80/TCP",
+            "--port",
+            "53/UDP",
+            "-o",
+            "json",
+        ]);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{yaml}: {}", stderr(&out));
+        let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(doc["complete"], true, "{yaml}");
+        let rows: Vec<&str> = doc["pods"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        let pods: Vec<&str> = expected["pods"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+        let mut sorted = rows.clone();
+        sorted.sort();
+        let mut wanted = pods.clone();
+        wanted.sort();
+        assert_eq!(sorted, wanted, "{yaml}: every pod is a row");
+        for (m, port) in expected["ports"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(doc["ports"][m]["port"], port["port"], "{yaml}");
+            for (from, from_name) in pods.iter().enumerate() {
+                for (to, to_name) in pods.iter().enumerate() {
+                    let want = port["allowed"][from][to].as_bool().unwrap();
+                    let (row, column) = (
+                        rows.iter().position(|r| r == from_name).unwrap(),
+                        rows.iter().position(|r| r == to_name).unwrap(),
+                    );
+                    let got = &doc["ports"][m]["allowed"][row][column];
+                    assert_eq!(got, &Value::Bool(want), "{yaml}: {from_name} -> {to_name} on {}", port["port"]);
+                    if want { allowed_cells += 1 } else { denied_cells += 1 }
+                }
+            }
+        }
+    }
+    assert!(allowed_cells > 0 && denied_cells > 10, "the fixtures decide both ways: {allowed_cells} {denied_cells}");
+}
+
+/// Issue 28: `list` shows the cluster tier beside the NetworkPolicies: each cluster-scoped policy,
+/// its tier, priority and rules, and the listed pods its subject selects (not the others).
+#[test]
+fn list_shows_the_cluster_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    let cnp = dir.path().join("cnp.yaml");
+    std::fs::write(
+        &cnp,
+        "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: no-frontend}\n\
+         spec:\n  tier: Admin\n  priority: 3\n  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: g04}}}\n\
+         \x20 ingress: [{name: not-frontend, action: Deny, from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {tier: frontend}}}}]}]\n",
+    )
+    .unwrap();
+    let g04 = g04().display().to_string();
+    let cnp = cnp.display().to_string();
+    let out = offline_run(&["list", "-f", &g04, "-f", &cnp, "-A"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("CLUSTER POLICY"), "{text}");
+    assert!(
+        text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
+            == [
+                "clusternetworkpolicy/no-frontend",
+                "Admin",
+                "3",
+                "1",
+                "ingress,",
+                "0",
+                "egress",
+                "g04/backend,g04/frontend"
+            ]),
+        "{text}"
+    );
+    let out = offline_run(&["list", "-f", &g04, "-f", &cnp, "-A", "-o", "json"]);
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["clusterPolicies"][0]["tier"], "Admin");
+    assert_eq!(doc["clusterPolicies"][0]["selects"], serde_json::json!(["g04/backend", "g04/frontend"]));
+    let without = offline_run(&["list", "-f", &g04, "-o", "json"]);
+    let doc: Value = serde_json::from_str(&stdout(&without)).unwrap();
+    assert_eq!(doc["clusterPolicies"], serde_json::json!([]));
 }

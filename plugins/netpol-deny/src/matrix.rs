@@ -250,8 +250,37 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// Whether an allowed cell may be denied after all: cluster policies of one priority whose
+    /// order the API leaves to the implementation, or a peer the engine cannot evaluate. Such a
+    /// cell is never shown as plainly allowed.
+    pub fn uncertain(&self, matrix: &Matrix, row: usize, column: usize) -> bool {
+        matrix.any_uncertain()
+            && self.cell(matrix, row, column) == Cell::Allowed
+            && !matrix.certain(self.row_pos[row], self.column_pos[column])
+            && !self.same_pod(row, column)
+    }
+
+    fn same_pod(&self, row: usize, column: usize) -> bool {
+        let (a, b) = (&self.rows.0[row].pods, &self.columns.0[column].pods);
+        a.len() == 1 && b.len() == 1 && a[0] == b[0]
+    }
+
+    /// `.`, `X`, `-`, and `?` for an uncertain allowed cell.
+    fn symbol(&self, matrix: &Matrix, row: usize, column: usize) -> char {
+        if self.uncertain(matrix, row, column) { '?' } else { self.cell(matrix, row, column).symbol() }
+    }
+
+    fn uncertain_count(&self, matrix: &Matrix) -> usize {
+        if !matrix.any_uncertain() {
+            return 0;
+        }
+        (0..self.rows.0.len())
+            .map(|row| (0..self.columns.0.len()).filter(|&column| self.uncertain(matrix, row, column)).count())
+            .sum()
+    }
+
     fn row_symbols(&self, matrix: &Matrix, row: usize) -> String {
-        (0..self.columns.0.len()).map(|column| self.cell(matrix, row, column).symbol()).collect()
+        (0..self.columns.0.len()).map(|column| self.symbol(matrix, row, column)).collect()
     }
 
     pub fn write(&self, out: &mut dyn Write, format: MatrixFormat) -> Result<()> {
@@ -284,11 +313,17 @@ impl<'a> Table<'a> {
                 writeln!(out)?;
             }
             let legend = if self.cluster.complete() {
-                "(. allowed, X denied, - no such named port)"
+                "(. allowed, X denied, - no such named port"
             } else {
-                "(by the NetworkPolicies alone: . allowed, X denied, - no such named port)"
+                "(by the NetworkPolicies alone: . allowed, X denied, - no such named port"
             };
-            writeln!(out, "PORT {}   {legend}", port_label(&matrix.port))?;
+            let uncertain = if self.uncertain_count(matrix) > 0 {
+                ", ? allowed unless a cluster policy of the same priority denies it: the API leaves their order \
+                 to the implementation (`kubectl netpol-deny can-reach` names them)"
+            } else {
+                ""
+            };
+            writeln!(out, "PORT {}   {legend}{uncertain})", port_label(&matrix.port))?;
             let mut header = format!("{corner:first_width$}");
             for unit in &self.columns.0 {
                 header.push_str("  ");
@@ -299,7 +334,7 @@ impl<'a> Table<'a> {
                 line.fill(b' ');
                 line[..unit.label.len()].copy_from_slice(unit.label.as_bytes());
                 for (column, &offset) in offsets.iter().enumerate() {
-                    line[offset] = self.cell(matrix, row, column).symbol() as u8;
+                    line[offset] = self.symbol(matrix, row, column) as u8;
                 }
                 let end = offsets.last().map_or(unit.label.len(), |&last| last + 1);
                 line[end] = b'\n';
@@ -376,7 +411,10 @@ impl<'a> Table<'a> {
                 let comma = if row + 1 < self.rows.0.len() { "," } else { "" };
                 writeln!(out, "        \"{}\"{comma}", self.row_symbols(matrix, row))?;
             }
-            out.write_all(if m + 1 < self.matrices.len() { b"      ]\n    },\n" } else { b"      ]\n    }\n" })?;
+            // `allowed` is true where some possible order allows; `uncertain` counts the cells (`?`
+            // in `rows`) where another order would deny.
+            write!(out, "      ],\n      \"uncertain\": {}\n", self.uncertain_count(matrix))?;
+            out.write_all(if m + 1 < self.matrices.len() { b"    },\n" } else { b"    }\n" })?;
         }
         let unmodelled =
             serde_json::to_string_pretty(&harden_kube::sources::unmodelled_json(&self.cluster.unmodelled))?;
@@ -427,9 +465,10 @@ impl<'a> Table<'a> {
             write!(out, "  port: {}", harden_kube::print::to_yaml(&port_label(&matrix.port))?)?;
             out.write_all(b"  rows:\n")?;
             for row in 0..self.rows.0.len() {
-                // Only '.', 'X' and '-': single quotes keep a leading '-' from reading as a list.
+                // Only '.', 'X', '-' and '?': single quotes keep a leading '-' from reading as a list.
                 writeln!(out, "  - '{}'", self.row_symbols(matrix, row))?;
             }
+            writeln!(out, "  uncertain: {}", self.uncertain_count(matrix))?;
         }
         Ok(())
     }
@@ -444,6 +483,7 @@ impl<'a> Table<'a> {
                 let prefix = format!("{port},{}", csv_field(&from.label));
                 for (column, to) in columns.iter().enumerate() {
                     let verdict: &[u8] = match self.cell(matrix, row, column) {
+                        Cell::Allowed if self.uncertain(matrix, row, column) => b"uncertain\n",
                         Cell::Allowed => b"allowed\n",
                         Cell::Denied => b"denied\n",
                         Cell::NoSuchPort => b"no-such-port\n",
@@ -495,8 +535,9 @@ impl<'a> Table<'a> {
         let column_nodes: Vec<String> = column_ids.iter().map(|id| format!("u{id}")).collect();
         let labels: Vec<String> = self.matrices.iter().map(|m| port_label(&m.port)).collect();
         // The edge label of each set of ports an edge is allowed on, made once per set.
-        let mut edge_labels: BTreeMap<Vec<bool>, Vec<u8>> = BTreeMap::new();
-        let mut allowed = vec![false; self.matrices.len()];
+        // Per port: 0 denied, 1 allowed, 2 allowed unless a same-priority cluster policy denies it.
+        let mut edge_labels: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let mut allowed = vec![0u8; self.matrices.len()];
         let mut buffer = Vec::with_capacity(CHUNK);
         for (row, &from) in row_ids.iter().enumerate() {
             for (column, &to) in column_ids.iter().enumerate() {
@@ -504,15 +545,24 @@ impl<'a> Table<'a> {
                     continue;
                 }
                 for (m, matrix) in self.matrices.iter().enumerate() {
-                    allowed[m] = self.cell(matrix, row, column) == Cell::Allowed;
+                    allowed[m] = match self.cell(matrix, row, column) {
+                        Cell::Allowed if self.uncertain(matrix, row, column) => 2,
+                        Cell::Allowed => 1,
+                        _ => 0,
+                    };
                 }
-                if !allowed.contains(&true) {
+                if allowed.iter().all(|a| *a == 0) {
                     continue;
                 }
                 let label = edge_labels.entry(allowed.clone()).or_insert_with(|| {
-                    let ports: Vec<&str> =
-                        labels.iter().zip(&allowed).filter(|(_, a)| **a).map(|(l, _)| l.as_str()).collect();
-                    format!(" [label={}];\n", quote(&ports.join(","))).into_bytes()
+                    let ports: Vec<String> = labels
+                        .iter()
+                        .zip(&allowed)
+                        .filter(|(_, a)| **a > 0)
+                        .map(|(l, a)| if *a == 2 { format!("{l}?") } else { l.clone() })
+                        .collect();
+                    let style = if allowed.contains(&2) { ", style=dashed" } else { "" };
+                    format!(" [label={}{style}];\n", quote(&ports.join(","))).into_bytes()
                 });
                 buffer.extend_from_slice(row_nodes[row].as_bytes());
                 buffer.extend_from_slice(column_nodes[column].as_bytes());
@@ -700,6 +750,45 @@ mod tests {
         // The engine still computes them as one group; only the rows keep owners apart.
         assert_eq!(c.pods[c.pod("a", "a-1").unwrap()].group, c.pods[c.pod("a", "b-1").unwrap()].group);
         assert_eq!(table.cell(&table.matrices[0], 0, 1), Cell::Allowed);
+    }
+
+    /// Issue 28: two Admin-tier policies of one priority, a Deny and an Accept for the same
+    /// traffic: the API leaves their order to the implementation, so the cell is neither plainly
+    /// allowed nor denied in any format (it read as a plain '.' / true / allowed).
+    #[test]
+    fn a_cell_the_api_leaves_to_the_implementation_is_never_plainly_allowed() {
+        let mut objects = netpol::Objects::default();
+        let pods = "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x, labels: {app: a}}\nspec: {containers: [{name: c, image: i}]}\n---\n\
+                    apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: y, labels: {app: b}}\nspec: {containers: [{name: c, image: i}]}\n---\n\
+                    apiVersion: v1\nkind: Namespace\nmetadata: {name: x, labels: {ns: x}}\n---\n\
+                    apiVersion: v1\nkind: Namespace\nmetadata: {name: y, labels: {ns: y}}\n";
+        objects.add_yaml(pods, "pods.yaml").unwrap();
+        let policy = |name: &str, action: &str| {
+            format!(
+                "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {{name: {name}}}\n\
+                 spec:\n  tier: Admin\n  priority: 5\n  subject: {{namespaces: {{matchLabels: {{ns: x}}}}}}\n\
+                 \x20 ingress: [{{name: r, action: {action}, from: [{{namespaces: {{matchLabels: {{ns: y}}}}}}]}}]\n"
+            )
+        };
+        let certain = Cluster::build(&objects).unwrap();
+        objects.add_yaml(&(policy("a-deny", "Deny") + "---\n" + &policy("b-accept", "Accept")), "cnp.yaml").unwrap();
+        let c = Cluster::build(&objects).unwrap();
+        for (cluster, uncertain) in [(&certain, false), (&c, true)] {
+            let table = all(cluster, &[PortQuery::tcp(80)]);
+            let text = render(&table, MatrixFormat::Table);
+            // Row y/b, column x/a.
+            let row = text.lines().find(|l| l.starts_with("y/b")).unwrap();
+            assert_eq!(row.split_whitespace().nth(1), Some(if uncertain { "?" } else { "." }), "{text}");
+            assert_eq!(text.contains("? allowed unless a cluster policy of the same priority denies it"), uncertain);
+            let json: Value = serde_json::from_str(&render(&table, MatrixFormat::Json)).unwrap();
+            assert_eq!(json["ports"][0]["uncertain"], usize::from(uncertain), "{json:#}");
+            assert_eq!(json["ports"][0]["rows"][1], if uncertain { "?." } else { ".." }, "{json:#}");
+            let yaml: Value = serde_yaml::from_str(&render(&table, MatrixFormat::Yaml)).unwrap();
+            assert_eq!(yaml, json);
+            let csv = render(&table, MatrixFormat::Csv);
+            assert_eq!(csv.contains("80/TCP,y/b,x/a,uncertain"), uncertain, "{csv}");
+            assert_eq!(render(&table, MatrixFormat::Dot).contains("style=dashed"), uncertain);
+        }
     }
 
     #[test]

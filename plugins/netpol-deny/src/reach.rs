@@ -87,6 +87,11 @@ fn side_words(cluster: &Cluster, side: &Side) -> Vec<String> {
     if side.pod.is_some_and(|p| cluster.pods[p].host_network) {
         return vec!["hostNetwork pod (no policy applies)".into()];
     }
+    // A cluster tier decided this side: what the NetworkPolicies say is not the reason.
+    if let netpol::Decision::Admin { rule } | netpol::Decision::Baseline { rule } = &side.tiers.path.decision {
+        let uncertain = if side.tiers.certain() { "" } else { " (uncertain: a same-priority policy may deny it)" };
+        return vec![format!("{}{uncertain}", cluster.tier_rule_text(rule))];
+    }
     if side.isolated_by.is_empty() {
         return vec!["not isolated".into()];
     }

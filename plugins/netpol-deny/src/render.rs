@@ -125,6 +125,9 @@ pub fn verdict_text(cluster: &Cluster, verdict: &Verdict) -> String {
     let to = endpoint_name(cluster, verdict.to);
     let mut out = String::new();
     let word = match (cluster.complete(), verdict.allowed) {
+        (true, true) if !verdict.certain() => {
+            "uncertain (allowed unless a cluster policy of the same priority denies it)"
+        }
         (true, true) => "allowed",
         (true, false) => "denied",
         (false, true) => "unknown (the NetworkPolicies allow it)",
@@ -191,7 +194,8 @@ fn side_json(cluster: &Cluster, side: &Side) -> Value {
 /// objects in `unmodelled`); `networkPoliciesAllow` is what the NetworkPolicies alone say.
 pub fn verdict_json(cluster: &Cluster, verdict: &Verdict) -> String {
     let value = json!({
-        "allowed": cluster.complete().then_some(verdict.allowed),
+        "allowed": (cluster.complete() && verdict.certain()).then_some(verdict.allowed),
+        "certain": verdict.certain(),
         "complete": cluster.complete(),
         "networkPoliciesAllow": verdict.allowed,
         "unmodelled": harden_kube::sources::unmodelled_json(&cluster.unmodelled),
@@ -281,6 +285,37 @@ mod tests {
         assert!(!text.contains("ingress to g04/backend: allowed"), "{text}");
         let v = c.check(pod(&c, "g04/frontend"), pod(&c, "g04/backend"), &PortQuery::tcp(3000)).unwrap();
         assert!(verdict_text(&c, &v).contains("ingress to g04/backend: allowed, not isolated"), "not from default");
+    }
+
+    /// Issue 28: a Deny and an Accept of one Admin priority for the same traffic: the verdict is
+    /// neither "allowed" nor "denied" (it said "allowed"), in text and JSON.
+    #[test]
+    fn a_verdict_the_api_leaves_to_the_implementation_is_uncertain() {
+        let mut objects = netpol::Objects::default();
+        let mut text = String::from(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x}\nspec: {containers: [{name: c, image: i}]}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: y}\nspec: {containers: [{name: c, image: i}]}\n",
+        );
+        for (name, action) in [("a-deny", "Deny"), ("b-accept", "Accept")] {
+            text.push_str(&format!(
+                "---\napiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {{name: {name}}}\n\
+                 spec:\n  tier: Admin\n  priority: 5\n  subject: {{namespaces: {{matchLabels: {{kubernetes.io/metadata.name: x}}}}}}\n\
+                 \x20 ingress: [{{name: r, action: {action}, from: [{{namespaces: {{matchLabels: {{kubernetes.io/metadata.name: y}}}}}}]}}]\n"
+            ));
+        }
+        objects.add_yaml(&text, "t.yaml").unwrap();
+        let c = Cluster::build(&objects).unwrap();
+        let v = c.check(pod(&c, "y/b"), pod(&c, "x/a"), &PortQuery::tcp(80)).unwrap();
+        let said = verdict_text(&c, &v);
+        assert!(
+            said.starts_with("uncertain (allowed unless a cluster policy of the same priority denies it): y/b -> x/a"),
+            "{said}"
+        );
+        let value: Value = serde_json::from_str(&verdict_json(&c, &v)).unwrap();
+        assert_eq!((value["allowed"].clone(), value["certain"].clone()), (Value::Null, Value::Bool(false)));
+        // One policy alone decides for certain.
+        let v = c.check(pod(&c, "x/a"), pod(&c, "y/b"), &PortQuery::tcp(80)).unwrap();
+        assert!(verdict_text(&c, &v).starts_with("allowed: x/a -> y/b"));
     }
 
     #[test]

@@ -168,9 +168,10 @@ impl CanReachCmd {
             VerdictFormat::Text => {
                 let mut text = render::verdict_text(cluster, &verdict);
                 match &observed {
-                    Some(observed) if !cluster.complete() => text.push_str(&format!(
-                        "\nProbe (a real TCP connection attempt from the source pod): {} (the expectation is unknown)\n",
-                        observed.word()
+                    Some(observed) if !cluster.complete() || !verdict.certain() => text.push_str(&format!(
+                        "\nProbe (a real TCP connection attempt from the source pod): {} (the expectation is {})\n",
+                        observed.word(),
+                        if cluster.complete() { "uncertain" } else { "unknown" }
                     )),
                     Some(observed) => text.push_str(&crate::probe::observed_line(observed, verdict.allowed)),
                     None => {}
@@ -183,6 +184,14 @@ impl CanReachCmd {
         harden_cli::output::print(&text);
         if !cluster.complete() {
             harden_kube::sources::warn_incomplete(&cluster.unmodelled);
+            return Ok(Outcome::Incomplete);
+        }
+        if !verdict.certain() {
+            // Neither "allowed" nor "denied" is true of every implementation: no verdict.
+            harden_cli::output::warn(
+                "the answer is uncertain: cluster policies of the same priority decide it, and the API leaves \
+                 their order to the implementation; exit code 2",
+            );
             return Ok(Outcome::Incomplete);
         }
         let probed_ok = observed.as_ref().is_none_or(|o| !o.differs(verdict.allowed));

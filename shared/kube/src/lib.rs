@@ -25,6 +25,7 @@ pub mod error;
 pub mod flags;
 #[cfg(test)]
 mod fuzz;
+pub mod list;
 pub mod manual;
 pub mod namespaces;
 pub mod pods;

@@ -153,3 +153,115 @@ async fn a_continue_token_expired_by_etcd_compaction_restarts_the_list() {
         .unwrap();
     assert_eq!(kept, names);
 }
+
+/// The requests a plugin sent, from its `--v=6` log: (method, path with query).
+fn requests(stderr: &str) -> Vec<(String, String)> {
+    stderr
+        .lines()
+        .filter_map(|line| {
+            let method =
+                ["GET", "POST", "PATCH", "PUT", "DELETE"].into_iter().find(|m| line.contains(&format!(" {m} /")))?;
+            let path = line.split_once(&format!(" {method} /"))?.1.split(' ').next()?;
+            Some((method.to_string(), format!("/{path}")))
+        })
+        .collect()
+}
+
+fn scoped_objects(ns: &str, other: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\n\
+         apiVersion: v1\nkind: Namespace\nmetadata: {{name: {other}}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {{name: backend, namespace: {ns}, labels: {{tier: backend}}}}\n\
+         spec: {{containers: [{{name: c, image: registry.k8s.io/pause:3.10, ports: [{{containerPort: 3000}}]}}]}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {{name: frontend, namespace: {other}, labels: {{tier: frontend}}}}\n\
+         spec: {{containers: [{{name: c, image: registry.k8s.io/pause:3.10}}]}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {{name: stranger, namespace: {other}, labels: {{tier: stranger}}}}\n\
+         spec: {{containers: [{{name: c, image: registry.k8s.io/pause:3.10}}]}}\n---\n\
+         apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: backend, namespace: {ns}}}\n\
+         spec:\n  podSelector: {{matchLabels: {{tier: backend}}}}\n  policyTypes: [Ingress]\n  ingress:\n\
+         \x20 - from: [{{namespaceSelector: {{}}, podSelector: {{matchLabels: {{tier: frontend}}}}}}]\n"
+    )
+}
+
+/// Issue 31: each kind listed once per command, in pages, no request per namespace where the one
+/// list of namespaces answers, and `who-can-reach -n` reads only the namespaces it answers about.
+#[tokio::test]
+async fn live_commands_list_each_kind_once_in_pages_and_only_where_needed() {
+    let cluster = cluster();
+    let ns = cluster.namespace("paging-scope").await;
+    let other = cluster.namespace("paging-other").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("objects.yaml");
+    std::fs::write(&file, scoped_objects(&ns, &other)).unwrap();
+    let path = file.display().to_string();
+    let applied = harden_tests::run(cluster.kubectl().args(["apply", "-f", &path]));
+    assert!(applied.status.success(), "{}", harden_tests::stderr(&applied));
+    let namespaces_list = |r: &(String, String)| r.0 == "GET" && r.1.starts_with("/api/v1/namespaces?");
+    let lists = |reqs: &[(String, String)]| {
+        reqs.iter()
+            .filter(|r| {
+                r.1.contains('?') && !r.1.contains("/apis?") && !r.1.starts_with("/apis/policy.networking.k8s.io")
+            })
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+
+    // matrix -n: one list of namespaces (the -n names checked against it), then a list per namespace.
+    let scope = format!("{ns},{other}");
+    let out =
+        harden_tests::run(cluster.plugin("netpol-deny").args(["matrix", "-n", &scope, "--port", "3000", "--v=6"]));
+    assert_eq!(out.status.code(), Some(0), "{}", harden_tests::stderr(&out));
+    let reqs = requests(&harden_tests::stderr(&out));
+    assert_eq!(reqs.iter().filter(|r| namespaces_list(r)).count(), 1, "{reqs:?}");
+    for name in [&ns, &other] {
+        let get = format!("/api/v1/namespaces/{name}");
+        assert!(!reqs.iter().any(|r| r.1 == get), "namespace {name} was fetched on its own: {reqs:?}");
+        for kind in ["/api/v1/namespaces/{}/pods?", "/apis/networking.k8s.io/v1/namespaces/{}/networkpolicies?"] {
+            let want = kind.replace("{}", name);
+            assert_eq!(reqs.iter().filter(|r| r.1.starts_with(&want)).count(), 1, "{want}: {reqs:?}");
+        }
+    }
+    for list in lists(&reqs)
+        .iter()
+        .filter(|r| r.1.contains("/pods?") || r.1.contains("/networkpolicies?") || namespaces_list(r))
+    {
+        assert!(list.1.contains("limit=500"), "a list without a page size: {list:?}");
+    }
+
+    // matrix -A: namespaces once (they were listed twice), pods and policies once each.
+    let out = harden_tests::run(cluster.plugin("netpol-deny").args(["matrix", "-A", "--port", "3000", "--v=6"]));
+    assert_eq!(out.status.code(), Some(0), "{}", harden_tests::stderr(&out));
+    let reqs = requests(&harden_tests::stderr(&out));
+    assert_eq!(reqs.iter().filter(|r| namespaces_list(r)).count(), 1, "{reqs:?}");
+    assert!(reqs.iter().any(|r| r.1.starts_with("/api/v1/pods?") && r.1.contains("limit=500")), "{reqs:?}");
+    assert!(!reqs.iter().any(|r| r.1.starts_with("/api/v1/namespaces/") && r.1.contains("/pods")), "{reqs:?}");
+
+    // can-reach NS/A NS/B: no GET of the context's namespace, which it never uses.
+    let out = harden_tests::run(cluster.plugin("netpol-deny").args([
+        "can-reach",
+        "--from",
+        &format!("{other}/frontend"),
+        "--to",
+        &format!("{ns}/backend"),
+        "--port",
+        "3000",
+        "--v=6",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}{}", harden_tests::stdout(&out), harden_tests::stderr(&out));
+    let reqs = requests(&harden_tests::stderr(&out));
+    assert!(!reqs.iter().any(|r| r.1 == "/api/v1/namespaces/default"), "{reqs:?}");
+    assert_eq!(reqs.iter().filter(|r| namespaces_list(r)).count(), 1, "{reqs:?}");
+
+    // who-can-reach -n OTHER NS/backend: the pods of OTHER and NS only, and the answer of the
+    // same objects from the file.
+    let args = ["who-can-reach", &format!("{ns}/backend"), "-n", other.as_str(), "--port", "3000"];
+    let out = harden_tests::run(cluster.plugin("netpol-deny").args(args).arg("--v=6"));
+    assert_eq!(out.status.code(), Some(0), "{}{}", harden_tests::stdout(&out), harden_tests::stderr(&out));
+    let reqs = requests(&harden_tests::stderr(&out));
+    assert!(!reqs.iter().any(|r| r.1.starts_with("/api/v1/pods?")), "every pod of the cluster was listed: {reqs:?}");
+    let live = harden_tests::stdout(&out);
+    assert!(live.contains(&format!("{other}/frontend")), "{live}");
+    assert!(!live.contains(&format!("{other}/stranger")), "{live}");
+    let files = harden_tests::run(harden_tests::plugin_command("netpol-deny").args(args).args(["-f", &path]));
+    assert_eq!(harden_tests::stdout(&files), live, "{}", harden_tests::stderr(&files));
+}

@@ -1401,10 +1401,12 @@ where
 
 /// Reads what the checks need: Deployments and Services of the scope, RBAC, token Secrets' metadata.
 pub async fn snapshot(client: &Client, scope: &Where) -> Result<Snapshot> {
-    let mut snap = Snapshot::default();
-    snap.deployments = namespaced(client, scope, "deployments").await?;
-    snap.services = namespaced(client, scope, "services").await?;
-    snap.ingresses = namespaced(client, scope, "ingresses").await?;
+    let mut snap = Snapshot {
+        deployments: namespaced(client, scope, "deployments").await?,
+        services: namespaced(client, scope, "services").await?,
+        ingresses: namespaced(client, scope, "ingresses").await?,
+        ..Default::default()
+    };
     snap.cluster_role_bindings = list(Api::all(client.clone()), "clusterrolebindings").await?;
     snap.role_bindings = list(Api::all(client.clone()), "rolebindings").await?;
     snap.cluster_roles = list(Api::all(client.clone()), "clusterroles").await?;

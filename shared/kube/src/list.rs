@@ -259,10 +259,11 @@ mod tests {
     use kube::core::Status;
     use kube::core::response::StatusSummary;
 
+    /// A scripted answer: a page (items, continue token) or an error's status code.
+    type Answer = std::result::Result<(Vec<u32>, Option<&'static str>), u16>;
+
     /// Answers list requests from a script: each entry is the page for a request, or a 410.
-    fn scripted(
-        script: Vec<std::result::Result<(Vec<u32>, Option<&'static str>), u16>>,
-    ) -> (Fetch<u32>, Arc<Mutex<Vec<ListParams>>>) {
+    fn scripted(script: Vec<Answer>) -> (Fetch<u32>, Arc<Mutex<Vec<ListParams>>>) {
         let script = Arc::new(Mutex::new(script.into_iter()));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();

@@ -7,6 +7,7 @@ use harden_kube::apply::{Applier, Deleted, Object, delete_managed, managed_selec
 use harden_kube::client::{Kube, connect};
 use harden_kube::cluster_tier;
 use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs};
+use harden_kube::list::{PAGE_SIZE, Scope, in_namespaces};
 use harden_kube::manual::{self, ManualArgs};
 use harden_kube::namespaces::NamespaceScope;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -230,30 +231,15 @@ async fn admin_tier_policies(client: &kube::Client, version: &str) -> Result<Vec
 }
 
 /// The namespaces (with the policies) where adding our policy would widen egress. One list across
-/// the cluster for `-A`, else one per namespace.
+/// the cluster for `-A`, else one per namespace (a few at once); in pages.
 async fn unsafe_namespaces(cluster: &Kube, namespaces: &[String], all: bool) -> Result<Vec<(String, Vec<String>)>> {
     let mut by_namespace: Vec<(String, Vec<NetworkPolicy>)> =
         namespaces.iter().map(|ns| (ns.clone(), Vec::new())).collect();
-    if all {
-        let api: Api<NetworkPolicy> = Api::all(cluster.client.clone());
-        let listed = api
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| harden_kube::error::from_kube(e, "listing networkpolicies in all namespaces"))?;
-        for policy in listed.items {
-            let ns = policy.namespace().unwrap_or_default();
-            if let Some((_, list)) = by_namespace.iter_mut().find(|(n, _)| *n == ns) {
-                list.push(policy);
-            }
-        }
-    } else {
-        for (ns, list) in &mut by_namespace {
-            let api: Api<NetworkPolicy> = Api::namespaced(cluster.client.clone(), ns);
-            *list = api
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| harden_kube::error::from_kube(e, format!("listing networkpolicies in namespace {ns}")))?
-                .items;
+    let place = if all { Scope::All } else { Scope::Each(namespaces) };
+    for policy in in_namespaces(&cluster.client, &place, PAGE_SIZE, "networkpolicies", Some::<NetworkPolicy>).await? {
+        let ns = policy.namespace().unwrap_or_default();
+        if let Some((_, list)) = by_namespace.iter_mut().find(|(n, _)| *n == ns) {
+            list.push(policy);
         }
     }
     Ok(by_namespace

@@ -181,16 +181,20 @@ async fn probing_pod(
 ) -> Result<Option<k8s_openapi::api::core::v1::Pod>> {
     use k8s_openapi::api::core::v1::Pod;
     let api: kube::Api<Pod> = kube::Api::namespaced(client.clone(), name);
-    let listed = api
-        .list(&Default::default())
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, format!("listing pods in namespace {name}")))?;
-    let candidates = listed.items.into_iter().filter(|p| {
-        p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
-            && !p.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false)
-    });
+    let candidates = harden_kube::list::Pager::objects(
+        &api,
+        &Default::default(),
+        harden_kube::list::PAGE_SIZE,
+        format!("pods in namespace {name}"),
+    )
+    .kept(|p: Pod| {
+        let running = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+            && !p.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false);
+        running.then_some(p)
+    })
+    .await?;
     // A few tries: a namespace of distroless pods should not cost an exec per pod.
-    for pod in candidates.take(3) {
+    for pod in candidates.into_iter().take(3) {
         if prober.can_probe_from(&pod).await.is_ok() {
             return Ok(Some(pod));
         }

@@ -63,14 +63,12 @@ pub fn report_from_log(log: &str, pod: &str, node: Option<&str>) -> Result<Repor
 /// The cluster's nodes, and whether they are AKS's (which kube-bench tells by its nodes, not its version).
 async fn nodes(client: &Client) -> Result<(Vec<NodeInfo>, bool)> {
     let nodes: Api<Node> = Api::all(client.clone());
-    let list =
-        nodes.list(&ListParams::default()).await.map_err(|e| harden_kube::error::from_kube(e, "listing nodes"))?;
-    let aks = list.items.first().is_some_and(|n| {
+    let list = harden_kube::list::list_all(&nodes, &ListParams::default(), "nodes").await?;
+    let aks = list.first().is_some_and(|n| {
         n.labels().contains_key("kubernetes.azure.com/cluster")
             || n.spec.as_ref().and_then(|s| s.provider_id.as_deref()).is_some_and(|p| p.starts_with("azure://"))
     });
     let infos = list
-        .items
         .iter()
         .map(|n| NodeInfo { name: n.name_any(), control_plane: n.labels().contains_key(job::CONTROL_PLANE_LABEL) })
         .collect();

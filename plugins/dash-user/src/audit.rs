@@ -1372,49 +1372,61 @@ pub struct AuditCmd {
 
 async fn list<K>(api: Api<K>, what: &str) -> Result<Vec<K>>
 where
-    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
-    Ok(api
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, format!("listing {what}")))?
-        .items)
+    harden_kube::list::list_all(&api, &ListParams::default(), what).await
+}
+
+/// Lists of each namespaced kind in the namespaces of the scope: one cluster-wide list with -A, one
+/// per namespace (a few at once) with -n.
+async fn namespaced<K>(client: &Client, scope: &Where, plural: &str) -> Result<Vec<K>>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
+{
+    let place = match scope {
+        Where::All => harden_kube::list::Scope::All,
+        Where::Namespaces(set) => harden_kube::list::Scope::Each(set),
+    };
+    harden_kube::list::in_namespaces(client, &place, harden_kube::list::PAGE_SIZE, plural, |mut object: K| {
+        object.meta_mut().managed_fields = None;
+        Some(object)
+    })
+    .await
 }
 
 /// Reads what the checks need: Deployments and Services of the scope, RBAC, token Secrets' metadata.
 pub async fn snapshot(client: &Client, scope: &Where) -> Result<Snapshot> {
-    let mut snap = Snapshot::default();
-    match scope {
-        Where::All => {
-            snap.deployments = list(Api::all(client.clone()), "deployments in all namespaces").await?;
-            snap.services = list(Api::all(client.clone()), "services in all namespaces").await?;
-            snap.ingresses = list(Api::all(client.clone()), "ingresses in all namespaces").await?;
-        }
-        Where::Namespaces(list_ns) => {
-            for ns in list_ns {
-                snap.deployments
-                    .extend(list(Api::namespaced(client.clone(), ns), &format!("deployments in {ns}")).await?);
-                snap.services.extend(list(Api::namespaced(client.clone(), ns), &format!("services in {ns}")).await?);
-                snap.ingresses.extend(list(Api::namespaced(client.clone(), ns), &format!("ingresses in {ns}")).await?);
-            }
-        }
-    }
+    let mut snap = Snapshot {
+        deployments: namespaced(client, scope, "deployments").await?,
+        services: namespaced(client, scope, "services").await?,
+        ingresses: namespaced(client, scope, "ingresses").await?,
+        ..Default::default()
+    };
     snap.cluster_role_bindings = list(Api::all(client.clone()), "clusterrolebindings").await?;
     snap.role_bindings = list(Api::all(client.clone()), "rolebindings").await?;
     snap.cluster_roles = list(Api::all(client.clone()), "clusterroles").await?;
     if *scope == Where::All {
         let managed = ListParams::default().labels(&harden_kube::apply::managed_selector(crate::PLUGIN));
-        let accounts = Api::<k8s_openapi::api::core::v1::ServiceAccount>::all(client.clone())
-            .list_metadata(&managed)
-            .await
-            .map_err(|e| harden_kube::error::from_kube(e, "listing dashboard users in all namespaces"))?;
-        snap.user_namespaces.extend(accounts.items.iter().filter_map(|a| a.namespace()));
-        let existing = Api::<Namespace>::all(client.clone())
-            .list_metadata(&ListParams::default())
-            .await
-            .map_err(|e| harden_kube::error::from_kube(e, "listing namespaces"))?;
+        let accounts = harden_kube::list::list_all_metadata(
+            &Api::<k8s_openapi::api::core::v1::ServiceAccount>::all(client.clone()),
+            &managed,
+            "dashboard users in all namespaces",
+        )
+        .await?;
+        snap.user_namespaces.extend(accounts.iter().filter_map(|a| a.namespace()));
+        let existing = harden_kube::list::list_all_metadata(
+            &Api::<Namespace>::all(client.clone()),
+            &ListParams::default(),
+            "namespaces",
+        )
+        .await?;
         snap.user_namespaces
-            .extend(existing.items.iter().map(|n| n.name_any()).filter(|n| UI_NAMESPACES.contains(&n.as_str())));
+            .extend(existing.iter().map(|n| n.name_any()).filter(|n| UI_NAMESPACES.contains(&n.as_str())));
     }
     let namespaces: BTreeSet<String> = match scope {
         Where::Namespaces(list) => list.iter().cloned().collect(),
@@ -1426,18 +1438,37 @@ pub async fn snapshot(client: &Client, scope: &Where) -> Result<Snapshot> {
             .chain(snap.user_namespaces.iter().cloned())
             .collect(),
     };
+    // Token secrets are few: one cluster-wide list (field-selected, metadata only) serves any
+    // number of namespaces in one request; a user who may read secrets only in some namespaces
+    // gets one list per namespace, as one namespace does.
     let tokens = ListParams::default().fields("type=kubernetes.io/service-account-token");
-    for ns in namespaces {
-        let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
-        let secrets = api
-            .list_metadata(&tokens)
-            .await
-            .map_err(|e| harden_kube::error::from_kube(e, format!("listing token secrets in {ns}")))?;
-        for secret in secrets {
-            let service_account =
-                secret.annotations().get("kubernetes.io/service-account.name").cloned().unwrap_or_else(|| "?".into());
-            snap.token_secrets.push(TokenSecret { namespace: ns.clone(), name: secret.name_any(), service_account });
+    let all = Api::<Secret>::all(client.clone());
+    let cluster_wide = match namespaces.len() {
+        0 | 1 => None,
+        _ => match harden_kube::list::list_all_metadata(&all, &tokens, "token secrets in all namespaces").await {
+            Ok(secrets) => Some(secrets),
+            Err(e) if e.kind == harden_cli::ErrorKind::Forbidden => None,
+            Err(e) => return Err(e),
+        },
+    };
+    let secrets = match cluster_wide {
+        Some(secrets) => secrets,
+        None => {
+            let mut each = Vec::new();
+            for ns in &namespaces {
+                let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+                each.extend(
+                    harden_kube::list::list_all_metadata(&api, &tokens, &format!("token secrets in {ns}")).await?,
+                );
+            }
+            each
         }
+    };
+    for secret in secrets {
+        let Some(ns) = secret.namespace().filter(|ns| namespaces.contains(ns)) else { continue };
+        let service_account =
+            secret.annotations().get("kubernetes.io/service-account.name").cloned().unwrap_or_else(|| "?".into());
+        snap.token_secrets.push(TokenSecret { namespace: ns, name: secret.name_any(), service_account });
     }
     Ok(snap)
 }

@@ -235,11 +235,10 @@ pub struct CheckCmd {
 /// ServiceAccount, its user name, or one of its groups; see [`crate::identity`]): a right granted
 /// only in some namespace is seen only when that namespace is asked about.
 pub async fn bound_namespaces(client: &Client, namespace: &str, name: &str) -> Result<Vec<String>> {
-    let bindings = Api::<RoleBinding>::all(client.clone()).list(&ListParams::default()).await.map_err(|e| {
-        harden_kube::error::from_kube(e, format!("listing the rolebindings that name {namespace}/{name}"))
-    })?;
+    let what = format!("the rolebindings that name {namespace}/{name}");
+    let bindings =
+        harden_kube::list::list_all(&Api::<RoleBinding>::all(client.clone()), &ListParams::default(), &what).await?;
     let mut out: Vec<String> = bindings
-        .items
         .iter()
         .filter(|b| {
             b.subjects

@@ -250,14 +250,12 @@ pub fn reason_names(reason: &str, namespace: Option<&str>, name: &str) -> bool {
 /// plan's own grants.
 pub async fn find(client: &Client, namespace: &str, name: &str, plan: &Plan) -> Result<(Vec<Existing>, Vec<Grant>)> {
     let params = ListParams::default();
-    let cluster_roles: BTreeMap<String, ClusterRole> = Api::<ClusterRole>::all(client.clone())
-        .list(&params)
-        .await
-        .or_kube("listing clusterroles")?
-        .items
-        .into_iter()
-        .map(|r| (r.name_any(), r))
-        .collect();
+    let cluster_roles: BTreeMap<String, ClusterRole> =
+        harden_kube::list::list_all(&Api::<ClusterRole>::all(client.clone()), &params, "clusterroles")
+            .await?
+            .into_iter()
+            .map(|r| (r.name_any(), r))
+            .collect();
     let grants = planned(plan, &cluster_roles);
     let ours_cluster: Vec<String> = plan.cluster_role_bindings.iter().map(|b| b.name_any()).collect();
     let ours_ns: Vec<(Option<String>, String)> =
@@ -318,9 +316,11 @@ pub async fn find(client: &Client, namespace: &str, name: &str, plan: &Plan) -> 
 async fn list_bindings(client: &Client) -> Result<(Vec<ClusterRoleBinding>, Vec<RoleBinding>)> {
     let params = ListParams::default();
     let cluster =
-        Api::<ClusterRoleBinding>::all(client.clone()).list(&params).await.or_kube("listing clusterrolebindings")?;
-    let namespaced = Api::<RoleBinding>::all(client.clone()).list(&params).await.or_kube("listing rolebindings")?;
-    Ok((cluster.items, namespaced.items))
+        harden_kube::list::list_all(&Api::<ClusterRoleBinding>::all(client.clone()), &params, "clusterrolebindings")
+            .await?;
+    let namespaced =
+        harden_kube::list::list_all(&Api::<RoleBinding>::all(client.clone()), &params, "rolebindings").await?;
+    Ok((cluster, namespaced))
 }
 
 /// Every binding made by someone else that names the ServiceAccount `namespace/name` alone (as a

@@ -114,7 +114,17 @@ impl ReachArgs {
         if kube.namespaces.is_empty() && source.files.is_empty() {
             source.all_namespaces = true;
         }
-        let loaded = load(kube, &source, Wanted::Everywhere, engine_error).await?;
+        // Only the -n namespaces' pods are answered about, and a NetworkPolicy selects pods of its
+        // own namespace only: those namespaces and the pod's are all the answer reads (with -A or
+        // without -n, every namespace).
+        let wanted = if source.all_namespaces {
+            Wanted::Everywhere
+        } else {
+            let mut read: Vec<Option<String>> = kube.namespaces.iter().cloned().map(Some).collect();
+            read.push(namespace.clone());
+            Wanted::Namespaces(read)
+        };
+        let loaded = load(kube, &source, wanted, engine_error).await?;
         let cluster = &loaded.cluster;
         let ns = namespace.unwrap_or_else(|| loaded.default_namespace.clone());
         let target = cluster.find_pod(&ns, &name).map_err(engine_error)?;

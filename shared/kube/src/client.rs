@@ -248,6 +248,14 @@ pub async fn config(args: &KubeArgs) -> Result<Config> {
 /// exist (exit 2 naming the ones that do not, see [`crate::namespaces::require_existing`]); without
 /// `-n`, no request is sent yet.
 pub async fn connect(args: &KubeArgs) -> Result<Kube> {
+    let kube = connect_unchecked(args).await?;
+    crate::namespaces::require_existing(&kube.client, &args.namespaces).await?;
+    Ok(kube)
+}
+
+/// Connects like [`connect`] without checking the `-n` namespaces: for a caller that lists the
+/// namespaces anyway and checks them against its list (no request per namespace).
+pub async fn connect_unchecked(args: &KubeArgs) -> Result<Kube> {
     let verbosity = args.verbosity.unwrap_or(0);
     init_logging(verbosity);
     let config = config(args).await?;
@@ -256,7 +264,6 @@ pub async fn connect(args: &KubeArgs) -> Result<Kube> {
     let builder = ClientBuilder::try_from(config)
         .map_err(|e| convert(e).context("building the Kubernetes client from kubeconfig"))?;
     let client = builder.with_layer(&RequestLog { headers: verbosity >= 7 }).build();
-    crate::namespaces::require_existing(&client, &args.namespaces).await?;
     Ok(Kube { client, context_namespace, server })
 }
 

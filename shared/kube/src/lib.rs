@@ -8,6 +8,8 @@
 //!   every object's outcome (see its docs for what is never taken over and what is rolled back).
 //! - [`manual`]: `--show-manual`, the steps a creating command replaces, for the exam.
 //! - [`namespaces`]: `-n`, `-A` and `--namespace-selector`, resolved once.
+//! - [`list`]: lists in pages of 500 (an expired continue token restarts the list), scoped to a set
+//!   of namespaces: the one way the plugins list.
 //! - [`sources`] (feature `netpol`): the NetworkPolicy engine's objects from `-f` or the cluster.
 //! - [`probe`]: a real TCP connection attempt from inside a pod (exec `nc`), judged as connected,
 //!   nothing listening, blocked (timed out or rejected) or not probed.
@@ -26,6 +28,7 @@ pub mod error;
 pub mod flags;
 #[cfg(test)]
 mod fuzz;
+pub mod list;
 pub mod manual;
 pub mod namespaces;
 pub mod pods;

@@ -94,6 +94,33 @@ impl NamespaceScope {
         Ok(picked)
     }
 
+    /// Like [`Self::resolve_existing`], from namespaces already listed (no request): `-n` names
+    /// (or the context's namespace) missing from `listed` are refused as [`require_existing`] does.
+    pub fn resolve_listed(&self, context_namespace: &str, listed: &[Namespace]) -> Result<Vec<String>> {
+        let names = if self.needs_listing() {
+            let picked = self.pick(listed);
+            if picked.is_empty() {
+                let what = match &self.selector {
+                    Some(sel) => format!("no namespace matches the selector {}", selector::display(sel)),
+                    None => "the cluster has no namespace to act on".to_string(),
+                };
+                return Err(Error::not_found(what).with_hint("check `kubectl get namespaces --show-labels`"));
+            }
+            picked
+        } else if self.named.is_empty() {
+            vec![context_namespace.to_string()]
+        } else {
+            let mut named = self.named.clone();
+            named.sort();
+            named.dedup();
+            named
+        };
+        let exists = |name: &String| listed.iter().any(|ns| ns.metadata.name.as_ref() == Some(name));
+        let missing: Vec<String> = names.iter().filter(|n| !exists(n)).cloned().collect();
+        missing_error(missing)?;
+        Ok(names)
+    }
+
     /// Like [`Self::resolve`], and every namespace named with `-n` (or the context's) must exist:
     /// for commands that report on namespaces, where a typo must not read as "nothing found".
     pub async fn resolve_existing(&self, kube: &Kube) -> Result<Vec<String>> {
@@ -111,6 +138,21 @@ impl NamespaceScope {
 pub async fn require_existing(client: &kube::Client, names: &[String]) -> Result<()> {
     let api: Api<Namespace> = Api::all(client.clone());
     let mut missing = Vec::new();
+    if names.len() > 1 {
+        // One list (paged) rather than a GET per namespace; a user who may not list namespaces
+        // is asked about each, as before.
+        match crate::list::Pager::metadata(&api, &ListParams::default(), crate::list::PAGE_SIZE, "namespaces")
+            .kept(|ns| ns.metadata.name)
+            .await
+        {
+            Ok(listed) => {
+                missing.extend(names.iter().filter(|n| !listed.contains(n)).cloned());
+                return missing_error(missing);
+            }
+            Err(e) if e.kind == harden_cli::ErrorKind::Forbidden => {}
+            Err(e) => return Err(e),
+        }
+    }
     for name in names {
         match api.get_opt(name).await {
             Ok(Some(_)) => {}
@@ -119,6 +161,10 @@ pub async fn require_existing(client: &kube::Client, names: &[String]) -> Result
             Err(e) => return Err(crate::error::from_kube(e, format!("reading namespace {name}"))),
         }
     }
+    missing_error(missing)
+}
+
+fn missing_error(mut missing: Vec<String>) -> Result<()> {
     missing.sort();
     missing.dedup();
     match missing.as_slice() {
@@ -169,6 +215,24 @@ mod tests {
     fn selector_takes_matching_live_namespaces() {
         let scope = NamespaceScope { selector: Some(selector::parse("team=a").unwrap()), ..Default::default() };
         assert_eq!(scope.pick(&cluster()), ["shop"]);
+    }
+
+    #[test]
+    fn resolve_listed_checks_names_against_the_list() {
+        let named = |names: &[&str]| NamespaceScope {
+            named: names.iter().map(|n| n.to_string()).collect(),
+            ..Default::default()
+        };
+        assert_eq!(named(&["shop", "default"]).resolve_listed("ctx", &cluster()).unwrap(), ["default", "shop"]);
+        let err = named(&["shop", "typo"]).resolve_listed("ctx", &cluster()).unwrap_err();
+        assert!(err.message.contains("\"typo\" does not exist"), "{}", err.message);
+        // No -n: the context's namespace, which must exist too.
+        assert_eq!(NamespaceScope::default().resolve_listed("shop", &cluster()).unwrap(), ["shop"]);
+        assert!(NamespaceScope::default().resolve_listed("gone", &cluster()).is_err());
+        let all = NamespaceScope { all: true, named: vec!["typo".into()], ..Default::default() };
+        assert!(all.resolve_listed("default", &cluster()).is_err());
+        let all = NamespaceScope { all: true, ..Default::default() };
+        assert_eq!(all.resolve_listed("default", &cluster()).unwrap(), ["default", "shop"]);
     }
 
     #[tokio::test]

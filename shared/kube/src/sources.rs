@@ -37,9 +37,10 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use netpol::{Cluster, Objects};
 
-use crate::client::{Kube, connect};
+use crate::client::{Kube, connect_unchecked};
 use crate::error::KubeResultExt;
 use crate::flags::KubeArgs;
+use crate::list::{PAGE_SIZE, Pager, Scope, in_namespaces};
 use crate::namespaces::{NamespaceScope, SKIPPED_BY_ALL};
 
 /// Where the objects come from and which namespaces are meant.
@@ -141,11 +142,13 @@ async fn load_live(
     wanted: Wanted,
     engine_error: impl Fn(netpol::Error) -> Error,
 ) -> Result<Loaded> {
-    let live = connect(kube).await?;
+    // The -n namespaces are checked against the one list of namespaces, not GET one by one.
+    let live = connect_unchecked(kube).await?;
     let scope = NamespaceScope { named: kube.namespaces.clone(), all: source.all_namespaces, selector: None };
-    let namespaces = scope.resolve_existing(&live).await?;
-    let default_namespace = kube.namespaces.first().cloned().unwrap_or_else(|| live.context_namespace.clone());
     let spinner = Spinner::start(format!("reading pods and network policies from {}", live.server));
+    let listed_namespaces = list_namespaces(&live.client, PAGE_SIZE).await?;
+    let namespaces = scope.resolve_listed(&live.context_namespace, &listed_namespaces)?;
+    let default_namespace = kube.namespaces.first().cloned().unwrap_or_else(|| live.context_namespace.clone());
     let lists: Option<Vec<String>> = match wanted {
         _ if source.all_namespaces => None,
         Wanted::Everywhere => None,
@@ -158,14 +161,54 @@ async fn load_live(
             Some(list)
         }
     };
-    let (listed_namespaces, pods, policies) = list(&live.client, lists.as_deref()).await?;
-    let unmodelled = unmodelled_in_cluster(&live.client).await?;
-    let mut objects = Objects::from_typed(listed_namespaces, pods, policies, &default_namespace);
-    objects.unmodelled = unmodelled;
+    let mut objects =
+        read_objects(&live.client, listed_namespaces, lists.as_deref(), PAGE_SIZE, &default_namespace).await?;
+    objects.unmodelled = unmodelled_in_cluster(&live.client).await?;
     let cluster_policy_kinds = list_cluster_policies(&live.client, &mut objects, &engine_error).await?;
     spinner.finish("read pods and network policies");
     let cluster = Cluster::build(&objects).map_err(&engine_error)?;
     Ok(Loaded { objects, cluster, namespaces, live: Some(live), default_namespace, cluster_policy_kinds })
+}
+
+/// Every Namespace of the cluster, in pages of `page_size`, without the managed fields the engine
+/// never reads.
+pub async fn list_namespaces(client: &kube::Client, page_size: u32) -> Result<Vec<Namespace>> {
+    let api = Api::<Namespace>::all(client.clone());
+    Pager::objects(&api, &ListParams::default(), page_size, "namespaces")
+        .kept(|mut ns: Namespace| {
+            ns.metadata.managed_fields = None;
+            Some(ns)
+        })
+        .await
+}
+
+/// The engine's objects, read live: `namespaces` (listed before), and the Pods and
+/// NetworkPolicies of `scope` (every namespace when `None`), read in pages of `page_size` and
+/// turned into the engine's compact input page by page (see [`in_namespaces`]).
+pub async fn read_objects(
+    client: &kube::Client,
+    namespaces: Vec<Namespace>,
+    scope: Option<&[String]>,
+    page_size: u32,
+    default_namespace: &str,
+) -> Result<Objects> {
+    let source: netpol::input::Source = std::sync::Arc::from("the cluster");
+    let place = Scope::choose(scope, namespaces.len());
+    let pods = in_namespaces(client, &place, page_size, "pods", |pod: Pod| {
+        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+        // Finished pods take no traffic (as [`Objects::from_typed`]).
+        (!matches!(phase, Some("Succeeded" | "Failed")))
+            .then(|| netpol::input::Sourced { object: netpol::input::PodInput::from_pod(pod), source: source.clone() })
+    })
+    .await?;
+    let policies = in_namespaces(client, &place, page_size, "networkpolicies", |mut policy: NetworkPolicy| {
+        policy.metadata.managed_fields = None;
+        Some(policy)
+    })
+    .await?;
+    let mut objects = Objects::from_typed(namespaces, Vec::new(), policies, default_namespace);
+    objects.pods = pods;
+    Ok(objects)
 }
 
 /// The network-policy API's kinds: kind, resource, and the versions to read it at, preferred first.
@@ -203,7 +246,7 @@ pub async fn list_cluster_policies(
                 plural: plural.into(),
             };
             let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-            let items = api.list(&ListParams::default()).await.or_kube(format!("listing {plural}.{GROUP}"))?.items;
+            let items = crate::list::list_all(&api, &ListParams::default(), &format!("{plural}.{GROUP}")).await?;
             for item in items {
                 let mut value =
                     serde_json::to_value(item).map_err(|e| Error::invalid(format!("a {kind} of the cluster: {e}")))?;
@@ -423,27 +466,15 @@ pub fn warn_incomplete(unmodelled: &[netpol::Unmodelled]) {
 }
 
 /// Lists Namespaces, and Pods and NetworkPolicies in `namespaces` (every namespace when `None`),
-/// one list request per kind and namespace.
+/// in pages, as [`read_objects`] reads them (typed, for callers that need the whole objects).
 pub async fn list(
     client: &kube::Client,
     namespaces: Option<&[String]>,
 ) -> Result<(Vec<Namespace>, Vec<Pod>, Vec<NetworkPolicy>)> {
-    let params = ListParams::default();
-    let listed = Api::<Namespace>::all(client.clone()).list(&params).await.or_kube("listing namespaces")?.items;
-    let scopes: Vec<Option<&str>> = match namespaces {
-        Some(list) => list.iter().map(|ns| Some(ns.as_str())).collect(),
-        None => vec![None],
-    };
-    let (mut pods, mut policies) = (Vec::new(), Vec::new());
-    for scope in scopes {
-        let (pod_api, policy_api): (Api<Pod>, Api<NetworkPolicy>) = match scope {
-            Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
-            None => (Api::all(client.clone()), Api::all(client.clone())),
-        };
-        let place = scope.map_or("in all namespaces".to_string(), |ns| format!("in namespace {ns}"));
-        pods.extend(pod_api.list(&params).await.or_kube(format!("listing pods {place}"))?.items);
-        policies.extend(policy_api.list(&params).await.or_kube(format!("listing networkpolicies {place}"))?.items);
-    }
+    let listed = list_namespaces(client, PAGE_SIZE).await?;
+    let place = Scope::choose(namespaces, listed.len());
+    let pods = in_namespaces(client, &place, PAGE_SIZE, "pods", Some).await?;
+    let policies = in_namespaces(client, &place, PAGE_SIZE, "networkpolicies", Some).await?;
     Ok((listed, pods, policies))
 }
 

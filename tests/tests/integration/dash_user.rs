@@ -1427,6 +1427,12 @@ impl Refusal {
         canary: &Value,
     ) -> Self {
         let canary_name = canary["metadata"]["name"].as_str().unwrap().to_string();
+        // Only in the canary's namespace (for namespaced resources): other tests running alongside
+        // have accounts named `dev` too, and their deletes must not be refused.
+        let namespaces = match canary["metadata"]["namespace"].as_str() {
+            Some(ns) => serde_json::json!({"matchLabels": {"kubernetes.io/metadata.name": ns}}),
+            None => serde_json::json!({}),
+        };
         let mut all: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         all.push(canary_name.clone());
         let expression = format!(
@@ -1436,7 +1442,8 @@ impl Refusal {
             serde_json::json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
                 "metadata": {"name": name},
                 "spec": {"failurePolicy": "Fail",
-                         "matchConstraints": {"resourceRules": [{"apiGroups": [group], "apiVersions": ["v1"],
+                         "matchConstraints": {"namespaceSelector": namespaces,
+                             "resourceRules": [{"apiGroups": [group], "apiVersions": ["v1"],
                              "operations": [operation], "resources": [resource], "resourceNames": all}]},
                          "validations": [{"expression": expression, "message": "refused by the test's admission policy"}]}}),
             serde_json::json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",

@@ -19,6 +19,7 @@ mod netpol_deny;
 mod netpol_input;
 mod netpol_policy;
 mod node;
+mod paging;
 mod pod_images;
 mod runtime_attacks;
 mod tls_ingress;

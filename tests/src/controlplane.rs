@@ -211,6 +211,11 @@ impl ControlPlane {
     }
 
     /// Kills etcd and kube-apiserver.
+    /// The temporary directory of a control plane from [`ControlPlane::start_for_tests`].
+    pub fn temp_dir(&self) -> Option<&Path> {
+        self._temp.as_ref().map(|t| t.path())
+    }
+
     pub fn kill(&self) {
         for pid in &self.pids {
             unsafe {

@@ -75,8 +75,30 @@ pub fn cluster() -> &'static Cluster {
             .recv()
             .expect("control-plane thread")
             .unwrap_or_else(|e| panic!("starting the test control plane: {e}"));
+        // SAFETY: registering a plain extern "C" function.
+        unsafe {
+            libc::atexit(remove_cluster_at_exit);
+        }
         Cluster { plane }
     })
+}
+
+/// The shared control plane lives in a static that is never dropped: its processes are stopped
+/// and its directory (etcd's data, about 130 MB) removed when the test binary exits, so that runs
+/// do not fill /tmp.
+extern "C" fn remove_cluster_at_exit() {
+    if let Some(cluster) = CLUSTER.get() {
+        cluster.plane.kill();
+        if let Some(dir) = cluster.plane.temp_dir() {
+            // etcd may still be closing its files for a moment after SIGKILL.
+            for _ in 0..20 {
+                if std::fs::remove_dir_all(dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+    }
 }
 
 impl Cluster {

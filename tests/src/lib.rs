@@ -439,30 +439,6 @@ pub fn gateway_api_dir() -> PathBuf {
     .clone()
 }
 
-/// Where `tests/tools/build-network-policy-api-crds.sh` put the CRDs of the cluster tier above
-/// NetworkPolicy (AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy), fetched
-/// from the Go module proxy on first use.
-pub fn network_policy_api_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let output = Command::new("bash")
-            .arg(repo_root().join("tests/tools/build-network-policy-api-crds.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("running build-network-policy-api-crds.sh");
-        assert!(output.status.success(), "fetching the network-policy-api CRDs failed");
-        let text = String::from_utf8_lossy(&output.stdout);
-        let dir = PathBuf::from(text.lines().last().expect("the script prints the directory").trim());
-        assert!(
-            dir.join("crds/policy.networking.k8s.io_adminnetworkpolicies.yaml").is_file(),
-            "{} has no AdminNetworkPolicy CRD",
-            dir.display()
-        );
-        dir
-    })
-    .clone()
-}
-
 /// Where `tests/tools/build-cluster-tier-crds.sh` put the network-policy API's CRDs (fetched from
 /// the Go module proxy on first use).
 pub fn cluster_tier_crds_dir() -> PathBuf {

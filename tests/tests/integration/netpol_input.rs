@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use harden_tests::{ControlPlane, cluster, network_policy_api_dir, plugin_command, run, stderr, stdout};
+use harden_tests::{ControlPlane, cluster, cluster_tier_crds_dir, plugin_command, run, stderr, stdout};
 use serde_json::Value;
 
 /// A plugin with no kubeconfig anywhere.
@@ -55,7 +55,7 @@ const UNMODELLED: &str = "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetwo
 
 /// The cluster tier's kind, which the engine models: denies ingress from every namespace.
 const ANP: &str = "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: deny-all}\n\
-                   spec: {priority: 10, subject: {namespaces: {}}, ingress: [{name: deny, action: Deny, from: [{namespaces: {namespaceSelector: {}}}]}]}\n";
+                   spec: {priority: 10, subject: {namespaces: {}}, ingress: [{name: deny, action: Deny, from: [{namespaces: {}}]}]}\n";
 
 /// Issue 25: with -f and no -n, kube-system pods were dropped from the matrix.
 #[test]
@@ -451,7 +451,7 @@ fn live_cluster_tier_objects_are_modelled_and_other_kinds_make_every_verdict_inc
         }
     };
     verdicts(None, None);
-    let crds = network_policy_api_dir().join("crds");
+    let crds = cluster_tier_crds_dir().join("crds");
     let crds = crds.to_str().unwrap();
     assert!(kubectl(&["apply", "--server-side", "-f", crds]).status.success());
     assert!(kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "-f", crds]).status.success());
@@ -462,7 +462,7 @@ fn live_cluster_tier_objects_are_modelled_and_other_kinds_make_every_verdict_inc
             "BaselineAdminNetworkPolicy",
             "baselineadminnetworkpolicy/default",
             "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\nmetadata: {name: default}\n\
-             spec: {subject: {namespaces: {}}, ingress: [{name: deny, action: Deny, from: [{namespaces: {namespaceSelector: {}}}]}]}\n"
+             spec: {subject: {namespaces: {}}, ingress: [{name: deny, action: Deny, from: [{namespaces: {}}]}]}\n"
                 .to_string(),
         ),
         (

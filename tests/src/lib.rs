@@ -211,20 +211,11 @@ impl Cluster {
         NAMESPACE_LOCKS.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Installs the network-policy API's CRDs (ClusterNetworkPolicy of v0.3.0, AdminNetworkPolicy
-    /// and BaselineAdminNetworkPolicy of v0.1.7; experimental channel) once per test binary, and
-    /// waits until they are served.
+    /// Installs the network-policy API's CRDs into this cluster once per test binary; see
+    /// [`install_cluster_tier_crds_into`].
     pub fn install_cluster_tier_crds(&self) {
         static INSTALLED: OnceLock<()> = OnceLock::new();
-        INSTALLED.get_or_init(|| {
-            let crds = cluster_tier_crds_dir().join("crds");
-            let applied = run_quiet(self.kubectl().args(["apply", "--server-side", "-f"]).arg(&crds));
-            assert!(applied.status.success(), "installing the CRDs: {}", String::from_utf8_lossy(&applied.stderr));
-            let waited = run_quiet(
-                self.kubectl().args(["wait", "--for=condition=Established", "--timeout=60s", "-f"]).arg(&crds),
-            );
-            assert!(waited.status.success(), "waiting for the CRDs: {}", String::from_utf8_lossy(&waited.stderr));
-        });
+        INSTALLED.get_or_init(|| install_cluster_tier_crds_into(self.admin_kubeconfig()));
     }
 
     /// The real `kubectl` against this cluster as admin.
@@ -437,6 +428,22 @@ pub fn gateway_api_dir() -> PathBuf {
         dir
     })
     .clone()
+}
+
+/// Installs the network-policy API's CRDs (ClusterNetworkPolicy of v0.3.0, AdminNetworkPolicy and
+/// BaselineAdminNetworkPolicy of v0.1.7; experimental channel) into the cluster of `kubeconfig`, and
+/// waits until they are served.
+pub fn install_cluster_tier_crds_into(kubeconfig: &Path) {
+    let crds = cluster_tier_crds_dir().join("crds");
+    let kubectl = || {
+        let mut command = Command::new("kubectl");
+        command.env("KUBECONFIG", kubeconfig).stdin(Stdio::null());
+        command
+    };
+    let applied = run_quiet(kubectl().args(["apply", "--server-side", "-f"]).arg(&crds));
+    assert!(applied.status.success(), "installing the CRDs: {}", String::from_utf8_lossy(&applied.stderr));
+    let waited = run_quiet(kubectl().args(["wait", "--for=condition=Established", "--timeout=60s", "-f"]).arg(&crds));
+    assert!(waited.status.success(), "waiting for the CRDs: {}", String::from_utf8_lossy(&waited.stderr));
 }
 
 /// Where `tests/tools/build-cluster-tier-crds.sh` put the network-policy API's CRDs (fetched from

@@ -5,7 +5,7 @@
 use std::process::Output;
 
 use harden_kube::MANAGED_BY_LABEL;
-use harden_tests::{ControlPlane, cluster, cluster_tier_crds_dir, plugin_command, run, stderr, stdout};
+use harden_tests::{ControlPlane, cluster, plugin_command, run, stderr, stdout};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, ListParams, PostParams};
@@ -286,10 +286,7 @@ fn apply_cluster_wide_is_an_admin_deny_no_namespace_policy_widens() {
     assert_eq!(status.status.code(), Some(1), "{}", stdout(&status));
     assert!(!stdout(&status).contains("blocked by"), "{}", stdout(&status));
 
-    let crds = cluster_tier_crds_dir().join("crds");
-    let crds = crds.to_str().unwrap();
-    assert!(kubectl(&["apply", "--server-side", "-f", crds]).status.success());
-    assert!(kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "-f", crds]).status.success());
+    harden_tests::install_cluster_tier_crds_into(&kubeconfig);
 
     let variants: [&[&str]; 4] = [
         &[],

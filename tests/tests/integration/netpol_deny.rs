@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use harden_tests::{ControlPlane, cluster, cluster_tier_crds_dir, plugin_command, repo_root, run, stderr, stdout};
+use harden_tests::{ControlPlane, cluster, plugin_command, repo_root, run, stderr, stdout};
 use serde_json::Value;
 
 const PLUGIN: &str = "netpol-deny";
@@ -460,10 +460,7 @@ fn apply_cluster_wide_is_a_baseline_deny_that_namespace_policies_open() {
     let crds = kubectl(&["get", "crd", "-o", "name"]);
     assert!(!stdout(&crds).contains("policy.networking.k8s.io"), "{}", stdout(&crds));
 
-    let crds = cluster_tier_crds_dir().join("crds");
-    let crds = crds.to_str().unwrap();
-    assert!(kubectl(&["apply", "--server-side", "-f", crds]).status.success());
-    assert!(kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "-f", crds]).status.success());
+    harden_tests::install_cluster_tier_crds_into(&kubeconfig);
 
     // Every variant passes the real schema and CEL rules.
     let variants: [&[&str]; 5] = [

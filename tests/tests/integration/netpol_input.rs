@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use harden_tests::{ControlPlane, cluster, cluster_tier_crds_dir, plugin_command, run, stderr, stdout};
+use harden_tests::{ControlPlane, cluster, plugin_command, run, stderr, stdout};
 use serde_json::Value;
 
 /// A plugin with no kubeconfig anywhere.
@@ -451,10 +451,7 @@ fn live_cluster_tier_objects_are_modelled_and_other_kinds_make_every_verdict_inc
         }
     };
     verdicts(None, None);
-    let crds = cluster_tier_crds_dir().join("crds");
-    let crds = crds.to_str().unwrap();
-    assert!(kubectl(&["apply", "--server-side", "-f", crds]).status.success());
-    assert!(kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "-f", crds]).status.success());
+    harden_tests::install_cluster_tier_crds_into(&kubeconfig);
     verdicts(None, None);
     let objects = [
         ("AdminNetworkPolicy", "adminnetworkpolicy/deny-all", ANP.to_string()),

@@ -36,6 +36,9 @@ where
         Err(err) => {
             let code = if err.use_stderr() { 2 } else { 0 };
             let _ = err.print();
+            if let Some(hint) = cluster_flag_hint(&command, &args, &err) {
+                eprintln!("  hint: {hint}");
+            }
             return ExitCode::from(code);
         }
     };
@@ -134,6 +137,20 @@ pub fn flags_after_subcommand(root: &Command, args: Vec<String>) -> Vec<String> 
     out
 }
 
+/// `--cluster` is kubectl's connection flag (a kubeconfig cluster's name), so the commands that make
+/// one cluster-wide policy call that `--cluster-wide`. Someone who typed `apply --cluster` meaning the
+/// cluster tier gets clap's "a value is required" and is told which flag they meant.
+fn cluster_flag_hint(root: &Command, args: &[String], err: &clap::Error) -> Option<&'static str> {
+    let missing_value =
+        matches!(err.kind(), clap::error::ErrorKind::InvalidValue | clap::error::ErrorKind::MissingRequiredArgument);
+    let typed_bare = args.iter().any(|a| a == "--cluster");
+    let subcommand = args.iter().skip(1).find_map(|a| root.get_subcommands().find(|s| s.get_name() == a))?;
+    let has_cluster_wide = subcommand.get_arguments().any(|a| a.get_long() == Some("cluster-wide"));
+    (missing_value && typed_bare && has_cluster_wide).then_some(
+        "--cluster NAME picks a cluster from the kubeconfig (as in kubectl); for one cluster-wide policy use --cluster-wide",
+    )
+}
+
 /// The plugin's command with the `completion` subcommand every plugin has.
 pub fn with_completion(command: Command) -> Command {
     command.subcommand(
@@ -180,6 +197,29 @@ mod tests {
         assert!(err.message.contains("\\xFF") && !err.message.contains('\u{1b}'), "shown escaped: {err}");
         let program = OsString::from_vec(b"/opt/\xff/kubectl-x".to_vec());
         assert_eq!(text_arguments([program, OsString::from("apply")]).unwrap()[1], "apply", "argument 0 is lossy");
+    }
+
+    #[test]
+    fn a_bare_cluster_flag_is_pointed_to_cluster_wide() {
+        let root = Command::new("x").subcommand(
+            Command::new("apply")
+                .arg(Arg::new("cluster").long("cluster").num_args(1))
+                .arg(Arg::new("cluster_wide").long("cluster-wide").action(clap::ArgAction::SetTrue))
+                .arg(Arg::new("dry_run").long("dry-run").num_args(0..=1)),
+        );
+        let hint = |args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let err = root.clone().try_get_matches_from(&args).unwrap_err();
+            cluster_flag_hint(&root, &args, &err)
+        };
+        assert!(hint(&["x", "apply", "--cluster"]).is_some_and(|h| h.contains("--cluster-wide")));
+        assert!(hint(&["x", "apply", "--cluster", "--dry-run=client"]).is_some());
+        assert_eq!(hint(&["x", "apply", "--cluster-widee"]), None, "another mistake gets clap's own message only");
+        let other =
+            Command::new("x").subcommand(Command::new("status").arg(Arg::new("cluster").long("cluster").num_args(1)));
+        let args: Vec<String> = ["x", "status", "--cluster"].iter().map(|a| a.to_string()).collect();
+        let err = other.clone().try_get_matches_from(&args).unwrap_err();
+        assert_eq!(cluster_flag_hint(&other, &args, &err), None, "no --cluster-wide on this command");
     }
 
     #[test]

@@ -17,13 +17,17 @@ use harden_cli::error::{Error, Outcome, Result};
 use harden_kube::flags::KubeArgs;
 use harden_kube::sources::{SourceArgs, Wanted, load};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use netpol::{Cell, Cluster, GroupId, Matrix, PodId, PortQuery, PortRef};
+use netpol::{Cell, Cluster, Decided, Decider, Direction, GroupId, Matrix, PodId, PortQuery, PortRef, SideDecided};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::engine_errors::engine_error;
 
 /// How much output is gathered before one write: large writes keep a pipe's reader busy.
 const CHUNK: usize = 1 << 20;
+
+/// Past this many cells per port, JSON and YAML leave out which rule decided each cell (it would
+/// more than double a large document and its time) and say so; `can-reach` explains any one pair.
+pub const DECIDED_CELL_LIMIT: usize = 250_000;
 
 /// The port both matrix and can-reach use when none is given.
 pub const DEFAULT_PORT: u16 = 80;
@@ -402,9 +406,11 @@ impl<'a> Table<'a> {
             }
             out.write_all(&buffer)?;
             buffer.clear();
+            out.write_all(b"      ],\n      \"decidedBy\": ")?;
+            self.write_decided_json(out, matrix)?;
             write!(
                 out,
-                "      ],\n      \"port\": {},\n      \"rows\": [\n",
+                ",\n      \"port\": {},\n      \"rows\": [\n",
                 serde_json::to_string(&port_label(&matrix.port))?
             )?;
             for row in 0..self.rows.0.len() {
@@ -462,6 +468,7 @@ impl<'a> Table<'a> {
             }
             out.write_all(&buffer)?;
             buffer.clear();
+            self.write_decided_yaml(out, matrix)?;
             write!(out, "  port: {}", harden_kube::print::to_yaml(&port_label(&matrix.port))?)?;
             out.write_all(b"  rows:\n")?;
             for row in 0..self.rows.0.len() {
@@ -469,6 +476,98 @@ impl<'a> Table<'a> {
                 writeln!(out, "  - '{}'", self.row_symbols(matrix, row))?;
             }
             writeln!(out, "  uncertain: {}", self.uncertain_count(matrix))?;
+        }
+        Ok(())
+    }
+
+    /// Which rule decided each side of each cell: the distinct decisions once (`sides`), and per
+    /// cell the indices of its egress and ingress decision (`null`: no such port, or a pod and
+    /// itself, which no policy governs). Left out, and said so, past [`DECIDED_CELL_LIMIT`].
+    fn decided(&self, matrix: &Matrix) -> std::result::Result<(Decided, Vec<serde_json::Value>), String> {
+        let cells = self.rows.0.len() * self.columns.0.len();
+        if cells > DECIDED_CELL_LIMIT {
+            return Err(format!(
+                "{cells} cells: more than {DECIDED_CELL_LIMIT}; narrow the matrix with -n, --from or --to, or ask \
+                 can-reach for one pair"
+            ));
+        }
+        let decided = matrix.decided(self.cluster);
+        let sides = decided.sides.iter().map(|side| side_json(self.cluster, side)).collect();
+        Ok((decided, sides))
+    }
+
+    /// The cell's egress and ingress indices into the sides (`None`: no such port, or a lone pod
+    /// and itself).
+    fn decided_pair(&self, decided: &Decided, row: usize, column: usize) -> Option<(usize, usize)> {
+        if self.same_pod(row, column) {
+            return None;
+        }
+        decided.cell(self.row_pos[row], self.column_pos[column])
+    }
+
+    /// The cell's `[egress, ingress]` indices into the sides, as YAML flow text.
+    fn decided_cell(&self, decided: &Decided, row: usize, column: usize) -> String {
+        match self.decided_pair(decided, row, column) {
+            Some((egress, ingress)) => format!("[{egress}, {ingress}]"),
+            None => "null".into(),
+        }
+    }
+
+    fn write_decided_json(&self, out: &mut dyn Write, matrix: &Matrix) -> Result<()> {
+        let (decided, sides) = match self.decided(matrix) {
+            Ok(found) => found,
+            Err(omitted) => {
+                write!(out, "{{\n        \"omitted\": {}\n      }}", serde_json::to_string(&omitted)?)?;
+                return Ok(());
+            }
+        };
+        // Pretty JSON as serde writes it (the document's other parts are), indented to its place.
+        let cells: Vec<Vec<serde_json::Value>> = (0..self.rows.0.len())
+            .map(|row| {
+                (0..self.columns.0.len())
+                    .map(|column| match self.decided_pair(&decided, row, column) {
+                        Some((egress, ingress)) => serde_json::json!([egress, ingress]),
+                        None => serde_json::Value::Null,
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut doc = serde_json::Map::new();
+        doc.insert("cells".into(), serde_json::to_value(cells)?);
+        doc.insert("sides".into(), serde_json::Value::Array(sides));
+        out.write_all(serde_json::to_string_pretty(&doc)?.replace('\n', "\n      ").as_bytes())?;
+        Ok(())
+    }
+
+    fn write_decided_yaml(&self, out: &mut dyn Write, matrix: &Matrix) -> Result<()> {
+        let (decided, sides) = match self.decided(matrix) {
+            Ok(found) => found,
+            Err(omitted) => {
+                write!(out, "  decidedBy:\n    omitted: {}", harden_kube::print::to_yaml(&omitted)?)?;
+                return Ok(());
+            }
+        };
+        out.write_all(b"  decidedBy:\n    cells:\n")?;
+        let mut buffer = String::new();
+        for row in 0..self.rows.0.len() {
+            buffer.push_str("    - [");
+            for column in 0..self.columns.0.len() {
+                if column > 0 {
+                    buffer.push_str(", ");
+                }
+                buffer.push_str(&self.decided_cell(&decided, row, column));
+            }
+            buffer.push_str("]\n");
+            if buffer.len() >= CHUNK {
+                out.write_all(buffer.as_bytes())?;
+                buffer.clear();
+            }
+        }
+        out.write_all(buffer.as_bytes())?;
+        let mut map = serde_json::Map::new();
+        map.insert("sides".into(), serde_json::Value::Array(sides));
+        for line in harden_kube::print::to_yaml(&map)?.lines() {
+            writeln!(out, "    {line}")?;
         }
         Ok(())
     }
@@ -594,6 +693,54 @@ impl Serialize for UnitDoc<'_> {
         map.serialize_entry("pods", &names)?;
         map.end()
     }
+}
+
+/// One side decision for JSON and YAML: the tier that decided, the policy and rule (its index in
+/// the policy's `ingress` or `egress` list), and whether the side allows.
+fn side_json(cluster: &Cluster, side: &SideDecided) -> serde_json::Value {
+    let direction = |d: Direction| match d {
+        Direction::Ingress => "ingress",
+        Direction::Egress => "egress",
+    };
+    let mut doc = match side.decider {
+        Decider::Default => serde_json::json!({"tier": "Default", "reason": "no policy decides: allowed by default"}),
+        Decider::NetworkPolicyRule { policy, direction: d, rule } => serde_json::json!({
+            "tier": "NetworkPolicy",
+            "policy": cluster.policy_name(policy),
+            "direction": direction(d),
+            "rule": rule,
+        }),
+        Decider::NetworkPolicyIsolation { direction: d } => serde_json::json!({
+            "tier": "NetworkPolicy",
+            "direction": direction(d),
+            "rule": null,
+            "reason": "isolated by NetworkPolicies of its namespace, and no rule of theirs allows",
+        }),
+        Decider::ClusterRule { policy, direction: d, rule, action } => {
+            let compiled = &cluster.tiers.policies[policy.index()];
+            serde_json::json!({
+                "tier": compiled.tier.to_string(),
+                "policy": cluster.cluster_policy_name(policy),
+                "priority": compiled.priority,
+                "direction": direction(d),
+                "rule": rule,
+                "ruleName": compiled.rules(d)[rule].name,
+                "action": action.to_string(),
+            })
+        }
+    };
+    if let Some(map) = doc.as_object_mut() {
+        map.insert("allowed".into(), side.allowed.into());
+        if !side.passed.is_empty() {
+            let passed: Vec<serde_json::Value> = side
+                .passed
+                .iter()
+                .map(|&(policy, rule)| serde_json::json!({"policy": cluster.cluster_policy_name(policy), "rule": rule}))
+                .collect();
+            map.insert("passed".into(), passed.into());
+        }
+    }
+    doc
 }
 
 /// `80/TCP`, `http`, `http/UDP`: numbers always show their protocol.
@@ -789,6 +936,103 @@ mod tests {
             assert_eq!(csv.contains("80/TCP,y/b,x/a,uncertain"), uncertain, "{csv}");
             assert_eq!(render(&table, MatrixFormat::Dot).contains("style=dashed"), uncertain);
         }
+    }
+
+    /// The side a cell's `decidedBy` names for a direction (0 egress, 1 ingress).
+    fn decided_side(port: &Value, row: usize, column: usize, side: usize) -> Value {
+        let index = port["decidedBy"]["cells"][row][column][side].as_u64().unwrap_or_else(|| panic!("{port:#}"));
+        port["decidedBy"]["sides"][index as usize].clone()
+    }
+
+    /// Issue 28: the JSON names, per cell and side, the rule (or isolation, or default) that
+    /// decided; the sides' outcomes are the cell's; YAML holds the same.
+    #[test]
+    fn every_cell_names_what_decided_it() {
+        let c = g04(true);
+        let table = all(&c, &[PortQuery::tcp(3000)]);
+        let json: Value = serde_json::from_str(&render(&table, MatrixFormat::Json)).unwrap();
+        let port = &json["ports"][0];
+        // Rows and columns: default/other, g04/backend, g04/frontend.
+        let allowed_by = decided_side(port, 2, 1, 1);
+        assert_eq!(allowed_by["tier"], "NetworkPolicy");
+        assert_eq!(allowed_by["policy"], "g04/backend-ingress");
+        assert_eq!((allowed_by["rule"].as_u64(), allowed_by["allowed"].as_bool()), (Some(0), Some(true)));
+        let denied = decided_side(port, 0, 1, 1);
+        assert_eq!((denied["tier"].as_str(), denied["allowed"].as_bool()), (Some("NetworkPolicy"), Some(false)));
+        assert!(denied["rule"].is_null() && denied["reason"].as_str().unwrap().contains("isolated"), "{denied}");
+        assert_eq!(decided_side(port, 2, 1, 0)["tier"], "Default", "no egress policy in g04");
+        for row in 0..3 {
+            for column in 0..3 {
+                let cell = &port["decidedBy"]["cells"][row][column];
+                if row == column {
+                    assert!(cell.is_null(), "a lone pod and itself: no policy governs it");
+                    continue;
+                }
+                let both = decided_side(port, row, column, 0)["allowed"] == true
+                    && decided_side(port, row, column, 1)["allowed"] == true;
+                assert_eq!(port["allowed"][row][column], both, "{row} -> {column}");
+            }
+        }
+        let yaml: Value = serde_yaml::from_str(&render(&table, MatrixFormat::Yaml)).unwrap();
+        assert_eq!(yaml, json);
+    }
+
+    /// Issue 28: an Admin-tier Deny beats the NetworkPolicy that allows, and the cell says so; a
+    /// Pass hands the decision down and is named on the way.
+    #[test]
+    fn cells_decided_by_the_cluster_tier_name_the_tier_rule() {
+        let mut objects = netpol::Objects::default();
+        let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x, labels: {app: a}}\nspec: {containers: [{name: c, image: i}]}\n---\n\
+                    apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: y, labels: {app: b}}\nspec: {containers: [{name: c, image: i}]}\n---\n\
+                    apiVersion: v1\nkind: Namespace\nmetadata: {name: x, labels: {ns: x}}\n---\n\
+                    apiVersion: v1\nkind: Namespace\nmetadata: {name: y, labels: {ns: y}}\n---\n\
+                    apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-y, namespace: x}\n\
+                    spec: {podSelector: {}, ingress: [{from: [{namespaceSelector: {matchLabels: {ns: y}}}]}]}\n---\n\
+                    apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: no-y}\n\
+                    spec:\n  tier: Admin\n  priority: 5\n  subject: {namespaces: {matchLabels: {ns: x}}}\n\
+                    \x20 ingress: [{name: pass-80, action: Pass, from: [{namespaces: {matchLabels: {ns: y}}}], protocols: [{tcp: {destinationPort: {number: 80}}}]}, \
+                    {name: deny-y, action: Deny, from: [{namespaces: {matchLabels: {ns: y}}}]}]\n";
+        objects.add_yaml(yaml, "tiers.yaml").unwrap();
+        let c = Cluster::build(&objects).unwrap();
+        let table = all(&c, &[PortQuery::tcp(443), PortQuery::tcp(80)]);
+        let json: Value = serde_json::from_str(&render(&table, MatrixFormat::Json)).unwrap();
+        // Rows and columns: x/a, y/b. y/b -> x/a on 443: the Admin Deny, though allow-y allows.
+        let deny = decided_side(&json["ports"][0], 1, 0, 1);
+        assert_eq!(json["ports"][0]["allowed"][1][0], false);
+        assert_eq!(
+            (deny["tier"].as_str(), deny["policy"].as_str(), deny["rule"].as_u64(), deny["ruleName"].as_str()),
+            (Some("Admin"), Some("clusternetworkpolicy/no-y"), Some(1), Some("deny-y"))
+        );
+        assert_eq!((deny["action"].as_str(), deny["priority"].as_u64()), (Some("Deny"), Some(5)));
+        // On 80 the Pass hands it to NetworkPolicy, which allows.
+        let passed = decided_side(&json["ports"][1], 1, 0, 1);
+        assert_eq!(json["ports"][1]["allowed"][1][0], true);
+        assert_eq!((passed["tier"].as_str(), passed["policy"].as_str()), (Some("NetworkPolicy"), Some("x/allow-y")));
+        assert_eq!(passed["passed"][0]["policy"], "clusternetworkpolicy/no-y");
+        assert_eq!(passed["passed"][0]["rule"], 0);
+    }
+
+    /// Past the limit the deciders are left out and the document says so (never an empty table
+    /// that reads as "nothing decided").
+    #[test]
+    fn a_matrix_past_the_limit_says_its_deciders_are_left_out() {
+        let mut objects = netpol::Objects::default();
+        let mut yaml = String::new();
+        for i in 0..501 {
+            yaml.push_str(&format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: x}}\nspec: {{containers: [{{name: c, image: i}}]}}\n---\n"
+            ));
+        }
+        objects.add_yaml(&yaml, "pods.yaml").unwrap();
+        let c = Cluster::build(&objects).unwrap();
+        let pods: Vec<PodId> = c.pod_ids().collect();
+        let table = Table::new(&c, &pods, &pods, false, &[PortQuery::tcp(80)]);
+        let json: Value = serde_json::from_str(&render(&table, MatrixFormat::Json)).unwrap();
+        let omitted = json["ports"][0]["decidedBy"]["omitted"].as_str().unwrap();
+        assert!(omitted.starts_with("251001 cells: more than 250000"), "{omitted}");
+        assert!(json["ports"][0]["decidedBy"].get("cells").is_none());
+        let yaml: Value = serde_yaml::from_str(&render(&table, MatrixFormat::Yaml)).unwrap();
+        assert_eq!(yaml["ports"][0]["decidedBy"], json["ports"][0]["decidedBy"]);
     }
 
     #[test]

@@ -60,6 +60,7 @@
 pub mod semantics {}
 
 mod bits;
+mod decided;
 mod error;
 mod explain;
 pub mod input;
@@ -84,6 +85,7 @@ mod tier_tests;
 pub use error::{Error, Result};
 pub use explain::{RuleRef, Side, Verdict};
 pub use input::{Objects, Unmodelled, Warning};
+pub use decided::{Decided, Decider, SideDecided};
 pub use matrix::{Cell, Matrix};
 pub use model::{
     Cluster, Direction, Group, GroupId, NamedPort, Namespace, NsId, Peer, Pod, PodId, Policy, PolicyId, PortRef,

@@ -93,11 +93,11 @@ impl Matrix {
 }
 
 /// Per-query caches: rule peer sets and port masks are shared by every group the rule's policy selects.
-struct Work<'a> {
+pub(crate) struct Work<'a> {
     cluster: &'a Cluster,
     rule_offset: Vec<usize>,
-    peer_sets: HashMap<usize, Bits>,
-    port_masks: HashMap<usize, Bits>,
+    pub(crate) peer_sets: HashMap<usize, Bits>,
+    pub(crate) port_masks: HashMap<usize, Bits>,
     block_sets: HashMap<usize, Bits>,
 }
 
@@ -111,21 +111,7 @@ impl Cluster {
             .iter()
             .map(|&g| self.resolve_port(port, super::Endpoint::Pod(self.groups[g].pods[0])).ok())
             .collect();
-        let mut rule_offset = Vec::with_capacity(self.policies.len() * 2);
-        let mut next = 0;
-        for policy in &self.policies {
-            rule_offset.push(next);
-            next += policy.ingress.len();
-            rule_offset.push(next);
-            next += policy.egress.len();
-        }
-        let mut work = Work {
-            cluster: self,
-            rule_offset,
-            peer_sets: HashMap::new(),
-            port_masks: HashMap::new(),
-            block_sets: HashMap::new(),
-        };
+        let mut work = Work::new(self);
         let mut selected = Bits::empty(n_all);
         for &g in groups {
             selected.set(g.index());
@@ -232,14 +218,26 @@ impl Cluster {
     }
 }
 
-impl Work<'_> {
+impl<'a> Work<'a> {
+    pub(crate) fn new(cluster: &'a Cluster) -> Self {
+        let mut rule_offset = Vec::with_capacity(cluster.policies.len() * 2);
+        let mut next = 0;
+        for policy in &cluster.policies {
+            rule_offset.push(next);
+            next += policy.ingress.len();
+            rule_offset.push(next);
+            next += policy.egress.len();
+        }
+        Work { cluster, rule_offset, peer_sets: HashMap::new(), port_masks: HashMap::new(), block_sets: HashMap::new() }
+    }
+
     fn rule_id(&self, policy: PolicyId, direction: Direction, index: usize) -> usize {
         self.rule_offset[policy.index() * 2 + usize::from(direction == Direction::Egress)] + index
     }
 
     /// Computes (once) the groups a rule's peers match (all groups for a rule without peers);
     /// returns the rule's key in `peer_sets`.
-    fn peer_set(&mut self, policy: PolicyId, direction: Direction, index: usize) -> usize {
+    pub(crate) fn peer_set(&mut self, policy: PolicyId, direction: Direction, index: usize) -> usize {
         let id = self.rule_id(policy, direction, index);
         if !self.peer_sets.contains_key(&id) {
             let cluster = self.cluster;
@@ -289,7 +287,7 @@ impl Work<'_> {
 
     /// Computes (once) the selected destination groups whose resolved port an egress rule's ports
     /// allow; returns the rule's key in `port_masks`.
-    fn port_mask(
+    pub(crate) fn port_mask(
         &mut self,
         policy: PolicyId,
         index: usize,

@@ -815,6 +815,7 @@ fn agree(seed: u64) {
     for query in ["80", "8080", "53/UDP", "53", "81", "web", "dns"] {
         let q = PortQuery::parse(query).unwrap();
         let m = c.matrix(&c.groups_of(pods.iter().copied()), &q);
+        deciders_agree(&c, &m, seed, query);
         for (from, &f) in pods.iter().enumerate() {
             for (to, &t) in pods.iter().enumerate() {
                 let dst = &world.pods[to];
@@ -841,6 +842,33 @@ fn agree(seed: u64) {
                 let v = c.check(Endpoint::Pod(f), Endpoint::Pod(t), &q).unwrap();
                 assert_eq!((v.allowed, v.certain()), (allowed, certain), "check: {}", what());
             }
+        }
+    }
+}
+
+/// The whole-matrix deciders ([`crate::Matrix::decided`], bit sets) against the per-cell
+/// explanation ([`crate::Matrix::decision`], selectors), and both sides' outcomes against the cell.
+fn deciders_agree(c: &Cluster, m: &crate::Matrix, seed: u64, query: &str) {
+    let decided = m.decided(c);
+    for row in 0..m.groups.len() {
+        for column in 0..m.groups.len() {
+            let what = || format!("seed {seed} on {query}: group {row} -> group {column}");
+            let Some(one) = m.decision(c, row, column) else {
+                assert_eq!(decided.cell(row, column), None, "{}", what());
+                continue;
+            };
+            let (egress, ingress) = decided.cell(row, column).unwrap_or_else(|| panic!("{}", what()));
+            let (egress, ingress) = (&decided.sides[egress], &decided.sides[ingress]);
+            let expected_egress = crate::SideDecided::from_path(&one.egress.path, crate::Direction::Egress);
+            let expected_ingress = crate::SideDecided::from_path(&one.ingress.path, crate::Direction::Ingress);
+            assert_eq!(egress, &expected_egress, "egress: {}", what());
+            assert_eq!(ingress, &expected_ingress, "ingress: {}", what());
+            assert_eq!(
+                egress.allowed && ingress.allowed,
+                m.cell(row, column) == Cell::Allowed,
+                "sides against the cell: {}",
+                what()
+            );
         }
     }
 }

@@ -370,6 +370,29 @@ impl Cluster {
         }
     }
 
+    /// One side's decision through the tiers when NetworkPolicy's answer `np` is known: the tier
+    /// index's peer sets stand in for selectors, as in [`Cluster::group_decision`]. `applying` are
+    /// the cluster policies whose subject selects the side's group, in evaluation order.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn group_side(
+        &self,
+        direction: Direction,
+        applying: &[ClusterPolicyId],
+        np: NpTier,
+        peer: GroupId,
+        dst: PodId,
+        port: u16,
+        protocol: Protocol,
+    ) -> TierSide {
+        match &self.tiers.index {
+            None => self.tiers.decide(direction, &[], np, &NoFacts),
+            Some(index) => {
+                let facts = GroupFacts { cluster: self, index, direction, peer, dst, port, protocol };
+                self.tiers.decide(direction, applying, np, &facts)
+            }
+        }
+    }
+
     /// What NetworkPolicy says for one side: not isolated, or isolated and the first rule that
     /// allows (none: denied).
     pub(crate) fn np_tier(

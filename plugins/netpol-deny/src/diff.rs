@@ -140,16 +140,37 @@ impl DiffCmd {
                         match after.check(Endpoint::Pod(src_a), Endpoint::Pod(dst_a), port) {
                             Ok(v) => [&v.egress, &v.ingress]
                                 .into_iter()
-                                .flat_map(|side| side.denials.iter())
-                                .map(|d| match &d.nearest {
-                                    None => format!("{} allows nothing", after.policy_name(d.policy)),
-                                    Some(n) => format!(
-                                        "{} rule {}: {}",
-                                        after.policy_name(d.policy),
-                                        n.rule,
-                                        n.failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-                                    ),
+                                .filter_map(|side| match &side.tiers.path.decision {
+                                    // A cluster tier's rule denied this side: the NetworkPolicies'
+                                    // near misses are not the reason.
+                                    netpol::Decision::Admin { rule } | netpol::Decision::Baseline { rule }
+                                        if !side.tiers.path.allowed =>
+                                    {
+                                        Some(format!("denied by {}", after.tier_rule_text(rule)))
+                                    }
+                                    _ => None,
                                 })
+                                .chain(
+                                    [&v.egress, &v.ingress]
+                                        .into_iter()
+                                        .filter(|side| {
+                                            matches!(side.tiers.path.decision, netpol::Decision::NetworkPolicy { .. })
+                                        })
+                                        .flat_map(|side| side.denials.iter())
+                                        .map(|d| match &d.nearest {
+                                            None => format!("{} allows nothing", after.policy_name(d.policy)),
+                                            Some(n) => format!(
+                                                "{} rule {}: {}",
+                                                after.policy_name(d.policy),
+                                                n.rule,
+                                                n.failures
+                                                    .iter()
+                                                    .map(ToString::to_string)
+                                                    .collect::<Vec<_>>()
+                                                    .join("; ")
+                                            ),
+                                        }),
+                                )
                                 .collect(),
                             Err(_) => Vec::new(),
                         }

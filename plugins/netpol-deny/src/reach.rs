@@ -92,10 +92,16 @@ fn side_words(cluster: &Cluster, side: &Side) -> Vec<String> {
         let uncertain = if side.tiers.certain() { "" } else { " (uncertain: a same-priority policy may deny it)" };
         return vec![format!("{}{uncertain}", cluster.tier_rule_text(rule))];
     }
+    // An Admin (or Baseline) Pass handed the decision down: named, as it is part of why.
+    let passed: String =
+        side.tiers.path.passed.iter().map(|rule| format!(" (after Pass: {})", cluster.tier_rule_text(rule))).collect();
     if side.isolated_by.is_empty() {
-        return vec!["not isolated".into()];
+        return vec![format!("not isolated{passed}")];
     }
-    side.allowed_by.iter().map(|r| format!("{} {}[{}]", cluster.policy_name(r.policy), r.direction, r.rule)).collect()
+    side.allowed_by
+        .iter()
+        .map(|r| format!("{} {}[{}]{passed}", cluster.policy_name(r.policy), r.direction, r.rule))
+        .collect()
 }
 
 impl ReachArgs {

@@ -15,11 +15,15 @@ use crate::render;
 
 use crate::matrix::DEFAULT_PORT;
 
-const CANREACHCMD_EXAMPLES: &str = "Examples:\n  # the seed's wget from frontend to backend, answered from the policies\n  kubectl netpol-deny can-reach --from g04/frontend --to g04/backend --port 3000\n  # other (in default) to backend, offline from the seed's files\n  kubectl netpol-deny can-reach -f examples/g04 --from default/other --to g04/backend\n  # a pod to the cloud metadata endpoint\n  kubectl netpol-deny can-reach --from a12/web --to-ip 169.254.169.254 --port 80";
+const CANREACHCMD_EXAMPLES: &str = "Examples:\n  # the seed's wget from frontend to backend, answered from the policies\n  kubectl netpol-deny can-reach --from g04/frontend --to g04/backend --port 3000\n  # the same, FROM and TO as words\n  kubectl netpol-deny can-reach g04/frontend g04/backend --port 3000\n  # other (in default) to backend, offline from the seed's files\n  kubectl netpol-deny can-reach -f examples/g04 --from default/other --to g04/backend\n  # a pod to the cloud metadata endpoint\n  kubectl netpol-deny can-reach --from a12/web --to-ip 169.254.169.254 --port 80";
 
 #[derive(Args)]
 #[command(after_help = CANREACHCMD_EXAMPLES)]
 pub struct CanReachCmd {
+    /// FROM and TO as words instead of flags: each NS/POD (or POD in the -n namespace) or an IP
+    /// address, e.g. `can-reach g04/frontend g04/backend`.
+    #[arg(value_name = "FROM TO", num_args = 0..=2, conflicts_with_all = ["from", "from_ip", "to", "to_ip"])]
+    pair: Vec<String>,
     /// The source pod, NS/POD (or POD in the -n namespace).
     #[arg(long, value_name = "NS/POD", conflicts_with = "from_ip")]
     from: Option<String>,
@@ -112,11 +116,25 @@ fn endpoint_flag(pod: Option<String>, ip: Option<String>, side: &str) -> Result<
     }
 }
 
+/// A positional FROM or TO: an address when it reads as one, else a pod.
+fn endpoint_word(text: &str, what: &str) -> Result<Target> {
+    match text.trim().parse::<IpAddr>() {
+        Ok(ip) => Ok(Target::Ip(ip)),
+        Err(_) => parse_pod(text, what),
+    }
+}
+
 impl CanReachCmd {
     pub async fn run(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
-        let from = endpoint_flag(self.from, self.from_ip, "from")?;
-        let to = endpoint_flag(self.to, self.to_ip, "to")?;
+        let (from, to) = match self.pair.as_slice() {
+            [from, to] => (endpoint_word(from, "FROM")?, endpoint_word(to, "TO")?),
+            [only] => {
+                return Err(Error::invalid(format!("can-reach {only:?} names one end: give FROM and TO"))
+                    .with_hint(format!("e.g. kubectl netpol-deny can-reach {only} NS/POD --port 80")));
+            }
+            _ => (endpoint_flag(self.from, self.from_ip, "from")?, endpoint_flag(self.to, self.to_ip, "to")?),
+        };
         let port = self.port.as_deref().map(PortQuery::parse).transpose().map_err(engine_error)?;
         kube.single_namespace()?;
         if self.probe && (!self.files.is_empty() || matches!(from, Target::Ip(_)) || matches!(to, Target::Ip(_))) {

@@ -97,7 +97,8 @@ impl Matrix {
                 .iter()
                 .copied()
                 .filter(|&p| {
-                    index.subject[p.index()].get(g.index()) && !cluster.tiers.policies[p.index()].rules(direction).is_empty()
+                    index.subject[p.index()].get(g.index())
+                        && !cluster.tiers.policies[p.index()].rules(direction).is_empty()
                 })
                 .collect()
         };
@@ -200,7 +201,8 @@ impl Matrix {
                 let egress = side(&rows[row], to, Direction::Egress, &|id| {
                     work.peer_sets[&id].get(to.index()) && work.port_masks[&id].get(to.index())
                 });
-                let ingress = side(&columns[column], from, Direction::Ingress, &|id| work.peer_sets[&id].get(from.index()));
+                let ingress =
+                    side(&columns[column], from, Direction::Ingress, &|id| work.peer_sets[&id].get(from.index()));
                 cells.push(Some((egress, ingress)));
             }
         }

@@ -82,10 +82,10 @@ mod tier_reference;
 #[cfg(test)]
 mod tier_tests;
 
+pub use decided::{Decided, Decider, SideDecided};
 pub use error::{Error, Result};
 pub use explain::{RuleRef, Side, Verdict};
 pub use input::{Objects, Unmodelled, Warning};
-pub use decided::{Decided, Decider, SideDecided};
 pub use matrix::{Cell, Matrix};
 pub use model::{
     Cluster, Direction, Group, GroupId, NamedPort, Namespace, NsId, Peer, Pod, PodId, Policy, PolicyId, PortRef,

@@ -637,3 +637,100 @@ fn list_shows_the_cluster_tier() {
     let doc: Value = serde_json::from_str(&stdout(&without)).unwrap();
     assert_eq!(doc["clusterPolicies"], serde_json::json!([]));
 }
+
+/// Namespaces x and y, a pod in each, a NetworkPolicy in x allowing y, and an Admin-tier
+/// ClusterNetworkPolicy over x: TCP 80 from y passes down (to the NetworkPolicy), anything else
+/// from y is denied.
+const ADMIN_OVER_NETWORK_POLICY: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: x, labels: {ns: x}}\n---\n\
+apiVersion: v1\nkind: Namespace\nmetadata: {name: y, labels: {ns: y}}\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x, labels: {app: a}}\nspec: {containers: [{name: c, image: i}]}\n---\n\
+apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: y, labels: {app: b}}\nspec: {containers: [{name: c, image: i}]}\n---\n\
+apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-y, namespace: x}\n\
+spec: {podSelector: {}, ingress: [{from: [{namespaceSelector: {matchLabels: {ns: y}}}]}]}\n";
+
+const ADMIN_PASS_THEN_DENY: &str = "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: no-y}\n\
+spec:\n  tier: Admin\n  priority: 5\n  subject: {namespaces: {matchLabels: {ns: x}}}\n  ingress:\n\
+\x20 - {name: pass-80, action: Pass, from: [{namespaces: {matchLabels: {ns: y}}}], protocols: [{tcp: {destinationPort: {number: 80}}}]}\n\
+\x20 - {name: deny-y, action: Deny, from: [{namespaces: {matchLabels: {ns: y}}}]}\n";
+
+fn tier_files() -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, cnp) = (dir.path().join("base.yaml"), dir.path().join("cnp.yaml"));
+    std::fs::write(&base, ADMIN_OVER_NETWORK_POLICY).unwrap();
+    std::fs::write(&cnp, ADMIN_PASS_THEN_DENY).unwrap();
+    (dir, base.display().to_string(), cnp.display().to_string())
+}
+
+/// Issue 28: who-can-reach and reachable-from answer through the cluster tier: the Admin Deny
+/// removes what the NetworkPolicy allows (443), and where a Pass hands the decision down (80)
+/// the answer names the Pass beside the NetworkPolicy rule.
+#[test]
+fn who_can_reach_and_reachable_from_answer_through_the_cluster_tier() {
+    let (_dir, base, cnp) = tier_files();
+    for (way, pod, key) in [("who-can-reach", "x/a", "sources"), ("reachable-from", "y/b", "destinations")] {
+        let out = offline_run(&[way, pod, "-f", &base, "-f", &cnp, "--port", "443", "-o", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{way}: {}", stderr(&out));
+        let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(doc[key], serde_json::json!([]), "{way} on 443: the Admin Deny wins: {doc:#}");
+        assert_eq!(doc["denied"], 1, "{way}");
+        let out = offline_run(&[way, pod, "-f", &base, "--port", "443", "-o", "json"]);
+        let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(doc[key].as_array().unwrap().len(), 1, "{way} without the cluster policy: allowed: {doc:#}");
+        let out = offline_run(&[way, pod, "-f", &base, "-f", &cnp, "--port", "80", "-o", "json"]);
+        let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let ingress = doc[key][0]["ingressAllowedBy"][0].as_str().unwrap_or_else(|| panic!("{way}: {doc:#}"));
+        assert!(ingress.starts_with("x/allow-y ingress[0] (after Pass: clusternetworkpolicy/no-y"), "{ingress}");
+        assert!(ingress.contains("\"pass-80\": Pass"), "{ingress}");
+    }
+}
+
+/// Issue 28: diff over a ClusterNetworkPolicy about to be applied: the connection it removes is
+/// listed with the tier rule that denies it (it was listed with no reason at all).
+#[test]
+fn diff_names_the_cluster_tier_rule_that_removes_a_connection() {
+    let (_dir, base, cnp) = tier_files();
+    let out = offline_run(&["diff", "-f", &base, "--apply", &cnp, "--port", "443", "--port", "80", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let removed = doc["removed"].as_array().unwrap();
+    assert_eq!(removed.len(), 1, "443 only: 80 passes to the NetworkPolicy, which allows: {doc:#}");
+    assert_eq!((removed[0]["from"].as_str(), removed[0]["port"].as_str()), (Some("y/b"), Some("443/TCP")));
+    assert_eq!(
+        removed[0]["why"],
+        serde_json::json!([
+            "denied by clusternetworkpolicy/no-y (Admin tier, priority 5) ingress rule 1 \"deny-y\": Deny"
+        ])
+    );
+}
+
+/// can-reach takes FROM and TO as words as well as flags, with the same answer; one word alone,
+/// or words with the flags, is a usage error (exit 2).
+#[test]
+fn can_reach_takes_from_and_to_as_words() {
+    let (_dir, base, cnp) = tier_files();
+    let words = offline_run(&["can-reach", "y/b", "x/a", "-f", &base, "-f", &cnp, "--port", "443", "-o", "json"]);
+    let flags = offline_run(&[
+        "can-reach",
+        "--from",
+        "y/b",
+        "--to",
+        "x/a",
+        "-f",
+        &base,
+        "-f",
+        &cnp,
+        "--port",
+        "443",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(words.status.code(), Some(1), "denied: {}", stderr(&words));
+    assert_eq!(stdout(&words), stdout(&flags));
+    let ip = offline_run(&["can-reach", "y/b", "169.254.169.254", "-f", &base]);
+    assert_eq!(ip.status.code(), Some(0), "{}", stderr(&ip));
+    assert!(stdout(&ip).starts_with("allowed: y/b -> 169.254.169.254 on 80/TCP"), "{}", stdout(&ip));
+    for bad in [&["can-reach", "y/b", "-f", &base][..], &["can-reach", "y/b", "x/a", "--to", "x/a", "-f", &base]] {
+        let out = offline_run(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+    }
+}

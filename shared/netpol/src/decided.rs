@@ -150,11 +150,49 @@ impl Matrix {
         let mut sides: Vec<SideDecided> = Vec::new();
         let mut known: HashMap<SideDecided, u32> = HashMap::new();
         let mut intern = |side: SideDecided| -> u32 {
-            *known.entry(side.clone()).or_insert_with(|| {
-                sides.push(side);
-                (sides.len() - 1) as u32
-            })
+            if let Some(&id) = known.get(&side) {
+                return id;
+            }
+            sides.push(side.clone());
+            let id = (sides.len() - 1) as u32;
+            known.insert(side, id);
+            id
         };
+        // Without cluster policies a side's decision is one of its rules, its isolation or the
+        // default: interned once per row (column), so a cell is bit tests and two lookups.
+        let np_only = |own: &Row, direction: Direction, intern: &mut dyn FnMut(SideDecided) -> u32| -> Vec<u32> {
+            let mut ids: Vec<u32> = own
+                .rules
+                .iter()
+                .map(|&(policy, rule, _)| {
+                    intern(SideDecided {
+                        decider: Decider::NetworkPolicyRule { policy, direction, rule },
+                        passed: Vec::new(),
+                        allowed: true,
+                    })
+                })
+                .collect();
+            ids.push(intern(if own.isolated {
+                SideDecided {
+                    decider: Decider::NetworkPolicyIsolation { direction },
+                    passed: Vec::new(),
+                    allowed: false,
+                }
+            } else {
+                SideDecided { decider: Decider::Default, passed: Vec::new(), allowed: true }
+            }));
+            ids
+        };
+        let row_ids: Vec<Vec<u32>> = rows.iter().map(|r| np_only(r, Direction::Egress, &mut intern)).collect();
+        let column_ids: Vec<Vec<u32>> = columns.iter().map(|c| np_only(c, Direction::Ingress, &mut intern)).collect();
+        // The rules' sets, looked up once: (peers, ports) for egress, peers for ingress.
+        let row_sets: Vec<Vec<(&crate::bits::Bits, &crate::bits::Bits)>> = rows
+            .iter()
+            .map(|r| r.rules.iter().map(|&(_, _, id)| (&work.peer_sets[&id], &work.port_masks[&id])).collect())
+            .collect();
+        let column_sets: Vec<Vec<&crate::bits::Bits>> =
+            columns.iter().map(|c| c.rules.iter().map(|&(_, _, id)| &work.peer_sets[&id]).collect()).collect();
+
         let mut cells = Vec::with_capacity(n * n);
         for (row, &from) in groups.iter().enumerate() {
             for (column, &to) in groups.iter().enumerate() {
@@ -162,50 +200,46 @@ impl Matrix {
                     cells.push(None);
                     continue;
                 };
+                // The first allowing rule's position in the row's (column's) list, if any.
+                let egress_first =
+                    row_sets[row].iter().position(|(peers, ports)| peers.get(to.index()) && ports.get(to.index()));
+                let ingress_first = column_sets[column].iter().position(|peers| peers.get(from.index()));
                 let dst = cluster.groups[to].pods[0];
-                let mut side = |own: &Row, peer: GroupId, direction: Direction, hit: &dyn Fn(usize) -> bool| {
+                let mut side = |own: &Row, ids: &[u32], first: Option<usize>, peer: GroupId, direction: Direction| {
+                    if own.applying.is_empty() {
+                        return ids[first.unwrap_or(ids.len() - 1)];
+                    }
                     let np = if own.isolated {
-                        let first = own.rules.iter().find(|&&(_, _, id)| hit(id));
-                        NpTier::Isolated(first.map(|&(policy, rule, _)| RuleRef {
-                            policy,
+                        NpTier::Isolated(first.map(|i| RuleRef {
+                            policy: own.rules[i].0,
                             direction,
-                            rule,
+                            rule: own.rules[i].1,
                             peer: None,
                             port: None,
                         }))
                     } else {
                         NpTier::NotIsolated
                     };
-                    let decided = if own.applying.is_empty() {
-                        match np {
-                            NpTier::NotIsolated => {
-                                SideDecided { decider: Decider::Default, passed: Vec::new(), allowed: true }
-                            }
-                            NpTier::Isolated(Some(rule)) => SideDecided {
-                                decider: Decider::NetworkPolicyRule { policy: rule.policy, direction, rule: rule.rule },
-                                passed: Vec::new(),
-                                allowed: true,
-                            },
-                            NpTier::Isolated(None) => SideDecided {
-                                decider: Decider::NetworkPolicyIsolation { direction },
-                                passed: Vec::new(),
-                                allowed: false,
-                            },
-                        }
-                    } else {
-                        let tiers = cluster.group_side(direction, &own.applying, np, peer, dst, port, protocol);
-                        SideDecided::from_path(&tiers.path, direction)
-                    };
-                    intern(decided)
+                    let tiers = cluster.group_side(direction, &own.applying, np, peer, dst, port, protocol);
+                    intern(SideDecided::from_path(&tiers.path, direction))
                 };
-                let egress = side(&rows[row], to, Direction::Egress, &|id| {
-                    work.peer_sets[&id].get(to.index()) && work.port_masks[&id].get(to.index())
-                });
-                let ingress =
-                    side(&columns[column], from, Direction::Ingress, &|id| work.peer_sets[&id].get(from.index()));
+                let egress = side(&rows[row], &row_ids[row], egress_first, to, Direction::Egress);
+                let ingress = side(&columns[column], &column_ids[column], ingress_first, from, Direction::Ingress);
                 cells.push(Some((egress, ingress)));
             }
         }
-        Decided { sides, n, cells }
+        // Rows' rules that decide no cell were interned up front: keep only the sides cells use.
+        let mut renumber = vec![u32::MAX; sides.len()];
+        let mut used = Vec::new();
+        for (egress, ingress) in cells.iter_mut().flatten() {
+            for id in [egress, ingress] {
+                if renumber[*id as usize] == u32::MAX {
+                    renumber[*id as usize] = used.len() as u32;
+                    used.push(sides[*id as usize].clone());
+                }
+                *id = renumber[*id as usize];
+            }
+        }
+        Decided { sides: used, n, cells }
     }
 }

@@ -850,6 +850,16 @@ fn agree(seed: u64) {
 /// explanation ([`crate::Matrix::decision`], selectors), and both sides' outcomes against the cell.
 fn deciders_agree(c: &Cluster, m: &crate::Matrix, seed: u64, query: &str) {
     let decided = m.decided(c);
+    let mut used = vec![false; decided.sides.len()];
+    for row in 0..m.groups.len() {
+        for column in 0..m.groups.len() {
+            if let Some((egress, ingress)) = decided.cell(row, column) {
+                used[egress] = true;
+                used[ingress] = true;
+            }
+        }
+    }
+    assert!(used.iter().all(|&u| u), "seed {seed} on {query}: every side listed decides some cell");
     for row in 0..m.groups.len() {
         for column in 0..m.groups.len() {
             let what = || format!("seed {seed} on {query}: group {row} -> group {column}");

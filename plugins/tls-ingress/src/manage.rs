@@ -228,11 +228,23 @@ impl DeleteCmd {
                 .with_hint(format!("`kubectl tls-ingress list -n {ns}` shows what this plugin made")));
         }
         for (secret_ns, secret) in secrets_used {
-            if still_used(&client, &secret_ns, &secret, &name).await {
-                harden_cli::output::eline(format!(
-                    "secret {secret_ns}/{secret} is still used by another Ingress or Gateway; it was left in place"
-                ));
-                continue;
+            match still_used(&client, &secret_ns, &secret, &name).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    harden_cli::output::eline(format!(
+                        "secret {secret_ns}/{secret} is still used by another Ingress or Gateway; it was left in place"
+                    ));
+                    continue;
+                }
+                // A Secret whose users could not be listed may be in use: it stays.
+                Err(e) => {
+                    harden_cli::output::eline(format!(
+                        "secret {secret_ns}/{secret} was left in place: whether another Ingress or Gateway uses it \
+                         could not be checked ({})",
+                        e.message
+                    ));
+                    continue;
+                }
             }
             self.delete(&client, &secrets(), &secret_ns, &secret).await?;
         }
@@ -303,17 +315,29 @@ pub fn is_listener_of(listener: &Value, name: &str) -> bool {
 
 /// Whether anything but what `delete NAME` removes still refers to the Secret: another Ingress of
 /// its namespace, or a Gateway listener (anywhere) that is not one of NAME's.
-async fn still_used(client: &Client, ns: &str, secret: &str, name: &str) -> bool {
-    let ingresses =
-        api(client, &ingresses(), Some(ns)).list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
+/// An error when they cannot be listed (the Secret may be in use); a cluster without the Gateway
+/// API has no Gateway to use it.
+async fn still_used(client: &Client, ns: &str, secret: &str, name: &str) -> Result<bool> {
+    let ingresses = harden_kube::list::list_all(
+        &api(client, &ingresses(), Some(ns)),
+        &ListParams::default(),
+        &format!("Ingresses in namespace {ns}"),
+    )
+    .await?;
     let by_ingress = ingresses.iter().filter(|i| i.name_any() != name).any(|i| {
         i.data["spec"]["tls"].as_array().into_iter().flatten().any(|t| t["secretName"].as_str() == Some(secret))
     });
-    let gateways = api(client, &gateway::gateway_resource(), None)
-        .list(&ListParams::default())
-        .await
-        .map(|l| l.items)
-        .unwrap_or_default();
+    let gateways = match harden_kube::list::list_all(
+        &api(client, &gateway::gateway_resource(), None),
+        &ListParams::default(),
+        "Gateways in all namespaces",
+    )
+    .await
+    {
+        Ok(gateways) => gateways,
+        Err(e) if e.kind == harden_cli::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
     let by_gateway = gateways.iter().any(|g| {
         let gw_ns = g.namespace().unwrap_or_default();
         g.data["spec"]["listeners"].as_array().into_iter().flatten().filter(|l| !is_listener_of(l, name)).any(|l| {
@@ -324,7 +348,7 @@ async fn still_used(client: &Client, ns: &str, secret: &str, name: &str) -> bool
                 .any(|r| r["name"].as_str() == Some(secret) && r["namespace"].as_str().unwrap_or(&gw_ns) == ns)
         })
     });
-    by_ingress || by_gateway
+    Ok(by_ingress || by_gateway)
 }
 
 #[cfg(test)]

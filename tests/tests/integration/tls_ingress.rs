@@ -2130,3 +2130,36 @@ async fn a_gateway_changed_between_read_and_write_is_a_conflict_unless_only_its_
         }
     }
 }
+
+/// A Secret `delete` would remove is kept when whether another Ingress or Gateway uses it cannot
+/// be checked (here: the user may not list Gateways). It was deleted: a failed list read as
+/// "nobody uses it".
+#[tokio::test]
+async fn delete_keeps_a_secret_whose_users_cannot_be_listed() {
+    let cluster = cluster();
+    cluster.install_gateway_api();
+    default_class().await;
+    let ns = cluster.namespace("tls-unlisted").await;
+    accounting_service(&ns).await;
+    assert_eq!(run(&mut t75_create(&ns)).status.code(), Some(0));
+    let user = format!("{ns}-no-gateways");
+    let rbac = format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {{name: {user}}}\nrules:\n\
+         - {{apiGroups: ['', networking.k8s.io, authorization.k8s.io], resources: ['*'], verbs: ['*']}}\n\
+         - {{apiGroups: [gateway.networking.k8s.io], resources: ['*'], verbs: [get]}}\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: {user}}}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {user}}}\n\
+         subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]\n"
+    );
+    let applied = kubectl_apply(&rbac);
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    let out = run(cluster.plugin("tls-ingress").args(["delete", "accounting-ingress", "-n", &ns, "--as", &user]));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("ingress.networking.k8s.io/accounting-ingress deleted"), "{text}");
+    assert!(
+        text.contains(&format!("secret {ns}/accounting-secret was left in place: whether another Ingress or Gateway uses it could not be checked")),
+        "{text}"
+    );
+    let client = cluster.admin_client().await;
+    assert!(Api::<Secret>::namespaced(client, &ns).get_opt("accounting-secret").await.unwrap().is_some());
+}

@@ -198,7 +198,17 @@ fn inspect_ref(
     let mut report = inspect_tls(Some(&secret), hosts, &namespace, &one, now, None);
     report.secret = Some(shown);
     if namespace != gateway_namespace {
-        let grants = lookup.grants.get(&namespace).map(Vec::as_slice).unwrap_or_default();
+        // No entry: the namespace's ReferenceGrants could not be read, so neither answer is known.
+        let Some(grants) = lookup.grants.get(&namespace) else {
+            report.findings.insert(
+                0,
+                warn(format!(
+                    "the ReferenceGrants of namespace {namespace} could not be read: whether Gateways of \
+                     {gateway_namespace} may use secret {namespace}/{secret} is not checked"
+                )),
+            );
+            return report;
+        };
         if !granted(grants, gateway_namespace, &secret) {
             report.findings.insert(
                 0,
@@ -423,6 +433,16 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let good = generate(&hosts(&["acc.acme.com"]), KeyType::EcdsaP256, 365, now).unwrap();
         let mut w = world("app", Some(good));
+        // The grants of app could not be read: not checked, never "no ReferenceGrant".
+        let found = messages(&inspect_gateway(&web("gw", Some("app")), &w.lookup(), now));
+        assert!(!found.iter().any(|f| f.contains("no ReferenceGrant")), "{found:?}");
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("Warn") && f.contains("ReferenceGrants of namespace app could not be read")),
+            "{found:?}"
+        );
+        w.grants.insert("app".into(), Vec::new());
         let found = messages(&inspect_gateway(&web("gw", Some("app")), &w.lookup(), now));
         assert!(found.iter().any(|f| f.contains("no ReferenceGrant in app lets Gateways of gw use it")), "{found:?}");
         w.grants.insert(

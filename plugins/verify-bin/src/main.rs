@@ -26,6 +26,7 @@ use std::time::Duration;
 use clap::{ArgAction, Parser, ValueEnum};
 use harden_cli::error::{Error, ExitStyle, Outcome, Result, finish};
 use harden_cli::files::Existing;
+use harden_cli::help::CONNECTION_HEADING;
 use harden_cli::progress::Spinner;
 
 use crate::checksum::DEFAULT_BASE_URL;
@@ -126,12 +127,32 @@ struct Cli {
     image: Option<String>,
 
     /// With --node/--all-nodes: kubectl's --context.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = CONNECTION_HEADING)]
     context: Option<String>,
 
     /// With --node/--all-nodes: the namespace of the hashing pod (default: kubectl's).
-    #[arg(short = 'n', long, value_name = "NS")]
+    #[arg(short = 'n', long, value_name = "NS", help_heading = CONNECTION_HEADING)]
     namespace: Option<String>,
+
+    /// With --node/--all-nodes: kubectl's --kubeconfig.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = CONNECTION_HEADING)]
+    kubeconfig: Option<PathBuf>,
+
+    /// With --node/--all-nodes: kubectl's --cluster (a cluster of the kubeconfig).
+    #[arg(long, value_name = "NAME", help_heading = CONNECTION_HEADING)]
+    cluster: Option<String>,
+
+    /// With --node/--all-nodes: kubectl's --user (a user of the kubeconfig).
+    #[arg(long, value_name = "NAME", help_heading = CONNECTION_HEADING)]
+    user: Option<String>,
+
+    /// With --node/--all-nodes: the user to impersonate (kubectl's --as).
+    #[arg(long = "as", value_name = "USER", help_heading = CONNECTION_HEADING)]
+    as_user: Option<String>,
+
+    /// With --node/--all-nodes: a group to impersonate (repeat for several; kubectl's --as-group).
+    #[arg(long = "as-group", value_name = "GROUP", help_heading = CONNECTION_HEADING)]
+    as_groups: Vec<String>,
 
     /// With --download: replace an existing regular file of that name.
     #[arg(long, requires = "download")]
@@ -162,6 +183,27 @@ fn platform_word(value: Option<String>, flag: &str) -> Result<Option<String>> {
         }
         other => Ok(other),
     }
+}
+
+/// kubectl's connection flags as given, for the kubectl that `--node` runs.
+fn kubectl_connection_flags(cli: &Cli) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut add = |flag: &str, value: Option<String>| {
+        if let Some(value) = value {
+            args.push(flag.to_string());
+            args.push(value);
+        }
+    };
+    add("--kubeconfig", cli.kubeconfig.as_ref().map(|p| p.display().to_string()));
+    add("--context", cli.context.clone());
+    add("--cluster", cli.cluster.clone());
+    add("--user", cli.user.clone());
+    add("--as", cli.as_user.clone());
+    for group in &cli.as_groups {
+        add("--as-group", Some(group.clone()));
+    }
+    add("--namespace", cli.namespace.clone());
+    args
 }
 
 fn options(cli: &Cli) -> Result<Options> {
@@ -288,8 +330,12 @@ fn run(cli: Cli) -> Result<Outcome> {
         return download(&cli, name, &options);
     }
     let on_nodes = !cli.nodes.is_empty() || cli.all_nodes;
-    if !on_nodes && (cli.context.is_some() || cli.namespace.is_some() || cli.image.is_some()) {
-        return Err(Error::invalid("--image, --context and -n only apply with --node or --all-nodes"));
+    let connection = kubectl_connection_flags(&cli);
+    if !on_nodes && (!connection.is_empty() || cli.image.is_some()) {
+        let given: Vec<&str> = connection.iter().filter(|a| a.starts_with('-')).map(String::as_str).collect();
+        let given = if cli.image.is_some() { [&["--image"][..], &given].concat() } else { given };
+        return Err(Error::invalid(format!("{} only apply with --node or --all-nodes", given.join(", ")))
+            .with_hint("a FILE is checked where it lies, without the cluster; add --node NODE to check a node's"));
     }
     if on_nodes {
         let names = cli.binaries.iter().map(|n| published_name(n, "NAME")).collect::<Result<Vec<_>>>()?;
@@ -298,8 +344,7 @@ fn run(cli: Cli) -> Result<Outcome> {
             all_nodes: cli.all_nodes,
             names,
             image: harden_cli::images::choose(cli.image.as_deref(), harden_cli::images::BUSYBOX)?,
-            namespace: cli.namespace.clone(),
-            context: cli.context.clone(),
+            connection,
         };
         let spinner = Spinner::start("hashing the binaries on the nodes");
         let reports = node::verify_nodes(&request, &options);

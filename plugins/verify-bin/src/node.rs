@@ -34,8 +34,9 @@ pub struct NodeRequest {
     pub all_nodes: bool,
     pub names: Vec<String>,
     pub image: String,
-    pub namespace: Option<String>,
-    pub context: Option<String>,
+    /// kubectl's connection flags as the user gave them (`--kubeconfig`, `--context`, `--as`,
+    /// `-n`, ...), put before every kubectl call.
+    pub connection: Vec<String>,
 }
 
 fn kubectl_path() -> OsString {
@@ -44,12 +45,7 @@ fn kubectl_path() -> OsString {
 
 fn kubectl(request: &NodeRequest) -> Command {
     let mut command = Command::new(kubectl_path());
-    if let Some(context) = &request.context {
-        command.args(["--context", context]);
-    }
-    if let Some(namespace) = &request.namespace {
-        command.args(["-n", namespace]);
-    }
+    command.args(&request.connection);
     command
 }
 

@@ -462,7 +462,8 @@ fn fake_kubectl(nodes: &Value, log: &str) -> FakeKubectl {
     std::fs::write(dir.path().join("log"), log).unwrap();
     let d = dir.path().display();
     let script = format!(
-        "#!/bin/sh\necho \"$*\" >> {d}/calls\n(sleep 120) &\ncase \"$1\" in\n\
+        "#!/bin/sh\necho \"$*\" >> {d}/calls\n(sleep 120) &\n\
+         while case \"$1\" in --*) true ;; *) false ;; esac; do shift 2; done\ncase \"$1\" in\n\
          get) if [ \"$2\" = pod ]; then echo '{{\"status\": {{\"phase\": \"Succeeded\"}}}}'; else cat {d}/nodes.json; fi ;;\n\
          create) cat > /dev/null; echo pod/x created ;;\nwait) echo condition met ;;\n\
          logs) cat {d}/log ;;\ndelete) echo pod deleted ;;\n*) echo \"unexpected: $*\" >&2; exit 1 ;;\nesac\n"
@@ -684,4 +685,43 @@ fn node_components_are_checked_against_their_own_release() {
     assert_eq!(code, Some(1), "{apiserver_report:#}");
     assert_eq!(apiserver_report["version"], "v1.37.2", "{apiserver_report:#}");
     assert!(apiserver_report["note"].as_str().unwrap().contains("carries no version string"), "{apiserver_report:#}");
+}
+
+/// `--node` passes kubectl's connection flags on to every kubectl call it makes (it had only
+/// `--context` and `-n`: no `--kubeconfig`, no `--as`); without `--node` they are an error
+/// naming them.
+#[test]
+fn node_checks_pass_the_connection_flags_to_kubectl() {
+    let platform = host_platform();
+    let arch = platform.split('/').nth(1).unwrap();
+    let kubectl = fake_kubectl(&nodes(&[("n1", "v1.37.2", arch)]), "");
+    let flags = [
+        "--kubeconfig",
+        "/etc/k/admin.conf",
+        "--context",
+        "prod",
+        "--cluster",
+        "c1",
+        "--user",
+        "u1",
+        "--as",
+        "bob",
+        "--as-group",
+        "g1",
+        "--as-group",
+        "g2",
+        "-n",
+        "ops",
+    ];
+    let out = run(verify_bin().env("KUBECTL_PATH", &kubectl.path).args(["--node", "n1", "kubelet"]).args(flags));
+    let calls = kubectl.calls();
+    assert!(calls.lines().count() >= 2, "{calls}\n{}", stderr(&out));
+    let expected = "--kubeconfig /etc/k/admin.conf --context prod --cluster c1 --user u1 --as bob --as-group g1 \
+                    --as-group g2 --namespace ops ";
+    for call in calls.lines() {
+        assert!(call.starts_with(expected), "{call}");
+    }
+    let out = run(verify_bin().args(["kubectl", "--as", "bob", "--kubeconfig", "/k"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--kubeconfig, --as only apply with --node or --all-nodes"), "{}", stderr(&out));
 }

@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 use harden_cli::error::{Error, Outcome, Result};
 use harden_kube::apply::{Deleted, delete_managed, is_managed_by, managed_selector};
 use harden_kube::flags::{DryRun, KubeArgs};
+use harden_kube::list::list_all;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, RoleRef};
 use kube::api::{Api, ListParams};
@@ -82,10 +83,9 @@ fn role_ref(r: &RoleRef) -> Option<(String, String)> {
 /// Everything this plugin created for `namespace/name` that still exists.
 pub async fn owned(client: &Client, namespace: &str, name: &str) -> Result<Vec<Owned>> {
     let params = ListParams::default().labels(&rbac::user_selector(PLUGIN, namespace, name));
-    let doing = |what: &str| format!("listing the {what} of dashboard user {namespace}/{name}");
+    let doing = |what: &str| format!("the {what} of dashboard user {namespace}/{name}");
     let mut found = Vec::new();
-    let crbs = Api::<ClusterRoleBinding>::all(client.clone()).list(&params).await;
-    for b in crbs.map_err(|e| harden_kube::error::from_kube(e, doing("clusterrolebindings")))? {
+    for b in list_all(&Api::<ClusterRoleBinding>::all(client.clone()), &params, &doing("clusterrolebindings")).await? {
         found.push(Owned {
             kind: Kind::ClusterRoleBinding,
             namespace: None,
@@ -93,8 +93,7 @@ pub async fn owned(client: &Client, namespace: &str, name: &str) -> Result<Vec<O
             role_ref: role_ref(&b.role_ref),
         });
     }
-    let rbs = Api::<RoleBinding>::all(client.clone()).list(&params).await;
-    for b in rbs.map_err(|e| harden_kube::error::from_kube(e, doing("rolebindings")))? {
+    for b in list_all(&Api::<RoleBinding>::all(client.clone()), &params, &doing("rolebindings")).await? {
         found.push(Owned {
             kind: Kind::RoleBinding,
             namespace: b.namespace(),
@@ -102,12 +101,10 @@ pub async fn owned(client: &Client, namespace: &str, name: &str) -> Result<Vec<O
             role_ref: role_ref(&b.role_ref),
         });
     }
-    let crs = Api::<ClusterRole>::all(client.clone()).list(&params).await;
-    for r in crs.map_err(|e| harden_kube::error::from_kube(e, doing("clusterroles")))? {
+    for r in list_all(&Api::<ClusterRole>::all(client.clone()), &params, &doing("clusterroles")).await? {
         found.push(Owned { kind: Kind::ClusterRole, namespace: None, name: r.name_any(), role_ref: None });
     }
-    let roles = Api::<Role>::all(client.clone()).list(&params).await;
-    for r in roles.map_err(|e| harden_kube::error::from_kube(e, doing("roles")))? {
+    for r in list_all(&Api::<Role>::all(client.clone()), &params, &doing("roles")).await? {
         found.push(Owned { kind: Kind::Role, namespace: r.namespace(), name: r.name_any(), role_ref: None });
     }
     let sa = Api::<ServiceAccount>::namespaced(client.clone(), namespace).get_opt(name).await;
@@ -520,29 +517,23 @@ impl ListCmd {
         let params = ListParams::default().labels(&managed_selector(PLUGIN));
         let mut accounts = Vec::new();
         if self.all_namespaces || kube.namespaces.is_empty() {
-            let list = Api::<ServiceAccount>::all(client.clone()).list(&params).await;
-            accounts.extend(list.map_err(|e| harden_kube::error::from_kube(e, "listing dashboard users"))?.items);
+            accounts.extend(list_all(&Api::<ServiceAccount>::all(client.clone()), &params, "dashboard users").await?);
         } else {
             for ns in &kube.namespaces {
-                let list = Api::<ServiceAccount>::namespaced(client.clone(), ns).list(&params).await;
-                accounts.extend(
-                    list.map_err(|e| harden_kube::error::from_kube(e, format!("listing dashboard users in {ns}")))?
-                        .items,
-                );
+                let api = Api::<ServiceAccount>::namespaced(client.clone(), ns);
+                accounts.extend(list_all(&api, &params, &format!("dashboard users in {ns}")).await?);
             }
         }
         let mut bindings = Vec::new();
         let user_of = |labels: &BTreeMap<String, String>| {
             Some((labels.get(USER_NAMESPACE_LABEL)?.clone(), labels.get(USER_NAME_LABEL)?.clone()))
         };
-        let crbs = Api::<ClusterRoleBinding>::all(client.clone()).list(&params).await;
-        for b in crbs.map_err(|e| harden_kube::error::from_kube(e, "listing clusterrolebindings"))? {
+        for b in list_all(&Api::<ClusterRoleBinding>::all(client.clone()), &params, "clusterrolebindings").await? {
             if let Some((ns, name)) = user_of(b.labels()) {
                 bindings.push((ns, name, format!("cluster:{}", b.role_ref.name)));
             }
         }
-        let rbs = Api::<RoleBinding>::all(client.clone()).list(&params).await;
-        for b in rbs.map_err(|e| harden_kube::error::from_kube(e, "listing rolebindings"))? {
+        for b in list_all(&Api::<RoleBinding>::all(client.clone()), &params, "rolebindings").await? {
             if let Some((ns, name)) = user_of(b.labels()) {
                 let role = if b.role_ref.kind == "Role" { "role" } else { &b.role_ref.name };
                 bindings.push((ns, name, format!("{}:{role}", b.namespace().unwrap_or_default())));

@@ -4,7 +4,6 @@
 use clap::{Args, ValueEnum};
 use harden_cli::error::{Error, ErrorKind, Outcome, Result};
 use harden_kube::apply::{Deleted, delete_managed, is_managed_by, managed_selector};
-use harden_kube::error::KubeResultExt;
 use harden_kube::flags::{DryRun, KubeArgs};
 use harden_kube::namespaces::NamespaceScope;
 use harden_kube::sources::{SourceArgs, Wanted, load};
@@ -209,10 +208,8 @@ impl DeleteCmd {
             let api: Api<NetworkPolicy> = Api::namespaced(live.client.clone(), ns);
             let names: Vec<String> = if self.all_managed {
                 let params = ListParams::default().labels(&managed_selector(PLUGIN));
-                api.list(&params)
-                    .await
-                    .or_kube(format!("listing networkpolicies in {ns}"))?
-                    .items
+                harden_kube::list::list_all_metadata(&api, &params, &format!("networkpolicies in {ns}"))
+                    .await?
                     .iter()
                     .map(|p| p.name_any())
                     .collect()

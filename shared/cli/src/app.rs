@@ -37,7 +37,7 @@ where
             let code = if err.use_stderr() { 2 } else { 0 };
             let _ = err.print();
             if let Some(hint) = cluster_flag_hint(&command, &args, &err) {
-                eprintln!("  hint: {hint}");
+                output::eline(format!("  hint: {hint}"));
             }
             return ExitCode::from(code);
         }

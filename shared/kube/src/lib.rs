@@ -92,8 +92,9 @@ impl ClusterCompletion {
 impl Dynamic for ClusterCompletion {
     fn namespaces(&self, words: &ParsedWords) -> Vec<String> {
         self.ask(words, async |client| {
-            let list = Api::<Namespace>::all(client).list(&ListParams::default()).await.ok()?;
-            Some(list.items.into_iter().filter_map(|n| n.metadata.name).collect())
+            let api = Api::<Namespace>::all(client);
+            let list = list::list_all_metadata(&api, &ListParams::default(), "namespaces").await.ok()?;
+            Some(list.into_iter().filter_map(|n| n.metadata.name).collect())
         })
         .unwrap_or_default()
     }
@@ -105,8 +106,8 @@ impl Dynamic for ClusterCompletion {
                 Some(ns) => Api::namespaced(client, &ns),
                 None => Api::default_namespaced(client),
             };
-            let list = api.list(&ListParams::default()).await.ok()?;
-            Some(list.items.into_iter().filter_map(|p| p.metadata.name).collect())
+            let list = list::list_all_metadata(&api, &ListParams::default(), "pods").await.ok()?;
+            Some(list.into_iter().filter_map(|p| p.metadata.name).collect())
         })
         .unwrap_or_default()
     }

@@ -15,7 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, ListParams};
 
 use crate::client::Kube;
-use crate::error::{KubeResultExt, status_code};
+use crate::error::status_code;
 
 /// Namespaces that `-A` skips unless they are also named with `-n`: changing their traffic rules
 /// can break the cluster itself (DNS, CNI, cloud controllers).
@@ -82,8 +82,8 @@ impl NamespaceScope {
             return Ok(vec![kube.context_namespace.clone()]);
         }
         let api: Api<Namespace> = Api::all(kube.client.clone());
-        let listed = api.list(&ListParams::default()).await.or_kube("listing namespaces")?;
-        let picked = self.pick(&listed.items);
+        let listed = crate::list::list_all(&api, &ListParams::default(), "namespaces").await?;
+        let picked = self.pick(&listed);
         if picked.is_empty() {
             let what = match &self.selector {
                 Some(sel) => format!("no namespace matches the selector {}", selector::display(sel)),

@@ -1,0 +1,480 @@
+//! `endpoints`: what pods (and the outside) can reach on the nodes. The inventory (nodes, Services
+//! opening node ports, pods on the node's network) and the engine's answer per namespace come from
+//! the API; `--probe` adds real connection attempts from a pod of each namespace and from where the
+//! command runs, with one unauthenticated request to what answers, and a finding with its fix for
+//! each endpoint that serves without credentials. Exit 0 good, 1 a finding, 2 error or incomplete.
+
+mod catalog;
+mod check;
+mod inventory;
+mod probe;
+
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::interrupt;
+use harden_kube::flags::KubeArgs;
+use harden_kube::list::list_all;
+use harden_kube::sources::{SourceArgs, Wanted, load};
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use kube::api::{Api, ListParams};
+use netpol::Cluster;
+use serde::Serialize;
+
+use catalog::{COMPONENTS, Severity};
+use inventory::{HostPod, NamespaceReach, NodeInfo, OpenService};
+use probe::{FromPod, Probed};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Yaml,
+}
+
+/// Where probes run from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum From {
+    /// A pod of each namespace.
+    Pods,
+    /// Where this command runs ("what the outside sees").
+    Here,
+}
+
+/// NodePorts in use probed per node (the range is wide; these are samples).
+const NODE_PORT_SAMPLES: usize = 3;
+
+const ENDPOINTSCMD_EXAMPLES: &str = "Examples:\n  # which node ports the policies let pods of a12 reach\n  kubectl block-metadata endpoints -n a12\n  # and real attempts from a pod of a12 and from here, with unauthenticated requests (exit 1 on a finding)\n  kubectl block-metadata endpoints -n a12 --probe\n  # only the kubelet's ports, from pods only, a helper image from a mirror\n  kubectl block-metadata endpoints -A --probe --from pods --ports 10250,10255 --image registry.example.com/library/busybox:1.36";
+
+#[derive(Args)]
+#[command(after_help = ENDPOINTSCMD_EXAMPLES)]
+pub struct EndpointsCmd {
+    /// Every namespace except kube-system (name it with -n as well to include it).
+    #[arg(short = 'A', long = "all-namespaces")]
+    all_namespaces: bool,
+
+    /// The ports to check on every node (numbers and ranges, comma-separated) [default: 6443, 2379-2380,
+    /// 10250, 10255, 10259, 10257, 10249, 10256]; NodePorts in use are added.
+    #[arg(long, value_name = "PORTS", value_delimiter = ',')]
+    ports: Vec<String>,
+
+    /// Only these nodes (repeat or comma-separate).
+    #[arg(long = "node", value_name = "NAME", value_delimiter = ',')]
+    nodes: Vec<String>,
+
+    /// Also try for real: a TCP connection to every node address and port, and for what answers one
+    /// request without credentials (see --from).
+    #[arg(long)]
+    probe: bool,
+
+    /// With --probe: from a pod of each namespace, from here (where this command runs), or both.
+    #[arg(long, value_name = "WHERE", value_delimiter = ',', default_value = "pods,here", requires = "probe")]
+    from: Vec<From>,
+
+    /// With --probe: how long one attempt may take, e.g. 1s.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = harden_cli::duration::parse_wait, requires = "probe")]
+    timeout: Duration,
+
+    /// With --probe: the image of the helper pod started in a namespace without a pod to probe from
+    /// (needs sh, nc and wget) [default: busybox:1.36, under $KUBE_HARDEN_IMAGE_REPOSITORY when set].
+    #[arg(long, value_name = "IMAGE", requires = "probe")]
+    image: Option<String>,
+
+    /// table, json or yaml.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
+    output: Format,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+/// What `endpoints` found; also the `-o json` document.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub nodes: Vec<NodeInfo>,
+    pub services: Vec<OpenService>,
+    pub host_pods: Vec<HostPod>,
+    /// The ports checked on every node (NodePorts in use come on top).
+    pub ports: Vec<u16>,
+    /// False when objects the engine does not model decide too (exit 2).
+    pub complete: bool,
+    pub unmodelled: serde_json::Value,
+    /// What the policies let each namespace's pods reach.
+    pub namespaces: Vec<NamespaceReach>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<Probed>,
+    /// Probes that found an endpoint serving without credentials.
+    pub findings: usize,
+}
+
+fn engine_error(err: netpol::Error) -> Error {
+    let kind = if err.is_input() { harden_cli::ErrorKind::InvalidInput } else { harden_cli::ErrorKind::NotFound };
+    Error::new(kind, err.to_string())
+}
+
+impl EndpointsCmd {
+    pub async fn run(self) -> Result<Outcome> {
+        let ports = if self.ports.is_empty() {
+            COMPONENTS.iter().map(|c| c.port).collect()
+        } else {
+            catalog::parse_ports(&self.ports)
+                .map_err(|e| Error::invalid(e).with_hint("e.g. --ports 10250,10255,2379-2380 (each 1-65535)"))?
+        };
+        let source = SourceArgs { files: Vec::new(), recursive: false, all_namespaces: self.all_namespaces };
+        let loaded = load(&self.kube, &source, Wanted::Scope, engine_error).await?;
+        let live = loaded.live.as_ref().ok_or_else(|| Error::other("endpoints reads a live cluster"))?;
+        let client = &live.client;
+        let listed: Vec<Node> = list_all(&Api::all(client.clone()), &ListParams::default(), "nodes").await?;
+        for wanted in &self.nodes {
+            if !listed.iter().any(|n| n.metadata.name.as_deref() == Some(wanted)) {
+                return Err(
+                    Error::not_found(format!("node {wanted:?} not found")).with_hint("kubectl get nodes lists them")
+                );
+            }
+        }
+        let listed: Vec<Node> = listed
+            .into_iter()
+            .filter(|n| self.nodes.is_empty() || self.nodes.iter().any(|w| n.metadata.name.as_deref() == Some(w)))
+            .collect();
+        let nodes = inventory::nodes(&listed)?;
+        let services: Vec<Service> =
+            list_all(&Api::all(client.clone()), &ListParams::default(), "services in all namespaces").await?;
+        let services = inventory::open_services(&services);
+        let pods: Vec<Pod> = list_all(
+            &Api::all(client.clone()),
+            &ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed"),
+            "pods in all namespaces",
+        )
+        .await?;
+        let host_pods = inventory::host_pods(&pods);
+        let namespaces = inventory::reach(&loaded.cluster, &loaded.namespaces, &nodes, &ports, &services);
+        let mut report = Report {
+            nodes,
+            services,
+            host_pods,
+            ports: ports.clone(),
+            complete: loaded.cluster.complete(),
+            unmodelled: harden_kube::sources::unmodelled_json(&loaded.cluster.unmodelled),
+            namespaces,
+            probes: Vec::new(),
+            findings: 0,
+        };
+        if self.probe {
+            let node_ports: Vec<u16> = report.services.iter().flat_map(|s| s.node_ports.iter().copied()).collect();
+            let plan = Plan { nodes: &report.nodes, ports: &ports, node_ports: &node_ports, timeout: self.timeout };
+            if self.from.contains(&From::Here) {
+                report.probes.extend(plan.probe_here().await);
+            }
+            if self.from.contains(&From::Pods) {
+                let image = harden_cli::images::choose(self.image.as_deref(), harden_cli::images::BUSYBOX)?;
+                let result = plan.probe_pods(client, &loaded, &image, &mut report.probes).await;
+                if let Err(e) = result {
+                    print_report(&report, self.output)?;
+                    return Err(e);
+                }
+            }
+            report.findings =
+                report.probes.iter().filter(|p| p.judged.as_ref().is_some_and(|j| j.severity.is_some())).count();
+        }
+        print_report(&report, self.output)?;
+        if !report.complete {
+            harden_kube::sources::warn_incomplete(&loaded.cluster.unmodelled);
+            return Ok(Outcome::Incomplete);
+        }
+        Ok(if report.findings > 0 { Outcome::Finding } else { Outcome::Good })
+    }
+}
+
+fn print_report(report: &Report, format: Format) -> Result<()> {
+    let text = match format {
+        Format::Table => table(report),
+        Format::Json => serde_json::to_string_pretty(report)? + "\n",
+        Format::Yaml => harden_kube::print::to_yaml(report)?,
+    };
+    harden_cli::output::print(&text);
+    Ok(())
+}
+
+/// What to probe.
+struct Plan<'a> {
+    nodes: &'a [NodeInfo],
+    ports: &'a [u16],
+    node_ports: &'a [u16],
+    timeout: Duration,
+}
+
+impl Plan<'_> {
+    fn pairs(&self) -> Vec<(&NodeInfo, std::net::IpAddr, u16)> {
+        let mut pairs = Vec::new();
+        for node in self.nodes {
+            for address in &node.addresses {
+                for port in probe::probed_ports(node, self.ports, self.node_ports, NODE_PORT_SAMPLES) {
+                    pairs.push((node, address.address, port));
+                }
+            }
+        }
+        pairs
+    }
+
+    async fn probe_here(&self) -> Vec<Probed> {
+        let mut out = Vec::new();
+        for (node, ip, port) in self.pairs() {
+            let component = inventory::component_on(node, port);
+            let (seen, answers) = probe::here(ip, component, self.timeout).await;
+            out.push(Probed {
+                from: "here".into(),
+                namespace: None,
+                helper: false,
+                node: node.name.clone(),
+                address: ip,
+                port,
+                component: component.name,
+                own_node: false,
+                expected: "-",
+                requests: probe::records(&component, ip, &answers),
+                judged: (!answers.is_empty()).then(|| probe::judge_answers(&component, &answers)).flatten(),
+                seen,
+                note: None,
+            });
+        }
+        out
+    }
+
+    /// From one pod of each namespace (a helper where none can probe, always deleted, also on
+    /// SIGINT/SIGTERM: the section from its creation to its deletion is critical).
+    async fn probe_pods(
+        &self,
+        client: &kube::Client,
+        loaded: &harden_kube::sources::Loaded,
+        image: &str,
+        out: &mut Vec<Probed>,
+    ) -> Result<()> {
+        let prober = harden_kube::probe::Prober::new(client.clone(), self.timeout, false);
+        for namespace in &loaded.namespaces {
+            if interrupt::requested() {
+                return Err(probe::interrupted());
+            }
+            let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+            let _critical = interrupt::Critical::enter();
+            let (pod, helper) = match crate::helper::probing_pod(&prober, client, namespace).await? {
+                Some(pod) => (pod, None),
+                None => {
+                    let name = format!("block-metadata-probe-{}", harden_cli::id::short());
+                    let pod = crate::helper::start_helper(&api, namespace, &name, image).await?;
+                    (pod, Some(name))
+                }
+            };
+            let result = self.probe_from(client, loaded, &prober, &pod, helper.is_some(), out).await;
+            if let Some(name) = &helper {
+                crate::helper::delete_helper(&api, namespace, name).await;
+            }
+            result?;
+        }
+        Ok(())
+    }
+
+    async fn probe_from(
+        &self,
+        client: &kube::Client,
+        loaded: &harden_kube::sources::Loaded,
+        prober: &harden_kube::probe::Prober,
+        pod: &Pod,
+        helper: bool,
+        out: &mut Vec<Probed>,
+    ) -> Result<()> {
+        let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+        let pod_name = pod.metadata.name.clone().unwrap_or_default();
+        // A helper is not among the loaded objects: the engine's answer for it needs a cluster with it.
+        let with_helper;
+        let cluster: &Cluster = if helper {
+            let mut objects = loaded.objects.clone();
+            objects.add_yaml(&serde_json::to_string(pod)?, "the probe's helper pod").map_err(engine_error)?;
+            with_helper = Cluster::build(&objects).map_err(engine_error)?;
+            &with_helper
+        } else {
+            &loaded.cluster
+        };
+        let id = cluster.find_pod(&namespace, &pod_name).ok();
+        let on = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
+        let source = FromPod { prober, client, pod, timeout: self.timeout };
+        for (node, ip, port) in self.pairs() {
+            if interrupt::requested() {
+                return Err(probe::interrupted());
+            }
+            let component = inventory::component_on(node, port);
+            let expected = match (cluster.complete(), id) {
+                (false, _) | (_, None) => "unknown",
+                (true, Some(id)) if inventory::allowed_why(cluster, id, ip, port).is_some() => "reachable",
+                (true, Some(_)) => "blocked",
+            };
+            let seen = source.attempt(ip, port).await;
+            let answers = if seen.open == Some(true) { source.requests(&component, ip).await } else { Vec::new() };
+            let own_node = on == node.name;
+            out.push(Probed {
+                from: format!("{namespace}/{pod_name}"),
+                namespace: Some(namespace.clone()),
+                helper,
+                node: node.name.clone(),
+                address: ip,
+                port,
+                component: component.name,
+                own_node,
+                expected,
+                requests: probe::records(&component, ip, &answers),
+                judged: (!answers.is_empty()).then(|| probe::judge_answers(&component, &answers)).flatten(),
+                note: probe::note(expected, &seen, own_node),
+                seen,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The inventory, the engine's answer per namespace, then the probes and the findings with fixes.
+pub fn table(report: &Report) -> String {
+    use harden_cli::output::table as render;
+    let mut text = String::new();
+    if !report.complete {
+        text.push_str(
+            "INCOMPLETE: objects of kinds the engine does not model change what traffic is allowed; what follows is \
+             what the NetworkPolicies alone allow.\n",
+        );
+    }
+    text.push_str("Nodes:\n");
+    text.push_str(&render(
+        &["node", "roles", "addresses", "kubelet port"],
+        report.nodes.iter().map(|n| {
+            [
+                n.name.clone(),
+                n.roles.join(","),
+                n.addresses.iter().map(|a| format!("{} ({})", a.address, a.kind)).collect::<Vec<_>>().join(", "),
+                n.kubelet_port.to_string(),
+            ]
+        }),
+    ));
+    if report.services.is_empty() {
+        text.push_str("Services opening node ports: none\n");
+    } else {
+        text.push_str("Services opening node ports:\n");
+        text.push_str(&render(
+            &["service", "type", "node ports", "external IPs"],
+            report.services.iter().map(|s| {
+                [
+                    format!("{}/{}", s.namespace, s.name),
+                    s.kind.clone(),
+                    s.node_ports.iter().map(|p| format!("{p}/TCP")).collect::<Vec<_>>().join(","),
+                    s.external_ips.join(","),
+                ]
+            }),
+        ));
+    }
+    if report.host_pods.is_empty() {
+        text.push_str("Pods on the node's network: none\n");
+    } else {
+        text.push_str("Pods on the node's network:\n");
+        text.push_str(&render(
+            &["pod", "node", "hostNetwork", "hostPorts"],
+            report.host_pods.iter().map(|p| {
+                [
+                    format!("{}/{}", p.namespace, p.name),
+                    p.node.clone(),
+                    p.host_network.to_string(),
+                    p.host_ports.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+                ]
+            }),
+        ));
+    }
+    text.push_str("What the policies let pods reach on the nodes:\n");
+    let mut rows = Vec::new();
+    for ns in &report.namespaces {
+        if ns.pods == 0 {
+            text.push_str(&format!("namespace {}: no pods to check\n", ns.namespace));
+            continue;
+        }
+        for r in &ns.reachable {
+            rows.push([
+                ns.namespace.clone(),
+                format!("{}/{}", r.node, std::net::SocketAddr::new(r.address, r.port)),
+                r.component.to_string(),
+                format!("{}/{}", r.pods, ns.pods),
+                r.why.clone(),
+            ]);
+        }
+        if ns.reachable.is_empty() {
+            text.push_str(&format!(
+                "namespace {}: none of its {} pod(s) may reach a checked node port\n",
+                ns.namespace, ns.pods
+            ));
+        }
+    }
+    if !rows.is_empty() {
+        text.push_str(&render(&["namespace", "node endpoint", "component", "pods", "why"], rows));
+    }
+    if !report.probes.is_empty() {
+        text.push_str("\nProbes (real TCP connections; 'here' is where this command runs):\n");
+        text.push_str(&render(
+            &["from", "to", "component", "expected", "observed", "without credentials"],
+            report.probes.iter().map(|p| {
+                let from = match (p.helper, p.own_node) {
+                    (true, true) => format!("{} (helper, same node)", p.from),
+                    (true, false) => format!("{} (helper)", p.from),
+                    (false, true) => format!("{} (same node)", p.from),
+                    (false, false) => p.from.clone(),
+                };
+                [
+                    from,
+                    format!("{}/{}", p.node, std::net::SocketAddr::new(p.address, p.port)),
+                    p.component.to_string(),
+                    p.expected.to_string(),
+                    p.seen.observed.clone(),
+                    p.judged.as_ref().map(|j| j.access.clone()).unwrap_or_default(),
+                ]
+            }),
+        ));
+        let notes: Vec<String> = report
+            .probes
+            .iter()
+            .filter_map(|p| {
+                p.note
+                    .as_ref()
+                    .map(|n| format!("  {} -> {}: {n}", p.from, std::net::SocketAddr::new(p.address, p.port)))
+            })
+            .collect();
+        if !notes.is_empty() {
+            text.push_str("Expected and observed differ:\n");
+            text.push_str(&notes.join("\n"));
+            text.push('\n');
+        }
+        let mut findings: Vec<&Probed> =
+            report.probes.iter().filter(|p| p.judged.as_ref().is_some_and(|j| j.severity.is_some())).collect();
+        findings.sort_by_key(|p| std::cmp::Reverse(p.judged.as_ref().and_then(|j| j.severity)));
+        if findings.is_empty() {
+            text.push_str("\nNo endpoint served a request without credentials.\n");
+        } else {
+            text.push_str("\nFindings:\n");
+            for p in findings {
+                let judged = p.judged.as_ref().expect("filtered on it");
+                let fix = judged.fix.as_ref();
+                text.push_str(&format!(
+                    "{} {}/{} ({}) from {}: {}\n  fix: {}{}\n",
+                    match judged.severity {
+                        Some(Severity::Critical) => "CRITICAL",
+                        _ => "WARNING",
+                    },
+                    p.node,
+                    std::net::SocketAddr::new(p.address, p.port),
+                    p.component,
+                    p.from,
+                    judged.access,
+                    fix.map(|f| f.setting.as_str()).unwrap_or("-"),
+                    fix.and_then(|f| f.kube_bench)
+                        .map(|id| format!(" (kube-bench {id}, CIS 1.12)"))
+                        .unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    text
+}

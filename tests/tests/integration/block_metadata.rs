@@ -344,3 +344,123 @@ fn apply_cluster_wide_is_an_admin_deny_no_namespace_policy_widens() {
         stdout(&status)
     );
 }
+
+/// Issue 29, on the API server: `endpoints` lists the nodes with their roles and addresses, the
+/// Services that open node ports, the pods on the node's network, and which node address and
+/// port the engine lets each namespace's pods reach; an egress policy allowing only the API server
+/// leaves only that. Bad input (an unknown namespace or node, ports out of range, a node without
+/// addresses) is a clear error, exit 2. On a control plane of its own: its Node objects would
+/// change every other test's node list.
+#[test]
+fn endpoints_inventory_and_the_engines_answer_per_namespace() {
+    let plane = ControlPlane::start_for_tests().expect("a control plane for this test");
+    let kubeconfig = plane.admin_kubeconfig.clone();
+    let kubectl = |args: &[&str], input: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("objects.yaml");
+        std::fs::write(&file, input).unwrap();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-f", file.to_str().unwrap()]);
+        run(std::process::Command::new("kubectl")
+            .env("KUBECONFIG", &kubeconfig)
+            .stdin(std::process::Stdio::null())
+            .args(all))
+    };
+    let plugin = |args: &[&str]| run(plugin_command(PLUGIN).env("KUBECONFIG", &kubeconfig).args(args));
+    let objects = "\
+apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---
+apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop, labels: {app: web}}\nspec: {containers: [{name: c, image: alpine}]}\n---
+apiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: shop, labels: {app: db}}\nspec: {containers: [{name: c, image: alpine}]}\n---
+apiVersion: v1\nkind: Pod\nmetadata: {name: agent, namespace: kube-system}\nspec: {hostNetwork: true, containers: [{name: c, image: alpine}]}\n---
+apiVersion: v1\nkind: Pod\nmetadata: {name: edge, namespace: shop}\nspec: {containers: [{name: c, image: alpine, ports: [{containerPort: 80, hostPort: 8080}]}]}\n---
+apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {type: NodePort, selector: {app: web}, ports: [{port: 80, nodePort: 30080}]}\n---
+apiVersion: v1\nkind: Service\nmetadata: {name: inside, namespace: shop}\nspec: {selector: {app: db}, ports: [{port: 5432}]}\n---
+apiVersion: v1\nkind: Node\nmetadata: {name: cp, labels: {node-role.kubernetes.io/control-plane: ''}}
+status: {addresses: [{type: InternalIP, address: 10.0.0.10}, {type: Hostname, address: cp}], daemonEndpoints: {kubeletEndpoint: {Port: 10250}}}\n---
+apiVersion: v1\nkind: Node\nmetadata: {name: w1}\nstatus: {addresses: [{type: InternalIP, address: 10.0.0.11}], daemonEndpoints: {kubeletEndpoint: {Port: 10250}}}\n";
+    let out = kubectl(&["create"], objects);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = plugin(&["endpoints", "-n", "shop", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let nodes: Vec<String> = report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            format!("{} {} {}", n["name"].as_str().unwrap(), n["roles"], n["addresses"][0]["address"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(nodes, [r#"cp ["control-plane"] 10.0.0.10"#, r#"w1 ["<none>"] 10.0.0.11"#]);
+    assert_eq!(report["nodes"][0]["addresses"].as_array().unwrap().len(), 1, "the Hostname is not an address");
+    assert_eq!(
+        report["services"],
+        json!([{"namespace": "shop", "name": "web", "type": "NodePort", "nodePorts": [30080]}])
+    );
+    let host_pods: Vec<String> = report["hostPods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}/{} {} {}",
+                p["namespace"].as_str().unwrap(),
+                p["name"].as_str().unwrap(),
+                p["hostNetwork"],
+                p["hostPorts"]
+            )
+        })
+        .collect();
+    assert_eq!(host_pods, ["kube-system/agent true []", "shop/edge false [8080]"]);
+    let shop = &report["namespaces"][0];
+    assert_eq!((shop["namespace"].as_str(), shop["pods"].as_u64()), (Some("shop"), Some(3)));
+    // Nine component ports and the NodePort, on each of two nodes: every one open to every pod.
+    let reachable = shop["reachable"].as_array().unwrap();
+    assert_eq!(reachable.len(), 2 * 10, "{reachable:?}");
+    let kubelet = reachable.iter().find(|r| r["address"] == "10.0.0.10" && r["port"] == 10250).unwrap();
+    assert_eq!(kubelet["component"], "kubelet");
+    assert_eq!(kubelet["pods"], 3);
+    assert_eq!(kubelet["why"], "no NetworkPolicy restricts its egress");
+    assert!(reachable.iter().any(|r| r["address"] == "10.0.0.11" && r["port"] == 30080));
+
+    // An egress policy allowing only the API server on the control-plane node.
+    let policy = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: api-only, namespace: shop}\n\
+                  spec: {podSelector: {}, policyTypes: [Egress], egress: [{to: [{ipBlock: {cidr: 10.0.0.10/32}}], ports: [{port: 6443}]}]}\n";
+    assert!(kubectl(&["create"], policy).status.success());
+    let out = plugin(&["endpoints", "-n", "shop"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let rows: Vec<&str> = text.lines().skip_while(|l| !l.starts_with("What the policies")).skip(1).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(
+        rows[1].starts_with(
+            "shop       cp/10.0.0.10:6443  kube-apiserver  3/3   allowed by networkpolicy/api-only egress[0]"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("cp    control-plane  10.0.0.10 (InternalIP)  10250"), "{text}");
+    assert!(text.contains("shop/web  NodePort  30080/TCP"), "{text}");
+
+    // Bad input: exit 2, saying what is wrong.
+    let cases: [(&[&str], &str); 5] = [
+        (&["endpoints", "-n", "nope"], "nope"),
+        (&["endpoints", "-n", "shop", "--ports", "0"], "invalid port \"0\""),
+        (&["endpoints", "-n", "shop", "--ports", "10250,70000"], "a port is a number from 1 to 65535"),
+        (&["endpoints", "-n", "shop", "--node", "w9"], "node \"w9\" not found"),
+        (&["endpoints", "-n", "shop", "--timeout", "1s"], "--probe"),
+    ];
+    for (args, expected) in cases {
+        let out = plugin(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+    }
+    let lost = "apiVersion: v1\nkind: Node\nmetadata: {name: lost}\n";
+    assert!(kubectl(&["create"], lost).status.success());
+    let out = plugin(&["endpoints", "-n", "shop"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("node lost has no IP address in status.addresses"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "nothing is reported as reachable or not: {}", stdout(&out));
+    // The other nodes can still be checked by name.
+    assert_eq!(plugin(&["endpoints", "-n", "shop", "--node", "cp,w1"]).status.code(), Some(0));
+}

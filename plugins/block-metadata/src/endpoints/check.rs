@@ -1,10 +1,13 @@
-//! The one unauthenticated request per open endpoint, from a pod (busybox `wget` run with exec: it
-//! speaks TLS and does not check the certificate, and `-S` prints the status line) and from where
-//! the command runs (a TLS client that accepts any certificate and sends none, or plain HTTP).
-//! Either way the answer is the HTTP status, or why there is none.
+//! The one unauthenticated request per open endpoint: a GET over TLS (accepting any certificate,
+//! sending none) or plain HTTP, made by this process and carried either over its own TCP
+//! connection (from here) or through `nc` run in the source pod with exec (from a pod: the bytes
+//! leave from the pod's network namespace, with its address, as a compromised pod's would). The
+//! TLS is ours, not the pod's: busybox's TLS client cannot complete a handshake with the Go TLS of
+//! the kubelet and the API server, and many images have no client at all. The answer is the HTTP
+//! status, or why there is none.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +15,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::catalog::status_code;
 
@@ -25,43 +30,6 @@ pub struct Answer {
 
 pub fn url(tls: bool, ip: IpAddr, port: u16, path: &str) -> String {
     format!("{}://{}{path}", if tls { "https" } else { "http" }, SocketAddr::new(ip, port))
-}
-
-/// The shell line run in the source pod: busybox wget with `-S`, bounded by a loop as the probe's
-/// nc is (busybox 1.35's `wget -T` crashes, and its `timeout` leaves a zombie behind). Exit 127
-/// without wget; wget's output, then `__rc=N` or `__ended`.
-pub fn wget_script(url: &str, timeout: Duration) -> String {
-    let ticks = (timeout.as_secs().max(1) + 2) * 10;
-    format!(
-        "command -v wget >/dev/null 2>&1 || exit 127; \
-         alive() {{ [ -r /proc/$1/stat ] && read -r _ _ st _ < /proc/$1/stat && [ \"$st\" != Z ]; }}; \
-         out=$(wget -S -O /dev/null --no-check-certificate '{url}' 2>&1 & pid=$!; i=0; \
-         while alive $pid; do if [ $i -ge {ticks} ]; then kill $pid 2>/dev/null; echo __ended; break; fi; \
-         sleep 0.1 2>/dev/null || {{ sleep 1; i=$((i+9)); }}; i=$((i+1)); done; wait $pid; echo \"__rc=$?\"); \
-         echo \"$out\"; exit 0"
-    )
-}
-
-/// Reads the script's output: the status line wget printed, or why there is none.
-pub fn wget_answer(path: &str, code: Option<i32>, output: &str) -> Answer {
-    let answer = |status, why: &str| Answer { path: path.to_string(), status, why: why.to_string() };
-    match code {
-        Some(127) => return answer(None, "not checked: the pod has no wget"),
-        Some(0) => {}
-        _ => return answer(None, "not checked: the check's shell failed"),
-    }
-    if let Some(status) = status_code(output) {
-        return answer(Some(status), "");
-    }
-    if output.lines().any(|l| l.trim() == "__ended") {
-        return answer(None, "no answer within the timeout");
-    }
-    let said = output
-        .lines()
-        .map(str::trim)
-        .rfind(|l| l.starts_with("wget:") || l.starts_with("ssl_client:"))
-        .unwrap_or("no status line");
-    answer(None, said)
 }
 
 /// Accepts any server certificate (the point is to see what is served without credentials, not
@@ -104,88 +72,134 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
-/// A GET of `path` from here, over TLS without a client certificate when `tls`, else plain HTTP.
-/// Blocking: run it off the async runtime.
-pub fn get_here(tls: bool, ip: IpAddr, port: u16, path: &str, timeout: Duration) -> Answer {
-    let answer = |status, why: String| Answer { path: path.to_string(), status, why };
+fn tls_config() -> Result<Arc<ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(AnyCertificate(provider.signature_verification_algorithms));
+    let builder = ClientConfig::builder_with_provider(provider as Arc<CryptoProvider>)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?;
+    Ok(Arc::new(builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()))
+}
+
+/// A GET of `path` to `ip:port` over a byte stream already connected there (a TCP socket from
+/// here, or `nc` run in a pod): TLS without a client certificate when `tls`, else plain HTTP. The
+/// status, or why there is none.
+pub async fn get_over<R, W>(mut from: R, mut to: W, tls: bool, ip: IpAddr, port: u16, path: &str) -> Answer
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let address = SocketAddr::new(ip, port);
-    let mut socket = match TcpStream::connect_timeout(&address, timeout) {
-        Ok(s) => s,
-        Err(e) => return answer(None, format!("cannot connect: {e}")),
-    };
-    let _ = socket.set_read_timeout(Some(timeout));
-    let _ = socket.set_write_timeout(Some(timeout));
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nUser-Agent: kubectl-block-metadata\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nUser-Agent: kubectl-block-metadata\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     );
-    let mut response = Vec::new();
-    let result = if tls {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = Arc::new(AnyCertificate(provider.signature_verification_algorithms));
-        let config = match ClientConfig::builder_with_provider(provider as Arc<CryptoProvider>)
-            .with_safe_default_protocol_versions()
-        {
-            Ok(b) => b.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth(),
-            Err(e) => return answer(None, format!("TLS setup: {e}")),
-        };
-        let mut conn = match ClientConnection::new(Arc::new(config), ServerName::IpAddress(ip.into())) {
-            Ok(c) => c,
-            Err(e) => return answer(None, format!("TLS setup: {e}")),
-        };
-        let mut stream = rustls::Stream::new(&mut conn, &mut socket);
-        stream.write_all(request.as_bytes()).and_then(|()| read_head(&mut stream, &mut response))
+    let head = if tls {
+        tls_head(&mut from, &mut to, ip, &request).await
     } else {
-        socket.write_all(request.as_bytes()).and_then(|()| read_head(&mut socket, &mut response))
+        plain_head(&mut from, &mut to, &request).await
     };
-    let text = String::from_utf8_lossy(&response);
-    match (status_code(text.lines().next().unwrap_or_default()), result) {
-        (Some(status), _) => answer(Some(status), String::new()),
-        (None, Err(e)) if tls => answer(None, format!("TLS: {e}")),
-        (None, Err(e)) => answer(None, e.to_string()),
-        (None, Ok(())) => answer(None, "no HTTP status line".into()),
+    let answer = |status, why: String| Answer { path: path.to_string(), status, why };
+    match head {
+        Ok(text) => match status_code(text.lines().next().unwrap_or_default()) {
+            Some(status) => answer(Some(status), String::new()),
+            None if text.is_empty() => answer(None, "the connection closed without an answer".into()),
+            None => answer(None, "not HTTP (no status line)".into()),
+        },
+        Err(why) => answer(None, why),
     }
 }
 
-/// Reads until the end of the status line (or 4 KiB, or the end).
-fn read_head(reader: &mut impl Read, into: &mut Vec<u8>) -> std::io::Result<()> {
+async fn plain_head<R, W>(from: &mut R, to: &mut W, request: &str) -> Result<String, String>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    to.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
+    to.flush().await.map_err(|e| e.to_string())?;
+    let mut head = Vec::new();
     let mut buffer = [0u8; 1024];
-    while into.len() < 4096 && !into.contains(&b'\n') {
-        match reader.read(&mut buffer) {
+    while head.len() < 4096 && !head.contains(&b'\n') {
+        match from.read(&mut buffer).await {
             Ok(0) => break,
-            Ok(n) => into.extend_from_slice(&buffer[..n]),
-            Err(e) if !into.is_empty() && e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(e),
+            Ok(n) => head.extend_from_slice(&buffer[..n]),
+            Err(e) if head.is_empty() => return Err(e.to_string()),
+            Err(_) => break,
         }
     }
-    Ok(())
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// Drives a rustls client over the stream by hand (the request is buffered until the handshake is
+/// done) until the status line has arrived.
+async fn tls_head<R, W>(from: &mut R, to: &mut W, ip: IpAddr, request: &str) -> Result<String, String>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut conn = ClientConnection::new(tls_config()?, ServerName::IpAddress(ip.into()))
+        .map_err(|e| format!("TLS setup: {e}"))?;
+    conn.writer().write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        while conn.wants_write() {
+            let mut out = Vec::new();
+            conn.write_tls(&mut out).map_err(|e| e.to_string())?;
+            to.write_all(&out).await.map_err(|e| e.to_string())?;
+            to.flush().await.map_err(|e| e.to_string())?;
+        }
+        if head.contains(&b'\n') || head.len() >= 4096 {
+            break;
+        }
+        let n = from.read(&mut buffer).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            if conn.is_handshaking() {
+                return Err("the connection closed during the TLS handshake (not TLS, or TLS refused)".into());
+            }
+            break;
+        }
+        let mut incoming = &buffer[..n];
+        while !incoming.is_empty() {
+            conn.read_tls(&mut incoming).map_err(|e| e.to_string())?;
+            conn.process_new_packets().map_err(|e| format!("TLS: {e}"))?;
+        }
+        let mut plain = [0u8; 4096];
+        loop {
+            match conn.reader().read(&mut plain) {
+                Ok(0) => break,
+                Ok(n) => head.extend_from_slice(&plain[..n]),
+                Err(_) => break,
+            }
+        }
+    }
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// A GET from here.
+pub async fn get_here(tls: bool, ip: IpAddr, port: u16, path: &str, timeout: Duration) -> Answer {
+    let attempt = async {
+        match tokio::net::TcpStream::connect(SocketAddr::new(ip, port)).await {
+            Ok(stream) => {
+                let (from, to) = stream.into_split();
+                get_over(from, to, tls, ip, port, path).await
+            }
+            Err(e) => Answer { path: path.to_string(), status: None, why: format!("cannot connect: {e}") },
+        }
+    };
+    tokio::time::timeout(timeout, attempt).await.unwrap_or_else(|_| Answer {
+        path: path.to_string(),
+        status: None,
+        why: format!("no answer within {}s", timeout.as_secs_f32()),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn wget_is_bounded_and_its_status_line_read() {
-        let script = wget_script("https://10.0.0.1:10250/pods", Duration::from_secs(2));
-        assert!(script.starts_with("command -v wget >/dev/null 2>&1 || exit 127;"), "{script}");
-        assert!(script.contains("wget -S -O /dev/null --no-check-certificate 'https://10.0.0.1:10250/pods'"));
-        assert!(script.contains("if [ $i -ge 40 ]"), "{script}");
-        let unauthorized = "Connecting to 10.0.0.1:10250 (10.0.0.1:10250)\n  HTTP/1.1 401 Unauthorized\n\
-                            wget: server returned error: HTTP/1.1 401 Unauthorized\n__rc=1\n";
-        assert_eq!(wget_answer("/pods", Some(0), unauthorized).status, Some(401));
-        let anonymous = "Connecting to x\n  HTTP/1.0 200 ok\n  Content-type: text/plain\n__rc=0\n";
-        assert_eq!(wget_answer("/pods", Some(0), anonymous).status, Some(200));
-        let tls =
-            wget_answer("/version", Some(0), "Connecting to x\nwget: TLS error from peer (alert code 116): \n__rc=1");
-        assert_eq!(tls.status, None);
-        assert!(tls.why.starts_with("wget: TLS error"), "{}", tls.why);
-        assert_eq!(wget_answer("/x", Some(127), "").why, "not checked: the pod has no wget");
-        assert_eq!(wget_answer("/x", Some(0), "__ended\n__rc=143").why, "no answer within the timeout");
-    }
-
     /// A plain HTTP server that answers 200 and one that is not HTTP, on loopback.
-    #[test]
-    fn a_get_from_here_reads_the_status_or_says_why_not() {
+    #[tokio::test]
+    async fn a_get_from_here_reads_the_status_or_says_why_not() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
@@ -197,12 +211,12 @@ mod tests {
             }
         });
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        assert_eq!(get_here(false, ip, port, "/metrics", Duration::from_secs(2)).status, Some(200));
-        let other = get_here(false, ip, port, "/metrics", Duration::from_secs(2));
-        assert_eq!(other.status, None);
+        assert_eq!(get_here(false, ip, port, "/metrics", Duration::from_secs(2)).await.status, Some(200));
+        let other = get_here(false, ip, port, "/metrics", Duration::from_secs(2)).await;
+        assert_eq!((other.status, other.why.as_str()), (None, "not HTTP (no status line)"));
         server.join().unwrap();
         // Nothing listening any more: no status, and why.
-        let gone = get_here(true, ip, port, "/pods", Duration::from_secs(1));
+        let gone = get_here(true, ip, port, "/pods", Duration::from_secs(1)).await;
         assert_eq!(gone.status, None);
         assert!(gone.why.starts_with("cannot connect"), "{}", gone.why);
     }

@@ -16,7 +16,6 @@ use harden_kube::probe::{Attempt, Blocked, Destination, Observed, Prober};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, AttachParams};
 use serde::Serialize;
-use tokio::io::AsyncReadExt;
 
 use super::catalog::{self, Check, Component, Judged};
 use super::check::{self, Answer};
@@ -151,9 +150,9 @@ pub fn judge_answers(component: &Component, answers: &[Answer]) -> Option<Judged
 pub fn note(expected: &str, seen: &Seen, own_node: bool) -> Option<String> {
     match (expected, seen.open) {
         ("blocked", Some(true)) if own_node => Some(
-            "connected although the policies block it: this is the pod's own node, and many CNIs (kube-router \
-             among them) do not apply egress policy to a pod's traffic to its own node; close the port on the \
-             node itself (--show-manual)"
+            "connected although the policies block it: this is the pod's own node, and some CNIs do not apply \
+             egress policy to a pod's traffic to its own node (it goes through the node's INPUT chain, not \
+             FORWARD); close the port on the node itself"
                 .into(),
         ),
         ("blocked", Some(true)) => Some(
@@ -166,49 +165,50 @@ pub fn note(expected: &str, seen: &Seen, own_node: bool) -> Option<String> {
     }
 }
 
-/// Runs `argv` in the first container of `pod`: exit code and stdout+stderr, within `deadline`.
-async fn exec(
+/// A GET through `nc` run in the first container of `pod` (see [`check`]): the bytes leave from the
+/// pod's network namespace.
+async fn relay_get(
     client: &kube::Client,
     pod: &Pod,
-    argv: &[&str],
-    deadline: Duration,
-) -> std::result::Result<(Option<i32>, String), String> {
+    tls: bool,
+    ip: IpAddr,
+    port: u16,
+    path: &str,
+    timeout: Duration,
+) -> Answer {
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
+    let not_checked = |why: String| Answer { path: path.to_string(), status: None, why: format!("not checked: {why}") };
     let Some(container) = pod.spec.iter().flat_map(|s| s.containers.iter()).map(|c| c.name.clone()).next() else {
-        return Err(format!("{namespace}/{name} has no container"));
+        return not_checked(format!("{namespace}/{name} has no container"));
     };
     let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-    let params = AttachParams::default().container(container).stdin(false).stdout(true).stderr(true);
-    let run = async {
-        let mut process = api.exec(&name, argv.iter().copied(), &params).await?;
-        let mut out = String::new();
-        if let Some(mut stdout) = process.stdout() {
-            let _ = stdout.read_to_string(&mut out).await;
-        }
-        let status = match process.take_status() {
-            Some(status) => status.await,
-            None => None,
-        };
-        let _ = process.join().await;
-        let code = match status {
-            Some(s) if s.status.as_deref() == Some("Success") => Some(0),
-            Some(s) => s
-                .details
-                .and_then(|d| d.causes)
-                .into_iter()
-                .flatten()
-                .find(|c| c.reason.as_deref() == Some("ExitCode"))
-                .and_then(|c| c.message?.parse().ok()),
-            None => None,
-        };
-        Ok::<_, kube::Error>((code, out))
+    let params = AttachParams::default().container(container).stdin(true).stdout(true).stderr(false);
+    let script = format!("command -v nc >/dev/null 2>&1 || exit 127; exec nc {ip} {port}");
+    let mut process = match api.exec(&name, ["sh", "-c", script.as_str()], &params).await {
+        Ok(p) => p,
+        Err(e) => return not_checked(format!("cannot exec into {namespace}/{name}: {e}")),
     };
-    match tokio::time::timeout(deadline, run).await {
-        Err(_) => Err(format!("kubectl exec into {namespace}/{name} did not finish")),
-        Ok(Err(e)) => Err(format!("cannot exec into {namespace}/{name}: {e}")),
-        Ok(Ok(done)) => Ok(done),
+    let (Some(stdin), Some(stdout)) = (process.stdin(), process.stdout()) else {
+        process.abort();
+        return not_checked("the exec has no stdin or stdout".into());
+    };
+    let answer = match tokio::time::timeout(timeout, check::get_over(stdout, stdin, tls, ip, port, path)).await {
+        Ok(answer) => answer,
+        Err(_) => {
+            Answer { path: path.to_string(), status: None, why: format!("no answer within {}s", timeout.as_secs_f32()) }
+        }
+    };
+    if answer.status.is_none()
+        && let Some(status) = process.take_status()
+        && let Ok(Some(status)) = tokio::time::timeout(Duration::from_secs(2), status).await
+        && status.details.iter().flat_map(|d| d.causes.iter().flatten()).any(|c| c.message.as_deref() == Some("127"))
+    {
+        process.abort();
+        return not_checked(format!("{namespace}/{name} has no nc"));
     }
+    process.abort();
+    answer
 }
 
 /// The source of pod probes, and the prober.
@@ -238,15 +238,8 @@ impl FromPod<'_> {
             if component.check == Check::Etcd && !tls && answers.iter().any(|a: &Answer| a.status.is_some()) {
                 break;
             }
-            let url = check::url(tls, ip, component.port, path);
-            let script = check::wget_script(&url, self.timeout + Duration::from_secs(2));
-            let answer =
-                match exec(self.client, self.pod, &["sh", "-c", &script], self.timeout + Duration::from_secs(15)).await
-                {
-                    Ok((code, out)) => check::wget_answer(path, code, &out),
-                    Err(why) => Answer { path: path.to_string(), status: None, why: format!("not checked: {why}") },
-                };
-            answers.push(answer);
+            let deadline = self.timeout + Duration::from_secs(5);
+            answers.push(relay_get(self.client, self.pod, tls, ip, component.port, path, deadline).await);
         }
         answers
     }
@@ -254,22 +247,23 @@ impl FromPod<'_> {
 
 /// From here: a connect, then the requests.
 pub async fn here(ip: IpAddr, component: Component, timeout: Duration) -> (Seen, Vec<Answer>) {
-    tokio::task::spawn_blocking(move || {
-        let result = std::net::TcpStream::connect_timeout(&SocketAddr::new(ip, component.port), timeout).map(drop);
-        let seen = seen_from_here(result, timeout);
-        let mut answers = Vec::new();
-        if seen.open == Some(true) {
-            for (tls, path) in requests_of(&component) {
-                if component.check == Check::Etcd && !tls && answers.iter().any(|a: &Answer| a.status.is_some()) {
-                    break;
-                }
-                answers.push(check::get_here(tls, ip, component.port, path, timeout + Duration::from_secs(2)));
+    let connect = tokio::task::spawn_blocking(move || {
+        std::net::TcpStream::connect_timeout(&SocketAddr::new(ip, component.port), timeout).map(drop)
+    });
+    let seen = match connect.await {
+        Ok(result) => seen_from_here(result, timeout),
+        Err(e) => Seen::new("not probed", None, Some(format!("the attempt failed: {e}"))),
+    };
+    let mut answers = Vec::new();
+    if seen.open == Some(true) {
+        for (tls, path) in requests_of(&component) {
+            if component.check == Check::Etcd && !tls && answers.iter().any(|a: &Answer| a.status.is_some()) {
+                break;
             }
+            answers.push(check::get_here(tls, ip, component.port, path, timeout + Duration::from_secs(5)).await);
         }
-        (seen, answers)
-    })
-    .await
-    .unwrap_or_else(|e| (Seen::new("not probed", None, Some(format!("the attempt failed: {e}"))), Vec::new()))
+    }
+    (seen, answers)
 }
 
 /// The request records of answers.

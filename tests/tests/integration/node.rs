@@ -1799,3 +1799,64 @@ fn node_endpoints_a_signal_mid_probe_leaves_no_helper_pod() {
     let out = run(kubectl(node).args(["delete", "namespace", ns, "--wait=false"]));
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// Issue 29, live: "what the outside sees". The command run from the node's network neighbour (the
+/// "cloud" namespace at 10.250.0.1, the node's gateway: a machine on the node's network, outside
+/// the cluster), talking to the API server at the node's address: the probes are labelled `here`,
+/// expect nothing from policies (`-`), find the API server and the kubelet open (bound to the
+/// node's address or to every address) and everything bound to 127.0.0.1 refused; the API
+/// server's anonymous /version is the one finding, and the hardened kubelet asks for credentials.
+#[test]
+fn node_endpoints_from_here_is_what_the_outside_sees() {
+    let node = node();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("outside.kubeconfig");
+    let config = std::fs::read_to_string(&node.cluster.admin_kubeconfig).unwrap();
+    let node_ip = harden_tests::node::NODE_IP;
+    std::fs::write(&kubeconfig, config.replace(&node.cluster.server, &format!("https://{node_ip}:6443"))).unwrap();
+    let cloud = std::fs::read_to_string(node.cluster.dir.join("cloud.pid")).unwrap();
+    let out = run(node.cluster.nsenter().args([
+        "nsenter",
+        &format!("--net=/proc/{}/ns/net", cloud.trim()),
+        "--",
+        "env",
+        "NO_COLOR=1",
+        &format!("KUBECONFIG={}", kubeconfig.display()),
+        harden_tests::plugin_path("block-metadata").to_str().unwrap(),
+        "endpoints",
+        "-n",
+        "default",
+        "--probe",
+        "--from",
+        "here",
+        "--node",
+        NODE_NAME,
+        "-o",
+        "json",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let probes = endpoint_probes(&doc, "here");
+    let observed: Vec<(u64, &str)> = probes.iter().map(|(port, p)| (*port, p["observed"].as_str().unwrap())).collect();
+    assert_eq!(
+        observed,
+        [
+            (2379, "refused"),
+            (2380, "refused"),
+            (6443, "connected"),
+            (10249, "refused"),
+            (10250, "connected"),
+            (10255, "refused"),
+            (10256, "refused"),
+            (10257, "refused"),
+            (10259, "refused"),
+        ],
+        "{doc:#}"
+    );
+    assert!(probes.values().all(|p| p["expected"] == "-" && p.get("namespace").is_none()), "{doc:#}");
+    assert_eq!(probes[&6443]["requests"][0]["status"], 200, "{doc:#}");
+    assert_eq!(probes[&6443]["requests"][1]["status"], 403, "{doc:#}");
+    assert_eq!(probes[&6443]["judged"]["severity"], "warning", "{doc:#}");
+    assert_eq!(probes[&10250]["requests"][0]["status"], 401, "{doc:#}");
+    assert_eq!(doc["findings"], 1, "{doc:#}");
+}

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::catalog;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeInfo {
     pub name: String,
@@ -26,7 +26,7 @@ pub struct NodeInfo {
     pub kubelet_port: u16,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
     pub address: IpAddr,

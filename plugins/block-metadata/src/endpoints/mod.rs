@@ -6,6 +6,7 @@
 
 mod catalog;
 mod check;
+mod close;
 mod inventory;
 mod probe;
 
@@ -48,8 +49,11 @@ const NODE_PORT_SAMPLES: usize = 3;
 const ENDPOINTSCMD_EXAMPLES: &str = "Examples:\n  # which node ports the policies let pods of a12 reach\n  kubectl block-metadata endpoints -n a12\n  # and real attempts from a pod of a12 and from here, with unauthenticated requests (exit 1 on a finding)\n  kubectl block-metadata endpoints -n a12 --probe\n  # only the kubelet's ports, from pods only, a helper image from a mirror\n  kubectl block-metadata endpoints -A --probe --from pods --ports 10250,10255 --image registry.example.com/library/busybox:1.36";
 
 #[derive(Args)]
-#[command(after_help = ENDPOINTSCMD_EXAMPLES)]
+#[command(after_help = ENDPOINTSCMD_EXAMPLES, args_conflicts_with_subcommands = true)]
 pub struct EndpointsCmd {
+    #[command(subcommand)]
+    action: Option<Action>,
+
     /// Every namespace except kube-system (name it with -n as well to include it).
     #[arg(short = 'A', long = "all-namespaces")]
     all_namespaces: bool,
@@ -114,8 +118,18 @@ fn engine_error(err: netpol::Error) -> Error {
     Error::new(kind, err.to_string())
 }
 
+#[derive(clap::Subcommand)]
+enum Action {
+    /// Apply an egress policy per namespace keeping pods off the nodes' ports but the API server's
+    /// and DNS; --show-manual also prints host firewall rules per node role.
+    Close(Box<CloseCmd>),
+}
+
 impl EndpointsCmd {
     pub async fn run(self) -> Result<Outcome> {
+        if let Some(Action::Close(close)) = self.action {
+            return close.run().await;
+        }
         let ports = if self.ports.is_empty() {
             COMPONENTS.iter().map(|c| c.port).collect()
         } else {
@@ -477,4 +491,170 @@ pub fn table(report: &Report) -> String {
         }
     }
     text
+}
+
+const CLOSECMD_EXAMPLES: &str = "Examples:\n  # keep the pods of a12 off the nodes' kubelet, etcd and other component ports\n  kubectl block-metadata endpoints close -n a12\n  # what it would apply, and the host firewall rules for the nodes\n  kubectl block-metadata endpoints close -n a12 --show-manual";
+
+#[derive(Args)]
+#[command(after_help = CLOSECMD_EXAMPLES)]
+pub struct CloseCmd {
+    /// Every namespace except kube-system (name it with -n as well to include it).
+    #[arg(short = 'A', long = "all-namespaces")]
+    all_namespaces: bool,
+
+    /// Name of the policy.
+    #[arg(long, value_name = "NAME", default_value = close::DEFAULT_NAME)]
+    name: String,
+
+    /// Apply even where other policies would still let pods reach the nodes' kubelet or etcd ports
+    /// (NetworkPolicies add up: this one cannot take away what another allows).
+    #[arg(long)]
+    force: bool,
+
+    #[command(flatten)]
+    apply: harden_kube::flags::ApplyArgs,
+
+    #[command(flatten)]
+    manual: harden_kube::manual::ManualArgs,
+
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+/// The ports that must be closed for `close` to have done its job (checked with the engine).
+const MUST_CLOSE: [u16; 4] = [10250, 10255, 2379, 2380];
+
+impl CloseCmd {
+    pub async fn run(self) -> Result<Outcome> {
+        if !apimachinery::validation::is_dns_subdomain(&self.name) {
+            return Err(Error::invalid(format!(
+                "invalid --name {:?}: a NetworkPolicy name is lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+                self.name
+            )));
+        }
+        self.manual.validate(&self.apply)?;
+        let source = SourceArgs { files: Vec::new(), recursive: false, all_namespaces: self.all_namespaces };
+        let loaded = load(&self.kube, &source, Wanted::Scope, engine_error).await?;
+        let live = loaded.live.as_ref().ok_or_else(|| Error::other("endpoints close reads a live cluster"))?;
+        let client = live.client.clone();
+        let listed: Vec<Node> = list_all(&Api::all(client.clone()), &ListParams::default(), "nodes").await?;
+        let nodes = inventory::nodes(&listed)?;
+        let pod_cidrs: Vec<String> =
+            listed.iter().flat_map(|n| n.spec.iter().flat_map(|s| s.pod_cidrs.iter().flatten().cloned())).collect();
+        let node_ips: Vec<std::net::IpAddr> =
+            nodes.iter().flat_map(|n| n.addresses.iter().map(|a| a.address)).collect();
+        let api = api_endpoints(&client, &nodes).await?;
+        let metadata = crate::presets::endpoints(&[crate::presets::Cloud::All], false, &[]);
+        let policies: Vec<k8s_openapi::api::networking::v1::NetworkPolicy> = loaded
+            .namespaces
+            .iter()
+            .map(|ns| close::close_policy(ns, &self.name, &node_ips, &api, &metadata))
+            .collect();
+        let objects = policies.iter().map(harden_kube::apply::Object::from_typed).collect::<Result<Vec<_>>>()?;
+        if self.manual.show_manual {
+            let before: Vec<String> = loaded
+                .namespaces
+                .iter()
+                .map(|ns| format!("kubectl get networkpolicy -n {ns}   # first: a policy with egress rules already here adds what it allows to this one"))
+                .collect();
+            let mut text = harden_kube::manual::steps(&objects, &before, &[])?;
+            text.push_str(&close::host_firewall(&nodes, &pod_cidrs));
+            harden_cli::output::print(&text);
+            return Ok(Outcome::Good);
+        }
+        let still = still_reaching(&loaded, &policies, &self.name, &node_ips)?;
+        if !still.is_empty() {
+            let message = format!(
+                "pods would still reach the nodes' kubelet or etcd ports after this policy, because other policies allow it (policies add up): {}",
+                still.join("; ")
+            );
+            if !self.force {
+                return Err(Error::conflict(format!("refusing to apply: {message}")).with_hint(
+                    "narrow or remove those policies (kubectl block-metadata remove deletes this plugin's metadata block, which this policy replaces: it keeps the metadata endpoints closed too), or re-run with --force",
+                ));
+            }
+            harden_cli::output::warn(format!("{message} (applying anyway: --force)"));
+        }
+        harden_kube::apply::Applier::new(crate::PLUGIN, self.apply, Some(client)).run(objects).await?;
+        Ok(Outcome::Good)
+    }
+}
+
+/// The API server's endpoints (the `kubernetes` Service's EndpointSlices in `default`); where the
+/// cluster publishes none, the control-plane nodes' addresses on 6443, said on stderr.
+async fn api_endpoints(client: &kube::Client, nodes: &[NodeInfo]) -> Result<Vec<(std::net::IpAddr, u16)>> {
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    let params = ListParams::default().labels("kubernetes.io/service-name=kubernetes");
+    let slices: Vec<EndpointSlice> =
+        list_all(&Api::namespaced(client.clone(), "default"), &params, "endpointslices in namespace default").await?;
+    let mut found = Vec::new();
+    for slice in &slices {
+        let ports: Vec<u16> =
+            slice.ports.iter().flatten().filter_map(|p| p.port).filter_map(|p| u16::try_from(p).ok()).collect();
+        for endpoint in slice.endpoints.iter().flatten() {
+            for address in endpoint.addresses.iter().filter_map(|a| a.parse::<std::net::IpAddr>().ok()) {
+                found.extend(ports.iter().map(|p| (address, *p)));
+            }
+        }
+    }
+    if found.is_empty() {
+        found = nodes
+            .iter()
+            .filter(|n| n.roles.iter().any(|r| r == "control-plane" || r == "master"))
+            .flat_map(|n| n.addresses.iter().map(|a| (a.address, 6443)))
+            .collect();
+        harden_cli::output::warn(format!(
+            "the kubernetes Service publishes no endpoints: the API server is taken to be on the control-plane nodes' \
+             addresses on 6443 ({})",
+            if found.is_empty() {
+                "there is none: pods will not reach the API server".to_string()
+            } else {
+                "allowed".to_string()
+            }
+        ));
+    }
+    Ok(found)
+}
+
+/// With the policies added (replacing ours of the same name), the pods (not hostNetwork) that the
+/// engine says may still reach a node address on a kubelet or etcd port, and why.
+fn still_reaching(
+    loaded: &harden_kube::sources::Loaded,
+    policies: &[k8s_openapi::api::networking::v1::NetworkPolicy],
+    name: &str,
+    node_ips: &[std::net::IpAddr],
+) -> Result<Vec<String>> {
+    let mut objects = loaded.objects.clone();
+    objects.policies.retain(|p| {
+        p.object.metadata.name.as_deref() != Some(name)
+            || !loaded.namespaces.iter().any(|ns| Some(ns.as_str()) == p.object.metadata.namespace.as_deref())
+    });
+    for policy in policies {
+        objects.add_yaml(&serde_json::to_string(policy)?, "the close policy").map_err(engine_error)?;
+    }
+    let cluster = Cluster::build(&objects).map_err(engine_error)?;
+    let mut still = Vec::new();
+    for pod in cluster.pod_ids() {
+        let info = &cluster.pods[pod];
+        let namespace = &cluster.namespaces[info.namespace].name;
+        if info.host_network || !loaded.namespaces.contains(namespace) {
+            continue;
+        }
+        'pod: for ip in node_ips {
+            for port in MUST_CLOSE {
+                if let Some(why) = inventory::allowed_why(&cluster, pod, *ip, port) {
+                    still.push(format!(
+                        "{namespace}/{} reaches {} ({why})",
+                        info.name,
+                        std::net::SocketAddr::new(*ip, port)
+                    ));
+                    break 'pod;
+                }
+            }
+        }
+        if still.len() >= 5 {
+            break;
+        }
+    }
+    Ok(still)
 }

@@ -51,7 +51,9 @@ fn main() -> ExitCode {
             Command::Status(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
             Command::Remove(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::Endpoints(cmd) => {
-                let code = finish(ExitStyle::Verdict, cmd.run().await);
+                // `endpoints close` changes the cluster (exit 1 on failure); `endpoints` is a verdict.
+                let style = if cmd.closes() { ExitStyle::Action } else { ExitStyle::Verdict };
+                let code = finish(style, cmd.run().await);
                 // Stopped by SIGINT/SIGTERM after deleting its helper pod: exit as the signal asks.
                 harden_cli::interrupt::exit_code().map_or(code, ExitCode::from)
             }

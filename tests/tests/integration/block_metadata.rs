@@ -464,3 +464,104 @@ apiVersion: v1\nkind: Node\nmetadata: {name: w1}\nstatus: {addresses: [{type: In
     // The other nodes can still be checked by name.
     assert_eq!(plugin(&["endpoints", "-n", "shop", "--node", "cp,w1"]).status.code(), Some(0));
 }
+
+/// Issue 29, on the API server: `endpoints close` applies one egress policy per namespace through
+/// the shared apply path (a client dry run prints it; a server dry run stores nothing), after which
+/// the engine says the namespace's pods reach no kubelet or etcd port of any node; it is refused
+/// where another policy would still let them (policies add up), this plugin's own metadata block
+/// included, unless --force; --show-manual prints the policy and host firewall rules and changes
+/// nothing. On a control plane of its own (its Node objects).
+#[test]
+fn endpoints_close_keeps_pods_off_the_nodes_and_refuses_where_policies_add_up() {
+    let plane = ControlPlane::start_for_tests().expect("a control plane for this test");
+    let kubeconfig = plane.admin_kubeconfig.clone();
+    let kubectl = |args: &[&str], input: Option<&str>| {
+        let mut command = std::process::Command::new("kubectl");
+        command.env("KUBECONFIG", &kubeconfig).stdin(std::process::Stdio::null()).args(args);
+        match input {
+            Some(text) => harden_tests::run_with_input(command.args(["-f", "-"]), text),
+            None => run(&mut command),
+        }
+    };
+    let plugin = |args: &[&str]| run(plugin_command(PLUGIN).env("KUBECONFIG", &kubeconfig).args(args));
+    let objects = "\
+apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---
+apiVersion: v1\nkind: Namespace\nmetadata: {name: blocked}\n---
+apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop, labels: {app: web}}\nspec: {containers: [{name: c, image: alpine}]}\n---
+apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: blocked, labels: {app: web}}\nspec: {containers: [{name: c, image: alpine}]}\n---
+apiVersion: v1\nkind: Node\nmetadata: {name: cp, labels: {node-role.kubernetes.io/control-plane: ''}}
+status: {addresses: [{type: InternalIP, address: 10.0.0.10}]}\n---
+apiVersion: v1\nkind: Node\nmetadata: {name: w1}\nstatus: {addresses: [{type: InternalIP, address: 10.0.0.11}]}\n";
+    let out = kubectl(&["create"], Some(objects));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let policies = |ns: &str| stdout(&kubectl(&["get", "networkpolicy", "-n", ns, "-o", "name"], None));
+
+    let out = plugin(&["endpoints", "close", "-n", "shop", "--dry-run=client", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let policy: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let egress = &policy["spec"]["egress"];
+    let except = &egress[0]["to"][0]["ipBlock"]["except"];
+    assert!(except.as_array().unwrap().contains(&json!("10.0.0.10/32")), "{policy:#}");
+    assert!(except.as_array().unwrap().contains(&json!("10.0.0.11/32")), "{policy:#}");
+    assert!(except.as_array().unwrap().contains(&json!("169.254.169.254/32")), "{policy:#}");
+    let last = egress.as_array().unwrap().last().unwrap();
+    assert_eq!(last["ports"], json!([{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]), "{policy:#}");
+    assert_eq!(egress.as_array().unwrap().len(), 3, "the API server's endpoints on their port: {policy:#}");
+    assert_eq!(policies("shop"), "", "a client dry run changes nothing");
+    let out = plugin(&["endpoints", "close", "-n", "shop", "--dry-run=server"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(policies("shop"), "", "a server dry run stores nothing");
+
+    let out = plugin(&["endpoints", "close", "-n", "shop"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(policies("shop").trim(), "networkpolicy.networking.k8s.io/block-node-endpoints");
+    let out = plugin(&["endpoints", "-n", "shop", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let reachable: Vec<u64> =
+        report["namespaces"][0]["reachable"].as_array().unwrap().iter().map(|r| r["port"].as_u64().unwrap()).collect();
+    for port in [10250, 10255, 2379, 2380, 10257, 10259, 10249, 10256] {
+        assert!(!reachable.contains(&port), "{port} still reachable: {report:#}");
+    }
+
+    // Policies add up: one allowing all egress keeps the nodes open, so close is refused (and
+    // changes nothing), with --force applied with a warning.
+    let allow_all = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-all, namespace: shop}\n\
+                     spec: {podSelector: {}, policyTypes: [Egress], egress: [{}]}\n";
+    assert!(kubectl(&["create"], Some(allow_all)).status.success());
+    let out = plugin(&["endpoints", "close", "-n", "shop", "--name", "again"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("refusing to apply"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("shop/web reaches 10.0.0.10:10250 (allowed by networkpolicy/allow-all egress[0]"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!policies("shop").contains("again"), "{}", policies("shop"));
+    let out = plugin(&["endpoints", "close", "-n", "shop", "--name", "again", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("applying anyway: --force"), "{}", stderr(&out));
+    // This plugin's own metadata block allows every address but the metadata endpoints: the same.
+    assert_eq!(plugin(&["apply", "-n", "blocked"]).status.code(), Some(0));
+    let out = plugin(&["endpoints", "close", "-n", "blocked"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("allowed by networkpolicy/block-metadata egress[0]"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("kubectl block-metadata remove"), "{}", stderr(&out));
+
+    let out = plugin(&["endpoints", "close", "-n", "blocked", "--show-manual"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("kind: NetworkPolicy") && text.contains("kubectl apply -f"), "{text}");
+    assert!(text.contains("table inet kube-harden-endpoints"), "{text}");
+    assert!(
+        text.contains("iptables -A INPUT -p tcp -m multiport --dports 2379,2380,10250 -s 10.0.0.10 -j ACCEPT"),
+        "{text}"
+    );
+    assert!(text.contains("the plugin never changes a node's firewall"), "{text}");
+    assert_eq!(
+        policies("blocked").trim(),
+        "networkpolicy.networking.k8s.io/block-metadata",
+        "--show-manual changes nothing"
+    );
+    let out = plugin(&["endpoints", "close", "-n", "blocked", "--show-manual", "--dry-run=server"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

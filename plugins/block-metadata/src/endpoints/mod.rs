@@ -126,6 +126,11 @@ enum Action {
 }
 
 impl EndpointsCmd {
+    /// Whether this is `endpoints close`, an action rather than a verdict.
+    pub fn closes(&self) -> bool {
+        matches!(self.action, Some(Action::Close(_)))
+    }
+
     pub async fn run(self) -> Result<Outcome> {
         if let Some(Action::Close(close)) = self.action {
             return close.run().await;

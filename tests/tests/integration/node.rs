@@ -1860,3 +1860,59 @@ fn node_endpoints_from_here_is_what_the_outside_sees() {
     assert_eq!(probes[&10250]["requests"][0]["status"], 401, "{doc:#}");
     assert_eq!(doc["findings"], 1, "{doc:#}");
 }
+
+/// Issue 29, live: after `endpoints close`, a pod of the namespace no longer reaches the kubelet or
+/// etcd ports of its node (kube-router rejects them, also on the pod's own node), and still reaches
+/// the API server at the address its Service leads to (the node's 6443: the test node runs no
+/// kube-proxy, so the Service's ClusterIP itself is not routed there) and the node's DNS port (53:
+/// the packet arrives and nothing listens there, which is "refused", not "blocked").
+#[test]
+fn node_endpoints_close_keeps_a_pod_off_the_kubelet_and_etcd() {
+    let node = node();
+    let _enforcing = enforcing();
+    let ns = "ep29-close";
+    let mut yaml = namespace_yaml(ns, "purpose: endpoints");
+    yaml += &quiet_pod_yaml(node, ns, "client", "app: client");
+    apply(node, &yaml);
+    wait_ready(node, ns);
+    let out = run(node.cluster.plugin("block-metadata").args(["endpoints", "close", "-n", ns]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The test node's API server publishes no endpoints (--endpoint-reconciler-type=none): said, and
+    // the control-plane node's 6443 allowed instead.
+    assert!(stderr(&out).contains("the kubernetes Service publishes no endpoints"), "{}", stderr(&out));
+    let start = Instant::now();
+    let (doc, probes) = loop {
+        let out = run(node.cluster.plugin("block-metadata").args([
+            "endpoints",
+            "-n",
+            ns,
+            "--probe",
+            "--from",
+            "pods",
+            "--node",
+            NODE_NAME,
+            "--ports",
+            "6443,10250,2379,2380,53",
+            "-o",
+            "json",
+        ]));
+        let doc: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+        let probes = endpoint_probes(&doc, &format!("{ns}/client"));
+        if probes[&10250]["observed"] != "connected" {
+            break (doc, probes);
+        }
+        assert!(start.elapsed() < SETTLE, "the kubelet still reachable after {SETTLE:?}: {doc:#}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    for port in [10250, 2379, 2380] {
+        assert_eq!(probes[&port]["expected"], "blocked", "{doc:#}");
+        assert_eq!(probes[&port]["observed"], "blocked (rejected)", "{doc:#}");
+    }
+    assert_eq!(probes[&6443]["expected"], "reachable", "{doc:#}");
+    assert_eq!(probes[&6443]["observed"], "connected", "{doc:#}");
+    assert_eq!(probes[&6443]["requests"][0]["status"], 200, "{doc:#}");
+    assert_eq!(probes[&53]["expected"], "reachable", "{doc:#}");
+    assert_eq!(probes[&53]["observed"], "refused", "the packet arrives, nothing listens: {doc:#}");
+    let out = run(kubectl(node).args(["delete", "namespace", ns, "--wait=false"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -1859,6 +1859,33 @@ fn node_endpoints_from_here_is_what_the_outside_sees() {
     assert_eq!(probes[&6443]["judged"]["severity"], "warning", "{doc:#}");
     assert_eq!(probes[&10250]["requests"][0]["status"], 401, "{doc:#}");
     assert_eq!(doc["findings"], 1, "{doc:#}");
+
+    // From the test process's own network, which has no way to the node's: nothing is "connected".
+    // (On a machine whose outbound connections a transparent proxy accepts, on every port, the
+    // connection to port 1 shows it, and every probe is "not probed", saying why.)
+    let out = run(node.cluster.plugin("block-metadata").args([
+        "endpoints",
+        "-n",
+        "default",
+        "--probe",
+        "--from",
+        "here",
+        "--node",
+        NODE_NAME,
+        "--ports",
+        "6443,10250",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for p in endpoint_probes(&doc, "here").values() {
+        assert_ne!(p["observed"], "connected", "{p:#}");
+        assert!(p.get("requests").is_none(), "{p:#}");
+        if p["observed"] == "not probed" {
+            assert!(p["detail"].as_str().unwrap().contains("answers for every port"), "{p:#}");
+        }
+    }
 }
 
 /// Issue 29, live: after `endpoints close`, a pod of the namespace no longer reaches the kubelet or

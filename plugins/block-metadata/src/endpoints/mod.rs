@@ -43,6 +43,10 @@ pub enum From {
     Here,
 }
 
+/// A port no node component uses (tcpmux): a connection to it from here means something on the
+/// way answers for every port.
+const CANARY_PORT: u16 = 1;
+
 /// NodePorts in use probed per node (the range is wide; these are samples).
 const NODE_PORT_SAMPLES: usize = 3;
 
@@ -239,9 +243,29 @@ impl Plan<'_> {
 
     async fn probe_here(&self) -> Vec<Probed> {
         let mut out = Vec::new();
+        // Per address: whether a port where nothing listens takes connections too (a transparent
+        // proxy or a middlebox answering for every port): then a connection says nothing of the node.
+        let mut canaries: Vec<(std::net::IpAddr, bool)> = Vec::new();
         for (node, ip, port) in self.pairs() {
+            let answers_all = match canaries.iter().find(|(a, _)| *a == ip) {
+                Some((_, answers_all)) => *answers_all,
+                None => {
+                    let canary = probe::here(ip, catalog::component(CANARY_PORT), self.timeout).await.0;
+                    let answers_all = canary.open == Some(true);
+                    canaries.push((ip, answers_all));
+                    answers_all
+                }
+            };
             let component = inventory::component_on(node, port);
-            let (seen, answers) = probe::here(ip, component, self.timeout).await;
+            let (seen, answers) = if answers_all {
+                let why = format!(
+                    "port {CANARY_PORT} of {ip}, where nothing listens, took a connection too: something between here and \
+                     the node (a proxy, a middlebox) answers for every port, so what answers is not the node"
+                );
+                (probe::Seen::not_probed(why), Vec::new())
+            } else {
+                probe::here(ip, component, self.timeout).await
+            };
             out.push(Probed {
                 from: "here".into(),
                 namespace: None,
@@ -434,7 +458,7 @@ pub fn table(report: &Report) -> String {
     if !report.probes.is_empty() {
         text.push_str("\nProbes (real TCP connections; 'here' is where this command runs):\n");
         text.push_str(&render(
-            &["from", "to", "component", "expected", "observed", "without credentials"],
+            &["from", "to", "component", "expected", "observed", "without credentials (or why not probed)"],
             report.probes.iter().map(|p| {
                 let from = match (p.helper, p.own_node) {
                     (true, true) => format!("{} (helper, same node)", p.from),
@@ -448,7 +472,12 @@ pub fn table(report: &Report) -> String {
                     p.component.to_string(),
                     p.expected.to_string(),
                     p.seen.observed.clone(),
-                    p.judged.as_ref().map(|j| j.access.clone()).unwrap_or_default(),
+                    match (&p.judged, p.seen.open) {
+                        (Some(judged), _) => judged.access.clone(),
+                        // Why it was not probed, or what a blocked attempt met.
+                        (None, None) => p.seen.detail.clone().unwrap_or_default(),
+                        (None, Some(_)) => String::new(),
+                    },
                 ]
             }),
         ));

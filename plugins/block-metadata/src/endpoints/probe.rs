@@ -36,6 +36,10 @@ pub struct Seen {
 }
 
 impl Seen {
+    pub fn not_probed(why: String) -> Self {
+        Seen::new("not probed", None, Some(why))
+    }
+
     fn new(observed: &str, open: Option<bool>, detail: Option<String>) -> Self {
         Seen { observed: observed.to_string(), open, detail }
     }

@@ -565,3 +565,57 @@ apiVersion: v1\nkind: Node\nmetadata: {name: w1}\nstatus: {addresses: [{type: In
     let out = plugin(&["endpoints", "close", "-n", "blocked", "--show-manual", "--dry-run=server"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// Issue 29: `endpoints close --cluster-wide`, the Admin tier's Deny of the nodes' component ports
+/// (all but 6443): refused where the cluster does not serve ClusterNetworkPolicy; with the real CRDs
+/// accepted by their schema, after which the engine says no pod reaches a kubelet or etcd port even
+/// where a NetworkPolicy allows all egress, while the API server stays reachable; refused where an
+/// Admin Accept at an earlier priority would undo it. On a control plane of its own.
+#[test]
+fn endpoints_close_cluster_wide_is_an_admin_deny_no_namespace_policy_widens() {
+    let plane = ControlPlane::start_for_tests().expect("a control plane for this test");
+    let kubeconfig = plane.admin_kubeconfig.clone();
+    let kubectl = |args: &[&str], input: &str| {
+        let mut command = std::process::Command::new("kubectl");
+        command.env("KUBECONFIG", &kubeconfig).stdin(std::process::Stdio::null()).args(args);
+        harden_tests::run_with_input(command.args(["-f", "-"]), input)
+    };
+    let plugin = |args: &[&str]| run(plugin_command(PLUGIN).env("KUBECONFIG", &kubeconfig).args(args));
+    let objects = "\
+apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---
+apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec: {containers: [{name: c, image: alpine}]}\n---
+apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-all, namespace: shop}\n\
+spec: {podSelector: {}, policyTypes: [Egress], egress: [{}]}\n---
+apiVersion: v1\nkind: Node\nmetadata: {name: cp, labels: {node-role.kubernetes.io/control-plane: ''}}
+status: {addresses: [{type: InternalIP, address: 10.0.0.10}]}\n";
+    assert!(kubectl(&["create"], objects).status.success());
+    let out = plugin(&["endpoints", "close", "--cluster-wide"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("does not serve ClusterNetworkPolicy"), "{}", stderr(&out));
+    let out = plugin(&["endpoints", "close", "--cluster-wide", "-n", "shop"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    harden_tests::install_cluster_tier_crds_into(&kubeconfig);
+    let out = plugin(&["endpoints", "close", "--cluster-wide", "--dry-run=server"]);
+    assert_eq!(out.status.code(), Some(0), "the CRD's schema and rules accept it: {}", stderr(&out));
+    // An Admin Accept of every address at an earlier priority would undo it.
+    let open = "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: open}\n\
+                spec: {tier: Admin, priority: 5, subject: {namespaces: {}}, egress: [{name: all, action: Accept, to: [{networks: [0.0.0.0/0]}]}]}\n";
+    assert!(kubectl(&["create"], open).status.success());
+    let out = plugin(&["endpoints", "close", "--cluster-wide"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("shop/web reaches 10.0.0.10:10250 (clusternetworkpolicy/open (Admin tier, priority 5)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = plugin(&["endpoints", "close", "--cluster-wide", "--priority", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let out = plugin(&["endpoints", "-n", "shop", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let reachable: Vec<u64> =
+        report["namespaces"][0]["reachable"].as_array().unwrap().iter().map(|r| r["port"].as_u64().unwrap()).collect();
+    assert_eq!(reachable, [6443], "allow-all does not widen the Admin Deny: {report:#}");
+}

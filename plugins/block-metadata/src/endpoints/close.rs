@@ -98,6 +98,49 @@ pub fn close_policy(
     }
 }
 
+/// The Admin tier's priority by default, as `apply --cluster-wide`'s.
+pub const DEFAULT_PRIORITY: u32 = 10;
+
+/// The same close as one Admin-tier ClusterNetworkPolicy: a Deny of the nodes' component ports but
+/// the API server's (6443) for every namespace's pods (kube-system too when `include_kube_system`).
+/// Unlike NetworkPolicy, the Admin tier denies ports on an address, and no namespace's
+/// NetworkPolicy can widen it; only an Admin rule at an earlier priority can.
+pub fn cluster_policy(
+    name: &str,
+    nodes: &[IpAddr],
+    priority: u32,
+    include_kube_system: bool,
+    version: &str,
+) -> serde_json::Value {
+    use serde_json::json;
+    let subject = if include_kube_system {
+        json!({"namespaces": {}})
+    } else {
+        json!({"namespaces": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}]}})
+    };
+    // At most 25 networks per peer (the CRD's limit).
+    let mut addresses: Vec<String> = nodes.iter().map(|ip| host(*ip)).collect();
+    addresses.sort();
+    addresses.dedup();
+    let to: Vec<serde_json::Value> = addresses.chunks(25).map(|chunk| json!({"networks": chunk})).collect();
+    let protocols: Vec<serde_json::Value> = COMPONENTS
+        .iter()
+        .filter(|c| c.port != 6443)
+        .map(|c| json!({"tcp": {"destinationPort": {"number": c.port}}}))
+        .collect();
+    json!({
+        "apiVersion": format!("{}/{version}", harden_kube::cluster_tier::GROUP),
+        "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "tier": "Admin",
+            "priority": priority,
+            "subject": subject,
+            "egress": [{"name": "node-endpoints", "action": "Deny", "to": to, "protocols": protocols}],
+        },
+    })
+}
+
 /// The host firewall rules per node role (nftables, then iptables), for `--show-manual`: what
 /// NetworkPolicy cannot express (traffic from outside the cluster, from hostNetwork pods, and a
 /// port denied on an address otherwise allowed). Printed, never applied.
@@ -196,6 +239,30 @@ mod tests {
                 {"to": [{"ipBlock": {"cidr": "10.0.0.10/32"}}, {"ipBlock": {"cidr": "10.0.0.11/32"}}, {"ipBlock": {"cidr": "fd00::10/128"}}],
                  "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
             ])
+        );
+    }
+
+    #[test]
+    fn the_cluster_wide_close_denies_the_component_ports_but_the_api_servers() {
+        let nodes: Vec<IpAddr> = vec!["10.0.0.10".parse().unwrap(), "10.0.0.10".parse().unwrap()];
+        let policy = cluster_policy(DEFAULT_NAME, &nodes, DEFAULT_PRIORITY, false, "v1alpha2");
+        assert_eq!(policy["apiVersion"], "policy.networking.k8s.io/v1alpha2");
+        assert_eq!(policy["spec"]["tier"], "Admin");
+        let rule = &policy["spec"]["egress"][0];
+        assert_eq!(rule["action"], "Deny");
+        assert_eq!(rule["to"], json!([{"networks": ["10.0.0.10/32"]}]));
+        let ports: Vec<u64> = rule["protocols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["tcp"]["destinationPort"]["number"].as_u64().unwrap())
+            .collect();
+        assert_eq!(ports, [2379, 2380, 10250, 10255, 10259, 10257, 10249, 10256], "6443 stays open");
+        let many: Vec<IpAddr> = (0..30).map(|i| IpAddr::from([10, 0, 1, i])).collect();
+        let chunks = cluster_policy(DEFAULT_NAME, &many, 3, true, "v1beta1")["spec"]["egress"][0]["to"].clone();
+        assert_eq!(
+            chunks.as_array().unwrap().iter().map(|p| p["networks"].as_array().unwrap().len()).collect::<Vec<_>>(),
+            [25, 5]
         );
     }
 

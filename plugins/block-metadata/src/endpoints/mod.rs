@@ -545,6 +545,17 @@ pub struct CloseCmd {
     #[arg(long)]
     force: bool,
 
+    /// One close for every namespace instead: an Admin-tier ClusterNetworkPolicy Deny of the nodes'
+    /// component ports (all but the API server's), which no namespace's NetworkPolicy can widen;
+    /// every namespace but kube-system (-n kube-system includes it). Needs the cluster tier's CRDs.
+    #[arg(long, conflicts_with = "all_namespaces")]
+    cluster_wide: bool,
+
+    /// With --cluster-wide: the policy's priority in the Admin tier, 0 (first) to 1000 (last).
+    #[arg(long, value_name = "N", requires = "cluster_wide", default_value_t = close::DEFAULT_PRIORITY,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    priority: u32,
+
     #[command(flatten)]
     apply: harden_kube::flags::ApplyArgs,
 
@@ -567,8 +578,25 @@ impl CloseCmd {
             )));
         }
         self.manual.validate(&self.apply)?;
-        let source = SourceArgs { files: Vec::new(), recursive: false, all_namespaces: self.all_namespaces };
-        let loaded = load(&self.kube, &source, Wanted::Scope, engine_error).await?;
+        if self.cluster_wide
+            && let Some(other) = self.kube.namespaces.iter().find(|ns| *ns != "kube-system")
+        {
+            return Err(Error::invalid(format!(
+                "--cluster-wide covers every namespace; -n {other} does not choose among them (only -n kube-system \
+                 does: it includes kube-system, which is left out by default)"
+            ))
+            .with_hint("drop -n, or close per namespace: kubectl block-metadata endpoints close -n NAMESPACE"));
+        }
+        let all = self.all_namespaces || self.cluster_wide;
+        let mut kube = self.kube.clone();
+        if self.cluster_wide {
+            kube.namespaces.clear();
+        }
+        let source = SourceArgs { files: Vec::new(), recursive: false, all_namespaces: all };
+        let mut loaded = load(&kube, &source, Wanted::Scope, engine_error).await?;
+        if self.cluster_wide && self.kube.namespaces.iter().any(|ns| ns == "kube-system") {
+            loaded.namespaces.push("kube-system".into());
+        }
         let live = loaded.live.as_ref().ok_or_else(|| Error::other("endpoints close reads a live cluster"))?;
         let client = live.client.clone();
         let listed: Vec<Node> = list_all(&Api::all(client.clone()), &ListParams::default(), "nodes").await?;
@@ -577,6 +605,9 @@ impl CloseCmd {
             listed.iter().flat_map(|n| n.spec.iter().flat_map(|s| s.pod_cidrs.iter().flatten().cloned())).collect();
         let node_ips: Vec<std::net::IpAddr> =
             nodes.iter().flat_map(|n| n.addresses.iter().map(|a| a.address)).collect();
+        if self.cluster_wide {
+            return self.run_cluster_wide(&client, &loaded, &nodes, &node_ips, &pod_cidrs).await;
+        }
         let api = api_endpoints(&client, &nodes).await?;
         let metadata = crate::presets::endpoints(&[crate::presets::Cloud::All], false, &[]);
         let policies: Vec<k8s_openapi::api::networking::v1::NetworkPolicy> = loaded
@@ -610,6 +641,64 @@ impl CloseCmd {
             harden_cli::output::warn(format!("{message} (applying anyway: --force)"));
         }
         harden_kube::apply::Applier::new(crate::PLUGIN, self.apply, Some(client)).run(objects).await?;
+        Ok(Outcome::Good)
+    }
+}
+
+impl CloseCmd {
+    /// `close --cluster-wide`: one Admin-tier ClusterNetworkPolicy, refused where the cluster does not
+    /// serve it and where the engine says pods would still reach a kubelet or etcd port (an Admin rule
+    /// at an earlier priority accepting it).
+    async fn run_cluster_wide(
+        self,
+        client: &kube::Client,
+        loaded: &harden_kube::sources::Loaded,
+        nodes: &[NodeInfo],
+        node_ips: &[std::net::IpAddr],
+        pod_cidrs: &[String],
+    ) -> Result<Outcome> {
+        use harden_kube::cluster_tier;
+        let include_kube_system = self.kube.namespaces.iter().any(|ns| ns == "kube-system");
+        let version = if self.manual.show_manual {
+            cluster_tier::served_version(client).await?.unwrap_or(cluster_tier::VERSIONS[0])
+        } else {
+            cluster_tier::require_served(client, "block-metadata", "kubectl block-metadata endpoints close -A").await?
+        };
+        let policy = close::cluster_policy(&self.name, node_ips, self.priority, include_kube_system, version);
+        let object = harden_kube::apply::Object {
+            resource: cluster_tier::resource(version),
+            namespaced: false,
+            data: serde_json::from_value(policy.clone())?,
+        };
+        if self.manual.show_manual {
+            let before =
+                ["kubectl get clusternetworkpolicies,adminnetworkpolicies   # first: an Admin-tier Accept or Pass \
+                           of the nodes' ports at an earlier priority would let pods through"
+                    .to_string()];
+            let mut text = harden_kube::manual::steps(&[object], &before, &[])?;
+            text.push_str(&close::host_firewall(nodes, pod_cidrs));
+            harden_cli::output::print(&text);
+            return Ok(Outcome::Good);
+        }
+        let mut objects = loaded.objects.clone();
+        objects.cluster_policies.retain(|p| {
+            !(matches!(p.object, netpol::input::ClusterPolicyObject::Cluster { .. }) && p.object.name() == self.name)
+        });
+        objects.add_yaml(&policy.to_string(), "the close policy").map_err(engine_error)?;
+        let still = still_reaching_in(&Cluster::build(&objects).map_err(engine_error)?, &loaded.namespaces, node_ips);
+        if !still.is_empty() {
+            let message = format!(
+                "pods would still reach the nodes' kubelet or etcd ports after this policy: {}",
+                still.join("; ")
+            );
+            if !self.force {
+                return Err(Error::conflict(format!("refusing to apply: {message}")).with_hint(
+                    "give --priority a lower number than the rules named, change them, or re-run with --force",
+                ));
+            }
+            harden_cli::output::warn(format!("{message} (applying anyway: --force)"));
+        }
+        harden_kube::apply::Applier::new(crate::PLUGIN, self.apply, Some(client.clone())).run(vec![object]).await?;
         Ok(Outcome::Good)
     }
 }
@@ -667,16 +756,22 @@ fn still_reaching(
         objects.add_yaml(&serde_json::to_string(policy)?, "the close policy").map_err(engine_error)?;
     }
     let cluster = Cluster::build(&objects).map_err(engine_error)?;
+    Ok(still_reaching_in(&cluster, &loaded.namespaces, node_ips))
+}
+
+/// The pods of `namespaces` (not hostNetwork) that `cluster` lets reach a node address on a kubelet
+/// or etcd port, with why; at most five.
+fn still_reaching_in(cluster: &Cluster, namespaces: &[String], node_ips: &[std::net::IpAddr]) -> Vec<String> {
     let mut still = Vec::new();
     for pod in cluster.pod_ids() {
         let info = &cluster.pods[pod];
         let namespace = &cluster.namespaces[info.namespace].name;
-        if info.host_network || !loaded.namespaces.contains(namespace) {
+        if info.host_network || !namespaces.contains(namespace) {
             continue;
         }
         'pod: for ip in node_ips {
             for port in MUST_CLOSE {
-                if let Some(why) = inventory::allowed_why(&cluster, pod, *ip, port) {
+                if let Some(why) = inventory::allowed_why(cluster, pod, *ip, port) {
                     still.push(format!(
                         "{namespace}/{} reaches {} ({why})",
                         info.name,
@@ -690,5 +785,5 @@ fn still_reaching(
             break;
         }
     }
-    Ok(still)
+    still
 }

@@ -87,7 +87,7 @@ pub async fn start_helper(
     let wait = Wait {
         until: Until::Running,
         timeout: HELPER_TIMEOUT,
-        pull_hint: harden_cli::images::pull_hint("it needs sh, nc and wget, as busybox has"),
+        pull_hint: harden_cli::images::pull_hint("it needs sh and nc, as busybox has"),
         timeout_flag: None,
     };
     let signalled = async {

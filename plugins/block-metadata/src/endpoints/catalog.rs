@@ -186,8 +186,8 @@ pub fn judge(component: &Component, path: &str, status: Option<u16>, why: &str) 
     }
 }
 
-/// The status code in an HTTP response's status line (`HTTP/1.1 401 Unauthorized`), found
-/// anywhere in `text` (busybox wget prints it among its headers or in its error).
+/// The status code in an HTTP response's status line (`HTTP/1.1 401 Unauthorized`); callers pass
+/// the response's first line, so a server that is not HTTP gives none.
 pub fn status_code(text: &str) -> Option<u16> {
     text.split("HTTP/").skip(1).find_map(|rest| {
         let mut words = rest.split_whitespace();
@@ -274,7 +274,7 @@ mod tests {
     }
 
     #[test]
-    fn status_lines_are_found_in_wget_output() {
+    fn status_lines_give_their_code_and_nothing_else_does() {
         assert_eq!(status_code("  HTTP/1.1 401 Unauthorized\n  Content-Type: x\n"), Some(401));
         assert_eq!(status_code("wget: server returned error: HTTP/1.1 403 Forbidden"), Some(403));
         assert_eq!(status_code("HTTP/1.0 200 ok\r\n"), Some(200));

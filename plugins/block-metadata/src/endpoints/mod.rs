@@ -85,7 +85,7 @@ pub struct EndpointsCmd {
     timeout: Duration,
 
     /// With --probe: the image of the helper pod started in a namespace without a pod to probe from
-    /// (needs sh, nc and wget) [default: busybox:1.36, under $KUBE_HARDEN_IMAGE_REPOSITORY when set].
+    /// (needs sh and nc) [default: busybox:1.36, under $KUBE_HARDEN_IMAGE_REPOSITORY when set].
     #[arg(long, value_name = "IMAGE", requires = "probe")]
     image: Option<String>,
 

@@ -1557,13 +1557,19 @@ fn node_cks_practice_tls_ingress_grades_what_traefik_serves() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
-/// `block-metadata endpoints --probe` as JSON, with the probes from `from` to the node's address by port.
+/// The node's component ports `endpoints` probes by default.
+const COMPONENT_PORTS: [u64; 9] = [6443, 2379, 2380, 10250, 10255, 10259, 10257, 10249, 10256];
+
+/// `block-metadata endpoints --probe` as JSON, with the probes from `from` to the node's address by
+/// port, of the component ports and 53 (the NodePorts and hostPorts other tests' objects open on the
+/// shared node are probed too, and left out here).
 fn endpoint_probes(doc: &Value, from: &str) -> std::collections::BTreeMap<u64, Value> {
     doc["probes"]
         .as_array()
         .unwrap_or_else(|| panic!("no probes: {doc:#}"))
         .iter()
         .filter(|p| p["from"] == from && p["address"] == harden_tests::node::NODE_IP)
+        .filter(|p| COMPONENT_PORTS.contains(&p["port"].as_u64().unwrap()) || p["port"] == 53)
         .map(|p| (p["port"].as_u64().unwrap(), p.clone()))
         .collect()
 }
@@ -1940,6 +1946,71 @@ fn node_endpoints_close_keeps_a_pod_off_the_kubelet_and_etcd() {
     assert_eq!(probes[&6443]["requests"][0]["status"], 200, "{doc:#}");
     assert_eq!(probes[&53]["expected"], "reachable", "{doc:#}");
     assert_eq!(probes[&53]["observed"], "refused", "the packet arrives, nothing listens: {doc:#}");
+    let out = run(kubectl(node).args(["delete", "namespace", ns, "--wait=false"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Issue 29, live: the NodePorts in use and the hostPorts of the node's pods are probed too. A
+/// hostPort (the CNI's portmap plugin forwards the node's 18080 to the pod's 3000) connects; the test
+/// node runs no kube-proxy, so nothing answers on a NodePort there: refused, and not called blocked.
+#[test]
+fn node_endpoints_node_ports_and_host_ports_are_probed() {
+    let node = node();
+    let _enforcing = enforcing();
+    let ns = "ep29-ports";
+    let image = node.cluster.image("busybox");
+    let mut yaml = namespace_yaml(ns, "purpose: endpoints");
+    yaml += &quiet_pod_yaml(node, ns, "client", "app: client");
+    yaml += &format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: edge, namespace: {ns}, labels: {{app: edge}}}}\n\
+         spec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: main\n    image: {image}\n\
+         \x20   imagePullPolicy: Never\n    command: [httpd, -f, -p, '3000', -h, /www]\n\
+         \x20   ports: [{{containerPort: 3000, hostPort: 18080}}]\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: {ns}}}\n\
+         spec: {{type: NodePort, selector: {{app: edge}}, ports: [{{port: 3000, nodePort: 30999}}]}}\n"
+    );
+    apply(node, &yaml);
+    wait_ready(node, ns);
+    let out = run(node.cluster.plugin("block-metadata").args([
+        "endpoints",
+        "-n",
+        ns,
+        "--probe",
+        "--from",
+        "pods",
+        "--node",
+        NODE_NAME,
+        "--ports",
+        "10250",
+        "-o",
+        "json",
+    ]));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let services = doc["services"].as_array().unwrap();
+    assert!(services.iter().any(|s| s["name"] == "web" && s["nodePorts"] == serde_json::json!([30999])), "{doc:#}");
+    let host = doc["hostPods"].as_array().unwrap();
+    assert!(host.iter().any(|p| p["name"] == "edge" && p["hostPorts"] == serde_json::json!([18080])), "{doc:#}");
+    let probe = |port: u64| {
+        doc["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["from"] == format!("{ns}/client") && p["port"] == port)
+            .cloned()
+            .unwrap_or_else(|| panic!("no probe of {port}: {doc:#}"))
+    };
+    let host_port = probe(18080);
+    assert_eq!(
+        (host_port["component"].as_str(), host_port["observed"].as_str()),
+        (Some("hostPort"), Some("connected")),
+        "{doc:#}"
+    );
+    let node_port = probe(30999);
+    assert_eq!(node_port["component"], "NodePort", "{doc:#}");
+    assert_eq!(node_port["expected"], "reachable", "{doc:#}");
+    assert_eq!(node_port["observed"], "refused", "no kube-proxy on the test node: {doc:#}");
+    assert!(node_port.get("note").is_none(), "{doc:#}");
     let out = run(kubectl(node).args(["delete", "namespace", ns, "--wait=false"]));
     assert!(out.status.success(), "{}", stderr(&out));
 }

@@ -186,7 +186,15 @@ impl EndpointsCmd {
         };
         if self.probe {
             let node_ports: Vec<u16> = report.services.iter().flat_map(|s| s.node_ports.iter().copied()).collect();
-            let plan = Plan { nodes: &report.nodes, ports: &ports, node_ports: &node_ports, timeout: self.timeout };
+            let host_ports: Vec<(String, u16)> =
+                report.host_pods.iter().flat_map(|p| p.host_ports.iter().map(|port| (p.node.clone(), *port))).collect();
+            let plan = Plan {
+                nodes: &report.nodes,
+                ports: &ports,
+                node_ports: &node_ports,
+                host_ports: &host_ports,
+                timeout: self.timeout,
+            };
             if self.from.contains(&From::Here) {
                 report.probes.extend(plan.probe_here().await);
             }
@@ -225,20 +233,45 @@ struct Plan<'a> {
     nodes: &'a [NodeInfo],
     ports: &'a [u16],
     node_ports: &'a [u16],
+    /// The hostPorts of pods, with their node.
+    host_ports: &'a [(String, u16)],
     timeout: Duration,
 }
 
 impl Plan<'_> {
+    /// Every node address and port to probe: the chosen ports, the node's kubelet port, and a few
+    /// NodePorts in use and hostPorts of the node's pods.
     fn pairs(&self) -> Vec<(&NodeInfo, std::net::IpAddr, u16)> {
         let mut pairs = Vec::new();
         for node in self.nodes {
+            let mut ports = probe::probed_ports(node, self.ports, self.node_ports, NODE_PORT_SAMPLES);
+            let host: Vec<u16> = self.host_ports.iter().filter(|(n, _)| *n == node.name).map(|(_, p)| *p).collect();
+            for port in host.into_iter().take(NODE_PORT_SAMPLES) {
+                if !ports.contains(&port) {
+                    ports.push(port);
+                }
+            }
             for address in &node.addresses {
-                for port in probe::probed_ports(node, self.ports, self.node_ports, NODE_PORT_SAMPLES) {
+                for &port in &ports {
                     pairs.push((node, address.address, port));
                 }
             }
         }
         pairs
+    }
+
+    /// What listens on `port` of `node`, as far as the inventory tells: a component, a NodePort, a hostPort.
+    fn component(&self, node: &NodeInfo, port: u16) -> catalog::Component {
+        let component = inventory::component_on(node, port);
+        if !component.name.is_empty() {
+            component
+        } else if self.node_ports.contains(&port) {
+            catalog::Component { name: "NodePort", ..component }
+        } else if self.host_ports.iter().any(|(n, p)| *n == node.name && *p == port) {
+            catalog::Component { name: "hostPort", ..component }
+        } else {
+            component
+        }
     }
 
     async fn probe_here(&self) -> Vec<Probed> {
@@ -256,7 +289,7 @@ impl Plan<'_> {
                     answers_all
                 }
             };
-            let component = inventory::component_on(node, port);
+            let component = self.component(node, port);
             let (seen, answers) = if answers_all {
                 let why = format!(
                     "port {CANARY_PORT} of {ip}, where nothing listens, took a connection too: something between here and \
@@ -346,7 +379,7 @@ impl Plan<'_> {
             if interrupt::requested() {
                 return Err(probe::interrupted());
             }
-            let component = inventory::component_on(node, port);
+            let component = self.component(node, port);
             let expected = match (cluster.complete(), id) {
                 (false, _) | (_, None) => "unknown",
                 (true, Some(id)) if inventory::allowed_why(cluster, id, ip, port).is_some() => "reachable",

@@ -279,7 +279,10 @@ impl Plan<'_> {
         // Per address: whether a port where nothing listens takes connections too (a transparent
         // proxy or a middlebox answering for every port): then a connection says nothing of the node.
         let mut canaries: Vec<(std::net::IpAddr, bool)> = Vec::new();
-        for (node, ip, port) in self.pairs() {
+        let pairs = self.pairs();
+        let counter = harden_cli::progress::Counter::start(pairs.len() as u64, "probing the nodes' ports from here");
+        for (node, ip, port) in pairs {
+            counter.inc();
             let answers_all = match canaries.iter().find(|(a, _)| *a == ip) {
                 Some((_, answers_all)) => *answers_all,
                 None => {
@@ -375,7 +378,13 @@ impl Plan<'_> {
         let id = cluster.find_pod(&namespace, &pod_name).ok();
         let on = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
         let source = FromPod { prober, client, pod, timeout: self.timeout };
-        for (node, ip, port) in self.pairs() {
+        let pairs = self.pairs();
+        let counter = harden_cli::progress::Counter::start(
+            pairs.len() as u64,
+            format!("probing the nodes' ports from {namespace}/{pod_name}"),
+        );
+        for (node, ip, port) in pairs {
+            counter.inc();
             if interrupt::requested() {
                 return Err(probe::interrupted());
             }

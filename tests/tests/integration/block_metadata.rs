@@ -443,12 +443,13 @@ apiVersion: v1\nkind: Node\nmetadata: {name: w1}\nstatus: {addresses: [{type: In
     assert!(text.contains("shop/web  NodePort  30080/TCP"), "{text}");
 
     // Bad input: exit 2, saying what is wrong.
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["endpoints", "-n", "nope"], "nope"),
         (&["endpoints", "-n", "shop", "--ports", "0"], "invalid port \"0\""),
         (&["endpoints", "-n", "shop", "--ports", "10250,70000"], "a port is a number from 1 to 65535"),
         (&["endpoints", "-n", "shop", "--node", "w9"], "node \"w9\" not found"),
         (&["endpoints", "-n", "shop", "--timeout", "1s"], "--probe"),
+        (&["endpoints", "-n", "shop", "--probe", "--from", "here", "--image", "busybox"], "--from here starts none"),
     ];
     for (args, expected) in cases {
         let out = plugin(args);

@@ -139,6 +139,10 @@ impl EndpointsCmd {
         if let Some(Action::Close(close)) = self.action {
             return close.run().await;
         }
+        if self.image.is_some() && !self.from.contains(&From::Pods) {
+            return Err(Error::invalid("--image is the helper pod's, and --from here starts none")
+                .with_hint("drop --image, or add pods: --from pods,here"));
+        }
         let ports = if self.ports.is_empty() {
             COMPONENTS.iter().map(|c| c.port).collect()
         } else {

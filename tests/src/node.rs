@@ -444,6 +444,10 @@ pub struct Options {
     pub forwarder: Forwarder,
     /// Start kube-router (NetworkPolicy enforcement).
     pub kube_router: bool,
+    /// The kubelet as an unhardened node has it (block-metadata's endpoints tests): anonymous
+    /// requests authenticated and allowed (`authentication.anonymous.enabled: true`, `authorization.mode:
+    /// AlwaysAllow`) and the read-only port 10255 open.
+    pub anonymous_kubelet: bool,
 }
 
 impl NodeCluster {
@@ -501,7 +505,7 @@ impl NodeCluster {
 
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         let unique = format!("{CGROUP_PREFIX}{}-{nanos}", std::process::id());
-        write_configs(dir, parts, &unique, options.kube_router)?;
+        write_configs(dir, parts, &unique, options.kube_router, options.anonymous_kubelet)?;
 
         let log = fs::File::create(dir.join("node.log"))?;
         let mut command = Command::new("unshare");
@@ -861,7 +865,13 @@ fn random_hex(bytes: usize) -> Result<String, BoxError> {
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn write_configs(dir: &Path, parts: &Parts, cgroup: &str, kube_router: bool) -> Result<(), BoxError> {
+fn write_configs(
+    dir: &Path,
+    parts: &Parts,
+    cgroup: &str,
+    kube_router: bool,
+    anonymous_kubelet: bool,
+) -> Result<(), BoxError> {
     let d = dir.display();
     fs::copy(script("node/node.sh"), dir.join("node.sh"))?;
     fs::copy(script("node/kube-router.sh"), dir.join("kube-router.sh"))?;
@@ -967,17 +977,17 @@ cgroupRoot: /{cgroup}
 containerRuntimeEndpoint: unix://{d}/containerd.sock
 address: {NODE_IP}
 port: 10250
-readOnlyPort: 0
+readOnlyPort: {read_only_port}
 healthzBindAddress: 127.0.0.1
 authentication:
   anonymous:
-    enabled: false
+    enabled: {anonymous_kubelet}
   webhook:
     enabled: true
   x509:
     clientCAFile: {d}/pki/ca.crt
 authorization:
-  mode: Webhook
+  mode: {authorization}
 tlsCertFile: {d}/pki/kubelet-serving.crt
 tlsPrivateKeyFile: {d}/pki/kubelet-serving.key
 resolvConf: {d}/resolv.conf
@@ -992,7 +1002,9 @@ evictionHard:
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 maxPods: 110
-"#
+"#,
+            read_only_port = if anonymous_kubelet { 10255 } else { 0 },
+            authorization = if anonymous_kubelet { "AlwaysAllow" } else { "Webhook" },
         ),
     )?;
     Ok(())
@@ -1035,7 +1047,8 @@ pub fn node() -> &'static Node {
         std::thread::spawn(move || {
             let result = (|| {
                 let temp = tempfile::Builder::new().prefix(CGROUP_PREFIX).tempdir()?;
-                let options = Options { tied: true, forwarder: Forwarder::Thread, kube_router: true };
+                let options =
+                    Options { tied: true, forwarder: Forwarder::Thread, kube_router: true, anonymous_kubelet: false };
                 let mut cluster = NodeCluster::start(temp.path(), &parts2, options)?;
                 cluster._temp = Some(temp);
                 Ok::<_, BoxError>(cluster)

@@ -159,6 +159,7 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
                 tied: false,
                 forwarder: harden_tests::node::Forwarder::Process(exe, vec!["__node-forward".into()]),
                 kube_router: true,
+                anonymous_kubelet: false,
             };
             let dir = node_dir();
             let node = harden_tests::node::NodeCluster::start(&dir, &parts, options)

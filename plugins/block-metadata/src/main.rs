@@ -7,6 +7,8 @@
 mod build;
 mod cluster;
 mod commands;
+mod endpoints;
+mod helper;
 mod presets;
 mod status;
 
@@ -37,6 +39,9 @@ enum Command {
     Status(status::StatusCmd),
     /// Delete the policies this plugin created (and nothing else).
     Remove(commands::RemoveCmd),
+    /// What pods (and the outside) can reach on the nodes: kubelet, etcd, API server and other
+    /// component ports; --probe tries for real. Exit 0 good, 1 finding, 2 error.
+    Endpoints(Box<endpoints::EndpointsCmd>),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +50,13 @@ fn main() -> ExitCode {
             Command::Apply(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::Status(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
             Command::Remove(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::Endpoints(cmd) => {
+                // `endpoints close` changes the cluster (exit 1 on failure); `endpoints` is a verdict.
+                let style = if cmd.closes() { ExitStyle::Action } else { ExitStyle::Verdict };
+                let code = finish(style, cmd.run().await);
+                // Stopped by SIGINT/SIGTERM after deleting its helper pod: exit as the signal asks.
+                harden_cli::interrupt::exit_code().map_or(code, ExitCode::from)
+            }
         }
     })
 }

@@ -146,62 +146,6 @@ pub struct Probed {
     pub reason: Option<String>,
 }
 
-/// How long a helper pod may take to run.
-const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
-
-/// The helper pod of a namespace without a pod to probe from: the plugin's label only (no workload's
-/// labels, so no Service sends it traffic and only namespace-wide policies select it), restricted
-/// Pod Security, gone on its own after 10 minutes.
-pub fn helper_pod(namespace: &str, name: &str, image: &str) -> k8s_openapi::api::core::v1::Pod {
-    serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace,
-                     "labels": {harden_kube::MANAGED_BY_LABEL: crate::PLUGIN}},
-        "spec": {
-            "restartPolicy": "Never",
-            "activeDeadlineSeconds": 600,
-            "terminationGracePeriodSeconds": 0,
-            "automountServiceAccountToken": false,
-            "securityContext": {"runAsNonRoot": true, "runAsUser": 65534, "runAsGroup": 65534,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{"name": "probe", "image": image, "imagePullPolicy": "IfNotPresent",
-                            "command": ["sh", "-c", "exec sleep 600"],
-                            "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
-                                                "capabilities": {"drop": ["ALL"]}}}]
-        }
-    }))
-    .expect("the helper pod is a valid Pod")
-}
-
-/// A pod of the namespace to probe from: Running, not hostNetwork, with sh and nc.
-async fn probing_pod(
-    prober: &harden_kube::probe::Prober,
-    client: &kube::Client,
-    name: &str,
-) -> Result<Option<k8s_openapi::api::core::v1::Pod>> {
-    use k8s_openapi::api::core::v1::Pod;
-    let api: kube::Api<Pod> = kube::Api::namespaced(client.clone(), name);
-    let candidates = harden_kube::list::Pager::objects(
-        &api,
-        &Default::default(),
-        harden_kube::list::PAGE_SIZE,
-        format!("pods in namespace {name}"),
-    )
-    .kept(|p: Pod| {
-        let running = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
-            && !p.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false);
-        running.then_some(p)
-    })
-    .await?;
-    // A few tries: a namespace of distroless pods should not cost an exec per pod.
-    for pod in candidates.into_iter().take(3) {
-        if prober.can_probe_from(&pod).await.is_ok() {
-            return Ok(Some(pod));
-        }
-    }
-    Ok(None)
-}
-
 /// From one Running, non-hostNetwork pod of each namespace (or a helper pod of `image` where there is
 /// none with sh and nc) to each endpoint on 80 and 443.
 async fn probe(
@@ -218,12 +162,12 @@ async fn probe(
     let mut out = Vec::new();
     for name in &loaded.namespaces {
         let api: kube::Api<Pod> = kube::Api::namespaced(client.clone(), name);
-        let (pod, helper) = match probing_pod(&prober, client, name).await? {
+        let (pod, helper) = match crate::helper::probing_pod(&prober, client, name).await? {
             Some(pod) => (pod, None),
             None => {
                 let helper = format!("block-metadata-probe-{}", harden_cli::id::short());
                 let params = kube::api::PostParams { field_manager: Some(crate::PLUGIN.into()), ..Default::default() };
-                api.create(&params, &helper_pod(name, &helper, image)).await.map_err(|e| {
+                api.create(&params, &crate::helper::helper_pod(name, &helper, image)).await.map_err(|e| {
                     harden_kube::error::from_kube(e, format!("creating the probe's helper pod in namespace {name}"))
                 })?;
                 harden_cli::output::eline(format!(
@@ -231,7 +175,7 @@ async fn probe(
                 ));
                 let wait = Wait {
                     until: Until::Running,
-                    timeout: HELPER_TIMEOUT,
+                    timeout: crate::helper::HELPER_TIMEOUT,
                     pull_hint: harden_cli::images::pull_hint("it needs sh and nc, as busybox has"),
                     timeout_flag: None,
                 };
@@ -239,7 +183,7 @@ async fn probe(
                 match ran {
                     Ok(mut pods) => (pods.remove(0), Some(helper)),
                     Err(e) => {
-                        delete_helper(&api, name, &helper).await;
+                        crate::helper::delete_helper(&api, name, &helper).await;
                         return Err(e);
                     }
                 }
@@ -304,21 +248,10 @@ async fn probe(
             }
         }
         if let Some(helper) = helper {
-            delete_helper(&api, name, &helper).await;
+            crate::helper::delete_helper(&api, name, &helper).await;
         }
     }
     Ok(out)
-}
-
-/// Deletes a helper pod this run created, saying so.
-async fn delete_helper(api: &kube::Api<k8s_openapi::api::core::v1::Pod>, namespace: &str, name: &str) {
-    let params = kube::api::DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
-    match api.delete(name, &params).await {
-        Ok(_) => harden_cli::output::eline(format!("pod/{name} deleted from namespace {namespace}")),
-        Err(e) => harden_cli::output::eline(format!(
-            "error: could not delete pod {name} in namespace {namespace} ({e}); delete it with: kubectl delete pod {name} -n {namespace}"
-        )),
-    }
 }
 
 /// The engine's errors with hints about this plugin's flags.

@@ -344,3 +344,279 @@ fn apply_cluster_wide_is_an_admin_deny_no_namespace_policy_widens() {
         stdout(&status)
     );
 }
+
+/// Issue 29, on the API server: `endpoints` lists the nodes with their roles and addresses, the
+/// Services that open node ports, the pods on the node's network, and which node address and
+/// port the engine lets each namespace's pods reach; an egress policy allowing only the API server
+/// leaves only that. Bad input (an unknown namespace or node, ports out of range, a node without
+/// addresses) is a clear error, exit 2. On a control plane of its own: its Node objects would
+/// change every other test's node list.
+#[test]
+fn endpoints_inventory_and_the_engines_answer_per_namespace() {
+    let plane = ControlPlane::start_for_tests().expect("a control plane for this test");
+    let kubeconfig = plane.admin_kubeconfig.clone();
+    let kubectl = |args: &[&str], input: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("objects.yaml");
+        std::fs::write(&file, input).unwrap();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-f", file.to_str().unwrap()]);
+        run(std::process::Command::new("kubectl")
+            .env("KUBECONFIG", &kubeconfig)
+            .stdin(std::process::Stdio::null())
+            .args(all))
+    };
+    let plugin = |args: &[&str]| run(plugin_command(PLUGIN).env("KUBECONFIG", &kubeconfig).args(args));
+    let objects = "\
+apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---
+apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop, labels: {app: web}}\nspec: {containers: [{name: c, image: alpine}]}\n---
+apiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: shop, labels: {app: db}}\nspec: {containers: [{name: c, image: alpine}]}\n---
+apiVersion: v1\nkind: Pod\nmetadata: {name: agent, namespace: kube-system}\nspec: {hostNetwork: true, containers: [{name: c, image: alpine}]}\n---
+apiVersion: v1\nkind: Pod\nmetadata: {name: edge, namespace: shop}\nspec: {containers: [{name: c, image: alpine, ports: [{containerPort: 80, hostPort: 8080}]}]}\n---
+apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {type: NodePort, selector: {app: web}, ports: [{port: 80, nodePort: 30080}]}\n---
+apiVersion: v1\nkind: Service\nmetadata: {name: inside, namespace: shop}\nspec: {selector: {app: db}, ports: [{port: 5432}]}\n---
+apiVersion: v1\nkind: Node\nmetadata: {name: cp, labels: {node-role.kubernetes.io/control-plane: ''}}
+status: {addresses: [{type: InternalIP, address: 10.0.0.10}, {type: Hostname, address: cp}], daemonEndpoints: {kubeletEndpoint: {Port: 10250}}}\n---
+apiVersion: v1\nkind: Node\nmetadata: {name: w1}\nstatus: {addresses: [{type: InternalIP, address: 10.0.0.11}], daemonEndpoints: {kubeletEndpoint: {Port: 10250}}}\n";
+    let out = kubectl(&["create"], objects);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = plugin(&["endpoints", "-n", "shop", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let nodes: Vec<String> = report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            format!("{} {} {}", n["name"].as_str().unwrap(), n["roles"], n["addresses"][0]["address"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(nodes, [r#"cp ["control-plane"] 10.0.0.10"#, r#"w1 ["<none>"] 10.0.0.11"#]);
+    assert_eq!(report["nodes"][0]["addresses"].as_array().unwrap().len(), 1, "the Hostname is not an address");
+    assert_eq!(
+        report["services"],
+        json!([{"namespace": "shop", "name": "web", "type": "NodePort", "nodePorts": [30080]}])
+    );
+    let host_pods: Vec<String> = report["hostPods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}/{} {} {}",
+                p["namespace"].as_str().unwrap(),
+                p["name"].as_str().unwrap(),
+                p["hostNetwork"],
+                p["hostPorts"]
+            )
+        })
+        .collect();
+    assert_eq!(host_pods, ["kube-system/agent true []", "shop/edge false [8080]"]);
+    let shop = &report["namespaces"][0];
+    assert_eq!((shop["namespace"].as_str(), shop["pods"].as_u64()), (Some("shop"), Some(3)));
+    // Nine component ports and the NodePort, on each of two nodes: every one open to every pod.
+    let reachable = shop["reachable"].as_array().unwrap();
+    assert_eq!(reachable.len(), 2 * 10, "{reachable:?}");
+    let kubelet = reachable.iter().find(|r| r["address"] == "10.0.0.10" && r["port"] == 10250).unwrap();
+    assert_eq!(kubelet["component"], "kubelet");
+    assert_eq!(kubelet["pods"], 3);
+    assert_eq!(kubelet["why"], "no NetworkPolicy restricts its egress");
+    assert!(reachable.iter().any(|r| r["address"] == "10.0.0.11" && r["port"] == 30080));
+
+    // An egress policy allowing only the API server on the control-plane node.
+    let policy = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: api-only, namespace: shop}\n\
+                  spec: {podSelector: {}, policyTypes: [Egress], egress: [{to: [{ipBlock: {cidr: 10.0.0.10/32}}], ports: [{port: 6443}]}]}\n";
+    assert!(kubectl(&["create"], policy).status.success());
+    let out = plugin(&["endpoints", "-n", "shop"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let rows: Vec<&str> = text.lines().skip_while(|l| !l.starts_with("What the policies")).skip(1).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(
+        rows[1].starts_with(
+            "shop       cp/10.0.0.10:6443  kube-apiserver  3/3   allowed by networkpolicy/api-only egress[0]"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("cp    control-plane  10.0.0.10 (InternalIP)  10250"), "{text}");
+    assert!(text.contains("shop/web  NodePort  30080/TCP"), "{text}");
+
+    // Bad input: exit 2, saying what is wrong.
+    let cases: [(&[&str], &str); 6] = [
+        (&["endpoints", "-n", "nope"], "nope"),
+        (&["endpoints", "-n", "shop", "--ports", "0"], "invalid port \"0\""),
+        (&["endpoints", "-n", "shop", "--ports", "10250,70000"], "a port is a number from 1 to 65535"),
+        (&["endpoints", "-n", "shop", "--node", "w9"], "node \"w9\" not found"),
+        (&["endpoints", "-n", "shop", "--timeout", "1s"], "--probe"),
+        (&["endpoints", "-n", "shop", "--probe", "--from", "here", "--image", "busybox"], "--from here starts none"),
+    ];
+    for (args, expected) in cases {
+        let out = plugin(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+    }
+    let lost = "apiVersion: v1\nkind: Node\nmetadata: {name: lost}\n";
+    assert!(kubectl(&["create"], lost).status.success());
+    let out = plugin(&["endpoints", "-n", "shop"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("node lost has no IP address in status.addresses"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "nothing is reported as reachable or not: {}", stdout(&out));
+    // The other nodes can still be checked by name.
+    assert_eq!(plugin(&["endpoints", "-n", "shop", "--node", "cp,w1"]).status.code(), Some(0));
+}
+
+/// Issue 29, on the API server: `endpoints close` applies one egress policy per namespace through
+/// the shared apply path (a client dry run prints it; a server dry run stores nothing), after which
+/// the engine says the namespace's pods reach no kubelet or etcd port of any node; it is refused
+/// where another policy would still let them (policies add up), this plugin's own metadata block
+/// included, unless --force; --show-manual prints the policy and host firewall rules and changes
+/// nothing. On a control plane of its own (its Node objects).
+#[test]
+fn endpoints_close_keeps_pods_off_the_nodes_and_refuses_where_policies_add_up() {
+    let plane = ControlPlane::start_for_tests().expect("a control plane for this test");
+    let kubeconfig = plane.admin_kubeconfig.clone();
+    let kubectl = |args: &[&str], input: Option<&str>| {
+        let mut command = std::process::Command::new("kubectl");
+        command.env("KUBECONFIG", &kubeconfig).stdin(std::process::Stdio::null()).args(args);
+        match input {
+            Some(text) => harden_tests::run_with_input(command.args(["-f", "-"]), text),
+            None => run(&mut command),
+        }
+    };
+    let plugin = |args: &[&str]| run(plugin_command(PLUGIN).env("KUBECONFIG", &kubeconfig).args(args));
+    let objects = "\
+apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---
+apiVersion: v1\nkind: Namespace\nmetadata: {name: blocked}\n---
+apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop, labels: {app: web}}\nspec: {containers: [{name: c, image: alpine}]}\n---
+apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: blocked, labels: {app: web}}\nspec: {containers: [{name: c, image: alpine}]}\n---
+apiVersion: v1\nkind: Node\nmetadata: {name: cp, labels: {node-role.kubernetes.io/control-plane: ''}}
+status: {addresses: [{type: InternalIP, address: 10.0.0.10}]}\n---
+apiVersion: v1\nkind: Node\nmetadata: {name: w1}\nstatus: {addresses: [{type: InternalIP, address: 10.0.0.11}]}\n";
+    let out = kubectl(&["create"], Some(objects));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let policies = |ns: &str| stdout(&kubectl(&["get", "networkpolicy", "-n", ns, "-o", "name"], None));
+
+    let out = plugin(&["endpoints", "close", "-n", "shop", "--dry-run=client", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let policy: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let egress = &policy["spec"]["egress"];
+    let except = &egress[0]["to"][0]["ipBlock"]["except"];
+    assert!(except.as_array().unwrap().contains(&json!("10.0.0.10/32")), "{policy:#}");
+    assert!(except.as_array().unwrap().contains(&json!("10.0.0.11/32")), "{policy:#}");
+    assert!(except.as_array().unwrap().contains(&json!("169.254.169.254/32")), "{policy:#}");
+    let last = egress.as_array().unwrap().last().unwrap();
+    assert_eq!(last["ports"], json!([{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]), "{policy:#}");
+    assert_eq!(egress.as_array().unwrap().len(), 3, "the API server's endpoints on their port: {policy:#}");
+    assert_eq!(policies("shop"), "", "a client dry run changes nothing");
+    let out = plugin(&["endpoints", "close", "-n", "shop", "--dry-run=server"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(policies("shop"), "", "a server dry run stores nothing");
+
+    let out = plugin(&["endpoints", "close", "-n", "shop"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(policies("shop").trim(), "networkpolicy.networking.k8s.io/block-node-endpoints");
+    let out = plugin(&["endpoints", "-n", "shop", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let reachable: Vec<u64> =
+        report["namespaces"][0]["reachable"].as_array().unwrap().iter().map(|r| r["port"].as_u64().unwrap()).collect();
+    for port in [10250, 10255, 2379, 2380, 10257, 10259, 10249, 10256] {
+        assert!(!reachable.contains(&port), "{port} still reachable: {report:#}");
+    }
+
+    // Policies add up: one allowing all egress keeps the nodes open, so close is refused (and
+    // changes nothing), with --force applied with a warning.
+    let allow_all = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-all, namespace: shop}\n\
+                     spec: {podSelector: {}, policyTypes: [Egress], egress: [{}]}\n";
+    assert!(kubectl(&["create"], Some(allow_all)).status.success());
+    let out = plugin(&["endpoints", "close", "-n", "shop", "--name", "again"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("refusing to apply"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("shop/web reaches 10.0.0.10:10250 (allowed by networkpolicy/allow-all egress[0]"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!policies("shop").contains("again"), "{}", policies("shop"));
+    let out = plugin(&["endpoints", "close", "-n", "shop", "--name", "again", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("applying anyway: --force"), "{}", stderr(&out));
+    // This plugin's own metadata block allows every address but the metadata endpoints: the same.
+    assert_eq!(plugin(&["apply", "-n", "blocked"]).status.code(), Some(0));
+    let out = plugin(&["endpoints", "close", "-n", "blocked"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("allowed by networkpolicy/block-metadata egress[0]"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("kubectl block-metadata remove"), "{}", stderr(&out));
+
+    let out = plugin(&["endpoints", "close", "-n", "blocked", "--show-manual"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("kind: NetworkPolicy") && text.contains("kubectl apply -f"), "{text}");
+    assert!(text.contains("table inet kube-harden-endpoints"), "{text}");
+    assert!(
+        text.contains("iptables -A INPUT -p tcp -m multiport --dports 2379,2380,10250 -s 10.0.0.10 -j ACCEPT"),
+        "{text}"
+    );
+    assert!(text.contains("the plugin never changes a node's firewall"), "{text}");
+    assert_eq!(
+        policies("blocked").trim(),
+        "networkpolicy.networking.k8s.io/block-metadata",
+        "--show-manual changes nothing"
+    );
+    let out = plugin(&["endpoints", "close", "-n", "blocked", "--show-manual", "--dry-run=server"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+/// Issue 29: `endpoints close --cluster-wide`, the Admin tier's Deny of the nodes' component ports
+/// (all but 6443): refused where the cluster does not serve ClusterNetworkPolicy; with the real CRDs
+/// accepted by their schema, after which the engine says no pod reaches a kubelet or etcd port even
+/// where a NetworkPolicy allows all egress, while the API server stays reachable; refused where an
+/// Admin Accept at an earlier priority would undo it. On a control plane of its own.
+#[test]
+fn endpoints_close_cluster_wide_is_an_admin_deny_no_namespace_policy_widens() {
+    let plane = ControlPlane::start_for_tests().expect("a control plane for this test");
+    let kubeconfig = plane.admin_kubeconfig.clone();
+    let kubectl = |args: &[&str], input: &str| {
+        let mut command = std::process::Command::new("kubectl");
+        command.env("KUBECONFIG", &kubeconfig).stdin(std::process::Stdio::null()).args(args);
+        harden_tests::run_with_input(command.args(["-f", "-"]), input)
+    };
+    let plugin = |args: &[&str]| run(plugin_command(PLUGIN).env("KUBECONFIG", &kubeconfig).args(args));
+    let objects = "\
+apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---
+apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec: {containers: [{name: c, image: alpine}]}\n---
+apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-all, namespace: shop}\n\
+spec: {podSelector: {}, policyTypes: [Egress], egress: [{}]}\n---
+apiVersion: v1\nkind: Node\nmetadata: {name: cp, labels: {node-role.kubernetes.io/control-plane: ''}}
+status: {addresses: [{type: InternalIP, address: 10.0.0.10}]}\n";
+    assert!(kubectl(&["create"], objects).status.success());
+    let out = plugin(&["endpoints", "close", "--cluster-wide"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("does not serve ClusterNetworkPolicy"), "{}", stderr(&out));
+    let out = plugin(&["endpoints", "close", "--cluster-wide", "-n", "shop"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    harden_tests::install_cluster_tier_crds_into(&kubeconfig);
+    let out = plugin(&["endpoints", "close", "--cluster-wide", "--dry-run=server"]);
+    assert_eq!(out.status.code(), Some(0), "the CRD's schema and rules accept it: {}", stderr(&out));
+    // An Admin Accept of every address at an earlier priority would undo it.
+    let open = "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: open}\n\
+                spec: {tier: Admin, priority: 5, subject: {namespaces: {}}, egress: [{name: all, action: Accept, to: [{networks: [0.0.0.0/0]}]}]}\n";
+    assert!(kubectl(&["create"], open).status.success());
+    let out = plugin(&["endpoints", "close", "--cluster-wide"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("shop/web reaches 10.0.0.10:10250 (clusternetworkpolicy/open (Admin tier, priority 5)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = plugin(&["endpoints", "close", "--cluster-wide", "--priority", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let out = plugin(&["endpoints", "-n", "shop", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let reachable: Vec<u64> =
+        report["namespaces"][0]["reachable"].as_array().unwrap().iter().map(|r| r["port"].as_u64().unwrap()).collect();
+    assert_eq!(reachable, [6443], "allow-all does not widen the Admin Deny: {report:#}");
+}

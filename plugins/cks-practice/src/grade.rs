@@ -316,11 +316,17 @@ pub fn has_address(cluster: &Cluster, pod: PodId) -> bool {
     !cluster.pods[pod.index()].ips.is_empty()
 }
 
+/// Labels as the scenarios write them.
+pub type Labels<'a> = &'a [(&'a str, &'a str)];
+
+/// A pod that does not exist yet: namespace, name, labels, address.
+pub type ImaginedPod<'a> = (&'a str, &'a str, Labels<'a>, &'a str);
+
 /// A namespace and pods that do not exist yet, as YAML for [`traffic_model`]: what a policy must
 /// also cover ("namespaces labelled X", "pods created later"). Each pod is `(name, labels, ip)`:
 /// an address, so that ipBlock rules are asked about it as about a running pod.
-pub fn imagined(namespace: Option<(&str, &[(&str, &str)])>, pods: &[(&str, &str, &[(&str, &str)], &str)]) -> String {
-    let labels = |labels: &[(&str, &str)]| {
+pub fn imagined(namespace: Option<(&str, Labels<'_>)>, pods: &[ImaginedPod<'_>]) -> String {
+    let labels = |labels: Labels<'_>| {
         let items: Vec<String> = labels.iter().map(|(k, v)| format!("{k:?}: {v:?}")).collect();
         format!("{{{}}}", items.join(", "))
     };
@@ -382,4 +388,55 @@ pub async fn rights(
         }
     }
     Ok(Check::new(check, true, format!("the API server answers as the task says ({} questions)", questions.len())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(yaml: &str) -> Cluster {
+        let mut objects = Objects::new("a");
+        objects.add_yaml(yaml, "test").unwrap();
+        Cluster::build(&objects).unwrap()
+    }
+
+    const POLICY: &str = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\n\
+        spec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n  - to: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}}]\n    \
+        ports: [{port: 80}, {port: 8000, endPort: 8080, protocol: UDP}]\n";
+
+    #[test]
+    fn every_range_of_ports_and_addresses_the_policies_treat_alike_has_a_representative() {
+        let cluster =
+            cluster(&format!("{POLICY}---\n{}", imagined(None, &[("a", "web", &[("app", "web")], "10.9.0.1")])));
+        let ports = port_classes(&cluster);
+        for want in [(1, Protocol::Tcp), (80, Protocol::Tcp), (81, Protocol::Tcp), (8000, Protocol::Udp)] {
+            assert!(ports.contains(&want), "{want:?} in {ports:?}");
+        }
+        assert!(ports.contains(&(8081, Protocol::Udp)) && ports.contains(&(1, Protocol::Sctp)), "{ports:?}");
+        // The imagined pod's container ports (8080/TCP, dns 53/UDP and 53/TCP).
+        assert!(ports.contains(&(53, Protocol::Udp)) && ports.contains(&(8081, Protocol::Tcp)), "{ports:?}");
+        let v4 = address_classes(&cluster, Family::V4, &[]);
+        let shown: Vec<String> = v4.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["0.0.0.0", "10.0.0.0", "10.1.0.0", "10.2.0.0", "11.0.0.0"]);
+        assert!(address_classes(&cluster, Family::Both, &[]).contains(&"::".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_rule_opening_one_more_port_is_found_by_the_whole_question() {
+        let cluster =
+            cluster(&format!("{POLICY}---\n{}", imagined(None, &[("a", "web", &[("app", "web")], "10.9.0.1")])));
+        let ports = port_classes(&cluster);
+        let from = Endpoint::Pod(cluster.find_pod("a", "web").unwrap());
+        let to = Endpoint::Ip("10.2.3.4".parse().unwrap());
+        // The task: 80/TCP only. The policy also opens 8000-8080/UDP.
+        let check =
+            behaviour(&cluster, &ports, "web reaches 80/TCP only".into(), &[(from, to)], &|_, _, port, proto| {
+                port == 80 && proto == Protocol::Tcp
+            });
+        assert!(!check.passed);
+        assert!(check.reason.contains("on 8000/UDP is allowed"), "{}", check.reason);
+        let excepted = Endpoint::Ip("10.1.2.3".parse().unwrap());
+        let check = behaviour(&cluster, &ports, "nothing".into(), &[(from, excepted)], &|_, _, _, _| false);
+        assert!(check.passed, "{}", check.reason);
+    }
 }

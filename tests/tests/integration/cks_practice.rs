@@ -467,6 +467,9 @@ async fn dashboard_user_refuses_a_role_that_reads_secrets() {
     assert!(!dir.exists(), "the run's directory and token file are gone");
 }
 
+/// Scenario 6 on the API server alone: the arguments and the exposure are graded on the objects; no
+/// controller runs here, so "a pod of the current template is Ready" never passes and says why (the
+/// node tier grades it with pods that run: node::node_cks_practice_dashboard_args_...).
 #[tokio::test]
 async fn dashboard_args_insecure_flags_and_nodeport_are_graded() {
     let task = start(&["dashboard-args", "--seed", "606"]);
@@ -474,19 +477,60 @@ async fn dashboard_args_insecure_flags_and_nodeport_are_graded() {
     let (ns, name) = (task["names"]["namespace"].as_str().unwrap(), task["names"]["deployment"].as_str().unwrap());
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(1));
-    assert_eq!(failing(&checks).len(), 4, "{checks:#?}");
-    assert!(reason(&checks, "nodes' ports").contains("(NodePort)"));
+    assert_eq!(failing(&checks).len(), 5, "{checks:#?}");
+    assert!(reason(&checks, "outside the cluster").contains("(NodePort)"));
+    assert!(reason(&checks, "is Ready").contains("has not acted"), "{checks:#?}");
 
     // Wrong: only the Service is fixed.
     let dir = tempfile::tempdir().unwrap();
     sh(&format!("kubectl -n {ns} patch service {name} -p '{{\"spec\":{{\"type\":\"ClusterIP\"}}}}'"), dir.path());
     let (_, checks, _) = check(id);
-    assert_eq!(failing(&checks).len(), 3, "{checks:#?}");
+    assert_eq!(failing(&checks).len(), 4, "{checks:#?}");
     assert!(reason(&checks, "cannot be skipped").contains("still has --enable-skip-login"));
 
     sh(&manual(id), dir.path());
     let (exit, checks, _) = check(id);
-    assert_eq!(exit, Some(0), "{checks:#?}");
+    assert_eq!(exit, Some(1), "{checks:#?}");
+    assert_eq!(failing(&checks).len(), 1, "only readiness, which needs a controller: {checks:#?}");
+    assert!(!passed(&checks, "is Ready"));
+
+    // Wrong: exposed again through a hostPort, through hostNetwork, through externalIPs.
+    let host_port = format!(
+        "kubectl -n {ns} patch deployment {name} --type=json -p '[{{\"op\":\"add\",\"path\":\"/spec/template/spec/containers/0/ports/0/hostPort\",\"value\":8443}}]'"
+    );
+    sh(&host_port, dir.path());
+    let (_, checks, _) = check(id);
+    assert!(failing(&checks).iter().any(|c| c.contains("no port of the node")), "{checks:#?}");
+    assert!(reason(&checks, "no port of the node").contains("hostPort 8443"), "{checks:#?}");
+    sh(
+        &format!(
+            "kubectl -n {ns} patch deployment {name} --type=json -p '[{{\"op\":\"remove\",\"path\":\"/spec/template/spec/containers/0/ports/0/hostPort\"}}]'"
+        ),
+        dir.path(),
+    );
+    sh(
+        &format!(
+            "kubectl -n {ns} patch deployment {name} -p '{{\"spec\":{{\"template\":{{\"spec\":{{\"hostNetwork\":true}}}}}}}}'"
+        ),
+        dir.path(),
+    );
+    let (_, checks, _) = check(id);
+    assert!(reason(&checks, "no port of the node").contains("hostNetwork: true"), "{checks:#?}");
+    assert!(!passed(&checks, "no port of the node"));
+    sh(
+        &format!(
+            "kubectl -n {ns} patch deployment {name} -p '{{\"spec\":{{\"template\":{{\"spec\":{{\"hostNetwork\":false}}}}}}}}'"
+        ),
+        dir.path(),
+    );
+    sh(
+        &format!("kubectl -n {ns} patch service {name} -p '{{\"spec\":{{\"externalIPs\":[\"192.0.2.10\"]}}}}'"),
+        dir.path(),
+    );
+    let (_, checks, _) = check(id);
+    assert!(!passed(&checks, "outside the cluster"));
+    assert!(reason(&checks, "outside the cluster").contains("externalIPs 192.0.2.10"), "{checks:#?}");
+    assert!(passed(&checks, "no port of the node"), "{checks:#?}");
     reset_leaves_nothing(id, &task).await;
 }
 

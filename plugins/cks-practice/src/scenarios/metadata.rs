@@ -42,7 +42,8 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
          podSelector: {{}}\n  policyTypes: [Egress]\n  egress:\n  - to:\n    - ipBlock:\n        cidr: ???        # everything...\n        \
          except: [???]     # ...but the metadata endpoint\n"
     );
-    plan.plugin_steps = vec![format!("kubectl block-metadata apply -n {ns} --name {policy}")];
+    // Only the endpoint the task names (the default blocks every cloud's, 100.100.100.200 among them).
+    plan.plugin_steps = vec![format!("kubectl block-metadata apply -n {ns} --name {policy} --cloud aws")];
     plan.manual = format!(
         "kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {policy}\n  \
          namespace: {ns}\nspec:\n  podSelector: {{}}\n  policyTypes:\n  - Egress\n  egress:\n  - to:\n    - ipBlock:\n        \

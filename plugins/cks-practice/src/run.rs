@@ -47,6 +47,31 @@ pub struct Record {
     /// Scenario 8: the file's mode before the run, and the one the run set (what reset puts back,
     /// and when).
     pub modes: Option<(String, String)>,
+    /// Exam mode: the best result `check` reached within the time budget (what counts once the
+    /// time is up, as in the exam: a task solved in time stays solved).
+    pub best: Option<Best>,
+}
+
+/// The best result of an exam-mode run within its time: checks passed of total, and when (seconds
+/// after the start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Best {
+    pub passed: usize,
+    pub total: usize,
+    pub seconds_in: u64,
+}
+
+impl Best {
+    pub fn solved(&self) -> bool {
+        self.total > 0 && self.passed == self.total
+    }
+
+    /// Whether `self` is a better result than `other` (more of the checks passed; a tie keeps the
+    /// earlier one).
+    fn better_than(&self, other: Option<&Best>) -> bool {
+        other.is_none_or(|o| self.passed * o.total > o.passed * self.total)
+    }
 }
 
 pub fn now() -> u64 {
@@ -126,6 +151,9 @@ impl Record {
             data.insert("originalMode".into(), old.clone());
             data.insert("setMode".into(), set.clone());
         }
+        if let Some(best) = &self.best {
+            data.extend(best_data(best));
+        }
         data
     }
 
@@ -174,8 +202,41 @@ impl Record {
                 (Some(old), Some(set)) => Some((old.clone(), set.clone())),
                 _ => None,
             },
+            best: match (data.get("bestPassed"), data.get("bestTotal"), data.get("bestSecondsIn")) {
+                (Some(p), Some(t), Some(at)) => Some(Best {
+                    passed: p.parse().map_err(|_| bad("bestPassed"))?,
+                    total: t.parse().map_err(|_| bad("bestTotal"))?,
+                    seconds_in: at.parse().map_err(|_| bad("bestSecondsIn"))?,
+                }),
+                _ => None,
+            },
         })
     }
+}
+
+fn best_data(best: &Best) -> [(String, String); 3] {
+    [
+        ("bestPassed".into(), best.passed.to_string()),
+        ("bestTotal".into(), best.total.to_string()),
+        ("bestSecondsIn".into(), best.seconds_in.to_string()),
+    ]
+}
+
+/// Exam mode: keeps `result` in the run's record when it is within the time and better than the
+/// best kept so far; returns the best after it.
+pub async fn keep_best(client: &Client, record: &Record, result: Best, at: u64) -> Result<Option<Best>> {
+    if !record.exam || record.left(at) < 0 || !result.better_than(record.best.as_ref()) {
+        return Ok(record.best);
+    }
+    let namespace = record.plan()?.namespaces[0].clone();
+    let data: BTreeMap<String, String> = best_data(&result).into_iter().collect();
+    Api::<ConfigMap>::namespaced(client.clone(), &namespace)
+        .patch(RECORD_NAME, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(json!({"data": data})))
+        .await
+        .map_err(|e| {
+            harden_kube::error::from_kube(e, format!("keeping the best result in {namespace}/{RECORD_NAME}"))
+        })?;
+    Ok(Some(result))
 }
 
 /// Every run on the cluster (`only`: the one of that name): the records this plugin wrote, in the
@@ -280,6 +341,7 @@ pub async fn start(client: &Client, plan: &Plan, exam: bool, bench: Option<&Node
         dir: plan.dir.clone(),
         bench: bench.cloned(),
         modes: None,
+        best: None,
     };
     let mut objects: Vec<Object> = plan.apply_objects()?;
     if exam {
@@ -511,6 +573,7 @@ mod tests {
             dir: dir.to_path_buf(),
             bench: None,
             modes: None,
+            best: None,
         }
     }
 

@@ -412,6 +412,21 @@ async fn tls_ingress_refuses_a_certificate_without_the_hosts_san() {
     sh(&manual(id), dir.path());
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(0), "{checks:#?}");
+
+    // The Ingress's address, as a controller would set it, cannot be reached from here: that is
+    // said, with how to give one, and no controller is blamed.
+    sh(
+        &format!(
+            "for i in $(kubectl -n {ns} get ingress -o name); do kubectl -n {ns} patch \"$i\" --subresource=status \
+             --type=merge -p '{{\"status\":{{\"loadBalancer\":{{\"ingress\":[{{\"ip\":\"127.0.0.1\"}}]}}}}}}'; done"
+        ),
+        dir.path(),
+    );
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1), "{checks:#?}");
+    let why = reason(&checks, "the controller at 127.0.0.1:443");
+    assert!(why.starts_with("not probed: the Ingress's address 127.0.0.1:443 cannot be reached"), "{why}");
+    assert!(why.contains("--address HOST[:PORT]") && !why.contains("has not taken"), "{why}");
     reset_leaves_nothing(id, &task).await;
 }
 

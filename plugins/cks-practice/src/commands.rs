@@ -140,6 +140,11 @@ pub struct StartCmd {
     #[arg(long, value_name = "NAME")]
     pub benchmark: Option<String>,
 
+    /// How long to wait for the namespaces of an earlier run of the same seed to finish deleting,
+    /// e.g. 90s, 5m.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = harden_cli::duration::parse_wait)]
+    pub timeout: std::time::Duration,
+
     #[command(flatten)]
     pub kube: KubeArgs,
 }
@@ -251,6 +256,7 @@ impl StartCmd {
         let mut plan = scenario::plan(self.scenario, &Context { seed, dir: &dir, bench: bench.as_ref() })?;
         // Scenario 8's --image is kube-bench's (in `bench`); the others' is their pods'.
         plan.choose_images(if bench.is_some() { None } else { self.image.as_deref() })?;
+        run::wait_for_namespaces_to_go(&kube.client, &plan, self.timeout).await?;
         let record = run::start(&kube.client, &plan, self.exam, bench.as_ref()).await?;
         print_task(&record, &plan);
         Ok(Outcome::Good)

@@ -323,6 +323,49 @@ pub async fn current(client: &Client, run: Option<&str>) -> Result<Record> {
     }
 }
 
+/// A run's namespaces still being deleted (a reset, or a start that failed and was taken down):
+/// waits up to `timeout` for them to go, with progress on stderr, instead of failing on the API
+/// server's refusal to create anything in a Terminating namespace.
+pub async fn wait_for_namespaces_to_go(client: &Client, plan: &Plan, timeout: std::time::Duration) -> Result<()> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let deadline = std::time::Instant::now() + timeout;
+    let mut spinner: Option<harden_cli::progress::Spinner> = None;
+    let message = |names: &[String]| format!("waiting for namespace {} of an earlier run to go", names.join(", "));
+    loop {
+        let mut terminating = Vec::new();
+        for name in &plan.namespaces {
+            let found = api
+                .get_opt(name)
+                .await
+                .map_err(|e| harden_kube::error::from_kube(e, format!("reading namespace {name}")))?;
+            if found.is_some_and(|ns| ns.metadata.deletion_timestamp.is_some()) {
+                terminating.push(name.clone());
+            }
+        }
+        if terminating.is_empty() {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(Error::conflict(format!(
+                "namespace {} of an earlier run {} is still being deleted (Terminating) after {}s",
+                terminating.join(", "),
+                plan.run,
+                timeout.as_secs()
+            ))
+            .with_hint(format!(
+                "start it again once `kubectl get namespace {}` finds nothing (a namespace goes once everything in it \
+                 is deleted), wait longer with --timeout, or start another run with another --seed",
+                terminating.join(" ")
+            )));
+        }
+        match &spinner {
+            Some(spinner) => spinner.set_message(message(&terminating)),
+            None => spinner = Some(harden_cli::progress::Spinner::start(message(&terminating))),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
 /// Creates the plan's starting state and its record. Refuses when the run exists.
 pub async fn start(client: &Client, plan: &Plan, exam: bool, bench: Option<&NodeBench>) -> Result<Record> {
     if !runs(client, Some(&plan.run)).await?.is_empty() {

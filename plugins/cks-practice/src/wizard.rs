@@ -42,6 +42,7 @@ pub async fn run() -> Result<Outcome> {
     };
     let mut plan = scenario::plan(id, &Context { seed, dir: &scenario::default_dir(&name), bench: bench.as_ref() })?;
     plan.choose_images(None)?;
+    run::wait_for_namespaces_to_go(&kube.client, &plan, std::time::Duration::from_secs(120)).await?;
     let record = run::start(&kube.client, &plan, false, bench.as_ref()).await?;
     output::eprint(&format!("\n{}", task_text(&record, &plan)));
     let actions = [

@@ -705,6 +705,30 @@ async fn exam_mode_locks_the_namespaces_against_the_plugins_and_gives_no_hints()
     reset_leaves_nothing(id, &task).await;
 }
 
+/// A start right after a reset (or a failed start, which is taken down the same way) finds the
+/// run's namespaces still Terminating: it waits for them to go and, when they do not (this API
+/// server runs no namespace controller), says so, with what to do; never "ask an admin".
+#[tokio::test]
+async fn a_start_after_a_reset_waits_for_the_namespaces_to_go() {
+    let task = start(&["default-deny", "--seed", "131"]);
+    reset_leaves_nothing("default-deny-131", &task).await;
+    let began = std::time::Instant::now();
+    let out = cks(&["start", "default-deny", "--seed", "131", "--timeout", "3s"]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    assert!(began.elapsed() >= std::time::Duration::from_secs(3), "it waited");
+    let err = stderr(&out);
+    let ns = task["names"]["namespace"].as_str().unwrap();
+    assert!(
+        err.contains(&format!("namespace {ns}")) && err.contains("still being deleted (Terminating) after 3s"),
+        "{err}"
+    );
+    assert!(err.contains("another --seed") && !err.contains("admin"), "{err}");
+    let out = cks(&["start", "default-deny", "--seed", "132"]);
+    assert_eq!(code(&out), Some(0), "another seed starts at once: {}", stderr(&out));
+    let out = cks(&["reset", "--run", "default-deny-132"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+}
+
 #[tokio::test]
 async fn list_names_every_scenario_and_runnable_leaves_out_node_access() {
     let out = run(plugin_command(PLUGIN).args(["list", "-o", "json"]));

@@ -129,8 +129,8 @@ pub struct StartCmd {
     #[arg(long, value_name = "NODE")]
     pub node: Option<String>,
 
-    /// The image of the pods the scenario creates: scenarios 1-6 their pods (agnhost) and scenario 6's
-    /// Dashboard; scenario 8 kube-bench's Job and the pod that changes the node's file (it needs sh,
+    /// The image of the pods the scenario creates: scenarios 1-5 their pods (busybox: they serve HTTP
+    /// with httpd, and have wget for checking by hand) and scenario 6's Dashboard; scenario 8 kube-bench's Job and the pod that changes the node's file (it needs sh,
     /// stat and chmod) [default: each scenario's own, under $KUBE_HARDEN_IMAGE_REPOSITORY when set].
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
@@ -140,8 +140,8 @@ pub struct StartCmd {
     #[arg(long, value_name = "NAME")]
     pub benchmark: Option<String>,
 
-    /// How long to wait for the namespaces of an earlier run of the same seed to finish deleting,
-    /// e.g. 90s, 5m.
+    /// How long to wait for the namespaces of an earlier run of the same seed to finish deleting, and
+    /// then for the scenario's pods to run, e.g. 90s, 5m.
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = harden_cli::duration::parse_wait)]
     pub timeout: std::time::Duration,
 
@@ -258,9 +258,46 @@ impl StartCmd {
         plan.choose_images(if bench.is_some() { None } else { self.image.as_deref() })?;
         run::wait_for_namespaces_to_go(&kube.client, &plan, self.timeout).await?;
         let record = run::start(&kube.client, &plan, self.exam, bench.as_ref()).await?;
+        if bench.is_none() && plan.objects.iter().any(|o| o["kind"] == "Pod") {
+            if node_access(&kube).await? {
+                if let Err(e) = wait_for_pods(&kube.client, &plan, self.timeout).await {
+                    let _ = run::reset(&kube.client, &record.run, Some(&record), Some(&plan.dir)).await;
+                    return Err(e.context(format!("starting run {}; it was reset", record.run)));
+                }
+            } else {
+                output::warn(
+                    "this cluster has no Ready node: the scenario's pods will not run (check grades the objects; the \
+                     manual checks of `solution` need running pods)",
+                );
+            }
+        }
         print_task(&record, &plan);
         Ok(Outcome::Good)
     }
+}
+
+/// Waits until every pod of the plan runs (Ready), failing at once on one that cannot (an image it
+/// cannot pull), with the hint to choose another image.
+async fn wait_for_pods(client: &kube::Client, plan: &Plan, timeout: std::time::Duration) -> Result<()> {
+    use harden_kube::pods::{Until, Wait, wait_for};
+    let wait = Wait {
+        until: Until::Running,
+        timeout,
+        pull_hint: harden_cli::images::pull_hint("it needs sh, httpd and wget, as busybox has"),
+        timeout_flag: Some("--timeout"),
+    };
+    for ns in &plan.namespaces {
+        let names: Vec<&str> = plan
+            .objects
+            .iter()
+            .filter(|o| o["kind"] == "Pod" && o["metadata"]["namespace"] == ns.as_str())
+            .filter_map(|o| o["metadata"]["name"].as_str())
+            .collect();
+        if !names.is_empty() {
+            wait_for(&Api::namespaced(client.clone(), ns), &names, &wait).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The task as the exam prints it: the namespaces, the exact names, the constraints, the time.
@@ -553,8 +590,13 @@ pub struct SolutionCmd {
 }
 
 pub fn solution_text(plan: &Plan) -> String {
+    let verify = if plan.verify.is_empty() {
+        String::new()
+    } else {
+        format!("\nCheck it by hand from inside the cluster, as in the exam:\n\n{}", plan.verify)
+    };
     format!(
-        "With the kube-harden plugins:\n{}\nBy hand, as in the exam (no plugins there):\n\n{}",
+        "With the kube-harden plugins:\n{}\nBy hand, as in the exam (no plugins there):\n\n{}{verify}",
         plan.plugin_steps.iter().map(|s| format!("  {s}\n")).collect::<String>(),
         plan.manual
     )
@@ -569,9 +611,9 @@ impl SolutionCmd {
         let plan = record.plan()?;
         match self.output {
             Format::Text => output::print(&solution_text(&plan)),
-            Format::Json => {
-                print_json(&json!({"run": record.run, "plugin": plan.plugin_steps, "manual": plan.manual}))?
-            }
+            Format::Json => print_json(&json!({
+                "run": record.run, "plugin": plan.plugin_steps, "manual": plan.manual, "verify": plan.verify,
+            }))?,
         }
         Ok(Outcome::Good)
     }

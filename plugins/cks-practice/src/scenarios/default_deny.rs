@@ -50,6 +50,17 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
          kubectl -n {} get networkpolicy {policy} -o yaml\n",
         sh(&ns)
     );
+    let (web_pod, api_pod) = (format!("web-{web}"), format!("api-{api}"));
+    plan.verify = [
+        "# from another namespace: NO ANSWER to both (ingress denied)\n".to_string(),
+        build::try_http((&client_ns, "client"), (&ns, &web_pod), web_port),
+        build::try_http((&client_ns, "client"), (&ns, &api_pod), api_port),
+        "# from the namespace's own pod: NO ANSWER (ingress denied)\n".to_string(),
+        build::try_http((&ns, &web_pod), (&ns, &api_pod), api_port),
+        "# egress untouched: REACHED\n".to_string(),
+        build::try_http((&ns, &web_pod), (&client_ns, "client"), 8080),
+    ]
+    .concat();
     plan
 }
 

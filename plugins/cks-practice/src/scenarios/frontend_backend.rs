@@ -65,6 +65,15 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
          ingress:\n  - from:\n    - namespaceSelector:\n        matchLabels:\n          team: {team}\n      podSelector:\n        \
          matchLabels:\n          role: frontend\n    ports:\n    - protocol: TCP\n      port: {port}\nEOF\n"
     );
+    plan.verify = [
+        "# the labelled namespace's frontend: REACHED\n".to_string(),
+        build::try_http((&front_ns, "frontend"), (&backend_ns, "backend"), port),
+        "# its worker, the other namespace's frontend, the backend's neighbour: NO ANSWER\n".to_string(),
+        build::try_http((&front_ns, "worker"), (&backend_ns, "backend"), port),
+        build::try_http((&other_ns, "frontend"), (&backend_ns, "backend"), port),
+        build::try_http((&backend_ns, "cache"), (&backend_ns, "backend"), port),
+    ]
+    .concat();
     plan
 }
 

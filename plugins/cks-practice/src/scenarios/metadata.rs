@@ -20,12 +20,23 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
     let app = rng.word();
     let worker = rng.fresh_word(&[app]);
     let policy = format!("deny-metadata-{}", rng.word());
+    let (app_port, worker_port) = (rng.port(&[]), rng.port(&[]));
     plan.namespaces = vec![ns.clone()];
     plan.objects = vec![
         build::namespace(&ns, json!({})),
-        build::pod(&ns, app, json!({"app": app}), rng.port(&[])),
-        build::pod(&ns, worker, json!({"app": worker, "tier": "batch"}), rng.port(&[])),
+        build::pod(&ns, app, json!({"app": app}), app_port),
+        build::pod(&ns, worker, json!({"app": worker, "tier": "batch"}), worker_port),
     ];
+    plan.verify = [
+        format!(
+            "# the endpoint: NO ANSWER (where there is a metadata service, it answers without the policy)\n\
+             kubectl -n {ns} exec {app} -- wget -qO- -T 2 http://{METADATA}/ >/dev/null 2>&1 \\\n  \
+             && echo \"{ns}/{app} -> {METADATA}:80 REACHED\" || echo \"{ns}/{app} -> {METADATA}:80 NO ANSWER\"\n\
+             # pod-to-pod egress kept: REACHED\n"
+        ),
+        build::try_http((&ns, app), (&ns, worker), worker_port),
+    ]
+    .concat();
     plan.names.insert("namespace", ns.clone());
     plan.names.insert("networkpolicy", policy.clone());
     plan.task = format!(

@@ -332,7 +332,7 @@ pub mod build {
         let (to_ns, to_pod) = to;
         format!(
             "ip=$(kubectl -n {to_ns} get pod {to_pod} -o jsonpath='{{.status.podIP}}')\n\
-             kubectl -n {from_ns} exec {from_pod} -- wget -qO- -T 2 \"http://$ip:{port}/\" >/dev/null 2>&1 \\\n  \
+             kubectl -n {from_ns} exec {from_pod} -- timeout 2 wget -qO- \"http://$ip:{port}/\" >/dev/null 2>&1 \\\n  \
              && echo \"{from_ns}/{from_pod} -> {to_ns}/{to_pod}:{port} REACHED\" \\\n  \
              || echo \"{from_ns}/{from_pod} -> {to_ns}/{to_pod}:{port} NO ANSWER\"\n"
         )

@@ -1556,3 +1556,96 @@ fn node_cks_practice_tls_ingress_grades_what_traefik_serves() {
     let out = cks(&["reset", "--run", run_name]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// Runs a script of `cks-practice solution` (manual steps or the check by hand) with bash, as admin.
+fn practice_script(node: &Node, script: &str) -> String {
+    let out = run(Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .env("KUBECONFIG", &node.cluster.admin_kubeconfig)
+        .stdin(Stdio::null()));
+    assert!(out.status.success(), "script failed:\n{script}\n{}", stderr(&out));
+    stdout(&out)
+}
+
+/// Runs the check by hand until its lines say `reached` REACHED and `unanswered` NO ANSWER
+/// (policies take a moment to be enforced), and returns them; fails after [`SETTLE`].
+fn verify_by_hand(node: &Node, script: &str, reached: usize, unanswered: usize) -> String {
+    let began = Instant::now();
+    loop {
+        let out = practice_script(node, script);
+        let count = |word: &str| out.lines().filter(|l| l.ends_with(word)).count();
+        if count(" REACHED") == reached && count(" NO ANSWER") == unanswered {
+            return out;
+        }
+        assert!(began.elapsed() < SETTLE, "want {reached} REACHED and {unanswered} NO ANSWER:\n{out}");
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+/// cks-practice scenarios 1-3 on the node: their pods run from the node's local busybox image
+/// (`start --image` waits until they run), the check by hand that `solution` prints (`kubectl exec
+/// ... wget`) sees every connection answered before the answer and the task's connections refused
+/// after it, where `check` passes on the same cluster; and a wrong answer that `check` fails (egress
+/// restricted to HTTPS) is seen by hand too.
+#[test]
+fn node_cks_practice_network_scenarios_run_from_local_images_and_the_check_by_hand_agrees() {
+    let node = node();
+    let _enforcing = enforcing();
+    let image = node.cluster.image("busybox");
+    let cks = |args: &[&str]| run(node.cluster.plugin("cks-practice").args(args));
+    // (scenario, seed, REACHED and NO ANSWER lines after the answer; before it every line is REACHED)
+    for (scenario, seed, reached, unanswered) in
+        [("default-deny", "41", 1, 3), ("frontend-to-backend", "42", 1, 3), ("block-metadata", "43", 1, 1)]
+    {
+        let out = cks(&["start", scenario, "--seed", seed, "--image", &image]);
+        assert_eq!(out.status.code(), Some(0), "{scenario}: {}", stderr(&out));
+        let run_name = format!("{scenario}-{seed}");
+        let task: Value = serde_json::from_str(&stdout(&cks(&["task", "--run", &run_name, "-o", "json"]))).unwrap();
+        for ns in task["namespaces"].as_array().unwrap() {
+            let out = run(kubectl(node).args([
+                "get",
+                "pods",
+                "-n",
+                ns.as_str().unwrap(),
+                "-o",
+                "jsonpath={.items[*].status.phase}",
+            ]));
+            let phases = stdout(&out);
+            assert!(
+                phases.split_whitespace().all(|p| p == "Running"),
+                "{scenario}: start waited for its pods: {phases}"
+            );
+        }
+        let solution: Value =
+            serde_json::from_str(&stdout(&cks(&["solution", "--run", &run_name, "-o", "json"]))).unwrap();
+        let verify = solution["verify"].as_str().unwrap();
+        let lines = verify_by_hand(node, verify, reached + unanswered, 0);
+        assert!(lines.contains("REACHED"), "{lines}");
+
+        practice_script(node, solution["manual"].as_str().unwrap());
+        let (code, checks) = practice_checks(node, &run_name);
+        assert_eq!(code, Some(0), "{scenario}: the manual solution passes with running pods: {checks:?}");
+        let lines = verify_by_hand(node, verify, reached, unanswered);
+        if scenario == "default-deny" {
+            assert!(lines.lines().any(|l| l.contains("/client:8080 REACHED")), "egress untouched: {lines}");
+            // Wrong: egress restricted to HTTPS. check fails, and by hand the pod no longer reaches the client.
+            let ns = task["names"]["namespace"].as_str().unwrap();
+            apply(
+                node,
+                &format!(
+                    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: https-only, namespace: {ns}}}\n\
+                     spec:\n  podSelector: {{}}\n  policyTypes: [Egress]\n  egress:\n  - ports: [{{protocol: TCP, port: 443}}]\n"
+                ),
+            );
+            let (code, checks) = practice_checks(node, &run_name);
+            assert_eq!(code, Some(1), "{checks:?}");
+            assert!(checks.iter().any(|(c, passed, _)| c.starts_with("egress stays open") && !passed), "{checks:?}");
+            verify_by_hand(node, verify, 0, reached + unanswered);
+        }
+        if scenario == "block-metadata" {
+            assert!(lines.contains("169.254.169.254:80 NO ANSWER"), "{lines}");
+        }
+        let out = cks(&["reset", "--run", &run_name]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+}

@@ -30,7 +30,7 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
     plan.verify = [
         format!(
             "# the endpoint: NO ANSWER (where there is a metadata service, it answers without the policy)\n\
-             kubectl -n {ns} exec {app} -- wget -qO- -T 2 http://{METADATA}/ >/dev/null 2>&1 \\\n  \
+             kubectl -n {ns} exec {app} -- timeout 2 wget -qO- http://{METADATA}/ >/dev/null 2>&1 \\\n  \
              && echo \"{ns}/{app} -> {METADATA}:80 REACHED\" || echo \"{ns}/{app} -> {METADATA}:80 NO ANSWER\"\n\
              # pod-to-pod egress kept: REACHED\n"
         ),

@@ -293,13 +293,14 @@ pub fn behaviour(
             }
         }
     }
+    let pairs = pairs.iter().filter(|(a, b)| a != b).count();
     Check::new(
         check,
         true,
         format!(
-            "as the task says for {} pairs on every port of TCP, UDP and SCTP ({asked} questions to the engine, \
+            "as the task says, for {pairs} pair{} on every port of TCP, UDP and SCTP ({asked} questions to the engine, \
              one per range of ports and addresses the policies treat alike)",
-            pairs.iter().filter(|(a, b)| a != b).count()
+            if pairs == 1 { "" } else { "s" }
         ),
     )
 }

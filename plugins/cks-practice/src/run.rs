@@ -347,9 +347,11 @@ pub async fn wait_for_namespaces_to_go(client: &Client, plan: &Plan, timeout: st
         }
         if std::time::Instant::now() >= deadline {
             return Err(Error::conflict(format!(
-                "namespace {} of an earlier run {} is still being deleted (Terminating) after {}s",
+                "{} {} of an earlier run {} {} still being deleted (Terminating) after {}s",
+                if terminating.len() == 1 { "namespace" } else { "namespaces" },
                 terminating.join(", "),
                 plan.run,
+                if terminating.len() == 1 { "is" } else { "are" },
                 timeout.as_secs()
             ))
             .with_hint(format!(

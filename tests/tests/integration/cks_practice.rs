@@ -719,7 +719,7 @@ async fn a_start_after_a_reset_waits_for_the_namespaces_to_go() {
     let err = stderr(&out);
     let ns = task["names"]["namespace"].as_str().unwrap();
     assert!(
-        err.contains(&format!("namespace {ns}")) && err.contains("still being deleted (Terminating) after 3s"),
+        err.contains(&format!("namespaces {ns}, ")) && err.contains("still being deleted (Terminating) after 3s"),
         "{err}"
     );
     assert!(err.contains("another --seed") && !err.contains("admin"), "{err}");

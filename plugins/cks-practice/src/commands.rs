@@ -258,22 +258,32 @@ impl StartCmd {
         plan.choose_images(if bench.is_some() { None } else { self.image.as_deref() })?;
         run::wait_for_namespaces_to_go(&kube.client, &plan, self.timeout).await?;
         let record = run::start(&kube.client, &plan, self.exam, bench.as_ref()).await?;
-        if bench.is_none() && plan.objects.iter().any(|o| o["kind"] == "Pod") {
-            if node_access(&kube).await? {
-                if let Err(e) = wait_for_pods(&kube.client, &plan, self.timeout).await {
-                    let _ = run::reset(&kube.client, &record.run, Some(&record), Some(&plan.dir)).await;
-                    return Err(e.context(format!("starting run {}; it was reset", record.run)));
-                }
-            } else {
-                output::warn(
-                    "this cluster has no Ready node: the scenario's pods will not run (check grades the objects; the \
-                     manual checks of `solution` need running pods)",
-                );
-            }
+        if bench.is_none() {
+            wait_for_the_pods(&kube, &plan, &record, self.timeout).await?;
         }
         print_task(&record, &plan);
         Ok(Outcome::Good)
     }
+}
+
+/// After `start`: waits until the scenario's pods run, or says at once that they cannot (no Ready
+/// node); a pod that cannot start resets the run, so that a start with another `--image` can follow.
+pub async fn wait_for_the_pods(kube: &Kube, plan: &Plan, record: &Record, timeout: std::time::Duration) -> Result<()> {
+    if !plan.objects.iter().any(|o| o["kind"] == "Pod") {
+        return Ok(());
+    }
+    if !node_access(kube).await? {
+        output::warn(
+            "this cluster has no Ready node: the scenario's pods will not run (check grades the objects; the \
+             manual checks of `solution` need running pods)",
+        );
+        return Ok(());
+    }
+    if let Err(e) = wait_for_pods(&kube.client, plan, timeout).await {
+        let _ = run::reset(&kube.client, &record.run, Some(record), Some(&plan.dir)).await;
+        return Err(e.context(format!("starting run {}; it was reset", record.run)));
+    }
+    Ok(())
 }
 
 /// Waits until every pod of the plan runs (Ready), failing at once on one that cannot (an image it

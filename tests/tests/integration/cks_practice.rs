@@ -796,6 +796,7 @@ def send(keys):
     time.sleep(0.3); os.write(fd, keys)
 wait_for(b"Scenario"); send(b"\r")
 wait_for(b"Seed"); send(b"\x15" * 1 + b"31337\r")
+wait_for(b"Image of the scenario's pods"); send(b"registry.example.com/tools/busybox:1.36\r")
 wait_for(b"When done"); wait_for(b"Next"); send(b"\r")
 wait_for(b"Score:")
 mark = len(out)
@@ -822,7 +823,13 @@ sys.exit(os.waitstatus_to_exitcode(status))
     assert_eq!(code(&out), Some(0), "{text}");
     assert!(text.contains("Run: default-deny-31337"), "{text}");
     assert!(text.contains("Score:") && text.contains("not yet"), "{text}");
-    assert!(text.contains("kubectl cks-practice start default-deny --seed 31337"), "{text}");
+    assert!(
+        text.contains(
+            "kubectl cks-practice start default-deny --seed 31337 --image registry.example.com/tools/busybox:1.36"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("pod/web-") && text.contains("created"), "{text}");
     let client = cluster().admin_client().await;
     let left = Api::<Namespace>::all(client)
         .list(&ListParams::default().labels(&format!("{RUN_LABEL}=default-deny-31337")))

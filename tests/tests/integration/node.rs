@@ -1649,3 +1649,65 @@ fn node_cks_practice_network_scenarios_run_from_local_images_and_the_check_by_ha
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
 }
+
+/// Polls `cks-practice check` until `done` says so about the checks (a Deployment takes a moment to
+/// roll out), and returns them; fails after a minute.
+fn practice_checks_until(
+    node: &Node,
+    run_name: &str,
+    done: impl Fn(&[(String, bool, String)]) -> bool,
+) -> (Option<i32>, Vec<(String, bool, String)>) {
+    let began = Instant::now();
+    loop {
+        let (code, checks) = practice_checks(node, run_name);
+        if done(&checks) {
+            return (code, checks);
+        }
+        assert!(began.elapsed() < Duration::from_secs(90), "never: {checks:#?}");
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+/// cks-practice scenario 6 on the node, with a local stand-in for the Dashboard that exits on a flag
+/// it does not know (as the Dashboard does): the manual solution passes once its pod of the new
+/// template is Ready; arguments replaced by ones that crash it fail, naming the exit, although
+/// `replicas: 1` (all the earlier grading read) would have passed.
+#[test]
+fn node_cks_practice_dashboard_args_are_graded_on_a_ready_pod_of_the_current_template() {
+    let node = node();
+    let image = node.cluster.image("dashboard");
+    assert!(!image.is_empty(), "the dashboard stand-in is missing from the node's images");
+    let cks = |args: &[&str]| run(node.cluster.plugin("cks-practice").args(args));
+    let out = cks(&["start", "dashboard-args", "--seed", "61", "--image", &image]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run_name = "dashboard-args-61";
+    let task: Value = serde_json::from_str(&stdout(&cks(&["task", "--run", run_name, "-o", "json"]))).unwrap();
+    let (ns, name) = (task["names"]["namespace"].as_str().unwrap(), task["names"]["deployment"].as_str().unwrap());
+    let ready =
+        |checks: &[(String, bool, String)]| checks.iter().any(|(c, passed, _)| c.contains("is Ready") && *passed);
+    let (code, checks) = practice_checks_until(node, run_name, ready);
+    assert_eq!(code, Some(1), "the insecure flags are still there: {checks:#?}");
+
+    let solution: Value = serde_json::from_str(&stdout(&cks(&["solution", "--run", run_name, "-o", "json"]))).unwrap();
+    practice_script(node, solution["manual"].as_str().unwrap());
+    let (code, checks) = practice_checks_until(node, run_name, |c| c.iter().all(|(_, passed, _)| *passed));
+    assert_eq!(code, Some(0), "{checks:#?}");
+
+    // Wrong: the arguments replaced by one the Dashboard does not know. The old pod keeps serving.
+    let patch = format!(
+        "kubectl -n {ns} patch deployment {name} --type=json \
+         -p '[{{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/args\",\"value\":[\"--no-such-flag\"]}}]'"
+    );
+    practice_script(node, &patch);
+    let crashed = |checks: &[(String, bool, String)]| {
+        checks.iter().any(|(c, passed, why)| c.contains("is Ready") && !passed && why.contains("exit 1"))
+    };
+    let (code, checks) = practice_checks_until(node, run_name, crashed);
+    assert_eq!(code, Some(1), "{checks:#?}");
+    let failed: Vec<&String> = checks.iter().filter(|(_, passed, _)| !passed).map(|(c, _, _)| c).collect();
+    assert_eq!(failed.len(), 1, "only readiness fails: {checks:#?}");
+    let out = run(kubectl(node).args(["get", "deployment", name, "-n", ns, "-o", "jsonpath={.spec.replicas}"]));
+    assert_eq!(stdout(&out), "1", "spec.replicas, all the earlier grading read, is still 1");
+    let out = cks(&["reset", "--run", run_name]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

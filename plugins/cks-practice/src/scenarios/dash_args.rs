@@ -281,7 +281,7 @@ fn not_ready_reason(pod: &Pod) -> Option<String> {
             }
             reasons.push(format!("{}: {reason}", c.name));
         } else if let Some(terminated) = c.state.as_ref().and_then(|s| s.terminated.as_ref()) {
-            reasons.push(format!("{}: exited {}", c.name, terminated.exit_code));
+            reasons.push(format!("{}: terminated (exit {})", c.name, terminated.exit_code));
         } else if !c.ready {
             reasons.push(format!("{}: running, not Ready", c.name));
         }

@@ -1509,7 +1509,11 @@ fn node_cks_practice_tls_ingress_grades_what_traefik_serves() {
     let node = node();
     let port = traefik(node);
     let cks = |args: &[&str]| run(node.cluster.plugin("cks-practice").args(args));
-    let out = cks(&["start", "tls-ingress", "--seed", "4242"]);
+    // Without --image the default busybox cannot be pulled here (no registry): start says so at once.
+    let out = cks(&["start", "tls-ingress", "--seed", "4242", "--timeout", "5m"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("busybox:1.36") && stderr(&out).contains("it was reset"), "{}", stderr(&out));
+    let out = cks(&["start", "tls-ingress", "--seed", "4242", "--image", &node.cluster.image("busybox")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let run_name = "tls-ingress-4242";
     let task: Value = serde_json::from_str(&stdout(&cks(&["task", "--run", run_name, "-o", "json"]))).unwrap();

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use harden_cli::{Error, Result};
 use harden_kube::access::{Question, may_service_account};
-use netpol::{Cluster, Direction, Endpoint, Objects, PodId, PortRef, Protocol, Side, TierPort, Verdict};
+use netpol::{Cluster, Decision, Direction, Endpoint, Objects, PodId, PortRef, Protocol, Side, TierPort, Verdict};
 use serde::Serialize;
 
 /// One graded check.
@@ -34,6 +34,18 @@ pub async fn traffic_model(client: &kube::Client, namespaces: &[String], extra: 
     let mut objects = Objects::from_typed(listed, pods, policies, &namespaces[0]);
     if !extra.is_empty() {
         objects.add_yaml(extra, "the pods a check imagines").map_err(engine)?;
+    }
+    // The cluster tier decides before NetworkPolicies: a grade without it could pass traffic an
+    // AdminNetworkPolicy denies, or fail what one allows.
+    harden_kube::sources::list_cluster_policies(client, &mut objects, &engine).await?;
+    let unmodelled = harden_kube::sources::unmodelled_in_cluster(client).await?;
+    if let Some(first) = unmodelled.first() {
+        return Err(Error::invalid(format!(
+            "the traffic cannot be graded: {} object(s) of kinds the NetworkPolicy engine does not model change \
+             what traffic is allowed on this cluster (first: {first})",
+            unmodelled.len()
+        ))
+        .with_hint("practise on a cluster without them (a throwaway one): a grade would be what the NetworkPolicies alone allow"));
     }
     Cluster::build(&objects).map_err(engine)
 }
@@ -73,13 +85,36 @@ pub fn explain(cluster: &Cluster, verdict: &Verdict) -> String {
         return "a pod may always reach itself".into();
     }
     if verdict.allowed {
-        let sides: Vec<String> =
-            [&verdict.egress, &verdict.ingress].into_iter().filter_map(|s| allowed(cluster, s)).collect();
+        let sides: Vec<String> = [&verdict.egress, &verdict.ingress]
+            .into_iter()
+            .filter_map(|s| tier_decision(cluster, s).or_else(|| allowed(cluster, s)))
+            .collect();
         return sides.join("; ");
     }
-    let sides: Vec<String> =
-        [&verdict.egress, &verdict.ingress].into_iter().filter(|s| !s.allowed).map(|s| denied(cluster, s)).collect();
+    let sides: Vec<String> = [&verdict.egress, &verdict.ingress]
+        .into_iter()
+        .filter(|s| !s.allowed)
+        .map(|s| tier_decision(cluster, s).unwrap_or_else(|| denied(cluster, s)))
+        .collect();
     sides.join("; ")
+}
+
+/// The cluster-tier rule that decided a side, when one did (it decides before NetworkPolicies).
+fn tier_decision(cluster: &Cluster, side: &Side) -> Option<String> {
+    let rule = match &side.tiers.path.decision {
+        Decision::Admin { rule } | Decision::Baseline { rule } => rule,
+        Decision::NetworkPolicy { .. } | Decision::Default => return None,
+    };
+    let policy = cluster.tiers.policies.get(rule.policy.index())?;
+    let name = policy.rules(side.direction).get(rule.rule).map(|r| r.name.clone()).unwrap_or_default();
+    let pod = side.pod.map(|p| cluster.pod_name(p)).unwrap_or_default();
+    Some(format!(
+        "{pod} {} is decided by {} ({:?} tier) rule {name:?}: {:?}, before any NetworkPolicy",
+        direction(side),
+        cluster.cluster_policy_name(rule.policy),
+        policy.tier,
+        rule.action
+    ))
 }
 
 fn direction(side: &Side) -> &'static str {

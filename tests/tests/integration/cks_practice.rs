@@ -362,6 +362,22 @@ async fn block_metadata_keeps_other_egress_open() {
     sh(&manual(id), dir.path());
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(0), "{checks:#?}");
+
+    // The cluster tier decides first: an Admin ClusterNetworkPolicy that accepts the endpoint for the
+    // namespace undoes the answer, and check says so (it read NetworkPolicies only before).
+    cluster().install_cluster_tier_crds();
+    apply(&format!(
+        "apiVersion: policy.networking.k8s.io/v1beta1\nkind: ClusterNetworkPolicy\nmetadata:\n  name: open-imds-{ns}\nspec:\n  tier: Admin\n  priority: 5\n  subject:\n    namespaces:\n      matchLabels:\n        kubernetes.io/metadata.name: {ns}\n  egress:\n  - name: imds\n    action: Accept\n    to:\n    - networks: [169.254.169.254/32]\n"
+    ));
+    let checks = caught(id, &["cannot reach 169.254.169.254"]);
+    let why = reason(&checks, "cannot reach");
+    assert!(
+        why.contains(&format!("clusternetworkpolicy/open-imds-{ns} (Admin tier) rule \"imds\": Accept")),
+        "{checks:#?}"
+    );
+    sh(&format!("kubectl delete clusternetworkpolicy open-imds-{ns}"), dir.path());
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(0), "{checks:#?}");
     reset_leaves_nothing(id, &task).await;
 }
 
@@ -1042,4 +1058,47 @@ async fn a_changed_record_never_chooses_which_files_are_read_or_deleted() {
         assert!(victim.path().join(name).is_file(), "{name}");
     }
     assert!(dir.join(".cks-practice-run").is_file(), "the run's own directory was not named: left as it is");
+}
+
+/// A kind the NetworkPolicy engine does not model (Cilium's cluster-wide policy, which denies all
+/// ingress here) makes a traffic grade impossible: `check` says so (exit 2) instead of passing what
+/// the NetworkPolicies alone allow. On a control plane of its own: the object is cluster-wide.
+#[test]
+fn an_unmodelled_policy_kind_is_never_graded_as_if_it_were_not_there() {
+    let plane = harden_tests::ControlPlane::start_for_tests().expect("a control plane for this test");
+    let kubeconfig = plane.admin_kubeconfig.clone();
+    let practice = |args: &[&str]| run(plugin_command(PLUGIN).env("KUBECONFIG", &kubeconfig).args(args));
+    let kubectl_in = |dir: &Path, script: &str| {
+        let out = run(std::process::Command::new("bash")
+            .args(["-euo", "pipefail", "-c", script])
+            .current_dir(dir)
+            .env("KUBECONFIG", &kubeconfig)
+            .stdin(std::process::Stdio::null()));
+        assert_eq!(code(&out), Some(0), "{script}\n{}", stderr(&out));
+    };
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(code(&practice(&["start", "block-metadata", "--seed", "77"])), Some(0));
+    let out = practice(&["check", "--run", "block-metadata-77"]);
+    assert_eq!(code(&out), Some(1), "no answer yet: {}", stdout(&out));
+    kubectl_in(
+        dir.path(),
+        "kubectl apply -f - <<'EOF'\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+         metadata: {name: ciliumclusterwidenetworkpolicies.cilium.io}\n\
+         spec:\n  group: cilium.io\n  scope: Cluster\n\
+         \x20 names: {kind: CiliumClusterwideNetworkPolicy, plural: ciliumclusterwidenetworkpolicies, singular: ciliumclusterwidenetworkpolicy, listKind: CiliumClusterwideNetworkPolicyList}\n\
+         \x20 versions:\n  - name: v2\n    served: true\n    storage: true\n\
+         \x20   schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\nEOF\n\
+         kubectl wait --for=condition=Established --timeout=60s crd/ciliumclusterwidenetworkpolicies.cilium.io\n\
+         kubectl create -f - <<'EOF'\napiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: deny-all}\n\
+         spec: {endpointSelector: {}, egressDeny: [{toEntities: [all]}]}\nEOF\n",
+    );
+    let out = practice(&["check", "--run", "block-metadata-77"]);
+    assert_eq!(code(&out), Some(2), "{}{}", stdout(&out), stderr(&out));
+    assert!(!stdout(&out).contains("PASS") && !stdout(&out).contains("FAIL"), "no verdict: {}", stdout(&out));
+    assert!(
+        stderr(&out).contains("cannot be graded") && stderr(&out).contains("CiliumClusterwideNetworkPolicy"),
+        "{}",
+        stderr(&out)
+    );
+    plane.kill();
 }

@@ -607,6 +607,26 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn the_best_exam_result_is_kept_in_the_record_and_only_a_better_one_replaces_it() {
+        let best = Best { passed: 4, total: 6, seconds_in: 120 };
+        assert!(best.better_than(None));
+        assert!(Best { passed: 5, total: 6, seconds_in: 300 }.better_than(Some(&best)));
+        assert!(!Best { passed: 4, total: 6, seconds_in: 130 }.better_than(Some(&best)), "a tie keeps the earlier");
+        assert!(!Best { passed: 1, total: 6, seconds_in: 5 }.better_than(Some(&best)));
+        assert!(!best.solved() && Best { passed: 6, total: 6, seconds_in: 1 }.solved());
+        let dir = Path::new("/tmp/cks-best");
+        let mut record = record(Id::DefaultDeny, 5, dir);
+        record.exam = true;
+        record.best = Some(best);
+        let plan = record.plan().unwrap();
+        let cm: ConfigMap = serde_json::from_value(record.config_map(&plan.namespaces[0])).unwrap();
+        assert_eq!(Record::from_config_map(&cm).unwrap().best, Some(best), "read back as written");
+        let mut edited = cm.clone();
+        edited.data.as_mut().unwrap().insert("bestPassed".into(), "many".into());
+        assert!(Record::from_config_map(&edited).is_err(), "an edited best does not parse silently");
+    }
+
     fn record(id: Id, seed: u64, dir: &Path) -> Record {
         Record {
             run: scenario::run_name(id, seed),

@@ -1652,6 +1652,18 @@ fn node_cks_practice_network_scenarios_run_from_local_images_and_the_check_by_ha
         let out = cks(&["reset", "--run", &run_name]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
+    // Scenario 5's Dashboard pod runs from the same image (its grading asks the authorizer).
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let out = cks(&["start", "dashboard-user", "--seed", "45", "--image", &image, "--dir", run_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let task: Value =
+        serde_json::from_str(&stdout(&cks(&["task", "--run", "dashboard-user-45", "-o", "json"]))).unwrap();
+    let ns = task["names"]["namespace"].as_str().unwrap();
+    let out = run(kubectl(node).args(["get", "pod", "dashboard-0", "-n", ns, "-o", "jsonpath={.status.phase}"]));
+    assert_eq!(stdout(&out), "Running", "start waited for it");
+    let out = cks(&["reset", "--run", "dashboard-user-45", "--dir", run_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 /// Polls `cks-practice check` until `done` says so about the checks (a Deployment takes a moment to

@@ -4,6 +4,9 @@
 #   kube-harden.local/pause:1           a static pause (pause.c), the sandbox image
 #   kube-harden.local/busybox:1.35.0    Debian's busybox-static with every applet linked, an index page
 #   kube-harden.local/kube-bench:<ver>  busybox + the kube-bench the tests build + its cfg/
+#   kube-harden.local/dashboard:1       a stand-in for kubernetesui/dashboard (cks-practice scenario 6):
+#                                       busybox + /dashboard, which takes the Dashboard's flags, exits 1
+#                                       on any other (as the Dashboard does) and serves on 8443
 # Cached by the content that goes in (this script, pause.c, busybox, kube-bench), so a second run
 # only prints the directory.
 #
@@ -88,7 +91,23 @@ ln -s /etc/kube-bench/cfg "$work/bench/opt/kube-bench/cfg"
 image "kube-harden.local/kube-bench:$bench_version" "$work/bench" \
   "{$env,\"WorkingDir\":\"/opt/kube-bench\",\"Entrypoint\":[\"kube-bench\"]}"
 
-printf 'kube-harden.local/pause:1\nkube-harden.local/busybox:%s\nkube-harden.local/kube-bench:%s\n' \
+busybox_root "$work/dashboard"
+cat > "$work/dashboard/dashboard" <<'EOF'
+#!/bin/sh
+# A stand-in for the Kubernetes Dashboard's flags: it exits on a flag it does not know, as the Dashboard does.
+for arg in "$@"; do
+  case "$arg" in
+    --auto-generate-certificates|--namespace=*|--enable-skip-login|--enable-skip-login=*) ;;
+    --enable-insecure-login|--enable-insecure-login=*|--insecure-port=*) ;;
+    *) echo "unknown flag: $arg" >&2; exit 1 ;;
+  esac
+done
+exec httpd -f -p 8443 -h /www
+EOF
+chmod 0755 "$work/dashboard/dashboard"
+image kube-harden.local/dashboard:1 "$work/dashboard" "{$env,\"Entrypoint\":[\"/dashboard\"]}"
+
+printf 'kube-harden.local/pause:1\nkube-harden.local/busybox:%s\nkube-harden.local/kube-bench:%s\nkube-harden.local/dashboard:1\n' \
   "$busybox_version" "$bench_version" > "$dir/images"
 touch "$dir/done"
 # Builds of other inputs unused for a week go. Not sooner: the cache is shared by every checkout on the

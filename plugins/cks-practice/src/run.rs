@@ -47,6 +47,31 @@ pub struct Record {
     /// Scenario 8: the file's mode before the run, and the one the run set (what reset puts back,
     /// and when).
     pub modes: Option<(String, String)>,
+    /// Exam mode: the best result `check` reached within the time budget (what counts once the
+    /// time is up, as in the exam: a task solved in time stays solved).
+    pub best: Option<Best>,
+}
+
+/// The best result of an exam-mode run within its time: checks passed of total, and when (seconds
+/// after the start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Best {
+    pub passed: usize,
+    pub total: usize,
+    pub seconds_in: u64,
+}
+
+impl Best {
+    pub fn solved(&self) -> bool {
+        self.total > 0 && self.passed == self.total
+    }
+
+    /// Whether `self` is a better result than `other` (more of the checks passed; a tie keeps the
+    /// earlier one).
+    fn better_than(&self, other: Option<&Best>) -> bool {
+        other.is_none_or(|o| self.passed * o.total > o.passed * self.total)
+    }
 }
 
 pub fn now() -> u64 {
@@ -126,6 +151,9 @@ impl Record {
             data.insert("originalMode".into(), old.clone());
             data.insert("setMode".into(), set.clone());
         }
+        if let Some(best) = &self.best {
+            data.extend(best_data(best));
+        }
         data
     }
 
@@ -174,8 +202,41 @@ impl Record {
                 (Some(old), Some(set)) => Some((old.clone(), set.clone())),
                 _ => None,
             },
+            best: match (data.get("bestPassed"), data.get("bestTotal"), data.get("bestSecondsIn")) {
+                (Some(p), Some(t), Some(at)) => Some(Best {
+                    passed: p.parse().map_err(|_| bad("bestPassed"))?,
+                    total: t.parse().map_err(|_| bad("bestTotal"))?,
+                    seconds_in: at.parse().map_err(|_| bad("bestSecondsIn"))?,
+                }),
+                _ => None,
+            },
         })
     }
+}
+
+fn best_data(best: &Best) -> [(String, String); 3] {
+    [
+        ("bestPassed".into(), best.passed.to_string()),
+        ("bestTotal".into(), best.total.to_string()),
+        ("bestSecondsIn".into(), best.seconds_in.to_string()),
+    ]
+}
+
+/// Exam mode: keeps `result` in the run's record when it is within the time and better than the
+/// best kept so far; returns the best after it.
+pub async fn keep_best(client: &Client, record: &Record, result: Best, at: u64) -> Result<Option<Best>> {
+    if !record.exam || record.left(at) < 0 || !result.better_than(record.best.as_ref()) {
+        return Ok(record.best);
+    }
+    let namespace = record.plan()?.namespaces[0].clone();
+    let data: BTreeMap<String, String> = best_data(&result).into_iter().collect();
+    Api::<ConfigMap>::namespaced(client.clone(), &namespace)
+        .patch(RECORD_NAME, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(json!({"data": data})))
+        .await
+        .map_err(|e| {
+            harden_kube::error::from_kube(e, format!("keeping the best result in {namespace}/{RECORD_NAME}"))
+        })?;
+    Ok(Some(result))
 }
 
 /// Every run on the cluster (`only`: the one of that name): the records this plugin wrote, in the
@@ -262,6 +323,51 @@ pub async fn current(client: &Client, run: Option<&str>) -> Result<Record> {
     }
 }
 
+/// A run's namespaces still being deleted (a reset, or a start that failed and was taken down):
+/// waits up to `timeout` for them to go, with progress on stderr, instead of failing on the API
+/// server's refusal to create anything in a Terminating namespace.
+pub async fn wait_for_namespaces_to_go(client: &Client, plan: &Plan, timeout: std::time::Duration) -> Result<()> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let deadline = std::time::Instant::now() + timeout;
+    let mut spinner: Option<harden_cli::progress::Spinner> = None;
+    let message = |names: &[String]| format!("waiting for namespace {} of an earlier run to go", names.join(", "));
+    loop {
+        let mut terminating = Vec::new();
+        for name in &plan.namespaces {
+            let found = api
+                .get_opt(name)
+                .await
+                .map_err(|e| harden_kube::error::from_kube(e, format!("reading namespace {name}")))?;
+            if found.is_some_and(|ns| ns.metadata.deletion_timestamp.is_some()) {
+                terminating.push(name.clone());
+            }
+        }
+        if terminating.is_empty() {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(Error::conflict(format!(
+                "{} {} of an earlier run {} {} still being deleted (Terminating) after {}s",
+                if terminating.len() == 1 { "namespace" } else { "namespaces" },
+                terminating.join(", "),
+                plan.run,
+                if terminating.len() == 1 { "is" } else { "are" },
+                timeout.as_secs()
+            ))
+            .with_hint(format!(
+                "start it again once `kubectl get namespace {}` finds nothing (a namespace goes once everything in it \
+                 is deleted), wait longer with --timeout, or start another run with another --seed",
+                terminating.join(" ")
+            )));
+        }
+        match &spinner {
+            Some(spinner) => spinner.set_message(message(&terminating)),
+            None => spinner = Some(harden_cli::progress::Spinner::start(message(&terminating))),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
 /// Creates the plan's starting state and its record. Refuses when the run exists.
 pub async fn start(client: &Client, plan: &Plan, exam: bool, bench: Option<&NodeBench>) -> Result<Record> {
     if !runs(client, Some(&plan.run)).await?.is_empty() {
@@ -280,6 +386,7 @@ pub async fn start(client: &Client, plan: &Plan, exam: bool, bench: Option<&Node
         dir: plan.dir.clone(),
         bench: bench.cloned(),
         modes: None,
+        best: None,
     };
     let mut objects: Vec<Object> = plan.apply_objects()?;
     if exam {
@@ -500,6 +607,26 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn the_best_exam_result_is_kept_in_the_record_and_only_a_better_one_replaces_it() {
+        let best = Best { passed: 4, total: 6, seconds_in: 120 };
+        assert!(best.better_than(None));
+        assert!(Best { passed: 5, total: 6, seconds_in: 300 }.better_than(Some(&best)));
+        assert!(!Best { passed: 4, total: 6, seconds_in: 130 }.better_than(Some(&best)), "a tie keeps the earlier");
+        assert!(!Best { passed: 1, total: 6, seconds_in: 5 }.better_than(Some(&best)));
+        assert!(!best.solved() && Best { passed: 6, total: 6, seconds_in: 1 }.solved());
+        let dir = Path::new("/tmp/cks-best");
+        let mut record = record(Id::DefaultDeny, 5, dir);
+        record.exam = true;
+        record.best = Some(best);
+        let plan = record.plan().unwrap();
+        let cm: ConfigMap = serde_json::from_value(record.config_map(&plan.namespaces[0])).unwrap();
+        assert_eq!(Record::from_config_map(&cm).unwrap().best, Some(best), "read back as written");
+        let mut edited = cm.clone();
+        edited.data.as_mut().unwrap().insert("bestPassed".into(), "many".into());
+        assert!(Record::from_config_map(&edited).is_err(), "an edited best does not parse silently");
+    }
+
     fn record(id: Id, seed: u64, dir: &Path) -> Record {
         Record {
             run: scenario::run_name(id, seed),
@@ -511,6 +638,7 @@ mod tests {
             dir: dir.to_path_buf(),
             bench: None,
             modes: None,
+            best: None,
         }
     }
 

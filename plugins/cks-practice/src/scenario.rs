@@ -107,8 +107,17 @@ impl Id {
             }
             Id::BlockMetadata => ("NetworkPolicy: no pod reaches the cloud metadata endpoint", 8, &[Need::Api]),
             Id::TlsIngress => ("Ingress: TLS for a host with a certificate you make", 12, &[Need::Api]),
-            Id::DashboardUser => ("RBAC: a read-only Dashboard user with a token", 10, &[Need::Api, Need::LocalFiles]),
-            Id::DashboardArgs => ("Dashboard: remove insecure arguments and the NodePort", 8, &[Need::Api]),
+            Id::DashboardUser => (
+                "RBAC: a read-only Dashboard user with a token (outside the current curriculum: GUI left it in 2024)",
+                10,
+                &[Need::Api, Need::LocalFiles],
+            ),
+            Id::DashboardArgs => (
+                "Dashboard: remove insecure arguments and the NodePort (outside the current curriculum: GUI left it \
+                 in 2024)",
+                8,
+                &[Need::Api],
+            ),
             Id::TamperedBinary => {
                 ("Binaries: find and remove the one whose sha256 differs", 6, &[Need::Api, Need::LocalFiles])
             }
@@ -166,6 +175,9 @@ pub struct Plan {
     pub plugin_steps: Vec<String>,
     /// The manual steps, as a shell script (YAML in heredocs).
     pub manual: String,
+    /// How to check the answer by hand from inside the cluster, as the exam allows (`kubectl exec ...
+    /// wget`), as a shell script that prints what it saw; empty where the checks have no such way.
+    pub verify: String,
 }
 
 /// Where scenario 8 runs kube-bench: the node, the image of its Job (also the helper pod's: it has
@@ -202,6 +214,7 @@ impl Plan {
             skeleton: String::new(),
             plugin_steps: Vec::new(),
             manual: String::new(),
+            verify: String::new(),
         }
     }
 
@@ -305,17 +318,33 @@ pub mod build {
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
     }
 
-    /// A pod with one container listening on `port` (named `name` in `ports`).
+    /// A pod with one container serving HTTP on `port` (busybox's httpd; it has `wget` and `nc`
+    /// for checking by hand, and runs from any busybox image: `--image` or a mirror).
     pub fn pod(namespace: &str, name: &str, labels: Value, port: u16) -> Value {
+        let serve =
+            format!("mkdir -p /tmp/www && echo {name} > /tmp/www/index.html && exec httpd -f -p {port} -h /tmp/www");
         json!({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": {"containers": [{
-                "name": "app", "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
-                "args": ["netexec", format!("--http-port={port}")],
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                "name": "app", "image": harden_cli::images::BUSYBOX,
+                "command": ["sh", "-c", serve],
                 "ports": [{"containerPort": port, "protocol": "TCP"}]
             }]}
         })
+    }
+
+    /// A shell line that tries HTTP from pod `from` to pod `to` (2 s) and prints `REACHED` or
+    /// `NO ANSWER`, as a candidate checks by hand.
+    pub fn try_http(from: (&str, &str), to: (&str, &str), port: u16) -> String {
+        let (from_ns, from_pod) = from;
+        let (to_ns, to_pod) = to;
+        format!(
+            "ip=$(kubectl -n {to_ns} get pod {to_pod} -o jsonpath='{{.status.podIP}}')\n\
+             kubectl -n {from_ns} exec {from_pod} -- timeout 2 wget -qO- \"http://$ip:{port}/\" >/dev/null 2>&1 \\\n  \
+             && echo \"{from_ns}/{from_pod} -> {to_ns}/{to_pod}:{port} REACHED\" \\\n  \
+             || echo \"{from_ns}/{from_pod} -> {to_ns}/{to_pod}:{port} NO ANSWER\"\n"
+        )
     }
 
     pub fn service(namespace: &str, name: &str, selector: Value, port: u16, target: u16, kind: &str) -> Value {

@@ -34,6 +34,20 @@ pub async fn run() -> Result<Outcome> {
         .default(crate::seed::random_seed())
         .interact_text()
         .map_err(failed)?;
+    // One image for the run's pods (scenario 8's kube-bench image is chosen as `start` chooses it).
+    let image: String = if id != Id::KubeBench && scenario::creates_pods(id) {
+        Input::with_theme(&theme)
+            .with_prompt(format!(
+                "Image of the scenario's pods (Enter: {}; an offline cluster needs one it has)",
+                if id == Id::DashboardArgs { "kubernetesui/dashboard:v2.7.0" } else { harden_cli::images::BUSYBOX }
+            ))
+            .allow_empty(true)
+            .interact_text()
+            .map_err(failed)?
+    } else {
+        String::new()
+    };
+    let image = Some(image.trim()).filter(|i| !i.is_empty());
     let kube = connect(&KubeArgs::default()).await?;
     let name = scenario::run_name(id, seed);
     let bench = match id {
@@ -41,8 +55,13 @@ pub async fn run() -> Result<Outcome> {
         _ => None,
     };
     let mut plan = scenario::plan(id, &Context { seed, dir: &scenario::default_dir(&name), bench: bench.as_ref() })?;
-    plan.choose_images(None)?;
+    plan.choose_images(image)?;
+    let wait = std::time::Duration::from_secs(120);
+    run::wait_for_namespaces_to_go(&kube.client, &plan, wait).await?;
     let record = run::start(&kube.client, &plan, false, bench.as_ref()).await?;
+    if bench.is_none() {
+        crate::commands::wait_for_the_pods(&kube, &plan, &record, wait).await?;
+    }
     output::eprint(&format!("\n{}", task_text(&record, &plan)));
     let actions = [
         "Check my answer",
@@ -69,8 +88,9 @@ pub async fn run() -> Result<Outcome> {
         }
     }
     let node = bench.map(|b| format!(" --node {}", scenario::sh(&b.node))).unwrap_or_default();
+    let image = image.map(|i| format!(" --image {}", scenario::sh(i))).unwrap_or_default();
     harden_cli::prompt::show_equivalent(&format!(
-        "kubectl cks-practice start {} --seed {seed}{node}\n  kubectl cks-practice check --run {}",
+        "kubectl cks-practice start {} --seed {seed}{node}{image}\n  kubectl cks-practice check --run {}",
         id.name(),
         record.run
     ));

@@ -149,6 +149,36 @@ async fn reset_leaves_nothing(run_name: &str, task: &Value) {
     assert_eq!(code(&out), Some(2), "no run any more");
 }
 
+/// Applies YAML with kubectl, as a candidate would (a heredoc).
+fn apply(yaml: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    sh(&format!("kubectl apply -f - <<'EOF'\n{yaml}\nEOF\n"), dir.path());
+}
+
+/// Deletes a NetworkPolicy with kubectl.
+fn delete_policy(ns: &str, name: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    sh(&format!("kubectl -n {ns} delete networkpolicy {name}"), dir.path());
+}
+
+/// `check` fails, and the failing checks are exactly those containing one of `expected`
+/// (each of them fails): the wrong answer is caught, and named where it is wrong.
+fn caught(run: &str, expected: &[&str]) -> Vec<Value> {
+    let (exit, checks, _) = check(run);
+    assert_eq!(exit, Some(1), "a wrong answer passed: {checks:#?}");
+    let failed = failing(&checks);
+    for want in expected {
+        assert!(failed.iter().any(|f| f.contains(want)), "no failing check {want:?}: {checks:#?}");
+    }
+    for f in &failed {
+        assert!(expected.iter().any(|want| f.contains(want)), "{f} fails too: {checks:#?}");
+    }
+    checks
+}
+
+/// Scenario 1. Each wrong answer below (written as a candidate would) passed the grading that tried
+/// one port per pod and one address: a second direction restricted to one port, a rule opening
+/// another port, and an egress rule that covers IPv4 only.
 #[tokio::test]
 async fn default_deny_graded_by_behaviour_including_egress_left_open() {
     let task = start(&["default-deny", "--seed", "101"]);
@@ -159,26 +189,54 @@ async fn default_deny_graded_by_behaviour_including_egress_left_open() {
     assert!(stderr(&out).contains("--address does not apply to default-deny"), "{}", stderr(&out));
     let (exit, checks, score) = check(id);
     assert_eq!(exit, Some(1));
-    assert!(passed(&checks, "egress stays open"), "nothing restricts egress yet");
-    assert_eq!(failing(&checks).len(), checks.len() - 1, "{checks:#?}");
-    assert!(reason(&checks, "pod-created-later").contains("no NetworkPolicy isolates"), "{checks:#?}");
+    assert_eq!(checks.len(), 6, "ingress and egress of the two pods and a pod created later: {checks:#?}");
+    assert!(failing(&checks).iter().all(|c| c.starts_with("no ingress reaches")), "{checks:#?}");
+    assert_eq!(failing(&checks).len(), 3, "{checks:#?}");
+    let later = format!("reaches {ns}/pod-created-later");
+    assert!(reason(&checks, &later).contains("no NetworkPolicy isolates"), "{checks:#?}");
     assert_eq!(score["total"], checks.len());
 
-    // A typical wrong answer: deny both directions, under another name.
-    let dir = tempfile::tempdir().unwrap();
-    sh(
-        &format!(
-            "kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: wrong, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress, Egress]}}\nEOF\n"
-        ),
-        dir.path(),
-    );
-    let (exit, checks, _) = check(id);
-    assert_eq!(exit, Some(1));
-    assert_eq!(failing(&checks).len(), 1, "{checks:#?}");
+    // Wrong: deny both directions.
+    let policy = |name: &str, spec: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{spec}"
+        )
+    };
+    apply(&policy("wrong", "  podSelector: {}\n  policyTypes:\n  - Ingress\n  - Egress\n"));
+    let checks = caught(id, &["egress stays open"]);
     let why = reason(&checks, "egress stays open");
     assert!(why.contains("isolated for egress") && why.contains(&format!("{ns}/wrong has no egress rule")), "{why}");
+    delete_policy(&ns, "wrong");
 
-    sh(&format!("kubectl -n {ns} delete networkpolicy wrong"), dir.path());
+    // Wrong: default-deny that also restricts egress to HTTPS (the old grading tried 443 only).
+    apply(&policy(
+        "https-only",
+        "  podSelector: {}\n  policyTypes:\n  - Ingress\n  - Egress\n  egress:\n  - to:\n    - ipBlock:\n        cidr: 0.0.0.0/0\n    ports:\n    - protocol: TCP\n      port: 443\n",
+    ));
+    let checks = caught(id, &["egress stays open"]);
+    assert!(reason(&checks, "egress stays open").contains("is denied"), "{checks:#?}");
+    delete_policy(&ns, "https-only");
+
+    // Wrong: deny ingress, but let the namespace's pods in on one more port.
+    apply(&policy(
+        "deny-but-9999",
+        "  podSelector: {}\n  policyTypes:\n  - Ingress\n  ingress:\n  - from:\n    - podSelector: {}\n    ports:\n    - port: 9999\n",
+    ));
+    let checks = caught(id, &["no ingress reaches"]);
+    let why = reason(&checks, "no ingress reaches");
+    assert!(why.contains("on 9999/TCP is allowed") && why.contains("deny-but-9999 ingress rule 0"), "{why}");
+    delete_policy(&ns, "deny-but-9999");
+
+    // Wrong: egress "not restricted" written as a rule to 0.0.0.0/0: IPv6 is restricted.
+    apply(&policy(
+        "ipv4-only",
+        "  podSelector: {}\n  policyTypes:\n  - Ingress\n  - Egress\n  egress:\n  - to:\n    - ipBlock:\n        cidr: 0.0.0.0/0\n",
+    ));
+    let checks = caught(id, &["egress stays open"]);
+    assert!(reason(&checks, "egress stays open").contains(":: on 1/TCP is denied"), "{checks:#?}");
+    delete_policy(&ns, "ipv4-only");
+
+    let dir = tempfile::tempdir().unwrap();
     sh(&manual(id), dir.path());
     let (exit, checks, score) = check(id);
     assert_eq!(exit, Some(0), "{checks:#?}");
@@ -186,6 +244,8 @@ async fn default_deny_graded_by_behaviour_including_egress_left_open() {
     reset_leaves_nothing(id, &task).await;
 }
 
+/// Scenario 2: the OR trap, a namespace chosen by name instead of the task's label (a namespace
+/// labelled later is left out), and a second rule opening other ports to everyone.
 #[tokio::test]
 async fn frontend_to_backend_refuses_the_or_policy_with_the_peer_that_lets_others_in() {
     let task = start(&["frontend-to-backend", "--seed", "202"]);
@@ -193,33 +253,63 @@ async fn frontend_to_backend_refuses_the_or_policy_with_the_peer_that_lets_other
     let names = &task["names"];
     let (ns, port) = (names["namespace"].as_str().unwrap(), names["port"].as_str().unwrap());
     let (team_key, team) = names["namespaceLabel"].as_str().unwrap().split_once('=').unwrap();
+    let front_ns = &namespaces(&task)[1];
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(1));
-    assert!(passed(&checks, "/frontend to") && failing(&checks).len() == 4, "everything is open: {checks:#?}");
+    assert_eq!(failing(&checks).len(), checks.len(), "everything is open, on every port: {checks:#?}");
+    let why = reason(&checks, &format!("{front_ns}/frontend reaches"));
+    assert!(why.contains(&format!("to {ns}/backend on 1/TCP is allowed")), "{why}");
+    let policy = |name: &str, spec: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  podSelector:\n    matchLabels:\n      app: backend\n  policyTypes:\n  - Ingress\n  ingress:\n{spec}"
+        )
+    };
 
     // Two separate peers: an OR. The labelled namespace's worker gets in through peer 0.
-    let dir = tempfile::tempdir().unwrap();
-    sh(
+    apply(&policy(
+        "or-policy",
         &format!(
-            "kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: or-policy, namespace: {ns}}}\n\
-spec:\n  podSelector: {{matchLabels: {{app: backend}}}}\n  policyTypes: [Ingress]\n  ingress:\n  - from:\n    - namespaceSelector: {{matchLabels: {{{team_key}: {team}}}}}\n    - podSelector: {{matchLabels: {{role: frontend}}}}\n    ports: [{{port: {port}}}]\nEOF\n"
+            "  - from:\n    - namespaceSelector:\n        matchLabels:\n          {team_key}: {team}\n    - podSelector:\n        matchLabels:\n          role: frontend\n    ports:\n    - port: {port}\n"
         ),
-        dir.path(),
-    );
-    let (exit, checks, _) = check(id);
-    assert_eq!(exit, Some(1));
-    let front_ns = &namespaces(&task)[1];
-    assert_eq!(failing(&checks), [format!("{front_ns}/worker to {ns}/backend on {port}/TCP is denied")], "{checks:#?}");
-    let why = reason(&checks, "/worker to");
+    ));
+    let checks = caught(id, &[&format!("{front_ns}/worker reaches"), "namespace-labelled-later/worker reaches"]);
+    let why = reason(&checks, &format!("{front_ns}/worker reaches"));
     assert!(why.contains(&format!("{ns}/or-policy ingress rule 0, peer 0")) && why.contains("alternatives"), "{why}");
+    delete_policy(ns, "or-policy");
 
-    sh(&format!("kubectl -n {ns} delete networkpolicy or-policy"), dir.path());
+    // The namespace by its name, not by the task's label: a namespace labelled later is left out.
+    apply(&policy(
+        "by-name",
+        &format!(
+            "  - from:\n    - namespaceSelector:\n        matchLabels:\n          kubernetes.io/metadata.name: {front_ns}\n      podSelector:\n        matchLabels:\n          role: frontend\n    ports:\n    - protocol: TCP\n      port: {port}\n"
+        ),
+    ));
+    let checks = caught(id, &["namespace-labelled-later/frontend reaches"]);
+    let why = reason(&checks, "namespace-labelled-later/frontend reaches");
+    assert!(why.contains(&format!("on {port}/TCP is denied")), "{why}");
+    delete_policy(ns, "by-name");
+
+    // The right rule, plus a second one that opens another port to everyone.
+    apply(&policy(
+        "plus-metrics",
+        &format!(
+            "  - from:\n    - namespaceSelector:\n        matchLabels:\n          {team_key}: {team}\n      podSelector:\n        matchLabels:\n          role: frontend\n    ports:\n    - protocol: TCP\n      port: {port}\n  - ports:\n    - protocol: TCP\n      port: 9100\n"
+        ),
+    ));
+    let checks = caught(id, &["reaches no app=backend", "reaches the app=backend", "no address"]);
+    let why = reason(&checks, &format!("{front_ns}/worker reaches"));
+    assert!(why.contains("on 9100/TCP is allowed") && why.contains("plus-metrics ingress rule 1"), "{why}");
+    delete_policy(ns, "plus-metrics");
+
+    let dir = tempfile::tempdir().unwrap();
     sh(&manual(id), dir.path());
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(0), "{checks:#?}");
     reset_leaves_nothing(id, &task).await;
 }
 
+/// Scenario 3: denying all egress, an `except` that also takes the pods' range (pod-to-pod egress
+/// stops), and allowing only two ports all fail; the endpoint blocked on one port only fails.
 #[tokio::test]
 async fn block_metadata_keeps_other_egress_open() {
     let task = start(&["block-metadata", "--seed", "303"]);
@@ -228,23 +318,64 @@ async fn block_metadata_keeps_other_egress_open() {
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(1));
     assert_eq!(failing(&checks).len(), 3, "the two pods and a later one reach the endpoint: {checks:#?}");
-    assert!(failing(&checks).iter().all(|c| c.contains("169.254.169.254")));
+    assert!(failing(&checks).iter().all(|c| c.contains("cannot reach 169.254.169.254")));
+    let policy = |name: &str, egress: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  podSelector: {{}}\n  policyTypes:\n  - Egress\n{egress}"
+        )
+    };
+
+    // Wrong: deny all egress. The metadata is blocked, and so is everything else.
+    apply(&policy("deny-all", ""));
+    let checks = caught(id, &["still reaches"]);
+    assert!(reason(&checks, "still reaches").contains(&format!("{ns}/deny-all has no egress rule")), "{checks:#?}");
+    delete_policy(ns, "deny-all");
+
+    // Wrong: the pods' range excepted too: no pod-to-pod egress.
+    apply(&policy(
+        "no-pods",
+        "  egress:\n  - to:\n    - ipBlock:\n        cidr: 0.0.0.0/0\n        except:\n        - 169.254.169.254/32\n        - 10.244.0.0/16\n",
+    ));
+    let checks = caught(id, &["still reaches"]);
+    assert!(reason(&checks, "still reaches").contains("10.244.0.0 on 1/TCP is denied"), "{checks:#?}");
+    delete_policy(ns, "no-pods");
+
+    // Wrong: only HTTPS and DNS stay open.
+    apply(&policy(
+        "two-ports",
+        "  egress:\n  - to:\n    - ipBlock:\n        cidr: 0.0.0.0/0\n        except:\n        - 169.254.169.254/32\n    ports:\n    - port: 443\n    - port: 53\n      protocol: UDP\n",
+    ));
+    let checks = caught(id, &["still reaches"]);
+    assert!(reason(&checks, "still reaches").contains("on 1/TCP is denied"), "{checks:#?}");
+    delete_policy(ns, "two-ports");
+
+    // Wrong: the endpoint blocked on the ports up to 80 only (a second rule opens the others).
+    apply(&policy(
+        "low-ports",
+        "  egress:\n  - to:\n    - ipBlock:\n        cidr: 0.0.0.0/0\n        except:\n        - 169.254.169.254/32\n  - to:\n    - ipBlock:\n        cidr: 169.254.169.254/32\n    ports:\n    - port: 81\n      endPort: 65535\n",
+    ));
+    let checks = caught(id, &["cannot reach 169.254.169.254"]);
+    assert!(reason(&checks, "cannot reach").contains("on 81/TCP is allowed"), "{checks:#?}");
+    delete_policy(ns, "low-ports");
 
     let dir = tempfile::tempdir().unwrap();
-    // Wrong: deny all egress. The metadata is blocked, and so is everything else.
-    sh(
-        &format!(
-            "kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: deny-all, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Egress]}}\nEOF\n"
-        ),
-        dir.path(),
-    );
-    let (exit, checks, _) = check(id);
-    assert_eq!(exit, Some(1));
-    assert!(failing(&checks).iter().all(|c| c.contains("203.0.113.80") || c.contains("10.96.0.10")), "{checks:#?}");
-    assert!(reason(&checks, "203.0.113.80").contains(&format!("{ns}/deny-all has no egress rule")));
-
-    sh(&format!("kubectl -n {ns} delete networkpolicy deny-all"), dir.path());
     sh(&manual(id), dir.path());
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(0), "{checks:#?}");
+
+    // The cluster tier decides first: an Admin ClusterNetworkPolicy that accepts the endpoint for the
+    // namespace undoes the answer, and check says so (it read NetworkPolicies only before).
+    cluster().install_cluster_tier_crds();
+    apply(&format!(
+        "apiVersion: policy.networking.k8s.io/v1beta1\nkind: ClusterNetworkPolicy\nmetadata:\n  name: open-imds-{ns}\nspec:\n  tier: Admin\n  priority: 5\n  subject:\n    namespaces:\n      matchLabels:\n        kubernetes.io/metadata.name: {ns}\n  egress:\n  - name: imds\n    action: Accept\n    to:\n    - networks: [169.254.169.254/32]\n"
+    ));
+    let checks = caught(id, &["cannot reach 169.254.169.254"]);
+    let why = reason(&checks, "cannot reach");
+    assert!(
+        why.contains(&format!("clusternetworkpolicy/open-imds-{ns} (Admin tier) rule \"imds\": Accept")),
+        "{checks:#?}"
+    );
+    sh(&format!("kubectl delete clusternetworkpolicy open-imds-{ns}"), dir.path());
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(0), "{checks:#?}");
     reset_leaves_nothing(id, &task).await;
@@ -297,6 +428,21 @@ async fn tls_ingress_refuses_a_certificate_without_the_hosts_san() {
     sh(&manual(id), dir.path());
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(0), "{checks:#?}");
+
+    // The Ingress's address, as a controller would set it, cannot be reached from here: that is
+    // said, with how to give one, and no controller is blamed.
+    sh(
+        &format!(
+            "for i in $(kubectl -n {ns} get ingress -o name); do kubectl -n {ns} patch \"$i\" --subresource=status \
+             --type=merge -p '{{\"status\":{{\"loadBalancer\":{{\"ingress\":[{{\"ip\":\"127.0.0.1\"}}]}}}}}}'; done"
+        ),
+        dir.path(),
+    );
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1), "{checks:#?}");
+    let why = reason(&checks, "the controller at 127.0.0.1:443");
+    assert!(why.starts_with("not probed: the Ingress's address 127.0.0.1:443 cannot be reached"), "{why}");
+    assert!(why.contains("--address HOST[:PORT]") && !why.contains("has not taken"), "{why}");
     reset_leaves_nothing(id, &task).await;
 }
 
@@ -311,7 +457,7 @@ async fn dashboard_user_refuses_a_role_that_reads_secrets() {
     let check = |id: &str| check_in(id, &dir);
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(1));
-    let why = reason(&checks, "may not get secrets");
+    let why = reason(&checks, "may not read or change Secrets");
     assert!(why.contains("allows it") && why.contains(&format!("{user}-all")), "the broad binding is named: {why}");
     assert!(reason(&checks, "holds a token").contains("cannot read it"));
 
@@ -320,23 +466,41 @@ async fn dashboard_user_refuses_a_role_that_reads_secrets() {
     assert_eq!(exit, Some(0), "{checks:#?}");
     assert!(reason(&checks, "holds a token").contains(&format!("system:serviceaccount:{ns}:{user}")));
 
-    // Wrong: a role that can read Secrets too.
-    sh(
-        &format!(
-            "kubectl -n {ns} create role too-much --verb=get --resource=secrets\n\
-         kubectl -n {ns} create rolebinding too-much --role=too-much --serviceaccount={ns}:{user}\n"
-        ),
-        files.path(),
-    );
+    // Wrong answers written by hand, each added to the right one: Secrets read, pods updated,
+    // deployments deleted as a collection, exec into pods.
+    let wrong = [
+        ("secrets", "get", "may not read or change Secrets", "may not get secrets"),
+        ("pods", "update", "watch pods", "may not update pods"),
+        ("deployments.apps", "deletecollection", "watch deployments", "may not deletecollection deployments.apps"),
+        ("pods/exec", "create", "may not exec", "may not create pods/exec"),
+    ];
+    for (resource, verb, failing_check, why) in wrong {
+        let script = format!(
+            "kubectl -n {ns} create role too-much --verb={verb} --resource={resource}\n\
+             kubectl -n {ns} create rolebinding too-much --role=too-much --serviceaccount={ns}:{user}\n"
+        );
+        sh(&script, files.path());
+        let (exit, checks, _) = check(id);
+        assert_eq!(exit, Some(1), "{verb} {resource} passed: {checks:#?}");
+        let failed = failing(&checks);
+        assert!(failed.len() == 1 && failed[0].contains(failing_check), "{verb} {resource}: {checks:#?}");
+        let reason = reason(&checks, failing_check);
+        assert!(reason.contains(why) && reason.contains("too-much"), "the binding that allows it is named: {reason}");
+        sh(
+            &format!("kubectl -n {ns} delete rolebinding too-much\nkubectl -n {ns} delete role too-much\n"),
+            files.path(),
+        );
+    }
     let (exit, checks, _) = check(id);
-    assert_eq!(exit, Some(1));
-    assert_eq!(failing(&checks), [format!("{ns}/{user} may not get secrets in {ns}")], "{checks:#?}");
-    assert!(reason(&checks, "may not get secrets").contains("too-much"), "the binding that allows it is named");
+    assert_eq!(exit, Some(0), "{checks:#?}");
 
     reset_leaves_nothing(id, &task).await;
     assert!(!dir.exists(), "the run's directory and token file are gone");
 }
 
+/// Scenario 6 on the API server alone: the arguments and the exposure are graded on the objects; no
+/// controller runs here, so "a pod of the current template is Ready" never passes and says why (the
+/// node tier grades it with pods that run: node::node_cks_practice_dashboard_args_...).
 #[tokio::test]
 async fn dashboard_args_insecure_flags_and_nodeport_are_graded() {
     let task = start(&["dashboard-args", "--seed", "606"]);
@@ -344,19 +508,60 @@ async fn dashboard_args_insecure_flags_and_nodeport_are_graded() {
     let (ns, name) = (task["names"]["namespace"].as_str().unwrap(), task["names"]["deployment"].as_str().unwrap());
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(1));
-    assert_eq!(failing(&checks).len(), 4, "{checks:#?}");
-    assert!(reason(&checks, "nodes' ports").contains("(NodePort)"));
+    assert_eq!(failing(&checks).len(), 5, "{checks:#?}");
+    assert!(reason(&checks, "outside the cluster").contains("(NodePort)"));
+    assert!(reason(&checks, "is Ready").contains("has not acted"), "{checks:#?}");
 
     // Wrong: only the Service is fixed.
     let dir = tempfile::tempdir().unwrap();
     sh(&format!("kubectl -n {ns} patch service {name} -p '{{\"spec\":{{\"type\":\"ClusterIP\"}}}}'"), dir.path());
     let (_, checks, _) = check(id);
-    assert_eq!(failing(&checks).len(), 3, "{checks:#?}");
+    assert_eq!(failing(&checks).len(), 4, "{checks:#?}");
     assert!(reason(&checks, "cannot be skipped").contains("still has --enable-skip-login"));
 
     sh(&manual(id), dir.path());
     let (exit, checks, _) = check(id);
-    assert_eq!(exit, Some(0), "{checks:#?}");
+    assert_eq!(exit, Some(1), "{checks:#?}");
+    assert_eq!(failing(&checks).len(), 1, "only readiness, which needs a controller: {checks:#?}");
+    assert!(!passed(&checks, "is Ready"));
+
+    // Wrong: exposed again through a hostPort, through hostNetwork, through externalIPs.
+    let host_port = format!(
+        "kubectl -n {ns} patch deployment {name} --type=json -p '[{{\"op\":\"add\",\"path\":\"/spec/template/spec/containers/0/ports/0/hostPort\",\"value\":8443}}]'"
+    );
+    sh(&host_port, dir.path());
+    let (_, checks, _) = check(id);
+    assert!(failing(&checks).iter().any(|c| c.contains("no port of the node")), "{checks:#?}");
+    assert!(reason(&checks, "no port of the node").contains("hostPort 8443"), "{checks:#?}");
+    sh(
+        &format!(
+            "kubectl -n {ns} patch deployment {name} --type=json -p '[{{\"op\":\"remove\",\"path\":\"/spec/template/spec/containers/0/ports/0/hostPort\"}}]'"
+        ),
+        dir.path(),
+    );
+    sh(
+        &format!(
+            "kubectl -n {ns} patch deployment {name} -p '{{\"spec\":{{\"template\":{{\"spec\":{{\"hostNetwork\":true}}}}}}}}'"
+        ),
+        dir.path(),
+    );
+    let (_, checks, _) = check(id);
+    assert!(reason(&checks, "no port of the node").contains("hostNetwork: true"), "{checks:#?}");
+    assert!(!passed(&checks, "no port of the node"));
+    sh(
+        &format!(
+            "kubectl -n {ns} patch deployment {name} -p '{{\"spec\":{{\"template\":{{\"spec\":{{\"hostNetwork\":false}}}}}}}}'"
+        ),
+        dir.path(),
+    );
+    sh(
+        &format!("kubectl -n {ns} patch service {name} -p '{{\"spec\":{{\"externalIPs\":[\"192.0.2.10\"]}}}}'"),
+        dir.path(),
+    );
+    let (_, checks, _) = check(id);
+    assert!(!passed(&checks, "outside the cluster"));
+    assert!(reason(&checks, "outside the cluster").contains("externalIPs 192.0.2.10"), "{checks:#?}");
+    assert!(passed(&checks, "no port of the node"), "{checks:#?}");
     reset_leaves_nothing(id, &task).await;
 }
 
@@ -458,7 +663,16 @@ async fn exam_mode_locks_the_namespaces_against_the_plugins_and_gives_no_hints()
         assert_eq!(code(&out), Some(1));
         assert!(stderr(&out).contains("exam mode"), "{}", stderr(&out));
     }
-    // Plain kubectl works, and check counts the time budget.
+    // Within the time, check names no case: a task's pass or fail and its score only.
+    let exam_check = |format: &str| cks(&["check", "--run", id, "-o", format]);
+    let out = exam_check("text");
+    assert_eq!(code(&out), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("Task 1/8 default-deny: FAIL") && text.contains("left"), "{text}");
+    for leak in ["no ingress reaches", "egress stays open", "pod-created-later", "isolates"] {
+        assert!(!text.contains(leak), "{leak} is given away: {text}");
+    }
+    // Plain kubectl works; the pass within the time is kept.
     let dir = tempfile::tempdir().unwrap();
     sh(
         &format!(
@@ -466,10 +680,69 @@ async fn exam_mode_locks_the_namespaces_against_the_plugins_and_gives_no_hints()
         ),
         dir.path(),
     );
-    let (exit, checks, _) = check(id);
-    assert_eq!(exit, Some(0), "{checks:#?}");
-    assert!(passed(&checks, "within the time budget of 6 minutes"));
+    let out = exam_check("json");
+    assert_eq!(code(&out), Some(0), "{}", stdout(&out));
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["task"], "PASS");
+    assert!(json.get("checks").is_none(), "no checks within the time: {json}");
+    assert_eq!(json["best"]["passed"], json["best"]["total"], "{json}");
+    // Broken again, then the time runs out (the record's start moved back 7 minutes, as the clock
+    // would): the pass reached in time counts, and the review shows what fails now.
+    sh(&format!("kubectl -n {ns} delete networkpolicy x"), dir.path());
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 7 * 60;
+    sh(
+        &format!(
+            "kubectl -n {ns} patch configmap cks-practice-run --type=merge -p '{{\"data\":{{\"started\":\"{started}\"}}}}'"
+        ),
+        dir.path(),
+    );
+    let out = exam_check("text");
+    assert_eq!(code(&out), Some(0), "solved in time: {}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("PASS (kept: the best result within the time") && text.contains("Time is up"), "{text}");
+    assert!(text.contains("FAIL  no ingress reaches"), "the review names the failing checks now: {text}");
     reset_leaves_nothing(id, &task).await;
+
+    // Solved only after the time: it does not count.
+    let task = start(&["default-deny", "--seed", "902", "--exam"]);
+    let (id, ns) = ("default-deny-902", task["names"]["namespace"].as_str().unwrap());
+    locks.add(ns);
+    sh(
+        &format!(
+            "kubectl -n {ns} patch configmap cks-practice-run --type=merge -p '{{\"data\":{{\"started\":\"{started}\"}}}}'"
+        ),
+        dir.path(),
+    );
+    sh(&manual(id), dir.path());
+    let out = cks(&["check", "--run", id]);
+    assert_eq!(code(&out), Some(1), "solved after the time: {}", stdout(&out));
+    assert!(stdout(&out).contains("FAIL (kept: the best result within the time: none)"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("Score: 6/6"), "the review shows the answer is right now: {}", stdout(&out));
+    reset_leaves_nothing(id, &task).await;
+}
+
+/// A start right after a reset (or a failed start, which is taken down the same way) finds the
+/// run's namespaces still Terminating: it waits for them to go and, when they do not (this API
+/// server runs no namespace controller), says so, with what to do; never "ask an admin".
+#[tokio::test]
+async fn a_start_after_a_reset_waits_for_the_namespaces_to_go() {
+    let task = start(&["default-deny", "--seed", "131"]);
+    reset_leaves_nothing("default-deny-131", &task).await;
+    let began = std::time::Instant::now();
+    let out = cks(&["start", "default-deny", "--seed", "131", "--timeout", "3s"]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    assert!(began.elapsed() >= std::time::Duration::from_secs(3), "it waited");
+    let err = stderr(&out);
+    let ns = task["names"]["namespace"].as_str().unwrap();
+    assert!(
+        err.contains(&format!("namespaces {ns}, ")) && err.contains("still being deleted (Terminating) after 3s"),
+        "{err}"
+    );
+    assert!(err.contains("another --seed") && !err.contains("admin"), "{err}");
+    let out = cks(&["start", "default-deny", "--seed", "132"]);
+    assert_eq!(code(&out), Some(0), "another seed starts at once: {}", stderr(&out));
+    let out = cks(&["reset", "--run", "default-deny-132"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
 }
 
 #[tokio::test]
@@ -539,6 +812,7 @@ def send(keys):
     time.sleep(0.3); os.write(fd, keys)
 wait_for(b"Scenario"); send(b"\r")
 wait_for(b"Seed"); send(b"\x15" * 1 + b"31337\r")
+wait_for(b"Image of the scenario's pods"); send(b"registry.example.com/tools/busybox:1.36\r")
 wait_for(b"When done"); wait_for(b"Next"); send(b"\r")
 wait_for(b"Score:")
 mark = len(out)
@@ -565,7 +839,13 @@ sys.exit(os.waitstatus_to_exitcode(status))
     assert_eq!(code(&out), Some(0), "{text}");
     assert!(text.contains("Run: default-deny-31337"), "{text}");
     assert!(text.contains("Score:") && text.contains("not yet"), "{text}");
-    assert!(text.contains("kubectl cks-practice start default-deny --seed 31337"), "{text}");
+    assert!(
+        text.contains(
+            "kubectl cks-practice start default-deny --seed 31337 --image registry.example.com/tools/busybox:1.36"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("pod/web-") && text.contains("created"), "{text}");
     let client = cluster().admin_client().await;
     let left = Api::<Namespace>::all(client)
         .list(&ListParams::default().labels(&format!("{RUN_LABEL}=default-deny-31337")))
@@ -778,4 +1058,47 @@ async fn a_changed_record_never_chooses_which_files_are_read_or_deleted() {
         assert!(victim.path().join(name).is_file(), "{name}");
     }
     assert!(dir.join(".cks-practice-run").is_file(), "the run's own directory was not named: left as it is");
+}
+
+/// A kind the NetworkPolicy engine does not model (Cilium's cluster-wide policy, which denies all
+/// ingress here) makes a traffic grade impossible: `check` says so (exit 2) instead of passing what
+/// the NetworkPolicies alone allow. On a control plane of its own: the object is cluster-wide.
+#[test]
+fn an_unmodelled_policy_kind_is_never_graded_as_if_it_were_not_there() {
+    let plane = harden_tests::ControlPlane::start_for_tests().expect("a control plane for this test");
+    let kubeconfig = plane.admin_kubeconfig.clone();
+    let practice = |args: &[&str]| run(plugin_command(PLUGIN).env("KUBECONFIG", &kubeconfig).args(args));
+    let kubectl_in = |dir: &Path, script: &str| {
+        let out = run(std::process::Command::new("bash")
+            .args(["-euo", "pipefail", "-c", script])
+            .current_dir(dir)
+            .env("KUBECONFIG", &kubeconfig)
+            .stdin(std::process::Stdio::null()));
+        assert_eq!(code(&out), Some(0), "{script}\n{}", stderr(&out));
+    };
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(code(&practice(&["start", "block-metadata", "--seed", "77"])), Some(0));
+    let out = practice(&["check", "--run", "block-metadata-77"]);
+    assert_eq!(code(&out), Some(1), "no answer yet: {}", stdout(&out));
+    kubectl_in(
+        dir.path(),
+        "kubectl apply -f - <<'EOF'\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+         metadata: {name: ciliumclusterwidenetworkpolicies.cilium.io}\n\
+         spec:\n  group: cilium.io\n  scope: Cluster\n\
+         \x20 names: {kind: CiliumClusterwideNetworkPolicy, plural: ciliumclusterwidenetworkpolicies, singular: ciliumclusterwidenetworkpolicy, listKind: CiliumClusterwideNetworkPolicyList}\n\
+         \x20 versions:\n  - name: v2\n    served: true\n    storage: true\n\
+         \x20   schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\nEOF\n\
+         kubectl wait --for=condition=Established --timeout=60s crd/ciliumclusterwidenetworkpolicies.cilium.io\n\
+         kubectl create -f - <<'EOF'\napiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: deny-all}\n\
+         spec: {endpointSelector: {}, egressDeny: [{toEntities: [all]}]}\nEOF\n",
+    );
+    let out = practice(&["check", "--run", "block-metadata-77"]);
+    assert_eq!(code(&out), Some(2), "{}{}", stdout(&out), stderr(&out));
+    assert!(!stdout(&out).contains("PASS") && !stdout(&out).contains("FAIL"), "no verdict: {}", stdout(&out));
+    assert!(
+        stderr(&out).contains("cannot be graded") && stderr(&out).contains("CiliumClusterwideNetworkPolicy"),
+        "{}",
+        stderr(&out)
+    );
+    plane.kill();
 }

@@ -1509,7 +1509,11 @@ fn node_cks_practice_tls_ingress_grades_what_traefik_serves() {
     let node = node();
     let port = traefik(node);
     let cks = |args: &[&str]| run(node.cluster.plugin("cks-practice").args(args));
-    let out = cks(&["start", "tls-ingress", "--seed", "4242"]);
+    // Without --image the default busybox cannot be pulled here (no registry): start says so at once.
+    let out = cks(&["start", "tls-ingress", "--seed", "4242", "--timeout", "5m"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("busybox:1.36") && stderr(&out).contains("it was reset"), "{}", stderr(&out));
+    let out = cks(&["start", "tls-ingress", "--seed", "4242", "--image", &node.cluster.image("busybox")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let run_name = "tls-ingress-4242";
     let task: Value = serde_json::from_str(&stdout(&cks(&["task", "--run", run_name, "-o", "json"]))).unwrap();
@@ -2013,4 +2017,171 @@ fn node_endpoints_node_ports_and_host_ports_are_probed() {
     assert!(node_port.get("note").is_none(), "{doc:#}");
     let out = run(kubectl(node).args(["delete", "namespace", ns, "--wait=false"]));
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Runs a script of `cks-practice solution` (manual steps or the check by hand) with bash, as admin.
+fn practice_script(node: &Node, script: &str) -> String {
+    let out = run(Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .env("KUBECONFIG", &node.cluster.admin_kubeconfig)
+        .stdin(Stdio::null()));
+    assert!(out.status.success(), "script failed:\n{script}\n{}", stderr(&out));
+    stdout(&out)
+}
+
+/// Runs the check by hand until its lines say `reached` REACHED and `unanswered` NO ANSWER
+/// (policies take a moment to be enforced), and returns them; fails after [`SETTLE`].
+fn verify_by_hand(node: &Node, script: &str, reached: usize, unanswered: usize) -> String {
+    let began = Instant::now();
+    loop {
+        let out = practice_script(node, script);
+        let count = |word: &str| out.lines().filter(|l| l.ends_with(word)).count();
+        if count(" REACHED") == reached && count(" NO ANSWER") == unanswered {
+            return out;
+        }
+        assert!(began.elapsed() < SETTLE, "want {reached} REACHED and {unanswered} NO ANSWER:\n{out}");
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+/// cks-practice scenarios 1-3 on the node: their pods run from the node's local busybox image
+/// (`start --image` waits until they run), the check by hand that `solution` prints (`kubectl exec
+/// ... wget`) sees every connection answered before the answer and the task's connections refused
+/// after it, where `check` passes on the same cluster; and a wrong answer that `check` fails (egress
+/// restricted to HTTPS) is seen by hand too.
+#[test]
+fn node_cks_practice_network_scenarios_run_from_local_images_and_the_check_by_hand_agrees() {
+    let node = node();
+    let _enforcing = enforcing();
+    let image = node.cluster.image("busybox");
+    let cks = |args: &[&str]| run(node.cluster.plugin("cks-practice").args(args));
+    // (scenario, seed, REACHED and NO ANSWER lines after the answer; before it every line is REACHED)
+    for (scenario, seed, reached, unanswered) in
+        [("default-deny", "41", 1, 3), ("frontend-to-backend", "42", 1, 3), ("block-metadata", "43", 1, 1)]
+    {
+        let out = cks(&["start", scenario, "--seed", seed, "--image", &image]);
+        assert_eq!(out.status.code(), Some(0), "{scenario}: {}", stderr(&out));
+        let run_name = format!("{scenario}-{seed}");
+        let task: Value = serde_json::from_str(&stdout(&cks(&["task", "--run", &run_name, "-o", "json"]))).unwrap();
+        for ns in task["namespaces"].as_array().unwrap() {
+            let out = run(kubectl(node).args([
+                "get",
+                "pods",
+                "-n",
+                ns.as_str().unwrap(),
+                "-o",
+                "jsonpath={.items[*].status.phase}",
+            ]));
+            let phases = stdout(&out);
+            assert!(
+                phases.split_whitespace().all(|p| p == "Running"),
+                "{scenario}: start waited for its pods: {phases}"
+            );
+        }
+        let solution: Value =
+            serde_json::from_str(&stdout(&cks(&["solution", "--run", &run_name, "-o", "json"]))).unwrap();
+        let verify = solution["verify"].as_str().unwrap();
+        let lines = verify_by_hand(node, verify, reached + unanswered, 0);
+        assert!(lines.contains("REACHED"), "{lines}");
+
+        practice_script(node, solution["manual"].as_str().unwrap());
+        let (code, checks) = practice_checks(node, &run_name);
+        assert_eq!(code, Some(0), "{scenario}: the manual solution passes with running pods: {checks:?}");
+        let lines = verify_by_hand(node, verify, reached, unanswered);
+        if scenario == "default-deny" {
+            assert!(lines.lines().any(|l| l.contains("/client:8080 REACHED")), "egress untouched: {lines}");
+            // Wrong: egress restricted to HTTPS. check fails, and by hand the pod no longer reaches the client.
+            let ns = task["names"]["namespace"].as_str().unwrap();
+            apply(
+                node,
+                &format!(
+                    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: https-only, namespace: {ns}}}\n\
+                     spec:\n  podSelector: {{}}\n  policyTypes: [Egress]\n  egress:\n  - ports: [{{protocol: TCP, port: 443}}]\n"
+                ),
+            );
+            let (code, checks) = practice_checks(node, &run_name);
+            assert_eq!(code, Some(1), "{checks:?}");
+            assert!(checks.iter().any(|(c, passed, _)| c.starts_with("egress stays open") && !passed), "{checks:?}");
+            verify_by_hand(node, verify, 0, reached + unanswered);
+        }
+        if scenario == "block-metadata" {
+            assert!(lines.contains("169.254.169.254:80 NO ANSWER"), "{lines}");
+        }
+        let out = cks(&["reset", "--run", &run_name]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    // Scenario 5's Dashboard pod runs from the same image (its grading asks the authorizer).
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let out = cks(&["start", "dashboard-user", "--seed", "45", "--image", &image, "--dir", run_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let task: Value =
+        serde_json::from_str(&stdout(&cks(&["task", "--run", "dashboard-user-45", "-o", "json"]))).unwrap();
+    let ns = task["names"]["namespace"].as_str().unwrap();
+    let out = run(kubectl(node).args(["get", "pod", "dashboard-0", "-n", ns, "-o", "jsonpath={.status.phase}"]));
+    assert_eq!(stdout(&out), "Running", "start waited for it");
+    let out = cks(&["reset", "--run", "dashboard-user-45", "--dir", run_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Polls `cks-practice check` until `done` says so about the checks (a Deployment takes a moment to
+/// roll out), and returns them; fails after a minute.
+fn practice_checks_until(
+    node: &Node,
+    run_name: &str,
+    done: impl Fn(&[(String, bool, String)]) -> bool,
+) -> (Option<i32>, Vec<(String, bool, String)>) {
+    let began = Instant::now();
+    loop {
+        let (code, checks) = practice_checks(node, run_name);
+        if done(&checks) {
+            return (code, checks);
+        }
+        assert!(began.elapsed() < Duration::from_secs(90), "never: {checks:#?}");
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+/// cks-practice scenario 6 on the node, with a local stand-in for the Dashboard that exits on a flag
+/// it does not know (as the Dashboard does): the manual solution passes once its pod of the new
+/// template is Ready; arguments replaced by ones that crash it fail, naming the exit, although
+/// `replicas: 1` (all the earlier grading read) would have passed.
+#[test]
+fn node_cks_practice_dashboard_args_are_graded_on_a_ready_pod_of_the_current_template() {
+    let node = node();
+    let image = node.cluster.image("dashboard");
+    assert!(!image.is_empty(), "the dashboard stand-in is missing from the node's images");
+    let cks = |args: &[&str]| run(node.cluster.plugin("cks-practice").args(args));
+    let out = cks(&["start", "dashboard-args", "--seed", "61", "--image", &image]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run_name = "dashboard-args-61";
+    let task: Value = serde_json::from_str(&stdout(&cks(&["task", "--run", run_name, "-o", "json"]))).unwrap();
+    let (ns, name) = (task["names"]["namespace"].as_str().unwrap(), task["names"]["deployment"].as_str().unwrap());
+    let ready =
+        |checks: &[(String, bool, String)]| checks.iter().any(|(c, passed, _)| c.contains("is Ready") && *passed);
+    let (code, checks) = practice_checks_until(node, run_name, ready);
+    assert_eq!(code, Some(1), "the insecure flags are still there: {checks:#?}");
+
+    let solution: Value = serde_json::from_str(&stdout(&cks(&["solution", "--run", run_name, "-o", "json"]))).unwrap();
+    practice_script(node, solution["manual"].as_str().unwrap());
+    let (code, checks) = practice_checks_until(node, run_name, |c| c.iter().all(|(_, passed, _)| *passed));
+    assert_eq!(code, Some(0), "{checks:#?}");
+
+    // Wrong: the arguments replaced by one the Dashboard does not know. The old pod keeps serving.
+    let patch = format!(
+        "kubectl -n {ns} patch deployment {name} --type=json \
+         -p '[{{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/args\",\"value\":[\"--no-such-flag\"]}}]'"
+    );
+    practice_script(node, &patch);
+    let crashed = |checks: &[(String, bool, String)]| {
+        checks.iter().any(|(c, passed, why)| c.contains("is Ready") && !passed && why.contains("exit 1"))
+    };
+    let (code, checks) = practice_checks_until(node, run_name, crashed);
+    assert_eq!(code, Some(1), "{checks:#?}");
+    let failed: Vec<&String> = checks.iter().filter(|(_, passed, _)| !passed).map(|(c, _, _)| c).collect();
+    assert_eq!(failed.len(), 1, "only readiness fails: {checks:#?}");
+    let out = run(kubectl(node).args(["get", "deployment", name, "-n", ns, "-o", "jsonpath={.spec.replicas}"]));
+    assert_eq!(stdout(&out), "1", "spec.replicas, all the earlier grading read, is still 1");
+    let out = cks(&["reset", "--run", run_name]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

@@ -3,8 +3,8 @@
 //! Deployment's pod template and on every Service that selects its pods.
 
 use harden_cli::Result;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{Api, ListParams};
 use serde_json::json;
 
@@ -85,6 +85,14 @@ fn on(value: Option<&str>) -> bool {
     matches!(value, Some("" | "true" | "True" | "1"))
 }
 
+/// The classes of wrong answers this check catches (docs/cks-practice.md lists them too):
+/// - an insecure argument left, in any spelling (`--flag`, `--flag=true`, `--flag value`), in
+///   `args` or `command`;
+/// - the arguments replaced by ones the Dashboard does not start with, or an image that does not
+///   run: its pods of the current template are not Ready (not the spec's `replicas`);
+/// - replicas set to 0, or the Deployment deleted;
+/// - exposed again another way: `hostPort`, `hostNetwork`, a NodePort or LoadBalancer Service, a
+///   Service with `externalIPs`.
 pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
     let ns = plan.names["namespace"].as_str();
     let name = plan.names["deployment"].as_str();
@@ -93,7 +101,7 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
         .get_opt(name)
         .await
         .map_err(|e| harden_kube::error::from_kube(e, format!("reading deployment {ns}/{name}")))?;
-    let running = format!("Deployment {name} still runs the Dashboard (replicas >= 1)");
+    let running = format!("Deployment {name} still runs the Dashboard: a pod of its current template is Ready");
     let Some(deployment) = deployment else {
         return Ok(vec![Check::new(
             running,
@@ -102,9 +110,9 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
         )]);
     };
     let spec = deployment.spec.clone();
-    let replicas = spec.replicas.unwrap_or(1);
-    let mut checks = vec![Check::new(running, replicas >= 1, format!("spec.replicas is {replicas}"))];
-    let containers = spec.template.spec.clone().unwrap_or_default().containers;
+    let mut checks = vec![ready(client, ns, &deployment, running).await?];
+    let pod_spec = spec.template.spec.clone().unwrap_or_default();
+    let containers = pod_spec.containers.clone();
     let mut args: Vec<String> = Vec::new();
     for c in &containers {
         args.extend(c.command.clone().unwrap_or_default());
@@ -141,40 +149,147 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
             None => "no --insecure-port".to_string(),
         },
     ));
+    let mut host: Vec<String> = Vec::new();
+    if pod_spec.host_network == Some(true) {
+        host.push("hostNetwork: true".into());
+    }
+    for c in containers.iter().chain(pod_spec.init_containers.iter().flatten()) {
+        for p in c.ports.iter().flatten() {
+            if let Some(host_port) = p.host_port.filter(|&h| h != 0) {
+                host.push(format!("container {} has hostPort {host_port} (to {})", c.name, p.container_port));
+            }
+        }
+    }
+    checks.push(Check::new(
+        "the Dashboard's pods take no port of the node (no hostPort, no hostNetwork)",
+        host.is_empty(),
+        if host.is_empty() {
+            "no hostPort and no hostNetwork in the pod template".to_string()
+        } else {
+            host.join("; ")
+        },
+    ));
     let labels = spec.template.metadata.and_then(|m| m.labels).unwrap_or_default();
-    let services: Vec<Service> = Api::namespaced(client.clone(), ns)
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, format!("listing services in {ns}")))?
-        .items;
+    let services: Vec<Service> =
+        harden_kube::list::list_all(&Api::namespaced(client.clone(), ns), &ListParams::default(), "services").await?;
     let exposed: Vec<String> = services
         .iter()
-        .filter(|s| {
+        .filter_map(|s| {
             let spec = s.spec.clone().unwrap_or_default();
             let selects = spec
                 .selector
                 .as_ref()
                 .is_some_and(|sel| !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v)));
-            selects && matches!(spec.type_.as_deref(), Some("NodePort" | "LoadBalancer"))
-        })
-        .map(|s| {
-            format!(
-                "{} ({})",
-                s.metadata.name.clone().unwrap_or_default(),
-                s.spec.clone().unwrap_or_default().type_.unwrap_or_default()
-            )
+            let name = s.metadata.name.clone().unwrap_or_default();
+            let kind = spec.type_.clone().unwrap_or_else(|| "ClusterIP".into());
+            let external = spec.external_ips.clone().unwrap_or_default();
+            if !selects {
+                None
+            } else if matches!(kind.as_str(), "NodePort" | "LoadBalancer") {
+                Some(format!("{name} ({kind})"))
+            } else if !external.is_empty() {
+                Some(format!("{name} (externalIPs {})", external.join(", ")))
+            } else {
+                None
+            }
         })
         .collect();
     checks.push(Check::new(
-        "no Service exposes the Dashboard on the nodes' ports",
+        "no Service exposes the Dashboard outside the cluster (NodePort, LoadBalancer, externalIPs)",
         exposed.is_empty(),
         if exposed.is_empty() {
-            "every Service selecting its pods is ClusterIP".to_string()
+            "every Service selecting its pods is ClusterIP, without externalIPs".to_string()
         } else {
             format!("still exposed by {}", exposed.join(", "))
         },
     ));
     Ok(checks)
+}
+
+/// Whether a pod of the Deployment's current template is Ready: its current ReplicaSet (the
+/// revision the Deployment names) has a ready replica. Old pods still serving during a rollout
+/// that never finishes do not count; why the new ones are not Ready is named.
+async fn ready(client: &kube::Client, ns: &str, deployment: &Deployment, check: String) -> Result<Check> {
+    let name = deployment.metadata.name.clone().unwrap_or_default();
+    let replicas = deployment.spec.replicas.unwrap_or(1);
+    if replicas < 1 {
+        return Ok(Check::new(check, false, format!("spec.replicas is {replicas}")));
+    }
+    let status = deployment.status.clone().unwrap_or_default();
+    if status.observed_generation.unwrap_or(0) < deployment.metadata.generation.unwrap_or(0) {
+        return Ok(Check::new(
+            check,
+            false,
+            "the Deployment controller has not acted on the latest change yet: check again in a moment",
+        ));
+    }
+    let revision_key = "deployment.kubernetes.io/revision";
+    let revision = deployment.metadata.annotations.as_ref().and_then(|a| a.get(revision_key)).cloned();
+    let uid = deployment.metadata.uid.clone().unwrap_or_default();
+    let sets: Vec<ReplicaSet> =
+        harden_kube::list::list_all(&Api::namespaced(client.clone(), ns), &ListParams::default(), "replicasets")
+            .await?;
+    let current = sets.into_iter().find(|rs| {
+        rs.metadata.owner_references.iter().flatten().any(|o| o.uid == uid)
+            && revision.is_some()
+            && rs.metadata.annotations.as_ref().and_then(|a| a.get(revision_key)) == revision.as_ref()
+    });
+    let Some(current) = current else {
+        return Ok(Check::new(
+            check,
+            false,
+            format!(
+                "Deployment {name} has no ReplicaSet of its current template yet (no Deployment controller ran it)"
+            ),
+        ));
+    };
+    let ready = current.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+    let set = current.metadata.name.clone().unwrap_or_default();
+    if ready >= 1 {
+        return Ok(Check::new(check, true, format!("{ready} pod(s) of ReplicaSet {set} (the current template) Ready")));
+    }
+    let hash = current.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash")).cloned().unwrap_or_default();
+    let pods: Vec<Pod> = harden_kube::list::list_all(
+        &Api::namespaced(client.clone(), ns),
+        &ListParams::default().labels(&format!("pod-template-hash={hash}")),
+        "pods",
+    )
+    .await?;
+    let why: Vec<String> = pods.iter().filter_map(not_ready_reason).collect();
+    let why = if why.is_empty() {
+        format!("no pod of ReplicaSet {set} (the current template) is Ready yet: check again in a moment")
+    } else {
+        format!("no pod of ReplicaSet {set} (the current template) is Ready: {}", why.join("; "))
+    };
+    Ok(Check::new(check, false, why))
+}
+
+/// Why a pod is not Ready, from its containers' states: `CrashLoopBackOff (exit 1: ...)`.
+fn not_ready_reason(pod: &Pod) -> Option<String> {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let status = pod.status.as_ref()?;
+    let mut reasons = Vec::new();
+    for c in status.container_statuses.iter().flatten() {
+        if let Some(waiting) = c.state.as_ref().and_then(|s| s.waiting.as_ref()) {
+            let mut reason = waiting.reason.clone().unwrap_or_else(|| "waiting".into());
+            if let Some(last) = c.last_state.as_ref().and_then(|s| s.terminated.as_ref()) {
+                reason.push_str(&format!(" (last exit {}", last.exit_code));
+                if let Some(message) = last.message.as_deref().filter(|m| !m.is_empty()) {
+                    reason.push_str(&format!(": {}", message.trim()));
+                }
+                reason.push(')');
+            }
+            reasons.push(format!("{}: {reason}", c.name));
+        } else if let Some(terminated) = c.state.as_ref().and_then(|s| s.terminated.as_ref()) {
+            reasons.push(format!("{}: terminated (exit {})", c.name, terminated.exit_code));
+        } else if !c.ready {
+            reasons.push(format!("{}: running, not Ready", c.name));
+        }
+    }
+    if reasons.is_empty() {
+        reasons.push(status.phase.clone().unwrap_or_else(|| "Pending".into()));
+    }
+    Some(format!("pod {name}: {}", reasons.join(", ")))
 }
 
 #[cfg(test)]

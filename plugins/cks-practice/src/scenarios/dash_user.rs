@@ -4,11 +4,12 @@
 //! that away. Graded with SubjectAccessReviews as the ServiceAccount, and a TokenReview of the token.
 
 use harden_cli::Result;
+use harden_kube::access::Question;
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
-use crate::grade::{self, Check, question};
+use crate::grade::{self, Check, VERBS, question};
 use crate::scenario::{Context, Id, Plan, build, sh};
 use crate::seed::Rng;
 
@@ -78,32 +79,94 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
     plan
 }
 
+/// The classes of wrong answers this check catches (docs/cks-practice.md lists them too):
+/// - the broad binding left in place, or a read role that also has `update`, `patch`, `delete`,
+///   `deletecollection`, `create` or `*` on the resources it reads;
+/// - a role that reads Secrets, or grants `pods/exec`, `pods/attach` or `pods/portforward`, or scaling;
+/// - a ClusterRoleBinding (reads in other namespaces, or `nodes/proxy`), RBAC changes (`escalate`,
+///   `bind`), impersonation, minting tokens;
+/// - a read verb missing; no token, an expired or someone else's token.
 pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
     let ns = plan.names["namespace"].as_str();
     let user = plan.names["serviceaccount"].as_str();
     let who = (ns, user);
+    let read = ["get", "list", "watch"];
     let mut checks = Vec::new();
     for (group, resource) in [("", "pods"), ("apps", "deployments"), ("", "services")] {
-        for verb in ["get", "list", "watch"] {
-            checks.push(grade::right(client, who, question(verb, group, resource, Some(ns)), true).await?);
+        let questions: Vec<(Question, bool)> =
+            VERBS.iter().map(|&verb| (question(verb, group, resource, Some(ns)), read.contains(&verb))).collect();
+        let check = format!("{ns}/{user} may get, list and watch {resource} in {ns} and do nothing else to them");
+        checks.push(grade::rights(client, who, check, &questions).await?);
+    }
+    let sub = |verb: &str, group: &str, resource: &str, subresource: &str, place: Option<&str>| {
+        let mut q = question(verb, group, resource, place);
+        q.subresource = Some(subresource.into());
+        (q, false)
+    };
+    let mut questions: Vec<(Question, bool)> = Vec::new();
+    for verb in ["create", "get"] {
+        for subresource in ["exec", "attach", "portforward"] {
+            questions.push(sub(verb, "", "pods", subresource, Some(ns)));
         }
     }
-    let forbidden = [
-        ("get", "", "secrets", Some(ns)),
-        ("list", "", "secrets", Some(ns)),
-        ("list", "", "secrets", None),
-        ("delete", "", "pods", Some(ns)),
-        ("create", "", "pods", Some(ns)),
-        ("patch", "apps", "deployments", Some(ns)),
-        ("create", "rbac.authorization.k8s.io", "rolebindings", Some(ns)),
-        ("list", "", "pods", Some("kube-system")),
-    ];
-    for (verb, group, resource, place) in forbidden {
-        checks.push(grade::right(client, who, question(verb, group, resource, place), false).await?);
+    for verb in ["update", "patch"] {
+        questions.push(sub(verb, "apps", "deployments", "scale", Some(ns)));
+        questions.push(sub(verb, "", "pods", "ephemeralcontainers", Some(ns)));
     }
-    let mut exec = question("create", "", "pods", Some(ns));
-    exec.subresource = Some("exec".into());
-    checks.push(grade::right(client, who, exec, false).await?);
+    checks.push(
+        grade::rights(client, who, format!("{ns}/{user} may not exec, attach, port-forward or scale"), &questions)
+            .await?,
+    );
+    let mut questions: Vec<(Question, bool)> = Vec::new();
+    for place in [Some(ns), None] {
+        questions.extend(VERBS.iter().map(|&verb| (question(verb, "", "secrets", place), false)));
+    }
+    checks.push(
+        grade::rights(
+            client,
+            who,
+            format!("{ns}/{user} may not read or change Secrets, in {ns} or elsewhere"),
+            &questions,
+        )
+        .await?,
+    );
+    let mut questions: Vec<(Question, bool)> = Vec::new();
+    for verb in ["get", "create"] {
+        questions.push(sub(verb, "", "nodes", "proxy", None));
+    }
+    questions.push(sub("create", "", "serviceaccounts", "token", Some(ns)));
+    for resource in ["roles", "rolebindings", "clusterroles", "clusterrolebindings"] {
+        for verb in ["create", "escalate", "bind"] {
+            let place = if resource.starts_with("cluster") { None } else { Some(ns) };
+            questions.push((question(verb, "rbac.authorization.k8s.io", resource, place), false));
+        }
+    }
+    for resource in ["users", "groups", "serviceaccounts"] {
+        questions.push((question("impersonate", "", resource, None), false));
+    }
+    for resource in ["configmaps", "serviceaccounts"] {
+        for verb in ["create", "update", "delete"] {
+            questions.push((question(verb, "", resource, Some(ns)), false));
+        }
+    }
+    for (group, resource) in [("", "pods"), ("apps", "deployments"), ("", "services")] {
+        for verb in read {
+            questions.push((question(verb, group, resource, Some("kube-system")), false));
+            questions.push((question(verb, group, resource, None), false));
+        }
+    }
+    checks.push(
+        grade::rights(
+            client,
+            who,
+            format!(
+                "{ns}/{user} has nothing more: no nodes/proxy, no tokens, no RBAC changes, no impersonation, no other \
+                 namespace"
+            ),
+            &questions,
+        )
+        .await?,
+    );
     checks.push(token_check(client, plan, ns, user).await?);
     Ok(checks)
 }

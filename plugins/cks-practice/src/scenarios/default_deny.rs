@@ -2,10 +2,10 @@
 //! pods created later, takes no ingress from anywhere; egress is left alone.
 
 use harden_cli::Result;
-use netpol::{Endpoint, PortQuery};
+use netpol::Endpoint;
 use serde_json::json;
 
-use crate::grade::{self, Check};
+use crate::grade::{self, Check, Family};
 use crate::scenario::{Context, Id, Plan, build, sh};
 use crate::seed::Rng;
 
@@ -50,37 +50,69 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
          kubectl -n {} get networkpolicy {policy} -o yaml\n",
         sh(&ns)
     );
+    let (web_pod, api_pod) = (format!("web-{web}"), format!("api-{api}"));
+    plan.verify = [
+        "# from another namespace: NO ANSWER to both (ingress denied)\n".to_string(),
+        build::try_http((&client_ns, "client"), (&ns, &web_pod), web_port),
+        build::try_http((&client_ns, "client"), (&ns, &api_pod), api_port),
+        "# from the namespace's own pod: NO ANSWER (ingress denied)\n".to_string(),
+        build::try_http((&ns, &web_pod), (&ns, &api_pod), api_port),
+        "# egress untouched: REACHED\n".to_string(),
+        build::try_http((&ns, &web_pod), (&client_ns, "client"), 8080),
+    ]
+    .concat();
     plan
 }
 
+/// The classes of wrong answers this check catches (docs/cks-practice.md lists them too):
+/// - no policy, or one that selects only some pods (`podSelector: {matchLabels: ...}`): a pod, or a pod
+///   created later, takes ingress;
+/// - a policy with an ingress rule (`ingress: [{}]`, a `from` that lets some pods or addresses in, a rule
+///   opening some ports): some pod, address or port gets in;
+/// - a policy that also isolates egress (`policyTypes: [Ingress, Egress]`), or that restricts egress to
+///   one address and port (DNS only): some address, pod or port is no longer reachable;
+/// - an egress rule limited to IPv4 (`ipBlock: 0.0.0.0/0`): IPv6 egress is restricted.
 pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
-    let (ns, client_ns) = (&plan.namespaces[0], &plan.namespaces[1]);
-    let later = "pod-created-later";
-    let cluster = grade::traffic_model(client, &plan.namespaces, &grade::later_pod(ns, later)).await?;
-    let mut pods: Vec<(String, u16)> = Vec::new();
-    for object in plan.objects.iter().filter(|o| o["kind"] == "Pod" && o["metadata"]["namespace"] == ns.as_str()) {
-        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
-        let port = object["spec"]["containers"][0]["ports"][0]["containerPort"].as_u64().unwrap_or(80) as u16;
-        pods.push((name, port));
-    }
-    pods.push((later.to_string(), 8080));
-    let outside = Endpoint::Pod(grade::pod(&cluster, client_ns, "client")?);
+    let ns = &plan.namespaces[0];
+    let elsewhere = "namespace-created-later";
+    let extra = [
+        grade::imagined(None, &[(ns, "pod-created-later", &[("cks-practice-probe", "later")], "10.244.250.11")]),
+        grade::imagined(Some((elsewhere, &[])), &[(elsewhere, "any-pod", &[], "10.244.250.12")]),
+        grade::imagined_dns(),
+    ]
+    .concat();
+    let cluster = grade::traffic_model(client, &plan.namespaces, &extra).await?;
+    grade::starting_pods(&cluster, plan)?;
+    let ports = grade::port_classes(&cluster);
+    let addresses: Vec<Endpoint> =
+        grade::address_classes(&cluster, Family::Both, &[]).into_iter().map(Endpoint::Ip).collect();
+    let all = grade::pods_of(&cluster, None);
+    let mine = grade::pods_of(&cluster, Some(ns));
     let mut checks = Vec::new();
-    for (i, (name, port)) in pods.iter().enumerate() {
-        let to = Endpoint::Pod(grade::pod(&cluster, ns, name)?);
-        checks.push(grade::traffic(&cluster, outside, to, &PortQuery::tcp(*port), false)?);
-        // From the namespace's next pod: a policy must not leave the namespace's own traffic open.
-        let (peer, _) = &pods[(i + 1) % pods.len()];
-        if peer != later && name != later {
-            let from = Endpoint::Pod(grade::pod(&cluster, ns, peer)?);
-            checks.push(grade::traffic(&cluster, from, to, &PortQuery::tcp(*port), false)?);
-        }
+    for &to in &mine {
+        let to = Endpoint::Pod(to);
+        let mut pairs: Vec<(Endpoint, Endpoint)> = all.iter().map(|&p| (Endpoint::Pod(p), to)).collect();
+        pairs.extend(addresses.iter().map(|&a| (a, to)));
+        let check = format!(
+            "no ingress reaches {} (from any pod of any namespace or any address, on any port)",
+            grade::endpoint(&cluster, to)
+        );
+        checks.push(grade::behaviour(&cluster, &ports, check, &pairs, &|_, _, _, _| false));
     }
-    let (first, _) = &pods[0];
-    let from = Endpoint::Pod(grade::pod(&cluster, ns, first)?);
-    let internet = Endpoint::Ip("203.0.113.10".parse().expect("address"));
-    let mut egress = grade::traffic(&cluster, from, internet, &PortQuery::tcp(443), true)?;
-    egress.check = format!("egress stays open: {}", egress.check);
-    checks.push(egress);
+    let others: Vec<Endpoint> = all
+        .iter()
+        .filter(|&&p| !mine.contains(&p) && grade::has_address(&cluster, p))
+        .map(|&p| Endpoint::Pod(p))
+        .collect();
+    for &from in &mine {
+        let from = Endpoint::Pod(from);
+        let mut pairs: Vec<(Endpoint, Endpoint)> = addresses.iter().map(|&a| (from, a)).collect();
+        pairs.extend(others.iter().map(|&o| (from, o)));
+        let check = format!(
+            "egress stays open: {} reaches every IPv4 and IPv6 address, pods of other namespaces and DNS, on any port",
+            grade::endpoint(&cluster, from)
+        );
+        checks.push(grade::behaviour(&cluster, &ports, check, &pairs, &|_, _, _, _| true));
+    }
     Ok(checks)
 }

@@ -3,10 +3,10 @@
 //! labelled namespace's other pods in (and the check says which peer did).
 
 use harden_cli::Result;
-use netpol::{Endpoint, PortQuery};
+use netpol::{Endpoint, Protocol};
 use serde_json::json;
 
-use crate::grade::{self, Check};
+use crate::grade::{self, Check, Family};
 use crate::scenario::{Context, Id, Plan, build};
 use crate::seed::Rng;
 
@@ -65,25 +65,82 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
          ingress:\n  - from:\n    - namespaceSelector:\n        matchLabels:\n          team: {team}\n      podSelector:\n        \
          matchLabels:\n          role: frontend\n    ports:\n    - protocol: TCP\n      port: {port}\nEOF\n"
     );
+    plan.verify = [
+        "# the labelled namespace's frontend: REACHED\n".to_string(),
+        build::try_http((&front_ns, "frontend"), (&backend_ns, "backend"), port),
+        "# its worker, the other namespace's frontend, the backend's neighbour: NO ANSWER\n".to_string(),
+        build::try_http((&front_ns, "worker"), (&backend_ns, "backend"), port),
+        build::try_http((&other_ns, "frontend"), (&backend_ns, "backend"), port),
+        build::try_http((&backend_ns, "cache"), (&backend_ns, "backend"), port),
+    ]
+    .concat();
     plan
 }
 
+/// The classes of wrong answers this check catches (docs/cks-practice.md lists them too):
+/// - the OR trap: `namespaceSelector` and `podSelector` as two peers: the labelled namespace's other
+///   pods, or frontend pods of every namespace, get in;
+/// - a namespace selector on `kubernetes.io/metadata.name` (or a name) instead of the task's label: a
+///   namespace labelled later is not let in;
+/// - a second rule (or a rule without `ports`) that opens other ports or protocols to anyone;
+/// - the port on UDP, a range of ports, or no port: another port or protocol is open;
+/// - a `podSelector` that misses the backend pods, or one created later: other pods reach it;
+/// - an ipBlock peer: addresses get in.
 pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
-    let (backend_ns, front_ns, other_ns) = (&plan.namespaces[0], &plan.namespaces[1], &plan.namespaces[2]);
+    let (backend_ns, front_ns) = (&plan.namespaces[0], &plan.namespaces[1]);
     let port: u16 = plan.names["port"].parse().unwrap_or(80);
-    let cluster = grade::traffic_model(client, &plan.namespaces, "").await?;
-    let backend = Endpoint::Pod(grade::pod(&cluster, backend_ns, "backend")?);
-    let frontend = Endpoint::Pod(grade::pod(&cluster, front_ns, "frontend")?);
-    let worker = Endpoint::Pod(grade::pod(&cluster, front_ns, "worker")?);
-    let stranger = Endpoint::Pod(grade::pod(&cluster, other_ns, "frontend")?);
-    let cache = Endpoint::Pod(grade::pod(&cluster, backend_ns, "cache")?);
-    let on = PortQuery::tcp(port);
-    let other_port = PortQuery::tcp(if port == 65535 { 1024 } else { port + 1 });
-    Ok(vec![
-        grade::traffic(&cluster, frontend, backend, &on, true)?,
-        grade::traffic(&cluster, worker, backend, &on, false)?,
-        grade::traffic(&cluster, stranger, backend, &on, false)?,
-        grade::traffic(&cluster, cache, backend, &on, false)?,
-        grade::traffic(&cluster, frontend, backend, &other_port, false)?,
-    ])
+    let (team_key, team) = plan.names["namespaceLabel"].split_once('=').unwrap_or(("team", ""));
+    let (labelled, plain) = ("namespace-labelled-later", "namespace-created-later");
+    let extra = [
+        grade::imagined(None, &[(backend_ns, "backend-created-later", &[("app", "backend")], "10.244.250.21")]),
+        grade::imagined(None, &[(front_ns, "frontend-created-later", &[("role", "frontend")], "10.244.250.22")]),
+        grade::imagined(
+            Some((labelled, &[(team_key, team)])),
+            &[
+                (labelled, "frontend", &[("role", "frontend")], "10.244.250.23"),
+                (labelled, "worker", &[("role", "worker")], "10.244.250.24"),
+            ],
+        ),
+        grade::imagined(Some((plain, &[])), &[(plain, "frontend", &[("role", "frontend")], "10.244.250.25")]),
+        grade::imagined_dns(),
+    ]
+    .concat();
+    let cluster = grade::traffic_model(client, &plan.namespaces, &extra).await?;
+    grade::starting_pods(&cluster, plan)?;
+    let ports = grade::port_classes(&cluster);
+    let backends: Vec<Endpoint> = grade::pods_of(&cluster, Some(backend_ns))
+        .into_iter()
+        .filter(|&p| cluster.pods[p.index()].labels.get("app").is_some_and(|v| v == "backend"))
+        .map(Endpoint::Pod)
+        .collect();
+    let admitted = |from: Endpoint| match from {
+        Endpoint::Pod(p) => {
+            let pod = &cluster.pods[p.index()];
+            let ns = &cluster.namespaces[pod.namespace.index()];
+            pod.labels.get("role").is_some_and(|r| r == "frontend")
+                && ns.labels.get(team_key).is_some_and(|t| t == team)
+        }
+        Endpoint::Ip(_) => false,
+    };
+    let want = |from: Endpoint, _: Endpoint, p: u16, protocol: Protocol| {
+        admitted(from) && p == port && protocol == Protocol::Tcp
+    };
+    let mut checks = Vec::new();
+    for source in grade::pods_of(&cluster, None) {
+        let from = Endpoint::Pod(source);
+        let pairs: Vec<(Endpoint, Endpoint)> = backends.iter().map(|&b| (from, b)).collect();
+        let what = if admitted(from) {
+            format!("reaches the app=backend pods on {port}/TCP and on no other port")
+        } else {
+            "reaches no app=backend pod on any port".to_string()
+        };
+        let check = format!("{} {what}", grade::endpoint(&cluster, from));
+        checks.push(grade::behaviour(&cluster, &ports, check, &pairs, &want));
+    }
+    let addresses = grade::address_classes(&cluster, Family::Both, &[]);
+    let pairs: Vec<(Endpoint, Endpoint)> =
+        addresses.iter().flat_map(|&a| backends.iter().map(move |&b| (Endpoint::Ip(a), b))).collect();
+    let check = "no address outside the pods reaches an app=backend pod on any port".to_string();
+    checks.push(grade::behaviour(&cluster, &ports, check, &pairs, &want));
+    Ok(checks)
 }

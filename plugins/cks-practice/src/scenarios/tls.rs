@@ -156,11 +156,11 @@ pub async fn check(client: &kube::Client, plan: &Plan, probe_address: Option<&st
     // Where a controller admitted the Ingress (an address in its status), or `check --address` names
     // where one listens: what it really serves for the host.
     let address = match probe_address {
-        Some(address) => Some(address.to_string()),
-        None => ingress_address(ingress),
+        Some(address) => Some((address.to_string(), Source::Given)),
+        None => ingress_address(ingress).map(|a| (a, Source::IngressStatus)),
     };
-    if let Some(address) = address {
-        checks.push(served(host, &address, &cert, &secret_name).await?);
+    if let Some((address, source)) = address {
+        checks.push(served(host, &address, source, &cert, &secret_name).await?);
     }
     Ok(checks)
 }
@@ -171,9 +171,58 @@ fn ingress_address(ingress: &Ingress) -> Option<String> {
     first.ip.or(first.hostname).filter(|a| !a.is_empty())
 }
 
+/// Where the probed address comes from: `--address` (the user says the controller listens there),
+/// or the Ingress's status (which may lead elsewhere, or nowhere, from the shell `check` runs in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Given,
+    IngressStatus,
+}
+
+const ADDRESS_HINT: &str = "give where the controller listens: `kubectl cks-practice check --address HOST[:PORT]` \
+    (a node's address and the controller's HTTPS NodePort, or `kubectl port-forward` to its Service and \
+    --address 127.0.0.1:PORT)";
+
+/// The reason of the served-certificate check. A certificate other than ours is blamed on the
+/// controller only when the user named the address; from the Ingress's status, what answered may
+/// not be the controller at all, so that is said instead. An address that cannot be reached is not
+/// a wrong answer: it says so, and how to give one that can.
+fn served_reason(
+    verdict: tls_ingress::probe::Verdict,
+    detail: &str,
+    served: Option<&str>,
+    source: Source,
+    address: &str,
+) -> String {
+    use tls_ingress::probe::Verdict;
+    match (&verdict, source) {
+        (Verdict::Ours, _) => detail.to_string(),
+        (Verdict::Unreachable, Source::IngressStatus) => format!(
+            "not probed: the Ingress's address {address} cannot be reached from where check runs ({detail}); \
+             {ADDRESS_HINT}"
+        ),
+        (Verdict::Unreachable, Source::Given) => {
+            format!("not probed: {address} cannot be reached from here ({detail}); {ADDRESS_HINT}")
+        }
+        (Verdict::Another | Verdict::NoTls, Source::IngressStatus) => {
+            let answered = match (&verdict, served) {
+                (Verdict::Another, Some(served)) => format!("serves another certificate ({served})"),
+                (Verdict::Another, None) => "serves a certificate that does not parse".to_string(),
+                _ => format!("does not speak TLS ({detail})"),
+            };
+            format!(
+                "what answered at the Ingress's address {address} {answered}; it may not be the Ingress controller \
+                 (the address can lead elsewhere from this shell): {ADDRESS_HINT}. If it is the controller, it has \
+                 not taken the Secret: check its logs"
+            )
+        }
+        (Verdict::Another | Verdict::NoTls, Source::Given) => detail.to_string(),
+    }
+}
+
 /// A TLS handshake with SNI for `host` at `address` (port 443 unless given), graded by whether the
 /// leaf served is the Secret's certificate: tls-ingress's probe, so both say the same.
-async fn served(host: &str, address: &str, cert_pem: &[u8], secret: &str) -> Result<Check> {
+async fn served(host: &str, address: &str, source: Source, cert_pem: &[u8], secret: &str) -> Result<Check> {
     use tls_ingress::probe::{self, Verdict};
     let address = probe::target(address, 443);
     // The server certificate is the chain's first (as tls-ingress inspect compares it).
@@ -191,6 +240,30 @@ async fn served(host: &str, address: &str, cert_pem: &[u8], secret: &str) -> Res
     Ok(Check::new(
         format!("the controller at {address} serves Secret {secret}'s certificate for {host}"),
         result.verdict == Verdict::Ours,
-        detail,
+        served_reason(result.verdict, &detail, result.served.as_deref(), source, &address),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use tls_ingress::probe::Verdict;
+
+    use super::*;
+
+    #[test]
+    fn an_address_from_the_ingress_status_is_never_blamed_on_the_controller() {
+        let unreachable =
+            served_reason(Verdict::Unreachable, "connection refused", None, Source::IngressStatus, "10.1.2.3:443");
+        assert!(unreachable.starts_with("not probed") && unreachable.contains("cannot be reached"), "{unreachable}");
+        assert!(unreachable.contains("--address HOST[:PORT]"), "how to give one: {unreachable}");
+        let judged = "serves another certificate: the controller has not taken secret s: check its logs";
+        let other = served_reason(Verdict::Another, judged, Some("CN=proxy"), Source::IngressStatus, "10.1.2.3:443");
+        assert!(other.contains("may not be the Ingress controller") && other.contains("CN=proxy"), "{other}");
+        assert!(other.contains("--address") && !other.starts_with("serves another certificate: the controller"));
+        // The user named the address: what answered there is the controller.
+        assert_eq!(served_reason(Verdict::Another, judged, Some("CN=x"), Source::Given, "a:443"), judged);
+        assert!(
+            served_reason(Verdict::Unreachable, "timed out", None, Source::Given, "a:443").starts_with("not probed")
+        );
+    }
 }

@@ -334,7 +334,8 @@ fn run(cli: Cli) -> Result<Outcome> {
     if !on_nodes && (!connection.is_empty() || cli.image.is_some()) {
         let given: Vec<&str> = connection.iter().filter(|a| a.starts_with('-')).map(String::as_str).collect();
         let given = if cli.image.is_some() { [&["--image"][..], &given].concat() } else { given };
-        return Err(Error::invalid(format!("{} only apply with --node or --all-nodes", given.join(", ")))
+        let verb = if given.len() == 1 { "applies" } else { "apply" };
+        return Err(Error::invalid(format!("{} only {verb} with --node or --all-nodes", given.join(", ")))
             .with_hint("a FILE is checked where it lies, without the cluster; add --node NODE to check a node's"));
     }
     if on_nodes {

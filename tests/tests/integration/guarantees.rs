@@ -231,8 +231,8 @@ fn new_flags_that_do_not_apply_are_errors() {
     let home = tempfile::tempdir().unwrap();
     let missing = home.path().join("missing");
     for (plugin, args, says) in [
-        ("verify-bin", vec!["kubectl", "--image", "busybox:1"], "only apply with --node"),
-        ("verify-bin", vec!["kubectl", "-n", "x"], "only apply with --node"),
+        ("verify-bin", vec!["kubectl", "--image", "busybox:1"], "only applies with --node"),
+        ("verify-bin", vec!["kubectl", "-n", "x"], "only applies with --node"),
         ("verify-bin", vec!["kubectl", "--overwrite"], "--download"),
         ("verify-bin", vec!["--download", "kubectl", "--node", "n1", "--version", "v1.31.0"], "cannot be used with"),
         ("verify-bin", vec!["--all-nodes", "--node", "n1"], "cannot be used with"),

@@ -168,7 +168,7 @@ async fn verify_bin_node_pod_takes_the_image_and_reports_a_pull_failure_at_once(
 
     let out = run(cluster().plugin("verify-bin").args(["--image", image, "/bin/sh"]));
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--image, --context and -n only apply with --node"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--image only applies with --node or --all-nodes"), "{}", stderr(&out));
 }
 
 /// cis-bench: `--image` is the Job's, the default moves under the setting (a client dry run prints

@@ -211,15 +211,11 @@ async fn admin_tier_policies(client: &kube::Client, version: &str) -> Result<Vec
     let mut policies = Vec::new();
     for (resource, required) in [(cluster_tier::resource(version), true), (anp, false)] {
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-        let items = match api.list(&ListParams::default()).await {
-            Ok(list) => list.items,
-            Err(e) if !required && harden_kube::error::status_code(&e) == Some(404) => continue,
-            Err(e) => {
-                return Err(harden_kube::error::from_kube(
-                    e,
-                    format!("listing {}.{}", resource.plural, resource.group),
-                ));
-            }
+        let what = format!("{}.{}", resource.plural, resource.group);
+        let items = match harden_kube::list::list_all(&api, &ListParams::default(), &what).await {
+            Ok(items) => items,
+            Err(e) if !required && e.kind == harden_cli::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
         };
         for item in items {
             let mut value = serde_json::to_value(item)?;
@@ -285,20 +281,15 @@ impl RemoveCmd {
         let mut ours: Vec<NetworkPolicy> = Vec::new();
         let namespaces = if self.all_namespaces {
             let api: Api<NetworkPolicy> = Api::all(cluster.client.clone());
-            ours = api
-                .list(&params)
-                .await
-                .map_err(|e| harden_kube::error::from_kube(e, "listing networkpolicies in all namespaces"))?
-                .items;
+            ours = harden_kube::list::list_all(&api, &params, "networkpolicies in all namespaces").await?;
             Vec::new()
         } else {
             let namespaces = cluster.namespaces(kube);
             for ns in &namespaces {
                 let api: Api<NetworkPolicy> = Api::namespaced(cluster.client.clone(), ns);
-                let listed = api.list(&params).await.map_err(|e| {
-                    harden_kube::error::from_kube(e, format!("listing networkpolicies in namespace {ns}"))
-                })?;
-                ours.extend(listed.items);
+                ours.extend(
+                    harden_kube::list::list_all(&api, &params, &format!("networkpolicies in namespace {ns}")).await?,
+                );
             }
             namespaces
         };

@@ -300,11 +300,13 @@ pub async fn repair(client: &Client, name: &str, relabel: bool, field_manager: &
         let jobs: Api<Job> = Api::namespaced(client.clone(), name);
         let selector =
             format!("{}={},{}", job::RUN_LABEL, record.run, harden_kube::apply::managed_selector(field_manager));
-        let left = jobs
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .map_err(|e| harden_kube::error::from_kube(e, format!("listing the Jobs of run {}", record.run)))?;
-        for job in left.items {
+        let left = harden_kube::list::list_all(
+            &jobs,
+            &ListParams::default().labels(&selector),
+            &format!("the Jobs of run {}", record.run),
+        )
+        .await?;
+        for job in left {
             let kept = job.spec.as_ref().is_some_and(|s| s.ttl_seconds_after_finished.is_none());
             if kept {
                 continue;

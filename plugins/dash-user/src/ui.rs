@@ -93,11 +93,9 @@ pub async fn find(client: &Client, namespace: Option<&str>) -> Known {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    match api.list(&ListParams::default()).await {
-        Ok(list) => Known::Found(installs(&list.items)),
-        Err(e) => {
-            Known::Unknown(harden_kube::error::from_kube(e, "listing deployments to find the installed UI").message)
-        }
+    match harden_kube::list::list_all(&api, &ListParams::default(), "deployments to find the installed UI").await {
+        Ok(items) => Known::Found(installs(&items)),
+        Err(e) => Known::Unknown(e.message),
     }
 }
 

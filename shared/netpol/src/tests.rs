@@ -704,3 +704,118 @@ fn host_network_pods_are_named_as_such() {
     assert!(v.allowed);
     assert_eq!(v.ingress.host_network_selected_by.len(), 1, "the policy would select it, were it not hostNetwork");
 }
+
+/// The connection set of `from` -> `to` as printed.
+fn connection_text(c: &Cluster, from: &str, to: &str) -> String {
+    let (Endpoint::Pod(f), Endpoint::Pod(t)) = (pod(c, from), pod(c, to)) else { unreachable!() };
+    let groups = c.groups_of(c.pod_ids());
+    let m = c.connections(&groups);
+    let position = |p: PodId| groups.iter().position(|&g| g == c.pods[p].group).unwrap();
+    m.connections(position(f), position(t)).to_string()
+}
+
+/// Issue 30: the whole connection set of a pair at once, printed compactly; a pair allowed on one
+/// port is never `All`, and an isolated pair is `None`.
+#[test]
+fn connection_sets_name_every_protocol_and_port_at_once() {
+    let c = e2e_cluster("");
+    assert_eq!(connection_text(&c, "x/a", "y/b"), "All");
+    let c = e2e_cluster(
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: one, namespace: x}\n\
+         spec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - ports: [{port: 80}, {port: 443}]\n\
+         \x20 - from: [{namespaceSelector: {matchLabels: {ns: y}}}]\n    ports: [{port: 53, protocol: UDP}, {port: 1000, endPort: 2000}]\n",
+    );
+    assert_eq!(connection_text(&c, "z/a", "x/a"), "TCP 80,443");
+    assert_eq!(connection_text(&c, "y/c", "x/a"), "TCP 80,443,1000-2000; UDP 53");
+    assert_eq!(connection_text(&c, "x/a", "z/a"), "All", "egress is not isolated");
+    let c = e2e_cluster(
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: x}\n\
+         spec: {podSelector: {}, policyTypes: [Ingress]}\n",
+    );
+    assert_eq!(connection_text(&c, "y/a", "x/b"), "None");
+}
+
+/// A whole protocol but one port: `TCP 1-65535 except 22`, and the other protocols' ports stay.
+#[test]
+fn connection_sets_say_except_when_both_ends_are_in() {
+    let c = e2e_cluster(
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: no-ssh, namespace: x}\n\
+         spec:\n  podSelector: {}\n  ingress:\n  - ports: [{port: 1, endPort: 21}, {port: 23, endPort: 65535}, {protocol: UDP}]\n",
+    );
+    assert_eq!(connection_text(&c, "y/a", "x/a"), "TCP 1-65535 except 22; UDP 1-65535");
+    assert!(!can(&c, "y/a", "x/a", "22") && can(&c, "y/a", "x/a", "23") && can(&c, "y/a", "x/a", "65535/UDP"));
+}
+
+/// Named ports resolve per destination pod: the same rule gives different sets to pods whose
+/// port of that name differs.
+#[test]
+fn connection_sets_resolve_named_ports_per_destination() {
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: n, labels: {app: web}}\n\
+                spec: {containers: [{name: c, image: i, ports: [{name: http, containerPort: 8080}]}]}\n---\n\
+                apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: n, labels: {app: web}}\n\
+                spec: {containers: [{name: c, image: i, ports: [{name: http, containerPort: 9090}, {name: dns, containerPort: 53, protocol: UDP}]}]}\n---\n\
+                apiVersion: v1\nkind: Pod\nmetadata: {name: client, namespace: n}\nspec: {containers: [{name: c, image: i}]}\n---\n\
+                apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: web, namespace: n}\n\
+                spec: {podSelector: {matchLabels: {app: web}}, ingress: [{ports: [{port: http}, {port: dns, protocol: UDP}]}]}\n";
+    let c = build(yaml).unwrap();
+    assert_eq!(connection_text(&c, "n/client", "n/a"), "TCP 8080");
+    assert_eq!(connection_text(&c, "n/client", "n/b"), "TCP 9090; UDP 53");
+}
+
+/// Cluster policies of one priority that disagree on a port: the set holds the port (some
+/// evaluation allows it) and says it is uncertain; the other ports stay certain.
+#[test]
+fn connection_sets_keep_uncertain_ports_marked() {
+    let policy = |name: &str, action: &str| {
+        format!(
+            "---\napiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {{name: {name}}}\n\
+             spec:\n  tier: Admin\n  priority: 5\n  subject: {{namespaces: {{matchLabels: {{ns: x}}}}}}\n\
+             \x20 ingress: [{{name: r, action: {action}, from: [{{namespaces: {{matchLabels: {{ns: y}}}}}}], protocols: [{{tcp: {{destinationPort: {{number: 443}}}}}}]}}]\n"
+        )
+    };
+    let c = e2e_cluster(&(policy("a-deny", "Deny") + &policy("b-accept", "Accept")));
+    let text = connection_text(&c, "y/a", "x/a");
+    assert_eq!(text, "All (uncertain: TCP 443)");
+    let c = e2e_cluster(&policy("a-deny", "Deny"));
+    assert_eq!(connection_text(&c, "y/a", "x/a"), "TCP 1-65535 except 443; UDP 1-65535; SCTP 1-65535");
+}
+
+/// On synthetic clusters, every interval's first and last port and random ports: the set holds a
+/// port exactly when the engine's check allows it.
+#[test]
+fn connection_sets_agree_with_check_on_synthetic_clusters() {
+    for seed in [3, 7] {
+        let objects = synth::generate(synth::Shape { pods: 120, policies: 40, namespaces: 4, seed, owners: false });
+        let c = Cluster::build(&objects).unwrap();
+        let pods: Vec<PodId> = c.pod_ids().collect();
+        let groups = c.groups_of(pods.iter().copied());
+        let m = c.connections(&groups);
+        let intervals = c.port_intervals();
+        let mut rng = seed;
+        for (p, protocol) in PROTOCOLS.iter().enumerate() {
+            let mut ports: Vec<u16> = Vec::new();
+            for (i, &start) in intervals[p].iter().enumerate() {
+                ports.push(start);
+                ports.push(intervals[p].get(i + 1).map_or(65535, |&n| n - 1));
+            }
+            for _ in 0..20 {
+                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ports.push(1 + (rng >> 33) as u16 % 65535);
+            }
+            for (i, &f) in pods.iter().enumerate().step_by(7) {
+                for &t in pods.iter().skip(i % 5).step_by(5) {
+                    if f == t {
+                        continue;
+                    }
+                    let row = groups.iter().position(|&g| g == c.pods[f].group).unwrap();
+                    let column = groups.iter().position(|&g| g == c.pods[t].group).unwrap();
+                    let set = m.connections(row, column);
+                    for &port in &ports {
+                        let v = c.check(Endpoint::Pod(f), Endpoint::Pod(t), &PortQuery::new(port, *protocol)).unwrap();
+                        assert_eq!(set.allowed.contains(port, *protocol), v.allowed, "{port}/{protocol}: {set}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -22,6 +22,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::engine_errors::engine_error;
 
+mod connections;
+pub use connections::ConnectionTable;
+
 /// How much output is gathered before one write: large writes keep a pipe's reader busy.
 const CHUNK: usize = 1 << 20;
 
@@ -29,23 +32,26 @@ const CHUNK: usize = 1 << 20;
 /// more than double a large document and its time) and say so; `can-reach` explains any one pair.
 pub const DECIDED_CELL_LIMIT: usize = 250_000;
 
-/// The port both matrix and can-reach use when none is given.
+/// The port can-reach, diff and probe use when none is given (matrix then gives every port).
 pub const DEFAULT_PORT: u16 = 80;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MatrixFormat {
-    /// `.` allowed, `X` denied, `-` no such named port; one table per port.
+    /// Without --port: each pair that may connect and its connections. With --port: `.` allowed,
+    /// `X` denied, `-` no such named port, one table per port.
     Table,
     Json,
     Yaml,
-    /// One line per port, source and destination.
+    /// One line per source and destination (and per port, with --port).
     Csv,
     /// A Graphviz digraph of the allowed connections.
     Dot,
 }
 
 const MATRIX_EXAMPLES: &str = "Examples:\n  \
-    # who can reach whom in g04 and default on the backend's port\n  \
+    # who can reach whom in g04 and default, on which protocols and ports\n  \
+    kubectl netpol-deny matrix -n g04,default\n  \
+    # the same on the backend's port only, as a table\n  \
     kubectl netpol-deny matrix -n g04,default --port 3000\n  \
     # offline, from the seed's files, as JSON\n  \
     kubectl netpol-deny matrix -f examples/g04 --port 3000 -o json\n  \
@@ -55,7 +61,8 @@ const MATRIX_EXAMPLES: &str = "Examples:\n  \
 #[derive(Args)]
 #[command(after_help = MATRIX_EXAMPLES)]
 pub struct MatrixCmd {
-    /// PORT[/PROTO] to check (repeat for several; default 80/TCP). Named ports resolve per destination.
+    /// PORT[/PROTO] to check (repeat for several), one table per port; without it, every protocol and
+    /// port each pair may use (`All`, `TCP 80,443`). Named ports resolve per destination.
     #[arg(long = "port", value_name = "PORT[/PROTO]")]
     ports: Vec<String>,
     /// The pods: of the -n namespaces, -A every namespace, -f from files (without -n: every pod in them).
@@ -105,15 +112,12 @@ impl Side {
 impl MatrixCmd {
     pub async fn run(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
-        let mut ports: Vec<PortQuery> = self
+        let ports: Vec<PortQuery> = self
             .ports
             .iter()
             .map(|p| PortQuery::parse(p))
             .collect::<std::result::Result<_, _>>()
             .map_err(engine_error)?;
-        if ports.is_empty() {
-            ports.push(PortQuery::tcp(DEFAULT_PORT));
-        }
         let rows = Side {
             pods: parse_selector("--from", self.from.as_deref())?,
             namespaces: parse_selector("--from-namespace", self.from_namespace.as_deref())?,
@@ -142,9 +146,12 @@ impl MatrixCmd {
             ))
             .with_hint("check the selectors against `kubectl get pods --show-labels`"));
         }
-        let table = Table::new(cluster, &sources, &destinations, !self.no_fold, &ports);
         let mut out = harden_cli::output::Stream::new();
-        table.write(&mut out, self.output)?;
+        if ports.is_empty() {
+            ConnectionTable::new(cluster, &sources, &destinations, !self.no_fold).write(&mut out, self.output)?;
+        } else {
+            Table::new(cluster, &sources, &destinations, !self.no_fold, &ports).write(&mut out, self.output)?;
+        }
         out.finish();
         if !cluster.complete() {
             harden_kube::sources::warn_incomplete(&cluster.unmodelled);

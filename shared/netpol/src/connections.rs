@@ -5,8 +5,10 @@
 //! start and the end + 1 of each NetworkPolicy port or range and of each cluster-policy port or
 //! range, and every named container port of a pod (named ports in rules resolve to those numbers
 //! on the destination). Between two boundaries every port of a protocol gets the same answer from
-//! every rule, so one matrix per interval (its first port) decides the whole interval. Each cell
-//! keeps the index of its distinct answer pattern, so memory follows cells, not cells × intervals.
+//! every rule; intervals covered by the same port specs (say 1-79 and 81-442 when only 80 and 443
+//! are named) get the same answer too, so one matrix per such class (its first port) decides all
+//! of its intervals. Each cell keeps the index of its distinct answer pattern, so memory follows
+//! cells, not cells × classes.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -161,25 +163,42 @@ impl ConnectionMatrix {
     }
 }
 
+/// How the ports of every protocol split into intervals whose ports every rule answers alike, and
+/// which intervals answer alike as well (a class): those covered by the same port specs of the
+/// policies. A named container port's number is an interval, and a class, of its own.
+#[derive(Debug, Clone)]
+pub struct PortClasses {
+    /// Per protocol (as [`PROTOCOLS`]), the sorted first port of each interval.
+    pub starts: [Vec<u16>; 3],
+    /// Per protocol and interval, its class.
+    pub class: [Vec<usize>; 3],
+    /// Per class, the port and protocol the engine is asked about for it.
+    pub representative: Vec<(u16, Protocol)>,
+}
+
 impl Cluster {
     /// Per protocol, the sorted first ports of the intervals inside which every rule of every
     /// policy answers the same for every pod (see the module documentation).
     pub fn port_intervals(&self) -> [Vec<u16>; 3] {
-        let mut starts: [Vec<u32>; 3] = [vec![1], vec![1], vec![1]];
-        let mut add = |protocol: Protocol, start: u16, end: u16| {
-            let s = &mut starts[protocol_index(protocol)];
-            s.push(u32::from(start));
-            s.push(u32::from(end) + 1);
-        };
+        self.port_classes().starts
+    }
+
+    /// The intervals (see [`Cluster::port_intervals`]) and their classes: intervals covered by the
+    /// same port specs (numbers, ranges, whole protocols) get the same answer from every rule, so
+    /// one matrix answers for all of them.
+    pub fn port_classes(&self) -> PortClasses {
+        // Every numbered port spec as (protocol, start, end); a whole protocol is 1-65535.
+        let mut specs: Vec<(usize, u16, u16)> = Vec::new();
         for policy in &self.policies {
             for rule in policy.ingress.iter().chain(&policy.egress) {
                 for spec in &rule.ports {
+                    let p = protocol_index(spec.protocol);
                     match (&spec.port, spec.end_port) {
-                        (Some(PortRef::Number(start)), Some(end)) => add(spec.protocol, *start, end),
-                        (Some(PortRef::Number(n)), None) => add(spec.protocol, *n, *n),
-                        // Whole protocols change nothing inside it; names resolve to the pods'
-                        // container ports, added below.
-                        (None, _) | (Some(PortRef::Name(_)), _) => {}
+                        (Some(PortRef::Number(start)), Some(end)) => specs.push((p, *start, end)),
+                        (Some(PortRef::Number(n)), None) => specs.push((p, *n, *n)),
+                        (None, _) => specs.push((p, 1, 65535)),
+                        // Names resolve to the pods' container ports, added below.
+                        (Some(PortRef::Name(_)), _) => {}
                     }
                 }
             }
@@ -188,71 +207,113 @@ impl Cluster {
             for rule in policy.ingress.iter().chain(&policy.egress) {
                 for port in &rule.ports {
                     if let TierPort::Range { protocol, start, end } = port {
-                        add(*protocol, *start, *end);
+                        specs.push((protocol_index(*protocol), *start, *end));
                     }
                 }
             }
         }
+        specs.sort_unstable();
+        specs.dedup();
+        let mut named: Vec<(usize, u16)> = Vec::new();
         for pod in &self.pods {
-            for named in &pod.named_ports {
-                add(named.protocol, named.port, named.port);
+            for port in &pod.named_ports {
+                named.push((protocol_index(port.protocol), port.port));
             }
         }
-        starts.map(|mut s| {
-            s.retain(|&p| p <= 65535);
+        named.sort_unstable();
+        named.dedup();
+        let mut starts: [Vec<u32>; 3] = [vec![1], vec![1], vec![1]];
+        for &(p, start, end) in &specs {
+            starts[p].push(u32::from(start));
+            starts[p].push(u32::from(end) + 1);
+        }
+        for &(p, port) in &named {
+            starts[p].push(u32::from(port));
+            starts[p].push(u32::from(port) + 1);
+        }
+        let starts: [Vec<u16>; 3] = starts.map(|mut s| {
+            s.retain(|&port| port <= 65535);
             s.sort_unstable();
             s.dedup();
-            s.into_iter().map(|p| p as u16).collect()
-        })
+            s.into_iter().map(|port| port as u16).collect()
+        });
+        // A class is the list of specs covering the interval, or a named port's own number.
+        #[derive(PartialEq, Eq, Hash)]
+        enum Key {
+            Specs(Vec<u32>),
+            Named(usize, u16),
+        }
+        let mut classes: HashMap<Key, usize> = HashMap::new();
+        let mut representative = Vec::new();
+        let mut class: [Vec<usize>; 3] = Default::default();
+        for (p, protocol_starts) in starts.iter().enumerate() {
+            for &start in protocol_starts {
+                let key = if named.binary_search(&(p, start)).is_ok() {
+                    Key::Named(p, start)
+                } else {
+                    Key::Specs(
+                        specs
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, (q, a, b))| *q == p && (*a..=*b).contains(&start))
+                            .map(|(i, _)| i as u32)
+                            .collect(),
+                    )
+                };
+                let id = *classes.entry(key).or_insert_with(|| {
+                    representative.push((start, PROTOCOLS[p]));
+                    representative.len() - 1
+                });
+                class[p].push(id);
+            }
+        }
+        PortClasses { starts, class, representative }
     }
 
     /// The connection sets between `groups` (see [`Cluster::groups_of`]): one [`Cluster::matrix`]
-    /// per port interval, each cell's answer folded into a pattern of intervals as it goes.
+    /// per class of port intervals, each cell's answer folded into a pattern of classes as it goes.
     pub fn connections(&self, groups: &[GroupId]) -> ConnectionMatrix {
         let n = groups.len();
-        let intervals = self.port_intervals();
-        // Per interval (over all protocols in order), the state of each pattern: 0 denied,
-        // 1 allowed, 2 allowed but uncertain.
+        let classes = self.port_classes();
+        // Per class in order, the state of each pattern: 0 denied, 1 allowed, 2 allowed but
+        // uncertain.
         let mut patterns: Vec<Vec<u8>> = vec![Vec::new()];
         let mut cells: Vec<u32> = vec![0; n * n];
-        for (p, starts) in intervals.iter().enumerate() {
-            for &start in starts {
-                let matrix = self.matrix(groups, &PortQuery::new(start, PROTOCOLS[p]));
-                // Pattern `id` followed by state `s` becomes `next[id][s]`, found once.
-                let mut next: Vec<[u32; 3]> = vec![[u32::MAX; 3]; patterns.len()];
-                let mut grown: Vec<Vec<u8>> = Vec::with_capacity(patterns.len());
-                for from in 0..n {
-                    for to in 0..n {
-                        let state = match matrix.cell(from, to) {
-                            Cell::Allowed if matrix.certain(from, to) => 1u8,
-                            Cell::Allowed => 2,
-                            // A numbered query always resolves.
-                            Cell::Denied | Cell::NoSuchPort => 0,
-                        };
-                        let cell = &mut cells[from * n + to];
-                        let slot = &mut next[*cell as usize][state as usize];
-                        if *slot == u32::MAX {
-                            let mut pattern = patterns[*cell as usize].clone();
-                            pattern.push(state);
-                            *slot = grown.len() as u32;
-                            grown.push(pattern);
-                        }
-                        *cell = *slot;
+        for &(port, protocol) in &classes.representative {
+            let matrix = self.matrix(groups, &PortQuery::new(port, protocol));
+            // Pattern `id` followed by state `s` becomes `next[id][s]`, made once.
+            let mut next: Vec<[u32; 3]> = vec![[u32::MAX; 3]; patterns.len()];
+            let mut grown: Vec<Vec<u8>> = Vec::with_capacity(patterns.len());
+            for (from, row) in cells.chunks_mut(n.max(1)).enumerate() {
+                let uncertain_row = matrix.any_uncertain();
+                for (to, cell) in row.iter_mut().enumerate() {
+                    // A numbered query always resolves: no NoSuchPort.
+                    let state = match matrix.cell(from, to) {
+                        Cell::Allowed if uncertain_row && !matrix.certain(from, to) => 2u8,
+                        Cell::Allowed => 1,
+                        Cell::Denied | Cell::NoSuchPort => 0,
+                    };
+                    let slot = &mut next[*cell as usize][state as usize];
+                    if *slot == u32::MAX {
+                        let mut pattern = patterns[*cell as usize].clone();
+                        pattern.push(state);
+                        *slot = grown.len() as u32;
+                        grown.push(pattern);
                     }
+                    *cell = *slot;
                 }
-                patterns = grown;
             }
+            patterns = grown;
         }
         let mut sets = Vec::with_capacity(patterns.len());
         for pattern in &patterns {
             let mut out = Connections::default();
-            let mut states = pattern.iter();
-            for (p, starts) in intervals.iter().enumerate() {
+            for (p, starts) in classes.starts.iter().enumerate() {
                 for (i, &start) in starts.iter().enumerate() {
                     let end = starts.get(i + 1).map_or(65535, |&next| next - 1);
-                    match states.next() {
-                        Some(1) => out.allowed.push(PROTOCOLS[p], start, end),
-                        Some(2) => {
+                    match pattern[classes.class[p][i]] {
+                        1 => out.allowed.push(PROTOCOLS[p], start, end),
+                        2 => {
                             out.allowed.push(PROTOCOLS[p], start, end);
                             out.uncertain.push(PROTOCOLS[p], start, end);
                         }
@@ -277,6 +338,6 @@ impl Cluster {
         for cell in &mut cells {
             *cell = remap[*cell as usize];
         }
-        ConnectionMatrix { groups: groups.to_vec(), sets: distinct, intervals, cells }
+        ConnectionMatrix { groups: groups.to_vec(), sets: distinct, intervals: classes.starts, cells }
     }
 }

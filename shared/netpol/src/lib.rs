@@ -65,6 +65,7 @@ mod connections;
 mod decided;
 mod error;
 mod explain;
+mod exposure;
 pub mod input;
 mod matrix;
 mod model;
@@ -84,10 +85,11 @@ mod tier_reference;
 #[cfg(test)]
 mod tier_tests;
 
-pub use connections::{ConnectionMatrix, ConnectionSet, Connections, PROTOCOLS};
+pub use connections::{ConnectionMatrix, ConnectionSet, Connections, PROTOCOLS, PortClasses};
 pub use decided::{Decided, Decider, SideDecided};
 pub use error::{Error, Result};
 pub use explain::{RuleRef, Side, Verdict};
+pub use exposure::{Exposure, Opening, Openness, TierOpening};
 pub use input::{Objects, Unmodelled, Warning};
 pub use matrix::{Cell, Matrix};
 pub use model::{

@@ -819,3 +819,134 @@ fn connection_sets_agree_with_check_on_synthetic_clusters() {
         }
     }
 }
+
+/// A pod `web` (app=web, port http=8080) in `shop`, with the given policies, and `extra` objects
+/// (namespaces and pods created "later").
+fn shop(policies: &str, extra: &str) -> Cluster {
+    let yaml = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: shop, labels: {{team: red}}}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {{name: web, namespace: shop, labels: {{app: web}}}}\n\
+         spec: {{containers: [{{name: c, image: i, ports: [{{name: http, containerPort: 8080}}]}}]}}\n\
+         status: {{podIP: 10.0.0.5, podIPs: [{{ip: 10.0.0.5}}]}}\n---\n{policies}\n---\n{extra}\n"
+    );
+    build(&yaml).unwrap()
+}
+
+fn later_pod(ns: &str, ns_labels: &str, name: &str, labels: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}, labels: {ns_labels}}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}, labels: {labels}}}\n\
+         spec: {{containers: [{{name: c, image: i}}]}}\n"
+    )
+}
+
+fn exposure_of(c: &Cluster, pod: &str, direction: Direction) -> Exposure {
+    let Endpoint::Pod(p) = self::pod(c, pod) else { unreachable!() };
+    c.exposure(p, direction)
+}
+
+const WEB_FROM: &str = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: web, namespace: shop}\n\
+                        spec:\n  podSelector: {matchLabels: {app: web}}\n  ingress:\n  - from: [FROM]\n    ports: [{port: http}]\n";
+
+/// Issue 30: "any namespace" comes from the rule (`namespaceSelector: {}`), so a namespace created
+/// after the analysis is covered: its pod really is allowed once it exists.
+#[test]
+fn exposure_to_any_namespace_covers_a_namespace_created_later() {
+    let policy = WEB_FROM.replace("FROM", "{namespaceSelector: {}}");
+    let c = shop(&policy, "");
+    let e = exposure_of(&c, "shop/web", Direction::Ingress);
+    assert!(!e.open_by_default && e.isolated_by == ["shop/web"]);
+    assert_eq!(e.network_policy.len(), 1);
+    assert_eq!(e.network_policy[0].peer, Openness::AnyNamespace { pods: None });
+    assert_eq!(e.network_policy[0].ports, ["http (8080/TCP)"]);
+    assert_eq!(e.network_policy[0].peer.to_string(), "any pod of any namespace");
+    let later = shop(&policy, &later_pod("tomorrow", "{x: y}", "client", "{a: b}"));
+    assert!(can(&later, "tomorrow/client", "shop/web", "8080"));
+    assert!(!can(&later, "tomorrow/client", "shop/web", "80"), "only the named port");
+}
+
+/// Namespaces with given labels: a later namespace with them is allowed, one without is not.
+#[test]
+fn exposure_to_labelled_namespaces_covers_later_ones_and_only_them() {
+    let policy = WEB_FROM.replace("FROM", "{namespaceSelector: {matchLabels: {team: blue}}}");
+    let c = shop(&policy, "");
+    let e = exposure_of(&c, "shop/web", Direction::Ingress);
+    assert_eq!(e.network_policy[0].peer, Openness::NamespacesLabelled { namespaces: "team=blue".into(), pods: None });
+    let extra = later_pod("blue-2", "{team: blue}", "client", "{a: b}")
+        + "---\n"
+        + &later_pod("red-2", "{team: red}", "client", "{a: b}");
+    let later = shop(&policy, &extra);
+    assert!(can(&later, "blue-2/client", "shop/web", "8080"));
+    assert!(!can(&later, "red-2/client", "shop/web", "8080"), "a namespace without the labels is not open");
+    assert!(!e.network_policy.iter().any(|o| matches!(o.peer, Openness::AnyNamespace { .. } | Openness::Everything)));
+}
+
+/// Pods with given labels: in the policy's namespace, and in any namespace.
+#[test]
+fn exposure_to_labelled_pods_names_where_they_may_be() {
+    let policy = WEB_FROM.replace("FROM", "{podSelector: {matchLabels: {role: client}}}, {namespaceSelector: {}, podSelector: {matchLabels: {role: monitor}}}");
+    let c = shop(&policy, "");
+    let e = exposure_of(&c, "shop/web", Direction::Ingress);
+    let peers: Vec<String> = e.network_policy.iter().map(|o| o.peer.to_string()).collect();
+    assert_eq!(peers, ["pods role=client of namespace shop", "pods role=monitor of any namespace"]);
+    let extra = later_pod("elsewhere", "{x: y}", "mon", "{role: monitor}")
+        + "---\n"
+        + &later_pod("elsewhere2", "{x: y}", "client", "{role: client}");
+    let later = shop(&policy, &extra);
+    assert!(can(&later, "elsewhere/mon", "shop/web", "8080"));
+    assert!(!can(&later, "elsewhere2/client", "shop/web", "8080"), "role=client only in shop");
+}
+
+/// Address ranges outside the cluster, egress: the metadata address is cut out.
+#[test]
+fn exposure_to_address_ranges_keeps_their_exceptions() {
+    let policy = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: out, namespace: shop}\n\
+                  spec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n  - to: [{ipBlock: {cidr: 0.0.0.0/0, except: [169.254.169.254/32]}}]\n";
+    let c = shop(policy, "");
+    let e = exposure_of(&c, "shop/web", Direction::Egress);
+    assert_eq!(
+        e.network_policy[0].peer,
+        Openness::Addresses { cidr: "0.0.0.0/0".into(), except: vec!["169.254.169.254/32".into()] }
+    );
+    assert!(e.network_policy[0].ports.is_empty());
+    let Endpoint::Pod(web) = pod(&c, "shop/web") else { unreachable!() };
+    let to = |ip: &str| {
+        c.check(Endpoint::Pod(web), Endpoint::Ip(ip.parse().unwrap()), &PortQuery::tcp(443)).unwrap().allowed
+    };
+    assert!(to("203.0.113.9") && !to("169.254.169.254"));
+    // Ingress is not isolated by it: open to everything, nothing narrows it.
+    let ingress = exposure_of(&c, "shop/web", Direction::Ingress);
+    assert!(ingress.open_by_default && ingress.wide_open() && ingress.network_policy.is_empty());
+}
+
+/// A rule without peers is everything; an Admin-tier Accept from any namespace is listed before
+/// the NetworkPolicy (it decides first), and a later namespace's pod is allowed through it even
+/// though a default-deny isolates the pod.
+#[test]
+fn exposure_lists_cluster_tier_rules_in_the_order_they_decide() {
+    let everything = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: all-80, namespace: shop}\n\
+                      spec: {podSelector: {}, ingress: [{ports: [{port: 80}]}]}\n";
+    let e = exposure_of(&shop(everything, ""), "shop/web", Direction::Ingress);
+    assert_eq!(
+        (e.network_policy[0].peer.clone(), e.network_policy[0].ports.clone()),
+        (Openness::Everything, vec!["80/TCP".to_string()])
+    );
+    let policies = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\n\
+                    spec: {podSelector: {}, policyTypes: [Ingress]}\n---\n\
+                    apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: monitoring}\n\
+                    spec:\n  tier: Admin\n  priority: 3\n  subject: {namespaces: {matchLabels: {team: red}}}\n\
+                    \x20 ingress: [{name: scrape, action: Accept, from: [{namespaces: {}}], protocols: [{tcp: {destinationPort: {number: 9100}}}]}]\n";
+    let c = shop(policies, "");
+    let e = exposure_of(&c, "shop/web", Direction::Ingress);
+    assert_eq!(e.isolated_by, ["shop/deny"]);
+    assert!(e.network_policy.is_empty(), "the default-deny opens nothing");
+    assert_eq!(e.admin.len(), 1);
+    assert_eq!(e.admin[0].action, "Accept");
+    assert_eq!(e.admin[0].opening.peer, Openness::AnyNamespace { pods: None });
+    assert_eq!(e.admin[0].opening.ports, ["9100/TCP"]);
+    assert!(e.admin[0].opening.rule.starts_with("clusternetworkpolicy/monitoring ingress[0]"));
+    assert!(!e.wide_open());
+    let later = shop(policies, &later_pod("new", "{x: y}", "prom", "{a: b}"));
+    assert!(can(&later, "new/prom", "shop/web", "9100"));
+    assert!(!can(&later, "new/prom", "shop/web", "8080"));
+}

@@ -12,13 +12,15 @@ use netpol::{Cluster, Direction, Exposure, Opening, PodId, TierOpening};
 use serde_json::{Value, json};
 
 use crate::engine_errors::engine_error;
-use crate::matrix::{Unit, Units};
+use crate::matrix::{Unit, Units, md_cell};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExposureFormat {
     Text,
     Json,
     Yaml,
+    /// A Markdown table (GitHub renders it).
+    Md,
 }
 
 const EXPOSURE_EXAMPLES: &str = "Examples:\n  \
@@ -36,7 +38,7 @@ pub struct ExposureCmd {
     /// Only pods whose labels match this selector.
     #[arg(short = 'l', long = "selector", value_name = "SEL")]
     selector: Option<String>,
-    /// text, json or yaml.
+    /// text, json, yaml or md.
     #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text")]
     output: ExposureFormat,
     #[command(flatten)]
@@ -71,6 +73,7 @@ impl ExposureCmd {
             ExposureFormat::Text => text(cluster, &units),
             ExposureFormat::Json => serde_json::to_string_pretty(&document(cluster, &units))? + "\n",
             ExposureFormat::Yaml => harden_kube::print::to_yaml(&document(cluster, &units))?,
+            ExposureFormat::Md => markdown(cluster, &units),
         };
         harden_cli::output::print(&text);
         if !cluster.complete() {
@@ -147,6 +150,55 @@ fn text(cluster: &Cluster, units: &Units) -> String {
             }
             for o in &e.network_policy {
                 out.push_str(&format!("      {} on {}  ({})\n", o.peer, ports(o), o.rule));
+            }
+        }
+    }
+    out
+}
+
+/// One table: a row per rule peer (or per plain answer), in the order they decide.
+fn markdown(cluster: &Cluster, units: &Units) -> String {
+    let mut out = String::new();
+    if !cluster.complete() {
+        let note = harden_kube::sources::incomplete_note(&cluster.unmodelled);
+        out.push_str(&format!("> {}\n\n", note.trim_end().replace('\n', "\n> ")));
+    }
+    out.push_str("| WORKLOAD | DIRECTION | DECIDED BY | ACTION | PEER | PORTS | RULE |\n|---|---|---|---|---|---|---|\n");
+    let mut row = |unit: &Unit, e: &Exposure, decided: &str, action: &str, peer: &str, ports: &str, rule: &str| {
+        out.push_str(&format!(
+            "| {} | {} | {} | {action} | {} | {} | {} |\n",
+            md_cell(&unit.label),
+            e.direction,
+            md_cell(decided),
+            md_cell(peer),
+            md_cell(ports),
+            md_cell(rule)
+        ));
+    };
+    for unit in &units.0 {
+        for e in exposures(cluster, unit) {
+            if e.host_network {
+                row(unit, &e, "hostNetwork: no policy selects it", "open", "everything", "every port", "");
+                continue;
+            }
+            for t in &e.admin {
+                let o = &t.opening;
+                row(unit, &e, "Admin tier", &t.action, &o.peer.to_string(), &ports(o), &o.rule);
+            }
+            if e.open_by_default {
+                for t in &e.baseline {
+                    let o = &t.opening;
+                    row(unit, &e, "Baseline tier", &t.action, &o.peer.to_string(), &ports(o), &o.rule);
+                }
+                row(unit, &e, "not isolated", "open", "everything", "every port", "");
+                continue;
+            }
+            let decided = format!("NetworkPolicy ({})", e.isolated_by.join(", "));
+            if e.network_policy.is_empty() {
+                row(unit, &e, &decided, "open", "nothing", "", "");
+            }
+            for o in &e.network_policy {
+                row(unit, &e, &decided, "open", &o.peer.to_string(), &ports(o), &o.rule);
             }
         }
     }
@@ -250,6 +302,38 @@ mod tests {
         assert_eq!(backend["ingress"]["openToEverything"], false);
         assert_eq!(backend["egress"]["openToEverything"], true);
         assert_eq!(doc["complete"], true);
+    }
+
+    /// `-o md`: one GitHub table, a row per peer; the `|` and markup in names are escaped.
+    #[test]
+    fn markdown_is_one_table_in_deciding_order() {
+        let c = g04();
+        let md = markdown(&c, &all(&c));
+        let lines: Vec<&str> = md.lines().collect();
+        assert_eq!(lines[0], "| WORKLOAD | DIRECTION | DECIDED BY | ACTION | PEER | PORTS | RULE |");
+        assert_eq!(lines[1], "|---|---|---|---|---|---|---|");
+        assert!(
+            lines.contains(
+                &"| g04/backend | ingress | NetworkPolicy (g04/default-deny-ingress, g04/backend-ingress) | open | pods tier=frontend of namespaces app=orion | 3000/TCP | g04/backend-ingress ingress\\[0\\] |"
+            ),
+            "{md}"
+        );
+        assert!(lines.contains(&"| g04/frontend | ingress | NetworkPolicy (g04/default-deny-ingress) | open | nothing |  |  |"), "{md}");
+        assert_eq!(lines.len(), 2 + 6, "one row per workload and direction here: {md}");
+        assert!(lines.iter().all(|l| l.matches(" | ").count() == 6), "{md}");
+    }
+
+    #[test]
+    fn an_incomplete_answer_says_so_in_every_format() {
+        let c = cluster(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x}\nspec: {containers: [{name: c, image: i}]}\n---\n\
+             apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: deny, namespace: x}\nspec: {}\n",
+        );
+        assert!(text(&c, &all(&c)).starts_with("INCOMPLETE: 1 object(s)"));
+        assert!(markdown(&c, &all(&c)).starts_with("> INCOMPLETE: 1 object(s)"));
+        let doc = document(&c, &all(&c));
+        assert_eq!(doc["complete"], false);
+        assert_eq!(doc["unmodelled"][0]["object"], "x/deny");
     }
 
     /// A cluster policy's Deny on a pod no NetworkPolicy isolates: the pod is not reported as open

@@ -46,6 +46,8 @@ pub enum MatrixFormat {
     Csv,
     /// A Graphviz digraph of the allowed connections.
     Dot,
+    /// Markdown tables (GitHub renders them).
+    Md,
 }
 
 const MATRIX_EXAMPLES: &str = "Examples:\n  \
@@ -301,7 +303,51 @@ impl<'a> Table<'a> {
             MatrixFormat::Yaml => self.write_yaml(out),
             MatrixFormat::Csv => self.write_csv(out),
             MatrixFormat::Dot => self.write_dot(out),
+            MatrixFormat::Md => self.write_md(out),
         }
+    }
+
+    /// Per port, a Markdown table: a header row of destinations, a row per source, the table's
+    /// symbols in code spans (`X`, `.`) so that nothing reads as Markdown.
+    fn write_md(&self, out: &mut dyn Write) -> Result<()> {
+        if !self.cluster.complete() {
+            writeln!(out, "> {}", harden_kube::sources::incomplete_note(&self.cluster.unmodelled).trim_end().replace('\n', "\n> "))?;
+            writeln!(out)?;
+        }
+        let mut buffer = Vec::with_capacity(CHUNK);
+        for (i, matrix) in self.matrices.iter().enumerate() {
+            if i > 0 {
+                buffer.push(b'\n');
+            }
+            let uncertain = if self.uncertain_count(matrix) > 0 {
+                ", `?` allowed unless a cluster policy of the same priority denies it"
+            } else {
+                ""
+            };
+            writeln!(buffer, "**Port {}** (`.` allowed, `X` denied, `-` no such named port{uncertain})\n", port_label(&matrix.port))?;
+            buffer.extend_from_slice(b"| FROM \\ TO |");
+            for unit in &self.columns.0 {
+                write!(buffer, " {} |", md_cell(&unit.label))?;
+            }
+            buffer.extend_from_slice(b"\n|---|");
+            for _ in &self.columns.0 {
+                buffer.extend_from_slice(b"---|");
+            }
+            buffer.push(b'\n');
+            for (row, unit) in self.rows.0.iter().enumerate() {
+                write!(buffer, "| {} |", md_cell(&unit.label))?;
+                for column in 0..self.columns.0.len() {
+                    write!(buffer, " `{}` |", self.symbol(matrix, row, column))?;
+                }
+                buffer.push(b'\n');
+                if buffer.len() >= CHUNK {
+                    out.write_all(&buffer)?;
+                    buffer.clear();
+                }
+            }
+        }
+        out.write_all(&buffer)?;
+        Ok(())
     }
 
     fn write_table(&self, out: &mut dyn Write) -> Result<()> {
@@ -762,6 +808,19 @@ fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
 }
 
+/// Text for a Markdown table cell: `|` would end the cell, and a leading character could start
+/// markup; escaped as GitHub reads them.
+pub fn md_cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '|' | '\\' | '*' | '_' | '`' | '<' | '>' | '[' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn quote(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
@@ -814,6 +873,23 @@ mod tests {
         assert_eq!(rows[4], "g04/frontend   .              .            .");
         assert!(rows[6].starts_with("PORT 80/TCP"));
         assert_eq!(rows[10], "g04/frontend   .              X            .");
+    }
+
+    /// `-o md` with --port: per port, a GitHub table with the table's symbols in code spans.
+    #[test]
+    fn markdown_has_a_table_per_port() {
+        let c = g04(true);
+        let table = all(&c, &[PortQuery::tcp(3000)]);
+        assert_eq!(
+            render(&table, MatrixFormat::Md),
+            "**Port 3000/TCP** (`.` allowed, `X` denied, `-` no such named port)\n\n\
+             | FROM \\ TO | default/other | g04/backend | g04/frontend |\n\
+             |---|---|---|---|\n\
+             | default/other | `.` | `X` | `X` |\n\
+             | g04/backend | `.` | `.` | `X` |\n\
+             | g04/frontend | `.` | `.` | `.` |\n"
+        );
+        assert_eq!(md_cell("a|b_c"), "a\\|b\\_c");
     }
 
     #[test]

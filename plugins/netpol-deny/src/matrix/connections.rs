@@ -9,7 +9,7 @@ use std::io::Write;
 use harden_cli::error::Result;
 use netpol::{Cluster, ConnectionMatrix, ConnectionSet, Connections, GroupId, PROTOCOLS, PodId};
 
-use super::{CHUNK, MatrixFormat, UnitDoc, Units, csv_field, quote};
+use super::{CHUNK, MatrixFormat, UnitDoc, Units, csv_field, md_cell, quote};
 
 /// The connection sets of one run: rows, columns and the engine's answer over their groups.
 pub struct ConnectionTable<'a> {
@@ -75,7 +75,42 @@ impl<'a> ConnectionTable<'a> {
             MatrixFormat::Yaml => self.write_yaml(out),
             MatrixFormat::Csv => self.write_csv(out),
             MatrixFormat::Dot => self.write_dot(out),
+            MatrixFormat::Md => self.write_md(out),
         }
+    }
+
+    /// The table's pairs as a Markdown table.
+    fn write_md(&self, out: &mut dyn Write) -> Result<()> {
+        if !self.cluster.complete() {
+            let note = harden_kube::sources::incomplete_note(&self.cluster.unmodelled);
+            writeln!(out, "> {}\n", note.trim_end().replace('\n', "\n> "))?;
+        }
+        let by = if self.cluster.complete() { "" } else { "by the NetworkPolicies alone: " };
+        let uncertain = if self.any_uncertain() {
+            "; \"uncertain\": allowed unless a cluster policy of the same priority denies it"
+        } else {
+            ""
+        };
+        writeln!(out, "Connections ({by}every protocol and port allowed; pairs not listed: none{uncertain})\n")?;
+        writeln!(out, "| FROM | TO | CONNECTIONS |\n|---|---|---|")?;
+        let texts: Vec<String> = self.sets.iter().map(|s| md_cell(&s.to_string())).collect();
+        let mut buffer = Vec::with_capacity(CHUNK);
+        for (row, from) in self.rows.0.iter().enumerate() {
+            let from = md_cell(&from.label);
+            for (column, to) in self.columns.0.iter().enumerate() {
+                let set = self.index(row, column);
+                if self.same_pod(row, column) || self.sets[set].allowed.is_empty() {
+                    continue;
+                }
+                writeln!(buffer, "| {from} | {} | {} |", md_cell(&to.label), texts[set])?;
+                if buffer.len() >= CHUNK {
+                    out.write_all(&buffer)?;
+                    buffer.clear();
+                }
+            }
+        }
+        out.write_all(&buffer)?;
+        Ok(())
     }
 
     /// One line per pair that may connect at all (a lone pod and itself left out), as
@@ -454,6 +489,20 @@ mod tests {
         );
     }
 
+    /// `-o md`: the table's pairs as a GitHub table.
+    #[test]
+    fn markdown_lists_the_pairs() {
+        let c = g04();
+        assert_eq!(
+            render(&all(&c), MatrixFormat::Md),
+            "Connections (every protocol and port allowed; pairs not listed: none)\n\n\
+             | FROM | TO | CONNECTIONS |\n|---|---|---|\n\
+             | g04/backend | default/other | All |\n\
+             | g04/frontend | default/other | All |\n\
+             | g04/frontend | g04/backend | TCP 3000 |\n"
+        );
+    }
+
     #[test]
     fn an_incomplete_answer_says_so() {
         let c = cluster(
@@ -468,6 +517,7 @@ mod tests {
         assert_eq!(json["complete"], false);
         assert_eq!(json["unmodelled"][0]["object"], "n/deny");
         assert!(render(&table, MatrixFormat::Dot).starts_with("// INCOMPLETE"));
+        assert!(render(&table, MatrixFormat::Md).starts_with("> INCOMPLETE: 1 object(s)"));
     }
 
     /// Folded rows: each member pod's set is the row's, on a synthetic cluster, at every

@@ -311,7 +311,11 @@ impl<'a> Table<'a> {
     /// symbols in code spans (`X`, `.`) so that nothing reads as Markdown.
     fn write_md(&self, out: &mut dyn Write) -> Result<()> {
         if !self.cluster.complete() {
-            writeln!(out, "> {}", harden_kube::sources::incomplete_note(&self.cluster.unmodelled).trim_end().replace('\n', "\n> "))?;
+            writeln!(
+                out,
+                "> {}",
+                harden_kube::sources::incomplete_note(&self.cluster.unmodelled).trim_end().replace('\n', "\n> ")
+            )?;
             writeln!(out)?;
         }
         let mut buffer = Vec::with_capacity(CHUNK);
@@ -324,7 +328,11 @@ impl<'a> Table<'a> {
             } else {
                 ""
             };
-            writeln!(buffer, "**Port {}** (`.` allowed, `X` denied, `-` no such named port{uncertain})\n", port_label(&matrix.port))?;
+            writeln!(
+                buffer,
+                "**Port {}** (`.` allowed, `X` denied, `-` no such named port{uncertain})\n",
+                port_label(&matrix.port)
+            )?;
             buffer.extend_from_slice(b"| FROM \\ TO |");
             for unit in &self.columns.0 {
                 write!(buffer, " {} |", md_cell(&unit.label))?;

@@ -279,8 +279,9 @@ impl Cluster {
         // uncertain.
         let mut patterns: Vec<Vec<u8>> = vec![Vec::new()];
         let mut cells: Vec<u32> = vec![0; n * n];
+        let mut work = crate::matrix::Work::new(self);
         for &(port, protocol) in &classes.representative {
-            let matrix = self.matrix(groups, &PortQuery::new(port, protocol));
+            let matrix = self.matrix_in(&mut work, groups, &PortQuery::new(port, protocol));
             // Pattern `id` followed by state `s` becomes `next[id][s]`, made once.
             let mut next: Vec<[u32; 3]> = vec![[u32::MAX; 3]; patterns.len()];
             let mut grown: Vec<Vec<u8>> = Vec::with_capacity(patterns.len());

@@ -782,7 +782,10 @@ async fn live_connection_sets_and_exposure_cover_a_namespace_created_later() {
     assert_eq!(exposure.status.code(), Some(0), "{}", stderr(&exposure));
     let doc: Value = serde_json::from_str(&stdout(&exposure)).unwrap();
     let peers = &doc["workloads"][0]["ingress"]["networkPolicy"];
-    assert_eq!(peers[1]["peer"], serde_json::json!({"kind": "namespacesLabelled", "namespaces": format!("reach-web={ns}"), "pods": null}));
+    assert_eq!(
+        peers[1]["peer"],
+        serde_json::json!({"kind": "namespacesLabelled", "namespaces": format!("reach-web={ns}"), "pods": null})
+    );
     assert_eq!(peers[1]["ports"], serde_json::json!(["http (8080/TCP)", "53/UDP"]));
 
     // Created after the analysis: one namespace with the label, one without.

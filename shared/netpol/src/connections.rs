@@ -21,7 +21,7 @@ use crate::{Cell, PortQuery, Protocol};
 pub const PROTOCOLS: [Protocol; 3] = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp];
 
 /// A set of ports per protocol: sorted, disjoint, non-adjacent inclusive ranges.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionSet {
     /// Indexed as [`PROTOCOLS`].
     pub ranges: [Vec<(u16, u16)>; 3],
@@ -116,7 +116,7 @@ impl fmt::Display for ConnectionSet {
 
 /// A cell's answer: what some possible evaluation allows, and the part of it that another
 /// possible evaluation denies (cluster policies of one priority, peers not evaluated).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Connections {
     pub allowed: ConnectionSet,
     /// A subset of `allowed`; empty when the whole answer is certain.
@@ -144,7 +144,7 @@ impl fmt::Display for Connections {
 #[derive(Debug, Clone)]
 pub struct ConnectionMatrix {
     pub groups: Vec<GroupId>,
-    /// The distinct answers; [`ConnectionMatrix::cell`] indexes them.
+    /// The distinct answers, sorted; [`ConnectionMatrix::cell`] indexes them.
     pub sets: Vec<Connections>,
     /// Per protocol, the first port of each interval the computation used.
     pub intervals: [Vec<u16>; 3],
@@ -325,17 +325,12 @@ impl Cluster {
             sets.push(out);
         }
         // Different patterns can make the same set (adjacent intervals merge): one index per set,
-        // so that callers may compare indices.
-        let mut index: HashMap<Connections, u32> = HashMap::new();
-        let mut remap = Vec::with_capacity(sets.len());
-        let mut distinct = Vec::new();
-        for set in sets {
-            let id = *index.entry(set.clone()).or_insert_with(|| {
-                distinct.push(set);
-                (distinct.len() - 1) as u32
-            });
-            remap.push(id);
-        }
+        // so that callers may compare indices; sorted, so that the same answer has the same
+        // indices whatever order the groups came in (live or from files).
+        let mut distinct: Vec<Connections> = sets.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let remap: Vec<u32> = sets.iter().map(|set| distinct.binary_search(set).unwrap_or_default() as u32).collect(); // always found
         for cell in &mut cells {
             *cell = remap[*cell as usize];
         }

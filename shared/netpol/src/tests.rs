@@ -950,3 +950,23 @@ fn exposure_lists_cluster_tier_rules_in_the_order_they_decide() {
     assert!(can(&later, "new/prom", "shop/web", "9100"));
     assert!(!can(&later, "new/prom", "shop/web", "8080"));
 }
+
+/// The same answer has the same set indices whatever order the groups come in (live and `-f`
+/// list objects in different orders).
+#[test]
+fn connection_sets_are_numbered_the_same_whatever_the_group_order() {
+    let objects = synth::generate(synth::Shape { pods: 60, policies: 20, namespaces: 3, seed: 9, owners: false });
+    let c = Cluster::build(&objects).unwrap();
+    let groups = c.groups_of(c.pod_ids());
+    let mut reversed = groups.clone();
+    reversed.reverse();
+    let (a, b) = (c.connections(&groups), c.connections(&reversed));
+    assert!(a.sets.len() > 2, "{:?}", a.sets);
+    assert_eq!(a.sets, b.sets);
+    let n = groups.len();
+    for row in 0..n {
+        for column in 0..n {
+            assert_eq!(a.cell(row, column), b.cell(n - 1 - row, n - 1 - column));
+        }
+    }
+}

@@ -4,7 +4,8 @@
 //! `cargo bench -p kubectl-netpol-deny --bench whole` writes synthetic clusters as YAML (1k, 2k and
 //! 10k pods, with and without owners; `netpol::synth`), runs the release binary on each (`matrix`
 //! in every output format, one `can-reach`), reading its stdout to the end, and prints wall time,
-//! peak RSS and output size per run. The figures are compared with `benches/whole-baseline.json`
+//! peak RSS and output size per run; `matrix` runs once with `--port 80` and once without (every
+//! protocol and port: connection sets). The figures are compared with `benches/whole-baseline.json`
 //! (the previous run kept in the repo); `-- --save` writes this run there.
 //!
 //! Goals (issue 20): 10,000 pods / 2,000 policies: `matrix` under 2 s and 500 MiB whatever the
@@ -132,6 +133,10 @@ fn main() {
                 )
             })
             .collect();
+        // Without --port: every protocol and port of each pair (connection sets, issue 30).
+        runs.extend(FORMATS.iter().map(|format| {
+            (format!("matrix all ports -o {format}"), ["matrix", "-f", &path, "-o", format].map(String::from).to_vec())
+        }));
         runs.push((
             "can-reach".to_string(),
             ["can-reach", "-f", &path, "--from", "ns-0/pod-0", "--to", "ns-1/pod-1", "--port", "80"]

@@ -6,6 +6,7 @@
 mod diff;
 mod doctor;
 mod engine_errors;
+mod exposure;
 mod manage;
 mod matrix;
 mod policy;
@@ -47,6 +48,8 @@ enum Command {
     Probe(Box<probe::ProbeCmd>),
     /// Is NetworkPolicy enforced here? A canary namespace, probed before and after a default-deny policy. Exit 0 yes, 1 no.
     Doctor(Box<doctor::DoctorCmd>),
+    /// What each workload is open to in both directions, from the rules: any namespace, labels, address ranges.
+    Exposure(Box<exposure::ExposureCmd>),
     /// Every pod that can reach a pod, and through which rules.
     WhoCanReach(Box<reach::WhoCanReachCmd>),
     /// Every pod a pod can reach, and through which rules.
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
             Command::Matrix(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
             Command::Probe(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
             Command::Doctor(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
+            Command::Exposure(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::WhoCanReach(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::ReachableFrom(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::Diff(cmd) => finish(ExitStyle::Verdict, cmd.run().await),

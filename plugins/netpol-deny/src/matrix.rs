@@ -22,6 +22,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::engine_errors::engine_error;
 
+mod connections;
+pub use connections::ConnectionTable;
+
 /// How much output is gathered before one write: large writes keep a pipe's reader busy.
 const CHUNK: usize = 1 << 20;
 
@@ -29,23 +32,28 @@ const CHUNK: usize = 1 << 20;
 /// more than double a large document and its time) and say so; `can-reach` explains any one pair.
 pub const DECIDED_CELL_LIMIT: usize = 250_000;
 
-/// The port both matrix and can-reach use when none is given.
+/// The port can-reach, diff and probe use when none is given (matrix then gives every port).
 pub const DEFAULT_PORT: u16 = 80;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MatrixFormat {
-    /// `.` allowed, `X` denied, `-` no such named port; one table per port.
+    /// Without --port: each pair that may connect and its connections. With --port: `.` allowed,
+    /// `X` denied, `-` no such named port, one table per port.
     Table,
     Json,
     Yaml,
-    /// One line per port, source and destination.
+    /// One line per source and destination (and per port, with --port).
     Csv,
     /// A Graphviz digraph of the allowed connections.
     Dot,
+    /// Markdown tables (GitHub renders them).
+    Md,
 }
 
 const MATRIX_EXAMPLES: &str = "Examples:\n  \
-    # who can reach whom in g04 and default on the backend's port\n  \
+    # who can reach whom in g04 and default, on which protocols and ports\n  \
+    kubectl netpol-deny matrix -n g04,default\n  \
+    # the same on the backend's port only, as a table\n  \
     kubectl netpol-deny matrix -n g04,default --port 3000\n  \
     # offline, from the seed's files, as JSON\n  \
     kubectl netpol-deny matrix -f examples/g04 --port 3000 -o json\n  \
@@ -55,7 +63,8 @@ const MATRIX_EXAMPLES: &str = "Examples:\n  \
 #[derive(Args)]
 #[command(after_help = MATRIX_EXAMPLES)]
 pub struct MatrixCmd {
-    /// PORT[/PROTO] to check (repeat for several; default 80/TCP). Named ports resolve per destination.
+    /// PORT[/PROTO] to check (repeat for several), one table per port; without it, every protocol and
+    /// port each pair may use (`All`, `TCP 80,443`). Named ports resolve per destination.
     #[arg(long = "port", value_name = "PORT[/PROTO]")]
     ports: Vec<String>,
     /// The pods: of the -n namespaces, -A every namespace, -f from files (without -n: every pod in them).
@@ -105,15 +114,12 @@ impl Side {
 impl MatrixCmd {
     pub async fn run(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
-        let mut ports: Vec<PortQuery> = self
+        let ports: Vec<PortQuery> = self
             .ports
             .iter()
             .map(|p| PortQuery::parse(p))
             .collect::<std::result::Result<_, _>>()
             .map_err(engine_error)?;
-        if ports.is_empty() {
-            ports.push(PortQuery::tcp(DEFAULT_PORT));
-        }
         let rows = Side {
             pods: parse_selector("--from", self.from.as_deref())?,
             namespaces: parse_selector("--from-namespace", self.from_namespace.as_deref())?,
@@ -142,9 +148,12 @@ impl MatrixCmd {
             ))
             .with_hint("check the selectors against `kubectl get pods --show-labels`"));
         }
-        let table = Table::new(cluster, &sources, &destinations, !self.no_fold, &ports);
         let mut out = harden_cli::output::Stream::new();
-        table.write(&mut out, self.output)?;
+        if ports.is_empty() {
+            ConnectionTable::new(cluster, &sources, &destinations, !self.no_fold).write(&mut out, self.output)?;
+        } else {
+            Table::new(cluster, &sources, &destinations, !self.no_fold, &ports).write(&mut out, self.output)?;
+        }
         out.finish();
         if !cluster.complete() {
             harden_kube::sources::warn_incomplete(&cluster.unmodelled);
@@ -294,7 +303,59 @@ impl<'a> Table<'a> {
             MatrixFormat::Yaml => self.write_yaml(out),
             MatrixFormat::Csv => self.write_csv(out),
             MatrixFormat::Dot => self.write_dot(out),
+            MatrixFormat::Md => self.write_md(out),
         }
+    }
+
+    /// Per port, a Markdown table: a header row of destinations, a row per source, the table's
+    /// symbols in code spans (`X`, `.`) so that nothing reads as Markdown.
+    fn write_md(&self, out: &mut dyn Write) -> Result<()> {
+        if !self.cluster.complete() {
+            writeln!(
+                out,
+                "> {}",
+                harden_kube::sources::incomplete_note(&self.cluster.unmodelled).trim_end().replace('\n', "\n> ")
+            )?;
+            writeln!(out)?;
+        }
+        let mut buffer = Vec::with_capacity(CHUNK);
+        for (i, matrix) in self.matrices.iter().enumerate() {
+            if i > 0 {
+                buffer.push(b'\n');
+            }
+            let uncertain = if self.uncertain_count(matrix) > 0 {
+                ", `?` allowed unless a cluster policy of the same priority denies it"
+            } else {
+                ""
+            };
+            writeln!(
+                buffer,
+                "**Port {}** (`.` allowed, `X` denied, `-` no such named port{uncertain})\n",
+                port_label(&matrix.port)
+            )?;
+            buffer.extend_from_slice(b"| FROM \\ TO |");
+            for unit in &self.columns.0 {
+                write!(buffer, " {} |", md_cell(&unit.label))?;
+            }
+            buffer.extend_from_slice(b"\n|---|");
+            for _ in &self.columns.0 {
+                buffer.extend_from_slice(b"---|");
+            }
+            buffer.push(b'\n');
+            for (row, unit) in self.rows.0.iter().enumerate() {
+                write!(buffer, "| {} |", md_cell(&unit.label))?;
+                for column in 0..self.columns.0.len() {
+                    write!(buffer, " `{}` |", self.symbol(matrix, row, column))?;
+                }
+                buffer.push(b'\n');
+                if buffer.len() >= CHUNK {
+                    out.write_all(&buffer)?;
+                    buffer.clear();
+                }
+            }
+        }
+        out.write_all(&buffer)?;
+        Ok(())
     }
 
     fn write_table(&self, out: &mut dyn Write) -> Result<()> {
@@ -755,6 +816,19 @@ fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
 }
 
+/// Text for a Markdown table cell: `|` would end the cell, and a leading character could start
+/// markup; escaped as GitHub reads them.
+pub fn md_cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '|' | '\\' | '*' | '_' | '`' | '<' | '>' | '[' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn quote(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
@@ -807,6 +881,23 @@ mod tests {
         assert_eq!(rows[4], "g04/frontend   .              .            .");
         assert!(rows[6].starts_with("PORT 80/TCP"));
         assert_eq!(rows[10], "g04/frontend   .              X            .");
+    }
+
+    /// `-o md` with --port: per port, a GitHub table with the table's symbols in code spans.
+    #[test]
+    fn markdown_has_a_table_per_port() {
+        let c = g04(true);
+        let table = all(&c, &[PortQuery::tcp(3000)]);
+        assert_eq!(
+            render(&table, MatrixFormat::Md),
+            "**Port 3000/TCP** (`.` allowed, `X` denied, `-` no such named port)\n\n\
+             | FROM \\ TO | default/other | g04/backend | g04/frontend |\n\
+             |---|---|---|---|\n\
+             | default/other | `.` | `X` | `X` |\n\
+             | g04/backend | `.` | `.` | `X` |\n\
+             | g04/frontend | `.` | `.` | `.` |\n"
+        );
+        assert_eq!(md_cell("a|b_c"), "a\\|b\\_c");
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!   no policy can tell apart are grouped, so the cost of a matrix follows distinct label sets.
 //! - Queries on a [`Cluster`]: [`Cluster::check`] (one verdict with its explanation: the policies
 //!   isolating each side and the rules that allow it), [`Cluster::isolating`] (which policies isolate
-//!   a pod for a direction), and [`Cluster::matrix`] (the grouped pod-to-pod matrix for one port).
+//!   a pod for a direction), [`Cluster::matrix`] (the grouped pod-to-pod matrix for one port) and
+//!   [`Cluster::connections`] (every protocol and port each pair may use, at once).
 //!
 //! Semantics, in short (the long form, every choice made, is [`semantics`]): a pod is isolated for a direction when a
 //! policy of its namespace with that policy type selects it; traffic needs egress at the source
@@ -60,9 +61,11 @@
 pub mod semantics {}
 
 mod bits;
+mod connections;
 mod decided;
 mod error;
 mod explain;
+mod exposure;
 pub mod input;
 mod matrix;
 mod model;
@@ -82,9 +85,11 @@ mod tier_reference;
 #[cfg(test)]
 mod tier_tests;
 
+pub use connections::{ConnectionMatrix, ConnectionSet, Connections, PROTOCOLS, PortClasses};
 pub use decided::{Decided, Decider, SideDecided};
 pub use error::{Error, Result};
 pub use explain::{RuleRef, Side, Verdict};
+pub use exposure::{Exposure, Opening, Openness, TierOpening};
 pub use input::{Objects, Unmodelled, Warning};
 pub use matrix::{Cell, Matrix};
 pub use model::{

@@ -104,6 +104,13 @@ pub(crate) struct Work<'a> {
 impl Cluster {
     /// The matrix between `groups` (see [`Cluster::groups_of`]) for one port.
     pub fn matrix(&self, groups: &[GroupId], port: &PortQuery) -> Matrix {
+        self.matrix_in(&mut Work::new(self), groups, port)
+    }
+
+    /// [`Cluster::matrix`] with the rules' peer sets of `work`, computed once for several ports.
+    pub(crate) fn matrix_in(&self, work: &mut Work<'_>, groups: &[GroupId], port: &PortQuery) -> Matrix {
+        // Port masks are per query; peer sets are not.
+        work.port_masks.clear();
         let n_all = self.groups.len();
         let n = groups.len();
         let position: HashMap<GroupId, usize> = groups.iter().enumerate().map(|(i, &g)| (g, i)).collect();
@@ -111,7 +118,6 @@ impl Cluster {
             .iter()
             .map(|&g| self.resolve_port(port, super::Endpoint::Pod(self.groups[g].pods[0])).ok())
             .collect();
-        let mut work = Work::new(self);
         let mut selected = Bits::empty(n_all);
         for &g in groups {
             selected.set(g.index());

@@ -704,3 +704,269 @@ fn host_network_pods_are_named_as_such() {
     assert!(v.allowed);
     assert_eq!(v.ingress.host_network_selected_by.len(), 1, "the policy would select it, were it not hostNetwork");
 }
+
+/// The connection set of `from` -> `to` as printed.
+fn connection_text(c: &Cluster, from: &str, to: &str) -> String {
+    let (Endpoint::Pod(f), Endpoint::Pod(t)) = (pod(c, from), pod(c, to)) else { unreachable!() };
+    let groups = c.groups_of(c.pod_ids());
+    let m = c.connections(&groups);
+    let position = |p: PodId| groups.iter().position(|&g| g == c.pods[p].group).unwrap();
+    m.connections(position(f), position(t)).to_string()
+}
+
+/// Issue 30: the whole connection set of a pair at once, printed compactly; a pair allowed on one
+/// port is never `All`, and an isolated pair is `None`.
+#[test]
+fn connection_sets_name_every_protocol_and_port_at_once() {
+    let c = e2e_cluster("");
+    assert_eq!(connection_text(&c, "x/a", "y/b"), "All");
+    let c = e2e_cluster(
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: one, namespace: x}\n\
+         spec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - ports: [{port: 80}, {port: 443}]\n\
+         \x20 - from: [{namespaceSelector: {matchLabels: {ns: y}}}]\n    ports: [{port: 53, protocol: UDP}, {port: 1000, endPort: 2000}]\n",
+    );
+    assert_eq!(connection_text(&c, "z/a", "x/a"), "TCP 80,443");
+    assert_eq!(connection_text(&c, "y/c", "x/a"), "TCP 80,443,1000-2000; UDP 53");
+    assert_eq!(connection_text(&c, "x/a", "z/a"), "All", "egress is not isolated");
+    let c = e2e_cluster(
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: x}\n\
+         spec: {podSelector: {}, policyTypes: [Ingress]}\n",
+    );
+    assert_eq!(connection_text(&c, "y/a", "x/b"), "None");
+}
+
+/// A whole protocol but one port: `TCP 1-65535 except 22`, and the other protocols' ports stay.
+#[test]
+fn connection_sets_say_except_when_both_ends_are_in() {
+    let c = e2e_cluster(
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: no-ssh, namespace: x}\n\
+         spec:\n  podSelector: {}\n  ingress:\n  - ports: [{port: 1, endPort: 21}, {port: 23, endPort: 65535}, {protocol: UDP}]\n",
+    );
+    assert_eq!(connection_text(&c, "y/a", "x/a"), "TCP 1-65535 except 22; UDP 1-65535");
+    assert!(!can(&c, "y/a", "x/a", "22") && can(&c, "y/a", "x/a", "23") && can(&c, "y/a", "x/a", "65535/UDP"));
+}
+
+/// Named ports resolve per destination pod: the same rule gives different sets to pods whose
+/// port of that name differs.
+#[test]
+fn connection_sets_resolve_named_ports_per_destination() {
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: n, labels: {app: web}}\n\
+                spec: {containers: [{name: c, image: i, ports: [{name: http, containerPort: 8080}]}]}\n---\n\
+                apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: n, labels: {app: web}}\n\
+                spec: {containers: [{name: c, image: i, ports: [{name: http, containerPort: 9090}, {name: dns, containerPort: 53, protocol: UDP}]}]}\n---\n\
+                apiVersion: v1\nkind: Pod\nmetadata: {name: client, namespace: n}\nspec: {containers: [{name: c, image: i}]}\n---\n\
+                apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: web, namespace: n}\n\
+                spec: {podSelector: {matchLabels: {app: web}}, ingress: [{ports: [{port: http}, {port: dns, protocol: UDP}]}]}\n";
+    let c = build(yaml).unwrap();
+    assert_eq!(connection_text(&c, "n/client", "n/a"), "TCP 8080");
+    assert_eq!(connection_text(&c, "n/client", "n/b"), "TCP 9090; UDP 53");
+}
+
+/// Cluster policies of one priority that disagree on a port: the set holds the port (some
+/// evaluation allows it) and says it is uncertain; the other ports stay certain.
+#[test]
+fn connection_sets_keep_uncertain_ports_marked() {
+    let policy = |name: &str, action: &str| {
+        format!(
+            "---\napiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {{name: {name}}}\n\
+             spec:\n  tier: Admin\n  priority: 5\n  subject: {{namespaces: {{matchLabels: {{ns: x}}}}}}\n\
+             \x20 ingress: [{{name: r, action: {action}, from: [{{namespaces: {{matchLabels: {{ns: y}}}}}}], protocols: [{{tcp: {{destinationPort: {{number: 443}}}}}}]}}]\n"
+        )
+    };
+    let c = e2e_cluster(&(policy("a-deny", "Deny") + &policy("b-accept", "Accept")));
+    let text = connection_text(&c, "y/a", "x/a");
+    assert_eq!(text, "All (uncertain: TCP 443)");
+    let c = e2e_cluster(&policy("a-deny", "Deny"));
+    assert_eq!(connection_text(&c, "y/a", "x/a"), "TCP 1-65535 except 443; UDP 1-65535; SCTP 1-65535");
+}
+
+/// On synthetic clusters, every interval's first and last port and random ports: the set holds a
+/// port exactly when the engine's check allows it.
+#[test]
+fn connection_sets_agree_with_check_on_synthetic_clusters() {
+    for seed in [3, 7] {
+        let objects = synth::generate(synth::Shape { pods: 120, policies: 40, namespaces: 4, seed, owners: false });
+        let c = Cluster::build(&objects).unwrap();
+        let pods: Vec<PodId> = c.pod_ids().collect();
+        let groups = c.groups_of(pods.iter().copied());
+        let m = c.connections(&groups);
+        let intervals = c.port_intervals();
+        let mut rng = seed;
+        for (p, protocol) in PROTOCOLS.iter().enumerate() {
+            let mut ports: Vec<u16> = Vec::new();
+            for (i, &start) in intervals[p].iter().enumerate() {
+                ports.push(start);
+                ports.push(intervals[p].get(i + 1).map_or(65535, |&n| n - 1));
+            }
+            for _ in 0..20 {
+                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ports.push(1 + (rng >> 33) as u16 % 65535);
+            }
+            for (i, &f) in pods.iter().enumerate().step_by(7) {
+                for &t in pods.iter().skip(i % 5).step_by(5) {
+                    if f == t {
+                        continue;
+                    }
+                    let row = groups.iter().position(|&g| g == c.pods[f].group).unwrap();
+                    let column = groups.iter().position(|&g| g == c.pods[t].group).unwrap();
+                    let set = m.connections(row, column);
+                    for &port in &ports {
+                        let v = c.check(Endpoint::Pod(f), Endpoint::Pod(t), &PortQuery::new(port, *protocol)).unwrap();
+                        assert_eq!(set.allowed.contains(port, *protocol), v.allowed, "{port}/{protocol}: {set}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A pod `web` (app=web, port http=8080) in `shop`, with the given policies, and `extra` objects
+/// (namespaces and pods created "later").
+fn shop(policies: &str, extra: &str) -> Cluster {
+    let yaml = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: shop, labels: {{team: red}}}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {{name: web, namespace: shop, labels: {{app: web}}}}\n\
+         spec: {{containers: [{{name: c, image: i, ports: [{{name: http, containerPort: 8080}}]}}]}}\n\
+         status: {{podIP: 10.0.0.5, podIPs: [{{ip: 10.0.0.5}}]}}\n---\n{policies}\n---\n{extra}\n"
+    );
+    build(&yaml).unwrap()
+}
+
+fn later_pod(ns: &str, ns_labels: &str, name: &str, labels: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}, labels: {ns_labels}}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}, labels: {labels}}}\n\
+         spec: {{containers: [{{name: c, image: i}}]}}\n"
+    )
+}
+
+fn exposure_of(c: &Cluster, pod: &str, direction: Direction) -> Exposure {
+    let Endpoint::Pod(p) = self::pod(c, pod) else { unreachable!() };
+    c.exposure(p, direction)
+}
+
+const WEB_FROM: &str = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: web, namespace: shop}\n\
+                        spec:\n  podSelector: {matchLabels: {app: web}}\n  ingress:\n  - from: [FROM]\n    ports: [{port: http}]\n";
+
+/// Issue 30: "any namespace" comes from the rule (`namespaceSelector: {}`), so a namespace created
+/// after the analysis is covered: its pod really is allowed once it exists.
+#[test]
+fn exposure_to_any_namespace_covers_a_namespace_created_later() {
+    let policy = WEB_FROM.replace("FROM", "{namespaceSelector: {}}");
+    let c = shop(&policy, "");
+    let e = exposure_of(&c, "shop/web", Direction::Ingress);
+    assert!(!e.open_by_default && e.isolated_by == ["shop/web"]);
+    assert_eq!(e.network_policy.len(), 1);
+    assert_eq!(e.network_policy[0].peer, Openness::AnyNamespace { pods: None });
+    assert_eq!(e.network_policy[0].ports, ["http (8080/TCP)"]);
+    assert_eq!(e.network_policy[0].peer.to_string(), "any pod of any namespace");
+    let later = shop(&policy, &later_pod("tomorrow", "{x: y}", "client", "{a: b}"));
+    assert!(can(&later, "tomorrow/client", "shop/web", "8080"));
+    assert!(!can(&later, "tomorrow/client", "shop/web", "80"), "only the named port");
+}
+
+/// Namespaces with given labels: a later namespace with them is allowed, one without is not.
+#[test]
+fn exposure_to_labelled_namespaces_covers_later_ones_and_only_them() {
+    let policy = WEB_FROM.replace("FROM", "{namespaceSelector: {matchLabels: {team: blue}}}");
+    let c = shop(&policy, "");
+    let e = exposure_of(&c, "shop/web", Direction::Ingress);
+    assert_eq!(e.network_policy[0].peer, Openness::NamespacesLabelled { namespaces: "team=blue".into(), pods: None });
+    let extra = later_pod("blue-2", "{team: blue}", "client", "{a: b}")
+        + "---\n"
+        + &later_pod("red-2", "{team: red}", "client", "{a: b}");
+    let later = shop(&policy, &extra);
+    assert!(can(&later, "blue-2/client", "shop/web", "8080"));
+    assert!(!can(&later, "red-2/client", "shop/web", "8080"), "a namespace without the labels is not open");
+    assert!(!e.network_policy.iter().any(|o| matches!(o.peer, Openness::AnyNamespace { .. } | Openness::Everything)));
+}
+
+/// Pods with given labels: in the policy's namespace, and in any namespace.
+#[test]
+fn exposure_to_labelled_pods_names_where_they_may_be() {
+    let policy = WEB_FROM.replace("FROM", "{podSelector: {matchLabels: {role: client}}}, {namespaceSelector: {}, podSelector: {matchLabels: {role: monitor}}}");
+    let c = shop(&policy, "");
+    let e = exposure_of(&c, "shop/web", Direction::Ingress);
+    let peers: Vec<String> = e.network_policy.iter().map(|o| o.peer.to_string()).collect();
+    assert_eq!(peers, ["pods role=client of namespace shop", "pods role=monitor of any namespace"]);
+    let extra = later_pod("elsewhere", "{x: y}", "mon", "{role: monitor}")
+        + "---\n"
+        + &later_pod("elsewhere2", "{x: y}", "client", "{role: client}");
+    let later = shop(&policy, &extra);
+    assert!(can(&later, "elsewhere/mon", "shop/web", "8080"));
+    assert!(!can(&later, "elsewhere2/client", "shop/web", "8080"), "role=client only in shop");
+}
+
+/// Address ranges outside the cluster, egress: the metadata address is cut out.
+#[test]
+fn exposure_to_address_ranges_keeps_their_exceptions() {
+    let policy = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: out, namespace: shop}\n\
+                  spec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n  - to: [{ipBlock: {cidr: 0.0.0.0/0, except: [169.254.169.254/32]}}]\n";
+    let c = shop(policy, "");
+    let e = exposure_of(&c, "shop/web", Direction::Egress);
+    assert_eq!(
+        e.network_policy[0].peer,
+        Openness::Addresses { cidr: "0.0.0.0/0".into(), except: vec!["169.254.169.254/32".into()] }
+    );
+    assert!(e.network_policy[0].ports.is_empty());
+    let Endpoint::Pod(web) = pod(&c, "shop/web") else { unreachable!() };
+    let to = |ip: &str| {
+        c.check(Endpoint::Pod(web), Endpoint::Ip(ip.parse().unwrap()), &PortQuery::tcp(443)).unwrap().allowed
+    };
+    assert!(to("203.0.113.9") && !to("169.254.169.254"));
+    // Ingress is not isolated by it: open to everything, nothing narrows it.
+    let ingress = exposure_of(&c, "shop/web", Direction::Ingress);
+    assert!(ingress.open_by_default && ingress.wide_open() && ingress.network_policy.is_empty());
+}
+
+/// A rule without peers is everything; an Admin-tier Accept from any namespace is listed before
+/// the NetworkPolicy (it decides first), and a later namespace's pod is allowed through it even
+/// though a default-deny isolates the pod.
+#[test]
+fn exposure_lists_cluster_tier_rules_in_the_order_they_decide() {
+    let everything = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: all-80, namespace: shop}\n\
+                      spec: {podSelector: {}, ingress: [{ports: [{port: 80}]}]}\n";
+    let e = exposure_of(&shop(everything, ""), "shop/web", Direction::Ingress);
+    assert_eq!(
+        (e.network_policy[0].peer.clone(), e.network_policy[0].ports.clone()),
+        (Openness::Everything, vec!["80/TCP".to_string()])
+    );
+    let policies = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\n\
+                    spec: {podSelector: {}, policyTypes: [Ingress]}\n---\n\
+                    apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: monitoring}\n\
+                    spec:\n  tier: Admin\n  priority: 3\n  subject: {namespaces: {matchLabels: {team: red}}}\n\
+                    \x20 ingress: [{name: scrape, action: Accept, from: [{namespaces: {}}], protocols: [{tcp: {destinationPort: {number: 9100}}}]}]\n";
+    let c = shop(policies, "");
+    let e = exposure_of(&c, "shop/web", Direction::Ingress);
+    assert_eq!(e.isolated_by, ["shop/deny"]);
+    assert!(e.network_policy.is_empty(), "the default-deny opens nothing");
+    assert_eq!(e.admin.len(), 1);
+    assert_eq!(e.admin[0].action, "Accept");
+    assert_eq!(e.admin[0].opening.peer, Openness::AnyNamespace { pods: None });
+    assert_eq!(e.admin[0].opening.ports, ["9100/TCP"]);
+    assert!(e.admin[0].opening.rule.starts_with("clusternetworkpolicy/monitoring ingress[0]"));
+    assert!(!e.wide_open());
+    let later = shop(policies, &later_pod("new", "{x: y}", "prom", "{a: b}"));
+    assert!(can(&later, "new/prom", "shop/web", "9100"));
+    assert!(!can(&later, "new/prom", "shop/web", "8080"));
+}
+
+/// The same answer has the same set indices whatever order the groups come in (live and `-f`
+/// list objects in different orders).
+#[test]
+fn connection_sets_are_numbered_the_same_whatever_the_group_order() {
+    let objects = synth::generate(synth::Shape { pods: 60, policies: 20, namespaces: 3, seed: 9, owners: false });
+    let c = Cluster::build(&objects).unwrap();
+    let groups = c.groups_of(c.pod_ids());
+    let mut reversed = groups.clone();
+    reversed.reverse();
+    let (a, b) = (c.connections(&groups), c.connections(&reversed));
+    assert!(a.sets.len() > 2, "{:?}", a.sets);
+    assert_eq!(a.sets, b.sets);
+    let n = groups.len();
+    for row in 0..n {
+        for column in 0..n {
+            assert_eq!(a.cell(row, column), b.cell(n - 1 - row, n - 1 - column));
+        }
+    }
+}

@@ -79,7 +79,8 @@ fn the_readmes_example_command_runs_the_plugin() {
     let args: Vec<&str> = args.split_whitespace().collect();
     let out = run(harden_tests::plugin_command(plugin).current_dir(repo_root()).args(&args));
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains("FROM \\ TO"), "{}", stdout(&out));
+    // The README shows g04's whole picture: the frontend reaches the backend on 3000/TCP only.
+    assert!(stdout(&out).contains("g04/frontend   g04/backend    TCP 3000\n"), "{}", stdout(&out));
 }
 
 /// Everything the plugins print goes through `harden_cli::output`, whose every function escapes

@@ -734,3 +734,80 @@ fn can_reach_takes_from_and_to_as_words() {
         assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
     }
 }
+
+/// Issue 30, live: `matrix` without --port (every protocol and port) equals the `-f` answer of the
+/// same objects; `exposure` says the web pod is open to namespaces with a label, read from the rule;
+/// a namespace created after that analysis with the label really reaches it, one without does not.
+#[tokio::test]
+async fn live_connection_sets_and_exposure_cover_a_namespace_created_later() {
+    let cluster = cluster();
+    let ns = cluster.namespace("netpol-conn").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("objects.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: web, namespace: {ns}, labels: {{app: web}}}}\n\
+             spec: {{containers: [{{name: c, image: alpine, ports: [{{containerPort: 8080, name: http}}]}}]}}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {{name: client, namespace: {ns}, labels: {{role: client}}}}\n\
+             spec: {{containers: [{{name: c, image: alpine}}]}}\n---\n\
+             apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: web, namespace: {ns}}}\n\
+             spec:\n  podSelector: {{matchLabels: {{app: web}}}}\n  ingress:\n\
+             \x20 - from: [{{podSelector: {{matchLabels: {{role: client}}}}}}, {{namespaceSelector: {{matchLabels: {{reach-web: {ns}}}}}}}]\n\
+             \x20   ports: [{{port: http}}, {{port: 53, protocol: UDP}}]\n"
+        ),
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let applied = run(cluster.kubectl().args(["apply", "-f", &path]));
+    assert!(applied.status.success(), "{}", stderr(&applied));
+
+    let live = run(cluster.plugin(PLUGIN).args(["matrix", "-n", &ns, "-o", "json"]));
+    assert_eq!(live.status.code(), Some(0), "{}", stderr(&live));
+    let (mut command, _home) = offline();
+    let files = run(command.args(["matrix", "-n", &ns, "-f", &path, "-o", "json"]));
+    let live: Value = serde_json::from_str(&stdout(&live)).unwrap();
+    let files: Value = serde_json::from_str(&stdout(&files)).unwrap();
+    assert_eq!(live, files);
+    // Rows and columns: NS/client, NS/web.
+    let set = |row: usize, column: usize| {
+        let index = live["connections"]["cells"][row][column].as_u64().unwrap() as usize;
+        live["connections"]["sets"][index]["text"].as_str().unwrap().to_string()
+    };
+    assert_eq!((set(0, 1), set(1, 0)), ("TCP 8080; UDP 53".to_string(), "All".to_string()));
+    let table = stdout(&run(cluster.plugin(PLUGIN).args(["matrix", "-n", &ns])));
+    assert!(table.contains(&format!("{ns}/client  {ns}/web     TCP 8080; UDP 53\n")), "{table}");
+
+    let exposure = run(cluster.plugin(PLUGIN).args(["exposure", "-n", &ns, "-l", "app=web", "-o", "json"]));
+    assert_eq!(exposure.status.code(), Some(0), "{}", stderr(&exposure));
+    let doc: Value = serde_json::from_str(&stdout(&exposure)).unwrap();
+    let peers = &doc["workloads"][0]["ingress"]["networkPolicy"];
+    assert_eq!(
+        peers[1]["peer"],
+        serde_json::json!({"kind": "namespacesLabelled", "namespaces": format!("reach-web={ns}"), "pods": null})
+    );
+    assert_eq!(peers[1]["ports"], serde_json::json!(["http (8080/TCP)", "53/UDP"]));
+
+    // Created after the analysis: one namespace with the label, one without.
+    let later = cluster.namespace("netpol-later").await;
+    let unlabelled = cluster.namespace("netpol-unlabelled").await;
+    let labelled = run(cluster.kubectl().args(["label", "namespace", &later, &format!("reach-web={ns}")]));
+    assert!(labelled.status.success(), "{}", stderr(&labelled));
+    for namespace in [&later, &unlabelled] {
+        let pod = format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: {namespace}}}\nspec: {{containers: [{{name: c, image: alpine}}]}}\n"
+        );
+        let pod_file = dir.path().join(format!("{namespace}.yaml"));
+        std::fs::write(&pod_file, pod).unwrap();
+        assert!(run(cluster.kubectl().arg("apply").arg("-f").arg(&pod_file)).status.success());
+    }
+    let can_reach = |from: &str, port: &str| {
+        run(cluster.plugin(PLUGIN).args(["can-reach", "--from", from, "--to", &format!("{ns}/web"), "--port", port]))
+            .status
+            .code()
+    };
+    assert_eq!(can_reach(&format!("{later}/p"), "8080"), Some(0), "the labelled later namespace is open");
+    assert_eq!(can_reach(&format!("{later}/p"), "53/UDP"), Some(0));
+    assert_eq!(can_reach(&format!("{later}/p"), "80"), Some(1), "on the rule's ports only");
+    assert_eq!(can_reach(&format!("{unlabelled}/p"), "8080"), Some(1), "a namespace without the label is not");
+}

@@ -689,6 +689,8 @@ mod tests {
             bench: None,
             modes: None,
             best: None,
+            mock: None,
+            ended: None,
         }
     }
 

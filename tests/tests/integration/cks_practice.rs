@@ -1102,3 +1102,137 @@ fn an_unmodelled_policy_kind_is_never_graded_as_if_it_were_not_there() {
     );
     plane.kill();
 }
+
+/// The mock exam, played end to end: seed 23 draws default-deny, tampered-binary and block-metadata
+/// (the same tasks every time: the draw is the seed's); two are solved by hand (kubectl and YAML, and
+/// sha256sum), one is answered wrong; within the time the score names no check; `exam end` scores
+/// from the results kept within the time and reviews every task with its reasons and manual
+/// solution; a task fixed after the end does not count; a record planted elsewhere is ignored.
+#[tokio::test]
+async fn a_mock_exam_is_played_end_to_end() {
+    let locks = cluster().locking_namespaces();
+    let work = tempfile::tempdir().unwrap();
+    let exam = |args: &[&str]| {
+        let mut all = vec!["exam"];
+        all.extend_from_slice(args);
+        run(cluster().plugin(PLUGIN).args(&all).current_dir(work.path()))
+    };
+    let out = exam(&["start", "--seed", "23", "--tasks", "3", "-o", "json"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let sheet: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let tasks = sheet["tasks"].as_array().unwrap().clone();
+    let runs: Vec<&str> = tasks.iter().map(|t| t["run"].as_str().unwrap()).collect();
+    assert_eq!(runs, ["default-deny-38826", "tampered-binary-6852", "block-metadata-74289"], "seed 23's draw");
+    assert_eq!(sheet["minutes"], 6 + 6 + 8, "one timer: the tasks' minutes");
+    assert_eq!(sheet["totalWeight"], 20);
+    assert!(sheet["secondsLeft"].as_i64().unwrap() > 19 * 60);
+    let all_namespaces: Vec<String> = tasks.iter().flat_map(namespaces).collect();
+    for ns in &all_namespaces {
+        locks.add(ns);
+    }
+    let distinct: std::collections::BTreeSet<&String> = all_namespaces.iter().collect();
+    assert!(all_namespaces.len() >= 3 && distinct.len() == all_namespaces.len(), "side by side: {all_namespaces:?}");
+    assert!(tasks.iter().all(|t| t.get("names").is_some_and(|n| n.get("tampered").is_none())), "no answer given");
+    let out = exam(&["start", "--seed", "23", "--tasks", "3"]);
+    assert_eq!(code(&out), Some(1), "the same exam twice");
+    assert!(stderr(&out).contains("mock exam exam-23 is already on this cluster"), "{}", stderr(&out));
+    // Exam mode holds for every task: no solution, the plugins locked out.
+    let out = run(cluster().plugin(PLUGIN).args(["solution", "--run", runs[2]]).current_dir(work.path()));
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+
+    // A record a tenant wrote in a namespace of its own, claiming a task of this exam, is ignored.
+    let tenant = "tenant-exam-23";
+    sh(
+        &format!(
+            "kubectl create namespace {tenant}\nkubectl apply -f - <<'EOF'\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  \
+             name: cks-practice-run\n  namespace: {tenant}\n  labels:\n    cks-practice.kube-harden.io/record: \"true\"\n    \
+             {RUN_LABEL}: default-deny-5\n    app.kubernetes.io/managed-by: kubectl-cks-practice\ndata:\n  scenario: default-deny\n  \
+             seed: \"5\"\n  started: \"1\"\n  exam: \"true\"\n  minutes: \"999\"\n  dir: /tmp\n  mockExamSeed: \"23\"\n  \
+             mockExamTasks: \"3\"\nEOF\n"
+        ),
+        work.path(),
+    );
+
+    // Task 1 by hand: default-deny ingress.
+    let ns = tasks[0]["names"]["namespace"].as_str().unwrap();
+    apply(&format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny\n  namespace: {ns}\nspec:\n  \
+         podSelector: {{}}\n  policyTypes:\n  - Ingress\n"
+    ));
+    // Task 2 by hand: sha256sum --check each binary, remove the one that fails.
+    let dir = tasks[1]["names"]["directory"].as_str().unwrap();
+    let binaries = tasks[1]["names"]["binaries"].as_str().unwrap().replace(',', " ");
+    sh(&format!("cd {dir}\nfor f in {binaries}; do echo \"$(cat $f.sha256)  $f\" | sha256sum --check --quiet || rm $f; done"), work.path());
+    // Task 3 wrong: every egress of the namespace denied (the metadata endpoint, and everything else).
+    let ns3 = tasks[2]["names"]["namespace"].as_str().unwrap();
+    let policy = tasks[2]["names"]["networkpolicy"].as_str().unwrap();
+    apply(&format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {policy}\n  namespace: {ns3}\nspec:\n  \
+         podSelector: {{}}\n  policyTypes:\n  - Egress\n"
+    ));
+
+    // Within the time: per task pass or fail, the kept results, no check named.
+    let out = exam(&["score", "-o", "json"]);
+    assert_eq!(code(&out), Some(1), "not over yet: {}", stdout(&out));
+    assert!(stderr(&out).contains(&format!("ignoring configmap {tenant}/cks-practice-run")), "{}", stderr(&out));
+    let score: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(score["timeUp"], false);
+    let verdicts: Vec<&str> = score["tasks"].as_array().unwrap().iter().map(|t| t["task"].as_str().unwrap()).collect();
+    assert_eq!(verdicts, ["PASS", "PASS", "FAIL"], "{score:#}");
+    assert!(score["tasks"].as_array().unwrap().iter().all(|t| t.get("checks").is_none() && t.get("solution").is_none()));
+    assert_eq!(score["score"]["weight"], 12, "{score:#}");
+    let out = exam(&["score"]);
+    let text = stdout(&out);
+    assert!(text.contains("Score: 12/20 (60%; 67% passes) so far"), "{text}");
+    for leak in ["egress", "is kept", "removed", "kubectl apply"] {
+        assert!(!text.contains(leak), "{leak} given away: {text}");
+    }
+    // One task's check: exam mode on the shared timer, pass or fail only.
+    let out = run(cluster().plugin(PLUGIN).args(["check", "--run", runs[0]]).current_dir(work.path()));
+    assert_eq!(code(&out), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("Task 1/8 default-deny: PASS") && stdout(&out).contains("left"), "{}", stdout(&out));
+
+    // Task 1 broken again before the end: its pass within the time is kept.
+    sh(&format!("kubectl -n {ns} delete networkpolicy deny"), work.path());
+    let out = exam(&["end"]);
+    assert_eq!(code(&out), Some(1), "60% is short of 67%: {}", stdout(&out));
+    let review = stdout(&out);
+    assert!(stderr(&out).contains("Mock exam exam-23 ended."), "{}", stderr(&out));
+    assert!(review.contains("Score: 12/20 (60%; 67% passes): FAIL"), "{review}");
+    assert!(review.contains("=== Task 1 default-deny-38826 (weight 6): solved in time ==="), "{review}");
+    assert!(review.contains("=== Task 3 block-metadata-74289 (weight 8): not solved in time ==="), "{review}");
+    assert!(review.contains("FAIL  no ingress reaches"), "task 1 as the cluster is now: {review}");
+    assert!(review.contains("still reaches every other IPv4 address"), "task 3's reason: {review}");
+    assert!(review.matches("By hand, as in the exam").count() == 3, "each task's manual solution: {review}");
+    assert!(review.contains("except:\n        - 169.254.169.254/32"), "task 3's solution: {review}");
+
+    // After the end: solutions are shown, and a task fixed now does not count.
+    let out = run(cluster().plugin(PLUGIN).args(["solution", "--run", runs[2], "-o", "json"]).current_dir(work.path()));
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let manual: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    sh(&format!("kubectl -n {ns3} delete networkpolicy {policy}"), work.path());
+    sh(manual["manual"].as_str().unwrap(), work.path());
+    let out = exam(&["score", "-o", "json"]);
+    let score: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(code(&out), Some(1));
+    assert_eq!(score["timeUp"], true);
+    assert_eq!(score["result"], "FAIL");
+    assert_eq!(score["score"]["weight"], 12, "fixed after the end, not counted: {score:#}");
+    let third = &score["tasks"][2];
+    assert_eq!(third["counts"], false);
+    assert!(third["checks"].as_array().unwrap().iter().all(|c| c["passed"] == true), "right now, but late: {third:#}");
+
+    // Reset: every task goes (namespaces deleting, the binaries' directory removed).
+    let out = exam(&["reset"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Mock exam exam-23 reset."), "{}", stderr(&out));
+    assert!(!Path::new(dir).exists(), "{dir}");
+    let client = cluster().admin_client().await;
+    for ns in &all_namespaces {
+        let found = Api::<Namespace>::all(client.clone()).get_opt(ns).await.unwrap();
+        assert!(found.is_none_or(|n| n.metadata.deletion_timestamp.is_some()), "{ns}");
+    }
+    let out = exam(&["score"]);
+    assert_eq!(code(&out), Some(2), "no exam any more: {}", stdout(&out));
+    sh(&format!("kubectl delete namespace {tenant} --wait=false"), work.path());
+}

@@ -23,7 +23,8 @@ use crate::seed::Rng;
 
 /// The scenarios a mock exam draws from: those of the current curriculum (the Dashboard's left it
 /// in 2024) that need no node access (kube-bench changes a node's file: practise it on its own).
-pub const POOL: [Id; 5] = [Id::DefaultDeny, Id::FrontendToBackend, Id::BlockMetadata, Id::TlsIngress, Id::TamperedBinary];
+pub const POOL: [Id; 5] =
+    [Id::DefaultDeny, Id::FrontendToBackend, Id::BlockMetadata, Id::TlsIngress, Id::TamperedBinary];
 
 /// The share of the weights that passes, as the CKS exam's 67%.
 pub const PASS_PERCENT: usize = 67;
@@ -172,7 +173,11 @@ fn sheet(name: &str, tasks: &[Task], format: Format, left: i64) -> Result<()> {
 }
 
 fn time_left(left: i64) -> String {
-    if left >= 0 { format!("{}m{:02}s left", left / 60, left % 60) } else { format!("time is up, {}m over", (-left) / 60) }
+    if left >= 0 {
+        format!("{}m{:02}s left", left / 60, left % 60)
+    } else {
+        format!("time is up, {}m over", (-left) / 60)
+    }
 }
 
 fn no_namespace_flag(kube: &KubeArgs) -> Result<()> {
@@ -226,8 +231,8 @@ impl StartCmd {
                 Err(e) => {
                     // All or nothing: the tasks started so far go too.
                     for task in &tasks {
-                        let _ = run::reset(&kube.client, &task.record.run, Some(&task.record), Some(&task.plan.dir))
-                            .await;
+                        let _ =
+                            run::reset(&kube.client, &task.record.run, Some(&task.record), Some(&task.plan.dir)).await;
                     }
                     return Err(e.context(format!("starting mock exam {name}; its tasks were reset")));
                 }
@@ -289,8 +294,11 @@ async fn exam_tasks(client: &kube::Client, wanted: Option<&str>) -> Result<(Stri
         tasks.push(Task { record: record.clone(), plan });
     }
     if let Some(stray) = mine.iter().find(|r| !tasks.iter().any(|t| t.record.run == r.run)) {
-        return Err(Error::invalid(format!("run {} says it is a task of mock exam {name}, which did not draw it", stray.run))
-            .with_hint(format!("its record was edited: kubectl cks-practice reset --run {}", stray.run)));
+        return Err(Error::invalid(format!(
+            "run {} says it is a task of mock exam {name}, which did not draw it",
+            stray.run
+        ))
+        .with_hint(format!("its record was edited: kubectl cks-practice reset --run {}", stray.run)));
     }
     Ok((name, tasks))
 }
@@ -339,7 +347,7 @@ impl Graded {
 pub fn report(name: &str, graded: &[Graded], left: i64) -> (String, serde_json::Value, bool) {
     let total: u32 = graded.iter().map(|g| g.weight).sum();
     let kept: u32 = graded.iter().filter(|g| g.counts()).map(|g| g.weight).sum();
-    let percent = if total == 0 { 0 } else { (kept * 100 / total) as usize };
+    let percent = (kept * 100).checked_div(total).unwrap_or(0) as usize;
     let passed = percent >= PASS_PERCENT;
     let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
     let mut text = format!("Mock exam {name}: {}\n", time_left(left));
@@ -351,13 +359,15 @@ pub fn report(name: &str, graded: &[Graded], left: i64) -> (String, serde_json::
         row.push(if g.counts() { "solved in time".into() } else { "not solved in time".into() });
         row
     });
-    let header: &[&str] = if left >= 0 { &["#", "task", "weight", "now", "kept"] } else { &["#", "task", "weight", "kept"] };
+    let header: &[&str] =
+        if left >= 0 { &["#", "task", "weight", "now", "kept"] } else { &["#", "task", "weight", "kept"] };
     text.push_str(&output::table(header, rows));
     let score = format!("Score: {kept}/{total} ({percent}%; {PASS_PERCENT}% passes)");
     let tasks: Vec<_> = graded
         .iter()
         .map(|g| {
-            let mut task = json!({"run": g.run, "scenario": g.id, "weight": g.weight, "best": g.best, "counts": g.counts()});
+            let mut task =
+                json!({"run": g.run, "scenario": g.id, "weight": g.weight, "best": g.best, "counts": g.counts()});
             if left >= 0 {
                 task["task"] = json!(verdict(g.passes_now()));
             } else {
@@ -434,7 +444,8 @@ impl ScoreCmd {
     }
 }
 
-const RESET_EXAMPLES: &str = "Examples:\n  kubectl cks-practice exam reset\n  kubectl cks-practice exam reset --exam exam-42";
+const RESET_EXAMPLES: &str =
+    "Examples:\n  kubectl cks-practice exam reset\n  kubectl cks-practice exam reset --exam exam-42";
 
 #[derive(Args)]
 #[command(after_help = RESET_EXAMPLES)]
@@ -463,8 +474,12 @@ impl ResetCmd {
                 return Ok(Outcome::Good);
             }
             (None, _) => {
-                return Err(Error::invalid(format!("{} mock exams on this cluster: {}", names.len(), names.join(", ")))
-                    .with_hint("name one with --exam"));
+                return Err(Error::invalid(format!(
+                    "{} mock exams on this cluster: {}",
+                    names.len(),
+                    names.join(", ")
+                ))
+                .with_hint("name one with --exam"));
             }
         };
         let mut deleted = 0;

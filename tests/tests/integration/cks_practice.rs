@@ -1162,7 +1162,12 @@ async fn a_mock_exam_is_played_end_to_end() {
     // Task 2 by hand: sha256sum --check each binary, remove the one that fails.
     let dir = tasks[1]["names"]["directory"].as_str().unwrap();
     let binaries = tasks[1]["names"]["binaries"].as_str().unwrap().replace(',', " ");
-    sh(&format!("cd {dir}\nfor f in {binaries}; do echo \"$(cat $f.sha256)  $f\" | sha256sum --check --quiet || rm $f; done"), work.path());
+    sh(
+        &format!(
+            "cd {dir}\nfor f in {binaries}; do echo \"$(cat $f.sha256)  $f\" | sha256sum --check --quiet || rm $f; done"
+        ),
+        work.path(),
+    );
     // Task 3 wrong: every egress of the namespace denied (the metadata endpoint, and everything else).
     let ns3 = tasks[2]["names"]["namespace"].as_str().unwrap();
     let policy = tasks[2]["names"]["networkpolicy"].as_str().unwrap();
@@ -1179,7 +1184,9 @@ async fn a_mock_exam_is_played_end_to_end() {
     assert_eq!(score["timeUp"], false);
     let verdicts: Vec<&str> = score["tasks"].as_array().unwrap().iter().map(|t| t["task"].as_str().unwrap()).collect();
     assert_eq!(verdicts, ["PASS", "PASS", "FAIL"], "{score:#}");
-    assert!(score["tasks"].as_array().unwrap().iter().all(|t| t.get("checks").is_none() && t.get("solution").is_none()));
+    assert!(
+        score["tasks"].as_array().unwrap().iter().all(|t| t.get("checks").is_none() && t.get("solution").is_none())
+    );
     assert_eq!(score["score"]["weight"], 12, "{score:#}");
     let out = exam(&["score"]);
     let text = stdout(&out);

@@ -327,8 +327,9 @@ pub fn task_text(record: &Record, plan: &Plan) -> String {
         String::new()
     };
     format!(
-        "Task {}/8: {} ({})\nRun: {}    Time budget: {time}    {mode}\nNamespaces: {}\n\n{}\n\nWhen done: kubectl cks-practice check --run {}{dir}\n",
+        "Task {}/{}: {} ({})\nRun: {}    Time budget: {time}    {mode}\nNamespaces: {}\n\n{}\n\nWhen done: kubectl cks-practice check --run {}{dir}\n",
         info.number,
+        ALL.len(),
         info.topic,
         record.id.name(),
         record.run,
@@ -450,7 +451,7 @@ pub fn exam_report(
     let passed = checks.iter().filter(|c| c.passed).count();
     let total = checks.len();
     let verdict = |solved: bool| if solved { "PASS" } else { "FAIL" };
-    let task = format!("Task {}/8 {}", record.id.number(), record.id.name());
+    let task = format!("Task {}/{} {}", record.id.number(), ALL.len(), record.id.name());
     let left = record.left(now);
     let best_text = |b: Option<Best>| {
         b.map_or("none".to_string(), |b| {

@@ -668,7 +668,7 @@ async fn exam_mode_locks_the_namespaces_against_the_plugins_and_gives_no_hints()
     let out = exam_check("text");
     assert_eq!(code(&out), Some(1));
     let text = stdout(&out);
-    assert!(text.contains("Task 1/8 default-deny: FAIL") && text.contains("left"), "{text}");
+    assert!(text.contains("Task 1/9 default-deny: FAIL") && text.contains("left"), "{text}");
     for leak in ["no ingress reaches", "egress stays open", "pod-created-later", "isolates"] {
         assert!(!text.contains(leak), "{leak} is given away: {text}");
     }
@@ -750,14 +750,14 @@ async fn list_names_every_scenario_and_runnable_leaves_out_node_access() {
     let out = run(plugin_command(PLUGIN).args(["list", "-o", "json"]));
     assert_eq!(code(&out), Some(0));
     let all: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(all.len(), 8);
+    assert_eq!(all.len(), 9);
     assert!(all.iter().all(|s| s["id"].is_string() && s["topic"].is_string() && s["needs"].is_array()));
     assert_eq!(all[7]["id"], "kube-bench");
     assert!(all[7]["needs"].as_array().unwrap().contains(&Value::from("node-access")));
     let out = cks(&["list", "--runnable", "-o", "json"]);
     assert_eq!(code(&out), Some(0));
     let runnable: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(runnable.len(), 7, "the test API server has no nodes");
+    assert_eq!(runnable.len(), 8, "the test API server has no nodes");
     assert!(runnable.iter().all(|s| s["id"] != "kube-bench"));
     let out = cks(&["start", "kube-bench", "--seed", "1"]);
     assert_eq!(code(&out), Some(1));
@@ -869,6 +869,7 @@ async fn the_plugin_commands_of_the_solution_pass_the_checks() {
         ("tls-ingress", "414"),
         ("dashboard-user", "515"),
         ("tampered-binary", "717"),
+        ("egress-dns", "919"),
     ] {
         let dir = files.path().join(scenario);
         let mut args = vec![scenario, "--seed", seed];
@@ -1197,7 +1198,7 @@ async fn a_mock_exam_is_played_end_to_end() {
     // One task's check: exam mode on the shared timer, pass or fail only.
     let out = run(cluster().plugin(PLUGIN).args(["check", "--run", runs[0]]).current_dir(work.path()));
     assert_eq!(code(&out), Some(0), "{}", stdout(&out));
-    assert!(stdout(&out).contains("Task 1/8 default-deny: PASS") && stdout(&out).contains("left"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("Task 1/9 default-deny: PASS") && stdout(&out).contains("left"), "{}", stdout(&out));
 
     // Task 1 broken again before the end: its pass within the time is kept.
     sh(&format!("kubectl -n {ns} delete networkpolicy deny"), work.path());
@@ -1242,4 +1243,59 @@ async fn a_mock_exam_is_played_end_to_end() {
     let out = exam(&["score"]);
     assert_eq!(code(&out), Some(2), "no exam any more: {}", stdout(&out));
     sh(&format!("kubectl delete namespace {tenant} --wait=false"), work.path());
+}
+
+/// Scenario 9: egress denied but DNS to the cluster DNS pods. Wrong answers written by hand: DNS on
+/// UDP only, the two selectors as two peers (the OR trap: every pod of kube-system and every pod
+/// labelled k8s-app=kube-dns anywhere), port 53 to everywhere, and both directions denied.
+#[tokio::test]
+async fn egress_dns_allows_only_dns_to_the_cluster_dns_pods() {
+    let task = start(&["egress-dns", "--seed", "901"]);
+    let id = "egress-dns-901";
+    let ns = task["names"]["namespace"].as_str().unwrap().to_string();
+    let name = task["names"]["networkpolicy"].as_str().unwrap().to_string();
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1));
+    assert_eq!(checks.len(), 6, "egress and ingress of two pods and a pod created later: {checks:#?}");
+    assert_eq!(failing(&checks).len(), 3, "{checks:#?}");
+    let policy = |spec: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  \
+             podSelector: {{}}\n{spec}"
+        )
+    };
+    let dns_peer = "    - namespaceSelector:\n        matchLabels:\n          kubernetes.io/metadata.name: kube-system\n      \
+                    podSelector:\n        matchLabels:\n          k8s-app: kube-dns\n";
+    // Wrong: DNS on UDP only.
+    apply(&policy(&format!(
+        "  policyTypes: [Egress]\n  egress:\n  - to:\n{dns_peer}    ports:\n    - protocol: UDP\n      port: 53\n"
+    )));
+    let checks = caught(id, &["sends only DNS"]);
+    assert!(reason(&checks, "sends only DNS").contains("on 53/TCP is denied"), "{checks:#?}");
+    // Wrong: the OR trap, two peers.
+    apply(&policy(
+        "  policyTypes: [Egress]\n  egress:\n  - to:\n    - namespaceSelector:\n        matchLabels:\n          \
+         kubernetes.io/metadata.name: kube-system\n    - podSelector:\n        matchLabels:\n          k8s-app: kube-dns\n    \
+         ports:\n    - {protocol: UDP, port: 53}\n    - {protocol: TCP, port: 53}\n",
+    ));
+    let checks = caught(id, &["sends only DNS"]);
+    assert!(reason(&checks, "sends only DNS").contains("other-system-pod on 53/"), "{checks:#?}");
+    // Wrong: port 53 to everywhere.
+    apply(&policy(
+        "  policyTypes: [Egress]\n  egress:\n  - ports:\n    - {protocol: UDP, port: 53}\n    - {protocol: TCP, port: 53}\n",
+    ));
+    let checks = caught(id, &["sends only DNS"]);
+    assert!(reason(&checks, "sends only DNS").contains("on 53/"), "{checks:#?}");
+    // Wrong: ingress denied too.
+    apply(&policy(&format!(
+        "  policyTypes: [Ingress, Egress]\n  egress:\n  - to:\n{dns_peer}    ports:\n    - {{protocol: UDP, port: 53}}\n    - {{protocol: TCP, port: 53}}\n"
+    )));
+    caught(id, &["ingress stays open"]);
+    delete_policy(&ns, &name);
+
+    let dir = tempfile::tempdir().unwrap();
+    sh(&manual(id), dir.path());
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    reset_leaves_nothing(id, &task).await;
 }

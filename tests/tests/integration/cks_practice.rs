@@ -781,7 +781,7 @@ fn without_a_terminal_no_arguments_print_usage_and_exit_2() {
     let out = run(&mut plugin_command(PLUGIN));
     assert_eq!(code(&out), Some(2));
     assert!(stderr(&out).contains("Usage:") && stderr(&out).contains("no terminal"), "{}", stderr(&out));
-    let out = run(plugin_command(PLUGIN).args(["start", "9"]));
+    let out = run(plugin_command(PLUGIN).args(["start", "10"]));
     assert_eq!(code(&out), Some(2));
 }
 

@@ -23,8 +23,8 @@ use crate::seed::Rng;
 
 /// The scenarios a mock exam draws from: those of the current curriculum (the Dashboard's left it
 /// in 2024) that need no node access (kube-bench changes a node's file: practise it on its own).
-pub const POOL: [Id; 5] =
-    [Id::DefaultDeny, Id::FrontendToBackend, Id::BlockMetadata, Id::TlsIngress, Id::TamperedBinary];
+pub const POOL: [Id; 6] =
+    [Id::DefaultDeny, Id::FrontendToBackend, Id::BlockMetadata, Id::TlsIngress, Id::TamperedBinary, Id::EgressDns];
 
 /// The share of the weights that passes, as the CKS exam's 67%.
 pub const PASS_PERCENT: usize = 67;
@@ -94,7 +94,7 @@ pub struct StartCmd {
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
 
-    /// How many tasks (1-5), each from another scenario.
+    /// How many tasks (1-6), each from another scenario.
     #[arg(long, value_name = "N", default_value = "4", value_parser = parse_tasks)]
     tasks: usize,
 
@@ -514,8 +514,8 @@ mod tests {
             sets.insert(format!("{tasks:?}"));
         }
         assert!(sets.len() > 10, "seeds draw other tasks: {sets:?}");
-        assert_eq!(draw(7, 5).len(), 5);
-        assert!(parse_tasks("0").is_err() && parse_tasks("6").is_err() && parse_tasks("x").is_err());
+        assert_eq!(draw(7, 6).len(), 6);
+        assert!(parse_tasks("0").is_err() && parse_tasks("7").is_err() && parse_tasks("x").is_err());
     }
 
     fn graded(run: &str, weight: u32, solved: bool, now: bool) -> Graded {

@@ -129,7 +129,7 @@ pub struct StartCmd {
     #[arg(long, value_name = "NODE")]
     pub node: Option<String>,
 
-    /// The image of the pods the scenario creates: scenarios 1-5 their pods (busybox: they serve HTTP
+    /// The image of the pods the scenario creates: scenarios 1-5 and 9 their pods (busybox: they serve HTTP
     /// with httpd, and have wget for checking by hand) and scenario 6's Dashboard; scenario 8 kube-bench's Job and the pod that changes the node's file (it needs sh,
     /// stat and chmod) [default: each scenario's own, under $KUBE_HARDEN_IMAGE_REPOSITORY when set].
     #[arg(long, value_name = "IMAGE")]
@@ -327,8 +327,9 @@ pub fn task_text(record: &Record, plan: &Plan) -> String {
         String::new()
     };
     format!(
-        "Task {}/8: {} ({})\nRun: {}    Time budget: {time}    {mode}\nNamespaces: {}\n\n{}\n\nWhen done: kubectl cks-practice check --run {}{dir}\n",
+        "Task {}/{}: {} ({})\nRun: {}    Time budget: {time}    {mode}\nNamespaces: {}\n\n{}\n\nWhen done: kubectl cks-practice check --run {}{dir}\n",
         info.number,
+        ALL.len(),
         info.topic,
         record.id.name(),
         record.run,
@@ -450,7 +451,7 @@ pub fn exam_report(
     let passed = checks.iter().filter(|c| c.passed).count();
     let total = checks.len();
     let verdict = |solved: bool| if solved { "PASS" } else { "FAIL" };
-    let task = format!("Task {}/8 {}", record.id.number(), record.id.name());
+    let task = format!("Task {}/{} {}", record.id.number(), ALL.len(), record.id.name());
     let left = record.left(now);
     let best_text = |b: Option<Best>| {
         b.map_or("none".to_string(), |b| {
@@ -689,6 +690,8 @@ mod tests {
             bench: None,
             modes: None,
             best: None,
+            mock: None,
+            ended: None,
         }
     }
 

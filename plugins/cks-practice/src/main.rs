@@ -6,6 +6,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod commands;
+mod exam;
 mod grade;
 mod pki;
 mod run;
@@ -50,6 +51,8 @@ enum Command {
     Solution(commands::SolutionCmd),
     /// Delete everything the run made (its namespaces, their objects, its files). Idempotent.
     Reset(commands::ResetCmd),
+    /// A mock exam: tasks drawn by seed from the scenarios, one timer, a weighted score, a review.
+    Exam(exam::ExamCmd),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,10 @@ fn main() -> ExitCode {
             Some(Command::Hint(cmd)) => finish(ExitStyle::Action, cmd.run().await),
             Some(Command::Solution(cmd)) => finish(ExitStyle::Action, cmd.run().await),
             Some(Command::Reset(cmd)) => finish(ExitStyle::Action, cmd.run().await),
+            Some(Command::Exam(cmd)) => {
+                let style = cmd.style();
+                finish(style, cmd.run().await)
+            }
             None if harden_cli::prompt::interactive() => finish(ExitStyle::Action, wizard::run().await),
             None => {
                 let usage = Cli::command().render_help().to_string();

@@ -50,6 +50,28 @@ pub struct Record {
     /// Exam mode: the best result `check` reached within the time budget (what counts once the
     /// time is up, as in the exam: a task solved in time stays solved).
     pub best: Option<Best>,
+    /// The mock exam the run is a task of (its shared timer is `started` and `minutes`).
+    pub mock: Option<Mock>,
+    /// A mock exam ended by hand (`exam end`): when (seconds since the epoch). The time is up from then.
+    pub ended: Option<u64>,
+}
+
+/// The mock exam a run belongs to: its seed and how many tasks were drawn (the draw gives the set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mock {
+    pub seed: u64,
+    pub tasks: usize,
+}
+
+impl Mock {
+    /// The exam's name: `exam-42`.
+    pub fn name(&self) -> String {
+        mock_name(self.seed)
+    }
+}
+
+pub fn mock_name(seed: u64) -> String {
+    format!("exam-{seed}")
 }
 
 /// The best result of an exam-mode run within its time: checks passed of total, and when (seconds
@@ -128,8 +150,14 @@ impl Record {
         Ok(Some(dir))
     }
 
-    /// Seconds left of the time budget (negative: over).
+    /// Seconds left of the time budget (negative: over). A mock exam ended by hand is over from the
+    /// second it ended.
     pub fn left(&self, at: u64) -> i64 {
+        if let Some(ended) = self.ended
+            && at >= ended
+        {
+            return ended as i64 - at as i64 - 1;
+        }
         (self.started + u64::from(self.minutes) * 60) as i64 - at as i64
     }
 
@@ -153,6 +181,13 @@ impl Record {
         }
         if let Some(best) = &self.best {
             data.extend(best_data(best));
+        }
+        if let Some(mock) = &self.mock {
+            data.insert("mockExamSeed".into(), mock.seed.to_string());
+            data.insert("mockExamTasks".into(), mock.tasks.to_string());
+        }
+        if let Some(ended) = self.ended {
+            data.insert("ended".into(), ended.to_string());
         }
         data
     }
@@ -210,6 +245,14 @@ impl Record {
                 }),
                 _ => None,
             },
+            mock: match (data.get("mockExamSeed"), data.get("mockExamTasks")) {
+                (Some(seed), Some(tasks)) => Some(Mock {
+                    seed: seed.parse().map_err(|_| bad("mockExamSeed"))?,
+                    tasks: tasks.parse().map_err(|_| bad("mockExamTasks"))?,
+                }),
+                _ => None,
+            },
+            ended: data.get("ended").map(|e| e.parse().map_err(|_| bad("ended"))).transpose()?,
         })
     }
 }
@@ -237,6 +280,20 @@ pub async fn keep_best(client: &Client, record: &Record, result: Best, at: u64) 
             harden_kube::error::from_kube(e, format!("keeping the best result in {namespace}/{RECORD_NAME}"))
         })?;
     Ok(Some(result))
+}
+
+/// A mock exam's task ended by hand: the time is up from `at` (kept in the task's record).
+pub async fn end(client: &Client, record: &Record, at: u64) -> Result<()> {
+    let namespace = record.plan()?.namespaces[0].clone();
+    Api::<ConfigMap>::namespaced(client.clone(), &namespace)
+        .patch(
+            RECORD_NAME,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"data": {"ended": at.to_string()}})),
+        )
+        .await
+        .map_err(|e| harden_kube::error::from_kube(e, format!("ending the exam in {namespace}/{RECORD_NAME}")))?;
+    Ok(())
 }
 
 /// Every run on the cluster (`only`: the one of that name): the records this plugin wrote, in the
@@ -368,15 +425,9 @@ pub async fn wait_for_namespaces_to_go(client: &Client, plan: &Plan, timeout: st
     }
 }
 
-/// Creates the plan's starting state and its record. Refuses when the run exists.
-pub async fn start(client: &Client, plan: &Plan, exam: bool, bench: Option<&NodeBench>) -> Result<Record> {
-    if !runs(client, Some(&plan.run)).await?.is_empty() {
-        return Err(Error::conflict(format!("run {} is already on this cluster", plan.run)).with_hint(format!(
-            "carry on with it, `kubectl cks-practice reset --run {}`, or pick another --seed",
-            plan.run
-        )));
-    }
-    let mut record = Record {
+/// The record of a run of `plan` starting now, with the scenario's own time budget.
+pub fn new_record(plan: &Plan, exam: bool, bench: Option<&NodeBench>) -> Record {
+    Record {
         run: plan.run.clone(),
         id: plan.id,
         seed: plan.seed,
@@ -387,7 +438,27 @@ pub async fn start(client: &Client, plan: &Plan, exam: bool, bench: Option<&Node
         bench: bench.cloned(),
         modes: None,
         best: None,
-    };
+        mock: None,
+        ended: None,
+    }
+}
+
+/// Creates the plan's starting state and its record. Refuses when the run exists.
+pub async fn start(client: &Client, plan: &Plan, exam: bool, bench: Option<&NodeBench>) -> Result<Record> {
+    start_record(client, plan, new_record(plan, exam, bench)).await
+}
+
+/// Creates the plan's starting state and `record` (a mock exam's task carries the exam's timer).
+pub async fn start_record(client: &Client, plan: &Plan, mut record: Record) -> Result<Record> {
+    if !runs(client, Some(&plan.run)).await?.is_empty() {
+        return Err(Error::conflict(format!("run {} is already on this cluster", plan.run)).with_hint(format!(
+            "carry on with it, `kubectl cks-practice reset --run {}`, or pick another --seed",
+            plan.run
+        )));
+    }
+    let exam = record.exam;
+    let bench = record.bench.clone();
+    let bench = bench.as_ref();
     let mut objects: Vec<Object> = plan.apply_objects()?;
     if exam {
         for object in objects.iter_mut().filter(|o| o.resource.kind == "Namespace") {
@@ -639,6 +710,8 @@ mod tests {
             bench: None,
             modes: None,
             best: None,
+            mock: None,
+            ended: None,
         }
     }
 

@@ -36,9 +36,11 @@ pub enum Id {
     TamperedBinary,
     /// 8. A kube-bench finding fixed on the node.
     KubeBench,
+    /// 9. Egress default-deny with a DNS exception.
+    EgressDns,
 }
 
-pub const ALL: [Id; 8] = [
+pub const ALL: [Id; 9] = [
     Id::DefaultDeny,
     Id::FrontendToBackend,
     Id::BlockMetadata,
@@ -47,6 +49,7 @@ pub const ALL: [Id; 8] = [
     Id::DashboardArgs,
     Id::TamperedBinary,
     Id::KubeBench,
+    Id::EgressDns,
 ];
 
 /// What a scenario needs of the cluster.
@@ -92,6 +95,7 @@ impl Id {
             Id::DashboardArgs => "dashboard-args",
             Id::TamperedBinary => "tampered-binary",
             Id::KubeBench => "kube-bench",
+            Id::EgressDns => "egress-dns",
         }
     }
 
@@ -122,6 +126,9 @@ impl Id {
                 ("Binaries: find and remove the one whose sha256 differs", 6, &[Need::Api, Need::LocalFiles])
             }
             Id::KubeBench => ("CIS: fix a kube-bench finding on the node", 15, &[Need::Api, Need::NodeAccess]),
+            Id::EgressDns => {
+                ("NetworkPolicy: default-deny egress, except DNS to the cluster DNS pods", 8, &[Need::Api])
+            }
         };
         Info { number: self.number(), id: self, topic, minutes, needs: needs.to_vec() }
     }
@@ -136,7 +143,7 @@ impl Id {
         }
         Id::from_str(text, false).map_err(|_| {
             let names: Vec<&str> = ALL.iter().map(|i| i.name()).collect();
-            format!("no scenario {text:?}; the scenarios are {} (or their numbers 1-8)", names.join(", "))
+            format!("no scenario {text:?}; the scenarios are {} (or their numbers 1-{})", names.join(", "), ALL.len())
         })
     }
 }
@@ -264,6 +271,7 @@ pub fn plan(id: Id, ctx: &Context<'_>) -> Result<Plan> {
         Id::DashboardArgs => Ok(scenarios::dash_args::plan(ctx)),
         Id::TamperedBinary => Ok(scenarios::binaries::plan(ctx)),
         Id::KubeBench => scenarios::kube_bench::plan(ctx),
+        Id::EgressDns => Ok(scenarios::egress_dns::plan(ctx)),
     }
 }
 
@@ -382,7 +390,8 @@ mod tests {
     fn scenarios_parse_by_name_and_number() {
         assert_eq!(Id::parse("2").unwrap(), Id::FrontendToBackend);
         assert_eq!(Id::parse("tls-ingress").unwrap(), Id::TlsIngress);
-        assert!(Id::parse("9").unwrap_err().contains("1-8"));
+        assert_eq!(Id::parse("9").unwrap(), Id::EgressDns);
+        assert!(Id::parse("10").unwrap_err().contains("1-9"));
         assert!(Id::parse("0").is_err());
         assert!(Id::parse("nope").unwrap_err().contains("default-deny"));
         for (i, id) in ALL.iter().enumerate() {

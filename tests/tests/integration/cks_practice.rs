@@ -668,7 +668,7 @@ async fn exam_mode_locks_the_namespaces_against_the_plugins_and_gives_no_hints()
     let out = exam_check("text");
     assert_eq!(code(&out), Some(1));
     let text = stdout(&out);
-    assert!(text.contains("Task 1/8 default-deny: FAIL") && text.contains("left"), "{text}");
+    assert!(text.contains("Task 1/9 default-deny: FAIL") && text.contains("left"), "{text}");
     for leak in ["no ingress reaches", "egress stays open", "pod-created-later", "isolates"] {
         assert!(!text.contains(leak), "{leak} is given away: {text}");
     }
@@ -750,14 +750,14 @@ async fn list_names_every_scenario_and_runnable_leaves_out_node_access() {
     let out = run(plugin_command(PLUGIN).args(["list", "-o", "json"]));
     assert_eq!(code(&out), Some(0));
     let all: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(all.len(), 8);
+    assert_eq!(all.len(), 9);
     assert!(all.iter().all(|s| s["id"].is_string() && s["topic"].is_string() && s["needs"].is_array()));
     assert_eq!(all[7]["id"], "kube-bench");
     assert!(all[7]["needs"].as_array().unwrap().contains(&Value::from("node-access")));
     let out = cks(&["list", "--runnable", "-o", "json"]);
     assert_eq!(code(&out), Some(0));
     let runnable: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(runnable.len(), 7, "the test API server has no nodes");
+    assert_eq!(runnable.len(), 8, "the test API server has no nodes");
     assert!(runnable.iter().all(|s| s["id"] != "kube-bench"));
     let out = cks(&["start", "kube-bench", "--seed", "1"]);
     assert_eq!(code(&out), Some(1));
@@ -781,7 +781,7 @@ fn without_a_terminal_no_arguments_print_usage_and_exit_2() {
     let out = run(&mut plugin_command(PLUGIN));
     assert_eq!(code(&out), Some(2));
     assert!(stderr(&out).contains("Usage:") && stderr(&out).contains("no terminal"), "{}", stderr(&out));
-    let out = run(plugin_command(PLUGIN).args(["start", "9"]));
+    let out = run(plugin_command(PLUGIN).args(["start", "10"]));
     assert_eq!(code(&out), Some(2));
 }
 
@@ -869,6 +869,7 @@ async fn the_plugin_commands_of_the_solution_pass_the_checks() {
         ("tls-ingress", "414"),
         ("dashboard-user", "515"),
         ("tampered-binary", "717"),
+        ("egress-dns", "919"),
     ] {
         let dir = files.path().join(scenario);
         let mut args = vec![scenario, "--seed", seed];
@@ -1101,4 +1102,200 @@ fn an_unmodelled_policy_kind_is_never_graded_as_if_it_were_not_there() {
         stderr(&out)
     );
     plane.kill();
+}
+
+/// The mock exam, played end to end: seed 87 draws default-deny, tampered-binary and block-metadata
+/// (the same tasks every time: the draw is the seed's); two are solved by hand (kubectl and YAML, and
+/// sha256sum), one is answered wrong; within the time the score names no check; `exam end` scores
+/// from the results kept within the time and reviews every task with its reasons and manual
+/// solution; a task fixed after the end does not count; a record planted elsewhere is ignored.
+#[tokio::test]
+async fn a_mock_exam_is_played_end_to_end() {
+    let locks = cluster().locking_namespaces();
+    let work = tempfile::tempdir().unwrap();
+    let exam = |args: &[&str]| {
+        let mut all = vec!["exam"];
+        all.extend_from_slice(args);
+        run(cluster().plugin(PLUGIN).args(&all).current_dir(work.path()))
+    };
+    let out = exam(&["start", "--seed", "87", "--tasks", "3", "-o", "json"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let sheet: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let tasks = sheet["tasks"].as_array().unwrap().clone();
+    let runs: Vec<&str> = tasks.iter().map(|t| t["run"].as_str().unwrap()).collect();
+    assert_eq!(runs, ["default-deny-4459", "tampered-binary-20392", "block-metadata-99133"], "seed 87's draw");
+    assert_eq!(sheet["minutes"], 6 + 6 + 8, "one timer: the tasks' minutes");
+    assert_eq!(sheet["totalWeight"], 20);
+    assert!(sheet["secondsLeft"].as_i64().unwrap() > 19 * 60);
+    let all_namespaces: Vec<String> = tasks.iter().flat_map(namespaces).collect();
+    for ns in &all_namespaces {
+        locks.add(ns);
+    }
+    let distinct: std::collections::BTreeSet<&String> = all_namespaces.iter().collect();
+    assert!(all_namespaces.len() >= 3 && distinct.len() == all_namespaces.len(), "side by side: {all_namespaces:?}");
+    assert!(tasks.iter().all(|t| t.get("names").is_some_and(|n| n.get("tampered").is_none())), "no answer given");
+    let out = exam(&["start", "--seed", "87", "--tasks", "3"]);
+    assert_eq!(code(&out), Some(1), "the same exam twice");
+    assert!(stderr(&out).contains("mock exam exam-87 is already on this cluster"), "{}", stderr(&out));
+    // Exam mode holds for every task: no solution, the plugins locked out.
+    let out = run(cluster().plugin(PLUGIN).args(["solution", "--run", runs[2]]).current_dir(work.path()));
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+
+    // A record a tenant wrote in a namespace of its own, claiming a task of this exam, is ignored.
+    let tenant = "tenant-exam-87";
+    sh(
+        &format!(
+            "kubectl create namespace {tenant}\nkubectl apply -f - <<'EOF'\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  \
+             name: cks-practice-run\n  namespace: {tenant}\n  labels:\n    cks-practice.kube-harden.io/record: \"true\"\n    \
+             {RUN_LABEL}: default-deny-5\n    app.kubernetes.io/managed-by: kubectl-cks-practice\ndata:\n  scenario: default-deny\n  \
+             seed: \"5\"\n  started: \"1\"\n  exam: \"true\"\n  minutes: \"999\"\n  dir: /tmp\n  mockExamSeed: \"87\"\n  \
+             mockExamTasks: \"3\"\nEOF\n"
+        ),
+        work.path(),
+    );
+
+    // Task 1 by hand: default-deny ingress.
+    let ns = tasks[0]["names"]["namespace"].as_str().unwrap();
+    apply(&format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny\n  namespace: {ns}\nspec:\n  \
+         podSelector: {{}}\n  policyTypes:\n  - Ingress\n"
+    ));
+    // Task 2 by hand: sha256sum --check each binary, remove the one that fails.
+    let dir = tasks[1]["names"]["directory"].as_str().unwrap();
+    let binaries = tasks[1]["names"]["binaries"].as_str().unwrap().replace(',', " ");
+    sh(
+        &format!(
+            "cd {dir}\nfor f in {binaries}; do echo \"$(cat $f.sha256)  $f\" | sha256sum --check --quiet || rm $f; done"
+        ),
+        work.path(),
+    );
+    // Task 3 wrong: every egress of the namespace denied (the metadata endpoint, and everything else).
+    let ns3 = tasks[2]["names"]["namespace"].as_str().unwrap();
+    let policy = tasks[2]["names"]["networkpolicy"].as_str().unwrap();
+    apply(&format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {policy}\n  namespace: {ns3}\nspec:\n  \
+         podSelector: {{}}\n  policyTypes:\n  - Egress\n"
+    ));
+
+    // Within the time: per task pass or fail, the kept results, no check named.
+    let out = exam(&["score", "-o", "json"]);
+    assert_eq!(code(&out), Some(1), "not over yet: {}", stdout(&out));
+    assert!(stderr(&out).contains(&format!("ignoring configmap {tenant}/cks-practice-run")), "{}", stderr(&out));
+    let score: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(score["timeUp"], false);
+    let verdicts: Vec<&str> = score["tasks"].as_array().unwrap().iter().map(|t| t["task"].as_str().unwrap()).collect();
+    assert_eq!(verdicts, ["PASS", "PASS", "FAIL"], "{score:#}");
+    assert!(
+        score["tasks"].as_array().unwrap().iter().all(|t| t.get("checks").is_none() && t.get("solution").is_none())
+    );
+    assert_eq!(score["score"]["weight"], 12, "{score:#}");
+    let out = exam(&["score"]);
+    let text = stdout(&out);
+    assert!(text.contains("Score: 12/20 (60%; 67% passes) so far"), "{text}");
+    for leak in ["egress", "is kept", "removed", "kubectl apply"] {
+        assert!(!text.contains(leak), "{leak} given away: {text}");
+    }
+    // One task's check: exam mode on the shared timer, pass or fail only.
+    let out = run(cluster().plugin(PLUGIN).args(["check", "--run", runs[0]]).current_dir(work.path()));
+    assert_eq!(code(&out), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("Task 1/9 default-deny: PASS") && stdout(&out).contains("left"), "{}", stdout(&out));
+
+    // Task 1 broken again before the end: its pass within the time is kept.
+    sh(&format!("kubectl -n {ns} delete networkpolicy deny"), work.path());
+    let out = exam(&["end"]);
+    assert_eq!(code(&out), Some(1), "60% is short of 67%: {}", stdout(&out));
+    let review = stdout(&out);
+    assert!(stderr(&out).contains("Mock exam exam-87 ended."), "{}", stderr(&out));
+    assert!(review.contains("Score: 12/20 (60%; 67% passes): FAIL"), "{review}");
+    assert!(review.contains("=== Task 1 default-deny-4459 (weight 6): solved in time ==="), "{review}");
+    assert!(review.contains("=== Task 3 block-metadata-99133 (weight 8): not solved in time ==="), "{review}");
+    assert!(review.contains("FAIL  no ingress reaches"), "task 1 as the cluster is now: {review}");
+    assert!(review.contains("still reaches every other IPv4 address"), "task 3's reason: {review}");
+    assert!(review.matches("By hand, as in the exam").count() == 3, "each task's manual solution: {review}");
+    assert!(review.contains("except:\n        - 169.254.169.254/32"), "task 3's solution: {review}");
+
+    // After the end: solutions are shown, and a task fixed now does not count.
+    let out = run(cluster().plugin(PLUGIN).args(["solution", "--run", runs[2], "-o", "json"]).current_dir(work.path()));
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let manual: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    sh(&format!("kubectl -n {ns3} delete networkpolicy {policy}"), work.path());
+    sh(manual["manual"].as_str().unwrap(), work.path());
+    let out = exam(&["score", "-o", "json"]);
+    let score: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(code(&out), Some(1));
+    assert_eq!(score["timeUp"], true);
+    assert_eq!(score["result"], "FAIL");
+    assert_eq!(score["score"]["weight"], 12, "fixed after the end, not counted: {score:#}");
+    let third = &score["tasks"][2];
+    assert_eq!(third["counts"], false);
+    assert!(third["checks"].as_array().unwrap().iter().all(|c| c["passed"] == true), "right now, but late: {third:#}");
+
+    // Reset: every task goes (namespaces deleting, the binaries' directory removed).
+    let out = exam(&["reset"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Mock exam exam-87 reset."), "{}", stderr(&out));
+    assert!(!Path::new(dir).exists(), "{dir}");
+    let client = cluster().admin_client().await;
+    for ns in &all_namespaces {
+        let found = Api::<Namespace>::all(client.clone()).get_opt(ns).await.unwrap();
+        assert!(found.is_none_or(|n| n.metadata.deletion_timestamp.is_some()), "{ns}");
+    }
+    let out = exam(&["score"]);
+    assert_eq!(code(&out), Some(2), "no exam any more: {}", stdout(&out));
+    sh(&format!("kubectl delete namespace {tenant} --wait=false"), work.path());
+}
+
+/// Scenario 9: egress denied but DNS to the cluster DNS pods. Wrong answers written by hand: DNS on
+/// UDP only, the two selectors as two peers (the OR trap: every pod of kube-system and every pod
+/// labelled k8s-app=kube-dns anywhere), port 53 to everywhere, and both directions denied.
+#[tokio::test]
+async fn egress_dns_allows_only_dns_to_the_cluster_dns_pods() {
+    let task = start(&["egress-dns", "--seed", "901"]);
+    let id = "egress-dns-901";
+    let ns = task["names"]["namespace"].as_str().unwrap().to_string();
+    let name = task["names"]["networkpolicy"].as_str().unwrap().to_string();
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1));
+    assert_eq!(checks.len(), 6, "egress and ingress of two pods and a pod created later: {checks:#?}");
+    assert_eq!(failing(&checks).len(), 3, "{checks:#?}");
+    let policy = |spec: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  \
+             podSelector: {{}}\n{spec}"
+        )
+    };
+    let dns_peer = "    - namespaceSelector:\n        matchLabels:\n          kubernetes.io/metadata.name: kube-system\n      \
+                    podSelector:\n        matchLabels:\n          k8s-app: kube-dns\n";
+    // Wrong: DNS on UDP only.
+    apply(&policy(&format!(
+        "  policyTypes: [Egress]\n  egress:\n  - to:\n{dns_peer}    ports:\n    - protocol: UDP\n      port: 53\n"
+    )));
+    let checks = caught(id, &["sends only DNS"]);
+    assert!(reason(&checks, "sends only DNS").contains("on 53/TCP is denied"), "{checks:#?}");
+    // Wrong: the OR trap, two peers.
+    apply(&policy(
+        "  policyTypes: [Egress]\n  egress:\n  - to:\n    - namespaceSelector:\n        matchLabels:\n          \
+         kubernetes.io/metadata.name: kube-system\n    - podSelector:\n        matchLabels:\n          k8s-app: kube-dns\n    \
+         ports:\n    - {protocol: UDP, port: 53}\n    - {protocol: TCP, port: 53}\n",
+    ));
+    let checks = caught(id, &["sends only DNS"]);
+    assert!(reason(&checks, "sends only DNS").contains("other-system-pod on 53/"), "{checks:#?}");
+    // Wrong: port 53 to everywhere.
+    apply(&policy(
+        "  policyTypes: [Egress]\n  egress:\n  - ports:\n    - {protocol: UDP, port: 53}\n    - {protocol: TCP, port: 53}\n",
+    ));
+    let checks = caught(id, &["sends only DNS"]);
+    assert!(reason(&checks, "sends only DNS").contains("on 53/"), "{checks:#?}");
+    // Wrong: ingress denied too.
+    apply(&policy(&format!(
+        "  policyTypes: [Ingress, Egress]\n  egress:\n  - to:\n{dns_peer}    ports:\n    - {{protocol: UDP, port: 53}}\n    - {{protocol: TCP, port: 53}}\n"
+    )));
+    caught(id, &["ingress stays open"]);
+    delete_policy(&ns, &name);
+
+    let dir = tempfile::tempdir().unwrap();
+    sh(&manual(id), dir.path());
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    reset_leaves_nothing(id, &task).await;
 }

@@ -5,6 +5,7 @@ pub mod binaries;
 pub mod dash_args;
 pub mod dash_user;
 pub mod default_deny;
+pub mod egress_dns;
 pub mod frontend_backend;
 pub mod kube_bench;
 pub mod metadata;
@@ -30,6 +31,7 @@ pub async fn check(
     }
     match plan.id {
         Id::DefaultDeny => default_deny::check(client, plan).await,
+        Id::EgressDns => egress_dns::check(client, plan).await,
         Id::FrontendToBackend => frontend_backend::check(client, plan).await,
         Id::BlockMetadata => metadata::check(client, plan).await,
         Id::TlsIngress => tls::check(client, plan, probe_address).await,

@@ -286,7 +286,7 @@ async fn exam_tasks(client: &kube::Client, wanted: Option<&str>) -> Result<(Stri
             return Err(Error::not_found(format!("task {run_name} of mock exam {name} is not on this cluster"))
                 .with_hint(format!("it was reset; end the exam with kubectl cks-practice exam reset --exam {name}")));
         };
-        let dir = record.local_dir(None)?;
+        let dir = task_dir(record)?;
         let plan = match &dir {
             Some(dir) => record.plan_in(dir)?,
             None => record.plan()?,
@@ -412,7 +412,7 @@ impl ScoreCmd {
         let mut graded = Vec::new();
         let now = run::now();
         for task in &tasks {
-            let dir = task.record.local_dir(None)?;
+            let dir = task_dir(&task.record)?;
             let checks = commands::grade(&kube.client, &task.record, dir.as_deref(), None).await?;
             let passed = checks.iter().filter(|c| c.passed).count();
             let result = Best { passed, total: checks.len(), seconds_in: now.saturating_sub(task.record.started) };
@@ -484,7 +484,7 @@ impl ResetCmd {
         };
         let mut deleted = 0;
         for record in records.iter().filter(|r| r.mock.as_ref().is_some_and(|m| m.name() == name)) {
-            let dir = record.local_dir(None)?;
+            let dir = task_dir(record)?;
             deleted += run::reset(&kube.client, &record.run, Some(record), dir.as_deref()).await?;
         }
         if deleted == 0 {
@@ -551,4 +551,19 @@ mod tests {
         let (_, json, passed) = report("exam-1", &[graded("a-1", 6, true, true), graded("c-3", 2, false, false)], -1);
         assert!(passed && json["score"]["percent"] == 75, "{json}");
     }
+}
+
+/// A task's directory on this machine: `./cks-practice-RUN` where `exam start` ran. The exam
+/// commands take no `--dir`, so the hint of a run's own commands ("pass --dir") is replaced by the
+/// one that works here.
+fn task_dir(record: &Record) -> Result<Option<std::path::PathBuf>> {
+    record.local_dir(None).map_err(|mut e| {
+        if e.hint.is_some() {
+            e.hint = Some(format!(
+                "run the exam's commands from the directory `exam start` ran in ({}), where its tasks keep their files",
+                record.dir.parent().map_or_else(|| record.dir.display().to_string(), |d| d.display().to_string())
+            ));
+        }
+        e
+    })
 }

@@ -1140,6 +1140,14 @@ async fn a_mock_exam_is_played_end_to_end() {
     // Exam mode holds for every task: no solution, the plugins locked out.
     let out = run(cluster().plugin(PLUGIN).args(["solution", "--run", runs[2]]).current_dir(work.path()));
     assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    // From another directory the task's files are not touched, and the hint says where to run from
+    // (the exam commands have no --dir, which the runs' own hint names).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = run(cluster().plugin(PLUGIN).args(["exam", "score"]).current_dir(elsewhere.path()));
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("run the exam's commands from the directory `exam start` ran in"), "{err}");
+    assert!(!err.contains("--dir"), "{err}");
 
     // A record a tenant wrote in a namespace of its own, claiming a task of this exam, is ignored.
     let tenant = "tenant-exam-87";

@@ -496,6 +496,21 @@ impl ResetCmd {
     }
 }
 
+/// A task's directory on this machine: `./cks-practice-RUN` where `exam start` ran. The exam
+/// commands take no `--dir`, so the hint of a run's own commands ("pass --dir") is replaced by the
+/// one that works here.
+fn task_dir(record: &Record) -> Result<Option<std::path::PathBuf>> {
+    record.local_dir(None).map_err(|mut e| {
+        if e.hint.is_some() {
+            e.hint = Some(format!(
+                "run the exam's commands from the directory `exam start` ran in ({}), where its tasks keep their files",
+                record.dir.parent().map_or_else(|| record.dir.display().to_string(), |d| d.display().to_string())
+            ));
+        }
+        e
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -551,19 +566,4 @@ mod tests {
         let (_, json, passed) = report("exam-1", &[graded("a-1", 6, true, true), graded("c-3", 2, false, false)], -1);
         assert!(passed && json["score"]["percent"] == 75, "{json}");
     }
-}
-
-/// A task's directory on this machine: `./cks-practice-RUN` where `exam start` ran. The exam
-/// commands take no `--dir`, so the hint of a run's own commands ("pass --dir") is replaced by the
-/// one that works here.
-fn task_dir(record: &Record) -> Result<Option<std::path::PathBuf>> {
-    record.local_dir(None).map_err(|mut e| {
-        if e.hint.is_some() {
-            e.hint = Some(format!(
-                "run the exam's commands from the directory `exam start` ran in ({}), where its tasks keep their files",
-                record.dir.parent().map_or_else(|| record.dir.display().to_string(), |d| d.display().to_string())
-            ));
-        }
-        e
-    })
 }

@@ -267,9 +267,10 @@ impl<'a> Table<'a> {
     /// order the API leaves to the implementation, or a peer the engine cannot evaluate. Such a
     /// cell is never shown as plainly allowed.
     pub fn uncertain(&self, matrix: &Matrix, row: usize, column: usize) -> bool {
+        // The certainty bit first: it is one test, and false for nearly every cell.
         matrix.any_uncertain()
-            && self.cell(matrix, row, column) == Cell::Allowed
             && !matrix.certain(self.row_pos[row], self.column_pos[column])
+            && self.cell(matrix, row, column) == Cell::Allowed
             && !self.same_pod(row, column)
     }
 
@@ -280,7 +281,12 @@ impl<'a> Table<'a> {
 
     /// `.`, `X`, `-`, and `?` for an uncertain allowed cell.
     fn symbol(&self, matrix: &Matrix, row: usize, column: usize) -> char {
-        if self.uncertain(matrix, row, column) { '?' } else { self.cell(matrix, row, column).symbol() }
+        let cell = self.cell(matrix, row, column);
+        let uncertain = cell == Cell::Allowed
+            && matrix.any_uncertain()
+            && !matrix.certain(self.row_pos[row], self.column_pos[column])
+            && !self.same_pod(row, column);
+        if uncertain { '?' } else { cell.symbol() }
     }
 
     fn uncertain_count(&self, matrix: &Matrix) -> usize {

@@ -671,29 +671,7 @@ impl<'a> Table<'a> {
     /// One cluster per namespace, an edge per allowed connection between different units,
     /// labelled with the ports it is allowed on.
     fn write_dot(&self, out: &mut dyn Write) -> Result<()> {
-        if !self.cluster.complete() {
-            for line in harden_kube::sources::incomplete_note(&self.cluster.unmodelled).lines() {
-                writeln!(out, "// {line}")?;
-            }
-        }
-        writeln!(out, "digraph netpol {{\n  rankdir=LR;\n  node [shape=box];")?;
-        // Units by label, so that a unit that is both a row and a column is one node.
-        let mut nodes: BTreeMap<&str, &str> = BTreeMap::new();
-        for unit in self.rows.0.iter().chain(&self.columns.0) {
-            nodes.insert(&unit.label, &unit.namespace);
-        }
-        let index: BTreeMap<&str, usize> = nodes.keys().enumerate().map(|(i, l)| (*l, i)).collect();
-        let mut namespaces: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for (label, namespace) in &nodes {
-            namespaces.entry(namespace).or_default().push(label);
-        }
-        for (n, (namespace, members)) in namespaces.iter().enumerate() {
-            writeln!(out, "  subgraph cluster_{n} {{\n    label={};", quote(namespace))?;
-            for label in members {
-                writeln!(out, "    u{} [label={}];", index[label], quote(label))?;
-            }
-            writeln!(out, "  }}")?;
-        }
+        let index = dot_head(out, self.cluster, &self.rows, &self.columns)?;
         let row_nodes: Vec<String> =
             self.rows.0.iter().map(|u| format!("  u{} -> ", index[u.label.as_str()])).collect();
         let column_ids: Vec<usize> = self.columns.0.iter().map(|u| index[u.label.as_str()]).collect();
@@ -808,6 +786,40 @@ fn side_json(cluster: &Cluster, side: &SideDecided) -> serde_json::Value {
         }
     }
     doc
+}
+
+/// The start of a Graphviz document of a matrix: the incomplete note as comments, and one cluster
+/// per namespace holding its units, each unit one node (a unit that is both a row and a column is
+/// one node). Returns each unit's node number by label, for the edges.
+fn dot_head<'u>(
+    out: &mut dyn Write,
+    cluster: &Cluster,
+    rows: &'u Units,
+    columns: &'u Units,
+) -> Result<BTreeMap<&'u str, usize>> {
+    if !cluster.complete() {
+        for line in harden_kube::sources::incomplete_note(&cluster.unmodelled).lines() {
+            writeln!(out, "// {line}")?;
+        }
+    }
+    writeln!(out, "digraph netpol {{\n  rankdir=LR;\n  node [shape=box];")?;
+    let mut nodes: BTreeMap<&str, &str> = BTreeMap::new();
+    for unit in rows.0.iter().chain(&columns.0) {
+        nodes.insert(&unit.label, &unit.namespace);
+    }
+    let index: BTreeMap<&str, usize> = nodes.keys().enumerate().map(|(i, l)| (*l, i)).collect();
+    let mut namespaces: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (label, namespace) in &nodes {
+        namespaces.entry(namespace).or_default().push(label);
+    }
+    for (n, (namespace, members)) in namespaces.iter().enumerate() {
+        writeln!(out, "  subgraph cluster_{n} {{\n    label={};", quote(namespace))?;
+        for label in members {
+            writeln!(out, "    u{} [label={}];", index[label], quote(label))?;
+        }
+        writeln!(out, "  }}")?;
+    }
+    Ok(index)
 }
 
 /// `80/TCP`, `http`, `http/UDP`: numbers always show their protocol.

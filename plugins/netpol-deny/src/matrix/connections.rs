@@ -302,28 +302,7 @@ impl<'a> ConnectionTable<'a> {
     /// One cluster per namespace, an edge per pair of different units that may connect, labelled
     /// with its connection set; dashed where part of it is uncertain.
     fn write_dot(&self, out: &mut dyn Write) -> Result<()> {
-        if !self.cluster.complete() {
-            for line in harden_kube::sources::incomplete_note(&self.cluster.unmodelled).lines() {
-                writeln!(out, "// {line}")?;
-            }
-        }
-        writeln!(out, "digraph netpol {{\n  rankdir=LR;\n  node [shape=box];")?;
-        let mut nodes: BTreeMap<&str, &str> = BTreeMap::new();
-        for unit in self.rows.0.iter().chain(&self.columns.0) {
-            nodes.insert(&unit.label, &unit.namespace);
-        }
-        let index: BTreeMap<&str, usize> = nodes.keys().enumerate().map(|(i, l)| (*l, i)).collect();
-        let mut namespaces: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for (label, namespace) in &nodes {
-            namespaces.entry(namespace).or_default().push(label);
-        }
-        for (n, (namespace, members)) in namespaces.iter().enumerate() {
-            writeln!(out, "  subgraph cluster_{n} {{\n    label={};", quote(namespace))?;
-            for label in members {
-                writeln!(out, "    u{} [label={}];", index[label], quote(label))?;
-            }
-            writeln!(out, "  }}")?;
-        }
+        let index = super::dot_head(out, self.cluster, &self.rows, &self.columns)?;
         let labels: Vec<String> = self
             .sets
             .iter()

@@ -92,6 +92,33 @@ impl Bits {
     pub fn intersects(&self, other: &Bits) -> bool {
         self.words.iter().zip(&other.words).any(|(a, b)| a & b != 0)
     }
+
+    /// The words, bit `i` of the set being bit `i % 64` of word `i / 64`.
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    pub fn words_mut(&mut self) -> &mut [u64] {
+        &mut self.words
+    }
+}
+
+/// Transposes a 64 x 64 bit matrix in place: bit `j` of `a[i]` becomes bit `i` of `a[j]`. Six
+/// rounds of swapping blocks (halves, quarters, ...) instead of 4,096 single-bit moves.
+pub(crate) fn transpose64(a: &mut [u64; 64]) {
+    let mut width = 32;
+    let mut mask: u64 = 0x0000_0000_ffff_ffff;
+    while width != 0 {
+        for k in 0..64 {
+            if k & width == 0 {
+                let swap = ((a[k] >> width) ^ a[k | width]) & mask;
+                a[k] ^= swap << width;
+                a[k | width] ^= swap;
+            }
+        }
+        width >>= 1;
+        mask ^= mask << width;
+    }
 }
 
 #[cfg(test)]
@@ -128,5 +155,27 @@ mod tests {
         assert!(Bits::empty(130).is_empty() && !f.is_empty());
         assert_eq!(a.ones().collect::<Vec<_>>(), [0, 64, 129]);
         assert_eq!(Bits::full(130).ones().count(), 130);
+    }
+
+    #[test]
+    fn transpose64_moves_every_bit_to_its_mirror() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut a = [0u64; 64];
+        for word in &mut a {
+            // xorshift: any pattern will do, as long as it is not symmetric.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *word = state;
+        }
+        let before = a;
+        transpose64(&mut a);
+        for i in 0..64 {
+            for j in 0..64 {
+                assert_eq!(a[j] >> i & 1, before[i] >> j & 1, "bit {j} of row {i}");
+            }
+        }
+        transpose64(&mut a);
+        assert_eq!(a, before, "twice is the identity");
     }
 }

@@ -38,7 +38,10 @@ pub struct Matrix {
     pub groups: Vec<GroupId>,
     /// The resolved port of each column (`None`: the destination has no such named port).
     pub resolved: Vec<Option<(u16, Protocol)>>,
+    /// Row after row, each row starting at a word: bit `from * stride + to`.
     allowed: Bits,
+    /// Bits per row: the columns rounded up to whole words.
+    stride: usize,
     position: HashMap<GroupId, usize>,
     /// Allowed cells whose outcome depends on what the API leaves open (cluster policies of one
     /// priority) or on a peer the engine cannot evaluate; `None` when there is none.
@@ -50,7 +53,7 @@ impl Matrix {
     pub fn cell(&self, from: usize, to: usize) -> Cell {
         if self.resolved[to].is_none() {
             Cell::NoSuchPort
-        } else if self.allowed.get(from * self.groups.len() + to) {
+        } else if self.allowed.get(from * self.stride + to) {
             Cell::Allowed
         } else {
             Cell::Denied
@@ -60,7 +63,16 @@ impl Matrix {
     /// Whether the cell's outcome is certain. An uncertain cell is [`Cell::Allowed`] (some
     /// possible path allows it) and [`Matrix::decision`] says why it is uncertain.
     pub fn certain(&self, from: usize, to: usize) -> bool {
-        self.uncertain.as_ref().is_none_or(|bits| !bits.get(from * self.groups.len() + to))
+        self.uncertain.as_ref().is_none_or(|bits| !bits.get(from * self.stride + to))
+    }
+
+    /// The allowed bits of a row, a word per 64 columns (bit `to % 64` of word `to / 64`; bits
+    /// past the last column clear), and its uncertain bits when some cell is uncertain. Columns
+    /// whose destination has no such named port have their bit clear.
+    pub(crate) fn row_words(&self, from: usize) -> (&[u64], Option<&[u64]>) {
+        let words = self.stride / 64;
+        let range = from * words..(from + 1) * words;
+        (&self.allowed.words()[range.clone()], self.uncertain.as_ref().map(|bits| &bits.words()[range]))
     }
 
     /// Whether some cell is uncertain (see [`Matrix::certain`]).
@@ -99,6 +111,9 @@ pub(crate) struct Work<'a> {
     pub(crate) peer_sets: HashMap<usize, Bits>,
     pub(crate) port_masks: HashMap<usize, Bits>,
     block_sets: HashMap<usize, Bits>,
+    /// Per query, per port name and protocol: the selected groups whose resolved port is that
+    /// named port of theirs (a rule naming it matches them), found once for every rule naming it.
+    named_masks: HashMap<(&'a str, Protocol), Bits>,
 }
 
 impl Cluster {
@@ -111,6 +126,7 @@ impl Cluster {
     pub(crate) fn matrix_in(&self, work: &mut Work<'_>, groups: &[GroupId], port: &PortQuery) -> Matrix {
         // Port masks are per query; peer sets are not.
         work.port_masks.clear();
+        work.named_masks.clear();
         let n_all = self.groups.len();
         let n = groups.len();
         let position: HashMap<GroupId, usize> = groups.iter().enumerate().map(|(i, &g)| (g, i)).collect();
@@ -156,10 +172,18 @@ impl Cluster {
             });
         }
         let uncertain_columns = tiers.as_mut().map(|t| std::mem::take(&mut t.uncertain_columns)).unwrap_or_default();
-        let mut uncertain: Option<Bits> = None;
 
-        // Egress: for each source row, the set of destination groups it may send to on the port.
-        let mut allowed = Bits::empty(n * n);
+        // Egress: for each source row, the set of destination groups it may send to on the port,
+        // ANDed a word at a time with the columns admitting the row's group (the ingress sets
+        // turned around, so that a row reads one vector rather than one bit of every column's).
+        let stride = n.div_ceil(64) * 64;
+        let words = stride / 64;
+        let admitted_by = turn_around(&admits, n_all, words);
+        // The columns' groups, when they are every group in order: a row's reach is then its words.
+        let identity = n == n_all && groups.iter().enumerate().all(|(i, g)| g.index() == i);
+        let mut allowed = Bits::empty(n * stride);
+        let mut uncertain: Option<Bits> = None;
+        let mut gathered = vec![0u64; words];
         for (row, &g) in groups.iter().enumerate() {
             let rep = self.groups[g].pods[0];
             let isolating = self.isolating(rep, Direction::Egress);
@@ -180,16 +204,31 @@ impl Cluster {
                 Some(t) => t.egress(g, reaches),
                 None => (reaches, None),
             };
-            for (column, &d) in groups.iter().enumerate() {
-                let out = reaches.as_ref().is_none_or(|set| set.get(d.index()));
-                if out && admits[column].get(g.index()) {
-                    allowed.set(row * n + column);
+            let admitted = &admitted_by[g.index() * words..(g.index() + 1) * words];
+            let out = &mut allowed.words_mut()[row * words..(row + 1) * words];
+            match &reaches {
+                None => out.copy_from_slice(admitted),
+                Some(set) if identity => {
+                    for ((o, r), a) in out.iter_mut().zip(set.words()).zip(admitted) {
+                        *o = r & a;
+                    }
+                }
+                Some(set) => {
+                    gathered.fill(0);
+                    for (column, &d) in groups.iter().enumerate() {
+                        if set.get(d.index()) {
+                            gathered[column / 64] |= 1 << (column % 64);
+                        }
+                    }
+                    for ((o, r), a) in out.iter_mut().zip(&gathered).zip(admitted) {
+                        *o = r & a;
+                    }
                 }
             }
             // An allowed cell is uncertain when either side could also deny it.
             let mut mark = |column: usize| {
-                if allowed.get(row * n + column) {
-                    uncertain.get_or_insert_with(|| Bits::empty(n * n)).set(row * n + column);
+                if allowed.get(row * stride + column) {
+                    uncertain.get_or_insert_with(|| Bits::empty(n * stride)).set(row * stride + column);
                 }
             };
             if let Some(row_uncertain) = &row_uncertain {
@@ -206,7 +245,7 @@ impl Cluster {
             }
         }
         drop(tiers);
-        Matrix { port: port.clone(), groups: groups.to_vec(), resolved, allowed, position, uncertain }
+        Matrix { port: port.clone(), groups: groups.to_vec(), resolved, allowed, stride, position, uncertain }
     }
 
     /// The groups of the given pods, in first-seen order.
@@ -224,6 +263,35 @@ impl Cluster {
     }
 }
 
+/// The columns' ingress sets turned around: for every group (all of the cluster's, as the sets
+/// are), a row of `words` words whose bit `c` says whether column `c` admits that group. Done 64
+/// columns x 64 groups at a time with a bit-matrix transpose; blocks with no bit are skipped.
+fn turn_around(admits: &[Bits], n_all: usize, words: usize) -> Vec<u64> {
+    let mut out = vec![0u64; n_all * words];
+    let group_words = n_all.div_ceil(64);
+    let mut block = [0u64; 64];
+    for (column_word, columns) in admits.chunks(64).enumerate() {
+        for group_word in 0..group_words {
+            let mut any = 0;
+            for (i, slot) in block.iter_mut().enumerate() {
+                *slot = columns.get(i).map_or(0, |bits| bits.words()[group_word]);
+                any |= *slot;
+            }
+            if any == 0 {
+                continue;
+            }
+            crate::bits::transpose64(&mut block);
+            for (j, &word) in block.iter().enumerate() {
+                let group = group_word * 64 + j;
+                if group < n_all {
+                    out[group * words + column_word] = word;
+                }
+            }
+        }
+    }
+    out
+}
+
 impl<'a> Work<'a> {
     pub(crate) fn new(cluster: &'a Cluster) -> Self {
         let mut rule_offset = Vec::with_capacity(cluster.policies.len() * 2);
@@ -234,7 +302,14 @@ impl<'a> Work<'a> {
             rule_offset.push(next);
             next += policy.egress.len();
         }
-        Work { cluster, rule_offset, peer_sets: HashMap::new(), port_masks: HashMap::new(), block_sets: HashMap::new() }
+        Work {
+            cluster,
+            rule_offset,
+            peer_sets: HashMap::new(),
+            port_masks: HashMap::new(),
+            block_sets: HashMap::new(),
+            named_masks: HashMap::new(),
+        }
     }
 
     fn rule_id(&self, policy: PolicyId, direction: Direction, index: usize) -> usize {
@@ -305,25 +380,49 @@ impl<'a> Work<'a> {
         if !self.port_masks.contains_key(&id) {
             let cluster = self.cluster;
             let rule = &cluster.policies[policy].egress[index];
-            let named = rule.ports.iter().any(|p| matches!(p.port, Some(PortRef::Name(_))));
             let mask = if rule.ports.is_empty() {
                 selected.clone()
             } else {
                 let mut mask = Bits::empty(cluster.groups.len());
-                // Without named ports the answer depends only on the resolved port: decide once per value.
+                // The numbered specs depend only on the resolved port: decided once per value.
                 let mut by_port: HashMap<(u16, Protocol), bool> = HashMap::new();
+                // Most columns resolve to the port of the one before (always, for a numbered query).
+                let mut last: Option<((u16, Protocol), bool)> = None;
                 for (column, &g) in groups.iter().enumerate() {
-                    let Some((number, protocol)) = resolved[column] else { continue };
-                    let ok = if named {
-                        let rep = &cluster.pods[cluster.groups[g].pods[0]];
-                        rule_port_match(rule, Some(rep), number, protocol).is_some()
-                    } else {
-                        *by_port
-                            .entry((number, protocol))
-                            .or_insert_with(|| rule_port_match(rule, None, number, protocol).is_some())
+                    let Some(port) = resolved[column] else { continue };
+                    let ok = match last {
+                        Some((previous, ok)) if previous == port => ok,
+                        _ => {
+                            let ok = *by_port
+                                .entry(port)
+                                .or_insert_with(|| rule_port_match(rule, None, port.0, port.1).is_some());
+                            last = Some((port, ok));
+                            ok
+                        }
                     };
                     if ok {
                         mask.set(g.index());
+                    }
+                }
+                for spec in &rule.ports {
+                    if let Some(PortRef::Name(name)) = &spec.port {
+                        let named = self.named_masks.entry((name.as_str(), spec.protocol)).or_insert_with(|| {
+                            let mut bits = Bits::empty(cluster.groups.len());
+                            for (column, &g) in groups.iter().enumerate() {
+                                let Some((number, protocol)) = resolved[column] else { continue };
+                                let rep = &cluster.pods[cluster.groups[g].pods[0]];
+                                if protocol == spec.protocol
+                                    && rep
+                                        .named_ports
+                                        .iter()
+                                        .any(|p| p.name == *name && p.protocol == protocol && p.port == number)
+                                {
+                                    bits.set(g.index());
+                                }
+                            }
+                            bits
+                        });
+                        mask.union_with(named);
                     }
                 }
                 mask

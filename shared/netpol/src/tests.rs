@@ -970,3 +970,57 @@ fn connection_sets_are_numbered_the_same_whatever_the_group_order() {
         }
     }
 }
+
+#[test]
+fn matrix_words_agree_with_checks_over_every_group_and_over_a_reversed_subset() {
+    // More than 64 groups on both sides (rows span several words, the last one partly), cluster
+    // policies (uncertain cells), named ports; the columns every group in order (read word by
+    // word) and a reversed subset (gathered bit by bit).
+    let objects = synth::generate_with_cluster_policies(
+        synth::Shape { pods: 600, policies: 150, namespaces: 8, seed: 11, owners: false },
+        6,
+    );
+    let mut objects = objects;
+    // Two Admin policies of one priority that disagree: the API leaves their order open.
+    let same_priority = |name: &str, action: &str, direction: &str, peer: &str| {
+        format!(
+            "apiVersion: policy.networking.k8s.io/v1beta1\nkind: ClusterNetworkPolicy\nmetadata: {{name: {name}}}\n\
+             spec:\n  tier: Admin\n  priority: 3\n  subject: {{namespaces: {{matchLabels: {{env: dev}}}}}}\n  \
+             {direction}:\n  - name: r\n    action: {action}\n    {peer}: [{{namespaces: {{matchLabels: {{env: prod}}}}}}]\n"
+        )
+    };
+    objects.add_yaml(&same_priority("tie-accept", "Accept", "egress", "to"), "test").unwrap();
+    objects.add_yaml(&same_priority("tie-deny", "Deny", "egress", "to"), "test").unwrap();
+    objects.add_yaml(&same_priority("tie-in-accept", "Accept", "ingress", "from"), "test").unwrap();
+    objects.add_yaml(&same_priority("tie-in-deny", "Deny", "ingress", "from"), "test").unwrap();
+    let c = Cluster::build(&objects).unwrap();
+    let mut every: Vec<GroupId> = c.groups_of(c.pod_ids());
+    every.sort_unstable();
+    assert!(every.len() > 130, "{} groups", every.len());
+    let mut subset: Vec<GroupId> = every.iter().copied().filter(|g| g.0 % 3 != 1).collect();
+    subset.reverse();
+    let mut uncertain = 0;
+    for groups in [every, subset] {
+        for port in ["80", "http", "53/UDP", "8085"] {
+            let q = PortQuery::parse(port).unwrap();
+            let m = c.matrix(&groups, &q);
+            for (row, &g) in groups.iter().enumerate() {
+                for (column, &d) in groups.iter().enumerate().step_by(3) {
+                    let (from, to) = (c.groups[g].pods[0], c.groups[d].pods[0]);
+                    if from == to {
+                        continue;
+                    }
+                    let (cell, certain) = match c.check(Endpoint::Pod(from), Endpoint::Pod(to), &q) {
+                        Ok(v) => (if v.allowed { Cell::Allowed } else { Cell::Denied }, v.certain()),
+                        Err(_) => (Cell::NoSuchPort, true),
+                    };
+                    let what = format!("{} -> {} on {port}", c.pod_name(from), c.pod_name(to));
+                    assert_eq!(m.cell(row, column), cell, "{what}");
+                    assert_eq!(m.certain(row, column), certain, "{what}: certainty");
+                    uncertain += usize::from(!certain);
+                }
+            }
+        }
+    }
+    assert!(uncertain > 0, "the cluster policies make some cells uncertain");
+}

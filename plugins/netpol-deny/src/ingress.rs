@@ -685,3 +685,238 @@ fn document(cluster: &Cluster, entries: &[Entry]) -> Value {
         "unmodelled": harden_kube::sources::unmodelled_json(&cluster.unmodelled),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(files: &[&str]) -> String {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/t75");
+        files.iter().map(|f| std::fs::read_to_string(root.join(f)).unwrap() + "\n---\n").collect()
+    }
+
+    fn t75(more: &[&str]) -> String {
+        let mut files = vec!["t75.yaml"];
+        files.extend(more);
+        example(&files)
+    }
+
+    fn setup(yaml: &str) -> (Cluster, Routes) {
+        let mut objects = netpol::Objects::default();
+        objects.add_yaml(yaml, "test.yaml").unwrap();
+        let mut routes = Routes::default();
+        for document in serde_yaml::Deserializer::from_str(yaml) {
+            routes.add(&Value::deserialize(document).unwrap(), "default");
+        }
+        (Cluster::build(&objects).unwrap(), routes)
+    }
+
+    fn run(yaml: &str, flag: Option<&str>) -> Result<(String, Vec<Reach>)> {
+        let (cluster, routes) = setup(yaml);
+        let flag = flag.map(parse_controller_flag).transpose()?;
+        let namespaces: Vec<String> = cluster.namespaces.iter().map(|n| n.name.clone()).collect();
+        let entries = analyse(&cluster, &routes, flag.as_ref(), &namespaces)?;
+        let reaches = entries.iter().flat_map(|e| e.paths.iter().map(|p| p.reach)).collect();
+        Ok((text(&cluster, &entries), reaches))
+    }
+
+    /// The seed's t75: the Ingress reaches its pods; a default-deny in t75 breaks it, and says which
+    /// policy; the allow policy for the controller fixes it.
+    #[test]
+    fn t75_default_deny_breaks_the_ingress_until_the_controller_is_allowed() {
+        let (text, reach) = run(&t75(&[]), None).unwrap();
+        assert_eq!(reach, [Reach::Reachable], "{text}");
+        assert!(
+            text.contains(
+                "controller: found from IngressClass nginx (controller k8s.io/ingress-nginx): 1 pod(s) labelled \
+                 app.kubernetes.io/name=ingress-nginx,app.kubernetes.io/component=controller in ingress-nginx\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "exposes from outside: http://accounting.internal.acme.com, https://accounting.internal.acme.com\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "accounting.internal.acme.com/ (Prefix) -> Service t75/accounting-service:80 -> t75/accounting 80/TCP: reachable\n"
+            ),
+            "{text}"
+        );
+
+        let (text, reach) = run(&t75(&["default-deny-ingress.yaml"]), None).unwrap();
+        assert_eq!(reach, [Reach::NotReachable], "{text}");
+        assert!(text.contains(": NOT REACHABLE\n"), "{text}");
+        assert!(text.contains("ingress to t75/accounting: DENIED, isolated by t75/default-deny-ingress"), "{text}");
+        assert!(text.contains("t75/default-deny-ingress has no ingress rules: it allows nothing"), "{text}");
+
+        let (text, reach) = run(&t75(&["default-deny-ingress.yaml", "allow-ingress-controller.yaml"]), None).unwrap();
+        assert_eq!(reach, [Reach::Reachable], "{text}");
+    }
+
+    /// A wrong fix: the controller allowed on 443 while the pods serve 80 (the Service's named
+    /// targetPort): still not reachable, and the nearest rule says which port it allows.
+    #[test]
+    fn allowing_the_wrong_port_is_still_not_reachable() {
+        let wrong = example(&["allow-ingress-controller.yaml"]).replace("{port: http}", "{port: 443}");
+        let (text, reach) = run(&(t75(&["default-deny-ingress.yaml"]) + &wrong), None).unwrap();
+        assert_eq!(reach, [Reach::NotReachable], "{text}");
+        assert!(
+            text.contains("t75/allow-ingress-controller ingress[0] came nearest: allows 443/TCP, asked 80/TCP"),
+            "{text}"
+        );
+        // Allowing the wrong pods (another namespace's) is not the fix either.
+        let wrong = example(&["allow-ingress-controller.yaml"])
+            .replace("kubernetes.io/metadata.name: ingress-nginx", "kubernetes.io/metadata.name: other");
+        let (text, reach) = run(&(t75(&["default-deny-ingress.yaml"]) + &wrong), None).unwrap();
+        assert_eq!(reach, [Reach::NotReachable], "{text}");
+    }
+
+    /// The cluster tier counts: an Admin Deny beats the NetworkPolicy allow, an Admin Allow beats
+    /// the default-deny.
+    #[test]
+    fn the_cluster_tier_decides_before_network_policies() {
+        let cnp = |action: &str| {
+            format!(
+                "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {{name: ingress-controller}}\n\
+                 spec:\n  tier: Admin\n  priority: 1\n  subject: {{namespaces: {{matchLabels: {{kubernetes.io/metadata.name: t75}}}}}}\n\
+                 \x20 ingress: [{{name: controller, action: {action}, from: [{{namespaces: {{matchLabels: {{kubernetes.io/metadata.name: ingress-nginx}}}}}}]}}]\n---\n"
+            )
+        };
+        let allowed = t75(&["default-deny-ingress.yaml", "allow-ingress-controller.yaml"]);
+        let (text, reach) = run(&(allowed + &cnp("Deny")), None).unwrap();
+        assert_eq!(reach, [Reach::NotReachable], "{text}");
+        assert!(text.contains("clusternetworkpolicy/ingress-controller"), "{text}");
+        let (text, reach) = run(&(t75(&["default-deny-ingress.yaml"]) + &cnp("Accept")), None).unwrap();
+        assert_eq!(reach, [Reach::Reachable], "{text}");
+    }
+
+    /// Objects the engine does not model: never "reachable" nor "NOT REACHABLE", but unknown, with
+    /// what the NetworkPolicies alone say.
+    #[test]
+    fn an_incomplete_answer_is_unknown() {
+        let cilium =
+            "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: deny, namespace: t75}\nspec: {}\n";
+        let (text, reach) = run(&(t75(&[]) + cilium), None).unwrap();
+        assert_eq!(reach, [Reach::Unknown], "{text}");
+        assert!(text.starts_with("INCOMPLETE: 1 object(s)"), "{text}");
+        assert!(text.contains(": unknown (the NetworkPolicies allow it)\n"), "{text}");
+        let (text, reach) = run(&(t75(&["default-deny-ingress.yaml"]) + cilium), None).unwrap();
+        assert_eq!(reach, [Reach::Unknown], "{text}");
+        assert!(text.contains(": unknown (the NetworkPolicies deny it)\n"), "{text}");
+    }
+
+    /// A hostNetwork controller's traffic comes from the node: what policies do to it depends on
+    /// the CNI, so the answer is unknown, never reachable.
+    #[test]
+    fn a_host_network_controller_is_unknown() {
+        let yaml = t75(&["default-deny-ingress.yaml", "allow-ingress-controller.yaml"]).replace(
+            "    spec:\n      containers:\n      - name: controller",
+            "    spec:\n      hostNetwork: true\n      containers:\n      - name: controller",
+        );
+        let (text, reach) = run(&yaml, None).unwrap();
+        assert_eq!(reach, [Reach::Unknown], "{text}");
+        assert!(text.contains("use hostNetwork"), "{text}");
+    }
+
+    /// What is missing along the way is named: the Service, its port, its pods, a named target port.
+    #[test]
+    fn a_missing_service_port_pod_or_named_port_is_not_reachable_and_says_which() {
+        let base = t75(&[]);
+        let cases = [
+            (
+                base.replace("name: accounting-service\n  namespace", "name: renamed\n  namespace"),
+                "there is no Service t75/accounting-service",
+            ),
+            (
+                base.replace("port: {number: 80}", "port: {number: 8080}"),
+                "Service t75/accounting-service has no port 8080",
+            ),
+            (
+                base.replace("selector: {app: accounting}", "selector: {app: billing}"),
+                "no pod of t75 matches the Service's selector app=billing",
+            ),
+            (base.replace("targetPort: http", "targetPort: web"), "pod t75/accounting has no container port named web"),
+        ];
+        for (yaml, why) in cases {
+            let (text, reach) = run(&yaml, None).unwrap();
+            assert_eq!(reach, [Reach::NotReachable], "{text}");
+            assert!(text.contains(why), "{why}: {text}");
+        }
+        let external = base.replace(
+            "  selector: {app: accounting}\n  ports:",
+            "  type: ExternalName\n  externalName: a.example\n  ports:",
+        );
+        let (text, reach) = run(&external, None).unwrap();
+        assert_eq!(reach, [Reach::Unknown], "{text}");
+    }
+
+    /// The controller cannot be found: an error that names the flag; with the flag, it is used.
+    #[test]
+    fn an_unknown_controller_is_an_error_naming_the_flag() {
+        let unknown = t75(&[]).replace("controller: k8s.io/ingress-nginx", "controller: example.com/mine");
+        let err = run(&unknown, None).unwrap_err();
+        assert!(err.to_string().contains("names controller \"example.com/mine\""), "{err}");
+        assert!(format!("{err:?}").contains("--ingress-controller NS/SELECTOR"), "{err:?}");
+        let no_class = t75(&[]).replace("  ingressClassName: nginx\n", "");
+        let err = run(&no_class, None).unwrap_err();
+        assert!(err.to_string().contains("has no class and no IngressClass is the default"), "{err}");
+        let (text, reach) = run(&no_class, Some("ingress-nginx/app.kubernetes.io/component=controller")).unwrap();
+        assert_eq!(reach, [Reach::Reachable], "{text}");
+        assert!(
+            text.contains(
+                "controller: --ingress-controller ingress-nginx/app.kubernetes.io/component=controller: 1 pod(s)"
+            ),
+            "{text}"
+        );
+        let err = run(&t75(&[]), Some("t75/app.kubernetes.io/name=ingress-nginx")).unwrap_err();
+        assert!(err.to_string().contains("no pod in namespace t75 matches"), "{err}");
+    }
+
+    /// An HTTPRoute under a Gateway: the listeners it attaches to, the controller from the
+    /// GatewayClass, and its backend checked as an Ingress's.
+    #[test]
+    fn an_http_route_is_checked_from_its_gateway_controller() {
+        let gateway = "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: traefik}\nspec: {controllerName: traefik.io/gateway-controller}\n---\n\
+            apiVersion: v1\nkind: Pod\nmetadata: {name: traefik, namespace: traefik, labels: {app.kubernetes.io/name: traefik}}\nspec: {containers: [{name: t, image: traefik}]}\n---\n\
+            apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: web, namespace: t75}\n\
+            spec:\n  gatewayClassName: traefik\n  listeners:\n  - {name: https, port: 443, protocol: HTTPS, hostname: accounting.internal.acme.com}\n  - {name: dns, port: 53, protocol: UDP}\n---\n\
+            apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: accounting, namespace: t75}\n\
+            spec:\n  parentRefs: [{name: web}]\n  rules: [{backendRefs: [{name: accounting-service, port: 80}]}]\n---\n\
+            apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: orphan, namespace: t75}\n\
+            spec:\n  parentRefs: [{name: missing}]\n  rules: [{backendRefs: [{name: accounting-service, port: 80}]}]\n";
+        let yaml = t75(&["default-deny-ingress.yaml", "allow-ingress-controller.yaml"]) + gateway;
+        let (text, reach) = run(&yaml, None).unwrap();
+        assert!(text.contains("HTTPRoute t75/accounting (class traefik)\n  controller: found from GatewayClass traefik (controller traefik.io/gateway-controller): 1 pod(s) labelled app.kubernetes.io/name=traefik in traefik\n"), "{text}");
+        assert!(
+            text.contains(
+                "  exposes from outside: https://accounting.internal.acme.com:443 (Gateway t75/web listener https)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("HTTPRoute t75/orphan\n  exposes nothing: its parent Gateway t75/missing does not exist\n"),
+            "{text}"
+        );
+        // The allow policy admits ingress-nginx's pods only: Traefik's are denied.
+        assert_eq!(reach, [Reach::Reachable, Reach::NotReachable], "{text}");
+        assert!(text.contains("denied: traefik/traefik -> t75/accounting on 80/TCP"), "{text}");
+    }
+
+    #[test]
+    fn json_and_yaml_are_one_document() {
+        let (cluster, routes) = setup(&t75(&["default-deny-ingress.yaml"]));
+        let namespaces = vec!["t75".to_string()];
+        let entries = analyse(&cluster, &routes, None, &namespaces).unwrap();
+        let doc = document(&cluster, &entries);
+        let yaml: Value = serde_yaml::from_str(&harden_kube::print::to_yaml(&doc).unwrap()).unwrap();
+        assert_eq!(yaml, doc);
+        let path = &doc["routes"][0]["paths"][0];
+        assert_eq!(path["reachable"], false);
+        assert_eq!(path["targets"], json!(["t75/accounting 80/TCP"]));
+        assert_eq!(doc["routes"][0]["controller"]["pods"], json!(["ingress-nginx/ingress-nginx-controller"]));
+        assert_eq!(doc["complete"], true);
+    }
+}

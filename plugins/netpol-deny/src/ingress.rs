@@ -285,6 +285,7 @@ fn discovered(cluster: &Cluster, what: &str, class: &routes::Class) -> Result<Co
     }
     let mut namespaces: Vec<&str> =
         pods.iter().map(|&p| cluster.namespaces[cluster.pods[p].namespace].name.as_str()).collect();
+    namespaces.sort_unstable();
     namespaces.dedup();
     Ok(Controller {
         how: format!(

@@ -1000,10 +1000,7 @@ fn matrix_html_renders_in_chromium_with_the_allowed_edges() {
     assert_eq!(body_data(&dom, "layout"), "ok", "every label fits its box");
     assert_eq!(body_data(&dom, "nodes"), "4");
     for node in ["default/other", "g04/backend", "g04/frontend", "any address"] {
-        assert!(
-            dom.contains(&format!("<g class=\"node ")) && dom.contains(&format!("data-label=\"{node}\"")),
-            "{node}: {dom}"
-        );
+        assert!(dom.contains("<g class=\"node ") && dom.contains(&format!("data-label=\"{node}\"")), "{node}: {dom}");
     }
     assert!(dom.contains("data-from=\"g04/frontend\" data-to=\"g04/backend\" data-label=\"TCP 3000\""), "{dom}");
     assert!(!dom.contains("data-from=\"default/other\" data-to=\"g04/backend\""), "a denied edge is absent: {dom}");
@@ -1025,6 +1022,10 @@ fn matrix_html_renders_in_chromium_with_the_allowed_edges() {
     let out = offline_run(&strs(&with(files, &["matrix", "-o", "svg"])));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("data-from=\"default/other\" data-to=\"g04/backend\" data-label=\"All\""));
+    // One port is not what the picture draws: refused, saying what to do.
+    let out = offline_run(&strs(&with(after(), &["matrix", "--port", "3000", "-o", "html"])));
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("--port does not apply"), "{}", stderr(&out));
 
     // 50 workloads in 5 namespaces; then 300 in 100.
     for (namespaces, per, expect_nodes) in [(5, 10, None), (100, 3, Some(61 + 1))] {

@@ -53,6 +53,14 @@ struct Edge {
     dashed: bool,
 }
 
+/// The unit pairs behind one edge: their one set (`None` when they differ), how many, and whether
+/// part of any is uncertain.
+struct PairEdge {
+    set: Option<usize>,
+    pairs: usize,
+    uncertain: bool,
+}
+
 /// What the picture shows, before layout.
 #[derive(Debug)]
 pub struct Graph {
@@ -122,7 +130,7 @@ impl Graph {
         }
         // Pod-to-pod edges: one per (from, to) node pair; in the aggregate, the set when every
         // allowed pair between the two has the same one, else how many pairs may connect.
-        let mut pairs: BTreeMap<(usize, usize), (Option<usize>, bool, usize, bool)> = BTreeMap::new();
+        let mut pairs: BTreeMap<(usize, usize), PairEdge> = BTreeMap::new();
         let mut texts: Vec<String> = Vec::new();
         let mut text_index: BTreeMap<String, usize> = BTreeMap::new();
         let mut self_edges = false;
@@ -143,21 +151,20 @@ impl Graph {
                     texts.push(text);
                     next
                 });
-                let entry = pairs.entry((a, b)).or_insert((Some(index), true, 0, false));
-                if entry.0 != Some(index) {
-                    entry.0 = None;
+                let entry = pairs.entry((a, b)).or_insert(PairEdge { set: Some(index), pairs: 0, uncertain: false });
+                if entry.set != Some(index) {
+                    entry.set = None;
                 }
-                entry.1 &= set.certain();
-                entry.2 += 1;
-                entry.3 |= !set.certain();
+                entry.pairs += 1;
+                entry.uncertain |= !set.certain();
             }
         }
-        for ((from, to), (set, _, count, uncertain)) in pairs {
-            let label = match set {
+        for ((from, to), edge) in pairs {
+            let label = match edge.set {
                 Some(i) => texts[i].clone(),
-                None => format!("{count} pairs, several sets"),
+                None => format!("{} pairs, several sets", edge.pairs),
             };
-            graph.edges.push(Edge { from, to, label, dashed: uncertain });
+            graph.edges.push(Edge { from, to, label, dashed: edge.uncertain });
         }
         if self_edges {
             graph.notes.push(if aggregate {

@@ -389,15 +389,31 @@ fn analyse(
                     discovered(cluster, "GatewayClass", found)?
                 }
             };
-            let exposes = listeners(gateway, parent, &route.hostnames);
-            let paths =
-                route.paths.iter().map(|p| check_path(cluster, routes, &controller, p)).collect::<Result<_>>()?;
+            let (exposes, mut notes) = listeners(gateway, parent, &route.hostnames, &route.namespace);
+            // Not attached to any listener: nothing from outside reaches its backends this way.
+            let attached = if exposes.is_empty() { &[][..] } else { &route.paths[..] };
+            let mut paths: Vec<PathResult> =
+                attached.iter().map(|p| check_path(cluster, routes, &controller, p)).collect::<Result<_>>()?;
+            // A Service of another namespace is routed to only with a ReferenceGrant there, which
+            // this command does not read: never "reachable" on the policies' word alone.
+            for (path, result) in attached.iter().zip(paths.iter_mut()) {
+                if let Backend::Service { namespace, .. } = &path.backend
+                    && *namespace != route.namespace
+                    && result.reach == Reach::Reachable
+                {
+                    result.reach = Reach::Unknown;
+                    result.reasons.push(format!(
+                        "a Service of namespace {namespace} is routed to only if a ReferenceGrant there allows it, which is not read here"
+                    ));
+                }
+            }
+            notes.extend(controller_notes(cluster, &controller));
             entries.push(Entry {
                 kind: "HTTPRoute",
                 name: name.clone(),
                 class: Some(gateway.class.clone()),
                 exposes,
-                notes: controller_notes(cluster, &controller),
+                notes,
                 controller: Some(controller),
                 paths,
             });
@@ -418,33 +434,62 @@ fn unattached(name: &str, why: &str) -> Entry {
     }
 }
 
-/// The listeners of `gateway` a route attaches to through `parent` (by section name and port),
-/// as what a client outside connects to.
-fn listeners(gateway: &Gateway, parent: &routes::ParentRef, hostnames: &[String]) -> Vec<String> {
-    gateway
+/// The listeners of `gateway` a route of `route_namespace` attaches to through `parent` (by section
+/// name and port, and as the listener's `allowedRoutes` admits the route's namespace), as what a
+/// client outside connects to; and notes on what could not be decided.
+fn listeners(
+    gateway: &Gateway,
+    parent: &routes::ParentRef,
+    hostnames: &[String],
+    route_namespace: &str,
+) -> (Vec<String>, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut exposes = Vec::new();
+    let named = gateway
         .listeners
         .iter()
         .filter(|l| parent.section.as_ref().is_none_or(|s| *s == l.name))
         .filter(|l| parent.port.is_none_or(|p| p == l.port))
-        .filter(|l| matches!(l.protocol.as_str(), "HTTP" | "HTTPS"))
-        .flat_map(|l| {
-            let hosts: Vec<String> = if !hostnames.is_empty() {
-                hostnames.to_vec()
-            } else {
-                vec![l.hostname.clone().unwrap_or_else(|| "*".into())]
-            };
-            hosts.into_iter().map(move |h| {
-                format!(
-                    "{}://{h}:{} (Gateway {}/{} listener {})",
-                    l.protocol.to_lowercase(),
-                    l.port,
-                    gateway.namespace,
-                    gateway.name,
+        .filter(|l| matches!(l.protocol.as_str(), "HTTP" | "HTTPS"));
+    for l in named {
+        let admitted = match l.routes_from.as_str() {
+            _ if route_namespace == gateway.namespace => true,
+            "All" => true,
+            "Selector" => {
+                notes.push(format!(
+                    "listener {} admits routes of namespaces by a selector, not evaluated here: whether it admits {route_namespace} is unknown",
                     l.name
-                )
-            })
-        })
-        .collect()
+                ));
+                true
+            }
+            _ => false,
+        };
+        if !admitted {
+            continue;
+        }
+        let hosts: Vec<String> = if !hostnames.is_empty() {
+            hostnames.to_vec()
+        } else {
+            vec![l.hostname.clone().unwrap_or_else(|| "*".into())]
+        };
+        for h in hosts {
+            exposes.push(format!(
+                "{}://{h}:{} (Gateway {}/{} listener {})",
+                l.protocol.to_lowercase(),
+                l.port,
+                gateway.namespace,
+                gateway.name,
+                l.name
+            ));
+        }
+    }
+    if exposes.is_empty() {
+        notes.push(format!(
+            "exposes nothing: no HTTP or HTTPS listener of Gateway {}/{} that it names admits routes of namespace {route_namespace}",
+            gateway.namespace, gateway.name
+        ));
+    }
+    (exposes, notes)
 }
 
 fn controller_notes(cluster: &Cluster, controller: &Controller) -> Vec<String> {
@@ -904,6 +949,37 @@ mod tests {
         // The allow policy admits ingress-nginx's pods only: Traefik's are denied.
         assert_eq!(reach, [Reach::Reachable, Reach::NotReachable], "{text}");
         assert!(text.contains("denied: traefik/traefik -> t75/accounting on 80/TCP"), "{text}");
+    }
+
+    /// A listener admits routes of its own namespace unless it says otherwise; a backend in another
+    /// namespace needs a ReferenceGrant, not read here: unknown, never reachable.
+    #[test]
+    fn listeners_admit_routes_by_namespace_and_cross_namespace_backends_are_unknown() {
+        let objects = |from: &str, backend_namespace: &str| {
+            format!(
+                "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {{name: traefik}}\nspec: {{controllerName: traefik.io/gateway-controller}}\n---\n\
+                 apiVersion: v1\nkind: Pod\nmetadata: {{name: traefik, namespace: traefik, labels: {{app.kubernetes.io/name: traefik}}}}\nspec: {{containers: [{{name: t, image: traefik}}]}}\n---\n\
+                 apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: web, namespace: gateways}}\n\
+                 spec:\n  gatewayClassName: traefik\n  listeners:\n  - {{name: http, port: 80, protocol: HTTP{from}}}\n---\n\
+                 apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: accounting, namespace: t75}}\n\
+                 spec:\n  parentRefs: [{{name: web, namespace: gateways}}]\n  rules: [{{backendRefs: [{{name: accounting-service, namespace: {backend_namespace}, port: 80}}]}}]\n"
+            )
+        };
+        let (text, reach) = run(&(t75(&[]) + &objects("", "t75")), None).unwrap();
+        assert!(
+            text.contains("HTTPRoute t75/accounting (class traefik)\n  controller: found from GatewayClass traefik")
+                && text.contains("  exposes nothing: no HTTP or HTTPS listener of Gateway gateways/web that it names admits routes of namespace t75\n"),
+            "{text}"
+        );
+        assert_eq!(reach, [Reach::Reachable], "only the Ingress's path: {text}");
+        let all = ", allowedRoutes: {namespaces: {from: All}}";
+        let (text, reach) = run(&(t75(&[]) + &objects(all, "t75")), None).unwrap();
+        assert!(text.contains("  exposes from outside: http://*:80 (Gateway gateways/web listener http)\n"), "{text}");
+        assert_eq!(reach, [Reach::Reachable, Reach::Reachable], "{text}");
+        let other = t75(&[]).replace("namespace: t75", "namespace: billing").replace("name: t75", "name: billing");
+        let (text, reach) = run(&(t75(&[]) + &other + &objects(all, "billing")), None).unwrap();
+        assert!(text.contains("routed to only if a ReferenceGrant there allows it"), "{text}");
+        assert!(reach.contains(&Reach::Unknown), "{text}");
     }
 
     #[test]

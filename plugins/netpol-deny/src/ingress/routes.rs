@@ -105,6 +105,8 @@ pub struct Listener {
     pub port: u16,
     pub protocol: String,
     pub hostname: Option<String>,
+    /// `allowedRoutes.namespaces.from`: `Same` (the default), `All` or `Selector`.
+    pub routes_from: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,6 +312,7 @@ fn gateway(namespace: String, name: String, spec: &Value) -> Gateway {
                         port: port_number(l.get("port")?)?,
                         protocol: text(l, "/protocol").unwrap_or_default(),
                         hostname: text(l, "/hostname"),
+                        routes_from: text(l, "/allowedRoutes/namespaces/from").unwrap_or_else(|| "Same".into()),
                     })
                 })
                 .collect()

@@ -430,6 +430,29 @@ pub fn gateway_api_dir() -> PathBuf {
     .clone()
 }
 
+/// A headless Chromium (Debian's `chromium-headless-shell`), installed by
+/// `tests/tools/install-chromium.sh` when missing: the browser the pictures are rendered in. A
+/// browser that cannot be had fails the test, naming the script.
+pub fn chromium() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let script = repo_root().join("tests/tools/install-chromium.sh");
+        let output = Command::new("bash")
+            .arg(&script)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+        assert!(
+            output.status.success(),
+            "no headless Chromium: {} failed (it installs Debian's chromium-headless-shell; needs root and apt-get)",
+            script.display()
+        );
+        let text = String::from_utf8_lossy(&output.stdout);
+        PathBuf::from(text.lines().last().expect("install-chromium.sh prints the browser's path").trim())
+    })
+    .clone()
+}
+
 /// Installs the network-policy API's CRDs (ClusterNetworkPolicy of v0.3.0, AdminNetworkPolicy and
 /// BaselineAdminNetworkPolicy of v0.1.7; experimental channel) into the cluster of `kubeconfig`, and
 /// waits until they are served.

@@ -7,6 +7,7 @@ mod diff;
 mod doctor;
 mod engine_errors;
 mod exposure;
+mod ingress;
 mod manage;
 mod matrix;
 mod policy;
@@ -50,6 +51,8 @@ enum Command {
     Doctor(Box<doctor::DoctorCmd>),
     /// What each workload is open to in both directions, from the rules: any namespace, labels, address ranges.
     Exposure(Box<exposure::ExposureCmd>),
+    /// Ingress/HTTPRoute backends: what each exposes from outside, and whether the controller's pods may reach each backend's pods. Exit 0 all reachable, 1 any not, 2 unknown or error.
+    IngressPaths(Box<ingress::IngressPathsCmd>),
     /// Every pod that can reach a pod, and through which rules.
     WhoCanReach(Box<reach::WhoCanReachCmd>),
     /// Every pod a pod can reach, and through which rules.
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
             Command::Probe(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
             Command::Doctor(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
             Command::Exposure(cmd) => finish(ExitStyle::Action, cmd.run().await),
+            Command::IngressPaths(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
             Command::WhoCanReach(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::ReachableFrom(cmd) => finish(ExitStyle::Action, cmd.run().await),
             Command::Diff(cmd) => finish(ExitStyle::Verdict, cmd.run().await),

@@ -23,6 +23,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use crate::engine_errors::engine_error;
 
 mod connections;
+mod graph;
 pub use connections::ConnectionTable;
 
 /// How much output is gathered before one write: large writes keep a pipe's reader busy.
@@ -48,6 +49,10 @@ pub enum MatrixFormat {
     Dot,
     /// Markdown tables (GitHub renders them).
     Md,
+    /// A self-contained HTML page with the connection sets drawn as a graph (without --port).
+    Html,
+    /// The graph of `html` as one SVG document (without --port).
+    Svg,
 }
 
 const MATRIX_EXAMPLES: &str = "Examples:\n  \
@@ -128,6 +133,12 @@ impl MatrixCmd {
             pods: parse_selector("--to", self.to.as_deref())?,
             namespaces: parse_selector("--to-namespace", self.to_namespace.as_deref())?,
         };
+        if !ports.is_empty() && matches!(self.output, MatrixFormat::Html | MatrixFormat::Svg) {
+            return Err(Error::invalid(
+                "-o html and -o svg draw every protocol and port at once: --port does not apply",
+            )
+            .with_hint("drop --port (an edge's label is its connection set), or use -o dot with --port"));
+        }
         let loaded = load(kube, &self.source, Wanted::Scope, engine_error).await?;
         let cluster = &loaded.cluster;
         let in_scope: Vec<PodId> = cluster
@@ -310,6 +321,10 @@ impl<'a> Table<'a> {
             MatrixFormat::Csv => self.write_csv(out),
             MatrixFormat::Dot => self.write_dot(out),
             MatrixFormat::Md => self.write_md(out),
+            // Refused with --port before anything is read (MatrixCmd::run).
+            MatrixFormat::Html | MatrixFormat::Svg => {
+                Err(Error::invalid("-o html and -o svg draw connection sets: --port does not apply"))
+            }
         }
     }
 

@@ -513,7 +513,7 @@ fn warn_capped(warnings: &[impl std::fmt::Display]) {
 
 /// The files a `-f` path stands for: itself, or a directory's `.yaml`, `.yml` and `.json` files
 /// (with `recursive`, also those of its subdirectories), sorted.
-fn manifest_files(path: &Path, recursive: bool) -> Result<Vec<PathBuf>> {
+pub fn manifest_files(path: &Path, recursive: bool) -> Result<Vec<PathBuf>> {
     if path.as_os_str() == "-" || !path.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }

@@ -811,3 +811,259 @@ async fn live_connection_sets_and_exposure_cover_a_namespace_created_later() {
     assert_eq!(can_reach(&format!("{later}/p"), "80"), Some(1), "on the rule's ports only");
     assert_eq!(can_reach(&format!("{unlabelled}/p"), "8080"), Some(1), "a namespace without the label is not");
 }
+
+/// Issue 30, the seed's t75 on the API server: `ingress-paths` finds the controller from the
+/// Ingress's IngressClass, says the backend is reachable; a default-deny in the namespace breaks it
+/// (exit 1, naming the policy); an allow for the controller on the wrong port does not fix it; the
+/// right one does. An HTTPRoute under a Gateway of another class is checked from that class's
+/// controller, which the allow does not admit. The live answer equals the `-f` answer of the same
+/// objects.
+#[tokio::test]
+async fn live_ingress_paths_t75_broken_by_default_deny_and_fixed_by_the_controller_allow() {
+    let cluster = cluster();
+    cluster.install_gateway_api();
+    let ns = cluster.namespace("t75").await;
+    let controller = cluster.namespace("ingress-nginx").await;
+    let class = format!("nginx-{ns}");
+    let objects = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: accounting, namespace: {ns}, labels: {{app: accounting}}}}\n\
+         spec: {{containers: [{{name: nginx, image: nginx, ports: [{{name: http, containerPort: 80}}]}}]}}\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata: {{name: accounting-service, namespace: {ns}}}\n\
+         spec: {{selector: {{app: accounting}}, ports: [{{port: 80, targetPort: http}}]}}\n---\n\
+         apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {{name: {class}}}\nspec: {{controller: k8s.io/ingress-nginx}}\n---\n\
+         apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: accounting-ingress, namespace: {ns}}}\n\
+         spec:\n  ingressClassName: {class}\n  tls: [{{hosts: [accounting.internal.acme.com], secretName: accounting-secret}}]\n\
+         \x20 rules:\n  - host: accounting.internal.acme.com\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n\
+         \x20       backend: {{service: {{name: accounting-service, port: {{number: 80}}}}}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata:\n  name: controller\n  namespace: {controller}\n\
+         \x20 labels: {{app.kubernetes.io/name: ingress-nginx, app.kubernetes.io/component: controller}}\n\
+         spec: {{containers: [{{name: c, image: registry.k8s.io/ingress-nginx/controller:v1.3.0}}]}}\n"
+    );
+    let deny = format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: default-deny-ingress, namespace: {ns}}}\n\
+         spec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n"
+    );
+    let allow = |port: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: allow-ingress-controller, namespace: {ns}}}\n\
+             spec:\n  podSelector: {{matchLabels: {{app: accounting}}}}\n  policyTypes: [Ingress]\n  ingress:\n\
+             \x20 - from: [{{namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {controller}}}}}, \
+             podSelector: {{matchLabels: {{app.kubernetes.io/name: ingress-nginx}}}}}}]\n    ports: [{{port: {port}}}]\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let apply = |name: &str, yaml: &str| -> String {
+        let file = dir.path().join(name);
+        std::fs::write(&file, yaml).unwrap();
+        let out = run(cluster.kubectl().arg("apply").arg("-f").arg(&file));
+        assert!(out.status.success(), "{}", stderr(&out));
+        file.display().to_string()
+    };
+    let paths = || run(cluster.plugin(PLUGIN).args(["ingress-paths", "-n", &ns]));
+    let objects_file = apply("objects.yaml", &objects);
+
+    let out = paths();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        text.contains(&format!(
+            "  controller: found from IngressClass {class} (controller k8s.io/ingress-nginx): 1 pod(s) labelled \
+             app.kubernetes.io/name=ingress-nginx,app.kubernetes.io/component=controller in {controller}\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "accounting.internal.acme.com/ (Prefix) -> Service {ns}/accounting-service:80 -> {ns}/accounting 80/TCP: reachable\n"
+        )),
+        "{text}"
+    );
+
+    let deny_file = apply("deny.yaml", &deny);
+    let out = paths();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(text.contains(": NOT REACHABLE\n"), "{text}");
+    assert!(text.contains(&format!("{ns}/default-deny-ingress has no ingress rules: it allows nothing")), "{text}");
+
+    apply("wrong.yaml", &allow("443"));
+    let out = paths();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "the wrong port is no fix: {text}{}", stderr(&out));
+    assert!(text.contains("ingress[0] came nearest: allows 443/TCP, asked 80/TCP"), "{text}");
+
+    let allow_file = apply("allow.yaml", &allow("http"));
+    let out = paths();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("80/TCP: reachable\n"), "{text}");
+
+    // The same objects from files: the same answer, with the controller named by the flag too.
+    let live = run(cluster.plugin(PLUGIN).args(["ingress-paths", "-n", &ns, "-o", "json"]));
+    let (mut command, _home) = offline();
+    let files = run(command.args([
+        "ingress-paths",
+        "-n",
+        &ns,
+        "-o",
+        "json",
+        "-f",
+        &objects_file,
+        "-f",
+        &deny_file,
+        "-f",
+        &allow_file,
+    ]));
+    assert_eq!(files.status.code(), Some(0), "{}", stderr(&files));
+    let live: Value = serde_json::from_str(&stdout(&live)).unwrap();
+    let files: Value = serde_json::from_str(&stdout(&files)).unwrap();
+    assert_eq!(live, files);
+    assert_eq!(live["routes"][0]["paths"][0]["reachable"], true);
+
+    // A Gateway of another class: its controller (Traefik's pods) is not the one allowed in.
+    let gateway_class = format!("traefik-{ns}");
+    apply(
+        "gateway.yaml",
+        &format!(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {{name: {gateway_class}}}\n\
+             spec: {{controllerName: traefik.io/gateway-controller}}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {{name: traefik, namespace: {controller}, labels: {{app.kubernetes.io/name: traefik}}}}\n\
+             spec: {{containers: [{{name: c, image: traefik}}]}}\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: web, namespace: {ns}}}\n\
+             spec:\n  gatewayClassName: {gateway_class}\n  listeners: [{{name: https, port: 443, protocol: HTTPS, hostname: accounting.internal.acme.com, \
+             tls: {{certificateRefs: [{{name: accounting-secret}}]}}}}]\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: accounting, namespace: {ns}}}\n\
+             spec: {{parentRefs: [{{name: web}}], rules: [{{backendRefs: [{{name: accounting-service, port: 80}}]}}]}}\n"
+        ),
+    );
+    let out = paths();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(text.contains(&format!("HTTPRoute {ns}/accounting (class {gateway_class})\n")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "  exposes from outside: https://accounting.internal.acme.com:443 (Gateway {ns}/web listener https)\n"
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&format!("denied: {controller}/traefik -> {ns}/accounting on 80/TCP")), "{text}");
+    assert!(text.contains("2 path(s): 1 reachable, 1 not reachable, 0 unknown\n"), "{text}");
+}
+
+/// Renders `page` in headless Chromium: the DOM after the page's script ran, and a screenshot.
+fn render_in_chromium(page: &Path, png: &Path, size: (u32, u32)) -> String {
+    let browser = harden_tests::chromium();
+    let url = format!("file://{}", page.display());
+    let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"];
+    let dom = run(Command::new(&browser).args(common).arg("--dump-dom").arg(&url));
+    assert!(dom.status.success(), "{} --dump-dom: {}", browser.display(), stderr(&dom));
+    let shot = run(Command::new(&browser)
+        .args(common)
+        .arg(format!("--window-size={},{}", size.0, size.1))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(&url));
+    assert!(shot.status.success(), "{} --screenshot: {}", browser.display(), stderr(&shot));
+    stdout(&dom)
+}
+
+/// The PNG's width and height, from its header.
+fn png_size(png: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{} is not a PNG", png.display());
+    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+/// The `data-*` attribute `name` of `<body>` in a dumped DOM.
+fn body_data(dom: &str, name: &str) -> String {
+    let body = &dom[dom.find("<body").expect("a body")..];
+    let body = &body[..body.find('>').unwrap()];
+    let key = format!("data-{name}=\"");
+    let start = body.find(&key).unwrap_or_else(|| panic!("no data-{name} on <body>: {body}")) + key.len();
+    body[start..start + body[start..].find('"').unwrap()].to_string()
+}
+
+/// Issue 30: `matrix -o html` of the seed's g04 in a real browser: the page lays out (every label
+/// inside its box, checked by the browser), has g04's three workloads and "any address" as nodes
+/// and exactly the allowed edges (frontend -> backend on TCP 3000; none from other into g04), and
+/// the screenshot is a picture of that size. At 50 workloads it still lays out; with 300, the
+/// picture has one node per namespace and says so.
+#[test]
+fn matrix_html_renders_in_chromium_with_the_allowed_edges() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("g04.html");
+    let out = offline_run(&strs(&with(after(), &["matrix", "-o", "html"])));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::write(&page, stdout(&out)).unwrap();
+    let png = dir.path().join("g04.png");
+    let dom = render_in_chromium(&page, &png, (1200, 520));
+    assert_eq!(body_data(&dom, "layout"), "ok", "every label fits its box");
+    assert_eq!(body_data(&dom, "nodes"), "4");
+    for node in ["default/other", "g04/backend", "g04/frontend", "any address"] {
+        assert!(dom.contains("<g class=\"node ") && dom.contains(&format!("data-label=\"{node}\"")), "{node}: {dom}");
+    }
+    assert!(dom.contains("data-from=\"g04/frontend\" data-to=\"g04/backend\" data-label=\"TCP 3000\""), "{dom}");
+    assert!(!dom.contains("data-from=\"default/other\" data-to=\"g04/backend\""), "a denied edge is absent: {dom}");
+    assert!(!dom.contains("data-from=\"default/other\" data-to=\"g04/frontend\""), "a denied edge is absent: {dom}");
+    let edges = body_data(&dom, "edges");
+    assert_eq!(edges, dom.matches("<g class=\"edge\"").count().to_string());
+    assert_eq!(png_size(&png), (1200, 520));
+    assert!(std::fs::metadata(&png).unwrap().len() > 10_000, "a blank screenshot is a few hundred bytes");
+    // A policy that lets other in: the edge appears.
+    let open = dir.path().join("open.yaml");
+    std::fs::write(
+        &open,
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: all-in, namespace: g04}\n\
+         spec: {podSelector: {}, ingress: [{}]}\n",
+    )
+    .unwrap();
+    let mut files = after();
+    files.extend(["-f".to_string(), open.display().to_string()]);
+    let out = offline_run(&strs(&with(files, &["matrix", "-o", "svg"])));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("data-from=\"default/other\" data-to=\"g04/backend\" data-label=\"All\""));
+    // One port is not what the picture draws: refused, saying what to do.
+    let out = offline_run(&strs(&with(after(), &["matrix", "--port", "3000", "-o", "html"])));
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("--port does not apply"), "{}", stderr(&out));
+
+    // 50 workloads in 5 namespaces; then 300 in 100.
+    for (namespaces, per, expect_nodes) in [(5, 10, None), (100, 3, Some(61 + 1))] {
+        let mut yaml = String::new();
+        for ns in 0..namespaces {
+            for pod in 0..per {
+                yaml += &format!(
+                    "apiVersion: v1\nkind: Pod\nmetadata: {{name: workload-{pod}, namespace: team-{ns:03}, labels: {{app: a{pod}}}}}\n\
+                     spec: {{containers: [{{name: c, image: i}}]}}\n---\n"
+                );
+            }
+            yaml += &format!(
+                "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: web, namespace: team-{ns:03}}}\n\
+                 spec: {{podSelector: {{matchLabels: {{app: a0}}}}, ingress: [{{from: [{{podSelector: {{matchLabels: {{app: a1}}}}}}], ports: [{{port: 8080}}]}}]}}\n---\n"
+            );
+        }
+        let file = dir.path().join(format!("cluster-{namespaces}.yaml"));
+        std::fs::write(&file, yaml).unwrap();
+        let out = offline_run(&["matrix", "-f", &file.display().to_string(), "-o", "html"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let page = dir.path().join(format!("cluster-{namespaces}.html"));
+        std::fs::write(&page, stdout(&out)).unwrap();
+        let dom = render_in_chromium(&page, &dir.path().join(format!("cluster-{namespaces}.png")), (1600, 1200));
+        assert_eq!(body_data(&dom, "layout"), "ok", "{namespaces} namespaces: every label fits its box");
+        match expect_nodes {
+            None => {
+                assert_eq!(body_data(&dom, "nodes"), (namespaces * per + 1).to_string());
+                assert!(dom.contains(
+                    "data-from=\"team-000/workload-1\" data-to=\"team-000/workload-0\" data-label=\"TCP 8080\""
+                ));
+            }
+            Some(nodes) => {
+                assert_eq!(body_data(&dom, "nodes"), nodes.to_string());
+                assert!(
+                    dom.contains("300 workloads in 100 namespaces: more than 80, so each node is a namespace"),
+                    "{dom}"
+                );
+            }
+        }
+    }
+}

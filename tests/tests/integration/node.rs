@@ -2185,3 +2185,159 @@ fn node_cks_practice_dashboard_args_are_graded_on_a_ready_pod_of_the_current_tem
     let out = cks(&["reset", "--run", run_name]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// Traefik as pods run it: a pod of namespace `ns` labelled app.kubernetes.io/name=traefik running
+/// the node's Traefik binary (from a hostPath) with an Ingress provider on its port 8000, reading the
+/// API with the node's Traefik token. Its traffic to backends comes from its pod address, so
+/// NetworkPolicies govern it (the node's own Traefik is a host process, which kube-router always lets
+/// through to local pods). Returns the pod's IP.
+fn traefik_pod(node: &Node, ns: &str) -> String {
+    let dir = node.cluster.dir.join("traefik-pod");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tokens = std::fs::read_to_string(node.cluster.dir.join("tokens.csv")).unwrap();
+    let token = tokens.lines().find(|l| l.contains(",traefik,")).unwrap().split(',').next().unwrap().to_string();
+    std::fs::copy(node.cluster.dir.join("pki/ca.crt"), dir.join("ca.crt")).unwrap();
+    let binary = harden_tests::node::prepare().unwrap().traefik;
+    std::fs::copy(&binary, dir.join("traefik")).unwrap();
+    std::fs::write(
+        dir.join("config.yaml"),
+        format!(
+            "global: {{checkNewVersion: false, sendAnonymousUsage: false}}\nlog: {{level: INFO}}\n\
+             entryPoints:\n  web: {{address: \":8000\"}}\n\
+             providers:\n  kubernetesIngress:\n    endpoint: https://{}:6443\n    token: {token}\n    certAuthFilePath: /opt/traefik/ca.crt\n",
+            harden_tests::node::NODE_IP
+        ),
+    )
+    .unwrap();
+    let image = node.cluster.image("busybox");
+    apply(
+        node,
+        &format!(
+            "{}apiVersion: v1\nkind: Pod\nmetadata:\n  name: traefik\n  namespace: {ns}\n  labels: {{app.kubernetes.io/name: traefik}}\n\
+             spec:\n  terminationGracePeriodSeconds: 1\n  automountServiceAccountToken: false\n  containers:\n  - name: traefik\n\
+             \x20   image: {image}\n    imagePullPolicy: Never\n    command: [/opt/traefik/traefik, --configfile=/opt/traefik/config.yaml]\n\
+             \x20   # Not in-cluster: Traefik would prefer a service account to the endpoint and token.\n\
+             \x20   env: [{{name: KUBERNETES_SERVICE_HOST, value: ''}}, {{name: KUBERNETES_SERVICE_PORT, value: ''}}]\n\
+             \x20   ports: [{{containerPort: 8000, name: web}}]\n\
+             \x20   volumeMounts: [{{name: traefik, mountPath: /opt/traefik, readOnly: true}}]\n\
+             \x20 volumes: [{{name: traefik, hostPath: {{path: {}, type: Directory}}}}]\n",
+            namespace_yaml(ns, "role: ingress"),
+            dir.display()
+        ),
+    );
+    wait_ready(node, ns);
+    pod_ip(node, ns, "traefik")
+}
+
+/// An HTTP GET through the Traefik pod for `host`, from `client` (ns/pod): the body, or wget's error
+/// (`server returned error: HTTP/1.1 502 Bad Gateway` when Traefik could not reach the backend).
+fn get_through(node: &Node, client: (&str, &str), traefik_ip: &str, host: &str) -> Result<String, String> {
+    let out = kubectl(node)
+        .args(["exec", "-n", client.0, client.1, "--", "timeout", "10", "wget", "-q", "-O", "-", "--header"])
+        .arg(format!("Host: {host}"))
+        .arg(format!("http://{traefik_ip}:8000/"))
+        .output()
+        .unwrap();
+    if out.status.success() { Ok(stdout(&out)) } else { Err(stderr(&out)) }
+}
+
+/// Polls [`get_through`] until it answers as expected: the backend's page (`true`), or Traefik's
+/// 502/504 for a backend it cannot connect to (`false`; Traefik itself answered, so the request
+/// reached it and only the backend connection failed). Fails after SETTLE.
+fn expect_through(node: &Node, client: (&str, &str), traefik_ip: &str, host: &str, reachable: bool) {
+    let start = Instant::now();
+    loop {
+        let got = get_through(node, client, traefik_ip, host);
+        let ok = match &got {
+            Ok(body) => reachable && body.contains("kube-harden test page"),
+            Err(err) => !reachable && (err.contains("502") || err.contains("504")),
+        };
+        if ok {
+            return;
+        }
+        if start.elapsed() > SETTLE {
+            let log = run(kubectl(node).args(["logs", "-n", "traefik-ctl", "traefik", "--tail", "30"]));
+            panic!(
+                "through Traefik for {host}: expected reachable={reachable}, got {got:?}; Traefik's log:\n{}",
+                stdout(&log)
+            );
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Issue 30, the seed's t75 live with a real controller: `ingress-paths` finds Traefik's pods from
+/// the IngressClass and says the backend is reachable, and a request through Traefik gets the
+/// backend's page; after a default-deny in the namespace it says NOT REACHABLE (exit 1) and Traefik
+/// answers 502; an allow for Traefik on the wrong port changes neither; the allow on the pods' port
+/// makes both reachable again.
+#[test]
+fn node_ingress_paths_t75_agrees_with_requests_through_a_traefik_pod() {
+    let node = node();
+    let (ns, host) = ("t75-paths", "accounting.internal.acme.com");
+    apply(
+        node,
+        "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata:\n  name: traefik\nspec:\n  controller: traefik.io/ingress-controller\n",
+    );
+    let mut yaml = namespace_yaml(ns, "purpose: paths");
+    yaml += &pod_yaml(node, ns, "accounting", "app: accounting");
+    yaml += &format!(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: accounting-service\n  namespace: {ns}\n\
+         spec:\n  selector: {{app: accounting}}\n  ports:\n  - {{port: 80, targetPort: 3000}}\n---\n\
+         apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: accounting-ingress\n  namespace: {ns}\n\
+         spec:\n  ingressClassName: traefik\n  rules:\n  - host: {host}\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n\
+         \x20       backend: {{service: {{name: accounting-service, port: {{number: 80}}}}}}\n---\n"
+    );
+    yaml += &namespace_yaml("paths-client", "purpose: client");
+    yaml += &quiet_pod_yaml(node, "paths-client", "client", "role: client");
+    apply(node, &yaml);
+    wait_ready(node, ns);
+    wait_ready(node, "paths-client");
+    let traefik_ip = traefik_pod(node, "traefik-ctl");
+    let client = ("paths-client", "client");
+    let paths = || run(node.cluster.plugin("netpol-deny").args(["ingress-paths", "-n", ns]));
+
+    let out = paths();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("controller: found from IngressClass traefik (controller traefik.io/ingress-controller): 1 pod(s) labelled app.kubernetes.io/name=traefik in traefik-ctl"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("-> {ns}/accounting 3000/TCP: reachable\n")), "{text}");
+    expect_through(node, client, &traefik_ip, host, true);
+
+    apply(
+        node,
+        &format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: default-deny-ingress, namespace: {ns}}}\n\
+             spec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n"
+        ),
+    );
+    let out = paths();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(text.contains(&format!("-> {ns}/accounting 3000/TCP: NOT REACHABLE\n")), "{text}");
+    expect_through(node, client, &traefik_ip, host, false);
+
+    let allow = |port: u16| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: allow-traefik, namespace: {ns}}}\n\
+             spec:\n  podSelector: {{matchLabels: {{app: accounting}}}}\n  policyTypes: [Ingress]\n  ingress:\n\
+             \x20 - from: [{{namespaceSelector: {{matchLabels: {{role: ingress}}}}, podSelector: {{matchLabels: {{app.kubernetes.io/name: traefik}}}}}}]\n\
+             \x20   ports: [{{port: {port}}}]\n"
+        )
+    };
+    apply(node, &allow(80));
+    let out = paths();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "the Service's port is not the pods' port: {text}{}", stderr(&out));
+    assert!(text.contains("allows 80/TCP, asked 3000/TCP"), "{text}");
+    expect_through(node, client, &traefik_ip, host, false);
+
+    apply(node, &allow(3000));
+    let out = paths();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    expect_through(node, client, &traefik_ip, host, true);
+}

@@ -76,6 +76,8 @@ impl<'a> ConnectionTable<'a> {
             MatrixFormat::Csv => self.write_csv(out),
             MatrixFormat::Dot => self.write_dot(out),
             MatrixFormat::Md => self.write_md(out),
+            MatrixFormat::Html => Ok(out.write_all(super::graph::Graph::new(self.cluster, self).html().as_bytes())?),
+            MatrixFormat::Svg => Ok(out.write_all(super::graph::Graph::new(self.cluster, self).svg().as_bytes())?),
         }
     }
 

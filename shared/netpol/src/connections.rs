@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::matrix::Matrix;
 use crate::model::{Cluster, GroupId, PortRef};
 use crate::tier::TierPort;
 use crate::{Cell, PortQuery, Protocol};
@@ -271,41 +272,27 @@ impl Cluster {
     }
 
     /// The connection sets between `groups` (see [`Cluster::groups_of`]): one [`Cluster::matrix`]
-    /// per class of port intervals, each cell's answer folded into a pattern of classes as it goes.
+    /// per class of port intervals, each cell's answers over the classes made into a pattern.
     pub fn connections(&self, groups: &[GroupId]) -> ConnectionMatrix {
         let n = groups.len();
         let classes = self.port_classes();
-        // Per class in order, the state of each pattern: 0 denied, 1 allowed, 2 allowed but
-        // uncertain.
-        let mut patterns: Vec<Vec<u8>> = vec![Vec::new()];
-        let mut cells: Vec<u32> = vec![0; n * n];
         let mut work = crate::matrix::Work::new(self);
-        for &(port, protocol) in &classes.representative {
-            let matrix = self.matrix_in(&mut work, groups, &PortQuery::new(port, protocol));
-            // Pattern `id` followed by state `s` becomes `next[id][s]`, made once.
-            let mut next: Vec<[u32; 3]> = vec![[u32::MAX; 3]; patterns.len()];
-            let mut grown: Vec<Vec<u8>> = Vec::with_capacity(patterns.len());
-            for (from, row) in cells.chunks_mut(n.max(1)).enumerate() {
-                let uncertain_row = matrix.any_uncertain();
-                for (to, cell) in row.iter_mut().enumerate() {
-                    // A numbered query always resolves: no NoSuchPort.
-                    let state = match matrix.cell(from, to) {
-                        Cell::Allowed if uncertain_row && !matrix.certain(from, to) => 2u8,
-                        Cell::Allowed => 1,
-                        Cell::Denied | Cell::NoSuchPort => 0,
-                    };
-                    let slot = &mut next[*cell as usize][state as usize];
-                    if *slot == u32::MAX {
-                        let mut pattern = patterns[*cell as usize].clone();
-                        pattern.push(state);
-                        *slot = grown.len() as u32;
-                        grown.push(pattern);
-                    }
-                    *cell = *slot;
-                }
-            }
-            patterns = grown;
-        }
+        // With up to 64 classes a cell's pattern is a pair of bit masks, read 64 cells at a time
+        // from every class's matrix kept at once; past that (or past the memory this would take),
+        // the patterns grow one class at a time.
+        let bytes_per_matrix = n * n.div_ceil(64) * 8;
+        let (patterns, mut cells) = if classes.representative.len() <= 64
+            && classes.representative.len() * bytes_per_matrix <= KEPT_MATRICES_BYTES
+        {
+            let matrices: Vec<Matrix> = classes
+                .representative
+                .iter()
+                .map(|&(port, protocol)| self.matrix_in(&mut work, groups, &PortQuery::new(port, protocol)))
+                .collect();
+            patterns_by_masks(&matrices, n)
+        } else {
+            patterns_class_by_class(self, &mut work, groups, &classes)
+        };
         let mut sets = Vec::with_capacity(patterns.len());
         for pattern in &patterns {
             let mut out = Connections::default();
@@ -335,5 +322,134 @@ impl Cluster {
             *cell = remap[*cell as usize];
         }
         ConnectionMatrix { groups: groups.to_vec(), sets: distinct, intervals: classes.starts, cells }
+    }
+}
+
+/// How much memory the matrices of every class may take at once (see [`Cluster::connections`]).
+const KEPT_MATRICES_BYTES: usize = 192 << 20;
+
+/// A cell's state in one class: 0 denied, 1 allowed, 2 allowed but uncertain.
+type Pattern = Vec<u8>;
+
+/// The patterns and each cell's pattern, from the matrices of every class (at most 64): for each
+/// row and 64 columns, the classes' words are transposed so that each column's word holds its
+/// allowed classes (and another its uncertain ones); a run of 64 cells where every class is all
+/// or nothing is one pattern.
+fn patterns_by_masks(matrices: &[Matrix], n: usize) -> (Vec<Pattern>, Vec<u32>) {
+    let k = matrices.len();
+    let any_uncertain = matrices.iter().any(Matrix::any_uncertain);
+    let mut index: HashMap<(u64, u64), u32, std::hash::BuildHasherDefault<MaskHasher>> = HashMap::default();
+    let mut masks: Vec<(u64, u64)> = Vec::new();
+    let mut intern = |key: (u64, u64)| -> u32 {
+        *index.entry(key).or_insert_with(|| {
+            masks.push(key);
+            (masks.len() - 1) as u32
+        })
+    };
+    let mut cells: Vec<u32> = vec![0; n * n];
+    let mut allowed = [0u64; 64];
+    let mut uncertain = [0u64; 64];
+    for row in 0..n {
+        let rows: Vec<(&[u64], Option<&[u64]>)> = matrices.iter().map(|m| m.row_words(row)).collect();
+        let out = &mut cells[row * n..(row + 1) * n];
+        for (w, cells) in out.chunks_mut(64).enumerate() {
+            let full = if cells.len() == 64 { u64::MAX } else { (1u64 << cells.len()) - 1 };
+            allowed[..k].iter_mut().zip(&rows).for_each(|(a, r)| *a = r.0[w]);
+            let certain = !any_uncertain || rows.iter().all(|r| r.1.is_none_or(|u| u[w] == 0));
+            if certain && allowed[..k].iter().all(|&a| a == 0 || a == full) {
+                let mask = allowed[..k].iter().enumerate().fold(0u64, |m, (c, &a)| m | (u64::from(a != 0) << c));
+                cells.fill(intern((mask, 0)));
+                continue;
+            }
+            allowed[k..].fill(0);
+            crate::bits::transpose64(&mut allowed);
+            if certain {
+                uncertain.fill(0);
+            } else {
+                uncertain[..k].iter_mut().zip(&rows).for_each(|(u, r)| *u = r.1.map_or(0, |u| u[w]));
+                uncertain[k..].fill(0);
+                crate::bits::transpose64(&mut uncertain);
+            }
+            let mut last: Option<((u64, u64), u32)> = None;
+            for (j, cell) in cells.iter_mut().enumerate() {
+                let key = (allowed[j], uncertain[j]);
+                *cell = match last {
+                    Some((previous, id)) if previous == key => id,
+                    _ => {
+                        let id = intern(key);
+                        last = Some((key, id));
+                        id
+                    }
+                };
+            }
+        }
+    }
+    let patterns = masks
+        .iter()
+        .map(|&(allowed, uncertain)| {
+            (0..k).map(|c| if uncertain >> c & 1 == 1 { 2 } else { (allowed >> c & 1) as u8 }).collect()
+        })
+        .collect();
+    (patterns, cells)
+}
+
+/// The patterns one class at a time: each cell's pattern is followed by its state in the next
+/// class, a transition made once per pattern and state.
+fn patterns_class_by_class(
+    cluster: &Cluster,
+    work: &mut crate::matrix::Work<'_>,
+    groups: &[GroupId],
+    classes: &PortClasses,
+) -> (Vec<Pattern>, Vec<u32>) {
+    let n = groups.len();
+    let mut patterns: Vec<Pattern> = vec![Vec::new()];
+    let mut cells: Vec<u32> = vec![0; n * n];
+    for &(port, protocol) in &classes.representative {
+        let matrix = cluster.matrix_in(work, groups, &PortQuery::new(port, protocol));
+        // Pattern `id` followed by state `s` becomes `next[id][s]`, made once.
+        let mut next: Vec<[u32; 3]> = vec![[u32::MAX; 3]; patterns.len()];
+        let mut grown: Vec<Pattern> = Vec::with_capacity(patterns.len());
+        let uncertain_any = matrix.any_uncertain();
+        for (from, row) in cells.chunks_mut(n.max(1)).enumerate() {
+            for (to, cell) in row.iter_mut().enumerate() {
+                // A numbered query always resolves: no NoSuchPort.
+                let state = match matrix.cell(from, to) {
+                    Cell::Allowed if uncertain_any && !matrix.certain(from, to) => 2u8,
+                    Cell::Allowed => 1,
+                    Cell::Denied | Cell::NoSuchPort => 0,
+                };
+                let slot = &mut next[*cell as usize][state as usize];
+                if *slot == u32::MAX {
+                    let mut pattern = patterns[*cell as usize].clone();
+                    pattern.push(state);
+                    *slot = grown.len() as u32;
+                    grown.push(pattern);
+                }
+                *cell = *slot;
+            }
+        }
+        patterns = grown;
+    }
+    (patterns, cells)
+}
+
+/// A hasher for pairs of masks: one multiply per word (the default hasher's cost shows when every
+/// cell of a large matrix looks its pattern up).
+#[derive(Default)]
+struct MaskHasher(u64);
+
+impl std::hash::Hasher for MaskHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7cc1_b727_220a_95);
     }
 }

@@ -65,7 +65,10 @@ impl<'a> ConnectionTable<'a> {
     }
 
     fn any_uncertain(&self) -> bool {
-        (0..self.rows.0.len()).any(|row| (0..self.columns.0.len()).any(|column| !self.cell(row, column).certain()))
+        // Most runs have no uncertain set at all: no need to visit the cells.
+        self.sets.iter().any(|s| !s.certain())
+            && (0..self.rows.0.len())
+                .any(|row| (0..self.columns.0.len()).any(|column| !self.cell(row, column).certain()))
     }
 
     pub fn write(&self, out: &mut dyn Write, format: MatrixFormat) -> Result<()> {

@@ -38,9 +38,11 @@ pub enum Id {
     KubeBench,
     /// 9. Egress default-deny with a DNS exception.
     EgressDns,
+    /// 10. Pods of a namespace kept off the nodes' component ports.
+    NodeEndpoints,
 }
 
-pub const ALL: [Id; 9] = [
+pub const ALL: [Id; 10] = [
     Id::DefaultDeny,
     Id::FrontendToBackend,
     Id::BlockMetadata,
@@ -50,6 +52,7 @@ pub const ALL: [Id; 9] = [
     Id::TamperedBinary,
     Id::KubeBench,
     Id::EgressDns,
+    Id::NodeEndpoints,
 ];
 
 /// What a scenario needs of the cluster.
@@ -96,6 +99,7 @@ impl Id {
             Id::TamperedBinary => "tampered-binary",
             Id::KubeBench => "kube-bench",
             Id::EgressDns => "egress-dns",
+            Id::NodeEndpoints => "node-endpoints",
         }
     }
 
@@ -129,6 +133,11 @@ impl Id {
             Id::EgressDns => {
                 ("NetworkPolicy: default-deny egress, except DNS to the cluster DNS pods", 8, &[Need::Api])
             }
+            Id::NodeEndpoints => (
+                "NetworkPolicy: no pod reaches the kubelet, etcd, scheduler or controller manager on the nodes",
+                10,
+                &[Need::Api],
+            ),
         };
         Info { number: self.number(), id: self, topic, minutes, needs: needs.to_vec() }
     }
@@ -272,6 +281,7 @@ pub fn plan(id: Id, ctx: &Context<'_>) -> Result<Plan> {
         Id::TamperedBinary => Ok(scenarios::binaries::plan(ctx)),
         Id::KubeBench => scenarios::kube_bench::plan(ctx),
         Id::EgressDns => Ok(scenarios::egress_dns::plan(ctx)),
+        Id::NodeEndpoints => Ok(scenarios::node_endpoints::plan(ctx)),
     }
 }
 
@@ -391,7 +401,8 @@ mod tests {
         assert_eq!(Id::parse("2").unwrap(), Id::FrontendToBackend);
         assert_eq!(Id::parse("tls-ingress").unwrap(), Id::TlsIngress);
         assert_eq!(Id::parse("9").unwrap(), Id::EgressDns);
-        assert!(Id::parse("10").unwrap_err().contains("1-9"));
+        assert_eq!(Id::parse("10").unwrap(), Id::NodeEndpoints);
+        assert!(Id::parse("11").unwrap_err().contains("1-10"));
         assert!(Id::parse("0").is_err());
         assert!(Id::parse("nope").unwrap_err().contains("default-deny"));
         for (i, id) in ALL.iter().enumerate() {

@@ -1307,3 +1307,121 @@ async fn egress_dns_allows_only_dns_to_the_cluster_dns_pods() {
     assert_eq!(exit, Some(0), "{checks:#?}");
     reset_leaves_nothing(id, &task).await;
 }
+
+/// Scenario 10 on a control plane of its own (its Node objects: a control-plane node and a worker;
+/// the API server publishes no endpoints, so the control-plane node's 6443 is the API server's).
+/// No pod runs here: graded by the engine, and every check says so. Wrong answers written by hand:
+/// the API server cut too, only the kubelet's 10250 closed (etcd open), all egress denied (DNS
+/// broken), a policy for the wrong node address; then the manual solution and the plugin's pass.
+#[test]
+fn node_endpoints_keeps_pods_off_the_node_ports_but_the_api_server_and_dns() {
+    let plane = harden_tests::ControlPlane::start_for_tests().expect("a control plane for this test");
+    let kubeconfig = plane.admin_kubeconfig.clone();
+    let bins = harden_tests::bin_target_dir();
+    let path = format!("{}:{}", bins.display(), std::env::var("PATH").unwrap());
+    let practice = |args: &[&str]| run(plugin_command(PLUGIN).env("KUBECONFIG", &kubeconfig).args(args));
+    let dir = tempfile::tempdir().unwrap();
+    let shell = |script: &str| {
+        let out = run(std::process::Command::new("bash")
+            .args(["-euo", "pipefail", "-c", script])
+            .current_dir(dir.path())
+            .env("KUBECONFIG", &kubeconfig)
+            .env("PATH", &path)
+            .stdin(std::process::Stdio::null()));
+        assert_eq!(code(&out), Some(0), "{script}\n{}", stderr(&out));
+        out
+    };
+    let id = "node-endpoints-1001";
+    let out = practice(&["start", "node-endpoints", "--seed", "1001"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let task: Value = serde_json::from_str(&stdout(&practice(&["task", "--run", id, "-o", "json"]))).unwrap();
+    let ns = task["names"]["namespace"].as_str().unwrap().to_string();
+    let name = task["names"]["networkpolicy"].as_str().unwrap().to_string();
+    // No node: nothing to grade, said (exit 2), never a pass.
+    let out = practice(&["check", "--run", id]);
+    assert_eq!(code(&out), Some(2), "{}{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).contains("no node with an IP address"), "{}", stderr(&out));
+    shell(
+        "kubectl create -f - <<'EOF'\napiVersion: v1\nkind: Node\nmetadata: {name: cp, labels: {node-role.kubernetes.io/control-plane: ''}}\n\
+         status: {addresses: [{type: InternalIP, address: 10.0.0.10}, {type: Hostname, address: cp}]}\n---\n\
+         apiVersion: v1\nkind: Node\nmetadata: {name: w1}\nstatus: {addresses: [{type: InternalIP, address: 10.0.0.11}]}\nEOF\n",
+    );
+    let check = || {
+        let out = practice(&["check", "--run", id, "-o", "json"]);
+        let json: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+        (code(&out), json["checks"].as_array().unwrap().clone())
+    };
+    let caught = |expected: &[&str]| {
+        let (exit, checks) = check();
+        assert_eq!(exit, Some(1), "a wrong answer passed: {checks:#?}");
+        let failed = failing(&checks);
+        for want in expected {
+            assert!(failed.iter().any(|f| f.contains(want)), "no failing check {want:?}: {checks:#?}");
+        }
+        for f in &failed {
+            assert!(expected.iter().any(|want| f.contains(want)), "{f} fails too: {checks:#?}");
+        }
+        checks
+    };
+    let checks = caught(&["reaches no kubelet"]);
+    assert_eq!(checks.len(), 12, "four checks for two pods and a pod created later: {checks:#?}");
+    for c in &checks {
+        assert!(c["check"].as_str().unwrap().contains("(the engine"), "no pod runs here: {c:#}");
+    }
+    assert!(reason(&checks, "reaches no kubelet").contains("10.0.0.10 on 10250/TCP is allowed"), "{checks:#?}");
+    assert!(passed(&checks, "reaches the API server at 10.0.0.10:6443"), "{checks:#?}");
+    let policy = |spec: &str| {
+        format!(
+            "kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  \
+             namespace: {ns}\nspec:\n  podSelector: {{}}\n  policyTypes: [Egress]\n{spec}EOF\n"
+        )
+    };
+    let but_nodes = "  - to:\n    - ipBlock:\n        cidr: 0.0.0.0/0\n        except: [10.0.0.10/32, 10.0.0.11/32]\n";
+    // Wrong: the API server cut too.
+    shell(&policy(&format!("  egress:\n{but_nodes}")));
+    let checks = caught(&["reaches the API server"]);
+    assert!(reason(&checks, "reaches the API server").contains("10.0.0.10 on 6443/TCP is denied"), "{checks:#?}");
+    // Wrong: only the kubelet's 10250 closed on the nodes (etcd and the others open).
+    shell(&policy(&format!(
+        "  egress:\n{but_nodes}  - to:\n    - ipBlock: {{cidr: 10.0.0.10/32}}\n    - ipBlock: {{cidr: 10.0.0.11/32}}\n    \
+         ports:\n    - {{protocol: TCP, port: 1, endPort: 10249}}\n    - {{protocol: TCP, port: 10251, endPort: 65535}}\n"
+    )));
+    let checks = caught(&["reaches no kubelet"]);
+    assert!(reason(&checks, "reaches no kubelet").contains("on 10255/TCP is allowed"), "{checks:#?}");
+    // Still wrong with the read-only port closed too: etcd is open.
+    shell(&policy(&format!(
+        "  egress:\n{but_nodes}  - to:\n    - ipBlock: {{cidr: 10.0.0.10/32}}\n    - ipBlock: {{cidr: 10.0.0.11/32}}\n    \
+         ports:\n    - {{protocol: TCP, port: 1, endPort: 10249}}\n    - {{protocol: TCP, port: 10251, endPort: 10254}}\n    \
+         - {{protocol: TCP, port: 10256, endPort: 65535}}\n"
+    )));
+    let checks = caught(&["reaches no kubelet"]);
+    assert!(reason(&checks, "reaches no kubelet").contains("on 2379/TCP is allowed"), "{checks:#?}");
+    // Wrong: all egress denied (DNS broken, the API server and the other pods cut off).
+    shell(&policy("  egress: []\n"));
+    caught(&["reaches the API server", "reaches the cluster DNS pods", "still reaches the pods"]);
+    // Wrong: the policy written for another node address.
+    shell(&policy(
+        "  egress:\n  - to:\n    - ipBlock:\n        cidr: 0.0.0.0/0\n        except: [10.0.0.99/32]\n",
+    ));
+    let checks = caught(&["reaches no kubelet"]);
+    assert!(reason(&checks, "reaches no kubelet").contains("10.0.0.10 on 10250/TCP is allowed"), "{checks:#?}");
+    shell(&format!("kubectl -n {ns} delete networkpolicy {name}"));
+
+    // The manual solution (YAML made from the nodes' addresses) passes.
+    let out = practice(&["solution", "--run", id, "-o", "json"]);
+    let solution: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let out = shell(solution["manual"].as_str().unwrap());
+    assert!(stdout(&out).contains("- 10.0.0.11/32"), "{}", stdout(&out));
+    let (exit, checks) = check();
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    shell(&format!("kubectl -n {ns} delete networkpolicy {name}"));
+    // And the plugin's: block-metadata endpoints close.
+    for step in solution["plugin"].as_array().unwrap() {
+        shell(step.as_str().unwrap());
+    }
+    let (exit, checks) = check();
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    let out = practice(&["reset", "--run", id]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    plane.kill();
+}

@@ -40,9 +40,11 @@ pub enum Id {
     EgressDns,
     /// 10. Pods of a namespace kept off the nodes' component ports.
     NodeEndpoints,
+    /// 11. Ingress on a named port from labelled namespaces only.
+    NamedPort,
 }
 
-pub const ALL: [Id; 10] = [
+pub const ALL: [Id; 11] = [
     Id::DefaultDeny,
     Id::FrontendToBackend,
     Id::BlockMetadata,
@@ -53,6 +55,7 @@ pub const ALL: [Id; 10] = [
     Id::KubeBench,
     Id::EgressDns,
     Id::NodeEndpoints,
+    Id::NamedPort,
 ];
 
 /// What a scenario needs of the cluster.
@@ -100,6 +103,7 @@ impl Id {
             Id::KubeBench => "kube-bench",
             Id::EgressDns => "egress-dns",
             Id::NodeEndpoints => "node-endpoints",
+            Id::NamedPort => "named-port",
         }
     }
 
@@ -135,6 +139,11 @@ impl Id {
             }
             Id::NodeEndpoints => (
                 "NetworkPolicy: no pod reaches the kubelet, etcd, scheduler or controller manager on the nodes",
+                10,
+                &[Need::Api],
+            ),
+            Id::NamedPort => (
+                "NetworkPolicy: ingress on a named port from the pods of labelled namespaces only",
                 10,
                 &[Need::Api],
             ),
@@ -282,6 +291,7 @@ pub fn plan(id: Id, ctx: &Context<'_>) -> Result<Plan> {
         Id::KubeBench => scenarios::kube_bench::plan(ctx),
         Id::EgressDns => Ok(scenarios::egress_dns::plan(ctx)),
         Id::NodeEndpoints => Ok(scenarios::node_endpoints::plan(ctx)),
+        Id::NamedPort => Ok(scenarios::named_port::plan(ctx)),
     }
 }
 
@@ -402,7 +412,8 @@ mod tests {
         assert_eq!(Id::parse("tls-ingress").unwrap(), Id::TlsIngress);
         assert_eq!(Id::parse("9").unwrap(), Id::EgressDns);
         assert_eq!(Id::parse("10").unwrap(), Id::NodeEndpoints);
-        assert!(Id::parse("11").unwrap_err().contains("1-10"));
+        assert_eq!(Id::parse("11").unwrap(), Id::NamedPort);
+        assert!(Id::parse("12").unwrap_err().contains("1-11"));
         assert!(Id::parse("0").is_err());
         assert!(Id::parse("nope").unwrap_err().contains("default-deny"));
         for (i, id) in ALL.iter().enumerate() {

@@ -1425,3 +1425,72 @@ fn node_endpoints_keeps_pods_off_the_node_ports_but_the_api_server_and_dns() {
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     plane.kill();
 }
+
+/// Scenario 11: ingress on the port the pod spec names, from role=client pods of the namespaces
+/// carrying the task's label (two today, one labelled later). Wrong answers written by hand: the
+/// number of the other container's port, the namespaces by name (the one labelled later is left
+/// out), the OR trap (two peers), and every port opened; the manual solution passes.
+#[tokio::test]
+async fn named_port_is_graded_on_the_named_port_and_the_namespace_label() {
+    let task = start(&["named-port", "--seed", "1111"]);
+    let id = "named-port-1111";
+    let names = &task["names"];
+    let ns = names["namespace"].as_str().unwrap().to_string();
+    let name = names["networkpolicy"].as_str().unwrap().to_string();
+    let app = names["app"].as_str().unwrap().to_string();
+    let web = names["portName"].as_str().unwrap().to_string();
+    let admin_port = names["adminPort"].as_str().unwrap().to_string();
+    let team = names["namespaceLabel"].as_str().unwrap().split_once('=').unwrap().1.to_string();
+    let all = namespaces(&task);
+    let (client_a, client_b) = (&all[1], &all[2]);
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1), "no policy yet: {checks:#?}");
+    let policy = |from: &str, ports: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  \
+             podSelector:\n    matchLabels:\n      app: {app}\n  policyTypes: [Ingress]\n  ingress:\n  - from:\n{from}{ports}"
+        )
+    };
+    let one_peer = format!(
+        "    - namespaceSelector:\n        matchLabels:\n          team: {team}\n      podSelector:\n        matchLabels:\n          role: client\n"
+    );
+    // Wrong: the other container's port, by number.
+    apply(&policy(&one_peer, &format!("    ports:\n    - protocol: TCP\n      port: {admin_port}\n")));
+    let checks = caught(id, &[&format!("on the port named {web}")]);
+    let why = reason(&checks, &format!("{client_a}/client reaches"));
+    let port = names["port"].as_str().unwrap();
+    assert!(
+        why.contains(&format!("on {admin_port}/TCP is allowed")) || why.contains(&format!("on {port}/TCP is denied")),
+        "{checks:#?}"
+    );
+    // Wrong: the namespaces by name: the one labelled later is not let in.
+    apply(&policy(
+        &format!(
+            "    - namespaceSelector:\n        matchExpressions:\n        - key: kubernetes.io/metadata.name\n          operator: In\n          \
+             values: [{client_a}, {client_b}]\n      podSelector:\n        matchLabels:\n          role: client\n"
+        ),
+        &format!("    ports:\n    - protocol: TCP\n      port: {web}\n"),
+    ));
+    let checks = caught(id, &["namespace-labelled-later/client"]);
+    assert!(reason(&checks, "namespace-labelled-later/client").contains("is denied"), "{checks:#?}");
+    // Wrong: the OR trap, two peers.
+    apply(&policy(
+        &format!(
+            "    - namespaceSelector:\n        matchLabels:\n          team: {team}\n    - podSelector:\n        matchLabels:\n          role: client\n"
+        ),
+        &format!("    ports:\n    - protocol: TCP\n      port: {web}\n"),
+    ));
+    let checks = caught(id, &["/batch reaches no", "/neighbour reaches no"]);
+    assert!(reason(&checks, &format!("{client_a}/batch")).contains("peers of a rule are alternatives"), "{checks:#?}");
+    // Wrong: every port opened.
+    apply(&policy(&one_peer, ""));
+    caught(id, &[&format!("on the port named {web}")]);
+    delete_policy(&ns, &name);
+
+    let dir = tempfile::tempdir().unwrap();
+    sh(&manual(id), dir.path());
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    assert!(checks.iter().any(|c| c["check"].as_str().unwrap().starts_with("namespace-labelled-later/client reaches the")), "{checks:#?}");
+    reset_leaves_nothing(id, &task).await;
+}

@@ -9,6 +9,7 @@ pub mod egress_dns;
 pub mod frontend_backend;
 pub mod kube_bench;
 pub mod metadata;
+pub mod named_port;
 pub mod node_endpoints;
 pub mod tls;
 
@@ -34,6 +35,7 @@ pub async fn check(
         Id::DefaultDeny => default_deny::check(client, plan).await,
         Id::EgressDns => egress_dns::check(client, plan).await,
         Id::NodeEndpoints => node_endpoints::check(client, plan).await,
+        Id::NamedPort => named_port::check(client, plan).await,
         Id::FrontendToBackend => frontend_backend::check(client, plan).await,
         Id::BlockMetadata => metadata::check(client, plan).await,
         Id::TlsIngress => tls::check(client, plan, probe_address).await,

@@ -117,12 +117,13 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
          kubectl apply -f {policy}.yaml\n"
     );
     plan.verify = format!(
-        "# from {ns}/{app}, every node address: the kubelet and etcd NOT CONNECTED, the API server CONNECTED\n\
+        "# from {ns}/{app}, every node address: the kubelet and etcd NO ANSWER, the API server REACHED\n\
+         # (timeout ends a connection that stays open: exit 143 is connected)\n\
          for ip in $(kubectl get nodes -o jsonpath='{{range .items[*].status.addresses[*]}}{{.address}}{{\"\\n\"}}{{end}}' \\\n  \
          | grep -E '^[0-9.]+$' | sort -u); do\n  \
          for port in 10250 2379 6443; do\n    \
          kubectl -n {ns} exec {app} -- timeout 3 nc -w 2 \"$ip\" \"$port\" </dev/null >/dev/null 2>&1 && rc=0 || rc=$?\n    \
-         case $rc in 0|143) echo \"{ns}/{app} -> $ip:$port CONNECTED\";; *) echo \"{ns}/{app} -> $ip:$port NOT CONNECTED\";; esac\n  \
+         case $rc in 0|143) echo \"{ns}/{app} -> $ip:$port REACHED\";; *) echo \"{ns}/{app} -> $ip:$port NO ANSWER\";; esac\n  \
          done\n\
          done\n\
          # DNS: the name resolves\n\

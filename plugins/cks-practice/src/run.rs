@@ -650,6 +650,8 @@ fn remove_files(record: &Record, dir: &Path) -> Result<usize> {
     if let Some(token) = plan.names.get("tokenFile") {
         names.extend(Path::new(token).file_name().map(|n| n.to_string_lossy().into_owned()));
     }
+    // The file the candidate writes their answer to (scenario 12).
+    names.extend(plan.names.get("answerFile").cloned());
     names.push(DIR_MARKER.to_string());
     let mut removed = 0;
     for name in &names {

@@ -42,9 +42,11 @@ pub enum Id {
     NodeEndpoints,
     /// 11. Ingress on a named port from labelled namespaces only.
     NamedPort,
+    /// 12. Is a downloaded binary the genuine release of a given version?
+    VerifyVersion,
 }
 
-pub const ALL: [Id; 11] = [
+pub const ALL: [Id; 12] = [
     Id::DefaultDeny,
     Id::FrontendToBackend,
     Id::BlockMetadata,
@@ -56,6 +58,7 @@ pub const ALL: [Id; 11] = [
     Id::EgressDns,
     Id::NodeEndpoints,
     Id::NamedPort,
+    Id::VerifyVersion,
 ];
 
 /// What a scenario needs of the cluster.
@@ -104,6 +107,7 @@ impl Id {
             Id::EgressDns => "egress-dns",
             Id::NodeEndpoints => "node-endpoints",
             Id::NamedPort => "named-port",
+            Id::VerifyVersion => "verify-version",
         }
     }
 
@@ -146,6 +150,11 @@ impl Id {
                 "NetworkPolicy: ingress on a named port from the pods of labelled namespaces only",
                 10,
                 &[Need::Api],
+            ),
+            Id::VerifyVersion => (
+                "Binaries: is a downloaded binary the genuine release of the version you were told?",
+                6,
+                &[Need::Api, Need::LocalFiles],
             ),
         };
         Info { number: self.number(), id: self, topic, minutes, needs: needs.to_vec() }
@@ -292,6 +301,7 @@ pub fn plan(id: Id, ctx: &Context<'_>) -> Result<Plan> {
         Id::EgressDns => Ok(scenarios::egress_dns::plan(ctx)),
         Id::NodeEndpoints => Ok(scenarios::node_endpoints::plan(ctx)),
         Id::NamedPort => Ok(scenarios::named_port::plan(ctx)),
+        Id::VerifyVersion => Ok(scenarios::verify_version::plan(ctx)),
     }
 }
 
@@ -413,7 +423,8 @@ mod tests {
         assert_eq!(Id::parse("9").unwrap(), Id::EgressDns);
         assert_eq!(Id::parse("10").unwrap(), Id::NodeEndpoints);
         assert_eq!(Id::parse("11").unwrap(), Id::NamedPort);
-        assert!(Id::parse("12").unwrap_err().contains("1-11"));
+        assert_eq!(Id::parse("12").unwrap(), Id::VerifyVersion);
+        assert!(Id::parse("13").unwrap_err().contains("1-12"));
         assert!(Id::parse("0").is_err());
         assert!(Id::parse("nope").unwrap_err().contains("default-deny"));
         for (i, id) in ALL.iter().enumerate() {

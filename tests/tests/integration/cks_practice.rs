@@ -1494,3 +1494,68 @@ async fn named_port_is_graded_on_the_named_port_and_the_namespace_label() {
     assert!(checks.iter().any(|c| c["check"].as_str().unwrap().starts_with("namespace-labelled-later/client reaches the")), "{checks:#?}");
     reset_leaves_nothing(id, &task).await;
 }
+
+/// Scenario 12: is the downloaded kubectl the genuine release of the version the task names? Graded
+/// by what the candidate records (the binary's sha512, then GENUINE or NOT-GENUINE). Seed 1202 puts
+/// the genuine file of another release there: accepting it fails (its digest matches a published
+/// checksum, of another version), and so does a sha256 recorded for the sha512; the manual solution
+/// (sha512sum --check against the task's version) and the plugin's (verify-bin --version) pass.
+/// Seeds 1201 (the genuine release) and 1204 (changed by one byte): the manual solution passes, and
+/// the opposite verdict fails.
+#[tokio::test]
+async fn verify_version_is_graded_by_what_the_candidate_records() {
+    let files = tempfile::tempdir().unwrap();
+    let bins = harden_tests::bin_target_dir();
+    let path = format!("{}:{}", bins.display(), std::env::var("PATH").unwrap());
+    let in_dir = |script: &str, dir: &Path| {
+        let out = run(std::process::Command::new("bash")
+            .args(["-euo", "pipefail", "-c", script])
+            .current_dir(dir)
+            .env("PATH", &path)
+            .env("KUBECONFIG", cluster().admin_kubeconfig())
+            .stdin(std::process::Stdio::null()));
+        assert_eq!(code(&out), Some(0), "{script}\n{}{}", stdout(&out), stderr(&out));
+    };
+    let caught_in = |id: &str, dir: &Path, expected: &str| {
+        let (exit, checks, _) = check_in(id, dir);
+        assert_eq!(exit, Some(1), "a wrong answer passed: {checks:#?}");
+        assert_eq!(failing(&checks), [expected.to_string()], "{checks:#?}");
+        checks
+    };
+    for (seed, genuine) in [("1202", false), ("1201", true), ("1204", false)] {
+        let dir = files.path().join(seed);
+        let task = start(&["verify-version", "--seed", seed, "--dir", dir.to_str().unwrap()]);
+        let id = format!("verify-version-{seed}");
+        let version = task["names"]["version"].as_str().unwrap().to_string();
+        let line1 = "answer.txt line 1 is the sha512 digest of kubectl";
+        let line2 = format!("answer.txt line 2 says whether kubectl is the genuine {version}");
+        let (exit, checks, _) = check_in(&id, &dir);
+        assert_eq!(exit, Some(1), "no answer yet: {checks:#?}");
+        let (right, wrong) = if genuine { ("GENUINE", "NOT-GENUINE") } else { ("NOT-GENUINE", "GENUINE") };
+        // Wrong: the opposite verdict (for 1202: another release's genuine file accepted).
+        in_dir(&format!("sha512sum kubectl | cut -d' ' -f1 > answer.txt; echo {wrong} >> answer.txt"), &dir);
+        let checks = caught_in(&id, &dir, &line2);
+        if seed == "1202" {
+            assert!(reason(&checks, &line2).contains("a genuine release of another version"), "{checks:#?}");
+        }
+        // Wrong: the sha256 recorded where the sha512 is asked.
+        in_dir(&format!("sha256sum kubectl | cut -d' ' -f1 > answer.txt; echo {right} >> answer.txt"), &dir);
+        let checks = caught_in(&id, &dir, line1);
+        assert!(reason(&checks, line1).contains("the binary's sha256"), "{checks:#?}");
+        std::fs::remove_file(dir.join("answer.txt")).unwrap();
+
+        let out = cks(&["solution", "--run", &id, "-o", "json"]);
+        let solution: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        in_dir(solution["manual"].as_str().unwrap(), files.path());
+        let (exit, checks, _) = check_in(&id, &dir);
+        assert_eq!(exit, Some(0), "{id}: the manual solution: {checks:#?}");
+        std::fs::remove_file(dir.join("answer.txt")).unwrap();
+        for step in solution["plugin"].as_array().unwrap() {
+            in_dir(step.as_str().unwrap(), files.path());
+        }
+        let (exit, checks, _) = check_in(&id, &dir);
+        assert_eq!(exit, Some(0), "{id}: the plugin's solution: {checks:#?}");
+        reset_leaves_nothing(&id, &task).await;
+        assert!(!dir.exists(), "the answer file went with the run's files");
+    }
+}

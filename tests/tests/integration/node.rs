@@ -2254,3 +2254,34 @@ fn node_cks_practice_node_endpoints_is_graded_by_real_packets() {
     let out = cks(&["reset", "--run", run_name]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// cks-practice scenario 9 on the node: its pods run from the local busybox image, and the check by
+/// hand that `solution` prints is run live: before the answer one pod reaches the other; after the
+/// manual solution (which check passes) it does not (egress denied but DNS). The DNS line is run
+/// too; the test node runs no cluster DNS (no CoreDNS, no kube-dns Service), so it cannot resolve
+/// there with or without the policy, and that line says the same before and after.
+#[test]
+fn node_cks_practice_egress_dns_check_by_hand_agrees() {
+    let node = node();
+    let _enforcing = enforcing();
+    let image = node.cluster.image("busybox");
+    let cks = |args: &[&str]| run(node.cluster.plugin("cks-practice").args(args));
+    let run_name = "egress-dns-49";
+    let out = cks(&["start", "egress-dns", "--seed", "49", "--image", &image]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let solution: Value = serde_json::from_str(&stdout(&cks(&["solution", "--run", run_name, "-o", "json"]))).unwrap();
+    let verify = solution["verify"].as_str().unwrap();
+    let dns_line = |lines: &str| lines.lines().find(|l| l.contains(" DNS ")).map(str::to_string);
+    let before = verify_by_hand(node, verify, 1, 0);
+    let dns_before = dns_line(&before).unwrap_or_else(|| panic!("the DNS check ran: {before}"));
+    let (code, checks) = practice_checks(node, run_name);
+    assert_eq!(code, Some(1), "{checks:?}");
+
+    practice_script(node, solution["manual"].as_str().unwrap());
+    let (code, checks) = practice_checks(node, run_name);
+    assert_eq!(code, Some(0), "the manual solution passes with running pods: {checks:?}");
+    let after = verify_by_hand(node, verify, 0, 1);
+    assert_eq!(dns_line(&after), Some(dns_before), "{after}");
+    let out = cks(&["reset", "--run", run_name]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

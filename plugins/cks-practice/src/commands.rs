@@ -129,7 +129,7 @@ pub struct StartCmd {
     #[arg(long, value_name = "NODE")]
     pub node: Option<String>,
 
-    /// The image of the pods the scenario creates: scenarios 1-5 and 9 their pods (busybox: they serve HTTP
+    /// The image of the pods the scenario creates: scenarios 1-5 and 9-11 their pods (busybox: they serve HTTP
     /// with httpd, and have wget for checking by hand) and scenario 6's Dashboard; scenario 8 kube-bench's Job and the pod that changes the node's file (it needs sh,
     /// stat and chmod) [default: each scenario's own, under $KUBE_HARDEN_IMAGE_REPOSITORY when set].
     #[arg(long, value_name = "IMAGE")]

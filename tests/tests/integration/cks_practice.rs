@@ -668,7 +668,7 @@ async fn exam_mode_locks_the_namespaces_against_the_plugins_and_gives_no_hints()
     let out = exam_check("text");
     assert_eq!(code(&out), Some(1));
     let text = stdout(&out);
-    assert!(text.contains("Task 1/9 default-deny: FAIL") && text.contains("left"), "{text}");
+    assert!(text.contains("Task 1/12 default-deny: FAIL") && text.contains("left"), "{text}");
     for leak in ["no ingress reaches", "egress stays open", "pod-created-later", "isolates"] {
         assert!(!text.contains(leak), "{leak} is given away: {text}");
     }
@@ -750,14 +750,14 @@ async fn list_names_every_scenario_and_runnable_leaves_out_node_access() {
     let out = run(plugin_command(PLUGIN).args(["list", "-o", "json"]));
     assert_eq!(code(&out), Some(0));
     let all: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(all.len(), 9);
+    assert_eq!(all.len(), 12);
     assert!(all.iter().all(|s| s["id"].is_string() && s["topic"].is_string() && s["needs"].is_array()));
     assert_eq!(all[7]["id"], "kube-bench");
     assert!(all[7]["needs"].as_array().unwrap().contains(&Value::from("node-access")));
     let out = cks(&["list", "--runnable", "-o", "json"]);
     assert_eq!(code(&out), Some(0));
     let runnable: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(runnable.len(), 8, "the test API server has no nodes");
+    assert_eq!(runnable.len(), 11, "the test API server has no nodes");
     assert!(runnable.iter().all(|s| s["id"] != "kube-bench"));
     let out = cks(&["start", "kube-bench", "--seed", "1"]);
     assert_eq!(code(&out), Some(1));
@@ -1206,7 +1206,7 @@ async fn a_mock_exam_is_played_end_to_end() {
     // One task's check: exam mode on the shared timer, pass or fail only.
     let out = run(cluster().plugin(PLUGIN).args(["check", "--run", runs[0]]).current_dir(work.path()));
     assert_eq!(code(&out), Some(0), "{}", stdout(&out));
-    assert!(stdout(&out).contains("Task 1/9 default-deny: PASS") && stdout(&out).contains("left"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("Task 1/12 default-deny: PASS") && stdout(&out).contains("left"), "{}", stdout(&out));
 
     // Task 1 broken again before the end: its pass within the time is kept.
     sh(&format!("kubectl -n {ns} delete networkpolicy deny"), work.path());

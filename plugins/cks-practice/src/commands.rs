@@ -39,11 +39,9 @@ fn no_namespace_flag(kube: &KubeArgs) -> Result<()> {
 
 /// Whether the cluster gives node access: at least one Ready node (kube-bench runs there).
 async fn node_access(kube: &Kube) -> Result<bool> {
-    let nodes = Api::<Node>::all(kube.client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, "listing nodes"))?;
-    Ok(nodes.items.iter().any(ready))
+    let nodes: Vec<Node> =
+        harden_kube::list::list_all(&Api::all(kube.client.clone()), &ListParams::default(), "nodes").await?;
+    Ok(nodes.iter().any(ready))
 }
 
 /// Whether the node reports Ready=True.
@@ -181,11 +179,9 @@ fn pick_node(nodes: &[Node], wanted: Option<&str>) -> Result<String> {
 /// `kubectl cis-bench run` would choose for the cluster's version (or `benchmark`, checked against it);
 /// says which on stderr.
 pub async fn default_bench(kube: &Kube, node: Option<&str>, benchmark: Option<&str>) -> Result<NodeBench> {
-    let nodes = Api::<Node>::all(kube.client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, "listing nodes"))?;
-    let node = pick_node(&nodes.items, node)?;
+    let nodes: Vec<Node> =
+        harden_kube::list::list_all(&Api::all(kube.client.clone()), &ListParams::default(), "nodes").await?;
+    let node = pick_node(&nodes, node)?;
     let (choice, _) = cis_bench::run::choose_benchmark(&kube.client, benchmark, "--benchmark").await?;
     cis_bench::run::tell(&choice);
     let image = harden_cli::images::default_image(cis_bench::job::DEFAULT_IMAGE)?;

@@ -1104,7 +1104,7 @@ fn an_unmodelled_policy_kind_is_never_graded_as_if_it_were_not_there() {
     plane.kill();
 }
 
-/// The mock exam, played end to end: seed 87 draws default-deny, tampered-binary and block-metadata
+/// The mock exam, played end to end: seed 323 draws default-deny, tampered-binary and block-metadata
 /// (the same tasks every time: the draw is the seed's); two are solved by hand (kubectl and YAML, and
 /// sha256sum), one is answered wrong; within the time the score names no check; `exam end` scores
 /// from the results kept within the time and reviews every task with its reasons and manual
@@ -1118,12 +1118,12 @@ async fn a_mock_exam_is_played_end_to_end() {
         all.extend_from_slice(args);
         run(cluster().plugin(PLUGIN).args(&all).current_dir(work.path()))
     };
-    let out = exam(&["start", "--seed", "87", "--tasks", "3", "-o", "json"]);
+    let out = exam(&["start", "--seed", "323", "--tasks", "3", "-o", "json"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     let sheet: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let tasks = sheet["tasks"].as_array().unwrap().clone();
     let runs: Vec<&str> = tasks.iter().map(|t| t["run"].as_str().unwrap()).collect();
-    assert_eq!(runs, ["default-deny-4459", "tampered-binary-20392", "block-metadata-99133"], "seed 87's draw");
+    assert_eq!(runs, ["default-deny-22221", "tampered-binary-69124", "block-metadata-6059"], "seed 323's draw");
     assert_eq!(sheet["minutes"], 6 + 6 + 8, "one timer: the tasks' minutes");
     assert_eq!(sheet["totalWeight"], 20);
     assert!(sheet["secondsLeft"].as_i64().unwrap() > 19 * 60);
@@ -1134,9 +1134,9 @@ async fn a_mock_exam_is_played_end_to_end() {
     let distinct: std::collections::BTreeSet<&String> = all_namespaces.iter().collect();
     assert!(all_namespaces.len() >= 3 && distinct.len() == all_namespaces.len(), "side by side: {all_namespaces:?}");
     assert!(tasks.iter().all(|t| t.get("names").is_some_and(|n| n.get("tampered").is_none())), "no answer given");
-    let out = exam(&["start", "--seed", "87", "--tasks", "3"]);
+    let out = exam(&["start", "--seed", "323", "--tasks", "3"]);
     assert_eq!(code(&out), Some(1), "the same exam twice");
-    assert!(stderr(&out).contains("mock exam exam-87 is already on this cluster"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("mock exam exam-323 is already on this cluster"), "{}", stderr(&out));
     // Exam mode holds for every task: no solution, the plugins locked out.
     let out = run(cluster().plugin(PLUGIN).args(["solution", "--run", runs[2]]).current_dir(work.path()));
     assert_eq!(code(&out), Some(1), "{}", stderr(&out));
@@ -1150,13 +1150,13 @@ async fn a_mock_exam_is_played_end_to_end() {
     assert!(!err.contains("--dir"), "{err}");
 
     // A record a tenant wrote in a namespace of its own, claiming a task of this exam, is ignored.
-    let tenant = "tenant-exam-87";
+    let tenant = "tenant-exam-323";
     sh(
         &format!(
             "kubectl create namespace {tenant}\nkubectl apply -f - <<'EOF'\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  \
              name: cks-practice-run\n  namespace: {tenant}\n  labels:\n    cks-practice.kube-harden.io/record: \"true\"\n    \
              {RUN_LABEL}: default-deny-5\n    app.kubernetes.io/managed-by: kubectl-cks-practice\ndata:\n  scenario: default-deny\n  \
-             seed: \"5\"\n  started: \"1\"\n  exam: \"true\"\n  minutes: \"999\"\n  dir: /tmp\n  mockExamSeed: \"87\"\n  \
+             seed: \"5\"\n  started: \"1\"\n  exam: \"true\"\n  minutes: \"999\"\n  dir: /tmp\n  mockExamSeed: \"323\"\n  \
              mockExamTasks: \"3\"\nEOF\n"
         ),
         work.path(),
@@ -1213,10 +1213,10 @@ async fn a_mock_exam_is_played_end_to_end() {
     let out = exam(&["end"]);
     assert_eq!(code(&out), Some(1), "60% is short of 67%: {}", stdout(&out));
     let review = stdout(&out);
-    assert!(stderr(&out).contains("Mock exam exam-87 ended."), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Mock exam exam-323 ended."), "{}", stderr(&out));
     assert!(review.contains("Score: 12/20 (60%; 67% passes): FAIL"), "{review}");
-    assert!(review.contains("=== Task 1 default-deny-4459 (weight 6): solved in time ==="), "{review}");
-    assert!(review.contains("=== Task 3 block-metadata-99133 (weight 8): not solved in time ==="), "{review}");
+    assert!(review.contains("=== Task 1 default-deny-22221 (weight 6): solved in time ==="), "{review}");
+    assert!(review.contains("=== Task 3 block-metadata-6059 (weight 8): not solved in time ==="), "{review}");
     assert!(review.contains("FAIL  no ingress reaches"), "task 1 as the cluster is now: {review}");
     assert!(review.contains("still reaches every other IPv4 address"), "task 3's reason: {review}");
     assert!(review.matches("By hand, as in the exam").count() == 3, "each task's manual solution: {review}");
@@ -1241,7 +1241,7 @@ async fn a_mock_exam_is_played_end_to_end() {
     // Reset: every task goes (namespaces deleting, the binaries' directory removed).
     let out = exam(&["reset"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("Mock exam exam-87 reset."), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Mock exam exam-323 reset."), "{}", stderr(&out));
     assert!(!Path::new(dir).exists(), "{dir}");
     let client = cluster().admin_client().await;
     for ns in &all_namespaces {

@@ -321,8 +321,8 @@ pub async fn runs(client: &Client, only: Option<&str>) -> Result<Vec<Record>> {
     )
     .await?
     .into_iter()
-        .map(|ns| (ns.name_any(), ns))
-        .collect();
+    .map(|ns| (ns.name_any(), ns))
+    .collect();
     let mut records = Vec::new();
     for cm in candidates {
         match trusted(cm, &ours) {
@@ -572,8 +572,8 @@ pub async fn reset(client: &Client, run: &str, record: Option<&Record>, dir: Opt
         harden_kube::list::list_all(&namespaces_api, &ListParams::default().labels(&selector), "the run's namespaces")
             .await?
             .into_iter()
-        .filter(|ns| plan.as_ref().is_none_or(|plan| plan.namespaces.contains(&ns.name_any())))
-        .collect();
+            .filter(|ns| plan.as_ref().is_none_or(|plan| plan.namespaces.contains(&ns.name_any())))
+            .collect();
     let mut deleted = 0;
     // Scenario 8 changed a file on a node: put its mode back (while the namespace for the helper pod
     // is still there), unless the candidate changed it since.

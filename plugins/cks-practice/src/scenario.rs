@@ -146,11 +146,9 @@ impl Id {
                 10,
                 &[Need::Api],
             ),
-            Id::NamedPort => (
-                "NetworkPolicy: ingress on a named port from the pods of labelled namespaces only",
-                10,
-                &[Need::Api],
-            ),
+            Id::NamedPort => {
+                ("NetworkPolicy: ingress on a named port from the pods of labelled namespaces only", 10, &[Need::Api])
+            }
             Id::VerifyVersion => (
                 "Binaries: is a downloaded binary the genuine release of the version you were told?",
                 6,

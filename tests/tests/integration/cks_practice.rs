@@ -1400,9 +1400,7 @@ fn node_endpoints_keeps_pods_off_the_node_ports_but_the_api_server_and_dns() {
     shell(&policy("  egress: []\n"));
     caught(&["reaches the API server", "reaches the cluster DNS pods", "still reaches the pods"]);
     // Wrong: the policy written for another node address.
-    shell(&policy(
-        "  egress:\n  - to:\n    - ipBlock:\n        cidr: 0.0.0.0/0\n        except: [10.0.0.99/32]\n",
-    ));
+    shell(&policy("  egress:\n  - to:\n    - ipBlock:\n        cidr: 0.0.0.0/0\n        except: [10.0.0.99/32]\n"));
     let checks = caught(&["reaches no kubelet"]);
     assert!(reason(&checks, "reaches no kubelet").contains("10.0.0.10 on 10250/TCP is allowed"), "{checks:#?}");
     shell(&format!("kubectl -n {ns} delete networkpolicy {name}"));
@@ -1491,7 +1489,10 @@ async fn named_port_is_graded_on_the_named_port_and_the_namespace_label() {
     sh(&manual(id), dir.path());
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(0), "{checks:#?}");
-    assert!(checks.iter().any(|c| c["check"].as_str().unwrap().starts_with("namespace-labelled-later/client reaches the")), "{checks:#?}");
+    assert!(
+        checks.iter().any(|c| c["check"].as_str().unwrap().starts_with("namespace-labelled-later/client reaches the")),
+        "{checks:#?}"
+    );
     reset_leaves_nothing(id, &task).await;
 }
 

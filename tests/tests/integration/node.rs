@@ -2219,7 +2219,10 @@ fn node_cks_practice_node_endpoints_is_graded_by_real_packets() {
     assert_eq!(code, Some(1), "{checks:#?}");
     let (passed, reason) = of(&checks, &kubelet_check);
     assert!(!passed && reason.contains(&format!("connected to {}:10250", harden_tests::node::NODE_IP)), "{checks:#?}");
-    assert!(checks.iter().any(|(c, _, _)| c.starts_with(&kubelet_check) && c.ends_with("(real packets)")), "{checks:#?}");
+    assert!(
+        checks.iter().any(|(c, _, _)| c.starts_with(&kubelet_check) && c.ends_with("(real packets)")),
+        "{checks:#?}"
+    );
     assert!(of(&checks, &api_check).0, "{checks:#?}");
     let solution: Value = serde_json::from_str(&stdout(&cks(&["solution", "--run", run_name, "-o", "json"]))).unwrap();
     let verify = solution["verify"].as_str().unwrap();

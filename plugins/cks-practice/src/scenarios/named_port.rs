@@ -13,7 +13,13 @@ use crate::scenario::{Context, Id, Plan, build};
 use crate::seed::Rng;
 
 /// A pod of two containers, each serving HTTP (busybox's httpd) on a named port of its own.
-fn two_port_pod(namespace: &str, name: &str, labels: Value, (web, web_port): (&str, u16), (admin, admin_port): (&str, u16)) -> Value {
+fn two_port_pod(
+    namespace: &str,
+    name: &str,
+    labels: Value,
+    (web, web_port): (&str, u16),
+    (admin, admin_port): (&str, u16),
+) -> Value {
     let serve = |port: u16| {
         format!("mkdir -p /tmp/www && echo {name} > /tmp/www/index.html && exec httpd -f -p {port} -h /tmp/www")
     };
@@ -202,7 +208,10 @@ mod tests {
         assert_eq!(ports[0]["ports"][0]["name"], web.as_str());
         assert_ne!(ports[0]["ports"][0]["containerPort"], ports[1]["ports"][0]["containerPort"]);
         let label = plan.names["namespaceLabel"].split_once('=').unwrap().1.to_string();
-        let labelled = plan.objects.iter().filter(|o| o["kind"] == "Namespace" && o["metadata"]["labels"]["team"] == label.as_str());
+        let labelled = plan
+            .objects
+            .iter()
+            .filter(|o| o["kind"] == "Namespace" && o["metadata"]["labels"]["team"] == label.as_str());
         assert_eq!(labelled.count(), 2);
         assert!(plan.manual.contains(&format!("port: {web}")), "{}", plan.manual);
         assert!(plan.plugin_steps[0].contains(&format!("--port {web}")), "{:?}", plan.plugin_steps);

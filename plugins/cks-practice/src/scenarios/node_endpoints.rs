@@ -140,9 +140,12 @@ async fn node_addresses(client: &kube::Client) -> Result<(Vec<IpAddr>, Vec<IpAdd
         harden_kube::list::list_all(&Api::all(client.clone()), &ListParams::default(), "nodes").await?;
     let (mut all, mut control) = (Vec::new(), Vec::new());
     for node in &nodes {
-        let control_plane = node.metadata.labels.iter().flatten().any(|(k, _)| {
-            k == "node-role.kubernetes.io/control-plane" || k == "node-role.kubernetes.io/master"
-        });
+        let control_plane = node
+            .metadata
+            .labels
+            .iter()
+            .flatten()
+            .any(|(k, _)| k == "node-role.kubernetes.io/control-plane" || k == "node-role.kubernetes.io/master");
         let addresses = node.status.iter().flat_map(|s| s.addresses.iter().flatten());
         for ip in addresses.filter_map(|a| a.address.parse::<IpAddr>().ok()) {
             all.push(ip);
@@ -394,7 +397,11 @@ impl Probed {
                         return Check::new(
                             check,
                             false,
-                            format!("{} to {ip}:{port}: {}, and the engine says it is denied: {why}", self.source, other.word()),
+                            format!(
+                                "{} to {ip}:{port}: {}, and the engine says it is denied: {why}",
+                                self.source,
+                                other.word()
+                            ),
                         );
                     }
                     seen.push(format!("{ip}:{port} {}, allowed by the engine", other.word()));
@@ -412,9 +419,8 @@ async fn probes(client: &kube::Client, plan: &Plan, cluster: &Cluster) -> Result
     let (ns, canary_ns) = (&plan.namespaces[0], &plan.namespaces[1]);
     let app = plan.names["pod"].as_str();
     let source = format!("{ns}/{app}");
-    let running = |pod: &Pod| {
-        pod.status.as_ref().is_some_and(|s| s.phase.as_deref() == Some("Running") && s.pod_ip.is_some())
-    };
+    let running =
+        |pod: &Pod| pod.status.as_ref().is_some_and(|s| s.phase.as_deref() == Some("Running") && s.pod_ip.is_some());
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
     let canaries: Api<Pod> = Api::namespaced(client.clone(), canary_ns);
     let (Some(pod), Some(canary)) = (
@@ -437,10 +443,11 @@ async fn probes(client: &kube::Client, plan: &Plan, cluster: &Cluster) -> Result
     if let Err(why) = prober.can_probe_from(&pod).await {
         return without(why);
     }
-    let canary_ip: IpAddr = match canary.status.as_ref().and_then(|s| s.pod_ip.as_deref()).and_then(|ip| ip.parse().ok()) {
-        Some(ip) => ip,
-        None => return without(format!("{canary_ns}/canary has no address")),
-    };
+    let canary_ip: IpAddr =
+        match canary.status.as_ref().and_then(|s| s.pod_ip.as_deref()).and_then(|ip| ip.parse().ok()) {
+            Some(ip) => ip,
+            None => return without(format!("{canary_ns}/canary has no address")),
+        };
     let canary_port = canary
         .spec
         .as_ref()

@@ -71,8 +71,16 @@ fn draw(seed: u64) -> (Case, String, String, Vec<File>) {
     versions.sort();
     for version in &versions {
         let mut body = release_body(&mut rng, version);
-        files.push(File { name: format!("{version}-{BINARY}.sha256"), contents: format!("{}\n", sha256(&body)).into_bytes(), mode: 0o644 });
-        files.push(File { name: format!("{version}-{BINARY}.sha512"), contents: format!("{}\n", sha512(&body)).into_bytes(), mode: 0o644 });
+        files.push(File {
+            name: format!("{version}-{BINARY}.sha256"),
+            contents: format!("{}\n", sha256(&body)).into_bytes(),
+            mode: 0o644,
+        });
+        files.push(File {
+            name: format!("{version}-{BINARY}.sha512"),
+            contents: format!("{}\n", sha512(&body)).into_bytes(),
+            mode: 0o644,
+        });
         let chosen = match case {
             Case::Genuine | Case::Tampered => *version == asked,
             Case::OtherRelease => *version == other,
@@ -206,10 +214,9 @@ pub fn check(plan: &Plan) -> Result<Vec<Check>> {
                      {asked}'s published sha512 is {}",
                     published(&asked)
                 ),
-                Case::Tampered => format!(
-                    "it is not: its sha512 matches no published checksum ({asked}'s is {})",
-                    published(&asked)
-                ),
+                Case::Tampered => {
+                    format!("it is not: its sha512 matches no published checksum ({asked}'s is {})", published(&asked))
+                }
             };
             Check::new(check, false, why)
         }

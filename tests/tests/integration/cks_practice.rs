@@ -781,8 +781,9 @@ fn without_a_terminal_no_arguments_print_usage_and_exit_2() {
     let out = run(&mut plugin_command(PLUGIN));
     assert_eq!(code(&out), Some(2));
     assert!(stderr(&out).contains("Usage:") && stderr(&out).contains("no terminal"), "{}", stderr(&out));
-    let out = run(plugin_command(PLUGIN).args(["start", "10"]));
+    let out = run(plugin_command(PLUGIN).args(["start", "13"]));
     assert_eq!(code(&out), Some(2));
+    assert!(stderr(&out).contains("scenarios are numbered 1-12"), "{}", stderr(&out));
 }
 
 /// The wizard in a pseudo-terminal (python's pty): pick the first scenario, give a seed, check

@@ -1413,6 +1413,12 @@ fn node_endpoints_keeps_pods_off_the_node_ports_but_the_api_server_and_dns() {
     assert!(stdout(&out).contains("- 10.0.0.11/32"), "{}", stdout(&out));
     let (exit, checks) = check();
     assert_eq!(exit, Some(0), "{checks:#?}");
+    // A pass on a few ports names them, never "every port".
+    let why = reason(&checks, "reaches no kubelet");
+    assert!(
+        why.contains("denied to 2 node address(es) on each component port") && !why.contains("every port"),
+        "{why}"
+    );
     shell(&format!("kubectl -n {ns} delete networkpolicy {name}"));
     // And the plugin's: block-metadata endpoints close.
     for step in solution["plugin"].as_array().unwrap() {

@@ -213,6 +213,14 @@ pub fn ports_but_components(cluster: &Cluster) -> Vec<(u16, Protocol)> {
     ports
 }
 
+/// A passed check on a few named ports says so (the shared reason speaks of every port).
+fn on_ports(check: Check, what: String) -> Check {
+    if !check.passed {
+        return check;
+    }
+    Check::new(check.check, true, format!("as the task says: {what} (the engine)"))
+}
+
 fn component_ports() -> Vec<(u16, Protocol)> {
     COMPONENTS.iter().map(|&(port, _)| (port, Protocol::Tcp)).collect()
 }
@@ -269,7 +277,10 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
             "{name} reaches no kubelet (10250, 10255), etcd (2379-2380), scheduler (10259) or controller-manager \
              (10257) port on any node address ({how})"
         );
-        let engine = grade::behaviour(&cluster, &components, check.clone(), &pairs, &|_, _, _, _| false);
+        let engine = on_ports(
+            grade::behaviour(&cluster, &components, check.clone(), &pairs, &|_, _, _, _| false),
+            format!("denied to {} node address(es) on each component port", nodes.len()),
+        );
         checks.push(match real {
             Some(p) => p.closed_check(check, &cluster, from, &nodes),
             None => engine,
@@ -287,18 +298,21 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
                 if api.is_empty() {
                     Check::new(check, false, "the cluster names no API server endpoint and no control-plane node")
                 } else {
-                    grade::behaviour(&cluster, &api_ports, check, &pairs, &want)
+                    on_ports(grade::behaviour(&cluster, &api_ports, check, &pairs, &want), "allowed".to_string())
                 }
             }
         });
         if let Some(dns) = dns {
             let check = format!("{name} reaches the cluster DNS pods on 53/UDP and 53/TCP (the engine)");
-            checks.push(grade::behaviour(
-                &cluster,
-                &[(53, Protocol::Udp), (53, Protocol::Tcp)],
-                check,
-                &[(from, dns)],
-                &|_, _, _, _| true,
+            checks.push(on_ports(
+                grade::behaviour(
+                    &cluster,
+                    &[(53, Protocol::Udp), (53, Protocol::Tcp)],
+                    check,
+                    &[(from, dns)],
+                    &|_, _, _, _| true,
+                ),
+                "allowed on both".to_string(),
             ));
         }
         let pairs: Vec<(Endpoint, Endpoint)> = others.iter().map(|&o| (from, o)).collect();
@@ -366,11 +380,16 @@ impl Probed {
             check,
             true,
             format!(
-                "from {}, to {}: {} ({}; where the node refused, which says nothing of policy, the engine decided)",
+                "from {}, to {}: {} ({}{})",
                 self.source,
                 addresses.join(", "),
                 seen.join(", "),
-                self.evidence
+                self.evidence,
+                if seen.iter().any(|s| s.ends_with("denied by the engine")) {
+                    "; where the node refused, which says nothing of policy, the engine decided"
+                } else {
+                    ""
+                }
             ),
         )
     }

@@ -218,7 +218,7 @@ fn on_ports(check: Check, what: String) -> Check {
     if !check.passed {
         return check;
     }
-    Check::new(check.check, true, format!("as the task says: {what} (the engine)"))
+    Check::new(check.check, true, format!("as the task says: {what}"))
 }
 
 fn component_ports() -> Vec<(u16, Protocol)> {

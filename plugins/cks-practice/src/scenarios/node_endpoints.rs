@@ -112,9 +112,8 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
          printf '  - to:\\n'\n\
          for ip in $API_IPS; do printf '    - ipBlock:\\n        cidr: %s/32\\n' \"$ip\"; done\n\
          printf '    ports:\\n    - protocol: TCP\\n      port: %s\\n' \"$API_PORT\"\n\
-         }} > {policy}.yaml\n\
-         cat {policy}.yaml\n\
-         kubectl apply -f {policy}.yaml\n"
+         }} | kubectl apply -f -\n\
+         kubectl -n {ns} get networkpolicy {policy} -o yaml\n"
     );
     plan.verify = format!(
         "# from {ns}/{app}, every node address: the kubelet and etcd NO ANSWER, the API server REACHED\n\

@@ -39,11 +39,9 @@ fn no_namespace_flag(kube: &KubeArgs) -> Result<()> {
 
 /// Whether the cluster gives node access: at least one Ready node (kube-bench runs there).
 async fn node_access(kube: &Kube) -> Result<bool> {
-    let nodes = Api::<Node>::all(kube.client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, "listing nodes"))?;
-    Ok(nodes.items.iter().any(ready))
+    let nodes: Vec<Node> =
+        harden_kube::list::list_all(&Api::all(kube.client.clone()), &ListParams::default(), "nodes").await?;
+    Ok(nodes.iter().any(ready))
 }
 
 /// Whether the node reports Ready=True.
@@ -129,7 +127,7 @@ pub struct StartCmd {
     #[arg(long, value_name = "NODE")]
     pub node: Option<String>,
 
-    /// The image of the pods the scenario creates: scenarios 1-5 and 9 their pods (busybox: they serve HTTP
+    /// The image of the pods the scenario creates: scenarios 1-5 and 9-11 their pods (busybox: they serve HTTP
     /// with httpd, and have wget for checking by hand) and scenario 6's Dashboard; scenario 8 kube-bench's Job and the pod that changes the node's file (it needs sh,
     /// stat and chmod) [default: each scenario's own, under $KUBE_HARDEN_IMAGE_REPOSITORY when set].
     #[arg(long, value_name = "IMAGE")]
@@ -181,11 +179,9 @@ fn pick_node(nodes: &[Node], wanted: Option<&str>) -> Result<String> {
 /// `kubectl cis-bench run` would choose for the cluster's version (or `benchmark`, checked against it);
 /// says which on stderr.
 pub async fn default_bench(kube: &Kube, node: Option<&str>, benchmark: Option<&str>) -> Result<NodeBench> {
-    let nodes = Api::<Node>::all(kube.client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, "listing nodes"))?;
-    let node = pick_node(&nodes.items, node)?;
+    let nodes: Vec<Node> =
+        harden_kube::list::list_all(&Api::all(kube.client.clone()), &ListParams::default(), "nodes").await?;
+    let node = pick_node(&nodes, node)?;
     let (choice, _) = cis_bench::run::choose_benchmark(&kube.client, benchmark, "--benchmark").await?;
     cis_bench::run::tell(&choice);
     let image = harden_cli::images::default_image(cis_bench::job::DEFAULT_IMAGE)?;

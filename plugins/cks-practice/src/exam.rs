@@ -23,8 +23,17 @@ use crate::seed::Rng;
 
 /// The scenarios a mock exam draws from: those of the current curriculum (the Dashboard's left it
 /// in 2024) that need no node access (kube-bench changes a node's file: practise it on its own).
-pub const POOL: [Id; 6] =
-    [Id::DefaultDeny, Id::FrontendToBackend, Id::BlockMetadata, Id::TlsIngress, Id::TamperedBinary, Id::EgressDns];
+pub const POOL: [Id; 9] = [
+    Id::DefaultDeny,
+    Id::FrontendToBackend,
+    Id::BlockMetadata,
+    Id::TlsIngress,
+    Id::TamperedBinary,
+    Id::EgressDns,
+    Id::NodeEndpoints,
+    Id::NamedPort,
+    Id::VerifyVersion,
+];
 
 /// The share of the weights that passes, as the CKS exam's 67%.
 pub const PASS_PERCENT: usize = 67;
@@ -94,7 +103,7 @@ pub struct StartCmd {
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
 
-    /// How many tasks (1-6), each from another scenario.
+    /// How many tasks (1-9), each from another scenario.
     #[arg(long, value_name = "N", default_value = "4", value_parser = parse_tasks)]
     tasks: usize,
 
@@ -529,8 +538,14 @@ mod tests {
             sets.insert(format!("{tasks:?}"));
         }
         assert!(sets.len() > 10, "seeds draw other tasks: {sets:?}");
-        assert_eq!(draw(7, 6).len(), 6);
-        assert!(parse_tasks("0").is_err() && parse_tasks("7").is_err() && parse_tasks("x").is_err());
+        assert_eq!(draw(7, 9).len(), 9);
+        assert!(parse_tasks("0").is_err() && parse_tasks("10").is_err() && parse_tasks("x").is_err());
+        // Every scenario of the current curriculum that needs no node access is drawn from: the new
+        // ones too (10-12), never the Dashboard's (outside it) or kube-bench (it changes a node).
+        for id in crate::scenario::ALL {
+            let current = !matches!(id, Id::DashboardUser | Id::DashboardArgs | Id::KubeBench);
+            assert_eq!(POOL.contains(&id), current, "{id:?}");
+        }
     }
 
     fn graded(run: &str, weight: u32, solved: bool, now: bool) -> Graded {

@@ -304,22 +304,25 @@ pub async fn runs(client: &Client, only: Option<&str>) -> Result<Vec<Record>> {
     if let Some(run) = only {
         selector.push_str(&format!(",{RUN_LABEL}={run}"));
     }
-    let listed = Api::<ConfigMap>::all(client.clone())
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, "listing practice runs (configmaps)"))?;
-    let candidates: Vec<&ConfigMap> = listed.items.iter().filter(|c| c.metadata.deletion_timestamp.is_none()).collect();
+    let listed: Vec<ConfigMap> = harden_kube::list::list_all(
+        &Api::all(client.clone()),
+        &ListParams::default().labels(&selector),
+        "practice runs (configmaps)",
+    )
+    .await?;
+    let candidates: Vec<&ConfigMap> = listed.iter().filter(|c| c.metadata.deletion_timestamp.is_none()).collect();
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
-    let ours: BTreeMap<String, Namespace> = Api::<Namespace>::all(client.clone())
-        .list(&ListParams::default().labels(&managed_selector(PLUGIN)))
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, "listing the practice runs' namespaces"))?
-        .items
-        .into_iter()
-        .map(|ns| (ns.name_any(), ns))
-        .collect();
+    let ours: BTreeMap<String, Namespace> = harden_kube::list::list_all(
+        &Api::<Namespace>::all(client.clone()),
+        &ListParams::default().labels(&managed_selector(PLUGIN)),
+        "the practice runs' namespaces",
+    )
+    .await?
+    .into_iter()
+    .map(|ns| (ns.name_any(), ns))
+    .collect();
     let mut records = Vec::new();
     for cm in candidates {
         match trusted(cm, &ours) {
@@ -565,14 +568,12 @@ pub async fn reset(client: &Client, run: &str, record: Option<&Record>, dir: Opt
     // when the record is there, only the plan's: a namespace labelled by hand is never emptied.
     let selector = format!("{RUN_LABEL}={run},{}", harden_kube::apply::managed_selector(PLUGIN));
     let plan = record.map(Record::plan).transpose()?;
-    let ours: Vec<Namespace> = namespaces_api
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, "listing the run's namespaces"))?
-        .items
-        .into_iter()
-        .filter(|ns| plan.as_ref().is_none_or(|plan| plan.namespaces.contains(&ns.name_any())))
-        .collect();
+    let ours: Vec<Namespace> =
+        harden_kube::list::list_all(&namespaces_api, &ListParams::default().labels(&selector), "the run's namespaces")
+            .await?
+            .into_iter()
+            .filter(|ns| plan.as_ref().is_none_or(|plan| plan.namespaces.contains(&ns.name_any())))
+            .collect();
     let mut deleted = 0;
     // Scenario 8 changed a file on a node: put its mode back (while the namespace for the helper pod
     // is still there), unless the candidate changed it since.
@@ -590,11 +591,10 @@ pub async fn reset(client: &Client, run: &str, record: Option<&Record>, dir: Opt
         }
         for resource in kinds() {
             let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &name, &resource);
-            let listed = api
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| harden_kube::error::from_kube(e, format!("listing {} in {name}", resource.plural)))?;
-            for object in listed.items.iter().filter(|o| o.metadata.deletion_timestamp.is_none()) {
+            let listed =
+                harden_kube::list::list_all(&api, &ListParams::default(), &format!("{} in {name}", resource.plural))
+                    .await?;
+            for object in listed.iter().filter(|o| o.metadata.deletion_timestamp.is_none()) {
                 let shown = harden_kube::apply::display_name(&resource, &object.name_any());
                 match api.delete(&object.name_any(), &DeleteParams::default()).await {
                     Ok(_) => {
@@ -650,6 +650,8 @@ fn remove_files(record: &Record, dir: &Path) -> Result<usize> {
     if let Some(token) = plan.names.get("tokenFile") {
         names.extend(Path::new(token).file_name().map(|n| n.to_string_lossy().into_owned()));
     }
+    // The file the candidate writes their answer to (scenario 12).
+    names.extend(plan.names.get("answerFile").cloned());
     names.push(DIR_MARKER.to_string());
     let mut removed = 0;
     for name in &names {

@@ -38,9 +38,15 @@ pub enum Id {
     KubeBench,
     /// 9. Egress default-deny with a DNS exception.
     EgressDns,
+    /// 10. Pods of a namespace kept off the nodes' component ports.
+    NodeEndpoints,
+    /// 11. Ingress on a named port from labelled namespaces only.
+    NamedPort,
+    /// 12. Is a downloaded binary the genuine release of a given version?
+    VerifyVersion,
 }
 
-pub const ALL: [Id; 9] = [
+pub const ALL: [Id; 12] = [
     Id::DefaultDeny,
     Id::FrontendToBackend,
     Id::BlockMetadata,
@@ -50,6 +56,9 @@ pub const ALL: [Id; 9] = [
     Id::TamperedBinary,
     Id::KubeBench,
     Id::EgressDns,
+    Id::NodeEndpoints,
+    Id::NamedPort,
+    Id::VerifyVersion,
 ];
 
 /// What a scenario needs of the cluster.
@@ -96,6 +105,9 @@ impl Id {
             Id::TamperedBinary => "tampered-binary",
             Id::KubeBench => "kube-bench",
             Id::EgressDns => "egress-dns",
+            Id::NodeEndpoints => "node-endpoints",
+            Id::NamedPort => "named-port",
+            Id::VerifyVersion => "verify-version",
         }
     }
 
@@ -129,6 +141,19 @@ impl Id {
             Id::EgressDns => {
                 ("NetworkPolicy: default-deny egress, except DNS to the cluster DNS pods", 8, &[Need::Api])
             }
+            Id::NodeEndpoints => (
+                "NetworkPolicy: no pod reaches the kubelet, etcd, scheduler or controller manager on the nodes",
+                10,
+                &[Need::Api],
+            ),
+            Id::NamedPort => {
+                ("NetworkPolicy: ingress on a named port from the pods of labelled namespaces only", 10, &[Need::Api])
+            }
+            Id::VerifyVersion => (
+                "Binaries: is a downloaded binary the genuine release of the version you were told?",
+                6,
+                &[Need::Api, Need::LocalFiles],
+            ),
         };
         Info { number: self.number(), id: self, topic, minutes, needs: needs.to_vec() }
     }
@@ -272,6 +297,9 @@ pub fn plan(id: Id, ctx: &Context<'_>) -> Result<Plan> {
         Id::TamperedBinary => Ok(scenarios::binaries::plan(ctx)),
         Id::KubeBench => scenarios::kube_bench::plan(ctx),
         Id::EgressDns => Ok(scenarios::egress_dns::plan(ctx)),
+        Id::NodeEndpoints => Ok(scenarios::node_endpoints::plan(ctx)),
+        Id::NamedPort => Ok(scenarios::named_port::plan(ctx)),
+        Id::VerifyVersion => Ok(scenarios::verify_version::plan(ctx)),
     }
 }
 
@@ -391,7 +419,10 @@ mod tests {
         assert_eq!(Id::parse("2").unwrap(), Id::FrontendToBackend);
         assert_eq!(Id::parse("tls-ingress").unwrap(), Id::TlsIngress);
         assert_eq!(Id::parse("9").unwrap(), Id::EgressDns);
-        assert!(Id::parse("10").unwrap_err().contains("1-9"));
+        assert_eq!(Id::parse("10").unwrap(), Id::NodeEndpoints);
+        assert_eq!(Id::parse("11").unwrap(), Id::NamedPort);
+        assert_eq!(Id::parse("12").unwrap(), Id::VerifyVersion);
+        assert!(Id::parse("13").unwrap_err().contains("1-12"));
         assert!(Id::parse("0").is_err());
         assert!(Id::parse("nope").unwrap_err().contains("default-deny"));
         for (i, id) in ALL.iter().enumerate() {

@@ -668,7 +668,7 @@ async fn exam_mode_locks_the_namespaces_against_the_plugins_and_gives_no_hints()
     let out = exam_check("text");
     assert_eq!(code(&out), Some(1));
     let text = stdout(&out);
-    assert!(text.contains("Task 1/9 default-deny: FAIL") && text.contains("left"), "{text}");
+    assert!(text.contains("Task 1/12 default-deny: FAIL") && text.contains("left"), "{text}");
     for leak in ["no ingress reaches", "egress stays open", "pod-created-later", "isolates"] {
         assert!(!text.contains(leak), "{leak} is given away: {text}");
     }
@@ -750,14 +750,14 @@ async fn list_names_every_scenario_and_runnable_leaves_out_node_access() {
     let out = run(plugin_command(PLUGIN).args(["list", "-o", "json"]));
     assert_eq!(code(&out), Some(0));
     let all: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(all.len(), 9);
+    assert_eq!(all.len(), 12);
     assert!(all.iter().all(|s| s["id"].is_string() && s["topic"].is_string() && s["needs"].is_array()));
     assert_eq!(all[7]["id"], "kube-bench");
     assert!(all[7]["needs"].as_array().unwrap().contains(&Value::from("node-access")));
     let out = cks(&["list", "--runnable", "-o", "json"]);
     assert_eq!(code(&out), Some(0));
     let runnable: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(runnable.len(), 8, "the test API server has no nodes");
+    assert_eq!(runnable.len(), 11, "the test API server has no nodes");
     assert!(runnable.iter().all(|s| s["id"] != "kube-bench"));
     let out = cks(&["start", "kube-bench", "--seed", "1"]);
     assert_eq!(code(&out), Some(1));
@@ -781,8 +781,9 @@ fn without_a_terminal_no_arguments_print_usage_and_exit_2() {
     let out = run(&mut plugin_command(PLUGIN));
     assert_eq!(code(&out), Some(2));
     assert!(stderr(&out).contains("Usage:") && stderr(&out).contains("no terminal"), "{}", stderr(&out));
-    let out = run(plugin_command(PLUGIN).args(["start", "10"]));
+    let out = run(plugin_command(PLUGIN).args(["start", "13"]));
     assert_eq!(code(&out), Some(2));
+    assert!(stderr(&out).contains("scenarios are numbered 1-12"), "{}", stderr(&out));
 }
 
 /// The wizard in a pseudo-terminal (python's pty): pick the first scenario, give a seed, check
@@ -1104,7 +1105,7 @@ fn an_unmodelled_policy_kind_is_never_graded_as_if_it_were_not_there() {
     plane.kill();
 }
 
-/// The mock exam, played end to end: seed 87 draws default-deny, tampered-binary and block-metadata
+/// The mock exam, played end to end: seed 323 draws default-deny, tampered-binary and block-metadata
 /// (the same tasks every time: the draw is the seed's); two are solved by hand (kubectl and YAML, and
 /// sha256sum), one is answered wrong; within the time the score names no check; `exam end` scores
 /// from the results kept within the time and reviews every task with its reasons and manual
@@ -1118,12 +1119,12 @@ async fn a_mock_exam_is_played_end_to_end() {
         all.extend_from_slice(args);
         run(cluster().plugin(PLUGIN).args(&all).current_dir(work.path()))
     };
-    let out = exam(&["start", "--seed", "87", "--tasks", "3", "-o", "json"]);
+    let out = exam(&["start", "--seed", "323", "--tasks", "3", "-o", "json"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     let sheet: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let tasks = sheet["tasks"].as_array().unwrap().clone();
     let runs: Vec<&str> = tasks.iter().map(|t| t["run"].as_str().unwrap()).collect();
-    assert_eq!(runs, ["default-deny-4459", "tampered-binary-20392", "block-metadata-99133"], "seed 87's draw");
+    assert_eq!(runs, ["default-deny-22221", "tampered-binary-69124", "block-metadata-6059"], "seed 323's draw");
     assert_eq!(sheet["minutes"], 6 + 6 + 8, "one timer: the tasks' minutes");
     assert_eq!(sheet["totalWeight"], 20);
     assert!(sheet["secondsLeft"].as_i64().unwrap() > 19 * 60);
@@ -1134,9 +1135,9 @@ async fn a_mock_exam_is_played_end_to_end() {
     let distinct: std::collections::BTreeSet<&String> = all_namespaces.iter().collect();
     assert!(all_namespaces.len() >= 3 && distinct.len() == all_namespaces.len(), "side by side: {all_namespaces:?}");
     assert!(tasks.iter().all(|t| t.get("names").is_some_and(|n| n.get("tampered").is_none())), "no answer given");
-    let out = exam(&["start", "--seed", "87", "--tasks", "3"]);
+    let out = exam(&["start", "--seed", "323", "--tasks", "3"]);
     assert_eq!(code(&out), Some(1), "the same exam twice");
-    assert!(stderr(&out).contains("mock exam exam-87 is already on this cluster"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("mock exam exam-323 is already on this cluster"), "{}", stderr(&out));
     // Exam mode holds for every task: no solution, the plugins locked out.
     let out = run(cluster().plugin(PLUGIN).args(["solution", "--run", runs[2]]).current_dir(work.path()));
     assert_eq!(code(&out), Some(1), "{}", stderr(&out));
@@ -1150,13 +1151,13 @@ async fn a_mock_exam_is_played_end_to_end() {
     assert!(!err.contains("--dir"), "{err}");
 
     // A record a tenant wrote in a namespace of its own, claiming a task of this exam, is ignored.
-    let tenant = "tenant-exam-87";
+    let tenant = "tenant-exam-323";
     sh(
         &format!(
             "kubectl create namespace {tenant}\nkubectl apply -f - <<'EOF'\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  \
              name: cks-practice-run\n  namespace: {tenant}\n  labels:\n    cks-practice.kube-harden.io/record: \"true\"\n    \
              {RUN_LABEL}: default-deny-5\n    app.kubernetes.io/managed-by: kubectl-cks-practice\ndata:\n  scenario: default-deny\n  \
-             seed: \"5\"\n  started: \"1\"\n  exam: \"true\"\n  minutes: \"999\"\n  dir: /tmp\n  mockExamSeed: \"87\"\n  \
+             seed: \"5\"\n  started: \"1\"\n  exam: \"true\"\n  minutes: \"999\"\n  dir: /tmp\n  mockExamSeed: \"323\"\n  \
              mockExamTasks: \"3\"\nEOF\n"
         ),
         work.path(),
@@ -1206,17 +1207,17 @@ async fn a_mock_exam_is_played_end_to_end() {
     // One task's check: exam mode on the shared timer, pass or fail only.
     let out = run(cluster().plugin(PLUGIN).args(["check", "--run", runs[0]]).current_dir(work.path()));
     assert_eq!(code(&out), Some(0), "{}", stdout(&out));
-    assert!(stdout(&out).contains("Task 1/9 default-deny: PASS") && stdout(&out).contains("left"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("Task 1/12 default-deny: PASS") && stdout(&out).contains("left"), "{}", stdout(&out));
 
     // Task 1 broken again before the end: its pass within the time is kept.
     sh(&format!("kubectl -n {ns} delete networkpolicy deny"), work.path());
     let out = exam(&["end"]);
     assert_eq!(code(&out), Some(1), "60% is short of 67%: {}", stdout(&out));
     let review = stdout(&out);
-    assert!(stderr(&out).contains("Mock exam exam-87 ended."), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Mock exam exam-323 ended."), "{}", stderr(&out));
     assert!(review.contains("Score: 12/20 (60%; 67% passes): FAIL"), "{review}");
-    assert!(review.contains("=== Task 1 default-deny-4459 (weight 6): solved in time ==="), "{review}");
-    assert!(review.contains("=== Task 3 block-metadata-99133 (weight 8): not solved in time ==="), "{review}");
+    assert!(review.contains("=== Task 1 default-deny-22221 (weight 6): solved in time ==="), "{review}");
+    assert!(review.contains("=== Task 3 block-metadata-6059 (weight 8): not solved in time ==="), "{review}");
     assert!(review.contains("FAIL  no ingress reaches"), "task 1 as the cluster is now: {review}");
     assert!(review.contains("still reaches every other IPv4 address"), "task 3's reason: {review}");
     assert!(review.matches("By hand, as in the exam").count() == 3, "each task's manual solution: {review}");
@@ -1241,7 +1242,7 @@ async fn a_mock_exam_is_played_end_to_end() {
     // Reset: every task goes (namespaces deleting, the binaries' directory removed).
     let out = exam(&["reset"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("Mock exam exam-87 reset."), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Mock exam exam-323 reset."), "{}", stderr(&out));
     assert!(!Path::new(dir).exists(), "{dir}");
     let client = cluster().admin_client().await;
     for ns in &all_namespaces {
@@ -1306,4 +1307,263 @@ async fn egress_dns_allows_only_dns_to_the_cluster_dns_pods() {
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(0), "{checks:#?}");
     reset_leaves_nothing(id, &task).await;
+}
+
+/// Scenario 10 on a control plane of its own (its Node objects: a control-plane node and a worker;
+/// the API server publishes no endpoints, so the control-plane node's 6443 is the API server's).
+/// No pod runs here: graded by the engine, and every check says so. Wrong answers written by hand:
+/// the API server cut too, only the kubelet's 10250 closed (etcd open), all egress denied (DNS
+/// broken), a policy for the wrong node address; then the manual solution and the plugin's pass.
+#[test]
+fn node_endpoints_keeps_pods_off_the_node_ports_but_the_api_server_and_dns() {
+    let plane = harden_tests::ControlPlane::start_for_tests().expect("a control plane for this test");
+    let kubeconfig = plane.admin_kubeconfig.clone();
+    let bins = harden_tests::bin_target_dir();
+    let path = format!("{}:{}", bins.display(), std::env::var("PATH").unwrap());
+    let practice = |args: &[&str]| run(plugin_command(PLUGIN).env("KUBECONFIG", &kubeconfig).args(args));
+    let dir = tempfile::tempdir().unwrap();
+    let shell = |script: &str| {
+        let out = run(std::process::Command::new("bash")
+            .args(["-euo", "pipefail", "-c", script])
+            .current_dir(dir.path())
+            .env("KUBECONFIG", &kubeconfig)
+            .env("PATH", &path)
+            .stdin(std::process::Stdio::null()));
+        assert_eq!(code(&out), Some(0), "{script}\n{}", stderr(&out));
+        out
+    };
+    let id = "node-endpoints-1001";
+    let out = practice(&["start", "node-endpoints", "--seed", "1001"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let task: Value = serde_json::from_str(&stdout(&practice(&["task", "--run", id, "-o", "json"]))).unwrap();
+    let ns = task["names"]["namespace"].as_str().unwrap().to_string();
+    let name = task["names"]["networkpolicy"].as_str().unwrap().to_string();
+    // No node: nothing to grade, said (exit 2), never a pass.
+    let out = practice(&["check", "--run", id]);
+    assert_eq!(code(&out), Some(2), "{}{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).contains("no node with an IP address"), "{}", stderr(&out));
+    shell(
+        "kubectl create -f - <<'EOF'\napiVersion: v1\nkind: Node\nmetadata: {name: cp, labels: {node-role.kubernetes.io/control-plane: ''}}\n\
+         status: {addresses: [{type: InternalIP, address: 10.0.0.10}, {type: Hostname, address: cp}]}\n---\n\
+         apiVersion: v1\nkind: Node\nmetadata: {name: w1}\nstatus: {addresses: [{type: InternalIP, address: 10.0.0.11}]}\nEOF\n",
+    );
+    let check = || {
+        let out = practice(&["check", "--run", id, "-o", "json"]);
+        let json: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+        (code(&out), json["checks"].as_array().unwrap().clone())
+    };
+    let caught = |expected: &[&str]| {
+        let (exit, checks) = check();
+        assert_eq!(exit, Some(1), "a wrong answer passed: {checks:#?}");
+        let failed = failing(&checks);
+        for want in expected {
+            assert!(failed.iter().any(|f| f.contains(want)), "no failing check {want:?}: {checks:#?}");
+        }
+        for f in &failed {
+            assert!(expected.iter().any(|want| f.contains(want)), "{f} fails too: {checks:#?}");
+        }
+        checks
+    };
+    let checks = caught(&["reaches no kubelet"]);
+    assert_eq!(checks.len(), 12, "four checks for two pods and a pod created later: {checks:#?}");
+    for c in &checks {
+        assert!(c["check"].as_str().unwrap().contains("(the engine"), "no pod runs here: {c:#}");
+    }
+    assert!(reason(&checks, "reaches no kubelet").contains("10.0.0.10 on 10250/TCP is allowed"), "{checks:#?}");
+    assert!(passed(&checks, "reaches the API server at 10.0.0.10:6443"), "{checks:#?}");
+    let policy = |spec: &str| {
+        format!(
+            "kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  \
+             namespace: {ns}\nspec:\n  podSelector: {{}}\n  policyTypes: [Egress]\n{spec}EOF\n"
+        )
+    };
+    let but_nodes = "  - to:\n    - ipBlock:\n        cidr: 0.0.0.0/0\n        except: [10.0.0.10/32, 10.0.0.11/32]\n";
+    // Wrong: the API server cut too.
+    shell(&policy(&format!("  egress:\n{but_nodes}")));
+    let checks = caught(&["reaches the API server"]);
+    assert!(reason(&checks, "reaches the API server").contains("10.0.0.10 on 6443/TCP is denied"), "{checks:#?}");
+    // Wrong: only the kubelet's 10250 closed on the nodes (etcd and the others open).
+    shell(&policy(&format!(
+        "  egress:\n{but_nodes}  - to:\n    - ipBlock: {{cidr: 10.0.0.10/32}}\n    - ipBlock: {{cidr: 10.0.0.11/32}}\n    \
+         ports:\n    - {{protocol: TCP, port: 1, endPort: 10249}}\n    - {{protocol: TCP, port: 10251, endPort: 65535}}\n"
+    )));
+    let checks = caught(&["reaches no kubelet"]);
+    assert!(reason(&checks, "reaches no kubelet").contains("on 10255/TCP is allowed"), "{checks:#?}");
+    // Still wrong with the read-only port closed too: etcd is open.
+    shell(&policy(&format!(
+        "  egress:\n{but_nodes}  - to:\n    - ipBlock: {{cidr: 10.0.0.10/32}}\n    - ipBlock: {{cidr: 10.0.0.11/32}}\n    \
+         ports:\n    - {{protocol: TCP, port: 1, endPort: 10249}}\n    - {{protocol: TCP, port: 10251, endPort: 10254}}\n    \
+         - {{protocol: TCP, port: 10256, endPort: 65535}}\n"
+    )));
+    let checks = caught(&["reaches no kubelet"]);
+    assert!(reason(&checks, "reaches no kubelet").contains("on 2379/TCP is allowed"), "{checks:#?}");
+    // Wrong: all egress denied (DNS broken, the API server and the other pods cut off).
+    shell(&policy("  egress: []\n"));
+    caught(&["reaches the API server", "reaches the cluster DNS pods", "still reaches the pods"]);
+    // Wrong: the policy written for another node address.
+    shell(&policy("  egress:\n  - to:\n    - ipBlock:\n        cidr: 0.0.0.0/0\n        except: [10.0.0.99/32]\n"));
+    let checks = caught(&["reaches no kubelet"]);
+    assert!(reason(&checks, "reaches no kubelet").contains("10.0.0.10 on 10250/TCP is allowed"), "{checks:#?}");
+    shell(&format!("kubectl -n {ns} delete networkpolicy {name}"));
+
+    // The manual solution (YAML made from the nodes' addresses) passes.
+    let out = practice(&["solution", "--run", id, "-o", "json"]);
+    let solution: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let out = shell(solution["manual"].as_str().unwrap());
+    assert!(stdout(&out).contains("- 10.0.0.11/32"), "{}", stdout(&out));
+    let (exit, checks) = check();
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    // A pass on a few ports names them, never "every port".
+    let why = reason(&checks, "reaches no kubelet");
+    assert!(
+        why.contains("denied to 2 node address(es) on each component port") && !why.contains("every port"),
+        "{why}"
+    );
+    shell(&format!("kubectl -n {ns} delete networkpolicy {name}"));
+    // And the plugin's: block-metadata endpoints close.
+    for step in solution["plugin"].as_array().unwrap() {
+        shell(step.as_str().unwrap());
+    }
+    let (exit, checks) = check();
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    let out = practice(&["reset", "--run", id]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    plane.kill();
+}
+
+/// Scenario 11: ingress on the port the pod spec names, from role=client pods of the namespaces
+/// carrying the task's label (two today, one labelled later). Wrong answers written by hand: the
+/// number of the other container's port, the namespaces by name (the one labelled later is left
+/// out), the OR trap (two peers), and every port opened; the manual solution passes.
+#[tokio::test]
+async fn named_port_is_graded_on_the_named_port_and_the_namespace_label() {
+    let task = start(&["named-port", "--seed", "1111"]);
+    let id = "named-port-1111";
+    let names = &task["names"];
+    let ns = names["namespace"].as_str().unwrap().to_string();
+    let name = names["networkpolicy"].as_str().unwrap().to_string();
+    let app = names["app"].as_str().unwrap().to_string();
+    let web = names["portName"].as_str().unwrap().to_string();
+    let admin_port = names["adminPort"].as_str().unwrap().to_string();
+    let team = names["namespaceLabel"].as_str().unwrap().split_once('=').unwrap().1.to_string();
+    let all = namespaces(&task);
+    let (client_a, client_b) = (&all[1], &all[2]);
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1), "no policy yet: {checks:#?}");
+    let policy = |from: &str, ports: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  \
+             podSelector:\n    matchLabels:\n      app: {app}\n  policyTypes: [Ingress]\n  ingress:\n  - from:\n{from}{ports}"
+        )
+    };
+    let one_peer = format!(
+        "    - namespaceSelector:\n        matchLabels:\n          team: {team}\n      podSelector:\n        matchLabels:\n          role: client\n"
+    );
+    // Wrong: the other container's port, by number.
+    apply(&policy(&one_peer, &format!("    ports:\n    - protocol: TCP\n      port: {admin_port}\n")));
+    let checks = caught(id, &[&format!("on the port named {web}")]);
+    let why = reason(&checks, &format!("{client_a}/client reaches"));
+    let port = names["port"].as_str().unwrap();
+    assert!(
+        why.contains(&format!("on {admin_port}/TCP is allowed")) || why.contains(&format!("on {port}/TCP is denied")),
+        "{checks:#?}"
+    );
+    // Wrong: the namespaces by name: the one labelled later is not let in.
+    apply(&policy(
+        &format!(
+            "    - namespaceSelector:\n        matchExpressions:\n        - key: kubernetes.io/metadata.name\n          operator: In\n          \
+             values: [{client_a}, {client_b}]\n      podSelector:\n        matchLabels:\n          role: client\n"
+        ),
+        &format!("    ports:\n    - protocol: TCP\n      port: {web}\n"),
+    ));
+    let checks = caught(id, &["namespace-labelled-later/client"]);
+    assert!(reason(&checks, "namespace-labelled-later/client").contains("is denied"), "{checks:#?}");
+    // Wrong: the OR trap, two peers.
+    apply(&policy(
+        &format!(
+            "    - namespaceSelector:\n        matchLabels:\n          team: {team}\n    - podSelector:\n        matchLabels:\n          role: client\n"
+        ),
+        &format!("    ports:\n    - protocol: TCP\n      port: {web}\n"),
+    ));
+    let checks = caught(id, &["/batch reaches no", "/neighbour reaches no"]);
+    assert!(reason(&checks, &format!("{client_a}/batch")).contains("peers of a rule are alternatives"), "{checks:#?}");
+    // Wrong: every port opened.
+    apply(&policy(&one_peer, ""));
+    caught(id, &[&format!("on the port named {web}")]);
+    delete_policy(&ns, &name);
+
+    let dir = tempfile::tempdir().unwrap();
+    sh(&manual(id), dir.path());
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    assert!(
+        checks.iter().any(|c| c["check"].as_str().unwrap().starts_with("namespace-labelled-later/client reaches the")),
+        "{checks:#?}"
+    );
+    reset_leaves_nothing(id, &task).await;
+}
+
+/// Scenario 12: is the downloaded kubectl the genuine release of the version the task names? Graded
+/// by what the candidate records (the binary's sha512, then GENUINE or NOT-GENUINE). Seed 1202 puts
+/// the genuine file of another release there: accepting it fails (its digest matches a published
+/// checksum, of another version), and so does a sha256 recorded for the sha512; the manual solution
+/// (sha512sum --check against the task's version) and the plugin's (verify-bin --version) pass.
+/// Seeds 1201 (the genuine release) and 1204 (changed by one byte): the manual solution passes, and
+/// the opposite verdict fails.
+#[tokio::test]
+async fn verify_version_is_graded_by_what_the_candidate_records() {
+    let files = tempfile::tempdir().unwrap();
+    let bins = harden_tests::bin_target_dir();
+    let path = format!("{}:{}", bins.display(), std::env::var("PATH").unwrap());
+    let in_dir = |script: &str, dir: &Path| {
+        let out = run(std::process::Command::new("bash")
+            .args(["-euo", "pipefail", "-c", script])
+            .current_dir(dir)
+            .env("PATH", &path)
+            .env("KUBECONFIG", cluster().admin_kubeconfig())
+            .stdin(std::process::Stdio::null()));
+        assert_eq!(code(&out), Some(0), "{script}\n{}{}", stdout(&out), stderr(&out));
+    };
+    let caught_in = |id: &str, dir: &Path, expected: &str| {
+        let (exit, checks, _) = check_in(id, dir);
+        assert_eq!(exit, Some(1), "a wrong answer passed: {checks:#?}");
+        assert_eq!(failing(&checks), [expected.to_string()], "{checks:#?}");
+        checks
+    };
+    for (seed, genuine) in [("1202", false), ("1201", true), ("1204", false)] {
+        let dir = files.path().join(seed);
+        let task = start(&["verify-version", "--seed", seed, "--dir", dir.to_str().unwrap()]);
+        let id = format!("verify-version-{seed}");
+        let version = task["names"]["version"].as_str().unwrap().to_string();
+        let line1 = "answer.txt line 1 is the sha512 digest of kubectl";
+        let line2 = format!("answer.txt line 2 says whether kubectl is the genuine {version}");
+        let (exit, checks, _) = check_in(&id, &dir);
+        assert_eq!(exit, Some(1), "no answer yet: {checks:#?}");
+        let (right, wrong) = if genuine { ("GENUINE", "NOT-GENUINE") } else { ("NOT-GENUINE", "GENUINE") };
+        // Wrong: the opposite verdict (for 1202: another release's genuine file accepted).
+        in_dir(&format!("sha512sum kubectl | cut -d' ' -f1 > answer.txt; echo {wrong} >> answer.txt"), &dir);
+        let checks = caught_in(&id, &dir, &line2);
+        if seed == "1202" {
+            assert!(reason(&checks, &line2).contains("a genuine release of another version"), "{checks:#?}");
+        }
+        // Wrong: the sha256 recorded where the sha512 is asked.
+        in_dir(&format!("sha256sum kubectl | cut -d' ' -f1 > answer.txt; echo {right} >> answer.txt"), &dir);
+        let checks = caught_in(&id, &dir, line1);
+        assert!(reason(&checks, line1).contains("the binary's sha256"), "{checks:#?}");
+        std::fs::remove_file(dir.join("answer.txt")).unwrap();
+
+        let out = cks(&["solution", "--run", &id, "-o", "json"]);
+        let solution: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        in_dir(solution["manual"].as_str().unwrap(), files.path());
+        let (exit, checks, _) = check_in(&id, &dir);
+        assert_eq!(exit, Some(0), "{id}: the manual solution: {checks:#?}");
+        std::fs::remove_file(dir.join("answer.txt")).unwrap();
+        for step in solution["plugin"].as_array().unwrap() {
+            in_dir(step.as_str().unwrap(), files.path());
+        }
+        let (exit, checks, _) = check_in(&id, &dir);
+        assert_eq!(exit, Some(0), "{id}: the plugin's solution: {checks:#?}");
+        reset_leaves_nothing(&id, &task).await;
+        assert!(!dir.exists(), "the answer file went with the run's files");
+    }
 }

@@ -2341,3 +2341,106 @@ fn node_ingress_paths_t75_agrees_with_requests_through_a_traefik_pod() {
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     expect_through(node, client, &traefik_ip, host, true);
 }
+
+/// cks-practice scenario 10 on the node, graded by real packets (kube-router enforces: the canary the
+/// run isolates is blocked). Before the answer the task's pod connects to the kubelet, and check
+/// fails saying so; by hand (`solution`'s `kubectl exec ... nc`) the kubelet and the API server are
+/// reached, etcd (on 127.0.0.1 only) is not. A wrong answer, all egress denied, fails: the packets to
+/// the API server are blocked. The manual solution passes with real packets (the node's ports
+/// blocked, rejected by kube-router also on the pod's own node; the API server connected), and by
+/// hand the kubelet and etcd no longer answer while the API server does.
+#[test]
+fn node_cks_practice_node_endpoints_is_graded_by_real_packets() {
+    let node = node();
+    let _enforcing = enforcing();
+    let image = node.cluster.image("busybox");
+    let cks = |args: &[&str]| run(node.cluster.plugin("cks-practice").args(args));
+    let run_name = "node-endpoints-1010";
+    let out = cks(&["start", "node-endpoints", "--seed", "1010", "--image", &image]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let task: Value = serde_json::from_str(&stdout(&cks(&["task", "--run", run_name, "-o", "json"]))).unwrap();
+    let ns = task["names"]["namespace"].as_str().unwrap().to_string();
+    let app = format!("{ns}/{}", task["names"]["pod"].as_str().unwrap());
+    let name = task["names"]["networkpolicy"].as_str().unwrap().to_string();
+    let of = |checks: &[(String, bool, String)], starts: &str| -> (bool, String) {
+        let (_, passed, reason) = checks
+            .iter()
+            .find(|(c, _, _)| c.starts_with(starts))
+            .unwrap_or_else(|| panic!("no check {starts:?}: {checks:#?}"));
+        (*passed, reason.clone())
+    };
+    let kubelet_check = format!("{app} reaches no kubelet");
+    let api_check = format!("{app} reaches the API server at {}:6443 (real packets)", harden_tests::node::NODE_IP);
+    let (code, checks) = practice_checks(node, run_name);
+    assert_eq!(code, Some(1), "{checks:#?}");
+    let (passed, reason) = of(&checks, &kubelet_check);
+    assert!(!passed && reason.contains(&format!("connected to {}:10250", harden_tests::node::NODE_IP)), "{checks:#?}");
+    assert!(
+        checks.iter().any(|(c, _, _)| c.starts_with(&kubelet_check) && c.ends_with("(real packets)")),
+        "{checks:#?}"
+    );
+    assert!(of(&checks, &api_check).0, "{checks:#?}");
+    let solution: Value = serde_json::from_str(&stdout(&cks(&["solution", "--run", run_name, "-o", "json"]))).unwrap();
+    let verify = solution["verify"].as_str().unwrap();
+    let lines = verify_by_hand(node, verify, 2, 1);
+    assert!(lines.contains(":10250 REACHED") && lines.contains(":2379 NO ANSWER"), "{lines}");
+
+    // Wrong: all egress denied. The node's ports are blocked now, and so is the API server.
+    apply(
+        node,
+        &format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: {name}, namespace: {ns}}}\n\
+             spec: {{podSelector: {{}}, policyTypes: [Egress]}}\n"
+        ),
+    );
+    let (code, checks) = practice_checks_until(node, run_name, |checks| of(checks, &kubelet_check).0);
+    assert_eq!(code, Some(1), "{checks:#?}");
+    let (passed, reason) = of(&checks, &api_check);
+    assert!(!passed && reason.contains("blocked"), "{checks:#?}");
+    assert!(!of(&checks, &format!("{app} reaches the cluster DNS pods")).0, "{checks:#?}");
+    let out = run(kubectl(node).args(["delete", "networkpolicy", &name, "-n", &ns]));
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    practice_script(node, solution["manual"].as_str().unwrap());
+    let (code, checks) = practice_checks_until(node, run_name, |checks| checks.iter().all(|(_, passed, _)| *passed));
+    assert_eq!(code, Some(0), "{checks:#?}");
+    let (_, reason) = of(&checks, &kubelet_check);
+    assert!(reason.contains(":10250 (kubelet) blocked (rejected)"), "{reason}");
+    assert!(reason.contains("NetworkPolicy is enforced here"), "{reason}");
+    assert!(of(&checks, &api_check).1.contains("connected"), "{checks:#?}");
+    let lines = verify_by_hand(node, verify, 1, 2);
+    assert!(lines.contains(":10250 NO ANSWER") && lines.contains(":6443 REACHED"), "{lines}");
+    let out = cks(&["reset", "--run", run_name]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// cks-practice scenario 9 on the node: its pods run from the local busybox image, and the check by
+/// hand that `solution` prints is run live: before the answer one pod reaches the other; after the
+/// manual solution (which check passes) it does not (egress denied but DNS). The DNS line is run
+/// too; the test node runs no cluster DNS (no CoreDNS, no kube-dns Service), so it cannot resolve
+/// there with or without the policy, and that line says the same before and after.
+#[test]
+fn node_cks_practice_egress_dns_check_by_hand_agrees() {
+    let node = node();
+    let _enforcing = enforcing();
+    let image = node.cluster.image("busybox");
+    let cks = |args: &[&str]| run(node.cluster.plugin("cks-practice").args(args));
+    let run_name = "egress-dns-49";
+    let out = cks(&["start", "egress-dns", "--seed", "49", "--image", &image]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let solution: Value = serde_json::from_str(&stdout(&cks(&["solution", "--run", run_name, "-o", "json"]))).unwrap();
+    let verify = solution["verify"].as_str().unwrap();
+    let dns_line = |lines: &str| lines.lines().find(|l| l.contains(" DNS ")).map(str::to_string);
+    let before = verify_by_hand(node, verify, 1, 0);
+    let dns_before = dns_line(&before).unwrap_or_else(|| panic!("the DNS check ran: {before}"));
+    let (code, checks) = practice_checks(node, run_name);
+    assert_eq!(code, Some(1), "{checks:?}");
+
+    practice_script(node, solution["manual"].as_str().unwrap());
+    let (code, checks) = practice_checks(node, run_name);
+    assert_eq!(code, Some(0), "the manual solution passes with running pods: {checks:?}");
+    let after = verify_by_hand(node, verify, 0, 1);
+    assert_eq!(dns_line(&after), Some(dns_before), "{after}");
+    let out = cks(&["reset", "--run", run_name]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

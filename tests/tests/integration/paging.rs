@@ -265,3 +265,29 @@ async fn live_commands_list_each_kind_once_in_pages_and_only_where_needed() {
     let files = harden_tests::run(harden_tests::plugin_command("netpol-deny").args(args).args(["-f", &path]));
     assert_eq!(harden_tests::stdout(&files), live, "{}", harden_tests::stderr(&files));
 }
+
+/// Issue 31: cks-practice's own lists (its runs' records and namespaces, the nodes, scenario 4's
+/// Ingresses, the kinds `reset` empties) go through the shared pager: every list it sends has a
+/// page size.
+#[tokio::test]
+async fn cks_practice_lists_in_pages() {
+    let cluster = cluster();
+    let practice = |args: &[&str]| {
+        let out = harden_tests::run(cluster.plugin("cks-practice").args(args).arg("--v=6"));
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{args:?}: {}", harden_tests::stderr(&out));
+        requests(&harden_tests::stderr(&out))
+    };
+    let mut reqs = practice(&["start", "tls-ingress", "--seed", "3131"]);
+    reqs.extend(practice(&["check", "--run", "tls-ingress-3131"]));
+    reqs.extend(practice(&["reset", "--run", "tls-ingress-3131"]));
+    let lists: Vec<&(String, String)> = reqs
+        .iter()
+        .filter(|r| r.0 == "GET" && r.1.contains('?') && !r.1.contains("watch=") && !r.1.starts_with("/apis?"))
+        .collect();
+    for want in ["/api/v1/nodes?", "/api/v1/configmaps?", "/api/v1/namespaces?", "/ingresses?"] {
+        assert!(lists.iter().any(|r| r.1.contains(want)), "no list of {want}: {reqs:?}");
+    }
+    for list in &lists {
+        assert!(list.1.contains("limit=500"), "a list without a page size: {list:?}");
+    }
+}

@@ -9,7 +9,10 @@ pub mod egress_dns;
 pub mod frontend_backend;
 pub mod kube_bench;
 pub mod metadata;
+pub mod named_port;
+pub mod node_endpoints;
 pub mod tls;
+pub mod verify_version;
 
 use harden_cli::Result;
 
@@ -32,6 +35,9 @@ pub async fn check(
     match plan.id {
         Id::DefaultDeny => default_deny::check(client, plan).await,
         Id::EgressDns => egress_dns::check(client, plan).await,
+        Id::NodeEndpoints => node_endpoints::check(client, plan).await,
+        Id::NamedPort => named_port::check(client, plan).await,
+        Id::VerifyVersion => verify_version::check(plan),
         Id::FrontendToBackend => frontend_backend::check(client, plan).await,
         Id::BlockMetadata => metadata::check(client, plan).await,
         Id::TlsIngress => tls::check(client, plan, probe_address).await,

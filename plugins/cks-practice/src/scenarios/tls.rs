@@ -80,11 +80,12 @@ pub async fn check(client: &kube::Client, plan: &Plan, probe_address: Option<&st
     let ns = &plan.names["namespace"];
     let (host, service) = (&plan.names["host"], &plan.names["service"]);
     let port: u16 = plan.names["port"].parse().unwrap_or(80);
-    let ingresses: Vec<Ingress> = Api::namespaced(client.clone(), ns)
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| harden_kube::error::from_kube(e, format!("listing ingresses in {ns}")))?
-        .items;
+    let ingresses: Vec<Ingress> = harden_kube::list::list_all(
+        &Api::namespaced(client.clone(), ns),
+        &ListParams::default(),
+        &format!("ingresses in {ns}"),
+    )
+    .await?;
     let mut checks = Vec::new();
 
     // The Ingress whose rule for the host sends "/" to the Service.

@@ -1377,9 +1377,30 @@ where
     harden_kube::list::list_all(&api, &ListParams::default(), what).await
 }
 
-/// Lists of each namespaced kind in the namespaces of the scope: one cluster-wide list with -A, one
-/// per namespace (a few at once) with -n.
-async fn namespaced<K>(client: &Client, scope: &Where, plural: &str) -> Result<Vec<K>>
+/// Where the namespaced kinds are read: one cluster-wide list with -A; with -n, one list per
+/// namespace (a few at once), or one cluster-wide list filtered when the namespaces are most of the
+/// cluster's (counted with one metadata list; a user who may not list namespaces reads each).
+async fn placement<'a>(client: &Client, scope: &'a Where) -> Result<harden_kube::list::Scope<'a>> {
+    let set = match scope {
+        Where::All => return Ok(harden_kube::list::Scope::All),
+        Where::Namespaces(set) if set.len() < 2 => return Ok(harden_kube::list::Scope::Each(set)),
+        Where::Namespaces(set) => set,
+    };
+    let namespaces = harden_kube::list::list_all_metadata(
+        &Api::<Namespace>::all(client.clone()),
+        &ListParams::default(),
+        "namespaces",
+    )
+    .await;
+    match namespaces {
+        Ok(namespaces) => Ok(harden_kube::list::Scope::choose(Some(set), namespaces.len())),
+        Err(e) if e.kind == harden_cli::ErrorKind::Forbidden => Ok(harden_kube::list::Scope::Each(set)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Lists of a namespaced kind where [`placement`] says.
+async fn namespaced<K>(client: &Client, place: &harden_kube::list::Scope<'_>, plural: &str) -> Result<Vec<K>>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Clone
@@ -1388,11 +1409,7 @@ where
         + Send
         + 'static,
 {
-    let place = match scope {
-        Where::All => harden_kube::list::Scope::All,
-        Where::Namespaces(set) => harden_kube::list::Scope::Each(set),
-    };
-    harden_kube::list::in_namespaces(client, &place, harden_kube::list::PAGE_SIZE, plural, |mut object: K| {
+    harden_kube::list::in_namespaces(client, place, harden_kube::list::PAGE_SIZE, plural, |mut object: K| {
         object.meta_mut().managed_fields = None;
         Some(object)
     })
@@ -1401,10 +1418,11 @@ where
 
 /// Reads what the checks need: Deployments and Services of the scope, RBAC, token Secrets' metadata.
 pub async fn snapshot(client: &Client, scope: &Where) -> Result<Snapshot> {
+    let place = placement(client, scope).await?;
     let mut snap = Snapshot {
-        deployments: namespaced(client, scope, "deployments").await?,
-        services: namespaced(client, scope, "services").await?,
-        ingresses: namespaced(client, scope, "ingresses").await?,
+        deployments: namespaced(client, &place, "deployments").await?,
+        services: namespaced(client, &place, "services").await?,
+        ingresses: namespaced(client, &place, "ingresses").await?,
         ..Default::default()
     };
     snap.cluster_role_bindings = list(Api::all(client.clone()), "clusterrolebindings").await?;

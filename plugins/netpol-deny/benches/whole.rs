@@ -5,7 +5,7 @@
 //! 10k pods, with and without owners; `netpol::synth`), runs the release binary on each (`matrix`
 //! in every output format, one `can-reach`), reading its stdout to the end, and prints wall time,
 //! peak RSS and output size per run; `matrix` runs once with `--port 80` and once without (every
-//! protocol and port: connection sets). The figures are compared with `benches/whole-baseline.json`
+//! protocol and port: connection sets; the html and svg pictures only without). The figures are compared with `benches/whole-baseline.json`
 //! (the previous run kept in the repo); `-- --save` writes this run there.
 //!
 //! Goals (issue 20): 10,000 pods / 2,000 policies: `matrix` under 2 s and 500 MiB whatever the
@@ -42,7 +42,10 @@ const SCENARIOS: [Scenario; 6] = [
     },
 ];
 
-const FORMATS: [&str; 5] = ["table", "json", "yaml", "csv", "dot"];
+const FORMATS: [&str; 6] = ["table", "json", "yaml", "csv", "dot", "md"];
+
+/// The pictures draw connection sets only (`--port` is refused with them).
+const PICTURES: [&str; 2] = ["html", "svg"];
 
 struct Measured {
     wall: Duration,
@@ -134,7 +137,7 @@ fn main() {
             })
             .collect();
         // Without --port: every protocol and port of each pair (connection sets, issue 30).
-        runs.extend(FORMATS.iter().map(|format| {
+        runs.extend(FORMATS.iter().chain(&PICTURES).map(|format| {
             (format!("matrix all ports -o {format}"), ["matrix", "-f", &path, "-o", format].map(String::from).to_vec())
         }));
         runs.push((

@@ -24,6 +24,7 @@ pub mod access;
 pub mod apply;
 pub mod client;
 pub mod cluster_tier;
+pub mod engine_pod;
 pub mod error;
 pub mod flags;
 #[cfg(test)]

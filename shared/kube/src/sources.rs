@@ -38,6 +38,7 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use netpol::{Cluster, Objects};
 
 use crate::client::{Kube, connect_unchecked};
+use crate::engine_pod::EnginePod;
 use crate::error::KubeResultExt;
 use crate::flags::KubeArgs;
 use crate::list::{PAGE_SIZE, Pager, Scope, in_namespaces};
@@ -194,11 +195,13 @@ pub async fn read_objects(
 ) -> Result<Objects> {
     let source: netpol::input::Source = std::sync::Arc::from("the cluster");
     let place = Scope::choose(scope, namespaces.len());
-    let pods = in_namespaces(client, &place, page_size, "pods", |pod: Pod| {
-        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    // Read as the slim [`EnginePod`]: the fields the engine never reads are skipped, not typed.
+    let pods = in_namespaces(client, &place, page_size, "pods", |pod: EnginePod| {
         // Finished pods take no traffic (as [`Objects::from_typed`]).
-        (!matches!(phase, Some("Succeeded" | "Failed")))
-            .then(|| netpol::input::Sourced { object: netpol::input::PodInput::from_pod(pod), source: source.clone() })
+        (!pod.finished()).then(|| netpol::input::Sourced {
+            object: netpol::input::PodInput::from_pod(pod.into_pod()),
+            source: source.clone(),
+        })
     })
     .await?;
     let policies = in_namespaces(client, &place, page_size, "networkpolicies", |mut policy: NetworkPolicy| {

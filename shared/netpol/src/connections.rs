@@ -162,6 +162,12 @@ impl ConnectionMatrix {
     pub fn connections(&self, from: usize, to: usize) -> &Connections {
         &self.sets[self.cell(from, to)]
     }
+
+    /// The indices into [`ConnectionMatrix::sets`] of a row's cells, column by column.
+    pub fn row(&self, from: usize) -> &[u32] {
+        let n = self.groups.len();
+        &self.cells[from * n..(from + 1) * n]
+    }
 }
 
 /// How the ports of every protocol split into intervals whose ports every rule answers alike, and

@@ -291,3 +291,53 @@ async fn cks_practice_lists_in_pages() {
         assert!(list.1.contains("limit=500"), "a list without a page size: {list:?}");
     }
 }
+
+/// Issue 31: `dash-user audit -n` over most of the cluster's namespaces reads each kind in one
+/// cluster-wide list (filtered to the `-n` namespaces), not one list per namespace; over a few it
+/// reads each namespace; both answer the same for the same namespace. On a control plane of its
+/// own: the shared one holds every other test's namespaces.
+#[test]
+fn dash_user_audit_over_most_namespaces_lists_each_kind_once() {
+    let plane = harden_tests::ControlPlane::start_for_tests().expect("a control plane for this test");
+    let kubeconfig = plane.admin_kubeconfig.clone();
+    let kubectl = |args: &[&str]| {
+        harden_tests::run(
+            std::process::Command::new("kubectl")
+                .env("KUBECONFIG", &kubeconfig)
+                .stdin(std::process::Stdio::null())
+                .args(args),
+        )
+    };
+    for ns in ["audit-a", "audit-b", "audit-c"] {
+        let out = kubectl(&["create", "namespace", ns]);
+        assert!(out.status.success(), "{}", harden_tests::stderr(&out));
+    }
+    let audit = |scope: &str| {
+        let out = harden_tests::run(
+            harden_tests::plugin_command("dash-user")
+                .env("KUBECONFIG", &kubeconfig)
+                .args(["audit", "-n", scope, "--v=6"]),
+        );
+        let code = out.status.code();
+        (code, harden_tests::stdout(&out), requests(&harden_tests::stderr(&out)))
+    };
+    let per_namespace = |reqs: &[(String, String)], kind: &str| {
+        reqs.iter()
+            .filter(|r| r.0 == "GET" && r.1.starts_with("/apis/apps/v1/namespaces/") && r.1.contains(kind))
+            .count()
+    };
+    let cluster_wide = |reqs: &[(String, String)]| {
+        reqs.iter().filter(|r| r.0 == "GET" && r.1.starts_with("/apis/apps/v1/deployments?")).count()
+    };
+    // audit-a, -b, -c and default: 4 of the plane's 7 namespaces.
+    let (code, most, reqs) = audit("audit-a,audit-b,audit-c,default");
+    assert!(code == Some(0) || code == Some(1), "{most}{reqs:?}");
+    assert_eq!(per_namespace(&reqs, "/deployments?"), 0, "a list per namespace: {reqs:?}");
+    assert_eq!(cluster_wide(&reqs), 1, "{reqs:?}");
+    assert!(reqs.iter().any(|r| r.1.starts_with("/api/v1/services?") && r.1.contains("limit=500")), "{reqs:?}");
+    // One namespace of seven: its own lists.
+    let (code, few, reqs) = audit("audit-a");
+    assert!(code == Some(0) || code == Some(1), "{few}{reqs:?}");
+    assert_eq!(per_namespace(&reqs, "/deployments?"), 1, "{reqs:?}");
+    assert_eq!(cluster_wide(&reqs), 0, "{reqs:?}");
+}

@@ -22,6 +22,14 @@ pub struct ConnectionTable<'a> {
     all: usize,
     row_pos: Vec<usize>,
     column_pos: Vec<usize>,
+    /// Per row and per column unit, its pod when it is a lone pod (else `u32::MAX`).
+    row_lone: Vec<u32>,
+    column_lone: Vec<u32>,
+}
+
+/// The pod of a unit that is one pod, else `u32::MAX`.
+fn lone(units: &Units) -> Vec<u32> {
+    units.0.iter().map(|u| if u.pods.len() == 1 { u.pods[0].0 } else { u32::MAX }).collect()
 }
 
 impl<'a> ConnectionTable<'a> {
@@ -41,12 +49,28 @@ impl<'a> ConnectionTable<'a> {
             sets.push(everything);
             sets.len() - 1
         });
-        ConnectionTable { cluster, rows, columns, matrix, sets, all, row_pos, column_pos }
+        let (row_lone, column_lone) = (lone(&rows), lone(&columns));
+        ConnectionTable { cluster, rows, columns, matrix, sets, all, row_pos, column_pos, row_lone, column_lone }
     }
 
     fn same_pod(&self, row: usize, column: usize) -> bool {
-        let (a, b) = (&self.rows.0[row].pods, &self.columns.0[column].pods);
-        a.len() == 1 && b.len() == 1 && a[0] == b[0]
+        self.row_lone[row] != u32::MAX && self.row_lone[row] == self.column_lone[column]
+    }
+
+    /// [`Self::index`] of every cell of a row, column by column, into `out` (cleared first):
+    /// the writers' inner loops read this instead of looking each cell up.
+    fn row_cells(&self, row: usize, out: &mut Vec<u32>) {
+        out.clear();
+        let cells = self.matrix.row(self.row_pos[row]);
+        out.extend(self.column_pos.iter().map(|&column| cells[column]));
+        let pod = self.row_lone[row];
+        if pod != u32::MAX {
+            for (cell, &other) in out.iter_mut().zip(&self.column_lone) {
+                if other == pod {
+                    *cell = self.all as u32;
+                }
+            }
+        }
     }
 
     /// The index into the sets of the cell from row unit to column unit: between two different
@@ -100,10 +124,12 @@ impl<'a> ConnectionTable<'a> {
         writeln!(out, "| FROM | TO | CONNECTIONS |\n|---|---|---|")?;
         let texts: Vec<String> = self.sets.iter().map(|s| md_cell(&s.to_string())).collect();
         let mut buffer = Vec::with_capacity(CHUNK);
+        let mut cells = Vec::with_capacity(self.columns.0.len());
         for (row, from) in self.rows.0.iter().enumerate() {
             let from = md_cell(&from.label);
-            for (column, to) in self.columns.0.iter().enumerate() {
-                let set = self.index(row, column);
+            self.row_cells(row, &mut cells);
+            for ((column, to), &set) in self.columns.0.iter().enumerate().zip(&cells) {
+                let set = set as usize;
                 if self.same_pod(row, column) || self.sets[set].allowed.is_empty() {
                     continue;
                 }
@@ -136,22 +162,24 @@ impl<'a> ConnectionTable<'a> {
         let from_width = self.rows.0.iter().map(|u| u.label.len()).max().unwrap_or(0).max(4);
         let to_width = self.columns.0.iter().map(|u| u.label.len()).max().unwrap_or(0).max(2);
         writeln!(out, "{:from_width$}  {:to_width$}  CONNECTIONS", "FROM", "TO")?;
+        // Each column's label padded to the column, each set's text with its line end, and
+        // whether a set lists a pair at all: made once, copied per cell.
+        let padded: Vec<Vec<u8>> =
+            self.columns.0.iter().map(|to| format!("{:to_width$}  ", to.label).into_bytes()).collect();
+        let lines: Vec<Vec<u8>> = texts.iter().map(|text| format!("{text}\n").into_bytes()).collect();
+        let listed: Vec<bool> = self.sets.iter().map(|s| !s.allowed.is_empty()).collect();
         let mut buffer = Vec::with_capacity(CHUNK);
+        let mut cells = Vec::with_capacity(self.columns.0.len());
         for (row, from) in self.rows.0.iter().enumerate() {
             let prefix = format!("{:from_width$}  ", from.label);
-            for (column, to) in self.columns.0.iter().enumerate() {
-                if self.same_pod(row, column) {
-                    continue;
-                }
-                let set = self.index(row, column);
-                if self.sets[set].allowed.is_empty() {
+            self.row_cells(row, &mut cells);
+            for ((column, to), &set) in padded.iter().enumerate().zip(&cells) {
+                if !listed[set as usize] || self.same_pod(row, column) {
                     continue;
                 }
                 buffer.extend_from_slice(prefix.as_bytes());
-                buffer.extend_from_slice(to.label.as_bytes());
-                buffer.resize(buffer.len() + (to_width - to.label.len()) + 2, b' ');
-                buffer.extend_from_slice(texts[set].as_bytes());
-                buffer.push(b'\n');
+                buffer.extend_from_slice(to);
+                buffer.extend_from_slice(&lines[set as usize]);
                 if buffer.len() >= CHUNK {
                     out.write_all(&buffer)?;
                     buffer.clear();
@@ -224,11 +252,13 @@ impl<'a> ConnectionTable<'a> {
     /// The row's set indices, separated by `, `.
     fn row_indices(&self, buffer: &mut Vec<u8>, row: usize) {
         let mut digits = itoa_buffer();
-        for column in 0..self.columns.0.len() {
+        let mut cells = Vec::with_capacity(self.columns.0.len());
+        self.row_cells(row, &mut cells);
+        for (column, &set) in cells.iter().enumerate() {
             if column > 0 {
                 buffer.extend_from_slice(b", ");
             }
-            buffer.extend_from_slice(format_index(&mut digits, self.index(row, column)));
+            buffer.extend_from_slice(format_index(&mut digits, set as usize));
         }
     }
 
@@ -288,12 +318,14 @@ impl<'a> ConnectionTable<'a> {
             .collect();
         let columns: Vec<String> = self.columns.0.iter().map(|u| format!(",{},", csv_field(&u.label))).collect();
         let mut buffer = Vec::with_capacity(CHUNK);
+        let mut cells = Vec::with_capacity(self.columns.0.len());
         for (row, from) in self.rows.0.iter().enumerate() {
             let from = csv_field(&from.label);
-            for (column, to) in columns.iter().enumerate() {
+            self.row_cells(row, &mut cells);
+            for (to, &set) in columns.iter().zip(&cells) {
                 buffer.extend_from_slice(from.as_bytes());
                 buffer.extend_from_slice(to.as_bytes());
-                buffer.extend_from_slice(texts[self.index(row, column)].as_bytes());
+                buffer.extend_from_slice(texts[set as usize].as_bytes());
                 if buffer.len() >= CHUNK {
                     out.write_all(&buffer)?;
                     buffer.clear();
@@ -319,9 +351,11 @@ impl<'a> ConnectionTable<'a> {
         let row_ids: Vec<usize> = self.rows.0.iter().map(|u| index[u.label.as_str()]).collect();
         let column_ids: Vec<usize> = self.columns.0.iter().map(|u| index[u.label.as_str()]).collect();
         let mut buffer = Vec::with_capacity(CHUNK);
+        let mut cells = Vec::with_capacity(self.columns.0.len());
         for (row, &from) in row_ids.iter().enumerate() {
-            for (column, &to) in column_ids.iter().enumerate() {
-                let set = self.index(row, column);
+            self.row_cells(row, &mut cells);
+            for (&to, &set) in column_ids.iter().zip(&cells) {
+                let set = set as usize;
                 if from == to || self.sets[set].allowed.is_empty() {
                     continue;
                 }

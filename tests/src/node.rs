@@ -763,7 +763,14 @@ impl NodeCluster {
             .arg(format!("--net=/proc/{}/ns/net", self.init_pid))
             .arg("--")
             .arg(&dnsmasq)
-            .args(["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll", "--bind-interfaces"])
+            .args([
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--no-resolv",
+                "--no-hosts",
+                "--no-poll",
+                "--bind-interfaces",
+            ])
             .arg(format!("--listen-address={NODE_IP}"))
             .args(["--port=53", "--user=root", "--pid-file=", "--log-queries"])
             .arg(format!("--log-facility={}", log.display()));

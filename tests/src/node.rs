@@ -748,6 +748,58 @@ impl NodeCluster {
         Ok(())
     }
 
+    /// Starts a DNS server on the node's address, as a node-local DNS cache listens on a node
+    /// (dnsmasq, installed by `tests/tools/install-dnsmasq.sh`, in the node's network namespace),
+    /// answering from `records` (name, IPv4 address) and
+    /// nothing else (no upstream), and waits until it answers over TCP. Its log of queries is
+    /// [`NodeDns::queries`]; dropping the handle stops it.
+    pub fn start_dns(&self, records: &[(&str, &str)]) -> Result<NodeDns, BoxError> {
+        let dnsmasq = run_script("tools/install-dnsmasq.sh", &[])?;
+        let log = self.dir.join(format!("dnsmasq-{}.log", random_hex(4)?));
+        // The network namespace only: nsenter then execs dnsmasq itself (no fork for a PID
+        // namespace), so the child's PID is dnsmasq's, to stop it by.
+        let mut command = Command::new("nsenter");
+        command
+            .arg(format!("--net=/proc/{}/ns/net", self.init_pid))
+            .arg("--")
+            .arg(&dnsmasq)
+            .args([
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--no-resolv",
+                "--no-hosts",
+                "--no-poll",
+                "--bind-interfaces",
+            ])
+            .arg(format!("--listen-address={NODE_IP}"))
+            .args(["--port=53", "--user=root", "--pid-file=", "--log-queries"])
+            .arg(format!("--log-facility={}", log.display()));
+        // Answered here, never refused for want of an upstream: a name without a record of a type
+        // (AAAA) has no such record, as a cluster DNS server says.
+        for (name, address) in records {
+            command.arg(format!("--host-record={name},{address}")).arg(format!("--local=/{name}/"));
+        }
+        let child = command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
+        let mut dns = NodeDns { child, log };
+        let netns = PathBuf::from(format!("/proc/{}/ns/net", self.init_pid));
+        let target: SocketAddr = format!("{NODE_IP}:53").parse()?;
+        let limit = Instant::now() + Duration::from_secs(30);
+        while connect_in(&netns, target).is_err() {
+            if let Some(status) = dns.child.try_wait()? {
+                let mut err = String::new();
+                if let Some(mut stderr) = dns.child.stderr.take() {
+                    let _ = stderr.read_to_string(&mut err);
+                }
+                return Err(format!("dnsmasq exited ({status}): {err}").into());
+            }
+            if Instant::now() > limit {
+                return Err(format!("dnsmasq did not listen on {target} within 30 s").into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(dns)
+    }
+
     /// Stops every process of the node and removes its cgroups, then checks nothing is left.
     pub fn stop(&self) -> Result<(), BoxError> {
         stop_state(&self.state)
@@ -777,6 +829,33 @@ impl NodeCluster {
     /// The node's cgroup name under each hierarchy (`kube-harden-node-...`).
     pub fn cgroup(&self) -> &str {
         &self.state.cgroup
+    }
+}
+
+/// A DNS server on the node's address, started by [`NodeCluster::start_dns`]; stopped on drop.
+pub struct NodeDns {
+    child: Child,
+    log: PathBuf,
+}
+
+impl NodeDns {
+    /// The queries it has received from `client` (an address), as dnsmasq logs them
+    /// (`query[A] NAME from CLIENT`).
+    pub fn queries(&self, client: &str) -> Vec<String> {
+        let from = format!(" from {client}");
+        fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(" query[") && l.ends_with(&from))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for NodeDns {
+    fn drop(&mut self) {
+        kill(self.child.id(), libc::SIGTERM);
+        let _ = self.child.wait();
     }
 }
 

@@ -1898,11 +1898,96 @@ fn node_endpoints_from_here_is_what_the_outside_sees() {
     }
 }
 
+/// `nslookup -type=a NAME` from `ns/pod`, asking the DNS server on the node's address: whether it
+/// answered with an address, and what nslookup printed.
+fn nslookup(node: &Node, ns: &str, pod: &str, name: &str) -> (bool, String) {
+    let out = kubectl(node)
+        .args(["exec", "-n", ns, pod, "--", "timeout", "10", "nslookup", "-type=a", name])
+        .arg(harden_tests::node::NODE_IP)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    // kubectl's own failures or a missing applet would look like an unanswered query: rule them out.
+    assert!(
+        !text.contains("error:")
+            && !text.contains("Error from server")
+            && ![126, 127].contains(&out.status.code().unwrap_or(0)),
+        "the query itself failed from {ns}/{pod}: {text}"
+    );
+    (out.status.success() && text.contains(&format!("Name:\t{name}")), text)
+}
+
+/// Polls [`nslookup`] until it answers (or not, `answered`) for [`SETTLE`]; returns the last output.
+fn expect_nslookup(node: &Node, ns: &str, pod: &str, name: &str, answered: bool) -> String {
+    let start = Instant::now();
+    loop {
+        let (ok, text) = nslookup(node, ns, pod, name);
+        if ok == answered {
+            eprintln!("{ns}/{pod} nslookup {name}: answered {ok} after {:?}", start.elapsed());
+            return text;
+        }
+        assert!(
+            start.elapsed() < SETTLE,
+            "{ns}/{pod} nslookup {name}: expected answered {answered} after {SETTLE:?}: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The `kubernetes` Service's ClusterIP (10.96.0.1:443) routed to the API server (the node's 6443)
+/// by one DNAT rule in the node's nat PREROUTING chain, the rule kube-proxy writes for a Service
+/// with one endpoint (the test node runs no kube-proxy); removed on drop.
+struct ServiceRoute<'a>(&'a Node);
+
+const SERVICE_DNAT: [&str; 10] =
+    ["-d", "10.96.0.1/32", "-p", "tcp", "--dport", "443", "-j", "DNAT", "--to-destination", "10.250.0.2:6443"];
+
+impl<'a> ServiceRoute<'a> {
+    fn add(node: &'a Node) -> Self {
+        let out =
+            run(node.cluster.nsenter().args(["iptables", "-w", "-t", "nat", "-I", "PREROUTING"]).args(SERVICE_DNAT));
+        assert!(out.status.success(), "{}", stderr(&out));
+        ServiceRoute(node)
+    }
+}
+
+impl Drop for ServiceRoute<'_> {
+    fn drop(&mut self) {
+        let _ =
+            run(self.0.cluster.nsenter().args(["iptables", "-w", "-t", "nat", "-D", "PREROUTING"]).args(SERVICE_DNAT));
+    }
+}
+
+/// A plain-HTTP request from `ns/pod` to the `kubernetes` Service's ClusterIP (10.96.0.1:443): whether
+/// the API server answered it (Go's HTTPS server answers plain HTTP with "Client sent an HTTP request
+/// to an HTTPS server"; busybox's wget cannot negotiate TLS with it), and what came back.
+fn version_through_service(node: &Node, ns: &str, pod: &str) -> (bool, String) {
+    let out = kubectl(node)
+        .args(["exec", "-n", ns, pod, "--", "sh", "-c"])
+        .arg("printf 'GET /version HTTP/1.0\\r\\n\\r\\n' | nc -w 3 10.96.0.1 443")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        !text.contains("error:")
+            && !text.contains("Error from server")
+            && ![126, 127, 139].contains(&out.status.code().unwrap_or(0)),
+        "the request itself failed from {ns}/{pod}: {text}"
+    );
+    (text.contains("Client sent an HTTP request to an HTTPS server"), text)
+}
+
 /// Issue 29, live: after `endpoints close`, a pod of the namespace no longer reaches the kubelet or
 /// etcd ports of its node (kube-router rejects them, also on the pod's own node), and still reaches
 /// the API server at the address its Service leads to (the node's 6443: the test node runs no
-/// kube-proxy, so the Service's ClusterIP itself is not routed there) and the node's DNS port (53:
-/// the packet arrives and nothing listens there, which is "refused", not "blocked").
+/// kube-proxy, so the Service's ClusterIP itself is not routed there) and DNS: a DNS server on the
+/// node's address (dnsmasq, as a node-local DNS cache listens) answers the pod's query.
+///
+/// Then the wrong case, live: with the close policy deleted and every egress denied, the same query
+/// gets no answer, the DNS server logs no query from the pod (the packet never arrived: blocked,
+/// not answered with an error) and the probe calls 53 blocked; running `close` again (the deny
+/// still in place: policies add up) brings the answer back, so the close policy is what lets DNS
+/// through.
 #[test]
 fn node_endpoints_close_keeps_a_pod_off_the_kubelet_and_etcd() {
     let node = node();
@@ -1912,13 +1997,27 @@ fn node_endpoints_close_keeps_a_pod_off_the_kubelet_and_etcd() {
     yaml += &quiet_pod_yaml(node, ns, "client", "app: client");
     apply(node, &yaml);
     wait_ready(node, ns);
-    let out = run(node.cluster.plugin("block-metadata").args(["endpoints", "close", "-n", ns]));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let client_ip = pod_ip(node, ns, "client");
+    let test_name = "dns-probe.kube-harden.test";
+    let dns = node
+        .cluster
+        .start_dns(&[("kubernetes.default.svc.cluster.local", "10.96.0.1"), (test_name, "192.0.2.53")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let answer = expect_nslookup(node, ns, "client", test_name, true);
+    assert!(answer.contains("Address: 192.0.2.53"), "{answer}");
+    let route = ServiceRoute::add(node);
+    let (through, version) = version_through_service(node, ns, "client");
+    assert!(through, "the Service leads to the API server before any policy: {version}");
+    let close = || {
+        let out = run(node.cluster.plugin("block-metadata").args(["endpoints", "close", "-n", ns]));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        out
+    };
+    let out = close();
     // The test node's API server publishes no endpoints (--endpoint-reconciler-type=none): said, and
     // the control-plane node's 6443 allowed instead.
     assert!(stderr(&out).contains("the kubernetes Service publishes no endpoints"), "{}", stderr(&out));
-    let start = Instant::now();
-    let (doc, probes) = loop {
+    let probe = || {
         let out = run(node.cluster.plugin("block-metadata").args([
             "endpoints",
             "-n",
@@ -1935,6 +2034,11 @@ fn node_endpoints_close_keeps_a_pod_off_the_kubelet_and_etcd() {
         ]));
         let doc: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
         let probes = endpoint_probes(&doc, &format!("{ns}/client"));
+        (doc, probes)
+    };
+    let start = Instant::now();
+    let (doc, probes) = loop {
+        let (doc, probes) = probe();
         if probes[&10250]["observed"] != "connected" {
             break (doc, probes);
         }
@@ -1949,7 +2053,62 @@ fn node_endpoints_close_keeps_a_pod_off_the_kubelet_and_etcd() {
     assert_eq!(probes[&6443]["observed"], "connected", "{doc:#}");
     assert_eq!(probes[&6443]["requests"][0]["status"], 200, "{doc:#}");
     assert_eq!(probes[&53]["expected"], "reachable", "{doc:#}");
-    assert_eq!(probes[&53]["observed"], "refused", "the packet arrives, nothing listens: {doc:#}");
+    assert_eq!(probes[&53]["observed"], "connected", "the node's DNS server listens on TCP 53 too: {doc:#}");
+    let (answered, answer) = nslookup(node, ns, "client", test_name);
+    assert!(answered && answer.contains("Address: 192.0.2.53"), "DNS answers after close: {answer}");
+    let (answered, answer) = nslookup(node, ns, "client", "kubernetes.default.svc.cluster.local");
+    assert!(answered && answer.contains("Address: 10.96.0.1"), "{answer}");
+    let text = stdout(&run(node.cluster.plugin("block-metadata").args([
+        "endpoints",
+        "-n",
+        ns,
+        "--probe",
+        "--from",
+        "pods",
+        "--node",
+        NODE_NAME,
+        "--ports",
+        "6443,10250,2379,2380,53",
+    ])));
+    let dns_line = text
+        .lines()
+        .find(|l| l.starts_with("ep29-close/client") && l.contains("10.250.0.2:53 "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(dns_line.contains("reachable  connected"), "{text}");
+    eprintln!("after close, from {ns}/client:\n{text}\n$ nslookup kubernetes.default.svc.cluster.local\n{answer}");
+    assert!(!dns.queries(&client_ip).is_empty(), "the answer came from the node's DNS server");
+    let (through, version) = version_through_service(node, ns, "client");
+    assert!(through, "the API server through its Service after close: {version}");
+
+    // The wrong case: every egress denied, the close policy gone.
+    apply(
+        node,
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-egress, namespace: ep29-close}\n\
+         spec: {podSelector: {}, policyTypes: [Egress]}\n",
+    );
+    let out = run(kubectl(node).args(["delete", "networkpolicy", "block-node-endpoints", "-n", ns]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let failed = expect_nslookup(node, ns, "client", test_name, false);
+    assert!(!failed.contains("192.0.2.53"), "{failed}");
+    let logged = dns.queries(&client_ip).len();
+    let (answered, failed) = nslookup(node, ns, "client", test_name);
+    assert!(!answered, "{failed}");
+    assert_eq!(dns.queries(&client_ip).len(), logged, "the query reached the DNS server: {failed}");
+    let (doc, probes) = probe();
+    assert_eq!(probes[&53]["expected"], "blocked", "{doc:#}");
+    assert_eq!(probes[&53]["observed"], "blocked (rejected)", "{doc:#}");
+    let (through, version) = version_through_service(node, ns, "client");
+    assert!(!through, "the Service is blocked with every egress denied: {version}");
+
+    // close again, the deny still there: the answer is back.
+    close();
+    let answer = expect_nslookup(node, ns, "client", test_name, true);
+    assert!(answer.contains("Address: 192.0.2.53"), "{answer}");
+    assert!(dns.queries(&client_ip).len() > logged, "answered by the node's DNS server");
+    let (through, version) = version_through_service(node, ns, "client");
+    assert!(through, "the API server through its Service after close again: {version}");
+    drop(route);
+    drop(dns);
     let out = run(kubectl(node).args(["delete", "namespace", ns, "--wait=false"]));
     assert!(out.status.success(), "{}", stderr(&out));
 }

@@ -11,7 +11,7 @@ use k8s_openapi::api::networking::v1::{
 };
 use kube::api::ObjectMeta;
 
-use crate::cert::Material;
+use harden_tls::cert::Material;
 use crate::input::{Backend, Port};
 
 pub const TLS_TYPE: &str = "kubernetes.io/tls";

@@ -12,7 +12,7 @@ use harden_cli::{Error, Result};
 use harden_kube::apply::Object;
 
 use crate::build::{self, IngressSpecInput, PathType};
-use crate::cert::KeyType;
+use harden_tls::cert::KeyType;
 use crate::gateway::GatewaySpec;
 use crate::input::Port;
 

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::PLUGIN;
 use crate::build::{self, ORIGIN_ANNOTATION, ORIGIN_GENERATED};
-use crate::cert::{self, KeyType, Material};
+use harden_tls::cert::{self, KeyType, Material};
 use crate::create::describe;
 use crate::files;
 

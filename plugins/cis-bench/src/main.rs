@@ -13,9 +13,10 @@ use harden_kube::flags::{DryRun, KubeArgs};
 
 use cis_bench::baseline::Baseline;
 use cis_bench::filter::FailOn;
-use cis_bench::model::{Report, Status};
 use cis_bench::render::Format;
-use cis_bench::{baseline, diff, explain, filter, job, parse, render, run};
+use cis_bench::{baseline, diff, explain, filter, render};
+use harden_kube_bench::model::{Report, Status};
+use harden_kube_bench::{job, parse, run};
 
 /// The CLI: kubectl's connection flags, then one subcommand.
 #[derive(Parser)]

@@ -20,12 +20,12 @@ use time::OffsetDateTime;
 
 use crate::PLUGIN;
 use crate::build::{self, IngressSpecInput, PathType};
-use harden_tls::cert::{self, KeyType, Material, Validity};
 use crate::class;
 use crate::files;
 use crate::gateway::{self, GatewaySpec, GatewayTarget};
 use crate::input::{self, Port, Ports};
 use crate::manual;
+use harden_tls::cert::{self, KeyType, Material, Validity};
 
 #[derive(Args)]
 #[command(after_help = "Examples:

@@ -338,9 +338,9 @@ pub fn certificate_refs(gw: &DynamicObject) -> Vec<(String, String)> {
 mod tests {
     use super::*;
     use crate::build::secret;
-    use harden_tls::testing::{expired, hosts};
-    use harden_tls::cert::{KeyType, generate};
     use crate::gateway::{gateway_resource, http_route_resource};
+    use harden_tls::cert::{KeyType, generate};
+    use harden_tls::testing::{expired, hosts};
     use serde_json::json;
 
     fn object(resource: kube::api::ApiResource, ns: &str, name: &str, body: Value) -> DynamicObject {

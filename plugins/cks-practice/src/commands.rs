@@ -186,7 +186,8 @@ pub async fn default_bench(kube: &Kube, node: Option<&str>, benchmark: Option<&s
         .await
         .map_err(|e| harden_kube::error::from_kube(e, "listing nodes"))?;
     let node = pick_node(&nodes.items, node)?;
-    let (choice, _) = harden_kube_bench::run::choose_benchmark(&kube.client, benchmark, "--benchmark").await?;
+    let (choice, _) =
+        harden_kube_bench::run::choose_benchmark(&kube.client, benchmark, "--benchmark", Some("--benchmark")).await?;
     harden_kube_bench::run::tell(&choice);
     let image = harden_cli::images::default_image(harden_kube_bench::job::DEFAULT_IMAGE)?;
     Ok(NodeBench { node, image, benchmark: choice.benchmark })
@@ -220,10 +221,10 @@ impl StartCmd {
         }
         if let Some(image) = &self.image {
             harden_cli::images::validate(image)?;
-            harden_kube_bench::job::validate_image(image)?;
+            harden_kube_bench::job::validate_image(image, "--image")?;
         }
         if let Some(benchmark) = &self.benchmark {
-            harden_kube_bench::job::validate_benchmark(benchmark)?;
+            harden_kube_bench::job::validate_benchmark(benchmark, "--benchmark")?;
         }
         let mut bench = default_bench(kube, self.node.as_deref(), self.benchmark.as_deref()).await?;
         if let Some(image) = &self.image {

@@ -278,6 +278,8 @@ pub async fn check(client: &kube::Client, plan: &Plan, bench: &NodeBench) -> Res
         relabel: false,
         field_manager: crate::PLUGIN,
         benchmark_from: "the practice run",
+        // cks-practice's check has none of cis-bench's flags: its hints name none.
+        flags: harden_kube_bench::run::Flags::default(),
     };
     let report = match harden_kube_bench::run::run(Some(client.clone()), &request).await? {
         harden_kube_bench::run::Ran::Done { report, .. } => report,

@@ -145,7 +145,8 @@ fn node_dir() -> PathBuf {
 /// Stops whatever `cluster up` started (control plane or node) and checks it is gone.
 fn cluster_down() -> anyhow::Result<bool> {
     let plane = harden_testkit::controlplane::stop_detached(&cluster_dir()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let node = harden_testkit::node::stop_detached(&node_dir()).map_err(|e| anyhow::anyhow!("stopping the node: {e}"))?;
+    let node =
+        harden_testkit::node::stop_detached(&node_dir()).map_err(|e| anyhow::anyhow!("stopping the node: {e}"))?;
     Ok(plane || node)
 }
 

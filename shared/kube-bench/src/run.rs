@@ -618,8 +618,7 @@ async fn wait_all(
 ) -> Result<(Report, Vec<Error>)> {
     let spinner = Spinner::start(format!("waiting for {} kube-bench Job(s)", created.len()));
     let deadline = Instant::now() + timeout;
-    let waits =
-        created.iter().map(|(plan, uid)| wait_one(client, namespace, plan, uid, deadline, timeout, &spinner, flags));
+    let waits = created.iter().map(|job| wait_one(client, namespace, job, deadline, timeout, &spinner, flags));
     let results = futures::future::join_all(waits).await;
     let mut report = Report::default();
     let mut failures = Vec::new();
@@ -797,11 +796,11 @@ fn pod_problem(pod: &Pod, role: Role, flags: &Flags) -> Option<Error> {
     )
 }
 
+/// Waits for one created Job (its plan and uid).
 async fn wait_one(
     client: &Client,
     namespace: &str,
-    plan: &Plan,
-    uid: &str,
+    (plan, uid): &(Plan, String),
     deadline: Instant,
     timeout: Duration,
     spinner: &Spinner,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# PID 1 of the one-node cluster. tests/src/node.rs starts it under
+# PID 1 of the one-node cluster. shared/testkit/src/node.rs starts it under
 #   unshare --net --mount --pid --fork --kill-child --mount-proc --propagation slave
 # so every process below lives in network, mount and PID namespaces of its own: pod traffic and
 # kube-router's iptables rules never touch the host's network, the kubelet's mounts and sysctl

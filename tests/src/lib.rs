@@ -6,9 +6,7 @@
 //! There is no controller-manager, scheduler or kubelet: namespaces never finish deleting, so
 //! each test takes a fresh one from [`Cluster::namespace`], and pods stay Pending.
 
-pub mod controlplane;
 pub mod intercept;
-pub mod node;
 pub mod proxy;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +18,12 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-pub use controlplane::ControlPlane;
+// The harness xtask shares (control plane, node cluster, plugin paths) is `harden-testkit`; these
+// names stay where the tests import them.
+pub use harden_testkit::{
+    ControlPlane, bin_target_dir, controlplane, gateway_api_dir, node, plugin_command, plugin_path, repo_root,
+    run_with_input,
+};
 
 /// The control plane shared by the tests of one test binary.
 pub struct Cluster {
@@ -232,13 +235,6 @@ async fn client_for(path: &Path) -> kube::Client {
     kube::Client::try_from(config).expect("client")
 }
 
-/// Where cargo put the workspace's binaries (the test executable lives in `<dir>/deps`).
-pub fn bin_target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let deps = exe.parent().expect("deps dir");
-    if deps.ends_with("deps") { deps.parent().expect("target dir").to_path_buf() } else { deps.to_path_buf() }
-}
-
 /// A temporary directory for files a test then executes (plugins on a PATH, krew's installs): next
 /// to the build's own executables, since the system's temporary directory may be mounted `noexec`.
 pub fn exec_tempdir() -> tempfile::TempDir {
@@ -247,62 +243,11 @@ pub fn exec_tempdir() -> tempfile::TempDir {
     tempfile::tempdir_in(&parent).expect("a temporary directory under the build directory")
 }
 
-/// The path of a plugin executable built by `cargo build --bins`.
-pub fn plugin_path(name: &str) -> PathBuf {
-    let path = bin_target_dir().join(format!("kubectl-{}", name.replace('-', "_")));
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --bins` first (`cargo xtask test` does it for you)",
-        path.display()
-    );
-    path
-}
-
-/// A plugin executable with no kubeconfig set, stdin closed and no colour: for offline runs.
-pub fn plugin_command(name: &str) -> Command {
-    use std::os::unix::process::CommandExt;
-    let mut command = Command::new(plugin_path(name));
-    command.stdin(Stdio::null()).env("NO_COLOR", "1").env_remove("KUBECONFIG");
-    // As a terminal's shell starts a command: SIGINT and SIGTERM at their default action. A test run
-    // started in the background by a non-interactive shell (`.ci/run &`) ignores SIGINT, and an
-    // ignored signal stays ignored in the plugins (as POSIX shells expect), so the tests that
-    // interrupt a plugin would test nothing.
-    // SAFETY: signal() is async-signal-safe, as pre_exec requires.
-    unsafe {
-        command.pre_exec(|| {
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            libc::signal(libc::SIGTERM, libc::SIG_DFL);
-            Ok(())
-        });
-    }
-    command
-}
-
 /// Runs a command and returns its output, printing it when the test fails to make debugging easy.
 pub fn run(command: &mut Command) -> Output {
     let output = command.output().unwrap_or_else(|e| panic!("running {command:?}: {e}"));
     eprintln!(
         "$ {command:?}\n-- exit {:?}\n-- stdout\n{}-- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-/// [`run`] with `input` written to the command's stdin (`kubectl apply -f -`).
-pub fn run_with_input(command: &mut Command, input: &str) -> Output {
-    use std::io::Write;
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("running {command:?}: {e}"));
-    child.stdin.take().expect("piped stdin").write_all(input.as_bytes()).expect("writing stdin");
-    let output = child.wait_with_output().unwrap_or_else(|e| panic!("running {command:?}: {e}"));
-    eprintln!(
-        "$ {command:?} < input\n-- exit {:?}\n-- stdout\n{}-- stderr\n{}",
         output.status.code(),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
@@ -370,11 +315,6 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// The repository root.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
-}
-
 /// The workspace's plugins (`netpol-deny`, ...), read from `cargo metadata`: the packages under
 /// `plugins/` with a `kubectl-*` binary. Adding a plugin needs no list to be edited.
 pub fn plugins() -> Vec<String> {
@@ -405,29 +345,6 @@ pub fn plugins() -> Vec<String> {
 
 fn run_quiet(command: &mut Command) -> Output {
     command.output().unwrap_or_else(|e| panic!("running {command:?}: {e}"))
-}
-
-/// Where `tests/tools/build-gateway-api-crds.sh` put the pinned Gateway API release's
-/// standard-channel CRDs (fetched from the Go module proxy on first use).
-pub fn gateway_api_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let output = Command::new("bash")
-            .arg(repo_root().join("tests/tools/build-gateway-api-crds.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("running build-gateway-api-crds.sh");
-        assert!(output.status.success(), "fetching the Gateway API CRDs failed");
-        let text = String::from_utf8_lossy(&output.stdout);
-        let dir = PathBuf::from(text.lines().last().expect("build-gateway-api-crds.sh prints the directory").trim());
-        assert!(
-            dir.join("crds/gateway.networking.k8s.io_gateways.yaml").is_file(),
-            "{} has no Gateway CRD",
-            dir.display()
-        );
-        dir
-    })
-    .clone()
 }
 
 /// A headless Chromium (Debian's `chromium-headless-shell`), installed by

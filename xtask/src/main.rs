@@ -63,7 +63,7 @@ fn test(args: &[String]) -> anyhow::Result<()> {
     // `cargo test` arguments, then (after `--`) the test binaries' own.
     let split = extra.iter().position(|a| a == "--").unwrap_or(extra.len());
     let (cargo_args, test_args) = (&extra[..split], extra.get(split + 1..).unwrap_or_default());
-    if !no_node && let Some(missing) = harden_tests::node::missing_requirements() {
+    if !no_node && let Some(missing) = harden_testkit::node::missing_requirements() {
         bail!("{missing}");
     }
     let root = repo_root();
@@ -83,7 +83,7 @@ fn test(args: &[String]) -> anyhow::Result<()> {
     }
     if !no_node {
         // Built before the tests so their time is not counted against the first node test.
-        harden_tests::node::prepare().map_err(|e| anyhow::anyhow!("preparing the node cluster: {e}"))?;
+        harden_testkit::node::prepare().map_err(|e| anyhow::anyhow!("preparing the node cluster: {e}"))?;
     }
     check(cargo().args(["build", "--workspace", "--bins"]))?;
     let mut test = cargo();
@@ -144,8 +144,9 @@ fn node_dir() -> PathBuf {
 
 /// Stops whatever `cluster up` started (control plane or node) and checks it is gone.
 fn cluster_down() -> anyhow::Result<bool> {
-    let plane = harden_tests::controlplane::stop_detached(&cluster_dir()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let node = harden_tests::node::stop_detached(&node_dir()).map_err(|e| anyhow::anyhow!("stopping the node: {e}"))?;
+    let plane = harden_testkit::controlplane::stop_detached(&cluster_dir()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let node =
+        harden_testkit::node::stop_detached(&node_dir()).map_err(|e| anyhow::anyhow!("stopping the node: {e}"))?;
     Ok(plane || node)
 }
 
@@ -153,16 +154,16 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
     match (args.first().map(String::as_str), args.get(1).map(String::as_str)) {
         (Some("up"), Some("--node")) => {
             cluster_down()?;
-            let parts = harden_tests::node::prepare().map_err(|e| anyhow::anyhow!("preparing the node: {e}"))?;
+            let parts = harden_testkit::node::prepare().map_err(|e| anyhow::anyhow!("preparing the node: {e}"))?;
             let exe = std::env::current_exe().context("locating xtask")?;
-            let options = harden_tests::node::Options {
+            let options = harden_testkit::node::Options {
                 tied: false,
-                forwarder: harden_tests::node::Forwarder::Process(exe, vec!["__node-forward".into()]),
+                forwarder: harden_testkit::node::Forwarder::Process(exe, vec!["__node-forward".into()]),
                 kube_router: true,
                 anonymous_kubelet: false,
             };
             let dir = node_dir();
-            let node = harden_tests::node::NodeCluster::start(&dir, &parts, options)
+            let node = harden_testkit::node::NodeCluster::start(&dir, &parts, options)
                 .map_err(|e| anyhow::anyhow!("starting the node cluster: {e}"))?;
             // A real Ingress and Gateway API controller, for `kubectl tls-ingress create --class
             // traefik` or `--gateway-class traefik`.
@@ -170,7 +171,7 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
             let seconds = std::fs::read_to_string(dir.join("start-seconds")).unwrap_or_default();
             eprintln!(
                 "node {} Ready in {} s: API server {} (logs in {})",
-                harden_tests::node::NODE_NAME,
+                harden_testkit::node::NODE_NAME,
                 seconds.trim(),
                 node.server,
                 dir.display()
@@ -180,7 +181,7 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
             eprintln!("      images: {}", ["busybox", "kube-bench"].map(|i| node.image(i)).join(", "));
             eprintln!(
                 "      Traefik serves Ingress class and GatewayClass traefik on {}:80 and :443 (inside the node)",
-                harden_tests::node::NODE_IP
+                harden_testkit::node::NODE_IP
             );
             eprintln!(
                 "inside the node (pod IPs, iptables, ctr): nsenter --target {} --net --mount --pid -- COMMAND",
@@ -197,7 +198,7 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
             }
-            let plane = harden_tests::ControlPlane::start(&dir, false)
+            let plane = harden_testkit::ControlPlane::start(&dir, false)
                 .map_err(|e| anyhow::anyhow!("starting the control plane: {e}"))?;
             eprintln!("control plane ready at {} (logs in {})", plane.server, dir.display());
             eprintln!("try:  export KUBECONFIG={}", plane.admin_kubeconfig.display());
@@ -231,6 +232,6 @@ fn cluster(args: &[String]) -> anyhow::Result<()> {
 fn node_forward(args: &[String]) -> anyhow::Result<()> {
     let [port, netns, target] = args else { bail!("usage: xtask __node-forward PORT NETNS TARGET") };
     let listener = std::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>()?))?;
-    harden_tests::node::forward(listener, PathBuf::from(netns), target.parse()?);
+    harden_testkit::node::forward(listener, PathBuf::from(netns), target.parse()?);
     Ok(())
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use harden_cli::error::{Error, Result};
 use serde::Deserialize;
 
-use crate::model::Report;
+use harden_kube_bench::model::Report;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -138,7 +138,7 @@ pub fn today() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Check, Status};
+    use harden_kube_bench::model::{Check, Status};
 
     #[test]
     fn day_numbers_are_the_calendar() {
@@ -164,7 +164,7 @@ mod tests {
     }
 
     fn report() -> Report {
-        let mut report = crate::filter::tests::sample();
+        let mut report = harden_kube_bench::testing::sample();
         report.targets[0].sections[0].checks.push(Check::new("9.9.9", "x", Status::Fail, true));
         report
     }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use crate::model::{Report, Status};
+use harden_kube_bench::model::{Report, Status};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -131,7 +131,7 @@ pub fn table(changes: &[Change]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::tests::sample;
+    use harden_kube_bench::testing::sample;
 
     #[test]
     fn changed_added_and_removed_checks_are_reported() {

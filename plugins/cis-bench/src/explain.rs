@@ -8,8 +8,8 @@ use std::fmt::Write;
 use harden_cli::error::{Error, Result};
 use serde::Serialize;
 
-use crate::model::{Report, Status};
 use crate::render::fix_of;
+use harden_kube_bench::model::{Report, Status};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn a_check_is_explained_per_node_with_where_to_change_it() {
-        let mut report = crate::filter::tests::sample();
+        let mut report = harden_kube_bench::testing::sample();
         for target in &mut report.targets {
             target.node = Some("cp-1".into());
             for check in target.sections.iter_mut().flat_map(|s| s.checks.iter_mut()) {
@@ -170,7 +170,7 @@ mod tests {
     /// Issue 25: `explain 1.2.16` of cis-1.6 on a v1.37 cluster repeated "enable PodSecurityPolicy".
     #[test]
     fn advice_for_a_removed_feature_says_it_does_not_apply() {
-        let mut report = crate::filter::tests::sample();
+        let mut report = harden_kube_bench::testing::sample();
         report.kubernetes_version = Some("v1.37.2".into());
         for check in report.targets.iter_mut().flat_map(|t| t.sections.iter_mut()).flat_map(|s| s.checks.iter_mut()) {
             if check.id == "1.2.10" {
@@ -181,14 +181,14 @@ mod tests {
                     .into();
             }
         }
-        crate::removed::mark(&mut report);
+        harden_kube_bench::removed::mark(&mut report);
         let shown = text(&find(&report, "1.2.10").unwrap());
         let advice = shown.find("  advice: does not apply to this cluster (Kubernetes v1.37.2)").expect(&shown);
         assert!(shown.contains("PodSecurityPolicy was removed in Kubernetes 1.25"), "{shown}");
         assert!(advice < shown.find("  remediation:").unwrap(), "said before the advice: {shown}");
         // Without the cluster's version, the sentence still comes with the advice.
         report.kubernetes_version = None;
-        crate::removed::mark(&mut report);
+        harden_kube_bench::removed::mark(&mut report);
         let shown = text(&find(&report, "1.2.10").unwrap());
         assert!(shown.contains("advice: does not apply to Kubernetes 1.25 and newer"), "{shown}");
     }

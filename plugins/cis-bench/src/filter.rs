@@ -4,7 +4,7 @@
 use clap::ValueEnum;
 use harden_cli::error::{Error, Outcome, Result};
 
-use crate::model::{Report, Status};
+use harden_kube_bench::model::{Report, Status};
 
 /// When a report is a finding (exit 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -85,52 +85,10 @@ pub fn apply(report: &mut Report, statuses: &[Status], sections: &[String]) -> R
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::model::{Check, Section, Target, Totals};
-
-    fn check(id: &str, status: Status) -> Check {
-        Check::new(id, format!("check {id}"), status, true)
-    }
-
-    pub(crate) fn sample() -> Report {
-        let section = |id: &str, checks: Vec<Check>| Section {
-            id: id.into(),
-            text: id.into(),
-            totals: Totals::default(),
-            checks,
-        };
-        let mut report = Report {
-            targets: vec![
-                Target {
-                    id: "1".into(),
-                    kind: "master".into(),
-                    text: "Control Plane".into(),
-                    benchmark: "cis-1.10".into(),
-                    detected_version: None,
-                    node: None,
-                    totals: Totals::default(),
-                    sections: vec![
-                        section("1.1", vec![check("1.1.1", Status::Pass), check("1.1.2", Status::Fail)]),
-                        section("1.2", vec![check("1.2.1", Status::Warn), check("1.2.10", Status::Fail)]),
-                    ],
-                },
-                Target {
-                    id: "4".into(),
-                    kind: "node".into(),
-                    text: "Worker".into(),
-                    benchmark: "cis-1.10".into(),
-                    detected_version: None,
-                    node: None,
-                    totals: Totals::default(),
-                    sections: vec![section("4.1", vec![check("4.1.1", Status::Warn), check("4.1.2", Status::Info)])],
-                },
-            ],
-            ..Report::default()
-        };
-        report.recount();
-        report
-    }
+    use harden_kube_bench::model::Totals;
+    use harden_kube_bench::testing::sample;
 
     #[test]
     fn status_filter_keeps_only_those_and_recounts() {

@@ -13,9 +13,10 @@ use harden_kube::flags::{DryRun, KubeArgs};
 
 use cis_bench::baseline::Baseline;
 use cis_bench::filter::FailOn;
-use cis_bench::model::{Report, Status};
 use cis_bench::render::Format;
-use cis_bench::{baseline, diff, explain, filter, job, parse, render, run};
+use cis_bench::{baseline, diff, explain, filter, render};
+use harden_kube_bench::model::{Report, Status};
+use harden_kube_bench::{job, parse, run};
 
 /// The CLI: kubectl's connection flags, then one subcommand.
 #[derive(Parser)]
@@ -254,14 +255,25 @@ async fn dispatch(cli: Cli) -> Result<Outcome> {
     }
 }
 
+/// The flags of `run` that the hints of the kube-bench library name.
+const RUN_FLAGS: run::Flags = run::Flags {
+    benchmark: Some("--benchmark"),
+    targets: Some("--targets"),
+    node: Some("--node"),
+    image: Some("--image"),
+    keep: Some("--keep"),
+    timeout: Some("--timeout"),
+    privileged_namespace: Some("--privileged-namespace"),
+};
+
 async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
-    job::validate_targets(&args.targets)?;
+    job::validate_targets(&args.targets, "--targets")?;
     let baseline = args.output.baseline()?;
     if let Some(b) = &args.benchmark {
-        job::validate_benchmark(b)?;
+        job::validate_benchmark(b, "--benchmark")?;
     }
     let image = harden_cli::images::choose(args.image.as_deref(), job::DEFAULT_IMAGE)?;
-    job::validate_image(&image)?;
+    job::validate_image(&image, "--image")?;
     if args.timeout.is_zero() {
         return Err(Error::invalid("--timeout must be more than 0"));
     }
@@ -302,6 +314,7 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
         relabel: args.privileged_namespace,
         field_manager: run::PLUGIN,
         benchmark_from: "--benchmark",
+        flags: RUN_FLAGS,
     };
     match run::run(client.map(|k| k.client), &request).await? {
         run::Ran::DryRun => Ok(Outcome::Good),

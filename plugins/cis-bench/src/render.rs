@@ -10,7 +10,7 @@ use harden_cli::error::Result;
 use regex::Regex;
 
 use crate::filter::FailOn;
-use crate::model::{Check, Document, Report, Status, Totals};
+use harden_kube_bench::model::{Check, Document, Report, Status, Totals};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum Format {
@@ -299,7 +299,7 @@ pub fn listed(statuses: &[Status]) -> Vec<Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::tests::sample;
+    use harden_kube_bench::testing::sample;
 
     fn with_remediation(mut report: Report) -> Report {
         for target in &mut report.targets {

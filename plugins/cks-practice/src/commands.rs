@@ -167,7 +167,7 @@ fn pick_node(nodes: &[Node], wanted: Option<&str>) -> Result<String> {
         .filter(|n| ready(n))
         .map(|n| {
             let control_plane =
-                n.metadata.labels.as_ref().is_some_and(|l| l.contains_key(cis_bench::job::CONTROL_PLANE_LABEL));
+                n.metadata.labels.as_ref().is_some_and(|l| l.contains_key(harden_kube_bench::job::CONTROL_PLANE_LABEL));
             (control_plane, name(n))
         })
         .collect();
@@ -182,9 +182,10 @@ pub async fn default_bench(kube: &Kube, node: Option<&str>, benchmark: Option<&s
     let nodes: Vec<Node> =
         harden_kube::list::list_all(&Api::all(kube.client.clone()), &ListParams::default(), "nodes").await?;
     let node = pick_node(&nodes, node)?;
-    let (choice, _) = cis_bench::run::choose_benchmark(&kube.client, benchmark, "--benchmark").await?;
-    cis_bench::run::tell(&choice);
-    let image = harden_cli::images::default_image(cis_bench::job::DEFAULT_IMAGE)?;
+    let (choice, _) =
+        harden_kube_bench::run::choose_benchmark(&kube.client, benchmark, "--benchmark", Some("--benchmark")).await?;
+    harden_kube_bench::run::tell(&choice);
+    let image = harden_cli::images::default_image(harden_kube_bench::job::DEFAULT_IMAGE)?;
     Ok(NodeBench { node, image, benchmark: choice.benchmark })
 }
 
@@ -216,10 +217,10 @@ impl StartCmd {
         }
         if let Some(image) = &self.image {
             harden_cli::images::validate(image)?;
-            cis_bench::job::validate_image(image)?;
+            harden_kube_bench::job::validate_image(image, "--image")?;
         }
         if let Some(benchmark) = &self.benchmark {
-            cis_bench::job::validate_benchmark(benchmark)?;
+            harden_kube_bench::job::validate_benchmark(benchmark, "--benchmark")?;
         }
         let mut bench = default_bench(kube, self.node.as_deref(), self.benchmark.as_deref()).await?;
         if let Some(image) = &self.image {

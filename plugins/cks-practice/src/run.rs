@@ -227,8 +227,9 @@ impl Record {
                     if !apimachinery::validation::is_dns_subdomain(&bench.node) {
                         return Err(bad("node"));
                     }
-                    cis_bench::job::validate_image(&bench.image).map_err(|_| bad("image"))?;
-                    cis_bench::job::validate_benchmark(&bench.benchmark).map_err(|_| bad("benchmark"))?;
+                    harden_kube_bench::job::validate_image(&bench.image, "image").map_err(|_| bad("image"))?;
+                    harden_kube_bench::job::validate_benchmark(&bench.benchmark, "benchmark")
+                        .map_err(|_| bad("benchmark"))?;
                     Some(bench)
                 }
                 _ => None,

@@ -11,8 +11,8 @@ use k8s_openapi::api::networking::v1::{
 };
 use kube::api::ObjectMeta;
 
-use crate::cert::Material;
 use crate::input::{Backend, Port};
+use harden_tls::cert::Material;
 
 pub const TLS_TYPE: &str = "kubernetes.io/tls";
 pub const TLS_CRT: &str = "tls.crt";

@@ -20,12 +20,12 @@ use time::OffsetDateTime;
 
 use crate::PLUGIN;
 use crate::build::{self, IngressSpecInput, PathType};
-use crate::cert::{self, KeyType, Material, Validity};
 use crate::class;
 use crate::files;
 use crate::gateway::{self, GatewaySpec, GatewayTarget};
 use crate::input::{self, Port, Ports};
 use crate::manual;
+use harden_tls::cert::{self, KeyType, Material, Validity};
 
 #[derive(Args)]
 #[command(after_help = "Examples:
@@ -1187,7 +1187,7 @@ mod tests {
         let hosts = vec!["big.example.com".to_string()];
         let material = check_provided(&cert_pem, &key_pem, &cert, &key, &hosts, OffsetDateTime::now_utc(), false);
         assert!(material.is_ok(), "{:?}", material.err());
-        assert_eq!(crate::cert::parse_key(&key_pem).unwrap().describe(), "RSA 8192");
+        assert_eq!(harden_tls::cert::parse_key(&key_pem).unwrap().describe(), "RSA 8192");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use harden_cli::Error;
 use harden_cli::files::{Existing, check_target_dir, limits, read_limited, write_new};
 
-use crate::cert::Material;
+use harden_tls::cert::Material;
 
 /// The flag that lets `create --write-cert` replace existing local files. `--overwrite` is for
 /// objects in the cluster only: one flag never grants both.

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use time::OffsetDateTime;
 
-use crate::cert;
+use harden_tls::cert;
 
 fn corpus() -> Vec<Vec<u8>> {
     let pem = |p: &std::path::Path| p.extension().is_some_and(|e| e == "crt" || e == "key");

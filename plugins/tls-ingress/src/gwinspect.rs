@@ -338,9 +338,9 @@ pub fn certificate_refs(gw: &DynamicObject) -> Vec<(String, String)> {
 mod tests {
     use super::*;
     use crate::build::secret;
-    use crate::cert::tests::{expired, hosts};
-    use crate::cert::{KeyType, generate};
     use crate::gateway::{gateway_resource, http_route_resource};
+    use harden_tls::cert::{KeyType, generate};
+    use harden_tls::testing::{expired, hosts};
     use serde_json::json;
 
     fn object(resource: kube::api::ApiResource, ns: &str, name: &str, body: Value) -> DynamicObject {
@@ -391,7 +391,7 @@ mod tests {
         }
     }
 
-    fn world(secret_ns: &str, material: Option<crate::cert::Material>) -> World {
+    fn world(secret_ns: &str, material: Option<harden_tls::cert::Material>) -> World {
         World {
             secrets: BTreeMap::from([(
                 (secret_ns.to_string(), "acc-tls".to_string()),

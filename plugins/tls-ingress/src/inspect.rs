@@ -17,7 +17,6 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::build::{TLS_CRT, TLS_KEY, TLS_TYPE};
-use crate::cert::{self, Validity};
 use crate::class;
 use crate::create::{Address, addresses, list_classes, list_gateway_classes};
 use crate::gateway;
@@ -26,7 +25,8 @@ use crate::gwinspect::{
     parent_gateways,
 };
 use crate::input::Ports;
-use crate::probe;
+use harden_tls::cert::{self, Validity};
+use harden_tls::probe;
 
 /// Services of a namespace by name with their ports (`None`: does not exist).
 pub type ServicePorts = BTreeMap<String, Option<Ports>>;
@@ -925,10 +925,10 @@ async fn namespaces_with_secret(client: &Client, name: &str, except: &str) -> Ve
 mod tests {
     use super::*;
     use crate::build::{IngressSpecInput, PathType, ingress, secret};
-    use crate::cert::tests::{expired, hosts};
-    use crate::cert::{KeyType, Material, generate};
     use crate::class::tests::class;
     use crate::input::{Backend, Port};
+    use harden_tls::cert::{KeyType, Material, generate};
+    use harden_tls::testing::{expired, hosts};
     use k8s_openapi::api::networking::v1::{IngressLoadBalancerIngress, IngressLoadBalancerStatus, IngressStatus};
 
     fn t75(host_list: &[&str], class: Option<&str>) -> Ingress {

@@ -12,9 +12,9 @@ use harden_cli::{Error, Result};
 use harden_kube::apply::Object;
 
 use crate::build::{self, IngressSpecInput, PathType};
-use crate::cert::KeyType;
 use crate::gateway::GatewaySpec;
 use crate::input::Port;
+use harden_tls::cert::KeyType;
 
 /// Quotes a shell word when it needs it (`*` in a wildcard host, spaces in a path).
 fn sh(word: &str) -> String {

@@ -15,9 +15,9 @@ use time::OffsetDateTime;
 
 use crate::PLUGIN;
 use crate::build::{self, ORIGIN_ANNOTATION, ORIGIN_GENERATED};
-use crate::cert::{self, KeyType, Material};
 use crate::create::describe;
 use crate::files;
+use harden_tls::cert::{self, KeyType, Material};
 
 #[derive(Args)]
 #[command(after_help = "Examples:

@@ -1,6 +1,6 @@
 //! The boundaries the crates promise, checked on the real dependency graph: the NetworkPolicy
-//! engine builds without a client, clap or a terminal, and the plugin that never talks to the API
-//! server (verify-bin) does not build kube.
+//! engine builds without a client, clap or a terminal, the plugin that never talks to the API
+//! server (verify-bin) does not build kube, and plugins depend on shared crates only.
 
 use harden_tests::{repo_root, run, stdout};
 
@@ -41,6 +41,102 @@ fn verify_bin_does_not_build_kube() {
     for banned in ["kube", "kube-client", "k8s-openapi", "harden-kube"] {
         assert!(!deps.iter().any(|d| d == banned), "kubectl-verify-bin depends on {banned}");
     }
+}
+
+/// The workspace's packages as `cargo metadata --no-deps` shows them.
+fn workspace_metadata() -> serde_json::Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = run(std::process::Command::new(cargo).current_dir(repo_root()).args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--no-deps",
+        "--offline",
+    ]));
+    assert!(out.status.success(), "cargo metadata");
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+/// The edges of the crate graph that break its rules, as `NAME (DIR) -> NAME (DIR)`: a crate under
+/// `plugins/` or `shared/` depending on a plugin (a plugin's library half that another crate uses
+/// belongs under `shared/`), a plugin or shared crate depending on the test harness, and xtask
+/// depending on the tests crate (the harness both use is `shared/testkit`). Every kind of
+/// dependency counts: a dev-dependency on a plugin is a plugin dependency too.
+fn graph_violations(metadata: &serde_json::Value, root: &std::path::Path) -> Vec<String> {
+    let dir_of = |path: &str| -> String {
+        let path = std::path::Path::new(path);
+        let rel = path.strip_prefix(root).unwrap_or(path);
+        rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
+    };
+    let mut found = Vec::new();
+    for package in metadata["packages"].as_array().expect("packages") {
+        let manifest = package["manifest_path"].as_str().expect("manifest_path");
+        let from = dir_of(manifest.strip_suffix("/Cargo.toml").unwrap_or(manifest));
+        for dep in package["dependencies"].as_array().into_iter().flatten() {
+            let Some(path) = dep["path"].as_str() else { continue };
+            let to = dir_of(path);
+            let library = from.starts_with("plugins/") || from.starts_with("shared/");
+            let bad = (library && (to.starts_with("plugins/") || to == "shared/testkit"))
+                || (from == "xtask" && to == "tests");
+            if bad {
+                let name = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+                found.push(format!("{} ({from}) -> {} ({to})", name(&package["name"]), name(&dep["name"])));
+            }
+        }
+    }
+    found
+}
+
+/// Issue 26: cks-practice linked the cis-bench and tls-ingress plugins (and so their clap structs
+/// and flag hints), and xtask linked the tests crate.
+#[test]
+fn plugins_depend_on_shared_crates_only() {
+    let metadata = workspace_metadata();
+    let found = graph_violations(&metadata, &repo_root());
+    assert!(found.is_empty(), "crate graph edges that break its rules:\n{}", found.join("\n"));
+    // The rule sees the graph: every plugin is there, depending on shared crates.
+    let packages = metadata["packages"].as_array().unwrap();
+    for plugin in harden_tests::plugins() {
+        let package = packages.iter().find(|p| p["name"] == format!("kubectl-{plugin}")).expect(&plugin);
+        let deps: Vec<&str> =
+            package["dependencies"].as_array().unwrap().iter().filter_map(|d| d["path"].as_str()).collect();
+        assert!(deps.iter().any(|d| d.ends_with("shared/cli")), "{plugin} depends on harden-cli: {deps:?}");
+    }
+}
+
+/// The rule above, fed the graph as it was before issue 26 (the edges `cargo metadata` showed):
+/// it names each broken edge.
+#[test]
+fn the_graph_rule_names_the_old_graphs_edges() {
+    let package = |name: &str, dir: &str, deps: &[(&str, &str)]| {
+        serde_json::json!({
+            "name": name,
+            "manifest_path": format!("/repo/{dir}/Cargo.toml"),
+            "dependencies": deps.iter().map(|(n, d)| serde_json::json!({"name": n, "kind": null, "path": format!("/repo/{d}")})).collect::<Vec<_>>(),
+        })
+    };
+    let old = serde_json::json!({"packages": [
+        package("kubectl-cks-practice", "plugins/cks-practice", &[
+            ("harden-cli", "shared/cli"), ("kubectl-cis-bench", "plugins/cis-bench"), ("kubectl-tls-ingress", "plugins/tls-ingress"),
+        ]),
+        package("kubectl-cis-bench", "plugins/cis-bench", &[("harden-cli", "shared/cli")]),
+        package("harden-kube", "shared/kube", &[("harden-cli", "shared/cli")]),
+        package("harden-tests", "tests", &[("harden-kube", "shared/kube")]),
+        package("xtask", "xtask", &[("harden-tests", "tests")]),
+    ]});
+    assert_eq!(
+        graph_violations(&old, std::path::Path::new("/repo")),
+        [
+            "kubectl-cks-practice (plugins/cks-practice) -> kubectl-cis-bench (plugins/cis-bench)",
+            "kubectl-cks-practice (plugins/cks-practice) -> kubectl-tls-ingress (plugins/tls-ingress)",
+            "xtask (xtask) -> harden-tests (tests)",
+        ]
+    );
+    // A shared crate on a plugin, or on the harness, is named too.
+    let shared = serde_json::json!({"packages": [
+        package("harden-tls", "shared/tls", &[("kubectl-tls-ingress", "plugins/tls-ingress"), ("harden-testkit", "shared/testkit")]),
+    ]});
+    assert_eq!(graph_violations(&shared, std::path::Path::new("/repo")).len(), 2);
 }
 
 /// Plugins write through the runtime only: clippy's print lints are denied in every plugin.
@@ -102,7 +198,9 @@ fn nothing_writes_to_the_terminal_around_the_escaping_writer() {
     let mut files = Vec::new();
     for group in ["plugins", "shared"] {
         for krate in std::fs::read_dir(repo_root().join(group)).unwrap().map(|e| e.unwrap().path()) {
-            if krate.join("src").is_dir() {
+            // The test harness (a real cluster for the tests and xtask) logs what it runs; no plugin
+            // or shared library links it (`plugins_depend_on_shared_crates_only`).
+            if krate.join("src").is_dir() && !krate.ends_with("shared/testkit") {
                 sources(&krate.join("src"), &mut files);
             }
         }

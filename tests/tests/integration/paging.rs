@@ -94,7 +94,7 @@ async fn a_continue_token_expired_by_etcd_compaction_restarts_the_list() {
     let cluster = cluster();
     let client = cluster.admin_client().await;
     let ns = cluster.namespace("paging-expired").await;
-    // PodTemplates: the kind the test API server does not cache (see tests/src/controlplane.rs),
+    // PodTemplates: the kind the test API server does not cache (see shared/testkit/src/controlplane.rs),
     // so its pages come from etcd as on a server without watch-cache snapshots; the pager is the
     // same for every kind.
     let api: Api<PodTemplate> = Api::namespaced(client.clone(), &ns);

@@ -261,12 +261,12 @@ pub async fn restore_file(client: &kube::Client, plan: &Plan, bench: &NodeBench,
 }
 
 pub async fn check(client: &kube::Client, plan: &Plan, bench: &NodeBench) -> Result<Vec<Check>> {
-    use cis_bench::model::Status;
+    use harden_kube_bench::model::Status;
     let (control, _) = draw(plan.seed);
-    let request = cis_bench::run::Request {
+    let request = harden_kube_bench::run::Request {
         targets: vec!["node".into()],
         node: Some(bench.node.clone()),
-        options: cis_bench::job::Options {
+        options: harden_kube_bench::job::Options {
             namespace: plan.namespaces[0].clone(),
             image: bench.image.clone(),
             benchmark: Some(bench.benchmark.clone()),
@@ -278,10 +278,12 @@ pub async fn check(client: &kube::Client, plan: &Plan, bench: &NodeBench) -> Res
         relabel: false,
         field_manager: crate::PLUGIN,
         benchmark_from: "the practice run",
+        // cks-practice's check has none of cis-bench's flags: its hints name none.
+        flags: harden_kube_bench::run::Flags::default(),
     };
-    let report = match cis_bench::run::run(Some(client.clone()), &request).await? {
-        cis_bench::run::Ran::Done { report, .. } => report,
-        cis_bench::run::Ran::DryRun => return Err(Error::other("kube-bench ran as a dry run (a bug)")),
+    let report = match harden_kube_bench::run::run(Some(client.clone()), &request).await? {
+        harden_kube_bench::run::Ran::Done { report, .. } => report,
+        harden_kube_bench::run::Ran::DryRun => return Err(Error::other("kube-bench ran as a dry run (a bug)")),
     };
     let find = |id: &str| report.checks().find(|c| c.check.id == id).map(|c| c.check.clone());
     let mut checks = Vec::new();
@@ -296,7 +298,7 @@ pub async fn check(client: &kube::Client, plan: &Plan, bench: &NodeBench) -> Res
              picks the one for the cluster's version",
         )
     })?;
-    let seen = |c: &cis_bench::model::Check| {
+    let seen = |c: &harden_kube_bench::model::Check| {
         let actual = c.actual_value.trim();
         if actual.is_empty() { String::new() } else { format!(" (kube-bench saw {actual:?})") }
     };

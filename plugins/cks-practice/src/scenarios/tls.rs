@@ -189,13 +189,13 @@ const ADDRESS_HINT: &str = "give where the controller listens: `kubectl cks-prac
 /// not be the controller at all, so that is said instead. An address that cannot be reached is not
 /// a wrong answer: it says so, and how to give one that can.
 fn served_reason(
-    verdict: tls_ingress::probe::Verdict,
+    verdict: harden_tls::probe::Verdict,
     detail: &str,
     served: Option<&str>,
     source: Source,
     address: &str,
 ) -> String {
-    use tls_ingress::probe::Verdict;
+    use harden_tls::probe::Verdict;
     match (&verdict, source) {
         (Verdict::Ours, _) => detail.to_string(),
         (Verdict::Unreachable, Source::IngressStatus) => format!(
@@ -224,10 +224,10 @@ fn served_reason(
 /// A TLS handshake with SNI for `host` at `address` (port 443 unless given), graded by whether the
 /// leaf served is the Secret's certificate: tls-ingress's probe, so both say the same.
 async fn served(host: &str, address: &str, source: Source, cert_pem: &[u8], secret: &str) -> Result<Check> {
-    use tls_ingress::probe::{self, Verdict};
+    use harden_tls::probe::{self, Verdict};
     let address = probe::target(address, 443);
     // The server certificate is the chain's first (as tls-ingress inspect compares it).
-    let ours = tls_ingress::cert::parse_chain(cert_pem).ok().and_then(|chain| chain.into_iter().next());
+    let ours = harden_tls::cert::parse_chain(cert_pem).ok().and_then(|chain| chain.into_iter().next());
     let (target, name) = (address.clone(), probe::sni(host));
     let outcome =
         tokio::task::spawn_blocking(move || probe::handshake(&target, &name, std::time::Duration::from_secs(5)))
@@ -247,7 +247,7 @@ async fn served(host: &str, address: &str, source: Source, cert_pem: &[u8], secr
 
 #[cfg(test)]
 mod tests {
-    use tls_ingress::probe::Verdict;
+    use harden_tls::probe::Verdict;
 
     use super::*;
 

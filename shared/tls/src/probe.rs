@@ -1,5 +1,6 @@
-//! `inspect --probe`: a TLS handshake with the controller's address, with SNI for each host, and
-//! the served certificate compared with the one in our Secret. This catches the classic failure
+//! The probe of what a server serves (`tls-ingress inspect --probe`, cks-practice's TLS grading):
+//! a TLS handshake with the controller's address, with SNI for each host, and the served
+//! certificate compared with the one in our Secret. This catches the classic failure
 //! where the controller silently serves its default certificate (the Secret in another namespace,
 //! a key that does not match, a host not covered, another Ingress claiming the host).
 //!
@@ -9,16 +10,15 @@
 
 use std::io::ErrorKind;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
+use rustls::ClientConnection;
+use rustls::pki_types::ServerName;
 use serde::Serialize;
 
 use crate::cert::{self, CertInfo};
+use crate::verifier::{AnyCertificate, client_config};
 
 /// What one handshake showed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,50 +43,6 @@ pub struct ProbeResult {
     /// The served leaf (subject, issuer, sha256), when one was served.
     pub served: Option<String>,
     pub detail: String,
-}
-
-/// Records the chain the server presents and accepts it (see the module comment).
-#[derive(Debug)]
-struct Recorder {
-    chain: Mutex<Vec<Vec<u8>>>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for Recorder {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let mut chain = self.chain.lock().unwrap_or_else(|e| e.into_inner());
-        *chain = std::iter::once(end_entity).chain(intermediates).map(|c| c.as_ref().to_vec()).collect();
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
 }
 
 /// The outcome of one handshake: the chain served (DER, leaf first), or why there is none.
@@ -120,13 +76,9 @@ pub fn sni(host: &str) -> String {
 
 /// Connects to `address` (`HOST:PORT`) and runs a TLS handshake with SNI `server_name`.
 pub fn handshake(address: &str, server_name: &str, timeout: Duration) -> Handshake {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let recorder =
-        Arc::new(Recorder { chain: Mutex::new(Vec::new()), algorithms: provider.signature_verification_algorithms });
-    let config = match ClientConfig::builder_with_provider(provider.clone() as Arc<CryptoProvider>)
-        .with_safe_default_protocol_versions()
-    {
-        Ok(builder) => builder.dangerous().with_custom_certificate_verifier(recorder.clone()).with_no_client_auth(),
+    let recorder = Arc::new(AnyCertificate::new(&rustls::crypto::ring::default_provider()));
+    let config = match client_config(recorder.clone()) {
+        Ok(config) => config,
         Err(e) => return Handshake::Unreachable(format!("TLS setup: {e}")),
     };
     let Ok(name) = ServerName::try_from(server_name.to_string()) else {
@@ -161,7 +113,7 @@ pub fn handshake(address: &str, server_name: &str, timeout: Duration) -> Handsha
             break;
         }
     }
-    let chain = recorder.chain.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let chain = recorder.chain();
     match failure {
         // A certificate was presented before the failure: that is what a browser would have seen.
         _ if !chain.is_empty() => Handshake::Served(chain),

@@ -37,7 +37,7 @@ pub fn build_binaries() -> Result<PathBuf, BoxError> {
     if let Some(dir) = std::env::var_os("KUBE_HARDEN_CONTROLPLANE_BIN") {
         return Ok(PathBuf::from(dir));
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("controlplane/build.sh");
+    let script = crate::repo_root().join("tests/controlplane/build.sh");
     let output = Command::new("bash").arg(&script).stderr(Stdio::inherit()).output()?;
     if !output.status.success() {
         return Err(format!("{} failed ({})", script.display(), output.status).into());

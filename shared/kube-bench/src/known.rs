@@ -111,7 +111,7 @@ mod tests {
 
     #[test]
     fn only_fails_are_marked() {
-        let mut report = crate::filter::tests::sample();
+        let mut report = crate::testing::sample();
         let missing = "stat: cannot stat '/var/lib/kubelet/config.yaml': No such file or directory";
         for target in &mut report.targets {
             for c in target.sections.iter_mut().flat_map(|s| s.checks.iter_mut()) {

@@ -243,15 +243,17 @@ pub fn choose(version: &ServerVersion, platform: Option<Platform>) -> Result<Cho
 
 fn unknown(version: &ServerVersion) -> Error {
     let (first, ..) = GENERIC[0];
+    // The caller's hint names its flag (see `run::choose_benchmark`).
     Error::invalid(format!("no benchmark in the table covers Kubernetes {} (it starts at 1.{first})", version.git))
-        .with_hint("name one with --benchmark (kube-bench's cfg/ directories, e.g. cis-1.5)")
 }
 
-/// A benchmark named by the user (`from`: "--benchmark") on a cluster at `version`: it wins, with a
-/// warning when the table knows it was written for other versions (and which removed features its
-/// checks may name).
+/// A benchmark named by the user on a cluster at `version`: it wins, with a warning when the table
+/// knows it was written for other versions (and which removed features its checks may name).
+/// `from` is the caller's flag that named it ("--benchmark"), or where it came from ("the practice
+/// run"); the warning names the flag only in the first case.
 pub fn explicit(benchmark: &str, version: Option<&ServerVersion>, platform: Option<Platform>, from: &str) -> Choice {
     let why = format!("benchmark {benchmark} (from {from})");
+    let named = if from.starts_with("--") { format!("{from} {benchmark}") } else { format!("benchmark {benchmark}") };
     let Some(version) = version else {
         return Choice { benchmark: benchmark.to_string(), why, warning: None };
     };
@@ -272,14 +274,14 @@ pub fn explicit(benchmark: &str, version: Option<&ServerVersion>, platform: Opti
                 format!(": its checks ask for what this cluster no longer has: {}", gone.join(", "))
             };
             Some(format!(
-                "--benchmark {benchmark} was written for Kubernetes {}, not this cluster's {}{instead}{gone}",
+                "{named} was written for Kubernetes {}, not this cluster's {}{instead}{gone}",
                 range(first, last),
                 version.short()
             ))
         }
         Some(_) => None,
         None => Some(format!(
-            "--benchmark {benchmark} is not in the table of benchmarks by version, so whether it fits Kubernetes {} \
+            "{named} is not in the table of benchmarks by version, so whether it fits Kubernetes {} \
              is not checked{}",
             version.short(),
             chosen.map(|c| format!(" (the table picks {c})")).unwrap_or_default()
@@ -332,7 +334,8 @@ mod tests {
             assert!(first <= minor && (minor <= last || last == newest().1), "1.{minor}: {}", choice.benchmark);
         }
         assert!(choose(&v("v1.14.0"), None).is_err());
-        assert!(choose(&v("v2.0.0"), None).unwrap_err().hint.unwrap().contains("--benchmark"));
+        // The library names no flag: `run::choose_benchmark` adds the caller's.
+        assert_eq!(choose(&v("v2.0.0"), None).unwrap_err().hint, None);
     }
 
     #[test]
@@ -375,5 +378,8 @@ mod tests {
         );
         assert_eq!(explicit("eks-1.8.0", Some(&v("v1.33.1-eks-1")), Some(Platform::Eks), "--benchmark").warning, None);
         assert_eq!(explicit("cis-1.6", None, None, "--benchmark").warning, None, "offline: nothing to compare with");
+        // Issue 26: not named by a flag (cks-practice's check), the warning names no flag.
+        let practice = explicit("cis-1.6", Some(&cluster), None, "the practice run").warning.unwrap();
+        assert!(practice.starts_with("benchmark cis-1.6 was written for Kubernetes 1.16-1.18"), "{practice}");
     }
 }

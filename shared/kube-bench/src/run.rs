@@ -1,10 +1,10 @@
 //! `run`: choose the benchmark from the cluster's version, create the kube-bench Jobs, wait for them
 //! with progress, read each Pod's log through the same parser as `report`, and delete the Jobs unless
-//! `--keep`.
+//! asked to keep them.
 //!
 //! Waiting never hangs silently: a Pod that cannot be scheduled, an image that cannot be pulled or a
 //! Job whose Pods are refused (PodSecurity) ends the wait with the cluster's own message; anything
-//! else ends at `--timeout` with what was last seen.
+//! else ends at the timeout with what was last seen.
 //!
 //! Nothing is left weaker: from the first change to the last clean-up, SIGINT and SIGTERM are only
 //! recorded ([`harden_cli::interrupt`]); the run then stops waiting, deletes its Jobs and puts the
@@ -40,7 +40,7 @@ pub struct Request {
     pub node: Option<String>,
     pub options: job::Options,
     pub dry_run: DryRun,
-    /// `--privileged-namespace`: label the namespace `enforce=privileged` for the run, and put the
+    /// Label the namespace `enforce=privileged` for the run, and put the
     /// old label back afterwards.
     pub relabel: bool,
     /// The field manager the Jobs are applied with: [`PLUGIN`], or the plugin that runs kube-bench
@@ -49,6 +49,23 @@ pub struct Request {
     /// Where `options.benchmark` came from, for the line that says which benchmark runs
     /// (`--benchmark`, or "the practice run").
     pub benchmark_from: &'static str,
+    /// The caller's flags that hints name.
+    pub flags: Flags,
+}
+
+/// The flags of the caller's command line that this module's hints name (`Some("--keep")`), or
+/// `None` where the caller has none: the hint then says what to do without naming a flag. The
+/// library names no flag of its own, so cks-practice, which runs kube-bench to grade, never tells
+/// its users to pass a flag it does not have.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flags {
+    pub benchmark: Option<&'static str>,
+    pub targets: Option<&'static str>,
+    pub node: Option<&'static str>,
+    pub image: Option<&'static str>,
+    pub keep: Option<&'static str>,
+    pub timeout: Option<&'static str>,
+    pub privileged_namespace: Option<&'static str>,
 }
 
 /// Parses a kube-bench Pod's log: the same path as `report` reading a file.
@@ -75,8 +92,8 @@ async fn nodes(client: &Client) -> Result<(Vec<NodeInfo>, bool)> {
     Ok((infos, aks))
 }
 
-/// The API server's version.
-pub async fn server_version(client: &Client) -> Result<ServerVersion> {
+/// The API server's version; `benchmark_flag` is the caller's flag that names a benchmark.
+pub async fn server_version(client: &Client, benchmark_flag: Option<&str>) -> Result<ServerVersion> {
     let info = client
         .apiserver_version()
         .await
@@ -88,19 +105,32 @@ pub async fn server_version(client: &Client) -> Result<ServerVersion> {
         })
         .ok_or_else(|| {
             Error::other(format!("the API server's version {:?} is not vMAJOR.MINOR.PATCH", info.git_version))
-                .with_hint("name the benchmark with --benchmark")
+                .with_hint(match benchmark_flag {
+                    Some(flag) => format!("name the benchmark with {flag}"),
+                    None => "name the benchmark to run".to_string(),
+                })
         })
 }
 
 /// The benchmark for the cluster `client` reaches, chosen from its version (or `given`, checked
 /// against it), and the version. What `kubectl cis-bench run` and `kubectl cks-practice` grade with.
-pub async fn choose_benchmark(client: &Client, given: Option<&str>, from: &str) -> Result<(Choice, ServerVersion)> {
-    let version = server_version(client).await?;
+/// `from` says where `given` came from (see [`benchmark::explicit`]); `benchmark_flag` is the
+/// caller's flag that names a benchmark.
+pub async fn choose_benchmark(
+    client: &Client,
+    given: Option<&str>,
+    from: &str,
+    benchmark_flag: Option<&str>,
+) -> Result<(Choice, ServerVersion)> {
+    let version = server_version(client, benchmark_flag).await?;
     let (_, aks) = nodes(client).await?;
     let platform = version.platform().or(aks.then_some(Platform::Aks));
     let choice = match given {
         Some(benchmark) => benchmark::explicit(benchmark, Some(&version), platform, from),
-        None => benchmark::choose(&version, platform)?,
+        None => benchmark::choose(&version, platform).map_err(|e| match benchmark_flag {
+            Some(flag) => e.with_hint(format!("name one with {flag} (kube-bench's cfg/ directories, e.g. cis-1.5)")),
+            None => e,
+        })?,
     };
     Ok((choice, version))
 }
@@ -129,11 +159,20 @@ async fn plans(client: &Client, request: &Request) -> Result<Vec<Plan>> {
     }
     if request.node.is_none() {
         if request.targets.iter().any(|t| t == "node") && nodes.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Other,
-                "--targets node runs one Job per node, but the cluster has no nodes",
-            )
-            .with_hint("register nodes first, or run only control-plane targets: --targets master,etcd,policies"));
+            let flags = &request.flags;
+            return Err(match flags.targets {
+                Some(targets) => Error::new(
+                    ErrorKind::Other,
+                    format!("{targets} node runs one Job per node, but the cluster has no nodes"),
+                )
+                .with_hint(format!(
+                    "register nodes first, or run only control-plane targets: {targets} master,etcd,policies"
+                )),
+                None => {
+                    Error::new(ErrorKind::Other, "the target node runs one Job per node, but the cluster has no nodes")
+                        .with_hint("register nodes first")
+                }
+            });
         }
         if request.targets.iter().any(|t| t != "node") && !nodes.iter().any(|n| n.control_plane) {
             return Err(Error::new(
@@ -144,7 +183,12 @@ async fn plans(client: &Client, request: &Request) -> Result<Vec<Plan>> {
                     job::CONTROL_PLANE_LABEL
                 ),
             )
-            .with_hint("run --targets node, or name the node that runs the control plane with --node"));
+            .with_hint(match (request.flags.targets, request.flags.node) {
+                (Some(targets), Some(node)) => {
+                    format!("run {targets} node, or name the node that runs the control plane with {node}")
+                }
+                _ => "run the node target only, or on the node that runs the control plane".to_string(),
+            }));
         }
     }
     Ok(job::plan(&request.targets, request.node.as_deref(), &nodes, &request.options.run_id))
@@ -344,6 +388,7 @@ async fn admitted(
     relabel_it: bool,
     run: &str,
     field_manager: &str,
+    flags: &Flags,
 ) -> Result<Option<String>> {
     let ns = namespace(client, name).await?;
     match enforce_of(&ns) {
@@ -361,13 +406,17 @@ async fn admitted(
             "namespace {name} enforces the {level} Pod Security level ({ENFORCE}={level}), which rejects \
              kube-bench's privileged pods (hostPID and host paths)"
         ))
-        .with_hint(format!(
-            "add --privileged-namespace to label it {ENFORCE}=privileged for the run (the old label is put back), or \
-             use a namespace of its own: kubectl create namespace kube-bench && kubectl label namespace kube-bench \
-             {ENFORCE}=privileged, then -n kube-bench"
-        ))),
+        .with_hint(match flags.privileged_namespace {
+            Some(flag) => format!(
+                "add {flag} to label it {ENFORCE}=privileged for the run (the old label is put back), or \
+                 use a namespace of its own: kubectl create namespace kube-bench && kubectl label namespace kube-bench \
+                 {ENFORCE}=privileged, then -n kube-bench"
+            ),
+            None => format!("run kube-bench in a namespace labelled {ENFORCE}=privileged"),
+        })),
         _ if relabel_it => Err(Error::invalid(format!(
-            "--privileged-namespace: namespace {name} does not enforce baseline or restricted, so there is nothing to relabel"
+            "{}namespace {name} does not enforce baseline or restricted, so there is nothing to relabel",
+            flags.privileged_namespace.map(|f| format!("{f}: ")).unwrap_or_default()
         ))),
         _ => Ok(None),
     }
@@ -442,7 +491,8 @@ pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
     let version = match &client {
         Some(client) => {
             let (choice, version) =
-                choose_benchmark(client, options.benchmark.as_deref(), request.benchmark_from).await?;
+                choose_benchmark(client, options.benchmark.as_deref(), request.benchmark_from, request.flags.benchmark)
+                    .await?;
             tell(&choice);
             options.benchmark = Some(choice.benchmark);
             Some(version)
@@ -455,7 +505,12 @@ pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
         (None, Some(node)) => job::plan(&request.targets, Some(node), &[], &options.run_id),
         (None, None) => {
             return Err(Error::invalid("the Jobs are one per node, and without a cluster the nodes are unknown")
-                .with_hint("give --node NAME, or connect to the cluster (a client dry run only reads the node list)"));
+                .with_hint(match request.flags.node {
+                    Some(node) => format!(
+                        "give {node} NAME, or connect to the cluster (a client dry run only reads the node list)"
+                    ),
+                    None => "connect to the cluster".to_string(),
+                }));
         }
     };
     if client.is_none() {
@@ -465,7 +520,10 @@ pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
                 "without a cluster the benchmark cannot be chosen from its version, and kube-bench left to itself \
                  falls back to cis-1.6 (Kubernetes 1.18)",
             )
-            .with_hint("give --benchmark, e.g. --benchmark cis-1.12 for Kubernetes 1.32 and newer"));
+            .with_hint(match request.flags.benchmark {
+                Some(flag) => format!("give {flag}, e.g. {flag} cis-1.12 for Kubernetes 1.32 and newer"),
+                None => "name the benchmark, e.g. cis-1.12 for Kubernetes 1.32 and newer".to_string(),
+            }));
         };
         tell(&benchmark::explicit(benchmark, None, None, request.benchmark_from));
     }
@@ -484,7 +542,7 @@ pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
     // From the first change to the last clean-up a signal is recorded, and what was done is undone.
     let _critical = interrupt::Critical::enter();
     repair(&client, namespace, request.relabel, manager).await?;
-    let restore = admitted(&client, namespace, request.relabel, run_id, manager).await?;
+    let restore = admitted(&client, namespace, request.relabel, run_id, manager, &request.flags).await?;
     let applier = Applier::new(manager, ApplyArgs::default(), Some(client.clone())).lines_to_stderr();
     // Create them one by one so that a failure still lets the ones made be cleaned up.
     let mut created: Vec<(Plan, String)> = Vec::new();
@@ -508,7 +566,7 @@ pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
     let outcome = match result {
         Ok(()) if interrupt::requested() => Err(interrupted()),
         Ok(()) => tokio::select! {
-            waited = wait_all(&client, namespace, &created, options.timeout) => waited,
+            waited = wait_all(&client, namespace, &created, options.timeout, &request.flags) => waited,
             () = signalled() => Err(interrupted()),
             () = renew(&client, namespace, run_id, restore.as_deref(), manager) => Err(interrupted()),
         },
@@ -527,7 +585,10 @@ pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
         match (&cleanup, options.keep, created.is_empty()) {
             (_, _, true) => {}
             (Ok(()), false, false) => undone.push("its Jobs are deleted".to_string()),
-            (Ok(()), true, false) => undone.push("its Jobs are kept (--keep)".to_string()),
+            (Ok(()), true, false) => undone.push(match request.flags.keep {
+                Some(flag) => format!("its Jobs are kept ({flag})"),
+                None => "its Jobs are kept".to_string(),
+            }),
             (Err(e), ..) => undone.push(format!("its Jobs could not all be deleted ({e})")),
         }
         match &restored {
@@ -553,10 +614,11 @@ async fn wait_all(
     namespace: &str,
     created: &[(Plan, String)],
     timeout: Duration,
+    flags: &Flags,
 ) -> Result<(Report, Vec<Error>)> {
     let spinner = Spinner::start(format!("waiting for {} kube-bench Job(s)", created.len()));
     let deadline = Instant::now() + timeout;
-    let waits = created.iter().map(|(plan, uid)| wait_one(client, namespace, plan, uid, deadline, timeout, &spinner));
+    let waits = created.iter().map(|job| wait_one(client, namespace, job, deadline, timeout, &spinner, flags));
     let results = futures::future::join_all(waits).await;
     let mut report = Report::default();
     let mut failures = Vec::new();
@@ -596,14 +658,14 @@ impl PartialEq for Progress {
     }
 }
 
-/// Judges one Job: its conditions, its Pods and the events about it.
-pub fn assess(job: &Job, pods: &[Pod], events: &[Event], role: Role) -> Progress {
+/// Judges one Job: its conditions, its Pods and the events about it (`flags`: the caller's, for hints).
+pub fn assess(job: &Job, pods: &[Pod], events: &[Event], role: Role, flags: &Flags) -> Progress {
     let name = job.name_any();
     if let Some(pod) = pods.iter().find(|p| phase(p) == "Succeeded") {
         return Progress::Done(pod.name_any(), pod.spec.as_ref().and_then(|s| s.node_name.clone()));
     }
     for pod in pods {
-        if let Some(failed) = pod_problem(pod, role) {
+        if let Some(failed) = pod_problem(pod, role, flags) {
             return Progress::Failed(failed);
         }
     }
@@ -678,7 +740,7 @@ fn waiting_reasons(pod: &Pod) -> Vec<String> {
 }
 
 /// A Pod that will not get anywhere by waiting longer.
-fn pod_problem(pod: &Pod, role: Role) -> Option<Error> {
+fn pod_problem(pod: &Pod, role: Role, flags: &Flags) -> Option<Error> {
     let name = pod.name_any();
     let status = pod.status.as_ref()?;
     if status.phase.as_deref() == Some("Failed") {
@@ -700,11 +762,11 @@ fn pod_problem(pod: &Pod, role: Role) -> Option<Error> {
         && !matches!(failure, harden_cli::pods::StartFailure::Unschedulable { .. })
     {
         let hint = match failure {
-            harden_cli::pods::StartFailure::Pull { .. } => {
-                "check the image name and that the node can reach its registry; pass another with --image, or set \
-                 KUBE_HARDEN_IMAGE_REPOSITORY to a registry that mirrors it"
-                    .to_string()
-            }
+            harden_cli::pods::StartFailure::Pull { .. } => format!(
+                "check the image name and that the node can reach its registry; {}set \
+                 KUBE_HARDEN_IMAGE_REPOSITORY to a registry that mirrors it",
+                flags.image.map(|flag| format!("pass another with {flag}, or ")).unwrap_or_default()
+            ),
             _ => format!("see `kubectl describe pod {name}`"),
         };
         return Some(Error::other(format!("pod {name} {}", failure.describe())).with_hint(hint));
@@ -714,11 +776,15 @@ fn pod_problem(pod: &Pod, role: Role) -> Option<Error> {
             c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable")
         })?;
     let hint = match role {
-        Role::Master => {
-            "no node matches the control-plane affinity: managed clusters (EKS, GKE, AKS) hide their control \
-                         plane, so run --targets node; or pin a node with --node"
-                .to_string()
-        }
+        Role::Master => match (flags.targets, flags.node) {
+            (Some(targets), Some(node)) => format!(
+                "no node matches the control-plane affinity: managed clusters (EKS, GKE, AKS) hide their control \
+                 plane, so run {targets} node; or pin a node with {node}"
+            ),
+            _ => "no node matches the control-plane affinity: managed clusters (EKS, GKE, AKS) hide their control \
+                  plane, so run the node target only"
+                .to_string(),
+        },
         Role::Node => "check the node's resources and that it is Ready (`kubectl describe node`)".to_string(),
     };
     Some(
@@ -730,14 +796,15 @@ fn pod_problem(pod: &Pod, role: Role) -> Option<Error> {
     )
 }
 
+/// Waits for one created Job (its plan and uid).
 async fn wait_one(
     client: &Client,
     namespace: &str,
-    plan: &Plan,
-    uid: &str,
+    (plan, uid): &(Plan, String),
     deadline: Instant,
     timeout: Duration,
     spinner: &Spinner,
+    flags: &Flags,
 ) -> Result<Report> {
     let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
@@ -756,7 +823,7 @@ async fn wait_one(
             .map_err(|e| harden_kube::error::from_kube(e, format!("listing the Pods of job.batch/{name}")))?;
         let owned: Vec<Pod> = pod_list.items.into_iter().filter(|p| owned_by(p, uid)).collect();
         let event_list = events.list(&event_selector).await.map(|l| l.items).unwrap_or_default();
-        match assess(&job, &owned, &event_list, plan.role) {
+        match assess(&job, &owned, &event_list, plan.role, flags) {
             Progress::Done(pod, node) => {
                 spinner.set_message(format!("reading the log of pod {pod}"));
                 let log = pods
@@ -766,8 +833,12 @@ async fn wait_one(
                         harden_kube::error::from_kube(e, format!("reading the log of pod {namespace}/{pod}"))
                     })?;
                 let node = node.or_else(|| plan.node.clone());
-                return report_from_log(&log, &format!("{namespace}/{pod}"), node.as_deref())
-                    .map_err(|e| e.with_hint(format!("the Job is {name}; rerun with --keep to inspect it")));
+                return report_from_log(&log, &format!("{namespace}/{pod}"), node.as_deref()).map_err(|e| {
+                    e.with_hint(match flags.keep {
+                        Some(keep) => format!("the Job is {name}; rerun with {keep} to inspect it"),
+                        None => format!("the Job is {name}"),
+                    })
+                });
             }
             Progress::Failed(e) => return Err(e.context(format!("kube-bench{where_}"))),
             Progress::Waiting(message) => {
@@ -779,7 +850,10 @@ async fn wait_one(
                     } else if message.contains("no node has been assigned") {
                         "is a scheduler running? see `kubectl describe pod` for its events".to_string()
                     } else {
-                        "raise --timeout if the cluster is just slow".to_string()
+                        match flags.timeout {
+                            Some(flag) => format!("raise {flag} if the cluster is just slow"),
+                            None => "the cluster may just be slow".to_string(),
+                        }
                     };
                     return Err(Error::other(format!(
                         "timed out after {} waiting for kube-bench{where_}: {message}",
@@ -843,6 +917,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// cis-bench's flags, as its `run` passes them.
+    const FLAGS: Flags = Flags {
+        benchmark: Some("--benchmark"),
+        targets: Some("--targets"),
+        node: Some("--node"),
+        image: Some("--image"),
+        keep: Some("--keep"),
+        timeout: Some("--timeout"),
+        privileged_namespace: Some("--privileged-namespace"),
+    };
+
     fn job() -> Job {
         serde_json::from_value(json!({"metadata": {"name": "kube-bench-master-x"}, "spec": {"template": {}}})).unwrap()
     }
@@ -866,7 +951,7 @@ mod tests {
     #[test]
     fn no_pod_is_waiting_unless_an_event_says_why() {
         assert_eq!(
-            assess(&job(), &[], &[], Role::Master),
+            assess(&job(), &[], &[], Role::Master, &FLAGS),
             Progress::Waiting("job.batch/kube-bench-master-x has created no Pod yet".into())
         );
         let event: Event = serde_json::from_value(json!({
@@ -875,7 +960,7 @@ mod tests {
             "message": "Error creating: pods \"x\" is forbidden: violates PodSecurity \"restricted:latest\": host namespaces (hostPID=true)"
         }))
         .unwrap();
-        let text = failed(assess(&job(), &[], &[event], Role::Master));
+        let text = failed(assess(&job(), &[], &[event], Role::Master, &FLAGS));
         assert!(text.contains("violates PodSecurity"), "{text}");
         assert!(text.contains("privileged"), "{text}");
     }
@@ -884,7 +969,7 @@ mod tests {
     fn a_complete_job_without_its_pod_is_not_waited_on() {
         let mut j = job();
         j.status = serde_json::from_value(json!({"conditions": [{"type": "Complete", "status": "True"}]})).unwrap();
-        assert!(failed(assess(&j, &[], &[], Role::Node)).contains("its Pod (and so its log) is gone"));
+        assert!(failed(assess(&j, &[], &[], Role::Node, &FLAGS)).contains("its Pod (and so its log) is gone"));
     }
 
     #[test]
@@ -894,9 +979,34 @@ mod tests {
                 "message": "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."}]}),
             None,
         );
-        let text = failed(assess(&job(), &[p], &[], Role::Master));
+        let text = failed(assess(&job(), &[p], &[], Role::Master, &FLAGS));
         assert!(text.contains("cannot be scheduled: 0/3 nodes are available"), "{text}");
         assert!(text.contains("--targets node"), "{text}");
+    }
+
+    /// Issue 26: cks-practice runs kube-bench through this library and has none of cis-bench's
+    /// flags; its users were told to pass `--targets`, `--node` and `--image`.
+    #[test]
+    fn a_caller_without_flags_gets_hints_that_name_none() {
+        let unschedulable = pod(
+            json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                "message": "0/3 nodes are available"}]}),
+            None,
+        );
+        let pull = pod(
+            json!({"phase": "Pending", "containerStatuses": [{"name": "kube-bench", "image": "aquasec/kube-bench:v0.0.0",
+                "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": "ErrImagePull", "message": "manifest unknown"}}}]}),
+            Some("n1"),
+        );
+        for (p, role, fact, said) in [
+            (unschedulable, Role::Master, "cannot be scheduled", "run the node target only"),
+            (pull, Role::Node, "cannot pull image", "set KUBE_HARDEN_IMAGE_REPOSITORY"),
+        ] {
+            let text = failed(assess(&job(), &[p], &[], role, &Flags::default()));
+            assert!(text.contains(fact) && text.contains(said), "{text}");
+            assert!(!text.contains("--"), "a flag the caller does not have: {text}");
+        }
     }
 
     #[test]
@@ -906,11 +1016,11 @@ mod tests {
                 "imageID": "", "ready": false, "restartCount": 0,
                 "state": {"waiting": {"reason": reason, "message": "manifest unknown"}}}]})
         };
-        let text = failed(assess(&job(), &[pod(status("ImagePullBackOff"), Some("n1"))], &[], Role::Node));
+        let text = failed(assess(&job(), &[pod(status("ImagePullBackOff"), Some("n1"))], &[], Role::Node, &FLAGS));
         assert!(text.contains("cannot pull image aquasec/kube-bench:v0.0.0"), "{text}");
         assert!(text.contains("--image"), "{text}");
         // The first pull error is known within seconds: the run ends there, not at --timeout.
-        let text = failed(assess(&job(), &[pod(status("ErrImagePull"), Some("n1"))], &[], Role::Node));
+        let text = failed(assess(&job(), &[pod(status("ErrImagePull"), Some("n1"))], &[], Role::Node, &FLAGS));
         assert!(
             text.contains("cannot pull image aquasec/kube-bench:v0.0.0 (container kube-bench): ErrImagePull"),
             "{text}"
@@ -920,15 +1030,15 @@ mod tests {
 
     #[test]
     fn succeeded_pods_are_read_and_failed_ones_reported() {
-        let done = assess(&job(), &[pod(json!({"phase": "Succeeded"}), Some("cp-1"))], &[], Role::Master);
+        let done = assess(&job(), &[pod(json!({"phase": "Succeeded"}), Some("cp-1"))], &[], Role::Master, &FLAGS);
         assert_eq!(done, Progress::Done("kube-bench-master-x-abcde".into(), Some("cp-1".into())));
         let p = pod(
             json!({"phase": "Failed", "containerStatuses": [{"name": "kube-bench", "image": "i", "imageID": "", "ready": false,
                 "restartCount": 0, "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}),
             Some("cp-1"),
         );
-        assert!(failed(assess(&job(), &[p], &[], Role::Master)).contains("exited with code 1 (Error)"));
-        let pending = assess(&job(), &[pod(json!({"phase": "Pending"}), None)], &[], Role::Master);
+        assert!(failed(assess(&job(), &[p], &[], Role::Master, &FLAGS)).contains("exited with code 1 (Error)"));
+        let pending = assess(&job(), &[pod(json!({"phase": "Pending"}), None)], &[], Role::Master, &FLAGS);
         assert_eq!(
             pending,
             Progress::Waiting("pod kube-bench-master-x-abcde is Pending: no node has been assigned yet".into())

@@ -8,7 +8,6 @@
 
 use std::fmt;
 
-use clap::ValueEnum;
 use rcgen::{
     CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SerialNumber,
 };
@@ -32,13 +31,14 @@ const OID_ED25519: &str = "1.3.101.112";
 pub const EXPIRY_WARNING_DAYS: i64 = 30;
 
 /// The key types `create` and `rotate` can generate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum KeyType {
-    #[value(name = "ecdsa-p256")]
+    #[cfg_attr(feature = "clap", value(name = "ecdsa-p256"))]
     EcdsaP256,
-    #[value(name = "rsa-2048")]
+    #[cfg_attr(feature = "clap", value(name = "rsa-2048"))]
     Rsa2048,
-    #[value(name = "rsa-4096")]
+    #[cfg_attr(feature = "clap", value(name = "rsa-4096"))]
     Rsa4096,
 }
 
@@ -456,23 +456,9 @@ pub fn date(at: OffsetDateTime) -> String {
 }
 
 #[cfg(test)]
-pub mod tests {
+mod tests {
     use super::*;
-
-    pub fn hosts(names: &[&str]) -> Vec<String> {
-        names.iter().map(|s| s.to_string()).collect()
-    }
-
-    /// A certificate signed by `issuer_key` but valid in the past, for expiry tests.
-    pub fn expired(host: &str) -> Material {
-        let now = OffsetDateTime::now_utc();
-        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let mut params = CertificateParams::new(vec![host.to_string()]).unwrap();
-        params.not_before = now - Duration::days(400);
-        params.not_after = now - Duration::days(35);
-        let cert = params.self_signed(&key).unwrap();
-        Material { cert_pem: cert.pem(), key_pem: key.serialize_pem() }
-    }
+    use crate::testing::{expired, hosts};
 
     /// Issue 16: a CA certificate given as the server's surfaced as webpki's `CaUsedAsEndEntity`.
     #[test]

@@ -61,25 +61,26 @@ pub struct Options {
     pub run_id: String,
 }
 
-/// Checks `--targets`: known names, no repeats.
-pub fn validate_targets(targets: &[String]) -> Result<()> {
+/// Checks the targets (given with the caller's `flag`): known names, no repeats.
+pub fn validate_targets(targets: &[String], flag: &str) -> Result<()> {
     if targets.is_empty() {
-        return Err(Error::invalid("--targets is empty").with_hint(format!("use some of {}", TARGETS.join(", "))));
+        return Err(Error::invalid(format!("{flag} is empty")).with_hint(format!("use some of {}", TARGETS.join(", "))));
     }
     for (i, t) in targets.iter().enumerate() {
         if !TARGETS.contains(&t.as_str()) {
-            return Err(Error::invalid(format!("unknown target {t:?} in --targets"))
+            return Err(Error::invalid(format!("unknown target {t:?} in {flag}"))
                 .with_hint(format!("kube-bench's targets are {}", TARGETS.join(", "))));
         }
         if targets[..i].contains(t) {
-            return Err(Error::invalid(format!("target {t:?} is given twice in --targets")));
+            return Err(Error::invalid(format!("target {t:?} is given twice in {flag}")));
         }
     }
     Ok(())
 }
 
-/// Checks `--benchmark` (`cis-1.10`, `eks-1.5.0`, ...): it becomes an argument of kube-bench.
-pub fn validate_benchmark(benchmark: &str) -> Result<()> {
+/// Checks a benchmark name (`cis-1.10`, `eks-1.5.0`, ...) given with the caller's `flag`: it becomes
+/// an argument of kube-bench.
+pub fn validate_benchmark(benchmark: &str, flag: &str) -> Result<()> {
     let ok = !benchmark.is_empty()
         && benchmark.len() <= 64
         && benchmark.starts_with(|c: char| c.is_ascii_alphanumeric())
@@ -87,21 +88,22 @@ pub fn validate_benchmark(benchmark: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(format!("--benchmark {benchmark:?} is not a benchmark name"))
+        Err(Error::invalid(format!("{flag} {benchmark:?} is not a benchmark name"))
             .with_hint("use a name such as cis-1.10, cis-1.9, eks-1.5.0 or gke-1.6.0 (kube-bench's cfg/ directories)"))
     }
 }
 
-/// Checks `--image`: a reference with a tag or digest other than `latest`, so a run is repeatable.
-pub fn validate_image(image: &str) -> Result<()> {
+/// Checks kube-bench's image (given with the caller's `flag`): a reference with a tag or digest
+/// other than `latest`, so a run is repeatable.
+pub fn validate_image(image: &str, flag: &str) -> Result<()> {
     let last = image.rsplit('/').next().unwrap_or(image);
     if image.is_empty() || image.chars().any(char::is_whitespace) {
-        return Err(Error::invalid(format!("--image {image:?} is not an image reference")));
+        return Err(Error::invalid(format!("{flag} {image:?} is not an image reference")));
     }
     let pinned =
         image.contains("@sha256:") || last.split_once(':').is_some_and(|(_, tag)| !tag.is_empty() && tag != "latest");
     if !pinned {
-        return Err(Error::invalid(format!("--image {image} has no pinned tag"))
+        return Err(Error::invalid(format!("{flag} {image} has no pinned tag"))
             .with_hint(format!("give a version tag or digest, e.g. {DEFAULT_IMAGE}; `latest` changes under you")));
     }
     Ok(())
@@ -437,14 +439,19 @@ mod tests {
 
     #[test]
     fn flags_are_validated() {
-        assert!(validate_targets(&strings(&["master", "node"])).is_ok());
-        assert!(validate_targets(&strings(&["mastr"])).unwrap_err().to_string().contains("kube-bench's targets are"));
-        assert!(validate_targets(&strings(&["node", "node"])).is_err());
-        assert!(validate_benchmark("cis-1.10").is_ok());
-        assert!(validate_benchmark("cis 1.10; rm").is_err());
-        assert!(validate_image(DEFAULT_IMAGE).is_ok());
-        assert!(validate_image("registry:5000/kube-bench@sha256:abcd").is_ok());
-        assert!(validate_image("registry:5000/aquasec/kube-bench").is_err());
-        assert!(validate_image("aquasec/kube-bench:latest").is_err());
+        assert!(validate_targets(&strings(&["master", "node"]), "--targets").is_ok());
+        assert!(
+            validate_targets(&strings(&["mastr"]), "--targets")
+                .unwrap_err()
+                .to_string()
+                .contains("kube-bench's targets are")
+        );
+        assert!(validate_targets(&strings(&["node", "node"]), "--targets").is_err());
+        assert!(validate_benchmark("cis-1.10", "--benchmark").is_ok());
+        assert!(validate_benchmark("cis 1.10; rm", "--benchmark").is_err());
+        assert!(validate_image(DEFAULT_IMAGE, "--image").is_ok());
+        assert!(validate_image("registry:5000/kube-bench@sha256:abcd", "--image").is_ok());
+        assert!(validate_image("registry:5000/aquasec/kube-bench", "--image").is_err());
+        assert!(validate_image("aquasec/kube-bench:latest", "--image").is_err());
     }
 }

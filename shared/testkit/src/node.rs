@@ -145,7 +145,7 @@ pub fn missing_requirements() -> Option<String> {
 }
 
 fn script(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+    crate::repo_root().join("tests").join(relative)
 }
 
 /// Runs a build script, stderr shown, and returns the last line it printed.

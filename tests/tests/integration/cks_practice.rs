@@ -405,7 +405,7 @@ async fn frontend_to_backend_all_namespaces_variant_is_chosen_by_flag_and_kept_i
         "same-namespace",
         &format!("  - from:\n    - podSelector:\n        matchLabels:\n          role: frontend\n    ports:\n    - protocol: TCP\n      port: {port}\n"),
     ));
-    caught(id, &["/frontend reaches the app=backend"]);
+    caught(id, &["/frontend reaches the app=backend", "/frontend-created-later reaches the app=backend"]);
     assert!(!passed(&check(id).1, &format!("{front_ns}/frontend reaches")));
     delete_policy(ns, "same-namespace");
 

@@ -258,7 +258,10 @@ impl StartCmd {
         };
         let kube = connect(&self.kube).await?;
         let bench = self.bench(&kube).await?;
-        let mut plan = scenario::plan(self.scenario, &Context { seed, dir: &dir, bench: bench.as_ref(), variant: variant.as_deref() })?;
+        let mut plan = scenario::plan(
+            self.scenario,
+            &Context { seed, dir: &dir, bench: bench.as_ref(), variant: variant.as_deref() },
+        )?;
         // Scenario 8's --image is kube-bench's (in `bench`); the others' is their pods'.
         plan.choose_images(if bench.is_some() { None } else { self.image.as_deref() })?;
         run::wait_for_namespaces_to_go(&kube.client, &plan, self.timeout).await?;

@@ -113,7 +113,10 @@ impl Record {
 
     /// The plan with its files in `dir`, the run's directory as this machine names it.
     pub fn plan_in(&self, dir: &Path) -> Result<Plan> {
-        scenario::plan(self.id, &Context { seed: self.seed, dir, bench: self.bench.as_ref(), variant: self.variant.as_deref() })
+        scenario::plan(
+            self.id,
+            &Context { seed: self.seed, dir, bench: self.bench.as_ref(), variant: self.variant.as_deref() },
+        )
     }
 
     /// Whether the scenario keeps files on this machine.

@@ -121,9 +121,11 @@ impl Id {
     pub fn info(self) -> Info {
         let (topic, minutes, needs): (&str, u32, &[Need]) = match self {
             Id::DefaultDeny => ("NetworkPolicy: default-deny ingress or egress in a namespace", 6, &[Need::Api]),
-            Id::FrontendToBackend => {
-                ("NetworkPolicy: only frontend pods (of labelled namespaces, or of any) reach the backend", 10, &[Need::Api])
-            }
+            Id::FrontendToBackend => (
+                "NetworkPolicy: only frontend pods (of labelled namespaces, or of any) reach the backend",
+                10,
+                &[Need::Api],
+            ),
             Id::BlockMetadata => ("NetworkPolicy: no pod reaches the cloud metadata endpoint", 8, &[Need::Api]),
             Id::TlsIngress => ("Ingress: TLS for a host with a certificate you make", 12, &[Need::Api]),
             Id::DashboardUser => (
@@ -158,7 +160,14 @@ impl Id {
                 &[Need::Api, Need::LocalFiles],
             ),
         };
-        Info { number: self.number(), id: self, topic, minutes, needs: needs.to_vec(), variants: self.variants().to_vec() }
+        Info {
+            number: self.number(),
+            id: self,
+            topic,
+            minutes,
+            needs: needs.to_vec(),
+            variants: self.variants().to_vec(),
+        }
     }
 
     /// The variants of the task where the exam varies it (empty: the task has one form). The first
@@ -190,11 +199,7 @@ impl Id {
                 .with_hint("`kubectl cks-practice list` names the scenarios with variants"));
         }
         variants.iter().copied().find(|v| *v == text).ok_or_else(|| {
-            Error::invalid(format!(
-                "{} has no variant {text:?}; its variants are {}",
-                self.name(),
-                variants.join(", ")
-            ))
+            Error::invalid(format!("{} has no variant {text:?}; its variants are {}", self.name(), variants.join(", ")))
         })
     }
 
@@ -511,9 +516,8 @@ mod tests {
     #[test]
     fn the_seed_draws_the_variant_and_an_explicit_one_wins() {
         let dir = Path::new("/tmp/cks");
-        let plan_of = |id: Id, seed: u64, variant: Option<&str>| {
-            plan(id, &Context { seed, dir, bench: None, variant }).unwrap()
-        };
+        let plan_of =
+            |id: Id, seed: u64, variant: Option<&str>| plan(id, &Context { seed, dir, bench: None, variant }).unwrap();
         for id in [Id::DefaultDeny, Id::FrontendToBackend] {
             let variants = id.variants();
             assert_eq!(variants.len(), 2, "{id:?}");

@@ -395,15 +395,22 @@ async fn frontend_to_backend_all_namespaces_variant_is_chosen_by_flag_and_kept_i
             "  - from:\n    - namespaceSelector:\n        matchLabels:\n          {team_key}: {team}\n      podSelector:\n        matchLabels:\n          role: frontend\n    ports:\n    - protocol: TCP\n      port: {port}\n"
         ),
     ));
-    let checks =
-        caught(id, &[&format!("{other_ns}/frontend reaches the app=backend"), "namespace-created-later/frontend reaches"]);
-    assert!(reason(&checks, &format!("{other_ns}/frontend")).contains(&format!("on {port}/TCP is denied")), "{checks:#?}");
+    let checks = caught(
+        id,
+        &[&format!("{other_ns}/frontend reaches the app=backend"), "namespace-created-later/frontend reaches"],
+    );
+    assert!(
+        reason(&checks, &format!("{other_ns}/frontend")).contains(&format!("on {port}/TCP is denied")),
+        "{checks:#?}"
+    );
     delete_policy(ns, "labelled-only");
 
     // Wrong: a podSelector alone means the backend's own namespace: every other frontend is denied.
     apply(&policy(
         "same-namespace",
-        &format!("  - from:\n    - podSelector:\n        matchLabels:\n          role: frontend\n    ports:\n    - protocol: TCP\n      port: {port}\n"),
+        &format!(
+            "  - from:\n    - podSelector:\n        matchLabels:\n          role: frontend\n    ports:\n    - protocol: TCP\n      port: {port}\n"
+        ),
     ));
     caught(id, &["/frontend reaches the app=backend", "/frontend-created-later reaches the app=backend"]);
     assert!(!passed(&check(id).1, &format!("{front_ns}/frontend reaches")));
@@ -435,7 +442,11 @@ async fn frontend_to_backend_all_namespaces_variant_is_chosen_by_flag_and_kept_i
 fn an_unknown_variant_is_refused_naming_the_choices() {
     let out = cks(&["start", "default-deny", "--seed", "273", "--variant", "sideways"]);
     assert_eq!(code(&out), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("default-deny has no variant \"sideways\"; its variants are ingress, egress"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("default-deny has no variant \"sideways\"; its variants are ingress, egress"),
+        "{}",
+        stderr(&out)
+    );
     let out = cks(&["start", "tls-ingress", "--seed", "273", "--variant", "egress"]);
     assert_eq!(code(&out), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--variant does not apply to tls-ingress"), "{}", stderr(&out));

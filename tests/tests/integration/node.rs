@@ -2443,7 +2443,8 @@ fn node_cks_practice_named_port_check_by_hand_agrees() {
     let task: Value = serde_json::from_str(&stdout(&cks(&["task", "--run", run_name, "-o", "json"]))).unwrap();
     let namespaces: Vec<&str> = task["namespaces"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
     for ns in &namespaces {
-        let out = run(kubectl(node).args(["get", "pods", "-n", ns, "-o", "jsonpath={.items[*].spec.containers[*].image}"]));
+        let out =
+            run(kubectl(node).args(["get", "pods", "-n", ns, "-o", "jsonpath={.items[*].spec.containers[*].image}"]));
         assert!(stdout(&out).split_whitespace().all(|i| i == image), "{ns}: the local image: {}", stdout(&out));
         let out = run(kubectl(node).args(["get", "pods", "-n", ns, "-o", "jsonpath={.items[*].status.phase}"]));
         assert!(stdout(&out).split_whitespace().all(|p| p == "Running"), "{ns}: start waited: {}", stdout(&out));
@@ -2459,7 +2460,10 @@ fn node_cks_practice_named_port_check_by_hand_agrees() {
     assert_eq!(code, Some(0), "the manual solution passes with running pods: {checks:?}");
     let lines = verify_by_hand(node, verify, 2, 4);
     let (api_ns, client_b) = (namespaces[0], namespaces[2]);
-    assert!(lines.lines().any(|l| l.starts_with(&format!("{client_b}/client ->")) && l.ends_with("REACHED")), "{lines}");
+    assert!(
+        lines.lines().any(|l| l.starts_with(&format!("{client_b}/client ->")) && l.ends_with("REACHED")),
+        "{lines}"
+    );
 
     // Wrong: the namespaces by name (the first only), not by the task's label.
     let (policy, app, port_name) = (
@@ -2482,7 +2486,10 @@ fn node_cks_practice_named_port_check_by_hand_agrees() {
     let (code, checks) = practice_checks(node, run_name);
     assert_eq!(code, Some(1), "a wrong answer fails: {checks:?}");
     let lines = verify_by_hand(node, verify, 1, 5);
-    assert!(lines.lines().any(|l| l.starts_with(&format!("{client_b}/client ->")) && l.ends_with("NO ANSWER")), "{lines}");
+    assert!(
+        lines.lines().any(|l| l.starts_with(&format!("{client_b}/client ->")) && l.ends_with("NO ANSWER")),
+        "{lines}"
+    );
     let out = cks(&["reset", "--run", run_name]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

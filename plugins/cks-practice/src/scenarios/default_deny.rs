@@ -69,7 +69,8 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
     let (web_pod, api_pod) = (format!("web-{web}"), format!("api-{api}"));
     plan.verify = if egress(&plan) {
         [
-            "# from the namespace's pods to another namespace and to each other: NO ANSWER (egress denied)\n".to_string(),
+            "# from the namespace's pods to another namespace and to each other: NO ANSWER (egress denied)\n"
+                .to_string(),
             build::try_http((&ns, &web_pod), (&client_ns, "client"), 8080),
             build::try_http((&ns, &web_pod), (&ns, &api_pod), api_port),
             "# ingress untouched, from another namespace: REACHED\n".to_string(),
@@ -166,8 +167,7 @@ fn check_egress(
 ) -> Vec<Check> {
     let reachable: Vec<Endpoint> =
         all.iter().filter(|&&p| grade::has_address(cluster, p)).map(|&p| Endpoint::Pod(p)).collect();
-    let outside: Vec<Endpoint> =
-        all.iter().filter(|&&p| !mine.contains(&p)).map(|&p| Endpoint::Pod(p)).collect();
+    let outside: Vec<Endpoint> = all.iter().filter(|&&p| !mine.contains(&p)).map(|&p| Endpoint::Pod(p)).collect();
     let mut checks = Vec::new();
     for &from in mine {
         let from = Endpoint::Pod(from);

@@ -58,7 +58,7 @@ pub struct ListCmd {
     #[arg(long)]
     runnable: bool,
 
-    /// text or json (each scenario's number, id, topic, minutes, needs).
+    /// text or json (each scenario's number, id, topic, minutes, needs, variants).
     #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
     output: Format,
 
@@ -85,10 +85,11 @@ impl ListCmd {
                         i.id.name().to_string(),
                         format!("{}m", i.minutes),
                         needs.join(","),
+                        if i.variants.is_empty() { "-".to_string() } else { i.variants.join(",") },
                         i.topic.to_string(),
                     ]
                 });
-                output::print(&output::table(&["#", "scenario", "time", "needs", "topic"], rows));
+                output::print(&output::table(&["#", "scenario", "time", "needs", "variants", "topic"], rows));
                 if self.runnable && !nodes {
                     output::eline(
                         "kube-bench (8) is left out: it needs node access, and this cluster has no Ready node.",
@@ -112,6 +113,10 @@ pub struct StartCmd {
     /// Draw names, labels and ports from this seed (default: a random one).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+
+    /// The variant of the task (`list` names each scenario's) [default: the seed draws one].
+    #[arg(long, value_name = "NAME")]
+    pub variant: Option<String>,
 
     /// Exam mode: no hints, the time budget enforced, and the other kube-harden plugins refuse to change
     /// the run's namespaces (practise with kubectl).
@@ -248,9 +253,16 @@ impl StartCmd {
             // The flags that only scenario 8 takes are refused before anything connects.
             self.bench_flags_absent()?;
         }
+        let variant = match &self.variant {
+            Some(text) => Some(self.scenario.parse_variant(text)?.to_string()),
+            None => None,
+        };
         let kube = connect(&self.kube).await?;
         let bench = self.bench(&kube).await?;
-        let mut plan = scenario::plan(self.scenario, &Context { seed, dir: &dir, bench: bench.as_ref() })?;
+        let mut plan = scenario::plan(
+            self.scenario,
+            &Context { seed, dir: &dir, bench: bench.as_ref(), variant: variant.as_deref() },
+        )?;
         // Scenario 8's --image is kube-bench's (in `bench`); the others' is their pods'.
         plan.choose_images(if bench.is_some() { None } else { self.image.as_deref() })?;
         run::wait_for_namespaces_to_go(&kube.client, &plan, self.timeout).await?;
@@ -323,8 +335,9 @@ pub fn task_text(record: &Record, plan: &Plan) -> String {
     } else {
         String::new()
     };
+    let variant = plan.variant.map(|v| format!(" (variant {v})")).unwrap_or_default();
     format!(
-        "Task {}/{}: {} ({})\nRun: {}    Time budget: {time}    {mode}\nNamespaces: {}\n\n{}\n\nWhen done: kubectl cks-practice check --run {}{dir}\n",
+        "Task {}/{}: {} ({})\nRun: {}{variant}    Time budget: {time}    {mode}\nNamespaces: {}\n\n{}\n\nWhen done: kubectl cks-practice check --run {}{dir}\n",
         info.number,
         ALL.len(),
         info.topic,
@@ -689,6 +702,7 @@ mod tests {
             best: None,
             mock: None,
             ended: None,
+            variant: None,
         }
     }
 

@@ -217,7 +217,7 @@ impl StartCmd {
         for (id, task_seed) in &drawn {
             let run_name = scenario::run_name(*id, *task_seed);
             let dir = scenario::default_dir(&run_name);
-            let mut plan = scenario::plan(*id, &Context { seed: *task_seed, dir: &dir, bench: None })?;
+            let mut plan = scenario::plan(*id, &Context { seed: *task_seed, dir: &dir, bench: None, variant: None })?;
             let image = if scenario::creates_pods(*id) { self.image.as_deref() } else { None };
             plan.choose_images(image)?;
             run::wait_for_namespaces_to_go(&kube.client, &plan, self.timeout).await?;

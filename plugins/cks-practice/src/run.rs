@@ -54,6 +54,10 @@ pub struct Record {
     pub mock: Option<Mock>,
     /// A mock exam ended by hand (`exam end`): when (seconds since the epoch). The time is up from then.
     pub ended: Option<u64>,
+    /// The variant of the task (one of the scenario's), so that `check`, `solution` and `reset` use
+    /// the one `start` made. None: the scenario has one form (or a record from before variants: the
+    /// seed draws it, as it did at the start).
+    pub variant: Option<String>,
 }
 
 /// The mock exam a run belongs to: its seed and how many tasks were drawn (the draw gives the set).
@@ -109,7 +113,10 @@ impl Record {
 
     /// The plan with its files in `dir`, the run's directory as this machine names it.
     pub fn plan_in(&self, dir: &Path) -> Result<Plan> {
-        scenario::plan(self.id, &Context { seed: self.seed, dir, bench: self.bench.as_ref() })
+        scenario::plan(
+            self.id,
+            &Context { seed: self.seed, dir, bench: self.bench.as_ref(), variant: self.variant.as_deref() },
+        )
     }
 
     /// Whether the scenario keeps files on this machine.
@@ -189,6 +196,9 @@ impl Record {
         if let Some(ended) = self.ended {
             data.insert("ended".into(), ended.to_string());
         }
+        if let Some(variant) = &self.variant {
+            data.insert("variant".into(), variant.clone());
+        }
         data
     }
 
@@ -254,6 +264,10 @@ impl Record {
                 _ => None,
             },
             ended: data.get("ended").map(|e| e.parse().map_err(|_| bad("ended"))).transpose()?,
+            variant: match data.get("variant") {
+                Some(v) => Some(id.parse_variant(v).map_err(|_| bad("variant"))?.to_string()),
+                None => None,
+            },
         })
     }
 }
@@ -444,6 +458,7 @@ pub fn new_record(plan: &Plan, exam: bool, bench: Option<&NodeBench>) -> Record 
         best: None,
         mock: None,
         ended: None,
+        variant: plan.variant.map(String::from),
     }
 }
 
@@ -701,6 +716,24 @@ mod tests {
         assert!(Record::from_config_map(&edited).is_err(), "an edited best does not parse silently");
     }
 
+    #[test]
+    fn the_variant_is_kept_in_the_record_and_the_plan_uses_it() {
+        let dir = Path::new("/tmp/cks-variant");
+        let mut record = record(Id::DefaultDeny, 5, dir);
+        assert_eq!(record.plan().unwrap().variant, Id::DefaultDeny.drawn_variant(5), "no variant kept: the seed's");
+        for variant in Id::DefaultDeny.variants() {
+            record.variant = Some(variant.to_string());
+            let plan = record.plan().unwrap();
+            assert_eq!(plan.variant, Some(*variant), "check, solution and reset plan the recorded variant");
+            let cm: ConfigMap = serde_json::from_value(record.config_map(&plan.namespaces[0])).unwrap();
+            assert_eq!(Record::from_config_map(&cm).unwrap(), record, "read back as written");
+            let mut edited = cm.clone();
+            edited.data.as_mut().unwrap().insert("variant".into(), "sideways".into());
+            let err = Record::from_config_map(&edited).unwrap_err();
+            assert!(err.message.contains("variant"), "{err}");
+        }
+    }
+
     fn record(id: Id, seed: u64, dir: &Path) -> Record {
         Record {
             run: scenario::run_name(id, seed),
@@ -715,6 +748,7 @@ mod tests {
             best: None,
             mock: None,
             ended: None,
+            variant: None,
         }
     }
 

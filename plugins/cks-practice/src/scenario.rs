@@ -91,6 +91,9 @@ pub struct Info {
     pub topic: &'static str,
     pub minutes: u32,
     pub needs: Vec<Need>,
+    /// The variants the exam has of the task (empty: one), drawn by the run's seed or chosen with
+    /// `start --variant`.
+    pub variants: Vec<&'static str>,
 }
 
 impl Id {
@@ -117,10 +120,12 @@ impl Id {
 
     pub fn info(self) -> Info {
         let (topic, minutes, needs): (&str, u32, &[Need]) = match self {
-            Id::DefaultDeny => ("NetworkPolicy: default-deny ingress in a namespace", 6, &[Need::Api]),
-            Id::FrontendToBackend => {
-                ("NetworkPolicy: only frontend pods of labelled namespaces reach the backend", 10, &[Need::Api])
-            }
+            Id::DefaultDeny => ("NetworkPolicy: default-deny ingress or egress in a namespace", 6, &[Need::Api]),
+            Id::FrontendToBackend => (
+                "NetworkPolicy: only frontend pods (of labelled namespaces, or of any) reach the backend",
+                10,
+                &[Need::Api],
+            ),
             Id::BlockMetadata => ("NetworkPolicy: no pod reaches the cloud metadata endpoint", 8, &[Need::Api]),
             Id::TlsIngress => ("Ingress: TLS for a host with a certificate you make", 12, &[Need::Api]),
             Id::DashboardUser => (
@@ -155,7 +160,47 @@ impl Id {
                 &[Need::Api, Need::LocalFiles],
             ),
         };
-        Info { number: self.number(), id: self, topic, minutes, needs: needs.to_vec() }
+        Info {
+            number: self.number(),
+            id: self,
+            topic,
+            minutes,
+            needs: needs.to_vec(),
+            variants: self.variants().to_vec(),
+        }
+    }
+
+    /// The variants of the task where the exam varies it (empty: the task has one form). The first
+    /// is the one the scenario had before it had variants.
+    pub fn variants(self) -> &'static [&'static str] {
+        match self {
+            Id::DefaultDeny => &scenarios::default_deny::VARIANTS,
+            Id::FrontendToBackend => &scenarios::frontend_backend::VARIANTS,
+            _ => &[],
+        }
+    }
+
+    /// The variant a seed draws (None for a scenario with one form). The draw has a salt of its own,
+    /// so the names a seed draws are the same in every variant.
+    pub fn drawn_variant(self, seed: u64) -> Option<&'static str> {
+        let variants = self.variants();
+        if variants.is_empty() {
+            return None;
+        }
+        let mut rng = crate::seed::Rng::new(seed, &format!("{}/variant", self.name()));
+        Some(variants[rng.below(variants.len() as u64) as usize])
+    }
+
+    /// `--variant NAME`: one of the scenario's variants, else an error naming them.
+    pub fn parse_variant(self, text: &str) -> Result<&'static str> {
+        let variants = self.variants();
+        if variants.is_empty() {
+            return Err(Error::invalid(format!("--variant does not apply to {}: the task has one form", self.name()))
+                .with_hint("`kubectl cks-practice list` names the scenarios with variants"));
+        }
+        variants.iter().copied().find(|v| *v == text).ok_or_else(|| {
+            Error::invalid(format!("{} has no variant {text:?}; its variants are {}", self.name(), variants.join(", ")))
+        })
     }
 
     /// Parses `default-deny` or `1`.
@@ -186,6 +231,9 @@ pub struct File {
 pub struct Plan {
     pub id: Id,
     pub seed: u64,
+    /// The variant of the task (None for a scenario with one form): the one `start --variant`
+    /// chose, else the seed's draw.
+    pub variant: Option<&'static str>,
     /// The run's name: `default-deny-42`.
     pub run: String,
     /// The run's directory on this machine (for scenarios with files).
@@ -228,13 +276,17 @@ pub struct Context<'a> {
     pub dir: &'a Path,
     /// Scenario 8's node (the others have none).
     pub bench: Option<&'a NodeBench>,
+    /// The variant chosen (`start --variant`, or the run's record); None: the seed draws it.
+    pub variant: Option<&'a str>,
 }
 
 impl Plan {
     pub fn new(id: Id, ctx: &Context<'_>) -> Self {
+        let chosen = ctx.variant.and_then(|v| id.variants().iter().copied().find(|&known| known == v));
         Plan {
             id,
             seed: ctx.seed,
+            variant: chosen.or_else(|| id.drawn_variant(ctx.seed)),
             run: run_name(id, ctx.seed),
             dir: ctx.dir.to_path_buf(),
             namespaces: Vec::new(),
@@ -287,6 +339,9 @@ pub fn run_name(id: Id, seed: u64) -> String {
 
 /// Builds the plan of a scenario for a seed.
 pub fn plan(id: Id, ctx: &Context<'_>) -> Result<Plan> {
+    if let Some(variant) = ctx.variant {
+        id.parse_variant(variant)?;
+    }
     match id {
         Id::DefaultDeny => Ok(scenarios::default_deny::plan(ctx)),
         Id::FrontendToBackend => Ok(scenarios::frontend_backend::plan(ctx)),
@@ -309,7 +364,7 @@ pub fn creates_pods(id: Id) -> bool {
     if id == Id::KubeBench {
         return true;
     }
-    let ctx = Context { seed: 1, dir: Path::new("/nonexistent"), bench: None };
+    let ctx = Context { seed: 1, dir: Path::new("/nonexistent"), bench: None, variant: None };
     plan(id, &ctx).is_ok_and(|p| p.objects.iter().any(|o| matches!(o["kind"].as_str(), Some("Pod" | "Deployment"))))
 }
 
@@ -436,8 +491,8 @@ mod tests {
         let dir = Path::new("/tmp/cks");
         let bench = NodeBench { node: "n1".into(), image: "i".into(), benchmark: "cis-1.10".into() };
         for id in ALL {
-            let a = plan(id, &Context { seed: 1, dir, bench: Some(&bench) }).unwrap();
-            let b = plan(id, &Context { seed: 2, dir, bench: Some(&bench) }).unwrap();
+            let a = plan(id, &Context { seed: 1, dir, bench: Some(&bench), variant: None }).unwrap();
+            let b = plan(id, &Context { seed: 2, dir, bench: Some(&bench), variant: None }).unwrap();
             assert!(!a.namespaces.is_empty() && !a.task.is_empty() && !a.manual.is_empty(), "{id:?}");
             assert!(!a.read.is_empty() && !a.skeleton.is_empty() && !a.plugin_steps.is_empty(), "{id:?}");
             assert_ne!(a.namespaces, b.namespaces, "{id:?}: two seeds, two sets of names");
@@ -456,5 +511,41 @@ mod tests {
         assert_eq!(sh("orion-g04"), "orion-g04");
         assert_eq!(sh("a b"), "'a b'");
         assert_eq!(sh("it's"), "'it'\\''s'");
+    }
+
+    #[test]
+    fn the_seed_draws_the_variant_and_an_explicit_one_wins() {
+        let dir = Path::new("/tmp/cks");
+        let plan_of =
+            |id: Id, seed: u64, variant: Option<&str>| plan(id, &Context { seed, dir, bench: None, variant }).unwrap();
+        for id in [Id::DefaultDeny, Id::FrontendToBackend] {
+            let variants = id.variants();
+            assert_eq!(variants.len(), 2, "{id:?}");
+            for seed in 0..20 {
+                assert_eq!(plan_of(id, seed, None).variant, plan_of(id, seed, None).variant, "same seed, same variant");
+                assert_eq!(plan_of(id, seed, None).variant, id.drawn_variant(seed));
+            }
+            let drawn: std::collections::BTreeSet<_> = (0..20).filter_map(|seed| id.drawn_variant(seed)).collect();
+            assert_eq!(drawn.len(), 2, "{id:?}: twenty seeds draw both variants");
+            for &variant in variants {
+                let a = plan_of(id, 7, Some(variant));
+                assert_eq!(a.variant, Some(variant));
+                assert_eq!(a.names["variant"], variant);
+                // The names a seed draws do not depend on the variant: only the task does.
+                assert_eq!(a.namespaces, plan_of(id, 7, None).namespaces);
+            }
+            assert_ne!(plan_of(id, 7, Some(variants[0])).manual, plan_of(id, 7, Some(variants[1])).manual);
+            let err = id.parse_variant("sideways").unwrap_err();
+            assert!(err.message.contains(&variants.join(", ")), "{err}");
+            assert_eq!(err.exit_code(harden_cli::ExitStyle::Action), 2);
+            assert!(plan(id, &Context { seed: 1, dir, bench: None, variant: Some("sideways") }).is_err());
+        }
+        let err = Id::TlsIngress.parse_variant("egress").unwrap_err();
+        assert!(err.message.contains("--variant does not apply to tls-ingress"), "{err}");
+        assert_eq!(plan_of(Id::TlsIngress, 3, None).variant, None);
+        let egress = plan_of(Id::DefaultDeny, 3, Some("egress"));
+        assert!(egress.manual.contains("- Egress") && !egress.manual.contains("- Ingress"), "{}", egress.manual);
+        let everywhere = plan_of(Id::FrontendToBackend, 3, Some("all-namespaces"));
+        assert!(everywhere.manual.contains("namespaceSelector: {}"), "{}", everywhere.manual);
     }
 }

@@ -54,7 +54,10 @@ pub async fn run() -> Result<Outcome> {
         Id::KubeBench => Some(crate::commands::default_bench(&kube, None, None).await?),
         _ => None,
     };
-    let mut plan = scenario::plan(id, &Context { seed, dir: &scenario::default_dir(&name), bench: bench.as_ref() })?;
+    let mut plan = scenario::plan(
+        id,
+        &Context { seed, dir: &scenario::default_dir(&name), bench: bench.as_ref(), variant: None },
+    )?;
     plan.choose_images(image)?;
     let wait = std::time::Duration::from_secs(120);
     run::wait_for_namespaces_to_go(&kube.client, &plan, wait).await?;

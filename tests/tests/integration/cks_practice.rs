@@ -181,7 +181,7 @@ fn caught(run: &str, expected: &[&str]) -> Vec<Value> {
 /// another port, and an egress rule that covers IPv4 only.
 #[tokio::test]
 async fn default_deny_graded_by_behaviour_including_egress_left_open() {
-    let task = start(&["default-deny", "--seed", "101"]);
+    let task = start(&["default-deny", "--seed", "101", "--variant", "ingress"]);
     let id = "default-deny-101";
     let ns = task["names"]["namespace"].as_str().unwrap().to_string();
     let out = cks(&["check", "--run", id, "--address", "10.0.0.1"]);
@@ -306,6 +306,160 @@ async fn frontend_to_backend_refuses_the_or_policy_with_the_peer_that_lets_other
     let (exit, checks, _) = check(id);
     assert_eq!(exit, Some(0), "{checks:#?}");
     reset_leaves_nothing(id, &task).await;
+}
+
+/// Scenario 1, variant `egress` (seed 271 draws it: no `--variant`): the ingress variant's answer,
+/// both directions denied, and an egress deny with a DNS exception all fail; the manual solution
+/// `solution` prints for the recorded variant passes.
+#[tokio::test]
+async fn default_deny_egress_variant_is_drawn_by_the_seed_and_graded_by_behaviour() {
+    let task = start(&["default-deny", "--seed", "271"]);
+    let id = "default-deny-271";
+    assert_eq!(task["names"]["variant"], "egress", "seed 271 draws the egress variant: {task:#}");
+    let text = stdout(&cks(&["task", "--run", id]));
+    assert!(text.contains("Run: default-deny-271 (variant egress)") && text.contains("denies all egress"), "{text}");
+    let ns = task["names"]["namespace"].as_str().unwrap().to_string();
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(1));
+    assert!(failing(&checks).iter().all(|c| c.starts_with("no egress leaves")), "{checks:#?}");
+    assert_eq!(failing(&checks).len(), 3, "the two pods and a pod created later: {checks:#?}");
+    let policy = |name: &str, spec: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{spec}"
+        )
+    };
+
+    // Wrong: the other variant's solution (default-deny ingress).
+    apply(&policy("ingress-instead", "  podSelector: {}\n  policyTypes:\n  - Ingress\n"));
+    let checks = caught(id, &["no egress leaves", "ingress stays open"]);
+    assert!(reason(&checks, "ingress stays open").contains("is denied"), "{checks:#?}");
+    delete_policy(&ns, "ingress-instead");
+
+    // Wrong: both directions.
+    apply(&policy("both", "  podSelector: {}\n  policyTypes:\n  - Ingress\n  - Egress\n"));
+    caught(id, &["ingress stays open"]);
+    delete_policy(&ns, "both");
+
+    // Wrong: egress denied but DNS let out (the task says DNS included).
+    apply(&policy(
+        "dns-out",
+        "  podSelector: {}\n  policyTypes:\n  - Egress\n  egress:\n  - ports:\n    - protocol: UDP\n      port: 53\n    - protocol: TCP\n      port: 53\n",
+    ));
+    let checks = caught(id, &["no egress leaves"]);
+    let why = reason(&checks, "no egress leaves");
+    assert!(why.contains("53/") && why.contains("is allowed"), "{why}");
+    delete_policy(&ns, "dns-out");
+
+    // Wrong: only the pods there now (a pod created later keeps its egress).
+    apply(&policy(
+        "only-these",
+        "  podSelector:\n    matchExpressions:\n    - {key: app, operator: Exists}\n  policyTypes:\n  - Egress\n",
+    ));
+    caught(id, &[&format!("no egress leaves {ns}/pod-created-later")]);
+    delete_policy(&ns, "only-these");
+
+    let manual = manual(id);
+    assert!(manual.contains("- Egress") && !manual.contains("- Ingress"), "the recorded variant's: {manual}");
+    let dir = tempfile::tempdir().unwrap();
+    sh(&manual, dir.path());
+    let (exit, checks, score) = check(id);
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    assert_eq!(score["passed"], score["total"]);
+    reset_leaves_nothing(id, &task).await;
+}
+
+/// Scenario 2, variant `all-namespaces` chosen with `--variant` (seed 272 draws the other one): the
+/// labelled-namespaces answer, a podSelector alone and the OR trap fail; the manual solution passes.
+#[tokio::test]
+async fn frontend_to_backend_all_namespaces_variant_is_chosen_by_flag_and_kept_in_the_record() {
+    let task = start(&["frontend-to-backend", "--seed", "272", "--variant", "all-namespaces"]);
+    let id = "frontend-to-backend-272";
+    let names = &task["names"];
+    assert_eq!(names["variant"], "all-namespaces", "{task:#}");
+    let (ns, port) = (names["namespace"].as_str().unwrap(), names["port"].as_str().unwrap());
+    let (team_key, team) = names["namespaceLabel"].as_str().unwrap().split_once('=').unwrap();
+    let all = namespaces(&task);
+    let (front_ns, other_ns) = (&all[1], &all[2]);
+    let text = stdout(&cks(&["task", "--run", id]));
+    assert!(text.contains("role=frontend\nin any namespace can reach"), "{text}");
+    let policy = |name: &str, spec: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  podSelector:\n    matchLabels:\n      app: backend\n  policyTypes:\n  - Ingress\n  ingress:\n{spec}"
+        )
+    };
+
+    // Wrong: the other variant's solution (the frontends of the labelled namespace only).
+    apply(&policy(
+        "labelled-only",
+        &format!(
+            "  - from:\n    - namespaceSelector:\n        matchLabels:\n          {team_key}: {team}\n      podSelector:\n        matchLabels:\n          role: frontend\n    ports:\n    - protocol: TCP\n      port: {port}\n"
+        ),
+    ));
+    let checks = caught(
+        id,
+        &[&format!("{other_ns}/frontend reaches the app=backend"), "namespace-created-later/frontend reaches"],
+    );
+    assert!(
+        reason(&checks, &format!("{other_ns}/frontend")).contains(&format!("on {port}/TCP is denied")),
+        "{checks:#?}"
+    );
+    delete_policy(ns, "labelled-only");
+
+    // Wrong: a podSelector alone means the backend's own namespace: every other frontend is denied.
+    apply(&policy(
+        "same-namespace",
+        &format!(
+            "  - from:\n    - podSelector:\n        matchLabels:\n          role: frontend\n    ports:\n    - protocol: TCP\n      port: {port}\n"
+        ),
+    ));
+    caught(id, &["/frontend reaches the app=backend", "/frontend-created-later reaches the app=backend"]);
+    assert!(!passed(&check(id).1, &format!("{front_ns}/frontend reaches")));
+    delete_policy(ns, "same-namespace");
+
+    // Wrong: the OR trap, every namespace as a peer of its own: every pod gets in.
+    apply(&policy(
+        "or-everyone",
+        &format!(
+            "  - from:\n    - namespaceSelector: {{}}\n    - podSelector:\n        matchLabels:\n          role: frontend\n    ports:\n    - protocol: TCP\n      port: {port}\n"
+        ),
+    ));
+    let checks = caught(id, &["reaches no app=backend"]);
+    assert!(reason(&checks, &format!("{front_ns}/worker reaches")).contains("is allowed"), "{checks:#?}");
+    delete_policy(ns, "or-everyone");
+
+    let manual = manual(id);
+    assert!(manual.contains("namespaceSelector: {}"), "the recorded variant's solution: {manual}");
+    let dir = tempfile::tempdir().unwrap();
+    sh(&manual, dir.path());
+    let (exit, checks, _) = check(id);
+    assert_eq!(exit, Some(0), "{checks:#?}");
+    reset_leaves_nothing(id, &task).await;
+}
+
+/// `--variant`: an unknown one is exit 2 naming the choices, and so is one for a scenario with one
+/// form; nothing is made. `list` names the variants.
+#[test]
+fn an_unknown_variant_is_refused_naming_the_choices() {
+    let out = cks(&["start", "default-deny", "--seed", "273", "--variant", "sideways"]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("default-deny has no variant \"sideways\"; its variants are ingress, egress"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cks(&["start", "tls-ingress", "--seed", "273", "--variant", "egress"]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--variant does not apply to tls-ingress"), "{}", stderr(&out));
+    for run in ["default-deny-273", "tls-ingress-273"] {
+        assert_eq!(code(&cks(&["task", "--run", run])), Some(1), "no run {run} was made");
+    }
+    let out = cks(&["list", "-o", "json"]);
+    let all: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(all[0]["variants"], serde_json::json!(["ingress", "egress"]));
+    assert_eq!(all[1]["variants"], serde_json::json!(["labelled-namespaces", "all-namespaces"]));
+    assert_eq!(all[3]["variants"], serde_json::json!([]));
+    let text = stdout(&cks(&["list"]));
+    assert!(text.lines().any(|l| l.contains("default-deny") && l.contains("ingress,egress")), "{text}");
 }
 
 /// Scenario 3: denying all egress, an `except` that also takes the pods' range (pod-to-pod egress
@@ -633,7 +787,7 @@ async fn two_seeds_give_different_names_and_several_runs_need_run() {
 #[tokio::test]
 async fn exam_mode_locks_the_namespaces_against_the_plugins_and_gives_no_hints() {
     let locks = cluster().locking_namespaces();
-    let task = start(&["default-deny", "--seed", "901", "--exam"]);
+    let task = start(&["default-deny", "--seed", "901", "--variant", "ingress", "--exam"]);
     let id = "default-deny-901";
     let ns = task["names"]["namespace"].as_str().unwrap();
     locks.add(ns);
@@ -704,7 +858,7 @@ async fn exam_mode_locks_the_namespaces_against_the_plugins_and_gives_no_hints()
     reset_leaves_nothing(id, &task).await;
 
     // Solved only after the time: it does not count.
-    let task = start(&["default-deny", "--seed", "902", "--exam"]);
+    let task = start(&["default-deny", "--seed", "902", "--variant", "ingress", "--exam"]);
     let (id, ns) = ("default-deny-902", task["names"]["namespace"].as_str().unwrap());
     locks.add(ns);
     sh(
@@ -1135,6 +1289,8 @@ async fn a_mock_exam_is_played_end_to_end() {
     let distinct: std::collections::BTreeSet<&String> = all_namespaces.iter().collect();
     assert!(all_namespaces.len() >= 3 && distinct.len() == all_namespaces.len(), "side by side: {all_namespaces:?}");
     assert!(tasks.iter().all(|t| t.get("names").is_some_and(|n| n.get("tampered").is_none())), "no answer given");
+    // The variant is drawn by the task's seed, as `start` draws it (default-deny-22221: ingress).
+    assert_eq!(tasks[0]["names"]["variant"], "ingress", "{:#}", tasks[0]);
     let out = exam(&["start", "--seed", "323", "--tasks", "3"]);
     assert_eq!(code(&out), Some(1), "the same exam twice");
     assert!(stderr(&out).contains("mock exam exam-323 is already on this cluster"), "{}", stderr(&out));

@@ -2214,11 +2214,18 @@ fn node_cks_practice_network_scenarios_run_from_local_images_and_the_check_by_ha
     let _enforcing = enforcing();
     let image = node.cluster.image("busybox");
     let cks = |args: &[&str]| run(node.cluster.plugin("cks-practice").args(args));
-    // (scenario, seed, REACHED and NO ANSWER lines after the answer; before it every line is REACHED)
-    for (scenario, seed, reached, unanswered) in
-        [("default-deny", "41", 1, 3), ("frontend-to-backend", "42", 1, 3), ("block-metadata", "43", 1, 1)]
-    {
-        let out = cks(&["start", scenario, "--seed", seed, "--image", &image]);
+    // (scenario, seed, variant, REACHED and NO ANSWER lines after the answer; before it every line is
+    // REACHED). Seed 45 draws default-deny's egress variant.
+    for (scenario, seed, variant, reached, unanswered) in [
+        ("default-deny", "41", Some("ingress"), 1, 3),
+        ("default-deny", "45", None, 2, 2),
+        ("frontend-to-backend", "42", None, 1, 3),
+        ("frontend-to-backend", "46", Some("all-namespaces"), 2, 2),
+        ("block-metadata", "43", None, 1, 1),
+    ] {
+        let mut args = vec!["start", scenario, "--seed", seed, "--image", image.as_str()];
+        args.extend(variant.map(|v| ["--variant", v]).into_iter().flatten());
+        let out = cks(&args);
         assert_eq!(out.status.code(), Some(0), "{scenario}: {}", stderr(&out));
         let run_name = format!("{scenario}-{seed}");
         let task: Value = serde_json::from_str(&stdout(&cks(&["task", "--run", &run_name, "-o", "json"]))).unwrap();
@@ -2247,7 +2254,11 @@ fn node_cks_practice_network_scenarios_run_from_local_images_and_the_check_by_ha
         let (code, checks) = practice_checks(node, &run_name);
         assert_eq!(code, Some(0), "{scenario}: the manual solution passes with running pods: {checks:?}");
         let lines = verify_by_hand(node, verify, reached, unanswered);
-        if scenario == "default-deny" {
+        if run_name == "default-deny-45" {
+            assert_eq!(task["names"]["variant"], "egress", "{task:#}");
+            assert!(lines.lines().any(|l| l.contains("/client:8080 NO ANSWER")), "egress denied: {lines}");
+        }
+        if run_name == "default-deny-41" {
             assert!(lines.lines().any(|l| l.contains("/client:8080 REACHED")), "egress untouched: {lines}");
             // Wrong: egress restricted to HTTPS. check fails, and by hand the pod no longer reaches the client.
             let ns = task["names"]["namespace"].as_str().unwrap();
@@ -2569,6 +2580,75 @@ fn node_cks_practice_node_endpoints_is_graded_by_real_packets() {
     assert!(of(&checks, &api_check).1.contains("connected"), "{checks:#?}");
     let lines = verify_by_hand(node, verify, 1, 2);
     assert!(lines.contains(":10250 NO ANSWER") && lines.contains(":6443 REACHED"), "{lines}");
+    let out = cks(&["reset", "--run", run_name]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// cks-practice scenario 11 on the node: its pods (one of two containers, each on a named port) run
+/// from the local busybox image, and the check by hand that `solution` prints agrees with `check`:
+/// before the answer every connection is answered (check fails); after the manual solution (check
+/// passes) only the labelled namespaces' clients on the named port are; and a wrong answer (the
+/// namespaces by name, not by label: the second labelled namespace is left out) fails `check` and
+/// is seen by hand.
+#[test]
+fn node_cks_practice_named_port_check_by_hand_agrees() {
+    let node = node();
+    let _enforcing = enforcing();
+    let image = node.cluster.image("busybox");
+    let cks = |args: &[&str]| run(node.cluster.plugin("cks-practice").args(args));
+    let run_name = "named-port-51";
+    let out = cks(&["start", "named-port", "--seed", "51", "--image", &image]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let task: Value = serde_json::from_str(&stdout(&cks(&["task", "--run", run_name, "-o", "json"]))).unwrap();
+    let namespaces: Vec<&str> = task["namespaces"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    for ns in &namespaces {
+        let out =
+            run(kubectl(node).args(["get", "pods", "-n", ns, "-o", "jsonpath={.items[*].spec.containers[*].image}"]));
+        assert!(stdout(&out).split_whitespace().all(|i| i == image), "{ns}: the local image: {}", stdout(&out));
+        let out = run(kubectl(node).args(["get", "pods", "-n", ns, "-o", "jsonpath={.items[*].status.phase}"]));
+        assert!(stdout(&out).split_whitespace().all(|p| p == "Running"), "{ns}: start waited: {}", stdout(&out));
+    }
+    let solution: Value = serde_json::from_str(&stdout(&cks(&["solution", "--run", run_name, "-o", "json"]))).unwrap();
+    let verify = solution["verify"].as_str().unwrap();
+    verify_by_hand(node, verify, 6, 0);
+    let (code, checks) = practice_checks(node, run_name);
+    assert_eq!(code, Some(1), "{checks:?}");
+
+    practice_script(node, solution["manual"].as_str().unwrap());
+    let (code, checks) = practice_checks(node, run_name);
+    assert_eq!(code, Some(0), "the manual solution passes with running pods: {checks:?}");
+    let lines = verify_by_hand(node, verify, 2, 4);
+    let (api_ns, client_b) = (namespaces[0], namespaces[2]);
+    assert!(
+        lines.lines().any(|l| l.starts_with(&format!("{client_b}/client ->")) && l.ends_with("REACHED")),
+        "{lines}"
+    );
+
+    // Wrong: the namespaces by name (the first only), not by the task's label.
+    let (policy, app, port_name) = (
+        task["names"]["networkpolicy"].as_str().unwrap(),
+        task["names"]["app"].as_str().unwrap(),
+        task["names"]["portName"].as_str().unwrap(),
+    );
+    let out = run(kubectl(node).args(["-n", api_ns, "delete", "networkpolicy", policy]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    apply(
+        node,
+        &format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: {policy}, namespace: {api_ns}}}\n\
+             spec:\n  podSelector: {{matchLabels: {{app: {app}}}}}\n  policyTypes: [Ingress]\n  ingress:\n  - from:\n    \
+             - namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {}}}}}\n      \
+             podSelector: {{matchLabels: {{role: client}}}}\n    ports: [{{protocol: TCP, port: {port_name}}}]\n",
+            namespaces[1]
+        ),
+    );
+    let (code, checks) = practice_checks(node, run_name);
+    assert_eq!(code, Some(1), "a wrong answer fails: {checks:?}");
+    let lines = verify_by_hand(node, verify, 1, 5);
+    assert!(
+        lines.lines().any(|l| l.starts_with(&format!("{client_b}/client ->")) && l.ends_with("NO ANSWER")),
+        "{lines}"
+    );
     let out = cks(&["reset", "--run", run_name]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

@@ -132,7 +132,7 @@ mod tests {
 
     #[test]
     fn exactly_one_binary_differs_by_one_byte() {
-        let plan = plan(&Context { seed: 5, dir: Path::new("/tmp/x"), bench: None });
+        let plan = plan(&Context { seed: 5, dir: Path::new("/tmp/x"), bench: None, variant: None });
         let mut differing = 0;
         for pair in plan.files.chunks(2) {
             let want = String::from_utf8_lossy(&pair[1].contents).trim().to_string();

@@ -1,5 +1,7 @@
-//! Scenario 1: Default-deny ingress in a namespace (the seed's g04): every pod of the namespace, including
-//! pods created later, takes no ingress from anywhere; egress is left alone.
+//! Scenario 1: Default-deny in a namespace (the seed's g04), in the two forms the exam asks it: variant
+//! `ingress`, every pod of the namespace, including pods created later, takes no ingress from anywhere
+//! and egress is left alone; variant `egress`, the other way round (no egress at all, DNS included;
+//! ingress left alone).
 
 use harden_cli::Result;
 use netpol::Endpoint;
@@ -8,6 +10,14 @@ use serde_json::json;
 use crate::grade::{self, Check, Family};
 use crate::scenario::{Context, Id, Plan, build, sh};
 use crate::seed::Rng;
+
+/// The variants: which direction the task denies (the other one must stay open).
+pub const VARIANTS: [&str; 2] = ["ingress", "egress"];
+
+/// Whether the plan is the egress variant.
+fn egress(plan: &Plan) -> bool {
+    plan.variant == Some("egress")
+}
 
 pub fn plan(ctx: &Context<'_>) -> Plan {
     let mut rng = Rng::new(ctx.seed, "default-deny");
@@ -31,36 +41,55 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
     ];
     plan.names.insert("namespace", ns.clone());
     plan.names.insert("networkpolicy", policy.clone());
+    let (denied, open, direction, of) =
+        if egress(&plan) { ("egress", "Ingress", "Egress", "from") } else { ("ingress", "Egress", "Ingress", "to") };
+    plan.names.insert("variant", denied.to_string());
+    let also = if egress(&plan) { ", DNS included" } else { "" };
     plan.task = format!(
         "Namespace {ns} runs pods web-{web} and api-{api}.\n\
-         Create a NetworkPolicy named {policy} in namespace {ns} that denies all ingress traffic to every pod in\n\
-         the namespace, including pods created later. Egress traffic must not be restricted."
+         Create a NetworkPolicy named {policy} in namespace {ns} that denies all {denied} traffic{also} {of} every pod in\n\
+         the namespace, including pods created later. {open} traffic must not be restricted."
     );
-    plan.read = vec![
-        "https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-deny-all-ingress-traffic",
-    ];
+    plan.read = vec![if egress(&plan) {
+        "https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-deny-all-egress-traffic"
+    } else {
+        "https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-deny-all-ingress-traffic"
+    }];
     plan.skeleton = format!(
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {policy}\n  namespace: {ns}\nspec:\n  \
          podSelector: ???      # which pods: all of them\n  policyTypes: [???]    # only the direction the task names\n"
     );
-    plan.plugin_steps = vec![format!("kubectl netpol-deny apply -n {ns} --ingress --name {policy}")];
+    plan.plugin_steps = vec![format!("kubectl netpol-deny apply -n {ns} --{denied} --name {policy}")];
     plan.manual = format!(
         "kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {policy}\n  \
-         namespace: {ns}\nspec:\n  podSelector: {{}}\n  policyTypes:\n  - Ingress\nEOF\n\
+         namespace: {ns}\nspec:\n  podSelector: {{}}\n  policyTypes:\n  - {direction}\nEOF\n\
          kubectl -n {} get networkpolicy {policy} -o yaml\n",
         sh(&ns)
     );
     let (web_pod, api_pod) = (format!("web-{web}"), format!("api-{api}"));
-    plan.verify = [
-        "# from another namespace: NO ANSWER to both (ingress denied)\n".to_string(),
-        build::try_http((&client_ns, "client"), (&ns, &web_pod), web_port),
-        build::try_http((&client_ns, "client"), (&ns, &api_pod), api_port),
-        "# from the namespace's own pod: NO ANSWER (ingress denied)\n".to_string(),
-        build::try_http((&ns, &web_pod), (&ns, &api_pod), api_port),
-        "# egress untouched: REACHED\n".to_string(),
-        build::try_http((&ns, &web_pod), (&client_ns, "client"), 8080),
-    ]
-    .concat();
+    plan.verify = if egress(&plan) {
+        [
+            "# from the namespace's pods to another namespace and to each other: NO ANSWER (egress denied)\n"
+                .to_string(),
+            build::try_http((&ns, &web_pod), (&client_ns, "client"), 8080),
+            build::try_http((&ns, &web_pod), (&ns, &api_pod), api_port),
+            "# ingress untouched, from another namespace: REACHED\n".to_string(),
+            build::try_http((&client_ns, "client"), (&ns, &web_pod), web_port),
+            build::try_http((&client_ns, "client"), (&ns, &api_pod), api_port),
+        ]
+        .concat()
+    } else {
+        [
+            "# from another namespace: NO ANSWER to both (ingress denied)\n".to_string(),
+            build::try_http((&client_ns, "client"), (&ns, &web_pod), web_port),
+            build::try_http((&client_ns, "client"), (&ns, &api_pod), api_port),
+            "# from the namespace's own pod: NO ANSWER (ingress denied)\n".to_string(),
+            build::try_http((&ns, &web_pod), (&ns, &api_pod), api_port),
+            "# egress untouched: REACHED\n".to_string(),
+            build::try_http((&ns, &web_pod), (&client_ns, "client"), 8080),
+        ]
+        .concat()
+    };
     plan
 }
 
@@ -72,6 +101,13 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
 /// - a policy that also isolates egress (`policyTypes: [Ingress, Egress]`), or that restricts egress to
 ///   one address and port (DNS only): some address, pod or port is no longer reachable;
 /// - an egress rule limited to IPv4 (`ipBlock: 0.0.0.0/0`): IPv6 egress is restricted.
+///
+/// Variant `egress`, the same the other way round:
+/// - the ingress answer (`policyTypes: [Ingress]`): egress is open, and ingress is denied;
+/// - both directions (`policyTypes: [Ingress, Egress]`): ingress is denied;
+/// - an egress exception for DNS (`ports: [{port: 53}]`) or for some pods or addresses: they are
+///   reached;
+/// - a policy that selects only some pods: a pod, or a pod created later, has egress.
 pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
     let ns = &plan.namespaces[0];
     let elsewhere = "namespace-created-later";
@@ -88,6 +124,9 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
         grade::address_classes(&cluster, Family::Both, &[]).into_iter().map(Endpoint::Ip).collect();
     let all = grade::pods_of(&cluster, None);
     let mine = grade::pods_of(&cluster, Some(ns));
+    if egress(plan) {
+        return Ok(check_egress(&cluster, &ports, &addresses, &all, &mine));
+    }
     let mut checks = Vec::new();
     for &to in &mine {
         let to = Endpoint::Pod(to);
@@ -115,4 +154,41 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
         checks.push(grade::behaviour(&cluster, &ports, check, &pairs, &|_, _, _, _| true));
     }
     Ok(checks)
+}
+
+/// Variant `egress`: no egress from the namespace's pods to anything (pods of any namespace, DNS,
+/// any address, any port); ingress to them from everywhere else stays open.
+fn check_egress(
+    cluster: &netpol::Cluster,
+    ports: &[(u16, netpol::Protocol)],
+    addresses: &[Endpoint],
+    all: &[netpol::PodId],
+    mine: &[netpol::PodId],
+) -> Vec<Check> {
+    let reachable: Vec<Endpoint> =
+        all.iter().filter(|&&p| grade::has_address(cluster, p)).map(|&p| Endpoint::Pod(p)).collect();
+    let outside: Vec<Endpoint> = all.iter().filter(|&&p| !mine.contains(&p)).map(|&p| Endpoint::Pod(p)).collect();
+    let mut checks = Vec::new();
+    for &from in mine {
+        let from = Endpoint::Pod(from);
+        let mut pairs: Vec<(Endpoint, Endpoint)> = addresses.iter().map(|&a| (from, a)).collect();
+        pairs.extend(reachable.iter().map(|&to| (from, to)));
+        let check = format!(
+            "no egress leaves {} (to any pod of any namespace, DNS or any address, on any port)",
+            grade::endpoint(cluster, from)
+        );
+        checks.push(grade::behaviour(cluster, ports, check, &pairs, &|_, _, _, _| false));
+    }
+    for &to in mine {
+        let to = Endpoint::Pod(to);
+        let mut pairs: Vec<(Endpoint, Endpoint)> = outside.iter().map(|&p| (p, to)).collect();
+        pairs.extend(addresses.iter().map(|&a| (a, to)));
+        let check = format!(
+            "ingress stays open: {} is reached from every pod of other namespaces and every IPv4 and IPv6 address, \
+             on any port",
+            grade::endpoint(cluster, to)
+        );
+        checks.push(grade::behaviour(cluster, ports, check, &pairs, &|_, _, _, _| true));
+    }
+    checks
 }

@@ -1,6 +1,10 @@
 //! Scenario 2: Only frontend pods in namespaces labelled `team=X` may reach the backend on port P: the
 //! AND-versus-OR trap. One peer with both selectors is an AND; two peers are an OR, which lets the
 //! labelled namespace's other pods in (and the check says which peer did).
+//!
+//! Two variants, as the exam words it: `labelled-namespaces` (the frontends of namespaces labelled
+//! `team=X`) and `all-namespaces` (the frontends of every namespace: an empty `namespaceSelector`
+//! in the same peer; a `podSelector` alone would mean the backend's own namespace only).
 
 use harden_cli::Result;
 use netpol::{Endpoint, Protocol};
@@ -9,6 +13,14 @@ use serde_json::json;
 use crate::grade::{self, Check, Family};
 use crate::scenario::{Context, Id, Plan, build};
 use crate::seed::Rng;
+
+/// The variants: which namespaces the frontends may come from.
+pub const VARIANTS: [&str; 2] = ["labelled-namespaces", "all-namespaces"];
+
+/// Whether the plan is the variant where the frontends of every namespace are let in.
+fn all_namespaces(plan: &Plan) -> bool {
+    plan.variant == Some("all-namespaces")
+}
 
 pub fn plan(ctx: &Context<'_>) -> Plan {
     let mut rng = Rng::new(ctx.seed, "frontend-to-backend");
@@ -40,10 +52,13 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
     plan.names.insert("networkpolicy", policy.clone());
     plan.names.insert("namespaceLabel", format!("team={team}"));
     plan.names.insert("port", port.to_string());
+    plan.names.insert("variant", plan.variant.unwrap_or(VARIANTS[0]).to_string());
+    let everywhere = all_namespaces(&plan);
+    let whose = if everywhere { "in any namespace".to_string() } else { format!("in namespaces labelled team={team}") };
     plan.task = format!(
         "In namespace {backend_ns}, pods labelled app=backend listen on TCP port {port}.\n\
          Create a NetworkPolicy named {policy} in namespace {backend_ns} so that only pods labelled role=frontend\n\
-         in namespaces labelled team={team} can reach the backend pods, and only on TCP port {port}.\n\
+         {whose} can reach the backend pods, and only on TCP port {port}.\n\
          Every other pod (of any namespace, on any port) must be denied ingress to the backend pods."
     );
     plan.read = vec![
@@ -55,25 +70,42 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
          - ???   # ONE peer with namespaceSelector AND podSelector (two '-' items would be an OR)\n    \
          ports:\n    - {{protocol: TCP, port: ???}}\n"
     );
+    let (from_namespace, selector) = if everywhere {
+        ("''".to_string(), "{}".to_string())
+    } else {
+        (format!("team={team}"), format!("\n        matchLabels:\n          team: {team}"))
+    };
     plan.plugin_steps = vec![format!(
-        "kubectl netpol-deny allow -n {backend_ns} --name {policy} --to app=backend --from-namespace team={team} \
+        "kubectl netpol-deny allow -n {backend_ns} --name {policy} --to app=backend --from-namespace {from_namespace} \
          --from-pod role=frontend --port {port}"
     )];
     plan.manual = format!(
         "kubectl apply -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {policy}\n  \
          namespace: {backend_ns}\nspec:\n  podSelector:\n    matchLabels:\n      app: backend\n  policyTypes:\n  - Ingress\n  \
-         ingress:\n  - from:\n    - namespaceSelector:\n        matchLabels:\n          team: {team}\n      podSelector:\n        \
+         ingress:\n  - from:\n    - namespaceSelector: {selector}\n      podSelector:\n        \
          matchLabels:\n          role: frontend\n    ports:\n    - protocol: TCP\n      port: {port}\nEOF\n"
     );
-    plan.verify = [
-        "# the labelled namespace's frontend: REACHED\n".to_string(),
-        build::try_http((&front_ns, "frontend"), (&backend_ns, "backend"), port),
-        "# its worker, the other namespace's frontend, the backend's neighbour: NO ANSWER\n".to_string(),
-        build::try_http((&front_ns, "worker"), (&backend_ns, "backend"), port),
-        build::try_http((&other_ns, "frontend"), (&backend_ns, "backend"), port),
-        build::try_http((&backend_ns, "cache"), (&backend_ns, "backend"), port),
-    ]
-    .concat();
+    plan.verify = if everywhere {
+        [
+            "# the frontends of both namespaces: REACHED\n".to_string(),
+            build::try_http((&front_ns, "frontend"), (&backend_ns, "backend"), port),
+            build::try_http((&other_ns, "frontend"), (&backend_ns, "backend"), port),
+            "# the worker, the backend's neighbour: NO ANSWER\n".to_string(),
+            build::try_http((&front_ns, "worker"), (&backend_ns, "backend"), port),
+            build::try_http((&backend_ns, "cache"), (&backend_ns, "backend"), port),
+        ]
+        .concat()
+    } else {
+        [
+            "# the labelled namespace's frontend: REACHED\n".to_string(),
+            build::try_http((&front_ns, "frontend"), (&backend_ns, "backend"), port),
+            "# its worker, the other namespace's frontend, the backend's neighbour: NO ANSWER\n".to_string(),
+            build::try_http((&front_ns, "worker"), (&backend_ns, "backend"), port),
+            build::try_http((&other_ns, "frontend"), (&backend_ns, "backend"), port),
+            build::try_http((&backend_ns, "cache"), (&backend_ns, "backend"), port),
+        ]
+        .concat()
+    };
     plan
 }
 
@@ -86,10 +118,18 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
 /// - the port on UDP, a range of ports, or no port: another port or protocol is open;
 /// - a `podSelector` that misses the backend pods, or one created later: other pods reach it;
 /// - an ipBlock peer: addresses get in.
+///
+/// Variant `all-namespaces` also catches:
+/// - the labelled-namespaces answer (a `namespaceSelector` with a label): the frontends of other
+///   namespaces, and of one created later, are denied;
+/// - a `podSelector` alone (no `namespaceSelector`): only the backend namespace's own frontends
+///   would get in;
+/// - `namespaceSelector: {}` as a peer of its own (the OR trap): every pod of every namespace gets in.
 pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
     let (backend_ns, front_ns) = (&plan.namespaces[0], &plan.namespaces[1]);
     let port: u16 = plan.names["port"].parse().unwrap_or(80);
     let (team_key, team) = plan.names["namespaceLabel"].split_once('=').unwrap_or(("team", ""));
+    let everywhere = all_namespaces(plan);
     let (labelled, plain) = ("namespace-labelled-later", "namespace-created-later");
     let extra = [
         grade::imagined(None, &[(backend_ns, "backend-created-later", &[("app", "backend")], "10.244.250.21")]),
@@ -118,7 +158,7 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
             let pod = &cluster.pods[p.index()];
             let ns = &cluster.namespaces[pod.namespace.index()];
             pod.labels.get("role").is_some_and(|r| r == "frontend")
-                && ns.labels.get(team_key).is_some_and(|t| t == team)
+                && (everywhere || ns.labels.get(team_key).is_some_and(|t| t == team))
         }
         Endpoint::Ip(_) => false,
     };

@@ -350,7 +350,7 @@ mod tests {
         let bench = bench();
         let mut seen = Vec::new();
         for seed in 0..40 {
-            let plan = plan(&Context { seed, dir: Path::new("/tmp/x"), bench: Some(&bench) }).unwrap();
+            let plan = plan(&Context { seed, dir: Path::new("/tmp/x"), bench: Some(&bench), variant: None }).unwrap();
             let control = CONTROLS.iter().find(|c| plan.names["check"] == c.id).unwrap();
             assert!(plan.task.contains(&control.path()) && plan.task.contains("worker-1"), "{}", plan.task);
             assert!(plan.manual.contains(&format!("chmod 600 {}", control.path())), "{}", plan.manual);
@@ -362,7 +362,7 @@ mod tests {
         assert_eq!(seen.len(), 2, "both files are drawn: {seen:?}");
         // The node test's two seeds: one each.
         assert_ne!(draw(1).0, draw(2).0);
-        assert!(plan(&Context { seed: 1, dir: Path::new("/tmp/x"), bench: None }).is_err());
+        assert!(plan(&Context { seed: 1, dir: Path::new("/tmp/x"), bench: None, variant: None }).is_err());
     }
 
     #[test]

@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn the_port_is_named_in_the_pod_and_two_namespaces_carry_the_label() {
-        let plan = plan(&Context { seed: 3, dir: Path::new("/tmp/x"), bench: None });
+        let plan = plan(&Context { seed: 3, dir: Path::new("/tmp/x"), bench: None, variant: None });
         let web = &plan.names["portName"];
         assert!(apimachinery::validation::is_port_name(web), "{web}");
         let pod = plan.objects.iter().find(|o| o["metadata"]["name"] == plan.names["app"].as_str()).unwrap();

@@ -514,7 +514,7 @@ mod tests {
 
     #[test]
     fn the_plan_has_a_canary_the_run_isolates_and_the_solutions_name_the_policy() {
-        let plan = plan(&Context { seed: 7, dir: Path::new("/tmp/x"), bench: None });
+        let plan = plan(&Context { seed: 7, dir: Path::new("/tmp/x"), bench: None, variant: None });
         assert_eq!(plan.namespaces.len(), 2);
         assert_ne!(plan.namespaces[0], plan.namespaces[1]);
         let policy = plan.objects.iter().find(|o| o["kind"] == "NetworkPolicy").unwrap();

@@ -59,7 +59,7 @@ impl<'a> ConnectionTable<'a> {
 
     /// [`Self::index`] of every cell of a row, column by column, into `out` (cleared first):
     /// the writers' inner loops read this instead of looking each cell up.
-    fn row_cells(&self, row: usize, out: &mut Vec<u32>) {
+    pub(super) fn row_cells(&self, row: usize, out: &mut Vec<u32>) {
         out.clear();
         let cells = self.matrix.row(self.row_pos[row]);
         out.extend(self.column_pos.iter().map(|&column| cells[column]));
@@ -82,6 +82,11 @@ impl<'a> ConnectionTable<'a> {
     /// The connections from row unit to column unit.
     pub fn cell(&self, row: usize, column: usize) -> &Connections {
         &self.sets[self.index(row, column)]
+    }
+
+    /// The distinct sets the cells index (see [`Self::row_cells`]).
+    pub(super) fn sets(&self) -> &[Connections] {
+        &self.sets
     }
 
     fn texts(&self) -> Vec<String> {
@@ -122,18 +127,24 @@ impl<'a> ConnectionTable<'a> {
         };
         writeln!(out, "Connections ({by}every protocol and port allowed; pairs not listed: none{uncertain})\n")?;
         writeln!(out, "| FROM | TO | CONNECTIONS |\n|---|---|---|")?;
-        let texts: Vec<String> = self.sets.iter().map(|s| md_cell(&s.to_string())).collect();
+        // The cells' pieces made once: `| TO | SET |` lines per column and set are joined per cell.
+        let texts: Vec<Vec<u8>> =
+            self.sets.iter().map(|s| format!(" | {} |\n", md_cell(&s.to_string())).into_bytes()).collect();
+        let columns: Vec<Vec<u8>> =
+            self.columns.0.iter().map(|to| format!(" | {}", md_cell(&to.label)).into_bytes()).collect();
         let mut buffer = Vec::with_capacity(CHUNK);
         let mut cells = Vec::with_capacity(self.columns.0.len());
         for (row, from) in self.rows.0.iter().enumerate() {
-            let from = md_cell(&from.label);
+            let from = format!("| {}", md_cell(&from.label));
             self.row_cells(row, &mut cells);
-            for ((column, to), &set) in self.columns.0.iter().enumerate().zip(&cells) {
+            for ((column, to), &set) in columns.iter().enumerate().zip(&cells) {
                 let set = set as usize;
                 if self.same_pod(row, column) || self.sets[set].allowed.is_empty() {
                     continue;
                 }
-                writeln!(buffer, "| {from} | {} | {} |", md_cell(&to.label), texts[set])?;
+                buffer.extend_from_slice(from.as_bytes());
+                buffer.extend_from_slice(to);
+                buffer.extend_from_slice(&texts[set]);
                 if buffer.len() >= CHUNK {
                     out.write_all(&buffer)?;
                     buffer.clear();

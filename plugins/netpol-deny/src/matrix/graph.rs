@@ -130,36 +130,54 @@ impl Graph {
         }
         // Pod-to-pod edges: one per (from, to) node pair; in the aggregate, the set when every
         // allowed pair between the two has the same one, else how many pairs may connect.
-        let mut pairs: BTreeMap<(usize, usize), PairEdge> = BTreeMap::new();
+        // Looked up once per unit and per distinct set, not per cell (10,000 pods are 10^8 cells).
+        let row_node: Vec<usize> = table.rows.0.iter().map(|u| node_of[u.label.as_str()]).collect();
+        let column_node: Vec<usize> = table.columns.0.iter().map(|u| node_of[u.label.as_str()]).collect();
         let mut texts: Vec<String> = Vec::new();
         let mut text_index: BTreeMap<String, usize> = BTreeMap::new();
-        let mut self_edges = false;
-        for (row, from) in table.rows.0.iter().enumerate() {
-            for (column, to) in table.columns.0.iter().enumerate() {
-                let set = table.cell(row, column);
-                if set.allowed.is_empty() {
-                    continue;
-                }
-                let (a, b) = (node_of[from.label.as_str()], node_of[to.label.as_str()]);
-                if a == b {
-                    self_edges |= from.label != to.label || from.pods.len() > 1;
-                    continue;
-                }
+        let set_text: Vec<usize> = table
+            .sets()
+            .iter()
+            .map(|set| {
                 let text = set.to_string();
                 let next = texts.len();
-                let index = *text_index.entry(text.clone()).or_insert_with(|| {
+                *text_index.entry(text.clone()).or_insert_with(|| {
                     texts.push(text);
                     next
-                });
-                let entry = pairs.entry((a, b)).or_insert(PairEdge { set: Some(index), pairs: 0, uncertain: false });
+                })
+            })
+            .collect();
+        let listed: Vec<bool> = table.sets().iter().map(|set| !set.allowed.is_empty()).collect();
+        let certain: Vec<bool> = table.sets().iter().map(|set| set.certain()).collect();
+        let k = graph.nodes.len();
+        let mut pairs: Vec<Option<PairEdge>> = (0..k * k).map(|_| None).collect();
+        let mut self_edges = false;
+        let mut cells = Vec::with_capacity(table.columns.0.len());
+        for (row, from) in table.rows.0.iter().enumerate() {
+            table.row_cells(row, &mut cells);
+            let a = row_node[row];
+            for (column, &set) in cells.iter().enumerate() {
+                let set = set as usize;
+                if !listed[set] {
+                    continue;
+                }
+                let b = column_node[column];
+                if a == b {
+                    self_edges |= from.label != table.columns.0[column].label || from.pods.len() > 1;
+                    continue;
+                }
+                let index = set_text[set];
+                let entry = pairs[a * k + b].get_or_insert(PairEdge { set: Some(index), pairs: 0, uncertain: false });
                 if entry.set != Some(index) {
                     entry.set = None;
                 }
                 entry.pairs += 1;
-                entry.uncertain |= !set.certain();
+                entry.uncertain |= !certain[set];
             }
         }
-        for ((from, to), edge) in pairs {
+        for (at, edge) in pairs.into_iter().enumerate() {
+            let Some(edge) = edge else { continue };
+            let (from, to) = (at / k, at % k);
             let label = match edge.set {
                 Some(i) => texts[i].clone(),
                 None => format!("{} pairs, several sets", edge.pairs),

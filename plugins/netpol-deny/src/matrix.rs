@@ -21,9 +21,11 @@ use netpol::{Cell, Cluster, Decided, Decider, Direction, GroupId, Matrix, PodId,
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::engine_errors::engine_error;
+use pieces::{Lines, Piece};
 
 mod connections;
 mod graph;
+mod pieces;
 pub use connections::ConnectionTable;
 
 /// How much output is gathered before one write: large writes keep a pipe's reader busy.
@@ -656,30 +658,29 @@ impl<'a> Table<'a> {
 
     fn write_csv(&self, out: &mut dyn Write) -> Result<()> {
         writeln!(out, "port,from,to,verdict")?;
-        let columns: Vec<String> = self.columns.0.iter().map(|u| format!(",{},", csv_field(&u.label))).collect();
-        let mut buffer = Vec::with_capacity(CHUNK);
+        let columns: Vec<Piece> =
+            self.columns.0.iter().map(|u| Piece::new(format!(",{},", csv_field(&u.label)).as_bytes())).collect();
+        let verdicts = [&b"allowed\n"[..], b"uncertain\n", b"denied\n", b"no-such-port\n"].map(Piece::new);
+        let mut lines = Lines::new(CHUNK);
         for matrix in &self.matrices {
             let port = port_label(&matrix.port);
             for (row, from) in self.rows.0.iter().enumerate() {
-                let prefix = format!("{port},{}", csv_field(&from.label));
+                let prefix = Piece::new(format!("{port},{}", csv_field(&from.label)).as_bytes());
                 for (column, to) in columns.iter().enumerate() {
-                    let verdict: &[u8] = match self.cell(matrix, row, column) {
-                        Cell::Allowed if self.uncertain(matrix, row, column) => b"uncertain\n",
-                        Cell::Allowed => b"allowed\n",
-                        Cell::Denied => b"denied\n",
-                        Cell::NoSuchPort => b"no-such-port\n",
+                    let verdict = match self.cell(matrix, row, column) {
+                        Cell::Allowed if self.uncertain(matrix, row, column) => &verdicts[1],
+                        Cell::Allowed => &verdicts[0],
+                        Cell::Denied => &verdicts[2],
+                        Cell::NoSuchPort => &verdicts[3],
                     };
-                    buffer.extend_from_slice(prefix.as_bytes());
-                    buffer.extend_from_slice(to.as_bytes());
-                    buffer.extend_from_slice(verdict);
-                    if buffer.len() >= CHUNK {
-                        out.write_all(&buffer)?;
-                        buffer.clear();
-                    }
+                    lines.push(&prefix);
+                    lines.push(to);
+                    lines.push(verdict);
+                    lines.line_done(out)?;
                 }
             }
         }
-        out.write_all(&buffer)?;
+        lines.finish(out)?;
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use std::io::Write;
 use harden_cli::error::Result;
 use netpol::{Cluster, ConnectionMatrix, ConnectionSet, Connections, GroupId, PROTOCOLS, PodId};
 
+use super::pieces::{Lines, Piece};
 use super::{CHUNK, MatrixFormat, UnitDoc, Units, csv_field, md_cell, quote};
 
 /// The connection sets of one run: rows, columns and the engine's answer over their groups.
@@ -319,31 +320,29 @@ impl<'a> ConnectionTable<'a> {
     /// Every pair: `from,to,connections,uncertain` (`None` where nothing is allowed).
     fn write_csv(&self, out: &mut dyn Write) -> Result<()> {
         writeln!(out, "from,to,connections,uncertain")?;
-        let texts: Vec<String> = self
+        let texts: Vec<Piece> = self
             .sets
             .iter()
             .map(|s| {
                 let uncertain = if s.certain() { String::new() } else { csv_field(&s.uncertain.to_string()) };
-                format!("{},{uncertain}\n", csv_field(&s.allowed.to_string()))
+                Piece::new(format!("{},{uncertain}\n", csv_field(&s.allowed.to_string())).as_bytes())
             })
             .collect();
-        let columns: Vec<String> = self.columns.0.iter().map(|u| format!(",{},", csv_field(&u.label))).collect();
-        let mut buffer = Vec::with_capacity(CHUNK);
+        let columns: Vec<Piece> =
+            self.columns.0.iter().map(|u| Piece::new(format!(",{},", csv_field(&u.label)).as_bytes())).collect();
+        let rows: Vec<Piece> = self.rows.0.iter().map(|u| Piece::new(csv_field(&u.label).as_bytes())).collect();
+        let mut lines = Lines::new(CHUNK);
         let mut cells = Vec::with_capacity(self.columns.0.len());
-        for (row, from) in self.rows.0.iter().enumerate() {
-            let from = csv_field(&from.label);
+        for (row, from) in rows.iter().enumerate() {
             self.row_cells(row, &mut cells);
             for (to, &set) in columns.iter().zip(&cells) {
-                buffer.extend_from_slice(from.as_bytes());
-                buffer.extend_from_slice(to.as_bytes());
-                buffer.extend_from_slice(texts[set as usize].as_bytes());
-                if buffer.len() >= CHUNK {
-                    out.write_all(&buffer)?;
-                    buffer.clear();
-                }
+                lines.push(from);
+                lines.push(to);
+                lines.push(&texts[set as usize]);
+                lines.line_done(out)?;
             }
         }
-        out.write_all(&buffer)?;
+        lines.finish(out)?;
         Ok(())
     }
 

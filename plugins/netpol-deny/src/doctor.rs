@@ -17,6 +17,7 @@ use harden_cli::output::{eline, line};
 use harden_cli::progress::Spinner;
 use harden_kube::MANAGED_BY_LABEL;
 use harden_kube::flags::KubeArgs;
+use harden_kube::list::list_all_metadata;
 use k8s_openapi::api::core::v1::{Container, Namespace, Node, Pod, PodSpec};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -115,18 +116,18 @@ pub fn detect_cni(pod_names: &[String], node_annotations: &[String]) -> Option<&
         .map(|(_, name)| *name)
 }
 
+/// Best effort: a reader who may not list kube-system's pods or the nodes gets no CNI name. Only
+/// names and annotations are needed, so only metadata is listed, in pages.
 async fn cni(client: &kube::Client) -> Option<&'static str> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
-    let names: Vec<String> = pods
-        .list(&ListParams::default())
+    let names: Vec<String> = list_all_metadata(&pods, &ListParams::default(), "pods in namespace kube-system")
         .await
-        .map(|l| l.items.into_iter().filter_map(|p| p.metadata.name).collect())
+        .map(|items| items.into_iter().filter_map(|p| p.metadata.name).collect())
         .unwrap_or_default();
     let nodes: Api<Node> = Api::all(client.clone());
-    let annotations: Vec<String> = nodes
-        .list(&ListParams::default())
+    let annotations: Vec<String> = list_all_metadata(&nodes, &ListParams::default(), "nodes")
         .await
-        .map(|l| l.items.into_iter().flat_map(|n| n.metadata.annotations.unwrap_or_default().into_keys()).collect())
+        .map(|items| items.into_iter().flat_map(|n| n.metadata.annotations.unwrap_or_default().into_keys()).collect())
         .unwrap_or_default();
     detect_cni(&names, &annotations)
 }

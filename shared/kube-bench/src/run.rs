@@ -19,6 +19,7 @@ use harden_cli::interrupt;
 use harden_cli::progress::Spinner;
 use harden_kube::apply::{Applier, Object};
 use harden_kube::flags::{ApplyArgs, DryRun, ObjectFormat};
+use harden_kube::list::list_all;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, Preconditions, PropagationPolicy};
@@ -817,12 +818,16 @@ async fn wait_one(
             jobs.get(name).await.map_err(|e| harden_kube::error::from_kube(e, format!("reading job.batch/{name}")))?;
         // Our run label is on every Pod of this run's Jobs, whatever the cluster's version labels Pods with.
         let run = job.labels().get(job::RUN_LABEL).cloned().unwrap_or_default();
-        let pod_list = pods
-            .list(&ListParams::default().labels(&format!("{}={run}", job::RUN_LABEL)))
-            .await
-            .map_err(|e| harden_kube::error::from_kube(e, format!("listing the Pods of job.batch/{name}")))?;
-        let owned: Vec<Pod> = pod_list.items.into_iter().filter(|p| owned_by(p, uid)).collect();
-        let event_list = events.list(&event_selector).await.map(|l| l.items).unwrap_or_default();
+        let pod_list = list_all(
+            &pods,
+            &ListParams::default().labels(&format!("{}={run}", job::RUN_LABEL)),
+            &format!("the Pods of job.batch/{name}"),
+        )
+        .await?;
+        let owned: Vec<Pod> = pod_list.into_iter().filter(|p| owned_by(p, uid)).collect();
+        // Events only explain a wait (image pulls, scheduling): a reader who may not list them waits without.
+        let event_list =
+            list_all(&events, &event_selector, &format!("the events of job.batch/{name}")).await.unwrap_or_default();
         match assess(&job, &owned, &event_list, plan.role, flags) {
             Progress::Done(pod, node) => {
                 spinner.set_message(format!("reading the log of pod {pod}"));

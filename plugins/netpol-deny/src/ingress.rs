@@ -18,7 +18,7 @@ use apimachinery::labels as selector;
 use clap::{Args, ValueEnum};
 use harden_cli::error::{Error, Outcome, Result};
 use harden_kube::flags::KubeArgs;
-use harden_kube::sources::{SourceArgs, Wanted, load};
+use harden_kube::sources::{SourceArgs, Wanted, load_using};
 use netpol::{Cluster, Endpoint, PodId, PortQuery, PortRef, Protocol};
 use routes::{Backend, Gateway, PortSel, Routes, TargetPort};
 use serde::Deserialize;
@@ -135,7 +135,7 @@ impl IngressPathsCmd {
         }
         let kube = &self.kube.clone();
         // The controller usually lives in its own namespace: every pod is read.
-        let loaded = load(kube, &self.source, Wanted::Everywhere, engine_error).await?;
+        let loaded = load_using(kube, &self.source, Wanted::Everywhere, routes::KINDS_READ, engine_error).await?;
         let routes = match &loaded.live {
             Some(live) => read_live(&live.client).await?,
             None => read_files(&self.source, &loaded.default_namespace)?,

@@ -95,6 +95,18 @@ pub async fn load(
     wanted: Wanted,
     engine_error: impl Fn(netpol::Error) -> Error,
 ) -> Result<Loaded> {
+    load_using(kube, source, wanted, &[], engine_error).await
+}
+
+/// [`load`] for a command that also reads `kinds` from the same `-f` files itself (ingress-paths
+/// reads Ingresses and Services): those are not named as skipped.
+pub async fn load_using(
+    kube: &KubeArgs,
+    source: &SourceArgs,
+    wanted: Wanted,
+    kinds: &[&str],
+    engine_error: impl Fn(netpol::Error) -> Error,
+) -> Result<Loaded> {
     if source.recursive && source.files.is_empty() {
         return Err(Error::invalid("-R/--recursive only applies to -f directories").with_hint("add -f DIR, or drop -R"));
     }
@@ -106,7 +118,7 @@ pub async fn load(
     }
     let default_namespace = kube.namespaces.first().cloned().unwrap_or_else(|| "default".to_string());
     let mut objects = Objects::new(&default_namespace);
-    add_files(&mut objects, &source.files, source.recursive, "-f", &engine_error)?;
+    add_files_using(&mut objects, &source.files, source.recursive, "-f", kinds, &engine_error)?;
     let cluster = Cluster::build(&objects).map_err(&engine_error)?;
     warn_capped(&cluster.warnings);
     let namespaces = if kube.namespaces.is_empty() || source.all_namespaces {
@@ -274,6 +286,18 @@ pub fn add_files(
     flag: &str,
     engine_error: &impl Fn(netpol::Error) -> Error,
 ) -> Result<()> {
+    add_files_using(objects, paths, recursive, flag, &[], engine_error)
+}
+
+/// [`add_files`], where the caller reads `kinds` itself: they are not named as skipped.
+fn add_files_using(
+    objects: &mut Objects,
+    paths: &[PathBuf],
+    recursive: bool,
+    flag: &str,
+    kinds: &[&str],
+    engine_error: &impl Fn(netpol::Error) -> Error,
+) -> Result<()> {
     let (warnings, skipped, count) = (objects.warnings.len(), objects.skipped.len(), objects.count());
     let mut files = Vec::new();
     for path in paths {
@@ -309,7 +333,9 @@ pub fn add_files(
         budget = budget.saturating_sub(text.len() as u64);
         objects.add_yaml(&text, &what).map_err(engine_error)?;
     }
-    report_input(&objects.warnings[warnings..], &objects.skipped[skipped..]);
+    let unused: Vec<&netpol::input::Skipped> =
+        objects.skipped[skipped..].iter().filter(|s| !kinds.contains(&s.what.as_str())).collect();
+    report_input(&objects.warnings[warnings..], &unused);
     if objects.count() == count {
         // An empty file, a FIFO without a writer, a file of other kinds: no answer can come from it.
         return Err(Error::invalid(format!(
@@ -482,7 +508,7 @@ pub async fn list(
 }
 
 /// One warning per unknown field, and one line for everything skipped.
-fn report_input(warnings: &[netpol::Warning], skipped: &[netpol::input::Skipped]) {
+fn report_input(warnings: &[netpol::Warning], skipped: &[&netpol::input::Skipped]) {
     warn_capped(warnings);
     let Some(first) = skipped.first() else { return };
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();

@@ -915,6 +915,25 @@ async fn live_ingress_paths_t75_broken_by_default_deny_and_fixed_by_the_controll
         &allow_file,
     ]));
     assert_eq!(files.status.code(), Some(0), "{}", stderr(&files));
+    // The engine skips Ingresses and Services, but ingress-paths reads them: not "skipped" here.
+    assert!(!stderr(&files).contains("skipped"), "{}", stderr(&files));
+    // What it does not read is still named: a ReferenceGrant beside them.
+    let grant = dir.path().join("grant.yaml");
+    std::fs::write(
+        &grant,
+        format!(
+            "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {{name: g, namespace: {ns}}}\n\
+             spec: {{from: [{{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: {ns}}}], to: [{{group: '', kind: Service}}]}}\n"
+        ),
+    )
+    .unwrap();
+    let (mut command, _home) = offline();
+    let with_grant = run(command.args(["ingress-paths", "-n", &ns, "-f", &objects_file]).arg("-f").arg(&grant));
+    assert!(
+        stderr(&with_grant).contains("skipped what the NetworkPolicy engine does not use: 1 ReferenceGrant"),
+        "{}",
+        stderr(&with_grant)
+    );
     let live: Value = serde_json::from_str(&stdout(&live)).unwrap();
     let files: Value = serde_json::from_str(&stdout(&files)).unwrap();
     assert_eq!(live, files);

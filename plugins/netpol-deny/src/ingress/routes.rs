@@ -126,6 +126,11 @@ pub struct Class {
     pub default: bool,
 }
 
+/// The kinds [`Routes::add`] reads: with `-f`, the engine's "skipped" note leaves them out (the
+/// engine does not use them; this command does). ReferenceGrants, GRPCRoutes and TLSRoutes are
+/// not read, and are still named as skipped.
+pub const KINDS_READ: &[&str] = &["Service", "Ingress", "IngressClass", "GatewayClass", "Gateway", "HTTPRoute"];
+
 #[derive(Debug, Clone, Default)]
 pub struct Routes {
     pub services: Vec<Service>,

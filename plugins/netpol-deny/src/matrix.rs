@@ -21,6 +21,7 @@ use netpol::{Cell, Cluster, Decided, Decider, Direction, GroupId, Matrix, PodId,
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::engine_errors::engine_error;
+use harden_cli::output::{Escaped, Out};
 use pieces::{Lines, Piece};
 
 mod connections;
@@ -315,7 +316,7 @@ impl<'a> Table<'a> {
         (0..self.columns.0.len()).map(|column| self.symbol(matrix, row, column)).collect()
     }
 
-    pub fn write(&self, out: &mut dyn Write, format: MatrixFormat) -> Result<()> {
+    pub fn write(&self, out: &mut dyn Out, format: MatrixFormat) -> Result<()> {
         match format {
             MatrixFormat::Table => self.write_table(out),
             MatrixFormat::Json => self.write_json(out),
@@ -656,16 +657,16 @@ impl<'a> Table<'a> {
         Ok(())
     }
 
-    fn write_csv(&self, out: &mut dyn Write) -> Result<()> {
+    fn write_csv(&self, out: &mut dyn Out) -> Result<()> {
         writeln!(out, "port,from,to,verdict")?;
         let columns: Vec<Piece> =
-            self.columns.0.iter().map(|u| Piece::new(format!(",{},", csv_field(&u.label)).as_bytes())).collect();
-        let verdicts = [&b"allowed\n"[..], b"uncertain\n", b"denied\n", b"no-such-port\n"].map(Piece::new);
+            self.columns.0.iter().map(|u| Piece::new(&Escaped::new(&format!(",{},", csv_field(&u.label))))).collect();
+        let verdicts = ["allowed\n", "uncertain\n", "denied\n", "no-such-port\n"].map(|v| Piece::new(&Escaped::new(v)));
         let mut lines = Lines::new(CHUNK);
         for matrix in &self.matrices {
             let port = port_label(&matrix.port);
             for (row, from) in self.rows.0.iter().enumerate() {
-                let prefix = Piece::new(format!("{port},{}", csv_field(&from.label)).as_bytes());
+                let prefix = Piece::new(&Escaped::new(&format!("{port},{}", csv_field(&from.label))));
                 for (column, to) in columns.iter().enumerate() {
                     let verdict = match self.cell(matrix, row, column) {
                         Cell::Allowed if self.uncertain(matrix, row, column) => &verdicts[1],

@@ -122,6 +122,47 @@ impl Write for Stream {
     }
 }
 
+/// Where a large output is written: the [`Stream`] to stdout, or a buffer in tests. Text already
+/// escaped can skip the stream's scan for control characters: at a gigabyte of CSV the scan was a
+/// sixth of the command's time.
+pub trait Out: Write {
+    /// Writes bytes made only of [`Escaped`] texts, joined: each is whole UTF-8 characters with no
+    /// control among them, so no control can form where two meet.
+    fn write_escaped(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write_all(bytes)
+    }
+}
+
+impl Out for Stream {
+    fn write_escaped(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if stdout_closed() || bytes.is_empty() {
+            return Ok(());
+        }
+        if self.escaper.carried.is_some() {
+            // A C1 lead byte of the last plain write waits for its next byte: the scan decides.
+            return self.write_all(bytes);
+        }
+        self.put(bytes);
+        Ok(())
+    }
+}
+
+impl Out for Vec<u8> {}
+
+/// A text with every control character escaped ([`escape_controls`]), for [`Out::write_escaped`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escaped(String);
+
+impl Escaped {
+    pub fn new(text: &str) -> Self {
+        Escaped(escape_controls(text).into_owned())
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
 impl fmt::Write for Stream {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let _ = Write::write(self, s.as_bytes());
@@ -367,6 +408,23 @@ pub fn terminal_safe(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// What [`Out::write_escaped`] is given is what the stream's scan would have written: an
+    /// [`Escaped`] text is the text escaped, and joined ones stay escaped.
+    #[test]
+    fn escaped_texts_are_what_the_scan_writes() {
+        let hostile = ["evil\u{1b}[2J", "\u{9b}31m", "caf\u{e9}", "\u{c2}", "plain,text\n", ""];
+        let mut joined = Vec::new();
+        let mut plain = String::new();
+        for text in hostile {
+            let escaped = Escaped::new(text);
+            assert_eq!(escaped.as_bytes(), escape_controls(text).as_bytes(), "{text:?}");
+            joined.write_escaped(escaped.as_bytes()).unwrap();
+            plain.push_str(text);
+        }
+        assert_eq!(joined, escape_controls(&plain).as_bytes());
+        assert!(!joined.contains(&0x1b) && !String::from_utf8(joined).unwrap().contains('\u{9b}'));
+    }
+
     use super::*;
 
     #[test]

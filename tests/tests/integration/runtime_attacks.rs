@@ -204,6 +204,11 @@ async fn control_characters_from_files_and_the_cluster_reach_the_terminal_escape
     .unwrap();
     let out = run(plugin_command("netpol-deny").args(["matrix", "--port", "80", "-f"]).arg(&pods));
     escaped("netpol-deny matrix", &out);
+    // CSV is written past the stream's scan, from texts escaped one by one: escaped all the same.
+    let out = run(plugin_command("netpol-deny").args(["matrix", "--port", "80", "-o", "csv", "-f"]).arg(&pods));
+    escaped("netpol-deny matrix --port 80 -o csv", &out);
+    let out = run(plugin_command("netpol-deny").args(["matrix", "-o", "csv", "-f"]).arg(&pods));
+    escaped("netpol-deny matrix -o csv", &out);
     let out = run(plugin_command("block-metadata").args(["status", "-f"]).arg(&pods));
     escaped("block-metadata status", &out);
 

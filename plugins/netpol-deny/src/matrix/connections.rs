@@ -9,6 +9,8 @@ use std::io::Write;
 use harden_cli::error::Result;
 use netpol::{Cluster, ConnectionMatrix, ConnectionSet, Connections, GroupId, PROTOCOLS, PodId};
 
+use harden_cli::output::{Escaped, Out};
+
 use super::pieces::{Lines, Piece};
 use super::{CHUNK, MatrixFormat, UnitDoc, Units, csv_field, md_cell, quote};
 
@@ -101,7 +103,7 @@ impl<'a> ConnectionTable<'a> {
                 .any(|row| (0..self.columns.0.len()).any(|column| !self.cell(row, column).certain()))
     }
 
-    pub fn write(&self, out: &mut dyn Write, format: MatrixFormat) -> Result<()> {
+    pub fn write(&self, out: &mut dyn Out, format: MatrixFormat) -> Result<()> {
         match format {
             MatrixFormat::Table => self.write_table(out),
             MatrixFormat::Json => self.write_json(out),
@@ -318,19 +320,19 @@ impl<'a> ConnectionTable<'a> {
     }
 
     /// Every pair: `from,to,connections,uncertain` (`None` where nothing is allowed).
-    fn write_csv(&self, out: &mut dyn Write) -> Result<()> {
+    fn write_csv(&self, out: &mut dyn Out) -> Result<()> {
         writeln!(out, "from,to,connections,uncertain")?;
         let texts: Vec<Piece> = self
             .sets
             .iter()
             .map(|s| {
                 let uncertain = if s.certain() { String::new() } else { csv_field(&s.uncertain.to_string()) };
-                Piece::new(format!("{},{uncertain}\n", csv_field(&s.allowed.to_string())).as_bytes())
+                Piece::new(&Escaped::new(&format!("{},{uncertain}\n", csv_field(&s.allowed.to_string()))))
             })
             .collect();
         let columns: Vec<Piece> =
-            self.columns.0.iter().map(|u| Piece::new(format!(",{},", csv_field(&u.label)).as_bytes())).collect();
-        let rows: Vec<Piece> = self.rows.0.iter().map(|u| Piece::new(csv_field(&u.label).as_bytes())).collect();
+            self.columns.0.iter().map(|u| Piece::new(&Escaped::new(&format!(",{},", csv_field(&u.label))))).collect();
+        let rows: Vec<Piece> = self.rows.0.iter().map(|u| Piece::new(&Escaped::new(&csv_field(&u.label)))).collect();
         let mut lines = Lines::new(CHUNK);
         let mut cells = Vec::with_capacity(self.columns.0.len());
         for (row, from) in rows.iter().enumerate() {

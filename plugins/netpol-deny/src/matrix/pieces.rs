@@ -7,18 +7,20 @@
 //! fixed-size moves into a [`Lines`] buffer with room for the padding; only the length moves
 //! the end of the output, so the padding is overwritten by the next piece or never written out.
 
-use std::io::Write;
+use harden_cli::output::{Escaped, Out};
 
 const BLOCK: usize = 32;
 
-/// A text stored in whole blocks, zero-padded after its end.
+/// An escaped text stored in whole blocks, zero-padded after its end. Only [`Escaped`] text is
+/// taken, so the lines are written past the output's scan for control characters.
 pub struct Piece {
     blocks: Box<[[u8; BLOCK]]>,
     len: usize,
 }
 
 impl Piece {
-    pub fn new(text: &[u8]) -> Self {
+    pub fn new(text: &Escaped) -> Self {
+        let text = text.as_bytes();
         let mut blocks = vec![[0u8; BLOCK]; text.len().div_ceil(BLOCK).max(1)].into_boxed_slice();
         for (block, chunk) in blocks.iter_mut().zip(text.chunks(BLOCK)) {
             block[..chunk.len()].copy_from_slice(chunk);
@@ -60,17 +62,17 @@ impl Lines {
 
     /// Writes the buffer out once it holds a chunk.
     #[inline]
-    pub fn line_done(&mut self, out: &mut dyn Write) -> std::io::Result<()> {
+    pub fn line_done(&mut self, out: &mut dyn Out) -> std::io::Result<()> {
         if self.end >= self.chunk {
-            out.write_all(&self.buffer[..self.end])?;
+            out.write_escaped(&self.buffer[..self.end])?;
             self.end = 0;
         }
         Ok(())
     }
 
     /// Writes what is left.
-    pub fn finish(mut self, out: &mut dyn Write) -> std::io::Result<()> {
-        out.write_all(&self.buffer[..self.end])?;
+    pub fn finish(mut self, out: &mut dyn Out) -> std::io::Result<()> {
+        out.write_escaped(&self.buffer[..self.end])?;
         self.end = 0;
         Ok(())
     }
@@ -84,18 +86,18 @@ mod tests {
     /// chunk small enough to flush mid-stream: the output is exactly their concatenation.
     #[test]
     fn lines_of_pieces_are_the_texts_joined() {
-        let texts: Vec<Vec<u8>> =
-            (0..=3 * BLOCK + 1).map(|n| (0..n).map(|i| b'a' + (i % 26) as u8).collect()).collect();
-        let pieces: Vec<Piece> = texts.iter().map(|t| Piece::new(t)).collect();
+        let texts: Vec<String> =
+            (0..=3 * BLOCK + 1).map(|n| (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect()).collect();
+        let pieces: Vec<Piece> = texts.iter().map(|t| Piece::new(&Escaped::new(t))).collect();
         for chunk in [1, 7, 64, 1 << 20] {
-            let newline = [Piece::new(b"\n")];
+            let newline = [Piece::new(&Escaped::new("\n"))];
             let mut lines = Lines::new(chunk);
-            let mut out = Vec::new();
+            let mut out: Vec<u8> = Vec::new();
             let mut expected = Vec::new();
             for i in 0..pieces.len() {
                 for j in [i, (i * 7 + 3) % pieces.len(), pieces.len() - 1 - i] {
                     lines.push(&pieces[j]);
-                    expected.extend_from_slice(&texts[j]);
+                    expected.extend_from_slice(texts[j].as_bytes());
                 }
                 lines.push(&newline[0]);
                 expected.push(b'\n');

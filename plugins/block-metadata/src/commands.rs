@@ -78,8 +78,20 @@ pub struct ApplyCmd {
     pub kube: KubeArgs,
 }
 
+impl harden_cli::command::Command for ApplyCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl ApplyCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let custom = self.block.iter().map(|b| parse_block(b)).collect::<Result<Vec<_>>>()?;
         validate_name(&self.name)?;
@@ -273,8 +285,20 @@ pub struct RemoveCmd {
     pub kube: KubeArgs,
 }
 
+impl harden_cli::command::Command for RemoveCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl RemoveCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let cluster = connect(kube).await?;
         let params = ListParams::default().labels(&managed_selector(PLUGIN));

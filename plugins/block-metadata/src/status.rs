@@ -71,8 +71,20 @@ pub struct StatusCmd {
     pub kube: KubeArgs,
 }
 
+impl harden_cli::command::Command for StatusCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl StatusCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let endpoints = chosen_endpoints(&self.endpoints);
         let source =

@@ -1491,8 +1491,20 @@ pub async fn snapshot(client: &Client, scope: &Where) -> Result<Snapshot> {
     Ok(snap)
 }
 
+impl harden_cli::command::Command for AuditCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl AuditCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         if self.all_namespaces && !kube.namespaces.is_empty() {
             return Err(Error::invalid("give either -n NAMESPACE or -A, not both"));

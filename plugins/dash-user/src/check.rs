@@ -275,8 +275,20 @@ pub async fn ask(client: &Client, namespace: &str, name: &str, namespaces: &[Str
     .await
 }
 
+impl harden_cli::command::Command for CheckCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl CheckCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         if self.name.is_empty() || self.name.len() > 253 || self.name.contains(['/', ':']) {
             return Err(Error::invalid(format!("invalid name {:?}", self.name)));

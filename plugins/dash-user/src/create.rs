@@ -142,6 +142,18 @@ struct Settled {
     duration: Duration,
 }
 
+impl harden_cli::command::Command for CreateCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl CreateCmd {
     fn apply_args(&self) -> ApplyArgs {
         ApplyArgs {
@@ -239,7 +251,7 @@ impl CreateCmd {
         Ok(Settled { spec, duration })
     }
 
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let Settled { mut spec, duration } = self.settle(kube)?;
         token::check_lifetime(duration, self.allow_long_lived)?;

@@ -21,7 +21,7 @@ mod ui;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use harden_cli::error::{ExitStyle, finish};
+use harden_cli::command::{Dispatch, Validated};
 
 pub const PLUGIN: &str = "kubectl-dash-user";
 /// Where both Dashboard layouts (v2 manifests and the v7 Helm chart) install by default.
@@ -64,16 +64,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    harden_kube::main("kubectl-dash_user", |cli: Cli| async move {
-        match cli.command {
-            Command::Create(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Token(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Check(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
-            Command::List(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Delete(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Audit(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
+    harden_kube::main::<Cli>("kubectl-dash_user")
+}
+
+impl Dispatch for Cli {
+    fn dispatch(self) -> Validated {
+        match self.command {
+            Command::Create(cmd) => Validated::of(cmd),
+            Command::Token(cmd) => Validated::of(cmd),
+            Command::Check(cmd) => Validated::of(cmd),
+            Command::List(cmd) => Validated::of(cmd),
+            Command::Delete(cmd) => Validated::of(cmd),
+            Command::Audit(cmd) => Validated::of(cmd),
         }
-    })
+    }
 }
 
 #[cfg(test)]

@@ -288,8 +288,20 @@ pub struct DeleteCmd {
     pub kube: KubeArgs,
 }
 
+impl harden_cli::command::Command for DeleteCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl DeleteCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         rbac::validate_name(&self.name).map_err(Error::invalid)?;
         if self.ui.is_some() && kube.single_namespace()?.is_some() {
@@ -510,8 +522,20 @@ pub fn rows(accounts: &[ServiceAccount], bindings: &[(String, String, String)]) 
     rows
 }
 
+impl harden_cli::command::Command for ListCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl ListCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let client = harden_kube::client::connect(kube).await?.client;
         let params = ListParams::default().labels(&managed_selector(PLUGIN));

@@ -207,8 +207,20 @@ pub struct TokenCmd {
     pub kube: KubeArgs,
 }
 
+impl harden_cli::command::Command for TokenCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl TokenCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         if self.name.is_empty() || self.name.len() > 253 {
             return Err(Error::invalid(format!("invalid name {:?}", self.name)));

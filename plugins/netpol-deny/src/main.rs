@@ -19,7 +19,7 @@ mod verdict;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use harden_cli::error::{ExitStyle, finish};
+use harden_cli::command::{Dispatch, Validated};
 
 pub const PLUGIN: &str = "kubectl-netpol-deny";
 
@@ -66,23 +66,27 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    harden_kube::main("kubectl-netpol_deny", |cli: Cli| async move {
-        match cli.command {
-            Command::Apply(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Allow(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::CanReach(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
-            Command::Matrix(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
-            Command::Probe(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
-            Command::Doctor(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
-            Command::Exposure(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::IngressPaths(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
-            Command::WhoCanReach(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::ReachableFrom(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Diff(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
-            Command::List(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Delete(cmd) => finish(ExitStyle::Action, cmd.run().await),
+    harden_kube::main::<Cli>("kubectl-netpol_deny")
+}
+
+impl Dispatch for Cli {
+    fn dispatch(self) -> Validated {
+        match self.command {
+            Command::Apply(cmd) => Validated::of(cmd),
+            Command::Allow(cmd) => Validated::of(cmd),
+            Command::CanReach(cmd) => Validated::of(cmd),
+            Command::Matrix(cmd) => Validated::of(cmd),
+            Command::Probe(cmd) => Validated::of(cmd),
+            Command::Doctor(cmd) => Validated::of(cmd),
+            Command::Exposure(cmd) => Validated::of(cmd),
+            Command::IngressPaths(cmd) => Validated::of(cmd),
+            Command::WhoCanReach(cmd) => Validated::of(cmd),
+            Command::ReachableFrom(cmd) => Validated::of(cmd),
+            Command::Diff(cmd) => Validated::of(cmd),
+            Command::List(cmd) => Validated::of(cmd),
+            Command::Delete(cmd) => Validated::of(cmd),
         }
-    })
+    }
 }
 
 #[cfg(test)]

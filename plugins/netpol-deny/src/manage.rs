@@ -40,8 +40,20 @@ pub struct ListCmd {
     pub kube: KubeArgs,
 }
 
+impl harden_cli::command::Command for ListCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl ListCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let loaded = load(kube, &self.source, Wanted::Scope, engine_error).await?;
         let cluster = &loaded.cluster;
@@ -184,8 +196,20 @@ pub struct DeleteCmd {
     pub kube: KubeArgs,
 }
 
+impl harden_cli::command::Command for DeleteCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl DeleteCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         if self.names.is_empty() && !self.all_managed {
             return Err(Error::invalid("name the policies to delete, or pass --all-managed")

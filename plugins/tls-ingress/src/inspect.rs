@@ -496,8 +496,20 @@ struct GatewayWorld {
     services: Services,
 }
 
+impl harden_cli::command::Command for InspectCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl InspectCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         if self.address.is_some() && !self.probe {
             return Err(Error::invalid("--address is where --probe connects; it needs --probe"));
         }

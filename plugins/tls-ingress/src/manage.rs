@@ -83,8 +83,20 @@ fn hosts(object: &DynamicObject) -> String {
     if out.is_empty() { "-".into() } else { out.join(",") }
 }
 
+impl harden_cli::command::Command for ListCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl ListCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube_args = &self.kube.clone();
         let kube = harden_kube::client::connect(kube_args).await?;
         let namespaces: Vec<Option<String>> = if self.all_namespaces {
@@ -142,6 +154,18 @@ enum Gone {
     NotOurs,
 }
 
+impl harden_cli::command::Command for DeleteCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl DeleteCmd {
     fn suffix(&self) -> &'static str {
         match self.dry_run {
@@ -171,7 +195,7 @@ impl DeleteCmd {
         }
     }
 
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube_args = &self.kube.clone();
         let kube = harden_kube::client::connect(kube_args).await?;
         let ns = kube.namespace(kube_args)?;

@@ -238,3 +238,138 @@ fn nothing_writes_to_the_terminal_around_the_escaping_writer() {
     }
     assert!(found.is_empty(), "writes around harden_cli::output:\n{}", found.join("\n"));
 }
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
+        if entry.is_dir() {
+            rust_sources(&entry, out);
+        } else if entry.extension().is_some_and(|e| e == "rs") {
+            out.push(entry);
+        }
+    }
+}
+
+/// The text from `start` (which must occur once) to the end of its block: the first line that is
+/// a lone `}` at the start's indentation (items at the top of a file).
+fn item<'a>(text: &'a str, start: &str) -> Option<&'a str> {
+    let at = text.find(start)?;
+    let end = text[at..].find("\n}\n").map_or(text.len(), |e| at + e + 2);
+    Some(&text[at..end])
+}
+
+/// How a plugin breaks the command skeleton (`harden_cli::command`), from its `main.rs` and the text
+/// of all its sources: `main` is anything but one call into the shared runner; a subcommand of the
+/// enum is not dispatched through `Validated::of`, or its type does not implement the trait; or a
+/// source picks an exit code itself (`finish`, the runner's) or enters around the runner.
+fn skeleton_violations(plugin: &str, main_rs: &str, sources: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let body = item(main_rs, "fn main() -> ExitCode {").unwrap_or_default();
+    let calls: Vec<&str> = body.lines().skip(1).filter(|l| l.trim() != "}" && !l.trim().is_empty()).collect();
+    let runner = |l: &str| {
+        let l = l.trim();
+        l.starts_with("harden_kube::main::<Cli>(\"") || l.starts_with("harden_cli::command::main_offline::<Cli>(\"")
+    };
+    if calls.len() != 1 || !runner(calls[0]) {
+        found.push(format!("{plugin}: main is not one call into the shared runner: {body:?}"));
+    }
+    let Some(dispatch) = item(main_rs, "impl Dispatch for Cli {") else {
+        found.push(format!("{plugin}: main.rs has no `impl Dispatch for Cli`"));
+        return found;
+    };
+    for arm in dispatch.lines().filter(|l| l.contains("=>")) {
+        if !arm.contains("=> Validated::of(") || arm.contains(".run(") {
+            found.push(format!("{plugin}: a subcommand is dispatched around the skeleton: {}", arm.trim()));
+        }
+    }
+    // The subcommands: each variant's type implements the trait (verify-bin's Cli is the one command).
+    let mut types = Vec::new();
+    match item(main_rs, "enum Command {") {
+        Some(subcommands) => {
+            for line in subcommands.lines().skip(1).map(str::trim) {
+                let Some((variant, ty)) = line.strip_suffix("),").and_then(|l| l.split_once('(')) else { continue };
+                let ty = ty.strip_prefix("Box<").and_then(|t| t.strip_suffix('>')).unwrap_or(ty);
+                let ty = ty.rsplit("::").next().unwrap_or(ty).to_string();
+                if !dispatch.contains(&format!("Command::{variant}(")) {
+                    found.push(format!("{plugin}: subcommand {variant} is not in the dispatch"));
+                }
+                types.push(ty);
+            }
+            if types.is_empty() {
+                found.push(format!("{plugin}: no subcommands found in `enum Command`"));
+            }
+        }
+        None => types.push("Cli".to_string()),
+    }
+    for ty in types {
+        if !sources.contains(&format!("impl harden_cli::command::Command for {ty} {{")) {
+            found.push(format!("{plugin}: {ty} does not implement harden_cli::command::Command"));
+        }
+    }
+    for banned in ["finish(ExitStyle", "error::finish(", "harden_cli::app::main("] {
+        if sources.contains(banned) {
+            found.push(format!("{plugin}: picks its exit code or enters around the runner ({banned})"));
+        }
+    }
+    found
+}
+
+/// Issue 26: three command shapes (`*Cmd::run`, cis-bench's `*Args` + `dispatch()`, verify-bin's flat
+/// parser), each main picking exit styles itself. Now every subcommand of every plugin is a
+/// `harden_cli::command::Command`, and every main one call into the shared runner.
+#[test]
+fn every_subcommand_goes_through_the_command_skeleton() {
+    let mut found = Vec::new();
+    let mut subcommands = 0;
+    for plugin in harden_tests::plugins() {
+        let src = repo_root().join("plugins").join(&plugin).join("src");
+        let main_rs = std::fs::read_to_string(src.join("main.rs")).unwrap();
+        let mut files = Vec::new();
+        rust_sources(&src, &mut files);
+        let sources: String = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+        subcommands += sources.matches("impl harden_cli::command::Command for ").count();
+        found.extend(skeleton_violations(&plugin, &main_rs, &sources));
+    }
+    assert!(found.is_empty(), "commands around the skeleton:\n{}", found.join("\n"));
+    // 13 + 4 + 5 + 6 + 4 + 1 + 8 subcommands, and cks-practice's wizard.
+    assert!(subcommands >= 42, "every plugin's subcommands were seen: {subcommands}");
+}
+
+/// The rule above, fed planted bypasses in netpol-deny's real main.rs: a main that matches and
+/// finishes itself (the old shape), a subcommand run without validation, and a new subcommand whose
+/// type does not implement the trait.
+#[test]
+fn the_skeleton_rule_catches_planted_bypasses() {
+    let src = repo_root().join("plugins/netpol-deny/src");
+    let main_rs = std::fs::read_to_string(src.join("main.rs")).unwrap();
+    let mut files = Vec::new();
+    rust_sources(&src, &mut files);
+    let sources: String = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+    assert_eq!(skeleton_violations("netpol-deny", &main_rs, &sources), Vec::<String>::new());
+
+    let runner = "    harden_kube::main::<Cli>(\"kubectl-netpol_deny\")\n";
+    assert!(main_rs.contains(runner));
+    let old_main = main_rs.replace(
+        runner,
+        "    harden_kube::main::<Cli>(\"kubectl-netpol_deny\");\n    finish(ExitStyle::Action, Ok(Outcome::Good))\n",
+    );
+    let found = skeleton_violations("netpol-deny", &old_main, &sources);
+    assert!(found.iter().any(|f| f.contains("main is not one call")), "{found:?}");
+
+    let arm = "Command::Doctor(cmd) => Validated::of(cmd),";
+    assert!(main_rs.contains(arm));
+    let unvalidated = main_rs.replace(arm, "Command::Doctor(cmd) => { let _ = cmd.run(); Validated::of(Noop) }");
+    let found = skeleton_violations("netpol-deny", &unvalidated, &sources);
+    assert!(found.iter().any(|f| f.contains("dispatched around the skeleton")), "{found:?}");
+
+    let variant = "    Diff(Box<diff::DiffCmd>),\n";
+    assert!(main_rs.contains(variant));
+    let rogue = main_rs
+        .replace(variant, &format!("{variant}    Rogue(rogue::RogueCmd),\n"))
+        .replace(arm, &format!("{arm}\n            Command::Rogue(cmd) => Validated::of(cmd),"));
+    let found = skeleton_violations("netpol-deny", &rogue, &sources);
+    assert_eq!(found, ["netpol-deny: RogueCmd does not implement harden_cli::command::Command"]);
+
+    let finishing = format!("{sources}\nfn sneak() -> ExitCode {{ finish(ExitStyle::Verdict, Ok(Outcome::Good)) }}\n");
+    assert_eq!(skeleton_violations("netpol-deny", &main_rs, &finishing).len(), 1);
+}

@@ -129,13 +129,30 @@ enum Action {
     Close(Box<CloseCmd>),
 }
 
+impl harden_cli::command::Command for EndpointsCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
+
+    /// `endpoints close` changes the cluster (exit 1 on failure); `endpoints` is a verdict.
+    fn style(&self) -> harden_cli::ExitStyle {
+        if self.closes() { harden_cli::ExitStyle::Action } else { harden_cli::ExitStyle::Verdict }
+    }
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl EndpointsCmd {
     /// Whether this is `endpoints close`, an action rather than a verdict.
     pub fn closes(&self) -> bool {
         matches!(self.action, Some(Action::Close(_)))
     }
 
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         if let Some(Action::Close(close)) = self.action {
             return close.run().await;
         }

@@ -107,6 +107,7 @@ const RUNARGS_EXAMPLES: &str = "Examples:\n  # the seed's job-master.yaml: the c
 
 #[derive(Args)]
 #[command(after_help = RUNARGS_EXAMPLES)]
+#[command(mut_arg("dry_run", |a| a.help("Only print the Jobs (client: reads the node list unless --node is given), or have the server validate them (server); nothing runs")))]
 struct RunArgs {
     /// kube-bench targets, comma-separated: master, controlplane, etcd, policies, node, managedservices.
     #[arg(long, value_name = "TARGETS", value_delimiter = ',', default_value = "master,node")]
@@ -133,10 +134,8 @@ struct RunArgs {
     /// privileged for the run (kube-bench needs hostPID and host paths) and put the old level back after.
     #[arg(long)]
     privileged_namespace: bool,
-    /// Only print the Jobs (client: reads the node list unless --node is given), or have the server
-    /// validate them (server); nothing runs.
-    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
-    dry_run: DryRun,
+    #[command(flatten)]
+    dry_run: harden_kube::flags::DryRunArgs,
     #[command(flatten)]
     output: Output,
 
@@ -295,7 +294,7 @@ impl harden_cli::command::Command for RunArgs {
         if self.timeout.is_zero() {
             return Err(Error::invalid("--timeout must be more than 0"));
         }
-        if self.privileged_namespace && self.dry_run != DryRun::None {
+        if self.privileged_namespace && self.dry_run.strategy != DryRun::None {
             return Err(Error::invalid(
                 "--privileged-namespace relabels the namespace for a real run; a dry run changes nothing",
             )
@@ -325,12 +324,12 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
     let baseline = args.output.baseline()?;
     let image = harden_cli::images::choose(args.image.as_deref(), job::DEFAULT_IMAGE)?;
     // A client dry run with --node needs nothing from the cluster; without it, it reads the node list.
-    let offline = args.dry_run == DryRun::Client && args.node.is_some();
+    let offline = args.dry_run.strategy == DryRun::Client && args.node.is_some();
     let client = if offline {
         None
     } else {
         let connected = harden_kube::client::connect(kube).await;
-        Some(connected.map_err(|e| match args.dry_run {
+        Some(connected.map_err(|e| match args.dry_run.strategy {
             DryRun::Client => e.with_hint("a client dry run reads the node list; give --node NAME to print the Job for one node without a cluster"),
             _ => e,
         })?)
@@ -351,7 +350,7 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
             keep: args.keep,
             run_id: harden_cli::id::short(),
         },
-        dry_run: args.dry_run,
+        dry_run: args.dry_run.strategy,
         relabel: args.privileged_namespace,
         field_manager: run::PLUGIN,
         benchmark_from: "--benchmark",

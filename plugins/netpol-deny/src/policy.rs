@@ -28,10 +28,10 @@ const APPLYCMD_EXAMPLES: &str = "Examples:\n  # the seed's default-deny ingress 
 
 #[derive(Args)]
 #[command(after_help = APPLYCMD_EXAMPLES)]
+#[command(mut_arg("all_namespaces", |a| a.help("Every namespace except kube-system (name it with -n as well to include it)").conflicts_with("namespace_selector")))]
 pub struct ApplyCmd {
-    /// Every namespace except kube-system (name it with -n as well to include it).
-    #[arg(short = 'A', long = "all-namespaces", conflicts_with = "namespace_selector")]
-    all_namespaces: bool,
+    #[command(flatten)]
+    all_namespaces: harden_kube::flags::AllNamespaces,
 
     /// One cluster-wide default deny instead: a Baseline-tier ClusterNetworkPolicy
     /// (policy.networking.k8s.io) for every namespace but kube-system (-n kube-system includes it),
@@ -110,7 +110,7 @@ impl ApplyCmd {
         }
         let scope = NamespaceScope {
             named: kube.namespaces.clone(),
-            all: self.all_namespaces,
+            all: self.all_namespaces.all,
             selector: self
                 .namespace_selector
                 .as_deref()

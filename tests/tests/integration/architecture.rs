@@ -373,3 +373,91 @@ fn the_skeleton_rule_catches_planted_bypasses() {
     let finishing = format!("{sources}\nfn sneak() -> ExitCode {{ finish(ExitStyle::Verdict, Ok(Outcome::Good)) }}\n");
     assert_eq!(skeleton_violations("netpol-deny", &main_rs, &finishing).len(), 1);
 }
+
+/// The clap declarations in `text` of a flag every command shares: `-A`/`--all-namespaces` and
+/// `--dry-run`, which plugins take from `harden_kube::flags` (`AllNamespaces`, `DryRunArgs`,
+/// `ApplyArgs`) with `#[command(flatten)]`. Each as `LINE: ATTRIBUTE FIELD`.
+fn own_shared_flags(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i].trim();
+        let builder =
+            [".short('A')", ".long(\"all-namespaces\")", ".long(\"dry-run\")"].iter().any(|b| line.contains(b));
+        if builder {
+            found.push(format!("{}: {line}", i + 1));
+        }
+        if !line.starts_with("#[arg(") {
+            i += 1;
+            continue;
+        }
+        // The attribute (over several lines when long), then the field it declares.
+        let first = i;
+        let mut attribute = line.to_string();
+        while !attribute.ends_with(")]") && i + 1 < lines.len() {
+            i += 1;
+            attribute.push_str(lines[i].trim());
+        }
+        let field = lines.get(i + 1).map_or("", |l| l.trim());
+        let shared = ["short = 'A'", "\"all-namespaces\"", "\"dry-run\""].iter().any(|f| attribute.contains(f))
+            || field.ends_with("all_namespaces: bool,")
+            || field.ends_with("dry_run: DryRun,");
+        if shared {
+            found.push(format!("{}: {attribute} {field}", first + 1));
+        }
+        i += 1;
+    }
+    found
+}
+
+/// Issue 26: `--dry-run` was declared 6 times outside `ApplyArgs` and `-A` 10 times, each with its
+/// own attributes. No plugin declares either now.
+#[test]
+fn plugins_take_dry_run_and_all_namespaces_from_the_shared_flags() {
+    let mut found = Vec::new();
+    for plugin in harden_tests::plugins() {
+        let mut files = Vec::new();
+        rust_sources(&repo_root().join("plugins").join(&plugin).join("src"), &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            found.extend(own_shared_flags(&text).into_iter().map(|f| format!("{}:{f}", file.display())));
+        }
+    }
+    assert!(found.is_empty(), "shared flags declared in a plugin:\n{}", found.join("\n"));
+    // The shared declarations are seen by the same rule.
+    let flags = std::fs::read_to_string(repo_root().join("shared/kube/src/flags.rs")).unwrap();
+    assert_eq!(own_shared_flags(&flags).len(), 3, "AllNamespaces, DryRunArgs and ApplyArgs declare them");
+}
+
+/// The rule above on the declarations as they were (tls-ingress's `list -A`, netpol-deny's
+/// `delete --dry-run`), a field whose long name comes from its own name, and a builder.
+#[test]
+fn the_shared_flag_rule_names_old_declarations() {
+    let old = r#"
+pub struct ListCmd {
+    /// Every namespace.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+}
+pub struct DeleteCmd {
+    /// none, client (only list what would go) or server (the server checks the deletion).
+    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
+    dry_run: DryRun,
+    #[arg(
+        long,
+        value_name = "STRATEGY"
+    )]
+    pub dry_run: DryRun,
+    #[arg(long)]
+    everywhere: bool,
+}
+fn command() -> clap::Command { clap::Command::new("x").arg(clap::Arg::new("all").short('A')) }
+"#;
+    let found = own_shared_flags(old);
+    assert_eq!(found.len(), 4, "{found:?}");
+    assert!(found[0].starts_with("4: #[arg(short = 'A', long)]"), "{found:?}");
+    assert!(found[2].starts_with("11: #[arg(long,value_name = \"STRATEGY\")]"), "{found:?}");
+    let flattened = "    #[command(flatten)]\n    all_namespaces: AllNamespaces,\n    #[command(flatten)]\n    dry_run: DryRunArgs,\n";
+    assert_eq!(own_shared_flags(flattened), Vec::<String>::new());
+}

@@ -114,6 +114,34 @@ mod tests {
         assert_eq!(cmd.scope_namespaces, ["a", "b"]);
     }
 
+    /// Issue 26: flag errors come from `validate`, which the runner calls before the run connects
+    /// to anything; flags that are right pass it.
+    #[test]
+    fn flag_errors_come_from_validate_before_any_cluster() {
+        use harden_cli::command::Dispatch;
+        let refused: [&[&str]; 5] = [
+            &["x", "token", "dev", "--show-manual", "-o", "token"],
+            &["x", "token", "dev", "--duration", "48h"],
+            &["x", "check", "a/b"],
+            &["x", "check", "dev", "--ui", "headlamp", "-n", "ns"],
+            &["x", "delete", "Bad_Name"],
+        ];
+        for args in refused {
+            let validated = Cli::try_parse_from(args).unwrap().dispatch();
+            assert_eq!(validated.error().map(|e| e.kind), Some(harden_cli::ErrorKind::InvalidInput), "{args:?}");
+        }
+        let accepted: [&[&str]; 4] = [
+            &["x", "token", "dev", "--show-manual"],
+            &["x", "check", "dev", "--ui", "headlamp"],
+            &["x", "check", "dev", "-n", "ns", "--namespaces", "a,b"],
+            &["x", "delete", "dev", "-n", "ns", "--dry-run"],
+        ];
+        for args in accepted {
+            let validated = Cli::try_parse_from(args).unwrap().dispatch();
+            assert!(validated.error().is_none(), "{args:?}: {:?}", validated.error());
+        }
+    }
+
     #[test]
     fn negative_durations_are_refused_by_the_parser() {
         let err = Cli::try_parse_from(["x", "create", "dev", "--duration", "-1h"]).err().unwrap();

@@ -100,4 +100,30 @@ mod tests {
         Cli::command().debug_assert();
         harden_cli::help::check_command_tree(&Cli::command(), &[]).unwrap();
     }
+
+    /// Issue 26: flag errors come from `validate`, which the runner calls before the run connects
+    /// to anything; flags that are right pass it.
+    #[test]
+    fn flag_errors_come_from_validate_before_any_cluster() {
+        let refused: [&[&str]; 4] = [
+            &["x", "delete", "-n", "g04"],
+            &["x", "delete", "Bad_Name", "-n", "g04"],
+            &["x", "allow", "--to", "a=b", "--from", "c=d"],
+            &["x", "apply", "--ingress", "--allow-dns"],
+        ];
+        for args in refused {
+            let validated = Cli::try_parse_from(args).unwrap().dispatch();
+            let kind = validated.error().map(|e| e.kind);
+            assert_eq!(kind, Some(harden_cli::ErrorKind::InvalidInput), "{args:?}");
+        }
+        let accepted: [&[&str]; 3] = [
+            &["x", "delete", "deny-all", "-n", "g04", "--dry-run"],
+            &["x", "delete", "--all-managed", "-A"],
+            &["x", "apply", "--egress", "--allow-dns", "-n", "g04"],
+        ];
+        for args in accepted {
+            let validated = Cli::try_parse_from(args).unwrap().dispatch();
+            assert!(validated.error().is_none(), "{args:?}: {:?}", validated.error());
+        }
+    }
 }

@@ -36,10 +36,10 @@ const APPLYCMD_EXAMPLES: &str = "Examples:\n  # the seed's default-deny-egress-m
 
 #[derive(Args)]
 #[command(after_help = APPLYCMD_EXAMPLES)]
+#[command(mut_arg("all_namespaces", |a| a.help("Every namespace except kube-system (name it with -n as well to include it)")))]
 pub struct ApplyCmd {
-    /// Every namespace except kube-system (name it with -n as well to include it).
-    #[arg(short = 'A', long = "all-namespaces")]
-    all_namespaces: bool,
+    #[command(flatten)]
+    all_namespaces: harden_kube::flags::AllNamespaces,
 
     /// One block for every namespace instead: an Admin-tier ClusterNetworkPolicy Deny
     /// (policy.networking.k8s.io) that no namespace's NetworkPolicy can widen; every namespace but
@@ -78,8 +78,20 @@ pub struct ApplyCmd {
     pub kube: KubeArgs,
 }
 
+impl harden_cli::command::Command for ApplyCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl ApplyCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let custom = self.block.iter().map(|b| parse_block(b)).collect::<Result<Vec<_>>>()?;
         validate_name(&self.name)?;
@@ -87,7 +99,7 @@ impl ApplyCmd {
         if self.cluster_wide {
             return self.run_cluster_wide(&endpoints).await;
         }
-        let scope = NamespaceScope { named: kube.namespaces.clone(), all: self.all_namespaces, selector: None };
+        let scope = NamespaceScope { named: kube.namespaces.clone(), all: self.all_namespaces.all, selector: None };
         self.manual.validate(&self.apply)?;
         let client_dry_run = self.apply.dry_run == DryRun::Client || self.manual.show_manual;
         let cluster = if client_dry_run && !scope.needs_cluster() { None } else { Some(connect(kube).await?) };
@@ -112,7 +124,7 @@ impl ApplyCmd {
 
         let refused = match (&cluster, self.force, client_dry_run) {
             (_, true, _) => Vec::new(),
-            (Some(cluster), false, false) => unsafe_namespaces(cluster, &namespaces, self.all_namespaces).await?,
+            (Some(cluster), false, false) => unsafe_namespaces(cluster, &namespaces, self.all_namespaces.all).await?,
             (_, false, _) => {
                 warn(
                     "a client dry run does not read the cluster, so the check for policies that already restrict egress was skipped; use --dry-run=server to run it",
@@ -260,26 +272,37 @@ const REMOVECMD_EXAMPLES: &str =
 
 #[derive(Args)]
 #[command(after_help = REMOVECMD_EXAMPLES)]
+#[command(mut_arg("dry_run", |a| a.help("none, client (only list what would go) or server (the server checks the deletion, nothing is deleted)")))]
 pub struct RemoveCmd {
-    /// Every namespace.
-    #[arg(short = 'A', long = "all-namespaces")]
-    all_namespaces: bool,
+    #[command(flatten)]
+    all_namespaces: harden_kube::flags::AllNamespaces,
 
-    /// none, client (only list what would go) or server (the server checks the deletion, nothing is deleted).
-    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
-    dry_run: DryRun,
+    #[command(flatten)]
+    dry_run: harden_kube::flags::DryRunArgs,
 
     #[command(flatten)]
     pub kube: KubeArgs,
 }
 
+impl harden_cli::command::Command for RemoveCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl RemoveCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let cluster = connect(kube).await?;
         let params = ListParams::default().labels(&managed_selector(PLUGIN));
         let mut ours: Vec<NetworkPolicy> = Vec::new();
-        let namespaces = if self.all_namespaces {
+        let namespaces = if self.all_namespaces.all {
             let api: Api<NetworkPolicy> = Api::all(cluster.client.clone());
             ours = harden_kube::list::list_all(&api, &params, "networkpolicies in all namespaces").await?;
             Vec::new()
@@ -293,7 +316,7 @@ impl RemoveCmd {
             }
             namespaces
         };
-        let suffix = match self.dry_run {
+        let suffix = match self.dry_run.strategy {
             DryRun::None => "",
             DryRun::Client => " (dry run)",
             DryRun::Server => " (server dry run)",
@@ -304,7 +327,7 @@ impl RemoveCmd {
         for policy in &ours {
             let (ns, name) = (policy.namespace().unwrap_or_default(), policy.name_any());
             let api: Api<NetworkPolicy> = Api::namespaced(cluster.client.clone(), &ns);
-            match delete_managed(&api, PLUGIN, &name, self.dry_run, false).await {
+            match delete_managed(&api, PLUGIN, &name, self.dry_run.strategy, false).await {
                 Ok(Deleted::Deleted) => harden_cli::output::line(format!(
                     "networkpolicy.networking.k8s.io \"{name}\" deleted from namespace {ns}{suffix}"
                 )),
@@ -321,7 +344,7 @@ impl RemoveCmd {
             }
         }
         if ours.is_empty() {
-            let place = if self.all_namespaces {
+            let place = if self.all_namespaces.all {
                 "any namespace".to_string()
             } else {
                 format!("namespace {}", namespaces.join(", "))

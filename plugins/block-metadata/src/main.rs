@@ -15,7 +15,7 @@ mod status;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use harden_cli::error::{ExitStyle, finish};
+use harden_cli::command::{Dispatch, Validated};
 
 pub const PLUGIN: &str = "kubectl-block-metadata";
 
@@ -45,20 +45,18 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    harden_kube::main("kubectl-block_metadata", |cli: Cli| async move {
-        match cli.command {
-            Command::Apply(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Status(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
-            Command::Remove(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Endpoints(cmd) => {
-                // `endpoints close` changes the cluster (exit 1 on failure); `endpoints` is a verdict.
-                let style = if cmd.closes() { ExitStyle::Action } else { ExitStyle::Verdict };
-                let code = finish(style, cmd.run().await);
-                // Stopped by SIGINT/SIGTERM after deleting its helper pod: exit as the signal asks.
-                harden_cli::interrupt::exit_code().map_or(code, ExitCode::from)
-            }
+    harden_kube::main::<Cli>("kubectl-block_metadata")
+}
+
+impl Dispatch for Cli {
+    fn dispatch(self) -> Validated {
+        match self.command {
+            Command::Apply(cmd) => Validated::of(cmd),
+            Command::Status(cmd) => Validated::of(cmd),
+            Command::Remove(cmd) => Validated::of(cmd),
+            Command::Endpoints(cmd) => Validated::of(cmd),
         }
-    })
+    }
 }
 
 #[cfg(test)]

@@ -31,10 +31,10 @@ const STATUSCMD_EXAMPLES: &str = "Examples:\n  # which pods of a12 can still rea
 
 #[derive(Args)]
 #[command(after_help = STATUSCMD_EXAMPLES)]
+#[command(mut_arg("all_namespaces", |a| a.help("Every namespace except kube-system (name it with -n as well to include it)")))]
 pub struct StatusCmd {
-    /// Every namespace except kube-system (name it with -n as well to include it).
-    #[arg(short = 'A', long = "all-namespaces")]
-    all_namespaces: bool,
+    #[command(flatten)]
+    all_namespaces: harden_kube::flags::AllNamespaces,
 
     #[command(flatten)]
     endpoints: EndpointArgs,
@@ -71,14 +71,29 @@ pub struct StatusCmd {
     pub kube: KubeArgs,
 }
 
+impl harden_cli::command::Command for StatusCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl StatusCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let endpoints = chosen_endpoints(&self.endpoints);
-        let source =
-            SourceArgs { files: self.files.clone(), recursive: self.recursive, all_namespaces: self.all_namespaces };
+        let source = SourceArgs {
+            files: self.files.clone(),
+            recursive: self.recursive,
+            all_namespaces: self.all_namespaces.all,
+        };
         let mut loaded = load(kube, &source, Wanted::Scope, engine_error).await?;
-        if loaded.live.is_none() && kube.namespaces.is_empty() && !self.all_namespaces {
+        if loaded.live.is_none() && kube.namespaces.is_empty() && !self.all_namespaces.all {
             // As -A does live: cloud agents in kube-system (the AWS VPC CNI, CSI drivers) need the
             // metadata service.
             let before = loaded.namespaces.len();

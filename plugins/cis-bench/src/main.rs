@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use harden_cli::error::{Error, ExitStyle, Outcome, Result, finish};
+use harden_cli::command::{Dispatch, Validated};
+use harden_cli::error::{Error, ExitStyle, Outcome, Result};
 use harden_kube::flags::{DryRun, KubeArgs};
 
 use cis_bench::baseline::Baseline;
@@ -106,6 +107,7 @@ const RUNARGS_EXAMPLES: &str = "Examples:\n  # the seed's job-master.yaml: the c
 
 #[derive(Args)]
 #[command(after_help = RUNARGS_EXAMPLES)]
+#[command(mut_arg("dry_run", |a| a.help("Only print the Jobs (client: reads the node list unless --node is given), or have the server validate them (server); nothing runs")))]
 struct RunArgs {
     /// kube-bench targets, comma-separated: master, controlplane, etcd, policies, node, managedservices.
     #[arg(long, value_name = "TARGETS", value_delimiter = ',', default_value = "master,node")]
@@ -132,10 +134,8 @@ struct RunArgs {
     /// privileged for the run (kube-bench needs hostPID and host paths) and put the old level back after.
     #[arg(long)]
     privileged_namespace: bool,
-    /// Only print the Jobs (client: reads the node list unless --node is given), or have the server
-    /// validate them (server); nothing runs.
-    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
-    dry_run: DryRun,
+    #[command(flatten)]
+    dry_run: harden_kube::flags::DryRunArgs,
     #[command(flatten)]
     output: Output,
 
@@ -183,75 +183,129 @@ struct DiffArgs {
 }
 
 fn main() -> ExitCode {
-    harden_kube::main("kubectl-cis_bench", |cli: Cli| async move {
-        let code = finish(ExitStyle::Verdict, dispatch(cli).await);
-        // A run stopped by SIGINT/SIGTERM (after undoing what it did) exits as the signal asks.
-        harden_cli::interrupt::exit_code().map_or(code, ExitCode::from)
-    })
+    harden_kube::main::<Cli>("kubectl-cis_bench")
 }
 
-async fn dispatch(cli: Cli) -> Result<Outcome> {
-    match cli.command {
-        Command::Report(args) => {
-            let baseline = args.output.baseline()?;
-            let report = read_report(&args.file)?;
-            emit(report, &args.output, baseline.as_ref())
+impl Dispatch for Cli {
+    fn dispatch(self) -> Validated {
+        match self.command {
+            Command::Run(args) => Validated::of(args),
+            Command::Report(args) => Validated::of(args),
+            Command::Diff(args) => Validated::of(args),
+            Command::Explain(args) => Validated::of(args),
         }
-        Command::Diff(args) => {
-            if args.old == "-" && args.new == "-" {
-                return Err(Error::invalid("OLD and NEW cannot both be - (stdin)"));
-            }
-            let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
-            let old = read_report(&args.old)?;
-            let mut new = read_report(&args.new)?;
-            if let Some(baseline) = &baseline {
-                for warning in baseline.apply(&mut new, baseline::today()) {
-                    harden_cli::output::warn(warning);
-                }
-            }
-            for warning in old.warnings.iter().chain(&new.warnings) {
+    }
+}
+
+impl harden_cli::command::Command for ReportArgs {
+    const STYLE: ExitStyle = ExitStyle::Verdict;
+
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> Result<Outcome> {
+        let baseline = self.output.baseline()?;
+        let report = read_report(&self.file)?;
+        emit(report, &self.output, baseline.as_ref())
+    }
+}
+
+impl harden_cli::command::Command for DiffArgs {
+    const STYLE: ExitStyle = ExitStyle::Verdict;
+
+    fn validate(&self) -> Result<()> {
+        if self.old == "-" && self.new == "-" {
+            return Err(Error::invalid("OLD and NEW cannot both be - (stdin)"));
+        }
+        Ok(())
+    }
+
+    async fn run(self) -> Result<Outcome> {
+        let args = self;
+        let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
+        let old = read_report(&args.old)?;
+        let mut new = read_report(&args.new)?;
+        if let Some(baseline) = &baseline {
+            for warning in baseline.apply(&mut new, baseline::today()) {
                 harden_cli::output::warn(warning);
             }
-            let changes = diff::diff(&old, &new);
-            match args.format {
-                DiffFormat::Table => harden_cli::output::print(&diff::table(&changes)),
-                DiffFormat::Json => harden_cli::output::print(
-                    &(serde_json::to_string_pretty(&serde_json::json!({ "changes": changes }))? + "\n"),
-                ),
-                DiffFormat::Yaml => {
-                    harden_cli::output::print(&harden_cli::output::yaml(&serde_json::json!({ "changes": changes }))?)
-                }
+        }
+        for warning in old.warnings.iter().chain(&new.warnings) {
+            harden_cli::output::warn(warning);
+        }
+        let changes = diff::diff(&old, &new);
+        match args.format {
+            DiffFormat::Table => harden_cli::output::print(&diff::table(&changes)),
+            DiffFormat::Json => harden_cli::output::print(
+                &(serde_json::to_string_pretty(&serde_json::json!({ "changes": changes }))? + "\n"),
+            ),
+            DiffFormat::Yaml => {
+                harden_cli::output::print(&harden_cli::output::yaml(&serde_json::json!({ "changes": changes }))?)
             }
-            // With a baseline, only what got worse and is not accepted is a finding.
-            let finding = match &baseline {
-                None => !changes.is_empty(),
-                Some(_) => changes.iter().any(|change| {
-                    change.new == Some(Status::Fail)
-                        && change.direction() != "fixed"
-                        && !new.checks().any(|c| {
-                            c.check.id == change.id
-                                && c.target.kind == change.target
-                                && c.target.node == change.node
-                                && c.check.set_aside().is_some()
-                        })
-                }),
-            };
-            Ok(if finding { Outcome::Finding } else { Outcome::Good })
         }
-        Command::Explain(args) => {
-            let report = read_report(&args.report)?;
-            let found = explain::find(&report, &args.id)?;
-            match args.format {
-                ExplainFormat::Text => harden_cli::output::print(&explain::text(&found)),
-                ExplainFormat::Json => harden_cli::output::print(&(serde_json::to_string_pretty(&found)? + "\n")),
-                ExplainFormat::Yaml => harden_cli::output::print(&harden_cli::output::yaml(&found)?),
-            }
-            Ok(Outcome::Good)
+        // With a baseline, only what got worse and is not accepted is a finding.
+        let finding = match &baseline {
+            None => !changes.is_empty(),
+            Some(_) => changes.iter().any(|change| {
+                change.new == Some(Status::Fail)
+                    && change.direction() != "fixed"
+                    && !new.checks().any(|c| {
+                        c.check.id == change.id
+                            && c.target.kind == change.target
+                            && c.target.node == change.node
+                            && c.check.set_aside().is_some()
+                    })
+            }),
+        };
+        Ok(if finding { Outcome::Finding } else { Outcome::Good })
+    }
+}
+
+impl harden_cli::command::Command for ExplainArgs {
+    const STYLE: ExitStyle = ExitStyle::Verdict;
+
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> Result<Outcome> {
+        let report = read_report(&self.report)?;
+        let found = explain::find(&report, &self.id)?;
+        match self.format {
+            ExplainFormat::Text => harden_cli::output::print(&explain::text(&found)),
+            ExplainFormat::Json => harden_cli::output::print(&(serde_json::to_string_pretty(&found)? + "\n")),
+            ExplainFormat::Yaml => harden_cli::output::print(&harden_cli::output::yaml(&found)?),
         }
-        Command::Run(args) => {
-            let kube = args.kube.clone();
-            run_command(&kube, *args).await
+        Ok(Outcome::Good)
+    }
+}
+
+impl harden_cli::command::Command for RunArgs {
+    const STYLE: ExitStyle = ExitStyle::Verdict;
+
+    fn validate(&self) -> Result<()> {
+        job::validate_targets(&self.targets, "--targets")?;
+        if let Some(b) = &self.benchmark {
+            job::validate_benchmark(b, "--benchmark")?;
         }
+        let image = harden_cli::images::choose(self.image.as_deref(), job::DEFAULT_IMAGE)?;
+        job::validate_image(&image, "--image")?;
+        if self.timeout.is_zero() {
+            return Err(Error::invalid("--timeout must be more than 0"));
+        }
+        if self.privileged_namespace && self.dry_run.strategy != DryRun::None {
+            return Err(Error::invalid(
+                "--privileged-namespace relabels the namespace for a real run; a dry run changes nothing",
+            )
+            .with_hint("drop one of them"));
+        }
+        Ok(())
+    }
+
+    async fn run(self) -> Result<Outcome> {
+        let kube = self.kube.clone();
+        run_command(&kube, self).await
     }
 }
 
@@ -267,29 +321,15 @@ const RUN_FLAGS: run::Flags = run::Flags {
 };
 
 async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
-    job::validate_targets(&args.targets, "--targets")?;
     let baseline = args.output.baseline()?;
-    if let Some(b) = &args.benchmark {
-        job::validate_benchmark(b, "--benchmark")?;
-    }
     let image = harden_cli::images::choose(args.image.as_deref(), job::DEFAULT_IMAGE)?;
-    job::validate_image(&image, "--image")?;
-    if args.timeout.is_zero() {
-        return Err(Error::invalid("--timeout must be more than 0"));
-    }
-    if args.privileged_namespace && args.dry_run != DryRun::None {
-        return Err(Error::invalid(
-            "--privileged-namespace relabels the namespace for a real run; a dry run changes nothing",
-        )
-        .with_hint("drop one of them"));
-    }
     // A client dry run with --node needs nothing from the cluster; without it, it reads the node list.
-    let offline = args.dry_run == DryRun::Client && args.node.is_some();
+    let offline = args.dry_run.strategy == DryRun::Client && args.node.is_some();
     let client = if offline {
         None
     } else {
         let connected = harden_kube::client::connect(kube).await;
-        Some(connected.map_err(|e| match args.dry_run {
+        Some(connected.map_err(|e| match args.dry_run.strategy {
             DryRun::Client => e.with_hint("a client dry run reads the node list; give --node NAME to print the Job for one node without a cluster"),
             _ => e,
         })?)
@@ -310,7 +350,7 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
             keep: args.keep,
             run_id: harden_cli::id::short(),
         },
-        dry_run: args.dry_run,
+        dry_run: args.dry_run.strategy,
         relabel: args.privileged_namespace,
         field_manager: run::PLUGIN,
         benchmark_from: "--benchmark",

@@ -66,8 +66,20 @@ pub struct ListCmd {
     pub kube: KubeArgs,
 }
 
+impl harden_cli::command::Command for ListCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        no_namespace_flag(&self.kube)
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl ListCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         no_namespace_flag(&self.kube)?;
         let nodes = if self.runnable { node_access(&connect(&self.kube).await?).await? } else { true };
         let infos: Vec<scenario::Info> = ALL
@@ -194,6 +206,18 @@ pub async fn default_bench(kube: &Kube, node: Option<&str>, benchmark: Option<&s
     Ok(NodeBench { node, image, benchmark: choice.benchmark })
 }
 
+impl harden_cli::command::Command for StartCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        no_namespace_flag(&self.kube)
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl StartCmd {
     /// `--node` and `--benchmark` are scenario 8's, `--image` applies to scenarios that create pods:
     /// an error for the others.
@@ -234,7 +258,7 @@ impl StartCmd {
         Ok(Some(bench))
     }
 
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         no_namespace_flag(&self.kube)?;
         let seed = self.seed.unwrap_or_else(crate::seed::random_seed);
         let run_name = scenario::run_name(self.scenario, seed);
@@ -386,8 +410,20 @@ pub struct TaskCmd {
     pub kube: KubeArgs,
 }
 
+impl harden_cli::command::Command for TaskCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        no_namespace_flag(&self.kube)
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl TaskCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         no_namespace_flag(&self.kube)?;
         let kube = connect(&self.kube).await?;
         let record = run::current(&kube.client, self.run.run.as_deref()).await?;
@@ -514,8 +550,20 @@ pub fn checks_text(checks: &[Check]) -> String {
     text
 }
 
+impl harden_cli::command::Command for CheckCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        no_namespace_flag(&self.kube)
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl CheckCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         no_namespace_flag(&self.kube)?;
         let kube = connect(&self.kube).await?;
         let record = run::current(&kube.client, self.run.run.as_deref()).await?;
@@ -583,8 +631,20 @@ pub fn hint_text(plan: &Plan, level: u8) -> String {
     }
 }
 
+impl harden_cli::command::Command for HintCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        no_namespace_flag(&self.kube)
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl HintCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         no_namespace_flag(&self.kube)?;
         let kube = connect(&self.kube).await?;
         let record = run::current(&kube.client, self.run.run.as_deref()).await?;
@@ -623,8 +683,20 @@ pub fn solution_text(plan: &Plan) -> String {
     )
 }
 
+impl harden_cli::command::Command for SolutionCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        no_namespace_flag(&self.kube)
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl SolutionCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         no_namespace_flag(&self.kube)?;
         let kube = connect(&self.kube).await?;
         let record = run::current(&kube.client, self.run.run.as_deref()).await?;
@@ -655,8 +727,20 @@ pub struct ResetCmd {
     pub kube: KubeArgs,
 }
 
+impl harden_cli::command::Command for ResetCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        no_namespace_flag(&self.kube)
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl ResetCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         no_namespace_flag(&self.kube)?;
         let kube = connect(&self.kube).await?;
         let (name, record) = match (run::current(&kube.client, self.run.run.as_deref()).await, &self.run.run) {

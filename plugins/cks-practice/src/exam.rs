@@ -75,6 +75,22 @@ enum ExamCommand {
     Reset(ResetCmd),
 }
 
+impl harden_cli::command::Command for ExamCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn style(&self) -> harden_cli::ExitStyle {
+        ExamCmd::style(self)
+    }
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl ExamCmd {
     /// How the command's outcome becomes the exit code: the score is a verdict (0 passed, 1 not).
     pub fn style(&self) -> ExitStyle {
@@ -84,7 +100,7 @@ impl ExamCmd {
         }
     }
 
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         match self.command {
             ExamCommand::Start(cmd) => cmd.run().await,
             ExamCommand::Score(cmd) => cmd.run(false).await,

@@ -18,7 +18,7 @@ mod wizard;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use harden_cli::error::{ExitStyle, finish};
+use harden_cli::command::{Dispatch, Validated};
 
 pub const PLUGIN: &str = "kubectl-cks-practice";
 
@@ -56,27 +56,23 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    harden_kube::main("kubectl-cks_practice", |cli: Cli| async move {
-        match cli.command {
-            Some(Command::List(cmd)) => finish(ExitStyle::Verdict, cmd.run().await),
-            Some(Command::Start(cmd)) => finish(ExitStyle::Action, cmd.run().await),
-            Some(Command::Task(cmd)) => finish(ExitStyle::Action, cmd.run().await),
-            Some(Command::Check(cmd)) => finish(ExitStyle::Verdict, cmd.run().await),
-            Some(Command::Hint(cmd)) => finish(ExitStyle::Action, cmd.run().await),
-            Some(Command::Solution(cmd)) => finish(ExitStyle::Action, cmd.run().await),
-            Some(Command::Reset(cmd)) => finish(ExitStyle::Action, cmd.run().await),
-            Some(Command::Exam(cmd)) => {
-                let style = cmd.style();
-                finish(style, cmd.run().await)
-            }
-            None if harden_cli::prompt::interactive() => finish(ExitStyle::Action, wizard::run().await),
-            None => {
-                let usage = Cli::command().render_help().to_string();
-                harden_cli::output::eprint(&format!("{usage}\nerror: no command given, and no terminal to ask\n"));
-                ExitCode::from(2)
-            }
+    harden_kube::main::<Cli>("kubectl-cks_practice")
+}
+
+impl Dispatch for Cli {
+    fn dispatch(self) -> Validated {
+        match self.command {
+            Some(Command::List(cmd)) => Validated::of(cmd),
+            Some(Command::Start(cmd)) => Validated::of(cmd),
+            Some(Command::Task(cmd)) => Validated::of(cmd),
+            Some(Command::Check(cmd)) => Validated::of(cmd),
+            Some(Command::Hint(cmd)) => Validated::of(cmd),
+            Some(Command::Solution(cmd)) => Validated::of(cmd),
+            Some(Command::Reset(cmd)) => Validated::of(cmd),
+            Some(Command::Exam(cmd)) => Validated::of(cmd),
+            None => Validated::of(wizard::WizardCmd { usage: Cli::command().render_help().to_string() }),
         }
-    })
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,29 @@ fn failed(err: dialoguer::Error) -> Error {
     Error::other(format!("reading the answer from the terminal failed: {err}"))
 }
 
-pub async fn run() -> Result<Outcome> {
+/// `kubectl cks-practice` without a command: the wizard at a terminal, the usage without one.
+pub struct WizardCmd {
+    /// The plugin's help, shown when there is no terminal to ask.
+    pub usage: String,
+}
+
+impl harden_cli::command::Command for WizardCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> Result<Outcome> {
+        if !harden_cli::prompt::interactive() {
+            output::eprint(&format!("{}\n", self.usage));
+            return Err(Error::missing("no command given, and no terminal to ask"));
+        }
+        run().await
+    }
+}
+
+async fn run() -> Result<Outcome> {
     let theme = ColorfulTheme::default();
     let runnable: Vec<Id> = ALL.to_vec();
     let items: Vec<String> = runnable

@@ -1356,11 +1356,10 @@ pub const EXAMPLES: &str = "Examples:
 /// `kubectl dash-user audit`
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
+#[command(mut_arg("all_namespaces", |a| a.help("Audit every namespace that has a Dashboard, Headlamp or users made by this plugin (default: -n, else the namespaces where a Dashboard or Headlamp is installed, else kubernetes-dashboard)")))]
 pub struct AuditCmd {
-    /// Audit every namespace that has a Dashboard, Headlamp or users made by this plugin (default: -n,
-    /// else the namespaces where a Dashboard or Headlamp is installed, else kubernetes-dashboard).
-    #[arg(short = 'A', long)]
-    pub all_namespaces: bool,
+    #[command(flatten)]
+    pub all_namespaces: harden_kube::flags::AllNamespaces,
 
     /// table, json or yaml.
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
@@ -1491,17 +1490,29 @@ pub async fn snapshot(client: &Client, scope: &Where) -> Result<Snapshot> {
     Ok(snap)
 }
 
+impl harden_cli::command::Command for AuditCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl AuditCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
-        if self.all_namespaces && !kube.namespaces.is_empty() {
+        if self.all_namespaces.all && !kube.namespaces.is_empty() {
             return Err(Error::invalid("give either -n NAMESPACE or -A, not both"));
         }
         for ns in &kube.namespaces {
             crate::rbac::validate_namespace(ns).map_err(Error::invalid)?;
         }
         let client = harden_kube::client::connect(kube).await?.client;
-        let scope = if self.all_namespaces {
+        let scope = if self.all_namespaces.all {
             Where::All
         } else if kube.namespaces.is_empty() {
             let known = crate::ui::find(&client, None).await;

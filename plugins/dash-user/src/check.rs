@@ -275,20 +275,32 @@ pub async fn ask(client: &Client, namespace: &str, name: &str, namespaces: &[Str
     .await
 }
 
-impl CheckCmd {
-    pub async fn run(self) -> Result<Outcome> {
-        let kube = &self.kube.clone();
+impl harden_cli::command::Command for CheckCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
+
+    fn validate(&self) -> harden_cli::Result<()> {
         if self.name.is_empty() || self.name.len() > 253 || self.name.contains(['/', ':']) {
             return Err(Error::invalid(format!("invalid name {:?}", self.name)));
         }
         for ns in &self.scope_namespaces {
             rbac::validate_namespace(ns).map_err(|e| Error::invalid(format!("--namespaces: {e}")))?;
         }
-        if self.ui.is_some() && kube.single_namespace()?.is_some() {
+        if self.ui.is_some() && self.kube.single_namespace()?.is_some() {
             return Err(
                 Error::invalid("--ui only picks the namespace when -n is not given").with_hint("drop --ui or -n")
             );
         }
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
+impl CheckCmd {
+    async fn execute(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
         let client = harden_kube::client::connect(kube).await?.client;
         let (namespace, _) = ui::namespace(kube, self.ui, Some(&client)).await?;
         rbac::validate_namespace(&namespace).map_err(Error::invalid)?;

@@ -61,6 +61,7 @@ pub enum CreateFormat {
 /// `kubectl dash-user create NAME`
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES, mut_arg("namespaces", |a| a.help(NAMESPACE_HELP)))]
+#[command(mut_arg("dry_run", |a| a.help("none, client or server. A bare --dry-run means client, as in kubectl")))]
 pub struct CreateCmd {
     /// The dashboard user (ServiceAccount) name; asked for in a terminal when missing.
     pub name: Option<String>,
@@ -110,9 +111,8 @@ pub struct CreateCmd {
     #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
     pub output: Option<CreateFormat>,
 
-    /// none, client or server. A bare --dry-run means client, as in kubectl.
-    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
-    pub dry_run: DryRun,
+    #[command(flatten)]
+    pub dry_run: harden_kube::flags::DryRunArgs,
 
     /// Field manager for server-side apply (default: kubectl-dash-user).
     #[arg(long, value_name = "NAME")]
@@ -142,6 +142,18 @@ struct Settled {
     duration: Duration,
 }
 
+impl harden_cli::command::Command for CreateCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl CreateCmd {
     fn apply_args(&self) -> ApplyArgs {
         ApplyArgs {
@@ -151,7 +163,7 @@ impl CreateCmd {
                 Some(CreateFormat::Name) => Some(ObjectFormat::Name),
                 Some(CreateFormat::Token) | None => None,
             },
-            dry_run: self.dry_run,
+            dry_run: self.dry_run.strategy,
             field_manager: self.field_manager.clone(),
             force_conflicts: self.force_conflicts,
             overwrite: self.overwrite,
@@ -160,7 +172,9 @@ impl CreateCmd {
 
     /// Whether a token is printed at the end (so whether its duration matters).
     fn prints_token(&self) -> bool {
-        !self.no_token && matches!(self.output, None | Some(CreateFormat::Token)) && self.dry_run == DryRun::None
+        !self.no_token
+            && matches!(self.output, None | Some(CreateFormat::Token))
+            && self.dry_run.strategy == DryRun::None
     }
 
     /// Validates the flags; asks for what is missing when NAME is missing and a person is there.
@@ -239,7 +253,7 @@ impl CreateCmd {
         Ok(Settled { spec, duration })
     }
 
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let Settled { mut spec, duration } = self.settle(kube)?;
         token::check_lifetime(duration, self.allow_long_lived)?;
@@ -291,7 +305,7 @@ impl CreateCmd {
                     _ => "cluster-admin".into(),
                 }
             );
-            if self.dry_run == DryRun::None && !self.manual.show_manual {
+            if self.dry_run.strategy == DryRun::None && !self.manual.show_manual {
                 confirm_admin = Some(question);
             }
         }
@@ -365,7 +379,7 @@ impl CreateCmd {
         }
         let objects = plan.into_objects()?;
         // Everything that decides the run is read before anything is decided or written.
-        let live = matches!(self.dry_run, DryRun::None | DryRun::Server);
+        let live = matches!(self.dry_run.strategy, DryRun::None | DryRun::Server);
         let existing = match (&client, live) {
             (Some(client), true) => manage::owned(client, &spec.namespace, &spec.name).await?,
             _ => Vec::new(),
@@ -397,7 +411,7 @@ impl CreateCmd {
         };
         if let Some(client) = &client {
             self.write(client, &spec, &applier, objects, &replace, &prune, &to_prune, &say).await?;
-            if self.dry_run == DryRun::None {
+            if self.dry_run.strategy == DryRun::None {
                 confirm_after(client, &spec, &grants).await?;
             }
         } else {
@@ -414,7 +428,7 @@ impl CreateCmd {
             }
             return Ok(Outcome::Good);
         }
-        let Some(client) = client.filter(|_| self.dry_run == DryRun::None) else {
+        let Some(client) = client.filter(|_| self.dry_run.strategy == DryRun::None) else {
             harden_cli::output::eline("Dry run: no token issued.".to_string());
             return Ok(Outcome::Good);
         };
@@ -444,7 +458,7 @@ impl CreateCmd {
     /// The cluster, when there is one to use: always, but for a client dry run only when a kubeconfig
     /// is there and its server answers (offline, the read-only role comes from the built-in list).
     async fn client(&self, kube: &KubeArgs) -> Result<Option<Client>> {
-        if self.dry_run != DryRun::Client && !self.manual.show_manual {
+        if self.dry_run.strategy != DryRun::Client && !self.manual.show_manual {
             return Ok(Some(harden_kube::client::connect(kube).await?.client));
         }
         if harden_kube::client::load_kubeconfig(kube).is_err() {
@@ -622,7 +636,7 @@ impl CreateCmd {
         // deleted bindings are restored below; the exit status is the signal's.
         let _critical = harden_cli::interrupt::Critical::enter();
         let mut kept = Vec::new();
-        if self.dry_run == DryRun::None {
+        if self.dry_run.strategy == DryRun::None {
             for object in replace {
                 if let Some(copy) = manage::keep(client, object).await? {
                     kept.push(copy);
@@ -632,9 +646,9 @@ impl CreateCmd {
         let mut deleted: Vec<&Object> = Vec::new();
         let mut replace_error = None;
         for object in replace {
-            match manage::delete_one(client, object, self.dry_run).await {
+            match manage::delete_one(client, object, self.dry_run.strategy).await {
                 Ok(harden_kube::apply::Deleted::Deleted) => {
-                    say(object.line("deleted (its role changed)", self.dry_run));
+                    say(object.line("deleted (its role changed)", self.dry_run.strategy));
                     deleted.extend(kept.iter().filter(|k| k.describe() == object.describe()));
                 }
                 Ok(harden_kube::apply::Deleted::NotFound) => {}
@@ -647,7 +661,7 @@ impl CreateCmd {
         // A server dry run deleted nothing: the replaced bindings' new versions were checked by the
         // preflight as creates, and are said here rather than sent again over the old ones.
         let replaced: BTreeSet<String> = replace.iter().map(Owned::describe).collect();
-        let objects: Vec<Object> = if self.dry_run == DryRun::Server {
+        let objects: Vec<Object> = if self.dry_run.strategy == DryRun::Server {
             let (again, rest): (Vec<Object>, Vec<Object>) =
                 objects.into_iter().partition(|o| replaced.contains(&o.describe()));
             for object in again {
@@ -686,11 +700,11 @@ impl CreateCmd {
             });
         }
         let done = |what: &str| format!("user {}/{} was {what}, but the rest failed", spec.namespace, spec.name);
-        manage::delete_all(client, prune, self.dry_run, "pruned (no longer part of this user)", say)
+        manage::delete_all(client, prune, self.dry_run.strategy, "pruned (no longer part of this user)", say)
             .await
             .map_err(|e| e.context(done("created or updated (the lines above)")))?;
         for (i, existing) in to_prune.iter().enumerate() {
-            match inherited::prune(client, existing, &spec.namespace, &spec.name, self.dry_run).await {
+            match inherited::prune(client, existing, &spec.namespace, &spec.name, self.dry_run.strategy).await {
                 Ok(line) => say(line),
                 Err(e) => {
                     let left: Vec<String> = to_prune[i..].iter().map(|e| e.shown()).collect();

@@ -21,7 +21,7 @@ mod ui;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use harden_cli::error::{ExitStyle, finish};
+use harden_cli::command::{Dispatch, Validated};
 
 pub const PLUGIN: &str = "kubectl-dash-user";
 /// Where both Dashboard layouts (v2 manifests and the v7 Helm chart) install by default.
@@ -64,16 +64,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    harden_kube::main("kubectl-dash_user", |cli: Cli| async move {
-        match cli.command {
-            Command::Create(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Token(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Check(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
-            Command::List(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Delete(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Audit(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
+    harden_kube::main::<Cli>("kubectl-dash_user")
+}
+
+impl Dispatch for Cli {
+    fn dispatch(self) -> Validated {
+        match self.command {
+            Command::Create(cmd) => Validated::of(cmd),
+            Command::Token(cmd) => Validated::of(cmd),
+            Command::Check(cmd) => Validated::of(cmd),
+            Command::List(cmd) => Validated::of(cmd),
+            Command::Delete(cmd) => Validated::of(cmd),
+            Command::Audit(cmd) => Validated::of(cmd),
         }
-    })
+    }
 }
 
 #[cfg(test)]
@@ -108,6 +112,34 @@ mod tests {
         let Command::Create(cmd) = cli.command else { panic!("create") };
         assert_eq!(cmd.kube.namespaces, ["dash"]);
         assert_eq!(cmd.scope_namespaces, ["a", "b"]);
+    }
+
+    /// Issue 26: flag errors come from `validate`, which the runner calls before the run connects
+    /// to anything; flags that are right pass it.
+    #[test]
+    fn flag_errors_come_from_validate_before_any_cluster() {
+        use harden_cli::command::Dispatch;
+        let refused: [&[&str]; 5] = [
+            &["x", "token", "dev", "--show-manual", "-o", "token"],
+            &["x", "token", "dev", "--duration", "48h"],
+            &["x", "check", "a/b"],
+            &["x", "check", "dev", "--ui", "headlamp", "-n", "ns"],
+            &["x", "delete", "Bad_Name"],
+        ];
+        for args in refused {
+            let validated = Cli::try_parse_from(args).unwrap().dispatch();
+            assert_eq!(validated.error().map(|e| e.kind), Some(harden_cli::ErrorKind::InvalidInput), "{args:?}");
+        }
+        let accepted: [&[&str]; 4] = [
+            &["x", "token", "dev", "--show-manual"],
+            &["x", "check", "dev", "--ui", "headlamp"],
+            &["x", "check", "dev", "-n", "ns", "--namespaces", "a,b"],
+            &["x", "delete", "dev", "-n", "ns", "--dry-run"],
+        ];
+        for args in accepted {
+            let validated = Cli::try_parse_from(args).unwrap().dispatch();
+            assert!(validated.error().is_none(), "{args:?}: {:?}", validated.error());
+        }
     }
 
     #[test]

@@ -267,6 +267,7 @@ pub const LIST_EXAMPLES: &str = "Examples:
 /// `kubectl dash-user delete NAME`
 #[derive(Debug, Args)]
 #[command(after_help = DELETE_EXAMPLES, mut_arg("namespaces", |a| a.help(NAMESPACE_HELP)))]
+#[command(mut_arg("dry_run", |a| a.help("none, client or server. A bare --dry-run means client")))]
 pub struct DeleteCmd {
     /// The dashboard user (ServiceAccount) name.
     pub name: String,
@@ -280,23 +281,34 @@ pub struct DeleteCmd {
     #[arg(long, value_enum, value_name = "UI")]
     pub ui: Option<Ui>,
 
-    /// none, client or server. A bare --dry-run means client.
-    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
-    pub dry_run: DryRun,
+    #[command(flatten)]
+    pub dry_run: harden_kube::flags::DryRunArgs,
 
     #[command(flatten)]
     pub kube: KubeArgs,
 }
 
-impl DeleteCmd {
-    pub async fn run(self) -> Result<Outcome> {
-        let kube = &self.kube.clone();
+impl harden_cli::command::Command for DeleteCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
         rbac::validate_name(&self.name).map_err(Error::invalid)?;
-        if self.ui.is_some() && kube.single_namespace()?.is_some() {
+        if self.ui.is_some() && self.kube.single_namespace()?.is_some() {
             return Err(
                 Error::invalid("--ui only picks the namespace when -n is not given").with_hint("drop --ui or -n")
             );
         }
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
+impl DeleteCmd {
+    async fn execute(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
         let client = harden_kube::client::connect(kube).await?.client;
         let (namespace, _) = ui::namespace(kube, self.ui, Some(&client)).await?;
         rbac::validate_namespace(&namespace).map_err(Error::invalid)?;
@@ -351,7 +363,7 @@ impl DeleteCmd {
         }
         check_deletes(&client, &objects, &mut problems).await;
         problems.into_error()?;
-        let asked = if deletes_account && self.dry_run == DryRun::None {
+        let asked = if deletes_account && self.dry_run.strategy == DryRun::None {
             let mut list = crate::check::bound_namespaces(&client, &namespace, &self.name).await?;
             list.push(namespace.clone());
             list.sort();
@@ -370,7 +382,7 @@ impl DeleteCmd {
             }
         };
         for existing in &others {
-            match inherited::prune(&client, existing, &namespace, &self.name, self.dry_run).await {
+            match inherited::prune(&client, existing, &namespace, &self.name, self.dry_run.strategy).await {
                 Ok(line) => {
                     harden_cli::output::line(&line);
                     done.push(line);
@@ -379,7 +391,7 @@ impl DeleteCmd {
             }
         }
         let say = |line: String| harden_cli::output::line(line);
-        if let Err(e) = delete_all(&client, &objects, self.dry_run, "deleted", &say).await {
+        if let Err(e) = delete_all(&client, &objects, self.dry_run.strategy, "deleted", &say).await {
             return Err(if done.is_empty() { e } else { failed(e, &done) });
         }
         if let Some(namespaces) = asked {
@@ -462,10 +474,10 @@ pub enum ListFormat {
 /// `kubectl dash-user list`
 #[derive(Debug, Args)]
 #[command(after_help = LIST_EXAMPLES)]
+#[command(mut_arg("all_namespaces", |a| a.help("List users in every namespace (the default unless -n is given)")))]
 pub struct ListCmd {
-    /// List users in every namespace (the default unless -n is given).
-    #[arg(short = 'A', long)]
-    pub all_namespaces: bool,
+    #[command(flatten)]
+    pub all_namespaces: harden_kube::flags::AllNamespaces,
 
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub output: ListFormat,
@@ -510,13 +522,25 @@ pub fn rows(accounts: &[ServiceAccount], bindings: &[(String, String, String)]) 
     rows
 }
 
+impl harden_cli::command::Command for ListCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl ListCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let client = harden_kube::client::connect(kube).await?.client;
         let params = ListParams::default().labels(&managed_selector(PLUGIN));
         let mut accounts = Vec::new();
-        if self.all_namespaces || kube.namespaces.is_empty() {
+        if self.all_namespaces.all || kube.namespaces.is_empty() {
             accounts.extend(list_all(&Api::<ServiceAccount>::all(client.clone()), &params, "dashboard users").await?);
         } else {
             for ns in &kube.namespaces {

@@ -207,20 +207,32 @@ pub struct TokenCmd {
     pub kube: KubeArgs,
 }
 
-impl TokenCmd {
-    pub async fn run(self) -> Result<Outcome> {
-        let kube = &self.kube.clone();
+impl harden_cli::command::Command for TokenCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
         if self.name.is_empty() || self.name.len() > 253 {
             return Err(Error::invalid(format!("invalid name {:?}", self.name)));
         }
         check_lifetime(self.duration, self.allow_long_lived)?;
+        if self.manual.show_manual && self.output.is_some() {
+            return Err(Error::invalid(
+                "-o/--output cannot be combined with --show-manual, which prints the steps and issues no token",
+            )
+            .with_hint("drop -o, or drop --show-manual to issue the token"));
+        }
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
+impl TokenCmd {
+    async fn execute(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
         if self.manual.show_manual {
-            if self.output.is_some() {
-                return Err(Error::invalid(
-                    "-o/--output cannot be combined with --show-manual, which prints the steps and issues no token",
-                )
-                .with_hint("drop -o, or drop --show-manual to issue the token"));
-            }
             let namespace = match kube.single_namespace()? {
                 Some(ns) => ns.to_string(),
                 None => ui::namespace(kube, self.ui, Some(&harden_kube::client::connect(kube).await?.client)).await?.0,

@@ -149,8 +149,20 @@ pub fn enforcer_answer(observed: &Observed, after: Duration) -> String {
     }
 }
 
+impl harden_cli::command::Command for DoctorCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl DoctorCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = harden_kube::client::connect(&self.kube).await?;
         let client = kube.client;
         let namespace = format!("netpol-doctor-{}", harden_cli::id::short());

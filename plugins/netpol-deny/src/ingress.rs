@@ -126,8 +126,20 @@ struct Entry {
     paths: Vec<PathResult>,
 }
 
+impl harden_cli::command::Command for IngressPathsCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl IngressPathsCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let flag = self.ingress_controller.as_deref().map(parse_controller_flag).transpose()?;
         if self.source.files.iter().any(|f| f.as_os_str() == "-") {
             return Err(Error::invalid("ingress-paths reads the -f files twice; standard input cannot be read twice")

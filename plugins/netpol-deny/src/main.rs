@@ -19,7 +19,7 @@ mod verdict;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use harden_cli::error::{ExitStyle, finish};
+use harden_cli::command::{Dispatch, Validated};
 
 pub const PLUGIN: &str = "kubectl-netpol-deny";
 
@@ -66,23 +66,27 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    harden_kube::main("kubectl-netpol_deny", |cli: Cli| async move {
-        match cli.command {
-            Command::Apply(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Allow(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::CanReach(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
-            Command::Matrix(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
-            Command::Probe(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
-            Command::Doctor(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
-            Command::Exposure(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::IngressPaths(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
-            Command::WhoCanReach(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::ReachableFrom(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Diff(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
-            Command::List(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Delete(cmd) => finish(ExitStyle::Action, cmd.run().await),
+    harden_kube::main::<Cli>("kubectl-netpol_deny")
+}
+
+impl Dispatch for Cli {
+    fn dispatch(self) -> Validated {
+        match self.command {
+            Command::Apply(cmd) => Validated::of(cmd),
+            Command::Allow(cmd) => Validated::of(cmd),
+            Command::CanReach(cmd) => Validated::of(cmd),
+            Command::Matrix(cmd) => Validated::of(cmd),
+            Command::Probe(cmd) => Validated::of(cmd),
+            Command::Doctor(cmd) => Validated::of(cmd),
+            Command::Exposure(cmd) => Validated::of(cmd),
+            Command::IngressPaths(cmd) => Validated::of(cmd),
+            Command::WhoCanReach(cmd) => Validated::of(cmd),
+            Command::ReachableFrom(cmd) => Validated::of(cmd),
+            Command::Diff(cmd) => Validated::of(cmd),
+            Command::List(cmd) => Validated::of(cmd),
+            Command::Delete(cmd) => Validated::of(cmd),
         }
-    })
+    }
 }
 
 #[cfg(test)]
@@ -95,5 +99,31 @@ mod tests {
     fn help_is_kubectl_shaped() {
         Cli::command().debug_assert();
         harden_cli::help::check_command_tree(&Cli::command(), &[]).unwrap();
+    }
+
+    /// Issue 26: flag errors come from `validate`, which the runner calls before the run connects
+    /// to anything; flags that are right pass it.
+    #[test]
+    fn flag_errors_come_from_validate_before_any_cluster() {
+        let refused: [&[&str]; 4] = [
+            &["x", "delete", "-n", "g04"],
+            &["x", "delete", "Bad_Name", "-n", "g04"],
+            &["x", "allow", "--to", "a=b", "--from", "c=d"],
+            &["x", "apply", "--ingress", "--allow-dns"],
+        ];
+        for args in refused {
+            let validated = Cli::try_parse_from(args).unwrap().dispatch();
+            let kind = validated.error().map(|e| e.kind);
+            assert_eq!(kind, Some(harden_cli::ErrorKind::InvalidInput), "{args:?}");
+        }
+        let accepted: [&[&str]; 3] = [
+            &["x", "delete", "deny-all", "-n", "g04", "--dry-run"],
+            &["x", "delete", "--all-managed", "-A"],
+            &["x", "apply", "--egress", "--allow-dns", "-n", "g04"],
+        ];
+        for args in accepted {
+            let validated = Cli::try_parse_from(args).unwrap().dispatch();
+            assert!(validated.error().is_none(), "{args:?}: {:?}", validated.error());
+        }
     }
 }

@@ -40,8 +40,20 @@ pub struct ListCmd {
     pub kube: KubeArgs,
 }
 
+impl harden_cli::command::Command for ListCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl ListCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let loaded = load(kube, &self.source, Wanted::Scope, engine_error).await?;
         let cluster = &loaded.cluster;
@@ -167,6 +179,8 @@ const DELETE_EXAMPLES: &str = "Examples:\n  \
 
 #[derive(Args)]
 #[command(after_help = DELETE_EXAMPLES)]
+#[command(mut_arg("all_namespaces", |a| a.help("Every namespace (with --all-managed)")))]
+#[command(mut_arg("dry_run", |a| a.help("none, client (only list what would go) or server (the server checks the deletion)")))]
 pub struct DeleteCmd {
     /// Policies to delete (only those this plugin made are deleted).
     #[arg(value_name = "NAME")]
@@ -174,19 +188,18 @@ pub struct DeleteCmd {
     /// Every policy this plugin made in the namespaces.
     #[arg(long, conflicts_with = "names")]
     all_managed: bool,
-    /// Every namespace (with --all-managed).
-    #[arg(short = 'A', long = "all-namespaces")]
-    all_namespaces: bool,
-    /// none, client (only list what would go) or server (the server checks the deletion).
-    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
-    dry_run: DryRun,
+    #[command(flatten)]
+    all_namespaces: harden_kube::flags::AllNamespaces,
+    #[command(flatten)]
+    dry_run: harden_kube::flags::DryRunArgs,
     #[command(flatten)]
     pub kube: KubeArgs,
 }
 
-impl DeleteCmd {
-    pub async fn run(self) -> Result<Outcome> {
-        let kube = &self.kube.clone();
+impl harden_cli::command::Command for DeleteCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
         if self.names.is_empty() && !self.all_managed {
             return Err(Error::invalid("name the policies to delete, or pass --all-managed")
                 .with_hint("kubectl netpol-deny list -n NS shows which ones this plugin made"));
@@ -194,10 +207,21 @@ impl DeleteCmd {
         for name in &self.names {
             crate::policy::validate_name(name)?;
         }
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
+impl DeleteCmd {
+    async fn execute(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
         let live = harden_kube::client::connect(kube).await?;
-        let scope = NamespaceScope { named: kube.namespaces.clone(), all: self.all_namespaces, selector: None };
+        let scope = NamespaceScope { named: kube.namespaces.clone(), all: self.all_namespaces.all, selector: None };
         let namespaces = scope.resolve_existing(&live).await?;
-        let suffix = match self.dry_run {
+        let suffix = match self.dry_run.strategy {
             DryRun::None => "",
             DryRun::Client => " (dry run)",
             DryRun::Server => " (server dry run)",
@@ -218,7 +242,7 @@ impl DeleteCmd {
             };
             for name in names {
                 let shown = format!("networkpolicy.networking.k8s.io/{name}");
-                match delete_managed(&api, PLUGIN, &name, self.dry_run, false).await {
+                match delete_managed(&api, PLUGIN, &name, self.dry_run.strategy, false).await {
                     Ok(Deleted::Deleted) => {
                         deleted += 1;
                         harden_cli::output::line(format!("{shown} deleted in namespace {ns}{suffix}"));

@@ -28,10 +28,10 @@ const APPLYCMD_EXAMPLES: &str = "Examples:\n  # the seed's default-deny ingress 
 
 #[derive(Args)]
 #[command(after_help = APPLYCMD_EXAMPLES)]
+#[command(mut_arg("all_namespaces", |a| a.help("Every namespace except kube-system (name it with -n as well to include it)").conflicts_with("namespace_selector")))]
 pub struct ApplyCmd {
-    /// Every namespace except kube-system (name it with -n as well to include it).
-    #[arg(short = 'A', long = "all-namespaces", conflicts_with = "namespace_selector")]
-    all_namespaces: bool,
+    #[command(flatten)]
+    all_namespaces: harden_kube::flags::AllNamespaces,
 
     /// One cluster-wide default deny instead: a Baseline-tier ClusterNetworkPolicy
     /// (policy.networking.k8s.io) for every namespace but kube-system (-n kube-system includes it),
@@ -78,9 +78,10 @@ pub struct ApplyCmd {
     pub kube: KubeArgs,
 }
 
-impl ApplyCmd {
-    pub async fn run(self) -> Result<Outcome> {
-        let kube = &self.kube.clone();
+impl harden_cli::command::Command for ApplyCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
         let directions = Directions::from_flags(self.ingress, self.egress);
         if self.allow_dns && !directions.egress {
             return Err(Error::invalid(
@@ -92,13 +93,24 @@ impl ApplyCmd {
         if let Some(name) = &self.name {
             validate_name(name)?;
         }
-        self.manual.validate(&self.apply)?;
+        self.manual.validate(&self.apply)
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
+impl ApplyCmd {
+    async fn execute(self) -> Result<Outcome> {
+        let kube = &self.kube.clone();
+        let directions = Directions::from_flags(self.ingress, self.egress);
         if self.cluster_wide {
             return self.run_cluster(directions).await;
         }
         let scope = NamespaceScope {
             named: kube.namespaces.clone(),
-            all: self.all_namespaces,
+            all: self.all_namespaces.all,
             selector: self
                 .namespace_selector
                 .as_deref()
@@ -267,6 +279,18 @@ struct DirectionalFlag {
     instead: &'static str,
 }
 
+impl harden_cli::command::Command for AllowCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        self.check_direction_flags()
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl AllowCmd {
     /// Refuses flags of the other direction. clap's `requires` cannot see that a bool flag was not
     /// given (its default counts as present), so this is checked here: an ignored `--from` or
@@ -337,9 +361,8 @@ impl AllowCmd {
         .with_hint(format!("did you mean {}?", wrong.instead)))
     }
 
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
-        self.check_direction_flags()?;
         let (flag, question, given) = match self.egress {
             false => ("--to", "Pods that may receive the traffic (label selector, e.g. tier=backend)", &self.to),
             true => {
@@ -532,11 +555,12 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn allow_dns_without_egress_is_refused() {
+    #[test]
+    fn allow_dns_without_egress_is_refused_by_validate() {
+        use harden_cli::command::Command as _;
         let cli = Cli::try_parse_from(["x", "apply", "-n", "a", "--ingress", "--allow-dns", "--dry-run"]).unwrap();
         let Command::Apply(cmd) = cli.command else { unreachable!() };
-        let err = cmd.run().await.unwrap_err();
+        let err = cmd.validate().unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidInput);
         assert!(err.to_string().contains("--egress"), "{err}");
     }

@@ -50,10 +50,10 @@ pub enum ProbeFormat {
 
 #[derive(Args)]
 #[command(after_help = PROBE_EXAMPLES)]
+#[command(mut_arg("all_namespaces", |a| a.help("Every namespace (kube-system only when also named with -n)")))]
 pub struct ProbeCmd {
-    /// Every namespace (kube-system only when also named with -n).
-    #[arg(short = 'A', long = "all-namespaces")]
-    all_namespaces: bool,
+    #[command(flatten)]
+    all_namespaces: harden_kube::flags::AllNamespaces,
     /// Only pods matching this label selector, on both sides.
     #[arg(long, value_name = "SEL")]
     pod_selector: Option<String>,
@@ -168,8 +168,20 @@ fn running(pod: &Pod) -> bool {
     pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
 }
 
+impl harden_cli::command::Command for ProbeCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl ProbeCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let ports: Vec<PortQuery> = if self.ports.is_empty() {
             vec![PortQuery::tcp(DEFAULT_PORT)]
@@ -182,7 +194,7 @@ impl ProbeCmd {
             .map(apimachinery::labels::parse)
             .transpose()
             .map_err(|e| harden_kube::error::selector(e).context("--pod-selector"))?;
-        let source = SourceArgs { files: Vec::new(), recursive: false, all_namespaces: self.all_namespaces };
+        let source = SourceArgs { files: Vec::new(), recursive: false, all_namespaces: self.all_namespaces.all };
         let loaded = load(kube, &source, Wanted::Scope, engine_error).await?;
         let cluster = &loaded.cluster;
         let client = loaded.live.as_ref().map(|l| l.client.clone()).ok_or_else(|| Error::other("no cluster"))?;

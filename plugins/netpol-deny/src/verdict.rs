@@ -124,8 +124,20 @@ fn endpoint_word(text: &str, what: &str) -> Result<Target> {
     }
 }
 
+impl harden_cli::command::Command for CanReachCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl CanReachCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let (from, to) = match self.pair.as_slice() {
             [from, to] => (endpoint_word(from, "FROM")?, endpoint_word(to, "TO")?),

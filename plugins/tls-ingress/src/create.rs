@@ -149,6 +149,18 @@ enum Route {
     Gateway(GatewayTarget),
 }
 
+impl harden_cli::command::Command for CreateCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        self.check_flags()
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl CreateCmd {
     /// Flags that do not apply to the path chosen (pure).
     pub fn check_flags(&self) -> Result<()> {
@@ -192,8 +204,7 @@ impl CreateCmd {
         Ok(())
     }
 
-    pub async fn run(self) -> Result<Outcome> {
-        self.check_flags()?;
+    async fn execute(self) -> Result<Outcome> {
         let kube_args = &self.kube.clone();
         let live = Applier::needs_cluster(&self.apply) && !self.show_manual;
         let kube = if live { Some(harden_kube::client::connect(kube_args).await?) } else { None };

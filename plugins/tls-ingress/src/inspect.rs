@@ -48,13 +48,13 @@ pub enum Format {
 
   # Probe another address (a NodePort, a port-forward) instead of the published one
   kubectl tls-ingress inspect -A --probe --address 127.0.0.1:8443")]
+#[command(mut_arg("all_namespaces", |a| a.help("Inspect every namespace").conflicts_with("name")))]
 pub struct InspectCmd {
     /// Inspect only the Ingress, Gateway or HTTPRoute of this name.
     pub name: Option<String>,
 
-    /// Inspect every namespace.
-    #[arg(short = 'A', long, conflicts_with = "name")]
-    pub all_namespaces: bool,
+    #[command(flatten)]
+    pub all_namespaces: harden_kube::flags::AllNamespaces,
 
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
@@ -496,8 +496,20 @@ struct GatewayWorld {
     services: Services,
 }
 
+impl harden_cli::command::Command for InspectCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl InspectCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         if self.address.is_some() && !self.probe {
             return Err(Error::invalid("--address is where --probe connects; it needs --probe"));
         }
@@ -638,7 +650,7 @@ impl InspectCmd {
     /// The namespaces in scope (`None`: all), each checked to exist: a typo must not read as
     /// "nothing found, healthy".
     async fn namespaces(&self, kube: &harden_kube::client::Kube, args: &KubeArgs) -> Result<Option<Vec<String>>> {
-        if self.all_namespaces {
+        if self.all_namespaces.all {
             if !args.namespaces.is_empty() {
                 return Err(Error::invalid("-A and -n cannot be used together"));
             }

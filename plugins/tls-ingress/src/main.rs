@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use harden_cli::error::{ExitStyle, finish};
+use harden_cli::command::{Dispatch, Validated};
 use tls_ingress::{create, inspect, manage, rotate};
 
 #[derive(Parser)]
@@ -38,15 +38,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    harden_kube::main("kubectl-tls_ingress", |cli: Cli| async move {
-        match cli.command {
-            Command::Create(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Inspect(cmd) => finish(ExitStyle::Verdict, cmd.run().await),
-            Command::Rotate(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::List(cmd) => finish(ExitStyle::Action, cmd.run().await),
-            Command::Delete(cmd) => finish(ExitStyle::Action, cmd.run().await),
+    harden_kube::main::<Cli>("kubectl-tls_ingress")
+}
+
+impl Dispatch for Cli {
+    fn dispatch(self) -> Validated {
+        match self.command {
+            Command::Create(cmd) => Validated::of(cmd),
+            Command::Inspect(cmd) => Validated::of(cmd),
+            Command::Rotate(cmd) => Validated::of(cmd),
+            Command::List(cmd) => Validated::of(cmd),
+            Command::Delete(cmd) => Validated::of(cmd),
         }
-    })
+    }
 }
 
 #[cfg(test)]

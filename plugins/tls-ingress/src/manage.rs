@@ -22,9 +22,8 @@ use crate::gateway::{self, http_route_resource, reference_grant_resource};
   kubectl tls-ingress list -n t75
   kubectl tls-ingress list -A")]
 pub struct ListCmd {
-    /// Every namespace.
-    #[arg(short = 'A', long)]
-    pub all_namespaces: bool,
+    #[command(flatten)]
+    pub all_namespaces: harden_kube::flags::AllNamespaces,
 
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -34,13 +33,13 @@ pub struct ListCmd {
 #[command(after_help = "Examples:
   kubectl tls-ingress delete accounting-ingress -n t75
   kubectl tls-ingress delete accounting -n t75 --dry-run")]
+#[command(mut_arg("dry_run", |a| a.help("none, client or server, given as --dry-run=STRATEGY. A bare --dry-run means client")))]
 pub struct DeleteCmd {
     /// The Ingress, or the HTTPRoute of the Gateway path, that `create NAME` made.
     pub name: String,
 
-    /// none, client or server, given as --dry-run=STRATEGY. A bare --dry-run means client.
-    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
-    pub dry_run: DryRun,
+    #[command(flatten)]
+    pub dry_run: harden_kube::flags::DryRunArgs,
 
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -83,11 +82,23 @@ fn hosts(object: &DynamicObject) -> String {
     if out.is_empty() { "-".into() } else { out.join(",") }
 }
 
+impl harden_cli::command::Command for ListCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl ListCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube_args = &self.kube.clone();
         let kube = harden_kube::client::connect(kube_args).await?;
-        let namespaces: Vec<Option<String>> = if self.all_namespaces {
+        let namespaces: Vec<Option<String>> = if self.all_namespaces.all {
             if !kube_args.namespaces.is_empty() {
                 return Err(Error::invalid("-A and -n cannot be used together"));
             }
@@ -142,9 +153,21 @@ enum Gone {
     NotOurs,
 }
 
+impl harden_cli::command::Command for DeleteCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl DeleteCmd {
     fn suffix(&self) -> &'static str {
-        match self.dry_run {
+        match self.dry_run.strategy {
             DryRun::None => "",
             DryRun::Client => " (dry run)",
             DryRun::Server => " (server dry run)",
@@ -156,7 +179,7 @@ impl DeleteCmd {
     async fn delete(&self, client: &Client, resource: &ApiResource, ns: &str, name: &str) -> Result<Gone> {
         let api = api(client, resource, Some(ns));
         let shown = display_name(resource, name);
-        match delete_if_ours(&api, resource, PLUGIN, name, self.dry_run).await? {
+        match delete_if_ours(&api, resource, PLUGIN, name, self.dry_run.strategy).await? {
             Deletion::NotFound => Ok(Gone::Absent),
             Deletion::NotOurs => {
                 harden_cli::output::eline(format!(
@@ -171,7 +194,7 @@ impl DeleteCmd {
         }
     }
 
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube_args = &self.kube.clone();
         let kube = harden_kube::client::connect(kube_args).await?;
         let ns = kube.namespace(kube_args)?;
@@ -296,7 +319,7 @@ impl DeleteCmd {
         spec["listeners"] = Value::Array(kept);
         let mut data = DynamicObject::new(gw_name, &resource).within(gw_ns);
         data.data = serde_json::json!({ "spec": spec });
-        let args = ApplyArgs { dry_run: self.dry_run, ..ApplyArgs::default() };
+        let args = ApplyArgs { dry_run: self.dry_run.strategy, ..ApplyArgs::default() };
         Applier::new(PLUGIN, args, Some(client.clone()))
             .reads_in_client_dry_run()
             .run(vec![Object { resource, namespaced: true, data }])

@@ -90,8 +90,20 @@ pub fn generated_by_us(secret: &Secret) -> bool {
         && secret.annotations().get(ORIGIN_ANNOTATION).map(String::as_str) == Some(ORIGIN_GENERATED)
 }
 
+impl harden_cli::command::Command for RotateCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl RotateCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         let kube_args = &self.kube.clone();
         let kube = harden_kube::client::connect(kube_args).await?;
         let namespace = kube.namespace(kube_args)?;

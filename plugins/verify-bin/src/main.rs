@@ -24,7 +24,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser, ValueEnum};
-use harden_cli::error::{Error, ExitStyle, Outcome, Result, finish};
+use harden_cli::command::{Dispatch, Validated};
+use harden_cli::error::{Error, ExitStyle, Outcome, Result};
 use harden_cli::files::Existing;
 use harden_cli::help::CONNECTION_HEADING;
 use harden_cli::progress::Spinner;
@@ -168,9 +169,27 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    harden_cli::app::main("kubectl-verify_bin", &harden_cli::complete::Offline, |cli: Cli| {
-        finish(ExitStyle::Verdict, run(cli))
-    })
+    harden_cli::command::main_offline::<Cli>("kubectl-verify_bin")
+}
+
+/// verify-bin has no subcommands: its command line is the one command.
+impl Dispatch for Cli {
+    fn dispatch(self) -> Validated {
+        Validated::of(self)
+    }
+}
+
+/// The checks run synchronously inside `run`: nothing here awaits, so it needs no async runtime.
+impl harden_cli::command::Command for Cli {
+    const STYLE: ExitStyle = ExitStyle::Verdict;
+
+    fn validate(&self) -> Result<()> {
+        validate(self)
+    }
+
+    async fn run(self) -> Result<Outcome> {
+        run(self)
+    }
 }
 
 fn platform_word(value: Option<String>, flag: &str) -> Result<Option<String>> {
@@ -320,24 +339,31 @@ fn print_reports(format: Format, reports: &[verify::Report]) -> Result<()> {
     Ok(())
 }
 
-fn run(cli: Cli) -> Result<Outcome> {
+/// The flags together, before any file is read or any binary hashed.
+fn validate(cli: &Cli) -> Result<()> {
     // Checked here as well: in this parser clap's `requires = "download"` let a lone --overwrite through.
     if cli.overwrite && cli.download.is_none() {
         return Err(Error::invalid("--overwrite only applies with --download").with_hint("drop --overwrite"));
     }
-    let options = options(&cli)?;
-    if let Some(name) = &cli.download {
-        return download(&cli, name, &options);
-    }
     let on_nodes = !cli.nodes.is_empty() || cli.all_nodes;
-    let connection = kubectl_connection_flags(&cli);
-    if !on_nodes && (!connection.is_empty() || cli.image.is_some()) {
+    let connection = kubectl_connection_flags(cli);
+    if cli.download.is_none() && !on_nodes && (!connection.is_empty() || cli.image.is_some()) {
         let given: Vec<&str> = connection.iter().filter(|a| a.starts_with('-')).map(String::as_str).collect();
         let given = if cli.image.is_some() { [&["--image"][..], &given].concat() } else { given };
         let verb = if given.len() == 1 { "applies" } else { "apply" };
         return Err(Error::invalid(format!("{} only {verb} with --node or --all-nodes", given.join(", ")))
             .with_hint("a FILE is checked where it lies, without the cluster; add --node NODE to check a node's"));
     }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<Outcome> {
+    let options = options(&cli)?;
+    if let Some(name) = &cli.download {
+        return download(&cli, name, &options);
+    }
+    let on_nodes = !cli.nodes.is_empty() || cli.all_nodes;
+    let connection = kubectl_connection_flags(&cli);
     if on_nodes {
         let names = cli.binaries.iter().map(|n| published_name(n, "NAME")).collect::<Result<Vec<_>>>()?;
         let request = node::NodeRequest {

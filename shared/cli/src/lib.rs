@@ -1,6 +1,8 @@
 //! The plugin runtime that needs no cluster: what every kube-harden plugin shares between parsing
 //! its flags and exiting.
 //!
+//! - [`command`]: the command skeleton every subcommand implements (flags -> validate -> run ->
+//!   exit code), and the one runner every plugin's `main` calls.
 //! - [`output`]: the one writer to stdout and stderr. A closed pipe (`| head`) ends the output
 //!   quietly and never stops the command: a mutation sequence always finishes, and the exit code
 //!   stays the command's own.
@@ -24,6 +26,7 @@
 //! server (verify-bin) uses only this.
 
 pub mod app;
+pub mod command;
 pub mod complete;
 pub mod duration;
 pub mod error;

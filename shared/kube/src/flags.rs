@@ -80,6 +80,34 @@ impl KubeArgs {
     }
 }
 
+/// `-A`/`--all-namespaces`, declared once for every command that takes it (`#[command(flatten)]`).
+/// A command whose "every namespace" means something narrower says so in its own words with
+/// `#[command(mut_arg("all_namespaces", |a| a.help("...")))]`; the flag itself is this one.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct AllNamespaces {
+    /// Every namespace.
+    #[arg(id = "all_namespaces", short = 'A', long = "all-namespaces")]
+    pub all: bool,
+}
+
+/// `--dry-run` of the commands that delete or run rather than apply (those take it in
+/// [`ApplyArgs`]), declared once; a command words its strategies with
+/// `#[command(mut_arg("dry_run", |a| a.help("...")))]`.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct DryRunArgs {
+    /// none, client or server, given as --dry-run=STRATEGY. A bare --dry-run means client, as in kubectl.
+    #[arg(
+        id = "dry_run",
+        long = "dry-run",
+        value_name = "STRATEGY",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "none",
+        default_missing_value = "client"
+    )]
+    pub strategy: DryRun,
+}
+
 /// How to print objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ObjectFormat {

@@ -18,7 +18,7 @@
 //! - [`error`], [`print`]: kube errors as the runtime's, and objects printed as kubectl does.
 //!
 //! A command reads as kubectl's Complete -> Validate -> Run: flags -> a pure validation -> pure
-//! builders -> this runtime.
+//! builders -> this runtime, in the shape of [`harden_cli::command::Command`].
 
 pub mod access;
 pub mod apply;
@@ -48,15 +48,14 @@ use kube::api::{Api, ListParams};
 /// The label every object created by a plugin carries, so that later runs know it is ours.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 
-/// A cluster-facing plugin's `main`: [`harden_cli::app::main`] with namespaces and pods completed
-/// from the cluster, and a tokio runtime for `run`.
-pub fn main<C, F>(bin: &str, run: impl FnOnce(C) -> F) -> ExitCode
+/// A cluster-facing plugin's `main`: [`harden_cli::command::main`] with namespaces and pods
+/// completed from the cluster, and a tokio runtime for the validated command's run.
+pub fn main<P>(bin: &str) -> ExitCode
 where
-    C: clap::CommandFactory + clap::FromArgMatches,
-    F: std::future::Future<Output = ExitCode>,
+    P: clap::CommandFactory + clap::FromArgMatches + harden_cli::command::Dispatch,
 {
-    harden_cli::app::main(bin, &ClusterCompletion, |cli| match runtime() {
-        Ok(runtime) => runtime.block_on(run(cli)),
+    harden_cli::command::main::<P>(bin, &ClusterCompletion, |validated| match runtime() {
+        Ok(runtime) => runtime.block_on(validated.finish()),
         Err(err) => {
             harden_cli::output::error_line(&harden_cli::Error::other(format!("starting the async runtime: {err}")));
             ExitCode::from(1)

@@ -238,3 +238,226 @@ fn nothing_writes_to_the_terminal_around_the_escaping_writer() {
     }
     assert!(found.is_empty(), "writes around harden_cli::output:\n{}", found.join("\n"));
 }
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
+        if entry.is_dir() {
+            rust_sources(&entry, out);
+        } else if entry.extension().is_some_and(|e| e == "rs") {
+            out.push(entry);
+        }
+    }
+}
+
+/// The text from `start` (which must occur once) to the end of its block: the first line that is
+/// a lone `}` at the start's indentation (items at the top of a file).
+fn item<'a>(text: &'a str, start: &str) -> Option<&'a str> {
+    let at = text.find(start)?;
+    let end = text[at..].find("\n}\n").map_or(text.len(), |e| at + e + 2);
+    Some(&text[at..end])
+}
+
+/// How a plugin breaks the command skeleton (`harden_cli::command`), from its `main.rs` and the text
+/// of all its sources: `main` is anything but one call into the shared runner; a subcommand of the
+/// enum is not dispatched through `Validated::of`, or its type does not implement the trait; or a
+/// source picks an exit code itself (`finish`, the runner's) or enters around the runner.
+fn skeleton_violations(plugin: &str, main_rs: &str, sources: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let body = item(main_rs, "fn main() -> ExitCode {").unwrap_or_default();
+    let calls: Vec<&str> = body.lines().skip(1).filter(|l| l.trim() != "}" && !l.trim().is_empty()).collect();
+    let runner = |l: &str| {
+        let l = l.trim();
+        l.starts_with("harden_kube::main::<Cli>(\"") || l.starts_with("harden_cli::command::main_offline::<Cli>(\"")
+    };
+    if calls.len() != 1 || !runner(calls[0]) {
+        found.push(format!("{plugin}: main is not one call into the shared runner: {body:?}"));
+    }
+    let Some(dispatch) = item(main_rs, "impl Dispatch for Cli {") else {
+        found.push(format!("{plugin}: main.rs has no `impl Dispatch for Cli`"));
+        return found;
+    };
+    for arm in dispatch.lines().filter(|l| l.contains("=>")) {
+        if !arm.contains("=> Validated::of(") || arm.contains(".run(") {
+            found.push(format!("{plugin}: a subcommand is dispatched around the skeleton: {}", arm.trim()));
+        }
+    }
+    // The subcommands: each variant's type implements the trait (verify-bin's Cli is the one command).
+    let mut types = Vec::new();
+    match item(main_rs, "enum Command {") {
+        Some(subcommands) => {
+            for line in subcommands.lines().skip(1).map(str::trim) {
+                let Some((variant, ty)) = line.strip_suffix("),").and_then(|l| l.split_once('(')) else { continue };
+                let ty = ty.strip_prefix("Box<").and_then(|t| t.strip_suffix('>')).unwrap_or(ty);
+                let ty = ty.rsplit("::").next().unwrap_or(ty).to_string();
+                if !dispatch.contains(&format!("Command::{variant}(")) {
+                    found.push(format!("{plugin}: subcommand {variant} is not in the dispatch"));
+                }
+                types.push(ty);
+            }
+            if types.is_empty() {
+                found.push(format!("{plugin}: no subcommands found in `enum Command`"));
+            }
+        }
+        None => types.push("Cli".to_string()),
+    }
+    for ty in types {
+        if !sources.contains(&format!("impl harden_cli::command::Command for {ty} {{")) {
+            found.push(format!("{plugin}: {ty} does not implement harden_cli::command::Command"));
+        }
+    }
+    for banned in ["finish(ExitStyle", "error::finish(", "harden_cli::app::main("] {
+        if sources.contains(banned) {
+            found.push(format!("{plugin}: picks its exit code or enters around the runner ({banned})"));
+        }
+    }
+    found
+}
+
+/// Issue 26: three command shapes (`*Cmd::run`, cis-bench's `*Args` + `dispatch()`, verify-bin's flat
+/// parser), each main picking exit styles itself. Now every subcommand of every plugin is a
+/// `harden_cli::command::Command`, and every main one call into the shared runner.
+#[test]
+fn every_subcommand_goes_through_the_command_skeleton() {
+    let mut found = Vec::new();
+    let mut subcommands = 0;
+    for plugin in harden_tests::plugins() {
+        let src = repo_root().join("plugins").join(&plugin).join("src");
+        let main_rs = std::fs::read_to_string(src.join("main.rs")).unwrap();
+        let mut files = Vec::new();
+        rust_sources(&src, &mut files);
+        let sources: String = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+        subcommands += sources.matches("impl harden_cli::command::Command for ").count();
+        found.extend(skeleton_violations(&plugin, &main_rs, &sources));
+    }
+    assert!(found.is_empty(), "commands around the skeleton:\n{}", found.join("\n"));
+    // 13 + 4 + 5 + 6 + 4 + 1 + 8 subcommands, and cks-practice's wizard.
+    assert!(subcommands >= 42, "every plugin's subcommands were seen: {subcommands}");
+}
+
+/// The rule above, fed planted bypasses in netpol-deny's real main.rs: a main that matches and
+/// finishes itself (the old shape), a subcommand run without validation, and a new subcommand whose
+/// type does not implement the trait.
+#[test]
+fn the_skeleton_rule_catches_planted_bypasses() {
+    let src = repo_root().join("plugins/netpol-deny/src");
+    let main_rs = std::fs::read_to_string(src.join("main.rs")).unwrap();
+    let mut files = Vec::new();
+    rust_sources(&src, &mut files);
+    let sources: String = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+    assert_eq!(skeleton_violations("netpol-deny", &main_rs, &sources), Vec::<String>::new());
+
+    let runner = "    harden_kube::main::<Cli>(\"kubectl-netpol_deny\")\n";
+    assert!(main_rs.contains(runner));
+    let old_main = main_rs.replace(
+        runner,
+        "    harden_kube::main::<Cli>(\"kubectl-netpol_deny\");\n    finish(ExitStyle::Action, Ok(Outcome::Good))\n",
+    );
+    let found = skeleton_violations("netpol-deny", &old_main, &sources);
+    assert!(found.iter().any(|f| f.contains("main is not one call")), "{found:?}");
+
+    let arm = "Command::Doctor(cmd) => Validated::of(cmd),";
+    assert!(main_rs.contains(arm));
+    let unvalidated = main_rs.replace(arm, "Command::Doctor(cmd) => { let _ = cmd.run(); Validated::of(Noop) }");
+    let found = skeleton_violations("netpol-deny", &unvalidated, &sources);
+    assert!(found.iter().any(|f| f.contains("dispatched around the skeleton")), "{found:?}");
+
+    let variant = "    Diff(Box<diff::DiffCmd>),\n";
+    assert!(main_rs.contains(variant));
+    let rogue = main_rs
+        .replace(variant, &format!("{variant}    Rogue(rogue::RogueCmd),\n"))
+        .replace(arm, &format!("{arm}\n            Command::Rogue(cmd) => Validated::of(cmd),"));
+    let found = skeleton_violations("netpol-deny", &rogue, &sources);
+    assert_eq!(found, ["netpol-deny: RogueCmd does not implement harden_cli::command::Command"]);
+
+    let finishing = format!("{sources}\nfn sneak() -> ExitCode {{ finish(ExitStyle::Verdict, Ok(Outcome::Good)) }}\n");
+    assert_eq!(skeleton_violations("netpol-deny", &main_rs, &finishing).len(), 1);
+}
+
+/// The clap declarations in `text` of a flag every command shares: `-A`/`--all-namespaces` and
+/// `--dry-run`, which plugins take from `harden_kube::flags` (`AllNamespaces`, `DryRunArgs`,
+/// `ApplyArgs`) with `#[command(flatten)]`. Each as `LINE: ATTRIBUTE FIELD`.
+fn own_shared_flags(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i].trim();
+        let builder =
+            [".short('A')", ".long(\"all-namespaces\")", ".long(\"dry-run\")"].iter().any(|b| line.contains(b));
+        if builder {
+            found.push(format!("{}: {line}", i + 1));
+        }
+        if !line.starts_with("#[arg(") {
+            i += 1;
+            continue;
+        }
+        // The attribute (over several lines when long), then the field it declares.
+        let first = i;
+        let mut attribute = line.to_string();
+        while !attribute.ends_with(")]") && i + 1 < lines.len() {
+            i += 1;
+            attribute.push_str(lines[i].trim());
+        }
+        let field = lines.get(i + 1).map_or("", |l| l.trim());
+        let shared = ["short = 'A'", "\"all-namespaces\"", "\"dry-run\""].iter().any(|f| attribute.contains(f))
+            || field.ends_with("all_namespaces: bool,")
+            || field.ends_with("dry_run: DryRun,");
+        if shared {
+            found.push(format!("{}: {attribute} {field}", first + 1));
+        }
+        i += 1;
+    }
+    found
+}
+
+/// Issue 26: `--dry-run` was declared 6 times outside `ApplyArgs` and `-A` 10 times, each with its
+/// own attributes. No plugin declares either now.
+#[test]
+fn plugins_take_dry_run_and_all_namespaces_from_the_shared_flags() {
+    let mut found = Vec::new();
+    for plugin in harden_tests::plugins() {
+        let mut files = Vec::new();
+        rust_sources(&repo_root().join("plugins").join(&plugin).join("src"), &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            found.extend(own_shared_flags(&text).into_iter().map(|f| format!("{}:{f}", file.display())));
+        }
+    }
+    assert!(found.is_empty(), "shared flags declared in a plugin:\n{}", found.join("\n"));
+    // The shared declarations are seen by the same rule.
+    let flags = std::fs::read_to_string(repo_root().join("shared/kube/src/flags.rs")).unwrap();
+    assert_eq!(own_shared_flags(&flags).len(), 3, "AllNamespaces, DryRunArgs and ApplyArgs declare them");
+}
+
+/// The rule above on the declarations as they were (tls-ingress's `list -A`, netpol-deny's
+/// `delete --dry-run`), a field whose long name comes from its own name, and a builder.
+#[test]
+fn the_shared_flag_rule_names_old_declarations() {
+    let old = r#"
+pub struct ListCmd {
+    /// Every namespace.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+}
+pub struct DeleteCmd {
+    /// none, client (only list what would go) or server (the server checks the deletion).
+    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true, default_value = "none", default_missing_value = "client")]
+    dry_run: DryRun,
+    #[arg(
+        long,
+        value_name = "STRATEGY"
+    )]
+    pub dry_run: DryRun,
+    #[arg(long)]
+    everywhere: bool,
+}
+fn command() -> clap::Command { clap::Command::new("x").arg(clap::Arg::new("all").short('A')) }
+"#;
+    let found = own_shared_flags(old);
+    assert_eq!(found.len(), 4, "{found:?}");
+    assert!(found[0].starts_with("4: #[arg(short = 'A', long)]"), "{found:?}");
+    assert!(found[2].starts_with("11: #[arg(long,value_name = \"STRATEGY\")]"), "{found:?}");
+    let flattened = "    #[command(flatten)]\n    all_namespaces: AllNamespaces,\n    #[command(flatten)]\n    dry_run: DryRunArgs,\n";
+    assert_eq!(own_shared_flags(flattened), Vec::<String>::new());
+}

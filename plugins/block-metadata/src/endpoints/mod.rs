@@ -54,13 +54,13 @@ const ENDPOINTSCMD_EXAMPLES: &str = "Examples:\n  # which node ports the policie
 
 #[derive(Args)]
 #[command(after_help = ENDPOINTSCMD_EXAMPLES, args_conflicts_with_subcommands = true)]
+#[command(mut_arg("all_namespaces", |a| a.help("Every namespace except kube-system (name it with -n as well to include it)")))]
 pub struct EndpointsCmd {
     #[command(subcommand)]
     action: Option<Action>,
 
-    /// Every namespace except kube-system (name it with -n as well to include it).
-    #[arg(short = 'A', long = "all-namespaces")]
-    all_namespaces: bool,
+    #[command(flatten)]
+    all_namespaces: harden_kube::flags::AllNamespaces,
 
     /// The ports to check on every node (numbers and ranges, comma-separated) [default: 6443, 2379-2380,
     /// 10250, 10255, 10259, 10257, 10249, 10256]; NodePorts in use are added.
@@ -129,13 +129,30 @@ enum Action {
     Close(Box<CloseCmd>),
 }
 
+impl harden_cli::command::Command for EndpointsCmd {
+    const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
+
+    /// `endpoints close` changes the cluster (exit 1 on failure); `endpoints` is a verdict.
+    fn style(&self) -> harden_cli::ExitStyle {
+        if self.closes() { harden_cli::ExitStyle::Action } else { harden_cli::ExitStyle::Verdict }
+    }
+
+    fn validate(&self) -> harden_cli::Result<()> {
+        Ok(())
+    }
+
+    async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
+        self.execute().await
+    }
+}
+
 impl EndpointsCmd {
     /// Whether this is `endpoints close`, an action rather than a verdict.
     pub fn closes(&self) -> bool {
         matches!(self.action, Some(Action::Close(_)))
     }
 
-    pub async fn run(self) -> Result<Outcome> {
+    async fn execute(self) -> Result<Outcome> {
         if let Some(Action::Close(close)) = self.action {
             return close.run().await;
         }
@@ -149,7 +166,7 @@ impl EndpointsCmd {
             catalog::parse_ports(&self.ports)
                 .map_err(|e| Error::invalid(e).with_hint("e.g. --ports 10250,10255,2379-2380 (each 1-65535)"))?
         };
-        let source = SourceArgs { files: Vec::new(), recursive: false, all_namespaces: self.all_namespaces };
+        let source = SourceArgs { files: Vec::new(), recursive: false, all_namespaces: self.all_namespaces.all };
         let loaded = load(&self.kube, &source, Wanted::Scope, engine_error).await?;
         let live = loaded.live.as_ref().ok_or_else(|| Error::other("endpoints reads a live cluster"))?;
         let client = &live.client;
@@ -577,10 +594,10 @@ const CLOSECMD_EXAMPLES: &str = "Examples:\n  # keep the pods of a12 off the nod
 
 #[derive(Args)]
 #[command(after_help = CLOSECMD_EXAMPLES)]
+#[command(mut_arg("all_namespaces", |a| a.help("Every namespace except kube-system (name it with -n as well to include it)")))]
 pub struct CloseCmd {
-    /// Every namespace except kube-system (name it with -n as well to include it).
-    #[arg(short = 'A', long = "all-namespaces")]
-    all_namespaces: bool,
+    #[command(flatten)]
+    all_namespaces: harden_kube::flags::AllNamespaces,
 
     /// Name of the policy.
     #[arg(long, value_name = "NAME", default_value = close::DEFAULT_NAME)]
@@ -633,7 +650,7 @@ impl CloseCmd {
             ))
             .with_hint("drop -n, or close per namespace: kubectl block-metadata endpoints close -n NAMESPACE"));
         }
-        let all = self.all_namespaces || self.cluster_wide;
+        let all = self.all_namespaces.all || self.cluster_wide;
         let mut kube = self.kube.clone();
         if self.cluster_wide {
             kube.namespaces.clear();

@@ -8,6 +8,7 @@
 mod commands;
 mod exam;
 mod grade;
+mod nodes;
 mod pki;
 mod run;
 mod scenario;

@@ -139,13 +139,89 @@ fn the_graph_rule_names_the_old_graphs_edges() {
     assert_eq!(graph_violations(&shared, std::path::Path::new("/repo")).len(), 2);
 }
 
-/// Plugins write through the runtime only: clippy's print lints are denied in every plugin.
-#[test]
-fn every_plugin_denies_printing_around_the_runtime() {
-    for plugin in harden_tests::plugins() {
-        let main = std::fs::read_to_string(repo_root().join("plugins").join(&plugin).join("src/main.rs")).unwrap();
-        assert!(main.contains("#![deny(clippy::print_stdout, clippy::print_stderr)]"), "{plugin}");
+/// The lints the workspace denies in every crate (`[workspace.lints.clippy]` in the root
+/// Cargo.toml): what each crate takes with `[lints] workspace = true`.
+const WORKSPACE_LINTS: [&str; 4] = ["print_stdout", "print_stderr", "dbg_macro", "unwrap_used"];
+
+/// The lines of a manifest's table `[name]`, up to the next table.
+fn manifest_table<'a>(manifest: &'a str, name: &str) -> Vec<&'a str> {
+    let header = format!("[{name}]");
+    manifest
+        .lines()
+        .skip_while(|l| l.trim() != header)
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+/// What breaks the lint rule: a lint of [`WORKSPACE_LINTS`] not denied by the workspace, and a
+/// member (its directory and manifest) that does not take the workspace's lints.
+fn lint_violations(root: &str, members: &[(String, String)]) -> Vec<String> {
+    let lints = manifest_table(root, "workspace.lints.clippy");
+    let mut found: Vec<String> = WORKSPACE_LINTS
+        .iter()
+        .filter(|lint| !lints.contains(&format!("{lint} = \"deny\"").as_str()))
+        .map(|lint| format!("Cargo.toml: [workspace.lints.clippy] does not deny {lint}"))
+        .collect();
+    for (dir, manifest) in members {
+        if manifest_table(manifest, "lints") != ["workspace = true"] {
+            found.push(format!("{dir}/Cargo.toml: no `[lints] workspace = true`"));
+        }
     }
+    found
+}
+
+/// Issue 26: the print lints were `#![deny]` attributes in some crates' top files, checked by a text
+/// search of the plugins' main.rs only. Now every crate of the workspace takes the workspace's lints
+/// (print, dbg and unwrap outside tests), and no file repeats them.
+#[test]
+fn every_crate_takes_the_workspace_lints() {
+    let root = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
+    let metadata = workspace_metadata();
+    let members: Vec<(String, String)> = metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let manifest = std::path::PathBuf::from(p["manifest_path"].as_str().unwrap());
+            let dir = manifest.parent().unwrap().strip_prefix(repo_root()).unwrap().display().to_string();
+            (dir, std::fs::read_to_string(&manifest).unwrap())
+        })
+        .collect();
+    assert!(members.len() >= 17, "the workspace's crates were found: {}", members.len());
+    let found = lint_violations(&root, &members);
+    assert!(found.is_empty(), "lints the workspace does not enforce:\n{}", found.join("\n"));
+    for (dir, _) in &members {
+        let top = ["src/main.rs", "src/lib.rs"].map(|f| repo_root().join(dir).join(f));
+        for file in top.iter().filter(|f| f.exists()) {
+            let text = std::fs::read_to_string(file).unwrap();
+            assert!(!text.contains("#![deny(clippy::print"), "{}: the workspace denies it", file.display());
+        }
+    }
+}
+
+/// The rule above, fed the manifests as they were before issue 26: no workspace lints, and crates
+/// that do not take them.
+#[test]
+fn the_lint_rule_names_what_the_old_manifests_lacked() {
+    let old_root = "[workspace]\nmembers = [\"plugins/verify-bin\"]\n\n[profile.release]\nlto = true\n";
+    let old_member =
+        ("plugins/verify-bin".to_string(), "[package]\nname = \"kubectl-verify-bin\"\n\n[dependencies]\n".to_string());
+    let found = lint_violations(old_root, &[old_member]);
+    assert_eq!(found.len(), 5, "{found:?}");
+    assert!(found.contains(&"plugins/verify-bin/Cargo.toml: no `[lints] workspace = true`".to_string()));
+    // One lint left out, or set to warn, is named; a member with its own lints instead is too.
+    let warn = "[workspace.lints.clippy]\nprint_stdout = \"deny\"\nprint_stderr = \"deny\"\ndbg_macro = \"deny\"\nunwrap_used = \"warn\"\n";
+    let own = ("shared/cli".to_string(), "[lints.clippy]\nprint_stdout = \"deny\"\n".to_string());
+    assert_eq!(
+        lint_violations(warn, &[own]),
+        [
+            "Cargo.toml: [workspace.lints.clippy] does not deny unwrap_used",
+            "shared/cli/Cargo.toml: no `[lints] workspace = true`"
+        ]
+    );
 }
 
 /// The README's first command, `cargo run -q -p PACKAGE -- ARGS`, needs the package to say which of

@@ -17,6 +17,13 @@
 //! 0.2 of kubectl's; `matrix -n` over every namespace within 1.2x of `-A`; no request per
 //! namespace where a list would do. The process exits 1 when a goal is missed.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    reason = "a benchmark: it prints its measurements, and fails by panicking"
+)]
+
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};

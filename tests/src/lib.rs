@@ -6,6 +6,8 @@
 //! There is no controller-manager, scheduler or kubelet: namespaces never finish deleting, so
 //! each test takes a fresh one from [`Cluster::namespace`], and pods stay Pending.
 
+#![allow(clippy::unwrap_used, reason = "the tests' fixtures: a failure panics, and fails the test")]
+
 pub mod intercept;
 pub mod proxy;
 
@@ -244,6 +246,7 @@ pub fn exec_tempdir() -> tempfile::TempDir {
 }
 
 /// Runs a command and returns its output, printing it when the test fails to make debugging easy.
+#[allow(clippy::print_stderr, reason = "the test's output shows what it ran when it fails")]
 pub fn run(command: &mut Command) -> Output {
     let output = command.output().unwrap_or_else(|e| panic!("running {command:?}: {e}"));
     eprintln!(

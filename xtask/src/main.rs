@@ -7,6 +7,12 @@
 //!   the whole one-node cluster, for trying the plugins by hand.
 //! - `cargo xtask dist`: release archives and krew manifests.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "xtask is the developers' tool at a terminal: it prints what it runs and finds"
+)]
+
 mod dist;
 
 use std::path::{Path, PathBuf};

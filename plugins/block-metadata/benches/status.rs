@@ -5,6 +5,13 @@
 //! text and JSON, and prints wall time and peak RSS. Goal: the text output costs about what the JSON
 //! does (at most twice its time plus a second); the process exits 1 when it does not.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    reason = "a benchmark: it prints its measurements, and fails by panicking"
+)]
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -2,8 +2,6 @@
 //! NetworkPolicy per namespace, refuse where that policy would widen egress, and prove with the
 //! reachability engine which pods can still reach an endpoint.
 
-#![deny(clippy::print_stdout, clippy::print_stderr)]
-
 mod build;
 mod cluster;
 mod commands;

@@ -7,13 +7,14 @@ use harden_cli::error::{Error, Outcome, Result};
 use harden_cli::output::{self, line};
 use harden_kube::client::{Kube, connect};
 use harden_kube::flags::KubeArgs;
-use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use serde_json::json;
 
 use crate::grade::Check;
+use crate::nodes::node_access;
 use crate::run::{self, Best, Record};
-use crate::scenario::{self, ALL, Context, Id, Need, NodeBench, Plan};
+use crate::scenario::{self, Context, Id, Need, Plan, StartFlags};
+use crate::scenarios::{self, ALL};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -35,18 +36,6 @@ fn no_namespace_flag(kube: &KubeArgs) -> Result<()> {
         Err(Error::invalid("-n/--namespace does not apply: a practice run makes and names namespaces of its own")
             .with_hint("name the run with --run (the task shows its namespaces)"))
     }
-}
-
-/// Whether the cluster gives node access: at least one Ready node (kube-bench runs there).
-async fn node_access(kube: &Kube) -> Result<bool> {
-    let nodes: Vec<Node> =
-        harden_kube::list::list_all(&Api::all(kube.client.clone()), &ListParams::default(), "nodes").await?;
-    Ok(nodes.iter().any(ready))
-}
-
-/// Whether the node reports Ready=True.
-fn ready(node: &Node) -> bool {
-    node.status.iter().flat_map(|s| s.conditions.iter().flatten()).any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
 const LIST_EXAMPLES: &str = "Examples:\n  kubectl cks-practice list\n  # only what this cluster can run, for a script\n  kubectl cks-practice list --runnable -o json";
@@ -103,9 +92,10 @@ impl ListCmd {
                 });
                 output::print(&output::table(&["#", "scenario", "time", "needs", "variants", "topic"], rows));
                 if self.runnable && !nodes {
-                    output::eline(
-                        "kube-bench (8) is left out: it needs node access, and this cluster has no Ready node.",
-                    );
+                    output::eline(format!(
+                        "{} is left out: it needs node access, and this cluster has no Ready node.",
+                        scenarios::named_with_numbers(Need::NodeAccess)
+                    ));
                 }
             }
         }
@@ -164,48 +154,6 @@ pub struct StartCmd {
     pub kube: KubeArgs,
 }
 
-/// The node for scenario 8: `wanted` if it is Ready, else the first Ready node by name, workers
-/// before control-plane nodes (kube-bench's node checks are the workers').
-fn pick_node(nodes: &[Node], wanted: Option<&str>) -> Result<String> {
-    let name = |n: &Node| n.metadata.name.clone().unwrap_or_default();
-    if let Some(wanted) = wanted {
-        return match nodes.iter().find(|n| name(n) == wanted) {
-            Some(n) if ready(n) => Ok(wanted.to_string()),
-            Some(_) => Err(Error::invalid(format!("node {wanted} is not Ready: kube-bench's Job cannot run there"))),
-            None => {
-                let names: Vec<String> = nodes.iter().map(name).take(10).collect();
-                Err(Error::not_found(format!("node {wanted} does not exist"))
-                    .with_hint(format!("nodes: {}", if names.is_empty() { "none".into() } else { names.join(", ") })))
-            }
-        };
-    }
-    let mut candidates: Vec<(bool, String)> = nodes
-        .iter()
-        .filter(|n| ready(n))
-        .map(|n| {
-            let control_plane =
-                n.metadata.labels.as_ref().is_some_and(|l| l.contains_key(harden_kube_bench::job::CONTROL_PLANE_LABEL));
-            (control_plane, name(n))
-        })
-        .collect();
-    candidates.sort();
-    candidates.into_iter().next().map(|(_, name)| name).ok_or_else(scenario::node_access_error)
-}
-
-/// Scenario 8 on `node` (default: [`pick_node`]'s), with kube-bench's default image and the benchmark
-/// `kubectl cis-bench run` would choose for the cluster's version (or `benchmark`, checked against it);
-/// says which on stderr.
-pub async fn default_bench(kube: &Kube, node: Option<&str>, benchmark: Option<&str>) -> Result<NodeBench> {
-    let nodes: Vec<Node> =
-        harden_kube::list::list_all(&Api::all(kube.client.clone()), &ListParams::default(), "nodes").await?;
-    let node = pick_node(&nodes, node)?;
-    let (choice, _) =
-        harden_kube_bench::run::choose_benchmark(&kube.client, benchmark, "--benchmark", Some("--benchmark")).await?;
-    harden_kube_bench::run::tell(&choice);
-    let image = harden_cli::images::default_image(harden_kube_bench::job::DEFAULT_IMAGE)?;
-    Ok(NodeBench { node, image, benchmark: choice.benchmark })
-}
-
 impl harden_cli::command::Command for StartCmd {
     const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
 
@@ -219,43 +167,8 @@ impl harden_cli::command::Command for StartCmd {
 }
 
 impl StartCmd {
-    /// `--node` and `--benchmark` are scenario 8's, `--image` applies to scenarios that create pods:
-    /// an error for the others.
-    fn bench_flags_absent(&self) -> Result<()> {
-        for (given, flag) in [(&self.node, "--node"), (&self.benchmark, "--benchmark")] {
-            if given.is_some() {
-                return Err(Error::invalid(format!(
-                    "{flag} does not apply to {}: only kube-bench (8) runs on a node",
-                    self.scenario.name()
-                )));
-            }
-        }
-        if self.image.is_some() && !scenario::creates_pods(self.scenario) {
-            return Err(Error::invalid(format!(
-                "--image does not apply to {}: it creates no pods",
-                self.scenario.name()
-            )));
-        }
-        Ok(())
-    }
-
-    /// Scenario 8's node, image and benchmark (None for the others).
-    async fn bench(&self, kube: &Kube) -> Result<Option<NodeBench>> {
-        if self.scenario != Id::KubeBench {
-            return Ok(None);
-        }
-        if let Some(image) = &self.image {
-            harden_cli::images::validate(image)?;
-            harden_kube_bench::job::validate_image(image, "--image")?;
-        }
-        if let Some(benchmark) = &self.benchmark {
-            harden_kube_bench::job::validate_benchmark(benchmark, "--benchmark")?;
-        }
-        let mut bench = default_bench(kube, self.node.as_deref(), self.benchmark.as_deref()).await?;
-        if let Some(image) = &self.image {
-            bench.image = image.clone();
-        }
-        Ok(Some(bench))
+    fn flags(&self) -> StartFlags<'_> {
+        StartFlags { node: self.node.as_deref(), benchmark: self.benchmark.as_deref(), image: self.image.as_deref() }
     }
 
     async fn execute(self) -> Result<Outcome> {
@@ -267,33 +180,28 @@ impl StartCmd {
             Some(dir) => std::env::current_dir()?.join(dir),
             None => scenario::default_dir(&run_name),
         };
-        if self.dir.is_some() && !self.scenario.info().needs.contains(&Need::LocalFiles) {
+        if self.dir.is_some() && !self.scenario.needs(Need::LocalFiles) {
             return Err(Error::invalid(format!(
                 "--dir does not apply to {}: it writes no files",
                 self.scenario.name()
             )));
         }
-        if self.scenario != Id::KubeBench {
-            // The flags that only scenario 8 takes are refused before anything connects.
-            self.bench_flags_absent()?;
-        }
+        // The flags that only some scenarios take are refused before anything connects.
+        scenarios::validate_start_flags(self.scenario, &self.flags())?;
         let variant = match &self.variant {
             Some(text) => Some(self.scenario.parse_variant(text)?.to_string()),
             None => None,
         };
         let kube = connect(&self.kube).await?;
-        let bench = self.bench(&kube).await?;
-        let mut plan = scenario::plan(
-            self.scenario,
-            &Context { seed, dir: &dir, bench: bench.as_ref(), variant: variant.as_deref() },
-        )?;
-        // Scenario 8's --image is kube-bench's (in `bench`); the others' is their pods'.
-        plan.choose_images(if bench.is_some() { None } else { self.image.as_deref() })?;
+        let flags = self.flags();
+        let bench = self.scenario.0.node(&kube, &flags).await?;
+        let mut plan =
+            self.scenario.plan(&Context { seed, dir: &dir, bench: bench.as_ref(), variant: variant.as_deref() })?;
+        // A scenario's pods take --image (kube-bench's Job took it in `node`: its plan has no pods).
+        plan.choose_images(self.image.as_deref())?;
         run::wait_for_namespaces_to_go(&kube.client, &plan, self.timeout).await?;
-        let record = run::start(&kube.client, &plan, self.exam, bench.as_ref()).await?;
-        if bench.is_none() {
-            wait_for_the_pods(&kube, &plan, &record, self.timeout).await?;
-        }
+        let record = run::start(&kube.client, &plan, self.exam).await?;
+        wait_for_the_pods(&kube, &plan, &record, self.timeout).await?;
         print_task(&record, &plan);
         Ok(Outcome::Good)
     }
@@ -477,7 +385,7 @@ pub async fn grade(
         None if record.has_files() => return Err(Error::other("no directory for the run's files (a bug)")),
         None => record.plan()?,
     };
-    crate::scenarios::check(client, &plan, record.bench.as_ref(), probe_address).await
+    scenarios::check(client, &plan, probe_address).await
 }
 
 fn minutes(seconds: u64) -> String {
@@ -775,14 +683,14 @@ mod tests {
     fn record(exam: bool) -> Record {
         Record {
             run: "default-deny-1".into(),
-            id: Id::DefaultDeny,
+            id: Id::parse("default-deny").unwrap(),
             seed: 1,
             started: 1_000_000,
             exam,
             minutes: 6,
             dir: PathBuf::from("/tmp/x"),
             bench: None,
-            modes: None,
+            kept: Default::default(),
             best: None,
             mock: None,
             ended: None,

@@ -19,30 +19,24 @@ use crate::commands::{self, Format};
 use crate::grade::Check;
 use crate::run::{self, Best, Mock, Record};
 use crate::scenario::{self, Context, Id, Plan};
+use crate::scenarios::ALL;
 use crate::seed::Rng;
 
-/// The scenarios a mock exam draws from: those of the current curriculum (the Dashboard's left it
-/// in 2024) that need no node access (kube-bench changes a node's file: practise it on its own).
-pub const POOL: [Id; 9] = [
-    Id::DefaultDeny,
-    Id::FrontendToBackend,
-    Id::BlockMetadata,
-    Id::TlsIngress,
-    Id::TamperedBinary,
-    Id::EgressDns,
-    Id::NodeEndpoints,
-    Id::NamedPort,
-    Id::VerifyVersion,
-];
+/// The scenarios a mock exam draws from, in the list's order: those whose card says so (the
+/// current curriculum: the Dashboard's left it in 2024; and no node access: kube-bench changes a
+/// node's file, practise it on its own).
+pub fn pool() -> Vec<Id> {
+    ALL.iter().copied().filter(|id| id.card().mock_exam).collect()
+}
 
 /// The share of the weights that passes, as the CKS exam's 67%.
 pub const PASS_PERCENT: usize = 67;
 
-/// The tasks a seed draws: `tasks` distinct scenarios of [`POOL`] in a seeded order, each with a seed
+/// The tasks a seed draws: `tasks` distinct scenarios of [`pool`] in a seeded order, each with a seed
 /// of its own (its run's names). Pure: the same seed gives the same tasks.
 pub fn draw(seed: u64, tasks: usize) -> Vec<(Id, u64)> {
     let mut rng = Rng::new(seed, "mock-exam");
-    let mut pool = POOL.to_vec();
+    let mut pool = pool();
     for i in (1..pool.len()).rev() {
         let j = rng.below(i as u64 + 1) as usize;
         pool.swap(i, j);
@@ -52,8 +46,8 @@ pub fn draw(seed: u64, tasks: usize) -> Vec<(Id, u64)> {
 
 fn parse_tasks(text: &str) -> std::result::Result<usize, String> {
     match text.parse::<usize>() {
-        Ok(n) if (1..=POOL.len()).contains(&n) => Ok(n),
-        _ => Err(format!("a mock exam has 1-{} tasks (one per scenario it draws from)", POOL.len())),
+        Ok(n) if (1..=pool().len()).contains(&n) => Ok(n),
+        _ => Err(format!("a mock exam has 1-{} tasks (one per scenario it draws from)", pool().len())),
     }
 }
 
@@ -233,8 +227,8 @@ impl StartCmd {
         for (id, task_seed) in &drawn {
             let run_name = scenario::run_name(*id, *task_seed);
             let dir = scenario::default_dir(&run_name);
-            let mut plan = scenario::plan(*id, &Context { seed: *task_seed, dir: &dir, bench: None, variant: None })?;
-            let image = if scenario::creates_pods(*id) { self.image.as_deref() } else { None };
+            let mut plan = id.plan(&Context { seed: *task_seed, dir: &dir, bench: None, variant: None })?;
+            let image = if id.creates_pods() { self.image.as_deref() } else { None };
             plan.choose_images(image)?;
             run::wait_for_namespaces_to_go(&kube.client, &plan, self.timeout).await?;
             plans.push(plan);
@@ -243,7 +237,7 @@ impl StartCmd {
         let minutes: u32 = drawn.iter().map(|(id, _)| id.info().minutes).sum();
         let mut tasks: Vec<Task> = Vec::new();
         for plan in plans {
-            let mut record = run::new_record(&plan, true, None);
+            let mut record = run::new_record(&plan, true);
             record.started = started;
             record.minutes = minutes;
             record.mock = Some(Mock { seed, tasks: self.tasks });
@@ -550,7 +544,7 @@ mod tests {
             let mut ids: Vec<Id> = tasks.iter().map(|t| t.0).collect();
             ids.dedup();
             assert_eq!(ids.len(), 3, "distinct scenarios: {tasks:?}");
-            assert!(tasks.iter().all(|(id, s)| POOL.contains(id) && *s > 0));
+            assert!(tasks.iter().all(|(id, s)| pool().contains(id) && *s > 0));
             sets.insert(format!("{tasks:?}"));
         }
         assert!(sets.len() > 10, "seeds draw other tasks: {sets:?}");
@@ -558,16 +552,32 @@ mod tests {
         assert!(parse_tasks("0").is_err() && parse_tasks("10").is_err() && parse_tasks("x").is_err());
         // Every scenario of the current curriculum that needs no node access is drawn from: the new
         // ones too (10-12), never the Dashboard's (outside it) or kube-bench (it changes a node).
-        for id in crate::scenario::ALL {
-            let current = !matches!(id, Id::DashboardUser | Id::DashboardArgs | Id::KubeBench);
-            assert_eq!(POOL.contains(&id), current, "{id:?}");
+        for id in ALL {
+            let current = !["dashboard-user", "dashboard-args", "kube-bench"].contains(&id.name());
+            assert_eq!(pool().contains(&id), current, "{id:?}");
         }
+        // The pool in the order of the list before scenarios were one type: a seed draws the same exam.
+        let names: Vec<&str> = pool().iter().map(|id| id.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "default-deny",
+                "frontend-to-backend",
+                "block-metadata",
+                "tls-ingress",
+                "tampered-binary",
+                "egress-dns",
+                "node-endpoints",
+                "named-port",
+                "verify-version"
+            ]
+        );
     }
 
     fn graded(run: &str, weight: u32, solved: bool, now: bool) -> Graded {
         Graded {
             run: run.into(),
-            id: Id::DefaultDeny,
+            id: Id::parse("default-deny").unwrap(),
             weight,
             checks: vec![Check::new("the-secret-case", now, "the reason that gives it away")],
             best: solved.then_some(Best { passed: 1, total: 1, seconds_in: 60 }),

@@ -55,10 +55,17 @@ fn engine(err: netpol::Error) -> Error {
         .with_hint("a policy in the run's namespaces does not validate; fix it with kubectl")
 }
 
+/// The sha256 digest of `bytes` in hex, as `sha256sum` prints it (the binaries' scenarios grade
+/// with it).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Every pod the run started is in the model, or an error naming the first that is gone (the
 /// checks ask about them: `reset` and `start` again).
-pub fn starting_pods(cluster: &Cluster, plan: &crate::scenario::Plan) -> Result<()> {
-    for pod in plan.objects.iter().filter(|o| o["kind"] == "Pod") {
+pub fn starting_pods(cluster: &Cluster, objects: &[serde_json::Value]) -> Result<()> {
+    for pod in objects.iter().filter(|o| o["kind"] == "Pod") {
         let (namespace, name) = (
             pod["metadata"]["namespace"].as_str().unwrap_or_default(),
             pod["metadata"]["name"].as_str().unwrap_or_default(),

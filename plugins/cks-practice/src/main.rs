@@ -3,11 +3,10 @@
 //! it, and `check` grades what the cluster does (the NetworkPolicy engine, SubjectAccessReviews, the
 //! certificate, the digests), not what the objects are called.
 
-#![deny(clippy::print_stdout, clippy::print_stderr)]
-
 mod commands;
 mod exam;
 mod grade;
+mod nodes;
 mod pki;
 mod run;
 mod scenario;

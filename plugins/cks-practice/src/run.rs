@@ -22,7 +22,7 @@ use kube::{Client, ResourceExt};
 use serde_json::json;
 
 use crate::PLUGIN;
-use crate::scenario::{self, Context, Id, NodeBench, Plan, RUN_LABEL};
+use crate::scenario::{self, Context, Id, Kept, Need, NodeBench, Plan, RUN_LABEL};
 
 /// The label of a run's record.
 pub const RECORD_LABEL: &str = "cks-practice.kube-harden.io/record";
@@ -42,11 +42,11 @@ pub struct Record {
     pub exam: bool,
     pub minutes: u32,
     pub dir: PathBuf,
-    /// Scenario 8: where kube-bench runs.
+    /// A scenario with node access: where it works (scenario 8: where kube-bench runs).
     pub bench: Option<NodeBench>,
-    /// Scenario 8: the file's mode before the run, and the one the run set (what reset puts back,
-    /// and when).
-    pub modes: Option<(String, String)>,
+    /// What the scenario's set-up kept for its reset, under the keys its card names (scenario 8:
+    /// the file's mode before the run, and the one the run set: what reset puts back, and when).
+    pub kept: Kept,
     /// Exam mode: the best result `check` reached within the time budget (what counts once the
     /// time is up, as in the exam: a task solved in time stays solved).
     pub best: Option<Best>,
@@ -113,15 +113,12 @@ impl Record {
 
     /// The plan with its files in `dir`, the run's directory as this machine names it.
     pub fn plan_in(&self, dir: &Path) -> Result<Plan> {
-        scenario::plan(
-            self.id,
-            &Context { seed: self.seed, dir, bench: self.bench.as_ref(), variant: self.variant.as_deref() },
-        )
+        self.id.plan(&Context { seed: self.seed, dir, bench: self.bench.as_ref(), variant: self.variant.as_deref() })
     }
 
     /// Whether the scenario keeps files on this machine.
     pub fn has_files(&self) -> bool {
-        self.id.info().needs.contains(&scenario::Need::LocalFiles)
+        self.id.needs(Need::LocalFiles)
     }
 
     /// The run's directory on this machine: `given` (`--dir`, relative to the working directory),
@@ -182,10 +179,7 @@ impl Record {
             data.insert("image".into(), bench.image.clone());
             data.insert("benchmark".into(), bench.benchmark.clone());
         }
-        if let Some((old, set)) = &self.modes {
-            data.insert("originalMode".into(), old.clone());
-            data.insert("setMode".into(), set.clone());
-        }
+        data.extend(self.kept.clone());
         if let Some(best) = &self.best {
             data.extend(best_data(best));
         }
@@ -230,24 +224,21 @@ impl Record {
             exam: get("exam")? == "true",
             minutes: get("minutes")?.parse().map_err(|_| bad("minutes"))?,
             dir: PathBuf::from(get("dir")?),
-            bench: match id {
-                Id::KubeBench => {
-                    let bench = NodeBench { node: get("node")?, image: get("image")?, benchmark: get("benchmark")? };
-                    // They choose a pod with the node's files mounted: only values `start` accepts.
-                    if !apimachinery::validation::is_dns_subdomain(&bench.node) {
-                        return Err(bad("node"));
-                    }
-                    harden_kube_bench::job::validate_image(&bench.image, "image").map_err(|_| bad("image"))?;
-                    harden_kube_bench::job::validate_benchmark(&bench.benchmark, "benchmark")
-                        .map_err(|_| bad("benchmark"))?;
-                    Some(bench)
+            // A scenario with node access keeps its node, image and benchmark: they choose a pod with
+            // the node's files mounted, so only values `start` accepts.
+            bench: if id.needs(Need::NodeAccess) {
+                let bench = NodeBench { node: get("node")?, image: get("image")?, benchmark: get("benchmark")? };
+                if !apimachinery::validation::is_dns_subdomain(&bench.node) {
+                    return Err(bad("node"));
                 }
-                _ => None,
+                harden_kube_bench::job::validate_image(&bench.image, "image").map_err(|_| bad("image"))?;
+                harden_kube_bench::job::validate_benchmark(&bench.benchmark, "benchmark")
+                    .map_err(|_| bad("benchmark"))?;
+                Some(bench)
+            } else {
+                None
             },
-            modes: match (data.get("originalMode"), data.get("setMode")) {
-                (Some(old), Some(set)) => Some((old.clone(), set.clone())),
-                _ => None,
-            },
+            kept: id.card().keeps.iter().filter_map(|&key| Some((key.to_string(), data.get(key)?.clone()))).collect(),
             best: match (data.get("bestPassed"), data.get("bestTotal"), data.get("bestSecondsIn")) {
                 (Some(p), Some(t), Some(at)) => Some(Best {
                     passed: p.parse().map_err(|_| bad("bestPassed"))?,
@@ -444,17 +435,17 @@ pub async fn wait_for_namespaces_to_go(client: &Client, plan: &Plan, timeout: st
 }
 
 /// The record of a run of `plan` starting now, with the scenario's own time budget.
-pub fn new_record(plan: &Plan, exam: bool, bench: Option<&NodeBench>) -> Record {
+pub fn new_record(plan: &Plan, exam: bool) -> Record {
     Record {
         run: plan.run.clone(),
         id: plan.id,
         seed: plan.seed,
         started: now(),
         exam,
-        minutes: plan.id.info().minutes,
+        minutes: plan.id.card().minutes,
         dir: plan.dir.clone(),
-        bench: bench.cloned(),
-        modes: None,
+        bench: plan.bench.clone(),
+        kept: Kept::new(),
         best: None,
         mock: None,
         ended: None,
@@ -463,8 +454,8 @@ pub fn new_record(plan: &Plan, exam: bool, bench: Option<&NodeBench>) -> Record 
 }
 
 /// Creates the plan's starting state and its record. Refuses when the run exists.
-pub async fn start(client: &Client, plan: &Plan, exam: bool, bench: Option<&NodeBench>) -> Result<Record> {
-    start_record(client, plan, new_record(plan, exam, bench)).await
+pub async fn start(client: &Client, plan: &Plan, exam: bool) -> Result<Record> {
+    start_record(client, plan, new_record(plan, exam)).await
 }
 
 /// Creates the plan's starting state and `record` (a mock exam's task carries the exam's timer).
@@ -476,8 +467,6 @@ pub async fn start_record(client: &Client, plan: &Plan, mut record: Record) -> R
         )));
     }
     let exam = record.exam;
-    let bench = record.bench.clone();
-    let bench = bench.as_ref();
     let mut objects: Vec<Object> = plan.apply_objects()?;
     if exam {
         for object in objects.iter_mut().filter(|o| o.resource.kind == "Namespace") {
@@ -485,7 +474,7 @@ pub async fn start_record(client: &Client, plan: &Plan, mut record: Record) -> R
         }
     }
     objects.push(scenario::typed_object(record.config_map(&plan.namespaces[0]))?);
-    if plan.id.info().needs.contains(&scenario::Need::LocalFiles) {
+    if plan.id.needs(Need::LocalFiles) {
         create_dir(&plan.dir)?;
         if let Some(other) = marked_for(&plan.dir).filter(|other| *other != plan.run) {
             return Err(Error::conflict(format!("{} holds the files of run {other}", plan.dir.display()))
@@ -497,24 +486,21 @@ pub async fn start_record(client: &Client, plan: &Plan, mut record: Record) -> R
         .lines_to_stderr()
         .run(objects)
         .await?;
-    if let Some(bench) = bench {
-        // The node's file changes last: if it cannot, the run is taken down again and nothing is left.
-        match crate::scenarios::kube_bench::break_file(client, plan, bench).await {
-            Ok(modes) => {
-                record.modes = Some(modes);
-                let saved = scenario::typed_object(record.config_map(&plan.namespaces[0]))?;
-                Applier::new(PLUGIN, ApplyArgs::default(), Some(client.clone()))
-                    .lines_to_stderr()
-                    .run(vec![saved])
-                    .await?;
-            }
-            Err(e) => {
-                let _ = reset(client, &plan.run, Some(&record), None).await;
-                return Err(e.context("making kube-bench's finding on the node; the run was reset"));
-            }
+    // What the scenario changes beyond its objects (a node's file) changes last: if it cannot, the run
+    // is taken down again and nothing is left.
+    match plan.id.0.set_up(client, plan).await {
+        Ok(kept) if kept.is_empty() => {}
+        Ok(kept) => {
+            record.kept = kept;
+            let saved = scenario::typed_object(record.config_map(&plan.namespaces[0]))?;
+            Applier::new(PLUGIN, ApplyArgs::default(), Some(client.clone())).lines_to_stderr().run(vec![saved]).await?;
+        }
+        Err(e) => {
+            let _ = reset(client, &plan.run, Some(&record), None).await;
+            return Err(e.context(format!("{}; the run was reset", plan.id.0.setting_up())));
         }
     }
-    if plan.id.info().needs.contains(&scenario::Need::LocalFiles) && marked_for(&plan.dir).is_none() {
+    if plan.id.needs(Need::LocalFiles) && marked_for(&plan.dir).is_none() {
         // Before the files: reset deletes files only in a directory that names the run.
         harden_cli::files::write_new(
             &plan.dir,
@@ -591,12 +577,12 @@ pub async fn reset(client: &Client, run: &str, record: Option<&Record>, dir: Opt
             .filter(|ns| plan.as_ref().is_none_or(|plan| plan.namespaces.contains(&ns.name_any())))
             .collect();
     let mut deleted = 0;
-    // Scenario 8 changed a file on a node: put its mode back (while the namespace for the helper pod
-    // is still there), unless the candidate changed it since.
-    if let (Some(Record { bench: Some(bench), modes: Some((old, set)), .. }), Some(plan)) = (record, &plan)
+    // What the scenario's set-up changed outside the namespaces (scenario 8: a file on a node) is put
+    // back while the run's first namespace is still there (for a helper pod).
+    if let (Some(record), Some(plan)) = (record, &plan)
         && ours.iter().any(|ns| ns.name_any() == plan.namespaces[0] && ns.metadata.deletion_timestamp.is_none())
     {
-        crate::scenarios::kube_bench::restore_file(client, plan, bench, old, set).await?;
+        record.id.0.tear_down(client, plan, &record.kept).await?;
     }
     for ns in &ours {
         let name = ns.name_any();
@@ -705,7 +691,7 @@ mod tests {
         assert!(!Best { passed: 1, total: 6, seconds_in: 5 }.better_than(Some(&best)));
         assert!(!best.solved() && Best { passed: 6, total: 6, seconds_in: 1 }.solved());
         let dir = Path::new("/tmp/cks-best");
-        let mut record = record(Id::DefaultDeny, 5, dir);
+        let mut record = record(id("default-deny"), 5, dir);
         record.exam = true;
         record.best = Some(best);
         let plan = record.plan().unwrap();
@@ -719,9 +705,9 @@ mod tests {
     #[test]
     fn the_variant_is_kept_in_the_record_and_the_plan_uses_it() {
         let dir = Path::new("/tmp/cks-variant");
-        let mut record = record(Id::DefaultDeny, 5, dir);
-        assert_eq!(record.plan().unwrap().variant, Id::DefaultDeny.drawn_variant(5), "no variant kept: the seed's");
-        for variant in Id::DefaultDeny.variants() {
+        let mut record = record(id("default-deny"), 5, dir);
+        assert_eq!(record.plan().unwrap().variant, default_deny().drawn_variant(5), "no variant kept: the seed's");
+        for variant in default_deny().variants() {
             record.variant = Some(variant.to_string());
             let plan = record.plan().unwrap();
             assert_eq!(plan.variant, Some(*variant), "check, solution and reset plan the recorded variant");
@@ -734,6 +720,14 @@ mod tests {
         }
     }
 
+    fn id(name: &str) -> Id {
+        Id::parse(name).unwrap()
+    }
+
+    fn default_deny() -> Id {
+        id("default-deny")
+    }
+
     fn record(id: Id, seed: u64, dir: &Path) -> Record {
         Record {
             run: scenario::run_name(id, seed),
@@ -744,7 +738,7 @@ mod tests {
             minutes: 6,
             dir: dir.to_path_buf(),
             bench: None,
-            modes: None,
+            kept: Kept::new(),
             best: None,
             mock: None,
             ended: None,
@@ -774,7 +768,7 @@ mod tests {
 
     #[test]
     fn a_record_is_trusted_only_in_the_first_namespace_made_for_its_run() {
-        let run = record(Id::FrontendToBackend, 42, Path::new("/tmp/x"));
+        let run = record(id("frontend-to-backend"), 42, Path::new("/tmp/x"));
         let plan = run.plan().unwrap();
         let ours: BTreeMap<String, Namespace> = plan.namespaces.iter().map(|ns| made_for(ns, &run.run)).collect();
         let first = &plan.namespaces[0];
@@ -801,10 +795,12 @@ mod tests {
             image: "aquasec/kube-bench:v0.12.0".into(),
             benchmark: "cis-1.10".into(),
         };
-        let mut run = record(Id::KubeBench, 8, Path::new("/tmp/x"));
+        let mut run = record(id("kube-bench"), 8, Path::new("/tmp/x"));
         run.bench = Some(bench.clone());
+        run.kept = Kept::from([("originalMode".into(), "600".into()), ("setMode".into(), "644".into())]);
         let cm: ConfigMap = serde_json::from_value(run.config_map("ns")).unwrap();
-        assert_eq!(Record::from_config_map(&cm).unwrap().bench, Some(bench));
+        assert_eq!(Record::from_config_map(&cm).unwrap(), run, "node and the set-up's modes read back as written");
+        assert_eq!(cm.data.as_ref().unwrap()["originalMode"], "600", "under the keys records had before");
         for (key, value) in [("node", "node-1; rm -rf /"), ("image", "evil image"), ("benchmark", "../../etc")] {
             let mut bad = cm.clone();
             bad.data.as_mut().unwrap().insert(key.into(), value.into());
@@ -813,11 +809,22 @@ mod tests {
         }
     }
 
+    /// A scenario reads back only the keys its card says its set-up keeps: another scenario's (or an
+    /// edit's) are not handed to its reset.
+    #[test]
+    fn a_record_keeps_only_the_keys_of_its_scenarios_set_up() {
+        let run = record(id("default-deny"), 3, Path::new("/tmp/x"));
+        let mut cm: ConfigMap = serde_json::from_value(run.config_map("ns")).unwrap();
+        cm.data.as_mut().unwrap().insert("originalMode".into(), "777".into());
+        assert!(Record::from_config_map(&cm).unwrap().kept.is_empty());
+        assert!(run.bench.is_none() && Record::from_config_map(&cm).unwrap().bench.is_none());
+    }
+
     #[test]
     fn the_runs_directory_is_the_one_named_here_and_must_match_the_record() {
-        let files = record(Id::TamperedBinary, 7, &scenario::default_dir("tampered-binary-7"));
+        let files = record(id("tampered-binary"), 7, &scenario::default_dir("tampered-binary-7"));
         assert_eq!(files.local_dir(None).unwrap(), Some(scenario::default_dir("tampered-binary-7")));
-        let elsewhere = record(Id::TamperedBinary, 7, Path::new("/home/admin/.ssh"));
+        let elsewhere = record(id("tampered-binary"), 7, Path::new("/home/admin/.ssh"));
         let err = elsewhere.local_dir(None).unwrap_err();
         assert_eq!(err.exit_code(harden_cli::ExitStyle::Action), 2);
         assert!(
@@ -829,7 +836,7 @@ mod tests {
             elsewhere.local_dir(Some(Path::new("/home/admin/.ssh"))).unwrap().unwrap(),
             Path::new("/home/admin/.ssh")
         );
-        let none = record(Id::DefaultDeny, 7, Path::new("/anywhere"));
+        let none = record(id("default-deny"), 7, Path::new("/anywhere"));
         assert_eq!(none.local_dir(None).unwrap(), None);
         assert!(none.local_dir(Some(Path::new("/tmp"))).unwrap_err().message.contains("does not apply"));
     }
@@ -837,7 +844,7 @@ mod tests {
     #[test]
     fn files_are_removed_by_name_only_from_a_directory_marked_for_the_run() {
         let dir = tempfile::tempdir().unwrap();
-        let run = record(Id::TamperedBinary, 7, dir.path());
+        let run = record(id("tampered-binary"), 7, dir.path());
         let plan = run.plan().unwrap();
         let write = |name: &str| std::fs::write(dir.path().join(name), "x").unwrap();
         for file in &plan.files {

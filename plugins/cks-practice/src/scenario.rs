@@ -1,65 +1,153 @@
-//! The scenarios: what each one is, and the plan a seed makes of it (the objects and files of its
-//! starting state, the task, the hints and the solution). Building a plan is pure; `run` applies it
-//! and `check` grades the cluster against it.
+//! What a scenario is: the interface every scenario implements ([`Scenario`]: its card, the plan a
+//! seed makes of it, its check, and the hooks of its start and reset), and the plan (the objects and
+//! files of its starting state, the task, the hints and the solution). Building a plan is pure;
+//! `run` applies it and `check` grades the cluster against it. The scenarios themselves, and the
+//! list that registers them, are in `scenarios/`.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 
-use clap::ValueEnum;
 use harden_cli::{Error, Result};
 use harden_kube::apply::Object;
+use harden_kube::client::Kube;
+use kube::Client;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::scenarios;
+use crate::grade::Check;
 
 /// The label on everything a run makes (and on its namespaces).
 pub const RUN_LABEL: &str = "cks-practice.kube-harden.io/run";
 
-/// The eight scenarios, in the order of the issue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Id {
-    /// 1. Default-deny ingress in a namespace.
-    DefaultDeny,
-    /// 2. Only frontend pods of labelled namespaces may reach the backend on one port.
-    FrontendToBackend,
-    /// 3. Pods of a namespace must not reach the cloud metadata endpoint.
-    BlockMetadata,
-    /// 4. A TLS Ingress for a host.
-    TlsIngress,
-    /// 5. A restricted Dashboard user with a token.
-    DashboardUser,
-    /// 6. A Dashboard started with insecure arguments and a NodePort.
-    DashboardArgs,
-    /// 7. Find the tampered platform binary.
-    TamperedBinary,
-    /// 8. A kube-bench finding fixed on the node.
-    KubeBench,
-    /// 9. Egress default-deny with a DNS exception.
-    EgressDns,
-    /// 10. Pods of a namespace kept off the nodes' component ports.
-    NodeEndpoints,
-    /// 11. Ingress on a named port from labelled namespaces only.
-    NamedPort,
-    /// 12. Is a downloaded binary the genuine release of a given version?
-    VerifyVersion,
+/// A scenario: one type in one file under `scenarios/`, registered in `scenarios::ALL` (its place
+/// there is its number). It says what it is ([`Card`]), makes its plan from a seed (the starting
+/// state, the task, the hints and the solution), and grades the cluster against that plan; the
+/// steps a scenario needs beyond applying its plan's objects and files (reading the cluster for
+/// its node, changing a node's file, putting it back) are hooks that default to nothing. The
+/// generic start, check and reset paths call these and nothing scenario-specific.
+pub trait Scenario: Sync {
+    /// What it is: name, topic, time budget, needs, variants, whether a mock exam draws it.
+    fn card(&self) -> &'static Card;
+
+    /// The plan a seed makes (pure).
+    fn plan(&self, ctx: &Context<'_>) -> Result<Plan>;
+
+    /// Grades the cluster (and the run's files) against the plan. `address` is `check --address`,
+    /// given only to a scenario whose card says it probes one.
+    fn check<'a>(&'a self, client: &'a Client, plan: &'a Plan, address: Option<&'a str>) -> Step<'a, Vec<Check>>;
+
+    /// Whether `--image` applies: the plan has pods or Deployments (a scenario that makes pods
+    /// otherwise, as kube-bench's Job, says so).
+    fn creates_pods(&self) -> bool {
+        let ctx = Context { seed: 1, dir: Path::new("/nonexistent"), bench: None, variant: None };
+        self.plan(&ctx)
+            .is_ok_and(|p| p.objects.iter().any(|o| matches!(o["kind"].as_str(), Some("Pod" | "Deployment"))))
+    }
+
+    /// The default image of the scenario's pods, as the wizard offers to replace it (None: the
+    /// wizard asks for no image).
+    fn pods_image(&self) -> Option<&'static str> {
+        self.creates_pods().then_some(harden_cli::images::BUSYBOX)
+    }
+
+    /// A scenario with node access: the values of `start`'s node flags, checked before anything
+    /// connects (pure). Only called for a scenario whose card needs node access.
+    fn validate_node_flags(&self, _flags: &StartFlags<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    /// A scenario with node access: where it works, read from the cluster and `start`'s flags.
+    fn node<'a>(&'a self, _kube: &'a Kube, _flags: &'a StartFlags<'a>) -> Step<'a, Option<NodeBench>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// After the plan's objects are applied: what the scenario changes beyond them (a node's
+    /// file), returning what the run's record must keep for [`Scenario::tear_down`] (its keys are
+    /// the card's `keeps`). On an error the run is reset.
+    fn set_up<'a>(&'a self, _client: &'a Client, _plan: &'a Plan) -> Step<'a, Kept> {
+        Box::pin(async { Ok(Kept::new()) })
+    }
+
+    /// What [`Scenario::set_up`] does, for its error.
+    fn setting_up(&self) -> &'static str {
+        "setting up the run"
+    }
+
+    /// Before reset deletes the run's namespaces (the first is still there): puts back what
+    /// [`Scenario::set_up`] changed, from what the record kept.
+    fn tear_down<'a>(&'a self, _client: &'a Client, _plan: &'a Plan, _kept: &'a Kept) -> Step<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
-pub const ALL: [Id; 12] = [
-    Id::DefaultDeny,
-    Id::FrontendToBackend,
-    Id::BlockMetadata,
-    Id::TlsIngress,
-    Id::DashboardUser,
-    Id::DashboardArgs,
-    Id::TamperedBinary,
-    Id::KubeBench,
-    Id::EgressDns,
-    Id::NodeEndpoints,
-    Id::NamedPort,
-    Id::VerifyVersion,
-];
+/// A step of a scenario that talks to the cluster (not `Send`: the plugin runs one future, on
+/// the thread that blocks on it).
+pub type Step<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + 'a>>;
+
+/// What a run's record keeps of a scenario's set-up, by key (scenario 8: the file's modes).
+pub type Kept = BTreeMap<String, String>;
+
+/// What a scenario is, for `list`, `start`, the wizard and the mock exam.
+#[derive(Debug)]
+pub struct Card {
+    /// The id `start` takes: `default-deny`.
+    pub name: &'static str,
+    pub topic: &'static str,
+    /// The time budget.
+    pub minutes: u32,
+    pub needs: &'static [Need],
+    /// The variants the exam has of the task (empty: one). The first is the one the scenario had
+    /// before it had variants.
+    pub variants: &'static [&'static str],
+    /// Whether a mock exam draws it: the current curriculum, and no node access.
+    pub mock_exam: bool,
+    /// Whether `check --address` applies (it probes what a controller serves).
+    pub probes_address: bool,
+    /// The record's keys [`Scenario::set_up`] keeps.
+    pub keeps: &'static [&'static str],
+}
+
+impl Card {
+    /// A card with the defaults every field but these has: no variants, in the mock exam, no
+    /// address, nothing kept.
+    pub const fn new(name: &'static str, topic: &'static str, minutes: u32, needs: &'static [Need]) -> Card {
+        Card { name, topic, minutes, needs, variants: &[], mock_exam: true, probes_address: false, keeps: &[] }
+    }
+}
+
+/// `start`'s flags that apply to some scenarios only.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StartFlags<'a> {
+    pub node: Option<&'a str>,
+    pub benchmark: Option<&'a str>,
+    pub image: Option<&'a str>,
+}
+
+/// A registered scenario (one of `scenarios::ALL`): a handle that compares by name.
+#[derive(Clone, Copy)]
+pub struct Id(pub &'static dyn Scenario);
+
+impl PartialEq for Id {
+    fn eq(&self, other: &Id) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Id {}
+
+impl std::fmt::Debug for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
 
 /// What a scenario needs of the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -98,86 +186,21 @@ pub struct Info {
 
 impl Id {
     pub fn name(self) -> &'static str {
-        match self {
-            Id::DefaultDeny => "default-deny",
-            Id::FrontendToBackend => "frontend-to-backend",
-            Id::BlockMetadata => "block-metadata",
-            Id::TlsIngress => "tls-ingress",
-            Id::DashboardUser => "dashboard-user",
-            Id::DashboardArgs => "dashboard-args",
-            Id::TamperedBinary => "tampered-binary",
-            Id::KubeBench => "kube-bench",
-            Id::EgressDns => "egress-dns",
-            Id::NodeEndpoints => "node-endpoints",
-            Id::NamedPort => "named-port",
-            Id::VerifyVersion => "verify-version",
-        }
+        self.0.card().name
     }
 
-    pub fn number(self) -> u8 {
-        ALL.iter().position(|&i| i == self).map_or(0, |i| i as u8 + 1)
+    pub fn card(self) -> &'static Card {
+        self.0.card()
     }
 
-    pub fn info(self) -> Info {
-        let (topic, minutes, needs): (&str, u32, &[Need]) = match self {
-            Id::DefaultDeny => ("NetworkPolicy: default-deny ingress or egress in a namespace", 6, &[Need::Api]),
-            Id::FrontendToBackend => (
-                "NetworkPolicy: only frontend pods (of labelled namespaces, or of any) reach the backend",
-                10,
-                &[Need::Api],
-            ),
-            Id::BlockMetadata => ("NetworkPolicy: no pod reaches the cloud metadata endpoint", 8, &[Need::Api]),
-            Id::TlsIngress => ("Ingress: TLS for a host with a certificate you make", 12, &[Need::Api]),
-            Id::DashboardUser => (
-                "RBAC: a read-only Dashboard user with a token (outside the current curriculum: GUI left it in 2024)",
-                10,
-                &[Need::Api, Need::LocalFiles],
-            ),
-            Id::DashboardArgs => (
-                "Dashboard: remove insecure arguments and the NodePort (outside the current curriculum: GUI left it \
-                 in 2024)",
-                8,
-                &[Need::Api],
-            ),
-            Id::TamperedBinary => {
-                ("Binaries: find and remove the one whose sha256 differs", 6, &[Need::Api, Need::LocalFiles])
-            }
-            Id::KubeBench => ("CIS: fix a kube-bench finding on the node", 15, &[Need::Api, Need::NodeAccess]),
-            Id::EgressDns => {
-                ("NetworkPolicy: default-deny egress, except DNS to the cluster DNS pods", 8, &[Need::Api])
-            }
-            Id::NodeEndpoints => (
-                "NetworkPolicy: no pod reaches the kubelet, etcd, scheduler or controller manager on the nodes",
-                10,
-                &[Need::Api],
-            ),
-            Id::NamedPort => {
-                ("NetworkPolicy: ingress on a named port from the pods of labelled namespaces only", 10, &[Need::Api])
-            }
-            Id::VerifyVersion => (
-                "Binaries: is a downloaded binary the genuine release of the version you were told?",
-                6,
-                &[Need::Api, Need::LocalFiles],
-            ),
-        };
-        Info {
-            number: self.number(),
-            id: self,
-            topic,
-            minutes,
-            needs: needs.to_vec(),
-            variants: self.variants().to_vec(),
-        }
+    pub fn needs(self, need: Need) -> bool {
+        self.card().needs.contains(&need)
     }
 
     /// The variants of the task where the exam varies it (empty: the task has one form). The first
     /// is the one the scenario had before it had variants.
     pub fn variants(self) -> &'static [&'static str] {
-        match self {
-            Id::DefaultDeny => &scenarios::default_deny::VARIANTS,
-            Id::FrontendToBackend => &scenarios::frontend_backend::VARIANTS,
-            _ => &[],
-        }
+        self.card().variants
     }
 
     /// The variant a seed draws (None for a scenario with one form). The draw has a salt of its own,
@@ -203,18 +226,18 @@ impl Id {
         })
     }
 
-    /// Parses `default-deny` or `1`.
-    pub fn parse(text: &str) -> std::result::Result<Id, String> {
-        if let Ok(n) = text.parse::<usize>() {
-            return ALL
-                .get(n.wrapping_sub(1))
-                .copied()
-                .ok_or_else(|| format!("scenarios are numbered 1-{}", ALL.len()));
+    /// Builds the plan of the scenario for a seed (a variant named in `ctx` must be one of its own).
+    pub fn plan(self, ctx: &Context<'_>) -> Result<Plan> {
+        if let Some(variant) = ctx.variant {
+            self.parse_variant(variant)?;
         }
-        Id::from_str(text, false).map_err(|_| {
-            let names: Vec<&str> = ALL.iter().map(|i| i.name()).collect();
-            format!("no scenario {text:?}; the scenarios are {} (or their numbers 1-{})", names.join(", "), ALL.len())
-        })
+        self.0.plan(ctx)
+    }
+
+    /// Whether the scenario creates pods (its own, or scenario 8's kube-bench Job and helper), i.e.
+    /// whether `--image` applies to it.
+    pub fn creates_pods(self) -> bool {
+        self.0.creates_pods()
     }
 }
 
@@ -258,6 +281,8 @@ pub struct Plan {
     /// How to check the answer by hand from inside the cluster, as the exam allows (`kubectl exec ...
     /// wget`), as a shell script that prints what it saw; empty where the checks have no such way.
     pub verify: String,
+    /// A scenario with node access: where it works (the record keeps it).
+    pub bench: Option<NodeBench>,
 }
 
 /// Where scenario 8 runs kube-bench: the node, the image of its Job (also the helper pod's: it has
@@ -299,6 +324,7 @@ impl Plan {
             plugin_steps: Vec::new(),
             manual: String::new(),
             verify: String::new(),
+            bench: ctx.bench.cloned(),
         }
     }
 
@@ -335,47 +361,6 @@ impl Plan {
 /// The run's name: the scenario and the seed.
 pub fn run_name(id: Id, seed: u64) -> String {
     format!("{}-{seed}", id.name())
-}
-
-/// Builds the plan of a scenario for a seed.
-pub fn plan(id: Id, ctx: &Context<'_>) -> Result<Plan> {
-    if let Some(variant) = ctx.variant {
-        id.parse_variant(variant)?;
-    }
-    match id {
-        Id::DefaultDeny => Ok(scenarios::default_deny::plan(ctx)),
-        Id::FrontendToBackend => Ok(scenarios::frontend_backend::plan(ctx)),
-        Id::BlockMetadata => Ok(scenarios::metadata::plan(ctx)),
-        Id::TlsIngress => Ok(scenarios::tls::plan(ctx)),
-        Id::DashboardUser => Ok(scenarios::dash_user::plan(ctx)),
-        Id::DashboardArgs => Ok(scenarios::dash_args::plan(ctx)),
-        Id::TamperedBinary => Ok(scenarios::binaries::plan(ctx)),
-        Id::KubeBench => scenarios::kube_bench::plan(ctx),
-        Id::EgressDns => Ok(scenarios::egress_dns::plan(ctx)),
-        Id::NodeEndpoints => Ok(scenarios::node_endpoints::plan(ctx)),
-        Id::NamedPort => Ok(scenarios::named_port::plan(ctx)),
-        Id::VerifyVersion => Ok(scenarios::verify_version::plan(ctx)),
-    }
-}
-
-/// Whether a scenario creates pods (its own, or scenario 8's kube-bench Job and helper), i.e.
-/// whether `--image` applies to it.
-pub fn creates_pods(id: Id) -> bool {
-    if id == Id::KubeBench {
-        return true;
-    }
-    let ctx = Context { seed: 1, dir: Path::new("/nonexistent"), bench: None, variant: None };
-    plan(id, &ctx).is_ok_and(|p| p.objects.iter().any(|o| matches!(o["kind"].as_str(), Some("Pod" | "Deployment"))))
-}
-
-/// Scenario 8 on a cluster without a Ready node.
-pub fn node_access_error() -> Error {
-    Error::new(
-        harden_cli::ErrorKind::Other,
-        "scenario 8 (kube-bench) needs node access: a Ready node that runs kube-bench's Job, and a shell on it \
-         to fix the file kube-bench reports; this cluster has no Ready node",
-    )
-    .with_hint("`kubectl cks-practice list --runnable` leaves it out on such a cluster")
 }
 
 /// A JSON object as the apply path's [`Object`], through its typed k8s-openapi kind.
@@ -465,87 +450,12 @@ pub fn sh(word: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use kube::ResourceExt;
-
     use super::*;
-
-    #[test]
-    fn scenarios_parse_by_name_and_number() {
-        assert_eq!(Id::parse("2").unwrap(), Id::FrontendToBackend);
-        assert_eq!(Id::parse("tls-ingress").unwrap(), Id::TlsIngress);
-        assert_eq!(Id::parse("9").unwrap(), Id::EgressDns);
-        assert_eq!(Id::parse("10").unwrap(), Id::NodeEndpoints);
-        assert_eq!(Id::parse("11").unwrap(), Id::NamedPort);
-        assert_eq!(Id::parse("12").unwrap(), Id::VerifyVersion);
-        assert!(Id::parse("13").unwrap_err().contains("1-12"));
-        assert!(Id::parse("0").is_err());
-        assert!(Id::parse("nope").unwrap_err().contains("default-deny"));
-        for (i, id) in ALL.iter().enumerate() {
-            assert_eq!(id.number() as usize, i + 1);
-            assert_eq!(Id::from_str(id.name(), false).unwrap(), *id, "the name is clap's value");
-        }
-    }
-
-    #[test]
-    fn every_runnable_plan_is_complete_and_seeded() {
-        let dir = Path::new("/tmp/cks");
-        let bench = NodeBench { node: "n1".into(), image: "i".into(), benchmark: "cis-1.10".into() };
-        for id in ALL {
-            let a = plan(id, &Context { seed: 1, dir, bench: Some(&bench), variant: None }).unwrap();
-            let b = plan(id, &Context { seed: 2, dir, bench: Some(&bench), variant: None }).unwrap();
-            assert!(!a.namespaces.is_empty() && !a.task.is_empty() && !a.manual.is_empty(), "{id:?}");
-            assert!(!a.read.is_empty() && !a.skeleton.is_empty() && !a.plugin_steps.is_empty(), "{id:?}");
-            assert_ne!(a.namespaces, b.namespaces, "{id:?}: two seeds, two sets of names");
-            assert_eq!(a.objects[0]["kind"], "Namespace", "{id:?}: namespaces first");
-            for object in a.apply_objects().unwrap() {
-                assert_eq!(object.data.labels()[RUN_LABEL], a.run, "{id:?}");
-                if let Some(ns) = object.namespace() {
-                    assert!(a.namespaces.contains(&ns), "{id:?}: {ns} is the run's");
-                }
-            }
-        }
-    }
 
     #[test]
     fn shell_words_are_quoted_when_needed() {
         assert_eq!(sh("orion-g04"), "orion-g04");
         assert_eq!(sh("a b"), "'a b'");
         assert_eq!(sh("it's"), "'it'\\''s'");
-    }
-
-    #[test]
-    fn the_seed_draws_the_variant_and_an_explicit_one_wins() {
-        let dir = Path::new("/tmp/cks");
-        let plan_of =
-            |id: Id, seed: u64, variant: Option<&str>| plan(id, &Context { seed, dir, bench: None, variant }).unwrap();
-        for id in [Id::DefaultDeny, Id::FrontendToBackend] {
-            let variants = id.variants();
-            assert_eq!(variants.len(), 2, "{id:?}");
-            for seed in 0..20 {
-                assert_eq!(plan_of(id, seed, None).variant, plan_of(id, seed, None).variant, "same seed, same variant");
-                assert_eq!(plan_of(id, seed, None).variant, id.drawn_variant(seed));
-            }
-            let drawn: std::collections::BTreeSet<_> = (0..20).filter_map(|seed| id.drawn_variant(seed)).collect();
-            assert_eq!(drawn.len(), 2, "{id:?}: twenty seeds draw both variants");
-            for &variant in variants {
-                let a = plan_of(id, 7, Some(variant));
-                assert_eq!(a.variant, Some(variant));
-                assert_eq!(a.names["variant"], variant);
-                // The names a seed draws do not depend on the variant: only the task does.
-                assert_eq!(a.namespaces, plan_of(id, 7, None).namespaces);
-            }
-            assert_ne!(plan_of(id, 7, Some(variants[0])).manual, plan_of(id, 7, Some(variants[1])).manual);
-            let err = id.parse_variant("sideways").unwrap_err();
-            assert!(err.message.contains(&variants.join(", ")), "{err}");
-            assert_eq!(err.exit_code(harden_cli::ExitStyle::Action), 2);
-            assert!(plan(id, &Context { seed: 1, dir, bench: None, variant: Some("sideways") }).is_err());
-        }
-        let err = Id::TlsIngress.parse_variant("egress").unwrap_err();
-        assert!(err.message.contains("--variant does not apply to tls-ingress"), "{err}");
-        assert_eq!(plan_of(Id::TlsIngress, 3, None).variant, None);
-        let egress = plan_of(Id::DefaultDeny, 3, Some("egress"));
-        assert!(egress.manual.contains("- Egress") && !egress.manual.contains("- Ingress"), "{}", egress.manual);
-        let everywhere = plan_of(Id::FrontendToBackend, 3, Some("all-namespaces"));
-        assert!(everywhere.manual.contains("namespaceSelector: {}"), "{}", everywhere.manual);
     }
 }

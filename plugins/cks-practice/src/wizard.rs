@@ -10,7 +10,8 @@ use harden_kube::flags::KubeArgs;
 
 use crate::commands::{checks_text, grade, hint_text, solution_text, task_text};
 use crate::run;
-use crate::scenario::{self, ALL, Context, Id};
+use crate::scenario::{self, Context, Id, StartFlags};
+use crate::scenarios::ALL;
 
 fn failed(err: dialoguer::Error) -> Error {
     Error::other(format!("reading the answer from the terminal failed: {err}"))
@@ -57,11 +58,10 @@ async fn run() -> Result<Outcome> {
         .interact_text()
         .map_err(failed)?;
     // One image for the run's pods (scenario 8's kube-bench image is chosen as `start` chooses it).
-    let image: String = if id != Id::KubeBench && scenario::creates_pods(id) {
+    let image: String = if let Some(default) = id.0.pods_image() {
         Input::with_theme(&theme)
             .with_prompt(format!(
-                "Image of the scenario's pods (Enter: {}; an offline cluster needs one it has)",
-                if id == Id::DashboardArgs { "kubernetesui/dashboard:v2.7.0" } else { harden_cli::images::BUSYBOX }
+                "Image of the scenario's pods (Enter: {default}; an offline cluster needs one it has)"
             ))
             .allow_empty(true)
             .interact_text()
@@ -72,21 +72,14 @@ async fn run() -> Result<Outcome> {
     let image = Some(image.trim()).filter(|i| !i.is_empty());
     let kube = connect(&KubeArgs::default()).await?;
     let name = scenario::run_name(id, seed);
-    let bench = match id {
-        Id::KubeBench => Some(crate::commands::default_bench(&kube, None, None).await?),
-        _ => None,
-    };
-    let mut plan = scenario::plan(
-        id,
-        &Context { seed, dir: &scenario::default_dir(&name), bench: bench.as_ref(), variant: None },
-    )?;
+    let bench = id.0.node(&kube, &StartFlags::default()).await?;
+    let mut plan =
+        id.plan(&Context { seed, dir: &scenario::default_dir(&name), bench: bench.as_ref(), variant: None })?;
     plan.choose_images(image)?;
     let wait = std::time::Duration::from_secs(120);
     run::wait_for_namespaces_to_go(&kube.client, &plan, wait).await?;
-    let record = run::start(&kube.client, &plan, false, bench.as_ref()).await?;
-    if bench.is_none() {
-        crate::commands::wait_for_the_pods(&kube, &plan, &record, wait).await?;
-    }
+    let record = run::start(&kube.client, &plan, false).await?;
+    crate::commands::wait_for_the_pods(&kube, &plan, &record, wait).await?;
     output::eprint(&format!("\n{}", task_text(&record, &plan)));
     let actions = [
         "Check my answer",

@@ -9,6 +9,13 @@
 //! before parsing in under 1 s and 64 MiB; a 100 MB list is answered within 1 GiB. The process exits
 //! 1 when a goal is missed.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    reason = "a benchmark: it prints its measurements, and fails by panicking"
+)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -12,6 +12,13 @@
 //! format, `can-reach` under 0.5 s; memory not growing with the output. The process exits 1 when a
 //! goal is missed.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    reason = "a benchmark: it prints its measurements, and fails by panicking"
+)]
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,6 @@
 //! `kubectl netpol-deny`: default-deny NetworkPolicies, allow rules, and an offline reachability
 //! engine that answers "who can reach whom, and why".
 
-#![deny(clippy::print_stdout, clippy::print_stderr)]
-
 mod diff;
 mod doctor;
 mod engine_errors;

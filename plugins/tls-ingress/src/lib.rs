@@ -2,8 +2,6 @@
 //! the commands. Certificates and the probe of what a controller serves are in `harden_tls`, which
 //! cks-practice grades its TLS scenario with, so both judge a served certificate the same way.
 
-#![deny(clippy::print_stdout, clippy::print_stderr)]
-
 pub mod build;
 pub mod class;
 pub mod create;

@@ -3,8 +3,6 @@
 //! ReferenceGrant), an auditor for existing ones that can also probe what is served, and
 //! certificate rotation.
 
-#![deny(clippy::print_stdout, clippy::print_stderr)]
-
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

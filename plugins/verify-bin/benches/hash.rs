@@ -6,6 +6,13 @@
 //! (the plugin binary is built with the bench profile). `VERIFY_BIN_BENCH_MIB` changes the size,
 //! `VERIFY_BIN_BENCH_ROUNDS` the number of alternating rounds (default 5).
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    reason = "a benchmark: it prints its measurements, and fails by panicking"
+)]
+
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;

@@ -88,7 +88,8 @@ pub fn defaults(kubectl_path: Option<&OsStr>, path_var: Option<&OsStr>) -> Vec<R
     targets
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)] // apart from `test`, so that clippy sees a test module (allow-unwrap-in-tests)
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

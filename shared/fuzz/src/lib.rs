@@ -9,6 +9,7 @@ use proptest::prelude::*;
 
 /// The files of `dirs` (relative to the repository root) that `keep` accepts, sorted, as bytes.
 /// Panics when there are fewer than `at_least`: a missing corpus must not make a target pass.
+#[allow(clippy::unwrap_used, reason = "the tests' corpus: an unreadable seed fails the test")]
 pub fn corpus(dirs: &[&str], keep: impl Fn(&Path) -> bool, at_least: usize) -> Vec<Vec<u8>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut seeds = Vec::new();

@@ -13,6 +13,13 @@
 //! (build + matrix) takes 2 s or more, the target of issue 3, or if the 100 ClusterNetworkPolicies
 //! make it more than 10% slower than the same cluster without them (issue 28).
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    reason = "a benchmark: it prints its measurements, and fails by panicking"
+)]
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 

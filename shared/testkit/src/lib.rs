@@ -52,6 +52,7 @@ pub fn plugin_command(name: &str) -> Command {
 
 /// Runs `command` with `input` written to its stdin (`kubectl apply -f -`), and logs what it did on
 /// stderr, as the tests' `run` does.
+#[allow(clippy::print_stderr, reason = "the harness logs what a test ran; the test's output shows it on failure")]
 pub fn run_with_input(command: &mut Command, input: &str) -> Output {
     use std::io::Write;
     let mut child = command

@@ -1099,6 +1099,7 @@ static NODE: OnceLock<Node> = OnceLock::new();
 /// Tests that rely on kube-router hold this for reading; the test that stops it holds it for writing.
 static ENFORCING: RwLock<()> = RwLock::new(());
 
+#[allow(clippy::print_stderr, reason = "at exit, the test binary's stderr is the only place to say it")]
 extern "C" fn stop_at_exit() {
     if let Some(node) = NODE.get() {
         match node.cluster.stop() {

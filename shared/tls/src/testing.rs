@@ -1,6 +1,8 @@
 //! Certificates for tests: host lists and an expired certificate (the `testing` feature, for the
 //! test modules of the plugins that judge certificates).
 
+#![allow(clippy::unwrap_used, reason = "certificates for tests: a failure fails the test")]
+
 use rcgen::{CertificateParams, KeyPair};
 use time::{Duration, OffsetDateTime};
 

@@ -139,13 +139,89 @@ fn the_graph_rule_names_the_old_graphs_edges() {
     assert_eq!(graph_violations(&shared, std::path::Path::new("/repo")).len(), 2);
 }
 
-/// Plugins write through the runtime only: clippy's print lints are denied in every plugin.
-#[test]
-fn every_plugin_denies_printing_around_the_runtime() {
-    for plugin in harden_tests::plugins() {
-        let main = std::fs::read_to_string(repo_root().join("plugins").join(&plugin).join("src/main.rs")).unwrap();
-        assert!(main.contains("#![deny(clippy::print_stdout, clippy::print_stderr)]"), "{plugin}");
+/// The lints the workspace denies in every crate (`[workspace.lints.clippy]` in the root
+/// Cargo.toml): what each crate takes with `[lints] workspace = true`.
+const WORKSPACE_LINTS: [&str; 4] = ["print_stdout", "print_stderr", "dbg_macro", "unwrap_used"];
+
+/// The lines of a manifest's table `[name]`, up to the next table.
+fn manifest_table<'a>(manifest: &'a str, name: &str) -> Vec<&'a str> {
+    let header = format!("[{name}]");
+    manifest
+        .lines()
+        .skip_while(|l| l.trim() != header)
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+/// What breaks the lint rule: a lint of [`WORKSPACE_LINTS`] not denied by the workspace, and a
+/// member (its directory and manifest) that does not take the workspace's lints.
+fn lint_violations(root: &str, members: &[(String, String)]) -> Vec<String> {
+    let lints = manifest_table(root, "workspace.lints.clippy");
+    let mut found: Vec<String> = WORKSPACE_LINTS
+        .iter()
+        .filter(|lint| !lints.contains(&format!("{lint} = \"deny\"").as_str()))
+        .map(|lint| format!("Cargo.toml: [workspace.lints.clippy] does not deny {lint}"))
+        .collect();
+    for (dir, manifest) in members {
+        if manifest_table(manifest, "lints") != ["workspace = true"] {
+            found.push(format!("{dir}/Cargo.toml: no `[lints] workspace = true`"));
+        }
     }
+    found
+}
+
+/// Issue 26: the print lints were `#![deny]` attributes in some crates' top files, checked by a text
+/// search of the plugins' main.rs only. Now every crate of the workspace takes the workspace's lints
+/// (print, dbg and unwrap outside tests), and no file repeats them.
+#[test]
+fn every_crate_takes_the_workspace_lints() {
+    let root = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
+    let metadata = workspace_metadata();
+    let members: Vec<(String, String)> = metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let manifest = std::path::PathBuf::from(p["manifest_path"].as_str().unwrap());
+            let dir = manifest.parent().unwrap().strip_prefix(repo_root()).unwrap().display().to_string();
+            (dir, std::fs::read_to_string(&manifest).unwrap())
+        })
+        .collect();
+    assert!(members.len() >= 17, "the workspace's crates were found: {}", members.len());
+    let found = lint_violations(&root, &members);
+    assert!(found.is_empty(), "lints the workspace does not enforce:\n{}", found.join("\n"));
+    for (dir, _) in &members {
+        let top = ["src/main.rs", "src/lib.rs"].map(|f| repo_root().join(dir).join(f));
+        for file in top.iter().filter(|f| f.exists()) {
+            let text = std::fs::read_to_string(file).unwrap();
+            assert!(!text.contains("#![deny(clippy::print"), "{}: the workspace denies it", file.display());
+        }
+    }
+}
+
+/// The rule above, fed the manifests as they were before issue 26: no workspace lints, and crates
+/// that do not take them.
+#[test]
+fn the_lint_rule_names_what_the_old_manifests_lacked() {
+    let old_root = "[workspace]\nmembers = [\"plugins/verify-bin\"]\n\n[profile.release]\nlto = true\n";
+    let old_member =
+        ("plugins/verify-bin".to_string(), "[package]\nname = \"kubectl-verify-bin\"\n\n[dependencies]\n".to_string());
+    let found = lint_violations(old_root, &[old_member]);
+    assert_eq!(found.len(), 5, "{found:?}");
+    assert!(found.contains(&"plugins/verify-bin/Cargo.toml: no `[lints] workspace = true`".to_string()));
+    // One lint left out, or set to warn, is named; a member with its own lints instead is too.
+    let warn = "[workspace.lints.clippy]\nprint_stdout = \"deny\"\nprint_stderr = \"deny\"\ndbg_macro = \"deny\"\nunwrap_used = \"warn\"\n";
+    let own = ("shared/cli".to_string(), "[lints.clippy]\nprint_stdout = \"deny\"\n".to_string());
+    assert_eq!(
+        lint_violations(warn, &[own]),
+        [
+            "Cargo.toml: [workspace.lints.clippy] does not deny unwrap_used",
+            "shared/cli/Cargo.toml: no `[lints] workspace = true`"
+        ]
+    );
 }
 
 /// The README's first command, `cargo run -q -p PACKAGE -- ARGS`, needs the package to say which of
@@ -460,4 +536,141 @@ fn command() -> clap::Command { clap::Command::new("x").arg(clap::Arg::new("all"
     assert!(found[2].starts_with("11: #[arg(long,value_name = \"STRATEGY\")]"), "{found:?}");
     let flattened = "    #[command(flatten)]\n    all_namespaces: AllNamespaces,\n    #[command(flatten)]\n    dry_run: DryRunArgs,\n";
     assert_eq!(own_shared_flags(flattened), Vec::<String>::new());
+}
+
+/// A cks-practice source file: its path under `src/` and its text without its test modules.
+struct Source {
+    path: String,
+    code: String,
+}
+
+fn cks_practice_sources() -> Vec<Source> {
+    fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<Source>) {
+        for entry in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
+            if entry.is_dir() {
+                walk(&entry, root, out);
+            } else if entry.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&entry).unwrap();
+                // A test module ends a file; a `#[cfg(test)]` helper elsewhere is code like the rest.
+                let code = text.split("\n#[cfg(test)]\nmod ").next().unwrap_or_default().to_string();
+                let path = entry.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.push(Source { path, code });
+            }
+        }
+    }
+    let root = repo_root().join("plugins/cks-practice/src");
+    let mut out = Vec::new();
+    walk(&root, &root, &mut out);
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// Where cks-practice's code dispatches on a particular scenario outside the scenario's own file
+/// and the list (`scenarios/mod.rs`): an enum of ids or a match on its variants, a match arm on a
+/// scenario's name, another file naming a scenario's module or type; and a scenario type the list
+/// does not register.
+fn scenario_dispatch_violations(sources: &[Source]) -> Vec<String> {
+    const LIST: &str = "scenarios/mod.rs";
+    let list = sources.iter().find(|s| s.path == LIST).map_or("", |s| s.code.as_str());
+    // Each scenario: its file's module name, its type (`impl Scenario for TYPE`), its name (its card's).
+    let mut scenarios = Vec::new();
+    for source in sources.iter().filter(|s| s.path.starts_with("scenarios/") && s.path != LIST) {
+        let module = source.path.trim_start_matches("scenarios/").trim_end_matches(".rs").to_string();
+        for (at, _) in source.code.match_indices("impl Scenario for ") {
+            let rest = &source.code[at + "impl Scenario for ".len()..];
+            let ty: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            let name = source
+                .code
+                .split("Card::new(\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap_or_default()
+                .to_string();
+            scenarios.push((module.clone(), ty, name, source.path.clone()));
+        }
+    }
+    let mut found = Vec::new();
+    for (module, ty, _, path) in &scenarios {
+        if !list.contains(&format!("Id(&{module}::{ty})")) {
+            found.push(format!("{path}: scenario {ty} is not registered in {LIST}'s ALL"));
+        }
+    }
+    let word_at = |code: &str, word: &str| {
+        code.match_indices(word).any(|(at, _)| {
+            let before = code[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_');
+            let after = code[at + word.len()..].chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_');
+            !before && !after
+        })
+    };
+    for source in sources {
+        let code = &source.code;
+        if code.contains("enum Id") {
+            found.push(format!("{}: an enum of scenario ids (the list is scenarios::ALL)", source.path));
+        }
+        if code.match_indices("Id::").any(|(at, _)| code[at + 4..].starts_with(|c: char| c.is_ascii_uppercase())) {
+            found.push(format!("{}: a scenario named by an Id variant", source.path));
+        }
+        for (module, ty, name, path) in &scenarios {
+            if !name.is_empty() && (code.contains(&format!("\"{name}\" =>")) || code.contains(&format!("\"{name}\" |")))
+            {
+                found.push(format!("{}: a match arm on scenario {name}", source.path));
+            }
+            if source.path == *path || source.path == LIST {
+                continue;
+            }
+            if word_at(code, ty) || code.contains(&format!("scenarios::{module}::")) {
+                found.push(format!("{}: names scenario {ty} ({module}), which only {path} and {LIST} do", source.path));
+            }
+        }
+    }
+    found
+}
+
+/// Issue 26: cks-practice dispatched scenarios in two `match Id` blocks, with kube-bench special
+/// cases in the generic start and reset paths, and adding a scenario touched four or more files. A
+/// scenario is one type in one file, registered in one list; nothing else names one.
+#[test]
+fn cks_practice_dispatches_scenarios_through_their_list_only() {
+    let sources = cks_practice_sources();
+    let found = scenario_dispatch_violations(&sources);
+    assert!(found.is_empty(), "cks-practice code that dispatches on a scenario:\n{}", found.join("\n"));
+    // The rule saw the scenarios: twelve files, one type each.
+    let registered = sources.iter().filter(|s| s.code.contains("impl Scenario for ")).count();
+    assert!(registered >= 12, "the scenario types were found: {registered}");
+}
+
+/// The rule above, fed the code as it was before issue 26: it names the enum, the matches on its
+/// variants, the generic path calling into the kube-bench scenario, and an unregistered scenario.
+#[test]
+fn the_scenario_rule_names_the_old_codes_dispatch() {
+    let source = |path: &str, code: &str| Source { path: path.into(), code: code.into() };
+    let kube_bench = "pub struct KubeBench;\nconst CARD: Card = Card::new(\"kube-bench\", \"CIS\", 15, &[]);\nimpl Scenario for KubeBench {}\n";
+    let old = [
+        source(
+            "scenario.rs",
+            "pub enum Id { DefaultDeny, KubeBench }\nmatch id { Id::KubeBench => scenarios::kube_bench::plan(ctx) }",
+        ),
+        source("run.rs", "crate::scenarios::kube_bench::restore_file(client, plan, bench, old, set).await?;"),
+        source("wizard.rs", "let bench = match id.name() { \"kube-bench\" => Some(bench), _ => None };"),
+        source("scenarios/kube_bench.rs", kube_bench),
+        source("scenarios/mod.rs", "pub const ALL: [Id; 0] = [];"),
+    ];
+    let found = scenario_dispatch_violations(&old);
+    for expected in [
+        "scenarios/kube_bench.rs: scenario KubeBench is not registered",
+        "scenario.rs: an enum of scenario ids",
+        "scenario.rs: a scenario named by an Id variant",
+        "scenario.rs: names scenario KubeBench (kube_bench)",
+        "run.rs: names scenario KubeBench (kube_bench)",
+        "wizard.rs: a match arm on scenario kube-bench",
+    ] {
+        assert!(found.iter().any(|f| f.starts_with(expected)), "{expected} not in:\n{}", found.join("\n"));
+    }
+    // Registered, and named only by its file and the list: nothing is found.
+    let new = [
+        source("run.rs", "record.id.0.tear_down(client, plan, &record.kept).await?;"),
+        source("scenarios/kube_bench.rs", kube_bench),
+        source("scenarios/mod.rs", "pub const ALL: [Id; 1] = [Id(&kube_bench::KubeBench)];"),
+    ];
+    assert_eq!(scenario_dispatch_violations(&new), Vec::<String>::new());
 }

@@ -4,6 +4,13 @@
 //! One module per plugin (and one for the runtime they share); each test takes a namespace of its
 //! own from [`harden_tests::Cluster::namespace`].
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    reason = "integration tests: their helpers print what they saw and panic to fail the test"
+)]
+
 mod architecture;
 mod block_metadata;
 mod cis_bench;

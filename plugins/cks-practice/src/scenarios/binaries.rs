@@ -6,23 +6,47 @@ use std::path::Path;
 
 use harden_cli::Result;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
-use crate::grade::Check;
-use crate::scenario::{Context, File, Id, Plan, build, sh};
+use crate::grade::{Check, sha256_hex};
+use crate::scenario::{Card, Context, File, Id, Need, Plan, Scenario, Step, build, sh};
 use crate::seed::Rng;
 
 const BINARIES: [&str; 7] =
     ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl", "kubeadm"];
 const SIZE: usize = 48 * 1024;
 
-pub fn hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+/// The scenario, as `scenarios::ALL` registers it.
+pub struct TamperedBinary;
+
+const CARD: Card = Card::new(
+    "tampered-binary",
+    "Binaries: find and remove the one whose sha256 differs",
+    6,
+    &[Need::Api, Need::LocalFiles],
+);
+
+impl Scenario for TamperedBinary {
+    fn card(&self) -> &'static Card {
+        &CARD
+    }
+
+    fn plan(&self, ctx: &Context<'_>) -> Result<Plan> {
+        Ok(plan(ctx))
+    }
+
+    fn check<'a>(
+        &'a self,
+        _client: &'a kube::Client,
+        plan: &'a Plan,
+        _address: Option<&'a str>,
+    ) -> Step<'a, Vec<Check>> {
+        Box::pin(async move { check(plan) })
+    }
 }
 
 pub fn plan(ctx: &Context<'_>) -> Plan {
     let mut rng = Rng::new(ctx.seed, "tampered-binary");
-    let mut plan = Plan::new(Id::TamperedBinary, ctx);
+    let mut plan = Plan::new(Id(&TamperedBinary), ctx);
     let ns = rng.namespace();
     let mut names: Vec<&str> = Vec::new();
     while names.len() < 4 {
@@ -39,7 +63,7 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
             body.extend_from_slice(&rng.next().to_le_bytes());
         }
         body.truncate(SIZE);
-        let digest = hex(&body);
+        let digest = sha256_hex(&body);
         if i == tampered {
             let at = 64 + rng.below((SIZE - 64) as u64) as usize;
             body[at] ^= 1 << rng.below(8);
@@ -88,11 +112,11 @@ pub fn check(plan: &Plan) -> Result<Vec<Check>> {
         let want = String::from_utf8_lossy(&sum.contents).trim().to_string();
         let path = dir.join(&binary.name);
         let present = match harden_cli::files::read_limited(&path, "a binary of the run", 16 * 1024 * 1024) {
-            Ok(bytes) => Some(hex(&bytes)),
+            Ok(bytes) => Some(sha256_hex(&bytes)),
             Err(e) if path.exists() => return Err(e),
             Err(_) => None,
         };
-        let genuine = hex(&binary.contents) == want;
+        let genuine = sha256_hex(&binary.contents) == want;
         let (check, passed, reason) = match (genuine, present) {
             (false, None) => {
                 (format!("{} (does not match its checksum) is removed", binary.name), true, "it is gone".to_string())
@@ -136,7 +160,7 @@ mod tests {
         let mut differing = 0;
         for pair in plan.files.chunks(2) {
             let want = String::from_utf8_lossy(&pair[1].contents).trim().to_string();
-            if hex(&pair[0].contents) != want {
+            if sha256_hex(&pair[0].contents) != want {
                 differing += 1;
             }
         }

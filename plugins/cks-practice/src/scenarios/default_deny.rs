@@ -8,7 +8,7 @@ use netpol::Endpoint;
 use serde_json::json;
 
 use crate::grade::{self, Check, Family};
-use crate::scenario::{Context, Id, Plan, build, sh};
+use crate::scenario::{Card, Context, Id, Need, Plan, Scenario, Step, build, sh};
 use crate::seed::Rng;
 
 /// The variants: which direction the task denies (the other one must stay open).
@@ -19,9 +19,36 @@ fn egress(plan: &Plan) -> bool {
     plan.variant == Some("egress")
 }
 
+/// The scenario, as `scenarios::ALL` registers it.
+pub struct DefaultDeny;
+
+const CARD: Card = Card {
+    variants: &VARIANTS,
+    ..Card::new("default-deny", "NetworkPolicy: default-deny ingress or egress in a namespace", 6, &[Need::Api])
+};
+
+impl Scenario for DefaultDeny {
+    fn card(&self) -> &'static Card {
+        &CARD
+    }
+
+    fn plan(&self, ctx: &Context<'_>) -> Result<Plan> {
+        Ok(plan(ctx))
+    }
+
+    fn check<'a>(
+        &'a self,
+        client: &'a kube::Client,
+        plan: &'a Plan,
+        _address: Option<&'a str>,
+    ) -> Step<'a, Vec<Check>> {
+        Box::pin(check(client, plan))
+    }
+}
+
 pub fn plan(ctx: &Context<'_>) -> Plan {
     let mut rng = Rng::new(ctx.seed, "default-deny");
-    let mut plan = Plan::new(Id::DefaultDeny, ctx);
+    let mut plan = Plan::new(Id(&DefaultDeny), ctx);
     let ns = rng.namespace();
     let mut client_ns = rng.namespace();
     while client_ns == ns {
@@ -118,7 +145,7 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
     ]
     .concat();
     let cluster = grade::traffic_model(client, &plan.namespaces, &extra).await?;
-    grade::starting_pods(&cluster, plan)?;
+    grade::starting_pods(&cluster, &plan.objects)?;
     let ports = grade::port_classes(&cluster);
     let addresses: Vec<Endpoint> =
         grade::address_classes(&cluster, Family::Both, &[]).into_iter().map(Endpoint::Ip).collect();

@@ -7,12 +7,37 @@ use netpol::{Endpoint, Protocol};
 use serde_json::json;
 
 use crate::grade::{self, Check, Family};
-use crate::scenario::{Context, Id, Plan, build};
+use crate::scenario::{Card, Context, Id, Need, Plan, Scenario, Step, build};
 use crate::seed::Rng;
+
+/// The scenario, as `scenarios::ALL` registers it.
+pub struct EgressDns;
+
+const CARD: Card =
+    Card::new("egress-dns", "NetworkPolicy: default-deny egress, except DNS to the cluster DNS pods", 8, &[Need::Api]);
+
+impl Scenario for EgressDns {
+    fn card(&self) -> &'static Card {
+        &CARD
+    }
+
+    fn plan(&self, ctx: &Context<'_>) -> Result<Plan> {
+        Ok(plan(ctx))
+    }
+
+    fn check<'a>(
+        &'a self,
+        client: &'a kube::Client,
+        plan: &'a Plan,
+        _address: Option<&'a str>,
+    ) -> Step<'a, Vec<Check>> {
+        Box::pin(check(client, plan))
+    }
+}
 
 pub fn plan(ctx: &Context<'_>) -> Plan {
     let mut rng = Rng::new(ctx.seed, "egress-dns");
-    let mut plan = Plan::new(Id::EgressDns, ctx);
+    let mut plan = Plan::new(Id(&EgressDns), ctx);
     let ns = rng.namespace();
     let app = rng.word();
     let job = rng.fresh_word(&[app]);
@@ -82,7 +107,7 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
     ]
     .concat();
     let cluster = grade::traffic_model(client, &plan.namespaces, &extra).await?;
-    grade::starting_pods(&cluster, plan)?;
+    grade::starting_pods(&cluster, &plan.objects)?;
     let ports = grade::port_classes(&cluster);
     let addresses: Vec<Endpoint> =
         grade::address_classes(&cluster, Family::Both, &[]).into_iter().map(Endpoint::Ip).collect();

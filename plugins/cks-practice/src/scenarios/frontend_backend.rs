@@ -11,7 +11,7 @@ use netpol::{Endpoint, Protocol};
 use serde_json::json;
 
 use crate::grade::{self, Check, Family};
-use crate::scenario::{Context, Id, Plan, build};
+use crate::scenario::{Card, Context, Id, Need, Plan, Scenario, Step, build};
 use crate::seed::Rng;
 
 /// The variants: which namespaces the frontends may come from.
@@ -22,9 +22,41 @@ fn all_namespaces(plan: &Plan) -> bool {
     plan.variant == Some("all-namespaces")
 }
 
+/// The scenario, as `scenarios::ALL` registers it.
+pub struct FrontendToBackend;
+
+const CARD: Card = Card {
+    variants: &VARIANTS,
+    ..Card::new(
+        "frontend-to-backend",
+        "NetworkPolicy: only frontend pods (of labelled namespaces, or of any) reach the backend",
+        10,
+        &[Need::Api],
+    )
+};
+
+impl Scenario for FrontendToBackend {
+    fn card(&self) -> &'static Card {
+        &CARD
+    }
+
+    fn plan(&self, ctx: &Context<'_>) -> Result<Plan> {
+        Ok(plan(ctx))
+    }
+
+    fn check<'a>(
+        &'a self,
+        client: &'a kube::Client,
+        plan: &'a Plan,
+        _address: Option<&'a str>,
+    ) -> Step<'a, Vec<Check>> {
+        Box::pin(check(client, plan))
+    }
+}
+
 pub fn plan(ctx: &Context<'_>) -> Plan {
     let mut rng = Rng::new(ctx.seed, "frontend-to-backend");
-    let mut plan = Plan::new(Id::FrontendToBackend, ctx);
+    let mut plan = Plan::new(Id(&FrontendToBackend), ctx);
     let mut names: Vec<String> = Vec::new();
     while names.len() < 3 {
         let ns = rng.namespace();
@@ -146,7 +178,7 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
     ]
     .concat();
     let cluster = grade::traffic_model(client, &plan.namespaces, &extra).await?;
-    grade::starting_pods(&cluster, plan)?;
+    grade::starting_pods(&cluster, &plan.objects)?;
     let ports = grade::port_classes(&cluster);
     let backends: Vec<Endpoint> = grade::pods_of(&cluster, Some(backend_ns))
         .into_iter()

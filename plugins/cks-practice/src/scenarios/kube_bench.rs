@@ -14,12 +14,14 @@
 use std::time::Duration;
 
 use harden_cli::{Error, ErrorKind, Result, output};
+use harden_kube::client::Kube;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::{Api, DeleteParams, LogParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
 use serde_json::json;
 
 use crate::grade::Check;
-use crate::scenario::{Context, Id, NodeBench, Plan, build, sh};
+use crate::nodes::ready;
+use crate::scenario::{Card, Context, Id, Kept, Need, NodeBench, Plan, Scenario, StartFlags, Step, build, sh};
 use crate::seed::Rng;
 
 /// How long the helper pod and the kube-bench Job may take.
@@ -68,11 +70,157 @@ pub fn draw(seed: u64) -> (Control, String) {
     (CONTROLS[rng.below(CONTROLS.len() as u64) as usize], ns)
 }
 
+/// The scenario, as `scenarios::ALL` registers it.
+pub struct KubeBench;
+
+/// The record's keys of the file's mode before the run, and of the one the run set.
+const ORIGINAL_MODE: &str = "originalMode";
+const SET_MODE: &str = "setMode";
+
+const CARD: Card = Card {
+    mock_exam: false,
+    keeps: &[ORIGINAL_MODE, SET_MODE],
+    ..Card::new("kube-bench", "CIS: fix a kube-bench finding on the node", 15, &[Need::Api, Need::NodeAccess])
+};
+
+impl Scenario for KubeBench {
+    fn card(&self) -> &'static Card {
+        &CARD
+    }
+
+    fn plan(&self, ctx: &Context<'_>) -> Result<Plan> {
+        plan(ctx)
+    }
+
+    fn check<'a>(
+        &'a self,
+        client: &'a kube::Client,
+        plan: &'a Plan,
+        _address: Option<&'a str>,
+    ) -> Step<'a, Vec<Check>> {
+        Box::pin(async move {
+            match &plan.bench {
+                Some(bench) => check(client, plan, bench).await,
+                None => Err(Error::invalid("the run record of a kube-bench run lacks its node")
+                    .with_hint("it was edited: reset the run and start it again")),
+            }
+        })
+    }
+
+    /// kube-bench's Job and the helper pod that changes the node's file.
+    fn creates_pods(&self) -> bool {
+        true
+    }
+
+    /// `--image` is kube-bench's, chosen as `start` chooses it.
+    fn pods_image(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn validate_node_flags(&self, flags: &StartFlags<'_>) -> Result<()> {
+        if let Some(image) = flags.image {
+            harden_cli::images::validate(image)?;
+            harden_kube_bench::job::validate_image(image, "--image")?;
+        }
+        if let Some(benchmark) = flags.benchmark {
+            harden_kube_bench::job::validate_benchmark(benchmark, "--benchmark")?;
+        }
+        Ok(())
+    }
+
+    /// The node (`--node`, else [`pick_node`]'s), kube-bench's image (`--image`, else its default)
+    /// and the benchmark (`--benchmark`, else the one `kubectl cis-bench run` chooses).
+    fn node<'a>(&'a self, kube: &'a Kube, flags: &'a StartFlags<'a>) -> Step<'a, Option<NodeBench>> {
+        Box::pin(async move {
+            let mut bench = default_bench(kube, flags.node, flags.benchmark).await?;
+            if let Some(image) = flags.image {
+                bench.image = image.to_string();
+            }
+            Ok(Some(bench))
+        })
+    }
+
+    /// Makes the finding on the node; the record keeps the file's old and new modes.
+    fn set_up<'a>(&'a self, client: &'a kube::Client, plan: &'a Plan) -> Step<'a, Kept> {
+        Box::pin(async move {
+            let bench = plan.bench.as_ref().ok_or_else(|| Error::other("a kube-bench run without its node (a bug)"))?;
+            let (old, new) = break_file(client, plan, bench).await?;
+            Ok(Kept::from([(ORIGINAL_MODE.to_string(), old), (SET_MODE.to_string(), new)]))
+        })
+    }
+
+    fn setting_up(&self) -> &'static str {
+        "making kube-bench's finding on the node"
+    }
+
+    /// Puts the file's mode back, unless the candidate changed it since.
+    fn tear_down<'a>(&'a self, client: &'a kube::Client, plan: &'a Plan, kept: &'a Kept) -> Step<'a, ()> {
+        Box::pin(async move {
+            match (&plan.bench, kept.get(ORIGINAL_MODE), kept.get(SET_MODE)) {
+                (Some(bench), Some(old), Some(set)) => restore_file(client, plan, bench, old, set).await,
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
+/// The node for scenario 8: `wanted` if it is Ready, else the first Ready node by name, workers
+/// before control-plane nodes (kube-bench's node checks are the workers').
+fn pick_node(nodes: &[Node], wanted: Option<&str>) -> Result<String> {
+    let name = |n: &Node| n.metadata.name.clone().unwrap_or_default();
+    if let Some(wanted) = wanted {
+        return match nodes.iter().find(|n| name(n) == wanted) {
+            Some(n) if ready(n) => Ok(wanted.to_string()),
+            Some(_) => Err(Error::invalid(format!("node {wanted} is not Ready: kube-bench's Job cannot run there"))),
+            None => {
+                let names: Vec<String> = nodes.iter().map(name).take(10).collect();
+                Err(Error::not_found(format!("node {wanted} does not exist"))
+                    .with_hint(format!("nodes: {}", if names.is_empty() { "none".into() } else { names.join(", ") })))
+            }
+        };
+    }
+    let mut candidates: Vec<(bool, String)> = nodes
+        .iter()
+        .filter(|n| ready(n))
+        .map(|n| {
+            let control_plane =
+                n.metadata.labels.as_ref().is_some_and(|l| l.contains_key(harden_kube_bench::job::CONTROL_PLANE_LABEL));
+            (control_plane, name(n))
+        })
+        .collect();
+    candidates.sort();
+    candidates.into_iter().next().map(|(_, name)| name).ok_or_else(node_access_error)
+}
+
+/// Scenario 8 on a cluster without a Ready node.
+fn node_access_error() -> Error {
+    Error::new(
+        harden_cli::ErrorKind::Other,
+        "scenario 8 (kube-bench) needs node access: a Ready node that runs kube-bench's Job, and a shell on it \
+         to fix the file kube-bench reports; this cluster has no Ready node",
+    )
+    .with_hint("`kubectl cks-practice list --runnable` leaves it out on such a cluster")
+}
+
+/// Scenario 8 on `node` (default: [`pick_node`]'s), with kube-bench's default image and the benchmark
+/// `kubectl cis-bench run` would choose for the cluster's version (or `benchmark`, checked against it);
+/// says which on stderr.
+async fn default_bench(kube: &Kube, node: Option<&str>, benchmark: Option<&str>) -> Result<NodeBench> {
+    let nodes: Vec<Node> =
+        harden_kube::list::list_all(&Api::all(kube.client.clone()), &ListParams::default(), "nodes").await?;
+    let node = pick_node(&nodes, node)?;
+    let (choice, _) =
+        harden_kube_bench::run::choose_benchmark(&kube.client, benchmark, "--benchmark", Some("--benchmark")).await?;
+    harden_kube_bench::run::tell(&choice);
+    let image = harden_cli::images::default_image(harden_kube_bench::job::DEFAULT_IMAGE)?;
+    Ok(NodeBench { node, image, benchmark: choice.benchmark })
+}
+
 pub fn plan(ctx: &Context<'_>) -> Result<Plan> {
     let bench =
         ctx.bench.ok_or_else(|| Error::other("the kube-bench scenario was planned without its node (a bug)"))?;
     let (control, ns) = draw(ctx.seed);
-    let mut plan = Plan::new(Id::KubeBench, ctx);
+    let mut plan = Plan::new(Id(&KubeBench), ctx);
     let node = &bench.node;
     let path = control.path();
     plan.namespaces = vec![ns.clone()];

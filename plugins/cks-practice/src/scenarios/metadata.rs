@@ -8,14 +8,39 @@ use netpol::Endpoint;
 use serde_json::json;
 
 use crate::grade::{self, Check, Family};
-use crate::scenario::{Context, Id, Plan, build};
+use crate::scenario::{Card, Context, Id, Need, Plan, Scenario, Step, build};
 use crate::seed::Rng;
 
 pub const METADATA: &str = "169.254.169.254";
 
+/// The scenario, as `scenarios::ALL` registers it.
+pub struct BlockMetadata;
+
+const CARD: Card =
+    Card::new("block-metadata", "NetworkPolicy: no pod reaches the cloud metadata endpoint", 8, &[Need::Api]);
+
+impl Scenario for BlockMetadata {
+    fn card(&self) -> &'static Card {
+        &CARD
+    }
+
+    fn plan(&self, ctx: &Context<'_>) -> Result<Plan> {
+        Ok(plan(ctx))
+    }
+
+    fn check<'a>(
+        &'a self,
+        client: &'a kube::Client,
+        plan: &'a Plan,
+        _address: Option<&'a str>,
+    ) -> Step<'a, Vec<Check>> {
+        Box::pin(check(client, plan))
+    }
+}
+
 pub fn plan(ctx: &Context<'_>) -> Plan {
     let mut rng = Rng::new(ctx.seed, "block-metadata");
-    let mut plan = Plan::new(Id::BlockMetadata, ctx);
+    let mut plan = Plan::new(Id(&BlockMetadata), ctx);
     let ns = rng.namespace();
     let app = rng.word();
     let worker = rng.fresh_word(&[app]);
@@ -80,7 +105,7 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
     ]
     .concat();
     let cluster = grade::traffic_model(client, &plan.namespaces, &extra).await?;
-    grade::starting_pods(&cluster, plan)?;
+    grade::starting_pods(&cluster, &plan.objects)?;
     let ports = grade::port_classes(&cluster);
     let metadata: IpAddr = METADATA.parse().expect("address");
     let addresses = grade::address_classes(&cluster, Family::V4, &[metadata]);

@@ -9,7 +9,7 @@ use netpol::{Endpoint, Protocol};
 use serde_json::{Value, json};
 
 use crate::grade::{self, Check, Family};
-use crate::scenario::{Context, Id, Plan, build};
+use crate::scenario::{Card, Context, Id, Need, Plan, Scenario, Step, build};
 use crate::seed::Rng;
 
 /// A pod of two containers, each serving HTTP (busybox's httpd) on a named port of its own.
@@ -35,9 +35,38 @@ fn two_port_pod(
     })
 }
 
+/// The scenario, as `scenarios::ALL` registers it.
+pub struct NamedPort;
+
+const CARD: Card = Card::new(
+    "named-port",
+    "NetworkPolicy: ingress on a named port from the pods of labelled namespaces only",
+    10,
+    &[Need::Api],
+);
+
+impl Scenario for NamedPort {
+    fn card(&self) -> &'static Card {
+        &CARD
+    }
+
+    fn plan(&self, ctx: &Context<'_>) -> Result<Plan> {
+        Ok(plan(ctx))
+    }
+
+    fn check<'a>(
+        &'a self,
+        client: &'a kube::Client,
+        plan: &'a Plan,
+        _address: Option<&'a str>,
+    ) -> Step<'a, Vec<Check>> {
+        Box::pin(check(client, plan))
+    }
+}
+
 pub fn plan(ctx: &Context<'_>) -> Plan {
     let mut rng = Rng::new(ctx.seed, "named-port");
-    let mut plan = Plan::new(Id::NamedPort, ctx);
+    let mut plan = Plan::new(Id(&NamedPort), ctx);
     let mut names: Vec<String> = Vec::new();
     while names.len() < 4 {
         let ns = rng.namespace();
@@ -155,7 +184,7 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
     ]
     .concat();
     let cluster = grade::traffic_model(client, &plan.namespaces, &extra).await?;
-    grade::starting_pods(&cluster, plan)?;
+    grade::starting_pods(&cluster, &plan.objects)?;
     let ports = grade::port_classes(&cluster);
     let targets: Vec<Endpoint> = grade::pods_of(&cluster, Some(api_ns))
         .into_iter()

@@ -24,7 +24,7 @@ use netpol::{Cluster, Endpoint, Protocol};
 use serde_json::json;
 
 use crate::grade::{self, Check};
-use crate::scenario::{Context, Id, Plan, build};
+use crate::scenario::{Card, Context, Id, Need, Plan, Scenario, Step, build};
 use crate::seed::Rng;
 
 /// The node components the task closes, with their ports (TCP).
@@ -40,9 +40,38 @@ pub const COMPONENTS: [(u16, &str); 6] = [
 /// How long one connection attempt of the real probes may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The scenario, as `scenarios::ALL` registers it.
+pub struct NodeEndpoints;
+
+const CARD: Card = Card::new(
+    "node-endpoints",
+    "NetworkPolicy: no pod reaches the kubelet, etcd, scheduler or controller manager on the nodes",
+    10,
+    &[Need::Api],
+);
+
+impl Scenario for NodeEndpoints {
+    fn card(&self) -> &'static Card {
+        &CARD
+    }
+
+    fn plan(&self, ctx: &Context<'_>) -> Result<Plan> {
+        Ok(plan(ctx))
+    }
+
+    fn check<'a>(
+        &'a self,
+        client: &'a kube::Client,
+        plan: &'a Plan,
+        _address: Option<&'a str>,
+    ) -> Step<'a, Vec<Check>> {
+        Box::pin(check(client, plan))
+    }
+}
+
 pub fn plan(ctx: &Context<'_>) -> Plan {
     let mut rng = Rng::new(ctx.seed, "node-endpoints");
-    let mut plan = Plan::new(Id::NodeEndpoints, ctx);
+    let mut plan = Plan::new(Id(&NodeEndpoints), ctx);
     let ns = rng.namespace();
     let mut canary_ns = rng.namespace();
     while canary_ns == ns {
@@ -248,7 +277,7 @@ pub async fn check(client: &kube::Client, plan: &Plan) -> Result<Vec<Check>> {
     ]
     .concat();
     let cluster = grade::traffic_model(client, &plan.namespaces, &extra).await?;
-    grade::starting_pods(&cluster, plan)?;
+    grade::starting_pods(&cluster, &plan.objects)?;
     let probed = probes(client, plan, &cluster).await?;
     let components = component_ports();
     let other_ports = ports_but_components(&cluster);

@@ -12,12 +12,34 @@ use serde_json::json;
 
 use crate::grade::Check;
 use crate::pki;
-use crate::scenario::{Context, Id, Plan, build, sh};
+use crate::scenario::{Card, Context, Id, Need, Plan, Scenario, Step, build, sh};
 use crate::seed::Rng;
+
+/// The scenario, as `scenarios::ALL` registers it.
+pub struct TlsIngress;
+
+const CARD: Card = Card {
+    probes_address: true,
+    ..Card::new("tls-ingress", "Ingress: TLS for a host with a certificate you make", 12, &[Need::Api])
+};
+
+impl Scenario for TlsIngress {
+    fn card(&self) -> &'static Card {
+        &CARD
+    }
+
+    fn plan(&self, ctx: &Context<'_>) -> Result<Plan> {
+        Ok(plan(ctx))
+    }
+
+    fn check<'a>(&'a self, client: &'a kube::Client, plan: &'a Plan, address: Option<&'a str>) -> Step<'a, Vec<Check>> {
+        Box::pin(check(client, plan, address))
+    }
+}
 
 pub fn plan(ctx: &Context<'_>) -> Plan {
     let mut rng = Rng::new(ctx.seed, "tls-ingress");
-    let mut plan = Plan::new(Id::TlsIngress, ctx);
+    let mut plan = Plan::new(Id(&TlsIngress), ctx);
     let ns = rng.namespace();
     let app = rng.word();
     let host = format!("{}.{}.example.com", rng.fresh_word(&[app]), rng.word());

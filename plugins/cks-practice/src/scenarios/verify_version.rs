@@ -11,9 +11,8 @@ use harden_cli::Result;
 use serde_json::json;
 use sha2::{Digest, Sha512};
 
-use crate::grade::Check;
-use crate::scenario::{Context, File, Id, Plan, build, sh};
-use crate::scenarios::binaries::hex as sha256;
+use crate::grade::{Check, sha256_hex as sha256};
+use crate::scenario::{Card, Context, File, Id, Need, Plan, Scenario, Step, build, sh};
 use crate::seed::Rng;
 
 const SIZE: usize = 40 * 1024;
@@ -105,9 +104,38 @@ fn case_of(seed: u64) -> Case {
     draw(seed).0
 }
 
+/// The scenario, as `scenarios::ALL` registers it.
+pub struct VerifyVersion;
+
+const CARD: Card = Card::new(
+    "verify-version",
+    "Binaries: is a downloaded binary the genuine release of the version you were told?",
+    6,
+    &[Need::Api, Need::LocalFiles],
+);
+
+impl Scenario for VerifyVersion {
+    fn card(&self) -> &'static Card {
+        &CARD
+    }
+
+    fn plan(&self, ctx: &Context<'_>) -> Result<Plan> {
+        Ok(plan(ctx))
+    }
+
+    fn check<'a>(
+        &'a self,
+        _client: &'a kube::Client,
+        plan: &'a Plan,
+        _address: Option<&'a str>,
+    ) -> Step<'a, Vec<Check>> {
+        Box::pin(async move { check(plan) })
+    }
+}
+
 pub fn plan(ctx: &Context<'_>) -> Plan {
     let mut rng = Rng::new(ctx.seed, "verify-version-names");
-    let mut plan = Plan::new(Id::VerifyVersion, ctx);
+    let mut plan = Plan::new(Id(&VerifyVersion), ctx);
     let ns = rng.namespace();
     let (_, asked, _, files) = draw(ctx.seed);
     plan.files = files;

@@ -9,11 +9,14 @@ mod engine_errors;
 mod exposure;
 mod ingress;
 mod manage;
+mod markdown;
 mod matrix;
 mod policy;
+mod ports;
 mod probe;
 mod reach;
 mod render;
+mod units;
 mod verdict;
 
 use std::process::ExitCode;

@@ -26,7 +26,8 @@ use netpol::{Cluster, Endpoint, PodId, PortQuery, Protocol};
 use serde_json::{Value, json};
 
 use crate::engine_errors::engine_error;
-use crate::matrix::{DEFAULT_PORT, Units};
+use crate::ports::DEFAULT_PORT;
+use crate::units::Units;
 
 const PROBE_EXAMPLES: &str = "Examples:\n  \
     # the seed's test, for every pair of rows: expected (policies) and observed (packets)\n  \

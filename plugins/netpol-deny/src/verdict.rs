@@ -13,7 +13,7 @@ use netpol::{Cluster, Endpoint, PortQuery};
 use crate::engine_errors::engine_error;
 use crate::render;
 
-use crate::matrix::DEFAULT_PORT;
+use crate::ports::DEFAULT_PORT;
 
 const CANREACHCMD_EXAMPLES: &str = "Examples:\n  # the seed's wget from frontend to backend, answered from the policies\n  kubectl netpol-deny can-reach --from g04/frontend --to g04/backend --port 3000\n  # the same, FROM and TO as words\n  kubectl netpol-deny can-reach g04/frontend g04/backend --port 3000\n  # other (in default) to backend, offline from the seed's files\n  kubectl netpol-deny can-reach -f examples/g04 --from default/other --to g04/backend\n  # a pod to the cloud metadata endpoint\n  kubectl netpol-deny can-reach --from a12/web --to-ip 169.254.169.254 --port 80";
 

@@ -708,15 +708,9 @@ impl CreateCmd {
 /// The command that proceeds: this very command line, with `flags` added.
 pub fn rerun_command(flags: &[&str]) -> String {
     let mut words = vec!["kubectl".to_string(), "dash-user".to_string()];
-    words.extend(std::env::args_os().skip(1).map(|a| shell_word(&a.to_string_lossy())));
+    words.extend(std::env::args_os().skip(1).map(|a| harden_cli::shell::word(&a.to_string_lossy())));
     words.extend(flags.iter().map(|f| f.to_string()));
     words.join(" ")
-}
-
-/// A word as a POSIX shell reads it back.
-fn shell_word(word: &str) -> String {
-    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
-    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
 }
 
 /// Objects of the plan that exist without this plugin's label: `--overwrite` takes them over.
@@ -965,10 +959,10 @@ mod tests {
 
     #[test]
     fn the_rerun_command_reads_back_as_the_same_words() {
-        assert_eq!(shell_word("developer-user"), "developer-user");
-        assert_eq!(shell_word("--kubeconfig=/tmp/a b"), "'--kubeconfig=/tmp/a b'");
-        assert_eq!(shell_word("it's"), "'it'\\''s'");
-        assert_eq!(shell_word(""), "''");
+        assert_eq!(harden_cli::shell::word("developer-user"), "developer-user");
+        assert_eq!(harden_cli::shell::word("--kubeconfig=/tmp/a b"), "'--kubeconfig=/tmp/a b'");
+        assert_eq!(harden_cli::shell::word("it's"), "'it'\\''s'");
+        assert_eq!(harden_cli::shell::word(""), "''");
         assert!(rerun_command(&["--overwrite", "--prune-bindings"]).ends_with(" --overwrite --prune-bindings"));
         assert!(rerun_command(&[]).starts_with("kubectl dash-user"));
     }

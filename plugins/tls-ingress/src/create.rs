@@ -447,7 +447,7 @@ impl CreateCmd {
                 spec.name,
                 spec.namespace,
                 c.name,
-                command(&format!("--gateway-class {}", shell_word(&c.name)))
+                command(&format!("--gateway-class {}", harden_cli::shell::word(&c.name)))
             ));
         }
         Error::new(ErrorKind::MissingInput, text).with_hint(format!(
@@ -475,7 +475,7 @@ impl CreateCmd {
         if self.service.is_none() {
             words.extend(["--service".to_string(), format!("{}:{}", spec.backend.service, spec.backend.port)]);
         }
-        let words: Vec<String> = words.iter().map(|w| shell_word(w)).collect();
+        let words: Vec<String> = words.iter().map(|w| harden_cli::shell::word(w)).collect();
         format!("kubectl tls-ingress {}", words.join(" "))
     }
 
@@ -581,14 +581,6 @@ fn after_the_cluster_changed(mut error: Error, applied: &[Applied], rerun: Optio
         });
     }
     error
-}
-
-/// A word for a shell: as it is when it needs no quoting, else in single quotes.
-fn shell_word(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+*".contains(c))
-        && !word.starts_with('*');
-    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
 }
 
 /// Refuses a user's certificate and key that would not work for `hosts` (unless `force`).
@@ -1252,10 +1244,10 @@ mod tests {
 
     #[test]
     fn commands_are_printed_as_a_shell_reads_them() {
-        assert_eq!(shell_word("accounting-service:80"), "accounting-service:80");
-        assert_eq!(shell_word("*.apps.acme.com"), "'*.apps.acme.com'");
-        assert_eq!(shell_word("it's"), "'it'\\''s'");
-        assert_eq!(shell_word(""), "''");
+        assert_eq!(harden_cli::shell::word("accounting-service:80"), "accounting-service:80");
+        assert_eq!(harden_cli::shell::word("*.apps.acme.com"), "'*.apps.acme.com'");
+        assert_eq!(harden_cli::shell::word("it's"), "'it'\\''s'");
+        assert_eq!(harden_cli::shell::word(""), "''");
         let spec = IngressSpecInput {
             name: "web".into(),
             namespace: "t75".into(),

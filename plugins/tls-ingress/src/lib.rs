@@ -4,6 +4,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod addresses;
 pub mod build;
 pub mod class;
 pub mod create;
@@ -16,7 +17,9 @@ pub mod input;
 pub mod inspect;
 pub mod manage;
 pub mod manual;
+pub mod material;
 pub mod rotate;
+pub mod tls_check;
 
 /// The field manager and managed-by label value of what this plugin makes.
 pub const PLUGIN: &str = "kubectl-tls-ingress";

@@ -712,7 +712,7 @@ fn headlamp_findings(found: &Found, deployment: &Deployment, out: &mut Vec<Findi
             format!(
                 "{} is {ttl}s ({}): a login, and a stolen session cookie, stays valid that long",
                 src("session-ttl"),
-                crate::token::human(std::time::Duration::from_secs(ttl))
+                crate::token_request::human(std::time::Duration::from_secs(ttl))
             ),
             "keep sessions at most a day: config.sessionTTL=86400 or less",
         )),

@@ -15,7 +15,6 @@ use kube::{Client, ResourceExt};
 
 use crate::audit::{self, Component};
 use crate::headlamp;
-use crate::token::dashboard_entry;
 
 /// Where both Dashboard layouts (v2 manifests and the v7 Helm chart) install by default.
 pub const DASHBOARD_NAMESPACE: &str = "kubernetes-dashboard";
@@ -282,6 +281,35 @@ pub async fn namespace(kube: &KubeArgs, ui: Option<Ui>, client: Option<&Client>)
     let chosen = choose_namespace(ui, &known)?;
     harden_cli::output::eline(format!("Using {}. -n picks another.", chosen.why));
     Ok((chosen.namespace, known))
+}
+
+/// The dashboard's entry Service in `namespace`: the v7 chart's Kong proxy, else the v2 Service.
+/// Returns the Service's name and its HTTPS port.
+pub fn dashboard_entry(services: &[Service]) -> Option<(String, i32)> {
+    let https_port = |svc: &Service| {
+        let ports = svc.spec.as_ref()?.ports.clone().unwrap_or_default();
+        let tls = ports
+            .iter()
+            .find(|p| p.port == 443 || p.name.as_deref().is_some_and(|n| n.contains("tls") || n.contains("https")));
+        tls.or(ports.first()).map(|p| p.port)
+    };
+    let by = |pred: &dyn Fn(&Service) -> bool| {
+        services.iter().filter(|s| pred(s)).find_map(|s| Some((s.name_any(), https_port(s)?)))
+    };
+    by(&|s| s.name_any().ends_with("kong-proxy"))
+        .or_else(|| by(&|s| s.name_any() == "kubernetes-dashboard"))
+        .or_else(|| by(&|s| s.labels().get("k8s-app").is_some_and(|v| v == "kubernetes-dashboard")))
+}
+
+/// How to log in to the UI of `namespace` (`--ui`, else the one installed there) with a token.
+pub async fn login(client: &Client, namespace: &str, choice: Option<Ui>, known: &Known) -> String {
+    let (services, deployments) = entry_objects(client, namespace).await;
+    let here = match known {
+        Known::Found(list) if list.iter().any(|i| i.namespace == namespace) => known.clone(),
+        _ => Known::Found(installs(&deployments)),
+    };
+    let which = ui_in(namespace, choice, &here);
+    login_instructions(which, namespace, &services, &here, &deployments)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 mod audit;
 mod builtin;
 mod check;
+mod components;
 mod create;
 mod discovery;
 mod headlamp;

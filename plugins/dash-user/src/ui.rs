@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 
-use crate::audit::{self, Component};
+use crate::components::{self, Component};
 use crate::headlamp;
 
 /// Where both Dashboard layouts (v2 manifests and the v7 Helm chart) install by default.
@@ -52,8 +52,10 @@ pub fn installs(deployments: &[Deployment]) -> Vec<Install> {
     let mut out: Vec<Install> = Vec::new();
     for d in deployments {
         let namespace = d.namespace().unwrap_or_default();
-        let (ui, headlamp) = match audit::classify(d) {
-            Some(Component::Headlamp) => (Ui::Headlamp, audit::headlamp_container(d).map(|c| headlamp::Config::of(&c))),
+        let (ui, headlamp) = match components::classify(d) {
+            Some(Component::Headlamp) => {
+                (Ui::Headlamp, components::headlamp_container(d).map(|c| headlamp::Config::of(&c)))
+            }
             Some(Component::MetricsScraper) | None => continue,
             Some(_) => (Ui::Dashboard, None),
         };
@@ -200,7 +202,7 @@ fn headlamp_entry(
     deployments: &[Deployment],
 ) -> Option<(String, i32)> {
     let deployment = install.and_then(|i| deployments.iter().find(|d| d.name_any() == i.deployment));
-    let selecting = services.iter().find(|s| deployment.is_some_and(|d| audit::selects(s, d)));
+    let selecting = services.iter().find(|s| deployment.is_some_and(|d| components::selects(s, d)));
     let named = services.iter().find(|s| s.name_any() == "headlamp" || s.name_any().ends_with("-headlamp"));
     let service = selecting.or(named)?;
     let port = service.spec.as_ref()?.ports.as_ref()?.first()?.port;

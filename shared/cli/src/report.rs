@@ -61,28 +61,35 @@ impl Scale for Health {
     }
 }
 
-/// One problem, with what to do about it. `check`, `namespace`, `object` and `fix` are written
-/// only when the command knows them.
+/// One problem, with what to do about it. `check`, `namespace`, `object` and `fix` are empty when
+/// the command does not know them (the report is about one object), and then left out of JSON/YAML.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding<S> {
     pub severity: S,
     /// A stable identifier of the check, e.g. `enable-skip-login`, `exposed-service`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub check: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub check: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
     /// The object as kubectl names it: `deployment/kubernetes-dashboard`, `service/web`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub object: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub object: String,
     pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub fix: String,
 }
 
 impl<S> Finding<S> {
     /// A finding that is only a message (the object is the one the report is about).
     pub fn new(severity: S, message: impl Into<String>) -> Self {
-        Finding { severity, check: None, namespace: None, object: None, message: message.into(), fix: None }
+        Finding {
+            severity,
+            check: String::new(),
+            namespace: String::new(),
+            object: String::new(),
+            message: message.into(),
+            fix: String::new(),
+        }
     }
 }
 
@@ -131,11 +138,11 @@ mod tests {
         assert_eq!(serde_json::to_string(&bare).unwrap(), r#"{"severity":"fail","message":"no certificate"}"#);
         let full = Finding {
             severity: Risk::High,
-            check: Some("enable-skip-login".into()),
-            namespace: Some("kubernetes-dashboard".into()),
-            object: Some("deployment/kubernetes-dashboard".into()),
+            check: "enable-skip-login".into(),
+            namespace: "kubernetes-dashboard".into(),
+            object: "deployment/kubernetes-dashboard".into(),
             message: "anyone can log in".into(),
-            fix: Some("remove --enable-skip-login".into()),
+            fix: "remove --enable-skip-login".into(),
         };
         assert_eq!(
             serde_json::to_string(&full).unwrap(),

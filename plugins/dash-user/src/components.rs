@@ -175,3 +175,9 @@ pub fn is_chart(value: &str, chart: &str) -> bool {
         .and_then(|rest| rest.strip_prefix('-'))
         .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
 }
+
+/// The ServiceAccount a Deployment's pods run as.
+pub fn service_account(deployment: &Deployment) -> String {
+    let spec = deployment.spec.template.spec.as_ref();
+    spec.and_then(|p| p.service_account_name.clone().filter(|n| !n.is_empty())).unwrap_or_else(|| "default".to_string())
+}

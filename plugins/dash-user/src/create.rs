@@ -316,7 +316,7 @@ impl CreateCmd {
             (RoleChoice::ReadOnly, None) => (
                 crate::builtin::resources(),
                 Some((
-                    rbac::ResourcesFrom::BuiltIn,
+                    rbac::ResourcesFrom::BuiltIn(crate::builtin::KUBERNETES_VERSION),
                     format!(
                         "Read-only role: built from the built-in resources of Kubernetes {} (no cluster was contacted: \
                          custom resources are not included).",

@@ -11,6 +11,8 @@ mod ingress;
 mod manage;
 mod markdown;
 mod matrix;
+mod names;
+mod observed;
 mod policy;
 mod ports;
 mod probe;

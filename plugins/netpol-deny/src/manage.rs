@@ -192,7 +192,7 @@ impl DeleteCmd {
                 .with_hint("kubectl netpol-deny list -n NS shows which ones this plugin made"));
         }
         for name in &self.names {
-            crate::policy::validate_name(name)?;
+            crate::names::validate_name(name)?;
         }
         let live = harden_kube::client::connect(kube).await?;
         let scope = NamespaceScope { named: kube.namespaces.clone(), all: self.all_namespaces, selector: None };

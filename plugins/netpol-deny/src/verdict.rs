@@ -169,14 +169,14 @@ impl CanReachCmd {
         let observed = match (self.probe, from, to, &loaded.live) {
             (true, Endpoint::Pod(src), Endpoint::Pod(dst), Some(live)) => {
                 let prober = harden_kube::probe::Prober::new(live.client.clone(), self.timeout, !self.no_listener);
-                Some(crate::probe::probe_pair(&live.client, cluster, src, dst, &verdict, &prober).await?)
+                Some(crate::observed::probe_pair(&live.client, cluster, src, dst, &verdict, &prober).await?)
             }
             _ => None,
         };
         let mut json = render::verdict_json(cluster, &verdict);
         if let Some(observed) = &observed {
             let mut value: serde_json::Value = serde_json::from_str(&json)?;
-            value["probe"] = crate::probe::observed_json(observed, verdict.allowed);
+            value["probe"] = crate::observed::observed_json(observed, verdict.allowed);
             if !cluster.complete() {
                 value["probe"]["differs"] = serde_json::Value::Bool(false);
             }
@@ -191,7 +191,7 @@ impl CanReachCmd {
                         observed.word(),
                         if cluster.complete() { "uncertain" } else { "unknown" }
                     )),
-                    Some(observed) => text.push_str(&crate::probe::observed_line(observed, verdict.allowed)),
+                    Some(observed) => text.push_str(&crate::observed::observed_line(observed, verdict.allowed)),
                     None => {}
                 }
                 text

@@ -9,18 +9,12 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, Subject};
 use kube::ResourceExt;
 
 use super::flags::{flag_on, flags};
+use super::found::{Finding, Found};
 use super::headlamp_install::{headlamp_chart_binding, headlamp_chart_fix};
 use super::nodes::{Power, node_findings, power};
 use super::snapshot::Snapshot;
-use super::{Finding, Found};
-use crate::components::{Component, containers, headlamp_container};
+use crate::components::{Component, containers, headlamp_container, service_account};
 use crate::{headlamp, identity};
-
-/// The ServiceAccount a Deployment's pods run as.
-pub fn service_account(deployment: &Deployment) -> String {
-    let spec = deployment.spec.template.spec.as_ref();
-    spec.and_then(|p| p.service_account_name.clone().filter(|n| !n.is_empty())).unwrap_or_else(|| "default".to_string())
-}
 
 /// Whether the pods of a Deployment get a token mounted (Kubernetes' default when unset).
 pub fn mounts_token(deployment: &Deployment) -> bool {

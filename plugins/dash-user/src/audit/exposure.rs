@@ -8,8 +8,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Service};
 use kube::ResourceExt;
 
+use super::found::{Finding, Found};
 use super::snapshot::Snapshot;
-use super::{Finding, Found};
 use crate::components::{Component, containers, headlamp_container, selects, target_port};
 use crate::headlamp;
 

@@ -4,7 +4,7 @@
 use harden_cli::report::Risk;
 use k8s_openapi::api::core::v1::Container;
 
-use super::{Finding, Found};
+use super::found::{Finding, Found};
 use crate::components::Component;
 
 /// Flags the dashboard takes a value for as a separate argument (`--insecure-port 9090`).

@@ -6,9 +6,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::ResourceExt;
 
-use super::accounts::service_account;
-use super::{Finding, Found};
-use crate::components::{HEADLAMP_CHART, HELM_CHART_LABEL, headlamp_container, is_chart};
+use super::found::{Finding, Found};
+use crate::components::{HEADLAMP_CHART, HELM_CHART_LABEL, headlamp_container, is_chart, service_account};
 use crate::headlamp;
 
 /// The Helm release of the Headlamp chart's own ClusterRoleBinding (`clusterRoleBinding.create`,

@@ -11,6 +11,7 @@
 mod accounts;
 mod exposure;
 mod flags;
+mod found;
 mod headlamp_install;
 mod nodes;
 mod render;
@@ -22,18 +23,18 @@ use std::collections::BTreeSet;
 use clap::{Args, ValueEnum};
 use harden_cli::error::{Error, Outcome, Result};
 use harden_cli::progress::Spinner;
-use harden_cli::report::{self, Risk};
+use harden_cli::report;
 use harden_kube::flags::KubeArgs;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
 use kube::api::Api;
-use serde::Serialize;
 
 use crate::DEFAULT_NAMESPACE;
 use crate::components::{Component, classify, containers, is_kong, kong_is_dashboards, selects};
 
-pub use snapshot::{Snapshot, snapshot};
+pub use found::{Found, Report};
+pub use snapshot::{Snapshot, Where, snapshot};
 
 use accounts::ui_account_findings;
 use exposure::{host_findings, ingress_findings, service_findings};
@@ -41,42 +42,10 @@ use flags::container_findings;
 use headlamp_install::headlamp_findings;
 use users::rbac_findings;
 
-/// A finding of the audit, on the suite's [`Risk`] scale: one problem, on one object, with what
-/// to do about it.
-pub type Finding = report::Finding<Risk>;
-
-/// A dashboard Deployment that was found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Found {
-    pub namespace: String,
-    pub deployment: String,
-    pub component: Component,
-}
-
-/// The result of an audit.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Report {
-    pub namespaces: Vec<String>,
-    /// Every UI Deployment found (Dashboard parts and Headlamp).
-    pub dashboards: Vec<Found>,
-    /// Facts that are not findings (the exit code does not count them), e.g. the Dashboard's archive.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notices: Vec<String>,
-    pub findings: Vec<Finding>,
-}
-
 /// Said whenever a Kubernetes Dashboard is found.
 pub const ARCHIVED_NOTICE: &str = "the Kubernetes Dashboard was archived in January 2026 and no longer receives fixes, \
      security fixes included; Headlamp (kubernetes-sigs) is its recommended replacement and logs in with the same \
      ServiceAccount tokens (kubectl dash-user create NAME --ui headlamp)";
-
-/// Which namespaces to audit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Where {
-    Namespaces(Vec<String>),
-    /// Every namespace that has a dashboard Deployment.
-    All,
-}
 
 /// Runs every check. With `Where::All`, the namespaces are those where a dashboard was found.
 pub fn audit(snapshot: &Snapshot, scope: &Where) -> Report {

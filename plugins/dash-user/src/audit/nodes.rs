@@ -7,7 +7,7 @@ use harden_cli::report::Risk;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use kube::ResourceExt;
 
-use super::Finding;
+use super::found::Finding;
 use crate::rbac::{READ_VERBS, rule_is_wildcard_admin, rule_reads_secrets};
 
 /// What a ClusterRole lets its holders do that matters here.

@@ -2,20 +2,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-#[cfg(test)]
-use harden_cli::error::Result;
 use harden_cli::report::Scale;
 
-#[cfg(test)]
-use super::AuditFormat;
-use super::{Found, Report};
+use super::found::{Found, Report};
 use crate::components::Component;
-
-/// The report as `audit` prints it in `format` (the text form made terminal-safe).
-#[cfg(test)]
-pub fn render(report: &Report, format: AuditFormat) -> Result<String> {
-    harden_cli::report::render(report, format.into(), |r| Ok(text(r)))
-}
 
 /// The text form: the UIs found per namespace, the notices, then the findings' table and fixes.
 pub fn text(report: &Report) -> String {

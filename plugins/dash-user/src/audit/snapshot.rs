@@ -11,8 +11,15 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 
-use super::Where;
 use crate::components::{UI_NAMESPACES, classify, is_kong};
+
+/// Which namespaces to audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Where {
+    Namespaces(Vec<String>),
+    /// Every namespace that has a dashboard Deployment.
+    All,
+}
 
 /// A legacy, never-expiring ServiceAccount token Secret (metadata only).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! The checks on the manifests the integration tests apply, and the rendering.
 
 use super::*;
+use harden_cli::report::Risk;
 use k8s_openapi::api::core::v1::Container;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 
@@ -8,7 +9,6 @@ use super::exposure::kong_plain_ports;
 use super::flags::flags;
 use super::flags::{flag_on, flag_value};
 use super::nodes::node_subresources;
-use super::render::render;
 use super::snapshot::TokenSecret;
 use crate::components::{HELM_CHART_LABEL, image_name};
 use serde::Deserialize;
@@ -517,4 +517,9 @@ fn images_are_recognised_with_registries_tags_and_digests() {
     assert_eq!(image_name("docker.io/kubernetesui/dashboard-api:1.10.1").1, "dashboard-api");
     assert_eq!(image_name("localhost:5000/kubernetesui/dashboard@sha256:abc").1, "dashboard");
     assert_eq!(image_name("kong:3.8").1, "kong");
+}
+
+/// The report as `audit` prints it in `format`.
+pub fn render(report: &Report, format: AuditFormat) -> Result<String> {
+    harden_cli::report::render(report, format.into(), |r| Ok(super::render::text(r)))
 }

@@ -7,7 +7,7 @@ use harden_cli::report::Risk;
 use k8s_openapi::api::rbac::v1::{ClusterRole, Subject};
 use kube::ResourceExt;
 
-use super::Finding;
+use super::found::Finding;
 use super::nodes::{Power, control_plane_controller, node_findings, power};
 use super::snapshot::Snapshot;
 use crate::identity;

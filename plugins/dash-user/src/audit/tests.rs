@@ -519,6 +519,21 @@ fn images_are_recognised_with_registries_tags_and_digests() {
     assert_eq!(image_name("kong:3.8").1, "kong");
 }
 
+#[test]
+fn the_worst_findings_come_first_in_every_form() {
+    let report = audit(&fixture("headlamp/insecure.yaml", "hl"), &here("hl"));
+    let severities: Vec<Risk> = report.findings.iter().map(|f| f.severity).collect();
+    assert!(severities.contains(&Risk::High) && severities.contains(&Risk::Medium), "{severities:?}");
+    let first_medium = severities.iter().position(|s| *s == Risk::Medium).unwrap();
+    assert!(severities[first_medium..].iter().all(|s| *s == Risk::Medium), "high after medium: {severities:?}");
+    let json: serde_json::Value = serde_json::from_str(&render(&report, AuditFormat::Json).unwrap()).unwrap();
+    assert_eq!(json["findings"][0]["severity"], "high");
+    let table = render(&report, AuditFormat::Table).unwrap();
+    let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("high ") || l.starts_with("medium ")).collect();
+    assert!(rows.first().is_some_and(|r| r.starts_with("high ")), "{table}");
+    assert_eq!(report::verdict(&report.findings), Outcome::Finding);
+}
+
 /// The report as `audit` prints it in `format`.
 pub fn render(report: &Report, format: AuditFormat) -> Result<String> {
     harden_cli::report::render(report, format.into(), |r| Ok(super::render::text(r)))

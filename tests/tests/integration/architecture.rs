@@ -599,3 +599,36 @@ fn the_import_reader_finds_commands_importing_commands_and_circles() {
     assert_eq!(circles.len(), 1, "{circles:?}");
     assert_eq!(circles[0], [m("a"), m("b"), m("c")].into_iter().collect());
 }
+
+/// One rights check: only `harden_kube::access` asks the API server's authorizer (the apply path's
+/// rights-first check and dash-user's preflight go through it), so a fix to how it asks lands once.
+#[test]
+fn only_the_access_module_asks_the_authorizer() {
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let root = harden_tests::repo_root();
+    let mut files = Vec::new();
+    for dir in ["shared", "plugins"] {
+        sources(&root.join(dir), &mut files);
+    }
+    let access = root.join("shared/kube/src/access.rs");
+    assert!(files.contains(&access), "{} moved: update this test", access.display());
+    let askers: Vec<String> = files
+        .iter()
+        .filter(|f| **f != access)
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains("AccessReviewSpec"))
+        .map(|f| f.strip_prefix(&root).unwrap().display().to_string())
+        .collect();
+    assert!(
+        askers.is_empty(),
+        "these build their own access reviews instead of asking harden_kube::access: {askers:?}"
+    );
+}

@@ -17,20 +17,7 @@ use kube::api::{Api, DynamicObject, ListParams};
 use crate::PLUGIN;
 use crate::build::{DEFAULT_NAME, block_policy, egress_isolating, refusal};
 use crate::cluster;
-use crate::presets::{Cloud, Endpoint, endpoints, parse_block};
-
-/// Which endpoints: shared by `apply` and `status`.
-#[derive(Args, Debug, Clone)]
-pub struct EndpointArgs {
-    /// Whose metadata endpoints (repeat or comma-separate).
-    #[arg(long, value_name = "CLOUD", value_delimiter = ',', default_value = "all")]
-    pub cloud: Vec<Cloud>,
-
-    /// Also Azure's wire server 168.63.129.16 (certificates and extension settings; hosts use it for DNS
-    /// too, so it is opt-in).
-    #[arg(long)]
-    pub azure_wire_server: bool,
-}
+use crate::presets::{Endpoint, EndpointArgs, endpoints, parse_block};
 
 const APPLYCMD_EXAMPLES: &str = "Examples:\n  # the seed's default-deny-egress-metadata-server policy for a12\n  kubectl block-metadata apply -n a12\n  # only AWS's endpoints, in every namespace but kube-system, shown first\n  kubectl block-metadata apply -A --cloud aws --dry-run=server";
 
@@ -358,9 +345,4 @@ impl RemoveCmd {
                 .with_hint("each is named above with why")),
         }
     }
-}
-
-/// Kept for `status`: the endpoints from the shared flags.
-pub fn chosen_endpoints(args: &EndpointArgs) -> Vec<Endpoint> {
-    endpoints(&args.cloud, args.azure_wire_server, &[])
 }

@@ -1,9 +1,9 @@
 //! The metadata endpoints of each cloud, and choosing them from `--cloud`, `--azure-wire-server`
-//! and `--block`. Pure: no I/O.
+//! (the flags `apply` and `status` share) and `--block`. Pure: no I/O.
 
 use std::net::IpAddr;
 
-use clap::ValueEnum;
+use clap::{Args, ValueEnum};
 use harden_cli::error::{Error, Result};
 use ipnet::IpNet;
 
@@ -116,6 +116,24 @@ pub fn parse_block(text: &str) -> Result<IpNet> {
         return Err(bad("a /0 would block all egress; use `kubectl netpol-deny apply --egress` for that".into()));
     }
     Ok(net)
+}
+
+/// Which endpoints: shared by `apply` and `status`.
+#[derive(Args, Debug, Clone)]
+pub struct EndpointArgs {
+    /// Whose metadata endpoints (repeat or comma-separate).
+    #[arg(long, value_name = "CLOUD", value_delimiter = ',', default_value = "all")]
+    pub cloud: Vec<Cloud>,
+
+    /// Also Azure's wire server 168.63.129.16 (certificates and extension settings; hosts use it for DNS
+    /// too, so it is opt-in).
+    #[arg(long)]
+    pub azure_wire_server: bool,
+}
+
+/// The endpoints the shared flags choose.
+pub fn chosen_endpoints(args: &EndpointArgs) -> Vec<Endpoint> {
+    endpoints(&args.cloud, args.azure_wire_server, &[])
 }
 
 #[cfg(test)]

@@ -14,8 +14,7 @@ use harden_kube::sources::{SourceArgs, Wanted, load};
 use netpol::{Cluster, Direction, GroupId, PodId, Protocol};
 use serde::Serialize;
 
-use crate::commands::{EndpointArgs, chosen_endpoints};
-use crate::presets::Endpoint;
+use crate::presets::{Endpoint, EndpointArgs, chosen_endpoints};
 
 /// The ports metadata services answer on.
 const PORTS: [u16; 2] = [80, 443];

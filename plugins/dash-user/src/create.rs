@@ -17,17 +17,13 @@ use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::{Api, DynamicObject};
 use kube::{Client, ResourceExt};
 
-use crate::manage::{self, Kind, Owned};
+use crate::invocation::{NAMESPACE_HELP, rerun_command};
+use crate::owned::{self, Kind, Owned};
 use crate::rbac::{self, ResourceName, RoleChoice, Scope, UserSpec};
-use crate::token::{self, DEFAULT_DURATION, duration_arg};
+use crate::token_request::{self, DEFAULT_DURATION, duration_arg};
 use crate::ui::{self, Ui};
 use crate::{DEFAULT_NAMESPACE, PLUGIN};
-use crate::{check, inherited, preflight};
-
-/// `-n` as `create` uses it: it is not the context's namespace, and it does not limit what the user reads.
-pub const NAMESPACE_HELP: &str = "Namespace of the user's ServiceAccount (default: the installed UI's: kubernetes-dashboard \
-     for the Dashboard, Headlamp's namespace when only Headlamp is found; kubernetes-dashboard offline). It does not \
-     limit what the user may read: that is --namespaces";
+use crate::{inherited, preflight, rights};
 
 pub const EXAMPLES: &str = "Examples:
   # The seed's developer-user: read-only, no Secrets, in the installed UI's namespace
@@ -256,7 +252,7 @@ impl CreateCmd {
     async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let Settled { mut spec, duration } = self.settle(kube)?;
-        token::check_lifetime(duration, self.allow_long_lived)?;
+        token_request::check_lifetime(duration, self.allow_long_lived)?;
         self.manual.validate(&self.apply_args())?;
         if self.manual.show_manual && (self.prune_bindings || self.yes || self.output.is_some()) {
             return Err(Error::invalid(
@@ -334,7 +330,7 @@ impl CreateCmd {
             (RoleChoice::ReadOnly, None) => (
                 crate::builtin::resources(),
                 Some((
-                    rbac::ResourcesFrom::BuiltIn,
+                    rbac::ResourcesFrom::BuiltIn(crate::builtin::KUBERNETES_VERSION),
                     format!(
                         "Read-only role: built from the built-in resources of Kubernetes {} (no cluster was contacted: \
                          custom resources are not included).",
@@ -359,7 +355,7 @@ impl CreateCmd {
             let after: Vec<String> = if self.no_token {
                 Vec::new()
             } else {
-                vec![token::manual_step(&spec.name, &spec.namespace, duration)]
+                vec![token_request::manual_step(&spec.name, &spec.namespace, duration)]
             };
             harden_cli::output::print(&harden_kube::manual::steps(&objects, &before, &after)?);
             return Ok(Outcome::Good);
@@ -381,7 +377,7 @@ impl CreateCmd {
         // Everything that decides the run is read before anything is decided or written.
         let live = matches!(self.dry_run.strategy, DryRun::None | DryRun::Server);
         let existing = match (&client, live) {
-            (Some(client), true) => manage::owned(client, &spec.namespace, &spec.name).await?,
+            (Some(client), true) => owned::owned(client, &spec.namespace, &spec.name).await?,
             _ => Vec::new(),
         };
         let (replace, prune) = stale(&existing, &wanted);
@@ -432,11 +428,11 @@ impl CreateCmd {
             harden_cli::output::eline("Dry run: no token issued.".to_string());
             return Ok(Outcome::Good);
         };
-        let token = token::request(&client, &spec.namespace, &spec.name, duration).await?;
-        let login = token::login(&client, &spec.namespace, self.ui, &known).await;
+        let token = token_request::request(&client, &spec.namespace, &spec.name, duration).await?;
+        let login = ui::login(&client, &spec.namespace, self.ui, &known).await;
         let expiry = format!(
             "Token for {who} (valid {}{})",
-            token::human(duration),
+            token_request::human(duration),
             token.expires.as_deref().map(|e| format!(", expires {e}")).unwrap_or_default()
         );
         if self.output == Some(CreateFormat::Token) {
@@ -599,11 +595,11 @@ impl CreateCmd {
         preflight::locks(client, namespaces).await?;
 
         let mut problems = preflight::Problems::default();
-        manage::check_deletes(client, replace, &mut problems).await;
+        owned::check_deletes(client, replace, &mut problems).await;
         let replaced: BTreeSet<String> = replace.iter().map(Owned::describe).collect();
         let manager = self.field_manager.clone().unwrap_or_else(|| PLUGIN.to_string());
         preflight::plan(client, objects, &replaced, &manager, self.force_conflicts, &mut problems).await?;
-        manage::check_deletes(client, prune, &mut problems).await;
+        owned::check_deletes(client, prune, &mut problems).await;
         for existing in to_prune {
             if let Err(e) = inherited::prune(client, existing, &spec.namespace, &spec.name, DryRun::Server).await {
                 problems.add(existing.shown(), &e);
@@ -638,7 +634,7 @@ impl CreateCmd {
         let mut kept = Vec::new();
         if self.dry_run.strategy == DryRun::None {
             for object in replace {
-                if let Some(copy) = manage::keep(client, object).await? {
+                if let Some(copy) = owned::keep(client, object).await? {
                     kept.push(copy);
                 }
             }
@@ -646,7 +642,7 @@ impl CreateCmd {
         let mut deleted: Vec<&Object> = Vec::new();
         let mut replace_error = None;
         for object in replace {
-            match manage::delete_one(client, object, self.dry_run.strategy).await {
+            match owned::delete_one(client, object, self.dry_run.strategy).await {
                 Ok(harden_kube::apply::Deleted::Deleted) => {
                     say(object.line("deleted (its role changed)", self.dry_run.strategy));
                     deleted.extend(kept.iter().filter(|k| k.describe() == object.describe()));
@@ -684,7 +680,7 @@ impl CreateCmd {
         if let Err(e) = applied {
             let mut restored = Vec::new();
             for copy in deleted {
-                let line = manage::restore(client, copy).await;
+                let line = owned::restore(client, copy).await;
                 harden_cli::output::eline(&line);
                 restored.push(line);
             }
@@ -700,7 +696,7 @@ impl CreateCmd {
             });
         }
         let done = |what: &str| format!("user {}/{} was {what}, but the rest failed", spec.namespace, spec.name);
-        manage::delete_all(client, prune, self.dry_run.strategy, "pruned (no longer part of this user)", say)
+        owned::delete_all(client, prune, self.dry_run.strategy, "pruned (no longer part of this user)", say)
             .await
             .map_err(|e| e.context(done("created or updated (the lines above)")))?;
         for (i, existing) in to_prune.iter().enumerate() {
@@ -717,20 +713,6 @@ impl CreateCmd {
         }
         Ok(())
     }
-}
-
-/// The command that proceeds: this very command line, with `flags` added.
-pub fn rerun_command(flags: &[&str]) -> String {
-    let mut words = vec!["kubectl".to_string(), "dash-user".to_string()];
-    words.extend(std::env::args_os().skip(1).map(|a| shell_word(&a.to_string_lossy())));
-    words.extend(flags.iter().map(|f| f.to_string()));
-    words.join(" ")
-}
-
-/// A word as a POSIX shell reads it back.
-fn shell_word(word: &str) -> String {
-    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
-    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
 }
 
 /// Objects of the plan that exist without this plugin's label: `--overwrite` takes them over.
@@ -783,7 +765,7 @@ async fn asked_namespaces(client: &Client, spec: &UserSpec) -> Result<Vec<String
     if let Scope::Namespaces(list) = &spec.scope {
         namespaces.extend(list.iter().cloned());
     }
-    namespaces.extend(check::bound_namespaces(client, &spec.namespace, &spec.name).await?);
+    namespaces.extend(rights::bound_namespaces(client, &spec.namespace, &spec.name).await?);
     namespaces.sort();
     namespaces.dedup();
     Ok(namespaces)
@@ -795,9 +777,9 @@ async fn authorizer_beyond(
     client: &Client,
     spec: &UserSpec,
     grants: &[inherited::Grant],
-) -> Result<Option<Vec<check::Answer>>> {
+) -> Result<Option<Vec<rights::Answer>>> {
     let namespaces = asked_namespaces(client, spec).await?;
-    let answers = match check::ask(client, &spec.namespace, &spec.name, &namespaces).await {
+    let answers = match rights::ask(client, &spec.namespace, &spec.name, &namespaces).await {
         Ok(answers) => answers,
         Err(e) if e.kind == ErrorKind::Forbidden => {
             warn(format!(
@@ -816,7 +798,7 @@ async fn authorizer_beyond(
     ))
 }
 
-fn shown_right(answer: &check::Answer) -> String {
+fn shown_right(answer: &rights::Answer) -> String {
     let resource =
         if answer.group.is_empty() { answer.resource.clone() } else { format!("{}.{}", answer.resource, answer.group) };
     let reason = answer.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
@@ -979,10 +961,10 @@ mod tests {
 
     #[test]
     fn the_rerun_command_reads_back_as_the_same_words() {
-        assert_eq!(shell_word("developer-user"), "developer-user");
-        assert_eq!(shell_word("--kubeconfig=/tmp/a b"), "'--kubeconfig=/tmp/a b'");
-        assert_eq!(shell_word("it's"), "'it'\\''s'");
-        assert_eq!(shell_word(""), "''");
+        assert_eq!(harden_cli::shell::word("developer-user"), "developer-user");
+        assert_eq!(harden_cli::shell::word("--kubeconfig=/tmp/a b"), "'--kubeconfig=/tmp/a b'");
+        assert_eq!(harden_cli::shell::word("it's"), "'it'\\''s'");
+        assert_eq!(harden_cli::shell::word(""), "''");
         assert!(rerun_command(&["--overwrite", "--prune-bindings"]).ends_with(" --overwrite --prune-bindings"));
         assert!(rerun_command(&[]).starts_with("kubectl dash-user"));
     }

@@ -5,15 +5,20 @@
 mod audit;
 mod builtin;
 mod check;
+mod components;
 mod create;
 mod discovery;
 mod headlamp;
 mod identity;
 mod inherited;
+mod invocation;
 mod manage;
+mod owned;
 mod preflight;
 mod rbac;
+mod rights;
 mod token;
+mod token_request;
 mod ui;
 
 use std::process::ExitCode;

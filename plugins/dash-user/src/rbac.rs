@@ -27,15 +27,15 @@ pub const RESOURCES_FROM_ANNOTATION: &str = "dash-user.kube-harden.io/resources-
 pub enum ResourcesFrom {
     /// The cluster's discovery (custom resources included).
     Discovery,
-    /// The built-in resources of the Kubernetes version this suite targets (no cluster).
-    BuiltIn,
+    /// The built-in resources of a Kubernetes version (the one this suite targets: no cluster).
+    BuiltIn(&'static str),
 }
 
 impl ResourcesFrom {
     pub fn label(self) -> String {
         match self {
             ResourcesFrom::Discovery => "discovery".to_string(),
-            ResourcesFrom::BuiltIn => format!("built-in Kubernetes {}", crate::builtin::KUBERNETES_VERSION),
+            ResourcesFrom::BuiltIn(version) => format!("built-in Kubernetes {version}"),
         }
     }
 }

@@ -13,9 +13,8 @@ use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 
-use crate::audit::{self, Component};
+use crate::components::{self, Component};
 use crate::headlamp;
-use crate::token::dashboard_entry;
 
 /// Where both Dashboard layouts (v2 manifests and the v7 Helm chart) install by default.
 pub const DASHBOARD_NAMESPACE: &str = "kubernetes-dashboard";
@@ -53,8 +52,10 @@ pub fn installs(deployments: &[Deployment]) -> Vec<Install> {
     let mut out: Vec<Install> = Vec::new();
     for d in deployments {
         let namespace = d.namespace().unwrap_or_default();
-        let (ui, headlamp) = match audit::classify(d) {
-            Some(Component::Headlamp) => (Ui::Headlamp, audit::headlamp_container(d).map(|c| headlamp::Config::of(&c))),
+        let (ui, headlamp) = match components::classify(d) {
+            Some(Component::Headlamp) => {
+                (Ui::Headlamp, components::headlamp_container(d).map(|c| headlamp::Config::of(&c)))
+            }
             Some(Component::MetricsScraper) | None => continue,
             Some(_) => (Ui::Dashboard, None),
         };
@@ -201,7 +202,7 @@ fn headlamp_entry(
     deployments: &[Deployment],
 ) -> Option<(String, i32)> {
     let deployment = install.and_then(|i| deployments.iter().find(|d| d.name_any() == i.deployment));
-    let selecting = services.iter().find(|s| deployment.is_some_and(|d| audit::selects(s, d)));
+    let selecting = services.iter().find(|s| deployment.is_some_and(|d| components::selects(s, d)));
     let named = services.iter().find(|s| s.name_any() == "headlamp" || s.name_any().ends_with("-headlamp"));
     let service = selecting.or(named)?;
     let port = service.spec.as_ref()?.ports.as_ref()?.first()?.port;
@@ -260,9 +261,13 @@ pub fn login_instructions(
 
 /// Services and Deployments of `namespace` for [`login_instructions`]; empty lists if we may not read them.
 pub async fn entry_objects(client: &Client, namespace: &str) -> (Vec<Service>, Vec<Deployment>) {
-    let services = Api::<Service>::namespaced(client.clone(), namespace).list(&ListParams::default()).await;
-    let deployments = Api::<Deployment>::namespaced(client.clone(), namespace).list(&ListParams::default()).await;
-    (services.map(|l| l.items).unwrap_or_default(), deployments.map(|l| l.items).unwrap_or_default())
+    let all = ListParams::default();
+    let services = Api::<Service>::namespaced(client.clone(), namespace);
+    let deployments = Api::<Deployment>::namespaced(client.clone(), namespace);
+    let services = harden_kube::list::list_all(&services, &all, &format!("services in namespace {namespace}")).await;
+    let deployments =
+        harden_kube::list::list_all(&deployments, &all, &format!("deployments in namespace {namespace}")).await;
+    (services.unwrap_or_default(), deployments.unwrap_or_default())
 }
 
 /// The namespace a command works in: `-n`, else the installed UI's (and the sentence is printed on
@@ -282,6 +287,35 @@ pub async fn namespace(kube: &KubeArgs, ui: Option<Ui>, client: Option<&Client>)
     let chosen = choose_namespace(ui, &known)?;
     harden_cli::output::eline(format!("Using {}. -n picks another.", chosen.why));
     Ok((chosen.namespace, known))
+}
+
+/// The dashboard's entry Service in `namespace`: the v7 chart's Kong proxy, else the v2 Service.
+/// Returns the Service's name and its HTTPS port.
+pub fn dashboard_entry(services: &[Service]) -> Option<(String, i32)> {
+    let https_port = |svc: &Service| {
+        let ports = svc.spec.as_ref()?.ports.clone().unwrap_or_default();
+        let tls = ports
+            .iter()
+            .find(|p| p.port == 443 || p.name.as_deref().is_some_and(|n| n.contains("tls") || n.contains("https")));
+        tls.or(ports.first()).map(|p| p.port)
+    };
+    let by = |pred: &dyn Fn(&Service) -> bool| {
+        services.iter().filter(|s| pred(s)).find_map(|s| Some((s.name_any(), https_port(s)?)))
+    };
+    by(&|s| s.name_any().ends_with("kong-proxy"))
+        .or_else(|| by(&|s| s.name_any() == "kubernetes-dashboard"))
+        .or_else(|| by(&|s| s.labels().get("k8s-app").is_some_and(|v| v == "kubernetes-dashboard")))
+}
+
+/// How to log in to the UI of `namespace` (`--ui`, else the one installed there) with a token.
+pub async fn login(client: &Client, namespace: &str, choice: Option<Ui>, known: &Known) -> String {
+    let (services, deployments) = entry_objects(client, namespace).await;
+    let here = match known {
+        Known::Found(list) if list.iter().any(|i| i.namespace == namespace) => known.clone(),
+        _ => Known::Found(installs(&deployments)),
+    };
+    let which = ui_in(namespace, choice, &here);
+    login_instructions(which, namespace, &services, &here, &deployments)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use netpol::{Cell, Cluster, Endpoint, GroupId, PodId, PortQuery};
 use serde_json::{Value, json};
 
 use crate::engine_errors::engine_error;
-use crate::matrix::{DEFAULT_PORT, port_label};
+use crate::ports::{DEFAULT_PORT, port_label};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiffFormat {

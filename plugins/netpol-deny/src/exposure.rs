@@ -12,7 +12,8 @@ use netpol::{Cluster, Direction, Exposure, Opening, PodId, TierOpening};
 use serde_json::{Value, json};
 
 use crate::engine_errors::engine_error;
-use crate::matrix::{Unit, Units, md_cell};
+use crate::markdown::md_cell;
+use crate::units::{Unit, Units};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExposureFormat {

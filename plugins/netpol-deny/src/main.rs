@@ -7,11 +7,16 @@ mod engine_errors;
 mod exposure;
 mod ingress;
 mod manage;
+mod markdown;
 mod matrix;
+mod names;
+mod observed;
 mod policy;
+mod ports;
 mod probe;
 mod reach;
 mod render;
+mod units;
 mod verdict;
 
 use std::process::ExitCode;

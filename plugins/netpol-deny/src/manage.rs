@@ -205,7 +205,7 @@ impl harden_cli::command::Command for DeleteCmd {
                 .with_hint("kubectl netpol-deny list -n NS shows which ones this plugin made"));
         }
         for name in &self.names {
-            crate::policy::validate_name(name)?;
+            crate::names::validate_name(name)?;
         }
         Ok(())
     }

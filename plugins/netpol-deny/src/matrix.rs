@@ -17,10 +17,13 @@ use harden_cli::error::{Error, Outcome, Result};
 use harden_kube::flags::KubeArgs;
 use harden_kube::sources::{SourceArgs, Wanted, load};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use netpol::{Cell, Cluster, Decided, Decider, Direction, GroupId, Matrix, PodId, PortQuery, PortRef, SideDecided};
+use netpol::{Cell, Cluster, Decided, Decider, Direction, GroupId, Matrix, PodId, PortQuery, SideDecided};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::engine_errors::engine_error;
+use crate::markdown::md_cell;
+use crate::ports::port_label;
+use crate::units::{Unit, Units};
 use harden_cli::output::{Escaped, Out};
 use pieces::{Lines, Piece};
 
@@ -35,9 +38,6 @@ const CHUNK: usize = 1 << 20;
 /// Past this many cells per port, JSON and YAML leave out which rule decided each cell (it would
 /// more than double a large document and its time) and say so; `can-reach` explains any one pair.
 pub const DECIDED_CELL_LIMIT: usize = 250_000;
-
-/// The port can-reach, diff and probe use when none is given (matrix then gives every port).
-pub const DEFAULT_PORT: u16 = 80;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MatrixFormat {
@@ -186,60 +186,6 @@ impl MatrixCmd {
             return Ok(Outcome::Incomplete);
         }
         Ok(Outcome::Good)
-    }
-}
-
-/// A row or column: one pod, or pods no policy tells apart.
-pub struct Unit {
-    pub label: String,
-    pub namespace: String,
-    pub pods: Vec<PodId>,
-    /// The owner all its pods share, if they share one.
-    pub owner: Option<String>,
-    pub group: GroupId,
-}
-
-pub struct Units(pub Vec<Unit>);
-
-impl Units {
-    /// Folds pods of the same engine group and the same owner, or none (unless `fold` is false);
-    /// sorted by label.
-    pub fn new(cluster: &Cluster, pods: &[PodId], fold: bool) -> Self {
-        let mut by_group: BTreeMap<(GroupId, Option<&str>), Vec<PodId>> = BTreeMap::new();
-        let mut singles = Vec::new();
-        for &pod in pods {
-            if fold {
-                let key = (cluster.pods[pod].group, cluster.pods[pod].owner.as_deref());
-                by_group.entry(key).or_default().push(pod);
-            } else {
-                singles.push(vec![pod]);
-            }
-        }
-        singles.extend(by_group.into_values());
-        let mut units: Vec<Unit> = singles
-            .into_iter()
-            .map(|pods| {
-                let first = &cluster.pods[pods[0]];
-                let namespace = cluster.namespaces[first.namespace].name.clone();
-                let owner =
-                    first.owner.clone().filter(|o| pods.iter().all(|&p| cluster.pods[p].owner.as_ref() == Some(o)));
-                let label = match (pods.len(), &owner) {
-                    (1, _) => cluster.pod_name(pods[0]),
-                    (n, Some(owner)) => {
-                        let owner_name = owner.split_once('/').map_or(owner.as_str(), |(_, name)| name);
-                        format!("{namespace}/{owner_name} ({n} pods)")
-                    }
-                    (n, None) => format!("{} (+{} alike)", cluster.pod_name(pods[0]), n - 1),
-                };
-                Unit { label, namespace, owner, group: first.group, pods }
-            })
-            .collect();
-        units.sort_by(|a, b| a.label.cmp(&b.label));
-        Units(units)
-    }
-
-    pub fn groups(&self) -> impl Iterator<Item = GroupId> + '_ {
-        self.0.iter().map(|u| u.group)
     }
 }
 
@@ -851,29 +797,8 @@ fn dot_head<'u>(
     Ok(index)
 }
 
-/// `80/TCP`, `http`, `http/UDP`: numbers always show their protocol.
-pub fn port_label(port: &PortQuery) -> String {
-    match (&port.port, port.protocol) {
-        (PortRef::Number(n), protocol) => format!("{n}/{}", protocol.unwrap_or_default()),
-        _ => port.to_string(),
-    }
-}
-
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
-}
-
-/// Text for a Markdown table cell: `|` would end the cell, and a leading character could start
-/// markup; escaped as GitHub reads them.
-pub fn md_cell(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '|' | '\\' | '*' | '_' | '`' | '<' | '>' | '[' | ']') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn quote(text: &str) -> String {

@@ -19,10 +19,10 @@ use harden_kube::manual::{self, ManualArgs};
 use harden_kube::namespaces::NamespaceScope;
 
 use build::{AllowSpec, Direction, Directions, apply_policies};
-pub use input::validate_name;
 use input::{PortArg, blocks, parse_cidr};
 
 use crate::PLUGIN;
+use crate::names::validate_name;
 
 const APPLYCMD_EXAMPLES: &str = "Examples:\n  # the seed's default-deny ingress policy in g04\n  kubectl netpol-deny apply -n g04 --ingress\n  # both directions, keeping DNS working, in every namespace labelled env=prod\n  kubectl netpol-deny apply --namespace-selector env=prod --allow-dns\n  # print the YAML to write by hand in the exam\n  kubectl netpol-deny apply -n g04 --ingress --name default-deny-all \\\n      --dry-run=client -o yaml";
 

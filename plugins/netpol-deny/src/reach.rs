@@ -9,7 +9,8 @@ use netpol::{Cluster, Endpoint, PodId, PortQuery, Side, Verdict};
 use serde_json::{Value, json};
 
 use crate::engine_errors::engine_error;
-use crate::matrix::{DEFAULT_PORT, Units};
+use crate::ports::DEFAULT_PORT;
+use crate::units::Units;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReachFormat {
@@ -213,7 +214,7 @@ fn table(
     cluster: &Cluster,
     way: Way,
     target: &str,
-    reached: &[(&crate::matrix::Unit, Verdict)],
+    reached: &[(&crate::units::Unit, Verdict)],
     denied: usize,
 ) -> String {
     // Incomplete, it is only what the NetworkPolicies let through: never "can reach".
@@ -246,7 +247,7 @@ fn document(
     cluster: &Cluster,
     way: Way,
     target: &str,
-    reached: &[(&crate::matrix::Unit, Verdict)],
+    reached: &[(&crate::units::Unit, Verdict)],
     denied: usize,
 ) -> Value {
     let key = if way == Way::To { "sources" } else { "destinations" };

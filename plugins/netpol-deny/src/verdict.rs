@@ -13,7 +13,7 @@ use netpol::{Cluster, Endpoint, PortQuery};
 use crate::engine_errors::engine_error;
 use crate::render;
 
-use crate::matrix::DEFAULT_PORT;
+use crate::ports::DEFAULT_PORT;
 
 const CANREACHCMD_EXAMPLES: &str = "Examples:\n  # the seed's wget from frontend to backend, answered from the policies\n  kubectl netpol-deny can-reach --from g04/frontend --to g04/backend --port 3000\n  # the same, FROM and TO as words\n  kubectl netpol-deny can-reach g04/frontend g04/backend --port 3000\n  # other (in default) to backend, offline from the seed's files\n  kubectl netpol-deny can-reach -f examples/g04 --from default/other --to g04/backend\n  # a pod to the cloud metadata endpoint\n  kubectl netpol-deny can-reach --from a12/web --to-ip 169.254.169.254 --port 80";
 
@@ -181,14 +181,14 @@ impl CanReachCmd {
         let observed = match (self.probe, from, to, &loaded.live) {
             (true, Endpoint::Pod(src), Endpoint::Pod(dst), Some(live)) => {
                 let prober = harden_kube::probe::Prober::new(live.client.clone(), self.timeout, !self.no_listener);
-                Some(crate::probe::probe_pair(&live.client, cluster, src, dst, &verdict, &prober).await?)
+                Some(crate::observed::probe_pair(&live.client, cluster, src, dst, &verdict, &prober).await?)
             }
             _ => None,
         };
         let mut json = render::verdict_json(cluster, &verdict);
         if let Some(observed) = &observed {
             let mut value: serde_json::Value = serde_json::from_str(&json)?;
-            value["probe"] = crate::probe::observed_json(observed, verdict.allowed);
+            value["probe"] = crate::observed::observed_json(observed, verdict.allowed);
             if !cluster.complete() {
                 value["probe"]["differs"] = serde_json::Value::Bool(false);
             }
@@ -203,7 +203,7 @@ impl CanReachCmd {
                         observed.word(),
                         if cluster.complete() { "uncertain" } else { "unknown" }
                     )),
-                    Some(observed) => text.push_str(&crate::probe::observed_line(observed, verdict.allowed)),
+                    Some(observed) => text.push_str(&crate::observed::observed_line(observed, verdict.allowed)),
                     None => {}
                 }
                 text

@@ -1,8 +1,12 @@
 //! Which IngressClass an Ingress gets, and the warnings that explain the seed's failure
-//! ("the Ingress never gets an address") before it happens.
+//! ("the Ingress never gets an address") before it happens, and the classes the cluster has.
 
+use harden_cli::output::warn;
 use k8s_openapi::api::networking::v1::IngressClass;
-use kube::ResourceExt;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::{Client, ResourceExt};
+
+use crate::gateway;
 
 pub const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
 
@@ -116,6 +120,52 @@ pub fn choose(ingress_classes: Option<&[IngressClass]>, gateway_classes: Option<
 
 fn existing(names: &[String]) -> String {
     if names.is_empty() { String::new() } else { format!(" (the cluster has {})", names.join(", ")) }
+}
+
+/// The cluster's IngressClasses, or `None` if we may not list them.
+pub async fn list_classes(client: &Client) -> Option<Vec<IngressClass>> {
+    let api: Api<IngressClass> = Api::all(client.clone());
+    match api.list(&ListParams::default()).await {
+        Ok(list) => Some(list.items),
+        Err(e) => {
+            warn(format!(
+                "cannot list IngressClasses ({}); the class is not checked",
+                harden_kube::error::convert(e).message
+            ));
+            None
+        }
+    }
+}
+
+/// The cluster's GatewayClasses with their Accepted condition; `Some(empty)` when the Gateway API
+/// CRDs are not installed, `None` when we may not list them.
+pub async fn list_gateway_classes(client: &Client) -> Option<Vec<GatewayClassInfo>> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &gateway::gateway_class_resource());
+    match api.list(&ListParams::default()).await {
+        Ok(list) => Some(
+            list.items
+                .iter()
+                .map(|c| {
+                    let conditions = c.data.get("status").and_then(|s| s.get("conditions"));
+                    let accepted = gateway::condition(conditions, "Accepted");
+                    GatewayClassInfo {
+                        name: c.name_any(),
+                        accepted: accepted.as_ref().is_some_and(|a| a.status == "True"),
+                        why_not: match accepted {
+                            Some(a) if a.status == "True" => None,
+                            Some(a) => Some(format!("{}: {}", a.reason, a.message)),
+                            None => Some("no controller has looked at it".into()),
+                        },
+                    }
+                })
+                .collect(),
+        ),
+        Err(e) if harden_kube::error::status_code(&e) == Some(404) => Some(Vec::new()),
+        Err(e) => {
+            warn(format!("cannot list GatewayClasses ({})", harden_kube::error::convert(e).message));
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,19 +12,21 @@ use harden_cli::{output::warn, progress::Spinner};
 use harden_kube::apply::{Applied, Applier, Basis, Object, is_managed_by, managed_selector};
 use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs};
 use k8s_openapi::api::core::v1::{Secret, Service};
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass, IngressTLS};
+use k8s_openapi::api::networking::v1::{Ingress, IngressTLS};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::PLUGIN;
+use crate::addresses::{Address, addresses};
 use crate::build::{self, IngressSpecInput, PathType};
-use crate::class;
+use crate::class::{self, list_classes, list_gateway_classes};
 use crate::files;
 use crate::gateway::{self, GatewaySpec, GatewayTarget};
 use crate::input::{self, Port, Ports};
 use crate::manual;
+use crate::material::{check_provided, describe};
 use harden_tls::cert::{self, KeyType, Material, Validity};
 
 #[derive(Args)]
@@ -458,7 +460,7 @@ impl CreateCmd {
                 spec.name,
                 spec.namespace,
                 c.name,
-                command(&format!("--gateway-class {}", shell_word(&c.name)))
+                command(&format!("--gateway-class {}", harden_cli::shell::word(&c.name)))
             ));
         }
         Error::new(ErrorKind::MissingInput, text).with_hint(format!(
@@ -486,7 +488,7 @@ impl CreateCmd {
         if self.service.is_none() {
             words.extend(["--service".to_string(), format!("{}:{}", spec.backend.service, spec.backend.port)]);
         }
-        let words: Vec<String> = words.iter().map(|w| shell_word(w)).collect();
+        let words: Vec<String> = words.iter().map(|w| harden_cli::shell::word(w)).collect();
         format!("kubectl tls-ingress {}", words.join(" "))
     }
 
@@ -594,49 +596,6 @@ fn after_the_cluster_changed(mut error: Error, applied: &[Applied], rerun: Optio
     error
 }
 
-/// A word for a shell: as it is when it needs no quoting, else in single quotes.
-fn shell_word(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+*".contains(c))
-        && !word.starts_with('*');
-    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
-}
-
-/// Refuses a user's certificate and key that would not work for `hosts` (unless `force`).
-pub fn check_provided(
-    cert_pem: &[u8],
-    key_pem: &[u8],
-    cert_path: &std::path::Path,
-    key_path: &std::path::Path,
-    hosts: &[String],
-    now: OffsetDateTime,
-    force: bool,
-) -> Result<Material> {
-    let bad_file =
-        |flag: &str, path: &std::path::Path, e: String| Error::invalid(format!("{flag} {}: {e}", path.display()));
-    cert::parse_chain(cert_pem).map_err(|e| bad_file("--cert", cert_path, e))?;
-    cert::parse_key(key_pem).map_err(|e| bad_file("--key", key_path, e))?;
-    let found = cert::problems(cert_pem, key_pem, hosts, now).map_err(Error::invalid)?;
-    if !found.is_empty() {
-        if !force {
-            return Err(Error::invalid(format!(
-                "refusing --cert {} with --key {}: {}",
-                cert_path.display(),
-                key_path.display(),
-                found.join("; ")
-            ))
-            .with_hint("fix the certificate or key, or pass --force to use them anyway"));
-        }
-        for problem in &found {
-            warn(format!("using it anyway (--force): {problem}"));
-        }
-    }
-    let text = |bytes: &[u8], flag: &str| {
-        String::from_utf8(bytes.to_vec()).map_err(|_| Error::invalid(format!("{flag} is not text PEM")))
-    };
-    Ok(Material { cert_pem: text(cert_pem, "--cert")?, key_pem: text(key_pem, "--key")? })
-}
-
 /// The certificate already in our Secret (`existing`, as read), if re-running `create` should keep
 /// it: re-running must leave a working Secret unchanged instead of minting a new certificate each
 /// time, and must never replace a certificate the user provided with a self-signed one. Returns it
@@ -698,52 +657,6 @@ fn reusable(
     Ok(Some((material, true)))
 }
 
-/// The cluster's IngressClasses, or `None` if we may not list them.
-pub async fn list_classes(client: &Client) -> Option<Vec<IngressClass>> {
-    let api: Api<IngressClass> = Api::all(client.clone());
-    match api.list(&ListParams::default()).await {
-        Ok(list) => Some(list.items),
-        Err(e) => {
-            warn(format!(
-                "cannot list IngressClasses ({}); the class is not checked",
-                harden_kube::error::convert(e).message
-            ));
-            None
-        }
-    }
-}
-
-/// The cluster's GatewayClasses with their Accepted condition; `Some(empty)` when the Gateway API
-/// CRDs are not installed, `None` when we may not list them.
-pub async fn list_gateway_classes(client: &Client) -> Option<Vec<class::GatewayClassInfo>> {
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &gateway::gateway_class_resource());
-    match api.list(&ListParams::default()).await {
-        Ok(list) => Some(
-            list.items
-                .iter()
-                .map(|c| {
-                    let conditions = c.data.get("status").and_then(|s| s.get("conditions"));
-                    let accepted = gateway::condition(conditions, "Accepted");
-                    class::GatewayClassInfo {
-                        name: c.name_any(),
-                        accepted: accepted.as_ref().is_some_and(|a| a.status == "True"),
-                        why_not: match accepted {
-                            Some(a) if a.status == "True" => None,
-                            Some(a) => Some(format!("{}: {}", a.reason, a.message)),
-                            None => Some("no controller has looked at it".into()),
-                        },
-                    }
-                })
-                .collect(),
-        ),
-        Err(e) if harden_kube::error::status_code(&e) == Some(404) => Some(Vec::new()),
-        Err(e) => {
-            warn(format!("cannot list GatewayClasses ({})", harden_kube::error::convert(e).message));
-            None
-        }
-    }
-}
-
 /// Checks that the backend Service exists and has the port; returns its ports (name, number).
 /// With `no_check` a problem is a warning.
 async fn check_backend(client: &Client, spec: &IngressSpecInput, no_check: bool) -> Result<Option<Ports>> {
@@ -757,10 +670,10 @@ async fn check_backend(client: &Client, spec: &IngressSpecInput, no_check: bool)
         }
         Err(e) => return Err(harden_kube::error::from_kube(e, format!("reading {shown}"))),
         Ok(None) => {
-            let others: Vec<String> = api
-                .list_metadata(&ListParams::default())
+            let what = format!("services in namespace {}", spec.namespace);
+            let others: Vec<String> = harden_kube::list::list_all_metadata(&api, &ListParams::default(), &what)
                 .await
-                .map(|l| l.items.iter().map(|s| s.name_any()).collect())
+                .map(|items| items.iter().map(|s| s.name_any()).collect())
                 .unwrap_or_default();
             let hint = match closest(name, &others) {
                 Some(near) => format!("did you mean --service {near}:{}?", spec.backend.port),
@@ -975,58 +888,6 @@ async fn preflight(client: &Client, objects: &[&Object], overwrite: bool) -> Res
         }
     }
     Ok(())
-}
-
-/// One line about the certificate for the summary; never the key.
-pub fn describe(material: &Material, generated: bool) -> String {
-    match cert::parse_chain(material.cert_pem.as_bytes()) {
-        Ok(chain) => {
-            let leaf = &chain[0];
-            let key = leaf.public_key.as_ref().map(|k| k.describe()).unwrap_or_else(|e| e.clone());
-            let origin = if generated {
-                "self-signed"
-            } else if leaf.self_signed {
-                "provided, self-signed"
-            } else {
-                "provided"
-            };
-            let hosts = if leaf.dns_names.is_empty() {
-                format!("no DNS SANs (CN={})", leaf.common_name.as_deref().unwrap_or("-"))
-            } else {
-                format!("hosts {}", leaf.dns_names.join(", "))
-            };
-            format!(
-                "certificate: {origin} {key}, {hosts}, valid until {}, sha256 {}",
-                cert::date(leaf.not_after),
-                leaf.sha256
-            )
-        }
-        Err(e) => format!("certificate: {e}"),
-    }
-}
-
-/// An address of the Ingress: an IP or a DNS name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Address {
-    Ip(String),
-    Hostname(String),
-}
-
-pub fn addresses(ingress: &Ingress) -> Vec<Address> {
-    let entries = ingress
-        .status
-        .as_ref()
-        .and_then(|s| s.load_balancer.as_ref())
-        .and_then(|lb| lb.ingress.clone())
-        .unwrap_or_default();
-    entries
-        .into_iter()
-        .filter_map(|e| match (e.ip, e.hostname) {
-            (Some(ip), _) if !ip.is_empty() => Some(Address::Ip(ip)),
-            (_, Some(host)) if !host.is_empty() => Some(Address::Hostname(host)),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Why no controller will ever give this Ingress an address, if that is already certain: its class
@@ -1263,10 +1124,10 @@ mod tests {
 
     #[test]
     fn commands_are_printed_as_a_shell_reads_them() {
-        assert_eq!(shell_word("accounting-service:80"), "accounting-service:80");
-        assert_eq!(shell_word("*.apps.acme.com"), "'*.apps.acme.com'");
-        assert_eq!(shell_word("it's"), "'it'\\''s'");
-        assert_eq!(shell_word(""), "''");
+        assert_eq!(harden_cli::shell::word("accounting-service:80"), "accounting-service:80");
+        assert_eq!(harden_cli::shell::word("*.apps.acme.com"), "'*.apps.acme.com'");
+        assert_eq!(harden_cli::shell::word("it's"), "'it'\\''s'");
+        assert_eq!(harden_cli::shell::word(""), "''");
         let spec = IngressSpecInput {
             name: "web".into(),
             namespace: "t75".into(),

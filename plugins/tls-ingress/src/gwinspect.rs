@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use crate::class::GatewayClassInfo;
 use crate::gateway::{self, GROUP};
 use crate::input::Ports;
-use crate::inspect::{Finding, Lookup, TlsReport, fail, inspect_tls, warn};
+use crate::tls_check::{Finding, Lookup, TlsReport, fail, inspect_tls, warn};
 
 /// Service ports by (namespace, name): `None` when the Service does not exist.
 pub type Services = BTreeMap<(String, String), Option<Ports>>;

@@ -10,26 +10,24 @@ use clap::{Args, ValueEnum};
 use harden_cli::error::{Error, ErrorKind, Outcome, Result};
 use harden_kube::flags::KubeArgs;
 use k8s_openapi::api::core::v1::{Secret, Service};
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::{Client, ResourceExt};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::build::{TLS_CRT, TLS_KEY, TLS_TYPE};
-use crate::class;
-use crate::create::{Address, addresses, list_classes, list_gateway_classes};
+use crate::addresses::{Address, addresses};
+use crate::class::{self, list_classes, list_gateway_classes};
 use crate::gateway;
 use crate::gwinspect::{
     GatewayLookup, GatewayReport, RouteReport, Services, certificate_refs, inspect_gateway, inspect_route,
     parent_gateways,
 };
 use crate::input::Ports;
-use harden_tls::cert::{self, Validity};
+use crate::tls_check::{Finding, Lookup, ServicePorts, TlsReport, fail, inspect_tls, warn};
+use harden_cli::report::{self, Health, Scale};
+use harden_tls::cert;
 use harden_tls::probe;
-
-/// Services of a namespace by name with their ports (`None`: does not exist).
-pub type ServicePorts = BTreeMap<String, Option<Ports>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -73,52 +71,6 @@ pub struct InspectCmd {
     pub kube: KubeArgs,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Warn,
-    Fail,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    pub severity: Severity,
-    pub message: String,
-}
-
-pub fn warn(message: impl Into<String>) -> Finding {
-    Finding { severity: Severity::Warn, message: message.into() }
-}
-
-pub fn fail(message: impl Into<String>) -> Finding {
-    Finding { severity: Severity::Fail, message: message.into() }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CertSummary {
-    pub subject: String,
-    pub issuer: String,
-    pub dns_names: Vec<String>,
-    pub not_before: String,
-    pub not_after: String,
-    pub days_left: i64,
-    pub self_signed: bool,
-    pub key: String,
-    pub sha256: String,
-    pub chain_length: usize,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TlsReport {
-    pub secret: Option<String>,
-    pub hosts: Vec<String>,
-    pub certificate: Option<CertSummary>,
-    pub findings: Vec<Finding>,
-    /// With --probe: what the controller serves for each host.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub probes: Vec<probe::ProbeResult>,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct IngressReport {
     pub namespace: String,
@@ -134,19 +86,6 @@ impl IngressReport {
     pub fn all_findings(&self) -> impl Iterator<Item = &Finding> {
         self.tls.iter().flat_map(|t| t.findings.iter()).chain(self.findings.iter())
     }
-}
-
-/// What the cluster holds that one Ingress refers to.
-pub struct Lookup<'a> {
-    /// Secrets of the Ingress's namespace by name (`None`: does not exist).
-    pub secrets: &'a BTreeMap<String, Option<Secret>>,
-    /// For missing Secrets: other namespaces that have a Secret of that name.
-    pub elsewhere: &'a BTreeMap<String, Vec<String>>,
-    /// The cluster's IngressClasses, if we could list them.
-    pub classes: Option<&'a [IngressClass]>,
-    /// Backend Services of the namespace by name with their ports (`None` inside: does not exist);
-    /// `None`: not read.
-    pub services: Option<&'a ServicePorts>,
 }
 
 /// Checks one Ingress.
@@ -226,122 +165,6 @@ pub fn inspect_ingress(ingress: &Ingress, lookup: &Lookup, now: OffsetDateTime) 
     IngressReport { namespace, name, class, addresses, tls, plain_http_hosts, findings }
 }
 
-pub fn inspect_tls(
-    secret_name: Option<&str>,
-    hosts: Vec<String>,
-    namespace: &str,
-    lookup: &Lookup,
-    now: OffsetDateTime,
-    rotate: Option<&str>,
-) -> TlsReport {
-    let mut report = TlsReport {
-        secret: secret_name.map(str::to_owned),
-        hosts,
-        certificate: None,
-        findings: vec![],
-        probes: vec![],
-    };
-    let findings = &mut report.findings;
-    if report.hosts.is_empty() {
-        findings.push(warn("TLS entry lists no hosts: which requests get this certificate is up to the controller"));
-    }
-    let Some(secret_name) = secret_name else {
-        findings.push(warn(
-            "TLS entry has no secretName: the controller's default (usually self-signed) certificate is served",
-        ));
-        return report;
-    };
-    let Some(Some(secret)) = lookup.secrets.get(secret_name) else {
-        let mut message = format!("secret {secret_name} not found in namespace {namespace}");
-        if let Some(others) = lookup.elsewhere.get(secret_name).filter(|o| !o.is_empty()) {
-            let (which, has) = if others.len() == 1 { ("namespace", "has") } else { ("namespaces", "have") };
-            message.push_str(&format!(
-                " ({which} {} {has} one: an Ingress can only use Secrets of its own namespace)",
-                others.join(", ")
-            ));
-        }
-        findings.push(fail(message));
-        return report;
-    };
-    // Only certificates we generated can be renewed without the user supplying the next one.
-    let rotate = match rotate {
-        Some(rotate) if crate::rotate::generated_by_us(secret) => format!("`{rotate}`"),
-        Some(rotate) => format!("`{rotate} --cert NEW.crt --key NEW.key`"),
-        None => format!("put a new certificate into secret {namespace}/{secret_name}"),
-    };
-    let type_ = secret.type_.as_deref().unwrap_or("Opaque");
-    if type_ != TLS_TYPE {
-        findings.push(fail(format!("secret {secret_name} has type {type_}, not {TLS_TYPE}")));
-    }
-    let data = secret.data.clone().unwrap_or_default();
-    let field = |key: &str| data.get(key).map(|v| v.0.clone()).filter(|v| !v.is_empty());
-    let Some(crt) = field(TLS_CRT) else {
-        findings.push(fail(format!("secret {secret_name} has no {TLS_CRT}")));
-        return report;
-    };
-    let chain = match cert::parse_chain(&crt) {
-        Ok(chain) => chain,
-        Err(e) => {
-            findings.push(fail(format!("secret {secret_name}: {TLS_CRT} does not parse: {e}")));
-            return report;
-        }
-    };
-    let leaf = &chain[0];
-    match field(TLS_KEY).map(|k| cert::parse_key(&k)) {
-        None => findings.push(fail(format!("secret {secret_name} has no {TLS_KEY}"))),
-        Some(Err(e)) => findings.push(fail(format!("secret {secret_name}: {TLS_KEY} does not parse: {e}"))),
-        Some(Ok(key)) => {
-            if let Some(problem) = cert::key_problem(&chain, &key) {
-                findings.push(fail(format!("secret {secret_name}: {problem}")));
-            }
-        }
-    }
-    if let Some(problem) = cert::coverage_problem(leaf, &report.hosts) {
-        findings.push(fail(format!("secret {secret_name}: {problem}")));
-    }
-    if let Some(problem) = cert::ca_problem(leaf) {
-        findings.push(fail(format!("secret {secret_name}: {problem}")));
-    }
-    let days_left = match cert::validity(leaf, now) {
-        Validity::Valid(days) => {
-            if days < cert::EXPIRY_WARNING_DAYS {
-                findings.push(warn(format!(
-                    "secret {secret_name}: the certificate expires in {days} days ({}); renew it: {rotate}",
-                    cert::date(leaf.not_after)
-                )));
-            }
-            days
-        }
-        Validity::Expired(days) => {
-            findings.push(fail(format!(
-                "secret {secret_name}: the certificate expired on {} ({days} days ago); renew it: {rotate}",
-                cert::date(leaf.not_after)
-            )));
-            -days
-        }
-        Validity::NotYetValid => {
-            findings.push(fail(format!(
-                "secret {secret_name}: the certificate is not valid before {}",
-                cert::date(leaf.not_before)
-            )));
-            (leaf.not_after - now).whole_days()
-        }
-    };
-    report.certificate = Some(CertSummary {
-        subject: leaf.subject.clone(),
-        issuer: leaf.issuer.clone(),
-        dns_names: leaf.dns_names.clone(),
-        not_before: cert::date(leaf.not_before),
-        not_after: cert::date(leaf.not_after),
-        days_left,
-        self_signed: leaf.self_signed,
-        key: leaf.public_key.as_ref().map(|k| k.describe()).unwrap_or_else(|e| e.clone()),
-        sha256: leaf.sha256.clone(),
-        chain_length: chain.len(),
-    });
-    report
-}
-
 /// The backends of an Ingress that do not exist (a typo in the Service or port answers 503).
 fn backend_findings(spec: &k8s_openapi::api::networking::v1::IngressSpec, services: &ServicePorts) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -398,8 +221,8 @@ pub fn backend_services(ingress: &Ingress) -> BTreeSet<String> {
 fn status(findings: &[&Finding]) -> &'static str {
     match findings.iter().map(|f| f.severity).max() {
         None => "ok",
-        Some(Severity::Warn) => "warn",
-        Some(Severity::Fail) => "fail",
+        Some(Health::Warn) => "warn",
+        Some(Health::Fail) => "fail",
     }
 }
 
@@ -466,10 +289,7 @@ pub fn render_table(reports: &[IngressReport]) -> String {
     if !findings.is_empty() {
         out.push_str("\nFINDINGS\n");
         for (ingress, finding) in findings {
-            let level = match finding.severity {
-                Severity::Warn => "WARN",
-                Severity::Fail => "FAIL",
-            };
+            let level = finding.severity.label();
             out.push_str(&format!("{level} {ingress}: {}\n", finding.message));
         }
     }
@@ -603,48 +423,26 @@ impl InspectCmd {
             }
         }
 
-        let healthy = reports.iter().all(|r| r.all_findings().next().is_none())
-            && gateway_reports.iter().all(|r| r.all_findings().next().is_none())
-            && route_reports.iter().all(|r| r.findings.is_empty());
-        match self.output {
-            Format::Json => harden_cli::output::line(
-                serde_json::to_string_pretty(&JsonReport {
-                    healthy,
-                    ingresses: &reports,
-                    gateways: &gateway_reports,
-                    httproutes: &route_reports,
-                })?
-                .to_string(),
-            ),
-            Format::Yaml => harden_cli::output::print(&harden_cli::output::yaml(&JsonReport {
-                healthy,
-                ingresses: &reports,
-                gateways: &gateway_reports,
-                httproutes: &route_reports,
-            })?),
-            Format::Table if reports.is_empty() && gateway_reports.is_empty() && route_reports.is_empty() => {
-                let scope = match &namespaces {
-                    None => "any namespace".to_string(),
-                    Some(ns) => format!("namespace {}", ns.join(", ")),
-                };
-                harden_cli::output::eline(format!("No ingresses, gateways or httproutes found in {scope}."));
-            }
-            // Hosts and SANs come from the cluster: never let them drive the terminal.
-            Format::Table => {
-                let mut text = String::new();
-                if !reports.is_empty() {
-                    text.push_str(&render_table(&reports));
-                }
-                if !gateway_reports.is_empty() || !route_reports.is_empty() {
-                    if !text.is_empty() {
-                        text.push('\n');
-                    }
-                    text.push_str(&render_gateways(&gateway_reports, &route_reports));
-                }
-                harden_cli::output::print(&harden_cli::output::terminal_safe(&text))
-            }
-        }
-        Ok(if healthy { Outcome::Good } else { Outcome::Finding })
+        let verdict = report::verdict(
+            reports
+                .iter()
+                .flat_map(IngressReport::all_findings)
+                .chain(gateway_reports.iter().flat_map(GatewayReport::all_findings))
+                .chain(route_reports.iter().flat_map(|r| r.findings.iter())),
+        );
+        let document = JsonReport {
+            healthy: verdict == Outcome::Good,
+            ingresses: &reports,
+            gateways: &gateway_reports,
+            httproutes: &route_reports,
+        };
+        let format = match self.output {
+            Format::Table => report::Format::Text,
+            Format::Json => report::Format::Json,
+            Format::Yaml => report::Format::Yaml,
+        };
+        report::write(&document, format, |document| Ok(render_text(document, namespaces.as_deref())))?;
+        Ok(verdict)
     }
 
     /// The namespaces in scope (`None`: all), each checked to exist: a typo must not read as
@@ -828,7 +626,7 @@ async fn probe_entry(tls: &mut TlsReport, address: Option<&str>, port: u16) {
     }
     let ours = tls.certificate.as_ref().map(|c| c.sha256.clone());
     let why: Vec<String> =
-        tls.findings.iter().filter(|f| f.severity == Severity::Fail).map(|f| f.message.clone()).collect();
+        tls.findings.iter().filter(|f| f.severity == Health::Fail).map(|f| f.message.clone()).collect();
     for host in tls.hosts.clone() {
         let (target_c, sni) = (target.clone(), probe::sni(&host));
         let outcome = tokio::task::spawn_blocking(move || probe::handshake(&target_c, &sni, Duration::from_secs(5)))
@@ -840,6 +638,31 @@ async fn probe_entry(tls: &mut TlsReport, address: Option<&str>, port: u16) {
         }
         tls.probes.push(result);
     }
+}
+
+/// The text form: the Ingresses' table, then the Gateways' and routes'; nothing on stdout (and a
+/// line on stderr) when there is nothing in `namespaces` (`None`: every namespace).
+fn render_text(document: &JsonReport, namespaces: Option<&[String]>) -> String {
+    let JsonReport { ingresses, gateways, httproutes, .. } = document;
+    if ingresses.is_empty() && gateways.is_empty() && httproutes.is_empty() {
+        let scope = match namespaces {
+            None => "any namespace".to_string(),
+            Some(ns) => format!("namespace {}", ns.join(", ")),
+        };
+        harden_cli::output::eline(format!("No ingresses, gateways or httproutes found in {scope}."));
+        return String::new();
+    }
+    let mut text = String::new();
+    if !ingresses.is_empty() {
+        text.push_str(&render_table(ingresses));
+    }
+    if !gateways.is_empty() || !httproutes.is_empty() {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&render_gateways(gateways, httproutes));
+    }
+    text
 }
 
 /// The Gateways (one row per listener) and the HTTPRoutes, with their findings.
@@ -912,10 +735,7 @@ pub fn render_gateways(gateways: &[GatewayReport], routes: &[RouteReport]) -> St
     if !findings.is_empty() {
         out.push_str("\nFINDINGS\n");
         for (what, finding) in findings {
-            let level = match finding.severity {
-                Severity::Warn => "WARN",
-                Severity::Fail => "FAIL",
-            };
+            let level = finding.severity.label();
             out.push_str(&format!("{level} {what}: {}\n", finding.message));
         }
     }
@@ -927,8 +747,8 @@ pub fn render_gateways(gateways: &[GatewayReport], routes: &[RouteReport]) -> St
 async fn namespaces_with_secret(client: &Client, name: &str, except: &str) -> Vec<String> {
     let api: Api<Secret> = Api::all(client.clone());
     let params = ListParams::default().fields(&format!("metadata.name={name}"));
-    match api.list_metadata(&params).await {
-        Ok(list) => list.items.iter().filter_map(|s| s.namespace()).filter(|ns| ns != except).collect(),
+    match harden_kube::list::list_all_metadata(&api, &params, &format!("secrets named {name}")).await {
+        Ok(items) => items.iter().filter_map(|s| s.namespace()).filter(|ns| ns != except).collect(),
         Err(_) => Vec::new(),
     }
 }

@@ -8,6 +8,7 @@
 
 use std::path::Path;
 
+use harden_cli::shell::word as sh;
 use harden_cli::{Error, Result};
 use harden_kube::apply::Object;
 
@@ -15,15 +16,6 @@ use crate::build::{self, IngressSpecInput, PathType};
 use crate::gateway::GatewaySpec;
 use crate::input::Port;
 use harden_tls::cert::KeyType;
-
-/// Quotes a shell word when it needs it (`*` in a wildcard host, spaces in a path).
-fn sh(word: &str) -> String {
-    if word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@".contains(c)) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
 
 /// Steps 1 and 2: the certificate and the TLS Secret.
 fn secret_steps(

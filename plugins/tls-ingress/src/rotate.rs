@@ -5,18 +5,17 @@ use std::path::PathBuf;
 
 use clap::Args;
 use harden_cli::error::{Error, ErrorKind, Outcome, Result};
-use harden_kube::apply::{Applier, Basis, Object, is_managed_by};
+use harden_kube::apply::{Applier, Basis, Object};
 use harden_kube::flags::{ApplyArgs, KubeArgs};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::ResourceExt;
 use kube::api::Api;
 use time::OffsetDateTime;
 
 use crate::PLUGIN;
-use crate::build::{self, ORIGIN_ANNOTATION, ORIGIN_GENERATED};
-use crate::create::describe;
+use crate::build;
 use crate::files;
+use crate::material::{describe, generated_by_us};
 use harden_tls::cert::{self, KeyType, Material};
 
 #[derive(Args)]
@@ -82,12 +81,6 @@ pub fn tls_secrets(ingress: &Ingress) -> Vec<(String, Vec<String>)> {
         }
     }
     out
-}
-
-/// Whether `rotate` may regenerate this Secret's certificate by itself.
-pub fn generated_by_us(secret: &Secret) -> bool {
-    is_managed_by(secret, PLUGIN)
-        && secret.annotations().get(ORIGIN_ANNOTATION).map(String::as_str) == Some(ORIGIN_GENERATED)
 }
 
 impl harden_cli::command::Command for RotateCmd {
@@ -248,7 +241,7 @@ impl RotateCmd {
     ) -> Result<Material> {
         let cert_pem = files::read("--cert", cert_path)?;
         let key_pem = files::read("--key", key_path)?;
-        crate::create::check_provided(&cert_pem, &key_pem, cert_path, key_path, hosts, now, self.force)
+        crate::material::check_provided(&cert_pem, &key_pem, cert_path, key_path, hosts, now, self.force)
     }
 }
 

@@ -19,6 +19,9 @@
 //! - [`images`]: the default images of the pods the suite creates, `--image`, and the one setting
 //!   that moves every default to a mirror (`KUBE_HARDEN_IMAGE_REPOSITORY`).
 //! - [`pods`]: where a pod the suite created stands (a pull or start failure known at once).
+//! - [`report`]: the findings, severities and verdict of every auditing command, and the one
+//!   writer of their text, JSON and YAML.
+//! - [`shell`]: quoting words of the command lines printed for a person to type.
 //! - [`interrupt`]: SIGINT/SIGTERM recorded during a critical section (a change with a partner, a
 //!   namespace relabelled for a run) so the command can undo or finish it, and fatal otherwise.
 //!
@@ -39,5 +42,7 @@ pub mod output;
 pub mod pods;
 pub mod progress;
 pub mod prompt;
+pub mod report;
+pub mod shell;
 
 pub use error::{Error, ErrorKind, ExitStyle, Outcome, Result};

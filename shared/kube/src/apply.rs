@@ -38,7 +38,6 @@ use std::fmt;
 use harden_cli::{Error, ErrorKind, Result};
 use harden_cli::{interrupt, output};
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
@@ -684,27 +683,16 @@ impl Applier {
             },
         };
         let verb = if exists { "patch" } else { "create" };
-        let review = SelfSubjectAccessReview {
-            spec: SelfSubjectAccessReviewSpec {
-                resource_attributes: Some(ResourceAttributes {
-                    verb: Some(verb.into()),
-                    group: Some(object.resource.group.clone()),
-                    resource: Some(object.resource.plural.clone()),
-                    namespace: object.namespace(),
-                    name: exists.then(|| name.clone()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            ..Default::default()
+        let question = crate::access::Question {
+            verb: verb.into(),
+            group: object.resource.group.clone(),
+            resource: object.resource.plural.clone(),
+            subresource: None,
+            namespace: object.namespace(),
+            name: exists.then(|| name.clone()),
         };
-        let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
-        let answer = api
-            .create(&PostParams::default(), &review)
-            .await
-            .map_err(|e| from_kube(e, "asking the API server what you may do (SelfSubjectAccessReview)"))?;
-        let status = answer.status.unwrap_or_default();
-        if status.allowed {
+        let answer = crate::access::may_i(client, &question).await?;
+        if answer.allowed {
             return Ok(None);
         }
         let resource = if object.resource.group.is_empty() {
@@ -712,7 +700,7 @@ impl Applier {
         } else {
             format!("{}.{}", object.resource.plural, object.resource.group)
         };
-        let reason = status.reason.filter(|r| !r.is_empty()).map(|r| format!(" ({r})")).unwrap_or_default();
+        let reason = answer.reason.map(|r| format!(" ({r})")).unwrap_or_default();
         let who = match crate::access::whoami(client).await {
             Some(user) => format!("User {user:?}"),
             None => "you".to_string(),

@@ -674,3 +674,395 @@ fn the_scenario_rule_names_the_old_codes_dispatch() {
     ];
     assert_eq!(scenario_dispatch_violations(&new), Vec::<String>::new());
 }
+
+/// The import graph between the files of one crate's `src/`, read from the sources: which module
+/// each file is, and which modules its `crate::`, `super::`, `self::` and child-module paths name.
+/// Test code (`#[cfg(test)] mod tests` and `tests.rs`) and comments are not read: tests may reach
+/// anywhere.
+mod imports {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::{Path, PathBuf};
+
+    /// A module path, `["audit", "flags"]`; the crate root is `[]`.
+    pub type Module = Vec<String>;
+
+    pub struct Crate {
+        /// Every non-test file by its module, with its code (comments removed).
+        pub files: BTreeMap<Module, (PathBuf, String)>,
+    }
+
+    fn module_of(rel: &Path) -> Module {
+        let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        let last = parts.pop().unwrap_or_default();
+        let stem = last.trim_end_matches(".rs").to_string();
+        if !(stem == "mod" || (parts.is_empty() && (stem == "main" || stem == "lib"))) {
+            parts.push(stem);
+        }
+        parts
+    }
+
+    /// The code without comments (doc links name paths too) and without the test module.
+    fn code(text: &str) -> String {
+        let text = match text.find("#[cfg(test)]\nmod tests") {
+            Some(at) => &text[..at],
+            None => text,
+        };
+        text.lines().map(|l| l.split("//").next().unwrap_or_default()).collect::<Vec<_>>().join("\n")
+    }
+
+    pub fn read(src: &Path) -> Crate {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut paths = Vec::new();
+        walk(src, &mut paths);
+        let mut files = BTreeMap::new();
+        for path in paths {
+            let rel = path.strip_prefix(src).unwrap().to_path_buf();
+            if rel.file_name().is_some_and(|n| n == "tests.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            files.insert(module_of(&rel), (rel, code(&text)));
+        }
+        Crate { files }
+    }
+
+    fn ident_at(text: &[u8], mut at: usize) -> (String, usize) {
+        let start = at;
+        while at < text.len() && (text[at].is_ascii_alphanumeric() || text[at] == b'_') {
+            at += 1;
+        }
+        (String::from_utf8_lossy(&text[start..at]).into_owned(), at)
+    }
+
+    /// The paths that start at `at` (just after `prefix::`): one, or one per item of a `{...}`
+    /// group, nested groups included.
+    fn paths_from(text: &[u8], at: usize, prefix: Module, out: &mut Vec<Module>) {
+        let mut at = at;
+        while at < text.len() && text[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        if at < text.len() && text[at] == b'{' {
+            let mut depth = 0;
+            let mut item_start = at + 1;
+            let mut i = at;
+            while i < text.len() {
+                match text[i] {
+                    b'{' => depth += 1,
+                    b'}' | b',' if depth == 1 => {
+                        paths_from(text, item_start, prefix.clone(), out);
+                        item_start = i + 1;
+                        if text[i] == b'}' {
+                            return;
+                        }
+                    }
+                    b'}' => depth -= 1,
+                    _ => {}
+                }
+                i += 1;
+            }
+            return;
+        }
+        let (name, next) = ident_at(text, at);
+        if name.is_empty() || name == "self" {
+            out.push(prefix);
+            return;
+        }
+        let mut path = prefix;
+        path.push(name);
+        if text.get(next..next + 2) == Some(b"::") {
+            paths_from(text, next + 2, path, out);
+        } else {
+            out.push(path);
+        }
+    }
+
+    /// The modules `module`'s code names: `crate::a::b`, `super::x`, `self::x` and `child::x` for
+    /// the children it declares (`mod child;`).
+    pub fn named(module: &Module, code: &str) -> Vec<Module> {
+        let text = code.as_bytes();
+        let children: BTreeSet<String> = code
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim().trim_start_matches("pub ").trim_start_matches("pub(crate) ");
+                l.strip_prefix("mod ")?.strip_suffix(';').map(str::to_string)
+            })
+            .collect();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < text.len() {
+            let boundary =
+                at == 0 || !(text[at - 1].is_ascii_alphanumeric() || text[at - 1] == b'_' || text[at - 1] == b':');
+            if !boundary || !(text[at].is_ascii_alphabetic() || text[at] == b'_') {
+                at += 1;
+                continue;
+            }
+            let (word, next) = ident_at(text, at);
+            if text.get(next..next + 2) == Some(b"::") {
+                let base = match word.as_str() {
+                    "crate" => Some(Vec::new()),
+                    "super" => Some(module[..module.len().saturating_sub(1)].to_vec()),
+                    "self" => Some(module.clone()),
+                    child if children.contains(child) => {
+                        let mut m = module.clone();
+                        m.push(child.to_string());
+                        paths_from(text, next + 2, m.clone(), &mut out);
+                        out.push(m);
+                        None
+                    }
+                    _ => None,
+                };
+                if let Some(base) = base {
+                    paths_from(text, next + 2, base, &mut out);
+                }
+            }
+            at = next.max(at + 1);
+        }
+        out
+    }
+
+    impl Crate {
+        /// The file a path lands in: its longest prefix that is a module of this crate.
+        pub fn file_of(&self, path: &Module) -> Module {
+            (0..=path.len()).rev().map(|n| path[..n].to_vec()).find(|m| self.files.contains_key(m)).unwrap_or_default()
+        }
+
+        /// File -> files it imports, without the crate root (which declares every module: its
+        /// constants are the plugin's, below every file) and without itself.
+        pub fn edges(&self) -> BTreeMap<Module, BTreeSet<Module>> {
+            let mut edges = BTreeMap::new();
+            for (module, (_, code)) in &self.files {
+                if module.is_empty() {
+                    continue;
+                }
+                let to: BTreeSet<Module> = named(module, code)
+                    .iter()
+                    .map(|p| self.file_of(p))
+                    .filter(|f| !f.is_empty() && f != module)
+                    .collect();
+                edges.insert(module.clone(), to);
+            }
+            edges
+        }
+
+        /// The command modules: the modules of the types the root's `Subcommand` enums hold.
+        pub fn commands(&self) -> BTreeSet<String> {
+            let mut out = BTreeSet::new();
+            for (module, (_, code)) in &self.files {
+                if !module.is_empty() {
+                    continue;
+                }
+                for block in code.split("#[derive(Subcommand)]").skip(1) {
+                    let body = block.split_once('{').map(|(_, b)| b).unwrap_or_default();
+                    let body = body.split("\n}").next().unwrap_or_default();
+                    for line in body.lines() {
+                        let Some((_, payload)) = line.trim().split_once('(') else { continue };
+                        let payload = payload.trim_start_matches("Box<");
+                        if let Some((first, _)) = payload.split_once("::")
+                            && self.files.contains_key(&vec![first.to_string()])
+                        {
+                            out.insert(first.to_string());
+                        }
+                    }
+                }
+            }
+            out
+        }
+    }
+
+    /// The strongly connected sets of more than one file (Tarjan's algorithm).
+    pub fn circles(edges: &BTreeMap<Module, BTreeSet<Module>>) -> Vec<BTreeSet<Module>> {
+        struct State<'a> {
+            edges: &'a BTreeMap<Module, BTreeSet<Module>>,
+            index: BTreeMap<&'a Module, usize>,
+            low: BTreeMap<&'a Module, usize>,
+            stack: Vec<&'a Module>,
+            on_stack: BTreeSet<&'a Module>,
+            out: Vec<BTreeSet<Module>>,
+        }
+        fn visit<'a>(s: &mut State<'a>, v: &'a Module) {
+            let n = s.index.len();
+            s.index.insert(v, n);
+            s.low.insert(v, n);
+            s.stack.push(v);
+            s.on_stack.insert(v);
+            for w in s.edges.get(v).into_iter().flatten() {
+                let Some((w, _)) = s.edges.get_key_value(w) else { continue };
+                if !s.index.contains_key(w) {
+                    visit(s, w);
+                    let low = s.low[v].min(s.low[w]);
+                    s.low.insert(v, low);
+                } else if s.on_stack.contains(w) {
+                    let low = s.low[v].min(s.index[w]);
+                    s.low.insert(v, low);
+                }
+            }
+            if s.low[v] == s.index[v] {
+                let mut set = BTreeSet::new();
+                while let Some(w) = s.stack.pop() {
+                    s.on_stack.remove(w);
+                    set.insert(w.clone());
+                    if w == v {
+                        break;
+                    }
+                }
+                if set.len() > 1 {
+                    s.out.push(set);
+                }
+            }
+        }
+        let mut s = State {
+            edges,
+            index: BTreeMap::new(),
+            low: BTreeMap::new(),
+            stack: Vec::new(),
+            on_stack: BTreeSet::new(),
+            out: Vec::new(),
+        };
+        for v in edges.keys() {
+            if !s.index.contains_key(v) {
+                visit(&mut s, v);
+            }
+        }
+        s.out
+    }
+
+    pub fn plugins() -> Vec<(String, PathBuf)> {
+        let root = harden_tests::repo_root().join("plugins");
+        let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(&root)
+            .unwrap()
+            .flatten()
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path().join("src")))
+            .filter(|(_, src)| src.is_dir())
+            .collect();
+        out.sort();
+        out
+    }
+
+    pub fn shown(m: &Module) -> String {
+        if m.is_empty() { "crate".into() } else { m.join("::") }
+    }
+}
+
+/// The one command import kept, and why: cks-practice's `exam` runs practice tasks through the
+/// start, check and reset that live in `commands.rs` (a mock exam is those commands in a loop;
+/// moving their bodies into a module of their own is what is left of issue 26 here).
+const KEPT_COMMAND_IMPORTS: [(&str, &str, &str); 1] = [("cks-practice", "exam", "commands")];
+
+/// A command never imports another command: what two commands share lives in a module named for
+/// what it is. Command modules are those whose types `main.rs`'s subcommand enums hold.
+#[test]
+fn no_command_imports_another_command() {
+    let mut found = Vec::new();
+    let mut commands_seen = 0;
+    for (plugin, src) in imports::plugins() {
+        let krate = imports::read(&src);
+        let commands = krate.commands();
+        commands_seen += commands.len();
+        for (from, to) in krate.edges() {
+            let Some(own) = from.first().filter(|m| commands.contains(*m)) else { continue };
+            for target in to {
+                if let Some(other) = target.first().filter(|m| commands.contains(*m) && *m != own) {
+                    if KEPT_COMMAND_IMPORTS.contains(&(plugin.as_str(), own.as_str(), other.as_str())) {
+                        continue;
+                    }
+                    found.push(format!(
+                        "{plugin}: {} imports the command {other} ({})",
+                        imports::shown(&from),
+                        imports::shown(&target)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(commands_seen >= 20, "the subcommand enums were not read: {commands_seen} command modules");
+    assert!(found.is_empty(), "commands importing commands:\n{}", found.join("\n"));
+}
+
+/// Files of a plugin crate that import each other in a circle. The one kept, and why: netpol-deny
+/// `matrix` and its `connections`/`graph`/`pieces` parts, one command's output in four files that
+/// share its private layout (the units, the CSV pieces, the chunk size).
+const KEPT_CIRCLES: [(&str, &str); 1] = [("netpol-deny", "matrix")];
+
+#[test]
+fn no_files_import_each_other_in_a_circle() {
+    let mut found = Vec::new();
+    for (plugin, src) in imports::plugins() {
+        let krate = imports::read(&src);
+        for circle in imports::circles(&krate.edges()) {
+            let kept = KEPT_CIRCLES
+                .iter()
+                .any(|(p, m)| *p == plugin && circle.iter().any(|f| f.first().is_some_and(|f| f == m)));
+            if !kept {
+                let files: Vec<String> = circle.iter().map(|m| krate.files[m].0.display().to_string()).collect();
+                found.push(format!("{plugin}: {}", files.join(" <-> ")));
+            }
+        }
+    }
+    assert!(found.is_empty(), "import circles:\n{}", found.join("\n"));
+}
+
+/// The reader of the rules above sees what they are about: a command importing another and a
+/// circle are found, child modules and `{...}` groups included, and comments are not imports.
+#[test]
+fn the_import_reader_finds_commands_importing_commands_and_circles() {
+    let m = |s: &str| -> imports::Module { s.split("::").filter(|p| !p.is_empty()).map(str::to_string).collect() };
+    let named = imports::named(
+        &m("audit"),
+        "mod flags;\nuse crate::{ui::{self, Ui}, token::human};\nuse flags::check;\nuse super::rbac;\n/// [`crate::create::X`]\n",
+    );
+    for want in ["ui", "ui::Ui", "token::human", "audit::flags::check", "rbac"] {
+        assert!(named.contains(&m(want)), "{want} not in {named:?}");
+    }
+    let code = |s: &str| s.lines().map(|l| l.split("//").next().unwrap()).collect::<Vec<_>>().join("\n");
+    assert!(!imports::named(&m("audit"), &code("/// [`crate::create::X`]")).contains(&m("create::X")));
+    let mut edges = std::collections::BTreeMap::new();
+    edges.insert(m("a"), [m("b")].into_iter().collect());
+    edges.insert(m("b"), [m("c")].into_iter().collect());
+    edges.insert(m("c"), [m("a")].into_iter().collect());
+    edges.insert(m("d"), [m("a")].into_iter().collect());
+    let circles = imports::circles(&edges);
+    assert_eq!(circles.len(), 1, "{circles:?}");
+    assert_eq!(circles[0], [m("a"), m("b"), m("c")].into_iter().collect());
+}
+
+/// One rights check: only `harden_kube::access` asks the API server's authorizer (the apply path's
+/// rights-first check and dash-user's preflight go through it), so a fix to how it asks lands once.
+#[test]
+fn only_the_access_module_asks_the_authorizer() {
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let root = harden_tests::repo_root();
+    let mut files = Vec::new();
+    for dir in ["shared", "plugins"] {
+        sources(&root.join(dir), &mut files);
+    }
+    let access = root.join("shared/kube/src/access.rs");
+    assert!(files.contains(&access), "{} moved: update this test", access.display());
+    let askers: Vec<String> = files
+        .iter()
+        .filter(|f| **f != access)
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains("AccessReviewSpec"))
+        .map(|f| f.strip_prefix(&root).unwrap().display().to_string())
+        .collect();
+    assert!(
+        askers.is_empty(),
+        "these build their own access reviews instead of asking harden_kube::access: {askers:?}"
+    );
+}

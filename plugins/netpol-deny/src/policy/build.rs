@@ -461,7 +461,7 @@ spec:
         long.peer_pods = Some(parse(&format!("p={}", "w".repeat(63))).unwrap());
         let name = long.default_name();
         assert!(name.len() <= MAX_NAME, "{name}");
-        assert!(super::super::input::validate_name(&name).is_ok(), "{name}");
+        assert!(crate::names::validate_name(&name).is_ok(), "{name}");
         let mut longer = long.clone();
         longer.ports = vec![PortArg::parse("4000").unwrap()];
         assert_ne!(longer.default_name(), name, "the hash keeps shortened names apart");

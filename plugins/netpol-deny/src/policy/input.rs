@@ -156,19 +156,10 @@ fn strictly_contains(outer: &IpNet, inner: &IpNet) -> bool {
     outer.contains(inner) && inner.prefix_len() > outer.prefix_len()
 }
 
-/// An object name: a DNS subdomain (lower-case letters, digits, '-' and '.', at most 253).
-pub fn validate_name(name: &str) -> Result<()> {
-    if apimachinery::validation::is_dns_subdomain(name) {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!("invalid --name {name:?}: a NetworkPolicy name is at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"))
-            .with_hint("e.g. --name allow-frontend-to-backend"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::names::validate_name;
 
     #[test]
     fn ports_numbers_ranges_names_and_protocols() {

@@ -125,13 +125,10 @@ fn existing(names: &[String]) -> String {
 /// The cluster's IngressClasses, or `None` if we may not list them.
 pub async fn list_classes(client: &Client) -> Option<Vec<IngressClass>> {
     let api: Api<IngressClass> = Api::all(client.clone());
-    match api.list(&ListParams::default()).await {
-        Ok(list) => Some(list.items),
+    match harden_kube::list::list_all(&api, &ListParams::default(), "IngressClasses").await {
+        Ok(items) => Some(items),
         Err(e) => {
-            warn(format!(
-                "cannot list IngressClasses ({}); the class is not checked",
-                harden_kube::error::convert(e).message
-            ));
+            warn(format!("{}; the class is not checked", e.message));
             None
         }
     }
@@ -141,9 +138,9 @@ pub async fn list_classes(client: &Client) -> Option<Vec<IngressClass>> {
 /// CRDs are not installed, `None` when we may not list them.
 pub async fn list_gateway_classes(client: &Client) -> Option<Vec<GatewayClassInfo>> {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &gateway::gateway_class_resource());
-    match api.list(&ListParams::default()).await {
-        Ok(list) => Some(
-            list.items
+    match harden_kube::list::list_all(&api, &ListParams::default(), "GatewayClasses").await {
+        Ok(items) => Some(
+            items
                 .iter()
                 .map(|c| {
                     let conditions = c.data.get("status").and_then(|s| s.get("conditions"));
@@ -160,9 +157,9 @@ pub async fn list_gateway_classes(client: &Client) -> Option<Vec<GatewayClassInf
                 })
                 .collect(),
         ),
-        Err(e) if harden_kube::error::status_code(&e) == Some(404) => Some(Vec::new()),
+        Err(e) if e.kind == harden_cli::ErrorKind::NotFound => Some(Vec::new()),
         Err(e) => {
-            warn(format!("cannot list GatewayClasses ({})", harden_kube::error::convert(e).message));
+            warn(e.message);
             None
         }
     }

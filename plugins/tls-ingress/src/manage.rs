@@ -110,9 +110,15 @@ impl ListCmd {
         let mut rows = Vec::new();
         for resource in kinds() {
             for ns in &namespaces {
-                match api(&kube.client, &resource, ns.as_deref()).list_metadata(&params).await {
-                    Ok(list) => {
-                        for item in list.items {
+                let listed = harden_kube::list::list_all_metadata(
+                    &api(&kube.client, &resource, ns.as_deref()),
+                    &params,
+                    &resource.plural,
+                )
+                .await;
+                match listed {
+                    Ok(items) => {
+                        for item in items {
                             // Metadata lists carry no spec: read the object for its hosts (not Secrets).
                             let shown = if resource.kind == "Secret" {
                                 "-".to_string()
@@ -131,8 +137,8 @@ impl ListCmd {
                         }
                     }
                     // No Gateway API CRDs: nothing of those kinds.
-                    Err(e) if status_code(&e) == Some(404) => {}
-                    Err(e) => return Err(from_kube(e, format!("listing {}", resource.plural))),
+                    Err(e) if e.kind == harden_cli::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
                 }
             }
         }

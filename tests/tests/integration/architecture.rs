@@ -1066,3 +1066,67 @@ fn only_the_access_module_asks_the_authorizer() {
         "these build their own access reviews instead of asking harden_kube::access: {askers:?}"
     );
 }
+
+/// Lists that read one page on purpose, and why: tls-ingress asks for one GatewayClass to tell
+/// "no such resource" from "no such object"; the engine's source names at most a few objects of
+/// a kind it does not model, and says when there are more.
+const ONE_PAGE_LISTS: [(&str, &str); 2] =
+    [("plugins/tls-ingress/src/create.rs", ".limit(1)"), ("shared/kube/src/sources.rs", ".limit(UNMODELLED_LISTED)")];
+
+/// Issue 31: every list goes through `harden_kube::list` (pages of 500, `continue` followed, an
+/// expired token restarting the list): a `.list(` or `.list_metadata(` call anywhere else in the
+/// plugins' and shared crates' code (tests aside) is an unpaged list of a whole collection.
+#[test]
+fn every_list_goes_through_the_pager() {
+    let found = unpaged_lists(&repo_root());
+    assert!(found.is_empty(), "lists around harden_kube::list:\n{}", found.join("\n"));
+}
+
+fn unpaged_lists(root: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
+    for dir in ["plugins", "shared"] {
+        rust_sources(&root.join(dir), &mut files);
+    }
+    let mut found = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(root).unwrap().display().to_string();
+        if relative == "shared/kube/src/list.rs"
+            || relative.starts_with("shared/testkit/")
+            || relative.ends_with("/tests.rs")
+            || relative.contains("/benches/")
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (number, line) in code.lines().enumerate() {
+            let calls = line.contains(".list(&") || line.contains(".list_metadata(&");
+            let kept = ONE_PAGE_LISTS.iter().any(|(path, why)| relative == *path && line.contains(why));
+            if calls && !kept && !line.trim_start().starts_with("//") {
+                found.push(format!("{relative}:{}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+/// The rule above finds a plain list and a metadata list, and lets the pager's own calls and the
+/// kept one-page lists be.
+#[test]
+fn the_pager_rule_finds_a_list_around_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let file = dir.path().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    };
+    write("plugins/x/src/ui.rs", "let l = api.list(&ListParams::default()).await;\n");
+    write("plugins/x/src/manage.rs", "match api.list_metadata(&params).await {\n");
+    write("shared/kube/src/list.rs", "Box::pin(async move { api.list(&params).await })\n");
+    write("plugins/tls-ingress/src/create.rs", "if let Err(e) = api.list(&ListParams::default().limit(1)).await\n");
+    write("plugins/x/src/done.rs", "let l = list_all(&api, &ListParams::default(), \"pods\").await?;\n");
+    let found = unpaged_lists(dir.path());
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].starts_with("plugins/x/src/manage.rs:1:") || found[1].starts_with("plugins/x/src/manage.rs:1:"));
+    assert!(found.iter().any(|f| f.starts_with("plugins/x/src/ui.rs:1:")), "{found:?}");
+}

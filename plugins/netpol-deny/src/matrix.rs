@@ -25,7 +25,7 @@ use crate::markdown::md_cell;
 use crate::ports::port_label;
 use crate::units::{Unit, Units};
 use harden_cli::output::{Escaped, Out};
-use pieces::{Lines, Piece};
+use pieces::{Lines, Piece, write_rows};
 
 mod connections;
 mod graph;
@@ -620,26 +620,26 @@ impl<'a> Table<'a> {
         let columns: Vec<Piece> =
             self.columns.0.iter().map(|u| Piece::new(&Escaped::new(&format!(",{},", csv_field(&u.label))))).collect();
         let verdicts = ["allowed\n", "uncertain\n", "denied\n", "no-such-port\n"].map(|v| Piece::new(&Escaped::new(v)));
-        let mut lines = Lines::new(CHUNK);
-        for matrix in &self.matrices {
-            let port = port_label(&matrix.port);
-            for (row, from) in self.rows.0.iter().enumerate() {
-                let prefix = Piece::new(&Escaped::new(&format!("{port},{}", csv_field(&from.label))));
-                for (column, to) in columns.iter().enumerate() {
-                    let verdict = match self.cell(matrix, row, column) {
-                        Cell::Allowed if self.uncertain(matrix, row, column) => &verdicts[1],
-                        Cell::Allowed => &verdicts[0],
-                        Cell::Denied => &verdicts[2],
-                        Cell::NoSuchPort => &verdicts[3],
-                    };
-                    lines.push(&prefix);
-                    lines.push(to);
-                    lines.push(verdict);
-                    lines.line_done(out)?;
-                }
+        let ports: Vec<String> = self.matrices.iter().map(|m| port_label(&m.port)).collect();
+        let per_port = self.rows.0.len();
+        // One row of the CSV per port and row unit, ports first.
+        let row = |r: usize, lines: &mut Lines| {
+            let (m, row) = (r / per_port, r % per_port);
+            let matrix = &self.matrices[m];
+            let prefix = Piece::new(&Escaped::new(&format!("{},{}", ports[m], csv_field(&self.rows.0[row].label))));
+            for (column, to) in columns.iter().enumerate() {
+                let verdict = match self.cell(matrix, row, column) {
+                    Cell::Allowed if self.uncertain(matrix, row, column) => &verdicts[1],
+                    Cell::Allowed => &verdicts[0],
+                    Cell::Denied => &verdicts[2],
+                    Cell::NoSuchPort => &verdicts[3],
+                };
+                lines.push(&prefix);
+                lines.push(to);
+                lines.push(verdict);
             }
-        }
-        lines.finish(out)?;
+        };
+        write_rows(out, self.matrices.len() * per_port, columns.len() * 48, &row)?;
         Ok(())
     }
 

@@ -345,7 +345,8 @@ fn validate(cli: &Cli) -> Result<()> {
     }
     let on_nodes = !cli.nodes.is_empty() || cli.all_nodes;
     let connection = kubectl_connection_flags(cli);
-    if cli.download.is_none() && !on_nodes && (!connection.is_empty() || cli.image.is_some()) {
+    // --download reads dl.k8s.io only: a --context given with it would be ignored.
+    if !on_nodes && (!connection.is_empty() || cli.image.is_some()) {
         let given: Vec<&str> = connection.iter().filter(|a| a.starts_with('-')).map(String::as_str).collect();
         let given = if cli.image.is_some() { [&["--image"][..], &given].concat() } else { given };
         let verb = if given.len() == 1 { "applies" } else { "apply" };

@@ -234,6 +234,11 @@ fn new_flags_that_do_not_apply_are_errors() {
         ("verify-bin", vec!["kubectl", "--image", "busybox:1"], "only applies with --node"),
         ("verify-bin", vec!["kubectl", "-n", "x"], "only applies with --node"),
         ("verify-bin", vec!["kubectl", "--overwrite"], "--download"),
+        (
+            "verify-bin",
+            vec!["--download", "kubectl", "--version", "v1.31.0", "--context", "x"],
+            "only applies with --node",
+        ),
         ("verify-bin", vec!["--download", "kubectl", "--node", "n1", "--version", "v1.31.0"], "cannot be used with"),
         ("verify-bin", vec!["--all-nodes", "--node", "n1"], "cannot be used with"),
         ("block-metadata", vec!["status", "-f", "x.yaml", "--probe"], "cannot be used with"),

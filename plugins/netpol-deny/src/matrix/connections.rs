@@ -11,7 +11,7 @@ use netpol::{Cluster, ConnectionMatrix, ConnectionSet, Connections, GroupId, PRO
 
 use harden_cli::output::{Escaped, Out};
 
-use super::pieces::{Lines, Piece};
+use super::pieces::{Lines, Piece, write_rows};
 use super::{CHUNK, MatrixFormat, UnitDoc, Units, csv_field, md_cell, quote};
 
 /// The connection sets of one run: rows, columns and the engine's answer over their groups.
@@ -333,18 +333,17 @@ impl<'a> ConnectionTable<'a> {
         let columns: Vec<Piece> =
             self.columns.0.iter().map(|u| Piece::new(&Escaped::new(&format!(",{},", csv_field(&u.label))))).collect();
         let rows: Vec<Piece> = self.rows.0.iter().map(|u| Piece::new(&Escaped::new(&csv_field(&u.label)))).collect();
-        let mut lines = Lines::new(CHUNK);
-        let mut cells = Vec::with_capacity(self.columns.0.len());
-        for (row, from) in rows.iter().enumerate() {
-            self.row_cells(row, &mut cells);
+        let row_bytes = columns.len() * 48;
+        let row = |r: usize, lines: &mut Lines| {
+            let mut cells = Vec::with_capacity(columns.len());
+            self.row_cells(r, &mut cells);
             for (to, &set) in columns.iter().zip(&cells) {
-                lines.push(from);
+                lines.push(&rows[r]);
                 lines.push(to);
                 lines.push(&texts[set as usize]);
-                lines.line_done(out)?;
             }
-        }
-        lines.finish(out)?;
+        };
+        write_rows(out, rows.len(), row_bytes, &row)?;
         Ok(())
     }
 

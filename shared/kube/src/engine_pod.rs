@@ -6,14 +6,24 @@
 //! field of 10,000 pods into typed values took most of a live `matrix -A`'s reading time. Here
 //! serde skips those fields in the page's text as it goes; a page is still read whole, so memory
 //! stays bounded by the page as before.
+//!
+//! Live lists ask for pods in protobuf ([`protobuf`]), which the API server writes about three
+//! times faster than JSON, and read JSON when that is what the server answers.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use http::HeaderValue;
+use http::header::{ACCEPT, CONTENT_TYPE};
+use http_body_util::BodyExt;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{Container, ContainerPort, Pod, PodIP, PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::{ListParams, ObjectList};
+use kube::core::Status;
 use serde::{Deserialize, Deserializer};
+
+pub mod protobuf;
 
 /// A Pod with only what [`netpol::input::PodInput::from_pod`] reads (see the module docs).
 #[derive(Debug, Clone, Deserialize)]
@@ -131,6 +141,42 @@ impl EnginePod {
                 ..PodStatus::default()
             }),
         }
+    }
+}
+
+/// One page of the pods of `url` (`/api/v1/pods`, or a namespace's), asked for in protobuf and
+/// read as JSON when the server answers JSON. Errors are kube-rs's, so that the pager treats an
+/// expired continue token (410) the same way for every kind.
+pub async fn list_page(client: &kube::Client, url: &str, params: &ListParams) -> kube::Result<ObjectList<EnginePod>> {
+    let mut request = kube::core::Request::new(url).list(params).map_err(kube::Error::BuildRequest)?;
+    request
+        .headers_mut()
+        .insert(ACCEPT, HeaderValue::from_static("application/vnd.kubernetes.protobuf, application/json"));
+    let response = client.send(request.map(kube::client::Body::from)).await?;
+    let code = response.status();
+    let in_protobuf = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with(protobuf::MEDIA_TYPE));
+    let body = response.into_body().collect().await?.to_bytes();
+    if code.is_client_error() || code.is_server_error() {
+        let status = if in_protobuf {
+            protobuf::decode_status(&body).ok()
+        } else {
+            serde_json::from_slice::<Status>(&body).ok()
+        };
+        let mut status = status
+            .unwrap_or_else(|| Status::failure(String::from_utf8_lossy(&body).trim(), "Failed to parse error data"));
+        if status.code == 0 {
+            status.code = code.as_u16();
+        }
+        return Err(kube::Error::Api(status.boxed()));
+    }
+    if in_protobuf {
+        protobuf::decode_pod_list(&body).map_err(|e| kube::Error::Service(Box::new(e)))
+    } else {
+        serde_json::from_slice(&body).map_err(kube::Error::SerdeError)
     }
 }
 

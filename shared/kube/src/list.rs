@@ -22,6 +22,7 @@ use harden_cli::{Error, Result};
 use kube::api::{Api, ListParams, ObjectList, PartialObjectMeta};
 use serde::de::DeserializeOwned;
 
+use crate::engine_pod::EnginePod;
 use crate::error::from_kube;
 
 /// Objects per list request, as kubectl's `--chunk-size` default.
@@ -217,16 +218,58 @@ where
         + Send
         + 'static,
 {
+    let pager = |api: Api<K>, what: String| Pager::objects(&api, &ListParams::default(), page_size, what);
+    read_scope(client, scope, plural, &pager, keep).await
+}
+
+/// The pods of `scope` as the engine reads them ([`EnginePod`]), in pages of `page_size` asked
+/// for in protobuf (see [`crate::engine_pod::protobuf`]), each turned by `keep` page by page.
+pub async fn engine_pods_in_namespaces<T>(
+    client: &kube::Client,
+    scope: &Scope<'_>,
+    page_size: u32,
+    keep: impl Fn(EnginePod) -> Option<T>,
+) -> Result<Vec<T>> {
+    let pager = |api: Api<EnginePod>, what: String| Pager::engine_pods(&api, page_size, what);
+    read_scope(client, scope, "pods", &pager, keep).await
+}
+
+impl Pager<EnginePod> {
+    /// A pager over the pods of `api`, read by [`crate::engine_pod::list_page`].
+    pub fn engine_pods(api: &Api<EnginePod>, page_size: u32, what: impl Into<String>) -> Self {
+        let url = api.resource_url().to_string();
+        let client = api.clone().into_client();
+        let fetch: Fetch<EnginePod> = Box::new(move |params| {
+            let (client, url) = (client.clone(), url.clone());
+            Box::pin(async move { crate::engine_pod::list_page(&client, &url, &params).await })
+        });
+        Pager::with(fetch, &ListParams::default(), page_size, what.into())
+    }
+}
+
+/// What [`in_namespaces`] does for any pager: `pager` makes the pager of one `Api` (all
+/// namespaces, or one), named in errors by the string it is given.
+async fn read_scope<K, T>(
+    client: &kube::Client,
+    scope: &Scope<'_>,
+    plural: &str,
+    pager: &dyn Fn(Api<K>, String) -> Pager<K>,
+    keep: impl Fn(K) -> Option<T>,
+) -> Result<Vec<T>>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
+{
     let set = match *scope {
         Scope::All => {
-            let api = Api::<K>::all(client.clone());
-            return Pager::objects(&api, &ListParams::default(), page_size, format!("{plural} in all namespaces"))
-                .kept(keep)
-                .await;
+            return pager(Api::<K>::all(client.clone()), format!("{plural} in all namespaces")).kept(keep).await;
         }
         Scope::Filtered(set) => {
-            let api = Api::<K>::all(client.clone());
-            return Pager::objects(&api, &ListParams::default(), page_size, format!("{plural} in all namespaces"))
+            return pager(Api::<K>::all(client.clone()), format!("{plural} in all namespaces"))
                 .kept(|object: K| {
                     let namespace = object.meta().namespace.as_deref().unwrap_or_default();
                     if set.iter().any(|ns| ns == namespace) { keep(object) } else { None }
@@ -237,8 +280,7 @@ where
     };
     let keep = &keep;
     let lists = futures::stream::iter(set.iter().map(|ns| async move {
-        let api = Api::<K>::namespaced(client.clone(), ns);
-        Pager::objects(&api, &ListParams::default(), page_size, format!("{plural} in namespace {ns}")).kept(keep).await
+        pager(Api::<K>::namespaced(client.clone(), ns), format!("{plural} in namespace {ns}")).kept(keep).await
     }))
     .buffered(CONCURRENT_NAMESPACES)
     .collect::<Vec<_>>()

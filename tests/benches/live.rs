@@ -13,6 +13,9 @@
 //! Loading: the objects (`netpol::synth`, bare pods) are created through the API, 32 requests at
 //! once; the `-f` input is kubectl's own JSON of the loaded objects, so both read the same.
 //!
+//! `-- --hold`: load, print the kubeconfig's path, and keep the control plane up until the file it
+//! names is removed (to profile one command by hand against the loaded server).
+//!
 //! Goals (issue 31): live `matrix -A` peak RSS within 1.5x of `matrix -f`, its wall time under
 //! 0.2 of kubectl's; `matrix -n` over every namespace within 1.2x of `-A`; no request per
 //! namespace where a list would do. The process exits 1 when a goal is missed.
@@ -164,6 +167,17 @@ fn main() {
         shape.namespaces,
         loaded.as_secs_f64()
     );
+
+    if std::env::args().any(|a| a == "--hold") {
+        let hold = work.path().join("hold");
+        std::fs::write(&hold, "remove this file to stop the control plane\n").expect("hold file");
+        println!("holding: KUBECONFIG={} (rm {} to stop)", kubeconfig.display(), hold.display());
+        while hold.exists() {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        plane.kill();
+        return;
+    }
 
     let kubectl = Path::new("kubectl").to_path_buf();
     let kubectl = which(&kubectl);

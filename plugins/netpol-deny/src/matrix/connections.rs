@@ -117,7 +117,7 @@ impl<'a> ConnectionTable<'a> {
     }
 
     /// The table's pairs as a Markdown table.
-    fn write_md(&self, out: &mut dyn Write) -> Result<()> {
+    fn write_md(&self, out: &mut dyn Out) -> Result<()> {
         if !self.cluster.complete() {
             let note = harden_kube::sources::incomplete_note(&self.cluster.unmodelled);
             writeln!(out, "> {}\n", note.trim_end().replace('\n', "\n> "))?;
@@ -130,37 +130,37 @@ impl<'a> ConnectionTable<'a> {
         };
         writeln!(out, "Connections ({by}every protocol and port allowed; pairs not listed: none{uncertain})\n")?;
         writeln!(out, "| FROM | TO | CONNECTIONS |\n|---|---|---|")?;
-        // The cells' pieces made once: `| TO | SET |` lines per column and set are joined per cell.
-        let texts: Vec<Vec<u8>> =
-            self.sets.iter().map(|s| format!(" | {} |\n", md_cell(&s.to_string())).into_bytes()).collect();
-        let columns: Vec<Vec<u8>> =
-            self.columns.0.iter().map(|to| format!(" | {}", md_cell(&to.label)).into_bytes()).collect();
-        let mut buffer = Vec::with_capacity(CHUNK);
-        let mut cells = Vec::with_capacity(self.columns.0.len());
-        for (row, from) in self.rows.0.iter().enumerate() {
-            let from = format!("| {}", md_cell(&from.label));
-            self.row_cells(row, &mut cells);
+        // The cells' pieces made once: `| TO | SET |` lines per column and set are joined per cell,
+        // on threads ([`write_rows`]).
+        let texts: Vec<Piece> = self
+            .sets
+            .iter()
+            .map(|s| Piece::new(&Escaped::new(&format!(" | {} |\n", md_cell(&s.to_string())))))
+            .collect();
+        let columns: Vec<Piece> =
+            self.columns.0.iter().map(|to| Piece::new(&Escaped::new(&format!(" | {}", md_cell(&to.label))))).collect();
+        let rows: Vec<Piece> =
+            self.rows.0.iter().map(|from| Piece::new(&Escaped::new(&format!("| {}", md_cell(&from.label))))).collect();
+        let none: Vec<bool> = self.sets.iter().map(|s| s.allowed.is_empty()).collect();
+        let row = |r: usize, lines: &mut Lines| {
+            let mut cells = Vec::with_capacity(columns.len());
+            self.row_cells(r, &mut cells);
             for ((column, to), &set) in columns.iter().enumerate().zip(&cells) {
-                let set = set as usize;
-                if self.same_pod(row, column) || self.sets[set].allowed.is_empty() {
+                if none[set as usize] || self.same_pod(r, column) {
                     continue;
                 }
-                buffer.extend_from_slice(from.as_bytes());
-                buffer.extend_from_slice(to);
-                buffer.extend_from_slice(&texts[set]);
-                if buffer.len() >= CHUNK {
-                    out.write_all(&buffer)?;
-                    buffer.clear();
-                }
+                lines.push(&rows[r]);
+                lines.push(to);
+                lines.push(&texts[set as usize]);
             }
-        }
-        out.write_all(&buffer)?;
+        };
+        write_rows(out, rows.len(), columns.len() * 48, &row)?;
         Ok(())
     }
 
     /// One line per pair that may connect at all (a lone pod and itself left out), as
     /// `FROM  TO  CONNECTIONS`; pairs not listed may not connect.
-    fn write_table(&self, out: &mut dyn Write) -> Result<()> {
+    fn write_table(&self, out: &mut dyn Out) -> Result<()> {
         if !self.cluster.complete() {
             out.write_all(harden_kube::sources::incomplete_note(&self.cluster.unmodelled).as_bytes())?;
         }
@@ -177,30 +177,30 @@ impl<'a> ConnectionTable<'a> {
         let to_width = self.columns.0.iter().map(|u| u.label.len()).max().unwrap_or(0).max(2);
         writeln!(out, "{:from_width$}  {:to_width$}  CONNECTIONS", "FROM", "TO")?;
         // Each column's label padded to the column, each set's text with its line end, and
-        // whether a set lists a pair at all: made once, copied per cell.
-        let padded: Vec<Vec<u8>> =
-            self.columns.0.iter().map(|to| format!("{:to_width$}  ", to.label).into_bytes()).collect();
-        let lines: Vec<Vec<u8>> = texts.iter().map(|text| format!("{text}\n").into_bytes()).collect();
+        // whether a set lists a pair at all: made once, copied per cell, on threads ([`write_rows`]).
+        let padded: Vec<Piece> =
+            self.columns.0.iter().map(|to| Piece::new(&Escaped::new(&format!("{:to_width$}  ", to.label)))).collect();
+        let lines: Vec<Piece> = texts.iter().map(|text| Piece::new(&Escaped::new(&format!("{text}\n")))).collect();
+        let prefixes: Vec<Piece> = self
+            .rows
+            .0
+            .iter()
+            .map(|from| Piece::new(&Escaped::new(&format!("{:from_width$}  ", from.label))))
+            .collect();
         let listed: Vec<bool> = self.sets.iter().map(|s| !s.allowed.is_empty()).collect();
-        let mut buffer = Vec::with_capacity(CHUNK);
-        let mut cells = Vec::with_capacity(self.columns.0.len());
-        for (row, from) in self.rows.0.iter().enumerate() {
-            let prefix = format!("{:from_width$}  ", from.label);
-            self.row_cells(row, &mut cells);
+        let row = |r: usize, out: &mut Lines| {
+            let mut cells = Vec::with_capacity(padded.len());
+            self.row_cells(r, &mut cells);
             for ((column, to), &set) in padded.iter().enumerate().zip(&cells) {
-                if !listed[set as usize] || self.same_pod(row, column) {
+                if !listed[set as usize] || self.same_pod(r, column) {
                     continue;
                 }
-                buffer.extend_from_slice(prefix.as_bytes());
-                buffer.extend_from_slice(to);
-                buffer.extend_from_slice(&lines[set as usize]);
-                if buffer.len() >= CHUNK {
-                    out.write_all(&buffer)?;
-                    buffer.clear();
-                }
+                out.push(&prefixes[r]);
+                out.push(to);
+                out.push(&lines[set as usize]);
             }
-        }
-        out.write_all(&buffer)?;
+        };
+        write_rows(out, prefixes.len(), (from_width + to_width + 24) * padded.len(), &row)?;
         Ok(())
     }
 
@@ -348,37 +348,39 @@ impl<'a> ConnectionTable<'a> {
     }
 
     /// One cluster per namespace, an edge per pair of different units that may connect, labelled
-    /// with its connection set; dashed where part of it is uncertain.
-    fn write_dot(&self, out: &mut dyn Write) -> Result<()> {
+    /// with its connection set; dashed where part of it is uncertain. The edges are pieces made
+    /// on threads as the CSV's are ([`write_rows`]): at 10,000 pods they are hundreds of megabytes.
+    fn write_dot(&self, out: &mut dyn Out) -> Result<()> {
         let index = super::dot_head(out, self.cluster, &self.rows, &self.columns)?;
-        let labels: Vec<String> = self
+        let labels: Vec<Piece> = self
             .sets
             .iter()
             .map(|s| {
                 let style = if s.certain() { "" } else { ", style=dashed" };
-                format!(" [label={}{style}];\n", quote(&s.to_string()))
+                Piece::new(&Escaped::new(&format!(" [label={}{style}];\n", quote(&s.to_string()))))
             })
             .collect();
+        let none: Vec<bool> = self.sets.iter().map(|s| s.allowed.is_empty()).collect();
         let row_ids: Vec<usize> = self.rows.0.iter().map(|u| index[u.label.as_str()]).collect();
         let column_ids: Vec<usize> = self.columns.0.iter().map(|u| index[u.label.as_str()]).collect();
-        let mut buffer = Vec::with_capacity(CHUNK);
-        let mut cells = Vec::with_capacity(self.columns.0.len());
-        for (row, &from) in row_ids.iter().enumerate() {
-            self.row_cells(row, &mut cells);
-            for (&to, &set) in column_ids.iter().zip(&cells) {
+        let rows: Vec<Piece> = row_ids.iter().map(|id| Piece::new(&Escaped::new(&format!("  u{id} -> ")))).collect();
+        let columns: Vec<Piece> = column_ids.iter().map(|id| Piece::new(&Escaped::new(&format!("u{id}")))).collect();
+        let row_bytes = column_ids.len() * 48;
+        let row = |r: usize, lines: &mut Lines| {
+            let mut cells = Vec::with_capacity(column_ids.len());
+            self.row_cells(r, &mut cells);
+            let from = row_ids[r];
+            for ((to, column), &set) in column_ids.iter().zip(&columns).zip(&cells) {
                 let set = set as usize;
-                if from == to || self.sets[set].allowed.is_empty() {
+                if from == *to || none[set] {
                     continue;
                 }
-                write!(buffer, "  u{from} -> u{to}")?;
-                buffer.extend_from_slice(labels[set].as_bytes());
-                if buffer.len() >= CHUNK {
-                    out.write_all(&buffer)?;
-                    buffer.clear();
-                }
+                lines.push(&rows[r]);
+                lines.push(column);
+                lines.push(&labels[set]);
             }
-        }
-        out.write_all(&buffer)?;
+        };
+        write_rows(out, rows.len(), row_bytes, &row)?;
         writeln!(out, "}}")?;
         Ok(())
     }

@@ -136,6 +136,13 @@ impl NamespaceScope {
 /// Refuses namespaces that do not exist: invalid input (exit 2) naming each of them. A namespace
 /// the user may not read (403) is left to the command's own requests, which say what is forbidden.
 pub async fn require_existing(client: &kube::Client, names: &[String]) -> Result<()> {
+    require_existing_counted(client, names).await.map(|_| ())
+}
+
+/// [`require_existing`], and how many namespaces the cluster has when it listed them to check
+/// (`None` when it asked about each: one name, or a user who may not list namespaces), so that
+/// a caller choosing how to read a set of namespaces need not list them again.
+pub async fn require_existing_counted(client: &kube::Client, names: &[String]) -> Result<Option<usize>> {
     let api: Api<Namespace> = Api::all(client.clone());
     let mut missing = Vec::new();
     if names.len() > 1 {
@@ -147,7 +154,7 @@ pub async fn require_existing(client: &kube::Client, names: &[String]) -> Result
         {
             Ok(listed) => {
                 missing.extend(names.iter().filter(|n| !listed.contains(n)).cloned());
-                return missing_error(missing);
+                return missing_error(missing).map(|()| Some(listed.len()));
             }
             Err(e) if e.kind == harden_cli::ErrorKind::Forbidden => {}
             Err(e) => return Err(e),
@@ -161,7 +168,7 @@ pub async fn require_existing(client: &kube::Client, names: &[String]) -> Result
             Err(e) => return Err(crate::error::from_kube(e, format!("reading namespace {name}"))),
         }
     }
-    missing_error(missing)
+    missing_error(missing).map(|()| None)
 }
 
 fn missing_error(mut missing: Vec<String>) -> Result<()> {

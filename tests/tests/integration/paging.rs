@@ -335,6 +335,14 @@ fn dash_user_audit_over_most_namespaces_lists_each_kind_once() {
     assert_eq!(per_namespace(&reqs, "/deployments?"), 0, "a list per namespace: {reqs:?}");
     assert_eq!(cluster_wide(&reqs), 1, "{reqs:?}");
     assert!(reqs.iter().any(|r| r.1.starts_with("/api/v1/services?") && r.1.contains("limit=500")), "{reqs:?}");
+    // The namespaces once: one list both checks the -n names and counts the cluster's (it was
+    // listed twice, and each name then read again).
+    let namespace_reads: Vec<_> = reqs.iter().filter(|r| r.1.starts_with("/api/v1/namespaces")).collect();
+    assert_eq!(namespace_reads.len(), 1, "{namespace_reads:?}");
+    assert!(namespace_reads[0].1.starts_with("/api/v1/namespaces?"), "{namespace_reads:?}");
+    // A name that does not exist is still refused before anything is read.
+    let (code, _, reqs) = audit("audit-a,nope");
+    assert_eq!(code, Some(2), "{reqs:?}");
     // One namespace of seven: its own lists.
     let (code, few, reqs) = audit("audit-a");
     assert!(code == Some(0) || code == Some(1), "{few}{reqs:?}");

@@ -193,7 +193,12 @@ impl AuditCmd {
         for ns in &kube.namespaces {
             crate::rbac::validate_namespace(ns).map_err(Error::invalid)?;
         }
-        let client = harden_kube::client::connect(kube).await?.client;
+        let client = harden_kube::client::connect_unchecked(kube).await?.client;
+        // The -n names checked with one list when there are several; its count then chooses how
+        // the namespaces are read (see [`snapshot::placement`]), so they are not listed twice.
+        let counted = harden_kube::namespaces::require_existing_counted(&client, &kube.namespaces).await?;
+        // No -n and no UI found: the default namespace is a guess, which must exist.
+        let mut guessed = false;
         let scope = if self.all_namespaces.all {
             Where::All
         } else if kube.namespaces.is_empty() {
@@ -202,6 +207,7 @@ impl AuditCmd {
             installed.sort();
             installed.dedup();
             if installed.is_empty() {
+                guessed = true;
                 Where::Namespaces(vec![DEFAULT_NAMESPACE.into()])
             } else {
                 harden_cli::output::eline(format!(
@@ -213,7 +219,11 @@ impl AuditCmd {
         } else {
             Where::Namespaces(kube.namespaces.clone())
         };
-        if let Where::Namespaces(list) = &scope {
+        // Only the default namespace is a guess: -n names were checked above, and the
+        // namespaces of installed UIs were read from their Deployments.
+        if let Where::Namespaces(list) = &scope
+            && guessed
+        {
             // A typo must not read as a clean audit.
             let api: Api<Namespace> = Api::all(client.clone());
             for ns in list {
@@ -228,7 +238,7 @@ impl AuditCmd {
             }
         }
         let spinner = Spinner::start("reading UI Deployments, Services, Ingresses, RBAC and token Secrets' metadata");
-        let snap = snapshot(&client, &scope).await?;
+        let snap = snapshot(&client, &scope, counted).await?;
         spinner.finish("read the cluster");
         let report = audit(&snap, &scope);
         report::write(&report, self.output.into(), |r| Ok(render::text(r)))?;

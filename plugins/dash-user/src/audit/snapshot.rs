@@ -54,13 +54,21 @@ where
 
 /// Where the namespaced kinds are read: one cluster-wide list with -A; with -n, one list per
 /// namespace (a few at once), or one cluster-wide list filtered when the namespaces are most of the
-/// cluster's (counted with one metadata list; a user who may not list namespaces reads each).
-pub async fn placement<'a>(client: &Client, scope: &'a Where) -> Result<harden_kube::list::Scope<'a>> {
+/// cluster's (counted with one metadata list unless `counted` says how many there are; a user who
+/// may not list namespaces reads each).
+pub async fn placement<'a>(
+    client: &Client,
+    scope: &'a Where,
+    counted: Option<usize>,
+) -> Result<harden_kube::list::Scope<'a>> {
     let set = match scope {
         Where::All => return Ok(harden_kube::list::Scope::All),
         Where::Namespaces(set) if set.len() < 2 => return Ok(harden_kube::list::Scope::Each(set)),
         Where::Namespaces(set) => set,
     };
+    if let Some(count) = counted {
+        return Ok(harden_kube::list::Scope::choose(Some(set), count));
+    }
     let namespaces = harden_kube::list::list_all_metadata(
         &Api::<Namespace>::all(client.clone()),
         &ListParams::default(),
@@ -92,8 +100,8 @@ where
 }
 
 /// Reads what the checks need: Deployments and Services of the scope, RBAC, token Secrets' metadata.
-pub async fn snapshot(client: &Client, scope: &Where) -> Result<Snapshot> {
-    let place = placement(client, scope).await?;
+pub async fn snapshot(client: &Client, scope: &Where, counted: Option<usize>) -> Result<Snapshot> {
+    let place = placement(client, scope, counted).await?;
     let mut snap = Snapshot {
         deployments: namespaced(client, &place, "deployments").await?,
         services: namespaced(client, &place, "services").await?,

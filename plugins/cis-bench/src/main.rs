@@ -205,7 +205,7 @@ impl harden_cli::command::Command for ReportArgs {
     async fn run(self) -> Result<Outcome> {
         let baseline = self.output.baseline()?;
         let report = read_report(&self.file)?;
-        emit(report, &self.output, baseline.as_ref())
+        emit(report, &self.output, baseline.as_ref(), None)
     }
 }
 
@@ -357,7 +357,7 @@ async fn run_command(kube: &KubeArgs, args: RunArgs) -> Result<Outcome> {
     match run::run(client.map(|k| k.client), &request).await? {
         run::Ran::DryRun => Ok(Outcome::Good),
         run::Ran::Done { report, failures } => {
-            let outcome = emit(report, &args.output, baseline.as_ref())?;
+            let outcome = emit(report, &args.output, baseline.as_ref(), Some("check --targets and --benchmark"))?;
             if failures.is_empty() {
                 return Ok(outcome);
             }
@@ -384,12 +384,22 @@ fn read_report(path: &str) -> Result<Report> {
     parse::parse(&text, &source)
 }
 
-fn emit(mut report: Report, output: &Output, baseline: Option<&Baseline>) -> Result<Outcome> {
+/// Prints the report (or writes its file) and judges it. `no_checks_hint` is said when kube-bench
+/// ran no target: the flags that choose them are the command's, not the report's.
+fn emit(
+    mut report: Report,
+    output: &Output,
+    baseline: Option<&Baseline>,
+    no_checks_hint: Option<&str>,
+) -> Result<Outcome> {
     for warning in &report.warnings {
         harden_cli::output::warn(warning);
     }
     // A report of no checks is no pass: nothing was benchmarked (kube-bench ran no target).
     let checked = report.totals.count();
+    if let (0, Some(hint)) = (checked, no_checks_hint) {
+        harden_cli::output::warn(hint);
+    }
     filter::apply(&mut report, &output.status, &output.section)?;
     if let Some(baseline) = baseline {
         for warning in baseline.apply(&mut report, baseline::today()) {

@@ -75,7 +75,7 @@ pub struct CreateCmd {
     pub key: Option<PathBuf>,
 
     /// Key type of a generated certificate [default: ecdsa-p256, or that of the certificate being kept].
-    #[arg(long, value_enum, conflicts_with = "cert")]
+    #[arg(long, value_parser = crate::material::key_type_parser(), conflicts_with = "cert")]
     pub key_type: Option<KeyType>,
 
     /// Validity of a generated certificate, in days.

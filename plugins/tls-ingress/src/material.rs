@@ -8,6 +8,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use time::OffsetDateTime;
 
+use harden_tls::cert::KeyType;
+
 use crate::PLUGIN;
 use crate::build::{ORIGIN_ANNOTATION, ORIGIN_GENERATED};
 use harden_tls::cert::{self, Material};
@@ -79,4 +81,10 @@ pub fn describe(material: &Material, generated: bool) -> String {
 pub fn generated_by_us(secret: &Secret) -> bool {
     is_managed_by(secret, PLUGIN)
         && secret.annotations().get(ORIGIN_ANNOTATION).map(String::as_str) == Some(ORIGIN_GENERATED)
+}
+
+/// `--key-type`'s values: harden-tls's key types by name (the library knows no flags).
+pub fn key_type_parser() -> impl clap::builder::TypedValueParser<Value = KeyType> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(KeyType::ALL.map(KeyType::name)).try_map(|name| name.parse::<KeyType>())
 }

@@ -32,7 +32,7 @@ pub struct RotateCmd {
     pub days: u32,
 
     /// Key type of the new certificate (default: that of the current one).
-    #[arg(long, value_enum, conflicts_with = "cert")]
+    #[arg(long, value_parser = crate::material::key_type_parser(), conflicts_with = "cert")]
     pub key_type: Option<KeyType>,
 
     /// Only this Secret, when the Ingress has several TLS entries.

@@ -32,14 +32,35 @@ pub const EXPIRY_WARNING_DAYS: i64 = 30;
 
 /// The key types `create` and `rotate` can generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum KeyType {
-    #[cfg_attr(feature = "clap", value(name = "ecdsa-p256"))]
     EcdsaP256,
-    #[cfg_attr(feature = "clap", value(name = "rsa-2048"))]
     Rsa2048,
-    #[cfg_attr(feature = "clap", value(name = "rsa-4096"))]
     Rsa4096,
+}
+
+impl KeyType {
+    /// Every key type, in the order a list of them is shown.
+    pub const ALL: [KeyType; 3] = [KeyType::EcdsaP256, KeyType::Rsa2048, KeyType::Rsa4096];
+
+    /// The key type's name where one is typed or stored (`ecdsa-p256`).
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::EcdsaP256 => "ecdsa-p256",
+            KeyType::Rsa2048 => "rsa-2048",
+            KeyType::Rsa4096 => "rsa-4096",
+        }
+    }
+}
+
+impl std::str::FromStr for KeyType {
+    type Err = String;
+
+    fn from_str(name: &str) -> std::result::Result<Self, String> {
+        KeyType::ALL.into_iter().find(|k| k.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = KeyType::ALL.iter().map(|k| k.name()).collect();
+            format!("no key type {name:?} (one of {})", names.join(", "))
+        })
+    }
 }
 
 impl fmt::Display for KeyType {

@@ -43,6 +43,154 @@ fn verify_bin_does_not_build_kube() {
     }
 }
 
+/// The library crates under `shared/` that plugins use for what they know (the engine, TLS, the
+/// kube-bench Job and report, the API's validation): facts, never a plugin's flags.
+const SHARED_LIBRARIES: [&str; 4] = ["apimachinery", "kube-bench", "netpol", "tls"];
+
+/// Where `text` (a file of `path`) names one of `flags` as a command-line flag (`--name` in a
+/// string) outside tests, as `PATH:LINE: --name`. A flag on the command line of another program
+/// the line names (kube-bench, kubectl, the kube-apiserver, the kubelet, etcd) is that program's.
+fn flag_mentions(path: &str, text: &str, flags: &std::collections::BTreeSet<String>) -> Vec<String> {
+    const PROGRAMS: [&str; 5] = ["kube-bench", "kubectl", "kube-apiserver", "kubelet", "etcd"];
+    let mut found = Vec::new();
+    let mut in_string = false;
+    for (number, line) in text.lines().enumerate() {
+        if line.starts_with("#[cfg(test)]") {
+            break;
+        }
+        let code = line.trim_start();
+        let continued = std::mem::replace(&mut in_string, line.ends_with('\\'));
+        if code.starts_with("//") || !(continued || line.contains('"')) {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(at) = rest.find("--") {
+            let name: String = rest[at + 2..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+            let before = &line[..line.len() - rest.len() + at];
+            // `kube-bench run --json`, `kubectl label ... --overwrite`: the flag is on that
+            // program's command line when nothing between them ends a clause.
+            let on_its_line = PROGRAMS.iter().any(|p| {
+                before.rfind(p).is_some_and(|at| {
+                    let between = &before[at..];
+                    between.len() < 80 && !between.contains(['(', ';', ':', ','])
+                })
+            });
+            if flags.contains(&name) && !on_its_line {
+                found.push(format!("{path}:{}: --{name}", number + 1));
+            }
+            rest = &rest[at + 2..];
+        }
+    }
+    found
+}
+
+/// Whether a manifest declares clap, as a dependency or a feature.
+fn builds_clap(manifest: &str) -> bool {
+    manifest.lines().any(|l| l.trim_start().starts_with("clap"))
+}
+
+/// The long flags the plugins declare (`#[arg(long ...)]` on a field, `long = "name"`).
+fn plugin_flags(root: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let mut files = Vec::new();
+    for dir in ["plugins", "shared/cli/src", "shared/kube/src"] {
+        rust_sources(&root.join(dir), &mut files);
+    }
+    let mut flags = std::collections::BTreeSet::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut pending = false;
+        let mut attribute: Option<String> = None;
+        for line in text.lines().map(str::trim) {
+            if let Some(open) = attribute.as_mut().map(|a| {
+                a.push(' ');
+                a.push_str(line);
+                a
+            }) {
+                if !open.ends_with(")]") {
+                    continue;
+                }
+            } else if line.starts_with("#[arg(") {
+                attribute = Some(line.to_string());
+                if !line.ends_with(")]") {
+                    continue;
+                }
+            }
+            if let Some(done) = attribute.take() {
+                match done.split_once("long = \"") {
+                    Some((_, rest)) => flags.extend(rest.split('"').next().map(str::to_string)),
+                    None => pending = done.split([',', ' ', '(', ')']).any(|word| word == "long"),
+                }
+                continue;
+            }
+            if pending && !line.starts_with("#[") && !line.starts_with("///") {
+                let field = line.trim_start_matches("pub ").split(':').next().unwrap_or_default();
+                flags.insert(field.trim().replace('_', "-"));
+                pending = false;
+            }
+        }
+    }
+    flags
+}
+
+/// Issue 26: the shared libraries carry facts; the plugin that uses one adds the hints that name
+/// its own flags (a cks-practice user was told to check `--targets`, a flag cis-bench has and
+/// cks-practice does not). They do not build clap either, not even behind a feature.
+#[test]
+fn shared_libraries_name_no_plugin_flag_and_build_no_clap() {
+    let root = repo_root();
+    let flags = plugin_flags(&root);
+    for flag in ["targets", "benchmark", "key-type", "dry-run", "port", "overwrite"] {
+        assert!(flags.contains(flag), "the flag reader missed --{flag}: {flags:?}");
+    }
+    let mut found = Vec::new();
+    for library in SHARED_LIBRARIES {
+        let manifest = std::fs::read_to_string(root.join("shared").join(library).join("Cargo.toml")).unwrap();
+        if builds_clap(&manifest) {
+            found.push(format!("shared/{library}/Cargo.toml: clap"));
+        }
+        let mut files = Vec::new();
+        rust_sources(&root.join("shared").join(library).join("src"), &mut files);
+        for file in files {
+            let path = file.strip_prefix(&root).unwrap().display().to_string();
+            found.extend(flag_mentions(&path, &std::fs::read_to_string(&file).unwrap(), &flags));
+        }
+    }
+    // kube-bench's own command line, which the Job runs.
+    found.retain(|f| {
+        !(f.starts_with("shared/kube-bench/src/job.rs:")
+            && (f.ends_with(": --benchmark") || f.ends_with(": --targets")))
+    });
+    assert!(found.is_empty(), "shared libraries naming plugin flags or building clap:\n{}", found.join("\n"));
+}
+
+/// The flag rule, fed the old kube-bench parser's warning and a TLS hint, names both; a flag of
+/// the command line of a program the line names, a comment and a test are left alone.
+#[test]
+fn the_shared_flag_rule_names_what_the_old_library_said() {
+    let flags: std::collections::BTreeSet<String> =
+        ["targets", "benchmark", "key-type", "overwrite"].into_iter().map(str::to_string).collect();
+    let old = r#"
+        report.warnings.push(format!(
+            "{source} has no checks: kube-bench ran no target (check --targets and --benchmark); no verdict (exit 2)"
+        ));
+        return Err(Error::invalid("unknown key").with_hint("pass --key-type \
+             rsa-2048 or --overwrite"));
+        // --targets in a comment
+        let hint = "kubectl label namespace x y --overwrite";
+#[cfg(test)]
+        let t = "--targets";
+"#;
+    assert_eq!(
+        flag_mentions("lib.rs", old, &flags),
+        ["lib.rs:3: --targets", "lib.rs:3: --benchmark", "lib.rs:5: --key-type", "lib.rs:6: --overwrite"]
+    );
+    // harden-tls's manifest as it was: clap behind a feature for `--key-type`.
+    let old_manifest =
+        "[features]\nclap = [\"dep:clap\"]\n\n[dependencies]\nclap = { workspace = true, optional = true }\n";
+    assert!(builds_clap(old_manifest));
+    assert!(!builds_clap("[dependencies]\nrcgen.workspace = true\n"));
+}
+
 /// The workspace's packages as `cargo metadata --no-deps` shows them.
 fn workspace_metadata() -> serde_json::Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -101,11 +101,9 @@ fn plugin_flags(root: &std::path::Path) -> std::collections::BTreeSet<String> {
         let mut pending = false;
         let mut attribute: Option<String> = None;
         for line in text.lines().map(str::trim) {
-            if let Some(open) = attribute.as_mut().map(|a| {
-                a.push(' ');
-                a.push_str(line);
-                a
-            }) {
+            if let Some(open) = attribute.as_mut() {
+                open.push(' ');
+                open.push_str(line);
                 if !open.ends_with(")]") {
                     continue;
                 }

@@ -130,6 +130,11 @@ impl harden_cli::command::Command for IngressPathsCmd {
     const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
 
     fn validate(&self) -> harden_cli::Result<()> {
+        self.ingress_controller.as_deref().map(parse_controller_flag).transpose()?;
+        if self.source.files.iter().any(|f| f.as_os_str() == "-") {
+            return Err(Error::invalid("ingress-paths reads the -f files twice; standard input cannot be read twice")
+                .with_hint("write the objects to a file and give -f FILE"));
+        }
         Ok(())
     }
 
@@ -141,10 +146,6 @@ impl harden_cli::command::Command for IngressPathsCmd {
 impl IngressPathsCmd {
     async fn execute(self) -> Result<Outcome> {
         let flag = self.ingress_controller.as_deref().map(parse_controller_flag).transpose()?;
-        if self.source.files.iter().any(|f| f.as_os_str() == "-") {
-            return Err(Error::invalid("ingress-paths reads the -f files twice; standard input cannot be read twice")
-                .with_hint("write the objects to a file and give -f FILE"));
-        }
         let kube = &self.kube.clone();
         // The controller usually lives in its own namespace: every pod is read.
         let loaded = load_using(kube, &self.source, Wanted::Everywhere, routes::KINDS_READ, engine_error).await?;

@@ -108,23 +108,39 @@ mod tests {
     /// to anything; flags that are right pass it.
     #[test]
     fn flag_errors_come_from_validate_before_any_cluster() {
-        let refused: [&[&str]; 4] = [
+        let refused: &[&[&str]] = &[
             &["x", "delete", "-n", "g04"],
             &["x", "delete", "Bad_Name", "-n", "g04"],
             &["x", "allow", "--to", "a=b", "--from", "c=d"],
             &["x", "apply", "--ingress", "--allow-dns"],
+            &["x", "can-reach", "g04/frontend"],
+            &["x", "can-reach", "g04/frontend", "g04/backend", "--port", "http/x"],
+            &["x", "can-reach", "g04/frontend", "g04/backend", "--probe", "-f", "g04.yaml"],
+            &["x", "can-reach", "10.0.0.1", "g04/backend", "--probe"],
+            &["x", "can-reach", "--from", "g04/frontend", "--to-ip", "10.0.0.1", "--probe"],
+            &["x", "can-reach", "--from", "g04/frontend", "-n", "a,b"],
+            &["x", "who-can-reach", "Bad_NS/backend"],
+            &["x", "who-can-reach", "g04/"],
+            &["x", "reachable-from", "g04/frontend", "--port", "99999"],
+            &["x", "ingress-paths", "-f", "-"],
         ];
-        for args in refused {
+        for &args in refused {
             let validated = Cli::try_parse_from(args).unwrap().dispatch();
             let kind = validated.error().map(|e| e.kind);
             assert_eq!(kind, Some(harden_cli::ErrorKind::InvalidInput), "{args:?}");
         }
-        let accepted: [&[&str]; 3] = [
+        let accepted: &[&[&str]] = &[
             &["x", "delete", "deny-all", "-n", "g04", "--dry-run"],
             &["x", "delete", "--all-managed", "-A"],
             &["x", "apply", "--egress", "--allow-dns", "-n", "g04"],
+            &["x", "can-reach", "g04/frontend", "g04/backend", "--port", "80", "--probe"],
+            &["x", "can-reach", "10.0.0.1", "g04/backend", "-f", "g04.yaml"],
+            &["x", "can-reach", "--from", "g04/frontend", "--to-ip", "10.0.0.1"],
+            &["x", "who-can-reach", "g04/backend", "--port", "http"],
+            &["x", "reachable-from", "frontend", "-n", "g04"],
+            &["x", "ingress-paths", "-f", "g04.yaml"],
         ];
-        for args in accepted {
+        for &args in accepted {
             let validated = Cli::try_parse_from(args).unwrap().dispatch();
             assert!(validated.error().is_none(), "{args:?}: {:?}", validated.error());
         }

@@ -75,7 +75,7 @@ impl harden_cli::command::Command for WhoCanReachCmd {
     const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
 
     fn validate(&self) -> harden_cli::Result<()> {
-        Ok(())
+        self.args.validate()
     }
 
     async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
@@ -93,7 +93,7 @@ impl harden_cli::command::Command for ReachableFromCmd {
     const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
 
     fn validate(&self) -> harden_cli::Result<()> {
-        Ok(())
+        self.args.validate()
     }
 
     async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
@@ -130,8 +130,8 @@ fn side_words(cluster: &Cluster, side: &Side) -> Vec<String> {
 }
 
 impl ReachArgs {
-    async fn run(self, way: Way) -> Result<Outcome> {
-        let kube = &self.kube.clone();
+    /// The pod as NS/POD or POD: its namespace, if given, and name.
+    fn pod(&self) -> Result<(Option<String>, String)> {
         let (namespace, name) = match self.pod.split_once('/') {
             Some((ns, name)) => (Some(ns.to_string()), name.to_string()),
             None => (None, self.pod.clone()),
@@ -139,7 +139,23 @@ impl ReachArgs {
         if name.is_empty() || namespace.as_deref().is_some_and(|ns| !apimachinery::validation::is_dns_label(ns)) {
             return Err(Error::invalid(format!("invalid pod {:?}: expected NS/POD or POD", self.pod)));
         }
-        let port = self.port.as_deref().map(PortQuery::parse).transpose().map_err(engine_error)?;
+        Ok((namespace, name))
+    }
+
+    fn port(&self) -> Result<Option<PortQuery>> {
+        self.port.as_deref().map(PortQuery::parse).transpose().map_err(engine_error)
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.pod()?;
+        self.port()?;
+        Ok(())
+    }
+
+    async fn run(self, way: Way) -> Result<Outcome> {
+        let kube = &self.kube.clone();
+        let (namespace, name) = self.pod()?;
+        let port = self.port()?;
         let mut source = self.source.clone();
         // The other side may be anywhere: every namespace unless -n or -f narrows it.
         if kube.namespaces.is_empty() && source.files.is_empty() {

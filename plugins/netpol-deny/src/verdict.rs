@@ -127,7 +127,28 @@ fn endpoint_word(text: &str, what: &str) -> Result<Target> {
 impl harden_cli::command::Command for CanReachCmd {
     const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
 
+    /// Everything the flags alone decide; an end not given is asked for in `run` (a prompt).
     fn validate(&self) -> harden_cli::Result<()> {
+        let given = |pod: &Option<String>, ip: &Option<String>, side: &str| match (pod, ip) {
+            (Some(pod), _) => parse_pod(pod, &format!("--{side}")).map(Some),
+            (None, Some(ip)) => parse_ip(ip, &format!("--{side}-ip")).map(Some),
+            (None, None) => Ok(None),
+        };
+        let (from, to) = match self.pair.as_slice() {
+            [from, to] => (Some(endpoint_word(from, "FROM")?), Some(endpoint_word(to, "TO")?)),
+            [only] => {
+                return Err(Error::invalid(format!("can-reach {only:?} names one end: give FROM and TO"))
+                    .with_hint(format!("e.g. kubectl netpol-deny can-reach {only} NS/POD --port 80")));
+            }
+            _ => (given(&self.from, &self.from_ip, "from")?, given(&self.to, &self.to_ip, "to")?),
+        };
+        self.port.as_deref().map(PortQuery::parse).transpose().map_err(engine_error)?;
+        self.kube.single_namespace()?;
+        let address = |end: &Option<Target>| matches!(end, Some(Target::Ip(_)));
+        if self.probe && (!self.files.is_empty() || address(&from) || address(&to)) {
+            return Err(Error::invalid("--probe sends a packet from a pod to a pod of the live cluster")
+                .with_hint("name both ends with --from/--to NS/POD, and drop -f"));
+        }
         Ok(())
     }
 
@@ -139,20 +160,12 @@ impl harden_cli::command::Command for CanReachCmd {
 impl CanReachCmd {
     async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
+        // Flags checked by `validate`; an end asked for at the prompt is a pod.
         let (from, to) = match self.pair.as_slice() {
             [from, to] => (endpoint_word(from, "FROM")?, endpoint_word(to, "TO")?),
-            [only] => {
-                return Err(Error::invalid(format!("can-reach {only:?} names one end: give FROM and TO"))
-                    .with_hint(format!("e.g. kubectl netpol-deny can-reach {only} NS/POD --port 80")));
-            }
             _ => (endpoint_flag(self.from, self.from_ip, "from")?, endpoint_flag(self.to, self.to_ip, "to")?),
         };
         let port = self.port.as_deref().map(PortQuery::parse).transpose().map_err(engine_error)?;
-        kube.single_namespace()?;
-        if self.probe && (!self.files.is_empty() || matches!(from, Target::Ip(_)) || matches!(to, Target::Ip(_))) {
-            return Err(Error::invalid("--probe sends a packet from a pod to a pod of the live cluster")
-                .with_hint("name both ends with --from/--to NS/POD, and drop -f"));
-        }
         let wanted = match (&from, &to) {
             // An address may be any pod's.
             (Target::Ip(_), _) | (_, Target::Ip(_)) => Wanted::Everywhere,

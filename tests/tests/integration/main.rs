@@ -23,8 +23,6 @@ mod guarantees;
 mod krew;
 mod manual;
 mod netpol_deny;
-mod netpol_input;
-mod netpol_policy;
 mod node;
 mod paging;
 mod pod_images;

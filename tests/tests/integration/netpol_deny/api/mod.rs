@@ -2,6 +2,9 @@
 //! all, live against the real API server (the live matrix equals the `-f` matrix of the same
 //! objects), and bad input exiting 2 with a message that says what is wrong.
 
+mod input;
+mod policy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

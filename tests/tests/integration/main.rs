@@ -1,8 +1,11 @@
 //! The integration tests: one test binary, so that every module shares one control plane (and,
 //! for the node tier, one node cluster), started on first use.
 //!
-//! One module per plugin (and one for the runtime they share); each test takes a namespace of its
-//! own from [`harden_tests::Cluster::namespace`].
+//! One module tree per plugin: `<plugin>::api` against the API server, `<plugin>::node` on the
+//! one-node cluster (the node tier, with what its tests share in [`node`]); and modules for what
+//! cuts across plugins (the runtime they share, the architecture, completion, krew, ...). Each test
+//! takes a namespace of its own from [`harden_tests::Cluster::namespace`]. docs/testing.md says
+//! how to run one plugin's tests, one tier.
 
 #![allow(
     clippy::print_stdout,

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use harden_tests::fixtures::g04_allow;
 use harden_tests::node::{Node, enforcing, node, without_kube_router};
 use harden_tests::{run, stderr, stdout};
 use serde_json::Value;
@@ -68,19 +69,7 @@ fn node_g04_default_deny_then_allow_is_enforced_and_matches_the_engine() {
     expect_probe(node, "default", "other", &backend, 3000, false);
     assert_engine_matches_probes(node, "after default-deny");
 
-    let out = run(node.cluster.plugin("netpol-deny").args([
-        "allow",
-        "-n",
-        "g04",
-        "--to",
-        "tier=backend",
-        "--from-namespace",
-        "app=orion",
-        "--from-pod",
-        "tier=frontend",
-        "--port",
-        "3000",
-    ]));
+    let out = run(node.cluster.plugin("netpol-deny").args(g04_allow("g04")));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     expect_probe(node, "g04", "frontend", &backend, 3000, true);
     expect_probe(node, "default", "other", &backend, 3000, false);
@@ -206,21 +195,7 @@ fn node_probe_g04_observed_equals_expected_at_every_stage() {
     );
     assert_rejected_by_kube_router(&doc);
 
-    let out = run(node.cluster.plugin("netpol-deny").args([
-        "allow",
-        "-n",
-        ns,
-        "--to",
-        "tier=backend",
-        "--from-namespace",
-        "app=orion",
-        "--from-pod",
-        "tier=frontend",
-        "--port",
-        "3000",
-        "--name",
-        "backend-ingress",
-    ]));
+    let out = run(node.cluster.plugin("netpol-deny").args(g04_allow(ns)).args(["--name", "backend-ingress"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc = probe_settled(node, &namespaces);
     assert_eq!(

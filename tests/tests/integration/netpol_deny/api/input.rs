@@ -8,16 +8,9 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use harden_tests::fixtures::offline;
 use harden_tests::{ControlPlane, cluster, plugin_command, run, stderr, stdout};
 use serde_json::Value;
-
-/// A plugin with no kubeconfig anywhere.
-fn offline(plugin: &str, args: &[&str]) -> Output {
-    let home = tempfile::tempdir().unwrap();
-    let mut command = plugin_command(plugin);
-    command.env("HOME", home.path()).env("KUBECONFIG", home.path().join("missing"));
-    run(command.args(args))
-}
 
 fn netpol(args: &[&str]) -> Output {
     offline("netpol-deny", args)

@@ -8,6 +8,7 @@ mod policy;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use harden_tests::fixtures::without_kubeconfig;
 use harden_tests::{ControlPlane, cluster, plugin_command, repo_root, run, stderr, stdout};
 use serde_json::Value;
 
@@ -21,7 +22,7 @@ fn g04() -> PathBuf {
 fn offline() -> (Command, tempfile::TempDir) {
     let home = tempfile::tempdir().unwrap();
     let mut command = plugin_command(PLUGIN);
-    command.env("HOME", home.path()).env("KUBECONFIG", home.path().join("missing"));
+    without_kubeconfig(&mut command, home.path());
     (command, home)
 }
 

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::process::{Output, Stdio};
 
 use harden_kube::MANAGED_BY_LABEL;
+use harden_tests::fixtures::g04_allow;
 use harden_tests::{cluster, plugin_command, run, stderr, stdout};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -38,8 +39,7 @@ fn names(policies: &[NetworkPolicy]) -> Vec<String> {
 async fn the_seed_g04_policies_are_two_commands_and_rerunning_changes_nothing() {
     let ns = cluster().namespace("g04").await;
     label_namespace(&ns, json!({"app": "orion"})).await;
-    let allow = seed_allow(&ns);
-    let allow: Vec<&str> = allow.iter().map(String::as_str).collect();
+    let allow = g04_allow(&ns);
 
     let out = netpol(&["apply", "-n", &ns, "--ingress"]);
     assert_eq!(out.status.code(), Some(0));
@@ -307,22 +307,7 @@ fn the_shipped_g04_example_is_what_apply_and_allow_print() {
     let dir = harden_tests::repo_root().join("examples/g04");
     let cases: [(&str, &[&str]); 2] = [
         ("default-deny-ingress.yaml", &["apply", "-n", "g04", "--ingress"]),
-        (
-            "backend-ingress.yaml",
-            &[
-                "allow",
-                "-n",
-                "g04",
-                "--to",
-                "tier=backend",
-                "--from-namespace",
-                "app=orion",
-                "--from-pod",
-                "tier=frontend",
-                "--port",
-                "3000",
-            ],
-        ),
+        ("backend-ingress.yaml", &g04_allow("g04")),
     ];
     for (file, args) in cases {
         let shipped = std::fs::read_to_string(dir.join(file)).unwrap();
@@ -356,8 +341,7 @@ async fn live_g04_scenario_frontend_reaches_backend_and_other_does_not() {
     assert_eq!(reach(format!("{other_ns}/other")).status.code(), Some(0), "before any policy all is allowed");
 
     assert_eq!(netpol(&["apply", "-n", &ns, "--ingress"]).status.code(), Some(0));
-    let allow = seed_allow(&ns);
-    let allow: Vec<&str> = allow.iter().map(String::as_str).collect();
+    let allow = g04_allow(&ns);
     assert_eq!(netpol(&allow).status.code(), Some(0));
 
     let out = reach(format!("{ns}/frontend"));
@@ -370,13 +354,6 @@ async fn live_g04_scenario_frontend_reaches_backend_and_other_does_not() {
     let out = reach(format!("{other_ns}/other"));
     assert_eq!(out.status.code(), Some(1), "other -> backend is denied");
     assert!(stdout(&out).contains("default-deny-ingress"), "{}", stdout(&out));
-}
-
-/// The seed's backend-ingress policy as one `allow` command in namespace `ns`.
-fn seed_allow(ns: &str) -> Vec<String> {
-    let args =
-        ["allow", "-n", ns, "--to", "tier=backend", "--from-namespace", "app=orion", "--from-pod", "tier=frontend"];
-    args.into_iter().chain(["--port", "3000"]).map(str::to_owned).collect()
 }
 
 /// Issue 21's silent widening: a flag of the other direction was dropped and `ingress: [{}]` written.

@@ -1,0 +1,40 @@
+//! Fixtures that several test modules use, defined once: the seed's commands and the way a plugin is
+//! run with no cluster at all.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::{plugin_command, run};
+
+/// The seed's g04 `allow`, as `kubectl netpol-deny` arguments in namespace `ns`: its backend-ingress
+/// policy (pods labelled tier=frontend of namespaces labelled app=orion may reach the backend,
+/// tier=backend, on 3000/TCP). `examples/g04/backend-ingress.yaml` is what it creates in g04; the
+/// seed names the policy `backend-ingress` (`--name`), which these arguments leave to the caller.
+pub fn g04_allow(ns: &str) -> [&str; 11] {
+    [
+        "allow",
+        "-n",
+        ns,
+        "--to",
+        "tier=backend",
+        "--from-namespace",
+        "app=orion",
+        "--from-pod",
+        "tier=frontend",
+        "--port",
+        "3000",
+    ]
+}
+
+/// Leaves `command` no kubeconfig anywhere: HOME is `home` (which holds none) and KUBECONFIG a file
+/// that does not exist there, so a command that tried to reach a cluster would fail.
+pub fn without_kubeconfig<'c>(command: &'c mut Command, home: &Path) -> &'c mut Command {
+    command.env("HOME", home).env("KUBECONFIG", home.join("missing"))
+}
+
+/// `plugin` run with `args` and no kubeconfig anywhere (a HOME of its own, removed afterwards):
+/// what works offline must not need one.
+pub fn offline(plugin: &str, args: &[&str]) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    run(without_kubeconfig(&mut plugin_command(plugin), home.path()).args(args))
+}

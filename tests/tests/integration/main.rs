@@ -24,6 +24,7 @@ mod discovery;
 mod foundation;
 mod guarantees;
 mod krew;
+mod layout;
 mod manual;
 mod netpol_deny;
 mod node;

@@ -1,10 +1,10 @@
 //! Fixtures that several test modules use, defined once: the seed's commands and the way a plugin is
 //! run with no cluster at all.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::{plugin_command, run};
+use crate::{plugin_command, repo_root, run};
 
 /// The seed's g04 `allow`, as `kubectl netpol-deny` arguments in namespace `ns`: its backend-ingress
 /// policy (pods labelled tier=frontend of namespaces labelled app=orion may reach the backend,
@@ -24,6 +24,13 @@ pub fn g04_allow(ns: &str) -> [&str; 11] {
         "--port",
         "3000",
     ]
+}
+
+/// The seed's g04 scenario as the repository ships it, `examples/g04`: its namespaces and pods
+/// (`g04.yaml`), its default-deny (`default-deny-ingress.yaml`) and its allow (`backend-ingress.yaml`,
+/// what [`g04_allow`] creates in g04).
+pub fn g04_example() -> PathBuf {
+    repo_root().join("examples/g04")
 }
 
 /// Leaves `command` no kubeconfig anywhere: HOME is `home` (which holds none) and KUBECONFIG a file

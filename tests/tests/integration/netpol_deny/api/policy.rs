@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Output, Stdio};
 
 use harden_kube::MANAGED_BY_LABEL;
-use harden_tests::fixtures::g04_allow;
+use harden_tests::fixtures::{g04_allow, g04_example};
 use harden_tests::{cluster, plugin_command, run, stderr, stdout};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -304,7 +304,7 @@ fn spec_of(yaml: &str) -> (serde_json::Value, serde_json::Value) {
 
 #[test]
 fn the_shipped_g04_example_is_what_apply_and_allow_print() {
-    let dir = harden_tests::repo_root().join("examples/g04");
+    let dir = g04_example();
     let cases: [(&str, &[&str]); 2] = [
         ("default-deny-ingress.yaml", &["apply", "-n", "g04", "--ingress"]),
         ("backend-ingress.yaml", &g04_allow("g04")),

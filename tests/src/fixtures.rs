@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::{plugin_command, repo_root, run};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{Api, ListParams};
+
+use crate::{cluster, plugin_command, repo_root, run};
 
 /// The seed's g04 `allow`, as `kubectl netpol-deny` arguments in namespace `ns`: its backend-ingress
 /// policy (pods labelled tier=frontend of namespaces labelled app=orion may reach the backend,
@@ -44,4 +47,17 @@ pub fn without_kubeconfig<'c>(command: &'c mut Command, home: &Path) -> &'c mut 
 pub fn offline(plugin: &str, args: &[&str]) -> Output {
     let home = tempfile::tempdir().unwrap();
     run(without_kubeconfig(&mut plugin_command(plugin), home.path()).args(args))
+}
+
+/// The NetworkPolicies stored in namespace `ns` of the shared control plane, by name.
+pub async fn network_policies(ns: &str) -> Vec<NetworkPolicy> {
+    let api: Api<NetworkPolicy> = Api::namespaced(cluster().admin_client().await, ns);
+    let mut items = api.list(&ListParams::default()).await.unwrap().items;
+    items.sort_by_key(|p| p.metadata.name.clone());
+    items
+}
+
+/// The names of `policies`, in their order.
+pub fn policy_names(policies: &[NetworkPolicy]) -> Vec<String> {
+    policies.iter().map(|p| p.metadata.name.clone().unwrap()).collect()
 }

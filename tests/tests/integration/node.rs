@@ -60,6 +60,15 @@ pub(crate) fn namespace_yaml(ns: &str, labels: &str) -> String {
     format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n  labels: {{{labels}}}\n---\n")
 }
 
+/// The seed's g04 as pods that run: namespace `ns` labelled app=orion with its backend
+/// (tier=backend) and its frontend (tier=frontend), both serving on 3000.
+pub(crate) fn g04_yaml(node: &Node, ns: &str) -> String {
+    let mut yaml = namespace_yaml(ns, "app: orion");
+    yaml += &pod_yaml(node, ns, "backend", "tier: backend");
+    yaml += &pod_yaml(node, ns, "frontend", "tier: frontend");
+    yaml
+}
+
 pub(crate) fn wait_ready(node: &Node, ns: &str) {
     let out = run(kubectl(node).args(["wait", "--for=condition=Ready", "pod", "--all", "-n", ns, "--timeout=120s"]));
     assert!(out.status.success(), "pods in {ns} not Ready: {}", stderr(&out));
@@ -156,10 +165,7 @@ pub(crate) fn traefik(node: &Node) -> u16 {
 fn node_without_kube_router_default_deny_is_not_enforced() {
     let node = node();
     let ns = "g04-unenforced";
-    let mut yaml = namespace_yaml(ns, "app: orion");
-    yaml += &pod_yaml(node, ns, "backend", "tier: backend");
-    yaml += &pod_yaml(node, ns, "frontend", "tier: frontend");
-    apply(node, &yaml);
+    apply(node, &g04_yaml(node, ns));
     wait_ready(node, ns);
     let backend = pod_ip(node, ns, "backend");
     let out = run(node.cluster.plugin("netpol-deny").args(["apply", "-n", ns, "--ingress"]));

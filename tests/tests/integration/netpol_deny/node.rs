@@ -11,7 +11,7 @@ use harden_tests::{run, stderr, stdout};
 use serde_json::Value;
 
 use crate::node::{
-    SETTLE, apply, expect_probe, kubectl, namespace_yaml, pod_ip, pod_yaml, probe, quiet_pod_yaml, wait_ready,
+    SETTLE, apply, expect_probe, g04_yaml, kubectl, namespace_yaml, pod_ip, pod_yaml, probe, quiet_pod_yaml, wait_ready,
 };
 
 /// The probes for every pair of `pods` ("ns/name") on port 3000, as the engine's matrix rows.
@@ -50,9 +50,7 @@ fn assert_engine_matches_probes(node: &Node, stage: &str) {
 fn node_g04_default_deny_then_allow_is_enforced_and_matches_the_engine() {
     let node = node();
     let _enforcing = enforcing();
-    let mut yaml = namespace_yaml("g04", "app: orion");
-    yaml += &pod_yaml(node, "g04", "backend", "tier: backend");
-    yaml += &pod_yaml(node, "g04", "frontend", "tier: frontend");
+    let mut yaml = g04_yaml(node, "g04");
     yaml += &pod_yaml(node, "default", "other", "tier: outside");
     apply(node, &yaml);
     wait_ready(node, "g04");
@@ -395,10 +393,7 @@ fn node_doctor_and_probe_tell_an_enforcing_node_from_one_that_is_not() {
     let node = node();
     let image = node.cluster.image("busybox");
     let ns = "p04-unenforced";
-    let mut yaml = namespace_yaml(ns, "app: orion");
-    yaml += &pod_yaml(node, ns, "backend", "tier: backend");
-    yaml += &pod_yaml(node, ns, "frontend", "tier: frontend");
-    apply(node, &yaml);
+    apply(node, &g04_yaml(node, ns));
     wait_ready(node, ns);
     let out = run(node.cluster.plugin("netpol-deny").args(["apply", "-n", ns, "--ingress"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used, reason = "the tests' fixtures: a failure panics, and fails the test")]
 
+pub mod fixtures;
 pub mod intercept;
 pub mod proxy;
 

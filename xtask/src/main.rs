@@ -57,7 +57,8 @@ fn check(command: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The integration tests of the node tier live in this module of the integration test binary.
+/// The integration tests of the node tier: every one lives in a module named `node` of the integration
+/// test binary (`node::` itself, or a plugin's, as `netpol_deny::node::`), and no other test does.
 const NODE_TESTS: &str = "node::";
 
 /// Builds every tool the tests use (cached between runs), the plugin binaries, then runs all tests.

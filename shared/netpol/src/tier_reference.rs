@@ -928,7 +928,7 @@ const PLUGIN_FIXTURES: &str = "testdata/tier-reference";
 
 /// The reference's answers on fixed mixed clusters (NetworkPolicies, both tiers, an
 /// AdminNetworkPolicy and the BaselineAdminNetworkPolicy), written beside the clusters' YAML for
-/// the plugin's test (`netpol_deny::matrix_over_mixed_tiers_agrees_with_the_reference` in the
+/// the plugin's test (`netpol_deny::api::matrix_over_mixed_tiers_agrees_with_the_reference` in the
 /// integration tests), which runs `kubectl netpol-deny matrix -f` on them: the reference reaches
 /// the plugin's JSON through files, never through the engine. The files on disk must be what this
 /// writes; `KUBE_HARDEN_BLESS=1` rewrites them.

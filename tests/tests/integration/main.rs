@@ -1,8 +1,11 @@
 //! The integration tests: one test binary, so that every module shares one control plane (and,
 //! for the node tier, one node cluster), started on first use.
 //!
-//! One module per plugin (and one for the runtime they share); each test takes a namespace of its
-//! own from [`harden_tests::Cluster::namespace`].
+//! One module tree per plugin: `<plugin>::api` against the API server, `<plugin>::node` on the
+//! one-node cluster (the node tier, with what its tests share in [`node`]); and modules for what
+//! cuts across plugins (the runtime they share, the architecture, completion, krew, ...). Each test
+//! takes a namespace of its own from [`harden_tests::Cluster::namespace`]. docs/testing.md says
+//! how to run one plugin's tests, one tier.
 
 #![allow(
     clippy::print_stdout,
@@ -21,10 +24,9 @@ mod discovery;
 mod foundation;
 mod guarantees;
 mod krew;
+mod layout;
 mod manual;
 mod netpol_deny;
-mod netpol_input;
-mod netpol_policy;
 mod node;
 mod paging;
 mod pod_images;

@@ -2,19 +2,10 @@
 //! plugins in the exam. The YAML it shows is exactly what the command applies (less the suite's
 //! own label), and the kubectl lines are the seed's.
 
-use std::process::{Command, Output};
-
-use harden_tests::{cluster, plugin_command, run, stderr, stdout};
+use harden_tests::fixtures::{g04_allow, offline};
+use harden_tests::{cluster, run, stderr, stdout};
 
 const LABEL: &str = "app.kubernetes.io/managed-by";
-
-/// The plugin with no kubeconfig at all: the manual steps need no cluster.
-fn offline(plugin: &str, args: &[&str]) -> Output {
-    let home = tempfile::tempdir().unwrap();
-    let mut command: Command = plugin_command(plugin);
-    command.env("HOME", home.path()).env("KUBECONFIG", home.path().join("missing"));
-    run(command.args(args))
-}
 
 /// The heredoc bodies (`cat > FILE <<'EOF' ... EOF`), by file name.
 fn heredocs(text: &str) -> Vec<(String, String)> {
@@ -75,21 +66,7 @@ fn netpol_deny_apply_and_allow_show_the_seeds_yaml_and_kubectl_apply() {
     );
     assert_manual_matches_dry_run(
         "netpol-deny",
-        &[
-            "allow",
-            "-n",
-            "g04",
-            "--to",
-            "tier=backend",
-            "--from-namespace",
-            "app=orion",
-            "--from-pod",
-            "tier=frontend",
-            "--port",
-            "3000",
-            "--name",
-            "backend-ingress",
-        ],
+        &[&g04_allow("g04")[..], &["--name", "backend-ingress"]].concat(),
         &["backend-ingress.yaml"],
     );
 }

@@ -188,7 +188,7 @@ fn escaped(what: &str, out: &Output) {
 
 /// ESC `[2J` (clear the screen) and a C1 CSI in names, annotations and report fields, from a file
 /// or the cluster, reach the terminal escaped in every plugin's text output. (cks-practice: in
-/// `cks_practice::a_changed_record_never_chooses_which_files_are_read_or_deleted`.)
+/// `cks_practice::api::a_changed_record_never_chooses_which_files_are_read_or_deleted`.)
 #[tokio::test]
 async fn control_characters_from_files_and_the_cluster_reach_the_terminal_escaped() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,27 +5,17 @@
 use std::process::Output;
 
 use harden_kube::MANAGED_BY_LABEL;
+use harden_tests::fixtures::{network_policies, policy_names};
 use harden_tests::{ControlPlane, cluster, plugin_command, run, stderr, stdout};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, PostParams};
 use serde_json::json;
 
 const PLUGIN: &str = "block-metadata";
 
 fn block(args: &[&str]) -> Output {
     run(cluster().plugin(PLUGIN).args(args))
-}
-
-async fn policies(ns: &str) -> Vec<NetworkPolicy> {
-    let api: Api<NetworkPolicy> = Api::namespaced(cluster().admin_client().await, ns);
-    let mut items = api.list(&ListParams::default()).await.unwrap().items;
-    items.sort_by_key(|p| p.metadata.name.clone());
-    items
-}
-
-fn names(policies: &[NetworkPolicy]) -> Vec<String> {
-    policies.iter().map(|p| p.metadata.name.clone().unwrap()).collect()
 }
 
 async fn create_policy(ns: &str, value: serde_json::Value) {
@@ -55,7 +45,10 @@ async fn apply_to_several_namespaces_then_unchanged_and_server_dry_run_stores_no
              networkpolicy.networking.k8s.io/block-metadata created in namespace {b} (server dry run)\n"
         )
     );
-    assert!(policies(&a).await.is_empty() && policies(&b).await.is_empty(), "a server dry run stores nothing");
+    assert!(
+        network_policies(&a).await.is_empty() && network_policies(&b).await.is_empty(),
+        "a server dry run stores nothing"
+    );
 
     let out = block(&["apply", "-n", &both]);
     assert_eq!(out.status.code(), Some(0));
@@ -67,8 +60,8 @@ async fn apply_to_several_namespaces_then_unchanged_and_server_dry_run_stores_no
         )
     );
     for ns in [&a, &b] {
-        let stored = policies(ns).await;
-        assert_eq!(names(&stored), ["block-metadata"]);
+        let stored = network_policies(ns).await;
+        assert_eq!(policy_names(&stored), ["block-metadata"]);
         assert_eq!(stored[0].metadata.labels.as_ref().unwrap()[MANAGED_BY_LABEL], "kubectl-block-metadata");
         let spec = serde_json::to_value(stored[0].spec.as_ref().unwrap()).unwrap();
         assert_eq!(spec["policyTypes"], json!(["Egress"]));
@@ -80,7 +73,7 @@ async fn apply_to_several_namespaces_then_unchanged_and_server_dry_run_stores_no
             spec["egress"][0]["to"][1]["ipBlock"]["except"].as_array().unwrap().contains(&json!("fd00:ec2::254/128"))
         );
     }
-    let version = policies(&a).await[0].metadata.resource_version.clone();
+    let version = network_policies(&a).await[0].metadata.resource_version.clone();
 
     let out = block(&["apply", "-n", &both]);
     assert_eq!(
@@ -90,15 +83,15 @@ async fn apply_to_several_namespaces_then_unchanged_and_server_dry_run_stores_no
              networkpolicy.networking.k8s.io/block-metadata unchanged in namespace {b}\n"
         )
     );
-    assert_eq!(policies(&a).await[0].metadata.resource_version, version);
+    assert_eq!(network_policies(&a).await[0].metadata.resource_version, version);
 
     // A change in a server dry run is reported but not stored.
     let out = block(&["apply", "-n", &a, "--azure-wire-server", "--dry-run=server", "-o", "json"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("168.63.129.16/32"), "{}", stdout(&out));
-    let stored = serde_json::to_string(&policies(&a).await[0].spec).unwrap();
+    let stored = serde_json::to_string(&network_policies(&a).await[0].spec).unwrap();
     assert!(!stored.contains("168.63.129.16"), "{stored}");
-    assert_eq!(policies(&a).await[0].metadata.resource_version, version);
+    assert_eq!(network_policies(&a).await[0].metadata.resource_version, version);
 }
 
 #[tokio::test]
@@ -157,12 +150,16 @@ async fn apply_refuses_where_egress_is_already_denied_unless_forced() {
     let err = stderr(&out);
     assert!(err.contains(&format!("namespace {ns} (networkpolicy default-deny-egress)")), "{err}");
     assert!(err.contains("`except`") && err.contains("--force"), "{err}");
-    assert_eq!(names(&policies(&ns).await), ["default-deny-egress"], "nothing added where it would widen egress");
-    assert_eq!(names(&policies(&safe).await), ["block-metadata"], "the safe namespace got its policy");
+    assert_eq!(
+        policy_names(&network_policies(&ns).await),
+        ["default-deny-egress"],
+        "nothing added where it would widen egress"
+    );
+    assert_eq!(policy_names(&network_policies(&safe).await), ["block-metadata"], "the safe namespace got its policy");
 
     let out = block(&["apply", "-n", &ns, "--force"]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(names(&policies(&ns).await), ["block-metadata", "default-deny-egress"]);
+    assert_eq!(policy_names(&network_policies(&ns).await), ["block-metadata", "default-deny-egress"]);
 }
 
 #[tokio::test]
@@ -174,17 +171,17 @@ async fn remove_deletes_only_our_policies() {
     )
     .await;
     assert_eq!(block(&["apply", "-n", &ns, "--name", "no-imds", "--cloud", "aws,gcp"]).status.code(), Some(0));
-    assert_eq!(names(&policies(&ns).await), ["no-imds", "theirs"]);
+    assert_eq!(policy_names(&network_policies(&ns).await), ["no-imds", "theirs"]);
 
     let out = block(&["remove", "-n", &ns, "--dry-run=server"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("\"no-imds\" deleted from namespace"), "{}", stdout(&out));
-    assert_eq!(names(&policies(&ns).await), ["no-imds", "theirs"]);
+    assert_eq!(policy_names(&network_policies(&ns).await), ["no-imds", "theirs"]);
 
     let out = block(&["remove", "-n", &ns]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout(&out), format!("networkpolicy.networking.k8s.io \"no-imds\" deleted from namespace {ns}\n"));
-    assert_eq!(names(&policies(&ns).await), ["theirs"]);
+    assert_eq!(policy_names(&network_policies(&ns).await), ["theirs"]);
 
     let out = block(&["remove", "-n", &ns]);
     assert_eq!(out.status.code(), Some(0));
@@ -202,7 +199,7 @@ async fn all_namespaces_skips_kube_system() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains(&format!("\"namespace\": \"{ns}\"")));
     assert!(!stdout(&out).contains("\"namespace\": \"kube-system\""));
-    assert!(policies(&ns).await.is_empty());
+    assert!(network_policies(&ns).await.is_empty());
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use harden_tests::fixtures::without_kubeconfig;
 use harden_tests::{cluster, plugin_command, plugin_path, repo_root, run, stderr, stdout};
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, ServiceAccount};
@@ -467,11 +468,7 @@ async fn audit_of_hardened_installs_exits_0() {
 fn bad_input_gives_clear_errors_and_exit_2() {
     // Checked before any cluster is contacted: no kubeconfig at all.
     let home = tempfile::tempdir().unwrap();
-    let offline = |args: &[&str]| {
-        let mut command = plugin_command(PLUGIN);
-        command.env("HOME", home.path()).env("KUBECONFIG", home.path().join("missing"));
-        run(command.args(args))
-    };
+    let offline = |args: &[&str]| run(without_kubeconfig(&mut plugin_command(PLUGIN), home.path()).args(args));
     let out = offline(&["create", "Dev_User"]);
     assert_eq!(code(&out), Some(2));
     assert!(stderr(&out).contains("invalid name \"Dev_User\""), "{}", stderr(&out));
@@ -634,9 +631,7 @@ async fn server_dry_run_validates_everything_and_stores_nothing() {
 
 /// The plugin with no kubeconfig at all (and a HOME without one): it must not try to connect.
 fn offline(home: &std::path::Path, args: &[&str]) -> Output {
-    let mut command = plugin_command(PLUGIN);
-    command.env("HOME", home).env("KUBECONFIG", home.join("missing"));
-    run(command.args(args))
+    run(without_kubeconfig(&mut plugin_command(PLUGIN), home).args(args))
 }
 
 /// The (group, resource, verb) atoms of the rules of the objects of kind `kind` in a JSON List.

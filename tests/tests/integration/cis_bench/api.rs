@@ -1,7 +1,7 @@
 //! `kubectl cis-bench` on real kube-bench output (built from its Go module, run here with its own
 //! cfg/ for several benchmarks, in JSON and text) and against the real API server (the Job it
 //! creates, the Pending/timeout messages, cleanup). A whole run, with the real kube-bench Job on a
-//! real kubelet, is in the node tier (`node::node_cis_bench_runs_the_real_kube_bench_job`).
+//! real kubelet, is in the node tier (`cis_bench::node::node_cis_bench_runs_the_real_kube_bench_job`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

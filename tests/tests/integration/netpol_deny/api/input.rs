@@ -8,16 +8,9 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use harden_tests::fixtures::{g04_example, offline};
 use harden_tests::{ControlPlane, cluster, plugin_command, run, stderr, stdout};
 use serde_json::Value;
-
-/// A plugin with no kubeconfig anywhere.
-fn offline(plugin: &str, args: &[&str]) -> Output {
-    let home = tempfile::tempdir().unwrap();
-    let mut command = plugin_command(plugin);
-    command.env("HOME", home.path()).env("KUBECONFIG", home.path().join("missing"));
-    run(command.args(args))
-}
 
 fn netpol(args: &[&str]) -> Output {
     offline("netpol-deny", args)
@@ -42,7 +35,7 @@ fn pod(ns: &str, name: &str, labels: &str) -> String {
 
 /// The seed's g04 scenario with both policies, as one file.
 fn g04() -> String {
-    let root = harden_tests::repo_root().join("examples/g04");
+    let root = g04_example();
     ["g04.yaml", "default-deny-ingress.yaml", "backend-ingress.yaml"]
         .iter()
         .map(|f| format!("---\n{}", std::fs::read_to_string(root.join(f)).unwrap()))

@@ -654,7 +654,7 @@ async fn dashboard_user_refuses_a_role_that_reads_secrets() {
 
 /// Scenario 6 on the API server alone: the arguments and the exposure are graded on the objects; no
 /// controller runs here, so "a pod of the current template is Ready" never passes and says why (the
-/// node tier grades it with pods that run: node::node_cks_practice_dashboard_args_...).
+/// node tier grades it with pods that run: cks_practice::node::node_cks_practice_dashboard_args_...).
 #[tokio::test]
 async fn dashboard_args_insecure_flags_and_nodeport_are_graded() {
     let task = start(&["dashboard-args", "--seed", "606"]);

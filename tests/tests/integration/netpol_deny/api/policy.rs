@@ -6,10 +6,11 @@ use std::io::Write;
 use std::process::{Output, Stdio};
 
 use harden_kube::MANAGED_BY_LABEL;
+use harden_tests::fixtures::{g04_allow, g04_example, network_policies, policy_names};
 use harden_tests::{cluster, plugin_command, run, stderr, stdout};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 const PLUGIN: &str = "netpol-deny";
@@ -23,23 +24,11 @@ async fn label_namespace(ns: &str, labels: serde_json::Value) {
     api.patch(ns, &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": labels}}))).await.unwrap();
 }
 
-async fn policies(ns: &str) -> Vec<NetworkPolicy> {
-    let api: Api<NetworkPolicy> = Api::namespaced(cluster().admin_client().await, ns);
-    let mut items = api.list(&ListParams::default()).await.unwrap().items;
-    items.sort_by_key(|p| p.metadata.name.clone());
-    items
-}
-
-fn names(policies: &[NetworkPolicy]) -> Vec<String> {
-    policies.iter().map(|p| p.metadata.name.clone().unwrap()).collect()
-}
-
 #[tokio::test]
 async fn the_seed_g04_policies_are_two_commands_and_rerunning_changes_nothing() {
     let ns = cluster().namespace("g04").await;
     label_namespace(&ns, json!({"app": "orion"})).await;
-    let allow = seed_allow(&ns);
-    let allow: Vec<&str> = allow.iter().map(String::as_str).collect();
+    let allow = g04_allow(&ns);
 
     let out = netpol(&["apply", "-n", &ns, "--ingress"]);
     assert_eq!(out.status.code(), Some(0));
@@ -53,8 +42,8 @@ async fn the_seed_g04_policies_are_two_commands_and_rerunning_changes_nothing() 
     let name = "allow-to-tier-backend-from-ns-app-orion-pod-tier-frontend-tcp-3000";
     assert_eq!(stdout(&out), format!("networkpolicy.networking.k8s.io/{name} created in namespace {ns}\n"));
 
-    let stored = policies(&ns).await;
-    assert_eq!(names(&stored), [name, "default-deny-ingress"]);
+    let stored = network_policies(&ns).await;
+    assert_eq!(policy_names(&stored), [name, "default-deny-ingress"]);
     for p in &stored {
         assert_eq!(p.metadata.labels.as_ref().unwrap()[MANAGED_BY_LABEL], "kubectl-netpol-deny");
     }
@@ -81,7 +70,7 @@ async fn the_seed_g04_policies_are_two_commands_and_rerunning_changes_nothing() 
     );
     let out = netpol(&allow);
     assert_eq!(stdout(&out), format!("networkpolicy.networking.k8s.io/{name} unchanged in namespace {ns}\n"));
-    let after: Vec<_> = policies(&ns).await.iter().map(|p| p.metadata.resource_version.clone()).collect();
+    let after: Vec<_> = network_policies(&ns).await.iter().map(|p| p.metadata.resource_version.clone()).collect();
     assert_eq!(after, versions, "re-running wrote nothing");
 }
 
@@ -138,9 +127,9 @@ async fn offline_yaml_reapplies_with_real_kubectl() {
     assert!(out.status.success(), "kubectl apply failed: {}\n{yaml}", stderr(&out));
     assert_eq!(stdout(&out).lines().filter(|l| l.ends_with(" created")).count(), 4, "{}", stdout(&out));
 
-    let stored = policies(&ns).await;
+    let stored = network_policies(&ns).await;
     assert_eq!(
-        names(&stored),
+        policy_names(&stored),
         [
             "allow-egress-to-kube-dns",
             "allow-from-app-web-to-ns-env-in-prod-staging-pod-no-legacy-tcp-5432",
@@ -170,7 +159,7 @@ async fn denying_egress_without_dns_warns_and_with_dns_adds_the_dns_policy_every
     assert_eq!(stdout(&out).matches("default-deny-egress unchanged").count(), 2, "{}", stdout(&out));
     assert_eq!(stdout(&out).matches("allow-egress-to-kube-dns created").count(), 2, "{}", stdout(&out));
     for ns in [&a, &b] {
-        assert_eq!(names(&policies(ns).await), ["allow-egress-to-kube-dns", "default-deny-egress"]);
+        assert_eq!(policy_names(&network_policies(ns).await), ["allow-egress-to-kube-dns", "default-deny-egress"]);
     }
 }
 
@@ -186,10 +175,10 @@ async fn namespace_selector_and_all_namespaces_pick_namespaces_from_the_cluster(
     label_namespace(&b, json!({"netpol-sel-test": "yes"})).await;
     let out = netpol(&["apply", "--namespace-selector", "netpol-sel-test=yes", "--name", "deny-everything"]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(names(&policies(&a).await), ["deny-everything"]);
-    assert_eq!(names(&policies(&b).await), ["deny-everything"]);
-    assert!(policies(&c).await.is_empty());
-    let spec = policies(&a).await[0].spec.clone().unwrap();
+    assert_eq!(policy_names(&network_policies(&a).await), ["deny-everything"]);
+    assert_eq!(policy_names(&network_policies(&b).await), ["deny-everything"]);
+    assert!(network_policies(&c).await.is_empty());
+    let spec = network_policies(&a).await[0].spec.clone().unwrap();
     assert_eq!(spec.policy_types.unwrap(), ["Ingress", "Egress"], "neither flag denies both directions");
 
     // -A skips kube-system unless it is named; a server dry run stores nothing.
@@ -203,7 +192,7 @@ async fn namespace_selector_and_all_namespaces_pick_namespaces_from_the_cluster(
         list["items"].as_array().unwrap().iter().map(|i| i["metadata"]["namespace"].as_str().unwrap()).collect();
     assert!(namespaces.contains(&c.as_str()) && namespaces.contains(&"default"), "{namespaces:?}");
     assert!(!namespaces.contains(&"kube-system"), "{namespaces:?}");
-    assert!(policies(&c).await.is_empty(), "a server dry run stores nothing");
+    assert!(network_policies(&c).await.is_empty(), "a server dry run stores nothing");
     let out = netpol(&[&["apply", "-A", "-n", "kube-system"][..], &probe].concat());
     assert!(
         stdout(&out).contains("\"namespace\": \"kube-system\""),
@@ -212,7 +201,7 @@ async fn namespace_selector_and_all_namespaces_pick_namespaces_from_the_cluster(
         stdout(&out),
         stderr(&out)
     );
-    assert!(policies("kube-system").await.is_empty());
+    assert!(network_policies("kube-system").await.is_empty());
 
     let out = netpol(&["apply", "--namespace-selector", "netpol-sel-test=nobody", "--dry-run=server"]);
     assert_eq!(out.status.code(), Some(1));
@@ -257,7 +246,7 @@ async fn the_server_accepts_an_egress_allow_to_cidrs_and_a_missing_namespace_is_
         "no-metadata",
     ]);
     assert_eq!(out.status.code(), Some(0));
-    let stored = policies(&ns).await;
+    let stored = network_policies(&ns).await;
     let spec = serde_json::to_value(stored[0].spec.as_ref().unwrap()).unwrap();
     assert_eq!(
         spec["egress"][0]["to"],
@@ -304,25 +293,10 @@ fn spec_of(yaml: &str) -> (serde_json::Value, serde_json::Value) {
 
 #[test]
 fn the_shipped_g04_example_is_what_apply_and_allow_print() {
-    let dir = harden_tests::repo_root().join("examples/g04");
+    let dir = g04_example();
     let cases: [(&str, &[&str]); 2] = [
         ("default-deny-ingress.yaml", &["apply", "-n", "g04", "--ingress"]),
-        (
-            "backend-ingress.yaml",
-            &[
-                "allow",
-                "-n",
-                "g04",
-                "--to",
-                "tier=backend",
-                "--from-namespace",
-                "app=orion",
-                "--from-pod",
-                "tier=frontend",
-                "--port",
-                "3000",
-            ],
-        ),
+        ("backend-ingress.yaml", &g04_allow("g04")),
     ];
     for (file, args) in cases {
         let shipped = std::fs::read_to_string(dir.join(file)).unwrap();
@@ -356,8 +330,7 @@ async fn live_g04_scenario_frontend_reaches_backend_and_other_does_not() {
     assert_eq!(reach(format!("{other_ns}/other")).status.code(), Some(0), "before any policy all is allowed");
 
     assert_eq!(netpol(&["apply", "-n", &ns, "--ingress"]).status.code(), Some(0));
-    let allow = seed_allow(&ns);
-    let allow: Vec<&str> = allow.iter().map(String::as_str).collect();
+    let allow = g04_allow(&ns);
     assert_eq!(netpol(&allow).status.code(), Some(0));
 
     let out = reach(format!("{ns}/frontend"));
@@ -370,13 +343,6 @@ async fn live_g04_scenario_frontend_reaches_backend_and_other_does_not() {
     let out = reach(format!("{other_ns}/other"));
     assert_eq!(out.status.code(), Some(1), "other -> backend is denied");
     assert!(stdout(&out).contains("default-deny-ingress"), "{}", stdout(&out));
-}
-
-/// The seed's backend-ingress policy as one `allow` command in namespace `ns`.
-fn seed_allow(ns: &str) -> Vec<String> {
-    let args =
-        ["allow", "-n", ns, "--to", "tier=backend", "--from-namespace", "app=orion", "--from-pod", "tier=frontend"];
-    args.into_iter().chain(["--port", "3000"]).map(str::to_owned).collect()
 }
 
 /// Issue 21's silent widening: a flag of the other direction was dropped and `ingress: [{}]` written.
@@ -451,7 +417,7 @@ async fn list_and_delete_touch_only_what_the_plugin_made() {
         stdout(&out),
         format!("networkpolicy.networking.k8s.io/default-deny-ingress deleted in namespace {ns}\n")
     );
-    assert_eq!(names(&policies(&ns).await), ["theirs"]);
+    assert_eq!(policy_names(&network_policies(&ns).await), ["theirs"]);
 }
 
 /// `diff` against the live cluster: what a default-deny would cut, before it is applied.
@@ -479,5 +445,5 @@ async fn diff_says_what_a_change_would_cut() {
     let text = stdout(&out);
     assert!(text.contains(&format!("- {ns}/web -> {ns}/api on 8080/TCP")), "{text}");
     assert!(text.contains("2 connection(s) removed, 0 added"), "{text}");
-    assert!(policies(&ns).await.is_empty(), "diff changes nothing");
+    assert!(network_policies(&ns).await.is_empty(), "diff changes nothing");
 }

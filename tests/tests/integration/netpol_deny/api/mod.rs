@@ -2,23 +2,23 @@
 //! all, live against the real API server (the live matrix equals the `-f` matrix of the same
 //! objects), and bad input exiting 2 with a message that says what is wrong.
 
+mod input;
+mod policy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use harden_tests::fixtures::{g04_example, without_kubeconfig};
 use harden_tests::{ControlPlane, cluster, plugin_command, repo_root, run, stderr, stdout};
 use serde_json::Value;
 
 const PLUGIN: &str = "netpol-deny";
 
-fn g04() -> PathBuf {
-    repo_root().join("examples/g04")
-}
-
 /// The plugin with no kubeconfig anywhere: offline commands must not need one.
 fn offline() -> (Command, tempfile::TempDir) {
     let home = tempfile::tempdir().unwrap();
     let mut command = plugin_command(PLUGIN);
-    command.env("HOME", home.path()).env("KUBECONFIG", home.path().join("missing"));
+    without_kubeconfig(&mut command, home.path());
     (command, home)
 }
 
@@ -28,14 +28,14 @@ fn offline_run(args: &[&str]) -> Output {
 }
 
 fn before() -> Vec<String> {
-    vec!["-f".into(), g04().join("g04.yaml").display().to_string()]
+    vec!["-f".into(), g04_example().join("g04.yaml").display().to_string()]
 }
 
 fn after() -> Vec<String> {
     let mut args = before();
     for file in ["default-deny-ingress.yaml", "backend-ingress.yaml"] {
         args.push("-f".into());
-        args.push(g04().join(file).display().to_string());
+        args.push(g04_example().join(file).display().to_string());
     }
     args
 }
@@ -109,7 +109,7 @@ fn offline_directories_and_named_ports() {
     let out = offline_run(&[
         "can-reach",
         "-f",
-        &g04().display().to_string(),
+        &g04_example().display().to_string(),
         "--from",
         "g04/frontend",
         "--to",
@@ -309,7 +309,7 @@ fn who_can_reach_and_reachable_from_name_the_rules() {
 
 #[test]
 fn diff_offline_lists_removed_connections_with_the_reason() {
-    let root = repo_root().join("examples/g04");
+    let root = g04_example();
     let out = offline_run(&[
         "diff",
         "-f",
@@ -609,7 +609,7 @@ fn list_shows_the_cluster_tier() {
          \x20 ingress: [{name: not-frontend, action: Deny, from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {tier: frontend}}}}]}]\n",
     )
     .unwrap();
-    let g04 = g04().display().to_string();
+    let g04 = g04_example().display().to_string();
     let cnp = cnp.display().to_string();
     let out = offline_run(&["list", "-f", &g04, "-f", &cnp, "-A"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -1,0 +1,5 @@
+//! `kubectl tls-ingress`'s integration tests: against the real API server in [`api`], on the
+//! one-node cluster in [`node`] (the node tier).
+
+mod api;
+mod node;

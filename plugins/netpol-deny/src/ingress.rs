@@ -249,16 +249,32 @@ async fn read_live(client: &kube::Client) -> Result<Routes> {
         routes.add(&typed(item)?, "default");
     }
     // The Gateway API, where the cluster serves it (that it does not is a fact, not an error).
+    // Each kind at the first version that serves it, the preferred first: the route kinds of the
+    // experimental channel may be served at another version than Gateways.
     const GROUP: &str = "gateway.networking.k8s.io";
     let groups = client.list_api_groups().await.or_kube("discovering the API groups")?;
     let Some(group) = groups.groups.iter().find(|g| g.name == GROUP) else { return Ok(routes) };
-    let Some(version) = group.preferred_version.as_ref().map(|v| v.version.clone()) else { return Ok(routes) };
-    let api_version = format!("{GROUP}/{version}");
-    let served = client.list_api_group_resources(&api_version).await.or_kube(format!("discovering {api_version}"))?;
-    for (kind, plural) in [("GatewayClass", "gatewayclasses"), ("Gateway", "gateways"), ("HTTPRoute", "httproutes")] {
-        if !served.resources.iter().any(|r| r.name == plural) {
-            continue;
+    let mut versions: Vec<String> = group.preferred_version.iter().map(|v| v.version.clone()).collect();
+    for version in &group.versions {
+        if !versions.contains(&version.version) {
+            versions.push(version.version.clone());
         }
+    }
+    let mut served = Vec::new();
+    for version in versions {
+        let api_version = format!("{GROUP}/{version}");
+        let resources =
+            client.list_api_group_resources(&api_version).await.or_kube(format!("discovering {api_version}"))?;
+        served.push((version, resources.resources.into_iter().map(|r| r.name).collect::<Vec<_>>()));
+    }
+    let kinds = [("GatewayClass", "gatewayclasses"), ("Gateway", "gateways")]
+        .into_iter()
+        .chain(routes::RouteKind::ALL.map(|k| (k.kind(), k.plural())));
+    for (kind, plural) in kinds {
+        let Some((version, _)) = served.iter().find(|(_, names)| names.iter().any(|n| n == plural)) else {
+            continue;
+        };
+        let (version, api_version) = (version.clone(), format!("{GROUP}/{version}"));
         let resource = ApiResource {
             group: GROUP.into(),
             version: version.clone(),
@@ -376,14 +392,16 @@ fn analyse(
             paths,
         });
     }
-    for route in routes.http_routes.iter().filter(|r| namespaces.contains(&r.namespace)) {
+    for route in routes.routes.iter().filter(|r| namespaces.contains(&r.namespace)) {
         let name = format!("{}/{}", route.namespace, route.name);
+        let kind = route.kind.kind();
         if route.parents.is_empty() {
-            entries.push(unattached(&name, "it names no parent Gateway"));
+            entries.push(unattached(kind, &name, "it names no parent Gateway"));
         }
         for parent in &route.parents {
             let Some(gateway) = routes.gateway(&parent.namespace, &parent.name) else {
                 entries.push(unattached(
+                    kind,
                     &name,
                     &format!("its parent Gateway {}/{} does not exist", parent.namespace, parent.name),
                 ));
@@ -402,7 +420,7 @@ fn analyse(
                     discovered(cluster, "GatewayClass", found)?
                 }
             };
-            let (exposes, mut notes) = listeners(gateway, parent, &route.hostnames, &route.namespace);
+            let (exposes, mut notes) = listeners(gateway, parent, route);
             // Not attached to any listener: nothing from outside reaches its backends this way.
             let attached = if exposes.is_empty() { &[][..] } else { &route.paths[..] };
             let mut paths: Vec<PathResult> =
@@ -422,7 +440,7 @@ fn analyse(
             }
             notes.extend(controller_notes(cluster, &controller));
             entries.push(Entry {
-                kind: "HTTPRoute",
+                kind,
                 name: name.clone(),
                 class: Some(gateway.class.clone()),
                 exposes,
@@ -435,9 +453,9 @@ fn analyse(
     Ok(entries)
 }
 
-fn unattached(name: &str, why: &str) -> Entry {
+fn unattached(kind: &'static str, name: &str, why: &str) -> Entry {
     Entry {
-        kind: "HTTPRoute",
+        kind,
         name: name.to_string(),
         class: None,
         exposes: Vec::new(),
@@ -447,15 +465,12 @@ fn unattached(name: &str, why: &str) -> Entry {
     }
 }
 
-/// The listeners of `gateway` a route of `route_namespace` attaches to through `parent` (by section
-/// name and port, and as the listener's `allowedRoutes` admits the route's namespace), as what a
-/// client outside connects to; and notes on what could not be decided.
-fn listeners(
-    gateway: &Gateway,
-    parent: &routes::ParentRef,
-    hostnames: &[String],
-    route_namespace: &str,
-) -> (Vec<String>, Vec<String>) {
+/// The listeners of `gateway` `route` attaches to through `parent` (by section name and port, by
+/// the protocols of its kind, and as the listener's `allowedRoutes` admits the route's namespace),
+/// as what a client outside connects to; and notes on what could not be decided.
+fn listeners(gateway: &Gateway, parent: &routes::ParentRef, route: &routes::Route) -> (Vec<String>, Vec<String>) {
+    let (hostnames, route_namespace) = (&route.hostnames, route.namespace.as_str());
+    let protocols = route.kind.protocols();
     let mut notes = Vec::new();
     let mut exposes = Vec::new();
     let named = gateway
@@ -463,7 +478,7 @@ fn listeners(
         .iter()
         .filter(|l| parent.section.as_ref().is_none_or(|s| *s == l.name))
         .filter(|l| parent.port.is_none_or(|p| p == l.port))
-        .filter(|l| matches!(l.protocol.as_str(), "HTTP" | "HTTPS"));
+        .filter(|l| protocols.contains(&l.protocol.as_str()));
     for l in named {
         let admitted = match l.routes_from.as_str() {
             _ if route_namespace == gateway.namespace => true,
@@ -498,8 +513,10 @@ fn listeners(
     }
     if exposes.is_empty() {
         notes.push(format!(
-            "exposes nothing: no HTTP or HTTPS listener of Gateway {}/{} that it names admits routes of namespace {route_namespace}",
-            gateway.namespace, gateway.name
+            "exposes nothing: no {} listener of Gateway {}/{} that it names admits routes of namespace {route_namespace}",
+            protocols.join(" or "),
+            gateway.namespace,
+            gateway.name
         ));
     }
     (exposes, notes)
@@ -962,6 +979,54 @@ mod tests {
         // The allow policy admits ingress-nginx's pods only: Traefik's are denied.
         assert_eq!(reach, [Reach::Reachable, Reach::NotReachable], "{text}");
         assert!(text.contains("denied: traefik/traefik -> t75/accounting on 80/TCP"), "{text}");
+    }
+
+    /// GRPCRoutes, TLSRoutes, TCPRoutes and UDPRoutes expose what they route to as HTTPRoutes do,
+    /// each through the listeners of its own protocols only (a TLSRoute under a Gateway without a
+    /// TLS listener exposes nothing), and their backends are checked the same way. They were not
+    /// read: a TCPRoute in front of a database was left out of the answer.
+    #[test]
+    fn every_route_kind_attaches_to_its_own_listeners_and_is_checked() {
+        let gateway = "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: traefik}\nspec: {controllerName: traefik.io/gateway-controller}\n---\n\
+            apiVersion: v1\nkind: Pod\nmetadata: {name: traefik, namespace: traefik, labels: {app.kubernetes.io/name: traefik}}\nspec: {containers: [{name: t, image: traefik}]}\n---\n\
+            apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: web, namespace: t75}\n\
+            spec:\n  gatewayClassName: traefik\n  listeners:\n  - {name: https, port: 443, protocol: HTTPS, hostname: accounting.internal.acme.com}\n\
+            \x20 - {name: db, port: 5432, protocol: TCP}\n  - {name: dns, port: 53, protocol: UDP}\n---\n\
+            apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata: {name: rpc, namespace: t75}\n\
+            spec:\n  parentRefs: [{name: web, sectionName: https}]\n  rules: [{matches: [{method: {service: acme.Ledger, method: Get}}], backendRefs: [{name: accounting-service, port: 80}]}]\n---\n\
+            apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {name: db, namespace: t75}\n\
+            spec:\n  parentRefs: [{name: web, sectionName: db}]\n  rules: [{backendRefs: [{name: accounting-service, port: 80}]}]\n---\n\
+            apiVersion: gateway.networking.k8s.io/v1\nkind: UDPRoute\nmetadata: {name: dns, namespace: t75}\n\
+            spec:\n  parentRefs: [{name: web}]\n  rules: [{backendRefs: [{name: accounting-service, port: 80}]}]\n---\n\
+            apiVersion: gateway.networking.k8s.io/v1\nkind: TLSRoute\nmetadata: {name: passthrough, namespace: t75}\n\
+            spec:\n  parentRefs: [{name: web}]\n  hostnames: [accounting.internal.acme.com]\n  rules: [{backendRefs: [{name: accounting-service, port: 80}]}]\n";
+        let yaml = t75(&["default-deny-ingress.yaml", "allow-ingress-controller.yaml"]) + gateway;
+        let (text, reach) = run(&yaml, None).unwrap();
+        for (head, exposes) in [
+            (
+                "GRPCRoute t75/rpc (class traefik)",
+                "https://accounting.internal.acme.com:443 (Gateway t75/web listener https)",
+            ),
+            ("TCPRoute t75/db (class traefik)", "tcp://*:5432 (Gateway t75/web listener db)"),
+            ("UDPRoute t75/dns (class traefik)", "udp://*:53 (Gateway t75/web listener dns)"),
+        ] {
+            let at = text.find(head).unwrap_or_else(|| panic!("no {head}:\n{text}"));
+            let entry = &text[at..];
+            let entry = &entry[..entry[1..].find("\n\n").map_or(entry.len(), |e| e + 1)];
+            assert!(entry.contains(&format!("  exposes from outside: {exposes}\n")), "{entry}");
+            assert!(entry.contains("denied: traefik/traefik -> t75/accounting on 80/TCP"), "{entry}");
+        }
+        assert!(text.contains("acme.Ledger/Get"), "{text}");
+        assert!(
+            text.contains(
+                "exposes nothing: no TLS listener of Gateway t75/web that it names admits routes of namespace t75"
+            ),
+            "{text}"
+        );
+        // The Ingress is reachable (the allow policy admits ingress-nginx); the three routes that
+        // attach are denied to Traefik; the TLSRoute attaches to nothing and has no paths.
+        assert_eq!(reach.iter().filter(|r| **r == Reach::NotReachable).count(), 3, "{text}");
+        assert!(!reach.contains(&Reach::Unknown), "{text}");
     }
 
     /// A listener admits routes of its own namespace unless it says otherwise; a backend in another

@@ -90,8 +90,59 @@ pub struct ParentRef {
     pub port: Option<u16>,
 }
 
+/// The Gateway API's route kinds: each attaches to listeners of its own protocols and sends to
+/// Services by `backendRefs` of the same shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteKind {
+    Http,
+    Grpc,
+    Tls,
+    Tcp,
+    Udp,
+}
+
+impl RouteKind {
+    pub const ALL: [RouteKind; 5] = [RouteKind::Http, RouteKind::Grpc, RouteKind::Tls, RouteKind::Tcp, RouteKind::Udp];
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            RouteKind::Http => "HTTPRoute",
+            RouteKind::Grpc => "GRPCRoute",
+            RouteKind::Tls => "TLSRoute",
+            RouteKind::Tcp => "TCPRoute",
+            RouteKind::Udp => "UDPRoute",
+        }
+    }
+
+    pub fn plural(self) -> &'static str {
+        match self {
+            RouteKind::Http => "httproutes",
+            RouteKind::Grpc => "grpcroutes",
+            RouteKind::Tls => "tlsroutes",
+            RouteKind::Tcp => "tcproutes",
+            RouteKind::Udp => "udproutes",
+        }
+    }
+
+    /// The listener protocols a route of this kind attaches to.
+    pub fn protocols(self) -> &'static [&'static str] {
+        match self {
+            RouteKind::Http | RouteKind::Grpc => &["HTTP", "HTTPS"],
+            RouteKind::Tls => &["TLS"],
+            RouteKind::Tcp => &["TCP"],
+            RouteKind::Udp => &["UDP"],
+        }
+    }
+
+    fn of(kind: &str) -> Option<Self> {
+        RouteKind::ALL.into_iter().find(|k| k.kind() == kind)
+    }
+}
+
+/// An HTTPRoute, GRPCRoute, TLSRoute, TCPRoute or UDPRoute.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpRoute {
+pub struct Route {
+    pub kind: RouteKind,
     pub namespace: String,
     pub name: String,
     pub parents: Vec<ParentRef>,
@@ -127,15 +178,26 @@ pub struct Class {
 }
 
 /// The kinds [`Routes::add`] reads: with `-f`, the engine's "skipped" note leaves them out (the
-/// engine does not use them; this command does). ReferenceGrants, GRPCRoutes and TLSRoutes are
-/// not read, and are still named as skipped.
-pub const KINDS_READ: &[&str] = &["Service", "Ingress", "IngressClass", "GatewayClass", "Gateway", "HTTPRoute"];
+/// engine does not use them; this command does). ReferenceGrants are not read, and are still named
+/// as skipped.
+pub const KINDS_READ: &[&str] = &[
+    "Service",
+    "Ingress",
+    "IngressClass",
+    "GatewayClass",
+    "Gateway",
+    "HTTPRoute",
+    "GRPCRoute",
+    "TLSRoute",
+    "TCPRoute",
+    "UDPRoute",
+];
 
 #[derive(Debug, Clone, Default)]
 pub struct Routes {
     pub services: Vec<Service>,
     pub ingresses: Vec<Ingress>,
-    pub http_routes: Vec<HttpRoute>,
+    pub routes: Vec<Route>,
     pub gateways: Vec<Gateway>,
     pub ingress_classes: Vec<Class>,
     pub gateway_classes: Vec<Class>,
@@ -197,7 +259,11 @@ impl Routes {
                 name,
             }),
             ("gateway.networking.k8s.io", "Gateway") => self.gateways.push(gateway(namespace, name, &spec)),
-            ("gateway.networking.k8s.io", "HTTPRoute") => self.http_routes.push(http_route(namespace, name, &spec)),
+            ("gateway.networking.k8s.io", kind) => {
+                if let Some(kind) = RouteKind::of(kind) {
+                    self.routes.push(route(kind, namespace, name, &spec));
+                }
+            }
             _ => {}
         }
     }
@@ -326,7 +392,38 @@ fn gateway(namespace: String, name: String, spec: &Value) -> Gateway {
     Gateway { namespace, name, class: text(spec, "/gatewayClassName").unwrap_or_default(), listeners }
 }
 
-fn http_route(namespace: String, name: String, spec: &Value) -> HttpRoute {
+/// What a rule of a route matches, in words: HTTP paths, gRPC methods; TLS, TCP and UDP routes
+/// match every connection a listener admits (TLS by the route's hostnames, as SNI).
+fn rule_words(kind: RouteKind, rule: &Value) -> String {
+    let matches: Vec<String> = rule
+        .get("matches")
+        .and_then(Value::as_array)
+        .map(|ms| {
+            ms.iter()
+                .map(|m| match kind {
+                    RouteKind::Grpc => {
+                        let service = text(m, "/method/service").unwrap_or_else(|| "*".into());
+                        let method = text(m, "/method/method").unwrap_or_else(|| "*".into());
+                        format!("{service}/{method}")
+                    }
+                    _ => {
+                        let value = text(m, "/path/value").unwrap_or_else(|| "/".into());
+                        let path_type = text(m, "/path/type").unwrap_or_else(|| "PathPrefix".into());
+                        format!("{value} ({path_type})")
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    match kind {
+        _ if !matches.is_empty() => matches.join(", "),
+        RouteKind::Http => "/ (PathPrefix)".to_string(),
+        RouteKind::Grpc => "every method".to_string(),
+        RouteKind::Tls | RouteKind::Tcp | RouteKind::Udp => "every connection".to_string(),
+    }
+}
+
+fn route(kind: RouteKind, namespace: String, name: String, spec: &Value) -> Route {
     let parents = spec
         .get("parentRefs")
         .and_then(Value::as_array)
@@ -345,20 +442,7 @@ fn http_route(namespace: String, name: String, spec: &Value) -> HttpRoute {
     let hostnames = string_list(spec.get("hostnames"));
     let mut paths = Vec::new();
     for (i, rule) in spec.get("rules").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        let matches: Vec<String> = rule
-            .get("matches")
-            .and_then(Value::as_array)
-            .map(|ms| {
-                ms.iter()
-                    .map(|m| {
-                        let value = text(m, "/path/value").unwrap_or_else(|| "/".into());
-                        let kind = text(m, "/path/type").unwrap_or_else(|| "PathPrefix".into());
-                        format!("{value} ({kind})")
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let words = if matches.is_empty() { "/ (PathPrefix)".to_string() } else { matches.join(", ") };
+        let words = rule_words(kind, rule);
         for backend in rule.get("backendRefs").and_then(Value::as_array).into_iter().flatten() {
             let kind = text(backend, "/kind").unwrap_or_else(|| "Service".into());
             let group = text(backend, "/group").unwrap_or_default();
@@ -375,7 +459,7 @@ fn http_route(namespace: String, name: String, spec: &Value) -> HttpRoute {
             paths.push(Path { matches: format!("rules[{i}] {words}"), backend });
         }
     }
-    HttpRoute { namespace, name, parents, hostnames, paths }
+    Route { kind, namespace, name, parents, hostnames, paths }
 }
 
 #[cfg(test)]
@@ -458,7 +542,8 @@ mod tests {
             "default",
         );
         assert_eq!(r.gateway("gw", "web").unwrap().listeners[0].port, 443);
-        let route = &r.http_routes[0];
+        let route = &r.routes[0];
+        assert_eq!(route.kind, RouteKind::Http);
         assert_eq!(
             route.parents[0],
             ParentRef { namespace: "gw".into(), name: "web".into(), section: Some("https".into()), port: None }

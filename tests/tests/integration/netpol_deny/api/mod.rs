@@ -967,6 +967,28 @@ async fn live_ingress_paths_t75_broken_by_default_deny_and_fixed_by_the_controll
     );
     assert!(text.contains(&format!("denied: {controller}/traefik -> {ns}/accounting on 80/TCP")), "{text}");
     assert!(text.contains("2 path(s): 1 reachable, 1 not reachable, 0 unknown\n"), "{text}");
+
+    // The other route kinds, listed live too: a TCPRoute through a TCP listener and a GRPCRoute
+    // through the HTTPS one are exposures as well (they were not read, so left out of the answer).
+    apply(
+        "more-routes.yaml",
+        &format!(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: db, namespace: {ns}}}\n\
+             spec:\n  gatewayClassName: {gateway_class}\n  listeners: [{{name: db, port: 5432, protocol: TCP}}]\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {{name: db, namespace: {ns}}}\n\
+             spec: {{parentRefs: [{{name: db}}], rules: [{{backendRefs: [{{name: accounting-service, port: 80}}]}}]}}\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata: {{name: rpc, namespace: {ns}}}\n\
+             spec: {{parentRefs: [{{name: web}}], rules: [{{matches: [{{method: {{service: acme.Ledger}}}}]}}, \
+             {{backendRefs: [{{name: accounting-service, port: 80}}]}}]}}\n"
+        ),
+    );
+    let out = paths();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(text.contains(&format!("TCPRoute {ns}/db (class {gateway_class})\n")), "{text}");
+    assert!(text.contains(&format!("  exposes from outside: tcp://*:5432 (Gateway {ns}/db listener db)\n")), "{text}");
+    assert!(text.contains(&format!("GRPCRoute {ns}/rpc (class {gateway_class})\n")), "{text}");
+    assert!(text.contains("4 path(s): 1 reachable, 3 not reachable, 0 unknown\n"), "{text}");
 }
 
 /// Renders `page` in headless Chromium: the DOM after the page's script ran, and a screenshot.

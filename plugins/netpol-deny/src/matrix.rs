@@ -340,10 +340,18 @@ impl<'a> Table<'a> {
         Ok(())
     }
 
-    fn write_table(&self, out: &mut dyn Write) -> Result<()> {
+    fn write_table(&self, out: &mut dyn Out) -> Result<()> {
         if !self.cluster.complete() {
             out.write_all(harden_kube::sources::incomplete_note(&self.cluster.unmodelled).as_bytes())?;
         }
+        // Labels come from names the API server validated; one that holds a control character
+        // anyway (a file) keeps the rows on the output's escaping scan, as before.
+        let clean = self
+            .rows
+            .0
+            .iter()
+            .chain(&self.columns.0)
+            .all(|u| matches!(harden_cli::output::escape_controls(&u.label), std::borrow::Cow::Borrowed(_)));
         let corner = "FROM \\ TO";
         let first_width = self.rows.0.iter().map(|u| u.label.len()).max().unwrap_or(0).max(corner.len());
         // A row is a blank template with the symbols set at fixed offsets: each column is two
@@ -377,7 +385,7 @@ impl<'a> Table<'a> {
                 header.push_str(&unit.label);
             }
             writeln!(out, "{}", header.trim_end())?;
-            for (row, unit) in self.rows.0.iter().enumerate() {
+            let make = |row: usize, unit: &Unit, line: &mut [u8]| -> usize {
                 line.fill(b' ');
                 line[..unit.label.len()].copy_from_slice(unit.label.as_bytes());
                 for (column, &offset) in offsets.iter().enumerate() {
@@ -385,7 +393,22 @@ impl<'a> Table<'a> {
                 }
                 let end = offsets.last().map_or(unit.label.len(), |&last| last + 1);
                 line[end] = b'\n';
-                out.write_all(&line[..=end])?;
+                end
+            };
+            if clean {
+                // Rows made on threads ([`write_rows`]): at 10,000 pods the grid is hundreds of
+                // megabytes, and every label was checked for control characters above.
+                let row = |r: usize, lines: &mut Lines| {
+                    let mut line = vec![b' '; width + 1];
+                    let end = make(r, &self.rows.0[r], &mut line);
+                    lines.push_clean(&line[..=end]);
+                };
+                write_rows(out, self.rows.0.len(), width + 1, &row)?;
+            } else {
+                for (row, unit) in self.rows.0.iter().enumerate() {
+                    let end = make(row, unit, &mut line);
+                    out.write_all(&line[..=end])?;
+                }
             }
         }
         Ok(())

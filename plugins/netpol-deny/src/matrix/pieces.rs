@@ -65,6 +65,16 @@ impl Lines {
         self.end += piece.len;
     }
 
+    /// Appends a line built whole. The bytes must hold no control character but the line end:
+    /// they are written past the output's scan, as pieces are (the caller checked its texts).
+    pub fn push_clean(&mut self, bytes: &[u8]) {
+        if self.end + bytes.len() > self.buffer.len() {
+            self.buffer.resize(self.end + bytes.len(), 0);
+        }
+        self.buffer[self.end..self.end + bytes.len()].copy_from_slice(bytes);
+        self.end += bytes.len();
+    }
+
     /// Writes the buffer out once it holds a chunk.
     #[inline]
     pub fn line_done(&mut self, out: &mut dyn Out) -> std::io::Result<()> {

@@ -363,6 +363,12 @@ impl<'a> Table<'a> {
             width += 2 + unit.label.len().max(1);
         }
         let mut line = vec![b' '; width + 1];
+        // Per row and column unit, its pod when it is one pod (else `u32::MAX`): a pod and itself
+        // are allowed.
+        let lone = |units: &Units| -> Vec<u32> {
+            units.0.iter().map(|u| if u.pods.len() == 1 { u.pods[0].0 } else { u32::MAX }).collect()
+        };
+        let (row_lone, column_lone) = (lone(&self.rows), lone(&self.columns));
         for (i, matrix) in self.matrices.iter().enumerate() {
             if i > 0 {
                 writeln!(out)?;
@@ -385,11 +391,20 @@ impl<'a> Table<'a> {
                 header.push_str(&unit.label);
             }
             writeln!(out, "{}", header.trim_end())?;
+            let any_uncertain = matrix.any_uncertain();
+            // [`Self::symbol`] of every cell, with what it looks up per cell read once per row
+            // and column: the grid is tens of millions of cells at 10,000 pods.
             let make = |row: usize, unit: &Unit, line: &mut [u8]| -> usize {
                 line.fill(b' ');
                 line[..unit.label.len()].copy_from_slice(unit.label.as_bytes());
-                for (column, &offset) in offsets.iter().enumerate() {
-                    line[offset] = self.symbol(matrix, row, column) as u8;
+                let (from, me) = (self.row_pos[row], row_lone[row]);
+                for ((&offset, &to), &other) in offsets.iter().zip(&self.column_pos).zip(&column_lone) {
+                    line[offset] = match matrix.cell(from, to) {
+                        Cell::NoSuchPort => b'-',
+                        _ if me != u32::MAX && me == other => b'.',
+                        Cell::Allowed if any_uncertain && !matrix.certain(from, to) => b'?',
+                        cell => cell.symbol() as u8,
+                    };
                 }
                 let end = offsets.last().map_or(unit.label.len(), |&last| last + 1);
                 line[end] = b'\n';

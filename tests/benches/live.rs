@@ -2,7 +2,8 @@
 //! control plane) loaded with a synthetic cluster, then `netpol-deny matrix` live (`-A`, and `-n`
 //! over every namespace) beside `matrix -f` of the same objects and beside `kubectl get
 //! pods,namespaces,networkpolicies -A -o json`: wall time, peak RSS (of the whole process, by
-//! /usr/bin/time) and the requests each sent (from `-v=6`).
+//! /usr/bin/time), the requests each sent (from `-v=6`) and what it wrote. Every command writes
+//! into a pipe whose reader keeps nothing, as `| cat > /dev/null` would.
 //!
 //! `cargo build --release --bins && cargo bench -p harden-tests --bench live` (10,000 pods, 2,000
 //! NetworkPolicies, 200 namespaces; `-- --pods N` for another size, policies N/5, namespaces N/50;
@@ -41,15 +42,17 @@ use netpol::synth::{Shape, generate_typed};
 
 struct Measured {
     wall: Duration,
+    /// Bytes the command wrote on stdout.
+    bytes: usize,
     peak_rss_kib: i64,
     exit: i32,
     requests: usize,
     stdout: Vec<u8>,
 }
 
-/// Runs the command, reads its stdout to the end (kept), its stderr into a file for the requests,
+/// Runs the command, reads its stdout to the end (kept when `keep`), its stderr into a file for the requests,
 /// and takes its peak RSS from /usr/bin/time (GNU time's %M: the child's rusage).
-fn measure(program: &Path, args: &[String], kubeconfig: &Path, log: &Path) -> Measured {
+fn measure(program: &Path, args: &[String], kubeconfig: &Path, log: &Path, keep: bool) -> Measured {
     let stderr = std::fs::File::create(log).expect("request log");
     let peak = log.with_extension("peak");
     let start = Instant::now();
@@ -69,8 +72,24 @@ fn measure(program: &Path, args: &[String], kubeconfig: &Path, log: &Path) -> Me
         .stderr(stderr)
         .spawn()
         .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+    // Read as a pipe's reader that keeps nothing would (`| cat > /dev/null`), unless asked to
+    // keep it: growing a buffer for hundreds of megabytes of grid is this program's work, not
+    // the command's, and it made the command wait on a full pipe.
     let mut stdout = Vec::new();
-    child.stdout.take().expect("stdout").read_to_end(&mut stdout).expect("reading stdout");
+    let mut bytes = 0;
+    let mut pipe = child.stdout.take().expect("stdout");
+    if keep {
+        pipe.read_to_end(&mut stdout).expect("reading stdout");
+        bytes = stdout.len();
+    } else {
+        let mut chunk = vec![0u8; 1 << 20];
+        loop {
+            match pipe.read(&mut chunk).expect("reading stdout") {
+                0 => break,
+                n => bytes += n,
+            }
+        }
+    }
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: wait4 on our own child, with valid pointers; reaps it (Child is not waited on again).
@@ -91,7 +110,7 @@ fn measure(program: &Path, args: &[String], kubeconfig: &Path, log: &Path) -> Me
         .filter(|l| ["GET", "POST", "PUT", "PATCH", "DELETE"].iter().any(|m| l.contains(&format!(" {m} "))))
         .filter(|l| l.contains(" milliseconds"))
         .count();
-    Measured { wall, peak_rss_kib, exit, requests, stdout }
+    Measured { wall, bytes, peak_rss_kib, exit, requests, stdout }
 }
 
 fn arg(name: &str) -> Option<usize> {
@@ -192,12 +211,12 @@ fn main() {
     let strings = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
 
     let kubectl_args = strings(&["get", "pods,namespaces,networkpolicies", "-A", "-o", "json", "-v=6"]);
-    let mut kubectl_runs: Vec<Measured> =
-        (0..runs).map(|_| measure(&kubectl, &kubectl_args, &kubeconfig, &log)).collect();
-    std::fs::write(&dump, &kubectl_runs[0].stdout).expect("writing kubectl's JSON");
-    for run in &mut kubectl_runs {
-        run.stdout = Vec::new();
-    }
+    // kubectl's JSON for `-f`, from a run of its own (not measured: every measured run reads its
+    // output the same way, and keeps none of it).
+    let dump_run = measure(&kubectl, &kubectl_args, &kubeconfig, &log, true);
+    std::fs::write(&dump, &dump_run.stdout).expect("writing kubectl's JSON");
+    let kubectl_runs: Vec<Measured> =
+        (0..runs).map(|_| measure(&kubectl, &kubectl_args, &kubeconfig, &log, false)).collect();
     let commands: Vec<(&str, Vec<String>)> = vec![
         ("matrix -A (live)", strings(&["matrix", "-A", "--port", "80", "-v=6"])),
         ("matrix -n every namespace (live)", {
@@ -214,16 +233,17 @@ fn main() {
     ];
     let mut results = vec![("kubectl get pods,namespaces,networkpolicies -A -o json", median(kubectl_runs))];
     for (name, args) in commands {
-        let measured: Vec<Measured> = (0..runs).map(|_| measure(&plugin, &args, &kubeconfig, &log)).collect();
+        let measured: Vec<Measured> = (0..runs).map(|_| measure(&plugin, &args, &kubeconfig, &log, false)).collect();
         results.push((name, median(measured)));
     }
-    println!("{:<56} {:>9} {:>11} {:>9} {:>5}", "command", "wall", "peak RSS", "requests", "exit");
+    println!("{:<56} {:>9} {:>11} {:>9} {:>11} {:>5}", "command", "wall", "peak RSS", "requests", "stdout", "exit");
     for (name, m) in &results {
         println!(
-            "{name:<56} {:>8.3}s {:>7.1} MiB {:>9} {:>5}",
+            "{name:<56} {:>8.3}s {:>7.1} MiB {:>9} {:>7.1} MiB {:>5}",
             m.wall.as_secs_f64(),
             m.peak_rss_kib as f64 / 1024.0,
             m.requests,
+            m.bytes as f64 / (1024.0 * 1024.0),
             m.exit
         );
     }

@@ -393,3 +393,36 @@ async fn an_interrupted_removal_reports_the_deletion_in_flight_and_stops() {
     }
     assert_eq!(gone, 2, "the deletion in flight finished, the next was not made: {text}");
 }
+
+/// A large output through a pipe: the plugin widens the pipe it writes to (1 MiB; Linux's default
+/// is 64 KiB, which made `matrix -A | cat > /dev/null` wait on its reader every 64 KiB), and what
+/// arrives is still every byte, in order. The pipe's size is read from its reader's end.
+#[test]
+fn a_large_output_widens_the_pipe_it_writes_to() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let mut child = harden_tests::plugin_command("netpol-deny")
+        .args(["matrix", "--port", "80", "-f"])
+        .arg(harden_tests::fixtures::g04_example())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    // The first byte is written after the pipe was widened.
+    pipe.read_exact(&mut first).unwrap();
+    // SAFETY: F_GETPIPE_SZ on the read end we hold.
+    let size = unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_GETPIPE_SZ) };
+    let mut rest = Vec::new();
+    pipe.read_to_end(&mut rest).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(size, harden_cli::output::PIPE_BYTES, "the pipe's buffer");
+    let mut whole = first.to_vec();
+    whole.extend(rest);
+    let direct = run(harden_tests::plugin_command("netpol-deny")
+        .args(["matrix", "--port", "80", "-f"])
+        .arg(harden_tests::fixtures::g04_example()));
+    assert_eq!(whole, direct.stdout);
+    assert!(String::from_utf8_lossy(&whole).starts_with("PORT 80/TCP"));
+}

@@ -117,14 +117,6 @@ pub enum ObjectFormat {
     Name,
 }
 
-/// How verdict commands print their answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum VerdictFormat {
-    Text,
-    Json,
-    Yaml,
-}
-
 /// kubectl's `--dry-run` strategies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum DryRun {

@@ -140,18 +140,16 @@ impl TypedValueParser for Formats {
     type Value = Format;
 
     fn parse_ref(&self, cmd: &clap::Command, arg: Option<&clap::Arg>, value: &OsStr) -> Result<Format, clap::Error> {
-        // clap's own parser of the accepted names makes the error (naming the accepted values);
-        // a value that is not UTF-8 is named lossily, as clap does for an enum.
+        // A value that is not UTF-8 matches nothing and is named lossily, as clap does for an enum.
         let value = value.to_string_lossy();
-        let given = PossibleValuesParser::new(self.0.iter().map(Choice::possible_value)).parse_ref(
-            cmd,
-            arg,
-            OsStr::new(value.as_ref()),
-        )?;
         let ignore_case = arg.is_some_and(|a| a.is_ignore_case_set());
-        let choice = self.0.iter().find(|c| c.possible_value().matches(&given, ignore_case));
-        // The parser above accepted exactly these names, so a choice is always found.
-        Ok(choice.map_or(Format::Text, |c| c.format))
+        if let Some(choice) = self.0.iter().find(|c| c.possible_value().matches(&value, ignore_case)) {
+            return Ok(choice.format);
+        }
+        // clap's own parser of the same names makes the error, naming the accepted values.
+        let names = PossibleValuesParser::new(self.0.iter().map(Choice::possible_value));
+        names.parse_ref(cmd, arg, OsStr::new(value.as_ref()))?;
+        Err(clap::Error::new(clap::error::ErrorKind::InvalidValue).with_cmd(cmd))
     }
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
@@ -238,6 +236,11 @@ mod tests {
             let old = OldFlags::try_parse_from(["x", "-o", value]).err().unwrap().to_string();
             assert_eq!(parse(&["-o", value]).unwrap_err().to_string(), old);
         }
+        // Bytes that are not UTF-8, named the same way.
+        use std::os::unix::ffi::OsStringExt;
+        let args = || ["x".into(), "-o".into(), std::ffi::OsString::from_vec(vec![b't', 0xff])];
+        let old = OldFlags::try_parse_from(args()).err().unwrap().to_string();
+        assert_eq!(Flags::try_parse_from(args()).unwrap_err().to_string(), old);
     }
 
     #[test]
@@ -255,5 +258,14 @@ mod tests {
         assert_eq!(TEXT_JSON_YAML.names(), ["text", "json", "yaml"]);
         assert_eq!(TEXT_JSON.names(), ["text", "json"]);
         assert!(TEXT_JSON.accepts(Format::Text) && !TEXT_JSON.accepts(Format::Yaml));
+    }
+
+    /// A format a command's match does not handle is an invalid-input error (exit 2), not a panic
+    /// and not another format's output.
+    #[test]
+    fn an_unprinted_format_is_an_error_naming_it() {
+        let err = Format::Csv.unprinted();
+        assert_eq!(err.kind, crate::error::ErrorKind::InvalidInput);
+        assert_eq!(err.message, "-o csv is not a format this command prints");
     }
 }

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use harden_cli::error::{Outcome, Result};
+use harden_cli::format::{self, Format};
 use harden_kube::flags::KubeArgs;
 use harden_kube::namespaces::SKIPPED_BY_ALL;
 use harden_kube::sources::{SourceArgs, Wanted, load};
@@ -18,13 +19,6 @@ use crate::presets::{Endpoint, EndpointArgs, chosen_endpoints};
 
 /// The ports metadata services answer on.
 const PORTS: [u16; 2] = [80, 443];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-    Yaml,
-}
 
 const STATUSCMD_EXAMPLES: &str = "Examples:\n  # which pods of a12 can still reach 169.254.169.254 (exit 1 if any)\n  kubectl block-metadata status -n a12\n  # and real connection attempts (a helper pod from a mirror where a12 has no pod with nc)\n  kubectl block-metadata status -n a12 --probe --image registry.example.com/library/busybox:1.36\n  # offline, from manifests\n  kubectl block-metadata status -f manifests/ -R -o json";
 
@@ -48,7 +42,7 @@ pub struct StatusCmd {
     recursive: bool,
 
     /// table, json or yaml.
-    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table", value_parser = format::TABLE_JSON_YAML)]
     output: Format,
 
     /// Also try for real: from one Running pod of each namespace, a TCP connection attempt (exec
@@ -122,9 +116,10 @@ impl StatusCmd {
             ));
         }
         let text = match self.output {
-            Format::Table => table(&report),
+            Format::Text => table(&report),
             Format::Json => serde_json::to_string_pretty(&report)? + "\n",
             Format::Yaml => harden_kube::print::to_yaml(&report)?,
+            other => return Err(other.unprinted()),
         };
         harden_cli::output::print(&text);
         if !report.complete {

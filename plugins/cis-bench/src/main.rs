@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use harden_cli::command::{Dispatch, Validated};
 use harden_cli::error::{Error, ExitStyle, Outcome, Result};
+use harden_cli::format::{self, Format};
 use harden_kube::flags::{DryRun, KubeArgs};
 
 use cis_bench::baseline::Baseline;
 use cis_bench::filter::FailOn;
-use cis_bench::render::Format;
 use cis_bench::{baseline, diff, explain, filter, render};
 use harden_kube_bench::model::{Report, Status};
 use harden_kube_bench::{job, parse, run};
@@ -56,22 +56,15 @@ struct ExplainArgs {
     #[arg(value_name = "REPORT")]
     report: String,
     /// text, json or yaml.
-    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text")]
-    format: ExplainFormat,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ExplainFormat {
-    Text,
-    Json,
-    Yaml,
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text", value_parser = format::TEXT_JSON_YAML)]
+    format: Format,
 }
 
 /// How a report is narrowed, printed and judged.
 #[derive(Args)]
 struct Output {
     /// Output format: table (totals, then what to change), json (our documented schema), or junit.
-    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table", value_parser = render::REPORT_FORMATS)]
     format: Format,
     /// Write the output to FILE instead of stdout (a new file; see --overwrite).
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
@@ -153,13 +146,6 @@ struct ReportArgs {
     output: Output,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum DiffFormat {
-    Table,
-    Json,
-    Yaml,
-}
-
 const DIFFARGS_EXAMPLES: &str =
     "Examples:\n  # what changed after fixing a finding\n  kubectl cis-bench diff before.json after.json";
 
@@ -173,8 +159,8 @@ struct DiffArgs {
     #[arg(value_name = "NEW")]
     new: String,
     /// table, json or yaml.
-    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
-    format: DiffFormat,
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table", value_parser = format::TABLE_JSON_YAML)]
+    format: Format,
     /// Accepted risks (as for run and report): changes to FAIL of accepted checks do not make the diff a finding.
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     baseline: Option<PathBuf>,
@@ -234,13 +220,14 @@ impl harden_cli::command::Command for DiffArgs {
         }
         let changes = diff::diff(&old, &new);
         match args.format {
-            DiffFormat::Table => harden_cli::output::print(&diff::table(&changes)),
-            DiffFormat::Json => harden_cli::output::print(
+            Format::Text => harden_cli::output::print(&diff::table(&changes)),
+            Format::Json => harden_cli::output::print(
                 &(serde_json::to_string_pretty(&serde_json::json!({ "changes": changes }))? + "\n"),
             ),
-            DiffFormat::Yaml => {
+            Format::Yaml => {
                 harden_cli::output::print(&harden_cli::output::yaml(&serde_json::json!({ "changes": changes }))?)
             }
+            other => return Err(other.unprinted()),
         }
         // With a baseline, only what got worse and is not accepted is a finding.
         let finding = match &baseline {
@@ -271,9 +258,10 @@ impl harden_cli::command::Command for ExplainArgs {
         let report = read_report(&self.report)?;
         let found = explain::find(&report, &self.id)?;
         match self.format {
-            ExplainFormat::Text => harden_cli::output::print(&explain::text(&found)),
-            ExplainFormat::Json => harden_cli::output::print(&(serde_json::to_string_pretty(&found)? + "\n")),
-            ExplainFormat::Yaml => harden_cli::output::print(&harden_cli::output::yaml(&found)?),
+            Format::Text => harden_cli::output::print(&explain::text(&found)),
+            Format::Json => harden_cli::output::print(&(serde_json::to_string_pretty(&found)? + "\n")),
+            Format::Yaml => harden_cli::output::print(&harden_cli::output::yaml(&found)?),
+            other => return Err(other.unprinted()),
         }
         Ok(Outcome::Good)
     }

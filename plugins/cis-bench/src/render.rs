@@ -5,28 +5,24 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::sync::LazyLock;
 
-use clap::ValueEnum;
 use harden_cli::error::Result;
+use harden_cli::format::{Choice, Format, Formats};
 use regex::Regex;
 
 use crate::filter::FailOn;
 use harden_kube_bench::model::{Check, Document, Report, Status, Totals};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum Format {
-    #[default]
-    Table,
-    Json,
-    Yaml,
-    Junit,
-}
+/// What `run -o` and `report -o` print.
+pub const REPORT_FORMATS: Formats =
+    Formats::new(&[Choice::table(), Choice::of(Format::Json), Choice::of(Format::Yaml), Choice::of(Format::Junit)]);
 
 pub fn render(report: &Report, format: Format, listed: &[Status], fail_on: FailOn) -> Result<String> {
     Ok(match format {
-        Format::Table => table(report, listed),
+        Format::Text => table(report, listed),
         Format::Json => serde_json::to_string_pretty(&Document::new(report.clone()))? + "\n",
         Format::Yaml => harden_cli::output::yaml(&Document::new(report.clone()))?,
         Format::Junit => junit(report, fail_on),
+        other => return Err(other.unprinted()),
     })
 }
 

@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::format::{self, Format};
 use harden_cli::output::{self, line};
 use harden_kube::client::{Kube, connect};
 use harden_kube::flags::KubeArgs;
@@ -15,12 +16,6 @@ use crate::nodes::node_access;
 use crate::run::{self, Best, Record};
 use crate::scenario::{self, Context, Id, Need, Plan, StartFlags};
 use crate::scenarios::{self, ALL};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
 
 fn print_json(value: &serde_json::Value) -> Result<()> {
     line(serde_json::to_string_pretty(value)?);
@@ -48,7 +43,7 @@ pub struct ListCmd {
     runnable: bool,
 
     /// text or json (each scenario's number, id, topic, minutes, needs, variants).
-    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    #[arg(short = 'o', long = "output", default_value = "text", value_parser = format::TEXT_JSON)]
     output: Format,
 
     #[command(flatten)]
@@ -98,6 +93,7 @@ impl ListCmd {
                     ));
                 }
             }
+            other => return Err(other.unprinted()),
         }
         Ok(Outcome::Good)
     }
@@ -311,7 +307,7 @@ pub struct TaskCmd {
     pub run: RunArg,
 
     /// text or json (text, namespaces, names, minutes, secondsLeft, exam, dir).
-    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    #[arg(short = 'o', long = "output", default_value = "text", value_parser = format::TEXT_JSON)]
     output: Format,
 
     #[command(flatten)]
@@ -343,6 +339,7 @@ impl TaskCmd {
                 "names": plan.names, "minutes": record.minutes, "secondsLeft": record.left(run::now()), "exam": record.exam,
                 "dir": record.has_files().then(|| record.dir.display().to_string()),
             }))?,
+            other => return Err(other.unprinted()),
         }
         Ok(Outcome::Good)
     }
@@ -357,7 +354,7 @@ pub struct CheckCmd {
     pub run: RunArg,
 
     /// text or json (checks with passed and reason, score).
-    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    #[arg(short = 'o', long = "output", default_value = "text", value_parser = format::TEXT_JSON)]
     output: Format,
 
     /// Scenario 4: where the Ingress controller listens (HOST or HOST:PORT, default port 443), when the
@@ -486,6 +483,7 @@ impl CheckCmd {
             match self.output {
                 Format::Text => output::print(&text),
                 Format::Json => print_json(&json)?,
+                other => return Err(other.unprinted()),
             }
             return Ok(if solved { Outcome::Good } else { Outcome::Finding });
         }
@@ -495,6 +493,7 @@ impl CheckCmd {
                 "run": record.run, "scenario": record.id, "checks": checks,
                 "score": {"passed": passed, "total": checks.len()},
             }))?,
+            other => return Err(other.unprinted()),
         }
         Ok(if passed == checks.len() { Outcome::Good } else { Outcome::Finding })
     }
@@ -571,7 +570,7 @@ pub struct SolutionCmd {
     pub run: RunArg,
 
     /// text or json (plugin: the plugin commands; manual: the manual steps as a shell script).
-    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    #[arg(short = 'o', long = "output", default_value = "text", value_parser = format::TEXT_JSON)]
     output: Format,
 
     #[command(flatten)]
@@ -615,6 +614,7 @@ impl SolutionCmd {
             Format::Json => print_json(&json!({
                 "run": record.run, "plugin": plan.plugin_steps, "manual": plan.manual, "verify": plan.verify,
             }))?,
+            other => return Err(other.unprinted()),
         }
         Ok(Outcome::Good)
     }

@@ -10,12 +10,13 @@
 
 use clap::{Args, Subcommand};
 use harden_cli::error::{Error, ExitStyle, Outcome, Result};
+use harden_cli::format::{self, Format};
 use harden_cli::output::{self, line};
 use harden_kube::client::connect;
 use harden_kube::flags::KubeArgs;
 use serde_json::json;
 
-use crate::commands::{self, Format};
+use crate::commands;
 use crate::grade::Check;
 use crate::run::{self, Best, Mock, Record};
 use crate::scenario::{self, Context, Id, Plan};
@@ -127,7 +128,7 @@ pub struct StartCmd {
     timeout: std::time::Duration,
 
     /// text or json (the exam, its minutes, and per task its run, scenario, weight, namespaces, text).
-    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    #[arg(short = 'o', long = "output", default_value = "text", value_parser = format::TEXT_JSON)]
     output: Format,
 
     #[command(flatten)]
@@ -332,7 +333,7 @@ pub struct ScoreCmd {
     exam: Option<String>,
 
     /// text or json (per task: run, weight, result, kept best; after the time: score and review).
-    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    #[arg(short = 'o', long = "output", default_value = "text", value_parser = format::TEXT_JSON)]
     output: Format,
 
     #[command(flatten)]
@@ -458,6 +459,7 @@ impl ScoreCmd {
         match self.output {
             Format::Text => output::print(&text),
             Format::Json => line(serde_json::to_string_pretty(&json)?),
+            other => return Err(other.unprinted()),
         }
         Ok(if passed && left < 0 { Outcome::Good } else { Outcome::Finding })
     }

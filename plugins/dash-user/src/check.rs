@@ -7,8 +7,9 @@
 //! impersonation, escalate and bind on roles, starting pods (directly or through a workload), and
 //! cluster-admin's wildcards. A few reads are asked too, to show the user can use the UI.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::format::{self, Format};
 use harden_kube::flags::KubeArgs;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::Api;
@@ -17,13 +18,6 @@ use crate::invocation::NAMESPACE_HELP;
 use crate::rbac::{self};
 use crate::rights::{ask, bound_namespaces, summary, table};
 use crate::ui::{self, Ui};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CheckFormat {
-    Table,
-    Json,
-    Yaml,
-}
 
 pub const EXAMPLES: &str = "Examples:
   # What developer-user may do that matters (exit 1 if it may read Secrets, exec, ...)
@@ -44,8 +38,8 @@ pub struct CheckCmd {
     pub scope_namespaces: Vec<String>,
 
     /// table, json or yaml.
-    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
-    pub output: CheckFormat,
+    #[arg(short = 'o', long = "output", default_value = "table", value_parser = format::TABLE_JSON_YAML)]
+    pub output: Format,
 
     /// The UI whose namespace to use when -n is not given (default: the one installed).
     #[arg(long, value_enum, value_name = "UI")]
@@ -117,15 +111,16 @@ impl CheckCmd {
             "user": user, "groups": groups, "dangerousAllowed": dangerous, "answers": answers,
         });
         match self.output {
-            CheckFormat::Json => harden_cli::output::line(serde_json::to_string_pretty(&doc)?),
-            CheckFormat::Yaml => harden_cli::output::print(
+            Format::Json => harden_cli::output::line(serde_json::to_string_pretty(&doc)?),
+            Format::Yaml => harden_cli::output::print(
                 &serde_yaml::to_string(&doc).map_err(|e| Error::other(format!("writing YAML: {e}")))?,
             ),
-            CheckFormat::Table => {
+            Format::Text => {
                 harden_cli::output::line(format!("What {user} may do (SubjectAccessReview):"));
                 harden_cli::output::print(&table(&answers));
                 harden_cli::output::line(format!("\n{}", summary(&answers)));
             }
+            other => return Err(other.unprinted()),
         }
         Ok(if dangerous == 0 { Outcome::Good } else { Outcome::Finding })
     }

@@ -5,12 +5,13 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use harden_cli::error::{Error, ErrorKind, Outcome, Result};
+use harden_cli::format::{Choice, Format, Formats};
 use harden_cli::output::warn;
 use harden_cli::prompt;
 use harden_kube::apply::{Applier, Object};
-use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs, ObjectFormat};
+use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs, OBJECT_FORMATS};
 use harden_kube::manual::ManualArgs;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::ClusterRole;
@@ -44,15 +45,13 @@ pub const EXAMPLES: &str = "Examples:
   # Only the token, as the seed's kubectl create token developer-user -n kubernetes-dashboard
   kubectl dash-user create developer-user -n kubernetes-dashboard -o token";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CreateFormat {
-    Yaml,
-    Json,
-    /// `kind.group/name`, one per line.
-    Name,
-    /// Only the token on stdout (the object summary goes to stderr).
-    Token,
-}
+/// What `create -o` prints: the objects (as every command that applies objects), or the token.
+const CREATE_FORMATS: Formats = Formats::new(&[
+    Choice::of(Format::Yaml),
+    Choice::of(Format::Json),
+    Choice::of(Format::Name).help("`kind.group/name`, one per line"),
+    Choice::of(Format::Token).help("Only the token on stdout (the object summary goes to stderr)"),
+]);
 
 /// `kubectl dash-user create NAME`
 #[derive(Debug, Args)]
@@ -104,8 +103,8 @@ pub struct CreateCmd {
     pub yes: bool,
 
     /// Print the objects (yaml, json, name) instead of a summary, or only the token (token).
-    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
-    pub output: Option<CreateFormat>,
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", value_parser = CREATE_FORMATS)]
+    pub output: Option<Format>,
 
     #[command(flatten)]
     pub dry_run: harden_kube::flags::DryRunArgs,
@@ -153,12 +152,8 @@ impl harden_cli::command::Command for CreateCmd {
 impl CreateCmd {
     fn apply_args(&self) -> ApplyArgs {
         ApplyArgs {
-            output: match self.output {
-                Some(CreateFormat::Yaml) => Some(ObjectFormat::Yaml),
-                Some(CreateFormat::Json) => Some(ObjectFormat::Json),
-                Some(CreateFormat::Name) => Some(ObjectFormat::Name),
-                Some(CreateFormat::Token) | None => None,
-            },
+            // yaml, json and name print the objects; token only the token, at the end.
+            output: self.output.filter(|&format| OBJECT_FORMATS.accepts(format)),
             dry_run: self.dry_run.strategy,
             field_manager: self.field_manager.clone(),
             force_conflicts: self.force_conflicts,
@@ -168,9 +163,7 @@ impl CreateCmd {
 
     /// Whether a token is printed at the end (so whether its duration matters).
     fn prints_token(&self) -> bool {
-        !self.no_token
-            && matches!(self.output, None | Some(CreateFormat::Token))
-            && self.dry_run.strategy == DryRun::None
+        !self.no_token && matches!(self.output, None | Some(Format::Token)) && self.dry_run.strategy == DryRun::None
     }
 
     /// Validates the flags; asks for what is missing when NAME is missing and a person is there.
@@ -399,7 +392,7 @@ impl CreateCmd {
         }
 
         let mut applier = Applier::new(PLUGIN, self.apply_args(), client.clone()).all_or_nothing();
-        if self.output == Some(CreateFormat::Token) {
+        if self.output == Some(Format::Token) {
             applier = applier.lines_to_stderr();
         }
         let say = |text: String| {
@@ -414,7 +407,7 @@ impl CreateCmd {
             applier.run(objects).await?;
         }
 
-        let wants_token = !self.no_token && matches!(self.output, None | Some(CreateFormat::Token));
+        let wants_token = !self.no_token && matches!(self.output, None | Some(Format::Token));
         if !wants_token {
             if !self.no_token {
                 harden_cli::output::eline(format!(
@@ -435,7 +428,7 @@ impl CreateCmd {
             token_request::human(duration),
             token.expires.as_deref().map(|e| format!(", expires {e}")).unwrap_or_default()
         );
-        if self.output == Some(CreateFormat::Token) {
+        if self.output == Some(Format::Token) {
             harden_cli::output::line(token.token.to_string());
             harden_cli::output::eline(format!("{expiry}\n{login}"));
         } else {

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::format::{self, Format};
 use harden_kube::apply::managed_selector;
 use harden_kube::flags::{DryRun, KubeArgs};
 use harden_kube::list::list_all;
@@ -238,13 +239,6 @@ pub fn name_only(named: &[crate::rights::Answer], control: &[crate::rights::Answ
         .collect()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ListFormat {
-    Table,
-    Json,
-    Yaml,
-}
-
 /// `kubectl dash-user list`
 #[derive(Debug, Args)]
 #[command(after_help = LIST_EXAMPLES)]
@@ -253,8 +247,8 @@ pub struct ListCmd {
     #[command(flatten)]
     pub all_namespaces: harden_kube::flags::AllNamespaces,
 
-    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
-    pub output: ListFormat,
+    #[arg(short = 'o', long = "output", default_value = "table", value_parser = format::TABLE_JSON_YAML)]
+    pub output: Format,
 
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -339,12 +333,12 @@ impl ListCmd {
         }
         let rows = rows(&accounts, &bindings);
         match self.output {
-            ListFormat::Json => harden_cli::output::line(serde_json::to_string_pretty(&rows)?.to_string()),
-            ListFormat::Yaml => harden_cli::output::print(&harden_cli::output::yaml(&rows)?),
-            ListFormat::Table if rows.is_empty() => {
+            Format::Json => harden_cli::output::line(serde_json::to_string_pretty(&rows)?.to_string()),
+            Format::Yaml => harden_cli::output::print(&harden_cli::output::yaml(&rows)?),
+            Format::Text if rows.is_empty() => {
                 harden_cli::output::eline(format!("No dashboard users created by {PLUGIN} found."))
             }
-            ListFormat::Table => harden_cli::output::print(
+            Format::Text => harden_cli::output::print(
                 &harden_cli::output::table(
                     &["namespace", "name", "role", "scope", "bindings", "created"],
                     rows.iter().map(|r| {
@@ -361,6 +355,7 @@ impl ListCmd {
                 )
                 .to_string(),
             ),
+            other => return Err(other.unprinted()),
         }
         Ok(Outcome::Good)
     }

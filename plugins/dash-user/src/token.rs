@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::format::{Choice, Format, Formats};
 use harden_cli::output::warn;
 use harden_kube::flags::KubeArgs;
 use harden_kube::manual::ManualArgs;
@@ -26,13 +27,11 @@ pub const EXAMPLES: &str = "Examples:
   # A working day, for a script
   kubectl dash-user token developer-user -n kubernetes-dashboard --duration 8h";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TokenFormat {
-    /// The token alone on stdout; expiry and login help on stderr.
-    Token,
-    /// The token, its expiry and how to log in, on stdout.
-    Text,
-}
+/// What `token -o` prints.
+const TOKEN_FORMATS: Formats = Formats::new(&[
+    Choice::of(Format::Token).help("The token alone on stdout; expiry and login help on stderr"),
+    Choice::of(Format::Text).help("The token, its expiry and how to log in, on stdout"),
+]);
 
 /// `kubectl dash-user token NAME`
 #[derive(Debug, Args)]
@@ -50,8 +49,8 @@ pub struct TokenCmd {
     pub allow_long_lived: bool,
 
     /// token (the default): only the token on stdout, for scripts; text: with its expiry and login help.
-    #[arg(short = 'o', long = "output", value_enum)]
-    pub output: Option<TokenFormat>,
+    #[arg(short = 'o', long = "output", value_parser = TOKEN_FORMATS)]
+    pub output: Option<Format>,
 
     #[command(flatten)]
     pub manual: ManualArgs,
@@ -121,12 +120,13 @@ impl TokenCmd {
             token.expires.as_deref().map(|e| format!(", expires {e}")).unwrap_or_default()
         );
         let login = ui::login(&client, &namespace, self.ui, &known).await;
-        match self.output.unwrap_or(TokenFormat::Token) {
-            TokenFormat::Token => {
+        match self.output.unwrap_or(Format::Token) {
+            Format::Token => {
                 harden_cli::output::line(token.token.to_string());
                 harden_cli::output::eline(format!("{expiry}\n{login}"));
             }
-            TokenFormat::Text => harden_cli::output::line(format!("{expiry}:\n{}\n\n{login}", token.token)),
+            Format::Text => harden_cli::output::line(format!("{expiry}:\n{}\n\n{login}", token.token)),
+            other => return Err(other.unprinted()),
         }
         Ok(Outcome::Good)
     }

@@ -3,9 +3,10 @@
 //! applied over them: an object of the same kind, namespace and name is replaced, as `kubectl
 //! apply` would). A verdict as `kubectl diff`: exit 0 nothing changes, 1 connections change.
 
+use harden_cli::format::{self, Format};
 use std::collections::BTreeMap;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use harden_cli::error::{Error, Outcome, Result};
 use harden_kube::flags::KubeArgs;
 use harden_kube::sources::{SourceArgs, Wanted, add_files, load};
@@ -14,13 +15,6 @@ use serde_json::{Value, json};
 
 use crate::engine_errors::engine_error;
 use crate::ports::{DEFAULT_PORT, port_label};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DiffFormat {
-    Text,
-    Json,
-    Yaml,
-}
 
 const DIFF_EXAMPLES: &str = "Examples:\n  \
     # what the seed's default-deny would cut in g04, before applying it\n  \
@@ -42,8 +36,8 @@ pub struct DiffCmd {
     #[command(flatten)]
     source: SourceArgs,
     /// text, json or yaml.
-    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text")]
-    output: DiffFormat,
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text", value_parser = format::TEXT_JSON_YAML)]
+    output: Format,
     #[command(flatten)]
     pub kube: KubeArgs,
 }
@@ -199,12 +193,13 @@ impl DiffCmd {
         }
         let unmodelled = &after.unmodelled;
         let text = match self.output {
-            DiffFormat::Text if !unmodelled.is_empty() => {
+            Format::Text if !unmodelled.is_empty() => {
                 harden_kube::sources::incomplete_note(unmodelled) + &text(&changes, pairs.len())
             }
-            DiffFormat::Text => text(&changes, pairs.len()),
-            DiffFormat::Json => serde_json::to_string_pretty(&document(&changes, unmodelled))? + "\n",
-            DiffFormat::Yaml => harden_kube::print::to_yaml(&document(&changes, unmodelled))?,
+            Format::Text => text(&changes, pairs.len()),
+            Format::Json => serde_json::to_string_pretty(&document(&changes, unmodelled))? + "\n",
+            Format::Yaml => harden_kube::print::to_yaml(&document(&changes, unmodelled))?,
+            other => return Err(other.unprinted()),
         };
         harden_cli::output::print(&text);
         if !unmodelled.is_empty() {

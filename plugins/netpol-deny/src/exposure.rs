@@ -4,8 +4,9 @@
 //! that fits is covered by the answer today.
 
 use apimachinery::labels as selector;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use harden_cli::error::{Outcome, Result};
+use harden_cli::format::{Choice, Format, Formats};
 use harden_kube::flags::KubeArgs;
 use harden_kube::sources::{SourceArgs, Wanted, load};
 use netpol::{Cluster, Direction, Exposure, Opening, PodId, TierOpening};
@@ -15,14 +16,13 @@ use crate::engine_errors::engine_error;
 use crate::markdown::md_cell;
 use crate::units::{Unit, Units};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ExposureFormat {
-    Text,
-    Json,
-    Yaml,
-    /// A Markdown table (GitHub renders it).
-    Md,
-}
+/// What `exposure -o` prints.
+const EXPOSURE_FORMATS: Formats = Formats::new(&[
+    Choice::of(Format::Text),
+    Choice::of(Format::Json),
+    Choice::of(Format::Yaml),
+    Choice::of(Format::Md).help("A Markdown table (GitHub renders it)"),
+]);
 
 const EXPOSURE_EXAMPLES: &str = "Examples:\n  \
     # what the seed's g04 pods are open to, beyond the pods that exist today\n  \
@@ -40,8 +40,8 @@ pub struct ExposureCmd {
     #[arg(short = 'l', long = "selector", value_name = "SEL")]
     selector: Option<String>,
     /// text, json, yaml or md.
-    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text")]
-    output: ExposureFormat,
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text", value_parser = EXPOSURE_FORMATS)]
+    output: Format,
     #[command(flatten)]
     pub kube: KubeArgs,
 }
@@ -83,10 +83,11 @@ impl ExposureCmd {
         }
         let units = Units::new(cluster, &pods, true);
         let text = match self.output {
-            ExposureFormat::Text => text(cluster, &units),
-            ExposureFormat::Json => serde_json::to_string_pretty(&document(cluster, &units))? + "\n",
-            ExposureFormat::Yaml => harden_kube::print::to_yaml(&document(cluster, &units))?,
-            ExposureFormat::Md => markdown(cluster, &units),
+            Format::Text => text(cluster, &units),
+            Format::Json => serde_json::to_string_pretty(&document(cluster, &units))? + "\n",
+            Format::Yaml => harden_kube::print::to_yaml(&document(cluster, &units))?,
+            Format::Md => markdown(cluster, &units),
+            other => return Err(other.unprinted()),
         };
         harden_cli::output::print(&text);
         if !cluster.complete() {

@@ -12,10 +12,11 @@
 
 mod routes;
 
+use harden_cli::format::{self, Format};
 use std::collections::BTreeMap;
 
 use apimachinery::labels as selector;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use harden_cli::error::{Error, Outcome, Result};
 use harden_kube::flags::KubeArgs;
 use harden_kube::sources::{SourceArgs, Wanted, load_using};
@@ -39,13 +40,6 @@ pub const KNOWN_CONTROLLERS: &[(&str, &str)] = &[
 
 const FLAG: &str = "--ingress-controller";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PathsFormat {
-    Text,
-    Json,
-    Yaml,
-}
-
 const EXAMPLES: &str = "Examples:\n  \
     # does the Ingress of t75 still reach its pods after a default-deny? (controller found from its IngressClass)\n  \
     kubectl netpol-deny ingress-paths -n t75\n  \
@@ -64,8 +58,8 @@ pub struct IngressPathsCmd {
     #[arg(long = "ingress-controller", value_name = "NS/SELECTOR")]
     ingress_controller: Option<String>,
     /// text, json or yaml.
-    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text")]
-    output: PathsFormat,
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text", value_parser = format::TEXT_JSON_YAML)]
+    output: Format,
     #[command(flatten)]
     pub kube: KubeArgs,
 }
@@ -163,9 +157,10 @@ impl IngressPathsCmd {
         }
         let cluster = &loaded.cluster;
         let text = match self.output {
-            PathsFormat::Text => text(cluster, &entries),
-            PathsFormat::Json => serde_json::to_string_pretty(&document(cluster, &entries))? + "\n",
-            PathsFormat::Yaml => harden_kube::print::to_yaml(&document(cluster, &entries))?,
+            Format::Text => text(cluster, &entries),
+            Format::Json => serde_json::to_string_pretty(&document(cluster, &entries))? + "\n",
+            Format::Yaml => harden_kube::print::to_yaml(&document(cluster, &entries))?,
+            other => return Err(other.unprinted()),
         };
         harden_cli::output::print(&text);
         let reaches = entries.iter().flat_map(|e| e.paths.iter().map(|p| p.reach));

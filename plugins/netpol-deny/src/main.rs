@@ -145,4 +145,30 @@ mod tests {
             assert!(validated.error().is_none(), "{args:?}: {:?}", validated.error());
         }
     }
+
+    /// Issue 26: every -o takes the shared format, and the form for a person answers to both
+    /// spellings (`-o text` where `table` is shown, and the reverse), while a format a command
+    /// does not list is still refused.
+    #[test]
+    fn every_output_flag_takes_both_spellings_of_the_form_for_a_person() {
+        use harden_cli::format::Format;
+        let cli = Cli::command();
+        let mut seen = 0;
+        for sub in cli.get_subcommands() {
+            let Some(arg) = sub.get_arguments().find(|a| a.get_long() == Some("output")) else { continue };
+            let names: Vec<String> = arg.get_possible_values().iter().map(|v| v.get_name().to_string()).collect();
+            // The subcommand alone, its other required flags left out: only -o is looked at.
+            let parse = |value: &str| {
+                let matches = sub.clone().no_binary_name(true).ignore_errors(true).try_get_matches_from(["-o", value]);
+                matches.ok().and_then(|m| m.get_one::<Format>(arg.get_id().as_str()).copied())
+            };
+            if names.iter().any(|n| n == "table" || n == "text") {
+                seen += 1;
+                assert_eq!(parse("table"), Some(Format::Text), "{}", sub.get_name());
+                assert_eq!(parse("text"), Some(Format::Text), "{}", sub.get_name());
+            }
+            assert_eq!(parse("junit"), None, "{} does not print junit", sub.get_name());
+        }
+        assert!(seen >= 8, "only {seen} subcommands print for a person");
+    }
 }

@@ -1,8 +1,9 @@
 //! `list`: the NetworkPolicies of namespaces, what each isolates and which pods it selects, and
 //! which of them this plugin made; `delete`: removes policies this plugin made, and nothing else.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use harden_cli::error::{Error, ErrorKind, Outcome, Result};
+use harden_cli::format::{self, Format};
 use harden_kube::apply::{Deleted, delete_managed, is_managed_by, managed_selector};
 use harden_kube::flags::{DryRun, KubeArgs};
 use harden_kube::namespaces::NamespaceScope;
@@ -14,13 +15,6 @@ use serde_json::json;
 
 use crate::PLUGIN;
 use crate::engine_errors::engine_error;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ListFormat {
-    Table,
-    Json,
-    Yaml,
-}
 
 const LIST_EXAMPLES: &str = "Examples:\n  \
     kubectl netpol-deny list -n g04\n  \
@@ -34,8 +28,8 @@ pub struct ListCmd {
     #[command(flatten)]
     source: SourceArgs,
     /// table, json or yaml.
-    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
-    output: ListFormat,
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table", value_parser = format::TABLE_JSON_YAML)]
+    output: Format,
     #[command(flatten)]
     pub kube: KubeArgs,
 }
@@ -117,11 +111,11 @@ impl ListCmd {
             )
         };
         let text = match self.output {
-            ListFormat::Table if rows.is_empty() => {
+            Format::Text if rows.is_empty() => {
                 harden_cli::output::eline(format!("No NetworkPolicies in {}.", loaded.namespaces.join(", ")));
                 if tier_rows.is_empty() { String::new() } else { tier_table() }
             }
-            ListFormat::Table => {
+            Format::Text => {
                 harden_cli::output::table(
                     &["namespace", "name", "isolates", "selects", "managed"],
                     rows.iter().map(|(ns, name, types, pods, managed)| {
@@ -140,7 +134,7 @@ impl ListCmd {
                     }),
                 ) + &if tier_rows.is_empty() { String::new() } else { format!("\n{}", tier_table()) }
             }
-            ListFormat::Json | ListFormat::Yaml => {
+            Format::Json | Format::Yaml => {
                 let items: Vec<_> = rows
                     .iter()
                     .map(|(ns, name, types, pods, managed)| {
@@ -160,12 +154,13 @@ impl ListCmd {
                     })
                     .collect();
                 let doc = json!({ "clusterPolicies": tier_items, "policies": items });
-                if self.output == ListFormat::Json {
+                if self.output == Format::Json {
                     serde_json::to_string_pretty(&doc)? + "\n"
                 } else {
                     harden_kube::print::to_yaml(&doc)?
                 }
             }
+            other => return Err(other.unprinted()),
         };
         harden_cli::output::print(&text);
         Ok(Outcome::Good)

@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use apimachinery::labels as selector;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::format::{Choice, Format, Formats};
 use harden_kube::flags::KubeArgs;
 use harden_kube::sources::{SourceArgs, Wanted, load};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -39,24 +40,19 @@ const CHUNK: usize = 1 << 20;
 /// more than double a large document and its time) and say so; `can-reach` explains any one pair.
 pub const DECIDED_CELL_LIMIT: usize = 250_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum MatrixFormat {
-    /// Without --port: each pair that may connect and its connections. With --port: `.` allowed,
-    /// `X` denied, `-` no such named port, one table per port.
-    Table,
-    Json,
-    Yaml,
-    /// One line per source and destination (and per port, with --port).
-    Csv,
-    /// A Graphviz digraph of the allowed connections.
-    Dot,
-    /// Markdown tables (GitHub renders them).
-    Md,
-    /// A self-contained HTML page with the connection sets drawn as a graph (without --port).
-    Html,
-    /// The graph of `html` as one SVG document (without --port).
-    Svg,
-}
+/// What `matrix -o` prints.
+pub const MATRIX_FORMATS: Formats = Formats::new(&[
+    Choice::table().help(
+        "Without --port: each pair that may connect and its connections. With --port: `.` allowed, `X` denied, `-` no such named port, one table per port",
+    ),
+    Choice::of(Format::Json),
+    Choice::of(Format::Yaml),
+    Choice::of(Format::Csv).help("One line per source and destination (and per port, with --port)"),
+    Choice::of(Format::Dot).help("A Graphviz digraph of the allowed connections"),
+    Choice::of(Format::Md).help("Markdown tables (GitHub renders them)"),
+    Choice::of(Format::Html).help("A self-contained HTML page with the connection sets drawn as a graph (without --port)"),
+    Choice::of(Format::Svg).help("The graph of `html` as one SVG document (without --port)"),
+]);
 
 const MATRIX_EXAMPLES: &str = "Examples:\n  \
     # who can reach whom in g04 and default, on which protocols and ports\n  \
@@ -94,8 +90,8 @@ pub struct MatrixCmd {
     #[arg(long)]
     no_fold: bool,
     /// Output format.
-    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
-    output: MatrixFormat,
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table", value_parser = MATRIX_FORMATS)]
+    output: Format,
 
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -148,7 +144,7 @@ impl MatrixCmd {
             pods: parse_selector("--to", self.to.as_deref())?,
             namespaces: parse_selector("--to-namespace", self.to_namespace.as_deref())?,
         };
-        if !ports.is_empty() && matches!(self.output, MatrixFormat::Html | MatrixFormat::Svg) {
+        if !ports.is_empty() && matches!(self.output, Format::Html | Format::Svg) {
             return Err(Error::invalid(
                 "-o html and -o svg draw every protocol and port at once: --port does not apply",
             )
@@ -274,18 +270,19 @@ impl<'a> Table<'a> {
         (0..self.columns.0.len()).map(|column| self.symbol(matrix, row, column)).collect()
     }
 
-    pub fn write(&self, out: &mut dyn Out, format: MatrixFormat) -> Result<()> {
+    pub fn write(&self, out: &mut dyn Out, format: Format) -> Result<()> {
         match format {
-            MatrixFormat::Table => self.write_table(out),
-            MatrixFormat::Json => self.write_json(out),
-            MatrixFormat::Yaml => self.write_yaml(out),
-            MatrixFormat::Csv => self.write_csv(out),
-            MatrixFormat::Dot => self.write_dot(out),
-            MatrixFormat::Md => self.write_md(out),
+            Format::Text => self.write_table(out),
+            Format::Json => self.write_json(out),
+            Format::Yaml => self.write_yaml(out),
+            Format::Csv => self.write_csv(out),
+            Format::Dot => self.write_dot(out),
+            Format::Md => self.write_md(out),
             // Refused with --port before anything is read (MatrixCmd::run).
-            MatrixFormat::Html | MatrixFormat::Svg => {
+            Format::Html | Format::Svg => {
                 Err(Error::invalid("-o html and -o svg draw connection sets: --port does not apply"))
             }
+            other => Err(other.unprinted()),
         }
     }
 
@@ -863,7 +860,7 @@ mod tests {
         Cluster::build(&objects).unwrap()
     }
 
-    fn render(table: &Table, format: MatrixFormat) -> String {
+    fn render(table: &Table, format: Format) -> String {
         let mut out = Vec::new();
         table.write(&mut out, format).unwrap();
         String::from_utf8(out).unwrap()
@@ -882,9 +879,9 @@ mod tests {
                         default/other  .              .            .\n\
                         g04/backend    .              .            .\n\
                         g04/frontend   .              .            .\n";
-        assert_eq!(render(&all(&before, &[PortQuery::tcp(3000)]), MatrixFormat::Table), expected);
+        assert_eq!(render(&all(&before, &[PortQuery::tcp(3000)]), Format::Text), expected);
         let after = g04(true);
-        let table = render(&all(&after, &[PortQuery::tcp(3000), PortQuery::tcp(80)]), MatrixFormat::Table);
+        let table = render(&all(&after, &[PortQuery::tcp(3000), PortQuery::tcp(80)]), Format::Text);
         let rows: Vec<&str> = table.lines().collect();
         assert_eq!(rows[2], "default/other  .              X            X");
         assert_eq!(rows[3], "g04/backend    .              .            X");
@@ -899,7 +896,7 @@ mod tests {
         let c = g04(true);
         let table = all(&c, &[PortQuery::tcp(3000)]);
         assert_eq!(
-            render(&table, MatrixFormat::Md),
+            render(&table, Format::Md),
             "**Port 3000/TCP** (`.` allowed, `X` denied, `-` no such named port)\n\n\
              | FROM \\ TO | default/other | g04/backend | g04/frontend |\n\
              |---|---|---|---|\n\
@@ -914,20 +911,20 @@ mod tests {
     fn json_yaml_csv_and_dot_agree() {
         let c = g04(true);
         let table = all(&c, &[PortQuery::tcp(3000)]);
-        let value: Value = serde_json::from_str(&render(&table, MatrixFormat::Json)).unwrap();
+        let value: Value = serde_json::from_str(&render(&table, Format::Json)).unwrap();
         assert_eq!(value["pods"][1]["name"], "g04/backend");
         assert_eq!(value["pods"][1]["labels"]["tier"], "backend");
         assert_eq!(value["ports"][0]["port"], "3000/TCP");
         assert_eq!(value["ports"][0]["rows"][0], ".XX");
         assert_eq!(value["ports"][0]["allowed"][2][1], true);
         assert_eq!(value["ports"][0]["allowed"][0][1], false);
-        let yaml: Value = serde_yaml::from_str(&render(&table, MatrixFormat::Yaml)).unwrap();
+        let yaml: Value = serde_yaml::from_str(&render(&table, Format::Yaml)).unwrap();
         assert_eq!(yaml, value, "YAML holds the same document");
-        let csv = render(&table, MatrixFormat::Csv);
+        let csv = render(&table, Format::Csv);
         assert!(csv.contains("3000/TCP,default/other,g04/backend,denied\n"), "{csv}");
         assert!(csv.contains("3000/TCP,g04/frontend,g04/backend,allowed\n"), "{csv}");
         assert_eq!(csv.lines().count(), 1 + 9);
-        let dot = render(&table, MatrixFormat::Dot);
+        let dot = render(&table, Format::Dot);
         assert!(dot.contains("u2 -> u1 [label=\"3000/TCP\"];"), "{dot}");
         assert!(!dot.contains("u0 -> u1"), "{dot}");
         assert!(dot.contains("label=\"g04\""), "{dot}");
@@ -937,7 +934,7 @@ mod tests {
     #[test]
     fn streamed_json_is_pretty_json() {
         let c = g04(true);
-        let text = render(&all(&c, &[PortQuery::tcp(3000)]), MatrixFormat::Json);
+        let text = render(&all(&c, &[PortQuery::tcp(3000)]), Format::Json);
         let value: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(text, serde_json::to_string_pretty(&value).unwrap() + "\n");
     }
@@ -1023,19 +1020,19 @@ mod tests {
         let c = Cluster::build(&objects).unwrap();
         for (cluster, uncertain) in [(&certain, false), (&c, true)] {
             let table = all(cluster, &[PortQuery::tcp(80)]);
-            let text = render(&table, MatrixFormat::Table);
+            let text = render(&table, Format::Text);
             // Row y/b, column x/a.
             let row = text.lines().find(|l| l.starts_with("y/b")).unwrap();
             assert_eq!(row.split_whitespace().nth(1), Some(if uncertain { "?" } else { "." }), "{text}");
             assert_eq!(text.contains("? allowed unless a cluster policy of the same priority denies it"), uncertain);
-            let json: Value = serde_json::from_str(&render(&table, MatrixFormat::Json)).unwrap();
+            let json: Value = serde_json::from_str(&render(&table, Format::Json)).unwrap();
             assert_eq!(json["ports"][0]["uncertain"], usize::from(uncertain), "{json:#}");
             assert_eq!(json["ports"][0]["rows"][1], if uncertain { "?." } else { ".." }, "{json:#}");
-            let yaml: Value = serde_yaml::from_str(&render(&table, MatrixFormat::Yaml)).unwrap();
+            let yaml: Value = serde_yaml::from_str(&render(&table, Format::Yaml)).unwrap();
             assert_eq!(yaml, json);
-            let csv = render(&table, MatrixFormat::Csv);
+            let csv = render(&table, Format::Csv);
             assert_eq!(csv.contains("80/TCP,y/b,x/a,uncertain"), uncertain, "{csv}");
-            assert_eq!(render(&table, MatrixFormat::Dot).contains("style=dashed"), uncertain);
+            assert_eq!(render(&table, Format::Dot).contains("style=dashed"), uncertain);
         }
     }
 
@@ -1051,7 +1048,7 @@ mod tests {
     fn every_cell_names_what_decided_it() {
         let c = g04(true);
         let table = all(&c, &[PortQuery::tcp(3000)]);
-        let json: Value = serde_json::from_str(&render(&table, MatrixFormat::Json)).unwrap();
+        let json: Value = serde_json::from_str(&render(&table, Format::Json)).unwrap();
         let port = &json["ports"][0];
         // Rows and columns: default/other, g04/backend, g04/frontend.
         let allowed_by = decided_side(port, 2, 1, 1);
@@ -1074,7 +1071,7 @@ mod tests {
                 assert_eq!(port["allowed"][row][column], both, "{row} -> {column}");
             }
         }
-        let yaml: Value = serde_yaml::from_str(&render(&table, MatrixFormat::Yaml)).unwrap();
+        let yaml: Value = serde_yaml::from_str(&render(&table, Format::Yaml)).unwrap();
         assert_eq!(yaml, json);
     }
 
@@ -1096,7 +1093,7 @@ mod tests {
         objects.add_yaml(yaml, "tiers.yaml").unwrap();
         let c = Cluster::build(&objects).unwrap();
         let table = all(&c, &[PortQuery::tcp(443), PortQuery::tcp(80)]);
-        let json: Value = serde_json::from_str(&render(&table, MatrixFormat::Json)).unwrap();
+        let json: Value = serde_json::from_str(&render(&table, Format::Json)).unwrap();
         // Rows and columns: x/a, y/b. y/b -> x/a on 443: the Admin Deny, though allow-y allows.
         let deny = decided_side(&json["ports"][0], 1, 0, 1);
         assert_eq!(json["ports"][0]["allowed"][1][0], false);
@@ -1128,11 +1125,11 @@ mod tests {
         let c = Cluster::build(&objects).unwrap();
         let pods: Vec<PodId> = c.pod_ids().collect();
         let table = Table::new(&c, &pods, &pods, false, &[PortQuery::tcp(80)]);
-        let json: Value = serde_json::from_str(&render(&table, MatrixFormat::Json)).unwrap();
+        let json: Value = serde_json::from_str(&render(&table, Format::Json)).unwrap();
         let omitted = json["ports"][0]["decidedBy"]["omitted"].as_str().unwrap();
         assert!(omitted.starts_with("251001 cells: more than 250000"), "{omitted}");
         assert!(json["ports"][0]["decidedBy"].get("cells").is_none());
-        let yaml: Value = serde_yaml::from_str(&render(&table, MatrixFormat::Yaml)).unwrap();
+        let yaml: Value = serde_yaml::from_str(&render(&table, Format::Yaml)).unwrap();
         assert_eq!(yaml["ports"][0]["decidedBy"], json["ports"][0]["decidedBy"]);
     }
 
@@ -1149,17 +1146,17 @@ mod tests {
             .unwrap();
         let c = Cluster::build(&objects).unwrap();
         let table = all(&c, &[PortQuery::tcp(3000)]);
-        let text = render(&table, MatrixFormat::Table);
+        let text = render(&table, Format::Text);
         assert!(text.starts_with("INCOMPLETE: 1 object(s)"), "{text}");
         assert!(text.contains("(by the NetworkPolicies alone: . allowed, X denied"), "{text}");
-        let json = render(&table, MatrixFormat::Json);
+        let json = render(&table, Format::Json);
         let value: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(json, serde_json::to_string_pretty(&value).unwrap() + "\n", "still serde's pretty JSON");
         assert_eq!(value["complete"], false);
         assert_eq!(value["unmodelled"][0]["object"], "n/deny");
-        let yaml: Value = serde_yaml::from_str(&render(&table, MatrixFormat::Yaml)).unwrap();
+        let yaml: Value = serde_yaml::from_str(&render(&table, Format::Yaml)).unwrap();
         assert_eq!(yaml, value);
-        assert!(render(&table, MatrixFormat::Dot).starts_with("// INCOMPLETE"));
+        assert!(render(&table, Format::Dot).starts_with("// INCOMPLETE"));
     }
 
     /// Issue 20: a folded row's answer is each member pod's, on a synthetic cluster with policies.
@@ -1203,7 +1200,7 @@ mod tests {
         let all_pods: Vec<PodId> = c.pod_ids().collect();
         let backend: Vec<PodId> = all_pods.iter().copied().filter(|&p| c.pods[p].name == "backend").collect();
         let table = Table::new(&c, &all_pods, &backend, true, &[PortQuery::tcp(3000)]);
-        let text = render(&table, MatrixFormat::Table);
+        let text = render(&table, Format::Text);
         assert_eq!(
             text,
             "PORT 3000/TCP   (. allowed, X denied, - no such named port)\n\
@@ -1212,7 +1209,7 @@ mod tests {
              g04/backend    .\n\
              g04/frontend   .\n"
         );
-        let text = render(&table, MatrixFormat::Json);
+        let text = render(&table, Format::Json);
         let value: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["columns"][0]["name"], "g04/backend");
         assert_eq!(text, serde_json::to_string_pretty(&value).unwrap() + "\n");

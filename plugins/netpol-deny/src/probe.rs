@@ -11,9 +11,10 @@
 //! source container needs `sh` and `nc` (busybox, alpine and most debug images have them); a pod
 //! whose container has not is reported as "not probed" with the reason, never as a difference.
 
+use harden_cli::format::{self, Format};
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use futures::StreamExt;
 use harden_cli::error::{Error, Outcome, Result};
 use harden_cli::progress::Counter;
@@ -43,13 +44,6 @@ const PROBE_EXAMPLES: &str = "Examples:\n  \
     Observed: connected | nothing listening (the packet arrived, the pod refused it) | blocked (timed out |\n\
     rejected) | not probed. A blocked attempt costs at most --timeout.";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ProbeFormat {
-    Table,
-    Json,
-    Yaml,
-}
-
 #[derive(Args)]
 #[command(after_help = PROBE_EXAMPLES)]
 #[command(mut_arg("all_namespaces", |a| a.help("Every namespace (kube-system only when also named with -n)")))]
@@ -73,8 +67,8 @@ pub struct ProbeCmd {
     #[arg(long)]
     no_listener: bool,
     /// table, json or yaml.
-    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
-    output: ProbeFormat,
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table", value_parser = format::TABLE_JSON_YAML)]
+    output: Format,
     #[command(flatten)]
     pub kube: KubeArgs,
 }
@@ -234,9 +228,10 @@ impl ProbeCmd {
                 .with_hint("the source pods need to be Running and have sh and nc (e.g. busybox)"));
         }
         let text = match self.output {
-            ProbeFormat::Table => table(cluster, &units, &cells),
-            ProbeFormat::Json => serde_json::to_string_pretty(&as_json(cluster, &units, &cells, attempts))? + "\n",
-            ProbeFormat::Yaml => harden_kube::print::to_yaml(&as_json(cluster, &units, &cells, attempts))?,
+            Format::Text => table(cluster, &units, &cells),
+            Format::Json => serde_json::to_string_pretty(&as_json(cluster, &units, &cells, attempts))? + "\n",
+            Format::Yaml => harden_kube::print::to_yaml(&as_json(cluster, &units, &cells, attempts))?,
+            other => return Err(other.unprinted()),
         };
         harden_cli::output::print(&text);
         if !cluster.complete() {

@@ -1,8 +1,9 @@
 //! `who-can-reach NS/POD` and its mirror `reachable-from NS/POD`: every pod (folded as in
 //! `matrix`) that can reach the pod, or that it can reach, and through which rule on each side.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::format::{self, Format};
 use harden_kube::flags::KubeArgs;
 use harden_kube::sources::{SourceArgs, Wanted, load};
 use netpol::{Cluster, Endpoint, PodId, PortQuery, Side, Verdict};
@@ -11,13 +12,6 @@ use serde_json::{Value, json};
 use crate::engine_errors::engine_error;
 use crate::ports::DEFAULT_PORT;
 use crate::units::Units;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReachFormat {
-    Table,
-    Json,
-    Yaml,
-}
 
 /// Which way the question goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +45,8 @@ pub struct ReachArgs {
     #[command(flatten)]
     source: SourceArgs,
     /// table, json or yaml.
-    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
-    output: ReachFormat,
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table", value_parser = format::TABLE_JSON_YAML)]
+    output: Format,
     #[command(flatten)]
     pub kube: KubeArgs,
 }
@@ -200,15 +194,16 @@ impl ReachArgs {
         }
         let target_name = cluster.pod_name(target);
         let text = match self.output {
-            ReachFormat::Table if !cluster.complete() => {
+            Format::Text if !cluster.complete() => {
                 harden_kube::sources::incomplete_note(&cluster.unmodelled)
                     + &table(cluster, way, &target_name, &reached, denied)
             }
-            ReachFormat::Table => table(cluster, way, &target_name, &reached, denied),
-            ReachFormat::Json => {
+            Format::Text => table(cluster, way, &target_name, &reached, denied),
+            Format::Json => {
                 serde_json::to_string_pretty(&document(cluster, way, &target_name, &reached, denied))? + "\n"
             }
-            ReachFormat::Yaml => harden_kube::print::to_yaml(&document(cluster, way, &target_name, &reached, denied))?,
+            Format::Yaml => harden_kube::print::to_yaml(&document(cluster, way, &target_name, &reached, denied))?,
+            other => return Err(other.unprinted()),
         };
         harden_cli::output::print(&text);
         if !cluster.complete() {

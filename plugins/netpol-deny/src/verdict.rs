@@ -5,8 +5,9 @@ use std::net::IpAddr;
 
 use clap::Args;
 use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::format::{self, Format};
 use harden_cli::prompt;
-use harden_kube::flags::{KubeArgs, VerdictFormat};
+use harden_kube::flags::KubeArgs;
 use harden_kube::sources::{SourceArgs, Wanted, load};
 use netpol::{Cluster, Endpoint, PortQuery};
 
@@ -47,8 +48,8 @@ pub struct CanReachCmd {
     #[arg(short = 'R', long)]
     recursive: bool,
     /// Output format: text, json or yaml.
-    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text")]
-    output: VerdictFormat,
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text", value_parser = format::TEXT_JSON_YAML)]
+    output: Format,
     /// Also try it for real: exec `nc` in the source pod towards the destination pod (TCP; live
     /// cluster, both ends pods). Observed: connected, nothing listening, blocked or not probed; exit 0
     /// only when allowed and the packet arrived.
@@ -208,7 +209,7 @@ impl CanReachCmd {
             json = serde_json::to_string_pretty(&value)? + "\n";
         }
         let text = match self.output {
-            VerdictFormat::Text => {
+            Format::Text => {
                 let mut text = render::verdict_text(cluster, &verdict);
                 match &observed {
                     Some(observed) if !cluster.complete() || !verdict.certain() => text.push_str(&format!(
@@ -221,8 +222,9 @@ impl CanReachCmd {
                 }
                 text
             }
-            VerdictFormat::Json => json,
-            VerdictFormat::Yaml => render::json_to_yaml(&json)?,
+            Format::Json => json,
+            Format::Yaml => render::json_to_yaml(&json)?,
+            other => return Err(other.unprinted()),
         };
         harden_cli::output::print(&text);
         if !cluster.complete() {

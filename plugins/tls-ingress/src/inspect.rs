@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use harden_cli::error::{Error, ErrorKind, Outcome, Result};
 use harden_kube::flags::KubeArgs;
 use k8s_openapi::api::core::v1::{Secret, Service};
@@ -25,16 +25,10 @@ use crate::gwinspect::{
 };
 use crate::input::Ports;
 use crate::tls_check::{Finding, Lookup, ServicePorts, TlsReport, fail, inspect_tls, warn};
+use harden_cli::format::{self, Format};
 use harden_cli::report::{self, Health, Scale};
 use harden_tls::cert;
 use harden_tls::probe;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-    Yaml,
-}
 
 #[derive(Args)]
 #[command(after_help = "Examples:
@@ -55,7 +49,7 @@ pub struct InspectCmd {
     pub all_namespaces: harden_kube::flags::AllNamespaces,
 
     /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    #[arg(short = 'o', long = "output", default_value = "table", value_parser = format::TABLE_JSON_YAML)]
     pub output: Format,
 
     /// Also connect to the controller's address with SNI for each host and compare the served
@@ -436,12 +430,7 @@ impl InspectCmd {
             gateways: &gateway_reports,
             httproutes: &route_reports,
         };
-        let format = match self.output {
-            Format::Table => report::Format::Text,
-            Format::Json => report::Format::Json,
-            Format::Yaml => report::Format::Yaml,
-        };
-        report::write(&document, format, |document| Ok(render_text(document, namespaces.as_deref())))?;
+        report::write(&document, self.output, |document| Ok(render_text(document, namespaces.as_deref())))?;
         Ok(verdict)
     }
 

@@ -21,10 +21,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{ArgAction, Parser, ValueEnum};
+use clap::{ArgAction, Parser};
 use harden_cli::command::{Dispatch, Validated};
 use harden_cli::error::{Error, ExitStyle, Outcome, Result};
 use harden_cli::files::Existing;
+use harden_cli::format::{self, Format};
 use harden_cli::help::CONNECTION_HEADING;
 use harden_cli::progress::Spinner;
 
@@ -33,13 +34,6 @@ use crate::hash::Algorithm;
 use crate::verify::{Options, Source};
 
 pub const PLUGIN: &str = "kubectl-verify-bin";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Text,
-    Json,
-    Yaml,
-}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -158,7 +152,7 @@ struct Cli {
     overwrite: bool,
 
     /// Output format: text (one line per binary), json or yaml.
-    #[arg(short = 'o', long = "output", value_enum, default_value = "text", value_name = "FORMAT")]
+    #[arg(short = 'o', long = "output", default_value = "text", value_name = "FORMAT", value_parser = format::TEXT_JSON_YAML)]
     output: Format,
 
     /// Print the plugin's version.
@@ -333,6 +327,7 @@ fn print_reports(format: Format, reports: &[verify::Report]) -> Result<()> {
         }
         Format::Json => harden_cli::output::line(serde_json::to_string_pretty(reports)?.to_string()),
         Format::Yaml => harden_cli::output::print(&harden_cli::output::yaml(&reports)?),
+        other => return Err(other.unprinted()),
     }
     Ok(())
 }

@@ -293,9 +293,10 @@ pub fn shim(plugin_exe: &str) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use clap::{Args, Parser, Subcommand, ValueEnum};
+    use clap::{Args, Parser, Subcommand};
 
     use super::*;
+    use crate::format::{Choice, Format, Formats};
 
     #[derive(Parser)]
     #[command(name = "kubectl demo")]
@@ -317,16 +318,12 @@ mod tests {
         },
     }
 
-    #[derive(Clone, ValueEnum)]
-    enum Format {
-        Yaml,
-        Json,
-    }
+    const FORMATS: Formats = Formats::new(&[Choice::of(Format::Yaml), Choice::of(Format::Json), Choice::table()]);
 
     #[derive(Args)]
     struct ApplyArgs {
         /// Output format.
-        #[arg(short = 'o', long)]
+        #[arg(short = 'o', long, value_parser = FORMATS)]
         output: Option<Format>,
         #[arg(short = 'f', long, value_hint = ValueHint::FilePath)]
         filename: Vec<std::path::PathBuf>,
@@ -361,6 +358,8 @@ mod tests {
         assert!(flags.contains("--output\tOutput format\n") && flags.contains("--namespace"), "{flags}");
         assert_eq!(complete(&["apply", "-o", "j"]), "json\n:4\n");
         assert_eq!(complete(&["apply", "--output=y"]), "--output=yaml\n:4\n");
+        // The name a command shows, never the other spelling of the form for a person.
+        assert_eq!(complete(&["apply", "-o", "t"]), "table\n:4\n");
         assert_eq!(complete(&["apply", "-f", ""]), ":0\n", "file names from the shell");
     }
 

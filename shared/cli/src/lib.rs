@@ -14,6 +14,8 @@
 //! - [`files`]: reading user files with a size limit (never hanging on a FIFO), and writing files
 //!   safely (new file, mode set from the first byte, never through a symlink, never replacing
 //!   without being told).
+//! - [`format`]: the one output format (`-o FORMAT`): every form the suite prints, and per command
+//!   the list it accepts, as the flag's value parser.
 //! - [`complete`]: shell completion scripts and the `kubectl_complete-<plugin>` protocol.
 //! - [`help`]: the shape of `--help`: kubectl's connection flags under their own heading, examples.
 //! - [`images`]: the default images of the pods the suite creates, `--image`, and the one setting
@@ -34,6 +36,7 @@ pub mod complete;
 pub mod duration;
 pub mod error;
 pub mod files;
+pub mod format;
 pub mod help;
 pub mod id;
 pub mod images;

@@ -17,6 +17,7 @@
 use serde::Serialize;
 
 use crate::error::{Outcome, Result};
+use crate::format::Format;
 use crate::output;
 
 /// An ordered set of severity levels, lowest first.
@@ -103,22 +104,14 @@ pub fn worst<'a, S: Scale + 'a>(findings: impl IntoIterator<Item = &'a Finding<S
     findings.into_iter().map(|f| f.severity).max()
 }
 
-/// The forms a report is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// For a person: what `text` makes of the report.
-    Text,
-    Json,
-    Yaml,
-}
-
-/// A report in `format`, as the writer prints it (see [`write`]).
+/// A report in `format` (text, JSON or YAML), as the writer prints it (see [`write`]).
 pub fn render<R: Serialize>(report: &R, format: Format, text: impl FnOnce(&R) -> Result<String>) -> Result<String> {
     match format {
         Format::Json => Ok(serde_json::to_string_pretty(report)? + "\n"),
         Format::Yaml => output::yaml(report),
         // Names, hosts and flag values come from the cluster: never let them drive the terminal.
         Format::Text => Ok(output::terminal_safe(&text(report)?)),
+        other => Err(other.unprinted()),
     }
 }
 

@@ -15,10 +15,11 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use harden_cli::error::{Error, ErrorKind, Result};
+use harden_cli::format::Format;
 use harden_cli::interrupt;
 use harden_cli::progress::Spinner;
 use harden_kube::apply::{Applier, Object};
-use harden_kube::flags::{ApplyArgs, DryRun, ObjectFormat};
+use harden_kube::flags::{ApplyArgs, DryRun};
 use harden_kube::list::list_all;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
@@ -531,7 +532,7 @@ pub async fn run(client: Option<Client>, request: &Request) -> Result<Ran> {
     let objects = plans.iter().map(|p| Object::from_typed(&job::build(p, &options))).collect::<Result<Vec<_>>>()?;
     if request.dry_run != DryRun::None {
         // A client dry run prints the Jobs; a server dry run says what the server did with each.
-        let output = (request.dry_run == DryRun::Client).then_some(ObjectFormat::Yaml);
+        let output = (request.dry_run == DryRun::Client).then_some(Format::Yaml);
         let args = ApplyArgs { output, dry_run: request.dry_run, ..Default::default() };
         Applier::new(request.field_manager, args, client).run(objects).await?;
         return Ok(Ran::DryRun);

@@ -35,6 +35,7 @@
 use std::any::TypeId;
 use std::fmt;
 
+use harden_cli::format::Format;
 use harden_cli::{Error, ErrorKind, Result};
 use harden_cli::{interrupt, output};
 use k8s_openapi::NamespaceResourceScope;
@@ -46,7 +47,7 @@ use serde_json::Value;
 
 use crate::MANAGED_BY_LABEL;
 use crate::error::{convert, from_kube, missing_namespace, status_code};
-use crate::flags::{ApplyArgs, DryRun, ObjectFormat};
+use crate::flags::{ApplyArgs, DryRun};
 use crate::print;
 
 /// A typed object turned into what the apply path needs: its API resource and its JSON.
@@ -659,9 +660,10 @@ impl Applier {
     fn print_objects(&self, applied: &[Applied]) -> Result<()> {
         let objects: Vec<DynamicObject> = applied.iter().map(|a| a.object.clone()).collect();
         let text = match self.args.output {
-            Some(ObjectFormat::Yaml) => print::yaml_stream(&objects)?,
-            Some(ObjectFormat::Json) => print::json_list(&objects)?,
-            Some(ObjectFormat::Name) => applied.iter().map(|a| format!("{}\n", a.name)).collect(),
+            Some(Format::Yaml) => print::yaml_stream(&objects)?,
+            Some(Format::Json) => print::json_list(&objects)?,
+            Some(Format::Name) => applied.iter().map(|a| format!("{}\n", a.name)).collect(),
+            Some(other) => return Err(other.unprinted()),
             None => String::new(),
         };
         output::print(&text);
@@ -1140,7 +1142,7 @@ mod tests {
 
     #[tokio::test]
     async fn client_dry_run_labels_without_a_cluster() {
-        let args = ApplyArgs { dry_run: DryRun::Client, output: Some(ObjectFormat::Yaml), ..Default::default() };
+        let args = ApplyArgs { dry_run: DryRun::Client, output: Some(Format::Yaml), ..Default::default() };
         let applier = Applier::new("kubectl-test", args, None);
         let applied = applier.run(vec![Object::from_typed(&policy()).unwrap()]).await.unwrap();
         let text = print::yaml_stream(&[applied[0].object.clone()]).unwrap();

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use harden_cli::format::{Choice, Format, Formats};
 use harden_cli::help::CONNECTION_HEADING;
 use harden_cli::{Error, Result};
 
@@ -108,22 +109,12 @@ pub struct DryRunArgs {
     pub strategy: DryRun,
 }
 
-/// How to print objects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ObjectFormat {
-    Yaml,
-    Json,
-    /// `kind.group/name`, one per line.
-    Name,
-}
-
-/// How verdict commands print their answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum VerdictFormat {
-    Text,
-    Json,
-    Yaml,
-}
+/// The formats objects are printed in (`-o` of every command that applies objects).
+pub const OBJECT_FORMATS: Formats = Formats::new(&[
+    Choice::of(Format::Yaml),
+    Choice::of(Format::Json),
+    Choice::of(Format::Name).help("`kind.group/name`, one per line"),
+]);
 
 /// kubectl's `--dry-run` strategies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -141,8 +132,8 @@ pub enum DryRun {
 #[derive(Debug, Clone, Default, Args)]
 pub struct ApplyArgs {
     /// Print the objects instead of a summary: yaml, json (a List), or name.
-    #[arg(short = 'o', long = "output", value_name = "FORMAT")]
-    pub output: Option<ObjectFormat>,
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", value_parser = OBJECT_FORMATS)]
+    pub output: Option<Format>,
 
     /// none, client or server, given as --dry-run=STRATEGY. A bare --dry-run means client, as in kubectl.
     #[arg(

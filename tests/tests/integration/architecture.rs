@@ -1276,3 +1276,156 @@ fn the_pager_rule_finds_a_list_around_it() {
     assert!(found[0].starts_with("plugins/x/src/manage.rs:1:") || found[1].starts_with("plugins/x/src/manage.rs:1:"));
     assert!(found.iter().any(|f| f.starts_with("plugins/x/src/ui.rs:1:")), "{found:?}");
 }
+
+/// How `text` declares an output format of its own rather than taking `harden_cli::format`'s:
+/// a `ValueEnum` enum whose name says it is a format (`...Format`, `Output`) or whose values are
+/// one (`Json`, `Yaml`); a `-o`/`--output` flag whose type is not the shared `Format` or that has
+/// no `Formats` list as its value parser; or a builder declaring `-o`/`--output`. Each as
+/// `LINE: WHAT`.
+fn own_output_formats(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i].trim();
+        if [".short('o')", ".long(\"output\")"].iter().any(|b| line.contains(b)) {
+            found.push(format!("{}: {line}", i + 1));
+        }
+        if line.starts_with("#[derive(") && line.contains("ValueEnum") {
+            // The enum the derive is on (past its other attributes and doc comments), and its values.
+            let mut j = i + 1;
+            while j < lines.len() && (lines[j].trim().starts_with("#[") || lines[j].trim().starts_with("///")) {
+                j += 1;
+            }
+            let declaration = lines.get(j).map_or("", |l| l.trim());
+            let name = declaration
+                .split("enum ")
+                .nth(1)
+                .and_then(|rest| rest.split(|c: char| !c.is_alphanumeric() && c != '_').next())
+                .unwrap_or_default();
+            let body: Vec<&str> =
+                lines[j..].iter().skip(1).map(|l| l.trim()).take_while(|l| !l.starts_with('}')).collect();
+            let values_are_formats = body.iter().any(|l| {
+                let value = l.trim_end_matches(',');
+                value == "Json" || value == "Yaml"
+            });
+            if name.ends_with("Format") || name == "Output" || values_are_formats {
+                found.push(format!("{}: enum {name}", j + 1));
+            }
+            i = j + 1;
+            continue;
+        }
+        if !line.starts_with("#[arg(") {
+            i += 1;
+            continue;
+        }
+        // The attribute (over several lines when long), then the field it declares.
+        let first = i;
+        let mut attribute = line.to_string();
+        while !attribute.ends_with(")]") && i + 1 < lines.len() {
+            i += 1;
+            attribute.push_str(lines[i].trim());
+        }
+        let field = lines.get(i + 1).map_or("", |l| l.trim());
+        let output_flag = attribute.contains("short = 'o'")
+            || attribute.contains("long = \"output\"")
+            || (field.split(':').next().is_some_and(|name| name.trim_start_matches("pub ") == "output")
+                && attribute.contains("long"));
+        let shared = (field.ends_with(": Format,") || field.ends_with(": Option<Format>,"))
+            && attribute.contains("value_parser =");
+        if output_flag && !shared {
+            found.push(format!("{}: {attribute} {field}", first + 1));
+        }
+        i += 1;
+    }
+    found
+}
+
+/// Issue 26: 16 per-command output enums, "text" and "table" spelled both ways. Every `-o` in the
+/// plugins and shared crates now takes `harden_cli::format::Format` with the command's list of
+/// formats; the only output enum is that one.
+#[test]
+fn every_output_flag_takes_the_shared_format() {
+    let root = repo_root();
+    let mut files = Vec::new();
+    for dir in ["plugins", "shared"] {
+        rust_sources(&root.join(dir), &mut files);
+    }
+    let shared = root.join("shared/cli/src/format.rs");
+    assert!(files.contains(&shared), "{} moved: update this test", shared.display());
+    let mut found = Vec::new();
+    let mut flags = 0;
+    for file in files.iter().filter(|f| **f != shared) {
+        let text = std::fs::read_to_string(file).unwrap();
+        flags += text.matches("short = 'o', long = \"output\"").count();
+        let relative = file.strip_prefix(&root).unwrap().display().to_string();
+        found.extend(own_output_formats(&text).into_iter().map(|f| format!("{relative}:{f}")));
+    }
+    assert!(found.is_empty(), "output formats declared around harden_cli::format:\n{}", found.join("\n"));
+    // The rule saw the flags: each plugin's -o (22 of them in the plugins, and ApplyArgs's).
+    assert!(flags >= 20, "only {flags} -o flags found: the rule reads the wrong files");
+}
+
+/// The rule above on declarations as they were before issue 26 (netpol-deny's `MatrixFormat`,
+/// cis-bench's `ExplainFormat` and its flag, harden_kube's `ApplyArgs -o`), an output enum under
+/// another name, a flag over several lines and a builder; the shared declarations pass.
+#[test]
+fn the_output_format_rule_names_old_declarations() {
+    let old = r#"
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MatrixFormat {
+    /// Without --port: each pair that may connect.
+    Table,
+    Json,
+}
+pub struct ExplainArgs {
+    /// text, json or yaml.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text")]
+    format: ExplainFormat,
+}
+pub struct ApplyArgs {
+    #[arg(short = 'o', long = "output", value_name = "FORMAT")]
+    pub output: Option<ObjectFormat>,
+}
+#[derive(Clone, Copy, ValueEnum)]
+#[value(rename_all = "lower")]
+enum Printed {
+    Text,
+    Yaml,
+}
+pub struct ListCmd {
+    #[arg(
+        short = 'o',
+        long
+    )]
+    output: Printed,
+}
+fn command() -> clap::Command { clap::Command::new("x").arg(clap::Arg::new("output").short('o')) }
+"#;
+    let found = own_output_formats(old);
+    assert_eq!(found.len(), 6, "{found:?}");
+    assert_eq!(found[0], "3: enum MatrixFormat");
+    assert!(found[1].starts_with("10: #[arg(short = 'o', long = \"output\""), "{found:?}");
+    assert!(found[2].ends_with("pub output: Option<ObjectFormat>,"), "{found:?}");
+    assert_eq!(found[3], "19: enum Printed");
+    assert!(found[4].starts_with("24: #[arg(short = 'o',long)]"), "{found:?}");
+    assert!(found[5].starts_with("30: "), "{found:?}");
+    // A shared Format without its command's list is not the shared flag either.
+    let bare = "    #[arg(short = 'o', long = \"output\", value_enum)]\n    output: Format,\n";
+    assert_eq!(own_output_formats(bare).len(), 1);
+    let shared = r#"
+const CREATE_FORMATS: Formats = Formats::new(&[Choice::of(Format::Yaml), Choice::of(Format::Token)]);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DryRun {
+    None,
+    Client,
+}
+pub struct CreateCmd {
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", value_parser = CREATE_FORMATS)]
+    pub output: Option<Format>,
+    #[arg(short = 'o', long = "output", default_value = "table", value_parser = format::TABLE_JSON_YAML)]
+    output: Format,
+}
+"#;
+    assert_eq!(own_output_formats(shared), Vec::<String>::new());
+}

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::format::{self, Format};
 use harden_cli::interrupt;
 use harden_kube::flags::KubeArgs;
 use harden_kube::list::list_all;
@@ -26,13 +27,6 @@ use serde::Serialize;
 use catalog::{COMPONENTS, Severity};
 use inventory::{HostPod, NamespaceReach, NodeInfo, OpenService};
 use probe::{FromPod, Probed};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-    Yaml,
-}
 
 /// Where probes run from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -90,7 +84,7 @@ pub struct EndpointsCmd {
     image: Option<String>,
 
     /// table, json or yaml.
-    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table")]
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table", value_parser = format::TABLE_JSON_YAML)]
     output: Format,
 
     #[command(flatten)]
@@ -241,9 +235,10 @@ impl EndpointsCmd {
 
 fn print_report(report: &Report, format: Format) -> Result<()> {
     let text = match format {
-        Format::Table => table(report),
+        Format::Text => table(report),
         Format::Json => serde_json::to_string_pretty(report)? + "\n",
         Format::Yaml => harden_kube::print::to_yaml(report)?,
+        other => return Err(other.unprinted()),
     };
     harden_cli::output::print(&text);
     Ok(())

@@ -20,8 +20,9 @@ mod users;
 
 use std::collections::BTreeSet;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::format::{self, Format};
 use harden_cli::progress::Spinner;
 use harden_cli::report;
 use harden_kube::flags::KubeArgs;
@@ -129,23 +130,6 @@ pub fn audit(snapshot: &Snapshot, scope: &Where) -> Report {
     Report { namespaces, dashboards: found.into_iter().map(|(f, _)| f).collect(), notices, findings }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AuditFormat {
-    Table,
-    Json,
-    Yaml,
-}
-
-impl From<AuditFormat> for report::Format {
-    fn from(format: AuditFormat) -> Self {
-        match format {
-            AuditFormat::Table => report::Format::Text,
-            AuditFormat::Json => report::Format::Json,
-            AuditFormat::Yaml => report::Format::Yaml,
-        }
-    }
-}
-
 pub const EXAMPLES: &str = "Examples:
   # The namespaces where a Dashboard or Headlamp is installed (kubernetes-dashboard for the seed)
   kubectl dash-user audit
@@ -165,8 +149,8 @@ pub struct AuditCmd {
     pub all_namespaces: harden_kube::flags::AllNamespaces,
 
     /// table, json or yaml.
-    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
-    pub output: AuditFormat,
+    #[arg(short = 'o', long = "output", default_value = "table", value_parser = format::TABLE_JSON_YAML)]
+    pub output: Format,
 
     #[command(flatten)]
     pub kube: KubeArgs,
@@ -241,7 +225,7 @@ impl AuditCmd {
         let snap = snapshot(&client, &scope, counted).await?;
         spinner.finish("read the cluster");
         let report = audit(&snap, &scope);
-        report::write(&report, self.output.into(), |r| Ok(render::text(r)))?;
+        report::write(&report, self.output, |r| Ok(render::text(r)))?;
         Ok(report::verdict(&report.findings))
     }
 }

@@ -85,7 +85,7 @@ fn v2_with_skip_login_and_the_seeds_admin_user_is_reported() {
     let proxy = report.findings.iter().find(|f| f.check == "nodes-proxy").unwrap();
     assert!(proxy.message.contains("every nodes/* subresource, nodes/proxy included"), "{}", proxy.message);
     assert_eq!(proxy.severity, Risk::High);
-    let text = render(&report, AuditFormat::Table).unwrap();
+    let text = render(&report, Format::Text).unwrap();
     assert!(text.contains("Dashboard v2 in namespace dash"), "{text}");
     assert!(text.contains("--enable-skip-login"), "{text}");
 }
@@ -115,7 +115,7 @@ fn hardened_installs_have_no_findings() {
     let report = audit(&fixture("dashboard/v2-hardened.yaml", "dash"), &here("dash"));
     assert_eq!(report.dashboards.len(), 2);
     assert!(report.findings.is_empty(), "{:#?}", report.findings);
-    assert!(render(&report, AuditFormat::Table).unwrap().contains("No findings."));
+    assert!(render(&report, Format::Text).unwrap().contains("No findings."));
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn the_headlamp_charts_defaults_give_its_own_account_cluster_admin() {
         "{}",
         finding.fix
     );
-    let text = render(&report, AuditFormat::Table).unwrap();
+    let text = render(&report, Format::Text).unwrap();
     assert!(text.contains("Headlamp in namespace hl: headlamp (headlamp)"), "{text}");
     assert!(!text.contains("archived"), "{text}");
 }
@@ -216,9 +216,9 @@ fn a_dashboard_is_noticed_as_archived_without_it_being_a_finding() {
     assert!(report.findings.is_empty());
     assert_eq!(report.notices.len(), 1);
     assert!(report.notices[0].contains("archived in January 2026"), "{:?}", report.notices);
-    let text = render(&report, AuditFormat::Table).unwrap();
+    let text = render(&report, Format::Text).unwrap();
     assert!(text.contains("Notice: Kubernetes Dashboard found in namespace(s) dash"), "{text}");
-    let yaml = render(&report, AuditFormat::Yaml).unwrap();
+    let yaml = render(&report, Format::Yaml).unwrap();
     let back: serde_json::Value = serde_yaml::from_str(&yaml).unwrap();
     assert_eq!(back["notices"][0], report.notices[0]);
 }
@@ -526,15 +526,15 @@ fn the_worst_findings_come_first_in_every_form() {
     assert!(severities.contains(&Risk::High) && severities.contains(&Risk::Medium), "{severities:?}");
     let first_medium = severities.iter().position(|s| *s == Risk::Medium).unwrap();
     assert!(severities[first_medium..].iter().all(|s| *s == Risk::Medium), "high after medium: {severities:?}");
-    let json: serde_json::Value = serde_json::from_str(&render(&report, AuditFormat::Json).unwrap()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&render(&report, Format::Json).unwrap()).unwrap();
     assert_eq!(json["findings"][0]["severity"], "high");
-    let table = render(&report, AuditFormat::Table).unwrap();
+    let table = render(&report, Format::Text).unwrap();
     let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("high ") || l.starts_with("medium ")).collect();
     assert!(rows.first().is_some_and(|r| r.starts_with("high ")), "{table}");
     assert_eq!(report::verdict(&report.findings), Outcome::Finding);
 }
 
 /// The report as `audit` prints it in `format`.
-pub fn render(report: &Report, format: AuditFormat) -> Result<String> {
-    harden_cli::report::render(report, format.into(), |r| Ok(super::render::text(r)))
+pub fn render(report: &Report, format: Format) -> Result<String> {
+    harden_cli::report::render(report, format, |r| Ok(super::render::text(r)))
 }

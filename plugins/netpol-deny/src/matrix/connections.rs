@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use harden_cli::error::Result;
+use harden_cli::format::Format;
 use netpol::{Cluster, ConnectionMatrix, ConnectionSet, Connections, GroupId, PROTOCOLS, PodId};
 
 use harden_cli::output::{Escaped, Out};
 
 use super::pieces::{Lines, Piece, write_rows};
-use super::{CHUNK, MatrixFormat, UnitDoc, Units, csv_field, md_cell, quote};
+use super::{CHUNK, UnitDoc, Units, csv_field, md_cell, quote};
 
 /// The connection sets of one run: rows, columns and the engine's answer over their groups.
 pub struct ConnectionTable<'a> {
@@ -103,16 +104,17 @@ impl<'a> ConnectionTable<'a> {
                 .any(|row| (0..self.columns.0.len()).any(|column| !self.cell(row, column).certain()))
     }
 
-    pub fn write(&self, out: &mut dyn Out, format: MatrixFormat) -> Result<()> {
+    pub fn write(&self, out: &mut dyn Out, format: Format) -> Result<()> {
         match format {
-            MatrixFormat::Table => self.write_table(out),
-            MatrixFormat::Json => self.write_json(out),
-            MatrixFormat::Yaml => self.write_yaml(out),
-            MatrixFormat::Csv => self.write_csv(out),
-            MatrixFormat::Dot => self.write_dot(out),
-            MatrixFormat::Md => self.write_md(out),
-            MatrixFormat::Html => Ok(out.write_all(super::graph::Graph::new(self.cluster, self).html().as_bytes())?),
-            MatrixFormat::Svg => Ok(out.write_all(super::graph::Graph::new(self.cluster, self).svg().as_bytes())?),
+            Format::Text => self.write_table(out),
+            Format::Json => self.write_json(out),
+            Format::Yaml => self.write_yaml(out),
+            Format::Csv => self.write_csv(out),
+            Format::Dot => self.write_dot(out),
+            Format::Md => self.write_md(out),
+            Format::Html => Ok(out.write_all(super::graph::Graph::new(self.cluster, self).html().as_bytes())?),
+            Format::Svg => Ok(out.write_all(super::graph::Graph::new(self.cluster, self).svg().as_bytes())?),
+            other => Err(other.unprinted()),
         }
     }
 
@@ -426,7 +428,7 @@ mod tests {
         cluster(&["g04/g04.yaml", "g04/default-deny-ingress.yaml", "g04/backend-ingress.yaml"], "")
     }
 
-    fn render(table: &ConnectionTable, format: MatrixFormat) -> String {
+    fn render(table: &ConnectionTable, format: Format) -> String {
         let mut out = Vec::new();
         table.write(&mut out, format).unwrap();
         String::from_utf8(out).unwrap()
@@ -443,7 +445,7 @@ mod tests {
     fn g04_connections_in_one_table() {
         let c = g04();
         assert_eq!(
-            render(&all(&c), MatrixFormat::Table),
+            render(&all(&c), Format::Text),
             "CONNECTIONS   (every protocol and port allowed; pairs not listed: none)\n\
              FROM           TO             CONNECTIONS\n\
              g04/backend    default/other  All\n\
@@ -458,8 +460,8 @@ mod tests {
     fn every_format_carries_the_sets() {
         let c = g04();
         let table = all(&c);
-        let json: Value = serde_json::from_str(&render(&table, MatrixFormat::Json)).unwrap();
-        let yaml: Value = serde_yaml::from_str(&render(&table, MatrixFormat::Yaml)).unwrap();
+        let json: Value = serde_json::from_str(&render(&table, Format::Json)).unwrap();
+        let yaml: Value = serde_yaml::from_str(&render(&table, Format::Yaml)).unwrap();
         assert_eq!(json, yaml);
         let names: Vec<&str> = json["pods"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["default/other", "g04/backend", "g04/frontend"]);
@@ -477,11 +479,11 @@ mod tests {
             serde_json::json!([{"protocol": "TCP", "ranges": [[3000, 3000]]}])
         );
         assert_eq!(json["complete"], true);
-        let csv = render(&table, MatrixFormat::Csv);
+        let csv = render(&table, Format::Csv);
         assert_eq!(csv.lines().count(), 10);
         assert!(csv.contains("\ng04/frontend,g04/backend,TCP 3000,\n"), "{csv}");
         assert!(csv.contains("\ndefault/other,g04/backend,None,\n"), "{csv}");
-        let dot = render(&table, MatrixFormat::Dot);
+        let dot = render(&table, Format::Dot);
         assert!(dot.contains("u2 -> u1 [label=\"TCP 3000\"];"), "{dot}");
         assert_eq!(dot.matches(" -> ").count(), 3, "{dot}");
     }
@@ -500,19 +502,19 @@ mod tests {
         };
         let c = cluster(&["g04/g04.yaml"], &(policy("a-deny", "Deny") + &policy("b-accept", "Accept")));
         let table = all(&c);
-        let text = render(&table, MatrixFormat::Table);
+        let text = render(&table, Format::Text);
         assert!(text.contains("\ndefault/other  g04/backend    All (uncertain: TCP 443)\n"), "{text}");
         assert!(text.contains("\"uncertain\": allowed unless a cluster policy of the same priority"), "{text}");
-        let json: Value = serde_json::from_str(&render(&table, MatrixFormat::Json)).unwrap();
+        let json: Value = serde_json::from_str(&render(&table, Format::Json)).unwrap();
         let index = json["connections"]["cells"][0][1].as_u64().unwrap() as usize;
         assert_eq!(
             json["connections"]["sets"][index]["uncertain"],
             serde_json::json!([{"protocol": "TCP", "ranges": [[443, 443]]}])
         );
-        assert!(render(&table, MatrixFormat::Csv).contains("\ndefault/other,g04/backend,All,TCP 443\n"));
-        assert!(render(&table, MatrixFormat::Dot).contains("[label=\"All (uncertain: TCP 443)\", style=dashed];"));
+        assert!(render(&table, Format::Csv).contains("\ndefault/other,g04/backend,All,TCP 443\n"));
+        assert!(render(&table, Format::Dot).contains("[label=\"All (uncertain: TCP 443)\", style=dashed];"));
         let c = cluster(&["g04/g04.yaml"], &policy("a-deny", "Deny"));
-        let text = render(&all(&c), MatrixFormat::Table);
+        let text = render(&all(&c), Format::Text);
         assert!(!text.contains("uncertain"), "{text}");
         assert!(
             text.contains("\ndefault/other  g04/backend    TCP 1-65535 except 443; UDP 1-65535; SCTP 1-65535\n"),
@@ -525,7 +527,7 @@ mod tests {
     fn markdown_lists_the_pairs() {
         let c = g04();
         assert_eq!(
-            render(&all(&c), MatrixFormat::Md),
+            render(&all(&c), Format::Md),
             "Connections (every protocol and port allowed; pairs not listed: none)\n\n\
              | FROM | TO | CONNECTIONS |\n|---|---|---|\n\
              | g04/backend | default/other | All |\n\
@@ -541,14 +543,14 @@ mod tests {
             "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: deny, namespace: n}\nspec: {}\n",
         );
         let table = all(&c);
-        let text = render(&table, MatrixFormat::Table);
+        let text = render(&table, Format::Text);
         assert!(text.starts_with("INCOMPLETE: 1 object(s)"), "{text}");
         assert!(text.contains("(by the NetworkPolicies alone: every protocol and port allowed"), "{text}");
-        let json: Value = serde_json::from_str(&render(&table, MatrixFormat::Json)).unwrap();
+        let json: Value = serde_json::from_str(&render(&table, Format::Json)).unwrap();
         assert_eq!(json["complete"], false);
         assert_eq!(json["unmodelled"][0]["object"], "n/deny");
-        assert!(render(&table, MatrixFormat::Dot).starts_with("// INCOMPLETE"));
-        assert!(render(&table, MatrixFormat::Md).starts_with("> INCOMPLETE: 1 object(s)"));
+        assert!(render(&table, Format::Dot).starts_with("// INCOMPLETE"));
+        assert!(render(&table, Format::Md).starts_with("> INCOMPLETE: 1 object(s)"));
     }
 
     /// Folded rows: each member pod's set is the row's, on a synthetic cluster, at every

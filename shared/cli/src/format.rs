@@ -4,9 +4,20 @@
 //! error naming the accepted values, and `--help` and completion show that list with the command's
 //! own words for each value.
 //!
-//! ```ignore
-//! #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table", value_parser = format::TABLE_JSON_YAML)]
-//! output: Format,
+//! ```
+//! use clap::Parser;
+//! use harden_cli::format::{self, Format};
+//!
+//! #[derive(Parser)]
+//! struct Get {
+//!     #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table", value_parser = format::TABLE_JSON_YAML)]
+//!     output: Format,
+//! }
+//!
+//! assert_eq!(Get::try_parse_from(["get", "-o", "json"]).unwrap().output, Format::Json);
+//! // The form for a person, in either spelling; a format the command does not print is refused.
+//! assert_eq!(Get::try_parse_from(["get", "-o", "text"]).unwrap().output, Format::Text);
+//! assert!(Get::try_parse_from(["get", "-o", "csv"]).is_err());
 //! ```
 //!
 //! The form for a person is one format, [`Format::Text`], spelled `table` by commands that print a

@@ -198,26 +198,39 @@ impl<'a> Scope<'a> {
     }
 }
 
-/// Namespaces read at once when a command is about a set of them.
-pub const CONCURRENT_NAMESPACES: usize = 4;
+/// A namespaced kind as these lists read it (a kube-rs resource, deserialized, sent between tasks).
+pub trait Namespaced:
+    kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + 'static
+{
+}
 
-/// The objects of kind `K` in `scope`, in pages of `page_size`, each turned by `keep` page by page;
-/// with [`Scope::Each`] in the order of the set.
-pub async fn in_namespaces<K, T>(
-    client: &kube::Client,
-    scope: &Scope<'_>,
-    page_size: u32,
-    plural: &str,
-    keep: impl Fn(K) -> Option<T>,
-) -> Result<Vec<T>>
-where
+impl<K> Namespaced for K where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Clone
         + DeserializeOwned
         + std::fmt::Debug
         + Send
-        + 'static,
+        + 'static
 {
+}
+
+/// Namespaces read at once when a command is about a set of them.
+pub const CONCURRENT_NAMESPACES: usize = 4;
+
+/// The objects of kind `K` in `scope`, in pages of `page_size`, each turned by `keep` page by page;
+/// with [`Scope::Each`] in the order of the set.
+pub async fn in_namespaces<K: Namespaced, T>(
+    client: &kube::Client,
+    scope: &Scope<'_>,
+    page_size: u32,
+    plural: &str,
+    keep: impl Fn(K) -> Option<T>,
+) -> Result<Vec<T>> {
     let pager = |api: Api<K>, what: String| Pager::objects(&api, &ListParams::default(), page_size, what);
     read_scope(client, scope, plural, &pager, keep).await
 }
@@ -249,21 +262,13 @@ impl Pager<EnginePod> {
 
 /// What [`in_namespaces`] does for any pager: `pager` makes the pager of one `Api` (all
 /// namespaces, or one), named in errors by the string it is given.
-async fn read_scope<K, T>(
+async fn read_scope<K: Namespaced, T>(
     client: &kube::Client,
     scope: &Scope<'_>,
     plural: &str,
     pager: &dyn Fn(Api<K>, String) -> Pager<K>,
     keep: impl Fn(K) -> Option<T>,
-) -> Result<Vec<T>>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + 'static,
-{
+) -> Result<Vec<T>> {
     let set = match *scope {
         Scope::All => {
             return pager(Api::<K>::all(client.clone()), format!("{plural} in all namespaces")).kept(keep).await;

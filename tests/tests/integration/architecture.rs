@@ -89,6 +89,17 @@ fn builds_clap(manifest: &str) -> bool {
     manifest.lines().any(|l| l.trim_start().starts_with("clap"))
 }
 
+/// The `#[arg(...)]` attribute starting at line `i` of `lines` (over several lines when long,
+/// joined), the line it ends on, and the field it declares (the next line, trimmed).
+fn arg_attribute<'a>(lines: &[&'a str], mut i: usize) -> (usize, String, &'a str) {
+    let mut attribute = lines[i].trim().to_string();
+    while !attribute.ends_with(")]") && i + 1 < lines.len() {
+        i += 1;
+        attribute.push_str(lines[i].trim());
+    }
+    (i, attribute, lines.get(i + 1).map_or("", |l| l.trim()))
+}
+
 /// The long flags the plugins declare (`#[arg(long ...)]` on a field, `long = "name"`).
 fn plugin_flags(root: &std::path::Path) -> std::collections::BTreeSet<String> {
     let mut files = Vec::new();
@@ -98,32 +109,22 @@ fn plugin_flags(root: &std::path::Path) -> std::collections::BTreeSet<String> {
     let mut flags = std::collections::BTreeSet::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        let mut pending = false;
-        let mut attribute: Option<String> = None;
-        for line in text.lines().map(str::trim) {
-            if let Some(open) = attribute.as_mut() {
-                open.push(' ');
-                open.push_str(line);
-                if !open.ends_with(")]") {
-                    continue;
-                }
-            } else if line.starts_with("#[arg(") {
-                attribute = Some(line.to_string());
-                if !line.ends_with(")]") {
-                    continue;
-                }
-            }
-            if let Some(done) = attribute.take() {
-                match done.split_once("long = \"") {
-                    Some((_, rest)) => flags.extend(rest.split('"').next().map(str::to_string)),
-                    None => pending = done.split([',', ' ', '(', ')']).any(|word| word == "long"),
-                }
+        let lines: Vec<&str> = text.lines().collect();
+        let mut i = 0;
+        while i < lines.len() {
+            if !lines[i].trim().starts_with("#[arg(") {
+                i += 1;
                 continue;
             }
-            if pending && !line.starts_with("#[") && !line.starts_with("///") {
-                let field = line.trim_start_matches("pub ").split(':').next().unwrap_or_default();
-                flags.insert(field.trim().replace('_', "-"));
-                pending = false;
+            let (last, attribute, field) = arg_attribute(&lines, i);
+            i = last + 1;
+            match attribute.split_once("long = \"") {
+                Some((_, rest)) => flags.extend(rest.split('"').next().map(str::to_string)),
+                None if attribute.split([',', ' ', '(', ')']).any(|word| word == "long") => {
+                    let name = field.trim_start_matches("pub ").split(':').next().unwrap_or_default();
+                    flags.insert(name.trim().replace('_', "-"));
+                }
+                None => {}
             }
         }
     }
@@ -614,14 +615,9 @@ fn own_shared_flags(text: &str) -> Vec<String> {
             i += 1;
             continue;
         }
-        // The attribute (over several lines when long), then the field it declares.
         let first = i;
-        let mut attribute = line.to_string();
-        while !attribute.ends_with(")]") && i + 1 < lines.len() {
-            i += 1;
-            attribute.push_str(lines[i].trim());
-        }
-        let field = lines.get(i + 1).map_or("", |l| l.trim());
+        let (last, attribute, field) = arg_attribute(&lines, i);
+        i = last;
         let shared = ["short = 'A'", "\"all-namespaces\"", "\"dry-run\""].iter().any(|f| attribute.contains(f))
             || field.ends_with("all_namespaces: bool,")
             || field.ends_with("dry_run: DryRun,");
@@ -1319,14 +1315,9 @@ fn own_output_formats(text: &str) -> Vec<String> {
             i += 1;
             continue;
         }
-        // The attribute (over several lines when long), then the field it declares.
         let first = i;
-        let mut attribute = line.to_string();
-        while !attribute.ends_with(")]") && i + 1 < lines.len() {
-            i += 1;
-            attribute.push_str(lines[i].trim());
-        }
-        let field = lines.get(i + 1).map_or("", |l| l.trim());
+        let (last, attribute, field) = arg_attribute(&lines, i);
+        i = last;
         let output_flag = attribute.contains("short = 'o'")
             || attribute.contains("long = \"output\"")
             || (field.split(':').next().is_some_and(|name| name.trim_start_matches("pub ") == "output")

@@ -211,15 +211,11 @@ fn list_meta(message: &[u8]) -> Result<ListMeta> {
         match number {
             2 => meta.resource_version = optional_text(value, "metadata.resourceVersion")?,
             3 => meta.continue_ = optional_text(value, "metadata.continue")?,
-            4 => meta.remaining_item_count = Some(number_i64(value, "metadata.remainingItemCount")?),
+            4 => meta.remaining_item_count = Some(varint_of(value, "metadata.remainingItemCount")? as i64),
             _ => {}
         }
     }
     Ok(meta)
-}
-
-fn number_i64(value: Value<'_>, field: &str) -> Result<i64> {
-    Ok(varint_of(value, field)? as i64)
 }
 
 fn pod(message: &[u8]) -> Result<EnginePod> {

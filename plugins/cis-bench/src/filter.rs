@@ -2,7 +2,7 @@
 //! left into the exit code. Totals are recomputed from what is kept, so they always add up.
 
 use clap::ValueEnum;
-use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::error::{Error, Result};
 
 use harden_kube_bench::model::{Report, Status};
 
@@ -25,11 +25,6 @@ impl FailOn {
             FailOn::Warn => matches!(status, Status::Fail | Status::Warn),
             FailOn::None => false,
         }
-    }
-
-    pub fn outcome(self, report: &Report) -> Outcome {
-        let finding = report.checks().any(|c| self.counts(c.check.status) && c.check.set_aside().is_none());
-        if finding { Outcome::Finding } else { Outcome::Good }
     }
 }
 
@@ -119,12 +114,14 @@ mod tests {
 
     #[test]
     fn fail_on_decides_the_outcome() {
+        use crate::findings::{of, verdict};
+        use harden_cli::error::Outcome;
         let report = sample();
-        assert_eq!(FailOn::Fail.outcome(&report), Outcome::Finding);
-        assert_eq!(FailOn::None.outcome(&report), Outcome::Good);
+        assert_eq!(verdict(&of(&report), FailOn::Fail), Outcome::Finding);
+        assert_eq!(verdict(&of(&report), FailOn::None), Outcome::Good);
         let mut warn_only = sample();
         apply(&mut warn_only, &[Status::Warn, Status::Pass], &[]).unwrap();
-        assert_eq!(FailOn::Fail.outcome(&warn_only), Outcome::Good);
-        assert_eq!(FailOn::Warn.outcome(&warn_only), Outcome::Finding);
+        assert_eq!(verdict(&of(&warn_only), FailOn::Fail), Outcome::Good);
+        assert_eq!(verdict(&of(&warn_only), FailOn::Warn), Outcome::Finding);
     }
 }

@@ -1,9 +1,11 @@
-//! What `kubectl cis-bench` does with a kube-bench report: baselines, diffs, explanations, the
-//! filters and the renderers. The Job, the parser and the report model are in
+//! What `kubectl cis-bench` does with a kube-bench report: baselines, the changes between two
+//! reports, explanations, the filters, the findings and the renderers. The commands are the
+//! binary's modules (`run`, `report`, `diff`, `explain`). The Job, the parser and the report model are in
 //! `harden_kube_bench`, which cks-practice grades its kube-bench scenario with.
 
 pub mod baseline;
-pub mod diff;
-pub mod explain;
+pub mod changes;
+pub mod explanation;
 pub mod filter;
+pub mod findings;
 pub mod render;

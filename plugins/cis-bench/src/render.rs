@@ -8,22 +8,39 @@ use std::sync::LazyLock;
 use harden_cli::error::Result;
 use harden_cli::format::{Choice, Format, Formats};
 use regex::Regex;
+use serde::Serialize;
 
 use crate::filter::FailOn;
+use crate::findings::Finding;
 use harden_kube_bench::model::{Check, Document, Report, Status, Totals};
 
 /// What `run -o` and `report -o` print.
 pub const REPORT_FORMATS: Formats =
     Formats::new(&[Choice::table(), Choice::of(Format::Json), Choice::of(Format::Yaml), Choice::of(Format::Junit)]);
 
-pub fn render(report: &Report, format: Format, listed: &[Status], fail_on: FailOn) -> Result<String> {
-    Ok(match format {
-        Format::Text => table(report, listed),
-        Format::Json => serde_json::to_string_pretty(&Document::new(report.clone()))? + "\n",
-        Format::Yaml => harden_cli::output::yaml(&Document::new(report.clone()))?,
-        Format::Junit => junit(report, fail_on),
-        other => return Err(other.unprinted()),
-    })
+/// Our JSON/YAML document: the report, then its findings in the suite's shared shape.
+#[derive(Serialize)]
+struct Written<'a> {
+    #[serde(flatten)]
+    document: Document,
+    findings: &'a [Finding],
+}
+
+/// The report in `format`; JSON, YAML and the table through the suite's one report writer.
+pub fn render(
+    report: &Report,
+    findings: &[Finding],
+    format: Format,
+    listed: &[Status],
+    fail_on: FailOn,
+) -> Result<String> {
+    match format {
+        Format::Junit => Ok(junit(report, fail_on)),
+        _ => {
+            let written = Written { document: Document::new(report.clone()), findings };
+            harden_cli::report::render(&written, format, |_| Ok(table(report, listed)))
+        }
+    }
 }
 
 /// What a remediation asks to change: the file it names, and the flag.
@@ -62,7 +79,7 @@ fn totals_cells(t: &Totals) -> [String; 4] {
 }
 
 /// One finding, merged across the nodes where it occurs identically.
-struct Finding<'a> {
+struct Grouped<'a> {
     kind: &'a str,
     check: &'a Check,
     nodes: Vec<&'a str>,
@@ -99,7 +116,7 @@ fn table(report: &Report, listed: &[Status]) -> String {
     ));
 
     // Identical findings on several nodes are listed once, with the nodes.
-    let mut findings: Vec<Finding> = Vec::new();
+    let mut findings: Vec<Grouped> = Vec::new();
     for located in report.checks().filter(|c| listed.contains(&c.check.status)) {
         let node = located.target.node.as_deref().unwrap_or("");
         if let Some(same) = findings.iter_mut().find(|f| {
@@ -114,7 +131,7 @@ fn table(report: &Report, listed: &[Status]) -> String {
             }
             continue;
         }
-        findings.push(Finding {
+        findings.push(Grouped {
             kind: &located.target.kind,
             check: located.check,
             nodes: if node.is_empty() { vec![] } else { vec![node] },
@@ -130,7 +147,7 @@ fn table(report: &Report, listed: &[Status]) -> String {
     let _ = writeln!(out, "\n{}, grouped by the file or flag to change:", counts.join(", "));
 
     // Groups with a FAIL come first, then in the order the benchmark lists them.
-    let key = |f: &Finding| match (&f.fix.file, &f.fix.flag) {
+    let key = |f: &Grouped| match (&f.fix.file, &f.fix.flag) {
         (Some(file), _) => file.clone(),
         (None, Some(flag)) => format!("flag {flag} (no file named)"),
         (None, None) if f.kind == "policies" => {
@@ -138,8 +155,8 @@ fn table(report: &Report, listed: &[Status]) -> String {
         }
         (None, None) => format!("{}: no file or flag named, see each remediation", f.kind),
     };
-    let named = |f: &Finding| f.fix.file.is_some() || f.fix.flag.is_some();
-    let mut groups: Vec<(String, Vec<&Finding>)> = Vec::new();
+    let named = |f: &Grouped| f.fix.file.is_some() || f.fix.flag.is_some();
+    let mut groups: Vec<(String, Vec<&Grouped>)> = Vec::new();
     for finding in &findings {
         let k = key(finding);
         match groups.iter_mut().find(|(g, _)| *g == k) {

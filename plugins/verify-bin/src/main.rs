@@ -318,16 +318,11 @@ fn download(cli: &Cli, name: &str, options: &Options) -> Result<Outcome> {
 }
 
 fn print_reports(format: Format, reports: &[verify::Report]) -> Result<()> {
-    match format {
-        Format::Text => {
-            harden_cli::output::print(&report::text(reports).to_string());
-            for r in reports.iter().filter(|r| r.failure.is_some()) {
-                harden_cli::output::eline(format!("error: {}", report::error_line(r)));
-            }
+    harden_cli::report::write(&report::document(reports), format, |_| Ok(report::text(reports)))?;
+    if format == Format::Text {
+        for r in reports.iter().filter(|r| r.failure.is_some()) {
+            harden_cli::output::eline(format!("error: {}", report::error_line(r)));
         }
-        Format::Json => harden_cli::output::line(serde_json::to_string_pretty(reports)?.to_string()),
-        Format::Yaml => harden_cli::output::print(&harden_cli::output::yaml(&reports)?),
-        other => return Err(other.unprinted()),
     }
     Ok(())
 }

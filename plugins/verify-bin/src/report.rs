@@ -1,9 +1,74 @@
 //! The verdict as text (`NAME VERSION OS/ARCH OK|MISMATCH|VENDOR-BUILD|WRONG-VERSION`, both digests on a
-//! mismatch or another release) and as an exit outcome. JSON is the serialized reports.
+//! mismatch or another release) and as an exit outcome. JSON and YAML are the reports, each with its
+//! findings in the shape every auditing command of the suite reports in ([`harden_cli::report`]);
+//! the exit code comes from those findings.
 
 use harden_cli::error::{Error, Outcome, Result};
+use harden_cli::report::{self, Health};
+use serde::Serialize;
 
 use crate::verify::{Report, Verdict};
+
+pub type Finding = report::Finding<Health>;
+
+/// One report as `-o json|yaml` writes it: its fields, then `findings` (empty when it is OK or
+/// could not be checked: an error is not a finding, it exits 2).
+#[derive(Serialize)]
+pub struct Written<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    findings: Vec<Finding>,
+}
+
+/// The document `-o json|yaml` writes: the reports in order, as they always were, each with its findings.
+pub fn document(reports: &[Report]) -> Vec<Written<'_>> {
+    reports.iter().map(|report| Written { report, findings: finding(report).into_iter().collect() }).collect()
+}
+
+/// What a report's verdict finds: a MISMATCH fails (the binary is not the one published: do not
+/// run it); a vendor build or another release than asked is a warning (nothing upstream vouches
+/// for it, or it is genuine but not the release asked about).
+pub fn finding(report: &Report) -> Option<Finding> {
+    let (severity, check) = match report.verdict {
+        Verdict::Ok | Verdict::Error => return None,
+        Verdict::Mismatch => (Health::Fail, "checksum-mismatch"),
+        Verdict::Vendor => (Health::Warn, "vendor-build"),
+        Verdict::WrongVersion => (Health::Warn, "other-release"),
+    };
+    let what = format!("{} {} {}", report.name, report.version.as_deref().unwrap_or("-"), report.platform());
+    let message = match (report.verdict, &report.note) {
+        (Verdict::Mismatch, note) => {
+            let algorithm = report.algorithm.map_or("digest", |a| a.name());
+            let from = report.source.as_deref().map(|s| format!(" (from {s})")).unwrap_or_default();
+            let note = note.as_deref().map(|n| format!("; {n}")).unwrap_or_default();
+            format!("{what}: its {algorithm} is not the expected one{from}{note}")
+        }
+        (_, Some(note)) => format!("{what}: {note}"),
+        (_, None) => what,
+    };
+    let fix = match report.verdict {
+        Verdict::Mismatch => match (&report.version, &report.os, &report.arch) {
+            (Some(version), Some(os), Some(arch)) => format!(
+                "do not run it; replace it with the published one, verified as it is downloaded: kubectl verify-bin \
+                 --download {} --version {version} --os {os} --arch {arch}",
+                report.name
+            ),
+            _ => "do not run it; replace it with the release's published binary (dl.k8s.io)".to_string(),
+        },
+        Verdict::Vendor => {
+            "check it against its vendor's published checksum: --checksum HEX or --checksum-file FILE".into()
+        }
+        _ => "check it against its own release (drop --version), or install the release asked about".into(),
+    };
+    Some(Finding {
+        severity,
+        check: check.into(),
+        namespace: String::new(),
+        object: report.path.display().to_string(),
+        message,
+        fix,
+    })
+}
 
 /// One aligned line per checked binary; errors are left to stderr.
 pub fn text(reports: &[Report]) -> String {
@@ -71,12 +136,8 @@ pub fn outcome(reports: &[Report]) -> Result<Outcome> {
     if failed > 0 {
         return Err(Error::other(format!("{failed} of {} binaries could not be verified (see above)", reports.len())));
     }
-    // A vendor build is a finding: nothing vouches for it upstream; so is another release than asked.
-    if reports.iter().any(|r| matches!(r.verdict, Verdict::Mismatch | Verdict::Vendor | Verdict::WrongVersion)) {
-        Ok(Outcome::Finding)
-    } else {
-        Ok(Outcome::Good)
-    }
+    let findings: Vec<Finding> = reports.iter().filter_map(finding).collect();
+    Ok(report::verdict(&findings))
 }
 
 #[cfg(test)]
@@ -114,6 +175,40 @@ mod tests {
         assert_eq!(lines[4], "    actual:   sha256 bb");
         assert!(!text.contains("kubeadm"), "errors go to stderr");
         assert_eq!(error_line(&reports[2]), "kubeadm (/usr/bin/kubeadm): boom");
+    }
+
+    /// Issue 26: each report carries its findings in the shared shape; the document is still the
+    /// array of reports, with every field it had.
+    #[test]
+    fn a_mismatch_fails_a_vendor_build_warns_and_ok_or_error_find_nothing() {
+        let reports = [
+            report("kubectl", Verdict::Ok),
+            report("kubelet", Verdict::Mismatch),
+            report("kubeadm", Verdict::Error),
+            report("kube-proxy", Verdict::Vendor),
+        ];
+        let found: Vec<Option<Finding>> = reports.iter().map(finding).collect();
+        assert!(found[0].is_none(), "a genuine binary is never a finding");
+        assert!(found[2].is_none(), "an error exits 2: it is not a finding");
+        let mismatch = found[1].as_ref().unwrap();
+        assert_eq!((mismatch.severity, mismatch.check.as_str()), (Health::Fail, "checksum-mismatch"));
+        assert_eq!(mismatch.object, "/usr/bin/kubelet");
+        assert_eq!(
+            mismatch.message,
+            "kubelet v1.31.2 linux/arm64: its sha256 is not the expected one (from https://x/kubelet.sha256)"
+        );
+        assert!(
+            mismatch.fix.ends_with("kubectl verify-bin --download kubelet --version v1.31.2 --os linux --arch arm64")
+        );
+        assert_eq!(found[3].as_ref().unwrap().severity, Health::Warn);
+
+        let json = serde_json::to_value(document(&reports)).unwrap();
+        let items = json.as_array().expect("still an array of reports");
+        assert_eq!(items.len(), 4);
+        assert_eq!((items[1]["name"].as_str(), items[1]["verdict"].as_str()), (Some("kubelet"), Some("MISMATCH")));
+        assert_eq!(items[1]["expected"], "aa");
+        assert_eq!(items[1]["findings"][0]["severity"], "fail");
+        assert_eq!(items[0]["findings"], serde_json::json!([]));
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!   [`Risk`] (how much a finding opens: dash-user audit) and [`Health`] (whether a setup works:
 //!   tls-ingress inspect).
 //! - [`verdict`] turns findings into the command's [`Outcome`]: good when there is none, a finding
-//!   otherwise; [`crate::error::finish`] turns that into the exit code (0 good, 1 finding, 2 or more
+//!   otherwise ([`verdict_at`] when a flag such as `--fail-on` says which levels count);
+//!   [`crate::error::finish`] turns that into the exit code (0 good, 1 finding, 2 or more
 //!   an error, as `kubectl diff`). No command computes its exit code on its own.
 //! - [`write`] prints a report as text (made terminal-safe: names come from the cluster), JSON
 //!   (pretty, one trailing newline) or YAML (the same fields as JSON).
@@ -99,6 +100,18 @@ pub fn verdict<'a, S: 'a>(findings: impl IntoIterator<Item = &'a Finding<S>>) ->
     if findings.into_iter().next().is_none() { Outcome::Good } else { Outcome::Finding }
 }
 
+/// The verdict when only findings at `threshold` or above count; `None` counts none (a report
+/// read for its contents, as `--fail-on none`). Findings below the threshold are still reported.
+pub fn verdict_at<'a, S: Scale + 'a>(
+    findings: impl IntoIterator<Item = &'a Finding<S>>,
+    threshold: Option<S>,
+) -> Outcome {
+    match threshold {
+        Some(threshold) => verdict(findings.into_iter().filter(|f| f.severity >= threshold)),
+        None => Outcome::Good,
+    }
+}
+
 /// The highest level among `findings`, `None` when there are none.
 pub fn worst<'a, S: Scale + 'a>(findings: impl IntoIterator<Item = &'a Finding<S>>) -> Option<S> {
     findings.into_iter().map(|f| f.severity).max()
@@ -155,6 +168,16 @@ mod tests {
             vec![Finding::new(Health::Warn, "a"), Finding::new(Health::Fail, "b"), Finding::new(Health::Warn, "c")];
         assert_eq!(worst(&both), Some(Health::Fail));
         assert!(Risk::Medium < Risk::High);
+    }
+
+    #[test]
+    fn a_threshold_counts_only_findings_at_or_above_it() {
+        let warned = vec![Finding::new(Health::Warn, "a warning")];
+        assert_eq!(verdict_at(&warned, Some(Health::Fail)), Outcome::Good, "a WARN under --fail-on fail");
+        assert_eq!(verdict_at(&warned, Some(Health::Warn)), Outcome::Finding);
+        let failed = vec![Finding::new(Health::Warn, "a"), Finding::new(Health::Fail, "b")];
+        assert_eq!(verdict_at(&failed, Some(Health::Fail)), Outcome::Finding);
+        assert_eq!(verdict_at(&failed, None), Outcome::Good, "--fail-on none: nothing counts");
     }
 
     #[test]

@@ -1420,3 +1420,96 @@ pub struct CreateCmd {
 "#;
     assert_eq!(own_output_formats(shared), Vec::<String>::new());
 }
+
+/// The auditing commands (issue 26): each one's files, under `plugins/`.
+const AUDITING_COMMANDS: [(&str, &[&str]); 5] = [
+    ("dash-user audit", &["dash-user/src/audit/mod.rs"]),
+    ("tls-ingress inspect", &["tls-ingress/src/inspect.rs"]),
+    ("block-metadata status", &["block-metadata/src/status/mod.rs", "block-metadata/src/status/findings.rs"]),
+    ("cis-bench run/report", &["cis-bench/src/output.rs", "cis-bench/src/findings.rs", "cis-bench/src/render.rs"]),
+    ("verify-bin", &["verify-bin/src/main.rs", "verify-bin/src/report.rs"]),
+];
+
+/// Where an auditing command (`name`, its `files` as `(path, text)`) leaves the shared report:
+/// its document not written by `harden_cli::report`, its verdict not computed from the shared
+/// findings, an exit outcome or a JSON document made by hand.
+fn report_violations(name: &str, files: &[(String, String)]) -> Vec<String> {
+    let code: Vec<(&str, usize, &str)> = files
+        .iter()
+        .flat_map(|(path, text)| {
+            text.lines()
+                // The unit tests (a `#[cfg(test)] mod fuzz;` line above them is no end of the code).
+                .take_while(|line| !line.starts_with("mod tests"))
+                .enumerate()
+                .filter(|(_, line)| !line.trim_start().starts_with("//"))
+                .map(move |(number, line)| (path.as_str(), number + 1, line))
+        })
+        .collect();
+    let uses = |calls: &[&str]| code.iter().any(|(_, _, line)| calls.iter().any(|call| line.contains(call)));
+    let mut found = Vec::new();
+    if !uses(&["report::write(", "report::render("]) {
+        found.push(format!("{name}: its document is not written by harden_cli::report"));
+    }
+    if !uses(&["report::verdict(", "report::verdict_at("]) {
+        found.push(format!("{name}: its verdict is not computed from the shared findings"));
+    }
+    for (path, number, line) in &code {
+        for own in ["Outcome::Finding", "serde_json::to_string_pretty(", "print::to_yaml("] {
+            if line.contains(own) {
+                found.push(format!("{name}: {path}:{number}: {}", line.trim()));
+            }
+        }
+    }
+    found
+}
+
+/// Issue 26: one Finding / severity / verdict shape for every auditing command, written by one
+/// writer, with the exit code from the verdict.
+#[test]
+fn every_auditing_command_reports_through_the_shared_report() {
+    let plugins = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+    let mut found = Vec::new();
+    for (name, paths) in AUDITING_COMMANDS {
+        let files: Vec<(String, String)> = paths
+            .iter()
+            .map(|path| {
+                (
+                    path.to_string(),
+                    std::fs::read_to_string(plugins.join(path)).unwrap_or_else(|e| panic!("{path}: {e}")),
+                )
+            })
+            .collect();
+        found.extend(report_violations(name, &files));
+    }
+    assert!(found.is_empty(), "auditing commands outside the shared report:\n{}", found.join("\n"));
+}
+
+/// The rule, fed block-metadata `status` and verify-bin as they were before the shared report.
+#[test]
+fn the_report_rule_names_the_old_status_and_verify_bin() {
+    let old_status = r#"
+        let text = match self.output {
+            Format::Text => table(&report),
+            Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+            Format::Yaml => harden_kube::print::to_yaml(&report)?,
+            other => return Err(other.unprinted()),
+        };
+        harden_cli::output::print(&text);
+        Ok(if report.reachable { Outcome::Finding } else { Outcome::Good })
+"#;
+    let found = report_violations("status", &[("status.rs".into(), old_status.into())]);
+    assert_eq!(found.len(), 5, "{found:?}");
+    assert_eq!(found[0], "status: its document is not written by harden_cli::report");
+    assert!(found[2].starts_with("status: status.rs:4: Format::Json => serde_json::to_string_pretty"), "{found:?}");
+    let old_verify_bin = r#"
+        Format::Json => harden_cli::output::line(serde_json::to_string_pretty(reports)?.to_string()),
+    if reports.iter().any(|r| matches!(r.verdict, Verdict::Mismatch | Verdict::Vendor | Verdict::WrongVersion)) {
+        Ok(Outcome::Finding)
+#[cfg(test)]
+mod tests {
+        harden_cli::report::write(&document, format, text)?;
+        Ok(report::verdict(&findings))
+"#;
+    let found = report_violations("verify-bin", &[("report.rs".into(), old_verify_bin.into())]);
+    assert_eq!(found.len(), 4, "test code counts for nothing: {found:?}");
+}

@@ -103,7 +103,13 @@ async fn seed_a12_status_is_clean_after_apply_and_names_a_policy_that_reopens_eg
     assert_eq!(out.status.code(), Some(1), "before apply the pod reaches the endpoints");
     assert!(stdout(&out).contains("no NetworkPolicy restricts its egress"), "{}", stdout(&out));
 
-    let out = block(&["apply", "-n", &ns]);
+    // The finding's fix is a command line of this plugin; followed to the letter, it closes the finding.
+    let out = block(&["status", "-n", &ns, "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let fix = report["findings"][0]["fix"].as_str().unwrap().to_string();
+    let words: Vec<&str> = fix.split_whitespace().collect();
+    assert_eq!(words[..2], ["kubectl", "block-metadata"], "{fix}");
+    let out = block(&words[2..]);
     assert_eq!(out.status.code(), Some(0));
     let out = block(&["status", "-n", &ns]);
     assert_eq!(out.status.code(), Some(0), "after apply no pod can reach an endpoint");
@@ -125,6 +131,13 @@ async fn seed_a12_status_is_clean_after_apply_and_names_a_policy_that_reopens_eg
     let reach = &report["namespaces"][0]["reachable"][0];
     assert_eq!(reach["pod"], "web");
     assert_eq!(reach["allowedBy"][0]["policy"], "allow-all-egress");
+    // The shared report shape (issue 26): the finding names the pod and the rule; -o yaml is the same.
+    let finding = &report["findings"][0];
+    assert_eq!((finding["severity"].as_str(), finding["object"].as_str()), (Some("high"), Some("pod/web")));
+    assert!(finding["message"].as_str().unwrap().contains("networkpolicy/allow-all-egress egress[0]"), "{finding}");
+    let yaml = block(&["status", "-n", &ns, "-o", "yaml", "--cloud", "aws"]);
+    let yaml: serde_json::Value = serde_yaml::from_str(&stdout(&yaml)).unwrap();
+    assert_eq!(yaml["findings"], report["findings"]);
 
     // The same objects offline give the same verdict.
     let dump = run(cluster().kubectl().args(["get", "pods,networkpolicies", "-n", &ns, "-o", "yaml"]));

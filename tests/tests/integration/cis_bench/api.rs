@@ -181,6 +181,12 @@ fn real_kube_bench_output_of_several_benchmarks_is_fully_accounted_for() {
         assert_accounts_for(controls, &doc);
         let t = &truth["Totals"];
         assert_eq!(doc["totals"], totals(&t["total_pass"], &t["total_fail"], &t["total_warn"], &t["total_info"]));
+        // The shared report shape (issue 26): a finding for every FAIL and WARN kube-bench printed, none for a PASS.
+        let findings = doc["findings"].as_array().unwrap();
+        let level = |word: &str| findings.iter().filter(|f| f["severity"] == word).count() as u64;
+        assert_eq!(level("fail"), t["total_fail"].as_u64().unwrap(), "{benchmark}");
+        assert_eq!(level("warn"), t["total_warn"].as_u64().unwrap(), "{benchmark}");
+        assert_eq!(findings.len() as u64, level("fail") + level("warn"), "{benchmark}: fail and warn only");
 
         // --nototals array, as a Pod log: kube-bench's stderr warning first.
         let log = kube_bench(benchmark, targets, &["--json", "--nototals"], true);
@@ -293,8 +299,10 @@ fn filters_and_fail_on_on_real_output() {
         )
     );
     assert!(!stderr(&out).contains("report written"), "once, on stdout: {}", stderr(&out));
-    // Our own JSON reads back as the same report.
-    assert_eq!(report_json(&target, &[])["targets"], saved["targets"]);
+    // Our own JSON reads back as the same report, findings and all.
+    let back = report_json(&target, &[]);
+    assert_eq!(back["targets"], saved["targets"]);
+    assert_eq!(back["findings"], saved["findings"]);
 }
 
 #[test]

@@ -124,9 +124,19 @@ fn a_tampered_copy_is_a_mismatch_with_both_digests() {
     assert!(text.contains(&format!("expected: sha256 {expected}")), "{text}");
     assert!(text.contains(&format!("actual:   sha256 {actual}")), "{text}");
 
-    // The untouched original still passes with the same file.
+    // The shared report shape (issue 26): the tampered copy's finding fails, and says what to do.
+    let out = run(verify_bin().arg(&copy).arg("--checksum-file").arg(&sums).args(["-o", "json"]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let finding = &json_reports(&out)[0]["findings"][0];
+    assert_eq!((finding["severity"].as_str(), finding["check"].as_str()), (Some("fail"), Some("checksum-mismatch")));
+    assert!(finding["fix"].as_str().unwrap().starts_with("do not run it"), "{finding}");
+
+    // The untouched original still passes with the same file, and finds nothing.
     let out = run(verify_bin().arg(&original).arg("--checksum-file").arg(&sums));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(verify_bin().arg(&original).arg("--checksum-file").arg(&sums).args(["-o", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json_reports(&out)[0]["findings"], serde_json::json!([]));
 }
 
 /// A tiny HTTPS file server on 127.0.0.1 with a certificate from a fresh test CA.

@@ -13,9 +13,13 @@ use harden_kube::flags::KubeArgs;
 use harden_kube::namespaces::SKIPPED_BY_ALL;
 use harden_kube::sources::{SourceArgs, Wanted, load};
 use netpol::{Cluster, Direction, GroupId, PodId, Protocol};
-use serde::Serialize;
 
 use crate::presets::{Endpoint, EndpointArgs, chosen_endpoints};
+
+mod document;
+mod findings;
+
+use document::{EndpointInfo, NamespaceReport, Probed, Reach, Report, RuleInfo};
 
 /// The ports metadata services answer on.
 const PORTS: [u16; 2] = [80, 443];
@@ -104,6 +108,7 @@ impl StatusCmd {
             let image = harden_cli::images::choose(self.image.as_deref(), harden_cli::images::BUSYBOX)?;
             report.probes = probe(&live.client, &loaded, &endpoints, self.timeout, &image).await?;
             report.reachable |= report.probes.iter().any(|p| p.reached == Some(true));
+            report.findings = findings::of(&report);
         }
         if loaded.live.is_none() && report.namespaces.iter().all(|n| n.pods == 0) {
             // Offline, no pods means the wrong files: "nothing reaches the endpoints" would be a lie.
@@ -115,44 +120,13 @@ impl StatusCmd {
                 "give the files of the pods and policies to check, e.g. kubectl get pods,networkpolicies -A -o yaml",
             ));
         }
-        let text = match self.output {
-            Format::Text => table(&report),
-            Format::Json => serde_json::to_string_pretty(&report)? + "\n",
-            Format::Yaml => harden_kube::print::to_yaml(&report)?,
-            other => return Err(other.unprinted()),
-        };
-        harden_cli::output::print(&text);
+        harden_cli::report::write(&report, self.output, |report| Ok(table(report)))?;
         if !report.complete {
             harden_kube::sources::warn_incomplete(&loaded.cluster.unmodelled);
             return Ok(Outcome::Incomplete);
         }
-        Ok(if report.reachable { Outcome::Finding } else { Outcome::Good })
+        Ok(harden_cli::report::verdict(&report.findings))
     }
-}
-
-/// One real attempt from a pod to an endpoint.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Probed {
-    pub namespace: String,
-    pub pod: String,
-    /// Whether the pod is a helper this run started (no pod of the namespace could probe).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub helper: bool,
-    pub endpoint: IpAddr,
-    pub port: u16,
-    /// What the policies say: `reachable` or `blocked`; `unknown` when the answer is incomplete.
-    pub expected: &'static str,
-    /// `connected`, `nothing listening`, `blocked` or `not probed` ([`harden_kube::probe::Observed`]).
-    pub observed: &'static str,
-    /// Whether the packet reached the endpoint (absent when not probed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reached: Option<bool>,
-    /// How a blocked attempt was blocked: `timed out` or `rejected`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub blocked: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
 }
 
 /// From one Running, non-hostNetwork pod of each namespace (or a helper pod of `image` where there is
@@ -279,76 +253,6 @@ fn engine_error(err: netpol::Error) -> harden_cli::Error {
     }
 }
 
-/// What `status` found; also the `-o json` document.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Report {
-    /// Whether any pod can reach any endpoint (exit 1), as far as the NetworkPolicies tell.
-    pub reachable: bool,
-    /// False when objects the engine does not model (AdminNetworkPolicies, Calico's or Cilium's
-    /// policies, ...) are there: they decide too, and the report is what the NetworkPolicies alone
-    /// allow (exit 2).
-    pub complete: bool,
-    /// Those objects.
-    pub unmodelled: serde_json::Value,
-    pub endpoints: Vec<EndpointInfo>,
-    pub ports: Vec<String>,
-    pub namespaces: Vec<NamespaceReport>,
-    /// `--probe`: the real attempts.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub probes: Vec<Probed>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct EndpointInfo {
-    pub address: IpAddr,
-    pub source: String,
-    pub description: String,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NamespaceReport {
-    pub name: String,
-    /// Pods checked (finished pods are not loaded).
-    pub pods: usize,
-    pub reachable: Vec<Reach>,
-    /// What keeps its pods from the endpoints where they cannot reach them: a cluster-tier rule
-    /// (`clusternetworkpolicy/block-metadata (Admin tier, priority 10) egress rule 0 ...: Deny`) or
-    /// the NetworkPolicies isolating them (`networkpolicy/NAME`).
-    pub protected_by: Vec<String>,
-}
-
-/// One pod reaching one endpoint on one port.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Reach {
-    pub pod: String,
-    pub endpoint: IpAddr,
-    pub port: u16,
-    pub protocol: Protocol,
-    /// Why: `hostNetwork`, `notIsolated` (no policy restricts its egress), `allowedByRule`, or
-    /// `allowedByClusterTier` (an Admin or Baseline rule accepts it, see `clusterRule`).
-    pub reason: &'static str,
-    /// The cluster-tier rule that decided, with `allowedByClusterTier`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cluster_rule: Option<String>,
-    /// The rules that allow it (empty unless `allowedByRule`).
-    pub allowed_by: Vec<RuleInfo>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RuleInfo {
-    pub policy: String,
-    /// Index into the policy's `spec.egress`.
-    pub rule: usize,
-    /// The matching peer (`ipBlock 0.0.0.0/0`), or `any destination` for a rule without peers.
-    pub peer: String,
-    /// The matching port, or `all ports`.
-    pub port: String,
-}
-
 /// Checks every pod of the namespaces against every endpoint on TCP 80 and 443. Pods the engine
 /// grouped together share one evaluation.
 pub fn evaluate(cluster: &Cluster, namespaces: &[String], endpoints: &[Endpoint]) -> Report {
@@ -390,7 +294,7 @@ pub fn evaluate(cluster: &Cluster, namespaces: &[String], endpoints: &[Endpoint]
         }
         reports.push(NamespaceReport { name: name.clone(), pods: pods.len(), reachable, protected_by });
     }
-    Report {
+    let mut report = Report {
         reachable: reports.iter().any(|r| !r.reachable.is_empty()),
         complete: cluster.complete(),
         unmodelled: harden_kube::sources::unmodelled_json(&cluster.unmodelled),
@@ -401,7 +305,10 @@ pub fn evaluate(cluster: &Cluster, namespaces: &[String], endpoints: &[Endpoint]
         ports: PORTS.iter().map(|p| format!("{p}/TCP")).collect(),
         namespaces: reports,
         probes: Vec::new(),
-    }
+        findings: Vec::new(),
+    };
+    report.findings = findings::of(&report);
+    report
 }
 
 /// Why a pod reaches an address: the [`Reach::reason`], the NetworkPolicy rules and the cluster-tier rule.
@@ -791,5 +698,90 @@ mod tests {
             value["namespaces"][0]["reachable"][0],
             json!({"pod": "tool", "endpoint": "100.100.100.200", "port": 80, "protocol": "TCP", "reason": "notIsolated", "allowedBy": []})
         );
+    }
+
+    /// Issue 26: status reports in the suite's shared shape, and its verdict comes from the findings.
+    /// One finding per pod and cause (endpoints and ports merged), each with what closes it.
+    #[test]
+    fn findings_name_each_pod_its_cause_and_the_fix() {
+        let eps = endpoints(&[Cloud::Aws], false, &[]);
+        let open = evaluate(&Cluster::build(&objects(&[])).unwrap(), &["a12".into()], &eps);
+        let pods: Vec<&str> = open.findings.iter().map(|f| f.object.as_str()).collect();
+        assert_eq!(pods, ["pod/web", "pod/api", "pod/agent"], "one per pod, not per endpoint and port");
+        let web = &open.findings[0];
+        assert_eq!(web.severity, harden_cli::report::Risk::High);
+        assert_eq!((web.check.as_str(), web.namespace.as_str()), ("metadata-reachable", "a12"));
+        assert_eq!(
+            web.message,
+            "can reach 169.254.169.254,fd00:ec2::254 on 80,443/TCP: no NetworkPolicy restricts its egress"
+        );
+        assert_eq!(web.fix, "kubectl block-metadata apply -n a12");
+        assert!(open.findings[2].fix.contains("without hostNetwork"), "{:?}", open.findings[2]);
+        assert_eq!(harden_cli::report::verdict(&open.findings), Outcome::Finding);
+
+        let allow_web = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-all-egress", "namespace": "a12"},
+            "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Egress"], "egress": [{}]}});
+        let widened = evaluate(&Cluster::build(&objects(&[ours("a12"), allow_web])).unwrap(), &["a12".into()], &eps);
+        let web = widened.findings.iter().find(|f| f.object == "pod/web").unwrap();
+        assert!(
+            web.message.contains("allowed by networkpolicy/allow-all-egress egress[0] (any destination, all ports)"),
+            "{web:?}"
+        );
+        assert!(web.fix.contains("--cluster-wide"), "{web:?}");
+        assert!(!widened.findings.iter().any(|f| f.object == "pod/api"), "api is blocked by ours: no finding");
+    }
+
+    /// The wrong case: where every pod is blocked there is no finding, and the verdict is good; the
+    /// findings say "reachable" exactly when the report does.
+    #[test]
+    fn a_protected_namespace_has_no_finding_and_findings_agree_with_reachable() {
+        let eps = endpoints(&[Cloud::All], false, &[]);
+        let cluster = Cluster::build(&objects(&[ours("a12"), ours("other")])).unwrap();
+        let other = evaluate(&cluster, &["other".into()], &eps);
+        assert!(other.findings.is_empty(), "{:?}", other.findings);
+        assert_eq!(harden_cli::report::verdict(&other.findings), Outcome::Good);
+        let json = serde_json::to_value(&other).unwrap();
+        assert_eq!(json["findings"], json!([]), "always there, empty when nothing reaches");
+        for report in [
+            other,
+            evaluate(&cluster, &["a12".into()], &eps),
+            evaluate(&Cluster::build(&objects(&[])).unwrap(), &["other".into()], &eps),
+        ] {
+            assert_eq!(report.reachable, !report.findings.is_empty());
+        }
+    }
+
+    /// A probe whose packet reached an endpoint is a finding even where the policies block it (the
+    /// wrong answer would be "blocked"); one that was blocked or not made is none.
+    #[test]
+    fn a_probe_that_reached_is_a_finding_and_a_blocked_one_is_not() {
+        let eps = endpoints(&[Cloud::Aws], false, &[]);
+        let mut report = evaluate(&Cluster::build(&objects(&[ours("a12")])).unwrap(), &["a12".into()], &eps);
+        let engine_findings = report.findings.len();
+        let probe = |observed: &'static str, reached: Option<bool>| Probed {
+            namespace: "a12".into(),
+            pod: "web".into(),
+            helper: false,
+            endpoint: "169.254.169.254".parse().unwrap(),
+            port: 80,
+            expected: "blocked",
+            observed,
+            reached,
+            blocked: None,
+            reason: None,
+        };
+        report.probes = vec![probe("blocked", Some(false)), probe("not probed", None)];
+        assert_eq!(findings::of(&report).len(), engine_findings);
+        report.probes.push(probe("nothing listening", Some(true)));
+        let found = findings::of(&report);
+        let reached = found.last().unwrap();
+        assert_eq!(found.len(), engine_findings + 1);
+        assert_eq!(reached.check, "metadata-reached");
+        assert_eq!(
+            reached.message,
+            "a TCP connection from it reached 169.254.169.254:80, although the policies block it (nothing listening)"
+        );
+        assert_eq!(reached.fix, "check that NetworkPolicies are enforced: kubectl netpol-deny doctor");
     }
 }

@@ -69,7 +69,20 @@ impl harden_cli::command::Command for ApplyCmd {
     const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
 
     fn validate(&self) -> harden_cli::Result<()> {
-        Ok(())
+        for block in &self.block {
+            parse_block(block)?;
+        }
+        validate_name(&self.name)?;
+        if self.cluster_wide
+            && let Some(other) = self.kube.namespaces.iter().find(|ns| *ns != "kube-system")
+        {
+            return Err(Error::invalid(format!(
+                "--cluster-wide covers every namespace; -n {other} does not choose among them (only -n kube-system \
+                 does: it includes kube-system, which is left out by default)"
+            ))
+            .with_hint("drop -n, or block per namespace: kubectl block-metadata apply -n NAMESPACE"));
+        }
+        self.manual.validate(&self.apply)
     }
 
     async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
@@ -81,13 +94,11 @@ impl ApplyCmd {
     async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
         let custom = self.block.iter().map(|b| parse_block(b)).collect::<Result<Vec<_>>>()?;
-        validate_name(&self.name)?;
         let endpoints = endpoints(&self.endpoints.cloud, self.endpoints.azure_wire_server, &custom);
         if self.cluster_wide {
             return self.run_cluster_wide(&endpoints).await;
         }
         let scope = NamespaceScope { named: kube.namespaces.clone(), all: self.all_namespaces.all, selector: None };
-        self.manual.validate(&self.apply)?;
         let client_dry_run = self.apply.dry_run == DryRun::Client || self.manual.show_manual;
         let cluster = if client_dry_run && !scope.needs_cluster() { None } else { Some(connect(kube).await?) };
         let namespaces = scope.resolve(cluster.as_ref()).await?;
@@ -136,14 +147,6 @@ impl ApplyCmd {
     /// serve it and where an Admin rule at an earlier priority would let pods reach an endpoint.
     async fn run_cluster_wide(self, endpoints: &[Endpoint]) -> Result<Outcome> {
         let kube = &self.kube;
-        if let Some(other) = kube.namespaces.iter().find(|ns| *ns != "kube-system") {
-            return Err(Error::invalid(format!(
-                "--cluster-wide covers every namespace; -n {other} does not choose among them (only -n kube-system \
-                 does: it includes kube-system, which is left out by default)"
-            ))
-            .with_hint("drop -n, or block per namespace: kubectl block-metadata apply -n NAMESPACE"));
-        }
-        self.manual.validate(&self.apply)?;
         let include_kube_system = kube.namespaces.iter().any(|ns| ns == "kube-system");
         let client_dry_run = self.apply.dry_run == DryRun::Client || self.manual.show_manual;
         let cluster = if client_dry_run { None } else { Some(connect(kube).await?) };
@@ -275,6 +278,11 @@ impl harden_cli::command::Command for RemoveCmd {
     const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
 
     fn validate(&self) -> harden_cli::Result<()> {
+        // -A removes this plugin's policies everywhere: a -n beside it would be ignored.
+        if self.all_namespaces.all && !self.kube.namespaces.is_empty() {
+            return Err(Error::invalid("-A already covers every namespace, so -n does not apply")
+                .with_hint("drop -n, or drop -A to remove them from the namespaces named"));
+        }
         Ok(())
     }
 

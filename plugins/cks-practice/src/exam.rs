@@ -78,7 +78,15 @@ impl harden_cli::command::Command for ExamCmd {
     }
 
     fn validate(&self) -> harden_cli::Result<()> {
-        Ok(())
+        match &self.command {
+            ExamCommand::Start(cmd) => {
+                no_namespace_flag(&cmd.kube)?;
+                cmd.image.as_deref().map(harden_cli::images::validate).transpose()?;
+                Ok(())
+            }
+            ExamCommand::Score(cmd) | ExamCommand::End(cmd) => no_namespace_flag(&cmd.kube),
+            ExamCommand::Reset(cmd) => no_namespace_flag(&cmd.kube),
+        }
     }
 
     async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
@@ -210,10 +218,6 @@ fn no_namespace_flag(kube: &KubeArgs) -> Result<()> {
 
 impl StartCmd {
     async fn run(self) -> Result<Outcome> {
-        no_namespace_flag(&self.kube)?;
-        if let Some(image) = &self.image {
-            harden_cli::images::validate(image)?;
-        }
         let seed = self.seed.unwrap_or_else(crate::seed::random_seed);
         let name = run::mock_name(seed);
         let kube = connect(&self.kube).await?;
@@ -426,7 +430,6 @@ pub fn report(name: &str, graded: &[Graded], left: i64) -> (String, serde_json::
 
 impl ScoreCmd {
     async fn run(self, end: bool) -> Result<Outcome> {
-        no_namespace_flag(&self.kube)?;
         let kube = connect(&self.kube).await?;
         let (name, tasks) = exam_tasks(&kube.client, self.exam.as_deref()).await?;
         let mut graded = Vec::new();
@@ -481,7 +484,6 @@ pub struct ResetCmd {
 
 impl ResetCmd {
     async fn run(self) -> Result<Outcome> {
-        no_namespace_flag(&self.kube)?;
         let kube = connect(&self.kube).await?;
         let records = run::runs(&kube.client, None).await?;
         let mut names: Vec<String> = records.iter().filter_map(|r| r.mock.as_ref().map(Mock::name)).collect();

@@ -94,7 +94,15 @@ impl Cell {
 impl harden_cli::command::Command for ProbeCmd {
     const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
 
+    /// The ports' and the selector's forms, before the cluster is read.
     fn validate(&self) -> harden_cli::Result<()> {
+        for port in &self.ports {
+            PortQuery::parse(port).map_err(engine_error)?;
+        }
+        if let Some(selector) = &self.pod_selector {
+            apimachinery::labels::parse(selector)
+                .map_err(|e| harden_kube::error::selector(e).context("--pod-selector"))?;
+        }
         Ok(())
     }
 

@@ -314,6 +314,12 @@ impl harden_cli::command::Command for InspectCmd {
     const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
 
     fn validate(&self) -> harden_cli::Result<()> {
+        if self.address.is_some() && !self.probe {
+            return Err(Error::invalid("--address is where --probe connects; it needs --probe"));
+        }
+        if self.all_namespaces.all && !self.kube.namespaces.is_empty() {
+            return Err(Error::invalid("-A and -n cannot be used together"));
+        }
         Ok(())
     }
 
@@ -324,9 +330,6 @@ impl harden_cli::command::Command for InspectCmd {
 
 impl InspectCmd {
     async fn execute(self) -> Result<Outcome> {
-        if self.address.is_some() && !self.probe {
-            return Err(Error::invalid("--address is where --probe connects; it needs --probe"));
-        }
         let kube_args = &self.kube.clone();
         let kube = harden_kube::client::connect(kube_args).await?;
         let client = kube.client.clone();
@@ -438,9 +441,6 @@ impl InspectCmd {
     /// "nothing found, healthy".
     async fn namespaces(&self, kube: &harden_kube::client::Kube, args: &KubeArgs) -> Result<Option<Vec<String>>> {
         if self.all_namespaces.all {
-            if !args.namespaces.is_empty() {
-                return Err(Error::invalid("-A and -n cannot be used together"));
-            }
             return Ok(None);
         }
         let scope = harden_kube::namespaces::NamespaceScope { named: args.namespaces.clone(), ..Default::default() };

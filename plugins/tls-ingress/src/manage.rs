@@ -86,6 +86,9 @@ impl harden_cli::command::Command for ListCmd {
     const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
 
     fn validate(&self) -> harden_cli::Result<()> {
+        if self.all_namespaces.all && !self.kube.namespaces.is_empty() {
+            return Err(Error::invalid("-A and -n cannot be used together"));
+        }
         Ok(())
     }
 
@@ -99,9 +102,6 @@ impl ListCmd {
         let kube_args = &self.kube.clone();
         let kube = harden_kube::client::connect(kube_args).await?;
         let namespaces: Vec<Option<String>> = if self.all_namespaces.all {
-            if !kube_args.namespaces.is_empty() {
-                return Err(Error::invalid("-A and -n cannot be used together"));
-            }
             vec![None]
         } else {
             kube.namespaces(kube_args).into_iter().map(Some).collect()
@@ -162,7 +162,16 @@ enum Gone {
 impl harden_cli::command::Command for DeleteCmd {
     const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
 
+    /// The name is an Ingress's or an HTTPRoute's (a DNS subdomain), and one namespace is meant.
     fn validate(&self) -> harden_cli::Result<()> {
+        if !apimachinery::validation::is_dns_subdomain(&self.name) {
+            return Err(Error::invalid(format!(
+                "{:?} is not the name of an Ingress or HTTPRoute: lower-case letters, digits, '-' and '.', at most 253",
+                self.name
+            ))
+            .with_hint("the NAME given to `kubectl tls-ingress create` (kubectl tls-ingress list shows them)"));
+        }
+        self.kube.single_namespace()?;
         Ok(())
     }
 

@@ -262,6 +262,43 @@ fn new_flags_that_do_not_apply_are_errors() {
     }
 }
 
+/// Issue 26: flags are checked in `validate`, before the kubeconfig is read or the cluster asked:
+/// with no kubeconfig at all, each of these is refused for its flags (exit 2), never for the
+/// missing kubeconfig. Some of them were checked only after connecting, and `-n` beside `-A` in
+/// block-metadata `remove` was ignored.
+#[test]
+fn flags_are_refused_before_any_cluster_is_asked() {
+    let home = tempfile::tempdir().unwrap();
+    let missing = home.path().join("missing");
+    for (plugin, args, says) in [
+        ("block-metadata", vec!["remove", "-A", "-n", "a12"], "-A already covers every namespace"),
+        ("block-metadata", vec!["apply", "--cluster-wide", "-n", "a12"], "--cluster-wide covers every namespace"),
+        ("block-metadata", vec!["apply", "-n", "a12", "--name", "Not_A_Name"], "Not_A_Name"),
+        ("block-metadata", vec!["apply", "-n", "a12", "--block", "not-an-address"], "not-an-address"),
+        ("tls-ingress", vec!["list", "-A", "-n", "t75"], "-A and -n cannot be used together"),
+        ("tls-ingress", vec!["inspect", "-A", "-n", "t75"], "-A and -n cannot be used together"),
+        ("tls-ingress", vec!["inspect", "-n", "t75", "--address", "10.0.0.1"], "needs --probe"),
+        ("tls-ingress", vec!["delete", "Not_An_Ingress", "-n", "t75"], "is not the name of an Ingress or HTTPRoute"),
+        ("tls-ingress", vec!["delete", "web", "-n", "t75,t76"], "one namespace"),
+        ("dash-user", vec!["audit", "-A", "-n", "kubernetes-dashboard"], "not both"),
+        ("netpol-deny", vec!["probe", "-n", "g04", "--pod-selector", "app in (web"], "--pod-selector"),
+        ("netpol-deny", vec!["probe", "-n", "g04", "--port", "70000"], "70000"),
+        ("cks-practice", vec!["exam", "start", "-n", "x"], "-n/--namespace does not apply"),
+        ("cks-practice", vec!["exam", "score", "-n", "x"], "-n/--namespace does not apply"),
+        ("cks-practice", vec!["exam", "reset", "-n", "x"], "-n/--namespace does not apply"),
+    ] {
+        let out = run(harden_tests::plugin_command(plugin)
+            .current_dir(harden_tests::repo_root())
+            .env("HOME", home.path())
+            .env("KUBECONFIG", &missing)
+            .args(&args));
+        assert_eq!(out.status.code(), Some(2), "{plugin} {args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(says), "{plugin} {args:?}: {err}");
+        assert!(!err.contains("kubeconfig"), "{plugin} {args:?} asked for the cluster first: {err}");
+    }
+}
+
 /// Issue 32: an apply killed mid-way left the object in flight created but unreported. In a plan
 /// of independent objects (a policy per namespace), SIGINT/SIGTERM while one object's write is in
 /// flight finishes that object, reports it, reports every object not written as skipped, and exits

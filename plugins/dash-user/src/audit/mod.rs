@@ -160,6 +160,12 @@ impl harden_cli::command::Command for AuditCmd {
     const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
 
     fn validate(&self) -> harden_cli::Result<()> {
+        if self.all_namespaces.all && !self.kube.namespaces.is_empty() {
+            return Err(Error::invalid("give either -n NAMESPACE or -A, not both"));
+        }
+        for ns in &self.kube.namespaces {
+            crate::rbac::validate_namespace(ns).map_err(Error::invalid)?;
+        }
         Ok(())
     }
 
@@ -171,12 +177,6 @@ impl harden_cli::command::Command for AuditCmd {
 impl AuditCmd {
     async fn execute(self) -> Result<Outcome> {
         let kube = &self.kube.clone();
-        if self.all_namespaces.all && !kube.namespaces.is_empty() {
-            return Err(Error::invalid("give either -n NAMESPACE or -A, not both"));
-        }
-        for ns in &kube.namespaces {
-            crate::rbac::validate_namespace(ns).map_err(Error::invalid)?;
-        }
         let client = harden_kube::client::connect_unchecked(kube).await?.client;
         // The -n names checked with one list when there are several; its count then chooses how
         // the namespaces are read (see [`snapshot::placement`]), so they are not listed twice.

@@ -130,7 +130,8 @@ async fn block_metadata_probe_helper_takes_the_image_and_is_removed() {
 }
 
 /// `verify-bin --node`: the hashing pod takes `--image`, a pull failure is known at once (it used to
-/// wait 120 s in `kubectl wait`), and `--image` without `--node` is refused.
+/// wait 120 s in `kubectl wait`), the pod is deleted afterwards (by uid, through the API), and
+/// `--image` without `--node` is refused.
 #[tokio::test]
 async fn verify_bin_node_pod_takes_the_image_and_reports_a_pull_failure_at_once() {
     let client = cluster().admin_client().await;
@@ -138,7 +139,7 @@ async fn verify_bin_node_pod_takes_the_image_and_reports_a_pull_failure_at_once(
     node(&client, "vb-image-node").await;
     let image = "registry.kube-harden.local/tools/busybox:1.36";
     let started = Instant::now();
-    let child = spawn(cluster().plugin("verify-bin").env("KUBECTL_PATH", "kubectl").args([
+    let child = spawn(cluster().plugin("verify-bin").args([
         "--node",
         "vb-image-node",
         "kubelet",
@@ -165,6 +166,14 @@ async fn verify_bin_node_pod_takes_the_image_and_reports_a_pull_failure_at_once(
     let err = stderr(&out);
     assert!(err.contains(&format!("cannot pull image {image} (container hash): ImagePullBackOff")), "{err}");
     assert!(err.contains("KUBE_HARDEN_IMAGE_REPOSITORY"), "{err}");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let selector = ListParams::default().labels("app.kubernetes.io/managed-by=kubectl-verify-bin");
+    let left = pods.list(&selector).await.unwrap();
+    assert!(
+        left.items.iter().all(|p| p.metadata.deletion_timestamp.is_some()),
+        "the hashing pod is deleted: {:?}",
+        left.items.iter().map(|p| &p.metadata.name).collect::<Vec<_>>()
+    );
 
     let out = run(cluster().plugin("verify-bin").args(["--image", image, "/bin/sh"]));
     assert_eq!(out.status.code(), Some(2));

@@ -73,11 +73,7 @@ impl ApiNodes {
             harden_cli::output::eline(format!("error: the API server gave pod {ns}/{name} no uid; {by_hand}"));
             return;
         };
-        let params = DeleteParams {
-            preconditions: Some(Preconditions { uid: Some(uid), resource_version: None }),
-            ..Default::default()
-        };
-        match api.delete(name, &params).await {
+        match api.delete(name, &only_this_pod(uid)).await {
             Ok(_) => {}
             Err(e) if status_code(&e) == Some(404) => {}
             Err(e) => {
@@ -107,6 +103,11 @@ impl Nodes for ApiNodes {
         self.delete(&api, &name, created.metadata.uid).await;
         log
     }
+}
+
+/// A delete that the API server applies only to the pod with this uid (409 for another of the name).
+fn only_this_pod(uid: String) -> DeleteParams {
+    DeleteParams { preconditions: Some(Preconditions { uid: Some(uid), resource_version: None }), ..Default::default() }
 }
 
 /// What a Node object says it runs; an empty field says nothing.
@@ -145,6 +146,15 @@ mod tests {
         );
         let bare: Node = serde_json::from_value(serde_json::json!({"metadata": {"name": "n2"}})).unwrap();
         assert_eq!(node_info(&bare), NodeInfo { name: "n2".into(), ..Default::default() });
+    }
+
+    /// The delete names the uid of the pod this run created: a pod of the same name made by anyone
+    /// else (the name reused after ours went) is refused by the server, not deleted.
+    #[test]
+    fn the_delete_is_for_the_pod_created_only() {
+        let params = only_this_pod("3f1c".into());
+        let preconditions = params.preconditions.unwrap();
+        assert_eq!((preconditions.uid.as_deref(), preconditions.resource_version), (Some("3f1c"), None));
     }
 
     #[test]

@@ -180,6 +180,70 @@ async fn verify_bin_node_pod_takes_the_image_and_reports_a_pull_failure_at_once(
     assert!(stderr(&out).contains("--image only applies with --node or --all-nodes"), "{}", stderr(&out));
 }
 
+/// `verify-bin --node` as a user who may make the hashing pod but not delete it: the delete is
+/// refused, and verify-bin says so with the command that removes the pod it made (the pod is left,
+/// not lost silently).
+#[tokio::test]
+async fn verify_bin_says_how_to_delete_a_hashing_pod_it_could_not() {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+    let client = cluster().admin_client().await;
+    let ns = cluster().namespace("vb-nodelete").await;
+    node(&client, "vb-nodelete-node").await;
+    let user = format!("vb-nodelete-{}", std::process::id());
+    let subjects = serde_json::json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]);
+    let nodes: ClusterRole = serde_json::from_value(serde_json::json!({"metadata": {"name": user},
+        "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]}]}))
+    .unwrap();
+    Api::<ClusterRole>::all(client.clone()).create(&PostParams::default(), &nodes).await.unwrap();
+    let binding: ClusterRoleBinding = serde_json::from_value(serde_json::json!({"metadata": {"name": user},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": user}, "subjects": subjects}))
+    .unwrap();
+    Api::<ClusterRoleBinding>::all(client.clone()).create(&PostParams::default(), &binding).await.unwrap();
+    let pods: Role = serde_json::from_value(serde_json::json!({"metadata": {"name": "hashing-no-delete"},
+        "rules": [{"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["create", "get", "list", "watch"]}]}))
+    .unwrap();
+    Api::<Role>::namespaced(client.clone(), &ns).create(&PostParams::default(), &pods).await.unwrap();
+    let binding: RoleBinding = serde_json::from_value(serde_json::json!({"metadata": {"name": "hashing-no-delete"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "hashing-no-delete"},
+        "subjects": subjects}))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(client.clone(), &ns).create(&PostParams::default(), &binding).await.unwrap();
+
+    let image = "registry.kube-harden.local/tools/busybox:1.36";
+    let child = spawn(cluster().plugin("verify-bin").args([
+        "--node",
+        "vb-nodelete-node",
+        "kubelet",
+        "-n",
+        &ns,
+        "--as",
+        &user,
+        "--image",
+        image,
+        "--checksum",
+        &"0".repeat(64),
+        "--version",
+        "v1.37.2",
+    ]));
+    let made = kubelet_cannot_pull(
+        &client,
+        Some(&ns),
+        "app.kubernetes.io/managed-by=kubectl-verify-bin",
+        image,
+        "ErrImagePull",
+    )
+    .await;
+    let out = finish(child).await;
+    assert_eq!(out.status.code(), Some(2));
+    let name = made[0].metadata.name.clone().unwrap();
+    let err = stderr(&out);
+    assert!(err.contains(&format!("cannot pull image {image}")), "the wait's error: {err}");
+    assert!(err.contains(&format!("deleting pod {ns}/{name}: forbidden")), "{err}");
+    assert!(err.contains(&format!("delete it with: kubectl delete pod {name} -n {ns}")), "{err}");
+    let left: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    assert!(left.get_opt(&name).await.unwrap().is_some(), "the pod is still there, as said");
+}
+
 /// cis-bench: `--image` is the Job's, the default moves under the setting (a client dry run prints
 /// the Job without a cluster).
 #[test]

@@ -1,5 +1,4 @@
-//! Running another program (kubectl for `--node`, or a binary asked for its version) within a time
-//! budget. Its output is read by threads, so the wait is on the process, not on its pipes: a
+//! Running another program (a binary asked for its version) within a time budget. Its output is read by threads, so the wait is on the process, not on its pipes: a
 //! grandchild that inherits stdout and keeps it open after the child exits (a daemon it started, a
 //! `sleep &` in a script) does not hold verify-bin, and what the child wrote before it exited is its
 //! answer. A child still running at the end of the budget is killed, and the error says so.
@@ -21,8 +20,6 @@ pub struct Finished {
     pub status: ExitStatus,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
-    /// More than the limit was printed on stdout; `stdout` holds the first `limit` bytes.
-    pub truncated: bool,
 }
 
 #[derive(Debug)]
@@ -78,7 +75,7 @@ impl Drained {
 }
 
 /// Runs `command` with `stdin` as its input (or none), and returns what it printed (stdout up to
-/// `limit` bytes, stderr up to 64 KiB) once it exits, or kills it after `budget`.
+/// `limit` bytes, the rest dropped; stderr up to 64 KiB) once it exits, or kills it after `budget`.
 pub fn run(mut command: Command, stdin: Option<Vec<u8>>, budget: Duration, limit: usize) -> Result<Finished, Failure> {
     command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -107,9 +104,9 @@ pub fn run(mut command: Command, stdin: Option<Vec<u8>>, budget: Duration, limit
         }
     };
     let drained = Instant::now() + DRAIN;
-    let (stdout, truncated) = stdout.take(drained);
+    let (stdout, _) = stdout.take(drained);
     let (stderr, _) = stderr.take(drained);
-    Ok(Finished { status, stdout, stderr, truncated })
+    Ok(Finished { status, stdout, stderr })
 }
 
 /// The child's exit status, or `None` if it is still running at `deadline`.
@@ -164,7 +161,7 @@ mod tests {
         let done = run(sh("cat; exit 3"), Some(b"hello".to_vec()), Duration::from_secs(20), 1024).unwrap();
         assert_eq!((done.stdout.as_slice(), done.status.code()), (&b"hello"[..], Some(3)));
         let done = run(sh("head -c 100000 /dev/zero"), None, Duration::from_secs(20), 10).unwrap();
-        assert_eq!((done.stdout.len(), done.truncated), (10, true));
+        assert_eq!(done.stdout.len(), 10);
         // A child that ignores its input does not block on it.
         let big = vec![b'x'; 4 << 20];
         let done = run(sh("echo ignored"), Some(big), Duration::from_secs(20), 1024).unwrap();

@@ -5,6 +5,7 @@
 
 mod checksum;
 mod child;
+mod cluster;
 mod download;
 mod fetch;
 #[cfg(test)]
@@ -13,6 +14,8 @@ mod hash;
 mod header;
 mod locate;
 mod node;
+#[cfg(test)]
+mod node_verdicts;
 mod report;
 mod verify;
 mod version;
@@ -26,11 +29,12 @@ use harden_cli::command::{Dispatch, Validated};
 use harden_cli::error::{Error, ExitStyle, Outcome, Result};
 use harden_cli::files::Existing;
 use harden_cli::format::{self, Format};
-use harden_cli::help::CONNECTION_HEADING;
 use harden_cli::progress::Spinner;
+use harden_kube::flags::KubeArgs;
 
 use crate::checksum::DEFAULT_BASE_URL;
 use crate::hash::Algorithm;
+use crate::node::Nodes;
 use crate::verify::{Options, Source};
 
 pub const PLUGIN: &str = "kubectl-verify-bin";
@@ -42,6 +46,7 @@ pub const PLUGIN: &str = "kubectl-verify-bin";
     version,
     // --version is the release to check against; the plugin's own version is -V/--plugin-version.
     disable_version_flag = true,
+    mut_arg("namespaces", |a| a.help("With --node/--all-nodes: the namespace of the hashing pods (default: the context's)")),
     about = "Verify Kubernetes platform binaries against their published checksums",
     long_about = "Verify Kubernetes platform binaries against their published checksums.\n\n\
         The OS and architecture come from each binary's header, the version from --version, else the version \
@@ -106,7 +111,8 @@ struct Cli {
     download: Option<String>,
 
     /// Verify the binaries running on this node (repeat or comma-separate): kubelet and the control-plane
-    /// components found there, or the NAMEs given; hashed by a short-lived hostPID pod, through kubectl.
+    /// components found there, or the NAMEs given; hashed by a short-lived hostPID pod created through
+    /// the API server (the connection flags below).
     #[arg(long = "node", value_name = "NODE", value_delimiter = ',', conflicts_with_all = ["download", "name"])]
     nodes: Vec<String>,
 
@@ -119,34 +125,6 @@ struct Cli {
     #[arg(long, value_name = "IMAGE")]
     image: Option<String>,
 
-    /// With --node/--all-nodes: kubectl's --context.
-    #[arg(long, value_name = "NAME", help_heading = CONNECTION_HEADING)]
-    context: Option<String>,
-
-    /// With --node/--all-nodes: the namespace of the hashing pod (default: kubectl's).
-    #[arg(short = 'n', long, value_name = "NS", help_heading = CONNECTION_HEADING)]
-    namespace: Option<String>,
-
-    /// With --node/--all-nodes: kubectl's --kubeconfig.
-    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = CONNECTION_HEADING)]
-    kubeconfig: Option<PathBuf>,
-
-    /// With --node/--all-nodes: kubectl's --cluster (a cluster of the kubeconfig).
-    #[arg(long, value_name = "NAME", help_heading = CONNECTION_HEADING)]
-    cluster: Option<String>,
-
-    /// With --node/--all-nodes: kubectl's --user (a user of the kubeconfig).
-    #[arg(long, value_name = "NAME", help_heading = CONNECTION_HEADING)]
-    user: Option<String>,
-
-    /// With --node/--all-nodes: the user to impersonate (kubectl's --as).
-    #[arg(long = "as", value_name = "USER", help_heading = CONNECTION_HEADING)]
-    as_user: Option<String>,
-
-    /// With --node/--all-nodes: a group to impersonate (repeat for several; kubectl's --as-group).
-    #[arg(long = "as-group", value_name = "GROUP", help_heading = CONNECTION_HEADING)]
-    as_groups: Vec<String>,
-
     /// With --download: replace an existing regular file of that name.
     #[arg(long, requires = "download")]
     overwrite: bool,
@@ -158,10 +136,14 @@ struct Cli {
     /// Print the plugin's version.
     #[arg(short = 'V', long = "plugin-version", action = ArgAction::Version)]
     plugin_version: Option<bool>,
+
+    // With --node/--all-nodes: how to reach the cluster (a FILE is checked without one).
+    #[command(flatten)]
+    kube: KubeArgs,
 }
 
 fn main() -> ExitCode {
-    harden_cli::command::main_offline::<Cli>("kubectl-verify_bin")
+    harden_kube::main::<Cli>("kubectl-verify_bin")
 }
 
 /// verify-bin has no subcommands: its command line is the one command.
@@ -171,7 +153,7 @@ impl Dispatch for Cli {
     }
 }
 
-/// The checks run synchronously inside `run`: nothing here awaits, so it needs no async runtime.
+/// A FILE is checked synchronously inside `run`; `--node` awaits the API server.
 impl harden_cli::command::Command for Cli {
     const STYLE: ExitStyle = ExitStyle::Verdict;
 
@@ -180,7 +162,7 @@ impl harden_cli::command::Command for Cli {
     }
 
     async fn run(self) -> Result<Outcome> {
-        run(self)
+        run(self).await
     }
 }
 
@@ -194,27 +176,6 @@ fn platform_word(value: Option<String>, flag: &str) -> Result<Option<String>> {
         }
         other => Ok(other),
     }
-}
-
-/// kubectl's connection flags as given, for the kubectl that `--node` runs.
-fn kubectl_connection_flags(cli: &Cli) -> Vec<String> {
-    let mut args = Vec::new();
-    let mut add = |flag: &str, value: Option<String>| {
-        if let Some(value) = value {
-            args.push(flag.to_string());
-            args.push(value);
-        }
-    };
-    add("--kubeconfig", cli.kubeconfig.as_ref().map(|p| p.display().to_string()));
-    add("--context", cli.context.clone());
-    add("--cluster", cli.cluster.clone());
-    add("--user", cli.user.clone());
-    add("--as", cli.as_user.clone());
-    for group in &cli.as_groups {
-        add("--as-group", Some(group.clone()));
-    }
-    add("--namespace", cli.namespace.clone());
-    args
 }
 
 fn options(cli: &Cli) -> Result<Options> {
@@ -334,42 +295,33 @@ fn validate(cli: &Cli) -> Result<()> {
         return Err(Error::invalid("--overwrite only applies with --download").with_hint("drop --overwrite"));
     }
     let on_nodes = !cli.nodes.is_empty() || cli.all_nodes;
-    let connection = kubectl_connection_flags(cli);
-    // --download reads dl.k8s.io only: a --context given with it would be ignored.
-    if !on_nodes && (!connection.is_empty() || cli.image.is_some()) {
-        let given: Vec<&str> = connection.iter().filter(|a| a.starts_with('-')).map(String::as_str).collect();
-        let given = if cli.image.is_some() { [&["--image"][..], &given].concat() } else { given };
-        let verb = if given.len() == 1 { "applies" } else { "apply" };
-        return Err(Error::invalid(format!("{} only {verb} with --node or --all-nodes", given.join(", ")))
-            .with_hint("a FILE is checked where it lies, without the cluster; add --node NODE to check a node's"));
+    // A FILE and --download never contact the cluster: a --context given with them would be ignored.
+    if !on_nodes {
+        let mut given = cli.kube.given();
+        if cli.image.is_some() {
+            given.insert(0, "--image");
+        }
+        if !given.is_empty() {
+            let verb = if given.len() == 1 { "applies" } else { "apply" };
+            return Err(Error::invalid(format!("{} only {verb} with --node or --all-nodes", given.join(", ")))
+                .with_hint("a FILE is checked where it lies, without the cluster; add --node NODE to check a node's"));
+        }
     }
+    cli.kube
+        .single_namespace()
+        .map_err(|e| e.with_hint("the hashing pods are made in one namespace: give -n NS once"))?;
     Ok(())
 }
 
-fn run(cli: Cli) -> Result<Outcome> {
+async fn run(cli: Cli) -> Result<Outcome> {
     let options = options(&cli)?;
     if let Some(name) = &cli.download {
         return download(&cli, name, &options);
     }
-    let on_nodes = !cli.nodes.is_empty() || cli.all_nodes;
-    let connection = kubectl_connection_flags(&cli);
-    if on_nodes {
-        let names = cli.binaries.iter().map(|n| published_name(n, "NAME")).collect::<Result<Vec<_>>>()?;
-        let request = node::NodeRequest {
-            nodes: cli.nodes.clone(),
-            all_nodes: cli.all_nodes,
-            names,
-            image: harden_cli::images::choose(cli.image.as_deref(), harden_cli::images::BUSYBOX)?,
-            connection,
-        };
-        let spinner = Spinner::start("hashing the binaries on the nodes");
-        let reports = node::verify_nodes(&request, &options);
-        drop(spinner);
-        let reports = reports?;
-        if reports.is_empty() {
-            return Err(Error::not_found("none of the components runs as a process on the nodes asked for")
-                .with_hint("name them: kubectl verify-bin --node NODE kubelet"));
-        }
+    if !cli.nodes.is_empty() || cli.all_nodes {
+        let image = harden_cli::images::choose(cli.image.as_deref(), harden_cli::images::BUSYBOX)?;
+        let cluster = cluster::ApiNodes::connect(&cli.kube, image).await?;
+        let reports = on_nodes(&cli, &options, &cluster).await?;
         print_reports(cli.output, &reports)?;
         return report::outcome(&reports);
     }
@@ -401,6 +353,18 @@ fn run(cli: Cli) -> Result<Outcome> {
 
     print_reports(cli.output, &reports)?;
     report::outcome(&reports)
+}
+
+/// The reports of `--node`/`--all-nodes`, the nodes read and hashed through `cluster`.
+async fn on_nodes(cli: &Cli, options: &Options, cluster: &impl Nodes) -> Result<Vec<verify::Report>> {
+    let names = cli.binaries.iter().map(|n| published_name(n, "NAME")).collect::<Result<Vec<_>>>()?;
+    let request = node::NodeRequest { nodes: cli.nodes.clone(), all_nodes: cli.all_nodes, names };
+    let reports = node::verify_nodes(cluster, &request, options).await?;
+    if reports.is_empty() {
+        return Err(Error::not_found("none of the components runs as a process on the nodes asked for")
+            .with_hint("name them: kubectl verify-bin --node NODE kubelet"));
+    }
+    Ok(reports)
 }
 
 #[cfg(test)]

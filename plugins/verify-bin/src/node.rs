@@ -8,20 +8,14 @@
 //! run different releases while a cluster is upgraded (the control plane first): one version for
 //! all would call the genuine binaries of the other release a MISMATCH.
 //!
-//! verify-bin talks to the cluster through `kubectl` (the one that runs the plugin, from
-//! `KUBECTL_PATH`, else the one in `PATH`), so that it stays free of a Kubernetes client: the
-//! credentials, contexts and flags are kubectl's own.
-
-use std::ffi::OsString;
-use std::process::Command;
-use std::time::{Duration, Instant};
+//! The cluster is reached through [`Nodes`]: the API server with kubectl's connection flags in
+//! production ([`crate::cluster`]), an in-memory cluster in the tests, so that every verdict here
+//! is tested without a kubelet.
 
 use harden_cli::error::{Error, Result};
-use harden_cli::pods::{Stage, StartFailure, stage};
 use serde_json::{Value, json};
 
 use crate::checksum::{self, checksum_url};
-use crate::child::Failure;
 use crate::hash::Algorithm;
 use crate::verify::{Options, Report, Source, Verdict, check_algorithm};
 
@@ -33,54 +27,23 @@ pub struct NodeRequest {
     pub nodes: Vec<String>,
     pub all_nodes: bool,
     pub names: Vec<String>,
-    pub image: String,
-    /// kubectl's connection flags as the user gave them (`--kubeconfig`, `--context`, `--as`,
-    /// `-n`, ...), put before every kubectl call.
-    pub connection: Vec<String>,
 }
 
-fn kubectl_path() -> OsString {
-    std::env::var_os("KUBECTL_PATH").filter(|p| !p.is_empty()).unwrap_or_else(|| "kubectl".into())
+/// What a node says it runs (its Node object's `status.nodeInfo`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub name: String,
+    pub kubelet_version: Option<String>,
+    pub os: Option<String>,
+    pub arch: Option<String>,
 }
 
-fn kubectl(request: &NodeRequest) -> Command {
-    let mut command = Command::new(kubectl_path());
-    command.args(&request.connection);
-    command
-}
-
-/// How long one kubectl call may take.
-const KUBECTL_BUDGET: Duration = Duration::from_secs(60);
-/// How long the hashing pod may take to finish.
-const POD_WAIT: Duration = Duration::from_secs(120);
-/// The most of kubectl's output read (a node list of a large cluster is tens of MiB).
-const KUBECTL_OUTPUT: usize = 256 << 20;
-
-/// Runs kubectl within `budget`, returning its stdout, or its stderr as the error.
-fn run(command: Command, stdin: Option<&str>, doing: &str, budget: Duration) -> Result<String> {
-    let finished = crate::child::run(command, stdin.map(|s| s.as_bytes().to_vec()), budget, KUBECTL_OUTPUT).map_err(
-        |failure| match failure {
-            Failure::Spawn(e) => Error::other(format!("{doing}: cannot run kubectl ({e})"))
-                .with_hint("put kubectl in PATH, or set KUBECTL_PATH"),
-            Failure::TimedOut { stderr } => {
-                let said = String::from_utf8_lossy(&stderr).trim().to_string();
-                let said = if said.is_empty() { String::new() } else { format!(" (it said: {said})") };
-                Error::other(format!("{doing}: kubectl did not finish within {}s{said}", budget.as_secs()))
-                    .with_hint("check that the cluster answers: kubectl get nodes")
-            }
-            Failure::Wait(e) => Error::other(format!("{doing}: {e}")),
-        },
-    )?;
-    if !finished.status.success() {
-        return Err(Error::other(format!("{doing}: {}", String::from_utf8_lossy(&finished.stderr).trim())));
-    }
-    if finished.truncated {
-        return Err(Error::new(
-            harden_cli::ErrorKind::TooLarge,
-            format!("{doing}: kubectl printed more than {} MiB", KUBECTL_OUTPUT >> 20),
-        ));
-    }
-    Ok(String::from_utf8_lossy(&finished.stdout).into_owned())
+/// What `--node` needs of a cluster.
+pub trait Nodes {
+    /// Every node, with what it says it runs.
+    async fn list(&self) -> Result<Vec<NodeInfo>>;
+    /// Runs [`script`] in a hashing pod ([`pod`]) on `node`, and gives its log.
+    async fn hash(&self, node: &str, script: &str) -> Result<String>;
 }
 
 /// The shell script of the pod: per name, `NAME PID RUNNING-SHA256 FILE-SHA256 PATH`, or `NAME -`.
@@ -151,7 +114,8 @@ pub fn parse_log(log: &str) -> Vec<Seen> {
     seen
 }
 
-fn pod(name: &str, node: &str, image: &str, script: &str) -> Value {
+/// The hashing pod: hostPID to see the node's processes, privileged to read their executables.
+pub fn pod(name: &str, node: &str, image: &str, script: &str) -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "Pod",
@@ -175,20 +139,9 @@ fn pod(name: &str, node: &str, image: &str, script: &str) -> Value {
 }
 
 /// The reports for every node asked for.
-pub fn verify_nodes(request: &NodeRequest, options: &Options) -> Result<Vec<Report>> {
-    let nodes_json = run(
-        {
-            let mut c = kubectl(request);
-            c.args(["get", "nodes", "-o", "json"]);
-            c
-        },
-        None,
-        "listing nodes",
-        KUBECTL_BUDGET,
-    )?;
-    let listed: Value = serde_json::from_str(&nodes_json)?;
-    let items = listed["items"].as_array().cloned().unwrap_or_default();
-    let known: Vec<&str> = items.iter().filter_map(|n| n["metadata"]["name"].as_str()).collect();
+pub async fn verify_nodes(cluster: &impl Nodes, request: &NodeRequest, options: &Options) -> Result<Vec<Report>> {
+    let items = cluster.list().await?;
+    let known: Vec<&str> = items.iter().map(|n| n.name.as_str()).collect();
     let wanted: Vec<String> =
         if request.all_nodes { known.iter().map(|s| s.to_string()).collect() } else { request.nodes.clone() };
     for node in &wanted {
@@ -205,14 +158,13 @@ pub fn verify_nodes(request: &NodeRequest, options: &Options) -> Result<Vec<Repo
     let builds = wanted
         .iter()
         .map(|node| {
-            let info = items.iter().find(|n| n["metadata"]["name"] == node.as_str()).map(|n| &n["status"]["nodeInfo"]);
-            let field = |key: &str| info.and_then(|i| i[key].as_str()).filter(|v| !v.is_empty()).map(str::to_string);
-            let reported = field("kubeletVersion");
+            let info = items.iter().find(|n| n.name == *node);
+            let reported = info.and_then(|i| i.kubelet_version.clone());
             let version = options.version.clone().or_else(|| reported.clone()).ok_or_else(|| {
                 Error::other(format!("node {node} reports no kubelet version")).with_hint("pass --version")
             })?;
-            let os = options.os.clone().or_else(|| field("operatingSystem"));
-            let arch = options.arch.clone().or_else(|| field("architecture"));
+            let os = options.os.clone().or_else(|| info.and_then(|i| i.os.clone()));
+            let arch = options.arch.clone().or_else(|| info.and_then(|i| i.arch.clone()));
             Ok(Build { node: node.clone(), reported, version, os, arch })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -220,7 +172,7 @@ pub fn verify_nodes(request: &NodeRequest, options: &Options) -> Result<Vec<Repo
     let mut reports = Vec::new();
     for build in &builds {
         let (node, os, arch) = (&build.node, build.os.clone(), build.arch.clone());
-        let seen = hash_on(request, node, &names)?;
+        let seen = parse_log(&cluster.hash(node, &script(&names)).await?);
         for name in &names {
             let Some(seen) = seen.iter().find(|s| &s.name == name) else {
                 if !request.names.is_empty() {
@@ -343,93 +295,6 @@ pub fn one_build_per_unnamed_checksum(builds: &[Build], names: &[String], option
         distinct.iter().map(|b| shown(b)).collect::<Vec<_>>().join("; ")
     ))
     .with_hint("check the nodes of each build separately (--node NODE,...), or drop it to fetch each node's published checksum"))
-}
-
-/// Creates the hashing pod on `node`, waits for it, reads its log, and deletes it.
-fn hash_on(request: &NodeRequest, node: &str, names: &[String]) -> Result<Vec<Seen>> {
-    let pod_name = format!("verify-bin-{}", harden_cli::id::short());
-    let manifest = pod(&pod_name, node, &request.image, &script(names));
-    run(
-        {
-            let mut c = kubectl(request);
-            c.args(["create", "-f", "-"]);
-            c
-        },
-        Some(&manifest.to_string()),
-        &format!("creating pod {pod_name} on node {node}"),
-        KUBECTL_BUDGET,
-    )?;
-    let waited = wait_finished(request, &pod_name, node);
-    let log = waited.and_then(|_| {
-        run(
-            {
-                let mut c = kubectl(request);
-                c.args(["logs", &pod_name]);
-                c
-            },
-            None,
-            &format!("reading the log of pod {pod_name}"),
-            KUBECTL_BUDGET,
-        )
-    });
-    let deleted = run(
-        {
-            let mut c = kubectl(request);
-            c.args(["delete", "pod", &pod_name, "--wait=false"]);
-            c
-        },
-        None,
-        &format!("deleting pod {pod_name}"),
-        KUBECTL_BUDGET,
-    );
-    if let Err(e) = &deleted {
-        harden_cli::output::eline(format!("error: {e}; delete it with: kubectl delete pod {pod_name}"));
-    }
-    Ok(parse_log(&log?))
-}
-
-/// Waits for the hashing pod to succeed, reading it through kubectl; a pod that cannot pull its
-/// image or start, or that fails, ends the wait at once with why ([`harden_cli::pods`]).
-fn wait_finished(request: &NodeRequest, pod_name: &str, node: &str) -> Result<()> {
-    let started = Instant::now();
-    loop {
-        let json = run(
-            {
-                let mut c = kubectl(request);
-                c.args(["get", "pod", pod_name, "-o", "json"]);
-                c
-            },
-            None,
-            &format!("reading pod {pod_name} on node {node}"),
-            KUBECTL_BUDGET,
-        )?;
-        let pod: Value = serde_json::from_str(&json)?;
-        let state = match stage(&pod) {
-            Stage::Succeeded => return Ok(()),
-            Stage::Failed(why) => {
-                return Err(Error::other(format!("the hashing pod {pod_name} on node {node} failed: {why}"))
-                    .with_hint(format!("see `kubectl logs {pod_name}`")));
-            }
-            Stage::CannotStart(failure) => {
-                let hint = match failure {
-                    StartFailure::Pull { .. } => harden_cli::images::pull_hint("it needs sh and sha256sum"),
-                    _ => format!("see `kubectl describe pod {pod_name}`"),
-                };
-                return Err(Error::other(format!("the hashing pod {pod_name} on node {node} {}", failure.describe()))
-                    .with_hint(hint));
-            }
-            Stage::Running => "Running".to_string(),
-            Stage::Pending(state) => state,
-        };
-        if started.elapsed() >= POD_WAIT {
-            return Err(Error::other(format!(
-                "the hashing pod {pod_name} on node {node} did not finish within {}s ({state})",
-                POD_WAIT.as_secs()
-            ))
-            .with_hint(format!("see `kubectl describe pod {pod_name}`")));
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
 }
 
 fn judge(

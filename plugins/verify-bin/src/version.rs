@@ -105,16 +105,20 @@ pub fn ask(path: &Path, name: &str) -> Result<String> {
     command.args(args).env_remove("KUBECONFIG");
     let finished = crate::child::run(command, None, TIMEOUT, 1 << 20).map_err(|failure| match failure {
         Failure::Spawn(e) => Error::other(format!("cannot run `{shown}` to learn its version: {e}")).with_hint(hint),
-        Failure::TimedOut { .. } => {
-            Error::other(format!("`{shown}` did not answer within {}s", TIMEOUT.as_secs())).with_hint(hint)
+        Failure::TimedOut { stderr } => {
+            Error::other(format!("`{shown}` did not answer within {}s{}", TIMEOUT.as_secs(), said(&stderr)))
+                .with_hint(hint)
         }
         Failure::Wait(e) => Error::other(format!("waiting for `{shown}`: {e}")),
     })?;
     let text = String::from_utf8_lossy(&finished.stdout).into_owned();
     if !finished.status.success() {
-        return Err(
-            Error::other(format!("`{shown}` failed ({}), so its version is unknown", finished.status)).with_hint(hint)
-        );
+        return Err(Error::other(format!(
+            "`{shown}` failed ({}), so its version is unknown{}",
+            finished.status,
+            said(&finished.stderr)
+        ))
+        .with_hint(hint));
     }
     parse_version_output(&text).ok_or_else(|| {
         Error::other(format!(
@@ -123,6 +127,15 @@ pub fn ask(path: &Path, name: &str) -> Result<String> {
         ))
         .with_hint(hint)
     })
+}
+
+/// What a program wrote on stderr, for an error about it: ` (it said: ...)`, its first line.
+fn said(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    match text.lines().map(str::trim).find(|l| !l.is_empty()) {
+        Some(line) => format!(" (it said: {})", line.chars().take(200).collect::<String>()),
+        None => String::new(),
+    }
 }
 
 #[cfg(test)]
@@ -206,9 +219,10 @@ mod tests {
         std::fs::set_permissions(&ok, std::fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(ask_settled(&ok, "kubelet").unwrap(), "v1.29.4");
         let bad = dir.path().join("kube-proxy");
-        std::fs::write(&bad, "#!/bin/sh\nexit 3\n").unwrap();
+        std::fs::write(&bad, "#!/bin/sh\necho 'unknown flag: --version' >&2\nexit 3\n").unwrap();
         std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o755)).unwrap();
         let err = ask_settled(&bad, "kube-proxy").unwrap_err();
         assert!(err.message.contains("failed") && err.hint.as_deref().unwrap().contains("--version"), "{err}");
+        assert!(err.message.ends_with("(it said: unknown flag: --version)"), "what it said is shown: {err}");
     }
 }

@@ -67,6 +67,23 @@ pub fn parse_namespace(text: &str) -> std::result::Result<String, String> {
 }
 
 impl KubeArgs {
+    /// The connection flags given, as the user would type them, in `--help` order: for a command
+    /// that refuses them where it does not contact the cluster (`verify-bin FILE`).
+    pub fn given(&self) -> Vec<&'static str> {
+        let flags = [
+            ("--kubeconfig", self.kubeconfig.is_some()),
+            ("--context", self.context.is_some()),
+            ("--cluster", self.cluster.is_some()),
+            ("--user", self.user.is_some()),
+            ("--namespace", !self.namespaces.is_empty()),
+            ("--request-timeout", self.request_timeout.is_some()),
+            ("--as", self.as_user.is_some()),
+            ("--as-group", !self.as_groups.is_empty()),
+            ("--v", self.verbosity.is_some()),
+        ];
+        flags.into_iter().filter(|(_, given)| *given).map(|(flag, _)| flag).collect()
+    }
+
     /// The one namespace given with `-n`, if any; an error if several were given.
     pub fn single_namespace(&self) -> Result<Option<&str>> {
         match self.namespaces.as_slice() {
@@ -196,6 +213,50 @@ mod tests {
             let err = Cmd::try_parse_from(["x", "-n", bad]).err().unwrap();
             assert_eq!(err.exit_code(), 2, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_flags_given_are_named_in_help_order() {
+        assert_eq!(Cmd::try_parse_from(["x"]).unwrap().kube.given(), Vec::<&str>::new());
+        let cmd = Cmd::try_parse_from([
+            "x",
+            "--as",
+            "bob",
+            "--kubeconfig",
+            "/k",
+            "-n",
+            "a",
+            "--as-group",
+            "g",
+            "--v=6",
+            "--context",
+            "c",
+            "--cluster",
+            "k",
+            "--user",
+            "u",
+            "--request-timeout",
+            "5s",
+        ])
+        .unwrap();
+        assert_eq!(
+            cmd.kube.given(),
+            [
+                "--kubeconfig",
+                "--context",
+                "--cluster",
+                "--user",
+                "--namespace",
+                "--request-timeout",
+                "--as",
+                "--as-group",
+                "--v"
+            ]
+        );
+        assert_eq!(
+            Cmd::try_parse_from(["x", "--as", "bob", "--kubeconfig", "/k"]).unwrap().kube.given(),
+            ["--kubeconfig", "--as"]
+        );
     }
 
     #[test]

@@ -3,8 +3,7 @@
 //! scheduler says a pod will not get there (an image it cannot pull, a container it cannot create),
 //! naming the image, instead of at the timeout; with progress on stderr when it is a terminal.
 //!
-//! The judgement itself is [`harden_cli::pods::stage`], shared with the plugin that reads pods
-//! through kubectl (verify-bin).
+//! The judgement itself is [`harden_cli::pods::stage`], which reads a pod as JSON.
 
 use std::time::{Duration, Instant};
 

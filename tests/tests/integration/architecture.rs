@@ -1,6 +1,7 @@
 //! The boundaries the crates promise, checked on the real dependency graph: the NetworkPolicy
-//! engine builds without a client, clap or a terminal, the plugin that never talks to the API
-//! server (verify-bin) does not build kube, and plugins depend on shared crates only.
+//! engine builds without a client, clap or a terminal, every plugin takes kubectl's connection
+//! flags from `KubeArgs` (and verify-bin checks a file without any kubeconfig), and plugins depend
+//! on shared crates only.
 
 use harden_tests::{repo_root, run, stdout};
 
@@ -35,12 +36,97 @@ fn the_engine_builds_without_a_client_clap_or_a_terminal() {
     assert!(deps.iter().any(|d| d == "k8s-openapi"), "it reads Kubernetes objects");
 }
 
-#[test]
-fn verify_bin_does_not_build_kube() {
-    let deps = crates(&normal_dependencies("kubectl-verify-bin"));
-    for banned in ["kube", "kube-client", "k8s-openapi", "harden-kube"] {
-        assert!(!deps.iter().any(|d| d == banned), "kubectl-verify-bin depends on {banned}");
+/// The connection flags `harden_kube::flags::KubeArgs` declares (their long names).
+fn kube_args_flags() -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(repo_root().join("shared/kube/src/flags.rs")).unwrap();
+    let declaration = item(&text, "pub struct KubeArgs {").expect("KubeArgs in flags.rs");
+    declared_long_flags(declaration).into_iter().map(|(_, flag)| flag).collect()
+}
+
+/// The declarations in `text` of one of kubectl's connection flags (`connection`, or `-n`), each as
+/// `LINE: --flag`: a plugin takes them from `KubeArgs` with `#[command(flatten)]`.
+fn own_connection_flags(text: &str, connection: &std::collections::BTreeSet<String>) -> Vec<String> {
+    let mut found: Vec<String> = declared_long_flags(text)
+        .into_iter()
+        .filter(|(_, flag)| connection.contains(flag))
+        .map(|(line, flag)| format!("{line}: --{flag}"))
+        .collect();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().starts_with("#[arg(") && arg_attribute(&lines, i).1.contains("short = 'n'") {
+            found.push(format!("{}: -n", i + 1));
+        }
     }
+    found
+}
+
+/// Issue 26: verify-bin declared its own `--context`, `-n`, `--kubeconfig`, `--cluster`, `--user`,
+/// `--as` and `--as-group`, and passed them to a kubectl it ran. Every plugin now takes them from
+/// `KubeArgs`, verify-bin included (its `--help` shows all of them).
+#[test]
+fn plugins_take_the_connection_flags_from_kube_args() {
+    let connection = kube_args_flags();
+    for flag in ["kubeconfig", "context", "cluster", "user", "namespace", "as", "as-group", "request-timeout"] {
+        assert!(connection.contains(flag), "the reader missed --{flag}: {connection:?}");
+    }
+    let mut found = Vec::new();
+    for plugin in harden_tests::plugins() {
+        let mut files = Vec::new();
+        rust_sources(&repo_root().join("plugins").join(&plugin).join("src"), &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            found.extend(
+                own_connection_flags(&text, &connection).into_iter().map(|f| format!("{}:{f}", file.display())),
+            );
+        }
+    }
+    assert!(found.is_empty(), "connection flags declared in a plugin:\n{}", found.join("\n"));
+    let help = stdout(&run(harden_tests::plugin_command("verify-bin").arg("--help")));
+    for flag in &connection {
+        assert!(help.contains(&format!("--{flag} ")), "verify-bin --help lacks --{flag}:\n{help}");
+    }
+}
+
+/// The rule above on verify-bin's old declarations; `KubeArgs` flattened is not one.
+#[test]
+fn the_connection_flag_rule_names_verify_bins_old_flags() {
+    let old = r#"
+struct Cli {
+    /// With --node/--all-nodes: kubectl's --context.
+    #[arg(long, value_name = "NAME", help_heading = CONNECTION_HEADING)]
+    context: Option<String>,
+    #[arg(short = 'n', long, value_name = "NS", help_heading = CONNECTION_HEADING)]
+    namespace: Option<String>,
+    #[arg(long = "as-group", value_name = "GROUP", help_heading = CONNECTION_HEADING)]
+    as_groups: Vec<String>,
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
+}
+"#;
+    let found = own_connection_flags(old, &kube_args_flags());
+    assert_eq!(found, ["4: --context", "6: --namespace", "8: --as-group", "6: -n"]);
+    let flattened = "    #[command(flatten)]\n    kube: KubeArgs,\n";
+    assert_eq!(own_connection_flags(flattened, &kube_args_flags()), Vec::<String>::new());
+}
+
+/// verify-bin links kube now, for `--node`; a FILE is still checked where it lies, with no
+/// kubeconfig anywhere (HOME without one, KUBECONFIG naming a missing file): OK for its digest,
+/// MISMATCH for another.
+#[test]
+fn verify_bin_checks_a_file_without_any_kubeconfig() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kubeadm");
+    std::fs::write(&file, b"\x7fELF not really a kubeadm").unwrap();
+    let digest = format!("{:x}", sha2::Sha256::digest(std::fs::read(&file).unwrap()));
+    let path = file.to_str().unwrap();
+    let out = harden_tests::fixtures::offline("verify-bin", &[path, "--checksum", &digest, "--version", "v1.37.2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", harden_tests::stderr(&out));
+    assert!(stdout(&out).contains(" OK"), "{}", stdout(&out));
+    let other = "ab".repeat(32);
+    let out = harden_tests::fixtures::offline("verify-bin", &[path, "--checksum", &other, "--version", "v1.37.2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", harden_tests::stderr(&out));
+    assert!(stdout(&out).contains("MISMATCH"), "{}", stdout(&out));
 }
 
 /// The library crates under `shared/` that plugins use for what they know (the engine, TLS, the
@@ -109,24 +195,32 @@ fn plugin_flags(root: &std::path::Path) -> std::collections::BTreeSet<String> {
     let mut flags = std::collections::BTreeSet::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        let mut i = 0;
-        while i < lines.len() {
-            if !lines[i].trim().starts_with("#[arg(") {
-                i += 1;
-                continue;
-            }
-            let (last, attribute, field) = arg_attribute(&lines, i);
-            i = last + 1;
-            match attribute.split_once("long = \"") {
-                Some((_, rest)) => flags.extend(rest.split('"').next().map(str::to_string)),
-                None if attribute.split([',', ' ', '(', ')']).any(|word| word == "long") => {
-                    let name = field.trim_start_matches("pub ").split(':').next().unwrap_or_default();
-                    flags.insert(name.trim().replace('_', "-"));
-                }
-                None => {}
-            }
+        flags.extend(declared_long_flags(&text).into_iter().map(|(_, flag)| flag));
+    }
+    flags
+}
+
+/// The long flags `text` declares with `#[arg(...)]` (`long = "name"`, or `long` and the field's
+/// name), each with the line its attribute starts on.
+fn declared_long_flags(text: &str) -> Vec<(usize, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut flags = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if !lines[i].trim().starts_with("#[arg(") {
+            i += 1;
+            continue;
         }
+        let (last, attribute, field) = arg_attribute(&lines, i);
+        match attribute.split_once("long = \"") {
+            Some((_, rest)) => flags.extend(rest.split('"').next().map(|f| (i + 1, f.to_string()))),
+            None if attribute.split([',', ' ', '(', ')']).any(|word| word == "long") => {
+                let name = field.trim_start_matches("pub ").split(':').next().unwrap_or_default();
+                flags.push((i + 1, name.trim().replace('_', "-")));
+            }
+            None => {}
+        }
+        i = last + 1;
     }
     flags
 }

@@ -130,7 +130,8 @@ async fn block_metadata_probe_helper_takes_the_image_and_is_removed() {
 }
 
 /// `verify-bin --node`: the hashing pod takes `--image`, a pull failure is known at once (it used to
-/// wait 120 s in `kubectl wait`), and `--image` without `--node` is refused.
+/// wait 120 s in `kubectl wait`), the pod is deleted afterwards (by uid, through the API), and
+/// `--image` without `--node` is refused.
 #[tokio::test]
 async fn verify_bin_node_pod_takes_the_image_and_reports_a_pull_failure_at_once() {
     let client = cluster().admin_client().await;
@@ -138,7 +139,7 @@ async fn verify_bin_node_pod_takes_the_image_and_reports_a_pull_failure_at_once(
     node(&client, "vb-image-node").await;
     let image = "registry.kube-harden.local/tools/busybox:1.36";
     let started = Instant::now();
-    let child = spawn(cluster().plugin("verify-bin").env("KUBECTL_PATH", "kubectl").args([
+    let child = spawn(cluster().plugin("verify-bin").args([
         "--node",
         "vb-image-node",
         "kubelet",
@@ -165,10 +166,82 @@ async fn verify_bin_node_pod_takes_the_image_and_reports_a_pull_failure_at_once(
     let err = stderr(&out);
     assert!(err.contains(&format!("cannot pull image {image} (container hash): ImagePullBackOff")), "{err}");
     assert!(err.contains("KUBE_HARDEN_IMAGE_REPOSITORY"), "{err}");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let selector = ListParams::default().labels("app.kubernetes.io/managed-by=kubectl-verify-bin");
+    let left = pods.list(&selector).await.unwrap();
+    assert!(
+        left.items.iter().all(|p| p.metadata.deletion_timestamp.is_some()),
+        "the hashing pod is deleted: {:?}",
+        left.items.iter().map(|p| &p.metadata.name).collect::<Vec<_>>()
+    );
 
     let out = run(cluster().plugin("verify-bin").args(["--image", image, "/bin/sh"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--image only applies with --node or --all-nodes"), "{}", stderr(&out));
+}
+
+/// `verify-bin --node` as a user who may make the hashing pod but not delete it: the delete is
+/// refused, and verify-bin says so with the command that removes the pod it made (the pod is left,
+/// not lost silently).
+#[tokio::test]
+async fn verify_bin_says_how_to_delete_a_hashing_pod_it_could_not() {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+    let client = cluster().admin_client().await;
+    let ns = cluster().namespace("vb-nodelete").await;
+    node(&client, "vb-nodelete-node").await;
+    let user = format!("vb-nodelete-{}", std::process::id());
+    let subjects = serde_json::json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]);
+    let nodes: ClusterRole = serde_json::from_value(serde_json::json!({"metadata": {"name": user},
+        "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]}]}))
+    .unwrap();
+    Api::<ClusterRole>::all(client.clone()).create(&PostParams::default(), &nodes).await.unwrap();
+    let binding: ClusterRoleBinding = serde_json::from_value(serde_json::json!({"metadata": {"name": user},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": user}, "subjects": subjects}))
+    .unwrap();
+    Api::<ClusterRoleBinding>::all(client.clone()).create(&PostParams::default(), &binding).await.unwrap();
+    let pods: Role = serde_json::from_value(serde_json::json!({"metadata": {"name": "hashing-no-delete"},
+        "rules": [{"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["create", "get", "list", "watch"]}]}))
+    .unwrap();
+    Api::<Role>::namespaced(client.clone(), &ns).create(&PostParams::default(), &pods).await.unwrap();
+    let binding: RoleBinding = serde_json::from_value(serde_json::json!({"metadata": {"name": "hashing-no-delete"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "hashing-no-delete"},
+        "subjects": subjects}))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(client.clone(), &ns).create(&PostParams::default(), &binding).await.unwrap();
+
+    let image = "registry.kube-harden.local/tools/busybox:1.36";
+    let child = spawn(cluster().plugin("verify-bin").args([
+        "--node",
+        "vb-nodelete-node",
+        "kubelet",
+        "-n",
+        &ns,
+        "--as",
+        &user,
+        "--image",
+        image,
+        "--checksum",
+        &"0".repeat(64),
+        "--version",
+        "v1.37.2",
+    ]));
+    let made = kubelet_cannot_pull(
+        &client,
+        Some(&ns),
+        "app.kubernetes.io/managed-by=kubectl-verify-bin",
+        image,
+        "ErrImagePull",
+    )
+    .await;
+    let out = finish(child).await;
+    assert_eq!(out.status.code(), Some(2));
+    let name = made[0].metadata.name.clone().unwrap();
+    let err = stderr(&out);
+    assert!(err.contains(&format!("cannot pull image {image}")), "the wait's error: {err}");
+    assert!(err.contains(&format!("deleting pod {ns}/{name}: forbidden")), "{err}");
+    assert!(err.contains(&format!("delete it with: kubectl delete pod {name} -n {ns}")), "{err}");
+    let left: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    assert!(left.get_opt(&name).await.unwrap().is_some(), "the pod is still there, as said");
 }
 
 /// cis-bench: `--image` is the Job's, the default moves under the setting (a client dry run prints

@@ -36,7 +36,6 @@ fn node_verify_bin_hashes_the_running_kubelet() {
         run(node
             .cluster
             .plugin("verify-bin")
-            .env("KUBECTL_PATH", "kubectl")
             .args(["--node", NODE_NAME, "kubelet", "-n", ns, "--image", &image, "-o", "json", "--checksum-file"])
             .arg(file))
     };
@@ -64,7 +63,6 @@ fn node_verify_bin_hashes_the_running_kubelet() {
     let out = run(node
         .cluster
         .plugin("verify-bin")
-        .env("KUBECTL_PATH", "kubectl")
         .args(["--node", NODE_NAME, "kube-apiserver", "-n", ns, "--image", &image, "-o", "json", "--checksum-file"])
         .arg(&apiserver_sums));
     assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));

@@ -120,8 +120,9 @@ where
     main::<P>(bin, &crate::complete::Offline, |validated| block_on(validated.finish()))
 }
 
-/// Runs a future on the current thread, parking while it waits. For commands that do their work
-/// synchronously inside `run` (verify-bin), which need no reactor.
+/// Runs a future on the current thread, parking while it waits. For what needs no reactor: an
+/// offline plugin's commands, which do their work synchronously inside `run`, and tests that drive
+/// a command's async code against an in-memory fake.
 pub fn block_on<F: Future>(future: F) -> F::Output {
     struct Unpark(std::thread::Thread);
     impl Wake for Unpark {

@@ -1521,7 +1521,7 @@ const AUDITING_COMMANDS: [(&str, &[&str]); 5] = [
     ("tls-ingress inspect", &["tls-ingress/src/inspect.rs"]),
     ("block-metadata status", &["block-metadata/src/status/mod.rs", "block-metadata/src/status/findings.rs"]),
     ("cis-bench run/report", &["cis-bench/src/output.rs", "cis-bench/src/findings.rs", "cis-bench/src/render.rs"]),
-    ("verify-bin", &["verify-bin/src/main.rs", "verify-bin/src/report.rs"]),
+    ("verify-bin", &["verify-bin/src/check.rs", "verify-bin/src/report.rs"]),
 ];
 
 /// Where an auditing command (`name`, its `files` as `(path, text)`) leaves the shared report:

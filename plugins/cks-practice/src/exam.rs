@@ -16,8 +16,8 @@ use harden_kube::client::connect;
 use harden_kube::flags::KubeArgs;
 use serde_json::json;
 
-use crate::commands;
 use crate::grade::Check;
+use crate::practice;
 use crate::run::{self, Best, Mock, Record};
 use crate::scenario::{self, Context, Id, Plan};
 use crate::scenarios::ALL;
@@ -247,7 +247,7 @@ impl StartCmd {
             record.minutes = minutes;
             record.mock = Some(Mock { seed, tasks: self.tasks });
             let started = match run::start_record(&kube.client, &plan, record).await {
-                Ok(record) => commands::wait_for_the_pods(&kube, &plan, &record, self.timeout).await.map(|_| record),
+                Ok(record) => practice::wait_for_the_pods(&kube, &plan, &record, self.timeout).await.map(|_| record),
                 Err(e) => Err(e),
             };
             match started {
@@ -421,7 +421,7 @@ pub fn report(name: &str, graded: &[Graded], left: i64) -> (String, serde_json::
             g.run,
             g.weight,
             if g.counts() { "solved in time" } else { "not solved in time" },
-            commands::checks_text(&g.checks),
+            practice::checks_text(&g.checks),
             g.solution
         ));
     }
@@ -436,7 +436,7 @@ impl ScoreCmd {
         let now = run::now();
         for task in &tasks {
             let dir = task_dir(&task.record)?;
-            let checks = commands::grade(&kube.client, &task.record, dir.as_deref(), None).await?;
+            let checks = practice::grade(&kube.client, &task.record, dir.as_deref(), None).await?;
             let passed = checks.iter().filter(|c| c.passed).count();
             let result = Best { passed, total: checks.len(), seconds_in: now.saturating_sub(task.record.started) };
             let best = run::keep_best(&kube.client, &task.record, result, now).await?;
@@ -446,7 +446,7 @@ impl ScoreCmd {
                 weight: task.weight(),
                 checks,
                 best,
-                solution: commands::solution_text(&task.plan),
+                solution: practice::solution_text(&task.plan),
             });
         }
         let mut left = tasks.iter().map(|t| t.record.left(now)).min().unwrap_or(-1);

@@ -8,6 +8,7 @@ mod exam;
 mod grade;
 mod nodes;
 mod pki;
+mod practice;
 mod run;
 mod scenario;
 mod scenarios;

@@ -8,7 +8,7 @@ use harden_cli::output;
 use harden_kube::client::connect;
 use harden_kube::flags::KubeArgs;
 
-use crate::commands::{checks_text, grade, hint_text, solution_text, task_text};
+use crate::practice::{checks_text, grade, hint_text, solution_text, task_text};
 use crate::run;
 use crate::scenario::{self, Context, Id, StartFlags};
 use crate::scenarios::ALL;
@@ -79,7 +79,7 @@ async fn run() -> Result<Outcome> {
     let wait = std::time::Duration::from_secs(120);
     run::wait_for_namespaces_to_go(&kube.client, &plan, wait).await?;
     let record = run::start(&kube.client, &plan, false).await?;
-    crate::commands::wait_for_the_pods(&kube, &plan, &record, wait).await?;
+    crate::practice::wait_for_the_pods(&kube, &plan, &record, wait).await?;
     output::eprint(&format!("\n{}", task_text(&record, &plan)));
     let actions = [
         "Check my answer",

@@ -1188,11 +1188,6 @@ mod imports {
     }
 }
 
-/// The one command import kept, and why: cks-practice's `exam` runs practice tasks through the
-/// start, check and reset that live in `commands.rs` (a mock exam is those commands in a loop;
-/// moving their bodies into a module of their own is what is left of issue 26 here).
-const KEPT_COMMAND_IMPORTS: [(&str, &str, &str); 1] = [("cks-practice", "exam", "commands")];
-
 /// A command never imports another command: what two commands share lives in a module named for
 /// what it is. Command modules are those whose types `main.rs`'s subcommand enums hold.
 #[test]
@@ -1207,9 +1202,6 @@ fn no_command_imports_another_command() {
             let Some(own) = from.first().filter(|m| commands.contains(*m)) else { continue };
             for target in to {
                 if let Some(other) = target.first().filter(|m| commands.contains(*m) && *m != own) {
-                    if KEPT_COMMAND_IMPORTS.contains(&(plugin.as_str(), own.as_str(), other.as_str())) {
-                        continue;
-                    }
                     found.push(format!(
                         "{plugin}: {} imports the command {other} ({})",
                         imports::shown(&from),

@@ -439,14 +439,8 @@ pub fn default_dir(run: &str) -> PathBuf {
     cwd.join(format!("cks-practice-{run}"))
 }
 
-/// A shell word, quoted when it needs to be.
-pub fn sh(word: &str) -> String {
-    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c)) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
-}
+/// A word as a POSIX shell reads it back: the one quoting helper every `--show-manual` uses.
+pub use harden_cli::shell::word as sh;
 
 #[cfg(test)]
 mod tests {

@@ -13,8 +13,9 @@ use harden_cli::output::{Escaped, Out};
 
 const BLOCK: usize = 32;
 
-/// About how much output a worker makes before it is written (see [`write_rows`]).
-const CHUNK_BYTES: usize = 1 << 20;
+/// About how much output a worker makes before it is written (see [`write_rows`]): the matrix's
+/// chunk.
+const CHUNK_BYTES: usize = super::CHUNK;
 
 /// An escaped text stored in whole blocks, zero-padded after its end. Only [`Escaped`] text is
 /// taken, so the lines are written past the output's scan for control characters.

@@ -7,27 +7,31 @@ use std::time::Duration;
 use clap::Args;
 use harden_cli::error::{Error, ErrorKind, Outcome, Result};
 use harden_cli::interrupt;
+use harden_cli::output::warn;
 use harden_cli::prompt;
-use harden_cli::{output::warn, progress::Spinner};
-use harden_kube::apply::{Applied, Applier, Basis, Object, is_managed_by, managed_selector};
+use harden_kube::apply::{Applied, Applier, Basis, Object};
 use harden_kube::flags::{ApplyArgs, DryRun, KubeArgs};
-use k8s_openapi::api::core::v1::{Secret, Service};
-use k8s_openapi::api::networking::v1::{Ingress, IngressTLS};
-use kube::api::{Api, DynamicObject, ListParams};
-use kube::{Client, ResourceExt};
-use serde_json::Value;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::Client;
+use kube::api::Api;
 use time::OffsetDateTime;
 
 use crate::PLUGIN;
-use crate::addresses::{Address, addresses};
 use crate::build::{self, IngressSpecInput, PathType};
 use crate::class::{self, list_classes, list_gateway_classes};
 use crate::files;
 use crate::gateway::{self, GatewaySpec, GatewayTarget};
-use crate::input::{self, Port, Ports};
+use crate::input;
 use crate::manual;
 use crate::material::{check_provided, describe};
-use harden_tls::cert::{self, KeyType, Material, Validity};
+use harden_tls::cert::{self, KeyType, Material};
+
+mod existing;
+mod wait;
+
+use existing::{check_backend, existing_gateway, preflight, reusable, take_over_ingress};
+use wait::{address_help, wait_for_address, wait_for_gateway};
 
 #[derive(Args)]
 #[command(after_help = "Examples:
@@ -231,37 +235,7 @@ impl CreateCmd {
                 class: class.clone(),
             }),
         };
-        // The path is the user's: an Ingress (the seed's) unless --gateway/--gateway-class. Only
-        // the class of an Ingress is taken from the cluster, and where an Ingress could not be
-        // served but a Gateway could, the command stops and shows both.
-        if let Some(client) = &client {
-            let classes = list_classes(client).await;
-            match &route {
-                Route::Ingress if self.class.is_some() => {
-                    let (class, warnings) = class::resolve(self.class.as_deref(), classes.as_deref());
-                    spec.class = class;
-                    warnings.iter().for_each(warn);
-                }
-                Route::Ingress => {
-                    let gateway_classes = list_gateway_classes(client).await;
-                    match class::choose(classes.as_deref(), gateway_classes.as_deref()) {
-                        class::Choice::Ingress { class, said, warnings } => {
-                            if let Some(said) = said {
-                                harden_cli::output::eline(said);
-                            }
-                            warnings.iter().for_each(warn);
-                            spec.class = class;
-                        }
-                        class::Choice::Ask(gateway_classes) => {
-                            return Err(self.choose_the_path(&spec, &gateway_classes));
-                        }
-                    }
-                }
-                Route::Gateway(_) => {}
-            }
-        } else if let Route::Ingress = route {
-            spec.class = self.class.clone();
-        }
+        self.choose_class(client.as_ref(), &route, &mut spec).await?;
 
         // The backend must exist: a typo in the Service or port otherwise shows up only as a 503.
         let service_ports = match &client {
@@ -324,17 +298,52 @@ impl CreateCmd {
             Object::from_typed(&build::secret(&spec.secret, &spec.namespace, &material, generated))?,
             secret_basis,
         )];
-        match &gateway_spec {
+        planned.extend(self.route_objects(client.as_ref(), &spec, gateway_spec.as_ref()).await?);
+        if let Some(client) = &client {
+            let objects: Vec<&Object> = planned.iter().map(|(object, _)| object).collect();
+            preflight(client, &objects, self.apply.overwrite).await?;
+        }
+
+        let mut apply_args = self.apply.clone();
+        // --overwrite is the user saying "take it over": fields another manager owns (kubectl
+        // create's) go with it, without a second flag.
+        apply_args.force_conflicts |= apply_args.overwrite;
+        // The Secret holds a private key: never leave it behind without the objects it was made for.
+        let applier = Applier::new(PLUGIN, apply_args, client.clone()).all_or_nothing();
+        let applied = applier.run_planned(planned).await?;
+
+        let summary = self.apply.output.is_none();
+        if summary {
+            harden_cli::output::line(describe(&material, generated).to_string());
+        }
+        let written = self.write_cert_files(&spec, &material, &applied, dry_run)?;
+        if self.wait {
+            self.wait_and_show(client.as_ref(), &spec, gateway_spec.as_ref(), &applied, written.as_deref(), summary)
+                .await?;
+        }
+        Ok(Outcome::Good)
+    }
+
+    /// The Ingress, or the Gateway's objects (listeners merged into the Gateway as read), each
+    /// with the state it was planned from.
+    async fn route_objects(
+        &self,
+        client: Option<&Client>,
+        spec: &IngressSpecInput,
+        gateway_spec: Option<&GatewaySpec>,
+    ) -> Result<Vec<(Object, Basis)>> {
+        let mut planned = Vec::new();
+        match gateway_spec {
             None => {
-                let mut ingress = build::ingress(&spec);
-                let basis = match &client {
-                    Some(client) => take_over_ingress(client, &spec, &mut ingress, self.apply.overwrite).await?,
+                let mut ingress = build::ingress(spec);
+                let basis = match client {
+                    Some(client) => take_over_ingress(client, spec, &mut ingress, self.apply.overwrite).await?,
                     None => Basis::Unread,
                 };
                 planned.push((Object::from_typed(&ingress)?, basis));
             }
             Some(g) => {
-                let (existing, gateway_basis) = match &client {
+                let (existing, gateway_basis) = match client {
                     Some(client) => existing_gateway(client, g, self.apply.overwrite).await?,
                     None => (None, Basis::Unread),
                 };
@@ -360,24 +369,53 @@ impl CreateCmd {
                 }
             }
         }
-        if let Some(client) = &client {
-            let objects: Vec<&Object> = planned.iter().map(|(object, _)| object).collect();
-            preflight(client, &objects, self.apply.overwrite).await?;
-        }
+        Ok(planned)
+    }
 
-        let mut apply_args = self.apply.clone();
-        // --overwrite is the user saying "take it over": fields another manager owns (kubectl
-        // create's) go with it, without a second flag.
-        apply_args.force_conflicts |= apply_args.overwrite;
-        // The Secret holds a private key: never leave it behind without the objects it was made for.
-        let applier = Applier::new(PLUGIN, apply_args, client.clone()).all_or_nothing();
-        let applied = applier.run_planned(planned).await?;
-
-        let summary = self.apply.output.is_none();
-        if summary {
-            harden_cli::output::line(describe(&material, generated).to_string());
+    /// The path is the user's: an Ingress (the seed's) unless --gateway/--gateway-class. Only
+    /// the class of an Ingress is taken from the cluster, and where an Ingress could not be
+    /// served but a Gateway could, the command stops and shows both.
+    async fn choose_class(&self, client: Option<&Client>, route: &Route, spec: &mut IngressSpecInput) -> Result<()> {
+        if let Some(client) = client {
+            let classes = list_classes(client).await;
+            match route {
+                Route::Ingress if self.class.is_some() => {
+                    let (class, warnings) = class::resolve(self.class.as_deref(), classes.as_deref());
+                    spec.class = class;
+                    warnings.iter().for_each(warn);
+                }
+                Route::Ingress => {
+                    let gateway_classes = list_gateway_classes(client).await;
+                    match class::choose(classes.as_deref(), gateway_classes.as_deref()) {
+                        class::Choice::Ingress { class, said, warnings } => {
+                            if let Some(said) = said {
+                                harden_cli::output::eline(said);
+                            }
+                            warnings.iter().for_each(warn);
+                            spec.class = class;
+                        }
+                        class::Choice::Ask(gateway_classes) => {
+                            return Err(self.choose_the_path(spec, &gateway_classes));
+                        }
+                    }
+                }
+                Route::Gateway(_) => {}
+            }
+        } else if let Route::Ingress = route {
+            spec.class = self.class.clone();
         }
-        let mut written = None;
+        Ok(())
+    }
+
+    /// `--write-cert DIR`: the pair written whole after the cluster changed (or, in a dry run,
+    /// named); returns the certificate file written.
+    fn write_cert_files(
+        &self,
+        spec: &IngressSpecInput,
+        material: &Material,
+        applied: &[Applied],
+        dry_run: bool,
+    ) -> Result<Option<PathBuf>> {
         if let Some(dir) = &self.write_cert {
             if dry_run {
                 let (cert_file, key_file) = files::paths(dir, &spec.secret);
@@ -389,11 +427,11 @@ impl CreateCmd {
             } else {
                 // The pair is written whole or the run stops with it: a signal waits for it.
                 let _critical = interrupt::Critical::enter();
-                let (cert_file, key_file) = files::write_pair(dir, &spec.secret, &material, self.overwrite_files)
+                let (cert_file, key_file) = files::write_pair(dir, &spec.secret, material, self.overwrite_files)
                     .map_err(|e| {
                         after_the_cluster_changed(
                             e,
-                            &applied,
+                            applied,
                             Some("re-run the same command: the Secret is kept as it is and the files are written"),
                         )
                     })?;
@@ -407,32 +445,43 @@ impl CreateCmd {
                         "interrupted by {signal} after the last change: every object above was applied and both files written"
                     )));
                 }
-                written = Some(cert_file);
+                return Ok(Some(cert_file));
             }
         }
-        if self.wait {
-            match (self.apply.dry_run, &client) {
-                (DryRun::None, Some(client)) => {
-                    let addresses = match &gateway_spec {
-                        None => {
-                            let api: Api<Ingress> = Api::namespaced(client.clone(), &spec.namespace);
-                            wait_for_address(client, &api, &spec, self.timeout).await
-                        }
-                        Some(g) => wait_for_gateway(client, &g.gateway, self.timeout).await,
+        Ok(None)
+    }
+
+    /// `--wait`: waits for the address and shows what to do with it (on stderr with `-o`).
+    async fn wait_and_show(
+        &self,
+        client: Option<&Client>,
+        spec: &IngressSpecInput,
+        gateway_spec: Option<&GatewaySpec>,
+        applied: &[Applied],
+        written: Option<&std::path::Path>,
+        summary: bool,
+    ) -> Result<()> {
+        match (self.apply.dry_run, client) {
+            (DryRun::None, Some(client)) => {
+                let addresses = match gateway_spec {
+                    None => {
+                        let api: Api<Ingress> = Api::namespaced(client.clone(), &spec.namespace);
+                        wait_for_address(client, &api, spec, self.timeout).await
                     }
-                    .map_err(|e| after_the_cluster_changed(e, &applied, None))?;
-                    let help = address_help(&addresses, &spec.hosts, written.as_deref());
-                    // With -o, stdout holds only the objects (it may be piped to kubectl apply).
-                    if summary {
-                        harden_cli::output::print(&help.to_string())
-                    } else {
-                        harden_cli::output::eprint(&help.to_string())
-                    }
+                    Some(g) => wait_for_gateway(client, &g.gateway, self.timeout).await,
                 }
-                _ => warn("--wait does nothing in a dry run"),
+                .map_err(|e| after_the_cluster_changed(e, applied, None))?;
+                let help = address_help(&addresses, &spec.hosts, written);
+                // With -o, stdout holds only the objects (it may be piped to kubectl apply).
+                if summary {
+                    harden_cli::output::print(&help.to_string())
+                } else {
+                    harden_cli::output::eprint(&help.to_string())
+                }
             }
+            _ => warn("--wait does nothing in a dry run"),
         }
-        Ok(Outcome::Good)
+        Ok(())
     }
 
     /// No IngressClass exists, but GatewayClasses do: an Ingress would be served by nothing, and a
@@ -596,452 +645,13 @@ fn after_the_cluster_changed(mut error: Error, applied: &[Applied], rerun: Optio
     error
 }
 
-/// The certificate already in our Secret (`existing`, as read), if re-running `create` should keep
-/// it: re-running must leave a working Secret unchanged instead of minting a new certificate each
-/// time, and must never replace a certificate the user provided with a self-signed one. Returns it
-/// and whether we generated it; `None` means generate a new one.
-fn reusable(
-    existing: Option<Secret>,
-    spec: &IngressSpecInput,
-    key_type: Option<KeyType>,
-    now: OffsetDateTime,
-) -> Result<Option<(Material, bool)>> {
-    let shown = format!("secret {}/{}", spec.namespace, spec.secret);
-    // Secrets that are not ours are refused (or taken over with --overwrite) by the apply path.
-    let Some(secret) = existing.filter(|s| is_managed_by(s, PLUGIN)) else { return Ok(None) };
-    let generated =
-        secret.annotations().get(build::ORIGIN_ANNOTATION).map(String::as_str) == Some(build::ORIGIN_GENERATED);
-    let data = secret.data.unwrap_or_default();
-    let pem = |key: &str| data.get(key).and_then(|v| String::from_utf8(v.0.clone()).ok()).unwrap_or_default();
-    let material = Material { cert_pem: pem(build::TLS_CRT), key_pem: pem(build::TLS_KEY) };
-    let rotate = format!("kubectl tls-ingress rotate {} -n {}", spec.name, spec.namespace);
-
-    if !generated {
-        let found = cert::problems(material.cert_pem.as_bytes(), material.key_pem.as_bytes(), &spec.hosts, now)
-            .unwrap_or_else(|e| vec![e]);
-        if !found.is_empty() {
-            return Err(Error::conflict(format!(
-                "{shown} holds a certificate that was provided with --cert/--key and does not fit: {}; \
-                 it is not replaced by a self-signed one",
-                found.join("; ")
-            ))
-            .with_hint(format!(
-                "give the new certificate with --cert FILE --key FILE (or `{rotate} --cert FILE --key FILE`)"
-            )));
-        }
-        harden_cli::output::eline(format!("keeping the provided certificate in {shown}"));
-        return Ok(Some((material, false)));
-    }
-
-    let (Ok(chain), Ok(public_key)) =
-        (cert::parse_chain(material.cert_pem.as_bytes()), cert::parse_key(material.key_pem.as_bytes()))
-    else {
-        return Ok(None);
-    };
-    let leaf = &chain[0];
-    let mut sans = leaf.dns_names.clone();
-    let mut wanted = spec.hosts.clone();
-    sans.sort();
-    wanted.sort();
-    let fits = sans == wanted
-        && cert::key_problem(&chain, &public_key).is_none()
-        && key_type.is_none_or(|wanted| public_key.key_type() == Some(wanted))
-        && matches!(cert::validity(leaf, now), Validity::Valid(days) if days >= cert::EXPIRY_WARNING_DAYS);
-    if !fits {
-        return Ok(None);
-    }
-    harden_cli::output::eline(format!(
-        "keeping the certificate in {shown} (valid until {}); `{rotate}` replaces it",
-        cert::date(leaf.not_after)
-    ));
-    Ok(Some((material, true)))
-}
-
-/// Checks that the backend Service exists and has the port; returns its ports (name, number).
-/// With `no_check` a problem is a warning.
-async fn check_backend(client: &Client, spec: &IngressSpecInput, no_check: bool) -> Result<Option<Ports>> {
-    let api: Api<Service> = Api::namespaced(client.clone(), &spec.namespace);
-    let name = &spec.backend.service;
-    let shown = format!("service {}/{name}", spec.namespace);
-    let problem: Result<()> = match api.get_opt(name).await {
-        Err(e) if harden_kube::error::status_code(&e) == Some(403) => {
-            warn(format!("cannot read {shown} (forbidden); the backend is not checked"));
-            return Ok(None);
-        }
-        Err(e) => return Err(harden_kube::error::from_kube(e, format!("reading {shown}"))),
-        Ok(None) => {
-            let what = format!("services in namespace {}", spec.namespace);
-            let others: Vec<String> = harden_kube::list::list_all_metadata(&api, &ListParams::default(), &what)
-                .await
-                .map(|items| items.iter().map(|s| s.name_any()).collect())
-                .unwrap_or_default();
-            let hint = match closest(name, &others) {
-                Some(near) => format!("did you mean --service {near}:{}?", spec.backend.port),
-                None if others.is_empty() => format!("namespace {} has no Services", spec.namespace),
-                None => format!("the namespace has {}", others.join(", ")),
-            };
-            Err(Error::invalid(format!("{shown} does not exist: the route would answer 503")).with_hint(hint))
-        }
-        Ok(Some(service)) => {
-            let ports: Ports =
-                service.spec.iter().flat_map(|s| s.ports.iter().flatten()).map(|p| (p.name.clone(), p.port)).collect();
-            let found = ports.iter().any(|(n, number)| match &spec.backend.port {
-                Port::Number(want) => number == want,
-                Port::Name(want) => n.as_deref() == Some(want.as_str()),
-            });
-            if found {
-                return Ok(Some(ports));
-            }
-            let listed: Vec<String> = ports
-                .iter()
-                .map(|(n, p)| n.as_ref().map(|n| format!("{p} ({n})")).unwrap_or_else(|| p.to_string()))
-                .collect();
-            Err(Error::invalid(format!(
-                "{shown} has no port {} (its ports: {})",
-                spec.backend.port,
-                if listed.is_empty() { "none".to_string() } else { listed.join(", ") }
-            ))
-            .with_hint("give one of its ports in --service SERVICE:PORT"))
-        }
-    };
-    match problem {
-        Err(e) if no_check => {
-            warn(format!("{} (--no-check: going on)", e.message));
-            Ok(None)
-        }
-        other => other.map(|()| None),
-    }
-}
-
-/// The name among `names` one typo away from `name` (an edit distance of at most 2).
-pub fn closest(name: &str, names: &[String]) -> Option<String> {
-    fn distance(a: &str, b: &str) -> usize {
-        let b: Vec<char> = b.chars().collect();
-        let mut row: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut prev = row[0];
-            row[0] = i + 1;
-            for (j, cb) in b.iter().enumerate() {
-                let cur = row[j + 1];
-                row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(row[j]).min(row[j + 1]) };
-                prev = cur;
-            }
-        }
-        row[b.len()]
-    }
-    names.iter().map(|n| (distance(name, n), n)).filter(|(d, _)| *d <= 2).min().map(|(_, n)| n.clone())
-}
-
-/// With `--overwrite`, an Ingress someone else made (`kubectl create ingress`) is taken over
-/// without dropping its rules for other hosts; what is replaced is said. Without it, the apply
-/// path refuses it. Returns the Ingress as read: the state the write must still find.
-async fn take_over_ingress(
-    client: &Client,
-    spec: &IngressSpecInput,
-    ours: &mut Ingress,
-    overwrite: bool,
-) -> Result<Basis> {
-    let basis = Basis::read::<Ingress>(client, Some(&spec.namespace), &spec.name).await?;
-    let Some(existing) = basis.typed::<Ingress>()?.filter(|i| !is_managed_by(i, PLUGIN)) else { return Ok(basis) };
-    if overwrite {
-        for line in merge_ingress(&existing, ours) {
-            harden_cli::output::eline(format!("ingress {}/{}: {line}", spec.namespace, spec.name));
-        }
-    }
-    Ok(basis)
-}
-
-/// Keeps the rules and TLS entries of `existing` for hosts we do not serve, and says which of its
-/// rules and entries ours replace (pure).
-pub fn merge_ingress(existing: &Ingress, ours: &mut Ingress) -> Vec<String> {
-    let theirs = existing.spec.clone().unwrap_or_default();
-    let Some(spec) = ours.spec.as_mut() else { return vec![] };
-    let our_hosts: Vec<String> = spec.tls.iter().flatten().flat_map(|t| t.hosts.clone().unwrap_or_default()).collect();
-    let mut said = Vec::new();
-    let mut kept_rules = Vec::new();
-    for rule in theirs.rules.unwrap_or_default() {
-        let host = rule.host.clone().unwrap_or_default();
-        if our_hosts.contains(&host) {
-            let backends: Vec<String> = rule
-                .http
-                .iter()
-                .flat_map(|h| h.paths.iter())
-                .filter_map(|p| {
-                    let s = p.backend.service.as_ref()?;
-                    let port = s.port.as_ref()?;
-                    let port = port.number.map(|n| n.to_string()).or_else(|| port.name.clone()).unwrap_or_default();
-                    Some(format!("{} -> {}:{port}", p.path.as_deref().unwrap_or("/"), s.name))
-                })
-                .collect();
-            said.push(format!("replacing the rule for {host} ({})", backends.join(", ")));
-        } else {
-            let shown = if host.is_empty() { "(any host)".to_string() } else { host };
-            said.push(format!("keeping the rule for {shown}"));
-            kept_rules.push(rule);
-        }
-    }
-    let mut kept_tls = Vec::new();
-    for entry in theirs.tls.unwrap_or_default() {
-        let hosts = entry.hosts.clone().unwrap_or_default();
-        let mine: Vec<&String> = hosts.iter().filter(|h| our_hosts.contains(h)).collect();
-        if mine.is_empty() {
-            kept_tls.push(entry);
-        } else {
-            let hosts: Vec<&str> = mine.iter().map(|h| h.as_str()).collect();
-            said.push(format!(
-                "replacing the TLS entry for {} (secret {})",
-                hosts.join(", "),
-                entry.secret_name.as_deref().unwrap_or("none")
-            ));
-            let rest: Vec<String> =
-                entry.hosts.unwrap_or_default().into_iter().filter(|h| !our_hosts.contains(h)).collect();
-            if !rest.is_empty() {
-                kept_tls.push(IngressTLS { hosts: Some(rest), secret_name: entry.secret_name });
-            }
-        }
-    }
-    if let Some(default) = theirs.default_backend {
-        spec.default_backend.get_or_insert(default);
-    }
-    if spec.ingress_class_name.is_none() {
-        spec.ingress_class_name = theirs.ingress_class_name;
-    }
-    spec.rules.get_or_insert_with(Vec::new).extend(kept_rules);
-    spec.tls.get_or_insert_with(Vec::new).extend(kept_tls);
-    said
-}
-
-/// The spec of the Gateway to add listeners to, if it exists, and the Gateway as read (the state
-/// the write must still find). One we did not make is changed only with `--overwrite`; a
-/// listener of another that already takes one of our hosts is refused.
-async fn existing_gateway(client: &Client, g: &GatewaySpec, overwrite: bool) -> Result<(Option<Value>, Basis)> {
-    let target = &g.gateway;
-    let shown = format!("gateway {}/{}", target.namespace, target.name);
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &target.namespace, &gateway::gateway_resource());
-    let found = match api.get_opt(&target.name).await {
-        Ok(found) => found,
-        Err(e) => return Err(harden_kube::error::from_kube(e, format!("reading {shown}"))),
-    };
-    if found.is_none() && list_gateway_classes(client).await.is_some_and(|c| c.is_empty()) {
-        // get_opt reads "no such resource" as "no such object": tell the two apart.
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &gateway::gateway_class_resource());
-        if let Err(e) = api.list(&ListParams::default().limit(1)).await
-            && harden_kube::error::status_code(&e) == Some(404)
-        {
-            return Err(Error::not_found("the cluster has no Gateway API CRDs (gateway.networking.k8s.io)")
-                .with_hint(format!(
-                    "install them with the Gateway API implementation you choose, or serve an Ingress instead (drop --gateway/--gateway-class); {}",
-                    class::INSTALL_CONTROLLER
-                )));
-        }
-    }
-    let Some(existing) = found else { return Ok((None, Basis::Absent)) };
-    if !is_managed_by(&existing, PLUGIN) && !overwrite {
-        return Err(Error::conflict(format!(
-            "{shown} exists and was not created by {PLUGIN} (it lacks the label {}); it is not rewritten; nothing was changed",
-            managed_selector(PLUGIN)
-        ))
-        .with_hint("re-run with --overwrite to add our listeners to it (its own are kept), or name another --gateway"));
-    }
-    let spec = existing.data.get("spec").cloned().unwrap_or_default();
-    if let (Some(given), Some(theirs)) = (&target.class, spec.get("gatewayClassName").and_then(Value::as_str))
-        && given != theirs
-    {
-        return Err(Error::invalid(format!(
-            "{shown} exists with GatewayClass {theirs}; --gateway-class {given} does not apply to it"
-        ))
-        .with_hint("drop --gateway-class, or name another --gateway"));
-    }
-    let clashes = gateway::clashes(&spec, &g.listeners());
-    if !clashes.is_empty() {
-        return Err(Error::conflict(format!("{shown}: {}; nothing was changed", clashes.join("; "))).with_hint(
-            "two listeners for one host and port leave it to the implementation which certificate is served: remove that listener, or serve the host through it",
-        ));
-    }
-    Ok((Some(spec), Basis::Read(Box::new(existing))))
-}
-
-/// Refuses before changing anything when any object exists and is not ours (unless
-/// `--overwrite`), so that a conflict on a later object does not leave a new Secret behind.
-async fn preflight(client: &Client, objects: &[&Object], overwrite: bool) -> Result<()> {
-    if overwrite {
-        return Ok(());
-    }
-    for object in objects {
-        let namespace = object.namespace().unwrap_or_default();
-        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &object.resource);
-        let name = object.data.name_any();
-        let existing = api
-            .get_opt(&name)
-            .await
-            .map_err(|e| harden_kube::error::from_kube(e, format!("reading {}", object.describe())))?;
-        if let Some(existing) = existing
-            && !is_managed_by(&existing, PLUGIN)
-        {
-            let what = object.display_name().replacen('/', " ", 1);
-            return Err(Error::conflict(format!(
-                "{what} in namespace {namespace} already exists and was not created by {PLUGIN} (it lacks the label {}); \
-                 nothing was changed",
-                managed_selector(PLUGIN)
-            ))
-            .with_hint("re-run with --overwrite to take it over, or choose another name (--secret for the Secret)"));
-        }
-    }
-    Ok(())
-}
-
-/// Why no controller will ever give this Ingress an address, if that is already certain: its class
-/// does not exist (and none is the default).
-async fn ingress_will_never_be_served(client: &Client, spec: &IngressSpecInput) -> Option<String> {
-    let classes = list_classes(client).await?;
-    match &spec.class {
-        Some(class) if !classes.iter().any(|c| c.name_any() == *class) => {
-            Some(format!("IngressClass {class} does not exist, so no controller serves it"))
-        }
-        None if class::defaults(&classes).is_empty() => {
-            Some("it has no IngressClass and the cluster has no default class, so no controller serves it".into())
-        }
-        _ => None,
-    }
-}
-
-async fn wait_for_address(
-    client: &Client,
-    api: &Api<Ingress>,
-    spec: &IngressSpecInput,
-    timeout: Duration,
-) -> Result<Vec<Address>> {
-    let target = format!("ingress {}/{}", spec.namespace, spec.name);
-    let spinner = Spinner::start(format!("waiting for {target} to get an address"));
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let ingress =
-            api.get(&spec.name).await.map_err(|e| harden_kube::error::from_kube(e, format!("reading {target}")))?;
-        let found = addresses(&ingress);
-        if !found.is_empty() {
-            spinner.finish(format!("{target} has an address"));
-            return Ok(found);
-        }
-        if let Some(why) = ingress_will_never_be_served(client, spec).await {
-            drop(spinner);
-            return Err(Error::new(ErrorKind::Other, format!("{target} will get no address: {why}; not waiting"))
-                .with_hint(format!(
-                    "pass --class NAME of an installed controller (`kubectl get ingressclass`), or {}",
-                    class::INSTALL_CONTROLLER
-                )));
-        }
-        if tokio::time::Instant::now() >= deadline {
-            drop(spinner);
-            let class = spec.class.as_deref().unwrap_or("(none)");
-            return Err(Error::new(
-                ErrorKind::Other,
-                format!("{target} got no address within {}s (IngressClass {class})", timeout.as_secs()),
-            )
-            .with_hint(format!(
-                "no ingress controller has admitted it: check that a controller for the class runs \
-                 (`kubectl get ingressclass`, `kubectl get pods -A`), or {}",
-                class::INSTALL_CONTROLLER
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(500).min(deadline - tokio::time::Instant::now())).await;
-    }
-}
-
-/// Why no controller will ever program this Gateway, if that is already certain: its
-/// GatewayClass does not exist, or its controller refused it.
-fn gateway_will_never_be_programmed(class: &str, classes: &[class::GatewayClassInfo]) -> Option<String> {
-    match classes.iter().find(|c| c.name == class) {
-        None => Some(format!("GatewayClass {class} does not exist, so no controller acts on it")),
-        Some(c) if c.accepted => None,
-        // A class no controller has looked at yet may still be picked up: keep waiting.
-        Some(c) if c.why_not.as_deref().is_none_or(|w| w.starts_with("Pending") || w.starts_with("no controller")) => {
-            None
-        }
-        Some(c) => Some(format!(
-            "GatewayClass {class} was not accepted by its controller: {}",
-            c.why_not.clone().unwrap_or_default()
-        )),
-    }
-}
-
-async fn wait_for_gateway(client: &Client, target: &GatewayTarget, timeout: Duration) -> Result<Vec<Address>> {
-    let shown = format!("gateway {}/{}", target.namespace, target.name);
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &target.namespace, &gateway::gateway_resource());
-    let spinner = Spinner::start(format!("waiting for {shown} to be Programmed"));
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let found =
-            api.get(&target.name).await.map_err(|e| harden_kube::error::from_kube(e, format!("reading {shown}")))?;
-        let conditions = found.data.get("status").and_then(|s| s.get("conditions"));
-        let value = serde_json::to_value(&found)?;
-        if gateway::is_true(conditions, "Programmed") {
-            spinner.finish(format!("{shown} is Programmed"));
-            return Ok(gateway::gateway_addresses(&value)
-                .into_iter()
-                .map(|a| if a.parse::<std::net::IpAddr>().is_ok() { Address::Ip(a) } else { Address::Hostname(a) })
-                .collect());
-        }
-        let class = found.data["spec"]["gatewayClassName"].as_str().unwrap_or_default().to_string();
-        if let Some(classes) = list_gateway_classes(client).await
-            && let Some(why) = gateway_will_never_be_programmed(&class, &classes)
-        {
-            drop(spinner);
-            return Err(Error::new(ErrorKind::Other, format!("{shown} will not be programmed: {why}; not waiting"))
-                .with_hint(format!("`kubectl get gatewayclass` lists the classes; {}", class::INSTALL_CONTROLLER)));
-        }
-        if tokio::time::Instant::now() >= deadline {
-            drop(spinner);
-            let why = gateway::condition(conditions, "Programmed")
-                .map(|c| format!(" (Programmed: {} {}: {})", c.status, c.reason, c.message))
-                .unwrap_or_default();
-            return Err(Error::new(
-                ErrorKind::Other,
-                format!("{shown} was not Programmed within {}s{why}", timeout.as_secs()),
-            )
-            .with_hint(format!(
-                "check that the controller of GatewayClass {class} runs; `kubectl tls-ingress inspect` shows the listener status"
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(500).min(deadline - tokio::time::Instant::now())).await;
-    }
-}
-
-/// What to do with the address: the /etc/hosts lines (IP addresses only) and a curl command.
-pub fn address_help(addresses: &[Address], hosts: &[String], cert_file: Option<&std::path::Path>) -> String {
-    let mut out = String::new();
-    let shown: Vec<&str> = addresses
-        .iter()
-        .map(|a| match a {
-            Address::Ip(ip) => ip.as_str(),
-            Address::Hostname(h) => h.as_str(),
-        })
-        .collect();
-    out.push_str(&format!("address: {}\n", shown.join(", ")));
-    let exact: Vec<&str> = hosts.iter().filter(|h| !h.starts_with("*.")).map(String::as_str).collect();
-    match addresses.first() {
-        Some(Address::Ip(ip)) if !exact.is_empty() => {
-            out.push_str("add to /etc/hosts (Windows: C:\\Windows\\System32\\drivers\\etc\\hosts):\n");
-            out.push_str(&format!("{ip} {}\n", exact.join(" ")));
-        }
-        Some(Address::Hostname(name)) => {
-            out.push_str(&format!("point DNS for {} at {name} (CNAME)\n", hosts.join(", ")));
-        }
-        _ => {}
-    }
-    if hosts.iter().any(|h| h.starts_with("*.")) {
-        out.push_str("wildcard hosts cannot go into /etc/hosts: add a line per concrete name, or use DNS\n");
-    }
-    if let (Some(host), Some(Address::Ip(ip))) = (exact.first(), addresses.first()) {
-        let ca = cert_file.map(|p| format!("--cacert {}", p.display())).unwrap_or_else(|| "-k".into());
-        out.push_str(&format!("test: curl {ca} --resolve {host}:443:{ip} https://{host}/\n"));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::addresses::{Address, addresses};
+    use crate::input::Port;
     use k8s_openapi::api::networking::v1::{IngressLoadBalancerIngress, IngressLoadBalancerStatus, IngressStatus};
+    use kube::api::DynamicObject;
 
     fn with_status(entries: Vec<IngressLoadBalancerIngress>) -> Ingress {
         Ingress {
@@ -1074,18 +684,6 @@ mod tests {
             [Address::Ip("10.102.150.36".into()), Address::Hostname("lb.example.com".into())]
         );
         assert!(addresses(&Ingress::default()).is_empty());
-    }
-
-    #[test]
-    fn address_help_gives_the_hosts_line_and_curl() {
-        let hosts = vec!["accounting.internal.acme.com".to_string(), "*.acme.com".to_string()];
-        let text =
-            address_help(&[Address::Ip("10.102.150.36".into())], &hosts, Some(std::path::Path::new("/tmp/c/s.crt")));
-        assert!(text.contains("\n10.102.150.36 accounting.internal.acme.com\n"), "{text}");
-        assert!(text.contains("wildcard hosts cannot go into /etc/hosts"), "{text}");
-        assert!(text.contains("curl --cacert /tmp/c/s.crt --resolve accounting.internal.acme.com:443:10.102.150.36"));
-        let text = address_help(&[Address::Hostname("lb.aws.com".into())], &hosts[..1], None);
-        assert!(text.contains("CNAME") && !text.contains("/etc/hosts"), "{text}");
     }
 
     fn cmd(args: &[&str]) -> CreateCmd {
@@ -1168,56 +766,6 @@ mod tests {
             None,
         );
         assert!(error.message.ends_with("not changed by this run (every object was unchanged)"), "{error}");
-    }
-
-    #[test]
-    fn typos_suggest_the_nearest_name() {
-        let names = vec!["accounting-service".to_string(), "web".to_string()];
-        assert_eq!(closest("acounting-service", &names).as_deref(), Some("accounting-service"));
-        assert_eq!(closest("shop", &names), None);
-    }
-
-    #[test]
-    fn taking_over_an_ingress_keeps_its_other_hosts_and_says_what_is_replaced() {
-        let spec = |hosts: &[&str], service: &str| IngressSpecInput {
-            name: "accounting-ingress".into(),
-            namespace: "t75".into(),
-            hosts: hosts.iter().map(|h| h.to_string()).collect(),
-            backend: input::Backend { service: service.into(), port: Port::Number(80) },
-            path: "/".into(),
-            path_type: PathType::Prefix,
-            secret: "accounting-secret".into(),
-            class: None,
-        };
-        let mut theirs = build::ingress(&spec(&["a.acme.com", "b.acme.com"], "old"));
-        theirs.spec.as_mut().unwrap().ingress_class_name = Some("nginx".into());
-        let mut ours = build::ingress(&spec(&["a.acme.com"], "new"));
-        let said = merge_ingress(&theirs, &mut ours);
-        assert_eq!(said[0], "replacing the rule for a.acme.com (/ -> old:80)");
-        assert_eq!(said[1], "keeping the rule for b.acme.com");
-        assert!(said[2].starts_with("replacing the TLS entry for a.acme.com"), "{said:?}");
-        let merged = ours.spec.unwrap();
-        let hosts: Vec<String> = merged.rules.unwrap().into_iter().filter_map(|r| r.host).collect();
-        assert_eq!(hosts, ["a.acme.com", "b.acme.com"]);
-        let tls = merged.tls.unwrap();
-        assert_eq!(tls[1].hosts.as_deref(), Some(&["b.acme.com".to_string()][..]), "their entry keeps its other host");
-        assert_eq!(merged.ingress_class_name.as_deref(), Some("nginx"));
-    }
-
-    #[test]
-    fn gateway_waits_stop_only_when_no_controller_will_act() {
-        let info = |accepted: bool, why: Option<&str>| class::GatewayClassInfo {
-            name: "eg".into(),
-            accepted,
-            why_not: why.map(str::to_owned),
-        };
-        assert!(gateway_will_never_be_programmed("nope", &[info(true, None)]).unwrap().contains("does not exist"));
-        assert!(gateway_will_never_be_programmed("eg", &[info(true, None)]).is_none());
-        assert!(
-            gateway_will_never_be_programmed("eg", &[info(false, Some("Pending: Waiting for controller"))]).is_none()
-        );
-        let refused = gateway_will_never_be_programmed("eg", &[info(false, Some("InvalidParameters: bad ref"))]);
-        assert!(refused.unwrap().contains("not accepted by its controller: InvalidParameters"));
     }
 
     #[test]

@@ -12,8 +12,10 @@ use netpol::{Cluster, ConnectionMatrix, ConnectionSet, Connections, GroupId, PRO
 
 use harden_cli::output::{Escaped, Out};
 
+use super::documents::UnitDoc;
 use super::pieces::{Lines, Piece, write_rows};
-use super::{CHUNK, UnitDoc, Units, csv_field, md_cell, quote};
+use super::text::{csv_field, dot_head, quote};
+use super::{CHUNK, Units, md_cell};
 
 /// The connection sets of one run: rows, columns and the engine's answer over their groups.
 pub struct ConnectionTable<'a> {
@@ -353,7 +355,7 @@ impl<'a> ConnectionTable<'a> {
     /// with its connection set; dashed where part of it is uncertain. The edges are pieces made
     /// on threads as the CSV's are ([`write_rows`]): at 10,000 pods they are hundreds of megabytes.
     fn write_dot(&self, out: &mut dyn Out) -> Result<()> {
-        let index = super::dot_head(out, self.cluster, &self.rows, &self.columns)?;
+        let index = dot_head(out, self.cluster, &self.rows, &self.columns)?;
         let labels: Vec<Piece> = self
             .sets
             .iter()

@@ -2,7 +2,6 @@
 //! UI -> the resources (discovery, or the built-in list offline) -> the pure builders -> the shared
 //! apply path -> a short-lived token and how to log in to that UI.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use clap::Args;
@@ -18,13 +17,19 @@ use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::{Api, DynamicObject};
 use kube::{Client, ResourceExt};
 
-use crate::invocation::{NAMESPACE_HELP, rerun_command};
+use crate::inherited;
+use crate::invocation::NAMESPACE_HELP;
 use crate::owned::{self, Kind, Owned};
 use crate::rbac::{self, ResourceName, RoleChoice, Scope, UserSpec};
 use crate::token_request::{self, DEFAULT_DURATION, duration_arg};
 use crate::ui::{self, Ui};
 use crate::{DEFAULT_NAMESPACE, PLUGIN};
-use crate::{inherited, preflight, rights};
+
+mod authorizer;
+mod consent;
+mod write;
+
+use authorizer::{Going, beyond_plan, confirm_after};
 
 pub const EXAMPLES: &str = "Examples:
   # The seed's developer-user: read-only, no Secrets, in the installed UI's namespace
@@ -247,19 +252,7 @@ impl CreateCmd {
         let Settled { mut spec, duration } = self.settle(kube)?;
         token_request::check_lifetime(duration, self.allow_long_lived)?;
         self.manual.validate(&self.apply_args())?;
-        if self.manual.show_manual && (self.prune_bindings || self.yes || self.output.is_some()) {
-            return Err(Error::invalid(
-                "--prune-bindings, -y and -o cannot be combined with --show-manual, which prints the steps and changes nothing",
-            )
-            .with_hint("drop them, or drop --show-manual to create the user"));
-        }
-        let explicit_namespace = kube.single_namespace()?.is_some();
-        if self.ui.is_some() && explicit_namespace && !self.prints_token() {
-            return Err(Error::invalid(
-                "--ui picks the namespace (without -n) and the login help (with a token): with -n and no token it does nothing",
-            )
-            .with_hint("drop --ui, or drop -n to use the namespace of that UI"));
-        }
+        let explicit_namespace = self.check_combinations(kube)?;
         let client = self.client(kube).await?;
 
         let (namespace, known) = ui::namespace(kube, self.ui, client.as_ref()).await?;
@@ -277,27 +270,7 @@ impl CreateCmd {
 
         // Asked with every other consent once the cluster has been read, so that one refusal names
         // every flag needed.
-        let mut confirm_admin = None;
-        let mut grants_everything = spec.role == RoleChoice::Admin;
-        if let (RoleChoice::ClusterRole(name), Some(client)) = (&spec.role, &client) {
-            grants_everything = check_cluster_role(client, name).await?;
-        }
-        if grants_everything {
-            let what = match &spec.scope {
-                Scope::Cluster => "the whole cluster".to_string(),
-                Scope::Namespaces(list) => format!("namespace(s) {}", list.join(", ")),
-            };
-            let question = format!(
-                "bind {} to {who}? Its tokens get full control of {what}, including every Secret",
-                match &spec.role {
-                    RoleChoice::ClusterRole(name) => format!("ClusterRole {name} (which allows everything)"),
-                    _ => "cluster-admin".into(),
-                }
-            );
-            if self.dry_run.strategy == DryRun::None && !self.manual.show_manual {
-                confirm_admin = Some(question);
-            }
-        }
+        let confirm_admin = self.admin_question(client.as_ref(), &spec, &who).await?;
         if spec.include_secrets {
             warn(format!(
                 "--include-secrets: {who} will read every Secret in its scope, including other ServiceAccounts' tokens"
@@ -311,28 +284,7 @@ impl CreateCmd {
             }
             check_namespaces(client, &namespaces).await?;
         }
-        let (resources, source) = match (&spec.role, &client) {
-            (RoleChoice::ReadOnly, Some(client)) => {
-                let found = crate::discovery::discover(client).await?;
-                let text = format!(
-                    "Read-only role: built from the cluster's discovery ({} resources and subresources, custom resources included).",
-                    found.len()
-                );
-                (found, Some((rbac::ResourcesFrom::Discovery, text)))
-            }
-            (RoleChoice::ReadOnly, None) => (
-                crate::builtin::resources(),
-                Some((
-                    rbac::ResourcesFrom::BuiltIn(crate::builtin::KUBERNETES_VERSION),
-                    format!(
-                        "Read-only role: built from the built-in resources of Kubernetes {} (no cluster was contacted: \
-                         custom resources are not included).",
-                        crate::builtin::KUBERNETES_VERSION
-                    ),
-                )),
-            ),
-            _ => (Vec::new(), None),
-        };
+        let (resources, source) = read_only_resources(&spec, client.as_ref()).await?;
         if let Some((_, text)) = &source {
             harden_cli::output::eline(text);
         }
@@ -340,18 +292,7 @@ impl CreateCmd {
         let wanted: Vec<Owned> = planned(&plan);
         // RBAC only adds: rights from older bindings stay with the account, whatever role we bind.
         if self.manual.show_manual {
-            let objects = plan.into_objects()?;
-            let before = [format!(
-                "kubectl get clusterrolebindings,rolebindings -A -o wide | grep '{}/{}'   # rights it already has stay with it",
-                spec.namespace, spec.name
-            )];
-            let after: Vec<String> = if self.no_token {
-                Vec::new()
-            } else {
-                vec![token_request::manual_step(&spec.name, &spec.namespace, duration)]
-            };
-            harden_cli::output::print(&harden_kube::manual::steps(&objects, &before, &after)?);
-            return Ok(Outcome::Good);
+            return self.print_manual(&spec, plan, duration);
         }
         let (inherited, grants) = match &client {
             Some(client) => inherited::find(client, &spec.namespace, &spec.name, &plan).await?,
@@ -421,8 +362,47 @@ impl CreateCmd {
             harden_cli::output::eline("Dry run: no token issued.".to_string());
             return Ok(Outcome::Good);
         };
-        let token = token_request::request(&client, &spec.namespace, &spec.name, duration).await?;
-        let login = ui::login(&client, &spec.namespace, self.ui, &known).await;
+        self.print_token(&client, &spec, duration, &known, &who).await
+    }
+
+    /// The question to confirm (`--yes`) when the role allows everything: a role that grants all
+    /// of `*` hands every Secret in its scope to the account's tokens. `None` when there is none to ask.
+    async fn admin_question(&self, client: Option<&Client>, spec: &UserSpec, who: &str) -> Result<Option<String>> {
+        let mut confirm_admin = None;
+        let mut grants_everything = spec.role == RoleChoice::Admin;
+        if let (RoleChoice::ClusterRole(name), Some(client)) = (&spec.role, client) {
+            grants_everything = check_cluster_role(client, name).await?;
+        }
+        if grants_everything {
+            let what = match &spec.scope {
+                Scope::Cluster => "the whole cluster".to_string(),
+                Scope::Namespaces(list) => format!("namespace(s) {}", list.join(", ")),
+            };
+            let question = format!(
+                "bind {} to {who}? Its tokens get full control of {what}, including every Secret",
+                match &spec.role {
+                    RoleChoice::ClusterRole(name) => format!("ClusterRole {name} (which allows everything)"),
+                    _ => "cluster-admin".into(),
+                }
+            );
+            if self.dry_run.strategy == DryRun::None && !self.manual.show_manual {
+                confirm_admin = Some(question);
+            }
+        }
+        Ok(confirm_admin)
+    }
+
+    /// Requests the short-lived token and prints it with how to log in to the UI.
+    async fn print_token(
+        &self,
+        client: &Client,
+        spec: &UserSpec,
+        duration: Duration,
+        known: &ui::Known,
+        who: &str,
+    ) -> Result<Outcome> {
+        let token = token_request::request(client, &spec.namespace, &spec.name, duration).await?;
+        let login = ui::login(client, &spec.namespace, self.ui, known).await;
         let expiry = format!(
             "Token for {who} (valid {}{})",
             token_request::human(duration),
@@ -437,6 +417,40 @@ impl CreateCmd {
                 token.token, spec.name, spec.namespace
             ));
         }
+        Ok(Outcome::Good)
+    }
+
+    /// Flags that cannot go together (pure); returns whether -n was given.
+    fn check_combinations(&self, kube: &KubeArgs) -> Result<bool> {
+        if self.manual.show_manual && (self.prune_bindings || self.yes || self.output.is_some()) {
+            return Err(Error::invalid(
+                "--prune-bindings, -y and -o cannot be combined with --show-manual, which prints the steps and changes nothing",
+            )
+            .with_hint("drop them, or drop --show-manual to create the user"));
+        }
+        let explicit_namespace = kube.single_namespace()?.is_some();
+        if self.ui.is_some() && explicit_namespace && !self.prints_token() {
+            return Err(Error::invalid(
+                "--ui picks the namespace (without -n) and the login help (with a token): with -n and no token it does nothing",
+            )
+            .with_hint("drop --ui, or drop -n to use the namespace of that UI"));
+        }
+        Ok(explicit_namespace)
+    }
+
+    /// `--show-manual`: the steps as kubectl commands; nothing is changed.
+    fn print_manual(&self, spec: &UserSpec, plan: rbac::Plan, duration: Duration) -> Result<Outcome> {
+        let objects = plan.into_objects()?;
+        let before = [format!(
+            "kubectl get clusterrolebindings,rolebindings -A -o wide | grep '{}/{}'   # rights it already has stay with it",
+            spec.namespace, spec.name
+        )];
+        let after: Vec<String> = if self.no_token {
+            Vec::new()
+        } else {
+            vec![token_request::manual_step(&spec.name, &spec.namespace, duration)]
+        };
+        harden_cli::output::print(&harden_kube::manual::steps(&objects, &before, &after)?);
         Ok(Outcome::Good)
     }
 
@@ -481,233 +495,6 @@ struct Consents {
     unexplained: Vec<String>,
 }
 
-impl CreateCmd {
-    /// Decides, in one place, what the run needs: `--yes` for a role that allows everything,
-    /// `--overwrite` for objects made by others, `--prune-bindings` for bindings that grant more
-    /// than asked; and what no flag fixes (a group's binding, a right the authorizer gives from
-    /// elsewhere). One refusal names all of them and the command that proceeds, before anything is
-    /// written (exit 2 when the confirmation is among them, as for any missing input; else 1). At a
-    /// terminal, the confirmations are asked instead. Returns the bindings to prune.
-    fn settle_consents<'a>(
-        &self,
-        who: &str,
-        found: &'a [inherited::Existing],
-        consents: Consents,
-    ) -> Result<Vec<&'a inherited::Existing>> {
-        let more: Vec<&inherited::Existing> = found.iter().filter(|e| !e.beyond.is_empty()).collect();
-        let (groups, prunable): (Vec<&inherited::Existing>, Vec<&inherited::Existing>) =
-            more.into_iter().partition(|e| e.through_group().is_some());
-        let mut missing: Vec<&str> = Vec::new();
-        let mut reasons: Vec<String> = Vec::new();
-        let mut blockers: Vec<String> = Vec::new();
-        if let Some(question) = &consents.admin
-            && !self.yes
-        {
-            missing.push("--yes");
-            reasons.push(format!("refusing without confirmation: {question} (--yes confirms)"));
-        }
-        if !consents.foreign.is_empty() && !self.overwrite {
-            missing.push("--overwrite");
-            for object in &consents.foreign {
-                reasons.push(format!("{object} exists and was not created by {PLUGIN} (--overwrite takes it over)"));
-            }
-        }
-        let names: Vec<String> = prunable.iter().map(|e| e.shown()).collect();
-        if !prunable.is_empty() && !self.prune_bindings {
-            missing.push("--prune-bindings");
-            reasons.push(format!(
-                "{who} would have more rights than asked: {} grant(s) it more (--prune-bindings removes the account \
-                 from them)",
-                names.join(", ")
-            ));
-        }
-        for group in &groups {
-            blockers.push(format!(
-                "{who} would have more rights than asked: {} gives them to every account of group {}; it cannot be \
-                 pruned for one account",
-                group.shown(),
-                group.through_group().unwrap_or_default()
-            ));
-        }
-        blockers.extend(consents.unexplained.iter().cloned());
-
-        // At a terminal the confirmations are asked, when nothing else stops the run.
-        let askable = missing.iter().all(|f| *f == "--yes" || *f == "--prune-bindings");
-        if !missing.is_empty() && blockers.is_empty() && askable && prompt::interactive() {
-            if let Some(question) = consents.admin.as_ref().filter(|_| !self.yes) {
-                prompt::confirm(question, false)?;
-            }
-            if !prunable.is_empty() && !self.prune_bindings {
-                prompt::confirm(&format!("remove {who} from {}?", names.join(", ")), false)?;
-            }
-            return Ok(prunable);
-        }
-        if missing.is_empty() && blockers.is_empty() {
-            return Ok(prunable);
-        }
-        let rerun = if missing.is_empty() {
-            String::new()
-        } else {
-            format!("re-run with {}: {}", missing.join(" "), rerun_command(&missing))
-        };
-        let hint = match (blockers.is_empty(), rerun.is_empty()) {
-            (true, _) => rerun,
-            (false, true) => {
-                "narrow or delete that grant with kubectl (kubectl get clusterrolebindings,rolebindings -A \
-                              -o wide shows them), then re-run"
-                    .to_string()
-            }
-            (false, false) => format!(
-                "narrow or delete that grant with kubectl (kubectl get clusterrolebindings,rolebindings -A -o wide \
-                 shows them), then {rerun}"
-            ),
-        };
-        let lines: Vec<String> = blockers.into_iter().chain(reasons).collect();
-        let kind = if missing.contains(&"--yes") { ErrorKind::MissingInput } else { ErrorKind::Conflict };
-        Err(Error::new(kind, format!("nothing was changed:\n  {}", lines.join("\n  "))).with_hint(hint))
-    }
-
-    /// Every check that can be made before the first write: the exam lock of every namespace this
-    /// run touches, then each write as a server-side dry run (rights, the RBAC escalation check,
-    /// admission), and the right to request the token.
-    async fn preflight(
-        &self,
-        client: &Client,
-        spec: &UserSpec,
-        objects: &[Object],
-        replace: &[Owned],
-        prune: &[Owned],
-        to_prune: &[&inherited::Existing],
-    ) -> Result<()> {
-        let mut namespaces = vec![spec.namespace.clone()];
-        if let Scope::Namespaces(list) = &spec.scope {
-            namespaces.extend(list.iter().cloned());
-        }
-        namespaces.extend(replace.iter().chain(prune).filter_map(|o| o.namespace.clone()));
-        namespaces.extend(to_prune.iter().filter_map(|e| e.namespace.clone()));
-        preflight::locks(client, namespaces).await?;
-
-        let mut problems = preflight::Problems::default();
-        owned::check_deletes(client, replace, &mut problems).await;
-        let replaced: BTreeSet<String> = replace.iter().map(Owned::describe).collect();
-        let manager = self.field_manager.clone().unwrap_or_else(|| PLUGIN.to_string());
-        preflight::plan(client, objects, &replaced, &manager, self.force_conflicts, &mut problems).await?;
-        owned::check_deletes(client, prune, &mut problems).await;
-        for existing in to_prune {
-            if let Err(e) = inherited::prune(client, existing, &spec.namespace, &spec.name, DryRun::Server).await {
-                problems.add(existing.shown(), &e);
-            }
-        }
-        if self.prints_token() {
-            preflight::token(client, &spec.namespace, &spec.name, &mut problems).await?;
-        }
-        problems.into_error()
-    }
-
-    /// The writes, in order: our bindings whose role changed are deleted (a roleRef cannot change),
-    /// the plan is applied all-or-nothing (the deleted bindings are created again if it fails),
-    /// then what is no longer wanted is pruned. Every change is said as it is made; a failure names
-    /// what was changed before it.
-    #[allow(clippy::too_many_arguments)]
-    async fn write(
-        &self,
-        client: &Client,
-        spec: &UserSpec,
-        applier: &Applier,
-        objects: Vec<Object>,
-        replace: &[Owned],
-        prune: &[Owned],
-        to_prune: &[&inherited::Existing],
-        say: &dyn Fn(String),
-    ) -> Result<()> {
-        // From the first delete on, SIGINT/SIGTERM are recorded, not fatal: a binding deleted to be
-        // made again must not be left deleted. The Applier then stops before its first write and the
-        // deleted bindings are restored below; the exit status is the signal's.
-        let _critical = harden_cli::interrupt::Critical::enter();
-        let mut kept = Vec::new();
-        if self.dry_run.strategy == DryRun::None {
-            for object in replace {
-                if let Some(copy) = owned::keep(client, object).await? {
-                    kept.push(copy);
-                }
-            }
-        }
-        let mut deleted: Vec<&Object> = Vec::new();
-        let mut replace_error = None;
-        for object in replace {
-            match owned::delete_one(client, object, self.dry_run.strategy).await {
-                Ok(harden_kube::apply::Deleted::Deleted) => {
-                    say(object.line("deleted (its role changed)", self.dry_run.strategy));
-                    deleted.extend(kept.iter().filter(|k| k.describe() == object.describe()));
-                }
-                Ok(harden_kube::apply::Deleted::NotFound) => {}
-                Err(e) => {
-                    replace_error = Some(e.context(format!("deleting {}", object.describe())));
-                    break;
-                }
-            }
-        }
-        // A server dry run deleted nothing: the replaced bindings' new versions were checked by the
-        // preflight as creates, and are said here rather than sent again over the old ones.
-        let replaced: BTreeSet<String> = replace.iter().map(Owned::describe).collect();
-        let objects: Vec<Object> = if self.dry_run.strategy == DryRun::Server {
-            let (again, rest): (Vec<Object>, Vec<Object>) =
-                objects.into_iter().partition(|o| replaced.contains(&o.describe()));
-            for object in again {
-                say(harden_kube::apply::outcome_line(
-                    &object.display_name(),
-                    object.namespace().as_deref(),
-                    "created",
-                    " (server dry run)",
-                    None,
-                ));
-            }
-            rest
-        } else {
-            objects
-        };
-        let applied = match replace_error {
-            Some(e) => Err(e),
-            None => applier.run(objects).await.map(|_| ()),
-        };
-        if let Err(e) = applied {
-            let mut restored = Vec::new();
-            for copy in deleted {
-                let line = owned::restore(client, copy).await;
-                harden_cli::output::eline(&line);
-                restored.push(line);
-            }
-            return Err(if restored.is_empty() {
-                e
-            } else {
-                e.context(format!(
-                    "creating user {}/{} failed after replacing its binding(s) ({})",
-                    spec.namespace,
-                    spec.name,
-                    restored.join("; ")
-                ))
-            });
-        }
-        let done = |what: &str| format!("user {}/{} was {what}, but the rest failed", spec.namespace, spec.name);
-        owned::delete_all(client, prune, self.dry_run.strategy, "pruned (no longer part of this user)", say)
-            .await
-            .map_err(|e| e.context(done("created or updated (the lines above)")))?;
-        for (i, existing) in to_prune.iter().enumerate() {
-            match inherited::prune(client, existing, &spec.namespace, &spec.name, self.dry_run.strategy).await {
-                Ok(line) => say(line),
-                Err(e) => {
-                    let left: Vec<String> = to_prune[i..].iter().map(|e| e.shown()).collect();
-                    return Err(e.context(done("created or updated (the lines above)")).with_hint(format!(
-                        "{} still grant(s) it more than asked: re-run with --prune-bindings, or remove it with kubectl",
-                        left.join(", ")
-                    )));
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Objects of the plan that exist without this plugin's label: `--overwrite` takes them over.
 async fn not_ours(client: &Client, objects: &[Object]) -> Result<Vec<String>> {
     let mut out = Vec::new();
@@ -727,124 +514,34 @@ async fn not_ours(client: &Client, objects: &[Object]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Bindings this run removes: ours whose role changed or that are no longer wanted, and others'
-/// that grant more than asked (pruned, or the run is refused).
-struct Going<'a> {
-    replace: &'a [Owned],
-    prune: &'a [Owned],
-    inherited: &'a [inherited::Existing],
-}
-
-impl Going<'_> {
-    fn explains(&self, reason: &str) -> bool {
-        let ours = self
-            .replace
-            .iter()
-            .chain(self.prune)
-            .filter(|o| matches!(o.kind, Kind::ClusterRoleBinding | Kind::RoleBinding));
-        ours.into_iter().any(|o| inherited::reason_names(reason, o.namespace.as_deref(), &o.name))
-            || self
-                .inherited
-                .iter()
-                .filter(|e| !e.beyond.is_empty())
-                .any(|e| inherited::reason_names(reason, e.namespace.as_deref(), &e.name))
-    }
-}
-
-/// The namespaces to ask the authorizer about for the account: its own, the plan's, and every one
-/// where a RoleBinding names it.
-async fn asked_namespaces(client: &Client, spec: &UserSpec) -> Result<Vec<String>> {
-    let mut namespaces = vec![spec.namespace.clone()];
-    if let Scope::Namespaces(list) = &spec.scope {
-        namespaces.extend(list.iter().cloned());
-    }
-    namespaces.extend(rights::bound_namespaces(client, &spec.namespace, &spec.name).await?);
-    namespaces.sort();
-    namespaces.dedup();
-    Ok(namespaces)
-}
-
-/// The dangerous rights the authorizer gives the account that the plan does not grant, as
-/// `get secrets (cluster-wide): REASON`. `None` when the caller may not ask (a warning says so).
-async fn authorizer_beyond(
-    client: &Client,
+/// The resources a read-only role is built from (discovery, or the built-in list offline), and
+/// where they came from, said to the user.
+async fn read_only_resources(
     spec: &UserSpec,
-    grants: &[inherited::Grant],
-) -> Result<Option<Vec<rights::Answer>>> {
-    let namespaces = asked_namespaces(client, spec).await?;
-    let answers = match rights::ask(client, &spec.namespace, &spec.name, &namespaces).await {
-        Ok(answers) => answers,
-        Err(e) if e.kind == ErrorKind::Forbidden => {
-            warn(format!(
-                "the authorizer could not be asked what {}/{} may do ({}): only the bindings were read",
-                spec.namespace, spec.name, e.message
-            ));
-            return Ok(None);
+    client: Option<&Client>,
+) -> Result<(Vec<rbac::ApiResource>, Option<(rbac::ResourcesFrom, String)>)> {
+    Ok(match (&spec.role, client) {
+        (RoleChoice::ReadOnly, Some(client)) => {
+            let found = crate::discovery::discover(client).await?;
+            let text = format!(
+                "Read-only role: built from the cluster's discovery ({} resources and subresources, custom resources included).",
+                found.len()
+            );
+            (found, Some((rbac::ResourcesFrom::Discovery, text)))
         }
-        Err(e) => return Err(e),
-    };
-    Ok(Some(
-        answers
-            .into_iter()
-            .filter(|a| a.dangerous() && !inherited::grants_right(grants, &a.scope, &a.verb, &a.group, &a.resource))
-            .collect(),
-    ))
-}
-
-fn shown_right(answer: &rights::Answer) -> String {
-    let resource =
-        if answer.group.is_empty() { answer.resource.clone() } else { format!("{}.{}", answer.resource, answer.group) };
-    let reason = answer.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
-    format!("{} {resource} ({}){reason}", answer.verb, answer.scope)
-}
-
-/// Before writing: what the authorizer says the account may already do beyond the plan, that no
-/// binding this run removes explains (a grant it does not see or cannot prune).
-async fn beyond_plan(
-    client: &Client,
-    spec: &UserSpec,
-    grants: &[inherited::Grant],
-    going: &Going<'_>,
-) -> Result<Vec<String>> {
-    let Some(answers) = authorizer_beyond(client, spec, grants).await? else { return Ok(Vec::new()) };
-    Ok(answers
-        .iter()
-        .filter(|a| !a.reason.as_deref().is_some_and(|r| going.explains(r)))
-        .map(|a| {
-            format!(
-                "the authorizer says serviceaccount {}/{} may already {}, beyond what is asked, from a grant this \
-                 command does not remove",
-                spec.namespace,
-                spec.name,
-                shown_right(a)
-            )
-        })
-        .collect())
-}
-
-/// After writing: the authorizer's final word. A dangerous right beyond the plan left with the
-/// account fails the run (the writes are reported above). The authorizer's cache follows the
-/// writes within moments: asked again a few times before concluding.
-async fn confirm_after(client: &Client, spec: &UserSpec, grants: &[inherited::Grant]) -> Result<()> {
-    let mut left = Vec::new();
-    for attempt in 0..10 {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-        let Some(answers) = authorizer_beyond(client, spec, grants).await? else { return Ok(()) };
-        left = answers;
-        if left.is_empty() {
-            return Ok(());
-        }
-    }
-    let rights: Vec<String> = left.iter().map(shown_right).collect();
-    Err(Error::conflict(format!(
-        "user {}/{} was created as asked, but the authorizer says it may still {}",
-        spec.namespace,
-        spec.name,
-        rights.join("; ")
-    ))
-    .with_hint("remove that grant with kubectl, then check with kubectl dash-user check"))
+        (RoleChoice::ReadOnly, None) => (
+            crate::builtin::resources(),
+            Some((
+                rbac::ResourcesFrom::BuiltIn(crate::builtin::KUBERNETES_VERSION),
+                format!(
+                    "Read-only role: built from the built-in resources of Kubernetes {} (no cluster was contacted: \
+                     custom resources are not included).",
+                    crate::builtin::KUBERNETES_VERSION
+                ),
+            )),
+        ),
+        _ => (Vec::new(), None),
+    })
 }
 
 /// What the plan will own, for comparing with what exists.
@@ -928,6 +625,7 @@ async fn check_namespaces(client: &Client, namespaces: &[String]) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::invocation::rerun_command;
 
     fn owned(kind: Kind, ns: Option<&str>, name: &str, role: Option<&str>) -> Owned {
         Owned {

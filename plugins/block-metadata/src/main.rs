@@ -6,6 +6,7 @@ mod build;
 mod cluster;
 mod commands;
 mod endpoints;
+mod engine_errors;
 mod helper;
 mod presets;
 mod status;

@@ -8,7 +8,6 @@ mod catalog;
 mod check;
 mod close;
 mod close_command;
-mod engine_errors;
 mod inventory;
 mod probe;
 mod probe_plan;
@@ -27,7 +26,7 @@ use kube::api::{Api, ListParams};
 
 use catalog::COMPONENTS;
 pub use close_command::CloseCmd;
-use engine_errors::engine_error;
+use crate::engine_errors::engine_error;
 use probe_plan::Plan;
 use render::{Report, print_report};
 

@@ -13,7 +13,7 @@ use kube::api::Api;
 use netpol::Cluster;
 
 use super::catalog;
-use super::engine_errors::engine_error;
+use crate::engine_errors::engine_error;
 use super::inventory::{self, NodeInfo};
 use super::probe::{self, FromPod, Probed};
 

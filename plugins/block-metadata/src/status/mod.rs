@@ -14,6 +14,7 @@ use harden_kube::namespaces::SKIPPED_BY_ALL;
 use harden_kube::sources::{SourceArgs, Wanted, load};
 use netpol::{Cluster, Direction, GroupId, PodId, Protocol};
 
+use crate::engine_errors::engine_error;
 use crate::presets::{Endpoint, EndpointArgs, chosen_endpoints};
 
 mod document;
@@ -235,22 +236,6 @@ async fn probe(
         }
     }
     Ok(out)
-}
-
-/// The engine's errors with hints about this plugin's flags.
-fn engine_error(err: netpol::Error) -> harden_cli::Error {
-    let kind = if err.is_input() { harden_cli::ErrorKind::InvalidInput } else { harden_cli::ErrorKind::NotFound };
-    let error = harden_cli::Error::new(kind, err.to_string());
-    match err {
-        netpol::Error::InvalidObject { field, .. } if field == "kind" || field == "apiVersion" => {
-            error.with_hint("give every object its kind and apiVersion (kubectl refuses it too); nothing is guessed")
-        }
-        netpol::Error::InvalidObject { .. } => {
-            error.with_hint("the API server would refuse this object too; fix it in the -f file")
-        }
-        netpol::Error::Document { .. } => error.with_hint("check the -f files: each document must be YAML or JSON"),
-        _ => error,
-    }
 }
 
 /// Checks every pod of the namespaces against every endpoint on TCP 80 and 443. Pods the engine

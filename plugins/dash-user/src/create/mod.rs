@@ -145,8 +145,25 @@ struct Settled {
 impl harden_cli::command::Command for CreateCmd {
     const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
 
+    /// Every flag given, checked before any prompt (NAME missing on a terminal asks for the rest)
+    /// and before the cluster is read; what the prompts answer is checked as it is given.
     fn validate(&self) -> harden_cli::Result<()> {
-        Ok(())
+        if let Some(namespace) = self.kube.single_namespace()? {
+            rbac::validate_namespace(namespace).map_err(Error::invalid)?;
+        }
+        if let Some(name) = &self.name {
+            rbac::validate_name(name).map_err(Error::invalid)?;
+        }
+        if let Some(role) = &self.role {
+            check_role(role)?;
+            check_read_only_flags(&RoleChoice::parse(role), self.include_secrets, &self.exclude)?;
+        }
+        check_scope_namespaces(&self.scope_namespaces)?;
+        if let Some(duration) = self.duration {
+            token_request::check_lifetime(duration, self.allow_long_lived)?;
+        }
+        self.manual.validate(&self.apply_args())?;
+        self.check_combinations(&self.kube).map(|_| ())
     }
 
     async fn run(self) -> harden_cli::Result<harden_cli::Outcome> {
@@ -190,9 +207,7 @@ impl CreateCmd {
                 chosen => chosen.to_string(),
             },
         };
-        if role.is_empty() || role.contains('/') {
-            return Err(Error::invalid(format!("invalid --role {role:?}: use read-only, admin or a ClusterRole name")));
-        }
+        check_role(&role)?;
         let role = RoleChoice::parse(&role);
 
         let mut scope_namespaces = self.scope_namespaces.clone();
@@ -205,20 +220,7 @@ impl CreateCmd {
             })?;
             scope_namespaces = answer.split(',').map(|s| s.trim().to_string()).collect();
         }
-        // `--namespaces ''` is an empty list, not "every namespace": a typo must not widen the scope.
-        if !self.scope_namespaces.is_empty() && scope_namespaces.iter().any(String::is_empty) {
-            let given = self.scope_namespaces.join(",");
-            return Err(if self.scope_namespaces.iter().all(String::is_empty) {
-                Error::invalid(format!("--namespaces {given:?} names no namespace"))
-                    .with_hint("name the namespaces the user may read (--namespaces a,b), or leave the flag out for every namespace")
-            } else {
-                Error::invalid(format!("--namespaces {given:?} has an empty namespace in its list"))
-                    .with_hint("separate the namespaces with single commas: --namespaces a,b")
-            });
-        }
-        for ns in &scope_namespaces {
-            rbac::validate_namespace(ns).map_err(|e| Error::invalid(format!("--namespaces: {e}")))?;
-        }
+        check_scope_namespaces(&scope_namespaces)?;
         scope_namespaces.sort();
         scope_namespaces.dedup();
         let scope = if scope_namespaces.is_empty() { Scope::Cluster } else { Scope::Namespaces(scope_namespaces) };
@@ -233,9 +235,7 @@ impl CreateCmd {
                 duration_arg(&text).map_err(Error::invalid)?
             }
         };
-        if role != RoleChoice::ReadOnly && (self.include_secrets || !self.exclude.is_empty()) {
-            return Err(Error::invalid("--include-secrets and --exclude only apply to --role read-only"));
-        }
+        check_read_only_flags(&role, self.include_secrets, &self.exclude)?;
         let spec = UserSpec {
             name,
             namespace,
@@ -618,6 +618,41 @@ async fn check_namespaces(client: &Client, namespaces: &[String]) -> Result<()> 
             // Allowed to create users but not to read namespaces: let the apply path report.
             Err(_) => {}
         }
+    }
+    Ok(())
+}
+
+/// A role as `--role` takes it: read-only, admin or a ClusterRole's name.
+fn check_role(role: &str) -> Result<()> {
+    if role.is_empty() || role.contains('/') {
+        return Err(Error::invalid(format!("invalid --role {role:?}: use read-only, admin or a ClusterRole name")));
+    }
+    Ok(())
+}
+
+/// `--include-secrets` and `--exclude` shape the read-only role; with another they would be ignored.
+fn check_read_only_flags(role: &RoleChoice, include_secrets: bool, exclude: &[String]) -> Result<()> {
+    if *role != RoleChoice::ReadOnly && (include_secrets || !exclude.is_empty()) {
+        return Err(Error::invalid("--include-secrets and --exclude only apply to --role read-only"));
+    }
+    Ok(())
+}
+
+/// The `--namespaces` list, given or answered at the prompt. `--namespaces ''` is an empty list,
+/// not "every namespace": a typo must not widen the scope.
+fn check_scope_namespaces(namespaces: &[String]) -> Result<()> {
+    if !namespaces.is_empty() && namespaces.iter().any(String::is_empty) {
+        let given = namespaces.join(",");
+        return Err(if namespaces.iter().all(String::is_empty) {
+            Error::invalid(format!("--namespaces {given:?} names no namespace"))
+                .with_hint("name the namespaces the user may read (--namespaces a,b), or leave the flag out for every namespace")
+        } else {
+            Error::invalid(format!("--namespaces {given:?} has an empty namespace in its list"))
+                .with_hint("separate the namespaces with single commas: --namespaces a,b")
+        });
+    }
+    for ns in namespaces {
+        rbac::validate_namespace(ns).map_err(|e| Error::invalid(format!("--namespaces: {e}")))?;
     }
     Ok(())
 }

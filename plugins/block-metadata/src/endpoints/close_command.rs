@@ -12,8 +12,8 @@ use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
 
 use super::close;
-use crate::engine_errors::engine_error;
 use super::inventory::{self, NodeInfo};
+use crate::engine_errors::engine_error;
 
 const CLOSECMD_EXAMPLES: &str = "Examples:\n  # keep the pods of a12 off the nodes' kubelet, etcd and other component ports\n  kubectl block-metadata endpoints close -n a12\n  # what it would apply, and the host firewall rules for the nodes\n  kubectl block-metadata endpoints close -n a12 --show-manual";
 

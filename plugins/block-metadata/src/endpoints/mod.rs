@@ -24,9 +24,9 @@ use harden_kube::sources::{SourceArgs, Wanted, load};
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use kube::api::{Api, ListParams};
 
+use crate::engine_errors::engine_error;
 use catalog::COMPONENTS;
 pub use close_command::CloseCmd;
-use crate::engine_errors::engine_error;
 use probe_plan::Plan;
 use render::{Report, print_report};
 

@@ -13,9 +13,9 @@ use kube::api::Api;
 use netpol::Cluster;
 
 use super::catalog;
-use crate::engine_errors::engine_error;
 use super::inventory::{self, NodeInfo};
 use super::probe::{self, FromPod, Probed};
+use crate::engine_errors::engine_error;
 
 /// A port no node component uses (tcpmux): a connection to it from here means something on the
 /// way answers for every port.

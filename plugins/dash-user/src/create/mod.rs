@@ -631,7 +631,7 @@ fn check_role(role: &str) -> Result<()> {
 }
 
 /// `--include-secrets` and `--exclude` shape the read-only role; with another they would be ignored.
-fn check_read_only_flags(role: &RoleChoice, include_secrets: bool, exclude: &[String]) -> Result<()> {
+fn check_read_only_flags(role: &RoleChoice, include_secrets: bool, exclude: &[rbac::ResourceName]) -> Result<()> {
     if *role != RoleChoice::ReadOnly && (include_secrets || !exclude.is_empty()) {
         return Err(Error::invalid("--include-secrets and --exclude only apply to --role read-only"));
     }
@@ -644,8 +644,9 @@ fn check_scope_namespaces(namespaces: &[String]) -> Result<()> {
     if !namespaces.is_empty() && namespaces.iter().any(String::is_empty) {
         let given = namespaces.join(",");
         return Err(if namespaces.iter().all(String::is_empty) {
-            Error::invalid(format!("--namespaces {given:?} names no namespace"))
-                .with_hint("name the namespaces the user may read (--namespaces a,b), or leave the flag out for every namespace")
+            Error::invalid(format!("--namespaces {given:?} names no namespace")).with_hint(
+                "name the namespaces the user may read (--namespaces a,b), or leave the flag out for every namespace",
+            )
         } else {
             Error::invalid(format!("--namespaces {given:?} has an empty namespace in its list"))
                 .with_hint("separate the namespaces with single commas: --namespaces a,b")

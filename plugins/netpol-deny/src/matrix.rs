@@ -116,7 +116,21 @@ impl Side {
 impl harden_cli::command::Command for MatrixCmd {
     const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
 
+    /// The ports' and selectors' forms, and `--port` with a drawing that shows every port at once.
     fn validate(&self) -> harden_cli::Result<()> {
+        for port in &self.ports {
+            PortQuery::parse(port).map_err(engine_error)?;
+        }
+        parse_selector("--from", self.from.as_deref())?;
+        parse_selector("--from-namespace", self.from_namespace.as_deref())?;
+        parse_selector("--to", self.to.as_deref())?;
+        parse_selector("--to-namespace", self.to_namespace.as_deref())?;
+        if !self.ports.is_empty() && matches!(self.output, Format::Html | Format::Svg) {
+            return Err(Error::invalid(
+                "-o html and -o svg draw every protocol and port at once: --port does not apply",
+            )
+            .with_hint("drop --port (an edge's label is its connection set), or use -o dot with --port"));
+        }
         Ok(())
     }
 
@@ -142,12 +156,6 @@ impl MatrixCmd {
             pods: parse_selector("--to", self.to.as_deref())?,
             namespaces: parse_selector("--to-namespace", self.to_namespace.as_deref())?,
         };
-        if !ports.is_empty() && matches!(self.output, Format::Html | Format::Svg) {
-            return Err(Error::invalid(
-                "-o html and -o svg draw every protocol and port at once: --port does not apply",
-            )
-            .with_hint("drop --port (an edge's label is its connection set), or use -o dot with --port"));
-        }
         let loaded = load(kube, &self.source, Wanted::Scope, engine_error).await?;
         let cluster = &loaded.cluster;
         let in_scope: Vec<PodId> = cluster
@@ -276,7 +284,7 @@ impl<'a> Table<'a> {
             Format::Csv => self.write_csv(out),
             Format::Dot => self.write_dot(out),
             Format::Md => self.write_md(out),
-            // Refused with --port before anything is read (MatrixCmd::run).
+            // Refused with --port before anything is read (MatrixCmd::validate).
             Format::Html | Format::Svg => {
                 Err(Error::invalid("-o html and -o svg draw connection sets: --port does not apply"))
             }

@@ -58,7 +58,8 @@ pub struct CloseCmd {
 const MUST_CLOSE: [u16; 4] = [10250, 10255, 2379, 2380];
 
 impl CloseCmd {
-    pub async fn run(self) -> Result<Outcome> {
+    /// The flags alone, before the cluster is read (called from the command's `validate`).
+    pub fn validate(&self) -> Result<()> {
         if !apimachinery::validation::is_dns_subdomain(&self.name) {
             return Err(Error::invalid(format!(
                 "invalid --name {:?}: a NetworkPolicy name is lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
@@ -75,6 +76,10 @@ impl CloseCmd {
             ))
             .with_hint("drop -n, or close per namespace: kubectl block-metadata endpoints close -n NAMESPACE"));
         }
+        Ok(())
+    }
+
+    pub async fn run(self) -> Result<Outcome> {
         let all = self.all_namespaces.all || self.cluster_wide;
         let mut kube = self.kube.clone();
         if self.cluster_wide {

@@ -102,6 +102,17 @@ impl harden_cli::command::Command for EndpointsCmd {
     }
 
     fn validate(&self) -> harden_cli::Result<()> {
+        if let Some(Action::Close(close)) = &self.action {
+            return close.validate();
+        }
+        if self.image.is_some() && !self.from.contains(&From::Pods) {
+            return Err(Error::invalid("--image is the helper pod's, and --from here starts none")
+                .with_hint("drop --image, or add pods: --from pods,here"));
+        }
+        if !self.ports.is_empty() {
+            catalog::parse_ports(&self.ports)
+                .map_err(|e| Error::invalid(e).with_hint("e.g. --ports 10250,10255,2379-2380 (each 1-65535)"))?;
+        }
         Ok(())
     }
 
@@ -119,10 +130,6 @@ impl EndpointsCmd {
     async fn execute(self) -> Result<Outcome> {
         if let Some(Action::Close(close)) = self.action {
             return close.run().await;
-        }
-        if self.image.is_some() && !self.from.contains(&From::Pods) {
-            return Err(Error::invalid("--image is the helper pod's, and --from here starts none")
-                .with_hint("drop --image, or add pods: --from pods,here"));
         }
         let ports = if self.ports.is_empty() {
             COMPONENTS.iter().map(|c| c.port).collect()

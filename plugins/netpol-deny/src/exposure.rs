@@ -50,6 +50,9 @@ impl harden_cli::command::Command for ExposureCmd {
     const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Action;
 
     fn validate(&self) -> harden_cli::Result<()> {
+        if let Some(text) = &self.selector {
+            selector::parse(text).map_err(|e| harden_kube::error::selector(e).context("--selector"))?;
+        }
         Ok(())
     }
 

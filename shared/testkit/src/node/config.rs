@@ -98,7 +98,6 @@ pub(super) fn write_configs(
     kube_router: bool,
     anonymous_kubelet: bool,
 ) -> Result<(), BoxError> {
-    let d = dir.display();
     fs::copy(script("node/node.sh"), dir.join("node.sh"))?;
     fs::copy(script("node/kube-router.sh"), dir.join("kube-router.sh"))?;
     fs::copy(script("node/traefik.sh"), dir.join("traefik.sh"))?;
@@ -113,6 +112,15 @@ pub(super) fn write_configs(
             parts.images.display(),
         ),
     )?;
+    write_traefik_config(dir)?;
+    write_containerd_config(dir, parts)?;
+    write_cni_config(dir)?;
+    write_kubelet_config(dir, cgroup, anonymous_kubelet)
+}
+
+/// Traefik's static configuration, and the API server's token file with Traefik's token.
+fn write_traefik_config(dir: &Path) -> Result<(), BoxError> {
+    let d = dir.display();
     // Traefik reads the API with a bearer token (it takes no client certificate): a static token of
     // the API server's --token-auth-file, admin like kube-router's identity, new for every node.
     let token = random_hex(16)?;
@@ -143,6 +151,12 @@ providers:
 "#
         ),
     )?;
+    Ok(())
+}
+
+/// containerd's configuration.
+fn write_containerd_config(dir: &Path, parts: &Parts) -> Result<(), BoxError> {
+    let d = dir.display();
     // Everything containerd keeps goes under DIR (the host's /run and /var/lib/cni are tmpfs inside
     // the node's mount namespace); cgroupfs to match the kubelet.
     fs::write(
@@ -177,6 +191,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             pause = image_named(&parts.images, "pause"),
         ),
     )?;
+    Ok(())
+}
+
+/// The CNI plugins' configuration (a bridge on POD_CIDR) and the pods' resolv.conf.
+fn write_cni_config(dir: &Path) -> Result<(), BoxError> {
     fs::create_dir_all(dir.join("cni"))?;
     // The node's podCIDR is POD_CIDR, the only /24 the controller manager has to give.
     fs::write(
@@ -190,6 +209,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 "#,
     )?;
     fs::write(dir.join("resolv.conf"), format!("nameserver {GW_IP}\n"))?;
+    Ok(())
+}
+
+/// The kubelet's configuration: its cgroup root `cgroup`, and anonymous access and the read-only
+/// port only if `anonymous_kubelet`.
+fn write_kubelet_config(dir: &Path, cgroup: &str, anonymous_kubelet: bool) -> Result<(), BoxError> {
+    let d = dir.display();
     fs::write(
         dir.join("kubelet.yaml"),
         format!(

@@ -140,47 +140,7 @@ impl DiffCmd {
                     if was == now {
                         continue;
                     }
-                    let why = if now {
-                        Vec::new()
-                    } else {
-                        match after.check(Endpoint::Pod(src_a), Endpoint::Pod(dst_a), port) {
-                            Ok(v) => [&v.egress, &v.ingress]
-                                .into_iter()
-                                .filter_map(|side| match &side.tiers.path.decision {
-                                    // A cluster tier's rule denied this side: the NetworkPolicies'
-                                    // near misses are not the reason.
-                                    netpol::Decision::Admin { rule } | netpol::Decision::Baseline { rule }
-                                        if !side.tiers.path.allowed =>
-                                    {
-                                        Some(format!("denied by {}", after.tier_rule_text(rule)))
-                                    }
-                                    _ => None,
-                                })
-                                .chain(
-                                    [&v.egress, &v.ingress]
-                                        .into_iter()
-                                        .filter(|side| {
-                                            matches!(side.tiers.path.decision, netpol::Decision::NetworkPolicy { .. })
-                                        })
-                                        .flat_map(|side| side.denials.iter())
-                                        .map(|d| match &d.nearest {
-                                            None => format!("{} allows nothing", after.policy_name(d.policy)),
-                                            Some(n) => format!(
-                                                "{} rule {}: {}",
-                                                after.policy_name(d.policy),
-                                                n.rule,
-                                                n.failures
-                                                    .iter()
-                                                    .map(ToString::to_string)
-                                                    .collect::<Vec<_>>()
-                                                    .join("; ")
-                                            ),
-                                        }),
-                                )
-                                .collect(),
-                            Err(_) => Vec::new(),
-                        }
-                    };
+                    let why = if now { Vec::new() } else { why_denied(&after, src_a, dst_a, port) };
                     changes.push(Change {
                         from: label(a),
                         to: label(b),
@@ -191,23 +151,61 @@ impl DiffCmd {
                 }
             }
         }
-        let unmodelled = &after.unmodelled;
-        let text = match self.output {
-            Format::Text if !unmodelled.is_empty() => {
-                harden_kube::sources::incomplete_note(unmodelled) + &text(&changes, pairs.len())
-            }
-            Format::Text => text(&changes, pairs.len()),
-            Format::Json => serde_json::to_string_pretty(&document(&changes, unmodelled))? + "\n",
-            Format::Yaml => harden_kube::print::to_yaml(&document(&changes, unmodelled))?,
-            other => return Err(other.unprinted()),
-        };
-        harden_cli::output::print(&text);
-        if !unmodelled.is_empty() {
-            harden_kube::sources::warn_incomplete(unmodelled);
-            return Ok(Outcome::Incomplete);
-        }
-        Ok(if changes.is_empty() { Outcome::Good } else { Outcome::Finding })
+        report(self.output, &changes, pairs.len(), &after.unmodelled)
     }
+}
+
+/// Why the connection from `src` to `dst` on `port` is denied in `after`: a cluster tier's rule, or
+/// the NetworkPolicies' near misses.
+fn why_denied(after: &Cluster, src: PodId, dst: PodId, port: &PortQuery) -> Vec<String> {
+    match after.check(Endpoint::Pod(src), Endpoint::Pod(dst), port) {
+        Ok(v) => [&v.egress, &v.ingress]
+            .into_iter()
+            .filter_map(|side| match &side.tiers.path.decision {
+                // A cluster tier's rule denied this side: the NetworkPolicies'
+                // near misses are not the reason.
+                netpol::Decision::Admin { rule } | netpol::Decision::Baseline { rule } if !side.tiers.path.allowed => {
+                    Some(format!("denied by {}", after.tier_rule_text(rule)))
+                }
+                _ => None,
+            })
+            .chain(
+                [&v.egress, &v.ingress]
+                    .into_iter()
+                    .filter(|side| matches!(side.tiers.path.decision, netpol::Decision::NetworkPolicy { .. }))
+                    .flat_map(|side| side.denials.iter())
+                    .map(|d| match &d.nearest {
+                        None => format!("{} allows nothing", after.policy_name(d.policy)),
+                        Some(n) => format!(
+                            "{} rule {}: {}",
+                            after.policy_name(d.policy),
+                            n.rule,
+                            n.failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                        ),
+                    }),
+            )
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Prints the changes in the `output` format and returns the verdict.
+fn report(output: Format, changes: &[Change], pods: usize, unmodelled: &[netpol::Unmodelled]) -> Result<Outcome> {
+    let text = match output {
+        Format::Text if !unmodelled.is_empty() => {
+            harden_kube::sources::incomplete_note(unmodelled) + &text(changes, pods)
+        }
+        Format::Text => text(changes, pods),
+        Format::Json => serde_json::to_string_pretty(&document(changes, unmodelled))? + "\n",
+        Format::Yaml => harden_kube::print::to_yaml(&document(changes, unmodelled))?,
+        other => return Err(other.unprinted()),
+    };
+    harden_cli::output::print(&text);
+    if !unmodelled.is_empty() {
+        harden_kube::sources::warn_incomplete(unmodelled);
+        return Ok(Outcome::Incomplete);
+    }
+    Ok(if changes.is_empty() { Outcome::Good } else { Outcome::Finding })
 }
 
 fn text(changes: &[Change], pods: usize) -> String {

@@ -607,7 +607,7 @@ fn check_path(cluster: &Cluster, routes: &Routes, controller: &Controller, path:
         TargetPort::Number(n) => PortQuery::new(*n, protocol),
         TargetPort::Name(name) => PortQuery { port: PortRef::Name(name.clone()), protocol: Some(protocol) },
     };
-    let mut result = PathResult {
+    let result = PathResult {
         matches: path.matches.clone(),
         backend,
         targets: Vec::new(),
@@ -616,13 +616,25 @@ fn check_path(cluster: &Cluster, routes: &Routes, controller: &Controller, path:
         allowed_pairs: 0,
         pairs: 0,
     };
+    judge_pairs(cluster, controller, &pods, &query, result)
+}
+
+/// A verdict for every (controller pod, backend pod) pair, into `result`: its targets, its counts,
+/// its reach and the reasons of the first denial.
+fn judge_pairs(
+    cluster: &Cluster,
+    controller: &Controller,
+    pods: &[PodId],
+    query: &PortQuery,
+    mut result: PathResult,
+) -> Result<PathResult> {
     let mut uncertain = false;
     let mut denied = false;
     let mut targets: BTreeMap<String, ()> = BTreeMap::new();
-    for &to in &pods {
+    for &to in pods {
         for &from in &controller.pods {
             result.pairs += 1;
-            match cluster.check(Endpoint::Pod(from), Endpoint::Pod(to), &query) {
+            match cluster.check(Endpoint::Pod(from), Endpoint::Pod(to), query) {
                 Ok(verdict) => {
                     targets.insert(format!("{} {}/{}", cluster.pod_name(to), verdict.port, verdict.protocol), ());
                     if verdict.allowed {

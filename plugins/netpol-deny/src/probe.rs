@@ -146,20 +146,7 @@ impl ProbeCmd {
             .with_hint("check -n and --pod-selector (kubectl get pods -n NS --show-labels)"));
         }
         let units = Units::new(cluster, &pods, true);
-        // The live Pod of each row's members, for phase and container: one GET per pod probed.
-        let mut live: Vec<Vec<(PodId, Option<Pod>)>> = Vec::with_capacity(units.0.len());
-        for unit in &units.0 {
-            let mut members = Vec::new();
-            for &pod in unit.pods.iter().take(2) {
-                let ns = &cluster.namespaces[cluster.pods[pod].namespace].name;
-                let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-                let got = api.get_opt(&cluster.pods[pod].name).await.map_err(|e| {
-                    harden_kube::error::from_kube(e, format!("reading pod {ns}/{}", cluster.pods[pod].name))
-                })?;
-                members.push((pod, got));
-            }
-            live.push(members);
-        }
+        let live = live_members(&client, cluster, &units).await?;
         let mut plan = Vec::new();
         for (from, from_unit) in units.0.iter().enumerate() {
             for (to, _) in units.0.iter().enumerate() {
@@ -187,28 +174,7 @@ impl ProbeCmd {
                         Ok(v) => (v.allowed, Some((v.port, v.protocol))),
                         Err(_) => (false, None),
                     };
-                    let observed = match (&src_pod, &dst_pod, resolved) {
-                        (None, _, _) | (_, None, _) => Observed::NotProbed("the pod is gone".into()),
-                        (_, _, None) => Observed::NotProbed("the destination has no such named port".into()),
-                        (_, _, Some((_, protocol))) if protocol != Protocol::Tcp => Observed::NotProbed(
-                            "only TCP is probed: a UDP or SCTP send has no answer that tells delivered from dropped"
-                                .into(),
-                        ),
-                        (Some(s), Some(d), Some((number, _))) => {
-                            if !running(s) {
-                                Observed::NotProbed(format!("{} is not Running", show(s)))
-                            } else if !running(d) {
-                                Observed::NotProbed(format!("{} is not Running", show(d)))
-                            } else if cluster.pods[src].host_network || cluster.pods[dst].host_network {
-                                Observed::NotProbed("a hostNetwork pod: policies do not apply to it".into())
-                            } else {
-                                match cluster.pods[dst].ips.first() {
-                                    Some(ip) => prober.probe(s, Destination::Pod(d, *ip), number).await,
-                                    None => Observed::NotProbed(format!("{} has no IP", show(d))),
-                                }
-                            }
-                        }
-                    };
+                    let observed = observe(cluster, prober, (src, &src_pod), (dst, &dst_pod), resolved).await;
                     counter.inc();
                     Cell {
                         from,
@@ -235,20 +201,78 @@ impl ProbeCmd {
             return Err(Error::other(format!("nothing could be probed: {}", why.unwrap_or_default()))
                 .with_hint("the source pods need to be Running and have sh and nc (e.g. busybox)"));
         }
-        let text = match self.output {
-            Format::Text => table(cluster, &units, &cells),
-            Format::Json => serde_json::to_string_pretty(&as_json(cluster, &units, &cells, attempts))? + "\n",
-            Format::Yaml => harden_kube::print::to_yaml(&as_json(cluster, &units, &cells, attempts))?,
-            other => return Err(other.unprinted()),
-        };
-        harden_cli::output::print(&text);
-        if !cluster.complete() {
-            // Objects the engine does not model decide too: no expectation, so no difference.
-            harden_kube::sources::warn_incomplete(&cluster.unmodelled);
-            return Ok(Outcome::Incomplete);
-        }
-        Ok(if cells.iter().any(Cell::differs) { Outcome::Finding } else { Outcome::Good })
+        report(self.output, cluster, &units, &cells, attempts)
     }
+}
+
+/// The live Pod of each row's members, for phase and container: one GET per pod probed.
+async fn live_members(
+    client: &kube::Client,
+    cluster: &Cluster,
+    units: &Units,
+) -> Result<Vec<Vec<(PodId, Option<Pod>)>>> {
+    let mut live: Vec<Vec<(PodId, Option<Pod>)>> = Vec::with_capacity(units.0.len());
+    for unit in &units.0 {
+        let mut members = Vec::new();
+        for &pod in unit.pods.iter().take(2) {
+            let ns = &cluster.namespaces[cluster.pods[pod].namespace].name;
+            let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+            let got = api.get_opt(&cluster.pods[pod].name).await.map_err(|e| {
+                harden_kube::error::from_kube(e, format!("reading pod {ns}/{}", cluster.pods[pod].name))
+            })?;
+            members.push((pod, got));
+        }
+        live.push(members);
+    }
+    Ok(live)
+}
+
+/// What one attempt from `src` to `dst` observes, or why it is not probed.
+async fn observe(
+    cluster: &Cluster,
+    prober: &Prober,
+    (src, src_pod): (PodId, &Option<Pod>),
+    (dst, dst_pod): (PodId, &Option<Pod>),
+    resolved: Option<(u16, Protocol)>,
+) -> Observed {
+    match (src_pod, dst_pod, resolved) {
+        (None, _, _) | (_, None, _) => Observed::NotProbed("the pod is gone".into()),
+        (_, _, None) => Observed::NotProbed("the destination has no such named port".into()),
+        (_, _, Some((_, protocol))) if protocol != Protocol::Tcp => Observed::NotProbed(
+            "only TCP is probed: a UDP or SCTP send has no answer that tells delivered from dropped".into(),
+        ),
+        (Some(s), Some(d), Some((number, _))) => {
+            if !running(s) {
+                Observed::NotProbed(format!("{} is not Running", show(s)))
+            } else if !running(d) {
+                Observed::NotProbed(format!("{} is not Running", show(d)))
+            } else if cluster.pods[src].host_network || cluster.pods[dst].host_network {
+                Observed::NotProbed("a hostNetwork pod: policies do not apply to it".into())
+            } else {
+                match cluster.pods[dst].ips.first() {
+                    Some(ip) => prober.probe(s, Destination::Pod(d, *ip), number).await,
+                    None => Observed::NotProbed(format!("{} has no IP", show(d))),
+                }
+            }
+        }
+    }
+}
+
+/// Prints the probed cells in the `output` format and returns the verdict.
+fn report(output: Format, cluster: &Cluster, units: &Units, cells: &[Cell], attempts: usize) -> Result<Outcome> {
+    let text = match output {
+        Format::Text => table(cluster, units, cells),
+        Format::Json => serde_json::to_string_pretty(&as_json(cluster, units, cells, attempts))? + "\n",
+        Format::Yaml => harden_kube::print::to_yaml(&as_json(cluster, units, cells, attempts))?,
+        other => return Err(other.unprinted()),
+    };
+    harden_cli::output::print(&text);
+    if !cluster.complete() {
+        // Objects the engine does not model decide too: no expectation, so no difference.
+        harden_kube::sources::warn_incomplete(&cluster.unmodelled);
+        return Ok(Outcome::Incomplete);
+    }
+    Ok(if cells.iter().any(Cell::differs) { Outcome::Finding } else { Outcome::Good })
 }
 
 fn pod_name(cluster: &Cluster, pod: PodId) -> String {

@@ -110,7 +110,6 @@ pub fn generate(shape: Shape) -> Objects {
 pub fn generate_typed(shape: Shape) -> Typed {
     let mut rng = Rng(shape.seed);
     let mut objects = Typed::default();
-    let ns_name = |i: usize| format!("ns-{i}");
     for i in 0..shape.namespaces {
         objects.namespaces.push(Namespace {
             metadata: ObjectMeta {
@@ -122,156 +121,164 @@ pub fn generate_typed(shape: Shape) -> Typed {
         });
     }
     for i in 0..shape.pods {
-        let ns = i % shape.namespaces.max(1);
-        let app = rng.below(8);
-        let tier = TIERS[rng.below(3)];
-        let mut container =
-            Container { name: "main".into(), image: Some("registry.example/app:1".into()), ..Default::default() };
-        if tier != "db" {
-            container.ports = Some(vec![ContainerPort {
-                name: Some("http".into()),
-                container_port: if tier == "web" { 8080 } else { 9090 },
-                ..Default::default()
-            }]);
-        }
-        let ip = format!("10.{}.{}.{}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
-        let owner_references = shape.owners.then(|| {
-            vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-                api_version: "apps/v1".into(),
-                kind: "ReplicaSet".into(),
-                name: format!("app-{app}-{tier}-5d8f9c"),
-                uid: format!(
-                    "00000000-0000-0000-0000-{:012}",
-                    app * 3 + TIERS.iter().position(|t| *t == tier).unwrap_or(0)
-                ),
-                controller: Some(true),
-                ..Default::default()
-            }]
-        });
-        objects.pods.push(Pod {
-            metadata: ObjectMeta {
-                name: Some(format!("pod-{i}")),
-                namespace: Some(ns_name(ns)),
-                labels: Some(labels(&[("app", format!("app-{app}")), ("tier", tier.to_string())])),
-                owner_references,
-                ..Default::default()
-            },
-            spec: Some(PodSpec { containers: vec![container], ..Default::default() }),
-            status: Some(PodStatus {
-                pod_ip: Some(ip.clone()),
-                pod_ips: Some(vec![PodIP { ip }]),
-                ..Default::default()
-            }),
-        });
+        objects.pods.push(synthetic_pod(&shape, i, &mut rng));
     }
     for i in 0..shape.policies {
-        let ns = rng.below(shape.namespaces.max(1));
-        let tier = TIERS[rng.below(3)].to_string();
-        let app = format!("app-{}", rng.below(8));
-        let port = |n: i32, end: Option<i32>| NetworkPolicyPort {
-            port: Some(IntOrString::Int(n)),
-            end_port: end,
-            protocol: Some("TCP".into()),
-        };
-        let mut spec =
-            NetworkPolicySpec { pod_selector: Some(selector(&[("tier", tier.clone())])), ..Default::default() };
-        match i % 6 {
-            0 => {
-                spec.pod_selector = Some(LabelSelector::default());
-                spec.policy_types = Some(vec!["Ingress".into()]);
-            }
-            1 => {
-                spec.ingress = Some(vec![NetworkPolicyIngressRule {
-                    from: Some(vec![NetworkPolicyPeer {
-                        pod_selector: Some(selector(&[("app", app)])),
+        objects.policies.push(synthetic_policy(&shape, i, &mut rng));
+    }
+    objects
+}
+
+/// The synthetic cluster's pod `i`: app and tier drawn from `rng`, in namespace `i` modulo the
+/// namespaces.
+fn synthetic_pod(shape: &Shape, i: usize, rng: &mut Rng) -> Pod {
+    let ns = i % shape.namespaces.max(1);
+    let app = rng.below(8);
+    let tier = TIERS[rng.below(3)];
+    let mut container =
+        Container { name: "main".into(), image: Some("registry.example/app:1".into()), ..Default::default() };
+    if tier != "db" {
+        container.ports = Some(vec![ContainerPort {
+            name: Some("http".into()),
+            container_port: if tier == "web" { 8080 } else { 9090 },
+            ..Default::default()
+        }]);
+    }
+    let ip = format!("10.{}.{}.{}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
+    let owner_references = shape.owners.then(|| {
+        vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: "apps/v1".into(),
+            kind: "ReplicaSet".into(),
+            name: format!("app-{app}-{tier}-5d8f9c"),
+            uid: format!(
+                "00000000-0000-0000-0000-{:012}",
+                app * 3 + TIERS.iter().position(|t| *t == tier).unwrap_or(0)
+            ),
+            controller: Some(true),
+            ..Default::default()
+        }]
+    });
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(format!("pod-{i}")),
+            namespace: Some(ns_name(ns)),
+            labels: Some(labels(&[("app", format!("app-{app}")), ("tier", tier.to_string())])),
+            owner_references,
+            ..Default::default()
+        },
+        spec: Some(PodSpec { containers: vec![container], ..Default::default() }),
+        status: Some(PodStatus { pod_ip: Some(ip.clone()), pod_ips: Some(vec![PodIP { ip }]), ..Default::default() }),
+    }
+}
+
+/// The synthetic cluster's policy `i`: one of six shapes by `i % 6`, its namespace, tier and peers
+/// drawn from `rng`.
+fn synthetic_policy(shape: &Shape, i: usize, rng: &mut Rng) -> NetworkPolicy {
+    let ns = rng.below(shape.namespaces.max(1));
+    let tier = TIERS[rng.below(3)].to_string();
+    let app = format!("app-{}", rng.below(8));
+    let port = |n: i32, end: Option<i32>| NetworkPolicyPort {
+        port: Some(IntOrString::Int(n)),
+        end_port: end,
+        protocol: Some("TCP".into()),
+    };
+    let mut spec = NetworkPolicySpec { pod_selector: Some(selector(&[("tier", tier.clone())])), ..Default::default() };
+    match i % 6 {
+        0 => {
+            spec.pod_selector = Some(LabelSelector::default());
+            spec.policy_types = Some(vec!["Ingress".into()]);
+        }
+        1 => {
+            spec.ingress = Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![NetworkPolicyPeer {
+                    pod_selector: Some(selector(&[("app", app)])),
+                    ..Default::default()
+                }]),
+                ports: Some(vec![port(80, None), port(8080, Some(8090))]),
+            }]);
+        }
+        2 => {
+            spec.ingress = Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![NetworkPolicyPeer {
+                    namespace_selector: Some(selector(&[("team", format!("team-{}", rng.below(10)))])),
+                    pod_selector: Some(LabelSelector {
+                        match_labels: None,
+                        match_expressions: Some(vec![LabelSelectorRequirement {
+                            key: "tier".into(),
+                            operator: "In".into(),
+                            values: Some(vec!["web".into(), "api".into()]),
+                        }]),
+                    }),
+                    ..Default::default()
+                }]),
+                ports: Some(vec![NetworkPolicyPort {
+                    port: Some(IntOrString::String("http".into())),
+                    ..Default::default()
+                }]),
+            }]);
+        }
+        3 => {
+            spec.policy_types = Some(vec!["Egress".into()]);
+            spec.egress = Some(vec![
+                NetworkPolicyEgressRule {
+                    to: Some(vec![NetworkPolicyPeer {
+                        namespace_selector: Some(selector(&[("env", ENVS[rng.below(3)].to_string())])),
                         ..Default::default()
                     }]),
-                    ports: Some(vec![port(80, None), port(8080, Some(8090))]),
-                }]);
-            }
-            2 => {
-                spec.ingress = Some(vec![NetworkPolicyIngressRule {
-                    from: Some(vec![NetworkPolicyPeer {
-                        namespace_selector: Some(selector(&[("team", format!("team-{}", rng.below(10)))])),
-                        pod_selector: Some(LabelSelector {
-                            match_labels: None,
-                            match_expressions: Some(vec![LabelSelectorRequirement {
-                                key: "tier".into(),
-                                operator: "In".into(),
-                                values: Some(vec!["web".into(), "api".into()]),
-                            }]),
+                    ports: Some(vec![port(80, None), port(9090, None)]),
+                },
+                NetworkPolicyEgressRule {
+                    to: Some(vec![NetworkPolicyPeer {
+                        ip_block: Some(IPBlock {
+                            cidr: "10.0.0.0/8".into(),
+                            except: Some(vec![format!("10.0.{}.0/24", rng.below(4))]),
                         }),
                         ..Default::default()
                     }]),
-                    ports: Some(vec![NetworkPolicyPort {
-                        port: Some(IntOrString::String("http".into())),
-                        ..Default::default()
-                    }]),
-                }]);
-            }
-            3 => {
-                spec.policy_types = Some(vec!["Egress".into()]);
-                spec.egress = Some(vec![
-                    NetworkPolicyEgressRule {
-                        to: Some(vec![NetworkPolicyPeer {
-                            namespace_selector: Some(selector(&[("env", ENVS[rng.below(3)].to_string())])),
-                            ..Default::default()
-                        }]),
-                        ports: Some(vec![port(80, None), port(9090, None)]),
-                    },
-                    NetworkPolicyEgressRule {
-                        to: Some(vec![NetworkPolicyPeer {
-                            ip_block: Some(IPBlock {
-                                cidr: "10.0.0.0/8".into(),
-                                except: Some(vec![format!("10.0.{}.0/24", rng.below(4))]),
-                            }),
-                            ..Default::default()
-                        }]),
-                        ports: None,
-                    },
-                ]);
-            }
-            4 => {
-                spec.policy_types = Some(vec!["Ingress".into(), "Egress".into()]);
-                spec.ingress = Some(vec![NetworkPolicyIngressRule {
-                    from: Some(vec![NetworkPolicyPeer {
-                        namespace_selector: Some(LabelSelector::default()),
-                        ..Default::default()
-                    }]),
                     ports: None,
-                }]);
-                spec.egress = Some(vec![NetworkPolicyEgressRule {
-                    to: Some(vec![NetworkPolicyPeer {
-                        pod_selector: Some(selector(&[("tier", "db".into())])),
-                        ..Default::default()
-                    }]),
-                    ports: Some(vec![NetworkPolicyPort {
-                        port: Some(IntOrString::String("http".into())),
-                        ..Default::default()
-                    }]),
-                }]);
-            }
-            _ => {
-                spec.ingress = Some(vec![NetworkPolicyIngressRule {
-                    from: Some(vec![NetworkPolicyPeer {
-                        pod_selector: Some(selector(&[("app", app)])),
-                        namespace_selector: Some(selector(&[("env", "prod".into())])),
-                        ..Default::default()
-                    }]),
-                    ports: Some(vec![NetworkPolicyPort { protocol: Some("UDP".into()), ..Default::default() }]),
-                }]);
-            }
+                },
+            ]);
         }
-        objects.policies.push(NetworkPolicy {
-            metadata: ObjectMeta {
-                name: Some(format!("policy-{i}")),
-                namespace: Some(ns_name(ns)),
-                ..Default::default()
-            },
-            spec: Some(spec),
-        });
+        4 => {
+            spec.policy_types = Some(vec!["Ingress".into(), "Egress".into()]);
+            spec.ingress = Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![NetworkPolicyPeer {
+                    namespace_selector: Some(LabelSelector::default()),
+                    ..Default::default()
+                }]),
+                ports: None,
+            }]);
+            spec.egress = Some(vec![NetworkPolicyEgressRule {
+                to: Some(vec![NetworkPolicyPeer {
+                    pod_selector: Some(selector(&[("tier", "db".into())])),
+                    ..Default::default()
+                }]),
+                ports: Some(vec![NetworkPolicyPort {
+                    port: Some(IntOrString::String("http".into())),
+                    ..Default::default()
+                }]),
+            }]);
+        }
+        _ => {
+            spec.ingress = Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![NetworkPolicyPeer {
+                    pod_selector: Some(selector(&[("app", app)])),
+                    namespace_selector: Some(selector(&[("env", "prod".into())])),
+                    ..Default::default()
+                }]),
+                ports: Some(vec![NetworkPolicyPort { protocol: Some("UDP".into()), ..Default::default() }]),
+            }]);
+        }
     }
-    objects
+    NetworkPolicy {
+        metadata: ObjectMeta { name: Some(format!("policy-{i}")), namespace: Some(ns_name(ns)), ..Default::default() },
+        spec: Some(spec),
+    }
+}
+
+/// The name of the synthetic cluster's namespace `i`.
+fn ns_name(i: usize) -> String {
+    format!("ns-{i}")
 }
 
 /// `count` ClusterNetworkPolicies for a synthetic cluster of `namespaces` namespaces, as a YAML

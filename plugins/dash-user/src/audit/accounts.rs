@@ -96,22 +96,7 @@ pub fn ui_account_findings(
             f.deployment
         );
         for (object, role_ref, place, chart_release) in bindings.chain(role_bindings) {
-            let (severity, consequence) = match &everyone {
-                Some(flag) => (Risk::High, format!("with {flag}, every visitor of {ui} gets it without logging in")),
-                None if mounts_token(deployment) => (
-                    Risk::Medium,
-                    format!(
-                        "{ui} forwards each user's own token and needs none of it, but the token mounted in its pods is a \
-                         standing credential for anyone who gets into them"
-                    ),
-                ),
-                None => (
-                    Risk::Medium,
-                    format!(
-                        "{ui} does not use it (no token is mounted), but anyone who may run pods or request tokens as it gets it"
-                    ),
-                ),
-            };
+            let (severity, consequence) = consequence_of(ui, everyone.as_deref(), deployment);
             let power = power(role_ref, &roles);
             if let (Some(release), Power::Admin) = (&chart_release, &power) {
                 chart_bindings_reported.insert(object.clone());
@@ -139,12 +124,7 @@ pub fn ui_account_findings(
                 }
                 Power::Other => continue,
             };
-            let fix = if f.component == Component::Headlamp {
-                "Headlamp needs no rights of its own: helm upgrade with --set clusterRoleBinding.create=false (or \
-                 clusterRoleBinding.clusterRoleName set to a narrow role), or delete the binding"
-            } else {
-                "the dashboard's own account needs no such rights: delete the binding"
-            };
+            let fix = own_rights_fix(f.component);
             out.push(Finding {
                 severity,
                 check: check.into(),
@@ -155,12 +135,24 @@ pub fn ui_account_findings(
             });
         }
     }
-    // The chart's binding of an account no Headlamp Deployment in the audit uses (its Deployment
-    // deleted by hand, scaled away into another name, or not recognised): still cluster-admin.
+    orphan_chart_bindings(snapshot, &roles, &chart_bindings_reported, in_scope, &mut accounts, out);
+    accounts
+}
+
+/// The chart's binding of an account no Headlamp Deployment in the audit uses (its Deployment
+/// deleted by hand, scaled away into another name, or not recognised): still cluster-admin.
+fn orphan_chart_bindings(
+    snapshot: &Snapshot,
+    roles: &BTreeMap<String, &ClusterRole>,
+    chart_bindings_reported: &BTreeSet<String>,
+    in_scope: &dyn Fn(&str) -> bool,
+    accounts: &mut BTreeSet<(String, String)>,
+    out: &mut Vec<Finding>,
+) {
     for binding in &snapshot.cluster_role_bindings {
         let object = format!("clusterrolebinding.rbac.authorization.k8s.io/{}", binding.name_any());
         let Some(release) = headlamp_chart_binding(binding) else { continue };
-        if chart_bindings_reported.contains(&object) || !matches!(power(&binding.role_ref, &roles), Power::Admin) {
+        if chart_bindings_reported.contains(&object) || !matches!(power(&binding.role_ref, roles), Power::Admin) {
             continue;
         }
         for (namespace, account) in binding.subjects.iter().flatten().filter_map(|s| identity::account_of(s, None)) {
@@ -183,5 +175,35 @@ pub fn ui_account_findings(
             });
         }
     }
-    accounts
+}
+
+/// How much a UI's own account's rights matter: to every visitor when the UI proxies with it
+/// (`everyone`: the setting that makes it), or as a credential kept in (or obtainable for) its pods.
+fn consequence_of(ui: &str, everyone: Option<&str>, deployment: &Deployment) -> (Risk, String) {
+    match everyone {
+        Some(flag) => (Risk::High, format!("with {flag}, every visitor of {ui} gets it without logging in")),
+        None if mounts_token(deployment) => (
+            Risk::Medium,
+            format!(
+                "{ui} forwards each user's own token and needs none of it, but the token mounted in its pods is a \
+                 standing credential for anyone who gets into them"
+            ),
+        ),
+        None => (
+            Risk::Medium,
+            format!(
+                "{ui} does not use it (no token is mounted), but anyone who may run pods or request tokens as it gets it"
+            ),
+        ),
+    }
+}
+
+/// The fix for rights a UI's own account should not hold.
+fn own_rights_fix(component: Component) -> &'static str {
+    if component == Component::Headlamp {
+        "Headlamp needs no rights of its own: helm upgrade with --set clusterRoleBinding.create=false (or \
+         clusterRoleBinding.clusterRoleName set to a narrow role), or delete the binding"
+    } else {
+        "the dashboard's own account needs no such rights: delete the binding"
+    }
 }

@@ -79,6 +79,17 @@ pub fn headlamp_findings(found: &Found, deployment: &Deployment, out: &mut Vec<F
             "remove -oidc-skip-tls-verify; give the provider's CA with -oidc-ca-file if it is private",
         ));
     }
+    oidc_findings(&config, &finding, out);
+    exposure_findings(&config, &finding, out);
+}
+
+/// The OIDC settings: plain-HTTP URLs, a client secret written in the spec, OIDC configured but off.
+fn oidc_findings(
+    config: &headlamp::Config,
+    finding: &impl Fn(Risk, &str, String, &str) -> Finding,
+    out: &mut Vec<Finding>,
+) {
+    let src = |name: &str| config.source(name);
     if let Some(url) =
         config.known("oidc-idp-issuer-url").filter(|u| u.trim().to_ascii_lowercase().starts_with("http://"))
     {
@@ -135,6 +146,16 @@ pub fn headlamp_findings(found: &Found, deployment: &Deployment, out: &mut Vec<F
             "set the missing OIDC values (config.oidc in the Helm values), or remove the others",
         ));
     }
+}
+
+/// Modes that trust or keep more than they should: proxy headers, other origins, kubeconfig
+/// changes from the UI, long sessions.
+fn exposure_findings(
+    config: &headlamp::Config,
+    finding: &impl Fn(Risk, &str, String, &str) -> Finding,
+    out: &mut Vec<Finding>,
+) {
+    let src = |name: &str| config.source(name);
     if config.on("proxy-auth") {
         out.push(finding(
             Risk::Medium,

@@ -78,56 +78,7 @@ impl Graph {
             let note = harden_kube::sources::incomplete_note(&cluster.unmodelled);
             graph.notes.extend(note.lines().map(str::to_string));
         }
-        let mut units: BTreeMap<&str, &str> = BTreeMap::new();
-        for unit in table.rows.0.iter().chain(&table.columns.0) {
-            units.insert(&unit.label, &unit.namespace);
-        }
-        let mut namespaces: Vec<&str> = units.values().copied().collect();
-        namespaces.sort_unstable();
-        namespaces.dedup();
-        // A namespace beyond the cap is drawn as the shared last group.
-        let kept = namespaces.len().min(MAX_NAMESPACES);
-        let group_of = |namespace: &str| -> usize {
-            let i = namespaces.binary_search(&namespace).unwrap_or(0);
-            i.min(kept)
-        };
-        graph.groups = namespaces[..kept].iter().map(|s| s.to_string()).collect();
-        if namespaces.len() > kept {
-            graph.groups.push(format!("({} more namespaces)", namespaces.len() - kept));
-        }
-        let aggregate = units.len() > MAX_WORKLOADS;
-        let node_of: BTreeMap<&str, usize> = if aggregate {
-            graph.notes.push(format!(
-                "{} workloads in {} namespaces: more than {MAX_WORKLOADS}, so each node is a namespace; an edge means some \
-                 workload of one may connect to some workload of the other (`matrix -o md` or `-n NS` for each pair)",
-                units.len(),
-                namespaces.len()
-            ));
-            for (i, name) in graph.groups.iter().enumerate() {
-                graph.nodes.push(Node { label: name.clone(), group: Some(i), kind: NodeKind::Namespace });
-            }
-            units.iter().map(|(&label, &ns)| (label, group_of(ns))).collect()
-        } else {
-            units
-                .iter()
-                .enumerate()
-                .map(|(i, (&label, &ns))| {
-                    graph.nodes.push(Node {
-                        label: label.to_string(),
-                        group: Some(group_of(ns)),
-                        kind: NodeKind::Workload,
-                    });
-                    (label, i)
-                })
-                .collect()
-        };
-        if namespaces.len() > kept {
-            graph.notes.push(format!(
-                "{} namespaces: the {} after the first {kept} share one box",
-                namespaces.len(),
-                namespaces.len() - kept
-            ));
-        }
+        let (node_of, aggregate) = graph.add_nodes(table);
         // Pod-to-pod edges: one per (from, to) node pair; in the aggregate, the set when every
         // allowed pair between the two has the same one, else how many pairs may connect.
         // Looked up once per unit and per distinct set, not per cell (10,000 pods are 10^8 cells).
@@ -193,6 +144,62 @@ impl Graph {
         }
         graph.add_addresses(cluster, table, &node_of);
         graph
+    }
+
+    /// A node per workload (or per namespace, past MAX_WORKLOADS), in a group per namespace (the
+    /// ones past MAX_NAMESPACES share the last): each unit's node, and whether nodes are namespaces.
+    fn add_nodes<'t>(&mut self, table: &'t ConnectionTable) -> (BTreeMap<&'t str, usize>, bool) {
+        let mut units: BTreeMap<&str, &str> = BTreeMap::new();
+        for unit in table.rows.0.iter().chain(&table.columns.0) {
+            units.insert(&unit.label, &unit.namespace);
+        }
+        let mut namespaces: Vec<&str> = units.values().copied().collect();
+        namespaces.sort_unstable();
+        namespaces.dedup();
+        // A namespace beyond the cap is drawn as the shared last group.
+        let kept = namespaces.len().min(MAX_NAMESPACES);
+        let group_of = |namespace: &str| -> usize {
+            let i = namespaces.binary_search(&namespace).unwrap_or(0);
+            i.min(kept)
+        };
+        self.groups = namespaces[..kept].iter().map(|s| s.to_string()).collect();
+        if namespaces.len() > kept {
+            self.groups.push(format!("({} more namespaces)", namespaces.len() - kept));
+        }
+        let aggregate = units.len() > MAX_WORKLOADS;
+        let node_of: BTreeMap<&str, usize> = if aggregate {
+            self.notes.push(format!(
+                "{} workloads in {} namespaces: more than {MAX_WORKLOADS}, so each node is a namespace; an edge means some \
+                 workload of one may connect to some workload of the other (`matrix -o md` or `-n NS` for each pair)",
+                units.len(),
+                namespaces.len()
+            ));
+            for (i, name) in self.groups.iter().enumerate() {
+                self.nodes.push(Node { label: name.clone(), group: Some(i), kind: NodeKind::Namespace });
+            }
+            units.iter().map(|(&label, &ns)| (label, group_of(ns))).collect()
+        } else {
+            units
+                .iter()
+                .enumerate()
+                .map(|(i, (&label, &ns))| {
+                    self.nodes.push(Node {
+                        label: label.to_string(),
+                        group: Some(group_of(ns)),
+                        kind: NodeKind::Workload,
+                    });
+                    (label, i)
+                })
+                .collect()
+        };
+        if namespaces.len() > kept {
+            self.notes.push(format!(
+                "{} namespaces: the {} after the first {kept} share one box",
+                namespaces.len(),
+                namespaces.len() - kept
+            ));
+        }
+        (node_of, aggregate)
     }
 
     /// Address ranges as nodes: what each workload's rules open to or from addresses.

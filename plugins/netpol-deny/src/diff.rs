@@ -56,6 +56,9 @@ impl harden_cli::command::Command for DiffCmd {
     const STYLE: harden_cli::ExitStyle = harden_cli::ExitStyle::Verdict;
 
     fn validate(&self) -> harden_cli::Result<()> {
+        for port in &self.ports {
+            PortQuery::parse(port).map_err(engine_error)?;
+        }
         Ok(())
     }
 

@@ -293,6 +293,7 @@ fn flags_are_refused_before_any_cluster_is_asked() {
         ("netpol-deny", vec!["matrix", "-A", "--port", "80", "-o", "html"], "--port does not apply"),
         ("netpol-deny", vec!["matrix", "-A", "--from", "app in (web"], "--from"),
         ("netpol-deny", vec!["exposure", "-A", "-l", "app in (web"], "--selector"),
+        ("netpol-deny", vec!["diff", "-n", "g04", "--apply", "examples/g04", "--port", "70000"], "70000"),
         (
             "block-metadata",
             vec!["endpoints", "--probe", "--image", "busybox:1.36", "--from", "here"],

@@ -88,6 +88,17 @@ pub fn refusal(refused: &[(String, Vec<String>)], endpoints: &[Endpoint]) -> Err
     ))
 }
 
+/// `--name`, the name the policy is given (of `apply`, and of `endpoints close`).
+pub fn validate_policy_name(name: &str) -> harden_cli::Result<()> {
+    if apimachinery::validation::is_dns_subdomain(name) {
+        Ok(())
+    } else {
+        Err(harden_cli::Error::invalid(format!(
+            "invalid --name {name:?}: a NetworkPolicy name is lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

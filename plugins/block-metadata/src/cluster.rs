@@ -105,6 +105,20 @@ pub fn undoing(policies: &[Value], ours: &str, priority: u32, endpoints: &[Endpo
     found
 }
 
+/// `-n` beside `--cluster-wide` (of `apply` or `endpoints close`): the one policy covers every
+/// namespace, so a namespace named there would be ignored, except kube-system, which it names to
+/// include (it is left out by default). `per_namespace` is the command that works per namespace.
+pub fn refuse_namespaces_beside_cluster_wide(namespaces: &[String], per_namespace: &str) -> harden_cli::Result<()> {
+    match namespaces.iter().find(|ns| *ns != "kube-system") {
+        Some(other) => Err(harden_cli::Error::invalid(format!(
+            "--cluster-wide covers every namespace; -n {other} does not choose among them (only -n kube-system \
+             does: it includes kube-system, which is left out by default)"
+        ))
+        .with_hint(format!("drop -n, or {per_namespace}"))),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

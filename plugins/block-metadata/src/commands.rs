@@ -15,7 +15,7 @@ use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, ListParams};
 
 use crate::PLUGIN;
-use crate::build::{DEFAULT_NAME, block_policy, egress_isolating, refusal};
+use crate::build::{DEFAULT_NAME, block_policy, egress_isolating, refusal, validate_policy_name};
 use crate::cluster;
 use crate::presets::{Endpoint, EndpointArgs, endpoints, parse_block};
 
@@ -72,15 +72,12 @@ impl harden_cli::command::Command for ApplyCmd {
         for block in &self.block {
             parse_block(block)?;
         }
-        validate_name(&self.name)?;
-        if self.cluster_wide
-            && let Some(other) = self.kube.namespaces.iter().find(|ns| *ns != "kube-system")
-        {
-            return Err(Error::invalid(format!(
-                "--cluster-wide covers every namespace; -n {other} does not choose among them (only -n kube-system \
-                 does: it includes kube-system, which is left out by default)"
-            ))
-            .with_hint("drop -n, or block per namespace: kubectl block-metadata apply -n NAMESPACE"));
+        validate_policy_name(&self.name)?;
+        if self.cluster_wide {
+            cluster::refuse_namespaces_beside_cluster_wide(
+                &self.kube.namespaces,
+                "block per namespace: kubectl block-metadata apply -n NAMESPACE",
+            )?;
         }
         self.manual.validate(&self.apply)
     }
@@ -245,16 +242,6 @@ async fn unsafe_namespaces(cluster: &Kube, namespaces: &[String], all: bool) -> 
         .map(|(ns, policies)| (ns, egress_isolating(&policies, PLUGIN)))
         .filter(|(_, names)| !names.is_empty())
         .collect())
-}
-
-fn validate_name(name: &str) -> Result<()> {
-    if apimachinery::validation::is_dns_subdomain(name) {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "invalid --name {name:?}: a NetworkPolicy name is lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
-        )))
-    }
 }
 
 const REMOVECMD_EXAMPLES: &str =

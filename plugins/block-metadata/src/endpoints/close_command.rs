@@ -60,21 +60,13 @@ const MUST_CLOSE: [u16; 4] = [10250, 10255, 2379, 2380];
 impl CloseCmd {
     /// The flags alone, before the cluster is read (called from the command's `validate`).
     pub fn validate(&self) -> Result<()> {
-        if !apimachinery::validation::is_dns_subdomain(&self.name) {
-            return Err(Error::invalid(format!(
-                "invalid --name {:?}: a NetworkPolicy name is lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
-                self.name
-            )));
-        }
+        crate::build::validate_policy_name(&self.name)?;
         self.manual.validate(&self.apply)?;
-        if self.cluster_wide
-            && let Some(other) = self.kube.namespaces.iter().find(|ns| *ns != "kube-system")
-        {
-            return Err(Error::invalid(format!(
-                "--cluster-wide covers every namespace; -n {other} does not choose among them (only -n kube-system \
-                 does: it includes kube-system, which is left out by default)"
-            ))
-            .with_hint("drop -n, or close per namespace: kubectl block-metadata endpoints close -n NAMESPACE"));
+        if self.cluster_wide {
+            crate::cluster::refuse_namespaces_beside_cluster_wide(
+                &self.kube.namespaces,
+                "close per namespace: kubectl block-metadata endpoints close -n NAMESPACE",
+            )?;
         }
         Ok(())
     }

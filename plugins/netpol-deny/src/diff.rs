@@ -200,7 +200,7 @@ fn report(output: Format, changes: &[Change], pods: usize, unmodelled: &[netpol:
         }
         Format::Text => text(changes, pods),
         Format::Json => serde_json::to_string_pretty(&document(changes, unmodelled))? + "\n",
-        Format::Yaml => harden_kube::print::to_yaml(&document(changes, unmodelled))?,
+        Format::Yaml => harden_cli::output::yaml(&document(changes, unmodelled))?,
         other => return Err(other.unprinted()),
     };
     harden_cli::output::print(&text);

@@ -88,7 +88,7 @@ impl ExposureCmd {
         let text = match self.output {
             Format::Text => text(cluster, &units),
             Format::Json => serde_json::to_string_pretty(&document(cluster, &units))? + "\n",
-            Format::Yaml => harden_kube::print::to_yaml(&document(cluster, &units))?,
+            Format::Yaml => harden_cli::output::yaml(&document(cluster, &units))?,
             Format::Md => markdown(cluster, &units),
             other => return Err(other.unprinted()),
         };
@@ -310,7 +310,7 @@ mod tests {
     fn json_and_yaml_name_each_kind_of_openness() {
         let c = g04();
         let doc = document(&c, &all(&c));
-        let yaml: Value = serde_yaml::from_str(&harden_kube::print::to_yaml(&doc).unwrap()).unwrap();
+        let yaml: Value = serde_yaml::from_str(&harden_cli::output::yaml(&doc).unwrap()).unwrap();
         assert_eq!(yaml, doc);
         let backend = doc["workloads"].as_array().unwrap().iter().find(|w| w["name"] == "g04/backend").unwrap();
         assert_eq!(

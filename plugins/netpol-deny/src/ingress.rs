@@ -159,7 +159,7 @@ impl IngressPathsCmd {
         let text = match self.output {
             Format::Text => text(cluster, &entries),
             Format::Json => serde_json::to_string_pretty(&document(cluster, &entries))? + "\n",
-            Format::Yaml => harden_kube::print::to_yaml(&document(cluster, &entries))?,
+            Format::Yaml => harden_cli::output::yaml(&document(cluster, &entries))?,
             other => return Err(other.unprinted()),
         };
         harden_cli::output::print(&text);
@@ -1073,7 +1073,7 @@ mod tests {
         let namespaces = vec!["t75".to_string()];
         let entries = analyse(&cluster, &routes, None, &namespaces).unwrap();
         let doc = document(&cluster, &entries);
-        let yaml: Value = serde_yaml::from_str(&harden_kube::print::to_yaml(&doc).unwrap()).unwrap();
+        let yaml: Value = serde_yaml::from_str(&harden_cli::output::yaml(&doc).unwrap()).unwrap();
         assert_eq!(yaml, doc);
         let path = &doc["routes"][0]["paths"][0];
         assert_eq!(path["reachable"], false);

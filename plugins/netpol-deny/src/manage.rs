@@ -157,7 +157,7 @@ impl ListCmd {
                 if self.output == Format::Json {
                     serde_json::to_string_pretty(&doc)? + "\n"
                 } else {
-                    harden_kube::print::to_yaml(&doc)?
+                    harden_cli::output::yaml(&doc)?
                 }
             }
             other => return Err(other.unprinted()),

@@ -263,7 +263,7 @@ fn report(output: Format, cluster: &Cluster, units: &Units, cells: &[Cell], atte
     let text = match output {
         Format::Text => table(cluster, units, cells),
         Format::Json => serde_json::to_string_pretty(&as_json(cluster, units, cells, attempts))? + "\n",
-        Format::Yaml => harden_kube::print::to_yaml(&as_json(cluster, units, cells, attempts))?,
+        Format::Yaml => harden_cli::output::yaml(&as_json(cluster, units, cells, attempts))?,
         other => return Err(other.unprinted()),
     };
     harden_cli::output::print(&text);

@@ -202,7 +202,7 @@ impl ReachArgs {
             Format::Json => {
                 serde_json::to_string_pretty(&document(cluster, way, &target_name, &reached, denied))? + "\n"
             }
-            Format::Yaml => harden_kube::print::to_yaml(&document(cluster, way, &target_name, &reached, denied))?,
+            Format::Yaml => harden_cli::output::yaml(&document(cluster, way, &target_name, &reached, denied))?,
             other => return Err(other.unprinted()),
         };
         harden_cli::output::print(&text);

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 /// The JSON document of a verdict or matrix, as YAML (`-o yaml`).
 pub fn json_to_yaml(json: &str) -> harden_cli::Result<String> {
     let value: Value = serde_json::from_str(json)?;
-    harden_kube::print::to_yaml(&value)
+    harden_cli::output::yaml(&value)
 }
 
 fn endpoint_name(cluster: &Cluster, endpoint: Endpoint) -> String {

@@ -12,7 +12,7 @@ pub fn yaml_stream(objects: &[DynamicObject]) -> Result<String> {
         if i > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&to_yaml(&clean(object)?)?);
+        out.push_str(&harden_cli::output::yaml(&clean(object)?)?);
     }
     Ok(out)
 }
@@ -25,11 +25,6 @@ pub fn json_list(objects: &[DynamicObject]) -> Result<String> {
         Err(items) => json!({ "apiVersion": "v1", "kind": "List", "metadata": {}, "items": items }),
     };
     Ok(serde_json::to_string_pretty(&value)? + "\n")
-}
-
-/// Any serializable value as YAML (for `-o yaml` of reports).
-pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_yaml::to_string(value).map_err(|e| harden_cli::Error::other(format!("writing YAML: {e}")))
 }
 
 /// Drops what kubectl hides by default (managedFields).

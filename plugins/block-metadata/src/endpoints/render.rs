@@ -36,7 +36,7 @@ pub(super) fn print_report(report: &Report, format: Format) -> Result<()> {
     let text = match format {
         Format::Text => table(report),
         Format::Json => serde_json::to_string_pretty(report)? + "\n",
-        Format::Yaml => harden_kube::print::to_yaml(report)?,
+        Format::Yaml => harden_cli::output::yaml(report)?,
         other => return Err(other.unprinted()),
     };
     harden_cli::output::print(&text);

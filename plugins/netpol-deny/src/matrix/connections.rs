@@ -12,7 +12,7 @@ use netpol::{Cluster, ConnectionMatrix, ConnectionSet, Connections, GroupId, PRO
 
 use harden_cli::output::{Escaped, Out};
 
-use super::documents::UnitDoc;
+use super::documents::{UnitDoc, units_yaml};
 use super::pieces::{Lines, Piece, write_rows};
 use super::text::{csv_field, dot_head, quote};
 use super::{CHUNK, Units, md_cell};
@@ -281,16 +281,7 @@ impl<'a> ConnectionTable<'a> {
     }
 
     fn write_yaml(&self, out: &mut dyn Write) -> Result<()> {
-        let units = |key: &str, units: &Units| -> Result<String> {
-            let docs: Vec<serde_json::Value> = units
-                .0
-                .iter()
-                .map(|u| serde_json::to_value(UnitDoc(self.cluster, u)))
-                .collect::<std::result::Result<_, _>>()?;
-            let mut map = serde_json::Map::new();
-            map.insert(key.to_string(), serde_json::Value::Array(docs));
-            harden_kube::print::to_yaml(&map)
-        };
+        let units = |key: &str, units: &Units| units_yaml(self.cluster, key, units);
         if !self.same_units() {
             out.write_all(units("columns", &self.columns)?.as_bytes())?;
         }
@@ -309,13 +300,13 @@ impl<'a> ConnectionTable<'a> {
         out.write_all(&buffer)?;
         let mut map = serde_json::Map::new();
         map.insert("sets".into(), self.sets_json());
-        for line in harden_kube::print::to_yaml(&map)?.lines() {
+        for line in harden_cli::output::yaml(&map)?.lines() {
             writeln!(out, "  {line}")?;
         }
         out.write_all(units("pods", &self.rows)?.as_bytes())?;
         let mut unmodelled = serde_json::Map::new();
         unmodelled.insert("unmodelled".into(), harden_kube::sources::unmodelled_json(&self.cluster.unmodelled));
-        out.write_all(harden_kube::print::to_yaml(&unmodelled)?.as_bytes())?;
+        out.write_all(harden_cli::output::yaml(&unmodelled)?.as_bytes())?;
         Ok(())
     }
 

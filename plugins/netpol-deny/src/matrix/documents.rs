@@ -96,23 +96,14 @@ impl Table<'_> {
 
     /// The same document as YAML, written row by row.
     pub(super) fn write_yaml(&self, out: &mut dyn Write) -> Result<()> {
-        let units = |key: &str, units: &Units| -> Result<String> {
-            let docs: Vec<serde_json::Value> = units
-                .0
-                .iter()
-                .map(|u| serde_json::to_value(UnitDoc(self.cluster, u)))
-                .collect::<std::result::Result<_, _>>()?;
-            let mut map = serde_json::Map::new();
-            map.insert(key.to_string(), serde_json::Value::Array(docs));
-            harden_kube::print::to_yaml(&map)
-        };
+        let units = |key: &str, units: &Units| units_yaml(self.cluster, key, units);
         if !self.same_units() {
             out.write_all(units("columns", &self.columns)?.as_bytes())?;
         }
         writeln!(out, "complete: {}", self.cluster.complete())?;
         let mut unmodelled = serde_json::Map::new();
         unmodelled.insert("unmodelled".into(), harden_kube::sources::unmodelled_json(&self.cluster.unmodelled));
-        out.write_all(harden_kube::print::to_yaml(&unmodelled)?.as_bytes())?;
+        out.write_all(harden_cli::output::yaml(&unmodelled)?.as_bytes())?;
         out.write_all(units("pods", &self.rows)?.as_bytes())?;
         out.write_all(b"ports:\n")?;
         let mut buffer = Vec::with_capacity(CHUNK);
@@ -135,7 +126,7 @@ impl Table<'_> {
             out.write_all(&buffer)?;
             buffer.clear();
             self.write_decided_yaml(out, matrix)?;
-            write!(out, "  port: {}", harden_kube::print::to_yaml(&port_label(&matrix.port))?)?;
+            write!(out, "  port: {}", harden_cli::output::yaml(&port_label(&matrix.port))?)?;
             out.write_all(b"  rows:\n")?;
             for row in 0..self.rows.0.len() {
                 // Only '.', 'X', '-' and '?': single quotes keep a leading '-' from reading as a list.
@@ -209,7 +200,7 @@ impl Table<'_> {
         let (decided, sides) = match self.decided(matrix) {
             Ok(found) => found,
             Err(omitted) => {
-                write!(out, "  decidedBy:\n    omitted: {}", harden_kube::print::to_yaml(&omitted)?)?;
+                write!(out, "  decidedBy:\n    omitted: {}", harden_cli::output::yaml(&omitted)?)?;
                 return Ok(());
             }
         };
@@ -232,7 +223,7 @@ impl Table<'_> {
         out.write_all(buffer.as_bytes())?;
         let mut map = serde_json::Map::new();
         map.insert("sides".into(), serde_json::Value::Array(sides));
-        for line in harden_kube::print::to_yaml(&map)?.lines() {
+        for line in harden_cli::output::yaml(&map)?.lines() {
             writeln!(out, "    {line}")?;
         }
         Ok(())
@@ -240,6 +231,15 @@ impl Table<'_> {
 }
 
 /// One unit in the JSON and YAML documents.
+/// `KEY:` and the units as YAML, the rows' or columns' part of the matrices' `-o yaml`.
+pub(super) fn units_yaml(cluster: &Cluster, key: &str, units: &Units) -> Result<String> {
+    let docs: Vec<serde_json::Value> =
+        units.0.iter().map(|u| serde_json::to_value(UnitDoc(cluster, u))).collect::<std::result::Result<_, _>>()?;
+    let mut map = serde_json::Map::new();
+    map.insert(key.to_string(), serde_json::Value::Array(docs));
+    harden_cli::output::yaml(&map)
+}
+
 pub(super) struct UnitDoc<'a>(pub(super) &'a Cluster, pub(super) &'a Unit);
 
 impl Serialize for UnitDoc<'_> {
